@@ -1,0 +1,1 @@
+"""Neighbour help-request dispatch service."""

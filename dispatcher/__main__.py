@@ -1,0 +1,44 @@
+"""`python -m dispatcher COMMAND ...`: one entry point, each command in its own module.
+
+Commands are imported lazily so `classify` never pays for Faust or asyncpg.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "classify": ("dispatcher.classify.cli", "decide whether a chat message is a help request"),
+    "bench": ("dispatcher.bench.cli", "benchmarks: `bench match`, `bench e2e`"),
+    "worker": ("streams.worker", "run the Faust dispatch worker"),
+    "api": ("dispatcher.api.serve", "run the HTTP API"),
+    "migrate": ("dispatcher.record.migrate", "apply the PostgreSQL migrations"),
+    "topics": ("streams.topics", "create the Kafka topics"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: python -m dispatcher COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines.append("")
+    lines.append("`python -m dispatcher COMMAND --help` for a command's own options.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(usage())
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    result: int = module.main(rest)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Liveness checks nothing external; readiness checks Kafka and PostgreSQL (503 until both answer)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: Kafka and PostgreSQL answer", response_model=None)
+async def readyz(request: Request) -> JSONResponse:
+    deps = request.app.state.deps
+    checks: dict[str, str] = {}
+
+    async def kafka() -> None:
+        await deps.sink.check()
+
+    async def postgres() -> None:
+        pool = await deps.pool()
+        await asyncio.wait_for(pool.fetchval("SELECT 1"), timeout=3)
+
+    for name, check in (("kafka", kafka), ("postgres", postgres)):
+        try:
+            await check()
+            checks[name] = "ok"
+        except Exception as exc:  # any failure means not ready; say which and why
+            checks[name] = f"unavailable: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)

@@ -1,0 +1,1 @@
+"""PostgreSQL projection: migrations, the record agent's writes, read queries for reports."""

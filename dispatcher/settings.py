@@ -1,0 +1,58 @@
+"""The one settings object (prefix DISPATCH_), built once at the composition root and passed down."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DISPATCH_", frozen=True, extra="ignore")
+
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    topic_partitions: int = Field(8, ge=1)
+    topic_replication_factor: int = Field(1, ge=1)
+    commands_topic: str = "dispatch.commands"
+    events_topic: str = "dispatch.events"
+    dead_letter_topic: str = "dispatch.deadletter"
+
+    # Faust worker
+    app_id: str = "neighbour-dispatch"
+    worker_web_host: str = "127.0.0.1"
+    worker_web_port: int = 6066
+    data_dir: Path = REPO_ROOT / ".stack" / "faust"
+    deadline_tick_seconds: float = Field(0.1, gt=0)
+    record_batch_size: int = Field(200, ge=1)
+    record_batch_wait_seconds: float = Field(0.05, ge=0)
+
+    # PostgreSQL
+    pg_dsn: SecretStr = SecretStr("postgresql://dispatch@127.0.0.1:55432/dispatch")
+    pg_pool_max: int = Field(5, ge=1)
+
+    # HTTP API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    public_base_url: str = "http://127.0.0.1:8080"
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+
+    # Secrets
+    link_secret: SecretStr = SecretStr("dev-only-link-secret-change-me")
+    staff_token: SecretStr = SecretStr("dev-staff-token")
+
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    def faust_data_dir(self, worker_name: str = "worker") -> Path:
+        # One data dir per worker process: RocksDB and Faust's own files lock otherwise.
+        return self.data_dir / worker_name
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Wire contracts: versioned pydantic models. Imports nothing of ours."""

@@ -1,0 +1,1 @@
+"""The Faust topology: adapters that run the pure core on Kafka."""

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.stack import TestStack, ensure_stack_up
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def _stack_running() -> None:
+    ensure_stack_up()
+
+
+@pytest.fixture(scope="module")
+async def stack(_stack_running: None, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestStack]:
+    """An isolated namespace on the real local Kafka and PostgreSQL, worker and API running."""
+    root: Path = tmp_path_factory.mktemp("stack")
+    s = TestStack(root=root)
+    await s.create()
+    try:
+        yield s
+    finally:
+        await s.drop()
