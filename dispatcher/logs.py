@@ -38,7 +38,9 @@ def configure_logging(settings: Settings, name: str = "") -> None:
     else:
         prefix = f"[{name}] " if name else ""
         handler.setFormatter(
-            logging.Formatter(f"{prefix}%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+            logging.Formatter(
+                f"{prefix}%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"
+            )
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]

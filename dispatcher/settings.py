@@ -1,4 +1,4 @@
-"""The one settings object (prefix DISPATCH_), built once at the composition root and passed down."""
+"""The one settings object (prefix DISPATCH_), built once at the composition root, passed down."""
 
 from __future__ import annotations
 

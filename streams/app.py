@@ -1,4 +1,4 @@
-"""The Faust application factory: every Faust setting passed explicitly, none from the environment."""
+"""The Faust application factory: every setting passed explicitly, none from the environment."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ def create_faust_app(settings: Settings, worker_name: str = "worker") -> faust.A
         env={},
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
+        # Raw bytes everywhere: pydantic decodes at the edge, so a bad payload is a
+        # dead-letter with a reason instead of a codec error inside Faust.
+        key_serializer="raw",
+        value_serializer="raw",
         datadir=str(data_dir),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from dispatcher.api import health
+from dispatcher.api import admin, health, requests
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.producer import KafkaCommandSink
 from dispatcher.settings import Settings
@@ -43,4 +43,6 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     )
     app.state.deps = deps
     app.include_router(health.router)
+    app.include_router(requests.router)
+    app.include_router(admin.router)
     return app

@@ -1,4 +1,4 @@
-"""Liveness checks nothing external; readiness checks Kafka and PostgreSQL (503 until both answer)."""
+"""Liveness checks nothing external; readiness checks Kafka and PostgreSQL (503 until ready)."""
 
 from __future__ import annotations
 

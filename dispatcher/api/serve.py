@@ -13,7 +13,9 @@ from dispatcher.settings import get_settings
 
 def main(argv: list[str]) -> int:
     settings = get_settings()
-    parser = argparse.ArgumentParser(prog="python -m dispatcher api", description="Run the HTTP API.")
+    parser = argparse.ArgumentParser(
+        prog="python -m dispatcher api", description="Run the HTTP API."
+    )
     parser.add_argument("--host", default=settings.api_host)
     parser.add_argument("--port", type=int, default=settings.api_port)
     args = parser.parse_args(argv)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import TestStack, ensure_stack_up
+from tests.support.stack import LocalStack, ensure_stack_up
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -20,10 +20,12 @@ def _stack_running() -> None:
 
 
 @pytest.fixture(scope="module")
-async def stack(_stack_running: None, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestStack]:
+async def stack(
+    _stack_running: None, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[LocalStack]:
     """An isolated namespace on the real local Kafka and PostgreSQL, worker and API running."""
     root: Path = tmp_path_factory.mktemp("stack")
-    s = TestStack(root=root)
+    s = LocalStack(root=root)
     await s.create()
     try:
         yield s

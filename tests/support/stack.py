@@ -64,7 +64,7 @@ class Proc:
 
 
 @dataclass
-class TestStack:
+class LocalStack:
     """One isolated namespace (topics, app id, database, data dir) on the shared local stack."""
 
     root: Path
@@ -110,7 +110,11 @@ class TestStack:
         return env
 
     def settings(self, **overrides: object) -> Settings:
-        values = {k.removeprefix("DISPATCH_").lower(): v for k, v in self.env().items() if k.startswith("DISPATCH_")}
+        values = {
+            k.removeprefix("DISPATCH_").lower(): v
+            for k, v in self.env().items()
+            if k.startswith("DISPATCH_")
+        }
         values.update({k: v for k, v in overrides.items()})
         return Settings(**values)  # type: ignore[arg-type]
 
@@ -133,8 +137,12 @@ class TestStack:
             await conn.close()
 
     def _run_cli(self, *args: str) -> None:
-        subprocess.run([sys.executable, "-m", "dispatcher", *args], env=self.env(), check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "dispatcher", *args],
+            env=self.env(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
     def spawn(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> Proc:
         log_path = self.root / f"{name}.log"

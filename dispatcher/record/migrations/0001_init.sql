@@ -23,12 +23,17 @@ CREATE TABLE requests (
     outcome         text,
     ring            text,
     step            int         NOT NULL DEFAULT 0,
+    helpers_assigned int        NOT NULL DEFAULT 0,
+    offers_sent     int         NOT NULL DEFAULT 0,
+    emergency_advised text,               -- "120" etc. when the requester was told to call
+    referral_advised text,                -- the ladder's last rung asked staff to hand on
+    whistled_at     timestamptz,
     building_label  text,
     opened_at       timestamptz NOT NULL,
     first_offer_at  timestamptz,
     first_accept_at timestamptz,
     closed_at       timestamptz,
-    source          jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    rating          int,
     last_event_id   text        NOT NULL,
     updated_at      timestamptz NOT NULL DEFAULT now()
 );

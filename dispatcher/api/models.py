@@ -1,0 +1,84 @@
+"""HTTP bodies: what callers send and get back. Separate from wire contracts and DB rows."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.vocab import Category, EmergencyNumber, Gender, Skill, Urgency
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PlaceIn(Body):
+    community_id: str = Field(min_length=1, max_length=64)
+    grid_id: str | None = Field(default=None, max_length=64)
+    compound_id: str | None = Field(default=None, max_length=64)
+    building_id: str | None = Field(default=None, max_length=64)
+    unit: str | None = Field(default=None, max_length=16)
+    floor: int | None = Field(default=None, ge=-5, le=200)
+    household_id: str | None = Field(default=None, max_length=64)
+    compound_name: str | None = Field(default=None, max_length=64)
+    building_name: str | None = Field(default=None, max_length=64)
+
+
+class ContactIn(Body):
+    name: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9 -]{5,20}$")
+    address: str | None = Field(default=None, max_length=200)
+
+
+class SourceIn(Body):
+    bot_id: str | None = Field(default=None, max_length=64)
+    group_id: str | None = Field(default=None, max_length=128)
+    message_id: str | None = Field(default=None, max_length=128)
+
+
+class HelpRequestIn(Body):
+    """A structured help request from a chat-group bot or a staff console."""
+
+    place: PlaceIn
+    category: Category
+    urgency: Urgency
+    skills: list[Skill] = Field(default_factory=list, max_length=10)
+    helpers_needed: int = Field(default=1, ge=1, le=50)
+    text: str = Field(default="", max_length=2000)
+    contact: ContactIn = Field(default_factory=ContactIn)
+    requester_helper_id: str | None = Field(default=None, max_length=64)
+    prefer_gender: Gender | None = None
+    prefer_party_member: bool = False
+    source: SourceIn | None = None
+
+
+class Accepted(BaseModel):
+    """202: the command is durably in Kafka; dispatch happens asynchronously."""
+
+    request_id: str
+    status: str = "accepted"
+    reply_text: str = Field(description="A short Chinese reply the bot can post to the group")
+    advise_emergency_call: bool = False
+    emergency_number: EmergencyNumber | None = None
+
+
+class RequestStatusOut(BaseModel):
+    request_id: str
+    community_id: str
+    category: str
+    urgency: str
+    status: str
+    outcome: str | None
+    ring: str | None
+    step: int
+    helpers_needed: int
+    helpers_assigned: int
+    offers_sent: int
+    opened_at: str
+    first_offer_at: str | None
+    first_accept_at: str | None
+    closed_at: str | None
+
+
+class CommandAccepted(BaseModel):
+    command_id: str
+    status: str = "accepted"

@@ -1,0 +1,205 @@
+"""Chinese message texts, rendered by pure functions from small input specs.
+
+Offers, stand-downs, cancellations and whistles reach groups and people who have not
+accepted: they name the building at most (see places.py) and never a phone number.
+Only the assignment, sent to the one helper who accepted, carries the requester's
+contact and exact place (PIPL: minimum necessary).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dispatcher.push.model import PushMessage
+from dispatcher.push.places import place_label
+from schemas.vocab import Category, Skill, Urgency
+
+CATEGORY_ZH: dict[Category, str] = {
+    Category.MEDICAL: "身体不适",
+    Category.HOSPITAL_TRANSPORT: "送医",
+    Category.FALL: "老人跌倒",
+    Category.REPAIR: "紧急维修",
+    Category.ERRAND: "代买药品物品",
+    Category.CARRYING: "搬抬",
+    Category.COMPANIONSHIP: "陪伴照看",
+    Category.LOST_PERSON: "寻人",
+    Category.TECH_HELP: "手机电脑求助",
+    Category.OTHER: "邻里求助",
+}
+
+URGENCY_ZH: dict[Urgency, str] = {
+    Urgency.CRITICAL: "危急",
+    Urgency.URGENT: "紧急",
+    Urgency.NORMAL: "今日",
+    Urgency.LOW: "不急",
+}
+
+SKILL_ZH: dict[Skill, str] = {
+    Skill.DRIVING: "有车能开车",
+    Skill.DOCTOR: "医生",
+    Skill.NURSE: "护士",
+    Skill.FIRST_AID: "会急救",
+    Skill.CARRYING: "能搬抬",
+    Skill.ELDER_CARE: "照护老人",
+    Skill.CHILD_CARE: "照看孩子",
+    Skill.PLUMBING: "水管维修",
+    Skill.ELECTRICAL: "电工",
+    Skill.ERRANDS: "跑腿",
+    Skill.TECH_HELP: "懂手机电脑",
+    Skill.LEGAL: "法律咨询",
+    Skill.TRANSLATION: "方言翻译",
+    Skill.GENERAL: "热心邻居",
+}
+
+# Where life may be at risk the text says so; software never replaces 120.
+_LIFE_AT_RISK = frozenset({Category.MEDICAL, Category.HOSPITAL_TRANSPORT, Category.FALL})
+CALL_120 = "如有生命危险，请立即拨打120。"
+
+
+def _link(url: str) -> str:
+    url = url.strip()
+    if not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
+        raise ValueError("links must be absolute http(s) URLs")
+    return url
+
+
+def _headline(
+    urgency: Urgency, category: Category, compound: str | None, building: str | None
+) -> str:
+    return f"【{URGENCY_ZH[urgency]}】{place_label(compound, building)} {CATEGORY_ZH[category]}"
+
+
+def _safety_line(urgency: Urgency, category: Category) -> list[str]:
+    return [CALL_120] if urgency is Urgency.CRITICAL and category in _LIFE_AT_RISK else []
+
+
+@dataclass(frozen=True, slots=True)
+class OfferSpec:
+    """An invitation to help. Deliberately has no field for contact or exact address."""
+
+    category: Category
+    urgency: Urgency
+    building: str | None  # e.g. "3号楼"; anything finer is dropped
+    accept_url: str
+    decline_url: str
+    compound: str | None = None
+    helpers_needed: int = 1
+    skills: tuple[Skill, ...] = ()
+    reply_within_minutes: int | None = None
+
+
+def render_offer(spec: OfferSpec) -> PushMessage:
+    lines = [_headline(spec.urgency, spec.category, spec.compound, spec.building)]
+    need = f"需要{max(1, spec.helpers_needed)}位邻居帮忙"
+    if spec.skills:
+        need += "（" + "、".join(SKILL_ZH[s] for s in dict.fromkeys(spec.skills)) + "）"
+    lines.append(need + "，您能来吗？")
+    lines.append(f"能来：{_link(spec.accept_url)}")
+    lines.append(f"来不了：{_link(spec.decline_url)}")
+    if spec.reply_within_minutes:
+        lines.append(f"请在{spec.reply_within_minutes}分钟内回复。")
+    lines += _safety_line(spec.urgency, spec.category)
+    title = f"{URGENCY_ZH[spec.urgency]}：{CATEGORY_ZH[spec.category]}，邻居需要帮忙"
+    return PushMessage(title=title, text="\n".join(lines))
+
+
+@dataclass(frozen=True, slots=True)
+class StandDownSpec:
+    category: Category
+    building: str | None
+    compound: str | None = None
+
+
+STAND_DOWN = "已有邻居接手，谢谢"
+
+
+def render_stand_down(spec: StandDownSpec) -> PushMessage:
+    place = place_label(spec.compound, spec.building)
+    text = f"{STAND_DOWN}！\n{place} {CATEGORY_ZH[spec.category]}的求助已有人前往，无需再来。"
+    return PushMessage(title=STAND_DOWN, text=text)
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentSpec:
+    """Sent only to the helper who accepted: the one message with contact and place."""
+
+    category: Category
+    urgency: Urgency
+    exact_place: str  # e.g. "莲花五村3号楼2单元501室"
+    contact_phone: str
+    contact_name: str | None = None  # e.g. "王阿姨"
+    note: str | None = None  # short, already vetted by the core
+    status_url: str | None = None  # where to report arrival / done
+
+
+def render_assignment(spec: AssignmentSpec) -> PushMessage:
+    lines = [
+        f"您已接单：{CATEGORY_ZH[spec.category]}（{URGENCY_ZH[spec.urgency]}）",
+        f"地点：{spec.exact_place.strip()}",
+        f"联系人：{(spec.contact_name or '求助人').strip()} {spec.contact_phone.strip()}",
+    ]
+    if spec.note:
+        lines.append(f"说明：{spec.note.strip()}")
+    lines.append("请尽快前往。联系方式仅用于本次帮助，请勿转发。")
+    if spec.status_url:
+        lines.append(f"到达或完成后请点：{_link(spec.status_url)}")
+    lines += _safety_line(spec.urgency, spec.category)
+    return PushMessage(title="接单成功，请尽快前往", text="\n".join(lines))
+
+
+class CancelReason(StrEnum):
+    REQUESTER_CANCELLED = "requester_cancelled"
+    RESOLVED = "resolved"
+    REFERRED = "referred"  # handed to 120/110/property
+    EXPIRED = "expired"
+
+
+CANCEL_REASON_ZH: dict[CancelReason, str] = {
+    CancelReason.REQUESTER_CANCELLED: "求助人已取消",
+    CancelReason.RESOLVED: "问题已解决",
+    CancelReason.REFERRED: "已转交专业救援处理",
+    CancelReason.EXPIRED: "求助已过期",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CancellationSpec:
+    category: Category
+    building: str | None
+    reason: CancelReason
+    compound: str | None = None
+
+
+def render_cancellation(spec: CancellationSpec) -> PushMessage:
+    place = place_label(spec.compound, spec.building)
+    text = (
+        f"求助已取消：{place} {CATEGORY_ZH[spec.category]}"
+        f"（{CANCEL_REASON_ZH[spec.reason]}），无需前往。谢谢您！"
+    )
+    return PushMessage(title="求助已取消", text=text)
+
+
+@dataclass(frozen=True, slots=True)
+class WhistleSpec:
+    """The whistle ("小区吹哨"): nobody answered; tell the community group and staff."""
+
+    category: Category
+    urgency: Urgency
+    building: str | None
+    waiting_minutes: int
+    helpers_missing: int
+    claim_url: str
+    compound: str | None = None
+
+
+def render_whistle(spec: WhistleSpec) -> PushMessage:
+    lines = [
+        "【吹哨】" + _headline(spec.urgency, spec.category, spec.compound, spec.building),
+        f"已等待{max(0, spec.waiting_minutes)}分钟，还需{max(1, spec.helpers_missing)}位邻居。",
+        "请值班人员和附近邻居协助。",
+        f"认领：{_link(spec.claim_url)}",
+    ]
+    lines += _safety_line(spec.urgency, spec.category)
+    title = f"吹哨：{CATEGORY_ZH[spec.category]}无人响应"
+    return PushMessage(title=title, text="\n".join(lines))

@@ -1,0 +1,64 @@
+"""Public place labels: what a group may see of where help is needed.
+
+Offers and whistles go to many people, so they name at most the compound and building.
+Inputs are whitelisted, not blacklisted: from a building string only a "N号楼 / N栋 /
+N幢 / N座" token survives; anything else with digits or unit/household words is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_BUILDING = re.compile(
+    r"(?<![0-9A-Za-z])"
+    r"(?:[0-9]{1,3}|[A-Za-z]{1,2}[0-9]{0,2}|[一二三四五六七八九十百零〇两]{1,4})"
+    r"\s*(?:号楼|栋|幢|座)"
+)
+# Finer than a building, or contact details: never in a public label.
+_PRIVATE_WORDS = re.compile(r"单元|室|户|层|楼道|门牌|号房|电话|手机|微信|[Tt]el")
+# Four or more digits in a row, Arabic or spoken Chinese ("幺三八…"): a number, not a name.
+_LONG_DIGITS = re.compile(r"[0-9]{4,}|[零〇一二三四五六七八九两幺]{4,}")
+
+MAX_LABEL_CHARS = 20
+
+
+def _normalise(text: str) -> str:
+    # NFKC folds full-width digits and letters (１３８…) into ASCII ones.
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def building_label(building: str | None) -> str:
+    """E.g. "3号楼2单元501室" -> "3号楼"; unrecognisable input -> ""."""
+    if not building:
+        return ""
+    text = _normalise(building)
+    match = _BUILDING.search(text)
+    if match:
+        return match.group(0).replace(" ", "")
+    if (
+        re.search(r"[0-9]", text)
+        or _LONG_DIGITS.search(text)
+        or _PRIVATE_WORDS.search(text)
+        or len(text) > MAX_LABEL_CHARS
+    ):
+        return ""
+    return text  # a named building without numbers, e.g. "综合楼"
+
+
+def compound_label(compound: str | None) -> str:
+    """A compound's name, unless it looks like it carries more than a name."""
+    if not compound:
+        return ""
+    text = _normalise(compound)
+    if _LONG_DIGITS.search(text) or _PRIVATE_WORDS.search(text) or len(text) > MAX_LABEL_CHARS:
+        return ""
+    building = _BUILDING.search(text)
+    if building:  # a building number in the compound field: keep what precedes it
+        text = text[: building.start()].strip()
+    return text
+
+
+def place_label(compound: str | None, building: str | None) -> str:
+    label = compound_label(compound) + building_label(building)
+    return label or "本小区"

@@ -1,0 +1,41 @@
+"""Signatures, as each platform documents them. Pure functions; the tests recompute them
+independently with hmac/hashlib/base64."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import urllib.parse
+
+WHSEC_PREFIX = "whsec_"
+
+
+def webhook_secret_bytes(secret: str) -> bytes:
+    """Standard Webhooks secrets are "whsec_" + base64(key); anything else is the raw key."""
+    if secret.startswith(WHSEC_PREFIX):
+        return base64.b64decode(secret[len(WHSEC_PREFIX) :], validate=True)
+    return secret.encode("utf-8")
+
+
+def standard_webhook_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(webhook_secret_bytes(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
+    """DingTalk: key = secret, message = "{timestamp_ms}\\n{secret}"; base64 then URL-encode.
+
+    Returned URL-encoded, so it must be placed in the query string verbatim."""
+    message = f"{timestamp_ms}\n{secret}".encode()
+    digest = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()
+    return urllib.parse.quote_plus(base64.b64encode(digest))
+
+
+def feishu_sign(secret: str, timestamp_s: int) -> str:
+    """Feishu: key = "{timestamp_s}\\n{secret}", message = b"" (the reverse of DingTalk)."""
+    key = f"{timestamp_s}\n{secret}".encode()
+    digest = hmac.new(key, b"", hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")

@@ -1,0 +1,131 @@
+"""The worker's durable state: two Faust tables (changelogged) and the core's in-memory view.
+
+Each table value records the partition it was written on. Faust's memory store forgets only
+*recovered* keys of revoked partitions, not keys written live, so a rebuild filters by the
+partitions this worker is assigned now.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dispatcher.core import Decision, DispatchState
+from schemas.records import HelperState, RequestState
+
+log = logging.getLogger(__name__)
+
+
+def encode_record(partition: int, record: RequestState | HelperState) -> bytes:
+    return json.dumps({"p": partition, "r": record.model_dump(mode="json")}).encode()
+
+
+def decode_record(raw: bytes) -> tuple[int, dict[str, Any]]:
+    doc = json.loads(raw)
+    return int(doc["p"]), doc["r"]
+
+
+@dataclass(order=True, frozen=True)
+class HeapItem:
+    fire_at: datetime  # when the timer should act: the deadline, or a retry after it
+    request_id: str
+    step: int
+    due_at: datetime = field(compare=False)  # the request's deadline this item stands for
+    community_id: str = field(compare=False)
+
+
+@dataclass
+class WorkerState:
+    """The core's state for every partition this worker owns, plus the deadline heap."""
+
+    core: DispatchState = field(default_factory=lambda: DispatchState())
+    heap: list[HeapItem] = field(default_factory=list)
+    generation: int = -1  # the consumer generation this state was rebuilt for
+    partitions: frozenset[int] = frozenset()
+
+    @classmethod
+    def rebuild(
+        cls,
+        requests_items: Iterable[tuple[Any, Any]],
+        helpers_items: Iterable[tuple[Any, Any]],
+        partitions: frozenset[int],
+        generation: int,
+    ) -> WorkerState:
+        reqs: list[RequestState] = []
+        helpers: list[HelperState] = []
+        skipped = 0
+        for _, raw in requests_items:
+            if raw is None:
+                continue
+            p, rec = decode_record(raw)
+            if p in partitions:
+                reqs.append(RequestState.model_validate(rec))
+            else:
+                skipped += 1
+        for _, raw in helpers_items:
+            if raw is None:
+                continue
+            p, rec = decode_record(raw)
+            if p in partitions:
+                helpers.append(HelperState.model_validate(rec))
+            else:
+                skipped += 1
+        state = cls(
+            core=DispatchState.rebuild(helpers, reqs),
+            generation=generation,
+            partitions=partitions,
+        )
+        state.heap = [
+            HeapItem(d.due_at, d.request_id, d.step, d.due_at, d.community_id)
+            for d in state.core.deadlines()
+        ]
+        heapq.heapify(state.heap)
+        log.info(
+            "state rebuilt for partitions %s: %d requests, %d helpers, %d deadlines"
+            " (%d records of other partitions ignored)",
+            sorted(partitions),
+            len(reqs),
+            len(helpers),
+            len(state.heap),
+            skipped,
+        )
+        return state
+
+    def note_decision(self, decision: Decision) -> None:
+        for request in decision.requests.values():
+            if request.next_deadline is not None and request.deadline_step is not None:
+                heapq.heappush(
+                    self.heap,
+                    HeapItem(
+                        request.next_deadline,
+                        request.request_id,
+                        request.deadline_step,
+                        request.next_deadline,
+                        request.community_id,
+                    ),
+                )
+
+    def pop_due(self, now: datetime) -> list[HeapItem]:
+        """Due deadlines that are still current (stale heap entries are dropped here)."""
+        due: list[HeapItem] = []
+        while self.heap and self.heap[0].fire_at <= now:
+            item = heapq.heappop(self.heap)
+            request = self.core.requests.get(item.request_id)
+            if (
+                request is not None
+                and request.deadline_step == item.step
+                and request.next_deadline == item.due_at
+            ):
+                due.append(item)
+        return due
+
+    def retry_later(self, item: HeapItem, at: datetime) -> None:
+        """If the deadline command is lost, fire again; once applied, this item is stale."""
+        heapq.heappush(
+            self.heap, HeapItem(at, item.request_id, item.step, item.due_at, item.community_id)
+        )

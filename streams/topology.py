@@ -1,0 +1,293 @@
+"""The worker's topology: topics, tables, the dispatch agent, the deadline timer, the record agent.
+
+Agents are thin: decode, call the core, emit. Nothing escapes an agent: what cannot be
+decoded or processed is dead-lettered with its reason and position, and consumption goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import faust
+from pydantic import ValidationError
+
+from dispatcher.core import apply as apply_decision
+from dispatcher.core import decide
+from dispatcher.record.migrate import apply_migrations
+from dispatcher.record.projection import record_events
+from dispatcher.settings import Settings
+from schemas.commands import Command, deadline_command
+from schemas.events import Event
+from streams.app import create_faust_app
+from streams.dead_letter import send_dead_letter
+from streams.state_store import WorkerState, encode_record
+
+log = logging.getLogger(__name__)
+
+DEADLINE_RETRY = timedelta(seconds=5)
+PRUNE_EVERY_S = 60.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Stats:
+    """Counters the worker's web page and metrics read."""
+
+    commands: int = 0
+    events: int = 0
+    dead_letters: int = 0
+    recorded: int = 0
+    deadline_lateness_s: list[float] = field(default_factory=list)
+
+    def note_lateness(self, seconds: float) -> None:
+        self.deadline_lateness_s.append(seconds)
+        if len(self.deadline_lateness_s) > 100_000:
+            del self.deadline_lateness_s[:50_000]
+
+
+@dataclass
+class Topology:
+    settings: Settings
+    app: faust.App
+    commands: Any
+    events: Any
+    dead_letters: Any
+    requests_table: Any
+    helpers_table: Any
+    state: WorkerState = field(default_factory=WorkerState)
+    stats: Stats = field(default_factory=Stats)
+    pool: asyncpg.Pool | None = None
+    last_prune: float = 0.0
+
+    # ------------------------------------------------------------------ state
+    def assigned_partitions(self) -> frozenset[int]:
+        return frozenset(
+            tp.partition
+            for tp in self.app.consumer.assignment()
+            if tp.topic == self.settings.commands_topic
+        )
+
+    def state_ready(self) -> bool:
+        """Rebuild the in-memory state when the assignment changed; False while recovering."""
+        app = self.app
+        if app.rebalancing or not app.tables.recovery.completed.is_set():
+            return False
+        generation = app.consumer_generation_id
+        if self.state.generation != generation:
+            self.state = WorkerState.rebuild(
+                self.requests_table.items(),
+                self.helpers_table.items(),
+                self.assigned_partitions(),
+                generation,
+            )
+        return True
+
+    # ------------------------------------------------------------------ dispatch
+    async def handle_command(self, event: Any) -> None:
+        try:
+            command = Command.model_validate_json(event.value)
+        except (ValidationError, ValueError) as exc:
+            await self._dead_letter(event, f"undecodable command: {_short(exc)}", "decode")
+            return
+        try:
+            await self._dispatch(command, event.message.partition)
+        except Exception as exc:  # never let one command stop the partition
+            log.exception("command %s failed", command.command_id)
+            await self._dead_letter(event, f"{type(exc).__name__}: {_short(exc)}", "process")
+
+    async def _dispatch(self, command: Command, partition: int) -> None:
+        if not self.state_ready():  # agents only run after recovery; defensive
+            raise RuntimeError("state not ready")
+        now = utcnow()
+        body = command.body
+        if body.type == "deadline_reached":
+            self.stats.note_lateness((now - command.issued_at).total_seconds())
+        decision = decide(self.state.core, command, now)
+        self.stats.commands += 1
+        if decision.events:
+            # Events first, acknowledged by Kafka, then the tables: a crash in between
+            # replays the command, which yields the same event ids (the consumers dedupe).
+            futures = [
+                await self.events.send(
+                    key=e.community_id.encode(), value=e.model_dump_json().encode()
+                )
+                for e in decision.events
+            ]
+            await asyncio.gather(*futures)
+            self.stats.events += len(decision.events)
+        for rid, request in decision.requests.items():
+            self.requests_table[rid.encode()] = encode_record(partition, request)
+        for hid, helper in decision.helpers.items():
+            self.helpers_table[hid.encode()] = encode_record(partition, helper)
+        apply_decision(self.state.core, decision)
+        self.state.note_decision(decision)
+        self._maybe_prune(now)
+
+    def _maybe_prune(self, now: datetime) -> None:
+        mono = time.monotonic()
+        if mono - self.last_prune < PRUNE_EVERY_S:
+            return
+        self.last_prune = mono
+        for rid in self.state.core.prune(now):
+            self.requests_table.pop(rid.encode(), None)
+
+    async def fire_deadlines(self) -> int:
+        """Turn due deadlines of this worker's partitions into commands."""
+        if not self.state_ready():
+            return 0
+        now = utcnow()
+        due = self.state.pop_due(now)
+        for item in due:
+            cmd = deadline_command(
+                request_id=item.request_id,
+                community_id=item.community_id,
+                step=item.step,
+                due_at=item.due_at,
+            )
+            await self.commands.send(
+                key=item.community_id.encode(), value=cmd.model_dump_json().encode()
+            )
+            self.state.retry_later(item, now + DEADLINE_RETRY)
+        return len(due)
+
+    # ------------------------------------------------------------------ record
+    async def record_batch(self, batch: list[Any]) -> None:
+        decoded: list[Event] = []
+        for event in batch:
+            try:
+                decoded.append(Event.model_validate_json(event.value))
+            except (ValidationError, ValueError) as exc:
+                await self._dead_letter(event, f"undecodable event: {_short(exc)}", "decode")
+        if not decoded:
+            return
+        pool = await self.get_pool()
+        for attempt in range(1, 6):
+            try:
+                async with pool.acquire() as conn:
+                    self.stats.recorded += await record_events(conn, decoded)
+                return
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+                # PostgreSQL away: wait and retry rather than drop (the offset stays uncommitted).
+                log.warning("recording failed (%s), retry %d", type(exc).__name__, attempt)
+                await asyncio.sleep(min(2**attempt * 0.2, 5))
+            except Exception as exc:
+                # A batch the database rejects: record event by event, dead-letter the bad ones.
+                log.exception("batch rejected: recording one by one")
+                await self._record_one_by_one(pool, batch, decoded, exc)
+                return
+        raise RuntimeError("PostgreSQL unavailable: recording stopped")
+
+    async def _record_one_by_one(
+        self, pool: asyncpg.Pool, raw: list[Any], decoded: list[Event], exc: Exception
+    ) -> None:
+        by_id = {e.event_id: e for e in decoded}
+        for event in raw:
+            try:
+                e = by_id.get(Event.model_validate_json(event.value).event_id)
+            except (ValidationError, ValueError):
+                continue  # already dead-lettered
+            if e is None:
+                continue
+            try:
+                async with pool.acquire() as conn:
+                    self.stats.recorded += await record_events(conn, [e])
+            except Exception as one_exc:
+                await self._dead_letter(event, f"record failed: {_short(one_exc)}", "record")
+
+    async def get_pool(self) -> asyncpg.Pool:
+        if self.pool is None:
+            self.pool = await asyncpg.create_pool(
+                self.settings.pg_dsn.get_secret_value(),
+                min_size=1,
+                max_size=self.settings.pg_pool_max,
+            )
+            async with self.pool.acquire() as conn:
+                await apply_migrations(conn)
+        return self.pool
+
+    async def _dead_letter(self, event: Any, reason: str, stage: Any) -> None:
+        self.stats.dead_letters += 1
+        try:
+            await send_dead_letter(self.dead_letters, event, reason, stage)
+        except Exception:
+            log.exception("could not dead-letter %s", event.message.offset)
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).replace("\n", " ")[:500]
+
+
+def build_topology(settings: Settings, worker_name: str = "worker") -> Topology:
+    app = create_faust_app(settings, worker_name)
+    raw = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
+    commands = app.topic(settings.commands_topic, partitions=settings.topic_partitions, **raw)
+    events = app.topic(settings.events_topic, partitions=settings.topic_partitions, **raw)
+    dead = app.topic(settings.dead_letter_topic, partitions=settings.topic_partitions, **raw)
+    table_args = {
+        "partitions": settings.topic_partitions,
+        "default": None,
+        "key_type": bytes,
+        "value_type": bytes,
+    }
+    requests_table = app.Table("requests", **table_args)
+    helpers_table = app.Table("helpers", **table_args)
+    topo = Topology(settings, app, commands, events, dead, requests_table, helpers_table)
+
+    @app.agent(commands, concurrency=1, name="dispatch")
+    async def dispatch(stream: Any) -> None:
+        async for event in stream.events():
+            await topo.handle_command(event)
+
+    @app.agent(events, concurrency=1, name="record")
+    async def record(stream: Any) -> None:
+        async for batch in stream.take_events(
+            settings.record_batch_size, within=settings.record_batch_wait_seconds
+        ):
+            await topo.record_batch(batch)
+
+    @app.timer(settings.deadline_tick_seconds, name="deadlines")
+    async def deadlines() -> None:
+        try:
+            await topo.fire_deadlines()
+        except Exception:  # a timer that raises is not rescheduled reliably: log and go on
+            log.exception("deadline timer tick failed")
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok", "worker": worker_name})
+
+    @app.page("/stats")
+    async def stats(web: Any, request: Any) -> Any:
+        s = topo.stats
+        return web.json(
+            {
+                "worker": worker_name,
+                "partitions": sorted(topo.state.partitions),
+                "open_requests": sum(
+                    1 for r in topo.state.core.requests.values() if not r.terminal
+                ),
+                "helpers": len(topo.state.core.helpers),
+                "commands": s.commands,
+                "events": s.events,
+                "dead_letters": s.dead_letters,
+                "recorded": s.recorded,
+                "deadline_lateness_s": sorted(s.deadline_lateness_s)[-1:] or [],
+                "deadlines_fired": len(s.deadline_lateness_s),
+            }
+        )
+
+    return topo

@@ -1,0 +1,1 @@
+"""Test doubles shared by unit and integration tests."""

@@ -1,0 +1,328 @@
+"""The Deliverer against httpx.MockTransport: retries, dedupe, batching, limits, breaker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from dispatcher.push import (
+    Deliverer,
+    Delivery,
+    EndpointConfig,
+    EndpointRegistry,
+    EngineConfig,
+    Mention,
+    PushKind,
+    PushMessage,
+    RetryPolicy,
+    SubmitOutcome,
+)
+
+FAST = RetryPolicy(base_delay=0.01, max_delay=0.05, max_attempts=4, max_total_time=5.0)
+
+Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
+
+
+@dataclass
+class Outcomes:
+    delivered: list[tuple[str, float]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    async def on_delivered(self, d: Delivery, latency: float) -> None:
+        self.delivered.append((d.delivery_id, latency))
+
+    async def on_failed(self, d: Delivery, reason: str) -> None:
+        self.failed.append((d.delivery_id, reason))
+
+
+@dataclass
+class Sent:
+    at: float
+    request: httpx.Request
+
+
+class Harness:
+    def __init__(self, handler: Handler) -> None:
+        self.sent: list[Sent] = []
+        self._handler = handler
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(Sent(time.monotonic(), request))
+        return await self._handler(request)
+
+    def to(self, path: str) -> list[Sent]:
+        return [s for s in self.sent if s.request.url.path == path]
+
+
+def endpoints(**overrides: dict[str, object]) -> EndpointRegistry:
+    base: dict[str, dict[str, object]] = {
+        "relay": {"kind": "webhook", "url": "http://relay.test/push", "secret": "s"},
+        "relay2": {"kind": "webhook", "url": "http://relay.test/push2", "secret": "s"},
+        "grid": {
+            "kind": "wecom",
+            "url": "http://wecom.test/cgi-bin/webhook/send",
+            "token": "k",
+            "batch_window_seconds": 0.1,
+        },
+    }
+    for name, extra in overrides.items():
+        base[name] = {**base[name], **extra}
+    return EndpointRegistry(
+        EndpointConfig.model_validate({"name": name, **fields}) for name, fields in base.items()
+    )
+
+
+def delivery(i: int | str, endpoint: str = "relay", **changes: object) -> Delivery:
+    fields: dict[str, object] = {
+        "delivery_id": f"d-{i}",
+        "endpoint": endpoint,
+        "kind": PushKind.OFFER,
+        "message": PushMessage(title="t", text="有邻居需要帮忙"),
+    }
+    fields.update(changes)
+    return Delivery.model_validate(fields)
+
+
+def ok_after(failures: int, failure: httpx.Response) -> Handler:
+    count = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal count
+        count += 1
+        if count <= failures:
+            return failure
+        return httpx.Response(200, json={"errcode": 0})
+
+    return handler
+
+
+@pytest.fixture
+def outcomes() -> Outcomes:
+    return Outcomes()
+
+
+def make(
+    harness: Harness,
+    outcomes: Outcomes,
+    registry: EndpointRegistry | None = None,
+    **config: object,
+) -> Deliverer:
+    client = httpx.AsyncClient(transport=httpx.MockTransport(harness))
+    engine_config = EngineConfig(**{"retry": FAST, **config})  # type: ignore[arg-type]
+    deliverer = Deliverer(
+        registry or endpoints(),
+        on_delivered=outcomes.on_delivered,
+        on_permanent_failure=outcomes.on_failed,
+        client=client,
+        config=engine_config,
+    )
+    deliverer._test_client = client  # type: ignore[attr-defined]
+    return deliverer
+
+
+@pytest.fixture
+async def closing() -> AsyncIterator[list[Deliverer]]:
+    made: list[Deliverer] = []
+    yield made
+    for deliverer in made:
+        await deliverer.aclose()
+        await deliverer._test_client.aclose()  # type: ignore[attr-defined]
+
+
+async def test_retries_500_until_delivered_once(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    harness = Harness(ok_after(2, httpx.Response(500)))
+    closing.append(d := make(harness, outcomes))
+    assert await d.submit(delivery(1)) is SubmitOutcome.ACCEPTED
+    assert await d.drain(5)
+    assert len(harness.sent) == 3
+    assert {s.request.headers["webhook-id"] for s in harness.sent} == {"d-1"}
+    assert [i for i, _ in outcomes.delivered] == ["d-1"] and not outcomes.failed
+    assert outcomes.delivered[0][1] > 0  # latency measured from submit
+
+
+async def test_dedupe_in_flight_and_after_delivery(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    harness = Harness(ok_after(0, httpx.Response(200)))
+    closing.append(d := make(harness, outcomes))
+    first, twin = await asyncio.gather(d.submit(delivery(1)), d.submit(delivery(1)))
+    assert sorted([first, twin]) == sorted([SubmitOutcome.ACCEPTED, SubmitOutcome.DUPLICATE])
+    assert await d.drain(5)
+    assert await d.submit(delivery(1)) is SubmitOutcome.DUPLICATE
+    assert await d.drain(5)
+    assert len(harness.sent) == 1 and len(outcomes.delivered) == 1
+
+
+async def test_permanent_failure_is_not_retried(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    harness = Harness(ok_after(99, httpx.Response(400)))
+    closing.append(d := make(harness, outcomes))
+    await d.submit(delivery(1))
+    assert await d.drain(5)
+    assert len(harness.sent) == 1
+    assert outcomes.failed == [("d-1", "HTTP 400")] and not outcomes.delivered
+
+
+async def test_gives_up_after_max_attempts(outcomes: Outcomes, closing: list[Deliverer]) -> None:
+    harness = Harness(ok_after(99, httpx.Response(503)))
+    closing.append(d := make(harness, outcomes))
+    await d.submit(delivery(1))
+    assert await d.drain(5)
+    assert len(harness.sent) == FAST.max_attempts
+    [(delivery_id, reason)] = outcomes.failed
+    assert delivery_id == "d-1" and reason.startswith("gave up after 4 attempts: HTTP 503")
+
+
+async def test_honours_retry_after(outcomes: Outcomes, closing: list[Deliverer]) -> None:
+    harness = Harness(ok_after(1, httpx.Response(429, headers={"Retry-After": "1"})))
+    closing.append(d := make(harness, outcomes))
+    await d.submit(delivery(1))
+    assert await d.drain(5)
+    first, second = harness.sent
+    assert second.at - first.at >= 0.95  # backoff alone would be ~0.01 s
+
+
+async def test_retry_after_beyond_the_deadline_fails_at_once(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    # DingTalk throttles for 10 minutes: an offer cannot wait that long; report it now.
+    answer = httpx.Response(200, json={"errcode": 130101, "errmsg": "send too fast"})
+    registry = endpoints()
+    registry.add(
+        EndpointConfig.model_validate(
+            {"name": "ding", "kind": "dingtalk", "url": "http://ding.test/robot/send", "token": "t"}
+        )
+    )
+    harness = Harness(ok_after(99, answer))
+    closing.append(d := make(harness, outcomes, registry))
+    started = time.monotonic()
+    await d.submit(delivery(1, "ding"))
+    assert await d.drain(3)
+    [(_, reason)] = outcomes.failed
+    assert "130101" in reason
+    # The robot is throttled now: the next offer is not sent, and fails at once too.
+    await d.submit(delivery(2, "ding"))
+    assert await d.drain(3)
+    assert time.monotonic() - started < 2
+    assert len(harness.sent) == 1
+    assert outcomes.failed[1] == ("d-2", "expired after 0 attempts: endpoint rate-limited us")
+
+
+async def test_unknown_endpoint_and_private_kind_to_group_are_rejected(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    harness = Harness(ok_after(0, httpx.Response(200)))
+    closing.append(d := make(harness, outcomes))
+    assert await d.submit(delivery(1, "no-such")) is SubmitOutcome.REJECTED
+    assignment = delivery(2, "grid", kind=PushKind.ASSIGNMENT)
+    assert await d.submit(assignment) is SubmitOutcome.REJECTED
+    assert [i for i, _ in outcomes.failed] == ["d-1", "d-2"]
+    assert "unknown endpoint" in outcomes.failed[0][1]
+    assert not harness.sent
+
+
+async def test_offers_to_one_group_are_merged_into_one_mention(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    harness = Harness(ok_after(0, httpx.Response(200, json={"errcode": 0})))
+    closing.append(d := make(harness, outcomes))
+    for i, mobile in enumerate(["13800000001", "13800000002", "13800000003"]):
+        await d.submit(
+            delivery(i, "grid", mentions=(Mention(mobile=mobile),), batch_key="request-9")
+        )
+    await d.submit(
+        delivery("other", "grid", mentions=(Mention(mobile="13900000000"),), batch_key="request-10")
+    )
+    assert await d.drain(5)
+    bodies = [s.request.content.decode() for s in harness.to("/cgi-bin/webhook/send")]
+    assert len(bodies) == 2
+    assert all(m in bodies[0] for m in ["13800000001", "13800000002", "13800000003"])
+    assert bodies[0].count("有邻居需要帮忙") == 1  # the same text once
+    assert "13900000000" in bodies[1]
+    assert sorted(i for i, _ in outcomes.delivered) == ["d-0", "d-1", "d-2", "d-other"]
+
+
+async def test_token_bucket_spaces_sends(outcomes: Outcomes, closing: list[Deliverer]) -> None:
+    registry = endpoints(relay={"rate_per_minute": 60, "burst": 2})
+    harness = Harness(ok_after(0, httpx.Response(200)))
+    closing.append(d := make(harness, outcomes, registry))
+    for i in range(3):
+        await d.submit(delivery(i))
+    assert await d.drain(5)
+    times = sorted(s.at for s in harness.sent)
+    assert times[1] - times[0] < 0.5  # the burst
+    assert times[2] - times[0] >= 0.9  # then one a second
+
+
+async def test_breaker_opens_and_probes_after_cool_down(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    harness = Harness(ok_after(2, httpx.Response(500)))
+    closing.append(d := make(harness, outcomes, breaker_failures=2, breaker_cool_down=0.6))
+    await d.submit(delivery(1))
+    await asyncio.sleep(0.3)
+    assert [s.breaker for s in d.stats()] == ["open"]
+    assert await d.drain(5)
+    _first, second, probe = harness.sent
+    assert probe.at - second.at >= 0.55  # nothing went out while open
+    assert [i for i, _ in outcomes.delivered] == ["d-1"]
+    assert [s.breaker for s in d.stats()] == ["closed"]
+
+
+async def test_open_breaker_on_one_endpoint_leaves_others_alone(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500 if request.url.path == "/push" else 200)
+
+    harness = Harness(handler)
+    closing.append(d := make(harness, outcomes, breaker_failures=1, breaker_cool_down=10))
+    await d.submit(delivery("dead", "relay"))
+    await asyncio.sleep(0.1)
+    await d.submit(delivery("alive", "relay2"))
+    for _ in range(100):
+        if outcomes.delivered:
+            break
+        await asyncio.sleep(0.01)
+    assert [i for i, _ in outcomes.delivered] == ["d-alive"]
+
+
+async def test_a_hanging_call_is_cut_by_the_timeout(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(30)
+        return httpx.Response(200)
+
+    registry = endpoints(relay={"timeout_seconds": 0.1})
+    policy = RetryPolicy(base_delay=0.01, max_delay=0.01, max_attempts=2, max_total_time=5)
+    closing.append(d := make(Harness(hang), outcomes, registry, retry=policy, call_grace=0.1))
+    await d.submit(delivery(1))
+    assert await d.drain(3)
+    [(_, reason)] = outcomes.failed
+    assert reason == "gave up after 2 attempts: timeout"
+
+
+async def test_callback_errors_do_not_stop_the_engine(closing: list[Deliverer]) -> None:
+    seen: list[str] = []
+
+    async def explode(d: Delivery, latency: float) -> None:
+        seen.append(d.delivery_id)
+        raise RuntimeError("consumer bug")
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    d = Deliverer(endpoints(), on_delivered=explode, client=client, config=EngineConfig(retry=FAST))
+    d._test_client = client  # type: ignore[attr-defined]
+    closing.append(d)
+    await d.submit(delivery(1))
+    await d.submit(delivery(2))
+    assert await d.drain(5)
+    assert sorted(seen) == ["d-1", "d-2"]
