@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from dispatcher.api import admin, health, requests
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.producer import KafkaCommandSink
+from dispatcher.ops import web as ops_web
 from dispatcher.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,4 +46,5 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(requests.router)
     app.include_router(admin.router)
+    ops_web.install(app, settings)
     return app

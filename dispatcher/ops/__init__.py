@@ -1,0 +1,1 @@
+"""Operations: metrics, the live dashboard, reports, the demo."""
