@@ -1,0 +1,68 @@
+"""How many helpers a message asks for: 三四个人, 两个小伙子, 3个人, 一位会说闽南话的邻居.
+
+Rule: a range ("三四个人", "3-4个人") yields its LOWER bound as `helpers_needed` and the
+upper bound as `helpers_max`. Dispatch fills the first slots quickly and keeps offering
+until the upper bound, so the lower bound is the number that must be found, the upper
+one the number worth inviting. A count only counts next to a need ("需要/找/来 …" before
+it, or "帮忙/来/过来 …" after it): "我一个人在家" and "两个老人" are not helpers.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from dispatcher.classify.hanzi import parse_number
+
+_CN = "一二两三四五六七八九十"
+_NUMBER = rf"(?P<n>\d+(?:[-~到至]\d+)?|[{_CN}]{{1,2}}几?|几)"
+_PERSON = (
+    r"(?:个)?(?:人|邻居|男士|男生|壮汉|小伙子|小伙|师傅|志愿者|帮手|年轻人|大哥|兄弟|劳力|壮劳力)"
+)
+_NEED_BEFORE = re.compile(
+    rf"(?:需要|需|要|找|来|请|缺|差|求|喊|叫|再|得){_NUMBER}(?:(?:位|名)|{_PERSON})"
+)
+_NEED_AFTER = re.compile(
+    rf"(?<![我你他她])(?<!一)(?<![{_CN}\d]){_NUMBER}(?:位|名|个)?{_PERSON}?"
+    r"(?:来)?(?:帮忙|帮|过来|一起|搭把手|抬|搬|扛)"
+)
+_CLASSIFIER_ONLY = re.compile(rf"(?<![{_CN}\d])(?P<n>[{_CN}]{{1,2}}|\d+)(?:位|名)")
+
+MAX_HELPERS: Final = 20  # a typo like "100个人" must not page the whole community
+_VAGUE: Final = (2, 4)  # 几个人: a few
+
+
+def _bounds(token: str) -> tuple[int, int] | None:
+    token = token.replace("~", "-").replace("到", "-").replace("至", "-")
+    if "-" in token:
+        low, high = (parse_number(part) for part in token.split("-", 1))
+        if low is None or high is None:
+            return None
+        return (min(low, high), max(low, high))
+    if token == "几":
+        return _VAGUE
+    if token.endswith("几"):  # 十几 → ten or more
+        base = parse_number(token[:-1])
+        return None if base is None else (base, base + 9)
+    if len(token) == 2 and not token.isdigit() and "十" not in token:
+        # Adjacent numerals are a range: 两三 → 2..3, 三四 → 3..4, 三五 → 3..5.
+        low, high = parse_number(token[0]), parse_number(token[1])
+        if low is not None and high is not None and low < high:
+            return (low, high)
+    value = parse_number(token)
+    return None if value is None else (value, value)
+
+
+def helpers_wanted(text: str) -> tuple[int, int, str] | None:
+    """(lower, upper, matched text) for the first count tied to a need, if any."""
+    for regex in (_NEED_BEFORE, _NEED_AFTER, _CLASSIFIER_ONLY):
+        for match in regex.finditer(text):
+            if regex is _CLASSIFIER_ONLY and not re.search(r"需|要|找|求|请", text):
+                break
+            bounds = _bounds(match.group("n"))
+            if bounds is None or bounds[1] < 1:
+                continue
+            low = max(1, min(bounds[0], MAX_HELPERS))
+            high = max(low, min(bounds[1], MAX_HELPERS))
+            return (low, high, match.group())
+    return None

@@ -1,0 +1,345 @@
+"""The rule tables: which words mean what. Data only; `rules.py` decides.
+
+Every pattern is a regex over the normalised text (simplified, half-width, lower case),
+so one entry covers both scripts. Keep entries short and concrete: each one appears in
+`reasons` when it fires, and ops read those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from schemas.vocab import Category, EmergencyNumber, Skill, Urgency
+
+C, S, U = Category, Skill, Urgency
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """A word that says what kind of help is wanted."""
+
+    category: Category | None  # None: only adds skills (a doctor, a dialect)
+    skills: tuple[Skill, ...] = ()
+    weight: int = 2  # votes for the category; 1 for context words
+    urgency: Urgency | None = None  # how urgent this situation is on its own
+    distress: bool = False  # describing it is already a call for help ("我摔倒了")
+
+
+def words(patterns: str) -> list[str]:
+    """Tables are written as space-separated patterns: dense, and easy to scan by eye."""
+    return patterns.split()
+
+
+def cues(patterns: str, cue: Cue) -> list[tuple[str, Cue]]:
+    return [(p, cue) for p in words(patterns)]
+
+
+_DOC = (S.DOCTOR, S.NURSE)
+_MEDICAL = Cue(C.MEDICAL, _DOC, urgency=U.URGENT, distress=True)
+_MEDICAL_CONTEXT = Cue(C.MEDICAL, _DOC, weight=1)
+_FALL = Cue(C.FALL, (S.FIRST_AID, S.CARRYING), weight=3, urgency=U.URGENT, distress=True)
+_PLUMBING_URGENT = Cue(C.REPAIR, (S.PLUMBING,), weight=3, urgency=U.URGENT, distress=True)
+_PLUMBING = Cue(C.REPAIR, (S.PLUMBING,))
+_ELECTRICAL_URGENT = Cue(C.REPAIR, (S.ELECTRICAL,), urgency=U.URGENT, distress=True)
+_ELECTRICAL = Cue(C.REPAIR, (S.ELECTRICAL,))
+_REPAIR = Cue(C.REPAIR, (S.GENERAL,))
+_LOCKED_OUT = Cue(C.REPAIR, (S.GENERAL,), weight=3, urgency=U.URGENT, distress=True)
+_ERRAND = Cue(C.ERRAND, (S.ERRANDS,), weight=3)
+_CARRYING = Cue(C.CARRYING, (S.CARRYING,), weight=3)
+_CARRY_CONTEXT = Cue(C.CARRYING, (S.CARRYING,), weight=1)
+_COMPANY = Cue(C.COMPANIONSHIP, (), weight=3)
+_COMPANY_CONTEXT = Cue(C.COMPANIONSHIP, (), weight=1)
+_TECH = Cue(C.TECH_HELP, (S.TECH_HELP,))
+_LEGAL = Cue(C.OTHER, (S.LEGAL,))
+_AFRAID = Cue(C.OTHER, (S.GENERAL,), urgency=U.URGENT, distress=True)
+
+CATEGORY_CUES: Final[list[tuple[str, Cue]]] = [
+    *cues(
+        r"不舒服 难受 发烧 发热 高烧 "
+        r"低烧 退烧 烧到\d+ \d+(\.\d+)?度 头(很|好|有点|特别)?(疼|痛|晕) "
+        r"头晕 肚子(很|好|突然|有点)?(疼|痛) 腹痛 胃(疼|痛) 呕吐 想吐 吐了 拉肚子 腹泻 过敏 "
+        r"血压(突然|很|好|特别)?(高|低) 低血糖 心慌 心悸 咳嗽 哮喘 受伤 伤口 扭伤 崴(了|到) "
+        r"烫伤 烧伤 割伤 划伤 划破 擦伤 出血 咬(伤|了|出血) 被咬 骨折 生病 病了 见红 起泡 "
+        r"(疼|痛)得 牙(疼|痛) 浑身没劲 腿(疼|痛) 腰(疼|痛) 心跳(特别|很|好|突然)?快 发麻 出冷汗 "
+        r"(出)?虚汗 发抖 脸色(很|好|特别)?(差|白|难看) 喘(得|不) 头(撞|磕)(破|到|了)",
+        _MEDICAL,
+    ),
+    *cues(
+        r"身体不好 看病 医生 大夫 护士 量血压 打针 换药 卫生院 诊所 孕 手术 糖尿病",
+        _MEDICAL_CONTEXT,
+    ),
+    *cues(
+        r"摔倒 摔了 摔着 摔伤 摔跤 跌倒 跌了 滑倒 绊倒 摔在 倒在地上 起不来 爬不起来 "
+        r"扶不(起来|动|起)",
+        _FALL,
+    ),
+    *cues(
+        r"漏水 渗水 爆管 水管(爆|破|裂)了? 管子(爆|破|裂) 喷水 往外喷 淹了 反上来 冒水 "
+        r"暖气(片)?漏",
+        _PLUMBING_URGENT,
+    ),
+    *cues(
+        r"水管 下水道 下水 堵了 堵住 马桶 水龙头 滴水 总阀 阀门 不排水 没水了 地漏 水电工",
+        _PLUMBING,
+    ),
+    *cues(
+        r"停电 没电了 断电 跳闸 电闸 短路 漏电 (冒|打)火花 焦味 烧焦 电线.{0,4}(冒烟|烧)",
+        _ELECTRICAL_URGENT,
+    ),
+    *cues(r"插座 电线 灯(不亮|坏) 灯泡 电路 电工 懂电 总闸", _ELECTRICAL),
+    *cues(
+        r"锁在(门)?外 进不了(家)?门 打不开门 门打不开 钥匙(忘|锁)(在)?(家|屋|房间)里",
+        _LOCKED_OUT,
+    ),
+    *cues(
+        r"维修 修(一下|好|理)? 坏了 门锁 开锁 锁坏 "
+        r"钥匙(丢|掉|断) 洗衣机 热水器 空调 纱窗 充电器 抽油烟机 "
+        r"钥匙插不进",
+        _REPAIR,
+    ),
+    *cues(
+        r"买.{0,6}药 布洛芬 "
+        r"代买 帮(我|忙|她|他)?买 买.{0,3}(东西|菜|米|水|牛奶|奶粉|尿不湿|饭|日用品) "
+        r"买菜 跑腿 (取|拿|收)(一下)?快递 (拿|取|配|开)(一下|点|些)?.{0,4}药 药房 药店 "
+        r"代取 取药 拿药 配药 送(个|份|点)?饭 带(一份|份|个|点)?饭 "
+        r"买饭 手机卡 电话卡 sim卡 办(一张|张)?卡 营业厅 缴费 交(电|水|燃气)费",
+        _ERRAND,
+    ),
+    *cues(
+        r"搬 抬 扛 背(下|上)楼 背(他|她|老人) 提上楼 拿上(\d+|[一二三四五六七八九十]+)楼 "
+        r"钢琴 沙发 家具 衣柜 柜子 床垫 重物 大米 桶水",
+        _CARRYING,
+    ),
+    # A stretcher means someone is ill now: carrying, but within the hour.
+    ("担架", Cue(C.CARRYING, (S.CARRYING,), weight=3, urgency=U.URGENT, distress=True)),
+    *cues(r"箱子 冰箱(?!坏) 力气大 壮汉 小伙子", _CARRY_CONTEXT),
+    *cues(
+        r"陪(伴|同|着|她|他|我|老人|孩子)? 照顾 照看 看护 看(一下|着|会儿)?(孩子|小孩|宝宝|老人) "
+        r"看(两|一|几|\d+)个?(小时|钟头) 接(一下)?(孩子|小孩|儿子|女儿) 放学 送孩子 "
+        r"接送 带孩子 聊天 看看(他|她|老人) "
+        r"去看看 探望 没人照顾 没人管 没人陪 做饭",
+        _COMPANY,
+    ),
+    *cues(r"独居 一个人住", _COMPANY_CONTEXT),
+    *cues(
+        r"电脑 网络 网路 断网 没网 上不了网 连不上 wifi 路由器 宽带 智能手机 手机 微信 视频 "
+        r"健康码 网课 打印 电视 机顶盒 app 小程序 支付宝 挂号 密码 二维码 下载 上网 电子",
+        _TECH,
+    ),
+    *cues(
+        r"法律 律师 合同 押金 纠纷 起诉 官司 维权 欠薪 "
+        r"拖欠 工资 劳动 遗嘱 继承 离婚 赔偿 房东 仲裁",
+        _LEGAL,
+    ),
+    *cues(r"害怕 不敢出(去|门) 一直有人敲门", _AFRAID),
+    # Welfare checks: someone (often an elder living alone) not seen, not answering.
+    *cues(
+        r"(好|几|两|三)+天(都)?没(见|看到|看见)(他|她|人)? 敲门(也)?没人(应|开) "
+        r"(打)?电话(也)?没人接 (一直)?联系不上",
+        Cue(C.OTHER, (S.GENERAL,), weight=2, urgency=U.URGENT, distress=True),
+    ),
+]
+
+# Words that add a skill but say nothing about the category on their own.
+SKILL_CUES: Final[list[tuple[str, Cue]]] = [
+    *cues(r"医生 大夫", Cue(None, (S.DOCTOR,))),
+    *cues(r"护士", Cue(None, (S.NURSE,))),
+    *cues(r"急救 心肺复苏 cpr aed 人工呼吸", Cue(None, (S.FIRST_AID,))),
+    *cues(
+        r"闽南(话|语) 讲闽南 方言 粤语 客家话 潮汕话 翻译 手语 听不懂 不会(讲|说)普通话 问不出",
+        Cue(None, (S.TRANSLATION,)),
+    ),
+]
+
+# Transport words: with a hospital word they make a hospital run; alone, just a driver.
+TRANSPORT: Final = words(
+    r"开车 有车 车送 送(我|她|他|我们|孩子|老人|一下|去|到) 载(我|她|他|我们|一下) 捎 "
+    r"搭(个)?车 顺风车 接(我|她|他)回"
+)
+HOSPITAL: Final = words(
+    r"医院 急诊 透析 复查 复诊 看病 就医 就诊 拍片 诊所 卫生院 卫生服务站 儿科 妇幼 化疗"
+)
+
+EmergencyKind = Literal["medical", "fire", "gas", "elevator", "crime", "lost_child", "rescue"]
+
+
+@dataclass(frozen=True, slots=True)
+class Emergency:
+    """What to tell the requester and who else to call, per kind of emergency."""
+
+    number: EmergencyNumber | None
+    category: Category
+    skills: tuple[Skill, ...]
+    notify_property: bool
+    advice: str
+
+
+# Dict order is priority order when one message has several: fire, then gas, …
+EMERGENCIES: Final[dict[EmergencyKind, Emergency]] = {
+    "fire": Emergency(
+        EmergencyNumber.FIRE,
+        C.OTHER,
+        (S.GENERAL,),
+        True,
+        "请立即拨打119火警电话！迅速撤离，走楼梯不要乘电梯，用湿毛巾捂住口鼻。",
+    ),
+    "gas": Emergency(
+        EmergencyNumber.FIRE,
+        C.REPAIR,
+        (S.GENERAL,),
+        True,
+        "请立即关闭燃气阀门、打开门窗，不要开关电器或使用明火，到室外拨打119并通知物业！",
+    ),
+    "medical": Emergency(
+        EmergencyNumber.AMBULANCE,
+        C.MEDICAL,
+        (S.FIRST_AID, S.DOCTOR, S.NURSE),
+        False,
+        "请立即拨打120急救电话！邻居们正在赶来，请保持电话畅通，尽量打开家门。",
+    ),
+    "crime": Emergency(
+        EmergencyNumber.POLICE,
+        C.OTHER,
+        (S.GENERAL,),
+        False,
+        "请立即拨打110报警！注意自身安全，不要独自上前。",
+    ),
+    "lost_child": Emergency(
+        EmergencyNumber.POLICE,
+        C.LOST_PERSON,
+        (S.GENERAL,),
+        False,
+        "请立即拨打110报警，并请物业查看监控、守住小区出入口，邻居们正在帮忙寻找。",
+    ),
+    "elevator": Emergency(
+        EmergencyNumber.FIRE,
+        C.REPAIR,
+        (S.GENERAL,),
+        True,
+        "请按电梯内警铃并联系物业；无人响应请拨打119。不要强行扒门，保持冷静。",
+    ),
+    "rescue": Emergency(
+        None,
+        C.OTHER,
+        (S.GENERAL,),
+        False,
+        "如有生命危险，请立即拨打120或110！邻居们正在赶来。",
+    ),
+}
+
+RED_FLAGS: Final[list[tuple[str, EmergencyKind]]] = [
+    *[
+        (p, "medical")
+        for p in words(
+            r"呼吸困难 喘不(上|过|了)气 透不过气 上不来气 不能呼吸 无法呼吸 没(有)?呼吸 没气了 "
+            r"胸(口)?(痛|疼) 胸(口)?(很|好|特别|有点|发)?闷 心口(疼|痛) 心脏病(犯|发作|发) 心梗 "
+            r"心肌梗 心绞痛 心脏骤停 心跳(停|没) 晕倒 昏倒 晕过去 昏过去 晕厥 昏厥 昏迷 叫不醒 "
+            r"喊不醒 不省人事 "
+            r"(失去|没有|没)意识 没(有)?反应 倒在(地|家|楼道|电梯|路|门口|卫生间|厕所|浴室) "
+            r"倒地 大出血 流血 血流不止 止不住血 血止不住 流了(很多|好多|一地|大量|一身)(的)?血 "
+            r"头破血流 满(脸|身|头)(是)?血 吐血 咯血 抽搐 抽筋 抽风 痉挛 口吐白沫 癫痫 中风 脑梗 "
+            r"脑溢血 脑出血 嘴(巴)?歪 口角歪 口眼歪斜 口齿不清 说话不清 说话含糊 说不出话 "
+            r"半边(身子|身体|脸)(发麻|麻|没力气|没劲|不能动|动不了) 噎住 噎着 窒息 溺水 落水 "
+            r"掉(进|到)(河|水|池|湖) 触电 中毒 一氧化碳 吃错(了)?药 误服 误食 (喝|吃)(了)?农药 "
+            r"安眠药 休克 羊水破 破水 要生了 早产 自杀 轻生 想不开 割腕 跳楼 猝死 快不行了 "
+            r"(被)?车(撞|碾) 车祸 叫(个)?救护车 打120 叫120 打急救电话 (卡|噎)(在|住)(了)?喉咙 "
+            r"喉咙(里)?卡(住|了) (憋|脸|嘴唇|嘴)(都|得)?(发)?紫"
+        )
+    ],
+    *[
+        (p, "fire")
+        for p in words(
+            r"着火 起火 失火 火灾 烧起来 冒(黑)?烟 浓烟 好大的烟 烟(很|好)大 火(很|好)大 打119 "
+            r"叫消防"
+        )
+    ],
+    *[
+        (p, "gas")
+        for p in words(
+            r"(煤气|燃气|天然气|瓦斯|液化气)(泄漏|泄露|漏气|外泄|漏了|味|的味道|很臭|好臭) "
+            r"闻到(一股)?(很重的|很浓的)?(煤气|燃气|天然气|瓦斯|液化气)"
+        )
+    ],
+    *[
+        (p, "elevator")
+        for p in words(
+            r"电梯困人 (困|关|卡|锁)在(了)?(\d+号楼)?电梯 电梯里(出不来|被困|困住) "
+            r"电梯.{0,12}(出不来|困住|被困|困人) 电梯.{0,16}(关|困|锁|卡)在(了)?里(面|边|头)"
+        )
+    ],
+    *[
+        (p, "crime")
+        for p in words(
+            r"打人 打架 斗殴 持刀 拿刀 砍人 杀人 抢劫 抢(包|钱|手机) 小偷 偷东西 入室 撬(门|锁|窗) "
+            r"撬.{0,4}的门 家暴 打老婆 打孩子 非礼 猥亵 绑架 有人闯(进|入) 跟踪 报警 打110 "
+            r"可疑(的)?(人|男子|人员)"
+        )
+    ],
+    *[(p, "rescue") for p in words(r"救命 救救")],
+]
+
+# Lost-person words; whose loss it is comes from the nearest subject before it.
+LOST: Final = words(
+    r"迷路 走丢 走失 丢了 跑丢 不见了 找不到(家|回家|路|了|人) 失踪 (还)?没回(家|来) 联系不上 "
+    r"说不清(家)?住(在)?哪 问不出(家)?住(在)?哪 不知道(家)?住(在)?哪 不记得(家)?住(在)?哪"
+)
+CHILD: Final = words(r"孩子 小孩 儿子 女儿 宝宝 小朋友 男孩 女孩 婴儿 学生 闺女 娃 \d+岁的?(男|女)")
+ELDER: Final = words(
+    r"老人 老奶奶 老大爷 老爷爷 老太太 老爷子 老年 奶奶 爷爷 外婆 外公 姥姥 姥爷 大爷 大妈 老伴 "
+    r"婆婆 阿公 阿嬷 阿婆 长辈 长者 痴呆 阿尔茨海默 独居 老母亲 老父亲"
+)
+PET: Final = words(r"狗 猫 宠物 泰迪 柯基 金毛 鹦鹉 兔子 仓鼠")
+
+# Asking someone directly: enough on its own, and it outweighs a notice or a "thanks".
+ASK_DIRECT: Final = words(
+    r"谁(能|可以|会|有|懂|方便|有空|愿意|在|来|是|家|认识|看到|看见|帮|今天能|现在能) "
+    r"哪位 哪个邻居 "
+    r"有没有 有人(能|会|可以|懂|有|在家)[^,.!?]{0,12}(吗|\?) 有(懂|会)[^,.!?]{0,10}(吗|\?) "
+    r"能不能 可不可以 能否 求助 求救 急需 急求 求(个|一个|位|一位) 麻烦(大家|各位|邻居|哪位|你们) "
+    r"拜托 帮帮(我|忙) 快来 来人 快叫 🆘 sos"
+)
+# Softer asks: a request only together with a situation ("帮忙" + 搬沙发).
+ASK_WEAK: Final = words(
+    r"帮忙 帮我 帮一下 帮个忙 "
+    r"需要(人|帮|邻居|志愿者|师傅|\d+|[一两二三四五六七八九十几]) 找人 想找 请(大家|邻居|各位)?帮 "
+    r"请(人|邻居) 借(我|一下|点|用|一点) 怎么办 想问 咨询 怎么申请 怎么办理 \? 吗"
+)
+
+NOTICE: Final = words(
+    r"通知 公告 温馨提示 友情提示 友情提醒 提醒各位 提醒大家 义诊 讲座 举办 开展 欢迎.{0,6}参加 "
+    r"报名 招募 年检 演练 将于 将对 届时 请配合 请提前 各位业主 各位居民 活动时间 活动地点 "
+    r"停水 计划停电 暂停使用"
+)
+AD: Final = words(
+    r"优惠 促销 特价 折扣 打折 低价 实惠 包邮 秒杀 出售 转让 闲置 代购 团购 招聘 加(我)?微信 "
+    r"私聊 扫码 上门服务 欢迎咨询 欢迎选购 专业(疏通|维修|开锁|搬家|保洁) 搬家公司 自提 接单"
+)
+THANKS: Final = words(r"感谢 谢谢 多谢 致谢 感恩 辛苦了 点赞 谢了")
+CANCEL: Final = words(
+    r"不(需要|用)(帮忙|麻烦|来)?了 不用麻烦 "
+    r"不麻烦 已经(解决|处理|修好|好了|没事|找到|送到|到医院|退烧) "
+    r"已(解决|处理|修好|找到) 没事了 找到了 问题解决 取消 撤回 已经回家"
+)
+INFO_QUESTION: Final = words(
+    r"谁知道 有没有人知道 有人知道 请问 问一下 问下 几点(开门|关门|开|关) 电话是多少"
+)
+GREETING: Final = words(
+    r"早上好 早安 晚安 大家好 新年快乐 节日快乐 中秋快乐 春节快乐 哈哈 天气真好"
+)
+
+URGENT: Final = words(
+    r"急 着急 紧急 赶紧 赶快 快来 快点 快过来 快帮 快叫 马上 立刻 立即 尽快 在线等 急死 "
+    r"越快越好 速来 突然 现在就"
+)
+LOW: Final = words(
+    r"不急 不着急 不是急事 "
+    r"不赶时间 有空(的时候|时|的话)? 有时间(的时候|的话)? 方便(的时候|时|的话) "
+    r"哪天都行 随时都行 慢慢来"
+)
+# A planned day caps urgency at normal (a piano on Saturday is not an emergency).
+SCHEDULED: Final = words(
+    r"明天 后天 明早 明晚 周[一二三四五六日末天] 星期[一二三四五六日天] 礼拜[一二三四五六日天] "
+    r"下周 下星期 下个月 每周 每天 每月 每星期 改天"
+)
+ALONE: Final = words(r"一个人在家 独自在家 独居 一个人住 家里没人 没有人在家")

@@ -1,0 +1,37 @@
+"""Bring a chat message to one canonical form before any rule looks at it.
+
+Rules are written once, in simplified characters, half-width, lower case; everything
+that differs only in form (full-width digits, traditional characters, pinyin glosses
+pasted from news sites, zero-width joiners in emoji) is folded here.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final
+
+from dispatcher.classify.hanzi import to_simplified
+
+# Copy-pasted articles carry pinyin glosses after characters: 現(xiàn)、誰(shuí).
+_PINYIN_GLOSS: Final = re.compile(
+    r"(?<=[\u4e00-\u9fff])\((?=[a-zü]*[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹ])[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹ]{1,7}\)"
+)
+# Zero-width characters and emoji variation selectors carry no meaning for the rules.
+_INVISIBLE: Final = re.compile("[\u200b-\u200f\u2060\ufe0e\ufe0f\u00ad]")
+# Whitespace matters only between two Latin letters or digits ("wifi 密码" stays readable).
+_SPACE: Final = re.compile(r"\s+")
+_KEEP_SPACE: Final = re.compile(r"(?<=[a-z0-9]) (?=[a-z0-9])")
+_SPACE_MARK: Final = "\x00"
+# Sentence punctuation folded to one set, so clause splitting needs only ASCII marks.
+_PUNCT: Final = str.maketrans({"。": ".", "、": ",", "…": ".", "～": "~", "「": '"', "」": '"'})
+
+
+def normalise(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text)
+    folded = _PINYIN_GLOSS.sub("", folded)
+    folded = _INVISIBLE.sub("", folded)
+    folded = to_simplified(folded).casefold().translate(_PUNCT)
+    folded = _SPACE.sub(" ", folded).strip()
+    folded = _KEEP_SPACE.sub(_SPACE_MARK, folded).replace(" ", "")
+    return folded.replace(_SPACE_MARK, " ")

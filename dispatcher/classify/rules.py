@@ -1,0 +1,275 @@
+"""Decide: is it a request, what kind, how urgent, who can help, who else to call.
+
+Order of the decision (each step explains itself in `reasons`):
+1. a cancellation ("不需要帮忙了", "找到了") ends it: not a request;
+2. a notice or an ad is not a request unless it asks someone directly ("谁能…");
+3. thanks that come before any ask ("感谢昨天帮我搬东西的邻居") is not a request;
+4. a live red flag (not negated) is always a request, critical, with an emergency number;
+5. an information question ("请问物业电话是多少") without a situation is not a request;
+6. otherwise a direct ask, a weak ask next to a situation, or a distress description is.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Final, Literal
+
+from dispatcher.classify import lexicon as lx
+from dispatcher.classify.counts import helpers_wanted
+from dispatcher.classify.hanzi import Script, detect_script
+from dispatcher.classify.matching import Hit, Signal, Table
+from dispatcher.classify.model import Classification, PlaceHints
+from dispatcher.classify.normalise import normalise
+from dispatcher.classify.places import place_hints
+from schemas.vocab import Category, Skill, Urgency
+
+# Tables compiled once at import: classify() itself does no I/O and no compilation.
+_CATEGORY: Final = Table(lx.CATEGORY_CUES)
+_SKILL: Final = Table(lx.SKILL_CUES)
+_RED_FLAG: Final = Table(lx.RED_FLAGS)
+_TRANSPORT: Final = Signal("transport", lx.TRANSPORT)
+_HOSPITAL: Final = Signal("hospital", lx.HOSPITAL)
+_LOST: Final = Signal("lost", lx.LOST)
+_ASK_DIRECT: Final = Signal("ask", lx.ASK_DIRECT)
+_ASK_WEAK: Final = Signal("ask_weak", lx.ASK_WEAK)
+_NOTICE: Final = Signal("notice", lx.NOTICE)
+_AD: Final = Signal("ad", lx.AD)
+_THANKS: Final = Signal("thanks", lx.THANKS)
+_CANCEL: Final = Signal("cancel", lx.CANCEL)
+_INFO: Final = Signal("info", lx.INFO_QUESTION)
+_GREETING: Final = Signal("greeting", lx.GREETING)
+_URGENT: Final = Signal("urgent", lx.URGENT)
+_LOW: Final = Signal("low", lx.LOW)
+_SCHEDULED: Final = Signal("scheduled", lx.SCHEDULED)
+_ALONE: Final = Signal("alone", lx.ALONE)
+
+Subject = Literal["child", "elder", "pet"]
+_SUBJECTS: Final = Table[Subject](
+    [(p, "child") for p in lx.CHILD]
+    + [(p, "elder") for p in lx.ELDER]
+    + [(p, "pet") for p in lx.PET]
+)
+# "迷路", "走失": a person even when nobody is named; "丢了", "不见了" alone may be keys.
+_PERSON_LOST_WORDS: Final = ("迷路", "走丢", "走失", "找不到家", "找不到回家", "说不清", "问不出")
+
+_RANK: Final = {Urgency.LOW: 0, Urgency.NORMAL: 1, Urgency.URGENT: 2, Urgency.CRITICAL: 3}
+# Tie-break between categories with equal votes: the more time-critical one wins.
+_PRIORITY: Final = (
+    Category.LOST_PERSON,
+    Category.FALL,
+    Category.HOSPITAL_TRANSPORT,
+    Category.MEDICAL,
+    Category.REPAIR,
+    Category.CARRYING,
+    Category.ERRAND,
+    Category.COMPANIONSHIP,
+    Category.TECH_HELP,
+    Category.OTHER,
+)
+_DEFAULT_URGENCY: Final = {
+    Category.MEDICAL: Urgency.URGENT,
+    Category.FALL: Urgency.URGENT,
+    Category.LOST_PERSON: Urgency.URGENT,
+    Category.HOSPITAL_TRANSPORT: Urgency.URGENT,
+}
+_DEFAULT_SKILLS: Final = {
+    Category.MEDICAL: (Skill.DOCTOR, Skill.NURSE),
+    Category.HOSPITAL_TRANSPORT: (Skill.DRIVING,),
+    Category.FALL: (Skill.FIRST_AID, Skill.CARRYING),
+    Category.ERRAND: (Skill.ERRANDS,),
+    Category.CARRYING: (Skill.CARRYING,),
+    Category.TECH_HELP: (Skill.TECH_HELP,),
+}
+_DEFAULT_HELPERS: Final = {Category.CARRYING: 2, Category.FALL: 2}
+_STRETCHER_HELPERS: Final = 4  # the brief: four neighbours to carry a stretcher
+_HOSPITAL_RUN_VOTES: Final = 5
+_LOST_VOTES: Final = 6
+_MAX_REASONS: Final = 24
+
+
+def _subject_near(subjects: Sequence[Hit[Subject]], position: int) -> Subject | None:
+    before = [s for s in subjects if s.start < position]
+    if before:
+        return before[-1].rule
+    return subjects[0].rule if subjects else None
+
+
+def _min_urgency(a: Urgency, b: Urgency) -> Urgency:
+    return a if _RANK[a] <= _RANK[b] else b
+
+
+def _not_a_request(reasons: list[str], script: Script) -> Classification:
+    return Classification(
+        is_request=False,
+        urgency=Urgency.LOW,
+        script=script,
+        reasons=tuple(reasons[:_MAX_REASONS]),
+    )
+
+
+def classify_text(raw: str) -> Classification:
+    text = normalise(raw)
+    script = detect_script(unicodedata.normalize("NFKC", raw))
+    reasons: list[str] = []
+
+    red_all = _RED_FLAG.hits(text)
+    red = [h for h in red_all if not h.negated]
+    cues_all = _CATEGORY.hits(text)
+    cues = [h for h in cues_all if not h.negated]
+    skill_cues = [h for h in _SKILL.hits(text) if not h.negated]
+    reasons += [f"negated:{h.text}" for h in red_all + cues_all if h.negated]
+    subjects = _SUBJECTS.hits(text)
+
+    # A lost person is a cue whose meaning depends on who is lost.
+    emergencies: dict[lx.EmergencyKind, int] = {}  # kind → where it was said
+    for flag in red:
+        emergencies.setdefault(flag.rule, flag.start)
+        reasons.append(f"red_flag:{flag.rule}:{flag.text}")
+    lost_category: Category | None = None
+    for lost in _LOST.hits(text):
+        subject = _subject_near(subjects, lost.start)
+        if subject is None and not lost.text.startswith(_PERSON_LOST_WORDS):
+            continue  # "钥匙丢了": a thing, not a person
+        reasons.append(f"lost:{subject or 'person'}:{lost.text}")
+        if subject == "child":
+            emergencies.setdefault("lost_child", lost.start)
+        lost_category = Category.OTHER if subject == "pet" else Category.LOST_PERSON
+        break
+    if len(emergencies) > 1:
+        emergencies.pop("rescue", None)  # "救命" plus a known cause: use the cause
+
+    # Is it a request at all?
+    direct = _ASK_DIRECT.hits(text)
+    weak = _ASK_WEAK.hits(text)
+    reasons += [f"ask:{h.text}" for h in direct[:3]]
+    if cancel := _CANCEL.first(text):
+        return _not_a_request([*reasons, f"cancelled:{cancel.text}"], script)
+    if not direct and (notice := _NOTICE.first(text) or _AD.first(text)):
+        return _not_a_request(
+            [*reasons, f"{'notice' if notice.rule == 'notice' else 'ad'}:{notice.text}"], script
+        )
+    thanks = _THANKS.first(text)
+    if thanks and not direct:
+        first_ask = min((h.start for h in weak), default=len(text))
+        first_flag = min(emergencies.values(), default=len(text))
+        if thanks.start < first_ask and thanks.start < first_flag:
+            return _not_a_request([*reasons, f"thanks:{thanks.text}"], script)
+    situation = bool(cues) or lost_category is not None
+    if not emergencies:
+        if (info := _INFO.first(text)) and not situation:
+            return _not_a_request([*reasons, f"info_question:{info.text}"], script)
+        distress = [h for h in cues if h.rule.distress]
+        if not direct and not (weak and situation) and not distress and lost_category is None:
+            greeting = _GREETING.first(text)
+            return _not_a_request(
+                [*reasons, f"greeting:{greeting.text}" if greeting else "no_ask_no_situation"],
+                script,
+            )
+        if distress and not direct:
+            reasons.append(f"distress:{distress[0].text}")
+
+    # What kind of help: votes per category; an emergency decides on its own.
+    votes: dict[Category, int] = defaultdict(int)
+    for hit in cues:
+        if hit.rule.category is not None:
+            votes[hit.rule.category] += hit.rule.weight
+    transport = _TRANSPORT.hits(text)
+    hospital = _HOSPITAL.hits(text)
+    if transport and hospital:
+        votes[Category.HOSPITAL_TRANSPORT] += _HOSPITAL_RUN_VOTES
+        reasons.append(f"hospital_run:{transport[0].text}+{hospital[0].text}")
+    if lost_category is not None:
+        votes[lost_category] += _LOST_VOTES
+    primary = next((kind for kind in lx.EMERGENCIES if kind in emergencies), None)
+    emergency = lx.EMERGENCIES[primary] if primary else None
+    if emergency and primary != "rescue":
+        category = emergency.category
+    elif votes:
+        category = max(_PRIORITY, key=lambda c: (votes.get(c, 0), -_PRIORITY.index(c)))
+    else:
+        category = Category.OTHER
+    reasons += [f"cue:{h.rule.category or 'skill'}:{h.text}" for h in cues[:6]]
+
+    # How urgent.
+    if emergency:
+        urgency = Urgency.CRITICAL
+    else:
+        urgency = _DEFAULT_URGENCY.get(category, Urgency.NORMAL)
+        for hit in cues:
+            if hit.rule.category == category and hit.rule.urgency is not None:
+                urgency = max(urgency, hit.rule.urgency, key=_RANK.__getitem__)
+        if lost_category == category == Category.OTHER:
+            urgency = Urgency.NORMAL  # a lost pet: today, not within the hour
+        if urgent := _URGENT.first(text):
+            urgency = max(urgency, Urgency.URGENT, key=_RANK.__getitem__)
+            reasons.append(f"urgent:{urgent.text}")
+        if scheduled := _SCHEDULED.first(text):
+            urgency = _min_urgency(urgency, Urgency.NORMAL)
+            reasons.append(f"scheduled:{scheduled.text}")
+        if low := _LOW.first(text):
+            urgency = Urgency.LOW
+            reasons.append(f"not_urgent:{low.text}")
+    if alone := _ALONE.first(text):
+        reasons.append(f"alone:{alone.text}")
+
+    # Who can help.
+    skills: list[Skill] = []
+    if emergency:
+        for kind in lx.EMERGENCIES:
+            if kind in emergencies:
+                skills += lx.EMERGENCIES[kind].skills
+    skills += _DEFAULT_SKILLS.get(category, ())
+    # Care skills depend on who is cared for; a strong care word counts even when the
+    # message is mainly about something else ("小的发烧…帮我照看一下大的").
+    care = [h.start for h in cues if h.rule.category == Category.COMPANIONSHIP]
+    if care and (category == Category.COMPANIONSHIP or votes[Category.COMPANIONSHIP] >= 3):
+        subject = _subject_near(subjects, care[0])
+        if subject == "child":
+            skills.append(Skill.CHILD_CARE)
+        elif subject == "elder" or category == Category.COMPANIONSHIP:
+            skills.append(Skill.ELDER_CARE)
+    for hit in cues:
+        if hit.rule.category == category or votes.get(hit.rule.category or category, 0) >= 2:
+            skills += hit.rule.skills
+    for skill_hit in skill_cues:
+        skills += skill_hit.rule.skills
+    if transport:
+        skills.append(Skill.DRIVING)
+    unique = tuple(dict.fromkeys(skills))
+    if len(unique) > 1:
+        unique = tuple(s for s in unique if s is not Skill.GENERAL)
+    unique = unique or (Skill.GENERAL,)
+
+    # How many.
+    wanted = helpers_wanted(text)
+    if wanted:
+        low_count, high_count, said = wanted
+        reasons.append(f"count:{said}→{low_count}")
+    else:
+        low_count = _DEFAULT_HELPERS.get(category, 1)
+        if "担架" in text:
+            low_count = _STRETCHER_HELPERS
+        high_count = low_count
+
+    places = place_hints(text)
+    return Classification(
+        is_request=True,
+        category=category,
+        urgency=urgency,
+        skills=unique,
+        helpers_needed=low_count,
+        helpers_max=high_count,
+        advise_emergency_call=emergency is not None,
+        emergency_number=emergency.number if emergency else None,
+        notify_property=any(lx.EMERGENCIES[k].notify_property for k in emergencies)
+        or (category == Category.REPAIR and urgency is Urgency.URGENT),
+        place_hints=PlaceHints(**places),
+        advice=" ".join(
+            dict.fromkeys(lx.EMERGENCIES[k].advice for k in lx.EMERGENCIES if k in emergencies)
+        )
+        or None,
+        script=script,
+        reasons=tuple(reasons[:_MAX_REASONS]),
+    )
