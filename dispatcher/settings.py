@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     worker_web_port: int = 6066
     data_dir: Path = REPO_ROOT / ".stack" / "faust"
     deadline_tick_seconds: float = Field(0.1, gt=0)
+    # Multiplies every wait, offer time and lifetime of the escalation plans. 1.0 in
+    # production; tests and the demo run the same ladder faster (e.g. 0.01).
+    plan_time_scale: float = Field(1.0, gt=0, le=100)
+    # A SIGKILLed worker's partitions move to the others after this long.
+    broker_session_timeout_seconds: float = Field(10.0, ge=6)
+    broker_heartbeat_interval_seconds: float = Field(2.0, gt=0)
     record_batch_size: int = Field(200, ge=1)
     record_batch_wait_seconds: float = Field(0.05, ge=0)
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import heapq
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from dispatcher.core import Decision, DispatchState
+from schemas.plans import EscalationPlan
 from schemas.records import HelperState, RequestState
+from schemas.vocab import Urgency
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class WorkerState:
         helpers_items: Iterable[tuple[Any, Any]],
         partitions: frozenset[int],
         generation: int,
+        plans: Mapping[Urgency, EscalationPlan] | None = None,
     ) -> WorkerState:
         reqs: list[RequestState] = []
         helpers: list[HelperState] = []
@@ -76,7 +79,7 @@ class WorkerState:
             else:
                 skipped += 1
         state = cls(
-            core=DispatchState.rebuild(helpers, reqs),
+            core=DispatchState.rebuild(helpers, reqs, plans=plans),
             generation=generation,
             partitions=partitions,
         )

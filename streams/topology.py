@@ -19,11 +19,14 @@ from pydantic import ValidationError
 
 from dispatcher.core import apply as apply_decision
 from dispatcher.core import decide
+from dispatcher.plans import scaled_plans
 from dispatcher.record.migrate import apply_migrations
 from dispatcher.record.projection import record_events
 from dispatcher.settings import Settings
 from schemas.commands import Command, deadline_command
 from schemas.events import Event
+from schemas.plans import EscalationPlan
+from schemas.vocab import Urgency
 from streams.app import create_faust_app
 from streams.dead_letter import send_dead_letter
 from streams.state_store import WorkerState, encode_record
@@ -65,6 +68,7 @@ class Topology:
     helpers_table: Any
     state: WorkerState = field(default_factory=WorkerState)
     stats: Stats = field(default_factory=Stats)
+    plans: dict[Urgency, EscalationPlan] = field(default_factory=dict)
     pool: asyncpg.Pool | None = None
     last_prune: float = 0.0
 
@@ -88,6 +92,7 @@ class Topology:
                 self.helpers_table.items(),
                 self.assigned_partitions(),
                 generation,
+                plans=self.plans,
             )
         return True
 
@@ -246,6 +251,8 @@ def build_topology(settings: Settings, worker_name: str = "worker") -> Topology:
     requests_table = app.Table("requests", **table_args)
     helpers_table = app.Table("helpers", **table_args)
     topo = Topology(settings, app, commands, events, dead, requests_table, helpers_table)
+    topo.plans = scaled_plans(settings.plan_time_scale)
+    topo.state.core.plans = topo.plans
 
     @app.agent(commands, concurrency=1, name="dispatch")
     async def dispatch(stream: Any) -> None:

@@ -43,7 +43,7 @@ async def test_post_reaches_postgres_through_kafka_and_faust(stack: LocalStack) 
         types = [
             r["type"]
             for r in await conn.fetch(
-                "SELECT type FROM event_log WHERE request_id = $1 ORDER BY occurred_at", request_id
+                "SELECT type FROM event_log WHERE request_id = $1 ORDER BY seq", request_id
             )
         ]
         assert types[0] == "request_opened"

@@ -1,5 +1,6 @@
 -- Append-only event log: every event the core emitted, once (upsert by event id).
 CREATE TABLE event_log (
+    seq          bigint GENERATED ALWAYS AS IDENTITY,  -- recording order
     event_id     text PRIMARY KEY,
     community_id text        NOT NULL,
     request_id   text,
