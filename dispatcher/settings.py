@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dispatcher.push.endpoints import EndpointConfig
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,6 +48,17 @@ class Settings(BaseSettings):
     api_port: int = 8080
     public_base_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = Field(256 * 1024, ge=1024)
+    roster_max_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # a community's whole ledger
+    # Bots: a JSON file of credentials, communities and groups (format: dispatcher/api/bots.py).
+    # Unset on a dev install (link_secret still the default): one dev-only bot.
+    bots_file: Path | None = None
+
+    # Push: endpoints only from here (admin configuration), never from a request.
+    # DISPATCH_PUSH_ENDPOINTS='[{"name": "default", "kind": "webhook", "url": "...",
+    # "secret": "whsec_..."}]'. Empty: the notify agent is off (offers stay visible on the
+    # dashboard and to simulated phones, but nobody is pushed).
+    push_endpoints: list[EndpointConfig] = Field(default_factory=list)
+    push_default_endpoint: str | None = "default"  # for helpers without channels
 
     # Secrets
     link_secret: SecretStr = SecretStr("dev-only-link-secret-change-me")

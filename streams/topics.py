@@ -45,16 +45,33 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 created = [t.name for t in wanted]
             except TopicAlreadyExistsError:  # another process raced us: fine
                 pass
-        for desc in await admin.describe_topics(topic_names(settings)):
-            n = len(desc["partitions"])
-            if n != settings.topic_partitions:
-                raise RuntimeError(
-                    f"topic {desc['topic']} has {n} partitions, settings say "
-                    f"{settings.topic_partitions}: changelogs would not match (reset the stack)"
-                )
+        await _check_partitions(admin, settings, fresh=set(created))
         return created
     finally:
         await admin.close()
+
+
+async def _check_partitions(
+    admin: AIOKafkaAdminClient, settings: Settings, fresh: set[str]
+) -> None:
+    """Every topic must have the configured partition count. Just-created topics may take a
+    moment to show all partitions in metadata, so look again for a few seconds."""
+    for attempt in range(40):
+        wrong: list[str] = []
+        for desc in await admin.describe_topics(topic_names(settings)):
+            n = len(desc.get("partitions") or [])
+            if desc.get("error_code") or n != settings.topic_partitions:
+                wrong.append(f"{desc['topic']} has {n}")
+        if not wrong:
+            return
+        stale_only = all(w.split()[0] in fresh for w in wrong)
+        if not stale_only and attempt >= 10:
+            raise RuntimeError(
+                f"topic partitions differ from settings ({settings.topic_partitions}): "
+                f"{', '.join(wrong)}; changelogs would not match (reset the stack)"
+            )
+        await asyncio.sleep(0.25)
+    raise RuntimeError(f"topics not ready after 10 s: {', '.join(wrong)}")
 
 
 def main(argv: list[str]) -> int:

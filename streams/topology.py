@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from dispatcher.core import apply as apply_decision
 from dispatcher.core import decide
 from dispatcher.plans import scaled_plans
+from dispatcher.push import EndpointRegistry
 from dispatcher.record.migrate import apply_migrations
 from dispatcher.record.projection import record_events
 from dispatcher.settings import Settings
@@ -29,6 +30,7 @@ from schemas.plans import EscalationPlan
 from schemas.vocab import Urgency
 from streams.app import create_faust_app
 from streams.dead_letter import send_dead_letter
+from streams.notify import Notifier
 from streams.state_store import WorkerState, encode_record
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class Topology:
     state: WorkerState = field(default_factory=WorkerState)
     stats: Stats = field(default_factory=Stats)
     plans: dict[Urgency, EscalationPlan] = field(default_factory=dict)
+    notifier: Any = None
     pool: asyncpg.Pool | None = None
     last_prune: float = 0.0
 
@@ -164,6 +167,26 @@ class Topology:
             self.state.retry_later(item, now + DEADLINE_RETRY)
         return len(due)
 
+    # ------------------------------------------------------------------ notify
+    async def send_command(self, command: Command) -> None:
+        fut = await self.commands.send(
+            key=command.community_id.encode(), value=command.model_dump_json().encode()
+        )
+        await fut
+
+    async def notify(self, event: Any) -> None:
+        try:
+            decoded = Event.model_validate_json(event.value)
+        except (ValidationError, ValueError):
+            event.ack()  # the record agent dead-letters it; one letter is enough
+            return
+        try:
+            await self.notifier.handle(event, decoded)
+        except Exception as exc:  # a push problem must never stop the stream
+            log.exception("notify failed for event %s", decoded.event_id)
+            await self._dead_letter(event, f"{type(exc).__name__}: {_short(exc)}", "notify")
+            event.ack()
+
     # ------------------------------------------------------------------ record
     async def record_batch(self, batch: list[Any]) -> None:
         decoded: list[Event] = []
@@ -227,6 +250,17 @@ class Topology:
             log.exception("could not dead-letter %s", event.message.offset)
 
 
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p99": None, "max": None}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"p50": at(0.50), "p99": at(0.99), "max": ordered[-1]}
+
+
 def _short(exc: BaseException) -> str:
     return str(exc).replace("\n", " ")[:500]
 
@@ -266,6 +300,24 @@ def build_topology(settings: Settings, worker_name: str = "worker") -> Topology:
         ):
             await topo.record_batch(batch)
 
+    notifier = Notifier(
+        settings=settings,
+        registry=EndpointRegistry(settings.push_endpoints),
+        helper=lambda hid: topo.state.core.helpers.get(hid),
+        request=lambda rid: topo.state.core.requests.get(rid),
+        send_command=topo.send_command,
+    )
+    topo.notifier = notifier
+    if not notifier.enabled:
+        log.warning("no push endpoints configured (DISPATCH_PUSH_ENDPOINTS): notify agent is off")
+
+    # Faust assigns co-partitioned topics (same partition count) to the same worker, so the
+    # notify agent reads helpers and requests of its partitions from this worker's state.
+    @app.agent(events, concurrency=1, name="notify")
+    async def notify(stream: Any) -> None:
+        async for event in stream.noack().events():
+            await topo.notify(event)
+
     @app.timer(settings.deadline_tick_seconds, name="deadlines")
     async def deadlines() -> None:
         try:
@@ -292,7 +344,7 @@ def build_topology(settings: Settings, worker_name: str = "worker") -> Topology:
                 "events": s.events,
                 "dead_letters": s.dead_letters,
                 "recorded": s.recorded,
-                "deadline_lateness_s": sorted(s.deadline_lateness_s)[-1:] or [],
+                "deadline_lateness_s": percentiles(s.deadline_lateness_s),
                 "deadlines_fired": len(s.deadline_lateness_s),
             }
         )

@@ -1,20 +1,30 @@
-"""Roster administration (staff only): helpers are created, updated and deactivated by command."""
+"""Roster administration (staff only): helpers are created, updated and deactivated by
+command, one at a time or from a community's ledger file."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import time
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from dispatcher.api.auth import require_staff
+from dispatcher.api.deps import ApiDeps
+from dispatcher.api.dispatch import send_command
+from dispatcher.api.errors import fail
 from dispatcher.api.models import Body, CommandAccepted, PlaceIn
-from schemas.commands import CommandBody, DeactivateHelper, UpsertHelper, new_command
+from dispatcher.api.roster import RosterFileError, RosterPlace, RosterReport, parse_roster
+from dispatcher.api.roster_import import import_roster
+from schemas.commands import DeactivateHelper, UpsertHelper
 from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
 from schemas.places import PlacePath
 from schemas.vocab import Gender, Role, Skill
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_staff)])
+
+Id = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 class WindowIn(Body):
@@ -23,7 +33,9 @@ class WindowIn(Body):
 
 
 class WeeklyIn(Body):
-    weekdays: list[int] = Field(default_factory=lambda: list(range(7)), min_length=1, max_length=7)
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        default_factory=lambda: list(range(7)), min_length=1, max_length=7
+    )
     start: time
     end: time
 
@@ -72,35 +84,75 @@ class HelperIn(Body):
         )
 
 
-async def send_command(request: Request, body: CommandBody, community_id: str) -> CommandAccepted:
-    deps = request.app.state.deps
-    command = new_command(body, community_id=community_id, issued_at=datetime.now(UTC))
-    try:
-        await deps.sink.send(
-            deps.settings.commands_topic, community_id, command.model_dump_json().encode()
-        )
-    except Exception as exc:
-        raise HTTPException(
-            status_code=503,
-            detail=f"could not queue the command ({type(exc).__name__}); please retry",
-            headers={"Retry-After": "2"},
-        ) from exc
-    return CommandAccepted(command_id=command.command_id)
-
-
 @router.put("/helpers/{helper_id}", status_code=status.HTTP_202_ACCEPTED)
-async def upsert_helper(helper_id: str, body: HelperIn, request: Request) -> CommandAccepted:
+async def upsert_helper(helper_id: Id, body: HelperIn, request: Request) -> CommandAccepted:
     """Create or update a helper (volunteer, party member, staff)."""
     if body.helper_id != helper_id:
-        raise HTTPException(status_code=422, detail="helper_id in the path and body differ")
+        raise fail(422, "id_mismatch", "helper_id in the path and body differ")
     try:
         profile = body.to_profile()
     except ValueError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
-    return await send_command(request, UpsertHelper(profile=profile), profile.community_id)
+        raise fail(422, "invalid_helper", str(exc)) from exc
+    deps: ApiDeps = request.app.state.deps
+    command_id = await send_command(deps, UpsertHelper(profile=profile), profile.community_id)
+    return CommandAccepted(command_id=command_id)
 
 
 @router.delete("/communities/{community_id}/helpers/{helper_id}", status_code=202)
-async def deactivate_helper(community_id: str, helper_id: str, request: Request) -> CommandAccepted:
+async def deactivate_helper(community_id: Id, helper_id: Id, request: Request) -> CommandAccepted:
     """Deactivate a helper: no more offers; history is kept."""
-    return await send_command(request, DeactivateHelper(helper_id=helper_id), community_id)
+    deps: ApiDeps = request.app.state.deps
+    command_id = await send_command(deps, DeactivateHelper(helper_id=helper_id), community_id)
+    return CommandAccepted(command_id=command_id)
+
+
+_LEDGER_TYPES = {
+    "text/csv": {"schema": {"type": "string", "format": "binary"}},
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+        "schema": {"type": "string", "format": "binary"}
+    },
+}
+
+
+@router.post(
+    "/communities/{community_id}/roster",
+    response_model=RosterReport,
+    responses={422: {"model": RosterReport, "description": "Rows rejected: nothing imported"}},
+    openapi_extra={"requestBody": {"required": True, "content": _LEDGER_TYPES}},
+)
+async def import_ledger(
+    community_id: Id,
+    request: Request,
+    compound_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    compound_name: Annotated[str | None, Query(max_length=64)] = None,
+    grid_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    partial: bool = False,
+    dry_run: bool = False,
+) -> JSONResponse:
+    """Import a ledger (CSV in UTF-8 or GBK, or XLSX; first sheet; header row first):
+    姓名, 电话, 楼栋 required; 单元, 技能 (开车/医生/护士/水电/搬运 …), 党员 (是/否),
+    可服务时间 (工作日晚上, 周一至周五 18:00-22:00 …), 身份, 性别, 编号 optional.
+
+    Every row is checked first. With any rejected row nothing is imported (422 with the
+    row-by-row report) unless `partial=true`. `dry_run=true` only checks."""
+    data = await request.body()
+    where = RosterPlace(community_id, compound_id, compound_name, grid_id)
+    try:
+        parsed = parse_roster(data, where)
+    except RosterFileError as exc:
+        raise fail(422, "unreadable_ledger", str(exc)) from exc
+    deps: ApiDeps = request.app.state.deps
+    try:
+        report = await import_roster(
+            deps.settings, deps.sink, parsed, partial=partial, dry_run=dry_run
+        )
+    except Exception as exc:
+        raise fail(
+            503,
+            "queue_unavailable",
+            f"could not queue every helper ({type(exc).__name__}); re-running the import "
+            "is safe (it is an upsert)",
+            {"Retry-After": "2"},
+        ) from exc
+    failed = bool(report.rejected) and not report.committed and not dry_run
+    return JSONResponse(report.model_dump(mode="json"), status_code=422 if failed else 200)

@@ -8,13 +8,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from dispatcher.api import admin, health, requests
+from dispatcher.api import admin, health, helper_pages, messages, offer_pages, requests
+from dispatcher.api.body_limit import BodyLimit
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.producer import KafkaCommandSink
 from dispatcher.ops import web as ops_web
 from dispatcher.settings import Settings
 
 log = logging.getLogger(__name__)
+
 
 
 def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
@@ -38,13 +40,26 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
         version="1",
         description=(
             "Chat-group bots submit help requests; volunteers answer offers through signed links; "
-            "staff watch and administer. This service never replaces 120/110/119."
+            "staff watch and administer. This service never replaces 120/110/119.\n\n"
+            "**Bots** sign every request with Standard Webhooks (`webhook-id`, "
+            "`webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of "
+            '"{id}.{timestamp}.{body}">`) and name themselves in `X-Bot-Id`. A GET signs its '
+            "path (and query) as the body. Timestamps older than 5 minutes and reused "
+            "webhook-ids are refused. **Staff** send `Authorization: Bearer <token>`."
         ),
         lifespan=lifespan,
     )
     app.state.deps = deps
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        larger=lambda path: settings.roster_max_bytes if path.endswith("/roster") else None,
+    )
     app.include_router(health.router)
+    app.include_router(messages.router)
     app.include_router(requests.router)
+    app.include_router(offer_pages.router)
+    app.include_router(helper_pages.router)
     app.include_router(admin.router)
     ops_web.install(app, settings)
     return app

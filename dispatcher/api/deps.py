@@ -3,20 +3,43 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import asyncpg
 
+from dispatcher.api.bots import BotRegistry, load_registry
 from dispatcher.api.producer import CommandSink, KafkaCommandSink
+from dispatcher.api.ratelimit import RateLimiter
 from dispatcher.settings import Settings
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
 class ApiDeps:
     settings: Settings
     sink: KafkaCommandSink | CommandSink
+    bots: BotRegistry | None = None  # None: loaded from DISPATCH_BOTS_FILE (see bots.py)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    clock: Callable[[], datetime] = utcnow  # tests pass a fixed clock
+    wall: Callable[[], float] = time.time  # for webhook timestamps
     _pool: asyncpg.Pool | None = None
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_purge: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.bots is None:
+            self.bots = load_registry(self.settings)
+
+    @property
+    def registry(self) -> BotRegistry:
+        assert self.bots is not None
+        return self.bots
 
     async def pool(self) -> asyncpg.Pool:
         # Lazy: the API starts (and reports not-ready) even while PostgreSQL is still coming up.

@@ -59,6 +59,52 @@ class Accepted(BaseModel):
     reply_text: str = Field(description="A short Chinese reply the bot can post to the group")
     advise_emergency_call: bool = False
     emergency_number: EmergencyNumber | None = None
+    merged: bool = Field(
+        default=False, description="The same incident was already reported: one request"
+    )
+
+
+_ID = r"^[A-Za-z0-9_.:@#=+/-]{1,128}$"
+
+
+class SenderIn(Body):
+    id: str = Field(min_length=1, max_length=128, description="The sender's id in the chat")
+    name: str | None = Field(default=None, max_length=64, description="Display name")
+    phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9 -]{5,20}$")
+
+
+class ChatMessageIn(Body):
+    """A chat message as the bot saw it; the classifier decides if it is a help request."""
+
+    group_id: str = Field(pattern=_ID, description="Must be one of the bot's configured groups")
+    message_id: str = Field(pattern=_ID, description="The platform's message id (dedupe key)")
+    sender: SenderIn
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class MessageOut(BaseModel):
+    """200 with `is_request: false` (nothing dispatched), or 202 with the request."""
+
+    is_request: bool
+    request_id: str | None = None
+    reply_text: str | None = None
+    advise_emergency_call: bool = False
+    emergency_number: EmergencyNumber | None = None
+    merged: bool = False
+    category: Category | None = None
+    urgency: Urgency | None = None
+    helpers_needed: int | None = None
+
+
+class CancelIn(Body):
+    request_id: str = Field(min_length=1, max_length=64, description="Restates the path id")
+    reason: str = Field(default="", max_length=200)
+
+
+class ResolveIn(Body):
+    request_id: str = Field(min_length=1, max_length=64, description="Restates the path id")
+    rating: int | None = Field(default=None, ge=1, le=5)
+    note: str = Field(default="", max_length=200)
 
 
 class RequestStatusOut(BaseModel):

@@ -18,10 +18,23 @@ def emergency_for(spec: RequestSpec) -> EmergencyNumber | None:
     return emergency_number_for(spec.category) if spec.is_life_threatening() else None
 
 
-def reply_text(spec: RequestSpec) -> str:
+def _call_first(spec: RequestSpec, advice: str | None) -> str:
+    """The classifier's own advice (it knows a fire from a faint) wins over the category's."""
+    if advice:
+        return advice if advice.endswith(("。", "！")) else advice + "。"
     number = emergency_for(spec)
+    return _CALL_ADVICE[number] if number is not None else ""
+
+
+def reply_text(spec: RequestSpec, advice: str | None = None) -> str:
     who = f"{spec.helpers_needed}位" if spec.helpers_needed > 1 else ""
     base = f"已收到求助，正在通知附近{who}邻居，请保持电话畅通。"
-    if number is not None:
-        return f"{_CALL_ADVICE[number]}同时{base}"
-    return base
+    first = _call_first(spec, advice)
+    return f"{first}同时{base}" if first else base
+
+
+def merged_reply_text(spec: RequestSpec, advice: str | None = None) -> str:
+    """A second report of the same incident: one request, the reporter is told so."""
+    base = "已收到，邻居们已在处理同一求助，请保持电话畅通。"
+    first = _call_first(spec, advice)
+    return f"{first}{base}" if first else base

@@ -1,22 +1,40 @@
-"""Help requests: submit (202 once the command is in Kafka with acks=all), status by id."""
+"""Help requests from bots: submit (structured), status, cancel, resolve.
+
+A bot acts only within its own communities (403 otherwise); staff may act anywhere.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+import asyncpg
+from fastapi import APIRouter, Header, Path, Request
+from fastapi.responses import JSONResponse
 
-from dispatcher.api.models import Accepted, HelpRequestIn, RequestStatusOut
-from dispatcher.api.replies import emergency_for, reply_text
-from schemas.commands import SubmitRequest, new_command
+from dispatcher.api.bot_auth import BotOrStaff, Caller, ensure_community
+from dispatcher.api.deps import ApiDeps
+from dispatcher.api.dispatch import request_id_for, send_command, submit_once
+from dispatcher.api.errors import fail
+from dispatcher.api.models import (
+    Accepted,
+    CancelIn,
+    CommandAccepted,
+    HelpRequestIn,
+    RequestStatusOut,
+    ResolveIn,
+)
+from schemas.commands import CancelRequest, ResolveRequest
 from schemas.places import PlacePath
 from schemas.requests import RequesterContact, RequestSource, RequestSpec
+from schemas.vocab import Party
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
 
+RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 
-def spec_from(body: HelpRequestIn, request_id: str) -> RequestSpec:
+
+def spec_from(body: HelpRequestIn, request_id: str, source: RequestSource | None) -> RequestSpec:
     return RequestSpec(
         request_id=request_id,
         community_id=body.place.community_id,
@@ -30,53 +48,78 @@ def spec_from(body: HelpRequestIn, request_id: str) -> RequestSpec:
         requester_helper_id=body.requester_helper_id,
         prefer_gender=body.prefer_gender,
         prefer_party_member=body.prefer_party_member,
-        source=RequestSource(**body.source.model_dump()) if body.source else None,
+        source=source,
     )
 
 
-async def submit_spec(request: Request, spec: RequestSpec) -> Accepted:
-    deps = request.app.state.deps
-    command = new_command(
-        SubmitRequest(spec=spec), community_id=spec.community_id, issued_at=datetime.now(UTC)
+@router.post(
+    "",
+    status_code=202,
+    response_model=Accepted,
+    responses={
+        401: {"description": "Missing or bad signature"},
+        403: {"description": "Not this bot's community"},
+    },
+)
+async def submit_request(
+    body: HelpRequestIn,
+    request: Request,
+    caller: BotOrStaff,
+    idempotency_key: str | None = Header(default=None, max_length=128),
+) -> JSONResponse:
+    """Submit a structured help request (a bot, or the staff console). 202 once it is
+    durably queued (acks=all).
+
+    Retries are safe with an `Idempotency-Key` header or a `source.message_id`: the same
+    request id and answer come back and nothing is dispatched twice."""
+    ensure_community(caller, body.place.community_id)
+    src = body.source
+    owner = caller.bot_id or "staff"  # idempotency keys and request ids are per caller
+    if caller.bot is not None and src is not None and src.bot_id not in (None, owner):
+        raise fail(422, "bot_mismatch", "source.bot_id differs from X-Bot-Id")
+    group_id = src.group_id if src else None
+    message_id = src.message_id if src else None
+    if message_id:
+        request_id = request_id_for(owner, group_id, message_id)
+    elif idempotency_key:
+        request_id = request_id_for(owner, "idempotency-key", idempotency_key)
+    else:
+        request_id = str(uuid.uuid4())
+    source = RequestSource(
+        bot_id=caller.bot_id or (src.bot_id if src else None),
+        group_id=group_id,
+        message_id=message_id,
     )
     try:
-        await deps.sink.send(
-            deps.settings.commands_topic, spec.community_id, command.model_dump_json().encode()
-        )
-    except Exception as exc:
-        # Not acknowledged: the caller must retry (bots do), so say so with 503.
-        raise HTTPException(
-            status_code=503,
-            detail=f"could not queue the request ({type(exc).__name__}); please retry",
-            headers={"Retry-After": "2"},
-        ) from exc
-    number = emergency_for(spec)
-    return Accepted(
-        request_id=spec.request_id,
-        reply_text=reply_text(spec),
-        advise_emergency_call=number is not None,
-        emergency_number=number,
-    )
-
-
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
-async def submit_request(body: HelpRequestIn, request: Request) -> Accepted:
-    """Submit a structured help request. Answers 202 once it is durably queued."""
-    try:
-        spec = spec_from(body, str(uuid.uuid4()))
+        spec = spec_from(body, request_id, source)
     except ValueError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
-    return await submit_spec(request, spec)
+        raise fail(422, "invalid_request", str(exc)) from exc
+    key = idempotency_key or (f"msg:{group_id or ''}:{message_id}" if message_id else None)
+    return await submit_once(
+        request,
+        spec,
+        bot_id=owner,
+        idempotency_key=key,
+        payload=body.model_dump(mode="json"),
+        merge=caller.kind == "bot",
+    )
 
 
-@router.get("/{request_id}", response_model=RequestStatusOut)
-async def request_status(request_id: str, request: Request) -> RequestStatusOut:
-    """The request's latest recorded status (the read model lags the stream by milliseconds)."""
-    pool = await request.app.state.deps.pool()
-    row = await pool.fetchrow("SELECT * FROM requests WHERE request_id = $1", request_id)
-    if row is None:
-        raise HTTPException(status_code=404, detail="no such request (yet): retry in a moment")
-    iso = lambda v: v.isoformat() if v is not None else None  # noqa: E731
+async def _community_of(deps: ApiDeps, request_id: str) -> str:
+    """From our intake table (no read-model lag), else the read model (staff-made ones)."""
+    pool = await deps.pool()
+    community = await pool.fetchval(
+        "SELECT community_id FROM api_intake WHERE request_id = $1", request_id
+    ) or await pool.fetchval("SELECT community_id FROM requests WHERE request_id = $1", request_id)
+    if community is None:
+        raise fail(404, "unknown_request", "no such request (yet): retry in a moment")
+    return str(community)
+
+
+def _status_out(row: asyncpg.Record) -> RequestStatusOut:
+    def iso(v: Any) -> str | None:
+        return v.isoformat() if v is not None else None
+
     return RequestStatusOut(
         request_id=row["request_id"],
         community_id=row["community_id"],
@@ -93,4 +136,72 @@ async def request_status(request_id: str, request: Request) -> RequestStatusOut:
         first_offer_at=iso(row["first_offer_at"]),
         first_accept_at=iso(row["first_accept_at"]),
         closed_at=iso(row["closed_at"]),
+    )
+
+
+@router.get(
+    "/{request_id}",
+    response_model=RequestStatusOut,
+    responses={404: {"description": "Unknown, or not recorded yet"}},
+)
+async def request_status(
+    request: Request,
+    request_id: RequestId,
+    caller: BotOrStaff,
+) -> RequestStatusOut:
+    """The request's latest recorded status (the read model lags the stream by milliseconds).
+    A bot signs the request target (path) as the body. No personal data in the answer."""
+    deps: ApiDeps = request.app.state.deps
+    pool = await deps.pool()
+    row = await pool.fetchrow("SELECT * FROM requests WHERE request_id = $1", request_id)
+    community = row["community_id"] if row is not None else await _community_of(deps, request_id)
+    ensure_community(caller, community)
+    if row is None:
+        raise fail(404, "not_recorded_yet", "queued but not recorded yet: retry in a moment")
+    return _status_out(row)
+
+
+async def _request_command(
+    request: Request, caller: Caller, path_id: str, body_id: str, build: Any
+) -> CommandAccepted:
+    if path_id != body_id:
+        raise fail(422, "id_mismatch", "request_id in the path and the body differ")
+    deps: ApiDeps = request.app.state.deps
+    community = await _community_of(deps, path_id)
+    ensure_community(caller, community)
+    by = Party.STAFF if caller.kind == "staff" else Party.REQUESTER
+    return CommandAccepted(command_id=await send_command(deps, build(by), community))
+
+
+@router.post("/{request_id}/cancel", status_code=202, response_model=CommandAccepted)
+async def cancel_request(
+    body: CancelIn,
+    request: Request,
+    request_id: RequestId,
+    caller: BotOrStaff,
+) -> CommandAccepted:
+    """Cancel: by the requester (a bot on their behalf) or staff. Helpers are stood down."""
+    return await _request_command(
+        request,
+        caller,
+        request_id,
+        body.request_id,
+        lambda by: CancelRequest(request_id=request_id, by=by, reason=body.reason),
+    )
+
+
+@router.post("/{request_id}/resolve", status_code=202, response_model=CommandAccepted)
+async def resolve_request(
+    body: ResolveIn,
+    request: Request,
+    request_id: RequestId,
+    caller: BotOrStaff,
+) -> CommandAccepted:
+    """Resolved (helped), with an optional 1–5 rating from the requester."""
+    return await _request_command(
+        request,
+        caller,
+        request_id,
+        body.request_id,
+        lambda by: ResolveRequest(request_id=request_id, by=by, rating=body.rating, note=body.note),
     )

@@ -12,6 +12,7 @@ import pytest
 from schemas.commands import AcceptOffer, ResolveRequest
 from schemas.vocab import Party
 from tests.support import builders
+from tests.support.bot import BotClient
 from tests.support.kafka import CommandProducer
 from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
@@ -24,6 +25,7 @@ async def running(stack: LocalStack) -> AsyncIterator[LocalStack]:
     # 30 s building wait → 0.6 s: the same ladder, fast.
     stack.extra_env["DISPATCH_PLAN_TIME_SCALE"] = "0.02"
     stack.start_worker()
+    stack.bot_communities.add("lifecycle")
     await stack.start_api()
     yield stack
 
@@ -40,7 +42,7 @@ async def test_unanswered_offer_widens_the_ring_then_accept_and_resolve(
         for h in (near, far):
             r = await client.put(f"/v1/admin/helpers/{h['helper_id']}", json=h, headers=STAFF)
             assert r.status_code == 202, r.text
-        r = await client.post("/v1/requests", json=builders.request(community))
+        r = await BotClient(client).post("/v1/requests", builders.request(community))
         assert r.status_code == 202, r.text
         request_id = r.json()["request_id"]
 

@@ -6,12 +6,14 @@ import asyncpg
 import httpx
 
 from tests.support import builders
+from tests.support.bot import BotClient
 from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 
 async def test_post_reaches_postgres_through_kafka_and_faust(stack: LocalStack) -> None:
     stack.start_worker()
+    stack.bot_communities.add("smoke")
     await stack.start_api()
     staff = {"Authorization": "Bearer dev-staff-token"}
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as client:
@@ -19,7 +21,7 @@ async def test_post_reaches_postgres_through_kafka_and_faust(stack: LocalStack) 
             "/v1/admin/helpers/d1", json=builders.helper("d1", "smoke", ["driving"]), headers=staff
         )
         assert r.status_code == 202, r.text
-        r = await client.post("/v1/requests", json=builders.request("smoke"))
+        r = await BotClient(client).post("/v1/requests", builders.request("smoke"))
         assert r.status_code == 202, r.text
         accepted = r.json()
         request_id = accepted["request_id"]
@@ -27,7 +29,7 @@ async def test_post_reaches_postgres_through_kafka_and_faust(stack: LocalStack) 
         assert accepted["advise_emergency_call"] is True
 
         async def status() -> dict[str, object] | None:
-            resp = await client.get(f"/v1/requests/{request_id}")
+            resp = await BotClient(client).get(f"/v1/requests/{request_id}")
             return resp.json() if resp.status_code == 200 and resp.json()["offers_sent"] else None
 
         seen = await eventually(status, what="the request and its first offer in PostgreSQL")

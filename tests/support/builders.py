@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 
@@ -41,7 +42,11 @@ def request(community: str, **extra: Any) -> dict[str, Any]:
         "helpers_needed": 1,
         "text": "亲爱的邻居们，我身体不舒服，谁能帮忙送我去医院？",
         "contact": {"name": "王女士", "phone": "13912345678", "address": "3号楼2单元501"},
-        "source": {"bot_id": "bot-1", "group_id": "grid-1-group", "message_id": "m-1"},
+        "source": {
+            "bot_id": "test-bot",
+            "group_id": "grid-1-group",
+            "message_id": f"m-{uuid.uuid4().hex}",  # each call is a new chat message
+        },
     }
     body.update(extra)
     return body

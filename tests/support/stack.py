@@ -7,6 +7,7 @@ never touch the data of `make run`. Worker and API run as real subprocesses (SIG
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -17,11 +18,13 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 
 from dispatcher.settings import REPO_ROOT, Settings
+from tests.support.bot import bots_file_doc
 
 STACK_SH = REPO_ROOT / "deploy" / "local" / "stack.sh"
 BASE_PG = "postgresql://dispatch@127.0.0.1:{port}/{db}"
@@ -43,6 +46,7 @@ class Proc:
     name: str
     popen: subprocess.Popen[bytes]
     log_path: Path
+    web_port: int | None = None
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -75,6 +79,8 @@ class LocalStack:
     partitions: int = 4
     procs: list[Proc] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Communities the test bot may act in (written to the bots file the API loads).
+    bot_communities: set[str] = field(default_factory=set)
 
     @property
     def db(self) -> str:
@@ -102,6 +108,7 @@ class LocalStack:
                 "DISPATCH_DATA_DIR": str(self.root / "faust"),
                 "DISPATCH_API_PORT": str(self.api_port),
                 "DISPATCH_PUBLIC_BASE_URL": self.api_url,
+                "DISPATCH_BOTS_FILE": str(self.root / "bots.json"),
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -130,6 +137,9 @@ class LocalStack:
     async def drop(self) -> None:
         for p in self.procs:
             p.kill(signal.SIGTERM)
+        if os.environ.get("DISPATCH_TEST_KEEP_DB"):
+            print(f"\nkept database {self.db} and logs in {self.root}")
+            return
         conn = await asyncpg.connect(BASE_PG.format(port=self.pg_port, db="postgres"))
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
@@ -160,9 +170,22 @@ class LocalStack:
         return proc
 
     def start_worker(self, name: str = "worker-1") -> Proc:
-        return self.spawn(name, "worker", "--name", name, "--web-port", str(free_port()))
+        port = free_port()
+        proc = self.spawn(name, "worker", "--name", name, "--web-port", str(port))
+        proc.web_port = port
+        return proc
+
+    async def worker_stats(self, proc: Proc) -> dict[str, Any] | None:
+        """The worker's /stats page, or None while it is not serving."""
+        try:
+            async with httpx.AsyncClient() as client:
+                r = await client.get(f"http://127.0.0.1:{proc.web_port}/stats", timeout=2)
+                return r.json() if r.status_code == 200 else None
+        except httpx.HTTPError:
+            return None
 
     async def start_api(self) -> Proc:
+        (self.root / "bots.json").write_text(json.dumps(bots_file_doc(self.bot_communities)))
         proc = self.spawn("api", "api")
         await self.wait_ready(proc)
         return proc

@@ -1,0 +1,180 @@
+"""Who is calling: a signed chat-group bot (Standard Webhooks) or staff (bearer token).
+
+Bot requests carry `X-Bot-Id` (which credential to check; it is not trusted by itself)
+and the three Standard Webhooks headers. Order: signature and freshness (cheap, no I/O),
+then the bot's rate limit, then the webhook-id replay check in PostgreSQL.
+
+Replays: a webhook-id is accepted once per bot (409 `replayed` afterwards). A bot that
+retries must send a new webhook-id and timestamp; its message id or Idempotency-Key makes
+the retry safe (the stored answer comes back, nothing is dispatched twice). A webhook-id
+whose request failed on our side (5xx) is released again, so a platform that re-sends the
+very same signed message after our outage is not locked out.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, Header, HTTPException, Request
+
+from dispatcher.api import webhook_signature as ws
+from dispatcher.api.bots import BotConfig
+from dispatcher.api.deps import ApiDeps
+from dispatcher.api.errors import fail
+
+PURGE_EVERY_S = 60.0
+
+
+@dataclass(frozen=True)
+class Caller:
+    kind: Literal["bot", "staff"]
+    bot: BotConfig | None = None
+
+    @property
+    def bot_id(self) -> str | None:
+        return self.bot.bot_id if self.bot else None
+
+    def may_act_in(self, community_id: str) -> bool:
+        return self.kind == "staff" or (self.bot is not None and self.bot.may_act_in(community_id))
+
+
+def _deps(request: Request) -> ApiDeps:
+    deps: ApiDeps = request.app.state.deps
+    return deps
+
+
+async def _signed_body(request: Request) -> bytes:
+    body = await request.body()
+    if body:
+        return body
+    # Bodiless requests sign their target, so the signature is bound to this resource.
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return target.encode()
+
+
+async def _claim_webhook_id(deps: ApiDeps, bot_id: str, webhook_id: str) -> None:
+    pool = await deps.pool()
+    now = deps.wall()
+    if now - deps.last_purge > PURGE_EVERY_S:
+        deps.last_purge = now
+        await pool.execute(
+            "DELETE FROM api_webhook_ids WHERE seen_at < now() - make_interval(secs => $1)",
+            float(2 * ws.TOLERANCE_S),
+        )
+        await pool.execute(
+            "DELETE FROM api_idempotency WHERE created_at < now() - interval '1 day'"
+        )
+    claimed = await pool.fetchval(
+        "INSERT INTO api_webhook_ids (bot_id, webhook_id) VALUES ($1, $2) "
+        "ON CONFLICT DO NOTHING RETURNING true",
+        bot_id,
+        webhook_id,
+    )
+    if not claimed:
+        raise fail(
+            409,
+            "replayed",
+            "this webhook-id was already used; a retry needs a new webhook-id and timestamp "
+            "(the message id / Idempotency-Key keeps it from dispatching twice)",
+        )
+
+
+async def _release_webhook_id(deps: ApiDeps, bot_id: str, webhook_id: str) -> None:
+    pool = await deps.pool()
+    await pool.execute(
+        "DELETE FROM api_webhook_ids WHERE bot_id = $1 AND webhook_id = $2", bot_id, webhook_id
+    )
+
+
+async def _authenticate_bot(
+    request: Request,
+    bot_id: str | None,
+    webhook_id: str | None,
+    timestamp: str | None,
+    signature: str | None,
+) -> BotConfig:
+    deps = _deps(request)
+    bot = deps.registry.get(bot_id) if bot_id else None
+    if bot is None:
+        # Same answer for "no such bot" and "bad signature": no bot-id oracle.
+        raise fail(401, "unknown_bot", "X-Bot-Id names no configured bot")
+    try:
+        headers = ws.parse_headers(webhook_id, timestamp, signature)
+        ws.verify(bot.keys(), headers, await _signed_body(request), deps.wall(), ws.TOLERANCE_S)
+    except ws.SignatureError as exc:
+        raise fail(401, exc.reason, exc.message) from exc
+    deps.limiter.check(("bot", bot.bot_id), bot.rate_per_minute, bot.burst, "bot")
+    await _claim_webhook_id(deps, bot.bot_id, headers.webhook_id)
+    return bot
+
+
+@asynccontextmanager
+async def _bot_session(
+    request: Request,
+    bot_id: str | None,
+    webhook_id: str | None,
+    timestamp: str | None,
+    signature: str | None,
+) -> AsyncIterator[Caller]:
+    """A signed bot request. The webhook-id is released again if we fail with a 5xx."""
+    bot = await _authenticate_bot(request, bot_id, webhook_id, timestamp, signature)
+    try:
+        yield Caller("bot", bot)
+    except BaseException as exc:
+        if not isinstance(exc, HTTPException) or exc.status_code >= 500:
+            await _release_webhook_id(_deps(request), bot.bot_id, str(webhook_id))
+        raise
+
+
+async def require_bot(
+    request: Request,
+    x_bot_id: str | None = Header(default=None, description="The calling bot's id"),
+    webhook_id: str | None = Header(default=None, description="Standard Webhooks message id"),
+    webhook_timestamp: str | None = Header(default=None, description="Unix seconds"),
+    webhook_signature: str | None = Header(
+        default=None, description="`v1,<base64 HMAC-SHA256>` (space-separated for rotation)"
+    ),
+) -> AsyncIterator[Caller]:
+    async with _bot_session(
+        request, x_bot_id, webhook_id, webhook_timestamp, webhook_signature
+    ) as caller:
+        yield caller
+
+
+def is_staff(request: Request, authorization: str | None) -> bool:
+    expected = _deps(request).settings.staff_token.get_secret_value()
+    scheme, _, token = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), expected.encode())
+
+
+async def require_bot_or_staff(
+    request: Request,
+    authorization: str | None = Header(default=None, description="Staff: Bearer <token>"),
+    x_bot_id: str | None = Header(default=None, description="The calling bot's id"),
+    webhook_id: str | None = Header(default=None),
+    webhook_timestamp: str | None = Header(default=None),
+    webhook_signature: str | None = Header(default=None),
+) -> AsyncIterator[Caller]:
+    """Staff (bearer token) or a signed bot acting for the requester."""
+    if authorization is not None:
+        if not is_staff(request, authorization):
+            raise fail(401, "bad_staff_token", "staff token required (Authorization: Bearer …)")
+        yield Caller("staff")
+        return
+    async with _bot_session(
+        request, x_bot_id, webhook_id, webhook_timestamp, webhook_signature
+    ) as caller:
+        yield caller
+
+
+def ensure_community(caller: Caller, community_id: str) -> None:
+    if not caller.may_act_in(community_id):
+        raise fail(403, "wrong_community", "this bot is not bound to that community")
+
+
+BotCaller = Annotated[Caller, Depends(require_bot)]
+BotOrStaff = Annotated[Caller, Depends(require_bot_or_staff)]

@@ -1,0 +1,170 @@
+"""Bot credentials and what each bot may do: its communities, its groups, its rate limits.
+
+Loaded once at start-up from the JSON file named by `DISPATCH_BOTS_FILE` (read here and
+nowhere else, until Settings grows a `bots_file` field). Example:
+
+    {"bots": [{
+        "bot_id": "wecom-tuqiang",
+        "secrets": ["whsec_<base64 key>", "whsec_<next key during rotation>"],
+        "communities": ["siming-xian"],
+        "groups": {"grid-1-group": {"community_id": "siming-xian", "grid_id": "g1",
+                   "compound_id": "tuqiang", "compound_name": "图强小区",
+                   "buildings": {"3": "b3"}}},
+        "rate_per_minute": 60, "burst": 20, "group_rate_per_minute": 20, "group_burst": 10
+    }]}
+
+Without the file, and only while `link_secret` is still the dev default (an unconfigured
+dev install, `make run`), one dev bot is configured: see `DEV_BOT`. Never in production.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from dispatcher.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BOTS_FILE_ENV = "DISPATCH_BOTS_FILE"
+DEV_LINK_SECRET = "dev-only-link-secret-change-me"  # Settings' default: marks a dev install
+DEV_BOT_SECRET = "whsec_" + base64.b64encode(b"dev-only-bot-secret-change-me").decode()
+
+_ID = r"^[A-Za-z0-9_.:@-]{1,128}$"
+
+
+class GroupPlace(BaseModel):
+    """Where a chat group lives on the org ladder; a building hint in a message refines it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    community_id: str = Field(min_length=1, max_length=64)
+    grid_id: str | None = Field(default=None, max_length=64)
+    compound_id: str | None = Field(default=None, max_length=64)
+    compound_name: str | None = Field(default=None, max_length=64)
+    building_id: str | None = Field(default=None, max_length=64)  # a building's own group
+    building_name: str | None = Field(default=None, max_length=64)
+    buildings: dict[str, str] = Field(default_factory=dict)  # hint "3" → building id
+
+
+class BotConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bot_id: str = Field(pattern=_ID)
+    # Up to two active secrets: the old and the new one during a rotation.
+    secrets: tuple[SecretStr, ...] = Field(min_length=1, max_length=2)
+    communities: frozenset[str] = frozenset()  # empty: may act nowhere (yet)
+    groups: dict[str, GroupPlace] = Field(default_factory=dict)
+    rate_per_minute: float = Field(default=60, gt=0)
+    burst: float = Field(default=20, ge=1)
+    group_rate_per_minute: float = Field(default=20, gt=0)
+    group_burst: float = Field(default=10, ge=1)
+
+    @field_validator("secrets")
+    @classmethod
+    def _decodable(cls, secrets: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for s in secrets:
+            secret_key(s)  # raises ValueError on a bad whsec_ value
+        return secrets
+
+    @model_validator(mode="after")
+    def _groups_in_communities(self) -> BotConfig:
+        for group_id, place in self.groups.items():
+            if place.community_id not in self.communities:
+                raise ValueError(f"group {group_id!r} is outside the bot's communities")
+        return self
+
+    def keys(self) -> list[bytes]:
+        return [secret_key(s) for s in self.secrets]
+
+    def may_act_in(self, community_id: str) -> bool:
+        return community_id in self.communities
+
+
+def secret_key(secret: SecretStr) -> bytes:
+    """Standard Webhooks secrets are `whsec_` + base64 of the key; others are used as is."""
+    value = secret.get_secret_value()
+    if value.startswith("whsec_"):
+        try:
+            key = base64.b64decode(value.removeprefix("whsec_"), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("a whsec_ secret must be base64") from exc
+    else:
+        key = value.encode()
+    if len(key) < 16:
+        raise ValueError("a bot secret needs at least 16 bytes")
+    return key
+
+
+class BotRegistry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bots: dict[str, BotConfig] = Field(default_factory=dict)
+
+    def get(self, bot_id: str) -> BotConfig | None:
+        return self.bots.get(bot_id)
+
+    @classmethod
+    def from_list(cls, bots: list[BotConfig]) -> BotRegistry:
+        ids = [b.bot_id for b in bots]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two bots share a bot_id")
+        return cls(bots={b.bot_id: b for b in bots})
+
+
+class _BotsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bots: list[BotConfig]
+
+
+DEV_BOT = BotConfig(
+    bot_id="dev-bot",
+    secrets=(SecretStr(DEV_BOT_SECRET),),
+    communities=frozenset({"dev-community"}),
+    groups={
+        "dev-group": GroupPlace(
+            community_id="dev-community",
+            grid_id="g1",
+            compound_id="c1",
+            compound_name="图强小区",
+        )
+    },
+)
+
+
+def load_registry(settings: Settings, path: str | None = None) -> BotRegistry:
+    """The configured bots. A bad file fails start-up loudly rather than running open."""
+    if path is None and settings.bots_file is not None:
+        path = str(settings.bots_file)
+    if path:
+        doc = _BotsFile.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+        return BotRegistry.from_list(doc.bots)
+    if settings.link_secret.get_secret_value() == DEV_LINK_SECRET:
+        log.warning("no %s: using the dev-only bot 'dev-bot' (never in production)", BOTS_FILE_ENV)
+        return BotRegistry.from_list([DEV_BOT])
+    log.warning("no %s: no bot can call the API", BOTS_FILE_ENV)
+    return BotRegistry()
+
+
+_DIGITS = re.compile(r"^[0-9]{1,4}$")
+
+
+def building_id_for(place: GroupPlace, hint: str | None) -> str | None:
+    """A building hint ("3") → the building id helpers are registered with.
+
+    The group's own map wins; otherwise the convention shared with the roster import:
+    "b" + the number ("3号楼" → "b3").
+    """
+    if place.building_id is not None:
+        return place.building_id
+    if hint is None:
+        return None
+    if hint in place.buildings:
+        return place.buildings[hint]
+    return f"b{hint}" if _DIGITS.match(hint) else None

@@ -1,0 +1,163 @@
+"""Queue a help request: idempotency, merging duplicate reports, then Kafka (acks=all).
+
+The same incident reported from two groups within minutes (same community, compound,
+building and category) becomes one request: the second report gets the first request's id
+and a reply, and nothing is dispatched twice. The check and the intake row are made under
+a PostgreSQL advisory lock on the merge key, so two API instances cannot both miss each
+other. The remaining race: the read model lags the worker by milliseconds, so a report
+that arrives just as the earlier request closed may still be merged into it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from dispatcher.api import idempotency
+from dispatcher.api.deps import ApiDeps
+from dispatcher.api.errors import fail
+from dispatcher.api.models import Accepted
+from dispatcher.api.replies import emergency_for, merged_reply_text, reply_text
+from schemas.commands import Command, CommandBody, SubmitRequest, new_command
+from schemas.requests import RequestSpec
+
+MERGE_WINDOW_S = 15 * 60
+_REQUEST_NS = uuid.UUID("3b0f2f8e-5a43-4f0b-9a53-3f4f0d6f2a71")
+
+
+def request_id_for(bot_id: str, group_id: str | None, message_id: str) -> str:
+    """Deterministic: a retry of the same chat message maps to the same request, so even a
+    lost idempotency row cannot open a second one (the core ignores a known request id)."""
+    return str(uuid.uuid5(_REQUEST_NS, f"{bot_id}\n{group_id or ''}\n{message_id}"))
+
+
+def merge_key(spec: RequestSpec) -> str | None:
+    """Only a known building makes two reports the same incident; a whole compound is too
+    coarse (two falls in one compound are two requests)."""
+    place = spec.place
+    if place.compound_id is None or place.building_id is None:
+        return None
+    return "|".join((spec.community_id, place.compound_id, place.building_id, spec.category))
+
+
+async def produce(deps: ApiDeps, command: Command) -> None:
+    try:
+        await deps.sink.send(
+            deps.settings.commands_topic, command.community_id, command.model_dump_json().encode()
+        )
+    except Exception as exc:
+        # Not acknowledged: the caller must retry (bots do), so say so with 503.
+        raise fail(
+            503,
+            "queue_unavailable",
+            f"could not queue the command ({type(exc).__name__}); please retry",
+            {"Retry-After": "2"},
+        ) from exc
+
+
+async def send_command(deps: ApiDeps, body: CommandBody, community_id: str) -> str:
+    command = new_command(body, community_id=community_id, issued_at=datetime.now(UTC))
+    await produce(deps, command)
+    return command.command_id
+
+
+async def _queue(
+    deps: ApiDeps, spec: RequestSpec, bot_id: str | None, advice: str | None, merge: bool
+) -> Accepted:
+    key = merge_key(spec) if merge else None
+    pool = await deps.pool()
+    async with pool.acquire() as conn, conn.transaction():
+        if key is not None:
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", key)
+            earlier = await conn.fetchval(
+                """
+                SELECT i.request_id FROM api_intake i
+                LEFT JOIN requests r ON r.request_id = i.request_id
+                WHERE i.merge_key = $1 AND i.request_id <> $2
+                  AND i.opened_at > now() - make_interval(secs => $3)
+                  AND r.closed_at IS NULL
+                ORDER BY i.opened_at DESC LIMIT 1
+                """,
+                key,
+                spec.request_id,
+                float(MERGE_WINDOW_S),
+            )
+            if earlier is not None:
+                await conn.execute(
+                    "UPDATE api_intake SET reports = reports + 1 WHERE request_id = $1", earlier
+                )
+                number = emergency_for(spec)
+                return Accepted(
+                    request_id=earlier,
+                    merged=True,
+                    reply_text=merged_reply_text(spec, advice),
+                    advise_emergency_call=number is not None,
+                    emergency_number=number,
+                )
+        await conn.execute(
+            "INSERT INTO api_intake (request_id, bot_id, community_id, merge_key) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (request_id) DO NOTHING",
+            spec.request_id,
+            bot_id,
+            spec.community_id,
+            key,
+        )
+        # Inside the transaction: if Kafka refuses, the intake row is rolled back too.
+        await produce(
+            deps,
+            new_command(
+                SubmitRequest(spec=spec),
+                community_id=spec.community_id,
+                issued_at=datetime.now(UTC),
+            ),
+        )
+    number = emergency_for(spec)
+    return Accepted(
+        request_id=spec.request_id,
+        reply_text=reply_text(spec, advice),
+        advise_emergency_call=number is not None,
+        emergency_number=number,
+    )
+
+
+def _as_is(accepted: Accepted) -> dict[str, Any]:
+    return accepted.model_dump(mode="json")
+
+
+async def submit_once(
+    request: Request,
+    spec: RequestSpec,
+    *,
+    bot_id: str | None,
+    idempotency_key: str | None,
+    payload: Any,
+    advice: str | None = None,
+    render: Callable[[Accepted], dict[str, Any]] = _as_is,
+    merge: bool = True,
+) -> JSONResponse:
+    """202 with `render(accepted)`; a retry with the same key gets the very same answer.
+    `merge=False` (staff): a request made on purpose is never folded into another."""
+    deps: ApiDeps = request.app.state.deps
+    if idempotency_key is None or bot_id is None:
+        accepted = await _queue(deps, spec, bot_id, advice, merge)
+        return JSONResponse(render(accepted), status_code=202)
+    pool = await deps.pool()
+    stored = await idempotency.begin(
+        pool, bot_id, idempotency_key, idempotency.fingerprint(payload)
+    )
+    if stored is not None:
+        return JSONResponse(
+            stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
+        )
+    try:
+        body = render(await _queue(deps, spec, bot_id, advice, merge))
+    except BaseException:
+        await idempotency.abandon(pool, bot_id, idempotency_key)
+        raise
+    await idempotency.finish(pool, bot_id, idempotency_key, 202, body)
+    return JSONResponse(body, status_code=202)

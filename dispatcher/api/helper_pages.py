@@ -1,0 +1,86 @@
+"""A helper's personal link: away / busy / back / on call tonight (SetHelperStatus).
+
+GET shows the choices; each button POSTs to `/l/h/{token}/{status}`. The link is reusable
+(it sets a state, so repeating it changes nothing). SetHelperStatus replaces away, busy
+and the do-not-disturb override together: each button names the whole state.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse
+
+from dispatcher.api.deps import ApiDeps
+from dispatcher.api.dispatch import send_command
+from dispatcher.api.pages import button_form, link_error, page
+from dispatcher.links import HELPER_PATH, LinkClaims, LinkError, verify_token
+from schemas.commands import SetHelperStatus
+
+router = APIRouter(prefix=HELPER_PATH.rstrip("/"), tags=["volunteer links"])
+Token = Path(min_length=1, max_length=1024, description="A signed personal helper token")
+ON_CALL = timedelta(hours=12)
+
+
+class HelperStatus(StrEnum):
+    AWAY = "away"  # 外出: no offers until back
+    BUSY = "busy"  # 忙碌: do not disturb for now
+    BACK = "back"  # 恢复接单
+    ON_CALL = "on_call"  # 今晚值守: wake me even in my quiet hours (12 h)
+
+
+_LABELS = {
+    HelperStatus.AWAY: ("我外出了，暂停接单", "已暂停：在您点“恢复接单”之前不会再收到邀请。"),
+    HelperStatus.BUSY: ("忙碌中，暂勿打扰", "已设为忙碌：在您点“恢复接单”之前不会再收到邀请。"),
+    HelperStatus.BACK: ("我回来了，恢复接单", "已恢复：附近有人求助时会通知您。"),
+    HelperStatus.ON_CALL: (
+        "今晚值守：免打扰时段也可叫醒我",
+        "已设为值守：接下来12小时内，免打扰时段也会通知您。",
+    ),
+}
+HTML: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {}}, "description": "A page in Chinese"}
+}
+
+
+def _verify(request: Request, token: str) -> LinkClaims | HTMLResponse:
+    deps: ApiDeps = request.app.state.deps
+    try:
+        claims = verify_token(deps.settings, token, deps.clock())
+    except LinkError as exc:
+        return link_error(exc.reason)
+    return claims if claims.kind == "helper" else link_error("tampered")
+
+
+@router.get("/{token}", response_class=HTMLResponse, responses=HTML)
+async def helper_page(request: Request, token: str = Token) -> HTMLResponse:
+    """The choices; opening the link changes nothing."""
+    checked = _verify(request, token)
+    if isinstance(checked, HTMLResponse):
+        return checked
+    base = request.url.path.rstrip("/")
+    buttons = "".join(
+        button_form(f"{base}/{s.value}", label, second=s is not HelperStatus.BACK)
+        for s, (label, _) in _LABELS.items()
+    )
+    return page("我的接单状态", "<p>请选择：</p>" + buttons)
+
+
+@router.post("/{token}/{status}", response_class=HTMLResponse, responses=HTML)
+async def set_status(request: Request, status: HelperStatus, token: str = Token) -> HTMLResponse:
+    checked = _verify(request, token)
+    if isinstance(checked, HTMLResponse):
+        return checked
+    deps: ApiDeps = request.app.state.deps
+    deps.limiter.check(("helper-status", checked.helper_id), 10, 5, "helper")
+    body = SetHelperStatus(
+        helper_id=checked.helper_id,
+        away=status is HelperStatus.AWAY,
+        busy=status is HelperStatus.BUSY,
+        dnd_override_until=deps.clock() + ON_CALL if status is HelperStatus.ON_CALL else None,
+    )
+    await send_command(deps, body, checked.community_id)
+    return page("已更新", f"<p>{_LABELS[status][1]}</p>")

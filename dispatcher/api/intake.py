@@ -1,0 +1,68 @@
+"""A raw chat message → a request spec: the classifier says what, the group says where.
+
+Pure (no I/O): the bot's group configuration maps the group to community/grid/compound; a
+building hint in the text ("3号楼") refines it to a building, unit, floor and room.
+"""
+
+from __future__ import annotations
+
+from dispatcher.api.bots import GroupPlace, building_id_for
+from dispatcher.api.models import ChatMessageIn
+from dispatcher.classify import Classification
+from schemas.places import PlacePath
+from schemas.requests import RequesterContact, RequestSource, RequestSpec
+
+
+def _address(c: Classification) -> str | None:
+    """The exact spot as the text gave it, e.g. "3号楼2单元502室": private, like a phone."""
+    h = c.place_hints
+    parts = [
+        f"{h.building}号楼" if h.building else "",
+        f"{h.unit}单元" if h.unit else "",
+        f"{h.room}室" if h.room else (f"{h.floor}层" if h.floor else ""),
+        h.spot or "",
+    ]
+    text = "".join(parts)
+    return text or None
+
+
+def place_for(group: GroupPlace, c: Classification) -> PlacePath:
+    hints = c.place_hints
+    building_id = building_id_for(group, hints.building)
+    building_name = group.building_name or (f"{hints.building}号楼" if hints.building else None)
+    floor = int(hints.floor) if hints.floor and hints.floor.isdigit() else None
+    return PlacePath(
+        community_id=group.community_id,
+        grid_id=group.grid_id,
+        compound_id=group.compound_id,
+        compound_name=group.compound_name,
+        building_id=building_id,
+        building_name=building_name if building_id else None,
+        unit=hints.unit if building_id else None,
+        floor=floor if building_id and floor is not None and -5 <= floor <= 200 else None,
+    )
+
+
+def spec_for_message(
+    msg: ChatMessageIn,
+    c: Classification,
+    group: GroupPlace,
+    *,
+    request_id: str,
+    bot_id: str,
+) -> RequestSpec:
+    """Only for `c.is_request`. The sender's name and phone stay in the private contact."""
+    assert c.category is not None
+    return RequestSpec(
+        request_id=request_id,
+        community_id=group.community_id,
+        place=place_for(group, c),
+        category=c.category,
+        urgency=c.urgency,
+        skills=c.skills,
+        helpers_needed=min(c.helpers_needed, 50),
+        text=msg.text,
+        contact=RequesterContact(name=msg.sender.name, phone=msg.sender.phone, address=_address(c)),
+        life_threatening=True if c.advise_emergency_call else None,
+        source=RequestSource(bot_id=bot_id, group_id=msg.group_id, message_id=msg.message_id),
+    )

@@ -1,0 +1,84 @@
+"""Raw chat messages from bots: classify, and dispatch only what is a help request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from dispatcher.api.bot_auth import BotCaller, ensure_community
+from dispatcher.api.deps import ApiDeps
+from dispatcher.api.dispatch import request_id_for, submit_once
+from dispatcher.api.errors import fail
+from dispatcher.api.intake import spec_for_message
+from dispatcher.api.models import Accepted, ChatMessageIn, MessageOut
+from dispatcher.classify import classify
+
+router = APIRouter(prefix="/v1/messages", tags=["bots"])
+
+IDEMPOTENCY_KEY = Header(
+    default=None,
+    max_length=128,
+    description="Optional; defaults to the group and message id of the chat message",
+)
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=MessageOut,
+    responses={200: {"model": MessageOut, "description": "Not a help request: nothing sent"}},
+)
+async def post_message(
+    msg: ChatMessageIn,
+    request: Request,
+    caller: BotCaller,
+    idempotency_key: str | None = IDEMPOTENCY_KEY,
+) -> JSONResponse:
+    """A chat message as the bot saw it. 202 with the request id and a reply to post when it
+    is a help request (queued with acks=all before answering); 200 `is_request: false`
+    otherwise. Life-threatening: the reply says to call 120/119/110 first."""
+    deps: ApiDeps = request.app.state.deps
+    bot = caller.bot
+    assert bot is not None
+    group = bot.groups.get(msg.group_id)
+    if group is None:
+        raise fail(403, "unknown_group", "this group is not configured for this bot")
+    ensure_community(caller, group.community_id)
+    deps.limiter.check(
+        ("group", bot.bot_id, msg.group_id), bot.group_rate_per_minute, bot.group_burst, "group"
+    )
+    c = classify(msg.text)
+    if not c.is_request:
+        return JSONResponse(MessageOut(is_request=False).model_dump(mode="json"), status_code=200)
+    spec = spec_for_message(
+        msg,
+        c,
+        group,
+        request_id=request_id_for(bot.bot_id, msg.group_id, msg.message_id),
+        bot_id=bot.bot_id,
+    )
+
+    def render(accepted: Accepted) -> dict[str, Any]:
+        return MessageOut(
+            is_request=True,
+            request_id=accepted.request_id,
+            reply_text=accepted.reply_text,
+            advise_emergency_call=accepted.advise_emergency_call,
+            emergency_number=accepted.emergency_number,
+            merged=accepted.merged,
+            category=spec.category,
+            urgency=spec.urgency,
+            helpers_needed=spec.helpers_needed,
+        ).model_dump(mode="json")
+
+    return await submit_once(
+        request,
+        spec,
+        bot_id=bot.bot_id,
+        idempotency_key=idempotency_key or f"msg:{msg.group_id}:{msg.message_id}",
+        payload=msg.model_dump(mode="json"),
+        advice=c.advice,
+        render=render,
+    )

@@ -1,0 +1,192 @@
+"""Accept/decline links: GET shows a confirmation page (link scanners and chat previews
+open links; opening never acts), POST acts once, then shows what the worker decided."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse
+
+from dispatcher.api import offer_outcomes as oo
+from dispatcher.api.deps import ApiDeps
+from dispatcher.api.dispatch import produce
+from dispatcher.api.pages import (
+    CATEGORY_ZH,
+    URGENCY_ZH,
+    button_form,
+    e,
+    facts,
+    link_error,
+    page,
+)
+from dispatcher.links import OFFER_PATH, LinkClaims, LinkError, verify_token
+from schemas.commands import AcceptOffer, Command, DeclineOffer
+
+router = APIRouter(prefix=OFFER_PATH.rstrip("/"), tags=["volunteer links"])
+Token = Path(min_length=1, max_length=1024, description="A signed offer token")
+
+HTML: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {}}, "description": "A page in Chinese"}
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Tampered or malformed link"},
+    410: {"description": "Expired link"},
+}
+
+
+def _verify(request: Request, token: str) -> LinkClaims | HTMLResponse:
+    deps: ApiDeps = request.app.state.deps
+    try:
+        claims = verify_token(deps.settings, token, deps.clock())
+    except LinkError as exc:
+        return link_error(exc.reason)
+    if claims.kind == "helper":
+        return link_error("tampered")
+    return claims
+
+
+def _use_of(claims: LinkClaims) -> oo.LinkUse:
+    assert claims.request_id is not None and claims.offer_id is not None
+    return oo.LinkUse(
+        use_key=claims.use_key,
+        command_id=oo.command_id_for(claims.use_key),
+        action=claims.kind,
+        request_id=claims.request_id,
+        offer_id=claims.offer_id,
+        helper_id=claims.helper_id,
+        outcome=None,
+    )
+
+
+def _summary_facts(summary: Any) -> str:
+    if summary is None:
+        return ""
+    return facts(
+        [
+            ("求助类型", CATEGORY_ZH.get(summary["category"], summary["category"])),
+            ("紧急程度", URGENCY_ZH.get(summary["urgency"], summary["urgency"])),
+            ("位置", summary["building_label"]),
+            ("需要人数", summary["helpers_needed"]),
+        ]
+    )
+
+
+async def _outcome_page(deps: ApiDeps, use: oo.LinkUse, outcome: str | None) -> HTMLResponse:
+    pool = await deps.pool()
+    if outcome is None:
+        return page(
+            "已收到您的回复",
+            "<p>正在确认，请稍候……页面会自动刷新。</p>",
+            tone="warn",
+            status_code=202,
+            refresh_s=2,
+        )
+    if outcome == "assigned":
+        details = await oo.private_details(pool, use.request_id, use.helper_id)
+        if details is None:
+            return page("谢谢您！", "<p>您已接下这次求助。求助现已结束或有变化，无需前往。</p>")
+        contact, place = details["contact"], details["place"]
+        phone = contact.get("phone")
+        tel = f'<a class="tel" href="tel:{e(phone)}">拨打 {e(phone)}</a>' if phone else ""
+        where = "".join(
+            str(p)
+            for p in (
+                place.get("compound_name"),
+                place.get("building_name") or place.get("building_id"),
+                f"{place['unit']}单元" if place.get("unit") else None,
+                f"{place['floor']}层" if place.get("floor") is not None else None,
+            )
+            if p
+        )
+        body = (
+            "<p>您已接下这次求助，请尽快联系并前往。如情况危急，请先拨打120/110/119。</p>"
+            + facts(
+                [
+                    ("求助人", contact.get("name")),
+                    ("地址", contact.get("address")),
+                    ("位置", where),
+                    ("求助内容", details["text"]),
+                ]
+            )
+            + tel
+            + '<p class="note">联系方式仅供本次帮助使用，请勿转发。</p>'
+        )
+        return page("谢谢您！请前往帮忙", body)
+    texts = {
+        "covered": ("已有邻居接手", "<p>已有邻居接下了这次求助。谢谢您的热心！</p>", "warn"),
+        "declined": ("已记录", "<p>已记录您这次不方便前往。谢谢您的回复！</p>", "ok"),
+        "closed": ("求助已结束", "<p>这次求助已经结束，无需前往。谢谢您！</p>", "warn"),
+        "not_open": ("无需操作", "<p>这条邀请已不再需要回复。谢谢您！</p>", "warn"),
+        "refused": ("无法处理", "<p>这条邀请无法处理，请联系社区工作人员。</p>", "bad"),
+    }
+    title, body, tone = texts.get(outcome, texts["refused"])
+    return page(title, body, tone=tone)
+
+
+@router.get("/{token}", response_class=HTMLResponse, responses={**HTML, **ERRORS})
+async def offer_page(request: Request, token: str = Token) -> HTMLResponse:
+    """Confirmation page. Opening the link never accepts or declines."""
+    checked = _verify(request, token)
+    if isinstance(checked, HTMLResponse):
+        return checked
+    deps: ApiDeps = request.app.state.deps
+    pool = await deps.pool()
+    use = await oo.recorded_use(pool, checked.use_key)
+    if use is not None:  # already answered: show what happened (reading only)
+        return await _outcome_page(deps, use, await oo.settle(pool, use, timeout=0))
+    summary = await oo.request_summary(pool, _use_of(checked).request_id)
+    if summary is not None and summary["closed_at"] is not None:
+        return page("求助已结束", "<p>这次求助已经结束，无需前往。谢谢您！</p>", tone="warn")
+    action = request.url.path
+    if checked.kind == "accept":
+        body = (
+            "<p>附近邻居需要帮助。确认前往后，您会看到求助人的联系方式和具体位置。</p>"
+            + _summary_facts(summary)
+            + button_form(action, "我可以去帮忙")
+        )
+        return page("邻里求助", body)
+    body = (
+        "<p>确认这次不方便前往吗？我们会继续联系其他邻居。</p>"
+        + _summary_facts(summary)
+        + button_form(action, "这次去不了", second=True)
+    )
+    return page("邻里求助", body, tone="warn")
+
+
+@router.post("/{token}", response_class=HTMLResponse, responses={**HTML, **ERRORS})
+async def offer_act(request: Request, token: str = Token) -> HTMLResponse:
+    """Accept or decline, once per link; a repeat shows the recorded outcome."""
+    checked = _verify(request, token)
+    if isinstance(checked, HTMLResponse):
+        return checked
+    deps: ApiDeps = request.app.state.deps
+    deps.limiter.check(("helper", checked.helper_id), 20, 10, "helper")
+    pool = await deps.pool()
+    first, use = await oo.claim(pool, _use_of(checked))
+    if first:
+        body = (
+            AcceptOffer(request_id=use.request_id, offer_id=use.offer_id, helper_id=use.helper_id)
+            if use.action == "accept"
+            else DeclineOffer(
+                request_id=use.request_id, offer_id=use.offer_id, helper_id=use.helper_id
+            )
+        )
+        command = Command(
+            command_id=use.command_id,
+            community_id=checked.community_id,
+            issued_at=datetime.now(UTC),
+            body=body,
+        )
+        try:
+            await produce(deps, command)
+        except Exception:
+            await oo.release(pool, use.use_key)
+            return page(
+                "暂时无法提交",
+                "<p>系统繁忙，请稍后再点一次。</p>",
+                tone="bad",
+                status_code=503,
+            )
+    return await _outcome_page(deps, use, await oo.settle(pool, use))

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m dispatcher bench match` (matching decision cost vs. a scan)."""

@@ -1,0 +1,61 @@
+"""`python -m dispatcher bench SUBCOMMAND`: benchmarks that print numbers (never assert)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part.replace("_", "")) for part in text.split(",") if part]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from exc
+    if not sizes or any(n <= 0 for n in sizes):
+        raise argparse.ArgumentTypeError("sizes must be positive integers")
+    return sizes
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dispatcher bench")
+    sub = parser.add_subparsers(dest="bench", required=True)
+    match = sub.add_parser(
+        "match",
+        help="one matching decision: index vs. a scan of all helpers",
+        description="Time one matching decision (decide() on a critical request) on "
+        "synthetic communities of each size, beside a scan-and-sort of all helpers.",
+    )
+    match.add_argument(
+        "--helpers",
+        type=_sizes,
+        default=[1000, 100_000, 1_000_000],
+        help="comma-separated community sizes (default: 1000,100000,1000000)",
+    )
+    match.add_argument("--decisions", type=int, default=300, help="timed decisions per size")
+    match.add_argument("--naive-runs", type=int, default=5, help="timed scans per size")
+    match.add_argument("--seed", type=int, default=7, help="community generator seed")
+    match.add_argument("--json", action="store_true", help="one JSON object per line")
+    sub.add_parser("e2e", help="end-to-end latency through Kafka (not yet implemented)")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    if args.bench != "match":
+        print(f"bench {args.bench}: not yet implemented", file=sys.stderr)
+        return 2
+    from dispatcher.bench.match import run_size  # lazy: keeps --help instant
+
+    for n in args.helpers:
+        result = run_size(n, args.decisions, max(1, args.naive_runs), args.seed)
+        if args.json:
+            print(json.dumps(result), flush=True)
+        else:
+            r = result
+            print(
+                f"{n:>10,} helpers  p50 {r['p50_us']:>9.1f} µs  p99 {r['p99_us']:>9.1f} µs"
+                f"  scan p50 {r['naive_p50_us']:>12.1f} µs  ×{r['speedup_p50']}",
+                flush=True,
+            )
+    return 0

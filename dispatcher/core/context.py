@@ -1,0 +1,70 @@
+"""What a candidate search needs to know about one request at one moment."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+
+from dispatcher.core.entry import normalise_phone
+from schemas.records import RequestState
+from schemas.vocab import Category, Gender
+
+
+@dataclass(slots=True)
+class LocalClock:
+    """Local weekday/time/date per UTC offset, computed once per search, not per helper."""
+
+    now: datetime
+    _cache: dict[int, tuple[int, time, date]] = field(default_factory=dict)
+
+    def at(self, offset_minutes: int) -> tuple[int, time, date]:
+        hit = self._cache.get(offset_minutes)
+        if hit is None:
+            local = self.now.astimezone(timezone(timedelta(minutes=offset_minutes)))
+            hit = (local.weekday(), local.time(), local.date())
+            self._cache[offset_minutes] = hit
+        return hit
+
+
+@dataclass(slots=True)
+class SearchContext:
+    request_id: str
+    community_id: str
+    category: Category
+    building_key: tuple[str, str, str] | None
+    compound_key: tuple[str, str] | None
+    grid_key: tuple[str, str] | None
+    pairing_household: str | None
+    requester_helper_id: str | None
+    requester_phone: str | None
+    prefer_gender: Gender | None
+    prefer_party: bool
+    respect_dnd: bool
+    scan_limit: int
+    clock: LocalClock
+
+    @classmethod
+    def for_request(cls, request: RequestState, now: datetime) -> SearchContext:
+        spec = request.spec
+        return cls(
+            request_id=spec.request_id,
+            community_id=spec.community_id,
+            category=spec.category,
+            building_key=spec.place.building_key(),
+            compound_key=spec.place.compound_key(),
+            grid_key=spec.place.grid_key(),
+            pairing_household=spec.household_for_pairing(),
+            requester_helper_id=spec.requester_helper_id,
+            requester_phone=normalise_phone(spec.contact.phone),
+            prefer_gender=spec.prefer_gender,
+            prefer_party=spec.prefer_party_member,
+            respect_dnd=request.plan.respect_do_not_disturb,
+            scan_limit=request.plan.scan_limit,
+            clock=LocalClock(now),
+        )
+
+    def window_seed(self, *parts: object) -> int:
+        """Stable (not `hash()`, which is salted per process) so a replay picks the same."""
+        key = "|".join([self.request_id, *map(str, parts)])
+        return zlib.crc32(key.encode())

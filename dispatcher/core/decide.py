@@ -1,0 +1,87 @@
+"""`decide(state, command, now) -> Decision`: the one entry point of the core. Pure: the
+state is read, never changed; `apply` stores the decision."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from dispatcher.core import helper_commands as hc
+from dispatcher.core import request_commands as rc
+from dispatcher.core.draft import RequestDraft
+from dispatcher.core.effects import Effects
+from dispatcher.core.state import Decision, DispatchState
+from schemas.commands import (
+    AcceptOffer,
+    CancelRequest,
+    Command,
+    DeactivateHelper,
+    DeadlineReached,
+    DeclineOffer,
+    DeliveryFailed,
+    HelperWithdrew,
+    ReferRequest,
+    ResolveRequest,
+    SetHelperStatus,
+    SubmitRequest,
+    UpsertHelper,
+)
+
+_EMPTY = Decision()
+
+RequestHandler = Callable[[Effects, RequestDraft, Any], RequestDraft | None]
+_REQUEST_HANDLERS: dict[type[Any], RequestHandler] = {
+    AcceptOffer: rc.accept,
+    DeclineOffer: rc.decline,
+    DeliveryFailed: rc.delivery_failed,
+    CancelRequest: rc.cancel,
+    ResolveRequest: rc.resolve,
+    ReferRequest: rc.refer,
+    HelperWithdrew: rc.helper_withdrew,
+    DeadlineReached: rc.deadline,
+}
+
+
+def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
+    fx = Effects(state, command, now)
+    body = command.body
+
+    if isinstance(body, UpsertHelper | DeactivateHelper | SetHelperStatus):
+        helper_id = body.profile.helper_id if isinstance(body, UpsertHelper) else body.helper_id
+        known = state.helpers.get(helper_id)
+        if known is not None and command.command_id in known.recent_command_ids:
+            return _EMPTY
+        if isinstance(body, UpsertHelper):
+            hc.upsert_helper(fx, body)
+        elif isinstance(body, DeactivateHelper):
+            hc.deactivate_helper(fx, body)
+        else:
+            hc.set_helper_status(fx, body)
+        return fx.decision()
+
+    if isinstance(body, SubmitRequest):
+        draft = rc.submit(fx, body)
+        return _finish(fx, draft)
+
+    request = state.requests.get(body.request_id)
+    if request is None:
+        rc.reject(fx, body.request_id, "unknown_request")
+        return fx.decision()
+    if command.command_id in request.recent_command_ids:
+        return _EMPTY
+    if request.community_id != command.community_id:
+        rc.reject(fx, body.request_id, "wrong_community")
+        return fx.decision()
+    handler = _REQUEST_HANDLERS[type(body)]
+    return _finish(fx, handler(fx, RequestDraft.of(request, now), body))
+
+
+def _finish(fx: Effects, draft: RequestDraft | None) -> Decision:
+    if draft is None:
+        return fx.decision()
+    frozen = draft.freeze(fx.command.command_id)
+    unchanged = frozen.model_copy(update={"recent_command_ids": draft.base.recent_command_ids})
+    if not fx.events and not fx.helpers and unchanged == draft.base:
+        return _EMPTY  # e.g. an early timer tick with nothing due
+    return fx.decision({frozen.request_id: frozen})

@@ -1,0 +1,147 @@
+"""A mutable working copy of one request while a command is decided; frozen back into a
+`RequestState` (with its next deadline computed) at the end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from dispatcher.core.context import SearchContext
+from schemas.plans import EscalationPlan
+from schemas.records import (
+    RECENT_COMMANDS_KEPT,
+    TERMINAL_STATUSES,
+    AssignmentRecord,
+    OfferRecord,
+    OfferStatus,
+    RequestState,
+    RequestStatus,
+)
+from schemas.requests import RequestSpec, SkillNeed
+from schemas.vocab import Party, ReferralTarget
+
+
+@dataclass
+class RequestDraft:
+    base: RequestState
+    now: datetime
+    status: RequestStatus
+    step: int
+    step_started_at: datetime
+    offers: list[OfferRecord]
+    assignments: list[AssignmentRecord]
+    whistle_blown: bool
+    needs: tuple[SkillNeed, ...]
+    closed_at: datetime | None = None
+    closed_by: Party | None = None
+    referred_to: ReferralTarget | None = None
+    _ctx: SearchContext | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, r: RequestState, now: datetime) -> RequestDraft:
+        return cls(
+            base=r,
+            now=now,
+            status=r.status,
+            step=r.step,
+            step_started_at=r.step_started_at,
+            offers=list(r.offers),
+            assignments=list(r.assignments),
+            whistle_blown=r.whistle_blown,
+            needs=r.spec.effective_needs(),
+            closed_at=r.closed_at,
+            closed_by=r.closed_by,
+            referred_to=r.referred_to,
+        )
+
+    @property
+    def spec(self) -> RequestSpec:
+        return self.base.spec
+
+    @property
+    def plan(self) -> EscalationPlan:
+        return self.base.plan
+
+    @property
+    def request_id(self) -> str:
+        return self.base.spec.request_id
+
+    @property
+    def ctx(self) -> SearchContext:
+        if self._ctx is None:
+            self._ctx = SearchContext.for_request(self.base, self.now)
+        return self._ctx
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    # --- offers and slots ------------------------------------------------------------
+
+    def find_offer(self, offer_id: str) -> int | None:
+        for i, o in enumerate(self.offers):
+            if o.offer_id == offer_id:
+                return i
+        return None
+
+    def set_offer(self, i: int, **changes: Any) -> OfferRecord:
+        self.offers[i] = self.offers[i].model_copy(update=changes)
+        return self.offers[i]
+
+    def offered_helpers(self) -> set[str]:
+        return {o.helper_id for o in self.offers}
+
+    def active_assignments(self) -> list[AssignmentRecord]:
+        return [a for a in self.assignments if a.active]
+
+    def filled(self, need_index: int) -> int:
+        return sum(1 for a in self.assignments if a.active and a.need_index == need_index)
+
+    def open_slots(self, need_index: int) -> int:
+        return self.needs[need_index].count - self.filled(need_index)
+
+    def open_needs(self) -> list[int]:
+        return [i for i in range(len(self.needs)) if self.open_slots(i) > 0]
+
+    def free_slot(self, need_index: int) -> int:
+        """The lowest slot number of the need not held by an active helper."""
+        base = sum(n.count for n in self.needs[:need_index])
+        taken = {a.slot for a in self.assignments if a.active and a.need_index == need_index}
+        return next(s for s in range(base, base + self.needs[need_index].count) if s not in taken)
+
+    # --- freezing --------------------------------------------------------------------
+
+    def step_deadline(self) -> datetime | None:
+        steps = self.plan.steps
+        if self.status is not RequestStatus.OPEN or self.step >= len(steps):
+            return None
+        return self.step_started_at + timedelta(seconds=steps[self.step].wait_s)
+
+    def freeze(self, command_id: str) -> RequestState:
+        next_deadline: datetime | None = None
+        deadline_step: int | None = None
+        if not self.terminal:
+            due = [self.base.ends_at]
+            step_due = self.step_deadline()
+            if step_due is not None:
+                due.append(step_due)
+            due += [o.expires_at for o in self.offers if o.status is OfferStatus.OPEN]
+            next_deadline, deadline_step = min(due), self.step
+        recent = (*self.base.recent_command_ids, command_id)[-RECENT_COMMANDS_KEPT:]
+        return self.base.model_copy(
+            update={
+                "status": self.status,
+                "step": self.step,
+                "step_started_at": self.step_started_at,
+                "next_deadline": next_deadline,
+                "deadline_step": deadline_step,
+                "offers": tuple(self.offers),
+                "assignments": tuple(self.assignments),
+                "whistle_blown": self.whistle_blown,
+                "closed_at": self.closed_at,
+                "closed_by": self.closed_by,
+                "referred_to": self.referred_to,
+                "recent_command_ids": recent,
+            }
+        )

@@ -1,0 +1,86 @@
+"""Who may be offered a request right now, and in what order within a ring."""
+
+from __future__ import annotations
+
+from dispatcher.core.context import SearchContext
+from dispatcher.core.entry import HelperEntry
+from schemas.plans import RING_ORDER
+from schemas.requests import SkillNeed
+from schemas.vocab import Ring
+
+RankKey = tuple[int, int, int, int, int, int, float, str]
+
+
+def is_requester(entry: HelperEntry, ctx: SearchContext) -> bool:
+    if ctx.requester_helper_id is not None and entry.helper_id == ctx.requester_helper_id:
+        return True
+    return ctx.requester_phone is not None and entry.phone == ctx.requester_phone
+
+
+def is_available(entry: HelperEntry, ctx: SearchContext) -> bool:
+    """Active, not away or busy, inside a weekly window, outside do-not-disturb (which
+    critical plans waive, as does the helper's own override)."""
+    if not entry.active or entry.away or entry.busy:
+        return False
+    weekday, local_time, _ = ctx.clock.at(entry.utc_offset_minutes)
+    if entry.availability and not any(w.contains(weekday, local_time) for w in entry.availability):
+        return False
+    if ctx.respect_dnd and entry.dnd is not None and entry.dnd.contains(local_time):
+        override = entry.dnd_override_until
+        if override is None or ctx.clock.now >= override:
+            return False
+    return True
+
+
+def is_eligible(entry: HelperEntry, ctx: SearchContext) -> bool:
+    return (
+        entry.community_id == ctx.community_id
+        and not is_requester(entry, ctx)
+        and (is_available(entry, ctx))
+    )
+
+
+def ring_of(entry: HelperEntry, ctx: SearchContext) -> Ring:
+    """The narrowest ring the helper is in relative to the request."""
+    if ctx.pairing_household is not None and ctx.pairing_household in entry.paired:
+        return Ring.PAIRED
+    if ctx.building_key is not None and entry.building_key == ctx.building_key:
+        return Ring.BUILDING
+    if ctx.compound_key is not None and entry.compound_key == ctx.compound_key:
+        return Ring.COMPOUND
+    if ctx.grid_key is not None and entry.grid_key == ctx.grid_key:
+        return Ring.GRID
+    return Ring.COMMUNITY
+
+
+def has_skill(entry: HelperEntry, need: SkillNeed) -> bool:
+    return not need.skills or not entry.skills.isdisjoint(need.skills)
+
+
+def fits(entry: HelperEntry, need: SkillNeed, ring: Ring) -> bool:
+    """A paired helper is a promise of help: offered for any presence need whatever
+    their skills. Everyone else needs one of the need's skills."""
+    if has_skill(entry, need):
+        return True
+    return ring is Ring.PAIRED and not need.remote
+
+
+def rank_key(entry: HelperEntry, need: SkillNeed, ring: Ring, ctx: SearchContext) -> RankKey:
+    """Smaller is better. Ring first (nearest), then skill fit, the requester's gender
+    preference, party members first when asked, fairness (today's load, then
+    responsiveness in tenths, then longest since last offered), and the id for a total
+    order."""
+    _, _, today = ctx.clock.at(entry.utc_offset_minutes)
+    load = entry.load
+    load_today = (load.offers_today + load.assignments_today) if load.day == today else 0
+    last = load.last_offered_at.timestamp() if load.last_offered_at is not None else 0.0
+    return (
+        RING_ORDER[ring],
+        0 if has_skill(entry, need) else 1,
+        0 if ctx.prefer_gender is None or entry.gender == ctx.prefer_gender else 1,
+        0 if not ctx.prefer_party or entry.party else 1,
+        load_today,
+        -round(load.responsiveness() * 10),
+        last,
+        entry.helper_id,
+    )

@@ -1,0 +1,95 @@
+"""A helper compiled for matching: the facts the index and ranking read, in one slotted
+object, so a candidate check is a few attribute reads rather than pydantic access."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
+from schemas.records import HelperLoad, HelperState
+from schemas.vocab import Gender, Role, Skill
+
+_DEFAULT_LOAD = HelperLoad()
+
+
+def normalise_phone(phone: str | None) -> str | None:
+    """Digits only, without a leading +86, so "+86 138-0000-0000" matches "13800000000"."""
+    if not phone:
+        return None
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return digits or None
+
+
+@dataclass(slots=True, eq=False)
+class HelperEntry:
+    helper_id: str
+    community_id: str
+    grid_key: tuple[str, str] | None
+    compound_key: tuple[str, str] | None
+    building_key: tuple[str, str, str] | None
+    household_id: str | None
+    skills: frozenset[Skill]
+    roles: frozenset[Role]
+    party: bool
+    gender: Gender | None = None
+    phone: str | None = None
+    paired: frozenset[str] = frozenset()
+    availability: tuple[WeeklyWindow, ...] = ()
+    dnd: TimeWindow | None = None
+    utc_offset_minutes: int = 480
+    active: bool = True
+    # Dynamic facts, refreshed by `apply` whenever the helper's stored state changes.
+    away: bool = False
+    busy: bool = False
+    dnd_override_until: datetime | None = None
+    load: HelperLoad = _DEFAULT_LOAD
+
+    @classmethod
+    def from_profile(cls, profile: HelperProfile) -> HelperEntry:
+        place = profile.place
+        return cls(
+            helper_id=profile.helper_id,
+            community_id=place.community_id,
+            grid_key=place.grid_key(),
+            compound_key=place.compound_key(),
+            building_key=place.building_key(),
+            household_id=place.household_id,
+            skills=frozenset(profile.skills),
+            roles=frozenset(profile.roles),
+            party=profile.is_party_member,
+            gender=profile.gender,
+            phone=normalise_phone(profile.phone),
+            paired=frozenset(profile.paired_household_ids),
+            availability=profile.availability,
+            dnd=profile.do_not_disturb,
+            utc_offset_minutes=profile.utc_offset_minutes,
+            active=profile.active,
+        )
+
+    @classmethod
+    def from_state(cls, state: HelperState) -> HelperEntry:
+        entry = cls.from_profile(state.profile)
+        entry.refresh(state)
+        return entry
+
+    def refresh(self, state: HelperState) -> None:
+        self.away = state.away
+        self.busy = state.busy
+        self.dnd_override_until = state.dnd_override_until
+        self.load = state.load
+        self.active = state.profile.active
+
+    def same_static_facts(self, other: HelperEntry) -> bool:
+        """Whether the index buckets for `other` equal ours (no re-indexing needed)."""
+        return (
+            self.community_id == other.community_id
+            and self.grid_key == other.grid_key
+            and self.compound_key == other.compound_key
+            and self.building_key == other.building_key
+            and self.skills == other.skills
+            and self.roles == other.roles
+            and self.paired == other.paired
+        )

@@ -1,0 +1,66 @@
+"""Roster commands: add or change a helper, deactivate, away/busy status."""
+
+from __future__ import annotations
+
+from dispatcher.core.effects import Effects
+from schemas.commands import DeactivateHelper, SetHelperStatus, UpsertHelper
+from schemas.events import CommandRejected, HelperUpdated, RejectReason
+from schemas.records import RECENT_COMMANDS_KEPT, HelperState
+
+
+def _store(fx: Effects, helper: HelperState) -> None:
+    recent = (*helper.recent_command_ids, fx.command.command_id)[-RECENT_COMMANDS_KEPT:]
+    helper = helper.model_copy(update={"recent_command_ids": recent})
+    fx.put_helper(helper)
+    fx.emit(
+        HelperUpdated(
+            helper_id=helper.helper_id,
+            active=helper.profile.active,
+            away=helper.away,
+            busy=helper.busy,
+        ),
+        None,
+    )
+
+
+def _reject(fx: Effects, helper_id: str, reason: RejectReason) -> None:
+    fx.emit(
+        CommandRejected(command_type=fx.command.body.type, reason=reason, helper_id=helper_id),
+        None,
+    )
+
+
+def upsert_helper(fx: Effects, body: UpsertHelper) -> None:
+    profile = body.profile
+    if profile.community_id != fx.command.community_id:
+        _reject(fx, profile.helper_id, "wrong_community")
+        return
+    old = fx.state.helpers.get(profile.helper_id)
+    if old is None:
+        _store(fx, HelperState(profile=profile))
+    elif old.profile != profile:
+        _store(fx, old.model_copy(update={"profile": profile}))  # load history is kept
+
+
+def _known(fx: Effects, helper_id: str) -> HelperState | None:
+    helper = fx.state.helpers.get(helper_id)
+    if helper is None or helper.community_id != fx.command.community_id:
+        _reject(fx, helper_id, "unknown_helper")
+        return None
+    return helper
+
+
+def deactivate_helper(fx: Effects, body: DeactivateHelper) -> None:
+    helper = _known(fx, body.helper_id)
+    if helper is not None and helper.profile.active:
+        profile = helper.profile.model_copy(update={"active": False})
+        _store(fx, helper.model_copy(update={"profile": profile}))
+
+
+def set_helper_status(fx: Effects, body: SetHelperStatus) -> None:
+    helper = _known(fx, body.helper_id)
+    if helper is None:
+        return
+    wanted = {"away": body.away, "busy": body.busy, "dnd_override_until": body.dnd_override_until}
+    if any(getattr(helper, k) != v for k, v in wanted.items()):
+        _store(fx, helper.model_copy(update=wanted))

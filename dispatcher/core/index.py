@@ -1,0 +1,194 @@
+"""The helper index: buckets by place and skill, so a search reads a few small buckets
+instead of scanning the community.
+
+Buckets are sorted lists of helper ids (sorted, so the order — and therefore every
+choice made from it — is the same after a rebuild). Small buckets are read whole; a
+bucket larger than the plan's `scan_limit` (the community ring of a huge community) is
+read through a window at a stable per-request offset, so the cost of a search stays
+flat however large the community grows. Within a window the ranking is exact; across a
+huge ring fairness is statistical (different requests read different windows).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from dispatcher.core.context import SearchContext
+from dispatcher.core.eligibility import RankKey, fits, is_eligible, rank_key
+from dispatcher.core.entry import HelperEntry
+from schemas.plans import OFFER_RINGS, RING_ORDER
+from schemas.requests import SkillNeed
+from schemas.vocab import Category, Ring, Role, Skill
+
+BucketKey = tuple[object, ...]
+# How far past `scan_limit` a search may read a big bucket when too few were eligible.
+_EXTRA_SCAN_FACTOR = 4
+
+
+def whistle_roles(category: Category) -> tuple[Role, ...]:
+    """Community staff on duty always; property management too for repairs (物业)."""
+    if category is Category.REPAIR:
+        return (Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGEMENT)
+    return (Role.COMMUNITY_STAFF,)
+
+
+@dataclass(slots=True, frozen=True)
+class Candidate:
+    helper_id: str
+    ring: Ring
+    key: RankKey
+
+
+def _bucket_keys(e: HelperEntry) -> Iterator[BucketKey]:
+    if e.household_id is not None or e.paired:
+        for household in e.paired:
+            yield ("p", e.community_id, household)
+    places: list[tuple[str, object]] = [("m", e.community_id)]
+    if e.building_key is not None:
+        places.append(("b", e.building_key))
+    if e.compound_key is not None:
+        places.append(("c", e.compound_key))
+    if e.grid_key is not None:
+        places.append(("g", e.grid_key))
+    for level, place in places:
+        yield (level, place, None)  # "any skill" bucket
+        for skill in e.skills:
+            yield (level, place, skill)
+    for role in e.roles:
+        yield ("r", e.community_id, role)
+
+
+class HelperIndex:
+    def __init__(self) -> None:
+        self.entries: dict[str, HelperEntry] = {}
+        self._buckets: dict[BucketKey, list[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    # --- maintenance (called by `apply` and `rebuild` only) ---------------------------
+
+    def bulk_load(self, entries: Iterable[HelperEntry]) -> None:
+        """Append everything, then sort each bucket once: O(n log n) rather than n inserts."""
+        for e in entries:
+            if e.helper_id in self.entries:
+                self.remove(e.helper_id)
+            self.entries[e.helper_id] = e
+            for key in _bucket_keys(e):
+                self._buckets.setdefault(key, []).append(e.helper_id)
+        for bucket in self._buckets.values():
+            bucket.sort()
+
+    def upsert(self, entry: HelperEntry) -> None:
+        old = self.entries.get(entry.helper_id)
+        if old is not None and old.same_static_facts(entry):
+            self.entries[entry.helper_id] = entry
+            return
+        if old is not None:
+            self.remove(entry.helper_id)
+        self.entries[entry.helper_id] = entry
+        for key in _bucket_keys(entry):
+            insort(self._buckets.setdefault(key, []), entry.helper_id)
+
+    def remove(self, helper_id: str) -> None:
+        old = self.entries.pop(helper_id, None)
+        if old is None:
+            return
+        for key in _bucket_keys(old):
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                continue
+            i = bisect_left(bucket, helper_id)
+            if i < len(bucket) and bucket[i] == helper_id:
+                del bucket[i]
+            if not bucket:
+                del self._buckets[key]
+
+    # --- search ------------------------------------------------------------------------
+
+    def _bucket(self, key: BucketKey) -> list[str]:
+        return self._buckets.get(key, [])
+
+    def _ring_buckets(self, ring: Ring, need: SkillNeed, ctx: SearchContext) -> list[list[str]]:
+        if ring is Ring.PAIRED:
+            if ctx.pairing_household is None:
+                return []
+            return [self._bucket(("p", ctx.community_id, ctx.pairing_household))]
+        place: object
+        if ring is Ring.BUILDING:
+            level, place = "b", ctx.building_key
+        elif ring is Ring.COMPOUND:
+            level, place = "c", ctx.compound_key
+        elif ring is Ring.GRID:
+            level, place = "g", ctx.grid_key
+        else:
+            level, place = "m", ctx.community_id
+        if place is None:
+            return []
+        skills: tuple[Skill | None, ...] = need.skills or (None,)
+        return [self._bucket((level, place, skill)) for skill in skills]
+
+    def _window(self, bucket: list[str], ctx: SearchContext, seed: int) -> Iterator[str]:
+        n = len(bucket)
+        if n <= ctx.scan_limit:
+            yield from bucket
+            return
+        start = seed % n
+        for i in range(min(n, ctx.scan_limit * _EXTRA_SCAN_FACTOR)):
+            yield bucket[(start + i) % n]
+
+    def search(
+        self,
+        ctx: SearchContext,
+        need: SkillNeed,
+        max_ring: Ring,
+        limit: int,
+        exclude: set[str],
+        seed: int = 0,
+    ) -> list[Candidate]:
+        """Up to `limit` eligible helpers fitting `need`, nearest ring first, best first
+        within a ring. Rings wider than `max_ring` are not read."""
+        if limit <= 0:
+            return []
+        found: list[Candidate] = []
+        seen = set(exclude)
+        stop = RING_ORDER[max_ring]
+        for ring in OFFER_RINGS:
+            if RING_ORDER[ring] > stop:
+                break
+            ring_found: list[Candidate] = []
+            for bucket in self._ring_buckets(ring, need, ctx):
+                scanned = 0
+                for helper_id in self._window(bucket, ctx, seed):
+                    scanned += 1
+                    # Past the scan limit, keep reading only while short of candidates.
+                    if scanned > ctx.scan_limit and len(found) + len(ring_found) >= limit:
+                        break
+                    if helper_id in seen:
+                        continue
+                    seen.add(helper_id)
+                    entry = self.entries[helper_id]
+                    if not fits(entry, need, ring) or not is_eligible(entry, ctx):
+                        continue
+                    ring_found.append(Candidate(helper_id, ring, rank_key(entry, need, ring, ctx)))
+            ring_found.sort(key=lambda c: c.key)
+            found.extend(ring_found)
+            if len(found) >= limit:
+                break
+        return found[:limit]
+
+    def staff_on_duty(self, ctx: SearchContext, limit: int, exclude: set[str]) -> list[Candidate]:
+        """The whistle ring: staff (and property management for repairs) available now."""
+        anyone = SkillNeed()
+        found: dict[str, Candidate] = {}
+        for role in whistle_roles(ctx.category):
+            for helper_id in self._bucket(("r", ctx.community_id, role)):
+                if helper_id in exclude or helper_id in found:
+                    continue
+                entry = self.entries[helper_id]
+                if is_eligible(entry, ctx):
+                    key = rank_key(entry, anyone, Ring.WHISTLE, ctx)
+                    found[helper_id] = Candidate(helper_id, Ring.WHISTLE, key)
+        return sorted(found.values(), key=lambda c: c.key)[:limit]

@@ -1,0 +1,307 @@
+"""The request state machine: one handler per request command.
+
+Each handler gets a draft of the request (or None when unknown) and returns the draft to
+store, or None when nothing changed. Duplicates (same command id) never reach here;
+commands that arrive too late or for the wrong thing become `CommandRejected` events, or
+silent no-ops when the outcome they ask for already holds.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dispatcher.core.draft import RequestDraft
+from dispatcher.core.effects import Effects
+from dispatcher.core.ladder import (
+    advance,
+    close,
+    credit_service,
+    current_offer_ring,
+    emergency_number_for,
+    end_of_lifetime,
+    expire_due_offers,
+    offer_wave,
+    run_step,
+    stand_down,
+    top_up,
+)
+from dispatcher.core.load import accepted, declined, no_answer, withdrew
+from schemas.commands import (
+    AcceptOffer,
+    CancelRequest,
+    DeadlineReached,
+    DeclineOffer,
+    DeliveryFailed,
+    HelperWithdrew,
+    ReferRequest,
+    ResolveRequest,
+    SubmitRequest,
+)
+from schemas.events import (
+    CommandRejected,
+    EmergencyCallAdvised,
+    HelperAssigned,
+    HelperWithdrawn,
+    OfferDeclined,
+    OfferFailed,
+    RejectReason,
+    RequestCancelled,
+    RequestOpened,
+    RequestReferred,
+    RequestResolved,
+)
+from schemas.records import AssignmentRecord, OfferStatus, RequestState, RequestStatus
+from schemas.vocab import Party
+
+EMERGENCY_MESSAGE = "请立即拨打{number}急救电话！邻居们也正在赶来帮忙。"
+
+
+def reject(
+    fx: Effects,
+    request_id: str | None,
+    reason: RejectReason,
+    *,
+    helper_id: str | None = None,
+    offer_id: str | None = None,
+    detail: str = "",
+) -> None:
+    fx.emit(
+        CommandRejected(
+            command_type=fx.command.body.type,
+            reason=reason,
+            helper_id=helper_id,
+            offer_id=offer_id,
+            detail=detail,
+        ),
+        request_id,
+    )
+
+
+def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
+    spec = body.spec
+    if spec.request_id in fx.state.requests:
+        return None  # a re-submission (e.g. a bot retry with a new id): one request only
+    if spec.community_id != fx.command.community_id:
+        reject(fx, spec.request_id, "wrong_community")
+        return None
+    plan = fx.state.plans[spec.urgency]
+    request = RequestState(
+        spec=spec,
+        plan=plan,
+        created_at=fx.now,
+        ends_at=fx.now + timedelta(seconds=plan.lifetime_s),
+        step_started_at=fx.now,
+    )
+    d = RequestDraft.of(request, fx.now)
+    fx.emit(
+        RequestOpened(
+            category=spec.category,
+            urgency=spec.urgency,
+            helpers_needed=spec.total_slots(),
+            building_label=spec.place.building_label(),
+            ladder=plan.steps,
+            ends_at=request.ends_at,
+        ),
+        d.request_id,
+    )
+    if spec.is_life_threatening():
+        number = emergency_number_for(spec.category)
+        fx.emit(
+            EmergencyCallAdvised(number=number, message=EMERGENCY_MESSAGE.format(number=number)),
+            d.request_id,
+        )
+    run_step(fx, d)
+    return d
+
+
+def _offer_for(fx: Effects, d: RequestDraft, offer_id: str, helper_id: str) -> int | None:
+    i = d.find_offer(offer_id)
+    if i is None:
+        reject(fx, d.request_id, "unknown_offer", helper_id=helper_id, offer_id=offer_id)
+        return None
+    if d.offers[i].helper_id != helper_id:
+        reject(fx, d.request_id, "not_your_offer", helper_id=helper_id, offer_id=offer_id)
+        return None
+    return i
+
+
+def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | None:
+    i = _offer_for(fx, d, body.offer_id, body.helper_id)
+    if i is None:
+        return None
+    offer = d.offers[i]
+    if offer.status is OfferStatus.ACCEPTED:
+        return None  # a second tap on "I'll go": already assigned
+    if d.terminal:
+        reject(
+            fx, d.request_id, "request_closed", helper_id=offer.helper_id, offer_id=offer.offer_id
+        )
+        return None
+    # A late answer (after no-answer, a decline or a stand-down) still fills a free slot.
+    free = [n for n in offer.need_indexes if d.open_slots(n) > 0]
+    if not free:
+        reject(fx, d.request_id, "covered", helper_id=offer.helper_id, offer_id=offer.offer_id)
+        return None
+    need_index = free[0]
+    slot = d.free_slot(need_index)
+    d.set_offer(i, status=OfferStatus.ACCEPTED, closed_at=fx.now)
+    d.assignments.append(
+        AssignmentRecord(
+            helper_id=offer.helper_id,
+            offer_id=offer.offer_id,
+            need_index=need_index,
+            slot=slot,
+            assigned_at=fx.now,
+        )
+    )
+    need = d.needs[need_index]
+    fx.emit(
+        HelperAssigned(
+            offer_id=offer.offer_id,
+            helper_id=offer.helper_id,
+            slot=slot,
+            skills=tuple(s.value for s in need.skills),
+            remote=need.remote,
+            contact=d.spec.contact,
+            place=d.spec.place,
+            text=d.spec.text,
+        ),
+        d.request_id,
+    )
+    fx.update_load(offer.helper_id, accepted)
+    if not d.open_needs():
+        d.status = RequestStatus.FILLED
+    stand_down(fx, d, "covered", only_covered=True)
+    return d
+
+
+def decline(fx: Effects, d: RequestDraft, body: DeclineOffer) -> RequestDraft | None:
+    i = _offer_for(fx, d, body.offer_id, body.helper_id)
+    if i is None:
+        return None
+    offer = d.offers[i]
+    if offer.status is OfferStatus.DECLINED:
+        return None
+    if offer.status is not OfferStatus.OPEN:
+        reject(
+            fx, d.request_id, "offer_not_open", helper_id=offer.helper_id, offer_id=offer.offer_id
+        )
+        return None
+    d.set_offer(i, status=OfferStatus.DECLINED, closed_at=fx.now)
+    fx.emit(OfferDeclined(offer_id=offer.offer_id, helper_id=offer.helper_id), d.request_id)
+    fx.update_load(offer.helper_id, lambda load, _today: declined(load))
+    top_up(fx, d, set(offer.need_indexes))
+    return d
+
+
+def delivery_failed(fx: Effects, d: RequestDraft, body: DeliveryFailed) -> RequestDraft | None:
+    i = d.find_offer(body.offer_id)
+    if i is None or d.offers[i].helper_id != body.helper_id:
+        return None  # a delivery report about something we never sent: nothing to do
+    offer = d.offers[i]
+    if offer.status is not OfferStatus.OPEN:
+        return None  # e.g. a stand-down message that failed: no slot depends on it
+    d.set_offer(i, status=OfferStatus.FAILED, closed_at=fx.now)
+    fx.emit(
+        OfferFailed(offer_id=offer.offer_id, helper_id=offer.helper_id, reason=body.reason),
+        d.request_id,
+    )
+    fx.update_load(offer.helper_id, lambda load, _today: no_answer(load))
+    top_up(fx, d, set(offer.need_indexes))
+    return d
+
+
+def helper_withdrew(fx: Effects, d: RequestDraft, body: HelperWithdrew) -> RequestDraft | None:
+    held = [k for k, a in enumerate(d.assignments) if a.helper_id == body.helper_id and a.active]
+    if not held:
+        if any(a.helper_id == body.helper_id for a in d.assignments):
+            return None  # already withdrawn
+        reject(fx, d.request_id, "not_assigned", helper_id=body.helper_id)
+        return None
+    if d.terminal:
+        reject(fx, d.request_id, "request_closed", helper_id=body.helper_id)
+        return None
+    k = held[0]
+    a = d.assignments[k]
+    d.assignments[k] = a.model_copy(
+        update={"active": False, "no_show": body.no_show, "ended_at": fx.now}
+    )
+    fx.emit(
+        HelperWithdrawn(
+            offer_id=a.offer_id, helper_id=a.helper_id, slot=a.slot, no_show=body.no_show
+        ),
+        d.request_id,
+    )
+    fx.update_load(a.helper_id, lambda load, _today: withdrew(load, body.no_show))
+    if d.status is RequestStatus.FILLED:
+        d.status = RequestStatus.OPEN
+        if d.step < len(d.plan.steps):
+            d.step_started_at = fx.now  # the current rung gets its full wait again
+    ring, wave = current_offer_ring(d)
+    offer_wave(fx, d, ring, wave, d.plan.remote_wave_size)
+    return d
+
+
+def cancel(fx: Effects, d: RequestDraft, body: CancelRequest) -> RequestDraft | None:
+    if d.terminal:
+        if d.status is not RequestStatus.CANCELLED:
+            reject(fx, d.request_id, "request_closed", detail=d.status.value)
+        return None
+    stand_down(fx, d, "cancelled", include_assigned=True)
+    close(fx, d, RequestStatus.CANCELLED, body.by)
+    fx.emit(RequestCancelled(by=body.by, reason=body.reason), d.request_id)
+    return d
+
+
+def resolve(fx: Effects, d: RequestDraft, body: ResolveRequest) -> RequestDraft | None:
+    if d.terminal:
+        if d.status is not RequestStatus.RESOLVED:
+            reject(fx, d.request_id, "request_closed", detail=d.status.value)
+        return None
+    if body.by is Party.HELPER and body.helper_id not in {
+        a.helper_id for a in d.active_assignments()
+    }:
+        reject(fx, d.request_id, "not_assigned", helper_id=body.helper_id)
+        return None
+    stand_down(fx, d, "resolved")
+    credit_service(fx, d)
+    close(fx, d, RequestStatus.RESOLVED, body.by)
+    fx.emit(
+        RequestResolved(
+            by=body.by,
+            helper_ids=tuple(a.helper_id for a in d.active_assignments()),
+            duration_s=(fx.now - d.base.created_at).total_seconds(),
+            rating=body.rating,
+            note=body.note,
+        ),
+        d.request_id,
+    )
+    return d
+
+
+def refer(fx: Effects, d: RequestDraft, body: ReferRequest) -> RequestDraft | None:
+    if d.terminal:
+        if d.status is not RequestStatus.REFERRED:
+            reject(fx, d.request_id, "request_closed", detail=d.status.value)
+        return None
+    stand_down(fx, d, "referred")
+    close(fx, d, RequestStatus.REFERRED, Party.STAFF)
+    d.referred_to = body.to
+    fx.emit(RequestReferred(to=body.to, note=body.note), d.request_id)
+    return d
+
+
+def deadline(fx: Effects, d: RequestDraft, body: DeadlineReached) -> RequestDraft | None:
+    """The timer fired. Stale (another step is current, or the request ended): no-op."""
+    if d.terminal or body.step != d.base.deadline_step:
+        return None
+    lost = expire_due_offers(fx, d)
+    if fx.now >= d.base.ends_at:
+        end_of_lifetime(fx, d)
+        return d
+    step_due = d.step_deadline()
+    if step_due is not None and fx.now >= step_due:
+        advance(fx, d)
+    else:
+        top_up(fx, d, lost)
+    return d

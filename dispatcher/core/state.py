@@ -1,0 +1,118 @@
+"""The in-memory state of one worker partition (any number of communities), and the
+single place it changes: `apply`.
+
+Records are keyed by id and carry their community id; the index is derived from the
+helper records and rebuilt from them after a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from dispatcher.core.entry import HelperEntry
+from dispatcher.core.index import HelperIndex
+from schemas.events import Event
+from schemas.plans import DEFAULT_PLANS, EscalationPlan
+from schemas.records import HelperState, RequestState
+from schemas.vocab import Urgency
+
+# Terminal requests are kept this long (duplicate submissions and late clicks still find
+# them and become no-ops or clear rejections), then `prune` drops them.
+KEEP_TERMINAL_S = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    request_id: str
+    community_id: str
+    step: int
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What one command causes: events to publish and the records to store (upsert)."""
+
+    events: tuple[Event, ...] = ()
+    requests: Mapping[str, RequestState] = field(default_factory=dict)
+    helpers: Mapping[str, HelperState] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.events or self.requests or self.helpers)
+
+
+class DispatchState:
+    def __init__(
+        self,
+        helpers: MutableMapping[str, HelperState] | None = None,
+        requests: MutableMapping[str, RequestState] | None = None,
+        index: HelperIndex | None = None,
+        plans: Mapping[Urgency, EscalationPlan] | None = None,
+    ) -> None:
+        self.helpers: MutableMapping[str, HelperState] = {} if helpers is None else helpers
+        self.requests: MutableMapping[str, RequestState] = {} if requests is None else requests
+        self.index = HelperIndex() if index is None else index
+        # Plans used for new requests; running requests use their own snapshot.
+        self.plans: Mapping[Urgency, EscalationPlan] = DEFAULT_PLANS if plans is None else plans
+
+    @classmethod
+    def rebuild(
+        cls,
+        helpers: Iterable[HelperState],
+        requests: Iterable[RequestState],
+        plans: Mapping[Urgency, EscalationPlan] | None = None,
+    ) -> DispatchState:
+        """From stored records, e.g. after a restart or a rebalance."""
+        state = cls(plans=plans)
+        for h in helpers:
+            state.helpers[h.helper_id] = h
+        for r in requests:
+            state.requests[r.request_id] = r
+        state.index.bulk_load(
+            HelperEntry.from_state(h) for h in state.helpers.values() if h.profile.active
+        )
+        return state
+
+    def deadlines(self) -> list[Deadline]:
+        """Every live request's next deadline (for the timer's heap)."""
+        return [
+            Deadline(r.request_id, r.community_id, r.deadline_step, r.next_deadline)
+            for r in self.requests.values()
+            if r.next_deadline is not None and r.deadline_step is not None
+        ]
+
+    def due_deadlines(self, now: datetime) -> list[Deadline]:
+        return sorted((d for d in self.deadlines() if d.due_at <= now), key=lambda d: d.due_at)
+
+    def prune(self, now: datetime, keep_terminal_s: float = KEEP_TERMINAL_S) -> list[str]:
+        """Drop terminal requests closed more than `keep_terminal_s` ago; returns their ids
+        (the caller deletes them from its table too)."""
+        cutoff = now - timedelta(seconds=keep_terminal_s)
+        dropped = [
+            rid
+            for rid, r in self.requests.items()
+            if r.terminal and r.closed_at is not None and r.closed_at <= cutoff
+        ]
+        for rid in dropped:
+            del self.requests[rid]
+        return dropped
+
+
+def apply(state: DispatchState, decision: Decision) -> None:
+    """Store a decision's records and bring the index up to date."""
+    for rid, request in decision.requests.items():
+        state.requests[rid] = request
+    for hid, helper in decision.helpers.items():
+        old = state.helpers.get(hid)
+        state.helpers[hid] = helper
+        if not helper.profile.active:
+            state.index.remove(hid)
+            continue
+        entry = state.index.entries.get(hid)
+        if entry is not None and old is not None and old.profile == helper.profile:
+            entry.refresh(helper)  # only load or status changed: no re-bucketing
+        else:
+            state.index.upsert(HelperEntry.from_state(helper))

@@ -1,0 +1,204 @@
+"""Signed links for volunteers: accept/decline an offer, and a personal status link.
+
+A token is `base64url(json claims) "." base64url(HMAC-SHA256(key, claims part))`, where
+the key is derived from `settings.link_secret` for this purpose only (the same secret can
+never validate some other kind of token). The claims bind the action, the offer, the
+helper, the community and an expiry, so a link forwarded, edited or kept too long fails.
+
+Single use is enforced by the API (it records each offer action once, in PostgreSQL);
+this module only signs and verifies. Pure apart from hashing: `now` is passed in.
+
+The notify agent calls `action_links` when it pushes an offer:
+
+    links = action_links(settings, request_id=..., offer_id=..., helper_id=...,
+                         community_id=..., expires_at=offer.expires_at)
+    links["accept"], links["decline"]   # absolute URLs under settings.public_base_url
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dispatcher.settings import Settings
+
+TOKEN_VERSION: Literal[1] = 1
+OFFER_PATH = "/l/o/"  # short: the links travel inside chat messages with a size limit
+HELPER_PATH = "/l/h/"
+HELPER_LINK_LIFETIME = timedelta(days=365)
+MAX_TOKEN_CHARS = 1024
+
+OfferAction = Literal["accept", "decline"]
+LinkKind = Literal["accept", "decline", "helper"]
+
+
+class LinkError(Exception):
+    """The link cannot be used. `reason` is a stable word for pages, tests and metrics."""
+
+    reason = "invalid"
+
+
+class LinkTampered(LinkError):
+    """Malformed, or the signature does not match (edited, truncated, or another key)."""
+
+    reason = "tampered"
+
+
+class LinkExpired(LinkError):
+    reason = "expired"
+
+
+class LinkClaims(BaseModel):
+    """What a valid token says. Offer fields are None for a personal helper link."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = TOKEN_VERSION
+    kind: LinkKind = Field(alias="k")
+    helper_id: str = Field(alias="h", min_length=1)
+    community_id: str = Field(alias="c", min_length=1)
+    request_id: str | None = Field(default=None, alias="r")
+    offer_id: str | None = Field(default=None, alias="o")
+    expires: int = Field(alias="e")  # unix seconds
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self.expires, UTC)
+
+    @property
+    def use_key(self) -> str:
+        """One use per (action, offer): re-issued links for the same offer share it."""
+        return f"{self.kind}:{self.offer_id or self.helper_id}"
+
+
+def _key(settings: Settings) -> bytes:
+    secret = settings.link_secret.get_secret_value().encode()
+    return hmac.new(secret, b"neighbour-dispatch/links/v1", hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _unix(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("expires_at must be timezone-aware")
+    return int(moment.timestamp())
+
+
+def sign_claims(settings: Settings, claims: dict[str, object]) -> str:
+    body = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
+    mac = hmac.new(_key(settings), body.encode("ascii"), hashlib.sha256).digest()
+    return f"{body}.{_b64(mac)}"
+
+
+def offer_token(
+    settings: Settings,
+    *,
+    action: OfferAction,
+    request_id: str,
+    offer_id: str,
+    helper_id: str,
+    community_id: str,
+    expires_at: datetime,
+) -> str:
+    claims: dict[str, object] = {
+        "v": TOKEN_VERSION,
+        "k": action,
+        "r": request_id,
+        "o": offer_id,
+        "h": helper_id,
+        "c": community_id,
+        "e": _unix(expires_at),
+    }
+    return sign_claims(settings, claims)
+
+
+def action_links(
+    settings: Settings,
+    *,
+    request_id: str,
+    offer_id: str,
+    helper_id: str,
+    community_id: str,
+    expires_at: datetime,
+) -> dict[str, str]:
+    """Absolute accept and decline URLs for one offer to one helper.
+
+    `expires_at` is when the links stop working: the offer's expiry, or the request's end
+    if a late "I'll go" should still count (the core accepts late answers while a slot is
+    free). Opening a link (GET) only shows a confirmation page; the button POSTs.
+    """
+    base = settings.public_base_url.rstrip("/")
+    return {
+        action: base
+        + OFFER_PATH
+        + offer_token(
+            settings,
+            action=action,
+            request_id=request_id,
+            offer_id=offer_id,
+            helper_id=helper_id,
+            community_id=community_id,
+            expires_at=expires_at,
+        )
+        for action in ("accept", "decline")
+    }
+
+
+def helper_link(
+    settings: Settings,
+    *,
+    helper_id: str,
+    community_id: str,
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> str:
+    """A helper's personal link to mark themselves away / back / busy / on call.
+
+    Reusable until it expires (a year by default); rotating `link_secret` revokes all.
+    """
+    if expires_at is None:
+        expires_at = (now or datetime.now(UTC)) + HELPER_LINK_LIFETIME
+    claims: dict[str, object] = {
+        "v": TOKEN_VERSION,
+        "k": "helper",
+        "h": helper_id,
+        "c": community_id,
+        "e": _unix(expires_at),
+    }
+    return settings.public_base_url.rstrip("/") + HELPER_PATH + sign_claims(settings, claims)
+
+
+def verify_token(settings: Settings, token: str, now: datetime) -> LinkClaims:
+    """The token's claims, or `LinkTampered` / `LinkExpired`. Constant-time MAC compare."""
+    if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
+        raise LinkTampered("malformed link")
+    body, _, mac_text = token.partition(".")
+    try:
+        mac = _unb64(mac_text)
+        expected = hmac.new(_key(settings), body.encode("ascii"), hashlib.sha256).digest()
+    except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
+        raise LinkTampered("malformed link") from exc
+    if not hmac.compare_digest(mac, expected):
+        raise LinkTampered("signature mismatch")
+    try:
+        claims = LinkClaims.model_validate(json.loads(_unb64(body)))
+    except (binascii.Error, ValueError, ValidationError) as exc:  # signed by us: a key leak?
+        raise LinkTampered("unreadable claims") from exc
+    if claims.kind != "helper" and (claims.offer_id is None or claims.request_id is None):
+        raise LinkTampered("offer link without an offer")
+    if _unix(now) >= claims.expires:
+        raise LinkExpired("link expired")
+    return claims

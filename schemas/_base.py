@@ -1,0 +1,25 @@
+"""The base every wire model shares: frozen, strict about unknown fields, UTC times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+
+class Wire(BaseModel):
+    """Frozen and `extra="forbid"`: a typo in a producer fails loudly at the edge."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _require_utc(value: datetime) -> datetime:
+    # Naive datetimes are ambiguous across the bot, the API and the database: refuse them,
+    # and normalise aware ones to UTC so comparisons and JSON are uniform.
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("datetime must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]

@@ -1,0 +1,171 @@
+"""Commands: imperative messages on the `commands` topic, keyed by community id.
+
+Every change of dispatch state is one of these. `command_id` makes re-delivery harmless.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from schemas._base import UtcDatetime, Wire
+from schemas.helpers import HelperProfile
+from schemas.requests import RequestSpec
+from schemas.vocab import Party, ReferralTarget
+
+COMMAND_SCHEMA_VERSION: Literal[1] = 1
+
+
+class SubmitRequest(Wire):
+    type: Literal["submit_request"] = "submit_request"
+    spec: RequestSpec
+
+
+class AcceptOffer(Wire):
+    type: Literal["accept_offer"] = "accept_offer"
+    request_id: str
+    offer_id: str
+    helper_id: str
+
+
+class DeclineOffer(Wire):
+    type: Literal["decline_offer"] = "decline_offer"
+    request_id: str
+    offer_id: str
+    helper_id: str
+
+
+class DeliveryFailed(Wire):
+    """The push channel could not reach the helper: treated as "no answer" at once."""
+
+    type: Literal["delivery_failed"] = "delivery_failed"
+    request_id: str
+    offer_id: str
+    helper_id: str
+    reason: str = ""
+
+
+class CancelRequest(Wire):
+    type: Literal["cancel_request"] = "cancel_request"
+    request_id: str
+    by: Literal[Party.REQUESTER, Party.STAFF]
+    reason: str = ""
+
+
+class ResolveRequest(Wire):
+    type: Literal["resolve_request"] = "resolve_request"
+    request_id: str
+    by: Party
+    helper_id: str | None = None  # when a helper resolves
+    rating: int | None = Field(default=None, ge=1, le=5)
+    note: str = ""
+
+
+class ReferRequest(Wire):
+    """Staff hand the request on (120/110/119/property): it ends here for neighbours."""
+
+    type: Literal["refer_request"] = "refer_request"
+    request_id: str
+    to: ReferralTarget
+    note: str = ""
+
+
+class HelperWithdrew(Wire):
+    """An assigned helper cannot come after all, or did not show: the slot reopens."""
+
+    type: Literal["helper_withdrew"] = "helper_withdrew"
+    request_id: str
+    helper_id: str
+    no_show: bool = False
+
+
+class DeadlineReached(Wire):
+    """Sent by the deadline timer. Ignored unless `step` is still the request's step."""
+
+    type: Literal["deadline_reached"] = "deadline_reached"
+    request_id: str
+    step: int = Field(ge=0)
+
+
+class UpsertHelper(Wire):
+    type: Literal["upsert_helper"] = "upsert_helper"
+    profile: HelperProfile
+
+
+class DeactivateHelper(Wire):
+    type: Literal["deactivate_helper"] = "deactivate_helper"
+    helper_id: str
+
+
+class SetHelperStatus(Wire):
+    """Away or busy right now; `dnd_override_until` switches the helper's own
+    do-not-disturb window off until then ("wake me tonight, I'm on call")."""
+
+    type: Literal["set_helper_status"] = "set_helper_status"
+    helper_id: str
+    away: bool = False
+    busy: bool = False
+    dnd_override_until: UtcDatetime | None = None
+
+
+CommandBody = Annotated[
+    SubmitRequest
+    | AcceptOffer
+    | DeclineOffer
+    | DeliveryFailed
+    | CancelRequest
+    | ResolveRequest
+    | ReferRequest
+    | HelperWithdrew
+    | DeadlineReached
+    | UpsertHelper
+    | DeactivateHelper
+    | SetHelperStatus,
+    Field(discriminator="type"),
+]
+
+REQUEST_COMMANDS = (
+    SubmitRequest,
+    AcceptOffer,
+    DeclineOffer,
+    DeliveryFailed,
+    CancelRequest,
+    ResolveRequest,
+    ReferRequest,
+    HelperWithdrew,
+    DeadlineReached,
+)
+HELPER_COMMANDS = (UpsertHelper, DeactivateHelper, SetHelperStatus)
+
+
+class Command(Wire):
+    v: Literal[1] = COMMAND_SCHEMA_VERSION
+    command_id: str = Field(min_length=1)
+    community_id: str = Field(min_length=1)
+    issued_at: UtcDatetime
+    body: CommandBody
+
+
+def new_command(body: CommandBody, *, community_id: str, issued_at: datetime) -> Command:
+    """A command with a fresh random id (for producers: API, bots, roster import)."""
+    return Command(
+        command_id=str(uuid.uuid4()),
+        community_id=community_id,
+        issued_at=issued_at,
+        body=body,
+    )
+
+
+def deadline_command(*, request_id: str, community_id: str, step: int, due_at: datetime) -> Command:
+    """The timer's command. Its id is derived from (request, step, due time), so a timer
+    that fires twice after a restart produces one command, not two."""
+    key = f"deadline:{request_id}:{step}:{due_at.isoformat()}"
+    return Command(
+        command_id=str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
+        community_id=community_id,
+        issued_at=due_at,
+        body=DeadlineReached(request_id=request_id, step=step),
+    )

@@ -1,0 +1,264 @@
+"""Events: past-tense facts the core emits on the `events` topic.
+
+Ids are deterministic (`event_id_for(command_id, index)`): re-processing a command after a
+crash yields the same ids, and the record agent upserts by id.
+
+Personal data appears in exactly one event type, `HelperAssigned`, which goes only to the
+assigned helper; its personal fields are `repr=False`. Offers carry a building label and
+the category, never a phone number, unit or household.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from schemas._base import UtcDatetime, Wire
+from schemas.places import PlacePath
+from schemas.plans import LadderStep
+from schemas.requests import RequesterContact
+from schemas.vocab import Category, EmergencyNumber, Party, ReferralTarget, Ring, Urgency
+
+EVENT_SCHEMA_VERSION: Literal[1] = 1
+_EVENT_NAMESPACE = uuid.UUID("6f1d3a52-7c0e-4c69-9a0b-2f6a1d8e5b10")
+
+
+def event_id_for(command_id: str, index: int) -> str:
+    return str(uuid.uuid5(_EVENT_NAMESPACE, f"{command_id}#{index}"))
+
+
+def offer_id_for(request_id: str, helper_id: str) -> str:
+    """One offer per helper per request, so the id is derived from exactly that pair."""
+    return str(uuid.uuid5(_EVENT_NAMESPACE, f"offer:{request_id}:{helper_id}"))
+
+
+class RequestOpened(Wire):
+    type: Literal["request_opened"] = "request_opened"
+    category: Category
+    urgency: Urgency
+    helpers_needed: int
+    building_label: str
+    ladder: tuple[LadderStep, ...]  # the snapshotted plan's rungs
+    ends_at: UtcDatetime
+
+
+class EmergencyCallAdvised(Wire):
+    """Tell the requester to call the emergency number now; neighbours are still coming."""
+
+    type: Literal["emergency_call_advised"] = "emergency_call_advised"
+    number: EmergencyNumber
+    message: str
+
+
+class OfferSent(Wire):
+    type: Literal["offer_sent"] = "offer_sent"
+    offer_id: str
+    helper_id: str
+    ring: Ring
+    step: int
+    expires_at: UtcDatetime
+    category: Category
+    urgency: Urgency
+    building_label: str
+    helpers_needed: int
+    skills: tuple[str, ...]  # the skills this helper is asked for
+    remote: bool  # may help by phone
+
+
+class OfferDeclined(Wire):
+    type: Literal["offer_declined"] = "offer_declined"
+    offer_id: str
+    helper_id: str
+
+
+class OfferExpired(Wire):
+    """No answer within the offer's time."""
+
+    type: Literal["offer_expired"] = "offer_expired"
+    offer_id: str
+    helper_id: str
+
+
+class OfferFailed(Wire):
+    type: Literal["offer_failed"] = "offer_failed"
+    offer_id: str
+    helper_id: str
+    reason: str = ""
+
+
+class HelperAssigned(Wire):
+    """Goes only to the assigned helper: it carries the requester's contact and place."""
+
+    type: Literal["helper_assigned"] = "helper_assigned"
+    offer_id: str
+    helper_id: str
+    slot: int  # 0-based across all the request's slots
+    skills: tuple[str, ...]
+    remote: bool
+    contact: RequesterContact = Field(repr=False)
+    place: PlacePath = Field(repr=False)
+    text: str = Field(default="", repr=False)
+
+
+StandDownReason = Literal["covered", "cancelled", "resolved", "expired", "referred"]
+
+
+class OfferStoodDown(Wire):
+    """ "已有邻居接手，谢谢": the offer (or assignment) is no longer needed."""
+
+    type: Literal["offer_stood_down"] = "offer_stood_down"
+    offer_id: str
+    helper_id: str
+    reason: StandDownReason
+    was_assigned: bool = False
+
+
+class RingEscalated(Wire):
+    type: Literal["ring_escalated"] = "ring_escalated"
+    from_ring: Ring
+    to_ring: Ring
+    step: int
+
+
+class WhistleBlown(Wire):
+    """小区吹哨: staff on duty are offered the request and the community group is told."""
+
+    type: Literal["whistle_blown"] = "whistle_blown"
+    step: int
+    staff_helper_ids: tuple[str, ...]
+    broadcast_community_group: bool = True
+    category: Category
+    urgency: Urgency
+    building_label: str
+    open_slots: int
+
+
+class ReferredToEmergency(Wire):
+    """The ladder's last rung: staff are asked to hand on to `to`. The request stays
+    open (neighbours may still come); a staff `ReferRequest` ends it (`RequestReferred`)."""
+
+    type: Literal["referred_to_emergency"] = "referred_to_emergency"
+    to: ReferralTarget
+    step: int
+
+
+class HelperWithdrawn(Wire):
+    type: Literal["helper_withdrawn"] = "helper_withdrawn"
+    offer_id: str
+    helper_id: str
+    slot: int
+    no_show: bool
+
+
+class RequestResolved(Wire):
+    type: Literal["request_resolved"] = "request_resolved"
+    by: Party
+    helper_ids: tuple[str, ...]
+    duration_s: float
+    rating: int | None = None
+    note: str = ""
+
+
+class RequestCancelled(Wire):
+    type: Literal["request_cancelled"] = "request_cancelled"
+    by: Party
+    reason: str = ""
+
+
+class RequestReferred(Wire):
+    type: Literal["request_referred"] = "request_referred"
+    to: ReferralTarget
+    note: str = ""
+
+
+class RequestExpired(Wire):
+    type: Literal["request_expired"] = "request_expired"
+    offers_sent: int
+
+
+RejectReason = Literal[
+    "unknown_request",
+    "unknown_offer",
+    "not_your_offer",
+    "covered",  # every slot the helper could fill is taken
+    "request_closed",  # resolved, cancelled, referred or expired
+    "offer_not_open",
+    "not_assigned",
+    "unknown_helper",
+    "wrong_community",
+    "invalid",
+]
+
+
+class CommandRejected(Wire):
+    """The command was valid but could not take effect; the API shows this outcome."""
+
+    type: Literal["command_rejected"] = "command_rejected"
+    command_type: str
+    reason: RejectReason
+    helper_id: str | None = None
+    offer_id: str | None = None
+    detail: str = ""
+
+
+class HelperUpdated(Wire):
+    type: Literal["helper_updated"] = "helper_updated"
+    helper_id: str
+    active: bool
+    away: bool
+    busy: bool
+
+
+EventBody = Annotated[
+    RequestOpened
+    | EmergencyCallAdvised
+    | OfferSent
+    | OfferDeclined
+    | OfferExpired
+    | OfferFailed
+    | HelperAssigned
+    | OfferStoodDown
+    | RingEscalated
+    | WhistleBlown
+    | ReferredToEmergency
+    | HelperWithdrawn
+    | RequestResolved
+    | RequestCancelled
+    | RequestReferred
+    | RequestExpired
+    | CommandRejected
+    | HelperUpdated,
+    Field(discriminator="type"),
+]
+
+
+class Event(Wire):
+    v: Literal[1] = EVENT_SCHEMA_VERSION
+    event_id: str
+    community_id: str
+    request_id: str | None = None
+    occurred_at: UtcDatetime
+    caused_by: str  # the command_id
+    body: EventBody
+
+
+def make_event(
+    body: EventBody,
+    *,
+    command_id: str,
+    index: int,
+    community_id: str,
+    request_id: str | None,
+    occurred_at: datetime,
+) -> Event:
+    return Event(
+        event_id=event_id_for(command_id, index),
+        community_id=community_id,
+        request_id=request_id,
+        occurred_at=occurred_at,
+        caused_by=command_id,
+        body=body,
+    )

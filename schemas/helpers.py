@@ -1,0 +1,71 @@
+"""Helpers (volunteers, party members, staff): who they are, where, what they can do, when."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+
+from pydantic import Field
+
+from schemas._base import Wire
+from schemas.places import PlacePath
+from schemas.vocab import Gender, Role, Skill
+
+CHINA_UTC_OFFSET_MINUTES = 480  # China Standard Time, no daylight saving
+
+
+class TimeWindow(Wire):
+    """A daily window in local time. `end <= start` wraps past midnight (22:00–07:00)."""
+
+    start: time
+    end: time
+
+    def contains(self, t: time) -> bool:
+        if self.start == self.end:
+            return True  # a zero-length window means "all day"
+        if self.start < self.end:
+            return self.start <= t < self.end
+        return t >= self.start or t < self.end
+
+
+class WeeklyWindow(Wire):
+    """Available on these weekdays (0 = Monday) within this local window."""
+
+    weekdays: tuple[int, ...] = Field(default=(0, 1, 2, 3, 4, 5, 6), min_length=1)
+    window: TimeWindow
+
+    def contains(self, weekday: int, t: time) -> bool:
+        if not self.window.contains(t):
+            return False
+        if self.window.start < self.window.end or t >= self.window.start:
+            return weekday in self.weekdays
+        # After midnight inside a wrapping window: it belongs to the previous day's shift.
+        return (weekday - 1) % 7 in self.weekdays
+
+
+class HelperProfile(Wire):
+    helper_id: str = Field(min_length=1)
+    name: str = ""
+    phone: str | None = Field(default=None, repr=False)  # personal: never in logs
+    place: PlacePath
+    roles: tuple[Role, ...] = (Role.VOLUNTEER,)
+    skills: tuple[Skill, ...] = ()
+    party_member: bool = False  # 党员 (also implied by Role.PARTY_MEMBER)
+    availability: tuple[WeeklyWindow, ...] = ()  # empty: any time
+    do_not_disturb: TimeWindow | None = None  # waived for critical requests
+    utc_offset_minutes: int = CHINA_UTC_OFFSET_MINUTES
+    gender: Gender | None = None
+    paired_household_ids: tuple[str, ...] = ()  # 结对 households
+    channels: tuple[str, ...] = ()  # e.g. "webhook:default", "wecom:grid-3"
+    languages: tuple[str, ...] = ()  # e.g. "minnan"
+    active: bool = True
+
+    @property
+    def community_id(self) -> str:
+        return self.place.community_id
+
+    @property
+    def is_party_member(self) -> bool:
+        return self.party_member or Role.PARTY_MEMBER in self.roles
+
+    def local_time(self, now: datetime) -> datetime:
+        return now.astimezone(timezone(timedelta(minutes=self.utc_offset_minutes)))

@@ -1,0 +1,140 @@
+"""Stored state: what the dispatch worker keeps per request and per helper.
+
+These are the values of the worker's key→value tables (requests by request_id, helpers
+by helper_id). The core rebuilds its in-memory indexes from them after a restart.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from schemas._base import UtcDatetime, Wire
+from schemas.helpers import HelperProfile
+from schemas.plans import EscalationPlan
+from schemas.requests import RequestSpec
+from schemas.vocab import Party, ReferralTarget, Ring
+
+RECORD_SCHEMA_VERSION: Literal[1] = 1
+RECENT_COMMANDS_KEPT = 64  # duplicate detection window per request / helper
+
+
+class OfferStatus(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"  # no answer in time
+    FAILED = "failed"  # delivery failed: treated as no answer
+    STOOD_DOWN = "stood_down"
+
+
+class RequestStatus(StrEnum):
+    OPEN = "open"  # dispatching: some slot is unfilled
+    FILLED = "filled"  # every slot has an active helper; the ladder is paused
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+    REFERRED = "referred"
+    EXPIRED = "expired"
+
+
+TERMINAL_STATUSES: frozenset[RequestStatus] = frozenset(
+    {RequestStatus.RESOLVED, RequestStatus.CANCELLED, RequestStatus.REFERRED, RequestStatus.EXPIRED}
+)
+
+
+class OfferRecord(Wire):
+    offer_id: str
+    helper_id: str
+    need_indexes: tuple[int, ...]  # which of the request's needs this helper may fill
+    ring: Ring
+    step: int
+    sent_at: UtcDatetime
+    expires_at: UtcDatetime
+    status: OfferStatus = OfferStatus.OPEN
+    closed_at: UtcDatetime | None = None
+
+
+class AssignmentRecord(Wire):
+    helper_id: str
+    offer_id: str
+    need_index: int
+    slot: int  # 0-based across all slots of the request
+    assigned_at: UtcDatetime
+    active: bool = True  # False once withdrawn / no-show
+    no_show: bool = False
+    ended_at: UtcDatetime | None = None
+
+
+class RequestState(Wire):
+    v: Literal[1] = RECORD_SCHEMA_VERSION
+    spec: RequestSpec
+    plan: EscalationPlan  # snapshot taken at submission
+    status: RequestStatus = RequestStatus.OPEN
+    created_at: UtcDatetime
+    ends_at: UtcDatetime  # created_at + plan.lifetime_s: terminal by then
+    step: int = 0  # index into plan.steps; len(plan.steps) once the ladder is exhausted
+    step_started_at: UtcDatetime
+    # The timer turns this into DeadlineReached(step=deadline_step); None when terminal.
+    next_deadline: UtcDatetime | None = None
+    deadline_step: int | None = None
+    offers: tuple[OfferRecord, ...] = ()
+    assignments: tuple[AssignmentRecord, ...] = ()
+    whistle_blown: bool = False
+    closed_at: UtcDatetime | None = None
+    closed_by: Party | None = None
+    referred_to: ReferralTarget | None = None
+    recent_command_ids: tuple[str, ...] = ()
+
+    @property
+    def request_id(self) -> str:
+        return self.spec.request_id
+
+    @property
+    def community_id(self) -> str:
+        return self.spec.community_id
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class HelperLoad(Wire):
+    """Fairness and responsiveness counters. "Today" is the helper's local day."""
+
+    day: date | None = None
+    offers_today: int = 0
+    assignments_today: int = 0
+    last_offered_at: UtcDatetime | None = None
+    offers_total: int = 0
+    accepted_total: int = 0
+    declined_total: int = 0
+    no_answer_total: int = 0
+    withdrawn_total: int = 0
+    no_show_total: int = 0
+    service_seconds_total: float = 0.0  # counted towards volunteer hours
+
+    def responsiveness(self) -> float:
+        """Smoothed share of offers accepted (a newcomer starts at 0.5)."""
+        answered = self.accepted_total + self.declined_total + self.no_answer_total
+        return (self.accepted_total + 1) / (answered + 2)
+
+
+class HelperState(Wire):
+    v: Literal[1] = RECORD_SCHEMA_VERSION
+    profile: HelperProfile
+    away: bool = False
+    busy: bool = False
+    dnd_override_until: UtcDatetime | None = None
+    load: HelperLoad = Field(default_factory=HelperLoad)
+    recent_command_ids: tuple[str, ...] = ()
+
+    @property
+    def helper_id(self) -> str:
+        return self.profile.helper_id
+
+    @property
+    def community_id(self) -> str:
+        return self.profile.community_id

@@ -1,0 +1,98 @@
+"""A help request as submitted: who, where, what, how urgent, which skills, how many."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from schemas._base import Wire
+from schemas.places import PlacePath
+from schemas.vocab import REMOTE_CAPABLE_SKILLS, Category, Gender, Skill, Urgency
+
+# Categories where a critical request means life or health at risk: advise calling 120.
+MEDICAL_CATEGORIES: frozenset[Category] = frozenset(
+    {Category.MEDICAL, Category.HOSPITAL_TRANSPORT, Category.FALL}
+)
+
+
+class RequesterContact(Wire):
+    """Personal data: shown only to assigned helpers and staff, never in offers or logs."""
+
+    name: str | None = Field(default=None, repr=False)
+    phone: str | None = Field(default=None, repr=False)
+    address: str | None = Field(default=None, repr=False)  # exact, e.g. "3号楼2单元501"
+
+
+class RequestSource(Wire):
+    bot_id: str | None = None
+    group_id: str | None = None
+    message_id: str | None = None
+
+
+class SkillNeed(Wire):
+    """`count` helpers, each having any one of `skills` (empty: any willing neighbour)."""
+
+    skills: tuple[Skill, ...] = ()
+    count: int = Field(default=1, ge=1, le=50)
+
+    @property
+    def remote(self) -> bool:
+        """Every listed skill can help by phone: match across the whole community at once."""
+        return bool(self.skills) and all(s in REMOTE_CAPABLE_SKILLS for s in self.skills)
+
+
+class RequestSpec(Wire):
+    request_id: str = Field(min_length=1)
+    community_id: str = Field(min_length=1)
+    place: PlacePath
+    category: Category
+    urgency: Urgency
+    skills: tuple[Skill, ...] = ()
+    helpers_needed: int = Field(default=1, ge=1, le=50)
+    # Explicit needs override the rule in `effective_needs`; their counts must then add
+    # up to `helpers_needed`.
+    needs: tuple[SkillNeed, ...] = ()
+    text: str = ""
+    contact: RequesterContact = Field(default_factory=RequesterContact, repr=False)
+    requester_helper_id: str | None = None  # never offered their own request
+    requester_household_id: str | None = None  # pairing lookup; defaults to place's
+    prefer_gender: Gender | None = None
+    prefer_party_member: bool = False
+    life_threatening: bool | None = None  # None: derived from urgency and category
+    source: RequestSource | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RequestSpec:
+        if self.place.community_id != self.community_id:
+            raise ValueError("place.community_id must equal community_id")
+        if self.needs and sum(n.count for n in self.needs) != self.helpers_needed:
+            raise ValueError("helpers_needed must equal the sum of needs' counts")
+        return self
+
+    def effective_needs(self) -> tuple[SkillNeed, ...]:
+        """Slots to fill, grouped by skill.
+
+        Without explicit needs: presence skills get `helpers_needed` slots; remote-capable
+        skills asked for beside them get one extra slot (a doctor or nurse guiding by
+        phone while drivers come); remote-only requests get `helpers_needed` slots.
+        """
+        if self.needs:
+            return self.needs
+        presence = tuple(s for s in self.skills if s not in REMOTE_CAPABLE_SKILLS)
+        remote = tuple(s for s in self.skills if s in REMOTE_CAPABLE_SKILLS)
+        if presence and remote:
+            return (
+                SkillNeed(skills=presence, count=self.helpers_needed),
+                SkillNeed(skills=remote, count=1),
+            )
+        return (SkillNeed(skills=presence or remote, count=self.helpers_needed),)
+
+    def total_slots(self) -> int:
+        return sum(n.count for n in self.effective_needs())
+
+    def household_for_pairing(self) -> str | None:
+        return self.requester_household_id or self.place.household_id
+
+    def is_life_threatening(self) -> bool:
+        if self.life_threatening is not None:
+            return self.life_threatening
+        return self.urgency is Urgency.CRITICAL and self.category in MEDICAL_CATEGORIES

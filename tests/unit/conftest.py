@@ -1,0 +1,184 @@
+"""Builders for the pure-core unit tests: a tiny community and a controllable clock."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import pytest
+
+from dispatcher.core import Decision, DispatchState, apply, decide
+from schemas.commands import (
+    AcceptOffer,
+    Command,
+    CommandBody,
+    DeadlineReached,
+    DeclineOffer,
+    SubmitRequest,
+    UpsertHelper,
+)
+from schemas.events import Event
+from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
+from schemas.places import PlacePath
+from schemas.records import RequestState
+from schemas.requests import RequesterContact, RequestSpec
+from schemas.vocab import Category, Gender, Role, Skill, Urgency
+
+COMMUNITY = "siming-xian"
+# 12:00 UTC on Tuesday 2024-03-05 is 20:00 in Xiamen: the pregnant neighbour's evening.
+T0 = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
+
+
+def place(
+    building: str = "3",
+    compound: str = "tuqiang",
+    grid: str = "g1",
+    household: str | None = None,
+    community: str = COMMUNITY,
+) -> PlacePath:
+    return PlacePath(
+        community_id=community,
+        grid_id=grid,
+        compound_id=compound,
+        building_id=building,
+        unit="2",
+        floor=5,
+        household_id=household,
+        compound_name="图强小区",
+        building_name=f"{building}号楼",
+    )
+
+
+def window(start: str, end: str) -> TimeWindow:
+    return TimeWindow(start=time.fromisoformat(start), end=time.fromisoformat(end))
+
+
+class World:
+    def __init__(self) -> None:
+        self.state = DispatchState()
+        self.now = T0
+        self.events: list[Event] = []
+        self._ids = itertools.count()
+
+    # --- building blocks ---------------------------------------------------------------
+
+    def command(self, body: CommandBody, command_id: str | None = None) -> Command:
+        return Command(
+            command_id=command_id or f"cmd-{next(self._ids)}",
+            community_id=COMMUNITY,
+            issued_at=self.now,
+            body=body,
+        )
+
+    def run(self, body: CommandBody | Command, command_id: str | None = None) -> Decision:
+        command = body if isinstance(body, Command) else self.command(body, command_id)
+        decision = decide(self.state, command, self.now)
+        apply(self.state, decision)
+        self.events.extend(decision.events)
+        return decision
+
+    def helper(
+        self,
+        helper_id: str,
+        *,
+        building: str = "3",
+        compound: str = "tuqiang",
+        grid: str = "g1",
+        skills: Iterable[Skill] = (),
+        roles: Iterable[Role] = (Role.VOLUNTEER,),
+        party: bool = False,
+        gender: Gender | None = None,
+        paired: Iterable[str] = (),
+        phone: str | None = None,
+        availability: Iterable[WeeklyWindow] = (),
+        dnd: TimeWindow | None = None,
+    ) -> HelperProfile:
+        profile = HelperProfile(
+            helper_id=helper_id,
+            name=helper_id,
+            phone=phone,
+            place=place(building, compound, grid, household=f"hh-{helper_id}"),
+            roles=tuple(roles),
+            skills=tuple(skills),
+            party_member=party,
+            gender=gender,
+            paired_household_ids=tuple(paired),
+            availability=tuple(availability),
+            do_not_disturb=dnd,
+        )
+        self.run(UpsertHelper(profile=profile))
+        return profile
+
+    def spec(self, request_id: str = "req-1", **kw: Any) -> RequestSpec:
+        defaults: dict[str, Any] = {
+            "request_id": request_id,
+            "community_id": COMMUNITY,
+            "place": place(household="hh-requester"),
+            "category": Category.HOSPITAL_TRANSPORT,
+            "urgency": Urgency.CRITICAL,
+            "skills": (Skill.DRIVING,),
+            "helpers_needed": 1,
+            "text": "亲爱的邻居们，我身体不舒服，谁能帮忙送我去医院？",
+            "contact": RequesterContact(
+                name="林女士", phone="13800000000", address="3号楼2单元501"
+            ),
+        }
+        defaults.update(kw)
+        return RequestSpec(**defaults)
+
+    def submit(self, request_id: str = "req-1", **kw: Any) -> Decision:
+        return self.run(SubmitRequest(spec=self.spec(request_id, **kw)))
+
+    # --- reading ------------------------------------------------------------------------
+
+    def request(self, request_id: str = "req-1") -> RequestState:
+        return self.state.requests[request_id]
+
+    def of_type(self, kind: str, decision: Decision | None = None) -> list[Any]:
+        events = decision.events if decision is not None else self.events
+        return [e.body for e in events if e.body.type == kind]
+
+    def offered(self, decision: Decision | None = None) -> list[str]:
+        return [b.helper_id for b in self.of_type("offer_sent", decision)]
+
+    def offer_id(self, helper_id: str, request_id: str = "req-1") -> str:
+        return next(o.offer_id for o in self.request(request_id).offers if o.helper_id == helper_id)
+
+    def accept(self, helper_id: str, request_id: str = "req-1") -> Decision:
+        return self.run(
+            AcceptOffer(
+                request_id=request_id,
+                offer_id=self.offer_id(helper_id, request_id),
+                helper_id=helper_id,
+            )
+        )
+
+    def decline(self, helper_id: str, request_id: str = "req-1") -> Decision:
+        return self.run(
+            DeclineOffer(
+                request_id=request_id,
+                offer_id=self.offer_id(helper_id, request_id),
+                helper_id=helper_id,
+            )
+        )
+
+    def tick(self, request_id: str = "req-1") -> Decision:
+        """Move the clock to the request's next deadline and fire it."""
+        r = self.request(request_id)
+        assert r.next_deadline is not None and r.deadline_step is not None
+        self.now = max(self.now, r.next_deadline)
+        return self.run(DeadlineReached(request_id=request_id, step=r.deadline_step))
+
+    def later(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+World.place = staticmethod(place)  # type: ignore[attr-defined]
+World.window = staticmethod(window)  # type: ignore[attr-defined]

@@ -1,0 +1,56 @@
+"""Raw chat message → request spec; replies; deterministic ids; merge keys."""
+
+from __future__ import annotations
+
+from dispatcher.api.bots import GroupPlace
+from dispatcher.api.dispatch import merge_key, request_id_for
+from dispatcher.api.intake import spec_for_message
+from dispatcher.api.models import ChatMessageIn
+from dispatcher.api.replies import merged_reply_text, reply_text
+from dispatcher.classify import classify
+
+GROUP = GroupPlace(
+    community_id="siming", grid_id="g1", compound_id="tuqiang", compound_name="图强小区"
+)
+
+
+def msg(text: str, mid: str = "m1") -> ChatMessageIn:
+    return ChatMessageIn.model_validate(
+        {
+            "group_id": "grid-1",
+            "message_id": mid,
+            "sender": {"id": "u1", "name": "王女士"},
+            "text": text,
+        }
+    )
+
+
+def test_building_hint_refines_the_groups_place() -> None:
+    m = msg("5号楼二单元502有位老人摔倒了起不来，需要两个人帮忙")
+    spec = spec_for_message(m, classify(m.text), GROUP, request_id="r1", bot_id="b")
+    assert spec.place.building_id == "b5" and spec.place.building_name == "5号楼"
+    assert spec.place.compound_id == "tuqiang" and spec.community_id == "siming"
+    assert spec.contact.name == "王女士" and spec.contact.address and "502" in spec.contact.address
+    assert spec.source is not None and spec.source.message_id == "m1"
+    assert merge_key(spec) == "siming|tuqiang|b5|fall"
+
+
+def test_no_building_no_merge() -> None:
+    m = msg("谁能帮忙去药店买点退烧药？")
+    spec = spec_for_message(m, classify(m.text), GROUP, request_id="r2", bot_id="b")
+    assert spec.place.building_id is None and merge_key(spec) is None
+
+
+def test_fire_reply_tells_to_call_119_first() -> None:
+    m = msg("7栋厨房着火了，浓烟很大")
+    c = classify(m.text)
+    spec = spec_for_message(m, c, GROUP, request_id="r3", bot_id="b")
+    text = reply_text(spec, c.advice)
+    assert text.startswith("请立即拨打119") and "邻居" in text
+    assert "119" in merged_reply_text(spec, c.advice)
+
+
+def test_request_ids_are_deterministic_per_bot_group_and_message() -> None:
+    a = request_id_for("bot", "g", "m")
+    assert a == request_id_for("bot", "g", "m")
+    assert a != request_id_for("bot", "g2", "m") != request_id_for("bot2", "g", "m")

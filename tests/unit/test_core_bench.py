@@ -1,0 +1,25 @@
+"""The benchmark command's output shape (at a tiny size; no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+
+from dispatcher.bench.cli import main
+
+
+def test_bench_match_prints_one_json_object_per_size(capsys):
+    code = main(
+        ["match", "--helpers", "200,400", "--decisions", "5", "--naive-runs", "2", "--json"]
+    )
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [r["helpers"] for r in rows] == [200, 400]
+    for r in rows:
+        assert r["p50_us"] > 0 and r["p99_us"] >= r["p50_us"] and r["naive_p50_us"] > 0
+        assert r["agreement_with_scan"] == 1.0
+
+
+def test_bench_other_subcommands_are_not_yet_implemented(capsys):
+    assert main(["e2e"]) == 2
+    assert "not yet implemented" in capsys.readouterr().err
