@@ -15,6 +15,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "api": ("dispatcher.api.serve", "run the HTTP API"),
     "migrate": ("dispatcher.record.migrate", "apply the PostgreSQL migrations"),
     "topics": ("streams.topics", "create the Kafka topics"),
+    "report": ("dispatcher.ops.report_cli", "monthly report per community (text, CSV, JSON)"),
+    "demo": ("dispatcher.ops.demo", "play the stories against the running service"),
+    "roster-import": ("dispatcher.api.roster_import", "import a CSV/XLSX ledger of helpers"),
 }
 
 

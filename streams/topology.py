@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,8 @@ from pydantic import ValidationError
 
 from dispatcher.core import apply as apply_decision
 from dispatcher.core import decide
+from dispatcher.ops import metrics as ops_metrics
+from dispatcher.ops.worker_metrics import install_worker_metrics
 from dispatcher.plans import scaled_plans
 from dispatcher.push import EndpointRegistry
 from dispatcher.record.migrate import apply_migrations
@@ -36,6 +39,7 @@ from streams.state_store import WorkerState, encode_record
 log = logging.getLogger(__name__)
 
 DEADLINE_RETRY = timedelta(seconds=5)
+STATE_WAIT_TICKS = 600  # × 50 ms: how long a message waits for its partition's state
 PRUNE_EVERY_S = 60.0
 
 
@@ -72,6 +76,7 @@ class Topology:
     stats: Stats = field(default_factory=Stats)
     plans: dict[Urgency, EscalationPlan] = field(default_factory=dict)
     notifier: Any = None
+    last_offsets: dict[Any, tuple[int, int]] = field(default_factory=dict)
     pool: asyncpg.Pool | None = None
     last_prune: float = 0.0
 
@@ -84,23 +89,53 @@ class Topology:
         )
 
     def state_ready(self) -> bool:
-        """Rebuild the in-memory state when the assignment changed; False while recovering."""
+        """Rebuild the in-memory state once recovery of a new assignment has completed.
+
+        Returns whether the state matches the current assignment. During a revoke the
+        generation has not changed yet, so in-flight messages of the old assignment are
+        still served by the (still valid) old state.
+        """
         app = self.app
-        if app.rebalancing or not app.tables.recovery.completed.is_set():
-            return False
         generation = app.consumer_generation_id
-        if self.state.generation != generation:
-            self.state = WorkerState.rebuild(
-                self.requests_table.items(),
-                self.helpers_table.items(),
-                self.assigned_partitions(),
-                generation,
-                plans=self.plans,
-            )
+        if self.state.generation == generation:
+            return True
+        recovery = app.tables.recovery
+        if not recovery.completed.is_set() or recovery.in_recovery:
+            return False
+        self.state = WorkerState.rebuild(
+            self.requests_table.items(),
+            self.helpers_table.items(),
+            self.assigned_partitions(),
+            generation,
+            plans=self.plans,
+        )
         return True
+
+    async def owns(self, partition: int) -> bool:
+        """Whether this worker's state covers `partition` now, waiting out a recovery.
+
+        A valid command is never dead-lettered for a transient state: if the partition was
+        revoked meanwhile, the message is left to its new owner (Faust discards commits of
+        revoked partitions); if the state cannot be had at all, the worker exits so that
+        its supervisor restarts it and the command is processed again.
+        """
+        for _ in range(STATE_WAIT_TICKS):
+            if self.state_ready() and partition in self.state.partitions:
+                return True
+            if partition not in self.assigned_partitions() and not self.app.rebalancing:
+                log.info("partition %s moved away: leaving its message to the new owner", partition)
+                return False
+            await asyncio.sleep(0.05)
+        log.critical(
+            "no state for partition %s after %.0f s: exiting to be restarted",
+            partition,
+            STATE_WAIT_TICKS * 0.05,
+        )
+        os._exit(75)  # EX_TEMPFAIL: the supervisor restarts; the command is re-read
 
     # ------------------------------------------------------------------ dispatch
     async def handle_command(self, event: Any) -> None:
+        self._check_offset(event)
         try:
             command = Command.model_validate_json(event.value)
         except (ValidationError, ValueError) as exc:
@@ -112,13 +147,34 @@ class Topology:
             log.exception("command %s failed", command.command_id)
             await self._dead_letter(event, f"{type(exc).__name__}: {_short(exc)}", "process")
 
+    def _check_offset(self, event: Any) -> None:
+        msg = event.message
+        tp = msg.tp
+        gen = self.app.consumer_generation_id
+        last = self.last_offsets.get(tp)
+        if last is None or last[0] != gen:
+            consumer = self.app.consumer
+            log.info(
+                "first offset of %s in generation %s: %s (faust committed %s, read %s)",
+                tp.partition,
+                gen,
+                msg.offset,
+                consumer._committed_offset.get(tp),
+                consumer._read_offset.get(tp),
+            )
+        elif msg.offset != last[1] + 1:
+            log.warning("offset gap on %s: %s after %s", tp.partition, msg.offset, last[1])
+        self.last_offsets[tp] = (gen, msg.offset)
+
     async def _dispatch(self, command: Command, partition: int) -> None:
-        if not self.state_ready():  # agents only run after recovery; defensive
-            raise RuntimeError("state not ready")
+        if not await self.owns(partition):
+            return
         now = utcnow()
         body = command.body
         if body.type == "deadline_reached":
-            self.stats.note_lateness((now - command.issued_at).total_seconds())
+            lateness = (now - command.issued_at).total_seconds()
+            self.stats.note_lateness(lateness)
+            ops_metrics.observe_deadline_lateness(lateness)
         decision = decide(self.state.core, command, now)
         self.stats.commands += 1
         if decision.events:
@@ -174,6 +230,14 @@ class Topology:
         )
         await fut
 
+    def observe_push(self, endpoint: str, ok: bool, latency: float | None) -> None:
+        # Label by endpoint kind (webhook, wecom…), never by name: bounded cardinality.
+        kind = self.notifier.registry.get(endpoint).kind.value
+        if ok:
+            ops_metrics.observe_delivery(kind, seconds=latency)
+        else:
+            ops_metrics.observe_delivery_failure(kind, "permanent")
+
     async def notify(self, event: Any) -> None:
         try:
             decoded = Event.model_validate_json(event.value)
@@ -202,6 +266,7 @@ class Topology:
             try:
                 async with pool.acquire() as conn:
                     self.stats.recorded += await record_events(conn, decoded)
+                ops_metrics.observe_events(decoded)
                 return
             except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
                 # PostgreSQL away: wait and retry rather than drop (the offset stays uncommitted).
@@ -306,6 +371,7 @@ def build_topology(settings: Settings, worker_name: str = "worker") -> Topology:
         helper=lambda hid: topo.state.core.helpers.get(hid),
         request=lambda rid: topo.state.core.requests.get(rid),
         send_command=topo.send_command,
+        on_result=lambda d, ok, latency: topo.observe_push(d.endpoint, ok, latency),
     )
     topo.notifier = notifier
     if not notifier.enabled:
@@ -349,4 +415,7 @@ def build_topology(settings: Settings, worker_name: str = "worker") -> Topology:
             }
         )
 
+    install_worker_metrics(
+        app, stats=topo.stats, requests=lambda: topo.state.core.requests.values()
+    )
     return topo

@@ -5,6 +5,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 cd "$REPO"
 STACK="$HERE/stack.sh"
+"$HERE/system-deps.sh"
 started_stack=0
 "$STACK" status >/dev/null 2>&1 || started_stack=1
 "$STACK" up

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,11 +14,11 @@ from dispatcher.api import admin, health, helper_pages, messages, offer_pages, r
 from dispatcher.api.body_limit import BodyLimit
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.producer import KafkaCommandSink
+from dispatcher.api.reconcile import reconcile_forever
 from dispatcher.ops import web as ops_web
 from dispatcher.settings import Settings
 
 log = logging.getLogger(__name__)
-
 
 
 def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
@@ -30,9 +32,13 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
                 await start()
             except Exception as exc:  # readiness reports it; the sink retries on first use
                 log.warning("kafka producer not started yet: %s", type(exc).__name__)
+        reconciler = asyncio.create_task(reconcile_forever(deps), name="reconcile")
         try:
             yield
         finally:
+            reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reconciler
             await deps.close()
 
     app = FastAPI(

@@ -23,6 +23,7 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.models import Accepted
 from dispatcher.api.replies import emergency_for, merged_reply_text, reply_text
+from dispatcher.ops.api_metrics import observe_request_merged, observe_request_submitted
 from schemas.commands import Command, CommandBody, SubmitRequest, new_command
 from schemas.requests import RequestSpec
 
@@ -91,6 +92,7 @@ async def _queue(
                 await conn.execute(
                     "UPDATE api_intake SET reports = reports + 1 WHERE request_id = $1", earlier
                 )
+                observe_request_merged(spec)
                 number = emergency_for(spec)
                 return Accepted(
                     request_id=earlier,
@@ -99,23 +101,21 @@ async def _queue(
                     advise_emergency_call=number is not None,
                     emergency_number=number,
                 )
+        command = new_command(
+            SubmitRequest(spec=spec), community_id=spec.community_id, issued_at=datetime.now(UTC)
+        )
         await conn.execute(
-            "INSERT INTO api_intake (request_id, bot_id, community_id, merge_key) "
-            "VALUES ($1, $2, $3, $4) ON CONFLICT (request_id) DO NOTHING",
+            "INSERT INTO api_intake (request_id, bot_id, community_id, merge_key, command) "
+            "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (request_id) DO NOTHING",
             spec.request_id,
             bot_id,
             spec.community_id,
             key,
+            command.model_dump_json(),
         )
         # Inside the transaction: if Kafka refuses, the intake row is rolled back too.
-        await produce(
-            deps,
-            new_command(
-                SubmitRequest(spec=spec),
-                community_id=spec.community_id,
-                issued_at=datetime.now(UTC),
-            ),
-        )
+        await produce(deps, command)
+    observe_request_submitted(spec)
     number = emergency_for(spec)
     return Accepted(
         request_id=spec.request_id,

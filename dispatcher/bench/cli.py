@@ -36,12 +36,25 @@ def _parser() -> argparse.ArgumentParser:
     match.add_argument("--naive-runs", type=int, default=5, help="timed scans per size")
     match.add_argument("--seed", type=int, default=7, help="community generator seed")
     match.add_argument("--json", action="store_true", help="one JSON object per line")
-    sub.add_parser("e2e", help="end-to-end latency through Kafka (not yet implemented)")
+    e2e = sub.add_parser(
+        "e2e",
+        help="end-to-end latency and throughput on the real local Kafka and PostgreSQL",
+        description="Intake → first offer, intake → phone, deadline lateness and the "
+        "throughput ceiling (one and two workers), beside a raw Kafka round-trip floor, in an "
+        "isolated namespace (own topics, app id, database; all cleaned up). Progress on stderr.",
+    )
+    from dispatcher.bench.e2e_args import add_arguments
+
+    add_arguments(e2e)
     return parser
 
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    if args.bench == "e2e":
+        from dispatcher.bench.e2e import main as e2e_main  # lazy: aiokafka, httpx, asyncpg
+
+        return e2e_main(args)
     if args.bench != "match":
         print(f"bench {args.bench}: not yet implemented", file=sys.stderr)
         return 2

@@ -96,7 +96,9 @@ def offer_wave(
     fx: Effects, d: RequestDraft, ring: Ring, per_slot: int, remote_per_slot: int
 ) -> None:
     """For each need short of helpers: new offers, `per_slot` per open slot. Presence
-    needs read rings up to `ring`; remote-capable needs read the whole community."""
+    needs read rings up to `ring`; remote-capable needs read the whole community. A
+    wave that leaves a need with nobody asked climbs on at once (a rung's own wave, or
+    the re-wave after a withdrawal)."""
     exclude = d.offered_helpers()
     for i in d.open_needs():
         need = d.needs[i]
@@ -105,6 +107,7 @@ def offer_wave(
         seed = d.ctx.window_seed(d.step, i, len(d.offers))
         found = fx.state.index.search(d.ctx, need, max_ring, want, exclude, seed)
         exclude.update(_send_offers(fx, d, found))
+    widen_if_starved(fx, d)
 
 
 def current_offer_ring(d: RequestDraft) -> tuple[Ring, int]:
@@ -179,7 +182,6 @@ def run_step(fx: Effects, d: RequestDraft) -> None:
     if rung.ring in OFFER_RINGS:
         remote = d.plan.remote_wave_size if d.step == 0 else rung.wave_size
         offer_wave(fx, d, rung.ring, rung.wave_size, remote)
-        widen_if_starved(fx, d)
     elif rung.ring is Ring.WHISTLE:
         blow_whistle(fx, d, rung.wave_size)
     else:
@@ -233,8 +235,10 @@ def stand_down(
     include_assigned: bool = False,
 ) -> None:
     """Tell holders of open offers they are no longer needed ("已有邻居接手，谢谢").
-    `only_covered`: just those whose needs are all filled. `include_assigned`: also the
-    helpers on their way (a cancellation)."""
+    `only_covered`: just those whose needs are all filled (after an accept), then, if
+    the accept left a need unfilled with nobody asked (a partial fill that took the
+    ring's last offer), climb now. `include_assigned`: also the helpers on their way (a
+    cancellation)."""
     open_needs = set(d.open_needs())
     for i, o in enumerate(d.offers):
         if o.status is not OfferStatus.OPEN:
@@ -254,6 +258,8 @@ def stand_down(
                 ),
                 d.request_id,
             )
+    if only_covered:
+        widen_if_starved(fx, d)
 
 
 def close(fx: Effects, d: RequestDraft, status: RequestStatus, by: Party | None) -> None:

@@ -1,11 +1,171 @@
-"""The API's operations surface (metrics, dashboard, reports). Filled in by the ops work."""
+"""The API's operations surface: `/metrics`, the live dashboard, its JSON and SSE feeds,
+and monthly reports. `install(app, settings)` is the one hook `create_app` calls."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any
 
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from dispatcher.ops import api_metrics
+from dispatcher.ops.dashboard_data import overview
+from dispatcher.ops.live_feed import LiveFeed, sse_message
+from dispatcher.ops.reports import days_csv, helpers_csv, month_report, parse_month
+from dispatcher.ops.staff import COOKIE, presented_token, require_staff_ops, token_valid
 from dispatcher.settings import Settings
+
+STATIC = resources.files("dispatcher.ops") / "static"
+HEARTBEAT_S = 15.0
+# The page loads only its own script and style, and talks only to this origin.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def _page(name: str) -> HTMLResponse:
+    html = (STATIC / name).read_text(encoding="utf-8")
+    return HTMLResponse(
+        html,
+        headers={
+            "Content-Security-Policy": CSP,
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+def _feed(request: Request) -> LiveFeed:
+    feed: LiveFeed = request.app.state.ops_feed
+    return feed
+
+
+public = APIRouter(tags=["ops"], include_in_schema=True)
+staff = APIRouter(prefix="/ops/v1", tags=["ops"], dependencies=[Depends(require_staff_ops)])
+
+
+@public.get("/metrics", summary="Prometheus metrics of this API process", response_class=Response)
+async def metrics() -> Response:
+    return Response(generate_latest(api_metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+@public.get("/dashboard", summary="Live dispatch dashboard (staff)", response_class=HTMLResponse)
+async def dashboard(request: Request, token: str | None = None) -> Response:
+    if token is not None:
+        if not token_valid(request, token):
+            return _page("login.html")
+        # Trade the token in the URL for an HttpOnly cookie, and drop it from the address bar.
+        response = RedirectResponse("/dashboard", status_code=303)
+        response.set_cookie(
+            COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            max_age=12 * 3600,
+        )
+        return response
+    if not token_valid(request, presented_token(request)):
+        return _page("login.html")
+    return _page("dashboard.html")
+
+
+@staff.get("/overview", summary="Open requests, today's figures, per-community table")
+async def ops_overview(request: Request) -> JSONResponse:
+    pool = await request.app.state.deps.pool()
+    data = await overview(pool)
+    data["feed_live"] = _feed(request).ready.is_set()
+    return JSONResponse(data, headers={"Cache-Control": "no-store"})
+
+
+@staff.get("/stream", summary="Server-sent events: the dispatch events as they happen")
+async def ops_stream(request: Request) -> StreamingResponse:
+    feed = _feed(request)
+
+    async def frames() -> AsyncIterator[str]:
+        async with feed.subscribe() as queue:
+            yield "retry: 2000\n\n"
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(feed.ready.wait(), timeout=10)
+            yield _status(feed)
+            for view in list(feed.recent):  # the page dedupes by event id
+                yield sse_message(view)
+            while True:
+                try:
+                    view = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
+                except TimeoutError:
+                    yield _status(feed)  # doubles as a keep-alive through proxies
+                    continue
+                yield sse_message(view)
+
+    return StreamingResponse(
+        frames(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def _status(feed: LiveFeed) -> str:
+    return f'event: status\ndata: {{"live":{str(feed.ready.is_set()).lower()}}}\n\n'
+
+
+@staff.get("/reports/{community_id}/{month}", summary="A community's month (JSON or CSV)")
+async def ops_report(
+    community_id: str,
+    month: str,
+    request: Request,
+    format: str = Query("json", pattern="^(json|csv)$"),
+    table: str = Query("days", pattern="^(days|helpers)$"),
+) -> Response:
+    try:
+        parse_month(month)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    pool = await request.app.state.deps.pool()
+    report = await month_report(pool, community_id, month)
+    if format == "json":
+        return JSONResponse(report.as_json())
+    body = helpers_csv(report) if table == "helpers" else days_csv(report)
+    filename = f"report-{community_id}-{month}-{table}.csv"
+    return PlainTextResponse(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Add the operations routes to the API app. Called once by `create_app`."""
+    feed = LiveFeed(settings)
+    app.state.ops_feed = feed
+    app.add_middleware(api_metrics.HttpMetricsMiddleware)
+    app.include_router(public)
+    app.include_router(staff)
+    app.mount("/ops/static", StaticFiles(directory=str(STATIC)), name="ops-static")
+
+    # Stop the feed's consumer with the app, inside whatever lifespan create_app set.
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with inner(a) as state:
+            try:
+                yield state
+            finally:
+                await feed.stop()
+
+    app.router.lifespan_context = lifespan

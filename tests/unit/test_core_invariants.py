@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dispatcher.core import DispatchState, apply, decide
+from dispatcher.core.context import SearchContext
 from schemas.commands import (
     AcceptOffer,
     CancelRequest,
@@ -25,9 +26,10 @@ from schemas.commands import (
 )
 from schemas.helpers import HelperProfile, TimeWindow
 from schemas.places import PlacePath
-from schemas.records import OfferStatus
+from schemas.plans import OFFER_RINGS
+from schemas.records import OfferStatus, RequestStatus
 from schemas.requests import RequesterContact, RequestSpec
-from schemas.vocab import Category, Party, Role, Skill, Urgency
+from schemas.vocab import Category, Party, Ring, Role, Skill, Urgency
 
 from .conftest import COMMUNITY, T0
 
@@ -98,6 +100,7 @@ class Run:
         self.last = command
         check_offers_sent(decision, before, request or self.state.requests.get("r"), self.now)
         check_slots_and_offers(self.state)
+        check_no_idle_offer_ring(self.state, self.now)
         # Idempotency: the same command again changes no record and emits nothing new.
         again = decide(self.state, command, self.now)
         assert not again.requests and not again.helpers
@@ -136,6 +139,28 @@ def check_slots_and_offers(state) -> None:
         if r.terminal:
             assert all(o.status is not OfferStatus.OPEN for o in r.offers)
             assert r.next_deadline is None
+
+
+def check_no_idle_offer_ring(state, now) -> None:
+    """Nobody waits out an offer ring for nothing: an open request on an offer rung has,
+    for every unfilled need, an offer still waiting for an answer, or nobody eligible
+    left to ask in the whole community."""
+    for r in state.requests.values():
+        steps = r.plan.steps
+        if r.status is not RequestStatus.OPEN or r.step >= len(steps):
+            continue
+        if steps[r.step].ring not in OFFER_RINGS:
+            continue
+        needs = r.spec.effective_needs()
+        pending = {i for o in r.offers if o.status is OfferStatus.OPEN for i in o.need_indexes}
+        offered = {o.helper_id for o in r.offers}
+        ctx = SearchContext.for_request(r, now)
+        for i, need in enumerate(needs):
+            filled = sum(1 for a in r.assignments if a.active and a.need_index == i)
+            if filled >= need.count or i in pending:
+                continue
+            left = state.index.search(ctx, need, Ring.COMMUNITY, 1, offered)
+            assert not left, f"need {i} idles on {steps[r.step].ring} while {left} could be asked"
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -75,9 +75,35 @@ def test_last_candidate_failing_widens_the_ring_now(world):
     from schemas.commands import DeliveryFailed
 
     offer_id = world.offer_id("only-in-building")
-    decision = world.run(DeliveryFailed(request_id="req-1", offer_id=offer_id,
-                                        helper_id="only-in-building", reason="HTTP 410"))
+    decision = world.run(
+        DeliveryFailed(
+            request_id="req-1", offer_id=offer_id, helper_id="only-in-building", reason="HTTP 410"
+        )
+    )
     assert world.offered(decision) == ["in-compound"]  # not after the 30 s building wait
+
+
+def test_partial_fill_taking_the_rings_last_offer_widens_now(world):
+    world.helper("only-in-building", skills=[Skill.DRIVING])
+    world.helper("in-compound", building="9", skills=[Skill.DRIVING])
+    world.submit(helpers_needed=2)
+    assert world.offered() == ["only-in-building"]
+    d = world.accept("only-in-building")
+    # One slot still open and nobody left to ask in the building: the compound now.
+    assert [e.to_ring for e in world.of_type("ring_escalated", d)] == [Ring.COMPOUND]
+    assert world.offered(d) == ["in-compound"]
+    assert world.request().status is RequestStatus.OPEN
+
+
+def test_withdrawal_with_nobody_left_in_the_ring_widens_now(world):
+    world.helper("only-in-building", skills=[Skill.DRIVING])
+    world.helper("in-compound", building="9", skills=[Skill.DRIVING])
+    world.submit()
+    world.accept("only-in-building")
+    assert world.request().status is RequestStatus.FILLED
+    d = world.run(HelperWithdrew(request_id="req-1", helper_id="only-in-building"))
+    assert [e.to_ring for e in world.of_type("ring_escalated", d)] == [Ring.COMPOUND]
+    assert world.offered(d) == ["in-compound"]
 
 
 def test_helpers_of_another_community_are_never_offered(world):
@@ -218,11 +244,14 @@ def test_responsiveness_breaks_ties_within_equal_load(world):
 
 
 def test_plan_is_snapshotted_onto_the_request(world):
+    world.helper("a", skills=[Skill.DRIVING])  # an offer pending: the building rung waits
     world.submit()
     world.state.plans = {}  # config changed: the running request keeps its own plan
     assert world.request().plan == DEFAULT_PLANS[Urgency.CRITICAL]
     world.tick()
-    assert world.request().step == 1
+    r = world.request()
+    assert r.step == 1
+    assert (world.now - r.created_at).total_seconds() == r.plan.steps[0].wait_s
 
 
 def test_critical_first_offers_immediately_then_widens_every_30_to_60s(world):
@@ -245,7 +274,9 @@ def test_stale_deadline_is_a_no_op(world):
 
 
 def test_early_deadline_does_nothing(world):
+    world.helper("a", skills=[Skill.DRIVING])  # an offer pending: the building rung waits
     world.submit()
+    world.later(DEFAULT_PLANS[Urgency.CRITICAL].steps[0].wait_s - 1)
     assert not world.run(DeadlineReached(request_id="req-1", step=0)).changed
     assert world.request().step == 0
 
@@ -279,9 +310,11 @@ def test_decline_counts_and_brings_a_replacement(world):
 
 
 def test_delivery_failed_is_treated_as_no_answer_now(world):
-    world.helper("a", skills=[Skill.DRIVING])
+    for hid in ("a", "c", "d", "e", "f"):  # five in her building; the wave asks four
+        world.helper(hid, skills=[Skill.DRIVING])
     world.helper("b", building="8", skills=[Skill.DRIVING])
     world.submit()
+    assert world.offered() == ["a", "c", "d", "e"]
     d = world.run(
         DeliveryFailed(
             request_id="req-1", offer_id=world.offer_id("a"), helper_id="a", reason="410"
@@ -289,7 +322,11 @@ def test_delivery_failed_is_treated_as_no_answer_now(world):
     )
     assert world.of_type("offer_failed", d)[0].helper_id == "a"
     assert world.state.helpers["a"].load.no_answer_total == 1
-    assert world.offered(d) == []  # the building ring has nobody else yet
+    # Replaced at once from the same ring, not after the offer's ten minutes; offers are
+    # still pending, so the ladder does not climb to the compound (b) before its time.
+    assert world.offered(d) == ["f"]
+    assert world.of_type("ring_escalated", d) == []
+    assert world.request().step == 0
 
 
 def test_withdrawal_reopens_the_slot(world):
@@ -445,6 +482,7 @@ def test_rebuild_from_stored_records_gives_the_same_decisions(world):
 
 
 def test_deadlines_and_prune(world):
+    world.helper("a", skills=[Skill.DRIVING])  # an offer pending: the building rung waits
     world.submit()
     [deadline] = world.state.due_deadlines(world.now + timedelta(seconds=30))
     assert (deadline.request_id, deadline.step) == ("req-1", 0)

@@ -91,17 +91,37 @@ def test_burst_pipe_plumbers_then_whistle_to_property_and_staff(world):
         skills=(Skill.PLUMBING,),
         text="楼上漏水漏到我家天花板了，有没有会修水管的师傅帮忙看看",
     )
-    assert world.offered(d) == []  # PAIRED rung first, and nobody is paired with her
-    seen: list[str] = []
+    # Nobody is paired with her: the empty PAIRED rung is skipped at once, and the
+    # plumber in her building is asked in the first second.
+    assert [e.to_ring for e in world.of_type("ring_escalated", d)] == [Ring.BUILDING]
+    assert world.offered(d) == ["plumber-1"]
+    seen = [(b.helper_id, b.ring) for b in world.of_type("offer_sent", d)]
+    climbs = []
     whistle = None
     while whistle is None:
         step = world.tick()
-        seen += world.offered(step)
+        seen += [(b.helper_id, b.ring) for b in world.of_type("offer_sent", step)]
+        elapsed = (world.now - world.request().created_at).total_seconds()
+        climbs += [(e.to_ring, elapsed) for e in world.of_type("ring_escalated", step)]
         whistles = world.of_type("whistle_blown", step)
         whistle = whistles[0] if whistles else None
-    assert seen[:3] == ["plumber-1", "plumber-2", "plumber-3"]  # building, compound, grid
+    # With an offer pending, each ring is waited out in full: building 120 s, compound
+    # 180 s, and the grid (nobody new there, plumbers 1 and 2 still asked) 300 s.
+    assert climbs == [
+        (Ring.COMPOUND, 120),
+        (Ring.GRID, 300),
+        (Ring.COMMUNITY, 600),
+        (Ring.WHISTLE, 1200),
+    ]
+    # The plumber next door lives in another grid: reached from the community ring.
+    assert seen[:3] == [
+        ("plumber-1", Ring.BUILDING),
+        ("plumber-2", Ring.COMPOUND),
+        ("plumber-3", Ring.COMMUNITY),
+    ]
+    assert sorted(seen[3:]) == [("staff", Ring.WHISTLE), ("wuye", Ring.WHISTLE)]
     assert set(whistle.staff_helper_ids) == {"staff", "wuye"}
-    assert "electrician" not in seen
+    assert "electrician" not in {hid for hid, _ in seen}
 
     # Nobody answers at all: the ladder runs out and the request expires unanswered.
     final = world.tick()
@@ -131,12 +151,19 @@ def test_stretcher_needs_four_carriers(world):
         helpers_needed=4,
         needs=(SkillNeed(skills=(Skill.CARRYING,), count=4),),
     )
-    assert world.offered(d) == []  # urgent starts with the paired rung
-    world.tick()
-    assert len(world.offered()) == 6
+    # Urgent starts with the paired rung; nobody is paired with her, so the building is
+    # asked at once: all six carriers there (four per slot wanted, six exist).
+    offers = world.of_type("offer_sent", d)
+    assert sorted(o.helper_id for o in offers) == [f"carrier-{i}" for i in range(6)]
+    assert {o.ring for o in offers} == {Ring.BUILDING}
+    assert {o.helpers_needed for o in offers} == {4}
+    assert world.request().step == 1
     slots = []
-    for i in range(5):
+    for i in range(4):
         dec = world.accept(f"carrier-{i}")
         slots += [a.slot for a in world.of_type("helper_assigned", dec)]
     assert sorted(slots) == [0, 1, 2, 3]
     assert world.request().status is RequestStatus.FILLED
+    late = world.accept("carrier-4")
+    assert [r.reason for r in world.of_type("command_rejected", late)] == ["covered"]
+    assert len(world.request().assignments) == 4

@@ -1,0 +1,41 @@
+"""`bench e2e` command-line options (kept apart: `--help` imports nothing heavy)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--quick", action="store_true", help="a ~1-minute run (smaller city)")
+    parser.add_argument("--communities", type=int, help="communities (default 6; quick 2)")
+    parser.add_argument(
+        "--helpers-per-community", type=int, help="helpers per community (default 200; quick 100)"
+    )
+    parser.add_argument("--seed", type=int, help="city and request generator seed (default 7)")
+    parser.add_argument(
+        "--rates", type=rates_arg, help="offered rates, req/s (default 50,200,500; quick 20,100)"
+    )
+    parser.add_argument("--duration", type=float, help="seconds per fixed rate (default 10)")
+    parser.add_argument("--probe-duration", type=float, help="seconds per ceiling probe (5)")
+    parser.add_argument("--probes", type=int, help="probes per ceiling search (5; quick 1)")
+    parser.add_argument("--partitions", type=int, help="topic partitions (default 8)")
+    parser.add_argument("--plan-time-scale", type=float, help="escalation time scale (default 0.1)")
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the ceiling searches")
+    parser.add_argument("--one-worker", action="store_true", help="skip the two-worker search")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="run worker-1 and the API under pyinstrument; HTML profiles into DIR",
+    )
+    parser.add_argument("--keep-logs", action="store_true", help="keep the subprocess logs")
+
+
+def rates_arg(text: str) -> list[float]:
+    try:
+        rates = [float(x) for x in text.split(",") if x]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a list of rates: {text!r}") from exc
+    if not rates or any(r <= 0 for r in rates):
+        raise argparse.ArgumentTypeError("rates must be positive")
+    return sorted(rates)

@@ -1,0 +1,233 @@
+"""Offered load: signed bot POSTs at a fixed rate through one keep-alive httpx client.
+
+Open loop (requests leave on a schedule, not when the previous one returns), with a cap on
+requests in flight so an overloaded API shows up as a lower achieved rate and long
+latencies rather than an unbounded pile of sockets. Bounded in count and in time: it sends
+at most `count` requests, stops sending after `duration × 1.5 + 2` s whatever happens,
+and waits at most `drain_s` for the last first offers.
+
+Bodies are serialized and signed before the clock starts (a signature stays valid for 5
+minutes): the timed loop only sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from dispatcher.bench.e2e_city import KeysExhaustedError, RequestFactory
+from dispatcher.bench.e2e_observe import Observer, signed_headers
+from dispatcher.bench.e2e_stats import summarize
+
+SUSTAINABLE_P99_S = 1.0
+
+
+@dataclass
+class Prepared:
+    body: bytes
+    headers: dict[str, str]
+
+
+def prepare(
+    factory: RequestFactory, secret: str, bot_id: str, n: int
+) -> tuple[list[Prepared], bool]:
+    """n signed bodies (fewer, and True, when the distinct incident keys ran out)."""
+    out: list[Prepared] = []
+    now = int(time.time())
+    try:
+        for _ in range(n):
+            payload = factory.make()
+            body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+            msg_id = "msg_" + payload["source"]["message_id"]
+            out.append(Prepared(body, signed_headers(secret, bot_id, msg_id, now, body)))
+    except KeysExhaustedError:
+        return out, True
+    return out, False
+
+
+@dataclass
+class Sent:
+    at: float
+    status: int = 0
+    request_id: str | None = None
+    answered_at: float = 0.0
+    merged: bool = False
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    offered_rate: float
+    planned: int
+    sent: list[Sent] = field(default_factory=list)
+    send_window_s: float = 0.0
+    keys_exhausted: bool = False
+    cpu_s: float = 0.0  # the bench process's own CPU during the run (load + observer)
+    window: tuple[float, float] = (0.0, 0.0)  # monotonic: preparation to end of drain
+    stopped_early: str | None = None  # why sending stopped before `planned`
+    settled: dict[str, Any] = field(default_factory=dict)  # backlog before the run
+
+    def accepted(self) -> list[Sent]:
+        return [s for s in self.sent if s.status == 202 and s.request_id and not s.merged]
+
+    def achieved_rate(self) -> float:
+        ok = self.accepted()
+        if not ok or self.send_window_s <= 0:
+            return 0.0
+        return len(ok) / self.send_window_s
+
+    def scenario(self, name: str, arrived: dict[str, float]) -> dict[str, Any]:
+        ok = self.accepted()
+        lat = [arrived[s.request_id] - s.at for s in ok if s.request_id in arrived]
+        out: dict[str, Any] = {"name": name, "offered_rate": self.offered_rate}
+        out.update(summarize(lat))
+        out.update(
+            {
+                "rate": round(self.achieved_rate(), 1),
+                "count": len(lat),
+                "sent": len(self.sent),
+                "accepted": len(ok),
+                "missing": len(ok) - len(lat),
+                "http_errors": sum(1 for s in self.sent if s.status != 202),
+                "merged": sum(1 for s in self.sent if s.merged),
+                "stopped_early": self.stopped_early,
+            }
+        )
+        return out
+
+    def http_scenario(self) -> dict[str, Any]:
+        ok = self.accepted()
+        out: dict[str, Any] = {"name": "intake_http_202", "offered_rate": self.offered_rate}
+        out.update(summarize([s.answered_at - s.at for s in ok]))
+        out.update({"rate": round(self.achieved_rate(), 1), "count": len(ok)})
+        return out
+
+    def sustainable(self, arrived: dict[str, float]) -> bool:
+        s = self.scenario("probe", arrived)
+        if not s["accepted"] or s["p99_ms"] is None:
+            return False
+        return (
+            self.stopped_early is None
+            and s["p99_ms"] < SUSTAINABLE_P99_S * 1000
+            and s["missing"] <= 0.01 * s["accepted"]
+            and s["http_errors"] <= 0.01 * s["sent"]
+            and s["rate"] >= 0.9 * self.offered_rate
+        )
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+async def offer_load(
+    client: httpx.AsyncClient,
+    prepared: list[Prepared],
+    rate: float,
+    duration: float,
+    observer: Observer,
+    *,
+    max_in_flight: int = 256,
+    drain_s: float = 10.0,
+    overload_s: float = 3.0,
+    progress: Callable[[str], None] = lambda s: None,
+    label: str = "",
+    keys_exhausted: bool = False,
+) -> RunResult:
+    result = RunResult(offered_rate=rate, planned=len(prepared), keys_exhausted=keys_exhausted)
+    sem = asyncio.Semaphore(max_in_flight)
+    tasks: set[asyncio.Task[None]] = set()
+    cpu0 = _cpu()
+
+    async def one(p: Prepared, rec: Sent) -> None:
+        try:
+            rec.at = time.monotonic()
+            r = await client.post("/v1/requests", content=p.body, headers=p.headers)
+            rec.answered_at = time.monotonic()
+            rec.status = r.status_code
+            if r.status_code == 202:
+                doc = r.json()
+                rec.request_id = doc.get("request_id")
+                rec.merged = bool(doc.get("merged"))
+            else:
+                rec.error = r.text[:200]
+        except httpx.HTTPError as exc:
+            rec.answered_at = time.monotonic()
+            rec.error = type(exc).__name__
+        finally:
+            sem.release()
+
+    t0 = time.monotonic()
+    hard_stop = t0 + duration * 1.5 + 2.0
+    last_report = last_check = t0
+    oldest = 0  # index of the oldest request not yet answered with a first offer
+    offers = observer.obs.offer_event_at
+    i = 0
+    while i < len(prepared):
+        now = time.monotonic()
+        if now > hard_stop:
+            result.stopped_early = "time bound"
+            break
+        if now - last_check > 0.25:
+            # Overloaded: stop adding to a backlog that only grows (and delays what follows).
+            last_check = now
+            while oldest < len(result.sent) and _done(result.sent[oldest], offers):
+                oldest += 1
+            if oldest < len(result.sent) and now - result.sent[oldest].at > overload_s:
+                result.stopped_early = f"overloaded: a request waited > {overload_s:.0f} s"
+                break
+        due = t0 + i / rate
+        if due > now:
+            await asyncio.sleep(due - now)
+            continue
+        try:
+            await asyncio.wait_for(sem.acquire(), timeout=max(0.01, hard_stop - now))
+        except TimeoutError:
+            break
+        rec = Sent(at=time.monotonic())
+        result.sent.append(rec)
+        task = asyncio.create_task(one(prepared[i], rec))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        i += 1
+        if now - last_report > 0.5:
+            last_report = now
+            progress(
+                f"{label}: sent {i}/{len(prepared)} in flight {len(tasks)} "
+                f"first offers {_seen(result, observer.obs.offer_event_at)}"
+            )
+    if tasks:
+        await asyncio.wait(tasks, timeout=30)
+    ok = result.accepted()
+    result.send_window_s = max(
+        (max(s.answered_at for s in ok) - t0) if ok else 0.0, len(result.sent) / rate
+    )
+    # Drain: wait (bounded) until every accepted request has its first offer and its push.
+    drain_end = time.monotonic() + drain_s
+    while time.monotonic() < drain_end:
+        obs = observer.obs
+        seen_event = sum(1 for s in ok if s.request_id in obs.offer_event_at)
+        seen_push = sum(1 for s in ok if s.request_id in obs.offer_push_at)
+        progress(f"{label}: draining, first offers {seen_event}/{len(ok)} pushes {seen_push}")
+        if seen_event >= len(ok) and seen_push >= len(ok):
+            break
+        await asyncio.sleep(0.25)
+    result.cpu_s = round(_cpu() - cpu0, 2)
+    return result
+
+
+def _done(s: Sent, offers: dict[str, float]) -> bool:
+    if s.answered_at == 0.0:
+        return False
+    return s.status != 202 or s.merged or s.request_id is None or s.request_id in offers
+
+
+def _seen(result: RunResult, arrived: dict[str, float]) -> int:
+    return sum(1 for s in result.sent if s.request_id is not None and s.request_id in arrived)

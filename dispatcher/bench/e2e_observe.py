@@ -1,0 +1,258 @@
+"""What `bench e2e` watches, on an event loop of its own in a daemon thread (so the load
+generator's loop never delays a timestamp): a minimal push receiver (HTTP/1.1 keep-alive,
+answers 200 to everything) and an aiokafka consumer of the events and commands topics.
+
+It records, by `time.monotonic()` (one clock for the whole machine):
+- the first `offer_sent` event per request id (intake → first offer),
+- the first pushed offer per request id at the receiver (intake → phone),
+- deadline lateness: for each `deadline_reached` command (issued_at = its due time) the
+  `occurred_at` of the first event it caused, minus the due time (as the worker measures).
+
+Also the bench bot's Standard Webhooks signing (the product's own signing function).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from dispatcher.push.signing import standard_webhook_signature
+
+OK = b'{"errcode":0,"errmsg":"ok","code":0,"msg":"success"}'
+_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+    + str(len(OK)).encode()
+    + b"\r\n\r\n"
+    + OK
+)
+_REQUEST_ID = re.compile(rb'"request_id":"([^"]+)"')
+_CAUSED_BY = re.compile(rb'"caused_by":"([^"]+)"')
+_OCCURRED = re.compile(rb'"occurred_at":"([^"]+)"')
+_COMMAND_ID = re.compile(rb'"command_id":"([^"]+)"')
+_ISSUED = re.compile(rb'"issued_at":"([^"]+)"')
+PENDING_MAX = 200_000
+
+
+def signed_headers(
+    secret: str, bot_id: str, msg_id: str, timestamp: int, body: bytes
+) -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "x-bot-id": bot_id,
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard_webhook_signature(secret, msg_id, timestamp, body),
+    }
+
+
+def _epoch(iso: bytes) -> float:
+    return datetime.fromisoformat(iso.decode().replace("Z", "+00:00")).timestamp()
+
+
+@dataclass
+class Observations:
+    offer_event_at: dict[str, float] = field(default_factory=dict)  # request id → monotonic
+    offer_push_at: dict[str, float] = field(default_factory=dict)
+    pushes: int = 0
+    events: int = 0
+    commands: int = 0
+    # deadline lateness samples: (monotonic time observed, lateness seconds)
+    lateness: list[tuple[float, float]] = field(default_factory=list)
+    _deadline_due: dict[str, float] = field(default_factory=dict)  # command id → due epoch
+    _caused: dict[str, float] = field(default_factory=dict)  # command id → occurred epoch
+
+    def note_deadline(self, command_id: str, due: float, now: float) -> None:
+        occurred = self._caused.pop(command_id, None)
+        if occurred is not None:
+            self.lateness.append((now, occurred - due))
+        else:
+            self._deadline_due[command_id] = due
+            _trim(self._deadline_due)
+
+    def note_caused(self, command_id: str, occurred: float, now: float) -> None:
+        due = self._deadline_due.pop(command_id, None)
+        if due is not None:
+            self.lateness.append((now, occurred - due))
+        elif command_id not in self._caused:
+            self._caused[command_id] = occurred
+            _trim(self._caused)
+
+
+def _trim(d: dict[str, float]) -> None:
+    if len(d) > PENDING_MAX:  # unmatched entries (not deadline-caused): drop the oldest half
+        for k in list(d)[: PENDING_MAX // 2]:
+            del d[k]
+
+
+class Observer:
+    """Receiver + consumer on their own loop in a daemon thread."""
+
+    def __init__(self, bootstrap: str, events_topic: str, commands_topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.events_topic = events_topic
+        self.commands_topic = commands_topic
+        self.obs = Observations()
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="observer")
+        self._server: asyncio.AbstractServer | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._conns: set[asyncio.Task[Any]] = set()
+        self._admin: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/push"
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start_server(), self._loop).result(10)
+
+    def start_consumer(self) -> None:
+        """Once the topics exist: read them from their current end."""
+        asyncio.run_coroutine_threadsafe(self._start_consumer(), self._loop).result(60)
+
+    def lag(self, group: str) -> int | None:
+        """Messages of the commands and events topics the worker group has not committed."""
+        try:
+            return asyncio.run_coroutine_threadsafe(self._lag(group), self._loop).result(15)
+        except Exception:
+            return None
+
+    async def _lag(self, group: str) -> int:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        assert self._consumer is not None
+        if self._admin is None:
+            self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+            await self._admin.start()
+        committed = await self._admin.list_consumer_group_offsets(group)
+        parts = list(self._consumer.assignment())
+        ends = await self._consumer.end_offsets(parts)
+        lag = 0
+        for tp in parts:
+            done = committed.get(tp)
+            lag += ends[tp] - (done.offset if done is not None and done.offset >= 0 else 0)
+        return lag
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(15)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    # ---------------------------------------------------------------- receiver
+    async def _start_server(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._conns.add(task)
+        obs = self.obs
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                at = time.monotonic()
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                body = await reader.readexactly(length) if length else b""
+                obs.pushes += 1
+                if b'"push.offer"' in body:
+                    m = _REQUEST_ID.search(body)
+                    if m:
+                        obs.offer_push_at.setdefault(m.group(1).decode(), at)
+                writer.write(_RESPONSE)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        except asyncio.CancelledError:
+            pass
+        finally:
+            if task is not None:
+                self._conns.discard(task)
+            writer.close()
+
+    # ---------------------------------------------------------------- consumer
+    async def _start_consumer(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            fetch_max_wait_ms=100,
+        )
+        await consumer.start()
+        parts: list[TopicPartition] = []
+        for topic in (self.events_topic, self.commands_topic):
+            for _ in range(100):
+                found = consumer.partitions_for_topic(topic)
+                if found:
+                    break
+                await consumer._client.force_metadata_update()
+                await asyncio.sleep(0.1)
+            parts += [TopicPartition(topic, p) for p in sorted(found or ())]
+        consumer.assign(parts)
+        await consumer.seek_to_end(*parts)
+        for tp in parts:
+            await consumer.position(tp)  # resolve now: nothing before this is observed
+        self._consumer = consumer
+        self._task = asyncio.get_running_loop().create_task(self._consume())
+
+    async def _consume(self) -> None:
+        assert self._consumer is not None
+        obs = self.obs
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=2000)
+            now = time.monotonic()
+            for tp, messages in batches.items():
+                if tp.topic == self.events_topic:
+                    for m in messages:
+                        self._event(m.value, now, obs)
+                else:
+                    for m in messages:
+                        obs.commands += 1
+                        v = m.value
+                        if b'"deadline_reached"' in v:
+                            cid, issued = _COMMAND_ID.search(v), _ISSUED.search(v)
+                            if cid and issued:
+                                obs.note_deadline(
+                                    cid.group(1).decode(), _epoch(issued.group(1)), now
+                                )
+
+    @staticmethod
+    def _event(value: bytes, now: float, obs: Observations) -> None:
+        obs.events += 1
+        if b'"type":"offer_sent"' in value:
+            m = _REQUEST_ID.search(value)
+            if m:
+                obs.offer_event_at.setdefault(m.group(1).decode(), now)
+        caused, occurred = _CAUSED_BY.search(value), _OCCURRED.search(value)
+        if caused and occurred:
+            obs.note_caused(caused.group(1).decode(), _epoch(occurred.group(1)), now)
+
+    async def _stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._admin is not None:
+            await self._admin.close()
+        if self._server is not None:
+            self._server.close()
+            for t in list(self._conns):
+                t.cancel()
+            await asyncio.gather(*self._conns, return_exceptions=True)

@@ -1,0 +1,151 @@
+"""Turn the core's events into Prometheus counters and histograms.
+
+Durations come from the events' own `occurred_at`, so the figures are the same wherever
+and whenever the events are observed (dispatch agent, record agent, a replay). Memory is
+bounded: a few thousand open requests and offers, forgotten oldest-first; an event whose
+request is no longer remembered still counts, it just adds no duration.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from dispatcher.ops.metric_defs import DispatchMetrics
+from schemas.events import Event
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+UNKNOWN = "unknown"
+
+
+class BoundedMap(Generic[K, V]):
+    """An insertion-ordered map that drops its oldest entries beyond `limit`."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.limit:
+            self._items.popitem(last=False)
+
+    def get(self, key: K) -> V | None:
+        return self._items.get(key)
+
+    def pop(self, key: K) -> V | None:
+        return self._items.pop(key, None)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass
+class _Open:
+    opened_at: datetime
+    category: str
+    urgency: str
+    offered: bool = False
+    answered: bool = False
+
+
+class EventMetrics:
+    """`observe(event)` for every event the core emitted; idempotent per event id."""
+
+    def __init__(
+        self,
+        metrics: DispatchMetrics,
+        *,
+        max_requests: int = 20_000,
+        max_offers: int = 100_000,
+        max_seen: int = 200_000,
+    ) -> None:
+        self.m = metrics
+        self._requests: BoundedMap[str, _Open] = BoundedMap(max_requests)
+        self._offer_rings: BoundedMap[str, str] = BoundedMap(max_offers)
+        # At-least-once delivery replays events after a crash: count each id once.
+        self._seen: BoundedMap[str, None] = BoundedMap(max_seen)
+
+    def observe_all(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.observe(event)
+
+    def observe(self, event: Event) -> None:
+        if event.event_id in self._seen:
+            return
+        self._seen.put(event.event_id, None)
+        body = event.body
+        rid = event.request_id or ""
+        req = self._requests.get(rid)
+        urgency = req.urgency if req else UNKNOWN
+        m = self.m
+        match body.type:
+            case "request_opened":
+                self._requests.put(
+                    rid, _Open(event.occurred_at, str(body.category), str(body.urgency))
+                )
+                m.requests_opened.labels(str(body.category), str(body.urgency)).inc()
+            case "offer_sent":
+                self._offer_rings.put(body.offer_id, str(body.ring))
+                m.offers_sent.labels(str(body.ring), str(body.urgency)).inc()
+                if req and not req.offered:
+                    req.offered = True
+                    m.time_to_first_offer.labels(req.urgency).observe(
+                        _seconds(req.opened_at, event.occurred_at)
+                    )
+            case "helper_assigned":
+                self._answer(body.offer_id, "accepted")
+                if req and not req.answered:
+                    req.answered = True
+                    m.requests_answered.labels(req.category, req.urgency).inc()
+                    m.time_to_first_accept.labels(req.urgency).observe(
+                        _seconds(req.opened_at, event.occurred_at)
+                    )
+            case "offer_declined":
+                self._answer(body.offer_id, "declined")
+            case "offer_expired":
+                self._answer(body.offer_id, "expired")
+            case "offer_failed":
+                self._answer(body.offer_id, "failed")
+            case "offer_stood_down":
+                if not body.was_assigned:  # an assignment released is not an offer's answer
+                    self._answer(body.offer_id, "stood_down")
+            case "ring_escalated":
+                m.escalations.labels(str(body.to_ring), urgency).inc()
+            case "whistle_blown":
+                m.whistles.labels(str(body.urgency)).inc()
+            case "emergency_call_advised":
+                m.emergency_calls_advised.labels(str(body.number)).inc()
+            case "referred_to_emergency":
+                m.emergency_referrals_advised.labels(str(body.to)).inc()
+            case "helper_withdrawn":
+                m.helpers_withdrawn.labels(str(body.no_show).lower()).inc()
+            case "command_rejected":
+                m.commands_rejected.labels(body.command_type, body.reason).inc()
+            case "request_resolved" | "request_cancelled" | "request_referred" | "request_expired":
+                outcome = body.type.removeprefix("request_")
+                m.requests_closed.labels(outcome, urgency).inc()
+                self._requests.pop(rid)
+            case _:
+                pass  # helper_updated: roster changes are not dispatch metrics
+
+    def _answer(self, offer_id: str, answer: str) -> None:
+        ring = self._offer_rings.pop(offer_id) or UNKNOWN
+        self.m.offer_answers.labels(ring, answer).inc()
+
+    @property
+    def remembered_requests(self) -> int:
+        return len(self._requests)
+
+
+def _seconds(start: datetime, end: datetime) -> float:
+    return max(0.0, (end - start).total_seconds())

@@ -1,0 +1,167 @@
+"""The dashboard's live feed: one Kafka consumer per API process, fanned out to SSE clients.
+
+The consumer has no group (it assigns every partition itself and starts at the end), so
+any number of API replicas can watch without stealing partitions from each other or from
+the workers, and nothing is committed. It starts with the first subscriber and stops with
+the app. Events are reduced to a public view first: enums, counts and ids, never a
+phone number, an address, free text or a helper id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
+
+from dispatcher.ops import api_metrics
+from dispatcher.settings import Settings
+from schemas.events import Event
+
+log = logging.getLogger(__name__)
+
+# Per event type, the body fields a staff dashboard may show (all enums or numbers).
+PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
+    "request_opened": ("category", "urgency", "helpers_needed"),
+    "emergency_call_advised": ("number",),
+    "offer_sent": ("ring", "step", "category", "urgency", "remote"),
+    "offer_declined": (),
+    "offer_expired": (),
+    "offer_failed": (),
+    "helper_assigned": ("slot", "remote"),
+    "offer_stood_down": ("reason", "was_assigned"),
+    "ring_escalated": ("from_ring", "to_ring", "step"),
+    "whistle_blown": ("step", "category", "urgency", "open_slots"),
+    "referred_to_emergency": ("to", "step"),
+    "helper_withdrawn": ("slot", "no_show"),
+    "request_resolved": ("by", "duration_s", "rating"),
+    "request_cancelled": ("by",),
+    "request_referred": ("to",),
+    "request_expired": ("offers_sent",),
+    "command_rejected": ("command_type", "reason"),
+}
+
+
+def public_view(event: Event) -> dict[str, Any] | None:
+    """What the dashboard sees of an event; None for events it does not show."""
+    fields = PUBLIC_FIELDS.get(event.body.type)
+    if fields is None:
+        return None  # helper_updated: roster changes are not shown
+    body = event.body.model_dump(mode="json")
+    return {
+        "event_id": event.event_id,
+        "type": event.body.type,
+        "community_id": event.community_id,
+        "request_id": event.request_id,
+        "occurred_at": event.occurred_at.isoformat(),
+        **{f: body[f] for f in fields if f in body},
+    }
+
+
+class LiveFeed:
+    """Fan-out of public event views to any number of subscribers (bounded queues)."""
+
+    def __init__(self, settings: Settings, *, backlog: int = 50, queue_size: int = 500) -> None:
+        self.settings = settings
+        self.recent: deque[dict[str, Any]] = deque(maxlen=backlog)
+        self._queue_size = queue_size
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self.ready = asyncio.Event()  # set once the consumer sits at the topic's end
+
+    async def ensure_started(self) -> None:
+        async with self._lock:
+            if self._task is None or self._task.done():
+                self.ready.clear()
+                self._task = asyncio.create_task(self._run(), name="ops-live-feed")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._queue_size)
+        self._subscribers.add(queue)
+        api_metrics.FEED_SUBSCRIBERS.set(len(self._subscribers))
+        try:
+            await self.ensure_started()
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
+            api_metrics.FEED_SUBSCRIBERS.set(len(self._subscribers))
+
+    def publish(self, view: dict[str, Any]) -> None:
+        self.recent.append(view)
+        for queue in list(self._subscribers):
+            try:
+                queue.put_nowait(view)
+            except asyncio.QueueFull:  # a stalled screen must not hold the others back
+                api_metrics.FEED_DROPPED.inc()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Kafka away: keep trying, the page shows "reconnecting"
+                log.warning("live feed consumer failed (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(2)
+
+    async def _consume(self) -> None:
+        topic = self.settings.events_topic
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+        )
+        await consumer.start()
+        try:
+            partitions = await _wait_partitions(consumer, topic)
+            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_end(*tps)
+            for tp in tps:  # resolve the end offsets now, so "ready" means "at the end"
+                await consumer.position(tp)
+            self.ready.set()
+            async for record in consumer:
+                api_metrics.FEED_EVENTS.inc()
+                try:
+                    event = Event.model_validate_json(record.value or b"")
+                except (ValidationError, ValueError):
+                    continue  # the workers dead-letter it; the dashboard just skips it
+                view = public_view(event)
+                if view is not None:
+                    self.publish(view)
+        finally:
+            self.ready.clear()
+            await consumer.stop()
+
+
+async def _wait_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    # A consumer without a subscription keeps no metadata for the topic
+    # (`partitions_for_topic` stays None): ask the cluster directly.
+    for _ in range(60):
+        cluster = await consumer._client.fetch_all_metadata()
+        partitions = cluster.partitions_for_topic(topic)
+        if partitions:
+            return set(partitions)
+        await asyncio.sleep(0.5)
+    raise RuntimeError(f"topic {topic} has no partitions")
+
+
+def sse_message(view: dict[str, Any]) -> str:
+    data = json.dumps(view, ensure_ascii=False, separators=(",", ":"))
+    return f"id: {view['event_id']}\nevent: dispatch\ndata: {data}\n\n"

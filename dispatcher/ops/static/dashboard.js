@@ -1,0 +1,272 @@
+// Live dispatch dashboard: a JSON snapshot polled every few seconds, plus server-sent
+// events applied as they arrive, so rows appear and change state without a reload.
+// Authentication is the HttpOnly cookie the server set; this script never sees the token.
+"use strict";
+
+const I18N = {
+  zh: {
+    title: "近邻互助 · 实时调度", connecting: "连接中", live_on: "实时", live_off: "重连中",
+    requests_today: "今日求助", open_now: "待完成", answered_rate: "响应率",
+    ttfa_p50: "接单用时 中位", ttfa_p90: "接单用时 P90", ttfa_p99: "接单用时 P99",
+    requests: "求助", urgency: "紧急程度", category: "类别", community: "社区", ring: "当前圈层",
+    waiting: "等待", helpers: "已接单", offers: "已通知", status: "状态",
+    no_requests: "暂无待处理求助", events: "实时动态", communities: "各社区今日",
+    whistles: "吹哨", expired: "超时未响应",
+    footer: "本系统不替代 120 / 110 / 119。页面不显示电话、地址或求助原文。",
+    u: { critical: "危急", urgent: "紧急", normal: "一般", low: "不急" },
+    c: { medical: "身体不适", hospital_transport: "送医", fall: "跌倒", repair: "维修",
+      errand: "代办买药", carrying: "搬运", companionship: "陪伴照护", lost_person: "走失",
+      tech_help: "手机网络", other: "其他" },
+    r: { paired: "结对", building: "本楼", compound: "本小区", grid: "本网格",
+      community: "全社区", whistle: "吹哨", emergency: "转急救" },
+    s: { open: "等待响应", offered: "已通知", partly: "部分接单", assigned: "已接单",
+      resolved: "已解决", cancelled: "已取消", referred: "已转介", expired: "超时未响应" },
+    e: { request_opened: "新求助", emergency_call_advised: "已提示拨打", offer_sent: "已通知",
+      offer_declined: "婉拒", offer_expired: "未回复", offer_failed: "通知失败",
+      helper_assigned: "邻居接单", offer_stood_down: "已撤回邀请", ring_escalated: "扩大范围",
+      whistle_blown: "小区吹哨", referred_to_emergency: "建议转介", helper_withdrawn: "邻居退出",
+      request_resolved: "已解决", request_cancelled: "已取消", request_referred: "已转介",
+      request_expired: "超时未响应", command_rejected: "操作未生效" },
+  },
+  en: {
+    title: "Neighbour help · live dispatch", connecting: "connecting", live_on: "live",
+    live_off: "reconnecting", requests_today: "Requests today", open_now: "Open",
+    answered_rate: "Answered", ttfa_p50: "Time to accept p50", ttfa_p90: "Time to accept p90",
+    ttfa_p99: "Time to accept p99", requests: "Requests", urgency: "Urgency",
+    category: "Category", community: "Community", ring: "Ring", waiting: "Waiting",
+    helpers: "Helpers", offers: "Offers", status: "Status", no_requests: "No open requests",
+    events: "Live events", communities: "Communities today", whistles: "Whistles",
+    expired: "Expired",
+    footer: "This service never replaces 120 / 110 / 119. No phone numbers, addresses or message text are shown.",
+    u: { critical: "critical", urgent: "urgent", normal: "normal", low: "low" },
+    c: { medical: "medical", hospital_transport: "to hospital", fall: "fall", repair: "repair",
+      errand: "errand", carrying: "carrying", companionship: "companionship",
+      lost_person: "lost person", tech_help: "tech help", other: "other" },
+    r: { paired: "paired", building: "building", compound: "compound", grid: "grid",
+      community: "community", whistle: "whistle", emergency: "emergency" },
+    s: { open: "waiting", offered: "offered", partly: "partly covered", assigned: "covered",
+      resolved: "resolved", cancelled: "cancelled", referred: "referred", expired: "expired" },
+    e: { request_opened: "new request", emergency_call_advised: "told to call",
+      offer_sent: "offer sent", offer_declined: "declined", offer_expired: "no answer",
+      offer_failed: "delivery failed", helper_assigned: "helper accepted",
+      offer_stood_down: "offer withdrawn", ring_escalated: "widened",
+      whistle_blown: "whistle blown", referred_to_emergency: "referral advised",
+      helper_withdrawn: "helper withdrew", request_resolved: "resolved",
+      request_cancelled: "cancelled", request_referred: "referred",
+      request_expired: "expired", command_rejected: "rejected" },
+  },
+};
+
+let lang = localStorage.getItem("dispatch.lang") === "en" ? "en" : "zh";
+const requests = new Map(); // request_id -> row data (from the snapshot, patched by events)
+const seenEvents = new Set();
+const MAX_EVENTS = 60;
+
+const $ = (sel) => document.querySelector(sel);
+const t = (key) => I18N[lang][key] ?? key;
+const label = (group, value) => (value == null ? "–" : I18N[lang][group][value] ?? value);
+
+function fmtSeconds(s) {
+  if (s == null || Number.isNaN(s)) return "–";
+  s = Math.max(0, Math.round(s));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+const fmtRate = (r) => (r == null ? "–" : `${Math.round(r * 100)}%`);
+
+function displayStatus(r) {
+  if (r.status !== "open") return r.outcome || r.status;
+  if (r.helpers_assigned >= r.helpers_needed) return "assigned";
+  if (r.helpers_assigned > 0) return "partly";
+  if (r.offers_sent > 0) return "offered";
+  return "open";
+}
+
+function applyLang() {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  document.title = t("title");
+  document.querySelectorAll("[data-i18n]").forEach((el) => {
+    el.textContent = t(el.dataset.i18n);
+  });
+  $("#lang").textContent = lang === "zh" ? "EN" : "中文";
+  setLive($("#live").dataset.state);
+  renderRequests();
+  renderEvents();
+}
+
+function setLive(state) {
+  const el = $("#live");
+  el.dataset.state = state;
+  el.classList.toggle("on", state === "live");
+  el.textContent = t(state === "live" ? "live_on" : state === "down" ? "live_off" : "connecting");
+}
+
+function cell(row, text, key, cls) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  td.dataset.label = t(key);
+  if (cls) td.className = cls;
+  row.appendChild(td);
+}
+
+function renderRequests() {
+  const tbody = $("#requests tbody");
+  const now = Date.now();
+  const rows = [...requests.values()].sort((a, b) => {
+    const ao = a.status === "open" ? 0 : 1;
+    const bo = b.status === "open" ? 0 : 1;
+    return ao - bo || Date.parse(a.opened_at) - Date.parse(b.opened_at);
+  });
+  const fresh = document.createDocumentFragment();
+  for (const r of rows) {
+    const tr = document.createElement("tr");
+    const st = displayStatus(r);
+    tr.dataset.requestId = r.request_id;
+    tr.dataset.status = st;
+    if (r.status !== "open") tr.classList.add("closed");
+    if (r._flash && now - r._flash < 1500) tr.classList.add("flash");
+    const end = r.closed_at ? Date.parse(r.closed_at) : now;
+    cell(tr, label("u", r.urgency), "urgency", `u u-${r.urgency}`);
+    cell(tr, label("c", r.category), "category");
+    cell(tr, r.community_id, "community");
+    cell(tr, label("r", r.ring), "ring");
+    cell(tr, fmtSeconds((end - Date.parse(r.opened_at)) / 1000), "waiting");
+    cell(tr, `${r.helpers_assigned}/${r.helpers_needed}`, "helpers");
+    cell(tr, String(r.offers_sent ?? 0), "offers");
+    cell(tr, label("s", st), "status", `st-${st}`);
+    fresh.appendChild(tr);
+  }
+  tbody.replaceChildren(fresh);
+  $("#no-requests").hidden = rows.some((r) => r.status === "open");
+}
+
+const eventLog = [];
+function renderEvents() {
+  const ol = $("#events");
+  ol.replaceChildren(
+    ...eventLog.map((ev) => {
+      const li = document.createElement("li");
+      li.dataset.type = ev.type;
+      li.dataset.requestId = ev.request_id || "";
+      const time = document.createElement("time");
+      time.textContent = new Date(ev.occurred_at).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB");
+      const what = document.createElement("span");
+      const extra = ev.to_ring ? ` → ${label("r", ev.to_ring)}`
+        : ev.ring ? ` (${label("r", ev.ring)})`
+        : ev.number ? ` ${ev.number}` : "";
+      const r = requests.get(ev.request_id);
+      const cat = ev.category || (r && r.category);
+      what.textContent = `${ev.community_id} · ${cat ? label("c", cat) + " · " : ""}${label("e", ev.type)}${extra}`;
+      li.append(time, what);
+      return li;
+    }),
+  );
+}
+
+// Patch the request's row from one event, so the table moves before the next snapshot.
+function applyEvent(ev) {
+  const id = ev.request_id;
+  if (!id) return;
+  let r = requests.get(id);
+  if (ev.type === "request_opened" && !r) {
+    r = { request_id: id, community_id: ev.community_id, category: ev.category,
+      urgency: ev.urgency, status: "open", outcome: null, ring: null,
+      helpers_needed: ev.helpers_needed, helpers_assigned: 0, offers_sent: 0,
+      opened_at: ev.occurred_at, closed_at: null };
+    requests.set(id, r);
+  }
+  if (!r) return;
+  r._flash = Date.now();
+  switch (ev.type) {
+    case "offer_sent": r.offers_sent += 1; r.ring = ev.ring; break;
+    case "ring_escalated": r.ring = ev.to_ring; break;
+    case "whistle_blown": r.ring = "whistle"; break;
+    case "helper_assigned": r.helpers_assigned += 1; break;
+    case "helper_withdrawn": r.helpers_assigned = Math.max(0, r.helpers_assigned - 1); break;
+    case "request_resolved": case "request_cancelled": case "request_referred":
+    case "request_expired":
+      r.status = ev.type.replace("request_", "");
+      r.outcome = r.status;
+      r.closed_at = ev.occurred_at;
+      break;
+    default: break;
+  }
+}
+
+function onEvent(ev) {
+  if (seenEvents.has(ev.event_id)) return;
+  seenEvents.add(ev.event_id);
+  applyEvent(ev);
+  eventLog.unshift(ev);
+  eventLog.length = Math.min(eventLog.length, MAX_EVENTS);
+  renderRequests();
+  renderEvents();
+}
+
+async function refresh() {
+  let data;
+  try {
+    const resp = await fetch("/ops/v1/overview", { credentials: "same-origin", cache: "no-store" });
+    if (resp.status === 401) { location.replace("/dashboard"); return; }
+    if (!resp.ok) return;
+    data = await resp.json();
+  } catch (_) {
+    return; // the next poll tries again; the SSE indicator shows the connection state
+  }
+  const next = new Map();
+  for (const r of [...data.recent_closed, ...data.open]) {
+    const old = requests.get(r.request_id);
+    next.set(r.request_id, old && old._flash ? { ...r, _flash: old._flash } : r);
+  }
+  // Keep rows the events opened that the read model has not recorded yet.
+  for (const [id, r] of requests) if (!next.has(id) && r.status === "open") next.set(id, r);
+  requests.clear();
+  for (const [id, r] of next) requests.set(id, r);
+  const d = data.today;
+  $("#s-requests").textContent = d.requests ?? 0;
+  $("#s-open").textContent = data.open.length;
+  $("#s-rate").textContent = fmtRate(d.answered_rate);
+  $("#s-p50").textContent = fmtSeconds(d.ttfa_p50);
+  $("#s-p90").textContent = fmtSeconds(d.ttfa_p90);
+  $("#s-p99").textContent = fmtSeconds(d.ttfa_p99);
+  const tbody = $("#communities tbody");
+  tbody.replaceChildren(
+    ...data.communities.map((c) => {
+      const tr = document.createElement("tr");
+      tr.dataset.community = c.community_id;
+      for (const [v, key] of [
+        [c.community_id, "community"], [c.requests, "requests"], [c.open, "open_now"],
+        [fmtRate(c.answered_rate), "answered_rate"], [fmtSeconds(c.ttfa_p50), "ttfa_p50"],
+        [c.whistles, "whistles"], [c.expired, "expired"],
+      ]) cell(tr, String(v), key);
+      return tr;
+    }),
+  );
+  renderRequests();
+}
+
+function connect() {
+  const source = new EventSource("/ops/v1/stream");
+  source.addEventListener("dispatch", (msg) => onEvent(JSON.parse(msg.data)));
+  source.addEventListener("status", (msg) => setLive(JSON.parse(msg.data).live ? "live" : "connecting"));
+  source.onerror = () => setLive("down"); // EventSource reconnects by itself
+}
+
+function tick() {
+  $("#clock").textContent = new Date().toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB");
+  renderRequests(); // waiting times count up
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#lang").addEventListener("click", () => {
+    lang = lang === "zh" ? "en" : "zh";
+    localStorage.setItem("dispatch.lang", lang);
+    applyLang();
+  });
+  applyLang();
+  refresh();
+  connect();
+  setInterval(refresh, 5000);
+  setInterval(tick, 1000);
+});

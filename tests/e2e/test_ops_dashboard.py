@@ -1,0 +1,130 @@
+"""The live dashboard in a real headless Chromium: a request submitted through the API
+appears and changes state on the open page, without a reload.
+
+Needs Debian's Chromium: `apt-get install -y chromium` (see deploy/README.md).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from dispatcher.settings import REPO_ROOT
+from schemas.commands import AcceptOffer, CommandBody, ResolveRequest
+from schemas.vocab import Party
+from tests.e2e.cdp import Browser, chromium_binary
+from tests.support import builders
+from tests.support.kafka import CommandProducer
+from tests.support.stack import LocalStack
+from tests.support.waiting import eventually
+
+COMMUNITY = "e2e-siming"
+STAFF = {"Authorization": "Bearer dev-staff-token"}
+
+
+async def row_status(browser: Browser, request_id: str) -> str | None:
+    expr = f"document.querySelector('tr[data-request-id={json.dumps(request_id)}]')?.dataset.status"
+    result: str | None = await browser.evaluate(expr)
+    return result
+
+
+async def test_dashboard_shows_a_request_live(e2e_stack: LocalStack, tmp_path: Path) -> None:
+    binary = chromium_binary()
+    if binary is None:
+        pytest.fail("Chromium is missing: apt-get install -y chromium (the e2e suite needs it)")
+    stack = e2e_stack
+    stack.start_worker()
+    await stack.start_api()
+    browser = Browser(tmp_path / "profile")
+    conn = await asyncpg.connect(stack.pg_dsn)
+    try:
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as api:
+            r = await api.put(
+                "/v1/admin/helpers/e-d1",
+                json=builders.helper("e-d1", COMMUNITY, ["driving"]),
+                headers=STAFF,
+            )
+            assert r.status_code == 202, r.text
+            await browser.start(binary)
+            # The token once in the URL; the server trades it for an HttpOnly cookie.
+            await browser.navigate(f"{stack.api_url}/dashboard?token=dev-staff-token")
+
+            async def live() -> bool:
+                state = await browser.evaluate(
+                    "location.pathname === '/dashboard' && !location.search"
+                    " && document.querySelector('#live')?.dataset.state"
+                )
+                return state == "live"
+
+            await eventually(live, timeout=60, what="the dashboard's live feed connected")
+            await browser.evaluate("window.__sameDocument = 'yes'")  # gone if the page reloads
+
+            r = await api.post("/v1/requests", json=builders.request(COMMUNITY), headers=STAFF)
+            assert r.status_code == 202, r.text
+            rid = r.json()["request_id"]
+
+            async def appeared() -> str | None:
+                return await row_status(browser, rid)
+
+            first = await eventually(appeared, timeout=60, what="the request's row on the page")
+            assert first in {"open", "offered"}
+            opened_live = await browser.evaluate(
+                f"!!document.querySelector('#events li[data-request-id={json.dumps(rid)}]"
+                "[data-type=request_opened]')"
+            )
+            assert opened_live, "the opening arrived through server-sent events"
+
+            offer_id = await eventually(
+                lambda: conn.fetchval("SELECT offer_id FROM offers WHERE request_id = $1", rid),
+                what="the offer recorded",
+            )
+            commands = CommandProducer(stack.kafka_bootstrap, f"{stack.ns}.commands")
+            async with commands:
+                body: CommandBody = AcceptOffer(request_id=rid, offer_id=offer_id, helper_id="e-d1")
+                await commands.send(body, COMMUNITY)
+
+                async def assigned() -> bool:
+                    return await row_status(browser, rid) == "assigned"
+
+                await eventually(assigned, timeout=60, what="the row showing the helper assigned")
+                await browser.screenshot(tmp_path / "dashboard-assigned.png")
+                await commands.send(
+                    ResolveRequest(request_id=rid, by=Party.HELPER, helper_id="e-d1"), COMMUNITY
+                )
+
+                async def resolved() -> bool:
+                    return await row_status(browser, rid) == "resolved"
+
+                await eventually(resolved, timeout=60, what="the row showing the request resolved")
+
+            assert await browser.evaluate("window.__sameDocument") == "yes", "the page reloaded"
+            # Numbers filled in from the JSON snapshot, and nothing personal on the page.
+            text = await browser.evaluate("document.body.innerText")
+            for secret in ("13912345678", "王女士", "501", "身体不舒服"):
+                assert secret not in text
+            community_row = f"#communities tr[data-community={json.dumps(COMMUNITY)}]"
+            await eventually(
+                lambda: browser.evaluate(f"document.querySelector('{community_row}') !== null"),
+                what="the community's row",
+            )
+            # English labels on request, then back to Chinese for the screenshot.
+            await browser.evaluate("document.querySelector('#lang').click()")
+            assert "live dispatch" in await browser.evaluate(
+                "document.querySelector('h1').textContent"
+            )
+            await browser.evaluate("document.querySelector('#lang').click()")
+            shot = tmp_path / "dashboard.png"
+            await browser.screenshot(shot)
+            keep = REPO_ROOT / "test-output" / "dashboard.png"
+            keep.parent.mkdir(exist_ok=True)
+            shutil.copyfile(shot, keep)
+            print(f"screenshot {shot} (copied to {keep}) at {datetime.now(UTC).isoformat()}")
+    finally:
+        await browser.close()
+        await conn.close()

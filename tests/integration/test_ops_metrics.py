@@ -1,0 +1,245 @@
+"""A request's whole life through the real parts, then scrape the API's and the worker's
+/metrics, read the dashboard snapshot and the month report.
+
+Needs the hook lines in streams/topology.py (install_worker_metrics, observe_events) and
+dispatcher/api/dispatch.py (observe_request_submitted): see deploy/README.md.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
+
+from schemas.commands import AcceptOffer, CommandBody, DeclineOffer, ResolveRequest, new_command
+from schemas.vocab import Party
+from tests.support import builders
+from tests.support.stack import LocalStack, free_port
+from tests.support.waiting import eventually
+
+COMMUNITY = "ops-metrics"
+STAFF = {"Authorization": "Bearer dev-staff-token"}
+
+
+@dataclass
+class Lifecycle:
+    request_id: str
+    worker_url: str
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def get(
+    metrics: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    """Sum of the samples of `name` whose labels include `labels`."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in metrics.items() if n == name and want <= ls)
+
+
+async def send(stack: LocalStack, producer: AIOKafkaProducer, body: CommandBody) -> None:
+    cmd = new_command(body, community_id=COMMUNITY, issued_at=datetime.now(UTC))
+    await producer.send_and_wait(
+        f"{stack.ns}.commands", cmd.model_dump_json().encode(), key=COMMUNITY.encode()
+    )
+
+
+@pytest.fixture(scope="module")
+async def lifecycle(stack: LocalStack) -> AsyncIterator[Lifecycle]:
+    web_port = free_port()
+    stack.spawn("worker-1", "worker", "--name", "worker-1", "--web-port", str(web_port))
+    await stack.start_api()
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    await producer.start()
+    conn = await asyncpg.connect(stack.pg_dsn)
+    try:
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as api:
+            for hid in ("m-d1", "m-d2"):
+                r = await api.put(
+                    f"/v1/admin/helpers/{hid}",
+                    json=builders.helper(hid, COMMUNITY, ["driving"]),
+                    headers=STAFF,
+                )
+                assert r.status_code == 202, r.text
+            r = await api.post("/v1/requests", json=builders.request(COMMUNITY), headers=STAFF)
+            assert r.status_code == 202, r.text
+            rid = r.json()["request_id"]
+
+            async def offers() -> dict[str, str] | None:
+                rows = await conn.fetch(
+                    "SELECT helper_id, offer_id FROM offers WHERE request_id = $1", rid
+                )
+                return {r["helper_id"]: r["offer_id"] for r in rows} if len(rows) == 2 else None
+
+            offer = await eventually(offers, what="two offers recorded")
+            await send(
+                stack,
+                producer,
+                DeclineOffer(request_id=rid, offer_id=offer["m-d1"], helper_id="m-d1"),
+            )
+            await send(
+                stack,
+                producer,
+                AcceptOffer(request_id=rid, offer_id=offer["m-d2"], helper_id="m-d2"),
+            )
+
+            async def assigned() -> bool:
+                return bool(
+                    await conn.fetchval(
+                        "SELECT first_accept_at IS NOT NULL FROM requests WHERE request_id = $1",
+                        rid,
+                    )
+                )
+
+            await eventually(assigned, what="the accept recorded")
+            await send(
+                stack,
+                producer,
+                ResolveRequest(request_id=rid, by=Party.HELPER, helper_id="m-d2", rating=5),
+            )
+
+            async def resolved() -> bool:
+                return (
+                    await conn.fetchval("SELECT outcome FROM requests WHERE request_id = $1", rid)
+                ) == "resolved"
+
+            await eventually(resolved, what="the request resolved")
+        yield Lifecycle(rid, f"http://127.0.0.1:{web_port}")
+    finally:
+        await conn.close()
+        await producer.stop()
+
+
+async def test_api_metrics_count_http_and_intake(stack: LocalStack, lifecycle: Lifecycle) -> None:
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as api:
+        r = await api.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    m = samples(r.text)
+    assert (
+        get(m, "dispatch_http_requests_total", method="POST", route="/v1/requests", status="202")
+        == 1
+    )
+    assert get(m, "dispatch_http_requests_total", route="/v1/admin/helpers/{helper_id}") == 2
+    assert get(m, "dispatch_http_request_duration_seconds_count", route="/v1/requests") == 1
+    # Hook: dispatcher/api/dispatch.py _queue -> observe_request_submitted(spec).
+    assert (
+        get(
+            m,
+            "dispatch_api_requests_submitted_total",
+            category="hospital_transport",
+            urgency="critical",
+            source="bot",
+        )
+        == 1
+    )
+    assert "13912345678" not in r.text and "王女士" not in r.text
+
+
+async def test_worker_metrics_moved_through_the_lifecycle(lifecycle: Lifecycle) -> None:
+    async def scrape() -> dict[tuple[str, frozenset[tuple[str, str]]], float] | None:
+        async with httpx.AsyncClient(timeout=10) as client:
+            r = await client.get(f"{lifecycle.worker_url}/metrics")
+        assert r.status_code == 200, r.text
+        m = samples(r.text)
+        # The record agent observes events in batches: wait for the last one.
+        return m if get(m, "dispatch_requests_closed_total", outcome="resolved") else None
+
+    m = await eventually(scrape, what="the resolution counted by the worker")
+    crit = {"urgency": "critical"}
+    assert get(m, "dispatch_requests_opened_total", category="hospital_transport", **crit) == 1
+    assert get(m, "dispatch_offers_sent_total", **crit) == 2
+    assert get(m, "dispatch_offer_answers_total", answer="declined") == 1
+    assert get(m, "dispatch_offer_answers_total", answer="accepted") == 1
+    assert get(m, "dispatch_requests_answered_total", **crit) == 1
+    assert get(m, "dispatch_emergency_calls_advised_total", number="120") == 1
+    assert get(m, "dispatch_time_to_first_offer_seconds_count", **crit) == 1
+    assert get(m, "dispatch_time_to_first_accept_seconds_count", **crit) == 1
+    assert 0 < get(m, "dispatch_time_to_first_accept_seconds_sum", **crit) < 120
+    assert get(m, "dispatch_time_to_first_accept_seconds_bucket", le="+Inf", **crit) == 1
+    assert get(m, "dispatch_requests_closed_total", outcome="resolved", **crit) == 1
+    assert get(m, "dispatch_open_requests") == 0  # resolved: nothing open in its partition
+    # The worker's own counters, consumer lag per partition and Faust's sensor, one page.
+    assert get(m, "dispatch_commands_processed_total") >= 6  # 2 helpers, submit, 2 answers, resolve
+    assert get(m, "dispatch_dead_letters_total") == 0
+    lag_topics = {dict(ls)["topic"] for (n, ls) in m if n == "dispatch_consumer_lag_messages"}
+    assert any(t.endswith(".commands") for t in lag_topics), lag_topics
+    assert any(n.startswith("dispatch_faust_") for (n, _) in m)
+
+
+async def test_dashboard_snapshot_shows_the_request_without_personal_data(
+    stack: LocalStack, lifecycle: Lifecycle
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as api:
+        assert (await api.get("/ops/v1/overview")).status_code == 401
+        r = await api.get("/ops/v1/overview", headers=STAFF)
+    assert r.status_code == 200, r.text
+    data = r.json()
+    row = next(x for x in data["recent_closed"] if x["request_id"] == lifecycle.request_id)
+    assert row["outcome"] == "resolved" and row["helpers_assigned"] == 1
+    community = next(c for c in data["communities"] if c["community_id"] == COMMUNITY)
+    assert community["requests"] == 1 and community["answered_rate"] == 1.0
+    assert data["today"]["ttfa_p50"] is not None
+    for secret in ("13912345678", "王女士", "501", "身体不舒服"):
+        assert secret not in r.text
+
+
+async def test_month_report_json_csv_and_cli(stack: LocalStack, lifecycle: Lifecycle) -> None:
+    month = datetime.now(timezone(timedelta(hours=8))).strftime("%Y-%m")
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as api:
+        r = await api.get(f"/ops/v1/reports/{COMMUNITY}/{month}", headers=STAFF)
+        assert r.status_code == 200, r.text
+        report = r.json()
+        csv_r = await api.get(
+            f"/ops/v1/reports/{COMMUNITY}/{month}", params={"format": "csv"}, headers=STAFF
+        )
+        hours = await api.get(
+            f"/ops/v1/reports/{COMMUNITY}/{month}",
+            params={"format": "csv", "table": "helpers"},
+            headers=STAFF,
+        )
+        assert (
+            await api.get(f"/ops/v1/reports/{COMMUNITY}/2026-13", headers=STAFF)
+        ).status_code == 422
+    total = report["total"]
+    assert total["requests"] == 1 and total["answered"] == 1 and total["resolved"] == 1
+    assert total["answered_rate"] == 1.0 and total["ttfa_median_s"] is not None
+    assert [h["helper_id"] for h in report["helpers"]] == ["m-d2"]
+    assert report["helpers"][0]["assignments"] == 1
+    lines = csv_r.text.splitlines()
+    assert lines[0].startswith("community_id,day,requests,answered,answered_rate")
+    assert lines[-1].startswith(f"{COMMUNITY},{month},1,1,1.0")
+    assert hours.text.splitlines()[1].startswith(f"{COMMUNITY},{month},m-d2,1,")
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dispatcher.ops.report_cli",
+            "--community",
+            COMMUNITY,
+            "--month",
+            month,
+            "--csv",
+        ],
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == csv_r.text

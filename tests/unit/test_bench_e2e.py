@@ -1,0 +1,163 @@
+"""`bench e2e`'s pure parts: the synthetic city, distinct incidents, signing, statistics,
+the ceiling search and the bookkeeping of what was observed (no Kafka, no subprocess)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from pydantic import SecretStr
+
+from dispatcher.api import webhook_signature as ws
+from dispatcher.api.admin import HelperIn
+from dispatcher.api.bots import secret_key
+from dispatcher.api.dispatch import MERGE_WINDOW_S
+from dispatcher.api.models import HelpRequestIn
+from dispatcher.bench.e2e import MAX_RATE, community_partitions, next_probe
+from dispatcher.bench.e2e_city import (
+    KINDS,
+    IncidentKeys,
+    KeysExhaustedError,
+    RequestFactory,
+    build_city,
+)
+from dispatcher.bench.e2e_load import RunResult, Sent
+from dispatcher.bench.e2e_observe import Observations, signed_headers
+from dispatcher.bench.e2e_stack import BOT_ID, BOT_SECRET
+from dispatcher.bench.e2e_stats import percentile, ratio, summarize
+
+
+def test_city_is_deterministic_and_sized() -> None:
+    a = build_city(3, 50, seed=7)
+    b = build_city(3, 50, seed=7)
+    assert a.helpers == b.helpers
+    assert len(a.helpers) == 150
+    assert len({h["helper_id"] for h in a.helpers}) == 150
+    assert build_city(3, 50, seed=8).helpers != a.helpers
+    summary = a.summary()
+    assert summary["communities"] == 3 and summary["party_members"] > 0
+    assert {"driving", "doctor", "nurse", "carrying", "plumbing"} <= set(summary["skills"])
+
+
+def test_helpers_are_valid_admin_bodies() -> None:
+    city = build_city(2, 80, seed=1)
+    for body in city.helpers:
+        helper = HelperIn.model_validate(body)
+        assert helper.to_profile().community_id in city.communities
+        assert body["channels"] == ["webhook:default"]
+
+
+def test_requests_are_valid_and_distinct_incidents() -> None:
+    """No two requests share the API's merge key (community, compound, building, category)."""
+    city = build_city(2, 40, seed=3)
+    factory = RequestFactory(city, seed=3, bot_id=BOT_ID, run_tag="t")
+    keys = set()
+    messages = set()
+    for body in factory.batch(2000):
+        r = HelpRequestIn.model_validate(body)
+        p = r.place
+        key = (p.community_id, p.compound_id, p.building_id, r.category)
+        assert key not in keys
+        keys.add(key)
+        messages.add(r.source.message_id if r.source else None)
+    assert len(messages) == 2000
+    assert MERGE_WINDOW_S == 15 * 60  # what the distinct keys are for
+
+
+def test_request_mix_is_realistic_while_keys_are_plentiful() -> None:
+    city = build_city(4, 40, seed=5)
+    bodies = list(RequestFactory(city, seed=5, bot_id=BOT_ID, run_tag="t").batch(1000))
+    categories = {b["category"] for b in bodies}
+    urgencies = {b["urgency"] for b in bodies}
+    assert len(categories) == len(KINDS)
+    assert urgencies == {"critical", "urgent", "normal", "low"}
+    errands = sum(1 for b in bodies if b["category"] == "errand")
+    lost = sum(1 for b in bodies if b["category"] == "lost_person")
+    assert errands > 2 * lost  # weights, not a uniform draw
+
+
+def test_incident_keys_run_out_loudly() -> None:
+    city = build_city(1, 10, seed=2)
+    keys = IncidentKeys(city, seed=2)
+    for _ in range(keys.capacity):
+        keys.take()
+    assert keys.remaining == 0
+    with pytest.raises(KeysExhaustedError):
+        keys.take()
+
+
+def test_bench_bot_signature_verifies_with_the_api() -> None:
+    body = b'{"hello":"world"}'
+    now = int(time.time())
+    h = signed_headers(BOT_SECRET, BOT_ID, "msg_1", now, body)
+    assert h["x-bot-id"] == BOT_ID
+    headers = ws.parse_headers(h["webhook-id"], h["webhook-timestamp"], h["webhook-signature"])
+    ws.verify([secret_key(SecretStr(BOT_SECRET))], headers, body, now, ws.TOLERANCE_S)
+    with pytest.raises(ws.SignatureError):
+        ws.verify([secret_key(SecretStr(BOT_SECRET))], headers, body + b" ", now, ws.TOLERANCE_S)
+
+
+def test_percentiles_and_ratios() -> None:
+    assert summarize([]) == {"p50_ms": None, "p99_ms": None, "max_ms": None}
+    s = summarize([i / 1000 for i in range(1, 101)])  # 1..100 ms
+    assert (s["p50_ms"], s["p99_ms"], s["max_ms"]) == (50.0, 99.0, 100.0)
+    assert percentile([1.0], 0.99) == 1.0
+    assert ratio(10.0, 2.0) == 5.0
+    assert ratio(None, 2.0) is None and ratio(1.0, 0.0) is None
+
+
+def test_ceiling_search_doubles_then_bisects() -> None:
+    assert next_probe(0.0, None, 100.0) == 100.0
+    assert next_probe(100.0, None, 100.0) == 200.0
+    assert next_probe(100.0, 200.0, 100.0) == 150.0
+    assert next_probe(150.0, 160.0, 100.0) is None  # within 10 %
+    assert next_probe(MAX_RATE, None, 100.0) is None  # bounded
+    assert next_probe(0.0, 50.0, 50.0) == 25.0
+
+
+def test_community_partitions_are_stable() -> None:
+    parts = community_partitions(["a", "b", "c"], 8)
+    assert parts == community_partitions(["a", "b", "c"], 8)
+    assert all(0 <= p < 8 for p in parts.values())
+
+
+def _run(offered: float, latencies: list[float | None]) -> tuple[RunResult, dict[str, float]]:
+    result = RunResult(offered_rate=offered, planned=len(latencies))
+    arrived: dict[str, float] = {}
+    for i, lat in enumerate(latencies):
+        s = Sent(at=100.0 + i / offered, status=202, request_id=f"r{i}")
+        s.answered_at = s.at + 0.01
+        result.sent.append(s)
+        if lat is not None:
+            arrived[f"r{i}"] = s.at + lat
+    result.send_window_s = len(latencies) / offered
+    return result, arrived
+
+
+def test_scenario_and_sustainability() -> None:
+    result, arrived = _run(100.0, [0.05] * 200)
+    s = result.scenario("intake_to_first_offer", arrived)
+    assert s["count"] == 200 and s["missing"] == 0 and s["rate"] == 100.0
+    assert s["p50_ms"] == s["p99_ms"] == s["max_ms"] == 50.0
+    assert result.sustainable(arrived)
+
+    slow, arrived = _run(100.0, [0.05] * 190 + [1.5] * 10)
+    assert not slow.sustainable(arrived)  # p99 over 1 s
+
+    lossy, arrived = _run(100.0, [0.05] * 190 + [None] * 10)
+    assert lossy.scenario("x", arrived)["missing"] == 10
+    assert not lossy.sustainable(arrived)
+
+    stopped, arrived = _run(100.0, [0.05] * 200)
+    stopped.stopped_early = "overloaded"
+    assert not stopped.sustainable(arrived)
+
+
+def test_deadline_lateness_matches_in_either_order() -> None:
+    obs = Observations()
+    obs.note_deadline("c1", due=1000.0, now=1.0)
+    obs.note_caused("c1", occurred=1000.25, now=2.0)
+    obs.note_caused("c2", occurred=2000.5, now=3.0)  # the event came first
+    obs.note_deadline("c2", due=2000.0, now=4.0)
+    obs.note_caused("c3", occurred=5.0, now=5.0)  # not caused by a deadline: unmatched
+    assert obs.lateness == [(2.0, 0.25), (4.0, 0.5)]
