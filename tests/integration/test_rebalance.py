@@ -1,0 +1,117 @@
+"""Two workers share the partitions; one is SIGKILLed; the other takes over its partitions,
+so its communities keep being served: new requests get offers, and the escalations the dead
+worker was running keep climbing (their deadlines fire on the survivor)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.support import builders
+from tests.support.bot import BotClient
+from tests.support.stack import LocalStack, Proc
+from tests.support.waiting import eventually
+
+STAFF = {"Authorization": "Bearer dev-staff-token"}
+COMMUNITIES = [f"rb-{i}" for i in range(8)]
+
+
+@pytest.fixture(scope="module")
+async def two_workers(stack: LocalStack) -> AsyncIterator[tuple[Proc, Proc]]:
+    stack.extra_env["DISPATCH_PLAN_TIME_SCALE"] = "0.1"  # building ring waits 3 s
+    stack.bot_communities.update(COMMUNITIES)
+    await stack.start_api()
+    w1, w2 = stack.start_worker("worker-1"), stack.start_worker("worker-2")
+
+    async def split() -> bool:
+        s1, s2 = await stack.worker_stats(w1), await stack.worker_stats(w2)
+        return bool(
+            s1
+            and s2
+            and s1["partitions"]
+            and s2["partitions"]
+            and len(s1["partitions"]) + len(s2["partitions"]) == stack.partitions
+        )
+
+    await eventually(split, timeout=120, what="both workers to own partitions")
+    yield w1, w2
+
+
+async def submit_all(client: httpx.AsyncClient, tag: str) -> dict[str, str]:
+    ids = {}
+    for community in COMMUNITIES:
+        body = builders.request(community, urgency="critical")
+        body["place"]["building_id"] = f"b3-{tag}"  # distinct incidents, helpers nearby
+        r = await BotClient(client).post("/v1/requests", body)
+        assert r.status_code == 202, r.text
+        ids[community] = r.json()["request_id"]
+    return ids
+
+
+async def test_survivor_serves_the_dead_workers_communities(
+    stack: LocalStack, two_workers: tuple[Proc, Proc]
+) -> None:
+    w1, w2 = two_workers
+    conn = await asyncpg.connect(stack.pg_dsn)
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as client:
+        for community in COMMUNITIES:
+            for i in range(6):  # several drivers in the compound: offers stay pending
+                h = builders.helper(f"{community}-d{i}", community, ["driving"])
+                h["place"] = builders.place(community, building=f"b{i}", household_id=f"h{i}")
+                r = await client.put(f"/v1/admin/helpers/{h['helper_id']}", json=h, headers=STAFF)
+                assert r.status_code == 202
+        before = await submit_all(client, "before")
+
+        async def all_offered(ids: dict[str, str]) -> bool:
+            n = await conn.fetchval(
+                "SELECT count(DISTINCT request_id) FROM offers WHERE request_id = ANY($1)",
+                list(ids.values()),
+            )
+            return n == len(ids)
+
+        await eventually(lambda: all_offered(before), what="offers before the kill")
+        stats1 = await stack.worker_stats(w1)
+        assert stats1 is not None
+        dead_partitions = set(stats1["partitions"])
+        w1.kill()  # SIGKILL
+        killed_at = datetime.now(UTC)
+        t0 = time.monotonic()
+
+        after = await submit_all(client, "after")
+        await eventually(
+            lambda: all_offered(after), timeout=120, what="every community served after the kill"
+        )
+        served_in = time.monotonic() - t0
+
+        async def survivor_owns_all() -> bool:
+            s2 = await stack.worker_stats(w2)
+            return bool(s2 and set(s2["partitions"]) == set(range(stack.partitions)))
+
+        await eventually(survivor_owns_all, what="the survivor to own every partition")
+        assert dead_partitions  # the dead worker really had work to hand over
+
+        # Escalations the dead worker was running keep climbing on the survivor.
+        async def escalated_after_kill() -> bool:
+            n = await conn.fetchval(
+                "SELECT count(DISTINCT request_id) FROM event_log WHERE request_id = ANY($1)"
+                " AND type = 'ring_escalated' AND occurred_at > $2",
+                list(before.values()),
+                killed_at,
+            )
+            return n == len(before)
+
+        await eventually(
+            escalated_after_kill,
+            timeout=120,
+            what="pre-kill requests to keep escalating after the kill",
+        )
+    await conn.close()
+    print(
+        f"\nrebalance: dead worker owned partitions {sorted(dead_partitions)}; "
+        f"all communities served again {served_in:.1f} s after the kill"
+    )
