@@ -37,7 +37,9 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 if curl -fsS "$api/readyz" >/dev/null 2>&1; then
-  echo "[run] ready: API $api (docs $api/docs, dashboard $api/dashboard); Ctrl-C to stop" >&2
+  # An empty database gets the demo district, so a newcomer sees something happen.
+  "$PY" -m dispatcher demo --load-only --api "$api" || echo "[run] demo district not loaded (see above)" >&2
+  echo "[run] ready: API $api (docs $api/docs, dashboard $api/dashboard?token=<DISPATCH_STAFF_TOKEN>); Ctrl-C to stop" >&2
 else
   echo "[run] the API did not become ready in 60 s; see the logs above" >&2
 fi

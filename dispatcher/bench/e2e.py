@@ -230,6 +230,32 @@ class Bench:
             await asyncio.sleep(0.5)
         raise TimeoutError(f"workers not ready in {timeout} s: {stats}")
 
+    async def close_requests(self, client: httpx.AsyncClient, result: RunResult, label: str) -> int:
+        """Cancel (as staff) every request the run opened: nobody accepts in this bench, so
+        open requests would otherwise go on escalating and load the phases that follow."""
+        ids = [s.request_id for s in result.accepted() if s.request_id]
+        sem = asyncio.Semaphore(32)
+        headers = {"Authorization": f"Bearer {STAFF_TOKEN}"}
+        done = 0
+        deadline = time.monotonic() + 120
+
+        async def cancel(rid: str) -> None:
+            nonlocal done
+            async with sem:
+                if time.monotonic() > deadline:
+                    return
+                with contextlib.suppress(httpx.HTTPError):
+                    await client.post(
+                        f"/v1/requests/{rid}/cancel",
+                        json={"request_id": rid, "reason": "bench phase over"},
+                        headers=headers,
+                    )
+                done += 1
+                self.p(f"{label}: cancelling the run's requests {done}/{len(ids)}")
+
+        await asyncio.gather(*(cancel(r) for r in ids))
+        return done
+
     async def settle(self, label: str) -> dict[str, Any]:
         """Wait (bounded) until the workers have caught up with the commands and events
         topics, so one phase's backlog does not count against the next."""
@@ -271,6 +297,7 @@ class Bench:
         )
         result.window = (t_start, time.monotonic())
         result.settled = settled
+        await self.close_requests(client, result, label)
         if result.stopped_early:
             self.notes.append(f"{label}: sending stopped early ({result.stopped_early})")
         return result

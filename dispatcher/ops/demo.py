@@ -38,6 +38,11 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     )
     parser.add_argument("--timeout", type=float, default=90, help="seconds to watch")
     parser.add_argument("--force-load", action="store_true", help="load the district anyway")
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="only load the district when the database has none (what `make run` does)",
+    )
     return parser
 
 
@@ -102,10 +107,15 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         have = await district_loaded(settings)
         if have == 0 or args.force_load:
             n = len(COMMUNITIES)
-            log(f"loading the demo district: {len(bodies)} helpers in {n} communities")
+            log(
+                f"empty database: loading the demo district, {len(bodies)} helpers in {n} "
+                "communities (deterministic; `python -m dispatcher demo` plays the stories)"
+            )
             await load_district(api, settings, bodies)
         else:
             log(f"demo district already loaded ({have} helpers)")
+        if args.load_only:
+            return 0
         phones = Phones(settings, seed=args.seed, speed=args.speed)
         await phones.start()
         try:

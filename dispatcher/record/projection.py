@@ -81,8 +81,7 @@ async def _request_opened(conn: asyncpg.Connection, e: Event, b: dict[str, Any])
 async def _touch(conn: asyncpg.Connection, e: Event, sets: str, *args: Any) -> None:
     """Update the request's row; $1 = request_id, $2 = event id, then `args` from $3."""
     await conn.execute(
-        f"UPDATE requests SET {sets}, last_event_id = $2, updated_at = now() "
-        "WHERE request_id = $1",
+        f"UPDATE requests SET {sets}, last_event_id = $2, updated_at = now() WHERE request_id = $1",
         e.request_id,
         e.event_id,
         *args,

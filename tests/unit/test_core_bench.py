@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from dispatcher.bench.cli import main
 
 
@@ -20,6 +22,8 @@ def test_bench_match_prints_one_json_object_per_size(capsys):
         assert r["agreement_with_scan"] == 1.0
 
 
-def test_bench_other_subcommands_are_not_yet_implemented(capsys):
-    assert main(["e2e"]) == 2
-    assert "not yet implemented" in capsys.readouterr().err
+def test_bench_unknown_subcommand_is_a_clear_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["warp-drive"])
+    assert exc.value.code == 2
+    assert "warp-drive" in capsys.readouterr().err

@@ -1,0 +1,71 @@
+"""`python -m dispatcher bench e2e --quick --json` against the real local stack: the
+output's shape and sanity only (never a wall-clock bound: this is a measurement)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from dispatcher.settings import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+SCENARIO_KEYS = {"name", "p50_ms", "p99_ms", "max_ms", "rate", "offered_rate", "count", "workers"}
+
+
+def _sane(s: dict[str, object]) -> None:
+    p50, p99, mx = s["p50_ms"], s["p99_ms"], s["max_ms"]
+    assert isinstance(p50, float) and isinstance(p99, float) and isinstance(mx, float), s
+    assert 0 <= p50 <= p99 <= mx, s
+
+
+def test_quick_bench_reports_sane_numbers(_stack_running: None) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "dispatcher", "bench", "e2e", "--quick", "--json"],
+        cwd=str(REPO_ROOT),
+        capture_output=True,
+        text=True,
+        timeout=900,  # a hang guard, not a performance bound
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "floor" in done.stderr  # the progress display
+    result = json.loads(done.stdout)
+
+    for key in ("floor_p50_ms", "floor_p99_ms", "e2e_p50_over_floor", "e2e_p99_over_floor"):
+        assert isinstance(result[key], float), key
+    assert 0 < result["floor_p50_ms"] <= result["floor_p99_ms"]
+    # Two Kafka hops, HTTP and PostgreSQL cannot beat one raw Kafka hop.
+    assert result["e2e_p50_over_floor"] >= 1
+    assert result["machine"]["cores"] >= 1
+    assert result["settings"]["quick"] is True
+
+    scenarios = result["scenarios"]
+    names = {s["name"] for s in scenarios}
+    assert {"intake_to_first_offer", "intake_to_phone", "deadline_lateness"} <= names
+    fixed = [s for s in scenarios if s["kind"] == "fixed_rate"]
+    assert {s["offered_rate"] for s in fixed} == set(result["settings"]["rates"])
+    for s in scenarios:
+        assert set(s) >= SCENARIO_KEYS, s
+        if s["name"] in ("intake_to_first_offer", "intake_to_phone"):
+            assert s["count"] > 0 and s["rate"] > 0, s
+            _sane(s)
+        elif s["count"]:
+            _sane(s)
+    lowest = min(result["settings"]["rates"])
+    first = next(
+        s for s in fixed if s["name"] == "intake_to_first_offer" and s["offered_rate"] == lowest
+    )
+    phone = next(s for s in fixed if s["name"] == "intake_to_phone" and s["offered_rate"] == lowest)
+    assert first["missing"] == 0 and first["merged"] == 0 and first["http_errors"] == 0
+    assert phone["p50_ms"] >= first["p50_ms"] * 0.5  # the push follows the event
+
+    ceiling = result["throughput_ceiling_rps_1_worker"]
+    assert ceiling is None or ceiling > 0
+
+    cleanup = result["cleanup"]
+    assert "database_dropped" in cleanup
+    assert cleanup["processes_stopped"]
