@@ -13,16 +13,36 @@ from datetime import UTC, datetime
 
 from dispatcher.settings import Settings
 
+CONTEXT_FIELDS = (
+    "request_id",
+    "community_id",
+    "command_id",
+    "event_id",
+    "offer_id",
+    "helper_id",
+    "stage",
+    "topic",
+    "partition",
+    "offset",
+)
+
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, process_name: str = "") -> None:
+        super().__init__()
+        self.process_name = process_name
+
     def format(self, record: logging.LogRecord) -> str:
         doc = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
+            "service": "neighbour-dispatch",
+            "process": self.process_name or record.processName,
+            "pid": record.process,
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key in ("request_id", "community_id", "command_id", "event_id"):
+        for key in CONTEXT_FIELDS:
             value = getattr(record, key, None)
             if value is not None:
                 doc[key] = value
@@ -34,7 +54,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(settings: Settings, name: str = "") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if settings.log_json:
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(JsonFormatter(name))
     else:
         prefix = f"[{name}] " if name else ""
         handler.setFormatter(
