@@ -405,8 +405,8 @@ class Bench:
             )
             p.phase(f"floor: p50 {floor['p50_ms']} ms, p99 {floor['p99_ms']} ms")
             p.phase("starting worker-1 and the API")
-            self.stack.start_worker("worker-1", profile=o.profile_dir is not None)
-            await self.stack.start_api(profile=o.profile_dir is not None)
+            self.stack.start_worker("worker-1")
+            await self.stack.start_api()
             limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
             async with (
                 httpx.AsyncClient(base_url=self.stack.api_url, timeout=30, limits=limits) as client,
@@ -422,7 +422,15 @@ class Bench:
                 known: list[tuple[float, bool]] = []
                 for rate in o.rates:
                     p.phase(f"offered {rate:.0f}/s for {o.duration:.0f} s")
+                    spies = [
+                        self.stack.profile(proc, o.duration, f"{rate:.0f}rps")
+                        for proc in self.stack.procs
+                        if proc.name in ("worker-1", "api")
+                    ]
                     result = await self.run_rate(client, rate, o.duration, f"@{rate:.0f}/s")
+                    for spy in spies:
+                        if spy is not None:
+                            await asyncio.to_thread(spy.wait, 30)
                     described = self.describe(result, 1, "fixed_rate")
                     self.scenarios += described
                     known.append((rate, result.sustainable(self.observer.obs.offer_event_at)))

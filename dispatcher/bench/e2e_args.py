@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
         metavar="DIR",
-        help="run worker-1 and the API under pyinstrument; HTML profiles into DIR",
+        help="sample worker-1 and the API with py-spy during each fixed rate (collapsed "
+        "stacks into DIR; needs py-spy in the venv)",
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the subprocess logs")
 

@@ -44,18 +44,17 @@ class Proc:
     popen: subprocess.Popen[bytes]
     log_path: Path
     web_port: int | None = None
-    profiled: bool = False
 
     def alive(self) -> bool:
         return self.popen.poll() is None
 
     def stop(self, timeout: float = 20.0) -> None:
-        """SIGINT (a profiled process then writes its profile), SIGKILL if it lingers."""
+        """SIGTERM, SIGKILL if it lingers."""
         if not self.alive():
             return
-        self.popen.send_signal(signal.SIGINT if self.profiled else signal.SIGTERM)
+        self.popen.send_signal(signal.SIGTERM)
         try:
-            self.popen.wait(timeout=timeout * (3 if self.profiled else 1))
+            self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.popen.kill()
             self.popen.wait()
@@ -163,37 +162,58 @@ class BenchStack:
                 cwd=str(REPO_ROOT),
             )
 
-    def _spawn(self, name: str, args: list[str], profile: bool) -> Proc:
+    def _spawn(self, name: str, args: list[str]) -> Proc:
         log_path = self.root / f"{name}.log"
-        cmd = [sys.executable]
-        if profile and self.profile_dir is not None:
-            self.profile_dir.mkdir(parents=True, exist_ok=True)
-            cmd += [
-                "-m",
-                "pyinstrument",
-                "-r",
-                "html",
-                "-o",
-                str(self.profile_dir / f"{name}.html"),
-            ]
-            cmd += ["-i", "0.002"]
-        cmd += ["-m", "dispatcher", *args]
         with open(log_path, "ab") as log:
             popen = subprocess.Popen(
-                cmd, env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO_ROOT)
+                [sys.executable, "-m", "dispatcher", *args],
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=str(REPO_ROOT),
             )
-        proc = Proc(name, popen, log_path, profiled=profile and self.profile_dir is not None)
+        proc = Proc(name, popen, log_path)
         self.procs.append(proc)
         return proc
 
-    def start_worker(self, name: str, profile: bool = False) -> Proc:
+    def profile(self, proc: Proc, seconds: float, label: str) -> subprocess.Popen[bytes] | None:
+        """Sample `proc` with py-spy for `seconds` (collapsed stacks into the profile dir);
+        None without --profile or without py-spy. py-spy stops by itself."""
+        if self.profile_dir is None:
+            return None
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if not Path(spy).exists():
+            return None
+        self.profile_dir.mkdir(parents=True, exist_ok=True)
+        out = self.profile_dir / f"{proc.name}-{label}.txt"
+        return subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(proc.popen.pid),
+                "--duration",
+                str(max(1, int(seconds))),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--output",
+                str(out),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def start_worker(self, name: str) -> Proc:
         port = free_port()
-        proc = self._spawn(name, ["worker", "--name", name, "--web-port", str(port)], profile)
+        proc = self._spawn(name, ["worker", "--name", name, "--web-port", str(port)])
         proc.web_port = port
         return proc
 
-    async def start_api(self, profile: bool = False, timeout: float = 60) -> Proc:
-        proc = self._spawn("api", ["api"], profile)
+    async def start_api(self, timeout: float = 60) -> Proc:
+        proc = self._spawn("api", ["api"])
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:

@@ -37,7 +37,7 @@ async def test_demo_plays_the_stories(stack: LocalStack) -> None:
     out, err = out_b.decode(), err_b.decode()
     print(out)  # the demo's story, for whoever reads the test log
     assert proc.returncode == 0, out + err
-    assert "loading the demo district: 92 helpers in 3 communities" in out
+    assert "loading the demo district, 92 helpers in 3 communities" in out
     for story in STORIES:
         assert f"● {story.title}" in out
     pregnant = out.split(f"● {STORIES[0].title}")[1].split("●")[0]
