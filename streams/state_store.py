@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dispatcher.core import Decision, DispatchState
@@ -21,6 +21,9 @@ from schemas.records import HelperState, RequestState
 from schemas.vocab import Urgency
 
 log = logging.getLogger(__name__)
+
+RETRY_FIRST_S = 5.0
+RETRY_MAX_S = 60.0
 
 
 def encode_record(partition: int, record: RequestState | HelperState) -> bytes:
@@ -39,6 +42,7 @@ class HeapItem:
     step: int
     due_at: datetime = field(compare=False)  # the request's deadline this item stands for
     community_id: str = field(compare=False)
+    attempt: int = field(default=0, compare=False)  # deadline commands already sent for it
 
 
 @dataclass
@@ -127,8 +131,21 @@ class WorkerState:
                 due.append(item)
         return due
 
-    def retry_later(self, item: HeapItem, at: datetime) -> None:
-        """If the deadline command is lost, fire again; once applied, this item is stale."""
+    def retry_later(self, item: HeapItem, now: datetime) -> None:
+        """If the deadline command is lost, fire again; once applied, this item is stale.
+
+        The wait doubles each time (5, 10, 20, 40, then 60 s): under overload a command that is
+        merely queued must not be re-sent every few seconds, or re-sends feed the backlog.
+        """
+        delay = min(RETRY_FIRST_S * 2**item.attempt, RETRY_MAX_S)
         heapq.heappush(
-            self.heap, HeapItem(at, item.request_id, item.step, item.due_at, item.community_id)
+            self.heap,
+            HeapItem(
+                now + timedelta(seconds=delay),
+                item.request_id,
+                item.step,
+                item.due_at,
+                item.community_id,
+                item.attempt + 1,
+            ),
         )

@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -38,7 +38,6 @@ from streams.state_store import WorkerState, encode_record
 
 log = logging.getLogger(__name__)
 
-DEADLINE_RETRY = timedelta(seconds=5)
 STATE_WAIT_TICKS = 600  # × 50 ms: how long a message waits for its partition's state
 PRUNE_EVERY_S = 60.0
 
@@ -220,7 +219,7 @@ class Topology:
             await self.commands.send(
                 key=item.community_id.encode(), value=cmd.model_dump_json().encode()
             )
-            self.state.retry_later(item, now + DEADLINE_RETRY)
+            self.state.retry_later(item, now)
         return len(due)
 
     # ------------------------------------------------------------------ notify
