@@ -46,11 +46,22 @@ def _parser() -> argparse.ArgumentParser:
     from dispatcher.bench.e2e_args import add_arguments
 
     add_arguments(e2e)
+    record = sub.add_parser(
+        "record",
+        help="the record agent's PostgreSQL writes: per event vs set-based, same events",
+    )
+    from dispatcher.bench.record import add_arguments as add_record_arguments
+
+    add_record_arguments(record)
     return parser
 
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    if args.bench == "record":
+        from dispatcher.bench.record import main as record_main
+
+        return record_main(args)
     if args.bench == "e2e":
         from dispatcher.bench.e2e import main as e2e_main  # lazy: aiokafka, httpx, asyncpg
 

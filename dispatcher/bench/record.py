@@ -1,0 +1,162 @@
+"""`python -m dispatcher bench record`: the record agent's write path, per event vs set-based.
+
+Realistic events come from the real core (submissions on a generated community, then an
+accept per request: opened, 120 advice, offer waves, assignment, stand-downs). The same
+events are recorded in batches into two fresh databases, one path each, in the same run;
+then both read models are compared row by row, so the faster path is also proven equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from dispatcher.bench.community import build_state
+from dispatcher.bench.match import NOW, _command, _spec
+from dispatcher.core import DispatchState, apply, decide
+from dispatcher.record.migrate import apply_migrations
+from dispatcher.record.projection import record_events
+from dispatcher.settings import get_settings
+from schemas.commands import AcceptOffer, Command
+from schemas.events import Event, OfferSent
+
+READ_MODELS = {
+    "requests": "SELECT request_id, status, outcome, ring, step, helpers_assigned, offers_sent,"
+    " first_offer_at, first_accept_at, closed_at FROM requests ORDER BY 1",
+    "offers": "SELECT offer_id, request_id, helper_id, ring, step, status, sent_at, expires_at,"
+    " answered_at FROM offers ORDER BY 1",
+    "assignments": "SELECT request_id, helper_id, offer_id, slot FROM assignments ORDER BY 1, 2",
+    "event_log": "SELECT event_id, type FROM event_log ORDER BY 1",
+}
+
+
+def generate_events(requests: int, helpers: int, seed: int) -> list[Event]:
+    lazy = build_state(helpers, seed, progress=False)
+    state = DispatchState.rebuild(list(lazy.helpers.values()), [])
+    events: list[Event] = []
+    for i in range(requests):
+        now = NOW + timedelta(seconds=i)
+        decision = decide(state, _command(_spec(i, (i * 7919) % helpers)), now)
+        apply(state, decision)
+        events.extend(decision.events)
+        offer = next((e for e in decision.events if isinstance(e.body, OfferSent)), None)
+        if offer is not None and isinstance(offer.body, OfferSent):
+            accept = Command(
+                command_id=f"accept-{i}",
+                community_id=offer.community_id,
+                issued_at=now,
+                body=AcceptOffer(
+                    request_id=offer.request_id or "",
+                    offer_id=offer.body.offer_id,
+                    helper_id=offer.body.helper_id,
+                ),
+            )
+            decision = decide(state, accept, now + timedelta(seconds=1))
+            apply(state, decision)
+            events.extend(decision.events)
+    return events
+
+
+async def _fresh_db(base: str, name: str) -> str:
+    admin = await asyncpg.connect(base.rsplit("/", 1)[0] + "/postgres")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = base.rsplit("/", 1)[0] + "/" + name
+    conn = await asyncpg.connect(dsn)
+    try:
+        await apply_migrations(conn)
+    finally:
+        await conn.close()
+    return dsn
+
+
+async def _drop_db(base: str, name: str) -> None:
+    admin = await asyncpg.connect(base.rsplit("/", 1)[0] + "/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def _record_all(dsn: str, events: list[Event], batch: int, bulk: bool) -> float:
+    conn = await asyncpg.connect(dsn)
+    try:
+        t0 = time.perf_counter()
+        for i in range(0, len(events), batch):
+            await record_events(conn, events[i : i + batch], bulk=bulk)
+        return time.perf_counter() - t0
+    finally:
+        await conn.close()
+
+
+async def _snapshot(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return {
+            name: [tuple(r) for r in await conn.fetch(sql)] for name, sql in READ_MODELS.items()
+        }
+    finally:
+        await conn.close()
+
+
+async def compare(
+    requests: int, helpers: int, batch: int, seed: int, base_dsn: str | None = None
+) -> dict[str, Any]:
+    base = base_dsn or get_settings().pg_dsn.get_secret_value()
+    events = generate_events(requests, helpers, seed)
+    print(
+        f"  {len(events)} events from {requests} requests; recording both ways…",
+        file=sys.stderr,
+        flush=True,
+    )
+    tag = uuid.uuid4().hex[:8]
+    names = {"per_event": f"bench_record_{tag}_a", "set_based": f"bench_record_{tag}_b"}
+    try:
+        dsns = {k: await _fresh_db(base, n) for k, n in names.items()}
+        seconds = {
+            "per_event": await _record_all(dsns["per_event"], events, batch, bulk=False),
+            "set_based": await _record_all(dsns["set_based"], events, batch, bulk=True),
+        }
+        same = await _snapshot(dsns["per_event"]) == await _snapshot(dsns["set_based"])
+    finally:
+        for name in names.values():
+            await _drop_db(base, name)
+    return {
+        "events": len(events),
+        "batch": batch,
+        "per_event_events_per_s": round(len(events) / seconds["per_event"], 1),
+        "set_based_events_per_s": round(len(events) / seconds["set_based"], 1),
+        "speedup": round(seconds["per_event"] / seconds["set_based"], 2),
+        "read_models_equal": same,
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--helpers", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=200, help="events per transaction")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true")
+
+
+def main(args: argparse.Namespace) -> int:
+    result = asyncio.run(compare(args.requests, args.helpers, args.batch, args.seed))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{result['events']} events, batches of {result['batch']}: per event "
+            f"{result['per_event_events_per_s']}/s, set-based {result['set_based_events_per_s']}/s "
+            f"(×{result['speedup']}); read models equal: {result['read_models_equal']}"
+        )
+    return 0 if result["read_models_equal"] else 1
