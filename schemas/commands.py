@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from schemas._base import UtcDatetime, Wire
-from schemas.helpers import HelperProfile
+from schemas.helpers import HelperProfile, TimeWindow
 from schemas.requests import RequestSpec
 from schemas.vocab import Party, ReferralTarget
 
@@ -111,6 +111,15 @@ class SetHelperStatus(Wire):
     dnd_override_until: UtcDatetime | None = None
 
 
+class SetDoNotDisturb(Wire):
+    """The helper's own quiet hours (local time; None: no quiet hours). Critical requests
+    still wake them, as for every do-not-disturb window."""
+
+    type: Literal["set_do_not_disturb"] = "set_do_not_disturb"
+    helper_id: str
+    window: TimeWindow | None = None
+
+
 CommandBody = Annotated[
     SubmitRequest
     | AcceptOffer
@@ -123,7 +132,8 @@ CommandBody = Annotated[
     | DeadlineReached
     | UpsertHelper
     | DeactivateHelper
-    | SetHelperStatus,
+    | SetHelperStatus
+    | SetDoNotDisturb,
     Field(discriminator="type"),
 ]
 
@@ -138,7 +148,7 @@ REQUEST_COMMANDS = (
     HelperWithdrew,
     DeadlineReached,
 )
-HELPER_COMMANDS = (UpsertHelper, DeactivateHelper, SetHelperStatus)
+HELPER_COMMANDS = (UpsertHelper, DeactivateHelper, SetHelperStatus, SetDoNotDisturb)
 
 
 class Command(Wire):

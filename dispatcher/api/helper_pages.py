@@ -1,4 +1,5 @@
-"""A helper's personal link: away / busy / back / on call tonight (SetHelperStatus).
+"""A helper's personal link: away / busy / back / on call tonight (SetHelperStatus), and
+their own quiet hours (SetDoNotDisturb).
 
 GET shows the choices; each button POSTs to `/l/h/{token}/{status}`. The link is reusable
 (it sets a state, so repeating it changes nothing). SetHelperStatus replaces away, busy
@@ -7,8 +8,9 @@ and the do-not-disturb override together: each button names the whole state.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from enum import StrEnum
+from html import escape as e
 from typing import Any
 
 from fastapi import APIRouter, Path, Request
@@ -18,7 +20,8 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.dispatch import send_command
 from dispatcher.api.pages import button_form, link_error, page
 from dispatcher.links import HELPER_PATH, LinkClaims, LinkError, verify_token
-from schemas.commands import SetHelperStatus
+from schemas.commands import SetDoNotDisturb, SetHelperStatus
+from schemas.helpers import TimeWindow
 
 router = APIRouter(prefix=HELPER_PATH.rstrip("/"), tags=["volunteer links"])
 Token = Path(min_length=1, max_length=1024, description="A signed personal helper token")
@@ -66,7 +69,59 @@ async def helper_page(request: Request, token: str = Token) -> HTMLResponse:
         button_form(f"{base}/{s.value}", label, second=s is not HelperStatus.BACK)
         for s, (label, _) in _LABELS.items()
     )
-    return page("我的接单状态", "<p>请选择：</p>" + buttons)
+    quiet = (
+        f'<form method="post" action="{e(base)}/quiet-hours">'
+        "<p>免打扰时段（危急求助仍会通知您）：</p>"
+        '<p><input type="time" name="start" value="22:00" required> 至 '
+        '<input type="time" name="end" value="07:00" required></p>'
+        '<button type="submit" class="second">设置免打扰时段</button></form>'
+        + button_form(f"{base}/quiet-hours/clear", "取消免打扰时段", second=True)
+    )
+    return page("我的接单状态", "<p>请选择：</p>" + buttons + quiet)
+
+
+def _clock_time(text: str) -> time | None:
+    try:
+        return time.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
+@router.post("/{token}/quiet-hours", response_class=HTMLResponse, responses=HTML)
+async def set_quiet_hours(request: Request, token: str = Token) -> HTMLResponse:
+    """Set the helper's own do-not-disturb hours (form fields `start`, `end`, HH:MM)."""
+    checked = _verify(request, token)
+    if isinstance(checked, HTMLResponse):
+        return checked
+    deps: ApiDeps = request.app.state.deps
+    deps.limiter.check(("helper-status", checked.helper_id), 10, 5, "helper")
+    form = await request.form()
+    start, end = _clock_time(str(form.get("start", ""))), _clock_time(str(form.get("end", "")))
+    if start is None or end is None:
+        return page(
+            "时间格式不对",
+            "<p>请用 时:分 填写，例如 22:00 和 07:00。</p>",
+            tone="warn",
+            status_code=422,
+        )
+    window = TimeWindow(start=start.replace(second=0), end=end.replace(second=0))
+    await send_command(
+        deps, SetDoNotDisturb(helper_id=checked.helper_id, window=window), checked.community_id
+    )
+    return page("已更新", f"<p>免打扰时段：每天 {start:%H:%M} 至 {end:%H:%M}。</p>")
+
+
+@router.post("/{token}/quiet-hours/clear", response_class=HTMLResponse, responses=HTML)
+async def clear_quiet_hours(request: Request, token: str = Token) -> HTMLResponse:
+    checked = _verify(request, token)
+    if isinstance(checked, HTMLResponse):
+        return checked
+    deps: ApiDeps = request.app.state.deps
+    deps.limiter.check(("helper-status", checked.helper_id), 10, 5, "helper")
+    await send_command(
+        deps, SetDoNotDisturb(helper_id=checked.helper_id, window=None), checked.community_id
+    )
+    return page("已更新", "<p>已取消免打扰时段：有人求助时随时通知您。</p>")
 
 
 @router.post("/{token}/{status}", response_class=HTMLResponse, responses=HTML)

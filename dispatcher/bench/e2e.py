@@ -315,7 +315,20 @@ class Bench:
         }
         lateness.update(summarize(late))
         lateness.update({"rate": round(len(late) / (t1 - t0), 1), "count": len(late)})
-        out = [first, phone, http, lateness]
+        # The notify agent alone: the offer event's time in the worker → the phone's receipt.
+        ids = [x.request_id for x in result.accepted()]
+        hop = [
+            obs.offer_push_wall[r] - obs.offer_occurred[r]
+            for r in ids
+            if r in obs.offer_push_wall and r in obs.offer_occurred
+        ]
+        notify: dict[str, Any] = {
+            "name": "offer_sent_to_phone",
+            "offered_rate": result.offered_rate,
+        }
+        notify.update(summarize(hop))
+        notify.update({"rate": round(len(hop) / (t1 - t0), 1), "count": len(hop)})
+        out = [first, phone, notify, http, lateness]
         for s in out:
             s.update({"workers": workers, "kind": kind, "bench_cpu_s": result.cpu_s})
             s.update(result.settled)

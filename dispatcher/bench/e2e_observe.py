@@ -61,6 +61,9 @@ def _epoch(iso: bytes) -> float:
 class Observations:
     offer_event_at: dict[str, float] = field(default_factory=dict)  # request id → monotonic
     offer_push_at: dict[str, float] = field(default_factory=dict)
+    # Wall clock (epoch s): the worker's offer_sent occurred_at, and the push's receipt.
+    offer_occurred: dict[str, float] = field(default_factory=dict)
+    offer_push_wall: dict[str, float] = field(default_factory=dict)
     pushes: int = 0
     events: int = 0
     commands: int = 0
@@ -173,7 +176,9 @@ class Observer:
                 if b'"push.offer"' in body:
                     m = _REQUEST_ID.search(body)
                     if m:
-                        obs.offer_push_at.setdefault(m.group(1).decode(), at)
+                        rid = m.group(1).decode()
+                        obs.offer_push_at.setdefault(rid, at)
+                        obs.offer_push_wall.setdefault(rid, time.time())
                 writer.write(_RESPONSE)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
@@ -238,6 +243,9 @@ class Observer:
             m = _REQUEST_ID.search(value)
             if m:
                 obs.offer_event_at.setdefault(m.group(1).decode(), now)
+                occurred_at = _OCCURRED.search(value)
+                if occurred_at:
+                    obs.offer_occurred.setdefault(m.group(1).decode(), _epoch(occurred_at.group(1)))
         caused, occurred = _CAUSED_BY.search(value), _OCCURRED.search(value)
         if caused and occurred:
             obs.note_caused(caused.group(1).decode(), _epoch(occurred.group(1)), now)

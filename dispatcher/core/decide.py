@@ -23,6 +23,7 @@ from schemas.commands import (
     HelperWithdrew,
     ReferRequest,
     ResolveRequest,
+    SetDoNotDisturb,
     SetHelperStatus,
     SubmitRequest,
     UpsertHelper,
@@ -47,7 +48,7 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
     fx = Effects(state, command, now)
     body = command.body
 
-    if isinstance(body, UpsertHelper | DeactivateHelper | SetHelperStatus):
+    if isinstance(body, UpsertHelper | DeactivateHelper | SetHelperStatus | SetDoNotDisturb):
         helper_id = body.profile.helper_id if isinstance(body, UpsertHelper) else body.helper_id
         known = state.helpers.get(helper_id)
         if known is not None and command.command_id in known.recent_command_ids:
@@ -56,6 +57,8 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
             hc.upsert_helper(fx, body)
         elif isinstance(body, DeactivateHelper):
             hc.deactivate_helper(fx, body)
+        elif isinstance(body, SetDoNotDisturb):
+            hc.set_do_not_disturb(fx, body)
         else:
             hc.set_helper_status(fx, body)
         return fx.decision()

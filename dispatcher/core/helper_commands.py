@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dispatcher.core.effects import Effects
-from schemas.commands import DeactivateHelper, SetHelperStatus, UpsertHelper
+from schemas.commands import DeactivateHelper, SetDoNotDisturb, SetHelperStatus, UpsertHelper
 from schemas.events import CommandRejected, HelperUpdated, RejectReason
 from schemas.records import RECENT_COMMANDS_KEPT, HelperState
 
@@ -64,3 +64,10 @@ def set_helper_status(fx: Effects, body: SetHelperStatus) -> None:
     wanted = {"away": body.away, "busy": body.busy, "dnd_override_until": body.dnd_override_until}
     if any(getattr(helper, k) != v for k, v in wanted.items()):
         _store(fx, helper.model_copy(update=wanted))
+
+
+def set_do_not_disturb(fx: Effects, body: SetDoNotDisturb) -> None:
+    helper = _known(fx, body.helper_id)
+    if helper is not None and helper.profile.do_not_disturb != body.window:
+        profile = helper.profile.model_copy(update={"do_not_disturb": body.window})
+        _store(fx, helper.model_copy(update={"profile": profile}))
