@@ -15,8 +15,9 @@ Stage = Literal["decode", "process", "record", "notify"]
 
 
 def dead_letter_for(event: Any, reason: str, stage: Stage) -> DeadLetter:
-    """Build the record from a Faust event (its message has topic/partition/offset/key/value)."""
-    msg = event.message
+    """Build the record from a Faust event (its `message`) or an aiokafka ConsumerRecord:
+    both have topic, partition, offset, key and value."""
+    msg = getattr(event, "message", event)
     raw = msg.value if isinstance(msg.value, bytes) else str(msg.value).encode()
     key = msg.key.decode(errors="replace") if isinstance(msg.key, bytes) else msg.key
     return DeadLetter(

@@ -34,6 +34,7 @@ from schemas.vocab import Urgency
 from streams.app import create_faust_app
 from streams.dead_letter import send_dead_letter
 from streams.notify import Notifier
+from streams.recorder import run_recorder
 from streams.state_store import WorkerState, encode_record
 
 log = logging.getLogger(__name__)
@@ -261,7 +262,9 @@ class Topology:
         if not decoded:
             return
         pool = await self.get_pool()
-        for attempt in range(1, 6):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 async with pool.acquire() as conn:
                     self.stats.recorded += await record_events(conn, decoded)
@@ -270,13 +273,12 @@ class Topology:
             except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
                 # PostgreSQL away: wait and retry rather than drop (the offset stays uncommitted).
                 log.warning("recording failed (%s), retry %d", type(exc).__name__, attempt)
-                await asyncio.sleep(min(2**attempt * 0.2, 5))
+                await asyncio.sleep(min(2 ** min(attempt, 5) * 0.2, 5))
             except Exception as exc:
                 # A batch the database rejects: record event by event, dead-letter the bad ones.
                 log.exception("batch rejected: recording one by one")
                 await self._record_one_by_one(pool, batch, decoded, exc)
                 return
-        raise RuntimeError("PostgreSQL unavailable: recording stopped")
 
     async def _record_one_by_one(
         self, pool: asyncpg.Pool, raw: list[Any], decoded: list[Event], exc: Exception
@@ -311,7 +313,7 @@ class Topology:
         try:
             await send_dead_letter(self.dead_letters, event, reason, stage)
         except Exception:
-            log.exception("could not dead-letter %s", event.message.offset)
+            log.exception("could not dead-letter %s", getattr(event, "offset", "?"))
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -357,12 +359,9 @@ def build_topology(settings: Settings, worker_name: str = "worker") -> Topology:
         async for event in stream.events():
             await topo.handle_command(event)
 
-    @app.agent(events, concurrency=1, name="record")
-    async def record(stream: Any) -> None:
-        async for batch in stream.take_events(
-            settings.record_batch_size, within=settings.record_batch_wait_seconds
-        ):
-            await topo.record_batch(batch)
+    @app.task
+    async def record() -> None:
+        await run_recorder(settings, topo.record_batch)
 
     notifier = Notifier(
         settings=settings,
