@@ -1,4 +1,5 @@
-"""Nothing acknowledged is lost: re-send acknowledged requests the worker never recorded.
+"""Nothing acknowledged is lost: re-send acknowledged requests the worker never recorded,
+and volunteers' answers (accept/decline links) that never took effect.
 
 The API answered 202 only after Kafka had the SubmitRequest (acks=all), so the command is
 durable. But a consumer can still skip it (faust-streaming has open issues where a stream
@@ -16,6 +17,7 @@ import logging
 import asyncpg
 
 from dispatcher.api.deps import ApiDeps
+from schemas.commands import AcceptOffer, Command, DeclineOffer
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +59,52 @@ async def reconcile_once(deps: ApiDeps) -> tuple[int, int]:
                     row["request_id"],
                 )
                 resent += 1
+        resent_links = await _resend_link_answers(deps, conn)
     if resent:
         log.warning("re-sent %d acknowledged request(s) not yet recorded by the worker", resent)
-    return int(confirmed.split()[-1]), resent
+    if resent_links:
+        log.warning("re-sent %d volunteer answer(s) that had not taken effect", resent_links)
+    return int(confirmed.split()[-1]), resent + resent_links
+
+
+async def _resend_link_answers(deps: ApiDeps, conn: asyncpg.Connection) -> int:
+    """A volunteer's accept/decline whose command caused no event yet is sent again (same
+    command id: the core applies it once)."""
+    settings = deps.settings
+    async with conn.transaction():
+        rows = await conn.fetch(
+            """
+            SELECT u.use_key, u.command_id, u.action, u.request_id, u.offer_id, u.helper_id,
+                   u.used_at, r.community_id
+            FROM api_link_uses u JOIN requests r ON r.request_id = u.request_id
+            WHERE u.used_at < now() - make_interval(secs => $1) AND u.resent < $2
+              AND NOT EXISTS (SELECT 1 FROM event_log e WHERE e.caused_by = u.command_id)
+            ORDER BY u.used_at LIMIT 500
+            FOR UPDATE OF u SKIP LOCKED
+            """,
+            settings.reconcile_grace_seconds,
+            MAX_RESENDS,
+        )
+        for row in rows:
+            answer = {
+                "request_id": row["request_id"],
+                "offer_id": row["offer_id"],
+                "helper_id": row["helper_id"],
+            }
+            body = AcceptOffer(**answer) if row["action"] == "accept" else DeclineOffer(**answer)
+            command = Command(
+                command_id=row["command_id"],
+                community_id=row["community_id"],
+                issued_at=row["used_at"],
+                body=body,
+            )
+            await deps.sink.send(
+                settings.commands_topic, command.community_id, command.model_dump_json().encode()
+            )
+            await conn.execute(
+                "UPDATE api_link_uses SET resent = resent + 1 WHERE use_key = $1", row["use_key"]
+            )
+    return len(rows)
 
 
 async def reconcile_forever(deps: ApiDeps) -> None:
