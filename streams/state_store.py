@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from dispatcher.core import Decision, DispatchState
 from schemas.plans import EscalationPlan
@@ -21,6 +21,7 @@ from schemas.records import HelperState, RequestState
 from schemas.vocab import Urgency
 
 log = logging.getLogger(__name__)
+R = TypeVar("R", RequestState, HelperState)
 
 RETRY_FIRST_S = 5.0
 RETRY_MAX_S = 60.0
@@ -33,6 +34,23 @@ def encode_record(partition: int, record: RequestState | HelperState) -> bytes:
 def decode_record(raw: bytes) -> tuple[int, dict[str, Any]]:
     doc = json.loads(raw)
     return int(doc["p"]), doc["r"]
+
+
+def _owned(
+    items: Iterable[tuple[Any, Any]], partitions: frozenset[int], model: type[R]
+) -> tuple[list[R], int]:
+    """Decode the stored records of `partitions`; count those of other partitions."""
+    owned: list[R] = []
+    skipped = 0
+    for _, raw in items:
+        if raw is None:
+            continue
+        p, rec = decode_record(raw)
+        if p in partitions:
+            owned.append(model.model_validate(rec))
+        else:
+            skipped += 1
+    return owned, skipped
 
 
 @dataclass(order=True, frozen=True)
@@ -63,25 +81,9 @@ class WorkerState:
         generation: int,
         plans: Mapping[Urgency, EscalationPlan] | None = None,
     ) -> WorkerState:
-        reqs: list[RequestState] = []
-        helpers: list[HelperState] = []
-        skipped = 0
-        for _, raw in requests_items:
-            if raw is None:
-                continue
-            p, rec = decode_record(raw)
-            if p in partitions:
-                reqs.append(RequestState.model_validate(rec))
-            else:
-                skipped += 1
-        for _, raw in helpers_items:
-            if raw is None:
-                continue
-            p, rec = decode_record(raw)
-            if p in partitions:
-                helpers.append(HelperState.model_validate(rec))
-            else:
-                skipped += 1
+        reqs, skipped_r = _owned(requests_items, partitions, RequestState)
+        helpers, skipped_h = _owned(helpers_items, partitions, HelperState)
+        skipped = skipped_r + skipped_h
         state = cls(
             core=DispatchState.rebuild(helpers, reqs, plans=plans),
             generation=generation,

@@ -87,14 +87,26 @@ def _clock_time(text: str) -> time | None:
         return None
 
 
+def _helper_or_page(request: Request, token: str) -> LinkClaims | HTMLResponse:
+    """Verify the personal link and apply the per-helper rate limit."""
+    checked = _verify(request, token)
+    if not isinstance(checked, HTMLResponse):
+        deps: ApiDeps = request.app.state.deps
+        deps.limiter.check(("helper-status", checked.helper_id), 10, 5, "helper")
+    return checked
+
+
+async def _quiet_hours(request: Request, claims: LinkClaims, window: TimeWindow | None) -> None:
+    body = SetDoNotDisturb(helper_id=claims.helper_id, window=window)
+    await send_command(request.app.state.deps, body, claims.community_id)
+
+
 @router.post("/{token}/quiet-hours", response_class=HTMLResponse, responses=HTML)
 async def set_quiet_hours(request: Request, token: str = Token) -> HTMLResponse:
     """Set the helper's own do-not-disturb hours (form fields `start`, `end`, HH:MM)."""
-    checked = _verify(request, token)
+    checked = _helper_or_page(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
-    deps: ApiDeps = request.app.state.deps
-    deps.limiter.check(("helper-status", checked.helper_id), 10, 5, "helper")
     form = await request.form()
     start, end = _clock_time(str(form.get("start", ""))), _clock_time(str(form.get("end", "")))
     if start is None or end is None:
@@ -104,23 +116,18 @@ async def set_quiet_hours(request: Request, token: str = Token) -> HTMLResponse:
             tone="warn",
             status_code=422,
         )
-    window = TimeWindow(start=start.replace(second=0), end=end.replace(second=0))
-    await send_command(
-        deps, SetDoNotDisturb(helper_id=checked.helper_id, window=window), checked.community_id
+    await _quiet_hours(
+        request, checked, TimeWindow(start=start.replace(second=0), end=end.replace(second=0))
     )
     return page("已更新", f"<p>免打扰时段：每天 {start:%H:%M} 至 {end:%H:%M}。</p>")
 
 
 @router.post("/{token}/quiet-hours/clear", response_class=HTMLResponse, responses=HTML)
 async def clear_quiet_hours(request: Request, token: str = Token) -> HTMLResponse:
-    checked = _verify(request, token)
+    checked = _helper_or_page(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
-    deps: ApiDeps = request.app.state.deps
-    deps.limiter.check(("helper-status", checked.helper_id), 10, 5, "helper")
-    await send_command(
-        deps, SetDoNotDisturb(helper_id=checked.helper_id, window=None), checked.community_id
-    )
+    await _quiet_hours(request, checked, None)
     return page("已更新", "<p>已取消免打扰时段：有人求助时随时通知您。</p>")
 
 
