@@ -228,7 +228,8 @@ class Bench:
             ):
                 return stats
             await asyncio.sleep(0.5)
-        raise TimeoutError(f"workers not ready in {timeout} s: {stats}")
+        tails = "\n".join(f"--- {w.name}:\n{w.log_tail(60)}" for w in self.stack.workers())
+        raise TimeoutError(f"workers not ready in {timeout} s: {stats}\n{tails}")
 
     async def close_requests(self, client: httpx.AsyncClient, result: RunResult, label: str) -> int:
         """Cancel (as staff) every request the run opened: nobody accepts in this bench, so

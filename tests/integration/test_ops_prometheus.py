@@ -73,9 +73,9 @@ async def test_prometheus_scrapes_worker_and_api(stack: LocalStack, tmp_path: Pa
             async def targets_up() -> dict[str, str] | None:
                 try:
                     r = await client.get(f"{base}/targets")
-                except httpx.HTTPError:
-                    return None
-                active = r.json()["data"]["activeTargets"]
+                    active = r.json()["data"]["activeTargets"]
+                except (httpx.HTTPError, ValueError, KeyError):
+                    return None  # Prometheus still starting (it answers in plain text then)
                 health = {t["labels"]["job"]: t["health"] for t in active}
                 return health if health and set(health.values()) == {"up"} else None
 
