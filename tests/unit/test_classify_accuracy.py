@@ -1,6 +1,6 @@
 """Accuracy of the classifier on labelled chat messages, per field.
 
-Files (all under tests/data, never ../shared):
+Files (all under tests/data, copied into the project; nothing outside the repo is read):
 - chat_messages.jsonl: the product's samples; every field must be right.
 - classifier_cases.jsonl: our own set, written before the rules existed (the rules were
   then tuned to it), plus holdout v1 (`origin` says so), tuned against after its first
