@@ -18,8 +18,22 @@ from dispatcher.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
+TABLES = ("requests", "helpers")  # the worker's Faust tables (streams/topology.py)
+
+
+def changelog_topics(settings: Settings) -> list[str]:
+    """Faust's changelog names. Created here, compacted and with the source topic's partition
+    count, so a worker never writes a table before its changelog is in the metadata."""
+    return [f"{settings.app_id}-{table}-changelog" for table in TABLES]
+
+
 def topic_names(settings: Settings) -> list[str]:
-    return [settings.commands_topic, settings.events_topic, settings.dead_letter_topic]
+    return [
+        settings.commands_topic,
+        settings.events_topic,
+        settings.dead_letter_topic,
+        *changelog_topics(settings),
+    ]
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
@@ -28,12 +42,16 @@ async def ensure_topics(settings: Settings) -> list[str]:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        changelogs = set(changelog_topics(settings))
         wanted = [
             NewTopic(
                 name=name,
                 num_partitions=settings.topic_partitions,
                 replication_factor=settings.topic_replication_factor,
-                topic_configs={"min.insync.replicas": "1"},
+                topic_configs={
+                    "min.insync.replicas": "1",
+                    **({"cleanup.policy": "compact"} if name in changelogs else {}),
+                },
             )
             for name in topic_names(settings)
             if name not in existing

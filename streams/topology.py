@@ -39,6 +39,7 @@ from streams.state_store import WorkerState, encode_record
 
 log = logging.getLogger(__name__)
 
+STORE_ATTEMPTS = 60  # × 0.5 s
 STATE_WAIT_TICKS = 600  # × 50 ms: how long a message waits for its partition's state
 PRUNE_EVERY_S = 60.0
 
@@ -169,10 +170,14 @@ class Topology:
     async def _dispatch(self, command: Command, partition: int) -> None:
         if not await self.owns(partition):
             return
-        now = utcnow()
+        wall = utcnow()
+        # Decide with the command's own time: a command replayed after a crash then yields
+        # exactly the same events and ids (the wall clock would not), and a deadline processed
+        # late still climbs the ladder on schedule. Clamped: a clock ahead of ours is not trusted.
+        now = min(command.issued_at, wall)
         body = command.body
         if body.type == "deadline_reached":
-            lateness = (now - command.issued_at).total_seconds()
+            lateness = (wall - command.issued_at).total_seconds()
             self.stats.note_lateness(lateness)
             ops_metrics.observe_deadline_lateness(lateness)
         decision = decide(self.state.core, command, now)
@@ -188,13 +193,27 @@ class Topology:
             ]
             await asyncio.gather(*futures)
             self.stats.events += len(decision.events)
-        for rid, request in decision.requests.items():
-            self.requests_table[rid.encode()] = encode_record(partition, request)
-        for hid, helper in decision.helpers.items():
-            self.helpers_table[hid.encode()] = encode_record(partition, helper)
+        await self._store(decision, partition)
         apply_decision(self.state.core, decision)
         self.state.note_decision(decision)
         self._maybe_prune(now)
+
+    async def _store(self, decision: Any, partition: int) -> None:
+        """Write the decision's records. Its events are already out, so giving up here would
+        leave the state behind them: retry (a just-created changelog topic can briefly be
+        missing from metadata), and if that never works, exit so the command is replayed."""
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            try:
+                for rid, request in decision.requests.items():
+                    self.requests_table[rid.encode()] = encode_record(partition, request)
+                for hid, helper in decision.helpers.items():
+                    self.helpers_table[hid.encode()] = encode_record(partition, helper)
+                return
+            except Exception as exc:
+                log.warning("table write failed (%s), retry %d", type(exc).__name__, attempt)
+                await asyncio.sleep(0.5)
+        log.critical("table writes keep failing: exiting so the command is replayed")
+        os._exit(75)
 
     def _maybe_prune(self, now: datetime) -> None:
         mono = time.monotonic()
