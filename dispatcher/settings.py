@@ -38,6 +38,18 @@ class Settings(BaseSettings):
     broker_heartbeat_interval_seconds: float = Field(2.0, gt=0)
     record_batch_size: int = Field(200, ge=1)
     record_batch_wait_seconds: float = Field(0.05, ge=0)
+    # Faust's table store. "rocksdict://" keeps each partition's state on local disk, so a
+    # restarted worker reads only the changelog written since; "memory://" replays it all.
+    faust_store: str = "memory://"
+    # Static group membership (group.instance.id = app id + worker name): a restarted worker
+    # gets its partitions back at once instead of after the session timeout.
+    static_membership: bool = True
+    # The project's fix of Faust's recovery race (streams/faust_recovery.py, faust_consumer.py).
+    # Off only to show, in a diagnostic run, what unpatched faust-streaming 0.15.3 does.
+    faust_offset_fixes: bool = True
+    # A directory for a per-worker JSON-lines trace of processed commands and fired deadlines
+    # (partition, offset, command id): what the crash tests check. Unset in production.
+    trace_dir: Path | None = None
 
     # PostgreSQL
     pg_dsn: SecretStr = SecretStr("postgresql://dispatch@127.0.0.1:55432/dispatch")
@@ -52,6 +64,7 @@ class Settings(BaseSettings):
     # Acknowledged requests not recorded after this long are produced again (same command id).
     reconcile_grace_seconds: float = Field(30.0, gt=0)
     reconcile_interval_seconds: float = Field(5.0, gt=0)
+    reconcile_enabled: bool = True  # defence in depth; the crash tests run without it
     # Bots: a JSON file of credentials, communities and groups (format: dispatcher/api/bots.py).
     # Unset on a dev install (link_secret still the default): one dev-only bot.
     bots_file: Path | None = None

@@ -2,21 +2,54 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
+from faust.types import TransportT
 
 from dispatcher.settings import Settings
+from streams.faust_consumer import ContiguousTransport
+from streams.faust_recovery import SeekFirstTableManager
 
 
-def create_faust_app(settings: Settings, worker_name: str = "worker") -> faust.App:
+class DispatchApp(faust.App):
+    """faust.App with the project's fix of the recovery race (see streams/faust_recovery.py).
+
+    `contiguous_topics` are the plain topics whose offsets the consumer guards: no record of
+    theirs is ever skipped or committed over (streams/faust_consumer.py).
+    """
+
+    contiguous_topics: frozenset[str] = frozenset()
+    offset_fixes: bool = True
+
+    def _new_transport(self) -> TransportT:
+        if not self.offset_fixes:
+            return super()._new_transport()
+        return ContiguousTransport(self.conf.broker_consumer, self)
+
+
+def create_faust_app(settings: Settings, worker_name: str = "worker") -> DispatchApp:
     data_dir = settings.faust_data_dir(worker_name)
     data_dir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    fixes = settings.faust_offset_fixes
+    extra: dict[str, Any] = {}
+    if fixes:
+        extra["TableManager"] = SeekFirstTableManager
+    if settings.static_membership:
+        # A restarted worker rejoins as the same member and gets its partitions back at
+        # once, instead of the group waiting out the dead member's session. The web port is
+        # part of the id: Faust's assignor checks that a member's cached assignment carries
+        # its own URL, so a worker restarted on another port must be a new member.
+        extra["consumer_group_instance_id"] = (
+            f"{settings.app_id}.{worker_name}.{settings.worker_web_port}"
+        )
+    app = DispatchApp(
         settings.app_id,
         # Faust reads un-prefixed env vars (BROKER_URL, WEB_PORT…) over constructor arguments:
         # give it an empty environment so only our settings object decides.
         env={},
         broker=f"kafka://{settings.kafka_bootstrap}",
-        store="memory://",
+        store=settings.faust_store,
         # Raw bytes everywhere: pydantic decodes at the edge, so a bad payload is a
         # dead-letter with a reason instead of a codec error inside Faust.
         key_serializer="raw",
@@ -40,4 +73,9 @@ def create_faust_app(settings: Settings, worker_name: str = "worker") -> faust.A
         autodiscover=False,
         stream_wait_empty=True,
         worker_redirect_stdouts=False,
+        **extra,
     )
+    app.offset_fixes = fixes
+    if fixes:
+        app.contiguous_topics = frozenset({settings.commands_topic, settings.events_topic})
+    return app

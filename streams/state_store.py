@@ -133,13 +133,15 @@ class WorkerState:
                 due.append(item)
         return due
 
-    def retry_later(self, item: HeapItem, now: datetime) -> None:
+    def retry_later(self, item: HeapItem, now: datetime, *, acknowledged: bool = False) -> None:
         """If the deadline command is lost, fire again; once applied, this item is stale.
 
-        The wait doubles each time (5, 10, 20, 40, then 60 s): under overload a command that is
-        merely queued must not be re-sent every few seconds, or re-sends feed the backlog.
+        A command Kafka acknowledged is durable and, since the consumer cannot skip records
+        (streams/faust_consumer.py), will be applied: it is checked again only after
+        RETRY_MAX_S, as defence in depth (a backlog is not fed with re-sends). A send that
+        failed is retried after 5 s, doubling up to RETRY_MAX_S.
         """
-        delay = min(RETRY_FIRST_S * 2**item.attempt, RETRY_MAX_S)
+        delay = RETRY_MAX_S if acknowledged else min(RETRY_FIRST_S * 2**item.attempt, RETRY_MAX_S)
         heapq.heappush(
             self.heap,
             HeapItem(

@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import faust
+from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
 from dispatcher.core import apply as apply_decision
@@ -33,9 +34,11 @@ from schemas.plans import EscalationPlan
 from schemas.vocab import Urgency
 from streams.app import create_faust_app
 from streams.dead_letter import send_dead_letter
+from streams.faust_consumer import EXIT_OFFSET_HOLE
 from streams.notify import Notifier
 from streams.recorder import run_recorder
 from streams.state_store import WorkerState, encode_record
+from streams.trace import Trace
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,9 @@ class Topology:
     last_offsets: dict[Any, tuple[int, int]] = field(default_factory=dict)
     pool: asyncpg.Pool | None = None
     last_prune: float = 0.0
+    trace: Trace = field(default_factory=lambda: Trace(None, ""))
+    # partition -> wall time since when this worker owns it without interruption
+    owned_since: dict[int, float] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ state
     def assigned_partitions(self) -> frozenset[int]:
@@ -103,13 +109,17 @@ class Topology:
         recovery = app.tables.recovery
         if not recovery.completed.is_set() or recovery.in_recovery:
             return False
+        partitions = self.assigned_partitions()
         self.state = WorkerState.rebuild(
             self.requests_table.items(),
             self.helpers_table.items(),
-            self.assigned_partitions(),
+            partitions,
             generation,
             plans=self.plans,
         )
+        now = time.time()
+        self.owned_since = {p: self.owned_since.get(p, now) for p in partitions}
+        self.trace.write("own", g=generation, ps=sorted(partitions))
         return True
 
     async def owns(self, partition: int) -> bool:
@@ -137,16 +147,29 @@ class Topology:
     # ------------------------------------------------------------------ dispatch
     async def handle_command(self, event: Any) -> None:
         self._check_offset(event)
+        msg = event.message
         try:
             command = Command.model_validate_json(event.value)
         except (ValidationError, ValueError) as exc:
             await self._dead_letter(event, f"undecodable command: {_short(exc)}", "decode")
+            self.trace.write("cmd", p=msg.partition, o=msg.offset, c=None, t="dead_letter")
             return
         try:
-            await self._dispatch(command, event.message.partition)
+            done = await self._dispatch(command, msg.partition)
         except Exception as exc:  # never let one command stop the partition
             log.exception("command %s failed", command.command_id)
             await self._dead_letter(event, f"{type(exc).__name__}: {_short(exc)}", "process")
+            done = True
+        if done and self.trace.enabled:
+            self.trace.write(
+                "cmd",
+                p=msg.partition,
+                o=msg.offset,
+                c=command.command_id,
+                t=command.body.type,
+                i=command.issued_at.timestamp(),
+                ow=self.owned_since.get(msg.partition),
+            )
 
     def _check_offset(self, event: Any) -> None:
         msg = event.message
@@ -154,22 +177,34 @@ class Topology:
         gen = self.app.consumer_generation_id
         last = self.last_offsets.get(tp)
         if last is None or last[0] != gen:
-            consumer = self.app.consumer
+            committed = self.app.consumer._committed_offset.get(tp)
             log.info(
-                "first offset of %s in generation %s: %s (faust committed %s, read %s)",
+                "first offset of %s in generation %s: %s (committed %s)",
                 tp.partition,
                 gen,
                 msg.offset,
-                consumer._committed_offset.get(tp),
-                consumer._read_offset.get(tp),
+                committed,
             )
-        elif msg.offset != last[1] + 1:
-            log.warning("offset gap on %s: %s after %s", tp.partition, msg.offset, last[1])
+            if committed is not None and msg.offset > committed:
+                self._offset_violation(f"first offset {msg.offset} above committed {committed}")
+        elif msg.offset > last[1] + 1:
+            self._offset_violation(f"offset {msg.offset} after {last[1]}")
         self.last_offsets[tp] = (gen, msg.offset)
 
-    async def _dispatch(self, command: Command, partition: int) -> None:
-        if not await self.owns(partition):
+    def _offset_violation(self, what: str) -> None:
+        """A record was skipped: stop (the supervisor restarts us from the committed offset)
+        rather than go on without it. With the fixes off (a diagnostic run) only log it."""
+        if not self.settings.faust_offset_fixes:
+            log.warning("offset gap: %s", what)
             return
+        log.critical("offset gap in the dispatch agent: %s; exiting to be restarted", what)
+        logging.shutdown()
+        os._exit(EXIT_OFFSET_HOLE)
+
+    async def _dispatch(self, command: Command, partition: int) -> bool:
+        """Decide, emit, store. False when the partition moved away (its new owner will)."""
+        if not await self.owns(partition):
+            return False
         wall = utcnow()
         # Decide with the command's own time: a command replayed after a crash then yields
         # exactly the same events and ids (the wall clock would not), and a deadline processed
@@ -197,6 +232,7 @@ class Topology:
         apply_decision(self.state.core, decision)
         self.state.note_decision(decision)
         self._maybe_prune(now)
+        return True
 
     async def _store(self, decision: Any, partition: int) -> None:
         """Write the decision's records. Its events are already out, so giving up here would
@@ -229,17 +265,36 @@ class Topology:
             return 0
         now = utcnow()
         due = self.state.pop_due(now)
+        sent: list[Any] = []
         for item in due:
+            if self.trace.enabled:
+                p = partition_for(item.community_id, self.settings.topic_partitions)
+                self.trace.write(
+                    "fire",
+                    p=p,
+                    r=item.request_id,
+                    s=item.step,
+                    due=item.due_at.timestamp(),
+                    owned=self.owned_since.get(p),
+                    attempt=item.attempt,
+                )
             cmd = deadline_command(
                 request_id=item.request_id,
                 community_id=item.community_id,
                 step=item.step,
                 due_at=item.due_at,
             )
-            await self.commands.send(
-                key=item.community_id.encode(), value=cmd.model_dump_json().encode()
+            sent.append(
+                await self.commands.send(
+                    key=item.community_id.encode(), value=cmd.model_dump_json().encode()
+                )
             )
-            self.state.retry_later(item, now)
+        results = await asyncio.gather(*sent, return_exceptions=True)
+        for item, result in zip(due, results, strict=True):
+            ok = not isinstance(result, BaseException)
+            if not ok:
+                log.warning("deadline command not sent (%s): retrying", type(result).__name__)
+            self.state.retry_later(item, now, acknowledged=ok)
         return len(due)
 
     # ------------------------------------------------------------------ notify
@@ -346,6 +401,11 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
     return {"p50": at(0.50), "p99": at(0.99), "max": ordered[-1]}
 
 
+def partition_for(community_id: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a community's key."""
+    return (murmur2(community_id.encode()) & 0x7FFFFFFF) % partitions
+
+
 def _short(exc: BaseException) -> str:
     return str(exc).replace("\n", " ")[:500]
 
@@ -370,6 +430,7 @@ def build_topology(settings: Settings, worker_name: str = "worker") -> Topology:
     requests_table = app.Table("requests", **table_args)
     helpers_table = app.Table("helpers", **table_args)
     topo = Topology(settings, app, commands, events, dead, requests_table, helpers_table)
+    topo.trace = Trace(settings.trace_dir, worker_name)
     topo.plans = scaled_plans(settings.plan_time_scale)
     topo.state.core.plans = topo.plans
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `make run`: the whole service in the foreground — stack, topics, migrations, worker, API.
-# Ctrl-C stops the worker and the API, and the Kafka/PostgreSQL that this run started
-# (a stack that was already running is left running).
+# The worker and the API are supervised: one that exits (a crash, a kill -9, a fail-stop on an
+# offset hole) is restarted with backoff (1 s doubling to 30 s), and logged. Only Ctrl-C stops
+# the run; a process that keeps failing (10 restarts without a minute of uptime) makes the run
+# give up and exit non-zero. Ctrl-C stops the worker and the API, and the Kafka/PostgreSQL that
+# this run started (a stack that was already running is left running).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
@@ -14,6 +17,33 @@ started_stack=0
 "$STACK" up
 
 pids=()
+RUNDIR="${DISPATCH_STACK_DIR:-$REPO/.stack}/run"
+mkdir -p "$RUNDIR"
+
+# supervise NAME CMD...: run CMD, restart it when it exits, until TERM. Writes NAME.pid.
+supervise() {
+  local name=$1; shift
+  local child="" delay=1 fails=0 started rc
+  trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM INT
+  stopping=0
+  while :; do
+    started=$SECONDS
+    "$@" & child=$!
+    echo "$child" >"$RUNDIR/$name.pid"
+    rc=0; wait "$child" || rc=$?
+    [ "$stopping" = 1 ] && exit 0
+    if (( SECONDS - started >= 60 )); then delay=1; fails=0; fi
+    fails=$((fails + 1))
+    if (( fails > 10 )); then
+      echo "[run] $name failed $fails times in a row (last exit $rc): giving up" >&2
+      exit 1
+    fi
+    echo "[run] $name exited with status $rc; restarting in ${delay} s (restart $fails)" >&2
+    sleep "$delay"
+    delay=$(( delay * 2 > 30 ? 30 : delay * 2 ))
+  done
+}
+
 cleanup() {
   trap - INT TERM EXIT
   echo "[run] stopping…" >&2
@@ -29,8 +59,8 @@ trap cleanup INT TERM EXIT
 
 "$PY" -m dispatcher topics
 "$PY" -m dispatcher migrate
-"$PY" -m dispatcher worker --name worker-1 & pids+=($!)
-"$PY" -m dispatcher api & pids+=($!)
+supervise worker-1 "$PY" -m dispatcher worker --name worker-1 & pids+=($!)
+supervise api "$PY" -m dispatcher api & pids+=($!)
 api="http://${DISPATCH_API_HOST:-127.0.0.1}:${DISPATCH_API_PORT:-8080}"
 for _ in $(seq 1 120); do
   if curl -fsS "$api/readyz" >/dev/null 2>&1; then break; fi
@@ -43,5 +73,8 @@ if curl -fsS "$api/readyz" >/dev/null 2>&1; then
 else
   echo "[run] the API did not become ready in 60 s; see the logs above" >&2
 fi
-# Stop everything if either child exits on its own.
-wait -n "${pids[@]}" || true
+# A supervisor returns only when it gave up: then stop everything and fail.
+rc=0
+wait -n "${pids[@]}" || rc=$?
+echo "[run] a supervised process could not be kept running; stopping (exit 1)" >&2
+exit 1

@@ -38,6 +38,8 @@ async def reconcile_once(deps: ApiDeps) -> tuple[int, int]:
             """
         )
         resent = 0
+        if not settings.reconcile_enabled:
+            return int(confirmed.split()[-1]), 0
         async with conn.transaction():
             rows = await conn.fetch(
                 """

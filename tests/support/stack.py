@@ -78,6 +78,7 @@ class LocalStack:
     api_port: int = field(default_factory=free_port)
     partitions: int = 4
     procs: list[Proc] = field(default_factory=list)
+    worker_ports: dict[str, int] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
     # Communities the test bot may act in (written to the bots file the API loads).
     bot_communities: set[str] = field(default_factory=set)
@@ -170,7 +171,9 @@ class LocalStack:
         return proc
 
     def start_worker(self, name: str = "worker-1") -> Proc:
-        port = free_port()
+        # A restart keeps the worker's port, as a deployment does: with static membership
+        # (streams/app.py) it then rejoins as the same group member at once.
+        port = self.worker_ports.setdefault(name, free_port())
         proc = self.spawn(name, "worker", "--name", name, "--web-port", str(port))
         proc.web_port = port
         return proc

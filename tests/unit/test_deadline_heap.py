@@ -45,3 +45,12 @@ def test_a_retry_is_dropped_once_the_step_moved_on() -> None:
     )
     assert state.pop_due(T0 + timedelta(seconds=10)) == []
     assert state.heap == []
+
+
+def test_an_acknowledged_deadline_command_is_checked_again_only_after_a_minute() -> None:
+    # Kafka has it and the consumer cannot skip it: re-sending it would only feed a backlog.
+    state = state_with("r1", 0, T0)
+    [item] = state.pop_due(T0)
+    state.retry_later(item, T0, acknowledged=True)
+    assert state.pop_due(T0 + timedelta(seconds=59)) == []
+    assert len(state.pop_due(T0 + timedelta(seconds=60))) == 1

@@ -1,0 +1,138 @@
+"""Faust's aiokafka consumer with offsets that cannot skip (the root fix for faust #596/#606).
+
+faust-streaming 0.15.3 (newest release) loses records after a rebalance or restart: during
+table recovery the fetcher keeps fetching stream partitions, `Recovery.on_recovery_completed`
+resumes them before it seeks to the committed offsets, a batch fetched before the seek goes on
+being delivered after it, the drain loop reads the jump as a "gap" and `_new_offset` commits
+over it. `streams/faust_recovery.py` fixes the order; this consumer makes the offsets of the
+contiguous topics (`commands`, `events`) safe whatever the order:
+
+* a record above the next expected offset is not delivered: the consumer seeks back to the
+  expected offset and reads again (records fetched before a seek, or drained from aiokafka
+  while Faust had the partition paused, come back in order);
+* gaps are never recorded on contiguous topics; an offset that re-reading never returns
+  stops the worker (fail-stop: restarted, it resumes from the committed offset);
+* a commit never passes an unacknowledged offset.
+
+The overridden Faust sources are pinned by `tests/unit/test_faust_pins.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any, ClassVar
+
+from aiokafka.errors import IllegalStateError
+from faust.transport.consumer import ensure_TP
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import TP
+
+from streams.offsets import Admit, Hole, SeekGuard, commit_offset
+
+log = logging.getLogger(__name__)
+
+EXIT_OFFSET_HOLE = 70  # EX_SOFTWARE: the supervisor restarts the worker
+
+
+def exit_on_hole(tp: TP, hole: Hole) -> None:
+    log.critical(
+        "offset hole on %s[%s]: expected %s, got %s; stopping so that no record is skipped",
+        tp.topic,
+        tp.partition,
+        hole.expected,
+        hole.got,
+    )
+    logging.shutdown()
+    os._exit(EXIT_OFFSET_HOLE)
+
+
+class ContiguousConsumer(aiokafka_driver.Consumer):
+    """See the module docstring. `app.contiguous_topics` names the topics it guards."""
+
+    on_hole: ClassVar[Callable[[TP, Hole], None]] = staticmethod(exit_on_hole)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.guard: SeekGuard[TP] = SeekGuard()
+        self.reseeks = 0
+        super().__init__(*args, **kwargs)
+        self.guard.contiguous_topics = frozenset(getattr(self.app, "contiguous_topics", ()))
+
+    def _contiguous(self, tp: TP) -> bool:
+        return tp.topic in self.guard.contiguous_topics
+
+    async def perform_seek(self) -> None:
+        """Seek every assigned partition to its committed offset (upstream's, plus the guard)."""
+        committed = await self.seek_to_committed()
+        positions: dict[TP, int | None] = {
+            ensure_TP(tp): (offset if offset is not None and offset >= 0 else None)
+            for tp, offset in committed.items()
+        }
+        self._read_offset.update(positions)
+        self._committed_offset.update(
+            {tp: (offset if offset else None) for tp, offset in positions.items()}
+        )
+        self.guard.seeked(positions)
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        await super().seek(partition, offset)
+        self.guard.seeked({ensure_TP(partition): offset})
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+        reseeked: set[TP] = set()
+        async for tp, message in super().getmany(timeout):
+            if tp in reseeked:
+                continue  # the rest of a batch read from the wrong position
+            verdict = self.guard.admit(tp, tp.topic, message.offset)
+            if verdict is Admit.DELIVER:
+                yield tp, message
+                continue
+            expected = self.guard.expected(tp)
+            assert expected is not None
+            if verdict is Admit.HOLE:
+                self.on_hole(tp, Hole(expected, message.offset))
+                return
+            self.reseeks += 1
+            reseeked.add(tp)
+            log.info(
+                "%s[%s]: got offset %s, expected %s: reading again from %s",
+                tp.topic,
+                tp.partition,
+                message.offset,
+                expected,
+                expected,
+            )
+            try:
+                await self.seek(tp, expected)
+            except IllegalStateError:
+                self.guard.forget([tp])  # revoked meanwhile: its next owner reads it
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        if self._contiguous(tp):
+            # Never: a missing offset on a plain topic is a record not processed, not a gap.
+            # `getmany` has already stopped the worker if one was really missing.
+            return
+        await super()._add_gap(tp, offset_from, offset_to)
+
+    def _new_offset(self, tp: TP) -> int | None:
+        if not self._contiguous(tp):
+            return super()._new_offset(tp)
+        acked = self._acked[tp]
+        if not acked:
+            return None
+        acked.sort()
+        # None: nothing committed yet; with one in-order agent the first ack is the head.
+        new, used = commit_offset(acked, self._committed_offset[tp])
+        if used:
+            self._acked_index[tp].difference_update(acked[:used])
+            acked[:used] = []
+        return new
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        self.guard.forget(revoked)
+        await super().on_partitions_revoked(revoked)
+
+
+class ContiguousTransport(aiokafka_driver.Transport):
+    Consumer = ContiguousConsumer

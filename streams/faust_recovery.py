@@ -1,0 +1,85 @@
+"""Faust's table recovery with the seek before the resume (the root fix for faust #596).
+
+Upstream (faust-streaming 0.15.3, `faust/tables/recovery.py`) ends a recovery, and resumes
+streams after a rebalance without tables, in this order: resume the stream partitions, await
+the seek to the committed offsets, clear the agents' queues. While the seek's OffsetFetch is in
+flight the fetcher delivers records of the just-resumed partitions from wherever the fetch
+position was; the seek then moves the read offset back and the queues are cleared, and the next
+stale record makes the consumer record a gap over records no agent processed. Here the seek
+comes first, while the stream partitions are still paused, and nothing awaits between the
+resume and the clearing of the queues. `streams/faust_consumer.py` also drops any record
+fetched before a seek, so the two fixes hold each other up.
+
+The copied methods are pinned against upstream's source by `tests/unit/test_faust_pins.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from faust.tables import TableManager
+from faust.tables.recovery import Recovery
+
+
+class SeekFirstRecovery(Recovery):
+    async def _seek_then_resume_streams(self) -> None:
+        consumer = self.app.consumer
+        assignment = consumer.assignment()
+        if assignment:
+            self.log.info("Seek stream partitions to committed offsets (before resuming them).")
+            await self._wait(consumer.perform_seek(), timeout=self.app.conf.broker_request_timeout)
+        # No await from here to flow_control.resume(): nothing is delivered in between.
+        consumer.resume_partitions({tp for tp in assignment if not self._is_changelog_tp(tp)})
+        self.completed.set()
+        self.app.flow_control.resume()
+        consumer.resume_flow()
+        await cast(Any, self.app)._fetcher.maybe_start()
+
+    async def _resume_streams(self, generation_id: int = 0) -> None:
+        app = self.app
+        await app.on_rebalance_complete.send()
+        if app.consumer_generation_id != generation_id:
+            self.log.warning("Recovery rebalancing again")
+            return
+        await self._seek_then_resume_streams()
+        self.tables.on_actives_ready()
+        self.tables.on_standbys_ready()
+        app.on_rebalance_end()
+        self.log.info("Worker ready")
+
+    async def on_recovery_completed(self, generation_id: int = 0) -> None:
+        self.log.info("Restore complete!")
+        await self.app.on_rebalance_complete.send()
+        self._set_recovery_ended()
+        callback_coros = [
+            asyncio.ensure_future(
+                table.on_recovery_completed(
+                    self.actives_for_table[table], self.standbys_for_table[table]
+                )
+            )
+            for table in self.tables.values()
+        ]
+        if callback_coros:
+            await asyncio.wait(callback_coros)
+        if self.app.consumer_generation_id != generation_id:
+            self.log.warning(
+                "Recovery rebalancing again app id %s param %s",
+                self.app.consumer_generation_id,
+                generation_id,
+            )
+            return
+        await self._seek_then_resume_streams()
+        self.tables.on_actives_ready()
+        if not self.app.assignor.assigned_standbys():
+            self.tables.on_standbys_ready()
+        self.app.on_rebalance_end()
+        self.log.info("Worker ready")
+
+
+class SeekFirstTableManager(TableManager):
+    @property
+    def recovery(self) -> Recovery:
+        if self._recovery is None:
+            self._recovery = SeekFirstRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
+        return self._recovery

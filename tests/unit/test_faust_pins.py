@@ -1,0 +1,75 @@
+"""Pins the faust-streaming sources that streams/faust_recovery.py and faust_consumer.py
+override or rely on. The fix of the recovery race (faust #596, #606) copies and reorders
+upstream code: if an upgrade changes any of these functions, this test fails, and whoever
+upgrades must re-read them and re-check the fix before changing a hash here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import inspect
+from typing import Any
+
+import faust
+from faust.app.base import App
+from faust.tables.manager import TableManager
+from faust.tables.recovery import Recovery
+from faust.transport import consumer as faust_consumer
+
+from dispatcher.settings import Settings
+from streams.app import create_faust_app
+from streams.faust_consumer import ContiguousConsumer, ContiguousTransport
+from streams.faust_recovery import SeekFirstRecovery, SeekFirstTableManager
+
+Consumer = faust_consumer.Consumer
+PINNED: dict[str, tuple[Any, str]] = {
+    "Recovery.on_recovery_completed": (Recovery.on_recovery_completed, "6ef567acf072e46d"),
+    "Recovery._resume_streams": (Recovery._resume_streams, "d986a6710c1aca98"),
+    "Recovery._restart_recovery": (Recovery._restart_recovery.fun, "6bd8a8558a2dffe4"),
+    "TableManager.recovery": (TableManager.recovery.fget, "f0bf5de78b4c3d23"),
+    "Consumer.perform_seek": (Consumer.perform_seek, "0e8c130ff4b0afd8"),
+    "Consumer.seek": (Consumer.seek, "b86a9fe05f956b30"),
+    "Consumer.getmany": (Consumer.getmany, "4b168d84882a70d6"),
+    "Consumer._new_offset": (Consumer._new_offset, "1d2c7ea89a7ad4f1"),
+    "Consumer._add_gap": (Consumer._add_gap, "4df2573ded7c1c2c"),
+    "Consumer._drain_messages": (Consumer._drain_messages, "44a2500309e83c63"),
+    "Consumer.ack": (Consumer.ack, "5fcf41cf45153475"),
+    "Consumer._commit_offsets": (Consumer._commit_offsets, "1a69799041188441"),
+    "Consumer.on_partitions_revoked": (Consumer.on_partitions_revoked, "d04b7ae72c6fc206"),
+    "App._new_transport": (App._new_transport, "42db531312dd776f"),
+}
+
+
+def source_hash(fn: Any) -> str:
+    return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()[:16]
+
+
+def test_pinned_versions() -> None:
+    assert importlib.metadata.version("faust-streaming") == "0.15.3"
+    assert importlib.metadata.version("aiokafka") == "0.14.0"
+
+
+def test_overridden_faust_sources_are_unchanged() -> None:
+    changed = {name for name, (fn, digest) in PINNED.items() if source_hash(fn) != digest}
+    assert not changed, f"faust sources changed under the recovery fix: {sorted(changed)}"
+
+
+def test_the_app_uses_the_fixed_recovery_and_consumer(tmp_path: Any) -> None:
+    app = create_faust_app(Settings(data_dir=tmp_path), "pin")
+    assert isinstance(app, faust.App)
+    assert isinstance(app.tables, SeekFirstTableManager)
+    assert isinstance(app.tables.recovery, SeekFirstRecovery)
+    assert isinstance(app.transport, ContiguousTransport)
+    assert app.transport.Consumer is ContiguousConsumer
+    settings = Settings(data_dir=tmp_path)
+    assert app.contiguous_topics == {settings.commands_topic, settings.events_topic}
+    expected = f"{settings.app_id}.pin.{settings.worker_web_port}"
+    assert app.conf.consumer_group_instance_id == expected
+
+
+def test_diagnostic_switch_gives_unpatched_faust(tmp_path: Any) -> None:
+    app = create_faust_app(Settings(data_dir=tmp_path, faust_offset_fixes=False), "off")
+    assert type(app.tables.recovery) is Recovery
+    assert type(app.transport).Consumer is not ContiguousConsumer
+    assert not app.contiguous_topics
