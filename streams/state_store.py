@@ -61,6 +61,7 @@ class HeapItem:
     due_at: datetime = field(compare=False)  # the request's deadline this item stands for
     community_id: str = field(compare=False)
     attempt: int = field(default=0, compare=False)  # deadline commands already sent for it
+    restored: bool = field(default=False, compare=False)  # known when the state was rebuilt
 
 
 @dataclass
@@ -90,7 +91,7 @@ class WorkerState:
             partitions=partitions,
         )
         state.heap = [
-            HeapItem(d.due_at, d.request_id, d.step, d.due_at, d.community_id)
+            HeapItem(d.due_at, d.request_id, d.step, d.due_at, d.community_id, restored=True)
             for d in state.core.deadlines()
         ]
         heapq.heapify(state.heap)

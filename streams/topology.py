@@ -277,6 +277,7 @@ class Topology:
                     due=item.due_at.timestamp(),
                     owned=self.owned_since.get(p),
                     attempt=item.attempt,
+                    restored=item.restored,
                 )
             cmd = deadline_command(
                 request_id=item.request_id,

@@ -37,7 +37,9 @@ def configure(stack: LocalStack) -> None:
     stack.extra_env["DISPATCH_PLAN_TIME_SCALE"] = "0.0012"
     stack.extra_env["DISPATCH_RECONCILE_ENABLED"] = "false"  # it must hold without it
     stack.extra_env["DISPATCH_TRACE_DIR"] = str(stack.root / "trace")
-    if os.environ.get("CRASH_STORE"):  # e.g. rocksdict:// to compare stores
+    if os.environ.get("CRASH_UNPATCHED"):  # diagnostics: show what unpatched Faust does
+        stack.extra_env["DISPATCH_FAUST_OFFSET_FIXES"] = "false"
+    if os.environ.get("CRASH_STORE"):  # e.g. rocksdb:// to compare stores
         stack.extra_env["DISPATCH_FAUST_STORE"] = os.environ["CRASH_STORE"]
     stack.bot_communities.update(COMMUNITIES)
 

@@ -224,9 +224,15 @@ def offset_report(traces: dict[str, list[dict[str, Any]]], ends: dict[int, int])
 
 
 def deadline_lateness(traces: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Seconds from max(due, partition owned again) to the timer firing the deadline, for
-    deadlines that fell due while their partition had no owner; and, for every deadline
-    command, to the dispatch agent applying it (behind any backlog)."""
+    """Deadline lateness, in seconds, from the trace.
+
+    * after restart: deadlines the worker found in its state when it took a partition over
+      and that fell due while nobody owned it: first fire - partition owned again;
+    * fire: every deadline's first fire - max(due, owned); includes deadlines of requests
+      that were still in the backlog when the partition was taken over;
+    * applied after restart: deadline commands issued before the partition was owned again,
+      applied by the dispatch agent - owned again (behind the backlog of the outage).
+    """
     after_restart: list[float] = []
     fired: list[float] = []
     applied_after_restart: list[float] = []
@@ -235,7 +241,7 @@ def deadline_lateness(traces: dict[str, list[dict[str, Any]]]) -> dict[str, Any]
             if line["k"] == "fire" and line.get("attempt") == 0 and line.get("owned"):
                 late = line["at"] - max(line["due"], line["owned"])
                 fired.append(late)
-                if line["due"] < line["owned"]:
+                if line.get("restored") and line["due"] < line["owned"]:
                     after_restart.append(late)
             elif (
                 line["k"] == "cmd"
