@@ -15,8 +15,9 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.dispatch import send_command
 from dispatcher.api.errors import fail
 from dispatcher.api.models import Body, CommandAccepted, PlaceIn
-from dispatcher.api.roster import RosterFileError, RosterPlace, RosterReport, parse_roster
 from dispatcher.api.roster_import import import_roster
+from dispatcher.roster.ledger import RosterFileError, RosterPlace, RosterReport
+from dispatcher.roster.sandbox import parse_isolated_async
 from schemas.commands import DeactivateHelper, UpsertHelper
 from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
 from schemas.places import PlacePath
@@ -138,7 +139,7 @@ async def import_ledger(
     data = await request.body()
     where = RosterPlace(community_id, compound_id, compound_name, grid_id)
     try:
-        parsed = parse_roster(data, where)
+        parsed = await parse_isolated_async(data, where)  # a child process with limits
     except RosterFileError as exc:
         raise fail(422, "unreadable_ledger", str(exc)) from exc
     deps: ApiDeps = request.app.state.deps

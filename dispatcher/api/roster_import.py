@@ -18,13 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dispatcher.api.producer import CommandSink, KafkaCommandSink
-from dispatcher.api.roster import (
-    ParsedRoster,
-    RosterFileError,
-    RosterPlace,
-    RosterReport,
-    parse_roster,
-)
+from dispatcher.roster.ledger import ParsedRoster, RosterFileError, RosterPlace, RosterReport
+from dispatcher.roster.sandbox import parse_isolated
 from dispatcher.settings import Settings, get_settings
 from schemas.commands import UpsertHelper, new_command
 
@@ -95,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         return lambda n: print(f"{what}: {n}", file=sys.stderr, flush=True)
 
     try:
-        parsed = parse_roster(
-            args.file.read_bytes(), where, filename=args.file.name, progress=say("rows checked")
+        parsed = parse_isolated(  # the same limits as an upload to the API
+            args.file.read_bytes(), where, filename=args.file.name, progress=True
         )
     except RosterFileError as exc:
         print(f"cannot import {args.file}: {exc}", file=sys.stderr)

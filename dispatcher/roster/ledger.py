@@ -12,13 +12,13 @@ import csv
 import io
 import re
 import uuid
-import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import time
 
 from pydantic import BaseModel, Field, ValidationError
 
+from dispatcher.roster.xlsx import XlsxLimits, XlsxRefused, read_xlsx
 from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
 from schemas.places import PlacePath
 from schemas.vocab import Gender, Role, Skill
@@ -111,19 +111,27 @@ class RosterReport(BaseModel):
     rows: int
     valid: int
     rejected: list[RowProblem]
+    warnings: list[str] = Field(default_factory=list)  # about the file, e.g. ignored cells
     imported: int = 0  # commands queued
     partial: bool = False
     committed: bool = False  # False: nothing was sent
 
 
-@dataclass
-class ParsedRoster:
-    profiles: list[tuple[int, HelperProfile]] = field(default_factory=list)
-    problems: list[RowProblem] = field(default_factory=list)
+class ParsedRoster(BaseModel):
+    """The parse result; a model so the sandboxed parser can hand it back as JSON."""
+
+    profiles: list[tuple[int, HelperProfile]] = Field(default_factory=list)
+    problems: list[RowProblem] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
     rows: int = 0
 
     def report(self) -> RosterReport:
-        return RosterReport(rows=self.rows, valid=len(self.profiles), rejected=self.problems)
+        return RosterReport(
+            rows=self.rows,
+            valid=len(self.profiles),
+            rejected=self.problems,
+            warnings=self.warnings,
+        )
 
 
 class RosterFileError(ValueError):
@@ -138,7 +146,10 @@ class RosterPlace:
     grid_id: str | None = None
 
 
-def _rows_csv(data: bytes) -> Iterator[list[str]]:
+Rows = Iterable[tuple[int, list[str]]]  # (row number as the file counts it, cells)
+
+
+def _rows_csv(data: bytes) -> Iterator[tuple[int, list[str]]]:
     for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK
         try:
             text = data.decode(encoding)
@@ -147,35 +158,21 @@ def _rows_csv(data: bytes) -> Iterator[list[str]]:
             continue
     else:
         raise RosterFileError("the CSV is neither UTF-8 nor GBK")
-    yield from csv.reader(io.StringIO(text))
+    yield from enumerate(csv.reader(io.StringIO(text)), start=1)
 
 
-def _rows_xlsx(data: bytes) -> Iterator[list[str]]:
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise RosterFileError(f"not a readable XLSX file ({type(exc).__name__})") from exc
-    try:
-        sheet = book.worksheets[0]
-        for values in sheet.iter_rows(values_only=True):
-            yield ["" if v is None else _cell_text(v) for v in values]
-    finally:
-        book.close()
-
-
-def _cell_text(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # phone numbers typed as numbers come back as 1.38e10
-    if isinstance(value, time):
-        return value.strftime("%H:%M")
-    return str(value)
-
-
-def read_rows(data: bytes, filename: str | None = None) -> Iterator[list[str]]:
+def read_rows(
+    data: bytes, filename: str | None = None, limits: XlsxLimits | None = None
+) -> tuple[Rows, list[str]]:
+    """Numbered rows and warnings about the file. XLSX goes through the hardened reader."""
     is_xlsx = data[:4] == b"PK\x03\x04" or (filename or "").lower().endswith(".xlsx")
-    return _rows_xlsx(data) if is_xlsx else _rows_csv(data)
+    if not is_xlsx:
+        return _rows_csv(data), []
+    try:
+        sheet = read_xlsx(data, limits)
+    except XlsxRefused as exc:
+        raise RosterFileError(str(exc)) from exc
+    return sheet.rows, sheet.warnings
 
 
 def _columns(header: list[str]) -> dict[str, int]:
@@ -360,20 +357,22 @@ def parse_roster(
     *,
     filename: str | None = None,
     progress: Callable[[int], None] | None = None,
+    xlsx_limits: XlsxLimits | None = None,
 ) -> ParsedRoster:
-    rows = read_rows(data, filename)
+    numbered, warnings = read_rows(data, filename, xlsx_limits)
+    rows = iter(numbered)
     try:
-        header = next(rows)
+        _, header = next(rows)
     except StopIteration:
         raise RosterFileError("the file is empty") from None
     except (csv.Error, ValueError) as exc:
         raise RosterFileError(f"unreadable file: {exc}") from exc
     cols = _columns(header)
-    parsed = ParsedRoster()
+    parsed = ParsedRoster(warnings=warnings)
     phones: dict[str, int] = {}
     ids: dict[str, int] = {}
     try:
-        for number, row in enumerate(rows, start=2):
+        for number, row in rows:
             if not any(c.strip() for c in row):
                 continue  # blank lines between blocks are common in hand-kept ledgers
             parsed.rows += 1
