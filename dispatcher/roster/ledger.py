@@ -2,8 +2,15 @@
 
 Pure: bytes in, a report out. Every row is validated before anything is sent; the caller
 decides whether an imperfect file is imported at all (`partial`). Column headers are the
-ones ledgers use (姓名, 电话/手机, 楼栋/楼号, 单元, 技能/特长, 党员, 可服务时间 …); unknown
-columns are ignored, a missing required column fails the whole file.
+ones ledgers use (姓名, 电话/手机, 小区, 网格, 楼栋/楼号, 单元, 户号, 结对, 技能/特长, 党员,
+可服务时间, 身份, 性别, 平台账号, 渠道 …); unknown columns are ignored, a missing required
+column fails the whole file.
+
+One ledger may hold a whole community: a 小区 column places each row (the compound's id is
+its 小区编号 or derived from its name), else the caller names one compound for the file.
+A row is rejected only when a cell it cannot do without is wrong (姓名, 电话, 楼栋, 小区);
+any other unreadable cell is reported per cell and left out (an unknown skill word drops
+that word, not the helper).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from datetime import time
 
 from pydantic import BaseModel, Field, ValidationError
 
+from dispatcher.roster.places import building, compound_id_for, household_id
 from dispatcher.roster.xlsx import XlsxLimits, XlsxRefused, read_xlsx
 from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
 from schemas.places import PlacePath
@@ -31,13 +39,28 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "helper_id": ("编号", "志愿者编号", "id", "helper_id"),
     "name": ("姓名", "名字", "name"),
     "phone": ("电话", "手机", "手机号", "手机号码", "联系电话", "phone"),
+    "compound": ("小区", "小区名称", "所在小区", "院落", "compound"),
+    "compound_id": ("小区编号", "compound_id"),
+    "grid": ("网格", "所属网格", "网格编号", "grid"),
     "building": ("楼栋", "楼号", "楼", "住址楼栋", "building"),
     "unit": ("单元", "unit"),
+    "household": ("户号", "门牌", "门牌号", "房号", "住址", "household"),
+    "pairing": ("结对", "结对户", "结对对象", "结对帮扶", "paired_households"),
     "skills": ("技能", "特长", "专长", "技能特长", "skills"),
     "party": ("党员", "是否党员", "政治面貌", "party_member"),
     "availability": ("可服务时间", "服务时间", "空闲时间", "时间", "availability"),
     "roles": ("身份", "职务", "角色", "roles"),
     "gender": ("性别", "gender"),
+    "platform_user_id": (
+        "平台账号",
+        "用户ID",
+        "企业微信",
+        "企业微信ID",
+        "钉钉ID",
+        "飞书ID",
+        "platform_user_id",
+    ),
+    "channel": ("渠道", "推送渠道", "通知渠道", "channel", "channels"),
 }
 REQUIRED = ("name", "phone", "building")
 
@@ -91,7 +114,7 @@ _YES = {"是", "党员", "中共党员", "预备党员", "y", "yes", "true", "1"
 _NO = {"否", "不是", "群众", "非党员", "n", "no", "false", "0", ""}
 _SPLIT = re.compile(r"[、,，;；/|\s]+")
 _PHONE = re.compile(r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
-_BUILDING = re.compile(r"^(\d{1,4})\s*(?:号楼|号|栋|幢|座|楼)?$")
+_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
 _UNIT = re.compile(r"^(\d{1,2}|[一二三四五六七八九十])\s*(?:单元)?$")
 _CN_DIGITS = {c: str(i) for i, c in enumerate("一二三四五六七八九十", start=1)}
 _TIME_RANGE = re.compile(
@@ -103,15 +126,45 @@ _WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 
 
 
 class RowProblem(BaseModel):
+    """A row not imported: a required cell (姓名, 电话, 楼栋, 小区) is missing or unreadable."""
+
     row: int = Field(description="1-based row number in the file, the header being row 1")
     errors: list[str]
+
+
+class CellProblem(BaseModel):
+    """A cell that could not be read in a row that was imported without that cell's value."""
+
+    row: int
+    column: str = Field(description="the column's header as the file writes it")
+    error: str
+
+
+class CompoundSeen(BaseModel):
+    compound_id: str
+    name: str | None
+    rows: int = Field(description="valid rows placed in this compound")
+
+
+class Retiree(BaseModel):
+    helper_id: str
+    name: str
+    compound_id: str | None
 
 
 class RosterReport(BaseModel):
     rows: int
     valid: int
     rejected: list[RowProblem]
+    cells: list[CellProblem] = Field(default_factory=list)  # imported, that cell left out
     warnings: list[str] = Field(default_factory=list)  # about the file, e.g. ignored cells
+    compounds: list[CompoundSeen] = Field(default_factory=list)
+    retired: list[Retiree] = Field(
+        default_factory=list,
+        description="helpers an earlier ledger listed in these compounds and this one does "
+        "not: deactivated (history kept), or only listed on a dry run",
+    )
+    retirement: str = ""  # what happened about retirement, in words
     imported: int = 0  # commands queued
     partial: bool = False
     committed: bool = False  # False: nothing was sent
@@ -122,15 +175,27 @@ class ParsedRoster(BaseModel):
 
     profiles: list[tuple[int, HelperProfile]] = Field(default_factory=list)
     problems: list[RowProblem] = Field(default_factory=list)
+    cells: list[CellProblem] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     rows: int = 0
+
+    def compounds(self) -> list[CompoundSeen]:
+        seen: dict[str, CompoundSeen] = {}
+        for _, p in self.profiles:
+            cid = p.place.compound_id or ""
+            entry = seen.setdefault(cid, CompoundSeen(compound_id=cid, name=None, rows=0))
+            entry.rows += 1
+            entry.name = entry.name or p.place.compound_name
+        return list(seen.values())
 
     def report(self) -> RosterReport:
         return RosterReport(
             rows=self.rows,
             valid=len(self.profiles),
             rejected=self.problems,
+            cells=self.cells,
             warnings=self.warnings,
+            compounds=self.compounds(),
         )
 
 
@@ -175,7 +240,17 @@ def read_rows(
     return sheet.rows, sheet.warnings
 
 
-def _columns(header: list[str]) -> dict[str, int]:
+@dataclass(frozen=True)
+class Columns:
+    index: dict[str, int]  # our field → column index
+    header: dict[str, str]  # our field → the header as the file writes it
+
+    def cell(self, row: list[str], name: str) -> str:
+        i = self.index.get(name)
+        return row[i].strip() if i is not None and i < len(row) and row[i] is not None else ""
+
+
+def _columns(header: list[str], where: RosterPlace) -> Columns:
     norm = [re.sub(r"\s+", "", h).lower() for h in header]
     found: dict[str, int] = {}
     for fld, aliases in HEADERS.items():
@@ -187,7 +262,14 @@ def _columns(header: list[str]) -> dict[str, int]:
     if missing:
         names = "、".join(HEADERS[f][0] for f in missing)
         raise RosterFileError(f"missing column(s): {names}")
-    return found
+    if "compound" not in found and "compound_id" not in found and where.compound_id is None:
+        # Without a compound the building ring cannot work: refuse rather than drop it.
+        raise RosterFileError(
+            "no compound: add a 小区 column (one ledger may hold many compounds) "
+            "or name the compound for the whole file (--compound / compound_id)"
+        )
+    names = {f: header[i].strip() or HEADERS[f][0] for f, i in found.items()}
+    return Columns(found, names)
 
 
 def parse_skills(text: str) -> tuple[tuple[Skill, ...], list[str]]:
@@ -274,81 +356,148 @@ def helper_id_for(community_id: str, phone: str) -> str:
     return "h-" + uuid.uuid5(_ROSTER_NS, f"{community_id}\n{phone}").hex[:16]
 
 
-def _cell(row: list[str], cols: dict[str, int], name: str) -> str:
-    i = cols.get(name)
-    return row[i].strip() if i is not None and i < len(row) and row[i] is not None else ""
+class _Row:
+    """One row's cells and what went wrong with them: `fail` rejects the row, `note` only
+    leaves the cell out."""
+
+    def __init__(self, row: list[str], cols: Columns) -> None:
+        self.row, self.cols = row, cols
+        self.errors: list[str] = []
+        self.notes: list[tuple[str, str]] = []  # (column header, error)
+
+    def __getitem__(self, name: str) -> str:
+        return self.cols.cell(self.row, name)
+
+    def column(self, name: str) -> str:
+        return self.cols.header.get(name, HEADERS[name][0])
+
+    def fail(self, name: str, error: str) -> None:
+        self.errors.append(f"{self.column(name)}: {error}")
+
+    def note(self, name: str, error: str) -> None:
+        self.notes.append((self.column(name), error))
 
 
-def parse_row(row: list[str], cols: dict[str, int], where: RosterPlace) -> HelperProfile:
-    """One ledger row → a profile, or ValueError listing every problem found in the row."""
-    errors: list[str] = []
-    name = _cell(row, cols, "name")
+def _compound(r: _Row, where: RosterPlace) -> tuple[str | None, str | None]:
+    name = r["compound"] or None
+    cid = r["compound_id"] or None
+    if cid is not None and not _ID.match(cid):
+        r.fail("compound_id", "小区编号只能是字母、数字、-_.: (compound id: letters, digits, -_.:)")
+        return None, name
+    if cid is None and name is not None:
+        same = name == where.compound_name and where.compound_id is not None
+        cid = where.compound_id if same else compound_id_for(where.community_id, name)
+    if cid is None:
+        cid, name = where.compound_id, name or where.compound_name
+    if cid is None:
+        r.fail("compound", "小区为空 (compound is empty)")
+    elif len(name or "") > 64:
+        r.fail("compound", "小区名称过长 (compound name longer than 64)")
+    return cid, name
+
+
+def _optional_id(r: _Row, name: str, what: str) -> str | None:
+    value = r[name]
+    if value and not _ID.match(value):
+        r.note(name, f"{what}只能是字母、数字、-_.:@ (ignored)")
+        return None
+    return value or None
+
+
+def parse_row(row: list[str], cols: Columns, where: RosterPlace) -> tuple[HelperProfile, _Row]:
+    """One ledger row → a profile and the cells left out, or ValueError listing every
+    problem that rejects the row (name, phone, building, compound)."""
+    r = _Row(row, cols)
+    name = r["name"]
     if not name:
-        errors.append("姓名为空 (name is empty)")
+        r.fail("name", "姓名为空 (name is empty)")
     elif len(name) > 64:
-        errors.append("姓名过长 (name longer than 64)")
-    phone = re.sub(r"[\s-]", "", _cell(row, cols, "phone")).removeprefix("+86")
+        r.fail("name", "姓名过长 (name longer than 64)")
+    phone = re.sub(r"[\s-]", "", r["phone"]).removeprefix("+86")
     if not _PHONE.match(phone):
-        errors.append("电话格式不对 (phone: 11-digit mobile or landline expected)")
-    building_m = _BUILDING.match(_cell(row, cols, "building"))
-    if not building_m:
-        errors.append("楼栋无法识别 (building: e.g. 3号楼, 5栋)")
-    unit_text = _cell(row, cols, "unit")
+        r.fail("phone", "电话格式不对 (phone: 11-digit mobile or landline expected)")
+    home = building(r["building"])
+    if home is None:
+        r.fail("building", "楼栋为空或过长 (building: e.g. 3号楼, A座, 3幢)")
+    compound_id, compound_name = _compound(r, where)
+    grid_id = _optional_id(r, "grid", "网格编号") or where.grid_id
     unit: str | None = None
-    if unit_text:
-        unit_m = _UNIT.match(unit_text)
-        if unit_m:
+    if unit_text := r["unit"]:
+        if unit_m := _UNIT.match(unit_text):
             unit = _CN_DIGITS.get(unit_m.group(1), unit_m.group(1))
         else:
-            errors.append("单元无法识别 (unit: e.g. 2 or 二单元)")
-    skills, unknown = parse_skills(_cell(row, cols, "skills"))
+            r.note("unit", "单元无法识别 (unit: e.g. 2 or 二单元; left out)")
+    skills, unknown = parse_skills(r["skills"])
     if unknown:
-        errors.append(f"未知技能 (unknown skills): {'、'.join(unknown)}")
-    party = parse_party(_cell(row, cols, "party"))
+        r.note("skills", f"未知技能 (unknown skills, left out): {'、'.join(unknown)}")
+    party = parse_party(r["party"])
     if party is None:
-        errors.append("党员一栏请填 是/否 (party member: 是 or 否)")
+        r.note("party", "党员一栏请填 是/否 (party member: 是 or 否; taken as 否)")
     try:
-        availability = parse_availability(_cell(row, cols, "availability"))
+        availability = parse_availability(r["availability"])
     except ValueError as exc:
-        errors.append(f"可服务时间无法识别 (availability): {exc}")
+        r.note("availability", f"可服务时间无法识别 (availability; taken as any time): {exc}")
         availability = ()
-    roles_text = _cell(row, cols, "roles")
-    roles = [r for word, r in ROLE_WORDS if word in roles_text] or [Role.VOLUNTEER]
+    roles_text = r["roles"]
+    roles = [role for word, role in ROLE_WORDS if word in roles_text] or [Role.VOLUNTEER]
     if party:
         roles.append(Role.PARTY_MEMBER)
-    gender_text = _cell(row, cols, "gender")
-    gender = {"男": Gender.MALE, "女": Gender.FEMALE}.get(gender_text)
-    if gender_text and gender is None:
-        errors.append("性别请填 男/女 (gender)")
-    helper_id = _cell(row, cols, "helper_id") or helper_id_for(where.community_id, phone)
-    if errors:
-        raise ValueError(errors)
-    assert building_m is not None
-    number = building_m.group(1)
+    gender = {"男": Gender.MALE, "女": Gender.FEMALE}.get(r["gender"])
+    if r["gender"] and gender is None:
+        r.note("gender", "性别请填 男/女 (gender; left out)")
+    helper_id = r["helper_id"] or helper_id_for(where.community_id, phone)
+    if r.errors:  # rejected: list every problem of the row, so one fix-up pass suffices
+        raise ValueError(r.errors + [f"{column}: {error}" for column, error in r.notes])
+    assert home is not None and compound_id is not None
+    household = None
+    if r["household"]:
+        household = household_id(r["household"], compound_id, home.building_id, unit)
+        if household is None:
+            r.note("household", "户号无法识别 (household: e.g. 502, 3-2-502; left out)")
+    paired: list[str] = []
+    for ref in (w for w in _SPLIT.split(r["pairing"]) if w):
+        hid = household_id(ref, compound_id, home.building_id, unit)
+        if hid is None:
+            r.note("pairing", f"结对户无法识别 (paired household left out): {ref}")
+        else:
+            paired.append(hid)
+    channels = [c for c in _SPLIT.split(r["channel"]) if c]
+    if bad := [c for c in channels if not _ID.match(c)]:
+        r.note("channel", f"渠道名称不对 (channel left out): {'、'.join(bad)}")
+        channels = [c for c in channels if _ID.match(c)]
+    platform_user_id = r["platform_user_id"] or None
+    if platform_user_id is not None and len(platform_user_id) > 128:
+        r.note("platform_user_id", "平台账号过长 (platform user id longer than 128; left out)")
+        platform_user_id = None
     try:
-        return HelperProfile(
+        profile = HelperProfile(
             helper_id=helper_id[:64],
             name=name,
             phone=phone,
             place=PlacePath(
                 community_id=where.community_id,
-                grid_id=where.grid_id,
-                compound_id=where.compound_id,
-                compound_name=where.compound_name,
-                building_id=f"b{number}",  # the convention the bots' building hints use
-                building_name=f"{number}号楼",
+                grid_id=grid_id,
+                compound_id=compound_id,
+                compound_name=compound_name,
+                building_id=home.building_id,
+                building_name=home.name,
                 unit=unit,
+                household_id=household,
             ),
             roles=tuple(dict.fromkeys(roles)),
             skills=skills or (Skill.GENERAL,),
             party_member=bool(party),
             availability=availability,
             gender=gender,
+            paired_household_ids=tuple(dict.fromkeys(paired)),
+            channels=tuple(dict.fromkeys(channels)),
+            platform_user_id=platform_user_id,
         )
     except ValidationError as exc:
         raise ValueError(
             [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         ) from exc
+    return profile, r
 
 
 def parse_roster(
@@ -367,7 +516,7 @@ def parse_roster(
         raise RosterFileError("the file is empty") from None
     except (csv.Error, ValueError) as exc:
         raise RosterFileError(f"unreadable file: {exc}") from exc
-    cols = _columns(header)
+    cols = _columns(header, where)
     parsed = ParsedRoster(warnings=warnings)
     phones: dict[str, int] = {}
     ids: dict[str, int] = {}
@@ -381,7 +530,7 @@ def parse_roster(
             if progress is not None and parsed.rows % 500 == 0:
                 progress(parsed.rows)
             try:
-                profile = parse_row(row, cols, where)
+                profile, cells = parse_row(row, cols, where)
             except ValueError as exc:
                 errors = exc.args[0] if exc.args and isinstance(exc.args[0], list) else [str(exc)]
                 parsed.problems.append(RowProblem(row=number, errors=errors))
@@ -395,6 +544,7 @@ def parse_roster(
             phones[profile.phone or ""] = number
             ids[profile.helper_id] = number
             parsed.profiles.append((number, profile))
+            parsed.cells.extend(CellProblem(row=number, column=c, error=e) for c, e in cells.notes)
     except csv.Error as exc:
         raise RosterFileError(f"unreadable CSV: {exc}") from exc
     if progress is not None:
