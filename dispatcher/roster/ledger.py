@@ -144,6 +144,11 @@ class CompoundSeen(BaseModel):
     compound_id: str
     name: str | None
     rows: int = Field(description="valid rows placed in this compound")
+    buildings: dict[str, str] = Field(
+        default_factory=dict,
+        description="building name as written → id: a bot group's `buildings` map for names "
+        "a chat message cannot be matched to by number or letter",
+    )
 
 
 class Retiree(BaseModel):
@@ -186,6 +191,8 @@ class ParsedRoster(BaseModel):
             entry = seen.setdefault(cid, CompoundSeen(compound_id=cid, name=None, rows=0))
             entry.rows += 1
             entry.name = entry.name or p.place.compound_name
+            if p.place.building_name and p.place.building_id:
+                entry.buildings.setdefault(p.place.building_name, p.place.building_id)
         return list(seen.values())
 
     def report(self) -> RosterReport:

@@ -34,6 +34,8 @@ def test_one_file_many_compounds() -> None:
         ("tuqiang", "图强小区", 2),
         (zhonghua, "中华城", 1),
     }
+    (tuqiang,) = [c for c in parsed.report().compounds if c.compound_id == "tuqiang"]
+    assert tuqiang.buildings == {"3号楼": "b3", "A座": "bA"}
 
 
 def test_required_cells_reject_the_row_other_cells_are_left_out() -> None:
