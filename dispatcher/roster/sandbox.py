@@ -110,6 +110,18 @@ async def parse_isolated_async(
 ) -> ParsedRoster:
     """For the API: the event loop only waits on a pipe while the child works."""
     limits = limits or SandboxLimits()
+    async with _ONE_AT_A_TIME:
+        return await _run_child(data, where, filename, limits)
+
+
+# One ledger parse at a time per API process: a child may take up to `memory_mib`, and the
+# pod's memory limit counts its children too.
+_ONE_AT_A_TIME = asyncio.Semaphore(1)
+
+
+async def _run_child(
+    data: bytes, where: RosterPlace, filename: str | None, limits: SandboxLimits
+) -> ParsedRoster:
     proc = await asyncio.create_subprocess_exec(
         *_command(where, filename, limits, False),
         stdin=asyncio.subprocess.PIPE,
@@ -165,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             "Internal: parses one ledger under memory/CPU limits and prints JSON.",
             file=sys.stderr,
         )
-        return 2
+        return 0 if args and args[0] in ("-h", "--help") else 2
     result = _child(json.loads(args[0]))
     sys.stdout.write(result.model_dump_json())
     return 0
