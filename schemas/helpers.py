@@ -58,6 +58,9 @@ class HelperProfile(Wire):
     channels: tuple[str, ...] = ()  # e.g. "webhook:default", "wecom:grid-3"
     languages: tuple[str, ...] = ()  # e.g. "minnan"
     active: bool = True
+    # The helper's user id on the chat platform (WeCom userid, Feishu open_id …) for
+    # @-mentions; personal, so kept out of repr like the phone.
+    platform_user_id: str | None = Field(default=None, max_length=128, repr=False)
 
     @property
     def community_id(self) -> str:

@@ -48,10 +48,9 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 name=name,
                 num_partitions=settings.topic_partitions,
                 replication_factor=settings.topic_replication_factor,
-                topic_configs={
-                    "min.insync.replicas": "1",
-                    **({"cleanup.policy": "compact"} if name in changelogs else {}),
-                },
+                # No min.insync.replicas here: the cluster's value (2 on a 3-broker
+                # cluster) must hold, or an acknowledged command could die with a broker.
+                topic_configs={"cleanup.policy": "compact"} if name in changelogs else {},
             )
             for name in topic_names(settings)
             if name not in existing

@@ -15,8 +15,10 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.dispatch import send_command
 from dispatcher.api.errors import fail
 from dispatcher.api.models import Body, CommandAccepted, PlaceIn
-from dispatcher.api.roster import RosterFileError, RosterPlace, RosterReport, parse_roster
 from dispatcher.api.roster_import import import_roster
+from dispatcher.api.roster_members import RosterMembers
+from dispatcher.roster.ledger import RosterFileError, RosterPlace, RosterReport
+from dispatcher.roster.sandbox import parse_isolated_async
 from schemas.commands import DeactivateHelper, UpsertHelper
 from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
 from schemas.places import PlacePath
@@ -128,23 +130,36 @@ async def import_ledger(
     grid_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     partial: bool = False,
     dry_run: bool = False,
+    retire: bool = True,
 ) -> JSONResponse:
     """Import a ledger (CSV in UTF-8 or GBK, or XLSX; first sheet; header row first):
-    姓名, 电话, 楼栋 required; 单元, 技能 (开车/医生/护士/水电/搬运 …), 党员 (是/否),
-    可服务时间 (工作日晚上, 周一至周五 18:00-22:00 …), 身份, 性别, 编号 optional.
+    姓名, 电话, 楼栋 (any name: 3号楼, A座, 3幢, 综合楼) required; 小区 (many compounds in
+    one file; or `compound_id` for the whole file), 小区编号, 网格, 单元, 户号 (502,
+    3-2-502), 结对 (paired households), 技能 (开车/医生/护士/水电/搬运 …), 党员 (是/否),
+    可服务时间 (工作日晚上, 周一至周五 18:00-22:00 …), 身份, 性别, 平台账号, 渠道, 编号
+    optional.
 
-    Every row is checked first. With any rejected row nothing is imported (422 with the
-    row-by-row report) unless `partial=true`. `dry_run=true` only checks."""
+    Every row is checked first. A row is rejected when 姓名, 电话, 楼栋 or 小区 is wrong;
+    other unreadable cells are reported per cell (`cells`) and left out. With any rejected
+    row nothing is imported (422 with the report) unless `partial=true`. `dry_run=true`
+    only checks. Helpers an earlier ledger listed in the same compounds and this one does
+    not are retired (`retired`), unless a row was rejected or `retire=false`."""
     data = await request.body()
     where = RosterPlace(community_id, compound_id, compound_name, grid_id)
     try:
-        parsed = parse_roster(data, where)
+        parsed = await parse_isolated_async(data, where)  # a child process with limits
     except RosterFileError as exc:
         raise fail(422, "unreadable_ledger", str(exc)) from exc
     deps: ApiDeps = request.app.state.deps
     try:
         report = await import_roster(
-            deps.settings, deps.sink, parsed, partial=partial, dry_run=dry_run
+            deps.settings,
+            deps.sink,
+            parsed,
+            community_id=community_id,
+            partial=partial,
+            dry_run=dry_run,
+            members=RosterMembers(await deps.pool()) if retire else None,
         )
     except Exception as exc:
         raise fail(

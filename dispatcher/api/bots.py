@@ -152,14 +152,14 @@ def load_registry(settings: Settings, path: str | None = None) -> BotRegistry:
     return BotRegistry()
 
 
-_DIGITS = re.compile(r"^[0-9]{1,4}$")
+_NUMBER_OR_LETTER = re.compile(r"^(?:[0-9]{1,4}|[A-Z])$")  # "3号楼" → "3", "A座" → "A"
 
 
 def building_id_for(place: GroupPlace, hint: str | None) -> str | None:
     """A building hint ("3") → the building id helpers are registered with.
 
     The group's own map wins; otherwise the convention shared with the roster import:
-    "b" + the number ("3号楼" → "b3").
+    "b" + the number or letter ("3号楼" → "b3", "A座" → "bA"; `dispatcher.roster.places`).
     """
     if place.building_id is not None:
         return place.building_id
@@ -167,4 +167,4 @@ def building_id_for(place: GroupPlace, hint: str | None) -> str | None:
         return None
     if hint in place.buildings:
         return place.buildings[hint]
-    return f"b{hint}" if _DIGITS.match(hint) else None
+    return f"b{hint}" if _NUMBER_OR_LETTER.match(hint) else None

@@ -1,11 +1,16 @@
 """Import a helper ledger (CSV/XLSX): validate every row, then queue UpsertHelper commands.
 
-    python -m dispatcher.api.roster_import FILE --community siming-xian --compound tuqiang \
-        [--compound-name 图强小区] [--grid g1] [--partial] [--dry-run]
+    python -m dispatcher roster-import FILE --community siming-xian \
+        [--compound tuqiang --compound-name 图强小区] [--grid g1] [--partial] [--dry-run] \
+        [--no-retire]
 
-Prints progress to stderr and the row-by-row report (JSON) to stdout. Nothing is sent
-unless every row is valid, or `--partial` says to import the valid rows anyway. Re-running
-is safe: helper ids are derived from (community, phone), so an import is an upsert.
+A whole community's ledger has a 小区 column; a one-compound file names its compound with
+--compound instead. Prints progress to stderr and the report (JSON) to stdout: rejected
+rows, cells left out, compounds found, who was retired. Nothing is sent unless every row
+is valid, or `--partial` says to import the valid rows anyway. Re-running is safe: helper
+ids are derived from (community, phone), so an import is an upsert. Helpers an earlier
+ledger listed in the same compounds and this one does not are retired (deactivated, history
+kept), unless a row was rejected or `--no-retire`.
 """
 
 from __future__ import annotations
@@ -13,45 +18,49 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
+
 from dispatcher.api.producer import CommandSink, KafkaCommandSink
-from dispatcher.api.roster import (
+from dispatcher.api.roster_members import RosterMembers
+from dispatcher.roster.ledger import (
     ParsedRoster,
+    Retiree,
     RosterFileError,
     RosterPlace,
     RosterReport,
-    parse_roster,
 )
+from dispatcher.roster.sandbox import parse_isolated
 from dispatcher.settings import Settings, get_settings
-from schemas.commands import UpsertHelper, new_command
+from schemas.commands import DeactivateHelper, UpsertHelper, new_command
 
 CHUNK = 200  # concurrent sends: aiokafka batches them, acks=all still holds per command
 
 
-async def send_profiles(
+async def send_commands(
     settings: Settings,
     sink: CommandSink,
-    parsed: ParsedRoster,
+    community_id: str,
+    bodies: Sequence[UpsertHelper | DeactivateHelper],
     progress: Callable[[int], None] | None = None,
 ) -> int:
     sent = 0
     now = datetime.now(UTC)
-    profiles = [p for _, p in parsed.profiles]
-    for start in range(0, len(profiles), CHUNK):
-        chunk = profiles[start : start + CHUNK]
+    for start in range(0, len(bodies), CHUNK):
+        chunk = bodies[start : start + CHUNK]
         await asyncio.gather(
             *(
                 sink.send(
                     settings.commands_topic,
-                    p.community_id,
-                    new_command(UpsertHelper(profile=p), community_id=p.community_id, issued_at=now)
+                    community_id,
+                    new_command(body, community_id=community_id, issued_at=now)
                     .model_dump_json()
                     .encode(),
                 )
-                for p in chunk
+                for body in chunk
             )
         )
         sent += len(chunk)
@@ -65,28 +74,73 @@ async def import_roster(
     sink: CommandSink,
     parsed: ParsedRoster,
     *,
+    community_id: str,
     partial: bool,
     dry_run: bool = False,
+    members: RosterMembers | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> RosterReport:
+    """Queue the valid rows; with `members`, retire whom earlier ledgers listed in the same
+    compounds and this one does not — only when no row was rejected (a rejected row may be
+    someone who is still here)."""
     report = parsed.report()
     report.partial = partial
+    leaving: list[Retiree] = []
+    if members is not None and parsed.profiles:
+        compounds = {p.place.compound_id for _, p in parsed.profiles if p.place.compound_id}
+        present = {p.helper_id for _, p in parsed.profiles}
+        leaving = [
+            m for m in await members.listed(community_id, compounds) if m.helper_id not in present
+        ]
+    if members is None:
+        report.retirement = "not checked"
+    elif parsed.problems and leaving:
+        report.retirement = (
+            f"nobody retired: {len(parsed.problems)} row(s) rejected; fix them and import "
+            f"again to retire the {len(leaving)} helper(s) no longer listed"
+        )
+    elif dry_run:
+        report.retired = leaving
+        report.retirement = f"dry run: {len(leaving)} helper(s) would be retired"
     if dry_run or (parsed.problems and not partial) or not parsed.profiles:
         return report
-    report.imported = await send_profiles(settings, sink, parsed, progress)
+    profiles = [p for _, p in parsed.profiles]
+    upserts = [UpsertHelper(profile=p) for p in profiles]
+    report.imported = await send_commands(settings, sink, community_id, upserts, progress)
     report.committed = True
+    if members is not None:
+        retiring = [] if parsed.problems else leaving
+        await send_commands(
+            settings,
+            sink,
+            community_id,
+            [DeactivateHelper(helper_id=m.helper_id) for m in retiring],
+        )
+        await members.record(
+            community_id, profiles, [m.helper_id for m in retiring], datetime.now(UTC)
+        )
+        if not parsed.problems:
+            report.retired = retiring
+            report.retirement = f"{len(retiring)} helper(s) no longer listed: retired"
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dispatcher.api.roster_import")
-    parser.add_argument("file", type=Path)
-    parser.add_argument("--community", required=True)
-    parser.add_argument("--compound")
-    parser.add_argument("--compound-name")
-    parser.add_argument("--grid")
+    parser = argparse.ArgumentParser(
+        prog="python -m dispatcher roster-import",
+        description="Import a CSV/XLSX helper ledger (one compound, or a whole community "
+        "with a 小区 column) and retire who left.",
+    )
+    parser.add_argument("file", type=Path, help="the ledger, .csv (UTF-8 or GBK) or .xlsx")
+    parser.add_argument("--community", required=True, help="community id")
+    parser.add_argument("--compound", help="compound id for rows without a 小区 cell")
+    parser.add_argument("--compound-name", help="its display name, e.g. 图强小区")
+    parser.add_argument("--grid", help="grid id for rows without a 网格 cell")
     parser.add_argument("--partial", action="store_true", help="import the valid rows anyway")
-    parser.add_argument("--dry-run", action="store_true", help="validate only")
+    parser.add_argument("--dry-run", action="store_true", help="validate only; list retirees")
+    parser.add_argument(
+        "--no-retire", action="store_true", help="do not retire helpers the ledger no longer lists"
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     where = RosterPlace(args.community, args.compound, args.compound_name, args.grid)
@@ -95,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         return lambda n: print(f"{what}: {n}", file=sys.stderr, flush=True)
 
     try:
-        parsed = parse_roster(
-            args.file.read_bytes(), where, filename=args.file.name, progress=say("rows checked")
+        parsed = parse_isolated(  # the same limits as an upload to the API
+            args.file.read_bytes(), where, filename=args.file.name, progress=True
         )
     except RosterFileError as exc:
         print(f"cannot import {args.file}: {exc}", file=sys.stderr)
@@ -104,17 +158,22 @@ def main(argv: list[str] | None = None) -> int:
 
     async def run() -> RosterReport:
         sink = KafkaCommandSink(settings)
+        conn = None if args.no_retire else await asyncpg.connect(settings.pg_dsn.get_secret_value())
         try:
             return await import_roster(
                 settings,
                 sink,
                 parsed,
+                community_id=args.community,
                 partial=args.partial,
                 dry_run=args.dry_run,
+                members=None if conn is None else RosterMembers(conn),
                 progress=say("helpers queued"),
             )
         finally:
             await sink.stop()
+            if conn is not None:
+                await conn.close()
 
     report = asyncio.run(run())
     print(report.model_dump_json(indent=2))

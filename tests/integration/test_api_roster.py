@@ -29,7 +29,7 @@ BAD = HEADER + (
     "赵六,13800000011,3号楼,2,开车,是,随时\n"
     ",13800000012,3号楼,2,开车,是,随时\n"  # no name
     "钱七,12345,3号楼,2,开车,是,随时\n"  # bad phone
-    "孙八,13800000014,天台,2,开飞机,也许,有空\n"  # four problems
+    "孙八,13800000014,,2,开飞机,也许,有空\n"  # no building; three cells left out
     "周九,13800000011,4号楼,1,搬运,否,随时\n"  # duplicate phone
 )
 
@@ -93,7 +93,8 @@ async def test_invalid_rows_reject_the_whole_file_unless_partial(
     assert report["committed"] is False and report["imported"] == 0 and report["valid"] == 1
     by_row = {p["row"]: p["errors"] for p in report["rejected"]}
     assert sorted(by_row) == [3, 4, 5, 6]
-    assert len(by_row[5]) == 4 and any("开飞机" in e for e in by_row[5])
+    assert len(by_row[5]) == 4 and by_row[5][0].startswith("楼栋:")
+    assert any(e.startswith("技能:") and "开飞机" in e for e in by_row[5])
     assert "重复" in by_row[6][0]
 
     # A later valid import in the same community is a barrier (same partition, in order):
@@ -164,3 +165,83 @@ def test_cli_prints_progress_and_report(api: LocalStack) -> None:
     assert done.returncode == 0, done.stderr
     assert "rows checked: 500" in done.stderr and "helpers queued: 1200" in done.stderr
     assert '"imported": 1200' in done.stdout
+
+
+WHOLE = "小区,网格,姓名,手机,楼栋,技能\n"
+ROWS = {
+    "a1": "图强小区,g1,张一,13900000001,A座,开车\n",
+    "a2": "图强小区,g1,张二,13900000002,3幢,护士\n",
+    "b1": "中华城,g2,李一,13900000011,综合楼,搬运\n",
+}
+
+
+async def active_helpers(dsn: str, community: str) -> dict[str, bool]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT helper_id, active FROM helpers WHERE community_id = $1", community
+        )
+        return {r["helper_id"]: r["active"] for r in rows}
+    finally:
+        await conn.close()
+
+
+async def test_whole_community_reimport_retires_who_left(
+    api: LocalStack, client: httpx.AsyncClient
+) -> None:
+    async def post(*keys: str, **params: str) -> httpx.Response:
+        body = WHOLE + "".join(ROWS[k] for k in keys)
+        return await client.post(
+            "/v1/admin/communities/roster-e/roster",
+            params=params,
+            content=body.encode(),
+            headers={**STAFF, "content-type": CSV},
+        )
+
+    first = await post("a1", "a2", "b1")
+    assert first.status_code == 200, first.text
+    assert first.json()["imported"] == 3 and first.json()["retired"] == []
+    assert {c["name"]: c["rows"] for c in first.json()["compounds"]} == {"图强小区": 2, "中华城": 1}
+
+    async def three_active() -> bool:
+        return list((await active_helpers(api.pg_dsn, "roster-e")).values()) == [True] * 3
+
+    await eventually(three_active, what="three active helpers")
+    dry = await post("a1", "b1", dry_run="true")
+    assert dry.status_code == 200 and not dry.json()["committed"]
+    (leaving,) = dry.json()["retired"]
+    assert leaving["name"] == "张二" and "would be retired" in dry.json()["retirement"]
+    assert (await active_helpers(api.pg_dsn, "roster-e"))[leaving["helper_id"]] is True
+
+    # A row rejected: nobody is retired (the bad row may be someone still here).
+    bad = (WHOLE + ROWS["a1"] + "图强小区,g1,坏行,123,1号楼,开车\n").encode()
+    r = await client.post(
+        "/v1/admin/communities/roster-e/roster",
+        params={"partial": "true"},
+        content=bad,
+        headers={**STAFF, "content-type": CSV},
+    )
+    assert r.status_code == 200 and r.json()["retired"] == []
+    assert "nobody retired" in r.json()["retirement"]
+
+    # Only the other compound's ledger: nobody in 图强小区 is touched.
+    only_b = await post("b1")
+    assert only_b.status_code == 200 and only_b.json()["retired"] == []
+
+    real = await post("a1", "b1")
+    assert real.status_code == 200 and [h["name"] for h in real.json()["retired"]] == ["张二"]
+
+    async def retired() -> bool:
+        active = await active_helpers(api.pg_dsn, "roster-e")
+        return active.get(leaving["helper_id"]) is False and sum(active.values()) == 2
+
+    await eventually(retired, what="张二 deactivated, the others active")
+
+    # Listed again later: back, and not retired twice.
+    back = await post("a1", "a2", "b1")
+    assert back.json()["retired"] == []
+
+    async def all_back() -> bool:
+        return sum((await active_helpers(api.pg_dsn, "roster-e")).values()) == 3
+
+    await eventually(all_back, what="张二 active again")

@@ -6,7 +6,7 @@ from datetime import time
 
 import pytest
 
-from dispatcher.api.roster import (
+from dispatcher.roster.ledger import (
     RosterFileError,
     RosterPlace,
     helper_id_for,

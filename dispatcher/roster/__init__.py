@@ -1,0 +1,1 @@
+"""Helper ledgers: reading them safely (xlsx, sandbox) and into profiles (ledger)."""

@@ -1,0 +1,86 @@
+"""Ledger place cells → the ids helpers are registered with: compounds, buildings, households.
+
+Ids must agree with what the bots derive from a chat message (`dispatcher.api.bots.
+building_id_for`): a building with a number is "b" + the number ("3号楼", "3栋", "3幢",
+"三号楼", "3" → "b3"), a lettered one "b" + the letter ("A座", "a栋" → "bA"). Any other name
+("综合楼", "北区5号楼") gets a stable id from its text; a group that should resolve it lists it
+in its `buildings` map. Display names stay as the ledger wrote them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from dispatcher.classify.hanzi import CN_NUMERAL_CHARS, parse_number
+
+_NS = uuid.UUID("5b2e8f0c-4a1d-4c3e-9f6a-7d8e1b2c3a40")
+_SUFFIX = r"(?:号楼|号栋|号幢|#楼|号|栋|幢|座|楼|#)"
+_NUMBERED = re.compile(rf"^(\d{{1,4}}|[{CN_NUMERAL_CHARS}]{{1,4}})\s*{_SUFFIX}?$")
+_LETTERED = re.compile(rf"^([A-Za-z])\s*{_SUFFIX}?$")
+_ROOM = re.compile(r"^(\d{3,5})\s*(?:室|号|房)?$")
+_TRIPLE = re.compile(r"^(\d{1,4})\s*[-－—]\s*(\d{1,2})\s*[-－—]\s*(\d{3,5})$")
+_SPELLED = re.compile(
+    rf"^(?P<b>\d{{1,4}}|[A-Za-z])\s*{_SUFFIX}\s*(?:(?P<u>\d{{1,2}})\s*单元)?\s*(?P<r>\d{{3,5}})"
+    r"\s*(?:室|号|房)?$"
+)
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+MAX_NAME = 32
+
+
+def _short(kind: str, *parts: str) -> str:
+    return uuid.uuid5(_NS, kind + "\n" + "\n".join(parts)).hex[:10]
+
+
+def compound_id_for(community_id: str, name: str) -> str:
+    """A stable id for a compound known only by name ("图强小区" → "c-1a2b…")."""
+    return "c-" + _short("compound", community_id, re.sub(r"\s+", "", name))
+
+
+@dataclass(frozen=True)
+class Building:
+    building_id: str
+    name: str
+
+
+def building(text: str) -> Building | None:
+    """The building a ledger cell names, or None when the cell is empty or too long."""
+    t = re.sub(r"\s+", "", text)
+    if not t or len(t) > MAX_NAME:
+        return None
+    if m := _NUMBERED.match(t):
+        number = parse_number(m.group(1))
+        if number is None or number <= 0:
+            return None
+        bare = t == m.group(1) or (t.endswith("号") and not t.endswith("号楼"))
+        return Building(f"b{number}", f"{number}号楼" if bare else t)
+    if m := _LETTERED.match(t):
+        letter = m.group(1).upper()
+        return Building(f"b{letter}", t if t != m.group(1) else f"{letter}座")
+    return Building("b-" + _short("building", t), t)
+
+
+def household_id(
+    text: str, compound_id: str, building_id: str | None, unit: str | None
+) -> str | None:
+    """A household cell → its id. "3-2-502" and "3号楼2单元502" name the building; a bare
+    room ("502", "502室") is in the row's own building and unit; an id already written as
+    one ("hh-wang") is kept. None when the cell cannot be read."""
+    t = re.sub(r"\s+", "", text)
+    if not t:
+        return None
+    if m := _TRIPLE.match(t):
+        b, u, room = f"b{int(m[1])}", str(int(m[2])), m[3]
+    elif m := _SPELLED.match(t):
+        raw = m["b"]
+        b = f"b{int(raw)}" if raw.isdigit() else f"b{raw.upper()}"
+        u, room = (str(int(m["u"])) if m["u"] else None), m["r"]
+    elif (m := _ROOM.match(t)) and building_id is not None:
+        b, u, room = building_id, unit, m[1]
+    elif _PLAIN_ID.match(t) and not t.isdigit():
+        return t
+    else:
+        return None
+    hid = f"hh-{compound_id}-{b}-{u or '0'}-{room}"
+    return hid if len(hid) <= 64 else "hh-" + _short("household", hid)

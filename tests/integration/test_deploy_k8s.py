@@ -1,0 +1,326 @@
+"""The Kubernetes deployment, validated offline and against the code it deploys.
+
+`kubectl kustomize deploy/k8s` renders it (kustomize as kubectl ships it); every built-in
+resource is validated against the Kubernetes OpenAPI schemas (`kubernetes-validate`),
+every Strimzi resource against the CRDs Strimzi's own generator makes from Strimzi's API
+model (`deploy/local/strimzi/crds.sh`, Maven Central); every pod against the "restricted"
+Pod Security Standard; and the topics, partitions, environment, bots file, push endpoints,
+database host and public URL against the code. The last test creates the topics on the real
+local broker and shows they carry no min.insync.replicas of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from dispatcher.api.bots import _BotsFile
+from dispatcher.settings import REPO_ROOT, Settings
+from streams.topics import changelog_topics, topic_names
+from tests.support.stack import LocalStack
+
+K8S = REPO_ROOT / "deploy/k8s"
+KUBERNETES_VERSION = "1.33"  # the oldest minor we promise to run on
+NAMESPACE = "neighbour-dispatch"
+
+Doc = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[Doc]:
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl (with its built-in kustomize) is needed to render deploy/k8s"
+    out = subprocess.run(
+        [kubectl, "kustomize", str(K8S)], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+@pytest.fixture(scope="module")
+def strimzi_crds() -> dict[str, Doc]:
+    """kind → Strimzi's CRD (generated once; cached under deploy/local/lib)."""
+    done = subprocess.run(
+        [str(REPO_ROOT / "deploy/local/strimzi/crds.sh")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    folder = Path(done.stdout.strip().splitlines()[-1])
+    crds = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in folder.glob("*.yaml")]
+    return {c["spec"]["names"]["kind"]: c for c in crds}
+
+
+def by_kind(docs: list[Doc], kind: str) -> list[Doc]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def one(docs: list[Doc], kind: str, name: str) -> Doc:
+    (doc,) = [d for d in by_kind(docs, kind) if d["metadata"]["name"] == name]
+    return doc
+
+
+def pod_specs(docs: list[Doc]) -> Iterator[tuple[str, Doc]]:
+    for d in docs:
+        if d["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+            yield d["metadata"]["name"], d["spec"]["template"]["spec"]
+
+
+def test_every_builtin_resource_matches_the_kubernetes_schema(rendered: list[Doc]) -> None:
+    builtin = [d for d in rendered if not d["apiVersion"].startswith("kafka.strimzi.io/")]
+    assert {d["kind"] for d in builtin} >= {
+        "Namespace", "ConfigMap", "Secret", "Service", "Deployment", "StatefulSet", "Ingress",
+        "PodDisruptionBudget",
+    }  # fmt: skip
+    for doc in builtin:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_schema_check_can_fail(rendered: list[Doc]) -> None:
+    api = json.loads(json.dumps(one(rendered, "Deployment", "dispatch-api")))
+    api["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = "http"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(api, KUBERNETES_VERSION, strict=True)
+
+
+def _strimzi_schema(crds: dict[str, Doc], doc: Doc) -> Doc:
+    crd = crds[doc["kind"]]
+    group, version = doc["apiVersion"].split("/")
+    assert group == crd["spec"]["group"]
+    (served,) = [v for v in crd["spec"]["versions"] if v["name"] == version and v["served"]]
+    schema: Doc = served["schema"]["openAPIV3Schema"]
+    return schema
+
+
+def test_strimzi_resources_match_strimzis_crds(
+    rendered: list[Doc], strimzi_crds: dict[str, Doc]
+) -> None:
+    strimzi = [d for d in rendered if d["apiVersion"].startswith("kafka.strimzi.io/")]
+    assert {d["kind"] for d in strimzi} == {"Kafka", "KafkaNodePool", "KafkaTopic"}
+    for doc in strimzi:
+        jsonschema.validate(doc, _strimzi_schema(strimzi_crds, doc))
+    # ...and the check bites: v1 has no `spec.zookeeper`, a KafkaTopic needs whole partitions.
+    topic = json.loads(json.dumps(by_kind(strimzi, "KafkaTopic")[0]))
+    topic["spec"]["partitions"] = "24"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(topic, _strimzi_schema(strimzi_crds, topic))
+
+
+def test_namespace_first_and_everything_in_it(rendered: list[Doc]) -> None:
+    assert rendered[0]["kind"] == "Namespace" and rendered[0]["metadata"]["name"] == NAMESPACE
+    for doc in rendered[1:]:
+        assert doc["metadata"].get("namespace") == NAMESPACE, doc["metadata"]["name"]
+
+
+def test_images_come_from_a_registry_with_the_release_tag(rendered: list[Doc]) -> None:
+    version = re.search(r'^version = "([^"]+)"', (REPO_ROOT / "pyproject.toml").read_text(), re.M)
+    assert version
+    for name, spec in pod_specs(rendered):
+        for c in spec.get("initContainers", []) + spec["containers"]:
+            registry, _, rest = c["image"].partition("/")
+            assert "." in registry or ":" in registry, f"{name}/{c['name']}: no registry host"
+            assert rest.endswith(f":{version[1]}"), f"{name}/{c['name']}: {c['image']}"
+
+
+# The "restricted" Pod Security Standard (kubernetes.io/docs/concepts/security/
+# pod-security-standards), every control that a pod spec can break.
+_ALLOWED_VOLUMES = {
+    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+    "projected", "secret",
+}  # fmt: skip
+_SAFE_SYSCTLS = {
+    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+}  # fmt: skip
+
+
+def restricted_violations(spec: Doc) -> list[str]:
+    out: list[str] = []
+    pod_sc = spec.get("securityContext") or {}
+    for flag in ("hostNetwork", "hostPID", "hostIPC"):
+        if spec.get(flag):
+            out.append(flag)
+    for v in spec.get("volumes", []):
+        kinds = set(v) - {"name"}
+        if not kinds <= _ALLOWED_VOLUMES:
+            out.append(f"volume {v['name']}: {sorted(kinds)}")
+    for s in pod_sc.get("sysctls", []):
+        if s["name"] not in _SAFE_SYSCTLS:
+            out.append(f"sysctl {s['name']}")
+    containers = (
+        spec.get("initContainers", []) + spec["containers"] + spec.get("ephemeralContainers", [])
+    )
+    for c in containers:
+        sc = c.get("securityContext") or {}
+        name = c["name"]
+        if sc.get("privileged"):
+            out.append(f"{name}: privileged")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            out.append(f"{name}: allowPrivilegeEscalation must be false")
+        caps = sc.get("capabilities") or {}
+        if "ALL" not in caps.get("drop", []):
+            out.append(f"{name}: capabilities must drop ALL")
+        if set(caps.get("add", [])) - {"NET_BIND_SERVICE"}:
+            out.append(f"{name}: adds capabilities {caps['add']}")
+        if not sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")):
+            out.append(f"{name}: runAsNonRoot must be true")
+        if sc.get("runAsUser", pod_sc.get("runAsUser")) == 0:
+            out.append(f"{name}: runAsUser 0")
+        seccomp = (sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            out.append(f"{name}: seccompProfile must be RuntimeDefault or Localhost")
+        if sc.get("procMount", "Default") != "Default":
+            out.append(f"{name}: procMount")
+        if any(p.get("hostPort") for p in c.get("ports", [])):
+            out.append(f"{name}: hostPort")
+        if (sc.get("windowsOptions") or {}).get("hostProcess"):
+            out.append(f"{name}: hostProcess")
+    return out
+
+
+def test_every_pod_passes_the_restricted_profile(rendered: list[Doc]) -> None:
+    namespace = rendered[0]["metadata"]["labels"]
+    assert namespace["pod-security.kubernetes.io/enforce"] == "restricted"
+    specs = dict(pod_specs(rendered))
+    assert set(specs) == {"dispatch-api", "dispatch-worker"}
+    for name, spec in specs.items():
+        assert restricted_violations(spec) == [], name
+    # The checker bites: the old manifests' pod (runAsNonRoot only) fails it.
+    old = {"securityContext": {"runAsNonRoot": True}, "containers": [{"name": "api"}]}
+    assert len(restricted_violations(old)) == 3
+
+
+def _container_env(docs: list[Doc], container: Doc) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if ref := source.get("configMapRef"):
+            env.update(one(docs, "ConfigMap", ref["name"])["data"])
+        if ref := source.get("secretRef"):
+            env.update(one(docs, "Secret", ref["name"])["stringData"])
+    for e in container.get("env", []):
+        env[e["name"]] = e.get("value", "from-field")
+    return env
+
+
+def _settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for key in [k for k in os.environ if k.startswith("DISPATCH_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Settings()
+
+
+def test_topics_partitions_and_replicas_agree_with_the_code(
+    rendered: list[Doc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = one(rendered, "StatefulSet", "dispatch-worker")["spec"]["template"]["spec"]
+    settings = _settings(_container_env(rendered, worker["containers"][0]), monkeypatch)
+    topics = {t["spec"]["topicName"]: t["spec"] for t in by_kind(rendered, "KafkaTopic")}
+    assert set(topics) == set(topic_names(settings))  # all five, changelogs included
+    for name, spec in topics.items():
+        assert spec["partitions"] == settings.topic_partitions, name
+        assert spec["replicas"] == settings.topic_replication_factor, name
+        compacted = (spec.get("config") or {}).get("cleanup.policy") == "compact"
+        assert compacted == (name in changelog_topics(settings)), name
+        assert "min.insync.replicas" not in (spec.get("config") or {}), name
+    kafka = by_kind(rendered, "Kafka")[0]["spec"]["kafka"]
+    assert kafka["config"]["min.insync.replicas"] == 2
+    bootstrap = f"{by_kind(rendered, 'Kafka')[0]['metadata']['name']}-kafka-bootstrap:9092"
+    assert settings.kafka_bootstrap == bootstrap
+    pools = by_kind(rendered, "KafkaNodePool")
+    assert sum(p["spec"]["replicas"] for p in pools) >= settings.topic_replication_factor
+    workers = one(rendered, "StatefulSet", "dispatch-worker")["spec"]["replicas"]
+    assert workers <= settings.topic_partitions  # more would sit idle
+
+
+def test_every_pod_gets_configuration_the_code_accepts(
+    rendered: list[Doc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    known = {f"DISPATCH_{n.upper()}" for n in Settings.model_fields}
+    for _, spec in pod_specs(rendered):
+        for c in spec.get("initContainers", []) + spec["containers"]:
+            env = _container_env(rendered, c)
+            assert {k for k in env if k.startswith("DISPATCH_")} <= known, c["name"]
+            _settings(env, monkeypatch)  # raises on anything the settings refuse
+    api_spec = one(rendered, "Deployment", "dispatch-api")["spec"]["template"]["spec"]
+    api = next(c for c in api_spec["containers"] if c["name"] == "api")
+    settings = _settings(_container_env(rendered, api), monkeypatch)
+    # The bots file: a key of a Secret mounted where DISPATCH_BOTS_FILE points, in the
+    # format the API loads.
+    assert settings.bots_file is not None
+    mount = next(
+        m for m in api["volumeMounts"] if str(settings.bots_file).startswith(m["mountPath"] + "/")
+    )
+    volume = next(v for v in api_spec["volumes"] if v["name"] == mount["name"])
+    secret = one(rendered, "Secret", volume["secret"]["secretName"])
+    key = str(settings.bots_file).removeprefix(mount["mountPath"] + "/")
+    bots = _BotsFile.model_validate_json(secret["stringData"][key])
+    assert bots.bots and bots.bots[0].keys()
+    # Push endpoints reach the worker (the notify agent), parsed by the settings themselves.
+    worker_spec = one(rendered, "StatefulSet", "dispatch-worker")["spec"]["template"]["spec"]
+    worker_env = _container_env(rendered, worker_spec["containers"][0])
+    assert _settings(worker_env, monkeypatch).push_endpoints
+    # The database host in the DSN is a Service here; the public URL is the Ingress host.
+    dsn_host = urlparse(settings.pg_dsn.get_secret_value()).hostname
+    assert dsn_host in {s["metadata"]["name"] for s in by_kind(rendered, "Service")}
+    public = urlparse(settings.public_base_url)
+    ingress = by_kind(rendered, "Ingress")[0]["spec"]
+    assert public.scheme == "https" and public.hostname in ingress["tls"][0]["hosts"]
+    assert ingress["rules"][0]["host"] == public.hostname
+    backend = ingress["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    api_service = one(rendered, "Service", backend["name"])
+    assert backend["port"]["name"] in {p["name"] for p in api_service["spec"]["ports"]}
+
+
+def test_migrations_run_on_every_rollout(rendered: list[Doc]) -> None:
+    assert not by_kind(rendered, "Job"), "a Job's pod template cannot change: it never re-runs"
+    api = one(rendered, "Deployment", "dispatch-api")["spec"]["template"]["spec"]
+    (init,) = api["initContainers"]
+    assert "dispatcher migrate" in " ".join(init["command"])
+    assert "dispatcher topics" in " ".join(init["command"])
+
+
+@pytest.mark.integration
+async def test_created_topics_keep_the_clusters_min_insync_replicas(
+    stack: LocalStack,
+) -> None:
+    """`python -m dispatcher topics` (run by the stack) must not override the cluster."""
+    settings = stack.settings()
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        names = topic_names(settings)
+        responses = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, n) for n in names]
+        )
+        overrides: dict[str, set[str]] = {}
+        for response in responses:
+            for resource in response.resources:
+                # (error, message, type, name, configs); a config: (key, value, read_only,
+                # source, sensitive, synonyms); source 1 = set on the topic itself.
+                topic, configs = resource[3], resource[4]
+                overrides[topic] = {c[0] for c in configs if c[3] == 1}
+        assert set(overrides) == set(names)
+        for name in names:
+            assert "min.insync.replicas" not in overrides[name], name
+        compacted = {n for n in names if "cleanup.policy" in overrides[n]}
+        assert compacted == set(changelog_topics(settings))
+    finally:
+        await admin.close()
