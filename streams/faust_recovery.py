@@ -23,7 +23,14 @@ from faust.tables.recovery import Recovery
 
 
 class SeekFirstRecovery(Recovery):
-    async def _seek_then_resume_streams(self) -> None:
+    #: The consumer generation whose tables are fully recovered and whose streams resumed.
+    #: Upstream's `completed` event is set once and never cleared, and `in_recovery` turns
+    #: true only after the recovery task wakes up: between a rebalance and that moment both
+    #: say "ready" while the tables lack the newly assigned partitions. The worker rebuilds
+    #: its state only when this equals the current generation.
+    ready_generation: int = -1
+
+    async def _seek_then_resume_streams(self, generation_id: int) -> None:
         consumer = self.app.consumer
         assignment = consumer.assignment()
         if assignment:
@@ -35,6 +42,7 @@ class SeekFirstRecovery(Recovery):
         self.app.flow_control.resume()
         consumer.resume_flow()
         await cast(Any, self.app)._fetcher.maybe_start()
+        self.ready_generation = generation_id
 
     async def _resume_streams(self, generation_id: int = 0) -> None:
         app = self.app
@@ -42,7 +50,7 @@ class SeekFirstRecovery(Recovery):
         if app.consumer_generation_id != generation_id:
             self.log.warning("Recovery rebalancing again")
             return
-        await self._seek_then_resume_streams()
+        await self._seek_then_resume_streams(generation_id)
         self.tables.on_actives_ready()
         self.tables.on_standbys_ready()
         app.on_rebalance_end()
@@ -69,7 +77,7 @@ class SeekFirstRecovery(Recovery):
                 generation_id,
             )
             return
-        await self._seek_then_resume_streams()
+        await self._seek_then_resume_streams(generation_id)
         self.tables.on_actives_ready()
         if not self.app.assignor.assigned_standbys():
             self.tables.on_standbys_ready()
