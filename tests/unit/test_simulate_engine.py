@@ -180,3 +180,27 @@ def test_plan_file_policy(tmp_path: Path) -> None:
 
 def test_local_midnight() -> None:
     assert local_midnight("2026-09-01") == datetime(2026, 8, 31, 16, tzinfo=UTC)
+
+
+def test_history_fit_counts_answers_and_ignores_stood_down_offers() -> None:
+    from datetime import timedelta
+
+    from dispatcher.simulate.history import fit
+
+    t = datetime(2026, 11, 1, tzinfo=UTC)
+    rows = [("a", "accepted", t, t + timedelta(seconds=30))] * 3
+    rows += [("a", "declined", t, t + timedelta(seconds=90))]
+    rows += [("a", "expired", t, t + timedelta(hours=1))] * 4
+    rows += [("a", "stood_down", t, None)] * 10
+    rows += [("b", "accepted", t, t + timedelta(seconds=5))] * 2  # too few offers
+    assert fit(rows) == {"a": (0.5, 30.0)}
+
+
+def test_fitted_helpers_answer_by_their_own_rate() -> None:
+    never = scenario(days=2, fitted={h: (0.0, 60.0) for h in _roster_ids()})
+    result, _ = never.compare(resolve_policies(["plans"]))
+    assert result["policies"]["plans"]["never_answered_share"] == 1.0
+
+
+def _roster_ids() -> list[str]:
+    return [h.helper_id for h in scenario(days=1).helpers]
