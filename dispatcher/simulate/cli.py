@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -46,6 +47,12 @@ def parser() -> argparse.ArgumentParser:
         "--policies",
         default="plans,broadcast,nearest",
         help="comma-separated: plans, broadcast, nearest, or a plan file FILE.json",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=min(3, os.cpu_count() or 1),
+        help="policies simulated in parallel processes (same result for any value)",
     )
     p.add_argument("--seed", type=int, default=1, help="same seed, same JSON (default 1)")
     p.add_argument("--start", default="2026-09-01", help="first simulated local day")
@@ -88,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     scenario = Scenario.demo(
         behaviour=behaviour, seed=args.seed, start=local_midnight(args.start), days=args.days
     )
-    result, runs = scenario.compare(policies)
+    result, runs = scenario.compare(policies, jobs=args.jobs)
     elapsed = time.perf_counter() - started
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))

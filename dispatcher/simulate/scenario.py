@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,9 +47,21 @@ class Scenario:
             trace=trace,
         ).run()
 
-    def compare(self, policies: Mapping[str, Plans]) -> tuple[dict[str, Any], dict[str, Run]]:
-        """The JSON-ready result (deterministic for the seed) and each policy's run."""
-        runs = {name: self.run(name, plans) for name, plans in policies.items()}
+    def compare(
+        self, policies: Mapping[str, Plans], *, jobs: int = 1
+    ) -> tuple[dict[str, Any], dict[str, Run]]:
+        """The JSON-ready result (deterministic for the seed, whatever `jobs`) and each
+        policy's run. Policies are independent, so `jobs` > 1 runs them in parallel
+        processes."""
+        if jobs > 1 and len(policies) > 1:
+            context = multiprocessing.get_context("fork")  # the scenario is inherited
+            with ProcessPoolExecutor(min(jobs, len(policies)), mp_context=context) as pool:
+                futures = {
+                    name: pool.submit(self.run, name, plans) for name, plans in policies.items()
+                }
+                runs = {name: future.result() for name, future in futures.items()}
+        else:
+            runs = {name: self.run(name, plans) for name, plans in policies.items()}
         summaries = {name: summarise(run) for name, run in runs.items()}
         urgencies = [a.spec.urgency.value for a in self.arrivals]
         result: dict[str, Any] = {

@@ -114,7 +114,12 @@ def test_nobody_answering_climbs_the_whole_ladder() -> None:
     result, runs = sc.compare(resolve_policies(["plans", "broadcast"]))
     plans = result["policies"]["plans"]
     assert plans["never_answered_share"] == 1.0
-    assert plans["escalated_to_staff_share"] == 1.0  # every plan ends with the whistle
+    # Critical and urgent plans end with the whistle; normal and low requests expire.
+    whistle = {
+        u: {o.whistle for o in runs["plans"].outcomes.values() if o.urgency is u} for u in Urgency
+    }
+    assert whistle[Urgency.CRITICAL] == whistle[Urgency.URGENT] == {True}
+    assert whistle[Urgency.NORMAL] == whistle[Urgency.LOW] == {False}
     critical = plans["critical_requests"]
     assert critical > 0
     assert plans["referred_to_emergency"] == critical  # only the critical plan has 120
@@ -204,3 +209,10 @@ def test_fitted_helpers_answer_by_their_own_rate() -> None:
 
 def _roster_ids() -> list[str]:
     return [h.helper_id for h in scenario(days=1).helpers]
+
+
+def test_parallel_policies_give_the_same_result() -> None:
+    sc = scenario(days=1, seed=8)
+    alone, _ = sc.compare(resolve_policies(THREE), jobs=1)
+    together, _ = sc.compare(resolve_policies(THREE), jobs=3)
+    assert json.dumps(alone, sort_keys=True) == json.dumps(together, sort_keys=True)
