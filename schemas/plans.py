@@ -73,12 +73,11 @@ def _plan(
 
 # Tuned with the what-if simulator (`python -m dispatcher simulate`, issue 16; numbers in
 # README "What-if simulator"). Critical: everyone fitting in the grid in the first second
-# (paired, building and compound still ranked first), the whole community at 20 s, staff
-# and the group at 60 s, the emergency referral at 3 min: this took critical requests
-# with an accept within 2 min from 84 % to 96 % on the demo district. Urgent, normal and
-# low ask one or two per slot and wait longer, so neighbours are not worn out; normal
-# and low no longer blow the whistle (a group message pings the whole community) - an
-# unanswered one expires and staff see it on the dashboard and in the monthly report.
+# (paired, building and compound neighbours still ranked first), the whole community at
+# 20 s, staff and the group at 60 s, the emergency referral at 3 min. Urgent, normal and
+# low ask one to three per slot and wait longer, so neighbours are not worn out; normal
+# and low no longer blow the whistle (a group message pings the whole community): an
+# unanswered one expires, and staff see it on the dashboard and in the monthly report.
 DEFAULT_PLANS: dict[Urgency, EscalationPlan] = {
     Urgency.CRITICAL: _plan(
         Urgency.CRITICAL,
@@ -100,7 +99,7 @@ DEFAULT_PLANS: dict[Urgency, EscalationPlan] = {
             (Ring.BUILDING, 2, 120),
             (Ring.COMPOUND, 3, 300),
             (Ring.GRID, 3, 600),
-            (Ring.COMMUNITY, 4, 1200),
+            (Ring.COMMUNITY, 4, 2400),
             (Ring.WHISTLE, 3, 1800),
         ],
         remote_wave=2,
@@ -112,9 +111,9 @@ DEFAULT_PLANS: dict[Urgency, EscalationPlan] = {
         [
             (Ring.PAIRED, 1, 600),
             (Ring.BUILDING, 1, 1800),
-            (Ring.COMPOUND, 2, 3600),
+            (Ring.COMPOUND, 1, 3600),
             (Ring.GRID, 2, 3600),
-            (Ring.COMMUNITY, 3, 16 * 3600),
+            (Ring.COMMUNITY, 2, 16 * 3600),
         ],
         remote_wave=1,
         offer_ttl_s=2 * 3600,

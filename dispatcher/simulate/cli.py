@@ -102,9 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(render_table(result))
     log = sys.stderr if args.json else sys.stdout
+    cpu = sum(os.times()[:4])  # this process and its (reaped) policy workers
     print(
         f"simulated {args.days} days x {len(policies)} policies, {result['requests']} requests,"
-        f" {sum(r.commands for r in runs.values())} core decisions in {elapsed:.1f} s",
+        f" {sum(r.commands for r in runs.values())} core decisions in {elapsed:.1f} s"
+        f" (CPU {cpu:.1f} s, {args.jobs} jobs, load average {os.getloadavg()[0]:.1f})",
         file=log,
     )
     if not args.no_report:
