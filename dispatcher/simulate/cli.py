@@ -68,6 +68,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--community", help="with --from-db: the community whose history to fit")
     p.add_argument("--since", help="with --from-db: history from this date (YYYY-MM-DD)")
+    p.add_argument(
+        "--min-offers",
+        type=int,
+        default=5,
+        help="with --from-db: fit only helpers with at least this many offers (default 5)",
+    )
     return p
 
 
@@ -86,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
             if not args.community or not args.since:
                 print("--from-db needs --community and --since", file=sys.stderr)
                 return 2
-            behaviour = fit_from_db(behaviour, community=args.community, since=args.since)
+            behaviour = fit_from_db(
+                behaviour, community=args.community, since=args.since, min_offers=args.min_offers
+            )
         policies = resolve_policies([n.strip() for n in args.policies.split(",") if n.strip()])
     except (ValueError, OSError) as exc:
         print(f"simulate: {exc}", file=sys.stderr)
@@ -95,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     scenario = Scenario.demo(
         behaviour=behaviour, seed=args.seed, start=local_midnight(args.start), days=args.days
     )
+    if args.from_db:
+        roster = {h.helper_id for h in scenario.helpers}
+        print(
+            f"fitted {len(behaviour.fitted)} helpers from PostgreSQL,"
+            f" {len(roster & set(behaviour.fitted))} of them in the simulated roster",
+            file=sys.stderr,
+        )
     result, runs = scenario.compare(policies, jobs=args.jobs)
     elapsed = time.perf_counter() - started
     if args.json:

@@ -31,9 +31,10 @@ WHERE r.community_id = $1 AND o.sent_at >= $2
 
 def fit(
     rows: Iterable[tuple[str, str, datetime, datetime | None]],
+    min_offers: int = MIN_OFFERS,
 ) -> dict[str, tuple[float, float]]:
     """helper id -> (answer rate, median delay in seconds) from (helper, status, sent,
-    answered) rows."""
+    answered) rows; helpers with fewer than `min_offers` counted offers are left out."""
     counted: dict[str, int] = {}
     delays: dict[str, list[float]] = {}
     for helper_id, status, sent_at, answered_at in rows:
@@ -46,7 +47,7 @@ def fit(
     out = {}
     for helper_id, n in sorted(counted.items()):
         answered = delays.get(helper_id, [])
-        if n >= MIN_OFFERS and answered:
+        if n >= min_offers and answered:
             out[helper_id] = (len(answered) / n, median(answered))
     return out
 
@@ -62,16 +63,18 @@ async def _rows(
     return [(r["helper_id"], r["status"], r["sent_at"], r["answered_at"]) for r in records]
 
 
-def fit_from_db(behaviour: Behaviour, *, community: str, since: str) -> Behaviour:
+def fit_from_db(
+    behaviour: Behaviour, *, community: str, since: str, min_offers: int = MIN_OFFERS
+) -> Behaviour:
     day = datetime.fromisoformat(since)
     start = day if day.tzinfo else day.replace(tzinfo=UTC)
     try:
         rows = asyncio.run(_rows(community, start))
     except (OSError, asyncpg.PostgresError) as exc:
         raise ValueError(f"cannot read the history from PostgreSQL: {exc}") from exc
-    fitted = fit(rows)
+    fitted = fit(rows, min_offers)
     if not fitted:
         raise ValueError(
-            f"no helper in {community} has {MIN_OFFERS}+ answered offers since {since}"
+            f"no helper in {community} has {min_offers}+ offers with an answer since {since}"
         )
     return replace(behaviour, fitted=fitted)

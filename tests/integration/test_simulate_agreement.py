@@ -10,6 +10,8 @@ command's events are recorded, as the simulator applied them."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -180,3 +182,22 @@ async def test_simulator_and_real_stack_make_the_same_decisions(running: LocalSt
                 assert await events_of(rid) == expected[sim_rid], sim_rid
     finally:
         await conn.close()
+
+    # The recorded history now feeds `simulate --from-db`: every helper who answered is
+    # fitted (none of them is in the demo roster, which the command says).
+    answered = {
+        next(h for _, h in line.events if h)  # the first event names who answered
+        for line in run.trace
+        if line.command in ANSWER_COMMANDS
+    }
+    since = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    fitted = subprocess.run(
+        [sys.executable, "-m", "dispatcher", "simulate", "--from-db", "--community", COMMUNITY,
+         "--since", since, "--min-offers", "1", "--days", "1", "--no-report", "--json"],
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert fitted.returncode == 0, fitted.stderr
+    assert f"fitted {len(answered)} helpers from PostgreSQL, 0 of them" in fitted.stderr
