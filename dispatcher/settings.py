@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
 
+    # Where `python -m dispatcher simulate` writes its reports; the dashboard links to the
+    # latest one (`latest.html` in this directory).
+    simulate_reports_dir: Path = Path("reports")
+
     def faust_data_dir(self, worker_name: str = "worker") -> Path:
         # One data dir per worker process: RocksDB and Faust's own files lock otherwise.
         return self.data_dir / worker_name

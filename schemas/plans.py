@@ -71,20 +71,23 @@ def _plan(
     )
 
 
-# Critical: paired helpers and the building in the first second (paired ranked first),
-# widening every 30–60 s; staff and the group after ~3 minutes; then 120.
+# Tuned with the what-if simulator (`python -m dispatcher simulate`, issue 16; numbers in
+# README "What-if simulator"). Critical: everyone fitting in the grid in the first second
+# (paired, building and compound neighbours still ranked first), the whole community at
+# 20 s, staff and the group at 60 s, the emergency referral at 3 min. Urgent, normal and
+# low ask one to three per slot and wait longer, so neighbours are not worn out; normal
+# and low no longer blow the whistle (a group message pings the whole community): an
+# unanswered one expires, and staff see it on the dashboard and in the monthly report.
 DEFAULT_PLANS: dict[Urgency, EscalationPlan] = {
     Urgency.CRITICAL: _plan(
         Urgency.CRITICAL,
         [
-            (Ring.BUILDING, 4, 30),
-            (Ring.COMPOUND, 6, 30),
-            (Ring.GRID, 8, 45),
-            (Ring.COMMUNITY, 10, 60),
+            (Ring.GRID, 10, 20),
+            (Ring.COMMUNITY, 12, 40),
             (Ring.WHISTLE, 5, 120),
             (Ring.EMERGENCY, 0, 900),
         ],
-        remote_wave=4,
+        remote_wave=8,
         offer_ttl_s=600,
         lifetime_s=2 * 3600,
         respect_dnd=False,
@@ -92,40 +95,38 @@ DEFAULT_PLANS: dict[Urgency, EscalationPlan] = {
     Urgency.URGENT: _plan(
         Urgency.URGENT,
         [
-            (Ring.PAIRED, 2, 60),
-            (Ring.BUILDING, 4, 120),
-            (Ring.COMPOUND, 6, 180),
-            (Ring.GRID, 8, 300),
-            (Ring.COMMUNITY, 10, 600),
-            (Ring.WHISTLE, 5, 1800),
+            (Ring.PAIRED, 1, 60),
+            (Ring.BUILDING, 2, 120),
+            (Ring.COMPOUND, 3, 300),
+            (Ring.GRID, 3, 600),
+            (Ring.COMMUNITY, 4, 2400),
+            (Ring.WHISTLE, 3, 1800),
         ],
-        remote_wave=3,
+        remote_wave=2,
         offer_ttl_s=1800,
         lifetime_s=6 * 3600,
     ),
     Urgency.NORMAL: _plan(
         Urgency.NORMAL,
         [
-            (Ring.PAIRED, 2, 300),
-            (Ring.BUILDING, 3, 600),
-            (Ring.COMPOUND, 5, 900),
-            (Ring.GRID, 6, 1800),
-            (Ring.COMMUNITY, 8, 3600),
-            (Ring.WHISTLE, 5, 4 * 3600),
+            (Ring.PAIRED, 1, 600),
+            (Ring.BUILDING, 1, 1800),
+            (Ring.COMPOUND, 1, 3600),
+            (Ring.GRID, 2, 3600),
+            (Ring.COMMUNITY, 2, 16 * 3600),
         ],
-        remote_wave=2,
+        remote_wave=1,
         offer_ttl_s=2 * 3600,
         lifetime_s=24 * 3600,
     ),
     Urgency.LOW: _plan(
         Urgency.LOW,
         [
-            (Ring.BUILDING, 3, 3600),
-            (Ring.COMPOUND, 5, 2 * 3600),
-            (Ring.COMMUNITY, 8, 6 * 3600),
-            (Ring.WHISTLE, 3, 24 * 3600),
+            (Ring.BUILDING, 1, 3600),
+            (Ring.COMPOUND, 2, 4 * 3600),
+            (Ring.COMMUNITY, 3, 48 * 3600),
         ],
-        remote_wave=2,
+        remote_wave=1,
         offer_ttl_s=12 * 3600,
         lifetime_s=72 * 3600,
     ),

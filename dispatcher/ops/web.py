@@ -29,6 +29,7 @@ from dispatcher.ops.staff import COOKIE, presented_token, require_staff_ops, tok
 from dispatcher.settings import Settings
 
 STATIC = resources.files("dispatcher.ops") / "static"
+LATEST_REPORT = "latest.html"  # written by dispatcher/simulate/report.py
 HEARTBEAT_S = 15.0
 # The page loads only its own script and style, and talks only to this origin.
 CSP = (
@@ -148,8 +149,27 @@ async def ops_report(
     )
 
 
+# The simulation report is our own generated page: inline style and embedded PNGs only.
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+
+
+@staff.get("/simulation/latest", summary="The latest what-if simulation report (HTML)")
+async def ops_simulation(request: Request) -> Response:
+    path = request.app.state.simulate_reports_dir / LATEST_REPORT
+    if not path.is_file():
+        raise HTTPException(
+            status_code=404,
+            detail=f"no simulation report in {path.parent}: run `python -m dispatcher simulate`",
+        )
+    return HTMLResponse(
+        path.read_text(encoding="utf-8"),
+        headers={"Content-Security-Policy": REPORT_CSP, "Cache-Control": "no-store"},
+    )
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """Add the operations routes to the API app. Called once by `create_app`."""
+    app.state.simulate_reports_dir = settings.simulate_reports_dir
     feed = LiveFeed(settings)
     app.state.ops_feed = feed
     app.add_middleware(api_metrics.HttpMetricsMiddleware)

@@ -22,13 +22,76 @@ from schemas.commands import (
 from schemas.events import Event
 from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
 from schemas.places import PlacePath
+from schemas.plans import EscalationPlan, _plan
 from schemas.records import RequestState
 from schemas.requests import RequesterContact, RequestSpec
-from schemas.vocab import Category, Gender, Role, Skill, Urgency
+from schemas.vocab import Category, Gender, Ring, Role, Skill, Urgency
 
 COMMUNITY = "siming-xian"
 # 12:00 UTC on Tuesday 2024-03-05 is 20:00 in Xiamen: the pregnant neighbour's evening.
 T0 = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
+
+
+# The ladder the core-rule tests were written against (the default plans before the
+# simulator tuned them, issue 16). Tests of ladder mechanics pin it, so tuning the
+# default plans (data) never changes what a mechanics test means.
+REFERENCE_PLANS: dict[Urgency, EscalationPlan] = {
+    Urgency.CRITICAL: _plan(
+        Urgency.CRITICAL,
+        [
+            (Ring.BUILDING, 4, 30),
+            (Ring.COMPOUND, 6, 30),
+            (Ring.GRID, 8, 45),
+            (Ring.COMMUNITY, 10, 60),
+            (Ring.WHISTLE, 5, 120),
+            (Ring.EMERGENCY, 0, 900),
+        ],
+        remote_wave=4,
+        offer_ttl_s=600,
+        lifetime_s=2 * 3600,
+        respect_dnd=False,
+    ),
+    Urgency.URGENT: _plan(
+        Urgency.URGENT,
+        [
+            (Ring.PAIRED, 2, 60),
+            (Ring.BUILDING, 4, 120),
+            (Ring.COMPOUND, 6, 180),
+            (Ring.GRID, 8, 300),
+            (Ring.COMMUNITY, 10, 600),
+            (Ring.WHISTLE, 5, 1800),
+        ],
+        remote_wave=3,
+        offer_ttl_s=1800,
+        lifetime_s=6 * 3600,
+    ),
+    Urgency.NORMAL: _plan(
+        Urgency.NORMAL,
+        [
+            (Ring.PAIRED, 2, 300),
+            (Ring.BUILDING, 3, 600),
+            (Ring.COMPOUND, 5, 900),
+            (Ring.GRID, 6, 1800),
+            (Ring.COMMUNITY, 8, 3600),
+            (Ring.WHISTLE, 5, 4 * 3600),
+        ],
+        remote_wave=2,
+        offer_ttl_s=2 * 3600,
+        lifetime_s=24 * 3600,
+    ),
+    Urgency.LOW: _plan(
+        Urgency.LOW,
+        [
+            (Ring.BUILDING, 3, 3600),
+            (Ring.COMPOUND, 5, 2 * 3600),
+            (Ring.COMMUNITY, 8, 6 * 3600),
+            (Ring.WHISTLE, 3, 24 * 3600),
+        ],
+        remote_wave=2,
+        offer_ttl_s=12 * 3600,
+        lifetime_s=72 * 3600,
+    ),
+}
 
 
 def place(
@@ -57,7 +120,7 @@ def window(start: str, end: str) -> TimeWindow:
 
 class World:
     def __init__(self) -> None:
-        self.state = DispatchState()
+        self.state = DispatchState(plans=REFERENCE_PLANS)
         self.now = T0
         self.events: list[Event] = []
         self._ids = itertools.count()

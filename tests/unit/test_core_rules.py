@@ -18,9 +18,9 @@ from schemas.commands import (
     ResolveRequest,
     SetHelperStatus,
 )
-from schemas.plans import DEFAULT_PLANS
 from schemas.records import OfferStatus, RequestStatus
 from schemas.vocab import Category, Gender, Party, ReferralTarget, Ring, Role, Skill, Urgency
+from tests.unit.conftest import REFERENCE_PLANS
 
 # --- places and rings -------------------------------------------------------------------
 
@@ -209,11 +209,11 @@ def test_gender_preference_ranks_but_does_not_exclude(world):
 def test_fairness_todays_load_then_time_since_last_offered(world):
     for hid in ("a", "b", "c"):
         world.helper(hid, skills=[Skill.DRIVING])
-    plan = DEFAULT_PLANS[Urgency.CRITICAL]
+    plan = REFERENCE_PLANS[Urgency.CRITICAL]
     small = plan.model_copy(
         update={"steps": (plan.steps[0].model_copy(update={"wave_size": 1}), *plan.steps[1:])}
     )
-    world.state.plans = {**DEFAULT_PLANS, Urgency.CRITICAL: small}
+    world.state.plans = {**REFERENCE_PLANS, Urgency.CRITICAL: small}
     order = []
     for i in range(3):
         world.events.clear()
@@ -247,7 +247,7 @@ def test_plan_is_snapshotted_onto_the_request(world):
     world.helper("a", skills=[Skill.DRIVING])  # an offer pending: the building rung waits
     world.submit()
     world.state.plans = {}  # config changed: the running request keeps its own plan
-    assert world.request().plan == DEFAULT_PLANS[Urgency.CRITICAL]
+    assert world.request().plan == REFERENCE_PLANS[Urgency.CRITICAL]
     world.tick()
     r = world.request()
     assert r.step == 1
@@ -276,7 +276,7 @@ def test_stale_deadline_is_a_no_op(world):
 def test_early_deadline_does_nothing(world):
     world.helper("a", skills=[Skill.DRIVING])  # an offer pending: the building rung waits
     world.submit()
-    world.later(DEFAULT_PLANS[Urgency.CRITICAL].steps[0].wait_s - 1)
+    world.later(REFERENCE_PLANS[Urgency.CRITICAL].steps[0].wait_s - 1)
     assert not world.run(DeadlineReached(request_id="req-1", step=0)).changed
     assert world.request().step == 0
 
@@ -294,7 +294,7 @@ def test_offer_without_answer_expires_and_is_replaced(world):
     world.helper("b", building="8", skills=[Skill.DRIVING])
     world.submit(urgency=Urgency.LOW)  # building rung for an hour, offers live 12 h
     assert world.offered() == ["a"]
-    world.later(DEFAULT_PLANS[Urgency.LOW].offer_ttl_s)
+    world.later(REFERENCE_PLANS[Urgency.LOW].offer_ttl_s)
     world.run(DeadlineReached(request_id="req-1", step=world.request().deadline_step))
     assert [b.helper_id for b in world.of_type("offer_expired")] == ["a"]
 
