@@ -11,11 +11,13 @@ library, pydantic and `schemas` (import-linter contract).
 from __future__ import annotations
 
 from dispatcher.classify.model import Classification, PlaceHints
+from dispatcher.classify.normalise import normalise
 from dispatcher.classify.rules import classify_text
+from dispatcher.classify.safety import apply_floor
 
 __all__ = ["Classification", "PlaceHints", "classify"]
 
 
 def classify(text: str) -> Classification:
     """Classify one chat message (simplified or traditional Chinese, any width)."""
-    return classify_text(text)
+    return apply_floor(normalise(text), classify_text(text))

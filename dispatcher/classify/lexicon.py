@@ -161,7 +161,9 @@ HOSPITAL: Final = words(
     r"医院 急诊 透析 复查 复诊 看病 就医 就诊 拍片 诊所 卫生院 卫生服务站 儿科 妇幼 化疗"
 )
 
-EmergencyKind = Literal["medical", "fire", "gas", "elevator", "crime", "lost_child", "rescue"]
+EmergencyKind = Literal[
+    "medical", "fall", "suicide", "fire", "gas", "elevator", "crime", "lost_child", "rescue"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,12 +193,26 @@ EMERGENCIES: Final[dict[EmergencyKind, Emergency]] = {
         True,
         "请立即关闭燃气阀门、打开门窗，不要开关电器或使用明火，到室外拨打119并通知物业！",
     ),
+    "suicide": Emergency(
+        EmergencyNumber.POLICE,
+        C.OTHER,
+        (S.GENERAL,),
+        False,
+        "请立即拨打110和120！有人陪着他/她，温和地说话，不要刺激，邻居们正在赶来。",
+    ),
     "medical": Emergency(
         EmergencyNumber.AMBULANCE,
         C.MEDICAL,
         (S.FIRST_AID, S.DOCTOR, S.NURSE),
         False,
         "请立即拨打120急救电话！邻居们正在赶来，请保持电话畅通，尽量打开家门。",
+    ),
+    "fall": Emergency(
+        EmergencyNumber.AMBULANCE,
+        C.FALL,
+        (S.FIRST_AID, S.CARRYING),
+        False,
+        "请立即拨打120急救电话！不要急着把人扶起来，注意保暖，邻居们正在赶来。",
     ),
     "crime": Emergency(
         EmergencyNumber.POLICE,
@@ -242,7 +258,7 @@ RED_FLAGS: Final[list[tuple[str, EmergencyKind]]] = [
             r"脑溢血 脑出血 嘴(巴)?歪 口角歪 口眼歪斜 口齿不清 说话不清 说话含糊 说不出话 "
             r"半边(身子|身体|脸)(发麻|麻|没力气|没劲|不能动|动不了) 噎住 噎着 窒息 溺水 落水 "
             r"掉(进|到)(河|水|池|湖) 触电 中毒 一氧化碳 吃错(了)?药 误服 误食 (喝|吃)(了)?农药 "
-            r"安眠药 休克 羊水破 破水 要生了 早产 自杀 轻生 想不开 割腕 跳楼 猝死 快不行了 "
+            r"安眠药 休克 羊水破 破水 要生了 早产 猝死 快不行了 "
             r"(被)?车(撞|碾) 车祸 叫(个)?救护车 打120 叫120 打急救电话 (卡|噎)(在|住)(了)?喉咙 "
             r"喉咙(里)?卡(住|了) (憋|脸|嘴唇|嘴)(都|得)?(发)?紫"
         )
@@ -277,6 +293,67 @@ RED_FLAGS: Final[list[tuple[str, EmergencyKind]]] = [
         )
     ],
     *[(p, "rescue") for p in words(r"救命 救救")],
+    # The safety floor's additions (issue 15): everyday and spoken forms, voice-to-text
+    # slips (晕到, 昏到), and situations made of two parts within one short stretch.
+    *[
+        (p, "medical")
+        for p in words(
+            r"(怀孕|孕妇|孕期|有孕|身孕|怀着|大肚子|预产期|孕[0-9一二三四五六七八九十]+(个)?(月|周)|"
+            r"[0-9一二三四五六七八九十]+个(多)?月(的)?身孕)[^.!?]{0,24}"
+            r"(疼|痛|出血|流血|见红|破水|羊水|要生|肚子紧|宫缩|晕) "
+            r"晕到(了|在) 昏到(了|在) 晕死过去 人事不省 不醒人事 叫(他|她)?(也)?不应 没(了)?知觉 "
+            r"喘不上来 气喘不上 呼吸不上来 呼吸(很|好|特别)?(急促|困难|不畅) "
+            r"憋得(慌|喘不) 上不来气 "
+            r"胸(口|前)?(压着|压得|绞痛|剧痛) 心口(压|闷) "
+            r"(鱼刺|鱼骨|骨头|枣核|果冻|糖|东西|硬币)[^.!?]{0,6}(卡|噎)(住|在|了) 卡住喉咙 "
+            r"(左|右|一)边(的)?(手|胳膊|腿|脚|身子|身体|脸)[^.!?]{0,4}"
+            r"(抬不起来|没力气|没劲|不能动|动不了|麻了|发麻) "
+            r"(手|胳膊)抬不起来 嘴(角)?歪 话都说不清 说话(也)?(不清楚|大舌头|含糊) "
+            r"低血糖(犯|发作|晕|昏|了|又) (血|伤口)(一直|止不住)(流|冒|往外) 流(了)?很多血 血喷 "
+            r"割(到|破)(了)?(动脉|手腕) 喝(了)?(敌敌畏|百草枯|消毒液|洗洁精|84) "
+            r"吞(了)?(药|电池|硬币) "
+            r"一氧化碳 煤气中毒 烧炭 高烧(抽|惊厥) 惊厥 翻白眼 嘴唇(发)?(紫|青) "
+            r"脸(都)?(发)?(紫|青)了"
+        )
+    ],
+    *[
+        (p, "fall")
+        for p in words(
+            r"(摔|跌|滑|绊)(倒|了|跤|在)[^.!?]{0,14}"
+            r"(起不来|爬不起来|站不起来|动不了|扶不起来|不能动) "
+            r"(倒|躺|坐)在地上[^.!?]{0,10}(起不来|爬不起来|站不起来|动不了) "
+            r"从(楼梯|梯子|椅子|凳子|床上|阳台|高处)(上)?(摔|滚|掉|跌)(下来|下去)[^.!?]{0,10}"
+            r"(起不来|动不了|不动|没反应|出血|流血)"
+        )
+    ],
+    *[
+        (p, "suicide")
+        for p in words(
+            r"自杀 轻生 想不开 不想活 活不下去 想死 寻死 割腕 跳楼 跳河 "
+            r"(站|坐|爬)(在)?(楼顶|天台|顶楼|阳台|窗台|楼边|桥)[^.!?]{0,8}(边|上|外面|栏杆外) "
+            r"(楼顶|天台|顶楼)[^.!?]{0,10}(坐|站)在(边|栏杆外)"
+        )
+    ],
+    *[
+        (p, "fire")
+        for p in words(r"着大火 烧着了 火苗 (家里|楼道|厨房|楼上|楼下)(全|都)是烟 烟雾报警 火警")
+    ],
+    *[
+        (p, "gas")
+        for p in words(
+            r"(煤气|燃气|天然气|瓦斯|液化气)(罐)?(泄|漏|爆) (一股|好大的|好重的)(煤气|燃气)"
+        )
+    ],
+    *[
+        (p, "crime")
+        for p in words(r"动刀 砍伤 被打 打得(很|好|头破) 在打(她|他|孩子|老婆|人) 威胁要杀")
+    ],
+    *[
+        (p, "lost_child")
+        for p in words(
+            r"(孩子|小孩|儿子|女儿|宝宝|小朋友|娃|闺女)[^.!?]{0,8}(不见了|走丢|找不到了|丢了|失踪|被(人)?(抱|带)走)"
+        )
+    ],
 ]
 
 # Lost-person words; whose loss it is comes from the nearest subject before it.
@@ -315,6 +392,8 @@ AD: Final = words(
     r"优惠 促销 特价 折扣 打折 低价 实惠 包邮 秒杀 出售 转让 闲置 代购 团购 招聘 加(我)?微信 "
     r"私聊 扫码 上门服务 欢迎咨询 欢迎选购 专业(疏通|维修|开锁|搬家|保洁) 搬家公司 自提 接单"
 )
+# Notices that name emergencies without having one: the safety floor stays out of them.
+DRILL: Final = words(r"演练 演习 培训 讲座 科普 模拟")
 THANKS: Final = words(r"感谢 谢谢 多谢 致谢 感恩 辛苦了 点赞 谢了")
 CANCEL: Final = words(
     r"不(需要|用)(帮忙|麻烦|来)?了 不用麻烦 "

@@ -50,14 +50,21 @@ class Table(Generic[T]):
             for i, (_, (pattern, _)) in enumerate(ordered)
         ]
         self._regex = re.compile("|".join(alternatives)) if alternatives else None
+        # The same alternation without names: named groups hide the alternatives' first
+        # characters from `re`, which then tries every rule at every position (40x slower).
+        # The unnamed one finds where a hit starts; the named one, tried only there, says
+        # which rule it is (same alternatives, same order: the same match).
+        plain = [_UNNAMED_GROUP.sub("(?:", pattern) for _, (pattern, _) in ordered]
+        self._find = re.compile("|".join(plain)) if plain else None
 
     def hits(self, text: str) -> list[Hit[T]]:
-        if self._regex is None:
+        if self._regex is None or self._find is None:
             return []
         found: list[Hit[T]] = []
-        for match in self._regex.finditer(text):
-            group = match.lastgroup
-            if group is None:  # pragma: no cover - every alternative is a named group
+        for located in self._find.finditer(text):
+            match = self._regex.match(text, located.start())
+            group = match.lastgroup if match else None
+            if match is None or group is None:  # pragma: no cover - same alternatives
                 continue
             found.append(
                 Hit(

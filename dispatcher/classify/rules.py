@@ -23,12 +23,12 @@ from dispatcher.classify.matching import Hit, Signal, Table
 from dispatcher.classify.model import Classification, PlaceHints
 from dispatcher.classify.normalise import normalise
 from dispatcher.classify.places import place_hints
+from dispatcher.classify.safety import advice_for, red_flags
 from schemas.vocab import Category, Skill, Urgency
 
 # Tables compiled once at import: classify() itself does no I/O and no compilation.
 _CATEGORY: Final = Table(lx.CATEGORY_CUES)
 _SKILL: Final = Table(lx.SKILL_CUES)
-_RED_FLAG: Final = Table(lx.RED_FLAGS)
 _TRANSPORT: Final = Signal("transport", lx.TRANSPORT)
 _HOSPITAL: Final = Signal("hospital", lx.HOSPITAL)
 _LOST: Final = Signal("lost", lx.LOST)
@@ -114,12 +114,11 @@ def classify_text(raw: str) -> Classification:
     script = detect_script(unicodedata.normalize("NFKC", raw))
     reasons: list[str] = []
 
-    red_all = _RED_FLAG.hits(text)
-    red = [h for h in red_all if not h.negated]
+    red = red_flags(text)
     cues_all = _CATEGORY.hits(text)
     cues = [h for h in cues_all if not h.negated]
     skill_cues = [h for h in _SKILL.hits(text) if not h.negated]
-    reasons += [f"negated:{h.text}" for h in red_all + cues_all if h.negated]
+    reasons += [f"negated:{h.text}" for h in cues_all if h.negated]
     subjects = _SUBJECTS.hits(text)
 
     # A lost person is a cue whose meaning depends on who is lost.
@@ -186,6 +185,8 @@ def classify_text(raw: str) -> Classification:
     emergency = lx.EMERGENCIES[primary] if primary else None
     if emergency and primary != "rescue":
         category = emergency.category
+        if category is Category.MEDICAL and transport and hospital:
+            category = Category.HOSPITAL_TRANSPORT  # in labour, asking for a ride: a driver
     elif votes:
         category = max(_PRIORITY, key=lambda c: (votes.get(c, 0), -_PRIORITY.index(c)))
     else:
@@ -266,10 +267,7 @@ def classify_text(raw: str) -> Classification:
         notify_property=any(lx.EMERGENCIES[k].notify_property for k in emergencies)
         or (category == Category.REPAIR and urgency is Urgency.URGENT),
         place_hints=PlaceHints(**places),
-        advice=" ".join(
-            dict.fromkeys(lx.EMERGENCIES[k].advice for k in lx.EMERGENCIES if k in emergencies)
-        )
-        or None,
+        advice=advice_for([k for k in lx.EMERGENCIES if k in emergencies]),
         script=script,
         reasons=tuple(reasons[:_MAX_REASONS]),
     )

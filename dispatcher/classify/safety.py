@@ -1,0 +1,73 @@
+"""The safety floor: a red flag always yields `critical`, the right number and the advice.
+
+The rules decide everything else, and they can be wrong in many ways (a "谢谢" before the
+ask, a notice word, an unusual category). This check runs last, over the same normalised
+text, and only ever raises: whatever the rules said, a live (not negated) red flag makes
+the message a request, critical, with the emergency number and the advice of its kind.
+The one exception is a drill or a training notice ("消防演练", "急救培训"), which names
+emergencies without having one.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from dispatcher.classify import lexicon as lx
+from dispatcher.classify.matching import Hit, Signal, Table
+from dispatcher.classify.model import Classification
+from schemas.vocab import Skill, Urgency
+
+_FLAGS: Final = Table(lx.RED_FLAGS)
+_DRILL: Final = Signal("drill", lx.DRILL)
+
+
+def red_flags(text: str) -> list[Hit[lx.EmergencyKind]]:
+    """Live red flags in a normalised text, in the order they were said."""
+    return [h for h in _FLAGS.hits(text) if not h.negated]
+
+
+def kinds_of(flags: list[Hit[lx.EmergencyKind]]) -> list[lx.EmergencyKind]:
+    """Kinds by priority (EMERGENCIES order); "救命" alone only when no cause is named."""
+    said = {h.rule for h in flags}
+    if len(said) > 1:
+        said.discard("rescue")
+    return [kind for kind in lx.EMERGENCIES if kind in said]
+
+
+def advice_for(kinds: list[lx.EmergencyKind]) -> str | None:
+    return " ".join(dict.fromkeys(lx.EMERGENCIES[k].advice for k in kinds)) or None
+
+
+def apply_floor(text: str, result: Classification) -> Classification:
+    """Raise `result` to what the red flags in `text` demand; never lower anything."""
+    flags = red_flags(text)
+    if not flags or _DRILL.first(text):
+        return result
+    kinds = kinds_of(flags)
+    numbered = [k for k in kinds if lx.EMERGENCIES[k].number is not None]
+    primary = lx.EMERGENCIES[(numbered or kinds)[0]]
+    number = primary.number or result.emergency_number
+    if (
+        result.is_request
+        and result.urgency is Urgency.CRITICAL
+        and result.advise_emergency_call
+        and (number is None or result.emergency_number is not None)
+    ):
+        return result  # the rules already did what the floor demands
+    skills = [*result.skills, *(s for k in kinds for s in lx.EMERGENCIES[k].skills)]
+    unique = tuple(dict.fromkeys(s for s in skills if s is not Skill.GENERAL)) or (Skill.GENERAL,)
+    advice = " ".join(dict.fromkeys(filter(None, [advice_for(kinds), result.advice])))
+    return result.model_copy(
+        update={
+            "is_request": True,
+            "category": result.category or primary.category,
+            "urgency": Urgency.CRITICAL,
+            "skills": unique,
+            "advise_emergency_call": True,
+            "emergency_number": number,
+            "notify_property": result.notify_property
+            or any(lx.EMERGENCIES[k].notify_property for k in kinds),
+            "advice": advice,
+            "reasons": (*result.reasons, *(f"floor:{h.rule}:{h.text}" for h in flags[:3])),
+        }
+    )
