@@ -44,6 +44,10 @@ _URGENT: Final = Signal("urgent", lx.URGENT)
 _LOW: Final = Signal("low", lx.LOW)
 _SCHEDULED: Final = Signal("scheduled", lx.SCHEDULED)
 _ALONE: Final = Signal("alone", lx.ALONE)
+_SOCIAL: Final = Signal("social", lx.SOCIAL)
+_PAST: Final = Signal("past", lx.PAST)
+# Asking whether something exists ("有没有游泳池") after "请问" is still just a question.
+_EXISTENCE_ASKS: Final = ("有没有", "有人", "有懂", "有会")
 
 Subject = Literal["child", "elder", "pet"]
 _SUBJECTS: Final = Table[Subject](
@@ -157,9 +161,17 @@ def classify_text(raw: str) -> Classification:
             return _not_a_request([*reasons, f"thanks:{thanks.text}"], script)
     situation = bool(cues) or lost_category is not None
     if not emergencies:
-        if (info := _INFO.first(text)) and not situation:
-            return _not_a_request([*reasons, f"info_question:{info.text}"], script)
         distress = [h for h in cues if h.rule.distress]
+        if (social := _SOCIAL.first(text)) and not distress and "陪" not in text:
+            return _not_a_request([*reasons, f"social:{social.text}"], script)
+        if not direct and (past := _PAST.first(text)):
+            return _not_a_request([*reasons, f"past:{past.text}"], script)
+        info = _INFO.first(text)
+        asked_after = info is not None and any(
+            h.start >= info.end and not h.text.startswith(_EXISTENCE_ASKS) for h in direct
+        )
+        if info and not situation and not asked_after:
+            return _not_a_request([*reasons, f"info_question:{info.text}"], script)
         if not direct and not (weak and situation) and not distress and lost_category is None:
             greeting = _GREETING.first(text)
             return _not_a_request(
@@ -171,9 +183,11 @@ def classify_text(raw: str) -> Classification:
 
     # What kind of help: votes per category; an emergency decides on its own.
     votes: dict[Category, int] = defaultdict(int)
+    first_ask = direct[0].start if direct else len(text)
     for hit in cues:
         if hit.rule.category is not None:
-            votes[hit.rule.category] += hit.rule.weight
+            # What follows "谁能…" is what is asked for; before it, often the background.
+            votes[hit.rule.category] += hit.rule.weight + (hit.start > first_ask)
     transport = _TRANSPORT.hits(text)
     hospital = _HOSPITAL.hits(text)
     if transport and hospital:
@@ -191,6 +205,9 @@ def classify_text(raw: str) -> Classification:
         category = max(_PRIORITY, key=lambda c: (votes.get(c, 0), -_PRIORITY.index(c)))
     else:
         category = Category.OTHER
+    medical = [h.start for h in cues if h.rule.category is Category.MEDICAL]
+    if category is Category.MEDICAL and medical and _subject_near(subjects, medical[0]) == "pet":
+        category = Category.OTHER  # an injured animal: any neighbour, not a doctor
     reasons += [f"cue:{h.rule.category or 'skill'}:{h.text}" for h in cues[:6]]
 
     # How urgent.

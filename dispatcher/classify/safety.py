@@ -4,12 +4,14 @@ The rules decide everything else, and they can be wrong in many ways (a "谢谢"
 ask, a notice word, an unusual category). This check runs last, over the same normalised
 text, and only ever raises: whatever the rules said, a live (not negated) red flag makes
 the message a request, critical, with the emergency number and the advice of its kind.
-The one exception is a drill or a training notice ("消防演练", "急救培训"), which names
-emergencies without having one.
+What is not a live red flag: a negated one ("没有人晕倒"), a warning ("容易起火"), an
+animal's ("小狗被车撞了"), a drill or training notice ("消防演练", "急救培训"), and a story
+told in the past with no ask in it ("去年我爸也是心梗，幸好送得及时").
 """
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from dispatcher.classify import lexicon as lx
@@ -19,11 +21,30 @@ from schemas.vocab import Skill, Urgency
 
 _FLAGS: Final = Table(lx.RED_FLAGS)
 _DRILL: Final = Signal("drill", lx.DRILL)
+_PAST: Final = Signal("past", lx.PAST)
+_ASK: Final = Signal("ask", lx.ASK_DIRECT)
+_HYPOTHETICAL: Final = re.compile("(?:" + "|".join(lx.HYPOTHETICAL) + ")[^,.!?]{0,4}$")
+_PET: Final = re.compile("(?:" + "|".join(lx.PET) + ")[^,.!?]{0,6}$")
+_LOOKBACK: Final = 10
+
+
+def _live(text: str, flag: Hit[lx.EmergencyKind]) -> bool:
+    """Not negated, not a warning ("容易起火"), not about an animal ("小狗被车撞了")."""
+    window = text[max(0, flag.start - _LOOKBACK) : flag.start]
+    return not flag.negated and not _HYPOTHETICAL.search(window) and not _PET.search(window)
 
 
 def red_flags(text: str) -> list[Hit[lx.EmergencyKind]]:
-    """Live red flags in a normalised text, in the order they were said."""
-    return [h for h in _FLAGS.hits(text) if not h.negated]
+    """Live red flags in a normalised text, in the order they were said.
+
+    A drill or training notice has none; nor has a story told in the past ("去年", "幸好")
+    unless it also asks someone directly."""
+    flags = [h for h in _FLAGS.hits(text) if _live(text, h)]
+    if not flags or _DRILL.first(text):
+        return []
+    if _PAST.first(text) and not _ASK.first(text):
+        return []
+    return flags
 
 
 def kinds_of(flags: list[Hit[lx.EmergencyKind]]) -> list[lx.EmergencyKind]:
@@ -41,7 +62,7 @@ def advice_for(kinds: list[lx.EmergencyKind]) -> str | None:
 def apply_floor(text: str, result: Classification) -> Classification:
     """Raise `result` to what the red flags in `text` demand; never lower anything."""
     flags = red_flags(text)
-    if not flags or _DRILL.first(text):
+    if not flags:
         return result
     kinds = kinds_of(flags)
     numbered = [k for k in kinds if lx.EMERGENCIES[k].number is not None]
