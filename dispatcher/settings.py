@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     # Acknowledged requests not recorded after this long are produced again (same command id).
     reconcile_grace_seconds: float = Field(30.0, gt=0)
     reconcile_interval_seconds: float = Field(5.0, gt=0)
+    # Chat-message classification runs in a thread; past this, 503 + Retry-After (issue 15).
+    classify_timeout_seconds: float = Field(2.0, gt=0)
     # Bots: a JSON file of credentials, communities and groups (format: dispatcher/api/bots.py).
     # Unset on a dev install (link_secret still the default): one dev-only bot.
     bots_file: Path | None = None

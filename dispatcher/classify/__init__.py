@@ -15,9 +15,16 @@ from dispatcher.classify.normalise import normalise
 from dispatcher.classify.rules import classify_text
 from dispatcher.classify.safety import apply_floor
 
-__all__ = ["Classification", "PlaceHints", "classify"]
+__all__ = ["MAX_CHARS", "RULES_CHARS", "Classification", "PlaceHints", "classify"]
+
+MAX_CHARS = 20_000  # never read past this: work stays bounded whatever a caller sends
+RULES_CHARS = 2_000  # the rules read a message's start (the API accepts 2,000 characters)
 
 
 def classify(text: str) -> Classification:
-    """Classify one chat message (simplified or traditional Chinese, any width)."""
-    return apply_floor(normalise(text), classify_text(text))
+    """Classify one chat message (simplified or traditional Chinese, any width).
+
+    The rules read the first RULES_CHARS characters; the safety floor reads all of the
+    first MAX_CHARS, so a red flag late in a long message still makes it critical."""
+    text = text[:MAX_CHARS]
+    return apply_floor(normalise(text), classify_text(text[:RULES_CHARS]))

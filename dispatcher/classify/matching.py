@@ -57,11 +57,14 @@ class Table(Generic[T]):
         plain = [_UNNAMED_GROUP.sub("(?:", pattern) for _, (pattern, _) in ordered]
         self._find = re.compile("|".join(plain)) if plain else None
 
-    def hits(self, text: str) -> list[Hit[T]]:
+    def hits(self, text: str, limit: int | None = None) -> list[Hit[T]]:
+        """Hits in order; at most `limit` of them (a long message full of cues stays cheap)."""
         if self._regex is None or self._find is None:
             return []
         found: list[Hit[T]] = []
         for located in self._find.finditer(text):
+            if limit is not None and len(found) >= limit:
+                break
             match = self._regex.match(text, located.start())
             group = match.lastgroup if match else None
             if match is None or group is None:  # pragma: no cover - same alternatives

@@ -26,6 +26,7 @@ _ASK: Final = Signal("ask", lx.ASK_DIRECT)
 _HYPOTHETICAL: Final = re.compile("(?:" + "|".join(lx.HYPOTHETICAL) + ")[^,.!?]{0,4}$")
 _PET: Final = re.compile("(?:" + "|".join(lx.PET) + ")[^,.!?]{0,6}$")
 _LOOKBACK: Final = 10
+_MAX_FLAGS: Final = 32  # enough to name every kind; a message full of them stays cheap
 
 
 def _live(text: str, flag: Hit[lx.EmergencyKind]) -> bool:
@@ -39,7 +40,7 @@ def red_flags(text: str) -> list[Hit[lx.EmergencyKind]]:
 
     A drill or training notice has none; nor has a story told in the past ("去年", "幸好")
     unless it also asks someone directly."""
-    flags = [h for h in _FLAGS.hits(text) if _live(text, h)]
+    flags = [h for h in _FLAGS.hits(text, limit=_MAX_FLAGS) if _live(text, h)]
     if not flags or _DRILL.first(text):
         return []
     if _PAST.first(text) and not _ASK.first(text):
