@@ -11,6 +11,7 @@ Order of the decision (each step explains itself in `reasons`):
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
@@ -46,6 +47,7 @@ _SCHEDULED: Final = Signal("scheduled", lx.SCHEDULED)
 _ALONE: Final = Signal("alone", lx.ALONE)
 _SOCIAL: Final = Signal("social", lx.SOCIAL)
 _PAST: Final = Signal("past", lx.PAST)
+_BITTEN: Final = re.compile("被[^,.!?]{0,4}(?:咬|抓|挠|撞)")
 # Asking whether something exists ("有没有游泳池") after "请问" is still just a question.
 _EXISTENCE_ASKS: Final = ("有没有", "有人", "有懂", "有会")
 
@@ -159,7 +161,8 @@ def classify_text(raw: str) -> Classification:
         first_flag = min(emergencies.values(), default=len(text))
         if thanks.start < first_ask and thanks.start < first_flag:
             return _not_a_request([*reasons, f"thanks:{thanks.text}"], script)
-    situation = bool(cues) or lost_category is not None
+    hospital_run = bool(_TRANSPORT.first(text) and _HOSPITAL.first(text))
+    situation = bool(cues) or lost_category is not None or hospital_run
     if not emergencies:
         distress = [h for h in cues if h.rule.distress]
         if (social := _SOCIAL.first(text)) and not distress and "陪" not in text:
@@ -206,7 +209,14 @@ def classify_text(raw: str) -> Classification:
     else:
         category = Category.OTHER
     medical = [h.start for h in cues if h.rule.category is Category.MEDICAL]
-    if category is Category.MEDICAL and medical and _subject_near(subjects, medical[0]) == "pet":
+    animal_hurt = (
+        not emergency
+        and category is Category.MEDICAL
+        and bool(medical)
+        and _subject_near(subjects, medical[0]) == "pet"
+        and not _BITTEN.search(text)  # "被狗咬了": a person hurt by an animal
+    )
+    if animal_hurt:
         category = Category.OTHER  # an injured animal: any neighbour, not a doctor
     reasons += [f"cue:{h.rule.category or 'skill'}:{h.text}" for h in cues[:6]]
 
@@ -249,12 +259,16 @@ def classify_text(raw: str) -> Classification:
         elif subject == "elder" or category == Category.COMPANIONSHIP:
             skills.append(Skill.ELDER_CARE)
     for hit in cues:
-        if hit.rule.category == category or votes.get(hit.rule.category or category, 0) >= 2:
+        # Side topics add their skills, except in an emergency ("她在微信上说…").
+        side = not emergency and votes.get(hit.rule.category or category, 0) >= 2
+        if hit.rule.category == category or side:
             skills += hit.rule.skills
     for skill_hit in skill_cues:
         skills += skill_hit.rule.skills
     if transport:
         skills.append(Skill.DRIVING)
+    if animal_hurt:
+        skills = [Skill.GENERAL]  # whoever can help an animal, not a doctor
     unique = tuple(dict.fromkeys(skills))
     if len(unique) > 1:
         unique = tuple(s for s in unique if s is not Skill.GENERAL)
