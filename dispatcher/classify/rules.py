@@ -230,7 +230,10 @@ def classify_text(raw: str) -> Classification:
                 urgency = max(urgency, hit.rule.urgency, key=_RANK.__getitem__)
         if lost_category == category == Category.OTHER:
             urgency = Urgency.NORMAL  # a lost pet: today, not within the hour
-        if urgent := _URGENT.first(text):
+        urgent = _URGENT.first(text)
+        if urgent and category is Category.TECH_HELP and urgent.text == "突然":
+            urgent = None  # "微信突然登不上了": sudden, not urgent
+        if urgent:
             urgency = max(urgency, Urgency.URGENT, key=_RANK.__getitem__)
             reasons.append(f"urgent:{urgent.text}")
         if scheduled := _SCHEDULED.first(text):
