@@ -10,9 +10,10 @@ library, pydantic and `schemas` (import-linter contract).
 
 from __future__ import annotations
 
+from dispatcher.classify.hanzi import detect_script
 from dispatcher.classify.model import Classification, PlaceHints
 from dispatcher.classify.normalise import normalise
-from dispatcher.classify.rules import classify_text
+from dispatcher.classify.rules import classify_normalised
 from dispatcher.classify.safety import apply_floor
 
 __all__ = ["MAX_CHARS", "RULES_CHARS", "Classification", "PlaceHints", "classify"]
@@ -26,5 +27,7 @@ def classify(text: str) -> Classification:
 
     The rules read the first RULES_CHARS characters; the safety floor reads all of the
     first MAX_CHARS, so a red flag late in a long message still makes it critical."""
-    text = text[:MAX_CHARS]
-    return apply_floor(normalise(text), classify_text(text[:RULES_CHARS]))
+    raw = text[:MAX_CHARS]
+    folded = normalise(raw)  # once: the rules read its start, the floor all of it
+    rules = classify_normalised(folded[:RULES_CHARS], detect_script(raw[:RULES_CHARS]))
+    return apply_floor(folded, rules)

@@ -7,6 +7,7 @@ written once, in simplified form, and read the converted text.
 
 from __future__ import annotations
 
+import re
 import threading
 from functools import lru_cache
 from typing import Final, Literal
@@ -47,23 +48,21 @@ def _char_script(ch: str) -> tuple[bool, bool]:
     return trad, simp
 
 
-def _is_cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff"
+_CJK: Final = re.compile("[\u4e00-\u9fff]")
 
 
 def detect_script(text: str) -> Script:
     """Which script the writer used, so a reply can be written in the same one."""
+    chars = set(_CJK.findall(text))
     trad = simp = False
-    for ch in {c for c in text if _is_cjk(c)}:
+    for ch in chars:
         t, s = _char_script(ch)
         trad, simp = trad or t, simp or s
         if trad and simp:
             return "mixed"
     if trad:
         return "traditional"
-    if simp or any(_is_cjk(ch) for ch in text):
-        return "simplified"
-    return "unknown"
+    return "simplified" if chars else "unknown"
 
 
 _DIGITS: Final = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}

@@ -12,7 +12,6 @@ Order of the decision (each step explains itself in `reasons`):
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Final, Literal
@@ -116,8 +115,12 @@ def _not_a_request(reasons: list[str], script: Script) -> Classification:
 
 
 def classify_text(raw: str) -> Classification:
-    text = normalise(raw)
-    script = detect_script(unicodedata.normalize("NFKC", raw))
+    """The rules alone on a raw message (no safety floor)."""
+    return classify_normalised(normalise(raw), detect_script(raw))
+
+
+def classify_normalised(text: str, script: Script) -> Classification:
+    """The rules alone on an already normalised text (`normalise.normalise`)."""
     reasons: list[str] = []
 
     red = red_flags(text)
