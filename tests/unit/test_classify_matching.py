@@ -1,0 +1,64 @@
+"""The fast Table finds exactly what one plain alternation of its rules finds."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dispatcher.classify import lexicon as lx
+from dispatcher.classify.matching import _UNNAMED_GROUP, Table, _expand_leading_group
+from dispatcher.classify.normalise import normalise
+
+CORPUS = Path(__file__).resolve().parent.parent / "data" / "classifier_corpus"
+
+
+def reference_hits(rules: list[tuple[str, Any]], text: str) -> list[tuple[Any, int, int]]:
+    """The straightforward way: one alternation with a named group per rule."""
+    ordered = sorted(rules, key=lambda r: -len(r[0]))
+    regex = re.compile(
+        "|".join(f"(?P<r{i}>{_UNNAMED_GROUP.sub('(?:', p)})" for i, (p, _) in enumerate(ordered))
+    )
+    return [
+        (ordered[int(m.lastgroup[1:])][1], m.start(), m.end())
+        for m in regex.finditer(text)
+        if m.lastgroup
+    ]
+
+
+TABLES = {
+    "category": lx.CATEGORY_CUES,
+    "red_flags": lx.RED_FLAGS,
+    "asks": [(p, "ask") for p in lx.ASK_DIRECT],
+    "lost": [(p, "lost") for p in lx.LOST],
+    "subjects": [(p, "child") for p in lx.CHILD] + [(p, "elder") for p in lx.ELDER],
+}
+TEXTS = [
+    normalise(json.loads(line)["text"])
+    for name in ("train.jsonl", "dev.jsonl")
+    for line in (CORPUS / name).read_text(encoding="utf-8").splitlines()
+] + ["1" * 300 + "楼", "一" * 300, "头疼得厉害胸口疼得要命" * 20]
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_same_hits_as_one_plain_alternation(name: str) -> None:
+    rules = TABLES[name]
+    table = Table(rules)
+    for text in TEXTS:
+        got = [(h.rule, h.start, h.end) for h in table.hits(text)]
+        assert got == reference_hits(rules, text), text
+
+
+def test_leading_groups_expand_only_when_safe() -> None:
+    assert _expand_leading_group("(?:疼|痛)得") == ["疼得", "痛得"]
+    assert _expand_leading_group("(?:被)?车") == ["(?:被)?车"]  # optional: kept
+    assert _expand_leading_group("(?:a|b)+c") == ["(?:a|b)+c"]  # repeated: kept
+    assert _expand_leading_group("(?:a|(?:b|c))d") == ["(?:a|(?:b|c))d"]  # nested: kept
+
+
+def test_limit_stops_early() -> None:
+    table = Table([("晕倒", "x")])
+    assert len(table.hits("晕倒" * 100, limit=5)) == 5
