@@ -164,6 +164,10 @@ def main(argv: list[str]) -> int:
         return eval_main(argv[1:])
     if argv[:1] == ["bench"] and len(argv) > 1:
         return bench_main(argv[1:])
+    if argv[:1] == ["train-model"]:
+        from dispatcher.classify.train_model import main as train_main
+
+        return train_main(argv[1:])
     args = _parser().parse_args(argv)
     text: str = sys.stdin.read() if args.text == "-" else args.text
     result = classify(text).model_dump(mode="json")

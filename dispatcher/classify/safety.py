@@ -17,6 +17,7 @@ from typing import Final
 from dispatcher.classify import lexicon as lx
 from dispatcher.classify.matching import Hit, Signal, Table
 from dispatcher.classify.model import Classification
+from dispatcher.classify.redflag_model import load_model
 from schemas.vocab import Skill, Urgency
 
 _FLAGS: Final = Table(lx.RED_FLAGS)
@@ -26,6 +27,11 @@ _ASK: Final = Signal("ask", lx.ASK_DIRECT)
 _HYPOTHETICAL: Final = re.compile("(?:" + "|".join(lx.HYPOTHETICAL) + ")[^,.!?]{0,4}$")
 _PET: Final = re.compile("(?:" + "|".join(lx.PET) + ")[^,.!?]{0,6}$")
 _LOOKBACK: Final = 10
+_KIND_OF_NUMBER: Final[dict[str, lx.EmergencyKind]] = {
+    "120": "medical",
+    "119": "fire",
+    "110": "crime",
+}
 _MAX_FLAGS: Final = 32  # enough to name every kind; a message full of them stays cheap
 
 
@@ -41,11 +47,22 @@ def red_flags(text: str) -> list[Hit[lx.EmergencyKind]]:
     A drill or training notice has none; nor has a story told in the past ("去年", "幸好")
     unless it also asks someone directly."""
     flags = [h for h in _FLAGS.hits(text, limit=_MAX_FLAGS) if _live(text, h)]
-    if not flags or _DRILL.first(text):
-        return []
-    if _PAST.first(text) and not _ASK.first(text):
-        return []
-    return flags
+    return [] if not flags or _not_live(text) else flags
+
+
+def _not_live(text: str) -> bool:
+    return bool(_DRILL.first(text) or (_PAST.first(text) and not _ASK.first(text)))
+
+
+def model_flag(text: str) -> tuple[lx.EmergencyKind, str] | None:
+    """The n-gram model's red flag (kind, reason) when the rule tables found none."""
+    model = load_model()
+    if model is None or _not_live(text):
+        return None
+    verdict = model.verdict(text)
+    if verdict is None:
+        return None
+    return _KIND_OF_NUMBER[verdict.number], f"model:{verdict.number}:{verdict.probability}"
 
 
 def kinds_of(flags: list[Hit[lx.EmergencyKind]]) -> list[lx.EmergencyKind]:
@@ -63,9 +80,13 @@ def advice_for(kinds: list[lx.EmergencyKind]) -> str | None:
 def apply_floor(text: str, result: Classification) -> Classification:
     """Raise `result` to what the red flags in `text` demand; never lower anything."""
     flags = red_flags(text)
-    if not flags:
+    if flags:
+        kinds = kinds_of(flags)
+        said = [f"floor:{h.rule}:{h.text}" for h in flags[:3]]
+    elif found := model_flag(text):
+        kinds, said = [found[0]], [f"floor:{found[1]}"]
+    else:
         return result
-    kinds = kinds_of(flags)
     numbered = [k for k in kinds if lx.EMERGENCIES[k].number is not None]
     primary = lx.EMERGENCIES[(numbered or kinds)[0]]
     number = primary.number or result.emergency_number
@@ -90,6 +111,6 @@ def apply_floor(text: str, result: Classification) -> Classification:
             "notify_property": result.notify_property
             or any(lx.EMERGENCIES[k].notify_property for k in kinds),
             "advice": advice,
-            "reasons": (*result.reasons, *(f"floor:{h.rule}:{h.text}" for h in flags[:3])),
+            "reasons": (*result.reasons, *said),
         }
     )
