@@ -42,11 +42,18 @@ class RedFlagModel:
         self._none = self.classes.index(NONE)
 
     def probabilities(self, text: str) -> list[float]:
-        scores = list(self.intercept)
-        for gram in ngrams(text[: self.max_chars], self.low, self.high):
-            row = self.weights.get(gram)
-            if row is not None:
-                scores = [s + w for s, w in zip(scores, row, strict=True)]
+        get = self.weights.get
+        rows = [
+            row
+            for gram in ngrams(text[: self.max_chars], self.low, self.high)
+            if (row := get(gram))
+        ]
+        scores = [
+            b + sum(column)
+            for b, column in zip(self.intercept, zip(*rows, strict=True), strict=True)
+        ]
+        if not rows:
+            scores = list(self.intercept)
         top = max(scores)
         exps = [math.exp(s - top) for s in scores]
         total = sum(exps)
