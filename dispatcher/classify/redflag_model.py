@@ -48,11 +48,10 @@ class RedFlagModel:
             for gram in ngrams(text[: self.max_chars], self.low, self.high)
             if (row := get(gram))
         ]
-        scores = [
-            b + sum(column)
-            for b, column in zip(self.intercept, zip(*rows, strict=True), strict=True)
-        ]
-        if not rows:
+        if rows:
+            columns = zip(*rows, strict=True)
+            scores = [b + sum(c) for b, c in zip(self.intercept, columns, strict=True)]
+        else:
             scores = list(self.intercept)
         top = max(scores)
         exps = [math.exp(s - top) for s in scores]
