@@ -103,3 +103,18 @@ async def test_off_loop_classification_matches_and_times_out_as_503() -> None:
         "reason": "classify_timeout",
         "message": "the message could not be classified in time; retry",
     }
+
+
+CORPUS = Path(__file__).resolve().parent.parent / "data" / "classifier_corpus"
+
+
+def test_test_split_meets_the_issue_bars_except_full_safety_recall() -> None:
+    """A regression guard at the first (and only) measurement of test v4, rules + model:
+    is_request 97.5 %, within one 98.3 %, category 91.5 %, skills 96.4 %, safety 33/34.
+    The goal for safety recall is 100 %; the miss is listed in the README."""
+    lines = (CORPUS / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    report = evaluate([json.loads(line) for line in lines if line.strip()], classify)
+    accuracy = report["accuracy"]
+    assert accuracy["is_request"] >= 0.97 and report["urgency_within_one"] >= 0.95
+    assert accuracy["category"] >= 0.90 and accuracy["skills"] >= 0.90
+    assert report["safety_recall"] >= 0.97
