@@ -41,19 +41,37 @@ class Hit(Generic[T]):
     negated: bool
 
 
-# A leading group of plain alternatives, not repeated: "(?:疼|痛)得", "(?:怀孕|孕妇)…".
+# Rewrites of a rule's start into alternatives that each start with a fixed character
+# (same matches, same order of trial), so `re` can skip to them:
+# "(?:a|b)rest" → a rest, b rest;  "(?:a)?rest" → a rest, rest;
+# "(?<!x)c rest" → c(?<!xc) rest;  "\d{1,n}rest" → 0\d{0,n-1}rest … 9\d{0,n-1}rest.
 _PLAIN = r"[^()|\\\[\]{}?*+.^$]{1,40}"
-_LEADING_GROUP: Final = re.compile(rf"\(\?:((?:{_PLAIN}\|){{1,80}}{_PLAIN})\)(?![?*+{{])")
+_LEADING_GROUP: Final = re.compile(rf"\(\?:((?:{_PLAIN}\|){{0,80}}{_PLAIN})\)(\??)(?![*+{{])")
+_LEADING_LOOKBEHINDS: Final = re.compile(rf"((?:\(\?<!{_PLAIN}\)){{1,4}})([^()|\\\[\]{{}}?*+.^$])")
+_LEADING_DIGITS: Final = re.compile(r"\\d\{1,(\d)\}")
+_MAX_EXPANSION: Final = 64
 
 
-def _expand_leading_group(pattern: str) -> list[str]:
-    """ "(?:a|b)rest" → ["arest", "brest"]: the same matches, in the same order of trial,
-    but each alternative now starts with a fixed character `re` can skip to."""
-    group = _LEADING_GROUP.match(pattern)
-    if group is None:
+def _expand(pattern: str, depth: int = 0) -> list[str]:
+    if depth > 4:
         return [pattern]
-    rest = pattern[group.end() :]
-    return [alternative + rest for alternative in group.group(1).split("|")]
+    if group := _LEADING_GROUP.match(pattern):
+        rest = pattern[group.end() :]
+        heads = group.group(1).split("|") + ([""] if group.group(2) else [])
+        expanded = [e for head in heads for e in _expand(head + rest, depth + 1)]
+    elif behind := _LEADING_LOOKBEHINDS.match(pattern):
+        char = behind.group(2)
+        shifted = "".join(
+            f"(?<!{inner}{char})" for inner in re.findall(r"\(\?<!([^)]*)\)", behind.group(1))
+        )
+        return [char + shifted + pattern[behind.end() :]]
+    elif digits := _LEADING_DIGITS.match(pattern):
+        width = int(digits.group(1))
+        rest = pattern[digits.end() :]
+        return [f"{d}\\d{{0,{width - 1}}}{rest}" for d in "0123456789"]
+    else:
+        return [pattern]
+    return expanded if len(expanded) <= _MAX_EXPANSION else [pattern]
 
 
 def _first_literal(pattern: str) -> str | None:
@@ -79,11 +97,11 @@ class Table(Generic[T]):
     def __init__(self, rules: Sequence[tuple[str, T]]) -> None:
         ordered = sorted(enumerate(rules), key=lambda item: -len(item[1][0]))
         self._rules: list[T] = [rule for _, (_, rule) in ordered]
-        # (pattern, rule index), in the alternation's order; "(疼|痛)得" becomes "疼得", "痛得".
+        # (pattern, rule index), in the alternation's order, starts rewritten by `_expand`.
         alternatives = [
             (expanded, index)
             for index, (_, (pattern, _)) in enumerate(ordered)
-            for expanded in _expand_leading_group(_UNNAMED_GROUP.sub("(?:", pattern))
+            for expanded in _expand(_UNNAMED_GROUP.sub("(?:", pattern))
         ]
         self._each = [re.compile(pattern) for pattern, _ in alternatives]
         self._rule_of = [index for _, index in alternatives]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dispatcher.classify import lexicon as lx
-from dispatcher.classify.matching import _UNNAMED_GROUP, Table, _expand_leading_group
+from dispatcher.classify.matching import _UNNAMED_GROUP, Table, _expand
 from dispatcher.classify.normalise import normalise
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "classifier_corpus"
@@ -52,11 +52,13 @@ def test_same_hits_as_one_plain_alternation(name: str) -> None:
         assert got == reference_hits(rules, text), text
 
 
-def test_leading_groups_expand_only_when_safe() -> None:
-    assert _expand_leading_group("(?:疼|痛)得") == ["疼得", "痛得"]
-    assert _expand_leading_group("(?:被)?车") == ["(?:被)?车"]  # optional: kept
-    assert _expand_leading_group("(?:a|b)+c") == ["(?:a|b)+c"]  # repeated: kept
-    assert _expand_leading_group("(?:a|(?:b|c))d") == ["(?:a|(?:b|c))d"]  # nested: kept
+def test_rule_starts_are_rewritten_only_when_safe() -> None:
+    assert _expand("(?:疼|痛)得") == ["疼得", "痛得"]
+    assert _expand("(?:被)?车") == ["被车", "车"]  # optional: with it first, as re tries
+    assert _expand("(?<!装)修") == ["修(?<!装修)"]
+    assert _expand(r"\d{1,3}岁")[:2] == [r"0\d{0,2}岁", r"1\d{0,2}岁"]
+    assert _expand("(?:a|b)+c") == ["(?:a|b)+c"]  # repeated: kept
+    assert _expand("(?:a|(?:b|c))d") == ["(?:a|(?:b|c))d"]  # nested: kept
 
 
 def test_limit_stops_early() -> None:
