@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Final, Generic, TypeVar
 
@@ -137,33 +138,33 @@ class Table(Generic[T]):
 
     def hits(self, text: str, limit: int | None = None) -> list[Hit[T]]:
         """Hits in order; at most `limit` of them (a long message full of cues stays cheap)."""
-        found: list[Hit[T]] = []
+        return list(islice(self.iter_hits(text), limit))
+
+    def iter_hits(self, text: str) -> Iterator[Hit[T]]:
+        """Hits in order, found as they are asked for."""
         ahead = [finder.search(text) for finder in self._finders]
         pos = 0
-        while limit is None or len(found) < limit:
+        while True:
             for k, match in enumerate(ahead):
                 if match is not None and match.start() < pos:
                     ahead[k] = self._finders[k].search(text, pos)
             starts = [m.start() for m in ahead if m is not None]
             if not starts:
-                break
+                return
             start = min(starts)
             identified = self._identify(text, start)
             if identified is None:  # pragma: no cover
                 pos = start + 1
                 continue
             match, index = identified
-            found.append(
-                Hit(
-                    rule=self._rules[index],
-                    start=start,
-                    end=match.end(),
-                    text=match.group(),
-                    negated=is_negated(text, start),
-                )
+            yield Hit(
+                rule=self._rules[index],
+                start=start,
+                end=match.end(),
+                text=match.group(),
+                negated=is_negated(text, start),
             )
             pos = max(match.end(), start + 1)
-        return found
 
 
 class Signal:
@@ -177,5 +178,4 @@ class Signal:
         return [h for h in self._table.hits(text) if keep_negated or not h.negated]
 
     def first(self, text: str) -> Hit[str] | None:
-        found = self.hits(text)
-        return found[0] if found else None
+        return next((h for h in self._table.iter_hits(text) if not h.negated), None)

@@ -83,6 +83,9 @@ def test_bench_command_prints_percentiles(
     report = json.loads(capsys.readouterr().out)
     assert report["calls"] == 8
     assert 0 < report["classify"]["p50_us"] <= report["classify"]["p99_us"]
+    assert main(["bench", str(path), "--repeat", "1", "--concat-to", "20", "--json"]) == 0
+    joined = json.loads(capsys.readouterr().out)
+    assert joined["messages"] < 4 and joined["max_chars"] <= 20
 
 
 @pytest.mark.parametrize("command", ["eval", "bench"])
