@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     reconcile_grace_seconds: float = Field(30.0, gt=0)
     reconcile_interval_seconds: float = Field(5.0, gt=0)
     reconcile_enabled: bool = True  # defence in depth; the crash tests run without it
+    # Chat-message classification runs in a thread; past this, 503 + Retry-After (issue 15).
+    classify_timeout_seconds: float = Field(2.0, gt=0)
+    # Optional language-model backend for chat messages (issue 15): off unless a URL is set.
+    # Any OpenAI-compatible chat-completions service, e.g. DashScope's compatible mode
+    # (https://dashscope.aliyuncs.com/compatible-mode/v1), DeepSeek, or a local server.
+    llm_base_url: str | None = None
+    llm_model: str = "qwen-plus"
+    llm_api_key: SecretStr = SecretStr("")
+    llm_timeout_seconds: float = Field(1.5, gt=0, le=30)
+    llm_cache_size: int = Field(4096, ge=0)
     # Bots: a JSON file of credentials, communities and groups (format: dispatcher/api/bots.py).
     # Unset on a dev install (link_secret still the default): one dev-only bot.
     bots_file: Path | None = None

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from dispatcher.api.bot_auth import BotCaller, ensure_community
+from dispatcher.api.classifying import classify_off_loop
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.dispatch import request_id_for, submit_once
 from dispatcher.api.errors import fail
 from dispatcher.api.intake import spec_for_message
+from dispatcher.api.llm_classifier import refine_with_llm
 from dispatcher.api.models import Accepted, ChatMessageIn, MessageOut
-from dispatcher.classify import classify
 
 router = APIRouter(prefix="/v1/messages", tags=["bots"])
 
@@ -49,7 +50,8 @@ async def post_message(
     deps.limiter.check(
         ("group", bot.bot_id, msg.group_id), bot.group_rate_per_minute, bot.group_burst, "group"
     )
-    c = classify(msg.text)
+    c = await classify_off_loop(msg.text, deps.settings.classify_timeout_seconds)
+    c = await refine_with_llm(request.app.state, deps.settings, msg.text, c)
     if not c.is_request:
         return JSONResponse(MessageOut(is_request=False).model_dump(mode="json"), status_code=200)
     spec = spec_for_message(

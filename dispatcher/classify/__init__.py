@@ -10,12 +10,24 @@ library, pydantic and `schemas` (import-linter contract).
 
 from __future__ import annotations
 
+from dispatcher.classify.hanzi import detect_script
 from dispatcher.classify.model import Classification, PlaceHints
-from dispatcher.classify.rules import classify_text
+from dispatcher.classify.normalise import normalise
+from dispatcher.classify.rules import classify_normalised
+from dispatcher.classify.safety import apply_floor
 
-__all__ = ["Classification", "PlaceHints", "classify"]
+__all__ = ["MAX_CHARS", "RULES_CHARS", "Classification", "PlaceHints", "classify"]
+
+MAX_CHARS = 20_000  # never read past this: work stays bounded whatever a caller sends
+RULES_CHARS = 2_000  # the rules read a message's start (the API accepts 2,000 characters)
 
 
 def classify(text: str) -> Classification:
-    """Classify one chat message (simplified or traditional Chinese, any width)."""
-    return classify_text(text)
+    """Classify one chat message (simplified or traditional Chinese, any width).
+
+    The rules read the first RULES_CHARS characters; the safety floor reads all of the
+    first MAX_CHARS, so a red flag late in a long message still makes it critical."""
+    raw = text[:MAX_CHARS]
+    folded = normalise(raw)  # once: the rules read its start, the floor all of it
+    rules = classify_normalised(folded[:RULES_CHARS], detect_script(raw[:RULES_CHARS]))
+    return apply_floor(folded, rules)

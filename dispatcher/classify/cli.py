@@ -1,26 +1,194 @@
-"""`python -m dispatcher classify "TEXT"`: print the classification as one JSON object."""
+"""`python -m dispatcher classify "TEXT"`: print the classification as one JSON object.
+
+`python -m dispatcher classify eval FILE [--json]`: score the classifier on a labelled
+JSONL file (see `dispatcher.classify.evaluate` for the format).
+
+`python -m dispatcher classify bench FILE [--json]`: time per message (p50/p99/max) over
+the file's messages, and what the OpenCC conversion alone costs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
+import time
+from pathlib import Path
+from typing import Any
 
 from dispatcher.classify import classify
+from dispatcher.classify.evaluate import evaluate
+from dispatcher.classify.hanzi import to_simplified
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m dispatcher classify",
         description="Decide whether a Chinese chat message is a help request, and what kind.",
-        epilog='example: python -m dispatcher classify "我爸晕倒了，叫不醒！" (`-` reads stdin)',
+        epilog='example: python -m dispatcher classify "我爸晕倒了，叫不醒！" (`-` reads stdin); '
+        "`python -m dispatcher classify eval --help` scores a labelled file",
     )
     parser.add_argument("text", help="the message; `-` reads it from standard input")
     parser.add_argument("--indent", type=int, default=None, help="pretty-print with this indent")
     return parser
 
 
+def _eval_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m dispatcher classify eval",
+        description="Score the classifier on labelled messages: per-field accuracy, "
+        "is_request precision/recall, urgency within one level, safety recall, confusion "
+        "tables and the messages that failed.",
+        epilog="example: python -m dispatcher classify eval "
+        "tests/data/classifier_corpus/dev.jsonl --json",
+    )
+    parser.add_argument(
+        "file", type=Path, help='JSONL, one {"text", "expect", "red_flag"} object a line'
+    )
+    parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    parser.add_argument(
+        "--failures", type=int, default=20, help="failed examples to list in text mode"
+    )
+    return parser
+
+
+def load_cases(path: Path) -> list[dict[str, Any]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip() and not line.startswith("//")]
+
+
+def _print_text(report: dict[str, Any], failures: int) -> None:
+    print(f"messages: {report['messages']}")
+    for field, (ok, n) in report["counts"].items():
+        print(f"  {field:<22} {ok:>4}/{n:<4} {ok / n:7.1%}")
+    pr = report["is_request"]
+    print(f"  is_request precision {pr['precision']}  recall {pr['recall']}")
+    print(f"  urgency within one level {report['urgency_within_one']}")
+    print(f"  safety recall {report['safety_recall']} ({report['red_flag_messages']} red flags)")
+    print("category confusion (expected → got: count):")
+    for want, got in report["confusion"]["category"].items():
+        print(f"  {want:<32} {got}")
+    print("urgency confusion:")
+    for want, got in report["confusion"]["urgency"].items():
+        print(f"  {want:<32} {got}")
+    shown = report["failures"][:failures]
+    print(f"failures: {len(report['failures'])} (showing {len(shown)})")
+    for failure in shown:
+        print(f"  {failure['fields']} {failure['text']}")
+        print(f"    want {failure['expect']}")
+        print(f"    got  {failure['got']} | {failure['reasons']}")
+
+
+def eval_main(argv: list[str]) -> int:
+    args = _eval_parser().parse_args(argv)
+    try:
+        cases = load_cases(args.file)
+    except (OSError, ValueError) as exc:
+        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    report = evaluate(cases, classify)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        _print_text(report, args.failures)
+    return 0
+
+
+def _bench_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m dispatcher classify bench",
+        description="Time `classify` per message over a JSONL file's messages (one "
+        "warm-up pass, then REPEAT timed passes) and the OpenCC conversion alone.",
+        epilog="example: python -m dispatcher classify bench "
+        "tests/data/classifier_corpus/test.jsonl --repeat 20 --json",
+    )
+    parser.add_argument("file", type=Path, help='JSONL with a "text" field a line')
+    parser.add_argument("--repeat", type=int, default=20, help="timed passes over the file")
+    parser.add_argument("--max-chars", type=int, default=500, help="skip longer messages")
+    parser.add_argument(
+        "--concat-to",
+        type=int,
+        default=0,
+        help="join consecutive messages into ones of up to this many characters (worst case)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    return parser
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    cuts = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {
+        "p50_us": round(cuts[49] * 1e6, 1),
+        "p99_us": round(cuts[98] * 1e6, 1),
+        "max_us": round(ordered[-1] * 1e6, 1),
+    }
+
+
+def _joined(texts: list[str], width: int) -> list[str]:
+    """Consecutive messages run together into chunks of up to `width` characters; the short
+    remainder is dropped unless it is all there is."""
+    joined: list[str] = []
+    current = ""
+    for text in texts:
+        if current and len(current) + len(text) + 1 > width:
+            joined.append(current)
+            current = ""
+        current = f"{current}，{text}" if current else text
+    return joined or [current]
+
+
+def bench_main(argv: list[str]) -> int:
+    args = _bench_parser().parse_args(argv)
+    texts = [c["text"] for c in load_cases(args.file) if len(c["text"]) <= args.max_chars]
+    if args.concat_to > 0:
+        texts = _joined(texts, args.concat_to)
+    if not texts:
+        print("no messages to time", file=sys.stderr)
+        return 2
+    for text in texts:
+        classify(text)  # warm-up: caches, converters
+    whole: list[float] = []
+    cpu: list[float] = []
+    opencc: list[float] = []
+    for _ in range(max(1, args.repeat)):
+        for text in texts:
+            start, start_cpu = time.perf_counter(), time.thread_time()
+            classify(text)
+            middle, middle_cpu = time.perf_counter(), time.thread_time()
+            to_simplified(text)
+            opencc.append(time.perf_counter() - middle)
+            whole.append(middle - start)
+            cpu.append(middle_cpu - start_cpu)
+    # Wall time includes waiting for a CPU on a shared machine; thread CPU time does not.
+    report = {
+        "messages": len(texts),
+        "calls": len(whole),
+        "max_chars": max(len(t) for t in texts),
+        "classify": _percentiles(whole),
+        "classify_cpu": _percentiles(cpu),
+        "opencc_t2s": _percentiles(opencc),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for name in ("classify", "classify_cpu", "opencc_t2s"):
+            p = report[name]
+            print(f"{name:<12} p50 {p['p50_us']} µs  p99 {p['p99_us']} µs  max {p['max_us']} µs")
+        print(f"over {report['calls']} calls on {report['messages']} messages")
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["eval"] and len(argv) > 1:
+        return eval_main(argv[1:])
+    if argv[:1] == ["bench"] and len(argv) > 1:
+        return bench_main(argv[1:])
+    if argv[:1] == ["train-model"]:
+        from dispatcher.classify.train_model import main as train_main
+
+        return train_main(argv[1:])
     args = _parser().parse_args(argv)
     text: str = sys.stdin.read() if args.text == "-" else args.text
     result = classify(text).model_dump(mode="json")

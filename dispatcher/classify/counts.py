@@ -15,7 +15,7 @@ from typing import Final
 from dispatcher.classify.hanzi import parse_number
 
 _CN = "一二两三四五六七八九十"
-_NUMBER = rf"(?P<n>\d+(?:[-~到至]\d+)?|[{_CN}]{{1,2}}几?|几)"
+_NUMBER = rf"(?P<n>\d{{1,6}}(?:[-~到至]\d{{1,6}})?|[{_CN}]{{1,2}}几?|几)"
 _PERSON = (
     r"(?:个)?(?:人|邻居|男士|男生|壮汉|小伙子|小伙|师傅|志愿者|帮手|年轻人|大哥|兄弟|劳力|壮劳力)"
 )
@@ -26,7 +26,7 @@ _NEED_AFTER = re.compile(
     rf"(?<![我你他她])(?<!一)(?<![{_CN}\d]){_NUMBER}(?:位|名|个)?{_PERSON}?"
     r"(?:来)?(?:帮忙|帮|过来|一起|搭把手|抬|搬|扛)"
 )
-_CLASSIFIER_ONLY = re.compile(rf"(?<![{_CN}\d])(?P<n>[{_CN}]{{1,2}}|\d+)(?:位|名)")
+_CLASSIFIER_ONLY = re.compile(rf"(?<![{_CN}\d])(?P<n>[{_CN}]{{1,2}}|\d{{1,6}})(?:位|名)")
 
 MAX_HELPERS: Final = 20  # a typo like "100个人" must not page the whole community
 _VAGUE: Final = (2, 4)  # 几个人: a few

@@ -7,8 +7,11 @@ longer patterns are tried first so "手机卡" (errand) wins over "手机" (tech
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Final, Generic, TypeVar
 
 T = TypeVar("T")
@@ -17,7 +20,7 @@ T = TypeVar("T")
 # 没有人受伤, 不是急事, 不需要帮忙. Look-behinds keep questions (有没有, 是不是, 需不需要,
 # 用不用) from reading as negations.
 _NEGATION: Final = re.compile(
-    r"(?:(?<!有)没有|(?<!是)不是|(?<!用)不用|(?<!需)不需要|不要|无需|不必|并非|无人|"
+    r"(?:(?<!有)没有|(?<!是)不是|(?<!用)不用|(?<!需)不需要|(?<!要)不要|无需|不必|并非|无人|"
     r"(?<!有)没(?!有)|(?<![特分区级个性类差告])别(?![人的]))"
     r"[^,.!?;:~\"'()\[\]【】\s]{0,3}$"
 )
@@ -39,36 +42,129 @@ class Hit(Generic[T]):
     negated: bool
 
 
+# Rewrites of a rule's start into alternatives that each start with a fixed character
+# (same matches, same order of trial), so `re` can skip to them:
+# "(?:a|b)rest" → a rest, b rest;  "(?:a)?rest" → a rest, rest;
+# "(?<!x)c rest" → c(?<!xc) rest;  "\d{1,n}rest" → 0\d{0,n-1}rest … 9\d{0,n-1}rest.
+_PLAIN = r"[^()|\\\[\]{}?*+.^$]{1,40}"
+_LEADING_GROUP: Final = re.compile(rf"\(\?:((?:{_PLAIN}\|){{0,80}}{_PLAIN})\)(\??)(?![*+{{])")
+_LEADING_LOOKBEHINDS: Final = re.compile(rf"((?:\(\?<!{_PLAIN}\)){{1,4}})([^()|\\\[\]{{}}?*+.^$])")
+_LEADING_DIGITS: Final = re.compile(r"\\d\{1,(\d)\}")
+_MAX_EXPANSION: Final = 64
+
+
+def _expand(pattern: str, depth: int = 0) -> list[str]:
+    if depth > 4:
+        return [pattern]
+    if group := _LEADING_GROUP.match(pattern):
+        rest = pattern[group.end() :]
+        heads = group.group(1).split("|") + ([""] if group.group(2) else [])
+        expanded = [e for head in heads for e in _expand(head + rest, depth + 1)]
+    elif behind := _LEADING_LOOKBEHINDS.match(pattern):
+        char = behind.group(2)
+        shifted = "".join(
+            f"(?<!{inner}{char})" for inner in re.findall(r"\(\?<!([^)]*)\)", behind.group(1))
+        )
+        return [char + shifted + pattern[behind.end() :]]
+    elif digits := _LEADING_DIGITS.match(pattern):
+        width = int(digits.group(1))
+        rest = pattern[digits.end() :]
+        return [f"{d}\\d{{0,{width - 1}}}{rest}" for d in "0123456789"]
+    else:
+        return [pattern]
+    return expanded if len(expanded) <= _MAX_EXPANSION else [pattern]
+
+
+def _first_literal(pattern: str) -> str | None:
+    """The character every match of `pattern` starts with, if there is one."""
+    parsed = sre_parse.parse(pattern)
+    if parsed.data and parsed.data[0][0] is sre_parse.LITERAL:
+        return chr(parsed.data[0][1])
+    return None
+
+
 class Table(Generic[T]):
-    """Rules of one kind; `pattern_of` says which regex each rule carries."""
+    """Rules of one kind, matched as one alternation: leftmost hit first, then the first
+    rule (longest pattern) that matches there, then on after its end.
+
+    `re` scans a plain alternation fast only when every alternative starts with a fixed
+    character (it then skips to those characters); one rule starting with "(疼|痛)" or a
+    look-behind makes it try every rule at every position. So the rules are split: those
+    with a fixed first character in one regex, the others in another; the leftmost start
+    of either is where the alternation would match, and the rules that can start with that
+    character, in order, say which rule it is. Same hits, several times faster.
+    """
 
     def __init__(self, rules: Sequence[tuple[str, T]]) -> None:
         ordered = sorted(enumerate(rules), key=lambda item: -len(item[1][0]))
         self._rules: list[T] = [rule for _, (_, rule) in ordered]
+        # (pattern, rule index), in the alternation's order, starts rewritten by `_expand`.
         alternatives = [
-            f"(?P<r{i}>{_UNNAMED_GROUP.sub('(?:', pattern)})"
-            for i, (_, (pattern, _)) in enumerate(ordered)
+            (expanded, index)
+            for index, (_, (pattern, _)) in enumerate(ordered)
+            for expanded in _expand(_UNNAMED_GROUP.sub("(?:", pattern))
         ]
-        self._regex = re.compile("|".join(alternatives)) if alternatives else None
+        self._each = [re.compile(pattern) for pattern, _ in alternatives]
+        self._rule_of = [index for _, index in alternatives]
+        by_first: dict[str, list[int]] = defaultdict(list)
+        anywhere: list[int] = []
+        for position, (pattern, _) in enumerate(alternatives):
+            first = _first_literal(pattern)
+            if first is None:
+                anywhere.append(position)
+            else:
+                by_first[first].append(position)
+        self._anywhere = anywhere
+        self._candidates = {ch: sorted(ids + anywhere) for ch, ids in by_first.items()}
+        # The fixed-start finder groups alternatives by their first character ("电(?:脑|线…)"):
+        # `re` then checks each first character once per position, not every alternative.
+        # Alternatives with different first characters never match at the same position,
+        # so the grouping changes no match.
+        grouped = [
+            f"{re.escape(ch)}(?:{'|'.join(alternatives[i][0][1:] for i in ids)})"
+            if all(alternatives[i][0][0] == ch for i in ids)
+            else "|".join(alternatives[i][0] for i in ids)
+            for ch, ids in by_first.items()
+        ]
+        finders = ["|".join(grouped), "|".join(alternatives[i][0] for i in anywhere)]
+        self._finders = [re.compile(f) for f in finders if f]
 
-    def hits(self, text: str) -> list[Hit[T]]:
-        if self._regex is None:
-            return []
-        found: list[Hit[T]] = []
-        for match in self._regex.finditer(text):
-            group = match.lastgroup
-            if group is None:  # pragma: no cover - every alternative is a named group
+    def _identify(self, text: str, start: int) -> tuple[re.Match[str], int] | None:
+        for position in self._candidates.get(text[start], self._anywhere):
+            match = self._each[position].match(text, start)
+            if match is not None:
+                return match, self._rule_of[position]
+        return None  # pragma: no cover - a finder matched here, so some rule does
+
+    def hits(self, text: str, limit: int | None = None) -> list[Hit[T]]:
+        """Hits in order; at most `limit` of them (a long message full of cues stays cheap)."""
+        return list(islice(self.iter_hits(text), limit))
+
+    def iter_hits(self, text: str) -> Iterator[Hit[T]]:
+        """Hits in order, found as they are asked for."""
+        ahead = [finder.search(text) for finder in self._finders]
+        pos = 0
+        while True:
+            for k, match in enumerate(ahead):
+                if match is not None and match.start() < pos:
+                    ahead[k] = self._finders[k].search(text, pos)
+            starts = [m.start() for m in ahead if m is not None]
+            if not starts:
+                return
+            start = min(starts)
+            identified = self._identify(text, start)
+            if identified is None:  # pragma: no cover
+                pos = start + 1
                 continue
-            found.append(
-                Hit(
-                    rule=self._rules[int(group[1:])],
-                    start=match.start(),
-                    end=match.end(),
-                    text=match.group(),
-                    negated=is_negated(text, match.start()),
-                )
+            match, index = identified
+            yield Hit(
+                rule=self._rules[index],
+                start=start,
+                end=match.end(),
+                text=match.group(),
+                negated=is_negated(text, start),
             )
-        return found
+            pos = max(match.end(), start + 1)
 
 
 class Signal:
@@ -82,5 +178,4 @@ class Signal:
         return [h for h in self._table.hits(text) if keep_negated or not h.negated]
 
     def first(self, text: str) -> Hit[str] | None:
-        found = self.hits(text)
-        return found[0] if found else None
+        return next((h for h in self._table.iter_hits(text) if not h.negated), None)

@@ -15,7 +15,7 @@ from dispatcher.classify.hanzi import to_simplified
 
 # Copy-pasted articles carry pinyin glosses after characters: 現(xiàn)、誰(shuí).
 _PINYIN_GLOSS: Final = re.compile(
-    r"(?<=[\u4e00-\u9fff])\((?=[a-zü]*[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹ])[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹ]{1,7}\)"
+    r"(?<=[\u4e00-\u9fff])\((?=[a-zü]{0,6}[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹ])[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹ]{1,7}\)"
 )
 # Zero-width characters and emoji variation selectors carry no meaning for the rules.
 _INVISIBLE: Final = re.compile("[\u200b-\u200f\u2060\ufe0e\ufe0f\u00ad]")
@@ -24,11 +24,15 @@ _SPACE: Final = re.compile(r"\s+")
 _KEEP_SPACE: Final = re.compile(r"(?<=[a-z0-9]) (?=[a-z0-9])")
 _SPACE_MARK: Final = "\x00"
 # Sentence punctuation folded to one set, so clause splitting needs only ASCII marks.
+# No rule needs more than a phone number's digits; long runs would only cost time.
+_LONG_DIGITS: Final = re.compile(r"\d{13,}")
+_KEPT_DIGITS: Final = 12
 _PUNCT: Final = str.maketrans({"。": ".", "、": ",", "…": ".", "～": "~", "「": '"', "」": '"'})
 
 
 def normalise(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text)
+    folded = _LONG_DIGITS.sub(lambda m: m.group()[:_KEPT_DIGITS], folded)
     folded = _PINYIN_GLOSS.sub("", folded)
     folded = _INVISIBLE.sub("", folded)
     folded = to_simplified(folded).casefold().translate(_PUNCT)

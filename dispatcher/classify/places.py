@@ -13,18 +13,18 @@ from typing import Final
 
 from dispatcher.classify.hanzi import CN_NUMERAL_CHARS, parse_number
 
-_N = rf"(\d+|[{CN_NUMERAL_CHARS}]+)"
-_N_ANY = rf"(?:\d+|[{CN_NUMERAL_CHARS}]+)"
+_N = rf"(\d{{1,6}}|[{CN_NUMERAL_CHARS}]{{1,6}})"
+_N_ANY = rf"(?:\d{{1,6}}|[{CN_NUMERAL_CHARS}]{{1,6}})"
 _TRIPLE: Final = re.compile(r"(?<![\d-])(\d{1,3})-(\d{1,2})-(\d{3,4})(?![\d-])")
 _BUILDING: Final = re.compile(
-    rf"{_N}\s*(?:号楼|号栋|号幢|栋|幢|座(?!位)|#楼?|楼(?={_N_ANY}单元))|(?P<letter>[a-z])(?:栋|座|幢)"
+    rf"{_N}\s{{0,3}}(?:号楼|号栋|号幢|栋|幢|座(?!位)|#楼?|楼(?={_N_ANY}单元))|(?P<letter>[a-z])(?:栋|座|幢)"
 )
-_UNIT: Final = re.compile(rf"{_N}\s*单元")
+_UNIT: Final = re.compile(rf"{_N}\s{{0,3}}单元")
 _FLOOR: Final = re.compile(
-    rf"(?<![号#\d{CN_NUMERAL_CHARS}]){_N}\s*(?:楼|层)(?![{CN_NUMERAL_CHARS}\d]*单元)"
+    rf"(?<![号#\d{CN_NUMERAL_CHARS}]){_N}\s{{0,3}}(?:楼|层)(?![{CN_NUMERAL_CHARS}\d]{{0,6}}单元)"
 )
 _ROOM: Final = re.compile(
-    r"(?:单元|号楼|栋|幢|座|#)\s*(\d{3,4})(?!\d)|(?<!\d)(\d{3,4})\s*(?:室|房|号房)"
+    r"(?:单元|号楼|栋|幢|座|#)\s{0,3}(\d{3,4})(?!\d)|(?<!\d)(\d{3,4})\s{0,3}(?:室|房|号房)"
 )
 
 

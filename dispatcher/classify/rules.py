@@ -11,7 +11,7 @@ Order of the decision (each step explains itself in `reasons`):
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Final, Literal
@@ -23,12 +23,12 @@ from dispatcher.classify.matching import Hit, Signal, Table
 from dispatcher.classify.model import Classification, PlaceHints
 from dispatcher.classify.normalise import normalise
 from dispatcher.classify.places import place_hints
+from dispatcher.classify.safety import advice_for, red_flags
 from schemas.vocab import Category, Skill, Urgency
 
 # Tables compiled once at import: classify() itself does no I/O and no compilation.
 _CATEGORY: Final = Table(lx.CATEGORY_CUES)
 _SKILL: Final = Table(lx.SKILL_CUES)
-_RED_FLAG: Final = Table(lx.RED_FLAGS)
 _TRANSPORT: Final = Signal("transport", lx.TRANSPORT)
 _HOSPITAL: Final = Signal("hospital", lx.HOSPITAL)
 _LOST: Final = Signal("lost", lx.LOST)
@@ -44,6 +44,11 @@ _URGENT: Final = Signal("urgent", lx.URGENT)
 _LOW: Final = Signal("low", lx.LOW)
 _SCHEDULED: Final = Signal("scheduled", lx.SCHEDULED)
 _ALONE: Final = Signal("alone", lx.ALONE)
+_SOCIAL: Final = Signal("social", lx.SOCIAL)
+_PAST: Final = Signal("past", lx.PAST)
+_BITTEN: Final = re.compile("被[^,.!?]{0,4}(?:咬|抓|挠|撞)")
+# Asking whether something exists ("有没有游泳池") after "请问" is still just a question.
+_EXISTENCE_ASKS: Final = ("有没有", "有人", "有懂", "有会")
 
 Subject = Literal["child", "elder", "pet"]
 _SUBJECTS: Final = Table[Subject](
@@ -110,16 +115,19 @@ def _not_a_request(reasons: list[str], script: Script) -> Classification:
 
 
 def classify_text(raw: str) -> Classification:
-    text = normalise(raw)
-    script = detect_script(unicodedata.normalize("NFKC", raw))
+    """The rules alone on a raw message (no safety floor)."""
+    return classify_normalised(normalise(raw), detect_script(raw))
+
+
+def classify_normalised(text: str, script: Script) -> Classification:
+    """The rules alone on an already normalised text (`normalise.normalise`)."""
     reasons: list[str] = []
 
-    red_all = _RED_FLAG.hits(text)
-    red = [h for h in red_all if not h.negated]
+    red = red_flags(text)
     cues_all = _CATEGORY.hits(text)
     cues = [h for h in cues_all if not h.negated]
     skill_cues = [h for h in _SKILL.hits(text) if not h.negated]
-    reasons += [f"negated:{h.text}" for h in red_all + cues_all if h.negated]
+    reasons += [f"negated:{h.text}" for h in cues_all if h.negated]
     subjects = _SUBJECTS.hits(text)
 
     # A lost person is a cue whose meaning depends on who is lost.
@@ -156,11 +164,20 @@ def classify_text(raw: str) -> Classification:
         first_flag = min(emergencies.values(), default=len(text))
         if thanks.start < first_ask and thanks.start < first_flag:
             return _not_a_request([*reasons, f"thanks:{thanks.text}"], script)
-    situation = bool(cues) or lost_category is not None
+    hospital_run = bool(_TRANSPORT.first(text) and _HOSPITAL.first(text))
+    situation = bool(cues) or lost_category is not None or hospital_run
     if not emergencies:
-        if (info := _INFO.first(text)) and not situation:
-            return _not_a_request([*reasons, f"info_question:{info.text}"], script)
         distress = [h for h in cues if h.rule.distress]
+        if (social := _SOCIAL.first(text)) and not distress and "陪" not in text:
+            return _not_a_request([*reasons, f"social:{social.text}"], script)
+        if not direct and (past := _PAST.first(text)):
+            return _not_a_request([*reasons, f"past:{past.text}"], script)
+        info = _INFO.first(text)
+        asked_after = info is not None and any(
+            h.start >= info.end and not h.text.startswith(_EXISTENCE_ASKS) for h in direct
+        )
+        if info and not situation and not asked_after:
+            return _not_a_request([*reasons, f"info_question:{info.text}"], script)
         if not direct and not (weak and situation) and not distress and lost_category is None:
             greeting = _GREETING.first(text)
             return _not_a_request(
@@ -172,9 +189,11 @@ def classify_text(raw: str) -> Classification:
 
     # What kind of help: votes per category; an emergency decides on its own.
     votes: dict[Category, int] = defaultdict(int)
+    first_ask = direct[0].start if direct else len(text)
     for hit in cues:
         if hit.rule.category is not None:
-            votes[hit.rule.category] += hit.rule.weight
+            # What follows "谁能…" is what is asked for; before it, often the background.
+            votes[hit.rule.category] += hit.rule.weight + (hit.start > first_ask)
     transport = _TRANSPORT.hits(text)
     hospital = _HOSPITAL.hits(text)
     if transport and hospital:
@@ -186,10 +205,22 @@ def classify_text(raw: str) -> Classification:
     emergency = lx.EMERGENCIES[primary] if primary else None
     if emergency and primary != "rescue":
         category = emergency.category
+        if category is Category.MEDICAL and transport and hospital:
+            category = Category.HOSPITAL_TRANSPORT  # in labour, asking for a ride: a driver
     elif votes:
         category = max(_PRIORITY, key=lambda c: (votes.get(c, 0), -_PRIORITY.index(c)))
     else:
         category = Category.OTHER
+    medical = [h.start for h in cues if h.rule.category is Category.MEDICAL]
+    animal_hurt = (
+        not emergency
+        and category is Category.MEDICAL
+        and bool(medical)
+        and _subject_near(subjects, medical[0]) == "pet"
+        and not _BITTEN.search(text)  # "被狗咬了": a person hurt by an animal
+    )
+    if animal_hurt:
+        category = Category.OTHER  # an injured animal: any neighbour, not a doctor
     reasons += [f"cue:{h.rule.category or 'skill'}:{h.text}" for h in cues[:6]]
 
     # How urgent.
@@ -202,7 +233,10 @@ def classify_text(raw: str) -> Classification:
                 urgency = max(urgency, hit.rule.urgency, key=_RANK.__getitem__)
         if lost_category == category == Category.OTHER:
             urgency = Urgency.NORMAL  # a lost pet: today, not within the hour
-        if urgent := _URGENT.first(text):
+        urgent = _URGENT.first(text)
+        if urgent and category is Category.TECH_HELP and urgent.text == "突然":
+            urgent = None  # "微信突然登不上了": sudden, not urgent
+        if urgent:
             urgency = max(urgency, Urgency.URGENT, key=_RANK.__getitem__)
             reasons.append(f"urgent:{urgent.text}")
         if scheduled := _SCHEDULED.first(text):
@@ -231,12 +265,16 @@ def classify_text(raw: str) -> Classification:
         elif subject == "elder" or category == Category.COMPANIONSHIP:
             skills.append(Skill.ELDER_CARE)
     for hit in cues:
-        if hit.rule.category == category or votes.get(hit.rule.category or category, 0) >= 2:
+        # Side topics add their skills, except in an emergency ("她在微信上说…").
+        side = not emergency and votes.get(hit.rule.category or category, 0) >= 2
+        if hit.rule.category == category or side:
             skills += hit.rule.skills
     for skill_hit in skill_cues:
         skills += skill_hit.rule.skills
     if transport:
         skills.append(Skill.DRIVING)
+    if animal_hurt:
+        skills = [Skill.GENERAL]  # whoever can help an animal, not a doctor
     unique = tuple(dict.fromkeys(skills))
     if len(unique) > 1:
         unique = tuple(s for s in unique if s is not Skill.GENERAL)
@@ -266,10 +304,7 @@ def classify_text(raw: str) -> Classification:
         notify_property=any(lx.EMERGENCIES[k].notify_property for k in emergencies)
         or (category == Category.REPAIR and urgency is Urgency.URGENT),
         place_hints=PlaceHints(**places),
-        advice=" ".join(
-            dict.fromkeys(lx.EMERGENCIES[k].advice for k in lx.EMERGENCIES if k in emergencies)
-        )
-        or None,
+        advice=advice_for([k for k in lx.EMERGENCIES if k in emergencies]),
         script=script,
         reasons=tuple(reasons[:_MAX_REASONS]),
     )

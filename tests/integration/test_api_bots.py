@@ -429,3 +429,32 @@ async def test_openapi_and_docs(client: httpx.AsyncClient) -> None:
         assert path in doc["paths"]
     docs = await client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+# ------------------------------------------------------------------ classifier (issue 15)
+
+
+async def test_the_seed_story_in_traditional_script_is_critical_through_the_api(
+    client: httpx.AsyncClient,
+) -> None:
+    text = "我老婆懷孕八個月，肚子一陣一陣疼，誰能開車送我們去醫院"
+    r = await bot_post(client, "/v1/messages", message(text, "m-seed-trad"))
+    assert r.status_code == 202, r.text
+    out = r.json()
+    assert out["urgency"] == "critical" and out["emergency_number"] == "120"
+    assert out["advise_emergency_call"] and "120" in out["reply_text"]
+
+
+async def test_a_long_digit_run_is_answered_and_the_api_stays_responsive(
+    client: httpx.AsyncClient,
+) -> None:
+    # 2,000 digits (the API's limit): classified in a thread, bounded patterns; a generous
+    # guard, not a timing claim. Health answers while it runs.
+    digits = message("1" * 2000, "m-digits")
+    started = time.perf_counter()
+    r, health = await asyncio.gather(
+        bot_post(client, "/v1/messages", digits), client.get("/healthz")
+    )
+    assert time.perf_counter() - started < 10.0
+    assert r.status_code == 200 and r.json()["is_request"] is False
+    assert health.status_code == 200

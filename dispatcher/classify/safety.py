@@ -1,0 +1,116 @@
+"""The safety floor: a red flag always yields `critical`, the right number and the advice.
+
+The rules decide everything else, and they can be wrong in many ways (a "谢谢" before the
+ask, a notice word, an unusual category). This check runs last, over the same normalised
+text, and only ever raises: whatever the rules said, a live (not negated) red flag makes
+the message a request, critical, with the emergency number and the advice of its kind.
+What is not a live red flag: a negated one ("没有人晕倒"), a warning ("容易起火"), an
+animal's ("小狗被车撞了"), a drill or training notice ("消防演练", "急救培训"), and a story
+told in the past with no ask in it ("去年我爸也是心梗，幸好送得及时").
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from dispatcher.classify import lexicon as lx
+from dispatcher.classify.matching import Hit, Signal, Table
+from dispatcher.classify.model import Classification
+from dispatcher.classify.redflag_model import load_model
+from schemas.vocab import Skill, Urgency
+
+_FLAGS: Final = Table(lx.RED_FLAGS)
+_DRILL: Final = Signal("drill", lx.DRILL)
+_PAST: Final = Signal("past", lx.PAST)
+_ASK: Final = Signal("ask", lx.ASK_DIRECT)
+_HYPOTHETICAL: Final = re.compile("(?:" + "|".join(lx.HYPOTHETICAL) + ")[^,.!?]{0,4}$")
+_PET: Final = re.compile("(?:" + "|".join(lx.PET) + ")[^,.!?]{0,6}$")
+_LOOKBACK: Final = 10
+_KIND_OF_NUMBER: Final[dict[str, lx.EmergencyKind]] = {
+    "120": "medical",
+    "119": "fire",
+    "110": "crime",
+}
+_MAX_FLAGS: Final = 32  # enough to name every kind; a message full of them stays cheap
+
+
+def _live(text: str, flag: Hit[lx.EmergencyKind]) -> bool:
+    """Not negated, not a warning ("容易起火"), not about an animal ("小狗被车撞了")."""
+    window = text[max(0, flag.start - _LOOKBACK) : flag.start]
+    return not flag.negated and not _HYPOTHETICAL.search(window) and not _PET.search(window)
+
+
+def red_flags(text: str) -> list[Hit[lx.EmergencyKind]]:
+    """Live red flags in a normalised text, in the order they were said.
+
+    A drill or training notice has none; nor has a story told in the past ("去年", "幸好")
+    unless it also asks someone directly."""
+    flags = [h for h in _FLAGS.hits(text, limit=_MAX_FLAGS) if _live(text, h)]
+    return [] if not flags or _not_live(text) else flags
+
+
+def _not_live(text: str) -> bool:
+    return bool(_DRILL.first(text) or (_PAST.first(text) and not _ASK.first(text)))
+
+
+def model_flag(text: str) -> tuple[lx.EmergencyKind, str] | None:
+    """The n-gram model's red flag (kind, reason) when the rule tables found none."""
+    model = load_model()
+    if model is None or _not_live(text):
+        return None
+    verdict = model.verdict(text)
+    if verdict is None:
+        return None
+    return _KIND_OF_NUMBER[verdict.number], f"model:{verdict.number}:{verdict.probability}"
+
+
+def kinds_of(flags: list[Hit[lx.EmergencyKind]]) -> list[lx.EmergencyKind]:
+    """Kinds by priority (EMERGENCIES order); "救命" alone only when no cause is named."""
+    said = {h.rule for h in flags}
+    if len(said) > 1:
+        said.discard("rescue")
+    return [kind for kind in lx.EMERGENCIES if kind in said]
+
+
+def advice_for(kinds: list[lx.EmergencyKind]) -> str | None:
+    return " ".join(dict.fromkeys(lx.EMERGENCIES[k].advice for k in kinds)) or None
+
+
+def apply_floor(text: str, result: Classification) -> Classification:
+    """Raise `result` to what the red flags in `text` demand; never lower anything."""
+    flags = red_flags(text)
+    if flags:
+        kinds = kinds_of(flags)
+        said = [f"floor:{h.rule}:{h.text}" for h in flags[:3]]
+    elif found := model_flag(text):
+        kinds, said = [found[0]], [f"floor:{found[1]}"]
+    else:
+        return result
+    numbered = [k for k in kinds if lx.EMERGENCIES[k].number is not None]
+    primary = lx.EMERGENCIES[(numbered or kinds)[0]]
+    number = primary.number or result.emergency_number
+    if (
+        result.is_request
+        and result.urgency is Urgency.CRITICAL
+        and result.advise_emergency_call
+        and (number is None or result.emergency_number is not None)
+    ):
+        return result  # the rules already did what the floor demands
+    skills = [*result.skills, *(s for k in kinds for s in lx.EMERGENCIES[k].skills)]
+    unique = tuple(dict.fromkeys(s for s in skills if s is not Skill.GENERAL)) or (Skill.GENERAL,)
+    advice = " ".join(dict.fromkeys(filter(None, [advice_for(kinds), result.advice])))
+    return result.model_copy(
+        update={
+            "is_request": True,
+            "category": result.category or primary.category,
+            "urgency": Urgency.CRITICAL,
+            "skills": unique,
+            "advise_emergency_call": True,
+            "emergency_number": number,
+            "notify_property": result.notify_property
+            or any(lx.EMERGENCIES[k].notify_property for k in kinds),
+            "advice": advice,
+            "reasons": (*result.reasons, *said),
+        }
+    )
