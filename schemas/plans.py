@@ -75,9 +75,9 @@ def _plan(
 # README "What-if simulator"). Critical: everyone fitting in the grid in the first second
 # (paired, building and compound neighbours still ranked first), the whole community at
 # 20 s, staff and the group at 60 s, the emergency referral at 3 min. Urgent, normal and
-# low ask one to three per slot and wait longer, so neighbours are not worn out; normal
-# and low no longer blow the whistle (a group message pings the whole community): an
-# unanswered one expires, and staff see it on the dashboard and in the monthly report.
+# low ask one to three per slot and wait longer, so neighbours are not worn out. Every plan
+# still ends with staff on duty and the group (the whistle): a request nobody answered, or
+# one from a community with no fitting helper, must reach a person, never expire unseen.
 DEFAULT_PLANS: dict[Urgency, EscalationPlan] = {
     Urgency.CRITICAL: _plan(
         Urgency.CRITICAL,
@@ -113,7 +113,8 @@ DEFAULT_PLANS: dict[Urgency, EscalationPlan] = {
             (Ring.BUILDING, 1, 1800),
             (Ring.COMPOUND, 1, 3600),
             (Ring.GRID, 2, 3600),
-            (Ring.COMMUNITY, 2, 16 * 3600),
+            (Ring.COMMUNITY, 2, 4 * 3600),
+            (Ring.WHISTLE, 3, 4 * 3600),
         ],
         remote_wave=1,
         offer_ttl_s=2 * 3600,
@@ -124,7 +125,8 @@ DEFAULT_PLANS: dict[Urgency, EscalationPlan] = {
         [
             (Ring.BUILDING, 1, 3600),
             (Ring.COMPOUND, 2, 4 * 3600),
-            (Ring.COMMUNITY, 3, 48 * 3600),
+            (Ring.COMMUNITY, 3, 24 * 3600),
+            (Ring.WHISTLE, 3, 24 * 3600),
         ],
         remote_wave=1,
         offer_ttl_s=12 * 3600,
