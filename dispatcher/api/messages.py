@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from dispatcher.api.bot_auth import BotCaller, ensure_community
+from dispatcher.api.bot_auth import BotCaller
+from dispatcher.api.bots import BotConfig
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.dispatch import request_id_for, submit_once
 from dispatcher.api.errors import fail
 from dispatcher.api.intake import spec_for_message
 from dispatcher.api.models import Accepted, ChatMessageIn, MessageOut
 from dispatcher.classify import classify
+from schemas.requests import RequestSpec
 
 router = APIRouter(prefix="/v1/messages", tags=["bots"])
 
@@ -39,26 +42,45 @@ async def post_message(
     """A chat message as the bot saw it. 202 with the request id and a reply to post when it
     is a help request (queued with acks=all before answering); 200 `is_request: false`
     otherwise. Life-threatening: the reply says to call 120/119/110 first."""
-    deps: ApiDeps = request.app.state.deps
     bot = caller.bot
     assert bot is not None
+    return await intake_chat_message(request, bot, msg, idempotency_key)
+
+
+async def intake_chat_message(
+    request: Request,
+    bot: BotConfig,
+    msg: ChatMessageIn,
+    idempotency_key: str | None = None,
+    refine: Callable[[RequestSpec], RequestSpec] = lambda spec: spec,
+    before_queue: Callable[[RequestSpec], Awaitable[None]] | None = None,
+) -> JSONResponse:
+    """The one chat-message intake, for signed bots and platform adapters alike. `refine`
+    adds what the caller knows (the sender's household); `before_queue` runs once the
+    message is a request, before it is queued (platforms record the reply thread)."""
+    deps: ApiDeps = request.app.state.deps
     group = bot.groups.get(msg.group_id)
     if group is None:
         raise fail(403, "unknown_group", "this group is not configured for this bot")
-    ensure_community(caller, group.community_id)
+    if not bot.may_act_in(group.community_id):
+        raise fail(403, "wrong_community", "this bot is not bound to that community")
     deps.limiter.check(
         ("group", bot.bot_id, msg.group_id), bot.group_rate_per_minute, bot.group_burst, "group"
     )
     c = classify(msg.text)
     if not c.is_request:
         return JSONResponse(MessageOut(is_request=False).model_dump(mode="json"), status_code=200)
-    spec = spec_for_message(
-        msg,
-        c,
-        group,
-        request_id=request_id_for(bot.bot_id, msg.group_id, msg.message_id),
-        bot_id=bot.bot_id,
+    spec = refine(
+        spec_for_message(
+            msg,
+            c,
+            group,
+            request_id=request_id_for(bot.bot_id, msg.group_id, msg.message_id),
+            bot_id=bot.bot_id,
+        )
     )
+    if before_queue is not None:
+        await before_queue(spec)
 
     def render(accepted: Accepted) -> dict[str, Any]:
         return MessageOut(
