@@ -19,12 +19,6 @@ from schemas.events import (
 )
 from schemas.vocab import ReferralTarget, Ring
 
-_RING_LABEL = {
-    Ring.BUILDING: "本楼",
-    Ring.COMPOUND: "本小区",
-    Ring.GRID: "本网格",
-    Ring.COMMUNITY: "全社区",
-}
 _REFERRAL = {
     ReferralTarget.AMBULANCE: "请立即拨打120急救电话！",
     ReferralTarget.POLICE: "请立即拨打110报警！",
@@ -49,8 +43,8 @@ def update_for(event: Event) -> str | None:
     if isinstance(body, HelperWithdrawn):
         return "一位邻居临时无法前来，正在联系其他邻居。"
     if isinstance(body, RingEscalated):
-        label = _RING_LABEL.get(body.to_ring)
-        return f"附近邻居暂未接单，已扩大到{label}范围通知。" if label else None
+        # Only the widest ring is news to the group; empty inner rings are skipped at once.
+        return "正在扩大到全社区范围寻找邻居。" if body.to_ring is Ring.COMMUNITY else None
     if isinstance(body, WhistleBlown):
         return "已通知社区值班人员协助。"
     if isinstance(body, ReferredToEmergency):

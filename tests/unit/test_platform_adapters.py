@@ -1,27 +1,21 @@
 """The platform adapters against the platforms' own code and published samples.
 
 WeCom: `wechatpy` encrypts and signs; Feishu: `lark-oapi`'s own event handler must accept
-the very request our adapter accepts (its SDK only decrypts, so the test encrypts with
-pycryptodome, independently of our `cryptography`-based code); DingTalk: the signing
-sample from DingTalk's robot docs and `dingtalk-stream`'s message model. No I/O.
+the very request our adapter accepts (its SDK only decrypts, so the callbacks are encrypted
+with pycryptodome, independently of our `cryptography`-based code); DingTalk: the signing
+sample from DingTalk's robot docs and `dingtalk-stream`'s message model (builders in
+tests/support/platform_callbacks.py). No I/O.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import os
 import re
 import time
 import urllib.parse
 from typing import Any
 
 import pytest
-import xmltodict
-from Crypto.Cipher import AES
-from dingtalk_stream import ChatbotMessage
 from lark_oapi.core.model import RawRequest
 from lark_oapi.event.dispatcher_handler import EventDispatcherHandler
 from pydantic import SecretStr
@@ -39,12 +33,13 @@ from dispatcher.api.platforms.base import (
 )
 from dispatcher.groupchat.sender import session_webhook_allowed
 from dispatcher.groupchat.texts import is_cancel_reply
+from tests.support import platform_callbacks as pc
 
-# ---------------------------------------------------------------- WeCom
+TOKEN, AES_KEY, CORP = pc.WECOM_TOKEN, pc.WECOM_AES_KEY, pc.WECOM_CORP
+APP_SECRET = pc.DINGTALK_SECRET
+ENCRYPT_KEY, VTOKEN = pc.FEISHU_ENCRYPT_KEY, pc.FEISHU_TOKEN
 
-TOKEN = "wecom-test-token"
-AES_KEY = base64.b64encode(os.urandom(32)).decode().rstrip("=")  # 43 characters
-CORP = "ww0123456789abcdef"
+
 WECOM = PlatformConfig(
     kind="wecom", token=SecretStr(TOKEN), encoding_aes_key=SecretStr(AES_KEY), receive_id=CORP
 )
@@ -59,16 +54,8 @@ GROUP_XML = (
 
 
 def wecom_post(xml: str, *, ts: int | None = None, corp: str = CORP) -> CallbackRequest:
-    ts = int(time.time()) if ts is None else ts
-    nonce = "1372623149"
-    envelope = WeChatCrypto(TOKEN, AES_KEY, corp).encrypt_message(xml, nonce, str(ts))
-    doc = xmltodict.parse(envelope)["xml"]
-    body = (
-        f"<xml><ToUserName><![CDATA[{corp}]]></ToUserName>"
-        f"<Encrypt><![CDATA[{doc['Encrypt']}]]></Encrypt><AgentID>1</AgentID></xml>"
-    )
-    query = {"msg_signature": doc["MsgSignature"], "timestamp": str(ts), "nonce": nonce}
-    return CallbackRequest("POST", query, {}, body.encode())
+    cb = pc.wecom_callback(xml, ts=ts, corp=corp)
+    return CallbackRequest("POST", cb.query, cb.headers, cb.body)
 
 
 def parse(name: str, config: PlatformConfig, req: CallbackRequest, now: float | None = None):  # type: ignore[no-untyped-def]
@@ -185,43 +172,18 @@ def test_wecom_event_without_text_is_ignored() -> None:
 
 # ---------------------------------------------------------------- DingTalk
 
-APP_SECRET = "dingtalk-app-secret-for-tests-0123456789"
 DINGTALK = PlatformConfig(kind="dingtalk", app_secret=SecretStr(APP_SECRET))
-
-
-def dingtalk_published_sign(timestamp: str, app_secret: str) -> str:
-    """Transcribed from DingTalk's robot docs (企业内部机器人 HTTP 回调 验签示例, Python)."""
-    app_secret_enc = app_secret.encode("utf-8")
-    string_to_sign = "{}\n{}".format(timestamp, app_secret)  # noqa: UP032 - as published
-    string_to_sign_enc = string_to_sign.encode("utf-8")
-    hmac_code = hmac.new(app_secret_enc, string_to_sign_enc, digestmod=hashlib.sha256).digest()
-    return base64.b64encode(hmac_code).decode("utf-8")
-
-
-def dingtalk_body(text: str, msg_id: str = "msgABC==") -> bytes:
-    m = ChatbotMessage.from_dict(
-        {
-            "msgtype": "text",
-            "text": {"content": text},
-            "msgId": msg_id,
-            "conversationId": "cidGroup123+/=",
-            "conversationType": "2",
-            "senderStaffId": "staff-001",
-            "senderNick": "王女士",
-            "sessionWebhook": "https://oapi.dingtalk.com/robot/sendBySession?session=s1",
-            "sessionWebhookExpiredTime": int(time.time() * 1000) + 3_600_000,
-            "createAt": int(time.time() * 1000),
-        }
-    )
-    return json.dumps(m.to_dict(), ensure_ascii=False).encode()
 
 
 def dingtalk_req(
     body: bytes, ts_ms: int | None = None, secret: str = APP_SECRET
 ) -> CallbackRequest:
-    ts = str(int(time.time() * 1000) if ts_ms is None else ts_ms)
-    headers = {"timestamp": ts, "sign": dingtalk_published_sign(ts, secret)}
-    return CallbackRequest("POST", {}, headers, body)
+    cb = pc.dingtalk_callback(body, ts_ms=ts_ms, secret=secret)
+    return CallbackRequest("POST", {}, cb.headers, cb.body)
+
+
+def dingtalk_body(text: str) -> bytes:
+    return pc.dingtalk_body(text, "msgABC==")
 
 
 def test_dingtalk_message_signed_as_published() -> None:
@@ -251,84 +213,24 @@ def test_dingtalk_refuses_wrong_secret_stale_and_missing() -> None:
 
 # ---------------------------------------------------------------- Feishu
 
-ENCRYPT_KEY = "feishu-encrypt-key-for-tests"
-VTOKEN = "feishu-verification-token"
 FEISHU = PlatformConfig(
     kind="feishu", verification_token=SecretStr(VTOKEN), encrypt_key=SecretStr(ENCRYPT_KEY)
 )
 
 
-def pycryptodome_encrypt(key: str, plain: str) -> str:
-    """Independent of our code: pycryptodome, as Feishu's own SDK uses for decrypting."""
-    digest = hashlib.sha256(key.encode()).digest()
-    iv = os.urandom(16)
-    data = plain.encode()
-    pad = 16 - len(data) % 16
-    return base64.b64encode(
-        iv + AES.new(digest, AES.MODE_CBC, iv).encrypt(data + bytes([pad]) * pad)
-    ).decode()
-
-
-def feishu_event(text: str, event_id: str = "ev-1", message_id: str = "om_1") -> dict[str, Any]:
-    return {
-        "schema": "2.0",
-        "header": {
-            "event_id": event_id,
-            "event_type": "im.message.receive_v1",
-            "create_time": str(int(time.time() * 1000)),
-            "token": VTOKEN,
-            "app_id": "cli_test",
-            "tenant_key": "tk",
-        },
-        "event": {
-            "sender": {
-                "sender_id": {"open_id": "ou_sender1", "user_id": "u1"},
-                "sender_type": "user",
-            },
-            "message": {
-                "message_id": message_id,
-                "chat_id": "oc_group1",
-                "chat_type": "group",
-                "message_type": "text",
-                "content": json.dumps({"text": f"@_user_1 {text}"}, ensure_ascii=False),
-            },
-        },
-    }
+def feishu_event(text: str) -> dict[str, Any]:
+    return pc.feishu_event(text, "om_1")
 
 
 def feishu_req(
     doc: dict[str, Any], ts: int | None = None, key: str = ENCRYPT_KEY
 ) -> CallbackRequest:
-    body = json.dumps(
-        {"encrypt": pycryptodome_encrypt(key, json.dumps(doc, ensure_ascii=False))}
-    ).encode()
-    t, nonce = str(int(time.time()) if ts is None else ts), "nonce-1"
-    sig = hashlib.sha256((t + nonce + key).encode() + body).hexdigest()
-    headers = {
-        "x-lark-request-timestamp": t,
-        "x-lark-request-nonce": nonce,
-        "x-lark-signature": sig,
-    }
-    return CallbackRequest("POST", {}, headers, body)
+    cb = pc.feishu_callback(doc, ts=ts, key=key)
+    return CallbackRequest("POST", {}, cb.headers, cb.body)
 
 
 def lark_accepts(req: CallbackRequest) -> bool:
-    """Feishu's own event handler on the same bytes and headers."""
-    seen: list[Any] = []
-    handler = (
-        EventDispatcherHandler.builder(ENCRYPT_KEY, VTOKEN)
-        .register_p2_im_message_receive_v1(seen.append)
-        .build()
-    )
-    raw = RawRequest()
-    raw.uri = "/v1/platforms/feishu/x"
-    raw.body = req.body
-    raw.headers = {
-        "X-Lark-Request-Timestamp": req.headers["x-lark-request-timestamp"],
-        "X-Lark-Request-Nonce": req.headers["x-lark-request-nonce"],
-        "X-Lark-Signature": req.headers["x-lark-signature"],
-    }
-    return handler.do(raw).status_code == 200 and len(seen) == 1
+    return pc.lark_accepts(pc.Callback(req.query, req.headers, req.body))
 
 
 def test_feishu_published_decrypt_sample() -> None:
@@ -356,10 +258,12 @@ def test_feishu_tampered_is_refused_by_lark_sdk_and_by_us() -> None:
     assert not lark_accepts(tampered)
     assert refused("feishu", FEISHU, tampered).reason == "bad_signature"
     wrong_key = feishu_req(feishu_event("hi"), key="another key")
-    assert refused("feishu", FEISHU, wrong_key).reason == "undecryptable"
+    assert refused("feishu", FEISHU, wrong_key).reason == "bad_signature"
+    unsigned = CallbackRequest("POST", {}, {}, wrong_key.body)  # no signature, wrong key
+    assert refused("feishu", FEISHU, unsigned).reason == "undecryptable"
     stale = feishu_req(feishu_event("hi"), ts=int(time.time()) - 3600)
     assert refused("feishu", FEISHU, stale).reason == "stale"
-    plain = CallbackRequest("POST", {}, req.headers, json.dumps(feishu_event("hi")).encode())
+    plain = CallbackRequest("POST", {}, {}, json.dumps(feishu_event("hi")).encode())
     assert refused("feishu", FEISHU, plain).reason == "not_encrypted"
     bad_token = feishu_event("hi")
     bad_token["header"]["token"] = "guess"

@@ -53,8 +53,12 @@ class FeishuAdapter:
 
     def parse(self, config: PlatformConfig, req: CallbackRequest, now: float) -> Inbound:
         assert config.verification_token is not None
-        outer = _json(req.body, "the body")
         key = config.encrypt_key.get_secret_value() if config.encrypt_key else ""
+        # Signed deliveries are checked before anything is decrypted or parsed; only the
+        # URL check may come unsigned (the token inside it is then what is checked).
+        signed = bool(key) and "x-lark-signature" in req.headers
+        replay_key = self._check_signature(key, req, now) if signed else None
+        outer = _json(req.body, "the body")
         if "encrypt" in outer:
             if not key:
                 raise undecryptable("encrypted event but no encrypt_key configured")
@@ -68,7 +72,8 @@ class FeishuAdapter:
             )
         else:
             doc = outer
-        header = doc.get("header") if isinstance(doc.get("header"), dict) else {}
+        raw_header = doc.get("header")
+        header: dict[str, Any] = raw_header if isinstance(raw_header, dict) else {}
         token = doc.get("token") if doc.get("type") == "url_verification" else header.get("token")
         expected = config.verification_token.get_secret_value()
         if not isinstance(token, str) or not hmac.compare_digest(token.encode(), expected.encode()):
@@ -76,18 +81,19 @@ class FeishuAdapter:
         if doc.get("type") == "url_verification":
             challenge = json.dumps({"challenge": str(doc.get("challenge", ""))})
             return DirectAnswer(challenge.encode(), "application/json")
-        replay_key = self._check_signature(key, req, now)
+        if replay_key is None:
+            replay_key = self._check_signature(key, req, now)
         if header.get("event_type") != "im.message.receive_v1":
             return Ignored(replay_key, f"feishu {header.get('event_type') or 'event'}")
         return self._message(doc, replay_key)
 
     @staticmethod
     def _check_signature(key: str, req: CallbackRequest, now: float) -> str:
+        if not key:  # without an Encrypt Key Feishu signs nothing: the token is all there is
+            return "feishu:token:" + hashlib.sha256(req.body).hexdigest()
         ts = req.headers.get("x-lark-request-timestamp")
         nonce = req.headers.get("x-lark-request-nonce", "")
         given = req.headers.get("x-lark-signature", "")
-        if not key:  # without an Encrypt Key Feishu signs nothing: the token is all there is
-            return "feishu:token:" + hashlib.sha256(req.body).hexdigest()
         seconds = parse_int(ts, "X-Lark-Request-Timestamp")
         assert ts is not None
         if not hmac.compare_digest(given.encode(), signature(ts, nonce, key, req.body).encode()):
