@@ -28,14 +28,13 @@ from tests.support.waiting import eventually
 STAFF = {"Authorization": "Bearer dev-staff-token"}
 PHONE_SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OQ=="
 # Each test talks in its own group, so each group's messages are that test's alone.
-GROUPS = ("g-main", "g-retry", "g-refuse", "g-edge", "g-empty")
+GROUPS = ("g-main", "g-retry", "g-refuse", "g-edge", "g-empty", "g-extra")
 PREGNANT = "亲爱的邻居们，我是3号楼的，怀孕六个月，肚子疼喘不上气，谁能帮忙送我去医院？"
 
 
 def pipe(building: int) -> str:
     """Another building per test: the same incident from two groups would be merged."""
     return f"{building}号楼水管爆了，家里在漏水，谁会修水管？"
-
 
 
 class Platform(ABC):
