@@ -18,6 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("dispatcher.ops.report_cli", "monthly report per community (text, CSV, JSON)"),
     "demo": ("dispatcher.ops.demo", "play the stories against the running service"),
     "roster-import": ("dispatcher.api.roster_import", "import a CSV/XLSX ledger of helpers"),
+    "platform-sample": (
+        "dispatcher.api.platforms.sample_cli",
+        "a signed WeCom/DingTalk/Feishu callback for make run's dev bots (curl or --send)",
+    ),
 }
 
 

@@ -14,7 +14,8 @@ nowhere else, until Settings grows a `bots_file` field). Example:
     }]}
 
 Without the file, and only while `link_secret` is still the dev default (an unconfigured
-dev install, `make run`), one dev bot is configured: see `DEV_BOT`. Never in production.
+dev install, `make run`), dev bots are configured in `dev-community` and the demo
+district's groups: see `dispatcher/api/dev_bots.py`. Never in production.
 """
 
 from __future__ import annotations
@@ -199,8 +200,14 @@ def load_registry(settings: Settings, path: str | None = None) -> BotRegistry:
         doc = _BotsFile.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
         return BotRegistry.from_list(doc.bots)
     if settings.link_secret.get_secret_value() == DEV_LINK_SECRET:
-        log.warning("no %s: using the dev-only bot 'dev-bot' (never in production)", BOTS_FILE_ENV)
-        return BotRegistry.from_list([DEV_BOT])
+        from dispatcher.api.dev_bots import dev_bots  # imports this module
+
+        log.warning(
+            "no %s: using the dev-only bots 'dev-bot', 'dev-wecom', 'dev-dingtalk', "
+            "'dev-feishu' in the demo district's groups (never in production)",
+            BOTS_FILE_ENV,
+        )
+        return BotRegistry.from_list(dev_bots())
     log.warning("no %s: no bot can call the API", BOTS_FILE_ENV)
     return BotRegistry()
 
