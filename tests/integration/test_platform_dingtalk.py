@@ -67,24 +67,8 @@ async def run(stack: LocalStack) -> AsyncIterator[flow.Running]:
         yield running
 
 
-async def test_loop_closes_in_order(run: flow.Running) -> None:
-    await flow.check_loop_closes_in_order(run)
-
-
-async def test_retries_dispatch_once(run: flow.Running) -> None:
-    await flow.check_retries_dispatch_once(run)
-
-
-async def test_refusals(run: flow.Running) -> None:
-    await flow.check_refusals(run)
-
-
-async def test_big_and_emoji_messages(run: flow.Running) -> None:
-    await flow.check_big_and_emoji(run)
-
-
-async def test_escalation_reaches_the_group(run: flow.Running) -> None:
-    await flow.check_escalation_reaches_group(run)
+class TestDingTalk(flow.PlatformSuite):
+    """Reply and updates in order, retries once, refusals, 10 KB and emoji, escalation."""
 
 
 async def test_session_webhook_elsewhere_is_never_called(run: flow.Running) -> None:

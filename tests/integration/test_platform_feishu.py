@@ -32,15 +32,7 @@ class Feishu(flow.Platform):
         }
 
     def robots_doc(self) -> dict[str, Any]:
-        return {
-            self.group_id(g): {
-                "name": f"robot-{g}",
-                "kind": "feishu",
-                "url": self.receiver.url(f"/robot/{g}/"),
-                "token": "hook",
-            }
-            for g in flow.GROUPS
-        }
+        return self.robots_at("/robot/{group}/", "feishu")
 
     def message(self, text: str, msg_id: str, group: str, sender: str = "resident-1") -> Callback:
         cb = pc.feishu_callback(
@@ -95,21 +87,5 @@ async def test_same_event_redelivered_dispatches_once(run: flow.Running) -> None
     assert json.loads(answers[0].text)["request_id"] == json.loads(answers[1].text)["request_id"]
 
 
-async def test_loop_closes_in_order(run: flow.Running) -> None:
-    await flow.check_loop_closes_in_order(run)
-
-
-async def test_retries_dispatch_once(run: flow.Running) -> None:
-    await flow.check_retries_dispatch_once(run)
-
-
-async def test_refusals(run: flow.Running) -> None:
-    await flow.check_refusals(run)
-
-
-async def test_big_and_emoji_messages(run: flow.Running) -> None:
-    await flow.check_big_and_emoji(run)
-
-
-async def test_escalation_reaches_the_group(run: flow.Running) -> None:
-    await flow.check_escalation_reaches_group(run)
+class TestFeishu(flow.PlatformSuite):
+    """Reply and updates in order, retries once, refusals, 10 KB and emoji, escalation."""

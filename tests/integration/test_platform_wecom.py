@@ -34,15 +34,7 @@ class WeCom(flow.Platform):
         }
 
     def robots_doc(self) -> dict[str, Any]:
-        return {
-            self.group_id(g): {
-                "name": f"robot-{g}",
-                "kind": "wecom",
-                "url": self.receiver.url(f"/robot/{g}"),
-                "token": "robot-key",
-            }
-            for g in flow.GROUPS
-        }
+        return self.robots_at("/robot/{group}", "wecom")
 
     def message(self, text: str, msg_id: str, group: str, sender: str = "resident-1") -> Callback:
         return pc.wecom_callback(pc.wecom_group_xml(text, msg_id, sender, self.group_id(group)))
@@ -81,21 +73,5 @@ async def test_url_verification(run: flow.Running) -> None:
         assert bad.status_code == 401
 
 
-async def test_loop_closes_in_order(run: flow.Running) -> None:
-    await flow.check_loop_closes_in_order(run)
-
-
-async def test_retries_dispatch_once(run: flow.Running) -> None:
-    await flow.check_retries_dispatch_once(run)
-
-
-async def test_refusals(run: flow.Running) -> None:
-    await flow.check_refusals(run)
-
-
-async def test_big_and_emoji_messages(run: flow.Running) -> None:
-    await flow.check_big_and_emoji(run)
-
-
-async def test_escalation_reaches_the_group(run: flow.Running) -> None:
-    await flow.check_escalation_reaches_group(run)
+class TestWeCom(flow.PlatformSuite):
+    """Reply and updates in order, retries once, refusals, 10 KB and emoji, escalation."""

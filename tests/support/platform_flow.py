@@ -55,6 +55,18 @@ class Platform(ABC):
     def robots_doc(self) -> dict[str, Any]:
         return {}
 
+    def robots_at(self, path: str, kind: str) -> dict[str, Any]:
+        """One group robot per test group, at `path.format(group=…)` on the receiver."""
+        return {
+            self.group_id(g): {
+                "name": f"robot-{g}",
+                "kind": kind,
+                "url": self.receiver.url(path.format(group=g)),
+                "token": "hook",
+            }
+            for g in GROUPS
+        }
+
     @abstractmethod
     def message(self, text: str, msg_id: str, group: str, sender: str = "resident-1") -> Callback:
         """A freshly signed (and encrypted) callback for a group text message."""
@@ -318,3 +330,23 @@ async def check_escalation_reaches_group(run: Running) -> None:
     texts = await wait_texts(p, group, 2)  # the reply, then what the ladder did
     assert "已收到" in texts[0]
     assert all("位附近邻居" not in t for t in texts[1:])  # nobody was notified: never claimed
+
+
+class PlatformSuite:
+    """The shared scenario as test methods: `class TestX(PlatformSuite)` in each module,
+    next to a module-scoped `run` fixture."""
+
+    async def test_loop_closes_in_order(self, run: Running) -> None:
+        await check_loop_closes_in_order(run)
+
+    async def test_retries_dispatch_once(self, run: Running) -> None:
+        await check_retries_dispatch_once(run)
+
+    async def test_refusals(self, run: Running) -> None:
+        await check_refusals(run)
+
+    async def test_big_and_emoji_messages(self, run: Running) -> None:
+        await check_big_and_emoji(run)
+
+    async def test_escalation_reaches_the_group(self, run: Running) -> None:
+        await check_escalation_reaches_group(run)
