@@ -1,0 +1,249 @@
+"""`bench platforms`: callback received → the group's first reply, per chat platform.
+
+Starts its own worker and API (isolated namespace, removed afterwards, as `bench e2e`),
+configures one robot per platform with one chat group per message (so the first message a
+group gets is the reply to that message), and offers N distinct help requests per platform
+at a fixed rate as correctly signed/encrypted callbacks. A local HTTP receiver plays the
+groups (WeCom/Feishu robots, DingTalk sessionWebhooks). Prints p50/p99 of the callback's
+HTTP answer (the platform's deadline: Feishu 3 s, WeCom 5 s) and of the first reply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from dispatcher.api import dev_bots as dev
+from dispatcher.api.platforms.sample_cli import BUILDERS
+from dispatcher.bench.e2e_stack import BenchStack
+from dispatcher.bench.e2e_stats import summarize
+
+OK = b'{"errcode":0,"errmsg":"ok","code":0,"msg":"success"}'
+
+
+class GroupReceiver:
+    """A minimal HTTP/1.1 server: records when each path first receives a POST."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, float] = {}
+        self.count = 0
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    return
+                path = line.split(b" ")[1].split(b"?")[0].decode()
+                length = 0
+                while (header := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = header.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                self.first.setdefault(path, time.perf_counter())
+                self.count += 1
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (len(OK), OK)
+                )
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            writer.close()
+
+
+def _group(platform: str, i: int) -> str:
+    return f"bench-{platform}-{i}"
+
+
+def bots_doc(receiver: GroupReceiver, community: str, n: int) -> dict[str, Any]:
+    place = {"community_id": community, "grid_id": "g1", "compound_id": "c1"}
+    platforms = {
+        "wecom": {
+            "kind": "wecom",
+            "token": dev.DEV_WECOM_TOKEN,
+            "encoding_aes_key": dev.DEV_WECOM_AES_KEY,
+            "receive_id": dev.DEV_WECOM_CORP,
+        },
+        "dingtalk": {
+            "kind": "dingtalk",
+            "app_secret": dev.DEV_DINGTALK_SECRET,
+            "session_webhook_prefixes": [receiver.url("/dt/")],
+        },
+        "feishu": {
+            "kind": "feishu",
+            "verification_token": dev.DEV_FEISHU_TOKEN,
+            "encrypt_key": dev.DEV_FEISHU_KEY,
+        },
+    }
+    bots = []
+    for kind, platform in platforms.items():
+        groups = {_group(kind, i): place for i in range(n)}
+        robots = {
+            _group(kind, i): {
+                "name": f"robot-{i}",
+                "kind": kind,
+                "url": receiver.url(f"/robot/{_group(kind, i)}/"),
+                "token": "t",
+            }
+            for i in range(n)
+            if kind != "dingtalk"
+        }
+        bots.append(
+            {
+                "bot_id": f"bench-{kind}",
+                "platform": platform,
+                "robots": robots,
+                "communities": [community],
+                "groups": groups,
+                "rate_per_minute": 10_000_000,
+                "burst": 1_000_000,
+                "group_rate_per_minute": 10_000_000,
+                "group_burst": 1_000_000,
+            }
+        )
+    return {"bots": bots}
+
+
+def _reply_path(kind: str, group: str) -> str:
+    return (
+        f"/dt/{group}"
+        if kind == "dingtalk"
+        else f"/robot/{group}/" + ("" if kind == "wecom" else "t")
+    )
+
+
+async def run_platform(
+    client: httpx.AsyncClient, receiver: GroupReceiver, kind: str, n: int, rate: float
+) -> dict[str, Any]:
+    sent: dict[int, float] = {}
+    answered: list[float] = []
+    refused: list[int] = []
+
+    async def one(i: int) -> None:
+        group = _group(kind, i)
+        text = f"{i + 1}号楼有老人摔倒了起不来，快来人帮忙"
+        query, headers, body = BUILDERS[kind](text, group, f"resident-{i}", f"bench-{kind}-m{i}")
+        if kind == "dingtalk":
+            doc = json.loads(body)
+            doc["sessionWebhook"] = receiver.url(f"/dt/{group}") + "?session=s"
+            body = json.dumps(doc, ensure_ascii=False).encode()
+        started = time.perf_counter()
+        sent[i] = started
+        r = await client.post(
+            f"/v1/platforms/{kind}/bench-{kind}", params=query, headers=headers, content=body
+        )
+        answered.append(time.perf_counter() - started)
+        if r.status_code != 200 or not r.json().get("is_request"):
+            refused.append(r.status_code)
+
+    t0 = time.perf_counter()
+    tasks = []
+    for i in range(n):
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+    deadline = time.perf_counter() + 30
+    paths = {i: _reply_path(kind, _group(kind, i)) for i in range(n)}
+    while time.perf_counter() < deadline and not all(p in receiver.first for p in paths.values()):
+        await asyncio.sleep(0.1)
+    replies = [receiver.first[p] - sent[i] for i, p in paths.items() if p in receiver.first]
+    return {
+        "platform": kind,
+        "messages": n,
+        "offered_per_s": rate,
+        "not_accepted": len(refused),
+        "no_reply_within_30s": n - len(replies),
+        "callback_answer": summarize(answered),
+        "callback_to_first_reply": summarize(replies),
+    }
+
+
+async def _main(args: argparse.Namespace) -> int:
+    receiver = GroupReceiver()
+    await receiver.start()
+    community = "bench-platforms"
+    stack = BenchStack(
+        kafka_bootstrap="127.0.0.1:" + os.environ.get("DISPATCH_KAFKA_PORT", "19092"),
+        pg_port=int(os.environ.get("DISPATCH_PG_PORT", "55432")),
+        partitions=4,
+        plan_time_scale=1.0,
+        push_url=receiver.url("/phones"),
+        communities=[community],
+    )
+    results = []
+    try:
+        await stack.create()
+        (stack.root / "bots.json").write_text(
+            json.dumps(bots_doc(receiver, community, args.messages))
+        )
+        print("[bench] starting worker and API…", file=sys.stderr)
+        stack.start_worker("worker-1")
+        await stack.start_api()
+        await asyncio.sleep(args.warmup)  # the group-reply consumer joins its group
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
+            for kind in args.platform:
+                print(f"[bench] {kind}: {args.messages} messages at {args.rate}/s", file=sys.stderr)
+                result = await run_platform(client, receiver, kind, args.messages, args.rate)
+                results.append(result)
+                if args.json:
+                    print(json.dumps(result), flush=True)
+                else:
+                    a, f = result["callback_answer"], result["callback_to_first_reply"]
+                    print(
+                        f"{kind:9} n={result['messages']} answer p50 {a['p50_ms']} ms "
+                        f"p99 {a['p99_ms']} ms | first reply p50 {f['p50_ms']} ms "
+                        f"p99 {f['p99_ms']} ms max {f['max_ms']} ms | "
+                        f"not accepted {result['not_accepted']}, "
+                        f"no reply {result['no_reply_within_30s']}",
+                        flush=True,
+                    )
+    finally:
+        report = await stack.cleanup(keep_logs=args.keep_logs)
+        await receiver.stop()
+        print(f"[bench] cleaned up: {json.dumps(report)}", file=sys.stderr)
+    return 0 if all(r["no_reply_within_30s"] == 0 for r in results) else 1
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--messages", type=int, default=200, help="help requests per platform")
+    p.add_argument("--rate", type=float, default=20.0, help="callbacks per second")
+    p.add_argument(
+        "--platform",
+        action="append",
+        choices=sorted(BUILDERS),
+        help="repeatable; default: all three",
+    )
+    p.add_argument("--warmup", type=float, default=5.0, help="seconds after the API is ready")
+    p.add_argument("--keep-logs", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object per platform")
+
+
+def main(args: argparse.Namespace) -> int:
+    args.platform = args.platform or sorted(BUILDERS)
+    return asyncio.run(_main(args))
