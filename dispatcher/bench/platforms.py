@@ -19,10 +19,13 @@ import time
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from dispatcher.api import dev_bots as dev
+from dispatcher.api.bots import secret_key
 from dispatcher.api.platforms.sample_cli import BUILDERS
-from dispatcher.bench.e2e_stack import BenchStack
+from dispatcher.api.webhook_signature import signed_headers
+from dispatcher.bench.e2e_stack import BOT_ID, BOT_SECRET, BenchStack
 from dispatcher.bench.e2e_stats import summarize
 
 OK = b'{"errcode":0,"errmsg":"ok","code":0,"msg":"success"}'
@@ -79,6 +82,12 @@ def _group(platform: str, i: int) -> str:
     return f"bench-{platform}-{i}"
 
 
+def _place(community: str, kind: str, i: int) -> dict[str, str]:
+    """A compound per group: the same building and category in one compound within 15
+    minutes would be merged into one request (and answered differently)."""
+    return {"community_id": community, "grid_id": "g1", "compound_id": f"c-{kind}-{i}"}
+
+
 def bots_doc(receiver: GroupReceiver, community: str, n: int) -> dict[str, Any]:
     platforms = {
         "wecom": {
@@ -100,9 +109,7 @@ def bots_doc(receiver: GroupReceiver, community: str, n: int) -> dict[str, Any]:
     }
     bots = []
     for kind, platform in platforms.items():
-        # A compound per platform: the same building and category would be merged.
-        place = {"community_id": community, "grid_id": "g1", "compound_id": f"c-{kind}"}
-        groups = {_group(kind, i): place for i in range(n)}
+        groups = {_group(kind, i): _place(community, kind, i) for i in range(n)}
         robots = {
             _group(kind, i): {
                 "name": f"robot-{i}",
@@ -126,7 +133,34 @@ def bots_doc(receiver: GroupReceiver, community: str, n: int) -> dict[str, Any]:
                 "group_burst": 1_000_000,
             }
         )
+    bots.append(
+        {
+            "bot_id": BOT_ID,
+            "secrets": [BOT_SECRET],
+            "communities": [community],
+            "groups": {_group("generic", i): _place(community, "generic", i) for i in range(n)},
+            "rate_per_minute": 10_000_000,
+            "burst": 1_000_000,
+            "group_rate_per_minute": 10_000_000,
+            "group_burst": 1_000_000,
+        }
+    )
     return {"bots": bots}
+
+
+def build_generic(
+    text: str, group: str, sender: str, msg_id: str
+) -> tuple[str, dict[str, str], bytes]:
+    """The project's own signed JSON (POST /v1/messages): the baseline the adapters add to."""
+    doc = {"group_id": group, "message_id": msg_id, "sender": {"id": sender}, "text": text}
+    body = json.dumps(doc, ensure_ascii=False).encode()
+    key = secret_key(SecretStr(BOT_SECRET))
+    headers = {
+        "content-type": "application/json",
+        "x-bot-id": BOT_ID,
+        **signed_headers([key], body),
+    }
+    return "/v1/messages", headers, body
 
 
 def _reply_path(kind: str, group: str) -> str:
@@ -148,25 +182,29 @@ async def run_platform(
     """Messages `first` … `first + n - 1`, each in its own group."""
     sent: dict[int, float] = {}
     answered: list[float] = []
-    refused: list[int] = []
+    refused: list[str] = []
 
     async def one(i: int) -> None:
         i += first
         group = _group(kind, i)
-        text = f"{i + 1}号楼有老人摔倒了起不来，快来人帮忙"
-        query, headers, body = BUILDERS[kind](text, group, f"resident-{i}", f"bench-{kind}-m{i}")
+        text = "3号楼有老人摔倒了起不来，快来人帮忙"
+        msg_id = f"bench-{kind}-m{i}"
+        if kind == "generic":
+            path, headers, body = build_generic(text, group, f"resident-{i}", msg_id)
+            query: dict[str, str] = {}
+        else:
+            path = f"/v1/platforms/{kind}/bench-{kind}"
+            query, headers, body = BUILDERS[kind](text, group, f"resident-{i}", msg_id)
         if kind == "dingtalk":
             doc = json.loads(body)
             doc["sessionWebhook"] = receiver.url(f"/dt/{group}") + "?session=s"
             body = json.dumps(doc, ensure_ascii=False).encode()
         started = time.perf_counter()
         sent[i - first] = started
-        r = await client.post(
-            f"/v1/platforms/{kind}/bench-{kind}", params=query, headers=headers, content=body
-        )
+        r = await client.post(path, params=query, headers=headers, content=body)
         answered.append(time.perf_counter() - started)
-        if r.status_code != 200 or not r.json().get("is_request"):
-            refused.append(r.status_code)
+        if r.status_code not in (200, 202) or not r.json().get("is_request"):
+            refused.append(f"{r.status_code} {r.text[:120]}")
 
     t0 = time.perf_counter()
     tasks = []
@@ -176,7 +214,7 @@ async def run_platform(
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(i)))
     await asyncio.gather(*tasks)
-    deadline = time.perf_counter() + 30
+    deadline = time.perf_counter() + (30 if kind != "generic" else 0)  # no group reply
     paths = {i: _reply_path(kind, _group(kind, first + i)) for i in range(n)}
     while time.perf_counter() < deadline and not all(p in receiver.first for p in paths.values()):
         await asyncio.sleep(0.1)
@@ -185,10 +223,12 @@ async def run_platform(
         "platform": kind,
         "messages": n,
         "offered_per_s": rate,
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "not_accepted": len(refused),
+        "not_accepted_examples": sorted(set(refused))[:3],
         "no_reply_within_30s": n - len(replies),
         "callback_answer": summarize(answered),
-        "callback_to_first_reply": summarize(replies),
+        "callback_to_first_reply": summarize(replies) if kind != "generic" else None,
     }
 
 
@@ -225,6 +265,13 @@ async def _main(args: argparse.Namespace) -> int:
                 results.append(result)
                 if args.json:
                     print(json.dumps(result), flush=True)
+                elif result["callback_to_first_reply"] is None:
+                    a = result["callback_answer"]
+                    print(
+                        f"{kind:9} n={result['messages']} answer p50 {a['p50_ms']} ms "
+                        f"p99 {a['p99_ms']} ms (baseline: no group reply on this path)",
+                        flush=True,
+                    )
                 else:
                     a, f = result["callback_answer"], result["callback_to_first_reply"]
                     print(
@@ -239,7 +286,8 @@ async def _main(args: argparse.Namespace) -> int:
         report = await stack.cleanup(keep_logs=args.keep_logs)
         await receiver.stop()
         print(f"[bench] cleaned up: {json.dumps(report)}", file=sys.stderr)
-    return 0 if all(r["no_reply_within_30s"] == 0 for r in results) else 1
+    replied = [r for r in results if r["platform"] != "generic"]
+    return 0 if all(r["no_reply_within_30s"] == 0 for r in replied) else 1
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -248,8 +296,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--platform",
         action="append",
-        choices=sorted(BUILDERS),
-        help="repeatable; default: all three",
+        choices=[*sorted(BUILDERS), "generic"],
+        help="repeatable; default: all three, then `generic` (POST /v1/messages) as baseline",
     )
     p.add_argument("--warmup", type=float, default=5.0, help="seconds after the API is ready")
     p.add_argument(
@@ -260,5 +308,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    args.platform = args.platform or sorted(BUILDERS)
+    args.platform = args.platform or [*sorted(BUILDERS), "generic"]
     return asyncio.run(_main(args))

@@ -33,6 +33,7 @@ from schemas.events import Event, OfferSent
 log = logging.getLogger(__name__)
 
 MAX_EVENT_AGE = timedelta(hours=1)  # after a long outage, old news is not posted
+PURGE_EVERY_S = 600.0
 READY_WAIT_S = 2.0
 
 PoolGetter = Callable[[], Awaitable[asyncpg.Pool]]
@@ -56,6 +57,7 @@ class GroupReplies:
         self._queues: dict[tuple[str, str], asyncio.Queue[Job]] = {}
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._ready: dict[tuple[str, str, str], asyncio.Event] = {}
+        self._last_purge = 0.0
 
     # ------------------------------------------------------------ intake side
     def expect(self, thread: Thread) -> None:
@@ -108,6 +110,9 @@ class GroupReplies:
         if not wanted:
             return
         pool = await self._pool()
+        if time.monotonic() - self._last_purge > PURGE_EVERY_S:
+            self._last_purge = time.monotonic()
+            await threads.purge(pool)
         by_request = await threads.for_requests(pool, sorted({str(e.request_id) for e in wanted}))
         waves: dict[str, tuple[str, int]] = {}  # request → (first offer event id, count)
 

@@ -121,6 +121,8 @@ async def _message(
         return JSONResponse({"is_request": False})
     msg = _chat_message(inbound)
     if inbound.group_id not in bot.groups:
+        if not inbound.is_group:  # a one-to-one chat with the robot: nothing to dispatch
+            return JSONResponse({"ignored": "not a configured group chat"})
         raise fail(403, "unknown_group", "this chat is not configured for this bot")
     replies = request.app.state.group_replies
     pool = await deps.pool()
