@@ -78,13 +78,19 @@ class GroupReplies:
         if queue is None:
             queue = self._queues[thread.key] = asyncio.Queue()
             self._tasks[thread.key] = asyncio.create_task(
-                self._drain(queue), name=f"group-replies-{len(self._tasks)}"
+                self._drain(thread.key, queue), name="group-replies"
             )
         queue.put_nowait((key, thread, text))
 
-    async def _drain(self, queue: asyncio.Queue[Job]) -> None:
+    async def _drain(self, group: tuple[str, str], queue: asyncio.Queue[Job]) -> None:
+        """Until the group's queue is empty; the next message starts a new task. (No await
+        between finding it empty and forgetting it, so nothing queued in between is lost.)"""
         while True:
-            key, thread, text = await queue.get()
+            try:
+                key, thread, text = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                del self._queues[group], self._tasks[group]
+                return
             try:
                 pool = await self._pool()
                 if await threads.claim_post(pool, key):
@@ -171,9 +177,10 @@ class GroupReplies:
                 await consumer.stop()
 
     async def close(self) -> None:
-        for task in self._tasks.values():
+        tasks = list(self._tasks.values())
+        for task in tasks:
             task.cancel()
-        for task in self._tasks.values():
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()

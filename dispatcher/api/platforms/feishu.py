@@ -48,6 +48,12 @@ def _json(data: bytes | str, what: str) -> dict[str, Any]:
     return doc
 
 
+def _obj(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    """A nested object, or {} when it is missing or not an object."""
+    value = doc.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 class FeishuAdapter:
     name = "feishu"
 
@@ -72,8 +78,7 @@ class FeishuAdapter:
             )
         else:
             doc = outer
-        raw_header = doc.get("header")
-        header: dict[str, Any] = raw_header if isinstance(raw_header, dict) else {}
+        header = _obj(doc, "header")
         token = doc.get("token") if doc.get("type") == "url_verification" else header.get("token")
         expected = config.verification_token.get_secret_value()
         if not isinstance(token, str) or not hmac.compare_digest(token.encode(), expected.encode()):
@@ -103,10 +108,9 @@ class FeishuAdapter:
 
     @staticmethod
     def _message(doc: dict[str, Any], replay_key: str) -> Inbound:
-        event = doc.get("event") if isinstance(doc.get("event"), dict) else {}
-        message = event.get("message") if isinstance(event.get("message"), dict) else {}
-        sender = event.get("sender") if isinstance(event.get("sender"), dict) else {}
-        ids = sender.get("sender_id") if isinstance(sender.get("sender_id"), dict) else {}
+        event = _obj(doc, "event")
+        message = _obj(event, "message")
+        ids = _obj(_obj(event, "sender"), "sender_id")
         if message.get("message_type") != "text" or not message.get("message_id"):
             return Ignored(replay_key, f"feishu {message.get('message_type') or 'message'}")
         content = _json(str(message.get("content") or "{}"), "message.content")

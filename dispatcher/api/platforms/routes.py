@@ -11,6 +11,7 @@ the group gets its reply through the group-reply loop.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
@@ -97,7 +98,9 @@ def _name(name: str | None) -> str | None:
     return name[:NAME_MAX] if name else None
 
 
-def _refine(member: MemberLink | None):  # type: ignore[no-untyped-def]
+def _refine(member: MemberLink | None) -> Callable[[RequestSpec], RequestSpec]:
+    """The sender is a known helper / household: pairing (结对) starts from them."""
+
     def refine(spec: RequestSpec) -> RequestSpec:
         if member is None:
             return spec
