@@ -247,9 +247,8 @@ async def _main(args: argparse.Namespace) -> int:
     results = []
     try:
         await stack.create()
-        (stack.root / "bots.json").write_text(
-            json.dumps(bots_doc(receiver, community, args.messages))
-        )
+        groups = args.messages + args.warmup_messages
+        (stack.root / "bots.json").write_text(json.dumps(bots_doc(receiver, community, groups)))
         print("[bench] starting worker and API…", file=sys.stderr)
         stack.start_worker("worker-1")
         await stack.start_api()

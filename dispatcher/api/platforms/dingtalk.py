@@ -2,10 +2,12 @@
 
 Headers `timestamp` (ms) and `sign` = base64(HMAC-SHA256(key=AppSecret,
 msg=timestamp + "\\n" + AppSecret)); more than one hour off is refused. The signature
-covers the timestamp only, not the body: so each (timestamp, sign) pair is accepted once
-(the route claims it), and the reply goes only to a `sessionWebhook` under the configured
-prefixes. Body: `msgId`, `conversationId`, `conversationType` ("2" = group),
-`senderStaffId`, `senderNick`, `text.content`, `sessionWebhook(ExpiredTime)`.
+covers the timestamp only, not the body: an exact re-send is refused (the route claims
+header pair + body once), but a captured header pair could carry another body within the
+hour; TLS and the 1-hour window are what protect it, and the reply goes only to a
+`sessionWebhook` under the configured prefixes. Body: `msgId`, `conversationId`,
+`conversationType` ("2" = group), `senderStaffId`, `senderNick`, `text.content`,
+`sessionWebhook(ExpiredTime)`.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ class DingTalkAdapter:
             raise malformed("the body is not JSON") from exc
         if not isinstance(doc, dict):
             raise malformed("the body is not a JSON object")
-        replay_key = f"dingtalk:{ts}:{given}"
+        # The sign does not cover the body: two messages may share a millisecond (and so a
+        # sign), so the exact delivery (header pair + body) is what may come only once.
+        replay_key = f"dingtalk:{ts}:{given}:{hashlib.sha256(req.body).hexdigest()}"
         text = (doc.get("text") or {}).get("content") if isinstance(doc.get("text"), dict) else None
         if doc.get("msgtype") != "text" or not doc.get("msgId") or not isinstance(text, str):
             return Ignored(replay_key, f"dingtalk {doc.get('msgtype') or 'event'}")
