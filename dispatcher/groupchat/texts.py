@@ -1,5 +1,5 @@
 """Group messages for a request's life. Pure. Never a phone number, address or name
-(a helper's display name only if they opted in, which the roster does not record yet)."""
+(a helper's display name only if they opted in: `name_in_group` on their profile)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ def update_for(event: Event) -> str | None:
     """The group's message for `event`, or None when the group need not hear of it."""
     body = event.body
     if isinstance(body, HelperAssigned):
-        return "一位邻居已接单，正在赶来。"
+        # The name only when the helper opted in (the core sets group_name then).
+        who = f"一位邻居（{body.group_name[:32]}）" if body.group_name else "一位邻居"
+        return f"{who}已接单，正在赶来。"
     if isinstance(body, HelperWithdrawn):
         return "一位邻居临时无法前来，正在联系其他邻居。"
     if isinstance(body, RingEscalated):

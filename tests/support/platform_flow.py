@@ -25,6 +25,7 @@ from tests.support.push_receiver import PushReceiver
 from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
+ACCEPTED_BY_PA = "一位邻居（林阿姨）已接单，正在赶来。"  # pa opted in to be named
 STAFF = {"Authorization": "Bearer dev-staff-token"}
 PHONE_SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OQ=="
 # Each test talks in its own group, so each group's messages are that test's alone.
@@ -163,6 +164,8 @@ async def start(stack: LocalStack, make: type[Platform]) -> AsyncIterator[Runnin
                 h = builders.helper(
                     hid, running.community, ["driving", "first_aid"], channels=["phones"]
                 )
+                if hid == "pa":  # opted in to be named in the group; pb did not
+                    h.update(name="林阿姨", name_in_group=True)
                 r = await client.put(f"/v1/admin/helpers/{hid}", json=h, headers=STAFF)
                 assert r.status_code == 202, r.text
         yield running
@@ -206,10 +209,10 @@ async def check_loop_closes_in_order(run: Running) -> None:
         )
         await wait_for_text(p, group, "已通知2位附近邻居，请稍候。")
 
-        offer = offers_for(run.receiver, request_id)[0]
+        offer = next(o for o in offers_for(run.receiver, request_id) if o["helper_id"] == "pa")
         accepted = await client.post(urlparse(str(offer["accept_url"])).path)
         assert accepted.status_code == 200, accepted.text
-        await wait_for_text(p, group, "一位邻居已接单，正在赶来。")
+        await wait_for_text(p, group, ACCEPTED_BY_PA)
 
         # The requester says it is no longer needed, in the group.
         r = await run.send(
@@ -220,7 +223,7 @@ async def check_loop_closes_in_order(run: Running) -> None:
     texts = p.group_texts(group)
     milestones = [
         texts.index("已通知2位附近邻居，请稍候。"),
-        texts.index("一位邻居已接单，正在赶来。"),
+        texts.index(ACCEPTED_BY_PA),
         texts.index("求助已取消，已通知邻居不必前往。"),
     ]
     # The reply first, then the milestones in the order they happened (the ladder may
