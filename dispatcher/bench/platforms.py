@@ -268,7 +268,8 @@ async def _main(args: argparse.Namespace) -> int:
                     a = result["callback_answer"]
                     print(
                         f"{kind:9} n={result['messages']} answer p50 {a['p50_ms']} ms "
-                        f"p99 {a['p99_ms']} ms (baseline: no group reply on this path)",
+                        f"p99 {a['p99_ms']} ms (baseline: no group reply on this path) | "
+                        f"load {result['load_average_1m']}",
                         flush=True,
                     )
                 else:
@@ -278,7 +279,8 @@ async def _main(args: argparse.Namespace) -> int:
                         f"p99 {a['p99_ms']} ms | first reply p50 {f['p50_ms']} ms "
                         f"p99 {f['p99_ms']} ms max {f['max_ms']} ms | "
                         f"not accepted {result['not_accepted']}, "
-                        f"no reply {result['no_reply_within_30s']}",
+                        f"no reply {result['no_reply_within_30s']} | "
+                        f"load {result['load_average_1m']}",
                         flush=True,
                     )
     finally:
