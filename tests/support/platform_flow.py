@@ -214,6 +214,10 @@ async def check_loop_closes_in_order(run: Running) -> None:
         assert accepted.status_code == 200, accepted.text
         await wait_for_text(p, group, ACCEPTED_BY_PA)
 
+        # Someone else in the group cannot cancel it for them.
+        other = p.message("不用了，已经解决", f"m-{uuid.uuid4().hex[:12]}", group, "resident-2")
+        r = await run.send(client, other)
+        assert r.status_code == 200 and "cancelled" not in r.json(), r.text
         # The requester says it is no longer needed, in the group.
         r = await run.send(
             client, p.message("不用了，已经解决", f"m-{uuid.uuid4().hex[:12]}", group)
