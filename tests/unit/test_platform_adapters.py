@@ -261,6 +261,9 @@ def test_feishu_tampered_is_refused_by_lark_sdk_and_by_us() -> None:
     assert refused("feishu", FEISHU, wrong_key).reason == "bad_signature"
     unsigned = CallbackRequest("POST", {}, {}, wrong_key.body)  # no signature, wrong key
     assert refused("feishu", FEISHU, unsigned).reason == "undecryptable"
+    good = feishu_req(feishu_event("hi"))
+    unsigned_good = CallbackRequest("POST", {}, {}, good.body)  # right key, no signature
+    assert refused("feishu", FEISHU, unsigned_good).reason == "missing_signature"
     stale = feishu_req(feishu_event("hi"), ts=int(time.time()) - 3600)
     assert refused("feishu", FEISHU, stale).reason == "stale"
     plain = CallbackRequest("POST", {}, {}, json.dumps(feishu_event("hi")).encode())
