@@ -100,7 +100,7 @@ def expiry_from_ms(ms: int | None) -> datetime | None:
 
 
 async def purge(pool: asyncpg.Pool) -> None:
-    """Old threads and post claims are no longer needed (events older than a day are not
+    """Old threads and post claims are no longer needed (events older than an hour are not
     posted, and a closed request's group has heard its end)."""
     await pool.execute("DELETE FROM api_group_posts WHERE posted_at < now() - interval '2 days'")
     await pool.execute("DELETE FROM api_group_threads WHERE created_at < now() - interval '7 days'")
