@@ -3,7 +3,8 @@
 Each group has one queue and one task, so its messages go out in order: the intake puts
 the immediate reply ("已收到…", with 120 advice where life is at risk) on the queue before
 the request can cause any event, and the events consumer (its own consumer group) puts
-the updates after it. Offer waves are folded into one "已通知N位附近邻居". Posts are
+the updates after it. A wave of offers (one command's) is folded into one "已通知N位附近邻居",
+posted when another event of the request arrives or no offer has come for 0.25 s. Posts are
 claimed in PostgreSQL before sending (`api_group_posts`), so a replayed event or a second
 API instance never posts twice; a post whose sending fails for good is logged, not retried
 forever (group messages are best-effort; the request itself is never lost).
@@ -17,6 +18,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -35,9 +37,21 @@ log = logging.getLogger(__name__)
 MAX_EVENT_AGE = timedelta(hours=1)  # after a long outage, old news is not posted
 PURGE_EVERY_S = 600.0
 READY_WAIT_S = 2.0
+WAVE_SETTLE_S = 0.25
 
 PoolGetter = Callable[[], Awaitable[asyncpg.Pool]]
 Job = tuple[str, Thread, str]  # post key, thread, text
+
+
+@dataclass
+class _Wave:
+    """Offers sent by one command (one ring's wave): posted as one "已通知N位"."""
+
+    first_event_id: str
+    caused_by: str
+    threads: list[Thread]
+    count: int = 0
+    last_seen: float = 0.0
 
 
 def group_replies_group(settings: Settings) -> str:
@@ -58,6 +72,7 @@ class GroupReplies:
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._ready: dict[tuple[str, str, str], asyncio.Event] = {}
         self._last_purge = 0.0
+        self._waves: dict[str, _Wave] = {}  # request → its offer wave not yet posted
 
     # ------------------------------------------------------------ intake side
     def expect(self, thread: Thread) -> None:
@@ -109,45 +124,58 @@ class GroupReplies:
                 await asyncio.wait_for(ready.wait(), READY_WAIT_S)
 
     # ------------------------------------------------------------ events side
+    async def _post(self, threads_: list[Thread], key: str, text: str) -> None:
+        for thread in threads_:
+            await self._wait_ready(thread)
+            self.enqueue(f"{key}:{thread.bot_id}:{thread.group_id}", thread, text)
+
+    async def _flush_wave(self, request_id: str) -> None:
+        wave = self._waves.pop(request_id, None)
+        if wave is not None:
+            await self._post(wave.threads, wave.first_event_id, texts.notified(wave.count))
+
+    async def flush_settled(self) -> None:
+        """Waves with no new offer for WAVE_SETTLE_S: one wave's offers are published
+        together, but may reach us in two fetches."""
+        now = time.monotonic()
+        for request_id in [r for r, w in self._waves.items() if now - w.last_seen >= WAVE_SETTLE_S]:
+            await self._flush_wave(request_id)
+
     async def handle(self, events: list[Event]) -> None:
         """Events in partition order; posts queued per group in that order."""
         horizon = datetime.now(UTC) - MAX_EVENT_AGE
         wanted = [e for e in events if e.request_id and e.occurred_at > horizon]
-        if not wanted:
-            return
+        if wanted:
+            await self._handle(wanted)
+        await self.flush_settled()
+
+    async def _handle(self, wanted: list[Event]) -> None:
         pool = await self._pool()
         if time.monotonic() - self._last_purge > PURGE_EVERY_S:
             self._last_purge = time.monotonic()
             await threads.purge(pool)
         by_request = await threads.for_requests(pool, sorted({str(e.request_id) for e in wanted}))
-        waves: dict[str, tuple[str, int]] = {}  # request → (first offer event id, count)
-
-        async def post(request_id: str, key: str, text: str) -> None:
-            for thread in by_request.get(request_id, []):
-                await self._wait_ready(thread)
-                self.enqueue(f"{key}:{thread.bot_id}:{thread.group_id}", thread, text)
-
-        async def flush(request_id: str) -> None:
-            wave = waves.pop(request_id, None)
-            if wave is not None:
-                await post(request_id, wave[0], texts.notified(wave[1]))
-
         for event in wanted:
             request_id = str(event.request_id)
-            if request_id not in by_request:
+            asked = by_request.get(request_id)
+            if not asked:
                 continue
+            wave = self._waves.get(request_id)
             if isinstance(event.body, OfferSent):
-                first, count = waves.get(request_id, (event.event_id, 0))
-                waves[request_id] = (first, count + 1)
+                if wave is not None and wave.caused_by != event.caused_by:
+                    await self._flush_wave(request_id)  # a later wave (the next ring)
+                    wave = None
+                if wave is None:
+                    wave = self._waves[request_id] = _Wave(event.event_id, event.caused_by, asked)
+                wave.count += 1
+                wave.last_seen = time.monotonic()
                 continue
-            await flush(request_id)
+            await self._flush_wave(request_id)
             text = texts.update_for(event)
             if text is not None:
-                await post(request_id, event.event_id, text)
+                await self._post(asked, event.event_id, text)
             if isinstance(event.body, texts.CLOSING):
                 await threads.close(pool, request_id)
-        for request_id in list(waves):
-            await flush(request_id)
 
     async def consume_forever(self, settings: Settings) -> None:
         while True:
@@ -161,11 +189,11 @@ class GroupReplies:
             try:
                 await consumer.start()
                 while True:
-                    batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                    batches = await consumer.getmany(timeout_ms=100, max_records=500)
                     events = [e for part in batches.values() for e in _decoded(part)]
+                    await self.handle(events)  # also when empty: settled waves go out
                     if not events:
                         continue
-                    await self.handle(events)
                     with contextlib.suppress(CommitFailedError):
                         await consumer.commit()
             except asyncio.CancelledError:

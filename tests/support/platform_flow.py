@@ -180,6 +180,13 @@ def offers_for(receiver: PushReceiver, request_id: str) -> list[dict[str, Any]]:
     return found
 
 
+NOTIFIED = re.compile(r"已通知(\d+)位附近邻居")
+
+
+def notified_total(texts: list[str]) -> int:
+    return sum(int(m[1]) for t in texts if (m := NOTIFIED.match(t)))
+
+
 async def wait_for_text(p: Platform, group: str, text: str, timeout: float = 30) -> None:
     await p.receiver.wait_for(lambda: text in p.group_texts(group), timeout=timeout)
 
@@ -207,7 +214,9 @@ async def check_loop_closes_in_order(run: Running) -> None:
         await run.receiver.wait_for(
             lambda: len(offers_for(run.receiver, request_id)) >= 2, timeout=30
         )
-        await wait_for_text(p, group, "已通知2位附近邻居，请稍候。")
+        # One wave of two offers: "已通知2位附近邻居" (two messages of 1 if the wave reached
+        # the loop in two parts more than 0.25 s apart: the count is what must add up).
+        await p.receiver.wait_for(lambda: notified_total(p.group_texts(group)) >= 2, timeout=30)
 
         offer = next(o for o in offers_for(run.receiver, request_id) if o["helper_id"] == "pa")
         accepted = await client.post(urlparse(str(offer["accept_url"])).path)
@@ -225,8 +234,9 @@ async def check_loop_closes_in_order(run: Running) -> None:
         assert r.status_code == 200 and r.json()["cancelled"] == request_id
         await wait_for_text(p, group, "求助已取消，已通知邻居不必前往。")
     texts = p.group_texts(group)
+    assert notified_total(texts) == 2, texts
     milestones = [
-        texts.index("已通知2位附近邻居，请稍候。"),
+        next(i for i, t in enumerate(texts) if NOTIFIED.match(t)),
         texts.index(ACCEPTED_BY_PA),
         texts.index("求助已取消，已通知邻居不必前往。"),
     ]
