@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from dispatcher.groupchat.texts import notified, update_for
+from dispatcher.push.http import redact
 from schemas.events import Event, HelperAssigned, RequestCancelled
 from schemas.places import PlacePath
 from schemas.requests import RequesterContact
@@ -48,3 +49,9 @@ def test_cancelled() -> None:
         update_for(_event(RequestCancelled(by=Party.REQUESTER)))
         == "求助已取消，已通知邻居不必前往。"
     )
+
+
+def test_session_webhook_token_is_masked_in_logs() -> None:
+    """httpx logs the URL it posts to; a sessionWebhook's session lets anyone post there."""
+    url = "https://oapi.dingtalk.com/robot/sendBySession?session=c4a1b2secret"
+    assert "c4a1b2secret" not in redact(f'HTTP Request: POST {url} "HTTP/1.1 200 OK"')
