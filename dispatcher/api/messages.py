@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from dispatcher.api.bot_auth import BotCaller
-from dispatcher.api.bots import BotConfig
+from dispatcher.api.bot_auth import BotCaller, ensure_community
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.dispatch import request_id_for, submit_once
 from dispatcher.api.errors import fail
 from dispatcher.api.intake import spec_for_message
 from dispatcher.api.models import Accepted, ChatMessageIn, MessageOut
 from dispatcher.classify import classify
-from schemas.requests import RequestSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from schemas.requests import RequestSpec
 
 router = APIRouter(prefix="/v1/messages", tags=["bots"])
 
@@ -42,14 +44,12 @@ async def post_message(
     """A chat message as the bot saw it. 202 with the request id and a reply to post when it
     is a help request (queued with acks=all before answering); 200 `is_request: false`
     otherwise. Life-threatening: the reply says to call 120/119/110 first."""
-    bot = caller.bot
-    assert bot is not None
-    return await intake_chat_message(request, bot, msg, idempotency_key)
+    return await intake_chat_message(request, caller, msg, idempotency_key)
 
 
 async def intake_chat_message(
     request: Request,
-    bot: BotConfig,
+    caller: BotCaller,
     msg: ChatMessageIn,
     idempotency_key: str | None = None,
     refine: Callable[[RequestSpec], RequestSpec] = lambda spec: spec,
@@ -59,26 +59,26 @@ async def intake_chat_message(
     adds what the caller knows (the sender's household); `before_queue` runs once the
     message is a request, before it is queued (platforms record the reply thread)."""
     deps: ApiDeps = request.app.state.deps
+    bot = caller.bot
+    assert bot is not None
     group = bot.groups.get(msg.group_id)
     if group is None:
         raise fail(403, "unknown_group", "this group is not configured for this bot")
-    if not bot.may_act_in(group.community_id):
-        raise fail(403, "wrong_community", "this bot is not bound to that community")
+    ensure_community(caller, group.community_id)
     deps.limiter.check(
         ("group", bot.bot_id, msg.group_id), bot.group_rate_per_minute, bot.group_burst, "group"
     )
     c = classify(msg.text)
     if not c.is_request:
         return JSONResponse(MessageOut(is_request=False).model_dump(mode="json"), status_code=200)
-    spec = refine(
-        spec_for_message(
-            msg,
-            c,
-            group,
-            request_id=request_id_for(bot.bot_id, msg.group_id, msg.message_id),
-            bot_id=bot.bot_id,
-        )
+    spec = spec_for_message(
+        msg,
+        c,
+        group,
+        request_id=request_id_for(bot.bot_id, msg.group_id, msg.message_id),
+        bot_id=bot.bot_id,
     )
+    spec = refine(spec)
     if before_queue is not None:
         await before_queue(spec)
 

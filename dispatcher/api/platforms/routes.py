@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from dispatcher.api.bot_auth import claim_webhook_id, release_webhook_id
+from dispatcher.api.bot_auth import Caller, claim_webhook_id, release_webhook_id
 from dispatcher.api.bots import BotConfig, MemberLink
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.dispatch import send_command
@@ -157,7 +157,7 @@ async def _message(
     try:
         response = await intake_chat_message(
             request,
-            bot,
+            Caller("bot", bot),
             msg,
             refine=_refine(bot.members.get(msg.sender.id)),
             before_queue=before_queue,
