@@ -74,6 +74,10 @@ class PlatformConfig(BaseModel):
     session_webhook_prefixes: tuple[str, ...] = (DINGTALK_SESSION_PREFIX,)
     verification_token: SecretStr | None = None  # Feishu: Verification Token
     encrypt_key: SecretStr | None = None  # Feishu: Encrypt Key (optional)
+    # Feishu: with the app's id (and app_secret above) the group hears back through the
+    # reply API (im/v1/messages/{id}/reply) instead of a group robot.
+    app_id: str | None = Field(default=None, max_length=64)
+    api_base: str = "https://open.feishu.cn"
 
     @model_validator(mode="after")
     def _credentials(self) -> PlatformConfig:

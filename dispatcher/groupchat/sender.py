@@ -2,8 +2,9 @@
 
 DingTalk gives a `sessionWebhook` with each message: used while it is valid and only when
 it starts with a configured prefix (it arrives in a request, so it is never trusted as a
-URL by itself). Otherwise the group's robot from the bots file (`robots`), through the
-push channels (each platform's signing). Retries transient failures a few times.
+URL by itself). A Feishu app with `app_id`/`app_secret` answers the asking message through
+the reply API. Otherwise the group's robot from the bots file (`robots`), through the push
+channels (each platform's signing). Retries transient failures a few times.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 import httpx
 
 from dispatcher.api.bots import BotConfig, BotRegistry
+from dispatcher.groupchat.feishu_reply import FeishuReplies
 from dispatcher.groupchat.threads import Thread
 from dispatcher.push.channels import make_channel
 from dispatcher.push.channels.base import classify_status, json_body
@@ -45,6 +47,7 @@ class GroupSender:
     def __init__(self, registry: BotRegistry, client: httpx.AsyncClient) -> None:
         self._registry = registry
         self._client = client
+        self._feishu = FeishuReplies(client)
 
     def _session_url(self, bot: BotConfig, thread: Thread, now: datetime) -> str | None:
         url = thread.session_webhook
@@ -74,6 +77,8 @@ class GroupSender:
         url = self._session_url(bot, thread, datetime.now(UTC))
         if url is not None:
             return await self._post_session(url, text)
+        if thread.reply_to and bot.platform is not None and FeishuReplies.usable(bot.platform):
+            return await self._feishu.reply(bot.platform, thread.reply_to, text, key)
         robot = bot.robots.get(thread.group_id)
         if robot is None:
             return PermanentFailure("no reply channel for this group")

@@ -18,6 +18,7 @@ class Thread:
     group_id: str
     session_webhook: str | None = field(default=None, repr=False)
     session_expires: datetime | None = None
+    reply_to: str | None = None  # Feishu: the asking message, for the reply API
 
     @property
     def key(self) -> tuple[str, str]:
@@ -32,7 +33,7 @@ async def record(
 ) -> None:
     await pool.execute(
         "INSERT INTO api_group_threads (request_id, bot_id, group_id, sender_id, "
-        "session_webhook, session_expires) VALUES ($1, $2, $3, $4, $5, $6) "
+        "session_webhook, session_expires, reply_to) VALUES ($1, $2, $3, $4, $5, $6, $7) "
         "ON CONFLICT (request_id, bot_id, group_id) DO UPDATE SET "
         "session_webhook = EXCLUDED.session_webhook, session_expires = EXCLUDED.session_expires",
         thread.request_id,
@@ -41,12 +42,13 @@ async def record(
         sender_id,
         thread.session_webhook,
         thread.session_expires,
+        thread.reply_to,
     )
 
 
 async def for_requests(pool: asyncpg.Pool, request_ids: list[str]) -> dict[str, list[Thread]]:
     rows = await pool.fetch(
-        "SELECT request_id, bot_id, group_id, session_webhook, session_expires "
+        "SELECT request_id, bot_id, group_id, session_webhook, session_expires, reply_to "
         "FROM api_group_threads WHERE request_id = ANY($1::text[])",
         request_ids,
     )
@@ -59,6 +61,7 @@ async def for_requests(pool: asyncpg.Pool, request_ids: list[str]) -> dict[str, 
                 r["group_id"],
                 r["session_webhook"],
                 r["session_expires"],
+                r["reply_to"],
             )
         )
     return out

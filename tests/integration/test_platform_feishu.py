@@ -4,6 +4,7 @@ is first checked by lark-oapi's own event handler (the SDK must accept what we a
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,12 +15,26 @@ import pytest
 from tests.support import platform_callbacks as pc
 from tests.support import platform_flow as flow
 from tests.support.platform_callbacks import Callback
+from tests.support.push_receiver import PushReceiver, Reply
 from tests.support.stack import LocalStack
+
+FEISHU_API = "/feishu-api"
+TOKEN_PATH = FEISHU_API + "/open-apis/auth/v3/tenant_access_token/internal"
+REPLY = re.compile(re.escape(FEISHU_API) + r"/open-apis/im/v1/messages/([^/]+)/reply$")
 
 
 class Feishu(flow.Platform):
+    """A Feishu app: the group hears back through the reply API (the receiver plays
+    open.feishu.cn: a tenant token, then replies to the asking message)."""
+
     kind = "feishu"
     bot_id = "feishu-robot"
+
+    def __init__(self, receiver: PushReceiver) -> None:
+        super().__init__(receiver)
+        token = {"code": 0, "msg": "ok", "tenant_access_token": "t-test-token", "expire": 7200}
+        receiver.set_default(TOKEN_PATH, Reply(body=json.dumps(token).encode()))
+        self.asked: dict[str, set[str]] = {}  # group → message ids sent in it
 
     def group_id(self, group: str) -> str:
         return f"oc_{group}"
@@ -29,12 +44,24 @@ class Feishu(flow.Platform):
             "kind": "feishu",
             "verification_token": pc.FEISHU_TOKEN,
             "encrypt_key": pc.FEISHU_ENCRYPT_KEY,
+            "app_id": "cli_test",
+            "app_secret": "feishu-app-secret-for-tests",
+            "api_base": self.receiver.url(FEISHU_API),
         }
 
-    def robots_doc(self) -> dict[str, Any]:
-        return self.robots_at("/robot/{group}/", "feishu")
+    def group_texts(self, group: str) -> list[str]:
+        """Replies to the messages asked in `group`, in the order they arrived."""
+        asked = self.asked.get(group, set())
+        out = []
+        for r in sorted(self.receiver.received, key=lambda r: r.at):
+            m = REPLY.match(r.path)
+            if m and m[1] in asked:
+                assert r.headers["authorization"] == "Bearer t-test-token"
+                out.append(json.loads(r.json()["content"])["text"])
+        return out
 
     def message(self, text: str, msg_id: str, group: str, sender: str = "resident-1") -> Callback:
+        self.asked.setdefault(group, set()).add(msg_id)
         cb = pc.feishu_callback(
             pc.feishu_event(text, msg_id, sender=sender, chat=self.group_id(group))
         )
@@ -57,7 +84,7 @@ class Feishu(flow.Platform):
         return bad
 
     def group_path(self, group: str) -> str:
-        return f"/robot/{group}/hook"
+        raise NotImplementedError("replies go to the asking message, see group_texts")
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +116,16 @@ async def test_same_event_redelivered_dispatches_once(run: flow.Running) -> None
 
 class TestFeishu(flow.PlatformSuite):
     """Reply and updates in order, retries once, refusals, 10 KB and emoji, escalation."""
+
+
+async def test_reply_api_token_is_cached_and_each_post_has_its_own_uuid(
+    run: flow.Running,
+) -> None:
+    """Runs last: by now dozens of replies went out through the reply API."""
+    replies = [r for r in run.receiver.received if REPLY.match(r.path)]
+    assert len(replies) >= 10
+    assert len(run.receiver.for_path(TOKEN_PATH)) == 1  # one tenant token, cached
+    token_request = run.receiver.for_path(TOKEN_PATH)[0].json()
+    assert token_request == {"app_id": "cli_test", "app_secret": "feishu-app-secret-for-tests"}
+    uuids = [r.json()["uuid"] for r in replies]
+    assert len(set(uuids)) == len(uuids)  # Feishu drops a repeated uuid: none repeated

@@ -31,6 +31,7 @@ class Tables:
                 "group_id": "g1",
                 "session_webhook": None,
                 "session_expires": None,
+                "reply_to": None,
             }
         ]
 

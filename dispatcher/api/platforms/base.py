@@ -39,6 +39,7 @@ class ReplyHint:
 
     session_webhook: str | None = field(default=None, repr=False)  # DingTalk
     expires_at_ms: int | None = None
+    reply_to: str | None = None  # Feishu: the message to answer with the reply API
 
 
 @dataclass(frozen=True)

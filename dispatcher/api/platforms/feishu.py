@@ -23,6 +23,7 @@ from dispatcher.api.platforms.base import (
     Inbound,
     InboundMessage,
     Refused,
+    ReplyHint,
     bad_signature,
     check_fresh,
     malformed,
@@ -125,4 +126,5 @@ class FeishuAdapter:
             text=_MENTION.sub("", text).strip(),
             replay_key=replay_key,
             is_group=message.get("chat_type", "group") == "group",
+            reply=ReplyHint(reply_to=str(message["message_id"])),
         )

@@ -144,6 +144,7 @@ async def _message(
             msg.group_id,
             inbound.reply.session_webhook,
             threads.expiry_from_ms(inbound.reply.expires_at_ms),
+            inbound.reply.reply_to,
         )
 
     asked: list[Thread] = []

@@ -8,6 +8,7 @@ CREATE TABLE api_group_threads (
     sender_id       text        NOT NULL,  -- the platform's opaque id, for cancel-by-reply
     session_webhook text,                  -- DingTalk's reply URL for this conversation
     session_expires timestamptz,
+    reply_to        text,                  -- Feishu: the message the reply API answers
     closed          boolean     NOT NULL DEFAULT false,
     created_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (request_id, bot_id, group_id)
