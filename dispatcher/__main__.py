@@ -11,6 +11,10 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("dispatcher.classify.cli", "decide whether a chat message is a help request"),
     "bench": ("dispatcher.bench.cli", "benchmarks: `bench match`, `bench e2e`"),
+    "platform-sample": (
+        "dispatcher.api.platforms.sample_cli",
+        "a signed WeCom/DingTalk/Feishu callback for make run's dev bots (curl or --send)",
+    ),
     "worker": ("streams.worker", "run the Faust dispatch worker"),
     "api": ("dispatcher.api.serve", "run the HTTP API"),
     "migrate": ("dispatcher.record.migrate", "apply the PostgreSQL migrations"),

@@ -101,6 +101,8 @@ class HelperAssigned(Wire):
     contact: RequesterContact = Field(repr=False)
     place: PlacePath = Field(repr=False)
     text: str = Field(default="", repr=False)
+    # The helper's name for the asking chat group, only if they opted in (name_in_group).
+    group_name: str | None = Field(default=None, repr=False)
 
 
 StandDownReason = Literal["covered", "cancelled", "resolved", "expired", "referred"]

@@ -57,6 +57,8 @@ class HelperProfile(Wire):
     paired_household_ids: tuple[str, ...] = ()  # 结对 households
     channels: tuple[str, ...] = ()  # e.g. "webhook:default", "wecom:grid-3"
     languages: tuple[str, ...] = ()  # e.g. "minnan"
+    # Opted in: the asking chat group may see this name when they accept (dispatcher/groupchat).
+    name_in_group: bool = False
     active: bool = True
     # The helper's user id on the chat platform (WeCom userid, Feishu open_id …) for
     # @-mentions; personal, so kept out of repr like the phone.

@@ -56,6 +56,9 @@ class HelperIn(Body):
     paired_household_ids: list[str] = Field(default_factory=list, max_length=50)
     channels: list[str] = Field(default_factory=list, max_length=10)
     languages: list[str] = Field(default_factory=list, max_length=10)
+    name_in_group: bool = Field(
+        default=False, description="Opt-in: the asking group sees the name on accepting"
+    )
     active: bool = True
 
     def to_profile(self) -> HelperProfile:
@@ -82,6 +85,7 @@ class HelperIn(Body):
             paired_household_ids=tuple(self.paired_household_ids),
             channels=tuple(self.channels),
             languages=tuple(self.languages),
+            name_in_group=self.name_in_group,
             active=self.active,
         )
 

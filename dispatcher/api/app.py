@@ -13,9 +13,13 @@ from fastapi import FastAPI
 from dispatcher.api import admin, health, helper_pages, messages, offer_pages, requests
 from dispatcher.api.body_limit import BodyLimit
 from dispatcher.api.deps import ApiDeps
+from dispatcher.api.platforms.routes import router as platforms_router
 from dispatcher.api.producer import KafkaCommandSink
 from dispatcher.api.reconcile import reconcile_forever
+from dispatcher.groupchat.loop import GroupReplies
+from dispatcher.groupchat.sender import GroupSender
 from dispatcher.ops import web as ops_web
+from dispatcher.push.http import make_client
 from dispatcher.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,6 +27,8 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     deps = deps or ApiDeps(settings=settings, sink=KafkaCommandSink(settings))
+    reply_client = make_client(timeout=5.0)
+    group_replies = GroupReplies(GroupSender(deps.registry, reply_client), deps.pool)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -33,12 +39,22 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
             except Exception as exc:  # readiness reports it; the sink retries on first use
                 log.warning("kafka producer not started yet: %s", type(exc).__name__)
         reconciler = asyncio.create_task(reconcile_forever(deps), name="reconcile")
+        # Platform robots' groups hear back (dispatcher/groupchat); off without any.
+        updates = (
+            asyncio.create_task(group_replies.consume_forever(settings), name="group-replies")
+            if any(b.platform is not None for b in deps.registry.bots.values())
+            else None
+        )
         try:
             yield
         finally:
-            reconciler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reconciler
+            for task in (reconciler, updates):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            await group_replies.close()
+            await reply_client.aclose()
             await deps.close()
 
     app = FastAPI(
@@ -56,6 +72,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.deps = deps
+    app.state.group_replies = group_replies
     app.add_middleware(
         BodyLimit,
         limit=settings.max_body_bytes,
@@ -63,6 +80,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(messages.router)
+    app.include_router(platforms_router)
     app.include_router(requests.router)
     app.include_router(offer_pages.router)
     app.include_router(helper_pages.router)

@@ -90,6 +90,11 @@ async def _release_webhook_id(deps: ApiDeps, bot_id: str, webhook_id: str) -> No
     )
 
 
+# Platform callbacks (dispatcher/api/platforms) claim their signed deliveries the same way.
+claim_webhook_id = _claim_webhook_id
+release_webhook_id = _release_webhook_id
+
+
 async def _authenticate_bot(
     request: Request,
     bot_id: str | None,

@@ -14,7 +14,8 @@ nowhere else, until Settings grows a `bots_file` field). Example:
     }]}
 
 Without the file, and only while `link_secret` is still the dev default (an unconfigured
-dev install, `make run`), one dev bot is configured: see `DEV_BOT`. Never in production.
+dev install, `make run`), dev bots are configured in `dev-community` and the demo
+district's groups: see `dispatcher/api/dev_bots.py`. Never in production.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ import json
 import logging
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from dispatcher.push.endpoints import EndpointConfig
 from dispatcher.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,12 +56,61 @@ class GroupPlace(BaseModel):
     buildings: dict[str, str] = Field(default_factory=dict)  # hint "3" → building id
 
 
+DINGTALK_SESSION_PREFIX = "https://oapi.dingtalk.com/robot/sendBySession"
+
+
+class PlatformConfig(BaseModel):
+    """A bot that is a WeCom / DingTalk / Feishu robot calling /v1/platforms/{kind}/{bot_id}
+    (see dispatcher/api/platforms/). Only the fields of its kind are used."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["wecom", "dingtalk", "feishu"]
+    token: SecretStr | None = None  # WeCom: Token
+    encoding_aes_key: SecretStr | None = None  # WeCom: EncodingAESKey (43 characters)
+    receive_id: str = ""  # WeCom: the CorpID for an app; "" for a smart robot
+    app_secret: SecretStr | None = None  # DingTalk: the robot's AppSecret
+    # DingTalk: a sessionWebhook is used only under these prefixes (it comes in a request).
+    session_webhook_prefixes: tuple[str, ...] = (DINGTALK_SESSION_PREFIX,)
+    verification_token: SecretStr | None = None  # Feishu: Verification Token
+    encrypt_key: SecretStr | None = None  # Feishu: Encrypt Key (optional)
+    # Feishu: with the app's id (and app_secret above) the group hears back through the
+    # reply API (im/v1/messages/{id}/reply) instead of a group robot.
+    app_id: str | None = Field(default=None, max_length=64)
+    api_base: str = "https://open.feishu.cn"
+
+    @model_validator(mode="after")
+    def _credentials(self) -> PlatformConfig:
+        needed = {
+            "wecom": ("token", "encoding_aes_key"),
+            "dingtalk": ("app_secret",),
+            "feishu": ("verification_token",),
+        }[self.kind]
+        for name in needed:
+            if getattr(self, name) is None:
+                raise ValueError(f"a {self.kind} platform needs {name}")
+        return self
+
+
+class MemberLink(BaseModel):
+    """A chat sender the community knows: their helper id and/or household (结对 pairing)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    helper_id: str | None = Field(default=None, max_length=64)
+    household_id: str | None = Field(default=None, max_length=64)
+
+
 class BotConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     bot_id: str = Field(pattern=_ID)
-    # Up to two active secrets: the old and the new one during a rotation.
-    secrets: tuple[SecretStr, ...] = Field(min_length=1, max_length=2)
+    # Up to two active secrets: the old and the new one during a rotation. A platform bot
+    # (below) may have none: it authenticates with its platform's own scheme.
+    secrets: tuple[SecretStr, ...] = Field(default=(), max_length=2)
+    platform: PlatformConfig | None = None
+    robots: dict[str, EndpointConfig] = Field(default_factory=dict)  # group id → reply robot
+    members: dict[str, MemberLink] = Field(default_factory=dict)  # sender id → who they are
     communities: frozenset[str] = frozenset()  # empty: may act nowhere (yet)
     groups: dict[str, GroupPlace] = Field(default_factory=dict)
     rate_per_minute: float = Field(default=60, gt=0)
@@ -72,6 +124,12 @@ class BotConfig(BaseModel):
         for s in secrets:
             secret_key(s)  # raises ValueError on a bad whsec_ value
         return secrets
+
+    @model_validator(mode="after")
+    def _some_credential(self) -> BotConfig:
+        if not self.secrets and self.platform is None:
+            raise ValueError("a bot needs secrets or a platform")
+        return self
 
     @model_validator(mode="after")
     def _groups_in_communities(self) -> BotConfig:
@@ -146,8 +204,14 @@ def load_registry(settings: Settings, path: str | None = None) -> BotRegistry:
         doc = _BotsFile.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
         return BotRegistry.from_list(doc.bots)
     if settings.link_secret.get_secret_value() == DEV_LINK_SECRET:
-        log.warning("no %s: using the dev-only bot 'dev-bot' (never in production)", BOTS_FILE_ENV)
-        return BotRegistry.from_list([DEV_BOT])
+        from dispatcher.api.dev_bots import dev_bots  # imports this module
+
+        log.warning(
+            "no %s: using the dev-only bots 'dev-bot', 'dev-wecom', 'dev-dingtalk', "
+            "'dev-feishu' in the demo district's groups (never in production)",
+            BOTS_FILE_ENV,
+        )
+        return BotRegistry.from_list(dev_bots())
     log.warning("no %s: no bot can call the API", BOTS_FILE_ENV)
     return BotRegistry()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
@@ -15,6 +15,11 @@ from dispatcher.api.errors import fail
 from dispatcher.api.intake import spec_for_message
 from dispatcher.api.llm_classifier import refine_with_llm
 from dispatcher.api.models import Accepted, ChatMessageIn, MessageOut
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from schemas.requests import RequestSpec
 
 router = APIRouter(prefix="/v1/messages", tags=["bots"])
 
@@ -40,6 +45,20 @@ async def post_message(
     """A chat message as the bot saw it. 202 with the request id and a reply to post when it
     is a help request (queued with acks=all before answering); 200 `is_request: false`
     otherwise. Life-threatening: the reply says to call 120/119/110 first."""
+    return await intake_chat_message(request, caller, msg, idempotency_key)
+
+
+async def intake_chat_message(
+    request: Request,
+    caller: BotCaller,
+    msg: ChatMessageIn,
+    idempotency_key: str | None = None,
+    refine: Callable[[RequestSpec], RequestSpec] = lambda spec: spec,
+    before_queue: Callable[[RequestSpec], Awaitable[None]] | None = None,
+) -> JSONResponse:
+    """The one chat-message intake, for signed bots and platform adapters alike. `refine`
+    adds what the caller knows (the sender's household); `before_queue` runs once the
+    message is a request, before it is queued (platforms record the reply thread)."""
     deps: ApiDeps = request.app.state.deps
     bot = caller.bot
     assert bot is not None
@@ -61,6 +80,9 @@ async def post_message(
         request_id=request_id_for(bot.bot_id, msg.group_id, msg.message_id),
         bot_id=bot.bot_id,
     )
+    spec = refine(spec)
+    if before_queue is not None:
+        await before_queue(spec)
 
     def render(accepted: Accepted) -> dict[str, Any]:
         return MessageOut(

@@ -53,6 +53,15 @@ def _parser() -> argparse.ArgumentParser:
     from dispatcher.bench.record import add_arguments as add_record_arguments
 
     add_record_arguments(record)
+    platforms = sub.add_parser(
+        "platforms",
+        help="WeCom/DingTalk/Feishu callback → the group's first reply (p50/p99)",
+        description="Signed platform callbacks through the real API and worker (isolated "
+        "namespace, cleaned up); a local receiver plays the groups. Progress on stderr.",
+    )
+    from dispatcher.bench.platforms import add_arguments as add_platform_arguments
+
+    add_platform_arguments(platforms)
     return parser
 
 
@@ -62,6 +71,10 @@ def main(argv: list[str]) -> int:
         from dispatcher.bench.record import main as record_main
 
         return record_main(args)
+    if args.bench == "platforms":
+        from dispatcher.bench.platforms import main as platforms_main
+
+        return platforms_main(args)
     if args.bench == "e2e":
         from dispatcher.bench.e2e import main as e2e_main  # lazy: aiokafka, httpx, asyncpg
 

@@ -155,6 +155,7 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
         )
     )
     need = d.needs[need_index]
+    helper = fx.helper(offer.helper_id)
     fx.emit(
         HelperAssigned(
             offer_id=offer.offer_id,
@@ -165,6 +166,11 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
             contact=d.spec.contact,
             place=d.spec.place,
             text=d.spec.text,
+            group_name=(
+                helper.profile.name
+                if helper is not None and helper.profile.name_in_group and helper.profile.name
+                else None
+            ),
         ),
         d.request_id,
     )

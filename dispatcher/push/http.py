@@ -1,7 +1,8 @@
 """The one shared HTTP client, and a log filter that keeps robot credentials out of logs.
 
-httpx logs every request URL at INFO; WeCom/DingTalk put the credential in the query and
-Feishu in the path, so those parts are masked before any handler sees the record.
+httpx logs every request URL at INFO; WeCom/DingTalk put the credential in the query (a
+DingTalk sessionWebhook its `session`) and Feishu in the path, so those parts are masked
+before any handler sees the record.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 
 import httpx
 
-_SECRET_QUERY = re.compile(r"(?i)\b(key|access_token|sign|timestamp)=[^&\s\"']*")
+_SECRET_QUERY = re.compile(r"(?i)\b(key|access_token|sign|timestamp|session)=[^&\s\"']*")
 _FEISHU_HOOK = re.compile(r"(/bot/v2/hook/)[^?\s\"'/]+")
 
 

@@ -19,6 +19,7 @@ class PushKind(StrEnum):
     ASSIGNMENT = "assignment"  # carries the requester's contact: one helper only
     CANCELLATION = "cancellation"
     WHISTLE = "whistle"
+    GROUP_UPDATE = "group_update"  # the asking group hears back (dispatcher/groupchat)
 
 
 # Kinds whose text holds contact details or an exact place: never to a group robot.

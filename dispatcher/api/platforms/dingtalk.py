@@ -1,0 +1,79 @@
+"""DingTalk (钉钉) enterprise robot, HTTP mode: outgoing messages POSTed to us.
+
+Headers `timestamp` (ms) and `sign` = base64(HMAC-SHA256(key=AppSecret,
+msg=timestamp + "\\n" + AppSecret)); more than one hour off is refused. The signature
+covers the timestamp only, not the body: an exact re-send is refused (the route claims
+header pair + body once), but a captured header pair could carry another body within the
+hour; TLS and the 1-hour window are what protect it, and the reply goes only to a
+`sessionWebhook` under the configured prefixes. Body: `msgId`, `conversationId`,
+`conversationType` ("2" = group), `senderStaffId`, `senderNick`, `text.content`,
+`sessionWebhook(ExpiredTime)`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from dispatcher.api.bots import PlatformConfig
+from dispatcher.api.platforms.base import (
+    CallbackRequest,
+    Ignored,
+    Inbound,
+    InboundMessage,
+    ReplyHint,
+    bad_signature,
+    check_fresh,
+    malformed,
+    parse_int,
+)
+
+TOLERANCE_S = 3600.0
+
+
+def sign(app_secret: str, timestamp_ms: int | str) -> str:
+    mac = hmac.new(app_secret.encode(), f"{timestamp_ms}\n{app_secret}".encode(), hashlib.sha256)
+    return base64.b64encode(mac.digest()).decode()
+
+
+class DingTalkAdapter:
+    name = "dingtalk"
+
+    def parse(self, config: PlatformConfig, req: CallbackRequest, now: float) -> Inbound:
+        assert config.app_secret is not None
+        ts = parse_int(req.headers.get("timestamp"), "timestamp header")
+        given = req.headers.get("sign") or ""
+        expected = sign(config.app_secret.get_secret_value(), req.headers["timestamp"])
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise bad_signature()
+        check_fresh(ts / 1000, now, TOLERANCE_S, "timestamp")
+        try:
+            doc: dict[str, Any] = json.loads(req.body)
+        except ValueError as exc:
+            raise malformed("the body is not JSON") from exc
+        if not isinstance(doc, dict):
+            raise malformed("the body is not a JSON object")
+        # The sign does not cover the body: two messages may share a millisecond (and so a
+        # sign), so the exact delivery (header pair + body) is what may come only once.
+        replay_key = f"dingtalk:{ts}:{given}:{hashlib.sha256(req.body).hexdigest()}"
+        text = (doc.get("text") or {}).get("content") if isinstance(doc.get("text"), dict) else None
+        if doc.get("msgtype") != "text" or not doc.get("msgId") or not isinstance(text, str):
+            return Ignored(replay_key, f"dingtalk {doc.get('msgtype') or 'event'}")
+        hook = doc.get("sessionWebhook")
+        expires = doc.get("sessionWebhookExpiredTime")
+        return InboundMessage(
+            group_id=str(doc.get("conversationId") or ""),
+            message_id=str(doc["msgId"]),
+            sender_id=str(doc.get("senderStaffId") or doc.get("senderId") or ""),
+            sender_name=doc.get("senderNick") if isinstance(doc.get("senderNick"), str) else None,
+            text=text.strip(),
+            replay_key=replay_key,
+            is_group=str(doc.get("conversationType", "2")) == "2",
+            reply=ReplyHint(
+                session_webhook=hook if isinstance(hook, str) else None,
+                expires_at_ms=int(expires) if isinstance(expires, int) else None,
+            ),
+        )

@@ -1,0 +1,195 @@
+"""`/v1/platforms/{platform}/{bot_id}`: the callback URL to give WeCom, DingTalk or Feishu.
+
+Order: the adapter checks signature, freshness and decryption (no I/O); then the bot's
+rate limit; then the signed delivery is claimed once (an exact re-send is 409 `replayed`;
+the claim is released if we fail with a 5xx); then the message goes to the same intake as
+`POST /v1/messages` (a platform retry carries the same message id: the stored answer comes
+back, nothing is dispatched twice). Answers are 200 (platforms retry anything else), and
+the group gets its reply through the group-reply loop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from dispatcher.api.bot_auth import Caller, claim_webhook_id, release_webhook_id
+from dispatcher.api.bots import BotConfig, MemberLink
+from dispatcher.api.deps import ApiDeps
+from dispatcher.api.dispatch import send_command
+from dispatcher.api.errors import fail
+from dispatcher.api.messages import intake_chat_message
+from dispatcher.api.models import ChatMessageIn
+from dispatcher.api.platforms import ADAPTERS
+from dispatcher.api.platforms.base import (
+    CallbackRequest,
+    DirectAnswer,
+    Ignored,
+    InboundMessage,
+    Refused,
+)
+from dispatcher.groupchat import texts, threads
+from dispatcher.groupchat.threads import Thread
+from schemas.commands import CancelRequest
+from schemas.requests import RequestSpec
+from schemas.vocab import Party
+
+router = APIRouter(prefix="/v1/platforms", tags=["platforms"])
+
+TEXT_MAX = 2000  # the classifier reads the head; a 10 KB message is cut, not refused
+NAME_MAX = 64
+
+
+def _bot_for(deps: ApiDeps, platform: str, bot_id: str) -> BotConfig:
+    bot = deps.registry.get(bot_id)
+    if platform not in ADAPTERS or bot is None or bot.platform is None:
+        raise fail(404, "unknown_bot", "no such platform bot")
+    if bot.platform.kind != platform:
+        raise fail(404, "unknown_bot", "no such platform bot")
+    return bot
+
+
+async def _callback(request: Request, platform: str, bot_id: str) -> Response:
+    deps: ApiDeps = request.app.state.deps
+    bot = _bot_for(deps, platform, bot_id)
+    assert bot.platform is not None
+    req = CallbackRequest(
+        method=request.method,
+        query=dict(request.query_params),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=await request.body(),
+    )
+    try:
+        inbound = ADAPTERS[platform].parse(bot.platform, req, deps.wall())
+    except Refused as exc:
+        raise fail(exc.status, exc.reason, exc.message) from exc
+    if isinstance(inbound, DirectAnswer):
+        return Response(inbound.body, media_type=inbound.media_type)
+    deps.limiter.check(("bot", bot.bot_id), bot.rate_per_minute, bot.burst, "bot")
+    await claim_webhook_id(deps, bot.bot_id, inbound.replay_key)
+    try:
+        if isinstance(inbound, Ignored):
+            return JSONResponse({"ignored": inbound.what})
+        return await _message(request, deps, bot, inbound)
+    except BaseException as exc:
+        if not isinstance(exc, HTTPException) or exc.status_code >= 500:
+            await release_webhook_id(deps, bot.bot_id, inbound.replay_key)
+        raise
+
+
+def _chat_message(inbound: InboundMessage) -> ChatMessageIn:
+    try:
+        return ChatMessageIn(
+            group_id=inbound.group_id,
+            message_id=inbound.message_id,
+            sender={"id": inbound.sender_id or "unknown", "name": _name(inbound.sender_name)},
+            text=inbound.text[:TEXT_MAX] or " ",
+        )
+    except ValidationError as exc:
+        fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        raise fail(400, "malformed", f"unusable platform message ({fields})") from exc
+
+
+def _name(name: str | None) -> str | None:
+    return name[:NAME_MAX] if name else None
+
+
+def _refine(member: MemberLink | None) -> Callable[[RequestSpec], RequestSpec]:
+    """The sender is a known helper / household: pairing (结对) starts from them."""
+
+    def refine(spec: RequestSpec) -> RequestSpec:
+        if member is None:
+            return spec
+        place = spec.place
+        if member.household_id is not None and place.household_id is None:
+            place = place.model_copy(update={"household_id": member.household_id})
+        return spec.model_copy(
+            update={
+                "requester_helper_id": member.helper_id or spec.requester_helper_id,
+                "place": place,
+            }
+        )
+
+    return refine
+
+
+async def _message(
+    request: Request, deps: ApiDeps, bot: BotConfig, inbound: InboundMessage
+) -> Response:
+    if not inbound.text.strip():
+        return JSONResponse({"is_request": False})
+    msg = _chat_message(inbound)
+    if inbound.group_id not in bot.groups:
+        if not inbound.is_group:  # a one-to-one chat with the robot: nothing to dispatch
+            return JSONResponse({"ignored": "not a configured group chat"})
+        raise fail(403, "unknown_group", "this chat is not configured for this bot")
+    replies = request.app.state.group_replies
+    pool = await deps.pool()
+    if texts.is_cancel_reply(msg.text):
+        open_id = await threads.open_request_of(pool, bot.bot_id, msg.group_id, msg.sender.id)
+        if open_id is not None:
+            community = bot.groups[msg.group_id].community_id
+            cancel = CancelRequest(request_id=open_id, by=Party.REQUESTER, reason="群内回复取消")
+            await send_command(deps, cancel, community)
+            return JSONResponse({"is_request": False, "cancelled": open_id})
+
+    def thread_for(request_id: str) -> Thread:
+        return Thread(
+            request_id,
+            bot.bot_id,
+            msg.group_id,
+            inbound.reply.session_webhook,
+            threads.expiry_from_ms(inbound.reply.expires_at_ms),
+            inbound.reply.reply_to,
+        )
+
+    asked: list[Thread] = []
+
+    async def before_queue(spec: RequestSpec) -> None:
+        thread = thread_for(spec.request_id)
+        await threads.record(pool, thread, msg.sender.id)
+        replies.expect(thread)
+        asked.append(thread)
+
+    try:
+        response = await intake_chat_message(
+            request,
+            Caller("bot", bot),
+            msg,
+            refine=_refine(bot.members.get(msg.sender.id)),
+            before_queue=before_queue,
+        )
+    except BaseException:
+        for thread in asked:
+            replies.release(thread)
+        raise
+    body = json.loads(bytes(response.body))
+    if body.get("is_request") and body.get("reply_text"):
+        thread = thread_for(str(body["request_id"]))
+        if asked and thread.request_id != asked[0].request_id:  # merged into an earlier one
+            await threads.record(pool, thread, msg.sender.id)
+        replies.immediate(thread, str(body["reply_text"]))  # releases its updates
+    for thread in asked:
+        replies.release(thread)
+    return JSONResponse(body, status_code=200, headers=dict(_replayed(response)))
+
+
+def _replayed(response: Response) -> list[tuple[str, str]]:
+    value = response.headers.get("idempotent-replayed")
+    return [("Idempotent-Replayed", value)] if value else []
+
+
+@router.get("/{platform}/{bot_id}", include_in_schema=True)
+async def verify_url(request: Request, platform: str, bot_id: str) -> Response:
+    """WeCom's URL verification (GET with msg_signature, timestamp, nonce, echostr)."""
+    return await _callback(request, platform, bot_id)
+
+
+@router.post("/{platform}/{bot_id}")
+async def platform_callback(request: Request, platform: str, bot_id: str) -> Response:
+    """A platform robot's callback: `wecom`, `dingtalk` or `feishu` (see each adapter)."""
+    return await _callback(request, platform, bot_id)

@@ -1,0 +1,230 @@
+"""The group-reply loop in the API process: the immediate reply, then updates from `events`.
+
+Each group has one queue and one task, so its messages go out in order: the intake puts
+the immediate reply ("已收到…", with 120 advice where life is at risk) on the queue before
+the request can cause any event, and the events consumer (its own consumer group) puts
+the updates after it. A wave of offers (one command's) is folded into one "已通知N位附近邻居",
+posted when another event of the request arrives or no offer has come for 0.25 s. Posts are
+claimed in PostgreSQL before sending (`api_group_posts`), so a replayed event or a second
+API instance never posts twice; a post whose sending fails for good is logged, not retried
+forever (group messages are best-effort; the request itself is never lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import ValidationError
+
+from dispatcher.groupchat import texts, threads
+from dispatcher.groupchat.sender import GroupSender
+from dispatcher.groupchat.threads import Thread
+from dispatcher.settings import Settings
+from schemas.events import Event, OfferSent
+
+log = logging.getLogger(__name__)
+
+MAX_EVENT_AGE = timedelta(hours=1)  # after a long outage, old news is not posted
+PURGE_EVERY_S = 600.0
+READY_WAIT_S = 2.0
+WAVE_SETTLE_S = 0.25
+
+PoolGetter = Callable[[], Awaitable[asyncpg.Pool]]
+Job = tuple[str, Thread, str]  # post key, thread, text
+
+
+@dataclass
+class _Wave:
+    """Offers sent by one command (one ring's wave): posted as one "已通知N位"."""
+
+    first_event_id: str
+    caused_by: str
+    threads: list[Thread]
+    count: int = 0
+    last_seen: float = 0.0
+
+
+def group_replies_group(settings: Settings) -> str:
+    return f"{settings.app_id}-group-replies"
+
+
+class GroupReplies:
+    def __init__(
+        self,
+        sender: GroupSender,
+        pool: PoolGetter,
+        on_posted: Callable[[Thread, str, float], None] = lambda t, k, s: None,
+    ) -> None:
+        self._sender = sender
+        self._pool = pool
+        self._on_posted = on_posted
+        self._queues: dict[tuple[str, str], asyncio.Queue[Job]] = {}
+        self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._ready: dict[tuple[str, str, str], asyncio.Event] = {}
+        self._last_purge = 0.0
+        self._waves: dict[str, _Wave] = {}  # request → its offer wave not yet posted
+
+    # ------------------------------------------------------------ intake side
+    def expect(self, thread: Thread) -> None:
+        """Before queueing a request: its updates wait until the immediate reply is queued."""
+        self._ready.setdefault((thread.request_id, *thread.key), asyncio.Event())
+
+    def immediate(self, thread: Thread, text: str) -> None:
+        self.enqueue(f"first:{thread.request_id}:{thread.bot_id}:{thread.group_id}", thread, text)
+        self.release(thread)
+
+    def release(self, thread: Thread) -> None:
+        ready = self._ready.pop((thread.request_id, *thread.key), None)
+        if ready is not None:
+            ready.set()
+
+    def enqueue(self, key: str, thread: Thread, text: str) -> None:
+        queue = self._queues.get(thread.key)
+        if queue is None:
+            queue = self._queues[thread.key] = asyncio.Queue()
+            self._tasks[thread.key] = asyncio.create_task(
+                self._drain(thread.key, queue), name="group-replies"
+            )
+        queue.put_nowait((key, thread, text))
+
+    async def _drain(self, group: tuple[str, str], queue: asyncio.Queue[Job]) -> None:
+        """Until the group's queue is empty; the next message starts a new task. (No await
+        between finding it empty and forgetting it, so nothing queued in between is lost.)"""
+        while True:
+            try:
+                key, thread, text = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                del self._queues[group], self._tasks[group]
+                return
+            try:
+                pool = await self._pool()
+                if await threads.claim_post(pool, key):
+                    started = time.perf_counter()
+                    if await self._sender.send(thread, text, _delivery_id(key)):
+                        self._on_posted(thread, key, time.perf_counter() - started)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one bad post never stops the group's queue
+                log.exception("group message failed")
+
+    async def _wait_ready(self, thread: Thread) -> None:
+        ready = self._ready.get((thread.request_id, *thread.key))
+        if ready is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), READY_WAIT_S)
+
+    # ------------------------------------------------------------ events side
+    async def _post(self, threads_: list[Thread], key: str, text: str) -> None:
+        for thread in threads_:
+            await self._wait_ready(thread)
+            self.enqueue(f"{key}:{thread.bot_id}:{thread.group_id}", thread, text)
+
+    async def _flush_wave(self, request_id: str) -> None:
+        wave = self._waves.pop(request_id, None)
+        if wave is not None:
+            await self._post(wave.threads, wave.first_event_id, texts.notified(wave.count))
+
+    async def flush_settled(self) -> None:
+        """Waves with no new offer for WAVE_SETTLE_S: one wave's offers are published
+        together, but may reach us in two fetches."""
+        now = time.monotonic()
+        for request_id in [r for r, w in self._waves.items() if now - w.last_seen >= WAVE_SETTLE_S]:
+            await self._flush_wave(request_id)
+
+    async def handle(self, events: list[Event]) -> None:
+        """Events in partition order; posts queued per group in that order."""
+        horizon = datetime.now(UTC) - MAX_EVENT_AGE
+        wanted = [e for e in events if e.request_id and e.occurred_at > horizon]
+        if wanted:
+            await self._handle(wanted)
+        await self.flush_settled()
+
+    async def _handle(self, wanted: list[Event]) -> None:
+        pool = await self._pool()
+        if time.monotonic() - self._last_purge > PURGE_EVERY_S:
+            self._last_purge = time.monotonic()
+            await threads.purge(pool)
+        by_request = await threads.for_requests(pool, sorted({str(e.request_id) for e in wanted}))
+        for event in wanted:
+            request_id = str(event.request_id)
+            asked = by_request.get(request_id)
+            if not asked:
+                continue
+            wave = self._waves.get(request_id)
+            if isinstance(event.body, OfferSent):
+                if wave is not None and wave.caused_by != event.caused_by:
+                    await self._flush_wave(request_id)  # a later wave (the next ring)
+                    wave = None
+                if wave is None:
+                    wave = self._waves[request_id] = _Wave(event.event_id, event.caused_by, asked)
+                wave.count += 1
+                wave.last_seen = time.monotonic()
+                continue
+            await self._flush_wave(request_id)
+            text = texts.update_for(event)
+            if text is not None:
+                await self._post(asked, event.event_id, text)
+            if isinstance(event.body, texts.CLOSING):
+                await threads.close(pool, request_id)
+
+    async def consume_forever(self, settings: Settings) -> None:
+        while True:
+            consumer = AIOKafkaConsumer(
+                settings.events_topic,
+                bootstrap_servers=settings.kafka_bootstrap,
+                group_id=group_replies_group(settings),
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+            )
+            try:
+                await consumer.start()
+                while True:
+                    batches = await consumer.getmany(timeout_ms=100, max_records=500)
+                    events = [e for part in batches.values() for e in _decoded(part)]
+                    await self.handle(events)  # also when empty: settled waves go out
+                    if not events:
+                        continue
+                    with contextlib.suppress(CommitFailedError):
+                        await consumer.commit()
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, OSError, asyncpg.PostgresError) as exc:
+                log.warning("group-replies consumer failed (%s); restarting", type(exc).__name__)
+                await asyncio.sleep(1)
+            finally:
+                await consumer.stop()
+
+    async def close(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self._queues.clear()
+
+
+def _decoded(records: list[object]) -> list[Event]:
+    out = []
+    for r in records:
+        try:
+            out.append(Event.model_validate_json(r.value))  # type: ignore[attr-defined]
+        except ValidationError:
+            continue  # the dispatch agent dead-letters garbage; here it is just not news
+    return out
+
+
+def _delivery_id(key: str) -> str:
+    """Header-safe and short: the post key may hold platform ids."""
+    return "grp_" + hashlib.sha256(key.encode()).hexdigest()[:32]

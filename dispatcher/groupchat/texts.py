@@ -1,0 +1,67 @@
+"""Group messages for a request's life. Pure. Never a phone number, address or name
+(a helper's display name only if they opted in: `name_in_group` on their profile)."""
+
+from __future__ import annotations
+
+import re
+
+from schemas.events import (
+    Event,
+    HelperAssigned,
+    HelperWithdrawn,
+    ReferredToEmergency,
+    RequestCancelled,
+    RequestExpired,
+    RequestReferred,
+    RequestResolved,
+    RingEscalated,
+    WhistleBlown,
+)
+from schemas.vocab import ReferralTarget, Ring
+
+_REFERRAL = {
+    ReferralTarget.AMBULANCE: "请立即拨打120急救电话！",
+    ReferralTarget.POLICE: "请立即拨打110报警！",
+    ReferralTarget.FIRE: "请立即拨打119！",
+    ReferralTarget.PROPERTY: "已转交物业处理。",
+}
+# Requests that end: the thread closes, later messages from the sender are new requests.
+CLOSING = (RequestResolved, RequestCancelled, RequestExpired, RequestReferred)
+
+_CANCEL = re.compile(r"(不用了|不需要了|已经解决|已解决|解决了|取消求助|撤销求助|不用帮忙)")
+
+
+def notified(count: int) -> str:
+    return f"已通知{count}位附近邻居，请稍候。"
+
+
+def update_for(event: Event) -> str | None:
+    """The group's message for `event`, or None when the group need not hear of it."""
+    body = event.body
+    if isinstance(body, HelperAssigned):
+        # The name only when the helper opted in (the core sets group_name then).
+        who = f"一位邻居（{body.group_name[:32]}）" if body.group_name else "一位邻居"
+        return f"{who}已接单，正在赶来。"
+    if isinstance(body, HelperWithdrawn):
+        return "一位邻居临时无法前来，正在联系其他邻居。"
+    if isinstance(body, RingEscalated):
+        # Only the widest ring is news to the group; empty inner rings are skipped at once.
+        return "正在扩大到全社区范围寻找邻居。" if body.to_ring is Ring.COMMUNITY else None
+    if isinstance(body, WhistleBlown):
+        return "已通知社区值班人员协助。"
+    if isinstance(body, ReferredToEmergency):
+        return "暂时没有邻居能及时赶到。" + _REFERRAL[body.to]
+    if isinstance(body, RequestResolved):
+        return "求助已解决，谢谢各位邻居！"
+    if isinstance(body, RequestCancelled):
+        return "求助已取消，已通知邻居不必前往。"
+    if isinstance(body, RequestExpired):
+        return "暂时没有邻居接单，求助已结束。如仍需帮助，请联系社区。"
+    if isinstance(body, RequestReferred):
+        return "求助已转交处理。" + (_REFERRAL.get(body.to, ""))
+    return None
+
+
+def is_cancel_reply(text: str) -> bool:
+    """ "不用了，已经解决" from the requester: short, and says it is no longer needed."""
+    return len(text) <= 40 and _CANCEL.search(text) is not None

@@ -1,0 +1,128 @@
+"""The group loop's ordering and folding, with an in-memory stand-in for its two tables
+and a recording sender (unit: no I/O; the integration tests run the real parts)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dispatcher.groupchat import loop as loop_module
+from dispatcher.groupchat.loop import GroupReplies
+from dispatcher.groupchat.threads import Thread
+from schemas.events import Event, OfferSent, RequestCancelled
+from schemas.vocab import Category, Party, Ring, Urgency
+
+THREAD = Thread("r1", "bot", "g1")
+
+
+class Tables:
+    """api_group_threads / api_group_posts, as the loop's queries use them."""
+
+    def __init__(self) -> None:
+        self.posts: set[str] = set()
+
+    async def fetch(self, query: str, *args: Any) -> list[dict[str, Any]]:
+        assert "api_group_threads" in query
+        return [
+            {
+                "request_id": "r1",
+                "bot_id": "bot",
+                "group_id": "g1",
+                "session_webhook": None,
+                "session_expires": None,
+                "reply_to": None,
+            }
+        ]
+
+    async def fetchval(self, query: str, key: str) -> bool | None:
+        assert "api_group_posts" in query
+        if key in self.posts:
+            return None
+        self.posts.add(key)
+        return True
+
+    async def execute(self, query: str, *args: Any) -> None:
+        return None
+
+
+class Sender:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, thread: Thread, text: str, key: str) -> bool:
+        self.sent.append(text)
+        return True
+
+
+def offer(i: int, command: str) -> Event:
+    return Event(
+        event_id=f"{command}-{i}",
+        community_id="c",
+        request_id="r1",
+        occurred_at=datetime.now(UTC),
+        caused_by=command,
+        body=OfferSent(
+            offer_id=f"o{i}",
+            helper_id=f"h{i}",
+            ring=Ring.BUILDING,
+            step=1,
+            expires_at=datetime.now(UTC) + timedelta(minutes=5),
+            category=Category.FALL,
+            urgency=Urgency.URGENT,
+            building_label="3号楼",
+            helpers_needed=1,
+            skills=(),
+            remote=False,
+        ),
+    )
+
+
+def cancelled(command: str) -> Event:
+    return Event(
+        event_id=f"{command}-x",
+        community_id="c",
+        request_id="r1",
+        occurred_at=datetime.now(UTC),
+        caused_by=command,
+        body=RequestCancelled(by=Party.REQUESTER),
+    )
+
+
+def replies() -> tuple[GroupReplies, Sender, Tables]:
+    tables, sender = Tables(), Sender()
+
+    async def pool() -> Tables:
+        return tables
+
+    return GroupReplies(sender, pool), sender, tables  # type: ignore[arg-type]
+
+
+async def settle(g: GroupReplies) -> None:
+    await asyncio.sleep(loop_module.WAVE_SETTLE_S + 0.05)
+    await g.handle([])
+    await asyncio.sleep(0.05)  # the group's queue drains
+
+
+async def test_a_wave_split_across_fetches_is_one_message_after_the_reply() -> None:
+    g, sender, _ = replies()
+    g.expect(THREAD)
+    g.immediate(THREAD, "已收到")
+    await g.handle([offer(1, "cmd-a")])
+    await g.handle([offer(2, "cmd-a")])
+    await settle(g)
+    assert sender.sent == ["已收到", "已通知2位附近邻居，请稍候。"]
+
+
+async def test_next_event_flushes_the_wave_first_and_replays_post_nothing() -> None:
+    g, sender, _ = replies()
+    batch = [offer(1, "cmd-a"), offer(2, "cmd-a"), offer(3, "cmd-b"), cancelled("cmd-c")]
+    await g.handle(batch)
+    await settle(g)
+    await g.handle(batch)  # the same events again (a rebalance, a restart)
+    await settle(g)
+    assert sender.sent == [
+        "已通知2位附近邻居，请稍候。",
+        "已通知1位附近邻居，请稍候。",
+        "求助已取消，已通知邻居不必前往。",
+    ]

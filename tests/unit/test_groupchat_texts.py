@@ -1,0 +1,57 @@
+"""What the asking group reads: no personal data, a name only when the helper opted in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dispatcher.groupchat.texts import notified, update_for
+from dispatcher.push.http import redact
+from schemas.events import Event, HelperAssigned, RequestCancelled
+from schemas.places import PlacePath
+from schemas.requests import RequesterContact
+from schemas.vocab import Party
+
+
+def _event(body: HelperAssigned | RequestCancelled) -> Event:
+    return Event(
+        event_id="e1",
+        community_id="c",
+        request_id="r1",
+        occurred_at=datetime(2026, 12, 1, tzinfo=UTC),
+        caused_by="cmd",
+        body=body,
+    )
+
+
+def _assigned(group_name: str | None) -> HelperAssigned:
+    return HelperAssigned(
+        offer_id="o1",
+        helper_id="h1",
+        slot=0,
+        skills=(),
+        remote=False,
+        contact=RequesterContact(name="王女士", phone="13912345678", address="3号楼2单元501"),
+        place=PlacePath(community_id="c", building_id="b3"),
+        text="肚子疼",
+        group_name=group_name,
+    )
+
+
+def test_accepted_names_the_helper_only_when_opted_in() -> None:
+    assert update_for(_event(_assigned(None))) == "一位邻居已接单，正在赶来。"
+    assert update_for(_event(_assigned("林阿姨"))) == "一位邻居（林阿姨）已接单，正在赶来。"
+    for text in (update_for(_event(_assigned("林阿姨"))) or "", notified(3)):
+        assert "139" not in text and "501" not in text and "王女士" not in text
+
+
+def test_cancelled() -> None:
+    assert (
+        update_for(_event(RequestCancelled(by=Party.REQUESTER)))
+        == "求助已取消，已通知邻居不必前往。"
+    )
+
+
+def test_session_webhook_token_is_masked_in_logs() -> None:
+    """httpx logs the URL it posts to; a sessionWebhook's session lets anyone post there."""
+    url = "https://oapi.dingtalk.com/robot/sendBySession?session=c4a1b2secret"
+    assert "c4a1b2secret" not in redact(f'HTTP Request: POST {url} "HTTP/1.1 200 OK"')
