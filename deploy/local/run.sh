@@ -55,7 +55,10 @@ cleanup() {
   if [ "$started_stack" = 1 ]; then "$STACK" down; fi
   echo "[run] stopped" >&2
 }
-trap cleanup INT TERM EXIT
+# Ctrl-C (or TERM) is the one way to stop the run: clean up and exit 0. Any other exit
+# (a supervisor gave up, a failed set-up step) cleans up too and keeps its status.
+trap 'cleanup; exit 0' INT TERM
+trap cleanup EXIT
 
 "$PY" -m dispatcher topics
 "$PY" -m dispatcher migrate
