@@ -78,9 +78,20 @@ class LinkClaims(BaseModel):
         return f"{self.kind}:{self.offer_id or self.helper_id}"
 
 
+def _derive(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"neighbour-dispatch/links/v1", hashlib.sha256).digest()
+
+
 def _key(settings: Settings) -> bytes:
-    secret = settings.link_secret.get_secret_value().encode()
-    return hmac.new(secret, b"neighbour-dispatch/links/v1", hashlib.sha256).digest()
+    """The signing key: always the current `link_secret`."""
+    return _derive(settings.link_secret.get_secret_value())
+
+
+def _verify_keys(settings: Settings) -> list[bytes]:
+    """Rotation: links signed with a previous secret still verify (they expire on their
+    own); nothing is ever signed with one. Empty secrets never verify anything."""
+    secrets = [settings.link_secret, *settings.link_secrets_previous]
+    return [_derive(s.get_secret_value()) for s in secrets if s.get_secret_value()]
 
 
 def _b64(data: bytes) -> str:
@@ -188,10 +199,14 @@ def verify_token(settings: Settings, token: str, now: datetime) -> LinkClaims:
     body, _, mac_text = token.partition(".")
     try:
         mac = _unb64(mac_text)
-        expected = hmac.new(_key(settings), body.encode("ascii"), hashlib.sha256).digest()
+        expected = [
+            hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()
+            for key in _verify_keys(settings)
+        ]
     except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
         raise LinkTampered("malformed link") from exc
-    if not hmac.compare_digest(mac, expected):
+    # Compare against every key (no early exit): the time does not tell which one matched.
+    if not sum(hmac.compare_digest(mac, e) for e in expected):
         raise LinkTampered("signature mismatch")
     try:
         claims = LinkClaims.model_validate(json.loads(_unb64(body)))

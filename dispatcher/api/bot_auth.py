@@ -13,7 +13,6 @@ very same signed message after our outage is not locked out.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, Header, HTTPException, Request
 
 from dispatcher.api import webhook_signature as ws
+from dispatcher.api.auth import bearer, staff_token_ok
 from dispatcher.api.bots import BotConfig
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
@@ -145,12 +145,6 @@ async def require_bot(
         yield caller
 
 
-def is_staff(request: Request, authorization: str | None) -> bool:
-    expected = _deps(request).settings.staff_token.get_secret_value()
-    scheme, _, token = (authorization or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), expected.encode())
-
-
 async def require_bot_or_staff(
     request: Request,
     authorization: str | None = Header(default=None, description="Staff: Bearer <token>"),
@@ -161,7 +155,7 @@ async def require_bot_or_staff(
 ) -> AsyncIterator[Caller]:
     """Staff (bearer token) or a signed bot acting for the requester."""
     if authorization is not None:
-        if not is_staff(request, authorization):
+        if not staff_token_ok(request, bearer(authorization)):
             raise fail(401, "bad_staff_token", "staff token required (Authorization: Bearer …)")
         yield Caller("staff")
         return

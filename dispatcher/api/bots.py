@@ -145,7 +145,7 @@ def load_registry(settings: Settings, path: str | None = None) -> BotRegistry:
     if path:
         doc = _BotsFile.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
         return BotRegistry.from_list(doc.bots)
-    if settings.link_secret.get_secret_value() == DEV_LINK_SECRET:
+    if settings.mode == "dev" and settings.link_secret.get_secret_value() == DEV_LINK_SECRET:
         log.warning("no %s: using the dev-only bot 'dev-bot' (never in production)", BOTS_FILE_ENV)
         return BotRegistry.from_list([DEV_BOT])
     log.warning("no %s: no bot can call the API", BOTS_FILE_ENV)
