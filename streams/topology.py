@@ -26,6 +26,7 @@ from dispatcher.plans import scaled_plans
 from dispatcher.push import EndpointRegistry
 from dispatcher.record.migrate import apply_migrations
 from dispatcher.record.projection import record_events
+from dispatcher.redact import describe
 from dispatcher.settings import Settings
 from schemas.commands import Command, deadline_command
 from schemas.events import Event
@@ -347,7 +348,7 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
 
 
 def _short(exc: BaseException) -> str:
-    return str(exc).replace("\n", " ")[:500]
+    return describe(exc)  # never the input: a command holds phones and addresses
 
 
 def build_topology(settings: Settings, worker_name: str = "worker") -> Topology:

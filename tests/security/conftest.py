@@ -7,6 +7,6 @@ others attack a pure function or a process that refuses to start.
 
 from __future__ import annotations
 
-from tests.integration.conftest import _stack_running, stack
+from tests.integration.conftest import _no_phone_in_any_log, _stack_running, stack
 
-__all__ = ["_stack_running", "stack"]
+__all__ = ["_no_phone_in_any_log", "_stack_running", "stack"]
