@@ -25,6 +25,7 @@ from dispatcher.api.roster import (
     RosterReport,
     parse_roster,
 )
+from dispatcher.helper_ids import id_key
 from dispatcher.settings import Settings, get_settings
 from schemas.commands import UpsertHelper, new_command
 
@@ -96,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         parsed = parse_roster(
-            args.file.read_bytes(), where, filename=args.file.name, progress=say("rows checked")
+            args.file.read_bytes(),
+            where,
+            id_key=id_key(settings),
+            filename=args.file.name,
+            progress=say("rows checked"),
         )
     except RosterFileError as exc:
         print(f"cannot import {args.file}: {exc}", file=sys.stderr)
