@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("dispatcher.ops.report_cli", "monthly report per community (text, CSV, JSON)"),
     "demo": ("dispatcher.ops.demo", "play the stories against the running service"),
     "roster-import": ("dispatcher.api.roster_import", "import a CSV/XLSX ledger of helpers"),
+    "purge": ("dispatcher.record.retention", "erase personal data past its retention"),
     "rekey-helpers": ("dispatcher.ops.rekey_helpers", "move helpers to keyed (irreversible) ids"),
 }
 

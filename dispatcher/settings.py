@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)
     # Contacts and free text are purged this many days after a request closes (PIPL).
     retention_days: int = Field(30, ge=1)
+    # retention.ms of the topics that carry personal data (commands, events, dead letters).
+    personal_topic_retention_hours: float = Field(7 * 24, gt=0)
 
     log_level: str = "INFO"
     log_json: bool = False

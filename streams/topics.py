@@ -27,6 +27,10 @@ def changelog_topics(settings: Settings) -> list[str]:
     return [f"{settings.app_id}-{table}-changelog" for table in TABLES]
 
 
+def _retention_ms(settings: Settings) -> str:
+    return str(int(settings.personal_topic_retention_hours * 3600 * 1000))
+
+
 def topic_names(settings: Settings) -> list[str]:
     return [
         settings.commands_topic,
@@ -51,6 +55,8 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 topic_configs={
                     "min.insync.replicas": "1",
                     **({"cleanup.policy": "compact"} if name in changelogs else {}),
+                    # commands, events and dead letters carry contacts: bounded retention
+                    **({} if name in changelogs else {"retention.ms": _retention_ms(settings)}),
                 },
             )
             for name in topic_names(settings)

@@ -16,6 +16,7 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.producer import KafkaCommandSink
 from dispatcher.api.reconcile import reconcile_forever
 from dispatcher.ops import web as ops_web
+from dispatcher.record.retention import purge_forever
 from dispatcher.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,14 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
             except Exception as exc:  # readiness reports it; the sink retries on first use
                 log.warning("kafka producer not started yet: %s", type(exc).__name__)
         reconciler = asyncio.create_task(reconcile_forever(deps), name="reconcile")
+        purger = asyncio.create_task(purge_forever(settings, deps.pool), name="retention")
         try:
             yield
         finally:
-            reconciler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reconciler
+            for task in (reconciler, purger):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await deps.close()
 
     app = FastAPI(
