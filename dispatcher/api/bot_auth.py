@@ -13,6 +13,7 @@ very same signed message after our outage is not locked out.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 
 PURGE_EVERY_S = 60.0
+_DECOY_KEY = secrets.token_bytes(32)  # per process; never matches a real bot's signature
 
 
 @dataclass(frozen=True)
@@ -99,12 +101,14 @@ async def _authenticate_bot(
 ) -> BotConfig:
     deps = _deps(request)
     bot = deps.registry.get(bot_id) if bot_id else None
-    if bot is None:
-        # Same answer for "no such bot" and "bad signature": no bot-id oracle.
-        raise fail(401, "unknown_bot", "X-Bot-Id names no configured bot")
+    # An unknown X-Bot-Id goes through the same checks with a random key, so it gets the
+    # very answer a known bot with a wrong signature gets: no bot-id oracle.
+    keys = bot.keys() if bot is not None else [_DECOY_KEY]
     try:
         headers = ws.parse_headers(webhook_id, timestamp, signature)
-        ws.verify(bot.keys(), headers, await _signed_body(request), deps.wall(), ws.TOLERANCE_S)
+        ws.verify(keys, headers, await _signed_body(request), deps.wall(), ws.TOLERANCE_S)
+        if bot is None:
+            raise ws.SignatureError("bad_signature", ws.NO_MATCH)
     except ws.SignatureError as exc:
         raise fail(401, exc.reason, exc.message) from exc
     deps.limiter.check(("bot", bot.bot_id), bot.rate_per_minute, bot.burst, "bot")

@@ -65,6 +65,8 @@ class BotConfig(BaseModel):
     burst: float = Field(default=20, ge=1)
     group_rate_per_minute: float = Field(default=20, gt=0)
     group_burst: float = Field(default=10, ge=1)
+    # Cancel/resolve requests other bots (or staff) submitted in its communities.
+    may_close_others: bool = False
 
     @field_validator("secrets")
     @classmethod

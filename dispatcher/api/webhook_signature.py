@@ -24,6 +24,9 @@ MAX_SIGNATURES = 8
 _WEBHOOK_ID = re.compile(r"^[A-Za-z0-9_.:=+/-]{1,128}$")
 
 
+NO_MATCH = "no signature matches this bot's secrets"
+
+
 class SignatureError(Exception):
     """Why a signed request was refused; `reason` is a stable word for tests and metrics."""
 
@@ -108,4 +111,4 @@ def verify(
             # No early exit: timing does not reveal which key or signature matched.
             ok |= hmac.compare_digest(expected, sig)
     if not ok:
-        raise SignatureError("bad_signature", "no signature matches this bot's secrets")
+        raise SignatureError("bad_signature", NO_MATCH)

@@ -244,13 +244,13 @@ async def test_signature_rejections(client: httpx.AsyncClient) -> None:
     payload = message("3号楼有人摔倒了，谁能帮忙？", "m-auth")
     body = json.dumps(payload).encode()
     cases: list[tuple[dict[str, str], str]] = [
-        ({}, "unknown_bot"),
+        ({}, "missing_headers"),
         ({"x-bot-id": "bot-a"}, "missing_headers"),
         ({**signed("bot-a", body, keys=[b"not-the-secret-at-all-0000"])}, "bad_signature"),
         ({**signed("bot-a", body + b" ")}, "bad_signature"),  # body changed after signing
         ({**signed("bot-a", body, timestamp=int(time.time()) - 600)}, "stale_timestamp"),
         ({**signed("bot-a", body, timestamp=int(time.time()) + 600)}, "stale_timestamp"),
-        ({**signed("nobody", body, keys=[KEY_NEW])}, "unknown_bot"),
+        ({**signed("nobody", body, keys=[KEY_NEW])}, "bad_signature"),  # no bot-id oracle
         ({**signed("bot-a", body), "webhook-signature": "v2,abc"}, "bad_signature"),
         ({**signed("bot-a", body), "webhook-timestamp": "soon"}, "bad_headers"),
     ]

@@ -4,10 +4,7 @@ ids the real API creates now, and the migration must move helpers off the old id
 
 from __future__ import annotations
 
-import json
 import secrets
-import subprocess
-import sys
 from collections.abc import Callable
 
 import asyncpg
@@ -16,6 +13,7 @@ from pydantic import SecretStr
 
 from dispatcher.helper_ids import id_key, keyed_helper_id, legacy_helper_id
 from dispatcher.settings import Settings
+from tests.security.cli import run_json
 from tests.support import builders
 from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
@@ -57,16 +55,7 @@ async def active(dsn: str, helper_id: str) -> bool | None:
 
 
 def rekey(stack: LocalStack, *args: str) -> dict[str, int]:
-    done = subprocess.run(
-        [sys.executable, "-m", "dispatcher", "rekey-helpers", *args],
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    counts: dict[str, int] = json.loads(done.stdout)
-    return counts
+    return run_json(stack, "rekey-helpers", *args)
 
 
 async def test_ids_from_the_api_do_not_reverse_and_old_ids_are_migrated(

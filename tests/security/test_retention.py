@@ -6,8 +6,6 @@ are created with a bounded retention.ms."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -17,6 +15,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from schemas.commands import AcceptOffer, ResolveRequest
 from schemas.vocab import Party
+from tests.security.cli import run_json
 from tests.support import builders
 from tests.support.bot import BotClient
 from tests.support.kafka import CommandProducer
@@ -28,16 +27,7 @@ COMMUNITY = "sec-retention"
 
 
 def purge(stack: LocalStack, now: datetime) -> dict[str, int]:
-    done = subprocess.run(
-        [sys.executable, "-m", "dispatcher", "purge", "--now", now.isoformat()],
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    counts: dict[str, int] = json.loads(done.stdout)
-    return counts
+    return run_json(stack, "purge", "--now", now.isoformat())
 
 
 async def test_contacts_are_erased_after_the_retention(stack: LocalStack) -> None:
