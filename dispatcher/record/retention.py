@@ -71,9 +71,7 @@ async def purge(conn: asyncpg.Connection, now: datetime, retention_days: int) ->
     return Purged(int(scheduled), int(erased), int(intake))
 
 
-async def purge_forever(
-    settings: Settings, pool_of: Callable[[], Awaitable[asyncpg.Pool]]
-) -> None:
+async def purge_forever(settings: Settings, pool_of: Callable[[], Awaitable[asyncpg.Pool]]) -> None:
     """The API's hourly purge (`pool_of` is ApiDeps.pool). Failures are logged and retried."""
     while True:
         try:
