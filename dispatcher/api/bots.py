@@ -13,8 +13,9 @@ nowhere else, until Settings grows a `bots_file` field). Example:
         "rate_per_minute": 60, "burst": 20, "group_rate_per_minute": 20, "group_burst": 10
     }]}
 
-Without the file, and only while `link_secret` is still the dev default (an unconfigured
-dev install, `make run`), one dev bot is configured: see `DEV_BOT`. Never in production.
+Without the file, and only in dev mode (`DISPATCH_MODE=dev`, `make run`) while
+`link_secret` is still the dev default, one dev bot is configured: see `DEV_BOT`. Never in
+production.
 """
 
 from __future__ import annotations
