@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     metrics_token: SecretStr = SecretStr("dev-only-metrics-token")
     # Proxies whose X-Forwarded-Proto is believed (IPs); anyone else's is ignored.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Per-person staff accounts (format: dispatcher/api/staff_accounts.py); re-read on change.
+    staff_file: Path | None = None
     # Contacts and free text are purged this many days after a request closes (PIPL).
     retention_days: int = Field(30, ge=1)
     # retention.ms of the topics that carry personal data (commands, events, dead letters).

@@ -3,20 +3,25 @@
 Empty credentials never match (an empty setting or `Authorization: Bearer ` is refused, not
 compared), comparison is constant-time, and failed attempts are throttled per client
 address: after `FAIL_BURST` failures a client gets 429 until its bucket refills, whatever
-it presents. The dashboard's browser session is a signed, expiring cookie derived from the
-staff token (rotating the token ends every session); the token itself never travels in a URL.
+it presents. Tokens belong to staff accounts (dispatcher/api/staff_accounts.py). The
+dashboard's browser session is a signed, expiring cookie naming the account (a new token or
+a revocation ends it); a token never travels in a URL.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import time
 
 from fastapi import Header, HTTPException, Request
 
 from dispatcher.api.deps import ApiDeps
+from dispatcher.api.staff_accounts import StaffAccount
+
+log = logging.getLogger(__name__)
 
 FAIL_RATE_PER_MINUTE = 5.0
 FAIL_BURST = 10.0
@@ -69,30 +74,43 @@ def check_credential(request: Request, candidate: str | None, expected: str) -> 
     return False
 
 
-def staff_token_ok(request: Request, candidate: str | None) -> bool:
-    expected = _deps(request).settings.staff_token.get_secret_value()
-    return check_credential(request, candidate, expected)
+def authenticate_staff(request: Request, candidate: str | None) -> StaffAccount | None:
+    """The staff account this token belongs to (throttled like every credential check)."""
+    directory = _deps(request).staff_directory
+    account = directory.by_token(candidate) if candidate else None
+    # Throttling and its bookkeeping go through check_credential: a match is "expected".
+    expected = candidate if account is not None and candidate else ""
+    return account if check_credential(request, candidate, expected) else None
 
 
 def _session_key(request: Request) -> bytes:
-    token = _deps(request).settings.staff_token.get_secret_value().encode()
-    return hmac.new(token, b"neighbour-dispatch/staff-session/v1", hashlib.sha256).digest()
+    secret = _deps(request).settings.link_secret.get_secret_value().encode()
+    return hmac.new(secret, b"neighbour-dispatch/staff-session/v1", hashlib.sha256).digest()
 
 
-def new_session(request: Request, now: float | None = None) -> str:
-    expires = int((now or time.time()) + SESSION_SECONDS)
-    mac = hmac.new(_session_key(request), str(expires).encode(), hashlib.sha256).hexdigest()
-    return f"{expires}.{mac}"
+def _session_mac(request: Request, account: StaffAccount, expires: str) -> str:
+    # The account's token hash is in the MAC: a new token or a revocation ends its sessions.
+    msg = f"{account.name}|{account.token_sha256}|{expires}".encode()
+    return hmac.new(_session_key(request), msg, hashlib.sha256).hexdigest()
 
 
-def session_valid(request: Request, cookie: str | None, now: float | None = None) -> bool:
-    if not cookie or not _deps(request).settings.staff_token.get_secret_value():
-        return False
-    expires, _, mac = cookie.partition(".")
-    if not expires.isdigit() or int(expires) < (now or time.time()):
-        return False
-    good = hmac.new(_session_key(request), expires.encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(mac.encode(), good.encode())
+def new_session(request: Request, account: StaffAccount, now: float | None = None) -> str:
+    expires = str(int((now or time.time()) + SESSION_SECONDS))
+    return f"{account.name}:{expires}:{_session_mac(request, account, expires)}"
+
+
+def session_account(
+    request: Request, cookie: str | None, now: float | None = None
+) -> StaffAccount | None:
+    name, _, rest = (cookie or "").partition(":")
+    expires, _, mac = rest.partition(":")
+    if not name or not expires.isdigit() or int(expires) < (now or time.time()):
+        return None
+    account = _deps(request).staff_directory.by_name(name)
+    if account is None:
+        return None
+    good = _session_mac(request, account, expires)
+    return account if hmac.compare_digest(mac.encode(), good.encode()) else None
 
 
 def behind_tls(request: Request) -> bool:
@@ -101,8 +119,41 @@ def behind_tls(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-async def require_staff(request: Request, authorization: str | None = Header(default=None)) -> None:
-    if not staff_token_ok(request, bearer(authorization)):
+async def audit_staff(request: Request, account: StaffAccount) -> None:
+    """Record who used which route for which community (no bodies, no personal data)."""
+    request.state.staff = account
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    community = request.path_params.get("community_id")
+    log.info("staff %s: %s %s", account.name, request.method, route)
+    pool = await _deps(request).pool()
+    await pool.execute(
+        "INSERT INTO staff_audit (staff, method, route, community_id) VALUES ($1, $2, $3, $4)",
+        account.name,
+        request.method,
+        str(route),
+        community,
+    )
+
+
+def ensure_staff_scope(request: Request, community_id: str) -> None:
+    account: StaffAccount | None = getattr(request.state, "staff", None)
+    if account is not None and not account.may_act_in(community_id):
+        raise HTTPException(status_code=403, detail="this staff account is not for that community")
+
+
+def ensure_district_wide(request: Request) -> None:
+    account: StaffAccount | None = getattr(request.state, "staff", None)
+    if account is not None and not account.district_wide:
+        raise HTTPException(status_code=403, detail="district-wide staff only")
+
+
+async def require_staff(
+    request: Request, authorization: str | None = Header(default=None)
+) -> StaffAccount:
+    account = authenticate_staff(request, bearer(authorization))
+    if account is None:
         raise HTTPException(
             status_code=401, detail="staff token required (Authorization: Bearer …)"
         )
+    await audit_staff(request, account)
+    return account

@@ -22,10 +22,11 @@ from typing import Annotated, Literal
 from fastapi import Depends, Header, HTTPException, Request
 
 from dispatcher.api import webhook_signature as ws
-from dispatcher.api.auth import bearer, staff_token_ok
+from dispatcher.api.auth import audit_staff, authenticate_staff, bearer
 from dispatcher.api.bots import BotConfig
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
+from dispatcher.api.staff_accounts import StaffAccount
 
 PURGE_EVERY_S = 60.0
 _DECOY_KEY = secrets.token_bytes(32)  # per process; never matches a real bot's signature
@@ -35,13 +36,16 @@ _DECOY_KEY = secrets.token_bytes(32)  # per process; never matches a real bot's 
 class Caller:
     kind: Literal["bot", "staff"]
     bot: BotConfig | None = None
+    staff: StaffAccount | None = None
 
     @property
     def bot_id(self) -> str | None:
         return self.bot.bot_id if self.bot else None
 
     def may_act_in(self, community_id: str) -> bool:
-        return self.kind == "staff" or (self.bot is not None and self.bot.may_act_in(community_id))
+        if self.kind == "staff":
+            return self.staff is None or self.staff.may_act_in(community_id)
+        return self.bot is not None and self.bot.may_act_in(community_id)
 
 
 def _deps(request: Request) -> ApiDeps:
@@ -159,9 +163,11 @@ async def require_bot_or_staff(
 ) -> AsyncIterator[Caller]:
     """Staff (bearer token) or a signed bot acting for the requester."""
     if authorization is not None:
-        if not staff_token_ok(request, bearer(authorization)):
+        account = authenticate_staff(request, bearer(authorization))
+        if account is None:
             raise fail(401, "bad_staff_token", "staff token required (Authorization: Bearer …)")
-        yield Caller("staff")
+        await audit_staff(request, account)
+        yield Caller("staff", staff=account)
         return
     async with _bot_session(
         request, x_bot_id, webhook_id, webhook_timestamp, webhook_signature

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 from fastapi import HTTPException, Request
 
-from dispatcher.api.auth import bearer, session_valid, staff_token_ok
+from dispatcher.api.auth import audit_staff, authenticate_staff, bearer, session_account
+from dispatcher.api.staff_accounts import StaffAccount
 
 COOKIE = "dispatch_staff"
 
 
-def staff_signed_in(request: Request) -> bool:
+def signed_in_staff(request: Request) -> StaffAccount | None:
     token = bearer(request.headers.get("authorization"))
     if token is not None:
-        return staff_token_ok(request, token)
-    return session_valid(request, request.cookies.get(COOKIE))
+        return authenticate_staff(request, token)
+    return session_account(request, request.cookies.get(COOKIE))
 
 
-async def require_staff_ops(request: Request) -> None:
+async def require_staff_ops(request: Request) -> StaffAccount:
     """FastAPI dependency for the ops JSON, SSE and report endpoints."""
-    if not staff_signed_in(request):
+    account = signed_in_staff(request)
+    if account is None:
         raise HTTPException(status_code=401, detail="staff token required")
+    await audit_staff(request, account)
+    return account

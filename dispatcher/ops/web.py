@@ -23,17 +23,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dispatcher.api.auth import (
     SESSION_SECONDS,
+    authenticate_staff,
     bearer,
     behind_tls,
     check_credential,
+    ensure_district_wide,
+    ensure_staff_scope,
     new_session,
-    staff_token_ok,
 )
 from dispatcher.ops import api_metrics
 from dispatcher.ops.dashboard_data import overview
 from dispatcher.ops.live_feed import LiveFeed, sse_message
 from dispatcher.ops.reports import days_csv, helpers_csv, month_report, parse_month
-from dispatcher.ops.staff import COOKIE, require_staff_ops, staff_signed_in
+from dispatcher.ops.staff import COOKIE, require_staff_ops, signed_in_staff
 from dispatcher.settings import Settings
 
 STATIC = resources.files("dispatcher.ops") / "static"
@@ -80,19 +82,20 @@ async def metrics(request: Request) -> Response:
 @public.get("/dashboard", summary="Live dispatch dashboard (staff)", response_class=HTMLResponse)
 async def dashboard(request: Request) -> Response:
     # A `?token=` is ignored: tokens in URLs end up in histories, proxies and Referer headers.
-    if not staff_signed_in(request):
+    if signed_in_staff(request) is None:
         return _page("login.html")
     return _page("dashboard.html")
 
 
 @public.post("/dashboard/login", summary="Sign in to the dashboard (form field `token`)")
 async def dashboard_login(request: Request, token: Annotated[str, Form()] = "") -> Response:
-    if not staff_token_ok(request, token):
+    account = authenticate_staff(request, token)
+    if account is None:
         return _page("login.html", status_code=401)
     response = RedirectResponse("/dashboard", status_code=303)
     response.set_cookie(
         COOKIE,
-        new_session(request),
+        new_session(request, account),
         httponly=True,
         samesite="strict",
         secure=behind_tls(request),
@@ -103,6 +106,7 @@ async def dashboard_login(request: Request, token: Annotated[str, Form()] = "") 
 
 @staff.get("/overview", summary="Open requests, today's figures, per-community table")
 async def ops_overview(request: Request) -> JSONResponse:
+    ensure_district_wide(request)  # the overview spans every community
     pool = await request.app.state.deps.pool()
     data = await overview(pool)
     data["feed_live"] = _feed(request).ready.is_set()
@@ -111,6 +115,7 @@ async def ops_overview(request: Request) -> JSONResponse:
 
 @staff.get("/stream", summary="Server-sent events: the dispatch events as they happen")
 async def ops_stream(request: Request) -> StreamingResponse:
+    ensure_district_wide(request)
     feed = _feed(request)
 
     async def frames() -> AsyncIterator[str]:
@@ -148,6 +153,7 @@ async def ops_report(
     format: str = Query("json", pattern="^(json|csv)$"),
     table: str = Query("days", pattern="^(days|helpers)$"),
 ) -> Response:
+    ensure_staff_scope(request, community_id)
     try:
         parse_month(month)
     except ValueError as exc:
