@@ -192,6 +192,13 @@ def helper_link(
     return settings.public_base_url.rstrip("/") + HELPER_PATH + sign_claims(settings, claims)
 
 
+def contact_view_proof(settings: Settings, offer_id: str, helper_id: str) -> str:
+    """The value of the cookie the accepting answer sets: only the device that accepted an
+    offer can see the requester's contact again (a forwarded link shows nothing)."""
+    msg = f"contact-view:{offer_id}:{helper_id}".encode()
+    return _b64(hmac.new(_key(settings), msg, hashlib.sha256).digest())
+
+
 def verify_token(settings: Settings, token: str, now: datetime) -> LinkClaims:
     """The token's claims, or `LinkTampered` / `LinkExpired`. Constant-time MAC compare."""
     if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
