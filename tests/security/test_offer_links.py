@@ -1,18 +1,24 @@
-"""Finding 1, the part done: a forwarded accept link no longer shows the requester's phone
-and address again. The contact is shown in the accepting answer and later only on the
-device that accepted (a cookie the answer sets); every showing is recorded for audit.
+"""Finding 1, the parts done: a forwarded accept link no longer shows the requester's phone
+and address again (the contact is shown in the accepting answer and later only on the
+device that accepted, by a cookie the answer sets; every showing is recorded for audit),
+and a link's claims are encrypted (a bystander cannot read whose link it is).
 
 Not done (see README "Safe by default"): group messages still carry per-helper links, and
 a POST still accepts as the helper named in the link (no platform login / device binding)."""
 
 from __future__ import annotations
 
+import base64
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
+import pytest
+from pydantic import SecretStr
 
-from dispatcher.links import action_links
+from dispatcher.links import LinkTampered, action_links, offer_token, verify_token
+from dispatcher.settings import Settings
 from tests.support import builders
 from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
@@ -72,3 +78,39 @@ async def test_a_forwarded_accepted_link_shows_no_contact(stack: LocalStack) -> 
         await helper_phone.aclose()
         await bystander.aclose()
         await conn.close()
+
+
+def _bystander_reads(token: str) -> bytes:
+    """What anyone who sees the link can decode without a key."""
+    body = token.split(".")[0].lstrip("~")
+    return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+
+
+def test_token_claims_are_not_readable_and_rotation_verifies_only() -> None:
+    old = Settings(link_secret=SecretStr(secrets.token_hex(32)))
+    new = Settings(
+        link_secret=SecretStr(secrets.token_hex(32)),
+        link_secrets_previous=[old.link_secret],
+    )
+    expires = datetime.now(UTC) + timedelta(minutes=10)
+    args = {
+        "action": "accept",
+        "request_id": "req-visible?",
+        "offer_id": "offer-visible?",
+        "helper_id": "helper-k1",
+        "community_id": "sec-links",
+        "expires_at": expires,
+    }
+    token = offer_token(new, **args)  # type: ignore[arg-type]
+    seen = _bystander_reads(token)
+    for secret_part in (b"helper-k1", b"req-visible", b"offer-visible", b"sec-links", b'"k"'):
+        assert secret_part not in seen
+    assert verify_token(new, token, datetime.now(UTC)).helper_id == "helper-k1"
+    # Rotation: a link from before still verifies; new links never use the old secret.
+    from_before = offer_token(old, **args)  # type: ignore[arg-type]
+    assert verify_token(new, from_before, datetime.now(UTC)).offer_id == "offer-visible?"
+    with pytest.raises(LinkTampered):
+        verify_token(old, token, datetime.now(UTC))
+    retired = Settings(link_secret=new.link_secret)  # the old secret dropped
+    with pytest.raises(LinkTampered):
+        verify_token(retired, from_before, datetime.now(UTC))
