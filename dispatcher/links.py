@@ -38,6 +38,9 @@ from dispatcher.settings import Settings
 TOKEN_VERSION: Literal[1] = 1
 OFFER_PATH = "/l/o/"  # short: the links travel inside chat messages with a size limit
 HELPER_PATH = "/l/h/"
+ANSWER_PATH = "/l/me"  # what group messages link to: no secret in it
+DEVICE_COOKIE = "dispatch_helper"
+DEVICE_LIFETIME = timedelta(days=180)
 HELPER_LINK_LIFETIME = timedelta(days=365)
 MAX_TOKEN_CHARS = 1024
 SEALED = "~"  # marks an encrypted claims part (legacy clear ones start with "eyJ")
@@ -222,6 +225,32 @@ def helper_link(
         "e": _unix(expires_at),
     }
     return settings.public_base_url.rstrip("/") + HELPER_PATH + sign_claims(settings, claims)
+
+
+def device_binding(settings: Settings, helper_id: str, community_id: str, now: datetime) -> str:
+    """The cookie a helper's phone gets when it opens the helper's private personal link:
+    afterwards that phone answers offers posted into a group (which carry no per-helper
+    link) as that helper."""
+    expires = str(_unix(now + DEVICE_LIFETIME))
+    msg = f"device:{helper_id}:{community_id}:{expires}".encode()
+    mac = _b64(hmac.new(_key(settings), msg, hashlib.sha256).digest())
+    return ":".join((_b64(helper_id.encode()), _b64(community_id.encode()), expires, mac))
+
+
+def bound_helper(settings: Settings, cookie: str | None, now: datetime) -> tuple[str, str] | None:
+    """(helper id, community id) of a bound device, or None (absent, edited, expired)."""
+    parts = (cookie or "").split(":")
+    if len(parts) != 4 or not parts[2].isdigit() or int(parts[2]) <= _unix(now):
+        return None
+    try:
+        helper_id, community_id = _unb64(parts[0]).decode(), _unb64(parts[1]).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    msg = f"device:{helper_id}:{community_id}:{parts[2]}".encode()
+    good = [_b64(hmac.new(key, msg, hashlib.sha256).digest()) for key in _verify_keys(settings)]
+    if not any(hmac.compare_digest(parts[3].encode(), g.encode()) for g in good):
+        return None
+    return helper_id, community_id
 
 
 def contact_view_proof(settings: Settings, offer_id: str, helper_id: str) -> str:

@@ -10,7 +10,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from dispatcher.api import admin, health, helper_pages, messages, offer_pages, requests
+from dispatcher.api import (
+    admin,
+    answer_pages,
+    health,
+    helper_pages,
+    messages,
+    offer_pages,
+    requests,
+)
 from dispatcher.api.body_limit import BodyLimit
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.producer import KafkaCommandSink
@@ -69,6 +77,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     app.include_router(requests.router)
     app.include_router(offer_pages.router)
     app.include_router(helper_pages.router)
+    app.include_router(answer_pages.router)
     app.include_router(admin.router)
     ops_web.install(app, settings)
     return app

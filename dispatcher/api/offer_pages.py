@@ -59,13 +59,20 @@ def _verify(request: Request, token: str) -> LinkClaims | HTMLResponse:
 
 def _use_of(claims: LinkClaims) -> oo.LinkUse:
     assert claims.request_id is not None and claims.offer_id is not None
+    assert claims.kind != "helper"
+    return use_for(claims.kind, claims.request_id, claims.offer_id, claims.helper_id)
+
+
+def use_for(action: str, request_id: str, offer_id: str, helper_id: str) -> oo.LinkUse:
+    """One use per (action, offer), whichever page it came from."""
+    use_key = f"{action}:{offer_id}"
     return oo.LinkUse(
-        use_key=claims.use_key,
-        command_id=oo.command_id_for(claims.use_key),
-        action=claims.kind,
-        request_id=claims.request_id,
-        offer_id=claims.offer_id,
-        helper_id=claims.helper_id,
+        use_key=use_key,
+        command_id=oo.command_id_for(use_key),
+        action=action,
+        request_id=request_id,
+        offer_id=offer_id,
+        helper_id=helper_id,
         outcome=None,
     )
 
@@ -100,7 +107,7 @@ def _set_view_cookie(
         _view_cookie(use),
         contact_view_proof(deps.settings, use.offer_id, use.helper_id),
         max_age=VIEW_COOKIE_S,
-        path=OFFER_PATH,
+        path="/l/",  # both answer pages: the links and /l/me
         httponly=True,
         samesite="strict",
         secure=behind_tls(request),
@@ -214,10 +221,16 @@ async def offer_act(request: Request, token: str = Token) -> HTMLResponse:
     checked = _verify(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
+    return await act_on_offer(request, _use_of(checked), checked.community_id)
+
+
+async def act_on_offer(request: Request, wanted: oo.LinkUse, community_id: str) -> HTMLResponse:
+    """Accept or decline once (the first use claims it), then show what the worker decided.
+    Shared by the per-helper links and the bound-device answer page (answer_pages.py)."""
     deps: ApiDeps = request.app.state.deps
-    deps.limiter.check(("helper", checked.helper_id), 20, 10, "helper")
+    deps.limiter.check(("helper", wanted.helper_id), 20, 10, "helper")
     pool = await deps.pool()
-    first, use = await oo.claim(pool, _use_of(checked))
+    first, use = await oo.claim(pool, wanted)
     if first:
         body = (
             AcceptOffer(request_id=use.request_id, offer_id=use.offer_id, helper_id=use.helper_id)
@@ -228,7 +241,7 @@ async def offer_act(request: Request, token: str = Token) -> HTMLResponse:
         )
         command = Command(
             command_id=use.command_id,
-            community_id=checked.community_id,
+            community_id=community_id,
             issued_at=datetime.now(UTC),
             body=body,
         )
