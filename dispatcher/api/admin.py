@@ -17,7 +17,6 @@ from dispatcher.api.errors import fail
 from dispatcher.api.models import Body, CommandAccepted, PlaceIn
 from dispatcher.api.roster import RosterFileError, RosterPlace, RosterReport, parse_roster
 from dispatcher.api.roster_import import import_roster
-from dispatcher.helper_ids import id_key
 from schemas.commands import DeactivateHelper, UpsertHelper
 from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
 from schemas.places import PlacePath
@@ -142,7 +141,7 @@ async def import_ledger(
     data = await request.body()
     where = RosterPlace(community_id, compound_id, compound_name, grid_id)
     try:
-        parsed = parse_roster(data, where, id_key=id_key(request.app.state.deps.settings))
+        parsed = parse_roster(data, where)
     except RosterFileError as exc:
         raise fail(422, "unreadable_ledger", str(exc)) from exc
     deps: ApiDeps = request.app.state.deps

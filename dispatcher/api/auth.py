@@ -55,11 +55,9 @@ def _throttle_key(request: Request) -> tuple[str, ...]:
     return ("staff-login-failures", client_address(request))
 
 
-def check_credential(request: Request, candidate: str | None, expected: str) -> bool:
-    """True when `candidate` is `expected`; a throttled client gets 429 before any check."""
-    limiter = _deps(request).limiter
-    key = _throttle_key(request)
-    wait = limiter.peek(key, FAIL_RATE_PER_MINUTE, FAIL_BURST)
+def _refuse_if_throttled(request: Request) -> None:
+    """429 before any check once this client spent its failures."""
+    wait = _deps(request).limiter.peek(_throttle_key(request), FAIL_RATE_PER_MINUTE, FAIL_BURST)
     if wait > 0:
         seconds = str(max(1, math.ceil(wait)))
         raise HTTPException(
@@ -67,20 +65,29 @@ def check_credential(request: Request, candidate: str | None, expected: str) -> 
             detail=f"too many failed sign-ins from this address; retry in {seconds} s",
             headers={"Retry-After": seconds},
         )
+
+
+def _spend_failure(request: Request, candidate: str | None) -> None:
+    if candidate is not None:  # presented and wrong (empty included)
+        _deps(request).limiter.wait_for(_throttle_key(request), FAIL_RATE_PER_MINUTE, FAIL_BURST)
+
+
+def check_credential(request: Request, candidate: str | None, expected: str) -> bool:
+    """True when `candidate` is `expected` (throttled, constant-time, never empty)."""
+    _refuse_if_throttled(request)
     if secret_matches(candidate, expected):
         return True
-    if candidate is not None:  # presented and wrong (empty included): spend a failure token
-        limiter.wait_for(key, FAIL_RATE_PER_MINUTE, FAIL_BURST)
+    _spend_failure(request, candidate)
     return False
 
 
 def authenticate_staff(request: Request, candidate: str | None) -> StaffAccount | None:
-    """The staff account this token belongs to (throttled like every credential check)."""
-    directory = _deps(request).staff_directory
-    account = directory.by_token(candidate) if candidate else None
-    # Throttling and its bookkeeping go through check_credential: a match is "expected".
-    expected = candidate if account is not None and candidate else ""
-    return account if check_credential(request, candidate, expected) else None
+    """The live staff account this token belongs to (throttled like every credential)."""
+    _refuse_if_throttled(request)
+    account = _deps(request).staff_directory.by_token(candidate) if candidate else None
+    if account is None:
+        _spend_failure(request, candidate)
+    return account
 
 
 def _session_key(request: Request) -> bytes:

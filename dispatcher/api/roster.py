@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,12 +19,12 @@ from datetime import time
 
 from pydantic import BaseModel, Field, ValidationError
 
-from dispatcher.helper_ids import keyed_helper_id
 from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
 from schemas.places import PlacePath
 from schemas.vocab import Gender, Role, Skill
 
 MAX_ROWS = 20_000
+_ROSTER_NS = uuid.UUID("0c7f3a54-9d0e-4b61-8f0f-3a1c2b5d7e90")
 
 # Header aliases → our field. First match wins; compared without spaces, case-insensitive.
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -271,10 +272,9 @@ def parse_availability(text: str) -> tuple[WeeklyWindow, ...]:
     return tuple(out)
 
 
-def helper_id_for(community_id: str, phone: str, key: bytes) -> str:
-    """Stable across re-imports of the same ledger: an update, never a duplicate helper.
-    Keyed (dispatcher/helper_ids.py): the id never reverses to the phone."""
-    return keyed_helper_id(key, community_id, phone)
+def helper_id_for(community_id: str, phone: str) -> str:
+    """Stable across re-imports of the same ledger: an update, never a duplicate helper."""
+    return "h-" + uuid.uuid5(_ROSTER_NS, f"{community_id}\n{phone}").hex[:16]
 
 
 def _cell(row: list[str], cols: dict[str, int], name: str) -> str:
@@ -282,9 +282,7 @@ def _cell(row: list[str], cols: dict[str, int], name: str) -> str:
     return row[i].strip() if i is not None and i < len(row) and row[i] is not None else ""
 
 
-def parse_row(
-    row: list[str], cols: dict[str, int], where: RosterPlace, id_key: bytes
-) -> HelperProfile:
+def parse_row(row: list[str], cols: dict[str, int], where: RosterPlace) -> HelperProfile:
     """One ledger row → a profile, or ValueError listing every problem found in the row."""
     errors: list[str] = []
     name = _cell(row, cols, "name")
@@ -325,7 +323,7 @@ def parse_row(
     gender = {"男": Gender.MALE, "女": Gender.FEMALE}.get(gender_text)
     if gender_text and gender is None:
         errors.append("性别请填 男/女 (gender)")
-    helper_id = _cell(row, cols, "helper_id") or helper_id_for(where.community_id, phone, id_key)
+    helper_id = _cell(row, cols, "helper_id") or helper_id_for(where.community_id, phone)
     if errors:
         raise ValueError(errors)
     assert building_m is not None
@@ -360,7 +358,6 @@ def parse_roster(
     data: bytes,
     where: RosterPlace,
     *,
-    id_key: bytes,
     filename: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ParsedRoster:
@@ -385,7 +382,7 @@ def parse_roster(
             if progress is not None and parsed.rows % 500 == 0:
                 progress(parsed.rows)
             try:
-                profile = parse_row(row, cols, where, id_key)
+                profile = parse_row(row, cols, where)
             except ValueError as exc:
                 errors = exc.args[0] if exc.args and isinstance(exc.args[0], list) else [str(exc)]
                 parsed.problems.append(RowProblem(row=number, errors=errors))

@@ -25,7 +25,7 @@ from dispatcher.api.roster import (
     RosterReport,
     parse_roster,
 )
-from dispatcher.helper_ids import id_key
+from dispatcher.helper_ids import keyed_profile
 from dispatcher.settings import Settings, get_settings
 from schemas.commands import UpsertHelper, new_command
 
@@ -40,7 +40,8 @@ async def send_profiles(
 ) -> int:
     sent = 0
     now = datetime.now(UTC)
-    profiles = [p for _, p in parsed.profiles]
+    # The parser names helpers by an unkeyed hash of the phone; keyed ids go out instead.
+    profiles = [keyed_profile(settings, p) for _, p in parsed.profiles]
     for start in range(0, len(profiles), CHUNK):
         chunk = profiles[start : start + CHUNK]
         await asyncio.gather(
@@ -97,11 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         parsed = parse_roster(
-            args.file.read_bytes(),
-            where,
-            id_key=id_key(settings),
-            filename=args.file.name,
-            progress=say("rows checked"),
+            args.file.read_bytes(), where, filename=args.file.name, progress=say("rows checked")
         )
     except RosterFileError as exc:
         print(f"cannot import {args.file}: {exc}", file=sys.stderr)

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from dispatcher.api.producer import KafkaCommandSink
-from dispatcher.helper_ids import id_key, keyed_helper_id, legacy_helper_id
+from dispatcher.helper_ids import keyed_profile
 from dispatcher.settings import Settings, get_settings
 from schemas.commands import Command, CommandBody, DeactivateHelper, UpsertHelper
 from schemas.helpers import HelperProfile
@@ -42,15 +42,14 @@ class Move:
     new: HelperProfile
 
 
-def plan_moves(states: Iterable[HelperState], key: bytes) -> list[Move]:
+def plan_moves(states: Iterable[HelperState], settings: Settings) -> list[Move]:
     """Active helpers still under their legacy id, with the profile under the keyed id."""
     moves = []
     for state in states:
-        p = state.profile
-        if not p.active or not p.phone or p.helper_id != legacy_helper_id(p.community_id, p.phone):
-            continue
-        new_id = keyed_helper_id(key, p.community_id, p.phone)
-        moves.append(Move(p, p.model_copy(update={"helper_id": new_id})))
+        if state.profile.active:
+            keyed = keyed_profile(settings, state.profile)
+            if keyed is not state.profile:
+                moves.append(Move(state.profile, keyed))
     return moves
 
 
@@ -111,7 +110,7 @@ async def read_helper_states(settings: Settings) -> list[HelperState]:
 
 async def run(settings: Settings, dry_run: bool) -> dict[str, int]:
     states = await read_helper_states(settings)
-    moves = plan_moves(states, id_key(settings))
+    moves = plan_moves(states, settings)
     if not dry_run and moves:
         sink = KafkaCommandSink(settings)
         try:

@@ -17,7 +17,6 @@ from dispatcher.api.roster import (
 from schemas.vocab import Role, Skill
 
 WHERE = RosterPlace("siming", "tuqiang", "图强小区", "g1")
-KEY = b"k" * 32  # the helper-id HMAC key
 
 
 def test_skills_in_chinese() -> None:
@@ -61,19 +60,19 @@ def test_rows_and_report() -> None:
         "张建国,13800000001,3号楼,二单元,开车,是,工作日晚上,楼长\n"
         "李四,1380000,3号楼,,开车,否,,\n"
     ).encode()
-    parsed = parse_roster(csv, WHERE, id_key=KEY)
+    parsed = parse_roster(csv, WHERE)
     assert parsed.rows == 2 and len(parsed.profiles) == 1
     row, p = parsed.profiles[0]
     assert row == 2 and p.place.building_id == "b3" and p.place.unit == "2"
     assert p.is_party_member and Role.BUILDING_HEAD in p.roles
-    assert p.helper_id == helper_id_for("siming", "13800000001", KEY)
+    assert p.helper_id == helper_id_for("siming", "13800000001")
     assert parsed.problems[0].row == 3 and "电话" in parsed.problems[0].errors[0]
 
 
 def test_file_level_errors() -> None:
     with pytest.raises(RosterFileError):
-        parse_roster(b"", WHERE, id_key=KEY)
+        parse_roster(b"", WHERE)
     with pytest.raises(RosterFileError):
-        parse_roster("姓名,技能\n张三,开车\n".encode(), WHERE, id_key=KEY)  # no phone, no building
+        parse_roster("姓名,技能\n张三,开车\n".encode(), WHERE)  # no phone, no building
     with pytest.raises(RosterFileError):
-        parse_roster(b"PK\x03\x04not a zip", WHERE, id_key=KEY)
+        parse_roster(b"PK\x03\x04not a zip", WHERE)
