@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -63,11 +64,41 @@ def _named_secrets(settings: Settings) -> list[tuple[str, SecretStr]]:
     return named
 
 
+def placeholder_problem(value: str) -> str | None:
+    """For credentials issued by others (a database password, a robot's key): their length
+    is not ours to choose, but an empty value or a placeholder is never real."""
+    lowered = value.strip().lower()
+    if not lowered:
+        return "is empty"
+    if lowered in KNOWN_DEFAULTS or any(m in lowered for m in _DEFAULT_MARKERS):
+        return "is a placeholder"
+    return None
+
+
+def _issued_elsewhere(settings: Settings) -> list[tuple[str, str]]:
+    named = []
+    password = urlsplit(settings.pg_dsn.get_secret_value()).password
+    if password is not None:  # no password: peer/certificate authentication, fine
+        named.append(("DISPATCH_PG_DSN's password", password))
+    for ep in settings.push_endpoints:
+        for field in ("token", "secret"):
+            value = getattr(ep, field)
+            if value is not None:
+                named.append(
+                    (f"DISPATCH_PUSH_ENDPOINTS[{ep.name}].{field}", value.get_secret_value())
+                )
+    return named
+
+
 def production_problems(settings: Settings) -> list[str]:
     """Every secret setting that is not fit for production, named as it is set."""
     problems = []
     for name, secret in _named_secrets(settings):
         why = secret_problem(secret.get_secret_value())
+        if why:
+            problems.append(f"{name} {why}")
+    for name, value in _issued_elsewhere(settings):
+        why = placeholder_problem(value)
         if why:
             problems.append(f"{name} {why}")
     return problems

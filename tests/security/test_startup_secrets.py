@@ -92,3 +92,18 @@ def test_the_shipped_example_manifests_cannot_start_production() -> None:
     assert values
     for name, value in values.items():
         assert secret_problem(str(value)) is not None, name
+
+
+def test_placeholder_credentials_of_others_are_refused() -> None:
+    """The example manifests' database password and robot key (CHANGE-ME) are refused too."""
+    done = start(
+        "api",
+        **STRONG,
+        DISPATCH_PG_DSN="postgresql://dispatch:CHANGE-ME@127.0.0.1:1/dispatch",
+        DISPATCH_PUSH_ENDPOINTS='[{"name": "grid", "kind": "wecom", '
+        '"url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send", "token": "CHANGE-ME"}]',
+    )
+    assert done.returncode == 78
+    assert "DISPATCH_PG_DSN's password is a placeholder" in done.stderr
+    assert "DISPATCH_PUSH_ENDPOINTS[grid].token is a placeholder" in done.stderr
+    assert "CHANGE-ME" not in done.stderr  # named, never echoed
