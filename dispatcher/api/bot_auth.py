@@ -54,12 +54,9 @@ def _deps(request: Request) -> ApiDeps:
 
 
 async def _signed_body(request: Request) -> bytes:
-    body = await request.body()
-    if body:
-        return body
-    # Bodiless requests sign their target, so the signature is bound to this resource.
+    # Method and target are signed with the body: a signature is good for one route only.
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return target.encode()
+    return ws.bound_payload(request.method, target, await request.body())
 
 
 async def _claim_webhook_id(deps: ApiDeps, bot_id: str, webhook_id: str) -> None:

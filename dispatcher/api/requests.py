@@ -150,7 +150,7 @@ async def request_status(
     caller: BotOrStaff,
 ) -> RequestStatusOut:
     """The request's latest recorded status (the read model lags the stream by milliseconds).
-    A bot signs the request target (path) as the body. No personal data in the answer."""
+    A bot signs `GET <path>` and a newline (no body). No personal data in the answer."""
     deps: ApiDeps = request.app.state.deps
     pool = await deps.pool()
     row = await pool.fetchrow("SELECT * FROM requests WHERE request_id = $1", request_id)

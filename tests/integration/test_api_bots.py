@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from dispatcher.api import idempotency
 from dispatcher.api.bots import secret_key
-from dispatcher.api.webhook_signature import signed_headers
+from dispatcher.api.webhook_signature import bound_payload, signed_headers
 from tests.support import builders
 from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
@@ -109,9 +109,22 @@ async def db(api: LocalStack) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
-def signed(bot: str, body: bytes, keys: list[bytes] | None = None, **kw: Any) -> dict[str, str]:
+def signed(
+    bot: str,
+    body: bytes,
+    keys: list[bytes] | None = None,
+    *,
+    method: str = "POST",
+    path: str = "/v1/messages",
+    **kw: Any,
+) -> dict[str, str]:
     keys = keys or {"bot-a": [KEY_NEW], "bot-b": [KEY_B], "bot-slow": [KEY_SLOW]}[bot]
-    return {"content-type": "application/json", "x-bot-id": bot, **signed_headers(keys, body, **kw)}
+    payload = bound_payload(method, path, body)
+    return {
+        "content-type": "application/json",
+        "x-bot-id": bot,
+        **signed_headers(keys, payload, **kw),
+    }
 
 
 async def bot_post(
@@ -119,11 +132,13 @@ async def bot_post(
 ) -> httpx.Response:
     body = json.dumps(payload, ensure_ascii=False).encode()
     extra = kw.pop("headers", {})
-    return await client.post(path, content=body, headers={**signed(bot, body, **kw), **extra})
+    return await client.post(
+        path, content=body, headers={**signed(bot, body, path=path, **kw), **extra}
+    )
 
 
 async def bot_get(client: httpx.AsyncClient, path: str, bot: str = "bot-a") -> httpx.Response:
-    return await client.get(path, headers=signed(bot, path.encode()))
+    return await client.get(path, headers=signed(bot, b"", method="GET", path=path))
 
 
 def message(text: str, message_id: str, group: str = "grid-1", **extra: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from tests.support.bot import BotClient, sign
+from tests.support.bot import BotClient, bound_payload, sign
 from tests.support.stack import LocalStack
 
 LIMIT = 256 * 1024  # DISPATCH_MAX_BODY_BYTES' default
@@ -28,7 +28,9 @@ async def test_oversized_input_is_refused_at_the_edge(stack: LocalStack) -> None
         # Announced by Content-Length: refused before reading.
         big = b"{" + b" " * LIMIT + b"}"
         r = await client.post(
-            "/v1/messages", content=big, headers={"x-bot-id": "test-bot", **sign(big)}
+            "/v1/messages",
+            content=big,
+            headers={"x-bot-id": "test-bot", **sign(bound_payload("POST", "/v1/messages", big))},
         )
         assert r.status_code == 413 and r.json()["detail"]["reason"] == "body_too_large"
         # Streamed without a length: cut off once past the limit.

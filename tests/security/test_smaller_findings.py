@@ -16,7 +16,7 @@ from dispatcher.push.channels import WeComChannel
 from dispatcher.push.endpoints import EndpointConfig
 from dispatcher.push.model import Delivery, PushKind, PushMessage
 from tests.support import builders
-from tests.support.bot import BotClient, bots_file_doc, sign
+from tests.support.bot import BotClient, bots_file_doc, bound_payload, sign
 from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
@@ -49,7 +49,12 @@ async def test_unknown_bot_and_bad_signature_get_the_same_answer(stack: LocalSta
         for bot_id in ("test-bot", "no-such-bot"):
             headers = {"content-type": "application/json", "x-bot-id": bot_id}
             r = await client.post(
-                "/v1/requests", content=body, headers={**headers, **sign(body, secret=WRONG_KEY)}
+                "/v1/requests",
+                content=body,
+                headers={
+                    **headers,
+                    **sign(bound_payload("POST", "/v1/requests", body), secret=WRONG_KEY),
+                },
             )
             answers.append((r.status_code, r.json()))
     assert answers[0] == answers[1]
@@ -66,7 +71,10 @@ async def test_one_bot_cannot_close_another_bots_request(stack: LocalStack) -> N
             headers = {
                 "content-type": "application/json",
                 "x-bot-id": OTHER_BOT,
-                **sign(payload, secret=OTHER_SECRET),
+                **sign(
+                    bound_payload("POST", f"/v1/requests/{rid}/{action}", payload),
+                    secret=OTHER_SECRET,
+                ),
             }
             r = await client.post(f"/v1/requests/{rid}/{action}", content=payload, headers=headers)
             assert r.status_code == 403, r.text
@@ -135,3 +143,21 @@ async def test_building_names_cannot_inject_wecom_markdown() -> None:
     for active in ("](", "[", "<@", "<font", "**"):
         assert active not in content, active
     assert "3号楼" in content and "需要帮忙" in content
+
+
+async def test_a_signature_is_good_for_one_method_and_path_only(stack: LocalStack) -> None:
+    """A bot's signed resolve, sent to cancel instead (same body, fresh webhook-id so the
+    replay guard is not what stops it): refused, because method and path are signed."""
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as client:
+        r = await BotClient(client).post("/v1/requests", builders.request(COMMUNITY))
+        assert r.status_code == 202, r.text
+        rid = r.json()["request_id"]
+        body = json.dumps({"request_id": rid}).encode()
+        meant = sign(bound_payload("POST", f"/v1/requests/{rid}/resolve", body))
+        headers = {"content-type": "application/json", "x-bot-id": "test-bot", **meant}
+        r = await client.post(f"/v1/requests/{rid}/cancel", content=body, headers=headers)
+        assert r.status_code == 401 and r.json()["detail"]["reason"] == "bad_signature"
+        # The body alone (the old scheme) is no longer enough either.
+        headers = {"content-type": "application/json", "x-bot-id": "test-bot", **sign(body)}
+        r = await client.post(f"/v1/requests/{rid}/resolve", content=body, headers=headers)
+        assert r.status_code == 401
