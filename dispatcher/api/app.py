@@ -61,7 +61,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
             "**Bots** sign every request with Standard Webhooks (`webhook-id`, "
             "`webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of "
             '"{id}.{timestamp}.{payload}">`) and name themselves in `X-Bot-Id`. The payload is '
-            'the method and target, a newline, then the body (`POST /v1/requests\\n{...}`; '
+            "the method and target, a newline, then the body (`POST /v1/requests\\n{...}`; "
             "a GET: `GET /v1/requests/ID\\n`), so a signature is good for one route only. "
             "Timestamps older than 5 minutes and reused "
             "webhook-ids are refused. **Staff** send `Authorization: Bearer <token>`."
