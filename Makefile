@@ -4,21 +4,27 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test unit integration lint typecheck stack-up stack-down status reset bench
+.PHONY: help install run test unit integration lint typecheck stack-up stack-down status reset bench lock
 
 help:
 	@echo "make run        stack + worker + API in the foreground (Ctrl-C stops what it started)"
 	@echo "make test       the whole test suite (installs and starts what it needs)"
 	@echo "make unit       unit tests only (no Kafka, no PostgreSQL)"
-	@echo "make lint       ruff + mypy (strict on the core) + import contracts"
+	@echo "make lint       ruff + mypy (strict on the core) + import contracts + pip-audit"
+	@echo "make lock       re-resolve requirements*.lock (hashes) after a pyproject.toml edit"
 	@echo "make stack-up / stack-down / status / reset   the local Kafka and PostgreSQL"
 	@echo "make bench      the matching benchmark"
 
-# Reinstall when pyproject.toml changes; the first run fetches packages from PyPI.
-$(STAMP): pyproject.toml
+# Reinstall when pyproject.toml or the lock changes; the first run fetches packages from PyPI.
+# Exactly the locked versions, each checked against its hash (requirements-dev.lock); then
+# our own package without dependencies. `pip check` catches a dependency added to
+# pyproject.toml but not locked yet (run `make lock`).
+$(STAMP): pyproject.toml requirements-dev.lock
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	@$(PY) -m pip check || { echo "pyproject.toml and the lock disagree: run make lock" >&2; exit 1; }
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -37,6 +43,20 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	deploy/local/audit.sh
+
+# Re-resolve the locks (with hashes) after editing dependencies in pyproject.toml.
+lock: $(VENV)/bin/pip-compile
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --generate-hashes \
+	  --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url \
+	  -o requirements.lock pyproject.toml
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --generate-hashes \
+	  --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url --extra dev \
+	  -o requirements-dev.lock pyproject.toml
+
+$(VENV)/bin/pip-compile:
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q "pip-tools>=7.4"
 
 stack-up: install
 	deploy/local/stack.sh up

@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("dispatcher.ops.demo", "play the stories against the running service"),
     "roster-import": ("dispatcher.api.roster_import", "import a CSV/XLSX ledger of helpers"),
     "simulate": ("dispatcher.simulate.cli", "what-if: policies on simulated days, same draws"),
+    "purge": ("dispatcher.record.retention", "erase personal data past its retention"),
+    "rekey-helpers": ("dispatcher.ops.rekey_helpers", "move helpers to keyed (irreversible) ids"),
 }
 
 

@@ -1,8 +1,11 @@
 """Signed links for volunteers: accept/decline an offer, and a personal status link.
 
-A token is `base64url(json claims) "." base64url(HMAC-SHA256(key, claims part))`, where
-the key is derived from `settings.link_secret` for this purpose only (the same secret can
-never validate some other kind of token). The claims bind the action, the offer, the
+A token is `"~" base64url(nonce, AES-GCM(json claims)) "." base64url(HMAC-SHA256(key, first
+part))`: the claims (which helper, which request) are unreadable to whoever sees the link,
+and the MAC is checked before anything is decrypted. Both keys are derived from
+`settings.link_secret` for this purpose only (the same secret can never validate some other
+kind of token). Tokens issued before issue 12 (`base64url(json claims)` in clear, no "~")
+still verify until they expire. The claims bind the action, the offer, the
 helper, the community and an expiry, so a link forwarded, edited or kept too long fails.
 
 Single use is enforced by the API (it records each offer action once, in PostgreSQL);
@@ -22,9 +25,12 @@ import binascii
 import hashlib
 import hmac
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dispatcher.settings import Settings
@@ -32,8 +38,14 @@ from dispatcher.settings import Settings
 TOKEN_VERSION: Literal[1] = 1
 OFFER_PATH = "/l/o/"  # short: the links travel inside chat messages with a size limit
 HELPER_PATH = "/l/h/"
+ANSWER_PATH = "/l/me"  # what group messages link to: no secret in it
+DEVICE_COOKIE = "dispatch_helper"
+DEVICE_LIFETIME = timedelta(days=180)
 HELPER_LINK_LIFETIME = timedelta(days=365)
 MAX_TOKEN_CHARS = 1024
+SEALED = "~"  # marks an encrypted claims part (legacy clear ones start with "eyJ")
+NONCE_BYTES = 12
+AAD = b"neighbour-dispatch/links/v2"
 
 OfferAction = Literal["accept", "decline"]
 LinkKind = Literal["accept", "decline", "helper"]
@@ -78,9 +90,28 @@ class LinkClaims(BaseModel):
         return f"{self.kind}:{self.offer_id or self.helper_id}"
 
 
+def _derive(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"neighbour-dispatch/links/v1", hashlib.sha256).digest()
+
+
+def _enc_key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"neighbour-dispatch/links/enc/v1", hashlib.sha256).digest()
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = [settings.link_secret, *settings.link_secrets_previous]
+    return [s.get_secret_value() for s in values if s.get_secret_value()]
+
+
 def _key(settings: Settings) -> bytes:
-    secret = settings.link_secret.get_secret_value().encode()
-    return hmac.new(secret, b"neighbour-dispatch/links/v1", hashlib.sha256).digest()
+    """The signing key: always the current `link_secret`."""
+    return _derive(settings.link_secret.get_secret_value())
+
+
+def _verify_keys(settings: Settings) -> list[bytes]:
+    """Rotation: links signed with a previous secret still verify (they expire on their
+    own); nothing is ever signed with one. Empty secrets never verify anything."""
+    return [_derive(s) for s in _secrets(settings)]
 
 
 def _b64(data: bytes) -> str:
@@ -98,9 +129,24 @@ def _unix(moment: datetime) -> int:
 
 
 def sign_claims(settings: Settings, claims: dict[str, object]) -> str:
-    body = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
+    plain = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode()
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(_enc_key(settings.link_secret.get_secret_value())).encrypt(nonce, plain, AAD)
+    body = SEALED + _b64(nonce + sealed)
     mac = hmac.new(_key(settings), body.encode("ascii"), hashlib.sha256).digest()
     return f"{body}.{_b64(mac)}"
+
+
+def _open(settings: Settings, body: str, key_index: int) -> bytes:
+    """The claims' JSON: decrypted with the secret whose MAC matched, or a legacy clear body."""
+    if not body.startswith(SEALED):
+        return _unb64(body)
+    raw = _unb64(body.removeprefix(SEALED))
+    enc = AESGCM(_enc_key(_secrets(settings)[key_index]))
+    try:
+        return enc.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], AAD)
+    except InvalidTag as exc:  # MAC matched but the seal did not: our key, not our token
+        raise ValueError("unreadable sealed claims") from exc
 
 
 def offer_token(
@@ -181,6 +227,39 @@ def helper_link(
     return settings.public_base_url.rstrip("/") + HELPER_PATH + sign_claims(settings, claims)
 
 
+def device_binding(settings: Settings, helper_id: str, community_id: str, now: datetime) -> str:
+    """The cookie a helper's phone gets when it opens the helper's private personal link:
+    afterwards that phone answers offers posted into a group (which carry no per-helper
+    link) as that helper."""
+    expires = str(_unix(now + DEVICE_LIFETIME))
+    msg = f"device:{helper_id}:{community_id}:{expires}".encode()
+    mac = _b64(hmac.new(_key(settings), msg, hashlib.sha256).digest())
+    return ":".join((_b64(helper_id.encode()), _b64(community_id.encode()), expires, mac))
+
+
+def bound_helper(settings: Settings, cookie: str | None, now: datetime) -> tuple[str, str] | None:
+    """(helper id, community id) of a bound device, or None (absent, edited, expired)."""
+    parts = (cookie or "").split(":")
+    if len(parts) != 4 or not parts[2].isdigit() or int(parts[2]) <= _unix(now):
+        return None
+    try:
+        helper_id, community_id = _unb64(parts[0]).decode(), _unb64(parts[1]).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    msg = f"device:{helper_id}:{community_id}:{parts[2]}".encode()
+    good = [_b64(hmac.new(key, msg, hashlib.sha256).digest()) for key in _verify_keys(settings)]
+    if not any(hmac.compare_digest(parts[3].encode(), g.encode()) for g in good):
+        return None
+    return helper_id, community_id
+
+
+def contact_view_proof(settings: Settings, offer_id: str, helper_id: str) -> str:
+    """The value of the cookie the accepting answer sets: only the device that accepted an
+    offer can see the requester's contact again (a forwarded link shows nothing)."""
+    msg = f"contact-view:{offer_id}:{helper_id}".encode()
+    return _b64(hmac.new(_key(settings), msg, hashlib.sha256).digest())
+
+
 def verify_token(settings: Settings, token: str, now: datetime) -> LinkClaims:
     """The token's claims, or `LinkTampered` / `LinkExpired`. Constant-time MAC compare."""
     if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
@@ -188,13 +267,18 @@ def verify_token(settings: Settings, token: str, now: datetime) -> LinkClaims:
     body, _, mac_text = token.partition(".")
     try:
         mac = _unb64(mac_text)
-        expected = hmac.new(_key(settings), body.encode("ascii"), hashlib.sha256).digest()
+        expected = [
+            hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()
+            for key in _verify_keys(settings)
+        ]
     except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
         raise LinkTampered("malformed link") from exc
-    if not hmac.compare_digest(mac, expected):
+    # Compare against every key (no early exit): the time does not tell which one matched.
+    matches = [hmac.compare_digest(mac, e) for e in expected]
+    if not any(matches):
         raise LinkTampered("signature mismatch")
     try:
-        claims = LinkClaims.model_validate(json.loads(_unb64(body)))
+        claims = LinkClaims.model_validate(json.loads(_open(settings, body, matches.index(True))))
     except (binascii.Error, ValueError, ValidationError) as exc:  # signed by us: a key leak?
         raise LinkTampered("unreadable claims") from exc
     if claims.kind != "helper" and (claims.offer_id is None or claims.request_id is None):

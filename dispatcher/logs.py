@@ -1,7 +1,8 @@
 """Logging set-up: readable lines by default, JSON lines with DISPATCH_LOG_JSON=true.
 
-Never log phone numbers, addresses or free text: models mark those fields repr=False, and
-handlers log ids only.
+Never log phone numbers, addresses or free text: models mark those fields repr=False,
+handlers log ids only, error text goes through `dispatcher.redact.describe`, and every
+formatted line (tracebacks included) has mobile numbers masked as a last line of defence.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from dispatcher.redact import mask_phones
 from dispatcher.settings import Settings
 
 CONTEXT_FIELDS = (
@@ -51,17 +53,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False)
 
 
+class Redacting(logging.Formatter):
+    """Wraps a formatter; the line it produces has phone numbers masked."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_phones(self.inner.format(record))
+
+
 def configure_logging(settings: Settings, name: str = "") -> None:
     handler = logging.StreamHandler(sys.stderr)
+    inner: logging.Formatter
     if settings.log_json:
-        handler.setFormatter(JsonFormatter(name))
+        inner = JsonFormatter(name)
     else:
         prefix = f"[{name}] " if name else ""
-        handler.setFormatter(
-            logging.Formatter(
-                f"{prefix}%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"
-            )
+        inner = logging.Formatter(
+            f"{prefix}%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"
         )
+    handler.setFormatter(Redacting(inner))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -90,6 +91,25 @@ class Settings(BaseSettings):
     # Secrets
     link_secret: SecretStr = SecretStr("dev-only-link-secret-change-me")
     staff_token: SecretStr = SecretStr("dev-staff-token")
+
+    # Safe by default (issue 12). Production unless DISPATCH_MODE=dev: outside dev mode the
+    # api and worker refuse to start while any secret is a default, empty or short
+    # (dispatcher/secret_policy.py). `make run`, the tests and the demo set dev.
+    mode: Literal["production", "dev"] = "production"
+    # Rotation: links signed with a previous secret still verify; new links use link_secret.
+    link_secrets_previous: list[SecretStr] = Field(default_factory=list)
+    # Keys helper ids (HMAC of community + phone), so an id never reverses to a phone.
+    helper_id_key: SecretStr = SecretStr("dev-only-helper-id-key-change-me")
+    # `/metrics` answers only `Authorization: Bearer <metrics_token>` (Prometheus scrape auth).
+    metrics_token: SecretStr = SecretStr("dev-only-metrics-token")
+    # Proxies whose X-Forwarded-Proto is believed (IPs); anyone else's is ignored.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Per-person staff accounts (format: dispatcher/api/staff_accounts.py); re-read on change.
+    staff_file: Path | None = None
+    # Contacts and free text are purged this many days after a request closes (PIPL).
+    retention_days: int = Field(30, ge=1)
+    # retention.ms of the topics that carry personal data (commands, events, dead letters).
+    personal_topic_retention_hours: float = Field(7 * 24, gt=0)
 
     log_level: str = "INFO"
     log_json: bool = False

@@ -11,7 +11,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 class Wire(BaseModel):
     """Frozen and `extra="forbid"`: a typo in a producer fails loudly at the edge."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # hide_input_in_errors: a ValidationError's text never repeats the payload (phones).
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
 
 def _require_utc(value: datetime) -> datetime:

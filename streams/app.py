@@ -70,6 +70,10 @@ def create_faust_app(settings: Settings, worker_name: str = "worker") -> Dispatc
         web_host=settings.worker_web_host,
         web_port=settings.worker_web_port,
         web_in_thread=False,
+        # /router and /table would serve table contents (contacts) to anyone on the port.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
         autodiscover=False,
         stream_wait_empty=True,
         worker_redirect_stdouts=False,

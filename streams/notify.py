@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dispatcher.links import action_links
+from dispatcher.links import ANSWER_PATH, action_links
 from dispatcher.push import Deliverer, Delivery, EndpointRegistry, Mention, PushKind
 from dispatcher.push.engine import EngineConfig, SubmitOutcome
 from dispatcher.push.messages import (
@@ -30,6 +30,7 @@ from dispatcher.push.messages import (
     render_stand_down,
     render_whistle,
 )
+from dispatcher.push.model import PushMessage
 from dispatcher.settings import Settings
 from schemas.commands import Command, DeliveryFailed, new_command
 from schemas.events import Event, HelperAssigned, OfferSent, OfferStoodDown, WhistleBlown
@@ -145,38 +146,49 @@ class Notifier:
             expires_at=body.expires_at,
         )
         minutes = max(1, int((body.expires_at - event.occurred_at).total_seconds() // 60))
-        message = render_offer(
-            OfferSpec(
-                category=body.category,
-                urgency=body.urgency,
-                building=body.building_label,
-                accept_url=links["accept"],
-                decline_url=links["decline"],
-                helpers_needed=body.helpers_needed,
-                skills=tuple(Skill(s) for s in body.skills if s in Skill._value2member_map_),
-                reply_within_minutes=minutes,
+        # What a group sees, every member sees: no per-helper link there (issue 12), only
+        # the answer page a helper's bound phone opens; private channels keep their links.
+        answer = self.settings.public_base_url.rstrip("/") + ANSWER_PATH
+
+        def message(group: bool) -> PushMessage:
+            return render_offer(
+                OfferSpec(
+                    category=body.category,
+                    urgency=body.urgency,
+                    building=body.building_label,
+                    accept_url=links["accept"],
+                    decline_url=links["decline"],
+                    helpers_needed=body.helpers_needed,
+                    skills=tuple(Skill(s) for s in body.skills if s in Skill._value2member_map_),
+                    reply_within_minutes=minutes,
+                    answer_url=answer if group else None,
+                )
             )
-        )
-        return [
-            Delivery(
-                delivery_id=event.event_id,
-                endpoint=ep,
-                kind=PushKind.OFFER,
-                message=message,
-                mentions=self._mentions(helper, ep),
-                recipient=body.helper_id,
-                batch_key=f"{request_id}:{body.step}",
-                data={
-                    "request_id": request_id,
-                    "offer_id": body.offer_id,
-                    "helper_id": body.helper_id,
-                    "community_id": event.community_id,
-                    "accept_url": links["accept"],
-                    "decline_url": links["decline"],
-                },
+
+        deliveries = []
+        for ep in endpoints:
+            group = self.registry.get(ep).is_group
+            data = {
+                "request_id": request_id,
+                "offer_id": body.offer_id,
+                "helper_id": body.helper_id,
+                "community_id": event.community_id,
+            }
+            if not group:
+                data |= {"accept_url": links["accept"], "decline_url": links["decline"]}
+            deliveries.append(
+                Delivery(
+                    delivery_id=event.event_id,
+                    endpoint=ep,
+                    kind=PushKind.OFFER,
+                    message=message(group),
+                    mentions=self._mentions(helper, ep),
+                    recipient=body.helper_id,
+                    batch_key=f"{request_id}:{body.step}",
+                    data=data,
+                )
             )
-            for ep in endpoints
-        ]
+        return deliveries
 
     def _category_urgency(self, request_id: str | None) -> tuple[Category, Urgency]:
         r = self.request(request_id or "")

@@ -27,6 +27,10 @@ def changelog_topics(settings: Settings) -> list[str]:
     return [f"{settings.app_id}-{table}-changelog" for table in TABLES]
 
 
+def _retention_ms(settings: Settings) -> str:
+    return str(int(settings.personal_topic_retention_hours * 3600 * 1000))
+
+
 def topic_names(settings: Settings) -> list[str]:
     return [
         settings.commands_topic,
@@ -50,7 +54,11 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 replication_factor=settings.topic_replication_factor,
                 # No min.insync.replicas here: the cluster's value (2 on a 3-broker
                 # cluster) must hold, or an acknowledged command could die with a broker.
-                topic_configs={"cleanup.policy": "compact"} if name in changelogs else {},
+                topic_configs={
+                    **({"cleanup.policy": "compact"} if name in changelogs else {}),
+                    # commands, events and dead letters carry contacts: bounded retention
+                    **({} if name in changelogs else {"retention.ms": _retention_ms(settings)}),
+                },
             )
             for name in topic_names(settings)
             if name not in existing

@@ -27,6 +27,7 @@ from dispatcher.plans import scaled_plans
 from dispatcher.push import EndpointRegistry
 from dispatcher.record.migrate import apply_migrations
 from dispatcher.record.projection import record_events
+from dispatcher.redact import describe
 from dispatcher.settings import Settings
 from schemas.commands import Command, deadline_command
 from schemas.events import Event
@@ -412,7 +413,7 @@ def partition_for(community_id: str, partitions: int) -> int:
 
 
 def _short(exc: BaseException) -> str:
-    return str(exc).replace("\n", " ")[:500]
+    return describe(exc)  # never the input: a command holds phones and addresses
 
 
 def build_topology(settings: Settings, worker_name: str = "worker") -> Topology:

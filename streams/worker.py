@@ -11,6 +11,7 @@ import logging
 import faust
 
 from dispatcher.logs import configure_logging
+from dispatcher.secret_policy import enforce as enforce_secret_policy
 from dispatcher.settings import get_settings
 from streams.topology import build_topology
 
@@ -29,6 +30,7 @@ def main(argv: list[str]) -> int:
         help="port of the worker's web server (/healthz, /stats, /metrics)",
     )
     args = parser.parse_args(argv)
+    enforce_secret_policy(settings, "the worker")
     settings = settings.model_copy(update={"worker_web_port": args.web_port})
     configure_logging(settings, args.name)
     topo = build_topology(settings, args.name)

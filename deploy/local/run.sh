@@ -9,6 +9,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 cd "$REPO"
+# A dev machine: the built-in dev secrets are allowed (production refuses to start with them).
+export DISPATCH_MODE="${DISPATCH_MODE:-dev}"
 PY="$REPO/.venv/bin/python"
 STACK="$HERE/stack.sh"
 
@@ -72,7 +74,7 @@ done
 if curl -fsS "$api/readyz" >/dev/null 2>&1; then
   # An empty database gets the demo district, so a newcomer sees something happen.
   "$PY" -m dispatcher demo --load-only --api "$api" || echo "[run] demo district not loaded (see above)" >&2
-  echo "[run] ready: API $api (docs $api/docs, dashboard $api/dashboard?token=<DISPATCH_STAFF_TOKEN>); Ctrl-C to stop" >&2
+  echo "[run] ready: API $api (docs $api/docs, dashboard $api/dashboard, sign in with DISPATCH_STAFF_TOKEN); Ctrl-C to stop" >&2
 else
   echo "[run] the API did not become ready in 60 s; see the logs above" >&2
 fi

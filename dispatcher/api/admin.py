@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from dispatcher.api.auth import require_staff
+from dispatcher.api.auth import ensure_staff_scope, require_staff
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.dispatch import send_command
 from dispatcher.api.errors import fail
@@ -99,6 +99,7 @@ async def upsert_helper(helper_id: Id, body: HelperIn, request: Request) -> Comm
         profile = body.to_profile()
     except ValueError as exc:
         raise fail(422, "invalid_helper", str(exc)) from exc
+    ensure_staff_scope(request, profile.community_id)
     deps: ApiDeps = request.app.state.deps
     command_id = await send_command(deps, UpsertHelper(profile=profile), profile.community_id)
     return CommandAccepted(command_id=command_id)
@@ -107,6 +108,7 @@ async def upsert_helper(helper_id: Id, body: HelperIn, request: Request) -> Comm
 @router.delete("/communities/{community_id}/helpers/{helper_id}", status_code=202)
 async def deactivate_helper(community_id: Id, helper_id: Id, request: Request) -> CommandAccepted:
     """Deactivate a helper: no more offers; history is kept."""
+    ensure_staff_scope(request, community_id)
     deps: ApiDeps = request.app.state.deps
     command_id = await send_command(deps, DeactivateHelper(helper_id=helper_id), community_id)
     return CommandAccepted(command_id=command_id)
@@ -148,6 +150,7 @@ async def import_ledger(
     row nothing is imported (422 with the report) unless `partial=true`. `dry_run=true`
     only checks. Helpers an earlier ledger listed in the same compounds and this one does
     not are retired (`retired`), unless a row was rejected or `retire=false`."""
+    ensure_staff_scope(request, community_id)
     data = await request.body()
     where = RosterPlace(community_id, compound_id, compound_name, grid_id)
     try:

@@ -10,7 +10,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from dispatcher.api import admin, health, helper_pages, messages, offer_pages, requests
+from dispatcher.api import (
+    admin,
+    answer_pages,
+    health,
+    helper_pages,
+    messages,
+    offer_pages,
+    requests,
+)
 from dispatcher.api.body_limit import BodyLimit
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.platforms.routes import router as platforms_router
@@ -20,6 +28,7 @@ from dispatcher.groupchat.loop import GroupReplies
 from dispatcher.groupchat.sender import GroupSender
 from dispatcher.ops import web as ops_web
 from dispatcher.push.http import make_client
+from dispatcher.record.retention import purge_forever
 from dispatcher.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,6 +48,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
             except Exception as exc:  # readiness reports it; the sink retries on first use
                 log.warning("kafka producer not started yet: %s", type(exc).__name__)
         reconciler = asyncio.create_task(reconcile_forever(deps), name="reconcile")
+        purger = asyncio.create_task(purge_forever(settings, deps.pool), name="retention")
         # Platform robots' groups hear back (dispatcher/groupchat); off without any.
         updates = (
             asyncio.create_task(group_replies.consume_forever(settings), name="group-replies")
@@ -48,7 +58,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
         try:
             yield
         finally:
-            for task in (reconciler, updates):
+            for task in (reconciler, purger, updates):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -65,8 +75,10 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
             "staff watch and administer. This service never replaces 120/110/119.\n\n"
             "**Bots** sign every request with Standard Webhooks (`webhook-id`, "
             "`webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of "
-            '"{id}.{timestamp}.{body}">`) and name themselves in `X-Bot-Id`. A GET signs its '
-            "path (and query) as the body. Timestamps older than 5 minutes and reused "
+            '"{id}.{timestamp}.{payload}">`) and name themselves in `X-Bot-Id`. The payload is '
+            "the method and target, a newline, then the body (`POST /v1/requests\\n{...}`; "
+            "a GET: `GET /v1/requests/ID\\n`), so a signature is good for one route only. "
+            "Timestamps older than 5 minutes and reused "
             "webhook-ids are refused. **Staff** send `Authorization: Bearer <token>`."
         ),
         lifespan=lifespan,
@@ -84,6 +96,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     app.include_router(requests.router)
     app.include_router(offer_pages.router)
     app.include_router(helper_pages.router)
+    app.include_router(answer_pages.router)
     app.include_router(admin.router)
     ops_web.install(app, settings)
     return app

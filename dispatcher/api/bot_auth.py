@@ -13,7 +13,7 @@ very same signed message after our outage is not locked out.
 
 from __future__ import annotations
 
-import hmac
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,24 +22,30 @@ from typing import Annotated, Literal
 from fastapi import Depends, Header, HTTPException, Request
 
 from dispatcher.api import webhook_signature as ws
+from dispatcher.api.auth import audit_staff, authenticate_staff, bearer
 from dispatcher.api.bots import BotConfig
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
+from dispatcher.api.staff_accounts import StaffAccount
 
 PURGE_EVERY_S = 60.0
+_DECOY_KEY = secrets.token_bytes(32)  # per process; never matches a real bot's signature
 
 
 @dataclass(frozen=True)
 class Caller:
     kind: Literal["bot", "staff"]
     bot: BotConfig | None = None
+    staff: StaffAccount | None = None
 
     @property
     def bot_id(self) -> str | None:
         return self.bot.bot_id if self.bot else None
 
     def may_act_in(self, community_id: str) -> bool:
-        return self.kind == "staff" or (self.bot is not None and self.bot.may_act_in(community_id))
+        if self.kind == "staff":
+            return self.staff is None or self.staff.may_act_in(community_id)
+        return self.bot is not None and self.bot.may_act_in(community_id)
 
 
 def _deps(request: Request) -> ApiDeps:
@@ -48,12 +54,9 @@ def _deps(request: Request) -> ApiDeps:
 
 
 async def _signed_body(request: Request) -> bytes:
-    body = await request.body()
-    if body:
-        return body
-    # Bodiless requests sign their target, so the signature is bound to this resource.
+    # Method and target are signed with the body: a signature is good for one route only.
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return target.encode()
+    return ws.bound_payload(request.method, target, await request.body())
 
 
 async def _claim_webhook_id(deps: ApiDeps, bot_id: str, webhook_id: str) -> None:
@@ -104,12 +107,14 @@ async def _authenticate_bot(
 ) -> BotConfig:
     deps = _deps(request)
     bot = deps.registry.get(bot_id) if bot_id else None
-    if bot is None:
-        # Same answer for "no such bot" and "bad signature": no bot-id oracle.
-        raise fail(401, "unknown_bot", "X-Bot-Id names no configured bot")
+    # An unknown X-Bot-Id goes through the same checks with a random key, so it gets the
+    # very answer a known bot with a wrong signature gets: no bot-id oracle.
+    keys = bot.keys() if bot is not None else [_DECOY_KEY]
     try:
         headers = ws.parse_headers(webhook_id, timestamp, signature)
-        ws.verify(bot.keys(), headers, await _signed_body(request), deps.wall(), ws.TOLERANCE_S)
+        ws.verify(keys, headers, await _signed_body(request), deps.wall(), ws.TOLERANCE_S)
+        if bot is None:
+            raise ws.SignatureError("bad_signature", ws.NO_MATCH)
     except ws.SignatureError as exc:
         raise fail(401, exc.reason, exc.message) from exc
     deps.limiter.check(("bot", bot.bot_id), bot.rate_per_minute, bot.burst, "bot")
@@ -150,12 +155,6 @@ async def require_bot(
         yield caller
 
 
-def is_staff(request: Request, authorization: str | None) -> bool:
-    expected = _deps(request).settings.staff_token.get_secret_value()
-    scheme, _, token = (authorization or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), expected.encode())
-
-
 async def require_bot_or_staff(
     request: Request,
     authorization: str | None = Header(default=None, description="Staff: Bearer <token>"),
@@ -166,9 +165,11 @@ async def require_bot_or_staff(
 ) -> AsyncIterator[Caller]:
     """Staff (bearer token) or a signed bot acting for the requester."""
     if authorization is not None:
-        if not is_staff(request, authorization):
+        account = authenticate_staff(request, bearer(authorization))
+        if account is None:
             raise fail(401, "bad_staff_token", "staff token required (Authorization: Bearer …)")
-        yield Caller("staff")
+        await audit_staff(request, account)
+        yield Caller("staff", staff=account)
         return
     async with _bot_session(
         request, x_bot_id, webhook_id, webhook_timestamp, webhook_signature

@@ -13,9 +13,9 @@ nowhere else, until Settings grows a `bots_file` field). Example:
         "rate_per_minute": 60, "burst": 20, "group_rate_per_minute": 20, "group_burst": 10
     }]}
 
-Without the file, and only while `link_secret` is still the dev default (an unconfigured
-dev install, `make run`), dev bots are configured in `dev-community` and the demo
-district's groups: see `dispatcher/api/dev_bots.py`. Never in production.
+Without the file, and only in dev mode (`DISPATCH_MODE=dev`, `make run`) while
+`link_secret` is still the dev default, dev bots are configured in `dev-community` and the
+demo district's groups: see `dispatcher/api/dev_bots.py`. Never in production.
 """
 
 from __future__ import annotations
@@ -117,6 +117,8 @@ class BotConfig(BaseModel):
     burst: float = Field(default=20, ge=1)
     group_rate_per_minute: float = Field(default=20, gt=0)
     group_burst: float = Field(default=10, ge=1)
+    # Cancel/resolve requests other bots (or staff) submitted in its communities.
+    may_close_others: bool = False
 
     @field_validator("secrets")
     @classmethod
@@ -203,7 +205,7 @@ def load_registry(settings: Settings, path: str | None = None) -> BotRegistry:
     if path:
         doc = _BotsFile.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
         return BotRegistry.from_list(doc.bots)
-    if settings.link_secret.get_secret_value() == DEV_LINK_SECRET:
+    if settings.mode == "dev" and settings.link_secret.get_secret_value() == DEV_LINK_SECRET:
         from dispatcher.api.dev_bots import dev_bots  # imports this module
 
         log.warning(

@@ -13,6 +13,7 @@ import asyncpg
 from dispatcher.api.bots import BotRegistry, load_registry
 from dispatcher.api.producer import CommandSink, KafkaCommandSink
 from dispatcher.api.ratelimit import RateLimiter
+from dispatcher.api.staff_accounts import StaffDirectory
 from dispatcher.settings import Settings
 
 
@@ -31,10 +32,19 @@ class ApiDeps:
     _pool: asyncpg.Pool | None = None
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_purge: float = 0.0
+    staff: StaffDirectory | None = None  # None: from settings (DISPATCH_STAFF_FILE)
 
     def __post_init__(self) -> None:
         if self.bots is None:
             self.bots = load_registry(self.settings)
+        if self.staff is None:
+            self.staff = StaffDirectory(self.settings)
+            self.staff.load()  # a bad staff file fails start-up loudly
+
+    @property
+    def staff_directory(self) -> StaffDirectory:
+        assert self.staff is not None
+        return self.staff
 
     @property
     def registry(self) -> BotRegistry:

@@ -16,10 +16,20 @@ from typing import Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
+from dispatcher.api.auth import behind_tls
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.dispatch import send_command
 from dispatcher.api.pages import button_form, link_error, page
-from dispatcher.links import HELPER_PATH, LinkClaims, LinkError, verify_token
+from dispatcher.links import (
+    ANSWER_PATH,
+    DEVICE_COOKIE,
+    DEVICE_LIFETIME,
+    HELPER_PATH,
+    LinkClaims,
+    LinkError,
+    device_binding,
+    verify_token,
+)
 from schemas.commands import SetDoNotDisturb, SetHelperStatus
 from schemas.helpers import TimeWindow
 
@@ -77,7 +87,26 @@ async def helper_page(request: Request, token: str = Token) -> HTMLResponse:
         '<button type="submit" class="second">设置免打扰时段</button></form>'
         + button_form(f"{base}/quiet-hours/clear", "取消免打扰时段", second=True)
     )
-    return page("我的接单状态", "<p>请选择：</p>" + buttons + quiet)
+    answer = page(
+        "我的接单状态",
+        "<p>请选择：</p>"
+        + buttons
+        + quiet
+        + f'<p class="note">这部手机已绑定：群里的求助可在 <a href="{ANSWER_PATH}">我的邀请</a>'
+        " 中回复。</p>",
+    )
+    # Bind this phone: group messages carry no per-helper link, the binding says who answers.
+    deps: ApiDeps = request.app.state.deps
+    answer.set_cookie(
+        DEVICE_COOKIE,
+        device_binding(deps.settings, checked.helper_id, checked.community_id, deps.clock()),
+        max_age=int(DEVICE_LIFETIME.total_seconds()),
+        path="/l/",
+        httponly=True,
+        samesite="strict",
+        secure=behind_tls(request),
+    )
+    return answer
 
 
 def _clock_time(text: str) -> time | None:

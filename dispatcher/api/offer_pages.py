@@ -3,6 +3,8 @@ open links; opening never acts), POST acts once, then shows what the worker deci
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +12,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
 from dispatcher.api import offer_outcomes as oo
+from dispatcher.api.auth import behind_tls
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.dispatch import produce
 from dispatcher.api.pages import (
@@ -21,10 +24,17 @@ from dispatcher.api.pages import (
     link_error,
     page,
 )
-from dispatcher.links import OFFER_PATH, LinkClaims, LinkError, verify_token
+from dispatcher.links import (
+    OFFER_PATH,
+    LinkClaims,
+    LinkError,
+    contact_view_proof,
+    verify_token,
+)
 from schemas.commands import AcceptOffer, Command, DeclineOffer
 
 router = APIRouter(prefix=OFFER_PATH.rstrip("/"), tags=["volunteer links"])
+VIEW_COOKIE_S = 2 * 24 * 3600  # the accepting device sees the contact again for two days
 Token = Path(min_length=1, max_length=1024, description="A signed offer token")
 
 HTML: dict[int | str, dict[str, Any]] = {
@@ -49,13 +59,20 @@ def _verify(request: Request, token: str) -> LinkClaims | HTMLResponse:
 
 def _use_of(claims: LinkClaims) -> oo.LinkUse:
     assert claims.request_id is not None and claims.offer_id is not None
+    assert claims.kind != "helper"
+    return use_for(claims.kind, claims.request_id, claims.offer_id, claims.helper_id)
+
+
+def use_for(action: str, request_id: str, offer_id: str, helper_id: str) -> oo.LinkUse:
+    """One use per (action, offer), whichever page it came from."""
+    use_key = f"{action}:{offer_id}"
     return oo.LinkUse(
-        use_key=claims.use_key,
-        command_id=oo.command_id_for(claims.use_key),
-        action=claims.kind,
-        request_id=claims.request_id,
-        offer_id=claims.offer_id,
-        helper_id=claims.helper_id,
+        use_key=use_key,
+        command_id=oo.command_id_for(use_key),
+        action=action,
+        request_id=request_id,
+        offer_id=offer_id,
+        helper_id=helper_id,
         outcome=None,
     )
 
@@ -73,7 +90,33 @@ def _summary_facts(summary: Any) -> str:
     )
 
 
-async def _outcome_page(deps: ApiDeps, use: oo.LinkUse, outcome: str | None) -> HTMLResponse:
+def _view_cookie(use: oo.LinkUse) -> str:
+    return "dv_" + hashlib.sha256(use.offer_id.encode()).hexdigest()[:16]
+
+
+def _may_see(request: Request, deps: ApiDeps, use: oo.LinkUse) -> bool:
+    presented = request.cookies.get(_view_cookie(use), "")
+    proof = contact_view_proof(deps.settings, use.offer_id, use.helper_id)
+    return hmac.compare_digest(presented.encode(), proof.encode())
+
+
+def _set_view_cookie(
+    request: Request, deps: ApiDeps, use: oo.LinkUse, answer: HTMLResponse
+) -> None:
+    answer.set_cookie(
+        _view_cookie(use),
+        contact_view_proof(deps.settings, use.offer_id, use.helper_id),
+        max_age=VIEW_COOKIE_S,
+        path="/l/",  # both answer pages: the links and /l/me
+        httponly=True,
+        samesite="strict",
+        secure=behind_tls(request),
+    )
+
+
+async def _outcome_page(
+    deps: ApiDeps, use: oo.LinkUse, outcome: str | None, *, may_see: bool, via: str
+) -> HTMLResponse:
     pool = await deps.pool()
     if outcome is None:
         return page(
@@ -83,10 +126,25 @@ async def _outcome_page(deps: ApiDeps, use: oo.LinkUse, outcome: str | None) -> 
             status_code=202,
             refresh_s=2,
         )
+    if outcome == "assigned" and not may_see:
+        # The link was forwarded, or opened on another device: no contact, no place.
+        return page(
+            "已有邻居接下",
+            "<p>这次求助已由邻居接下。联系方式只显示在接下求助的那部手机上。</p>",
+            tone="warn",
+        )
     if outcome == "assigned":
         details = await oo.private_details(pool, use.request_id, use.helper_id)
         if details is None:
             return page("谢谢您！", "<p>您已接下这次求助。求助现已结束或有变化，无需前往。</p>")
+        await pool.execute(
+            "INSERT INTO contact_views (request_id, offer_id, helper_id, via)"
+            " VALUES ($1, $2, $3, $4)",
+            use.request_id,
+            use.offer_id,
+            use.helper_id,
+            via,
+        )
         contact, place = details["contact"], details["place"]
         phone = contact.get("phone")
         tel = f'<a class="tel" href="tel:{e(phone)}">拨打 {e(phone)}</a>' if phone else ""
@@ -135,7 +193,9 @@ async def offer_page(request: Request, token: str = Token) -> HTMLResponse:
     pool = await deps.pool()
     use = await oo.recorded_use(pool, checked.use_key)
     if use is not None:  # already answered: show what happened (reading only)
-        return await _outcome_page(deps, use, await oo.settle(pool, use, timeout=0))
+        outcome = await oo.settle(pool, use, timeout=0)
+        may_see = _may_see(request, deps, use)
+        return await _outcome_page(deps, use, outcome, may_see=may_see, via="revisit")
     summary = await oo.request_summary(pool, _use_of(checked).request_id)
     if summary is not None and summary["closed_at"] is not None:
         return page("求助已结束", "<p>这次求助已经结束，无需前往。谢谢您！</p>", tone="warn")
@@ -161,10 +221,16 @@ async def offer_act(request: Request, token: str = Token) -> HTMLResponse:
     checked = _verify(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
+    return await act_on_offer(request, _use_of(checked), checked.community_id)
+
+
+async def act_on_offer(request: Request, wanted: oo.LinkUse, community_id: str) -> HTMLResponse:
+    """Accept or decline once (the first use claims it), then show what the worker decided.
+    Shared by the per-helper links and the bound-device answer page (answer_pages.py)."""
     deps: ApiDeps = request.app.state.deps
-    deps.limiter.check(("helper", checked.helper_id), 20, 10, "helper")
+    deps.limiter.check(("helper", wanted.helper_id), 20, 10, "helper")
     pool = await deps.pool()
-    first, use = await oo.claim(pool, _use_of(checked))
+    first, use = await oo.claim(pool, wanted)
     if first:
         body = (
             AcceptOffer(request_id=use.request_id, offer_id=use.offer_id, helper_id=use.helper_id)
@@ -175,7 +241,7 @@ async def offer_act(request: Request, token: str = Token) -> HTMLResponse:
         )
         command = Command(
             command_id=use.command_id,
-            community_id=checked.community_id,
+            community_id=community_id,
             issued_at=datetime.now(UTC),
             body=body,
         )
@@ -189,4 +255,12 @@ async def offer_act(request: Request, token: str = Token) -> HTMLResponse:
                 tone="bad",
                 status_code=503,
             )
-    return await _outcome_page(deps, use, await oo.settle(pool, use))
+    # Only the request that claimed the link gets the view cookie; a repeat POST from
+    # elsewhere (a forwarded link) sees the outcome without the contact.
+    may_see = first or _may_see(request, deps, use)
+    answer = await _outcome_page(
+        deps, use, await oo.settle(pool, use), may_see=may_see, via="accept" if first else "revisit"
+    )
+    if first and use.action == "accept":
+        _set_view_cookie(request, deps, use, answer)
+    return answer

@@ -29,6 +29,14 @@ class RateLimiter:
             bucket = self._buckets[key] = TokenBucket(rate_per_minute, burst, now)
         return bucket.try_take(now)
 
+    def peek(self, key: tuple[str, ...], rate_per_minute: float, burst: float) -> float:
+        """Seconds until `key` has a token (0.0 if it has one now); takes nothing."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return 0.0
+        available = bucket.tokens(self.clock())
+        return 0.0 if available >= 1.0 else (1.0 - available) / bucket.rate
+
     def check(self, key: tuple[str, ...], rate_per_minute: float, burst: float, what: str) -> None:
         """Raise 429 with Retry-After (whole seconds, at least 1) when `key` is over its rate."""
         wait = self.wait_for(key, rate_per_minute, burst)

@@ -150,7 +150,7 @@ async def request_status(
     caller: BotOrStaff,
 ) -> RequestStatusOut:
     """The request's latest recorded status (the read model lags the stream by milliseconds).
-    A bot signs the request target (path) as the body. No personal data in the answer."""
+    A bot signs `GET <path>` and a newline (no body). No personal data in the answer."""
     deps: ApiDeps = request.app.state.deps
     pool = await deps.pool()
     row = await pool.fetchrow("SELECT * FROM requests WHERE request_id = $1", request_id)
@@ -169,6 +169,14 @@ async def _request_command(
     deps: ApiDeps = request.app.state.deps
     community = await _community_of(deps, path_id)
     ensure_community(caller, community)
+    if caller.bot is not None and not caller.bot.may_close_others:
+        # A bot of the same community must not cancel or resolve someone else's request
+        # (another group's robot, or one staff opened) unless configured to.
+        owner = await (await deps.pool()).fetchval(
+            "SELECT bot_id FROM api_intake WHERE request_id = $1", path_id
+        )
+        if owner != caller.bot.bot_id:
+            raise fail(403, "not_your_request", "this request was not submitted by this bot")
     by = Party.STAFF if caller.kind == "staff" else Party.REQUESTER
     return CommandAccepted(command_id=await send_command(deps, build(by), community))
 

@@ -34,6 +34,7 @@ from dispatcher.roster.ledger import (
     RosterReport,
 )
 from dispatcher.roster.sandbox import parse_isolated
+from dispatcher.helper_ids import keyed_profile
 from dispatcher.settings import Settings, get_settings
 from schemas.commands import DeactivateHelper, UpsertHelper, new_command
 
@@ -83,6 +84,11 @@ async def import_roster(
     """Queue the valid rows; with `members`, retire whom earlier ledgers listed in the same
     compounds and this one does not — only when no row was rejected (a rejected row may be
     someone who is still here)."""
+    # The parser names helpers by an unkeyed hash of the phone; keyed ids go out instead
+    # (and are what retirement compares and records).
+    parsed = parsed.model_copy(
+        update={"profiles": [(row, keyed_profile(settings, p)) for row, p in parsed.profiles]}
+    )
     report = parsed.report()
     report.partial = partial
     leaving: list[Retiree] = []

@@ -4,8 +4,10 @@ Signed content: `{webhook-id}.{webhook-timestamp}.{body}`, HMAC-SHA256, base64, 
 `webhook-signature: v1,<sig>` (several space-separated signatures allowed, so a bot can
 sign with the old and the new secret during a rotation).
 
-One extension: a request without a body (GET) signs its request target (path and query)
-as the body, so a captured signature cannot be pointed at another request id.
+One extension: the signed payload is the request's method and target (path and query),
+a newline, then the body (`bound_payload`), so a signature is bound to one method and path
+and a captured one cannot be pointed at another route or request id (issue 12). A
+Standard Webhooks library signs it as is: `Webhook(secret).sign(id, timestamp, payload)`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ from dataclasses import dataclass
 TOLERANCE_S = 300  # five minutes either way
 MAX_SIGNATURES = 8
 _WEBHOOK_ID = re.compile(r"^[A-Za-z0-9_.:=+/-]{1,128}$")
+
+
+NO_MATCH = "no signature matches this bot's secrets"
+
+
+def bound_payload(method: str, target: str, body: bytes) -> bytes:
+    """What a bot signs: `POST /v1/requests\n{"…"}`; a GET signs `GET /v1/requests/x\n`."""
+    return f"{method.upper()} {target}\n".encode() + body
 
 
 class SignatureError(Exception):
@@ -108,4 +118,4 @@ def verify(
             # No early exit: timing does not reveal which key or signature matched.
             ok |= hmac.compare_digest(expected, sig)
     if not ok:
-        raise SignatureError("bad_signature", "no signature matches this bot's secrets")
+        raise SignatureError("bad_signature", NO_MATCH)

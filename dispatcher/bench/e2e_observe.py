@@ -24,6 +24,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from dispatcher.api.webhook_signature import bound_payload
 from dispatcher.push.signing import standard_webhook_signature
 
 OK = b'{"errcode":0,"errmsg":"ok","code":0,"msg":"success"}'
@@ -42,14 +43,21 @@ PENDING_MAX = 200_000
 
 
 def signed_headers(
-    secret: str, bot_id: str, msg_id: str, timestamp: int, body: bytes
+    secret: str,
+    bot_id: str,
+    msg_id: str,
+    timestamp: int,
+    body: bytes,
+    target: str = "/v1/requests",
 ) -> dict[str, str]:
+    """A bot's POST to `target`: method and path are signed with the body."""
+    payload = bound_payload("POST", target, body)
     return {
         "content-type": "application/json",
         "x-bot-id": bot_id,
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": standard_webhook_signature(secret, msg_id, timestamp, body),
+        "webhook-signature": standard_webhook_signature(secret, msg_id, timestamp, payload),
     }
 
 

@@ -125,6 +125,7 @@ class BenchStack:
                 "DISPATCH_PLAN_TIME_SCALE": str(self.plan_time_scale),
                 "DISPATCH_PUSH_ENDPOINTS": json.dumps([endpoint]),
                 "DISPATCH_STAFF_TOKEN": STAFF_TOKEN,
+                "DISPATCH_MODE": "dev",  # the bench's own throwaway stack, dev secrets
                 "DISPATCH_LOG_LEVEL": "WARNING",
                 "PYTHONUNBUFFERED": "1",
             }

@@ -99,7 +99,7 @@ class HttpMetricsMiddleware:
             if message["type"] == "http.response.start":
                 status = str(message["status"])
                 route = scope.get("route")
-                HTTP_SECONDS.labels(scope["method"], _route(route)).observe(
+                HTTP_SECONDS.labels(_method(scope), _route(route)).observe(
                     time.perf_counter() - start
                 )
             await send(message)
@@ -107,7 +107,16 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            HTTP_REQUESTS.labels(scope["method"], _route(scope.get("route")), status).inc()
+            HTTP_REQUESTS.labels(_method(scope), _route(scope.get("route")), status).inc()
+
+
+# A client chooses the method; a label must not let it create series (one per method sent).
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _method(scope: Scope) -> str:
+    method = str(scope.get("method", ""))
+    return method if method in KNOWN_METHODS else "other"
 
 
 def _route(route: Any) -> str:

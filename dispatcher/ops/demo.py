@@ -4,7 +4,8 @@ Against the running service (`make run`; for escalations within a minute run the
 with DISPATCH_PLAN_TIME_SCALE=0.02): loads a deterministic district through the admin API
 when the database has no helpers yet, starts simulated phones (see demo_phones), submits
 the brief's stories and a stream of everyday chat requests through POST /v1/requests, and
-prints what happened to each. Open http://127.0.0.1:8080/dashboard?token=… beside it.
+prints what happened to each. Open http://127.0.0.1:8080/dashboard beside it (sign in with
+the staff token).
 """
 
 from __future__ import annotations

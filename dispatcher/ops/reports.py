@@ -128,13 +128,25 @@ async def month_report(
     return MonthReport(community_id, month, [r for r in rows if r is not total], total, helpers)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(row: dict[str, Any]) -> dict[str, Any]:
+    """Text a spreadsheet would run as a formula (=, +, -, @ first) gets a leading
+    apostrophe: ids come from ledgers, and a report is opened in Excel/WPS by staff."""
+    return {
+        k: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+        for k, v in row.items()
+    }
+
+
 def days_csv(report: MonthReport) -> str:
     """Per-day rows, then the month's total (its `day` is the month, e.g. 2026-11)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=["community_id", *DAY_COLUMNS], lineterminator="\n")
     writer.writeheader()
     for row in [*report.days, report.total]:
-        writer.writerow({"community_id": report.community_id, **row})
+        writer.writerow(csv_safe({"community_id": report.community_id, **row}))
     return out.getvalue()
 
 
@@ -145,7 +157,9 @@ def helpers_csv(report: MonthReport) -> str:
     )
     writer.writeheader()
     for row in report.helpers:
-        writer.writerow({"community_id": report.community_id, "month": report.month, **row})
+        writer.writerow(
+            csv_safe({"community_id": report.community_id, "month": report.month, **row})
+        )
     return out.getvalue()
 
 

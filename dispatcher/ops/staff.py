@@ -1,33 +1,31 @@
-"""Staff access to the operations pages: one token, from a header, a cookie or `?token=`.
+"""Staff access to the operations pages: the bearer token, or the dashboard's session cookie.
 
-Browsers cannot put headers on an EventSource, so the dashboard trades `?token=` once for
-an HttpOnly cookie (SameSite=Strict) and the SSE/JSON endpoints accept that cookie.
+Browsers cannot put headers on an EventSource, so the dashboard signs in once with a POSTed
+form and gets an HttpOnly, SameSite=Strict session cookie (Secure behind TLS); the SSE/JSON
+endpoints accept that cookie. A token in the URL query is never accepted.
 """
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import HTTPException, Request
+
+from dispatcher.api.auth import audit_staff, authenticate_staff, bearer, session_account
+from dispatcher.api.staff_accounts import StaffAccount
 
 COOKIE = "dispatch_staff"
 
 
-def token_valid(request: Request, candidate: str | None) -> bool:
-    if not candidate:
-        return False
-    expected = request.app.state.deps.settings.staff_token.get_secret_value()
-    return hmac.compare_digest(candidate.encode(), expected.encode())
+def signed_in_staff(request: Request) -> StaffAccount | None:
+    token = bearer(request.headers.get("authorization"))
+    if token is not None:
+        return authenticate_staff(request, token)
+    return session_account(request, request.cookies.get(COOKIE))
 
 
-def presented_token(request: Request) -> str | None:
-    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and bearer:
-        return bearer
-    return request.cookies.get(COOKIE) or request.query_params.get("token")
-
-
-async def require_staff_ops(request: Request) -> None:
+async def require_staff_ops(request: Request) -> StaffAccount:
     """FastAPI dependency for the ops JSON, SSE and report endpoints."""
-    if not token_valid(request, presented_token(request)):
+    account = signed_in_staff(request)
+    if account is None:
         raise HTTPException(status_code=401, detail="staff token required")
+    await audit_staff(request, account)
+    return account

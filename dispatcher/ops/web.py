@@ -7,9 +7,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -21,11 +21,21 @@ from fastapi.responses import (
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from dispatcher.api.auth import (
+    SESSION_SECONDS,
+    authenticate_staff,
+    bearer,
+    behind_tls,
+    check_credential,
+    ensure_district_wide,
+    ensure_staff_scope,
+    new_session,
+)
 from dispatcher.ops import api_metrics
 from dispatcher.ops.dashboard_data import overview
 from dispatcher.ops.live_feed import LiveFeed, sse_message
 from dispatcher.ops.reports import days_csv, helpers_csv, month_report, parse_month
-from dispatcher.ops.staff import COOKIE, presented_token, require_staff_ops, token_valid
+from dispatcher.ops.staff import COOKIE, require_staff_ops, signed_in_staff
 from dispatcher.settings import Settings
 
 STATIC = resources.files("dispatcher.ops") / "static"
@@ -38,10 +48,11 @@ CSP = (
 )
 
 
-def _page(name: str) -> HTMLResponse:
+def _page(name: str, status_code: int = 200) -> HTMLResponse:
     html = (STATIC / name).read_text(encoding="utf-8")
     return HTMLResponse(
         html,
+        status_code=status_code,
         headers={
             "Content-Security-Policy": CSP,
             "Cache-Control": "no-store",
@@ -60,33 +71,43 @@ staff = APIRouter(prefix="/ops/v1", tags=["ops"], dependencies=[Depends(require_
 
 
 @public.get("/metrics", summary="Prometheus metrics of this API process", response_class=Response)
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    # Scrapers authenticate (Prometheus `authorization: {credentials: ...}`): the metrics
+    # name communities and traffic, which is nobody else's business.
+    expected = request.app.state.deps.settings.metrics_token.get_secret_value()
+    if not check_credential(request, bearer(request.headers.get("authorization")), expected):
+        raise HTTPException(status_code=401, detail="metrics token required (Bearer)")
     return Response(generate_latest(api_metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
 @public.get("/dashboard", summary="Live dispatch dashboard (staff)", response_class=HTMLResponse)
-async def dashboard(request: Request, token: str | None = None) -> Response:
-    if token is not None:
-        if not token_valid(request, token):
-            return _page("login.html")
-        # Trade the token in the URL for an HttpOnly cookie, and drop it from the address bar.
-        response = RedirectResponse("/dashboard", status_code=303)
-        response.set_cookie(
-            COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-            max_age=12 * 3600,
-        )
-        return response
-    if not token_valid(request, presented_token(request)):
+async def dashboard(request: Request) -> Response:
+    # A `?token=` is ignored: tokens in URLs end up in histories, proxies and Referer headers.
+    if signed_in_staff(request) is None:
         return _page("login.html")
     return _page("dashboard.html")
 
 
+@public.post("/dashboard/login", summary="Sign in to the dashboard (form field `token`)")
+async def dashboard_login(request: Request, token: Annotated[str, Form()] = "") -> Response:
+    account = authenticate_staff(request, token)
+    if account is None:
+        return _page("login.html", status_code=401)
+    response = RedirectResponse("/dashboard", status_code=303)
+    response.set_cookie(
+        COOKIE,
+        new_session(request, account),
+        httponly=True,
+        samesite="strict",
+        secure=behind_tls(request),
+        max_age=SESSION_SECONDS,
+    )
+    return response
+
+
 @staff.get("/overview", summary="Open requests, today's figures, per-community table")
 async def ops_overview(request: Request) -> JSONResponse:
+    ensure_district_wide(request)  # the overview spans every community
     pool = await request.app.state.deps.pool()
     data = await overview(pool)
     data["feed_live"] = _feed(request).ready.is_set()
@@ -95,6 +116,7 @@ async def ops_overview(request: Request) -> JSONResponse:
 
 @staff.get("/stream", summary="Server-sent events: the dispatch events as they happen")
 async def ops_stream(request: Request) -> StreamingResponse:
+    ensure_district_wide(request)
     feed = _feed(request)
 
     async def frames() -> AsyncIterator[str]:
@@ -132,6 +154,7 @@ async def ops_report(
     format: str = Query("json", pattern="^(json|csv)$"),
     table: str = Query("days", pattern="^(days|helpers)$"),
 ) -> Response:
+    ensure_staff_scope(request, community_id)
     try:
         parse_month(month)
     except ValueError as exc:

@@ -87,6 +87,9 @@ class OfferSpec:
     helpers_needed: int = 1
     skills: tuple[Skill, ...] = ()
     reply_within_minutes: int | None = None
+    # For a group robot: the one link (no secret) where a bound phone answers as its helper.
+    # The per-helper accept/decline links are then left out of the text.
+    answer_url: str | None = None
 
 
 def render_offer(spec: OfferSpec) -> PushMessage:
@@ -95,8 +98,11 @@ def render_offer(spec: OfferSpec) -> PushMessage:
     if spec.skills:
         need += "（" + "、".join(SKILL_ZH[s] for s in dict.fromkeys(spec.skills)) + "）"
     lines.append(need + "，您能来吗？")
-    lines.append(f"能来：{_link(spec.accept_url)}")
-    lines.append(f"来不了：{_link(spec.decline_url)}")
+    if spec.answer_url is not None:
+        lines.append(f"请在已绑定的手机上回复：{_link(spec.answer_url)}")
+    else:
+        lines.append(f"能来：{_link(spec.accept_url)}")
+        lines.append(f"来不了：{_link(spec.decline_url)}")
     if spec.reply_within_minutes:
         lines.append(f"请在{spec.reply_within_minutes}分钟内回复。")
     lines += _safety_line(spec.urgency, spec.category)

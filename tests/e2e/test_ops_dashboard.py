@@ -52,8 +52,19 @@ async def test_dashboard_shows_a_request_live(e2e_stack: LocalStack, tmp_path: P
             )
             assert r.status_code == 202, r.text
             await browser.start(binary)
-            # The token once in the URL; the server trades it for an HttpOnly cookie.
-            await browser.navigate(f"{stack.api_url}/dashboard?token=dev-staff-token")
+            # Sign in through the POSTed form (never a token in the URL); the server answers
+            # with an HttpOnly session cookie.
+            await browser.navigate(f"{stack.api_url}/dashboard")
+
+            async def sign_in_form() -> bool:
+                found = await browser.evaluate("!!document.querySelector('#token')")
+                return bool(found)
+
+            await eventually(sign_in_form, timeout=30, what="the sign-in form")
+            await browser.evaluate(
+                "document.querySelector('#token').value = 'dev-staff-token';"
+                " document.querySelector('form').submit(); true"
+            )
 
             async def live() -> bool:
                 state = await browser.evaluate(

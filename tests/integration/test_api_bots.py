@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from dispatcher.api import idempotency
 from dispatcher.api.bots import secret_key
-from dispatcher.api.webhook_signature import signed_headers
+from dispatcher.api.webhook_signature import bound_payload, signed_headers
 from tests.support import builders
 from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
@@ -109,9 +109,22 @@ async def db(api: LocalStack) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
-def signed(bot: str, body: bytes, keys: list[bytes] | None = None, **kw: Any) -> dict[str, str]:
+def signed(
+    bot: str,
+    body: bytes,
+    keys: list[bytes] | None = None,
+    *,
+    method: str = "POST",
+    path: str = "/v1/messages",
+    **kw: Any,
+) -> dict[str, str]:
     keys = keys or {"bot-a": [KEY_NEW], "bot-b": [KEY_B], "bot-slow": [KEY_SLOW]}[bot]
-    return {"content-type": "application/json", "x-bot-id": bot, **signed_headers(keys, body, **kw)}
+    payload = bound_payload(method, path, body)
+    return {
+        "content-type": "application/json",
+        "x-bot-id": bot,
+        **signed_headers(keys, payload, **kw),
+    }
 
 
 async def bot_post(
@@ -119,11 +132,13 @@ async def bot_post(
 ) -> httpx.Response:
     body = json.dumps(payload, ensure_ascii=False).encode()
     extra = kw.pop("headers", {})
-    return await client.post(path, content=body, headers={**signed(bot, body, **kw), **extra})
+    return await client.post(
+        path, content=body, headers={**signed(bot, body, path=path, **kw), **extra}
+    )
 
 
 async def bot_get(client: httpx.AsyncClient, path: str, bot: str = "bot-a") -> httpx.Response:
-    return await client.get(path, headers=signed(bot, path.encode()))
+    return await client.get(path, headers=signed(bot, b"", method="GET", path=path))
 
 
 def message(text: str, message_id: str, group: str = "grid-1", **extra: Any) -> dict[str, Any]:
@@ -244,13 +259,13 @@ async def test_signature_rejections(client: httpx.AsyncClient) -> None:
     payload = message("3号楼有人摔倒了，谁能帮忙？", "m-auth")
     body = json.dumps(payload).encode()
     cases: list[tuple[dict[str, str], str]] = [
-        ({}, "unknown_bot"),
+        ({}, "missing_headers"),
         ({"x-bot-id": "bot-a"}, "missing_headers"),
         ({**signed("bot-a", body, keys=[b"not-the-secret-at-all-0000"])}, "bad_signature"),
         ({**signed("bot-a", body + b" ")}, "bad_signature"),  # body changed after signing
         ({**signed("bot-a", body, timestamp=int(time.time()) - 600)}, "stale_timestamp"),
         ({**signed("bot-a", body, timestamp=int(time.time()) + 600)}, "stale_timestamp"),
-        ({**signed("nobody", body, keys=[KEY_NEW])}, "unknown_bot"),
+        ({**signed("nobody", body, keys=[KEY_NEW])}, "bad_signature"),  # no bot-id oracle
         ({**signed("bot-a", body), "webhook-signature": "v2,abc"}, "bad_signature"),
         ({**signed("bot-a", body), "webhook-timestamp": "soon"}, "bad_headers"),
     ]

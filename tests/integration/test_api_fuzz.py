@@ -28,7 +28,7 @@ from pydantic import SecretStr
 from dispatcher.api.app import create_app
 from dispatcher.api.bots import BotConfig, BotRegistry, GroupPlace
 from dispatcher.api.deps import ApiDeps
-from dispatcher.api.webhook_signature import signed_headers
+from dispatcher.api.webhook_signature import bound_payload, signed_headers
 from dispatcher.settings import Settings
 from tests.support.stack import LocalStack, free_port
 
@@ -100,16 +100,8 @@ def _send(base: str, case: Any, sign: bool, staff: bool) -> httpx.Response:
         body = data if isinstance(data, bytes) else str(data).encode()
     url = httpx.URL(kw["url"], params=kw.get("params") or None)
     if sign:
-        signed_body = body or (url.raw_path.decode())
-        headers.update(
-            {
-                "x-bot-id": "fuzz-bot",
-                **signed_headers(
-                    [FUZZ_KEY],
-                    signed_body.encode() if isinstance(signed_body, str) else signed_body,
-                ),
-            }
-        )
+        payload = bound_payload(kw["method"], url.raw_path.decode(), body or b"")
+        headers.update({"x-bot-id": "fuzz-bot", **signed_headers([FUZZ_KEY], payload)})
     if staff:
         headers["authorization"] = "Bearer dev-staff-token"
     return httpx.request(kw["method"], url, content=body or None, headers=headers, timeout=30)

@@ -27,6 +27,7 @@ from tests.support.waiting import eventually
 
 COMMUNITY = "ops-metrics"
 STAFF = {"Authorization": "Bearer dev-staff-token"}
+METRICS = {"Authorization": "Bearer dev-only-metrics-token"}
 
 
 @dataclass
@@ -126,7 +127,7 @@ async def lifecycle(stack: LocalStack) -> AsyncIterator[Lifecycle]:
 
 async def test_api_metrics_count_http_and_intake(stack: LocalStack, lifecycle: Lifecycle) -> None:
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as api:
-        r = await api.get("/metrics")
+        r = await api.get("/metrics", headers=METRICS)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     m = samples(r.text)

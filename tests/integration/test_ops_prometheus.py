@@ -30,8 +30,12 @@ def local_config(tmp: Path, worker: str, api: str) -> Path:
     doc["global"]["evaluation_interval"] = "1s"
     doc["rule_files"] = [str(DEPLOY / "alerts.yml")]
     targets = {"dispatch-worker": [worker], "dispatch-api": [api]}
+    token = tmp / "dispatch-metrics-token"  # the API's /metrics needs the metrics token
+    token.write_text("dev-only-metrics-token", encoding="utf-8")
     for job in doc["scrape_configs"]:
         job["static_configs"] = [{"targets": targets[job["job_name"]]}]
+        if "authorization" in job:
+            job["authorization"]["credentials_file"] = str(token)
     path = tmp / "prometheus.yml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     return path

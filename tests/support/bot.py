@@ -51,6 +51,12 @@ def sign(
     }
 
 
+def bound_payload(method: str, target: str, body: bytes) -> bytes:
+    """What the API wants signed: method and target, a newline, the body (so a signature
+    is good for one route only). Written here from the README, not imported from the API."""
+    return f"{method} {target}\n".encode() + body
+
+
 class BotClient:
     """POST/GET as the test bot; every call freshly signed."""
 
@@ -60,10 +66,10 @@ class BotClient:
 
     async def post(self, path: str, payload: Any, **headers: str) -> httpx.Response:
         body = json.dumps(payload, ensure_ascii=False).encode()
-        h = {"content-type": "application/json", "x-bot-id": self.bot_id, **sign(body), **headers}
+        signed = sign(bound_payload("POST", path, body))
+        h = {"content-type": "application/json", "x-bot-id": self.bot_id, **signed, **headers}
         return await self.client.post(path, content=body, headers=h)
 
     async def get(self, path: str) -> httpx.Response:
-        # A bodiless request signs its path and query, so a signature can't be replayed
-        # against another request id.
-        return await self.client.get(path, headers={"x-bot-id": self.bot_id, **sign(path.encode())})
+        signed = sign(bound_payload("GET", path, b""))
+        return await self.client.get(path, headers={"x-bot-id": self.bot_id, **signed})

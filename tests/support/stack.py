@@ -110,6 +110,7 @@ class LocalStack:
                 "DISPATCH_API_PORT": str(self.api_port),
                 "DISPATCH_PUBLIC_BASE_URL": self.api_url,
                 "DISPATCH_BOTS_FILE": str(self.root / "bots.json"),
+                "DISPATCH_MODE": "dev",  # production refuses the dev secrets the tests use
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -108,7 +108,8 @@ def test_registry_from_file_and_dev_default(tmp_path: Path) -> None:
         json.dumps({"bots": [{"bot_id": "b1", "secrets": ["x" * 20], "communities": ["c1"]}]})
     )
     assert load_registry(Settings(), str(path)).get("b1") is not None
-    assert load_registry(Settings(), "").get("dev-bot") is not None  # dev install only
+    assert load_registry(Settings(mode="dev"), "").get("dev-bot") is not None  # dev only
+    assert load_registry(Settings(), "").get("dev-bot") is None  # production is the default
     prod = Settings(link_secret=SecretStr("a-real-production-secret"))
     assert load_registry(prod, "").bots == {}
 

@@ -93,9 +93,10 @@ def test_bench_bot_signature_verifies_with_the_api() -> None:
     h = signed_headers(BOT_SECRET, BOT_ID, "msg_1", now, body)
     assert h["x-bot-id"] == BOT_ID
     headers = ws.parse_headers(h["webhook-id"], h["webhook-timestamp"], h["webhook-signature"])
-    ws.verify([secret_key(SecretStr(BOT_SECRET))], headers, body, now, ws.TOLERANCE_S)
+    signed = ws.bound_payload("POST", "/v1/requests", body)
+    ws.verify([secret_key(SecretStr(BOT_SECRET))], headers, signed, now, ws.TOLERANCE_S)
     with pytest.raises(ws.SignatureError):
-        ws.verify([secret_key(SecretStr(BOT_SECRET))], headers, body + b" ", now, ws.TOLERANCE_S)
+        ws.verify([secret_key(SecretStr(BOT_SECRET))], headers, body, now, ws.TOLERANCE_S)
 
 
 def test_percentiles_and_ratios() -> None:

@@ -23,7 +23,7 @@ class NullSink:
 
 
 def client() -> httpx.AsyncClient:
-    settings = Settings(staff_token="s3cret")  # type: ignore[arg-type]
+    settings = Settings(staff_token="s3cret", metrics_token="m3trics")  # type: ignore[arg-type]
     app = create_app(settings, ApiDeps(settings=settings, sink=NullSink()))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
@@ -31,8 +31,9 @@ def client() -> httpx.AsyncClient:
 async def test_dashboard_trades_the_token_for_an_httponly_cookie() -> None:
     async with client() as c:
         assert "Staff token" in (await c.get("/dashboard")).text
-        assert "Staff token" in (await c.get("/dashboard?token=wrong")).text
-        r = await c.get("/dashboard?token=s3cret")
+        assert "Staff token" in (await c.get("/dashboard?token=s3cret")).text  # never in a URL
+        assert (await c.post("/dashboard/login", data={"token": "wrong"})).status_code == 401
+        r = await c.post("/dashboard/login", data={"token": "s3cret"})
         assert r.status_code == 303 and r.headers["location"] == "/dashboard"
         cookie = r.headers["set-cookie"]
         assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
@@ -51,7 +52,8 @@ async def test_ops_endpoints_need_the_staff_token() -> None:
 async def test_metrics_route_counts_by_route_template() -> None:
     async with client() as c:
         await c.get("/healthz")
-        r = await c.get("/metrics")
+        assert (await c.get("/metrics")).status_code == 401
+        r = await c.get("/metrics", headers={"Authorization": "Bearer m3trics"})
     assert r.status_code == 200
     assert 'dispatch_http_requests_total{method="GET",route="/healthz",status="200"}' in r.text
     assert "_created" not in r.text

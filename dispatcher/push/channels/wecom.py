@@ -17,12 +17,35 @@ ERRCODE_SYSTEM_BUSY = -1
 RATE_LIMIT_WAIT = 60.0  # the robot's window is one minute
 
 
+# Our messages are plain text. In markdown, names from ledgers and chats ("3号楼](http://x)",
+# "<@all>", "<font ...>") would become links, mentions or styling: the characters WeCom's
+# markdown acts on become their full-width look-alikes, which it shows as they are ("_" and
+# "-" stay: WeCom has no emphasis with them, and link tokens are base64url).
+_MARKDOWN_ACTIVE = str.maketrans(
+    {
+        "[": "［",
+        "]": "］",
+        "(": "（",
+        ")": "）",
+        "<": "＜",
+        ">": "＞",
+        "`": "｀",
+        "*": "＊",
+        "#": "＃",
+    }
+)
+
+
+def plain_markdown(text: str) -> str:
+    return text.translate(_MARKDOWN_ACTIVE)
+
+
 class WeComChannel(HttpChannel):
     def payload(self, delivery: Delivery) -> dict[str, Any]:
         mobiles = [m.mobile for m in delivery.mentions if m.mobile]
         # Markdown cannot use mention lists, so a message that must @ someone stays text.
         if self.endpoint.message_format == "markdown" and not mobiles:
-            content = truncate_utf8(delivery.message.text, MARKDOWN_MAX_BYTES)
+            content = truncate_utf8(plain_markdown(delivery.message.text), MARKDOWN_MAX_BYTES)
             return {"msgtype": "markdown", "markdown": {"content": content}}
         text: dict[str, Any] = {"content": truncate_utf8(delivery.message.text, TEXT_MAX_BYTES)}
         if mobiles:

@@ -1,0 +1,141 @@
+"""`python -m dispatcher rekey-helpers`: move helpers off the old, reversible ids.
+
+Helpers imported from a ledger before issue 12 have `uuid5(namespace, community + phone)`
+ids, which reverse to the phone by trying every number. This reads the workers' helper
+table (its compacted changelog topic), finds every active helper whose id is the old id of
+its own (community, phone), and sends - through the commands topic, the one write path -
+an UpsertHelper under the keyed id (`dispatcher/helper_ids.py`) and a DeactivateHelper of
+the old one. Command ids derive from the pair, so running it twice sends nothing new that
+the workers would apply twice. Requests already assigned to an old id finish under it;
+personal links of moved helpers must be sent again (they name the old id).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from dispatcher.api.producer import KafkaCommandSink
+from dispatcher.helper_ids import keyed_profile
+from dispatcher.settings import Settings, get_settings
+from schemas.commands import Command, CommandBody, DeactivateHelper, UpsertHelper
+from schemas.helpers import HelperProfile
+from schemas.records import HelperState
+from streams.state_store import decode_record
+
+JOIN_TIMEOUT_S = 60.0
+_NS = uuid.UUID("5b0e8a3e-3f57-4c39-9a55-2f1f7f0c6a11")
+
+
+@dataclass(frozen=True)
+class Move:
+    old: HelperProfile
+    new: HelperProfile
+
+
+def plan_moves(states: Iterable[HelperState], settings: Settings) -> list[Move]:
+    """Active helpers still under their legacy id, with the profile under the keyed id."""
+    moves = []
+    for state in states:
+        if state.profile.active:
+            keyed = keyed_profile(settings, state.profile)
+            if keyed is not state.profile:
+                moves.append(Move(state.profile, keyed))
+    return moves
+
+
+def move_commands(move: Move, now: datetime) -> list[Command]:
+    bodies: list[tuple[str, CommandBody]] = [
+        ("upsert", UpsertHelper(profile=move.new)),
+        ("deactivate", DeactivateHelper(helper_id=move.old.helper_id)),
+    ]
+    return [
+        Command(
+            command_id=str(uuid.uuid5(_NS, f"{what}:{move.old.helper_id}:{move.new.helper_id}")),
+            community_id=move.old.community_id,
+            issued_at=now,
+            body=body,
+        )
+        for what, body in bodies
+    ]
+
+
+async def read_helper_states(settings: Settings) -> list[HelperState]:
+    """The latest record per helper in the helper table's changelog (read to its end)."""
+    topic = f"{settings.app_id}-helpers-changelog"
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=f"rekey-helpers-{uuid.uuid4().hex[:8]}",  # throwaway: commits nothing
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    latest: dict[bytes, bytes | None] = {}
+    try:
+        ends: dict[TopicPartition, int] | None = None
+        give_up = time.monotonic() + JOIN_TIMEOUT_S
+        while True:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for r in records:
+                    latest[r.key] = r.value
+            assigned = consumer.assignment()
+            if not assigned:
+                if time.monotonic() > give_up:
+                    raise SystemExit(f"no partitions of {topic} assigned: is the topic there?")
+                continue  # still joining
+            if ends is None:
+                ends = await consumer.end_offsets(list(assigned))
+            positions = [await consumer.position(tp) for tp in ends]
+            if all(pos >= ends[tp] for pos, tp in zip(positions, ends, strict=True)):
+                break
+    finally:
+        await consumer.stop()
+    return [
+        HelperState.model_validate(decode_record(raw)[1])
+        for raw in latest.values()
+        if raw is not None
+    ]
+
+
+async def run(settings: Settings, dry_run: bool) -> dict[str, int]:
+    states = await read_helper_states(settings)
+    moves = plan_moves(states, settings)
+    if not dry_run and moves:
+        sink = KafkaCommandSink(settings)
+        try:
+            now = datetime.now(UTC)
+            for move in moves:
+                for command in move_commands(move, now):
+                    await sink.send(
+                        settings.commands_topic,
+                        command.community_id,
+                        command.model_dump_json().encode(),
+                    )
+        finally:
+            await sink.stop()
+    sent = 0 if dry_run else len(moves)
+    return {"helpers_read": len(states), "to_move": len(moves), "sent": sent}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m dispatcher rekey-helpers",
+        description="Move helpers registered under the old (reversible) ids to keyed ids.",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="count, send nothing")
+    args = parser.parse_args(argv)
+    counts = asyncio.run(run(get_settings(), args.dry_run))
+    json.dump(counts, sys.stdout)
+    print()
+    return 0

@@ -1,0 +1,114 @@
+"""Personal data expires: `python -m dispatcher purge`, and the API runs it every hour.
+
+PIPL's minimum-necessary rule: a requester's contact, exact place and free text are kept
+only while the request is open and `retention_days` (default 30) after it closed; the
+API's copy of each acknowledged command (kept to re-send it if it was never recorded) goes
+as soon as it is recorded, and after `retention_days` even if it never was. Counts and
+categories stay for reports. `now` is passed in, so a test can look 31 days ahead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from dispatcher.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+PURGE_EVERY_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Purged:
+    scheduled: int  # closed requests given their purge time now
+    requests: int  # requests whose contact, place and text were erased
+    intake_commands: int  # API copies of commands erased
+
+
+async def purge(conn: asyncpg.Connection, now: datetime, retention_days: int) -> Purged:
+    keep = timedelta(days=retention_days)
+    async with conn.transaction():
+        scheduled = await conn.fetchval(
+            """
+            WITH s AS (
+                UPDATE request_private p SET purge_after = r.closed_at + $1::interval
+                FROM requests r
+                WHERE r.request_id = p.request_id AND r.closed_at IS NOT NULL
+                  AND p.purge_after IS NULL
+                RETURNING 1)
+            SELECT count(*) FROM s
+            """,
+            keep,
+        )
+        erased = await conn.fetchval(
+            """
+            WITH e AS (
+                UPDATE request_private SET contact = '{}'::jsonb, place = '{}'::jsonb, text = ''
+                WHERE purge_after <= $1
+                  AND (contact <> '{}'::jsonb OR place <> '{}'::jsonb OR text <> '')
+                RETURNING 1)
+            SELECT count(*) FROM e
+            """,
+            now,
+        )
+        intake = await conn.fetchval(
+            """
+            WITH i AS (
+                UPDATE api_intake SET command = NULL
+                WHERE command IS NOT NULL AND (confirmed_at IS NOT NULL OR opened_at <= $1)
+                RETURNING 1)
+            SELECT count(*) FROM i
+            """,
+            now - keep,
+        )
+    return Purged(int(scheduled), int(erased), int(intake))
+
+
+async def purge_forever(settings: Settings, pool_of: Callable[[], Awaitable[asyncpg.Pool]]) -> None:
+    """The API's hourly purge (`pool_of` is ApiDeps.pool). Failures are logged and retried."""
+    while True:
+        try:
+            pool = await pool_of()
+            async with pool.acquire() as conn:
+                done = await purge(conn, datetime.now(UTC), settings.retention_days)
+            if done.requests or done.intake_commands:
+                log.info("retention purge: %s", asdict(done))
+        except Exception as exc:  # PostgreSQL away: try again next round
+            log.warning("retention purge failed (%s); will retry", type(exc).__name__)
+        await asyncio.sleep(PURGE_EVERY_S)
+
+
+async def run(settings: Settings, now: datetime) -> Purged:
+    conn = await asyncpg.connect(settings.pg_dsn.get_secret_value())
+    try:
+        return await purge(conn, now, settings.retention_days)
+    finally:
+        await conn.close()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m dispatcher purge",
+        description="Erase contacts, exact places and free text DISPATCH_RETENTION_DAYS after "
+        "a request closed (the API also does this every hour).",
+    )
+    parser.add_argument(
+        "--now",
+        type=datetime.fromisoformat,
+        default=None,
+        help="purge as of this time (ISO 8601 with zone; default: now)",
+    )
+    args = parser.parse_args(argv)
+    now = args.now or datetime.now(UTC)
+    if now.tzinfo is None:
+        parser.error("--now needs a time zone, e.g. 2026-12-31T00:00:00+00:00")
+    done = asyncio.run(run(get_settings(), now))
+    print(json.dumps(asdict(done)))
+    return 0
