@@ -26,6 +26,7 @@ import asyncpg
 
 from dispatcher.api.producer import CommandSink, KafkaCommandSink
 from dispatcher.api.roster_members import RosterMembers
+from dispatcher.helper_ids import keyed_profile
 from dispatcher.roster.ledger import (
     ParsedRoster,
     Retiree,
@@ -34,7 +35,6 @@ from dispatcher.roster.ledger import (
     RosterReport,
 )
 from dispatcher.roster.sandbox import parse_isolated
-from dispatcher.helper_ids import keyed_profile
 from dispatcher.settings import Settings, get_settings
 from schemas.commands import DeactivateHelper, UpsertHelper, new_command
 

@@ -29,7 +29,7 @@ def test_sample_is_accepted_by_the_dev_bot(platform: str) -> None:
         "m1",
         "3号楼有老人摔倒了",
     )
-    registry = load_registry(Settings(bots_file=None))
+    registry = load_registry(Settings(bots_file=None, mode="dev"))
     group = registry.bots[f"dev-{platform}"].groups[msg.group_id]
     assert (group.community_id, group.compound_id, group.building_id) == (
         "demo-kaiyuan",
@@ -39,7 +39,7 @@ def test_sample_is_accepted_by_the_dev_bot(platform: str) -> None:
 
 
 def test_dev_bots_cover_every_kind_of_group() -> None:
-    bot = load_registry(Settings(bots_file=None)).bots["dev-bot"]
+    bot = load_registry(Settings(bots_file=None, mode="dev")).bots["dev-bot"]
     assert {"dev-group", "demo-zhonghua", "demo-zhonghua-g1", "demo-zhonghua-c11"} <= set(
         bot.groups
     )

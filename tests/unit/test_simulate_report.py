@@ -20,9 +20,23 @@ class NullSink:
     async def check(self) -> None: ...
 
 
+class AuditRows:
+    """Stands in for the staff-audit INSERT (a unit test: no PostgreSQL)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[object, ...]] = []
+
+    async def execute(self, sql: str, *args: object) -> str:
+        assert sql.startswith("INSERT INTO staff_audit")
+        self.rows.append(args)
+        return "INSERT 0 1"
+
+
 def client(reports: Path) -> httpx.AsyncClient:
     settings = Settings(staff_token="s3cret", simulate_reports_dir=reports)  # type: ignore[arg-type]
-    app = create_app(settings, ApiDeps(settings=settings, sink=NullSink()))
+    deps = ApiDeps(settings=settings, sink=NullSink())
+    deps._pool = AuditRows()  # type: ignore[assignment]
+    app = create_app(settings, deps)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 
@@ -41,12 +55,13 @@ def test_report_has_the_three_charts_the_table_and_the_json(tmp_path: Path) -> N
 async def test_dashboard_links_to_the_latest_report_for_staff_only(tmp_path: Path) -> None:
     async with client(tmp_path) as c:
         assert (await c.get("/ops/v1/simulation/latest")).status_code == 401
-        missing = await c.get("/ops/v1/simulation/latest?token=s3cret")
+        staff = {"Authorization": "Bearer s3cret"}
+        missing = await c.get("/ops/v1/simulation/latest", headers=staff)
         assert missing.status_code == 404
         assert "python -m dispatcher simulate" in missing.text
         (tmp_path / "latest.html").write_text("<p>the report</p>", encoding="utf-8")
-        r = await c.get("/ops/v1/simulation/latest?token=s3cret")
+        r = await c.get("/ops/v1/simulation/latest", headers=staff)
         assert r.status_code == 200 and r.text == "<p>the report</p>"
         assert "script-src" not in r.headers["content-security-policy"]  # no script at all
-        await c.get("/dashboard?token=s3cret")
+        await c.post("/dashboard/login", data={"token": "s3cret"})  # the session cookie
         assert 'href="/ops/v1/simulation/latest"' in (await c.get("/dashboard")).text
