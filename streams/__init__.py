@@ -1,1 +1,1 @@
-"""The Faust topology: adapters that run the pure core on Kafka."""
+"""The Faust wiring: the worker that runs the pure core on Kafka (agents, timer, pages)."""

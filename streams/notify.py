@@ -1,9 +1,9 @@
-"""The notify agent's logic: events → push deliveries, delivery failures → commands.
+"""The notify agent: events → push deliveries, delivery failures → commands.
 
-Endpoints come only from admin configuration (settings.push_endpoints); a helper's
-`channels` name endpoints of that registry. A Faust event is acknowledged only when every
-delivery it caused has been delivered or has failed for good, so a crash re-sends (the
-delivery id, the event id, makes duplicates harmless to a deduping receiver).
+What each event delivers, where, is dispatcher/push/deliveries.py (pure); here is only the
+bookkeeping. A Faust event is acknowledged only when every delivery it caused has been
+delivered or has failed for good, so a crash re-sends (the delivery id, the event id, makes
+duplicates harmless to a deduping receiver).
 """
 
 from __future__ import annotations
@@ -11,59 +11,39 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from dispatcher.links import ANSWER_PATH, action_links
-from dispatcher.push import Deliverer, Delivery, EndpointRegistry, Mention, PushKind
+from pydantic import ValidationError
+
+from dispatcher.links import action_links
+from dispatcher.ops import metrics as ops_metrics
+from dispatcher.push import Deliverer, Delivery, EndpointRegistry, PushKind
+from dispatcher.push.deliveries import DeliveryPlanner, Planned
 from dispatcher.push.engine import EngineConfig, SubmitOutcome
-from dispatcher.push.messages import (
-    AssignmentSpec,
-    CancellationSpec,
-    CancelReason,
-    OfferSpec,
-    StandDownSpec,
-    WhistleSpec,
-    render_assignment,
-    render_cancellation,
-    render_offer,
-    render_stand_down,
-    render_whistle,
-)
-from dispatcher.push.model import PushMessage
-from dispatcher.settings import Settings
 from schemas.commands import Command, DeliveryFailed, new_command
-from schemas.events import Event, HelperAssigned, OfferSent, OfferStoodDown, WhistleBlown
-from schemas.records import HelperState, RequestState
-from schemas.vocab import Category, Skill, Urgency
+from schemas.events import Event
+from streams.clock import Clock
+from streams.dead_letter import DeadLetterSink, short
+from streams.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
-
-_CANCEL_REASONS = {
-    "cancelled": CancelReason.REQUESTER_CANCELLED,
-    "resolved": CancelReason.RESOLVED,
-    "referred": CancelReason.REFERRED,
-    "expired": CancelReason.EXPIRED,
-}
-
-
-def community_group_endpoint(community_id: str) -> str:
-    """The registry name of a community's group robot, for the whistle broadcast."""
-    return f"community-{community_id}"
 
 
 @dataclass
 class Notifier:
-    settings: Settings
-    registry: EndpointRegistry
-    helper: Callable[[str], HelperState | None]
-    request: Callable[[str], RequestState | None]
+    planner: DeliveryPlanner
     send_command: Callable[[Command], Awaitable[None]]
+    clock: Clock
     on_result: Callable[[Delivery, bool, float | None], None] = lambda d, ok, latency: None
     _deliverer: Deliverer | None = None
     _pending: dict[str, tuple[Any, set[str]]] = field(default_factory=dict)
     _owner: dict[str, str] = field(default_factory=dict)  # delivery id → faust event key
     _unreachable: list[Command] = field(default_factory=list)  # DeliveryFailed to send
+
+    @property
+    def registry(self) -> EndpointRegistry:
+        return self.planner.registry
 
     @property
     def enabled(self) -> bool:
@@ -88,211 +68,23 @@ class Notifier:
 
     async def handle(self, faust_event: Any, event: Event) -> None:
         """Submit the deliveries `event` causes; ack `faust_event` when they are done."""
-        deliveries = self.deliveries_for(event) if self.enabled else []
+        planned = self.planner.plan(event) if self.enabled else Planned()
+        for warning in planned.warnings:
+            log.warning("%s", warning)
+        for failed in planned.undeliverable:
+            self._unreachable.append(self._command(failed, event.community_id))
         await self.flush_unreachable()
-        if not deliveries:
+        if not planned.deliveries:
             faust_event.ack()
             return
         key = event.event_id
-        self._pending[key] = (faust_event, {d.delivery_id for d in deliveries})
+        self._pending[key] = (faust_event, {d.delivery_id for d in planned.deliveries})
         deliverer = await self.deliverer()
-        for d in deliveries:
+        for d in planned.deliveries:
             self._owner[d.delivery_id] = key
             outcome = await deliverer.submit(d)
             if outcome is SubmitOutcome.DUPLICATE:  # already delivered or queued: done here
                 self._settle(d.delivery_id)
-
-    # ---------------------------------------------------------------- rendering
-    def deliveries_for(self, event: Event) -> list[Delivery]:
-        body = event.body
-        if isinstance(body, OfferSent):
-            return self._offer(event, body)
-        if isinstance(body, HelperAssigned):
-            return self._assignment(event, body)
-        if isinstance(body, OfferStoodDown):
-            return self._stand_down(event, body)
-        if isinstance(body, WhistleBlown):
-            return self._whistle(event, body)
-        return []
-
-    def _endpoints_for(self, helper: HelperState | None, *, private: bool) -> list[str]:
-        names = [c.split(":", 1)[-1] for c in (helper.profile.channels if helper else ())]
-        if not names and self.settings.push_default_endpoint:
-            names = [self.settings.push_default_endpoint]
-        usable = [n for n in names if n in self.registry]
-        if private:  # contact details never go to a group robot
-            usable = [n for n in usable if not self.registry.get(n).is_group]
-        return usable[:1]
-
-    def _mentions(self, helper: HelperState | None, endpoint: str) -> tuple[Mention, ...]:
-        if helper and helper.profile.phone and self.registry.get(endpoint).is_group:
-            return (Mention(mobile=helper.profile.phone),)
-        return ()
-
-    def _offer(self, event: Event, body: OfferSent) -> list[Delivery]:
-        helper = self.helper(body.helper_id)
-        endpoints = self._endpoints_for(helper, private=False)
-        request_id = event.request_id or ""
-        if not endpoints:
-            # Nowhere to reach this helper: tell the core now so it moves on at once.
-            self._fail_offer_later(event, body.offer_id, body.helper_id, "no usable channel")
-            return []
-        links = action_links(
-            self.settings,
-            request_id=request_id,
-            offer_id=body.offer_id,
-            helper_id=body.helper_id,
-            community_id=event.community_id,
-            expires_at=body.expires_at,
-        )
-        minutes = max(1, int((body.expires_at - event.occurred_at).total_seconds() // 60))
-        # What a group sees, every member sees: no per-helper link there (issue 12), only
-        # the answer page a helper's bound phone opens; private channels keep their links.
-        answer = self.settings.public_base_url.rstrip("/") + ANSWER_PATH
-
-        def message(group: bool) -> PushMessage:
-            return render_offer(
-                OfferSpec(
-                    category=body.category,
-                    urgency=body.urgency,
-                    building=body.building_label,
-                    accept_url=links["accept"],
-                    decline_url=links["decline"],
-                    helpers_needed=body.helpers_needed,
-                    skills=tuple(Skill(s) for s in body.skills if s in Skill._value2member_map_),
-                    reply_within_minutes=minutes,
-                    answer_url=answer if group else None,
-                )
-            )
-
-        deliveries = []
-        for ep in endpoints:
-            group = self.registry.get(ep).is_group
-            data = {
-                "request_id": request_id,
-                "offer_id": body.offer_id,
-                "helper_id": body.helper_id,
-                "community_id": event.community_id,
-            }
-            if not group:
-                data |= {"accept_url": links["accept"], "decline_url": links["decline"]}
-            deliveries.append(
-                Delivery(
-                    delivery_id=event.event_id,
-                    endpoint=ep,
-                    kind=PushKind.OFFER,
-                    message=message(group),
-                    mentions=self._mentions(helper, ep),
-                    recipient=body.helper_id,
-                    batch_key=f"{request_id}:{body.step}",
-                    data=data,
-                )
-            )
-        return deliveries
-
-    def _category_urgency(self, request_id: str | None) -> tuple[Category, Urgency]:
-        r = self.request(request_id or "")
-        return (r.spec.category, r.spec.urgency) if r else (Category.OTHER, Urgency.NORMAL)
-
-    def _assignment(self, event: Event, body: HelperAssigned) -> list[Delivery]:
-        helper = self.helper(body.helper_id)
-        endpoints = self._endpoints_for(helper, private=True)
-        if not endpoints:
-            log.warning("assignment %s: helper has no private channel", body.offer_id)
-            return []
-        category, urgency = self._category_urgency(event.request_id)
-        place = body.place
-        exact = body.contact.address or " ".join(
-            str(p)
-            for p in (
-                place.compound_name,
-                place.building_name or place.building_id,
-                f"{place.unit}单元" if place.unit else None,
-                f"{place.floor}楼" if place.floor is not None else None,
-            )
-            if p
-        )
-        message = render_assignment(
-            AssignmentSpec(
-                category=category,
-                urgency=urgency,
-                exact_place=exact or "见求助信息",
-                contact_phone=body.contact.phone or "（未留电话）",
-                contact_name=body.contact.name,
-            )
-        )
-        return [
-            Delivery(
-                delivery_id=event.event_id,
-                endpoint=ep,
-                kind=PushKind.ASSIGNMENT,
-                message=message,
-                recipient=body.helper_id,
-                data={"request_id": event.request_id or "", "offer_id": body.offer_id},
-            )
-            for ep in endpoints
-        ]
-
-    def _stand_down(self, event: Event, body: OfferStoodDown) -> list[Delivery]:
-        helper = self.helper(body.helper_id)
-        endpoints = self._endpoints_for(helper, private=False)
-        r = self.request(event.request_id or "")
-        category = r.spec.category if r else Category.OTHER
-        building = r.spec.place.building_label() if r else None
-        if body.reason == "covered":
-            kind, message = (
-                PushKind.STAND_DOWN,
-                render_stand_down(StandDownSpec(category=category, building=building)),
-            )
-        else:
-            kind, message = (
-                PushKind.CANCELLATION,
-                render_cancellation(
-                    CancellationSpec(
-                        category=category,
-                        building=building,
-                        reason=_CANCEL_REASONS.get(body.reason, CancelReason.EXPIRED),
-                    )
-                ),
-            )
-        return [
-            Delivery(
-                delivery_id=event.event_id,
-                endpoint=ep,
-                kind=kind,
-                message=message,
-                mentions=self._mentions(helper, ep),
-                recipient=body.helper_id,
-                data={"request_id": event.request_id or "", "offer_id": body.offer_id},
-            )
-            for ep in endpoints
-        ]
-
-    def _whistle(self, event: Event, body: WhistleBlown) -> list[Delivery]:
-        endpoint = community_group_endpoint(event.community_id)
-        if not body.broadcast_community_group or endpoint not in self.registry:
-            return []
-        r = self.request(event.request_id or "")
-        waiting = int((event.occurred_at - r.created_at).total_seconds() // 60) if r else 0
-        message = render_whistle(
-            WhistleSpec(
-                category=body.category,
-                urgency=body.urgency,
-                building=body.building_label,
-                waiting_minutes=waiting,
-                helpers_missing=body.open_slots,
-                claim_url=f"{self.settings.public_base_url.rstrip('/')}/dashboard",
-            )
-        )
-        return [
-            Delivery(
-                delivery_id=event.event_id,
-                endpoint=endpoint,
-                kind=PushKind.WHISTLE,
-                message=message,
-                data={"request_id": event.request_id or ""},
-            )
-        ]
 
     # ---------------------------------------------------------------- results
     async def _delivered(self, delivery: Delivery, latency: float) -> None:
@@ -309,33 +101,17 @@ class Notifier:
         )
         if delivery.kind is PushKind.OFFER:
             d = delivery.data
-            await self.send_command(
-                new_command(
-                    DeliveryFailed(
-                        request_id=d["request_id"],
-                        offer_id=d["offer_id"],
-                        helper_id=d["helper_id"],
-                        reason=reason[:200],
-                    ),
-                    community_id=d["community_id"],
-                    issued_at=datetime.now(UTC),
-                )
+            failed = DeliveryFailed(
+                request_id=d["request_id"],
+                offer_id=d["offer_id"],
+                helper_id=d["helper_id"],
+                reason=reason[:200],
             )
+            await self.send_command(self._command(failed, d["community_id"]))
         self._settle(delivery.delivery_id)
 
-    def _fail_offer_later(self, event: Event, offer_id: str, helper_id: str, why: str) -> None:
-        self._unreachable.append(
-            new_command(
-                DeliveryFailed(
-                    request_id=event.request_id or "",
-                    offer_id=offer_id,
-                    helper_id=helper_id,
-                    reason=why,
-                ),
-                community_id=event.community_id,
-                issued_at=datetime.now(UTC),
-            )
-        )
+    def _command(self, failed: DeliveryFailed, community_id: str) -> Command:
+        return new_command(failed, community_id=community_id, issued_at=self.clock.now())
 
     async def flush_unreachable(self) -> None:
         while self._unreachable:
@@ -350,3 +126,58 @@ class Notifier:
         if not remaining:
             del self._pending[key]
             faust_event.ack()
+
+
+@dataclass
+class NotifyAgent:
+    notifier: Notifier
+    sink: DeadLetterSink
+
+    @classmethod
+    def for_runtime(cls, rt: WorkerRuntime, sink: DeadLetterSink) -> NotifyAgent:
+        settings = rt.settings
+        planner = DeliveryPlanner(
+            registry=EndpointRegistry(settings.push_endpoints),
+            helper=lambda hid: rt.state.core.helpers.get(hid),
+            request=lambda rid: rt.state.core.requests.get(rid),
+            offer_links=partial(action_links, settings),
+            public_base_url=settings.public_base_url,
+            default_endpoint=settings.push_default_endpoint,
+        )
+        agent = cls(Notifier(planner, rt.send_command, rt.clock), sink)
+        agent.notifier.on_result = agent.observe_push
+        return agent
+
+    def install(self, rt: WorkerRuntime) -> None:
+        if not self.notifier.enabled:
+            log.warning(
+                "no push endpoints configured (DISPATCH_PUSH_ENDPOINTS): notify agent is off"
+            )
+
+        # Faust assigns co-partitioned topics (same partition count) to the same worker, so
+        # the notify agent reads helpers and requests of its partitions from this worker's state.
+        @rt.app.agent(rt.events, concurrency=1, name="notify")
+        async def notify(stream: Any) -> None:
+            async for event in stream.noack().events():
+                await self.handle(event)
+
+    def observe_push(self, delivery: Delivery, ok: bool, latency: float | None) -> None:
+        # Label by endpoint kind (webhook, wecom…), never by name: bounded cardinality.
+        kind = self.notifier.registry.get(delivery.endpoint).kind.value
+        if ok:
+            ops_metrics.observe_delivery(kind, seconds=latency)
+        else:
+            ops_metrics.observe_delivery_failure(kind, "permanent")
+
+    async def handle(self, event: Any) -> None:
+        try:
+            decoded = Event.model_validate_json(event.value)
+        except (ValidationError, ValueError):
+            event.ack()  # the record agent dead-letters it; one letter is enough
+            return
+        try:
+            await self.notifier.handle(event, decoded)
+        except Exception as exc:  # a push problem must never stop the stream
+            log.exception("notify failed for event %s", decoded.event_id)
+            await self.sink.send(event, f"{type(exc).__name__}: {short(exc)}", "notify")
+            event.ack()

@@ -18,7 +18,7 @@ from dispatcher.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
-TABLES = ("requests", "helpers")  # the worker's Faust tables (streams/topology.py)
+TABLES = ("requests", "helpers")  # the worker's Faust tables (streams/worker.py)
 
 
 def changelog_topics(settings: Settings) -> list[str]:

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
+from streams.clock import Clock
+
 
 class Trace:
-    def __init__(self, directory: Path | None, worker_name: str) -> None:
+    def __init__(self, directory: Path | None, worker_name: str, clock: Clock) -> None:
         self._fd: int | None = None
+        self._clock = clock
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
             path = directory / f"trace-{worker_name}.jsonl"
@@ -32,5 +34,7 @@ class Trace:
     def write(self, kind: str, **fields: Any) -> None:
         if self._fd is None:
             return
-        line = json.dumps({"k": kind, "at": time.time(), **fields}, separators=(",", ":"))
+        line = json.dumps(
+            {"k": kind, "at": self._clock.now().timestamp(), **fields}, separators=(",", ":")
+        )
         os.write(self._fd, (line + "\n").encode())

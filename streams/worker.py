@@ -1,4 +1,4 @@
-"""`python -m dispatcher worker`: one Faust dispatch worker process.
+"""`python -m dispatcher worker`: one Faust dispatch worker process, and its wiring.
 
 Run several with distinct --name (and --web-port) to share the partitions.
 """
@@ -11,9 +11,61 @@ import logging
 import faust
 
 from dispatcher.logs import configure_logging
+from dispatcher.plans import scaled_plans
 from dispatcher.secret_policy import enforce as enforce_secret_policy
-from dispatcher.settings import get_settings
-from streams.topology import build_topology
+from dispatcher.settings import Settings, get_settings
+from streams.app import create_faust_app
+from streams.clock import Clock, SystemClock
+from streams.dead_letter import DeadLetterSink
+from streams.deadline_timer import DeadlineTimer
+from streams.dispatch_agent import DispatchAgent
+from streams.notify import NotifyAgent
+from streams.record_agent import RecordAgent
+from streams.runtime import WorkerRuntime
+from streams.trace import Trace
+from streams.web import install_pages
+
+
+def build_worker(
+    settings: Settings, worker_name: str = "worker", clock: Clock | None = None
+) -> WorkerRuntime:
+    """The Faust app with its topics, tables, agents, timer and pages, around one runtime."""
+    clock = clock or SystemClock()
+    app = create_faust_app(settings, worker_name)
+    raw = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
+    table_args = {
+        "partitions": settings.topic_partitions,
+        "default": None,
+        "key_type": bytes,
+        "value_type": bytes,
+    }
+    rt = WorkerRuntime(
+        settings=settings,
+        app=app,
+        clock=clock,
+        trace=Trace(settings.trace_dir, worker_name, clock),
+        commands=app.topic(settings.commands_topic, partitions=settings.topic_partitions, **raw),
+        events=app.topic(settings.events_topic, partitions=settings.topic_partitions, **raw),
+        dead_letters=app.topic(
+            settings.dead_letter_topic, partitions=settings.topic_partitions, **raw
+        ),
+        requests_table=app.Table("requests", **table_args),
+        helpers_table=app.Table("helpers", **table_args),
+        plans=scaled_plans(settings.plan_time_scale),
+    )
+    rt.state.core.plans = rt.plans
+    sink = DeadLetterSink(rt.dead_letters, rt.stats, clock)
+    DispatchAgent(rt, sink).install()
+    RecordAgent(settings, rt.stats, sink).install(app)
+    NotifyAgent.for_runtime(rt, sink).install(rt)
+    DeadlineTimer(rt).install()
+    install_pages(rt, worker_name)
+    return rt
 
 
 def main(argv: list[str]) -> int:
@@ -33,9 +85,9 @@ def main(argv: list[str]) -> int:
     enforce_secret_policy(settings, "the worker")
     settings = settings.model_copy(update={"worker_web_port": args.web_port})
     configure_logging(settings, args.name)
-    topo = build_topology(settings, args.name)
+    rt = build_worker(settings, args.name)
     worker = faust.Worker(
-        topo.app,
+        rt.app,
         loglevel=logging.getLevelName(logging.getLogger().level),
         quiet=True,
         redirect_stdouts=False,

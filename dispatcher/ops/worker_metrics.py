@@ -29,7 +29,7 @@ FAUST_PREFIX = "dispatch_faust"
 
 
 class WorkerStats(Protocol):
-    """What `streams.topology.Stats` offers (read only)."""
+    """What `streams.runtime.Stats` offers (read only)."""
 
     commands: int
     events: int

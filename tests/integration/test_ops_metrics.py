@@ -1,8 +1,9 @@
 """A request's whole life through the real parts, then scrape the API's and the worker's
 /metrics, read the dashboard snapshot and the month report.
 
-Needs the hook lines in streams/topology.py (install_worker_metrics, observe_events) and
-dispatcher/api/dispatch.py (observe_request_submitted): see deploy/README.md.
+Needs the hook lines in streams/web.py and streams/record_agent.py (install_worker_metrics,
+observe_events) and dispatcher/api/dispatch.py (observe_request_submitted): see
+deploy/README.md.
 """
 
 from __future__ import annotations

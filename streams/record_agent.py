@@ -1,0 +1,143 @@
+"""The record agent: `events` → PostgreSQL (the event log and the read models).
+
+It needs no Faust table, so it runs on a plain aiokafka consumer group, not a Faust stream:
+the crash tests showed faust-streaming deliver a stream past its committed offset around
+rebalances (#216, #221), which loses events for good if they are acknowledged. Here the rule
+is simple: offsets are committed only after the PostgreSQL transaction that recorded them
+has committed; anything redelivered is deduplicated by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import faust
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import ValidationError
+
+from dispatcher.ops import metrics as ops_metrics
+from dispatcher.record.migrate import apply_migrations
+from dispatcher.record.projection import record_events
+from dispatcher.settings import Settings
+from schemas.events import Event
+from streams.dead_letter import DeadLetterSink, short
+from streams.runtime import Stats
+
+log = logging.getLogger(__name__)
+
+
+def record_group(settings: Settings) -> str:
+    return f"{settings.app_id}-record"
+
+
+@dataclass
+class RecordAgent:
+    settings: Settings
+    stats: Stats
+    sink: DeadLetterSink
+    pool: asyncpg.Pool | None = None
+
+    def install(self, app: faust.App) -> None:
+        @app.task
+        async def record() -> None:
+            await self.run()
+
+    async def run(self) -> None:
+        """Consume `events` in batches; record each batch, then commit. Runs until cancelled."""
+        settings = self.settings
+        while True:
+            consumer = AIOKafkaConsumer(
+                settings.events_topic,
+                bootstrap_servers=settings.kafka_bootstrap,
+                group_id=record_group(settings),
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=settings.record_batch_size,
+                session_timeout_ms=int(settings.broker_session_timeout_seconds * 1000),
+                heartbeat_interval_ms=int(settings.broker_heartbeat_interval_seconds * 1000),
+            )
+            try:
+                await consumer.start()
+                wait_ms = max(1, int(settings.record_batch_wait_seconds * 1000))
+                while True:
+                    batches = await consumer.getmany(
+                        timeout_ms=max(wait_ms, 100), max_records=settings.record_batch_size
+                    )
+                    records = [r for part in batches.values() for r in part]
+                    if not records:
+                        continue
+                    await self.record_batch(records)  # retries until PostgreSQL has them
+                    try:
+                        await consumer.commit()
+                    except CommitFailedError:
+                        # A rebalance moved partitions: their records come again to the new
+                        # owner, and recording them twice changes nothing.
+                        log.info("record commit lost to a rebalance; records will be redelivered")
+            except asyncio.CancelledError:
+                raise
+            except KafkaError as exc:
+                log.warning("record consumer failed (%s); reconnecting", type(exc).__name__)
+                await asyncio.sleep(1)
+            finally:
+                await consumer.stop()
+
+    async def record_batch(self, batch: list[Any]) -> None:
+        decoded: list[Event] = []
+        for event in batch:
+            try:
+                decoded.append(Event.model_validate_json(event.value))
+            except (ValidationError, ValueError) as exc:
+                await self.sink.send(event, f"undecodable event: {short(exc)}", "decode")
+        if not decoded:
+            return
+        pool = await self.get_pool()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with pool.acquire() as conn:
+                    self.stats.recorded += await record_events(conn, decoded)
+                ops_metrics.observe_events(decoded)
+                return
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+                # PostgreSQL away: wait and retry rather than drop (the offset stays uncommitted).
+                log.warning("recording failed (%s), retry %d", type(exc).__name__, attempt)
+                await asyncio.sleep(min(2 ** min(attempt, 5) * 0.2, 5))
+            except Exception:
+                # A batch the database rejects: record event by event, dead-letter the bad ones.
+                log.exception("batch rejected: recording one by one")
+                await self._record_one_by_one(pool, batch, decoded)
+                return
+
+    async def _record_one_by_one(
+        self, pool: asyncpg.Pool, raw: list[Any], decoded: list[Event]
+    ) -> None:
+        by_id = {e.event_id: e for e in decoded}
+        for event in raw:
+            try:
+                e = by_id.get(Event.model_validate_json(event.value).event_id)
+            except (ValidationError, ValueError):
+                continue  # already dead-lettered
+            if e is None:
+                continue
+            try:
+                async with pool.acquire() as conn:
+                    self.stats.recorded += await record_events(conn, [e])
+            except Exception as one_exc:
+                await self.sink.send(event, f"record failed: {short(one_exc)}", "record")
+
+    async def get_pool(self) -> asyncpg.Pool:
+        if self.pool is None:
+            self.pool = await asyncpg.create_pool(
+                self.settings.pg_dsn.get_secret_value(),
+                min_size=1,
+                max_size=self.settings.pg_pool_max,
+            )
+            async with self.pool.acquire() as conn:
+                await apply_migrations(conn)
+        return self.pool

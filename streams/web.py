@@ -1,0 +1,49 @@
+"""The worker's web pages: /healthz, /stats (JSON counters) and /metrics (Prometheus)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dispatcher.ops.worker_metrics import install_worker_metrics
+from streams.runtime import WorkerRuntime
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p99": None, "max": None}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"p50": at(0.50), "p99": at(0.99), "max": ordered[-1]}
+
+
+def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
+    s = rt.stats
+    return {
+        "worker": worker_name,
+        "partitions": sorted(rt.state.partitions),
+        "open_requests": sum(1 for r in rt.state.core.requests.values() if not r.terminal),
+        "helpers": len(rt.state.core.helpers),
+        "commands": s.commands,
+        "events": s.events,
+        "dead_letters": s.dead_letters,
+        "recorded": s.recorded,
+        "deadline_lateness_s": percentiles(s.deadline_lateness_s),
+        "deadlines_fired": len(s.deadline_lateness_s),
+    }
+
+
+def install_pages(rt: WorkerRuntime, worker_name: str) -> None:
+    app = rt.app
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok", "worker": worker_name})
+
+    @app.page("/stats")
+    async def stats(web: Any, request: Any) -> Any:
+        return web.json(stats_page(rt, worker_name))
+
+    install_worker_metrics(app, stats=rt.stats, requests=lambda: rt.state.core.requests.values())

@@ -1,0 +1,178 @@
+"""Event → deliveries (dispatcher/push/deliveries.py), on events the real core produced:
+who is reached where, and what each message may reveal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from dispatcher.push import EndpointConfig, EndpointKind, EndpointRegistry, PushKind
+from dispatcher.push.deliveries import DeliveryPlanner, Planned, community_group_endpoint
+from schemas.commands import CancelRequest, DeliveryFailed, UpsertHelper
+from schemas.events import Event
+from schemas.vocab import Party, Skill
+from tests.unit.conftest import COMMUNITY, World
+
+PHONE = "13912345678"  # the helper's, for group @-mentions
+REQUESTER_PHONE = "13800000000"
+BASE = "https://help.example"
+
+
+def fake_links(**claims: Any) -> dict[str, str]:
+    """Deterministic stand-in for dispatcher.links.action_links (its tokens are random)."""
+    assert isinstance(claims.pop("expires_at"), datetime)
+    tail = "-".join(str(claims[k]) for k in ("request_id", "offer_id", "helper_id"))
+    return {a: f"{BASE}/l/o/{a}-{tail}" for a in ("accept", "decline")}
+
+
+def registry(*names_kinds: tuple[str, EndpointKind]) -> EndpointRegistry:
+    def config(name: str, kind: EndpointKind) -> EndpointConfig:
+        url = "https://robot.example/send"
+        if kind is EndpointKind.WEBHOOK:
+            return EndpointConfig(name=name, kind=kind, url=BASE + "/h", secret="s" * 32)
+        return EndpointConfig(name=name, kind=kind, url=url, token="t0k3n")
+
+    return EndpointRegistry(config(n, k) for n, k in names_kinds)
+
+
+def planner(
+    world: World, reg: EndpointRegistry, default: str | None = "default"
+) -> DeliveryPlanner:
+    return DeliveryPlanner(
+        registry=reg,
+        helper=world.state.helpers.get,
+        request=world.state.requests.get,
+        offer_links=fake_links,
+        public_base_url=BASE + "/",
+        default_endpoint=default,
+    )
+
+
+def with_channels(world: World, helper_id: str, *channels: str) -> None:
+    world.helper(helper_id, skills=[Skill.DRIVING], phone=PHONE)
+    profile = world.state.helpers[helper_id].profile.model_copy(update={"channels": channels})
+    world.run(UpsertHelper(profile=profile))
+
+
+def events(world: World, kind: str) -> list[Event]:
+    return [e for e in world.events if e.body.type == kind]
+
+
+ROBOTS = (
+    ("default", EndpointKind.WEBHOOK),
+    ("grid-3", EndpointKind.WECOM),
+    (community_group_endpoint(COMMUNITY), EndpointKind.WECOM),
+)
+
+
+@pytest.fixture
+def offered(world: World) -> World:
+    with_channels(world, "private-driver")  # no channels: the default webhook
+    with_channels(world, "group-driver", "wecom:grid-3")
+    with_channels(world, "lost-driver", "wecom:nowhere")
+    world.submit(helpers_needed=1)
+    return world
+
+
+def offer_to(world: World, helper_id: str) -> Event:
+    return next(e for e in events(world, "offer_sent") if e.body.helper_id == helper_id)
+
+
+def test_a_private_offer_carries_its_own_links_and_no_mention(offered: World) -> None:
+    event = offer_to(offered, "private-driver")
+    [d] = planner(offered, registry(*ROBOTS)).plan(event).deliveries
+    assert (d.delivery_id, d.endpoint, d.kind, d.recipient) == (
+        event.event_id,
+        "default",
+        PushKind.OFFER,
+        "private-driver",
+    )
+    assert d.mentions == ()
+    assert d.data["accept_url"] in d.message.text and d.data["decline_url"] in d.message.text
+    assert d.batch_key == f"req-1:{event.body.step}"
+    assert REQUESTER_PHONE not in d.message.text and "501" not in d.message.text
+
+
+def test_a_group_offer_mentions_the_helper_and_links_only_the_answer_page(offered: World) -> None:
+    event = offer_to(offered, "group-driver")
+    [d] = planner(offered, registry(*ROBOTS)).plan(event).deliveries
+    assert d.endpoint == "grid-3"
+    assert [m.mobile for m in d.mentions] == [PHONE]
+    assert "/l/o/" not in d.message.text  # every group member would see a personal link
+    assert f"{BASE}/l/me" in d.message.text
+    assert "accept_url" not in d.data and "decline_url" not in d.data
+    assert PHONE not in d.message.text and REQUESTER_PHONE not in d.message.text
+
+
+def test_an_unreachable_helper_is_reported_back_at_once(offered: World) -> None:
+    event = offer_to(offered, "lost-driver")
+    planned = planner(offered, registry(*ROBOTS)).plan(event)
+    assert planned.deliveries == []
+    assert planned.undeliverable == [
+        DeliveryFailed(
+            request_id="req-1",
+            offer_id=event.body.offer_id,
+            helper_id="lost-driver",
+            reason="no usable channel",
+        )
+    ]
+    # Without a default endpoint, a helper without channels is unreachable too.
+    private = offer_to(offered, "private-driver")
+    assert planner(offered, registry(*ROBOTS), default=None).plan(private).undeliverable
+
+
+def test_the_requesters_contact_goes_only_to_the_accepting_helpers_private_channel(
+    offered: World,
+) -> None:
+    offered.accept("private-driver")
+    [assigned] = events(offered, "helper_assigned")
+    [d] = planner(offered, registry(*ROBOTS)).plan(assigned).deliveries
+    assert (d.endpoint, d.kind, d.mentions) == ("default", PushKind.ASSIGNMENT, ())
+    assert REQUESTER_PHONE in d.message.text and "3号楼2单元501" in d.message.text
+
+
+def test_an_assignment_is_never_sent_to_a_group_robot(world: World) -> None:
+    with_channels(world, "group-driver", "wecom:grid-3")
+    world.submit()
+    world.accept("group-driver")
+    [assigned] = events(world, "helper_assigned")
+    planned = planner(world, registry(*ROBOTS)).plan(assigned)
+    assert planned.deliveries == [] and planned.undeliverable == []
+    assert planned.warnings == [
+        f"assignment {assigned.body.offer_id}: helper has no private channel"
+    ]
+    assert all(REQUESTER_PHONE not in w for w in planned.warnings)
+
+
+def test_stand_downs_say_covered_or_cancelled(offered: World) -> None:
+    offered.accept("private-driver")
+    [covered] = [e for e in events(offered, "offer_stood_down") if e.body.reason == "covered"][:1]
+    [d] = planner(offered, registry(*ROBOTS)).plan(covered).deliveries
+    assert d.kind is PushKind.STAND_DOWN
+    offered.run(CancelRequest(request_id="req-1", by=Party.REQUESTER))
+    cancelled = [e for e in events(offered, "offer_stood_down") if e.body.reason == "cancelled"]
+    assert cancelled
+    kinds = {
+        d.kind for e in cancelled for d in planner(offered, registry(*ROBOTS)).plan(e).deliveries
+    }
+    assert kinds == {PushKind.CANCELLATION}
+
+
+def test_the_whistle_goes_to_the_community_group_only_when_it_has_a_robot(world: World) -> None:
+    world.submit()
+    while not events(world, "whistle_blown"):
+        world.tick()
+    [whistle] = events(world, "whistle_blown")
+    [d] = planner(world, registry(*ROBOTS)).plan(whistle).deliveries
+    assert (d.endpoint, d.kind) == (community_group_endpoint(COMMUNITY), PushKind.WHISTLE)
+    assert f"{BASE}/dashboard" in d.message.text
+    assert REQUESTER_PHONE not in d.message.text
+    assert planner(world, registry(ROBOTS[0])).plan(whistle) == Planned()
+
+
+def test_events_that_notify_nobody_plan_nothing(offered: World) -> None:
+    quiet = [e for e in offered.events if e.body.type in {"request_opened", "helper_updated"}]
+    assert quiet
+    assert all(planner(offered, registry(*ROBOTS)).plan(e) == Planned() for e in quiet)
