@@ -56,6 +56,8 @@ class Notifier:
                 on_delivered=self._delivered,
                 on_permanent_failure=self._failed,
                 config=EngineConfig(),
+                clock=self.clock.monotonic,
+                wall_clock=lambda: self.clock.now().timestamp(),  # signature timestamps
             )
             await d.__aenter__()
             self._deliverer = d

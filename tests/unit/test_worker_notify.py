@@ -1,0 +1,122 @@
+"""The notify agent's bookkeeping (streams/notify.py) and the dead-letter sink, with a fake
+clock: an event is acknowledged only when every delivery it caused is settled, and the
+commands it sends back carry the injected clock's time."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from dispatcher.push import Delivery, SubmitOutcome
+from dispatcher.push.deliveries import DeliveryPlanner
+from schemas.commands import Command
+from schemas.dead_letter import DeadLetter
+from streams.dead_letter import DeadLetterSink
+from streams.notify import Notifier
+from streams.runtime import Stats
+from tests.unit.conftest import World
+from tests.unit.test_push_deliveries import ROBOTS, events, planner, registry, with_channels
+
+FAKE_NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+class FakeClock:
+    def now(self) -> datetime:
+        return FAKE_NOW
+
+    def monotonic(self) -> float:
+        return 42.0
+
+
+class FaustEvent:
+    def __init__(self) -> None:
+        self.acks = 0
+
+    def ack(self) -> None:
+        self.acks += 1
+
+
+class Submitted:
+    """Stands in for the Deliverer: records what was submitted, sends nothing."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+
+    async def submit(self, delivery: Delivery) -> SubmitOutcome:
+        self.deliveries.append(delivery)
+        return SubmitOutcome.ACCEPTED
+
+
+def notifier(p: DeliveryPlanner) -> tuple[Notifier, list[Command], Submitted]:
+    sent: list[Command] = []
+
+    async def send_command(command: Command) -> None:
+        sent.append(command)
+
+    n = Notifier(p, send_command, FakeClock())
+    submitted = Submitted()
+    n._deliverer = submitted  # type: ignore[assignment]
+    return n, sent, submitted
+
+
+def offered_world() -> World:
+    world = World()
+    with_channels(world, "private-driver")
+    with_channels(world, "lost-driver", "wecom:nowhere")
+    world.submit()
+    return world
+
+
+def offer_to(world: World, helper_id: str) -> Any:
+    return next(e for e in events(world, "offer_sent") if e.body.helper_id == helper_id)
+
+
+async def test_an_unreachable_helper_is_reported_at_the_clocks_time_and_the_event_acked() -> None:
+    world = offered_world()
+    n, sent, submitted = notifier(planner(world, registry(*ROBOTS)))
+    faust_event = FaustEvent()
+    await n.handle(faust_event, offer_to(world, "lost-driver"))
+    [command] = sent
+    assert command.body.type == "delivery_failed" and command.issued_at == FAKE_NOW
+    assert (faust_event.acks, submitted.deliveries) == (1, [])
+
+
+async def test_an_event_is_acked_once_its_delivery_settles_and_a_failed_offer_is_reported() -> None:
+    world = offered_world()
+    n, sent, submitted = notifier(planner(world, registry(*ROBOTS)))
+    faust_event = FaustEvent()
+    await n.handle(faust_event, offer_to(world, "private-driver"))
+    [delivery] = submitted.deliveries
+    assert faust_event.acks == 0  # submitted, not settled: a crash now re-sends it
+    await n._failed(delivery, "410 Gone")
+    assert faust_event.acks == 1
+    [command] = sent
+    assert (command.body.type, command.issued_at) == ("delivery_failed", FAKE_NOW)
+    assert command.body.helper_id == "private-driver"
+    await n._delivered(delivery, 0.1)  # a late second outcome acks nothing twice
+    assert faust_event.acks == 1
+
+
+class Topic:
+    def __init__(self) -> None:
+        self.sent: list[tuple[Any, bytes]] = []
+
+    async def send(self, *, key: Any, value: bytes) -> None:
+        self.sent.append((key, value))
+
+
+class Record:
+    topic, partition, offset, key, value = "commands", 3, 17, b"c1", b"not json 13800000000"
+
+
+async def test_a_dead_letter_carries_position_reason_and_the_clocks_time() -> None:
+    topic, stats = Topic(), Stats()
+    await DeadLetterSink(topic, stats, FakeClock()).send(Record(), "undecodable", "decode")
+    [(key, value)] = topic.sent
+    letter = DeadLetter.model_validate(json.loads(value))
+    assert (key, letter.source_topic, letter.partition, letter.offset) == ("c1", "commands", 3, 17)
+    assert (letter.reason, letter.stage, letter.at) == ("undecodable", "decode", FAKE_NOW)
+    assert base64.b64decode(letter.payload_b64) == Record.value
+    assert stats.dead_letters == 1
