@@ -105,3 +105,8 @@ def label_zh(value: str) -> str:
         return CATALOGUE[Category(value)].zh
     except (ValueError, KeyError):
         return value
+
+
+def labels() -> dict[str, dict[str, str]]:
+    """Category value → {"zh": …, "en": …}: what the dashboard shows."""
+    return {c.value: {"zh": e.zh, "en": e.en} for c, e in CATALOGUE.items()}
