@@ -1,5 +1,8 @@
-"""The escalation ladder: sending waves of offers ring by ring, the whistle, the
-emergency referral, stand-downs, and how a request ends."""
+"""The escalation ladder: climbing rung by rung, stand-downs, and how a request ends.
+
+What each rung does is a table, `RUNGS`: a plan step names its ring and its action
+(`schemas.plans.RungAction`), and each action is one small step function here: waves of
+offers ring by ring, the whistle, the emergency referral."""
 
 from __future__ import annotations
 
@@ -98,8 +101,16 @@ def widen_if_starved(fx: Effects, d: RequestDraft) -> None:
         advance(fx, d)
 
 
-def blow_whistle(fx: Effects, d: RequestDraft, wave_size: int) -> None:
-    staff = fx.state.index.staff_on_duty(d.ctx, wave_size, d.offered_helpers())
+# --- rungs: one small step function per kind (a plan step names its ring and action) ---
+
+
+def _offer_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
+    remote = d.plan.remote_wave_size if d.step == 0 else rung.wave_size
+    offer_wave(fx, d, rung.ring, rung.wave_size, remote)
+
+
+def _whistle_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
+    staff = fx.state.index.staff_on_duty(d.ctx, rung.wave_size, d.offered_helpers())
     sent = send_offers(fx, d, staff, whistle=True)
     d.whistle_blown = True
     fx.emit(
@@ -113,18 +124,6 @@ def blow_whistle(fx: Effects, d: RequestDraft, wave_size: int) -> None:
         ),
         d.request_id,
     )
-
-
-# --- rungs: one small step function per kind (a plan step names its ring and action) ---
-
-
-def _offer_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
-    remote = d.plan.remote_wave_size if d.step == 0 else rung.wave_size
-    offer_wave(fx, d, rung.ring, rung.wave_size, remote)
-
-
-def _whistle_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
-    blow_whistle(fx, d, rung.wave_size)
 
 
 def _refer_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
