@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.plans import DEFAULT_PLANS, EscalationPlan, LadderStep
+from schemas.plans import DEFAULT_PLANS, EscalationPlan
 from schemas.vocab import Urgency
 
 
@@ -14,8 +14,7 @@ def scaled_plans(scale: float) -> dict[Urgency, EscalationPlan]:
         urgency: plan.model_copy(
             update={
                 "steps": tuple(
-                    LadderStep(ring=s.ring, wave_size=s.wave_size, wait_s=s.wait_s * scale)
-                    for s in plan.steps
+                    s.model_copy(update={"wait_s": s.wait_s * scale}) for s in plan.steps
                 ),
                 "offer_ttl_s": plan.offer_ttl_s * scale,
                 "lifetime_s": plan.lifetime_s * scale,

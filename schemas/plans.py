@@ -6,7 +6,10 @@ configured plans never reshapes an escalation already running.
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from schemas._base import Wire
 from schemas.vocab import Ring, Urgency
@@ -21,15 +24,56 @@ OFFER_RINGS: tuple[Ring, ...] = (
 RING_ORDER: dict[Ring, int] = {ring: i for i, ring in enumerate(Ring)}
 
 
+class RungAction(StrEnum):
+    """What a rung does; each has one step function in `dispatcher/core/ladder.py`
+    (`RUNGS`). A new kind of rung is a member here plus its entry there."""
+
+    OFFER = "offer"  # offer helpers of the step's ring, `wave_size` per open slot
+    WHISTLE = "whistle"  # offer staff on duty and broadcast to the community group
+    REFER = "refer"  # refer to the category's referral target (120/110/119, property)
+
+
+# The action of a step whose plan names none: every plan written before steps named
+# actions, and the JSON of every plan that uses these (the action is left out then).
+DEFAULT_ACTIONS: dict[Ring, RungAction] = {
+    **{ring: RungAction.OFFER for ring in OFFER_RINGS},
+    Ring.WHISTLE: RungAction.WHISTLE,
+    Ring.EMERGENCY: RungAction.REFER,
+}
+
+
 class LadderStep(Wire):
-    """One rung. For an offer ring: offer up to `wave_size` new helpers per open slot
-    (helpers of narrower rings not yet offered come first). For WHISTLE: offer up to
-    `wave_size` staff on duty and broadcast to the community group. For EMERGENCY:
-    refer to the emergency number for the category. Then wait `wait_s`."""
+    """One rung: a ring, an action, then wait `wait_s`. OFFER: offer up to `wave_size`
+    new helpers of the ring per open slot (helpers of narrower rings not yet offered come
+    first). WHISTLE: offer up to `wave_size` staff on duty and broadcast to the community
+    group. REFER: refer to the category's referral target."""
 
     ring: Ring
+    # Filled from the ring when a plan names none (`DEFAULT_ACTIONS`), and left out of
+    # the JSON when it is the ring's default.
+    action: RungAction = RungAction.OFFER
     wave_size: int = Field(default=3, ge=0, le=100)
     wait_s: float = Field(gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_action(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("action") is None:
+            try:
+                action = DEFAULT_ACTIONS[Ring(str(data.get("ring")))]
+            except (ValueError, TypeError):
+                return data  # the ring's own error says what is wrong
+            return {**data, "action": action}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _omit_default_action(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Plans and `RequestOpened.ladder` keep the JSON they had before steps named
+        # actions, so readers that refuse unknown fields still read them.
+        out = handler(self)
+        if isinstance(out, dict) and self.action is DEFAULT_ACTIONS.get(self.ring):
+            out.pop("action", None)
+        return out
 
 
 class EscalationPlan(Wire):

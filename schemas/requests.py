@@ -5,13 +5,9 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from schemas._base import Wire
+from schemas.catalogue import entry
 from schemas.places import PlacePath
 from schemas.vocab import REMOTE_CAPABLE_SKILLS, Category, Gender, Skill, Urgency
-
-# Categories where a critical request means life or health at risk: advise calling 120.
-MEDICAL_CATEGORIES: frozenset[Category] = frozenset(
-    {Category.MEDICAL, Category.HOSPITAL_TRANSPORT, Category.FALL}
-)
 
 
 class RequesterContact(Wire):
@@ -95,4 +91,4 @@ class RequestSpec(Wire):
     def is_life_threatening(self) -> bool:
         if self.life_threatening is not None:
             return self.life_threatening
-        return self.urgency is Urgency.CRITICAL and self.category in MEDICAL_CATEGORIES
+        return self.urgency is Urgency.CRITICAL and entry(self.category).life_at_risk

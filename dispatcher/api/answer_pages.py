@@ -16,8 +16,9 @@ from fastapi.responses import HTMLResponse
 from dispatcher.api import offer_outcomes as oo
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.offer_pages import act_on_offer, use_for
-from dispatcher.api.pages import CATEGORY_ZH, URGENCY_ZH, button_form, e, page
+from dispatcher.api.pages import URGENCY_ZH, button_form, e, page
 from dispatcher.links import ANSWER_PATH, DEVICE_COOKIE, bound_helper
+from schemas.catalogue import label_zh
 
 router = APIRouter(prefix=ANSWER_PATH, tags=["volunteer links"])
 OfferId = Annotated[str, Path(min_length=1, max_length=128)]
@@ -62,7 +63,7 @@ async def my_offers(request: Request) -> HTMLResponse:
     if not offers:
         return page("我的邀请", "<p>现在没有等您回复的求助。谢谢您！</p>")
     items = "".join(
-        f"<section><p>{e(CATEGORY_ZH.get(o['category'], o['category']))}·"
+        f"<section><p>{e(label_zh(o['category']))}·"
         f"{e(URGENCY_ZH.get(o['urgency'], o['urgency']))}·{e(o['building_label'] or '')}</p>"
         + button_form(f"{ANSWER_PATH}/offers/{o['offer_id']}/accept", "我可以去帮忙")
         + button_form(f"{ANSWER_PATH}/offers/{o['offer_id']}/decline", "这次去不了", second=True)

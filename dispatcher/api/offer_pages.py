@@ -16,7 +16,6 @@ from dispatcher.api.auth import behind_tls
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.dispatch import produce
 from dispatcher.api.pages import (
-    CATEGORY_ZH,
     URGENCY_ZH,
     button_form,
     e,
@@ -31,6 +30,7 @@ from dispatcher.links import (
     contact_view_proof,
     verify_token,
 )
+from schemas.catalogue import label_zh
 from schemas.commands import AcceptOffer, Command, DeclineOffer
 
 router = APIRouter(prefix=OFFER_PATH.rstrip("/"), tags=["volunteer links"])
@@ -82,7 +82,7 @@ def _summary_facts(summary: Any) -> str:
         return ""
     return facts(
         [
-            ("求助类型", CATEGORY_ZH.get(summary["category"], summary["category"])),
+            ("求助类型", label_zh(summary["category"])),
             ("紧急程度", URGENCY_ZH.get(summary["urgency"], summary["urgency"])),
             ("位置", summary["building_label"]),
             ("需要人数", summary["helpers_needed"]),

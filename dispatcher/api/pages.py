@@ -7,20 +7,8 @@ from html import escape
 
 from fastapi.responses import HTMLResponse
 
-from schemas.vocab import Category, Urgency
+from schemas.vocab import Urgency
 
-CATEGORY_ZH: dict[str, str] = {
-    Category.MEDICAL: "身体不适/急病",
-    Category.HOSPITAL_TRANSPORT: "送医",
-    Category.FALL: "摔倒",
-    Category.REPAIR: "维修/险情",
-    Category.ERRAND: "跑腿买药",
-    Category.CARRYING: "搬运",
-    Category.COMPANIONSHIP: "陪伴照看",
-    Category.LOST_PERSON: "寻人",
-    Category.TECH_HELP: "手机电脑求助",
-    Category.OTHER: "其他求助",
-}
 URGENCY_ZH: dict[str, str] = {
     Urgency.CRITICAL: "紧急（危及生命健康）",
     Urgency.URGENT: "较急（一小时内）",

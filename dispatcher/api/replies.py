@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dispatcher.core.ladder import emergency_number_for
+from schemas.catalogue import entry
 from schemas.requests import RequestSpec
 from schemas.vocab import EmergencyNumber
 
@@ -15,7 +15,7 @@ _CALL_ADVICE = {
 
 def emergency_for(spec: RequestSpec) -> EmergencyNumber | None:
     """Life-threatening: the requester must call the emergency number now, neighbours or not."""
-    return emergency_number_for(spec.category) if spec.is_life_threatening() else None
+    return entry(spec.category).emergency if spec.is_life_threatening() else None
 
 
 def _call_first(spec: RequestSpec, advice: str | None) -> str:

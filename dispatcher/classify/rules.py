@@ -24,6 +24,7 @@ from dispatcher.classify.model import Classification, PlaceHints
 from dispatcher.classify.normalise import normalise
 from dispatcher.classify.places import place_hints
 from dispatcher.classify.safety import advice_for, red_flags
+from schemas.catalogue import CATALOGUE, entry
 from schemas.vocab import Category, Skill, Urgency
 
 # Tables compiled once at import: classify() itself does no I/O and no compilation.
@@ -60,34 +61,6 @@ _SUBJECTS: Final = Table[Subject](
 _PERSON_LOST_WORDS: Final = ("迷路", "走丢", "走失", "找不到家", "找不到回家", "说不清", "问不出")
 
 _RANK: Final = {Urgency.LOW: 0, Urgency.NORMAL: 1, Urgency.URGENT: 2, Urgency.CRITICAL: 3}
-# Tie-break between categories with equal votes: the more time-critical one wins.
-_PRIORITY: Final = (
-    Category.LOST_PERSON,
-    Category.FALL,
-    Category.HOSPITAL_TRANSPORT,
-    Category.MEDICAL,
-    Category.REPAIR,
-    Category.CARRYING,
-    Category.ERRAND,
-    Category.COMPANIONSHIP,
-    Category.TECH_HELP,
-    Category.OTHER,
-)
-_DEFAULT_URGENCY: Final = {
-    Category.MEDICAL: Urgency.URGENT,
-    Category.FALL: Urgency.URGENT,
-    Category.LOST_PERSON: Urgency.URGENT,
-    Category.HOSPITAL_TRANSPORT: Urgency.URGENT,
-}
-_DEFAULT_SKILLS: Final = {
-    Category.MEDICAL: (Skill.DOCTOR, Skill.NURSE),
-    Category.HOSPITAL_TRANSPORT: (Skill.DRIVING,),
-    Category.FALL: (Skill.FIRST_AID, Skill.CARRYING),
-    Category.ERRAND: (Skill.ERRANDS,),
-    Category.CARRYING: (Skill.CARRYING,),
-    Category.TECH_HELP: (Skill.TECH_HELP,),
-}
-_DEFAULT_HELPERS: Final = {Category.CARRYING: 2, Category.FALL: 2}
 _STRETCHER_HELPERS: Final = 4  # the brief: four neighbours to carry a stretcher
 _HOSPITAL_RUN_VOTES: Final = 5
 _LOST_VOTES: Final = 6
@@ -208,7 +181,9 @@ def classify_normalised(text: str, script: Script) -> Classification:
         if category is Category.MEDICAL and transport and hospital:
             category = Category.HOSPITAL_TRANSPORT  # in labour, asking for a ride: a driver
     elif votes:
-        category = max(_PRIORITY, key=lambda c: (votes.get(c, 0), -_PRIORITY.index(c)))
+        # Equal votes: the catalogue's order (the more time-critical first) decides.
+        order = list(CATALOGUE)
+        category = max(order, key=lambda c: (votes.get(c, 0), -order.index(c)))
     else:
         category = Category.OTHER
     medical = [h.start for h in cues if h.rule.category is Category.MEDICAL]
@@ -227,7 +202,7 @@ def classify_normalised(text: str, script: Script) -> Classification:
     if emergency:
         urgency = Urgency.CRITICAL
     else:
-        urgency = _DEFAULT_URGENCY.get(category, Urgency.NORMAL)
+        urgency = entry(category).urgency
         for hit in cues:
             if hit.rule.category == category and hit.rule.urgency is not None:
                 urgency = max(urgency, hit.rule.urgency, key=_RANK.__getitem__)
@@ -254,7 +229,7 @@ def classify_normalised(text: str, script: Script) -> Classification:
         for kind in lx.EMERGENCIES:
             if kind in emergencies:
                 skills += lx.EMERGENCIES[kind].skills
-    skills += _DEFAULT_SKILLS.get(category, ())
+    skills += entry(category).skills
     # Care skills depend on who is cared for; a strong care word counts even when the
     # message is mainly about something else ("小的发烧…帮我照看一下大的").
     care = [h.start for h in cues if h.rule.category == Category.COMPANIONSHIP]
@@ -286,7 +261,7 @@ def classify_normalised(text: str, script: Script) -> Classification:
         low_count, high_count, said = wanted
         reasons.append(f"count:{said}→{low_count}")
     else:
-        low_count = _DEFAULT_HELPERS.get(category, 1)
+        low_count = entry(category).helpers
         if "担架" in text:
             low_count = _STRETCHER_HELPERS
         high_count = low_count
@@ -302,7 +277,7 @@ def classify_normalised(text: str, script: Script) -> Classification:
         advise_emergency_call=emergency is not None,
         emergency_number=emergency.number if emergency else None,
         notify_property=any(lx.EMERGENCIES[k].notify_property for k in emergencies)
-        or (category == Category.REPAIR and urgency is Urgency.URGENT),
+        or (entry(category).property_when_urgent and urgency is Urgency.URGENT),
         place_hints=PlaceHints(**places),
         advice=advice_for([k for k in lx.EMERGENCIES if k in emergencies]),
         script=script,

@@ -18,20 +18,14 @@ from dataclasses import dataclass
 from dispatcher.core.context import SearchContext
 from dispatcher.core.eligibility import RankKey, fits, is_eligible, rank_key
 from dispatcher.core.entry import HelperEntry
+from schemas.catalogue import CATALOGUE
 from schemas.plans import OFFER_RINGS, RING_ORDER
 from schemas.requests import SkillNeed
-from schemas.vocab import Category, Ring, Role, Skill
+from schemas.vocab import Ring, Skill
 
 BucketKey = tuple[object, ...]
 # How far past `scan_limit` a search may read a big bucket when too few were eligible.
 _EXTRA_SCAN_FACTOR = 4
-
-
-def whistle_roles(category: Category) -> tuple[Role, ...]:
-    """Community staff on duty always; property management too for repairs (物业)."""
-    if category is Category.REPAIR:
-        return (Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGEMENT)
-    return (Role.COMMUNITY_STAFF,)
 
 
 @dataclass(slots=True, frozen=True)
@@ -183,7 +177,7 @@ class HelperIndex:
         """The whistle ring: staff (and property management for repairs) available now."""
         anyone = SkillNeed()
         found: dict[str, Candidate] = {}
-        for role in whistle_roles(ctx.category):
+        for role in CATALOGUE[ctx.category].whistle_roles:
             for helper_id in self._bucket(("r", ctx.community_id, role)):
                 if helper_id in exclude or helper_id in found:
                     continue

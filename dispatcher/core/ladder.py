@@ -1,19 +1,23 @@
-"""The escalation ladder: sending waves of offers ring by ring, the whistle, the
-emergency referral, stand-downs, and how a request ends."""
+"""The escalation ladder: climbing rung by rung, stand-downs, and how a request ends.
+
+What each rung does is a table, `RUNGS`: a plan step names its ring and its action
+(`schemas.plans.RungAction`), and each action is one small step function here: waves of
+offers ring by ring, the whistle, the emergency referral."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from functools import partial
 
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
-from dispatcher.core.eligibility import fits
-from dispatcher.core.index import Candidate
-from dispatcher.core.load import no_answer, offered, served
+from dispatcher.core.load import no_answer, served
+from dispatcher.core.offers import send_offers
+from schemas.catalogue import entry
 from schemas.events import (
     OfferExpired,
-    OfferSent,
     OfferStoodDown,
     ReferredToEmergency,
     RequestExpired,
@@ -21,75 +25,12 @@ from schemas.events import (
     RingEscalated,
     StandDownReason,
     WhistleBlown,
-    offer_id_for,
 )
-from schemas.plans import OFFER_RINGS
-from schemas.records import HelperLoad, OfferRecord, OfferStatus, RequestStatus
-from schemas.vocab import Category, EmergencyNumber, Party, ReferralTarget, Ring
-
-
-def emergency_number_for(category: Category) -> EmergencyNumber:
-    if category is Category.LOST_PERSON:
-        return EmergencyNumber.POLICE
-    if category is Category.REPAIR:
-        return EmergencyNumber.FIRE  # a life-threatening repair: gas, fire, electricity
-    return EmergencyNumber.AMBULANCE
-
-
-def referral_target_for(category: Category) -> ReferralTarget:
-    if category is Category.REPAIR:
-        return ReferralTarget.PROPERTY
-    if category is Category.LOST_PERSON:
-        return ReferralTarget.POLICE
-    return ReferralTarget.AMBULANCE
-
+from schemas.plans import LadderStep, RungAction
+from schemas.records import HelperLoad, OfferStatus, RequestStatus
+from schemas.vocab import Party, Ring
 
 # --- offers ----------------------------------------------------------------------------
-
-
-def _send_offers(
-    fx: Effects, d: RequestDraft, candidates: list[Candidate], whistle: bool = False
-) -> list[str]:
-    sent: list[str] = []
-    open_needs = d.open_needs()
-    for cand in candidates:
-        entry = fx.state.index.entries[cand.helper_id]
-        if whistle:
-            need_indexes = tuple(open_needs)  # staff can fill any slot
-        else:
-            need_indexes = tuple(i for i in open_needs if fits(entry, d.needs[i], cand.ring))
-        if not need_indexes:
-            continue
-        offer = OfferRecord(
-            offer_id=offer_id_for(d.request_id, cand.helper_id),
-            helper_id=cand.helper_id,
-            need_indexes=need_indexes,
-            ring=cand.ring,
-            step=d.step,
-            sent_at=fx.now,
-            expires_at=fx.now + timedelta(seconds=d.plan.offer_ttl_s),
-        )
-        d.offers.append(offer)
-        skills = tuple(dict.fromkeys(s.value for i in need_indexes for s in d.needs[i].skills))
-        fx.emit(
-            OfferSent(
-                offer_id=offer.offer_id,
-                helper_id=offer.helper_id,
-                ring=offer.ring,
-                step=offer.step,
-                expires_at=offer.expires_at,
-                category=d.spec.category,
-                urgency=d.spec.urgency,
-                building_label=d.spec.place.building_label(),
-                helpers_needed=d.spec.total_slots(),
-                skills=skills,
-                remote=all(d.needs[i].remote for i in need_indexes),
-            ),
-            d.request_id,
-        )
-        fx.update_load(cand.helper_id, lambda load, today: offered(load, fx.now, today))
-        sent.append(cand.helper_id)
-    return sent
 
 
 def offer_wave(
@@ -106,7 +47,7 @@ def offer_wave(
         max_ring = Ring.COMMUNITY if need.remote else ring
         seed = d.ctx.window_seed(d.step, i, len(d.offers))
         found = fx.state.index.search(d.ctx, need, max_ring, want, exclude, seed)
-        exclude.update(_send_offers(fx, d, found))
+        exclude.update(send_offers(fx, d, found))
     widen_if_starved(fx, d)
 
 
@@ -114,9 +55,9 @@ def current_offer_ring(d: RequestDraft) -> tuple[Ring, int]:
     """The ring (and wave size) replacements come from: the current rung if it is an
     offer ring, else the whole community (the whistle has gone out already)."""
     steps = d.plan.steps
-    if d.step < len(steps) and steps[d.step].ring in OFFER_RINGS:
+    if d.step < len(steps) and _offers(steps[d.step]):
         return steps[d.step].ring, steps[d.step].wave_size
-    waves = [s.wave_size for s in steps if s.ring in OFFER_RINGS] or [1]
+    waves = [s.wave_size for s in steps if _offers(s)] or [1]
     return Ring.COMMUNITY, waves[-1]
 
 
@@ -133,7 +74,7 @@ def top_up(fx: Effects, d: RequestDraft, need_indexes: set[int]) -> None:
         max_ring = Ring.COMMUNITY if need.remote else ring
         seed = d.ctx.window_seed("top-up", i, len(d.offers))
         found = fx.state.index.search(d.ctx, need, max_ring, 1, exclude, seed)
-        exclude.update(_send_offers(fx, d, found))
+        exclude.update(send_offers(fx, d, found))
     widen_if_starved(fx, d)
 
 
@@ -154,15 +95,23 @@ def widen_if_starved(fx: Effects, d: RequestDraft) -> None:
     if (
         d.status is RequestStatus.OPEN
         and d.step < len(steps)
-        and steps[d.step].ring in OFFER_RINGS
+        and _offers(steps[d.step])
         and starved(d)
     ):
         advance(fx, d)
 
 
-def blow_whistle(fx: Effects, d: RequestDraft, wave_size: int) -> None:
-    staff = fx.state.index.staff_on_duty(d.ctx, wave_size, d.offered_helpers())
-    sent = _send_offers(fx, d, staff, whistle=True)
+# --- rungs: one small step function per kind (a plan step names its ring and action) ---
+
+
+def _offer_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
+    remote = d.plan.remote_wave_size if d.step == 0 else rung.wave_size
+    offer_wave(fx, d, rung.ring, rung.wave_size, remote)
+
+
+def _whistle_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
+    staff = fx.state.index.staff_on_duty(d.ctx, rung.wave_size, d.offered_helpers())
+    sent = send_offers(fx, d, staff, whistle=True)
     d.whistle_blown = True
     fx.emit(
         WhistleBlown(
@@ -177,18 +126,32 @@ def blow_whistle(fx: Effects, d: RequestDraft, wave_size: int) -> None:
     )
 
 
+def _refer_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
+    fx.emit(ReferredToEmergency(to=entry(d.spec.category).referral, step=d.step), d.request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Rung:
+    run: Callable[[Effects, RequestDraft, LadderStep], None]
+    # Waits on offers in its ring: replacements for lost offers come from it, and when
+    # nobody in it is left to answer the ladder climbs at once.
+    offers: bool = False
+
+
+RUNGS: dict[RungAction, Rung] = {
+    RungAction.OFFER: Rung(_offer_rung, offers=True),
+    RungAction.WHISTLE: Rung(_whistle_rung),
+    RungAction.REFER: Rung(_refer_rung),
+}
+
+
+def _offers(rung: LadderStep) -> bool:
+    return RUNGS[rung.action].offers
+
+
 def run_step(fx: Effects, d: RequestDraft) -> None:
     rung = d.plan.steps[d.step]
-    if rung.ring in OFFER_RINGS:
-        remote = d.plan.remote_wave_size if d.step == 0 else rung.wave_size
-        offer_wave(fx, d, rung.ring, rung.wave_size, remote)
-    elif rung.ring is Ring.WHISTLE:
-        blow_whistle(fx, d, rung.wave_size)
-    else:
-        fx.emit(
-            ReferredToEmergency(to=referral_target_for(d.spec.category), step=d.step),
-            d.request_id,
-        )
+    RUNGS[rung.action].run(fx, d, rung)
 
 
 def advance(fx: Effects, d: RequestDraft) -> None:

@@ -17,7 +17,6 @@ from dispatcher.core.ladder import (
     close,
     credit_service,
     current_offer_ring,
-    emergency_number_for,
     end_of_lifetime,
     expire_due_offers,
     offer_wave,
@@ -26,6 +25,7 @@ from dispatcher.core.ladder import (
     top_up,
 )
 from dispatcher.core.load import accepted, declined, no_answer, withdrew
+from schemas.catalogue import entry
 from schemas.commands import (
     AcceptOffer,
     CancelRequest,
@@ -104,8 +104,8 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
         ),
         d.request_id,
     )
-    if spec.is_life_threatening():
-        number = emergency_number_for(spec.category)
+    number = entry(spec.category).emergency
+    if spec.is_life_threatening() and number is not None:
         fx.emit(
             EmergencyCallAdvised(number=number, message=EMERGENCY_MESSAGE.format(number=number)),
             d.request_id,

@@ -37,6 +37,7 @@ from dispatcher.ops.live_feed import LiveFeed, sse_message
 from dispatcher.ops.reports import days_csv, helpers_csv, month_report, parse_month
 from dispatcher.ops.staff import COOKIE, require_staff_ops, signed_in_staff
 from dispatcher.settings import Settings
+from schemas.catalogue import labels as category_labels
 
 STATIC = resources.files("dispatcher.ops") / "static"
 LATEST_REPORT = "latest.html"  # written by dispatcher/simulate/report.py
@@ -111,6 +112,7 @@ async def ops_overview(request: Request) -> JSONResponse:
     pool = await request.app.state.deps.pool()
     data = await overview(pool)
     data["feed_live"] = _feed(request).ready.is_set()
+    data["categories"] = category_labels()  # one label per category, from the catalogue
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 

@@ -13,20 +13,8 @@ from enum import StrEnum
 
 from dispatcher.push.model import PushMessage
 from dispatcher.push.places import place_label
+from schemas.catalogue import entry
 from schemas.vocab import Category, Skill, Urgency
-
-CATEGORY_ZH: dict[Category, str] = {
-    Category.MEDICAL: "身体不适",
-    Category.HOSPITAL_TRANSPORT: "送医",
-    Category.FALL: "老人跌倒",
-    Category.REPAIR: "紧急维修",
-    Category.ERRAND: "代买药品物品",
-    Category.CARRYING: "搬抬",
-    Category.COMPANIONSHIP: "陪伴照看",
-    Category.LOST_PERSON: "寻人",
-    Category.TECH_HELP: "手机电脑求助",
-    Category.OTHER: "邻里求助",
-}
 
 URGENCY_ZH: dict[Urgency, str] = {
     Urgency.CRITICAL: "危急",
@@ -53,8 +41,7 @@ SKILL_ZH: dict[Skill, str] = {
 }
 
 # Where life may be at risk the text says so; software never replaces 120.
-_LIFE_AT_RISK = frozenset({Category.MEDICAL, Category.HOSPITAL_TRANSPORT, Category.FALL})
-CALL_120 = "如有生命危险，请立即拨打120。"
+CALL_EMERGENCY = "如有生命危险，请立即拨打{number}。"
 
 
 def _link(url: str) -> str:
@@ -67,11 +54,14 @@ def _link(url: str) -> str:
 def _headline(
     urgency: Urgency, category: Category, compound: str | None, building: str | None
 ) -> str:
-    return f"【{URGENCY_ZH[urgency]}】{place_label(compound, building)} {CATEGORY_ZH[category]}"
+    return f"【{URGENCY_ZH[urgency]}】{place_label(compound, building)} {entry(category).zh}"
 
 
 def _safety_line(urgency: Urgency, category: Category) -> list[str]:
-    return [CALL_120] if urgency is Urgency.CRITICAL and category in _LIFE_AT_RISK else []
+    kind = entry(category)
+    if urgency is Urgency.CRITICAL and kind.life_at_risk and kind.emergency is not None:
+        return [CALL_EMERGENCY.format(number=kind.emergency)]
+    return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +96,7 @@ def render_offer(spec: OfferSpec) -> PushMessage:
     if spec.reply_within_minutes:
         lines.append(f"请在{spec.reply_within_minutes}分钟内回复。")
     lines += _safety_line(spec.urgency, spec.category)
-    title = f"{URGENCY_ZH[spec.urgency]}：{CATEGORY_ZH[spec.category]}，邻居需要帮忙"
+    title = f"{URGENCY_ZH[spec.urgency]}：{entry(spec.category).zh}，邻居需要帮忙"
     return PushMessage(title=title, text="\n".join(lines))
 
 
@@ -122,7 +112,7 @@ STAND_DOWN = "已有邻居接手，谢谢"
 
 def render_stand_down(spec: StandDownSpec) -> PushMessage:
     place = place_label(spec.compound, spec.building)
-    text = f"{STAND_DOWN}！\n{place} {CATEGORY_ZH[spec.category]}的求助已有人前往，无需再来。"
+    text = f"{STAND_DOWN}！\n{place} {entry(spec.category).zh}的求助已有人前往，无需再来。"
     return PushMessage(title=STAND_DOWN, text=text)
 
 
@@ -141,7 +131,7 @@ class AssignmentSpec:
 
 def render_assignment(spec: AssignmentSpec) -> PushMessage:
     lines = [
-        f"您已接单：{CATEGORY_ZH[spec.category]}（{URGENCY_ZH[spec.urgency]}）",
+        f"您已接单：{entry(spec.category).zh}（{URGENCY_ZH[spec.urgency]}）",
         f"地点：{spec.exact_place.strip()}",
         f"联系人：{(spec.contact_name or '求助人').strip()} {spec.contact_phone.strip()}",
     ]
@@ -180,7 +170,7 @@ class CancellationSpec:
 def render_cancellation(spec: CancellationSpec) -> PushMessage:
     place = place_label(spec.compound, spec.building)
     text = (
-        f"求助已取消：{place} {CATEGORY_ZH[spec.category]}"
+        f"求助已取消：{place} {entry(spec.category).zh}"
         f"（{CANCEL_REASON_ZH[spec.reason]}），无需前往。谢谢您！"
     )
     return PushMessage(title="求助已取消", text=text)
@@ -207,5 +197,5 @@ def render_whistle(spec: WhistleSpec) -> PushMessage:
         f"认领：{_link(spec.claim_url)}",
     ]
     lines += _safety_line(spec.urgency, spec.category)
-    title = f"吹哨：{CATEGORY_ZH[spec.category]}无人响应"
+    title = f"吹哨：{entry(spec.category).zh}无人响应"
     return PushMessage(title=title, text="\n".join(lines))

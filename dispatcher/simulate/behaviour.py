@@ -31,19 +31,30 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from schemas.catalogue import entry
 from schemas.vocab import Category, Ring, Skill, Urgency
 
 
 @dataclass(frozen=True)
 class CategoryProfile:
-    """One kind of request: its share of all requests, its urgency mix, the skills and
-    the number of helpers asked for (the classifier's defaults in classify/rules.py)."""
+    """One kind of request: its share of all requests, its urgency mix. Skills and the
+    number of helpers asked for are the catalogue's (the classifier's defaults), except
+    where requests of a kind typically name more (the classifier adds them from words)."""
 
     category: Category
     share: float
     urgency: dict[Urgency, float]
-    skills: tuple[Skill, ...] = ()
-    helpers_needed: int = 1
+    typical_skills: tuple[Skill, ...] | None = None
+
+    @property
+    def skills(self) -> tuple[Skill, ...]:
+        if self.typical_skills is not None:
+            return self.typical_skills
+        return entry(self.category).skills
+
+    @property
+    def helpers_needed(self) -> int:
+        return entry(self.category).helpers
 
 
 # [seeds] errands, repairs and carrying dominate by count; medical moments are rare but
@@ -53,62 +64,32 @@ CATEGORIES: tuple[CategoryProfile, ...] = (
         Category.MEDICAL,
         0.08,
         {Urgency.CRITICAL: 0.45, Urgency.URGENT: 0.45, Urgency.NORMAL: 0.10},
-        (Skill.DOCTOR, Skill.NURSE),
     ),
     CategoryProfile(
         Category.HOSPITAL_TRANSPORT,
         0.08,
         {Urgency.CRITICAL: 0.35, Urgency.URGENT: 0.50, Urgency.NORMAL: 0.15},
-        (Skill.DRIVING,),
     ),
-    CategoryProfile(
-        Category.FALL,
-        0.05,
-        {Urgency.CRITICAL: 0.50, Urgency.URGENT: 0.50},
-        (Skill.FIRST_AID, Skill.CARRYING),
-        2,
-    ),
-    CategoryProfile(
-        Category.LOST_PERSON,
-        0.02,
-        {Urgency.CRITICAL: 0.40, Urgency.URGENT: 0.60},
-    ),
+    CategoryProfile(Category.FALL, 0.05, {Urgency.CRITICAL: 0.50, Urgency.URGENT: 0.50}),
+    CategoryProfile(Category.LOST_PERSON, 0.02, {Urgency.CRITICAL: 0.40, Urgency.URGENT: 0.60}),
     CategoryProfile(
         Category.REPAIR,
         0.17,
         {Urgency.URGENT: 0.30, Urgency.NORMAL: 0.60, Urgency.LOW: 0.10},
-        (Skill.PLUMBING, Skill.ELECTRICAL),
+        (Skill.PLUMBING, Skill.ELECTRICAL),  # "漏水", "跳闸": the words name the trade
     ),
     CategoryProfile(
-        Category.ERRAND,
-        0.25,
-        {Urgency.URGENT: 0.10, Urgency.NORMAL: 0.70, Urgency.LOW: 0.20},
-        (Skill.ERRANDS,),
+        Category.ERRAND, 0.25, {Urgency.URGENT: 0.10, Urgency.NORMAL: 0.70, Urgency.LOW: 0.20}
     ),
-    CategoryProfile(
-        Category.CARRYING,
-        0.12,
-        {Urgency.NORMAL: 0.70, Urgency.LOW: 0.30},
-        (Skill.CARRYING,),
-        2,
-    ),
+    CategoryProfile(Category.CARRYING, 0.12, {Urgency.NORMAL: 0.70, Urgency.LOW: 0.30}),
     CategoryProfile(
         Category.COMPANIONSHIP,
         0.08,
         {Urgency.NORMAL: 0.60, Urgency.LOW: 0.40},
-        (Skill.ELDER_CARE,),
+        (Skill.ELDER_CARE,),  # who is cared for decides; mostly an elder
     ),
-    CategoryProfile(
-        Category.TECH_HELP,
-        0.10,
-        {Urgency.NORMAL: 0.50, Urgency.LOW: 0.50},
-        (Skill.TECH_HELP,),
-    ),
-    CategoryProfile(
-        Category.OTHER,
-        0.05,
-        {Urgency.NORMAL: 0.60, Urgency.LOW: 0.40},
-    ),
+    CategoryProfile(Category.TECH_HELP, 0.10, {Urgency.NORMAL: 0.50, Urgency.LOW: 0.50}),
+    CategoryProfile(Category.OTHER, 0.05, {Urgency.NORMAL: 0.60, Urgency.LOW: 0.40}),
 )
 
 

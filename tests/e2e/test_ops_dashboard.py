@@ -16,8 +16,9 @@ import httpx
 import pytest
 
 from dispatcher.settings import REPO_ROOT
+from schemas.catalogue import entry
 from schemas.commands import AcceptOffer, CommandBody, ResolveRequest
-from schemas.vocab import Party
+from schemas.vocab import Category, Party
 from tests.e2e.cdp import Browser, chromium_binary
 from tests.support import builders
 from tests.support.kafka import CommandProducer
@@ -124,11 +125,19 @@ async def test_dashboard_shows_a_request_live(e2e_stack: LocalStack, tmp_path: P
                 lambda: browser.evaluate(f"document.querySelector('{community_row}') !== null"),
                 what="the community's row",
             )
+            # The category's label comes from the catalogue (schemas/catalogue.py) with
+            # the snapshot, in both languages.
+            category_cell = (
+                f"document.querySelector('tr[data-request-id={json.dumps(rid)}]')"
+                ".children[1].textContent"
+            )
+            assert await browser.evaluate(category_cell) == entry(Category.HOSPITAL_TRANSPORT).zh
             # English labels on request, then back to Chinese for the screenshot.
             await browser.evaluate("document.querySelector('#lang').click()")
             assert "live dispatch" in await browser.evaluate(
                 "document.querySelector('h1').textContent"
             )
+            assert await browser.evaluate(category_cell) == entry(Category.HOSPITAL_TRANSPORT).en
             await browser.evaluate("document.querySelector('#lang').click()")
             shot = tmp_path / "dashboard.png"
             await browser.screenshot(shot)

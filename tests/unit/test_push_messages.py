@@ -161,7 +161,7 @@ def test_cancellation_and_whistle_are_public() -> None:
             compound="莲花五村",
         )
     )
-    assert whistle.text.startswith("【吹哨】【危急】莲花五村7号楼 老人跌倒")
+    assert whistle.text.startswith("【吹哨】【危急】莲花五村7号楼 摔倒")
     assert "已等待8分钟，还需2位邻居" in whistle.text
     assert_public(whistle.text, claim)
 

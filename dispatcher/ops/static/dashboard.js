@@ -15,9 +15,7 @@ const I18N = {
     whistles: "吹哨", expired: "超时未响应",
     footer: "本系统不替代 120 / 110 / 119。页面不显示电话、地址或求助原文。",
     u: { critical: "危急", urgent: "紧急", normal: "一般", low: "不急" },
-    c: { medical: "身体不适", hospital_transport: "送医", fall: "跌倒", repair: "维修",
-      errand: "代办买药", carrying: "搬运", companionship: "陪伴照护", lost_person: "走失",
-      tech_help: "手机网络", other: "其他" },
+    c: {}, // category labels: from the server's catalogue with each snapshot
     r: { paired: "结对", building: "本楼", compound: "本小区", grid: "本网格",
       community: "全社区", whistle: "吹哨", emergency: "转急救" },
     s: { open: "等待响应", offered: "已通知", partly: "部分接单", assigned: "已接单",
@@ -41,9 +39,7 @@ const I18N = {
     expired: "Expired",
     footer: "This service never replaces 120 / 110 / 119. No phone numbers, addresses or message text are shown.",
     u: { critical: "critical", urgent: "urgent", normal: "normal", low: "low" },
-    c: { medical: "medical", hospital_transport: "to hospital", fall: "fall", repair: "repair",
-      errand: "errand", carrying: "carrying", companionship: "companionship",
-      lost_person: "lost person", tech_help: "tech help", other: "other" },
+    c: {},
     r: { paired: "paired", building: "building", compound: "compound", grid: "grid",
       community: "community", whistle: "whistle", emergency: "emergency" },
     s: { open: "waiting", offered: "offered", partly: "partly covered", assigned: "covered",
@@ -215,6 +211,10 @@ async function refresh() {
     data = await resp.json();
   } catch (_) {
     return; // the next poll tries again; the SSE indicator shows the connection state
+  }
+  for (const [value, names] of Object.entries(data.categories || {})) {
+    I18N.zh.c[value] = names.zh;
+    I18N.en.c[value] = names.en;
   }
   const next = new Map();
   for (const r of [...data.recent_closed, ...data.open]) {

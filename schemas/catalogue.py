@@ -1,0 +1,112 @@
+"""The category catalogue: everything the product decides per kind of request, in one table.
+
+The classifier, the escalation ladder, the helper index, the volunteers' pages, the push
+texts and the group replies all read it; none keeps a per-category table of its own. A new
+category is a `Category` member plus one entry here (and, for the classifier to recognise
+it, its words in `dispatcher/classify/lexicon.py`). `tests/unit/test_catalogue.py` adds one
+and shows every reader handles it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from schemas.vocab import Category, EmergencyNumber, ReferralTarget, Role, Skill, Urgency
+
+_STAFF: Final = (Role.COMMUNITY_STAFF,)
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryEntry:
+    category: Category
+    zh: str  # pages, push texts: one label everywhere
+    en: str  # the dashboard's English view
+    # The classifier's starting point before a message's own words raise or lower it.
+    urgency: Urgency = Urgency.NORMAL
+    skills: tuple[Skill, ...] = ()
+    helpers: int = 1
+    # Whom the requester must call when the request is life-threatening; None: nobody
+    # (the ladder's emergency rung still refers to `referral`).
+    emergency: EmergencyNumber | None = EmergencyNumber.AMBULANCE
+    referral: ReferralTarget = ReferralTarget.AMBULANCE  # the ladder's EMERGENCY rung
+    whistle_roles: tuple[Role, ...] = _STAFF  # who the WHISTLE rung reaches
+    # A critical request of this kind means life or health at risk: tell them to call now.
+    life_at_risk: bool = False
+    # An urgent one is also the property management's business (a burst pipe).
+    property_when_urgent: bool = False
+
+
+def _entries(*entries: CategoryEntry) -> dict[Category, CategoryEntry]:
+    return {e.category: e for e in entries}
+
+
+# Order is the classifier's tie-break between categories with equal votes: the more
+# time-critical first.
+CATALOGUE: Final[dict[Category, CategoryEntry]] = _entries(
+    CategoryEntry(
+        Category.LOST_PERSON,
+        "寻人",
+        "lost person",
+        urgency=Urgency.URGENT,
+        emergency=EmergencyNumber.POLICE,
+        referral=ReferralTarget.POLICE,
+    ),
+    CategoryEntry(
+        Category.FALL,
+        "摔倒",
+        "fall",
+        urgency=Urgency.URGENT,
+        skills=(Skill.FIRST_AID, Skill.CARRYING),
+        helpers=2,
+        life_at_risk=True,
+    ),
+    CategoryEntry(
+        Category.HOSPITAL_TRANSPORT,
+        "送医",
+        "to hospital",
+        urgency=Urgency.URGENT,
+        skills=(Skill.DRIVING,),
+        life_at_risk=True,
+    ),
+    CategoryEntry(
+        Category.MEDICAL,
+        "身体不适",
+        "medical",
+        urgency=Urgency.URGENT,
+        skills=(Skill.DOCTOR, Skill.NURSE),
+        life_at_risk=True,
+    ),
+    CategoryEntry(
+        Category.REPAIR,
+        "维修/险情",
+        "repair",
+        # A life-threatening repair is gas, fire or electricity.
+        emergency=EmergencyNumber.FIRE,
+        referral=ReferralTarget.PROPERTY,
+        whistle_roles=(Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGEMENT),
+        property_when_urgent=True,
+    ),
+    CategoryEntry(Category.CARRYING, "搬抬", "carrying", skills=(Skill.CARRYING,), helpers=2),
+    CategoryEntry(Category.ERRAND, "跑腿买药", "errand", skills=(Skill.ERRANDS,)),
+    CategoryEntry(Category.COMPANIONSHIP, "陪伴照看", "companionship"),
+    CategoryEntry(Category.TECH_HELP, "手机电脑求助", "tech help", skills=(Skill.TECH_HELP,)),
+    CategoryEntry(Category.OTHER, "其他求助", "other"),
+)
+
+
+def entry(category: Category) -> CategoryEntry:
+    return CATALOGUE[category]
+
+
+def label_zh(value: str) -> str:
+    """The Chinese label for a category's wire value (a database row's); unknown: as is."""
+    try:
+        return CATALOGUE[Category(value)].zh
+    except (ValueError, KeyError):
+        return value
+
+
+def labels() -> dict[str, dict[str, str]]:
+    """Category value → {"zh": …, "en": …}: what the dashboard shows."""
+    return {c.value: {"zh": e.zh, "en": e.en} for c, e in CATALOGUE.items()}
