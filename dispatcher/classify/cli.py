@@ -66,6 +66,7 @@ def _print_text(report: dict[str, Any], failures: int) -> None:
     print(f"  is_request precision {pr['precision']}  recall {pr['recall']}")
     print(f"  urgency within one level {report['urgency_within_one']}")
     print(f"  safety recall {report['safety_recall']} ({report['red_flag_messages']} red flags)")
+    print(f"  false alarms {report['false_alarms']} (rate {report['false_alarm_rate']})")
     print("category confusion (expected → got: count):")
     for want, got in report["confusion"]["category"].items():
         print(f"  {want:<32} {got}")
