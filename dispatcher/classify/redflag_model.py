@@ -40,14 +40,22 @@ class RedFlagModel:
         self.low, self.high = data["ngram_range"]
         self.max_chars: int = data.get("max_chars", 2000)
         self._none = self.classes.index(NONE)
+        # Slices of every n-gram position up to max_chars, made once: a message's n-grams are
+        # then cut by C-level `map`, not a Python loop (the model's cost is mostly here).
+        self._slices = [
+            [slice(i, i + n) for i in range(self.max_chars - n + 1)]
+            for n in range(self.low, self.high + 1)
+        ]
+
+    def _grams(self, text: str) -> set[str]:
+        grams: set[str] = set()
+        for n, slices in enumerate(self._slices, start=self.low):
+            grams.update(map(text.__getitem__, slices[: max(0, len(text) - n + 1)]))
+        return grams
 
     def probabilities(self, text: str) -> list[float]:
-        get = self.weights.get
-        rows = [
-            row
-            for gram in ngrams(text[: self.max_chars], self.low, self.high)
-            if (row := get(gram))
-        ]
+        weights = self.weights
+        rows = list(map(weights.__getitem__, filter(weights.__contains__, self._grams(text))))
         if rows:
             columns = zip(*rows, strict=True)
             scores = [b + sum(c) for b, c in zip(self.intercept, columns, strict=True)]
