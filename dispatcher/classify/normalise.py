@@ -31,7 +31,7 @@ _PUNCT: Final = (("。", "."), ("、", ","), ("…", "."), ("～", "~"), ("「",
 # The full-width marks of nearly every message, replaced by their NFKC forms first: the text
 # is then usually NFKC already, and the quick check skips the costly full normalisation.
 # (Replacing a character by its compatibility decomposition never changes the NFKC result.)
-_FULL_WIDTH: Final = tuple((mark, unicodedata.normalize("NFKC", mark)) for mark in "，！？：；（）　")
+_FULL_WIDTH: Final = tuple((c, unicodedata.normalize("NFKC", c)) for c in "，！？：；（）　")
 
 
 def _nfkc(text: str) -> str:

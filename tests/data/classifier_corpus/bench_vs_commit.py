@@ -44,9 +44,7 @@ def main() -> int:
     corpus = str(ROOT / args.file)
     with tempfile.TemporaryDirectory(prefix="classify-baseline-") as tmp:
         archive = Path(tmp) / "tree.tar"
-        subprocess.run(
-            ["git", "archive", "-o", str(archive), args.baseline], cwd=ROOT, check=True
-        )
+        subprocess.run(["git", "archive", "-o", str(archive), args.baseline], cwd=ROOT, check=True)
         with tarfile.open(archive) as tar:
             tar.extractall(Path(tmp) / "tree", filter="data")
         trees = {"baseline": Path(tmp) / "tree", "current": ROOT}
