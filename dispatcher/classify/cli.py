@@ -14,6 +14,7 @@ import json
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,9 @@ def _eval_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
     parser.add_argument(
         "--failures", type=int, default=20, help="failed examples to list in text mode"
+    )
+    parser.add_argument(
+        "--rules-only", action="store_true", help="leave out the red-flag model (the tables alone)"
     )
     return parser
 
@@ -88,7 +92,7 @@ def eval_main(argv: list[str]) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
-    report = evaluate(cases, classify)
+    report = evaluate(cases, partial(classify, use_model=not args.rules_only))
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
