@@ -21,6 +21,7 @@ from dispatcher.api import (
 )
 from dispatcher.api.body_limit import BodyLimit
 from dispatcher.api.deps import ApiDeps
+from dispatcher.api.llm_classifier import close_llm
 from dispatcher.api.platforms.routes import router as platforms_router
 from dispatcher.api.producer import KafkaCommandSink
 from dispatcher.api.reconcile import reconcile_forever
@@ -65,6 +66,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
                         await task
             await group_replies.close()
             await reply_client.aclose()
+            await close_llm(app.state)
             await deps.close()
 
     app = FastAPI(

@@ -159,3 +159,11 @@ async def refine_with_llm(
     if llm is None:
         llm = state.llm = LlmClassifier(settings)
     return await llm.refine(text, rules)
+
+
+async def close_llm(state: Any) -> None:
+    """The API's shutdown: close the backend's HTTP client if a message ever opened it."""
+    llm: LlmClassifier | None = getattr(state, "llm", None)
+    if llm is not None:
+        state.llm = None
+        await llm.close()

@@ -14,7 +14,7 @@ from dispatcher.classify.hanzi import detect_script
 from dispatcher.classify.model import Classification, PlaceHints
 from dispatcher.classify.normalise import normalise
 from dispatcher.classify.rules import classify_normalised
-from dispatcher.classify.safety import apply_floor
+from dispatcher.classify.safety import apply_floor, red_flags
 
 __all__ = ["MAX_CHARS", "RULES_CHARS", "Classification", "PlaceHints", "classify"]
 
@@ -22,12 +22,16 @@ MAX_CHARS = 20_000  # never read past this: work stays bounded whatever a caller
 RULES_CHARS = 2_000  # the rules read a message's start (the API accepts 2,000 characters)
 
 
-def classify(text: str) -> Classification:
+def classify(text: str, *, use_model: bool = True) -> Classification:
     """Classify one chat message (simplified or traditional Chinese, any width).
 
     The rules read the first RULES_CHARS characters; the safety floor reads all of the
-    first MAX_CHARS, so a red flag late in a long message still makes it critical."""
+    first MAX_CHARS, so a red flag late in a long message still makes it critical.
+    `use_model=False` leaves out the red-flag model (the rule tables alone)."""
     raw = text[:MAX_CHARS]
     folded = normalise(raw)  # once: the rules read its start, the floor all of it
-    rules = classify_normalised(folded[:RULES_CHARS], detect_script(raw[:RULES_CHARS]))
-    return apply_floor(folded, rules)
+    flags = red_flags(folded)
+    # Red flags are found once when the rules read the whole text (the usual case).
+    shared = flags if len(folded) <= RULES_CHARS else None
+    rules = classify_normalised(folded[:RULES_CHARS], detect_script(raw[:RULES_CHARS]), shared)
+    return apply_floor(folded, rules, flags, use_model=use_model)

@@ -14,6 +14,7 @@ import json
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,9 @@ def _eval_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--failures", type=int, default=20, help="failed examples to list in text mode"
     )
+    parser.add_argument(
+        "--rules-only", action="store_true", help="leave out the red-flag model (the tables alone)"
+    )
     return parser
 
 
@@ -66,6 +70,7 @@ def _print_text(report: dict[str, Any], failures: int) -> None:
     print(f"  is_request precision {pr['precision']}  recall {pr['recall']}")
     print(f"  urgency within one level {report['urgency_within_one']}")
     print(f"  safety recall {report['safety_recall']} ({report['red_flag_messages']} red flags)")
+    print(f"  false alarms {report['false_alarms']} (rate {report['false_alarm_rate']})")
     print("category confusion (expected → got: count):")
     for want, got in report["confusion"]["category"].items():
         print(f"  {want:<32} {got}")
@@ -87,7 +92,7 @@ def eval_main(argv: list[str]) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
-    report = evaluate(cases, classify)
+    report = evaluate(cases, partial(classify, use_model=not args.rules_only))
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:

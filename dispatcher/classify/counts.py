@@ -22,11 +22,18 @@ _PERSON = (
 _NEED_BEFORE = re.compile(
     rf"(?:需要|需|要|找|来|请|缺|差|求|喊|叫|再|得){_NUMBER}(?:(?:位|名)|{_PERSON})"
 )
-_NEED_AFTER = re.compile(
-    rf"(?<![我你他她])(?<!一)(?<![{_CN}\d]){_NUMBER}(?:位|名|个)?{_PERSON}?"
-    r"(?:来)?(?:帮忙|帮|过来|一起|搭把手|抬|搬|扛)"
+# _NUMBER not right after 我/你/他/她 or a numeral, written to start with one character class
+# (the look-behind sits after the first character) so `re` can skip to where one starts.
+_NUMBER_ALONE = (
+    rf"(?P<n>[\d{_CN}几](?<![我你他她{_CN}\d][\d{_CN}几])"
+    rf"(?:(?<=\d)\d{{0,5}}(?:[-~到至]\d{{1,6}})?|(?<=[{_CN}])[{_CN}]?几?|(?<=几)))"
 )
-_CLASSIFIER_ONLY = re.compile(rf"(?<![{_CN}\d])(?P<n>[{_CN}]{{1,2}}|\d{{1,6}})(?:位|名)")
+_NEED_AFTER = re.compile(
+    rf"{_NUMBER_ALONE}(?:位|名|个)?{_PERSON}?(?:来)?(?:帮忙|帮|过来|一起|搭把手|抬|搬|扛)"
+)
+_CLASSIFIER_ONLY = re.compile(
+    rf"(?P<n>[{_CN}\d](?<![{_CN}\d][{_CN}\d])(?:(?<=[{_CN}])[{_CN}]?|(?<=\d)\d{{0,5}}))(?:位|名)"
+)
 
 MAX_HELPERS: Final = 20  # a typo like "100个人" must not page the whole community
 _VAGUE: Final = (2, 4)  # 几个人: a few

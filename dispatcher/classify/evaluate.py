@@ -63,6 +63,7 @@ def evaluate(cases: Iterable[Case], classify: Callable[[str], Classification]) -
     tp = fp = fn = 0
     near = 0
     safe = red = 0
+    false_alarms = calm = 0
     category_confusion: dict[str, Counter[str]] = defaultdict(Counter)
     urgency_confusion: dict[str, Counter[str]] = defaultdict(Counter)
     failures: list[dict[str, Any]] = []
@@ -98,6 +99,11 @@ def evaluate(cases: Iterable[Case], classify: Callable[[str], Classification]) -
             safe += ok
             if not ok:
                 missed.append("safety")
+        elif "critical" not in _options(str(expect.get("urgency", ""))):
+            calm += 1
+            if got.advise_emergency_call:
+                false_alarms += 1
+                missed.append("false_alarm")
         if missed:
             failures.append(
                 {
@@ -117,6 +123,9 @@ def evaluate(cases: Iterable[Case], classify: Callable[[str], Classification]) -
         "urgency_within_one": _ratio(near, total["urgency"]),
         "safety_recall": _ratio(safe, red),
         "red_flag_messages": red,
+        # Messages labelled neither red flag nor possibly critical, told to call anyway.
+        "false_alarm_rate": _ratio(false_alarms, calm),
+        "false_alarms": false_alarms,
         "confusion": {
             "category": {k: dict(v) for k, v in sorted(category_confusion.items())},
             "urgency": {k: dict(v) for k, v in sorted(urgency_confusion.items())},

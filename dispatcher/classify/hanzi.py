@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import threading
-from functools import lru_cache
 from typing import Final, Literal
 
 import opencc
@@ -40,7 +39,6 @@ _AMBIGUOUS: Final = frozenset("里台干发后余范于么征郁别凶历准冲�
 Script = Literal["simplified", "traditional", "mixed", "unknown"]
 
 
-@lru_cache(maxsize=16384)
 def _char_script(ch: str) -> tuple[bool, bool]:
     """(only traditional, only simplified) for one CJK character."""
     trad = _converter("t2s").convert(ch) != ch
@@ -49,20 +47,32 @@ def _char_script(ch: str) -> tuple[bool, bool]:
 
 
 _CJK: Final = re.compile("[\u4e00-\u9fff]")
+# Characters looked up so far (OpenCC once per character per process) and those found to be
+# only traditional / only simplified. A character joins _SEEN after its class, so a reader in
+# another thread never sees it seen but unclassified. Only the BMP is remembered (bounded).
+_SEEN: Final[set[str]] = set()
+_TRADITIONAL: Final[set[str]] = set()
+_SIMPLIFIED: Final[set[str]] = set()
 
 
 def detect_script(text: str) -> Script:
     """Which script the writer used, so a reply can be written in the same one."""
-    chars = set(_CJK.findall(text))
-    trad = simp = False
-    for ch in chars:
-        t, s = _char_script(ch)
-        trad, simp = trad or t, simp or s
-        if trad and simp:
-            return "mixed"
+    chars = set(text)
+    for ch in chars - _SEEN:
+        if _CJK.match(ch):
+            trad, simp = _char_script(ch)
+            if trad:
+                _TRADITIONAL.add(ch)
+            if simp:
+                _SIMPLIFIED.add(ch)
+        if ch <= "\uffff":
+            _SEEN.add(ch)
+    trad = not _TRADITIONAL.isdisjoint(chars)
+    if trad and not _SIMPLIFIED.isdisjoint(chars):
+        return "mixed"
     if trad:
         return "traditional"
-    return "simplified" if chars else "unknown"
+    return "simplified" if _CJK.search(text) else "unknown"
 
 
 _DIGITS: Final = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}

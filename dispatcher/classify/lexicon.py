@@ -408,6 +408,17 @@ RED_FLAGS: Final[list[tuple[str, EmergencyKind]]] = [
         r"(拿|持)(着)?(刀|棍|棒|斧) 惨叫 砸东西 追着[^,.!?]{0,4}打 "
         r"(门|锁)[^,.!?]{0,4}被(人)?撬",
     ),
+    # A break-in, also one found afterwards (the intruder may still be near, the scene must
+    # stay untouched): a dwelling robbed or ransacked, a lock/door/window forced, a thief
+    # come in. "进贼"/"遭贼" count only as done (了), so a worry ("担心进贼") does not.
+    *flags(
+        "crime",
+        r"(家|屋|厝|房子|房间|宿舍|储藏室|储藏间|地下室|车库)[^,.!?]{0,6}"
+        r"(被(人)?(偷|盗|撬|翻|光顾)|失窃|遭(了)?(贼|小偷|盗|窃|抢)|(进|来)(了)?(贼|小偷)) "
+        r"(进|遭|来)了(个)?贼 (进|遭|来)贼了 入室(盗窃|抢劫) 失窃 "
+        r"(门|锁|窗|玻璃|柜|箱|抽屉)[^,.!?]{0,4}被(人)?(撬|砸|剪|割|破坏) 被(人)?撬 撬(开|坏|烂) "
+        r"有(人|陌生人)(进|闯|翻)(过|了)?(我|我们)?(家|屋|房间)",
+    ),
     *flags(
         "lost_child",
         r"(孩子|小孩|儿子|女儿|宝宝|小朋友|娃|闺女)[^.!?]{0,8}((?<!看)不见了|走丢|找不到了|丢了|失踪|被(人)?(抱|带)走)",

@@ -9,10 +9,9 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from itertools import islice
 from re import _parser as sre_parse  # type: ignore[attr-defined]
-from typing import Final, Generic, TypeVar
+from typing import Final, Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -29,12 +28,19 @@ _LOOKBACK: Final = 10
 _UNNAMED_GROUP: Final = re.compile(r"(?<!\\)\((?!\?)")
 
 
+# Every negator starts with one of these: most hits have none before them, and one scan of
+# a character class is cheaper than trying the look-behind alternation at each position.
+_NEGATOR_START: Final = re.compile("[没不无并别]")
+
+
 def is_negated(text: str, start: int) -> bool:
-    return _NEGATION.search(text, max(0, start - _LOOKBACK), start) is not None
+    lo = max(0, start - _LOOKBACK)
+    if _NEGATOR_START.search(text, lo, start) is None:
+        return False
+    return _NEGATION.search(text, lo, start) is not None
 
 
-@dataclass(frozen=True, slots=True)
-class Hit(Generic[T]):
+class Hit(NamedTuple, Generic[T]):
     rule: T
     start: int
     end: int
@@ -142,6 +148,23 @@ class Table(Generic[T]):
 
     def iter_hits(self, text: str) -> Iterator[Hit[T]]:
         """Hits in order, found as they are asked for."""
+        if len(self._finders) == 1 and not self._anywhere:
+            # One finder whose matches are exactly the hits: no re-search between hits.
+            rules, rule_of, each = self._rules, self._rule_of, self._each
+            candidates = self._candidates
+            for found in self._finders[0].finditer(text):
+                start = found.start()
+                for position in candidates[text[start]]:
+                    if each[position].match(text, start) is not None:
+                        break
+                yield Hit(
+                    rules[rule_of[position]],
+                    start,
+                    found.end(),
+                    found.group(),
+                    is_negated(text, start),
+                )
+            return
         ahead = [finder.search(text) for finder in self._finders]
         pos = 0
         while True:
@@ -158,11 +181,7 @@ class Table(Generic[T]):
                 continue
             match, index = identified
             yield Hit(
-                rule=self._rules[index],
-                start=start,
-                end=match.end(),
-                text=match.group(),
-                negated=is_negated(text, start),
+                self._rules[index], start, match.end(), match.group(), is_negated(text, start)
             )
             pos = max(match.end(), start + 1)
 

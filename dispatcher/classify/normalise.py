@@ -27,15 +27,32 @@ _SPACE_MARK: Final = "\x00"
 # No rule needs more than a phone number's digits; long runs would only cost time.
 _LONG_DIGITS: Final = re.compile(r"\d{13,}")
 _KEPT_DIGITS: Final = 12
-_PUNCT: Final = str.maketrans({"。": ".", "、": ",", "…": ".", "～": "~", "「": '"', "」": '"'})
+_PUNCT: Final = (("。", "."), ("、", ","), ("…", "."), ("～", "~"), ("「", '"'), ("」", '"'))
+# The full-width marks of nearly every message, replaced by their NFKC forms first: the text
+# is then usually NFKC already, and the quick check skips the costly full normalisation.
+# (Replacing a character by its compatibility decomposition never changes the NFKC result.)
+_FULL_WIDTH: Final = tuple((c, unicodedata.normalize("NFKC", c)) for c in "，！？：；（）　")
+
+
+def _nfkc(text: str) -> str:
+    for mark, plain in _FULL_WIDTH:
+        text = text.replace(mark, plain)
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    return unicodedata.normalize("NFKC", text)
 
 
 def normalise(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text)
+    folded = _nfkc(text)
     folded = _LONG_DIGITS.sub(lambda m: m.group()[:_KEPT_DIGITS], folded)
-    folded = _PINYIN_GLOSS.sub("", folded)
+    if "(" in folded:
+        folded = _PINYIN_GLOSS.sub("", folded)
     folded = _INVISIBLE.sub("", folded)
-    folded = to_simplified(folded).casefold().translate(_PUNCT)
+    folded = to_simplified(folded).casefold()
+    for mark, plain in _PUNCT:
+        folded = folded.replace(mark, plain)
+    if " " not in folded and folded.isprintable():
+        return folded  # no whitespace of any kind (every other kind is unprintable)
     folded = _SPACE.sub(" ", folded).strip()
     folded = _KEEP_SPACE.sub(_SPACE_MARK, folded).replace(" ", "")
     return folded.replace(_SPACE_MARK, " ")

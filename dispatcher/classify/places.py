@@ -13,19 +13,24 @@ from typing import Final
 
 from dispatcher.classify.hanzi import CN_NUMERAL_CHARS, parse_number
 
-_N = rf"(\d{{1,6}}|[{CN_NUMERAL_CHARS}]{{1,6}})"
-_N_ANY = rf"(?:\d{{1,6}}|[{CN_NUMERAL_CHARS}]{{1,6}})"
+_CN = CN_NUMERAL_CHARS
+# A number: digits or Chinese numerals, up to six. Written to start with one character class
+# (then the run of its own kind) so `re` can skip straight to where a number starts.
+_N = rf"([\d{_CN}](?:(?<=\d)\d{{0,5}}|(?<=[{_CN}])[{_CN}]{{0,5}}))"
+_N_ANY = rf"(?:\d{{1,6}}|[{_CN}]{{1,6}})"
 _TRIPLE: Final = re.compile(r"(?<![\d-])(\d{1,3})-(\d{1,2})-(\d{3,4})(?![\d-])")
 _BUILDING: Final = re.compile(
-    rf"{_N}\s{{0,3}}(?:号楼|号栋|号幢|栋|幢|座(?!位)|#楼?|楼(?={_N_ANY}单元))|(?P<letter>[a-z])(?:栋|座|幢)"
+    rf"{_N}\s{{0,3}}(?:号楼|号栋|号幢|栋|幢|座(?!位)|#楼?|楼(?={_N_ANY}单元))"
 )
+_BUILDING_LETTER: Final = re.compile("([a-z])(?:栋|座|幢)")
 _UNIT: Final = re.compile(rf"{_N}\s{{0,3}}单元")
+# Not right after 号, #, or another numeral (the look-behind sits after the first numeral).
 _FLOOR: Final = re.compile(
-    rf"(?<![号#\d{CN_NUMERAL_CHARS}]){_N}\s{{0,3}}(?:楼|层)(?![{CN_NUMERAL_CHARS}\d]{{0,6}}单元)"
+    rf"([\d{_CN}](?<![号#\d{_CN}][\d{_CN}])(?:(?<=\d)\d{{0,5}}|(?<=[{_CN}])[{_CN}]{{0,5}}))"
+    rf"\s{{0,3}}(?:楼|层)(?![{_CN}\d]{{0,6}}单元)"
 )
-_ROOM: Final = re.compile(
-    r"(?:单元|号楼|栋|幢|座|#)\s{0,3}(\d{3,4})(?!\d)|(?<!\d)(\d{3,4})\s{0,3}(?:室|房|号房)"
-)
+_ROOM_AFTER: Final = re.compile(r"(?:单元|号楼|栋|幢|座|#)\s{0,3}(\d{3,4})(?!\d)")
+_ROOM_BEFORE: Final = re.compile(r"(\d(?<!\d\d)\d{2,3})\s{0,3}(?:室|房|号房)")
 
 
 def _words(text: str) -> list[str]:
@@ -51,21 +56,24 @@ def place_hints(text: str) -> dict[str, str]:
     def free(span: tuple[int, int]) -> bool:
         return all(span[1] <= s or span[0] >= e for s, e in taken)
 
-    if triple := _TRIPLE.search(text):
+    if "-" in text and (triple := _TRIPLE.search(text)):
         hints.update(building=triple.group(1), unit=triple.group(2), room=triple.group(3))
         taken.append(triple.span())
-    for match in _BUILDING.finditer(text):
-        value = match.group("letter") or _num(match.group(1) or "")
-        if value and "building" not in hints and free(match.span()):
+    buildings = [(m.span(), _num(m.group(1))) for m in _BUILDING.finditer(text)]
+    buildings += [(m.span(), m.group(1)) for m in _BUILDING_LETTER.finditer(text)]
+    for span, value in sorted(buildings, key=lambda found: found[0]):
+        if value and "building" not in hints and free(span):
             hints["building"] = value.upper()
-            taken.append(match.span())
-    for match in _UNIT.finditer(text):
+            taken.append(span)
+    for match in _UNIT.finditer(text) if "单元" in text else ():
         value = _num(match.group(1))
         if value and "unit" not in hints:
             hints["unit"] = value
             taken.append(match.span())
-    if "room" not in hints and (room := _ROOM.search(text)):
-        hints["room"] = room.group(1) or room.group(2)
+    rooms = [m for m in (_ROOM_AFTER.search(text), _ROOM_BEFORE.search(text)) if m]
+    if "room" not in hints and rooms:
+        room = min(rooms, key=lambda m: m.start())
+        hints["room"] = room.group(1)
         taken.append(room.span())
     for match in _FLOOR.finditer(text):
         value = _num(match.group(1))

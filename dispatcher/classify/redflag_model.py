@@ -17,6 +17,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
+
 MODEL_PATH: Final = Path(__file__).resolve().parent / "redflag_model.json"
 NONE: Final = "none"
 
@@ -31,6 +34,31 @@ def ngrams(text: str, low: int = 1, high: int = 3) -> set[str]:
     return {text[i : i + n] for n in range(low, high + 1) for i in range(len(text) - n + 1)}
 
 
+# An n-gram (n ≤ 3) as one number: each code point + 1 in 21 bits, so 1-, 2- and 3-grams
+# fall in disjoint ranges (below 2^21, 2^42, 2^63) and one sorted array holds them all.
+_BITS: Final = 21
+
+
+def _codes(text: str) -> npt.NDArray[np.uint64]:
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    return codes + np.uint64(1)
+
+
+def _keys(codes: npt.NDArray[np.uint64], low: int, high: int) -> npt.NDArray[np.uint64]:
+    """Every n-gram (low ≤ n ≤ high) of a message, as numbers."""
+    parts = []
+    for n in range(low, high + 1):
+        count = len(codes) - n + 1
+        if count <= 0:
+            break
+        keys = codes[:count].copy()
+        for k in range(1, n):
+            keys <<= np.uint64(_BITS)
+            keys |= codes[k : k + count]
+        parts.append(keys)
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
+
+
 class RedFlagModel:
     def __init__(self, data: dict[str, Any]) -> None:
         self.classes: list[str] = data["classes"]
@@ -38,23 +66,28 @@ class RedFlagModel:
         self.weights: dict[str, list[float]] = data["weights"]
         self.threshold: float = data["threshold"]
         self.low, self.high = data["ngram_range"]
+        assert 1 <= self.low <= self.high <= 3, "n-grams are packed into 63 bits"
         self.max_chars: int = data.get("max_chars", 2000)
         self._none = self.classes.index(NONE)
+        # The vocabulary as sorted numbers, its weights as a matrix: a message's n-grams are
+        # looked up with numpy (a binary search each, then one product), not a Python loop.
+        by_key = sorted((int(_keys(_codes(g), len(g), len(g))[0]), g) for g in self.weights)
+        self._vocabulary = np.array([k for k, _ in by_key], dtype=np.uint64)
+        self._rows = np.array([self.weights[g] for _, g in by_key], dtype=np.float64)
+        self._rows = self._rows.reshape(len(by_key), len(self.classes))
 
     def probabilities(self, text: str) -> list[float]:
-        get = self.weights.get
-        rows = [
-            row
-            for gram in ngrams(text[: self.max_chars], self.low, self.high)
-            if (row := get(gram))
-        ]
-        if rows:
-            columns = zip(*rows, strict=True)
-            scores = [b + sum(c) for b, c in zip(self.intercept, columns, strict=True)]
-        else:
-            scores = list(self.intercept)
-        top = max(scores)
-        exps = [math.exp(s - top) for s in scores]
+        scores = np.array(self.intercept, dtype=np.float64)
+        keys = _keys(_codes(text[: self.max_chars]), self.low, self.high)
+        if len(keys) and len(self._vocabulary):
+            keys.sort()  # sorted keys make the binary searches cheaper
+            at = np.searchsorted(self._vocabulary, keys)
+            np.minimum(at, len(self._vocabulary) - 1, out=at)
+            present = np.zeros(len(self._vocabulary), dtype=bool)  # each n-gram counts once
+            present[at[self._vocabulary[at] == keys]] = True
+            scores += present @ self._rows
+        top = float(scores.max())
+        exps = [math.exp(float(s) - top) for s in scores]
         total = sum(exps)
         return [e / total for e in exps]
 

@@ -92,11 +92,14 @@ def classify_text(raw: str) -> Classification:
     return classify_normalised(normalise(raw), detect_script(raw))
 
 
-def classify_normalised(text: str, script: Script) -> Classification:
-    """The rules alone on an already normalised text (`normalise.normalise`)."""
+def classify_normalised(
+    text: str, script: Script, red: list[Hit[lx.EmergencyKind]] | None = None
+) -> Classification:
+    """The rules alone on an already normalised text (`normalise.normalise`); `red`: the
+    text's red flags when the caller already has them (the floor reads the same ones)."""
     reasons: list[str] = []
 
-    red = red_flags(text)
+    red = red_flags(text) if red is None else red
     cues_all = _CATEGORY.hits(text)
     cues = [h for h in cues_all if not h.negated]
     skill_cues = [h for h in _SKILL.hits(text) if not h.negated]
@@ -123,7 +126,7 @@ def classify_normalised(text: str, script: Script) -> Classification:
 
     # Is it a request at all?
     direct = _ASK_DIRECT.hits(text)
-    weak = _ASK_WEAK.hits(text)
+    weak = _ASK_WEAK.first(text)
     reasons += [f"ask:{h.text}" for h in direct[:3]]
     if cancel := _CANCEL.first(text):
         return _not_a_request([*reasons, f"cancelled:{cancel.text}"], script)
@@ -133,11 +136,13 @@ def classify_normalised(text: str, script: Script) -> Classification:
         )
     thanks = _THANKS.first(text)
     if thanks and not direct:
-        first_ask = min((h.start for h in weak), default=len(text))
+        first_ask = weak.start if weak else len(text)
         first_flag = min(emergencies.values(), default=len(text))
         if thanks.start < first_ask and thanks.start < first_flag:
             return _not_a_request([*reasons, f"thanks:{thanks.text}"], script)
-    hospital_run = bool(_TRANSPORT.first(text) and _HOSPITAL.first(text))
+    transport = _TRANSPORT.first(text)
+    hospital = _HOSPITAL.first(text) if transport else None
+    hospital_run = bool(transport and hospital)
     situation = bool(cues) or lost_category is not None or hospital_run
     if not emergencies:
         distress = [h for h in cues if h.rule.distress]
@@ -167,11 +172,9 @@ def classify_normalised(text: str, script: Script) -> Classification:
         if hit.rule.category is not None:
             # What follows "谁能…" is what is asked for; before it, often the background.
             votes[hit.rule.category] += hit.rule.weight + (hit.start > first_ask)
-    transport = _TRANSPORT.hits(text)
-    hospital = _HOSPITAL.hits(text)
     if transport and hospital:
         votes[Category.HOSPITAL_TRANSPORT] += _HOSPITAL_RUN_VOTES
-        reasons.append(f"hospital_run:{transport[0].text}+{hospital[0].text}")
+        reasons.append(f"hospital_run:{transport.text}+{hospital.text}")
     if lost_category is not None:
         votes[lost_category] += _LOST_VOTES
     primary = next((kind for kind in lx.EMERGENCIES if kind in emergencies), None)

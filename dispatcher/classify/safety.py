@@ -77,13 +77,21 @@ def advice_for(kinds: list[lx.EmergencyKind]) -> str | None:
     return " ".join(dict.fromkeys(lx.EMERGENCIES[k].advice for k in kinds)) or None
 
 
-def apply_floor(text: str, result: Classification) -> Classification:
-    """Raise `result` to what the red flags in `text` demand; never lower anything."""
-    flags = red_flags(text)
+def apply_floor(
+    text: str,
+    result: Classification,
+    flags: list[Hit[lx.EmergencyKind]] | None = None,
+    *,
+    use_model: bool = True,
+) -> Classification:
+    """Raise `result` to what the red flags in `text` demand; never lower anything.
+    `flags`: `red_flags(text)` when the caller already has them; `use_model=False`: the
+    rule tables alone (to measure what the model adds)."""
+    flags = red_flags(text) if flags is None else flags
     if flags:
         kinds = kinds_of(flags)
         said = [f"floor:{h.rule}:{h.text}" for h in flags[:3]]
-    elif found := model_flag(text):
+    elif use_model and (found := model_flag(text)):
         kinds, said = [found[0]], [f"floor:{found[1]}"]
     else:
         return result

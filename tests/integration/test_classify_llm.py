@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from dispatcher.api.app import create_app
+from dispatcher.api.deps import ApiDeps
 from dispatcher.api.llm_classifier import LlmClassifier, mask_numbers, refine_with_llm
 from dispatcher.classify import classify
 from dispatcher.settings import Settings
@@ -132,3 +134,24 @@ async def test_off_by_default_sends_nothing(server: PushReceiver) -> None:
 
 def test_masking_keeps_room_numbers() -> None:
     assert mask_numbers("住3栋502，电话139-1234-5678") == "住3栋502，电话#############"
+
+
+async def test_the_api_closes_the_model_client_at_shutdown(server: PushReceiver) -> None:
+    """The API opens the backend's client on the first message; its shutdown closes it."""
+
+    class NullSink:
+        async def send(self, topic: str, key: str, value: bytes) -> None: ...
+
+        async def check(self) -> None: ...
+
+    # Nothing else in the lifespan may reach a real database: the retention task's
+    # connection is refused at once (port 9) and it waits for the next round.
+    settings = settings_for(server, pg_dsn=SecretStr("postgresql://x@127.0.0.1:9/x"))
+    app = create_app(settings, ApiDeps(settings=settings, sink=NullSink()))
+    text = "谁能帮我搬个柜子"
+    server.script(PATH, answer(is_request=True, category="carrying", urgency="urgent"))
+    async with app.router.lifespan_context(app):
+        refined = await refine_with_llm(app.state, settings, text, classify(text))
+        llm = app.state.llm
+        assert refined.urgency is Urgency.URGENT and not llm._client.is_closed
+    assert llm._client.is_closed

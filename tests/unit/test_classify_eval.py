@@ -67,6 +67,24 @@ def test_eval_command_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "safety recall" in capsys.readouterr().out
 
 
+def test_eval_rules_only_leaves_the_model_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A paraphrase only the red-flag model catches (no table names it); a false alarm counted.
+    cases = [
+        {"text": "我爸说心脏那里疼得受不了", "expect": {"is_request": True}, "red_flag": True},
+        {"text": "楼道里着火了", "expect": {"is_request": False}, "red_flag": False},
+    ]
+    path = tmp_path / "cases.jsonl"
+    path.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in cases), "utf-8")
+    assert main(["eval", str(path), "--json"]) == 0
+    both = json.loads(capsys.readouterr().out)
+    assert main(["eval", str(path), "--json", "--rules-only"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert both["safety_recall"] == 1.0 and alone["safety_recall"] == 0.0
+    assert both["false_alarms"] == alone["false_alarms"] == 1
+
+
 def test_eval_command_refuses_an_unreadable_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

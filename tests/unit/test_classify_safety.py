@@ -71,3 +71,38 @@ def test_the_floor_only_raises() -> None:
 )
 def test_negated_or_drill_is_not_a_red_flag(text: str) -> None:
     assert not classify(text).advise_emergency_call
+
+
+# A break-in, also one found afterwards: 110 whatever the wording (none of these sentences is
+# in the corpus; tests/data/classifier_corpus/heldout_breakin.jsonl measures the rule).
+BREAK_INS = [
+    "下午回家发现门被人撬了",
+    "宿舍被盗了，电脑不在了",
+    "我们家昨晚进了贼，阳台门开着",
+    "婆婆家失窃，存折找不到了",
+    "早上一看，储藏间的锁被剪了",
+    "有陌生人闯过我家，柜子全打开了",
+    "樓下那戶的窗戶被撬開了",  # traditional
+    "厝里遭了小偷，老人吓坏了",  # Minnan 厝
+]
+
+
+@pytest.mark.parametrize("text", BREAK_INS)
+def test_a_break_in_is_a_110_red_flag(text: str) -> None:
+    result = classify(text)
+    assert result.urgency is Urgency.CRITICAL, result.reasons
+    assert result.emergency_number is not None and result.emergency_number.value == "110"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "晚上老担心进贼，谁会装防盗窗",  # a worry: 进贼 without 了
+        "防盗门的门把手松了，谁帮忙拧一下",  # 防盗 is a kind of door
+        "谁家有撬棍，井盖卡住了",  # a tool
+        "前年我家被偷过一次，后来装了监控",  # a story
+        "不是进贼了，是风把门吹开了",  # negated
+    ],
+)
+def test_break_in_words_without_a_break_in_are_not_red_flags(text: str) -> None:
+    assert not classify(text).advise_emergency_call, classify(text).reasons
