@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from dispatcher.api.bots import GroupPlace
 from dispatcher.api.dispatch import merge_key, request_id_for
 from dispatcher.api.intake import spec_for_message
-from dispatcher.api.models import ChatMessageIn
+from dispatcher.api.models import ChatMessageIn, HelpRequestIn
 from dispatcher.api.replies import merged_reply_text, reply_text
 from dispatcher.classify import classify
 
@@ -54,3 +57,15 @@ def test_request_ids_are_deterministic_per_bot_group_and_message() -> None:
     a = request_id_for("bot", "g", "m")
     assert a == request_id_for("bot", "g", "m")
     assert a != request_id_for("bot", "g2", "m") != request_id_for("bot2", "g", "m")
+
+
+@pytest.mark.parametrize("field", ["message_id", "group_id"])
+def test_a_nul_character_is_refused_at_the_edge(field: str) -> None:
+    """Found by the API fuzz test: a NUL in a message id reached PostgreSQL (idempotency
+    key) and came back as a 500. It is a 422 now, for every string of every body."""
+    body = {"place": {"community_id": "siming"}, "category": "other", "urgency": "low"}
+    with pytest.raises(ValidationError, match="NUL"):
+        HelpRequestIn.model_validate({**body, "source": {field: "m\x001"}})
+    with pytest.raises(ValidationError, match="NUL"):
+        msg("谁能帮忙\x00买药")
+    assert HelpRequestIn.model_validate({**body, "source": {field: "m1"}}).source is not None

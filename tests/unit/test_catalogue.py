@@ -15,8 +15,13 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from dispatcher.api.replies import emergency_for, reply_text
 from dispatcher.core.ladder import RUNGS
 from schemas.catalogue import CATALOGUE, label_zh, labels
 from schemas.plans import DEFAULT_ACTIONS, DEFAULT_PLANS, EscalationPlan, LadderStep, RungAction
@@ -278,3 +283,23 @@ def test_no_module_keeps_a_category_table_of_its_own() -> None:
                 if sum(map(_is_category, items)) >= 2:
                     found.append(f"{rel}:{node.lineno}")
     assert found == []
+
+
+def test_a_category_without_an_emergency_number_advises_no_call(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`emergency=None`: even a request marked life-threatening tells nobody to call a
+    number (and the core emits no advice); the emergency rung still refers it."""
+    monkeypatch.setitem(
+        CATALOGUE, Category.OTHER, replace(CATALOGUE[Category.OTHER], emergency=None)
+    )
+    d = world.submit(category=Category.OTHER, skills=(), life_threatening=True)
+    assert world.of_type("emergency_call_advised", d) == []
+    spec = world.request().spec
+    assert emergency_for(spec) is None and "拨打" not in reply_text(spec)
+    referred: list[Any] = []
+    while not referred:
+        referred = world.of_type("referred_to_emergency", world.tick())
+    assert referred[0].to == "120"
+    monkeypatch.undo()
+    assert emergency_for(spec) == "120"  # the entry as shipped: call 120
