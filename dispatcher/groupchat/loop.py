@@ -26,9 +26,10 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 
-from dispatcher.groupchat import texts, threads
+from dispatcher.groupchat import texts
 from dispatcher.groupchat.sender import GroupSender
-from dispatcher.groupchat.threads import Thread
+from dispatcher.record.edge import group_threads as threads
+from dispatcher.record.edge.group_threads import Thread
 from dispatcher.settings import Settings
 from schemas.events import Event, OfferSent
 

@@ -17,7 +17,6 @@ import httpx
 
 from dispatcher.api.bots import BotConfig, BotRegistry
 from dispatcher.groupchat.feishu_reply import FeishuReplies
-from dispatcher.groupchat.threads import Thread
 from dispatcher.push.channels import make_channel
 from dispatcher.push.channels.base import classify_status, json_body
 from dispatcher.push.model import (
@@ -29,6 +28,7 @@ from dispatcher.push.model import (
     PushMessage,
     RetryLater,
 )
+from dispatcher.record.edge.group_threads import Thread
 
 log = logging.getLogger(__name__)
 

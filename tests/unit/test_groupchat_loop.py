@@ -9,7 +9,7 @@ from typing import Any
 
 from dispatcher.groupchat import loop as loop_module
 from dispatcher.groupchat.loop import GroupReplies
-from dispatcher.groupchat.threads import Thread
+from dispatcher.record.edge.group_threads import Thread
 from schemas.events import Event, OfferSent, RequestCancelled
 from schemas.vocab import Category, Party, Ring, Urgency
 
