@@ -37,7 +37,9 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     deps = deps or ApiDeps(settings=settings, sink=KafkaCommandSink(settings))
     reply_client = make_client(timeout=5.0)
-    group_replies = GroupReplies(GroupSender(deps.registry, reply_client), deps.pool)
+    group_replies = GroupReplies(
+        GroupSender(deps.registry, reply_client, deps.clock), deps.pool, clock=deps.clock
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
