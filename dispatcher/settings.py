@@ -63,7 +63,8 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     roster_max_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # a community's whole ledger
-    # Acknowledged requests not recorded after this long are produced again (same command id).
+    # The unrecorded sweeper (api/unrecorded_sweeper.py): acknowledged commands not recorded
+    # after this long are produced again (same command id).
     reconcile_grace_seconds: float = Field(30.0, gt=0)
     reconcile_interval_seconds: float = Field(5.0, gt=0)
     reconcile_enabled: bool = True  # defence in depth; the crash tests run without it

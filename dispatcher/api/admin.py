@@ -11,12 +11,12 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from dispatcher.api.auth import ensure_staff_scope, require_staff
+from dispatcher.api.command_queue import send_command
 from dispatcher.api.deps import ApiDeps
-from dispatcher.api.dispatch import send_command
 from dispatcher.api.errors import fail
 from dispatcher.api.models import Body, CommandAccepted, PlaceIn
 from dispatcher.api.roster_import import import_roster
-from dispatcher.api.roster_members import RosterMembers
+from dispatcher.record.edge.roster_members import RosterMembers
 from dispatcher.roster.ledger import RosterFileError, RosterPlace, RosterReport
 from dispatcher.roster.sandbox import parse_isolated_async
 from schemas.commands import DeactivateHelper, UpsertHelper
@@ -165,6 +165,7 @@ async def import_ledger(
             parsed,
             community_id=community_id,
             partial=partial,
+            now=deps.clock(),
             dry_run=dry_run,
             members=RosterMembers(await deps.pool()) if retire else None,
         )

@@ -8,7 +8,7 @@ lists that helper's open offers and answers them. Without a binding nothing is s
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
@@ -18,6 +18,7 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.offer_pages import act_on_offer, use_for
 from dispatcher.api.pages import URGENCY_ZH, button_form, e, page
 from dispatcher.links import ANSWER_PATH, DEVICE_COOKIE, bound_helper
+from dispatcher.record.read.offers import open_offers
 from schemas.catalogue import label_zh
 
 router = APIRouter(prefix=ANSWER_PATH, tags=["volunteer links"])
@@ -34,24 +35,6 @@ def _helper(request: Request) -> tuple[str, str] | None:
     return bound_helper(deps.settings, request.cookies.get(DEVICE_COOKIE), deps.clock())
 
 
-async def _open_offer(
-    deps: ApiDeps, helper_id: str, offer_id: str | None = None
-) -> list[dict[str, Any]]:
-    pool = await deps.pool()
-    rows = await pool.fetch(
-        """
-        SELECT o.offer_id, o.request_id, r.category, r.urgency, r.building_label
-        FROM offers o JOIN requests r USING (request_id)
-        WHERE o.helper_id = $1 AND o.status = 'sent' AND r.closed_at IS NULL
-          AND ($2::text IS NULL OR o.offer_id = $2)
-        ORDER BY o.sent_at DESC LIMIT 20
-        """,
-        helper_id,
-        offer_id,
-    )
-    return [dict(r) for r in rows]
-
-
 @router.get("", response_class=HTMLResponse)
 async def my_offers(request: Request) -> HTMLResponse:
     """The bound helper's open offers, each with its two buttons."""
@@ -59,14 +42,14 @@ async def my_offers(request: Request) -> HTMLResponse:
     if bound is None:
         return page("请先绑定手机", NOT_BOUND, tone="warn", status_code=401)
     deps: ApiDeps = request.app.state.deps
-    offers = await _open_offer(deps, bound[0])
+    offers = await open_offers(await deps.pool(), bound[0])
     if not offers:
         return page("我的邀请", "<p>现在没有等您回复的求助。谢谢您！</p>")
     items = "".join(
-        f"<section><p>{e(label_zh(o['category']))}·"
-        f"{e(URGENCY_ZH.get(o['urgency'], o['urgency']))}·{e(o['building_label'] or '')}</p>"
-        + button_form(f"{ANSWER_PATH}/offers/{o['offer_id']}/accept", "我可以去帮忙")
-        + button_form(f"{ANSWER_PATH}/offers/{o['offer_id']}/decline", "这次去不了", second=True)
+        f"<section><p>{e(label_zh(o.category))}·"
+        f"{e(URGENCY_ZH.get(o.urgency, o.urgency))}·{e(o.building_label or '')}</p>"
+        + button_form(f"{ANSWER_PATH}/offers/{o.offer_id}/accept", "我可以去帮忙")
+        + button_form(f"{ANSWER_PATH}/offers/{o.offer_id}/decline", "这次去不了", second=True)
         + "</section>"
         for o in offers
     )
@@ -89,10 +72,10 @@ async def answer(
             return _not_yours()
         request_id = recorded.request_id
     else:
-        offers = await _open_offer(deps, helper_id, offer_id)
+        offers = await open_offers(await deps.pool(), helper_id, offer_id)
         if not offers:
             return _not_yours()
-        request_id = str(offers[0]["request_id"])
+        request_id = offers[0].request_id
     use = use_for(action, request_id, offer_id, helper_id)
     return await act_on_offer(request, use, community_id)
 

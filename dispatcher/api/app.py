@@ -24,7 +24,7 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.llm_classifier import close_llm
 from dispatcher.api.platforms.routes import router as platforms_router
 from dispatcher.api.producer import KafkaCommandSink
-from dispatcher.api.reconcile import reconcile_forever
+from dispatcher.api.unrecorded_sweeper import sweep_forever
 from dispatcher.groupchat.loop import GroupReplies
 from dispatcher.groupchat.sender import GroupSender
 from dispatcher.ops import web as ops_web
@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     deps = deps or ApiDeps(settings=settings, sink=KafkaCommandSink(settings))
     reply_client = make_client(timeout=5.0)
-    group_replies = GroupReplies(GroupSender(deps.registry, reply_client), deps.pool)
+    group_replies = GroupReplies(
+        GroupSender(deps.registry, reply_client, deps.clock), deps.pool, clock=deps.clock
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,7 +50,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
                 await start()
             except Exception as exc:  # readiness reports it; the sink retries on first use
                 log.warning("kafka producer not started yet: %s", type(exc).__name__)
-        reconciler = asyncio.create_task(reconcile_forever(deps), name="reconcile")
+        sweeper = asyncio.create_task(sweep_forever(deps), name="unrecorded-sweeper")
         purger = asyncio.create_task(purge_forever(settings, deps.pool), name="retention")
         # Platform robots' groups hear back (dispatcher/groupchat); off without any.
         updates = (
@@ -59,7 +61,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
         try:
             yield
         finally:
-            for task in (reconciler, purger, updates):
+            for task in (sweeper, purger, updates):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -14,12 +14,12 @@ import hashlib
 import hmac
 import logging
 import math
-import time
 
 from fastapi import Header, HTTPException, Request
 
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.staff_accounts import StaffAccount
+from dispatcher.record.edge import audit
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def _session_mac(request: Request, account: StaffAccount, expires: str) -> str:
 
 
 def new_session(request: Request, account: StaffAccount, now: float | None = None) -> str:
-    expires = str(int((now or time.time()) + SESSION_SECONDS))
+    expires = str(int((now if now is not None else _deps(request).wall()) + SESSION_SECONDS))
     return f"{account.name}:{expires}:{_session_mac(request, account, expires)}"
 
 
@@ -111,7 +111,11 @@ def session_account(
 ) -> StaffAccount | None:
     name, _, rest = (cookie or "").partition(":")
     expires, _, mac = rest.partition(":")
-    if not name or not expires.isdigit() or int(expires) < (now or time.time()):
+    if (
+        not name
+        or not expires.isdigit()
+        or int(expires) < (now if now is not None else _deps(request).wall())
+    ):
         return None
     account = _deps(request).staff_directory.by_name(name)
     if account is None:
@@ -132,13 +136,8 @@ async def audit_staff(request: Request, account: StaffAccount) -> None:
     route = getattr(request.scope.get("route"), "path", request.url.path)
     community = request.path_params.get("community_id")
     log.info("staff %s: %s %s", account.name, request.method, route)
-    pool = await _deps(request).pool()
-    await pool.execute(
-        "INSERT INTO staff_audit (staff, method, route, community_id) VALUES ($1, $2, $3, $4)",
-        account.name,
-        request.method,
-        str(route),
-        community,
+    await audit.staff_used(
+        await _deps(request).pool(), account.name, request.method, str(route), community
     )
 
 

@@ -27,6 +27,7 @@ from dispatcher.api.bots import BotConfig
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.staff_accounts import StaffAccount
+from dispatcher.record.edge import bot_calls
 
 PURGE_EVERY_S = 60.0
 _DECOY_KEY = secrets.token_bytes(32)  # per process; never matches a real bot's signature
@@ -64,20 +65,8 @@ async def _claim_webhook_id(deps: ApiDeps, bot_id: str, webhook_id: str) -> None
     now = deps.wall()
     if now - deps.last_purge > PURGE_EVERY_S:
         deps.last_purge = now
-        await pool.execute(
-            "DELETE FROM api_webhook_ids WHERE seen_at < now() - make_interval(secs => $1)",
-            float(2 * ws.TOLERANCE_S),
-        )
-        await pool.execute(
-            "DELETE FROM api_idempotency WHERE created_at < now() - interval '1 day'"
-        )
-    claimed = await pool.fetchval(
-        "INSERT INTO api_webhook_ids (bot_id, webhook_id) VALUES ($1, $2) "
-        "ON CONFLICT DO NOTHING RETURNING true",
-        bot_id,
-        webhook_id,
-    )
-    if not claimed:
+        await bot_calls.purge(pool, float(2 * ws.TOLERANCE_S))
+    if not await bot_calls.claim_webhook_id(pool, bot_id, webhook_id):
         raise fail(
             409,
             "replayed",
@@ -87,10 +76,7 @@ async def _claim_webhook_id(deps: ApiDeps, bot_id: str, webhook_id: str) -> None
 
 
 async def _release_webhook_id(deps: ApiDeps, bot_id: str, webhook_id: str) -> None:
-    pool = await deps.pool()
-    await pool.execute(
-        "DELETE FROM api_webhook_ids WHERE bot_id = $1 AND webhook_id = $2", bot_id, webhook_id
-    )
+    await bot_calls.release_webhook_id(await deps.pool(), bot_id, webhook_id)
 
 
 # Platform callbacks (dispatcher/api/platforms) claim their signed deliveries the same way.

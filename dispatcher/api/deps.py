@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,8 +26,9 @@ class ApiDeps:
     sink: KafkaCommandSink | CommandSink
     bots: BotRegistry | None = None  # None: loaded from DISPATCH_BOTS_FILE (see bots.py)
     limiter: RateLimiter = field(default_factory=RateLimiter)
-    clock: Callable[[], datetime] = utcnow  # tests pass a fixed clock
-    wall: Callable[[], float] = time.time  # for webhook timestamps
+    # The API's one clock: every wall-clock read of its handlers and loops goes through it
+    # (commands' issued_at, link and session expiry, webhook timestamps); tests pass their own.
+    clock: Callable[[], datetime] = utcnow
     _pool: asyncpg.Pool | None = None
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_purge: float = 0.0
@@ -40,6 +40,10 @@ class ApiDeps:
         if self.staff is None:
             self.staff = StaffDirectory(self.settings)
             self.staff.load()  # a bad staff file fails start-up loudly
+
+    def wall(self) -> float:
+        """The clock in Unix seconds (webhook timestamps, session cookies)."""
+        return self.clock().timestamp()
 
     @property
     def staff_directory(self) -> StaffDirectory:

@@ -7,6 +7,8 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from dispatcher.record.db import ping
+
 router = APIRouter(tags=["health"])
 
 
@@ -24,8 +26,7 @@ async def readyz(request: Request) -> JSONResponse:
         await deps.sink.check()
 
     async def postgres() -> None:
-        pool = await deps.pool()
-        await asyncio.wait_for(pool.fetchval("SELECT 1"), timeout=3)
+        await asyncio.wait_for(ping(await deps.pool()), timeout=3)
 
     for name, check in (("kafka", kafka), ("postgres", postgres)):
         try:

@@ -17,8 +17,8 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
 from dispatcher.api.auth import behind_tls
+from dispatcher.api.command_queue import send_command
 from dispatcher.api.deps import ApiDeps
-from dispatcher.api.dispatch import send_command
 from dispatcher.api.pages import button_form, link_error, page
 from dispatcher.links import (
     ANSWER_PATH,

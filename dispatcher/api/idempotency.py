@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from dispatcher.api.errors import fail
+from dispatcher.record.edge import bot_calls
 
 STALE_AFTER_S = 30.0
 
@@ -36,43 +37,24 @@ def fingerprint(payload: object) -> str:
 async def begin(pool: asyncpg.Pool, bot_id: str, key: str, print_: str) -> StoredAnswer | None:
     """None: this request now owns the key and must `finish` or `abandon` it."""
     for _ in range(3):  # the row may vanish between insert and select (abandoned): retry
-        owned = await pool.fetchval(
-            "INSERT INTO api_idempotency (bot_id, key, fingerprint, state) "
-            "VALUES ($1, $2, $3, 'in_flight') ON CONFLICT DO NOTHING RETURNING true",
-            bot_id,
-            key,
-            print_,
-        )
-        if owned:
+        if await bot_calls.claim_key(pool, bot_id, key, print_):
             return None
-        row = await pool.fetchrow(
-            "SELECT fingerprint, state, status_code, response, "
-            "extract(epoch FROM now() - updated_at) AS age "
-            "FROM api_idempotency WHERE bot_id = $1 AND key = $2",
-            bot_id,
-            key,
-        )
+        row = await bot_calls.key_state(pool, bot_id, key)
         if row is None:
             continue
-        if row["fingerprint"] != print_:
+        if row.fingerprint != print_:
             raise fail(
                 422,
                 "idempotency_key_reused",
                 "this idempotency key (or message id) was used for a different request",
             )
-        if row["state"] == "done":
-            return StoredAnswer(row["status_code"], json.loads(row["response"]))
-        if float(row["age"]) > STALE_AFTER_S:
-            taken = await pool.fetchval(
-                "UPDATE api_idempotency SET updated_at = now() "
-                "WHERE bot_id = $1 AND key = $2 AND state = 'in_flight' "
-                "AND updated_at < now() - make_interval(secs => $3) RETURNING true",
-                bot_id,
-                key,
-                STALE_AFTER_S,
-            )
-            if taken:
-                return None
+        if row.state == "done":
+            assert row.status_code is not None and row.response is not None
+            return StoredAnswer(row.status_code, row.response)
+        if row.age_s > STALE_AFTER_S and await bot_calls.take_over_stale(
+            pool, bot_id, key, STALE_AFTER_S
+        ):
+            return None
         raise fail(
             409,
             "in_flight",
@@ -85,19 +67,8 @@ async def begin(pool: asyncpg.Pool, bot_id: str, key: str, print_: str) -> Store
 async def finish(
     pool: asyncpg.Pool, bot_id: str, key: str, status_code: int, body: dict[str, Any]
 ) -> None:
-    await pool.execute(
-        "UPDATE api_idempotency SET state = 'done', status_code = $3, response = $4::jsonb, "
-        "updated_at = now() WHERE bot_id = $1 AND key = $2",
-        bot_id,
-        key,
-        status_code,
-        json.dumps(body, ensure_ascii=False),
-    )
+    await bot_calls.store_answer(pool, bot_id, key, status_code, body)
 
 
 async def abandon(pool: asyncpg.Pool, bot_id: str, key: str) -> None:
-    await pool.execute(
-        "DELETE FROM api_idempotency WHERE bot_id = $1 AND key = $2 AND state = 'in_flight'",
-        bot_id,
-        key,
-    )
+    await bot_calls.give_up_key(pool, bot_id, key)

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from dispatcher.api.bot_auth import BotCaller, ensure_community
+from dispatcher.api.chat_spec import spec_for_message
 from dispatcher.api.classifying import classify_off_loop
+from dispatcher.api.command_queue import request_id_for, submit_once
 from dispatcher.api.deps import ApiDeps
-from dispatcher.api.dispatch import request_id_for, submit_once
 from dispatcher.api.errors import fail
-from dispatcher.api.intake import spec_for_message
 from dispatcher.api.llm_classifier import refine_with_llm
 from dispatcher.api.models import Accepted, ChatMessageIn, MessageOut
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Path, Request
@@ -13,8 +12,8 @@ from fastapi.responses import HTMLResponse
 
 from dispatcher.api import offer_outcomes as oo
 from dispatcher.api.auth import behind_tls
+from dispatcher.api.command_queue import produce
 from dispatcher.api.deps import ApiDeps
-from dispatcher.api.dispatch import produce
 from dispatcher.api.pages import (
     URGENCY_ZH,
     button_form,
@@ -30,6 +29,9 @@ from dispatcher.links import (
     contact_view_proof,
     verify_token,
 )
+from dispatcher.record.edge import audit
+from dispatcher.record.read import requests as read_requests
+from dispatcher.record.read.requests import RequestSummary
 from schemas.catalogue import label_zh
 from schemas.commands import AcceptOffer, Command, DeclineOffer
 
@@ -77,15 +79,15 @@ def use_for(action: str, request_id: str, offer_id: str, helper_id: str) -> oo.L
     )
 
 
-def _summary_facts(summary: Any) -> str:
+def _summary_facts(summary: RequestSummary | None) -> str:
     if summary is None:
         return ""
     return facts(
         [
-            ("求助类型", label_zh(summary["category"])),
-            ("紧急程度", URGENCY_ZH.get(summary["urgency"], summary["urgency"])),
-            ("位置", summary["building_label"]),
-            ("需要人数", summary["helpers_needed"]),
+            ("求助类型", label_zh(summary.category)),
+            ("紧急程度", URGENCY_ZH.get(summary.urgency, summary.urgency)),
+            ("位置", summary.building_label),
+            ("需要人数", summary.helpers_needed),
         ]
     )
 
@@ -134,17 +136,10 @@ async def _outcome_page(
             tone="warn",
         )
     if outcome == "assigned":
-        details = await oo.private_details(pool, use.request_id, use.helper_id)
+        details = await read_requests.private_details(pool, use.request_id, use.helper_id)
         if details is None:
             return page("谢谢您！", "<p>您已接下这次求助。求助现已结束或有变化，无需前往。</p>")
-        await pool.execute(
-            "INSERT INTO contact_views (request_id, offer_id, helper_id, via)"
-            " VALUES ($1, $2, $3, $4)",
-            use.request_id,
-            use.offer_id,
-            use.helper_id,
-            via,
-        )
+        await audit.contact_viewed(pool, use.request_id, use.offer_id, use.helper_id, via)
         contact, place = details["contact"], details["place"]
         phone = contact.get("phone")
         tel = f'<a class="tel" href="tel:{e(phone)}">拨打 {e(phone)}</a>' if phone else ""
@@ -196,8 +191,8 @@ async def offer_page(request: Request, token: str = Token) -> HTMLResponse:
         outcome = await oo.settle(pool, use, timeout=0)
         may_see = _may_see(request, deps, use)
         return await _outcome_page(deps, use, outcome, may_see=may_see, via="revisit")
-    summary = await oo.request_summary(pool, _use_of(checked).request_id)
-    if summary is not None and summary["closed_at"] is not None:
+    summary = await read_requests.summary(pool, _use_of(checked).request_id)
+    if summary is not None and summary.closed_at is not None:
         return page("求助已结束", "<p>这次求助已经结束，无需前往。谢谢您！</p>", tone="warn")
     action = request.url.path
     if checked.kind == "accept":
@@ -242,7 +237,7 @@ async def act_on_offer(request: Request, wanted: oo.LinkUse, community_id: str) 
         command = Command(
             command_id=use.command_id,
             community_id=community_id,
-            issued_at=datetime.now(UTC),
+            issued_at=deps.clock(),
             body=body,
         )
         try:

@@ -6,15 +6,15 @@ A bot acts only within its own communities (403 otherwise); staff may act anywhe
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
-import asyncpg
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse
 
 from dispatcher.api.bot_auth import BotOrStaff, Caller, ensure_community
+from dispatcher.api.command_queue import request_id_for, send_command, submit_once
 from dispatcher.api.deps import ApiDeps
-from dispatcher.api.dispatch import request_id_for, send_command, submit_once
 from dispatcher.api.errors import fail
 from dispatcher.api.models import (
     Accepted,
@@ -24,6 +24,8 @@ from dispatcher.api.models import (
     RequestStatusOut,
     ResolveIn,
 )
+from dispatcher.record.edge import intake
+from dispatcher.record.read import requests as read_requests
 from schemas.commands import CancelRequest, ResolveRequest
 from schemas.places import PlacePath
 from schemas.requests import RequesterContact, RequestSource, RequestSpec
@@ -108,35 +110,19 @@ async def submit_request(
 async def _community_of(deps: ApiDeps, request_id: str) -> str:
     """From our intake table (no read-model lag), else the read model (staff-made ones)."""
     pool = await deps.pool()
-    community = await pool.fetchval(
-        "SELECT community_id FROM api_intake WHERE request_id = $1", request_id
-    ) or await pool.fetchval("SELECT community_id FROM requests WHERE request_id = $1", request_id)
+    community = await intake.community_of(pool, request_id) or await read_requests.community_of(
+        pool, request_id
+    )
     if community is None:
         raise fail(404, "unknown_request", "no such request (yet): retry in a moment")
-    return str(community)
+    return community
 
 
-def _status_out(row: asyncpg.Record) -> RequestStatusOut:
-    def iso(v: Any) -> str | None:
-        return v.isoformat() if v is not None else None
+def _status_out(row: dict[str, Any]) -> RequestStatusOut:
+    def wire(v: Any) -> Any:
+        return v.isoformat() if isinstance(v, datetime) else v
 
-    return RequestStatusOut(
-        request_id=row["request_id"],
-        community_id=row["community_id"],
-        category=row["category"],
-        urgency=row["urgency"],
-        status=row["status"],
-        outcome=row["outcome"],
-        ring=row["ring"],
-        step=row["step"],
-        helpers_needed=row["helpers_needed"],
-        helpers_assigned=row["helpers_assigned"],
-        offers_sent=row["offers_sent"],
-        opened_at=row["opened_at"].isoformat(),
-        first_offer_at=iso(row["first_offer_at"]),
-        first_accept_at=iso(row["first_accept_at"]),
-        closed_at=iso(row["closed_at"]),
-    )
+    return RequestStatusOut(**{name: wire(row[name]) for name in RequestStatusOut.model_fields})
 
 
 @router.get(
@@ -152,8 +138,7 @@ async def request_status(
     """The request's latest recorded status (the read model lags the stream by milliseconds).
     A bot signs `GET <path>` and a newline (no body). No personal data in the answer."""
     deps: ApiDeps = request.app.state.deps
-    pool = await deps.pool()
-    row = await pool.fetchrow("SELECT * FROM requests WHERE request_id = $1", request_id)
+    row = await read_requests.status(await deps.pool(), request_id)
     community = row["community_id"] if row is not None else await _community_of(deps, request_id)
     ensure_community(caller, community)
     if row is None:
@@ -172,9 +157,7 @@ async def _request_command(
     if caller.bot is not None and not caller.bot.may_close_others:
         # A bot of the same community must not cancel or resolve someone else's request
         # (another group's robot, or one staff opened) unless configured to.
-        owner = await (await deps.pool()).fetchval(
-            "SELECT bot_id FROM api_intake WHERE request_id = $1", path_id
-        )
+        owner = await intake.submitted_by(await deps.pool(), path_id)
         if owner != caller.bot.bot_id:
             raise fail(403, "not_your_request", "this request was not submitted by this bot")
     by = Party.STAFF if caller.kind == "staff" else Party.REQUESTER

@@ -25,8 +25,8 @@ from pathlib import Path
 import asyncpg
 
 from dispatcher.api.producer import CommandSink, KafkaCommandSink
-from dispatcher.api.roster_members import RosterMembers
 from dispatcher.helper_ids import keyed_profile
+from dispatcher.record.edge.roster_members import RosterMembers
 from dispatcher.roster.ledger import (
     ParsedRoster,
     Retiree,
@@ -46,10 +46,10 @@ async def send_commands(
     sink: CommandSink,
     community_id: str,
     bodies: Sequence[UpsertHelper | DeactivateHelper],
+    now: datetime,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     sent = 0
-    now = datetime.now(UTC)
     for start in range(0, len(bodies), CHUNK):
         chunk = bodies[start : start + CHUNK]
         await asyncio.gather(
@@ -77,6 +77,7 @@ async def import_roster(
     *,
     community_id: str,
     partial: bool,
+    now: datetime,
     dry_run: bool = False,
     members: RosterMembers | None = None,
     progress: Callable[[int], None] | None = None,
@@ -112,7 +113,7 @@ async def import_roster(
         return report
     profiles = [p for _, p in parsed.profiles]
     upserts = [UpsertHelper(profile=p) for p in profiles]
-    report.imported = await send_commands(settings, sink, community_id, upserts, progress)
+    report.imported = await send_commands(settings, sink, community_id, upserts, now, progress)
     report.committed = True
     if members is not None:
         retiring = [] if parsed.problems else leaving
@@ -121,10 +122,9 @@ async def import_roster(
             sink,
             community_id,
             [DeactivateHelper(helper_id=m.helper_id) for m in retiring],
+            now,
         )
-        await members.record(
-            community_id, profiles, [m.helper_id for m in retiring], datetime.now(UTC)
-        )
+        await members.record(community_id, profiles, [m.helper_id for m in retiring], now)
         if not parsed.problems:
             report.retired = retiring
             report.retirement = f"{len(retiring)} helper(s) no longer listed: retired"
@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                 parsed,
                 community_id=args.community,
                 partial=args.partial,
+                now=datetime.now(UTC),  # the command line's clock: no API here
                 dry_run=args.dry_run,
                 members=None if conn is None else RosterMembers(conn),
                 progress=say("helpers queued"),

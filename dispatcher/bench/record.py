@@ -24,18 +24,10 @@ from dispatcher.bench.match import NOW, _command, _spec
 from dispatcher.core import DispatchState, apply, decide
 from dispatcher.record.migrate import apply_migrations
 from dispatcher.record.projection import record_events
+from dispatcher.record.read.snapshot import snapshot
 from dispatcher.settings import get_settings
 from schemas.commands import AcceptOffer, Command
 from schemas.events import Event, OfferSent
-
-READ_MODELS = {
-    "requests": "SELECT request_id, status, outcome, ring, step, helpers_assigned, offers_sent,"
-    " first_offer_at, first_accept_at, closed_at FROM requests ORDER BY 1",
-    "offers": "SELECT offer_id, request_id, helper_id, ring, step, status, sent_at, expires_at,"
-    " answered_at FROM offers ORDER BY 1",
-    "assignments": "SELECT request_id, helper_id, offer_id, slot FROM assignments ORDER BY 1, 2",
-    "event_log": "SELECT event_id, type FROM event_log ORDER BY 1",
-}
 
 
 def generate_events(requests: int, helpers: int, seed: int) -> list[Event]:
@@ -102,9 +94,7 @@ async def _record_all(dsn: str, events: list[Event], batch: int, bulk: bool) -> 
 async def _snapshot(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
     conn = await asyncpg.connect(dsn)
     try:
-        return {
-            name: [tuple(r) for r in await conn.fetch(sql)] for name, sql in READ_MODELS.items()
-        }
+        return await snapshot(conn)
     finally:
         await conn.close()
 

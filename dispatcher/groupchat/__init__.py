@@ -1,7 +1,7 @@
 """Closing the loop in the chat group: the group that asked hears what happens.
 
 `texts` (pure) turns events into short Chinese group messages with no personal data;
-`threads` records which groups asked (PostgreSQL); `sender` posts into a group (DingTalk
-sessionWebhook or the group's configured robot); `loop` consumes the events topic and
-keeps each group's messages in order.
+`sender` posts into a group (DingTalk sessionWebhook or the group's configured robot);
+`loop` consumes the events topic and keeps each group's messages in order. Which groups
+asked is recorded in PostgreSQL (dispatcher/record/edge/group_threads.py).
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -26,8 +27,11 @@ _RATE_LIMITED = {99991400, 11232, 230020}
 
 
 class FeishuReplies:
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self._client = client
+        self._clock = clock  # the API's (ApiDeps.clock)
         self._tokens: dict[str, tuple[str, float]] = {}  # app id → (token, good until)
 
     @staticmethod
@@ -86,7 +90,7 @@ class FeishuReplies:
             return RetryLater(f"feishu reply: token code {code}")
         if code in _RATE_LIMITED:
             return RetryLater(f"feishu reply: code {code}", throttled=True)
-        status = classify_status(response, datetime.now(UTC))
+        status = classify_status(response, self._clock())
         if status is not None:
             return status
         return Delivered() if code == 0 else PermanentFailure(f"feishu reply: code {code}")

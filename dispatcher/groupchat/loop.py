@@ -26,9 +26,10 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 
-from dispatcher.groupchat import texts, threads
+from dispatcher.groupchat import texts
 from dispatcher.groupchat.sender import GroupSender
-from dispatcher.groupchat.threads import Thread
+from dispatcher.record.edge import group_threads as threads
+from dispatcher.record.edge.group_threads import Thread
 from dispatcher.settings import Settings
 from schemas.events import Event, OfferSent
 
@@ -64,8 +65,10 @@ class GroupReplies:
         sender: GroupSender,
         pool: PoolGetter,
         on_posted: Callable[[Thread, str, float], None] = lambda t, k, s: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._sender = sender
+        self._clock = clock  # the API's (ApiDeps.clock)
         self._pool = pool
         self._on_posted = on_posted
         self._queues: dict[tuple[str, str], asyncio.Queue[Job]] = {}
@@ -143,7 +146,7 @@ class GroupReplies:
 
     async def handle(self, events: list[Event]) -> None:
         """Events in partition order; posts queued per group in that order."""
-        horizon = datetime.now(UTC) - MAX_EVENT_AGE
+        horizon = self._clock() - MAX_EVENT_AGE
         wanted = [e for e in events if e.request_id and e.occurred_at > horizon]
         if wanted:
             await self._handle(wanted)

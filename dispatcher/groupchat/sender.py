@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
 
 from dispatcher.api.bots import BotConfig, BotRegistry
 from dispatcher.groupchat.feishu_reply import FeishuReplies
-from dispatcher.groupchat.threads import Thread
 from dispatcher.push.channels import make_channel
 from dispatcher.push.channels.base import classify_status, json_body
 from dispatcher.push.model import (
@@ -29,6 +29,7 @@ from dispatcher.push.model import (
     PushMessage,
     RetryLater,
 )
+from dispatcher.record.edge.group_threads import Thread
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,16 @@ def session_webhook_allowed(url: str, prefixes: tuple[str, ...]) -> bool:
 
 
 class GroupSender:
-    def __init__(self, registry: BotRegistry, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        registry: BotRegistry,
+        client: httpx.AsyncClient,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._registry = registry
         self._client = client
-        self._feishu = FeishuReplies(client)
+        self._clock = clock  # the API's (ApiDeps.clock)
+        self._feishu = FeishuReplies(client, clock)
 
     def _session_url(self, bot: BotConfig, thread: Thread, now: datetime) -> str | None:
         url = thread.session_webhook
@@ -66,7 +73,7 @@ class GroupSender:
             response = await self._client.post(url, json=body)
         except httpx.HTTPError as exc:
             return RetryLater(type(exc).__name__)
-        status = classify_status(response, datetime.now(UTC))
+        status = classify_status(response, self._clock())
         if status is not None:
             return status
         doc = json_body(response) or {}
@@ -74,7 +81,7 @@ class GroupSender:
         return Delivered() if code == 0 else PermanentFailure(f"errcode {code}")
 
     async def _once(self, bot: BotConfig, thread: Thread, text: str, key: str) -> DeliveryResult:
-        url = self._session_url(bot, thread, datetime.now(UTC))
+        url = self._session_url(bot, thread, self._clock())
         if url is not None:
             return await self._post_session(url, text)
         if thread.reply_to and bot.platform is not None and FeishuReplies.usable(bot.platform):

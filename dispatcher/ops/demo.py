@@ -22,6 +22,7 @@ import httpx
 from dispatcher.ops.demo_district import COMMUNITIES, helpers
 from dispatcher.ops.demo_phones import Phones, Trace
 from dispatcher.ops.demo_stories import STORIES, chatter
+from dispatcher.record.read import helpers as read_helpers
 from dispatcher.settings import Settings, get_settings
 
 
@@ -54,11 +55,7 @@ def log(msg: str) -> None:
 async def district_loaded(settings: Settings) -> int:
     conn = await asyncpg.connect(settings.pg_dsn.get_secret_value(), timeout=10)
     try:
-        count: int = await conn.fetchval(
-            "SELECT count(*) FROM helpers WHERE community_id = ANY($1::text[])",
-            [c for c, _ in COMMUNITIES],
-        )
-        return count
+        return await read_helpers.count_in(conn, [c for c, _ in COMMUNITIES])
     finally:
         await conn.close()
 

@@ -1,9 +1,10 @@
 """Simulated volunteers' phones for the demo, and a record of what happened to each request.
 
-Until the notify agent pushes offers and signed links exist, the phones read `OfferSent`
-from the events topic and answer by producing AcceptOffer / DeclineOffer to the commands
-topic (key = community id) — the very commands the answer links will produce. Each helper
-answers after a human-like delay (scaled down by `speed`), or never.
+Nobody holds the demo district's helpers' phones (their offers go to the default webhook),
+so these stand in: they read `OfferSent` from the events topic and answer by producing
+AcceptOffer / DeclineOffer to the commands topic (key = community id), the very commands a
+helper's answer link produces through the API. Each helper answers after a human-like
+delay (scaled down by `speed`), or never; an assigned helper resolves the request later.
 """
 
 from __future__ import annotations

@@ -19,12 +19,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import asyncpg
-
-from dispatcher.ops.dashboard_data import LOCAL_TZ
+from dispatcher.record.db import Db, Row
+from dispatcher.record.read import reports as read_reports
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-MAX_ASSIGNMENT_HOURS = 12
 
 DAY_COLUMNS = (
     "day",
@@ -41,45 +39,6 @@ DAY_COLUMNS = (
     "whistles",
 )
 HELPER_COLUMNS = ("helper_id", "assignments", "service_hours")
-
-# $1 community, $2 first day of month (local), grouping by local day with a month total.
-DAYS_SQL = f"""
-WITH r AS (
-  SELECT q.*, (q.opened_at AT TIME ZONE '{LOCAL_TZ}')::date AS day,
-         EXTRACT(EPOCH FROM q.first_accept_at - q.opened_at) AS ttfa,
-         (SELECT count(*) FROM event_log e
-           WHERE e.request_id = q.request_id AND e.type = 'ring_escalated') AS escalations
-  FROM requests q
-  WHERE q.community_id = $1
-    AND q.opened_at >= ($2::date::timestamp AT TIME ZONE '{LOCAL_TZ}')
-    AND q.opened_at < (($2::date + interval '1 month')::timestamp AT TIME ZONE '{LOCAL_TZ}')
-)
-SELECT day,
-       count(*) AS requests,
-       count(first_accept_at) AS answered,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY ttfa) AS ttfa_median_s,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY ttfa) AS ttfa_p90_s,
-       count(*) FILTER (WHERE outcome = 'resolved') AS resolved,
-       count(*) FILTER (WHERE outcome = 'cancelled') AS cancelled,
-       count(*) FILTER (WHERE outcome = 'referred') AS referred,
-       count(*) FILTER (WHERE outcome = 'expired') AS expired,
-       coalesce(sum(escalations), 0)::int AS escalations,
-       count(*) FILTER (WHERE whistled_at IS NOT NULL) AS whistles
-FROM r GROUP BY GROUPING SETS ((day), ()) ORDER BY day NULLS LAST
-"""
-
-HELPERS_SQL = f"""
-SELECT a.helper_id, count(*) AS assignments,
-       round(sum(LEAST(
-         EXTRACT(EPOCH FROM coalesce(a.released_at, q.closed_at) - a.assigned_at) / 3600.0,
-         {MAX_ASSIGNMENT_HOURS}))::numeric, 2)::float8 AS service_hours
-FROM assignments a JOIN requests q USING (request_id)
-WHERE q.community_id = $1 AND q.outcome = 'resolved'
-  AND (a.released_why IS NULL OR a.released_why = 'resolved')
-  AND q.opened_at >= ($2::date::timestamp AT TIME ZONE '{LOCAL_TZ}')
-  AND q.opened_at < (($2::date + interval '1 month')::timestamp AT TIME ZONE '{LOCAL_TZ}')
-GROUP BY a.helper_id ORDER BY service_hours DESC, a.helper_id
-"""
 
 
 def parse_month(month: str) -> date:
@@ -107,7 +66,7 @@ class MonthReport:
         }
 
 
-def _clean(record: asyncpg.Record) -> dict[str, Any]:
+def _clean(record: Row) -> dict[str, Any]:
     row = dict(record)
     row["day"] = row["day"].isoformat() if row.get("day") else None
     row["answered_rate"] = round(row["answered"] / row["requests"], 4) if row["requests"] else None
@@ -117,14 +76,12 @@ def _clean(record: asyncpg.Record) -> dict[str, Any]:
     return {c: row[c] for c in DAY_COLUMNS}
 
 
-async def month_report(
-    conn: asyncpg.Connection | asyncpg.Pool, community_id: str, month: str
-) -> MonthReport:
+async def month_report(conn: Db, community_id: str, month: str) -> MonthReport:
     first = parse_month(month)
-    rows = [_clean(r) for r in await conn.fetch(DAYS_SQL, community_id, first)]
+    rows = [_clean(r) for r in await read_reports.month_days(conn, community_id, first)]
     total = next(r for r in rows if r["day"] is None)
     total["day"] = month
-    helpers = [dict(r) for r in await conn.fetch(HELPERS_SQL, community_id, first)]
+    helpers = await read_reports.service_hours(conn, community_id, first)
     return MonthReport(community_id, month, [r for r in rows if r is not total], total, helpers)
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from dispatcher.record.edge import intake
 from dispatcher.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -58,17 +59,8 @@ async def purge(conn: asyncpg.Connection, now: datetime, retention_days: int) ->
             """,
             now,
         )
-        intake = await conn.fetchval(
-            """
-            WITH i AS (
-                UPDATE api_intake SET command = NULL
-                WHERE command IS NOT NULL AND (confirmed_at IS NOT NULL OR opened_at <= $1)
-                RETURNING 1)
-            SELECT count(*) FROM i
-            """,
-            now - keep,
-        )
-    return Purged(int(scheduled), int(erased), int(intake))
+        commands = await intake.erase_commands(conn, now - keep)
+    return Purged(int(scheduled), int(erased), commands)
 
 
 async def purge_forever(settings: Settings, pool_of: Callable[[], Awaitable[asyncpg.Pool]]) -> None:

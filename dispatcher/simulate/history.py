@@ -14,6 +14,7 @@ from statistics import median
 
 import asyncpg
 
+from dispatcher.record.read.history import OfferAnswer, offers_since
 from dispatcher.settings import get_settings
 from dispatcher.simulate.behaviour import Behaviour
 
@@ -22,15 +23,9 @@ ANSWERED = frozenset({"accepted", "declined"})
 # Stood-down offers were withdrawn before the helper had their full chance: not counted.
 COUNTED = frozenset({"accepted", "declined", "expired", "failed"})
 
-QUERY = """
-SELECT o.helper_id, o.status, o.sent_at, o.answered_at
-FROM offers o JOIN requests r ON r.request_id = o.request_id
-WHERE r.community_id = $1 AND o.sent_at >= $2
-"""
-
 
 def fit(
-    rows: Iterable[tuple[str, str, datetime, datetime | None]],
+    rows: Iterable[OfferAnswer],
     min_offers: int = MIN_OFFERS,
 ) -> dict[str, tuple[float, float]]:
     """helper id -> (answer rate, median delay in seconds) from (helper, status, sent,
@@ -52,15 +47,12 @@ def fit(
     return out
 
 
-async def _rows(
-    community: str, since: datetime
-) -> list[tuple[str, str, datetime, datetime | None]]:
+async def _rows(community: str, since: datetime) -> list[OfferAnswer]:
     conn = await asyncpg.connect(get_settings().pg_dsn.get_secret_value(), timeout=10)
     try:
-        records = await conn.fetch(QUERY, community, since)
+        return await offers_since(conn, community, since)
     finally:
         await conn.close()
-    return [(r["helper_id"], r["status"], r["sent_at"], r["answered_at"]) for r in records]
 
 
 def fit_from_db(

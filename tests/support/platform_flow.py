@@ -243,7 +243,10 @@ async def check_loop_closes_in_order(run: Running) -> None:
     # The reply first, then the milestones in the order they happened (the ladder may
     # also have widened the circle in between: empty rings are skipped at once).
     assert milestones == sorted(milestones) and milestones[0] > 0, texts
-    assert len(set(texts)) == len(texts), texts  # nothing posted twice
+    # Nothing posted twice. A wave split across fetches posts "已通知1位…" twice on purpose
+    # (a re-post would push notified_total above 2); every other text is unique.
+    others = [t for t in texts if not NOTIFIED.match(t)]
+    assert len(set(others)) == len(others), texts
     assert not any(re.search(r"1[3-9][0-9]{9}", t) for t in texts)  # no phone number
     conn = await asyncpg.connect(run.stack.pg_dsn)
     try:

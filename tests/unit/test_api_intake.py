@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from dispatcher.api.bots import GroupPlace
-from dispatcher.api.dispatch import merge_key, request_id_for
-from dispatcher.api.intake import spec_for_message
+from dispatcher.api.chat_spec import spec_for_message
+from dispatcher.api.command_queue import merge_key, request_id_for
 from dispatcher.api.models import ChatMessageIn, HelpRequestIn
 from dispatcher.api.replies import merged_reply_text, reply_text
 from dispatcher.classify import classify

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from dispatcher.api import webhook_signature as ws
 from dispatcher.api.admin import HelperIn
 from dispatcher.api.bots import secret_key
-from dispatcher.api.dispatch import MERGE_WINDOW_S
+from dispatcher.api.command_queue import MERGE_WINDOW_S
 from dispatcher.api.models import HelpRequestIn
 from dispatcher.bench.e2e import MAX_RATE, community_partitions, next_probe
 from dispatcher.bench.e2e_city import (

@@ -9,7 +9,7 @@ from typing import Any
 
 from dispatcher.groupchat import loop as loop_module
 from dispatcher.groupchat.loop import GroupReplies
-from dispatcher.groupchat.threads import Thread
+from dispatcher.record.edge.group_threads import Thread
 from schemas.events import Event, OfferSent, RequestCancelled
 from schemas.vocab import Category, Party, Ring, Urgency
 
@@ -126,3 +126,16 @@ async def test_next_event_flushes_the_wave_first_and_replays_post_nothing() -> N
         "已通知1位附近邻居，请稍候。",
         "求助已取消，已通知邻居不必前往。",
     ]
+
+
+async def test_old_news_is_judged_by_the_injected_clock() -> None:
+    tables, sender = Tables(), Sender()
+
+    async def pool() -> Tables:
+        return tables
+
+    later = datetime.now(UTC) + loop_module.MAX_EVENT_AGE + timedelta(minutes=1)
+    g = GroupReplies(sender, pool, clock=lambda: later)  # type: ignore[arg-type]
+    await g.handle([cancelled("cmd-c")])  # occurred "now": over an hour before `later`
+    await settle(g)
+    assert sender.sent == []

@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from dispatcher.api.bot_auth import Caller, claim_webhook_id, release_webhook_id
 from dispatcher.api.bots import BotConfig, MemberLink
+from dispatcher.api.command_queue import send_command
 from dispatcher.api.deps import ApiDeps
-from dispatcher.api.dispatch import send_command
 from dispatcher.api.errors import fail
 from dispatcher.api.messages import intake_chat_message
 from dispatcher.api.models import ChatMessageIn
@@ -32,8 +32,9 @@ from dispatcher.api.platforms.base import (
     InboundMessage,
     Refused,
 )
-from dispatcher.groupchat import texts, threads
-from dispatcher.groupchat.threads import Thread
+from dispatcher.groupchat import texts
+from dispatcher.record.edge import group_threads as threads
+from dispatcher.record.edge.group_threads import Thread
 from schemas.commands import CancelRequest
 from schemas.requests import RequestSpec
 from schemas.vocab import Party

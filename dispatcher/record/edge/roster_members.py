@@ -9,12 +9,13 @@ from datetime import datetime
 
 import asyncpg
 
+from dispatcher.record.db import Db
 from dispatcher.roster.ledger import Retiree
 from schemas.helpers import HelperProfile
 
 
 class RosterMembers:
-    def __init__(self, pool: asyncpg.Pool | asyncpg.Connection) -> None:
+    def __init__(self, pool: Db) -> None:
         self.pool = pool
 
     async def listed(self, community_id: str, compound_ids: Collection[str]) -> list[Retiree]:

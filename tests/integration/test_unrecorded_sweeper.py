@@ -2,7 +2,7 @@
 
 Simulates the faust-streaming failure seen in the crash test (a stream resuming past its
 committed offset after a restart): the worker group's committed offsets are moved past an
-acknowledged SubmitRequest before any worker read it. The API's reconciler must notice
+acknowledged SubmitRequest before any worker read it. The API's unrecorded sweeper must notice
 that the request never reached the read model and produce the same command again.
 """
 

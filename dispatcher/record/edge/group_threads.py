@@ -1,11 +1,12 @@
-"""Which groups asked about which request (PostgreSQL `api_group_threads`)."""
+"""Which chat groups asked about which request (`api_group_threads`), and which posts to
+them were claimed (`api_group_posts`: each event is posted once across API instances)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import asyncpg
+from dispatcher.record.db import Db
 
 # Cancel-by-reply finds the sender's open request in the group within this window.
 CANCEL_WINDOW_S = 6 * 3600
@@ -27,7 +28,7 @@ class Thread:
 
 
 async def record(
-    pool: asyncpg.Pool,
+    pool: Db,
     thread: Thread,
     sender_id: str,
 ) -> None:
@@ -46,7 +47,7 @@ async def record(
     )
 
 
-async def for_requests(pool: asyncpg.Pool, request_ids: list[str]) -> dict[str, list[Thread]]:
+async def for_requests(pool: Db, request_ids: list[str]) -> dict[str, list[Thread]]:
     rows = await pool.fetch(
         "SELECT request_id, bot_id, group_id, session_webhook, session_expires, reply_to "
         "FROM api_group_threads WHERE request_id = ANY($1::text[])",
@@ -67,9 +68,7 @@ async def for_requests(pool: asyncpg.Pool, request_ids: list[str]) -> dict[str, 
     return out
 
 
-async def open_request_of(
-    pool: asyncpg.Pool, bot_id: str, group_id: str, sender_id: str
-) -> str | None:
+async def open_request_of(pool: Db, bot_id: str, group_id: str, sender_id: str) -> str | None:
     """The sender's latest open request asked in this group (for "不用了，已经解决")."""
     value = await pool.fetchval(
         "SELECT request_id FROM api_group_threads WHERE bot_id = $1 AND group_id = $2 "
@@ -83,13 +82,13 @@ async def open_request_of(
     return str(value) if value is not None else None
 
 
-async def close(pool: asyncpg.Pool, request_id: str) -> None:
+async def close(pool: Db, request_id: str) -> None:
     await pool.execute(
         "UPDATE api_group_threads SET closed = true WHERE request_id = $1", request_id
     )
 
 
-async def claim_post(pool: asyncpg.Pool, post_key: str) -> bool:
+async def claim_post(pool: Db, post_key: str) -> bool:
     """True once per key: a replayed event (or a second API instance) never posts twice."""
     claimed = await pool.fetchval(
         "INSERT INTO api_group_posts (post_key) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true",
@@ -102,7 +101,7 @@ def expiry_from_ms(ms: int | None) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, UTC) if ms else None
 
 
-async def purge(pool: asyncpg.Pool) -> None:
+async def purge(pool: Db) -> None:
     """Old threads and post claims are no longer needed (events older than an hour are not
     posted, and a closed request's group has heard its end)."""
     await pool.execute("DELETE FROM api_group_posts WHERE posted_at < now() - interval '2 days'")

@@ -1,4 +1,5 @@
-"""Queue a help request: idempotency, merging duplicate reports, then Kafka (acks=all).
+"""The command queue: every command the API acknowledges goes to Kafka here (acks=all).
+A help request first passes idempotency and the merging of duplicate reports.
 
 The same incident reported from two groups within minutes (same community, compound,
 building and category) becomes one request: the second report gets the first request's id
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
@@ -24,6 +24,7 @@ from dispatcher.api.errors import fail
 from dispatcher.api.models import Accepted
 from dispatcher.api.replies import emergency_for, merged_reply_text, reply_text
 from dispatcher.ops.api_metrics import observe_request_merged, observe_request_submitted
+from dispatcher.record.edge import intake
 from schemas.commands import Command, CommandBody, SubmitRequest, new_command
 from schemas.requests import RequestSpec
 
@@ -62,7 +63,7 @@ async def produce(deps: ApiDeps, command: Command) -> None:
 
 
 async def send_command(deps: ApiDeps, body: CommandBody, community_id: str) -> str:
-    command = new_command(body, community_id=community_id, issued_at=datetime.now(UTC))
+    command = new_command(body, community_id=community_id, issued_at=deps.clock())
     await produce(deps, command)
     return command.command_id
 
@@ -74,24 +75,10 @@ async def _queue(
     pool = await deps.pool()
     async with pool.acquire() as conn, conn.transaction():
         if key is not None:
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", key)
-            earlier = await conn.fetchval(
-                """
-                SELECT i.request_id FROM api_intake i
-                LEFT JOIN requests r ON r.request_id = i.request_id
-                WHERE i.merge_key = $1 AND i.request_id <> $2
-                  AND i.opened_at > now() - make_interval(secs => $3)
-                  AND r.closed_at IS NULL
-                ORDER BY i.opened_at DESC LIMIT 1
-                """,
-                key,
-                spec.request_id,
-                float(MERGE_WINDOW_S),
-            )
+            await intake.lock_merge_key(conn, key)
+            earlier = await intake.open_report(conn, key, spec.request_id, float(MERGE_WINDOW_S))
             if earlier is not None:
-                await conn.execute(
-                    "UPDATE api_intake SET reports = reports + 1 WHERE request_id = $1", earlier
-                )
+                await intake.add_report(conn, earlier)
                 observe_request_merged(spec)
                 number = emergency_for(spec)
                 return Accepted(
@@ -102,16 +89,10 @@ async def _queue(
                     emergency_number=number,
                 )
         command = new_command(
-            SubmitRequest(spec=spec), community_id=spec.community_id, issued_at=datetime.now(UTC)
+            SubmitRequest(spec=spec), community_id=spec.community_id, issued_at=deps.clock()
         )
-        await conn.execute(
-            "INSERT INTO api_intake (request_id, bot_id, community_id, merge_key, command) "
-            "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (request_id) DO NOTHING",
-            spec.request_id,
-            bot_id,
-            spec.community_id,
-            key,
-            command.model_dump_json(),
+        await intake.insert(
+            conn, spec.request_id, bot_id, spec.community_id, key, command.model_dump_json()
         )
         # Inside the transaction: if Kafka refuses, the intake row is rolled back too.
         await produce(deps, command)

@@ -1,0 +1,91 @@
+"""Defence in depth: re-send acknowledged commands the worker never recorded.
+
+The API answers 202 only after Kafka has a command (acks=all), and the worker's consumer
+fixes (streams/faust_consumer.py, streams/faust_recovery.py) keep it from skipping one: the
+crash tests need no re-send (they run with this sweep's re-sends off). The sweep stays as a
+cheap second line: every `reconcile_interval_seconds` it confirms the requests the worker
+recorded (dropping the intake's stored copy, which holds the contact: this part always
+runs), and, unless `reconcile_enabled` is false, produces again, with the same command id,
+an acknowledged request not recorded within `reconcile_grace_seconds` and a volunteer's
+answer (accept/decline link) that caused no event. The core applies a command id once, so a
+re-send can never open a second request or answer twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+
+from dispatcher.api.deps import ApiDeps
+from dispatcher.record.edge import intake, link_uses
+from schemas.commands import AcceptOffer, Command, DeclineOffer
+
+log = logging.getLogger(__name__)
+
+MAX_RESENDS = 20
+
+
+async def sweep_once(deps: ApiDeps) -> tuple[int, int]:
+    """One pass; returns (confirmed now, re-sent now)."""
+    settings = deps.settings
+    pool = await deps.pool()
+    async with pool.acquire() as conn:
+        confirmed = await intake.confirm_recorded(conn)
+        if not settings.reconcile_enabled:
+            return confirmed, 0
+        resent = await _resend_requests(deps, conn)
+        resent_links = await _resend_link_answers(deps, conn)
+    if resent:
+        log.warning("re-sent %d acknowledged request(s) not yet recorded by the worker", resent)
+    if resent_links:
+        log.warning("re-sent %d volunteer answer(s) that had not taken effect", resent_links)
+    return confirmed, resent + resent_links
+
+
+async def _resend_requests(deps: ApiDeps, conn: asyncpg.Connection) -> int:
+    settings = deps.settings
+    async with conn.transaction():
+        rows = await intake.unrecorded(conn, settings.reconcile_grace_seconds, MAX_RESENDS)
+        for row in rows:
+            await deps.sink.send(settings.commands_topic, row.community_id, row.command.encode())
+            await intake.count_resent(conn, row.request_id)
+    return len(rows)
+
+
+async def _resend_link_answers(deps: ApiDeps, conn: asyncpg.Connection) -> int:
+    """A volunteer's accept/decline whose command caused no event yet is sent again (same
+    command id: the core applies it once)."""
+    settings = deps.settings
+    async with conn.transaction():
+        rows = await link_uses.unapplied(conn, settings.reconcile_grace_seconds, MAX_RESENDS)
+        for row in rows:
+            answer = {
+                "request_id": row.request_id,
+                "offer_id": row.offer_id,
+                "helper_id": row.helper_id,
+            }
+            body = AcceptOffer(**answer) if row.action == "accept" else DeclineOffer(**answer)
+            command = Command(
+                command_id=row.command_id,
+                community_id=row.community_id,
+                issued_at=row.used_at,
+                body=body,
+            )
+            await deps.sink.send(
+                settings.commands_topic, command.community_id, command.model_dump_json().encode()
+            )
+            await link_uses.count_resent(conn, row.use_key)
+    return len(rows)
+
+
+async def sweep_forever(deps: ApiDeps) -> None:
+    while True:
+        await asyncio.sleep(deps.settings.reconcile_interval_seconds)
+        try:
+            await sweep_once(deps)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("unrecorded sweep failed (%s); will retry", type(exc).__name__)
+        except Exception:
+            log.exception("unrecorded sweep failed; will retry")

@@ -1,0 +1,13 @@
+"""The API's own tables (its edge state; the worker never reads them), one home each:
+
+| table | module |
+|---|---|
+| `api_intake` (acknowledged requests, merge keys, the outbox copy) | `intake` |
+| `api_link_uses` (volunteers' answers through links) | `link_uses` |
+| `api_idempotency`, `api_webhook_ids` (bot retries and replays) | `bot_calls` |
+| `api_group_threads`, `api_group_posts` (chat groups that asked) | `group_threads` |
+| `roster_members` (who earlier ledgers listed) | `roster_members` |
+| `staff_audit`, `contact_views` (who saw or did what) | `audit` |
+
+Queries of the projection tables are in `dispatcher.record.read`.
+"""

@@ -1,0 +1,136 @@
+"""Acknowledged requests (`api_intake`): who submitted each, its merge key and report count,
+and the outbox copy of its command, kept until the worker recorded the request (then
+dropped: it holds the contact) so an unrecorded one can be re-sent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from dispatcher.record.db import Db
+
+
+@dataclass(frozen=True)
+class Unrecorded:
+    request_id: str
+    community_id: str
+    command: str  # the acknowledged command, as JSON
+
+
+async def lock_merge_key(conn: asyncpg.Connection, merge_key: str) -> None:
+    """Until the transaction ends: two API instances never both miss each other's report."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", merge_key)
+
+
+async def open_report(
+    conn: asyncpg.Connection, merge_key: str, request_id: str, window_s: float
+) -> str | None:
+    """The latest other request with this merge key, opened within `window_s` and not
+    recorded as closed."""
+    earlier = await conn.fetchval(
+        """
+        SELECT i.request_id FROM api_intake i
+        LEFT JOIN requests r ON r.request_id = i.request_id
+        WHERE i.merge_key = $1 AND i.request_id <> $2
+          AND i.opened_at > now() - make_interval(secs => $3)
+          AND r.closed_at IS NULL
+        ORDER BY i.opened_at DESC LIMIT 1
+        """,
+        merge_key,
+        request_id,
+        window_s,
+    )
+    return str(earlier) if earlier is not None else None
+
+
+async def add_report(conn: asyncpg.Connection, request_id: str) -> None:
+    await conn.execute(
+        "UPDATE api_intake SET reports = reports + 1 WHERE request_id = $1", request_id
+    )
+
+
+async def insert(
+    conn: asyncpg.Connection,
+    request_id: str,
+    bot_id: str | None,
+    community_id: str,
+    merge_key: str | None,
+    command_json: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO api_intake (request_id, bot_id, community_id, merge_key, command) "
+        "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (request_id) DO NOTHING",
+        request_id,
+        bot_id,
+        community_id,
+        merge_key,
+        command_json,
+    )
+
+
+async def community_of(db: Db, request_id: str) -> str | None:
+    value = await db.fetchval(
+        "SELECT community_id FROM api_intake WHERE request_id = $1", request_id
+    )
+    return str(value) if value is not None else None
+
+
+async def submitted_by(db: Db, request_id: str) -> str | None:
+    """The bot that submitted the request (None: staff, or unknown here)."""
+    value = await db.fetchval("SELECT bot_id FROM api_intake WHERE request_id = $1", request_id)
+    return str(value) if value is not None else None
+
+
+async def confirm_recorded(db: Db) -> int:
+    """Requests the worker recorded: confirmed, and their stored command dropped."""
+    status = await db.execute(
+        """
+        UPDATE api_intake i SET confirmed_at = now(), command = NULL
+        FROM requests r
+        WHERE r.request_id = i.request_id AND i.confirmed_at IS NULL
+        """
+    )
+    return int(status.split()[-1])
+
+
+async def unrecorded(
+    conn: asyncpg.Connection, grace_s: float, max_resends: int
+) -> list[Unrecorded]:
+    """Acknowledged more than `grace_s` ago and still not recorded, locked for this
+    transaction (another API instance skips them)."""
+    rows = await conn.fetch(
+        """
+        SELECT request_id, community_id, command::text AS command FROM api_intake
+        WHERE confirmed_at IS NULL AND command IS NOT NULL AND resent < $2
+          AND opened_at < now() - make_interval(secs => $1)
+        ORDER BY opened_at LIMIT 500
+        FOR UPDATE SKIP LOCKED
+        """,
+        grace_s,
+        max_resends,
+    )
+    return [Unrecorded(**dict(r)) for r in rows]
+
+
+async def count_resent(conn: asyncpg.Connection, request_id: str) -> None:
+    await conn.execute(
+        "UPDATE api_intake SET resent = resent + 1 WHERE request_id = $1", request_id
+    )
+
+
+async def erase_commands(conn: asyncpg.Connection, opened_before: datetime) -> int:
+    """Retention: the stored command (it holds the contact) of every recorded request, and of
+    any opened before `opened_before` even if never recorded."""
+    erased = await conn.fetchval(
+        """
+        WITH i AS (
+            UPDATE api_intake SET command = NULL
+            WHERE command IS NOT NULL AND (confirmed_at IS NOT NULL OR opened_at <= $1)
+            RETURNING 1)
+        SELECT count(*) FROM i
+        """,
+        opened_before,
+    )
+    return int(erased)

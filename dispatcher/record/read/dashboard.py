@@ -1,0 +1,59 @@
+"""The dashboard's queries: open requests, the last hour's closed ones, today per community.
+No personal data and no building label (see dispatcher/ops/dashboard_data.py)."""
+
+from __future__ import annotations
+
+from dispatcher.record.db import Db, Row
+
+# Days and months are China's local ones (UTC+8, no daylight saving).
+LOCAL_TZ = "Asia/Shanghai"
+
+OPEN_SQL = """
+SELECT request_id, community_id, category, urgency, status, ring, step, helpers_needed,
+       helpers_assigned, offers_sent, opened_at, first_offer_at, first_accept_at,
+       whistled_at IS NOT NULL AS whistled, emergency_advised
+FROM requests WHERE closed_at IS NULL ORDER BY opened_at LIMIT $1
+"""
+
+RECENT_CLOSED_SQL = """
+SELECT request_id, community_id, category, urgency, status, outcome, ring, step,
+       helpers_needed, helpers_assigned, offers_sent, opened_at, first_accept_at, closed_at
+FROM requests WHERE closed_at >= now() - interval '1 hour'
+ORDER BY closed_at DESC LIMIT $1
+"""
+
+# One row per community for "today" (local), plus a NULL-community row for all of them.
+TODAY_SQL = f"""
+WITH today AS (
+  SELECT r.*, EXTRACT(EPOCH FROM first_accept_at - opened_at) AS ttfa
+  FROM requests r
+  WHERE opened_at >= (date_trunc('day', now() AT TIME ZONE '{LOCAL_TZ}')
+                      AT TIME ZONE '{LOCAL_TZ}')
+)
+SELECT community_id,
+       count(*) AS requests,
+       count(*) FILTER (WHERE closed_at IS NULL) AS open,
+       count(first_accept_at) AS answered,
+       count(*) FILTER (WHERE outcome = 'resolved') AS resolved,
+       count(*) FILTER (WHERE outcome = 'expired') AS expired,
+       count(*) FILTER (WHERE whistled_at IS NOT NULL) AS whistles,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY ttfa) AS ttfa_p50,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY ttfa) AS ttfa_p90,
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY ttfa) AS ttfa_p99
+FROM today GROUP BY GROUPING SETS ((community_id), ())
+ORDER BY community_id NULLS FIRST
+"""
+
+
+async def open_requests(db: Db, limit: int) -> list[Row]:
+    return [dict(r) for r in await db.fetch(OPEN_SQL, limit)]
+
+
+async def recently_closed(db: Db, limit: int) -> list[Row]:
+    """Closed within the last hour, latest first."""
+    return [dict(r) for r in await db.fetch(RECENT_CLOSED_SQL, limit)]
+
+
+async def today_by_community(db: Db) -> list[Row]:
+    """Today's (local) figures per community, the all-communities row first."""
+    return [dict(r) for r in await db.fetch(TODAY_SQL)]

@@ -1,0 +1,58 @@
+"""Offers as recorded: a helper's open offers, and what became of an answer to one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dispatcher.record.db import Db
+
+
+@dataclass(frozen=True)
+class OpenOffer:
+    offer_id: str
+    request_id: str
+    category: str
+    urgency: str
+    building_label: str | None
+
+
+async def open_offers(db: Db, helper_id: str, offer_id: str | None = None) -> list[OpenOffer]:
+    """This helper's offers still waiting for an answer on open requests (newest first),
+    or just `offer_id` when given."""
+    rows = await db.fetch(
+        """
+        SELECT o.offer_id, o.request_id, r.category, r.urgency, r.building_label
+        FROM offers o JOIN requests r USING (request_id)
+        WHERE o.helper_id = $1 AND o.status = 'sent' AND r.closed_at IS NULL
+          AND ($2::text IS NULL OR o.offer_id = $2)
+        ORDER BY o.sent_at DESC LIMIT 20
+        """,
+        helper_id,
+        offer_id,
+    )
+    return [OpenOffer(**dict(r)) for r in rows]
+
+
+async def is_assigned(db: Db, request_id: str, helper_id: str, offer_id: str) -> bool:
+    assigned = await db.fetchval(
+        "SELECT true FROM assignments WHERE request_id = $1 AND helper_id = $2 AND offer_id = $3",
+        request_id,
+        helper_id,
+        offer_id,
+    )
+    return bool(assigned)
+
+
+async def offer_status(db: Db, offer_id: str) -> str | None:
+    value = await db.fetchval("SELECT status FROM offers WHERE offer_id = $1", offer_id)
+    return str(value) if value is not None else None
+
+
+async def rejection_reason(db: Db, command_id: str) -> str | None:
+    """The core's CommandRejected reason for this command, once recorded."""
+    value = await db.fetchval(
+        "SELECT body->>'reason' FROM event_log WHERE caused_by = $1 AND type = 'command_rejected'"
+        " LIMIT 1",
+        command_id,
+    )
+    return str(value) if value is not None else None

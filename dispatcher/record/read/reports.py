@@ -1,0 +1,59 @@
+"""The monthly report's queries (definitions in dispatcher/ops/reports.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from dispatcher.record.db import Db, Row
+from dispatcher.record.read.dashboard import LOCAL_TZ
+
+MAX_ASSIGNMENT_HOURS = 12
+
+# $1 community, $2 first day of month (local), grouping by local day with a month total.
+DAYS_SQL = f"""
+WITH r AS (
+  SELECT q.*, (q.opened_at AT TIME ZONE '{LOCAL_TZ}')::date AS day,
+         EXTRACT(EPOCH FROM q.first_accept_at - q.opened_at) AS ttfa,
+         (SELECT count(*) FROM event_log e
+           WHERE e.request_id = q.request_id AND e.type = 'ring_escalated') AS escalations
+  FROM requests q
+  WHERE q.community_id = $1
+    AND q.opened_at >= ($2::date::timestamp AT TIME ZONE '{LOCAL_TZ}')
+    AND q.opened_at < (($2::date + interval '1 month')::timestamp AT TIME ZONE '{LOCAL_TZ}')
+)
+SELECT day,
+       count(*) AS requests,
+       count(first_accept_at) AS answered,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY ttfa) AS ttfa_median_s,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY ttfa) AS ttfa_p90_s,
+       count(*) FILTER (WHERE outcome = 'resolved') AS resolved,
+       count(*) FILTER (WHERE outcome = 'cancelled') AS cancelled,
+       count(*) FILTER (WHERE outcome = 'referred') AS referred,
+       count(*) FILTER (WHERE outcome = 'expired') AS expired,
+       coalesce(sum(escalations), 0)::int AS escalations,
+       count(*) FILTER (WHERE whistled_at IS NOT NULL) AS whistles
+FROM r GROUP BY GROUPING SETS ((day), ()) ORDER BY day NULLS LAST
+"""
+
+HELPERS_SQL = f"""
+SELECT a.helper_id, count(*) AS assignments,
+       round(sum(LEAST(
+         EXTRACT(EPOCH FROM coalesce(a.released_at, q.closed_at) - a.assigned_at) / 3600.0,
+         {MAX_ASSIGNMENT_HOURS}))::numeric, 2)::float8 AS service_hours
+FROM assignments a JOIN requests q USING (request_id)
+WHERE q.community_id = $1 AND q.outcome = 'resolved'
+  AND (a.released_why IS NULL OR a.released_why = 'resolved')
+  AND q.opened_at >= ($2::date::timestamp AT TIME ZONE '{LOCAL_TZ}')
+  AND q.opened_at < (($2::date + interval '1 month')::timestamp AT TIME ZONE '{LOCAL_TZ}')
+GROUP BY a.helper_id ORDER BY service_hours DESC, a.helper_id
+"""
+
+
+async def month_days(db: Db, community_id: str, first: date) -> list[Row]:
+    """One row per local day with requests, then the month's (its `day` is None)."""
+    return [dict(r) for r in await db.fetch(DAYS_SQL, community_id, first)]
+
+
+async def service_hours(db: Db, community_id: str, first: date) -> list[Row]:
+    """Per helper: assignments of resolved requests opened this month, and their hours."""
+    return [dict(r) for r in await db.fetch(HELPERS_SQL, community_id, first)]

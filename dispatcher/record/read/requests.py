@@ -1,0 +1,67 @@
+"""Requests as recorded: status for bots, public facts for link pages, private details for
+the accepting helper only."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dispatcher.record.db import Db, Row
+
+
+async def status(db: Db, request_id: str) -> Row | None:
+    """The request's row as recorded (no personal data: that is in `request_private`)."""
+    row = await db.fetchrow("SELECT * FROM requests WHERE request_id = $1", request_id)
+    return dict(row) if row is not None else None
+
+
+async def community_of(db: Db, request_id: str) -> str | None:
+    value = await db.fetchval("SELECT community_id FROM requests WHERE request_id = $1", request_id)
+    return str(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    """Public facts only: category, urgency, building label, status."""
+
+    category: str
+    urgency: str
+    building_label: str | None
+    status: str
+    closed_at: datetime | None
+    helpers_needed: int
+    helpers_assigned: int
+
+
+async def summary(db: Db, request_id: str) -> RequestSummary | None:
+    row = await db.fetchrow(
+        "SELECT category, urgency, building_label, status, closed_at, helpers_needed, "
+        "helpers_assigned FROM requests WHERE request_id = $1",
+        request_id,
+    )
+    return RequestSummary(**dict(row)) if row is not None else None
+
+
+async def private_details(db: Db, request_id: str, helper_id: str) -> dict[str, Any] | None:
+    """Contact and exact place, only for an active assignment of this helper on an open
+    request (PIPL: minimum necessary, only to the helper who accepted)."""
+    row = await db.fetchrow(
+        """
+        SELECT p.contact, p.place, p.text FROM request_private p
+        JOIN assignments a ON a.request_id = p.request_id
+        JOIN requests r ON r.request_id = p.request_id
+        WHERE p.request_id = $1 AND a.helper_id = $2 AND a.released_at IS NULL
+          AND r.closed_at IS NULL
+        """,
+        request_id,
+        helper_id,
+    )
+    if row is None:
+        return None
+    return {
+        "contact": json.loads(row["contact"]),
+        "place": json.loads(row["place"]),
+        "text": row["text"],
+    }
