@@ -124,6 +124,7 @@ def _run(root: Path, script: str) -> dict[str, object]:
 
 NEW_CATEGORY_READERS = """
 from dispatcher.api.offer_pages import _summary_facts
+from dispatcher.record.read.requests import RequestSummary
 from dispatcher.api.replies import reply_text
 from dispatcher.classify import classify
 from dispatcher.groupchat.texts import update_for
@@ -154,8 +155,9 @@ print(json.dumps({
     "advised": [a.number for a in world.of_type("emergency_call_advised", opened)],
     "whistled": sorted(world.of_type("whistle_blown")[0].staff_helper_ids),
     "referred": referred[0].to,
-    "page": _summary_facts({"category": "flooding", "urgency": "critical",
-                            "building_label": "5号楼", "helpers_needed": 1}),
+    "page": _summary_facts(RequestSummary(category="flooding", urgency="critical",
+                            building_label="5号楼", status="open", closed_at=None,
+                            helpers_needed=1, helpers_assigned=0)),
     "push": [offer.title, offer.text],
     "reply": reply_text(spec),
     "group": update_for(next(e for e in world.events if e.body.type == "referred_to_emergency")),
