@@ -15,6 +15,14 @@ from dispatcher.testing.stack import LocalStack, ensure_stack_up
 from tests.support.bot import TEST_BOT
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark by directory: `-m integration`, `-m e2e` select a suite."""
+    for item in items:
+        for suite in ("integration", "e2e"):
+            if f"tests/{suite}/" in str(item.fspath):
+                item.add_marker(getattr(pytest.mark, suite))
+
+
 @pytest.fixture(scope="session")
 def _stack_running() -> None:
     ensure_stack_up()
