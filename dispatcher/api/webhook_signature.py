@@ -21,6 +21,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dispatcher.push.signing import sign, signed_content
+
 TOLERANCE_S = 300  # five minutes either way
 MAX_SIGNATURES = 8
 _WEBHOOK_ID = re.compile(r"^[A-Za-z0-9_.:=+/-]{1,128}$")
@@ -48,15 +50,6 @@ class SignedHeaders:
     webhook_id: str
     timestamp: int
     signatures: tuple[bytes, ...]
-
-
-def signed_content(webhook_id: str, timestamp: int, body: bytes) -> bytes:
-    return f"{webhook_id}.{timestamp}.".encode() + body
-
-
-def sign(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> str:
-    mac = hmac.new(key, signed_content(webhook_id, timestamp, body), hashlib.sha256).digest()
-    return "v1," + base64.b64encode(mac).decode("ascii")
 
 
 def signed_headers(

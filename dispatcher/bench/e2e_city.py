@@ -1,4 +1,5 @@
-"""A synthetic city for `bench e2e`, generated deterministically from a seed.
+"""A synthetic city for `bench e2e`, generated deterministically from a seed (the `BENCH`
+preset of ops/district.py, helpers drawn as below).
 
 Communities (社区) → grids (网格) → compounds (小区) → buildings (楼栋); helpers with skills
 (drivers, doctors, nurses, carriers, plumbers…), party members, building heads, grid
@@ -17,13 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-GRIDS_PER_COMMUNITY = 4
-COMPOUNDS_PER_GRID = 2
-BUILDINGS_PER_COMPOUND = 40  # 320 buildings per community: room for many distinct incidents
-CHANNEL = "webhook:default"
+from dispatcher.ops.district import BENCH, Building, helper_body
 
-COMMUNITY_NAMES = ("图强", "思明", "鼓浪", "湖滨", "莲前", "筼筜", "开元", "嘉禾", "滨海", "文灶")
-COMPOUND_NAMES = ("花园", "新村", "家园", "雅苑", "名城", "公寓", "小区", "花苑")
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 
 # (skill, share of helpers having it)
@@ -96,27 +92,6 @@ def _weighted(rng: random.Random, pairs: tuple[tuple[str, float], ...]) -> str:
     return pairs[-1][0]
 
 
-@dataclass(frozen=True)
-class Building:
-    community_id: str
-    grid_id: str
-    compound_id: str
-    compound_name: str
-    building_id: str
-    number: int
-
-    def place(self, **extra: Any) -> dict[str, Any]:
-        return {
-            "community_id": self.community_id,
-            "grid_id": self.grid_id,
-            "compound_id": self.compound_id,
-            "building_id": self.building_id,
-            "compound_name": self.compound_name,
-            "building_name": f"{self.number}号楼",
-            **extra,
-        }
-
-
 @dataclass
 class City:
     communities: list[str]
@@ -135,8 +110,8 @@ class City:
     def summary(self) -> dict[str, Any]:
         return {
             "communities": len(self.communities),
-            "grids": len(self.communities) * GRIDS_PER_COMMUNITY,
-            "compounds": len(self.communities) * GRIDS_PER_COMMUNITY * COMPOUNDS_PER_GRID,
+            "grids": len(self.communities) * BENCH.grids,
+            "compounds": len(self.communities) * BENCH.grids * BENCH.compounds_per_grid,
             "buildings": len(self.buildings),
             "helpers": len(self.helpers),
             "party_members": sum(1 for h in self.helpers if h["party_member"]),
@@ -156,18 +131,7 @@ def build_city(communities: int, helpers_per_community: int, seed: int) -> City:
     helpers: list[dict[str, Any]] = []
     paired: dict[str, list[str]] = {}
     for ci, cid in enumerate(community_ids(communities)):
-        own: list[Building] = []
-        for g in range(GRIDS_PER_COMMUNITY):
-            for k in range(COMPOUNDS_PER_GRID):
-                n_compound = g * COMPOUNDS_PER_GRID + k
-                name = (
-                    COMMUNITY_NAMES[ci % len(COMMUNITY_NAMES)]
-                    + COMPOUND_NAMES[n_compound % len(COMPOUND_NAMES)]
-                )
-                for b in range(BUILDINGS_PER_COMPOUND):
-                    own.append(
-                        Building(cid, f"g{g + 1}", f"c{n_compound + 1}", name, f"b{b + 1}", b + 1)
-                    )
+        own = BENCH.buildings(cid, ci)
         buildings += own
         # Helpers cluster: a few buildings have many volunteers, most have one or none.
         weights = [rng.paretovariate(1.5) for _ in own]
@@ -184,17 +148,17 @@ def build_city(communities: int, helpers_per_community: int, seed: int) -> City:
             if i % 50 == 2:
                 roles.append("community_staff")  # on duty: the whistle ring
             household = f"{home.building_id}-{rng.randint(1, 6)}0{rng.randint(1, 4)}"
-            body: dict[str, Any] = {
-                "helper_id": hid,
-                "name": f"{rng.choice(SURNAMES)}{'师傅' if 'driving' in skills else '邻居'}{i}",
-                "phone": f"13{rng.randint(0, 9)}{rng.randint(0, 99_999_999):08d}",
-                "place": home.place(household_id=f"{cid}-{household}"),
-                "roles": roles,
-                "skills": skills,
-                "party_member": party,
-                "gender": rng.choice(("female", "male")),
-                "channels": [CHANNEL],
-            }
+            body = helper_body(
+                rng,
+                hid,
+                str(i),
+                home.place(household_id=f"{cid}-{household}"),
+                skills,
+                roles,
+                party=party,
+                surnames=SURNAMES,
+                with_phone=True,
+            )
             if rng.random() < 0.25:
                 body["do_not_disturb"] = {"start": "22:30", "end": "06:30"}
             if party and rng.random() < 0.5:  # 结对: an elderly household in the same building

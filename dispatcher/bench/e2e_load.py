@@ -2,7 +2,10 @@
 
 Open loop (requests leave on a schedule, not when the previous one returns), with a cap on
 requests in flight so an overloaded API shows up as a lower achieved rate and long
-latencies rather than an unbounded pile of sockets. Bounded in count and in time: it sends
+latencies rather than an unbounded pile of sockets. Latency is measured from each
+request's *scheduled* time (t0 + i / rate), so time spent waiting for the in-flight cap or
+for a late event loop counts (no coordinated omission); the latency from the moment it was
+actually sent is reported beside it (`sent_*`). Bounded in count and in time: it sends
 at most `count` requests, stops sending after `duration × 1.5 + 2` s whatever happens,
 and waits at most `drain_s` for the last first offers.
 
@@ -54,7 +57,8 @@ def prepare(
 
 @dataclass
 class Sent:
-    at: float
+    scheduled: float  # monotonic: when the schedule said it should leave
+    at: float  # monotonic: when it actually left (after the in-flight cap)
     status: int = 0
     request_id: str | None = None
     answered_at: float = 0.0
@@ -70,6 +74,7 @@ class RunResult:
     send_window_s: float = 0.0
     keys_exhausted: bool = False
     cpu_s: float = 0.0  # the bench process's own CPU during the run (load + observer)
+    cpu: dict[str, Any] = field(default_factory=dict)  # cpu_ms_per_request, per process
     window: tuple[float, float] = (0.0, 0.0)  # monotonic: preparation to end of drain
     stopped_early: str | None = None  # why sending stopped before `planned`
     settled: dict[str, Any] = field(default_factory=dict)  # backlog before the run
@@ -85,9 +90,10 @@ class RunResult:
 
     def scenario(self, name: str, arrived: dict[str, float]) -> dict[str, Any]:
         ok = self.accepted()
-        lat = [arrived[s.request_id] - s.at for s in ok if s.request_id in arrived]
+        lat = latencies(ok, arrived, "scheduled")
         out: dict[str, Any] = {"name": name, "offered_rate": self.offered_rate}
         out.update(summarize(lat))
+        out.update(sent_summary(latencies(ok, arrived, "sent")))
         out.update(
             {
                 "rate": round(self.achieved_rate(), 1),
@@ -105,7 +111,9 @@ class RunResult:
     def http_scenario(self) -> dict[str, Any]:
         ok = self.accepted()
         out: dict[str, Any] = {"name": "intake_http_202", "offered_rate": self.offered_rate}
-        out.update(summarize([s.answered_at - s.at for s in ok]))
+        answered = {s.request_id: s.answered_at for s in ok if s.request_id}
+        out.update(summarize(latencies(ok, answered, "scheduled")))
+        out.update(sent_summary(latencies(ok, answered, "sent")))
         out.update({"rate": round(self.achieved_rate(), 1), "count": len(ok)})
         return out
 
@@ -120,6 +128,23 @@ class RunResult:
             and s["http_errors"] <= 0.01 * s["sent"]
             and s["rate"] >= 0.9 * self.offered_rate
         )
+
+
+def latencies(sent: list[Sent], arrived: dict[str, float], origin: str) -> list[float]:
+    """Seconds from each request's scheduled ("scheduled", open loop) or actual ("sent")
+    departure to its arrival; requests that never arrived are left out (counted as
+    missing by the caller)."""
+    out = []
+    for s in sent:
+        if s.request_id is not None and s.request_id in arrived:
+            start = s.scheduled if origin == "scheduled" else s.at
+            out.append(arrived[s.request_id] - start)
+    return out
+
+
+def sent_summary(seconds: list[float]) -> dict[str, Any]:
+    """`summarize` of the latencies from the actual send, under `sent_` names."""
+    return {f"sent_{k}": v for k, v in summarize(seconds).items()}
 
 
 def _cpu() -> float:
@@ -180,7 +205,7 @@ async def offer_load(
             last_check = now
             while oldest < len(result.sent) and _done(result.sent[oldest], offers):
                 oldest += 1
-            if oldest < len(result.sent) and now - result.sent[oldest].at > overload_s:
+            if oldest < len(result.sent) and now - result.sent[oldest].scheduled > overload_s:
                 result.stopped_early = f"overloaded: a request waited > {overload_s:.0f} s"
                 break
         due = t0 + i / rate
@@ -191,7 +216,7 @@ async def offer_load(
             await asyncio.wait_for(sem.acquire(), timeout=max(0.01, hard_stop - now))
         except TimeoutError:
             break
-        rec = Sent(at=time.monotonic())
+        rec = Sent(scheduled=due, at=time.monotonic())
         result.sent.append(rec)
         task = asyncio.create_task(one(prepared[i], rec))
         tasks.add(task)

@@ -24,16 +24,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from dispatcher.api.webhook_signature import bound_payload
-from dispatcher.push.signing import standard_webhook_signature
+from dispatcher.api import webhook_signature
+from dispatcher.push.signing import webhook_secret_bytes
+from dispatcher.testing.push_receiver import PushReceiver, Received
 
-OK = b'{"errcode":0,"errmsg":"ok","code":0,"msg":"success"}'
-_RESPONSE = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-    + str(len(OK)).encode()
-    + b"\r\n\r\n"
-    + OK
-)
 _REQUEST_ID = re.compile(rb'"request_id":"([^"]+)"')
 _CAUSED_BY = re.compile(rb'"caused_by":"([^"]+)"')
 _OCCURRED = re.compile(rb'"occurred_at":"([^"]+)"')
@@ -51,14 +45,11 @@ def signed_headers(
     target: str = "/v1/requests",
 ) -> dict[str, str]:
     """A bot's POST to `target`: method and path are signed with the body."""
-    payload = bound_payload("POST", target, body)
-    return {
-        "content-type": "application/json",
-        "x-bot-id": bot_id,
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": standard_webhook_signature(secret, msg_id, timestamp, payload),
-    }
+    payload = webhook_signature.bound_payload("POST", target, body)
+    signed = webhook_signature.signed_headers(
+        [webhook_secret_bytes(secret)], payload, webhook_id=msg_id, timestamp=timestamp
+    )
+    return {"content-type": "application/json", "x-bot-id": bot_id, **signed}
 
 
 def _epoch(iso: bytes) -> float:
@@ -114,11 +105,15 @@ class Observer:
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="observer")
-        self._server: asyncio.AbstractServer | None = None
+        self._receiver: PushReceiver | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
-        self._conns: set[asyncio.Task[Any]] = set()
         self._admin: Any = None
+
+    @property
+    def thread_id(self) -> int | None:
+        """The OS id of the receiver's thread (its CPU is counted apart)."""
+        return self._thread.native_id
 
     @property
     def url(self) -> str:
@@ -163,40 +158,18 @@ class Observer:
 
     # ---------------------------------------------------------------- receiver
     async def _start_server(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self._receiver = await PushReceiver(record=False, on_request=self._pushed).start()
+        self.port = self._receiver.port
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._conns.add(task)
+    def _pushed(self, request: Received) -> None:
         obs = self.obs
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                at = time.monotonic()
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                body = await reader.readexactly(length) if length else b""
-                obs.pushes += 1
-                if b'"push.offer"' in body:
-                    m = _REQUEST_ID.search(body)
-                    if m:
-                        rid = m.group(1).decode()
-                        obs.offer_push_at.setdefault(rid, at)
-                        obs.offer_push_wall.setdefault(rid, time.time())
-                writer.write(_RESPONSE)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-            pass
-        except asyncio.CancelledError:
-            pass
-        finally:
-            if task is not None:
-                self._conns.discard(task)
-            writer.close()
+        obs.pushes += 1
+        if b'"push.offer"' in request.body:
+            m = _REQUEST_ID.search(request.body)
+            if m:
+                rid = m.group(1).decode()
+                obs.offer_push_at.setdefault(rid, request.at)
+                obs.offer_push_wall.setdefault(rid, time.time())
 
     # ---------------------------------------------------------------- consumer
     async def _start_consumer(self) -> None:
@@ -267,8 +240,5 @@ class Observer:
             await self._consumer.stop()
         if self._admin is not None:
             await self._admin.close()
-        if self._server is not None:
-            self._server.close()
-            for t in list(self._conns):
-                t.cancel()
-            await asyncio.gather(*self._conns, return_exceptions=True)
+        if self._receiver is not None:
+            await self._receiver.stop()

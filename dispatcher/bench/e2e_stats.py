@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-
-def percentile(ordered: list[float], q: float) -> float:
-    """Nearest-rank percentile of an already sorted, non-empty list."""
-    rank = max(1, math.ceil(q * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
+from dispatcher.stats import nearest_rank
 
 
 def summarize(seconds: list[float]) -> dict[str, Any]:
@@ -18,8 +13,8 @@ def summarize(seconds: list[float]) -> dict[str, Any]:
         return {"p50_ms": None, "p99_ms": None, "max_ms": None}
     ordered = sorted(seconds)
     return {
-        "p50_ms": round(percentile(ordered, 0.50) * 1000, 2),
-        "p99_ms": round(percentile(ordered, 0.99) * 1000, 2),
+        "p50_ms": round(nearest_rank(ordered, 0.50) * 1000, 2),
+        "p99_ms": round(nearest_rank(ordered, 0.99) * 1000, 2),
         "max_ms": round(ordered[-1] * 1000, 2),
     }
 
@@ -28,3 +23,49 @@ def ratio(a: float | None, b: float | None) -> float | None:
     if a is None or b is None or b <= 0:
         return None
     return round(a / b, 2)
+
+
+def _nearest(scenarios: list[dict[str, Any]], name: str, rate: float) -> dict[str, Any] | None:
+    named = [s for s in scenarios if s["name"] == name]
+    return min(named, key=lambda s: abs(s["offered_rate"] - rate), default=None)
+
+
+def headline(
+    fixed: list[dict[str, Any]],
+    floor: dict[str, Any],
+    ceiling_one_worker: float | None,
+    intake_rate: float = 50.0,
+) -> dict[str, Any]:
+    """The run's figures of merit from its fixed-rate scenarios (issue 18): latencies open
+    loop (from each request's scheduled time), the `sent_` ones from the actual send.
+
+    - intake (HTTP 202) p50/p99 at the fixed rate nearest `intake_rate`;
+    - intake → first offer p99 over Kafka's produce → consume p99, at the lowest rate;
+    - CPU ms per dispatched request at the fixed rate that achieved the most requests/s
+      (idle work, timers and GC spread over the most requests), and at every rate."""
+    intake = _nearest(fixed, "intake_http_202", intake_rate)
+    lowest = min((s["offered_rate"] for s in fixed), default=0.0)
+    base = _nearest(fixed, "intake_to_first_offer", lowest)
+    first = [
+        s for s in fixed if s["name"] == "intake_to_first_offer" and s.get("cpu_ms_per_request")
+    ]
+    busiest = max(first, key=lambda s: s["rate"], default=None)
+    cpu: dict[str, Any] | None = None
+    if busiest is not None:
+        cpu = dict(busiest["cpu_ms_per_request"])
+        cpu["offered_rate"] = busiest["offered_rate"]
+        cpu["by_offered_rate"] = {
+            str(s["offered_rate"]): s["cpu_ms_per_request"]["total"] for s in first
+        }
+    return {
+        "ceiling_req_s_one_worker": ceiling_one_worker,
+        "cpu_ms_per_request": cpu,
+        "intake_p50_ms": intake["p50_ms"] if intake else None,
+        "intake_p99_ms": intake["p99_ms"] if intake else None,
+        "intake_sent_p50_ms": intake["sent_p50_ms"] if intake else None,
+        "intake_sent_p99_ms": intake["sent_p99_ms"] if intake else None,
+        "intake_offered_rate": intake["offered_rate"] if intake else None,
+        "e2e_p50_over_floor": ratio(base["p50_ms"], floor["p50_ms"]) if base else None,
+        "e2e_p99_over_floor": ratio(base["p99_ms"], floor["p99_ms"]) if base else None,
+        "e2e_p99_over_floor_sent": ratio(base["sent_p99_ms"], floor["p99_ms"]) if base else None,
+    }

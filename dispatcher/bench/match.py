@@ -15,6 +15,7 @@ from dispatcher.bench.community import COMMUNITY, build_state, home_of
 from dispatcher.core import DispatchState, decide
 from dispatcher.core.context import SearchContext
 from dispatcher.core.scan import scan_search
+from dispatcher.stats import nearest_rank
 from schemas.commands import Command, SubmitRequest
 from schemas.places import PlacePath
 from schemas.plans import DEFAULT_PLANS
@@ -52,11 +53,6 @@ def _command(spec: RequestSpec) -> Command:
         issued_at=NOW,
         body=SubmitRequest(spec=spec),
     )
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _first_wave(state: DispatchState, spec: RequestSpec, naive: bool) -> list[set[str]]:
@@ -124,11 +120,11 @@ def run_size(n: int, decisions: int, naive_runs: int, seed: int) -> dict[str, An
         "build_s": round(build_s, 2),
         "decisions": decisions,
         "p50_us": round(p50, 1),
-        "p99_us": round(_pct(decide_us, 0.99), 1),
+        "p99_us": round(nearest_rank(decide_us, 0.99), 1),
         "search_p50_us": round(statistics.median(search_us), 1),
         "naive_runs": len(naive_us),
         "naive_p50_us": round(naive_p50, 1),
-        "naive_p99_us": round(_pct(naive_us, 0.99), 1),
+        "naive_p99_us": round(nearest_rank(naive_us, 0.99), 1),
         "speedup_p50": round(naive_p50 / p50, 1),
         "offers_per_decision": round(statistics.mean(offers), 2),
         # Share of needs for which the index chose exactly the scan's helpers: 1.0 where

@@ -25,57 +25,17 @@ from dispatcher.api import dev_bots as dev
 from dispatcher.api.bots import secret_key
 from dispatcher.api.platforms.sample_cli import BUILDERS
 from dispatcher.api.webhook_signature import signed_headers
-from dispatcher.bench.e2e_stack import BOT_ID, BOT_SECRET, BenchStack
+from dispatcher.bench.e2e_stack import BOT_ID, BOT_SECRET, bench_stack, push_to
 from dispatcher.bench.e2e_stats import summarize
+from dispatcher.testing.push_receiver import PushReceiver
 
-OK = b'{"errcode":0,"errmsg":"ok","code":0,"msg":"success"}'
 
-
-class GroupReceiver:
-    """A minimal HTTP/1.1 server: records when each path first receives a POST."""
-
-    def __init__(self) -> None:
-        self.first: dict[str, float] = {}
-        self.count = 0
-        self._server: asyncio.Server | None = None
-        self.port = 0
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                line = await reader.readline()
-                if not line:
-                    return
-                path = line.split(b" ")[1].split(b"?")[0].decode()
-                length = 0
-                while (header := await reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = header.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                await reader.readexactly(length)
-                self.first.setdefault(path, time.perf_counter())
-                self.count += 1
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                    b"content-length: %d\r\n\r\n%s" % (len(OK), OK)
-                )
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            return
-        finally:
-            writer.close()
+def first_receipts(receiver: PushReceiver) -> dict[str, float]:
+    """When each path first received a request (monotonic seconds)."""
+    first: dict[str, float] = {}
+    for r in receiver.received:
+        first.setdefault(r.path, r.at)
+    return first
 
 
 def _group(platform: str, i: int) -> str:
@@ -88,7 +48,7 @@ def _place(community: str, kind: str, i: int) -> dict[str, str]:
     return {"community_id": community, "grid_id": "g1", "compound_id": f"c-{kind}-{i}"}
 
 
-def bots_doc(receiver: GroupReceiver, community: str, n: int) -> dict[str, Any]:
+def bots_doc(receiver: PushReceiver, community: str, n: int) -> dict[str, Any]:
     platforms = {
         "wecom": {
             "kind": "wecom",
@@ -173,7 +133,7 @@ def _reply_path(kind: str, group: str) -> str:
 
 async def run_platform(
     client: httpx.AsyncClient,
-    receiver: GroupReceiver,
+    receiver: PushReceiver,
     kind: str,
     n: int,
     rate: float,
@@ -199,26 +159,28 @@ async def run_platform(
             doc = json.loads(body)
             doc["sessionWebhook"] = receiver.url(f"/dt/{group}") + "?session=s"
             body = json.dumps(doc, ensure_ascii=False).encode()
-        started = time.perf_counter()
+        started = time.monotonic()
         sent[i - first] = started
         r = await client.post(path, params=query, headers=headers, content=body)
-        answered.append(time.perf_counter() - started)
+        answered.append(time.monotonic() - started)
         if r.status_code not in (200, 202) or not r.json().get("is_request"):
             refused.append(f"{r.status_code} {r.text[:120]}")
 
-    t0 = time.perf_counter()
+    t0 = time.monotonic()
     tasks = []
     for i in range(n):
-        delay = t0 + i / rate - time.perf_counter()
+        delay = t0 + i / rate - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(i)))
     await asyncio.gather(*tasks)
-    deadline = time.perf_counter() + (30 if kind != "generic" else 0)  # no group reply
+    deadline = time.monotonic() + (30 if kind != "generic" else 0)  # no group reply
     paths = {i: _reply_path(kind, _group(kind, first + i)) for i in range(n)}
-    while time.perf_counter() < deadline and not all(p in receiver.first for p in paths.values()):
+    first = first_receipts(receiver)
+    while time.monotonic() < deadline and not all(p in first for p in paths.values()):
         await asyncio.sleep(0.1)
-    replies = [receiver.first[p] - sent[i] for i, p in paths.items() if p in receiver.first]
+        first = first_receipts(receiver)
+    replies = [first[p] - sent[i] for i, p in paths.items() if p in first]
     return {
         "platform": kind,
         "messages": n,
@@ -233,17 +195,17 @@ async def run_platform(
 
 
 async def _main(args: argparse.Namespace) -> int:
-    receiver = GroupReceiver()
-    await receiver.start()
+    receiver = await PushReceiver().start()
     community = "bench-platforms"
-    stack = BenchStack(
+    stack = bench_stack(
         kafka_bootstrap="127.0.0.1:" + os.environ.get("DISPATCH_KAFKA_PORT", "19092"),
         pg_port=int(os.environ.get("DISPATCH_PG_PORT", "55432")),
         partitions=4,
         plan_time_scale=1.0,
-        push_url=receiver.url("/phones"),
         communities=[community],
+        bot=None,  # the bots file below: one robot per platform, one group per message
     )
+    push_to(stack, receiver.url("/phones"))
     results = []
     try:
         await stack.create()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from functools import partial
@@ -21,6 +20,7 @@ from typing import Any
 from dispatcher.classify import classify
 from dispatcher.classify.evaluate import evaluate
 from dispatcher.classify.hanzi import to_simplified
+from dispatcher.stats import nearest_rank
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -122,12 +122,10 @@ def _bench_parser() -> argparse.ArgumentParser:
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    cuts = statistics.quantiles(ordered, n=100, method="inclusive")
     return {
-        "p50_us": round(cuts[49] * 1e6, 1),
-        "p99_us": round(cuts[98] * 1e6, 1),
-        "max_us": round(ordered[-1] * 1e6, 1),
+        "p50_us": round(nearest_rank(samples, 0.50) * 1e6, 1),
+        "p99_us": round(nearest_rank(samples, 0.99) * 1e6, 1),
+        "max_us": round(max(samples) * 1e6, 1),
     }
 
 

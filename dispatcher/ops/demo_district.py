@@ -1,5 +1,6 @@
 """A deterministic demo district (思明区-like): communities, grids, compounds, buildings and a
-few hundred helpers with skills, roles and pairings, generated from a seed.
+few hundred helpers with skills, roles and pairings, generated from a seed (the `DEMO`
+preset of ops/district.py).
 
 Bodies are what PUT /v1/admin/helpers/{id} takes. No phone numbers: the demo never needs
 them, and fake ones look real enough to end up somewhere they should not.
@@ -8,15 +9,15 @@ them, and fake ones look real enough to end up somewhere they should not.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import Any
+
+from dispatcher.ops.district import CHANNEL, DEMO, Building, helper_body
 
 COMMUNITIES: tuple[tuple[str, str], ...] = (
     ("demo-zhonghua", "中华社区"),
     ("demo-kaiyuan", "开元社区"),
     ("demo-lujiang", "鹭江社区"),
 )
-COMPOUND_NAMES = ("图强小区", "振兴小区", "华新花园", "南华苑", "东方巷", "光明里", "新村", "桂园")
 SURNAMES = "林陈黄张王李吴刘蔡杨郑许谢洪郭曾邱苏"
 # Weighted skills: many general neighbours and drivers, a few doctors and nurses.
 SKILLS: tuple[tuple[str, int], ...] = (
@@ -39,38 +40,13 @@ SKILLS: tuple[tuple[str, int], ...] = (
 STORY_PAIRINGS = {"demo-zhonghua": ("h-elder-lin", "h-elder-88")}
 
 
-@dataclass(frozen=True)
-class Place:
-    community_id: str
-    grid_id: str
-    compound_id: str
-    compound_name: str
-    building_id: str
-
-    def body(self, **extra: Any) -> dict[str, Any]:
-        return {
-            "community_id": self.community_id,
-            "grid_id": self.grid_id,
-            "compound_id": self.compound_id,
-            "building_id": self.building_id,
-            "compound_name": self.compound_name,
-            "building_name": f"{self.building_id.removeprefix('b')}号楼",
-            **extra,
-        }
+Place = Building  # the demo's name for a building
 
 
-def places(community_id: str) -> list[Place]:
+def places(community_id: str) -> list[Building]:
     """2 grids x 2 compounds x 4 buildings per community."""
     index = [c for c, _ in COMMUNITIES].index(community_id)
-    out = []
-    for g in range(2):
-        for c in range(2):
-            n = (index * 4 + g * 2 + c) % len(COMPOUND_NAMES)
-            for b in range(1, 5):
-                out.append(
-                    Place(community_id, f"g{g + 1}", f"c{g + 1}{c + 1}", COMPOUND_NAMES[n], f"b{b}")
-                )
-    return out
+    return DEMO.buildings(community_id, index)
 
 
 def helpers(seed: int = 7, per_community: int = 100) -> list[dict[str, Any]]:
@@ -89,17 +65,17 @@ def helpers(seed: int = 7, per_community: int = 100) -> list[dict[str, Any]]:
                 roles = ["community_staff"]  # on duty: the whistle ring
             elif i % 16 == 2:
                 roles.append("building_head")
-            body: dict[str, Any] = {
-                "helper_id": hid,
-                "name": f"{rng.choice(SURNAMES)}{'师傅' if 'driving' in skills else '邻居'}{i:03d}",
-                "place": spot.body(household_id=f"hh-{hid}"),
-                "roles": roles,
-                "skills": skills,
-                "party_member": party,
-                "gender": rng.choice(("female", "male")),
-                "channels": ["webhook:default"],
-                "languages": ["minnan"] if rng.random() < 0.2 else [],
-            }
+            body = helper_body(
+                rng,
+                hid,
+                f"{i:03d}",
+                spot.place(household_id=f"hh-{hid}"),
+                skills,
+                roles,
+                party=party,
+                surnames=SURNAMES,
+            )
+            body["languages"] = ["minnan"] if rng.random() < 0.2 else []
             bodies.append(body)
         # The stories' paired neighbours live in the same building as their elders.
         for j, household in enumerate(STORY_PAIRINGS.get(community_id, ())):
@@ -108,12 +84,12 @@ def helpers(seed: int = 7, per_community: int = 100) -> list[dict[str, Any]]:
                 {
                     "helper_id": hid,
                     "name": f"{SURNAMES[j]}阿姨" if j == 0 else f"{SURNAMES[j + 1]}大哥",
-                    "place": spots[j].body(household_id=f"hh-{hid}"),
+                    "place": spots[j].place(household_id=f"hh-{hid}"),
                     "roles": ["party_member"],
                     "skills": ["first_aid", "elder_care"] if j == 0 else ["carrying", "errands"],
                     "party_member": True,
                     "paired_household_ids": [household],
-                    "channels": ["webhook:default"],
+                    "channels": [CHANNEL],
                 }
             )
     return bodies

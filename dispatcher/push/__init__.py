@@ -12,7 +12,6 @@ from dispatcher.push.endpoints import (
     EndpointConfig,
     EndpointKind,
     EndpointRegistry,
-    PushSettings,
     UnknownEndpointError,
 )
 from dispatcher.push.engine import (
@@ -57,7 +56,6 @@ __all__ = [
     "PermanentFailure",
     "PushKind",
     "PushMessage",
-    "PushSettings",
     "RetryLater",
     "RetryPolicy",
     "SubmitOutcome",

@@ -1,6 +1,6 @@
 """`python -m dispatcher.push.bench`: throughput and latency of one Deliverer.
 
-Sends N signed webhook deliveries to the local test receiver (tests/support, run in its
+Sends N signed webhook deliveries to the local receiver (dispatcher/testing, run in its
 own thread and event loop) and prints JSON: deliveries/second from first submit to the
 last callback, and p50/p99 latency from submit to receipt at the receiver. Run it from
 the repository root. A measurement, not a test: nothing is asserted.
@@ -10,33 +10,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
-import statistics
 import sys
 import time
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from dispatcher.push.backoff import RetryPolicy
 from dispatcher.push.endpoints import EndpointConfig, EndpointRegistry
 from dispatcher.push.engine import Deliverer, EngineConfig
 from dispatcher.push.model import Delivery, PushKind, PushMessage
-
-
-def _receiver_module() -> ModuleType:
-    try:
-        return importlib.import_module("tests.support.push_receiver")
-    except ModuleNotFoundError:  # the test support code lives beside the package, not in it
-        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-        return importlib.import_module("tests.support.push_receiver")
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
+from dispatcher.stats import nearest_rank
+from dispatcher.testing.push_receiver import ThreadedPushReceiver
 
 
 async def _run(url: str, count: int, concurrency: int, rate: float | None) -> dict[str, Any]:
@@ -80,10 +64,8 @@ async def _run(url: str, count: int, concurrency: int, rate: float | None) -> di
     return {"elapsed": elapsed, "submitted": submitted}
 
 
-def _measure(
-    module: ModuleType, count: int, concurrency: int, rate: float | None
-) -> dict[str, Any]:
-    with module.ThreadedPushReceiver() as receiver:
+def _measure(count: int, concurrency: int, rate: float | None) -> dict[str, Any]:
+    with ThreadedPushReceiver() as receiver:
         run = asyncio.run(_run(receiver.url("/bench"), count, concurrency, rate))
         received = {r.webhook_id: r.at for r in list(receiver.received)}
     latencies = [received[i] - t for i, t in run["submitted"].items() if i in received]
@@ -94,8 +76,8 @@ def _measure(
         "submit_rate_per_second": rate,
         "seconds": round(run["elapsed"], 3),
         "deliveries_per_second": round(count / run["elapsed"], 1),
-        "latency_ms_p50": round(statistics.median(latencies) * 1000, 2),
-        "latency_ms_p99": round(_percentile(latencies, 0.99) * 1000, 2),
+        "latency_ms_p50": round(nearest_rank(latencies, 0.50) * 1000, 2),
+        "latency_ms_p99": round(nearest_rank(latencies, 0.99) * 1000, 2),
     }
 
 
@@ -105,12 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="sends in flight")
     parser.add_argument("--paced-rate", type=float, default=200.0, help="submits/s, paced run")
     args = parser.parse_args(argv)
-    module = _receiver_module()
     result = {
         # Everything submitted at once: throughput; latency is mostly time in the queue.
-        "burst": _measure(module, args.count, args.concurrency, None),
+        "burst": _measure(args.count, args.concurrency, None),
         # Submitted at a steady rate below capacity: per-delivery latency.
-        "paced": _measure(module, max(1, args.count // 4), args.concurrency, args.paced_rate),
+        "paced": _measure(max(1, args.count // 4), args.concurrency, args.paced_rate),
     }
     print(json.dumps(result))
     return 0

@@ -12,7 +12,6 @@ from enum import StrEnum
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dispatcher.push.signing import webhook_secret_bytes
 
@@ -126,18 +125,3 @@ class EndpointRegistry:
 
     def __len__(self) -> int:
         return len(self._by_name)
-
-
-class PushSettings(BaseSettings):
-    """Environment configuration, e.g. PUSH_ENDPOINTS='[{"name": ..., "kind": "wecom", ...}]'."""
-
-    model_config = SettingsConfigDict(env_prefix="PUSH_")
-
-    endpoints: list[EndpointConfig] = Field(default_factory=list)
-    max_attempts: int = Field(default=6, ge=1)
-    max_total_seconds: float = Field(default=120.0, gt=0)
-    breaker_failures: int = Field(default=5, ge=1)
-    breaker_cool_down_seconds: float = Field(default=30.0, ge=0)
-
-    def registry(self) -> EndpointRegistry:
-        return EndpointRegistry(self.endpoints)

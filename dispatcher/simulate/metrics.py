@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 from dispatcher.simulate.engine import WEEK_S, Run
+from dispatcher.stats import percentile
 from schemas.vocab import Urgency
 
 CRITICAL_WITHIN_S = 120.0
@@ -19,14 +20,6 @@ CRITICAL_WITHIN_S = 120.0
 GOAL_CRITICAL_WITHIN_2MIN = 0.95
 GOAL_NOTIFICATION_RATIO = 0.2  # at most a fifth of a broadcast's notifications
 GOAL_MAX_OFFERS_WEEK = 10
-
-
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (no interpolation: every value reported really happened)."""
-    if not sorted_values:
-        return None
-    rank = max(1, -(-len(sorted_values) * q // 100))
-    return sorted_values[int(rank) - 1]
 
 
 def gini(values: list[float]) -> float:
@@ -58,9 +51,9 @@ def summarise(run: Run) -> dict[str, Any]:
         by_urgency[urgency.value] = {
             "n": len(group),
             "answered": len(waits),
-            "p50": _r(percentile(waits, 50), 1),
-            "p90": _r(percentile(waits, 90), 1),
-            "p99": _r(percentile(waits, 99), 1),
+            "p50": _r(percentile(waits, 0.50), 1),
+            "p90": _r(percentile(waits, 0.90), 1),
+            "p99": _r(percentile(waits, 0.99), 1),
         }
         never_by_urgency[urgency.value] = _r(1 - len(waits) / len(group)) if group else None
     critical = [o for o in outcomes if o.urgency is Urgency.CRITICAL]

@@ -16,13 +16,13 @@ import httpx
 import pytest
 
 from dispatcher.settings import REPO_ROOT
+from dispatcher.testing.stack import LocalStack
 from schemas.catalogue import entry
 from schemas.commands import AcceptOffer, CommandBody, ResolveRequest
 from schemas.vocab import Category, Party
 from tests.e2e.cdp import Browser, chromium_binary
 from tests.support import builders
 from tests.support.kafka import CommandProducer
-from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 COMMUNITY = "e2e-siming"
@@ -35,11 +35,10 @@ async def row_status(browser: Browser, request_id: str) -> str | None:
     return result
 
 
-async def test_dashboard_shows_a_request_live(e2e_stack: LocalStack, tmp_path: Path) -> None:
+async def test_dashboard_shows_a_request_live(stack: LocalStack, tmp_path: Path) -> None:
     binary = chromium_binary()
     if binary is None:
         pytest.fail("Chromium is missing: apt-get install -y chromium (the e2e suite needs it)")
-    stack = e2e_stack
     stack.start_worker()
     await stack.start_api()
     browser = Browser(tmp_path / "profile")

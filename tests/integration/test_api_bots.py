@@ -21,8 +21,8 @@ from pydantic import SecretStr
 from dispatcher.api import idempotency
 from dispatcher.api.bots import secret_key
 from dispatcher.api.webhook_signature import bound_payload, signed_headers
+from dispatcher.testing.stack import LocalStack
 from tests.support import builders
-from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -92,21 +92,6 @@ async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
         )
         assert r.status_code == 202, r.text
     yield stack
-
-
-@pytest.fixture
-async def client(api: LocalStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=api.api_url, timeout=15) as c:
-        yield c
-
-
-@pytest.fixture
-async def db(api: LocalStack) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(api.pg_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 def signed(

@@ -30,7 +30,7 @@ from dispatcher.api.bots import BotConfig, BotRegistry, GroupPlace
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.webhook_signature import bound_payload, signed_headers
 from dispatcher.settings import Settings
-from tests.support.stack import LocalStack, free_port
+from dispatcher.testing.stack import LocalStack, free_port
 
 FUZZ_KEY = b"fuzz-bot-secret-0123456789"
 EXAMPLES_PER_OPERATION = 120

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from openpyxl import Workbook
 
-from tests.support.stack import LocalStack
+from dispatcher.testing.stack import LocalStack
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -39,12 +39,6 @@ async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
     stack.start_worker()
     await stack.start_api()
     yield stack
-
-
-@pytest.fixture
-async def client(api: LocalStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=api.api_url, timeout=30) as c:
-        yield c
 
 
 async def helpers_in(dsn: str, community: str) -> int:

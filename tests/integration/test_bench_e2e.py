@@ -65,6 +65,18 @@ def test_quick_bench_reports_sane_numbers(_stack_running: None) -> None:
 
     ceiling = result["throughput_ceiling_rps_1_worker"]
     assert ceiling is None or ceiling > 0
+    assert result["ceiling_req_s_one_worker"] == ceiling
+
+    # Open loop: each request's latency from its scheduled time is at least the one from
+    # its actual send, so every percentile is too.
+    assert first["p50_ms"] >= first["sent_p50_ms"] and first["p99_ms"] >= first["sent_p99_ms"]
+    assert result["intake_offered_rate"] == 50.0
+    assert 0 < result["intake_sent_p50_ms"] <= result["intake_p50_ms"] <= result["intake_p99_ms"]
+    cpu = result["cpu_ms_per_request"]
+    per = cpu["per_process"]
+    assert {"api", "worker-1", "broker", "postgresql", "load_generator", "receiver"} <= set(per)
+    assert per["worker-1"] > 0 and per["api"] > 0 and per["broker"] > 0
+    assert cpu["total"] >= sum(v for v in per.values() if v is not None) - 0.01
 
     cleanup = result["cleanup"]
     assert "database_dropped" in cleanup

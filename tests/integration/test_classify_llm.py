@@ -16,8 +16,8 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.llm_classifier import LlmClassifier, mask_numbers, refine_with_llm
 from dispatcher.classify import classify
 from dispatcher.settings import Settings
+from dispatcher.testing.push_receiver import PushReceiver, Reply, hang, server_error
 from schemas.vocab import Urgency
-from tests.support.push_receiver import PushReceiver, Reply, hang, server_error
 
 PATH = "/v1/chat/completions"
 TIMEOUT = 0.5

@@ -23,8 +23,8 @@ import asyncpg
 import httpx
 import pytest
 
+from dispatcher.testing.stack import LocalStack, Proc
 from tests.support import chaos
-from tests.support.stack import LocalStack, Proc
 from tests.support.waiting import eventually
 
 KILLS = int(os.environ.get("CRASH_KILLS", "10"))

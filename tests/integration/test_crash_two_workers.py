@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from dispatcher.testing.stack import LocalStack, Proc
 from tests.integration.test_crash import COMMUNITIES, assert_clean, configure, settle_and_report
 from tests.support import chaos
-from tests.support.stack import LocalStack, Proc
 from tests.support.waiting import eventually
 
 SEED = 20261202

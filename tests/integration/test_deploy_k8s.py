@@ -30,8 +30,8 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from dispatcher.api.bots import _BotsFile
 from dispatcher.settings import REPO_ROOT, Settings
+from dispatcher.testing.stack import LocalStack
 from streams.topics import changelog_topics, topic_names
-from tests.support.stack import LocalStack
 
 K8S = REPO_ROOT / "deploy/k8s"
 KUBERNETES_VERSION = "1.33"  # the oldest minor we promise to run on

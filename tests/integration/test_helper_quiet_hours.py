@@ -10,9 +10,9 @@ import asyncpg
 import httpx
 
 from dispatcher.links import helper_link
+from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support.bot import BotClient
-from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}

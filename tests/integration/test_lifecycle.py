@@ -9,12 +9,12 @@ import asyncpg
 import httpx
 import pytest
 
+from dispatcher.testing.stack import LocalStack
 from schemas.commands import AcceptOffer, ResolveRequest
 from schemas.vocab import Party
 from tests.support import builders
 from tests.support.bot import BotClient
 from tests.support.kafka import CommandProducer
-from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}

@@ -15,12 +15,12 @@ import asyncpg
 import httpx
 import pytest
 
+from dispatcher.testing.push_receiver import PushReceiver, server_error
+from dispatcher.testing.stack import LocalStack
 from schemas.commands import AcceptOffer
 from tests.support import builders
 from tests.support.bot import BotClient
 from tests.support.kafka import CommandProducer
-from tests.support.push_receiver import PushReceiver, server_error
-from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}

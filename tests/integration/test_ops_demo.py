@@ -7,7 +7,7 @@ import asyncio
 import sys
 
 from dispatcher.ops.demo_stories import STORIES
-from tests.support.stack import LocalStack, free_port
+from dispatcher.testing.stack import LocalStack, free_port
 
 
 async def test_demo_plays_the_stories(stack: LocalStack) -> None:

@@ -20,10 +20,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from dispatcher.testing.stack import LocalStack, free_port
 from schemas.commands import AcceptOffer, CommandBody, DeclineOffer, ResolveRequest, new_command
 from schemas.vocab import Party
 from tests.support import builders
-from tests.support.stack import LocalStack, free_port
 from tests.support.waiting import eventually
 
 COMMUNITY = "ops-metrics"

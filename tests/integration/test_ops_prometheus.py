@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from dispatcher.settings import REPO_ROOT
+from dispatcher.testing.stack import LocalStack, free_port
 from tests.support import builders
-from tests.support.stack import LocalStack, free_port
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from dispatcher.settings import REPO_ROOT
-from tests.support.stack import LocalStack
+from dispatcher.testing.stack import LocalStack
 from tests.support.waiting import eventually
 
 

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from dispatcher.testing.stack import LocalStack
 from tests.support import platform_callbacks as pc
 from tests.support import platform_flow as flow
 from tests.support.platform_callbacks import Callback
-from tests.support.stack import LocalStack
 
 
 class DingTalk(flow.Platform):

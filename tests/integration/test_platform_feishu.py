@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
+from dispatcher.testing.push_receiver import PushReceiver, Reply
+from dispatcher.testing.stack import LocalStack
 from tests.support import platform_callbacks as pc
 from tests.support import platform_flow as flow
 from tests.support.platform_callbacks import Callback
-from tests.support.push_receiver import PushReceiver, Reply
-from tests.support.stack import LocalStack
 
 FEISHU_API = "/feishu-api"
 TOKEN_PATH = FEISHU_API + "/open-apis/auth/v3/tenant_access_token/internal"

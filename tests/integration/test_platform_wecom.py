@@ -12,10 +12,10 @@ import pytest
 from wechatpy.crypto import _get_signature
 from wechatpy.enterprise.crypto import PrpCrypto
 
+from dispatcher.testing.stack import LocalStack
 from tests.support import platform_callbacks as pc
 from tests.support import platform_flow as flow
 from tests.support.platform_callbacks import Callback
-from tests.support.stack import LocalStack
 
 
 class WeCom(flow.Platform):

@@ -9,11 +9,11 @@ import json
 import asyncpg
 import httpx
 
+from dispatcher.testing.stack import LocalStack
 from schemas.dead_letter import DeadLetter
 from tests.support import builders
 from tests.support.bot import BotClient
 from tests.support.kafka import CommandProducer, read_topic
-from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}

@@ -1,4 +1,4 @@
-"""The Deliverer against a real local HTTP receiver (tests/support/push_receiver.py).
+"""The Deliverer against a real local HTTP receiver (dispatcher/testing/push_receiver.py).
 
 Timing assertions compare receipt times with each other, with margins of a second or
 more against hangs of several seconds; none bounds absolute wall-clock time tightly.
@@ -28,7 +28,7 @@ from dispatcher.push import (
     RetryPolicy,
     SubmitOutcome,
 )
-from tests.support.push_receiver import (
+from dispatcher.testing.push_receiver import (
     PushReceiver,
     hang,
     platform_error,

@@ -12,9 +12,9 @@ import asyncpg
 import httpx
 import pytest
 
+from dispatcher.testing.stack import LocalStack, Proc
 from tests.support import builders
 from tests.support.bot import BotClient
-from tests.support.stack import LocalStack, Proc
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dispatcher.bench.record import compare
-from tests.support.stack import LocalStack
+from dispatcher.testing.stack import LocalStack
 
 
 async def test_set_based_recording_equals_per_event(stack: LocalStack) -> None:

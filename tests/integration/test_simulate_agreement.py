@@ -26,6 +26,7 @@ from dispatcher.simulate.behaviour import Behaviour
 from dispatcher.simulate.draws import Draws
 from dispatcher.simulate.engine import Simulation
 from dispatcher.simulate.world import Arrival
+from dispatcher.testing.stack import LocalStack
 from schemas.commands import AcceptOffer, DeclineOffer, ResolveRequest
 from schemas.helpers import HelperProfile
 from schemas.plans import DEFAULT_PLANS
@@ -33,7 +34,6 @@ from schemas.vocab import Party, Urgency
 from tests.support import builders
 from tests.support.bot import BotClient
 from tests.support.kafka import CommandProducer
-from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncpg
 import httpx
 
+from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support.bot import BotClient
-from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 

@@ -16,9 +16,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
+from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support.bot import BotClient
-from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from typing import Any
 
-from tests.support.stack import LocalStack
+from dispatcher.testing.stack import LocalStack
 
 
 def run_json(stack: LocalStack, *args: str) -> dict[str, Any]:

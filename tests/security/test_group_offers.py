@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from dispatcher.links import helper_link
+from dispatcher.testing.push_receiver import PushReceiver
+from dispatcher.testing.stack import LocalStack
 from tests.support import builders
-from tests.support.push_receiver import PushReceiver
-from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}

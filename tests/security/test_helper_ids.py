@@ -13,9 +13,9 @@ from pydantic import SecretStr
 
 from dispatcher.helper_ids import id_key, keyed_helper_id, legacy_helper_id
 from dispatcher.settings import Settings
+from dispatcher.testing.stack import LocalStack
 from tests.security.cli import run_json
 from tests.support import builders
-from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 
+from dispatcher.testing.stack import LocalStack
 from tests.support.bot import BotClient, bound_payload, sign
-from tests.support.stack import LocalStack
 
 LIMIT = 256 * 1024  # DISPATCH_MAX_BODY_BYTES' default
 

@@ -12,11 +12,11 @@ from pydantic import ValidationError
 
 from dispatcher.logs import Redacting
 from dispatcher.redact import describe
+from dispatcher.testing.stack import LocalStack
 from schemas.commands import Command
 from schemas.dead_letter import DeadLetter
-from tests.integration.conftest import phones_in_logs
+from tests.conftest import phones_in_logs
 from tests.support.kafka import CommandProducer, read_topic
-from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 PHONE = "13877776666"

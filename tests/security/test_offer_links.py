@@ -19,8 +19,8 @@ from pydantic import SecretStr
 
 from dispatcher.links import LinkTampered, action_links, offer_token, verify_token
 from dispatcher.settings import Settings
+from dispatcher.testing.stack import LocalStack
 from tests.support import builders
-from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}

@@ -13,13 +13,13 @@ import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from dispatcher.testing.stack import LocalStack
 from schemas.commands import AcceptOffer, ResolveRequest
 from schemas.vocab import Party
 from tests.security.cli import run_json
 from tests.support import builders
 from tests.support.bot import BotClient
 from tests.support.kafka import CommandProducer
-from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}

@@ -15,9 +15,9 @@ from dispatcher.ops.reports import MonthReport, days_csv, helpers_csv
 from dispatcher.push.channels import WeComChannel
 from dispatcher.push.endpoints import EndpointConfig
 from dispatcher.push.model import Delivery, PushKind, PushMessage
+from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support.bot import BotClient, bots_file_doc, bound_payload, sign
-from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 COMMUNITY = "sec-small"

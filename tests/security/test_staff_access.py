@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from dispatcher.testing.stack import LocalStack
 from tests.support import builders
-from tests.support.stack import LocalStack
 
 DEV_STAFF = "dev-staff-token"
 METRICS = {"Authorization": "Bearer dev-only-metrics-token"}

@@ -11,8 +11,8 @@ import asyncpg
 import httpx
 
 from dispatcher.api.staff_accounts import token_hash
+from dispatcher.testing.stack import LocalStack
 from tests.support import builders
-from tests.support.stack import LocalStack
 
 LI = secrets.token_urlsafe(32)
 WANG = secrets.token_urlsafe(32)

@@ -4,14 +4,13 @@ with a 422 that says why, and the API goes on serving honest ledgers."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
+from dispatcher.testing.stack import LocalStack
 from tests.security.test_xlsx_entities import LAUGHS
 from tests.security.xlsx_files import LEDGER, build, inline_rows, one_string_bomb, sheet_xml
-from tests.support.stack import LocalStack, ensure_stack_up
 
 pytestmark = pytest.mark.integration
 
@@ -20,17 +19,10 @@ FAR = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></r
 
 
 @pytest.fixture(scope="module")
-async def client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[httpx.AsyncClient]:
-    ensure_stack_up()
-    root: Path = tmp_path_factory.mktemp("stack")
-    stack = LocalStack(root=root)
-    await stack.create()
-    try:
-        await stack.start_api()
-        async with httpx.AsyncClient(base_url=stack.api_url, timeout=90) as c:
-            yield c
-    finally:
-        await stack.drop()
+async def client(stack: LocalStack) -> AsyncIterator[httpx.AsyncClient]:
+    await stack.start_api()
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=90) as c:
+        yield c
 
 
 async def post(client: httpx.AsyncClient, data: bytes) -> httpx.Response:

@@ -13,24 +13,17 @@ from typing import Any
 
 import httpx
 
+from dispatcher.testing.stack import Bot
+
 BOT_ID = "test-bot"
 BOT_SECRET = "whsec_" + base64.b64encode(b"integration-test-bot-secret-0123456789").decode()
 
 
+TEST_BOT = Bot(BOT_ID, BOT_SECRET)
+
+
 def bots_file_doc(communities: set[str]) -> dict[str, Any]:
-    return {
-        "bots": [
-            {
-                "bot_id": BOT_ID,
-                "secrets": [BOT_SECRET],
-                "communities": sorted(communities),
-                "rate_per_minute": 100000,
-                "burst": 100000,
-                "group_rate_per_minute": 100000,
-                "group_burst": 100000,
-            }
-        ]
-    }
+    return TEST_BOT.bots_file_doc(communities)
 
 
 def sign(

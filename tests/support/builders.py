@@ -5,19 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from dispatcher.ops import district
+
 
 def place(
     community: str, compound: str = "c1", building: str = "b3", **extra: Any
 ) -> dict[str, Any]:
-    return {
-        "community_id": community,
-        "grid_id": "g1",
-        "compound_id": compound,
-        "building_id": building,
-        "compound_name": "图强小区",
-        "building_name": f"{building.removeprefix('b')}号楼",
-        **extra,
-    }
+    return district.place(
+        community, "g1", compound, building, "图强小区", building.removeprefix("b"), **extra
+    )
 
 
 def helper(helper_id: str, community: str, skills: list[str], **extra: Any) -> dict[str, Any]:

@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import random
-import statistics
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from dispatcher.stats import nearest_rank
+from dispatcher.testing.stack import LocalStack
 from schemas.commands import (
     AcceptOffer,
     CancelRequest,
@@ -36,7 +37,6 @@ from schemas.vocab import Party
 from tests.support import builders
 from tests.support.bot import BotClient
 from tests.support.kafka import CommandProducer
-from tests.support.stack import LocalStack
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
 
@@ -260,12 +260,11 @@ def deadline_lateness(traces: dict[str, list[dict[str, Any]]]) -> dict[str, Any]
 def pct(values: list[float]) -> dict[str, float | int | None]:
     if not values:
         return {"n": 0, "p50": None, "p99": None, "max": None}
-    ordered = sorted(values)
     return {
-        "n": len(ordered),
-        "p50": round(statistics.median(ordered), 3),
-        "p99": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 3),
-        "max": round(ordered[-1], 3),
+        "n": len(values),
+        "p50": round(nearest_rank(values, 0.50), 3),
+        "p99": round(nearest_rank(values, 0.99), 3),
+        "max": round(max(values), 3),
     }
 
 

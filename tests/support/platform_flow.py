@@ -19,10 +19,10 @@ from urllib.parse import urlparse
 import asyncpg
 import httpx
 
+from dispatcher.testing.push_receiver import PushReceiver
+from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support.platform_callbacks import Callback
-from tests.support.push_receiver import PushReceiver
-from tests.support.stack import LocalStack
 from tests.support.waiting import eventually
 
 ACCEPTED_BY_PA = "一位邻居（林阿姨）已接单，正在赶来。"  # pa opted in to be named

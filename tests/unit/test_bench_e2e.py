@@ -21,10 +21,10 @@ from dispatcher.bench.e2e_city import (
     RequestFactory,
     build_city,
 )
-from dispatcher.bench.e2e_load import RunResult, Sent
+from dispatcher.bench.e2e_load import RunResult, Sent, latencies
 from dispatcher.bench.e2e_observe import Observations, signed_headers
 from dispatcher.bench.e2e_stack import BOT_ID, BOT_SECRET
-from dispatcher.bench.e2e_stats import percentile, ratio, summarize
+from dispatcher.bench.e2e_stats import headline, ratio, summarize
 
 
 def test_city_is_deterministic_and_sized() -> None:
@@ -103,7 +103,6 @@ def test_percentiles_and_ratios() -> None:
     assert summarize([]) == {"p50_ms": None, "p99_ms": None, "max_ms": None}
     s = summarize([i / 1000 for i in range(1, 101)])  # 1..100 ms
     assert (s["p50_ms"], s["p99_ms"], s["max_ms"]) == (50.0, 99.0, 100.0)
-    assert percentile([1.0], 0.99) == 1.0
     assert ratio(10.0, 2.0) == 5.0
     assert ratio(None, 2.0) is None and ratio(1.0, 0.0) is None
 
@@ -123,11 +122,16 @@ def test_community_partitions_are_stable() -> None:
     assert all(0 <= p < 8 for p in parts.values())
 
 
-def _run(offered: float, latencies: list[float | None]) -> tuple[RunResult, dict[str, float]]:
+def _run(
+    offered: float, latencies: list[float | None], send_delay: float = 0.0
+) -> tuple[RunResult, dict[str, float]]:
+    """Requests scheduled at `offered`/s; each left `send_delay` s late (held by the
+    in-flight cap) and arrived `lat` s after it actually left."""
     result = RunResult(offered_rate=offered, planned=len(latencies))
     arrived: dict[str, float] = {}
     for i, lat in enumerate(latencies):
-        s = Sent(at=100.0 + i / offered, status=202, request_id=f"r{i}")
+        due = 100.0 + i / offered
+        s = Sent(scheduled=due, at=due + send_delay, status=202, request_id=f"r{i}")
         s.answered_at = s.at + 0.01
         result.sent.append(s)
         if lat is not None:
@@ -155,6 +159,24 @@ def test_scenario_and_sustainability() -> None:
     assert not stopped.sustainable(arrived)
 
 
+def test_latency_counts_from_the_schedule_not_from_the_send() -> None:
+    # Every request waited 0.8 s for a free slot, then took 0.3 s: a closed-loop clock
+    # (started at the send) sees 300 ms; the open-loop one sees the 1.1 s users waited.
+    result, arrived = _run(100.0, [0.3] * 200, send_delay=0.8)
+    s = result.scenario("intake_to_first_offer", arrived)
+    assert s["sent_p99_ms"] == 300.0
+    assert s["p99_ms"] == 1100.0
+    assert not result.sustainable(arrived)  # the ceiling is judged open loop
+    http = result.http_scenario()
+    assert http["sent_p50_ms"] == 10.0 and http["p50_ms"] == 810.0
+    assert latencies(result.accepted(), arrived, "scheduled") == pytest.approx([1.1] * 200)
+    assert latencies(result.accepted(), arrived, "sent") == pytest.approx([0.3] * 200)
+
+    prompt, arrived = _run(100.0, [0.3] * 200)
+    assert prompt.scenario("x", arrived)["p99_ms"] == 300.0
+    assert prompt.sustainable(arrived)
+
+
 def test_deadline_lateness_matches_in_either_order() -> None:
     obs = Observations()
     obs.note_deadline("c1", due=1000.0, now=1.0)
@@ -163,3 +185,30 @@ def test_deadline_lateness_matches_in_either_order() -> None:
     obs.note_deadline("c2", due=2000.0, now=4.0)
     obs.note_caused("c3", occurred=5.0, now=5.0)  # not caused by a deadline: unmatched
     assert obs.lateness == [(2.0, 0.25), (4.0, 0.5)]
+
+
+def _fixed(name: str, offered: float, **fields: object) -> dict[str, object]:
+    return {"name": name, "offered_rate": offered, "kind": "fixed_rate", **fields}
+
+
+def test_headline_figures() -> None:
+    cpu50 = {"total": 30.0, "per_process": {"api": 10.0}, "requests": 500}
+    cpu200 = {"total": 12.0, "per_process": {"api": 4.0}, "requests": 2000}
+    fixed = [
+        _fixed("intake_to_first_offer", 50.0, rate=50.0, p50_ms=20.0, p99_ms=40.0,
+               sent_p99_ms=30.0, cpu_ms_per_request=cpu50),
+        _fixed("intake_http_202", 50.0, p50_ms=3.0, p99_ms=9.0, sent_p50_ms=2.0, sent_p99_ms=8.0),
+        _fixed("intake_to_first_offer", 200.0, rate=190.0, p50_ms=80.0, p99_ms=900.0,
+               sent_p99_ms=200.0, cpu_ms_per_request=cpu200),
+        _fixed("intake_http_202", 200.0, p50_ms=30.0, p99_ms=90.0, sent_p50_ms=5.0,
+               sent_p99_ms=9.0),
+    ]  # fmt: skip
+    h = headline(fixed, {"p50_ms": 1.0, "p99_ms": 4.0}, 150.0)
+    assert h["ceiling_req_s_one_worker"] == 150.0
+    assert (h["intake_p50_ms"], h["intake_p99_ms"], h["intake_offered_rate"]) == (3.0, 9.0, 50.0)
+    assert h["e2e_p99_over_floor"] == 10.0 and h["e2e_p99_over_floor_sent"] == 7.5
+    cpu = h["cpu_ms_per_request"]
+    assert cpu["total"] == 12.0 and cpu["offered_rate"] == 200.0  # the busiest run
+    assert cpu["by_offered_rate"] == {"50.0": 30.0, "200.0": 12.0}
+    empty = headline([], {"p50_ms": 1.0, "p99_ms": 4.0}, None)
+    assert empty["cpu_ms_per_request"] is None and empty["intake_p50_ms"] is None

@@ -13,11 +13,11 @@ from dispatcher.push.endpoints import (
     EndpointConfig,
     EndpointKind,
     EndpointRegistry,
-    PushSettings,
     UnknownEndpointError,
 )
 from dispatcher.push.http import install_log_redaction, redact
 from dispatcher.push.model import Delivery, Mention, PushKind, PushMessage
+from dispatcher.settings import Settings
 
 
 def test_secrets_not_in_repr() -> None:
@@ -75,10 +75,10 @@ def test_invalid_endpoints(fields: dict[str, str]) -> None:
 
 def test_registry_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
-        "PUSH_ENDPOINTS",
+        "DISPATCH_PUSH_ENDPOINTS",
         '[{"name": "grid-1", "kind": "wecom", "url": "https://q.example/send", "token": "k"}]',
     )
-    registry = PushSettings().registry()
+    registry = EndpointRegistry(Settings().push_endpoints)
     assert "grid-1" in registry and len(registry) == 1
     assert registry.get("grid-1").effective_rate() == (15.0, 5)
     with pytest.raises(UnknownEndpointError):

@@ -147,9 +147,9 @@ def test_everyone_answering_fills_critical_requests_fast() -> None:
 
 
 def test_metric_helpers() -> None:
-    assert percentile([], 50) is None
-    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0
-    assert percentile([1.0, 2.0, 3.0, 4.0], 99) == 4.0
+    assert percentile([], 0.50) is None
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.50) == 2.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.99) == 4.0
     assert gini([1.0, 1.0, 1.0]) == 0.0
     assert gini([0.0, 0.0, 0.0, 4.0]) == pytest.approx(0.75)
 

@@ -1,18 +1,26 @@
+"""Fixtures shared by the integration, security and e2e suites: the real local stack and
+one isolated namespace per test module on it (dispatcher/testing/stack.py)."""
+
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
+import httpx
 import pytest
 
-from tests.support.stack import LocalStack, ensure_stack_up
+from dispatcher.testing.stack import LocalStack, ensure_stack_up
+from tests.support.bot import TEST_BOT
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark by directory: `-m integration`, `-m e2e` select a suite."""
     for item in items:
-        if "tests/integration" in str(item.fspath):
-            item.add_marker(pytest.mark.integration)
+        for suite in ("integration", "e2e"):
+            if f"tests/{suite}/" in str(item.fspath):
+                item.add_marker(getattr(pytest.mark, suite))
 
 
 @pytest.fixture(scope="session")
@@ -20,18 +28,40 @@ def _stack_running() -> None:
     ensure_stack_up()
 
 
+def new_stack(root: Path) -> LocalStack:
+    """A namespace whose API accepts the test bot (tests/support/bot.py)."""
+    return LocalStack(root=root, bot=TEST_BOT)
+
+
 @pytest.fixture(scope="module")
 async def stack(
     _stack_running: None, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LocalStack]:
-    """An isolated namespace on the real local Kafka and PostgreSQL, worker and API running."""
-    root: Path = tmp_path_factory.mktemp("stack")
-    s = LocalStack(root=root)
+    """An isolated namespace on the real local Kafka and PostgreSQL; the test starts the
+    worker and API it needs."""
+    s = new_stack(tmp_path_factory.mktemp("stack"))
     await s.create()
     try:
         yield s
     finally:
         await s.drop()
+
+
+# A module that defines `api` (its namespace with a worker and the API running, seeded as
+# it needs) gets an HTTP client and a PostgreSQL connection to it from these.
+@pytest.fixture
+async def client(api: LocalStack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=api.api_url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture
+async def db(api: LocalStack) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(api.pg_dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 # Finding 4 of issue 12: no process of the suite may log a phone number. Every API and

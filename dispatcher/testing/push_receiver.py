@@ -2,7 +2,7 @@
 
 asyncio-based, on 127.0.0.1 with an ephemeral port, so it runs in the test's own event
 loop (or, via `ThreadedPushReceiver`, in a thread of its own for sync code and the
-bench). It records every request (path, query, headers, body, monotonic receipt time),
+benches). It records every request (path, query, headers, body, monotonic receipt time),
 answers per path from a script (500s, 429 + Retry-After, hangs, platform errcodes), and
 deduplicates by the Standard Webhooks `webhook-id` header, counting duplicates: a
 delivery id answered 2xx more than once is a duplicate.
@@ -80,8 +80,20 @@ class _Path:
 
 
 class PushReceiver:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    """`record=False` keeps no requests (a bench's long run); `on_request` sees each one as
+    it is read, before the answer."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        *,
+        record: bool = True,
+        on_request: Callable[[Received], None] | None = None,
+    ) -> None:
         self.host = host
+        self.record = record
+        self.on_request = on_request
+        self.count = 0
         self.port = 0
         self.received: list[Received] = []
         self.accepted: Counter[str] = Counter()  # webhook-id -> 2xx answers sent
@@ -212,8 +224,12 @@ class PushReceiver:
             at=time.monotonic(),
             status=reply.status,
         )
-        self.received.append(record)
-        await self._notify()
+        self.count += 1
+        if self.on_request is not None:
+            self.on_request(record)
+        if self.record:
+            self.received.append(record)
+            await self._notify()
         if reply.delay:
             await asyncio.sleep(reply.delay)
         reason = HTTPStatus(reply.status).phrase
@@ -227,7 +243,7 @@ class PushReceiver:
             + reply.body
         )
         await writer.drain()
-        if 200 <= reply.status < 300 and record.webhook_id:
+        if self.record and 200 <= reply.status < 300 and record.webhook_id:
             self.accepted[record.webhook_id] += 1
             await self._notify()
         return headers.get("connection", "").lower() != "close"
