@@ -62,7 +62,7 @@ def _send_offers(
     expires_at = fx.now + timedelta(seconds=d.plan.offer_ttl_s)
     spec = d.spec
     building_label = spec.place.building_label()
-    helpers_needed = spec.total_slots()
+    helpers_needed = sum(n.count for n in d.needs)  # spec.total_slots(), without re-deriving needs
     asked: dict[tuple[int, ...], tuple[tuple[str, ...], bool]] = {}
     for cand in candidates:
         entry = fx.state.index.entries[cand.helper_id]

@@ -13,35 +13,37 @@ def local_day(now: datetime, utc_offset_minutes: int) -> date:
     return now.astimezone(timezone(timedelta(minutes=utc_offset_minutes))).date()
 
 
-def _new_day(load: HelperLoad, today: date) -> dict[str, object]:
-    """The per-day counters reset when `today` is not the load's day, else nothing."""
-    if load.day == today:
-        return {}
-    return {"day": today, "offers_today": 0, "assignments_today": 0}
-
-
 def offered(load: HelperLoad, now: datetime, today: date) -> HelperLoad:
-    reset = _new_day(load, today)
+    if load.day != today:  # a new day: the per-day counters start again
+        return updated(
+            load,
+            day=today,
+            offers_today=1,
+            assignments_today=0,
+            offers_total=load.offers_total + 1,
+            last_offered_at=now,
+        )
     return updated(
         load,
-        **{
-            **reset,
-            "offers_today": (0 if reset else load.offers_today) + 1,
-            "offers_total": load.offers_total + 1,
-            "last_offered_at": now,
-        },
+        offers_today=load.offers_today + 1,
+        offers_total=load.offers_total + 1,
+        last_offered_at=now,
     )
 
 
 def accepted(load: HelperLoad, today: date) -> HelperLoad:
-    reset = _new_day(load, today)
+    if load.day != today:
+        return updated(
+            load,
+            day=today,
+            offers_today=0,
+            assignments_today=1,
+            accepted_total=load.accepted_total + 1,
+        )
     return updated(
         load,
-        **{
-            **reset,
-            "assignments_today": (0 if reset else load.assignments_today) + 1,
-            "accepted_total": load.accepted_total + 1,
-        },
+        assignments_today=load.assignments_today + 1,
+        accepted_total=load.accepted_total + 1,
     )
 
 
