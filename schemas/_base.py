@@ -15,7 +15,7 @@ class Wire(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
 
-def _require_utc(value: datetime) -> datetime:
+def require_utc(value: datetime) -> datetime:
     # Naive datetimes are ambiguous across the bot, the API and the database: refuse them,
     # and normalise aware ones to UTC so comparisons and JSON are uniform.
     if value.tzinfo is None or value.utcoffset() is None:
@@ -23,4 +23,4 @@ def _require_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
+UtcDatetime = Annotated[datetime, AfterValidator(require_utc)]

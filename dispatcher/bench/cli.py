@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 
 def _sizes(text: str) -> list[int]:
@@ -36,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     match.add_argument("--naive-runs", type=int, default=5, help="timed scans per size")
     match.add_argument("--seed", type=int, default=7, help="community generator seed")
     match.add_argument("--json", action="store_true", help="one JSON object per line")
+    match.add_argument(
+        "--compare",
+        metavar="REV",
+        help="also run the core of git revision REV (e.g. main) turn by turn in the same "
+        "run, and check both decide identically",
+    )
     e2e = sub.add_parser(
         "e2e",
         help="end-to-end latency and throughput on the real local Kafka and PostgreSQL",
@@ -82,6 +89,8 @@ def main(argv: list[str]) -> int:
     if args.bench != "match":
         print(f"bench {args.bench}: not yet implemented", file=sys.stderr)
         return 2
+    if args.compare:
+        return _compare(args)
     from dispatcher.bench.match import run_size  # lazy: keeps --help instant
 
     for n in args.helpers:
@@ -89,10 +98,33 @@ def main(argv: list[str]) -> int:
         if args.json:
             print(json.dumps(result), flush=True)
         else:
-            r = result
-            print(
-                f"{n:>10,} helpers  p50 {r['p50_us']:>9.1f} µs  p99 {r['p99_us']:>9.1f} µs"
-                f"  scan p50 {r['naive_p50_us']:>12.1f} µs  ×{r['speedup_p50']}",
-                flush=True,
-            )
+            print(f"{n:>10,} helpers  {_line(result)}", flush=True)
+    return 0
+
+
+def _line(r: dict[str, Any]) -> str:
+    return (
+        f"p50 {r['p50_us']:>8.1f} µs  p99 {r['p99_us']:>8.1f} µs"
+        f"  (CPU p99 {r['cpu_p99_us']:>8.1f})  search p50 {r['search_p50_us']:>6.1f} µs"
+        f"  scan p50 {r['naive_p50_us']:>12.1f} µs"
+    )
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from dispatcher.bench.match_compare import compare
+
+    for row in compare(
+        args.compare, args.helpers, args.decisions, max(1, args.naive_runs), args.seed
+    ):
+        if args.json:
+            print(json.dumps(row), flush=True)
+            continue
+        n = row["helpers"]
+        same = "identical decisions" if row["same_decisions"] else "DECISIONS DIFFER"
+        print(f"{n:>10,} helpers  {row['baseline_rev'][:9]}  {_line(row['baseline'])}")
+        print(f"{'':>10}          current    {_line(row['current'])}")
+        print(
+            f"{'':>10}          ×{row['p50_speedup']} p50, ×{row['p99_speedup']} p99; {same}",
+            flush=True,
+        )
     return 0

@@ -12,6 +12,7 @@ from dispatcher.core import request_commands as rc
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
 from dispatcher.core.state import Decision, DispatchState
+from dispatcher.core.trusted import updated
 from schemas.commands import (
     AcceptOffer,
     CancelRequest,
@@ -84,7 +85,8 @@ def _finish(fx: Effects, draft: RequestDraft | None) -> Decision:
     if draft is None:
         return fx.decision()
     frozen = draft.freeze(fx.command.command_id)
-    unchanged = frozen.model_copy(update={"recent_command_ids": draft.base.recent_command_ids})
-    if not fx.events and not fx.helpers and unchanged == draft.base:
-        return _EMPTY  # e.g. an early timer tick with nothing due
+    if not fx.events and not fx.helpers:
+        unchanged = updated(frozen, recent_command_ids=draft.base.recent_command_ids)
+        if unchanged == draft.base:
+            return _EMPTY  # e.g. an early timer tick with nothing due
     return fx.decision({frozen.request_id: frozen})

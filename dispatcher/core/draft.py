@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dispatcher.core.context import SearchContext
+from dispatcher.core.trusted import updated
 from schemas.plans import EscalationPlan
 from schemas.records import (
     RECENT_COMMANDS_KEPT,
@@ -86,7 +87,7 @@ class RequestDraft:
         return None
 
     def set_offer(self, i: int, **changes: Any) -> OfferRecord:
-        self.offers[i] = self.offers[i].model_copy(update=changes)
+        self.offers[i] = updated(self.offers[i], **changes)
         return self.offers[i]
 
     def offered_helpers(self) -> set[str]:
@@ -129,19 +130,18 @@ class RequestDraft:
             due += [o.expires_at for o in self.offers if o.status is OfferStatus.OPEN]
             next_deadline, deadline_step = min(due), self.step
         recent = (*self.base.recent_command_ids, command_id)[-RECENT_COMMANDS_KEPT:]
-        return self.base.model_copy(
-            update={
-                "status": self.status,
-                "step": self.step,
-                "step_started_at": self.step_started_at,
-                "next_deadline": next_deadline,
-                "deadline_step": deadline_step,
-                "offers": tuple(self.offers),
-                "assignments": tuple(self.assignments),
-                "whistle_blown": self.whistle_blown,
-                "closed_at": self.closed_at,
-                "closed_by": self.closed_by,
-                "referred_to": self.referred_to,
-                "recent_command_ids": recent,
-            }
+        return updated(
+            self.base,
+            status=self.status,
+            step=self.step,
+            step_started_at=self.step_started_at,
+            next_deadline=next_deadline,
+            deadline_step=deadline_step,
+            offers=tuple(self.offers),
+            assignments=tuple(self.assignments),
+            whistle_blown=self.whistle_blown,
+            closed_at=self.closed_at,
+            closed_by=self.closed_by,
+            referred_to=self.referred_to,
+            recent_command_ids=recent,
         )

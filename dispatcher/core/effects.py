@@ -8,28 +8,36 @@ from datetime import date, datetime
 
 from dispatcher.core.load import local_day
 from dispatcher.core.state import Decision, DispatchState
+from dispatcher.core.trusted import builder, updated
+from schemas._base import require_utc
 from schemas.commands import Command
-from schemas.events import Event, EventBody, make_event
+from schemas.events import Event, EventBody, event_id_for
 from schemas.records import HelperLoad, HelperState, RequestState
+
+_event = builder(Event)
 
 
 class Effects:
     def __init__(self, state: DispatchState, command: Command, now: datetime) -> None:
         self.state = state
         self.command = command
-        self.now = now
+        # In UTC, as validation would make it: events and records are built from it unchecked.
+        self.now = require_utc(now)
         self.events: list[Event] = []
         self.helpers: dict[str, HelperState] = {}
+        self._days: dict[int, date] = {}
 
     def emit(self, body: EventBody, request_id: str | None) -> None:
+        """`make_event(...)` without re-validating the body (see `core.trusted`)."""
+        command_id = self.command.command_id
         self.events.append(
-            make_event(
-                body,
-                command_id=self.command.command_id,
-                index=len(self.events),
+            _event(
+                event_id=event_id_for(command_id, len(self.events)),
                 community_id=self.command.community_id,
                 request_id=request_id,
                 occurred_at=self.now,
+                caused_by=command_id,
+                body=body,
             )
         )
 
@@ -44,8 +52,11 @@ class Effects:
         helper = self.helper(helper_id)
         if helper is None:
             return  # a helper removed from the roster since: nothing to count
-        today = local_day(self.now, helper.profile.utc_offset_minutes)
-        self.put_helper(helper.model_copy(update={"load": change(helper.load, today)}))
+        offset = helper.profile.utc_offset_minutes
+        today = self._days.get(offset)
+        if today is None:
+            today = self._days[offset] = local_day(self.now, offset)
+        self.put_helper(updated(helper, load=change(helper.load, today)))
 
     def decision(self, requests: dict[str, RequestState] | None = None) -> Decision:
         return Decision(events=tuple(self.events), requests=requests or {}, helpers=self.helpers)

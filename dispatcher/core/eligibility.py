@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from dispatcher.core.context import SearchContext
 from dispatcher.core.entry import HelperEntry
 from schemas.plans import RING_ORDER
@@ -23,6 +25,10 @@ def is_available(entry: HelperEntry, ctx: SearchContext) -> bool:
     if not entry.active or entry.away or entry.busy:
         return False
     weekday, local_time, _ = ctx.clock.at(entry.utc_offset_minutes)
+    return _within_hours(entry, ctx, weekday, local_time)
+
+
+def _within_hours(entry: HelperEntry, ctx: SearchContext, weekday: int, local_time: time) -> bool:
     if entry.availability and not any(w.contains(weekday, local_time) for w in entry.availability):
         return False
     if ctx.respect_dnd and entry.dnd is not None and entry.dnd.contains(local_time):
@@ -81,6 +87,37 @@ def rank_key(entry: HelperEntry, need: SkillNeed, ring: Ring, ctx: SearchContext
         0 if not ctx.prefer_party or entry.party else 1,
         load_today,
         -round(load.responsiveness() * 10),
+        last,
+        entry.helper_id,
+    )
+
+
+def eligible_rank(
+    entry: HelperEntry, ctx: SearchContext, ring_order: int, skill_fit: bool
+) -> RankKey | None:
+    """`rank_key(...)` if `is_eligible(...)`, else None: the two in one pass, with the load
+    terms precomputed on the entry (`HelperEntry.load_rank`). The index's inner loop; the
+    scan keeps the separate functions above, and tests check both choose alike."""
+    if (
+        not entry.active
+        or entry.away
+        or entry.busy
+        or entry.community_id != ctx.community_id
+        or entry.helper_id == ctx.requester_helper_id
+        or (ctx.requester_phone is not None and entry.phone == ctx.requester_phone)
+    ):
+        return None
+    weekday, local_time, today = ctx.clock.at(entry.utc_offset_minutes)
+    if not _within_hours(entry, ctx, weekday, local_time):
+        return None
+    day, load_today, responsiveness, last = entry.load_rank
+    return (
+        ring_order,
+        0 if skill_fit else 1,
+        0 if ctx.prefer_gender is None or entry.gender == ctx.prefer_gender else 1,
+        0 if not ctx.prefer_party or entry.party else 1,
+        load_today if day == today else 0,
+        responsiveness,
         last,
         entry.helper_id,
     )

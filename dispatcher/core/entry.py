@@ -3,14 +3,24 @@ object, so a candidate check is a few attribute reads rather than pydantic acces
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
 from schemas.records import HelperLoad, HelperState
 from schemas.vocab import Gender, Role, Skill
 
+LoadRank = tuple[date | None, int, int, float]
+
+
+def rank_of_load(load: HelperLoad) -> LoadRank:
+    last = load.last_offered_at.timestamp() if load.last_offered_at is not None else 0.0
+    today = load.offers_today + load.assignments_today
+    return (load.day, today, -round(load.responsiveness() * 10), last)
+
+
 _DEFAULT_LOAD = HelperLoad()
+_DEFAULT_LOAD_RANK = rank_of_load(_DEFAULT_LOAD)
 
 
 def normalise_phone(phone: str | None) -> str | None:
@@ -46,6 +56,14 @@ class HelperEntry:
     busy: bool = False
     dnd_override_until: datetime | None = None
     load: HelperLoad = _DEFAULT_LOAD
+    # The ranking's load terms, worked out when the load changes rather than each time a
+    # search reads the helper: (day, offers + assignments that day, -responsiveness in
+    # tenths, last offered as a timestamp). See `eligibility.rank_key`.
+    load_rank: LoadRank = field(init=False, default=_DEFAULT_LOAD_RANK)
+
+    def __post_init__(self) -> None:
+        if self.load is not _DEFAULT_LOAD:
+            self.load_rank = rank_of_load(self.load)
 
     @classmethod
     def from_profile(cls, profile: HelperProfile) -> HelperEntry:
@@ -79,7 +97,9 @@ class HelperEntry:
         self.away = state.away
         self.busy = state.busy
         self.dnd_override_until = state.dnd_override_until
-        self.load = state.load
+        if state.load is not self.load:
+            self.load = state.load
+            self.load_rank = rank_of_load(state.load)
         self.active = state.profile.active
 
     def same_static_facts(self, other: HelperEntry) -> bool:

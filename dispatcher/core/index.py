@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from operator import itemgetter
+from typing import NamedTuple
 
 from dispatcher.core.context import SearchContext
-from dispatcher.core.eligibility import RankKey, fits, is_eligible, rank_key
+from dispatcher.core.eligibility import RankKey, eligible_rank, is_eligible, rank_key
 from dispatcher.core.entry import HelperEntry
 from schemas.catalogue import CATALOGUE
 from schemas.plans import OFFER_RINGS, RING_ORDER
@@ -28,11 +29,14 @@ BucketKey = tuple[object, ...]
 _EXTRA_SCAN_FACTOR = 4
 
 
-@dataclass(slots=True, frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    # A tuple rather than a frozen dataclass: a search makes dozens, and tuples are cheap.
     helper_id: str
     ring: Ring
     key: RankKey
+
+
+_by_key = itemgetter(2)  # Candidate.key
 
 
 def _bucket_keys(e: HelperEntry) -> Iterator[BucketKey]:
@@ -124,14 +128,12 @@ class HelperIndex:
         skills: tuple[Skill | None, ...] = need.skills or (None,)
         return [self._bucket((level, place, skill)) for skill in skills]
 
-    def _window(self, bucket: list[str], ctx: SearchContext, seed: int) -> Iterator[str]:
+    def _window(self, bucket: list[str], ctx: SearchContext, seed: int) -> Iterable[str]:
         n = len(bucket)
         if n <= ctx.scan_limit:
-            yield from bucket
-            return
+            return bucket
         start = seed % n
-        for i in range(min(n, ctx.scan_limit * _EXTRA_SCAN_FACTOR)):
-            yield bucket[(start + i) % n]
+        return (bucket[(start + i) % n] for i in range(min(n, ctx.scan_limit * _EXTRA_SCAN_FACTOR)))
 
     def search(
         self,
@@ -149,25 +151,34 @@ class HelperIndex:
         found: list[Candidate] = []
         seen = set(exclude)
         stop = RING_ORDER[max_ring]
+        entries = self.entries
+        scan_limit = ctx.scan_limit
+        # `fits` and `has_skill` unrolled: the need's skills as a set, once per search.
+        skills = frozenset(need.skills)
         for ring in OFFER_RINGS:
-            if RING_ORDER[ring] > stop:
+            order = RING_ORDER[ring]
+            if order > stop:
                 break
+            anyone_paired = ring is Ring.PAIRED and not need.remote
             ring_found: list[Candidate] = []
             for bucket in self._ring_buckets(ring, need, ctx):
                 scanned = 0
                 for helper_id in self._window(bucket, ctx, seed):
                     scanned += 1
                     # Past the scan limit, keep reading only while short of candidates.
-                    if scanned > ctx.scan_limit and len(found) + len(ring_found) >= limit:
+                    if scanned > scan_limit and len(found) + len(ring_found) >= limit:
                         break
                     if helper_id in seen:
                         continue
                     seen.add(helper_id)
-                    entry = self.entries[helper_id]
-                    if not fits(entry, need, ring) or not is_eligible(entry, ctx):
+                    entry = entries[helper_id]
+                    skill_fit = not skills or not entry.skills.isdisjoint(skills)
+                    if not skill_fit and not anyone_paired:
                         continue
-                    ring_found.append(Candidate(helper_id, ring, rank_key(entry, need, ring, ctx)))
-            ring_found.sort(key=lambda c: c.key)
+                    key = eligible_rank(entry, ctx, order, skill_fit)
+                    if key is not None:
+                        ring_found.append(Candidate(helper_id, ring, key))
+            ring_found.sort(key=_by_key)
             found.extend(ring_found)
             if len(found) >= limit:
                 break
@@ -185,4 +196,4 @@ class HelperIndex:
                 if is_eligible(entry, ctx):
                     key = rank_key(entry, anyone, Ring.WHISTLE, ctx)
                     found[helper_id] = Candidate(helper_id, Ring.WHISTLE, key)
-        return sorted(found.values(), key=lambda c: c.key)[:limit]
+        return sorted(found.values(), key=_by_key)[:limit]

@@ -1,9 +1,11 @@
-"""Helper load counters: pure functions from one `HelperLoad` to the next."""
+"""Helper load counters: pure functions from one `HelperLoad` to the next (copied with
+`updated`, not validated again: every value is an int or a date/UTC time the core made)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+from dispatcher.core.trusted import updated
 from schemas.records import HelperLoad
 
 
@@ -11,48 +13,53 @@ def local_day(now: datetime, utc_offset_minutes: int) -> date:
     return now.astimezone(timezone(timedelta(minutes=utc_offset_minutes))).date()
 
 
-def _rolled(load: HelperLoad, today: date) -> HelperLoad:
-    if load.day == today:
-        return load
-    return load.model_copy(update={"day": today, "offers_today": 0, "assignments_today": 0})
-
-
 def offered(load: HelperLoad, now: datetime, today: date) -> HelperLoad:
-    load = _rolled(load, today)
-    return load.model_copy(
-        update={
-            "offers_today": load.offers_today + 1,
-            "offers_total": load.offers_total + 1,
-            "last_offered_at": now,
-        }
+    if load.day != today:  # a new day: the per-day counters start again
+        return updated(
+            load,
+            day=today,
+            offers_today=1,
+            assignments_today=0,
+            offers_total=load.offers_total + 1,
+            last_offered_at=now,
+        )
+    return updated(
+        load,
+        offers_today=load.offers_today + 1,
+        offers_total=load.offers_total + 1,
+        last_offered_at=now,
     )
 
 
 def accepted(load: HelperLoad, today: date) -> HelperLoad:
-    load = _rolled(load, today)
-    return load.model_copy(
-        update={
-            "assignments_today": load.assignments_today + 1,
-            "accepted_total": load.accepted_total + 1,
-        }
+    if load.day != today:
+        return updated(
+            load,
+            day=today,
+            offers_today=0,
+            assignments_today=1,
+            accepted_total=load.accepted_total + 1,
+        )
+    return updated(
+        load,
+        assignments_today=load.assignments_today + 1,
+        accepted_total=load.accepted_total + 1,
     )
 
 
 def declined(load: HelperLoad) -> HelperLoad:
-    return load.model_copy(update={"declined_total": load.declined_total + 1})
+    return updated(load, declined_total=load.declined_total + 1)
 
 
 def no_answer(load: HelperLoad) -> HelperLoad:
-    return load.model_copy(update={"no_answer_total": load.no_answer_total + 1})
+    return updated(load, no_answer_total=load.no_answer_total + 1)
 
 
 def withdrew(load: HelperLoad, no_show: bool) -> HelperLoad:
     if no_show:
-        return load.model_copy(update={"no_show_total": load.no_show_total + 1})
-    return load.model_copy(update={"withdrawn_total": load.withdrawn_total + 1})
+        return updated(load, no_show_total=load.no_show_total + 1)
+    return updated(load, withdrawn_total=load.withdrawn_total + 1)
 
 
 def served(load: HelperLoad, seconds: float) -> HelperLoad:
-    return load.model_copy(
-        update={"service_seconds_total": load.service_seconds_total + max(0.0, seconds)}
-    )
+    return updated(load, service_seconds_total=load.service_seconds_total + max(0.0, seconds))

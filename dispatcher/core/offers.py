@@ -10,8 +10,12 @@ from dispatcher.core.effects import Effects
 from dispatcher.core.eligibility import fits
 from dispatcher.core.index import Candidate
 from dispatcher.core.load import offered
+from dispatcher.core.trusted import builder
 from schemas.events import OfferSent, offer_id_for
 from schemas.records import OfferRecord
+
+_offer_record = builder(OfferRecord)
+_offer_sent = builder(OfferSent)
 
 
 def send_offers(
@@ -20,7 +24,15 @@ def send_offers(
     """An offer to each candidate for the open needs they fit (any need, for staff on
     the whistle); returns who was offered."""
     sent: list[str] = []
+    if not candidates:
+        return sent
     open_needs = d.open_needs()
+    # The same for every offer of this wave: computed once, not per helper.
+    expires_at = fx.now + timedelta(seconds=d.plan.offer_ttl_s)
+    spec = d.spec
+    building_label = spec.place.building_label()
+    helpers_needed = sum(n.count for n in d.needs)  # spec.total_slots(), without re-deriving needs
+    asked: dict[tuple[int, ...], tuple[tuple[str, ...], bool]] = {}
     for cand in candidates:
         entry = fx.state.index.entries[cand.helper_id]
         if whistle:
@@ -29,30 +41,36 @@ def send_offers(
             need_indexes = tuple(i for i in open_needs if fits(entry, d.needs[i], cand.ring))
         if not need_indexes:
             continue
-        offer = OfferRecord(
+        skills_remote = asked.get(need_indexes)
+        if skills_remote is None:
+            skills_remote = asked[need_indexes] = (
+                tuple(dict.fromkeys(s.value for i in need_indexes for s in d.needs[i].skills)),
+                all(d.needs[i].remote for i in need_indexes),
+            )
+        # Built unvalidated (`core.trusted`): every value is of its field's type already.
+        offer = _offer_record(
             offer_id=offer_id_for(d.request_id, cand.helper_id),
             helper_id=cand.helper_id,
             need_indexes=need_indexes,
             ring=cand.ring,
             step=d.step,
             sent_at=fx.now,
-            expires_at=fx.now + timedelta(seconds=d.plan.offer_ttl_s),
+            expires_at=expires_at,
         )
         d.offers.append(offer)
-        skills = tuple(dict.fromkeys(s.value for i in need_indexes for s in d.needs[i].skills))
         fx.emit(
-            OfferSent(
+            _offer_sent(
                 offer_id=offer.offer_id,
                 helper_id=offer.helper_id,
                 ring=offer.ring,
                 step=offer.step,
-                expires_at=offer.expires_at,
-                category=d.spec.category,
-                urgency=d.spec.urgency,
-                building_label=d.spec.place.building_label(),
-                helpers_needed=d.spec.total_slots(),
-                skills=skills,
-                remote=all(d.needs[i].remote for i in need_indexes),
+                expires_at=expires_at,
+                category=spec.category,
+                urgency=spec.urgency,
+                building_label=building_label,
+                helpers_needed=helpers_needed,
+                skills=skills_remote[0],
+                remote=skills_remote[1],
             ),
             d.request_id,
         )

@@ -25,6 +25,7 @@ from dispatcher.core.ladder import (
     top_up,
 )
 from dispatcher.core.load import accepted, declined, no_answer, withdrew
+from dispatcher.core.trusted import trusted
 from schemas.catalogue import entry
 from schemas.commands import (
     AcceptOffer,
@@ -85,7 +86,8 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
         reject(fx, spec.request_id, "wrong_community")
         return None
     plan = fx.state.plans[spec.urgency]
-    request = RequestState(
+    request = trusted(  # the spec and plan are validated models; the times UTC
+        RequestState,
         spec=spec,
         plan=plan,
         created_at=fx.now,

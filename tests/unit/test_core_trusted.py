@@ -1,0 +1,215 @@
+"""The core builds events and records without validating them (`core.trusted`). These
+tests show that what it builds is exactly what validation would have built: the same
+values of the same types, fields-set and field order — for the constructors themselves
+and for every object decided in a simulated week of requests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from dispatcher.core import Decision
+from dispatcher.core import decide as core_decide
+from dispatcher.core.trusted import trusted, updated
+from dispatcher.simulate import engine
+from dispatcher.simulate.behaviour import Behaviour
+from dispatcher.simulate.scenario import Scenario
+from dispatcher.simulate.world import local_midnight
+from schemas.events import (
+    _EVENT_NAMESPACE,
+    Event,
+    OfferSent,
+    event_id_for,
+    offer_id_for,
+)
+from schemas.plans import DEFAULT_PLANS
+from schemas.records import HelperLoad, HelperState, OfferRecord, OfferStatus
+from schemas.vocab import Category, Ring, Urgency
+
+NOW = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
+
+
+def _exact(a: Any, b: Any, path: str = "") -> None:
+    """Equal, and of the same types all the way down (a str where an enum belongs, a list
+    where a tuple belongs or a non-UTC time would compare equal but is not what
+    validation makes)."""
+    assert type(a) is type(b), f"{path}: {type(a).__name__} vs {type(b).__name__}"
+    if isinstance(a, BaseModel):
+        assert list(a.__dict__) == list(b.__dict__), path
+        for k in a.__dict__:
+            _exact(a.__dict__[k], b.__dict__[k], f"{path}.{k}")
+    elif isinstance(a, tuple | list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _exact(x, y, f"{path}[{i}]")
+    elif isinstance(a, datetime):
+        assert a == b and a.tzinfo is UTC and b.tzinfo is UTC, path
+    else:
+        assert a == b, path
+
+
+def _revalidated(m: BaseModel) -> None:
+    _exact(m, type(m).model_validate(m.model_dump()), type(m).__name__)
+    assert type(m).model_validate_json(m.model_dump_json()) == m
+
+
+def _offer_sent_values() -> dict[str, Any]:
+    return {
+        "offer_id": offer_id_for("r1", "h1"),
+        "helper_id": "h1",
+        "ring": Ring.GRID,
+        "step": 0,
+        "expires_at": NOW + timedelta(minutes=10),
+        "category": Category.HOSPITAL_TRANSPORT,
+        "urgency": Urgency.CRITICAL,
+        "building_label": "3号楼",
+        "helpers_needed": 2,
+        "skills": ("driving",),
+        "remote": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("cls", "values"),
+    [
+        (OfferSent, _offer_sent_values()),
+        (
+            OfferRecord,
+            {
+                "offer_id": "o",
+                "helper_id": "h1",
+                "need_indexes": (0, 1),
+                "ring": Ring.PAIRED,
+                "step": 2,
+                "sent_at": NOW,
+                "expires_at": NOW,
+            },
+        ),
+        (
+            OfferRecord,  # an optional field given: it joins the fields-set
+            {
+                "offer_id": "o",
+                "helper_id": "h1",
+                "need_indexes": (),
+                "ring": Ring.WHISTLE,
+                "step": 0,
+                "sent_at": NOW,
+                "expires_at": NOW,
+                "status": OfferStatus.EXPIRED,
+                "closed_at": NOW,
+            },
+        ),
+        (HelperLoad, {"day": date(2024, 3, 5), "offers_today": 3, "last_offered_at": NOW}),
+        (HelperLoad, {}),
+    ],
+)
+def test_trusted_builds_what_validation_builds(cls: type[BaseModel], values: dict[str, Any]):
+    made = trusted(cls, **values)
+    validated = cls(**values)
+    _exact(made, validated)
+    assert made.model_fields_set == validated.model_fields_set
+    assert made.model_dump_json() == validated.model_dump_json()
+    assert hash(made) == hash(validated)  # frozen models hash like validated ones
+
+
+def test_trusted_event_with_body_and_default_factory():
+    body = OfferSent(**_offer_sent_values())
+    values = {
+        "event_id": event_id_for("c1", 0),
+        "community_id": "c",
+        "request_id": "r1",
+        "occurred_at": NOW,
+        "caused_by": "c1",
+        "body": body,
+    }
+    _exact(trusted(Event, **values), Event(**values))
+    state = trusted(HelperState, profile=_profile())
+    assert state.load == HelperLoad() and state.model_fields_set == {"profile"}
+    assert trusted(HelperState, profile=_profile()).load is not state.load  # a fresh default
+
+
+def _profile() -> Any:
+    from schemas.helpers import HelperProfile
+    from schemas.places import PlacePath
+
+    place = PlacePath(community_id="c", grid_id="g", compound_id="k", building_id="b")
+    return HelperProfile(helper_id="h1", place=place)
+
+
+def test_trusted_refuses_missing_and_unknown_fields():
+    values = _offer_sent_values()
+    del values["ring"]
+    with pytest.raises(TypeError, match=r"OfferSent.*ring"):
+        trusted(OfferSent, **values)
+    with pytest.raises(TypeError, match=r"OfferSent.*colour"):
+        trusted(OfferSent, **_offer_sent_values(), colour="red")
+
+
+def test_updated_is_model_copy():
+    load = HelperLoad(day=date(2024, 3, 4), offers_today=2)
+    changes = {"offers_today": 3, "last_offered_at": NOW}
+    ours, theirs = updated(load, **changes), load.model_copy(update=changes)
+    _exact(ours, theirs)
+    assert ours.model_fields_set == theirs.model_fields_set == {"day", "offers_today", *changes}
+    assert load.offers_today == 2  # the original is untouched
+
+
+@pytest.mark.parametrize("name", ["", "cmd-1#0", "offer:r:h", "近邻互助#12", "x" * 300])
+def test_fast_ids_are_rfc4122_uuid5(name: str):
+    command_id, _, index = name.rpartition("#")
+    if index.isdigit():
+        assert event_id_for(command_id, int(index)) == str(uuid.uuid5(_EVENT_NAMESPACE, name))
+    assert offer_id_for(name, "h") == str(uuid.uuid5(_EVENT_NAMESPACE, f"offer:{name}:h"))
+
+
+def test_every_object_decided_in_a_simulated_week_is_what_validation_makes(monkeypatch):
+    decisions: list[Decision] = []
+    decide = engine.decide
+
+    def recording(state: Any, command: Any, now: datetime) -> Decision:
+        decision = decide(state, command, now)
+        decisions.append(decision)
+        return decision
+
+    monkeypatch.setattr(engine, "decide", recording)
+    scenario = Scenario.demo(
+        behaviour=Behaviour(),
+        seed=11,
+        start=local_midnight("2026-09-01"),
+        days=7,
+    )
+    scenario.run("plans", DEFAULT_PLANS)
+    kinds: set[str] = set()
+    for decision in decisions:
+        for e in decision.events:
+            kinds.add(e.body.type)
+            _revalidated(e)
+        for r in decision.requests.values():
+            _revalidated(r)
+        for h in decision.helpers.values():
+            _revalidated(h)
+    # The hot path's objects were all exercised, not just the rare ones.
+    assert {"offer_sent", "offer_expired", "helper_assigned", "request_opened"} <= kinds
+
+
+def test_decide_records_utc_whatever_offset_now_comes_in():
+    """Validation turned any aware `now` into UTC; the unvalidated path must too."""
+    from dispatcher.bench.match import NOW as BENCH_NOW
+    from dispatcher.bench.match import MatchRunner
+
+    runner = MatchRunner(300, 3, seed=1, progress=False)
+    china = BENCH_NOW.astimezone(timezone(timedelta(hours=8)))
+    for command in runner.commands:
+        in_utc, in_china = (
+            core_decide(runner.state, command, BENCH_NOW),
+            core_decide(runner.state, command, china),
+        )
+        assert in_utc.events and len(in_utc.events) == len(in_china.events)
+        _exact(in_utc.events, in_china.events)
+        _exact(list(in_utc.requests.values()), list(in_china.requests.values()))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        core_decide(runner.state, runner.commands[0], BENCH_NOW.replace(tzinfo=None))
