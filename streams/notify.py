@@ -144,6 +144,7 @@ class Notifier:
             helper_id=body.helper_id,
             community_id=event.community_id,
             expires_at=body.expires_at,
+            platform_user_id=helper.profile.platform_user_id if helper else None,
         )
         minutes = max(1, int((body.expires_at - event.occurred_at).total_seconds() // 60))
         # What a group sees, every member sees: no per-helper link there (issue 12), only
