@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from dispatcher.api.platform_login import tokens
-from dispatcher.links import verify_token
+from dispatcher.links import helper_link, verify_token
 from dispatcher.settings import Settings
 from tests.support import builders
 from tests.support import platform_fakes as pf
@@ -270,10 +270,14 @@ async def test_the_session_is_bound_to_its_helper_and_short_lived(
     async with browser(stack) as phone:
         ok, _ = await login(phone, mine, USERS["wecom"])
         assert ok.status_code == 303
-        # zhangjg's session on lisi's link (in the same group): not theirs to answer.
-        for attempt in (await phone.get(theirs), await phone.post(theirs)):
-            assert attempt.status_code == 403 and attempt.headers[REASON] == "not_the_helper"
         value = phone.cookies.get(tokens.SESSION_COOKIE)
+        # zhangjg's session on lisi's link (in the same group): not theirs to answer. The
+        # button: 403 at once; opening it: the platform is asked again, and says zhangjg.
+        posted = await phone.post(theirs)
+        assert posted.status_code == 403 and posted.headers[REASON] == "not_the_helper"
+        opened, _ = await login(phone, theirs, USERS["wecom"])
+        assert opened.status_code == 403 and opened.headers[REASON] == "not_the_helper"
+        assert phone.cookies.get(tokens.SESSION_COOKIE) == value  # still only zhangjg's
     settings = settings_of(stack)
     now = datetime.now(UTC)
     assert tokens.read_session(settings, value, now) is not None
@@ -325,3 +329,20 @@ async def test_a_helper_without_a_platform_id_keeps_the_signed_link(
             return PHONE in (await phone.get(path)).text
 
         await eventually(shown, what="the contact on the accepting device")
+
+
+async def test_the_helpers_bound_phone_needs_no_platform_login(
+    stack: LocalStack, phones: PushReceiver
+) -> None:
+    """The other identity the issue allows: the phone bound once through the helper's own
+    private personal link. Another helper's bound phone is still sent to the login."""
+    path = await offer_link(stack, phones, "feishu", "feishu-1")
+    settings = settings_of(stack)
+    async with browser(stack) as own, browser(stack) as neighbours:
+        for phone, hid in ((own, "feishu-1"), (neighbours, "feishu-2")):
+            personal = helper_link(settings, helper_id=hid, community_id=community("feishu"))
+            assert (await phone.get(httpx.URL(personal).raw_path.decode())).status_code == 200
+        page = await own.get(path)
+        assert page.status_code == 200 and "我可以去帮忙" in page.text
+        assert (await neighbours.get(path)).status_code == 302  # to the platform's login
+        assert (await neighbours.post(path)).status_code == 401

@@ -3,8 +3,9 @@
 `needed` says whether a link needs it (the claims name a platform user id and the
 community has a login configured); `identify` says who the browser is: the helper (their
 platform session, or the phone bound through their private personal link), someone else
-logged in, or nobody yet. Nobody yet: a GET is sent to the platform (`start`), a POST is
-told to open the link again (401). Someone else: 403 with the reason, whatever they send.
+logged in, or nobody yet. A GET by anyone but the helper is sent to the platform (`start`),
+whose answer at the callback decides (403 `not_the_helper` for another user); a POST is
+refused: 401 without a login, 403 with someone else's.
 """
 
 from __future__ import annotations
@@ -59,19 +60,20 @@ def check(
     request: Request, deps: ApiDeps, claims: LinkClaims, *, acting: bool
 ) -> tuple[PlatformLoginConfig | None, Response | None]:
     """(the login this link needs, or None; the answer instead of the page, or None to go
-    on as the helper). Opening (GET) without a login starts one; acting (POST) is told to."""
+    on as the helper)."""
     login = needed(deps, claims)
     if login is None:
         return None, None
     verdict = identify(request, deps, claims, login)
-    if verdict == "someone_else":
-        return login, refused("not_the_helper", login.kind)
-    if verdict == "nobody":
-        answer = (
-            login_first(request.url.path, login) if acting else start(request, deps, claims, login)
-        )
-        return login, answer
-    return login, None
+    if verdict == "helper":
+        return login, None
+    if acting:
+        if verdict == "someone_else":
+            return login, refused("not_the_helper", login.kind)
+        return login, login_first(request.url.path, login)
+    # Opening the link with another helper's session (or none) logs in again: the same
+    # person may be on two rosters; the platform's answer at the callback decides.
+    return login, start(request, deps, claims, login)
 
 
 def callback_uri(deps: ApiDeps, kind: str) -> str:

@@ -3,8 +3,8 @@ one-time code. Checks, in order: the state cookie is ours and unexpired, the `st
 parameter equals its nonce (CSRF), the code was never presented before (replay; the
 platforms also refuse a used code), the platform vouches for a user with it, and that user
 is the helper the link was sent to. Then a short session cookie bound to that helper, and
-back to the link. Every attempt is recorded in `platform_logins` (no codes, no user ids:
-their hashes) for the community's audit.
+back to the link. Every attempt that gets as far as a code is recorded in `platform_logins`
+(no codes, no user ids: a hash of the code) for the community's audit.
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ HTML: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _record(
-    deps: ApiDeps, kind: str, code_hash: str | None, helper_id: str | None, outcome: str
-) -> bool:
+async def _record(deps: ApiDeps, kind: str, code_hash: str, helper_id: str, outcome: str) -> bool:
     """Record the attempt; False when this code was presented before."""
     pool = await deps.pool()
     inserted = await pool.fetchval(
@@ -63,12 +61,10 @@ async def login_callback(request: Request, kind: LoginKind) -> Response:
     now = deps.clock()
     q = request.query_params
     state = tokens.read_state(deps.settings, request.cookies.get(tokens.STATE_COOKIE), now)
-    if state is None or state.kind != kind:
-        await _record(deps, kind, None, None, "state_missing")
+    if state is None or state.kind != kind:  # not recorded: anyone can send this
         return gate.refused("state_missing", kind)
     deps.limiter.check(("platform-login-state", state.nonce), 5, 5, "login")
     if not tokens.constant_time_equal(q.get("state", ""), state.nonce):
-        await _record(deps, kind, None, state.helper_id, "state_mismatch")
         return gate.refused("state_mismatch", kind)
     # The link the login is for: still ours, unexpired, and naming a platform user.
     if not state.return_path.startswith(OFFER_PATH):
