@@ -126,7 +126,7 @@ async def login(
     302 back with a code, our callback's answer (and the callback URL, for replays)."""
     first = await phone.get(path)
     assert first.status_code == 302, first.text
-    assert PHONE not in first.text
+    assert PHONE not in first.text and first.headers["referrer-policy"] == "no-referrer"
     async with httpx.AsyncClient(follow_redirects=False) as platform:
         back = await platform.get(first.headers["location"], headers={pf.APP_USER_HEADER: app_user})
     assert back.status_code == 302, back.text

@@ -26,6 +26,8 @@ from dispatcher.links import DEVICE_COOKIE, LinkClaims, bound_helper
 LOGIN_PATH = "/l/login"
 REASON_HEADER = "X-Refusal-Reason"
 Verdict = Literal["helper", "someone_else", "nobody"]
+# The link's token is in our URLs: no caching, and no Referer to the platform or back.
+REDIRECT_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 PLATFORM_ZH = {"wecom": "企业微信", "dingtalk": "钉钉", "feishu": "飞书"}
 
 
@@ -92,7 +94,7 @@ def start(
         now=deps.clock(),
     )
     target = authorize_url(login, redirect_uri=callback_uri(deps, login.kind), state=nonce)
-    answer = RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})
+    answer = RedirectResponse(target, status_code=302, headers=REDIRECT_HEADERS)
     set_cookie(
         request,
         answer,

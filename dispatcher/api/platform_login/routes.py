@@ -93,7 +93,7 @@ async def login_callback(request: Request, kind: LoginKind) -> Response:
         await _settle(deps, code_hash, "not_the_helper")
         return gate.refused("not_the_helper", kind)
     await _settle(deps, code_hash, "ok")
-    answer = RedirectResponse(state.return_path, status_code=303)
+    answer = RedirectResponse(state.return_path, status_code=303, headers=gate.REDIRECT_HEADERS)
     session = tokens.new_session(
         deps.settings,
         kind=kind,
