@@ -79,6 +79,9 @@ class LinkClaims(BaseModel):
     request_id: str | None = Field(default=None, alias="r")
     offer_id: str | None = Field(default=None, alias="o")
     expires: int = Field(alias="e")  # unix seconds
+    # The helper's chat-platform user id (roster 平台账号): where the community has a
+    # platform login, only that platform user may act on the link (api/platform_login/).
+    platform_user_id: str | None = Field(default=None, alias="u", max_length=128)
 
     @property
     def expires_at(self) -> datetime:
@@ -164,6 +167,7 @@ def offer_token(
     helper_id: str,
     community_id: str,
     expires_at: datetime,
+    platform_user_id: str | None = None,
 ) -> str:
     claims: dict[str, object] = {
         "v": TOKEN_VERSION,
@@ -174,6 +178,8 @@ def offer_token(
         "c": community_id,
         "e": _unix(expires_at),
     }
+    if platform_user_id:  # sealed like the rest: a bystander cannot read it
+        claims["u"] = platform_user_id
     return sign_claims(settings, claims)
 
 
@@ -185,12 +191,15 @@ def action_links(
     helper_id: str,
     community_id: str,
     expires_at: datetime,
+    platform_user_id: str | None = None,
 ) -> dict[str, str]:
     """Absolute accept and decline URLs for one offer to one helper.
 
     `expires_at` is when the links stop working: the offer's expiry, or the request's end
     if a late "I'll go" should still count (the core accepts late answers while a slot is
     free). Opening a link (GET) only shows a confirmation page; the button POSTs.
+    `platform_user_id` (the roster's 平台账号) makes the link need that platform user's
+    login where the community has one configured.
     """
     base = settings.public_base_url.rstrip("/")
     return {
@@ -204,6 +213,7 @@ def action_links(
             helper_id=helper_id,
             community_id=community_id,
             expires_at=expires_at,
+            platform_user_id=platform_user_id,
         )
         for action in ("accept", "decline")
     }

@@ -80,6 +80,13 @@ def _issued_elsewhere(settings: Settings) -> list[tuple[str, str]]:
     password = urlsplit(settings.pg_dsn.get_secret_value()).password
     if password is not None:  # no password: peer/certificate authentication, fine
         named.append(("DISPATCH_PG_DSN's password", password))
+    for login in settings.platform_logins:
+        named.append(
+            (
+                f"DISPATCH_PLATFORM_LOGINS[{login.kind}].app_secret",
+                login.app_secret.get_secret_value(),
+            )
+        )
     for ep in settings.push_endpoints:
         for field in ("token", "secret"):
             value = getattr(ep, field)

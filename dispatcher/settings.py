@@ -6,9 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dispatcher.api.platform_login.config import PlatformLoginConfig
 from dispatcher.push.endpoints import EndpointConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -107,6 +108,12 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)
     # Per-person staff accounts (format: dispatcher/api/staff_accounts.py); re-read on change.
     staff_file: Path | None = None
+    # Chat platforms' in-app web login for offer links (dispatcher/api/platform_login/):
+    # DISPATCH_PLATFORM_LOGINS='[{"kind": "wecom", "communities": ["c1"], "app_id": "<CorpID>",
+    # "app_secret": "...", "agent_id": "1000002"}]'. Empty: links work as signed links only.
+    platform_logins: list[PlatformLoginConfig] = Field(default_factory=list)
+    # How long a platform login lets its helper act and see an accepted request's contact.
+    login_session_seconds: int = Field(15 * 60, ge=60, le=3600)
     # Contacts and free text are purged this many days after a request closes (PIPL).
     retention_days: int = Field(30, ge=1)
     # retention.ms of the topics that carry personal data (commands, events, dead letters).
@@ -118,6 +125,22 @@ class Settings(BaseSettings):
     # Where `python -m dispatcher simulate` writes its reports; the dashboard links to the
     # latest one (`latest.html` in this directory).
     simulate_reports_dir: Path = Path("reports")
+
+    @field_validator("platform_logins")
+    @classmethod
+    def _one_login_per_community(
+        cls, logins: list[PlatformLoginConfig]
+    ) -> list[PlatformLoginConfig]:
+        seen: dict[str, str] = {}
+        for login in logins:
+            for community in login.communities:
+                if community in seen:
+                    raise ValueError(f"community {community!r} has two platform logins")
+                seen[community] = login.kind
+        return logins
+
+    def platform_login_for(self, community_id: str) -> PlatformLoginConfig | None:
+        return next((p for p in self.platform_logins if community_id in p.communities), None)
 
     def faust_data_dir(self, worker_name: str = "worker") -> Path:
         # One data dir per worker process: RocksDB and Faust's own files lock otherwise.

@@ -60,6 +60,12 @@ class HelperIn(Body):
         default=False, description="Opt-in: the asking group sees the name on accepting"
     )
     active: bool = True
+    platform_user_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description="The helper's chat-platform user id (WeCom userid, DingTalk userId, "
+        "Feishu open_id): @-mentions, and the platform login for offer links",
+    )
 
     def to_profile(self) -> HelperProfile:
         return HelperProfile(
@@ -87,6 +93,7 @@ class HelperIn(Body):
             languages=tuple(self.languages),
             name_in_group=self.name_in_group,
             active=self.active,
+            platform_user_id=self.platform_user_id,
         )
 
 

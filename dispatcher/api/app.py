@@ -22,6 +22,7 @@ from dispatcher.api import (
 from dispatcher.api.body_limit import BodyLimit
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.llm_classifier import close_llm
+from dispatcher.api.platform_login import routes as platform_login_routes
 from dispatcher.api.platforms.routes import router as platforms_router
 from dispatcher.api.producer import KafkaCommandSink
 from dispatcher.api.unrecorded_sweeper import sweep_forever
@@ -99,6 +100,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     app.include_router(platforms_router)
     app.include_router(requests.router)
     app.include_router(offer_pages.router)
+    app.include_router(platform_login_routes.router)
     app.include_router(helper_pages.router)
     app.include_router(answer_pages.router)
     app.include_router(admin.router)

@@ -8,7 +8,7 @@ import hmac
 from typing import Any
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from dispatcher.api import offer_outcomes as oo
 from dispatcher.api.auth import behind_tls
@@ -22,6 +22,7 @@ from dispatcher.api.pages import (
     link_error,
     page,
 )
+from dispatcher.api.platform_login import gate
 from dispatcher.links import (
     OFFER_PATH,
     LinkClaims,
@@ -179,17 +180,22 @@ async def _outcome_page(
 
 
 @router.get("/{token}", response_class=HTMLResponse, responses={**HTML, **ERRORS})
-async def offer_page(request: Request, token: str = Token) -> HTMLResponse:
-    """Confirmation page. Opening the link never accepts or declines."""
+async def offer_page(request: Request, token: str = Token) -> Response:
+    """Confirmation page. Opening the link never accepts or declines. A link for a helper
+    with a platform login first sends the browser through that login (platform_login/)."""
     checked = _verify(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
     deps: ApiDeps = request.app.state.deps
+    login, instead = gate.check(request, deps, checked, acting=False)
+    if instead is not None:
+        return instead
     pool = await deps.pool()
     use = await oo.recorded_use(pool, checked.use_key)
     if use is not None:  # already answered: show what happened (reading only)
         outcome = await oo.settle(pool, use, timeout=0)
-        may_see = _may_see(request, deps, use)
+        # The helper's own login is the identity; without one, the accepting device's cookie.
+        may_see = login is not None or _may_see(request, deps, use)
         return await _outcome_page(deps, use, outcome, may_see=may_see, via="revisit")
     summary = await read_requests.summary(pool, _use_of(checked).request_id)
     if summary is not None and summary.closed_at is not None:
@@ -211,17 +217,27 @@ async def offer_page(request: Request, token: str = Token) -> HTMLResponse:
 
 
 @router.post("/{token}", response_class=HTMLResponse, responses={**HTML, **ERRORS})
-async def offer_act(request: Request, token: str = Token) -> HTMLResponse:
+async def offer_act(request: Request, token: str = Token) -> Response:
     """Accept or decline, once per link; a repeat shows the recorded outcome."""
     checked = _verify(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
-    return await act_on_offer(request, _use_of(checked), checked.community_id)
+    deps: ApiDeps = request.app.state.deps
+    login, instead = gate.check(request, deps, checked, acting=True)
+    if instead is not None:
+        return instead
+    return await act_on_offer(
+        request, _use_of(checked), checked.community_id, identified=login is not None
+    )
 
 
-async def act_on_offer(request: Request, wanted: oo.LinkUse, community_id: str) -> HTMLResponse:
+async def act_on_offer(
+    request: Request, wanted: oo.LinkUse, community_id: str, *, identified: bool = False
+) -> HTMLResponse:
     """Accept or decline once (the first use claims it), then show what the worker decided.
-    Shared by the per-helper links and the bound-device answer page (answer_pages.py)."""
+    Shared by the per-helper links and the bound-device answer page (answer_pages.py).
+    `identified`: the platform login said this is the helper (the contact may be shown
+    again to them, from any device they log in on)."""
     deps: ApiDeps = request.app.state.deps
     deps.limiter.check(("helper", wanted.helper_id), 20, 10, "helper")
     pool = await deps.pool()
@@ -252,7 +268,7 @@ async def act_on_offer(request: Request, wanted: oo.LinkUse, community_id: str) 
             )
     # Only the request that claimed the link gets the view cookie; a repeat POST from
     # elsewhere (a forwarded link) sees the outcome without the contact.
-    may_see = first or _may_see(request, deps, use)
+    may_see = first or identified or _may_see(request, deps, use)
     answer = await _outcome_page(
         deps, use, await oo.settle(pool, use), may_see=may_see, via="accept" if first else "revisit"
     )

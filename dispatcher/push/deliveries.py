@@ -53,6 +53,7 @@ class OfferLinks(Protocol):
         helper_id: str,
         community_id: str,
         expires_at: datetime,
+        platform_user_id: str | None = None,
     ) -> dict[str, str]: ...
 
 
@@ -131,6 +132,7 @@ class DeliveryPlanner:
             helper_id=body.helper_id,
             community_id=event.community_id,
             expires_at=body.expires_at,
+            platform_user_id=helper.profile.platform_user_id if helper else None,
         )
         minutes = max(1, int((body.expires_at - event.occurred_at).total_seconds() // 60))
         # What a group sees, every member sees: no per-helper link there (issue 12), only

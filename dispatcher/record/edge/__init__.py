@@ -8,6 +8,7 @@
 | `api_group_threads`, `api_group_posts` (chat groups that asked) | `group_threads` |
 | `roster_members` (who earlier ledgers listed) | `roster_members` |
 | `staff_audit`, `contact_views` (who saw or did what) | `audit` |
+| `platform_logins` (chat-platform logins for offer links, one-time codes) | `platform_logins` |
 
 Queries of the projection tables are in `dispatcher.record.read`.
 """
