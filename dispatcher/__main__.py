@@ -24,7 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "roster-import": ("dispatcher.api.roster_import", "import a CSV/XLSX ledger of helpers"),
     "simulate": ("dispatcher.simulate.cli", "what-if: policies on simulated days, same draws"),
     "purge": ("dispatcher.record.retention", "erase personal data past its retention"),
-    "rekey-helpers": ("dispatcher.ops.rekey_helpers", "move helpers to keyed (irreversible) ids"),
+    "rekey-helpers": (
+        "dispatcher.maintenance.rekey_helpers",
+        "move helpers to keyed (irreversible) ids",
+    ),
 }
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dispatcher.api.platform_login.config import PlatformLoginConfig
+from dispatcher.login_config import PlatformLoginConfig
 from dispatcher.push.endpoints import EndpointConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +79,8 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = SecretStr("")
     llm_timeout_seconds: float = Field(1.5, gt=0, le=30)
     llm_cache_size: int = Field(4096, ge=0)
-    # Bots: a JSON file of credentials, communities and groups (format: dispatcher/api/bots.py).
+    # Bots: a JSON file of credentials, communities and groups
+    # (format: dispatcher/groupchat/bots.py).
     # Unset on a dev install (link_secret still the default): one dev-only bot.
     bots_file: Path | None = None
 

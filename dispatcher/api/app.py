@@ -19,6 +19,7 @@ from dispatcher.api import (
     offer_pages,
     requests,
 )
+from dispatcher.api import ops_pages as ops_web
 from dispatcher.api.body_limit import BodyLimit
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.llm_classifier import close_llm
@@ -28,7 +29,6 @@ from dispatcher.api.producer import KafkaCommandSink
 from dispatcher.api.unrecorded_sweeper import sweep_forever
 from dispatcher.groupchat.loop import GroupReplies
 from dispatcher.groupchat.sender import GroupSender
-from dispatcher.ops import web as ops_web
 from dispatcher.push.http import make_client
 from dispatcher.record.retention import purge_forever
 from dispatcher.settings import Settings

@@ -23,10 +23,10 @@ from fastapi import Depends, Header, HTTPException, Request
 
 from dispatcher.api import webhook_signature as ws
 from dispatcher.api.auth import audit_staff, authenticate_staff, bearer
-from dispatcher.api.bots import BotConfig
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.staff_accounts import StaffAccount
+from dispatcher.groupchat.bots import BotConfig
 from dispatcher.record.edge import bot_calls
 
 PURGE_EVERY_S = 60.0

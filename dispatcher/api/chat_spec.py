@@ -6,9 +6,9 @@ building hint in the text ("3号楼") refines it to a building, unit, floor and 
 
 from __future__ import annotations
 
-from dispatcher.api.bots import GroupPlace, building_id_for
 from dispatcher.api.models import ChatMessageIn
 from dispatcher.classify import Classification
+from dispatcher.groupchat.bots import GroupPlace, building_id_for
 from schemas.places import PlacePath
 from schemas.requests import RequesterContact, RequestSource, RequestSpec
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from dispatcher.api.bots import BotRegistry, load_registry
 from dispatcher.api.producer import CommandSink, KafkaCommandSink
 from dispatcher.api.ratelimit import RateLimiter
 from dispatcher.api.staff_accounts import StaffDirectory
+from dispatcher.groupchat.bots import BotRegistry, load_registry
 from dispatcher.settings import Settings
 
 

@@ -21,12 +21,12 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from dispatcher.api import dev_bots as dev
-from dispatcher.api.bots import secret_key
 from dispatcher.api.platforms.sample_cli import BUILDERS
 from dispatcher.api.webhook_signature import signed_headers
 from dispatcher.bench.e2e_stack import BOT_ID, BOT_SECRET, bench_stack, push_to
 from dispatcher.bench.e2e_stats import summarize
+from dispatcher.groupchat import dev_bots as dev
+from dispatcher.groupchat.bots import secret_key
 from dispatcher.testing.push_receiver import PushReceiver
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from dispatcher.api.bots import PlatformConfig
+from dispatcher.groupchat.bots import PlatformConfig
 from dispatcher.push.channels.base import classify_status, json_body
 from dispatcher.push.model import Delivered, DeliveryResult, PermanentFailure, RetryLater
 

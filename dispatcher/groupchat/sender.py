@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from dispatcher.api.bots import BotConfig, BotRegistry
+from dispatcher.groupchat.bots import BotConfig, BotRegistry
 from dispatcher.groupchat.feishu_reply import FeishuReplies
 from dispatcher.push.channels import make_channel
 from dispatcher.push.channels.base import classify_status, json_body

@@ -1,6 +1,6 @@
 """Ledger place cells → the ids helpers are registered with: compounds, buildings, households.
 
-Ids must agree with what the bots derive from a chat message (`dispatcher.api.bots.
+Ids must agree with what the bots derive from a chat message (`dispatcher.groupchat.bots.
 building_id_for`): a building with a number is "b" + the number ("3号楼", "3栋", "3幢",
 "三号楼", "3" → "b3"), a lettered one "b" + the letter ("A座", "a栋" → "bA"). Any other name
 ("综合楼", "北区5号楼") gets a stable id from its text; a group that should resolve it lists it

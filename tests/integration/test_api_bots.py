@@ -19,8 +19,8 @@ import pytest
 from pydantic import SecretStr
 
 from dispatcher.api import idempotency
-from dispatcher.api.bots import secret_key
 from dispatcher.api.webhook_signature import bound_payload, signed_headers
+from dispatcher.groupchat.bots import secret_key
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support.waiting import eventually

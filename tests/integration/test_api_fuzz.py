@@ -26,9 +26,9 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from dispatcher.api.app import create_app
-from dispatcher.api.bots import BotConfig, BotRegistry, GroupPlace
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.webhook_signature import bound_payload, signed_headers
+from dispatcher.groupchat.bots import BotConfig, BotRegistry, GroupPlace
 from dispatcher.settings import Settings
 from dispatcher.testing.stack import LocalStack, free_port
 

@@ -28,7 +28,7 @@ import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from dispatcher.api.bots import _BotsFile
+from dispatcher.groupchat.bots import _BotsFile
 from dispatcher.settings import REPO_ROOT, Settings
 from dispatcher.testing.stack import LocalStack
 from streams.topics import changelog_topics, topic_names

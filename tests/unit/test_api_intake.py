@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from dispatcher.api.bots import GroupPlace
 from dispatcher.api.chat_spec import spec_for_message
 from dispatcher.api.command_queue import merge_key, request_id_for
 from dispatcher.api.models import ChatMessageIn, HelpRequestIn
 from dispatcher.api.replies import merged_reply_text, reply_text
 from dispatcher.classify import classify
+from dispatcher.groupchat.bots import GroupPlace
 
 GROUP = GroupPlace(
     community_id="siming", grid_id="g1", compound_id="tuqiang", compound_name="图强小区"

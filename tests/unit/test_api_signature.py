@@ -10,7 +10,13 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from dispatcher.api import webhook_signature as ws
-from dispatcher.api.bots import BotConfig, GroupPlace, building_id_for, load_registry, secret_key
+from dispatcher.groupchat.bots import (
+    BotConfig,
+    GroupPlace,
+    building_id_for,
+    load_registry,
+    secret_key,
+)
 from dispatcher.settings import Settings
 
 KEY = b"0123456789abcdef0123"

@@ -10,7 +10,6 @@ from pydantic import SecretStr
 
 from dispatcher.api import webhook_signature as ws
 from dispatcher.api.admin import HelperIn
-from dispatcher.api.bots import secret_key
 from dispatcher.api.command_queue import MERGE_WINDOW_S
 from dispatcher.api.models import HelpRequestIn
 from dispatcher.bench.e2e import MAX_RATE, community_partitions, next_probe
@@ -25,6 +24,7 @@ from dispatcher.bench.e2e_load import RunResult, Sent, latencies
 from dispatcher.bench.e2e_observe import Observations, signed_headers
 from dispatcher.bench.e2e_stack import BOT_ID, BOT_SECRET
 from dispatcher.bench.e2e_stats import headline, ratio, summarize
+from dispatcher.groupchat.bots import secret_key
 
 
 def test_city_is_deterministic_and_sized() -> None:

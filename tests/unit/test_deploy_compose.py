@@ -9,7 +9,7 @@ import re
 import pytest
 import yaml
 
-from dispatcher.api.bots import _BotsFile
+from dispatcher.groupchat.bots import _BotsFile
 from dispatcher.settings import REPO_ROOT, Settings
 
 COMPOSE = REPO_ROOT / "deploy/compose"

@@ -8,7 +8,7 @@ import json
 import httpx
 from pydantic import SecretStr
 
-from dispatcher.api.bots import PlatformConfig
+from dispatcher.groupchat.bots import PlatformConfig
 from dispatcher.groupchat.feishu_reply import FeishuReplies
 from dispatcher.push.model import Delivered, PermanentFailure, RetryLater
 

@@ -17,7 +17,7 @@ DEPLOY = REPO_ROOT / "deploy"
 YAML_FILES = sorted(
     p for p in DEPLOY.rglob("*") if p.suffix in {".yaml", ".yml"} and "local" not in p.parts
 )
-EXTRA_ENV = {"DISPATCH_BOTS_FILE"}  # read by dispatcher.api.bots, not the settings object
+EXTRA_ENV = {"DISPATCH_BOTS_FILE"}  # read by dispatcher.groupchat.bots, not the settings object
 
 
 @pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: str(p.relative_to(DEPLOY)))

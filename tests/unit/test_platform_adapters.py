@@ -22,7 +22,6 @@ from pydantic import SecretStr
 from wechatpy.crypto import _get_signature
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 
-from dispatcher.api.bots import PlatformConfig
 from dispatcher.api.platforms import ADAPTERS, crypto
 from dispatcher.api.platforms.base import (
     CallbackRequest,
@@ -31,6 +30,7 @@ from dispatcher.api.platforms.base import (
     InboundMessage,
     Refused,
 )
+from dispatcher.groupchat.bots import PlatformConfig
 from dispatcher.groupchat.sender import session_webhook_allowed
 from dispatcher.groupchat.texts import is_cancel_reply
 from tests.support import platform_callbacks as pc

@@ -8,11 +8,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from dispatcher.api.bots import load_registry
-from dispatcher.api.dev_bots import DEV_PLATFORMS
 from dispatcher.api.platforms import ADAPTERS
 from dispatcher.api.platforms.base import CallbackRequest, InboundMessage
 from dispatcher.api.platforms.sample_cli import BUILDERS, main
+from dispatcher.groupchat.bots import load_registry
+from dispatcher.groupchat.dev_bots import DEV_PLATFORMS
 from dispatcher.settings import Settings
 
 

@@ -17,8 +17,8 @@ from wechatpy.exceptions import WeChatClientException
 
 from dispatcher.api.platform_login import clients, tokens
 from dispatcher.api.platform_login.clients import LoginRefused, authorize_url, user_id_for_code
-from dispatcher.api.platform_login.config import PlatformLoginConfig
 from dispatcher.links import offer_token, verify_token
+from dispatcher.login_config import PlatformLoginConfig
 from dispatcher.secret_policy import production_problems
 from dispatcher.settings import Settings
 from tests.support import platform_fakes as pf

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from dispatcher.api.bots import GroupPlace, building_id_for
 from dispatcher.classify import classify
+from dispatcher.groupchat.bots import GroupPlace, building_id_for
 from dispatcher.roster.ledger import RosterFileError, RosterPlace, parse_roster
 from dispatcher.roster.places import building, compound_id_for, household_id
 from schemas.vocab import Skill

@@ -33,7 +33,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from dispatcher.api.platform_login.config import PlatformLoginConfig
+from dispatcher.login_config import PlatformLoginConfig
 
 TIMEOUT_S = 5.0
 MAX_CODE_CHARS = 512  # WeCom: "code 最大为512字节"

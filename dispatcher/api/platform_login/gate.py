@@ -20,8 +20,8 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.pages import e, page
 from dispatcher.api.platform_login import tokens
 from dispatcher.api.platform_login.clients import authorize_url
-from dispatcher.api.platform_login.config import PlatformLoginConfig
 from dispatcher.links import DEVICE_COOKIE, LinkClaims, bound_helper
+from dispatcher.login_config import PlatformLoginConfig
 
 LOGIN_PATH = "/l/login"
 REASON_HEADER = "X-Refusal-Reason"

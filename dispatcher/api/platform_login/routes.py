@@ -19,8 +19,8 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.pages import link_error
 from dispatcher.api.platform_login import gate, tokens
 from dispatcher.api.platform_login.clients import LoginRefused, user_id_for_code
-from dispatcher.api.platform_login.config import LoginKind
 from dispatcher.links import OFFER_PATH, LinkError, verify_token
+from dispatcher.login_config import LoginKind
 from dispatcher.record.edge import platform_logins
 
 router = APIRouter(prefix=gate.LOGIN_PATH, tags=["volunteer links"])

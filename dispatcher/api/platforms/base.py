@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from dispatcher.api.bots import PlatformConfig
+from dispatcher.groupchat.bots import PlatformConfig
 
 
 class Refused(Exception):

@@ -18,7 +18,6 @@ import hmac
 import json
 from typing import Any
 
-from dispatcher.api.bots import PlatformConfig
 from dispatcher.api.platforms.base import (
     CallbackRequest,
     Ignored,
@@ -30,6 +29,7 @@ from dispatcher.api.platforms.base import (
     malformed,
     parse_int,
 )
+from dispatcher.groupchat.bots import PlatformConfig
 
 TOLERANCE_S = 3600.0
 

@@ -18,7 +18,6 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from dispatcher.api.bot_auth import Caller, claim_webhook_id, release_webhook_id
-from dispatcher.api.bots import BotConfig, MemberLink
 from dispatcher.api.command_queue import send_command
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
@@ -33,6 +32,7 @@ from dispatcher.api.platforms.base import (
     Refused,
 )
 from dispatcher.groupchat import texts
+from dispatcher.groupchat.bots import BotConfig, MemberLink
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
 from schemas.commands import CancelRequest

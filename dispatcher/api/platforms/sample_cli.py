@@ -12,8 +12,8 @@ import uuid
 
 import httpx
 
-from dispatcher.api import dev_bots as dev
 from dispatcher.api.platforms import crypto, dingtalk, feishu, wecom
+from dispatcher.groupchat import dev_bots as dev
 
 Built = tuple[dict[str, str], dict[str, str], bytes]  # query, headers, body
 
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         description=(
             "Build a signed/encrypted callback as WeCom, DingTalk or Feishu would send it to the "
             "dev bots of `make run` (dev-wecom, dev-dingtalk, dev-feishu) and print it as a curl "
-            "command, or --send it. Dev credentials only (dispatcher/api/dev_bots.py)."
+            "command, or --send it. Dev credentials only (dispatcher/groupchat/dev_bots.py)."
         ),
     )
     ap.add_argument("platform", choices=sorted(BUILDERS))

@@ -16,7 +16,6 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from dispatcher.api.bots import PlatformConfig
 from dispatcher.api.platforms import crypto
 from dispatcher.api.platforms.base import (
     CallbackRequest,
@@ -30,6 +29,7 @@ from dispatcher.api.platforms.base import (
     parse_int,
     undecryptable,
 )
+from dispatcher.groupchat.bots import PlatformConfig
 
 TOLERANCE_S = 300.0
 _MENTION = re.compile(r"^@\S+\s*")

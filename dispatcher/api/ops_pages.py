@@ -31,11 +31,11 @@ from dispatcher.api.auth import (
     ensure_staff_scope,
     new_session,
 )
+from dispatcher.api.staff_pages import COOKIE, require_staff_ops, signed_in_staff
 from dispatcher.ops import api_metrics
 from dispatcher.ops.dashboard_data import overview
 from dispatcher.ops.live_feed import LiveFeed, sse_message
 from dispatcher.ops.reports import days_csv, helpers_csv, month_report, parse_month
-from dispatcher.ops.staff import COOKIE, require_staff_ops, signed_in_staff
 from dispatcher.settings import Settings
 from schemas.catalogue import labels as category_labels
 

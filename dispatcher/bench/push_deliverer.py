@@ -1,4 +1,4 @@
-"""`python -m dispatcher.push.bench`: throughput and latency of one Deliverer.
+"""`python -m dispatcher.bench.push_deliverer`: throughput and latency of one Deliverer.
 
 Sends N signed webhook deliveries to the local receiver (dispatcher/testing, run in its
 own thread and event loop) and prints JSON: deliveries/second from first submit to the
@@ -82,7 +82,7 @@ def _measure(count: int, concurrency: int, rate: float | None) -> dict[str, Any]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dispatcher.push.bench")
+    parser = argparse.ArgumentParser(prog="python -m dispatcher.bench.push_deliverer")
     parser.add_argument("--count", type=int, default=2000, help="deliveries in the burst run")
     parser.add_argument("--concurrency", type=int, default=8, help="sends in flight")
     parser.add_argument("--paced-rate", type=float, default=200.0, help="submits/s, paced run")

@@ -15,7 +15,7 @@ nowhere else, until Settings grows a `bots_file` field). Example:
 
 Without the file, and only in dev mode (`DISPATCH_MODE=dev`, `make run`) while
 `link_secret` is still the dev default, dev bots are configured in `dev-community` and the
-demo district's groups: see `dispatcher/api/dev_bots.py`. Never in production.
+demo district's groups: see `dispatcher/groupchat/dev_bots.py`. Never in production.
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ def load_registry(settings: Settings, path: str | None = None) -> BotRegistry:
         doc = _BotsFile.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
         return BotRegistry.from_list(doc.bots)
     if settings.mode == "dev" and settings.link_secret.get_secret_value() == DEV_LINK_SECRET:
-        from dispatcher.api.dev_bots import dev_bots  # imports this module
+        from dispatcher.groupchat.dev_bots import dev_bots  # imports this module
 
         log.warning(
             "no %s: using the dev-only bots 'dev-bot', 'dev-wecom', 'dev-dingtalk', "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from dispatcher.api.bots import DEV_BOT, BotConfig, GroupPlace, PlatformConfig
+from dispatcher.groupchat.bots import DEV_BOT, BotConfig, GroupPlace, PlatformConfig
 from dispatcher.ops.demo_district import COMMUNITIES, places
 
 DEV_WECOM_TOKEN = "dev-wecom-token"
