@@ -33,6 +33,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from dispatcher.clock import utcnow
 from dispatcher.settings import Settings
 
 TOKEN_VERSION: Literal[1] = 1
@@ -232,7 +233,7 @@ def helper_link(
     Reusable until it expires (a year by default); rotating `link_secret` revokes all.
     """
     if expires_at is None:
-        expires_at = (now or datetime.now(UTC)) + HELPER_LINK_LIFETIME
+        expires_at = (now or utcnow()) + HELPER_LINK_LIFETIME
     claims: dict[str, object] = {
         "v": TOKEN_VERSION,
         "k": "helper",

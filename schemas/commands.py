@@ -38,7 +38,7 @@ class DeclineOffer(Wire):
     helper_id: str
 
 
-class DeliveryFailed(Wire):
+class ReportDeliveryFailure(Wire):
     """The push channel could not reach the helper: treated as "no answer" at once."""
 
     type: Literal["delivery_failed"] = "delivery_failed"
@@ -73,7 +73,7 @@ class ReferRequest(Wire):
     note: str = ""
 
 
-class HelperWithdrew(Wire):
+class WithdrawHelper(Wire):
     """An assigned helper cannot come after all, or did not show: the slot reopens."""
 
     type: Literal["helper_withdrew"] = "helper_withdrew"
@@ -82,7 +82,7 @@ class HelperWithdrew(Wire):
     no_show: bool = False
 
 
-class DeadlineReached(Wire):
+class FireDeadline(Wire):
     """Sent by the deadline timer. Ignored unless `step` is still the request's step."""
 
     type: Literal["deadline_reached"] = "deadline_reached"
@@ -124,12 +124,12 @@ CommandBody = Annotated[
     SubmitRequest
     | AcceptOffer
     | DeclineOffer
-    | DeliveryFailed
+    | ReportDeliveryFailure
     | CancelRequest
     | ResolveRequest
     | ReferRequest
-    | HelperWithdrew
-    | DeadlineReached
+    | WithdrawHelper
+    | FireDeadline
     | UpsertHelper
     | DeactivateHelper
     | SetHelperStatus
@@ -141,12 +141,12 @@ REQUEST_COMMANDS = (
     SubmitRequest,
     AcceptOffer,
     DeclineOffer,
-    DeliveryFailed,
+    ReportDeliveryFailure,
     CancelRequest,
     ResolveRequest,
     ReferRequest,
-    HelperWithdrew,
-    DeadlineReached,
+    WithdrawHelper,
+    FireDeadline,
 )
 HELPER_COMMANDS = (UpsertHelper, DeactivateHelper, SetHelperStatus, SetDoNotDisturb)
 
@@ -177,5 +177,5 @@ def deadline_command(*, request_id: str, community_id: str, step: int, due_at: d
         command_id=str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
         community_id=community_id,
         issued_at=due_at,
-        body=DeadlineReached(request_id=request_id, step=step),
+        body=FireDeadline(request_id=request_id, step=step),
     )

@@ -77,7 +77,7 @@ class RequestState(Wire):
     ends_at: UtcDatetime  # created_at + plan.lifetime_s: terminal by then
     step: int = 0  # index into plan.steps; len(plan.steps) once the ladder is exhausted
     step_started_at: UtcDatetime
-    # The timer turns this into DeadlineReached(step=deadline_step); None when terminal.
+    # The timer turns this into FireDeadline(step=deadline_step); None when terminal.
     next_deadline: UtcDatetime | None = None
     deadline_step: int | None = None
     offers: tuple[OfferRecord, ...] = ()

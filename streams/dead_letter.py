@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from dispatcher.clock import Clock
 from dispatcher.redact import describe
 from schemas.dead_letter import DeadLetter
-from streams.clock import Clock
 from streams.runtime import Stats
 
 log = logging.getLogger(__name__)

@@ -16,14 +16,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dispatcher.clock import Clock
 from dispatcher.links import action_links
 from dispatcher.ops import metrics as ops_metrics
 from dispatcher.push import Deliverer, Delivery, EndpointRegistry, PushKind
 from dispatcher.push.deliveries import DeliveryPlanner, Planned
 from dispatcher.push.engine import EngineConfig, SubmitOutcome
-from schemas.commands import Command, DeliveryFailed, new_command
+from schemas.commands import Command, ReportDeliveryFailure, new_command
 from schemas.events import Event
-from streams.clock import Clock
 from streams.dead_letter import DeadLetterSink, short
 from streams.runtime import WorkerRuntime
 
@@ -39,7 +39,7 @@ class Notifier:
     _deliverer: Deliverer | None = None
     _pending: dict[str, tuple[Any, set[str]]] = field(default_factory=dict)
     _owner: dict[str, str] = field(default_factory=dict)  # delivery id → faust event key
-    _unreachable: list[Command] = field(default_factory=list)  # DeliveryFailed to send
+    _unreachable: list[Command] = field(default_factory=list)  # ReportDeliveryFailure to send
 
     @property
     def registry(self) -> EndpointRegistry:
@@ -103,7 +103,7 @@ class Notifier:
         )
         if delivery.kind is PushKind.OFFER:
             d = delivery.data
-            failed = DeliveryFailed(
+            failed = ReportDeliveryFailure(
                 request_id=d["request_id"],
                 offer_id=d["offer_id"],
                 helper_id=d["helper_id"],
@@ -112,7 +112,7 @@ class Notifier:
             await self.send_command(self._command(failed, d["community_id"]))
         self._settle(delivery.delivery_id)
 
-    def _command(self, failed: DeliveryFailed, community_id: str) -> Command:
+    def _command(self, failed: ReportDeliveryFailure, community_id: str) -> Command:
         return new_command(failed, community_id=community_id, issued_at=self.clock.now())
 
     async def flush_unreachable(self) -> None:

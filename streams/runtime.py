@@ -14,11 +14,11 @@ from typing import Any
 
 import faust
 
+from dispatcher.clock import Clock
 from dispatcher.settings import Settings
 from schemas.commands import Command
 from schemas.plans import EscalationPlan
 from schemas.vocab import Urgency
-from streams.clock import Clock
 from streams.faust_recovery import SeekFirstRecovery
 from streams.state_store import WorkerState
 from streams.trace import Trace

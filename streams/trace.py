@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from streams.clock import Clock
+from dispatcher.clock import Clock
 
 
 class Trace:

@@ -10,12 +10,12 @@ import logging
 
 import faust
 
+from dispatcher.clock import Clock, SystemClock
 from dispatcher.logs import configure_logging
 from dispatcher.plans import scaled_plans
 from dispatcher.secret_policy import enforce as enforce_secret_policy
 from dispatcher.settings import Settings, get_settings
 from streams.app import create_faust_app
-from streams.clock import Clock, SystemClock
 from streams.dead_letter import DeadLetterSink
 from streams.deadline_timer import DeadlineTimer
 from streams.dispatch_agent import DispatchAgent

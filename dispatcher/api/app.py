@@ -52,7 +52,9 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
             except Exception as exc:  # readiness reports it; the sink retries on first use
                 log.warning("kafka producer not started yet: %s", type(exc).__name__)
         sweeper = asyncio.create_task(sweep_forever(deps), name="unrecorded-sweeper")
-        purger = asyncio.create_task(purge_forever(settings, deps.pool), name="retention")
+        purger = asyncio.create_task(
+            purge_forever(settings, deps.pool, deps.clock), name="retention"
+        )
         # Platform robots' groups hear back (dispatcher/groupchat); off without any.
         updates = (
             asyncio.create_task(group_replies.consume_forever(settings), name="group-replies")

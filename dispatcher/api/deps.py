@@ -5,19 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 
 from dispatcher.api.producer import CommandSink, KafkaCommandSink
 from dispatcher.api.ratelimit import RateLimiter
 from dispatcher.api.staff_accounts import StaffDirectory
+from dispatcher.clock import utcnow
 from dispatcher.groupchat.bots import BotRegistry, load_registry
 from dispatcher.settings import Settings
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

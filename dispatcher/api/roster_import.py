@@ -19,12 +19,13 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
 
 from dispatcher.api.producer import CommandSink, KafkaCommandSink
+from dispatcher.clock import utcnow
 from dispatcher.helper_ids import keyed_profile
 from dispatcher.record.edge.roster_members import RosterMembers
 from dispatcher.roster.ledger import (
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                 parsed,
                 community_id=args.community,
                 partial=args.partial,
-                now=datetime.now(UTC),  # the command line's clock: no API here
+                now=utcnow(),  # the command line's clock: no API here
                 dry_run=args.dry_run,
                 members=None if conn is None else RosterMembers(conn),
                 progress=say("helpers queued"),

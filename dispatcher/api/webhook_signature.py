@@ -17,10 +17,10 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dispatcher.clock import utcnow
 from dispatcher.push.signing import sign, signed_content
 
 TOLERANCE_S = 300  # five minutes either way
@@ -61,7 +61,7 @@ def signed_headers(
 ) -> dict[str, str]:
     """Headers a bot sends (one signature per key)."""
     webhook_id = webhook_id or "msg_" + secrets.token_urlsafe(16)
-    timestamp = int(time.time()) if timestamp is None else timestamp
+    timestamp = int(utcnow().timestamp()) if timestamp is None else timestamp
     return {
         "webhook-id": webhook_id,
         "webhook-timestamp": str(timestamp),

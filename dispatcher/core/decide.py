@@ -18,16 +18,16 @@ from schemas.commands import (
     CancelRequest,
     Command,
     DeactivateHelper,
-    DeadlineReached,
     DeclineOffer,
-    DeliveryFailed,
-    HelperWithdrew,
+    FireDeadline,
     ReferRequest,
+    ReportDeliveryFailure,
     ResolveRequest,
     SetDoNotDisturb,
     SetHelperStatus,
     SubmitRequest,
     UpsertHelper,
+    WithdrawHelper,
 )
 
 _EMPTY = Decision()
@@ -36,12 +36,12 @@ RequestHandler = Callable[[Effects, RequestDraft, Any], RequestDraft | None]
 _REQUEST_HANDLERS: dict[type[Any], RequestHandler] = {
     AcceptOffer: rc.accept,
     DeclineOffer: rc.decline,
-    DeliveryFailed: rc.delivery_failed,
+    ReportDeliveryFailure: rc.delivery_failed,
     CancelRequest: rc.cancel,
     ResolveRequest: rc.resolve,
     ReferRequest: rc.refer,
-    HelperWithdrew: rc.helper_withdrew,
-    DeadlineReached: rc.deadline,
+    WithdrawHelper: rc.helper_withdrew,
+    FireDeadline: rc.deadline,
 }
 
 

@@ -30,13 +30,13 @@ from schemas.catalogue import entry
 from schemas.commands import (
     AcceptOffer,
     CancelRequest,
-    DeadlineReached,
     DeclineOffer,
-    DeliveryFailed,
-    HelperWithdrew,
+    FireDeadline,
     ReferRequest,
+    ReportDeliveryFailure,
     ResolveRequest,
     SubmitRequest,
+    WithdrawHelper,
 )
 from schemas.events import (
     CommandRejected,
@@ -202,7 +202,9 @@ def decline(fx: Effects, d: RequestDraft, body: DeclineOffer) -> RequestDraft | 
     return d
 
 
-def delivery_failed(fx: Effects, d: RequestDraft, body: DeliveryFailed) -> RequestDraft | None:
+def delivery_failed(
+    fx: Effects, d: RequestDraft, body: ReportDeliveryFailure
+) -> RequestDraft | None:
     i = d.find_offer(body.offer_id)
     if i is None or d.offers[i].helper_id != body.helper_id:
         return None  # a delivery report about something we never sent: nothing to do
@@ -219,7 +221,7 @@ def delivery_failed(fx: Effects, d: RequestDraft, body: DeliveryFailed) -> Reque
     return d
 
 
-def helper_withdrew(fx: Effects, d: RequestDraft, body: HelperWithdrew) -> RequestDraft | None:
+def helper_withdrew(fx: Effects, d: RequestDraft, body: WithdrawHelper) -> RequestDraft | None:
     held = [k for k, a in enumerate(d.assignments) if a.helper_id == body.helper_id and a.active]
     if not held:
         if any(a.helper_id == body.helper_id for a in d.assignments):
@@ -299,7 +301,7 @@ def refer(fx: Effects, d: RequestDraft, body: ReferRequest) -> RequestDraft | No
     return d
 
 
-def deadline(fx: Effects, d: RequestDraft, body: DeadlineReached) -> RequestDraft | None:
+def deadline(fx: Effects, d: RequestDraft, body: FireDeadline) -> RequestDraft | None:
     """The timer fired. Stale (another step is current, or the request ended): no-op."""
     if d.terminal or body.step != d.base.deadline_step:
         return None

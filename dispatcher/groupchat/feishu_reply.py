@@ -12,10 +12,11 @@ import json
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import httpx
 
+from dispatcher.clock import utcnow
 from dispatcher.groupchat.bots import PlatformConfig
 from dispatcher.push.channels.base import classify_status, json_body
 from dispatcher.push.model import Delivered, DeliveryResult, PermanentFailure, RetryLater
@@ -27,9 +28,7 @@ _RATE_LIMITED = {99991400, 11232, 230020}
 
 
 class FeishuReplies:
-    def __init__(
-        self, client: httpx.AsyncClient, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
+    def __init__(self, client: httpx.AsyncClient, clock: Callable[[], datetime] = utcnow) -> None:
         self._client = client
         self._clock = clock  # the API's (ApiDeps.clock)
         self._tokens: dict[str, tuple[str, float]] = {}  # app id → (token, good until)

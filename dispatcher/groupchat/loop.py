@@ -19,13 +19,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 
+from dispatcher.clock import utcnow
 from dispatcher.groupchat import texts
 from dispatcher.groupchat.sender import GroupSender
 from dispatcher.record.edge import group_threads as threads
@@ -65,7 +66,7 @@ class GroupReplies:
         sender: GroupSender,
         pool: PoolGetter,
         on_posted: Callable[[Thread, str, float], None] = lambda t, k, s: None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sender = sender
         self._clock = clock  # the API's (ApiDeps.clock)

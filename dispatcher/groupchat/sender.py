@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import httpx
 
+from dispatcher.clock import utcnow
 from dispatcher.groupchat.bots import BotConfig, BotRegistry
 from dispatcher.groupchat.feishu_reply import FeishuReplies
 from dispatcher.push.channels import make_channel
@@ -49,7 +50,7 @@ class GroupSender:
         self,
         registry: BotRegistry,
         client: httpx.AsyncClient,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._registry = registry
         self._client = client

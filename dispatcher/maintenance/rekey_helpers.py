@@ -20,11 +20,12 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from dispatcher.api.producer import KafkaCommandSink
+from dispatcher.clock import utcnow
 from dispatcher.helper_ids import keyed_profile
 from dispatcher.settings import Settings, get_settings
 from schemas.commands import Command, CommandBody, DeactivateHelper, UpsertHelper
@@ -114,7 +115,7 @@ async def run(settings: Settings, dry_run: bool) -> dict[str, int]:
     if not dry_run and moves:
         sink = KafkaCommandSink(settings)
         try:
-            now = datetime.now(UTC)
+            now = utcnow()
             for move in moves:
                 for command in move_commands(move, now):
                     await sink.send(

@@ -15,11 +15,12 @@ import hashlib
 import random
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from dispatcher.clock import utcnow
 from dispatcher.settings import Settings
 from schemas.commands import AcceptOffer, CommandBody, DeclineOffer, ResolveRequest, new_command
 from schemas.events import Event
@@ -116,9 +117,7 @@ class Phones:
             await self._producer.stop()
 
     def track(self, request_id: str, community_id: str, resolve_after_s: float = 20.0) -> Trace:
-        trace = self.traces.setdefault(
-            request_id, Trace(request_id, community_id, datetime.now(UTC))
-        )
+        trace = self.traces.setdefault(request_id, Trace(request_id, community_id, utcnow()))
         trace.resolve_after_s = resolve_after_s
         for event in self._pending.pop(request_id, []):
             self._on_event(event)
@@ -187,7 +186,7 @@ class Phones:
 
     async def _send(self, community: str, body: CommandBody) -> None:
         assert self._producer is not None
-        cmd = new_command(body, community_id=community, issued_at=datetime.now(UTC))
+        cmd = new_command(body, community_id=community, issued_at=utcnow())
         await self._producer.send_and_wait(
             self.settings.commands_topic, cmd.model_dump_json().encode(), key=community.encode()
         )

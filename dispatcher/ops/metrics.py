@@ -44,7 +44,7 @@ def observe_events(events: Iterable[Event]) -> None:
 
 
 def observe_deadline_lateness(seconds: float) -> None:
-    """Worker hook: how late a DeadlineReached command was processed."""
+    """Worker hook: how late a FireDeadline command was processed."""
     METRICS.deadline_lateness.observe(max(0.0, seconds))
 
 

@@ -29,7 +29,7 @@ from dispatcher.push.messages import (
     render_whistle,
 )
 from dispatcher.push.model import Delivery, Mention, PushKind, PushMessage
-from schemas.commands import DeliveryFailed
+from schemas.commands import ReportDeliveryFailure
 from schemas.events import Event, HelperAssigned, OfferSent, OfferStoodDown, WhistleBlown
 from schemas.records import HelperState, RequestState
 from schemas.vocab import Category, Skill, Urgency
@@ -68,7 +68,7 @@ class Planned:
     core should move on at once) and warnings to log."""
 
     deliveries: list[Delivery] = field(default_factory=list)
-    undeliverable: list[DeliveryFailed] = field(default_factory=list)
+    undeliverable: list[ReportDeliveryFailure] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -119,7 +119,7 @@ class DeliveryPlanner:
         request_id = event.request_id or ""
         if not endpoints:
             # Nowhere to reach this helper: tell the core now so it moves on at once.
-            failed = DeliveryFailed(
+            failed = ReportDeliveryFailure(
                 request_id=request_id,
                 offer_id=body.offer_id,
                 helper_id=body.helper_id,

@@ -15,10 +15,11 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 
+from dispatcher.clock import utcnow
 from dispatcher.record.edge import intake
 from dispatcher.settings import Settings, get_settings
 
@@ -63,13 +64,18 @@ async def purge(conn: asyncpg.Connection, now: datetime, retention_days: int) ->
     return Purged(int(scheduled), int(erased), commands)
 
 
-async def purge_forever(settings: Settings, pool_of: Callable[[], Awaitable[asyncpg.Pool]]) -> None:
-    """The API's hourly purge (`pool_of` is ApiDeps.pool). Failures are logged and retried."""
+async def purge_forever(
+    settings: Settings,
+    pool_of: Callable[[], Awaitable[asyncpg.Pool]],
+    clock: Callable[[], datetime],
+) -> None:
+    """The API's hourly purge (`pool_of` is ApiDeps.pool, `clock` its clock). Failures are
+    logged and retried."""
     while True:
         try:
             pool = await pool_of()
             async with pool.acquire() as conn:
-                done = await purge(conn, datetime.now(UTC), settings.retention_days)
+                done = await purge(conn, clock(), settings.retention_days)
             if done.requests or done.intake_commands:
                 log.info("retention purge: %s", asdict(done))
         except Exception as exc:  # PostgreSQL away: try again next round
@@ -98,7 +104,7 @@ def main(argv: list[str]) -> int:
         help="purge as of this time (ISO 8601 with zone; default: now)",
     )
     args = parser.parse_args(argv)
-    now = args.now or datetime.now(UTC)
+    now = args.now or utcnow()
     if now.tzinfo is None:
         parser.error("--now needs a time zone, e.g. 2026-12-31T00:00:00+00:00")
     done = asyncio.run(run(get_settings(), now))

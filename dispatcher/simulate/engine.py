@@ -25,12 +25,12 @@ from schemas.commands import (
     AcceptOffer,
     Command,
     CommandBody,
-    DeadlineReached,
     DeclineOffer,
-    HelperWithdrew,
+    FireDeadline,
     ResolveRequest,
     SubmitRequest,
     UpsertHelper,
+    WithdrawHelper,
 )
 from schemas.events import (
     HelperAssigned,
@@ -335,14 +335,14 @@ class Simulation:
         r = self._live(rid)
         if r is None or (r.deadline_step, r.next_deadline) != (step, due):
             return  # superseded: the timer would send a command the core ignores
-        self._decide(DeadlineReached(request_id=rid, step=step), r.community_id, t)
+        self._decide(FireDeadline(request_id=rid, step=step), r.community_id, t)
 
     def _withdraw(self, t: float, rid: str, hid: str, no_show: bool) -> None:
         r = self._live(rid)
         if r is None or not any(a.helper_id == hid and a.active for a in r.assignments):
             return
         self._decide(
-            HelperWithdrew(request_id=rid, helper_id=hid, no_show=no_show), r.community_id, t
+            WithdrawHelper(request_id=rid, helper_id=hid, no_show=no_show), r.community_id, t
         )
 
     def _resolve(self, t: float, rid: str, fills: int) -> None:

@@ -14,8 +14,8 @@ from schemas.commands import (
     AcceptOffer,
     Command,
     CommandBody,
-    DeadlineReached,
     DeclineOffer,
+    FireDeadline,
     SubmitRequest,
     UpsertHelper,
 )
@@ -232,7 +232,7 @@ class World:
         r = self.request(request_id)
         assert r.next_deadline is not None and r.deadline_step is not None
         self.now = max(self.now, r.next_deadline)
-        return self.run(DeadlineReached(request_id=request_id, step=r.deadline_step))
+        return self.run(FireDeadline(request_id=request_id, step=r.deadline_step))
 
     def later(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)

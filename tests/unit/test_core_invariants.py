@@ -15,14 +15,14 @@ from schemas.commands import (
     AcceptOffer,
     CancelRequest,
     Command,
-    DeadlineReached,
     DeclineOffer,
-    DeliveryFailed,
-    HelperWithdrew,
+    FireDeadline,
+    ReportDeliveryFailure,
     ResolveRequest,
     SetHelperStatus,
     SubmitRequest,
     UpsertHelper,
+    WithdrawHelper,
 )
 from schemas.helpers import HelperProfile, TimeWindow
 from schemas.places import PlacePath
@@ -210,16 +210,18 @@ def test_invariants_hold_for_any_command_sequence(
         offer = r.offers[k % len(r.offers)] if r.offers else None
         body = None
         if kind in ("accept", "decline", "fail") and offer is not None:
-            cls = {"accept": AcceptOffer, "decline": DeclineOffer, "fail": DeliveryFailed}[kind]
+            cls = {"accept": AcceptOffer, "decline": DeclineOffer, "fail": ReportDeliveryFailure}[
+                kind
+            ]
             body = cls(request_id="r", offer_id=offer.offer_id, helper_id=offer.helper_id)
         elif kind == "accept-any" and offer is not None:  # someone else's offer id
             body = AcceptOffer(request_id="r", offer_id=offer.offer_id, helper_id=hid)
         elif kind in ("withdraw", "noshow") and r.assignments:
             a = r.assignments[k % len(r.assignments)]
-            body = HelperWithdrew(request_id="r", helper_id=a.helper_id, no_show=kind == "noshow")
+            body = WithdrawHelper(request_id="r", helper_id=a.helper_id, no_show=kind == "noshow")
         elif kind == "tick" and r.next_deadline is not None:
             run.now = max(run.now, r.next_deadline)
-            body = DeadlineReached(request_id="r", step=r.deadline_step)
+            body = FireDeadline(request_id="r", step=r.deadline_step)
         elif kind == "status":
             body = SetHelperStatus(
                 helper_id=hid, away=data.draw(st.booleans()), busy=data.draw(st.booleans())
@@ -243,7 +245,7 @@ def test_invariants_hold_for_any_command_sequence(
             break
         assert r.next_deadline is not None and r.next_deadline <= bound
         run.now = max(run.now, r.next_deadline)
-        run.step(run.cmd(DeadlineReached(request_id="r", step=r.deadline_step)))
+        run.step(run.cmd(FireDeadline(request_id="r", step=r.deadline_step)))
     r = run.state.requests["r"]
     assert r.terminal
     assert r.closed_at is not None and r.closed_at <= bound

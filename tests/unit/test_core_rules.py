@@ -11,12 +11,12 @@ from dispatcher.core.entry import HelperEntry
 from schemas.commands import (
     CancelRequest,
     DeactivateHelper,
-    DeadlineReached,
-    DeliveryFailed,
-    HelperWithdrew,
+    FireDeadline,
     ReferRequest,
+    ReportDeliveryFailure,
     ResolveRequest,
     SetHelperStatus,
+    WithdrawHelper,
 )
 from schemas.records import OfferStatus, RequestStatus
 from schemas.vocab import Category, Gender, Party, ReferralTarget, Ring, Role, Skill, Urgency
@@ -72,11 +72,11 @@ def test_last_candidate_failing_widens_the_ring_now(world):
     world.helper("in-compound", building="9", skills=[Skill.DRIVING])
     world.submit(urgency=Urgency.CRITICAL, skills=[Skill.DRIVING])
     assert world.offered() == ["only-in-building"]
-    from schemas.commands import DeliveryFailed
+    from schemas.commands import ReportDeliveryFailure
 
     offer_id = world.offer_id("only-in-building")
     decision = world.run(
-        DeliveryFailed(
+        ReportDeliveryFailure(
             request_id="req-1", offer_id=offer_id, helper_id="only-in-building", reason="HTTP 410"
         )
     )
@@ -101,7 +101,7 @@ def test_withdrawal_with_nobody_left_in_the_ring_widens_now(world):
     world.submit()
     world.accept("only-in-building")
     assert world.request().status is RequestStatus.FILLED
-    d = world.run(HelperWithdrew(request_id="req-1", helper_id="only-in-building"))
+    d = world.run(WithdrawHelper(request_id="req-1", helper_id="only-in-building"))
     assert [e.to_ring for e in world.of_type("ring_escalated", d)] == [Ring.COMPOUND]
     assert world.offered(d) == ["in-compound"]
 
@@ -270,14 +270,14 @@ def test_critical_first_offers_immediately_then_widens_every_30_to_60s(world):
 def test_stale_deadline_is_a_no_op(world):
     world.submit()
     world.tick()  # now on step 1
-    assert not world.run(DeadlineReached(request_id="req-1", step=0)).changed
+    assert not world.run(FireDeadline(request_id="req-1", step=0)).changed
 
 
 def test_early_deadline_does_nothing(world):
     world.helper("a", skills=[Skill.DRIVING])  # an offer pending: the building rung waits
     world.submit()
     world.later(REFERENCE_PLANS[Urgency.CRITICAL].steps[0].wait_s - 1)
-    assert not world.run(DeadlineReached(request_id="req-1", step=0)).changed
+    assert not world.run(FireDeadline(request_id="req-1", step=0)).changed
     assert world.request().step == 0
 
 
@@ -295,7 +295,7 @@ def test_offer_without_answer_expires_and_is_replaced(world):
     world.submit(urgency=Urgency.LOW)  # building rung for an hour, offers live 12 h
     assert world.offered() == ["a"]
     world.later(REFERENCE_PLANS[Urgency.LOW].offer_ttl_s)
-    world.run(DeadlineReached(request_id="req-1", step=world.request().deadline_step))
+    world.run(FireDeadline(request_id="req-1", step=world.request().deadline_step))
     assert [b.helper_id for b in world.of_type("offer_expired")] == ["a"]
 
 
@@ -316,7 +316,7 @@ def test_delivery_failed_is_treated_as_no_answer_now(world):
     world.submit()
     assert world.offered() == ["a", "c", "d", "e"]
     d = world.run(
-        DeliveryFailed(
+        ReportDeliveryFailure(
             request_id="req-1", offer_id=world.offer_id("a"), helper_id="a", reason="410"
         )
     )
@@ -336,7 +336,7 @@ def test_withdrawal_reopens_the_slot(world):
     world.submit()
     world.accept("a")
     assert world.request().status is RequestStatus.FILLED
-    d = world.run(HelperWithdrew(request_id="req-1", helper_id="a", no_show=True))
+    d = world.run(WithdrawHelper(request_id="req-1", helper_id="a", no_show=True))
     assert world.of_type("helper_withdrawn", d)[0].slot == 0
     assert world.request().status is RequestStatus.OPEN
     assert world.state.helpers["a"].load.no_show_total == 1
@@ -476,7 +476,7 @@ def test_rebuild_from_stored_records_gives_the_same_decisions(world):
         type(r).model_validate_json(r.model_dump_json()) for r in world.state.requests.values()
     ]
     rebuilt = DispatchState.rebuild(reversed(stored_h), stored_r)
-    cmd = world.command(DeadlineReached(request_id="req-1", step=0))
+    cmd = world.command(FireDeadline(request_id="req-1", step=0))
     later = world.request().next_deadline
     assert decide(rebuilt, cmd, later).events == decide(world.state, cmd, later).events
 

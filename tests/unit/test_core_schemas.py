@@ -11,7 +11,7 @@ from schemas.commands import (
     AcceptOffer,
     CancelRequest,
     Command,
-    DeadlineReached,
+    FireDeadline,
     SubmitRequest,
     deadline_command,
     new_command,
@@ -30,14 +30,14 @@ def test_command_round_trip_through_json(world):
         SubmitRequest(spec=spec),
         AcceptOffer(request_id="r", offer_id="o", helper_id="h"),
         CancelRequest(request_id="r", by=Party.REQUESTER, reason="好了"),
-        DeadlineReached(request_id="r", step=2),
+        FireDeadline(request_id="r", step=2),
     ):
         cmd = new_command(body, community_id="c", issued_at=NOW)
         assert Command.model_validate_json(cmd.model_dump_json()) == cmd
 
 
 def test_commands_need_aware_times_and_known_types():
-    body = DeadlineReached(request_id="r", step=0)
+    body = FireDeadline(request_id="r", step=0)
     with pytest.raises(ValidationError):
         Command(command_id="x", community_id="c", issued_at=datetime(2024, 1, 1), body=body)
     china = datetime(2024, 3, 5, 20, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -115,3 +115,47 @@ def test_default_plans_cover_every_urgency_and_fit_their_lifetime():
             offer_ttl_s=10,
             lifetime_s=50,
         )
+
+
+# Commands say what to do; events say what happened. The class names are ours to change,
+# the wire type strings are not (workers and stored topics read them).
+COMMAND_WIRE_TYPES = {
+    "SubmitRequest": "submit_request",
+    "AcceptOffer": "accept_offer",
+    "DeclineOffer": "decline_offer",
+    "ReportDeliveryFailure": "delivery_failed",
+    "CancelRequest": "cancel_request",
+    "ResolveRequest": "resolve_request",
+    "ReferRequest": "refer_request",
+    "WithdrawHelper": "helper_withdrew",
+    "FireDeadline": "deadline_reached",
+    "UpsertHelper": "upsert_helper",
+    "DeactivateHelper": "deactivate_helper",
+    "SetHelperStatus": "set_helper_status",
+    "SetDoNotDisturb": "set_do_not_disturb",
+}
+IMPERATIVE_VERBS = (
+    "Submit",
+    "Accept",
+    "Decline",
+    "Report",
+    "Cancel",
+    "Resolve",
+    "Refer",
+    "Withdraw",
+    "Fire",
+    "Upsert",
+    "Deactivate",
+    "Set",
+)
+
+
+def test_commands_are_imperative_and_keep_their_wire_types() -> None:
+    import typing
+
+    from schemas import commands
+
+    bodies = typing.get_args(typing.get_args(commands.CommandBody)[0])
+    found = {b.__name__: b.model_fields["type"].default for b in bodies}
+    assert found == COMMAND_WIRE_TYPES
+    assert all(name.startswith(IMPERATIVE_VERBS) for name in found)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.commands import DeadlineReached, ResolveRequest
+from schemas.commands import FireDeadline, ResolveRequest
 from schemas.records import RequestStatus
 from schemas.requests import SkillNeed
 from schemas.vocab import Category, Party, Ring, Role, Skill, Urgency
@@ -138,7 +138,7 @@ def test_burst_pipe_plumbers_then_whistle_to_property_and_staff(world):
     assert world.request().next_deadline is None
     assert all(isinstance(c, str) for c in world.request().recent_command_ids)
     # A stale timer command afterwards changes nothing.
-    assert not world.run(DeadlineReached(request_id="req-1", step=0)).changed
+    assert not world.run(FireDeadline(request_id="req-1", step=0)).changed
 
 
 def test_stretcher_needs_four_carriers(world):

@@ -10,7 +10,7 @@ import pytest
 
 from dispatcher.push import EndpointConfig, EndpointKind, EndpointRegistry, PushKind
 from dispatcher.push.deliveries import DeliveryPlanner, Planned, community_group_endpoint
-from schemas.commands import CancelRequest, DeliveryFailed, UpsertHelper
+from schemas.commands import CancelRequest, ReportDeliveryFailure, UpsertHelper
 from schemas.events import Event
 from schemas.vocab import Party, Skill
 from tests.unit.conftest import COMMUNITY, World
@@ -111,7 +111,7 @@ def test_an_unreachable_helper_is_reported_back_at_once(offered: World) -> None:
     planned = planner(offered, registry(*ROBOTS)).plan(event)
     assert planned.deliveries == []
     assert planned.undeliverable == [
-        DeliveryFailed(
+        ReportDeliveryFailure(
             request_id="req-1",
             offer_id=event.body.offer_id,
             helper_id="lost-driver",

@@ -258,8 +258,11 @@ async def test_token_bucket_spaces_sends(outcomes: Outcomes, closing: list[Deliv
         await d.submit(delivery(i))
     assert await d.drain(5)
     times = sorted(s.at for s in harness.sent)
-    assert times[1] - times[0] < 0.5  # the burst
-    assert times[2] - times[0] >= 0.9  # then one a second
+    # The engine obeys the bucket: the third send waits for a token (a lower bound, which
+    # load cannot break). That the first two go at once is the bucket's own property, shown
+    # with `now` passed in by test_push_policy.test_bucket_burst_then_refill_rate; asserting
+    # it here as a wall-clock upper bound failed by chance on a loaded machine.
+    assert times[2] - times[0] >= 0.9
 
 
 async def test_breaker_opens_and_probes_after_cool_down(

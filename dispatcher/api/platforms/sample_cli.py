@@ -7,12 +7,12 @@ import argparse
 import json
 import shlex
 import sys
-import time
 import uuid
 
 import httpx
 
 from dispatcher.api.platforms import crypto, dingtalk, feishu, wecom
+from dispatcher.clock import utcnow
 from dispatcher.groupchat import dev_bots as dev
 
 Built = tuple[dict[str, str], dict[str, str], bytes]  # query, headers, body
@@ -25,7 +25,7 @@ def build_wecom(text: str, group: str, sender: str, msg_id: str) -> Built:
         f"</Content></Text><MsgId><![CDATA[{msg_id}]]></MsgId><ChatType>group</ChatType></xml>"
     )
     encrypted = crypto.wecom_encrypt(dev.DEV_WECOM_AES_KEY, xml, dev.DEV_WECOM_CORP)
-    ts, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
+    ts, nonce = str(int(utcnow().timestamp())), uuid.uuid4().hex[:10]
     query = {
         "msg_signature": wecom.signature(dev.DEV_WECOM_TOKEN, ts, nonce, encrypted),
         "timestamp": ts,
@@ -45,7 +45,7 @@ def build_dingtalk(text: str, group: str, sender: str, msg_id: str) -> Built:
         "senderStaffId": sender,
         "senderNick": "住户",
     }
-    ts = str(int(time.time() * 1000))
+    ts = str(int(utcnow().timestamp() * 1000))
     headers = {
         "content-type": "application/json",
         "timestamp": ts,
@@ -75,7 +75,7 @@ def build_feishu(text: str, group: str, sender: str, msg_id: str) -> Built:
     }
     plain = json.dumps(event, ensure_ascii=False)
     body = json.dumps({"encrypt": crypto.feishu_encrypt(dev.DEV_FEISHU_KEY, plain)}).encode()
-    ts, nonce = str(int(time.time())), uuid.uuid4().hex[:12]
+    ts, nonce = str(int(utcnow().timestamp())), uuid.uuid4().hex[:12]
     headers = {
         "content-type": "application/json",
         "x-lark-request-timestamp": ts,

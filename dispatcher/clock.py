@@ -1,5 +1,6 @@
-"""The worker's one clock: every wall-clock and monotonic read in streams/ goes through it,
-so tests can pass a fake."""
+"""The one clock. Every wall-clock read of the product goes through `utcnow` or a `Clock`
+passed in (the worker's `SystemClock`, the API's `ApiDeps.clock`), so tests can pass a fake;
+`tests/unit/test_clock_reads.py` fails on a direct read anywhere else."""
 
 from __future__ import annotations
 
@@ -18,9 +19,14 @@ class Clock(Protocol):
         ...
 
 
+def utcnow() -> datetime:
+    """The wall clock, timezone-aware UTC: the default wherever a clock is injected."""
+    return datetime.now(UTC)
+
+
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return utcnow()
 
     def monotonic(self) -> float:
         return time.monotonic()
