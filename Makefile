@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make run        stack + worker + API in the foreground (Ctrl-C stops what it started)"
-	@echo "make test       the whole test suite (installs and starts what it needs)"
+	@echo "make test       make lint, then the whole test suite (installs and starts what it needs)"
 	@echo "make unit       unit tests only (no Kafka, no PostgreSQL)"
 	@echo "make lint       ruff + mypy (strict on the core) + import contracts + pip-audit"
 	@echo "make lock       re-resolve requirements*.lock (hashes) after a pyproject.toml edit"
@@ -32,7 +32,8 @@ install: $(STAMP)
 run: install
 	deploy/local/run.sh
 
-test: install
+# The suite runs only on code that passes lint (CI runs `make test`, so lint is enforced).
+test: install lint
 	deploy/local/test.sh
 
 unit: install
