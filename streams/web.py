@@ -5,18 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from dispatcher.ops.worker_metrics import install_worker_metrics
+from dispatcher.stats import percentile
 from streams.runtime import WorkerRuntime
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50": None, "p99": None, "max": None}
-    ordered = sorted(values)
-
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return {"p50": at(0.50), "p99": at(0.99), "max": ordered[-1]}
+    return {
+        "p50": percentile(values, 0.50),
+        "p99": percentile(values, 0.99),
+        "max": max(values, default=None),
+    }
 
 
 def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
