@@ -17,7 +17,8 @@ from dispatcher.api.errors import fail
 from dispatcher.api.models import Body, CommandAccepted, PlaceIn
 from dispatcher.api.roster_import import import_roster
 from dispatcher.record.edge.roster_members import RosterMembers
-from dispatcher.roster.ledger import RosterFileError, RosterPlace, RosterReport
+from dispatcher.roster.ledger import RosterFileError, RosterPlace
+from dispatcher.roster.report import RosterReport
 from dispatcher.roster.sandbox import parse_isolated_async
 from schemas.commands import DeactivateHelper, UpsertHelper
 from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow

@@ -28,13 +28,8 @@ from dispatcher.api.producer import CommandSink, KafkaCommandSink
 from dispatcher.clock import utcnow
 from dispatcher.helper_ids import keyed_profile
 from dispatcher.record.edge.roster_members import RosterMembers
-from dispatcher.roster.ledger import (
-    ParsedRoster,
-    Retiree,
-    RosterFileError,
-    RosterPlace,
-    RosterReport,
-)
+from dispatcher.roster.ledger import ParsedRoster, RosterFileError, RosterPlace
+from dispatcher.roster.report import Retiree, RosterReport
 from dispatcher.roster.sandbox import parse_isolated
 from dispatcher.settings import Settings, get_settings
 from schemas.commands import DeactivateHelper, UpsertHelper, new_command

@@ -21,13 +21,29 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import time
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
+from dispatcher.roster.cells import (
+    CN_DIGITS,
+    ID,
+    PHONE,
+    ROLE_WORDS,
+    SPLIT,
+    UNIT,
+    parse_availability,
+    parse_party,
+    parse_skills,
+)
 from dispatcher.roster.places import building, compound_id_for, household_id
+from dispatcher.roster.report import (
+    CellProblem,
+    ParsedRoster,
+    RosterFileError,
+    RowProblem,
+)
 from dispatcher.roster.xlsx import XlsxLimits, XlsxRefused, read_xlsx
-from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
+from schemas.helpers import HelperProfile
 from schemas.places import PlacePath
 from schemas.vocab import Gender, Role, Skill
 
@@ -63,151 +79,6 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "channel": ("渠道", "推送渠道", "通知渠道", "channel", "channels"),
 }
 REQUIRED = ("name", "phone", "building")
-
-SKILL_WORDS: tuple[tuple[str, tuple[Skill, ...]], ...] = (
-    ("开车", (Skill.DRIVING,)),
-    ("司机", (Skill.DRIVING,)),
-    ("有车", (Skill.DRIVING,)),
-    ("驾驶", (Skill.DRIVING,)),
-    ("医生", (Skill.DOCTOR,)),
-    ("医师", (Skill.DOCTOR,)),
-    ("护士", (Skill.NURSE,)),
-    ("护理", (Skill.NURSE,)),
-    ("急救", (Skill.FIRST_AID,)),
-    ("搬运", (Skill.CARRYING,)),
-    ("力气", (Skill.CARRYING,)),
-    ("水电", (Skill.PLUMBING, Skill.ELECTRICAL)),
-    ("水管", (Skill.PLUMBING,)),
-    ("电工", (Skill.ELECTRICAL,)),
-    ("维修", (Skill.PLUMBING, Skill.ELECTRICAL)),
-    ("照顾老人", (Skill.ELDER_CARE,)),
-    ("养老", (Skill.ELDER_CARE,)),
-    ("陪护", (Skill.ELDER_CARE,)),
-    ("看孩子", (Skill.CHILD_CARE,)),
-    ("带孩子", (Skill.CHILD_CARE,)),
-    ("托管", (Skill.CHILD_CARE,)),
-    ("跑腿", (Skill.ERRANDS,)),
-    ("买药", (Skill.ERRANDS,)),
-    ("代购", (Skill.ERRANDS,)),
-    ("手机", (Skill.TECH_HELP,)),
-    ("电脑", (Skill.TECH_HELP,)),
-    ("法律", (Skill.LEGAL,)),
-    ("律师", (Skill.LEGAL,)),
-    ("闽南话", (Skill.TRANSLATION,)),
-    ("翻译", (Skill.TRANSLATION,)),
-    ("手语", (Skill.TRANSLATION,)),
-    ("都可以", (Skill.GENERAL,)),
-    ("帮忙", (Skill.GENERAL,)),
-)
-ROLE_WORDS: tuple[tuple[str, Role], ...] = (
-    ("楼长", Role.BUILDING_HEAD),
-    ("网格长", Role.GRID_LEADER),
-    ("网格员", Role.GRID_WORKER),
-    ("支部书记", Role.COMPOUND_PARTY_SECRETARY),
-    ("社区工作人员", Role.COMMUNITY_STAFF),
-    ("社工", Role.COMMUNITY_STAFF),
-    ("物业", Role.PROPERTY_MANAGEMENT),
-    ("共建单位", Role.CO_BUILDING_UNIT),
-    ("志愿者", Role.VOLUNTEER),
-)
-_YES = {"是", "党员", "中共党员", "预备党员", "y", "yes", "true", "1", "✓", "√"}
-_NO = {"否", "不是", "群众", "非党员", "n", "no", "false", "0", ""}
-_SPLIT = re.compile(r"[、,，;；/|\s]+")
-_PHONE = re.compile(r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
-_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
-_UNIT = re.compile(r"^(\d{1,2}|[一二三四五六七八九十])\s*(?:单元)?$")
-_CN_DIGITS = {c: str(i) for i, c in enumerate("一二三四五六七八九十", start=1)}
-_TIME_RANGE = re.compile(
-    r"(\d{1,2})(?:[:：](\d{2}))?\s*点?\s*[-~至到—]\s*(\d{1,2})(?:[:：](\d{2}))?"
-)
-_DAY = r"(?:周|星期)([一二三四五六日天])"
-_DAY_SPAN = re.compile(_DAY + r"\s*[至到~-]\s*(?:周|星期)?([一二三四五六日天])")
-_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
-
-
-class RowProblem(BaseModel):
-    """A row not imported: a required cell (姓名, 电话, 楼栋, 小区) is missing or unreadable."""
-
-    row: int = Field(description="1-based row number in the file, the header being row 1")
-    errors: list[str]
-
-
-class CellProblem(BaseModel):
-    """A cell that could not be read in a row that was imported without that cell's value."""
-
-    row: int
-    column: str = Field(description="the column's header as the file writes it")
-    error: str
-
-
-class CompoundSeen(BaseModel):
-    compound_id: str
-    name: str | None
-    rows: int = Field(description="valid rows placed in this compound")
-    buildings: dict[str, str] = Field(
-        default_factory=dict,
-        description="building name as written → id: a bot group's `buildings` map for names "
-        "a chat message cannot be matched to by number or letter",
-    )
-
-
-class Retiree(BaseModel):
-    helper_id: str
-    name: str
-    compound_id: str | None
-
-
-class RosterReport(BaseModel):
-    rows: int
-    valid: int
-    rejected: list[RowProblem]
-    cells: list[CellProblem] = Field(default_factory=list)  # imported, that cell left out
-    warnings: list[str] = Field(default_factory=list)  # about the file, e.g. ignored cells
-    compounds: list[CompoundSeen] = Field(default_factory=list)
-    retired: list[Retiree] = Field(
-        default_factory=list,
-        description="helpers an earlier ledger listed in these compounds and this one does "
-        "not: deactivated (history kept), or only listed on a dry run",
-    )
-    retirement: str = ""  # what happened about retirement, in words
-    imported: int = 0  # commands queued
-    partial: bool = False
-    committed: bool = False  # False: nothing was sent
-
-
-class ParsedRoster(BaseModel):
-    """The parse result; a model so the sandboxed parser can hand it back as JSON."""
-
-    profiles: list[tuple[int, HelperProfile]] = Field(default_factory=list)
-    problems: list[RowProblem] = Field(default_factory=list)
-    cells: list[CellProblem] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
-    rows: int = 0
-
-    def compounds(self) -> list[CompoundSeen]:
-        seen: dict[str, CompoundSeen] = {}
-        for _, p in self.profiles:
-            cid = p.place.compound_id or ""
-            entry = seen.setdefault(cid, CompoundSeen(compound_id=cid, name=None, rows=0))
-            entry.rows += 1
-            entry.name = entry.name or p.place.compound_name
-            if p.place.building_name and p.place.building_id:
-                entry.buildings.setdefault(p.place.building_name, p.place.building_id)
-        return list(seen.values())
-
-    def report(self) -> RosterReport:
-        return RosterReport(
-            rows=self.rows,
-            valid=len(self.profiles),
-            rejected=self.problems,
-            cells=self.cells,
-            warnings=self.warnings,
-            compounds=self.compounds(),
-        )
-
-
-class RosterFileError(ValueError):
-    """The file as a whole cannot be read (format, encoding, missing columns)."""
 
 
 @dataclass(frozen=True)
@@ -279,85 +150,6 @@ def _columns(header: list[str], where: RosterPlace) -> Columns:
     return Columns(found, names)
 
 
-def parse_skills(text: str) -> tuple[tuple[Skill, ...], list[str]]:
-    skills: list[Skill] = []
-    unknown: list[str] = []
-    for word in (w for w in _SPLIT.split(text.strip()) if w):
-        hits = [s for cue, ss in SKILL_WORDS if cue in word for s in ss]
-        if hits:
-            skills.extend(hits)
-        else:
-            unknown.append(word)
-    return tuple(dict.fromkeys(skills)), unknown
-
-
-def parse_party(text: str) -> bool | None:
-    t = text.strip().lower()
-    if t in _YES or ("党员" in t and "非" not in t):
-        return True
-    if t in _NO:
-        return False
-    return None
-
-
-def _weekdays(text: str) -> tuple[int, ...] | None:
-    if "工作日" in text:
-        return (0, 1, 2, 3, 4)
-    if "周末" in text or "双休" in text:
-        return (5, 6)
-    span = _DAY_SPAN.search(text)
-    if span:
-        a, b = _WEEKDAYS[span.group(1)], _WEEKDAYS[span.group(2)]
-        return tuple(range(a, b + 1)) if a <= b else (*range(a, 7), *range(0, b + 1))
-    days = re.findall(_DAY, text)
-    if days:
-        return tuple(sorted({_WEEKDAYS[d] for d in days}))
-    if any(w in text for w in ("每天", "天天", "全天", "随时", "任何")):
-        return tuple(range(7))
-    return None
-
-
-def _window(text: str) -> TimeWindow | None:
-    m = _TIME_RANGE.search(text)
-    if m:
-        h1, m1, h2, m2 = int(m[1]), int(m[2] or 0), int(m[3]), int(m[4] or 0)
-        if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
-            raise ValueError("time out of range")
-        if ("晚" in text or "下午" in text) and h1 < 12 and h2 <= 12:
-            h1, h2 = h1 + 12, h2 + 12  # "晚上7-10点"
-        return TimeWindow(start=time(h1 % 24, m1), end=time(h2 % 24, m2))
-    for words, start, end in (
-        (("全天", "随时", "24小时"), time(0), time(0)),
-        (("上午",), time(8), time(12)),
-        (("下午",), time(13), time(18)),
-        (("白天",), time(8), time(18)),
-        (("晚上", "夜间", "晚间"), time(18), time(22)),
-    ):
-        if any(w in text for w in words):
-            return TimeWindow(start=start, end=end)
-    return None
-
-
-def parse_availability(text: str) -> tuple[WeeklyWindow, ...]:
-    """ "" / 随时 → any time; "工作日晚上", "周一至周五 18:00-22:00", "周末全天" … ."""
-    t = text.strip()
-    if not t or t in {"随时", "全天", "任何时间", "不限"}:
-        return ()
-    out: list[WeeklyWindow] = []
-    for part in (p for p in re.split(r"[;；,，、]+", t) if p.strip()):
-        days = _weekdays(part)
-        window = _window(part)
-        if days is None and window is None:
-            raise ValueError(f"cannot read availability {part!r}")
-        out.append(
-            WeeklyWindow(
-                weekdays=days or tuple(range(7)),
-                window=window or TimeWindow(start=time(0), end=time(0)),
-            )
-        )
-    return tuple(out)
-
-
 def helper_id_for(community_id: str, phone: str) -> str:
     """Stable across re-imports of the same ledger: an update, never a duplicate helper."""
     return "h-" + uuid.uuid5(_ROSTER_NS, f"{community_id}\n{phone}").hex[:16]
@@ -388,7 +180,7 @@ class _Row:
 def _compound(r: _Row, where: RosterPlace) -> tuple[str | None, str | None]:
     name = r["compound"] or None
     cid = r["compound_id"] or None
-    if cid is not None and not _ID.match(cid):
+    if cid is not None and not ID.match(cid):
         r.fail("compound_id", "小区编号只能是字母、数字、-_.: (compound id: letters, digits, -_.:)")
         return None, name
     if cid is None and name is not None:
@@ -405,7 +197,7 @@ def _compound(r: _Row, where: RosterPlace) -> tuple[str | None, str | None]:
 
 def _optional_id(r: _Row, name: str, what: str) -> str | None:
     value = r[name]
-    if value and not _ID.match(value):
+    if value and not ID.match(value):
         r.note(name, f"{what}只能是字母、数字、-_.:@ (ignored)")
         return None
     return value or None
@@ -421,7 +213,7 @@ def parse_row(row: list[str], cols: Columns, where: RosterPlace) -> tuple[Helper
     elif len(name) > 64:
         r.fail("name", "姓名过长 (name longer than 64)")
     phone = re.sub(r"[\s-]", "", r["phone"]).removeprefix("+86")
-    if not _PHONE.match(phone):
+    if not PHONE.match(phone):
         r.fail("phone", "电话格式不对 (phone: 11-digit mobile or landline expected)")
     home = building(r["building"])
     if home is None:
@@ -430,8 +222,8 @@ def parse_row(row: list[str], cols: Columns, where: RosterPlace) -> tuple[Helper
     grid_id = _optional_id(r, "grid", "网格编号") or where.grid_id
     unit: str | None = None
     if unit_text := r["unit"]:
-        if unit_m := _UNIT.match(unit_text):
-            unit = _CN_DIGITS.get(unit_m.group(1), unit_m.group(1))
+        if unit_m := UNIT.match(unit_text):
+            unit = CN_DIGITS.get(unit_m.group(1), unit_m.group(1))
         else:
             r.note("unit", "单元无法识别 (unit: e.g. 2 or 二单元; left out)")
     skills, unknown = parse_skills(r["skills"])
@@ -462,16 +254,16 @@ def parse_row(row: list[str], cols: Columns, where: RosterPlace) -> tuple[Helper
         if household is None:
             r.note("household", "户号无法识别 (household: e.g. 502, 3-2-502; left out)")
     paired: list[str] = []
-    for ref in (w for w in _SPLIT.split(r["pairing"]) if w):
+    for ref in (w for w in SPLIT.split(r["pairing"]) if w):
         hid = household_id(ref, compound_id, home.building_id, unit)
         if hid is None:
             r.note("pairing", f"结对户无法识别 (paired household left out): {ref}")
         else:
             paired.append(hid)
-    channels = [c for c in _SPLIT.split(r["channel"]) if c]
-    if bad := [c for c in channels if not _ID.match(c)]:
+    channels = [c for c in SPLIT.split(r["channel"]) if c]
+    if bad := [c for c in channels if not ID.match(c)]:
         r.note("channel", f"渠道名称不对 (channel left out): {'、'.join(bad)}")
-        channels = [c for c in channels if _ID.match(c)]
+        channels = [c for c in channels if ID.match(c)]
     platform_user_id = r["platform_user_id"] or None
     if platform_user_id is not None and len(platform_user_id) > 128:
         r.note("platform_user_id", "平台账号过长 (platform user id longer than 128; left out)")

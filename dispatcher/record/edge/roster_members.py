@@ -10,7 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from dispatcher.record.db import Db
-from dispatcher.roster.ledger import Retiree
+from dispatcher.roster.report import Retiree
 from schemas.helpers import HelperProfile
 
 
