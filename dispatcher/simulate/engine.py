@@ -13,13 +13,13 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import NormalDist
 
 from dispatcher.core import DispatchState, apply, decide
 from dispatcher.simulate.behaviour import Behaviour
 from dispatcher.simulate.draws import Draws, lognormal
+from dispatcher.simulate.outcomes import HelperOffers, RequestOutcome, Run, TraceLine
 from dispatcher.simulate.world import LOCAL, Arrival
 from schemas.commands import (
     AcceptOffer,
@@ -51,56 +51,6 @@ WEEK_S = 7 * 24 * 3600.0
 PRUNE_EVERY_S = 6 * 3600.0
 # Kinds of happenings; the number only breaks no ties (the sequence number does).
 SUBMIT, ANSWER, DEADLINE, WITHDRAW, RESOLVE, PRUNE = range(6)
-
-
-@dataclass
-class RequestOutcome:
-    request_id: str
-    urgency: Urgency
-    slots: int
-    created_s: float
-    first_accept_s: float | None = None
-    offers: int = 0
-    # People pinged: every helper offered, or the whole community group once the
-    # whistle blew (a group message reaches everyone in it).
-    notified: int = 0
-    whistle: bool = False
-    emergency_referral: bool = False
-    withdrawals: int = 0
-    no_shows: int = 0
-    filled_slots: int = 0
-    status: str = "open"
-
-
-@dataclass
-class HelperOffers:
-    times_s: list[float] = field(default_factory=list)  # simulated seconds, ascending
-    night: int = 0  # offers received during the local night
-
-
-@dataclass(frozen=True)
-class TraceLine:
-    """One decided command: when, what, for which request, and the events it caused
-    as (event type, helper id or "")."""
-
-    t: float
-    command: str
-    request_id: str
-    events: tuple[tuple[str, str], ...]
-
-
-@dataclass
-class Run:
-    """What one policy did over the whole simulation."""
-
-    policy: str
-    outcomes: dict[str, RequestOutcome]
-    helpers: dict[str, HelperOffers]
-    helper_ids: tuple[str, ...]
-    staff_ids: frozenset[str]  # on duty: the whistle ring, answering is their job
-    days: int
-    commands: int = 0
-    trace: list[TraceLine] = field(default_factory=list)
 
 
 class Simulation:

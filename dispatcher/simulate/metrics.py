@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from dispatcher.simulate.engine import WEEK_S, Run
+from dispatcher.simulate.engine import WEEK_S
+from dispatcher.simulate.outcomes import Run
 from dispatcher.stats import percentile
 from schemas.vocab import Urgency
 

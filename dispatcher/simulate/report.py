@@ -21,7 +21,8 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from dispatcher.simulate.engine import WEEK_S, Run
+from dispatcher.simulate.engine import WEEK_S
+from dispatcher.simulate.outcomes import Run
 from schemas.vocab import Urgency
 
 LATEST = "latest.html"

@@ -11,8 +11,9 @@ from typing import Any
 
 from dispatcher.simulate.behaviour import Behaviour
 from dispatcher.simulate.draws import Draws
-from dispatcher.simulate.engine import Run, Simulation
+from dispatcher.simulate.engine import Simulation
 from dispatcher.simulate.metrics import goal_check, summarise
+from dispatcher.simulate.outcomes import Run
 from dispatcher.simulate.policies import Plans
 from dispatcher.simulate.world import Arrival, arrivals, demo_roster
 from schemas.helpers import HelperProfile
