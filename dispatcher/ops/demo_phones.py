@@ -1,193 +1,248 @@
-"""Simulated volunteers' phones for the demo, and a record of what happened to each request.
+"""Simulated volunteers' phones for the demo: a local HTTP push receiver standing in for the
+push relay that would wake each helper's phone, and one browser per helper answering through
+the signed links in the push, as a person would.
 
-Nobody holds the demo district's helpers' phones (their offers go to the default webhook),
-so these stand in: they read `OfferSent` from the events topic and answer by producing
-AcceptOffer / DeclineOffer to the commands topic (key = community id), the very commands a
-helper's answer link produces through the API. Each helper answers after a human-like
-delay (scaled down by `speed`), or never; an assigned helper resolves the request later.
+How the worker reaches them: the demo district's helpers are reached through the push
+endpoint named `default` (their channel `webhook:default`). `make run` (dev mode) sets
+DISPATCH_PUSH_ENDPOINTS, unless already set, to `push_endpoints()`: that endpoint at
+http://127.0.0.1:8089/phones and each demo community's group robot
+(`community-<id>`, the whistle) at /groups/<id>, all signed with a dev-only secret
+(`python -m dispatcher demo --push-endpoints` prints the JSON). The worker reads it once at
+start, so the phones' port is fixed; the demo starts the receiver on it.
+
+Each push is checked (Standard Webhooks signature, dev secret) and deduplicated by its
+webhook-id, as a relay would. An offer's phone answers after a human-like delay (multiplied
+by the time scale): it opens the accept or decline link (a confirmation page: opening never
+acts), presses the page's button (POST), and reads the answer page - "please go" with the
+contact, "a neighbour already took it", "recorded", "expired", …; while the page says it is
+still confirming, it reloads as the page asks. No Kafka: only HTTP, as a phone would.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
+import hmac
+import html
 import random
-from collections.abc import Coroutine
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import re
+import socket
+import time
+from collections import Counter
 from typing import Any
+from urllib.parse import urljoin
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-from dispatcher.settings import Settings
-from schemas.commands import AcceptOffer, CommandBody, DeclineOffer, ResolveRequest, new_command
-from schemas.events import Event
-from schemas.vocab import Party
+from dispatcher.ops.demo_district import COMMUNITIES
+from dispatcher.ops.demo_trace import Answer, Background, Board
+from dispatcher.push.deliveries import community_group_endpoint
+from dispatcher.push.signing import sign, webhook_secret_bytes
 
-TERMINAL = {"request_resolved", "request_cancelled", "request_referred", "request_expired"}
+DEFAULT_PORT = 8089
+# Dev only: `make run` runs in dev mode; production refuses "dev-only" secrets.
+PUSH_SECRET = "whsec_" + base64.b64encode(b"dev-only-demo-phones-push-secret").decode()
+PHONES_PATH = "/phones"
+
+_TITLE = re.compile(r"<title>(.*?)</title>", re.S)
+_FORM = re.compile(r'<form method="post" action="([^"]+)"')
+_REFRESH = re.compile(r'http-equiv="refresh" content="(\d+)"')
+# What each answer page says (dispatcher/api/offer_pages.py, pages.py), as one word.
+PAGE_OUTCOMES = {
+    "谢谢您！请前往帮忙": "assigned",
+    "谢谢您！": "assigned, since closed",
+    "已有邻居接下": "assigned (other device)",
+    "已有邻居接手": "covered",
+    "已记录": "declined",
+    "求助已结束": "closed",
+    "无需操作": "not needed",
+    "无法处理": "refused",
+    "链接已过期": "expired",
+    "链接无效": "invalid link",
+    "暂时无法提交": "busy",
+}
+MAX_RELOADS = 30
 
 
-@dataclass
-class Trace:
-    """What one request went through, from the events."""
-
-    request_id: str
-    community_id: str
-    submitted_at: datetime
-    helpers_needed: int = 1
-    offers: dict[str, str] = field(default_factory=dict)  # offer id -> ring
-    declined: int = 0
-    escalations: list[str] = field(default_factory=list)
-    whistle: bool = False
-    emergency_advice: str | None = None
-    assigned: list[tuple[str, float]] = field(default_factory=list)  # helper, seconds
-    outcome: str | None = None
-    closed_after_s: float | None = None
-    resolve_after_s: float = 20.0
-
-    @property
-    def done(self) -> bool:
-        return self.outcome is not None
-
-    def since(self, at: datetime) -> float:
-        return round((at - self.submitted_at).total_seconds(), 1)
+def push_endpoints(port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> list[dict[str, str]]:
+    """DISPATCH_PUSH_ENDPOINTS for a worker whose offers go to the demo's phones."""
+    base = f"http://{host}:{port}"
+    endpoints = [
+        {"name": "default", "kind": "webhook", "url": base + PHONES_PATH, "secret": PUSH_SECRET}
+    ]
+    for community, _ in COMMUNITIES:
+        endpoints.append(
+            {
+                "name": community_group_endpoint(community),
+                "kind": "webhook",
+                "url": f"{base}/groups/{community}",
+                "secret": PUSH_SECRET,
+            }
+        )
+    return endpoints
 
 
 def persona(seed: int, helper_id: str) -> tuple[str, float]:
-    """("accept" | "decline" | "ignore", delay in unscaled seconds), stable per helper."""
+    """(accept | decline, delay in unscaled seconds), stable per helper. A quarter see the
+    push late (a minute and a half to five minutes): the ladder moves on without them, and
+    their link may by then say the request is covered or closed."""
     digest = hashlib.sha256(f"{seed}:{helper_id}".encode()).digest()
     rng = random.Random(int.from_bytes(digest[:8], "big"))
     if "-pair-" in helper_id:  # the paired neighbour who left her number: answers at once
         return "accept", rng.uniform(3, 8)
     roll = rng.random()
-    if roll < 0.4:
+    if roll < 0.5:
         return "accept", rng.uniform(8, 60)
-    if roll < 0.65:
+    if roll < 0.75:
         return "decline", rng.uniform(5, 30)
-    return "ignore", 0.0
+    return "accept", rng.uniform(90, 300)
+
+
+def page_outcome(r: httpx.Response) -> str:
+    title = _TITLE.search(r.text)
+    text = html.unescape(title.group(1)) if title else ""
+    return PAGE_OUTCOMES.get(text, f"page {r.status_code} {text!r}")
+
+
+def signature_ok(key: bytes, headers: Any, body: bytes) -> bool:
+    msg_id = headers.get("webhook-id", "")
+    ts = headers.get("webhook-timestamp", "")
+    if not msg_id or not ts.isdigit() or abs(time.time() - int(ts)) > 300:
+        return False
+    expected = sign(key, msg_id, int(ts), body)
+    given = headers.get("webhook-signature", "").split()
+    return any(hmac.compare_digest(expected, g) for g in given)
 
 
 class Phones:
-    def __init__(self, settings: Settings, *, seed: int, speed: float) -> None:
-        self.settings = settings
+    def __init__(
+        self,
+        board: Board,
+        *,
+        seed: int,
+        scale: float,
+        port: int = DEFAULT_PORT,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.board = board
         self.seed = seed
-        self.speed = speed
-        self.traces: dict[str, Trace] = {}
-        self.answers: dict[str, int] = {"accept": 0, "decline": 0, "ignore": 0}
-        self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._loop_task: asyncio.Task[None] | None = None
-        # Events can arrive before the POST that caused them has returned its request id.
-        self._pending: dict[str, list[Event]] = {}
+        self.scale = scale
+        self.host = host
+        self.port = port
+        self.key = webhook_secret_bytes(PUSH_SECRET)
+        self.answers: Counter[str] = Counter()  # accept | decline | unanswered
+        self.pushes = 0
+        self.refused = 0  # pushes with a bad signature
+        self.duplicates = 0  # retries of a push already received
+        self._seen: set[str] = set()
+        self._devices: dict[str, httpx.AsyncClient] = {}
+        self._answering = Background()
+        self._server: uvicorn.Server | None = None
+        self._serving: asyncio.Task[None] | None = None
 
+    # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        """Sit at the end of the events topic before any story is submitted."""
-        topic = self.settings.events_topic
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap, acks="all"
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError as exc:
+            sock.close()
+            raise OSError(
+                f"the phones' port {self.host}:{self.port} is taken ({exc.strerror}): "
+                "is another demo running?"
+            ) from exc
+        app = Starlette(
+            routes=[
+                Route(PHONES_PATH, self._phone_push, methods=["POST"]),
+                Route("/groups/{community}", self._group_push, methods=["POST"]),
+            ]
         )
-        await self._producer.start()
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
-        )
-        await consumer.start()
-        self._consumer = consumer
-        cluster = await consumer._client.fetch_all_metadata()
-        tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
-        if not tps:
-            raise RuntimeError(f"topic {topic} not found: is the service running?")
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:
-            await consumer.position(tp)
-        self._loop_task = asyncio.create_task(self._listen())
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._serving = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._serving.done():
+                self._serving.result()  # raises why it stopped
+                raise RuntimeError("the phones' receiver stopped at start")
+            await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
-        for task in [*self._tasks, *([self._loop_task] if self._loop_task else [])]:
-            task.cancel()
-        for task in [*self._tasks, *([self._loop_task] if self._loop_task else [])]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if self._consumer is not None:
-            await self._consumer.stop()
-        if self._producer is not None:
-            await self._producer.stop()
+        self.answers["unanswered when the demo stopped"] += len(self._answering)
+        await self._answering.cancel()
+        if self._server is not None and self._serving is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(Exception):
+                await self._serving
+        for device in self._devices.values():
+            await device.aclose()
 
-    def track(self, request_id: str, community_id: str, resolve_after_s: float = 20.0) -> Trace:
-        trace = self.traces.setdefault(
-            request_id, Trace(request_id, community_id, datetime.now(UTC))
-        )
-        trace.resolve_after_s = resolve_after_s
-        for event in self._pending.pop(request_id, []):
-            self._on_event(event)
-        return trace
+    # ------------------------------------------------------------ pushes
+    async def _received(self, request: Request) -> dict[str, Any] | JSONResponse:
+        body = await request.body()
+        if not signature_ok(self.key, request.headers, body):
+            self.refused += 1
+            return JSONResponse({"error": "bad signature"}, status_code=401)
+        msg_id = request.headers["webhook-id"]
+        if msg_id in self._seen:  # a retry: answered 200, acted on once
+            self.duplicates += 1
+            return JSONResponse({"ok": True, "duplicate": True})
+        self._seen.add(msg_id)
+        self.pushes += 1
+        data: dict[str, Any] = (await request.json()).get("data", {})
+        return data
 
-    async def _listen(self) -> None:
-        assert self._consumer is not None
-        async for record in self._consumer:
-            try:
-                event = Event.model_validate_json(record.value or b"")
-            except ValueError:
-                continue
-            self._on_event(event)
+    async def _phone_push(self, request: Request) -> JSONResponse:
+        data = await self._received(request)
+        if isinstance(data, JSONResponse):
+            return data
+        kind, helper = str(data.get("kind")), str(data.get("recipient"))
+        request_id = str(data.get("request_id", ""))
+        self.board.pushed(request_id, kind, helper)
+        if kind == "offer" and data.get("accept_url"):
+            self._answering.spawn(self._answer(request_id, helper, data))
+        return JSONResponse({"ok": True})
 
-    def _on_event(self, e: Event) -> None:
-        trace = self.traces.get(e.request_id or "")
-        if trace is None:  # not tracked (yet): keep a little, in case it is about to be
-            if e.request_id:
-                self._pending.setdefault(e.request_id, []).append(e)
-                while len(self._pending) > 1000:
-                    self._pending.pop(next(iter(self._pending)))
-            return
-        b = e.body
-        if b.type == "request_opened":
-            trace.helpers_needed = b.helpers_needed
-        elif b.type == "offer_sent":
-            trace.offers[b.offer_id] = str(b.ring)
-            self._spawn(self._answer(e.community_id, trace.request_id, b.offer_id, b.helper_id))
-        elif b.type == "offer_declined":
-            trace.declined += 1
-        elif b.type == "ring_escalated":
-            trace.escalations.append(str(b.to_ring))
-        elif b.type == "whistle_blown":
-            trace.whistle = True
-        elif b.type == "emergency_call_advised":
-            trace.emergency_advice = str(b.number)
-        elif b.type == "helper_assigned":
-            trace.assigned.append((b.helper_id, trace.since(e.occurred_at)))
-            if len(trace.assigned) == trace.helpers_needed:  # covered: done after a while
-                self._spawn(self._resolve_later(trace, trace.assigned[0][0]))
-        elif b.type in TERMINAL:
-            trace.outcome = b.type.removeprefix("request_")
-            trace.closed_after_s = trace.since(e.occurred_at)
+    async def _group_push(self, request: Request) -> JSONResponse:
+        data = await self._received(request)
+        if isinstance(data, JSONResponse):
+            return data
+        self.board.whistle(request.path_params["community"], str(data.get("request_id", "")))
+        return JSONResponse({"ok": True})
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    # ------------------------------------------------------------ a person answering
+    def _device(self, helper: str) -> httpx.AsyncClient:
+        """One browser per helper: its cookies (the accepted page's view cookie) stay on it."""
+        if helper not in self._devices:
+            self._devices[helper] = httpx.AsyncClient(timeout=15)
+        return self._devices[helper]
 
-    async def _answer(self, community: str, request_id: str, offer_id: str, helper: str) -> None:
-        what, delay = persona(self.seed, helper)
-        self.answers[what] += 1
-        if what == "ignore":
-            return
-        await asyncio.sleep(delay * self.speed)
-        cls = AcceptOffer if what == "accept" else DeclineOffer
-        await self._send(community, cls(request_id=request_id, offer_id=offer_id, helper_id=helper))
-
-    async def _resolve_later(self, trace: Trace, helper: str) -> None:
-        await asyncio.sleep(trace.resolve_after_s * self.speed)
-        if not trace.done:
-            body = ResolveRequest(
-                request_id=trace.request_id, by=Party.HELPER, helper_id=helper, rating=5
-            )
-            await self._send(trace.community_id, body)
-
-    async def _send(self, community: str, body: CommandBody) -> None:
-        assert self._producer is not None
-        cmd = new_command(body, community_id=community, issued_at=datetime.now(UTC))
-        await self._producer.send_and_wait(
-            self.settings.commands_topic, cmd.model_dump_json().encode(), key=community.encode()
-        )
+    async def _answer(self, request_id: str, helper: str, data: dict[str, Any]) -> None:
+        action, delay = persona(self.seed, helper)
+        await asyncio.sleep(delay * self.scale)
+        link = str(data[f"{action}_url"])
+        device = self._device(helper)
+        try:
+            page = await device.get(link)  # the confirmation page
+            form = _FORM.search(page.text)
+            if form is not None:
+                target = urljoin(link, html.unescape(form.group(1)))
+                page = await device.post(target)  # the page's one button
+                for _ in range(MAX_RELOADS):  # "confirming…": reload as the page asks
+                    refresh = _REFRESH.search(page.text)
+                    if page.status_code != 202 or refresh is None:
+                        break
+                    await asyncio.sleep(int(refresh.group(1)))
+                    page = await device.get(target)
+            outcome = page_outcome(page)
+        except httpx.HTTPError as exc:
+            outcome = f"no answer from the API ({type(exc).__name__})"
+        self.answers[action] += 1
+        self.board.answered(request_id, Answer(helper, action, outcome, time.monotonic()))
