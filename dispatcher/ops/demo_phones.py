@@ -229,6 +229,7 @@ class Phones:
         await asyncio.sleep(delay * self.scale)
         link = str(data[f"{action}_url"])
         device = self._device(helper)
+        tapped_at = time.monotonic()
         try:
             page = await device.get(link)  # the confirmation page
             form = _FORM.search(page.text)
@@ -245,4 +246,6 @@ class Phones:
         except httpx.HTTPError as exc:
             outcome = f"no answer from the API ({type(exc).__name__})"
         self.answers[action] += 1
-        self.board.answered(request_id, Answer(helper, action, outcome, time.monotonic()))
+        self.board.answered(
+            request_id, Answer(helper, action, outcome, tapped_at, time.monotonic())
+        )

@@ -45,7 +45,8 @@ class Answer:
     helper: str
     action: str  # accept | decline
     outcome: str  # what the link page said, as a word (assigned, covered, declined, …)
-    at: float  # monotonic
+    tapped_at: float  # monotonic: the phone opened the link
+    at: float  # monotonic: the answer page came back
 
 
 @dataclass
@@ -59,7 +60,7 @@ class Trace:
     offered: list[str] = field(default_factory=list)  # helpers, in push order
     answers: list[Answer] = field(default_factory=list)
     first_push_at: float | None = None
-    first_accept_at: float | None = None
+    first_accept: Answer | None = None  # the first link answer whose page said "assigned"
     rings: list[str] = field(default_factory=list)
     resolve_sent_at: float | None = None
     closed_at: float | None = None  # when the status first read closed (0.5 s polls)
@@ -114,7 +115,12 @@ class Trace:
             ],
             "rings": self.rings,
             "first_push_s": self.after(self.first_push_at),
-            "first_accept_s": self.after(self.first_accept_at),
+            # The accepting phone opened its link (it pressed the button right after), and
+            # when its page confirmed the assignment.
+            "first_accept_s": self.after(
+                self.first_accept.tapped_at if self.first_accept else None
+            ),
+            "first_accept_page_s": self.after(self.first_accept.at if self.first_accept else None),
             "resolve_sent_s": self.after(self.resolve_sent_at),
             "closed_s": self.after(self.closed_at),
             "outcome": self.outcome,
@@ -248,10 +254,12 @@ class Board:
 
     def _answer(self, trace: Trace, a: Answer) -> None:
         trace.answers.append(a)
-        if a.action == "accept" and a.outcome == "assigned" and trace.first_accept_at is None:
-            trace.first_accept_at = a.at
-        after = trace.after(a.at)
-        self.say(trace, f"{a.helper} tapped the {a.action} link ({after} s) → page: {a.outcome}")
+        if a.action == "accept" and a.outcome == "assigned" and trace.first_accept is None:
+            trace.first_accept = a
+        tapped, page = trace.after(a.tapped_at), trace.after(a.at)
+        self.say(
+            trace, f"{a.helper}: {a.action} link opened at {tapped} s → page {page} s: {a.outcome}"
+        )
 
     # ------------------------------------------------------------ from the status
     def status(self, trace: Trace, status: dict[str, Any]) -> None:
@@ -287,7 +295,10 @@ def describe(t: Trace) -> list[str]:
     answers = Counter(f"{a.action}→{a.outcome}" for a in t.answers)
     lines.append(f"  link answers: {dict(answers) or 'none'}")
     accepted = ", ".join(s["accepted_via_link"]) or "nobody"
-    lines.append(f"  accepted through the link: {accepted}; first after {s['first_accept_s']} s")
+    lines.append(
+        f"  accepted through the link: {accepted}; first accept {s['first_accept_s']} s "
+        f"after the message (its page confirmed at {s['first_accept_page_s']} s)"
+    )
     closed = f" after {s['closed_s']} s" if s["closed_s"] is not None else ""
     lines.append(f"  outcome: {t.outcome or 'still open when the demo stopped'}{closed}")
     return lines
