@@ -69,6 +69,7 @@ PAGE_OUTCOMES = {
     "暂时无法提交": "busy",
 }
 MAX_RELOADS = 30
+STOP_GRACE_S = 60.0  # answers under way when the demo stops: each is a few HTTP calls
 
 
 def push_endpoints(port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> list[dict[str, str]]:
@@ -144,6 +145,7 @@ class Phones:
         self._seen: set[str] = set()
         self._devices: dict[str, httpx.AsyncClient] = {}
         self._answering = Background()
+        self._closing = asyncio.Event()
         self._server: uvicorn.Server | None = None
         self._serving: asyncio.Task[None] | None = None
 
@@ -175,8 +177,13 @@ class Phones:
             await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
-        self.answers["unanswered when the demo stopped"] += len(self._answering)
-        await self._answering.cancel()
+        """Phones still waiting to answer never will; one already answering finishes (cut
+        off between its POST and its page, it would have acted without anyone knowing)."""
+        self._closing.set()
+        try:
+            await asyncio.wait_for(self._answering.wait(), STOP_GRACE_S)
+        except TimeoutError:
+            await self._answering.cancel()
         if self._server is not None and self._serving is not None:
             self._server.should_exit = True
             with contextlib.suppress(Exception):
@@ -226,7 +233,11 @@ class Phones:
 
     async def _answer(self, request_id: str, helper: str, data: dict[str, Any]) -> None:
         action, delay = persona(self.seed, helper)
-        await asyncio.sleep(delay * self.scale)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), delay * self.scale)
+        if self._closing.is_set():
+            self.answers["unanswered when the demo stopped"] += 1
+            return
         link = str(data[f"{action}_url"])
         device = self._device(helper)
         tapped_at = time.monotonic()

@@ -33,6 +33,9 @@ class Background:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def wait(self) -> None:
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     async def cancel(self) -> None:
         tasks = list(self._tasks)
         for task in tasks:
