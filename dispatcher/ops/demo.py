@@ -39,6 +39,9 @@ from dispatcher.settings import Settings, get_settings
 
 STATUS_EVERY_S = 0.5
 NO_PUSH_WARNING_S = 15.0
+# Pushes to an endpoint that failed while no demo listened wait out its circuit breaker
+# (30 s) and their retry backoff (up to 30 s) before they flow again.
+NO_PUSH_GIVE_UP_S = 90.0
 
 
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
@@ -179,9 +182,12 @@ async def play(args: argparse.Namespace, settings: Settings, staff: httpx.AsyncC
                 await asyncio.sleep(1)
             while time.monotonic() < deadline and not all(t.done for t in traces):
                 await player.watch(traces)
-                if not warned and phones.pushes == 0 and _silent(traces):
+                if phones.pushes == 0 and _silent(traces, NO_PUSH_WARNING_S) and not warned:
                     warned = True
-                    log(NO_PUSH_HELP.format(port=args.phones_port))
+                    log(NO_PUSH_HELP.format(default=DEFAULT_PORT, port=args.phones_port))
+                if phones.pushes == 0 and _silent(traces, NO_PUSH_GIVE_UP_S):
+                    log(f"still no push after {NO_PUSH_GIVE_UP_S:.0f} s: stopping")
+                    break
                 await asyncio.sleep(STATUS_EVERY_S)
             await player.watch(traces)
         finally:
@@ -195,15 +201,17 @@ async def play(args: argparse.Namespace, settings: Settings, staff: httpx.AsyncC
 
 NO_PUSH_HELP = (
     "no push has reached the phones: the worker pushes to DISPATCH_PUSH_ENDPOINTS, read at its "
-    "start. `make run` in dev mode points it at 127.0.0.1:{port} unless you set it yourself "
-    "(print the value with `python -m dispatcher demo --push-endpoints`)."
+    "start. `make run` in dev mode points it at 127.0.0.1:{default} unless you set it "
+    "yourself (`python -m dispatcher demo --push-endpoints [--phones-port N]` prints the value); "
+    "the phones listen on 127.0.0.1:{port}. If pushes to it failed shortly before (no demo "
+    "listening), they wait out its circuit breaker (30 s) first."
 )
 
 
-def _silent(traces: list[Trace]) -> bool:
-    """Requests have been out for a while, yet not one push arrived."""
+def _silent(traces: list[Trace], seconds: float) -> bool:
+    """Requests have been out this long, yet not one push arrived."""
     sent = [t.sent_at for t in traces if t.request_id is not None]
-    return bool(sent) and time.monotonic() - min(sent) > NO_PUSH_WARNING_S
+    return bool(sent) and time.monotonic() - min(sent) > seconds
 
 
 def report(traces: list[Trace], phones: Phones, board: Board) -> None:

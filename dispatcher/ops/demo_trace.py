@@ -289,19 +289,28 @@ def describe(t: Trace) -> list[str]:
         f"  classified as: {s['category']} / {s['urgency']}, {s['helpers_needed']} needed"
         + (f"; told to call {s['emergency_number']} at once" if s["emergency_number"] else "")
     )
-    lines.append(
-        f"  pushes: {sum(t.pushes.values())} ({', '.join(f'{k} {n}' for k, n in t.pushes.items())})"
-        f"; offers reached {s['phones_offered']} phone(s), first after {s['first_push_s']} s"
-    )
+    if t.pushes:
+        kinds = ", ".join(f"{k} {n}" for k, n in t.pushes.items())
+        first = s["first_push_s"]
+        lines.append(
+            f"  pushes: {sum(t.pushes.values())} ({kinds}); offers reached "
+            f"{s['phones_offered']} phone(s)"
+            + (f", the first {first} s after the message" if first is not None else "")
+        )
+    else:
+        lines.append("  pushes: none reached the phones")
     if len(t.rings) > 1:
         lines.append(f"  rings: {' → '.join(t.rings)}")
     answers = Counter(f"{a.action}→{a.outcome}" for a in t.answers)
     lines.append(f"  link answers: {dict(answers) or 'none'}")
-    accepted = ", ".join(s["accepted_via_link"]) or "nobody"
-    lines.append(
-        f"  accepted through the link: {accepted}; first accept {s['first_accept_s']} s "
-        f"after the message (its page confirmed at {s['first_accept_page_s']} s)"
-    )
+    if t.first_accept is not None:
+        lines.append(
+            f"  accepted through the link: {', '.join(s['accepted_via_link'])}; the first "
+            f"{s['first_accept_s']} s after the message (its page confirmed at "
+            f"{s['first_accept_page_s']} s)"
+        )
+    else:
+        lines.append("  accepted through the link: nobody")
     closed = f" after {s['closed_s']} s" if s["closed_s"] is not None else ""
     lines.append(f"  outcome: {t.outcome or 'still open when the demo stopped'}{closed}")
     return lines
