@@ -35,6 +35,7 @@ from dispatcher.ops.demo_phones import DEFAULT_PORT, Phones, push_endpoints
 from dispatcher.ops.demo_stories import STORIES, ChatLine, chatter
 from dispatcher.ops.demo_trace import Background, Board, Trace, describe
 from dispatcher.record.read import helpers as read_helpers
+from dispatcher.record.read import offers as read_offers
 from dispatcher.settings import Settings, get_settings
 
 STATUS_EVERY_S = 0.5
@@ -112,10 +113,17 @@ class Play:
     covered request after a while (the bot's signed resolve, as the group would say)."""
 
     def __init__(
-        self, bot: DevBot, staff: httpx.AsyncClient, board: Board, scale: float, run_id: str
+        self,
+        bot: DevBot,
+        staff: httpx.AsyncClient,
+        db: asyncpg.Pool,
+        board: Board,
+        scale: float,
+        run_id: str,
     ) -> None:
         self.bot = bot
         self.staff = staff
+        self.db = db
         self.board = board
         self.scale = scale
         self.run_id = run_id
@@ -136,6 +144,9 @@ class Play:
         r.raise_for_status()
         status: dict[str, Any] = r.json()
         return status
+
+    async def read_rings(self, offer_ids: list[str]) -> dict[str, str]:
+        return await read_offers.rings(self.db, offer_ids)
 
     async def watch(self, traces: list[Trace]) -> None:
         for t in traces:
@@ -163,9 +174,14 @@ class Play:
 async def play(args: argparse.Namespace, settings: Settings, staff: httpx.AsyncClient) -> int:
     board = Board()
     phones = Phones(board, seed=args.seed, scale=args.time_scale, port=args.phones_port)
-    async with httpx.AsyncClient(base_url=args.api, timeout=15) as api:
-        player = Play(DevBot(api), staff, board, args.time_scale, f"{int(time.time()):x}")
-        board.read_status = player.read_status
+    dsn = settings.pg_dsn.get_secret_value()
+    async with (
+        httpx.AsyncClient(base_url=args.api, timeout=15) as api,
+        asyncpg.create_pool(dsn, min_size=1, max_size=2) as db,
+    ):
+        run_id = f"{int(time.time()):x}"
+        player = Play(DevBot(api), staff, db, board, args.time_scale, run_id)
+        board.read_rings = player.read_rings
         await phones.start()
         log(
             f"phones listening on 127.0.0.1:{args.phones_port} (human delays × "

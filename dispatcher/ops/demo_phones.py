@@ -212,7 +212,7 @@ class Phones:
             return data
         kind, helper = str(data.get("kind")), str(data.get("recipient"))
         request_id = str(data.get("request_id", ""))
-        self.board.pushed(request_id, kind, helper)
+        self.board.pushed(request_id, kind, helper, str(data.get("offer_id", "")))
         if kind == "offer" and data.get("accept_url"):
             self._answering.spawn(self._answer(request_id, helper, data))
         return JSONResponse({"ok": True})

@@ -16,6 +16,7 @@ from dispatcher.ops.demo_stories import ChatLine
 
 TERMINAL = {"resolved", "cancelled", "referred", "expired"}
 WAVE_GATHER_S = 0.3  # offers of one wave arrive within milliseconds of each other
+RING_READS = 3  # tries to read a wave's offers from the read model (recorded within ~0.1 s)
 
 
 class Background:
@@ -68,7 +69,8 @@ class Trace:
     resolve_sent_at: float | None = None
     closed_at: float | None = None  # when the status first read closed (0.5 s polls)
     status: dict[str, Any] | None = None
-    _wave: list[str] = field(default_factory=list)
+    _wave: list[tuple[str, str]] = field(default_factory=list)  # (helper, offer id)
+    _wave_at: float = 0.0  # when its first offer reached a phone
 
     @property
     def is_request(self) -> bool:
@@ -138,11 +140,11 @@ class Board:
         self,
         *,
         quiet: bool = False,
-        read_status: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None,
+        read_rings: Callable[[list[str]], Awaitable[dict[str, str]]] | None = None,
     ) -> None:
         self.started = time.monotonic()
         self.quiet = quiet
-        self.read_status = read_status  # names a wave's ring when it is printed
+        self.read_rings = read_rings  # offer id -> its helper's ring, once recorded
         self.background = Background()
         self.traces: list[Trace] = []
         self.by_request: dict[str, Trace] = {}
@@ -159,10 +161,10 @@ class Board:
             self._print_wave(trace)
         self._emit(trace, text)
 
-    def _emit(self, trace: Trace | None, text: str) -> None:
+    def _emit(self, trace: Trace | None, text: str, at: float | None = None) -> None:
         if self.quiet:
             return
-        stamp = f"[{time.monotonic() - self.started:7.2f} s]"
+        stamp = f"[{(at or time.monotonic()) - self.started:7.2f} s]"
         who = f" {trace.line.key:<18}" if trace else " "
         print(f"{stamp}{who} {text}", flush=True)
 
@@ -187,9 +189,12 @@ class Board:
             text += f"; told to call {reply['emergency_number']} at once"
         self.say(trace, text + f" → request {rid[:8]}")
         self.say(trace, f"bot replies in the group: 「{reply.get('reply_text')}」")
-        if reply.get("merged") or rid in self.by_request:
-            self.say(trace, "merged with an open request about the same thing")
+        if rid in self.by_request:
+            other = self.by_request[rid].line.key
+            self.say(trace, f"merged with {other}'s request: the same help, asked twice")
             return
+        if reply.get("merged"):  # e.g. left open by an earlier demo: follow that one
+            self.say(trace, "merged with an open request about the same thing: following it")
         trace.request_id = rid
         self.by_request[rid] = trace
         for what, arg in self._early.pop(rid, []):
@@ -200,15 +205,15 @@ class Board:
         self.say(trace, "the requester says it is done: bot resolves the request")
 
     # ------------------------------------------------------------ from the phones
-    def pushed(self, request_id: str, kind: str, helper: str | None) -> None:
-        self._route(request_id, "push", (kind, helper, time.monotonic()))
+    def pushed(self, request_id: str, kind: str, helper: str, offer_id: str = "") -> None:
+        self._route(request_id, "push", (kind, helper, offer_id, time.monotonic()))
 
     def answered(self, request_id: str, answer: Answer) -> None:
         self._route(request_id, "answer", answer)
 
     def whistle(self, community: str, request_id: str) -> None:
         self.whistles[community] += 1
-        self._route(request_id, "push", ("whistle", None, time.monotonic()))
+        self._route(request_id, "push", ("whistle", "", "", time.monotonic()))
 
     def _route(self, request_id: str, what: str, arg: Any) -> None:
         trace = self.by_request.get(request_id)
@@ -221,14 +226,15 @@ class Board:
         if what == "answer":
             self._answer(trace, arg)
             return
-        kind, helper, at = arg
+        kind, helper, offer_id, at = arg
         trace.pushes[kind] += 1
         if kind == "offer":
             trace.first_push_at = trace.first_push_at or at
             trace.offered.append(helper)
             if not trace._wave:
+                trace._wave_at = at
                 self.background.spawn(self._gather_wave(trace))
-            trace._wave.append(helper)
+            trace._wave.append((helper, offer_id))
         elif kind == "assignment":
             self.say(trace, f"assignment (contact, exact place) pushed to {helper}'s phone only")
         elif kind == "whistle":
@@ -236,24 +242,30 @@ class Board:
 
     async def _gather_wave(self, trace: Trace) -> None:
         """Offers of one wave arrive within milliseconds: print them as one line, with the
-        ring the request is in (read once the wave's offers are recorded)."""
+        ring of each helper they went to (close neighbours first), once recorded."""
         await asyncio.sleep(WAVE_GATHER_S)
-        if trace._wave and self.read_status is not None and trace.request_id is not None:
-            status = await self.read_status(trace.request_id)
-            if status is not None:
-                self.status(trace, status)
+        rings: dict[str, str] = {}
+        for _ in range(RING_READS):
+            ids = [offer for _, offer in trace._wave]
+            if not ids or self.read_rings is None:
+                break
+            rings = await self.read_rings(ids)
+            if len(rings) == len(ids):
+                break
+            await asyncio.sleep(WAVE_GATHER_S)
         if trace._wave:
-            self._print_wave(trace)
+            self._print_wave(trace, rings)
 
-    def _print_wave(self, trace: Trace) -> None:
+    def _print_wave(self, trace: Trace, rings: dict[str, str] | None = None) -> None:
         wave, trace._wave = trace._wave, []
-        ring = (trace.status or {}).get("ring") or "?"
-        if trace.rings and trace.rings[-1] != ring:
-            self._emit(trace, f"nobody has come yet: widened from {trace.rings[-1]} to {ring}")
-        if not trace.rings or trace.rings[-1] != ring:
-            trace.rings.append(ring)  # rings with offers only: empty ones are skipped at once
-        shown = ", ".join(wave[:6]) + (f" and {len(wave) - 6} more" if len(wave) > 6 else "")
-        self._emit(trace, f"offers pushed to {len(wave)} phone(s) (ring: {ring}): {shown}")
+        mix = Counter((rings or {}).get(offer, "?") for _, offer in wave)
+        where = (
+            "" if set(mix) == {"?"} else " (" + ", ".join(f"{r} {n}" for r, n in mix.items()) + ")"
+        )
+        names = [helper for helper, _ in wave]
+        shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+        # Stamped when the wave arrived (reading its rings can take a moment).
+        self._emit(trace, f"offers pushed to {len(wave)} phone(s){where}: {shown}", trace._wave_at)
 
     def _answer(self, trace: Trace, a: Answer) -> None:
         trace.answers.append(a)
@@ -268,6 +280,11 @@ class Board:
     def status(self, trace: Trace, status: dict[str, Any]) -> None:
         before = trace.status or {}
         trace.status = status
+        ring = status.get("ring")
+        if ring and (not trace.rings or trace.rings[-1] != ring):
+            if trace.rings:
+                self.say(trace, f"nobody has come yet: the ladder widened to {ring}")
+            trace.rings.append(ring)
         if status.get("status") != before.get("status") and status.get("status") in TERMINAL:
             trace.closed_at = time.monotonic()
             closed = status.get("outcome") or status.get("status")
@@ -300,7 +317,7 @@ def describe(t: Trace) -> list[str]:
     else:
         lines.append("  pushes: none reached the phones")
     if len(t.rings) > 1:
-        lines.append(f"  rings: {' → '.join(t.rings)}")
+        lines.append(f"  ladder (as recorded): {' → '.join(t.rings)}")
     answers = Counter(f"{a.action}→{a.outcome}" for a in t.answers)
     lines.append(f"  link answers: {dict(answers) or 'none'}")
     if t.first_accept is not None:
