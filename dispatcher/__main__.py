@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("dispatcher.record.migrate", "apply the PostgreSQL migrations"),
     "topics": ("streams.topics", "create the Kafka topics"),
     "report": ("dispatcher.ops.report_cli", "monthly report per community (text, CSV, JSON)"),
-    "demo": ("dispatcher.ops.demo", "play the stories against the running service"),
+    "demo": ("dispatcher.demo.run", "play the stories against the running service"),
     "roster-import": ("dispatcher.api.roster_import", "import a CSV/XLSX ledger of helpers"),
     "simulate": ("dispatcher.simulate.cli", "what-if: policies on simulated days, same draws"),
     "purge": ("dispatcher.record.retention", "erase personal data past its retention"),

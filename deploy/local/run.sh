@@ -62,6 +62,13 @@ cleanup() {
 trap 'cleanup; exit 0' INT TERM
 trap cleanup EXIT
 
+# Dev: the worker pushes offers to the demo's simulated phones on 127.0.0.1:8089, where
+# `python -m dispatcher demo` listens (README "Demo"). The worker reads its endpoints once at
+# start; with no demo running, those pushes fail after their retries and the ladder moves on.
+if [ "$DISPATCH_MODE" = dev ] && [ -z "${DISPATCH_PUSH_ENDPOINTS:-}" ]; then
+  DISPATCH_PUSH_ENDPOINTS="$("$PY" -m dispatcher demo --push-endpoints)"
+  export DISPATCH_PUSH_ENDPOINTS
+fi
 "$PY" -m dispatcher topics
 "$PY" -m dispatcher migrate
 supervise worker-1 "$PY" -m dispatcher worker --name worker-1 & pids+=($!)

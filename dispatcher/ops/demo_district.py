@@ -40,9 +40,6 @@ SKILLS: tuple[tuple[str, int], ...] = (
 STORY_PAIRINGS = {"demo-zhonghua": ("h-elder-lin", "h-elder-88")}
 
 
-Place = Building  # the demo's name for a building
-
-
 def places(community_id: str) -> list[Building]:
     """2 grids x 2 compounds x 4 buildings per community."""
     index = [c for c, _ in COMMUNITIES].index(community_id)

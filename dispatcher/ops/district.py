@@ -55,9 +55,6 @@ class Building:
             **extra,
         )
 
-    # The demo's name for it (ops/demo_stories.py, api/dev_bots.py).
-    body = place
-
 
 @dataclass(frozen=True)
 class Layout:

@@ -56,3 +56,11 @@ async def rejection_reason(db: Db, command_id: str) -> str | None:
         command_id,
     )
     return str(value) if value is not None else None
+
+
+async def rings(db: Db, offer_ids: list[str]) -> dict[str, str]:
+    """Offer id -> the ring of the helper it went to (the demo shows each wave's mix)."""
+    rows = await db.fetch(
+        "SELECT offer_id, ring FROM offers WHERE offer_id = ANY($1::text[])", offer_ids
+    )
+    return {str(r["offer_id"]): str(r["ring"]) for r in rows}

@@ -1,0 +1,109 @@
+"""`python -m dispatcher demo` against the real service, configured as `make run` configures
+it (dev mode: the dev bots, pushes to the demo's phones): every story goes bot → classifier →
+push → an answer through the signed link → resolved by the requester's bot, and nothing on
+the way is written around the API (the recorded causes show it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import asyncpg
+
+from dispatcher.demo.phones import push_endpoints
+from dispatcher.demo.stories import STORIES
+from dispatcher.testing.stack import LocalStack, free_port
+
+SCALE = "0.01"  # ladder and human delays 100x faster: a story plays in seconds
+
+
+async def test_every_story_goes_bot_classifier_push_link(stack: LocalStack) -> None:
+    phones_port = free_port()
+    # The worker learns the phones' endpoint as under `make run`: DISPATCH_PUSH_ENDPOINTS,
+    # from `python -m dispatcher demo --push-endpoints`.
+    worker_env = stack.env(
+        DISPATCH_PLAN_TIME_SCALE=SCALE,
+        DISPATCH_PUSH_ENDPOINTS=json.dumps(push_endpoints(phones_port)),
+    )
+    stack.spawn(
+        "worker-1", "worker", "--name", "worker-1", "--web-port", str(free_port()), env=worker_env
+    )
+    api_env = stack.env()
+    del api_env["DISPATCH_BOTS_FILE"]  # no bots file, dev mode: the dev bots, as `make run`
+    await stack.wait_ready(stack.spawn("api", "api", env=api_env))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "dispatcher",
+        "demo",
+        "--api",
+        stack.api_url,
+        "--helpers-per-community",
+        "30",
+        "--chatter",
+        "4",
+        "--time-scale",
+        SCALE,
+        "--phones-port",
+        str(phones_port),
+        "--timeout",
+        "150",
+        "--json",
+        env=stack.env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out_b, err_b = await asyncio.wait_for(proc.communicate(), timeout=300)
+    out, err = out_b.decode(), err_b.decode()
+    print(out)  # the demo's story, for whoever reads the test log
+    assert proc.returncode == 0, out + err
+    assert "loading the demo district, 92 helpers in 3 communities" in out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["bad_signatures"] == 0
+    stories = {s["key"]: s for s in result["stories"]}
+    assert set(stories) == {s.key for s in STORIES}
+    for key, s in stories.items():
+        assert s["is_request"], key
+        assert s["category"] == s["expected_category"], s
+        assert s["offers_pushed"] >= 1, s
+        assert s["accepted_via_link"], s
+        assert s["first_accept_s"] is not None and s["first_push_s"] is not None, s
+        assert s["resolve_sent_s"] is not None and s["outcome"] == "resolved", s
+        assert f"● {STORIES[[x.key for x in STORIES].index(key)].title}" in out
+    assert stories["pregnant-8pm"]["emergency_number"] == "120"
+    # Not every chat line is a request: the classifier said so, and nothing was sent.
+    assert any(not c["is_request"] and c["request_id"] is None for c in result["chatter"])
+
+    conn = await asyncpg.connect(stack.pg_dsn)
+    try:
+        for key, s in stories.items():
+            rid = s["request_id"]
+            # In through the dev bot's signed message, not a staff request.
+            assert (
+                await conn.fetchval("SELECT bot_id FROM api_intake WHERE request_id = $1", rid)
+                == "dev-bot"
+            ), key
+            uses = await conn.fetch(
+                "SELECT command_id, action, helper_id, outcome FROM api_link_uses "
+                "WHERE request_id = $1",
+                rid,
+            )
+            by_command = {u["command_id"]: u for u in uses}
+            answered = {(a["helper"], a["action"]) for a in s["link_answers"]}
+            assert {(u["helper_id"], u["action"]) for u in uses} <= answered, key
+            events = await conn.fetch(
+                "SELECT type, caused_by, body FROM event_log WHERE request_id = $1", rid
+            )
+            assigned = [e for e in events if e["type"] == "helper_assigned"]
+            declined = [e for e in events if e["type"] == "offer_declined"]
+            assert assigned, key
+            # Every accept and decline the worker saw came from a link the phone pressed.
+            for e in assigned:
+                assert by_command[e["caused_by"]]["action"] == "accept", (key, e)
+            for e in declined:
+                assert by_command[e["caused_by"]]["action"] == "decline", (key, e)
+            resolved = [json.loads(e["body"]) for e in events if e["type"] == "request_resolved"]
+            assert len(resolved) == 1 and resolved[0]["by"] == "requester", key
+    finally:
+        await conn.close()
