@@ -3,7 +3,7 @@ candidate."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
@@ -12,7 +12,7 @@ from dispatcher.core.index import Candidate
 from dispatcher.core.load import offered
 from dispatcher.core.trusted import builder
 from schemas.events import OfferSent, offer_id_for
-from schemas.records import OfferRecord
+from schemas.records import HelperLoad, OfferRecord
 
 _offer_record = builder(OfferRecord)
 _offer_sent = builder(OfferSent)
@@ -33,8 +33,14 @@ def send_offers(
     building_label = spec.place.building_label()
     helpers_needed = sum(n.count for n in d.needs)  # spec.total_slots(), without re-deriving needs
     asked: dict[tuple[int, ...], tuple[tuple[str, ...], bool]] = {}
+    entries = fx.state.index.entries
+    now = fx.now
+
+    def count(load: HelperLoad, today: date) -> HelperLoad:  # one closure per wave
+        return offered(load, now, today)
+
     for cand in candidates:
-        entry = fx.state.index.entries[cand.helper_id]
+        entry = entries[cand.helper_id]
         if whistle:
             need_indexes = tuple(open_needs)  # staff can fill any slot
         else:
@@ -74,6 +80,6 @@ def send_offers(
             ),
             d.request_id,
         )
-        fx.update_load(cand.helper_id, lambda load, today: offered(load, fx.now, today))
+        fx.update_load(cand.helper_id, count)
         sent.append(cand.helper_id)
     return sent
