@@ -11,6 +11,7 @@ both versions turn by turn in one run (see `match_compare`).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import random
@@ -103,6 +104,11 @@ class MatchRunner:
             sum(1 for e in decide(self.state, c, NOW).events if e.body.type == "offer_sent")
             for c in self.commands
         ]
+        # As the worker does after building its state (`streams.runtime`): the long-lived
+        # objects leave the collector's generations, so a full collection no longer walks
+        # every helper of the community in the middle of a decision.
+        gc.collect()
+        gc.freeze()
 
     def time_decide(self, start: int, count: int) -> list[tuple[float, float]]:
         """(wall µs, this thread's CPU µs) per decision: CPU time leaves out the time

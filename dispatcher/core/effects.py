@@ -49,14 +49,18 @@ class Effects:
         self.helpers[helper.helper_id] = helper
 
     def update_load(self, helper_id: str, change: Callable[[HelperLoad, date], HelperLoad]) -> None:
-        helper = self.helper(helper_id)
+        # `helper` and `put_helper`, inlined: this runs once per offer sent.
+        helpers = self.helpers
+        helper = helpers.get(helper_id)
+        if helper is None:
+            helper = self.state.helpers.get(helper_id)
         if helper is None:
             return  # a helper removed from the roster since: nothing to count
         offset = helper.profile.utc_offset_minutes
         today = self._days.get(offset)
         if today is None:
             today = self._days[offset] = local_day(self.now, offset)
-        self.put_helper(updated(helper, load=change(helper.load, today)))
+        helpers[helper_id] = updated(helper, load=change(helper.load, today))
 
     def decision(self, requests: dict[str, RequestState] | None = None) -> Decision:
         return Decision(events=tuple(self.events), requests=requests or {}, helpers=self.helpers)

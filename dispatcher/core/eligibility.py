@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import time
 
 from dispatcher.core.context import SearchContext
@@ -92,32 +93,61 @@ def rank_key(entry: HelperEntry, need: SkillNeed, ring: Ring, ctx: SearchContext
     )
 
 
+Ranker = Callable[[HelperEntry, int, bool], RankKey | None]
+
+
 def eligible_rank(
     entry: HelperEntry, ctx: SearchContext, ring_order: int, skill_fit: bool
 ) -> RankKey | None:
-    """`rank_key(...)` if `is_eligible(...)`, else None: the two in one pass, with the load
-    terms precomputed on the entry (`HelperEntry.load_rank`). The index's inner loop; the
-    scan keeps the separate functions above, and tests check both choose alike."""
-    if (
-        not entry.active
-        or entry.away
-        or entry.busy
-        or entry.community_id != ctx.community_id
-        or entry.helper_id == ctx.requester_helper_id
-        or (ctx.requester_phone is not None and entry.phone == ctx.requester_phone)
-    ):
-        return None
-    weekday, local_time, today = ctx.clock.at(entry.utc_offset_minutes)
-    if not _within_hours(entry, ctx, weekday, local_time):
-        return None
-    day, load_today, responsiveness, last = entry.load_rank
-    return (
-        ring_order,
-        0 if skill_fit else 1,
-        0 if ctx.prefer_gender is None or entry.gender == ctx.prefer_gender else 1,
-        0 if not ctx.prefer_party or entry.party else 1,
-        load_today if day == today else 0,
-        responsiveness,
-        last,
-        entry.helper_id,
-    )
+    """`rank_key(...)` if `is_eligible(...)`, else None; see `eligible_ranker`."""
+    return eligible_ranker(ctx)(entry, ring_order, skill_fit)
+
+
+def eligible_ranker(ctx: SearchContext) -> Ranker:
+    """`eligible_rank` for one search: the request's facts bound once, so the index's inner
+    loop reads locals rather than the context's attributes for each helper. Eligibility and
+    rank in one pass, with the load terms precomputed on the entry
+    (`HelperEntry.load_rank`); the scan keeps the separate functions above, and tests
+    check both choose alike."""
+    community_id = ctx.community_id
+    requester_id = ctx.requester_helper_id
+    requester_phone = ctx.requester_phone
+    prefer_gender = ctx.prefer_gender
+    prefer_party = ctx.prefer_party
+    respect_dnd = ctx.respect_dnd
+    now = ctx.clock.now
+    at = ctx.clock.at
+
+    def rank(entry: HelperEntry, ring_order: int, skill_fit: bool) -> RankKey | None:
+        if (
+            not entry.active
+            or entry.away
+            or entry.busy
+            or entry.community_id != community_id
+            or entry.helper_id == requester_id
+            or (requester_phone is not None and entry.phone == requester_phone)
+        ):
+            return None
+        weekday, local_time, today = at(entry.utc_offset_minutes)
+        # `_within_hours`, inlined.
+        if entry.availability and not any(
+            w.contains(weekday, local_time) for w in entry.availability
+        ):
+            return None
+        if respect_dnd and entry.dnd is not None and entry.dnd.contains(local_time):
+            override = entry.dnd_override_until
+            if override is None or now >= override:
+                return None
+        day, load_today, responsiveness, last = entry.load_rank
+        return (
+            ring_order,
+            0 if skill_fit else 1,
+            0 if prefer_gender is None or entry.gender == prefer_gender else 1,
+            0 if not prefer_party or entry.party else 1,
+            load_today if day == today else 0,
+            responsiveness,
+            last,
+            entry.helper_id,
+        )
+
+    return rank

@@ -17,7 +17,7 @@ from operator import itemgetter
 from typing import NamedTuple
 
 from dispatcher.core.context import SearchContext
-from dispatcher.core.eligibility import RankKey, eligible_rank, is_eligible, rank_key
+from dispatcher.core.eligibility import RankKey, eligible_ranker, is_eligible, rank_key
 from dispatcher.core.entry import HelperEntry
 from schemas.catalogue import CATALOGUE
 from schemas.plans import OFFER_RINGS, RING_ORDER
@@ -155,18 +155,21 @@ class HelperIndex:
         scan_limit = ctx.scan_limit
         # `fits` and `has_skill` unrolled: the need's skills as a set, once per search.
         skills = frozenset(need.skills)
+        rank = eligible_ranker(ctx)
         for ring in OFFER_RINGS:
             order = RING_ORDER[ring]
             if order > stop:
                 break
             anyone_paired = ring is Ring.PAIRED and not need.remote
-            ring_found: list[Candidate] = []
+            # Rank keys only (each ends with the helper id); a `Candidate` is made for
+            # the few that are returned, not for every eligible helper read.
+            ring_keys: list[RankKey] = []
             for bucket in self._ring_buckets(ring, need, ctx):
                 scanned = 0
                 for helper_id in self._window(bucket, ctx, seed):
                     scanned += 1
                     # Past the scan limit, keep reading only while short of candidates.
-                    if scanned > scan_limit and len(found) + len(ring_found) >= limit:
+                    if scanned > scan_limit and len(found) + len(ring_keys) >= limit:
                         break
                     if helper_id in seen:
                         continue
@@ -175,14 +178,14 @@ class HelperIndex:
                     skill_fit = not skills or not entry.skills.isdisjoint(skills)
                     if not skill_fit and not anyone_paired:
                         continue
-                    key = eligible_rank(entry, ctx, order, skill_fit)
+                    key = rank(entry, order, skill_fit)
                     if key is not None:
-                        ring_found.append(Candidate(helper_id, ring, key))
-            ring_found.sort(key=_by_key)
-            found.extend(ring_found)
+                        ring_keys.append(key)
+            ring_keys.sort()  # keys are distinct (the id is last): the order is total
+            found.extend(Candidate(k[-1], ring, k) for k in ring_keys[: limit - len(found)])
             if len(found) >= limit:
                 break
-        return found[:limit]
+        return found
 
     def staff_on_duty(self, ctx: SearchContext, limit: int, exclude: set[str]) -> list[Candidate]:
         """The whistle ring: staff (and property management for repairs) available now."""

@@ -3,16 +3,16 @@ candidate."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
-from dispatcher.core.eligibility import fits
 from dispatcher.core.index import Candidate
 from dispatcher.core.load import offered
 from dispatcher.core.trusted import builder
 from schemas.events import OfferSent, offer_id_for
-from schemas.records import OfferRecord
+from schemas.records import HelperLoad, OfferRecord
+from schemas.vocab import Ring
 
 _offer_record = builder(OfferRecord)
 _offer_sent = builder(OfferSent)
@@ -33,12 +33,25 @@ def send_offers(
     building_label = spec.place.building_label()
     helpers_needed = sum(n.count for n in d.needs)  # spec.total_slots(), without re-deriving needs
     asked: dict[tuple[int, ...], tuple[tuple[str, ...], bool]] = {}
+    entries = fx.state.index.entries
+    now = fx.now
+
+    def count(load: HelperLoad, today: date) -> HelperLoad:  # one closure per wave
+        return offered(load, now, today)
+
+    # `eligibility.fits` per open need, unrolled: (index, skills as a set, a presence need).
+    tests = [(i, frozenset(d.needs[i].skills), not d.needs[i].remote) for i in open_needs]
     for cand in candidates:
-        entry = fx.state.index.entries[cand.helper_id]
         if whistle:
             need_indexes = tuple(open_needs)  # staff can fill any slot
         else:
-            need_indexes = tuple(i for i in open_needs if fits(entry, d.needs[i], cand.ring))
+            has = entries[cand.helper_id].skills
+            paired = cand.ring is Ring.PAIRED
+            need_indexes = tuple(
+                i
+                for i, skills, presence in tests
+                if not skills or not has.isdisjoint(skills) or (paired and presence)
+            )
         if not need_indexes:
             continue
         skills_remote = asked.get(need_indexes)
@@ -74,6 +87,6 @@ def send_offers(
             ),
             d.request_id,
         )
-        fx.update_load(cand.helper_id, lambda load, today: offered(load, fx.now, today))
+        fx.update_load(cand.helper_id, count)
         sent.append(cand.helper_id)
     return sent
