@@ -7,7 +7,6 @@ one WorkerRuntime; streams/worker.py wires them into the Faust app.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 from dataclasses import dataclass, field
@@ -88,7 +87,6 @@ class WorkerRuntime:
         elif not recovery.completed.is_set() or recovery.in_recovery:
             return False  # unpatched Faust (diagnostics only): racy, see faust_recovery.py
         partitions = self.assigned_partitions()
-        gc.unfreeze()  # the previous state becomes collectable again
         self.state = WorkerState.rebuild(
             self.requests_table.items(),
             self.helpers_table.items(),
@@ -96,11 +94,6 @@ class WorkerRuntime:
             generation,
             plans=self.plans,
         )
-        # The state's long-lived objects (a million helpers: several million objects) out
-        # of the collector's generations: otherwise each full collection walks them all,
-        # tens of ms in the middle of some decision (`bench match` measures decisions so).
-        gc.collect()
-        gc.freeze()
         now = self.clock.now().timestamp()
         self.owned_since = {p: self.owned_since.get(p, now) for p in partitions}
         self.trace.write("own", g=generation, ps=sorted(partitions))
