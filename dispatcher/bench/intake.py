@@ -100,11 +100,16 @@ async def _post(client: httpx.AsyncClient, p: Prepared, shot: Shot) -> None:
     shot.answered = time.monotonic()
 
 
+def side_for(i: int, sides: int) -> int:
+    """Request i's API: each gets every `sides`-th request, and which goes first in each
+    round rotates (0,1 then 1,0 for two), so neither always follows the other."""
+    return (i + i // sides) % sides
+
+
 async def offer(
     sides: list[tuple[Side, httpx.AsyncClient]], bodies: list[Prepared], rate: float
 ) -> None:
-    """Open loop: request i leaves at t0 + i / (rate × sides), to side (i + i // n) % n, so
-    that neither API always goes first."""
+    """Open loop: request i leaves at t0 + i / (rate × sides), to `side_for(i, sides)`."""
     n = len(sides)
     tasks: set[asyncio.Task[None]] = set()
     t0 = time.monotonic()
@@ -113,7 +118,7 @@ async def offer(
         delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        side, client = sides[(i + i // n) % n]
+        side, client = sides[side_for(i, n)]
         shot = Shot(scheduled=due)
         side.shots.append(shot)
         task = asyncio.create_task(_post(client, body, shot))
