@@ -193,7 +193,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 {s.label: before.get(s.label, 0)}, {s.label: after.get(s.label, 0)}, ok, hz
             )["total"]
             out["apis"].append(s.report({"ms": cpu}))
-        shared = {k: v for k, v in before.items() if k in ("broker", "postgresql")}
+        shared = {
+            k: v for k, v in before.items() if k in ("broker", "postgresql", "load_generator")
+        }
         total_ok = sum(r["accepted"] for r in out["apis"])
         out["shared_cpu_ms_per_request"] = cpu_ms_per_request(
             shared, {k: after[k] for k in shared if k in after}, total_ok, hz
@@ -225,5 +227,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"baseline: {result['baseline_rev'][:9]}; {result['rate_per_api']:.0f} req/s each")
     for r in result.get("apis", []):
         print(_line(r))
-    print(f"   shared: broker + PostgreSQL CPU ms/request {result['shared_cpu_ms_per_request']}")
+    shared = result["shared_cpu_ms_per_request"]
+    print(f"   shared: broker, PostgreSQL, load generator CPU ms/request {shared}")
     return 0 if result.get("apis") else 1
