@@ -5,7 +5,8 @@ The same incident reported from two groups within minutes (same community, compo
 building and category) becomes one request: the second report gets the first request's id
 and a reply, and nothing is dispatched twice. The check and the intake row are made under
 a PostgreSQL advisory lock on the merge key, so two API instances cannot both miss each
-other. The remaining race: the read model lags the worker by milliseconds, so a report
+other; that, the idempotency claim and the intake row are one round trip
+(`intake.submit`). The remaining race: the read model lags the worker by milliseconds, so a report
 that arrives just as the earlier request closed may still be merged into it.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -68,36 +70,63 @@ async def send_command(deps: ApiDeps, body: CommandBody, community_id: str) -> s
     return command.command_id
 
 
-async def _queue(
-    deps: ApiDeps, spec: RequestSpec, bot_id: str | None, advice: str | None, merge: bool
-) -> Accepted:
+@dataclass(frozen=True)
+class _Claim:
+    bot_id: str
+    key: str
+    fingerprint: str
+
+
+async def _record(
+    deps: ApiDeps,
+    spec: RequestSpec,
+    bot_id: str | None,
+    merge: bool,
+    claim: _Claim | None,
+) -> tuple[intake.Submitted, Command]:
+    """The API's PostgreSQL part, in one round trip (one statement, its own transaction):
+    the idempotency claim, the merge check under the merge key's lock, the intake row."""
     key = merge_key(spec) if merge else None
+    command = new_command(
+        SubmitRequest(spec=spec), community_id=spec.community_id, issued_at=deps.clock()
+    )
     pool = await deps.pool()
-    async with pool.acquire() as conn, conn.transaction():
-        if key is not None:
-            await intake.lock_merge_key(conn, key)
-            earlier = await intake.open_report(conn, key, spec.request_id, float(MERGE_WINDOW_S))
-            if earlier is not None:
-                await intake.add_report(conn, earlier)
-                observe_request_merged(spec)
-                number = emergency_for(spec)
-                return Accepted(
-                    request_id=earlier,
-                    merged=True,
-                    reply_text=merged_reply_text(spec, advice),
-                    advise_emergency_call=number is not None,
-                    emergency_number=number,
-                )
-        command = new_command(
-            SubmitRequest(spec=spec), community_id=spec.community_id, issued_at=deps.clock()
-        )
-        await intake.insert(
-            conn, spec.request_id, bot_id, spec.community_id, key, command.model_dump_json()
-        )
-        # Inside the transaction: if Kafka refuses, the intake row is rolled back too.
-        await produce(deps, command)
-    observe_request_submitted(spec)
+    submitted = await intake.submit(
+        pool,
+        bot_id=bot_id,
+        key=claim.key if claim else None,
+        fingerprint=claim.fingerprint if claim else None,
+        request_id=spec.request_id,
+        community_id=spec.community_id,
+        merge_key=key,
+        command_json=command.model_dump_json(),
+        window_s=float(MERGE_WINDOW_S),
+    )
+    return submitted, command
+
+
+async def _queue(
+    deps: ApiDeps,
+    spec: RequestSpec,
+    advice: str | None,
+    submitted: intake.Submitted,
+    command: Command,
+) -> Accepted:
     number = emergency_for(spec)
+    if submitted.earlier is not None:
+        observe_request_merged(spec)
+        return Accepted(
+            request_id=submitted.earlier,
+            merged=True,
+            reply_text=merged_reply_text(spec, advice),
+            advise_emergency_call=number is not None,
+            emergency_number=number,
+        )
+    # The intake row (committed above) is the outbox: should Kafka refuse or the API die
+    # here, the caller gets no 202, and the unrecorded sweeper re-sends the stored command
+    # (a report merged into this request meanwhile is therefore never lost either).
+    await produce(deps, command)
+    observe_request_submitted(spec)
     return Accepted(
         request_id=spec.request_id,
         reply_text=reply_text(spec, advice),
@@ -124,21 +153,27 @@ async def submit_once(
     """202 with `render(accepted)`; a retry with the same key gets the very same answer.
     `merge=False` (staff): a request made on purpose is never folded into another."""
     deps: ApiDeps = request.app.state.deps
-    if idempotency_key is None or bot_id is None:
-        accepted = await _queue(deps, spec, bot_id, advice, merge)
+    claim = None
+    if idempotency_key is not None and bot_id is not None:
+        claim = _Claim(bot_id, idempotency_key, idempotency.fingerprint(payload))
+    submitted, command = await _record(deps, spec, bot_id, merge, claim)
+    if claim is None:
+        accepted = await _queue(deps, spec, advice, submitted, command)
         return JSONResponse(render(accepted), status_code=202)
     pool = await deps.pool()
-    stored = await idempotency.begin(
-        pool, bot_id, idempotency_key, idempotency.fingerprint(payload)
-    )
-    if stored is not None:
-        return JSONResponse(
-            stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
-        )
+    if not submitted.claimed:
+        # A known key (rare): replay its answer, refuse (422/409), or take over a stale one.
+        stored = await idempotency.begin(pool, claim.bot_id, claim.key, claim.fingerprint)
+        if stored is not None:
+            return JSONResponse(
+                stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
+            )
     try:
-        body = render(await _queue(deps, spec, bot_id, advice, merge))
+        if not submitted.claimed:
+            submitted, command = await _record(deps, spec, bot_id, merge, None)
+        body = render(await _queue(deps, spec, advice, submitted, command))
     except BaseException:
-        await idempotency.abandon(pool, bot_id, idempotency_key)
+        await idempotency.abandon(pool, claim.bot_id, claim.key)
         raise
-    await idempotency.finish(pool, bot_id, idempotency_key, 202, body)
+    await idempotency.finish(pool, claim.bot_id, claim.key, 202, body)
     return JSONResponse(body, status_code=202)

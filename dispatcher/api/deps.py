@@ -54,6 +54,8 @@ class ApiDeps:
 
     async def pool(self) -> asyncpg.Pool:
         # Lazy: the API starts (and reports not-ready) even while PostgreSQL is still coming up.
+        if self._pool is not None:
+            return self._pool
         async with self._pool_lock:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
@@ -61,6 +63,7 @@ class ApiDeps:
                     min_size=1,
                     max_size=self.settings.pg_pool_max,
                     timeout=5,
+                    reset=_keep_session,
                 )
             return self._pool
 
@@ -71,3 +74,10 @@ class ApiDeps:
         stop = getattr(self.sink, "stop", None)
         if stop is not None:
             await stop()
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Released connections skip asyncpg's default reset query (RESET ALL, UNLISTEN *, CLOSE
+    ALL, advisory unlock): one round trip more per pool call, and the API leaves none of
+    that behind (no SET, LISTEN, cursors or session locks: transaction-scoped locks only).
+    An open transaction is still rolled back by asyncpg before this is called."""

@@ -53,6 +53,16 @@ def _parser() -> argparse.ArgumentParser:
     from dispatcher.bench.e2e_args import add_arguments
 
     add_arguments(e2e)
+    intake = sub.add_parser(
+        "intake",
+        help="the API's answer time (POST → 202) and CPU per request; --compare REV beside",
+        description="Open-loop bot requests to the API alone (no worker) on the real local "
+        "Kafka and PostgreSQL; with --compare REV, REV's API runs beside the current one and "
+        "the requests alternate. Progress on stderr.",
+    )
+    from dispatcher.bench.intake import add_arguments as add_intake_arguments
+
+    add_intake_arguments(intake)
     record = sub.add_parser(
         "record",
         help="the record agent's PostgreSQL writes: per event vs set-based, same events",
@@ -78,6 +88,10 @@ def main(argv: list[str]) -> int:
         from dispatcher.bench.record import main as record_main
 
         return record_main(args)
+    if args.bench == "intake":
+        from dispatcher.bench.intake import main as intake_main
+
+        return intake_main(args)
     if args.bench == "platforms":
         from dispatcher.bench.platforms import main as platforms_main
 

@@ -203,7 +203,13 @@ class LocalStack:
             cwd=str(REPO_ROOT),
         )
 
-    def spawn(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> Proc:
+    def spawn(
+        self,
+        name: str,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,  # another revision's packages (bench intake --compare)
+    ) -> Proc:
         log_path = self.root / f"{name}.log"
         log = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
         popen = subprocess.Popen(
@@ -211,7 +217,7 @@ class LocalStack:
             env=dict(env or self.env()),
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=str(REPO_ROOT),
+            cwd=str(cwd or REPO_ROOT),
         )
         log.close()
         proc = Proc(name, popen, log_path)
@@ -252,14 +258,14 @@ class LocalStack:
         await self.wait_ready(proc)
         return proc
 
-    async def wait_ready(self, proc: Proc, timeout: float = 60) -> None:
+    async def wait_ready(self, proc: Proc, timeout: float = 60, url: str | None = None) -> None:
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
                 if not proc.alive():
                     raise RuntimeError(f"{proc.name} exited:\n{proc.log_tail()}")
                 try:
-                    r = await client.get(f"{self.api_url}/readyz", timeout=2)
+                    r = await client.get(f"{url or self.api_url}/readyz", timeout=2)
                     if r.status_code == 200:
                         return
                 except httpx.HTTPError:

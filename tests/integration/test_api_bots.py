@@ -237,6 +237,23 @@ async def test_same_incident_from_two_groups_is_merged(client: httpx.AsyncClient
     assert "同一求助" in b.json()["reply_text"]
 
 
+async def test_same_incident_reported_at_once_opens_one_request(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    # The merge check and the intake row are one statement under the merge key's lock: of
+    # simultaneous reports of one incident, exactly one opens the request.
+    reports = [
+        message("7号楼有个老人摔倒了，需要人帮忙扶", f"m-burst-{i}", f"grid-{1 + i % 2}")
+        for i in range(4)
+    ]
+    answers = await asyncio.gather(*(bot_post(client, "/v1/messages", p) for p in reports))
+    assert [a.status_code for a in answers] == [202] * 4, [a.text for a in answers]
+    ids = {a.json()["request_id"] for a in answers}
+    assert len(ids) == 1
+    assert sorted(a.json()["merged"] for a in answers) == [False, True, True, True]
+    assert await db.fetchval("SELECT reports FROM api_intake WHERE request_id = $1", *ids) == 4
+
+
 # ------------------------------------------------------------------ authentication
 
 

@@ -19,55 +19,42 @@ class Unrecorded:
     command: str  # the acknowledged command, as JSON
 
 
-async def lock_merge_key(conn: asyncpg.Connection, merge_key: str) -> None:
-    """Until the transaction ends: two API instances never both miss each other's report."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", merge_key)
+@dataclass(frozen=True)
+class Submitted:
+    claimed: bool  # False: the idempotency key was already known, and nothing was written
+    earlier: str | None  # the open request this report was merged into (None: a new one)
 
 
-async def open_report(
-    conn: asyncpg.Connection, merge_key: str, request_id: str, window_s: float
-) -> str | None:
-    """The latest other request with this merge key, opened within `window_s` and not
-    recorded as closed."""
-    earlier = await conn.fetchval(
-        """
-        SELECT i.request_id FROM api_intake i
-        LEFT JOIN requests r ON r.request_id = i.request_id
-        WHERE i.merge_key = $1 AND i.request_id <> $2
-          AND i.opened_at > now() - make_interval(secs => $3)
-          AND r.closed_at IS NULL
-        ORDER BY i.opened_at DESC LIMIT 1
-        """,
-        merge_key,
-        request_id,
-        window_s,
-    )
-    return str(earlier) if earlier is not None else None
-
-
-async def add_report(conn: asyncpg.Connection, request_id: str) -> None:
-    await conn.execute(
-        "UPDATE api_intake SET reports = reports + 1 WHERE request_id = $1", request_id
-    )
-
-
-async def insert(
-    conn: asyncpg.Connection,
-    request_id: str,
+async def submit(
+    db: Db,
+    *,
     bot_id: str | None,
+    key: str | None,
+    fingerprint: str | None,
+    request_id: str,
     community_id: str,
     merge_key: str | None,
     command_json: str,
-) -> None:
-    await conn.execute(
-        "INSERT INTO api_intake (request_id, bot_id, community_id, merge_key, command) "
-        "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (request_id) DO NOTHING",
-        request_id,
+    window_s: float,
+) -> Submitted:
+    """One round trip (migration 0180, `api_submit`): claim the idempotency key (if any),
+    then under the merge key's advisory lock either add a report to the latest other open
+    request with this merge key opened within `window_s`, or store the intake row with its
+    command (outbox copy). Two API instances never both miss each other's report."""
+    row = await db.fetchrow(
+        "SELECT claimed, earlier FROM api_submit($1, $2, $3, $4, $5, $6, $7::jsonb, $8)",
         bot_id,
+        key,
+        fingerprint,
+        request_id,
         community_id,
         merge_key,
         command_json,
+        window_s,
     )
+    assert row is not None
+    earlier = row["earlier"]
+    return Submitted(bool(row["claimed"]), str(earlier) if earlier is not None else None)
 
 
 async def community_of(db: Db, request_id: str) -> str | None:
