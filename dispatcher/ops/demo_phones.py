@@ -20,6 +20,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from dispatcher.partitioning import CommunityPartitioner
 from dispatcher.settings import Settings
 from schemas.commands import AcceptOffer, CommandBody, DeclineOffer, ResolveRequest, new_command
 from schemas.events import Event
@@ -86,7 +87,9 @@ class Phones:
         """Sit at the end of the events topic before any story is submitted."""
         topic = self.settings.events_topic
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap, acks="all"
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            acks="all",
+            partitioner=CommunityPartitioner(self.settings.community_partitions),
         )
         await self._producer.start()
         consumer = AIOKafkaConsumer(
