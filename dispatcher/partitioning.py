@@ -40,5 +40,9 @@ class CommunityPartitioner:
 
 
 def spread(communities: Sequence[str], partitions: int) -> dict[str, int]:
-    """An even table: the i-th community on partition i mod `partitions`."""
-    return {c: i % partitions for i, c in enumerate(communities)}
+    """An even table: communities spaced evenly over the partitions, in order. Faust gives
+    each worker a contiguous range of partitions (8 over 2 workers: 0-3 and 4-7), so spacing
+    (6 communities: 0, 1, 2, 4, 5, 6) splits them evenly where `i mod partitions` would not
+    (0-5: four and two)."""
+    n = len(communities)
+    return {c: i * partitions // n for i, c in enumerate(communities)}
