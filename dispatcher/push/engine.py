@@ -245,7 +245,8 @@ class _Lane:
         limit = self.endpoint.timeout_seconds + self.owner.config.call_grace
         try:
             async with asyncio.timeout(limit):
-                if len(deliveries) > 1 and isinstance(self.channel, BatchChannel):
+                if self.batches and len(deliveries) > 1:
+                    assert isinstance(self.channel, BatchChannel)  # checked in __init__
                     return await self.channel.send_batch(batch_id(deliveries), deliveries)
                 return await self.channel.send(merge_deliveries(deliveries))
         except TimeoutError:
