@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     commands_topic: str = "dispatch.commands"
     events_topic: str = "dispatch.events"
     dead_letter_topic: str = "dispatch.deadletter"
+    # Community id → partition of `commands` and `events` (JSON object); unlisted communities
+    # hash (murmur2). See dispatcher/partitioning.py: with few communities hashing is uneven.
+    community_partitions: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
 
     # Faust worker
     app_id: str = "neighbour-dispatch"

@@ -7,6 +7,7 @@ from typing import Any
 import faust
 from faust.types import TransportT
 
+from dispatcher.partitioning import CommunityPartitioner
 from dispatcher.settings import Settings
 from streams.faust_consumer import ContiguousTransport
 from streams.faust_recovery import SeekFirstTableManager
@@ -66,6 +67,9 @@ def create_faust_app(settings: Settings, worker_name: str = "worker") -> Dispatc
         broker_session_timeout=settings.broker_session_timeout_seconds,
         broker_heartbeat_interval=settings.broker_heartbeat_interval_seconds,
         producer_acks=-1,
+        # The same community → partition placement as the API's producer (commands) and
+        # for the events, so events stay co-partitioned with their commands.
+        producer_partitioner=CommunityPartitioner(settings.community_partitions),
         web_enabled=True,
         web_host=settings.worker_web_host,
         web_port=settings.worker_web_port,

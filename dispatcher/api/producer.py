@@ -7,6 +7,7 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 
+from dispatcher.partitioning import CommunityPartitioner
 from dispatcher.settings import Settings
 
 
@@ -31,6 +32,7 @@ class KafkaCommandSink:
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=0,
+                partitioner=CommunityPartitioner(self._settings.community_partitions),
                 request_timeout_ms=10_000,
             )
             try:

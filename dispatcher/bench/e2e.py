@@ -42,6 +42,7 @@ from dispatcher.bench.e2e_stack import (
     push_to,
 )
 from dispatcher.bench.e2e_stats import headline, summarize
+from dispatcher.partitioning import spread
 
 MAX_RATE = 5000.0
 
@@ -58,6 +59,9 @@ class Options:
     two_workers: bool = True
     ceiling: bool = True
     partitions: int = 8
+    # "spread": an explicit community → partition table (dispatcher/partitioning.py);
+    # "hash": Kafka's murmur2 of the community id (four of six communities on one partition).
+    partition_table: str = "spread"
     plan_time_scale: float = 0.1
     floor_count: int = 1000
     floor_rate: float = 200.0
@@ -65,6 +69,7 @@ class Options:
     drain_s: float = 10.0
     settle_s: float = 60.0  # at most this long between phases for the worker to catch up
     push_concurrency: int = 16
+    push_batch: int = 32  # deliveries per webhook POST at most (1: one POST per delivery)
     kafka_bootstrap: str = "127.0.0.1:" + os.environ.get("DISPATCH_KAFKA_PORT", "19092")
     pg_port: int = int(os.environ.get("DISPATCH_PG_PORT", "55432"))
     profile_dir: Path | None = None
@@ -150,12 +155,15 @@ def next_probe(lo: float, hi: float | None, start: float) -> float | None:
     return float(round((lo + hi) / 2))
 
 
-def community_partitions(communities: list[str], partitions: int) -> dict[str, int]:
-    """Where each community's commands go (keyed by community id, Kafka's default
-    partitioner): with few communities the partitions, and so the workers, are uneven."""
-    from aiokafka.partitioner import DefaultPartitioner
+def community_partitions(
+    communities: list[str], partitions: int, table: dict[str, int] | None = None
+) -> dict[str, int]:
+    """Where each community's commands go: the table's partition, else Kafka's murmur2 of
+    the community id (with few communities that leaves the partitions, and so the workers,
+    uneven)."""
+    from dispatcher.partitioning import CommunityPartitioner
 
-    part = DefaultPartitioner()
+    part = CommunityPartitioner(table or {})
     every = list(range(partitions))
     return {c: part(c.encode(), every, every) for c in communities}
 
@@ -165,12 +173,18 @@ class Bench:
         self.o = opts
         self.p = progress
         self.city = build_city(opts.communities, opts.helpers_per_community, opts.seed)
+        self.partition_table = (
+            spread(self.city.communities, opts.partitions)
+            if opts.partition_table == "spread"
+            else None
+        )
         self.stack = bench_stack(
             kafka_bootstrap=opts.kafka_bootstrap,
             pg_port=opts.pg_port,
             partitions=opts.partitions,
             plan_time_scale=opts.plan_time_scale,
             communities=self.city.communities,
+            partition_table=self.partition_table,
         )
         self.observer = Observer(
             opts.kafka_bootstrap, self.stack.topic("events"), self.stack.topic("commands")
@@ -434,7 +448,7 @@ class Bench:
         cleanup: dict[str, Any] = {}
         t_run = time.monotonic()
         self.observer.start()
-        push_to(self.stack, self.observer.url, o.push_concurrency)
+        push_to(self.stack, self.observer.url, o.push_concurrency, o.push_batch)
         try:
             p.phase(
                 f"namespace {self.stack.ns}: database, topics ({o.partitions} partitions), "
@@ -509,8 +523,14 @@ class Bench:
                             p.phase(f"two workers ready: {split}")
                             await self.run_rate(client, 20, 1.5, "warm-up")
                             c1 = ceilings["workers_1"]["rate"] or start
+                            before = {s["worker"]: s["commands"] for s in stats}
                             two = await self.ceiling(client, 2, [], c1)
                             two["partition_split"] = split
+                            two["commands_per_worker"] = {
+                                s["worker"]: s["commands"] - before.get(s["worker"], 0)
+                                for w in self.stack.workers()
+                                if (s := await self.stack.worker_stats(w, plain)) is not None
+                            }
                             ceilings["workers_2"] = two
                 out["worker_stats"] = [
                     s
@@ -540,7 +560,9 @@ class Bench:
                 "ceilings": ceilings,
                 "scenarios": self.scenarios,
                 "city": self.city.summary(),
-                "community_partitions": community_partitions(self.city.communities, o.partitions),
+                "community_partitions": community_partitions(
+                    self.city.communities, o.partitions, self.partition_table
+                ),
                 "settings": self.settings(),
                 "observed": {
                     "events": self.observer.obs.events,
@@ -567,13 +589,18 @@ class Bench:
             "probes_per_search": o.probes,
             "two_workers": o.two_workers,
             "partitions": o.partitions,
+            "partition_table": o.partition_table,
             "plan_time_scale": o.plan_time_scale,
             "floor_count": o.floor_count,
             "floor_rate": o.floor_rate,
             "max_in_flight": o.max_in_flight,
             "drain_s": o.drain_s,
             "settle_s": o.settle_s,
-            "push_endpoint": {"kind": "webhook", "concurrency": o.push_concurrency},
+            "push_endpoint": {
+                "kind": "webhook",
+                "concurrency": o.push_concurrency,
+                "batch_max": o.push_batch,
+            },
             "sustainable": "p99 intake→first offer < 1000 ms, ≤1 % missing, ≤1 % HTTP errors, "
             "achieved ≥ 90 % of offered",
             "kafka_bootstrap": o.kafka_bootstrap,
@@ -634,6 +661,13 @@ def table(result: dict[str, Any]) -> str:
         f"{result['throughput_ceiling_rps_1_worker']} req/s, 2 workers "
         f"{result['throughput_ceiling_rps_2_workers']} req/s"
     )
+    two = result["ceilings"].get("workers_2") or {}
+    if two.get("commands_per_worker"):
+        lines.append(
+            f"two workers ({result['settings']['partition_table']} partition table): "
+            f"commands per worker {two['commands_per_worker']}, "
+            f"partitions {two.get('partition_split')}"
+        )
     for ws in result.get("worker_stats", []):
         lines.append(
             f"{ws['worker']}: partitions {ws['partitions']}, commands {ws['commands']}, "
@@ -662,6 +696,8 @@ def options_from(args: argparse.Namespace) -> Options:
             "probe_duration": args.probe_duration,
             "probes": args.probes,
             "partitions": args.partitions,
+            "partition_table": args.partition_table,
+            "push_batch": args.push_batch,
             "plan_time_scale": args.plan_time_scale,
             "profile_dir": Path(args.profile) if args.profile else None,
         }.items()

@@ -20,6 +20,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--probe-duration", type=float, help="seconds per ceiling probe (5)")
     parser.add_argument("--probes", type=int, help="probes per ceiling search (5; quick 1)")
     parser.add_argument("--partitions", type=int, help="topic partitions (default 8)")
+    parser.add_argument(
+        "--partition-table",
+        choices=("spread", "hash"),
+        help="community → partition: an explicit even table (default) or murmur2 hashing",
+    )
+    parser.add_argument(
+        "--push-batch",
+        type=int,
+        help="deliveries per webhook POST at most (default 32; 1: one POST per delivery)",
+    )
     parser.add_argument("--plan-time-scale", type=float, help="escalation time scale (default 0.1)")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the ceiling searches")
     parser.add_argument("--one-worker", action="store_true", help="skip the two-worker search")

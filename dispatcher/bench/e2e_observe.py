@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import threading
 import time
@@ -164,8 +165,14 @@ class Observer:
     def _pushed(self, request: Received) -> None:
         obs = self.obs
         obs.pushes += 1
-        if b'"push.offer"' in request.body:
-            m = _REQUEST_ID.search(request.body)
+        body = request.body
+        if b'"push.batch"' in body:  # several deliveries in one POST (batch_max > 1)
+            for entry in json.loads(body)["data"]["deliveries"]:
+                if entry.get("kind") == "offer" and entry.get("request_id"):
+                    obs.offer_push_at.setdefault(entry["request_id"], request.at)
+                    obs.offer_push_wall.setdefault(entry["request_id"], time.time())
+        elif b'"push.offer"' in body:
+            m = _REQUEST_ID.search(body)
             if m:
                 rid = m.group(1).decode()
                 obs.offer_push_at.setdefault(rid, request.at)

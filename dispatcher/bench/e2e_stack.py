@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from dispatcher.testing.stack import Bot, LocalStack, Proc
@@ -29,8 +29,17 @@ def bench_stack(
     plan_time_scale: float,
     communities: Collection[str],
     bot: Bot | None = BENCH_BOT,
+    partition_table: Mapping[str, int] | None = None,
 ) -> LocalStack:
-    """A fresh namespace for one bench run (its own throwaway stack: dev secrets)."""
+    """A fresh namespace for one bench run (its own throwaway stack: dev secrets).
+    `partition_table`: community → partition for every producer (None: murmur2 hashing)."""
+    env = {
+        "DISPATCH_PLAN_TIME_SCALE": str(plan_time_scale),
+        "DISPATCH_STAFF_TOKEN": STAFF_TOKEN,
+        "DISPATCH_LOG_LEVEL": "WARNING",
+    }
+    if partition_table:
+        env["DISPATCH_COMMUNITY_PARTITIONS"] = json.dumps(dict(partition_table))
     return LocalStack(
         ns="bench" + uuid.uuid4().hex[:8],
         kafka_bootstrap=kafka_bootstrap,
@@ -38,15 +47,11 @@ def bench_stack(
         partitions=partitions,
         bot=bot,
         bot_communities=set(communities),
-        extra_env={
-            "DISPATCH_PLAN_TIME_SCALE": str(plan_time_scale),
-            "DISPATCH_STAFF_TOKEN": STAFF_TOKEN,
-            "DISPATCH_LOG_LEVEL": "WARNING",
-        },
+        extra_env=env,
     )
 
 
-def push_to(stack: LocalStack, url: str, concurrency: int = 16) -> None:
+def push_to(stack: LocalStack, url: str, concurrency: int = 16, batch_max: int = 1) -> None:
     """Aim the worker's one webhook endpoint at `url` (processes started from now on)."""
     endpoint = {
         "name": "default",
@@ -54,6 +59,8 @@ def push_to(stack: LocalStack, url: str, concurrency: int = 16) -> None:
         "url": url,
         "secret": PUSH_SECRET,
         "concurrency": concurrency,
+        "batch_max": batch_max,
+        "batch_window_seconds": 0.005,  # used only when batch_max > 1
     }
     stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps([endpoint])
 

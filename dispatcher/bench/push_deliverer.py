@@ -23,7 +23,9 @@ from dispatcher.stats import nearest_rank
 from dispatcher.testing.push_receiver import ThreadedPushReceiver
 
 
-async def _run(url: str, count: int, concurrency: int, rate: float | None) -> dict[str, Any]:
+async def _run(
+    url: str, count: int, concurrency: int, rate: float | None, batch_max: int
+) -> dict[str, Any]:
     endpoint = EndpointConfig.model_validate(
         {
             "name": "bench",
@@ -31,6 +33,8 @@ async def _run(url: str, count: int, concurrency: int, rate: float | None) -> di
             "url": url,
             "secret": "bench-secret",
             "concurrency": concurrency,
+            "batch_max": batch_max,
+            "batch_window_seconds": 0.005,  # used only when batch_max > 1
         }
     )
     done = asyncio.Event()
@@ -48,6 +52,7 @@ async def _run(url: str, count: int, concurrency: int, rate: float | None) -> di
         EndpointRegistry([endpoint]), on_delivered=on_delivered, config=config
     ) as deliverer:
         started = time.monotonic()
+        cpu0 = time.thread_time()  # the sender's loop only: the receiver has its own thread
         for i in range(count):
             delivery = Delivery(
                 delivery_id=f"bench-{i}",
@@ -61,17 +66,34 @@ async def _run(url: str, count: int, concurrency: int, rate: float | None) -> di
             await deliverer.submit(delivery)
         await asyncio.wait_for(done.wait(), timeout=120)
         elapsed = time.monotonic() - started
-    return {"elapsed": elapsed, "submitted": submitted}
+        cpu = time.thread_time() - cpu0
+    return {"elapsed": elapsed, "cpu": cpu, "submitted": submitted}
 
 
-def _measure(count: int, concurrency: int, rate: float | None) -> dict[str, Any]:
+def _arrivals(receiver: ThreadedPushReceiver) -> tuple[dict[str, float], int]:
+    """When each delivery id arrived (batched ones by their entries), and the POST count."""
+    arrived: dict[str, float] = {}
+    posts = list(receiver.received)
+    for r in posts:
+        if r.webhook_id and r.webhook_id.startswith("batch-"):
+            for entry in json.loads(r.body)["data"]["deliveries"]:
+                arrived.setdefault(entry["delivery_id"], r.at)
+        elif r.webhook_id:
+            arrived.setdefault(r.webhook_id, r.at)
+    return arrived, len(posts)
+
+
+def _measure(count: int, concurrency: int, rate: float | None, batch_max: int) -> dict[str, Any]:
     with ThreadedPushReceiver() as receiver:
-        run = asyncio.run(_run(receiver.url("/bench"), count, concurrency, rate))
-        received = {r.webhook_id: r.at for r in list(receiver.received)}
+        run = asyncio.run(_run(receiver.url("/bench"), count, concurrency, rate, batch_max))
+        received, posts = _arrivals(receiver)
     latencies = [received[i] - t for i, t in run["submitted"].items() if i in received]
     return {
         "deliveries": count,
         "received": len(received),
+        "posts": posts,
+        "batch_max": batch_max,
+        "sender_cpu_ms_per_delivery": round(run["cpu"] * 1000 / count, 3),
         "concurrency": concurrency,
         "submit_rate_per_second": rate,
         "seconds": round(run["elapsed"], 3),
@@ -86,13 +108,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=2000, help="deliveries in the burst run")
     parser.add_argument("--concurrency", type=int, default=8, help="sends in flight")
     parser.add_argument("--paced-rate", type=float, default=200.0, help="submits/s, paced run")
+    parser.add_argument(
+        "--compare-batch",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run with batch_max N (one POST per up to N deliveries), the two "
+        "configurations taking turns for --rounds rounds (same machine load)",
+    )
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args(argv)
-    result = {
-        # Everything submitted at once: throughput; latency is mostly time in the queue.
-        "burst": _measure(args.count, args.concurrency, None),
-        # Submitted at a steady rate below capacity: per-delivery latency.
-        "paced": _measure(max(1, args.count // 4), args.concurrency, args.paced_rate),
-    }
+    sizes = [1, args.compare_batch] if args.compare_batch > 1 else [1]
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(args.rounds):
+        for n in sizes:
+            runs.setdefault(f"batch_max_{n}", []).append(
+                {
+                    # Everything submitted at once: throughput; latency is mostly queueing.
+                    "burst": _measure(args.count, args.concurrency, None, n),
+                    # Submitted at a steady rate below capacity: per-delivery latency.
+                    "paced": _measure(
+                        max(1, args.count // 4), args.concurrency, args.paced_rate, n
+                    ),
+                }
+            )
+    result: dict[str, Any] = runs["batch_max_1"][0] if len(runs) == 1 and args.rounds == 1 else runs
     print(json.dumps(result))
     return 0
 

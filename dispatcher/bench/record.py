@@ -26,7 +26,7 @@ from dispatcher.record.migrate import apply_migrations
 from dispatcher.record.projection import record_events
 from dispatcher.record.read.snapshot import snapshot
 from dispatcher.settings import get_settings
-from schemas.commands import AcceptOffer, Command
+from schemas.commands import AcceptOffer, Command, DeclineOffer
 from schemas.events import Event, OfferSent
 
 
@@ -39,19 +39,23 @@ def generate_events(requests: int, helpers: int, seed: int) -> list[Event]:
         decision = decide(state, _command(_spec(i, (i * 7919) % helpers)), now)
         apply(state, decision)
         events.extend(decision.events)
-        offer = next((e for e in decision.events if isinstance(e.body, OfferSent)), None)
-        if offer is not None and isinstance(offer.body, OfferSent):
-            accept = Command(
-                command_id=f"accept-{i}",
+        offers = [e for e in decision.events if isinstance(e.body, OfferSent)]
+        # Every third request the first helper declines, so the log has answers too; then
+        # the next offered helper accepts.
+        answers = [DeclineOffer, AcceptOffer] if i % 3 == 0 else [AcceptOffer]
+        for n, (kind, offer) in enumerate(zip(answers, offers, strict=False)):
+            assert isinstance(offer.body, OfferSent)
+            answer = Command(
+                command_id=f"{kind.__name__}-{i}",
                 community_id=offer.community_id,
                 issued_at=now,
-                body=AcceptOffer(
+                body=kind(
                     request_id=offer.request_id or "",
                     offer_id=offer.body.offer_id,
                     helper_id=offer.body.helper_id,
                 ),
             )
-            decision = decide(state, accept, now + timedelta(seconds=1))
+            decision = decide(state, answer, now + timedelta(seconds=n + 1))
             apply(state, decision)
             events.extend(decision.events)
     return events

@@ -25,12 +25,17 @@ def merge_deliveries(deliveries: Sequence[Delivery]) -> Delivery:
     for delivery in deliveries:
         for mention in delivery.mentions:
             mentions.setdefault((mention.mobile, mention.open_id), mention)
-    ids = "\n".join(d.delivery_id for d in deliveries).encode()
     return first.model_copy(
         update={
-            "delivery_id": "batch-" + hashlib.sha256(ids).hexdigest()[:24],
+            "delivery_id": batch_id(deliveries),
             "message": PushMessage(title=first.message.title, text="\n\n".join(texts)),
             "mentions": tuple(mentions.values()),
             "recipient": None,
         }
     )
+
+
+def batch_id(deliveries: Sequence[Delivery]) -> str:
+    """The id of a merged or batched send: the same members give the same id on a retry."""
+    ids = "\n".join(d.delivery_id for d in deliveries).encode()
+    return "batch-" + hashlib.sha256(ids).hexdigest()[:24]

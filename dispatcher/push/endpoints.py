@@ -57,7 +57,15 @@ class EndpointConfig(BaseModel):
     burst: int | None = Field(default=None, ge=1)
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     concurrency: int = Field(default=4, ge=1, le=64)  # sends in flight to this endpoint
-    batch_window_seconds: float = Field(default=0.3, ge=0, le=10)  # group robots only
+    # How long the first message of a batch waits for the rest of its wave: group robots,
+    # and webhooks with batch_max > 1 (set it small there, e.g. 0.005: a wave's offers are
+    # produced together, and a relay has no per-minute limit to save).
+    batch_window_seconds: float = Field(default=0.3, ge=0, le=10)
+    # Webhook only: up to this many queued deliveries go out in one signed POST
+    # ("push.batch", one entry per delivery). 1 = one POST per delivery, the default, for
+    # relays that do not read batches. A batch is what queued within the window or while
+    # the endpoint's slots were busy, so it also grows with the load.
+    batch_max: int = Field(default=1, ge=1, le=100)
     message_format: Literal["text", "markdown"] = "text"  # WeCom markdown: no @-lists
 
     @model_validator(mode="after")
@@ -71,6 +79,8 @@ class EndpointConfig(BaseModel):
             self.secret is None or not self.secret.get_secret_value()
         ):
             raise ValueError("webhook endpoint needs a signing secret")
+        if self.batch_max > 1 and self.kind is not EndpointKind.WEBHOOK:
+            raise ValueError("batch_max is for webhook endpoints (robots merge per wave)")
         if self.kind is EndpointKind.WEBHOOK and self.secret is not None:
             try:
                 webhook_secret_bytes(self.secret.get_secret_value())

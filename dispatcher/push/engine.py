@@ -24,9 +24,10 @@ from types import TracebackType
 import httpx
 
 from dispatcher.push.backoff import RetryPolicy
-from dispatcher.push.batching import merge_deliveries
+from dispatcher.push.batching import batch_id, merge_deliveries
 from dispatcher.push.breaker import BreakerState, CircuitBreaker
 from dispatcher.push.channels import Channel, WallClock, make_channel
+from dispatcher.push.channels.base import BatchChannel
 from dispatcher.push.endpoints import EndpointConfig, EndpointRegistry, UnknownEndpointError
 from dispatcher.push.http import make_client
 from dispatcher.push.ledger import DeliveredLedger, InMemoryLedger
@@ -112,6 +113,9 @@ class _Lane:
         self.wake = asyncio.Event()
         self.slots = asyncio.Semaphore(endpoint.concurrency)
         self.in_flight: set[asyncio.Task[None]] = set()
+        # A webhook relay that reads batches gets every queued delivery, up to batch_max,
+        # in one POST; group robots merge one wave's offers into one @-message.
+        self.batches = endpoint.batch_max > 1 and isinstance(channel, BatchChannel)
         self.task = asyncio.create_task(self._run(), name=f"push-lane-{endpoint.name}")
 
     # -- queueing -------------------------------------------------------------------
@@ -128,21 +132,23 @@ class _Lane:
             self.ready.append(heapq.heappop(self.delayed)[2])
 
     def _batchable(self, job: _Job) -> bool:
-        head = job.head
-        return self.endpoint.is_group and head.batch_key is not None and len(job.items) == 1
+        if len(job.items) != 1:
+            return False
+        return self.batches or (self.endpoint.is_group and job.head.batch_key is not None)
 
     def _take_batch(self) -> _Job:
         job = self.ready.popleft()
         if not self._batchable(job) or job.attempts:
             return job
-        key, limit = job.head.batch_key, self.owner.config.max_batch
+        key = job.head.batch_key
+        limit = self.endpoint.batch_max if self.batches else self.owner.config.max_batch
         keep: deque[_Job] = deque()
         for other in self.ready:
             if (
                 len(job.items) < limit
                 and not other.attempts
                 and self._batchable(other)
-                and other.head.batch_key == key
+                and (self.batches or other.head.batch_key == key)
             ):
                 job.items.extend(other.items)
             else:
@@ -235,11 +241,14 @@ class _Lane:
             self.in_flight.add(task)
             task.add_done_callback(self.in_flight.discard)
 
-    async def _call(self, delivery: Delivery) -> DeliveryResult:
+    async def _call(self, deliveries: list[Delivery]) -> DeliveryResult:
         limit = self.endpoint.timeout_seconds + self.owner.config.call_grace
         try:
             async with asyncio.timeout(limit):
-                return await self.channel.send(delivery)
+                if self.batches and len(deliveries) > 1:
+                    assert isinstance(self.channel, BatchChannel)  # checked in __init__
+                    return await self.channel.send_batch(batch_id(deliveries), deliveries)
+                return await self.channel.send(merge_deliveries(deliveries))
         except TimeoutError:
             return RetryLater("timeout")
         except Exception as exc:  # a bug in a channel must not kill the lane
@@ -249,8 +258,7 @@ class _Lane:
     async def _attempt(self, job: _Job) -> None:
         try:
             job.attempts += 1
-            delivery = merge_deliveries([d for d, _ in job.items])
-            result = await self._call(delivery)
+            result = await self._call([d for d, _ in job.items])
         finally:
             self.slots.release()
         now = self.owner.clock()

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from schemas.events import Event, OfferSent
+from schemas.events import Event, OfferSent, OfferStoodDown
 
 Handler = Callable[[asyncpg.Connection, Event, dict[str, Any]], Awaitable[None]]
 
@@ -57,11 +57,79 @@ async def record_events(
                 await _request_opened(conn, event, event.body.model_dump())
             await _offers_sent(conn, offers)
             fresh = [e for e in fresh if e.body.type not in ("request_opened", "offer_sent")]
-        for event in fresh:  # in order: a batch may hold several events of one request
-            handler = HANDLERS.get(event.body.type)
+        i = 0
+        while i < len(fresh):  # in order: a batch may hold several events of one request
+            kind = fresh[i].body.type
+            run = RUNS.get(kind) if bulk else None
+            if run is not None:
+                j = i + 1
+                while j < len(fresh) and fresh[j].body.type == kind:
+                    j += 1
+                await run(conn, fresh[i:j])
+                i = j
+                continue
+            handler = HANDLERS.get(kind)
             if handler is not None:
-                await handler(conn, event, event.body.model_dump())
+                await handler(conn, fresh[i], fresh[i].body.model_dump())
+            i += 1
     return len(new)
+
+
+def _last_per(events: Sequence[Event], key: Callable[[Event], Any]) -> list[Event]:
+    return list({key(e): e for e in events}.values())
+
+
+def _first_per(events: Sequence[Event], key: Callable[[Event], Any]) -> list[Event]:
+    return list({key(e): e for e in reversed(events)}.values())
+
+
+def _offer_id(e: Event) -> str:
+    return str(getattr(e.body, "offer_id", ""))
+
+
+def _answers_run(status: str) -> Run:
+    """A run of one answer kind: one UPDATE. Per event the last answer to an offer wins."""
+
+    async def run(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+        last = _last_per(events, _offer_id)
+        await conn.execute(
+            "UPDATE offers SET status = $1, answered_at = u.t "
+            "FROM unnest($2::text[], $3::timestamptz[]) AS u(o, t) WHERE offers.offer_id = u.o",
+            status,
+            [_offer_id(e) for e in last],
+            [e.occurred_at for e in last],
+        )
+
+    return run
+
+
+async def _stood_down_run(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    """A run of stand-downs: at most two statements. Per event the first one wins (status
+    'sent' only, COALESCE), so the first per offer and per assignment is kept."""
+    first = _first_per(events, _offer_id)
+    await conn.execute(
+        "UPDATE offers SET status = 'stood_down', answered_at = COALESCE(answered_at, u.t) "
+        "FROM unnest($1::text[], $2::timestamptz[]) AS u(o, t) "
+        "WHERE offers.offer_id = u.o AND offers.status = 'sent'",
+        [_offer_id(e) for e in first],
+        [e.occurred_at for e in first],
+    )
+    released = _first_per(
+        [e for e in events if isinstance(e.body, OfferStoodDown) and e.body.was_assigned],
+        lambda e: (e.request_id, getattr(e.body, "helper_id", "")),
+    )
+    if released:
+        bodies = [e.body for e in released if isinstance(e.body, OfferStoodDown)]
+        await conn.execute(
+            "UPDATE assignments SET released_at = COALESCE(released_at, u.t), "
+            "released_why = COALESCE(released_why, u.why) "
+            "FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) "
+            "AS u(r, h, t, why) WHERE request_id = u.r AND helper_id = u.h",
+            [e.request_id for e in released],
+            [b.helper_id for b in bodies],
+            [e.occurred_at for e in released],
+            [b.reason for b in bodies],
+        )
 
 
 async def _offers_sent(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
@@ -313,4 +381,14 @@ HANDLERS: dict[str, Handler] = {
     "request_expired": _closed("expired"),
     "helper_updated": _helper_updated,
     # command_rejected: in the log only.
+}
+
+# Kinds that touch only rows keyed by the offer (and its assignment): a run of consecutive
+# events of one such kind is applied set-based; the order between kinds stays as it came.
+Run = Callable[[asyncpg.Connection, Sequence[Event]], Awaitable[None]]
+RUNS: dict[str, Run] = {
+    "offer_declined": _answers_run("declined"),
+    "offer_expired": _answers_run("expired"),
+    "offer_failed": _answers_run("failed"),
+    "offer_stood_down": _stood_down_run,
 }

@@ -54,6 +54,14 @@ class Outcomes:
     async def on_failed(self, d: Delivery, reason: str) -> None:
         self.failed[d.delivery_id] = (reason, time.monotonic())
 
+    def deliverer(self, registry: EndpointRegistry, policy: RetryPolicy = POLICY) -> Deliverer:
+        return Deliverer(
+            registry,
+            on_delivered=self.on_delivered,
+            on_permanent_failure=self.on_failed,
+            config=EngineConfig(retry=policy),
+        )
+
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[PushReceiver]:
@@ -90,12 +98,7 @@ async def test_each_delivery_arrives_exactly_once_despite_500s_and_429s(
     receiver.script("/b", rate_limited(in_a_second), server_error(503), server_error())
     registry = EndpointRegistry([webhook("a", receiver), webhook("b", receiver)])
     outcomes = Outcomes()
-    async with Deliverer(
-        registry,
-        on_delivered=outcomes.on_delivered,
-        on_permanent_failure=outcomes.on_failed,
-        config=EngineConfig(retry=POLICY),
-    ) as deliverer:
+    async with outcomes.deliverer(registry) as deliverer:
         ids = set()
         for i in range(20):
             for endpoint in ("a", "b"):
@@ -151,12 +154,7 @@ async def test_permanent_failures_are_reported_promptly(receiver: PushReceiver) 
     registry = EndpointRegistry([webhook("gone", receiver), webhook("dead", receiver), wecom])
     policy = RetryPolicy(base_delay=0.05, max_delay=0.2, max_attempts=3, max_total_time=20)
     outcomes = Outcomes()
-    async with Deliverer(
-        registry,
-        on_delivered=outcomes.on_delivered,
-        on_permanent_failure=outcomes.on_failed,
-        config=EngineConfig(retry=policy),
-    ) as deliverer:
+    async with outcomes.deliverer(registry, policy) as deliverer:
         started = time.monotonic()
         for endpoint in ("gone", "dead", "grid"):
             await deliverer.submit(offer(1, endpoint))
@@ -182,12 +180,7 @@ async def test_dingtalk_busy_then_ok_with_signed_query(receiver: PushReceiver) -
         }
     )
     outcomes = Outcomes()
-    async with Deliverer(
-        EndpointRegistry([ding]),
-        on_delivered=outcomes.on_delivered,
-        on_permanent_failure=outcomes.on_failed,
-        config=EngineConfig(retry=POLICY),
-    ) as deliverer:
+    async with outcomes.deliverer(EndpointRegistry([ding])) as deliverer:
         await deliverer.submit(offer(1, "ding"))
         assert await deliverer.drain(5)
     assert set(outcomes.delivered) == {"ding-1"}
@@ -205,3 +198,31 @@ async def test_receiver_counts_duplicates(receiver: PushReceiver) -> None:
         for _ in range(2):
             await client.post(receiver.url("/x"), content=b"{}", headers={"webhook-id": "same"})
     assert receiver.duplicates == 1 and receiver.unique_ids() == {"same"}
+
+
+async def test_a_batching_webhook_delivers_every_entry_once_signed_despite_failures(
+    receiver: PushReceiver,
+) -> None:
+    """batch_max > 1: deliveries share POSTs, a failed POST is retried whole under the same
+    webhook-id, and every delivery arrives exactly once, signed, as its own entry."""
+    receiver.script("/a", server_error(), rate_limited("1"), server_error(502))
+    endpoint = webhook("a", receiver, batch_max=8, batch_window_seconds=0.02, concurrency=2)
+    outcomes = Outcomes()
+    async with outcomes.deliverer(EndpointRegistry([endpoint])) as deliverer:
+        ids = {f"a-{i}" for i in range(40)}
+        for i in range(40):
+            assert await deliverer.submit(offer(i, "a")) is SubmitOutcome.ACCEPTED
+        assert await deliverer.drain(15), deliverer.stats()
+    assert not outcomes.failed
+    assert set(outcomes.delivered) == ids
+    assert all(signature_ok(r.headers, r.body) for r in receiver.received)
+    ok = [r for r in receiver.received if 200 <= r.status < 300]
+    assert receiver.duplicates == 0
+    entries = [
+        e["delivery_id"]
+        for r in ok
+        for e in (r.json()["data"]["deliveries"] if r.json()["type"] == "push.batch" else [])
+    ]
+    singles = [r.webhook_id for r in ok if r.json()["type"] == "push.offer"]
+    assert sorted(entries + singles) == sorted(ids)  # each exactly once
+    assert len(ok) < len(ids) / 2  # and mostly batched

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dispatcher.bench.record import compare
+from dispatcher.bench.record import compare, generate_events
 from dispatcher.testing.stack import LocalStack
 
 
@@ -12,3 +12,6 @@ async def test_set_based_recording_equals_per_event(stack: LocalStack) -> None:
     result = await compare(requests=150, helpers=400, batch=50, seed=3, base_dsn=stack.pg_dsn)
     assert result["events"] > 150 * 3  # opened, offers, assignment, stand-downs per request
     assert result["read_models_equal"] is True
+    # Every kind the set-based path groups into runs is in those events.
+    kinds = {e.body.type for e in generate_events(150, 400, 3)}
+    assert {"offer_sent", "offer_declined", "offer_stood_down", "helper_assigned"} <= kinds

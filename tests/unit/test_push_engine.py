@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -329,3 +330,92 @@ async def test_callback_errors_do_not_stop_the_engine(closing: list[Deliverer]) 
     await d.submit(delivery(2))
     assert await d.drain(5)
     assert sorted(seen) == ["d-1", "d-2"]
+
+
+def gated(gate: asyncio.Event) -> Handler:
+    """200 for every request, but the first waits for `gate`: the lane's one slot stays
+    busy while more deliveries queue up behind it."""
+    calls = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await gate.wait()
+        return httpx.Response(200)
+
+    return handler
+
+
+async def test_a_batching_webhook_carries_the_queued_deliveries_in_one_post(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    gate = asyncio.Event()
+    harness = Harness(gated(gate))
+    registry = endpoints(relay={"batch_max": 4, "concurrency": 1, "batch_window_seconds": 0})
+    closing.append(d := make(harness, outcomes, registry))
+    await d.submit(delivery(0))
+    while not harness.sent:  # no window: the first goes out alone, at once
+        await asyncio.sleep(0.001)
+    for i in range(1, 7):
+        await d.submit(delivery(i, recipient=f"h-{i}"))
+    gate.set()
+    assert await d.drain(5)
+    posts = [s.request for s in harness.to("/push")]
+    bodies = [json.loads(p.content) for p in posts]
+    assert [b["type"] for b in bodies] == ["push.offer", "push.batch", "push.batch"]
+    batched = [[e["delivery_id"] for e in b["data"]["deliveries"]] for b in bodies[1:]]
+    assert batched == [["d-1", "d-2", "d-3", "d-4"], ["d-5", "d-6"]]  # in order, ≤ batch_max
+    entry = bodies[1]["data"]["deliveries"][0]
+    assert (entry["kind"], entry["recipient"], entry["text"]) == ("offer", "h-1", "有邻居需要帮忙")
+    assert posts[1].headers["webhook-id"].startswith("batch-")
+    assert sorted(i for i, _ in outcomes.delivered) == [f"d-{i}" for i in range(7)]
+
+
+async def test_a_failed_batch_is_retried_whole_under_the_same_id(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    harness = Harness(ok_after(2, httpx.Response(503)))  # the lone first, then the batch, fail
+    registry = endpoints(relay={"batch_max": 8, "concurrency": 1, "batch_window_seconds": 0})
+    closing.append(d := make(harness, outcomes, registry))
+    for i in range(4):
+        await d.submit(delivery(i))
+    assert await d.drain(5)
+    ids = [s.request.headers["webhook-id"] for s in harness.to("/push")]
+    # Every attempt of a batch names the same members, so it carries the same id.
+    assert len(set(ids)) < len(ids)
+    assert sorted(i for i, _ in outcomes.delivered) == [f"d-{i}" for i in range(4)]
+    assert not outcomes.failed
+
+
+async def test_the_window_gathers_a_wave_into_one_post(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    harness = Harness(ok_after(0, httpx.Response(200)))
+    registry = endpoints(relay={"batch_max": 10, "batch_window_seconds": 0.05})
+    closing.append(d := make(harness, outcomes, registry))
+    for i in range(5):  # one wave: submitted together, every slot free
+        await d.submit(delivery(i, batch_key="request-1:0"))
+    assert await d.drain(5)
+    posts = harness.to("/push")
+    assert len(posts) == 1
+    assert len(json.loads(posts[0].request.content)["data"]["deliveries"]) == 5
+
+
+async def test_without_batch_max_every_delivery_is_its_own_post(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    gate = asyncio.Event()
+    harness = Harness(gated(gate))
+    closing.append(d := make(harness, outcomes, endpoints(relay={"concurrency": 1})))
+    for i in range(4):
+        await d.submit(delivery(i))
+    gate.set()
+    assert await d.drain(5)
+    posts = harness.to("/push")
+    assert [p.request.headers["webhook-id"] for p in posts] == [f"d-{i}" for i in range(4)]
+
+
+def test_batch_max_is_for_webhooks_only() -> None:
+    with pytest.raises(ValueError, match="batch_max"):
+        endpoints(grid={"batch_max": 5})

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
@@ -32,6 +32,13 @@ class Channel(Protocol):
     endpoint: EndpointConfig
 
     async def send(self, delivery: Delivery) -> DeliveryResult: ...
+
+
+@runtime_checkable
+class BatchChannel(Channel, Protocol):
+    """A channel that can carry several deliveries in one request (the generic webhook)."""
+
+    async def send_batch(self, batch_id: str, deliveries: Sequence[Delivery]) -> DeliveryResult: ...
 
 
 def classify_status(response: httpx.Response, now: datetime) -> DeliveryResult | None:
@@ -106,7 +113,9 @@ class HttpChannel(ABC):
         )
 
     async def send(self, delivery: Delivery) -> DeliveryResult:
-        request = self.build_request(delivery)
+        return await self.send_request(self.build_request(delivery))
+
+    async def send_request(self, request: httpx.Request) -> DeliveryResult:
         try:
             response = await self._client.send(request)
         except httpx.TimeoutException:

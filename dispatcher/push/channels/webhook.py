@@ -3,39 +3,56 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
 from dispatcher.push.channels.base import HttpChannel
-from dispatcher.push.model import Delivery
+from dispatcher.push.model import Delivery, DeliveryResult
 from dispatcher.push.signing import standard_webhook_signature
 
 
 class WebhookChannel(HttpChannel):
     def build_request(self, delivery: Delivery) -> httpx.Request:
+        return self._signed(delivery.delivery_id, f"push.{delivery.kind.value}", _data(delivery))
+
+    def build_batch_request(self, batch_id: str, deliveries: Sequence[Delivery]) -> httpx.Request:
+        """One POST for several deliveries: `data.deliveries` holds each one's `data` as a
+        single push would carry it (its own delivery_id, for the receiver to dedupe)."""
+        return self._signed(batch_id, "push.batch", {"deliveries": [_data(d) for d in deliveries]})
+
+    async def send_batch(self, batch_id: str, deliveries: Sequence[Delivery]) -> DeliveryResult:
+        return await self.send_request(self.build_batch_request(batch_id, deliveries))
+
+    def _signed(self, webhook_id: str, kind: str, data: dict[str, Any]) -> httpx.Request:
         assert self.endpoint.secret is not None  # enforced by EndpointConfig
         timestamp = int(self._wall_clock())
         payload = {
-            "type": f"push.{delivery.kind.value}",
+            "type": kind,
             "timestamp": datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z"),
-            "data": {
-                **delivery.data,
-                "delivery_id": delivery.delivery_id,
-                "kind": delivery.kind.value,
-                "recipient": delivery.recipient,
-                "title": delivery.message.title,
-                "text": delivery.message.text,
-            },
+            "data": data,
         }
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         # The same id on every retry lets the receiver deduplicate.
         signature = standard_webhook_signature(
-            self.endpoint.secret.get_secret_value(), delivery.delivery_id, timestamp, body
+            self.endpoint.secret.get_secret_value(), webhook_id, timestamp, body
         )
         headers = {
-            "webhook-id": delivery.delivery_id,
+            "webhook-id": webhook_id,
             "webhook-timestamp": str(timestamp),
             "webhook-signature": signature,
         }
         return self.post_bytes(str(self.endpoint.url), body, headers)
+
+
+def _data(delivery: Delivery) -> dict[str, Any]:
+    return {
+        **delivery.data,
+        "delivery_id": delivery.delivery_id,
+        "kind": delivery.kind.value,
+        "recipient": delivery.recipient,
+        "title": delivery.message.title,
+        "text": delivery.message.text,
+    }
