@@ -1,0 +1,307 @@
+"""One endpoint's lane: its queue, worker task, concurrency cap, token bucket, retries and
+circuit breaker (the engine, `push/engine.py`, keeps one per endpoint)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import httpx
+
+from dispatcher.push.backoff import RetryPolicy
+from dispatcher.push.batching import batch_id, merge_deliveries
+from dispatcher.push.breaker import BreakerState, CircuitBreaker
+from dispatcher.push.channels import Channel, WallClock
+from dispatcher.push.channels.base import BatchChannel
+from dispatcher.push.endpoints import EndpointConfig
+from dispatcher.push.model import (
+    Delivered,
+    Delivery,
+    DeliveryResult,
+    PermanentFailure,
+    RetryLater,
+)
+from dispatcher.push.token_bucket import TokenBucket
+
+if TYPE_CHECKING:
+    from dispatcher.push.engine import Deliverer
+
+log = logging.getLogger("dispatcher.push")
+
+OnDelivered = Callable[[Delivery, float], Awaitable[None]]  # (delivery, seconds since submit)
+OnPermanentFailure = Callable[[Delivery, str], Awaitable[None]]  # (delivery, reason)
+ChannelFactory = Callable[[EndpointConfig, httpx.AsyncClient, WallClock], Channel]
+Clock = Callable[[], float]
+
+
+class SubmitOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"  # already delivered, or already queued
+    REJECTED = "rejected"  # on_permanent_failure has been called
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    breaker_failures: int = 5
+    breaker_cool_down: float = 30.0
+    max_batch: int = 20  # deliveries merged into one group message
+    # A channel call is bounded by the endpoint timeout plus this grace: httpx's timeouts
+    # are per phase, so a server trickling bytes could otherwise hold a call open.
+    call_grace: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class LaneStats:
+    endpoint: str
+    queued: int
+    waiting_retry: int
+    in_flight: int
+    breaker: BreakerState
+
+
+async def _ignore_delivered(delivery: Delivery, latency: float) -> None:
+    return None
+
+
+async def _ignore_failure(delivery: Delivery, reason: str) -> None:
+    return None
+
+
+@dataclass(eq=False)
+class _Job:
+    items: list[tuple[Delivery, float]]  # (delivery, submitted at): merged jobs hold several
+    enqueued_at: float
+    attempts: int = 0
+    last_reason: str = ""
+
+    @property
+    def head(self) -> Delivery:
+        return self.items[0][0]
+
+
+class _Lane:
+    """Queue and worker of one endpoint."""
+
+    def __init__(self, owner: Deliverer, endpoint: EndpointConfig, channel: Channel) -> None:
+        self.owner = owner
+        self.endpoint = endpoint
+        self.channel = channel
+        now = owner.clock()
+        rate = endpoint.effective_rate()
+        self.bucket = TokenBucket(rate[0], rate[1], now) if rate else None
+        cfg = owner.config
+        self.breaker = CircuitBreaker(cfg.breaker_failures, cfg.breaker_cool_down)
+        self.ready: deque[_Job] = deque()
+        self.delayed: list[tuple[float, int, _Job]] = []  # heap of retries by due time
+        self.paused_until = 0.0  # set by a rate-limit answer: nothing goes out before it
+        self.wake = asyncio.Event()
+        self.slots = asyncio.Semaphore(endpoint.concurrency)
+        self.in_flight: set[asyncio.Task[None]] = set()
+        # A webhook relay that reads batches gets every queued delivery, up to batch_max,
+        # in one POST; group robots merge one wave's offers into one @-message.
+        self.batches = endpoint.batch_max > 1 and isinstance(channel, BatchChannel)
+        self.task = asyncio.create_task(self._run(), name=f"push-lane-{endpoint.name}")
+
+    # -- queueing -------------------------------------------------------------------
+    def enqueue(self, job: _Job) -> None:
+        self.ready.append(job)
+        self.wake.set()
+
+    def retry_later(self, job: _Job, due: float) -> None:
+        heapq.heappush(self.delayed, (due, next(self.owner.seq), job))
+        self.wake.set()
+
+    def _promote_due(self, now: float) -> None:
+        while self.delayed and self.delayed[0][0] <= now:
+            self.ready.append(heapq.heappop(self.delayed)[2])
+
+    def _batchable(self, job: _Job) -> bool:
+        if len(job.items) != 1:
+            return False
+        return self.batches or (self.endpoint.is_group and job.head.batch_key is not None)
+
+    def _take_batch(self) -> _Job:
+        job = self.ready.popleft()
+        if not self._batchable(job) or job.attempts:
+            return job
+        key = job.head.batch_key
+        limit = self.endpoint.batch_max if self.batches else self.owner.config.max_batch
+        keep: deque[_Job] = deque()
+        for other in self.ready:
+            if (
+                len(job.items) < limit
+                and not other.attempts
+                and self._batchable(other)
+                and (self.batches or other.head.batch_key == key)
+            ):
+                job.items.extend(other.items)
+            else:
+                keep.append(other)
+        self.ready = keep
+        return job
+
+    # -- the worker -----------------------------------------------------------------
+    def _deadline(self, job: _Job) -> float:
+        return job.enqueued_at + self.owner.config.retry.max_total_time
+
+    async def _expire(self, now: float, horizon: float) -> float | None:
+        """Fail queued jobs whose deadline comes before `horizon` (the earliest moment
+        the lane could send again): waiting for them would only delay the bad news.
+        Return the earliest remaining deadline."""
+        expired = [job for job in self.ready if self._deadline(job) <= horizon]
+        if expired:
+            self.ready = deque(job for job in self.ready if self._deadline(job) > horizon)
+            if self.paused_until > now:
+                blocked = "endpoint rate-limited us"
+            else:
+                blocked = f"circuit {self.breaker.state(now)}"
+            for job in expired:
+                reason = job.last_reason or blocked
+                await self.owner.fail(job, f"expired after {job.attempts} attempts: {reason}")
+        return min((self._deadline(job) for job in self.ready), default=None)
+
+    def _gate(self, now: float) -> float | None:
+        """Seconds before anything may be sent (0 = go); None = wait for a probe's outcome."""
+        breaker_wait = self.breaker.wait_time(now)
+        if breaker_wait is None:
+            return None
+        return max(breaker_wait, self.paused_until - now, 0.0)
+
+    async def _nap(self, seconds: float | None) -> None:
+        if seconds is not None and seconds <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self.wake.wait()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep the endpoint served even after a bug
+                log.exception("push lane %s crashed; restarting", self.endpoint.name)
+                await asyncio.sleep(0.1)
+
+    async def _loop(self) -> None:
+        clock = self.owner.clock
+        while True:
+            # Cleared before looking at the state, so any change after this wakes the nap.
+            self.wake.clear()
+            now = clock()
+            self._promote_due(now)
+            next_due = self.delayed[0][0] - now if self.delayed else None
+            if not self.ready:
+                await self._nap(next_due)
+                continue
+            gate = self._gate(now)
+            if gate is None or gate > 0:
+                earliest = await self._expire(now, now + (gate or 0.0))
+                waits = [w for w in (gate, next_due) if w is not None]
+                if earliest is not None:
+                    waits.append(earliest - now)
+                await self._nap(min(waits) if waits else None)
+                continue
+            head = self.ready[0]
+            if self._deadline(head) <= now:
+                await self._expire(now, now)
+                continue
+            if self._batchable(head) and not head.attempts:
+                # Wait out the batch window (from enqueue) so a wave can be merged.
+                remaining = head.enqueued_at + self.endpoint.batch_window_seconds - now
+                if remaining > 0:
+                    await self._nap(remaining)
+                    continue
+            if self.bucket is not None:
+                wait = self.bucket.try_take(now)
+                if wait > 0:
+                    await self._nap(wait)
+                    continue
+            job = self._take_batch()
+            await self.slots.acquire()
+            self.breaker.on_send(clock())
+            task = asyncio.create_task(self._attempt(job))
+            self.in_flight.add(task)
+            task.add_done_callback(self.in_flight.discard)
+
+    async def _call(self, deliveries: list[Delivery]) -> DeliveryResult:
+        limit = self.endpoint.timeout_seconds + self.owner.config.call_grace
+        try:
+            async with asyncio.timeout(limit):
+                if self.batches and len(deliveries) > 1:
+                    assert isinstance(self.channel, BatchChannel)  # checked in __init__
+                    return await self.channel.send_batch(batch_id(deliveries), deliveries)
+                return await self.channel.send(merge_deliveries(deliveries))
+        except TimeoutError:
+            return RetryLater("timeout")
+        except Exception as exc:  # a bug in a channel must not kill the lane
+            log.exception("push channel %s raised", self.endpoint.name)
+            return PermanentFailure(f"internal error: {type(exc).__name__}")
+
+    async def _attempt(self, job: _Job) -> None:
+        try:
+            job.attempts += 1
+            result = await self._call([d for d, _ in job.items])
+        finally:
+            self.slots.release()
+        now = self.owner.clock()
+        try:
+            await self._settle(job, result, now)
+        finally:
+            self.wake.set()
+
+    async def _settle(self, job: _Job, result: DeliveryResult, now: float) -> None:
+        owner = self.owner
+        if isinstance(result, Delivered):
+            self.breaker.record_success(now)
+            await owner.succeed(job, now)
+            return
+        if isinstance(result, PermanentFailure):
+            # One bad message says nothing about the endpoint's health.
+            self.breaker.record_neutral()
+            await owner.fail(job, result.reason)
+            return
+        policy = owner.config.retry
+        job.last_reason = result.reason
+        delay = policy.next_delay(job.attempts, result.retry_after, owner.rand)
+        if result.throttled:
+            self.breaker.record_neutral()
+            delay = max(delay, policy.base_delay)
+            self.paused_until = max(self.paused_until, now + delay)
+        else:
+            self.breaker.record_failure(now)
+        if policy.should_give_up(job.attempts, now - job.enqueued_at, delay):
+            await owner.fail(job, f"gave up after {job.attempts} attempts: {result.reason}")
+            return
+        log.info(
+            "push %s to %s: %s, retry in %.2fs",
+            job.head.delivery_id,
+            self.endpoint.name,
+            result.reason,
+            delay,
+        )
+        self.retry_later(job, now + delay)
+
+    def stats(self) -> LaneStats:
+        return LaneStats(
+            endpoint=self.endpoint.name,
+            queued=len(self.ready),
+            waiting_retry=len(self.delayed),
+            in_flight=len(self.in_flight),
+            breaker=self.breaker.state(self.owner.clock()),
+        )
+
+    async def stop(self) -> None:
+        tasks = [self.task, *self.in_flight]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
