@@ -1,0 +1,227 @@
+"""The read models' per-event writes: one handler per event kind (`HANDLERS`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+from schemas.events import Event
+
+Handler = Callable[[asyncpg.Connection, Event, dict[str, Any]], Awaitable[None]]
+
+
+def _body_json(event: Event) -> str:
+    body = event.body.model_dump(mode="json")
+    if event.body.type == "helper_assigned":
+        # The log is read by staff reports: keep the requester's contact out of it
+        # (request_private holds it, under its own retention).
+        body = {k: v for k, v in body.items() if k not in {"contact", "place", "text"}}
+    return json.dumps(body, ensure_ascii=False)
+
+
+async def _request_opened(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    first_ring = str(b["ladder"][0]["ring"]) if b["ladder"] else None
+    await conn.execute(
+        """
+        INSERT INTO requests (request_id, community_id, category, urgency, helpers_needed,
+                              status, ring, step, building_label, opened_at, last_event_id)
+        VALUES ($1, $2, $3, $4, $5, 'open', $6, 0, $7, $8, $9)
+        ON CONFLICT (request_id) DO NOTHING
+        """,
+        e.request_id,
+        e.community_id,
+        b["category"],
+        b["urgency"],
+        b["helpers_needed"],
+        first_ring,
+        b["building_label"],
+        e.occurred_at,
+        e.event_id,
+    )
+
+
+async def _touch(conn: asyncpg.Connection, e: Event, sets: str, *args: Any) -> None:
+    """Update the request's row; $1 = request_id, $2 = event id, then `args` from $3."""
+    await conn.execute(
+        f"UPDATE requests SET {sets}, last_event_id = $2, updated_at = now() WHERE request_id = $1",
+        e.request_id,
+        e.event_id,
+        *args,
+    )
+
+
+async def _emergency_advised(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    await _touch(conn, e, "emergency_advised = $3", b["number"])
+
+
+async def _offer_sent(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    await conn.execute(
+        """
+        INSERT INTO offers (offer_id, request_id, helper_id, ring, step, status, sent_at,
+                            expires_at)
+        VALUES ($1, $2, $3, $4, $5, 'sent', $6, $7)
+        ON CONFLICT (offer_id) DO NOTHING
+        """,
+        b["offer_id"],
+        e.request_id,
+        b["helper_id"],
+        b["ring"],
+        b["step"],
+        e.occurred_at,
+        b["expires_at"],
+    )
+    await _touch(
+        conn,
+        e,
+        "first_offer_at = COALESCE(first_offer_at, $3), offers_sent = offers_sent + 1",
+        e.occurred_at,
+    )
+
+
+def _offer_answer(status: str) -> Handler:
+    async def handle(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+        await conn.execute(
+            "UPDATE offers SET status = $2, answered_at = $3 WHERE offer_id = $1",
+            b["offer_id"],
+            status,
+            e.occurred_at,
+        )
+
+    return handle
+
+
+async def _helper_assigned(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    await conn.execute(
+        "UPDATE offers SET status = 'accepted', answered_at = $2 WHERE offer_id = $1",
+        b["offer_id"],
+        e.occurred_at,
+    )
+    await conn.execute(
+        """
+        INSERT INTO assignments (request_id, helper_id, offer_id, slot, assigned_at)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (request_id, helper_id) DO UPDATE
+          SET offer_id = EXCLUDED.offer_id, slot = EXCLUDED.slot,
+              assigned_at = EXCLUDED.assigned_at, released_at = NULL, released_why = NULL
+        """,
+        e.request_id,
+        b["helper_id"],
+        b["offer_id"],
+        b["slot"],
+        e.occurred_at,
+    )
+    await conn.execute(
+        """
+        INSERT INTO request_private (request_id, contact, place, text)
+        VALUES ($1, $2::jsonb, $3::jsonb, $4)
+        ON CONFLICT (request_id) DO NOTHING
+        """,
+        e.request_id,
+        json.dumps(b["contact"], ensure_ascii=False),
+        json.dumps(b["place"], ensure_ascii=False),
+        b.get("text", ""),
+    )
+    await _touch(
+        conn,
+        e,
+        "first_accept_at = COALESCE(first_accept_at, $3), helpers_assigned = helpers_assigned + 1",
+        e.occurred_at,
+    )
+
+
+async def _stood_down(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    await conn.execute(
+        "UPDATE offers SET status = 'stood_down', answered_at = COALESCE(answered_at, $2) "
+        "WHERE offer_id = $1 AND status = 'sent'",
+        b["offer_id"],
+        e.occurred_at,
+    )
+    if b.get("was_assigned"):
+        await conn.execute(
+            "UPDATE assignments SET released_at = COALESCE(released_at, $3), "
+            "released_why = COALESCE(released_why, $4) WHERE request_id = $1 AND helper_id = $2",
+            e.request_id,
+            b["helper_id"],
+            e.occurred_at,
+            b["reason"],
+        )
+
+
+async def _ring_escalated(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    await _touch(conn, e, "ring = $3, step = $4", b["to_ring"], b["step"])
+
+
+async def _whistle(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    await _touch(conn, e, "whistled_at = COALESCE(whistled_at, $3)", e.occurred_at)
+
+
+async def _referral_advised(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    await _touch(conn, e, "referral_advised = $3", b["to"])
+
+
+async def _withdrawn(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    why = "no_show" if b["no_show"] else "withdrew"
+    await conn.execute(
+        "UPDATE assignments SET released_at = $3, released_why = $4 "
+        "WHERE request_id = $1 AND helper_id = $2",
+        e.request_id,
+        b["helper_id"],
+        e.occurred_at,
+        why,
+    )
+    await _touch(conn, e, "helpers_assigned = GREATEST(helpers_assigned - 1, 0)")
+
+
+def _closed(outcome: str) -> Handler:
+    async def handle(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+        await _touch(
+            conn,
+            e,
+            "status = $3, outcome = $3, closed_at = COALESCE(closed_at, $4), "
+            "rating = COALESCE($5, rating)",
+            outcome,
+            e.occurred_at,
+            b.get("rating"),
+        )
+
+    return handle
+
+
+async def _helper_updated(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    await conn.execute(
+        """
+        INSERT INTO helpers (helper_id, community_id, display_name, profile, active, updated_at)
+        VALUES ($1, $2, '', '{}'::jsonb, $3, $4)
+        ON CONFLICT (helper_id) DO UPDATE SET active = EXCLUDED.active,
+                                              updated_at = EXCLUDED.updated_at
+        """,
+        b["helper_id"],
+        e.community_id,
+        b["active"],
+        e.occurred_at,
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "request_opened": _request_opened,
+    "emergency_call_advised": _emergency_advised,
+    "offer_sent": _offer_sent,
+    "offer_declined": _offer_answer("declined"),
+    "offer_expired": _offer_answer("expired"),
+    "offer_failed": _offer_answer("failed"),
+    "helper_assigned": _helper_assigned,
+    "offer_stood_down": _stood_down,
+    "ring_escalated": _ring_escalated,
+    "whistle_blown": _whistle,
+    "referred_to_emergency": _referral_advised,
+    "helper_withdrawn": _withdrawn,
+    "request_resolved": _closed("resolved"),
+    "request_cancelled": _closed("cancelled"),
+    "request_referred": _closed("referred"),
+    "request_expired": _closed("expired"),
+    "helper_updated": _helper_updated,
+    # command_rejected: in the log only.
+}

@@ -1,0 +1,118 @@
+"""The read models' set-based writes: a wave of offers, and runs of consecutive answers or
+stand-downs of one kind, each in one or two statements (`RUNS`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from schemas.events import Event, OfferSent, OfferStoodDown
+
+
+def _last_per(events: Sequence[Event], key: Callable[[Event], Any]) -> list[Event]:
+    return list({key(e): e for e in events}.values())
+
+
+def _first_per(events: Sequence[Event], key: Callable[[Event], Any]) -> list[Event]:
+    return list({key(e): e for e in reversed(events)}.values())
+
+
+def _offer_id(e: Event) -> str:
+    return str(getattr(e.body, "offer_id", ""))
+
+
+def _answers_run(status: str) -> Run:
+    """A run of one answer kind: one UPDATE. Per event the last answer to an offer wins."""
+
+    async def run(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+        last = _last_per(events, _offer_id)
+        await conn.execute(
+            "UPDATE offers SET status = $1, answered_at = u.t "
+            "FROM unnest($2::text[], $3::timestamptz[]) AS u(o, t) WHERE offers.offer_id = u.o",
+            status,
+            [_offer_id(e) for e in last],
+            [e.occurred_at for e in last],
+        )
+
+    return run
+
+
+async def _stood_down_run(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    """A run of stand-downs: at most two statements. Per event the first one wins (status
+    'sent' only, COALESCE), so the first per offer and per assignment is kept."""
+    first = _first_per(events, _offer_id)
+    await conn.execute(
+        "UPDATE offers SET status = 'stood_down', answered_at = COALESCE(answered_at, u.t) "
+        "FROM unnest($1::text[], $2::timestamptz[]) AS u(o, t) "
+        "WHERE offers.offer_id = u.o AND offers.status = 'sent'",
+        [_offer_id(e) for e in first],
+        [e.occurred_at for e in first],
+    )
+    released = _first_per(
+        [e for e in events if isinstance(e.body, OfferStoodDown) and e.body.was_assigned],
+        lambda e: (e.request_id, getattr(e.body, "helper_id", "")),
+    )
+    if released:
+        bodies = [e.body for e in released if isinstance(e.body, OfferStoodDown)]
+        await conn.execute(
+            "UPDATE assignments SET released_at = COALESCE(released_at, u.t), "
+            "released_why = COALESCE(released_why, u.why) "
+            "FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) "
+            "AS u(r, h, t, why) WHERE request_id = u.r AND helper_id = u.h",
+            [e.request_id for e in released],
+            [b.helper_id for b in bodies],
+            [e.occurred_at for e in released],
+            [b.reason for b in bodies],
+        )
+
+
+async def _offers_sent(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    if not events:
+        return
+    bodies = [e.body for e in events if isinstance(e.body, OfferSent)]
+    await conn.execute(
+        """
+        INSERT INTO offers (offer_id, request_id, helper_id, ring, step, status, sent_at,
+                            expires_at)
+        SELECT o, r, h, g, s, 'sent', t, x
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[],
+                    $6::timestamptz[], $7::timestamptz[]) AS u(o, r, h, g, s, t, x)
+        ON CONFLICT (offer_id) DO NOTHING
+        """,
+        [b.offer_id for b in bodies],
+        [e.request_id for e in events],
+        [b.helper_id for b in bodies],
+        [str(b.ring) for b in bodies],
+        [b.step for b in bodies],
+        [e.occurred_at for e in events],
+        [b.expires_at for b in bodies],
+    )
+    per_request: dict[str, tuple[datetime, int]] = {}
+    for e in events:
+        first, n = per_request.get(e.request_id or "", (e.occurred_at, 0))
+        per_request[e.request_id or ""] = (min(first, e.occurred_at), n + 1)
+    await conn.execute(
+        """
+        UPDATE requests SET first_offer_at = COALESCE(requests.first_offer_at, u.first),
+                            offers_sent = requests.offers_sent + u.n, updated_at = now()
+        FROM unnest($1::text[], $2::timestamptz[], $3::int[]) AS u(rid, first, n)
+        WHERE requests.request_id = u.rid
+        """,
+        list(per_request),
+        [v[0] for v in per_request.values()],
+        [v[1] for v in per_request.values()],
+    )
+
+
+# Kinds that touch only rows keyed by the offer (and its assignment): a run of consecutive
+# events of one such kind is applied set-based; the order between kinds stays as it came.
+Run = Callable[[asyncpg.Connection, Sequence[Event]], Awaitable[None]]
+RUNS: dict[str, Run] = {
+    "offer_declined": _answers_run("declined"),
+    "offer_expired": _answers_run("expired"),
+    "offer_failed": _answers_run("failed"),
+    "offer_stood_down": _stood_down_run,
+}
