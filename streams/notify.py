@@ -21,7 +21,7 @@ from dispatcher.links import action_links
 from dispatcher.ops import metrics as ops_metrics
 from dispatcher.push import Deliverer, Delivery, EndpointRegistry, PushKind
 from dispatcher.push.deliveries import DeliveryPlanner, Planned
-from dispatcher.push.engine import EngineConfig, SubmitOutcome
+from dispatcher.push.lane import EngineConfig, SubmitOutcome
 from schemas.commands import Command, ReportDeliveryFailure, new_command
 from schemas.events import Event
 from streams.dead_letter import DeadLetterSink, short

@@ -17,7 +17,8 @@ from typing import Any
 
 from dispatcher.push.backoff import RetryPolicy
 from dispatcher.push.endpoints import EndpointConfig, EndpointRegistry
-from dispatcher.push.engine import Deliverer, EngineConfig
+from dispatcher.push.engine import Deliverer
+from dispatcher.push.lane import EngineConfig
 from dispatcher.push.model import Delivery, PushKind, PushMessage
 from dispatcher.stats import nearest_rank
 from dispatcher.testing.push_receiver import ThreadedPushReceiver

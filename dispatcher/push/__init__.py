@@ -14,15 +14,15 @@ from dispatcher.push.endpoints import (
     EndpointRegistry,
     UnknownEndpointError,
 )
-from dispatcher.push.engine import (
-    Deliverer,
+from dispatcher.push.engine import Deliverer
+from dispatcher.push.http import make_client
+from dispatcher.push.lane import (
     EngineConfig,
     LaneStats,
     OnDelivered,
     OnPermanentFailure,
     SubmitOutcome,
 )
-from dispatcher.push.http import make_client
 from dispatcher.push.ledger import DeliveredLedger, InMemoryLedger
 from dispatcher.push.model import (
     Delivered,

@@ -12,7 +12,6 @@ from dispatcher.api import webhook_signature as ws
 from dispatcher.api.admin import HelperIn
 from dispatcher.api.command_queue import MERGE_WINDOW_S
 from dispatcher.api.models import HelpRequestIn
-from dispatcher.bench.e2e import MAX_RATE, community_partitions, next_probe
 from dispatcher.bench.e2e_city import (
     KINDS,
     IncidentKeys,
@@ -22,6 +21,7 @@ from dispatcher.bench.e2e_city import (
 )
 from dispatcher.bench.e2e_load import RunResult, Sent, latencies
 from dispatcher.bench.e2e_observe import Observations, signed_headers
+from dispatcher.bench.e2e_options import MAX_RATE, community_partitions, next_probe
 from dispatcher.bench.e2e_stack import BOT_ID, BOT_SECRET
 from dispatcher.bench.e2e_stats import headline, ratio, summarize
 from dispatcher.groupchat.bots import secret_key

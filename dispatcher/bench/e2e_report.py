@@ -1,0 +1,77 @@
+"""`bench e2e`: the human-readable table of a result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def intake_line(r: dict[str, Any]) -> str:
+    open_loop = f"p50 {r['intake_p50_ms']} ms, p99 {r['intake_p99_ms']} ms"
+    sent = f"p50 {r['intake_sent_p50_ms']} ms, p99 {r['intake_sent_p99_ms']} ms"
+    return f"intake (HTTP 202) at {r['intake_offered_rate']}/s: {open_loop} (from the send: {sent})"
+
+
+def cpu_line(cpu: dict[str, Any] | None) -> str:
+    if not cpu:
+        return "CPU per request: not measured"
+    per = ", ".join(f"{k} {v}" for k, v in cpu["per_process"].items())
+    return f"CPU ms per dispatched request at {cpu['offered_rate']:.0f}/s: {cpu['total']} ({per})"
+
+
+def table(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    lines = [
+        f"bench e2e — {m['cores']} cores ({m['cpu_model']}), python {m['python']}, "
+        f"{result['wall_s']} s",
+        f"floor (raw Kafka produce→consume, acks=all): p50 {result['floor_p50_ms']} ms, "
+        f"p99 {result['floor_p99_ms']} ms",
+        f"intake→first offer at the lowest rate over the floor: p50 ×{result['e2e_p50_over_floor']}"
+        f", p99 ×{result['e2e_p99_over_floor']} (from the actual send: "
+        f"p99 ×{result['e2e_p99_over_floor_sent']})",
+        intake_line(result),
+        cpu_line(result["cpu_ms_per_request"]),
+        "latencies are open loop: from each request's scheduled time",
+        "",
+        f"{'scenario':<24}{'wk':>3}{'offered/s':>10}{'rate/s':>9}{'count':>7}"
+        f"{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'miss':>6}",
+    ]
+
+    def fmt(v: Any) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
+    for s in result["scenarios"]:
+        name = s["name"] if s["kind"] != "ceiling_probe" else f"probe:{s['name']}"
+        if s["kind"] == "ceiling_probe" and s["name"] != "intake_to_first_offer":
+            continue
+        lines.append(
+            f"{name[:24]:<24}{s['workers']:>3}{s['offered_rate']:>10.0f}{s['rate']:>9.1f}"
+            f"{s['count']:>7}{fmt(s['p50_ms']):>10}{fmt(s['p99_ms']):>10}{fmt(s['max_ms']):>10}"
+            f"{s.get('missing', ''):>6}"
+        )
+    lines.append("")
+    lines.append(
+        f"throughput ceiling (p99 first offer < 1 s): 1 worker "
+        f"{result['throughput_ceiling_rps_1_worker']} req/s, 2 workers "
+        f"{result['throughput_ceiling_rps_2_workers']} req/s"
+    )
+    two = result["ceilings"].get("workers_2") or {}
+    if two.get("commands_per_worker"):
+        lines.append(
+            f"two workers ({result['settings']['partition_table']} partition table): "
+            f"commands per worker {two['commands_per_worker']}, "
+            f"partitions {two.get('partition_split')}"
+        )
+    for ws in result.get("worker_stats", []):
+        lines.append(
+            f"{ws['worker']}: partitions {ws['partitions']}, commands {ws['commands']}, "
+            f"events {ws['events']}, dead letters {ws['dead_letters']}, "
+            f"deadline lateness (worker, s) {ws['deadline_lateness_s']}"
+        )
+    c = result["cleanup"]
+    lines.append(
+        f"clean-up: database {'dropped' if 'database_dropped' in c else 'LEFT'}, "
+        f"{len(c.get('topics_deleted', []))} topics deleted, left: {c.get('topics_left') or 'none'}"
+    )
+    for n in result["notes"]:
+        lines.append(f"note: {n}")
+    return "\n".join(lines)
