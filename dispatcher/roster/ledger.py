@@ -35,6 +35,7 @@ from dispatcher.roster.cells import (
     parse_party,
     parse_skills,
 )
+from dispatcher.roster.headers import HEADERS, REQUIRED
 from dispatcher.roster.places import building, compound_id_for, household_id
 from dispatcher.roster.report import (
     CellProblem,
@@ -49,36 +50,6 @@ from schemas.vocab import Gender, Role, Skill
 
 MAX_ROWS = 20_000
 _ROSTER_NS = uuid.UUID("0c7f3a54-9d0e-4b61-8f0f-3a1c2b5d7e90")
-
-# Header aliases → our field. First match wins; compared without spaces, case-insensitive.
-HEADERS: dict[str, tuple[str, ...]] = {
-    "helper_id": ("编号", "志愿者编号", "id", "helper_id"),
-    "name": ("姓名", "名字", "name"),
-    "phone": ("电话", "手机", "手机号", "手机号码", "联系电话", "phone"),
-    "compound": ("小区", "小区名称", "所在小区", "院落", "compound"),
-    "compound_id": ("小区编号", "compound_id"),
-    "grid": ("网格", "所属网格", "网格编号", "grid"),
-    "building": ("楼栋", "楼号", "楼", "住址楼栋", "building"),
-    "unit": ("单元", "unit"),
-    "household": ("户号", "门牌", "门牌号", "房号", "住址", "household"),
-    "pairing": ("结对", "结对户", "结对对象", "结对帮扶", "paired_households"),
-    "skills": ("技能", "特长", "专长", "技能特长", "skills"),
-    "party": ("党员", "是否党员", "政治面貌", "party_member"),
-    "availability": ("可服务时间", "服务时间", "空闲时间", "时间", "availability"),
-    "roles": ("身份", "职务", "角色", "roles"),
-    "gender": ("性别", "gender"),
-    "platform_user_id": (
-        "平台账号",
-        "用户ID",
-        "企业微信",
-        "企业微信ID",
-        "钉钉ID",
-        "飞书ID",
-        "platform_user_id",
-    ),
-    "channel": ("渠道", "推送渠道", "通知渠道", "channel", "channels"),
-}
-REQUIRED = ("name", "phone", "building")
 
 
 @dataclass(frozen=True)
