@@ -2,7 +2,7 @@
 /metrics, read the dashboard snapshot and the month report.
 
 Needs the hook lines in streams/web.py and streams/record_agent.py (install_worker_metrics,
-observe_events) and dispatcher/api/dispatch.py (observe_request_submitted): see
+observe_events) and dispatcher/api/command_queue.py (observe_request_submitted): see
 deploy/README.md.
 """
 
@@ -138,7 +138,7 @@ async def test_api_metrics_count_http_and_intake(stack: LocalStack, lifecycle: L
     )
     assert get(m, "dispatch_http_requests_total", route="/v1/admin/helpers/{helper_id}") == 2
     assert get(m, "dispatch_http_request_duration_seconds_count", route="/v1/requests") == 1
-    # Hook: dispatcher/api/dispatch.py _queue -> observe_request_submitted(spec).
+    # Hook: dispatcher/api/command_queue.py _queue -> observe_request_submitted(spec).
     assert (
         get(
             m,
