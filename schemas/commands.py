@@ -82,6 +82,27 @@ class WithdrawHelper(Wire):
     no_show: bool = False
 
 
+class MarkOnMyWay(Wire):
+    """The assigned helper has set off (or, for a remote need, is calling)."""
+
+    type: Literal["mark_on_my_way"] = "mark_on_my_way"
+    request_id: str
+    helper_id: str
+
+
+MAX_MINUTES_SPENT = 24 * 60
+
+
+class CompleteAssignment(Wire):
+    """The assigned helper is done. `minutes`: what they say they spent; None: the time
+    from accepting to now counts. Service hours come from this, never from lifetimes."""
+
+    type: Literal["complete_assignment"] = "complete_assignment"
+    request_id: str
+    helper_id: str
+    minutes: int | None = Field(default=None, ge=0, le=MAX_MINUTES_SPENT)
+
+
 class FireDeadline(Wire):
     """Sent by the deadline timer. Ignored unless `step` is still the request's step."""
 
@@ -129,6 +150,8 @@ CommandBody = Annotated[
     | ResolveRequest
     | ReferRequest
     | WithdrawHelper
+    | MarkOnMyWay
+    | CompleteAssignment
     | FireDeadline
     | UpsertHelper
     | DeactivateHelper
@@ -146,6 +169,8 @@ REQUEST_COMMANDS = (
     ResolveRequest,
     ReferRequest,
     WithdrawHelper,
+    MarkOnMyWay,
+    CompleteAssignment,
     FireDeadline,
 )
 HELPER_COMMANDS = (UpsertHelper, DeactivateHelper, SetHelperStatus, SetDoNotDisturb)

@@ -168,6 +168,27 @@ class HelperWithdrawn(Wire):
     no_show: bool
 
 
+class HelperSetOff(Wire):
+    """The assigned helper pressed "on my way" (a remote helper: "calling now")."""
+
+    type: Literal["helper_set_off"] = "helper_set_off"
+    offer_id: str
+    helper_id: str
+    slot: int
+
+
+class AssignmentCompleted(Wire):
+    """The assigned helper pressed "done". `minutes` is what counts as service time:
+    the minutes they gave, else the time from accepting to done (`minutes_given` says which)."""
+
+    type: Literal["assignment_completed"] = "assignment_completed"
+    offer_id: str
+    helper_id: str
+    slot: int
+    minutes: int
+    minutes_given: bool
+
+
 class RequestResolved(Wire):
     type: Literal["request_resolved"] = "request_resolved"
     by: Party
@@ -202,6 +223,7 @@ RejectReason = Literal[
     "request_closed",  # resolved, cancelled, referred or expired
     "offer_not_open",
     "not_assigned",
+    "already_done",  # the helper pressed "done" already: no withdrawing after that
     "unknown_helper",
     "wrong_community",
     "invalid",
@@ -240,6 +262,8 @@ EventBody = Annotated[
     | WhistleBlown
     | ReferredToEmergency
     | HelperWithdrawn
+    | HelperSetOff
+    | AssignmentCompleted
     | RequestResolved
     | RequestCancelled
     | RequestReferred

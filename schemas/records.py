@@ -66,6 +66,9 @@ class AssignmentRecord(Wire):
     active: bool = True  # False once withdrawn / no-show
     no_show: bool = False
     ended_at: UtcDatetime | None = None
+    on_way_at: UtcDatetime | None = None  # "on my way" pressed
+    done_at: UtcDatetime | None = None  # "done" pressed
+    minutes: int | None = None  # service minutes counted at "done"
 
 
 class RequestState(Wire):

@@ -15,7 +15,8 @@ from fastapi.responses import HTMLResponse
 
 from dispatcher.api import offer_outcomes as oo
 from dispatcher.api.deps import ApiDeps
-from dispatcher.api.offer_pages import act_on_offer, use_for
+from dispatcher.api.offer_outcomes import use_for
+from dispatcher.api.offer_pages import act_on_offer
 from dispatcher.api.pages import URGENCY_ZH, button_form, e, page
 from dispatcher.links import ANSWER_PATH, DEVICE_COOKIE, bound_helper
 from dispatcher.record.read.offers import open_offers

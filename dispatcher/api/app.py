@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from dispatcher.api import (
     admin,
     answer_pages,
+    assignment_pages,
     health,
     helper_pages,
     messages,
@@ -102,6 +103,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     app.include_router(platforms_router)
     app.include_router(requests.router)
     app.include_router(offer_pages.router)
+    app.include_router(assignment_pages.router)
     app.include_router(platform_login_routes.router)
     app.include_router(helper_pages.router)
     app.include_router(answer_pages.router)

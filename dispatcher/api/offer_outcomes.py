@@ -33,6 +33,20 @@ def command_id_for(use_key: str) -> str:
     return str(uuid.uuid5(_LINK_NS, use_key))
 
 
+def use_for(action: str, request_id: str, offer_id: str, helper_id: str) -> LinkUse:
+    """One use per (action, offer), whichever page it came from."""
+    use_key = f"{action}:{offer_id}"
+    return LinkUse(
+        use_key=use_key,
+        command_id=command_id_for(use_key),
+        action=action,
+        request_id=request_id,
+        offer_id=offer_id,
+        helper_id=helper_id,
+        outcome=None,
+    )
+
+
 async def claim(pool: asyncpg.Pool, use: LinkUse) -> tuple[bool, LinkUse]:
     """(True, use) for the first POST of this link; (False, the recorded use) afterwards."""
     if await link_uses.claim(pool, use):

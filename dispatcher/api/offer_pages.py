@@ -3,15 +3,13 @@ open links; opening never acts), POST acts once, then shows what the worker deci
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
+from dispatcher.api import assignment_pages
 from dispatcher.api import offer_outcomes as oo
-from dispatcher.api.auth import behind_tls
 from dispatcher.api.command_queue import produce
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.pages import (
@@ -23,21 +21,21 @@ from dispatcher.api.pages import (
     page,
 )
 from dispatcher.api.platform_login import gate
+from dispatcher.api.view_cookie import may_see_contact, set_view_cookie
 from dispatcher.links import (
     OFFER_PATH,
     LinkClaims,
     LinkError,
-    contact_view_proof,
     verify_token,
 )
 from dispatcher.record.edge import audit
+from dispatcher.record.read import assignments as read_assignments
 from dispatcher.record.read import requests as read_requests
 from dispatcher.record.read.requests import RequestSummary
 from schemas.catalogue import label_zh
 from schemas.commands import AcceptOffer, Command, DeclineOffer
 
 router = APIRouter(prefix=OFFER_PATH.rstrip("/"), tags=["volunteer links"])
-VIEW_COOKIE_S = 2 * 24 * 3600  # the accepting device sees the contact again for two days
 Token = Path(min_length=1, max_length=1024, description="A signed offer token")
 
 HTML: dict[int | str, dict[str, Any]] = {
@@ -63,21 +61,7 @@ def _verify(request: Request, token: str) -> LinkClaims | HTMLResponse:
 def _use_of(claims: LinkClaims) -> oo.LinkUse:
     assert claims.request_id is not None and claims.offer_id is not None
     assert claims.kind != "helper"
-    return use_for(claims.kind, claims.request_id, claims.offer_id, claims.helper_id)
-
-
-def use_for(action: str, request_id: str, offer_id: str, helper_id: str) -> oo.LinkUse:
-    """One use per (action, offer), whichever page it came from."""
-    use_key = f"{action}:{offer_id}"
-    return oo.LinkUse(
-        use_key=use_key,
-        command_id=oo.command_id_for(use_key),
-        action=action,
-        request_id=request_id,
-        offer_id=offer_id,
-        helper_id=helper_id,
-        outcome=None,
-    )
+    return oo.use_for(claims.kind, claims.request_id, claims.offer_id, claims.helper_id)
 
 
 def _summary_facts(summary: RequestSummary | None) -> str:
@@ -93,34 +77,20 @@ def _summary_facts(summary: RequestSummary | None) -> str:
     )
 
 
-def _view_cookie(use: oo.LinkUse) -> str:
-    return "dv_" + hashlib.sha256(use.offer_id.encode()).hexdigest()[:16]
-
-
 def _may_see(request: Request, deps: ApiDeps, use: oo.LinkUse) -> bool:
-    presented = request.cookies.get(_view_cookie(use), "")
-    proof = contact_view_proof(deps.settings, use.offer_id, use.helper_id)
-    return hmac.compare_digest(presented.encode(), proof.encode())
-
-
-def _set_view_cookie(
-    request: Request, deps: ApiDeps, use: oo.LinkUse, answer: HTMLResponse
-) -> None:
-    answer.set_cookie(
-        _view_cookie(use),
-        contact_view_proof(deps.settings, use.offer_id, use.helper_id),
-        max_age=VIEW_COOKIE_S,
-        path="/l/",  # both answer pages: the links and /l/me
-        httponly=True,
-        samesite="strict",
-        secure=behind_tls(request),
-    )
+    return may_see_contact(request, deps, use.offer_id, use.helper_id)
 
 
 async def _outcome_page(
-    deps: ApiDeps, use: oo.LinkUse, outcome: str | None, *, may_see: bool, via: str
+    deps: ApiDeps,
+    use: oo.LinkUse,
+    outcome: str | None,
+    *,
+    may_see: bool,
+    via: str,
+    community_id: str,
+    user: str | None,
 ) -> HTMLResponse:
-    pool = await deps.pool()
     if outcome is None:
         return page(
             "已收到您的回复",
@@ -137,37 +107,7 @@ async def _outcome_page(
             tone="warn",
         )
     if outcome == "assigned":
-        details = await read_requests.private_details(pool, use.request_id, use.helper_id)
-        if details is None:
-            return page("谢谢您！", "<p>您已接下这次求助。求助现已结束或有变化，无需前往。</p>")
-        await audit.contact_viewed(pool, use.request_id, use.offer_id, use.helper_id, via)
-        contact, place = details["contact"], details["place"]
-        phone = contact.get("phone")
-        tel = f'<a class="tel" href="tel:{e(phone)}">拨打 {e(phone)}</a>' if phone else ""
-        where = "".join(
-            str(p)
-            for p in (
-                place.get("compound_name"),
-                place.get("building_name") or place.get("building_id"),
-                f"{place['unit']}单元" if place.get("unit") else None,
-                f"{place['floor']}层" if place.get("floor") is not None else None,
-            )
-            if p
-        )
-        body = (
-            "<p>您已接下这次求助，请尽快联系并前往。如情况危急，请先拨打120/110/119。</p>"
-            + facts(
-                [
-                    ("求助人", contact.get("name")),
-                    ("地址", contact.get("address")),
-                    ("位置", where),
-                    ("求助内容", details["text"]),
-                ]
-            )
-            + tel
-            + '<p class="note">联系方式仅供本次帮助使用，请勿转发。</p>'
-        )
-        return page("谢谢您！请前往帮忙", body)
+        return await _assigned_page(deps, use, via, community_id, user)
     texts = {
         "covered": ("已有邻居接手", "<p>已有邻居接下了这次求助。谢谢您的热心！</p>", "warn"),
         "declined": ("已记录", "<p>已记录您这次不方便前往。谢谢您的回复！</p>", "ok"),
@@ -177,6 +117,60 @@ async def _outcome_page(
     }
     title, body, tone = texts.get(outcome, texts["refused"])
     return page(title, body, tone=tone)
+
+
+async def _assigned_page(
+    deps: ApiDeps, use: oo.LinkUse, via: str, community_id: str, user: str | None
+) -> HTMLResponse:
+    """The accepted helper's page: the contact (while the request is open) and the
+    buttons - on my way, can't come after all, done (assignment_pages.py)."""
+    pool = await deps.pool()
+    progress = await read_assignments.progress(pool, use.request_id, use.helper_id, use.offer_id)
+    buttons = (
+        assignment_pages.section(
+            assignment_pages.progress_token(deps, use, community_id, user), progress
+        )
+        if progress is not None
+        else ""
+    )
+    details = await read_requests.private_details(pool, use.request_id, use.helper_id)
+    if details is None:
+        return page(
+            "谢谢您！", "<p>您已接下这次求助。求助现已结束或有变化，无需前往。</p>" + buttons
+        )
+    await audit.contact_viewed(pool, use.request_id, use.offer_id, use.helper_id, via)
+    contact, place = details["contact"], details["place"]
+    phone = contact.get("phone")
+    tel = f'<a class="tel" href="tel:{e(phone)}">拨打 {e(phone)}</a>' if phone else ""
+    remote = progress is not None and progress.remote
+    where = "".join(
+        str(p)
+        for p in (
+            place.get("compound_name"),
+            place.get("building_name") or place.get("building_id"),
+            f"{place['unit']}单元" if place.get("unit") else None,
+            f"{place['floor']}层" if place.get("floor") is not None else None,
+        )
+        if p
+    )
+    if remote:  # guiding by phone: asked to call, never told to come; no address needed
+        lead = (
+            "<p>您已接下这次求助，请尽快致电求助人，电话指导，无需前往。"
+            "如情况危急，请先拨打120/110/119。</p>"
+        )
+        shown = [("求助人", contact.get("name")), ("求助内容", details["text"])]
+        title = "谢谢您！请尽快致电"
+    else:
+        lead = "<p>您已接下这次求助，请尽快联系并前往。如情况危急，请先拨打120/110/119。</p>"
+        shown = [
+            ("求助人", contact.get("name")),
+            ("地址", contact.get("address")),
+            ("位置", where),
+            ("求助内容", details["text"]),
+        ]
+        title = "谢谢您！请前往帮忙"
+    body = lead + facts(shown) + tel + '<p class="note">联系方式仅供本次帮助使用，请勿转发。</p>'
+    return page(title, body + buttons)
 
 
 @router.get("/{token}", response_class=HTMLResponse, responses={**HTML, **ERRORS})
@@ -196,7 +190,15 @@ async def offer_page(request: Request, token: str = Token) -> Response:
         outcome = await oo.settle(pool, use, timeout=0)
         # The helper's own login is the identity; without one, the accepting device's cookie.
         may_see = login is not None or _may_see(request, deps, use)
-        return await _outcome_page(deps, use, outcome, may_see=may_see, via="revisit")
+        return await _outcome_page(
+            deps,
+            use,
+            outcome,
+            may_see=may_see,
+            via="revisit",
+            community_id=checked.community_id,
+            user=checked.platform_user_id,
+        )
     summary = await read_requests.summary(pool, _use_of(checked).request_id)
     if summary is not None and summary.closed_at is not None:
         return page("求助已结束", "<p>这次求助已经结束，无需前往。谢谢您！</p>", tone="warn")
@@ -227,12 +229,21 @@ async def offer_act(request: Request, token: str = Token) -> Response:
     if instead is not None:
         return instead
     return await act_on_offer(
-        request, _use_of(checked), checked.community_id, identified=login is not None
+        request,
+        _use_of(checked),
+        checked.community_id,
+        identified=login is not None,
+        platform_user_id=checked.platform_user_id,
     )
 
 
 async def act_on_offer(
-    request: Request, wanted: oo.LinkUse, community_id: str, *, identified: bool = False
+    request: Request,
+    wanted: oo.LinkUse,
+    community_id: str,
+    *,
+    identified: bool = False,
+    platform_user_id: str | None = None,
 ) -> HTMLResponse:
     """Accept or decline once (the first use claims it), then show what the worker decided.
     Shared by the per-helper links and the bound-device answer page (answer_pages.py).
@@ -270,8 +281,14 @@ async def act_on_offer(
     # elsewhere (a forwarded link) sees the outcome without the contact.
     may_see = first or identified or _may_see(request, deps, use)
     answer = await _outcome_page(
-        deps, use, await oo.settle(pool, use), may_see=may_see, via="accept" if first else "revisit"
+        deps,
+        use,
+        await oo.settle(pool, use),
+        may_see=may_see,
+        via="accept" if first else "revisit",
+        community_id=community_id,
+        user=platform_user_id,
     )
     if first and use.action == "accept":
-        _set_view_cookie(request, deps, use, answer)
+        set_view_cookie(request, deps, use.offer_id, use.helper_id, answer)
     return answer

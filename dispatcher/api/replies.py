@@ -26,9 +26,24 @@ def _call_first(spec: RequestSpec, advice: str | None) -> str:
     return _CALL_ADVICE[number] if number is not None else ""
 
 
+def neighbours_needed(spec: RequestSpec) -> str:
+    """How many neighbours the core will look for - its slots (`effective_needs`, the
+    number its RequestOpened event carries), not the count the message asked for: a
+    driver asked for beside a nurse is two slots, one of them guiding by phone."""
+    needs = spec.effective_needs()
+    total = sum(n.count for n in needs)
+    by_phone = sum(n.count for n in needs if n.remote)
+    if total == 1:
+        return "附近能电话指导的邻居" if by_phone else "附近邻居"
+    if by_phone == total:
+        return f"{total}位能电话指导的邻居"
+    if by_phone:
+        return f"附近{total}位邻居（其中{by_phone}位电话指导）"
+    return f"附近{total}位邻居"
+
+
 def reply_text(spec: RequestSpec, advice: str | None = None) -> str:
-    who = f"{spec.helpers_needed}位" if spec.helpers_needed > 1 else ""
-    base = f"已收到求助，正在通知附近{who}邻居，请保持电话畅通。"
+    base = f"已收到求助，正在通知{neighbours_needed(spec)}，请保持电话畅通。"
     first = _call_first(spec, advice)
     return f"{first}同时{base}" if first else base
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from dispatcher.core import assignment_commands as ac
 from dispatcher.core import helper_commands as hc
 from dispatcher.core import request_commands as rc
 from dispatcher.core.draft import RequestDraft
@@ -17,9 +18,11 @@ from schemas.commands import (
     AcceptOffer,
     CancelRequest,
     Command,
+    CompleteAssignment,
     DeactivateHelper,
     DeclineOffer,
     FireDeadline,
+    MarkOnMyWay,
     ReferRequest,
     ReportDeliveryFailure,
     ResolveRequest,
@@ -41,6 +44,8 @@ _REQUEST_HANDLERS: dict[type[Any], RequestHandler] = {
     ResolveRequest: rc.resolve,
     ReferRequest: rc.refer,
     WithdrawHelper: rc.helper_withdrew,
+    MarkOnMyWay: ac.on_my_way,
+    CompleteAssignment: ac.complete,
     FireDeadline: rc.deadline,
 }
 

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from functools import partial
 
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
-from dispatcher.core.load import no_answer, served
+from dispatcher.core.load import no_answer
 from dispatcher.core.offers import send_offers
 from schemas.catalogue import entry
 from schemas.events import (
@@ -27,7 +25,7 @@ from schemas.events import (
     WhistleBlown,
 )
 from schemas.plans import LadderStep, RungAction
-from schemas.records import HelperLoad, OfferStatus, RequestStatus
+from schemas.records import OfferStatus, RequestStatus
 from schemas.vocab import Party, Ring
 
 # --- offers ----------------------------------------------------------------------------
@@ -243,26 +241,25 @@ def end_of_lifetime(fx: Effects, d: RequestDraft) -> None:
     if not d.active_assignments():
         expire(fx, d)
         return
-    stand_down(fx, d, "resolved")
-    credit_service(fx, d)
-    close(fx, d, RequestStatus.RESOLVED, Party.SYSTEM)
-    fx.emit(
-        RequestResolved(
-            by=Party.SYSTEM,
-            helper_ids=tuple(a.helper_id for a in d.active_assignments()),
-            duration_s=(fx.now - d.base.created_at).total_seconds(),
-            note="closed automatically at the end of the request's lifetime",
-        ),
-        d.request_id,
+    resolve_now(
+        fx, d, Party.SYSTEM, note="closed automatically at the end of the request's lifetime"
     )
 
 
-def credit_service(fx: Effects, d: RequestDraft) -> None:
-    """Service time counts towards each assigned helper's volunteer hours."""
-    for a in d.active_assignments():
-        seconds = (fx.now - a.assigned_at).total_seconds()
-        fx.update_load(a.helper_id, partial(_served, seconds=seconds))
-
-
-def _served(load: HelperLoad, _today: date, *, seconds: float) -> HelperLoad:
-    return served(load, seconds)
+def resolve_now(
+    fx: Effects, d: RequestDraft, by: Party, *, rating: int | None = None, note: str = ""
+) -> None:
+    """Close as resolved and say so. Counts nobody's service time: that comes from each
+    helper's "done" (assignment_commands.py)."""
+    stand_down(fx, d, "resolved")
+    close(fx, d, RequestStatus.RESOLVED, by)
+    fx.emit(
+        RequestResolved(
+            by=by,
+            helper_ids=tuple(a.helper_id for a in d.active_assignments()),
+            duration_s=(fx.now - d.base.created_at).total_seconds(),
+            rating=rating,
+            note=note,
+        ),
+        d.request_id,
+    )

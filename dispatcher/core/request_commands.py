@@ -15,11 +15,11 @@ from dispatcher.core.effects import Effects
 from dispatcher.core.ladder import (
     advance,
     close,
-    credit_service,
     current_offer_ring,
     end_of_lifetime,
     expire_due_offers,
     offer_wave,
+    resolve_now,
     run_step,
     stand_down,
     top_up,
@@ -49,7 +49,6 @@ from schemas.events import (
     RequestCancelled,
     RequestOpened,
     RequestReferred,
-    RequestResolved,
 )
 from schemas.records import AssignmentRecord, OfferStatus, RequestState, RequestStatus
 from schemas.vocab import Party
@@ -233,6 +232,9 @@ def helper_withdrew(fx: Effects, d: RequestDraft, body: WithdrawHelper) -> Reque
         return None
     k = held[0]
     a = d.assignments[k]
+    if a.done_at is not None:
+        reject(fx, d.request_id, "already_done", helper_id=body.helper_id)
+        return None
     d.assignments[k] = a.model_copy(
         update={"active": False, "no_show": body.no_show, "ended_at": fx.now}
     )
@@ -273,19 +275,7 @@ def resolve(fx: Effects, d: RequestDraft, body: ResolveRequest) -> RequestDraft 
     }:
         reject(fx, d.request_id, "not_assigned", helper_id=body.helper_id)
         return None
-    stand_down(fx, d, "resolved")
-    credit_service(fx, d)
-    close(fx, d, RequestStatus.RESOLVED, body.by)
-    fx.emit(
-        RequestResolved(
-            by=body.by,
-            helper_ids=tuple(a.helper_id for a in d.active_assignments()),
-            duration_s=(fx.now - d.base.created_at).total_seconds(),
-            rating=body.rating,
-            note=body.note,
-        ),
-        d.request_id,
-    )
+    resolve_now(fx, d, body.by, rating=body.rating, note=body.note)
     return d
 
 

@@ -41,7 +41,8 @@ def update_for(event: Event) -> str | None:
     if isinstance(body, HelperAssigned):
         # The name only when the helper opted in (the core sets group_name then).
         who = f"一位邻居（{body.group_name[:32]}）" if body.group_name else "一位邻居"
-        return f"{who}已接单，正在赶来。"
+        # A remote helper (a doctor guiding by phone) calls; nobody says they are coming.
+        return f"{who}已接单，将电话联系指导。" if body.remote else f"{who}已接单，正在赶来。"
     if isinstance(body, HelperWithdrawn):
         return "一位邻居临时无法前来，正在联系其他邻居。"
     if isinstance(body, RingEscalated):

@@ -40,6 +40,8 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "whistle_blown": ("step", "category", "urgency", "open_slots"),
     "referred_to_emergency": ("to", "step"),
     "helper_withdrawn": ("slot", "no_show"),
+    "helper_set_off": ("slot",),
+    "assignment_completed": ("slot", "minutes", "minutes_given"),
     "request_resolved": ("by", "duration_s", "rating"),
     "request_cancelled": ("by",),
     "request_referred": ("to",),

@@ -5,9 +5,9 @@ Definitions (also in deploy/README.md):
 - answered = at least one helper accepted; answered rate = answered / requests;
 - time to first accept = first_accept_at - opened_at, over answered requests;
 - escalations = `ring_escalated` events in the log; whistles = requests whistled;
-- service hours = for each assignment of a *resolved* request that was not released by a
-  withdrawal or no-show: assigned_at -> its release at resolution (or closed_at), capped
-  at 12 h per assignment (a request left open overnight is not a night of service).
+- service hours = for each assignment the helper marked "done": the minutes they gave,
+  or the time from accepting to "done" (counted by the core, dispatcher/core/
+  assignment_commands.py); never a request's lifetime. Withdrawn or unfinished: none.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from dispatcher.links import ANSWER_PATH
@@ -55,6 +55,9 @@ class OfferLinks(Protocol):
         expires_at: datetime,
         platform_user_id: str | None = None,
     ) -> dict[str, str]: ...
+
+
+STATUS_LINK_GRACE = timedelta(days=1)
 
 
 def community_group_endpoint(community_id: str) -> str:
@@ -185,6 +188,21 @@ class DeliveryPlanner:
         if not endpoints:
             return Planned(warnings=[f"assignment {body.offer_id}: helper has no private channel"])
         category, urgency = self._category_urgency(event.request_id)
+        request = self.request(event.request_id or "")
+        # The helper's own page (the accept link, valid past the request's end so "done"
+        # can come late); pressing its buttons also needs the accepting phone or login.
+        status_url = (
+            self.offer_links(
+                request_id=request.request_id,
+                offer_id=body.offer_id,
+                helper_id=body.helper_id,
+                community_id=event.community_id,
+                expires_at=request.ends_at + STATUS_LINK_GRACE,
+                platform_user_id=helper.profile.platform_user_id if helper else None,
+            )["accept"]
+            if request is not None
+            else None
+        )
         place = body.place
         exact = body.contact.address or " ".join(
             str(p)
@@ -203,6 +221,8 @@ class DeliveryPlanner:
                 exact_place=exact or "见求助信息",
                 contact_phone=body.contact.phone or "（未留电话）",
                 contact_name=body.contact.name,
+                status_url=status_url,
+                remote=body.remote,
             )
         )
         return Planned(

@@ -118,7 +118,9 @@ def render_stand_down(spec: StandDownSpec) -> PushMessage:
 
 @dataclass(frozen=True, slots=True)
 class AssignmentSpec:
-    """Sent only to the helper who accepted: the one message with contact and place."""
+    """Sent only to the helper who accepted: the one message with contact and place.
+    `remote`: the helper guides by phone - asked to call, never told to come (and not
+    given the address: minimum necessary)."""
 
     category: Category
     urgency: Urgency
@@ -126,22 +128,26 @@ class AssignmentSpec:
     contact_phone: str
     contact_name: str | None = None  # e.g. "王阿姨"
     note: str | None = None  # short, already vetted by the core
-    status_url: str | None = None  # where to report arrival / done
+    status_url: str | None = None  # the helper's page: on my way / can't come / done
+    remote: bool = False
 
 
 def render_assignment(spec: AssignmentSpec) -> PushMessage:
-    lines = [
-        f"您已接单：{entry(spec.category).zh}（{URGENCY_ZH[spec.urgency]}）",
-        f"地点：{spec.exact_place.strip()}",
-        f"联系人：{(spec.contact_name or '求助人').strip()} {spec.contact_phone.strip()}",
-    ]
+    lines = [f"您已接单：{entry(spec.category).zh}（{URGENCY_ZH[spec.urgency]}）"]
+    if not spec.remote:
+        lines.append(f"地点：{spec.exact_place.strip()}")
+    lines.append(f"联系人：{(spec.contact_name or '求助人').strip()} {spec.contact_phone.strip()}")
     if spec.note:
         lines.append(f"说明：{spec.note.strip()}")
-    lines.append("请尽快前往。联系方式仅用于本次帮助，请勿转发。")
+    if spec.remote:
+        lines.append("请尽快致电求助人，电话指导，无需前往。联系方式仅用于本次帮助，请勿转发。")
+    else:
+        lines.append("请尽快前往。联系方式仅用于本次帮助，请勿转发。")
     if spec.status_url:
-        lines.append(f"到达或完成后请点：{_link(spec.status_url)}")
+        lines.append(f"我在路上 / 去不了了 / 已完成，请点：{_link(spec.status_url)}")
     lines += _safety_line(spec.urgency, spec.category)
-    return PushMessage(title="接单成功，请尽快前往", text="\n".join(lines))
+    title = "接单成功，请尽快致电" if spec.remote else "接单成功，请尽快前往"
+    return PushMessage(title=title, text="\n".join(lines))
 
 
 class CancelReason(StrEnum):

@@ -101,17 +101,20 @@ async def _helper_assigned(conn: asyncpg.Connection, e: Event, b: dict[str, Any]
     )
     await conn.execute(
         """
-        INSERT INTO assignments (request_id, helper_id, offer_id, slot, assigned_at)
-        VALUES ($1, $2, $3, $4, $5)
+        INSERT INTO assignments (request_id, helper_id, offer_id, slot, assigned_at, remote)
+        VALUES ($1, $2, $3, $4, $5, $6)
         ON CONFLICT (request_id, helper_id) DO UPDATE
           SET offer_id = EXCLUDED.offer_id, slot = EXCLUDED.slot,
-              assigned_at = EXCLUDED.assigned_at, released_at = NULL, released_why = NULL
+              assigned_at = EXCLUDED.assigned_at, released_at = NULL, released_why = NULL,
+              remote = EXCLUDED.remote, on_way_at = NULL, done_at = NULL,
+              minutes_spent = NULL, minutes_given = NULL
         """,
         e.request_id,
         b["helper_id"],
         b["offer_id"],
         b["slot"],
         e.occurred_at,
+        bool(b.get("remote", False)),
     )
     await conn.execute(
         """
@@ -175,6 +178,28 @@ async def _withdrawn(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> N
     await _touch(conn, e, "helpers_assigned = GREATEST(helpers_assigned - 1, 0)")
 
 
+async def _set_off(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    await conn.execute(
+        "UPDATE assignments SET on_way_at = COALESCE(on_way_at, $3) "
+        "WHERE request_id = $1 AND helper_id = $2",
+        e.request_id,
+        b["helper_id"],
+        e.occurred_at,
+    )
+
+
+async def _completed(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    await conn.execute(
+        "UPDATE assignments SET done_at = $3, minutes_spent = $4, minutes_given = $5 "
+        "WHERE request_id = $1 AND helper_id = $2",
+        e.request_id,
+        b["helper_id"],
+        e.occurred_at,
+        b["minutes"],
+        b["minutes_given"],
+    )
+
+
 def _closed(outcome: str) -> Handler:
     async def handle(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
         await _touch(
@@ -218,6 +243,8 @@ HANDLERS: dict[str, Handler] = {
     "whistle_blown": _whistle,
     "referred_to_emergency": _referral_advised,
     "helper_withdrawn": _withdrawn,
+    "helper_set_off": _set_off,
+    "assignment_completed": _completed,
     "request_resolved": _closed("resolved"),
     "request_cancelled": _closed("cancelled"),
     "request_referred": _closed("referred"),

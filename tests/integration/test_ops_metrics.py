@@ -21,8 +21,13 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from dispatcher.testing.stack import LocalStack, free_port
-from schemas.commands import AcceptOffer, CommandBody, DeclineOffer, ResolveRequest, new_command
-from schemas.vocab import Party
+from schemas.commands import (
+    AcceptOffer,
+    CommandBody,
+    CompleteAssignment,
+    DeclineOffer,
+    new_command,
+)
 from tests.support import builders
 from tests.support.waiting import eventually
 
@@ -108,10 +113,11 @@ async def lifecycle(stack: LocalStack) -> AsyncIterator[Lifecycle]:
                 )
 
             await eventually(assigned, what="the accept recorded")
+            # The helper's "done" (30 minutes given) resolves it: every slot done.
             await send(
                 stack,
                 producer,
-                ResolveRequest(request_id=rid, by=Party.HELPER, helper_id="m-d2", rating=5),
+                CompleteAssignment(request_id=rid, helper_id="m-d2", minutes=30),
             )
 
             async def resolved() -> bool:
@@ -224,10 +230,11 @@ async def test_month_report_json_csv_and_cli(stack: LocalStack, lifecycle: Lifec
     assert total["answered_rate"] == 1.0 and total["ttfa_median_s"] is not None
     assert [h["helper_id"] for h in report["helpers"]] == ["m-d2"]
     assert report["helpers"][0]["assignments"] == 1
+    assert report["helpers"][0]["service_hours"] == 0.5  # the 30 minutes given at "done"
     lines = csv_r.text.splitlines()
     assert lines[0].startswith("community_id,day,requests,answered,answered_rate")
     assert lines[-1].startswith(f"{COMMUNITY},{month},1,1,1.0")
-    assert hours.text.splitlines()[1].startswith(f"{COMMUNITY},{month},m-d2,1,")
+    assert hours.text.splitlines()[1] == f"{COMMUNITY},{month},m-d2,1,0.5"
 
     out = subprocess.run(
         [

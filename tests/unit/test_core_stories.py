@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.commands import FireDeadline, ResolveRequest
+from schemas.commands import CompleteAssignment, FireDeadline, ResolveRequest
 from schemas.records import RequestStatus
 from schemas.requests import SkillNeed
 from schemas.vocab import Category, Party, Ring, Role, Skill, Urgency
@@ -52,6 +52,9 @@ def test_pregnant_woman_at_8pm_drivers_nearby_and_a_remote_nurse(world):
     resolved = world.of_type("request_resolved", done)[0]
     assert set(resolved.helper_ids) == {"nurse", "driver-a"}
     assert resolved.duration_s == 40 * 60
+    # Resolution counts nobody's hours; the driver's "done" (after it) counts 40 minutes.
+    assert world.state.helpers["driver-a"].load.service_seconds_total == 0
+    world.run(CompleteAssignment(request_id="req-1", helper_id="driver-a"))
     assert world.state.helpers["driver-a"].load.service_seconds_total == 40 * 60
 
 

@@ -37,6 +37,11 @@ def _assigned(group_name: str | None) -> HelperAssigned:
     )
 
 
+def test_the_group_hears_a_remote_helper_will_call_not_come() -> None:
+    remote = _assigned(None).model_copy(update={"remote": True})
+    assert update_for(_event(remote)) == "一位邻居已接单，将电话联系指导。"
+
+
 def test_accepted_names_the_helper_only_when_opted_in() -> None:
     assert update_for(_event(_assigned(None))) == "一位邻居已接单，正在赶来。"
     assert update_for(_event(_assigned("林阿姨"))) == "一位邻居（林阿姨）已接单，正在赶来。"

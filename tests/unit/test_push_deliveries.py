@@ -176,3 +176,26 @@ def test_events_that_notify_nobody_plan_nothing(offered: World) -> None:
     quiet = [e for e in offered.events if e.body.type in {"request_opened", "helper_updated"}]
     assert quiet
     assert all(planner(offered, registry(*ROBOTS)).plan(e) == Planned() for e in quiet)
+
+
+def test_the_assignment_links_the_helpers_own_page_with_its_buttons(offered: World) -> None:
+    offered.accept("private-driver")
+    [assigned] = events(offered, "helper_assigned")
+    [d] = planner(offered, registry(*ROBOTS)).plan(assigned).deliveries
+    page = f"{BASE}/l/o/accept-req-1-{assigned.body.offer_id}-private-driver"
+    assert f"我在路上 / 去不了了 / 已完成，请点：{page}" in d.message.text
+    assert "请尽快前往" in d.message.text
+
+
+def test_a_remote_helper_is_asked_to_call_never_to_come(world: World) -> None:
+    world.helper("nurse", building="12", compound="other", grid="g2", skills=[Skill.NURSE])
+    world.submit(skills=(Skill.DRIVING, Skill.NURSE))
+    world.accept("nurse")
+    [assigned] = events(world, "helper_assigned")
+    assert assigned.body.remote
+    [d] = planner(world, registry(*ROBOTS)).plan(assigned).deliveries
+    assert "请尽快致电求助人，电话指导，无需前往" in d.message.text
+    assert "前往。" not in d.message.text.replace("无需前往。", "")
+    assert d.message.title == "接单成功，请尽快致电"
+    assert "3号楼2单元501" not in d.message.text  # no address: not needed to guide by phone
+    assert REQUESTER_PHONE in d.message.text

@@ -7,8 +7,6 @@ from datetime import date
 from dispatcher.record.db import Db, Row
 from dispatcher.record.read.dashboard import LOCAL_TZ
 
-MAX_ASSIGNMENT_HOURS = 12
-
 # $1 community, $2 first day of month (local), grouping by local day with a month total.
 DAYS_SQL = f"""
 WITH r AS (
@@ -35,14 +33,13 @@ SELECT day,
 FROM r GROUP BY GROUPING SETS ((day), ()) ORDER BY day NULLS LAST
 """
 
+# Service hours are the minutes each helper's "done" recorded (given, or accept to done);
+# an assignment nobody marked done counts none, whatever the request's lifetime was.
 HELPERS_SQL = f"""
 SELECT a.helper_id, count(*) AS assignments,
-       round(sum(LEAST(
-         EXTRACT(EPOCH FROM coalesce(a.released_at, q.closed_at) - a.assigned_at) / 3600.0,
-         {MAX_ASSIGNMENT_HOURS}))::numeric, 2)::float8 AS service_hours
+       round(sum(a.minutes_spent) / 60.0, 2)::float8 AS service_hours
 FROM assignments a JOIN requests q USING (request_id)
-WHERE q.community_id = $1 AND q.outcome = 'resolved'
-  AND (a.released_why IS NULL OR a.released_why = 'resolved')
+WHERE q.community_id = $1 AND a.done_at IS NOT NULL
   AND q.opened_at >= ($2::date::timestamp AT TIME ZONE '{LOCAL_TZ}')
   AND q.opened_at < (($2::date + interval '1 month')::timestamp AT TIME ZONE '{LOCAL_TZ}')
 GROUP BY a.helper_id ORDER BY service_hours DESC, a.helper_id
@@ -55,5 +52,5 @@ async def month_days(db: Db, community_id: str, first: date) -> list[Row]:
 
 
 async def service_hours(db: Db, community_id: str, first: date) -> list[Row]:
-    """Per helper: assignments of resolved requests opened this month, and their hours."""
+    """Per helper: assignments marked done, of requests opened this month, and their hours."""
     return [dict(r) for r in await db.fetch(HELPERS_SQL, community_id, first)]

@@ -1,0 +1,214 @@
+"""The accepted helper's buttons: 我在路上 (on my way), 去不了了 (can't come after all) and
+已完成 (done, with optional minutes). Each POST becomes one command through Kafka; the
+core decides, the page shows what it recorded.
+
+Only the accepted helper may press them: the link (a signed offer token) is not enough -
+links get forwarded - so the request must also carry the helper's identity: the platform
+login where the community has one, else the contact-view cookie the accepting phone got
+(view_cookie.py). Anything else is refused with 403 and no command is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import timedelta
+from typing import Literal
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, Response
+
+from dispatcher.api.command_queue import produce
+from dispatcher.api.deps import ApiDeps
+from dispatcher.api.offer_outcomes import POLL_EVERY_S, POLL_TIMEOUT_S, LinkUse, use_for
+from dispatcher.api.pages import e, link_error, page
+from dispatcher.api.platform_login import gate
+from dispatcher.api.view_cookie import may_see_contact
+from dispatcher.links import OFFER_PATH, LinkClaims, LinkError, offer_token, verify_token
+from dispatcher.record.read import assignments as read_assignments
+from dispatcher.record.read.assignments import Progress
+from dispatcher.record.read.offers import rejection_reason
+from schemas.commands import (
+    MAX_MINUTES_SPENT,
+    Command,
+    CommandBody,
+    CompleteAssignment,
+    MarkOnMyWay,
+    WithdrawHelper,
+)
+
+router = APIRouter(prefix=OFFER_PATH.rstrip("/"), tags=["volunteer links"])
+Token = Path(min_length=1, max_length=1024, description="A signed offer token")
+Step = Literal["on-my-way", "cant-come", "done"]
+STEPS: tuple[Step, ...] = ("on-my-way", "cant-come", "done")
+# The buttons' own link outlives the offer's (minutes): "done" may come hours later.
+PROGRESS_LINK_LIFETIME = timedelta(days=2)
+_NS = uuid.UUID("0f8e7a3c-5b1d-4e2a-9c6f-3d2b1a0e9f84")
+NOT_YOU = "<p>只有接下这次求助的邻居本人可以操作。请在接单的那部手机上打开接单消息中的链接。</p>"
+
+
+def progress_token(deps: ApiDeps, use: LinkUse, community_id: str, user: str | None) -> str:
+    """A fresh signed link for the buttons: this offer, this helper, and the platform user
+    (`user`) whose login the community may require."""
+    return offer_token(
+        deps.settings,
+        action="accept",
+        request_id=use.request_id,
+        offer_id=use.offer_id,
+        helper_id=use.helper_id,
+        community_id=community_id,
+        expires_at=deps.clock() + PROGRESS_LINK_LIFETIME,
+        platform_user_id=user,
+    )
+
+
+def _form(action: str, label: str, extra: str = "", *, second: bool = False) -> str:
+    cls = ' class="second"' if second else ""
+    return (
+        f'<form method="post" action="{e(action)}">{extra}'
+        f'<button type="submit"{cls}>{e(label)}</button></form>'
+    )
+
+
+def section(token: str, progress: Progress) -> str:
+    """The buttons still meaningful for this assignment (none once done or withdrawn)."""
+    if not progress.held:
+        return ""
+    if progress.done_at is not None:
+        return f"<p>您已标记完成（{e(progress.minutes_spent)}分钟）。谢谢您！</p>"
+    base = OFFER_PATH + token + "/p/"
+    minutes = (
+        '<label>用了多少分钟（可不填）<input name="minutes" type="number" min="0" '
+        f'max="{MAX_MINUTES_SPENT}" inputmode="numeric"></label>'
+    )
+    parts = []
+    if progress.on_way_at is None and not progress.request_closed:
+        parts.append(_form(base + "on-my-way", "正在打电话" if progress.remote else "我在路上"))
+    parts.append(_form(base + "done", "已完成", minutes))
+    if not progress.request_closed:
+        parts.append(_form(base + "cant-come", "去不了了", second=True))
+    return "<section>" + "".join(parts) + "</section>"
+
+
+def _command_body(step: Step, claims: LinkClaims, minutes: int | None) -> CommandBody:
+    assert claims.request_id is not None
+    who = {"request_id": claims.request_id, "helper_id": claims.helper_id}
+    if step == "on-my-way":
+        return MarkOnMyWay(**who)
+    if step == "cant-come":
+        return WithdrawHelper(**who)
+    return CompleteAssignment(**who, minutes=minutes)
+
+
+async def _minutes(request: Request) -> int | Literal["bad"] | None:
+    raw = parse_qs((await request.body()).decode("utf-8", "replace")).get("minutes", [""])[0]
+    raw = raw.strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) > MAX_MINUTES_SPENT:
+        return "bad"
+    return int(raw)
+
+
+def _recorded(step: Step, p: Progress | None) -> bool:
+    if p is None:
+        return False
+    if step == "on-my-way":
+        return p.on_way_at is not None
+    if step == "cant-come":
+        return p.released_why in ("withdrew", "no_show")
+    return p.done_at is not None
+
+
+DONE_PAGES: dict[Step, tuple[str, str]] = {
+    "on-my-way": ("已记录：您在路上", "<p>求助人和社区已知道您正在赶来。注意安全！</p>"),
+    "cant-come": ("已记录：这次去不了", "<p>没关系，我们马上联系其他邻居。谢谢您！</p>"),
+    "done": ("已完成，谢谢您！", "<p>已记录您的帮助时长。感谢您为邻里付出！</p>"),
+}
+REMOTE_ON_WAY = ("已记录：您正在打电话", "<p>请直接电话指导求助人，无需前往。谢谢您！</p>")
+REFUSED: dict[str, str] = {
+    "not_assigned": "您已不再负责这次求助，无需操作。",
+    "request_closed": "这次求助已经结束，无需前往。谢谢您！",
+    "already_done": "您已标记完成，无需再操作。谢谢您！",
+}
+
+
+@router.post("/{token}/p/{step}", response_class=HTMLResponse)
+async def press(
+    request: Request,
+    step: Step,
+    token: str = Token,
+) -> Response:
+    deps: ApiDeps = request.app.state.deps
+    now = deps.clock()
+    try:
+        claims = verify_token(deps.settings, token, now)
+    except LinkError as exc:
+        return link_error(exc.reason)
+    if claims.kind != "accept" or claims.request_id is None or claims.offer_id is None:
+        return page("链接无效", "<p>这条链接不能用于此操作。</p>", tone="bad", status_code=400)
+    login, instead = gate.check(request, deps, claims, acting=True)
+    if instead is not None:
+        return instead
+    if login is None and not may_see_contact(request, deps, claims.offer_id, claims.helper_id):
+        return page("无法操作", NOT_YOU, tone="bad", status_code=403)
+    minutes = await _minutes(request) if step == "done" else None
+    if minutes == "bad":
+        return page(
+            "分钟数不对",
+            f"<p>请填写0到{MAX_MINUTES_SPENT}之间的整数，或不填。</p>",
+            tone="bad",
+            status_code=422,
+        )
+    deps.limiter.check(("helper", claims.helper_id), 20, 10, "helper")
+    pool = await deps.pool()
+    held = await read_assignments.progress(
+        pool, claims.request_id, claims.helper_id, claims.offer_id
+    )
+    if held is None:
+        return page("无法操作", NOT_YOU, tone="bad", status_code=403)
+    # One command id per (step, offer): a double tap is one command (the core dedupes).
+    command = Command(
+        command_id=str(uuid.uuid5(_NS, f"{step}:{claims.offer_id}")),
+        community_id=claims.community_id,
+        issued_at=now,
+        body=_command_body(step, claims, minutes),
+    )
+    if not _recorded(step, held):
+        try:
+            await produce(deps, command)
+        except Exception:
+            return page(
+                "暂时无法提交", "<p>系统繁忙，请稍后再点一次。</p>", tone="bad", status_code=503
+            )
+    return await _outcome(deps, step, claims, command.command_id)
+
+
+async def _outcome(deps: ApiDeps, step: Step, claims: LinkClaims, command_id: str) -> HTMLResponse:
+    assert claims.request_id is not None and claims.offer_id is not None
+    pool = await deps.pool()
+    deadline = time.monotonic() + POLL_TIMEOUT_S
+    while True:
+        p = await read_assignments.progress(
+            pool, claims.request_id, claims.helper_id, claims.offer_id
+        )
+        if _recorded(step, p):
+            assert p is not None
+            title, body = REMOTE_ON_WAY if step == "on-my-way" and p.remote else DONE_PAGES[step]
+            use = use_for("accept", claims.request_id, claims.offer_id, claims.helper_id)
+            token = progress_token(deps, use, claims.community_id, claims.platform_user_id)
+            return page(title, body + section(token, p))
+        reason = await rejection_reason(pool, command_id)
+        if reason is not None:
+            text = REFUSED.get(reason, "这次操作无法处理，请联系社区工作人员。")
+            return page("无需操作", f"<p>{e(text)}</p>", tone="warn", status_code=409)
+        if time.monotonic() >= deadline:
+            return page(
+                "已收到",
+                "<p>正在确认，请稍后刷新接单页面查看。</p>",
+                tone="warn",
+                status_code=202,
+            )
+        await asyncio.sleep(POLL_EVERY_S)
