@@ -245,3 +245,29 @@ def world() -> World:
 
 World.place = staticmethod(place)  # type: ignore[attr-defined]
 World.window = staticmethod(window)  # type: ignore[attr-defined]
+
+
+def search_context(household: int, now: datetime, scan_limit: int = 256) -> Any:
+    """The search a critical medical request from `household` of the bench community makes
+    (`dispatcher.bench.community`), as the index and the scan both see it."""
+    from dispatcher.bench.community import home_of
+    from dispatcher.core.context import SearchContext
+    from schemas.plans import DEFAULT_PLANS
+
+    h = home_of(household)
+    spec = RequestSpec(
+        request_id=f"r{household}",
+        community_id=h.grid[0],
+        place=PlacePath(
+            community_id=h.grid[0],
+            grid_id=h.grid[1],
+            compound_id=h.compound[1],
+            building_id=h.building[2],
+            household_id=h.household,
+        ),
+        category=Category.MEDICAL,
+        urgency=Urgency.CRITICAL,
+    )
+    plan = DEFAULT_PLANS[Urgency.CRITICAL].model_copy(update={"scan_limit": scan_limit})
+    r = RequestState(spec=spec, plan=plan, created_at=now, ends_at=now, step_started_at=now)
+    return SearchContext.for_request(r, now)

@@ -8,38 +8,20 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatcher.bench.community import build_state, home_of
+from dispatcher.bench.community import build_state
 from dispatcher.core.context import SearchContext
 from dispatcher.core.eligibility import is_eligible
 from dispatcher.core.index import HelperIndex
 from dispatcher.core.scan import scan_search
-from schemas.places import PlacePath
-from schemas.plans import DEFAULT_PLANS
-from schemas.records import RequestState
-from schemas.requests import RequestSpec, SkillNeed
-from schemas.vocab import Category, Ring, Skill, Urgency
+from schemas.requests import SkillNeed
+from schemas.vocab import Ring, Skill
+from tests.unit.conftest import search_context
 
 NOW = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
 
 
 def _ctx(household: int, scan_limit: int = 256) -> SearchContext:
-    h = home_of(household)
-    spec = RequestSpec(
-        request_id=f"r{household}",
-        community_id=h.grid[0],
-        place=PlacePath(
-            community_id=h.grid[0],
-            grid_id=h.grid[1],
-            compound_id=h.compound[1],
-            building_id=h.building[2],
-            household_id=h.household,
-        ),
-        category=Category.MEDICAL,
-        urgency=Urgency.CRITICAL,
-    )
-    plan = DEFAULT_PLANS[Urgency.CRITICAL].model_copy(update={"scan_limit": scan_limit})
-    r = RequestState(spec=spec, plan=plan, created_at=NOW, ends_at=NOW, step_started_at=NOW)
-    return SearchContext.for_request(r, NOW)
+    return search_context(household, NOW, scan_limit)
 
 
 @settings(max_examples=60, deadline=None)

@@ -10,15 +10,14 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatcher.bench.community import build_state, home_of
+from dispatcher.bench.community import build_state
 from dispatcher.core.context import SearchContext
 from dispatcher.core.entry import rank_of_load
 from dispatcher.core.scan import scan_search
-from schemas.places import PlacePath
-from schemas.plans import DEFAULT_PLANS
-from schemas.records import HelperLoad, RequestState
-from schemas.requests import RequestSpec, SkillNeed
-from schemas.vocab import Category, Ring, Skill, Urgency
+from schemas.records import HelperLoad
+from schemas.requests import SkillNeed
+from schemas.vocab import Ring, Skill
+from tests.unit.conftest import search_context
 
 NOW = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)  # 2024-03-05 20:00 in China
 TODAY = date(2024, 3, 5)
@@ -38,23 +37,7 @@ loads = st.builds(
 
 
 def _ctx(household: int) -> SearchContext:
-    h = home_of(household)
-    spec = RequestSpec(
-        request_id=f"r{household}",
-        community_id=h.grid[0],
-        place=PlacePath(
-            community_id=h.grid[0],
-            grid_id=h.grid[1],
-            compound_id=h.compound[1],
-            building_id=h.building[2],
-            household_id=h.household,
-        ),
-        category=Category.MEDICAL,
-        urgency=Urgency.CRITICAL,
-    )
-    plan = DEFAULT_PLANS[Urgency.CRITICAL].model_copy(update={"scan_limit": 1000})
-    r = RequestState(spec=spec, plan=plan, created_at=NOW, ends_at=NOW, step_started_at=NOW)
-    return SearchContext.for_request(r, NOW)
+    return search_context(household, NOW, scan_limit=1000)
 
 
 @settings(max_examples=40, deadline=None)
