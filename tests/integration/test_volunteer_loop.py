@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from dispatcher.links import action_links
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
+from tests.support.links import offer_path
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -57,15 +57,7 @@ async def open_request(client: httpx.AsyncClient, db: asyncpg.Connection) -> str
 
 
 def accept_path(api: LocalStack, rid: str, offer_id: str, helper: str) -> str:
-    url = action_links(
-        api.settings(),
-        request_id=rid,
-        offer_id=offer_id,
-        helper_id=helper,
-        community_id=COMMUNITY,
-        expires_at=datetime.now(UTC) + timedelta(minutes=10),
-    )["accept"]
-    return httpx.URL(url).raw_path.decode()
+    return offer_path(api, COMMUNITY, rid, offer_id, helper)
 
 
 def button(page: str, step: str) -> str:

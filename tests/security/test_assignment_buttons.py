@@ -15,6 +15,7 @@ import pytest
 from dispatcher.links import action_links
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
+from tests.support.links import offer_path
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -38,15 +39,7 @@ async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
 
 
 def accept_path(api: LocalStack, rid: str, offer_id: str, helper: str) -> str:
-    url = action_links(
-        api.settings(),
-        request_id=rid,
-        offer_id=offer_id,
-        helper_id=helper,
-        community_id=COMMUNITY,
-        expires_at=datetime.now(UTC) + timedelta(minutes=10),
-    )["accept"]
-    return httpx.URL(url).raw_path.decode()
+    return offer_path(api, COMMUNITY, rid, offer_id, helper)
 
 
 async def test_only_the_accepting_phone_can_press_the_buttons(api: LocalStack) -> None:
