@@ -10,6 +10,7 @@ the file's messages, and what the OpenCC conversion alone costs.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dispatcher.classify import classify
+from dispatcher.classify.decisions import STORED, corpus_texts, decision_lines, joined
 from dispatcher.classify.evaluate import evaluate
 from dispatcher.classify.hanzi import to_simplified
 from dispatcher.stats import nearest_rank
@@ -129,24 +131,11 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def _joined(texts: list[str], width: int) -> list[str]:
-    """Consecutive messages run together into chunks of up to `width` characters; the short
-    remainder is dropped unless it is all there is."""
-    joined: list[str] = []
-    current = ""
-    for text in texts:
-        if current and len(current) + len(text) + 1 > width:
-            joined.append(current)
-            current = ""
-        current = f"{current}，{text}" if current else text
-    return joined or [current]
-
-
 def bench_main(argv: list[str]) -> int:
     args = _bench_parser().parse_args(argv)
     texts = [c["text"] for c in load_cases(args.file) if len(c["text"]) <= args.max_chars]
     if args.concat_to > 0:
-        texts = _joined(texts, args.concat_to)
+        texts = joined(texts, args.concat_to)
     if not texts:
         print("no messages to time", file=sys.stderr)
         return 2
@@ -183,11 +172,30 @@ def bench_main(argv: list[str]) -> int:
     return 0
 
 
+def decisions_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m dispatcher classify decisions",
+        description="Fingerprint every answer on the corpus (each message, the messages "
+        "joined to 500 characters, one of 100,000): one line per message, text hash then "
+        "answer hash. Prints a digest of all lines; --write stores them for the unit test.",
+    )
+    parser.add_argument("--write", action="store_true", help=f"store the lines in {STORED}")
+    args = parser.parse_args(argv)
+    lines = decision_lines(corpus_texts(), classify)
+    if args.write:
+        STORED.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    print(json.dumps({"messages": len(lines), "digest": digest}))
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["eval"] and len(argv) > 1:
         return eval_main(argv[1:])
     if argv[:1] == ["bench"] and len(argv) > 1:
         return bench_main(argv[1:])
+    if argv[:1] == ["decisions"]:
+        return decisions_main(argv[1:])
     if argv[:1] == ["train-model"]:
         from dispatcher.classify.train_model import main as train_main
 
