@@ -196,6 +196,10 @@ def main(argv: list[str]) -> int:
         return bench_main(argv[1:])
     if argv[:1] == ["decisions"]:
         return decisions_main(argv[1:])
+    if argv[:1] == ["build-hanzi"]:
+        from dispatcher.classify.build_hanzi import main as build_main
+
+        return build_main(argv[1:])
     if argv[:1] == ["train-model"]:
         from dispatcher.classify.train_model import main as train_main
 

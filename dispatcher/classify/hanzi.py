@@ -7,13 +7,46 @@ written once, in simplified form, and read the converted text.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+from pathlib import Path
 from typing import Final, Literal
 
 import opencc
 
 _local = threading.local()
+
+# Which characters OpenCC would change (`python -m dispatcher classify build-hanzi` writes it
+# from OpenCC's own dictionaries; see `build_hanzi`).
+_SETS_PATH: Final = Path(__file__).resolve().parent / "hanzi_sets.json"
+_KEYS: Final = ("tw2sp_chars", "tw2sp_witnesses", "t2s_changed", "s2t_changed")
+
+
+def _load_sets() -> dict[str, str] | None:
+    try:
+        sets = json.loads(_SETS_PATH.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return sets if all(isinstance(sets.get(key), str) for key in _KEYS) else None
+
+
+def _any_of(chars: str) -> re.Pattern[str]:
+    return re.compile(f"[{re.escape(chars)}]" if chars else "(?!)")
+
+
+_SETS: Final = _load_sets()
+# A text with none of these holds no key of the tw2sp chain that converts (a character
+# converted on its own, or one character of each converted phrase): OpenCC would return it
+# unchanged. Characters beyond the BMP (a few rare ones convert) always go to OpenCC.
+# Without the file (while it is being rebuilt) every text goes to OpenCC.
+_TW2SP_TOUCHES: Final = (
+    re.compile(
+        f"[{re.escape(_SETS['tw2sp_chars'] + _SETS['tw2sp_witnesses'])}\U00010000-\U0010ffff]"
+    )
+    if _SETS
+    else re.compile("(?s).")
+)
 
 
 def _converter(config: str) -> opencc.OpenCC:
@@ -26,9 +59,20 @@ def _converter(config: str) -> opencc.OpenCC:
     return converters[config]
 
 
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
 def to_simplified(text: str) -> str:
     """Traditional (Taiwan, Hong Kong) → simplified with mainland phrasing."""
-    result: str = _converter("tw2sp").convert(text)
+    if _TW2SP_TOUCHES.search(text) is None:
+        return text  # nothing OpenCC would change (most messages): skip it
+    if "\x00" in text:
+        # OpenCC stops at a NUL and drops the rest: convert the pieces between them.
+        return "\x00".join(to_simplified(piece) for piece in text.split("\x00"))
+    try:
+        result: str = _converter("tw2sp").convert(text)
+    except UnicodeEncodeError:  # a lone surrogate: OpenCC takes UTF-8 only
+        return to_simplified(_SURROGATE.sub("\ufffd", text))
     return result
 
 
@@ -39,40 +83,31 @@ _AMBIGUOUS: Final = frozenset("里台干发后余范于么征郁别凶历准冲�
 Script = Literal["simplified", "traditional", "mixed", "unknown"]
 
 
-def _char_script(ch: str) -> tuple[bool, bool]:
-    """(only traditional, only simplified) for one CJK character."""
-    trad = _converter("t2s").convert(ch) != ch
-    simp = not trad and ch not in _AMBIGUOUS and _converter("s2t").convert(ch) != ch
-    return trad, simp
 
 
+def script_sets_from_opencc() -> tuple[str, str]:
+    """CJK characters (U+4E00–U+9FFF) that `t2s` changes and that `s2t` changes."""
+    cjk = [chr(code) for code in range(0x4E00, 0xA000)]
+    t2s, s2t = _converter("t2s"), _converter("s2t")
+    return (
+        "".join(ch for ch in cjk if t2s.convert(ch) != ch),
+        "".join(ch for ch in cjk if s2t.convert(ch) != ch),
+    )
+
+
+# Only traditional: t2s changes it. Only simplified: s2t changes it, t2s does not, and it is
+# not an everyday traditional character too.
+_T2S, _S2T = (_SETS["t2s_changed"], _SETS["s2t_changed"]) if _SETS else script_sets_from_opencc()
+_TRADITIONAL: Final = _any_of(_T2S)
+_SIMPLIFIED: Final = _any_of("".join(sorted(set(_S2T) - set(_T2S) - _AMBIGUOUS)))
 _CJK: Final = re.compile("[\u4e00-\u9fff]")
-# Characters looked up so far (OpenCC once per character per process) and those found to be
-# only traditional / only simplified. A character joins _SEEN after its class, so a reader in
-# another thread never sees it seen but unclassified. Only the BMP is remembered (bounded).
-_SEEN: Final[set[str]] = set()
-_TRADITIONAL: Final[set[str]] = set()
-_SIMPLIFIED: Final[set[str]] = set()
 
 
 def detect_script(text: str) -> Script:
     """Which script the writer used, so a reply can be written in the same one."""
-    chars = set(text)
-    for ch in chars - _SEEN:
-        if _CJK.match(ch):
-            trad, simp = _char_script(ch)
-            if trad:
-                _TRADITIONAL.add(ch)
-            if simp:
-                _SIMPLIFIED.add(ch)
-        if ch <= "\uffff":
-            _SEEN.add(ch)
-    trad = not _TRADITIONAL.isdisjoint(chars)
-    if trad and not _SIMPLIFIED.isdisjoint(chars):
-        return "mixed"
-    if trad:
-        return "traditional"
-    return "simplified" if _CJK.search(text) else "unknown"
+    if _TRADITIONAL.search(text) is None:
+        return "simplified" if _CJK.search(text) else "unknown"
+    return "mixed" if _SIMPLIFIED.search(text) else "traditional"
 
 
 _DIGITS: Final = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
