@@ -15,8 +15,9 @@ OpenCC's own dictionaries (the installed package's `tw2sp` chain, dumped with it
 
 A text holding none of `tw2sp_chars` and none of `tw2sp_witnesses` contains no key that
 converts, so every stage of the chain returns it unchanged: `to_simplified` skips OpenCC
-then (one character-class search, under a microsecond for 500 characters). `tests/unit/test_classify_hanzi_sets.py` rebuilds the file from the installed
-OpenCC and checks the shortcut against OpenCC itself.
+then (one character-class search, under a microsecond for 500 characters).
+`tests/unit/test_classify_hanzi_sets.py` rebuilds the file from the installed OpenCC and
+checks the shortcut against OpenCC itself.
 """
 
 from __future__ import annotations
@@ -56,8 +57,7 @@ def _entries(share: Path, name: str, work: Path) -> Iterator[tuple[str, str]]:
     """(key, first value) of one OpenCC dictionary, via its `opencc_dict` tool."""
     out = work / f"{name}.txt"
     subprocess.run(
-        [str(_CLIB / "bin" / "opencc_dict"), "-i", str(share / name), "-o", str(out)]
-        + ["-f", "ocd2", "-t", "text"],
+        [_CLIB / "bin" / "opencc_dict", "-i", share / name, "-o", out, "-f", "ocd2", "-t", "text"],
         check=True,
         capture_output=True,
     )

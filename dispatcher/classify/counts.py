@@ -36,9 +36,7 @@ _CLASSIFIER_ONLY = re.compile(
 )
 
 # "个" with no numeral after a need verb is "one": 来个人, 找个人, 求个好心人, 求个力气大的.
-_ONE_BEFORE = re.compile(
-    rf"(?:求|找|来|请|喊|叫)(?P<n>个)(?:{_PERSON}|好心人|力气|会|懂|有空|能)"
-)
+_ONE_BEFORE = re.compile(rf"(?:求|找|来|请|喊|叫)(?P<n>个)(?:{_PERSON}|好心人|力气|会|懂|有空|能)")
 
 MAX_HELPERS: Final = 20  # a typo like "100个人" must not page the whole community
 _VAGUE: Final = (2, 4)  # 几个人: a few

@@ -50,9 +50,5 @@ def corpus_texts(corpus: Path = CORPUS) -> list[str]:
     return [*texts, *joined(texts, _JOINED_WIDTH), (long * (100_000 // len(long) + 1))[:100_000]]
 
 
-def decision_lines(
-    texts: Iterable[str], classify: Callable[[str], Classification]
-) -> list[str]:
-    return [
-        f"{_short(text, 12)} {_short(classify(text).model_dump_json(), 16)}" for text in texts
-    ]
+def decision_lines(texts: Iterable[str], classify: Callable[[str], Classification]) -> list[str]:
+    return [f"{_short(text, 12)} {_short(classify(text).model_dump_json(), 16)}" for text in texts]

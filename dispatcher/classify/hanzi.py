@@ -83,8 +83,6 @@ _AMBIGUOUS: Final = frozenset("里台干发后余范于么征郁别凶历准冲�
 Script = Literal["simplified", "traditional", "mixed", "unknown"]
 
 
-
-
 def script_sets_from_opencc() -> tuple[str, str]:
     """CJK characters (U+4E00–U+9FFF) that `t2s` changes and that `s2t` changes."""
     cjk = [chr(code) for code in range(0x4E00, 0xA000)]

@@ -186,6 +186,40 @@ class Table(Generic[T]):
             pos = max(match.end(), start + 1)
 
 
+class LazyHits(Generic[T]):
+    """Hits read from a table only as far as a question needs them ("is there one?", "the
+    first three", "those before position p"): a long message rarely needs them all."""
+
+    def __init__(self, hits: Iterator[Hit[T]]) -> None:
+        self._hits = hits
+        self._seen: list[Hit[T]] = []
+        self._done = False
+
+    def _read(self) -> bool:
+        hit = None if self._done else next(self._hits, None)
+        if hit is None:
+            self._done = True
+            return False
+        self._seen.append(hit)
+        return True
+
+    def head(self, count: int) -> list[Hit[T]]:
+        while len(self._seen) < count and self._read():
+            pass
+        return self._seen[:count]
+
+    def before(self, position: int) -> list[Hit[T]]:
+        """Every hit that starts before `position`."""
+        while (not self._seen or self._seen[-1].start < position) and self._read():
+            pass
+        return [h for h in self._seen if h.start < position]
+
+    def all(self) -> list[Hit[T]]:
+        while self._read():
+            pass
+        return self._seen
+
+
 class Signal:
     """A plain list of patterns whose only question is: where does it occur?"""
 
@@ -198,3 +232,7 @@ class Signal:
 
     def first(self, text: str) -> Hit[str] | None:
         return next((h for h in self._table.iter_hits(text) if not h.negated), None)
+
+    def lazy(self, text: str) -> LazyHits[str]:
+        """The non-negated hits, found as they are asked for."""
+        return LazyHits(h for h in self._table.iter_hits(text) if not h.negated)

@@ -80,7 +80,6 @@ class RedFlagModel:
         scores = np.array(self.intercept, dtype=np.float64)
         keys = _keys(_codes(text[: self.max_chars]), self.low, self.high)
         if len(keys) and len(self._vocabulary):
-            keys.sort()  # sorted keys make the binary searches cheaper
             at = np.searchsorted(self._vocabulary, keys)
             np.minimum(at, len(self._vocabulary) - 1, out=at)
             present = np.zeros(len(self._vocabulary), dtype=bool)  # each n-gram counts once

@@ -23,7 +23,9 @@ def test_every_corpus_answer_is_the_stored_one() -> None:
     lines = decision_lines(texts, classify)
     assert len(lines) == len(stored) > 1000, "corpus changed: refresh decisions.txt"
     changed = [
-        texts[i][:60] for i, (now, then) in enumerate(zip(lines, stored, strict=True)) if now != then
+        texts[i][:60]
+        for i, (now, then) in enumerate(zip(lines, stored, strict=True))
+        if now != then
     ]
     assert not changed, f"{len(changed)} answers changed, e.g. {changed[:5]}"
 

@@ -57,7 +57,9 @@ def _script_by_character(text: str) -> str:
 
 
 def test_script_detection_follows_opencc_character_by_character() -> None:
-    texts = corpus_texts(CORPUS)[:-1] + [chr(c) for c in range(0x4E00, 0xA000, 7)] + ["邻居們", "hello"]
+    texts = (
+        corpus_texts(CORPUS)[:-1] + [chr(c) for c in range(0x4E00, 0xA000, 7)] + ["邻居們", "hello"]
+    )
     assert [t for t in texts if detect_script(t) != _script_by_character(t)] == []
 
 
