@@ -11,9 +11,11 @@ import json
 import re
 import threading
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import opencc
+
+from dispatcher.classify.matching import dispatch
 
 _local = threading.local()
 
@@ -23,30 +25,51 @@ _SETS_PATH: Final = Path(__file__).resolve().parent / "hanzi_sets.json"
 _KEYS: Final = ("tw2sp_chars", "tw2sp_witnesses", "t2s_changed", "s2t_changed")
 
 
-def _load_sets() -> dict[str, str] | None:
+def _load_sets() -> dict[str, Any] | None:
     try:
         sets = json.loads(_SETS_PATH.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return sets if all(isinstance(sets.get(key), str) for key in _KEYS) else None
+    complete = all(isinstance(sets.get(key), str) for key in _KEYS)
+    return sets if complete and isinstance(sets.get("tw2sp_phrases"), list) else None
 
 
 def _any_of(chars: str) -> re.Pattern[str]:
     return re.compile(f"[{re.escape(chars)}]" if chars else "(?!)")
 
 
+def _phrases(phrases: list[str]) -> re.Pattern[str]:
+    by_first: dict[str, list[str]] = {}
+    for phrase in phrases:
+        by_first.setdefault(phrase[0], []).append(re.escape(phrase[1:]))
+    grouped = {ch: f"{re.escape(ch)}(?:{'|'.join(rests)})" for ch, rests in by_first.items()}
+    return re.compile(dispatch(grouped) or "(?!)")
+
+
 _SETS: Final = _load_sets()
-# A text with none of these holds no key of the tw2sp chain that converts (a character
-# converted on its own, or one character of each converted phrase): OpenCC would return it
-# unchanged. Characters beyond the BMP (a few rare ones convert) always go to OpenCC.
+# A text holds a key of the tw2sp chain that converts only if it holds a character converted
+# on its own, or a converted phrase of characters that are not (滑鼠 → 鼠标); the phrases are
+# looked for only when one of their witnesses (one character of each, rare in chat) is
+# there. Characters beyond the BMP (a few rare hanzi convert; emoji do not) are checked
+# apart: one of them in a character class makes `re` test the whole class item by item.
 # Without the file (while it is being rebuilt) every text goes to OpenCC.
-_TW2SP_TOUCHES: Final = (
-    re.compile(
-        f"[{re.escape(_SETS['tw2sp_chars'] + _SETS['tw2sp_witnesses'])}\U00010000-\U0010ffff]"
-    )
-    if _SETS
-    else re.compile("(?s).")
+_CONVERTED: Final = _SETS["tw2sp_chars"] if _SETS else ""
+_TW2SP_CHAR: Final = (
+    _any_of("".join(ch for ch in _CONVERTED if ch <= "\uffff")) if _SETS else re.compile("(?s).")
 )
+_ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
+_TW2SP_ASTRAL: Final = frozenset(ch for ch in _CONVERTED if ch > "\uffff")
+_TW2SP_WITNESS: Final = _any_of(_SETS["tw2sp_witnesses"] if _SETS else "")
+_TW2SP_PHRASE: Final = _phrases(_SETS["tw2sp_phrases"] if _SETS else [])
+
+
+def unchanged_by_opencc(text: str) -> bool:
+    """True when OpenCC's tw2sp would return `text` as it is (False: it may not)."""
+    if _TW2SP_CHAR.search(text) is not None:
+        return False
+    if _ASTRAL.search(text) is not None and not _TW2SP_ASTRAL.isdisjoint(_ASTRAL.findall(text)):
+        return False
+    return _TW2SP_WITNESS.search(text) is None or _TW2SP_PHRASE.search(text) is None
 
 
 def _converter(config: str) -> opencc.OpenCC:
@@ -64,7 +87,7 @@ _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 def to_simplified(text: str) -> str:
     """Traditional (Taiwan, Hong Kong) → simplified with mainland phrasing."""
-    if _TW2SP_TOUCHES.search(text) is None:
+    if unchanged_by_opencc(text):
         return text  # nothing OpenCC would change (most messages): skip it
     if "\x00" in text:
         # OpenCC stops at a NUL and drops the rest: convert the pieces between them.

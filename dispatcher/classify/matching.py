@@ -107,7 +107,7 @@ def _tree(chars: list[str], grouped: dict[str, str]) -> str:
     return "|".join(f"(?=[{re.escape(''.join(part))}])(?:{_tree(part, grouped)})" for part in parts)
 
 
-def _dispatch(grouped: dict[str, str]) -> str:
+def dispatch(grouped: dict[str, str]) -> str:
     """One pattern matching what the alternation of `grouped`'s values matches, where each
     value's matches start with its key (so at most one value can match at a position)."""
     if len(grouped) <= _FLAT_UP_TO:
@@ -166,7 +166,7 @@ class Table(Generic[T]):
             else "|".join(alternatives[i][0] for i in ids)
             for ch, ids in by_first.items()
         }
-        finders = [_dispatch(grouped), "|".join(alternatives[i][0] for i in anywhere)]
+        finders = [dispatch(grouped), "|".join(alternatives[i][0] for i in anywhere)]
         self._finders = [re.compile(f) for f in finders if f]
 
     def _rule_at(self, text: str, start: int) -> T:
