@@ -65,9 +65,21 @@ def _bounds(token: str) -> tuple[int, int] | None:
     return None if value is None else (value, value)
 
 
+# Words without one of which a pattern cannot match: a substring test is far cheaper than
+# a scan for a number (numerals such as 一 are everywhere in a long message).
+_NEEDS: Final = (
+    (_NEED_BEFORE, ()),
+    (_NEED_AFTER, ("帮", "过来", "一起", "搭把手", "抬", "搬", "扛")),
+    (_CLASSIFIER_ONLY, ("位", "名")),
+    (_ONE_BEFORE, ("个",)),
+)
+
+
 def helpers_wanted(text: str) -> tuple[int, int, str] | None:
     """(lower, upper, matched text) for the first count tied to a need, if any."""
-    for regex in (_NEED_BEFORE, _NEED_AFTER, _CLASSIFIER_ONLY, _ONE_BEFORE):
+    for regex, needs in _NEEDS:
+        if needs and not any(word in text for word in needs):
+            continue
         for match in regex.finditer(text):
             if regex is _CLASSIFIER_ONLY and not re.search(r"需|要|找|求|请", text):
                 break
