@@ -78,7 +78,7 @@ def _summary(per_message: list[list[tuple[int, int]]]) -> dict[str, float]:
     return row
 
 
-def run(compare: str | None, rounds: int, repeat: int) -> dict[str, Any]:
+def run(compare: str | None, rounds: int, repeat: int, limit: int = 0) -> dict[str, Any]:
     import tempfile
 
     from dispatcher.bench.match_compare import _ROOT, Child, extract, resolve
@@ -87,8 +87,10 @@ def run(compare: str | None, rounds: int, repeat: int) -> dict[str, Any]:
     texts = corpus_texts(_ROOT / "tests" / "data" / "classifier_corpus")
     buckets: dict[str, list[str]] = {name: [] for _, name in BUCKETS} | {LONG: []}
     for text in texts:
-        if (name := _bucket(text)) is not None:
+        name = _bucket(text)
+        if name is not None and (limit <= 0 or len(buckets[name]) < limit):
             buckets[name].append(text)
+    texts = [text for group in buckets.values() for text in group]
     here = Path(__file__).resolve()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-classify-") as tmp:
@@ -156,8 +158,8 @@ def print_text(report: dict[str, Any]) -> None:
             print(f"{bucket:<8} {count:>5} {side:<9} {cpu:<20} {wall:<21} {best}")
 
 
-def main(compare: str | None, rounds: int, repeat: int, as_json: bool) -> int:
-    report = run(compare, max(1, rounds), max(1, repeat))
+def main(compare: str | None, rounds: int, repeat: int, limit: int, as_json: bool) -> int:
+    report = run(compare, max(1, rounds), max(1, repeat), limit)
     if as_json:
         print(json.dumps(report, indent=2))
     else:

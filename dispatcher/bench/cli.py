@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("--compare", metavar="REV", help="git revision to run beside")
     classify.add_argument("--rounds", type=int, default=5, help="rounds (trees alternate)")
     classify.add_argument("--repeat", type=int, default=3, help="passes over the messages a round")
+    classify.add_argument(
+        "--limit", type=int, default=0, help="at most this many messages a bucket (0: all)"
+    )
     classify.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
@@ -110,7 +113,7 @@ def main(argv: list[str]) -> int:
     if args.bench == "classify":
         from dispatcher.bench.classify import main as classify_main
 
-        return classify_main(args.compare, args.rounds, args.repeat, args.json)
+        return classify_main(args.compare, args.rounds, args.repeat, args.limit, args.json)
     if args.bench == "e2e":
         from dispatcher.bench.e2e import main as e2e_main  # lazy: aiokafka, httpx, asyncpg
 

@@ -8,8 +8,12 @@ with `python -m dispatcher classify decisions --write` and say why in the commit
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+
+from dispatcher.bench.cli import main as bench_main
 from dispatcher.classify import classify
 from dispatcher.classify.decisions import corpus_texts, decision_lines
 
@@ -36,3 +40,20 @@ def test_the_check_sees_a_changed_answer() -> None:
     altered = decision_lines(texts, lambda t: classify(t + "，谢谢"))
     assert [a[:12] for a in plain] == [a[:12] for a in altered]  # same texts named
     assert plain != altered
+
+
+def test_bench_classify_times_both_trees_by_length(capsys: pytest.CaptureFixture[str]) -> None:
+    """`bench classify --compare REV`: HEAD's classifier beside the working tree's, every
+    bucket timed in both; only the report's shape is asserted, never a time."""
+    assert bench_main(["classify", "--compare", "HEAD", "--rounds", "1", "--limit", "3"]) == 0
+    assert "cpu best-of-calls" in capsys.readouterr().out
+    args = ["classify", "--compare", "HEAD", "--rounds", "2", "--limit", "2", "--json"]
+    assert bench_main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["messages"] == {"1-50": 2, "51-100": 2, "101-200": 2, "201-500": 2, "100k": 1}
+    assert isinstance(report["answers_differing_from_baseline"], int)
+    for side in ("baseline", "current"):
+        for bucket, row in report[side].items():
+            assert row["calls"] == (2 if bucket == "100k" else 2 * 3 * 2)  # rounds × repeat
+            for kind in ("cpu", "wall", "cpu_best"):
+                assert 0 < row[f"{kind}_p50_us"] <= row[f"{kind}_p99_us"] <= row[f"{kind}_max_us"]
