@@ -28,7 +28,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m dispatcher classify",
         description="Decide whether a Chinese chat message is a help request, and what kind.",
         epilog='example: python -m dispatcher classify "我爸晕倒了，叫不醒！" (`-` reads stdin); '
-        "`python -m dispatcher classify eval --help` scores a labelled file",
+        "`python -m dispatcher classify eval --help` scores a labelled file; `classify "
+        "decisions` fingerprints every corpus answer; `classify build-hanzi` rebuilds the "
+        "OpenCC character sets; `train-model` the red-flag model; timing: `bench classify`",
     )
     parser.add_argument("text", help="the message; `-` reads it from standard input")
     parser.add_argument("--indent", type=int, default=None, help="pretty-print with this indent")
