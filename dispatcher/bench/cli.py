@@ -79,6 +79,20 @@ def _parser() -> argparse.ArgumentParser:
     from dispatcher.bench.platforms import add_arguments as add_platform_arguments
 
     add_platform_arguments(platforms)
+    classify = sub.add_parser(
+        "classify",
+        help="the chat classifier: CPU and wall time per message by length; --compare REV",
+        description="Time `classify` on every corpus message, on them joined to 500 "
+        "characters and on one of 100,000, by length bucket (thread CPU and wall p50/p99/max); "
+        "with --compare REV, REV's classifier beside this one, turn by turn.",
+    )
+    classify.add_argument("--compare", metavar="REV", help="git revision to run beside")
+    classify.add_argument("--rounds", type=int, default=5, help="rounds (trees alternate)")
+    classify.add_argument("--repeat", type=int, default=3, help="passes over the messages a round")
+    classify.add_argument(
+        "--limit", type=int, default=0, help="at most this many messages a bucket (0: all)"
+    )
+    classify.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
@@ -96,6 +110,10 @@ def main(argv: list[str]) -> int:
         from dispatcher.bench.platforms import main as platforms_main
 
         return platforms_main(args)
+    if args.bench == "classify":
+        from dispatcher.bench.classify import main as classify_main
+
+        return classify_main(args.compare, args.rounds, args.repeat, args.limit, args.json)
     if args.bench == "e2e":
         from dispatcher.bench.e2e import main as e2e_main  # lazy: aiokafka, httpx, asyncpg
 

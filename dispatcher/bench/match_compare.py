@@ -58,11 +58,14 @@ def extract(commit: str, into: Path) -> Path:
     return into
 
 
-class _Child:
-    def __init__(self, label: str, root: Path) -> None:
+class Child:
+    """One tree's packages in a child process running a harness file's `serve()` (by
+    default `bench/match.py`; `bench/classify.py` for `bench classify --compare`)."""
+
+    def __init__(self, label: str, root: Path, harness: Path = _HERE.parent / "match.py") -> None:
         self.label = label
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(root), str(_HERE.parent / "match.py")],
+            [sys.executable, "-c", _CHILD, str(root), str(harness)],
             cwd=root,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -98,7 +101,7 @@ def compare_size(
     base_root: Path, rev: str, n: int, decisions: int, naive_runs: int, seed: int
 ) -> dict[str, Any]:
     print(f"building {n:,} helpers in both versions…", file=sys.stderr, flush=True)
-    children = [_Child("baseline", base_root), _Child("current", _ROOT)]
+    children = [Child("baseline", base_root), Child("current", _ROOT)]
     try:
         for c in children:  # both build at once: build time is not the measurement
             c.send(op="build", n=n, decisions=decisions, seed=seed)

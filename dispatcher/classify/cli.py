@@ -3,24 +3,24 @@
 `python -m dispatcher classify eval FILE [--json]`: score the classifier on a labelled
 JSONL file (see `dispatcher.classify.evaluate` for the format).
 
-`python -m dispatcher classify bench FILE [--json]`: time per message (p50/p99/max) over
-the file's messages, and what the OpenCC conversion alone costs.
+`python -m dispatcher classify decisions [--write]`: fingerprint every answer on the corpus.
+`python -m dispatcher classify build-hanzi`: rebuild which characters OpenCC would change.
+Timing per message is `python -m dispatcher bench classify [--compare REV]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from dispatcher.classify import classify
+from dispatcher.classify.decisions import STORED, corpus_texts, decision_lines
 from dispatcher.classify.evaluate import evaluate
-from dispatcher.classify.hanzi import to_simplified
-from dispatcher.stats import nearest_rank
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +28,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m dispatcher classify",
         description="Decide whether a Chinese chat message is a help request, and what kind.",
         epilog='example: python -m dispatcher classify "我爸晕倒了，叫不醒！" (`-` reads stdin); '
-        "`python -m dispatcher classify eval --help` scores a labelled file",
+        "`python -m dispatcher classify eval --help` scores a labelled file; `classify "
+        "decisions` fingerprints every corpus answer; `classify build-hanzi` rebuilds the "
+        "OpenCC character sets; `train-model` the red-flag model; timing: `bench classify`",
     )
     parser.add_argument("text", help="the message; `-` reads it from standard input")
     parser.add_argument("--indent", type=int, default=None, help="pretty-print with this indent")
@@ -100,94 +102,32 @@ def eval_main(argv: list[str]) -> int:
     return 0
 
 
-def _bench_parser() -> argparse.ArgumentParser:
+def decisions_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m dispatcher classify bench",
-        description="Time `classify` per message over a JSONL file's messages (one "
-        "warm-up pass, then REPEAT timed passes) and the OpenCC conversion alone.",
-        epilog="example: python -m dispatcher classify bench "
-        "tests/data/classifier_corpus/test.jsonl --repeat 20 --json",
+        prog="python -m dispatcher classify decisions",
+        description="Fingerprint every answer on the corpus (each message, the messages "
+        "joined to 500 characters, one of 100,000): one line per message, text hash then "
+        "answer hash. Prints a digest of all lines; --write stores them for the unit test.",
     )
-    parser.add_argument("file", type=Path, help='JSONL with a "text" field a line')
-    parser.add_argument("--repeat", type=int, default=20, help="timed passes over the file")
-    parser.add_argument("--max-chars", type=int, default=500, help="skip longer messages")
-    parser.add_argument(
-        "--concat-to",
-        type=int,
-        default=0,
-        help="join consecutive messages into ones of up to this many characters (worst case)",
-    )
-    parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
-    return parser
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    return {
-        "p50_us": round(nearest_rank(samples, 0.50) * 1e6, 1),
-        "p99_us": round(nearest_rank(samples, 0.99) * 1e6, 1),
-        "max_us": round(max(samples) * 1e6, 1),
-    }
-
-
-def _joined(texts: list[str], width: int) -> list[str]:
-    """Consecutive messages run together into chunks of up to `width` characters; the short
-    remainder is dropped unless it is all there is."""
-    joined: list[str] = []
-    current = ""
-    for text in texts:
-        if current and len(current) + len(text) + 1 > width:
-            joined.append(current)
-            current = ""
-        current = f"{current}，{text}" if current else text
-    return joined or [current]
-
-
-def bench_main(argv: list[str]) -> int:
-    args = _bench_parser().parse_args(argv)
-    texts = [c["text"] for c in load_cases(args.file) if len(c["text"]) <= args.max_chars]
-    if args.concat_to > 0:
-        texts = _joined(texts, args.concat_to)
-    if not texts:
-        print("no messages to time", file=sys.stderr)
-        return 2
-    for text in texts:
-        classify(text)  # warm-up: caches, converters
-    whole: list[float] = []
-    cpu: list[float] = []
-    opencc: list[float] = []
-    for _ in range(max(1, args.repeat)):
-        for text in texts:
-            start, start_cpu = time.perf_counter(), time.thread_time()
-            classify(text)
-            middle, middle_cpu = time.perf_counter(), time.thread_time()
-            to_simplified(text)
-            opencc.append(time.perf_counter() - middle)
-            whole.append(middle - start)
-            cpu.append(middle_cpu - start_cpu)
-    # Wall time includes waiting for a CPU on a shared machine; thread CPU time does not.
-    report = {
-        "messages": len(texts),
-        "calls": len(whole),
-        "max_chars": max(len(t) for t in texts),
-        "classify": _percentiles(whole),
-        "classify_cpu": _percentiles(cpu),
-        "opencc_t2s": _percentiles(opencc),
-    }
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        for name in ("classify", "classify_cpu", "opencc_t2s"):
-            p = report[name]
-            print(f"{name:<12} p50 {p['p50_us']} µs  p99 {p['p99_us']} µs  max {p['max_us']} µs")
-        print(f"over {report['calls']} calls on {report['messages']} messages")
+    parser.add_argument("--write", action="store_true", help=f"store the lines in {STORED}")
+    args = parser.parse_args(argv)
+    lines = decision_lines(corpus_texts(), classify)
+    if args.write:
+        STORED.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    print(json.dumps({"messages": len(lines), "digest": digest}))
     return 0
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["eval"] and len(argv) > 1:
         return eval_main(argv[1:])
-    if argv[:1] == ["bench"] and len(argv) > 1:
-        return bench_main(argv[1:])
+    if argv[:1] == ["decisions"]:
+        return decisions_main(argv[1:])
+    if argv[:1] == ["build-hanzi"]:
+        from dispatcher.classify.build_hanzi import main as build_main
+
+        return build_main(argv[1:])
     if argv[:1] == ["train-model"]:
         from dispatcher.classify.train_model import main as train_main
 

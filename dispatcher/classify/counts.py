@@ -35,6 +35,9 @@ _CLASSIFIER_ONLY = re.compile(
     rf"(?P<n>[{_CN}\d](?<![{_CN}\d][{_CN}\d])(?:(?<=[{_CN}])[{_CN}]?|(?<=\d)\d{{0,5}}))(?:位|名)"
 )
 
+# "个" with no numeral after a need verb is "one": 来个人, 找个人, 求个好心人, 求个力气大的.
+_ONE_BEFORE = re.compile(rf"(?:求|找|来|请|喊|叫)(?P<n>个)(?:{_PERSON}|好心人|力气|会|懂|有空|能)")
+
 MAX_HELPERS: Final = 20  # a typo like "100个人" must not page the whole community
 _VAGUE: Final = (2, 4)  # 几个人: a few
 
@@ -48,6 +51,8 @@ def _bounds(token: str) -> tuple[int, int] | None:
         return (min(low, high), max(low, high))
     if token == "几":
         return _VAGUE
+    if token == "个":
+        return (1, 1)
     if token.endswith("几"):  # 十几 → ten or more
         base = parse_number(token[:-1])
         return None if base is None else (base, base + 9)
@@ -60,9 +65,21 @@ def _bounds(token: str) -> tuple[int, int] | None:
     return None if value is None else (value, value)
 
 
+# Words without one of which a pattern cannot match: a substring test is far cheaper than
+# a scan for a number (numerals such as 一 are everywhere in a long message).
+_NEEDS: Final = (
+    (_NEED_BEFORE, ()),
+    (_NEED_AFTER, ("帮", "过来", "一起", "搭把手", "抬", "搬", "扛")),
+    (_CLASSIFIER_ONLY, ("位", "名")),
+    (_ONE_BEFORE, ("个",)),
+)
+
+
 def helpers_wanted(text: str) -> tuple[int, int, str] | None:
     """(lower, upper, matched text) for the first count tied to a need, if any."""
-    for regex in (_NEED_BEFORE, _NEED_AFTER, _CLASSIFIER_ONLY):
+    for regex, needs in _NEEDS:
+        if needs and not any(word in text for word in needs):
+            continue
         for match in regex.finditer(text):
             if regex is _CLASSIFIER_ONLY and not re.search(r"需|要|找|求|请", text):
                 break

@@ -7,13 +7,69 @@ written once, in simplified form, and read the converted text.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
-from typing import Final, Literal
+from pathlib import Path
+from typing import Any, Final, Literal
 
 import opencc
 
+from dispatcher.classify.matching import dispatch
+
 _local = threading.local()
+
+# Which characters OpenCC would change (`python -m dispatcher classify build-hanzi` writes it
+# from OpenCC's own dictionaries; see `build_hanzi`).
+_SETS_PATH: Final = Path(__file__).resolve().parent / "hanzi_sets.json"
+_KEYS: Final = ("tw2sp_chars", "tw2sp_witnesses", "t2s_changed", "s2t_changed")
+
+
+def _load_sets() -> dict[str, Any] | None:
+    try:
+        sets = json.loads(_SETS_PATH.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    complete = all(isinstance(sets.get(key), str) for key in _KEYS)
+    return sets if complete and isinstance(sets.get("tw2sp_phrases"), list) else None
+
+
+def _any_of(chars: str) -> re.Pattern[str]:
+    return re.compile(f"[{re.escape(chars)}]" if chars else "(?!)")
+
+
+def _phrases(phrases: list[str]) -> re.Pattern[str]:
+    by_first: dict[str, list[str]] = {}
+    for phrase in phrases:
+        by_first.setdefault(phrase[0], []).append(re.escape(phrase[1:]))
+    grouped = {ch: f"{re.escape(ch)}(?:{'|'.join(rests)})" for ch, rests in by_first.items()}
+    return re.compile(dispatch(grouped) or "(?!)")
+
+
+_SETS: Final = _load_sets()
+# A text holds a key of the tw2sp chain that converts only if it holds a character converted
+# on its own, or a converted phrase of characters that are not (滑鼠 → 鼠标); the phrases are
+# looked for only when one of their witnesses (one character of each, rare in chat) is
+# there. Characters beyond the BMP (a few rare hanzi convert; emoji do not) are checked
+# apart: one of them in a character class makes `re` test the whole class item by item.
+# Without the file (while it is being rebuilt) every text goes to OpenCC.
+_CONVERTED: Final = _SETS["tw2sp_chars"] if _SETS else ""
+_TW2SP_CHAR: Final = (
+    _any_of("".join(ch for ch in _CONVERTED if ch <= "\uffff")) if _SETS else re.compile("(?s).")
+)
+_ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
+_TW2SP_ASTRAL: Final = frozenset(ch for ch in _CONVERTED if ch > "\uffff")
+_TW2SP_WITNESS: Final = _any_of(_SETS["tw2sp_witnesses"] if _SETS else "")
+_TW2SP_PHRASE: Final = _phrases(_SETS["tw2sp_phrases"] if _SETS else [])
+
+
+def unchanged_by_opencc(text: str) -> bool:
+    """True when OpenCC's tw2sp would return `text` as it is (False: it may not)."""
+    if _TW2SP_CHAR.search(text) is not None:
+        return False
+    if _ASTRAL.search(text) is not None and not _TW2SP_ASTRAL.isdisjoint(_ASTRAL.findall(text)):
+        return False
+    return _TW2SP_WITNESS.search(text) is None or _TW2SP_PHRASE.search(text) is None
 
 
 def _converter(config: str) -> opencc.OpenCC:
@@ -26,9 +82,20 @@ def _converter(config: str) -> opencc.OpenCC:
     return converters[config]
 
 
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
 def to_simplified(text: str) -> str:
     """Traditional (Taiwan, Hong Kong) → simplified with mainland phrasing."""
-    result: str = _converter("tw2sp").convert(text)
+    if unchanged_by_opencc(text):
+        return text  # nothing OpenCC would change (most messages): skip it
+    if "\x00" in text:
+        # OpenCC stops at a NUL and drops the rest: convert the pieces between them.
+        return "\x00".join(to_simplified(piece) for piece in text.split("\x00"))
+    try:
+        result: str = _converter("tw2sp").convert(text)
+    except UnicodeEncodeError:  # a lone surrogate: OpenCC takes UTF-8 only
+        return to_simplified(_SURROGATE.sub("\ufffd", text))
     return result
 
 
@@ -39,40 +106,29 @@ _AMBIGUOUS: Final = frozenset("里台干发后余范于么征郁别凶历准冲�
 Script = Literal["simplified", "traditional", "mixed", "unknown"]
 
 
-def _char_script(ch: str) -> tuple[bool, bool]:
-    """(only traditional, only simplified) for one CJK character."""
-    trad = _converter("t2s").convert(ch) != ch
-    simp = not trad and ch not in _AMBIGUOUS and _converter("s2t").convert(ch) != ch
-    return trad, simp
+def script_sets_from_opencc() -> tuple[str, str]:
+    """CJK characters (U+4E00–U+9FFF) that `t2s` changes and that `s2t` changes."""
+    cjk = [chr(code) for code in range(0x4E00, 0xA000)]
+    t2s, s2t = _converter("t2s"), _converter("s2t")
+    return (
+        "".join(ch for ch in cjk if t2s.convert(ch) != ch),
+        "".join(ch for ch in cjk if s2t.convert(ch) != ch),
+    )
 
 
+# Only traditional: t2s changes it. Only simplified: s2t changes it, t2s does not, and it is
+# not an everyday traditional character too.
+_T2S, _S2T = (_SETS["t2s_changed"], _SETS["s2t_changed"]) if _SETS else script_sets_from_opencc()
+_TRADITIONAL: Final = _any_of(_T2S)
+_SIMPLIFIED: Final = _any_of("".join(sorted(set(_S2T) - set(_T2S) - _AMBIGUOUS)))
 _CJK: Final = re.compile("[\u4e00-\u9fff]")
-# Characters looked up so far (OpenCC once per character per process) and those found to be
-# only traditional / only simplified. A character joins _SEEN after its class, so a reader in
-# another thread never sees it seen but unclassified. Only the BMP is remembered (bounded).
-_SEEN: Final[set[str]] = set()
-_TRADITIONAL: Final[set[str]] = set()
-_SIMPLIFIED: Final[set[str]] = set()
 
 
 def detect_script(text: str) -> Script:
     """Which script the writer used, so a reply can be written in the same one."""
-    chars = set(text)
-    for ch in chars - _SEEN:
-        if _CJK.match(ch):
-            trad, simp = _char_script(ch)
-            if trad:
-                _TRADITIONAL.add(ch)
-            if simp:
-                _SIMPLIFIED.add(ch)
-        if ch <= "\uffff":
-            _SEEN.add(ch)
-    trad = not _TRADITIONAL.isdisjoint(chars)
-    if trad and not _SIMPLIFIED.isdisjoint(chars):
-        return "mixed"
-    if trad:
-        return "traditional"
-    return "simplified" if _CJK.search(text) else "unknown"
+    if _TRADITIONAL.search(text) is None:
+        return "simplified" if _CJK.search(text) else "unknown"
+    return "mixed" if _SIMPLIFIED.search(text) else "traditional"
 
 
 _DIGITS: Final = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}

@@ -89,6 +89,33 @@ def _first_literal(pattern: str) -> str | None:
     return None
 
 
+# At a position where some rule's first character stands, `re` tries the alternation's
+# branches one by one; with a few hundred first characters that walk is most of a scan. A
+# big table is therefore split into a tree of character-class look-aheads (four ways, down
+# to sixteen first characters), so each position costs a few class checks and one short
+# walk. Small tables stay one flat alternation, which `re` skips through faster.
+_FLAT_UP_TO: Final = 64
+_FAN_OUT: Final = 4
+_LEAF: Final = 16
+
+
+def _tree(chars: list[str], grouped: dict[str, str]) -> str:
+    if len(chars) <= _LEAF:
+        return "|".join(grouped[ch] for ch in chars)
+    size = -(-len(chars) // _FAN_OUT)
+    parts = [chars[i : i + size] for i in range(0, len(chars), size)]
+    return "|".join(f"(?=[{re.escape(''.join(part))}])(?:{_tree(part, grouped)})" for part in parts)
+
+
+def dispatch(grouped: dict[str, str]) -> str:
+    """One pattern matching what the alternation of `grouped`'s values matches, where each
+    value's matches start with its key (so at most one value can match at a position)."""
+    if len(grouped) <= _FLAT_UP_TO:
+        return "|".join(grouped.values())
+    chars = sorted(grouped)
+    return f"(?=[{re.escape(''.join(chars))}])(?:{_tree(chars, grouped)})"
+
+
 class Table(Generic[T]):
     """Rules of one kind, matched as one alternation: leftmost hit first, then the first
     rule (longest pattern) that matches there, then on after its end.
@@ -122,18 +149,45 @@ class Table(Generic[T]):
                 by_first[first].append(position)
         self._anywhere = anywhere
         self._candidates = {ch: sorted(ids + anywhere) for ch, ids in by_first.items()}
+        # First characters all of whose alternatives belong to one rule (every character of
+        # a Signal): a match there needs no second look to know its rule.
+        self._one_rule = {
+            ch: self._rules[self._rule_of[ids[0]]]
+            for ch, ids in self._candidates.items()
+            if len({self._rule_of[i] for i in ids}) == 1
+        }
         # The fixed-start finder groups alternatives by their first character ("电(?:脑|线…)"):
         # `re` then checks each first character once per position, not every alternative.
         # Alternatives with different first characters never match at the same position,
         # so the grouping changes no match.
-        grouped = [
-            f"{re.escape(ch)}(?:{'|'.join(alternatives[i][0][1:] for i in ids)})"
+        grouped = {
+            ch: f"{re.escape(ch)}(?:{'|'.join(alternatives[i][0][1:] for i in ids)})"
             if all(alternatives[i][0][0] == ch for i in ids)
             else "|".join(alternatives[i][0] for i in ids)
             for ch, ids in by_first.items()
-        ]
-        finders = ["|".join(grouped), "|".join(alternatives[i][0] for i in anywhere)]
+        }
+        finders = [dispatch(grouped), "|".join(alternatives[i][0] for i in anywhere)]
         self._finders = [re.compile(f) for f in finders if f]
+
+    def _rule_at(self, text: str, start: int) -> T:
+        """The rule of the one finder's match at `start` (the first alternative, in order,
+        that matches there)."""
+        ch = text[start]
+        if ch in self._one_rule:
+            return self._one_rule[ch]
+        each = self._each
+        position = next(p for p in self._candidates[ch] if each[p].match(text, start))
+        return self._rules[self._rule_of[position]]
+
+    def first_live(self, text: str) -> Hit[T] | None:
+        """The first hit that is not negated (the hits before it are not built)."""
+        if len(self._finders) != 1 or self._anywhere:
+            return next((h for h in self.iter_hits(text) if not h.negated), None)
+        for found in self._finders[0].finditer(text):
+            start = found.start()
+            if not is_negated(text, start):
+                return Hit(self._rule_at(text, start), start, found.end(), found.group(), False)
+        return None
 
     def _identify(self, text: str, start: int) -> tuple[re.Match[str], int] | None:
         for position in self._candidates.get(text[start], self._anywhere):
@@ -150,15 +204,10 @@ class Table(Generic[T]):
         """Hits in order, found as they are asked for."""
         if len(self._finders) == 1 and not self._anywhere:
             # One finder whose matches are exactly the hits: no re-search between hits.
-            rules, rule_of, each = self._rules, self._rule_of, self._each
-            candidates = self._candidates
             for found in self._finders[0].finditer(text):
                 start = found.start()
-                for position in candidates[text[start]]:
-                    if each[position].match(text, start) is not None:
-                        break
                 yield Hit(
-                    rules[rule_of[position]],
+                    self._rule_at(text, start),
                     start,
                     found.end(),
                     found.group(),
@@ -186,6 +235,40 @@ class Table(Generic[T]):
             pos = max(match.end(), start + 1)
 
 
+class LazyHits(Generic[T]):
+    """Hits read from a table only as far as a question needs them ("is there one?", "the
+    first three", "those before position p"): a long message rarely needs them all."""
+
+    def __init__(self, hits: Iterator[Hit[T]]) -> None:
+        self._hits = hits
+        self._seen: list[Hit[T]] = []
+        self._done = False
+
+    def _read(self) -> bool:
+        hit = None if self._done else next(self._hits, None)
+        if hit is None:
+            self._done = True
+            return False
+        self._seen.append(hit)
+        return True
+
+    def head(self, count: int) -> list[Hit[T]]:
+        while len(self._seen) < count and self._read():
+            pass
+        return self._seen[:count]
+
+    def before(self, position: int) -> list[Hit[T]]:
+        """Every hit that starts before `position`."""
+        while (not self._seen or self._seen[-1].start < position) and self._read():
+            pass
+        return [h for h in self._seen if h.start < position]
+
+    def all(self) -> list[Hit[T]]:
+        while self._read():
+            pass
+        return self._seen
+
+
 class Signal:
     """A plain list of patterns whose only question is: where does it occur?"""
 
@@ -197,4 +280,8 @@ class Signal:
         return [h for h in self._table.hits(text) if keep_negated or not h.negated]
 
     def first(self, text: str) -> Hit[str] | None:
-        return next((h for h in self._table.iter_hits(text) if not h.negated), None)
+        return self._table.first_live(text)
+
+    def lazy(self, text: str) -> LazyHits[str]:
+        """The non-negated hits, found as they are asked for."""
+        return LazyHits(h for h in self._table.iter_hits(text) if not h.negated)

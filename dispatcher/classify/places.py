@@ -33,6 +33,10 @@ _ROOM_AFTER: Final = re.compile(r"(?:单元|号楼|栋|幢|座|#)\s{0,3}(\d{3,4}
 _ROOM_BEFORE: Final = re.compile(r"(\d(?<!\d\d)\d{2,3})\s{0,3}(?:室|房|号房)")
 
 
+_BUILDING_WORDS: Final = ("栋", "幢", "座", "#", "楼")  # _BUILDING and _BUILDING_LETTER
+_ROOM_AFTER_WORDS: Final = ("单元", "号楼", "栋", "幢", "座", "#")
+
+
 def _words(text: str) -> list[str]:
     return text.split()
 
@@ -59,8 +63,12 @@ def place_hints(text: str) -> dict[str, str]:
     if "-" in text and (triple := _TRIPLE.search(text)):
         hints.update(building=triple.group(1), unit=triple.group(2), room=triple.group(3))
         taken.append(triple.span())
-    buildings = [(m.span(), _num(m.group(1))) for m in _BUILDING.finditer(text)]
-    buildings += [(m.span(), m.group(1)) for m in _BUILDING_LETTER.finditer(text)]
+    # Each pattern ends in one of a few words: a substring test skips a scan for numbers
+    # (numerals such as 一 are everywhere in a long message).
+    buildings = []
+    if any(word in text for word in _BUILDING_WORDS):
+        buildings += [(m.span(), _num(m.group(1))) for m in _BUILDING.finditer(text)]
+        buildings += [(m.span(), m.group(1)) for m in _BUILDING_LETTER.finditer(text)]
     for span, value in sorted(buildings, key=lambda found: found[0]):
         if value and "building" not in hints and free(span):
             hints["building"] = value.upper()
@@ -70,12 +78,16 @@ def place_hints(text: str) -> dict[str, str]:
         if value and "unit" not in hints:
             hints["unit"] = value
             taken.append(match.span())
-    rooms = [m for m in (_ROOM_AFTER.search(text), _ROOM_BEFORE.search(text)) if m]
+    rooms = [
+        m
+        for regex, words in ((_ROOM_AFTER, _ROOM_AFTER_WORDS), (_ROOM_BEFORE, ("室", "房")))
+        if any(word in text for word in words) and (m := regex.search(text))
+    ]
     if "room" not in hints and rooms:
         room = min(rooms, key=lambda m: m.start())
         hints["room"] = room.group(1)
         taken.append(room.span())
-    for match in _FLOOR.finditer(text):
+    for match in _FLOOR.finditer(text) if "楼" in text or "层" in text else ():
         value = _num(match.group(1))
         if value and "floor" not in hints and free(match.span()):
             hints["floor"] = value

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
 from typing import Final, Literal
 
 from dispatcher.classify import lexicon as lx
 from dispatcher.classify.counts import helpers_wanted
 from dispatcher.classify.hanzi import Script, detect_script
-from dispatcher.classify.matching import Hit, Signal, Table
+from dispatcher.classify.matching import Hit, LazyHits, Signal, Table
 from dispatcher.classify.model import Classification, PlaceHints
 from dispatcher.classify.normalise import normalise
 from dispatcher.classify.places import place_hints
@@ -67,11 +66,12 @@ _LOST_VOTES: Final = 6
 _MAX_REASONS: Final = 24
 
 
-def _subject_near(subjects: Sequence[Hit[Subject]], position: int) -> Subject | None:
-    before = [s for s in subjects if s.start < position]
+def _subject_near(subjects: LazyHits[Subject], position: int) -> Subject | None:
+    before = subjects.before(position)
     if before:
         return before[-1].rule
-    return subjects[0].rule if subjects else None
+    first = subjects.head(1)
+    return first[0].rule if first else None
 
 
 def _min_urgency(a: Urgency, b: Urgency) -> Urgency:
@@ -104,7 +104,7 @@ def classify_normalised(
     cues = [h for h in cues_all if not h.negated]
     skill_cues = [h for h in _SKILL.hits(text) if not h.negated]
     reasons += [f"negated:{h.text}" for h in cues_all if h.negated]
-    subjects = _SUBJECTS.hits(text)
+    subjects = LazyHits(_SUBJECTS.iter_hits(text))  # read only if someone's role matters
 
     # A lost person is a cue whose meaning depends on who is lost.
     emergencies: dict[lx.EmergencyKind, int] = {}  # kind → where it was said
@@ -125,9 +125,10 @@ def classify_normalised(
         emergencies.pop("rescue", None)  # "救命" plus a known cause: use the cause
 
     # Is it a request at all?
-    direct = _ASK_DIRECT.hits(text)
+    asks = _ASK_DIRECT.lazy(text)
+    direct = asks.head(3)  # all of them only for an information question, below
     weak = _ASK_WEAK.first(text)
-    reasons += [f"ask:{h.text}" for h in direct[:3]]
+    reasons += [f"ask:{h.text}" for h in direct]
     if cancel := _CANCEL.first(text):
         return _not_a_request([*reasons, f"cancelled:{cancel.text}"], script)
     if not direct and (notice := _NOTICE.first(text) or _AD.first(text)):
@@ -152,7 +153,7 @@ def classify_normalised(
             return _not_a_request([*reasons, f"past:{past.text}"], script)
         info = _INFO.first(text)
         asked_after = info is not None and any(
-            h.start >= info.end and not h.text.startswith(_EXISTENCE_ASKS) for h in direct
+            h.start >= info.end and not h.text.startswith(_EXISTENCE_ASKS) for h in asks.all()
         )
         if info and not situation and not asked_after:
             return _not_a_request([*reasons, f"info_question:{info.text}"], script)

@@ -1,4 +1,4 @@
-"""`classify eval` and `classify bench`: the report's numbers follow from the cases."""
+"""`classify eval`: the report's numbers follow from the cases."""
 
 from __future__ import annotations
 
@@ -92,21 +92,7 @@ def test_eval_command_refuses_an_unreadable_file(
     assert "cannot read" in capsys.readouterr().err
 
 
-def test_bench_command_prints_percentiles(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "cases.jsonl"
-    path.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in CASES), "utf-8")
-    assert main(["bench", str(path), "--repeat", "2", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["calls"] == 8
-    assert 0 < report["classify"]["p50_us"] <= report["classify"]["p99_us"]
-    assert main(["bench", str(path), "--repeat", "1", "--concat-to", "20", "--json"]) == 0
-    joined = json.loads(capsys.readouterr().out)
-    assert joined["messages"] < 4 and joined["max_chars"] <= 20
-
-
-@pytest.mark.parametrize("command", ["eval", "bench"])
+@pytest.mark.parametrize("command", ["eval"])
 def test_subcommand_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main([command, "--help"])

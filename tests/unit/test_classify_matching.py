@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dispatcher.classify import lexicon as lx
-from dispatcher.classify.matching import _UNNAMED_GROUP, Table, _expand
+from dispatcher.classify.matching import _UNNAMED_GROUP, LazyHits, Table, _expand
 from dispatcher.classify.normalise import normalise
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "classifier_corpus"
@@ -64,3 +64,16 @@ def test_rule_starts_are_rewritten_only_when_safe() -> None:
 def test_limit_stops_early() -> None:
     table = Table([("晕倒", "x")])
     assert len(table.hits("晕倒" * 100, limit=5)) == 5
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_first_live_and_lazy_reads_agree_with_all_hits(name: str) -> None:
+    table = Table(TABLES[name])
+    for text in TEXTS:
+        hits = table.hits(text)
+        assert table.first_live(text) == next((h for h in hits if not h.negated), None)
+        lazy = LazyHits(table.iter_hits(text))
+        middle = len(text) // 2
+        assert lazy.head(2) == hits[:2]
+        assert lazy.before(middle) == [h for h in hits if h.start < middle]
+        assert lazy.all() == hits
