@@ -134,6 +134,7 @@ class Notifier:
 class NotifyAgent:
     notifier: Notifier
     sink: DeadLetterSink
+    per_endpoint: Callable[[str, bool], None] = lambda endpoint, ok: None
 
     @classmethod
     def for_runtime(cls, rt: WorkerRuntime, sink: DeadLetterSink) -> NotifyAgent:
@@ -146,7 +147,7 @@ class NotifyAgent:
             public_base_url=settings.public_base_url,
             default_endpoint=settings.push_default_endpoint,
         )
-        agent = cls(Notifier(planner, rt.send_command, rt.clock), sink)
+        agent = cls(Notifier(planner, rt.send_command, rt.clock), sink, rt.stats.note_push)
         agent.notifier.on_result = agent.observe_push
         return agent
 
@@ -166,6 +167,7 @@ class NotifyAgent:
     def observe_push(self, delivery: Delivery, ok: bool, latency: float | None) -> None:
         # Label by endpoint kind (webhook, wecom…), never by name: bounded cardinality.
         kind = self.notifier.registry.get(delivery.endpoint).kind.value
+        self.per_endpoint(delivery.endpoint, ok)
         if ok:
             ops_metrics.observe_delivery(kind, seconds=latency)
         else:

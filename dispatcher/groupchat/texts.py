@@ -24,6 +24,7 @@ _REFERRAL = {
     ReferralTarget.POLICE: "请立即拨打110报警！",
     ReferralTarget.FIRE: "请立即拨打119！",
     ReferralTarget.PROPERTY: "已转交物业处理。",
+    ReferralTarget.DEPARTMENT: "已转交相关部门处理。",
 }
 # Requests that end: the thread closes, later messages from the sender are new requests.
 CLOSING = (RequestResolved, RequestCancelled, RequestExpired, RequestReferred)

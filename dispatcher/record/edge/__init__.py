@@ -9,6 +9,7 @@
 | `roster_members` (who earlier ledgers listed) | `roster_members` |
 | `staff_audit`, `contact_views` (who saw or did what) | `audit` |
 | `platform_logins` (chat-platform logins for offer links, one-time codes) | `platform_logins` |
+| `staff_actions` (staff actions on requests: who, when, which command) | `staff_actions` |
 
 Queries of the projection tables are in `dispatcher.record.read`.
 """
