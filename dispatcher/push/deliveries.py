@@ -331,7 +331,9 @@ class DeliveryPlanner:
         waiting = int((event.occurred_at - r.created_at).total_seconds() // 60) if r else 0
         deliveries = []
         for who in whistle_recipients((e.name for e in self.registry), event.community_id):
-            links = self._links(event, who)
+            # A link bound to a group robot would let anyone who reads the group act as
+            # it: the group's message sends staff to the dashboard (their own session).
+            links = {} if who.role == "group" else self._links(event, who)
             message = render_whistle(
                 WhistleSpec(
                     category=body.category,

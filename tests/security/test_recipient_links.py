@@ -46,12 +46,13 @@ async def test_forged_edited_expired_and_reused_links_act_on_nothing(
     now = datetime.now(UTC)
     good = _links(api.settings(), rid, now)["claim"]
     forged = _links(api.settings(link_secret=SecretStr("f" * 48)), rid, now)["claim"]
+    forged_report = _links(api.settings(link_secret=SecretStr("f" * 48)), rid, now)["report"]
     expired = _links(api.settings(), rid, now - timedelta(days=2))["claim"]
     body, mac = good.rsplit("/", 1)[1].split(".")
     edited = (
         good.rsplit("/", 1)[0] + "/" + body[:-1] + ("A" if body[-1] != "A" else "B") + "." + mac
     )
-    for url, code in ((forged, 400), (edited, 400), (expired, 410)):
+    for url, code in ((forged, 400), (forged_report, 400), (edited, 400), (expired, 410)):
         path = url.removeprefix(api.api_url)
         assert (await client.get(path)).status_code == code
         assert (await client.post(path)).status_code == code

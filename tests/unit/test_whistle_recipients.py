@@ -70,7 +70,9 @@ def test_the_whistle_calls_each_recipient_with_their_own_links(world: World) -> 
         f"{C}.department.城管",
     ]
     assert len({d.delivery_id for d in out}) == 4  # each recipient counted and retried alone
-    for d in out:
+    group, *people = out
+    assert f"{BASE}/dashboard" in group.message.text and "/l/w/" not in group.message.text
+    for d in people:
         assert d.kind is PushKind.WHISTLE
         assert f"{BASE}/l/w/report-{d.recipient}" in d.message.text
         assert f"{BASE}/l/w/claim-{d.recipient}" in d.message.text
