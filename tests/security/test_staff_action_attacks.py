@@ -5,6 +5,8 @@ anything reaches Kafka or the audit table."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 
@@ -95,3 +97,44 @@ async def test_the_cookie_session_needs_its_csrf_token(
             return (await status_of(c, rid))["status"] == "cancelled"
 
     await eventually(cancelled, what="the cancel applied")
+
+
+async def _frames_until(client: httpx.AsyncClient, token: str, stop: str, seen: list[str]) -> None:
+    """Read the SSE stream's data lines into `seen` until one contains `stop`."""
+    async with client.stream("GET", "/ops/v1/stream", headers=bearer(token)) as resp:
+        assert resp.status_code == 200
+        async for line in resp.aiter_lines():
+            if line.startswith("data:"):
+                seen.append(line)
+                if stop in line:
+                    return
+
+
+async def test_the_live_feed_shows_a_community_s_staff_only_their_community(
+    api: LocalStack, client: httpx.AsyncClient
+) -> None:
+    # District staff watch first (the feed starts at the topic's end); B's request is
+    # published before A's, so a feed that leaked B would show it before A's.
+    district: list[str] = []
+    async with httpx.AsyncClient(base_url=api.api_url, timeout=60) as watcher:
+        watching = asyncio.create_task(_frames_until(watcher, DISTRICT, "never", district))
+        await eventually(
+            lambda: asyncio.sleep(0, any('"live":true' in f for f in district)),
+            what="the district feed live",
+        )
+        theirs = await recorded_request(client, B)
+        await eventually(
+            lambda: asyncio.sleep(0, any(theirs in f for f in district)), what="B's event seen"
+        )
+        mine = await recorded_request(client, A)
+        await eventually(
+            lambda: asyncio.sleep(0, any(mine in f for f in district)), what="A's event seen"
+        )
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
+    seen: list[str] = []
+    async with httpx.AsyncClient(base_url=api.api_url, timeout=60) as li:
+        await asyncio.wait_for(_frames_until(li, LI, mine, seen), timeout=60)
+    assert any(mine in f for f in seen)
+    assert not any(theirs in f or f'"{B}"' in f for f in seen), seen
