@@ -313,6 +313,10 @@ class DeliveryPlanner:
             for ep in endpoints
         ]
 
+    def _recipients(self, community_id: str) -> list[Recipient]:
+        """The community's whistle list: the one place it is read."""
+        return whistle_recipients((e.name for e in self.registry), community_id)
+
     def _links(self, event: Event, r: Recipient) -> dict[str, str]:
         return self.recipient_links(
             request_id=event.request_id or "",
@@ -330,7 +334,7 @@ class DeliveryPlanner:
         r = self.request(event.request_id or "")
         waiting = int((event.occurred_at - r.created_at).total_seconds() // 60) if r else 0
         deliveries = []
-        for who in whistle_recipients((e.name for e in self.registry), event.community_id):
+        for who in self._recipients(event.community_id):
             # A link bound to a group robot would let anyone who reads the group act as
             # it: the group's message sends staff to the dashboard (their own session).
             links = {} if who.role == "group" else self._links(event, who)
@@ -361,7 +365,7 @@ class DeliveryPlanner:
     def _referral(self, event: Event, body: ReferredToEmergency) -> Planned:
         """The last rung reaches a person (the duty officer, else the grid worker), with a
         claim link bound to them; the dashboard shows it too."""
-        people = referral_recipients((e.name for e in self.registry), event.community_id)
+        people = referral_recipients(self._recipients(event.community_id))
         if not people:
             return Planned(warnings=[f"referral {event.request_id}: no duty or grid worker"])
         r = self.request(event.request_id or "")

@@ -60,9 +60,10 @@ def whistle_recipients(registry: Iterable[str], community_id: str) -> list[Recip
     return sorted((r for r in found if r is not None), key=lambda r: (ROLES.index(r.role), r.name))
 
 
-def referral_recipients(registry: Iterable[str], community_id: str) -> list[Recipient]:
-    """Who the emergency-referral rung reaches: the duty officer, else the grid worker(s)."""
-    everyone = whistle_recipients(registry, community_id)
+def referral_recipients(everyone: Iterable[Recipient]) -> list[Recipient]:
+    """Of a community's whistle list, who the emergency-referral rung reaches: the duty
+    officer, else the grid worker(s)."""
+    everyone = list(everyone)
     for role in REFERRAL_ROLES:
         chosen = [r for r in everyone if r.role == role]
         if chosen:

@@ -51,9 +51,10 @@ def test_the_list_comes_from_the_endpoint_names() -> None:
     names = [n for n, _ in ENDPOINTS]
     found = [(r.role, r.name) for r in whistle_recipients(names, COMMUNITY)]
     assert found == [("group", ""), ("grid_worker", ""), ("property", ""), ("department", "城管")]
-    assert [r.role for r in referral_recipients(names, COMMUNITY)] == ["grid_worker"]
-    duty = [*names, f"{C}.duty"]
-    assert [r.role for r in referral_recipients(duty, COMMUNITY)] == ["duty"]
+    everyone = whistle_recipients(names, COMMUNITY)
+    assert [r.role for r in referral_recipients(everyone)] == ["grid_worker"]
+    with_duty = whistle_recipients([*names, f"{C}.duty"], COMMUNITY)
+    assert [r.role for r in referral_recipients(with_duty)] == ["duty"]
 
 
 def test_the_whistle_calls_each_recipient_with_their_own_links(world: World) -> None:
