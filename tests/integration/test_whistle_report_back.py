@@ -7,6 +7,7 @@ claim link, and pressing it records who took the request on."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -16,11 +17,11 @@ import asyncpg
 import httpx
 import pytest
 
-from dispatcher.testing.push_receiver import PushReceiver
-from dispatcher.testing.stack import LocalStack
+from dispatcher.testing.push_receiver import PushReceiver, server_error
+from dispatcher.testing.stack import LocalStack, free_port
 from tests.integration.test_platform_wecom import WeCom
 from tests.support import platform_flow as flow
-from tests.support.staff import status_of, write_staff_file
+from tests.support.staff import DISTRICT, bearer, status_of, write_staff_file
 from tests.support.waiting import eventually
 
 COMMUNITY = "plat-wecom-empty"  # the group "g-empty": nobody to offer
@@ -34,12 +35,16 @@ LINK = re.compile(r"(报到|认领|接手)：(http://\S+/l/w/\S+)")
 
 
 def endpoints(receiver: PushReceiver) -> list[dict[str, str]]:
+    receiver.set_default("/dept", server_error(400))  # this department's hook is broken
     return [flow.webhook_endpoint(receiver, name, path) for name, path in RECIPIENTS.items()]
 
 
 @pytest.fixture(scope="module")
 async def run(stack: LocalStack) -> AsyncIterator[flow.Running]:
     write_staff_file(stack, {})
+    # The API's health view probes the worker's /stats (push outcomes per endpoint).
+    port = stack.worker_ports.setdefault("worker-1", free_port())
+    stack.extra_env["DISPATCH_WORKER_WEB_URLS"] = json.dumps([f"http://127.0.0.1:{port}"])
     # Critical plan × 0.05: the whistle at once (empty rings are skipped), the referral
     # 6 s later, the end of the ladder 45 s after that.
     async for running in flow.start(stack, WeCom, time_scale=0.05, more_endpoints=endpoints):
@@ -81,7 +86,19 @@ async def test_whistle_report_back_and_referral_claim(
             ),
             what="the request recorded",
         )
+
         # The whistle: every recipient, each with links of their own.
+        # The broken department hook fails for good; the dashboard's health view says where.
+        async def push_outcomes() -> dict[str, dict[str, int]] | None:
+            r = await client.get("/ops/v1/health", headers=bearer(DISTRICT))
+            found = {p["endpoint"]: p for p in r.json()["push"]}
+            dept = found.get(f"{C}.department.城管", {})
+            return found if dept.get("failed") and len(found) >= 3 else None
+
+        outcomes = await eventually(push_outcomes, what="push failures per endpoint")
+        assert outcomes[f"{C}.department.城管"]["delivered"] == 0
+        assert outcomes[f"{C}.grid_worker"]["delivered"] >= 1
+        assert outcomes[f"{C}.grid_worker"]["failed"] == 0
         for path in RECIPIENTS.values():
             await receiver.wait_for(
                 lambda path=path: bool(pushed(receiver, path, "push.whistle")), timeout=60
