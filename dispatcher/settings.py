@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     app_id: str = "neighbour-dispatch"
     worker_web_host: str = "127.0.0.1"
     worker_web_port: int = 6066
+    # The workers' web pages the API's stream-health view probes (/stats: liveness, push
+    # outcomes per endpoint). Empty: the one at worker_web_host:worker_web_port.
+    worker_web_urls: list[str] = []
     data_dir: Path = REPO_ROOT / ".stack" / "faust"
     deadline_tick_seconds: float = Field(0.1, gt=0)
     # Multiplies every wait, offer time and lifetime of the escalation plans. 1.0 in

@@ -14,6 +14,7 @@ from pydantic import Field
 from schemas._base import UtcDatetime, Wire
 from schemas.helpers import HelperProfile, TimeWindow
 from schemas.requests import RequestSpec
+from schemas.staff_actions import ClaimRequest, ReportBack
 from schemas.vocab import Party, ReferralTarget
 
 COMMAND_SCHEMA_VERSION: Literal[1] = 1
@@ -65,12 +66,14 @@ class ResolveRequest(Wire):
 
 
 class ReferRequest(Wire):
-    """Staff hand the request on (120/110/119/property): it ends here for neighbours."""
+    """Staff hand the request on (120/110/119/property, or a named department): it ends
+    here for neighbours."""
 
     type: Literal["refer_request"] = "refer_request"
     request_id: str
     to: ReferralTarget
     note: str = ""
+    department: str = Field(default="", max_length=64)  # when `to` is "department"
 
 
 class WithdrawHelper(Wire):
@@ -156,7 +159,9 @@ CommandBody = Annotated[
     | UpsertHelper
     | DeactivateHelper
     | SetHelperStatus
-    | SetDoNotDisturb,
+    | SetDoNotDisturb
+    | ClaimRequest
+    | ReportBack,
     Field(discriminator="type"),
 ]
 
@@ -172,6 +177,8 @@ REQUEST_COMMANDS = (
     MarkOnMyWay,
     CompleteAssignment,
     FireDeadline,
+    ClaimRequest,
+    ReportBack,
 )
 HELPER_COMMANDS = (UpsertHelper, DeactivateHelper, SetHelperStatus, SetDoNotDisturb)
 

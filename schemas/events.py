@@ -21,6 +21,7 @@ from schemas._base import UtcDatetime, Wire
 from schemas.places import PlacePath
 from schemas.plans import LadderStep
 from schemas.requests import RequesterContact
+from schemas.staff_actions import RequestClaimed, WhistleReportedBack
 from schemas.vocab import Category, EmergencyNumber, Party, ReferralTarget, Ring, Urgency
 
 EVENT_SCHEMA_VERSION: Literal[1] = 1
@@ -208,6 +209,7 @@ class RequestReferred(Wire):
     type: Literal["request_referred"] = "request_referred"
     to: ReferralTarget
     note: str = ""
+    department: str = ""  # when `to` is "department"
 
 
 class RequestExpired(Wire):
@@ -227,6 +229,8 @@ RejectReason = Literal[
     "unknown_helper",
     "wrong_community",
     "invalid",
+    "already_claimed",  # another staff member took the request on first
+    "not_whistled",  # a report-back for a request whose whistle never blew
 ]
 
 
@@ -269,7 +273,9 @@ EventBody = Annotated[
     | RequestReferred
     | RequestExpired
     | CommandRejected
-    | HelperUpdated,
+    | HelperUpdated
+    | RequestClaimed
+    | WhistleReportedBack,
     Field(discriminator="type"),
 ]
 

@@ -89,6 +89,9 @@ class RequestState(Wire):
     closed_at: UtcDatetime | None = None
     closed_by: Party | None = None
     referred_to: ReferralTarget | None = None
+    claimed_by: str | None = None  # the staff member (or called recipient) who took it on
+    claimed_at: UtcDatetime | None = None
+    reported_back: tuple[str, ...] = ()  # whistle recipients who reported back (报到)
     recent_command_ids: tuple[str, ...] = ()
 
     @property

@@ -93,6 +93,7 @@ class ReferralTarget(StrEnum):
     POLICE = "110"
     FIRE = "119"
     PROPERTY = "property"  # 物业
+    DEPARTMENT = "department"  # a named department (街道, 城管, 供水…): staff hand it on
 
 
 class Party(StrEnum):

@@ -22,6 +22,7 @@ from dispatcher.ops import metrics as ops_metrics
 from dispatcher.push import Deliverer, Delivery, EndpointRegistry, PushKind
 from dispatcher.push.deliveries import DeliveryPlanner, Planned
 from dispatcher.push.lane import EngineConfig, SubmitOutcome
+from dispatcher.recipient_links import recipient_links
 from schemas.commands import Command, ReportDeliveryFailure, new_command
 from schemas.events import Event
 from streams.dead_letter import DeadLetterSink, short
@@ -134,6 +135,7 @@ class Notifier:
 class NotifyAgent:
     notifier: Notifier
     sink: DeadLetterSink
+    per_endpoint: Callable[[str, bool], None] = lambda endpoint, ok: None
 
     @classmethod
     def for_runtime(cls, rt: WorkerRuntime, sink: DeadLetterSink) -> NotifyAgent:
@@ -143,10 +145,11 @@ class NotifyAgent:
             helper=lambda hid: rt.state.core.helpers.get(hid),
             request=lambda rid: rt.state.core.requests.get(rid),
             offer_links=partial(action_links, settings),
+            recipient_links=partial(recipient_links, settings),
             public_base_url=settings.public_base_url,
             default_endpoint=settings.push_default_endpoint,
         )
-        agent = cls(Notifier(planner, rt.send_command, rt.clock), sink)
+        agent = cls(Notifier(planner, rt.send_command, rt.clock), sink, rt.stats.note_push)
         agent.notifier.on_result = agent.observe_push
         return agent
 
@@ -166,6 +169,7 @@ class NotifyAgent:
     def observe_push(self, delivery: Delivery, ok: bool, latency: float | None) -> None:
         # Label by endpoint kind (webhook, wecom…), never by name: bounded cardinality.
         kind = self.notifier.registry.get(delivery.endpoint).kind.value
+        self.per_endpoint(delivery.endpoint, ok)
         if ok:
             ops_metrics.observe_delivery(kind, seconds=latency)
         else:

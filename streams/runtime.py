@@ -37,6 +37,13 @@ class Stats:
     dead_letters: int = 0
     recorded: int = 0
     deadline_lateness_s: list[float] = field(default_factory=list)
+    # Push outcomes per endpoint name (for staff's stream-health view; endpoint names can
+    # name a community, so they are never Prometheus labels).
+    push: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def note_push(self, endpoint: str, ok: bool) -> None:
+        counts = self.push.setdefault(endpoint, {"delivered": 0, "failed": 0})
+        counts["delivered" if ok else "failed"] += 1
 
     def note_lateness(self, seconds: float) -> None:
         self.deadline_lateness_s.append(seconds)

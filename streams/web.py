@@ -30,6 +30,7 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
         "recorded": s.recorded,
         "deadline_lateness_s": percentiles(s.deadline_lateness_s),
         "deadlines_fired": len(s.deadline_lateness_s),
+        "push": s.push,  # endpoint → delivered / failed for good
     }
 
 

@@ -18,6 +18,7 @@ from dispatcher.api import (
     helper_pages,
     messages,
     offer_pages,
+    recipient_pages,
     requests,
 )
 from dispatcher.api import ops_pages as ops_web
@@ -106,6 +107,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     app.include_router(assignment_pages.router)
     app.include_router(platform_login_routes.router)
     app.include_router(helper_pages.router)
+    app.include_router(recipient_pages.router)
     app.include_router(answer_pages.router)
     app.include_router(admin.router)
     ops_web.install(app, settings)

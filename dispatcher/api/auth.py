@@ -124,6 +124,14 @@ def session_account(
     return account if hmac.compare_digest(mac.encode(), good.encode()) else None
 
 
+def session_csrf(request: Request, cookie: str) -> str:
+    """The dashboard's anti-CSRF token for this session: derived from the session cookie
+    (which a cross-site page can neither read nor send: SameSite=Strict), handed to the
+    page by a same-origin JSON call and sent back in a header with every action."""
+    msg = b"csrf|" + cookie.encode()
+    return hmac.new(_session_key(request), msg, hashlib.sha256).hexdigest()
+
+
 def behind_tls(request: Request) -> bool:
     """The scheme the client used. uvicorn takes X-Forwarded-Proto/-For only from
     `settings.trusted_proxies` (see serve.py); anyone else's header is ignored."""
@@ -145,12 +153,6 @@ def ensure_staff_scope(request: Request, community_id: str) -> None:
     account: StaffAccount | None = getattr(request.state, "staff", None)
     if account is not None and not account.may_act_in(community_id):
         raise HTTPException(status_code=403, detail="this staff account is not for that community")
-
-
-def ensure_district_wide(request: Request) -> None:
-    account: StaffAccount | None = getattr(request.state, "staff", None)
-    if account is not None and not account.district_wide:
-        raise HTTPException(status_code=403, detail="district-wide staff only")
 
 
 async def require_staff(

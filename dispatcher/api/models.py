@@ -131,6 +131,10 @@ class RequestStatusOut(BaseModel):
     first_offer_at: str | None
     first_accept_at: str | None
     closed_at: str | None
+    claimed_by: str | None = None  # the staff member who took it on
+    claimed_at: str | None = None
+    referred_to: str | None = None  # 120/110/119/property/department
+    referred_department: str | None = None
 
 
 class CommandAccepted(BaseModel):

@@ -21,16 +21,17 @@ from fastapi.responses import (
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from dispatcher.api import staff_actions, stream_health
 from dispatcher.api.auth import (
     SESSION_SECONDS,
     authenticate_staff,
     bearer,
     behind_tls,
     check_credential,
-    ensure_district_wide,
     ensure_staff_scope,
     new_session,
 )
+from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.api.staff_pages import COOKIE, require_staff_ops, signed_in_staff
 from dispatcher.ops import api_metrics
 from dispatcher.ops.dashboard_data import overview
@@ -106,11 +107,16 @@ async def dashboard_login(request: Request, token: Annotated[str, Form()] = "") 
     return response
 
 
+def _scope(request: Request) -> frozenset[str] | None:
+    """The communities this account may see; None: all of them (district-wide)."""
+    account: StaffAccount = request.state.staff
+    return None if account.district_wide else account.communities
+
+
 @staff.get("/overview", summary="Open requests, today's figures, per-community table")
 async def ops_overview(request: Request) -> JSONResponse:
-    ensure_district_wide(request)  # the overview spans every community
     pool = await request.app.state.deps.pool()
-    data = await overview(pool)
+    data = await overview(pool, communities=_scope(request))  # a community's staff: theirs
     data["feed_live"] = _feed(request).ready.is_set()
     data["categories"] = category_labels()  # one label per category, from the catalogue
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
@@ -118,8 +124,11 @@ async def ops_overview(request: Request) -> JSONResponse:
 
 @staff.get("/stream", summary="Server-sent events: the dispatch events as they happen")
 async def ops_stream(request: Request) -> StreamingResponse:
-    ensure_district_wide(request)
     feed = _feed(request)
+    scope = _scope(request)
+
+    def shown(view: dict[str, Any]) -> bool:
+        return scope is None or view.get("community_id") in scope
 
     async def frames() -> AsyncIterator[str]:
         async with feed.subscribe() as queue:
@@ -128,14 +137,16 @@ async def ops_stream(request: Request) -> StreamingResponse:
                 await asyncio.wait_for(feed.ready.wait(), timeout=10)
             yield _status(feed)
             for view in list(feed.recent):  # the page dedupes by event id
-                yield sse_message(view)
+                if shown(view):
+                    yield sse_message(view)
             while True:
                 try:
                     view = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
                 except TimeoutError:
                     yield _status(feed)  # doubles as a keep-alive through proxies
                     continue
-                yield sse_message(view)
+                if shown(view):
+                    yield sse_message(view)
 
     return StreamingResponse(
         frames(),
@@ -200,6 +211,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(api_metrics.HttpMetricsMiddleware)
     app.include_router(public)
     app.include_router(staff)
+    app.include_router(staff_actions.router)
+    app.include_router(stream_health.router)
     app.mount("/ops/static", StaticFiles(directory=str(STATIC)), name="ops-static")
 
     # Stop the feed's consumer with the app, inside whatever lifespan create_app set.
@@ -212,5 +225,6 @@ def install(app: FastAPI, settings: Settings) -> None:
                 yield state
             finally:
                 await feed.stop()
+                await stream_health.close(a)
 
     app.router.lifespan_context = lifespan

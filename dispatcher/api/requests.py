@@ -107,7 +107,7 @@ async def submit_request(
     )
 
 
-async def _community_of(deps: ApiDeps, request_id: str) -> str:
+async def community_of_request(deps: ApiDeps, request_id: str) -> str:
     """From our intake table (no read-model lag), else the read model (staff-made ones)."""
     pool = await deps.pool()
     community = await intake.community_of(pool, request_id) or await read_requests.community_of(
@@ -139,7 +139,9 @@ async def request_status(
     A bot signs `GET <path>` and a newline (no body). No personal data in the answer."""
     deps: ApiDeps = request.app.state.deps
     row = await read_requests.status(await deps.pool(), request_id)
-    community = row["community_id"] if row is not None else await _community_of(deps, request_id)
+    community = (
+        row["community_id"] if row is not None else await community_of_request(deps, request_id)
+    )
     ensure_community(caller, community)
     if row is None:
         raise fail(404, "not_recorded_yet", "queued but not recorded yet: retry in a moment")
@@ -152,7 +154,7 @@ async def _request_command(
     if path_id != body_id:
         raise fail(422, "id_mismatch", "request_id in the path and the body differ")
     deps: ApiDeps = request.app.state.deps
-    community = await _community_of(deps, path_id)
+    community = await community_of_request(deps, path_id)
     ensure_community(caller, community)
     if caller.bot is not None and not caller.bot.may_close_others:
         # A bot of the same community must not cancel or resolve someone else's request

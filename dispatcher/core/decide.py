@@ -10,6 +10,7 @@ from typing import Any
 from dispatcher.core import assignment_commands as ac
 from dispatcher.core import helper_commands as hc
 from dispatcher.core import request_commands as rc
+from dispatcher.core import staff_commands as sc
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
 from dispatcher.core.state import Decision, DispatchState
@@ -32,6 +33,7 @@ from schemas.commands import (
     UpsertHelper,
     WithdrawHelper,
 )
+from schemas.staff_actions import ClaimRequest, ReportBack
 
 _EMPTY = Decision()
 
@@ -47,6 +49,8 @@ _REQUEST_HANDLERS: dict[type[Any], RequestHandler] = {
     MarkOnMyWay: ac.on_my_way,
     CompleteAssignment: ac.complete,
     FireDeadline: rc.deadline,
+    ClaimRequest: sc.claim,
+    ReportBack: sc.report_back,
 }
 
 

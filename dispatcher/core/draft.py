@@ -37,6 +37,9 @@ class RequestDraft:
     closed_at: datetime | None = None
     closed_by: Party | None = None
     referred_to: ReferralTarget | None = None
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    reported_back: tuple[str, ...] = ()
     _ctx: SearchContext | None = field(default=None, repr=False)
 
     @classmethod
@@ -54,6 +57,9 @@ class RequestDraft:
             closed_at=r.closed_at,
             closed_by=r.closed_by,
             referred_to=r.referred_to,
+            claimed_by=r.claimed_by,
+            claimed_at=r.claimed_at,
+            reported_back=r.reported_back,
         )
 
     @property
@@ -143,5 +149,8 @@ class RequestDraft:
             closed_at=self.closed_at,
             closed_by=self.closed_by,
             referred_to=self.referred_to,
+            claimed_by=self.claimed_by,
+            claimed_at=self.claimed_at,
+            reported_back=self.reported_back,
             recent_command_ids=recent,
         )

@@ -287,7 +287,7 @@ def refer(fx: Effects, d: RequestDraft, body: ReferRequest) -> RequestDraft | No
     stand_down(fx, d, "referred")
     close(fx, d, RequestStatus.REFERRED, Party.STAFF)
     d.referred_to = body.to
-    fx.emit(RequestReferred(to=body.to, note=body.note), d.request_id)
+    fx.emit(RequestReferred(to=body.to, note=body.note, department=body.department), d.request_id)
     return d
 
 

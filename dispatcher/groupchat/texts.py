@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from dispatcher.push.recipients import ROLE_ZH
 from schemas.events import (
     Event,
     HelperAssigned,
@@ -17,6 +18,7 @@ from schemas.events import (
     RingEscalated,
     WhistleBlown,
 )
+from schemas.staff_actions import RequestClaimed, WhistleReportedBack
 from schemas.vocab import ReferralTarget, Ring
 
 _REFERRAL = {
@@ -24,6 +26,7 @@ _REFERRAL = {
     ReferralTarget.POLICE: "请立即拨打110报警！",
     ReferralTarget.FIRE: "请立即拨打119！",
     ReferralTarget.PROPERTY: "已转交物业处理。",
+    ReferralTarget.DEPARTMENT: "已转交相关部门处理。",
 }
 # Requests that end: the thread closes, later messages from the sender are new requests.
 CLOSING = (RequestResolved, RequestCancelled, RequestExpired, RequestReferred)
@@ -50,6 +53,11 @@ def update_for(event: Event) -> str | None:
         return "正在扩大到全社区范围寻找邻居。" if body.to_ring is Ring.COMMUNITY else None
     if isinstance(body, WhistleBlown):
         return "已通知社区值班人员协助。"
+    if isinstance(body, RequestClaimed):
+        return "社区工作人员已接手，会尽快联系您。"
+    if isinstance(body, WhistleReportedBack):
+        # The role only (网格员, 物业…), never who: the group hears that someone came.
+        return f"{ROLE_ZH.get(body.role, '社区')}已报到，正在协助处理。"
     if isinstance(body, ReferredToEmergency):
         return "暂时没有邻居能及时赶到。" + _REFERRAL[body.to]
     if isinstance(body, RequestResolved):

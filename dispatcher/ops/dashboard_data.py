@@ -27,10 +27,14 @@ def _rate(answered: int, requests: int) -> float | None:
     return round(answered / requests, 4) if requests else None
 
 
-async def overview(conn: Db, *, limit: int = 200) -> dict[str, Any]:
-    open_rows = await dashboard.open_requests(conn, limit)
-    closed_rows = await dashboard.recently_closed(conn, 50)
-    today_rows = [_row(r) for r in await dashboard.today_by_community(conn)]
+async def overview(
+    conn: Db, *, limit: int = 200, communities: frozenset[str] | None = None
+) -> dict[str, Any]:
+    """`communities`: only these (a community's staff); None: the whole district."""
+    only = sorted(communities) if communities is not None else None
+    open_rows = await dashboard.open_requests(conn, limit, only)
+    closed_rows = await dashboard.recently_closed(conn, 50, only)
+    today_rows = [_row(r) for r in await dashboard.today_by_community(conn, only)]
     for r in today_rows:
         r["answered_rate"] = _rate(r["answered"], r["requests"])
     total = next((r for r in today_rows if r["community_id"] is None), None)

@@ -8,6 +8,7 @@ that registry. Contact details go only to a private channel of the helper who ac
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,17 +21,27 @@ from dispatcher.push.messages import (
     CancellationSpec,
     CancelReason,
     OfferSpec,
+    ReferralSpec,
     StandDownSpec,
     WhistleSpec,
     render_assignment,
     render_cancellation,
     render_offer,
+    render_referral,
     render_stand_down,
     render_whistle,
 )
 from dispatcher.push.model import Delivery, Mention, PushKind, PushMessage
+from dispatcher.push.recipients import Recipient, referral_recipients, whistle_recipients
 from schemas.commands import ReportDeliveryFailure
-from schemas.events import Event, HelperAssigned, OfferSent, OfferStoodDown, WhistleBlown
+from schemas.events import (
+    Event,
+    HelperAssigned,
+    OfferSent,
+    OfferStoodDown,
+    ReferredToEmergency,
+    WhistleBlown,
+)
 from schemas.records import HelperState, RequestState
 from schemas.vocab import Category, Skill, Urgency
 
@@ -57,7 +68,32 @@ class OfferLinks(Protocol):
     ) -> dict[str, str]: ...
 
 
+class RecipientLinks(Protocol):
+    """Absolute claim and report-back URLs for one whistle/referral recipient
+    (dispatcher.recipient_links): each acts as that recipient, once."""
+
+    def __call__(
+        self, *, request_id: str, community_id: str, recipient: str, role: str, now: datetime
+    ) -> dict[str, str]: ...
+
+
+def _no_recipient_links(
+    *, request_id: str, community_id: str, recipient: str, role: str, now: datetime
+) -> dict[str, str]:
+    return {}
+
+
 STATUS_LINK_GRACE = timedelta(days=1)
+
+
+def _per_recipient(event: Event, who: Recipient) -> str:
+    """One delivery id per recipient of an event (the same on every retry), so the
+    deliverer's dedupe and the notify agent's ack count each recipient; the community
+    group keeps the event id it always had."""
+    if who.role == "group":
+        return event.event_id
+    tag = hashlib.sha256(who.recipient_id.encode()).hexdigest()[:16]  # names may be 城管
+    return f"{event.event_id}:{tag}"
 
 
 def community_group_endpoint(community_id: str) -> str:
@@ -83,6 +119,7 @@ class DeliveryPlanner:
     offer_links: OfferLinks
     public_base_url: str
     default_endpoint: str | None = None
+    recipient_links: RecipientLinks = _no_recipient_links
 
     def plan(self, event: Event) -> Planned:
         body = event.body
@@ -94,6 +131,8 @@ class DeliveryPlanner:
             return Planned(self._stand_down(event, body))
         if isinstance(body, WhistleBlown):
             return Planned(self._whistle(event, body))
+        if isinstance(body, ReferredToEmergency):
+            return self._referral(event, body)
         return Planned()
 
     # ---------------------------------------------------------------- who, where
@@ -274,28 +313,82 @@ class DeliveryPlanner:
             for ep in endpoints
         ]
 
+    def _recipients(self, community_id: str) -> list[Recipient]:
+        """The community's whistle list: the one place it is read."""
+        return whistle_recipients((e.name for e in self.registry), community_id)
+
+    def _links(self, event: Event, r: Recipient) -> dict[str, str]:
+        return self.recipient_links(
+            request_id=event.request_id or "",
+            community_id=event.community_id,
+            recipient=r.recipient_id,
+            role=r.role,
+            now=event.occurred_at,
+        )
+
     def _whistle(self, event: Event, body: WhistleBlown) -> list[Delivery]:
-        endpoint = community_group_endpoint(event.community_id)
-        if not body.broadcast_community_group or endpoint not in self.registry:
+        """To each recipient of the community's whistle list, with their own claim and
+        report-back links; the dashboard link where no recipient links are made."""
+        if not body.broadcast_community_group:
             return []
         r = self.request(event.request_id or "")
         waiting = int((event.occurred_at - r.created_at).total_seconds() // 60) if r else 0
-        message = render_whistle(
-            WhistleSpec(
-                category=body.category,
-                urgency=body.urgency,
-                building=body.building_label,
-                waiting_minutes=waiting,
-                helpers_missing=body.open_slots,
-                claim_url=f"{self.public_base_url.rstrip('/')}/dashboard",
+        deliveries = []
+        for who in self._recipients(event.community_id):
+            # A link bound to a group robot would let anyone who reads the group act as
+            # it: the group's message sends staff to the dashboard (their own session).
+            links = {} if who.role == "group" else self._links(event, who)
+            message = render_whistle(
+                WhistleSpec(
+                    category=body.category,
+                    urgency=body.urgency,
+                    building=body.building_label,
+                    waiting_minutes=waiting,
+                    helpers_missing=body.open_slots,
+                    claim_url=links.get("claim") or f"{self.public_base_url.rstrip('/')}/dashboard",
+                    report_url=links.get("report"),
+                    called_as=None if who.role == "group" else who.label,
+                )
             )
-        )
-        return [
-            Delivery(
-                delivery_id=event.event_id,
-                endpoint=endpoint,
-                kind=PushKind.WHISTLE,
-                message=message,
-                data={"request_id": event.request_id or ""},
+            deliveries.append(
+                Delivery(
+                    delivery_id=_per_recipient(event, who),
+                    endpoint=who.endpoint,
+                    kind=PushKind.WHISTLE,
+                    message=message,
+                    recipient=who.recipient_id,
+                    data={"request_id": event.request_id or "", "role": who.role},
+                )
             )
-        ]
+        return deliveries
+
+    def _referral(self, event: Event, body: ReferredToEmergency) -> Planned:
+        """The last rung reaches a person (the duty officer, else the grid worker), with a
+        claim link bound to them; the dashboard shows it too."""
+        people = referral_recipients(self._recipients(event.community_id))
+        if not people:
+            return Planned(warnings=[f"referral {event.request_id}: no duty or grid worker"])
+        r = self.request(event.request_id or "")
+        deliveries = []
+        for who in people:
+            links = self._links(event, who)
+            message = render_referral(
+                ReferralSpec(
+                    category=r.spec.category if r else Category.OTHER,
+                    urgency=r.spec.urgency if r else Urgency.NORMAL,
+                    building=r.spec.place.building_label() if r else None,
+                    refer_to=body.to.value,
+                    claim_url=links.get("claim") or f"{self.public_base_url.rstrip('/')}/dashboard",
+                )
+            )
+            deliveries.append(
+                Delivery(
+                    delivery_id=_per_recipient(event, who),
+                    endpoint=who.endpoint,
+                    kind=PushKind.WHISTLE,
+                    message=message,
+                    recipient=who.recipient_id,
+                    data={"request_id": event.request_id or "", "role": who.role},
+                )
+            )
+        return Planned(deliveries)

@@ -193,15 +193,42 @@ class WhistleSpec:
     helpers_missing: int
     claim_url: str
     compound: str | None = None
+    report_url: str | None = None  # this recipient's "报到" link
+    called_as: str | None = None  # e.g. 网格员, 物业: who this message calls
+
+
+@dataclass(frozen=True)
+class ReferralSpec:
+    """The ladder's last rung: nobody could come in time; a person must hand it on now."""
+
+    category: Category
+    urgency: Urgency
+    building: str | None
+    refer_to: str  # 120, 110, 119, property
+    claim_url: str
+    compound: str | None = None
+
+
+def render_referral(spec: ReferralSpec) -> PushMessage:
+    to = f"{spec.refer_to}" if spec.refer_to[:1].isdigit() else "物业"
+    lines = [
+        "【需转介】" + _headline(spec.urgency, spec.category, spec.compound, spec.building),
+        f"暂无邻居能及时赶到，请立即转{to}处理，并在看板上登记。",
+        f"接手：{_link(spec.claim_url)}",
+    ]
+    lines += _safety_line(spec.urgency, spec.category)
+    return PushMessage(title=f"需转介：{entry(spec.category).zh}", text="\n".join(lines))
 
 
 def render_whistle(spec: WhistleSpec) -> PushMessage:
     lines = [
         "【吹哨】" + _headline(spec.urgency, spec.category, spec.compound, spec.building),
         f"已等待{max(0, spec.waiting_minutes)}分钟，还需{max(1, spec.helpers_missing)}位邻居。",
-        "请值班人员和附近邻居协助。",
+        f"请{spec.called_as}协助。" if spec.called_as else "请值班人员和附近邻居协助。",
         f"认领：{_link(spec.claim_url)}",
     ]
+    if spec.report_url:
+        lines.append(f"报到：{_link(spec.report_url)}")
     lines += _safety_line(spec.urgency, spec.category)
     title = f"吹哨：{entry(spec.category).zh}无人响应"
     return PushMessage(title=title, text="\n".join(lines))

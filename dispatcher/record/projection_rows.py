@@ -215,6 +215,15 @@ def _closed(outcome: str) -> Handler:
     return handle
 
 
+async def _referred(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    await _closed("referred")(conn, e, b)
+    await _touch(conn, e, "referred_to = $3, referred_department = $4", b["to"], b["department"])
+
+
+async def _claimed(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    await _touch(conn, e, "claimed_by = $3, claimed_at = $4", b["by"], e.occurred_at)
+
+
 async def _helper_updated(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
     await conn.execute(
         """
@@ -247,8 +256,10 @@ HANDLERS: dict[str, Handler] = {
     "assignment_completed": _completed,
     "request_resolved": _closed("resolved"),
     "request_cancelled": _closed("cancelled"),
-    "request_referred": _closed("referred"),
+    "request_referred": _referred,
     "request_expired": _closed("expired"),
     "helper_updated": _helper_updated,
+    "request_claimed": _claimed,
+    # whistle_reported_back: in the log only (the asking group hears it: groupchat).
     # command_rejected: in the log only.
 }

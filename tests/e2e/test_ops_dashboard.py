@@ -21,18 +21,13 @@ from schemas.catalogue import entry
 from schemas.commands import AcceptOffer, CommandBody, ResolveRequest
 from schemas.vocab import Category, Party
 from tests.e2e.cdp import Browser, chromium_binary
+from tests.e2e.dashboard_page import row_status, sign_in
 from tests.support import builders
 from tests.support.kafka import CommandProducer
 from tests.support.waiting import eventually
 
 COMMUNITY = "e2e-siming"
 STAFF = {"Authorization": "Bearer dev-staff-token"}
-
-
-async def row_status(browser: Browser, request_id: str) -> str | None:
-    expr = f"document.querySelector('tr[data-request-id={json.dumps(request_id)}]')?.dataset.status"
-    result: str | None = await browser.evaluate(expr)
-    return result
 
 
 async def test_dashboard_shows_a_request_live(stack: LocalStack, tmp_path: Path) -> None:
@@ -52,28 +47,7 @@ async def test_dashboard_shows_a_request_live(stack: LocalStack, tmp_path: Path)
             )
             assert r.status_code == 202, r.text
             await browser.start(binary)
-            # Sign in through the POSTed form (never a token in the URL); the server answers
-            # with an HttpOnly session cookie.
-            await browser.navigate(f"{stack.api_url}/dashboard")
-
-            async def sign_in_form() -> bool:
-                found = await browser.evaluate("!!document.querySelector('#token')")
-                return bool(found)
-
-            await eventually(sign_in_form, timeout=30, what="the sign-in form")
-            await browser.evaluate(
-                "document.querySelector('#token').value = 'dev-staff-token';"
-                " document.querySelector('form').submit(); true"
-            )
-
-            async def live() -> bool:
-                state = await browser.evaluate(
-                    "location.pathname === '/dashboard' && !location.search"
-                    " && document.querySelector('#live')?.dataset.state"
-                )
-                return state == "live"
-
-            await eventually(live, timeout=60, what="the dashboard's live feed connected")
+            await sign_in(browser, stack.api_url, "dev-staff-token")
             await browser.evaluate("window.__sameDocument = 'yes'")  # gone if the page reloads
 
             r = await api.post("/v1/requests", json=builders.request(COMMUNITY), headers=STAFF)

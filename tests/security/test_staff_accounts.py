@@ -63,7 +63,11 @@ async def test_staff_accounts_are_scoped_revocable_and_audited(stack: LocalStack
         assert r.status_code == 403
         assert (await c.get("/ops/v1/reports/sec-b/2026-11", headers=bearer(LI))).status_code == 403
         assert (await c.get("/ops/v1/reports/sec-a/2026-11", headers=bearer(LI))).status_code == 200
-        assert (await c.get("/ops/v1/overview", headers=bearer(LI))).status_code == 403
+        # The dashboard overview: only their community's rows (was 403 before accounts
+        # could act from the dashboard; tests/security/test_staff_action_attacks.py).
+        ov = await c.get("/ops/v1/overview", headers=bearer(LI))
+        assert ov.status_code == 200
+        assert {row["community_id"] for row in ov.json()["communities"]} <= {"sec-a"}
         r = await c.post("/v1/requests", json=builders.request("sec-b"), headers=bearer(LI))
         assert r.status_code == 403, r.text
         # A revoked account is nobody.

@@ -11,7 +11,7 @@ import json
 import re
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -140,19 +140,22 @@ class Running:
         )
 
 
-async def start(stack: LocalStack, make: type[Platform]) -> AsyncIterator[Running]:
+def webhook_endpoint(receiver: PushReceiver, name: str, path: str) -> dict[str, str]:
+    return {"name": name, "kind": "webhook", "url": receiver.url(path), "secret": PHONE_SECRET}
+
+
+async def start(
+    stack: LocalStack,
+    make: type[Platform],
+    *,
+    time_scale: float = 1.0,
+    more_endpoints: Callable[[PushReceiver], list[dict[str, str]]] = lambda receiver: [],
+) -> AsyncIterator[Running]:
     async with PushReceiver() as receiver:
         platform = make(receiver)
-        phones = [
-            {
-                "name": "phones",
-                "kind": "webhook",
-                "url": receiver.url("/phones"),
-                "secret": PHONE_SECRET,
-            }
-        ]
+        phones = [webhook_endpoint(receiver, "phones", "/phones"), *more_endpoints(receiver)]
         stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps(phones)
-        stack.extra_env["DISPATCH_PLAN_TIME_SCALE"] = "1.0"
+        stack.extra_env["DISPATCH_PLAN_TIME_SCALE"] = str(time_scale)
         path = stack.root / f"bots-{platform.kind}.json"  # not the harness's bots.json
         path.write_text(json.dumps(bots_doc(platform)), encoding="utf-8")
         stack.extra_env["DISPATCH_BOTS_FILE"] = str(path)

@@ -135,6 +135,8 @@ COMMAND_WIRE_TYPES = {
     "DeactivateHelper": "deactivate_helper",
     "SetHelperStatus": "set_helper_status",
     "SetDoNotDisturb": "set_do_not_disturb",
+    "ClaimRequest": "claim_request",
+    "ReportBack": "report_back",
 }
 IMPERATIVE_VERBS = (
     "Submit",
@@ -151,6 +153,7 @@ IMPERATIVE_VERBS = (
     "Upsert",
     "Deactivate",
     "Set",
+    "Claim",
 )
 
 

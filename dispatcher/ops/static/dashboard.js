@@ -13,6 +13,11 @@ const I18N = {
     waiting: "等待", helpers: "已接单", offers: "已通知", status: "状态",
     no_requests: "暂无待处理求助", events: "实时动态", communities: "各社区今日",
     whistles: "吹哨", expired: "超时未响应",
+    claimed_by: "负责人", selected: "已选", claim: "接手", resolve: "已解决", cancel: "取消",
+    refer: "转介", property: "物业", department: "部门", department_name: "部门名称",
+    sent: "已提交", failed: "未成功", health: "数据流健康", h_rates: "命令 / 事件 每秒",
+    h_lag: "消费积压（按分区）", h_dead: "死信", h_push: "推送失败（按通道）",
+    h_workers: "工作进程", no_data: "暂无数据",
     footer: "本系统不替代 120 / 110 / 119。页面不显示电话、地址或求助原文。",
     u: { critical: "危急", urgent: "紧急", normal: "一般", low: "不急" },
     c: {}, // category labels: from the server's catalogue with each snapshot
@@ -25,7 +30,8 @@ const I18N = {
       helper_assigned: "邻居接单", offer_stood_down: "已撤回邀请", ring_escalated: "扩大范围",
       whistle_blown: "小区吹哨", referred_to_emergency: "建议转介", helper_withdrawn: "邻居退出",
       request_resolved: "已解决", request_cancelled: "已取消", request_referred: "已转介",
-      request_expired: "超时未响应", command_rejected: "操作未生效" },
+      request_expired: "超时未响应", command_rejected: "操作未生效",
+      request_claimed: "工作人员接手", whistle_reported_back: "吹哨报到" },
   },
   en: {
     title: "Neighbour help · live dispatch", connecting: "connecting", live_on: "live",
@@ -51,7 +57,8 @@ const I18N = {
       whistle_blown: "whistle blown", referred_to_emergency: "referral advised",
       helper_withdrawn: "helper withdrew", request_resolved: "resolved",
       request_cancelled: "cancelled", request_referred: "referred",
-      request_expired: "expired", command_rejected: "rejected" },
+      request_expired: "expired", command_rejected: "rejected",
+      request_claimed: "taken on by staff", whistle_reported_back: "reported back" },
   },
 };
 
@@ -86,6 +93,9 @@ function applyLang() {
   document.title = t("title");
   document.querySelectorAll("[data-i18n]").forEach((el) => {
     el.textContent = t(el.dataset.i18n);
+  });
+  document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => {
+    el.placeholder = t(el.dataset.i18nPlaceholder);
   });
   $("#lang").textContent = lang === "zh" ? "EN" : "中文";
   setLive($("#live").dataset.state);
@@ -123,6 +133,8 @@ function renderRequests() {
     tr.dataset.requestId = r.request_id;
     tr.dataset.status = st;
     if (r.status !== "open") tr.classList.add("closed");
+    if (r.request_id === selected) tr.classList.add("selected");
+    if (r.claimed_by) tr.dataset.claimedBy = r.claimed_by;
     if (r._flash && now - r._flash < 1500) tr.classList.add("flash");
     const end = r.closed_at ? Date.parse(r.closed_at) : now;
     cell(tr, label("u", r.urgency), "urgency", `u u-${r.urgency}`);
@@ -133,6 +145,7 @@ function renderRequests() {
     cell(tr, `${r.helpers_assigned}/${r.helpers_needed}`, "helpers");
     cell(tr, String(r.offers_sent ?? 0), "offers");
     cell(tr, label("s", st), "status", `st-${st}`);
+    cell(tr, r.claimed_by || "–", "claimed_by");
     fresh.appendChild(tr);
   }
   tbody.replaceChildren(fresh);
@@ -182,6 +195,7 @@ function applyEvent(ev) {
     case "whistle_blown": r.ring = "whistle"; break;
     case "helper_assigned": r.helpers_assigned += 1; break;
     case "helper_withdrawn": r.helpers_assigned = Math.max(0, r.helpers_assigned - 1); break;
+    case "request_claimed": r.claimed_by = ev.by; break;
     case "request_resolved": case "request_cancelled": case "request_referred":
     case "request_expired":
       r.status = ev.type.replace("request_", "");
@@ -248,6 +262,135 @@ async function refresh() {
   renderRequests();
 }
 
+// --- staff actions: one command each (POST, with the session's anti-CSRF token) ----------
+let selected = null;
+let csrf = null;
+
+async function loadSession() {
+  try {
+    const resp = await fetch("/ops/v1/session", { credentials: "same-origin", cache: "no-store" });
+    if (resp.ok) csrf = (await resp.json()).csrf;
+  } catch (_) { /* retried before the next action */ }
+}
+
+function select(requestId) {
+  selected = requestId;
+  $("#actions").hidden = !requestId;
+  $("#act-request").textContent = requestId || "";
+  renderRequests();
+}
+
+async function act(action) {
+  if (!selected) return;
+  if (!csrf) await loadSession();
+  const body = action === "refer"
+    ? { to: $("#act-refer-to").value, department: $("#act-department").value.trim() }
+    : {};
+  const out = $("#act-result");
+  out.dataset.action = action;
+  out.dataset.result = "pending";
+  let resp;
+  try {
+    resp = await fetch(`/ops/v1/requests/${encodeURIComponent(selected)}/${action}`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf || "" },
+      body: JSON.stringify(body),
+    });
+  } catch (_) {
+    resp = null;
+  }
+  const ok = resp && resp.status === 202;
+  out.dataset.result = ok ? "sent" : "error";
+  out.textContent = `${t(action)}: ${ok ? t("sent") : t("failed") + (resp ? ` (${resp.status})` : "")}`;
+  if (resp && resp.status === 403) csrf = null; // a new session: fetch its token again
+}
+
+// --- stream health: plain SVG charts, no library -------------------------------------------
+const SVG = "http://www.w3.org/2000/svg";
+const W = 300, H = 120, PAD = 18;
+
+function svgEl(name, attrs, text) {
+  const el = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  if (text != null) el.textContent = text;
+  return el;
+}
+
+function emptyChart(svg) {
+  svg.replaceChildren(svgEl("text", { x: PAD, y: H / 2 }, t("no_data")));
+}
+
+// Lines over time: series = [{name, color, values: [number]}], same length.
+function lineChart(svg, series) {
+  const n = Math.max(0, ...series.map((s) => s.values.length));
+  if (n < 2) { emptyChart(svg); return; }
+  const max = Math.max(1, ...series.flatMap((s) => s.values));
+  const x = (i) => PAD + (i * (W - 2 * PAD)) / (n - 1);
+  const y = (v) => H - PAD - (v * (H - 2 * PAD)) / max;
+  const kids = [svgEl("text", { x: 2, y: PAD - 6 }, String(Math.round(max * 10) / 10)),
+    svgEl("line", { x1: PAD, y1: H - PAD, x2: W - PAD, y2: H - PAD, stroke: "#263442" })];
+  series.forEach((s, k) => {
+    const pts = s.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+    kids.push(svgEl("polyline", { points: pts, fill: "none", stroke: s.color, "stroke-width": 1.5,
+      "data-series": s.name }));
+    kids.push(svgEl("text", { x: W - PAD - 90 + k * 48, y: PAD - 6, fill: s.color },
+      `${s.name} ${s.values[s.values.length - 1]}`));
+  });
+  svg.replaceChildren(...kids);
+}
+
+// Bars: entries = [{label, value, color?}].
+function barChart(svg, entries) {
+  if (!entries.length) { emptyChart(svg); return; }
+  const max = Math.max(1, ...entries.map((e) => e.value));
+  const bw = (W - 2 * PAD) / entries.length;
+  const kids = [svgEl("text", { x: 2, y: PAD - 6 }, String(max))];
+  entries.forEach((e, i) => {
+    const h = (e.value * (H - 2 * PAD)) / max;
+    kids.push(svgEl("rect", { x: PAD + i * bw + 1, y: H - PAD - h, width: Math.max(1, bw - 2),
+      height: h, fill: e.color || "#6cc4ff", "data-label": e.label, "data-value": e.value }));
+    if (entries.length <= 16) {
+      kids.push(svgEl("text", { x: PAD + i * bw + 1, y: H - 4 }, e.label));
+    }
+  });
+  svg.replaceChildren(...kids);
+}
+
+async function refreshHealth() {
+  let h;
+  try {
+    const resp = await fetch("/ops/v1/health", { credentials: "same-origin", cache: "no-store" });
+    if (resp.status === 403) { $("#health").hidden = true; return; } // district-wide staff only
+    if (!resp.ok) return;
+    h = await resp.json();
+  } catch (_) {
+    return;
+  }
+  const rates = h.rates.slice(-60);
+  lineChart($("#chart-rates"), [
+    { name: "cmd", color: "#6cc4ff", values: rates.map((r) => r.commands_per_s) },
+    { name: "evt", color: "#5fd38d", values: rates.map((r) => r.events_per_s) },
+  ]);
+  lineChart($("#chart-dead"), [
+    { name: "dlq", color: "#ff5d5d", values: rates.map((r) => r.dead_letters) },
+  ]);
+  const short = { commands: "c", events: "e" };
+  barChart($("#chart-lag"), h.lag.map((l) => ({
+    label: `${short[l.topic.split(".").pop()] || l.topic}${l.partition}${l.group.endsWith("-record") ? "r" : ""}`,
+    value: l.lag, color: l.lag > 0 ? "#ffb347" : "#6cc4ff",
+  })));
+  barChart($("#chart-push"), h.push.map((p) => ({ label: p.endpoint, value: p.failed,
+    color: "#ff5d5d" })));
+  $("#workers").replaceChildren(...h.workers.map((w) => {
+    const li = document.createElement("li");
+    li.dataset.alive = String(w.alive);
+    li.dataset.inGroup = String(w.in_group);
+    li.textContent = `${w.name}${w.partitions.length ? ` · P${w.partitions.join(",")}` : ""}`;
+    return li;
+  }));
+}
+
 function connect() {
   const source = new EventSource("/ops/v1/stream");
   source.addEventListener("dispatch", (msg) => onEvent(JSON.parse(msg.data)));
@@ -266,9 +409,19 @@ document.addEventListener("DOMContentLoaded", () => {
     localStorage.setItem("dispatch.lang", lang);
     applyLang();
   });
+  $("#requests tbody").addEventListener("click", (e) => {
+    const tr = e.target.closest("tr[data-request-id]");
+    if (tr) select(tr.dataset.requestId);
+  });
+  document.querySelectorAll("#actions button[data-action]").forEach((b) => {
+    b.addEventListener("click", () => act(b.dataset.action));
+  });
   applyLang();
+  loadSession();
   refresh();
+  refreshHealth();
   connect();
   setInterval(refresh, 5000);
+  setInterval(refreshHealth, 2000);
   setInterval(tick, 1000);
 });

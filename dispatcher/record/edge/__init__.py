@@ -9,6 +9,8 @@
 | `roster_members` (who earlier ledgers listed) | `roster_members` |
 | `staff_audit`, `contact_views` (who saw or did what) | `audit` |
 | `platform_logins` (chat-platform logins for offer links, one-time codes) | `platform_logins` |
+| `staff_actions` (staff actions on requests: who, when, which command) | `staff_actions` |
+| `recipient_link_uses` (one-time claim / report-back links of the whistle) | `recipient_links` |
 
 Queries of the projection tables are in `dispatcher.record.read`.
 """

@@ -11,14 +11,17 @@ LOCAL_TZ = "Asia/Shanghai"
 OPEN_SQL = """
 SELECT request_id, community_id, category, urgency, status, ring, step, helpers_needed,
        helpers_assigned, offers_sent, opened_at, first_offer_at, first_accept_at,
-       whistled_at IS NOT NULL AS whistled, emergency_advised
-FROM requests WHERE closed_at IS NULL ORDER BY opened_at LIMIT $1
+       whistled_at IS NOT NULL AS whistled, emergency_advised, referral_advised, claimed_by
+FROM requests WHERE closed_at IS NULL AND ($2::text[] IS NULL OR community_id = ANY($2))
+ORDER BY opened_at LIMIT $1
 """
 
 RECENT_CLOSED_SQL = """
 SELECT request_id, community_id, category, urgency, status, outcome, ring, step,
-       helpers_needed, helpers_assigned, offers_sent, opened_at, first_accept_at, closed_at
+       helpers_needed, helpers_assigned, offers_sent, opened_at, first_accept_at, closed_at,
+       claimed_by, referred_to, referred_department
 FROM requests WHERE closed_at >= now() - interval '1 hour'
+  AND ($2::text[] IS NULL OR community_id = ANY($2))
 ORDER BY closed_at DESC LIMIT $1
 """
 
@@ -29,6 +32,7 @@ WITH today AS (
   FROM requests r
   WHERE opened_at >= (date_trunc('day', now() AT TIME ZONE '{LOCAL_TZ}')
                       AT TIME ZONE '{LOCAL_TZ}')
+    AND ($1::text[] IS NULL OR community_id = ANY($1))
 )
 SELECT community_id,
        count(*) AS requests,
@@ -45,15 +49,18 @@ ORDER BY community_id NULLS FIRST
 """
 
 
-async def open_requests(db: Db, limit: int) -> list[Row]:
-    return [dict(r) for r in await db.fetch(OPEN_SQL, limit)]
+# `only`: these communities (a community's staff); None: every community.
 
 
-async def recently_closed(db: Db, limit: int) -> list[Row]:
+async def open_requests(db: Db, limit: int, only: list[str] | None = None) -> list[Row]:
+    return [dict(r) for r in await db.fetch(OPEN_SQL, limit, only)]
+
+
+async def recently_closed(db: Db, limit: int, only: list[str] | None = None) -> list[Row]:
     """Closed within the last hour, latest first."""
-    return [dict(r) for r in await db.fetch(RECENT_CLOSED_SQL, limit)]
+    return [dict(r) for r in await db.fetch(RECENT_CLOSED_SQL, limit, only)]
 
 
-async def today_by_community(db: Db) -> list[Row]:
+async def today_by_community(db: Db, only: list[str] | None = None) -> list[Row]:
     """Today's (local) figures per community, the all-communities row first."""
-    return [dict(r) for r in await db.fetch(TODAY_SQL)]
+    return [dict(r) for r in await db.fetch(TODAY_SQL, only)]

@@ -1,0 +1,181 @@
+"""Staff actions on a request from the dashboard or the API: claim, refer (120/110/119,
+property or a named department), resolve, cancel.
+
+Each is one command on the `commands` topic (the one write path) and one `staff_actions`
+row naming the account (never its token). An account acts only in its communities (403
+otherwise, before anything is written). The dashboard authenticates with its session
+cookie, so every cookie-borne action must carry the session's anti-CSRF token in
+`X-CSRF-Token` (and a cross-origin `Origin` is refused outright); a bearer-token caller
+sends no ambient credential and needs none.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from dispatcher.api.auth import (
+    audit_staff,
+    authenticate_staff,
+    bearer,
+    session_account,
+    session_csrf,
+)
+from dispatcher.api.command_queue import produce
+from dispatcher.api.deps import ApiDeps
+from dispatcher.api.errors import fail
+from dispatcher.api.models import CommandAccepted
+from dispatcher.api.requests import community_of_request
+from dispatcher.api.staff_accounts import StaffAccount
+from dispatcher.api.staff_pages import COOKIE, require_staff_ops
+from dispatcher.record.edge import staff_actions as audit_rows
+from schemas.commands import CancelRequest, CommandBody, ReferRequest, ResolveRequest, new_command
+from schemas.staff_actions import ClaimRequest, ClaimVia
+from schemas.vocab import Party, ReferralTarget
+
+CSRF_HEADER = "x-csrf-token"
+
+router = APIRouter(prefix="/ops/v1", tags=["ops"])
+RequestId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+class Acting(BaseModel):
+    account: StaffAccount
+    via: ClaimVia
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not sent by every browser on same-origin requests; the token decides
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+async def acting_staff(request: Request) -> Acting:
+    """The staff account behind this action, with CSRF checked for cookie sessions."""
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        account = authenticate_staff(request, bearer(authorization))
+        via: ClaimVia = "api"
+    else:
+        cookie = request.cookies.get(COOKIE)
+        account = session_account(request, cookie)
+        if account is not None:
+            sent = request.headers.get(CSRF_HEADER, "")
+            good = session_csrf(request, cookie or "")
+            if not _same_origin(request) or not hmac.compare_digest(sent, good):
+                raise fail(403, "csrf", "missing or wrong X-CSRF-Token for this session")
+        via = "dashboard"
+    if account is None:
+        raise HTTPException(status_code=401, detail="staff token required")
+    await audit_staff(request, account)
+    return Acting(account=account, via=via)
+
+
+ActingStaff = Annotated[Acting, Depends(acting_staff)]
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(default="", max_length=200)
+
+
+class ReferIn(NoteIn):
+    to: ReferralTarget
+    department: str = Field(default="", max_length=64)
+
+    @model_validator(mode="after")
+    def _department_named(self) -> ReferIn:
+        if (self.to is ReferralTarget.DEPARTMENT) != bool(self.department.strip()):
+            raise ValueError("name the department exactly when referring to a department")
+        return self
+
+
+class SessionOut(BaseModel):
+    staff: str
+    communities: list[str]
+    district_wide: bool
+    csrf: str | None  # None for bearer callers: they need none
+
+
+@router.get("/session", response_model=SessionOut, dependencies=[Depends(require_staff_ops)])
+async def staff_session(request: Request) -> SessionOut:
+    """Who is signed in, and the anti-CSRF token the dashboard sends with each action."""
+    account: StaffAccount = request.state.staff
+    cookie = request.cookies.get(COOKIE)
+    by_cookie = request.headers.get("authorization") is None and cookie is not None
+    return SessionOut(
+        staff=account.name,
+        communities=sorted(account.communities),
+        district_wide=account.district_wide,
+        csrf=session_csrf(request, cookie) if by_cookie and cookie else None,
+    )
+
+
+async def act(
+    request: Request,
+    acting: Acting,
+    request_id: str,
+    action: Literal["claim", "refer", "resolve", "cancel"],
+    body: CommandBody,
+    detail: str = "",
+) -> CommandAccepted:
+    deps: ApiDeps = request.app.state.deps
+    community = await community_of_request(deps, request_id)
+    if not acting.account.may_act_in(community):
+        raise fail(403, "wrong_community", "this staff account is not for that community")
+    command = new_command(body, community_id=community, issued_at=deps.clock())
+    pool = await deps.pool()
+    row = audit_rows.StaffAction(
+        actor=acting.account.name,
+        action=action,
+        request_id=request_id,
+        community_id=community,
+        command_id=command.command_id,
+        via=acting.via,
+        detail=detail,
+    )
+    await audit_rows.begin(pool, row)
+    await produce(deps, command)
+    await audit_rows.queued(pool, command.command_id)
+    return CommandAccepted(command_id=command.command_id)
+
+
+@router.post("/requests/{request_id}/claim", status_code=202, response_model=CommandAccepted)
+async def claim(request: Request, request_id: RequestId, acting: ActingStaff) -> CommandAccepted:
+    """Take the request on: the dashboard and the request's status name who has it."""
+    body = ClaimRequest(request_id=request_id, by=acting.account.name, via=acting.via)
+    return await act(request, acting, request_id, "claim", body)
+
+
+@router.post("/requests/{request_id}/refer", status_code=202, response_model=CommandAccepted)
+async def refer(
+    request: Request, request_id: RequestId, acting: ActingStaff, body: ReferIn
+) -> CommandAccepted:
+    """Hand the request on (it ends for neighbours; helpers holding offers are told)."""
+    department = body.department.strip()
+    command = ReferRequest(request_id=request_id, to=body.to, note=body.note, department=department)
+    detail = f"{body.to.value}:{department}" if department else body.to.value
+    return await act(request, acting, request_id, "refer", command, detail)
+
+
+@router.post("/requests/{request_id}/resolve", status_code=202, response_model=CommandAccepted)
+async def resolve(
+    request: Request, request_id: RequestId, acting: ActingStaff, body: NoteIn | None = None
+) -> CommandAccepted:
+    note = body.note if body else ""
+    command = ResolveRequest(request_id=request_id, by=Party.STAFF, note=note)
+    return await act(request, acting, request_id, "resolve", command)
+
+
+@router.post("/requests/{request_id}/cancel", status_code=202, response_model=CommandAccepted)
+async def cancel(
+    request: Request, request_id: RequestId, acting: ActingStaff, body: NoteIn | None = None
+) -> CommandAccepted:
+    note = body.note if body else ""
+    command = CancelRequest(request_id=request_id, by=Party.STAFF, reason=note)
+    return await act(request, acting, request_id, "cancel", command)

@@ -1,0 +1,46 @@
+"""Staff taking a request on (claim) and whistle recipients reporting back (报到).
+
+Neither changes who is asked next: a claim names the person responsible (neighbours may
+still come; staff resolve, cancel or refer when it is done), a report-back tells the
+asking group that someone called by the whistle is on it."""
+
+from __future__ import annotations
+
+from dispatcher.core.draft import RequestDraft
+from dispatcher.core.effects import Effects
+from dispatcher.core.request_commands import reject
+from schemas.staff_actions import ClaimRequest, ReportBack, RequestClaimed, WhistleReportedBack
+
+
+def claim(fx: Effects, d: RequestDraft, body: ClaimRequest) -> RequestDraft | None:
+    if d.claimed_by == body.by:
+        return None  # a second press by the same person
+    if d.terminal:
+        reject(fx, d.request_id, "request_closed", detail=d.status.value)
+        return None
+    if d.claimed_by is not None:
+        # First claim wins: two people each believing the other has it is the failure
+        # this prevents. Handing over is a later feature (release, then claim).
+        reject(fx, d.request_id, "already_claimed", detail=d.claimed_by)
+        return None
+    d.claimed_by = body.by
+    d.claimed_at = fx.now
+    fx.emit(RequestClaimed(by=body.by, via=body.via), d.request_id)
+    return d
+
+
+def report_back(fx: Effects, d: RequestDraft, body: ReportBack) -> RequestDraft | None:
+    if body.recipient in d.reported_back:
+        return None  # the link pressed twice
+    if not d.whistle_blown:
+        reject(fx, d.request_id, "not_whistled", detail=body.recipient)
+        return None
+    if d.terminal:
+        reject(fx, d.request_id, "request_closed", detail=d.status.value)
+        return None
+    d.reported_back = (*d.reported_back, body.recipient)
+    fx.emit(
+        WhistleReportedBack(recipient=body.recipient, role=body.role, note=body.note),
+        d.request_id,
+    )
+    return d
