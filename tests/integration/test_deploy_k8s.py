@@ -29,12 +29,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from dispatcher.groupchat.bots import _BotsFile
-from dispatcher.groupchat.loop import group_replies_group
-from dispatcher.maintenance import rekey_helpers
 from dispatcher.settings import REPO_ROOT, Settings
 from dispatcher.testing.stack import LocalStack
-from streams.record_agent import record_group
 from streams.topics import changelog_topics, topic_names
+from tests.support.kafka_acls import expected_acls
 
 K8S = REPO_ROOT / "deploy/k8s"
 KUBERNETES_VERSION = "1.33"  # the oldest minor we promise to run on
@@ -277,34 +275,6 @@ def _acls(user: Doc) -> dict[tuple[str, str, str], set[str]]:
         set(a["operations"])
         for a in user["spec"]["authorization"]["acls"]
     }  # fmt: skip
-
-
-def expected_acls(settings: Settings) -> dict[str, dict[tuple[str, str, str], set[str]]]:
-    """What each process does with Kafka, from the code's own names: the least it needs."""
-    commands, events, dead = (
-        settings.commands_topic,
-        settings.events_topic,
-        settings.dead_letter_topic,
-    )
-    changelogs = changelog_topics(settings)
-    api = {
-        ("topic", commands, "literal"): {"Write", "Describe"},  # command_queue / producer
-        ("topic", events, "literal"): {"Read", "Describe"},  # live feed, group replies
-        ("group", group_replies_group(settings), "literal"): {"Read"},
-    }
-    for name in (dead, *changelogs):  # `dispatcher topics` in its init container: checks
-        api[("topic", name, "literal")] = {"Describe"}
-    worker = {
-        ("topic", commands, "literal"): {"Read", "Write", "Describe", "Create"},
-        ("topic", events, "literal"): {"Read", "Write", "Describe", "Create"},
-        ("topic", dead, "literal"): {"Write", "Describe", "Create"},
-        ("group", settings.app_id, "literal"): {"Read"},  # Faust's group
-        ("group", record_group(settings), "literal"): {"Read"},
-        ("group", rekey_helpers.GROUP_PREFIX, "prefix"): {"Read"},  # dispatcher/maintenance
-    }
-    for name in changelogs:
-        worker[("topic", name, "literal")] = {"Read", "Write", "Describe", "Create"}
-    return {"dispatch-api": api, "dispatch-worker": worker}
 
 
 def test_kafka_users_acls_are_exactly_what_the_code_uses(
