@@ -233,3 +233,27 @@ async def test_a_deactivated_helper_is_not_signed_in(
     async with browser(stack) as phone:
         refused, _ = await login(phone, path, OTHER)
         assert refused.status_code == 403 and refused.headers[REASON] == "not_a_member"
+
+
+async def test_a_helper_from_a_ledger_signs_in_with_their_platform_account(
+    stack: LocalStack, robot: PushReceiver
+) -> None:
+    """The ledger's 平台账号 column reaches the answer page's login as the staff API's does."""
+    kind = "wecom"
+    ledger = "姓名,电话,楼栋,平台账号\n赵六,13800000009,3号楼,zhaoliu\n".encode()
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as staff:
+        r = await staff.post(
+            f"/v1/admin/communities/{community(kind)}/roster",
+            params={"compound_id": "c1", "retire": "false"},
+            content=ledger,
+            headers=STAFF | {"Content-Type": "text/csv"},
+        )
+        assert r.status_code == 200 and r.json()["imported"] == 1, r.text
+    path = f"/l/me?c={community(kind)}"
+
+    async def signed_in() -> bool:  # once the worker has recorded the imported helper
+        async with browser(stack) as phone:
+            answer, _ = await login(phone, path, "zhaoliu")
+            return answer.status_code == 303
+
+    await eventually(signed_in, what="zhaoliu signed in on the answer page")
