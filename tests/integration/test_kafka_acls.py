@@ -26,7 +26,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     GroupAuthorizationFailedError,
@@ -34,9 +34,12 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
+from dispatcher.groupchat.loop import group_replies_group
 from dispatcher.kafka_security import client_options
+from dispatcher.maintenance.rekey_helpers import read_helper_states
 from dispatcher.settings import REPO_ROOT, Settings
 from dispatcher.testing.stack import LocalStack, free_port
+from streams.topics import ensure_topics
 from tests.conftest import new_stack
 from tests.support import builders
 from tests.support.kafka_acls import apply_acls, expected_acls
@@ -269,6 +272,45 @@ async def test_each_service_is_refused_outside_its_acls(
         assert error == TopicAuthorizationFailedError.errno
     finally:
         await admin.close()
+
+
+async def test_each_service_can_do_what_its_code_does(
+    broker: SecuredBroker, secured: LocalStack
+) -> None:
+    """The uses the first test does not reach: the API's `topics` check in its init
+    container, its chat-replies group and the dashboard's group-less live feed; the
+    workers' `rekey-helpers` reading the helpers changelog in a throwaway group."""
+    api = _settings(secured, broker.env("dispatch-api"))
+    assert await ensure_topics(api) == []  # all exist: Describe is enough
+    await _consumes(api, secured.topic("events"), group_replies_group(api))
+    await _consumes(api, secured.topic("events"), None)
+    worker = _settings(secured, broker.env("dispatch-worker"))
+    assert len(await read_helper_states(worker)) >= 1  # acl-1, registered above
+
+
+async def _consumes(settings: Settings, topic: str, group: str | None) -> None:
+    consumer = AIOKafkaConsumer(
+        **client_options(settings), group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        if group is None:  # as the live feed: assigned partitions, no group
+            partitions = consumer.partitions_for_topic(topic) or set()
+            for _ in range(50):
+                if partitions:
+                    break
+                await consumer._client.force_metadata_update()
+                partitions = consumer.partitions_for_topic(topic) or set()
+            consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+            await consumer.seek_to_end()
+        else:
+            consumer.subscribe([topic])
+        await asyncio.wait_for(consumer.getmany(timeout_ms=2000), 30)
+        if group is not None:
+            await asyncio.wait_for(consumer.getmany(timeout_ms=2000), 30)
+            assert consumer.assignment(), f"{group} got no partitions of {topic}"
+    finally:
+        await consumer.stop()
 
 
 async def _refused_to_consume(settings: Settings, topic: str, group: str) -> None:
