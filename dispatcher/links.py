@@ -28,6 +28,7 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Literal
+from urllib.parse import urlencode
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -40,6 +41,7 @@ TOKEN_VERSION: Literal[1] = 1
 OFFER_PATH = "/l/o/"  # short: the links travel inside chat messages with a size limit
 HELPER_PATH = "/l/h/"
 ANSWER_PATH = "/l/me"  # what group messages link to: no secret in it
+ANSWER_COMMUNITY = "c"  # its one parameter: the group's community (which platform logs in)
 DEVICE_COOKIE = "dispatch_helper"
 DEVICE_LIFETIME = timedelta(days=180)
 HELPER_LINK_LIFETIME = timedelta(days=365)
@@ -242,6 +244,12 @@ def helper_link(
         "e": _unix(expires_at),
     }
     return settings.public_base_url.rstrip("/") + HELPER_PATH + sign_claims(settings, claims)
+
+
+def answer_path(community_id: str) -> str:
+    """The answer page's path for a community's group messages (no secret in it: the
+    community only says which platform's login to use)."""
+    return f"{ANSWER_PATH}?{urlencode({ANSWER_COMMUNITY: community_id})}"
 
 
 def device_binding(settings: Settings, helper_id: str, community_id: str, now: datetime) -> str:

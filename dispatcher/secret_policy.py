@@ -80,6 +80,10 @@ def _issued_elsewhere(settings: Settings) -> list[tuple[str, str]]:
     password = urlsplit(settings.pg_dsn.get_secret_value()).password
     if password is not None:  # no password: peer/certificate authentication, fine
         named.append(("DISPATCH_PG_DSN's password", password))
+    if settings.kafka_sasl_password is not None:  # issued by the Strimzi user operator
+        named.append(
+            ("DISPATCH_KAFKA_SASL_PASSWORD", settings.kafka_sasl_password.get_secret_value())
+        )
     for login in settings.platform_logins:
         named.append(
             (

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dispatcher.login_config import PlatformLoginConfig
@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     # Community id → partition of `commands` and `events` (JSON object); unlisted communities
     # hash (murmur2). See dispatcher/partitioning.py: with few communities hashing is uneven.
     community_partitions: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    # How every Kafka client connects (dispatcher/kafka_security.py): PLAINTEXT locally; in
+    # production SASL_SSL with SCRAM-SHA-512, the user's password from the Secret the
+    # Strimzi user operator makes, and the cluster CA (deploy/k8s/kafka-strimzi.yaml).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ca_file: Path | None = None  # PEM; None: the system's CAs
 
     # Faust worker
     app_id: str = "neighbour-dispatch"
@@ -145,6 +153,19 @@ class Settings(BaseSettings):
                     raise ValueError(f"community {community!r} has two platform logins")
                 seen[community] = login.kind
         return logins
+
+    @model_validator(mode="after")
+    def _sasl_needs_a_user(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username
+            and self.kafka_sasl_password
+            and self.kafka_sasl_password.get_secret_value()
+        ):
+            raise ValueError(
+                "DISPATCH_KAFKA_SECURITY_PROTOCOL=SASL_… needs DISPATCH_KAFKA_SASL_USERNAME "
+                "and DISPATCH_KAFKA_SASL_PASSWORD"
+            )
+        return self
 
     def platform_login_for(self, community_id: str) -> PlatformLoginConfig | None:
         return next((p for p in self.platform_logins if community_id in p.communities), None)

@@ -7,6 +7,7 @@ from typing import Any
 import faust
 from faust.types import TransportT
 
+from dispatcher.kafka_security import ssl_context
 from dispatcher.partitioning import CommunityPartitioner
 from dispatcher.settings import Settings
 from streams.faust_consumer import ContiguousTransport
@@ -27,6 +28,23 @@ class DispatchApp(faust.App):
         if not self.offset_fixes:
             return super()._new_transport()
         return ContiguousTransport(self.conf.broker_consumer, self)
+
+
+def broker_credentials(settings: Settings) -> faust.auth.Credentials | None:
+    """The Kafka connection of dispatcher/kafka_security.py, as Faust takes it."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = ssl_context(settings)
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    assert settings.kafka_sasl_password is not None  # Settings refuses SASL without one
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,  # SASL_SSL with it, SASL_PLAINTEXT without
+        mechanism=settings.kafka_sasl_mechanism,
+    )
 
 
 def create_faust_app(settings: Settings, worker_name: str = "worker") -> DispatchApp:
@@ -50,6 +68,7 @@ def create_faust_app(settings: Settings, worker_name: str = "worker") -> Dispatc
         # give it an empty environment so only our settings object decides.
         env={},
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=broker_credentials(settings),
         store=settings.faust_store,
         # Raw bytes everywhere: pydantic decodes at the edge, so a bad payload is a
         # dead-letter with a reason instead of a codec error inside Faust.

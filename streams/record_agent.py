@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 
+from dispatcher.kafka_security import client_options
 from dispatcher.ops import metrics as ops_metrics
 from dispatcher.record.migrate import apply_migrations
 from dispatcher.record.projection import record_events
@@ -53,7 +54,7 @@ class RecordAgent:
         while True:
             consumer = AIOKafkaConsumer(
                 settings.events_topic,
-                bootstrap_servers=settings.kafka_bootstrap,
+                **client_options(settings),
                 group_id=record_group(settings),
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",

@@ -13,6 +13,7 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from dispatcher.kafka_security import client_options
 from dispatcher.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def topic_names(settings: Settings) -> list[str]:
 
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create missing topics; return the names created. Existing topics are checked, not changed."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -15,6 +15,7 @@ from dispatcher.api.command_queue import send_command
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.models import Body, CommandAccepted, PlaceIn
+from dispatcher.api.platform_login import accounts as platform_accounts
 from dispatcher.api.roster_import import import_roster
 from dispatcher.record.edge.roster_members import RosterMembers
 from dispatcher.roster.ledger import RosterFileError, RosterPlace
@@ -109,6 +110,10 @@ async def upsert_helper(helper_id: Id, body: HelperIn, request: Request) -> Comm
         raise fail(422, "invalid_helper", str(exc)) from exc
     ensure_staff_scope(request, profile.community_id)
     deps: ApiDeps = request.app.state.deps
+    # Before the command: an account whose helper the worker has not applied is never used.
+    await platform_accounts.remember(
+        await deps.pool(), deps.settings, profile.community_id, [profile], deps.clock()
+    )
     command_id = await send_command(deps, UpsertHelper(profile=profile), profile.community_id)
     return CommandAccepted(command_id=command_id)
 
@@ -176,6 +181,7 @@ async def import_ledger(
             now=deps.clock(),
             dry_run=dry_run,
             members=RosterMembers(await deps.pool()) if retire else None,
+            accounts_db=await deps.pool(),
         )
     except Exception as exc:
         raise fail(

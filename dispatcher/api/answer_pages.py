@@ -1,49 +1,92 @@
-"""`/l/me`: answer offers posted into a chat group, as the helper this phone is bound to.
+"""`/l/me`: answer offers posted into a chat group, as the helper who opens it.
 
 Group robots post to everyone in the group, so their offers carry no per-helper link (a
-forwarded or copied link would act for someone else). A helper's phone is bound once by
-opening the helper's private personal link (helper_pages.py sets the cookie); here it
-lists that helper's open offers and answers them. Without a binding nothing is shown.
+forwarded or copied link would act for someone else); they link here, naming only the
+group's community (`?c=`). Who is looking is one of:
+
+- the chat platform's in-app login, where the community has one (platform_login/):
+  opening the page inside WeCom / DingTalk / Feishu goes through the platform's OAuth, and
+  the roster's helper with that platform account (平台账号) is signed in;
+- the phone bound once by opening the helper's private personal link (helper_pages.py).
+
+The page lists that helper's open offers; answering one needs the same identity, and acts
+only on that helper's offers. Without an identity nothing is shown.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
 
 from dispatcher.api import offer_outcomes as oo
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.offer_outcomes import use_for
 from dispatcher.api.offer_pages import act_on_offer
 from dispatcher.api.pages import URGENCY_ZH, button_form, e, page
-from dispatcher.links import ANSWER_PATH, DEVICE_COOKIE, bound_helper
+from dispatcher.api.platform_login import gate, tokens
+from dispatcher.links import ANSWER_PATH, DEVICE_COOKIE, answer_path, bound_helper
 from dispatcher.record.read.offers import open_offers
 from schemas.catalogue import label_zh
 
 router = APIRouter(prefix=ANSWER_PATH, tags=["volunteer links"])
 OfferId = Annotated[str, Path(min_length=1, max_length=128)]
+Community = Annotated[
+    str | None, Query(alias="c", min_length=1, max_length=64, description="The group's community")
+]
 
 NOT_BOUND = (
-    "<p>这部手机还没有绑定。请先打开社区工作人员私信发给您的个人链接（只需一次），"
-    "再回到这里回复群里的求助。</p>"
+    "<p>这部手机还没有绑定。请在聊天软件（企业微信、钉钉、飞书）中打开群消息里的链接，"
+    "或先打开社区工作人员私信发给您的个人链接（只需一次），再回到这里回复群里的求助。</p>"
 )
 
 
-def _helper(request: Request) -> tuple[str, str] | None:
+@dataclass(frozen=True)
+class Helper:
+    helper_id: str
+    community_id: str
+    by_login: bool  # the platform vouched for them (else: the bound phone)
+
+
+def _identities(request: Request) -> list[Helper]:
+    """Who this browser is: the platform login's helper first, then the bound phone's."""
     deps: ApiDeps = request.app.state.deps
-    return bound_helper(deps.settings, request.cookies.get(DEVICE_COOKIE), deps.clock())
+    now = deps.clock()
+    found = []
+    session = tokens.read_session(deps.settings, request.cookies.get(tokens.SESSION_COOKIE), now)
+    login = deps.settings.platform_login_for(session.community_id) if session else None
+    if session is not None and login is not None and login.kind == session.kind:
+        found.append(Helper(session.helper_id, session.community_id, by_login=True))
+    device = bound_helper(deps.settings, request.cookies.get(DEVICE_COOKIE), now)
+    if device is not None:
+        found.append(Helper(device[0], device[1], by_login=False))
+    return found
 
 
 @router.get("", response_class=HTMLResponse)
-async def my_offers(request: Request) -> HTMLResponse:
-    """The bound helper's open offers, each with its two buttons."""
-    bound = _helper(request)
-    if bound is None:
-        return page("请先绑定手机", NOT_BOUND, tone="warn", status_code=401)
+async def my_offers(request: Request, community: Community = None) -> Response:
+    """The helper's open offers, each with its two buttons; inside a chat platform whose
+    login the community has, first the platform's login."""
     deps: ApiDeps = request.app.state.deps
-    offers = await open_offers(await deps.pool(), bound[0])
+    known = _identities(request)
+    here = [h for h in known if community is None or h.community_id == community]
+    login = deps.settings.platform_login_for(community) if community else None
+    if not here and login is not None:
+        # Nobody of this community yet: the platform says who (the roster decides which
+        # helper that is, at the callback). The same person may be on two rosters.
+        return gate.start(
+            request,
+            deps,
+            login,
+            return_path=answer_path(community or ""),
+            community_id=community or "",
+        )
+    if not (here or known):
+        return page("请先绑定手机", NOT_BOUND, tone="warn", status_code=401)
+    helper = (here or known)[0]
+    offers = await open_offers(await deps.pool(), helper.helper_id)
     if not offers:
         return page("我的邀请", "<p>现在没有等您回复的求助。谢谢您！</p>")
     items = "".join(
@@ -61,24 +104,28 @@ async def my_offers(request: Request) -> HTMLResponse:
 async def answer(
     request: Request, offer_id: OfferId, action: Literal["accept", "decline"]
 ) -> HTMLResponse:
-    """Accept or decline an offer made to the bound helper (to nobody else)."""
-    bound = _helper(request)
-    if bound is None:
-        return page("请先绑定手机", NOT_BOUND, tone="warn", status_code=401)
-    helper_id, community_id = bound
+    """Accept or decline an offer made to the signed-in helper (to nobody else)."""
+    known = _identities(request)
+    if not known:
+        answer = page("请先确认身份", NOT_BOUND, tone="warn", status_code=401)
+        answer.headers[gate.REASON_HEADER] = "login_required"
+        return answer
     deps: ApiDeps = request.app.state.deps
-    recorded = await oo.recorded_use(await deps.pool(), f"{action}:{offer_id}")
+    pool = await deps.pool()
+    recorded = await oo.recorded_use(pool, f"{action}:{offer_id}")
     if recorded is not None:  # answered before: the recorded outcome, to its helper only
-        if recorded.helper_id != helper_id:
-            return _not_yours()
-        request_id = recorded.request_id
+        owner, request_id = recorded.helper_id, recorded.request_id
     else:
-        offers = await open_offers(await deps.pool(), helper_id, offer_id)
-        if not offers:
+        open_ = [(h, await open_offers(pool, h.helper_id, offer_id)) for h in known]
+        mine = [(h, o[0]) for h, o in open_ if o]
+        if not mine:
             return _not_yours()
-        request_id = offers[0].request_id
-    use = use_for(action, request_id, offer_id, helper_id)
-    return await act_on_offer(request, use, community_id)
+        owner, request_id = mine[0][0].helper_id, mine[0][1].request_id
+    who = next((h for h in known if h.helper_id == owner), None)
+    if who is None:
+        return _not_yours()
+    use = use_for(action, request_id, offer_id, who.helper_id)
+    return await act_on_offer(request, use, who.community_id, identified=who.by_login)
 
 
 def _not_yours() -> HTMLResponse:

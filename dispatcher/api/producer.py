@@ -7,6 +7,7 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 
+from dispatcher.kafka_security import client_options
 from dispatcher.partitioning import CommunityPartitioner
 from dispatcher.settings import Settings
 
@@ -28,7 +29,7 @@ class KafkaCommandSink:
             if self._producer is not None:
                 return
             producer = AIOKafkaProducer(
-                bootstrap_servers=self._settings.kafka_bootstrap,
+                **client_options(self._settings),
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=0,

@@ -24,9 +24,11 @@ from pathlib import Path
 
 import asyncpg
 
+from dispatcher.api.platform_login import accounts as platform_accounts
 from dispatcher.api.producer import CommandSink, KafkaCommandSink
 from dispatcher.clock import utcnow
 from dispatcher.helper_ids import keyed_profile
+from dispatcher.record.db import Db
 from dispatcher.record.edge.roster_members import RosterMembers
 from dispatcher.roster.ledger import ParsedRoster, RosterFileError, RosterPlace
 from dispatcher.roster.report import Retiree, RosterReport
@@ -77,6 +79,7 @@ async def import_roster(
     dry_run: bool = False,
     members: RosterMembers | None = None,
     progress: Callable[[int], None] | None = None,
+    accounts_db: Db | None = None,
 ) -> RosterReport:
     """Queue the valid rows; with `members`, retire whom earlier ledgers listed in the same
     compounds and this one does not — only when no row was rejected (a rejected row may be
@@ -109,6 +112,8 @@ async def import_roster(
         return report
     profiles = [p for _, p in parsed.profiles]
     upserts = [UpsertHelper(profile=p) for p in profiles]
+    if accounts_db is not None:  # the platform accounts the answer page's login looks up
+        await platform_accounts.remember(accounts_db, settings, community_id, profiles, now)
     report.imported = await send_commands(settings, sink, community_id, upserts, now, progress)
     report.committed = True
     if members is not None:
@@ -160,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
 
     async def run() -> RosterReport:
         sink = KafkaCommandSink(settings)
-        conn = None if args.no_retire else await asyncpg.connect(settings.pg_dsn.get_secret_value())
+        conn = await asyncpg.connect(settings.pg_dsn.get_secret_value())
         try:
             return await import_roster(
                 settings,
@@ -170,13 +175,13 @@ def main(argv: list[str] | None = None) -> int:
                 partial=args.partial,
                 now=utcnow(),  # the command line's clock: no API here
                 dry_run=args.dry_run,
-                members=None if conn is None else RosterMembers(conn),
+                members=None if args.no_retire else RosterMembers(conn),
                 progress=say("helpers queued"),
+                accounts_db=conn,
             )
         finally:
             await sink.stop()
-            if conn is not None:
-                await conn.close()
+            await conn.close()
 
     report = asyncio.run(run())
     print(report.model_dump_json(indent=2))

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from dispatcher.clock import utcnow
 from dispatcher.groupchat import texts
 from dispatcher.groupchat.sender import GroupSender
+from dispatcher.kafka_security import client_options
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
 from dispatcher.settings import Settings
@@ -185,7 +186,7 @@ class GroupReplies:
         while True:
             consumer = AIOKafkaConsumer(
                 settings.events_topic,
-                bootstrap_servers=settings.kafka_bootstrap,
+                **client_options(settings),
                 group_id=group_replies_group(settings),
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",

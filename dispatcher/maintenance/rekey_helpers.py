@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from dispatcher.api.producer import KafkaCommandSink
 from dispatcher.clock import utcnow
 from dispatcher.helper_ids import keyed_profile
+from dispatcher.kafka_security import client_options
 from dispatcher.settings import Settings, get_settings
 from schemas.commands import Command, CommandBody, DeactivateHelper, UpsertHelper
 from schemas.helpers import HelperProfile
@@ -70,13 +71,16 @@ def move_commands(move: Move, now: datetime) -> list[Command]:
     ]
 
 
+GROUP_PREFIX = "rekey-helpers-"  # the workers' KafkaUser may read groups named so
+
+
 async def read_helper_states(settings: Settings) -> list[HelperState]:
     """The latest record per helper in the helper table's changelog (read to its end)."""
     topic = f"{settings.app_id}-helpers-changelog"
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=f"rekey-helpers-{uuid.uuid4().hex[:8]}",  # throwaway: commits nothing
+        **client_options(settings),
+        group_id=f"{GROUP_PREFIX}{uuid.uuid4().hex[:8]}",  # throwaway: commits nothing
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )

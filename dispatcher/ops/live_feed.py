@@ -20,6 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
+from dispatcher.kafka_security import client_options
 from dispatcher.ops import api_metrics
 from dispatcher.settings import Settings
 from schemas.events import Event
@@ -126,7 +127,7 @@ class LiveFeed:
     async def _consume(self) -> None:
         topic = self.settings.events_topic
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
+            **client_options(self.settings),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="latest",

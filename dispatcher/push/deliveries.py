@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from dispatcher.links import ANSWER_PATH
+from dispatcher.links import answer_path
 from dispatcher.push.endpoints import EndpointRegistry
 from dispatcher.push.messages import (
     AssignmentSpec,
@@ -179,7 +179,7 @@ class DeliveryPlanner:
         minutes = max(1, int((body.expires_at - event.occurred_at).total_seconds() // 60))
         # What a group sees, every member sees: no per-helper link there (issue 12), only
         # the answer page a helper's bound phone opens; private channels keep their links.
-        answer = self.public_base_url.rstrip("/") + ANSWER_PATH
+        answer = self.public_base_url.rstrip("/") + answer_path(event.community_id)
 
         def message(group: bool) -> PushMessage:
             return render_offer(

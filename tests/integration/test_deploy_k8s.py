@@ -32,6 +32,7 @@ from dispatcher.groupchat.bots import _BotsFile
 from dispatcher.settings import REPO_ROOT, Settings
 from dispatcher.testing.stack import LocalStack
 from streams.topics import changelog_topics, topic_names
+from tests.support.kafka_acls import expected_acls
 
 K8S = REPO_ROOT / "deploy/k8s"
 KUBERNETES_VERSION = "1.33"  # the oldest minor we promise to run on
@@ -111,9 +112,13 @@ def test_strimzi_resources_match_strimzis_crds(
     rendered: list[Doc], strimzi_crds: dict[str, Doc]
 ) -> None:
     strimzi = [d for d in rendered if d["apiVersion"].startswith("kafka.strimzi.io/")]
-    assert {d["kind"] for d in strimzi} == {"Kafka", "KafkaNodePool", "KafkaTopic"}
+    assert {d["kind"] for d in strimzi} == {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"}
     for doc in strimzi:
         jsonschema.validate(doc, _strimzi_schema(strimzi_crds, doc))
+    user = json.loads(json.dumps(by_kind(strimzi, "KafkaUser")[0]))
+    user["spec"]["authorization"]["acls"][0]["operations"] = ["Steal"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(user, _strimzi_schema(strimzi_crds, user))
     # ...and the check bites: v1 has no `spec.zookeeper`, a KafkaTopic needs whole partitions.
     topic = json.loads(json.dumps(by_kind(strimzi, "KafkaTopic")[0]))
     topic["spec"]["partitions"] = "24"
@@ -219,6 +224,71 @@ def _container_env(docs: list[Doc], container: Doc) -> dict[str, str]:
     return env
 
 
+def _kafka_clients(rendered: list[Doc]) -> Iterator[tuple[str, Doc, Doc]]:
+    """(workload, pod spec, container) for every container that talks to Kafka."""
+    for name, spec in pod_specs(rendered):
+        for c in spec.get("initContainers", []) + spec["containers"]:
+            yield name, spec, c
+
+
+def test_kafka_needs_tls_and_a_scram_user_everywhere(
+    rendered: list[Doc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No plaintext or anonymous listener; ACLs enforced; every container connects with
+    SASL_SSL / SCRAM-SHA-512 as its own KafkaUser, whose password comes from the Secret the
+    user operator makes (named as the user), and verifies the brokers against the cluster
+    CA Secret mounted where DISPATCH_KAFKA_CA_FILE points."""
+    (kafka,) = by_kind(rendered, "Kafka")
+    cluster = kafka["metadata"]["name"]
+    spec = kafka["spec"]
+    assert spec["kafka"]["authorization"]["type"] == "simple"
+    assert "superUsers" not in spec["kafka"]["authorization"]  # Strimzi's own only
+    for listener in spec["kafka"]["listeners"]:
+        assert listener["tls"] is True and listener["authentication"]["type"] == "scram-sha-512"
+    assert "userOperator" in spec["entityOperator"]
+    users = {u["metadata"]["name"]: u for u in by_kind(rendered, "KafkaUser")}
+    for u in users.values():
+        assert u["metadata"]["labels"]["strimzi.io/cluster"] == cluster
+        assert u["spec"]["authentication"]["type"] == "scram-sha-512"
+    used = {}
+    for workload, pod, c in _kafka_clients(rendered):
+        settings = _settings(_container_env(rendered, c), monkeypatch)
+        assert settings.kafka_security_protocol == "SASL_SSL", c["name"]
+        assert settings.kafka_sasl_mechanism == "SCRAM-SHA-512", c["name"]
+        user = settings.kafka_sasl_username
+        assert user in users, c["name"]
+        (password,) = [e for e in c["env"] if e["name"] == "DISPATCH_KAFKA_SASL_PASSWORD"]
+        assert password["valueFrom"]["secretKeyRef"] == {"name": user, "key": "password"}
+        ca = settings.kafka_ca_file
+        assert ca is not None
+        (mount,) = [m for m in c["volumeMounts"] if str(ca.parent) == m["mountPath"]]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+        assert volume["secret"]["secretName"] == f"{cluster}-cluster-ca-cert"
+        assert {"key": "ca.crt", "path": ca.name} in volume["secret"]["items"]
+        used.setdefault(workload, set()).add(user)
+    assert used == {"dispatch-api": {"dispatch-api"}, "dispatch-worker": {"dispatch-worker"}}
+
+
+def _acls(user: Doc) -> dict[tuple[str, str, str], set[str]]:
+    return {
+        (a["resource"]["type"], a["resource"]["name"], a["resource"].get("patternType", "literal")):
+        set(a["operations"])
+        for a in user["spec"]["authorization"]["acls"]
+    }  # fmt: skip
+
+
+def test_kafka_users_acls_are_exactly_what_the_code_uses(
+    rendered: list[Doc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = one(rendered, "StatefulSet", "dispatch-worker")["spec"]["template"]["spec"]
+    settings = _settings(_container_env(rendered, worker["containers"][0]), monkeypatch)
+    users = {u["metadata"]["name"]: _acls(u) for u in by_kind(rendered, "KafkaUser")}
+    assert users == expected_acls(settings)
+    for acls in users.values():
+        assert not any(name in ("*", "") for _, name, _ in acls)  # no wildcard resources
+        assert all(kind in ("topic", "group") for kind, _, _ in acls)  # nothing cluster-wide
+
+
 def _settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
     for key in [k for k in os.environ if k.startswith("DISPATCH_")]:
         monkeypatch.delenv(key)
@@ -242,8 +312,9 @@ def test_topics_partitions_and_replicas_agree_with_the_code(
         assert "min.insync.replicas" not in (spec.get("config") or {}), name
     kafka = by_kind(rendered, "Kafka")[0]["spec"]["kafka"]
     assert kafka["config"]["min.insync.replicas"] == 2
-    bootstrap = f"{by_kind(rendered, 'Kafka')[0]['metadata']['name']}-kafka-bootstrap:9092"
-    assert settings.kafka_bootstrap == bootstrap
+    (listener,) = kafka["listeners"]
+    bootstrap = f"{by_kind(rendered, 'Kafka')[0]['metadata']['name']}-kafka-bootstrap"
+    assert settings.kafka_bootstrap == f"{bootstrap}:{listener['port']}"
     pools = by_kind(rendered, "KafkaNodePool")
     assert sum(p["spec"]["replicas"] for p in pools) >= settings.topic_replication_factor
     workers = one(rendered, "StatefulSet", "dispatch-worker")["spec"]["replicas"]

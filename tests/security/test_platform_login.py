@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
@@ -29,6 +28,7 @@ from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support import platform_fakes as pf
+from tests.support.login_flow import browser, cookie_attrs, login, serve_with_logins
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -68,11 +68,8 @@ async def phones(stack: LocalStack, fake: pf.FakePlatforms) -> AsyncIterator[Pus
             "url": receiver.url("/p"),
             "secret": SECRET,
         }
-        stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps([endpoint])
-        logins = fake.logins({k: [community(k)] for k in USERS})
-        stack.extra_env["DISPATCH_PLATFORM_LOGINS"] = json.dumps(logins)
-        stack.start_worker("worker-login")
-        await stack.start_api()
+        communities = {k: [community(k)] for k in USERS}
+        await serve_with_logins(stack, fake, endpoint, communities, "worker-login")
         async with httpx.AsyncClient(base_url=stack.api_url, timeout=15) as staff:
             for kind, user in USERS.items():
                 for hid, uid in ((f"{kind}-1", user), (f"{kind}-2", OTHER), (f"{kind}-0", None)):
@@ -91,11 +88,6 @@ async def db(stack: LocalStack) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
-
-
-def browser(stack: LocalStack) -> httpx.AsyncClient:
-    """A phone's in-app browser: keeps cookies, follows no redirect by itself."""
-    return httpx.AsyncClient(base_url=stack.api_url, timeout=15, follow_redirects=False)
 
 
 async def offer_link(stack: LocalStack, phones: PushReceiver, kind: str, helper_id: str) -> str:
@@ -117,31 +109,6 @@ async def offer_link(stack: LocalStack, phones: PushReceiver, kind: str, helper_
 
     await phones.wait_for(lambda: bool(pushed()), timeout=60)
     return httpx.URL(str(pushed()[0]["accept_url"])).raw_path.decode()
-
-
-async def login(
-    phone: httpx.AsyncClient, path: str, app_user: str
-) -> tuple[httpx.Response, httpx.URL]:
-    """Open the link inside the app as `app_user`: our 302 to the platform, the platform's
-    302 back with a code, our callback's answer (and the callback URL, for replays)."""
-    first = await phone.get(path)
-    assert first.status_code == 302, first.text
-    assert PHONE not in first.text and first.headers["referrer-policy"] == "no-referrer"
-    async with httpx.AsyncClient(follow_redirects=False) as platform:
-        back = await platform.get(first.headers["location"], headers={pf.APP_USER_HEADER: app_user})
-    assert back.status_code == 302, back.text
-    callback = httpx.URL(back.headers["location"])
-    return await phone.get(callback.raw_path.decode()), callback
-
-
-def cookie_attrs(response: httpx.Response, name: str) -> dict[str, str]:
-    for header in response.headers.get_list("set-cookie"):
-        jar: SimpleCookie = SimpleCookie()
-        jar.load(header)
-        if name in jar:
-            morsel = jar[name]
-            return {k: str(v) for k, v in morsel.items() if v} | {"value": morsel.value}
-    return {}
 
 
 @pytest.mark.parametrize("kind", list(USERS))

@@ -17,7 +17,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from dispatcher.api.platform_login import clients, tokens
 from dispatcher.api.platform_login.clients import LoginRefused, authorize_url, user_id_for_code
-from dispatcher.links import offer_token, verify_token
+from dispatcher.links import answer_path, offer_token, verify_token
 from dispatcher.login_config import PlatformLoginConfig
 from dispatcher.secret_policy import production_problems
 from dispatcher.settings import Settings
@@ -77,6 +77,25 @@ def test_rotation_previous_secret_verifies_sessions() -> None:
     )
     rotated = Settings(link_secret=SecretStr("n" * 32), link_secrets_previous=[S.link_secret])
     assert tokens.read_session(rotated, cookie, NOW) is not None
+
+
+def test_answer_page_state_names_its_community() -> None:
+    _, cookie = tokens.new_state(
+        S, kind="feishu", return_path=answer_path("c-1"), helper_id="", now=NOW, community_id="c-1"
+    )
+    state = tokens.read_state(S, cookie, NOW)
+    assert state is not None and state.community_id == "c-1" and state.helper_id == ""
+    assert state.return_path == "/l/me?c=c-1"
+
+
+def test_account_hashes_are_keyed_per_community_and_survive_rotation() -> None:
+    first = tokens.account_hashes(S, "c-1", "zhangjg")
+    assert len(first) == 1 and "zhangjg" not in first[0]
+    assert first != tokens.account_hashes(S, "c-2", "zhangjg")  # per community
+    other_key = Settings(link_secret=SecretStr("m" * 32))
+    assert first != tokens.account_hashes(other_key, "c-1", "zhangjg")  # keyed
+    rotated = Settings(link_secret=SecretStr("n" * 32), link_secrets_previous=[SecretStr("k" * 32)])
+    assert first[0] in tokens.account_hashes(rotated, "c-1", "zhangjg")[1:]
 
 
 def test_link_claims_carry_the_platform_user_id_sealed() -> None:

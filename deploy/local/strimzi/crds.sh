@@ -15,7 +15,8 @@ if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
   sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
-if [[ -s "$OUT/kafka.yaml" && -s "$OUT/kafkanodepool.yaml" && -s "$OUT/kafkatopic.yaml" ]]; then
+if [[ -s "$OUT/kafka.yaml" && -s "$OUT/kafkanodepool.yaml" && -s "$OUT/kafkatopic.yaml" \
+      && -s "$OUT/kafkauser.yaml" ]]; then
   echo "$OUT"
   exit 0
 fi
@@ -41,6 +42,7 @@ mkdir -p "$OUT.tmp"
   --crd-api-version v1 --api-versions v1 --storage-version v1 --yaml \
   "io.strimzi.api.kafka.model.kafka.Kafka=$OUT.tmp/kafka.yaml" \
   "io.strimzi.api.kafka.model.nodepool.KafkaNodePool=$OUT.tmp/kafkanodepool.yaml" \
-  "io.strimzi.api.kafka.model.topic.KafkaTopic=$OUT.tmp/kafkatopic.yaml" >&2
+  "io.strimzi.api.kafka.model.topic.KafkaTopic=$OUT.tmp/kafkatopic.yaml" \
+  "io.strimzi.api.kafka.model.user.KafkaUser=$OUT.tmp/kafkauser.yaml" >&2
 rm -rf "$OUT" && mv "$OUT.tmp" "$OUT"
 echo "$OUT"

@@ -75,7 +75,9 @@ def check(
         return login, login_first(request.url.path, login)
     # Opening the link with another helper's session (or none) logs in again: the same
     # person may be on two rosters; the platform's answer at the callback decides.
-    return login, start(request, deps, claims, login)
+    return login, start(
+        request, deps, login, return_path=request.url.path, helper_id=claims.helper_id
+    )
 
 
 def callback_uri(deps: ApiDeps, kind: str) -> str:
@@ -83,15 +85,23 @@ def callback_uri(deps: ApiDeps, kind: str) -> str:
 
 
 def start(
-    request: Request, deps: ApiDeps, claims: LinkClaims, login: PlatformLoginConfig
+    request: Request,
+    deps: ApiDeps,
+    login: PlatformLoginConfig,
+    *,
+    return_path: str,
+    helper_id: str = "",
+    community_id: str = "",
 ) -> Response:
-    """Send the browser to the platform's login; the state cookie remembers this link."""
+    """Send the browser to the platform's login; the state cookie remembers where from (an
+    offer link and its helper, or the answer page and its community)."""
     nonce, cookie = tokens.new_state(
         deps.settings,
         kind=login.kind,
-        return_path=request.url.path,
-        helper_id=claims.helper_id,
+        return_path=return_path,
+        helper_id=helper_id,
         now=deps.clock(),
+        community_id=community_id,
     )
     target = authorize_url(login, redirect_uri=callback_uri(deps, login.kind), state=nonce)
     answer = RedirectResponse(target, status_code=302, headers=REDIRECT_HEADERS)

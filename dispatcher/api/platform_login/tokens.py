@@ -67,17 +67,37 @@ def user_hash(settings: Settings, kind: str, user_id: str) -> str:
     return _b64(hmac.new(key, f"{kind}:{user_id}".encode(), hashlib.sha256).digest()[:16])
 
 
+def account_hashes(settings: Settings, community_id: str, user_id: str) -> list[str]:
+    """A roster's platform account as `platform_accounts` keeps it: keyed, so the table names
+    nobody; the first under the current link secret, then under each previous one (rotation)."""
+    return [
+        _b64(
+            hmac.new(
+                _key(s, "account"), f"{community_id}:{user_id}".encode(), hashlib.sha256
+            ).digest()[:16]
+        )
+        for s in _secrets(settings)
+    ]
+
+
 @dataclass(frozen=True)
 class LoginState:
     nonce: str
     kind: str
-    return_path: str  # an offer link's path, e.g. /l/o/<token>
-    helper_id: str
+    return_path: str  # an offer link's path (/l/o/<token>), or the answer page's (/l/me?c=…)
+    helper_id: str  # the offer link's helper; "" for the answer page (the roster decides)
     expires: int
+    community_id: str = ""  # the answer page's community
 
 
 def new_state(
-    settings: Settings, *, kind: str, return_path: str, helper_id: str, now: datetime
+    settings: Settings,
+    *,
+    kind: str,
+    return_path: str,
+    helper_id: str,
+    now: datetime,
+    community_id: str = "",
 ) -> tuple[str, str]:
     """(the `state` parameter for the platform, the cookie value that must come back with it)."""
     nonce = secrets.token_hex(16)
@@ -87,6 +107,7 @@ def new_state(
         "p": return_path,
         "h": helper_id,
         "e": int((now + STATE_LIFETIME).timestamp()),
+        "c": community_id,
     }
     return nonce, _seal(settings, "state", payload)
 
@@ -102,6 +123,7 @@ def read_state(settings: Settings, cookie: str | None, now: datetime) -> LoginSt
             return_path=str(p["p"]),
             helper_id=str(p["h"]),
             expires=int(str(p["e"])),
+            community_id=str(p.get("c", "")),
         )
     except (KeyError, ValueError):
         return None
