@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from schemas._base import UtcDatetime, Wire
+from schemas.helper_messages import SendHelperSummary, WelcomeHelper
 from schemas.helpers import HelperProfile, TimeWindow
 from schemas.requests import RequestSpec
 from schemas.vocab import Party, ReferralTarget
@@ -156,7 +157,9 @@ CommandBody = Annotated[
     | UpsertHelper
     | DeactivateHelper
     | SetHelperStatus
-    | SetDoNotDisturb,
+    | SetDoNotDisturb
+    | WelcomeHelper
+    | SendHelperSummary,
     Field(discriminator="type"),
 ]
 
@@ -173,7 +176,14 @@ REQUEST_COMMANDS = (
     CompleteAssignment,
     FireDeadline,
 )
-HELPER_COMMANDS = (UpsertHelper, DeactivateHelper, SetHelperStatus, SetDoNotDisturb)
+HELPER_COMMANDS = (
+    UpsertHelper,
+    DeactivateHelper,
+    SetHelperStatus,
+    SetDoNotDisturb,
+    WelcomeHelper,
+    SendHelperSummary,
+)
 
 
 class Command(Wire):

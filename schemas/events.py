@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from schemas._base import UtcDatetime, Wire
+from schemas.helper_messages import HelperSummarySent, HelperWelcomed
 from schemas.places import PlacePath
 from schemas.plans import LadderStep
 from schemas.requests import RequesterContact
@@ -175,6 +176,7 @@ class HelperSetOff(Wire):
     offer_id: str
     helper_id: str
     slot: int
+    remote: bool = False  # guiding by phone: the group hears "calling", not "coming"
 
 
 class AssignmentCompleted(Wire):
@@ -269,7 +271,9 @@ EventBody = Annotated[
     | RequestReferred
     | RequestExpired
     | CommandRejected
-    | HelperUpdated,
+    | HelperUpdated
+    | HelperWelcomed
+    | HelperSummarySent,
     Field(discriminator="type"),
 ]
 

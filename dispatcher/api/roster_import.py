@@ -32,7 +32,7 @@ from dispatcher.roster.ledger import ParsedRoster, RosterFileError, RosterPlace
 from dispatcher.roster.report import Retiree, RosterReport
 from dispatcher.roster.sandbox import parse_isolated
 from dispatcher.settings import Settings, get_settings
-from schemas.commands import DeactivateHelper, UpsertHelper, new_command
+from schemas.commands import CommandBody, DeactivateHelper, UpsertHelper, new_command
 
 CHUNK = 200  # concurrent sends: aiokafka batches them, acks=all still holds per command
 
@@ -41,7 +41,7 @@ async def send_commands(
     settings: Settings,
     sink: CommandSink,
     community_id: str,
-    bodies: Sequence[UpsertHelper | DeactivateHelper],
+    bodies: Sequence[CommandBody],
     now: datetime,
     progress: Callable[[int], None] | None = None,
 ) -> int:

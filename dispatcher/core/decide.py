@@ -9,6 +9,7 @@ from typing import Any
 
 from dispatcher.core import assignment_commands as ac
 from dispatcher.core import helper_commands as hc
+from dispatcher.core import helper_messages as hm
 from dispatcher.core import request_commands as rc
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
@@ -32,6 +33,7 @@ from schemas.commands import (
     UpsertHelper,
     WithdrawHelper,
 )
+from schemas.helper_messages import SendHelperSummary, WelcomeHelper
 
 _EMPTY = Decision()
 
@@ -54,7 +56,15 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
     fx = Effects(state, command, now)
     body = command.body
 
-    if isinstance(body, UpsertHelper | DeactivateHelper | SetHelperStatus | SetDoNotDisturb):
+    if isinstance(
+        body,
+        UpsertHelper
+        | DeactivateHelper
+        | SetHelperStatus
+        | SetDoNotDisturb
+        | WelcomeHelper
+        | SendHelperSummary,
+    ):
         helper_id = body.profile.helper_id if isinstance(body, UpsertHelper) else body.helper_id
         known = state.helpers.get(helper_id)
         if known is not None and command.command_id in known.recent_command_ids:
@@ -65,6 +75,10 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
             hc.deactivate_helper(fx, body)
         elif isinstance(body, SetDoNotDisturb):
             hc.set_do_not_disturb(fx, body)
+        elif isinstance(body, WelcomeHelper):
+            hm.welcome(fx, body)
+        elif isinstance(body, SendHelperSummary):
+            hm.summary(fx, body)
         else:
             hc.set_helper_status(fx, body)
         return fx.decision()

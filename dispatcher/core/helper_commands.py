@@ -42,7 +42,7 @@ def upsert_helper(fx: Effects, body: UpsertHelper) -> None:
         _store(fx, old.model_copy(update={"profile": profile}))  # load history is kept
 
 
-def _known(fx: Effects, helper_id: str) -> HelperState | None:
+def known_helper(fx: Effects, helper_id: str) -> HelperState | None:
     helper = fx.state.helpers.get(helper_id)
     if helper is None or helper.community_id != fx.command.community_id:
         _reject(fx, helper_id, "unknown_helper")
@@ -51,14 +51,14 @@ def _known(fx: Effects, helper_id: str) -> HelperState | None:
 
 
 def deactivate_helper(fx: Effects, body: DeactivateHelper) -> None:
-    helper = _known(fx, body.helper_id)
+    helper = known_helper(fx, body.helper_id)
     if helper is not None and helper.profile.active:
         profile = helper.profile.model_copy(update={"active": False})
         _store(fx, helper.model_copy(update={"profile": profile}))
 
 
 def set_helper_status(fx: Effects, body: SetHelperStatus) -> None:
-    helper = _known(fx, body.helper_id)
+    helper = known_helper(fx, body.helper_id)
     if helper is None:
         return
     wanted = {"away": body.away, "busy": body.busy, "dnd_override_until": body.dnd_override_until}
@@ -67,7 +67,7 @@ def set_helper_status(fx: Effects, body: SetHelperStatus) -> None:
 
 
 def set_do_not_disturb(fx: Effects, body: SetDoNotDisturb) -> None:
-    helper = _known(fx, body.helper_id)
+    helper = known_helper(fx, body.helper_id)
     if helper is not None and helper.profile.do_not_disturb != body.window:
         profile = helper.profile.model_copy(update={"do_not_disturb": body.window})
         _store(fx, helper.model_copy(update={"profile": profile}))
