@@ -18,6 +18,8 @@ from dispatcher.api import (
     helper_pages,
     messages,
     offer_pages,
+    registration_pages,
+    registrations,
     requests,
 )
 from dispatcher.api import ops_pages as ops_web
@@ -108,5 +110,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     app.include_router(helper_pages.router)
     app.include_router(answer_pages.router)
     app.include_router(admin.router)
+    app.include_router(registration_pages.router)
+    app.include_router(registrations.router)
     ops_web.install(app, settings)
     return app

@@ -24,41 +24,18 @@ from dispatcher.testing.stack import LocalStack
 from schemas.helper_messages import WelcomeHelper
 from tests.support import builders
 from tests.support.kafka import CommandProducer
+from tests.support.private_phones import ROBOT, phones_and_robot, pushes
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
-SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OQ=="
 WELCOME = "hm-welcome"
 LOOP = "hm-loop"
-ROBOT = "/cgi-bin/webhook/send"
 
 
 @pytest.fixture(scope="module")
 async def phones(stack: LocalStack) -> AsyncIterator[PushReceiver]:
-    async with PushReceiver() as receiver:
-        endpoints = [
-            {"name": "phones", "kind": "webhook", "url": receiver.url("/phones"), "secret": SECRET},
-            {  # a group robot: nothing private may go there
-                "name": "grid-robot",
-                "kind": "wecom",
-                "url": receiver.url(ROBOT),
-                "token": "KEY",
-                "batch_window_seconds": 0,
-            },
-        ]
-        stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps(endpoints)
-        stack.start_worker()
-        await stack.start_api()
+    async with phones_and_robot(stack) as receiver:
         yield receiver
-
-
-def pushes(receiver: PushReceiver, kind: str, helper_id: str | None = None) -> list[Any]:
-    found = []
-    for r in receiver.for_path("/phones"):
-        data = r.json()["data"]
-        if data.get("kind") == kind and helper_id in (None, data.get("recipient")):
-            found.append(data)
-    return found
 
 
 async def put_helper(client: httpx.AsyncClient, helper_id: str, community: str, **kw: Any) -> None:
