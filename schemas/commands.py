@@ -15,7 +15,7 @@ from schemas._base import UtcDatetime, Wire
 from schemas.helper_messages import SendHelperSummary, WelcomeHelper
 from schemas.helpers import HelperProfile, TimeWindow
 from schemas.requests import RequestSpec
-from schemas.vocab import Party, ReferralTarget
+from schemas.vocab import Party, ReferralTarget, Skill
 
 COMMAND_SCHEMA_VERSION: Literal[1] = 1
 
@@ -142,6 +142,17 @@ class SetDoNotDisturb(Wire):
     window: TimeWindow | None = None
 
 
+class SetHelperOffer(Wire):
+    """What the helper offers and how they like to be reached, from their personal page.
+    `channels`: one private endpoint ("webhook:phones"), () for the community's default,
+    None to leave as is."""
+
+    type: Literal["set_helper_offer"] = "set_helper_offer"
+    helper_id: str
+    skills: tuple[Skill, ...] = Field(min_length=1, max_length=len(Skill))
+    channels: tuple[str, ...] | None = Field(default=None, max_length=1)
+
+
 CommandBody = Annotated[
     SubmitRequest
     | AcceptOffer
@@ -159,7 +170,8 @@ CommandBody = Annotated[
     | SetHelperStatus
     | SetDoNotDisturb
     | WelcomeHelper
-    | SendHelperSummary,
+    | SendHelperSummary
+    | SetHelperOffer,
     Field(discriminator="type"),
 ]
 
@@ -183,6 +195,7 @@ HELPER_COMMANDS = (
     SetDoNotDisturb,
     WelcomeHelper,
     SendHelperSummary,
+    SetHelperOffer,
 )
 
 

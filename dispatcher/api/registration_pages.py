@@ -18,10 +18,10 @@ from fastapi.responses import HTMLResponse
 
 from dispatcher.api.auth import client_address
 from dispatcher.api.deps import ApiDeps
+from dispatcher.api.helper_pages import chosen_offer, offer_choices
 from dispatcher.api.invites import JOIN_PATH, InviteClaims, InviteError, verify_invite
 from dispatcher.api.pages import link_error, page
 from dispatcher.helper_ids import id_key, keyed_helper_id
-from dispatcher.push.messages import SKILL_ZH
 from dispatcher.record.edge import registrations
 from dispatcher.roster.cells import PHONE
 from dispatcher.roster.places import building, compound_id_for
@@ -37,11 +37,6 @@ HTML: dict[int | str, dict[str, Any]] = {
 MAX_NAME = 32
 
 
-def _private_channels(deps: ApiDeps) -> list[str]:
-    """Endpoints a helper may choose: private ones only (a group robot is never 'theirs')."""
-    return [f"{c.kind.value}:{c.name}" for c in deps.settings.push_endpoints if not c.is_group]
-
-
 def _claims(request: Request, token: str) -> InviteClaims | HTMLResponse:
     deps: ApiDeps = request.app.state.deps
     try:
@@ -50,21 +45,12 @@ def _claims(request: Request, token: str) -> InviteClaims | HTMLResponse:
         return link_error(exc.reason)
 
 
-def _form(action: str, claims: InviteClaims, channels: list[str]) -> str:
+def _form(action: str, claims: InviteClaims, choices: str) -> str:
     where = claims.compound_name or claims.compound_id
     compound = (
         f"<p>小区：{e(where)}</p>"
         if where
         else '<p><label>小区 <input name="compound" maxlength="32" required></label></p>'
-    )
-    skills = "".join(
-        f'<label><input type="checkbox" name="skills" value="{s.value}"> {e(label)}</label><br>'
-        for s, label in SKILL_ZH.items()
-    )
-    reach = '<label><input type="radio" name="channel" value="" checked> 社区默认方式</label><br>'
-    reach += "".join(
-        f'<label><input type="radio" name="channel" value="{e(c)}"> {e(c)}</label><br>'
-        for c in channels
     )
     return (
         f'<form method="post" action="{e(action)}">'
@@ -73,8 +59,8 @@ def _form(action: str, claims: InviteClaims, channels: list[str]) -> str:
         '<p><label>手机号 <input name="phone" type="tel" maxlength="20" required></label></p>'
         '<p><label>楼栋 <input name="building" maxlength="32" placeholder="如 3号楼、A座" '
         "required></label></p>"
-        f"<p>我能提供的帮助：</p><p>{skills}</p><p>希望的联系方式：</p><p>{reach}</p>"
-        '<button type="submit">提交，等待社区审核</button></form>'
+        + choices
+        + '<button type="submit">提交，等待社区审核</button></form>'
         '<p class="note">手机号仅用于社区核实和您接单后联系求助人，不会公开。</p>'
     )
 
@@ -85,7 +71,7 @@ async def join_page(request: Request, token: str = Token) -> HTMLResponse:
     if isinstance(claims, HTMLResponse):
         return claims
     deps: ApiDeps = request.app.state.deps
-    return page("加入邻里互助", _form(request.url.path, claims, _private_channels(deps)))
+    return page("加入邻里互助", _form(request.url.path, claims, offer_choices(deps.settings)))
 
 
 def _problem(text: str) -> HTMLResponse:
@@ -108,9 +94,7 @@ async def join(request: Request, token: str = Token) -> HTMLResponse:
     compound_id = claims.compound_id or (
         compound_id_for(claims.community_id, compound_name) if compound_name else None
     )
-    wanted = {str(v) for v in form.getlist("skills")}
-    skills = tuple(s for s in Skill if s.value in wanted)
-    channel = str(form.get("channel", "")) or None
+    chosen = chosen_offer(deps.settings, form)
     if not name or len(name) > MAX_NAME:
         return _problem("请填写姓名（不超过32个字）。")
     if not PHONE.match(phone):
@@ -119,8 +103,9 @@ async def join(request: Request, token: str = Token) -> HTMLResponse:
         return _problem("请填写楼栋，例如 3号楼、A座。")
     if compound_id is None or (compound_name is not None and len(compound_name) > MAX_NAME):
         return _problem("请填写小区名称。")
-    if channel is not None and channel not in _private_channels(deps):
-        return _problem("请选择列出的联系方式。")
+    if isinstance(chosen, str):
+        return _problem(chosen)
+    skills, channel = chosen
     profile = HelperProfile(
         helper_id=keyed_helper_id(id_key(deps.settings), claims.community_id, phone),
         name=name,

@@ -28,6 +28,7 @@ from schemas.commands import (
     ReportDeliveryFailure,
     ResolveRequest,
     SetDoNotDisturb,
+    SetHelperOffer,
     SetHelperStatus,
     SubmitRequest,
     UpsertHelper,
@@ -63,7 +64,8 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
         | SetHelperStatus
         | SetDoNotDisturb
         | WelcomeHelper
-        | SendHelperSummary,
+        | SendHelperSummary
+        | SetHelperOffer,
     ):
         helper_id = body.profile.helper_id if isinstance(body, UpsertHelper) else body.helper_id
         known = state.helpers.get(helper_id)
@@ -79,6 +81,8 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
             hm.welcome(fx, body)
         elif isinstance(body, SendHelperSummary):
             hm.summary(fx, body)
+        elif isinstance(body, SetHelperOffer):
+            hc.set_helper_offer(fx, body)
         else:
             hc.set_helper_status(fx, body)
         return fx.decision()

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from dispatcher.core.effects import Effects
-from schemas.commands import DeactivateHelper, SetDoNotDisturb, SetHelperStatus, UpsertHelper
+from schemas.commands import (
+    DeactivateHelper,
+    SetDoNotDisturb,
+    SetHelperOffer,
+    SetHelperStatus,
+    UpsertHelper,
+)
 from schemas.events import CommandRejected, HelperUpdated, RejectReason
 from schemas.records import RECENT_COMMANDS_KEPT, HelperState
 
@@ -70,4 +76,17 @@ def set_do_not_disturb(fx: Effects, body: SetDoNotDisturb) -> None:
     helper = known_helper(fx, body.helper_id)
     if helper is not None and helper.profile.do_not_disturb != body.window:
         profile = helper.profile.model_copy(update={"do_not_disturb": body.window})
+        _store(fx, helper.model_copy(update={"profile": profile}))
+
+
+def set_helper_offer(fx: Effects, body: SetHelperOffer) -> None:
+    """The helper's own choice; a later ledger import states the ledger's skills again."""
+    helper = known_helper(fx, body.helper_id)
+    if helper is None:
+        return
+    changes: dict[str, object] = {"skills": tuple(dict.fromkeys(body.skills))}
+    if body.channels is not None:
+        changes["channels"] = body.channels
+    profile = helper.profile.model_copy(update=changes)
+    if profile != helper.profile:
         _store(fx, helper.model_copy(update={"profile": profile}))

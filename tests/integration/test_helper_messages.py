@@ -85,8 +85,30 @@ async def test_welcome_reaches_each_helper_privately_once_with_their_page(
         )
         ann = pushes(phones, "welcome", "w-ann")[0]
         assert "林阿姨" in ann["text"] and ann["personal_url"] in ann["text"]
-        page = await client.get(urlparse(ann["personal_url"]).path)
-        assert page.status_code == 200 and "免打扰" in page.text
+        page_path = urlparse(ann["personal_url"]).path
+        page = await client.get(page_path)
+        assert page.status_code == 200 and "免打扰" in page.text and "我能提供的帮助" in page.text
+        assert 'value="webhook:phones"' in page.text and "grid-robot" not in page.text
+        # On the page: she offers plumbing now (not driving), reached on her phone.
+        chosen = {"skills": ["plumbing"], "channel": "webhook:phones"}
+        saved = await client.post(f"{page_path}/offer", data=chosen)
+        assert saved.status_code == 200 and "水管维修" in saved.text, saved.text
+        robot = await client.post(
+            f"{page_path}/offer", data=chosen | {"channel": "wecom:grid-robot"}
+        )
+        assert robot.status_code == 422  # a group robot is nobody's own channel
+        pipe = builders.request(
+            WELCOME, source=None, urgency="normal", category="repair", skills=["plumbing"]
+        )
+        r = await client.post("/v1/requests", json=pipe, headers=STAFF)
+        assert r.status_code == 202, r.text
+        await phones.wait_for(
+            lambda: any(
+                o["request_id"] == r.json()["request_id"] for o in pushes(phones, "offer", "w-ann")
+            ),
+            timeout=30,
+        )
+        assert not pushes(phones, "offer", "w-bo")  # a driver: not asked to fix a pipe
         # The other helper's link is another page (their own id in a sealed token).
         assert pushes(phones, "welcome", "w-bo")[0]["personal_url"] != ann["personal_url"]
 

@@ -11,8 +11,9 @@ import pytest
 from dispatcher.push import EndpointKind, PushKind
 from dispatcher.push.deliveries import DeliveryPlanner
 from dispatcher.push.helper_texts import SummarySpec, render_summary
-from schemas.commands import CompleteAssignment, DeactivateHelper
+from schemas.commands import CompleteAssignment, DeactivateHelper, SetHelperOffer
 from schemas.helper_messages import SendHelperSummary, WelcomeHelper
+from schemas.vocab import Skill
 from tests.unit.conftest import World
 from tests.unit.test_push_deliveries import BASE, PHONE, ROBOTS, events, planner, registry
 from tests.unit.test_push_deliveries import with_channels as channels
@@ -99,3 +100,20 @@ def test_summary_text() -> None:
     assert "帮助了3次" in render_summary(SummarySpec(MONTH, 3, 135)).text
     assert "2小时15分钟" in render_summary(SummarySpec(MONTH, 3, 135)).text
     assert "2026年11月" in render_summary(SummarySpec(MONTH, 0, 0)).title
+
+
+def test_the_helper_sets_what_they_offer_and_how_to_reach_them(world: World) -> None:
+    world.helper("ann", skills=[Skill.DRIVING])
+    out = world.run(
+        SetHelperOffer(helper_id="ann", skills=(Skill.PLUMBING,), channels=("webhook:phones",))
+    )
+    profile = world.state.helpers["ann"].profile
+    assert profile.skills == (Skill.PLUMBING,) and profile.channels == ("webhook:phones",)
+    assert [e.helper_id for e in world.of_type("helper_updated", out)] == ["ann"]
+    assert world.state.index.entries["ann"].skills == frozenset({Skill.PLUMBING})
+    # channels=None leaves the channel; the same choice again changes nothing.
+    world.run(SetHelperOffer(helper_id="ann", skills=(Skill.PLUMBING,)))
+    assert world.state.helpers["ann"].profile.channels == ("webhook:phones",)
+    assert world.run(SetHelperOffer(helper_id="ann", skills=(Skill.PLUMBING,))).events == ()
+    with pytest.raises(ValueError):
+        SetHelperOffer(helper_id="ann", skills=())  # offering nothing is not a choice
