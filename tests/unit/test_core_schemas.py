@@ -135,6 +135,9 @@ COMMAND_WIRE_TYPES = {
     "DeactivateHelper": "deactivate_helper",
     "SetHelperStatus": "set_helper_status",
     "SetDoNotDisturb": "set_do_not_disturb",
+    "WelcomeHelper": "welcome_helper",
+    "SendHelperSummary": "send_helper_summary",
+    "SetHelperOffer": "set_helper_offer",
 }
 IMPERATIVE_VERBS = (
     "Submit",
@@ -151,6 +154,8 @@ IMPERATIVE_VERBS = (
     "Upsert",
     "Deactivate",
     "Set",
+    "Welcome",
+    "Send",
 )
 
 
