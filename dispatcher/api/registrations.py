@@ -3,9 +3,11 @@ came through it, approve or reject them. Every route names its community and is 
 it (`ensure_staff_scope`), and a sign-up is found only within the community in its path,
 so staff of one community can neither see nor decide another's.
 
-Approval is the one write path: `UpsertHelper` then `WelcomeHelper` on the commands topic
-(same key, so in that order); the worker adds the helper and the notify agent pushes the
-welcome to their private channel. The sign-up's personal data is cleared once decided.
+A decision claims the sign-up atomically (two staff pressing at once: one wins, the other
+gets 409). Approval is the one write path: `UpsertHelper` then `WelcomeHelper` on the
+commands topic (same key, so in that order); the worker adds the helper and the notify agent
+pushes the welcome to their private channel. If Kafka refuses (503) the sign-up is pending
+again. The sign-up's personal data is cleared once decided.
 """
 
 from __future__ import annotations
@@ -97,18 +99,20 @@ async def _decide(
     deps = _deps(request)
     pool = await deps.pool()
     known = await registrations.community_of(pool, registration_id)
-    if known is None or known[0] != community_id:  # another community's: as if absent
+    if known != community_id:  # another community's: as if absent
         raise fail(404, "unknown_registration", "no such sign-up in this community")
-    found = await registrations.pending(pool, registration_id)
-    if found is None:
-        raise fail(409, "already_decided", f"this sign-up was {known[1]} already")
-    if approve:
-        # Into the roster first: if Kafka is down (503) the sign-up stays pending.
-        await send_command(deps, UpsertHelper(profile=found.profile), community_id)
-        await send_command(deps, WelcomeHelper(helper_id=found.helper_id), community_id)
     status: Literal["approved", "rejected"] = "approved" if approve else "rejected"
-    if not await registrations.decide(pool, registration_id, status, staff.name, deps.clock()):
-        raise fail(409, "already_decided", "decided by someone else meanwhile")
+    found = await registrations.claim(pool, registration_id, status, staff.name, deps.clock())
+    if found is None:
+        raise fail(409, "already_decided", "this sign-up was decided already")
+    if approve:
+        try:  # same key, so in this order: into the roster, then the welcome
+            await send_command(deps, UpsertHelper(profile=found.profile), community_id)
+            await send_command(deps, WelcomeHelper(helper_id=found.helper_id), community_id)
+        except BaseException:
+            await registrations.unclaim(pool, registration_id)  # 503: staff may retry
+            raise
+    await registrations.forget(pool, registration_id)
     return Decision(registration_id=registration_id, status=status, helper_id=found.helper_id)
 
 

@@ -104,7 +104,11 @@ async def test_invite_sign_up_approve_and_welcome(stack: LocalStack, phones: Pus
             f"/v1/staff/communities/{COMMUNITY}/registrations/{rid}/approve", headers=STAFF
         )
         assert again.status_code == 409
-        assert await conn.fetchval("SELECT active FROM helpers WHERE helper_id = $1", helper_id)
+        # The record agent writes the roster's row on its own time (the push may come first).
+        await eventually(
+            lambda: conn.fetchval("SELECT active FROM helpers WHERE helper_id = $1", helper_id),
+            what="the helper recorded as active",
+        )
     await conn.close()
 
 

@@ -62,20 +62,29 @@ async def listed(db: Db, community_id: str, status: str) -> list[Row]:
     return [dict(r) for r in rows]
 
 
-async def community_of(db: Db, registration_id: str) -> tuple[str, str] | None:
-    """(community id, status) of a sign-up, or None."""
-    row = await db.fetchrow(
-        "SELECT community_id, status FROM helper_registrations WHERE registration_id = $1",
+async def community_of(db: Db, registration_id: str) -> str | None:
+    value = await db.fetchval(
+        "SELECT community_id FROM helper_registrations WHERE registration_id = $1",
         registration_id,
     )
-    return (row["community_id"], row["status"]) if row else None
+    return str(value) if value is not None else None
 
 
-async def pending(db: Db, registration_id: str) -> Pending | None:
+async def claim(
+    db: Db, registration_id: str, status: str, by: str, now: datetime
+) -> Pending | None:
+    """Decide a pending sign-up (one decision wins: the row is claimed atomically) and
+    return it, or None when it was not pending."""
     row = await db.fetchrow(
-        "SELECT community_id, helper_id, profile FROM helper_registrations "
-        "WHERE registration_id = $1 AND status = 'pending'",
+        """
+        UPDATE helper_registrations SET status = $2, decided_by = $3, decided_at = $4
+        WHERE registration_id = $1 AND status = 'pending'
+        RETURNING community_id, helper_id, profile
+        """,
         registration_id,
+        status,
+        by,
+        now,
     )
     if row is None:
         return None
@@ -83,18 +92,18 @@ async def pending(db: Db, registration_id: str) -> Pending | None:
     return Pending(registration_id, row["community_id"], row["helper_id"], profile)
 
 
-async def decide(db: Db, registration_id: str, status: str, by: str, now: datetime) -> bool:
-    """Mark a pending sign-up decided and drop its personal data; False if it was not pending."""
-    done = await db.fetchval(
-        """
-        UPDATE helper_registrations
-        SET status = $2, decided_by = $3, decided_at = $4, profile = NULL
-        WHERE registration_id = $1 AND status = 'pending'
-        RETURNING registration_id
-        """,
+async def unclaim(db: Db, registration_id: str) -> None:
+    """Back to pending: the approval's commands could not be queued (Kafka down)."""
+    await db.execute(
+        "UPDATE helper_registrations SET status = 'pending', decided_by = NULL, "
+        "decided_at = NULL WHERE registration_id = $1",
         registration_id,
-        status,
-        by,
-        now,
     )
-    return done is not None
+
+
+async def forget(db: Db, registration_id: str) -> None:
+    """Decided: the phone is in the roster (approved) or needed by nobody (rejected)."""
+    await db.execute(
+        "UPDATE helper_registrations SET profile = NULL WHERE registration_id = $1",
+        registration_id,
+    )
