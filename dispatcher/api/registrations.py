@@ -98,9 +98,12 @@ async def _decide(
     ensure_staff_scope(request, community_id)
     deps = _deps(request)
     pool = await deps.pool()
-    known = await registrations.community_of(pool, registration_id)
-    if known != community_id:  # another community's: as if absent
+    known = await registrations.whose(pool, registration_id)
+    if known is None or known[0] != community_id:  # another community's: as if absent
         raise fail(404, "unknown_registration", "no such sign-up in this community")
+    if approve and await registrations.in_roster(pool, known[1]):
+        # An approval would replace the ledger's profile (roles, pairings…) with the form's.
+        raise fail(409, "already_in_roster", "already a helper here: reject, or send a welcome")
     status: Literal["approved", "rejected"] = "approved" if approve else "rejected"
     found = await registrations.claim(pool, registration_id, status, staff.name, deps.clock())
     if found is None:

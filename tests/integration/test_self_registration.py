@@ -109,6 +109,16 @@ async def test_invite_sign_up_approve_and_welcome(stack: LocalStack, phones: Pus
             lambda: conn.fetchval("SELECT active FROM helpers WHERE helper_id = $1", helper_id),
             what="the helper recorded as active",
         )
+        # Signing up again (same phone, same keyed id): approving would overwrite the
+        # roster's profile with the form's, so it is refused; staff reject it instead.
+        assert (await client.post(path, data=form(skills=["errands"]))).status_code == 200
+        [again] = await pending(client)
+        assert again["helper_id"] == helper_id and again["in_roster"] is True
+        url = f"/v1/staff/communities/{COMMUNITY}/registrations/{again['registration_id']}"
+        refused = await client.post(f"{url}/approve", headers=STAFF)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["detail"]["reason"] == "already_in_roster"
+        assert (await client.post(f"{url}/reject", headers=STAFF)).status_code == 200
     await conn.close()
 
 

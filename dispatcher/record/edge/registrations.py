@@ -52,8 +52,10 @@ async def listed(db: Db, community_id: str, status: str) -> list[Row]:
     rows = await db.fetch(
         """
         SELECT registration_id, helper_id, display_name, building_name, skills, channel,
-               status, created_at, decided_at, decided_by
-        FROM helper_registrations WHERE community_id = $1 AND status = $2
+               status, created_at, decided_at, decided_by,
+               EXISTS (SELECT 1 FROM helpers h WHERE h.helper_id = r.helper_id AND h.active)
+                 AS in_roster
+        FROM helper_registrations r WHERE community_id = $1 AND status = $2
         ORDER BY created_at, registration_id
         """,
         community_id,
@@ -62,12 +64,18 @@ async def listed(db: Db, community_id: str, status: str) -> list[Row]:
     return [dict(r) for r in rows]
 
 
-async def community_of(db: Db, registration_id: str) -> str | None:
-    value = await db.fetchval(
-        "SELECT community_id FROM helper_registrations WHERE registration_id = $1",
+async def whose(db: Db, registration_id: str) -> tuple[str, str] | None:
+    """(community id, helper id) of a sign-up, or None."""
+    row = await db.fetchrow(
+        "SELECT community_id, helper_id FROM helper_registrations WHERE registration_id = $1",
         registration_id,
     )
-    return str(value) if value is not None else None
+    return (row["community_id"], row["helper_id"]) if row else None
+
+
+async def in_roster(db: Db, helper_id: str) -> bool:
+    """Already an active helper (a ledger import, an earlier sign-up)."""
+    return bool(await db.fetchval("SELECT active FROM helpers WHERE helper_id = $1", helper_id))
 
 
 async def claim(
