@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "dispatcher.api.helper_messages_cli:welcome_main",
         "send the welcome (personal page link) to helpers not yet welcomed",
     ),
+    "invite": (
+        "dispatcher.api.invite_cli",
+        "print a signed self-registration link for a community (staff approve sign-ups)",
+    ),
     "summary": (
         "dispatcher.api.helper_messages_cli:summary_main",
         "send each helper their month (requests helped, minutes), once per month",

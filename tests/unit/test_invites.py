@@ -68,3 +68,21 @@ def test_rotation_keeps_old_invites_valid_but_signs_with_the_new_secret() -> Non
     assert verify_invite(rotated, token(old), NOW).community_id == "xian"
     with pytest.raises(InviteError):
         verify_invite(old, token(rotated), NOW)
+
+
+def test_the_invite_command_prints_a_link_that_verifies(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from dispatcher.api import invite_cli
+
+    s = settings()
+    monkeypatch.setattr(invite_cli, "get_settings", lambda: s)
+    assert invite_cli.main(["--community", "xian", "--compound", "c1", "--hours", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    token = out["url"].removeprefix("https://help.example/join/")
+    claims = verify_invite(s, token, datetime.fromisoformat(out["expires_at"]) - timedelta(hours=1))
+    assert (claims.community_id, claims.compound_id) == ("xian", "c1")
+    with pytest.raises(SystemExit):
+        invite_cli.main(["--community", "xian", "--hours", "10000"])
