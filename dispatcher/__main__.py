@@ -28,6 +28,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "dispatcher.maintenance.rekey_helpers",
         "move helpers to keyed (irreversible) ids",
     ),
+    "welcome": (
+        "dispatcher.api.helper_messages_cli:welcome_main",
+        "send the welcome (personal page link) to helpers not yet welcomed",
+    ),
+    "invite": (
+        "dispatcher.api.invite_cli",
+        "print a signed self-registration link for a community (staff approve sign-ups)",
+    ),
+    "summary": (
+        "dispatcher.api.helper_messages_cli:summary_main",
+        "send each helper their month (requests helped, minutes), once per month",
+    ),
 }
 
 
@@ -48,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    result: int = module.main(rest)
+    module_name, _, function = COMMANDS[name][0].partition(":")
+    module = importlib.import_module(module_name)
+    result: int = getattr(module, function or "main")(rest)
     return result
 
 

@@ -12,10 +12,11 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from schemas._base import UtcDatetime, Wire
+from schemas.helper_messages import SendHelperSummary, WelcomeHelper
 from schemas.helpers import HelperProfile, TimeWindow
 from schemas.requests import RequestSpec
 from schemas.staff_actions import ClaimRequest, ReportBack
-from schemas.vocab import Party, ReferralTarget
+from schemas.vocab import Party, ReferralTarget, Skill
 
 COMMAND_SCHEMA_VERSION: Literal[1] = 1
 
@@ -144,6 +145,17 @@ class SetDoNotDisturb(Wire):
     window: TimeWindow | None = None
 
 
+class SetHelperOffer(Wire):
+    """What the helper offers and how they like to be reached, from their personal page.
+    `channels`: one private endpoint ("webhook:phones"), () for the community's default,
+    None to leave as is."""
+
+    type: Literal["set_helper_offer"] = "set_helper_offer"
+    helper_id: str
+    skills: tuple[Skill, ...] = Field(min_length=1, max_length=len(Skill))
+    channels: tuple[str, ...] | None = Field(default=None, max_length=1)
+
+
 CommandBody = Annotated[
     SubmitRequest
     | AcceptOffer
@@ -161,7 +173,10 @@ CommandBody = Annotated[
     | SetHelperStatus
     | SetDoNotDisturb
     | ClaimRequest
-    | ReportBack,
+    | ReportBack
+    | WelcomeHelper
+    | SendHelperSummary
+    | SetHelperOffer,
     Field(discriminator="type"),
 ]
 
@@ -180,7 +195,15 @@ REQUEST_COMMANDS = (
     ClaimRequest,
     ReportBack,
 )
-HELPER_COMMANDS = (UpsertHelper, DeactivateHelper, SetHelperStatus, SetDoNotDisturb)
+HELPER_COMMANDS = (
+    UpsertHelper,
+    DeactivateHelper,
+    SetHelperStatus,
+    SetDoNotDisturb,
+    WelcomeHelper,
+    SendHelperSummary,
+    SetHelperOffer,
+)
 
 
 class Command(Wire):

@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from schemas._base import UtcDatetime, Wire
+from schemas.helper_messages import HelperSummarySent, HelperWelcomed
 from schemas.places import PlacePath
 from schemas.plans import LadderStep
 from schemas.requests import RequesterContact
@@ -176,6 +177,7 @@ class HelperSetOff(Wire):
     offer_id: str
     helper_id: str
     slot: int
+    remote: bool = False  # guiding by phone: the group hears "calling", not "coming"
 
 
 class AssignmentCompleted(Wire):
@@ -275,7 +277,9 @@ EventBody = Annotated[
     | CommandRejected
     | HelperUpdated
     | RequestClaimed
-    | WhistleReportedBack,
+    | WhistleReportedBack
+    | HelperWelcomed
+    | HelperSummarySent,
     Field(discriminator="type"),
 ]
 

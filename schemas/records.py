@@ -136,6 +136,8 @@ class HelperState(Wire):
     dnd_override_until: UtcDatetime | None = None
     load: HelperLoad = Field(default_factory=HelperLoad)
     recent_command_ids: tuple[str, ...] = ()
+    welcomed_at: UtcDatetime | None = None  # the welcome (personal page link) was sent
+    summary_months: tuple[str, ...] = ()  # months whose summary was sent, last few kept
 
     @property
     def helper_id(self) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from dispatcher.clock import Clock
-from dispatcher.links import action_links
+from dispatcher.links import action_links, helper_link
 from dispatcher.ops import metrics as ops_metrics
 from dispatcher.push import Deliverer, Delivery, EndpointRegistry, PushKind
 from dispatcher.push.deliveries import DeliveryPlanner, Planned
@@ -148,6 +148,9 @@ class NotifyAgent:
             recipient_links=partial(recipient_links, settings),
             public_base_url=settings.public_base_url,
             default_endpoint=settings.push_default_endpoint,
+            personal_link=lambda hid, cid, now: helper_link(
+                settings, helper_id=hid, community_id=cid, now=now
+            ),
         )
         agent = cls(Notifier(planner, rt.send_command, rt.clock), sink, rt.stats.note_push)
         agent.notifier.on_result = agent.observe_push

@@ -19,6 +19,8 @@ from dispatcher.api import (
     messages,
     offer_pages,
     recipient_pages,
+    registration_pages,
+    registrations,
     requests,
 )
 from dispatcher.api import ops_pages as ops_web
@@ -110,5 +112,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     app.include_router(recipient_pages.router)
     app.include_router(answer_pages.router)
     app.include_router(admin.router)
+    app.include_router(registration_pages.router)
+    app.include_router(registrations.router)
     ops_web.install(app, settings)
     return app

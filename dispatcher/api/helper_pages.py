@@ -1,5 +1,6 @@
-"""A helper's personal link: away / busy / back / on call tonight (SetHelperStatus), and
-their own quiet hours (SetDoNotDisturb).
+"""A helper's personal link: away / busy / back / on call tonight (SetHelperStatus), their
+own quiet hours (SetDoNotDisturb), and the help they offer and how to reach them
+(SetHelperOffer). The welcome message brings this link (dispatcher/push/helper_texts.py).
 
 GET shows the choices; each button POSTs to `/l/h/{token}/{status}`. The link is reusable
 (it sets a state, so repeating it changes nothing). SetHelperStatus replaces away, busy
@@ -30,8 +31,11 @@ from dispatcher.links import (
     device_binding,
     verify_token,
 )
-from schemas.commands import SetDoNotDisturb, SetHelperStatus
+from dispatcher.push.messages import SKILL_ZH
+from dispatcher.settings import Settings
+from schemas.commands import SetDoNotDisturb, SetHelperOffer, SetHelperStatus
 from schemas.helpers import TimeWindow
+from schemas.vocab import Skill
 
 router = APIRouter(prefix=HELPER_PATH.rstrip("/"), tags=["volunteer links"])
 Token = Path(min_length=1, max_length=1024, description="A signed personal helper token")
@@ -57,6 +61,35 @@ _LABELS = {
 HTML: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/html": {}}, "description": "A page in Chinese"}
 }
+
+
+def private_channels(settings: Settings) -> list[str]:
+    """The endpoints a helper may choose: private ones only (a group robot is nobody's own:
+    their personal link and contact details would reach the whole group)."""
+    return [f"{c.kind.value}:{c.name}" for c in settings.push_endpoints if not c.is_group]
+
+
+def offer_choices(settings: Settings) -> str:
+    """Form fields: the skills offered (checkboxes `skills`), how to be reached (`channel`)."""
+    skills = "".join(
+        f'<label><input type="checkbox" name="skills" value="{s.value}"> {e(label)}</label><br>'
+        for s, label in SKILL_ZH.items()
+    )
+    reach = '<label><input type="radio" name="channel" value="" checked> 社区默认方式</label><br>'
+    reach += "".join(
+        f'<label><input type="radio" name="channel" value="{e(c)}"> {e(c)}</label><br>'
+        for c in private_channels(settings)
+    )
+    return f"<p>我能提供的帮助：</p><p>{skills}</p><p>希望的联系方式：</p><p>{reach}</p>"
+
+
+def chosen_offer(settings: Settings, form: Any) -> tuple[tuple[Skill, ...], str | None] | str:
+    """(skills, channel or None for the default) from a submitted form, or what is wrong."""
+    wanted = {str(v) for v in form.getlist("skills")}
+    channel = str(form.get("channel", "")) or None
+    if channel is not None and channel not in private_channels(settings):
+        return "请选择列出的联系方式。"
+    return tuple(s for s in Skill if s.value in wanted), channel
 
 
 def _verify(request: Request, token: str) -> LinkClaims | HTMLResponse:
@@ -87,11 +120,17 @@ async def helper_page(request: Request, token: str = Token) -> HTMLResponse:
         '<button type="submit" class="second">设置免打扰时段</button></form>'
         + button_form(f"{base}/quiet-hours/clear", "取消免打扰时段", second=True)
     )
+    offer = (
+        f'<form method="post" action="{e(base)}/offer">'
+        + offer_choices(request.app.state.deps.settings)
+        + '<button type="submit" class="second">保存我能提供的帮助</button></form>'
+    )
     answer = page(
         "我的接单状态",
         "<p>请选择：</p>"
         + buttons
         + quiet
+        + offer
         + f'<p class="note">这部手机已绑定：群里的求助可在 <a href="{ANSWER_PATH}">我的邀请</a>'
         " 中回复。</p>",
     )
@@ -158,6 +197,26 @@ async def clear_quiet_hours(request: Request, token: str = Token) -> HTMLRespons
         return checked
     await _quiet_hours(request, checked, None)
     return page("已更新", "<p>已取消免打扰时段：有人求助时随时通知您。</p>")
+
+
+@router.post("/{token}/offer", response_class=HTMLResponse, responses=HTML)
+async def set_offer(request: Request, token: str = Token) -> HTMLResponse:
+    """The skills the helper offers (at least one) and the channel they prefer."""
+    checked = _helper_or_page(request, token)
+    if isinstance(checked, HTMLResponse):
+        return checked
+    deps: ApiDeps = request.app.state.deps
+    chosen = chosen_offer(deps.settings, await request.form())
+    if isinstance(chosen, str) or not chosen[0]:
+        why = chosen if isinstance(chosen, str) else "请至少选择一项您能提供的帮助。"
+        return page("请检查", f"<p>{e(why)}</p>", tone="warn", status_code=422)
+    skills, channel = chosen
+    body = SetHelperOffer(
+        helper_id=checked.helper_id, skills=skills, channels=(channel,) if channel else ()
+    )
+    await send_command(deps, body, checked.community_id)
+    labels = "、".join(SKILL_ZH[s] for s in skills)
+    return page("已更新", f"<p>您能提供的帮助：{e(labels)}。</p>")
 
 
 @router.post("/{token}/{status}", response_class=HTMLResponse, responses=HTML)

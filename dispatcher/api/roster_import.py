@@ -2,7 +2,7 @@
 
     python -m dispatcher roster-import FILE --community siming-xian \
         [--compound tuqiang --compound-name 图强小区] [--grid g1] [--partial] [--dry-run] \
-        [--no-retire]
+        [--no-retire] [--welcome]
 
 A whole community's ledger has a 小区 column; a one-compound file names its compound with
 --compound instead. Prints progress to stderr and the report (JSON) to stdout: rejected
@@ -34,7 +34,8 @@ from dispatcher.roster.ledger import ParsedRoster, RosterFileError, RosterPlace
 from dispatcher.roster.report import Retiree, RosterReport
 from dispatcher.roster.sandbox import parse_isolated
 from dispatcher.settings import Settings, get_settings
-from schemas.commands import DeactivateHelper, UpsertHelper, new_command
+from schemas.commands import CommandBody, DeactivateHelper, UpsertHelper, new_command
+from schemas.helper_messages import WelcomeHelper
 
 CHUNK = 200  # concurrent sends: aiokafka batches them, acks=all still holds per command
 
@@ -43,7 +44,7 @@ async def send_commands(
     settings: Settings,
     sink: CommandSink,
     community_id: str,
-    bodies: Sequence[UpsertHelper | DeactivateHelper],
+    bodies: Sequence[CommandBody],
     now: datetime,
     progress: Callable[[int], None] | None = None,
 ) -> int:
@@ -80,6 +81,7 @@ async def import_roster(
     members: RosterMembers | None = None,
     progress: Callable[[int], None] | None = None,
     accounts_db: Db | None = None,
+    welcome: bool = False,
 ) -> RosterReport:
     """Queue the valid rows; with `members`, retire whom earlier ledgers listed in the same
     compounds and this one does not — only when no row was rejected (a rejected row may be
@@ -116,6 +118,9 @@ async def import_roster(
         await platform_accounts.remember(accounts_db, settings, community_id, profiles, now)
     report.imported = await send_commands(settings, sink, community_id, upserts, now, progress)
     report.committed = True
+    if welcome:  # after the upserts (same key, so in order); the welcomed are skipped
+        welcomes = [WelcomeHelper(helper_id=p.helper_id) for p in profiles]
+        await send_commands(settings, sink, community_id, welcomes, now)
     if members is not None:
         retiring = [] if parsed.problems else leaving
         await send_commands(
@@ -145,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid", help="grid id for rows without a 网格 cell")
     parser.add_argument("--partial", action="store_true", help="import the valid rows anyway")
     parser.add_argument("--dry-run", action="store_true", help="validate only; list retirees")
+    parser.add_argument(
+        "--welcome", action="store_true", help="send the welcome to whoever has not had it"
+    )
     parser.add_argument(
         "--no-retire", action="store_true", help="do not retire helpers the ledger no longer lists"
     )
@@ -178,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                 members=None if args.no_retire else RosterMembers(conn),
                 progress=say("helpers queued"),
                 accounts_db=conn,
+                welcome=args.welcome,
             )
         finally:
             await sink.stop()

@@ -38,7 +38,11 @@ def on_my_way(fx: Effects, d: RequestDraft, body: MarkOnMyWay) -> RequestDraft |
         reject(fx, d.request_id, "request_closed", helper_id=a.helper_id, detail=d.status.value)
         return None
     d.assignments[k] = a.model_copy(update={"on_way_at": fx.now})
-    fx.emit(HelperSetOff(offer_id=a.offer_id, helper_id=a.helper_id, slot=a.slot), d.request_id)
+    remote = d.needs[a.need_index].remote
+    fx.emit(
+        HelperSetOff(offer_id=a.offer_id, helper_id=a.helper_id, slot=a.slot, remote=remote),
+        d.request_id,
+    )
     return d
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from dispatcher.core import assignment_commands as ac
 from dispatcher.core import helper_commands as hc
+from dispatcher.core import helper_messages as hm
 from dispatcher.core import request_commands as rc
 from dispatcher.core import staff_commands as sc
 from dispatcher.core.draft import RequestDraft
@@ -28,11 +29,13 @@ from schemas.commands import (
     ReportDeliveryFailure,
     ResolveRequest,
     SetDoNotDisturb,
+    SetHelperOffer,
     SetHelperStatus,
     SubmitRequest,
     UpsertHelper,
     WithdrawHelper,
 )
+from schemas.helper_messages import SendHelperSummary, WelcomeHelper
 from schemas.staff_actions import ClaimRequest, ReportBack
 
 _EMPTY = Decision()
@@ -58,7 +61,16 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
     fx = Effects(state, command, now)
     body = command.body
 
-    if isinstance(body, UpsertHelper | DeactivateHelper | SetHelperStatus | SetDoNotDisturb):
+    if isinstance(
+        body,
+        UpsertHelper
+        | DeactivateHelper
+        | SetHelperStatus
+        | SetDoNotDisturb
+        | WelcomeHelper
+        | SendHelperSummary
+        | SetHelperOffer,
+    ):
         helper_id = body.profile.helper_id if isinstance(body, UpsertHelper) else body.helper_id
         known = state.helpers.get(helper_id)
         if known is not None and command.command_id in known.recent_command_ids:
@@ -69,6 +81,12 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
             hc.deactivate_helper(fx, body)
         elif isinstance(body, SetDoNotDisturb):
             hc.set_do_not_disturb(fx, body)
+        elif isinstance(body, WelcomeHelper):
+            hm.welcome(fx, body)
+        elif isinstance(body, SendHelperSummary):
+            hm.summary(fx, body)
+        elif isinstance(body, SetHelperOffer):
+            hc.set_helper_offer(fx, body)
         else:
             hc.set_helper_status(fx, body)
         return fx.decision()

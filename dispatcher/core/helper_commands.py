@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from dispatcher.core.effects import Effects
-from schemas.commands import DeactivateHelper, SetDoNotDisturb, SetHelperStatus, UpsertHelper
+from schemas.commands import (
+    DeactivateHelper,
+    SetDoNotDisturb,
+    SetHelperOffer,
+    SetHelperStatus,
+    UpsertHelper,
+)
 from schemas.events import CommandRejected, HelperUpdated, RejectReason
 from schemas.records import RECENT_COMMANDS_KEPT, HelperState
 
@@ -42,7 +48,7 @@ def upsert_helper(fx: Effects, body: UpsertHelper) -> None:
         _store(fx, old.model_copy(update={"profile": profile}))  # load history is kept
 
 
-def _known(fx: Effects, helper_id: str) -> HelperState | None:
+def known_helper(fx: Effects, helper_id: str) -> HelperState | None:
     helper = fx.state.helpers.get(helper_id)
     if helper is None or helper.community_id != fx.command.community_id:
         _reject(fx, helper_id, "unknown_helper")
@@ -51,14 +57,14 @@ def _known(fx: Effects, helper_id: str) -> HelperState | None:
 
 
 def deactivate_helper(fx: Effects, body: DeactivateHelper) -> None:
-    helper = _known(fx, body.helper_id)
+    helper = known_helper(fx, body.helper_id)
     if helper is not None and helper.profile.active:
         profile = helper.profile.model_copy(update={"active": False})
         _store(fx, helper.model_copy(update={"profile": profile}))
 
 
 def set_helper_status(fx: Effects, body: SetHelperStatus) -> None:
-    helper = _known(fx, body.helper_id)
+    helper = known_helper(fx, body.helper_id)
     if helper is None:
         return
     wanted = {"away": body.away, "busy": body.busy, "dnd_override_until": body.dnd_override_until}
@@ -67,7 +73,20 @@ def set_helper_status(fx: Effects, body: SetHelperStatus) -> None:
 
 
 def set_do_not_disturb(fx: Effects, body: SetDoNotDisturb) -> None:
-    helper = _known(fx, body.helper_id)
+    helper = known_helper(fx, body.helper_id)
     if helper is not None and helper.profile.do_not_disturb != body.window:
         profile = helper.profile.model_copy(update={"do_not_disturb": body.window})
+        _store(fx, helper.model_copy(update={"profile": profile}))
+
+
+def set_helper_offer(fx: Effects, body: SetHelperOffer) -> None:
+    """The helper's own choice; a later ledger import states the ledger's skills again."""
+    helper = known_helper(fx, body.helper_id)
+    if helper is None:
+        return
+    changes: dict[str, object] = {"skills": tuple(dict.fromkeys(body.skills))}
+    if body.channels is not None:
+        changes["channels"] = body.channels
+    profile = helper.profile.model_copy(update=changes)
+    if profile != helper.profile:
         _store(fx, helper.model_copy(update={"profile": profile}))

@@ -58,9 +58,3 @@ class DevBot:
         r.raise_for_status()
         out: dict[str, Any] = r.json()
         return out
-
-    async def resolve(self, request_id: str, rating: int = 5) -> None:
-        """The requester (through the bot that relayed the request) says it is done."""
-        path = f"/v1/requests/{request_id}/resolve"
-        r = await self._post(path, {"request_id": request_id, "rating": rating})
-        r.raise_for_status()

@@ -15,7 +15,10 @@ webhook-id, as a relay would. An offer's phone answers after a human-like delay 
 by the time scale): it opens the accept or decline link (a confirmation page: opening never
 acts), presses the page's button (POST), and reads the answer page - "please go" with the
 contact, "a neighbour already took it", "recorded", "expired", …; while the page says it is
-still confirming, it reloads as the page asks. No Kafka: only HTTP, as a phone would.
+still confirming, it reloads as the page asks. A phone whose page said "assigned" then
+presses that page's own buttons, as the helper would: 我在路上 (on my way), and after the
+help 已完成 (done) with the minutes it took; when every assigned helper is done the request
+resolves by them. No Kafka: only HTTP, as a phone would.
 """
 
 from __future__ import annotations
@@ -55,9 +58,13 @@ PHONES_PATH = "/phones"
 _TITLE = re.compile(r"<title>(.*?)</title>", re.S)
 _FORM = re.compile(r'<form method="post" action="([^"]+)"')
 _REFRESH = re.compile(r'http-equiv="refresh" content="(\d+)"')
+ON_WAY_AFTER_S = 5.0  # from "assigned" to pressing 我在路上 (× time scale)
+DONE_AFTER_S = 30.0  # from 我在路上 to 已完成 (× time scale)
+MINUTES_SPENT = (15, 20, 30, 45, 60)  # what a helper says the help took
 # What each answer page says (dispatcher/api/offer_pages.py, pages.py), as one word.
 PAGE_OUTCOMES = {
     "谢谢您！请前往帮忙": "assigned",
+    "谢谢您！请尽快致电": "assigned",  # a remote helper: asked to call, not to come
     "谢谢您！": "assigned, since closed",
     "已有邻居接下": "assigned (other device)",
     "已有邻居接手": "covered",
@@ -261,3 +268,30 @@ class Phones:
         self.board.answered(
             request_id, Answer(helper, action, outcome, tapped_at, time.monotonic())
         )
+        if action == "accept" and outcome == "assigned":
+            self._answering.spawn(self._help(request_id, helper, link, page.text))
+
+    async def _help(self, request_id: str, helper: str, link: str, page: str) -> None:
+        """The assigned helper's page buttons: on my way, then done with the minutes."""
+        minutes = random.Random(f"{self.seed}:{helper}:{request_id}").choice(MINUTES_SPENT)
+        device = self._device(helper)
+        for step, wait_s, form in (
+            ("on-my-way", ON_WAY_AFTER_S, None),
+            ("done", DONE_AFTER_S, {"minutes": str(minutes)}),
+        ):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), wait_s * self.scale)
+            if self._closing.is_set():
+                return
+            button = re.search(rf'action="([^"]+/p/{step})"', page)
+            if button is None:  # withdrawn, or the request closed meanwhile
+                self.board.pressed(request_id, helper, step, None, "no such button")
+                return
+            try:
+                answer = await device.post(urljoin(link, html.unescape(button[1])), data=form)
+            except httpx.HTTPError as exc:
+                self.board.pressed(request_id, helper, step, None, type(exc).__name__)
+                return
+            page = answer.text
+            said = "ok" if answer.status_code == 200 else f"HTTP {answer.status_code}"
+            self.board.pressed(request_id, helper, step, minutes if form else None, said)

@@ -33,7 +33,7 @@ from dispatcher.clock import utcnow
 from dispatcher.demo.bot import DevBot
 from dispatcher.demo.phones import DEFAULT_PORT, Phones, push_endpoints
 from dispatcher.demo.stories import STORIES, ChatLine, chatter
-from dispatcher.demo.trace import Background, Board, Trace, describe
+from dispatcher.demo.trace import Board, Trace, describe
 from dispatcher.ops.demo_district import COMMUNITIES, helpers
 from dispatcher.record.read import helpers as read_helpers
 from dispatcher.record.read import offers as read_offers
@@ -110,8 +110,8 @@ async def load_district(staff: httpx.AsyncClient, settings: Settings, bodies: li
 
 
 class Play:
-    """Relays the messages, watches each request's status, and has the requester close a
-    covered request after a while (the bot's signed resolve, as the group would say)."""
+    """Relays the messages and watches each request's status. Nobody resolves by hand: the
+    assigned phones press 已完成 (dispatcher/demo/phones.py) and the request resolves."""
 
     def __init__(
         self,
@@ -119,17 +119,13 @@ class Play:
         staff: httpx.AsyncClient,
         db: asyncpg.Pool,
         board: Board,
-        scale: float,
         run_id: str,
     ) -> None:
         self.bot = bot
         self.staff = staff
         self.db = db
         self.board = board
-        self.scale = scale
         self.run_id = run_id
-        self._closing: set[str] = set()
-        self._closers = Background()
 
     async def send(self, line: ChatLine) -> Trace:
         message_id = f"{line.key}-{self.run_id}"
@@ -157,18 +153,8 @@ class Play:
             if status is None:
                 continue
             self.board.status(t, status)
-            if t.covered and not t.done and t.request_id not in self._closing:
-                self._closing.add(t.request_id)
-                self._closers.spawn(self._resolve_later(t))
-
-    async def _resolve_later(self, t: Trace) -> None:
-        await asyncio.sleep(t.line.resolve_after_s * self.scale)
-        if not t.done and t.request_id is not None:
-            self.board.resolve_sent(t)
-            await self.bot.resolve(t.request_id)
 
     async def stop(self) -> None:
-        await self._closers.cancel()
         await self.board.background.cancel()
 
 
@@ -181,7 +167,7 @@ async def play(args: argparse.Namespace, settings: Settings, staff: httpx.AsyncC
         asyncpg.create_pool(dsn, min_size=1, max_size=2) as db,
     ):
         run_id = f"{int(utcnow().timestamp()):x}"
-        player = Play(DevBot(api), staff, db, board, args.time_scale, run_id)
+        player = Play(DevBot(api), staff, db, board, run_id)
         board.read_rings = player.read_rings
         await phones.start()
         log(

@@ -23,7 +23,6 @@ class ChatLine:
     sender_name: str
     text: str
     expect_category: str | None  # what the classifier should make of it; None: no request
-    resolve_after_s: float = 20.0  # once covered, the requester says it is done (scaled)
 
 
 def building_group(community: str, n: int) -> str:
@@ -41,7 +40,6 @@ STORIES: tuple[ChatLine, ...] = (
         "王女士",
         "我怀孕六个月，突然肚子疼，喘不上气，谁能开车送我去医院？",
         "hospital_transport",
-        resolve_after_s=40,
     ),
     ChatLine(
         "elder-collapsed",
@@ -51,7 +49,6 @@ STORIES: tuple[ChatLine, ...] = (
         "林阿婆的孙女",
         "1单元3楼林阿婆晕倒了，快来人！",
         "medical",
-        resolve_after_s=60,
     ),
     ChatLine(
         "burst-pipe",

@@ -66,7 +66,8 @@ class Trace:
     first_push_at: float | None = None
     first_accept: Answer | None = None  # the first link answer whose page said "assigned"
     rings: list[str] = field(default_factory=list)
-    resolve_sent_at: float | None = None
+    # The assigned phones' buttons: (helper, step, minutes, what the page said, when).
+    pressed: list[tuple[str, str, int | None, str, float]] = field(default_factory=list)
     closed_at: float | None = None  # when the status first read closed (0.5 s polls)
     status: dict[str, Any] | None = None
     _wave: list[tuple[str, str]] = field(default_factory=list)  # (helper, offer id)
@@ -126,7 +127,14 @@ class Trace:
                 self.first_accept.tapped_at if self.first_accept else None
             ),
             "first_accept_page_s": self.after(self.first_accept.at if self.first_accept else None),
-            "resolve_sent_s": self.after(self.resolve_sent_at),
+            "done_pressed": [
+                {"helper": h, "minutes": m, "page": said}
+                for h, step, m, said, _ in self.pressed
+                if step == "done"
+            ],
+            "first_done_s": self.after(
+                next((at for _, step, _, _, at in self.pressed if step == "done"), None)
+            ),
             "closed_s": self.after(self.closed_at),
             "outcome": self.outcome,
         }
@@ -200,16 +208,17 @@ class Board:
         for what, arg in self._early.pop(rid, []):
             self._apply(trace, what, arg)
 
-    def resolve_sent(self, trace: Trace) -> None:
-        trace.resolve_sent_at = time.monotonic()
-        self.say(trace, "the requester says it is done: bot resolves the request")
-
     # ------------------------------------------------------------ from the phones
     def pushed(self, request_id: str, kind: str, helper: str, offer_id: str = "") -> None:
         self._route(request_id, "push", (kind, helper, offer_id, time.monotonic()))
 
     def answered(self, request_id: str, answer: Answer) -> None:
         self._route(request_id, "answer", answer)
+
+    def pressed(
+        self, request_id: str, helper: str, step: str, minutes: int | None, said: str
+    ) -> None:
+        self._route(request_id, "pressed", (helper, step, minutes, said, time.monotonic()))
 
     def whistle(self, community: str, request_id: str) -> None:
         self.whistles[community] += 1
@@ -225,6 +234,13 @@ class Board:
     def _apply(self, trace: Trace, what: str, arg: Any) -> None:
         if what == "answer":
             self._answer(trace, arg)
+            return
+        if what == "pressed":
+            trace.pressed.append(arg)
+            helper, step, minutes, said, _ = arg
+            button = {"on-my-way": "我在路上", "done": "已完成"}.get(step, step)
+            spent = f" ({minutes} min)" if minutes is not None else ""
+            self.say(trace, f"{helper} pressed {button}{spent} on its page: {said}")
             return
         kind, helper, offer_id, at = arg
         trace.pushes[kind] += 1

@@ -9,6 +9,7 @@ from dispatcher.push.recipients import ROLE_ZH
 from schemas.events import (
     Event,
     HelperAssigned,
+    HelperSetOff,
     HelperWithdrawn,
     ReferredToEmergency,
     RequestCancelled,
@@ -46,6 +47,10 @@ def update_for(event: Event) -> str | None:
         who = f"一位邻居（{body.group_name[:32]}）" if body.group_name else "一位邻居"
         # A remote helper (a doctor guiding by phone) calls; nobody says they are coming.
         return f"{who}已接单，将电话联系指导。" if body.remote else f"{who}已接单，正在赶来。"
+    if isinstance(body, HelperSetOff):
+        # No name here at all: "on my way" says that help moves, not who (the assignment
+        # message already named an opted-in helper).
+        return "一位邻居正在电话联系求助人。" if body.remote else "一位邻居已出发，正在路上。"
     if isinstance(body, HelperWithdrawn):
         return "一位邻居临时无法前来，正在联系其他邻居。"
     if isinstance(body, RingEscalated):

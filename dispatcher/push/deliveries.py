@@ -16,6 +16,14 @@ from typing import Protocol
 
 from dispatcher.links import answer_path
 from dispatcher.push.endpoints import EndpointRegistry
+from dispatcher.push.helper_texts import (
+    SummarySpec,
+    ThankYouSpec,
+    WelcomeSpec,
+    render_summary,
+    render_thank_you,
+    render_welcome,
+)
 from dispatcher.push.messages import (
     AssignmentSpec,
     CancellationSpec,
@@ -35,6 +43,7 @@ from dispatcher.push.model import Delivery, Mention, PushKind, PushMessage
 from dispatcher.push.recipients import Recipient, referral_recipients, whistle_recipients
 from schemas.commands import ReportDeliveryFailure
 from schemas.events import (
+    AssignmentCompleted,
     Event,
     HelperAssigned,
     OfferSent,
@@ -42,6 +51,7 @@ from schemas.events import (
     ReferredToEmergency,
     WhistleBlown,
 )
+from schemas.helper_messages import HelperSummarySent, HelperWelcomed
 from schemas.records import HelperState, RequestState
 from schemas.vocab import Category, Skill, Urgency
 
@@ -120,6 +130,8 @@ class DeliveryPlanner:
     public_base_url: str
     default_endpoint: str | None = None
     recipient_links: RecipientLinks = _no_recipient_links
+    # (helper id, community id, now) → the helper's personal page (dispatcher.links.helper_link)
+    personal_link: Callable[[str, str, datetime], str] | None = None
 
     def plan(self, event: Event) -> Planned:
         body = event.body
@@ -133,6 +145,8 @@ class DeliveryPlanner:
             return Planned(self._whistle(event, body))
         if isinstance(body, ReferredToEmergency):
             return self._referral(event, body)
+        if isinstance(body, HelperWelcomed | AssignmentCompleted | HelperSummarySent):
+            return self._own_message(event, body)
         return Planned()
 
     # ---------------------------------------------------------------- who, where
@@ -273,6 +287,47 @@ class DeliveryPlanner:
                     message=message,
                     recipient=body.helper_id,
                     data={"request_id": event.request_id or "", "offer_id": body.offer_id},
+                )
+                for ep in endpoints
+            ]
+        )
+
+    def _own_message(
+        self, event: Event, body: HelperWelcomed | AssignmentCompleted | HelperSummarySent
+    ) -> Planned:
+        """The welcome, thank-you and summary: to the helper's private channel only."""
+        helper = self.helper(body.helper_id)
+        endpoints = self._endpoints_for(helper, private=True)
+        if not endpoints:
+            return Planned(warnings=[f"{body.type} {event.event_id}: no private channel"])
+        data = {"helper_id": body.helper_id, "community_id": event.community_id}
+        if isinstance(body, HelperWelcomed):
+            if self.personal_link is None:
+                return Planned(warnings=[f"welcome {event.event_id}: no personal links here"])
+            url = self.personal_link(body.helper_id, event.community_id, event.occurred_at)
+            name = helper.profile.name if helper else None
+            kind, message = PushKind.WELCOME, render_welcome(WelcomeSpec(url, name))
+            data["personal_url"] = url
+        elif isinstance(body, AssignmentCompleted):
+            category, _ = self._category_urgency(event.request_id)
+            kind, message = (
+                PushKind.THANK_YOU,
+                render_thank_you(ThankYouSpec(category, body.minutes)),
+            )
+            data |= {"request_id": event.request_id or "", "minutes": str(body.minutes)}
+        else:
+            kind = PushKind.SUMMARY
+            message = render_summary(SummarySpec(body.month, body.requests_helped, body.minutes))
+            data |= {"month": body.month, "minutes": str(body.minutes)}
+        return Planned(
+            [
+                Delivery(
+                    delivery_id=event.event_id,
+                    endpoint=ep,
+                    kind=kind,
+                    message=message,
+                    recipient=body.helper_id,
+                    data=data,
                 )
                 for ep in endpoints
             ]

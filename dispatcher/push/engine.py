@@ -115,7 +115,7 @@ class Deliverer:
             await self.fail(job, f"unknown endpoint {delivery.endpoint!r}")
             return SubmitOutcome.REJECTED
         if delivery.kind in PRIVATE_KINDS and endpoint.is_group:
-            await self.fail(job, f"{delivery.kind} carries contact details: not for a group robot")
+            await self.fail(job, f"{delivery.kind} is private: not for a group robot")
             return SubmitOutcome.REJECTED
         self._lane(endpoint).enqueue(job)
         return SubmitOutcome.ACCEPTED

@@ -44,7 +44,7 @@ SKILL_ZH: dict[Skill, str] = {
 CALL_EMERGENCY = "如有生命危险，请立即拨打{number}。"
 
 
-def _link(url: str) -> str:
+def checked_link(url: str) -> str:
     url = url.strip()
     if not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
         raise ValueError("links must be absolute http(s) URLs")
@@ -89,10 +89,10 @@ def render_offer(spec: OfferSpec) -> PushMessage:
         need += "（" + "、".join(SKILL_ZH[s] for s in dict.fromkeys(spec.skills)) + "）"
     lines.append(need + "，您能来吗？")
     if spec.answer_url is not None:
-        lines.append(f"请在已绑定的手机上回复：{_link(spec.answer_url)}")
+        lines.append(f"请在已绑定的手机上回复：{checked_link(spec.answer_url)}")
     else:
-        lines.append(f"能来：{_link(spec.accept_url)}")
-        lines.append(f"来不了：{_link(spec.decline_url)}")
+        lines.append(f"能来：{checked_link(spec.accept_url)}")
+        lines.append(f"来不了：{checked_link(spec.decline_url)}")
     if spec.reply_within_minutes:
         lines.append(f"请在{spec.reply_within_minutes}分钟内回复。")
     lines += _safety_line(spec.urgency, spec.category)
@@ -144,7 +144,7 @@ def render_assignment(spec: AssignmentSpec) -> PushMessage:
     else:
         lines.append("请尽快前往。联系方式仅用于本次帮助，请勿转发。")
     if spec.status_url:
-        lines.append(f"我在路上 / 去不了了 / 已完成，请点：{_link(spec.status_url)}")
+        lines.append(f"我在路上 / 去不了了 / 已完成，请点：{checked_link(spec.status_url)}")
     lines += _safety_line(spec.urgency, spec.category)
     title = "接单成功，请尽快致电" if spec.remote else "接单成功，请尽快前往"
     return PushMessage(title=title, text="\n".join(lines))
@@ -214,7 +214,7 @@ def render_referral(spec: ReferralSpec) -> PushMessage:
     lines = [
         "【需转介】" + _headline(spec.urgency, spec.category, spec.compound, spec.building),
         f"暂无邻居能及时赶到，请立即转{to}处理，并在看板上登记。",
-        f"接手：{_link(spec.claim_url)}",
+        f"接手：{checked_link(spec.claim_url)}",
     ]
     lines += _safety_line(spec.urgency, spec.category)
     return PushMessage(title=f"需转介：{entry(spec.category).zh}", text="\n".join(lines))
@@ -225,10 +225,10 @@ def render_whistle(spec: WhistleSpec) -> PushMessage:
         "【吹哨】" + _headline(spec.urgency, spec.category, spec.compound, spec.building),
         f"已等待{max(0, spec.waiting_minutes)}分钟，还需{max(1, spec.helpers_missing)}位邻居。",
         f"请{spec.called_as}协助。" if spec.called_as else "请值班人员和附近邻居协助。",
-        f"认领：{_link(spec.claim_url)}",
+        f"认领：{checked_link(spec.claim_url)}",
     ]
     if spec.report_url:
-        lines.append(f"报到：{_link(spec.report_url)}")
+        lines.append(f"报到：{checked_link(spec.report_url)}")
     lines += _safety_line(spec.urgency, spec.category)
     title = f"吹哨：{entry(spec.category).zh}无人响应"
     return PushMessage(title=title, text="\n".join(lines))

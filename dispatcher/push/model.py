@@ -20,10 +20,16 @@ class PushKind(StrEnum):
     CANCELLATION = "cancellation"
     WHISTLE = "whistle"
     GROUP_UPDATE = "group_update"  # the asking group hears back (dispatcher/groupchat)
+    WELCOME = "welcome"  # the helper's personal page link: theirs alone
+    THANK_YOU = "thank_you"  # after "done"
+    SUMMARY = "summary"  # the helper's month
 
 
 # Kinds whose text holds contact details or an exact place: never to a group robot.
-PRIVATE_KINDS: frozenset[PushKind] = frozenset({PushKind.ASSIGNMENT})
+# The welcome carries the helper's personal link (whoever holds it acts as them).
+PRIVATE_KINDS: frozenset[PushKind] = frozenset(
+    {PushKind.ASSIGNMENT, PushKind.WELCOME, PushKind.THANK_YOU, PushKind.SUMMARY}
+)
 
 
 class PushMessage(BaseModel):

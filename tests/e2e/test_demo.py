@@ -1,7 +1,8 @@
 """`python -m dispatcher demo` against the real service, configured as `make run` configures
 it (dev mode: the dev bots, pushes to the demo's phones): every story goes bot → classifier →
-push → an answer through the signed link → resolved by the requester's bot, and nothing on
-the way is written around the API (the recorded causes show it)."""
+push → an answer through the signed link → the assigned phone presses 我在路上 and 已完成
+(with minutes) on its page → resolved by its helpers, and nothing on the way is written
+around the API (the recorded causes show it)."""
 
 from __future__ import annotations
 
@@ -69,7 +70,8 @@ async def test_every_story_goes_bot_classifier_push_link(stack: LocalStack) -> N
         assert s["offers_pushed"] >= 1, s
         assert s["accepted_via_link"], s
         assert s["first_accept_s"] is not None and s["first_push_s"] is not None, s
-        assert s["resolve_sent_s"] is not None and s["outcome"] == "resolved", s
+        assert s["first_done_s"] is not None and s["outcome"] == "resolved", s
+        assert {d["page"] for d in s["done_pressed"]} == {"ok"}, s
         assert f"● {STORIES[[x.key for x in STORIES].index(key)].title}" in out
     assert stories["pregnant-8pm"]["emergency_number"] == "120"
     # Not every chat line is a request: the classifier said so, and nothing was sent.
@@ -104,6 +106,16 @@ async def test_every_story_goes_bot_classifier_push_link(stack: LocalStack) -> N
             for e in declined:
                 assert by_command[e["caused_by"]]["action"] == "decline", (key, e)
             resolved = [json.loads(e["body"]) for e in events if e["type"] == "request_resolved"]
-            assert len(resolved) == 1 and resolved[0]["by"] == "requester", key
+            assert len(resolved) == 1 and resolved[0]["by"] == "helper", key
+            # Every helper's "done" is the phone's, with the minutes it gave on the page.
+            done = {
+                json.loads(e["body"])["helper_id"]: json.loads(e["body"])
+                for e in events
+                if e["type"] == "assignment_completed"
+            }
+            pressed = {d["helper"]: d["minutes"] for d in s["done_pressed"]}
+            assert {h: (d["minutes"], d["minutes_given"]) for h, d in done.items()} == {
+                h: (m, True) for h, m in pressed.items()
+            }, key
     finally:
         await conn.close()

@@ -82,13 +82,22 @@ async def submit(client: httpx.AsyncClient, load: Load, stop: asyncio.Event, see
         # category within minutes), and every request here must be a distinct incident.
         body["place"]["building_id"] = f"b-{i}"
         async with sem:
+            last = "no answer"
             for _ in range(40):  # a bot retries on 5xx; only a 202 counts as acknowledged
-                r = await BotClient(client).post("/v1/requests", body)
+                try:
+                    r = await BotClient(client).post("/v1/requests", body)
+                except httpx.TransportError as exc:
+                    # A pooled keep-alive connection the API closed (uvicorn: after 5 s idle)
+                    # just as it was reused: not acknowledged, so the bot sends it again.
+                    last = type(exc).__name__
+                    await asyncio.sleep(0.5)
+                    continue
                 if r.status_code == 202:
                     load.acked.append(r.json()["request_id"])
                     return
+                last = f"{r.status_code} {r.text}"
                 await asyncio.sleep(0.5)
-            raise AssertionError(f"request {i} never acknowledged: {r.status_code} {r.text}")
+            raise AssertionError(f"request {i} never acknowledged: {last}")
 
     i = 0
     while not (stop.is_set() and i >= load.min_requests):

@@ -26,6 +26,7 @@ from tests.support.platform_callbacks import Callback
 from tests.support.waiting import eventually
 
 ACCEPTED_BY_PA = "一位邻居（林阿姨）已接单，正在赶来。"  # pa opted in to be named
+ON_THE_WAY = "一位邻居已出发，正在路上。"  # pa pressed 我在路上: no name, no phone
 STAFF = {"Authorization": "Bearer dev-staff-token"}
 PHONE_SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OQ=="
 # Each test talks in its own group, so each group's messages are that test's alone.
@@ -225,6 +226,11 @@ async def check_loop_closes_in_order(run: Running) -> None:
         accepted = await client.post(urlparse(str(offer["accept_url"])).path)
         assert accepted.status_code == 200, accepted.text
         await wait_for_text(p, group, ACCEPTED_BY_PA)
+        on_my_way = re.search(r'action="(/l/o/[^"]+/p/on-my-way)"', accepted.text)
+        assert on_my_way, accepted.text
+        way = await client.post(on_my_way[1])  # this phone accepted: its cookie says so
+        assert way.status_code == 200, way.text
+        await wait_for_text(p, group, ON_THE_WAY)
 
         # Someone else in the group cannot cancel it for them.
         other = p.message("不用了，已经解决", f"m-{uuid.uuid4().hex[:12]}", group, "resident-2")
@@ -241,6 +247,7 @@ async def check_loop_closes_in_order(run: Running) -> None:
     milestones = [
         next(i for i, t in enumerate(texts) if NOTIFIED.match(t)),
         texts.index(ACCEPTED_BY_PA),
+        texts.index(ON_THE_WAY),
         texts.index("求助已取消，已通知邻居不必前往。"),
     ]
     # The reply first, then the milestones in the order they happened (the ladder may

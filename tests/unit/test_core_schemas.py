@@ -137,6 +137,9 @@ COMMAND_WIRE_TYPES = {
     "SetDoNotDisturb": "set_do_not_disturb",
     "ClaimRequest": "claim_request",
     "ReportBack": "report_back",
+    "WelcomeHelper": "welcome_helper",
+    "SendHelperSummary": "send_helper_summary",
+    "SetHelperOffer": "set_helper_offer",
 }
 IMPERATIVE_VERBS = (
     "Submit",
@@ -154,6 +157,8 @@ IMPERATIVE_VERBS = (
     "Deactivate",
     "Set",
     "Claim",
+    "Welcome",
+    "Send",
 )
 
 

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 from dispatcher.groupchat.texts import notified, update_for
 from dispatcher.push.http import redact
-from schemas.events import Event, HelperAssigned, RequestCancelled
+from schemas.events import Event, HelperAssigned, HelperSetOff, RequestCancelled
 from schemas.places import PlacePath
 from schemas.requests import RequesterContact
 from schemas.vocab import Party
 
 
-def _event(body: HelperAssigned | RequestCancelled) -> Event:
+def _event(body: HelperAssigned | HelperSetOff | RequestCancelled) -> Event:
     return Event(
         event_id="e1",
         community_id="c",
@@ -47,6 +47,13 @@ def test_accepted_names_the_helper_only_when_opted_in() -> None:
     assert update_for(_event(_assigned("林阿姨"))) == "一位邻居（林阿姨）已接单，正在赶来。"
     for text in (update_for(_event(_assigned("林阿姨"))) or "", notified(3)):
         assert "139" not in text and "501" not in text and "王女士" not in text
+
+
+def test_on_my_way_tells_the_group_help_moves_without_who() -> None:
+    coming = HelperSetOff(offer_id="o1", helper_id="h1", slot=0)
+    assert update_for(_event(coming)) == "一位邻居已出发，正在路上。"
+    calling = coming.model_copy(update={"remote": True})
+    assert update_for(_event(calling)) == "一位邻居正在电话联系求助人。"
 
 
 def test_cancelled() -> None:

@@ -1,0 +1,140 @@
+"""Staff side of self-registration (握手行动): make an invite link, list the sign-ups that
+came through it, approve or reject them. Every route names its community and is scoped to
+it (`ensure_staff_scope`), and a sign-up is found only within the community in its path,
+so staff of one community can neither see nor decide another's.
+
+A decision claims the sign-up atomically (two staff pressing at once: one wins, the other
+gets 409). Approval is the one write path: `UpsertHelper` then `WelcomeHelper` on the
+commands topic (same key, so in that order); the worker adds the helper and the notify agent
+pushes the welcome to their private channel. If Kafka refuses (503) the sign-up is pending
+again. The sign-up's personal data is cleared once decided.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from dispatcher.api.auth import ensure_staff_scope, require_staff
+from dispatcher.api.command_queue import send_command
+from dispatcher.api.deps import ApiDeps
+from dispatcher.api.errors import fail
+from dispatcher.api.invites import invite_token, invite_url
+from dispatcher.api.models import Body
+from dispatcher.api.staff_accounts import StaffAccount
+from dispatcher.record.edge import registrations
+from schemas.commands import UpsertHelper
+from schemas.helper_messages import WelcomeHelper
+
+router = APIRouter(prefix="/v1/staff", tags=["self-registration"])
+Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")]
+MAX_VALID = timedelta(days=30)
+Staff = Annotated[StaffAccount, Depends(require_staff)]
+
+
+class InviteIn(Body):
+    compound_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:@-]{1,64}$")
+    compound_name: str | None = Field(default=None, max_length=64)
+    grid_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:@-]{1,64}$")
+    valid_hours: float = Field(default=72, gt=0, le=MAX_VALID.total_seconds() / 3600)
+
+
+class InviteOut(BaseModel):
+    url: str
+    expires_at: datetime
+
+
+class Decision(BaseModel):
+    registration_id: str
+    status: Literal["approved", "rejected"]
+    helper_id: str
+
+
+def _deps(request: Request) -> ApiDeps:
+    deps: ApiDeps = request.app.state.deps
+    return deps
+
+
+@router.post("/communities/{community_id}/invites", status_code=201)
+async def create_invite(
+    community_id: Id,
+    body: InviteIn,
+    request: Request,
+    staff: Staff,
+) -> InviteOut:
+    """A signed, expiring link residents open to sign up for this community (compound)."""
+    ensure_staff_scope(request, community_id)
+    deps = _deps(request)
+    expires_at = deps.clock() + timedelta(hours=body.valid_hours)
+    token = invite_token(
+        deps.settings,
+        community_id=community_id,
+        expires_at=expires_at,
+        compound_id=body.compound_id,
+        compound_name=body.compound_name,
+        grid_id=body.grid_id,
+    )
+    return InviteOut(url=invite_url(deps.settings, token), expires_at=expires_at)
+
+
+@router.get("/communities/{community_id}/registrations")
+async def list_registrations(
+    community_id: Id,
+    request: Request,
+    staff: Staff,
+    status: Literal["pending", "approved", "rejected"] = Query("pending"),
+) -> list[dict[str, Any]]:
+    """Sign-ups of this community (no phone numbers)."""
+    ensure_staff_scope(request, community_id)
+    return await registrations.listed(await _deps(request).pool(), community_id, status)
+
+
+async def _decide(
+    request: Request, community_id: str, registration_id: str, staff: StaffAccount, approve: bool
+) -> Decision:
+    ensure_staff_scope(request, community_id)
+    deps = _deps(request)
+    pool = await deps.pool()
+    known = await registrations.whose(pool, registration_id)
+    if known is None or known[0] != community_id:  # another community's: as if absent
+        raise fail(404, "unknown_registration", "no such sign-up in this community")
+    if approve and await registrations.in_roster(pool, known[1]):
+        # An approval would replace the ledger's profile (roles, pairings…) with the form's.
+        raise fail(409, "already_in_roster", "already a helper here: reject, or send a welcome")
+    status: Literal["approved", "rejected"] = "approved" if approve else "rejected"
+    found = await registrations.claim(pool, registration_id, status, staff.name, deps.clock())
+    if found is None:
+        raise fail(409, "already_decided", "this sign-up was decided already")
+    if approve:
+        try:  # same key, so in this order: into the roster, then the welcome
+            await send_command(deps, UpsertHelper(profile=found.profile), community_id)
+            await send_command(deps, WelcomeHelper(helper_id=found.helper_id), community_id)
+        except BaseException:
+            await registrations.unclaim(pool, registration_id)  # 503: staff may retry
+            raise
+    await registrations.forget(pool, registration_id)
+    return Decision(registration_id=registration_id, status=status, helper_id=found.helper_id)
+
+
+@router.post("/communities/{community_id}/registrations/{registration_id}/approve")
+async def approve(
+    community_id: Id,
+    registration_id: Id,
+    request: Request,
+    staff: Staff,
+) -> Decision:
+    """Add the resident to the roster (through Kafka) and send them the welcome."""
+    return await _decide(request, community_id, registration_id, staff, approve=True)
+
+
+@router.post("/communities/{community_id}/registrations/{registration_id}/reject")
+async def reject(
+    community_id: Id,
+    registration_id: Id,
+    request: Request,
+    staff: Staff,
+) -> Decision:
+    return await _decide(request, community_id, registration_id, staff, approve=False)
