@@ -29,6 +29,8 @@ class AcceptOffer(Wire):
     request_id: str
     offer_id: str
     helper_id: str
+    # A team leader accepting a team offer for this many members (1: themselves alone).
+    members: int = Field(default=1, ge=1, le=50)
 
 
 class DeclineOffer(Wire):

@@ -79,6 +79,9 @@ class OfferSent(Wire):
     helpers_needed: int
     skills: tuple[str, ...]  # the skills this helper is asked for
     remote: bool  # may help by phone
+    # A team offer (to the team's leader, who may accept for up to `team_size` members).
+    team_id: str | None = None
+    team_size: int = 0
 
 
 class OfferDeclined(Wire):
@@ -116,6 +119,9 @@ class HelperAssigned(Wire):
     text: str = Field(default="", repr=False)
     # The helper's name for the asking chat group, only if they opted in (name_in_group).
     group_name: str | None = Field(default=None, repr=False)
+    # A team's leader accepted for `members` people (slots `slot` and the next ones).
+    team_id: str | None = None
+    members: int = 1
 
 
 StandDownReason = Literal["covered", "cancelled", "resolved", "expired", "referred"]
@@ -227,6 +233,7 @@ RejectReason = Literal[
     "unknown_helper",
     "wrong_community",
     "invalid",
+    "not_a_team_offer",  # several members accepted on an offer made to one person
 ]
 
 

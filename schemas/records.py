@@ -55,6 +55,7 @@ class OfferRecord(Wire):
     expires_at: UtcDatetime
     status: OfferStatus = OfferStatus.OPEN
     closed_at: UtcDatetime | None = None
+    team_id: str | None = None  # a team offer: the helper is the team's leader
 
 
 class AssignmentRecord(Wire):
@@ -69,6 +70,13 @@ class AssignmentRecord(Wire):
     on_way_at: UtcDatetime | None = None  # "on my way" pressed
     done_at: UtcDatetime | None = None  # "done" pressed
     minutes: int | None = None  # service minutes counted at "done"
+    # A team's leader accepted for several members: the slots they hold besides `slot`.
+    team_id: str | None = None
+    team_slots: tuple[int, ...] = ()
+
+    @property
+    def slots_held(self) -> int:
+        return 1 + len(self.team_slots)
 
 
 class RequestState(Wire):
