@@ -34,6 +34,7 @@ from dispatcher.roster.cells import (
     parse_availability,
     parse_party,
     parse_skills,
+    parse_teams,
 )
 from dispatcher.roster.headers import HEADERS, REQUIRED
 from dispatcher.roster.places import building, compound_id_for, household_id
@@ -174,6 +175,15 @@ def _optional_id(r: _Row, name: str, what: str) -> str | None:
     return value or None
 
 
+def _org_name(r: _Row, name: str) -> str | None:
+    """支部 / 党小组: recorded as written (at most 64 characters)."""
+    value = r[name]
+    if len(value) > 64:
+        r.note(name, "名称过长 (longer than 64; left out)")
+        return None
+    return value or None
+
+
 def parse_row(row: list[str], cols: Columns, where: RosterPlace) -> tuple[HelperProfile, _Row]:
     """One ledger row → a profile and the cells left out, or ValueError listing every
     problem that rejects the row (name, phone, building, compound)."""
@@ -210,6 +220,8 @@ def parse_row(row: list[str], cols: Columns, where: RosterPlace) -> tuple[Helper
         availability = ()
     roles_text = r["roles"]
     roles = [role for word, role in ROLE_WORDS if word in roles_text] or [Role.VOLUNTEER]
+    if "党员" in roles_text and party is not True:  # 党员楼长: the role says it
+        party = True
     if party:
         roles.append(Role.PARTY_MEMBER)
     gender = {"男": Gender.MALE, "女": Gender.FEMALE}.get(r["gender"])
@@ -235,6 +247,10 @@ def parse_row(row: list[str], cols: Columns, where: RosterPlace) -> tuple[Helper
     if bad := [c for c in channels if not ID.match(c)]:
         r.note("channel", f"渠道名称不对 (channel left out): {'、'.join(bad)}")
         channels = [c for c in channels if ID.match(c)]
+    teams, leads, bad_teams = parse_teams(r["teams"], leads_all="队长" in roles_text)
+    if bad_teams:
+        r.note("teams", f"团队名称不对 (team left out): {'、'.join(bad_teams)}")
+    party_org = {k: _org_name(r, k) for k in ("party_branch", "party_group")}
     platform_user_id = r["platform_user_id"] or None
     if platform_user_id is not None and len(platform_user_id) > 128:
         r.note("platform_user_id", "平台账号过长 (platform user id longer than 128; left out)")
@@ -262,6 +278,9 @@ def parse_row(row: list[str], cols: Columns, where: RosterPlace) -> tuple[Helper
             paired_household_ids=tuple(dict.fromkeys(paired)),
             channels=tuple(dict.fromkeys(channels)),
             platform_user_id=platform_user_id,
+            teams=tuple(teams),
+            leads_teams=tuple(leads),
+            **party_org,
         )
     except ValidationError as exc:
         raise ValueError(
