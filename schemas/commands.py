@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from schemas._base import UtcDatetime, Wire
+from schemas._base import UtcDatetime, Wire, single
 from schemas.helpers import HelperProfile, TimeWindow
 from schemas.requests import RequestSpec
 from schemas.vocab import Party, ReferralTarget
@@ -30,7 +30,7 @@ class AcceptOffer(Wire):
     offer_id: str
     helper_id: str
     # A team leader accepting a team offer for this many members (1: themselves alone).
-    members: int = Field(default=1, ge=1, le=50)
+    members: int = Field(default=1, ge=1, le=50, exclude_if=single)
 
 
 class DeclineOffer(Wire):

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from schemas._base import UtcDatetime, Wire
+from schemas._base import UtcDatetime, Wire, single, unset
 from schemas.places import PlacePath
 from schemas.plans import LadderStep
 from schemas.requests import RequesterContact
@@ -80,8 +80,8 @@ class OfferSent(Wire):
     skills: tuple[str, ...]  # the skills this helper is asked for
     remote: bool  # may help by phone
     # A team offer (to the team's leader, who may accept for up to `team_size` members).
-    team_id: str | None = None
-    team_size: int = 0
+    team_id: str | None = Field(default=None, exclude_if=unset)
+    team_size: int = Field(default=0, exclude_if=unset)
 
 
 class OfferDeclined(Wire):
@@ -120,8 +120,8 @@ class HelperAssigned(Wire):
     # The helper's name for the asking chat group, only if they opted in (name_in_group).
     group_name: str | None = Field(default=None, repr=False)
     # A team's leader accepted for `members` people (slots `slot` and the next ones).
-    team_id: str | None = None
-    members: int = 1
+    team_id: str | None = Field(default=None, exclude_if=unset)
+    members: int = Field(default=1, exclude_if=single)
 
 
 StandDownReason = Literal["covered", "cancelled", "resolved", "expired", "referred"]

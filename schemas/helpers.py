@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta, timezone
 
 from pydantic import Field
 
-from schemas._base import Wire
+from schemas._base import Wire, unset
 from schemas.places import PlacePath
 from schemas.vocab import Gender, Role, Skill
 
@@ -65,12 +65,12 @@ class HelperProfile(Wire):
     platform_user_id: str | None = Field(default=None, max_length=128, repr=False)
     # Party organisation, recorded from the ledger (支部, 楼道党小组); dispatch reads only
     # `party_member` and roles (a party member who is 楼长 is the building's first responder).
-    party_branch: str | None = Field(default=None, max_length=64)
-    party_group: str | None = Field(default=None, max_length=64)
+    party_branch: str | None = Field(default=None, max_length=64, exclude_if=unset)
+    party_group: str | None = Field(default=None, max_length=64, exclude_if=unset)
     # Teams (帮帮团, 能人服务队, 红管家) by id: the ones this helper belongs to, and the
     # ones they lead (a leader is offered a request for the team and accepts for n members).
-    teams: tuple[str, ...] = ()
-    leads_teams: tuple[str, ...] = ()
+    teams: tuple[str, ...] = Field(default=(), exclude_if=unset)
+    leads_teams: tuple[str, ...] = Field(default=(), exclude_if=unset)
 
     @property
     def community_id(self) -> str:
