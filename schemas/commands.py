@@ -143,6 +143,16 @@ class SetDoNotDisturb(Wire):
     window: TimeWindow | None = None
 
 
+class PairHousehold(Wire):
+    """结对: the helper looks after this household (the household ledger's 结对 column), so
+    a request from it asks them first; `paired=False` ends the pairing."""
+
+    type: Literal["pair_household"] = "pair_household"
+    helper_id: str
+    household_id: str = Field(min_length=1, max_length=64)
+    paired: bool = True
+
+
 CommandBody = Annotated[
     SubmitRequest
     | AcceptOffer
@@ -158,7 +168,8 @@ CommandBody = Annotated[
     | UpsertHelper
     | DeactivateHelper
     | SetHelperStatus
-    | SetDoNotDisturb,
+    | SetDoNotDisturb
+    | PairHousehold,
     Field(discriminator="type"),
 ]
 
@@ -175,7 +186,13 @@ REQUEST_COMMANDS = (
     CompleteAssignment,
     FireDeadline,
 )
-HELPER_COMMANDS = (UpsertHelper, DeactivateHelper, SetHelperStatus, SetDoNotDisturb)
+HELPER_COMMANDS = (
+    UpsertHelper,
+    DeactivateHelper,
+    SetHelperStatus,
+    SetDoNotDisturb,
+    PairHousehold,
+)
 
 
 class Command(Wire):

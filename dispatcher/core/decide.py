@@ -23,6 +23,7 @@ from schemas.commands import (
     DeclineOffer,
     FireDeadline,
     MarkOnMyWay,
+    PairHousehold,
     ReferRequest,
     ReportDeliveryFailure,
     ResolveRequest,
@@ -54,7 +55,9 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
     fx = Effects(state, command, now)
     body = command.body
 
-    if isinstance(body, UpsertHelper | DeactivateHelper | SetHelperStatus | SetDoNotDisturb):
+    if isinstance(
+        body, UpsertHelper | DeactivateHelper | SetHelperStatus | SetDoNotDisturb | PairHousehold
+    ):
         helper_id = body.profile.helper_id if isinstance(body, UpsertHelper) else body.helper_id
         known = state.helpers.get(helper_id)
         if known is not None and command.command_id in known.recent_command_ids:
@@ -65,6 +68,8 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
             hc.deactivate_helper(fx, body)
         elif isinstance(body, SetDoNotDisturb):
             hc.set_do_not_disturb(fx, body)
+        elif isinstance(body, PairHousehold):
+            hc.pair_household(fx, body)
         else:
             hc.set_helper_status(fx, body)
         return fx.decision()

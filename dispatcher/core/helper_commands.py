@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from dispatcher.core.effects import Effects
-from schemas.commands import DeactivateHelper, SetDoNotDisturb, SetHelperStatus, UpsertHelper
+from schemas.commands import (
+    DeactivateHelper,
+    PairHousehold,
+    SetDoNotDisturb,
+    SetHelperStatus,
+    UpsertHelper,
+)
 from schemas.events import CommandRejected, HelperUpdated, RejectReason
 from schemas.records import RECENT_COMMANDS_KEPT, HelperState
 
@@ -71,3 +77,18 @@ def set_do_not_disturb(fx: Effects, body: SetDoNotDisturb) -> None:
     if helper is not None and helper.profile.do_not_disturb != body.window:
         profile = helper.profile.model_copy(update={"do_not_disturb": body.window})
         _store(fx, helper.model_copy(update={"profile": profile}))
+
+
+def pair_household(fx: Effects, body: PairHousehold) -> None:
+    helper = _known(fx, body.helper_id)
+    if helper is None:
+        return
+    paired = helper.profile.paired_household_ids
+    if body.paired and body.household_id not in paired:
+        paired = (*paired, body.household_id)
+    elif not body.paired and body.household_id in paired:
+        paired = tuple(h for h in paired if h != body.household_id)
+    else:
+        return
+    profile = helper.profile.model_copy(update={"paired_household_ids": paired})
+    _store(fx, helper.model_copy(update={"profile": profile}))

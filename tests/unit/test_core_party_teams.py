@@ -227,3 +227,21 @@ def test_a_team_offers_json_round_trip_and_old_json_reads():
     }
     sent = OfferSent.model_validate(old)
     assert sent.team_id is None and sent.team_size == 0
+
+
+# --- 结对 from the household ledger --------------------------------------------------------
+
+
+def test_pairing_a_household_makes_the_helper_its_paired_ring_and_unpairing_ends_it(world):
+    from schemas.commands import PairHousehold
+
+    world.helper("far", building="9", compound="far", grid="g9")  # no skill, far away
+    world.helper("driver", skills=[Skill.DRIVING])
+    world.run(PairHousehold(helper_id="far", household_id="hh-requester"))
+    world.submit("paired", urgency=Urgency.URGENT)
+    sent = world.of_type("offer_sent")
+    assert [(o.helper_id, o.ring) for o in sent][:1] == [("far", Ring.PAIRED)]
+    world.run(PairHousehold(helper_id="far", household_id="hh-requester", paired=False))
+    assert world.state.helpers["far"].profile.paired_household_ids == ()
+    d = world.run(PairHousehold(helper_id="nobody", household_id="hh-requester"))
+    assert [e.reason for e in world.of_type("command_rejected", d)] == ["unknown_helper"]

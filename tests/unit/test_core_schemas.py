@@ -135,6 +135,7 @@ COMMAND_WIRE_TYPES = {
     "DeactivateHelper": "deactivate_helper",
     "SetHelperStatus": "set_helper_status",
     "SetDoNotDisturb": "set_do_not_disturb",
+    "PairHousehold": "pair_household",
 }
 IMPERATIVE_VERBS = (
     "Submit",
@@ -151,6 +152,7 @@ IMPERATIVE_VERBS = (
     "Upsert",
     "Deactivate",
     "Set",
+    "Pair",
 )
 
 
