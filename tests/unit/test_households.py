@@ -65,3 +65,25 @@ def test_vulnerability_raises_urgency_never_lowers(category, urgency, tags, expe
     raised, why = household_urgency(category, urgency, tags)
     assert raised is expected
     assert (why is not None) == (raised is not urgency)
+
+
+def test_the_dev_bots_know_the_story_senders_households_so_the_paired_ring_is_reached() -> None:
+    """The finding of the last stop: a chat message from a dev bot never reached the paired
+    ring (no member map); the demo's elders' senders are now known as their households."""
+    from dispatcher.api.messages import known_sender
+    from dispatcher.groupchat.dev_bots import dev_bots
+    from dispatcher.ops.demo_district import STORY_PAIRINGS
+    from schemas.places import PlacePath
+    from schemas.requests import RequestSpec
+
+    spec = RequestSpec(
+        request_id="r",
+        community_id="demo-zhonghua",
+        place=PlacePath(community_id="demo-zhonghua", compound_id="c11", building_id="b3"),
+        category=Category.CARRYING,
+        urgency=Urgency.NORMAL,
+    )
+    for bot in dev_bots():
+        known = known_sender(spec, bot.members.get("u-zheng"))
+        assert known.household_for_pairing() == "h-elder-88" in STORY_PAIRINGS["demo-zhonghua"]
+        assert known_sender(spec, bot.members.get("u-stranger")) is spec
