@@ -36,7 +36,7 @@ from dispatcher.roster.cells import PHONE
 from dispatcher.roster.households import ParsedHouseholds, parse_households
 from dispatcher.roster.ledger import RosterFileError, RosterPlace
 from dispatcher.roster.report import CellProblem, RowProblem
-from schemas.catalogue import entry, label_zh
+from schemas.catalogue import CATALOGUE, entry, label_zh
 from schemas.commands import PairHousehold
 from schemas.requests import RequesterContact, RequestSource, RequestSpec
 from schemas.vocab import Category
@@ -47,12 +47,8 @@ card = APIRouter(tags=["contact card"])
 Id = Annotated[str, Path(min_length=1, max_length=64)]
 Token = Annotated[str, Path(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 CARD_BOT = "card"  # the intake's submitter for card requests (idempotency and merge scope)
-# The card's buttons: what a household most often needs, one press each.
-BUTTONS: tuple[tuple[Category, str], ...] = (
-    (Category.FALL, "我摔倒了 / 家人摔倒了"),
-    (Category.MEDICAL, "身体不舒服"),
-    (Category.ERRAND, "需要帮忙（买药、跑腿）"),
-)
+# The card's buttons: what a household most often needs, one press each (the catalogue's).
+BUTTONS = [(e.category, e.card_button) for e in CATALOGUE.values() if e.card_button]
 
 
 class CardLink(BaseModel):
