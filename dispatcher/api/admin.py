@@ -30,6 +30,9 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(req
 Id = Annotated[str, Path(min_length=1, max_length=64)]
 
 
+TeamName = Annotated[str, Field(min_length=1, max_length=32)]
+
+
 class WindowIn(Body):
     start: time
     end: time
@@ -69,8 +72,8 @@ class HelperIn(Body):
     )
     party_branch: str | None = Field(default=None, max_length=64, description="支部")
     party_group: str | None = Field(default=None, max_length=64, description="楼道党小组")
-    teams: list[str] = Field(default_factory=list, max_length=10, description="团队 (member of)")
-    leads_teams: list[str] = Field(
+    teams: list[TeamName] = Field(default_factory=list, max_length=10, description="团队")
+    leads_teams: list[TeamName] = Field(
         default_factory=list, max_length=10, description="teams led: offered for the team"
     )
 

@@ -14,6 +14,7 @@ credential: 144 random bits; an unknown one is 404 and nothing is sent.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Any
 
@@ -22,13 +23,13 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from dispatcher.api.auth import ensure_staff_scope, require_staff
+from dispatcher.api.classifying import classify_off_loop
 from dispatcher.api.command_queue import submit_once
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.models import Accepted
 from dispatcher.api.pages import button_form, e, page
 from dispatcher.api.roster_import import send_commands
-from dispatcher.classify import classify
 from dispatcher.core.households import household_urgency
 from dispatcher.helper_ids import id_key, keyed_helper_id
 from dispatcher.record.edge import households as edge
@@ -80,7 +81,10 @@ def ledger_place(
 def helper_ref_id(deps: ApiDeps, community_id: str, ref: str) -> str:
     """A 结对 cell's helper: a phone becomes the keyed id the helper ledger gave them; an
     编号 is the id itself."""
-    return keyed_helper_id(id_key(deps.settings), community_id, ref) if PHONE.match(ref) else ref
+    phone = re.sub(r"[\s-]", "", ref)
+    if PHONE.match(phone):
+        return keyed_helper_id(id_key(deps.settings), community_id, phone)
+    return ref
 
 
 @admin.post(
@@ -187,6 +191,9 @@ async def card_request(
     its paired helpers asked first, its urgency raised by its tags where that is right.
     JSON `{"category", "text"}`, or the card page's form (`?category=`)."""
     found = await _household(request, token)
+    deps: ApiDeps = request.app.state.deps
+    # A card is pressed a few times at most: a leaked link cannot flood the neighbours.
+    deps.limiter.check(("card", token), 6, 3, "card")
     json_body = request.headers.get("content-type", "").startswith("application/json")
     if json_body:
         try:
@@ -196,7 +203,11 @@ async def card_request(
     else:
         body = CardRequestIn(category=category)
     household = found.household
-    said = classify(body.text) if body.text else None
+    said = (
+        await classify_off_loop(body.text, deps.settings.classify_timeout_seconds)
+        if body.text
+        else None
+    )
     if said is not None and not said.is_request:
         said = None
     what = entry(body.category or (said.category if said and said.category else Category.OTHER))

@@ -60,7 +60,7 @@ def offer_teams(
     if not found:
         return []
     teams = {t.leader.helper_id: (t.team_id, t.size) for t in found}
-    return send_offers(fx, d, [t.leader for t in found], teams=teams)
+    return send_offers(fx, d, [t.leader for t in found], any_presence=True, teams=teams)
 
 
 def offer_first_responders(fx: Effects, d: RequestDraft) -> None:
@@ -69,7 +69,7 @@ def offer_first_responders(fx: Effects, d: RequestDraft) -> None:
         return
     found = fx.state.index.first_responders(d.ctx, d.offered_helpers())
     if found:
-        send_offers(fx, d, found, first=True)
+        send_offers(fx, d, found, any_presence=True)
 
 
 def current_offer_ring(d: RequestDraft) -> tuple[Ring, int]:

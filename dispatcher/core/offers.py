@@ -25,12 +25,12 @@ def send_offers(
     candidates: list[Candidate],
     whistle: bool = False,
     *,
-    first: bool = False,
+    any_presence: bool = False,
     teams: dict[str, tuple[str, int]] | None = None,
 ) -> list[str]:
     """An offer to each candidate for the open needs they fit (any need, for staff on
-    the whistle; any presence need, like a paired helper, for a first responder (`first`)
-    or a team: `teams` maps a leader to their team's id and size); returns who was
+    the whistle; any presence need, like a paired helper, for a first responder or a team
+    (`any_presence`); `teams` maps a leader to their team's id and size); returns who was
     offered."""
     sent: list[str] = []
     if not candidates:
@@ -55,7 +55,7 @@ def send_offers(
             need_indexes = tuple(open_needs)  # staff can fill any slot
         else:
             has = entries[cand.helper_id].skills
-            paired = first or cand.ring is Ring.PAIRED
+            paired = any_presence or cand.ring is Ring.PAIRED
             need_indexes = tuple(
                 i
                 for i, skills, presence in tests

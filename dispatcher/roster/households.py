@@ -119,7 +119,7 @@ def parse_household_row(r: _Row, where: RosterPlace, number: int) -> HouseholdRo
     refs: list[str] = []
     for ref in (w for w in SPLIT.split(r["paired"]) if w):
         ref = ref.removeprefix("+86")
-        if PHONE.match(ref) or ID.match(ref):
+        if PHONE.match(ref.replace("-", "")) or ID.match(ref):
             refs.append(ref)
         else:
             r.note("paired", f"结对志愿者请填电话或编号 (paired helper left out): {ref}")

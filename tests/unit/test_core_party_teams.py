@@ -245,3 +245,10 @@ def test_pairing_a_household_makes_the_helper_its_paired_ring_and_unpairing_ends
     assert world.state.helpers["far"].profile.paired_household_ids == ()
     d = world.run(PairHousehold(helper_id="nobody", household_id="hh-requester"))
     assert [e.reason for e in world.of_type("command_rejected", d)] == ["unknown_helper"]
+
+
+def test_a_team_is_offered_for_any_presence_need_whatever_its_leaders_own_skills(world):
+    person(world, "leader", teams=("红管家",), leads_teams=("红管家",))  # no carrying skill
+    _carry(world, 2)
+    sent = world.of_type("offer_sent")
+    assert [(o.helper_id, o.team_id, o.team_size) for o in sent] == [("leader", "红管家", 1)]
