@@ -208,7 +208,7 @@ def test_a_team_rung_calls_teams_and_is_skipped_when_there_are_none(world):
     assert world.request("teams").step == 0
 
 
-def test_a_team_offers_json_round_trip_and_old_json_reads():
+def test_offer_json_keeps_its_earlier_bytes_without_a_team_and_old_json_reads():
     from schemas.events import OfferSent
 
     old = {
@@ -227,6 +227,9 @@ def test_a_team_offers_json_round_trip_and_old_json_reads():
     }
     sent = OfferSent.model_validate(old)
     assert sent.team_id is None and sent.team_size == 0
+    assert "team_id" not in sent.model_dump_json()  # left out at its default: same bytes
+    team = sent.model_copy(update={"team_id": "帮帮团", "team_size": 4})
+    assert OfferSent.model_validate_json(team.model_dump_json()) == team
 
 
 # --- 结对 from the household ledger --------------------------------------------------------
