@@ -209,3 +209,24 @@ async def test_party_first_setting_and_the_party_building_head_reach_the_worker(
     rid = await submit(client, "b8", category="errand", urgency="urgent", skills=["errands"])
     await offered(db, rid, "head-8")
     assert (await offers_of(db, rid))["head-8"] == ("building", 0)
+
+
+async def test_a_reimport_keeps_the_card_and_a_card_pressed_over_and_over_is_throttled(
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    async def import_households() -> str:
+        r = await client.post(
+            f"/v1/admin/communities/{COMMUNITY}/households",
+            content=HOUSEHOLDS.encode(),
+            headers={**STAFF, "content-type": CSV},
+        )
+        assert r.status_code == 200, r.text
+        return str(r.json()["cards"][0]["card_path"])
+
+    path = await import_households()
+    assert await import_households() == path  # the printed card keeps working
+    statuses = [
+        (await client.post(path, json={"category": "errand"})).status_code for _ in range(6)
+    ]
+    # A leaked card link cannot flood the neighbours: a few presses, then 429.
+    assert 429 in statuses and set(statuses) <= {202, 429}, statuses
