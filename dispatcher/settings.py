@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dispatcher.login_config import PlatformLoginConfig
 from dispatcher.push.endpoints import EndpointConfig
+from schemas.party import PartyFirst
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -140,6 +141,11 @@ class Settings(BaseSettings):
     # Where `python -m dispatcher simulate` writes its reports; the dashboard links to the
     # latest one (`latest.html` in this directory).
     simulate_reports_dir: Path = Path("reports")
+
+    # Community id → party-first setting (JSON), e.g. {"zhonghua": {"default": true}} or
+    # {"kaiyuan": {"categories": ["medical", "fall"]}}: party members ranked first within
+    # each ring for those requests (read by the worker at start; a request may still ask).
+    party_first: dict[str, PartyFirst] = Field(default_factory=dict)
 
     @field_validator("platform_logins")
     @classmethod

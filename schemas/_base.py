@@ -24,3 +24,15 @@ def require_utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(require_utc)]
+
+
+def unset(value: object) -> bool:
+    """`Field(exclude_if=unset)`: a field added later is left out of the JSON while it holds
+    its empty default, so records and events without it keep their earlier bytes (readers
+    that refuse unknown fields still read them; replays hash the same)."""
+    return value is None or value == () or value == 0
+
+
+def single(value: object) -> bool:
+    """`Field(exclude_if=single)`: as `unset`, for a count whose default is 1."""
+    return value == 1

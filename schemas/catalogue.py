@@ -35,6 +35,13 @@ class CategoryEntry:
     life_at_risk: bool = False
     # An urgent one is also the property management's business (a burst pipe).
     property_when_urgent: bool = False
+    # From a household with vulnerability tags (dispatcher/core/households.py): the least
+    # urgency when someone there is frail (85+, 失能, 残疾), and when they live alone
+    # (独居, 孤寡). Any tagged household's request is at least normal.
+    frail_urgency: Urgency = Urgency.NORMAL
+    alone_urgency: Urgency = Urgency.NORMAL
+    # The contact card's button for this kind of need (一户一联络卡); None: no button.
+    card_button: str | None = None
 
 
 def _entries(*entries: CategoryEntry) -> dict[Category, CategoryEntry]:
@@ -51,6 +58,7 @@ CATALOGUE: Final[dict[Category, CategoryEntry]] = _entries(
         urgency=Urgency.URGENT,
         emergency=EmergencyNumber.POLICE,
         referral=ReferralTarget.POLICE,
+        frail_urgency=Urgency.URGENT,
     ),
     CategoryEntry(
         Category.FALL,
@@ -60,6 +68,9 @@ CATALOGUE: Final[dict[Category, CategoryEntry]] = _entries(
         skills=(Skill.FIRST_AID, Skill.CARRYING),
         helpers=2,
         life_at_risk=True,
+        frail_urgency=Urgency.URGENT,
+        alone_urgency=Urgency.URGENT,  # nobody at home to help them up
+        card_button="我摔倒了 / 家人摔倒了",
     ),
     CategoryEntry(
         Category.HOSPITAL_TRANSPORT,
@@ -68,6 +79,7 @@ CATALOGUE: Final[dict[Category, CategoryEntry]] = _entries(
         urgency=Urgency.URGENT,
         skills=(Skill.DRIVING,),
         life_at_risk=True,
+        frail_urgency=Urgency.URGENT,
     ),
     CategoryEntry(
         Category.MEDICAL,
@@ -76,6 +88,8 @@ CATALOGUE: Final[dict[Category, CategoryEntry]] = _entries(
         urgency=Urgency.URGENT,
         skills=(Skill.DOCTOR, Skill.NURSE),
         life_at_risk=True,
+        frail_urgency=Urgency.URGENT,
+        card_button="身体不舒服",
     ),
     CategoryEntry(
         Category.REPAIR,
@@ -88,7 +102,13 @@ CATALOGUE: Final[dict[Category, CategoryEntry]] = _entries(
         property_when_urgent=True,
     ),
     CategoryEntry(Category.CARRYING, "搬抬", "carrying", skills=(Skill.CARRYING,), helpers=2),
-    CategoryEntry(Category.ERRAND, "跑腿买药", "errand", skills=(Skill.ERRANDS,)),
+    CategoryEntry(
+        Category.ERRAND,
+        "跑腿买药",
+        "errand",
+        skills=(Skill.ERRANDS,),
+        card_button="需要帮忙（买药、跑腿）",
+    ),
     CategoryEntry(Category.COMPANIONSHIP, "陪伴照看", "companionship"),
     CategoryEntry(Category.TECH_HELP, "手机电脑求助", "tech help", skills=(Skill.TECH_HELP,)),
     CategoryEntry(Category.OTHER, "其他求助", "other"),

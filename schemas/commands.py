@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from schemas._base import UtcDatetime, Wire
+from schemas._base import UtcDatetime, Wire, single
 from schemas.helper_messages import SendHelperSummary, WelcomeHelper
 from schemas.helpers import HelperProfile, TimeWindow
 from schemas.requests import RequestSpec
@@ -31,6 +31,8 @@ class AcceptOffer(Wire):
     request_id: str
     offer_id: str
     helper_id: str
+    # A team leader accepting a team offer for this many members (1: themselves alone).
+    members: int = Field(default=1, ge=1, le=50, exclude_if=single)
 
 
 class DeclineOffer(Wire):
@@ -156,6 +158,16 @@ class SetHelperOffer(Wire):
     channels: tuple[str, ...] | None = Field(default=None, max_length=1)
 
 
+class PairHousehold(Wire):
+    """结对: the helper looks after this household (the household ledger's 结对 column), so
+    a request from it asks them first; `paired=False` ends the pairing."""
+
+    type: Literal["pair_household"] = "pair_household"
+    helper_id: str
+    household_id: str = Field(min_length=1, max_length=64)
+    paired: bool = True
+
+
 CommandBody = Annotated[
     SubmitRequest
     | AcceptOffer
@@ -176,7 +188,8 @@ CommandBody = Annotated[
     | ReportBack
     | WelcomeHelper
     | SendHelperSummary
-    | SetHelperOffer,
+    | SetHelperOffer
+    | PairHousehold,
     Field(discriminator="type"),
 ]
 
@@ -203,6 +216,7 @@ HELPER_COMMANDS = (
     WelcomeHelper,
     SendHelperSummary,
     SetHelperOffer,
+    PairHousehold,
 )
 
 

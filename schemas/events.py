@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from schemas._base import UtcDatetime, Wire
+from schemas._base import UtcDatetime, Wire, single, unset
 from schemas.helper_messages import HelperSummarySent, HelperWelcomed
 from schemas.places import PlacePath
 from schemas.plans import LadderStep
@@ -81,6 +81,9 @@ class OfferSent(Wire):
     helpers_needed: int
     skills: tuple[str, ...]  # the skills this helper is asked for
     remote: bool  # may help by phone
+    # A team offer (to the team's leader, who may accept for up to `team_size` members).
+    team_id: str | None = Field(default=None, exclude_if=unset)
+    team_size: int = Field(default=0, exclude_if=unset)
 
 
 class OfferDeclined(Wire):
@@ -118,6 +121,9 @@ class HelperAssigned(Wire):
     text: str = Field(default="", repr=False)
     # The helper's name for the asking chat group, only if they opted in (name_in_group).
     group_name: str | None = Field(default=None, repr=False)
+    # A team's leader accepted for `members` people (slots `slot` and the next ones).
+    team_id: str | None = Field(default=None, exclude_if=unset)
+    members: int = Field(default=1, exclude_if=single)
 
 
 StandDownReason = Literal["covered", "cancelled", "resolved", "expired", "referred"]
@@ -233,6 +239,7 @@ RejectReason = Literal[
     "invalid",
     "already_claimed",  # another staff member took the request on first
     "not_whistled",  # a report-back for a request whose whistle never blew
+    "not_a_team_offer",  # several members accepted on an offer made to one person
 ]
 
 

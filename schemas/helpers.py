@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta, timezone
 
 from pydantic import Field
 
-from schemas._base import Wire
+from schemas._base import Wire, unset
 from schemas.places import PlacePath
 from schemas.vocab import Gender, Role, Skill
 
@@ -63,6 +63,14 @@ class HelperProfile(Wire):
     # The helper's user id on the chat platform (WeCom userid, Feishu open_id …) for
     # @-mentions; personal, so kept out of repr like the phone.
     platform_user_id: str | None = Field(default=None, max_length=128, repr=False)
+    # Party organisation, recorded from the ledger (支部, 楼道党小组); dispatch reads only
+    # `party_member` and roles (a party member who is 楼长 is the building's first responder).
+    party_branch: str | None = Field(default=None, max_length=64, exclude_if=unset)
+    party_group: str | None = Field(default=None, max_length=64, exclude_if=unset)
+    # Teams (帮帮团, 能人服务队, 红管家) by id: the ones this helper belongs to, and the
+    # ones they lead (a leader is offered a request for the team and accepts for n members).
+    teams: tuple[str, ...] = Field(default=(), exclude_if=unset)
+    leads_teams: tuple[str, ...] = Field(default=(), exclude_if=unset)
 
     @property
     def community_id(self) -> str:
@@ -71,6 +79,11 @@ class HelperProfile(Wire):
     @property
     def is_party_member(self) -> bool:
         return self.party_member or Role.PARTY_MEMBER in self.roles
+
+    @property
+    def first_responder(self) -> bool:
+        """党员楼长: a building head who is a party member answers first in their building."""
+        return Role.BUILDING_HEAD in self.roles and self.is_party_member
 
     def local_time(self, now: datetime) -> datetime:
         return now.astimezone(timezone(timedelta(minutes=self.utc_offset_minutes)))

@@ -31,6 +31,7 @@ class RungAction(StrEnum):
     OFFER = "offer"  # offer helpers of the step's ring, `wave_size` per open slot
     WHISTLE = "whistle"  # offer staff on duty and broadcast to the community group
     REFER = "refer"  # refer to the category's referral target (120/110/119, property)
+    TEAM = "team"  # offer teams (their leaders) of the step's ring for needs of 2+ slots
 
 
 # The action of a step whose plan names none: every plan written before steps named

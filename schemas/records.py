@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from schemas._base import UtcDatetime, Wire
+from schemas._base import UtcDatetime, Wire, unset
 from schemas.helpers import HelperProfile
 from schemas.plans import EscalationPlan
 from schemas.requests import RequestSpec
@@ -55,6 +55,7 @@ class OfferRecord(Wire):
     expires_at: UtcDatetime
     status: OfferStatus = OfferStatus.OPEN
     closed_at: UtcDatetime | None = None
+    team_id: str | None = Field(default=None, exclude_if=unset)  # a team offer: to its leader
 
 
 class AssignmentRecord(Wire):
@@ -69,6 +70,13 @@ class AssignmentRecord(Wire):
     on_way_at: UtcDatetime | None = None  # "on my way" pressed
     done_at: UtcDatetime | None = None  # "done" pressed
     minutes: int | None = None  # service minutes counted at "done"
+    # A team's leader accepted for several members: the slots they hold besides `slot`.
+    team_id: str | None = Field(default=None, exclude_if=unset)
+    team_slots: tuple[int, ...] = Field(default=(), exclude_if=unset)
+
+    @property
+    def slots_held(self) -> int:
+        return 1 + len(self.team_slots)
 
 
 class RequestState(Wire):

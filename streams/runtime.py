@@ -17,6 +17,7 @@ import faust
 from dispatcher.clock import Clock
 from dispatcher.settings import Settings
 from schemas.commands import Command
+from schemas.party import PartyFirst
 from schemas.plans import EscalationPlan
 from schemas.vocab import Urgency
 from streams.faust_recovery import SeekFirstRecovery
@@ -63,6 +64,7 @@ class WorkerRuntime:
     requests_table: Any
     helpers_table: Any
     plans: dict[Urgency, EscalationPlan] = field(default_factory=dict)
+    party_first: dict[str, PartyFirst] = field(default_factory=dict)
     state: WorkerState = field(default_factory=WorkerState)
     stats: Stats = field(default_factory=Stats)
     # partition -> wall time (epoch s) since when this worker owns it without interruption
@@ -101,6 +103,7 @@ class WorkerRuntime:
             generation,
             plans=self.plans,
         )
+        self.state.core.party_first = self.party_first
         now = self.clock.now().timestamp()
         self.owned_since = {p: self.owned_since.get(p, now) for p in partitions}
         self.trace.write("own", g=generation, ps=sorted(partitions))

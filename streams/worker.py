@@ -57,8 +57,10 @@ def build_worker(
         requests_table=app.Table("requests", **table_args),
         helpers_table=app.Table("helpers", **table_args),
         plans=scaled_plans(settings.plan_time_scale),
+        party_first=dict(settings.party_first),
     )
     rt.state.core.plans = rt.plans
+    rt.state.core.party_first = rt.party_first
     sink = DeadLetterSink(rt.dead_letters, rt.stats, clock)
     DispatchAgent(rt, sink).install()
     RecordAgent(settings, rt.stats, sink).install(app)

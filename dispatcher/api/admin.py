@@ -31,6 +31,9 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(req
 Id = Annotated[str, Path(min_length=1, max_length=64)]
 
 
+TeamName = Annotated[str, Field(min_length=1, max_length=32)]
+
+
 class WindowIn(Body):
     start: time
     end: time
@@ -68,6 +71,12 @@ class HelperIn(Body):
         description="The helper's chat-platform user id (WeCom userid, DingTalk userId, "
         "Feishu open_id): @-mentions, and the platform login for offer links",
     )
+    party_branch: str | None = Field(default=None, max_length=64, description="支部")
+    party_group: str | None = Field(default=None, max_length=64, description="楼道党小组")
+    teams: list[TeamName] = Field(default_factory=list, max_length=10, description="团队")
+    leads_teams: list[TeamName] = Field(
+        default_factory=list, max_length=10, description="teams led: offered for the team"
+    )
 
     def to_profile(self) -> HelperProfile:
         return HelperProfile(
@@ -96,6 +105,10 @@ class HelperIn(Body):
             name_in_group=self.name_in_group,
             active=self.active,
             platform_user_id=self.platform_user_id,
+            party_branch=self.party_branch,
+            party_group=self.party_group,
+            teams=tuple(self.teams),
+            leads_teams=tuple(self.leads_teams),
         )
 
 

@@ -16,6 +16,7 @@ from dispatcher.api import (
     assignment_pages,
     health,
     helper_pages,
+    households,
     messages,
     offer_pages,
     recipient_pages,
@@ -114,5 +115,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(registration_pages.router)
     app.include_router(registrations.router)
+    app.include_router(households.admin)
+    app.include_router(households.card)
     ops_web.install(app, settings)
     return app

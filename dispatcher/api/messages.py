@@ -19,6 +19,7 @@ from dispatcher.api.models import Accepted, ChatMessageIn, MessageOut
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from dispatcher.groupchat.bots import MemberLink
     from schemas.requests import RequestSpec
 
 router = APIRouter(prefix="/v1/messages", tags=["bots"])
@@ -48,16 +49,28 @@ async def post_message(
     return await intake_chat_message(request, caller, msg, idempotency_key)
 
 
+def known_sender(spec: RequestSpec, member: MemberLink | None) -> RequestSpec:
+    """The sender is a known helper / household (the bot's member map): pairing (结对)
+    starts from their household, and they are never offered their own request."""
+    if member is None:
+        return spec
+    place = spec.place
+    if member.household_id is not None and place.household_id is None:
+        place = place.model_copy(update={"household_id": member.household_id})
+    return spec.model_copy(
+        update={"requester_helper_id": member.helper_id or spec.requester_helper_id, "place": place}
+    )
+
+
 async def intake_chat_message(
     request: Request,
     caller: BotCaller,
     msg: ChatMessageIn,
     idempotency_key: str | None = None,
-    refine: Callable[[RequestSpec], RequestSpec] = lambda spec: spec,
     before_queue: Callable[[RequestSpec], Awaitable[None]] | None = None,
 ) -> JSONResponse:
-    """The one chat-message intake, for signed bots and platform adapters alike. `refine`
-    adds what the caller knows (the sender's household); `before_queue` runs once the
+    """The one chat-message intake, for signed bots and platform adapters alike. A sender
+    in the bot's member map is known (`known_sender`); `before_queue` runs once the
     message is a request, before it is queued (platforms record the reply thread)."""
     deps: ApiDeps = request.app.state.deps
     bot = caller.bot
@@ -80,7 +93,7 @@ async def intake_chat_message(
         request_id=request_id_for(bot.bot_id, msg.group_id, msg.message_id),
         bot_id=bot.bot_id,
     )
-    spec = refine(spec)
+    spec = known_sender(spec, bot.members.get(msg.sender.id))
     if before_queue is not None:
         await before_queue(spec)
 

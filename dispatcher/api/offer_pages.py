@@ -4,6 +4,7 @@ open links; opening never acts), POST acts once, then shows what the worker deci
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
@@ -30,6 +31,7 @@ from dispatcher.links import (
 )
 from dispatcher.record.edge import audit
 from dispatcher.record.read import assignments as read_assignments
+from dispatcher.record.read import offers as read_offers
 from dispatcher.record.read import requests as read_requests
 from dispatcher.record.read.requests import RequestSummary
 from schemas.catalogue import label_zh
@@ -204,10 +206,11 @@ async def offer_page(request: Request, token: str = Token) -> Response:
         return page("求助已结束", "<p>这次求助已经结束，无需前往。谢谢您！</p>", tone="warn")
     action = request.url.path
     if checked.kind == "accept":
+        team = await read_offers.team_of(pool, _use_of(checked).offer_id)
         body = (
             "<p>附近邻居需要帮助。确认前往后，您会看到求助人的联系方式和具体位置。</p>"
             + _summary_facts(summary)
-            + button_form(action, "我可以去帮忙")
+            + (team_form(action, team, summary) if team else button_form(action, "我可以去帮忙"))
         )
         return page("邻里求助", body)
     body = (
@@ -234,7 +237,26 @@ async def offer_act(request: Request, token: str = Token) -> Response:
         checked.community_id,
         identified=login is not None,
         platform_user_id=checked.platform_user_id,
+        members=await _members(request),
     )
+
+
+def team_form(action: str, team: tuple[str, int], summary: RequestSummary | None) -> str:
+    """A team offer: the leader says how many members come (the slots fill accordingly)."""
+    name, size = team
+    wanted = min(size, summary.helpers_needed) if summary is not None else 1
+    return (
+        f'<form method="post" action="{e(action)}"><p>您是{e(name)}的负责人（共{size}人）。</p>'
+        f'<label>这次去几位（含您自己）<input name="members" type="number" min="1" '
+        f'max="{size}" value="{wanted}"></label>'
+        '<button type="submit">我们队可以去帮忙</button></form>'
+    )
+
+
+async def _members(request: Request) -> int:
+    """The team form's `members` (1..50); absent or unreadable: 1 (the helper alone)."""
+    raw = parse_qs((await request.body()).decode("utf-8", "replace")).get("members", [""])[0]
+    return min(50, max(1, int(raw))) if raw.strip().isdigit() else 1
 
 
 async def act_on_offer(
@@ -244,6 +266,7 @@ async def act_on_offer(
     *,
     identified: bool = False,
     platform_user_id: str | None = None,
+    members: int = 1,
 ) -> HTMLResponse:
     """Accept or decline once (the first use claims it), then show what the worker decided.
     Shared by the per-helper links and the bound-device answer page (answer_pages.py).
@@ -255,7 +278,12 @@ async def act_on_offer(
     first, use = await oo.claim(pool, wanted)
     if first:
         body = (
-            AcceptOffer(request_id=use.request_id, offer_id=use.offer_id, helper_id=use.helper_id)
+            AcceptOffer(
+                request_id=use.request_id,
+                offer_id=use.offer_id,
+                helper_id=use.helper_id,
+                members=members,
+            )
             if use.action == "accept"
             else DeclineOffer(
                 request_id=use.request_id, offer_id=use.offer_id, helper_id=use.helper_id

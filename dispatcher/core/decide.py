@@ -25,6 +25,7 @@ from schemas.commands import (
     DeclineOffer,
     FireDeadline,
     MarkOnMyWay,
+    PairHousehold,
     ReferRequest,
     ReportDeliveryFailure,
     ResolveRequest,
@@ -69,7 +70,8 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
         | SetDoNotDisturb
         | WelcomeHelper
         | SendHelperSummary
-        | SetHelperOffer,
+        | SetHelperOffer
+        | PairHousehold,
     ):
         helper_id = body.profile.helper_id if isinstance(body, UpsertHelper) else body.helper_id
         known = state.helpers.get(helper_id)
@@ -87,6 +89,8 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
             hm.summary(fx, body)
         elif isinstance(body, SetHelperOffer):
             hc.set_helper_offer(fx, body)
+        elif isinstance(body, PairHousehold):
+            hc.pair_household(fx, body)
         else:
             hc.set_helper_status(fx, body)
         return fx.decision()

@@ -103,7 +103,9 @@ class RequestDraft:
         return [a for a in self.assignments if a.active]
 
     def filled(self, need_index: int) -> int:
-        return sum(1 for a in self.assignments if a.active and a.need_index == need_index)
+        return sum(
+            a.slots_held for a in self.assignments if a.active and a.need_index == need_index
+        )
 
     def open_slots(self, need_index: int) -> int:
         return self.needs[need_index].count - self.filled(need_index)
@@ -113,9 +115,18 @@ class RequestDraft:
 
     def free_slot(self, need_index: int) -> int:
         """The lowest slot number of the need not held by an active helper."""
-        base = sum(n.count for n in self.needs[:need_index])
-        taken = {a.slot for a in self.assignments if a.active and a.need_index == need_index}
-        return next(s for s in range(base, base + self.needs[need_index].count) if s not in taken)
+        return self.free_slots(need_index, 1)[0]
+
+    def free_slots(self, need_index: int, n: int) -> list[int]:
+        """The `n` lowest slot numbers of the need not held (fewer if fewer are free)."""
+        base = sum(c.count for c in self.needs[:need_index])
+        taken: set[int] = set()
+        for a in self.assignments:
+            if a.active and a.need_index == need_index:
+                taken.add(a.slot)
+                taken.update(a.team_slots)
+        free = (s for s in range(base, base + self.needs[need_index].count) if s not in taken)
+        return [s for _, s in zip(range(n), free, strict=False)]
 
     # --- freezing --------------------------------------------------------------------
 

@@ -51,6 +51,9 @@ class HelperEntry:
     dnd: TimeWindow | None = None
     utc_offset_minutes: int = 480
     active: bool = True
+    first_responder: bool = False  # 党员楼长: offered first in their building
+    teams: frozenset[str] = frozenset()  # member of
+    leads: tuple[str, ...] = ()  # leader of (sorted)
     # Dynamic facts, refreshed by `apply` whenever the helper's stored state changes.
     away: bool = False
     busy: bool = False
@@ -85,6 +88,9 @@ class HelperEntry:
             dnd=profile.do_not_disturb,
             utc_offset_minutes=profile.utc_offset_minutes,
             active=profile.active,
+            first_responder=profile.first_responder,
+            teams=frozenset(profile.teams) | frozenset(profile.leads_teams),
+            leads=tuple(sorted(set(profile.leads_teams))),
         )
 
     @classmethod
@@ -112,4 +118,7 @@ class HelperEntry:
             and self.skills == other.skills
             and self.roles == other.roles
             and self.paired == other.paired
+            and self.first_responder == other.first_responder
+            and self.teams == other.teams
+            and self.leads == other.leads
         )

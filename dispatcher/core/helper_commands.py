@@ -5,6 +5,7 @@ from __future__ import annotations
 from dispatcher.core.effects import Effects
 from schemas.commands import (
     DeactivateHelper,
+    PairHousehold,
     SetDoNotDisturb,
     SetHelperOffer,
     SetHelperStatus,
@@ -90,3 +91,18 @@ def set_helper_offer(fx: Effects, body: SetHelperOffer) -> None:
     profile = helper.profile.model_copy(update=changes)
     if profile != helper.profile:
         _store(fx, helper.model_copy(update={"profile": profile}))
+
+
+def pair_household(fx: Effects, body: PairHousehold) -> None:
+    helper = known_helper(fx, body.helper_id)
+    if helper is None:
+        return
+    paired = helper.profile.paired_household_ids
+    if body.paired and body.household_id not in paired:
+        paired = (*paired, body.household_id)
+    elif not body.paired and body.household_id in paired:
+        paired = tuple(h for h in paired if h != body.household_id)
+    else:
+        return
+    profile = helper.profile.model_copy(update={"paired_household_ids": paired})
+    _store(fx, helper.model_copy(update={"profile": profile}))

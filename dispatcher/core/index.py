@@ -17,7 +17,13 @@ from operator import itemgetter
 from typing import NamedTuple
 
 from dispatcher.core.context import SearchContext
-from dispatcher.core.eligibility import RankKey, eligible_ranker, is_eligible, rank_key
+from dispatcher.core.eligibility import (
+    RankKey,
+    eligible_ranker,
+    is_eligible,
+    rank_key,
+    ring_of,
+)
 from dispatcher.core.entry import HelperEntry
 from schemas.catalogue import CATALOGUE
 from schemas.plans import OFFER_RINGS, RING_ORDER
@@ -39,6 +45,12 @@ class Candidate(NamedTuple):
 _by_key = itemgetter(2)  # Candidate.key
 
 
+class TeamCandidate(NamedTuple):
+    leader: Candidate
+    team_id: str
+    size: int  # active members known, the leader included
+
+
 def _bucket_keys(e: HelperEntry) -> Iterator[BucketKey]:
     if e.household_id is not None or e.paired:
         for household in e.paired:
@@ -56,6 +68,12 @@ def _bucket_keys(e: HelperEntry) -> Iterator[BucketKey]:
             yield (level, place, skill)
     for role in e.roles:
         yield ("r", e.community_id, role)
+    if e.first_responder and e.building_key is not None:
+        yield ("fr", e.building_key)
+    for team in e.teams:
+        yield ("tm", e.community_id, team)
+    if e.leads:
+        yield ("tl", e.community_id)
 
 
 class HelperIndex:
@@ -186,6 +204,55 @@ class HelperIndex:
             if len(found) >= limit:
                 break
         return found
+
+    def first_responders(self, ctx: SearchContext, exclude: set[str]) -> list[Candidate]:
+        """党员楼长 of the request's building who are available now, best first."""
+        if ctx.building_key is None:
+            return []
+        bucket = self._buckets.get(("fr", ctx.building_key))
+        if not bucket:
+            return []
+        return self._ranked(bucket, ctx, Ring.COMMUNITY, exclude)
+
+    def teams(
+        self, ctx: SearchContext, max_ring: Ring, limit: int, exclude: set[str]
+    ) -> list[TeamCandidate]:
+        """Up to `limit` teams whose leader is available and lives within `max_ring`,
+        nearest and best first; a leader of several teams is offered the first of them."""
+        bucket = self._buckets.get(("tl", ctx.community_id))
+        if not bucket or limit <= 0:
+            return []
+        found: list[TeamCandidate] = []
+        for cand in self._ranked(bucket, ctx, max_ring, exclude):
+            team_id = self.entries[cand.helper_id].leads[0]
+            members = {
+                h for h in self._bucket(("tm", ctx.community_id, team_id)) if self.entries[h].active
+            }
+            found.append(TeamCandidate(cand, team_id, len(members | {cand.helper_id})))
+            if len(found) >= limit:
+                break
+        return found
+
+    def _ranked(
+        self, bucket: list[str], ctx: SearchContext, max_ring: Ring, exclude: set[str]
+    ) -> list[Candidate]:
+        """The eligible helpers of a small bucket within `max_ring`, nearest then best."""
+        rank = eligible_ranker(ctx)
+        stop = RING_ORDER[max_ring]
+        keys: list[tuple[RankKey, Ring]] = []
+        for helper_id in bucket:
+            if helper_id in exclude:
+                continue
+            entry = self.entries[helper_id]
+            ring = ring_of(entry, ctx)
+            order = RING_ORDER[ring]
+            if order > stop:
+                continue
+            key = rank(entry, order, True)
+            if key is not None:
+                keys.append((key, ring))
+        keys.sort()
+        return [Candidate(k[-1], ring, k) for k, ring in keys]
 
     def staff_on_duty(self, ctx: SearchContext, limit: int, exclude: set[str]) -> list[Candidate]:
         """The whistle ring: staff (and property management for repairs) available now."""

@@ -41,12 +41,35 @@ def offer_wave(
     exclude = d.offered_helpers()
     for i in d.open_needs():
         need = d.needs[i]
-        want = (remote_per_slot if need.remote else per_slot) * d.open_slots(i)
+        open_slots = d.open_slots(i)
+        want = (remote_per_slot if need.remote else per_slot) * open_slots
         max_ring = Ring.COMMUNITY if need.remote else ring
+        if open_slots >= 2 and not need.remote:  # several people: a team of the ring too
+            exclude.update(offer_teams(fx, d, ring, 1, exclude))
         seed = d.ctx.window_seed(d.step, i, len(d.offers))
         found = fx.state.index.search(d.ctx, need, max_ring, want, exclude, seed)
         exclude.update(send_offers(fx, d, found))
     widen_if_starved(fx, d)
+
+
+def offer_teams(
+    fx: Effects, d: RequestDraft, ring: Ring, limit: int, exclude: set[str]
+) -> list[str]:
+    """Offer up to `limit` teams (to their leaders) whose leader lives within `ring`."""
+    found = fx.state.index.teams(d.ctx, ring, limit, exclude)
+    if not found:
+        return []
+    teams = {t.leader.helper_id: (t.team_id, t.size) for t in found}
+    return send_offers(fx, d, [t.leader for t in found], any_presence=True, teams=teams)
+
+
+def offer_first_responders(fx: Effects, d: RequestDraft) -> None:
+    """党员楼长 of the request's building, in the first wave, for any presence need."""
+    if not any(not d.needs[i].remote for i in d.open_needs()):
+        return
+    found = fx.state.index.first_responders(d.ctx, d.offered_helpers())
+    if found:
+        send_offers(fx, d, found, any_presence=True)
 
 
 def current_offer_ring(d: RequestDraft) -> tuple[Ring, int]:
@@ -103,8 +126,18 @@ def widen_if_starved(fx: Effects, d: RequestDraft) -> None:
 
 
 def _offer_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
+    if d.step == 0:
+        offer_first_responders(fx, d)
     remote = d.plan.remote_wave_size if d.step == 0 else rung.wave_size
     offer_wave(fx, d, rung.ring, rung.wave_size, remote)
+
+
+def _team_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
+    """Call teams: up to `wave_size` teams of the ring (their leaders accept for n
+    members), whatever the number of open slots."""
+    if any(not d.needs[i].remote for i in d.open_needs()):
+        offer_teams(fx, d, rung.ring, rung.wave_size, d.offered_helpers())
+    widen_if_starved(fx, d)
 
 
 def _whistle_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
@@ -140,6 +173,7 @@ RUNGS: dict[RungAction, Rung] = {
     RungAction.OFFER: Rung(_offer_rung, offers=True),
     RungAction.WHISTLE: Rung(_whistle_rung),
     RungAction.REFER: Rung(_refer_rung),
+    RungAction.TEAM: Rung(_team_rung, offers=True),
 }
 
 

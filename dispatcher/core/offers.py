@@ -16,13 +16,22 @@ from schemas.vocab import Ring
 
 _offer_record = builder(OfferRecord)
 _offer_sent = builder(OfferSent)
+_NO_TEAM: tuple[str | None, int] = (None, 0)
 
 
 def send_offers(
-    fx: Effects, d: RequestDraft, candidates: list[Candidate], whistle: bool = False
+    fx: Effects,
+    d: RequestDraft,
+    candidates: list[Candidate],
+    whistle: bool = False,
+    *,
+    any_presence: bool = False,
+    teams: dict[str, tuple[str, int]] | None = None,
 ) -> list[str]:
     """An offer to each candidate for the open needs they fit (any need, for staff on
-    the whistle); returns who was offered."""
+    the whistle; any presence need, like a paired helper, for a first responder or a team
+    (`any_presence`); `teams` maps a leader to their team's id and size); returns who was
+    offered."""
     sent: list[str] = []
     if not candidates:
         return sent
@@ -46,7 +55,7 @@ def send_offers(
             need_indexes = tuple(open_needs)  # staff can fill any slot
         else:
             has = entries[cand.helper_id].skills
-            paired = cand.ring is Ring.PAIRED
+            paired = any_presence or cand.ring is Ring.PAIRED
             need_indexes = tuple(
                 i
                 for i, skills, presence in tests
@@ -60,6 +69,7 @@ def send_offers(
                 tuple(dict.fromkeys(s.value for i in need_indexes for s in d.needs[i].skills)),
                 all(d.needs[i].remote for i in need_indexes),
             )
+        team_id, team_size = teams.get(cand.helper_id, _NO_TEAM) if teams else _NO_TEAM
         # Built unvalidated (`core.trusted`): every value is of its field's type already.
         offer = _offer_record(
             offer_id=offer_id_for(d.request_id, cand.helper_id),
@@ -69,6 +79,7 @@ def send_offers(
             step=d.step,
             sent_at=fx.now,
             expires_at=expires_at,
+            team_id=team_id,
         )
         d.offers.append(offer)
         fx.emit(
@@ -84,6 +95,8 @@ def send_offers(
                 helpers_needed=helpers_needed,
                 skills=skills_remote[0],
                 remote=skills_remote[1],
+                team_id=team_id,
+                team_size=team_size,
             ),
             d.request_id,
         )

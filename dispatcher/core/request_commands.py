@@ -85,6 +85,14 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
         reject(fx, spec.request_id, "wrong_community")
         return None
     plan = fx.state.plans[spec.urgency]
+    party_first = fx.state.party_first.get(spec.community_id)
+    if (
+        party_first is not None
+        and not spec.prefer_party_member
+        and party_first.applies(spec.category)
+    ):
+        # The community's setting, snapshotted onto the request like its plan.
+        spec = spec.model_copy(update={"prefer_party_member": True})
     request = trusted(  # the spec and plan are validated models; the times UTC
         RequestState,
         spec=spec,
@@ -133,6 +141,11 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
     offer = d.offers[i]
     if offer.status is OfferStatus.ACCEPTED:
         return None  # a second tap on "I'll go": already assigned
+    if body.members > 1 and offer.team_id is None:
+        reject(
+            fx, d.request_id, "not_a_team_offer", helper_id=offer.helper_id, offer_id=offer.offer_id
+        )
+        return None
     if d.terminal:
         reject(
             fx, d.request_id, "request_closed", helper_id=offer.helper_id, offer_id=offer.offer_id
@@ -144,7 +157,9 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
         reject(fx, d.request_id, "covered", helper_id=offer.helper_id, offer_id=offer.offer_id)
         return None
     need_index = free[0]
-    slot = d.free_slot(need_index)
+    # A team's leader takes as many of the need's open slots as members come (n <= open).
+    slots = d.free_slots(need_index, body.members)
+    slot = slots[0]
     d.set_offer(i, status=OfferStatus.ACCEPTED, closed_at=fx.now)
     d.assignments.append(
         AssignmentRecord(
@@ -153,6 +168,8 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
             need_index=need_index,
             slot=slot,
             assigned_at=fx.now,
+            team_id=offer.team_id,
+            team_slots=tuple(slots[1:]),
         )
     )
     need = d.needs[need_index]
@@ -172,6 +189,8 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
                 if helper is not None and helper.profile.name_in_group and helper.profile.name
                 else None
             ),
+            team_id=offer.team_id,
+            members=len(slots),
         ),
         d.request_id,
     )

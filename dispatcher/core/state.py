@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from dispatcher.core.entry import HelperEntry
 from dispatcher.core.index import HelperIndex
 from schemas.events import Event
+from schemas.party import PartyFirst
 from schemas.plans import DEFAULT_PLANS, EscalationPlan
 from schemas.records import HelperState, RequestState
 from schemas.vocab import Urgency
@@ -57,6 +58,9 @@ class DispatchState:
         self.index = HelperIndex() if index is None else index
         # Plans used for new requests; running requests use their own snapshot.
         self.plans: Mapping[Urgency, EscalationPlan] = DEFAULT_PLANS if plans is None else plans
+        # Community id → its party-first setting, applied to new requests (snapshotted
+        # onto the request like its plan).
+        self.party_first: Mapping[str, PartyFirst] = {}
 
     @classmethod
     def rebuild(

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from dispatcher.groupchat.bots import DEV_BOT, BotConfig, GroupPlace, PlatformConfig
-from dispatcher.ops.demo_district import COMMUNITIES, places
+from dispatcher.groupchat.bots import DEV_BOT, BotConfig, GroupPlace, MemberLink, PlatformConfig
+from dispatcher.ops.demo_district import COMMUNITIES, STORY_SENDERS, places
 
 DEV_WECOM_TOKEN = "dev-wecom-token"
 DEV_WECOM_AES_KEY = "ZGV2LW9ubHktd2Vjb20tYWVzLWtleS0zMi1ieXRlcyE"  # 43 characters
@@ -64,13 +64,18 @@ def demo_groups() -> dict[str, GroupPlace]:
 def dev_bots() -> list[BotConfig]:
     groups = {**DEV_BOT.groups, **demo_groups()}
     communities = DEV_BOT.communities | {c for c, _ in COMMUNITIES}
-    generic = DEV_BOT.model_copy(update={"groups": groups, "communities": communities})
+    # The demo stories' senders, known as their households (结对: the paired ring first).
+    members = {sender: MemberLink(household_id=hh) for sender, hh in STORY_SENDERS.items()}
+    generic = DEV_BOT.model_copy(
+        update={"groups": groups, "communities": communities, "members": members}
+    )
     robots = [
         BotConfig(
             bot_id=f"dev-{kind}",
             platform=platform,
             communities=communities,
             groups=groups,
+            members=members,
         )
         for kind, platform in DEV_PLATFORMS.items()
     ]

@@ -45,6 +45,8 @@ def update_for(event: Event) -> str | None:
     if isinstance(body, HelperAssigned):
         # The name only when the helper opted in (the core sets group_name then).
         who = f"一位邻居（{body.group_name[:32]}）" if body.group_name else "一位邻居"
+        if body.team_id is not None and body.members > 1:  # a team's leader, for n members
+            who = f"{body.team_id[:32]}的{body.members}位邻居"
         # A remote helper (a doctor guiding by phone) calls; nobody says they are coming.
         return f"{who}已接单，将电话联系指导。" if body.remote else f"{who}已接单，正在赶来。"
     if isinstance(body, HelperSetOff):

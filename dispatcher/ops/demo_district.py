@@ -38,6 +38,9 @@ SKILLS: tuple[tuple[str, int], ...] = (
 
 # Households the stories need, paired with a named helper (结对).
 STORY_PAIRINGS = {"demo-zhonghua": ("h-elder-lin", "h-elder-88")}
+# Who writes for those households in the chat groups (the stories' senders) → household:
+# the dev bots' member map, so a message from them reaches the paired ring first.
+STORY_SENDERS = {"u-lin-grandchild": "h-elder-lin", "u-zheng": "h-elder-88"}
 
 
 def places(community_id: str) -> list[Building]:

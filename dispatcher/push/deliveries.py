@@ -207,6 +207,7 @@ class DeliveryPlanner:
                     skills=tuple(Skill(s) for s in body.skills if s in Skill._value2member_map_),
                     reply_within_minutes=minutes,
                     answer_url=answer if group else None,
+                    team=(body.team_id, body.team_size) if body.team_id is not None else None,
                 )
             )
 

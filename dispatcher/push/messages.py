@@ -80,6 +80,8 @@ class OfferSpec:
     # For a group robot: the one link (no secret) where a bound phone answers as its helper.
     # The per-helper accept/decline links are then left out of the text.
     answer_url: str | None = None
+    # A team offer to its leader: the team's name and size ("帮帮团", 5).
+    team: tuple[str, int] | None = None
 
 
 def render_offer(spec: OfferSpec) -> PushMessage:
@@ -87,7 +89,11 @@ def render_offer(spec: OfferSpec) -> PushMessage:
     need = f"需要{max(1, spec.helpers_needed)}位邻居帮忙"
     if spec.skills:
         need += "（" + "、".join(SKILL_ZH[s] for s in dict.fromkeys(spec.skills)) + "）"
-    lines.append(need + "，您能来吗？")
+    if spec.team is not None:
+        name, size = spec.team
+        lines.append(need + f"。您是{name}的负责人（共{size}人），能带队员来吗？接单时填写来几位。")
+    else:
+        lines.append(need + "，您能来吗？")
     if spec.answer_url is not None:
         lines.append(f"请在已绑定的手机上回复：{checked_link(spec.answer_url)}")
     else:

@@ -8,7 +8,8 @@ from typing import Any
 
 import asyncpg
 
-from schemas.events import Event
+from dispatcher.record.projection_sets import mark_team_offers
+from schemas.events import Event, OfferSent
 
 Handler = Callable[[asyncpg.Connection, Event, dict[str, Any]], Awaitable[None]]
 
@@ -73,6 +74,8 @@ async def _offer_sent(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> 
         e.occurred_at,
         b["expires_at"],
     )
+    if isinstance(e.body, OfferSent) and e.body.team_id is not None:
+        await mark_team_offers(conn, [e.body])
     await _touch(
         conn,
         e,
@@ -94,6 +97,7 @@ def _offer_answer(status: str) -> Handler:
 
 
 async def _helper_assigned(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    members = int(b.get("members", 1))  # a team's leader accepting for several
     await conn.execute(
         "UPDATE offers SET status = 'accepted', answered_at = $2 WHERE offer_id = $1",
         b["offer_id"],
@@ -101,10 +105,11 @@ async def _helper_assigned(conn: asyncpg.Connection, e: Event, b: dict[str, Any]
     )
     await conn.execute(
         """
-        INSERT INTO assignments (request_id, helper_id, offer_id, slot, assigned_at, remote)
-        VALUES ($1, $2, $3, $4, $5, $6)
+        INSERT INTO assignments (request_id, helper_id, offer_id, slot, assigned_at, remote,
+                                 members)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
         ON CONFLICT (request_id, helper_id) DO UPDATE
-          SET offer_id = EXCLUDED.offer_id, slot = EXCLUDED.slot,
+          SET offer_id = EXCLUDED.offer_id, slot = EXCLUDED.slot, members = EXCLUDED.members,
               assigned_at = EXCLUDED.assigned_at, released_at = NULL, released_why = NULL,
               remote = EXCLUDED.remote, on_way_at = NULL, done_at = NULL,
               minutes_spent = NULL, minutes_given = NULL
@@ -115,6 +120,7 @@ async def _helper_assigned(conn: asyncpg.Connection, e: Event, b: dict[str, Any]
         b["slot"],
         e.occurred_at,
         bool(b.get("remote", False)),
+        members,
     )
     await conn.execute(
         """
@@ -130,8 +136,9 @@ async def _helper_assigned(conn: asyncpg.Connection, e: Event, b: dict[str, Any]
     await _touch(
         conn,
         e,
-        "first_accept_at = COALESCE(first_accept_at, $3), helpers_assigned = helpers_assigned + 1",
+        "first_accept_at = COALESCE(first_accept_at, $3), helpers_assigned = helpers_assigned + $4",
         e.occurred_at,
+        members,
     )
 
 

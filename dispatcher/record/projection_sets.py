@@ -69,6 +69,19 @@ async def _stood_down_run(conn: asyncpg.Connection, events: Sequence[Event]) -> 
         )
 
 
+async def mark_team_offers(conn: asyncpg.Connection, teams: Sequence[OfferSent]) -> None:
+    """Team offers (rare) also record their team; the common offer pays nothing for it."""
+    if teams:
+        await conn.execute(
+            "UPDATE offers SET team_id = u.t, team_size = u.n "
+            "FROM unnest($1::text[], $2::text[], $3::int[]) AS u(o, t, n) "
+            "WHERE offers.offer_id = u.o",
+            [b.offer_id for b in teams],
+            [b.team_id for b in teams],
+            [b.team_size for b in teams],
+        )
+
+
 async def _offers_sent(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
     if not events:
         return
@@ -90,6 +103,7 @@ async def _offers_sent(conn: asyncpg.Connection, events: Sequence[Event]) -> Non
         [e.occurred_at for e in events],
         [b.expires_at for b in bodies],
     )
+    await mark_team_offers(conn, [b for b in bodies if b.team_id is not None])
     per_request: dict[str, tuple[datetime, int]] = {}
     for e in events:
         first, n = per_request.get(e.request_id or "", (e.occurred_at, 0))

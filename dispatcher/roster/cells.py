@@ -147,3 +147,27 @@ def parse_availability(text: str) -> tuple[WeeklyWindow, ...]:
             )
         )
     return tuple(out)
+
+
+# A team cell: "帮帮团(队长)、红管家" — the teams a helper belongs to; "(队长)" (or 队长/团长
+# after the name) marks the ones they lead. A team's id is its name.
+_LEADER = re.compile(r"[（(]?\s*(?:队长|团长|组长|负责人)\s*[)）]?$")
+TEAM_NAME = re.compile(r"^[\w\u4e00-\u9fff·-]{1,32}$")
+
+
+def parse_teams(text: str, leads_all: bool = False) -> tuple[list[str], list[str], list[str]]:
+    """(teams, teams led, unreadable names). `leads_all`: the roles cell says 队长, so the
+    helper leads every team listed."""
+    teams: list[str] = []
+    leads: list[str] = []
+    bad: list[str] = []
+    for word in (w for w in re.split(r"[、,，;；/|]+", text) if w.strip()):
+        name, n = _LEADER.subn("", word.strip())
+        name = name.strip()
+        if not TEAM_NAME.match(name):
+            bad.append(word.strip())
+            continue
+        teams.append(name)
+        if n or leads_all:
+            leads.append(name)
+    return list(dict.fromkeys(teams)), list(dict.fromkeys(leads)), bad

@@ -29,5 +29,8 @@ HEADERS: dict[str, tuple[str, ...]] = {
         "platform_user_id",
     ),
     "channel": ("渠道", "推送渠道", "通知渠道", "channel", "channels"),
+    "party_branch": ("支部", "党支部", "所属支部", "所属党支部", "party_branch"),
+    "party_group": ("党小组", "楼道党小组", "所属党小组", "party_group"),
+    "teams": ("团队", "所属团队", "服务队", "志愿服务队", "teams"),
 }
 REQUIRED = ("name", "phone", "building")

@@ -34,9 +34,10 @@ from dispatcher.roster.cells import (
     parse_availability,
     parse_party,
     parse_skills,
+    parse_teams,
 )
 from dispatcher.roster.headers import HEADERS, REQUIRED
-from dispatcher.roster.places import building, compound_id_for, household_id
+from dispatcher.roster.places import Building, building, compound_id_for, household_id
 from dispatcher.roster.report import (
     CellProblem,
     ParsedRoster,
@@ -99,17 +100,22 @@ class Columns:
         return row[i].strip() if i is not None and i < len(row) and row[i] is not None else ""
 
 
-def _columns(header: list[str], where: RosterPlace) -> Columns:
+def _columns(
+    header: list[str],
+    where: RosterPlace,
+    headers: dict[str, tuple[str, ...]] = HEADERS,
+    required: tuple[str, ...] = REQUIRED,
+) -> Columns:
     norm = [re.sub(r"\s+", "", h).lower() for h in header]
     found: dict[str, int] = {}
-    for fld, aliases in HEADERS.items():
+    for fld, aliases in headers.items():
         for alias in aliases:
             if alias.lower() in norm:
                 found[fld] = norm.index(alias.lower())
                 break
-    missing = [f for f in REQUIRED if f not in found]
+    missing = [f for f in required if f not in found]
     if missing:
-        names = "、".join(HEADERS[f][0] for f in missing)
+        names = "、".join(headers[f][0] for f in missing)
         raise RosterFileError(f"missing column(s): {names}")
     if "compound" not in found and "compound_id" not in found and where.compound_id is None:
         # Without a compound the building ring cannot work: refuse rather than drop it.
@@ -117,7 +123,7 @@ def _columns(header: list[str], where: RosterPlace) -> Columns:
             "no compound: add a 小区 column (one ledger may hold many compounds) "
             "or name the compound for the whole file (--compound / compound_id)"
         )
-    names = {f: header[i].strip() or HEADERS[f][0] for f, i in found.items()}
+    names = {f: header[i].strip() or headers[f][0] for f, i in found.items()}
     return Columns(found, names)
 
 
@@ -139,7 +145,7 @@ class _Row:
         return self.cols.cell(self.row, name)
 
     def column(self, name: str) -> str:
-        return self.cols.header.get(name, HEADERS[name][0])
+        return self.cols.header.get(name) or HEADERS.get(name, (name,))[0]
 
     def fail(self, name: str, error: str) -> None:
         self.errors.append(f"{self.column(name)}: {error}")
@@ -174,6 +180,32 @@ def _optional_id(r: _Row, name: str, what: str) -> str | None:
     return value or None
 
 
+def _org_name(r: _Row, name: str) -> str | None:
+    """支部 / 党小组: recorded as written (at most 64 characters)."""
+    value = r[name]
+    if len(value) > 64:
+        r.note(name, "名称过长 (longer than 64; left out)")
+        return None
+    return value or None
+
+
+def home_of(
+    r: _Row, where: RosterPlace
+) -> tuple[Building | None, str | None, str | None, str | None]:
+    """The row's building (a rejection when unreadable), compound id and name, and unit."""
+    home = building(r["building"])
+    if home is None:
+        r.fail("building", "楼栋为空或过长 (building: e.g. 3号楼, A座, 3幢)")
+    compound_id, compound_name = _compound(r, where)
+    unit: str | None = None
+    if unit_text := r["unit"]:
+        if unit_m := UNIT.match(unit_text):
+            unit = CN_DIGITS.get(unit_m.group(1), unit_m.group(1))
+        else:
+            r.note("unit", "单元无法识别 (unit: e.g. 2 or 二单元; left out)")
+    return home, compound_id, compound_name, unit
+
+
 def parse_row(row: list[str], cols: Columns, where: RosterPlace) -> tuple[HelperProfile, _Row]:
     """One ledger row → a profile and the cells left out, or ValueError listing every
     problem that rejects the row (name, phone, building, compound)."""
@@ -186,17 +218,8 @@ def parse_row(row: list[str], cols: Columns, where: RosterPlace) -> tuple[Helper
     phone = re.sub(r"[\s-]", "", r["phone"]).removeprefix("+86")
     if not PHONE.match(phone):
         r.fail("phone", "电话格式不对 (phone: 11-digit mobile or landline expected)")
-    home = building(r["building"])
-    if home is None:
-        r.fail("building", "楼栋为空或过长 (building: e.g. 3号楼, A座, 3幢)")
-    compound_id, compound_name = _compound(r, where)
+    home, compound_id, compound_name, unit = home_of(r, where)
     grid_id = _optional_id(r, "grid", "网格编号") or where.grid_id
-    unit: str | None = None
-    if unit_text := r["unit"]:
-        if unit_m := UNIT.match(unit_text):
-            unit = CN_DIGITS.get(unit_m.group(1), unit_m.group(1))
-        else:
-            r.note("unit", "单元无法识别 (unit: e.g. 2 or 二单元; left out)")
     skills, unknown = parse_skills(r["skills"])
     if unknown:
         r.note("skills", f"未知技能 (unknown skills, left out): {'、'.join(unknown)}")
@@ -210,6 +233,8 @@ def parse_row(row: list[str], cols: Columns, where: RosterPlace) -> tuple[Helper
         availability = ()
     roles_text = r["roles"]
     roles = [role for word, role in ROLE_WORDS if word in roles_text] or [Role.VOLUNTEER]
+    if "党员" in roles_text and party is not True:  # 党员楼长: the role says it
+        party = True
     if party:
         roles.append(Role.PARTY_MEMBER)
     gender = {"男": Gender.MALE, "女": Gender.FEMALE}.get(r["gender"])
@@ -235,6 +260,10 @@ def parse_row(row: list[str], cols: Columns, where: RosterPlace) -> tuple[Helper
     if bad := [c for c in channels if not ID.match(c)]:
         r.note("channel", f"渠道名称不对 (channel left out): {'、'.join(bad)}")
         channels = [c for c in channels if ID.match(c)]
+    teams, leads, bad_teams = parse_teams(r["teams"], leads_all="队长" in roles_text)
+    if bad_teams:
+        r.note("teams", f"团队名称不对 (team left out): {'、'.join(bad_teams)}")
+    party_org = {k: _org_name(r, k) for k in ("party_branch", "party_group")}
     platform_user_id = r["platform_user_id"] or None
     if platform_user_id is not None and len(platform_user_id) > 128:
         r.note("platform_user_id", "平台账号过长 (platform user id longer than 128; left out)")
@@ -262,12 +291,30 @@ def parse_row(row: list[str], cols: Columns, where: RosterPlace) -> tuple[Helper
             paired_household_ids=tuple(dict.fromkeys(paired)),
             channels=tuple(dict.fromkeys(channels)),
             platform_user_id=platform_user_id,
+            teams=tuple(teams),
+            leads_teams=tuple(leads),
+            **party_org,
         )
     except ValidationError as exc:
         raise ValueError(
             [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         ) from exc
     return profile, r
+
+
+def open_rows(
+    data: bytes, filename: str | None = None, limits: XlsxLimits | None = None
+) -> tuple[list[str], Iterator[tuple[int, list[str]]], list[str]]:
+    """The header row, the numbered rows after it, and warnings about the file."""
+    numbered, warnings = read_rows(data, filename, limits)
+    rows = iter(numbered)
+    try:
+        _, header = next(rows)
+    except StopIteration:
+        raise RosterFileError("the file is empty") from None
+    except (csv.Error, ValueError) as exc:
+        raise RosterFileError(f"unreadable file: {exc}") from exc
+    return header, rows, warnings
 
 
 def parse_roster(
@@ -278,14 +325,7 @@ def parse_roster(
     progress: Callable[[int], None] | None = None,
     xlsx_limits: XlsxLimits | None = None,
 ) -> ParsedRoster:
-    numbered, warnings = read_rows(data, filename, xlsx_limits)
-    rows = iter(numbered)
-    try:
-        _, header = next(rows)
-    except StopIteration:
-        raise RosterFileError("the file is empty") from None
-    except (csv.Error, ValueError) as exc:
-        raise RosterFileError(f"unreadable file: {exc}") from exc
+    header, rows, warnings = open_rows(data, filename, xlsx_limits)
     cols = _columns(header, where)
     parsed = ParsedRoster(warnings=warnings)
     phones: dict[str, int] = {}

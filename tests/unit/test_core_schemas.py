@@ -140,6 +140,7 @@ COMMAND_WIRE_TYPES = {
     "WelcomeHelper": "welcome_helper",
     "SendHelperSummary": "send_helper_summary",
     "SetHelperOffer": "set_helper_offer",
+    "PairHousehold": "pair_household",
 }
 IMPERATIVE_VERBS = (
     "Submit",
@@ -159,6 +160,7 @@ IMPERATIVE_VERBS = (
     "Claim",
     "Welcome",
     "Send",
+    "Pair",
 )
 
 

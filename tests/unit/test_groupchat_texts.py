@@ -67,3 +67,10 @@ def test_session_webhook_token_is_masked_in_logs() -> None:
     """httpx logs the URL it posts to; a sessionWebhook's session lets anyone post there."""
     url = "https://oapi.dingtalk.com/robot/sendBySession?session=c4a1b2secret"
     assert "c4a1b2secret" not in redact(f'HTTP Request: POST {url} "HTTP/1.1 200 OK"')
+
+
+def test_the_group_hears_how_many_of_a_team_are_coming() -> None:
+    team = _assigned(None).model_copy(update={"team_id": "帮帮团", "members": 3})
+    assert update_for(_event(team)) == "帮帮团的3位邻居已接单，正在赶来。"
+    alone = _assigned(None).model_copy(update={"team_id": "帮帮团", "members": 1})
+    assert update_for(_event(alone)) == "一位邻居已接单，正在赶来。"

@@ -169,3 +169,9 @@ def test_cancellation_and_whistle_are_public() -> None:
 def test_links_must_be_http_urls() -> None:
     with pytest.raises(ValueError):
         render_offer(offer(accept_url="javascript:alert(1)"))
+
+
+def test_a_team_offer_asks_the_leader_to_bring_members() -> None:
+    msg = render_offer(offer(team=("帮帮团", 5)))
+    assert "帮帮团" in msg.text and "共5人" in msg.text and "来几位" in msg.text
+    assert "帮帮团" not in render_offer(offer()).text

@@ -9,7 +9,7 @@ from dispatcher.classify import classify
 from dispatcher.groupchat.bots import GroupPlace, building_id_for
 from dispatcher.roster.ledger import RosterFileError, RosterPlace, parse_roster
 from dispatcher.roster.places import building, compound_id_for, household_id
-from schemas.vocab import Skill
+from schemas.vocab import Role, Skill
 
 COMMUNITY = RosterPlace("siming")
 
@@ -114,3 +114,27 @@ def test_empty_compound_cell_falls_back_to_the_file_compound() -> None:
     ]
     bare = parse_roster(data.replace("\n,张三".encode(), "\n,张三".encode()), COMMUNITY)
     assert bare.problems[0].row == 2 and bare.problems[0].errors[0].startswith("小区:")
+
+
+PARTY_LEDGER = (
+    "姓名,电话,小区,楼栋,党员,职务,支部,楼道党小组,团队\n"
+    "陈楼长,13900000001,图强小区,3号楼,,党员楼长,图强小区党支部,3号楼党小组,帮帮团\n"
+    "林队长,13900000002,图强小区,5号楼,是,志愿者,图强小区党支部,,帮帮团(队长)、红管家\n"
+    "吴师傅,13900000003,图强小区,5号楼,否,队长,,,能人服务队\n"
+    "黄阿姨,13900000004,图强小区,6号楼,否,,,,<script>\n"
+)
+
+
+def test_party_roles_branch_group_and_teams_from_the_ledger() -> None:
+    parsed = parse_roster(PARTY_LEDGER.encode(), COMMUNITY)
+    by_name = {p.name: p for _, p in parsed.profiles}
+    head = by_name["陈楼长"]
+    assert Role.BUILDING_HEAD in head.roles and head.is_party_member and head.first_responder
+    assert (head.party_branch, head.party_group) == ("图强小区党支部", "3号楼党小组")
+    assert (head.teams, head.leads_teams) == (("帮帮团",), ())
+    leader = by_name["林队长"]
+    assert (leader.teams, leader.leads_teams) == (("帮帮团", "红管家"), ("帮帮团",))
+    assert not leader.first_responder  # a party member, but no building head
+    assert by_name["吴师傅"].leads_teams == ("能人服务队",)  # 职务 队长: leads what is listed
+    assert by_name["黄阿姨"].teams == ()
+    assert [(c.column, c.error.split(" ")[0]) for c in parsed.cells] == [("团队", "团队名称不对")]

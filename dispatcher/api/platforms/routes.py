@@ -11,7 +11,6 @@ the group gets its reply through the group-reply loop.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
@@ -32,7 +31,7 @@ from dispatcher.api.platforms.base import (
     Refused,
 )
 from dispatcher.groupchat import texts
-from dispatcher.groupchat.bots import BotConfig, MemberLink
+from dispatcher.groupchat.bots import BotConfig
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
 from schemas.commands import CancelRequest
@@ -99,25 +98,6 @@ def _name(name: str | None) -> str | None:
     return name[:NAME_MAX] if name else None
 
 
-def _refine(member: MemberLink | None) -> Callable[[RequestSpec], RequestSpec]:
-    """The sender is a known helper / household: pairing (结对) starts from them."""
-
-    def refine(spec: RequestSpec) -> RequestSpec:
-        if member is None:
-            return spec
-        place = spec.place
-        if member.household_id is not None and place.household_id is None:
-            place = place.model_copy(update={"household_id": member.household_id})
-        return spec.model_copy(
-            update={
-                "requester_helper_id": member.helper_id or spec.requester_helper_id,
-                "place": place,
-            }
-        )
-
-    return refine
-
-
 async def _message(
     request: Request, deps: ApiDeps, bot: BotConfig, inbound: InboundMessage
 ) -> Response:
@@ -161,7 +141,6 @@ async def _message(
             request,
             Caller("bot", bot),
             msg,
-            refine=_refine(bot.members.get(msg.sender.id)),
             before_queue=before_queue,
         )
     except BaseException:

@@ -7,6 +7,7 @@
 | `api_idempotency`, `api_webhook_ids` (bot retries and replays) | `bot_calls` |
 | `api_group_threads`, `api_group_posts` (chat groups that asked) | `group_threads` |
 | `roster_members` (who earlier ledgers listed) | `roster_members` |
+| `households` (households, their tags and contact cards) | `households` |
 | `staff_audit`, `contact_views` (who saw or did what) | `audit` |
 | `platform_logins` (chat-platform logins for offer links, one-time codes) | `platform_logins` |
 | `staff_actions` (staff actions on requests: who, when, which command) | `staff_actions` |

@@ -64,3 +64,11 @@ async def rings(db: Db, offer_ids: list[str]) -> dict[str, str]:
         "SELECT offer_id, ring FROM offers WHERE offer_id = ANY($1::text[])", offer_ids
     )
     return {str(r["offer_id"]): str(r["ring"]) for r in rows}
+
+
+async def team_of(db: Db, offer_id: str) -> tuple[str, int] | None:
+    """A team offer's team and its size (members known when it was sent); None otherwise."""
+    row = await db.fetchrow("SELECT team_id, team_size FROM offers WHERE offer_id = $1", offer_id)
+    if row is None or row["team_id"] is None:
+        return None
+    return str(row["team_id"]), int(row["team_size"] or 1)

@@ -1,0 +1,185 @@
+"""Read a household ledger (住户台账: 独居, 高龄, 失能 … households and their paired
+helpers) into households. Pure: bytes in, households and problems out.
+
+Columns: 小区 (or the file's compound), 楼栋, 单元, 户号 required; 户主/姓名, 电话, 地址,
+标签 (独居、高龄、失能、孤寡、残疾、慢病 …), 年龄 (85 and over adds 85+), 结对 (the paired
+helpers: their 电话 or 编号) optional. A row is rejected only for its place (楼栋, 户号,
+小区); an unknown tag word or phone is reported per cell and left out.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+
+from pydantic import BaseModel, Field, ValidationError
+
+from dispatcher.roster.cells import ID, PHONE, SPLIT
+from dispatcher.roster.headers import HEADERS
+from dispatcher.roster.ledger import (
+    MAX_ROWS,
+    RosterPlace,
+    _columns,
+    _optional_id,
+    _Row,
+    home_of,
+    open_rows,
+)
+from dispatcher.roster.places import household_id
+from dispatcher.roster.report import CellProblem, RosterFileError, RowProblem
+from schemas.households import Household, Vulnerability
+from schemas.places import PlacePath
+
+HOUSEHOLD_HEADERS: dict[str, tuple[str, ...]] = {
+    "compound": HEADERS["compound"],
+    "compound_id": HEADERS["compound_id"],
+    "grid": HEADERS["grid"],
+    "building": HEADERS["building"],
+    "unit": HEADERS["unit"],
+    "household": HEADERS["household"],
+    "name": ("户主", "户主姓名", "姓名", "老人姓名", "name"),
+    "phone": HEADERS["phone"],
+    "address": ("地址", "详细地址", "address"),
+    "tags": ("标签", "人群类别", "特殊群体", "户类型", "困难类型", "tags"),
+    "age": ("年龄", "age"),
+    "paired": ("结对", "结对志愿者", "结对人", "帮扶人", "paired_helpers"),
+}
+REQUIRED_HOUSEHOLD = ("building", "household")
+
+TAG_WORDS: tuple[tuple[str, Vulnerability], ...] = (
+    ("独居", Vulnerability.LIVES_ALONE),
+    ("高龄", Vulnerability.AGED_85_PLUS),
+    ("85+", Vulnerability.AGED_85_PLUS),
+    ("85岁以上", Vulnerability.AGED_85_PLUS),
+    ("半失能", Vulnerability.DISABLED_CARE),
+    ("失能", Vulnerability.DISABLED_CARE),
+    ("卧床", Vulnerability.DISABLED_CARE),
+    ("孤寡", Vulnerability.WIDOWED_CHILDLESS),
+    ("五保", Vulnerability.WIDOWED_CHILDLESS),
+    ("残疾", Vulnerability.DISABILITY),
+    ("残障", Vulnerability.DISABILITY),
+    ("慢病", Vulnerability.CHRONIC_ILLNESS),
+    ("重病", Vulnerability.CHRONIC_ILLNESS),
+    ("大病", Vulnerability.CHRONIC_ILLNESS),
+)
+_AGE = re.compile(r"^(\d{1,3})\s*岁?$")
+
+
+def parse_tags(text: str) -> tuple[list[Vulnerability], list[str]]:
+    """Tags and the words not understood."""
+    tags: list[Vulnerability] = []
+    unknown: list[str] = []
+    for word in (w for w in SPLIT.split(text) if w):
+        hits = [tag for w, tag in TAG_WORDS if w in word]
+        if hits:
+            tags.extend(hits)
+        else:
+            unknown.append(word)
+    return list(dict.fromkeys(tags)), unknown
+
+
+class HouseholdRow(BaseModel):
+    row: int
+    household: Household
+    paired_refs: list[str] = Field(
+        default_factory=list, description="paired helpers as the file names them (电话 or 编号)"
+    )
+
+
+class ParsedHouseholds(BaseModel):
+    rows: int = 0
+    households: list[HouseholdRow] = Field(default_factory=list)
+    problems: list[RowProblem] = Field(default_factory=list)
+    cells: list[CellProblem] = Field(default_factory=list)
+
+
+def parse_household_row(r: _Row, where: RosterPlace, number: int) -> HouseholdRow:
+    home, compound_id, compound_name, unit = home_of(r, where)
+    hid = None
+    if home is not None and compound_id is not None:
+        hid = household_id(r["household"], compound_id, home.building_id, unit)
+        if hid is None:
+            r.fail("household", "户号无法识别 (household: e.g. 502, 3-2-502)")
+    if r.errors:
+        raise ValueError(r.errors)
+    assert home is not None and compound_id is not None and hid is not None
+    tags, unknown = parse_tags(r["tags"])
+    if unknown:
+        r.note("tags", f"未知标签 (unknown tags, left out): {'、'.join(unknown)}")
+    if age_text := r["age"]:
+        if age_m := _AGE.match(age_text):
+            if int(age_m.group(1)) >= 85:
+                tags = list(dict.fromkeys([*tags, Vulnerability.AGED_85_PLUS]))
+        else:
+            r.note("age", "年龄无法识别 (age; left out)")
+    phone = re.sub(r"[\s-]", "", r["phone"]).removeprefix("+86") or None
+    if phone is not None and not PHONE.match(phone):
+        r.note("phone", "电话格式不对 (phone; left out)")
+        phone = None
+    refs: list[str] = []
+    for ref in (w for w in SPLIT.split(r["paired"]) if w):
+        ref = ref.removeprefix("+86")
+        if PHONE.match(ref.replace("-", "")) or ID.match(ref):
+            refs.append(ref)
+        else:
+            r.note("paired", f"结对志愿者请填电话或编号 (paired helper left out): {ref}")
+    try:
+        household = Household(
+            household_id=hid,
+            place=PlacePath(
+                community_id=where.community_id,
+                grid_id=_optional_id(r, "grid", "网格编号") or where.grid_id,
+                compound_id=compound_id,
+                compound_name=compound_name,
+                building_id=home.building_id,
+                building_name=home.name,
+                unit=unit,
+                household_id=hid,
+            ),
+            tags=tuple(tags),
+            name=r["name"][:64] or None,
+            phone=phone,
+            address=r["address"][:128] or None,
+        )
+    except ValidationError as exc:
+        raise ValueError(
+            [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        ) from exc
+    return HouseholdRow(row=number, household=household, paired_refs=refs)
+
+
+def parse_households(data: bytes, where: RosterPlace) -> ParsedHouseholds:
+    """CSV only (UTF-8 or GBK): an XLSX household ledger is refused here, since only the
+    helper ledger goes through the sandboxed reader (dispatcher/roster/sandbox.py)."""
+    if data[:4] == b"PK\x03\x04":
+        raise RosterFileError("household ledgers are read as CSV: save the sheet as CSV")
+    header, rows, _ = open_rows(data, "households.csv")
+    cols = _columns(header, where, HOUSEHOLD_HEADERS, REQUIRED_HOUSEHOLD)
+    parsed = ParsedHouseholds()
+    seen: dict[str, int] = {}
+    try:
+        for number, row in rows:
+            if not any(c.strip() for c in row):
+                continue
+            parsed.rows += 1
+            if parsed.rows > MAX_ROWS:
+                raise RosterFileError(f"more than {MAX_ROWS} rows: split the file")
+            r = _Row(row, cols)
+            try:
+                hr = parse_household_row(r, where, number)
+            except ValueError as exc:
+                errors = exc.args[0] if exc.args and isinstance(exc.args[0], list) else [str(exc)]
+                parsed.problems.append(RowProblem(row=number, errors=errors))
+                continue
+            dup = seen.get(hr.household.household_id)
+            if dup is not None:
+                parsed.problems.append(
+                    RowProblem(row=number, errors=[f"与第{dup}行重复 (duplicate of row {dup})"])
+                )
+                continue
+            seen[hr.household.household_id] = number
+            parsed.households.append(hr)
+            parsed.cells.extend(CellProblem(row=number, column=c, error=e) for c, e in r.notes)
+    except csv.Error as exc:
+        raise RosterFileError(f"unreadable CSV: {exc}") from exc
+    return parsed

@@ -1,0 +1,232 @@
+"""Households, party and teams through the real parts (issue 14 items 2 and 5): the
+household ledger pairs a helper with a tagged household; the household's contact card
+becomes a request offered to that paired helper first; a team's leader accepts for two
+and two slots fill; the community's party-first setting and 党员楼长 reach the worker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+
+from dispatcher.testing.push_receiver import PushReceiver
+from dispatcher.testing.stack import LocalStack
+from tests.support import builders
+from tests.support.links import offer_path
+from tests.support.waiting import eventually
+
+STAFF = {"Authorization": "Bearer dev-staff-token"}
+CSV = "text/csv; charset=utf-8"
+SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OQ=="
+COMMUNITY = "comm-card"
+HOUSEHOLD = "hh-c1-b3-2-502"  # 图强小区 (c1) 3号楼 2单元 502, as the ledger names it
+
+# Helpers, through the ledger (团队, 职务 columns): a team of three whose leader lives in
+# building 5 with a carrier beside it, a 党员楼长 of building 8, a volunteer and a party
+# member in building 6, a neighbour in the household's own building and the paired helper
+# far away in building 9.
+ROSTER = (
+    "编号,姓名,电话,小区编号,小区,网格,楼栋,技能,党员,职务,团队\n"
+    "paired-1,林阿姨,13800000101,c1,图强小区,g1,9号楼,帮忙,否,志愿者,\n"
+    "near-1,黄先生,13800000102,c1,图强小区,g1,3号楼,急救,否,志愿者,\n"
+    "leader-1,陈队长,13800000103,c1,图强小区,g1,5号楼,搬运,是,志愿者,帮帮团(队长)\n"
+    "member-1,吴师傅,13800000104,c1,图强小区,g1,7号楼,搬运,否,志愿者,帮帮团\n"
+    "member-2,赵师傅,13800000105,c1,图强小区,g1,7号楼,搬运,否,志愿者,帮帮团\n"
+    "a-vol,郑先生,13800000106,c1,图强小区,g1,6号楼,搬运,否,志愿者,\n"
+    "z-party,周女士,13800000107,c1,图强小区,g1,6号楼,搬运,是,志愿者,\n"
+    "head-8,何楼长,13800000108,c1,图强小区,g1,8号楼,帮忙,,党员楼长,\n"
+    "carrier-5,孙先生,13800000109,c1,图强小区,g1,5号楼,搬运,否,志愿者,\n"
+)
+HOUSEHOLDS = (
+    "小区编号,小区,网格,楼栋,单元,户号,户主,电话,标签,年龄,结对\n"
+    "c1,图强小区,g1,3号楼,2,502,王阿婆,13912345678,独居、高龄,88,paired-1\n"
+)
+
+
+@pytest.fixture(scope="module")
+async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
+    # Every push reaches a phone (a local receiver), so no offer fails and the ladder
+    # waits each rung out (real time: the urgent paired ring 60 s, the building 120 s).
+    async with PushReceiver() as phones:
+        endpoint = {"name": "default", "kind": "webhook", "url": phones.url("/phones")}
+        stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps([{**endpoint, "secret": SECRET}])
+        stack.extra_env["DISPATCH_PARTY_FIRST"] = json.dumps({COMMUNITY: {"default": True}})
+        stack.start_worker()
+        await stack.start_api()
+        # Read at start only; `stack.settings()` (the links' signing) takes no JSON values.
+        for name in ("DISPATCH_PUSH_ENDPOINTS", "DISPATCH_PARTY_FIRST"):
+            stack.extra_env.pop(name)
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
+            r = await client.post(
+                f"/v1/admin/communities/{COMMUNITY}/roster",
+                content=ROSTER.encode(),
+                headers={**STAFF, "content-type": CSV},
+            )
+            assert r.status_code == 200 and r.json()["imported"] == 9, r.text
+        yield stack
+
+
+async def offers_of(db: asyncpg.Connection, rid: str) -> dict[str, tuple[str, int]]:
+    rows = await db.fetch("SELECT helper_id, ring, step FROM offers WHERE request_id = $1", rid)
+    return {r["helper_id"]: (r["ring"], r["step"]) for r in rows}
+
+
+async def offered(db: asyncpg.Connection, rid: str, helper: str) -> str:
+    async def find() -> str | None:
+        return await db.fetchval(  # type: ignore[no-any-return]
+            "SELECT offer_id FROM offers WHERE request_id = $1 AND helper_id = $2", rid, helper
+        )
+
+    return await eventually(find, what=f"an offer to {helper}")
+
+
+async def submit(client: httpx.AsyncClient, building: str, **fields: object) -> str:
+    """A staff-made request in one of the compound's buildings (normal unless said); its
+    id."""
+    fields.setdefault("urgency", "normal")
+    body = builders.request(
+        COMMUNITY, source=None, place=builders.place(COMMUNITY, building=building), **fields
+    )
+    r = await client.post("/v1/requests", json=body, headers=STAFF)
+    assert r.status_code == 202, r.text
+    return str(r.json()["request_id"])
+
+
+async def test_a_contact_card_request_from_a_tagged_household_goes_to_its_paired_helper_first(
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    r = await client.post(
+        f"/v1/admin/communities/{COMMUNITY}/households",
+        content=HOUSEHOLDS.encode(),
+        headers={**STAFF, "content-type": CSV},
+    )
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["imported"], report["tagged"], report["pairings"]) == (1, 1, 1)
+    (card,) = report["cards"]
+    assert card["household_id"] == HOUSEHOLD
+
+    async def paired() -> bool:  # the pairing went through the commands topic
+        n = await db.fetchval(
+            "SELECT count(*) FROM event_log WHERE type = 'helper_updated' "
+            "AND body->>'helper_id' = 'paired-1'"
+        )
+        return int(n) >= 2  # the roster's upsert, then the pairing
+
+    await eventually(paired, what="the pairing applied")
+
+    page = await client.get(card["card_path"])
+    assert page.status_code == 200 and "摔倒" in page.text
+    assert "13912345678" not in page.text and "王阿婆" not in page.text  # no personal data
+
+    answer = await client.post(card["card_path"], json={"category": "fall"})
+    assert answer.status_code == 202, answer.text
+    rid = answer.json()["request_id"]
+    await offered(db, rid, "paired-1")
+    offers = await offers_of(db, rid)
+    # The paired helper, far away and without the skill, is asked first and alone: the
+    # neighbour in the same building waits for the building ring (60 s later).
+    assert offers == {"paired-1": ("paired", 0)}, offers
+    row = await db.fetchrow("SELECT urgency, category FROM requests WHERE request_id = $1", rid)
+    assert (row["urgency"], row["category"]) == ("urgent", "fall")
+
+    # The accepted paired helper sees the household's contact: the card knew who asked.
+    offer_id = await offered(db, rid, "paired-1")
+    accepted = await client.post(offer_path(api, COMMUNITY, rid, offer_id, "paired-1"))
+    assert accepted.status_code == 200 and "13912345678" in accepted.text, accepted.text
+
+
+async def test_an_unknown_card_is_refused_and_nothing_is_sent(
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    before = await db.fetchval("SELECT count(*) FROM api_intake")
+    for path in ("/card/" + "A" * 24, "/card/" + "x" * 24 + "?category=fall"):
+        r = await client.post(path, json={"category": "fall"})
+        assert r.status_code == 404, r.text
+        assert (await client.get(path)).status_code == 404
+    assert (await client.post("/card/short")).status_code == 422  # not a card token at all
+    assert await db.fetchval("SELECT count(*) FROM api_intake") == before
+
+
+async def test_a_team_leader_accepting_for_two_fills_two_slots(
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    rid = await submit(client, "b5", category="carrying", skills=["carrying"], helpers_needed=2)
+    offer_id = await offered(db, rid, "leader-1")
+
+    async def team() -> asyncpg.Record | None:
+        return await db.fetchrow(  # type: ignore[no-any-return]
+            "SELECT team_id, team_size FROM offers WHERE offer_id = $1 AND team_id IS NOT NULL",
+            offer_id,
+        )
+
+    recorded = await eventually(team, what="the team offer recorded")
+    assert (recorded["team_id"], recorded["team_size"]) == ("帮帮团", 3)
+    path = offer_path(api, COMMUNITY, rid, offer_id, "leader-1")
+    confirm = await client.get(path)
+    assert 'name="members"' in confirm.text and "帮帮团" in confirm.text, confirm.text
+
+    accepted = await client.post(path, data={"members": "2"})
+    assert accepted.status_code == 200, accepted.text
+
+    async def filled() -> dict[str, object] | None:
+        s = await client.get(f"/v1/requests/{rid}", headers=STAFF)
+        out: dict[str, object] = s.json()
+        return out if out.get("helpers_assigned") == 2 else None
+
+    await eventually(filled, what="two slots filled by the team")
+    # Both slots are the team's: the neighbour asked beside it is stood down as covered.
+    carrier = await offered(db, rid, "carrier-5")
+
+    async def covered() -> str | None:
+        return await db.fetchval(  # type: ignore[no-any-return]
+            "SELECT body->>'reason' FROM event_log WHERE type = 'offer_stood_down' "
+            "AND body->>'offer_id' = $1",
+            carrier,
+        )
+
+    assert await eventually(covered, what="the other offer stood down") == "covered"
+    members = await db.fetchval(
+        "SELECT members FROM assignments WHERE request_id = $1 AND helper_id = 'leader-1'", rid
+    )
+    assert members == 2
+
+
+async def test_party_first_setting_and_the_party_building_head_reach_the_worker(
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    # Building 6: one slot, a wave of one. Without the community's setting the volunteer
+    # (a-vol, first by id) would be asked; with it, the party member.
+    rid = await submit(client, "b6", category="carrying", skills=["carrying"], helpers_needed=1)
+    await offered(db, rid, "z-party")
+    assert "a-vol" not in await offers_of(db, rid)
+
+    # Building 8's 党员楼长 is asked at the very first step of an urgent request, though
+    # that step is the (empty) paired ring and she has none of the skills asked for.
+    rid = await submit(client, "b8", category="errand", urgency="urgent", skills=["errands"])
+    await offered(db, rid, "head-8")
+    assert (await offers_of(db, rid))["head-8"] == ("building", 0)
+
+
+async def test_a_reimport_keeps_the_card_and_a_card_pressed_over_and_over_is_throttled(
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    async def import_households() -> str:
+        r = await client.post(
+            f"/v1/admin/communities/{COMMUNITY}/households",
+            content=HOUSEHOLDS.encode(),
+            headers={**STAFF, "content-type": CSV},
+        )
+        assert r.status_code == 200, r.text
+        return str(r.json()["cards"][0]["card_path"])
+
+    path = await import_households()
+    assert await import_households() == path  # the printed card keeps working
+    statuses = [
+        (await client.post(path, json={"category": "errand"})).status_code for _ in range(6)
+    ]
+    # A leaked card link cannot flood the neighbours: a few presses, then 429.
+    assert 429 in statuses and set(statuses) <= {202, 429}, statuses
