@@ -8,6 +8,7 @@ from pydantic import Field
 
 from schemas._base import Wire
 from schemas.places import PlacePath
+from schemas.sealed import Sealed
 from schemas.vocab import Gender, Role, Skill
 
 CHINA_UTC_OFFSET_MINUTES = 480  # China Standard Time, no daylight saving
@@ -63,6 +64,10 @@ class HelperProfile(Wire):
     # The helper's user id on the chat platform (WeCom userid, Feishu open_id …) for
     # @-mentions; personal, so kept out of repr like the phone.
     platform_user_id: str | None = Field(default=None, max_length=128, repr=False)
+    # Issue 12.7: the API seals the phone here and sends `phone` empty (dispatcher/sealing.py);
+    # `phone_key` is its keyed digest, what the core compares with a requester's.
+    sealed_phone: Sealed | None = Field(default=None, repr=False)
+    phone_key: str | None = Field(default=None, max_length=64)
 
     @property
     def community_id(self) -> str:

@@ -22,6 +22,7 @@ from dispatcher.ops import metrics as ops_metrics
 from dispatcher.push import Deliverer, Delivery, EndpointRegistry, PushKind
 from dispatcher.push.deliveries import DeliveryPlanner, Planned
 from dispatcher.push.lane import EngineConfig, SubmitOutcome
+from dispatcher.sealing import keyring
 from schemas.commands import Command, ReportDeliveryFailure, new_command
 from schemas.events import Event
 from streams.dead_letter import DeadLetterSink, short
@@ -143,6 +144,7 @@ class NotifyAgent:
             helper=lambda hid: rt.state.core.helpers.get(hid),
             request=lambda rid: rt.state.core.requests.get(rid),
             offer_links=partial(action_links, settings),
+            keys=keyring(settings),
             public_base_url=settings.public_base_url,
             default_endpoint=settings.push_default_endpoint,
         )

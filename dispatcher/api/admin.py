@@ -20,6 +20,7 @@ from dispatcher.record.edge.roster_members import RosterMembers
 from dispatcher.roster.ledger import RosterFileError, RosterPlace
 from dispatcher.roster.report import RosterReport
 from dispatcher.roster.sandbox import parse_isolated_async
+from dispatcher.sealing import keyring, seal_profile
 from schemas.commands import DeactivateHelper, UpsertHelper
 from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
 from schemas.places import PlacePath
@@ -109,6 +110,7 @@ async def upsert_helper(helper_id: Id, body: HelperIn, request: Request) -> Comm
         raise fail(422, "invalid_helper", str(exc)) from exc
     ensure_staff_scope(request, profile.community_id)
     deps: ApiDeps = request.app.state.deps
+    profile = seal_profile(keyring(deps.settings), profile)  # the phone never travels plain
     command_id = await send_command(deps, UpsertHelper(profile=profile), profile.community_id)
     return CommandAccepted(command_id=command_id)
 

@@ -21,6 +21,7 @@ STRONG = {
     "DISPATCH_STAFF_TOKEN": secrets.token_urlsafe(32),
     "DISPATCH_HELPER_ID_KEY": secrets.token_hex(32),
     "DISPATCH_METRICS_TOKEN": secrets.token_urlsafe(32),
+    "DISPATCH_CONTACT_KEY": secrets.token_hex(32),
 }
 
 

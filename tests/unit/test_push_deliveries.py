@@ -10,6 +10,7 @@ import pytest
 
 from dispatcher.push import EndpointConfig, EndpointKind, EndpointRegistry, PushKind
 from dispatcher.push.deliveries import DeliveryPlanner, Planned, community_group_endpoint
+from dispatcher.sealing import KeyRing
 from schemas.commands import CancelRequest, ReportDeliveryFailure, UpsertHelper
 from schemas.events import Event
 from schemas.vocab import Party, Skill
@@ -18,6 +19,7 @@ from tests.unit.conftest import COMMUNITY, World
 PHONE = "13912345678"  # the helper's, for group @-mentions
 REQUESTER_PHONE = "13800000000"
 BASE = "https://help.example"
+KEYS = KeyRing("test-contact-key-" + "k" * 32, [], "test-helper-id-key-" + "h" * 32)
 
 
 def fake_links(**claims: Any) -> dict[str, str]:
@@ -45,6 +47,7 @@ def planner(
         helper=world.state.helpers.get,
         request=world.state.requests.get,
         offer_links=fake_links,
+        keys=KEYS,
         public_base_url=BASE + "/",
         default_endpoint=default,
     )
