@@ -66,7 +66,7 @@ def test_each_box_is_fresh_and_sealing_twice_changes_nothing(world: World) -> No
     assert a.sealed is not None and b.sealed is not None
     assert a.sealed.box != b.sealed.box  # a fresh nonce each time
     assert seal_spec(ring(), a) is a
-    empty = world.spec()
+    empty = world.spec(contact=RequesterContact(), text="")
     assert seal_spec(ring(), empty) is empty  # nothing personal: nothing to seal
 
 
