@@ -3,6 +3,7 @@ open links; opening never acts), POST acts once, then shows what the worker deci
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Path, Request
@@ -37,6 +38,7 @@ from schemas.catalogue import label_zh
 from schemas.commands import AcceptOffer, Command, DeclineOffer
 from schemas.requests import RequestPrivate
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix=OFFER_PATH.rstrip("/"), tags=["volunteer links"])
 Token = Path(min_length=1, max_length=1024, description="A signed offer token")
 
@@ -150,7 +152,8 @@ async def _assigned_page(
             details["text"],
             details["sealed"],
         )
-    except Unreadable:  # sealed under a retired key: the place and buttons still show
+    except Unreadable as exc:  # sealed under a retired key: the place and buttons still show
+        log.warning("request %s: contact not shown (%s)", use.request_id, exc)
         private = RequestPrivate()
     contact, text = private.contact, private.text
     phone = contact.phone
