@@ -15,6 +15,7 @@ from typing import Any
 import faust
 
 from dispatcher.clock import Clock
+from dispatcher.sealing import keyring
 from dispatcher.settings import Settings
 from schemas.commands import Command
 from schemas.plans import EscalationPlan
@@ -93,6 +94,7 @@ class WorkerRuntime:
             partitions,
             generation,
             plans=self.plans,
+            keys=keyring(self.settings),
         )
         now = self.clock.now().timestamp()
         self.owned_since = {p: self.owned_since.get(p, now) for p in partitions}

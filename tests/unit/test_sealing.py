@@ -25,6 +25,7 @@ from schemas.events import HelperAssigned
 from schemas.requests import RequesterContact, RequestSpec
 from schemas.sealed import Sealed
 from schemas.vocab import Skill
+from streams.state_store import WorkerState, encode_record
 from tests.unit.conftest import World
 
 OLD = "old-contact-key-" + "o" * 32
@@ -170,3 +171,25 @@ def test_other_commands_pass_unchanged(world: World) -> None:
     assert seal_command(ring(), accept) is accept
     sealed = world.command(SubmitRequest(spec=seal_spec(ring(), personal(world))))
     assert seal_command(ring(), sealed) is sealed
+
+
+def test_a_worker_restored_from_plain_records_seals_them_and_still_knows_the_requester(
+    world: World,
+) -> None:
+    """Tables written before issue 12.7 (a helper's plain phone, an open request's plain
+    contact): on rebuild the worker seals them in memory, so phone digests compare alike
+    with new requests' and the next assignment carries only a box."""
+    keys = ring()
+    world.helper("me", phone=PHONE, skills=[Skill.DRIVING])
+    world.helper("neighbour", phone="13700000000", skills=[Skill.DRIVING])
+    world.submit("old-req", contact=RequesterContact(name=NAME, phone="13600000000"))
+    stored_h = [(h, encode_record(0, s)) for h, s in world.state.helpers.items()]
+    stored_r = [(r, encode_record(0, s)) for r, s in world.state.requests.items()]
+    assert PHONE.encode() in b"".join(raw for _, raw in stored_h)
+    rebuilt = WorkerState.rebuild(stored_r, stored_h, frozenset({0}), 1, keys=keys).core
+    assert PHONE not in rebuilt.helpers["me"].model_dump_json()
+    assert "13600000000" not in rebuilt.requests["old-req"].model_dump_json()
+    restored = World()
+    restored.state = rebuilt
+    decision = restored.run(SubmitRequest(spec=seal_spec(keys, personal(restored))))
+    assert "me" not in restored.offered(decision) and "neighbour" in restored.offered(decision)
