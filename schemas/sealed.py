@@ -14,4 +14,6 @@ from schemas._base import Wire
 
 class Sealed(Wire):
     kid: str = Field(min_length=1, max_length=64)
-    box: str = Field(min_length=1, max_length=16_384)  # base64url(nonce ‖ ciphertext ‖ tag)
+    # base64url(nonce ‖ ciphertext ‖ tag); roomy: 2,000 characters of text JSON-escaped at
+    # 6 bytes each still fit (a box the worker refused would lose an acknowledged request).
+    box: str = Field(min_length=1, max_length=65_536)

@@ -193,3 +193,12 @@ def test_a_worker_restored_from_plain_records_seals_them_and_still_knows_the_req
     restored.state = rebuilt
     decision = restored.run(SubmitRequest(spec=seal_spec(keys, personal(restored))))
     assert "me" not in restored.offered(decision) and "neighbour" in restored.offered(decision)
+
+
+def test_the_longest_text_the_api_takes_still_decodes_sealed(world: World) -> None:
+    """2,000 control characters (6 bytes each once JSON-escaped) and the longest contact:
+    the worker must still decode the command, or an acknowledged request would be lost."""
+    contact = RequesterContact(name="\x01" * 64, phone="+86 139-1234-5678", address="\x02" * 200)
+    spec = seal_spec(ring(), world.spec(contact=contact, text="\x03" * 2000))
+    raw = world.command(SubmitRequest(spec=spec)).model_dump_json()
+    assert Command.model_validate_json(raw).body == SubmitRequest(spec=spec)
