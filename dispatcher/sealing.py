@@ -5,7 +5,7 @@ The API seals a request's contact and text (`seal_spec`) and a helper's phone
 (`seal_profile`) before the intake row is written and the command produced, so the outbox
 row, the command, the worker's tables and the `HelperAssigned` event all hold the same
 box. It is opened only where it is shown: the notify agent's assignment push to the
-helper who accepted, and the answer page (`open_assignment`, `open_private`); the
+helper who accepted, and the answer page (`open_assignment`, `open_stored`); the
 mentions of a group robot open a helper's phone (`helper_phone`).
 
 AES-256-GCM, with a fresh 96-bit nonce per box and associated data naming what the box
@@ -21,7 +21,8 @@ both the request and each helper, so the requester is still never offered their 
 request.
 
 Records from before (plain `contact`/`text`/`phone`) still open as they are, and the
-worker seals them on decode (`seal_command`), so its tables and events never hold them
+worker seals them on decode (`seal_command`) and when it rebuilds its state from tables
+written before (streams/state_store.py), so new table records and events never hold them
 in the clear.
 """
 
