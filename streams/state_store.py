@@ -19,6 +19,7 @@ from dispatcher.core.deadlines import DeadlineHeap, HeapItem
 from dispatcher.sealing import KeyRing, seal_profile, seal_spec
 from schemas.plans import EscalationPlan
 from schemas.records import HelperState, RequestState
+from schemas.requests import RequestSpec
 from schemas.vocab import Urgency
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,7 @@ def _sealed(
     """Records stored before issue 12.7 hold contacts and phones in the clear: sealed in
     memory (and so in the table when the record is next written), so that the core
     compares phone digests alike on both sides and new events carry only boxes."""
-    reqs = [
-        r if r.spec.sealed is not None else r.model_copy(update={"spec": seal_spec(keys, r.spec)})
-        for r in reqs
-    ]
+    reqs = [_with_spec(r, seal_spec(keys, r.spec)) for r in reqs]
     helpers = [
         h
         if not h.profile.phone
@@ -68,6 +66,10 @@ def _sealed(
         for h in helpers
     ]
     return reqs, helpers
+
+
+def _with_spec(record: RequestState, spec: RequestSpec) -> RequestState:
+    return record if spec is record.spec else record.model_copy(update={"spec": spec})
 
 
 @dataclass
