@@ -23,6 +23,7 @@ KNOWN_DEFAULTS = frozenset(
         "dev-staff-token",
         "dev-only-helper-id-key-change-me",
         "dev-only-metrics-token",
+        "dev-only-contact-key-change-me",
         "change-me",
         "change-me-long-random",
         "changeme",
@@ -60,6 +61,11 @@ def _named_secrets(settings: Settings) -> list[tuple[str, SecretStr]]:
     named += [
         (f"DISPATCH_LINK_SECRETS_PREVIOUS[{i}]", s)
         for i, s in enumerate(settings.link_secrets_previous)
+    ]
+    named.append(("DISPATCH_CONTACT_KEY", settings.contact_key))
+    named += [
+        (f"DISPATCH_CONTACT_KEYS_PREVIOUS[{i}]", s)
+        for i, s in enumerate(settings.contact_keys_previous)
     ]
     return named
 

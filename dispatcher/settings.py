@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     helper_id_key: SecretStr = SecretStr("dev-only-helper-id-key-change-me")
     # `/metrics` answers only `Authorization: Bearer <metrics_token>` (Prometheus scrape auth).
     metrics_token: SecretStr = SecretStr("dev-only-metrics-token")
+    # Seals contacts for Kafka (issue 12.7, dispatcher/sealing.py): AES-256-GCM under a key
+    # derived from this; the broker never sees it. Rotation: new boxes use contact_key,
+    # previous keys only open (drop one once nothing sealed under it must be read).
+    contact_key: SecretStr = SecretStr("dev-only-contact-key-change-me")
+    contact_keys_previous: list[SecretStr] = Field(default_factory=list)
     # Proxies whose X-Forwarded-Proto is believed (IPs); anyone else's is ignored.
     trusted_proxies: list[str] = Field(default_factory=list)
     # Per-person staff accounts (format: dispatcher/api/staff_accounts.py); re-read on change.

@@ -4,7 +4,8 @@ Ids are deterministic (`event_id_for(command_id, index)`): re-processing a comma
 crash yields the same ids, and the record agent upserts by id.
 
 Personal data appears in exactly one event type, `HelperAssigned`, which goes only to the
-assigned helper; its personal fields are `repr=False`. Offers carry a building label and
+assigned helper; its contact and text travel sealed (`schemas/sealed.py`), its personal
+fields are `repr=False`. Offers carry a building label and
 the category, never a phone number, unit or household.
 """
 
@@ -22,6 +23,7 @@ from schemas.helper_messages import HelperSummarySent, HelperWelcomed
 from schemas.places import PlacePath
 from schemas.plans import LadderStep
 from schemas.requests import RequesterContact
+from schemas.sealed import Sealed
 from schemas.staff_actions import RequestClaimed, WhistleReportedBack
 from schemas.vocab import Category, EmergencyNumber, Party, ReferralTarget, Ring, Urgency
 
@@ -116,7 +118,9 @@ class HelperAssigned(Wire):
     slot: int  # 0-based across all the request's slots
     skills: tuple[str, ...]
     remote: bool
-    contact: RequesterContact = Field(repr=False)
+    # Plain only in events from before issue 12.7; since then empty, and `sealed` holds
+    # the contact and text (opened by the notify agent and the answer page only).
+    contact: RequesterContact = Field(default_factory=RequesterContact, repr=False)
     place: PlacePath = Field(repr=False)
     text: str = Field(default="", repr=False)
     # The helper's name for the asking chat group, only if they opted in (name_in_group).
@@ -124,6 +128,7 @@ class HelperAssigned(Wire):
     # A team's leader accepted for `members` people (slots `slot` and the next ones).
     team_id: str | None = Field(default=None, exclude_if=unset)
     members: int = Field(default=1, exclude_if=single)
+    sealed: Sealed | None = Field(default=None, repr=False)
 
 
 StandDownReason = Literal["covered", "cancelled", "resolved", "expired", "referred"]

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from schemas._base import Wire, unset
 from schemas.places import PlacePath
+from schemas.sealed import Sealed
 from schemas.vocab import Gender, Role, Skill
 
 CHINA_UTC_OFFSET_MINUTES = 480  # China Standard Time, no daylight saving
@@ -71,6 +72,10 @@ class HelperProfile(Wire):
     # ones they lead (a leader is offered a request for the team and accepts for n members).
     teams: tuple[str, ...] = Field(default=(), exclude_if=unset)
     leads_teams: tuple[str, ...] = Field(default=(), exclude_if=unset)
+    # Issue 12.7: the API seals the phone here and sends `phone` empty (dispatcher/sealing.py);
+    # `phone_key` is its keyed digest, what the core compares with a requester's.
+    sealed_phone: Sealed | None = Field(default=None, repr=False)
+    phone_key: str | None = Field(default=None, max_length=64)
 
     @property
     def community_id(self) -> str:

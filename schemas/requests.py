@@ -7,6 +7,7 @@ from pydantic import Field, model_validator
 from schemas._base import Wire
 from schemas.catalogue import entry
 from schemas.places import PlacePath
+from schemas.sealed import Sealed
 from schemas.vocab import REMOTE_CAPABLE_SKILLS, Category, Gender, Skill, Urgency
 
 
@@ -16,6 +17,14 @@ class RequesterContact(Wire):
     name: str | None = Field(default=None, repr=False)
     phone: str | None = Field(default=None, repr=False)
     address: str | None = Field(default=None, repr=False)  # exact, e.g. "3号楼2单元501"
+
+
+class RequestPrivate(Wire):
+    """What `RequestSpec.sealed` holds: the contact and the free text (which may name
+    the flat or a phone number)."""
+
+    contact: RequesterContact = Field(default_factory=RequesterContact, repr=False)
+    text: str = Field(default="", repr=False)
 
 
 class RequestSource(Wire):
@@ -55,6 +64,12 @@ class RequestSpec(Wire):
     prefer_party_member: bool = False
     life_threatening: bool | None = None  # None: derived from urgency and category
     source: RequestSource | None = None
+    # Issue 12.7: the API seals `contact` and `text` here (dispatcher/sealing.py) and sends
+    # them empty; records from before carry them plain (the worker seals those on decode).
+    sealed: Sealed | None = Field(default=None, repr=False)
+    # A keyed digest of the requester's phone, never the phone: the core compares it with
+    # the helpers' `phone_key` so nobody is offered their own request.
+    requester_phone_key: str | None = Field(default=None, max_length=64)
 
     @model_validator(mode="after")
     def _consistent(self) -> RequestSpec:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from dispatcher.core import Decision, decide
 from dispatcher.core import apply as apply_decision
 from dispatcher.ops import metrics as ops_metrics
+from dispatcher.sealing import keyring, seal_command
 from schemas.commands import Command
 from streams.dead_letter import DeadLetterSink, short
 from streams.faust_consumer import EXIT_OFFSET_HOLE
@@ -49,7 +50,11 @@ class DispatchAgent:
         msg = event.message
         trace = self.rt.trace
         try:
-            command = Command.model_validate_json(event.value)
+            # A command from before issue 12.7 may hold a contact in the clear: sealed here,
+            # so the tables, their changelogs and the events never do.
+            command = seal_command(
+                keyring(self.rt.settings), Command.model_validate_json(event.value)
+            )
         except (ValidationError, ValueError) as exc:
             await self.sink.send(event, f"undecodable command: {short(exc)}", "decode")
             trace.write("cmd", p=msg.partition, o=msg.offset, c=None, t="dead_letter")

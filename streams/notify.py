@@ -23,6 +23,7 @@ from dispatcher.push import Deliverer, Delivery, EndpointRegistry, PushKind
 from dispatcher.push.deliveries import DeliveryPlanner, Planned
 from dispatcher.push.lane import EngineConfig, SubmitOutcome
 from dispatcher.recipient_links import recipient_links
+from dispatcher.sealing import keyring
 from schemas.commands import Command, ReportDeliveryFailure, new_command
 from schemas.events import Event
 from streams.dead_letter import DeadLetterSink, short
@@ -146,6 +147,7 @@ class NotifyAgent:
             request=lambda rid: rt.state.core.requests.get(rid),
             offer_links=partial(action_links, settings),
             recipient_links=partial(recipient_links, settings),
+            keys=keyring(settings),
             public_base_url=settings.public_base_url,
             default_endpoint=settings.push_default_endpoint,
             personal_link=lambda hid, cid, now: helper_link(

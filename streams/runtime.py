@@ -15,6 +15,7 @@ from typing import Any
 import faust
 
 from dispatcher.clock import Clock
+from dispatcher.sealing import keyring
 from dispatcher.settings import Settings
 from schemas.commands import Command
 from schemas.party import PartyFirst
@@ -102,6 +103,7 @@ class WorkerRuntime:
             partitions,
             generation,
             plans=self.plans,
+            keys=keyring(self.settings),
         )
         self.state.core.party_first = self.party_first
         now = self.clock.now().timestamp()

@@ -16,8 +16,10 @@ from typing import Any, TypeVar
 
 from dispatcher.core import Decision, DispatchState
 from dispatcher.core.deadlines import DeadlineHeap, HeapItem
+from dispatcher.sealing import KeyRing, seal_profile, seal_spec
 from schemas.plans import EscalationPlan
 from schemas.records import HelperState, RequestState
+from schemas.requests import RequestSpec
 from schemas.vocab import Urgency
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,26 @@ def _owned(
     return owned, skipped
 
 
+def _sealed(
+    keys: KeyRing, reqs: list[RequestState], helpers: list[HelperState]
+) -> tuple[list[RequestState], list[HelperState]]:
+    """Records stored before issue 12.7 hold contacts and phones in the clear: sealed in
+    memory (and so in the table when the record is next written), so that the core
+    compares phone digests alike on both sides and new events carry only boxes."""
+    reqs = [_with_spec(r, seal_spec(keys, r.spec)) for r in reqs]
+    helpers = [
+        h
+        if not h.profile.phone
+        else h.model_copy(update={"profile": seal_profile(keys, h.profile)})
+        for h in helpers
+    ]
+    return reqs, helpers
+
+
+def _with_spec(record: RequestState, spec: RequestSpec) -> RequestState:
+    return record if spec is record.spec else record.model_copy(update={"spec": spec})
+
+
 @dataclass
 class WorkerState:
     """The core's state for every partition this worker owns, plus the deadline heap."""
@@ -67,9 +89,12 @@ class WorkerState:
         partitions: frozenset[int],
         generation: int,
         plans: Mapping[Urgency, EscalationPlan] | None = None,
+        keys: KeyRing | None = None,
     ) -> WorkerState:
         reqs, skipped_r = _owned(requests_items, partitions, RequestState)
         helpers, skipped_h = _owned(helpers_items, partitions, HelperState)
+        if keys is not None:
+            reqs, helpers = _sealed(keys, reqs, helpers)
         skipped = skipped_r + skipped_h
         state = cls(
             core=DispatchState.rebuild(helpers, reqs, plans=plans),

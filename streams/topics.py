@@ -55,11 +55,15 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 replication_factor=settings.topic_replication_factor,
                 # No min.insync.replicas here: the cluster's value (2 on a 3-broker
                 # cluster) must hold, or an acknowledged command could die with a broker.
-                topic_configs={
-                    **({"cleanup.policy": "compact"} if name in changelogs else {}),
-                    # commands, events and dead letters carry contacts: bounded retention
-                    **({} if name in changelogs else {"retention.ms": _retention_ms(settings)}),
-                },
+                topic_configs=(
+                    # A request's table record holds its sealed contact; 24 h after it
+                    # closes a tombstone replaces it, and compaction must then drop the
+                    # older values within the same bound as the other topics.
+                    {"cleanup.policy": "compact", "max.compaction.lag.ms": _retention_ms(settings)}
+                    if name in changelogs
+                    # commands, events and dead letters carry sealed contacts: bounded
+                    else {"retention.ms": _retention_ms(settings)}
+                ),
             )
             for name in topic_names(settings)
             if name not in existing

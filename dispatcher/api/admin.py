@@ -21,6 +21,7 @@ from dispatcher.record.edge.roster_members import RosterMembers
 from dispatcher.roster.ledger import RosterFileError, RosterPlace
 from dispatcher.roster.report import RosterReport
 from dispatcher.roster.sandbox import parse_isolated_async
+from dispatcher.sealing import keyring, seal_profile
 from schemas.commands import DeactivateHelper, UpsertHelper
 from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
 from schemas.places import PlacePath
@@ -127,6 +128,7 @@ async def upsert_helper(helper_id: Id, body: HelperIn, request: Request) -> Comm
     await platform_accounts.remember(
         await deps.pool(), deps.settings, profile.community_id, [profile], deps.clock()
     )
+    profile = seal_profile(keyring(deps.settings), profile)  # the phone never travels plain
     command_id = await send_command(deps, UpsertHelper(profile=profile), profile.community_id)
     return CommandAccepted(command_id=command_id)
 

@@ -27,6 +27,7 @@ from dispatcher.api.models import Accepted
 from dispatcher.api.replies import emergency_for, merged_reply_text, reply_text
 from dispatcher.ops.api_metrics import observe_request_merged, observe_request_submitted
 from dispatcher.record.edge import intake
+from dispatcher.sealing import keyring, seal_spec
 from schemas.commands import Command, CommandBody, SubmitRequest, new_command
 from schemas.requests import RequestSpec
 
@@ -87,8 +88,11 @@ async def _record(
     """The API's PostgreSQL part, in one round trip (one statement, its own transaction):
     the idempotency claim, the merge check under the merge key's lock, the intake row."""
     key = merge_key(spec) if merge else None
+    # Sealed before the intake row (the outbox) is written: neither it nor Kafka holds the
+    # contact or the text in the clear.
+    sealed = seal_spec(keyring(deps.settings), spec)
     command = new_command(
-        SubmitRequest(spec=spec), community_id=spec.community_id, issued_at=deps.clock()
+        SubmitRequest(spec=sealed), community_id=spec.community_id, issued_at=deps.clock()
     )
     pool = await deps.pool()
     submitted = await intake.submit(

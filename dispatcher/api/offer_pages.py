@@ -3,6 +3,7 @@ open links; opening never acts), POST acts once, then shows what the worker deci
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -34,9 +35,12 @@ from dispatcher.record.read import assignments as read_assignments
 from dispatcher.record.read import offers as read_offers
 from dispatcher.record.read import requests as read_requests
 from dispatcher.record.read.requests import RequestSummary
+from dispatcher.sealing import Unreadable, keyring, open_stored
 from schemas.catalogue import label_zh
 from schemas.commands import AcceptOffer, Command, DeclineOffer
+from schemas.requests import RequestPrivate
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix=OFFER_PATH.rstrip("/"), tags=["volunteer links"])
 Token = Path(min_length=1, max_length=1024, description="A signed offer token")
 
@@ -141,8 +145,20 @@ async def _assigned_page(
             "谢谢您！", "<p>您已接下这次求助。求助现已结束或有变化，无需前往。</p>" + buttons
         )
     await audit.contact_viewed(pool, use.request_id, use.offer_id, use.helper_id, via)
-    contact, place = details["contact"], details["place"]
-    phone = contact.get("phone")
+    place = details["place"]
+    try:  # opened here, for the helper who accepted: the only page that shows it
+        private = open_stored(
+            keyring(deps.settings),
+            use.request_id,
+            details["contact"],
+            details["text"],
+            details["sealed"],
+        )
+    except Unreadable as exc:  # sealed under a retired key: the place and buttons still show
+        log.warning("request %s: contact not shown (%s)", use.request_id, exc)
+        private = RequestPrivate()
+    contact, text = private.contact, private.text
+    phone = contact.phone
     tel = f'<a class="tel" href="tel:{e(phone)}">拨打 {e(phone)}</a>' if phone else ""
     remote = progress is not None and progress.remote
     where = "".join(
@@ -160,15 +176,15 @@ async def _assigned_page(
             "<p>您已接下这次求助，请尽快致电求助人，电话指导，无需前往。"
             "如情况危急，请先拨打120/110/119。</p>"
         )
-        shown = [("求助人", contact.get("name")), ("求助内容", details["text"])]
+        shown = [("求助人", contact.name), ("求助内容", text)]
         title = "谢谢您！请尽快致电"
     else:
         lead = "<p>您已接下这次求助，请尽快联系并前往。如情况危急，请先拨打120/110/119。</p>"
         shown = [
-            ("求助人", contact.get("name")),
-            ("地址", contact.get("address")),
+            ("求助人", contact.name),
+            ("地址", contact.address),
             ("位置", where),
-            ("求助内容", details["text"]),
+            ("求助内容", text),
         ]
         title = "谢谢您！请前往帮忙"
     body = lead + facts(shown) + tel + '<p class="note">联系方式仅供本次帮助使用，请勿转发。</p>'

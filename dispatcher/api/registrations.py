@@ -26,6 +26,7 @@ from dispatcher.api.invites import invite_token, invite_url
 from dispatcher.api.models import Body
 from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.record.edge import registrations
+from dispatcher.sealing import keyring, seal_profile
 from schemas.commands import UpsertHelper
 from schemas.helper_messages import WelcomeHelper
 
@@ -110,7 +111,8 @@ async def _decide(
         raise fail(409, "already_decided", "this sign-up was decided already")
     if approve:
         try:  # same key, so in this order: into the roster, then the welcome
-            await send_command(deps, UpsertHelper(profile=found.profile), community_id)
+            profile = seal_profile(keyring(deps.settings), found.profile)  # never plain in Kafka
+            await send_command(deps, UpsertHelper(profile=profile), community_id)
             await send_command(deps, WelcomeHelper(helper_id=found.helper_id), community_id)
         except BaseException:
             await registrations.unclaim(pool, registration_id)  # 503: staff may retry

@@ -33,6 +33,7 @@ from dispatcher.record.edge.roster_members import RosterMembers
 from dispatcher.roster.ledger import ParsedRoster, RosterFileError, RosterPlace
 from dispatcher.roster.report import Retiree, RosterReport
 from dispatcher.roster.sandbox import parse_isolated
+from dispatcher.sealing import keyring, seal_profile
 from dispatcher.settings import Settings, get_settings
 from schemas.commands import CommandBody, DeactivateHelper, UpsertHelper, new_command
 from schemas.helper_messages import WelcomeHelper
@@ -113,7 +114,8 @@ async def import_roster(
     if dry_run or (parsed.problems and not partial) or not parsed.profiles:
         return report
     profiles = [p for _, p in parsed.profiles]
-    upserts = [UpsertHelper(profile=p) for p in profiles]
+    ring = keyring(settings)  # phones travel sealed
+    upserts = [UpsertHelper(profile=seal_profile(ring, p)) for p in profiles]
     if accounts_db is not None:  # the platform accounts the answer page's login looks up
         await platform_accounts.remember(accounts_db, settings, community_id, profiles, now)
     report.imported = await send_commands(settings, sink, community_id, upserts, now, progress)

@@ -37,7 +37,7 @@ class SearchContext:
     grid_key: tuple[str, str] | None
     pairing_household: str | None
     requester_helper_id: str | None
-    requester_phone: str | None
+    requester_phone: str | None  # compared with `HelperEntry.phone`: a digest or digits
     prefer_gender: Gender | None
     prefer_party: bool
     respect_dnd: bool
@@ -56,7 +56,9 @@ class SearchContext:
             grid_key=spec.place.grid_key(),
             pairing_household=spec.household_for_pairing(),
             requester_helper_id=spec.requester_helper_id,
-            requester_phone=normalise_phone(spec.contact.phone),
+            # The keyed digest the API computed (the phone itself travels sealed); a
+            # spec that was never sealed (the simulator, tests) compares digits.
+            requester_phone=spec.requester_phone_key or normalise_phone(spec.contact.phone),
             prefer_gender=spec.prefer_gender,
             prefer_party=spec.prefer_party_member,
             respect_dnd=request.plan.respect_do_not_disturb,

@@ -45,7 +45,7 @@ class HelperEntry:
     roles: frozenset[Role]
     party: bool
     gender: Gender | None = None
-    phone: str | None = None
+    phone: str | None = None  # the keyed digest (`phone_key`), or digits if never sealed
     paired: frozenset[str] = frozenset()
     availability: tuple[WeeklyWindow, ...] = ()
     dnd: TimeWindow | None = None
@@ -82,7 +82,7 @@ class HelperEntry:
             roles=frozenset(profile.roles),
             party=profile.is_party_member,
             gender=profile.gender,
-            phone=normalise_phone(profile.phone),
+            phone=profile.phone_key or normalise_phone(profile.phone),  # as the requester's
             paired=frozenset(profile.paired_household_ids),
             availability=profile.availability,
             dnd=profile.do_not_disturb,

@@ -184,6 +184,7 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
             contact=d.spec.contact,
             place=d.spec.place,
             text=d.spec.text,
+            sealed=d.spec.sealed,
             group_name=(
                 helper.profile.name
                 if helper is not None and helper.profile.name_in_group and helper.profile.name

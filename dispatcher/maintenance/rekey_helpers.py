@@ -28,6 +28,7 @@ from dispatcher.api.producer import KafkaCommandSink
 from dispatcher.clock import utcnow
 from dispatcher.helper_ids import keyed_profile
 from dispatcher.kafka_security import client_options
+from dispatcher.sealing import keyring, seal_profile, unsealed_profile
 from dispatcher.settings import Settings, get_settings
 from schemas.commands import Command, CommandBody, DeactivateHelper, UpsertHelper
 from schemas.helpers import HelperProfile
@@ -47,11 +48,13 @@ class Move:
 def plan_moves(states: Iterable[HelperState], settings: Settings) -> list[Move]:
     """Active helpers still under their legacy id, with the profile under the keyed id."""
     moves = []
+    ring = keyring(settings)
     for state in states:
         if state.profile.active:
-            keyed = keyed_profile(settings, state.profile)
-            if keyed is not state.profile:
-                moves.append(Move(state.profile, keyed))
+            plain = unsealed_profile(ring, state.profile)  # the id derives from the phone
+            keyed = keyed_profile(settings, plain)
+            if keyed is not plain:
+                moves.append(Move(state.profile, seal_profile(ring, keyed)))
     return moves
 
 

@@ -41,6 +41,7 @@ from dispatcher.push.messages import (
 )
 from dispatcher.push.model import Delivery, Mention, PushKind, PushMessage
 from dispatcher.push.recipients import Recipient, referral_recipients, whistle_recipients
+from dispatcher.sealing import KeyRing, Unreadable, helper_phone, open_assignment
 from schemas.commands import ReportDeliveryFailure
 from schemas.events import (
     AssignmentCompleted,
@@ -53,6 +54,7 @@ from schemas.events import (
 )
 from schemas.helper_messages import HelperSummarySent, HelperWelcomed
 from schemas.records import HelperState, RequestState
+from schemas.requests import RequestPrivate
 from schemas.vocab import Category, Skill, Urgency
 
 _CANCEL_REASONS = {
@@ -127,6 +129,7 @@ class DeliveryPlanner:
     helper: Callable[[str], HelperState | None]
     request: Callable[[str], RequestState | None]
     offer_links: OfferLinks
+    keys: KeyRing  # opens the sealed contact of an assignment and the helpers' phones
     public_base_url: str
     default_endpoint: str | None = None
     recipient_links: RecipientLinks = _no_recipient_links
@@ -160,9 +163,10 @@ class DeliveryPlanner:
         return usable[:1]
 
     def _mentions(self, helper: HelperState | None, endpoint: str) -> tuple[Mention, ...]:
-        if helper and helper.profile.phone and self.registry.get(endpoint).is_group:
-            return (Mention(mobile=helper.profile.phone),)
-        return ()
+        if helper is None or not self.registry.get(endpoint).is_group:
+            return ()
+        phone = helper_phone(self.keys, helper.profile)
+        return (Mention(mobile=phone),) if phone else ()
 
     def _category_urgency(self, request_id: str | None) -> tuple[Category, Urgency]:
         r = self.request(request_id or "")
@@ -257,8 +261,15 @@ class DeliveryPlanner:
             if request is not None
             else None
         )
+        warnings: list[str] = []
+        try:
+            private = open_assignment(self.keys, event.request_id or "", body)
+        except Unreadable as exc:  # a retired key: the page and the call still work
+            private = RequestPrivate()
+            warnings.append(f"assignment {body.offer_id}: contact not shown ({exc})")
+        contact = private.contact
         place = body.place
-        exact = body.contact.address or " ".join(
+        exact = contact.address or " ".join(
             str(p)
             for p in (
                 place.compound_name,
@@ -273,8 +284,8 @@ class DeliveryPlanner:
                 category=category,
                 urgency=urgency,
                 exact_place=exact or "见求助信息",
-                contact_phone=body.contact.phone or "（未留电话）",
-                contact_name=body.contact.name,
+                contact_phone=contact.phone or "（未留电话）",
+                contact_name=contact.name,
                 status_url=status_url,
                 remote=body.remote,
             )
@@ -290,7 +301,8 @@ class DeliveryPlanner:
                     data={"request_id": event.request_id or "", "offer_id": body.offer_id},
                 )
                 for ep in endpoints
-            ]
+            ],
+            warnings=warnings,
         )
 
     def _own_message(

@@ -19,8 +19,13 @@ def _body_json(event: Event) -> str:
     if event.body.type == "helper_assigned":
         # The log is read by staff reports: keep the requester's contact out of it
         # (request_private holds it, under its own retention).
-        body = {k: v for k, v in body.items() if k not in {"contact", "place", "text"}}
+        body = {k: v for k, v in body.items() if k not in {"contact", "place", "text", "sealed"}}
     return json.dumps(body, ensure_ascii=False)
+
+
+def _plain_contact(contact: dict[str, Any] | None) -> dict[str, Any]:
+    """Only the fields that are set: a sealed event's empty contact is stored as `{}`."""
+    return {k: v for k, v in (contact or {}).items() if v is not None}
 
 
 async def _request_opened(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
@@ -124,14 +129,17 @@ async def _helper_assigned(conn: asyncpg.Connection, e: Event, b: dict[str, Any]
     )
     await conn.execute(
         """
-        INSERT INTO request_private (request_id, contact, place, text)
-        VALUES ($1, $2::jsonb, $3::jsonb, $4)
+        INSERT INTO request_private (request_id, contact, place, text, sealed)
+        VALUES ($1, $2::jsonb, $3::jsonb, $4, $5::jsonb)
         ON CONFLICT (request_id) DO NOTHING
         """,
         e.request_id,
-        json.dumps(b["contact"], ensure_ascii=False),
+        # Since issue 12.7 the contact and text come sealed (kept so, opened by the answer
+        # page only); plain in events from before.
+        json.dumps(_plain_contact(b.get("contact")), ensure_ascii=False),
         json.dumps(b["place"], ensure_ascii=False),
         b.get("text", ""),
+        json.dumps(b["sealed"]) if b.get("sealed") else None,
     )
     await _touch(
         conn,

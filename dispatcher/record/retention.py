@@ -52,9 +52,11 @@ async def purge(conn: asyncpg.Connection, now: datetime, retention_days: int) ->
         erased = await conn.fetchval(
             """
             WITH e AS (
-                UPDATE request_private SET contact = '{}'::jsonb, place = '{}'::jsonb, text = ''
+                UPDATE request_private
+                SET contact = '{}'::jsonb, place = '{}'::jsonb, text = '', sealed = NULL
                 WHERE purge_after <= $1
-                  AND (contact <> '{}'::jsonb OR place <> '{}'::jsonb OR text <> '')
+                  AND (contact <> '{}'::jsonb OR place <> '{}'::jsonb OR text <> ''
+                       OR sealed IS NOT NULL)
                 RETURNING 1)
             SELECT count(*) FROM e
             """,

@@ -15,6 +15,7 @@ from schemas.vocab import Party
 from tests.support import builders
 from tests.support.bot import BotClient
 from tests.support.kafka import CommandProducer
+from tests.support.sealed import opened
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -113,9 +114,10 @@ async def test_unanswered_offer_widens_the_ring_then_accept_and_resolve(
         )
         assert assignment["helper_id"] == "far"
         private = await conn.fetchrow(
-            "SELECT contact FROM request_private WHERE request_id = $1", request_id
+            "SELECT contact, text, sealed FROM request_private WHERE request_id = $1", request_id
         )
-        assert private is not None and "13912345678" in private["contact"]
+        assert private is not None and "13912345678" not in private["contact"]  # sealed
+        assert opened(stack, request_id, private).contact.phone == "13912345678"
         near_offer = await offer_to("near")
         assert near_offer["status"] in {"stood_down", "expired"}
     finally:

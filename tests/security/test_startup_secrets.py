@@ -21,6 +21,7 @@ STRONG = {
     "DISPATCH_STAFF_TOKEN": secrets.token_urlsafe(32),
     "DISPATCH_HELPER_ID_KEY": secrets.token_hex(32),
     "DISPATCH_METRICS_TOKEN": secrets.token_urlsafe(32),
+    "DISPATCH_CONTACT_KEY": secrets.token_hex(32),
 }
 
 
@@ -77,11 +78,27 @@ def test_a_previous_link_secret_is_held_to_the_same_rule() -> None:
     assert "DISPATCH_LINK_SECRETS_PREVIOUS[0] is a known default" in done.stderr
 
 
+def test_the_contact_key_and_its_previous_keys_are_held_to_the_same_rule() -> None:
+    """Issue 12.7: the key that seals contacts for Kafka; a short one, or the dev key kept
+    as a previous one, stops the worker too (it opens the boxes for the assignment push)."""
+    done = start(
+        "worker",
+        **{
+            **STRONG,
+            "DISPATCH_CONTACT_KEY": "short-but-random-7Hq",
+            "DISPATCH_CONTACT_KEYS_PREVIOUS": '["dev-only-contact-key-change-me"]',
+        },
+    )
+    assert done.returncode == 78
+    assert "DISPATCH_CONTACT_KEY is shorter than 32" in done.stderr
+    assert "DISPATCH_CONTACT_KEYS_PREVIOUS[0] is a known default" in done.stderr
+
+
 def test_strong_secrets_pass_and_dev_mode_is_explicit() -> None:
     strong = {k.removeprefix("DISPATCH_").lower(): SecretStr(v) for k, v in STRONG.items()}
     assert production_problems(Settings(**strong)) == []  # type: ignore[arg-type]
     assert Settings().mode == "production"
-    assert len(production_problems(Settings())) == 4
+    assert len(production_problems(Settings())) == len(STRONG)  # each built-in one
 
 
 def test_the_shipped_example_manifests_cannot_start_production() -> None:

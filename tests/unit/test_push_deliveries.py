@@ -10,7 +10,8 @@ import pytest
 
 from dispatcher.push import EndpointConfig, EndpointKind, EndpointRegistry, PushKind
 from dispatcher.push.deliveries import DeliveryPlanner, Planned, community_group_endpoint
-from schemas.commands import CancelRequest, ReportDeliveryFailure, UpsertHelper
+from dispatcher.sealing import KeyRing, seal_profile, seal_spec
+from schemas.commands import CancelRequest, ReportDeliveryFailure, SubmitRequest, UpsertHelper
 from schemas.events import Event
 from schemas.vocab import Party, Skill
 from tests.unit.conftest import COMMUNITY, World
@@ -18,6 +19,7 @@ from tests.unit.conftest import COMMUNITY, World
 PHONE = "13912345678"  # the helper's, for group @-mentions
 REQUESTER_PHONE = "13800000000"
 BASE = "https://help.example"
+KEYS = KeyRing("test-contact-key-" + "k" * 32, [], "test-helper-id-key-" + "h" * 32)
 
 
 def fake_links(**claims: Any) -> dict[str, str]:
@@ -45,6 +47,7 @@ def planner(
         helper=world.state.helpers.get,
         request=world.state.requests.get,
         offer_links=fake_links,
+        keys=KEYS,
         public_base_url=BASE + "/",
         default_endpoint=default,
     )
@@ -131,6 +134,32 @@ def test_the_requesters_contact_goes_only_to_the_accepting_helpers_private_chann
     [d] = planner(offered, registry(*ROBOTS)).plan(assigned).deliveries
     assert (d.endpoint, d.kind, d.mentions) == ("default", PushKind.ASSIGNMENT, ())
     assert REQUESTER_PHONE in d.message.text and "3号楼2单元501" in d.message.text
+
+
+def test_sealed_contacts_and_phones_are_opened_for_the_push_only(world: World) -> None:
+    """As the API sends them (issue 12.7): the event and the helper's state hold boxes; the
+    planner opens them for the assignment and the group @-mention. Under a retired key the
+    assignment still goes out, without the contact, and says why (no personal data)."""
+    with_channels(world, "private-driver")
+    with_channels(world, "group-driver", "wecom:grid-3")
+    for hid in ("private-driver", "group-driver"):
+        world.run(UpsertHelper(profile=seal_profile(KEYS, world.state.helpers[hid].profile)))
+    world.run(SubmitRequest(spec=seal_spec(KEYS, world.spec())))
+    group_offer = offer_to(world, "group-driver")
+    assert PHONE not in world.state.helpers["group-driver"].model_dump_json()
+    [mention] = planner(world, registry(*ROBOTS)).plan(group_offer).deliveries[0].mentions
+    assert mention.mobile == PHONE
+    world.accept("private-driver")
+    [assigned] = events(world, "helper_assigned")
+    assert REQUESTER_PHONE not in assigned.model_dump_json()
+    [d] = planner(world, registry(*ROBOTS)).plan(assigned).deliveries
+    assert REQUESTER_PHONE in d.message.text and "3号楼2单元501" in d.message.text
+    retired = planner(world, registry(*ROBOTS))
+    retired.keys = KeyRing("the-next-contact-key-" + "n" * 32, [], "test-helper-id-key-" + "h" * 32)
+    planned = retired.plan(assigned)
+    [d] = planned.deliveries
+    assert REQUESTER_PHONE not in d.message.text and "（未留电话）" in d.message.text
+    assert planned.warnings and "not configured" in planned.warnings[0]
 
 
 def test_an_assignment_is_never_sent_to_a_group_robot(world: World) -> None:

@@ -19,7 +19,7 @@ from dispatcher.recipient_links import recipient_links, verify_recipient_token
 from dispatcher.settings import Settings
 from schemas.vocab import Skill
 from tests.unit.conftest import COMMUNITY, T0, World
-from tests.unit.test_push_deliveries import BASE, events, fake_links, registry
+from tests.unit.test_push_deliveries import BASE, KEYS, events, fake_links, registry
 
 C = f"community-{COMMUNITY}"
 ENDPOINTS = (
@@ -44,6 +44,7 @@ def planner(world: World, *endpoints: tuple[str, EndpointKind]) -> DeliveryPlann
         offer_links=fake_links,
         public_base_url=BASE,
         recipient_links=fake_recipient_links,
+        keys=KEYS,
     )
 
 

@@ -49,7 +49,7 @@ async def private_details(db: Db, request_id: str, helper_id: str) -> dict[str, 
     request (PIPL: minimum necessary, only to the helper who accepted)."""
     row = await db.fetchrow(
         """
-        SELECT p.contact, p.place, p.text FROM request_private p
+        SELECT p.contact, p.place, p.text, p.sealed FROM request_private p
         JOIN assignments a ON a.request_id = p.request_id
         JOIN requests r ON r.request_id = p.request_id
         WHERE p.request_id = $1 AND a.helper_id = $2 AND a.released_at IS NULL
@@ -64,4 +64,5 @@ async def private_details(db: Db, request_id: str, helper_id: str) -> dict[str, 
         "contact": json.loads(row["contact"]),
         "place": json.loads(row["place"]),
         "text": row["text"],
+        "sealed": json.loads(row["sealed"]) if row["sealed"] is not None else None,
     }
