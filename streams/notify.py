@@ -24,6 +24,7 @@ from dispatcher.push.deliveries import DeliveryPlanner, Planned
 from dispatcher.push.lane import EngineConfig, SubmitOutcome
 from schemas.commands import Command, ReportDeliveryFailure, new_command
 from schemas.events import Event
+from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink, short
 from streams.runtime import WorkerRuntime
 
@@ -135,23 +136,29 @@ class NotifyAgent:
     notifier: Notifier
     sink: DeadLetterSink
 
+    config: ConfigAgent | None = None
+
     @classmethod
-    def for_runtime(cls, rt: WorkerRuntime, sink: DeadLetterSink) -> NotifyAgent:
+    def for_runtime(
+        cls, rt: WorkerRuntime, sink: DeadLetterSink, config: ConfigAgent | None = None
+    ) -> NotifyAgent:
         settings = rt.settings
         planner = DeliveryPlanner(
-            registry=EndpointRegistry(settings.push_endpoints),
+            # Live (streams/config_agent.py): changed in place, used from the next push.
+            registry=config.view.endpoints if config else EndpointRegistry(settings.push_endpoints),
             helper=lambda hid: rt.state.core.helpers.get(hid),
             request=lambda rid: rt.state.core.requests.get(rid),
             offer_links=partial(action_links, settings),
             public_base_url=settings.public_base_url,
             default_endpoint=settings.push_default_endpoint,
+            whistle_recipients=config.view.whistle_recipients if config else lambda c: (),
         )
-        agent = cls(Notifier(planner, rt.send_command, rt.clock), sink)
+        agent = cls(Notifier(planner, rt.send_command, rt.clock), sink, config)
         agent.notifier.on_result = agent.observe_push
         return agent
 
     def install(self, rt: WorkerRuntime) -> None:
-        if not self.notifier.enabled:
+        if not self.notifier.enabled and self.config is None:
             log.warning(
                 "no push endpoints configured (DISPATCH_PUSH_ENDPOINTS): notify agent is off"
             )
@@ -172,6 +179,8 @@ class NotifyAgent:
             ops_metrics.observe_delivery_failure(kind, "permanent")
 
     async def handle(self, event: Any) -> None:
+        if self.config is not None:  # no event is judged against a configuration half read
+            await self.config.follower.loaded.wait()
         try:
             decoded = Event.model_validate_json(event.value)
         except (ValidationError, ValueError):

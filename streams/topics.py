@@ -31,12 +31,19 @@ def _retention_ms(settings: Settings) -> str:
     return str(int(settings.personal_topic_retention_hours * 3600 * 1000))
 
 
+def compacted_topics(settings: Settings) -> list[str]:
+    """Topics that keep the latest record per key: Faust's changelogs and the `config`
+    topic (dispatcher/config: one current state per entity, read from the beginning)."""
+    return [*changelog_topics(settings), settings.config_topic]
+
+
 def topic_names(settings: Settings) -> list[str]:
     return [
         settings.commands_topic,
         settings.events_topic,
         settings.dead_letter_topic,
         *changelog_topics(settings),
+        settings.config_topic,
     ]
 
 
@@ -46,7 +53,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        changelogs = set(changelog_topics(settings))
+        compacted = set(compacted_topics(settings))
         wanted = [
             NewTopic(
                 name=name,
@@ -55,9 +62,9 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 # No min.insync.replicas here: the cluster's value (2 on a 3-broker
                 # cluster) must hold, or an acknowledged command could die with a broker.
                 topic_configs={
-                    **({"cleanup.policy": "compact"} if name in changelogs else {}),
+                    **({"cleanup.policy": "compact"} if name in compacted else {}),
                     # commands, events and dead letters carry contacts: bounded retention
-                    **({} if name in changelogs else {"retention.ms": _retention_ms(settings)}),
+                    **({} if name in compacted else {"retention.ms": _retention_ms(settings)}),
                 },
             )
             for name in topic_names(settings)

@@ -8,7 +8,7 @@ that registry. Contact details go only to a private channel of the helper who ac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -30,6 +30,7 @@ from dispatcher.push.messages import (
 )
 from dispatcher.push.model import Delivery, Mention, PushKind, PushMessage
 from schemas.commands import ReportDeliveryFailure
+from schemas.config import WhistleRecipient
 from schemas.events import Event, HelperAssigned, OfferSent, OfferStoodDown, WhistleBlown
 from schemas.records import HelperState, RequestState
 from schemas.vocab import Category, Skill, Urgency
@@ -83,6 +84,8 @@ class DeliveryPlanner:
     offer_links: OfferLinks
     public_base_url: str
     default_endpoint: str | None = None
+    # The community's department contacts (live configuration: ConfigView.whistle_recipients).
+    whistle_recipients: Callable[[str], Sequence[WhistleRecipient]] = lambda community_id: ()
 
     def plan(self, event: Event) -> Planned:
         body = event.body
@@ -275,10 +278,19 @@ class DeliveryPlanner:
         ]
 
     def _whistle(self, event: Event, body: WhistleBlown) -> list[Delivery]:
-        endpoint = community_group_endpoint(event.community_id)
-        if not body.broadcast_community_group or endpoint not in self.registry:
-            return []
         r = self.request(event.request_id or "")
+        place = r.spec.place if r else None
+        # The community's group robot, then each configured recipient whose area covers
+        # the request (grid group, grid worker, property, co-building units, departments).
+        endpoints = [community_group_endpoint(event.community_id)] * body.broadcast_community_group
+        endpoints += [
+            c.endpoint
+            for c in self.whistle_recipients(event.community_id)
+            if place is None or c.covers(place.grid_id, place.compound_id, place.building_id)
+        ]
+        endpoints = [e for e in dict.fromkeys(endpoints) if e in self.registry]
+        if not endpoints:
+            return []
         waiting = int((event.occurred_at - r.created_at).total_seconds() // 60) if r else 0
         message = render_whistle(
             WhistleSpec(
@@ -292,10 +304,12 @@ class DeliveryPlanner:
         )
         return [
             Delivery(
-                delivery_id=event.event_id,
+                # The group robot keeps the event's id (as before); each recipient its own.
+                delivery_id=event.event_id if i == 0 else f"{event.event_id}:{endpoint}",
                 endpoint=endpoint,
                 kind=PushKind.WHISTLE,
                 message=message,
                 data={"request_id": event.request_id or ""},
             )
+            for i, endpoint in enumerate(endpoints)
         ]
