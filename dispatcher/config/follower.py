@@ -64,8 +64,10 @@ class ConfigFollower:
         topic = self.settings.config_topic
         parts: set[int] | None = None
         while not parts:
-            await consumer.topics()  # refreshes the metadata
-            parts = consumer.partitions_for_topic(topic)
+            # Without a subscription the consumer keeps no metadata for the topic: ask the
+            # cluster (as dispatcher/ops/live_feed.py does).
+            cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+            parts = cluster.partitions_for_topic(topic)
             if not parts:
                 log.warning("config topic %s not found yet (python -m dispatcher topics)", topic)
                 await asyncio.sleep(1.0)
