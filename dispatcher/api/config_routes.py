@@ -62,14 +62,16 @@ def _owners(kind: ConfigKind, state: dict[str, Any]) -> set[str]:
 
 def _check_scope(deps: ApiDeps, staff: StaffAccount, changes: Changes) -> None:
     """Every community the entity belongs to, before and after the change, is the staff's."""
-    for record in changes.outcome.records:
-        needed = set() if record.state is None else _owners(record.kind, record.state)
-        current = deps.config.raw_state(record.kind, record.id)
+    for kind, entity_id, state in changes.outcome.touched:
+        needed = set() if state is None else _owners(kind, state)
+        current = deps.config.raw_state(kind, entity_id)
         if current is not None:
-            needed |= _owners(record.kind, current)
+            needed |= _owners(kind, current)
         if not all(staff.district_wide if c == "*" else staff.may_act_in(c) for c in needed):
             raise fail(
-                403, "wrong_community", f"{record.key} is not within this account's communities"
+                403,
+                "wrong_community",
+                f"{kind.value}/{entity_id} is not within this account's communities",
             )
 
 

@@ -35,6 +35,9 @@ class Outcome:
     records: list[ConfigRecord] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     new_secrets: dict[str, str] = field(default_factory=dict)  # entity key → secret, shown once
+    # Every entity the edit touched, changed or not, with its new state (None: removed):
+    # what the caller's scope must cover (an unchanged answer says something too).
+    touched: list[tuple[ConfigKind, str, dict[str, Any] | None]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -72,6 +75,7 @@ class Changes:
                 endpoint_state(model, owner) if isinstance(model, EndpointConfig) else plain(model)
             )
             communities = self.communities_of(kind, state)
+        self.outcome.touched.append((kind, entity_id, state))
         if current is not None and state is not None:
             current = self._normalised(kind, current)
         if state == current:
