@@ -70,9 +70,11 @@ class ConfigAgent:
                     writer = ConfigWriter(self.settings)
                     try:
                         for record in records:
-                            await writer.write(record)
+                            last = await writer.write(record)
                     finally:
                         await writer.close()
+                    await self.follower.wait_applied(last, timeout=30)  # in this view too
+            self.follower.set_ready()
             await task
         finally:
             task.cancel()

@@ -180,7 +180,7 @@ class NotifyAgent:
 
     async def handle(self, event: Any) -> None:
         if self.config is not None:  # no event is judged against a configuration half read
-            await self.config.follower.loaded.wait()
+            await self.config.follower.ready.wait()
         try:
             decoded = Event.model_validate_json(event.value)
         except (ValidationError, ValueError):

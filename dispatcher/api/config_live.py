@@ -31,6 +31,7 @@ async def follow(deps: ApiDeps) -> None:
                     "config store empty: seeding %d entities from the environment", len(records)
                 )
                 await write(deps, records)
+        follower.set_ready()  # readiness and bot checks from here: seeded, if it had to be
         await task
     finally:
         task.cancel()

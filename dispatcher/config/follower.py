@@ -38,7 +38,14 @@ class ConfigFollower:
         self.view = view
         self.on_change = on_change
         self._progress = asyncio.Condition()
-        self.loaded = asyncio.Event()
+        self.loaded = asyncio.Event()  # read up to the end offsets seen at start
+        # Set by the owner once it has done what loading calls for (production: seeding an
+        # empty store); only then is the view used (view.loaded).
+        self.ready = asyncio.Event()
+
+    def set_ready(self) -> None:
+        self.view.loaded = True
+        self.ready.set()
 
     async def run(self) -> None:
         """Follow the topic until cancelled; reconnect (and read again) after errors."""
@@ -66,7 +73,7 @@ class ConfigFollower:
         while not parts:
             # Without a subscription the consumer keeps no metadata for the topic: ask the
             # cluster (as dispatcher/ops/live_feed.py does).
-            cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+            cluster = await consumer._client.fetch_all_metadata()
             parts = cluster.partitions_for_topic(topic)
             if not parts:
                 log.warning("config topic %s not found yet (python -m dispatcher topics)", topic)
@@ -104,7 +111,6 @@ class ConfigFollower:
         if self.loaded.is_set():
             return
         if all(self.view.positions.get(p, 0) >= end for p, end in ends.items()):
-            self.view.loaded = True
             self.loaded.set()
             log.info(
                 "config loaded: %d bots, %d endpoints, %d communities",

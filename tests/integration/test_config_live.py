@@ -154,7 +154,9 @@ async def ask_and_close(
     rid = r.json()["request_id"]
     await offers_at(receiver, path, rid)
     # Closed, so the next ask is a new request rather than merged into this one.
-    closed = await client.post(f"/v1/requests/{rid}/cancel", json={"request_id": rid}, headers=STAFF)
+    closed = await client.post(
+        f"/v1/requests/{rid}/cancel", json={"request_id": rid}, headers=STAFF
+    )
     assert closed.status_code == 202, closed.text
     return str(rid)
 
