@@ -77,6 +77,8 @@ def _check_scope(deps: ApiDeps, staff: StaffAccount, changes: Changes) -> None:
 
 async def _commit(deps: ApiDeps, staff: StaffAccount, changes: Changes) -> JSONResponse:
     _check_scope(deps, staff, changes)
+    if deps.config_writer is None:
+        raise fail(409, "config_fixed", "this API runs without Kafka: its configuration is fixed")
     visible = await config_live.write(deps, changes.outcome.records)
     return JSONResponse(changes.outcome.summary(), status_code=200 if visible else 202)
 
@@ -86,6 +88,8 @@ def _run(edit: Any) -> None:
         edit()
     except ConfigError as exc:
         raise fail(_CODES.get(exc.code, 422), exc.code, str(exc)) from None
+    except (TypeError, ValueError, AttributeError) as exc:  # a body of the wrong shape
+        raise fail(422, "invalid", f"not a configuration document ({type(exc).__name__})") from None
 
 
 def _shown_entity(deps: ApiDeps, kind: ConfigKind, entity_id: str) -> dict[str, Any] | None:
