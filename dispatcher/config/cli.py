@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from dispatcher.clock import utcnow
+from dispatcher.push.signing import standard_webhook_signature
 from dispatcher.settings import get_settings
 
 PREFIX = "/v1/admin/config"
@@ -89,6 +91,47 @@ def _bot_doc(client: Client, args: argparse.Namespace) -> dict[str, Any]:
     return bot
 
 
+def _keep_secret(answer: Any, path: Path | None) -> Any:
+    """With --secret-file, a secret this call created goes to that file (0600), not stdout."""
+    if path is None or not answer.get("new_secrets"):
+        return answer
+    [secret] = answer["new_secrets"].values()
+    path.touch(mode=0o600)
+    path.write_text(secret + "\n", encoding="utf-8")
+    answer["new_secrets"] = {k: f"written to {path}" for k in answer["new_secrets"]}
+    return answer
+
+
+def _send_test(api: str, bot_id: str, group: str, secret: str, text: str) -> Any:
+    """A chat message as the bot sends it: signed (Standard Webhooks) over the bound payload
+    "POST /v1/messages\n" + body."""
+    now = utcnow()
+    body = json.dumps(
+        {
+            "group_id": group,
+            "message_id": f"onboarding-{now.timestamp():.6f}",
+            "sender": {"id": "onboarding", "name": "onboarding"},
+            "text": text,
+        },
+        ensure_ascii=False,
+    ).encode()
+    msg_id = f"msg_{now.timestamp():.6f}"
+    ts = int(now.timestamp())
+    signature = standard_webhook_signature(secret, msg_id, ts, b"POST /v1/messages\n" + body)
+    headers = {
+        "content-type": "application/json",
+        "x-bot-id": bot_id,
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": signature,
+    }
+    r = httpx.post(api.rstrip("/") + "/v1/messages", content=body, headers=headers, timeout=30)
+    if r.status_code >= 300:
+        print(r.text[:500], file=sys.stderr)
+        raise SystemExit(1)
+    return r.json()
+
+
 def main(argv: list[str]) -> int:
     settings = get_settings()
     parser = argparse.ArgumentParser(prog="python -m dispatcher config", description=__doc__)
@@ -105,10 +148,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--community", required=True)
     p.add_argument("--group", action="append", help="GROUP_ID[=grid[/compound[/building]]]")
     p.add_argument("--secret", help="its secret (default: kept, or 32 random bytes if new)")
+    p.add_argument("--secret-file", type=Path, help="write a new secret here (0600), not stdout")
     p.add_argument("--rate-per-minute", type=float)
     p = sub.add_parser("rotate-bot", help="a new secret; the old one verifies until removed")
     p.add_argument("bot_id")
     p.add_argument("--secret", help="the new secret (default: 32 random bytes, printed)")
+    p.add_argument("--secret-file", type=Path, help="write the new secret here (0600)")
     p = sub.add_parser("drop-previous", help="stop accepting a bot's previous secret")
     p.add_argument("bot_id")
     p = sub.add_parser("set-endpoint", help="create or change a push endpoint")
@@ -122,6 +167,11 @@ def main(argv: list[str]) -> int:
     p = sub.add_parser("remove", help="remove a community's settings, a bot or an endpoint")
     p.add_argument("kind", choices=["community", "bot", "endpoint"])
     p.add_argument("id")
+    p = sub.add_parser("send-test", help="post a signed chat message as a bot (try it out)")
+    p.add_argument("bot_id")
+    p.add_argument("text")
+    p.add_argument("--group", required=True)
+    p.add_argument("--secret-file", type=Path, required=True, help="the bot's secret")
     p = sub.add_parser("history", help="who changed what, when")
     p.add_argument("--community")
     p.add_argument("--limit", type=int, default=50)
@@ -144,8 +194,10 @@ def main(argv: list[str]) -> int:
         answer = client.call("GET", f"/communities/{args.community}" if args.community else "")
     elif args.command == "set-bot":
         answer = client.call("PUT", f"/bots/{args.bot_id}", _bot_doc(client, args))
+        answer = _keep_secret(answer, args.secret_file)
     elif args.command == "rotate-bot":
         answer = client.call("POST", f"/bots/{args.bot_id}/rotate", {"secret": args.secret})
+        answer = _keep_secret(answer, args.secret_file)
     elif args.command == "drop-previous":
         answer = client.call("DELETE", f"/bots/{args.bot_id}/previous-secrets")
     elif args.command == "set-endpoint":
@@ -160,6 +212,9 @@ def main(argv: list[str]) -> int:
     elif args.command == "remove":
         plural = {"community": "communities", "bot": "bots", "endpoint": "endpoints"}[args.kind]
         answer = client.call("DELETE", f"/{plural}/{args.id}")
+    elif args.command == "send-test":
+        secret = args.secret_file.read_text(encoding="utf-8").strip()
+        answer = _send_test(args.api, args.bot_id, args.group, secret, args.text)
     else:
         query = f"?limit={args.limit}" + (
             f"&community_id={args.community}" if args.community else ""
