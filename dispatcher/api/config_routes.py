@@ -32,6 +32,11 @@ Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@-]{1,64}$")]
 Staff = Annotated[StaffAccount, Depends(require_staff)]
 Doc = Annotated[dict[str, Any], Body(description="the entity as JSON (see dispatcher/config)")]
 
+_PLURAL = {
+    ConfigKind.COMMUNITY: "communities",
+    ConfigKind.BOT: "bots",
+    ConfigKind.ENDPOINT: "endpoints",
+}
 _CODES = {"not_found": 404, "previous_secret_left": 409, "wrong_community": 403}
 
 
@@ -119,7 +124,7 @@ async def show_all(request: Request, staff: Staff) -> dict[str, Any]:
     if not staff.district_wide:
         raise fail(403, "district_wide_only", "ask for your community: /communities/{id}")
     return {
-        kind.value + "s": [
+        _PLURAL[kind]: [
             shown(s) for i in deps.config.ids(kind) if (s := deps.config.raw_state(kind, i))
         ]
         for kind in ConfigKind
