@@ -44,6 +44,8 @@ async def receiver() -> AsyncIterator[PushReceiver]:
 
 @pytest.fixture(scope="module")
 async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
+    # The ladder 100x faster, so an unanswered request reaches the whistle in seconds.
+    stack.extra_env["DISPATCH_PLAN_TIME_SCALE"] = "0.01"
     stack.start_worker()
     await stack.start_api()
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=15) as client:
@@ -248,3 +250,51 @@ async def test_the_audit_says_who_changed_what_and_never_a_secret(
         for where in every:
             assert secret not in where and secret.removeprefix("whsec_") not in where
     assert '"(set)"' in shown
+
+
+async def test_the_whistle_reaches_a_recipient_configured_while_running(
+    api: LocalStack, client: httpx.AsyncClient, receiver: PushReceiver
+) -> None:
+    """A department contact (the grid worker) added to the running community: the worker's
+    next whistle there reaches it, through an endpoint that did not exist at its start."""
+    pids = [p.popen.pid for p in api.procs]
+    cli(
+        api,
+        "set-endpoint",
+        "cfg-grid-worker",
+        "--kind",
+        "webhook",
+        "--url",
+        receiver.url("/grid-worker"),
+        "--community",
+        COMMUNITY,
+    )
+    contacts = {
+        "display_name": "配置社区",
+        "contacts": [
+            {
+                "role": "grid_worker",
+                "name": "网格员小林",
+                "endpoint": "cfg-grid-worker",
+                "grid_id": "g1",
+            }
+        ],
+    }
+    r = await client.put(f"/v1/admin/config/communities/{COMMUNITY}", json=contacts, headers=STAFF)
+    assert r.status_code == 200, r.text
+    asked = await say(client, PREGNANT, ROTATED[0])
+    assert asked.status_code == 202, asked.text
+    rid = asked.json()["request_id"]
+
+    def whistled() -> bool:
+        return any(
+            w.json()["type"] == "push.whistle" and w.json()["data"].get("request_id") == rid
+            for w in receiver.for_path("/grid-worker")
+        )
+
+    await receiver.wait_for(whistled, timeout=120)  # nobody answers: the ladder climbs
+    closed = await client.post(
+        f"/v1/requests/{rid}/cancel", json={"request_id": rid}, headers=STAFF
+    )
+    assert closed.status_code == 202, closed.text
+    assert [p.popen.pid for p in api.procs] == pids and all(p.alive() for p in api.procs)
