@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "roster-import": ("dispatcher.api.roster_import", "import a CSV/XLSX ledger of helpers"),
     "simulate": ("dispatcher.simulate.cli", "what-if: policies on simulated days, same draws"),
     "purge": ("dispatcher.record.retention", "erase personal data past its retention"),
+    "config": (
+        "dispatcher.config.cli",
+        "configuration as data: apply, show, set-bot, rotate-bot, set-endpoint, history",
+    ),
     "rekey-helpers": (
         "dispatcher.maintenance.rekey_helpers",
         "move helpers to keyed (irreversible) ids",

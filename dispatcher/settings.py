@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     commands_topic: str = "dispatch.commands"
     events_topic: str = "dispatch.events"
     dead_letter_topic: str = "dispatch.deadletter"
+    # Configuration as data (dispatcher/config): compacted, keyed by entity, read from the
+    # beginning by every API and worker process.
+    config_topic: str = "dispatch.config"
     # Community id → partition of `commands` and `events` (JSON object); unlisted communities
     # hash (murmur2). See dispatcher/partitioning.py: with few communities hashing is uneven.
     community_partitions: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)

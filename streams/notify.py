@@ -26,6 +26,7 @@ from dispatcher.recipient_links import recipient_links
 from dispatcher.sealing import keyring
 from schemas.commands import Command, ReportDeliveryFailure, new_command
 from schemas.events import Event
+from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink, short
 from streams.runtime import WorkerRuntime
 
@@ -137,12 +138,16 @@ class NotifyAgent:
     notifier: Notifier
     sink: DeadLetterSink
     per_endpoint: Callable[[str, bool], None] = lambda endpoint, ok: None
+    config: ConfigAgent | None = None
 
     @classmethod
-    def for_runtime(cls, rt: WorkerRuntime, sink: DeadLetterSink) -> NotifyAgent:
+    def for_runtime(
+        cls, rt: WorkerRuntime, sink: DeadLetterSink, config: ConfigAgent | None = None
+    ) -> NotifyAgent:
         settings = rt.settings
         planner = DeliveryPlanner(
-            registry=EndpointRegistry(settings.push_endpoints),
+            # Live (streams/config_agent.py): changed in place, used from the next push.
+            registry=config.view.endpoints if config else EndpointRegistry(settings.push_endpoints),
             helper=lambda hid: rt.state.core.helpers.get(hid),
             request=lambda rid: rt.state.core.requests.get(rid),
             offer_links=partial(action_links, settings),
@@ -153,13 +158,14 @@ class NotifyAgent:
             personal_link=lambda hid, cid, now: helper_link(
                 settings, helper_id=hid, community_id=cid, now=now
             ),
+            whistle_recipients=config.view.whistle_recipients if config else lambda c: (),
         )
-        agent = cls(Notifier(planner, rt.send_command, rt.clock), sink, rt.stats.note_push)
+        agent = cls(Notifier(planner, rt.send_command, rt.clock), sink, rt.stats.note_push, config)
         agent.notifier.on_result = agent.observe_push
         return agent
 
     def install(self, rt: WorkerRuntime) -> None:
-        if not self.notifier.enabled:
+        if not self.notifier.enabled and self.config is None:
             log.warning(
                 "no push endpoints configured (DISPATCH_PUSH_ENDPOINTS): notify agent is off"
             )
@@ -181,6 +187,8 @@ class NotifyAgent:
             ops_metrics.observe_delivery_failure(kind, "permanent")
 
     async def handle(self, event: Any) -> None:
+        if self.config is not None:  # no event is judged against a configuration half read
+            await self.config.follower.ready.wait()
         try:
             decoded = Event.model_validate_json(event.value)
         except (ValidationError, ValueError):

@@ -32,12 +32,19 @@ def _retention_ms(settings: Settings) -> str:
     return str(int(settings.personal_topic_retention_hours * 3600 * 1000))
 
 
+def compacted_topics(settings: Settings) -> list[str]:
+    """Topics that keep the latest record per key: Faust's changelogs and the `config`
+    topic (dispatcher/config: one current state per entity, read from the beginning)."""
+    return [*changelog_topics(settings), settings.config_topic]
+
+
 def topic_names(settings: Settings) -> list[str]:
     return [
         settings.commands_topic,
         settings.events_topic,
         settings.dead_letter_topic,
         *changelog_topics(settings),
+        settings.config_topic,
     ]
 
 
@@ -48,6 +55,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
     try:
         existing = set(await admin.list_topics())
         changelogs = set(changelog_topics(settings))
+        compacted = set(compacted_topics(settings))
         wanted = [
             NewTopic(
                 name=name,
@@ -61,6 +69,9 @@ async def ensure_topics(settings: Settings) -> list[str]:
                     # older values within the same bound as the other topics.
                     {"cleanup.policy": "compact", "max.compaction.lag.ms": _retention_ms(settings)}
                     if name in changelogs
+                    # The configuration: one current state per entity, kept (no personal data).
+                    else {"cleanup.policy": "compact"}
+                    if name in compacted
                     # commands, events and dead letters carry sealed contacts: bounded
                     else {"retention.ms": _retention_ms(settings)}
                 ),

@@ -16,6 +16,7 @@ from dispatcher.plans import scaled_plans
 from dispatcher.secret_policy import enforce as enforce_secret_policy
 from dispatcher.settings import Settings, get_settings
 from streams.app import create_faust_app
+from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink
 from streams.deadline_timer import DeadlineTimer
 from streams.dispatch_agent import DispatchAgent
@@ -64,7 +65,9 @@ def build_worker(
     sink = DeadLetterSink(rt.dead_letters, rt.stats, clock)
     DispatchAgent(rt, sink).install()
     RecordAgent(settings, rt.stats, sink).install(app)
-    NotifyAgent.for_runtime(rt, sink).install(rt)
+    config = ConfigAgent(settings, clock)
+    config.install(app)
+    NotifyAgent.for_runtime(rt, sink, config).install(rt)
     DeadlineTimer(rt).install()
     install_pages(rt, worker_name)
     return rt

@@ -14,6 +14,8 @@ from dispatcher.api import (
     admin,
     answer_pages,
     assignment_pages,
+    config_live,
+    config_routes,
     health,
     helper_pages,
     households,
@@ -45,8 +47,18 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     deps = deps or ApiDeps(settings=settings, sink=KafkaCommandSink(settings))
     reply_client = make_client(timeout=5.0)
     group_replies = GroupReplies(
-        GroupSender(deps.registry, reply_client, deps.clock), deps.pool, clock=deps.clock
+        GroupSender(lambda: deps.registry, reply_client, deps.clock), deps.pool, clock=deps.clock
     )
+    tasks: dict[str, asyncio.Task[None]] = {}
+
+    def start_group_replies() -> None:
+        # Platform robots' groups hear back (dispatcher/groupchat); off until a platform bot
+        # is configured (at start, or later through the live configuration).
+        if "updates" in tasks or not any(b.platform for b in deps.registry.bots.values()):
+            return
+        tasks["updates"] = asyncio.create_task(
+            group_replies.consume_forever(settings), name="group-replies"
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,24 +68,21 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
                 await start()
             except Exception as exc:  # readiness reports it; the sink retries on first use
                 log.warning("kafka producer not started yet: %s", type(exc).__name__)
-        sweeper = asyncio.create_task(sweep_forever(deps), name="unrecorded-sweeper")
-        purger = asyncio.create_task(
+        tasks["sweeper"] = asyncio.create_task(sweep_forever(deps), name="unrecorded-sweeper")
+        tasks["purger"] = asyncio.create_task(
             purge_forever(settings, deps.pool, deps.clock), name="retention"
         )
-        # Platform robots' groups hear back (dispatcher/groupchat); off without any.
-        updates = (
-            asyncio.create_task(group_replies.consume_forever(settings), name="group-replies")
-            if any(b.platform is not None for b in deps.registry.bots.values())
-            else None
-        )
+        if deps.config_follower is not None:
+            deps.config_follower.on_change = lambda record: start_group_replies()
+            tasks["config"] = asyncio.create_task(config_live.follow(deps), name="config")
+        start_group_replies()
         try:
             yield
         finally:
-            for task in (sweeper, purger, updates):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            for task in list(tasks.values()):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await group_replies.close()
             await reply_client.aclose()
             await close_llm(app.state)
@@ -117,5 +126,6 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     app.include_router(registrations.router)
     app.include_router(households.admin)
     app.include_router(households.card)
+    app.include_router(config_routes.router)
     ops_web.install(app, settings)
     return app

@@ -92,7 +92,7 @@ async def _authenticate_bot(
     signature: str | None,
 ) -> BotConfig:
     deps = _deps(request)
-    bot = deps.registry.get(bot_id) if bot_id else None
+    bot = deps.bot(bot_id)
     # An unknown X-Bot-Id goes through the same checks with a random key, so it gets the
     # very answer a known bot with a wrong signature gets: no bot-id oracle.
     keys = bot.keys() if bot is not None else [_DECOY_KEY]

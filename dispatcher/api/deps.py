@@ -9,11 +9,15 @@ from datetime import datetime
 
 import asyncpg
 
+from dispatcher.api.errors import fail
 from dispatcher.api.producer import CommandSink, KafkaCommandSink
 from dispatcher.api.ratelimit import RateLimiter
 from dispatcher.api.staff_accounts import StaffDirectory
 from dispatcher.clock import utcnow
-from dispatcher.groupchat.bots import BotRegistry, load_registry
+from dispatcher.config.bootstrap import build_view
+from dispatcher.config.follower import ConfigFollower, ConfigWriter
+from dispatcher.config.view import ConfigView
+from dispatcher.groupchat.bots import BotConfig, BotRegistry
 from dispatcher.settings import Settings
 
 
@@ -21,7 +25,9 @@ from dispatcher.settings import Settings
 class ApiDeps:
     settings: Settings
     sink: KafkaCommandSink | CommandSink
-    bots: BotRegistry | None = None  # None: loaded from DISPATCH_BOTS_FILE (see bots.py)
+    # Given (tests): a fixed configuration. None: the live configuration (dispatcher/config),
+    # followed from the `config` topic, over the bots file / dev bots in dev mode.
+    bots: BotRegistry | None = None
     limiter: RateLimiter = field(default_factory=RateLimiter)
     # The API's one clock: every wall-clock read of its handlers and loops goes through it
     # (commands' issued_at, link and session expiry, webhook timestamps); tests pass their own.
@@ -30,10 +36,18 @@ class ApiDeps:
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_purge: float = 0.0
     staff: StaffDirectory | None = None  # None: from settings (DISPATCH_STAFF_FILE)
+    config: ConfigView = field(init=False)
+    config_follower: ConfigFollower | None = field(init=False, default=None)
+    config_writer: ConfigWriter | None = field(init=False, default=None)
+    config_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
-        if self.bots is None:
-            self.bots = load_registry(self.settings)
+        self.config = build_view(self.settings, self.bots)
+        if self.bots is None and isinstance(self.sink, KafkaCommandSink):
+            self.config_follower = ConfigFollower(self.settings, self.config)
+            self.config_writer = ConfigWriter(self.settings)
+        else:  # no Kafka (unit tests): the given or bootstrap configuration, fixed
+            self.config.loaded = True
         if self.staff is None:
             self.staff = StaffDirectory(self.settings)
             self.staff.load()  # a bad staff file fails start-up loudly
@@ -49,8 +63,14 @@ class ApiDeps:
 
     @property
     def registry(self) -> BotRegistry:
-        assert self.bots is not None
-        return self.bots
+        """The bots as configured now (live: a change applies to the next request)."""
+        return self.config.bots()
+
+    def bot(self, bot_id: str | None) -> BotConfig | None:
+        """A bot by id; 503 until the configuration is loaded (never a stale refusal)."""
+        if not self.config.loaded:
+            raise fail(503, "config_loading", "configuration not loaded yet; retry shortly")
+        return self.config.bots().get(bot_id) if bot_id else None
 
     async def pool(self) -> asyncpg.Pool:
         # Lazy: the API starts (and reports not-ready) even while PostgreSQL is still coming up.
@@ -68,6 +88,8 @@ class ApiDeps:
             return self._pool
 
     async def close(self) -> None:
+        if self.config_writer is not None:
+            await self.config_writer.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

@@ -1,4 +1,5 @@
-"""Liveness checks nothing external; readiness checks Kafka and PostgreSQL (503 until ready)."""
+"""Liveness checks nothing external; readiness checks Kafka, PostgreSQL and that the live
+configuration is loaded (503 until ready)."""
 
 from __future__ import annotations
 
@@ -34,5 +35,7 @@ async def readyz(request: Request) -> JSONResponse:
             checks[name] = "ok"
         except Exception as exc:  # any failure means not ready; say which and why
             checks[name] = f"unavailable: {type(exc).__name__}"
+    # Bots are checked against the live configuration: not ready until it is read.
+    checks["config"] = "ok" if deps.config.loaded else "loading"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)

@@ -1,7 +1,8 @@
 """Bot credentials and what each bot may do: its communities, its groups, its rate limits.
 
-Loaded once at start-up from the JSON file named by `DISPATCH_BOTS_FILE` (read here and
-nowhere else, until Settings grows a `bots_file` field). Example:
+Bots are live configuration (dispatcher/config: `python -m dispatcher config set-bot`, the
+staff API); the JSON file named by `DISPATCH_BOTS_FILE` only bootstraps it (dev mode: a
+layer under the store; production: the seed of an empty store). Example:
 
     {"bots": [{
         "bot_id": "wecom-tuqiang",
@@ -214,7 +215,7 @@ def load_registry(settings: Settings, path: str | None = None) -> BotRegistry:
             BOTS_FILE_ENV,
         )
         return BotRegistry.from_list(dev_bots())
-    log.warning("no %s: no bot can call the API", BOTS_FILE_ENV)
+    log.warning("no %s: bots come from the configuration store only", BOTS_FILE_ENV)
     return BotRegistry()
 
 

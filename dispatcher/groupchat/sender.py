@@ -48,7 +48,7 @@ def session_webhook_allowed(url: str, prefixes: tuple[str, ...]) -> bool:
 class GroupSender:
     def __init__(
         self,
-        registry: BotRegistry,
+        registry: Callable[[], BotRegistry],  # the bots as configured now (live)
         client: httpx.AsyncClient,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -100,7 +100,7 @@ class GroupSender:
         return await make_channel(robot, self._client).send(delivery)
 
     async def send(self, thread: Thread, text: str, key: str) -> bool:
-        bot = self._registry.get(thread.bot_id)
+        bot = self._registry().get(thread.bot_id)
         if bot is None:
             return False
         result: DeliveryResult = PermanentFailure("not tried")

@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from dispatcher.clock import SystemClock
+from dispatcher.kafka_security import client_options
 from dispatcher.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -186,9 +187,9 @@ class StreamHealth:
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._admin is None or self._consumer is None:
-            bootstrap = self.settings.kafka_bootstrap
-            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-            consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+            options = client_options(self.settings)  # TLS/SASL as every other client
+            admin = AIOKafkaAdminClient(**options)
+            consumer = AIOKafkaConsumer(**options, enable_auto_commit=False)
             await admin.start()
             await consumer.start()
             self._admin, self._consumer = admin, consumer

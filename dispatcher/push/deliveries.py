@@ -9,7 +9,7 @@ that registry. Contact details go only to a private channel of the helper who ac
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -43,6 +43,7 @@ from dispatcher.push.model import Delivery, Mention, PushKind, PushMessage
 from dispatcher.push.recipients import Recipient, referral_recipients, whistle_recipients
 from dispatcher.sealing import KeyRing, Unreadable, helper_phone, open_assignment
 from schemas.commands import ReportDeliveryFailure
+from schemas.config import WhistleRecipient
 from schemas.events import (
     AssignmentCompleted,
     Event,
@@ -53,6 +54,7 @@ from schemas.events import (
     WhistleBlown,
 )
 from schemas.helper_messages import HelperSummarySent, HelperWelcomed
+from schemas.places import PlacePath
 from schemas.records import HelperState, RequestState
 from schemas.requests import RequestPrivate
 from schemas.vocab import Category, Skill, Urgency
@@ -135,6 +137,8 @@ class DeliveryPlanner:
     recipient_links: RecipientLinks = _no_recipient_links
     # (helper id, community id, now) → the helper's personal page (dispatcher.links.helper_link)
     personal_link: Callable[[str, str, datetime], str] | None = None
+    # The community's department contacts (live configuration: ConfigView.whistle_recipients).
+    whistle_recipients: Callable[[str], Sequence[WhistleRecipient]] = lambda community_id: ()
 
     def plan(self, event: Event) -> Planned:
         body = event.body
@@ -381,9 +385,16 @@ class DeliveryPlanner:
             for ep in endpoints
         ]
 
-    def _recipients(self, community_id: str) -> list[Recipient]:
-        """The community's whistle list: the one place it is read."""
-        return whistle_recipients((e.name for e in self.registry), community_id)
+    def _recipients(self, community_id: str, place: PlacePath | None = None) -> list[Recipient]:
+        """The community's whistle list, the one place it is read: the endpoints named by the
+        convention (dispatcher/push/recipients.py), then the live configuration's contacts
+        whose area covers the request's place; only endpoints that exist."""
+        found = whistle_recipients((e.name for e in self.registry), community_id)
+        for c in self.whistle_recipients(community_id):
+            if place is None or c.covers(place.grid_id, place.compound_id, place.building_id):
+                found.append(Recipient(f"{c.role}.{c.name}", str(c.role), c.endpoint, c.name))
+        unique = {w.recipient_id: w for w in found if w.endpoint in self.registry}
+        return list(unique.values())
 
     def _links(self, event: Event, r: Recipient) -> dict[str, str]:
         return self.recipient_links(
@@ -395,14 +406,19 @@ class DeliveryPlanner:
         )
 
     def _whistle(self, event: Event, body: WhistleBlown) -> list[Delivery]:
-        """To each recipient of the community's whistle list, with their own claim and
-        report-back links; the dashboard link where no recipient links are made."""
-        if not body.broadcast_community_group:
-            return []
+        """To each recipient of the community's whistle list (the group robot only when the
+        whistle is broadcast), with their own claim and report-back links; the dashboard
+        link where no recipient links are made."""
         r = self.request(event.request_id or "")
+        place = r.spec.place if r else None
+        everyone = self._recipients(event.community_id, place)
+        if not body.broadcast_community_group:
+            everyone = [w for w in everyone if w.role != "group"]
+        if not everyone:
+            return []
         waiting = int((event.occurred_at - r.created_at).total_seconds() // 60) if r else 0
         deliveries = []
-        for who in self._recipients(event.community_id):
+        for who in everyone:
             # A link bound to a group robot would let anyone who reads the group act as
             # it: the group's message sends staff to the dashboard (their own session).
             links = {} if who.role == "group" else self._links(event, who)

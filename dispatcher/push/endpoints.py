@@ -121,6 +121,12 @@ class EndpointRegistry:
             raise ValueError(f"duplicate endpoint name {endpoint.name!r}")
         self._by_name[endpoint.name] = endpoint
 
+    def replace(self, endpoints: Iterable[EndpointConfig]) -> None:
+        """Swap in a new set (live configuration, dispatcher/config): lanes pick up a
+        changed endpoint at their next send."""
+        fresh = EndpointRegistry(endpoints)
+        self._by_name = fresh._by_name
+
     def get(self, name: str) -> EndpointConfig:
         try:
             return self._by_name[name]

@@ -156,6 +156,10 @@ class Deliverer:
         if lane is None:
             channel = self._channel_factory(endpoint, self._client, self._wall_clock)
             lane = self._lanes[endpoint.name] = _Lane(self, endpoint, channel)
+        elif lane.endpoint != endpoint:  # changed in the live configuration: URL, keys, limits
+            lane.reconfigure(
+                endpoint, self._channel_factory(endpoint, self._client, self._wall_clock)
+            )
         return lane
 
     def _forget(self, delivery_id: str) -> None:

@@ -110,6 +110,18 @@ class _Lane:
         self.batches = endpoint.batch_max > 1 and isinstance(channel, BatchChannel)
         self.task = asyncio.create_task(self._run(), name=f"push-lane-{endpoint.name}")
 
+    def reconfigure(self, endpoint: EndpointConfig, channel: Channel) -> None:
+        """The endpoint changed (live configuration): queued and retried deliveries go to
+        the new one from their next attempt; the breaker's memory is of the old URL."""
+        self.endpoint, self.channel = endpoint, channel
+        rate = endpoint.effective_rate()
+        self.bucket = TokenBucket(rate[0], rate[1], self.owner.clock()) if rate else None
+        self.breaker = CircuitBreaker(
+            self.owner.config.breaker_failures, self.owner.config.breaker_cool_down
+        )
+        self.batches = endpoint.batch_max > 1 and isinstance(channel, BatchChannel)
+        self.wake.set()
+
     # -- queueing -------------------------------------------------------------------
     def enqueue(self, job: _Job) -> None:
         self.ready.append(job)

@@ -159,6 +159,7 @@ class LocalStack:
                 "DISPATCH_COMMANDS_TOPIC": self.topic("commands"),
                 "DISPATCH_EVENTS_TOPIC": self.topic("events"),
                 "DISPATCH_DEAD_LETTER_TOPIC": self.topic("deadletter"),
+                "DISPATCH_CONFIG_TOPIC": self.topic("config"),
                 "DISPATCH_APP_ID": self.app_id,
                 "DISPATCH_PG_DSN": self.pg_dsn,
                 "DISPATCH_DATA_DIR": str(self.root / "faust"),

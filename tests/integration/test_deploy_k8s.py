@@ -31,7 +31,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from dispatcher.groupchat.bots import _BotsFile
 from dispatcher.settings import REPO_ROOT, Settings
 from dispatcher.testing.stack import LocalStack
-from streams.topics import changelog_topics, topic_names
+from streams.topics import compacted_topics, topic_names
 from tests.support.kafka_acls import expected_acls
 
 K8S = REPO_ROOT / "deploy/k8s"
@@ -303,12 +303,12 @@ def test_topics_partitions_and_replicas_agree_with_the_code(
     worker = one(rendered, "StatefulSet", "dispatch-worker")["spec"]["template"]["spec"]
     settings = _settings(_container_env(rendered, worker["containers"][0]), monkeypatch)
     topics = {t["spec"]["topicName"]: t["spec"] for t in by_kind(rendered, "KafkaTopic")}
-    assert set(topics) == set(topic_names(settings))  # all five, changelogs included
+    assert set(topics) == set(topic_names(settings))  # all six: changelogs and config included
     for name, spec in topics.items():
         assert spec["partitions"] == settings.topic_partitions, name
         assert spec["replicas"] == settings.topic_replication_factor, name
         compacted = (spec.get("config") or {}).get("cleanup.policy") == "compact"
-        assert compacted == (name in changelog_topics(settings)), name
+        assert compacted == (name in compacted_topics(settings)), name
         assert "min.insync.replicas" not in (spec.get("config") or {}), name
     kafka = by_kind(rendered, "Kafka")[0]["spec"]["kafka"]
     assert kafka["config"]["min.insync.replicas"] == 2
@@ -392,6 +392,6 @@ async def test_created_topics_keep_the_clusters_min_insync_replicas(
         for name in names:
             assert "min.insync.replicas" not in overrides[name], name
         compacted = {n for n in names if "cleanup.policy" in overrides[n]}
-        assert compacted == set(changelog_topics(settings))
+        assert compacted == set(compacted_topics(settings))
     finally:
         await admin.close()

@@ -10,6 +10,7 @@ from aiokafka.protocol.admin import CreateAclsRequest
 from dispatcher.groupchat.loop import group_replies_group
 from dispatcher.maintenance import rekey_helpers
 from dispatcher.settings import Settings
+from streams.config_agent import config_record_group
 from streams.record_agent import record_group
 from streams.topics import changelog_topics
 
@@ -25,6 +26,11 @@ def expected_acls(settings: Settings) -> dict[str, Acls]:
         ("topic", commands, "literal"): {"Write", "Describe"},  # command_queue / producer
         ("topic", events, "literal"): {"Read", "Describe"},  # live feed, group replies
         ("group", group_replies_group(settings), "literal"): {"Read"},
+        # dispatcher/config: follows the configuration (no group) and writes its changes
+        ("topic", settings.config_topic, "literal"): {"Read", "Write", "Describe"},
+        # the dashboard's stream health (dispatcher/ops/stream_health.py): the groups' lag
+        ("group", settings.app_id, "literal"): {"Describe"},
+        ("group", record_group(settings), "literal"): {"Describe"},
     }
     for name in (dead, *changelogs):  # `dispatcher topics` in its init container: checks
         api[("topic", name, "literal")] = {"Describe"}
@@ -35,6 +41,9 @@ def expected_acls(settings: Settings) -> dict[str, Acls]:
         ("group", settings.app_id, "literal"): {"Read"},  # Faust's group
         ("group", record_group(settings), "literal"): {"Read"},
         ("group", rekey_helpers.GROUP_PREFIX, "prefix"): {"Read"},  # dispatcher/maintenance
+        # the live configuration: followed from the start (an empty store seeded), recorded
+        ("topic", settings.config_topic, "literal"): {"Read", "Write", "Describe", "Create"},
+        ("group", config_record_group(settings), "literal"): {"Read"},
     }
     for name in changelogs:
         worker[("topic", name, "literal")] = {"Read", "Write", "Describe", "Create"}

@@ -228,3 +228,30 @@ def test_a_remote_helper_is_asked_to_call_never_to_come(world: World) -> None:
     assert d.message.title == "接单成功，请尽快致电"
     assert "3号楼2单元501" not in d.message.text  # no address: not needed to guide by phone
     assert REQUESTER_PHONE in d.message.text
+
+
+def test_the_whistle_also_reaches_the_configured_recipients_of_its_area(world: World) -> None:
+    """Department contacts (live configuration: ConfigView.whistle_recipients) whose area
+    covers the request's place get the whistle too, each with its own delivery id."""
+    from schemas.config import WhistleRecipient
+
+    world.submit()
+    while not events(world, "whistle_blown"):
+        world.tick()
+    [whistle] = events(world, "whistle_blown")
+    place = world.state.requests[whistle.request_id or ""].spec.place
+    contacts = (
+        WhistleRecipient(
+            role="grid_worker", name="网格员", endpoint="grid-3", grid_id=place.grid_id
+        ),
+        WhistleRecipient(role="property", name="物业", endpoint="grid-3", compound_id="other"),
+        WhistleRecipient(role="department", name="派出所", endpoint="nowhere"),  # unknown: skipped
+    )
+    p = planner(world, registry(*ROBOTS))
+    p.whistle_recipients = lambda community_id: contacts if community_id == COMMUNITY else ()
+    ds = p.plan(whistle).deliveries
+    assert [(d.endpoint, d.kind) for d in ds] == [
+        (community_group_endpoint(COMMUNITY), PushKind.WHISTLE),
+        ("grid-3", PushKind.WHISTLE),
+    ]
+    assert len({d.delivery_id for d in ds}) == 2

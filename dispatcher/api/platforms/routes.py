@@ -45,7 +45,7 @@ NAME_MAX = 64
 
 
 def _bot_for(deps: ApiDeps, platform: str, bot_id: str) -> BotConfig:
-    bot = deps.registry.get(bot_id)
+    bot = deps.bot(bot_id)
     if platform not in ADAPTERS or bot is None or bot.platform is None:
         raise fail(404, "unknown_bot", "no such platform bot")
     if bot.platform.kind != platform:

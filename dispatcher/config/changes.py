@@ -1,0 +1,199 @@
+"""Staff edits → config records: a whole community document, one bot, one endpoint, a
+rotation. Pure but for the random secrets it may create; the API checks scope, writes the
+records and waits for its view to show them.
+
+Idempotent: an entity whose new state equals its current one yields no record, so applying
+the same document twice changes (and audits) nothing. Secrets left out of an edit are kept;
+a new bot or webhook endpoint without one gets 32 random bytes, returned once to the caller.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from dispatcher.config.secrets import new_secret, production_problems
+from dispatcher.config.view import ConfigView, endpoint_state, parse, plain
+from dispatcher.push.endpoints import EndpointConfig
+from schemas.config import CommunityConfig, ConfigKind, ConfigRecord
+
+
+class ConfigError(ValueError):
+    """A change that cannot be made; `code` is the API's reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Outcome:
+    records: list[ConfigRecord] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    new_secrets: dict[str, str] = field(default_factory=dict)  # entity key → secret, shown once
+    # Every entity the edit touched, changed or not, with its new state (None: removed):
+    # what the caller's scope must cover (an unchanged answer says something too).
+    touched: list[tuple[ConfigKind, str, dict[str, Any] | None]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "changed": [r.key for r in self.records],
+            "unchanged": self.unchanged,
+            "new_secrets": self.new_secrets,
+        }
+
+
+@dataclass
+class Changes:
+    view: ConfigView
+    actor: str
+    now: datetime
+    production: bool
+    outcome: Outcome = field(default_factory=Outcome)
+
+    # ---------------------------------------------------------------- one entity
+    def _record(self, kind: ConfigKind, entity_id: str, state: dict[str, Any] | None) -> None:
+        key = f"{kind.value}/{entity_id}"
+        current = self.view.raw_state(kind, entity_id)
+        communities: tuple[str, ...] = ()
+        if state is not None:
+            try:
+                model, owner = parse(kind, state)
+            except ValidationError as exc:
+                fields = sorted({".".join(map(str, e["loc"])) for e in exc.errors()})
+                raise ConfigError("invalid", f"{key}: invalid {', '.join(fields)}") from None
+            if self.production:
+                problems = production_problems(kind.value, state)
+                if problems:
+                    raise ConfigError("weak_secret", "; ".join(problems))
+            # Normalised (defaults filled, sets sorted), so equal configs compare equal.
+            state = (
+                endpoint_state(model, owner) if isinstance(model, EndpointConfig) else plain(model)
+            )
+            communities = self.communities_of(kind, state)
+        self.outcome.touched.append((kind, entity_id, state))
+        if current is not None and state is not None:
+            current = self._normalised(kind, current)
+        if state == current:
+            self.outcome.unchanged.append(key)
+            return
+        if state is None and current is not None:
+            communities = self.communities_of(kind, current)
+        self.outcome.records.append(
+            ConfigRecord(
+                change_id=uuid.uuid4().hex,
+                kind=kind,
+                id=entity_id,
+                actor=self.actor,
+                issued_at=self.now,
+                communities=communities,
+                state=state,
+            )
+        )
+
+    @staticmethod
+    def _normalised(kind: ConfigKind, state: dict[str, Any]) -> dict[str, Any]:
+        try:
+            model, owner = parse(kind, state)
+        except ValidationError:
+            return state
+        if isinstance(model, EndpointConfig):
+            return endpoint_state(model, owner)
+        normal: dict[str, Any] = plain(model)
+        return normal
+
+    @staticmethod
+    def communities_of(kind: ConfigKind, state: dict[str, Any]) -> tuple[str, ...]:
+        if kind is ConfigKind.COMMUNITY:
+            return (str(state["community_id"]),)
+        if kind is ConfigKind.BOT:
+            return tuple(sorted(state.get("communities") or ()))
+        owner = state.get("community_id")
+        return (str(owner),) if owner else ()
+
+    # ---------------------------------------------------------------- edits
+    def community(self, doc: dict[str, Any]) -> None:
+        self._record(ConfigKind.COMMUNITY, str(doc.get("community_id", "")), doc)
+
+    def bot(self, bot: dict[str, Any], default_community: str | None = None) -> None:
+        bot_id = str(bot.get("bot_id", ""))
+        current = self.view.raw_state(ConfigKind.BOT, bot_id) or {}
+        state = dict(bot)
+        if default_community is not None:
+            state["communities"] = sorted({*state.get("communities", ()), default_community})
+        if "secrets" not in state:
+            if current.get("secrets"):
+                state["secrets"] = current["secrets"]
+            elif not state.get("platform"):
+                secret = new_secret()
+                state["secrets"] = [secret]
+                self.outcome.new_secrets[f"bot/{bot_id}"] = secret
+        self._record(ConfigKind.BOT, bot_id, state)
+
+    def endpoint(self, endpoint: dict[str, Any], owner: str | None) -> None:
+        name = str(endpoint.get("name", ""))
+        current = self.view.raw_state(ConfigKind.ENDPOINT, name) or {}
+        state = {**endpoint, "community_id": owner}
+        for secret_field in ("secret", "token"):
+            if state.get(secret_field) is None and current.get(secret_field) is not None:
+                state[secret_field] = current[secret_field]
+        if state.get("kind") == "webhook" and state.get("secret") is None:
+            state["secret"] = new_secret()
+            self.outcome.new_secrets[f"endpoint/{name}"] = state["secret"]
+        self._record(ConfigKind.ENDPOINT, name, state)
+
+    def document(self, community_id: str, doc: dict[str, Any]) -> None:
+        """A whole community: its own settings, its bots and its push endpoints."""
+        doc = dict(doc)
+        bots = doc.pop("bots", []) or []
+        endpoints = doc.pop("push_endpoints", []) or []
+        doc.setdefault("community_id", community_id)
+        if doc["community_id"] != community_id:
+            raise ConfigError("wrong_community", "the document is for another community")
+        if not isinstance(bots, list) or not isinstance(endpoints, list):
+            raise ConfigError("invalid", "bots and push_endpoints are lists")
+        self.community(doc)
+        for endpoint in endpoints:
+            self.endpoint(dict(endpoint), community_id)
+        for bot in bots:
+            self.bot(dict(bot), community_id)
+        known = set(self.view.ids(ConfigKind.ENDPOINT)) | {str(e.get("name")) for e in endpoints}
+        community = CommunityConfig.model_validate(doc)
+        missing = sorted({c.endpoint for c in community.contacts} - known)
+        if missing:
+            raise ConfigError("unknown_endpoint", f"contacts name unknown endpoints: {missing}")
+
+    def rotate_bot(self, bot_id: str, secret: str | None) -> None:
+        """New current secret; the old one stays, verifying only, until removed."""
+        state = self._existing_bot(bot_id)
+        secrets = list(state.get("secrets") or [])
+        if len(secrets) >= 2:
+            raise ConfigError(
+                "previous_secret_left",
+                "a previous secret still verifies: remove it first (it may still be in use)",
+            )
+        fresh = secret or new_secret()
+        if secret is None:
+            self.outcome.new_secrets[f"bot/{bot_id}"] = fresh
+        state["secrets"] = [fresh, *secrets]
+        self._record(ConfigKind.BOT, bot_id, state)
+
+    def drop_previous_secrets(self, bot_id: str) -> None:
+        state = self._existing_bot(bot_id)
+        state["secrets"] = list(state.get("secrets") or [])[:1]
+        self._record(ConfigKind.BOT, bot_id, state)
+
+    def remove(self, kind: ConfigKind, entity_id: str) -> None:
+        if self.view.raw_state(kind, entity_id) is None:
+            raise ConfigError("not_found", f"no {kind.value} {entity_id!r}")
+        self._record(kind, entity_id, None)
+
+    def _existing_bot(self, bot_id: str) -> dict[str, Any]:
+        state = self.view.raw_state(ConfigKind.BOT, bot_id)
+        if state is None:
+            raise ConfigError("not_found", f"no bot {bot_id!r}")
+        return state

@@ -1,0 +1,152 @@
+"""The worker's configuration: its live view (push endpoints, whistle recipients) and the
+config recorder (the `config` topic → PostgreSQL, with the audit).
+
+The view is followed from the topic (dispatcher/config/follower.py); the notify agent holds
+its endpoint registry, which changes in place, so a changed URL is used from the next push
+without a restart. The recorder is a plain aiokafka consumer group like the record agent:
+it commits only after PostgreSQL has the change, and a redelivered change is a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import asyncpg
+import faust
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import ValidationError
+
+from dispatcher.clock import Clock
+from dispatcher.config.bootstrap import seed_records
+from dispatcher.config.follower import ConfigFollower, ConfigWriter
+from dispatcher.config.secrets import diff, fingerprinted
+from dispatcher.config.view import ConfigView
+from dispatcher.kafka_security import client_options
+from dispatcher.record.config_log import record_change
+from dispatcher.settings import Settings
+from schemas.config import ConfigRecord
+
+log = logging.getLogger(__name__)
+
+
+def config_record_group(settings: Settings) -> str:
+    return f"{settings.app_id}-config-record"
+
+
+@dataclass
+class ConfigAgent:
+    settings: Settings
+    clock: Clock
+    view: ConfigView = field(init=False)
+    follower: ConfigFollower = field(init=False)
+    pool: asyncpg.Pool | None = None
+
+    def __post_init__(self) -> None:
+        dev = self.settings.mode == "dev"
+        # The worker's bootstrap layer (dev only): DISPATCH_PUSH_ENDPOINTS.
+        self.view = ConfigView(bootstrap_endpoints=self.settings.push_endpoints if dev else ())
+        self.follower = ConfigFollower(self.settings, self.view)
+
+    def install(self, app: faust.App) -> None:
+        @app.task
+        async def config_follow() -> None:
+            await self.follow()
+
+        @app.task
+        async def config_record() -> None:
+            await self.record()
+
+    async def follow(self) -> None:
+        task = asyncio.create_task(self.follower.run(), name="config-follower")
+        try:
+            await self.follower.loaded.wait()
+            if self.settings.mode != "dev":  # production: seed an empty store's endpoints
+                records = seed_records(
+                    self.view, [], list(self.settings.push_endpoints), self.clock.now()
+                )
+                if records:
+                    writer = ConfigWriter(self.settings)
+                    try:
+                        for record in records:
+                            last = await writer.write(record)
+                    finally:
+                        await writer.close()
+                    await self.follower.wait_applied(last, timeout=30)  # in this view too
+            self.follower.set_ready()
+            await task
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def record(self) -> None:
+        settings = self.settings
+        while True:
+            consumer = AIOKafkaConsumer(
+                settings.config_topic,
+                **client_options(settings),
+                group_id=config_record_group(settings),
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                session_timeout_ms=int(settings.broker_session_timeout_seconds * 1000),
+                heartbeat_interval_ms=int(settings.broker_heartbeat_interval_seconds * 1000),
+            )
+            try:
+                await consumer.start()
+                while True:
+                    batches = await consumer.getmany(timeout_ms=500, max_records=100)
+                    records = [r for part in batches.values() for r in part]
+                    if not records:
+                        continue
+                    for message in records:
+                        await self._record_one(message.value)
+                    try:
+                        await consumer.commit()
+                    except CommitFailedError:
+                        log.info("config record commit lost to a rebalance; will be redelivered")
+            except asyncio.CancelledError:
+                raise
+            except KafkaError as exc:
+                log.warning("config recorder failed (%s); reconnecting", type(exc).__name__)
+                await asyncio.sleep(1)
+            finally:
+                await consumer.stop()
+
+    async def _record_one(self, value: bytes | None) -> None:
+        if value is None:
+            return
+        try:
+            record = ConfigRecord.model_validate_json(value)
+        except (ValidationError, ValueError):
+            log.error("config recorder: not a config record; skipped")
+            return
+        key = self.settings.helper_id_key.get_secret_value().encode()
+        state = None if record.state is None else fingerprinted(record.state, key)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await record_change(
+                    await self._pool(),
+                    change_id=record.change_id,
+                    kind=record.kind.value,
+                    entity_id=record.id,
+                    communities=list(record.communities),
+                    actor=record.actor,
+                    at=record.issued_at,
+                    state=state,
+                    diff=diff,
+                )
+                return
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+                log.warning("config recording failed (%s), retry %d", type(exc).__name__, attempt)
+                await asyncio.sleep(min(2 ** min(attempt, 5) * 0.2, 5))
+
+    async def _pool(self) -> asyncpg.Pool:
+        if self.pool is None:
+            self.pool = await asyncpg.create_pool(
+                self.settings.pg_dsn.get_secret_value(), min_size=1, max_size=2
+            )
+        return self.pool
