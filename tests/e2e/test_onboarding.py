@@ -71,6 +71,17 @@ async def test_the_onboarding_guide_runs_verbatim(stack: LocalStack, tmp_path: P
         # Both drivers of building 3 (a critical request asks the whole ring at once).
         await phones.wait_for(lambda: len(offered()) >= 2, timeout=60)
 
+        def welcomed() -> set[str]:
+            return {
+                r.json()["data"]["recipient"]
+                for r in phones.for_path("/siming")
+                if r.json()["data"].get("kind") == "welcome"
+            }
+
+        # Step 5: every helper of the ledger got their own welcome, on their own channel.
+        await phones.wait_for(lambda: len(welcomed()) >= 3, timeout=60)
+        assert '"welcomed": 3' in text, text[-3000:]
+
     conn = await asyncpg.connect(stack.pg_dsn)
     try:
 
@@ -85,6 +96,7 @@ async def test_the_onboarding_guide_runs_verbatim(stack: LocalStack, tmp_path: P
         await conn.close()
     # The two drivers (building 3) were offered it; the plumber of building 5 was not.
     assert len(offered()) == 2 and offered() < helpers
+    assert welcomed() == helpers
     secret = (tmp_path / "onboarding-tuqiang" / "tuqiang-bot.secret").read_text().strip()
     assert secret.startswith("whsec_") and secret not in text  # written to the file, not shown
     assert isinstance(json.loads(text[text.rindex('{\n  "changes"') :])["changes"], list)
