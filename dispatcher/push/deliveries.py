@@ -100,6 +100,18 @@ def _no_recipient_links(
 STATUS_LINK_GRACE = timedelta(days=1)
 
 
+def _to_recipient(event: Event, who: Recipient, message: PushMessage) -> Delivery:
+    """A whistle or referral push to one recipient of the community's list."""
+    return Delivery(
+        delivery_id=_per_recipient(event, who),
+        endpoint=who.endpoint,
+        kind=PushKind.WHISTLE,
+        message=message,
+        recipient=who.recipient_id,
+        data={"request_id": event.request_id or "", "role": who.role},
+    )
+
+
 def _per_recipient(event: Event, who: Recipient) -> str:
     """One delivery id per recipient of an event (the same on every retry), so the
     deliverer's dedupe and the notify agent's ack count each recipient; the community
@@ -396,6 +408,10 @@ class DeliveryPlanner:
         unique = {w.recipient_id: w for w in found if w.endpoint in self.registry}
         return list(unique.values())
 
+    @property
+    def _dashboard_url(self) -> str:
+        return f"{self.public_base_url.rstrip('/')}/dashboard"
+
     def _links(self, event: Event, r: Recipient) -> dict[str, str]:
         return self.recipient_links(
             request_id=event.request_id or "",
@@ -429,30 +445,23 @@ class DeliveryPlanner:
                     building=body.building_label,
                     waiting_minutes=waiting,
                     helpers_missing=body.open_slots,
-                    claim_url=links.get("claim") or f"{self.public_base_url.rstrip('/')}/dashboard",
+                    claim_url=links.get("claim") or self._dashboard_url,
                     report_url=links.get("report"),
                     called_as=None if who.role == "group" else who.label,
                 )
             )
-            deliveries.append(
-                Delivery(
-                    delivery_id=_per_recipient(event, who),
-                    endpoint=who.endpoint,
-                    kind=PushKind.WHISTLE,
-                    message=message,
-                    recipient=who.recipient_id,
-                    data={"request_id": event.request_id or "", "role": who.role},
-                )
-            )
+            deliveries.append(_to_recipient(event, who, message))
         return deliveries
 
     def _referral(self, event: Event, body: ReferredToEmergency) -> Planned:
         """The last rung reaches a person (the duty officer, else the grid worker), with a
         claim link bound to them; the dashboard shows it too."""
-        people = referral_recipients(self._recipients(event.community_id))
+        r = self.request(event.request_id or "")
+        people = referral_recipients(
+            self._recipients(event.community_id, r.spec.place if r else None)
+        )
         if not people:
             return Planned(warnings=[f"referral {event.request_id}: no duty or grid worker"])
-        r = self.request(event.request_id or "")
         deliveries = []
         for who in people:
             links = self._links(event, who)
@@ -462,17 +471,8 @@ class DeliveryPlanner:
                     urgency=r.spec.urgency if r else Urgency.NORMAL,
                     building=r.spec.place.building_label() if r else None,
                     refer_to=body.to.value,
-                    claim_url=links.get("claim") or f"{self.public_base_url.rstrip('/')}/dashboard",
+                    claim_url=links.get("claim") or self._dashboard_url,
                 )
             )
-            deliveries.append(
-                Delivery(
-                    delivery_id=_per_recipient(event, who),
-                    endpoint=who.endpoint,
-                    kind=PushKind.WHISTLE,
-                    message=message,
-                    recipient=who.recipient_id,
-                    data={"request_id": event.request_id or "", "role": who.role},
-                )
-            )
+            deliveries.append(_to_recipient(event, who, message))
         return Planned(deliveries)
