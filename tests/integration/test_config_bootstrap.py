@@ -28,6 +28,7 @@ def production(stack: LocalStack, bots_file: str | None) -> dict[str, str]:
         "DISPATCH_STAFF_TOKEN": STAFF_TOKEN,
         "DISPATCH_HELPER_ID_KEY": secrets.token_hex(32),
         "DISPATCH_METRICS_TOKEN": secrets.token_hex(32),
+        "DISPATCH_CONTACT_KEY": secrets.token_hex(32),
     }
     if bots_file is not None:
         env["DISPATCH_BOTS_FILE"] = bots_file
