@@ -263,7 +263,6 @@ def test_a_team_is_offered_for_any_presence_need_whatever_its_leaders_own_skills
     assert [(o.helper_id, o.team_id, o.team_size) for o in sent] == [("leader", "红管家", 1)]
 
 
-
 # --- staff calling a team (issue 14 item 4) -------------------------------------------------
 
 
