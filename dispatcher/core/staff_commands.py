@@ -1,9 +1,10 @@
 """Staff taking a request on (claim), calling a team onto it, and whistle recipients
 reporting back (报到).
 
-Neither changes who is asked next: a claim names the person responsible (neighbours may
+Claim and report-back change nobody's offers: a claim names the person responsible (neighbours may
 still come; staff resolve, cancel or refer when it is done), a report-back tells the
-asking group that someone called by the whistle is on it."""
+asking group that someone called by the whistle is on it. Calling a team adds one
+offer, to its leader."""
 
 from __future__ import annotations
 
