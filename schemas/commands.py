@@ -15,7 +15,7 @@ from schemas._base import UtcDatetime, Wire, single
 from schemas.helper_messages import SendHelperSummary, WelcomeHelper
 from schemas.helpers import HelperProfile, TimeWindow
 from schemas.requests import RequestSpec
-from schemas.staff_actions import ClaimRequest, ReportBack
+from schemas.staff_actions import CallTeam, ClaimRequest, ReportBack
 from schemas.vocab import Party, ReferralTarget, Skill
 
 COMMAND_SCHEMA_VERSION: Literal[1] = 1
@@ -189,7 +189,8 @@ CommandBody = Annotated[
     | WelcomeHelper
     | SendHelperSummary
     | SetHelperOffer
-    | PairHousehold,
+    | PairHousehold
+    | CallTeam,
     Field(discriminator="type"),
 ]
 
@@ -207,6 +208,7 @@ REQUEST_COMMANDS = (
     FireDeadline,
     ClaimRequest,
     ReportBack,
+    CallTeam,
 )
 HELPER_COMMANDS = (
     UpsertHelper,

@@ -245,6 +245,9 @@ RejectReason = Literal[
     "already_claimed",  # another staff member took the request on first
     "not_whistled",  # a report-back for a request whose whistle never blew
     "not_a_team_offer",  # several members accepted on an offer made to one person
+    "no_open_slot",  # a team called onto a request with no presence slot left open
+    "no_team_leader",  # the team has no available leader in the request's community
+    "already_offered",  # the team (or its leader) holds an offer on this request already
 ]
 
 

@@ -27,6 +27,15 @@ class ClaimRequest(Wire):
     via: ClaimVia = "dashboard"
 
 
+class CallTeam(Wire):
+    """Staff call a team (to its leader, who accepts for n members) onto a request."""
+
+    type: Literal["call_team"] = "call_team"
+    request_id: str
+    team_id: str = Field(min_length=1, max_length=64)
+    by: Actor = Field(min_length=1, max_length=128)
+
+
 class ReportBack(Wire):
     """吹哨报到: one recipient of the whistle reports that they are on it."""
 

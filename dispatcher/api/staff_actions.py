@@ -1,5 +1,5 @@
 """Staff actions on a request from the dashboard or the API: claim, refer (120/110/119,
-property or a named department), resolve, cancel.
+property or a named department), resolve, cancel, call a team.
 
 Each is one command on the `commands` topic (the one write path) and one `staff_actions`
 row naming the account (never its token). An account acts only in its communities (403
@@ -34,7 +34,7 @@ from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.api.staff_pages import COOKIE, require_staff_ops
 from dispatcher.record.edge import staff_actions as audit_rows
 from schemas.commands import CancelRequest, CommandBody, ReferRequest, ResolveRequest, new_command
-from schemas.staff_actions import ClaimRequest, ClaimVia
+from schemas.staff_actions import CallTeam, ClaimRequest, ClaimVia
 from schemas.vocab import Party, ReferralTarget
 
 CSRF_HEADER = "x-csrf-token"
@@ -95,6 +95,11 @@ class ReferIn(NoteIn):
         return self
 
 
+class CallTeamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    team_id: str = Field(min_length=1, max_length=64)
+
+
 class SessionOut(BaseModel):
     staff: str
     communities: list[str]
@@ -120,7 +125,7 @@ async def act(
     request: Request,
     acting: Acting,
     request_id: str,
-    action: Literal["claim", "refer", "resolve", "cancel"],
+    action: Literal["claim", "refer", "resolve", "cancel", "call_team"],
     body: CommandBody,
     detail: str = "",
 ) -> CommandAccepted:
@@ -179,3 +184,12 @@ async def cancel(
     note = body.note if body else ""
     command = CancelRequest(request_id=request_id, by=Party.STAFF, reason=note)
     return await act(request, acting, request_id, "cancel", command)
+
+
+@router.post("/requests/{request_id}/call-team", status_code=202, response_model=CommandAccepted)
+async def call_team(
+    request: Request, request_id: RequestId, acting: ActingStaff, body: CallTeamIn
+) -> CommandAccepted:
+    """Offer the request to a team's leader, who accepts for n members (once per team)."""
+    command = CallTeam(request_id=request_id, team_id=body.team_id, by=acting.account.name)
+    return await act(request, acting, request_id, "call_team", command, body.team_id)

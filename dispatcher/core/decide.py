@@ -37,7 +37,7 @@ from schemas.commands import (
     WithdrawHelper,
 )
 from schemas.helper_messages import SendHelperSummary, WelcomeHelper
-from schemas.staff_actions import ClaimRequest, ReportBack
+from schemas.staff_actions import CallTeam, ClaimRequest, ReportBack
 
 _EMPTY = Decision()
 
@@ -55,6 +55,7 @@ _REQUEST_HANDLERS: dict[type[Any], RequestHandler] = {
     FireDeadline: rc.deadline,
     ClaimRequest: sc.claim,
     ReportBack: sc.report_back,
+    CallTeam: sc.call_team,
 }
 
 

@@ -224,14 +224,24 @@ class HelperIndex:
             return []
         found: list[TeamCandidate] = []
         for cand in self._ranked(bucket, ctx, max_ring, exclude):
-            team_id = self.entries[cand.helper_id].leads[0]
-            members = {
-                h for h in self._bucket(("tm", ctx.community_id, team_id)) if self.entries[h].active
-            }
-            found.append(TeamCandidate(cand, team_id, len(members | {cand.helper_id})))
+            found.append(self._team_of(ctx, cand, self.entries[cand.helper_id].leads[0]))
             if len(found) >= limit:
                 break
         return found
+
+    def team(self, ctx: SearchContext, team_id: str) -> TeamCandidate | None:
+        """The named team of the request's community, through its best available leader
+        (a team called by staff: any distance within the community)."""
+        bucket = self._bucket(("tm", ctx.community_id, team_id))
+        leaders = [h for h in bucket if team_id in self.entries[h].leads]
+        ranked = self._ranked(leaders, ctx, Ring.COMMUNITY, set())
+        return self._team_of(ctx, ranked[0], team_id) if ranked else None
+
+    def _team_of(self, ctx: SearchContext, leader: Candidate, team_id: str) -> TeamCandidate:
+        members = {
+            h for h in self._bucket(("tm", ctx.community_id, team_id)) if self.entries[h].active
+        }
+        return TeamCandidate(leader, team_id, len(members | {leader.helper_id}))
 
     def _ranked(
         self, bucket: list[str], ctx: SearchContext, max_ring: Ring, exclude: set[str]

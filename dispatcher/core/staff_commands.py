@@ -1,15 +1,25 @@
-"""Staff taking a request on (claim) and whistle recipients reporting back (报到).
+"""Staff taking a request on (claim), calling a team onto it, and whistle recipients
+reporting back (报到).
 
-Neither changes who is asked next: a claim names the person responsible (neighbours may
+Claim and report-back change nobody's offers: a claim names the person responsible (neighbours may
 still come; staff resolve, cancel or refer when it is done), a report-back tells the
-asking group that someone called by the whistle is on it."""
+asking group that someone called by the whistle is on it. Calling a team adds one
+offer, to its leader."""
 
 from __future__ import annotations
 
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
+from dispatcher.core.offers import send_offers
 from dispatcher.core.request_commands import reject
-from schemas.staff_actions import ClaimRequest, ReportBack, RequestClaimed, WhistleReportedBack
+from schemas.records import RequestStatus
+from schemas.staff_actions import (
+    CallTeam,
+    ClaimRequest,
+    ReportBack,
+    RequestClaimed,
+    WhistleReportedBack,
+)
 
 
 def claim(fx: Effects, d: RequestDraft, body: ClaimRequest) -> RequestDraft | None:
@@ -43,4 +53,32 @@ def report_back(fx: Effects, d: RequestDraft, body: ReportBack) -> RequestDraft 
         WhistleReportedBack(recipient=body.recipient, role=body.role, note=body.note),
         d.request_id,
     )
+    return d
+
+
+def call_team(fx: Effects, d: RequestDraft, body: CallTeam) -> RequestDraft | None:
+    """One team offer, to the team's best available leader, the way a team rung makes it
+    (for any open presence need, the leader accepting for n members). Once per team and
+    request: its leader's offer id is fixed by the request and the helper."""
+    if d.terminal:
+        reject(fx, d.request_id, "request_closed", detail=d.status.value)
+        return None
+    if d.status is not RequestStatus.OPEN:  # filled: the ladder is paused
+        reject(fx, d.request_id, "no_open_slot", detail=body.team_id)
+        return None
+    if any(o.team_id == body.team_id for o in d.offers):
+        reject(fx, d.request_id, "already_offered", detail=body.team_id)
+        return None
+    team = fx.state.index.team(d.ctx, body.team_id)
+    if team is None:
+        reject(fx, d.request_id, "no_team_leader", detail=body.team_id)
+        return None
+    leader = team.leader.helper_id
+    if leader in d.offered_helpers():
+        reject(fx, d.request_id, "already_offered", helper_id=leader, detail=body.team_id)
+        return None
+    teams = {leader: (team.team_id, team.size)}
+    if not send_offers(fx, d, [team.leader], any_presence=True, teams=teams):
+        reject(fx, d.request_id, "no_open_slot", detail=body.team_id)
+        return None
     return d

@@ -1,6 +1,7 @@
 """Staff act from the dashboard in a real headless Chromium: select a request's row, press
-"take on" (接手) and "resolved" (已解决); the row shows who took it on and then the status
-change, through the stream, without a reload. The stream-health charts are drawn."""
+"take on" (接手), "call team" (叫团队) and "resolved" (已解决); the row shows who took it on
+and then the status change, through the stream, without a reload. The stream-health charts
+are drawn."""
 
 from __future__ import annotations
 
@@ -63,6 +64,21 @@ async def test_staff_take_on_and_resolve_from_the_dashboard(
             )
             result = await browser.evaluate("document.querySelector('#act-result').dataset.result")
             assert result == "sent"
+            # Calling a team: the name typed beside the button goes with it (no team here:
+            # the API takes it, the core refuses it for want of a leader).
+            await browser.evaluate(
+                "document.querySelector('#act-team').value = '帮帮团';"
+                "document.querySelector('#act-call-team').click(); true"
+            )
+
+            async def called() -> str | None:
+                got: str | None = await browser.evaluate(
+                    "(() => { const o = document.querySelector('#act-result');"
+                    " return o.dataset.action === 'call-team' ? o.dataset.result : null; })()"
+                )
+                return got if got != "pending" else None
+
+            assert await eventually(called, timeout=60, what="the call-team answer") == "sent"
             await browser.evaluate("document.querySelector('#act-resolve').click(); true")
 
             async def resolved() -> bool:

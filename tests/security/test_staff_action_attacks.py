@@ -43,6 +43,7 @@ async def test_a_community_s_staff_cannot_act_on_another_community(
         ("refer", {"to": "110"}),
         ("resolve", {}),
         ("cancel", {}),
+        ("call-team", {"team_id": "帮帮团"}),
     ):
         r = await client.post(f"/ops/v1/requests/{theirs}/{action}", json=body, headers=bearer(LI))
         assert r.status_code == 403, (action, r.text)
@@ -67,6 +68,9 @@ async def test_the_cookie_session_needs_its_csrf_token(
         rid = await recorded_request(browser, A)
         assert (await browser.post("/dashboard/login", data={"token": LI})).status_code == 303
         url = f"/ops/v1/requests/{rid}/cancel"
+        # Calling a team rides the same session and is refused the same way.
+        call = f"/ops/v1/requests/{rid}/call-team"
+        assert (await browser.post(call, json={"team_id": "帮帮团"})).status_code == 403
         # A cross-site form or fetch carries the cookie (were it not SameSite) but cannot
         # read the token: refused without it, with a wrong one, and from another origin.
         assert (await browser.post(url, json={})).status_code == 403

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.commands import AcceptOffer, UpsertHelper, WithdrawHelper
+from schemas.commands import (
+    AcceptOffer,
+    CancelRequest,
+    SetHelperStatus,
+    UpsertHelper,
+    WithdrawHelper,
+)
 from schemas.party import PartyFirst
 from schemas.plans import LadderStep, RungAction
 from schemas.records import RequestStatus
-from schemas.vocab import Category, Ring, Role, Skill, Urgency
+from schemas.vocab import Category, Party, Ring, Role, Skill, Urgency
 from tests.unit.conftest import COMMUNITY, REFERENCE_PLANS, World
 
 
@@ -255,3 +261,61 @@ def test_a_team_is_offered_for_any_presence_need_whatever_its_leaders_own_skills
     _carry(world, 2)
     sent = world.of_type("offer_sent")
     assert [(o.helper_id, o.team_id, o.team_size) for o in sent] == [("leader", "红管家", 1)]
+
+
+# --- staff calling a team (issue 14 item 4) -------------------------------------------------
+
+
+def _call(world: World, team_id: str = "帮帮团") -> Any:
+    from schemas.staff_actions import CallTeam
+
+    return world.run(CallTeam(request_id="req-1", team_id=team_id, by="li.wei"))
+
+
+def _rejected(world: World, decision: Any) -> list[str]:
+    return [e.reason for e in world.of_type("command_rejected", decision)]
+
+
+def test_staff_call_a_team_its_leader_accepts_for_two_and_two_slots_fill(world):
+    # The leader lives far off: the ladder's own team offer (in the nearer rings) misses it.
+    person(world, "leader", building="9", compound="far", grid="g9", leads_teams=("帮帮团",))
+    person(world, "member", building="9", compound="far", grid="g9", teams=("帮帮团",))
+    world.helper("carrier", skills=[Skill.CARRYING])  # keeps the ladder in the near rings
+    _carry(world, 2)
+    assert world.offered() == ["carrier"]
+    d = _call(world)
+    [sent] = world.of_type("offer_sent", d)
+    assert (sent.helper_id, sent.team_id, sent.team_size) == ("leader", "帮帮团", 2)
+    assert world.request().offers[-1].team_id == "帮帮团"
+    assert _rejected(world, _call(world)) == ["already_offered"]  # not offered twice
+    _accept_for(world, "leader", 2)
+    r = world.request()
+    assert r.status is RequestStatus.FILLED and r.assignments[0].slots_held == 2
+    assert _rejected(world, _call(world, "红管家")) == ["no_open_slot"]
+
+
+def test_calling_a_team_is_refused_without_an_available_leader(world):
+    person(world, "member", teams=("帮帮团",))  # a member, no leader
+    person(world, "away-leader", leads_teams=("红管家",))
+    world.run(SetHelperStatus(helper_id="away-leader", away=True))
+    _carry(world, 2)
+    assert _rejected(world, _call(world)) == ["no_team_leader"]
+    assert _rejected(world, _call(world, "红管家")) == ["no_team_leader"]
+    assert _rejected(world, _call(world, "no-such-team")) == ["no_team_leader"]
+    assert not any(o.team_id for o in world.request().offers)
+
+
+def test_a_leader_already_asked_in_person_is_not_offered_again(world):
+    person(world, "leader", leads_teams=("帮帮团",), skills=[Skill.CARRYING])
+    _carry(world, 1)  # one slot: the leader is offered in person, not as a team
+    assert world.offered() == ["leader"]
+    assert _rejected(world, _call(world)) == ["already_offered"]
+
+
+def test_a_closed_request_calls_no_team(world):
+    person(world, "leader", leads_teams=("帮帮团",))
+    _carry(world, 2)
+    world.run(CancelRequest(request_id="req-1", by=Party.STAFF))
+    d = _call(world)
+    assert _rejected(world, d) == ["request_closed"]
+    assert world.of_type("offer_sent", d) == []

@@ -141,6 +141,7 @@ COMMAND_WIRE_TYPES = {
     "SendHelperSummary": "send_helper_summary",
     "SetHelperOffer": "set_helper_offer",
     "PairHousehold": "pair_household",
+    "CallTeam": "call_team",
 }
 IMPERATIVE_VERBS = (
     "Submit",
@@ -161,6 +162,7 @@ IMPERATIVE_VERBS = (
     "Welcome",
     "Send",
     "Pair",
+    "Call",
 )
 
 

@@ -15,6 +15,7 @@ const I18N = {
     whistles: "吹哨", expired: "超时未响应",
     claimed_by: "负责人", selected: "已选", claim: "接手", resolve: "已解决", cancel: "取消",
     refer: "转介", property: "物业", department: "部门", department_name: "部门名称",
+    "call-team": "叫团队", team_name: "团队名称",
     sent: "已提交", failed: "未成功", health: "数据流健康", h_rates: "命令 / 事件 每秒",
     h_lag: "消费积压（按分区）", h_dead: "死信", h_push: "推送失败（按通道）",
     h_workers: "工作进程", no_data: "暂无数据",
@@ -42,7 +43,7 @@ const I18N = {
     category: "Category", community: "Community", ring: "Ring", waiting: "Waiting",
     helpers: "Helpers", offers: "Offers", status: "Status", no_requests: "No open requests",
     events: "Live events", communities: "Communities today", whistles: "Whistles",
-    expired: "Expired",
+    expired: "Expired", "call-team": "Call team", team_name: "Team name",
     footer: "This service never replaces 120 / 110 / 119. No phone numbers, addresses or message text are shown.",
     u: { critical: "critical", urgent: "urgent", normal: "normal", low: "low" },
     c: {},
@@ -283,9 +284,11 @@ function select(requestId) {
 async function act(action) {
   if (!selected) return;
   if (!csrf) await loadSession();
-  const body = action === "refer"
-    ? { to: $("#act-refer-to").value, department: $("#act-department").value.trim() }
-    : {};
+  const bodies = {
+    refer: () => ({ to: $("#act-refer-to").value, department: $("#act-department").value.trim() }),
+    "call-team": () => ({ team_id: $("#act-team").value.trim() }),
+  };
+  const body = bodies[action] ? bodies[action]() : {};
   const out = $("#act-result");
   out.dataset.action = action;
   out.dataset.result = "pending";
