@@ -6,6 +6,7 @@ are drawn."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -86,7 +87,14 @@ async def test_staff_take_on_and_resolve_from_the_dashboard(
 
             await eventually(resolved, timeout=60, what="the row showing the request resolved")
             assert await browser.evaluate("window.__sameDocument") == "yes", "the page reloaded"
-            got = (await api.get(f"/v1/requests/{rid}", headers=STAFF)).json()
+
+            # The row follows the events stream; GET reads PostgreSQL, which the record agent
+            # writes after it (a run failed reading it once, still 'open'): wait for it.
+            async def recorded() -> dict[str, Any] | None:
+                got: dict[str, Any] = (await api.get(f"/v1/requests/{rid}", headers=STAFF)).json()
+                return got if got["status"] != "open" else None
+
+            got = await eventually(recorded, timeout=60, what="the resolution recorded")
             assert (got["status"], got["claimed_by"]) == ("resolved", "staff-token")
 
             # The health charts: lines once two samples exist, lag bars, the worker alive.
