@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,15 +28,10 @@ import asyncpg
 import httpx
 
 from dispatcher.settings import REPO_ROOT, Settings
+from dispatcher.testing.ports import free_port
 
 STACK_SH = REPO_ROOT / "deploy" / "local" / "stack.sh"
 BASE_PG = "postgresql://dispatch@127.0.0.1:{port}/{db}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def ensure_stack_up() -> None:
