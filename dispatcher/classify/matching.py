@@ -215,27 +215,32 @@ class Scanner:
                             index[word] = len(owners)
                             owners.append([])
                         owners[index[word]].append((table, position))
-                built = self._built = (ahocorasick_rs.AhoCorasick(list(index)), owners)
+                automaton = ahocorasick_rs.AhoCorasick(
+                    list(index), implementation=ahocorasick_rs.Implementation.ContiguousNFA
+                )
+                built = self._built = (automaton, owners)
         return built
 
-    def places(self, text: str, table: int) -> list[tuple[int, int]]:
-        """(start, alternative) wherever a word of `table` stands in `text`: by start, then
+    def places(self, text: str, table: int) -> list[int]:
+        """Wherever a word of `table` stands in `text`, as start << _POSITION_BITS | the
+        alternative it starts (one small number each: cheap to make and sort): by start, then
         in the table's order of trial."""
         built = self._automaton()
         local = self._local
         if getattr(local, "built", None) is not built:
             local.built, local.kept = built, {}
-        kept: dict[str, dict[int, list[tuple[int, int]]]] = local.kept
+        kept: dict[str, dict[int, list[int]]] = local.kept
         found = kept.get(text)
         if found is None:
             found = {}
             owners = built[1]
             for word, start, _ in _matches(built[0], text):
+                place = start << _POSITION_BITS
                 for owner, position in owners[word]:
                     if owner in found:
-                        found[owner].append((start, position))
+                        found[owner].append(place | position)
                     else:
-                        found[owner] = [(start, position)]
+                        found[owner] = [place | position]
             for each in found.values():
                 each.sort()
             if len(kept) >= _KEPT_TEXTS:
@@ -245,7 +250,9 @@ class Scanner:
 
 
 _Built = tuple[ahocorasick_rs.AhoCorasick, list[list[tuple[int, int]]]]
-_NOWHERE: Final[list[tuple[int, int]]] = []
+_NOWHERE: Final[list[int]] = []
+_POSITION_BITS: Final = 16
+_POSITION_MASK: Final = (1 << _POSITION_BITS) - 1
 
 
 def _matches(automaton: ahocorasick_rs.AhoCorasick, text: str) -> list[tuple[int, int, int]]:
@@ -302,6 +309,8 @@ class Table(Generic[T]):
                 self._length.append(0)
                 self._each.append(re.compile(pattern))
         self._scanner = scanner
+        if len(self._rule) > _POSITION_MASK:
+            raise ValueError(f"too many alternatives for one table: {len(self._rule)}")
         self._id = scanner.join(words)
 
     def first_live(self, text: str) -> Hit[T] | None:
@@ -316,7 +325,8 @@ class Table(Generic[T]):
         """Hits in order, found as they are asked for."""
         length, each = self._length, self._each
         after = 0  # where the last hit ended: the next starts there or later
-        for start, position in self._scanner.places(text, self._id):
+        for place in self._scanner.places(text, self._id):
+            start, position = place >> _POSITION_BITS, place & _POSITION_MASK
             if start < after:
                 continue
             end = start + length[position]
