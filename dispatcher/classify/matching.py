@@ -6,6 +6,7 @@ Longer patterns are tried first so "手机卡" (errand) wins over "手机" (tech
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -218,38 +219,54 @@ class Scanner:
                 automaton = ahocorasick_rs.AhoCorasick(
                     list(index), implementation=ahocorasick_rs.Implementation.ContiguousNFA
                 )
-                built = self._built = (automaton, owners)
+                built = self._built = (automaton, owners, max(map(len, index), default=1))
         return built
 
-    def places(self, text: str, table: int) -> list[int]:
+    def places(self, text: str, table: int) -> Iterator[int]:
         """Wherever a word of `table` stands in `text`, as start << _POSITION_BITS | the
         alternative it starts (one small number each: cheap to make and sort): by start, then
-        in the table's order of trial."""
+        in the table's order of trial. A long text is read a chunk at a time, as far as
+        the table is asked (the floor reads 20,000 characters, and often stops early)."""
         built = self._automaton()
         local = self._local
         if getattr(local, "built", None) is not built:
             local.built, local.kept = built, {}
-        kept: dict[str, dict[int, list[int]]] = local.kept
-        found = kept.get(text)
-        if found is None:
-            found = {}
-            owners = built[1]
-            for word, start, _ in _matches(built[0], text):
-                place = start << _POSITION_BITS
-                for owner, position in owners[word]:
-                    if owner in found:
-                        found[owner].append(place | position)
-                    else:
-                        found[owner] = [place | position]
-            for each in found.values():
-                each.sort()
+        kept: dict[str, list[dict[int, list[int]]]] = local.kept
+        chunks = kept.get(text)
+        if chunks is None:
             if len(kept) >= _KEPT_TEXTS:
                 kept.clear()
-            kept[text] = found
-        return found.get(table, _NOWHERE)
+            chunks = kept[text] = []
+        for k in itertools.count():
+            if k == len(chunks):
+                if k * _CHUNK >= max(len(text), 1):
+                    return
+                chunks.append(_read_chunk(built, text, k * _CHUNK))
+            yield from chunks[k].get(table, _NOWHERE)
 
 
-_Built = tuple[ahocorasick_rs.AhoCorasick, list[list[tuple[int, int]]]]
+def _read_chunk(built: _Built, text: str, low: int) -> dict[int, list[int]]:
+    """Per table, the places of words that start in text[low : low + _CHUNK]."""
+    automaton, owners, longest = built
+    high = low + _CHUNK
+    window = text if low == 0 and high >= len(text) else text[low : high + longest - 1]
+    found: dict[int, list[int]] = {}
+    for word, start, _ in _matches(automaton, window):
+        if start + low >= high:
+            continue  # the next chunk's
+        place = (start + low) << _POSITION_BITS
+        for owner, position in owners[word]:
+            if owner in found:
+                found[owner].append(place | position)
+            else:
+                found[owner] = [place | position]
+    for each in found.values():
+        each.sort()
+    return found
+
+
+_Built = tuple[ahocorasick_rs.AhoCorasick, list[list[tuple[int, int]]], int]
+_CHUNK: Final = 4096
 _NOWHERE: Final[list[int]] = []
 _POSITION_BITS: Final = 16
 _POSITION_MASK: Final = (1 << _POSITION_BITS) - 1
