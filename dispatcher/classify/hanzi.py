@@ -92,7 +92,7 @@ _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 # that hold a key that converts go to OpenCC, joined by a newline (itself a mark); a long
 # message quoting a traditional line converts that line only.
 _CLAUSE_MARKS: Final = r",.!?;:~\s。、…"
-_MARKS: Final = re.compile(f"[{_CLAUSE_MARKS}]+")
+_MARKS: Final = re.compile(f"[{_CLAUSE_MARKS}]")
 
 
 def to_simplified(text: str) -> str:
