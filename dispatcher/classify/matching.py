@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any, Final, Generic, NamedTuple, TypeVar
@@ -187,8 +187,8 @@ class Scanner:
     one may start, and a message meets some twenty-five tables; an automaton per table
     still reads the text once per table. Here one Aho-Corasick automaton (`ahocorasick_rs`)
     of every table's words, built once, reads the text once and says, for each table, where
-    its words stand. What it found is kept for the last texts, per thread: the rules and the
-    floor ask many tables about the same text.
+    its words stand. What it found is kept for the last text, per thread (for the last two
+    long ones): the rules and the floor ask many tables about the same text.
     """
 
     def __init__(self) -> None:
@@ -222,12 +222,23 @@ class Scanner:
                 built = self._built = (automaton, owners, max(map(len, index), default=1))
         return built
 
-    def places(self, text: str, table: int) -> Iterator[int]:
+    def places(self, text: str, table: int) -> Iterable[int]:
         """Wherever a word of `table` stands in `text`, as start << _POSITION_BITS | the
         alternative it starts (one small number each: cheap to make and sort): by start, then
-        in the table's order of trial. A long text is read a chunk at a time, as far as
-        the table is asked (the floor reads 20,000 characters, and often stops early)."""
-        built = self._automaton()
+        in the table's order of trial."""
+        last: tuple[_Built, str, dict[int, list[int]]] | None = getattr(self._local, "last", None)
+        if last is not None and last[1] == text and last[0] is self._built:
+            return last[2].get(table, _NOWHERE)  # the same text as the last question
+        built = self._built or self._automaton()
+        if len(text) > _CHUNK:
+            return self._long_places(built, text, table)
+        found = _read_chunk(built, text, 0)
+        self._local.last = (built, text, found)
+        return found.get(table, _NOWHERE)
+
+    def _long_places(self, built: _Built, text: str, table: int) -> Iterator[int]:
+        """A long text is read a chunk at a time, as far as a table is asked (the floor
+        reads 20,000 characters, and often stops early)."""
         local = self._local
         if getattr(local, "built", None) is not built:
             local.built, local.kept = built, {}
@@ -239,7 +250,7 @@ class Scanner:
             chunks = kept[text] = []
         for k in itertools.count():
             if k == len(chunks):
-                if k * _CHUNK >= max(len(text), 1):
+                if k * _CHUNK >= len(text):
                     return
                 chunks.append(_read_chunk(built, text, k * _CHUNK))
             yield from chunks[k].get(table, _NOWHERE)
