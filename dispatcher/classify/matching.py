@@ -1,16 +1,15 @@
 """Find a rule table's hits in a message: leftmost first, the first rule that matches there.
 
-One pass over the message (an Aho-Corasick automaton of the table's fixed rule starts)
-finds where a rule could start; the table then tries its rules only there.
-Longer patterns are tried first so "手机卡" (errand) wins over "手机" (tech help)."""
+One pass over the message (`Scanner`: an Aho-Corasick automaton of the fixed words every
+table's rules start with) finds where a rule could start; each table then tries its rules
+only there. Longer patterns are tried first so "手机卡" (errand) wins over "手机" (tech help)."""
 
 from __future__ import annotations
 
-import itertools
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
+from itertools import count, islice
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any, Final, Generic, NamedTuple, TypeVar
 
@@ -149,11 +148,12 @@ def _anchors(pattern: str) -> tuple[list[str], bool]:
     return [], False
 
 
-# At a position where some rule's first character stands, `re` tries the alternation's
-# branches one by one; with a few hundred first characters that walk is most of a scan. A
-# big table is therefore split into a tree of character-class look-aheads (four ways, down
-# to sixteen first characters), so each position costs a few class checks and one short
-# walk. Small tables stay one flat alternation, which `re` skips through faster.
+# For a big alternation still scanned by `re` (OpenCC's phrases in `hanzi`): at a position
+# where some branch's first character stands, `re` tries the branches one by one; with a
+# few hundred first characters that walk is most of a scan. A big one is therefore split
+# into a tree of character-class look-aheads (four ways, down to sixteen first characters),
+# so each position costs a few class checks and one short walk. Small ones stay one flat
+# alternation, which `re` skips through faster.
 _FLAT_UP_TO: Final = 64
 _FAN_OUT: Final = 4
 _LEAF: Final = 16
@@ -248,7 +248,7 @@ class Scanner:
             if len(kept) >= _KEPT_TEXTS:
                 kept.clear()
             chunks = kept[text] = []
-        for k in itertools.count():
+        for k in count():
             if k == len(chunks):
                 if k * _CHUNK >= len(text):
                     return
