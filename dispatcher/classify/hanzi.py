@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from bisect import bisect_right
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -85,6 +86,15 @@ def _converter(config: str) -> opencc.OpenCC:
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 
+# OpenCC converts a text dictionary key by dictionary key, and no key of the `tw2sp` chain
+# holds one of these marks (`tests/unit/test_classify_hanzi_sets.py` checks the installed
+# dictionaries): a clause converts alone exactly as within its text. So only the clauses
+# that hold a key that converts go to OpenCC, joined by a newline (itself a mark); a long
+# message quoting a traditional line converts that line only.
+_CLAUSE_MARKS: Final = r",.!?;:~\s。、…"
+_MARKS: Final = re.compile(f"[{_CLAUSE_MARKS}]")
+
+
 def to_simplified(text: str) -> str:
     """Traditional (Taiwan, Hong Kong) → simplified with mainland phrasing."""
     if unchanged_by_opencc(text):
@@ -92,6 +102,36 @@ def to_simplified(text: str) -> str:
     if "\x00" in text:
         # OpenCC stops at a NUL and drops the rest: convert the pieces between them.
         return "\x00".join(to_simplified(piece) for piece in text.split("\x00"))
+    if len(text) < _CLAUSES_FROM or _ASTRAL.search(text):
+        return _convert(text)
+    where = [m.start() for m in _TW2SP_CHAR.finditer(text)]
+    if _TW2SP_WITNESS.search(text):
+        where = sorted(where + [m.start() for m in _TW2SP_PHRASE.finditer(text)])
+    marks = list(_MARKS.finditer(text))
+    ends = [m.start() for m in marks]  # where each clause ends
+    spans: list[tuple[int, int]] = []
+    for at in where:
+        if spans and at < spans[-1][1]:
+            continue  # in the clause already taken
+        k = bisect_right(ends, at)
+        spans.append((marks[k - 1].end() if k else 0, ends[k] if k < len(ends) else len(text)))
+    if sum(end - start for start, end in spans) * 2 > len(text):
+        return _convert(text)  # most of it: one call for all of it
+    converted = _convert("\n".join(text[start:end] for start, end in spans)).split("\n")
+    if len(converted) != len(spans):  # pragma: no cover - no value holds a newline
+        return _convert(text)
+    pieces, done = [], 0
+    for (start, end), clause in zip(spans, converted, strict=True):
+        pieces += [text[done:start], clause]
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+_CLAUSES_FROM: Final = 100  # a shorter message goes to OpenCC whole
+
+
+def _convert(text: str) -> str:
     try:
         result: str = _converter("tw2sp").convert(text)
     except UnicodeEncodeError:  # a lone surrogate: OpenCC takes UTF-8 only

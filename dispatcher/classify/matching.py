@@ -1,17 +1,19 @@
-"""Compile a rule table into one regex and find its non-negated hits in a message.
+"""Find a rule table's hits in a message: leftmost first, the first rule that matches there.
 
-One alternation per table keeps a message to a handful of regex scans (microseconds);
-longer patterns are tried first so "手机卡" (errand) wins over "手机" (tech help).
-"""
+One pass over the message (`Scanner`: an Aho-Corasick automaton of the fixed words every
+table's rules start with) finds where a rule could start; each table then tries its rules
+only there. Longer patterns are tried first so "手机卡" (errand) wins over "手机" (tech help)."""
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from itertools import islice
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import count, islice
 from re import _parser as sre_parse  # type: ignore[attr-defined]
-from typing import Final, Generic, NamedTuple, TypeVar
+from typing import Any, Final, Generic, NamedTuple, TypeVar
+
+import ahocorasick_rs
 
 T = TypeVar("T")
 
@@ -81,19 +83,77 @@ def _expand(pattern: str, depth: int = 0) -> list[str]:
     return expanded if len(expanded) <= _MAX_EXPANSION else [pattern]
 
 
-def _first_literal(pattern: str) -> str | None:
-    """The character every match of `pattern` starts with, if there is one."""
-    parsed = sre_parse.parse(pattern)
-    if parsed.data and parsed.data[0][0] is sre_parse.LITERAL:
-        return chr(parsed.data[0][1])
+_MAX_WORDS: Final = 64
+
+
+def _words(items: Sequence[tuple[Any, Any]]) -> list[str] | None:
+    """Every string a sequence of parsed regex items matches, in the order `re` tries them,
+    when that is a short list of fixed words (else None)."""
+    words = [""]
+    for item in items:
+        options = _item_words(item)
+        if options is None or len(words) * len(options) > _MAX_WORDS:
+            return None
+        words = [w + o for w in words for o in options]  # `re` backtracks the last item first
+    return words
+
+
+def _item_words(item: tuple[Any, Any]) -> list[str] | None:
+    op, value = item
+    if op is sre_parse.LITERAL:
+        return [chr(value)]
+    if op is sre_parse.IN:
+        chars = [chr(v) for o, v in value if o is sre_parse.LITERAL]
+        return chars if len(chars) == len(value) else None
+    if op is sre_parse.BRANCH:
+        branches = [_words(b) for b in value[1]]
+        if any(b is None for b in branches):
+            return None
+        return [w for b in branches for w in b or ()]
+    if op is sre_parse.SUBPATTERN:
+        _, add, remove, inner = value
+        return None if add or remove else _words(inner)
+    if op in (sre_parse.ASSERT, sre_parse.ASSERT_NOT):
+        return [""]  # reads around, matches no character ("有(?<!谁有)空": words 有空…)
+    if op is sre_parse.MAX_REPEAT:
+        low, high, inner = value
+        once = _words(inner)
+        if once is None or high > 3:
+            return None
+        return _greedy(once, low, high)
     return None
 
 
-# At a position where some rule's first character stands, `re` tries the alternation's
-# branches one by one; with a few hundred first characters that walk is most of a scan. A
-# big table is therefore split into a tree of character-class look-aheads (four ways, down
-# to sixteen first characters), so each position costs a few class checks and one short
-# walk. Small tables stay one flat alternation, which `re` skips through faster.
+def _greedy(once: list[str], low: int, high: int) -> list[str] | None:
+    """A greedy repeat tries one more before stopping, each option in turn: x{0,1} → x, ""."""
+    if high == 0:
+        return [""]
+    more = _greedy(once, max(low - 1, 0), high - 1)
+    if more is None or len(once) * len(more) > _MAX_WORDS:
+        return None
+    return [o + m for o in once for m in more] + ([""] if low == 0 else [])
+
+
+_LOOKAROUND: Final = re.compile(r"\(\?<?[=!]")
+
+
+def _anchors(pattern: str) -> tuple[list[str], bool]:
+    """Fixed words every match of `pattern` starts with (in the order `re` tries them), and
+    whether they are all of it (the pattern matches exactly these words)."""
+    items = list(sre_parse.parse(pattern).data)
+    for cut in range(len(items), 0, -1):
+        words = _words(items[:cut])
+        if words is not None and all(words):
+            return words, cut == len(items) and not _LOOKAROUND.search(pattern)
+    return [], False
+
+
+# For a big alternation still scanned by `re` (OpenCC's phrases in `hanzi`): at a position
+# where some branch's first character stands, `re` tries the branches one by one; with a
+# few hundred first characters that walk is most of a scan. A big one is therefore split
+# into a tree of character-class look-aheads (four ways, down to sixteen first characters),
+# so each position costs a few class checks and one short walk. Small ones stay one flat
+# alternation, which `re` skips through faster.
 _FLAT_UP_TO: Final = 64
 _FAN_OUT: Final = 4
 _LEAF: Final = 16
@@ -116,85 +176,174 @@ def dispatch(grouped: dict[str, str]) -> str:
     return f"(?=[{re.escape(''.join(chars))}])(?:{_tree(chars, grouped)})"
 
 
-class Table(Generic[T]):
-    """Rules of one kind, matched as one alternation: leftmost hit first, then the first
-    rule (longest pattern) that matches there, then on after its end.
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_KEPT_TEXTS: Final = 2  # the floor reads a long message whole, the rules its start
 
-    `re` scans a plain alternation fast only when every alternative starts with a fixed
-    character (it then skips to those characters); one rule starting with "(疼|痛)" or a
-    look-behind makes it try every rule at every position. So the rules are split: those
-    with a fixed first character in one regex, the others in another; the leftmost start
-    of either is where the alternation would match, and the rules that can start with that
-    character, in order, say which rule it is. Same hits, several times faster.
+
+class Scanner:
+    """One pass over a message for the fixed words every table's rules start with.
+
+    Scanned by `re`, a big alternation tries its branches one by one at each position where
+    one may start, and a message meets some twenty-five tables; an automaton per table
+    still reads the text once per table. Here one Aho-Corasick automaton (`ahocorasick_rs`)
+    of every table's words, built once, reads the text once and says, for each table, where
+    its words stand. What it found is kept for the last text, per thread (for the last two
+    long ones): the rules and the floor ask many tables about the same text.
     """
 
-    def __init__(self, rules: Sequence[tuple[str, T]]) -> None:
+    def __init__(self) -> None:
+        self._words: list[list[tuple[str, int]]] = []  # per table: (word, alternative)
+        self._built: _Built | None = None
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def join(self, words: list[tuple[str, int]]) -> int:
+        """Add a table's words (each with the alternative it starts); the table's id."""
+        with self._lock:
+            self._words.append(words)
+            self._built = None  # rebuilt with the new table at the next scan
+            return len(self._words) - 1
+
+    def _automaton(self) -> _Built:
+        built = self._built
+        if built is None:
+            with self._lock:
+                index: dict[str, int] = {}
+                owners: list[list[tuple[int, int]]] = []  # per word: (table, alternative)
+                for table, words in enumerate(self._words):
+                    for word, position in words:
+                        if word not in index:
+                            index[word] = len(owners)
+                            owners.append([])
+                        owners[index[word]].append((table, position))
+                automaton = ahocorasick_rs.AhoCorasick(
+                    list(index), implementation=ahocorasick_rs.Implementation.ContiguousNFA
+                )
+                built = self._built = (automaton, owners, max(map(len, index), default=1))
+        return built
+
+    def places(self, text: str, table: int) -> Iterable[int]:
+        """Wherever a word of `table` stands in `text`, as start << _POSITION_BITS | the
+        alternative it starts (one small number each: cheap to make and sort): by start, then
+        in the table's order of trial."""
+        last: tuple[_Built, str, dict[int, list[int]]] | None = getattr(self._local, "last", None)
+        if last is not None and last[1] == text and last[0] is self._built:
+            return last[2].get(table, _NOWHERE)  # the same text as the last question
+        built = self._built or self._automaton()
+        if len(text) > _CHUNK:
+            return self._long_places(built, text, table)
+        found = _read_chunk(built, text, 0)
+        self._local.last = (built, text, found)
+        return found.get(table, _NOWHERE)
+
+    def _long_places(self, built: _Built, text: str, table: int) -> Iterator[int]:
+        """A long text is read a chunk at a time, as far as a table is asked (the floor
+        reads 20,000 characters, and often stops early)."""
+        local = self._local
+        if getattr(local, "built", None) is not built:
+            local.built, local.kept = built, {}
+        kept: dict[str, list[dict[int, list[int]]]] = local.kept
+        chunks = kept.get(text)
+        if chunks is None:
+            if len(kept) >= _KEPT_TEXTS:
+                kept.clear()
+            chunks = kept[text] = []
+        for k in count():
+            if k == len(chunks):
+                if k * _CHUNK >= len(text):
+                    return
+                chunks.append(_read_chunk(built, text, k * _CHUNK))
+            yield from chunks[k].get(table, _NOWHERE)
+
+
+def _read_chunk(built: _Built, text: str, low: int) -> dict[int, list[int]]:
+    """Per table, the places of words that start in text[low : low + _CHUNK]."""
+    automaton, owners, longest = built
+    high = low + _CHUNK
+    window = text if low == 0 and high >= len(text) else text[low : high + longest - 1]
+    found: dict[int, list[int]] = {}
+    for word, start, _ in _matches(automaton, window):
+        if start + low >= high:
+            continue  # the next chunk's
+        place = (start + low) << _POSITION_BITS
+        for owner, position in owners[word]:
+            if owner in found:
+                found[owner].append(place | position)
+            else:
+                found[owner] = [place | position]
+    for each in found.values():
+        each.sort()
+    return found
+
+
+_Built = tuple[ahocorasick_rs.AhoCorasick, list[list[tuple[int, int]]], int]
+_CHUNK: Final = 4096
+_NOWHERE: Final[list[int]] = []
+_POSITION_BITS: Final = 16
+_POSITION_MASK: Final = (1 << _POSITION_BITS) - 1
+
+
+def _matches(automaton: ahocorasick_rs.AhoCorasick, text: str) -> list[tuple[int, int, int]]:
+    try:
+        return automaton.find_matches_as_indexes(text, overlapping=True)
+    except UnicodeEncodeError:  # a lone surrogate (in no word): same length, in UTF-8
+        return automaton.find_matches_as_indexes(_SURROGATE.sub("\ufffd", text), overlapping=True)
+
+
+SCANNER: Final = Scanner()
+
+
+class Table(Generic[T]):
+    """Rules of one kind, matched like one alternation of them: leftmost hit first, then the
+    first rule (longest pattern) that matches there, then on after its end.
+
+    Every rule's start is rewritten (`_expand`) into alternatives that each begin with fixed
+    words (`_anchors`). A match can start only where one of its words stands, so trying the
+    alternatives found at each such place (`Scanner`), in order, finds what the alternation
+    finds. An alternative that is a fixed word needs no regex: where it stands, it matches.
+    """
+
+    def __init__(self, rules: Sequence[tuple[str, T]], scanner: Scanner = SCANNER) -> None:
         ordered = sorted(enumerate(rules), key=lambda item: -len(item[1][0]))
-        self._rules: list[T] = [rule for _, (_, rule) in ordered]
-        # (pattern, rule index), in the alternation's order, starts rewritten by `_expand`.
+        rules_in_order: list[T] = [rule for _, (_, rule) in ordered]
+        # (pattern, rule), in the alternation's order, starts rewritten by `_expand`.
         alternatives = [
-            (expanded, index)
+            (expanded, rules_in_order[index])
             for index, (_, (pattern, _)) in enumerate(ordered)
             for expanded in _expand(_UNNAMED_GROUP.sub("(?:", pattern))
         ]
-        self._each = [re.compile(pattern) for pattern, _ in alternatives]
-        self._rule_of = [index for _, index in alternatives]
-        by_first: dict[str, list[int]] = defaultdict(list)
-        anywhere: list[int] = []
-        for position, (pattern, _) in enumerate(alternatives):
-            first = _first_literal(pattern)
-            if first is None:
-                anywhere.append(position)
+        # An alternative that is a few fixed words becomes one alternative per word, in the
+        # order `re` tries them; any other stays one regex, tried where one of its words stands.
+        self._rule: list[T] = []
+        self._length: list[int] = []  # of the fixed word; 0: the regex decides
+        self._each: list[re.Pattern[str] | None] = []
+        words: list[tuple[str, int]] = []
+        for pattern, rule in alternatives:
+            anchors, whole = _anchors(pattern)
+            if not anchors:
+                raise ValueError(f"a rule must start with a fixed character: {pattern!r}")
+            if whole:
+                words += [(word, len(self._rule) + k) for k, word in enumerate(anchors)]
+                self._rule += [rule] * len(anchors)
+                self._length += [len(word) for word in anchors]
+                self._each += [None] * len(anchors)
             else:
-                by_first[first].append(position)
-        self._anywhere = anywhere
-        self._candidates = {ch: sorted(ids + anywhere) for ch, ids in by_first.items()}
-        # First characters all of whose alternatives belong to one rule (every character of
-        # a Signal): a match there needs no second look to know its rule.
-        self._one_rule = {
-            ch: self._rules[self._rule_of[ids[0]]]
-            for ch, ids in self._candidates.items()
-            if len({self._rule_of[i] for i in ids}) == 1
-        }
-        # The fixed-start finder groups alternatives by their first character ("电(?:脑|线…)"):
-        # `re` then checks each first character once per position, not every alternative.
-        # Alternatives with different first characters never match at the same position,
-        # so the grouping changes no match.
-        grouped = {
-            ch: f"{re.escape(ch)}(?:{'|'.join(alternatives[i][0][1:] for i in ids)})"
-            if all(alternatives[i][0][0] == ch for i in ids)
-            else "|".join(alternatives[i][0] for i in ids)
-            for ch, ids in by_first.items()
-        }
-        finders = [dispatch(grouped), "|".join(alternatives[i][0] for i in anywhere)]
-        self._finders = [re.compile(f) for f in finders if f]
-
-    def _rule_at(self, text: str, start: int) -> T:
-        """The rule of the one finder's match at `start` (the first alternative, in order,
-        that matches there)."""
-        ch = text[start]
-        if ch in self._one_rule:
-            return self._one_rule[ch]
-        each = self._each
-        position = next(p for p in self._candidates[ch] if each[p].match(text, start))
-        return self._rules[self._rule_of[position]]
+                # A word that extends another ("修好" after "修") finds no other place.
+                shortest = [
+                    w for w in anchors if not any(w.startswith(v) for v in anchors if v != w)
+                ]
+                words += [(word, len(self._rule)) for word in shortest]
+                self._rule.append(rule)
+                self._length.append(0)
+                self._each.append(re.compile(pattern))
+        self._scanner = scanner
+        if len(self._rule) > _POSITION_MASK:
+            raise ValueError(f"too many alternatives for one table: {len(self._rule)}")
+        self._id = scanner.join(words)
 
     def first_live(self, text: str) -> Hit[T] | None:
-        """The first hit that is not negated (the hits before it are not built)."""
-        if len(self._finders) != 1 or self._anywhere:
-            return next((h for h in self.iter_hits(text) if not h.negated), None)
-        for found in self._finders[0].finditer(text):
-            start = found.start()
-            if not is_negated(text, start):
-                return Hit(self._rule_at(text, start), start, found.end(), found.group(), False)
-        return None
-
-    def _identify(self, text: str, start: int) -> tuple[re.Match[str], int] | None:
-        for position in self._candidates.get(text[start], self._anywhere):
-            match = self._each[position].match(text, start)
-            if match is not None:
-                return match, self._rule_of[position]
-        return None  # pragma: no cover - a finder matched here, so some rule does
+        """The first hit that is not negated (the hits after it are not looked for)."""
+        return next((h for h in self.iter_hits(text) if not h.negated), None)
 
     def hits(self, text: str, limit: int | None = None) -> list[Hit[T]]:
         """Hits in order; at most `limit` of them (a long message full of cues stays cheap)."""
@@ -202,37 +351,20 @@ class Table(Generic[T]):
 
     def iter_hits(self, text: str) -> Iterator[Hit[T]]:
         """Hits in order, found as they are asked for."""
-        if len(self._finders) == 1 and not self._anywhere:
-            # One finder whose matches are exactly the hits: no re-search between hits.
-            for found in self._finders[0].finditer(text):
-                start = found.start()
-                yield Hit(
-                    self._rule_at(text, start),
-                    start,
-                    found.end(),
-                    found.group(),
-                    is_negated(text, start),
-                )
-            return
-        ahead = [finder.search(text) for finder in self._finders]
-        pos = 0
-        while True:
-            for k, match in enumerate(ahead):
-                if match is not None and match.start() < pos:
-                    ahead[k] = self._finders[k].search(text, pos)
-            starts = [m.start() for m in ahead if m is not None]
-            if not starts:
-                return
-            start = min(starts)
-            identified = self._identify(text, start)
-            if identified is None:  # pragma: no cover
-                pos = start + 1
+        length, each = self._length, self._each
+        after = 0  # where the last hit ended: the next starts there or later
+        for place in self._scanner.places(text, self._id):
+            start, position = place >> _POSITION_BITS, place & _POSITION_MASK
+            if start < after:
                 continue
-            match, index = identified
-            yield Hit(
-                self._rules[index], start, match.end(), match.group(), is_negated(text, start)
-            )
-            pos = max(match.end(), start + 1)
+            end = start + length[position]
+            if end == start:
+                match = each[position].match(text, start)  # type: ignore[union-attr]
+                if match is None:
+                    continue
+                end = match.end()
+            after = end
+            yield Hit(self._rule[position], start, end, text[start:end], is_negated(text, start))
 
 
 class LazyHits(Generic[T]):
@@ -272,9 +404,15 @@ class LazyHits(Generic[T]):
 class Signal:
     """A plain list of patterns whose only question is: where does it occur?"""
 
+    _made: Final[dict[tuple[str, tuple[str, ...]], Table[str]]] = {}
+
     def __init__(self, name: str, patterns: Sequence[str]) -> None:
         self.name = name
-        self._table: Table[str] = Table([(p, name) for p in patterns])
+        # The same list read in two modules (the rules and the floor) is one table.
+        key = (name, tuple(patterns))
+        if key not in self._made:
+            self._made[key] = Table([(p, name) for p in patterns])
+        self._table = self._made[key]
 
     def hits(self, text: str, *, keep_negated: bool = False) -> list[Hit[str]]:
         return [h for h in self._table.hits(text) if keep_negated or not h.negated]

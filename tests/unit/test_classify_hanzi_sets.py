@@ -4,15 +4,23 @@ and the answer is always OpenCC's own. Script detection from the same stored set
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from pathlib import Path
 
 import opencc
 import pytest
 
 from dispatcher.classify import classify
-from dispatcher.classify.build_hanzi import SETS_PATH, build
+from dispatcher.classify.build_hanzi import _CLIB, SETS_PATH, _dict_files, _entries, build
 from dispatcher.classify.decisions import corpus_texts
-from dispatcher.classify.hanzi import _AMBIGUOUS, detect_script, to_simplified, unchanged_by_opencc
+from dispatcher.classify.hanzi import (
+    _AMBIGUOUS,
+    _CLAUSE_MARKS,
+    detect_script,
+    to_simplified,
+    unchanged_by_opencc,
+)
 from schemas.vocab import EmergencyNumber, Urgency
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "classifier_corpus"
@@ -43,6 +51,25 @@ def test_the_shortcut_answers_as_opencc_does() -> None:
     skipped = [t for t in corpus_texts(CORPUS) if unchanged_by_opencc(t)]
     assert len(skipped) > 500  # most messages never reach OpenCC
     assert to_simplified("我的滑鼠坏了") == "我的鼠标坏了"
+
+
+def test_no_opencc_key_holds_a_clause_mark(tmp_path: Path) -> None:
+    """What lets `to_simplified` send OpenCC only the clauses that change."""
+    share = _CLIB / "share" / "opencc"
+    spec = json.loads((share / "tw2sp.json").read_text(encoding="utf-8"))
+    names = dict.fromkeys(_dict_files(spec))
+    keys = [key for name in names for key, _ in _entries(share, name, tmp_path)]
+    assert len(keys) > 7000
+    marks = re.compile(f"[{_CLAUSE_MARKS}]")
+    assert [key for key in keys if marks.search(key)] == []
+
+
+def test_clause_by_clause_is_what_opencc_gives_for_the_whole() -> None:
+    # As `normalise` hands them over (full-width marks folded), run together as in the bench.
+    texts = [unicodedata.normalize("NFKC", t) for t in corpus_texts(CORPUS)]
+    mixed = [",".join(texts[k : k + n]) for n in (3, 9) for k in range(0, len(texts), n)]
+    mixed += ["甚至著名.\n滑鼠壞了!我爸暈倒" * 9, "我爸…暈倒、叫不醒~ 鄰居\t快來," + "我们" * 60]
+    assert [t for t in mixed if to_simplified(t) != TW2SP.convert(t)] == []
 
 
 def _script_by_character(text: str) -> str:
