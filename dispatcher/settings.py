@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     api_port: int = 8080
     public_base_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = Field(256 * 1024, ge=1024)
+    # How long the API holds an idle keep-alive connection. Longer than any client's or
+    # proxy's own idle limit (httpx 5 s, nginx 75 s): the client must be the one to close,
+    # since a server closing just as the client reuses the connection fails that request
+    # ("Server disconnected without sending a response": uvicorn's 5 s = httpx's 5 s raced).
+    api_keepalive_seconds: int = Field(90, ge=1)
     roster_max_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # a community's whole ledger
     # The unrecorded sweeper (api/unrecorded_sweeper.py): acknowledged commands not recorded
     # after this long are produced again (same command id).

@@ -36,5 +36,6 @@ def main(argv: list[str]) -> int:
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies) or None,
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=settings.api_keepalive_seconds,
     )
     return 0
