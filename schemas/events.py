@@ -274,6 +274,9 @@ class HelperUpdated(Wire):
     active: bool
     away: bool
     busy: bool
+    # The teams the helper belongs to or leads: the read model's team lists (a leader's
+    # checklist of who may go) follow the core's roster, whichever way it was written.
+    teams: tuple[str, ...] = Field(default=(), exclude_if=unset)
 
 
 EventBody = Annotated[

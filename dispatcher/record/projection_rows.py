@@ -246,15 +246,18 @@ async def _claimed(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> Non
 async def _helper_updated(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
     await conn.execute(
         """
-        INSERT INTO helpers (helper_id, community_id, display_name, profile, active, updated_at)
-        VALUES ($1, $2, '', '{}'::jsonb, $3, $4)
+        INSERT INTO helpers (helper_id, community_id, display_name, profile, active, updated_at,
+                             teams)
+        VALUES ($1, $2, '', '{}'::jsonb, $3, $4, $5)
         ON CONFLICT (helper_id) DO UPDATE SET active = EXCLUDED.active,
-                                              updated_at = EXCLUDED.updated_at
+                                              updated_at = EXCLUDED.updated_at,
+                                              teams = EXCLUDED.teams
         """,
         b["helper_id"],
         e.community_id,
         b["active"],
         e.occurred_at,
+        list(b.get("teams", ())),
     )
 
 

@@ -43,12 +43,12 @@ class RosterMembers:
             async with conn.transaction():
                 await conn.executemany(
                     "INSERT INTO roster_members (community_id, helper_id, compound_id, "
-                    "display_name, listed_at, position, teams) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                    "display_name, listed_at, position) "
+                    "VALUES ($1, $2, $3, $4, $5, $6) "
                     "ON CONFLICT (community_id, helper_id) DO UPDATE SET "
                     "compound_id = EXCLUDED.compound_id, display_name = EXCLUDED.display_name, "
                     "listed_at = EXCLUDED.listed_at, retired_at = NULL, "
-                    "position = EXCLUDED.position, teams = EXCLUDED.teams",
+                    "position = EXCLUDED.position",
                     [
                         (
                             community_id,
@@ -57,7 +57,6 @@ class RosterMembers:
                             p.name,
                             now,
                             position,  # the ledger's row order: a team checklist's order
-                            sorted({*p.teams, *p.leads_teams}),
                         )
                         for position, p in enumerate(listed)
                     ],

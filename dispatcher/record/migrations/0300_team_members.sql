@@ -2,8 +2,8 @@
 -- named member has an assignment row of their own; `signed_up_by` is the leader who
 -- signed them up (NULL for an assignment the helper accepted themselves).
 ALTER TABLE assignments ADD COLUMN signed_up_by text;
--- What the leader's checklist offers: the ledger's row order (`position`) and the teams
--- each listed helper belongs to or leads (the API writes both at a ledger import; the
--- core checks membership again against its own roster when the leader accepts).
+-- What the leader's checklist offers: each helper's teams (belongs to or leads), from the
+-- core's `helper_updated` events, and the ledger's row order (`roster_members.position`,
+-- written by the API at a ledger import). The core checks membership again on accept.
+ALTER TABLE helpers ADD COLUMN teams text[] NOT NULL DEFAULT '{}';
 ALTER TABLE roster_members ADD COLUMN position int;
-ALTER TABLE roster_members ADD COLUMN teams text[] NOT NULL DEFAULT '{}';

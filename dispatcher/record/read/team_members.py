@@ -15,15 +15,15 @@ class TeamMember:
 
 
 async def active_members(db: Db, community_id: str, team_id: str) -> list[TeamMember]:
-    """The team's active members (its leaders too) as the community's ledger lists them
-    (not retired, not deactivated), in the ledger's row order."""
+    """The team's active members (its leaders too) as the core's roster has them, in the
+    ledger's row order (helpers no ledger listed, e.g. added through the API, last)."""
     rows = await db.fetch(
         """
-        SELECT r.helper_id, r.display_name
-        FROM roster_members r LEFT JOIN helpers h ON h.helper_id = r.helper_id
-        WHERE r.community_id = $1 AND r.retired_at IS NULL AND $2 = ANY(r.teams)
-          AND COALESCE(h.active, true)
-        ORDER BY r.position NULLS LAST, r.helper_id
+        SELECT h.helper_id, r.display_name
+        FROM helpers h LEFT JOIN roster_members r
+          ON r.community_id = h.community_id AND r.helper_id = h.helper_id
+        WHERE h.community_id = $1 AND h.active AND $2 = ANY(h.teams)
+        ORDER BY r.position NULLS LAST, h.helper_id
         """,
         community_id,
         team_id,
