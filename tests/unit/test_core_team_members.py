@@ -10,6 +10,7 @@ from typing import Any
 from dispatcher.core.team_members import member_offer_id
 from schemas.commands import (
     AcceptOffer,
+    CancelRequest,
     Command,
     CompleteAssignment,
     DeactivateHelper,
@@ -18,7 +19,7 @@ from schemas.commands import (
     WithdrawHelper,
 )
 from schemas.records import RequestStatus
-from schemas.vocab import Category, Skill, Urgency
+from schemas.vocab import Category, Party, Skill, Urgency
 from tests.unit.conftest import World
 from tests.unit.test_core_party_teams import person
 
@@ -211,3 +212,18 @@ def test_a_named_accept_json_round_trips_and_an_inconsistent_one_is_invalid():
     assert "member_ids" not in old.model_dump_json()  # earlier bytes kept
     with pytest.raises(ValidationError):
         AcceptOffer(request_id="r", offer_id="o", helper_id="h", members=3, member_ids=("m",))
+
+
+def test_a_cancellation_stands_down_each_member_on_their_own_assignment(world):
+    _team(world)
+    _carry(world, 3)
+    _accept_naming(world, "member-0", "member-1")
+    d = world.run(CancelRequest(request_id="req-1", by=Party.REQUESTER))
+    told = {
+        (s.helper_id, s.offer_id) for s in world.of_type("offer_stood_down", d) if s.was_assigned
+    }
+    assert told == {
+        ("leader", world.offer_id("leader")),
+        ("member-0", member_offer_id("req-1", "member-0")),
+        ("member-1", member_offer_id("req-1", "member-1")),
+    }
