@@ -292,6 +292,13 @@ def team_form(
         max(1, summary.helpers_needed - summary.helpers_assigned) if summary is not None else 1
     )
     others = [m for m in members if m.helper_id != leader_id]
+    if not others:  # nobody known to the read model yet (helpers from before 0300): a count
+        return (
+            f'<form method="post" action="{e(action)}"><p>您是{e(name)}的负责人（共{size}人）。</p>'
+            f'<label>这次去几位（含您自己）<input name="members" type="number" min="1" '
+            f'max="{size}" value="{min(size, open_slots)}"></label>'
+            '<button type="submit">我们队可以去帮忙</button></form>'
+        )
     boxes = "".join(
         f'<label><input type="checkbox" name="member" value="{e(m.helper_id)}"'
         f"{' checked' if k < open_slots - 1 else ''}> {e(m.name or m.helper_id)}</label>"
@@ -343,10 +350,10 @@ async def act_on_offer(
     pool = await deps.pool()
     first, use = await oo.claim(pool, wanted)
     # A member's link confirms an assignment their leader made: nothing to send.
-    signed_up = use.action == "accept" and await read_team.signed_up_by(
-        pool, use.request_id, use.helper_id, use.offer_id
-    )
-    if first and not signed_up:
+    if first and not (
+        use.action == "accept"
+        and await read_team.signed_up_by(pool, use.request_id, use.helper_id, use.offer_id)
+    ):
         body = (
             AcceptOffer(
                 request_id=use.request_id,
