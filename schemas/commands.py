@@ -9,9 +9,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from schemas._base import UtcDatetime, Wire, single
+from schemas._base import UtcDatetime, Wire, single, unset
 from schemas.helper_messages import SendHelperSummary, WelcomeHelper
 from schemas.helpers import HelperProfile, TimeWindow
 from schemas.requests import RequestSpec
@@ -33,6 +33,16 @@ class AcceptOffer(Wire):
     helper_id: str
     # A team leader accepting a team offer for this many members (1: themselves alone).
     members: int = Field(default=1, ge=1, le=50, exclude_if=single)
+    # Who goes besides the leader (helper ids, the leader's choice): each gets an
+    # assignment of their own. Empty with `members` > 1 (commands from before): the
+    # leader holds all n slots alone, as then.
+    member_ids: tuple[str, ...] = Field(default=(), max_length=49, exclude_if=unset)
+
+    @model_validator(mode="after")
+    def _members_named_consistently(self) -> AcceptOffer:
+        if self.member_ids and self.members != 1 + len(self.member_ids):
+            raise ValueError("members must be 1 (the leader) + len(member_ids)")
+        return self
 
 
 class DeclineOffer(Wire):

@@ -129,6 +129,10 @@ class HelperAssigned(Wire):
     team_id: str | None = Field(default=None, exclude_if=unset)
     members: int = Field(default=1, exclude_if=single)
     sealed: Sealed | None = Field(default=None, repr=False)
+    # On the leader's event: the members they signed up (each has an event of their own,
+    # with `signed_up_by` the leader; its `offer_id` names that member's assignment).
+    member_ids: tuple[str, ...] = Field(default=(), exclude_if=unset)
+    signed_up_by: str | None = Field(default=None, exclude_if=unset)
 
 
 StandDownReason = Literal["covered", "cancelled", "resolved", "expired", "referred"]
@@ -248,6 +252,8 @@ RejectReason = Literal[
     "no_open_slot",  # a team called onto a request with no presence slot left open
     "no_team_leader",  # the team has no available leader in the request's community
     "already_offered",  # the team (or its leader) holds an offer on this request already
+    "not_a_team_member",  # a leader named someone not an active member of the offered team
+    "already_assigned",  # a leader named a member who is (or was) assigned to the request
 ]
 
 
@@ -268,6 +274,9 @@ class HelperUpdated(Wire):
     active: bool
     away: bool
     busy: bool
+    # The teams the helper belongs to or leads: the read model's team lists (a leader's
+    # checklist of who may go) follow the core's roster, whichever way it was written.
+    teams: tuple[str, ...] = Field(default=(), exclude_if=unset)
 
 
 EventBody = Annotated[

@@ -73,6 +73,8 @@ class AssignmentRecord(Wire):
     # A team's leader accepted for several members: the slots they hold besides `slot`.
     team_id: str | None = Field(default=None, exclude_if=unset)
     team_slots: tuple[int, ...] = Field(default=(), exclude_if=unset)
+    # A team member whose leader signed them up (the leader's helper id): their own slot.
+    signed_up_by: str | None = Field(default=None, exclude_if=unset)
 
     @property
     def slots_held(self) -> int:

@@ -4,6 +4,7 @@ open links; opening never acts), POST acts once, then shows what the worker deci
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -34,7 +35,9 @@ from dispatcher.record.edge import audit
 from dispatcher.record.read import assignments as read_assignments
 from dispatcher.record.read import offers as read_offers
 from dispatcher.record.read import requests as read_requests
+from dispatcher.record.read import team_members as read_team
 from dispatcher.record.read.requests import RequestSummary
+from dispatcher.record.read.team_members import TeamMember
 from dispatcher.sealing import Unreadable, keyring, open_stored
 from schemas.catalogue import label_zh
 from schemas.commands import AcceptOffer, Command, DeclineOffer
@@ -222,11 +225,28 @@ async def offer_page(request: Request, token: str = Token) -> Response:
         return page("求助已结束", "<p>这次求助已经结束，无需前往。谢谢您！</p>", tone="warn")
     action = request.url.path
     if checked.kind == "accept":
-        team = await read_offers.team_of(pool, _use_of(checked).offer_id)
+        use = _use_of(checked)
+        leader = await read_team.signed_up_by(pool, use.request_id, use.helper_id, use.offer_id)
+        if leader is not None:  # a member their leader signed up: confirm, then see it
+            body = (
+                f"<p>您的队长{e(leader)}为您报名了这次求助。确认后，您会看到求助人的联系方式"
+                "和具体位置，以及“我在路上 / 去不了了 / 已完成”按钮。</p>"
+                + _summary_facts(summary)
+                + button_form(action, "确认，查看详情")
+            )
+            return page("队长为您报了名", body)
+        team = await read_offers.team_of(pool, use.offer_id)
+        members = (
+            await read_team.active_members(pool, checked.community_id, team[0]) if team else []
+        )
         body = (
             "<p>附近邻居需要帮助。确认前往后，您会看到求助人的联系方式和具体位置。</p>"
             + _summary_facts(summary)
-            + (team_form(action, team, summary) if team else button_form(action, "我可以去帮忙"))
+            + (
+                team_form(action, team, summary, members, use.helper_id)
+                if team
+                else button_form(action, "我可以去帮忙")
+            )
         )
         return page("邻里求助", body)
     body = (
@@ -253,26 +273,63 @@ async def offer_act(request: Request, token: str = Token) -> Response:
         checked.community_id,
         identified=login is not None,
         platform_user_id=checked.platform_user_id,
-        members=await _members(request),
+        team=await _team_choice(request),
     )
 
 
-def team_form(action: str, team: tuple[str, int], summary: RequestSummary | None) -> str:
-    """A team offer: the leader says how many members come (the slots fill accordingly)."""
+def team_form(
+    action: str,
+    team: tuple[str, int],
+    summary: RequestSummary | None,
+    members: list[TeamMember],
+    leader_id: str,
+) -> str:
+    """A team offer: the leader ticks who goes with them (the team's active members,
+    the first ones by the ledger's order ticked, as many as the request still needs);
+    each ticked member gets an assignment of their own."""
     name, size = team
-    wanted = min(size, summary.helpers_needed) if summary is not None else 1
+    open_slots = (
+        max(1, summary.helpers_needed - summary.helpers_assigned) if summary is not None else 1
+    )
+    others = [m for m in members if m.helper_id != leader_id]
+    if not others:  # nobody known to the read model yet (helpers from before 0300): a count
+        return (
+            f'<form method="post" action="{e(action)}"><p>您是{e(name)}的负责人（共{size}人）。</p>'
+            f'<label>这次去几位（含您自己）<input name="members" type="number" min="1" '
+            f'max="{size}" value="{min(size, open_slots)}"></label>'
+            '<button type="submit">我们队可以去帮忙</button></form>'
+        )
+    boxes = "".join(
+        f'<label><input type="checkbox" name="member" value="{e(m.helper_id)}"'
+        f"{' checked' if k < open_slots - 1 else ''}> {e(m.name or m.helper_id)}</label>"
+        for k, m in enumerate(others)
+    )
     return (
-        f'<form method="post" action="{e(action)}"><p>您是{e(name)}的负责人（共{size}人）。</p>'
-        f'<label>这次去几位（含您自己）<input name="members" type="number" min="1" '
-        f'max="{size}" value="{wanted}"></label>'
+        f'<form method="post" action="{e(action)}"><p>您是{e(name)}的负责人（共{size}人）。'
+        f"这次还需要{open_slots}位（含您自己）。请勾选和您同去的队员，"
+        "他们会各自收到通知和自己的链接。</p>"
+        f'<input type="hidden" name="named" value="1">{boxes}'
         '<button type="submit">我们队可以去帮忙</button></form>'
     )
 
 
-async def _members(request: Request) -> int:
-    """The team form's `members` (1..50); absent or unreadable: 1 (the helper alone)."""
-    raw = parse_qs((await request.body()).decode("utf-8", "replace")).get("members", [""])[0]
-    return min(50, max(1, int(raw))) if raw.strip().isdigit() else 1
+@dataclass(frozen=True, slots=True)
+class TeamChoice:
+    """What the team form sent: how many go, and who besides the leader (when named)."""
+
+    members: int = 1
+    member_ids: tuple[str, ...] = ()
+
+
+async def _team_choice(request: Request) -> TeamChoice:
+    """The form's ticked `member`s (named: each their own assignment); a form from before
+    names sends only `members` (1..50: the leader holds them all); absent: the leader."""
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    if form.get("named"):
+        ids = tuple(dict.fromkeys(m for m in form.get("member", []) if 0 < len(m) <= 128))[:49]
+        return TeamChoice(1 + len(ids), ids)
+    raw = form.get("members", [""])[0]
+    return TeamChoice(min(50, max(1, int(raw))) if raw.strip().isdigit() else 1)
 
 
 async def act_on_offer(
@@ -282,7 +339,7 @@ async def act_on_offer(
     *,
     identified: bool = False,
     platform_user_id: str | None = None,
-    members: int = 1,
+    team: TeamChoice = TeamChoice(),
 ) -> HTMLResponse:
     """Accept or decline once (the first use claims it), then show what the worker decided.
     Shared by the per-helper links and the bound-device answer page (answer_pages.py).
@@ -292,13 +349,18 @@ async def act_on_offer(
     deps.limiter.check(("helper", wanted.helper_id), 20, 10, "helper")
     pool = await deps.pool()
     first, use = await oo.claim(pool, wanted)
-    if first:
+    # A member's link confirms an assignment their leader made: nothing to send.
+    if first and not (
+        use.action == "accept"
+        and await read_team.signed_up_by(pool, use.request_id, use.helper_id, use.offer_id)
+    ):
         body = (
             AcceptOffer(
                 request_id=use.request_id,
                 offer_id=use.offer_id,
                 helper_id=use.helper_id,
-                members=members,
+                members=team.members,
+                member_ids=team.member_ids,
             )
             if use.action == "accept"
             else DeclineOffer(

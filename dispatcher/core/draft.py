@@ -97,7 +97,8 @@ class RequestDraft:
         return self.offers[i]
 
     def offered_helpers(self) -> set[str]:
-        return {o.helper_id for o in self.offers}
+        """Who was asked - or signed up by their team's leader, never asked on their own."""
+        return {o.helper_id for o in self.offers} | {a.helper_id for a in self.assignments}
 
     def active_assignments(self) -> list[AssignmentRecord]:
         return [a for a in self.assignments if a.active]

@@ -25,6 +25,7 @@ def _store(fx: Effects, helper: HelperState) -> None:
             active=helper.profile.active,
             away=helper.away,
             busy=helper.busy,
+            teams=tuple(sorted({*helper.profile.teams, *helper.profile.leads_teams})),
         ),
         None,
     )

@@ -25,7 +25,8 @@ from dispatcher.core.ladder import (
     top_up,
 )
 from dispatcher.core.load import accepted, declined, no_answer, withdrew
-from dispatcher.core.trusted import trusted
+from dispatcher.core.team_members import assign_members, check_members
+from dispatcher.core.trusted import trusted, updated
 from schemas.catalogue import entry
 from schemas.commands import (
     AcceptOffer,
@@ -141,6 +142,12 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
     offer = d.offers[i]
     if offer.status is OfferStatus.ACCEPTED:
         return None  # a second tap on "I'll go": already assigned
+    if any(a.helper_id == offer.helper_id for a in d.assignments):
+        # Signed up by their team's leader (or withdrawn from it): not twice on a request.
+        reject(
+            fx, d.request_id, "already_assigned", helper_id=offer.helper_id, offer_id=offer.offer_id
+        )
+        return None
     if body.members > 1 and offer.team_id is None:
         reject(
             fx, d.request_id, "not_a_team_offer", helper_id=offer.helper_id, offer_id=offer.offer_id
@@ -157,44 +164,70 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
         reject(fx, d.request_id, "covered", helper_id=offer.helper_id, offer_id=offer.offer_id)
         return None
     need_index = free[0]
-    # A team's leader takes as many of the need's open slots as members come (n <= open).
+    if body.member_ids:
+        bad = check_members(fx, d, offer, body.member_ids)
+        if bad is not None:
+            reject(
+                fx,
+                d.request_id,
+                bad[0],
+                helper_id=offer.helper_id,
+                offer_id=offer.offer_id,
+                detail=bad[1],
+            )
+            return None
+    # A team's leader takes as many of the need's open slots as members come (n <= open):
+    # named members each their own, else (commands from before names) the leader all.
     slots = d.free_slots(need_index, body.members)
     slot = slots[0]
     d.set_offer(i, status=OfferStatus.ACCEPTED, closed_at=fx.now)
-    d.assignments.append(
-        AssignmentRecord(
-            helper_id=offer.helper_id,
-            offer_id=offer.offer_id,
-            need_index=need_index,
-            slot=slot,
-            assigned_at=fx.now,
-            team_id=offer.team_id,
-            team_slots=tuple(slots[1:]),
-        )
+    leader = AssignmentRecord(
+        helper_id=offer.helper_id,
+        offer_id=offer.offer_id,
+        need_index=need_index,
+        slot=slot,
+        assigned_at=fx.now,
+        team_id=offer.team_id,
+        team_slots=() if body.member_ids else tuple(slots[1:]),
     )
+    d.assignments.append(leader)
+    members = assign_members(fx, d, leader, body.member_ids, slots[1:])
     need = d.needs[need_index]
     helper = fx.helper(offer.helper_id)
-    fx.emit(
-        HelperAssigned(
-            offer_id=offer.offer_id,
-            helper_id=offer.helper_id,
-            slot=slot,
-            skills=tuple(s.value for s in need.skills),
-            remote=need.remote,
-            contact=d.spec.contact,
-            place=d.spec.place,
-            text=d.spec.text,
-            sealed=d.spec.sealed,
-            group_name=(
-                helper.profile.name
-                if helper is not None and helper.profile.name_in_group and helper.profile.name
-                else None
-            ),
-            team_id=offer.team_id,
-            members=len(slots),
+    assigned = HelperAssigned(
+        offer_id=offer.offer_id,
+        helper_id=offer.helper_id,
+        slot=slot,
+        skills=tuple(s.value for s in need.skills),
+        remote=need.remote,
+        contact=d.spec.contact,
+        place=d.spec.place,
+        text=d.spec.text,
+        sealed=d.spec.sealed,
+        group_name=(
+            helper.profile.name
+            if helper is not None and helper.profile.name_in_group and helper.profile.name
+            else None
         ),
-        d.request_id,
+        team_id=offer.team_id,
+        members=len(slots),
+        member_ids=tuple(m.helper_id for m in members),
     )
+    fx.emit(assigned, d.request_id)
+    for m in members:  # each member's own: the contact goes to the assigned only
+        fx.emit(
+            updated(
+                assigned,
+                offer_id=m.offer_id,
+                helper_id=m.helper_id,
+                slot=m.slot,
+                group_name=None,
+                members=1,
+                member_ids=(),
+                signed_up_by=offer.helper_id,
+            ),
+            d.request_id,
+        )
     fx.update_load(offer.helper_id, accepted)
     if not d.open_needs():
         d.status = RequestStatus.FILLED

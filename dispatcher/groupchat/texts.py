@@ -43,6 +43,8 @@ def update_for(event: Event) -> str | None:
     """The group's message for `event`, or None when the group need not hear of it."""
     body = event.body
     if isinstance(body, HelperAssigned):
+        if body.signed_up_by is not None:
+            return None  # a member their leader signed up: the leader's message counted them
         # The name only when the helper opted in (the core sets group_name then).
         who = f"一位邻居（{body.group_name[:32]}）" if body.group_name else "一位邻居"
         if body.team_id is not None and body.members > 1:  # a team's leader, for n members

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from dispatcher.links import answer_path
 from dispatcher.push.endpoints import EndpointRegistry
@@ -304,6 +304,7 @@ class DeliveryPlanner:
                 contact_name=contact.name,
                 status_url=status_url,
                 remote=body.remote,
+                **self._team_lines(body),
             )
         )
         return Planned(
@@ -320,6 +321,25 @@ class DeliveryPlanner:
             ],
             warnings=warnings,
         )
+
+    def _name(self, helper_id: str) -> str:
+        helper = self.helper(helper_id)
+        return (helper.profile.name if helper else "") or helper_id
+
+    def _team_lines(self, body: HelperAssigned) -> dict[str, Any]:
+        """A member hears who signed them up; the leader, who goes and whom no private
+        message reaches (listed so the leader tells them)."""
+        if body.signed_up_by is not None:
+            return {"signed_up_by": self._name(body.signed_up_by)}
+        if not body.member_ids:
+            return {}
+        unreached = [
+            m for m in body.member_ids if not self._endpoints_for(self.helper(m), private=True)
+        ]
+        return {
+            "team_members": tuple(self._name(m) for m in body.member_ids if m not in unreached),
+            "team_unreached": tuple(self._name(m) for m in unreached),
+        }
 
     def _own_message(
         self, event: Event, body: HelperWelcomed | AssignmentCompleted | HelperSummarySent

@@ -136,10 +136,28 @@ class AssignmentSpec:
     note: str | None = None  # short, already vetted by the core
     status_url: str | None = None  # the helper's page: on my way / can't come / done
     remote: bool = False
+    # A team member: the leader (their name) signed them up; they did not accept themselves.
+    signed_up_by: str | None = None
+    # To a team's leader: the members they signed up, and those of them no private
+    # message reaches (the leader tells them).
+    team_members: tuple[str, ...] = ()
+    team_unreached: tuple[str, ...] = ()
 
 
 def render_assignment(spec: AssignmentSpec) -> PushMessage:
-    lines = [f"您已接单：{entry(spec.category).zh}（{URGENCY_ZH[spec.urgency]}）"]
+    head = f"{entry(spec.category).zh}（{URGENCY_ZH[spec.urgency]}）"
+    if spec.signed_up_by is not None:
+        lines = [f"队长{spec.signed_up_by.strip() or ''}为您报名了这次求助：{head}"]
+    else:
+        lines = [f"您已接单：{head}"]
+    if spec.team_members:
+        lines.append(
+            f"同去队员：{'、'.join(n.strip() for n in spec.team_members)}（已各自收到通知）"
+        )
+    if spec.team_unreached:
+        lines.append(
+            f"以下队员收不到私信通知，请您转告：{'、'.join(n.strip() for n in spec.team_unreached)}"
+        )
     if not spec.remote:
         lines.append(f"地点：{spec.exact_place.strip()}")
     lines.append(f"联系人：{(spec.contact_name or '求助人').strip()} {spec.contact_phone.strip()}")

@@ -102,7 +102,9 @@ def _offer_answer(status: str) -> Handler:
 
 
 async def _helper_assigned(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
-    members = int(b.get("members", 1))  # a team's leader accepting for several
+    # A team's leader accepting for several holds them all - unless they named who goes:
+    # then each named member's own event counts them (and the leader holds one slot).
+    members = 1 if b.get("member_ids") else int(b.get("members", 1))
     await conn.execute(
         "UPDATE offers SET status = 'accepted', answered_at = $2 WHERE offer_id = $1",
         b["offer_id"],
@@ -111,10 +113,11 @@ async def _helper_assigned(conn: asyncpg.Connection, e: Event, b: dict[str, Any]
     await conn.execute(
         """
         INSERT INTO assignments (request_id, helper_id, offer_id, slot, assigned_at, remote,
-                                 members)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+                                 members, signed_up_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
         ON CONFLICT (request_id, helper_id) DO UPDATE
           SET offer_id = EXCLUDED.offer_id, slot = EXCLUDED.slot, members = EXCLUDED.members,
+              signed_up_by = EXCLUDED.signed_up_by,
               assigned_at = EXCLUDED.assigned_at, released_at = NULL, released_why = NULL,
               remote = EXCLUDED.remote, on_way_at = NULL, done_at = NULL,
               minutes_spent = NULL, minutes_given = NULL
@@ -126,6 +129,7 @@ async def _helper_assigned(conn: asyncpg.Connection, e: Event, b: dict[str, Any]
         e.occurred_at,
         bool(b.get("remote", False)),
         members,
+        b.get("signed_up_by"),  # a team member their leader signed up
     )
     await conn.execute(
         """
@@ -242,15 +246,18 @@ async def _claimed(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> Non
 async def _helper_updated(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
     await conn.execute(
         """
-        INSERT INTO helpers (helper_id, community_id, display_name, profile, active, updated_at)
-        VALUES ($1, $2, '', '{}'::jsonb, $3, $4)
+        INSERT INTO helpers (helper_id, community_id, display_name, profile, active, updated_at,
+                             teams)
+        VALUES ($1, $2, '', '{}'::jsonb, $3, $4, $5)
         ON CONFLICT (helper_id) DO UPDATE SET active = EXCLUDED.active,
-                                              updated_at = EXCLUDED.updated_at
+                                              updated_at = EXCLUDED.updated_at,
+                                              teams = EXCLUDED.teams
         """,
         b["helper_id"],
         e.community_id,
         b["active"],
         e.occurred_at,
+        list(b.get("teams", ())),
     )
 
 

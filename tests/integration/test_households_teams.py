@@ -1,21 +1,28 @@
 """Households, party and teams through the real parts (issue 14 items 2 and 5): the
 household ledger pairs a helper with a tagged household; the household's contact card
 becomes a request offered to that paired helper first; a team's leader accepts for two
-and two slots fill; the community's party-first setting and 党员楼长 reach the worker."""
+and two slots fill; a leader names who goes and each named member is tracked on their
+own (push, page, can't-come reopening their slot only, done with minutes, hours); the
+community's party-first setting and 党员楼长 reach the worker."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
+from dispatcher.record.read.reports import service_hours
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support.links import offer_path
+from tests.support.private_phones import pushes
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -47,7 +54,7 @@ HOUSEHOLDS = (
 
 
 @pytest.fixture(scope="module")
-async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
+async def phones(stack: LocalStack) -> AsyncIterator[PushReceiver]:
     # Every push reaches a phone (a local receiver), so no offer fails and the ladder
     # waits each rung out (real time: the urgent paired ring 60 s, the building 120 s).
     async with PushReceiver() as phones:
@@ -66,7 +73,12 @@ async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
                 headers={**STAFF, "content-type": CSV},
             )
             assert r.status_code == 200 and r.json()["imported"] == 9, r.text
-        yield stack
+        yield phones
+
+
+@pytest.fixture(scope="module")
+async def api(stack: LocalStack, phones: PushReceiver) -> LocalStack:
+    return stack  # started by `phones`: the worker pushes to its receiver
 
 
 async def offers_of(db: asyncpg.Connection, rid: str) -> dict[str, tuple[str, int]]:
@@ -167,8 +179,9 @@ async def test_a_team_leader_accepting_for_two_fills_two_slots(
     assert (recorded["team_id"], recorded["team_size"]) == ("帮帮团", 3)
     path = offer_path(api, COMMUNITY, rid, offer_id, "leader-1")
     confirm = await client.get(path)
-    assert 'name="members"' in confirm.text and "帮帮团" in confirm.text, confirm.text
+    assert 'name="member"' in confirm.text and "帮帮团" in confirm.text, confirm.text
 
+    # A form from before names (only a count): the leader holds both slots, as then.
     accepted = await client.post(path, data={"members": "2"})
     assert accepted.status_code == 200, accepted.text
 
@@ -230,3 +243,150 @@ async def test_a_reimport_keeps_the_card_and_a_card_pressed_over_and_over_is_thr
     ]
     # A leaked card link cannot flood the neighbours: a few presses, then 429.
     assert 429 in statuses and set(statuses) <= {202, 429}, statuses
+
+
+REQUESTER_PHONE = "13912345678"  # builders.request's contact
+
+
+def assignment_push(phones: PushReceiver, rid: str, helper: str) -> dict[str, Any] | None:
+    return next((p for p in pushes(phones, "assignment", helper) if p["request_id"] == rid), None)
+
+
+def own_link(push: dict[str, Any]) -> str:
+    """The member's own page, as their assignment message links it."""
+    url = re.search(r"请点：(\S+)", push["text"])
+    assert url, push["text"]
+    return httpx.URL(url.group(1)).raw_path.decode()
+
+
+async def test_a_leader_names_members_and_each_is_tracked_on_their_own(
+    api: LocalStack, phones: PushReceiver, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    rid = await submit(client, "b5", category="carrying", skills=["carrying"], helpers_needed=2)
+    offer_id = await offered(db, rid, "leader-1")
+
+    async def team_offer() -> str | None:
+        return await db.fetchval(  # type: ignore[no-any-return]
+            "SELECT team_id FROM offers WHERE offer_id = $1", offer_id
+        )
+
+    await eventually(team_offer, what="the team offer recorded")
+    path = offer_path(api, COMMUNITY, rid, offer_id, "leader-1")
+    # The checklist: the team's other active members in the ledger's order, the first
+    # ticked (the request needs two: the leader and one more).
+    form = (await client.get(path)).text
+    boxes = re.findall(r'<input type="checkbox" name="member" value="([^"]+)"( checked)?', form)
+    assert boxes == [("member-1", " checked"), ("member-2", "")], form
+
+    # The leader goes with member-2 (not the default): two assignments, one each.
+    accepted = await client.post(path, data={"named": "1", "member": "member-2"})
+    assert accepted.status_code == 200 and REQUESTER_PHONE in accepted.text, accepted.text
+
+    async def both() -> list[asyncpg.Record] | None:
+        rows = await db.fetch(
+            "SELECT helper_id, slot, signed_up_by FROM assignments WHERE request_id = $1 "
+            "ORDER BY slot",
+            rid,
+        )
+        return rows if len(rows) == 2 else None
+
+    rows = await eventually(both, what="the leader's and the member's assignments")
+    assert [tuple(r) for r in rows] == [("leader-1", 0, None), ("member-2", 1, "leader-1")]
+    doc = (await client.get(f"/v1/requests/{rid}", headers=STAFF)).json()
+    assert doc["helpers_assigned"] == 2
+
+    await phones.wait_for(lambda: assignment_push(phones, rid, "member-2") is not None, 30)
+    await phones.wait_for(lambda: assignment_push(phones, rid, "leader-1") is not None, 30)
+    member_push = assignment_push(phones, rid, "member-2")
+    leader_push = assignment_push(phones, rid, "leader-1")
+    assert member_push is not None and leader_push is not None
+    assert "队长陈队长为您报名了这次求助" in member_push["text"]
+    assert REQUESTER_PHONE in member_push["text"]  # assigned: the contact is theirs
+    assert "同去队员：赵师傅" in leader_push["text"]
+    # The requester's contact reached only the two assigned people.
+    told = [p for p in pushes(phones, "offer") + pushes(phones, "assignment")]
+    reached = {
+        p["recipient"]
+        for p in told
+        if p["request_id"] == rid and REQUESTER_PHONE in p.get("text", "")
+    }
+    assert reached == {"leader-1", "member-2"}, reached
+
+    # The member opens their own link on their phone: the page, then their buttons.
+    mine = own_link(member_push)
+    async with httpx.AsyncClient(base_url=api.api_url, timeout=30) as phone:
+        page = await phone.get(mine)
+        assert page.status_code == 200 and "为您报名" in page.text, page.text
+        assert REQUESTER_PHONE not in page.text  # opening shows nothing private
+        seen = await phone.post(mine)
+        assert seen.status_code == 200 and REQUESTER_PHONE in seen.text, seen.text
+        offers_before = await db.fetchval("SELECT count(*) FROM offers WHERE request_id = $1", rid)
+        gone = await phone.post(mine + "/p/cant-come")
+        assert gone.status_code == 200 and "这次去不了" in gone.text, gone.text
+
+    async def released() -> asyncpg.Record | None:
+        return await db.fetchrow(  # type: ignore[no-any-return]
+            "SELECT released_why FROM assignments WHERE request_id = $1 AND helper_id = $2 "
+            "AND released_at IS NOT NULL",
+            rid,
+            "member-2",
+        )
+
+    assert (await eventually(released, what="the member's slot released"))["released_why"] == (
+        "withdrew"
+    )
+    leader_row = await db.fetchrow(
+        "SELECT released_at FROM assignments WHERE request_id = $1 AND helper_id = 'leader-1'",
+        rid,
+    )
+    assert leader_row["released_at"] is None  # the leader still goes
+
+    async def reoffered() -> list[str] | None:
+        rows = await db.fetch(
+            "SELECT helper_id FROM offers WHERE request_id = $1 ORDER BY sent_at", rid
+        )
+        return [r["helper_id"] for r in rows[offers_before:]] or None
+
+    again = await eventually(reoffered, what="the reopened slot offered")
+    assert not {"leader-1", "member-2"} & set(again), again  # to someone else
+
+    # The member the leader named before marks done with 30 minutes: their own hours.
+    rid2 = await submit(client, "b5", category="carrying", skills=["carrying"], helpers_needed=2)
+    offer2 = await offered(db, rid2, "leader-1")
+    path2 = offer_path(api, COMMUNITY, rid2, offer2, "leader-1")
+    await eventually(lambda: team_of_offer(db, offer2), what="the second team offer recorded")
+    accepted = await client.post(path2, data={"named": "1", "member": "member-1"})
+    assert accepted.status_code == 200, accepted.text
+    await phones.wait_for(lambda: assignment_push(phones, rid2, "member-1") is not None, 30)
+    push1 = assignment_push(phones, rid2, "member-1")
+    assert push1 is not None
+    mine = own_link(push1)
+    async with httpx.AsyncClient(base_url=api.api_url, timeout=30) as phone:
+        assert (await phone.post(mine)).status_code == 200
+        way = await phone.post(mine + "/p/on-my-way")
+        assert way.status_code == 200 and "您在路上" in way.text, way.text
+        done = await phone.post(mine + "/p/done", data={"minutes": "30"})
+        assert done.status_code == 200 and "已完成" in done.text, done.text
+
+    async def minutes() -> int | None:
+        return await db.fetchval(  # type: ignore[no-any-return]
+            "SELECT minutes_spent FROM assignments WHERE request_id = $1 AND helper_id = $2",
+            rid2,
+            "member-1",
+        )
+
+    assert await eventually(minutes, what="the member's minutes") == 30
+    first = datetime.now(UTC).astimezone(timezone(timedelta(hours=8))).date().replace(day=1)
+    hours = {r["helper_id"]: r for r in await service_hours(db, COMMUNITY, first)}
+    assert hours["member-1"]["service_hours"] == 0.5 and "leader-1" not in hours
+    # The thank-you goes to the member who did it, privately.
+    await phones.wait_for(
+        lambda: any(p["request_id"] == rid2 for p in pushes(phones, "thank_you", "member-1")),
+        30,
+    )
+
+
+async def team_of_offer(db: asyncpg.Connection, offer_id: str) -> str | None:
+    return await db.fetchval(  # type: ignore[no-any-return]
+        "SELECT team_id FROM offers WHERE offer_id = $1", offer_id
+    )

@@ -111,6 +111,10 @@ async def test_staff_call_a_team_and_its_leader_accepts_for_two(
     assert await eventually(refused, what="the second call refused") == "already_offered"
 
     path = urlparse(offer["accept_url"]).path
+    # Helpers added through the API are on the leader's checklist too (the core's roster).
+    form = (await client.get(path)).text
+    assert 'name="member" value="ct-member" checked' in form, form
+    # A form from before names (only a count): the leader holds both slots, as then.
     accepted = await client.post(path, data={"members": "2"})
     assert accepted.status_code == 200, accepted.text
 

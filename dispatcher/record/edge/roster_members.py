@@ -43,11 +43,23 @@ class RosterMembers:
             async with conn.transaction():
                 await conn.executemany(
                     "INSERT INTO roster_members (community_id, helper_id, compound_id, "
-                    "display_name, listed_at) VALUES ($1, $2, $3, $4, $5) "
+                    "display_name, listed_at, position) "
+                    "VALUES ($1, $2, $3, $4, $5, $6) "
                     "ON CONFLICT (community_id, helper_id) DO UPDATE SET "
                     "compound_id = EXCLUDED.compound_id, display_name = EXCLUDED.display_name, "
-                    "listed_at = EXCLUDED.listed_at, retired_at = NULL",
-                    [(community_id, p.helper_id, p.place.compound_id, p.name, now) for p in listed],
+                    "listed_at = EXCLUDED.listed_at, retired_at = NULL, "
+                    "position = EXCLUDED.position",
+                    [
+                        (
+                            community_id,
+                            p.helper_id,
+                            p.place.compound_id,
+                            p.name,
+                            now,
+                            position,  # the ledger's row order: a team checklist's order
+                        )
+                        for position, p in enumerate(listed)
+                    ],
                 )
                 await conn.execute(
                     "UPDATE roster_members SET retired_at = $3 "

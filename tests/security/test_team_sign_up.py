@@ -1,0 +1,157 @@
+"""Attacks on a team leader's sign-up of members (issue 14 item 5), through the real parts:
+a leader naming someone outside the team, a helper of another community in a team of the
+same name, or a made-up id, is refused by the core and nobody is assigned (so no contact
+goes anywhere); a member's phone cannot act on another member's link, nor an edited one."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from dispatcher.testing.push_receiver import PushReceiver
+from dispatcher.testing.stack import LocalStack
+from tests.support import builders
+from tests.support.links import offer_path
+from tests.support.private_phones import pushes
+from tests.support.waiting import eventually
+
+STAFF = {"Authorization": "Bearer dev-staff-token"}
+CSV = "text/csv; charset=utf-8"
+SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OQ=="
+A, B = "team-a", "team-b"
+HEADER = "编号,姓名,电话,小区编号,小区,网格,楼栋,技能,党员,职务,团队\n"
+ROSTER_A = HEADER + (
+    "ta-leader,陈队长,13800000201,c1,图强小区,g1,5号楼,搬运,否,志愿者,帮帮团(队长)\n"
+    "ta-m1,吴师傅,13800000202,c1,图强小区,g1,7号楼,搬运,否,志愿者,帮帮团\n"
+    "ta-m2,赵师傅,13800000203,c1,图强小区,g1,7号楼,搬运,否,志愿者,帮帮团\n"
+    "ta-other,钱师傅,13800000204,c1,图强小区,g1,7号楼,搬运,否,志愿者,红管家\n"
+)
+# Another community's helper in a team of the same name.
+ROSTER_B = HEADER + "tb-m1,孙师傅,13800000205,c1,别的小区,g1,7号楼,搬运,否,志愿者,帮帮团\n"
+REQUESTER_PHONE = "13912345678"  # builders.request's contact
+
+
+@pytest.fixture(scope="module")
+async def phones(stack: LocalStack) -> AsyncIterator[PushReceiver]:
+    async with PushReceiver() as receiver:
+        endpoint = {"name": "default", "kind": "webhook", "url": receiver.url("/phones")}
+        stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps([{**endpoint, "secret": SECRET}])
+        stack.start_worker()
+        await stack.start_api()
+        stack.extra_env.pop("DISPATCH_PUSH_ENDPOINTS")
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
+            for community, roster, n in ((A, ROSTER_A, 4), (B, ROSTER_B, 1)):
+                r = await client.post(
+                    f"/v1/admin/communities/{community}/roster",
+                    content=roster.encode(),
+                    headers={**STAFF, "content-type": CSV},
+                )
+                assert r.status_code == 200 and r.json()["imported"] == n, r.text
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+async def api(stack: LocalStack, phones: PushReceiver) -> LocalStack:
+    return stack
+
+
+async def team_offer(
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection, slots: int
+) -> tuple[str, str]:
+    """A request in the leader's building needing `slots`; (its id, the leader's link)."""
+    body = builders.request(
+        A,
+        source=None,
+        place=builders.place(A, building="b5"),
+        urgency="normal",
+        category="carrying",
+        skills=["carrying"],
+        helpers_needed=slots,
+    )
+    r = await client.post("/v1/requests", json=body, headers=STAFF)
+    assert r.status_code == 202, r.text
+    rid = str(r.json()["request_id"])
+
+    async def offer() -> str | None:
+        return await db.fetchval(  # type: ignore[no-any-return]
+            "SELECT offer_id FROM offers WHERE request_id = $1 AND helper_id = 'ta-leader' "
+            "AND team_id IS NOT NULL",
+            rid,
+        )
+
+    offer_id = await eventually(offer, what="the team offer recorded")
+    return rid, offer_path(api, A, rid, offer_id, "ta-leader")
+
+
+async def test_a_leader_cannot_sign_up_anyone_outside_the_team(
+    api: LocalStack, phones: PushReceiver, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    for outsider in ("ta-other", "tb-m1", "ta-nobody", "ta-leader"):
+        rid, path = await team_offer(api, client, db, 3)
+        answer = await client.post(path, data={"named": "1", "member": ["ta-m1", outsider]})
+        assert answer.status_code == 200 and "无法处理" in answer.text, (outsider, answer.text)
+        assert REQUESTER_PHONE not in answer.text
+
+        async def refused(rid: str = rid) -> str | None:
+            return await db.fetchval(  # type: ignore[no-any-return]
+                "SELECT body->>'detail' FROM event_log WHERE request_id = $1 "
+                "AND type = 'command_rejected' AND body->>'reason' = 'not_a_team_member'",
+                rid,
+            )
+
+        assert await eventually(refused, what=f"{outsider} refused") == outsider
+        assert await db.fetchval("SELECT count(*) FROM assignments WHERE request_id = $1", rid) == 0
+        assert not [p for p in pushes(phones, "assignment") if p["request_id"] == rid]
+
+
+def own_link(phones: PushReceiver, rid: str, helper: str) -> str | None:
+    for p in pushes(phones, "assignment", helper):
+        if p["request_id"] == rid:
+            url = re.search(r"请点：(\S+)", p["text"])
+            assert url, p["text"]
+            return httpx.URL(url.group(1)).raw_path.decode()
+    return None
+
+
+async def test_a_members_phone_cannot_act_on_another_members_link(
+    api: LocalStack, phones: PushReceiver, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    rid, path = await team_offer(api, client, db, 3)
+    r = await client.post(path, data={"named": "1", "member": ["ta-m1", "ta-m2"]})
+    assert r.status_code == 200, r.text
+    await phones.wait_for(lambda: own_link(phones, rid, "ta-m2") is not None, 30)
+    await phones.wait_for(lambda: own_link(phones, rid, "ta-m1") is not None, 30)
+    m1, m2 = own_link(phones, rid, "ta-m1"), own_link(phones, rid, "ta-m2")
+    assert m1 is not None and m2 is not None and m1 != m2
+    async with httpx.AsyncClient(base_url=api.api_url, timeout=30) as phone1:
+        assert (await phone1.post(m1)).status_code == 200  # m1's own phone, confirmed
+        attacks: list[tuple[str, dict[str, Any]]] = [
+            (m2 + "/p/cant-come", {}),
+            (m2 + "/p/done", {"data": {"minutes": "600"}}),
+            (m2 + "/p/on-my-way", {}),
+        ]
+        for url, extra in attacks:
+            answer = await phone1.post(url, **extra)
+            assert answer.status_code == 403, (url, answer.text)
+        # An edited link (m1's token with m2's last characters) is no link at all.
+        token1, token2 = m1.rsplit("/", 1)[1], m2.rsplit("/", 1)[1]
+        forged = m1.rsplit("/", 1)[0] + "/" + token1[:-6] + token2[-6:]
+        assert (await phone1.post(forged + "/p/cant-come")).status_code == 400
+    row = await db.fetchrow(
+        "SELECT released_at, on_way_at, done_at FROM assignments "
+        "WHERE request_id = $1 AND helper_id = 'ta-m2'",
+        rid,
+    )
+    assert tuple(row) == (None, None, None)  # m2's assignment untouched
+    caused = await db.fetchval(
+        "SELECT count(*) FROM event_log WHERE request_id = $1 AND type IN "
+        "('helper_withdrawn', 'helper_set_off', 'assignment_completed')",
+        rid,
+    )
+    assert caused == 0
