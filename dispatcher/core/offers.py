@@ -3,15 +3,14 @@ candidate."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
 from dispatcher.core.index import Candidate
-from dispatcher.core.load import offered
 from dispatcher.core.trusted import builder
-from schemas.events import OfferSent, offer_id_for
-from schemas.records import HelperLoad, OfferRecord
+from schemas.events import OfferSent, offer_ids_for
+from schemas.records import OfferRecord
 from schemas.vocab import Ring
 
 _offer_record = builder(OfferRecord)
@@ -44,9 +43,14 @@ def send_offers(
     asked: dict[tuple[int, ...], tuple[tuple[str, ...], bool]] = {}
     entries = fx.state.index.entries
     now = fx.now
-
-    def count(load: HelperLoad, today: date) -> HelperLoad:  # one closure per wave
-        return offered(load, now, today)
+    offer_id_of = offer_ids_for(d.request_id)  # the request id hashed once per wave
+    request_id = d.request_id
+    step = d.step
+    category = spec.category
+    urgency = spec.urgency
+    offers = d.offers
+    emit = fx.emit
+    count_offer = fx.count_offer
 
     # `eligibility.fits` per open need, unrolled: (index, skills as a set, a presence need).
     tests = [(i, frozenset(d.needs[i].skills), not d.needs[i].remote) for i in open_needs]
@@ -70,27 +74,31 @@ def send_offers(
                 all(d.needs[i].remote for i in need_indexes),
             )
         team_id, team_size = teams.get(cand.helper_id, _NO_TEAM) if teams else _NO_TEAM
+        helper_id = cand.helper_id
+        ring = cand.ring
+        offer_id = offer_id_of(helper_id)
         # Built unvalidated (`core.trusted`): every value is of its field's type already.
-        offer = _offer_record(
-            offer_id=offer_id_for(d.request_id, cand.helper_id),
-            helper_id=cand.helper_id,
-            need_indexes=need_indexes,
-            ring=cand.ring,
-            step=d.step,
-            sent_at=fx.now,
-            expires_at=expires_at,
-            team_id=team_id,
-        )
-        d.offers.append(offer)
-        fx.emit(
-            _offer_sent(
-                offer_id=offer.offer_id,
-                helper_id=offer.helper_id,
-                ring=offer.ring,
-                step=offer.step,
+        offers.append(
+            _offer_record(
+                offer_id=offer_id,
+                helper_id=helper_id,
+                need_indexes=need_indexes,
+                ring=ring,
+                step=step,
+                sent_at=now,
                 expires_at=expires_at,
-                category=spec.category,
-                urgency=spec.urgency,
+                team_id=team_id,
+            )
+        )
+        emit(
+            _offer_sent(
+                offer_id=offer_id,
+                helper_id=helper_id,
+                ring=ring,
+                step=step,
+                expires_at=expires_at,
+                category=category,
+                urgency=urgency,
                 building_label=building_label,
                 helpers_needed=helpers_needed,
                 skills=skills_remote[0],
@@ -98,8 +106,8 @@ def send_offers(
                 team_id=team_id,
                 team_size=team_size,
             ),
-            d.request_id,
+            request_id,
         )
-        fx.update_load(cand.helper_id, count)
-        sent.append(cand.helper_id)
+        count_offer(helper_id)
+        sent.append(helper_id)
     return sent
