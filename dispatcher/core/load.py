@@ -13,7 +13,9 @@ def local_day(now: datetime, utc_offset_minutes: int) -> date:
     return now.astimezone(timezone(timedelta(minutes=utc_offset_minutes))).date()
 
 
-_OFFERED_NEW_DAY = frozenset(("day", "offers_today", "assignments_today", "offers_total", "last_offered_at"))
+_OFFERED_NEW_DAY = frozenset(
+    ("day", "offers_today", "assignments_today", "offers_total", "last_offered_at")
+)
 _OFFERED = frozenset(("offers_today", "offers_total", "last_offered_at"))
 
 

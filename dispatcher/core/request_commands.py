@@ -106,7 +106,7 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
         RequestOpened(
             category=spec.category,
             urgency=spec.urgency,
-            helpers_needed=sum(n.count for n in d.needs),  # `spec.total_slots()`, needs derived once
+            helpers_needed=sum(n.count for n in d.needs),  # `spec.total_slots()`, derived once
             building_label=spec.place.building_label(),
             ladder=plan.steps,
             ends_at=request.ends_at,
