@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -44,39 +43,13 @@ def _uuid5(name: str) -> str:
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
-def uuid5_namer(prefix: str) -> Callable[[str], str]:
-    """`lambda rest: _uuid5(prefix + rest)`, the same strings, with the namespace and the
-    prefix hashed once: the core names every event of a command and every offer of a
-    wave from one prefix."""
-    copy = hashlib.sha1(_NAMESPACE_BYTES + prefix.encode(), usedforsecurity=False).copy
-    variant = _VARIANT_DIGIT
-
-    def name(rest: str) -> str:
-        h = copy()
-        h.update(rest.encode())
-        x = h.hexdigest()
-        return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{variant[x[16]]}{x[17:20]}-{x[20:32]}"
-
-    return name
-
-
 def event_id_for(command_id: str, index: int) -> str:
     return _uuid5(f"{command_id}#{index}")
-
-
-def event_ids_for(command_id: str) -> Callable[[str], str]:
-    """`event_id_for(command_id, int(index))` for an index given as a string."""
-    return uuid5_namer(f"{command_id}#")
 
 
 def offer_id_for(request_id: str, helper_id: str) -> str:
     """One offer per helper per request, so the id is derived from exactly that pair."""
     return _uuid5(f"offer:{request_id}:{helper_id}")
-
-
-def offer_ids_for(request_id: str) -> Callable[[str], str]:
-    """`offer_id_for(request_id, helper_id)` for each helper of a wave."""
-    return uuid5_namer(f"offer:{request_id}:")
 
 
 class RequestOpened(Wire):

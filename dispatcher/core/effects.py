@@ -11,7 +11,7 @@ from dispatcher.core.state import Decision, DispatchState
 from dispatcher.core.trusted import builder, replaced, updated
 from schemas._base import require_utc
 from schemas.commands import Command
-from schemas.events import Event, EventBody, event_ids_for
+from schemas.events import Event, EventBody, event_id_for
 from schemas.records import HelperLoad, HelperState, RequestState
 
 _event = builder(Event)
@@ -27,15 +27,13 @@ class Effects:
         self.events: list[Event] = []
         self.helpers: dict[str, HelperState] = {}
         self._days: dict[int, date] = {}
-        # The command id hashed once for all its events' ids (`event_ids_for`).
-        self._event_id = event_ids_for(command.command_id)
 
     def emit(self, body: EventBody, request_id: str | None) -> None:
         """`make_event(...)` without re-validating the body (see `core.trusted`)."""
         command_id = self.command.command_id
         self.events.append(
             _event(
-                event_id=self._event_id(str(len(self.events))),
+                event_id=event_id_for(command_id, len(self.events)),
                 community_id=self.command.community_id,
                 request_id=request_id,
                 occurred_at=self.now,

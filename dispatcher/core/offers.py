@@ -9,7 +9,7 @@ from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
 from dispatcher.core.index import Candidate
 from dispatcher.core.trusted import builder
-from schemas.events import OfferSent, offer_ids_for
+from schemas.events import OfferSent, offer_id_for
 from schemas.records import OfferRecord
 from schemas.vocab import Ring
 
@@ -42,15 +42,6 @@ def send_offers(
     helpers_needed = sum(n.count for n in d.needs)  # spec.total_slots(), without re-deriving needs
     asked: dict[tuple[int, ...], tuple[tuple[str, ...], bool]] = {}
     entries = fx.state.index.entries
-    now = fx.now
-    offer_id_of = offer_ids_for(d.request_id)  # the request id hashed once per wave
-    request_id = d.request_id
-    step = d.step
-    category = spec.category
-    urgency = spec.urgency
-    offers = d.offers
-    emit = fx.emit
-    count_offer = fx.count_offer
 
     # `eligibility.fits` per open need, unrolled: (index, skills as a set, a presence need).
     tests = [(i, frozenset(d.needs[i].skills), not d.needs[i].remote) for i in open_needs]
@@ -74,31 +65,27 @@ def send_offers(
                 all(d.needs[i].remote for i in need_indexes),
             )
         team_id, team_size = teams.get(cand.helper_id, _NO_TEAM) if teams else _NO_TEAM
-        helper_id = cand.helper_id
-        ring = cand.ring
-        offer_id = offer_id_of(helper_id)
         # Built unvalidated (`core.trusted`): every value is of its field's type already.
-        offers.append(
-            _offer_record(
-                offer_id=offer_id,
-                helper_id=helper_id,
-                need_indexes=need_indexes,
-                ring=ring,
-                step=step,
-                sent_at=now,
-                expires_at=expires_at,
-                team_id=team_id,
-            )
+        offer = _offer_record(
+            offer_id=offer_id_for(d.request_id, cand.helper_id),
+            helper_id=cand.helper_id,
+            need_indexes=need_indexes,
+            ring=cand.ring,
+            step=d.step,
+            sent_at=fx.now,
+            expires_at=expires_at,
+            team_id=team_id,
         )
-        emit(
+        d.offers.append(offer)
+        fx.emit(
             _offer_sent(
-                offer_id=offer_id,
-                helper_id=helper_id,
-                ring=ring,
-                step=step,
+                offer_id=offer.offer_id,
+                helper_id=offer.helper_id,
+                ring=offer.ring,
+                step=offer.step,
                 expires_at=expires_at,
-                category=category,
-                urgency=urgency,
+                category=spec.category,
+                urgency=spec.urgency,
                 building_label=building_label,
                 helpers_needed=helpers_needed,
                 skills=skills_remote[0],
@@ -106,8 +93,8 @@ def send_offers(
                 team_id=team_id,
                 team_size=team_size,
             ),
-            request_id,
+            d.request_id,
         )
-        count_offer(helper_id)
-        sent.append(helper_id)
+        fx.count_offer(cand.helper_id)
+        sent.append(cand.helper_id)
     return sent
