@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from dispatcher.core.load import local_day
+from dispatcher.core.load import local_day, offered
 from dispatcher.core.state import Decision, DispatchState
-from dispatcher.core.trusted import builder, updated
+from dispatcher.core.trusted import builder, replaced, updated
 from schemas._base import require_utc
 from schemas.commands import Command
 from schemas.events import Event, EventBody, event_id_for
 from schemas.records import HelperLoad, HelperState, RequestState
 
 _event = builder(Event)
+_LOAD = frozenset(("load",))
 
 
 class Effects:
@@ -49,18 +50,34 @@ class Effects:
         self.helpers[helper.helper_id] = helper
 
     def update_load(self, helper_id: str, change: Callable[[HelperLoad, date], HelperLoad]) -> None:
-        # `helper` and `put_helper`, inlined: this runs once per offer sent.
-        helpers = self.helpers
-        helper = helpers.get(helper_id)
+        found = self._with_day(helper_id)
+        if found is not None:
+            helper, today = found
+            self.helpers[helper_id] = updated(helper, load=change(helper.load, today))
+
+    def count_offer(self, helper_id: str) -> None:
+        """`update_load(helper_id, offered)` for the hot path (once per offer sent): the
+        helper's copied `__dict__` edited in place rather than a keyword dict built."""
+        found = self._with_day(helper_id)
+        if found is not None:
+            helper, today = found
+            d = helper.__dict__.copy()
+            d["load"] = offered(d["load"], self.now, today)
+            self.helpers[helper_id] = replaced(helper, d, _LOAD)
+
+    def _with_day(self, helper_id: str) -> tuple[HelperState, date] | None:
+        """The helper as this command left it so far, and its local day; None for a
+        helper removed from the roster since (nothing to count)."""
+        helper = self.helpers.get(helper_id)
         if helper is None:
             helper = self.state.helpers.get(helper_id)
         if helper is None:
-            return  # a helper removed from the roster since: nothing to count
+            return None
         offset = helper.profile.utc_offset_minutes
         today = self._days.get(offset)
         if today is None:
             today = self._days[offset] = local_day(self.now, offset)
-        helpers[helper_id] = updated(helper, load=change(helper.load, today))
+        return helper, today
 
     def decision(self, requests: dict[str, RequestState] | None = None) -> Decision:
         return Decision(events=tuple(self.events), requests=requests or {}, helpers=self.helpers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import time
+from datetime import date, time
 
 from dispatcher.core.context import SearchContext
 from dispatcher.core.entry import HelperEntry
@@ -117,6 +117,7 @@ def eligible_ranker(ctx: SearchContext) -> Ranker:
     respect_dnd = ctx.respect_dnd
     now = ctx.clock.now
     at = ctx.clock.at
+    local_at: dict[int, tuple[int, time, date]] = {}  # `at` per offset, without its call
 
     def rank(entry: HelperEntry, ring_order: int, skill_fit: bool) -> RankKey | None:
         if (
@@ -128,7 +129,11 @@ def eligible_ranker(ctx: SearchContext) -> Ranker:
             or (requester_phone is not None and entry.phone == requester_phone)
         ):
             return None
-        weekday, local_time, today = at(entry.utc_offset_minutes)
+        offset = entry.utc_offset_minutes
+        local = local_at.get(offset)
+        if local is None:
+            local = local_at[offset] = at(offset)
+        weekday, local_time, today = local
         # `_within_hours`, inlined.
         if entry.availability and not any(
             w.contains(weekday, local_time) for w in entry.availability

@@ -3,15 +3,14 @@ candidate."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
 from dispatcher.core.index import Candidate
-from dispatcher.core.load import offered
 from dispatcher.core.trusted import builder
 from schemas.events import OfferSent, offer_id_for
-from schemas.records import HelperLoad, OfferRecord
+from schemas.records import OfferRecord
 from schemas.vocab import Ring
 
 _offer_record = builder(OfferRecord)
@@ -43,10 +42,6 @@ def send_offers(
     helpers_needed = sum(n.count for n in d.needs)  # spec.total_slots(), without re-deriving needs
     asked: dict[tuple[int, ...], tuple[tuple[str, ...], bool]] = {}
     entries = fx.state.index.entries
-    now = fx.now
-
-    def count(load: HelperLoad, today: date) -> HelperLoad:  # one closure per wave
-        return offered(load, now, today)
 
     # `eligibility.fits` per open need, unrolled: (index, skills as a set, a presence need).
     tests = [(i, frozenset(d.needs[i].skills), not d.needs[i].remote) for i in open_needs]
@@ -100,6 +95,6 @@ def send_offers(
             ),
             d.request_id,
         )
-        fx.update_load(cand.helper_id, count)
+        fx.count_offer(cand.helper_id)
         sent.append(cand.helper_id)
     return sent

@@ -107,7 +107,7 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
         RequestOpened(
             category=spec.category,
             urgency=spec.urgency,
-            helpers_needed=spec.total_slots(),
+            helpers_needed=sum(n.count for n in d.needs),  # `spec.total_slots()`, derived once
             building_label=spec.place.building_label(),
             ladder=plan.steps,
             ends_at=request.ends_at,

@@ -110,3 +110,15 @@ def updated(model: M, **changes: Any) -> M:
     _set_extra(m, None)
     _set_private(m, None)
     return m
+
+
+def replaced(model: M, values: dict[str, Any], changed: frozenset[str]) -> M:
+    """`updated(model, **changes)` where `values` is already `model.__dict__` with the
+    changes applied (a copy the caller owns) and `changed` names them: for the per-offer
+    load count, which edits the copy in place instead of building a keyword dict."""
+    m: M = _new(type(model))
+    _set_dict(m, values)
+    _set_fields_set(m, model.__pydantic_fields_set__ | changed)  # a new set
+    _set_extra(m, None)
+    _set_private(m, None)
+    return m
