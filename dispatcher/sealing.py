@@ -241,10 +241,10 @@ def seal_profile(ring: KeyRing, profile: HelperProfile) -> HelperProfile:
             "sealed_name": ring.seal(profile.name.encode(), _helper_aad("name", hid)),
         }
     place = profile.place
-    detail = HelperDetail(
-        platform_user_id=profile.platform_user_id, unit=place.unit, floor=place.floor
-    )
-    if detail != HelperDetail():
+    if profile.platform_user_id or place.unit is not None or place.floor is not None:
+        detail = HelperDetail(
+            platform_user_id=profile.platform_user_id, unit=place.unit, floor=place.floor
+        )
         sealed = ring.seal(detail.model_dump_json().encode(), _helper_aad("detail", hid))
         update |= {"platform_user_id": None, "sealed_detail": sealed}
     bare = _bare_place(ring, place)
