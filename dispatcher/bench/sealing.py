@@ -44,18 +44,24 @@ from schemas.requests import RequesterContact, RequestSpec
 from schemas.vocab import Category, Skill, Urgency
 
 
+def _place(building: str, unit: str, floor: int) -> PlacePath:
+    """A flat: the building routes, the unit, floor and household are personal."""
+    household = f"hh-c1-b{building}-{unit}-{floor}01"
+    return PlacePath(
+        community_id="bench",
+        compound_id="c1",
+        building_id=f"b{building}",
+        unit=unit,
+        floor=floor,
+        household_id=household,
+    )
+
+
 def _spec() -> RequestSpec:
     return RequestSpec(
         request_id="bench-request-0001",
         community_id="bench",
-        place=PlacePath(
-            community_id="bench",
-            compound_id="c1",
-            building_id="b3",
-            unit="2",
-            floor=5,
-            household_id="hh-c1-b3-2-501",
-        ),
+        place=_place("3", "2", 5),
         category=Category.HOSPITAL_TRANSPORT,
         urgency=Urgency.CRITICAL,
         skills=(Skill.DRIVING,),
@@ -70,14 +76,7 @@ def _profile() -> HelperProfile:
         name="周建国",
         phone="13755550123",
         platform_user_id="wx-zhou-jianguo",
-        place=PlacePath(
-            community_id="bench",
-            compound_id="c1",
-            building_id="b7",
-            unit="1",
-            floor=3,
-            household_id="hh-c1-b7-1-302",
-        ),
+        place=_place("7", "1", 3),
         skills=(Skill.DRIVING,),
         paired_household_ids=("hh-c1-b3-2-501",),
         channels=("webhook:default",),
