@@ -20,6 +20,14 @@ the normalised number under the helper-id key (stable across contact-key rotatio
 both the request and each helper, so the requester is still never offered their own
 request.
 
+The rest of what names a person (issue 12, finding 7's second part): a helper's name
+(`sealed_name`, its own box: the asking group may be told it) and platform user id
+(`sealed_detail`, with the helper's unit and floor), and a request's unit and floor (in
+the request's box). The core compares households, never reads them: a household id
+("hh-wang", "hh-c1-b7-3-1202" names a family or a flat) travels as `household_key`, an
+HMAC under the helper-id key, applied alike to the request's place, the helpers' homes
+and pairings, so 结对 still matches.
+
 Records from before (plain `contact`/`text`/`phone`) still open as they are, and the
 worker seals them on decode (`seal_command`) and when it rebuilds its state from tables
 written before (streams/state_store.py), so new table records and events never hold them
@@ -34,6 +42,7 @@ import functools
 import hashlib
 import hmac
 import os
+import re
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -42,9 +51,10 @@ from pydantic import ValidationError
 
 from dispatcher.core.entry import normalise_phone
 from dispatcher.settings import Settings
-from schemas.commands import Command, SubmitRequest, UpsertHelper
+from schemas.commands import Command, PairHousehold, SubmitRequest, UpsertHelper
 from schemas.events import HelperAssigned
-from schemas.helpers import HelperProfile
+from schemas.helpers import HelperDetail, HelperProfile
+from schemas.places import PlacePath
 from schemas.requests import RequesterContact, RequestPrivate, RequestSpec
 from schemas.sealed import Sealed
 
@@ -53,6 +63,9 @@ _KEY_LABEL = b"neighbour-dispatch/contact-seal/v1"
 _KID_LABEL = b"neighbour-dispatch/contact-seal/kid"
 _PHONE_LABEL = b"neighbour-dispatch/phone-key/v1"
 PHONE_KEY_PREFIX = "pk-"
+_HOUSEHOLD_LABEL = b"neighbour-dispatch/household-key/v1"
+HOUSEHOLD_KEY_PREFIX = "hk-"
+_HOUSEHOLD_KEY = re.compile(r"hk-[0-9a-f]{40}")
 
 
 class Unreadable(Exception):
@@ -67,6 +80,8 @@ class KeyRing:
         self._by_kid = {_kid(k): AESGCM(k) for k in keys}
         self.active_kid = _kid(keys[0])
         self._phone_mac = hmac.new(phone_secret.encode(), _PHONE_LABEL, hashlib.sha256).digest()
+        secret = phone_secret.encode()
+        self._household_mac = hmac.new(secret, _HOUSEHOLD_LABEL, hashlib.sha256).digest()
 
     def seal(self, plain: bytes, aad: bytes) -> Sealed:
         nonce = os.urandom(NONCE_BYTES)
@@ -89,6 +104,17 @@ class KeyRing:
             return None
         mac = hmac.new(self._phone_mac, digits.encode(), hashlib.sha256).hexdigest()
         return PHONE_KEY_PREFIX + mac[:40]
+
+    def household_key(self, community_id: str, household_id: str | None) -> str | None:
+        """A household id as it may travel: keyed, per community; a digest stays as it is
+        (so sealing twice changes nothing)."""
+        if household_id is None or _HOUSEHOLD_KEY.fullmatch(household_id):
+            return household_id
+        msg = f"{community_id}\n{household_id}".encode()
+        return (
+            HOUSEHOLD_KEY_PREFIX
+            + hmac.new(self._household_mac, msg, hashlib.sha256).hexdigest()[:40]
+        )
 
 
 def _derive(secret: str) -> bytes:
@@ -121,22 +147,56 @@ def _phone_aad(helper_id: str) -> bytes:
 
 
 # ---------------------------------------------------------------------- requests
+def _bare_place(ring: KeyRing, place: PlacePath) -> PlacePath:
+    """The place as the core needs it: down to the building, the household keyed."""
+    household = ring.household_key(place.community_id, place.household_id)
+    if place.unit is None and place.floor is None and household == place.household_id:
+        return place
+    return place.model_copy(update={"unit": None, "floor": None, "household_id": household})
+
+
 def seal_spec(ring: KeyRing, spec: RequestSpec) -> RequestSpec:
-    """The spec as it may travel: contact and text in `sealed`, the phone's keyed digest
-    beside it. A spec with nothing personal, or already sealed, is returned as is."""
-    if spec.sealed is not None:
+    """The spec as it may travel: contact, text, unit and floor in `sealed`, the phone's
+    keyed digest beside it, the household keyed. A spec with nothing personal, or already
+    sealed, is returned as is; one sealed before the place was gets the place's detail
+    added to its box."""
+    place = _bare_place(ring, spec.place)
+    household = ring.household_key(spec.community_id, spec.requester_household_id)
+    bare = place is spec.place and household == spec.requester_household_id
+    if spec.sealed is None:
+        private: RequestPrivate | None = RequestPrivate(
+            contact=spec.contact, text=spec.text, unit=spec.place.unit, floor=spec.place.floor
+        )
+        if private == RequestPrivate():
+            private = None
+    elif bare:
         return spec
-    private = RequestPrivate(contact=spec.contact, text=spec.text)
-    if private == RequestPrivate():
+    else:
+        private = _with_place_detail(ring, spec, spec.sealed)
+    if private is None and bare:
         return spec
-    return spec.model_copy(
-        update={
+    update: dict[str, Any] = {"place": place, "requester_household_id": household}
+    if private is not None:
+        update |= {
             "contact": RequesterContact(),
             "text": "",
             "sealed": ring.seal(private.model_dump_json().encode(), _request_aad(spec.request_id)),
             "requester_phone_key": spec.requester_phone_key or ring.phone_key(spec.contact.phone),
         }
-    )
+    return spec.model_copy(update=update)
+
+
+def _with_place_detail(ring: KeyRing, spec: RequestSpec, sealed: Sealed) -> RequestPrivate | None:
+    """A box from before the place was sealed, opened with the unit and floor added; None
+    when there is nothing to add, or the box does not open (the detail is then dropped:
+    never kept in the clear)."""
+    if spec.place.unit is None and spec.place.floor is None:
+        return None
+    try:
+        opened = open_sealed(ring, spec.request_id, sealed)
+    except Unreadable:
+        return None
+    return opened.model_copy(update={"unit": spec.place.unit, "floor": spec.place.floor})
 
 
 def open_sealed(ring: KeyRing, request_id: str, sealed: Sealed) -> RequestPrivate:
@@ -148,43 +208,125 @@ def open_sealed(ring: KeyRing, request_id: str, sealed: Sealed) -> RequestPrivat
 
 
 def open_assignment(ring: KeyRing, request_id: str, body: HelperAssigned) -> RequestPrivate:
-    """The contact and text an assignment carries (sealed, or plain from before 12.7)."""
+    """The contact, text, unit and floor an assignment carries (sealed, or plain from
+    before 12.7; a box from before the place was sealed has them on the place)."""
+    place = {"unit": body.place.unit, "floor": body.place.floor}
     if body.sealed is None:
-        return RequestPrivate(contact=body.contact, text=body.text)
-    return open_sealed(ring, request_id, body.sealed)
+        return RequestPrivate(contact=body.contact, text=body.text, **place)
+    opened = open_sealed(ring, request_id, body.sealed)
+    if opened.unit is None and opened.floor is None:
+        return opened.model_copy(update=place)
+    return opened
 
 
 # ---------------------------------------------------------------------- helpers
+def _helper_aad(what: str, helper_id: str) -> bytes:
+    return f"helper-{what}\n{helper_id}".encode()
+
+
 def seal_profile(ring: KeyRing, profile: HelperProfile) -> HelperProfile:
-    """The profile as it may travel: the phone sealed, its keyed digest beside it."""
-    if not profile.phone:
-        return profile
-    return profile.model_copy(
-        update={
+    """The profile as it may travel: phone, name, platform user id, unit and floor sealed
+    (the phone's keyed digest beside it), households keyed. Sealing twice changes nothing."""
+    hid = profile.helper_id
+    update: dict[str, Any] = {}
+    if profile.phone:
+        update |= {
             "phone": None,
-            "sealed_phone": ring.seal(profile.phone.encode(), _phone_aad(profile.helper_id)),
+            "sealed_phone": ring.seal(profile.phone.encode(), _phone_aad(hid)),
             "phone_key": ring.phone_key(profile.phone),
         }
-    )
+    if profile.name:
+        update |= {
+            "name": "",
+            "sealed_name": ring.seal(profile.name.encode(), _helper_aad("name", hid)),
+        }
+    place = profile.place
+    if profile.platform_user_id or place.unit is not None or place.floor is not None:
+        detail = HelperDetail(
+            platform_user_id=profile.platform_user_id, unit=place.unit, floor=place.floor
+        )
+        sealed = ring.seal(detail.model_dump_json().encode(), _helper_aad("detail", hid))
+        update |= {"platform_user_id": None, "sealed_detail": sealed}
+    bare = _bare_place(ring, place)
+    if bare is not place:
+        update["place"] = bare
+    community = place.community_id
+    paired = tuple(ring.household_key(community, h) or h for h in profile.paired_household_ids)
+    if paired != profile.paired_household_ids:
+        update["paired_household_ids"] = paired
+    return profile.model_copy(update=update) if update else profile
+
+
+def _open_helper(ring: KeyRing, sealed: Sealed, aad: bytes) -> str | None:
+    try:
+        return ring.open(sealed, aad).decode()
+    except (Unreadable, UnicodeDecodeError):
+        return None
 
 
 def helper_phone(ring: KeyRing, profile: HelperProfile) -> str | None:
     """The helper's phone (for a group robot's @-mention), or None if it does not open."""
     if profile.sealed_phone is None:
         return profile.phone
-    try:
-        return ring.open(profile.sealed_phone, _phone_aad(profile.helper_id)).decode()
-    except (Unreadable, UnicodeDecodeError):
-        return None
+    return _open_helper(ring, profile.sealed_phone, _phone_aad(profile.helper_id))
+
+
+def helper_name(ring: KeyRing, profile: HelperProfile) -> str:
+    """The helper's name (their own welcome message), or "" if none or it does not open."""
+    if profile.sealed_name is None:
+        return profile.name
+    return _open_helper(ring, profile.sealed_name, _helper_aad("name", profile.helper_id)) or ""
+
+
+def group_name(ring: KeyRing, body: HelperAssigned) -> str | None:
+    """The name the asking group is told: only when the helper opted in (the core copied
+    their name box into the assignment, or the plain name of a profile from before)."""
+    if body.sealed_group_name is None:
+        return body.group_name
+    return _open_helper(ring, body.sealed_group_name, _helper_aad("name", body.helper_id))
+
+
+def helper_detail(ring: KeyRing, profile: HelperProfile) -> HelperDetail:
+    """The helper's platform user id, unit and floor (plain before 12.7, else the box;
+    empty if it does not open)."""
+    if profile.sealed_detail is None:
+        return HelperDetail(
+            platform_user_id=profile.platform_user_id,
+            unit=profile.place.unit,
+            floor=profile.place.floor,
+        )
+    plain = _open_helper(ring, profile.sealed_detail, _helper_aad("detail", profile.helper_id))
+    return HelperDetail.model_validate_json(plain) if plain else HelperDetail()
 
 
 def unsealed_profile(ring: KeyRing, profile: HelperProfile) -> HelperProfile:
-    """The profile with its phone in the clear (rekey-helpers derives ids from it)."""
-    if profile.sealed_phone is None:
+    """The profile with its phone, name and detail in the clear (rekey-helpers derives ids
+    from the phone); households stay keyed (a digest is kept as it is when sealed again)."""
+    if (
+        profile.sealed_phone is None
+        and profile.sealed_name is None
+        and profile.sealed_detail is None
+    ):
         return profile
+    detail = helper_detail(ring, profile)
     return profile.model_copy(
-        update={"phone": helper_phone(ring, profile), "sealed_phone": None, "phone_key": None}
+        update={
+            "phone": helper_phone(ring, profile),
+            "sealed_phone": None,
+            "phone_key": None,
+            "name": helper_name(ring, profile),
+            "sealed_name": None,
+            "platform_user_id": detail.platform_user_id,
+            "sealed_detail": None,
+            "place": profile.place.model_copy(update={"unit": detail.unit, "floor": detail.floor}),
+        }
     )
+
+
+def seal_pairing(ring: KeyRing, community_id: str, body: PairHousehold) -> PairHousehold:
+    """A 结对 as it may travel: the household keyed like the requests' and helpers'."""
+    household = ring.household_key(community_id, body.household_id) or body.household_id
+    return body.model_copy(update={"household_id": household})
 
 
 # ---------------------------------------------------------------------- the wire
@@ -203,6 +345,11 @@ def seal_command(ring: KeyRing, command: Command) -> Command:
             return command
         new_body = body.model_copy(update={"profile": sealed_profile})
         return command.model_copy(update={"body": new_body})
+    if isinstance(body, PairHousehold):
+        pairing = seal_pairing(ring, command.community_id, body)
+        if pairing.household_id == body.household_id:
+            return command
+        return command.model_copy(update={"body": pairing})
     return command
 
 

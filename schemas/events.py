@@ -125,6 +125,9 @@ class HelperAssigned(Wire):
     text: str = Field(default="", repr=False)
     # The helper's name for the asking chat group, only if they opted in (name_in_group).
     group_name: str | None = Field(default=None, repr=False)
+    # Since the helper's name is sealed (issue 12.7): their name box, copied by the core
+    # when they opted in; the API's group loop opens it (dispatcher/sealing.group_name).
+    sealed_group_name: Sealed | None = Field(default=None, repr=False, exclude_if=unset)
     # A team's leader accepted for `members` people (slots `slot` and the next ones).
     team_id: str | None = Field(default=None, exclude_if=unset)
     members: int = Field(default=1, exclude_if=single)

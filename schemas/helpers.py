@@ -43,6 +43,15 @@ class WeeklyWindow(Wire):
         return (weekday - 1) % 7 in self.weekdays
 
 
+class HelperDetail(Wire):
+    """What `HelperProfile.sealed_detail` holds: opened to build the helper's own links
+    (the platform login) and by the maintenance that rekeys helpers."""
+
+    platform_user_id: str | None = Field(default=None, max_length=128, repr=False)
+    unit: str | None = Field(default=None, repr=False)
+    floor: int | None = Field(default=None, repr=False)
+
+
 class HelperProfile(Wire):
     helper_id: str = Field(min_length=1)
     name: str = ""
@@ -76,6 +85,12 @@ class HelperProfile(Wire):
     # `phone_key` is its keyed digest, what the core compares with a requester's.
     sealed_phone: Sealed | None = Field(default=None, repr=False)
     phone_key: str | None = Field(default=None, max_length=64)
+    # Issue 12.7 too: the name (`sealed_name`, its own box so that a group told the name
+    # opens nothing else) and the platform user id with the home below the building
+    # (`sealed_detail`, a HelperDetail); `name`, `platform_user_id`, `place.unit`/`floor`
+    # then travel empty and `place.household_id`/`paired_household_ids` as keyed digests.
+    sealed_name: Sealed | None = Field(default=None, repr=False, exclude_if=unset)
+    sealed_detail: Sealed | None = Field(default=None, repr=False, exclude_if=unset)
 
     @property
     def community_id(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from schemas._base import Wire
+from schemas._base import Wire, unset
 from schemas.catalogue import entry
 from schemas.places import PlacePath
 from schemas.sealed import Sealed
@@ -25,6 +25,10 @@ class RequestPrivate(Wire):
 
     contact: RequesterContact = Field(default_factory=RequesterContact, repr=False)
     text: str = Field(default="", repr=False)
+    # The place below the building (单元, floor): the core routes on the building, so these
+    # travel only in the box; a box sealed before they were held them plain on the place.
+    unit: str | None = Field(default=None, repr=False, exclude_if=unset)
+    floor: int | None = Field(default=None, repr=False, exclude_if=lambda v: v is None)
 
 
 class RequestSource(Wire):

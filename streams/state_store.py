@@ -61,8 +61,8 @@ def _sealed(
     reqs = [_with_spec(r, seal_spec(keys, r.spec)) for r in reqs]
     helpers = [
         h
-        if not h.profile.phone
-        else h.model_copy(update={"profile": seal_profile(keys, h.profile)})
+        if (p := seal_profile(keys, h.profile)) is h.profile
+        else h.model_copy(update={"profile": p})
         for h in helpers
     ]
     return reqs, helpers

@@ -38,6 +38,7 @@ from dispatcher.groupchat.loop import GroupReplies
 from dispatcher.groupchat.sender import GroupSender
 from dispatcher.push.http import make_client
 from dispatcher.record.retention import purge_forever
+from dispatcher.sealing import keyring
 from dispatcher.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,10 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     deps = deps or ApiDeps(settings=settings, sink=KafkaCommandSink(settings))
     reply_client = make_client(timeout=5.0)
     group_replies = GroupReplies(
-        GroupSender(lambda: deps.registry, reply_client, deps.clock), deps.pool, clock=deps.clock
+        GroupSender(lambda: deps.registry, reply_client, deps.clock),
+        deps.pool,
+        clock=deps.clock,
+        keys=keyring(settings),
     )
     tasks: dict[str, asyncio.Task[None]] = {}
 

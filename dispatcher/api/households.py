@@ -37,6 +37,7 @@ from dispatcher.roster.cells import PHONE
 from dispatcher.roster.households import ParsedHouseholds, parse_households
 from dispatcher.roster.ledger import RosterFileError, RosterPlace
 from dispatcher.roster.report import CellProblem, RowProblem
+from dispatcher.sealing import keyring, seal_pairing
 from schemas.catalogue import CATALOGUE, entry, label_zh
 from schemas.commands import PairHousehold
 from schemas.requests import RequesterContact, RequestSource, RequestSpec
@@ -129,10 +130,11 @@ async def _import(
         (h.household, [helper_ref_id(deps, community_id, ref) for ref in h.paired_refs])
         for h in parsed.households
     ]
+    ring = keyring(deps.settings)  # households travel keyed, like the requests' places
     pairings = [
-        PairHousehold(helper_id=helper_id, household_id=household.household_id)
-        for household, helpers in listed
-        for helper_id in dict.fromkeys(helpers)
+        seal_pairing(ring, community_id, PairHousehold(helper_id=h, household_id=hh.household_id))
+        for hh, helpers in listed
+        for h in dict.fromkeys(helpers)
     ]
     now = deps.clock()
     # Pairings first: a card that works before its helpers are paired would skip them.

@@ -164,13 +164,16 @@ async def _assigned_page(
     phone = contact.phone
     tel = f'<a class="tel" href="tel:{e(phone)}">拨打 {e(phone)}</a>' if phone else ""
     remote = progress is not None and progress.remote
+    # Unit and floor are sealed with the contact since 12.7; on the place in rows from before.
+    unit = private.unit or place.get("unit")
+    floor = private.floor if private.floor is not None else place.get("floor")
     where = "".join(
         str(p)
         for p in (
             place.get("compound_name"),
             place.get("building_name") or place.get("building_id"),
-            f"{place['unit']}单元" if place.get("unit") else None,
-            f"{place['floor']}层" if place.get("floor") is not None else None,
+            f"{unit}单元" if unit else None,
+            f"{floor}层" if floor is not None else None,
         )
         if p
     )

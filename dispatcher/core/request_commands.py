@@ -204,9 +204,15 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
         place=d.spec.place,
         text=d.spec.text,
         sealed=d.spec.sealed,
+        # Only when they opted in: their name box (sealed since 12.7), or a plain name.
         group_name=(
             helper.profile.name
             if helper is not None and helper.profile.name_in_group and helper.profile.name
+            else None
+        ),
+        sealed_group_name=(
+            helper.profile.sealed_name
+            if helper is not None and helper.profile.name_in_group
             else None
         ),
         team_id=offer.team_id,
@@ -222,6 +228,7 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
                 helper_id=m.helper_id,
                 slot=m.slot,
                 group_name=None,
+                sealed_group_name=None,
                 members=1,
                 member_ids=(),
                 signed_up_by=offer.helper_id,

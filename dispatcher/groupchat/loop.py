@@ -32,8 +32,9 @@ from dispatcher.groupchat.sender import GroupSender
 from dispatcher.kafka_security import client_options
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
+from dispatcher.sealing import KeyRing, group_name
 from dispatcher.settings import Settings
-from schemas.events import Event, OfferSent
+from schemas.events import Event, HelperAssigned, OfferSent
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,10 @@ class GroupReplies:
         pool: PoolGetter,
         on_posted: Callable[[Thread, str, float], None] = lambda t, k, s: None,
         clock: Callable[[], datetime] = utcnow,
+        keys: KeyRing | None = None,
     ) -> None:
         self._sender = sender
+        self._keys = keys  # opens an opted-in helper's name box (HelperAssigned)
         self._clock = clock  # the API's (ApiDeps.clock)
         self._pool = pool
         self._on_posted = on_posted
@@ -176,11 +179,20 @@ class GroupReplies:
                 wave.last_seen = time.monotonic()
                 continue
             await self._flush_wave(request_id)
-            text = texts.update_for(event)
+            text = texts.update_for(self._named(event))
             if text is not None:
                 await self._post(asked, event.event_id, text)
             if isinstance(event.body, texts.CLOSING):
                 await threads.close(pool, request_id)
+
+    def _named(self, event: Event) -> Event:
+        """An assignment with the opted-in helper's name opened, in memory only."""
+        body = event.body
+        if not isinstance(body, HelperAssigned) or body.sealed_group_name is None:
+            return event
+        name = group_name(self._keys, body) if self._keys is not None else None
+        named = body.model_copy(update={"group_name": name, "sealed_group_name": None})
+        return event.model_copy(update={"body": named})
 
     async def consume_forever(self, settings: Settings) -> None:
         while True:

@@ -41,7 +41,14 @@ from dispatcher.push.messages import (
 )
 from dispatcher.push.model import Delivery, Mention, PushKind, PushMessage
 from dispatcher.push.recipients import Recipient, referral_recipients, whistle_recipients
-from dispatcher.sealing import KeyRing, Unreadable, helper_phone, open_assignment
+from dispatcher.sealing import (
+    KeyRing,
+    Unreadable,
+    helper_detail,
+    helper_name,
+    helper_phone,
+    open_assignment,
+)
 from schemas.commands import ReportDeliveryFailure
 from schemas.config import WhistleRecipient
 from schemas.events import (
@@ -184,6 +191,10 @@ class DeliveryPlanner:
         phone = helper_phone(self.keys, helper.profile)
         return (Mention(mobile=phone),) if phone else ()
 
+    def _platform_user_id(self, helper: HelperState | None) -> str | None:
+        """Opened for the helper's own links only: they then need that platform login."""
+        return helper_detail(self.keys, helper.profile).platform_user_id if helper else None
+
     def _category_urgency(self, request_id: str | None) -> tuple[Category, Urgency]:
         r = self.request(request_id or "")
         return (r.spec.category, r.spec.urgency) if r else (Category.OTHER, Urgency.NORMAL)
@@ -208,7 +219,7 @@ class DeliveryPlanner:
             helper_id=body.helper_id,
             community_id=event.community_id,
             expires_at=body.expires_at,
-            platform_user_id=helper.profile.platform_user_id if helper else None,
+            platform_user_id=self._platform_user_id(helper),
         )
         minutes = max(1, int((body.expires_at - event.occurred_at).total_seconds() // 60))
         # What a group sees, every member sees: no per-helper link there (issue 12), only
@@ -272,7 +283,7 @@ class DeliveryPlanner:
                 helper_id=body.helper_id,
                 community_id=event.community_id,
                 expires_at=request.ends_at + STATUS_LINK_GRACE,
-                platform_user_id=helper.profile.platform_user_id if helper else None,
+                platform_user_id=self._platform_user_id(helper),
             )["accept"]
             if request is not None
             else None
@@ -290,8 +301,8 @@ class DeliveryPlanner:
             for p in (
                 place.compound_name,
                 place.building_name or place.building_id,
-                f"{place.unit}单元" if place.unit else None,
-                f"{place.floor}楼" if place.floor is not None else None,
+                f"{private.unit}单元" if private.unit else None,
+                f"{private.floor}楼" if private.floor is not None else None,
             )
             if p
         )
@@ -354,7 +365,7 @@ class DeliveryPlanner:
             if self.personal_link is None:
                 return Planned(warnings=[f"welcome {event.event_id}: no personal links here"])
             url = self.personal_link(body.helper_id, event.community_id, event.occurred_at)
-            name = helper.profile.name if helper else None
+            name = helper_name(self.keys, helper.profile) if helper else None
             kind, message = PushKind.WELCOME, render_welcome(WelcomeSpec(url, name))
             data["personal_url"] = url
         elif isinstance(body, AssignmentCompleted):

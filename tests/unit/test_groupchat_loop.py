@@ -10,7 +10,10 @@ from typing import Any
 from dispatcher.groupchat import loop as loop_module
 from dispatcher.groupchat.loop import GroupReplies
 from dispatcher.record.edge.group_threads import Thread
-from schemas.events import Event, OfferSent, RequestCancelled
+from dispatcher.sealing import KeyRing, seal_profile
+from schemas.events import Event, HelperAssigned, OfferSent, RequestCancelled
+from schemas.helpers import HelperProfile
+from schemas.places import PlacePath
 from schemas.vocab import Category, Party, Ring, Urgency
 
 THREAD = Thread("r1", "bot", "g1")
@@ -89,13 +92,13 @@ def cancelled(command: str) -> Event:
     )
 
 
-def replies() -> tuple[GroupReplies, Sender, Tables]:
+def replies(keys: KeyRing | None = None) -> tuple[GroupReplies, Sender, Tables]:
     tables, sender = Tables(), Sender()
 
     async def pool() -> Tables:
         return tables
 
-    return GroupReplies(sender, pool), sender, tables  # type: ignore[arg-type]
+    return GroupReplies(sender, pool, keys=keys), sender, tables  # type: ignore[arg-type]
 
 
 async def settle(g: GroupReplies) -> None:
@@ -139,3 +142,43 @@ async def test_old_news_is_judged_by_the_injected_clock() -> None:
     await g.handle([cancelled("cmd-c")])  # occurred "now": over an hour before `later`
     await settle(g)
     assert sender.sent == []
+
+
+async def test_an_opted_in_helper_is_named_from_their_sealed_name_box() -> None:
+    """Since names are sealed (issue 12.7) the assignment carries the helper's name box
+    only when they opted in; the loop opens it with the contact key, and a loop without
+    the key (or a box that does not open) says "一位邻居"."""
+    keys = KeyRing("contact-key-" + "c" * 32, [], "helper-id-key-" + "i" * 32)
+    profile = seal_profile(
+        keys,
+        HelperProfile(
+            helper_id="h1", name="林阿姨", place=PlacePath(community_id="c"), name_in_group=True
+        ),
+    )
+    assigned = Event(
+        event_id="as-1",
+        community_id="c",
+        request_id="r1",
+        occurred_at=datetime.now(UTC),
+        caused_by="cmd-d",
+        body=HelperAssigned(
+            offer_id="o1",
+            helper_id="h1",
+            slot=0,
+            skills=(),
+            remote=False,
+            place=PlacePath(community_id="c"),
+            sealed_group_name=profile.sealed_name,
+        ),
+    )
+    assert "林阿姨" not in assigned.model_dump_json()
+    g, sender, _ = replies(keys)
+    await g.handle([assigned])
+    await settle(g)
+    unkeyed, quiet, _ = replies()
+    await unkeyed.handle([assigned])
+    await settle(unkeyed)
+    assert (sender.sent, quiet.sent) == (
+        ["一位邻居（林阿姨）已接单，正在赶来。"],
+        ["一位邻居已接单，正在赶来。"],
+    )
