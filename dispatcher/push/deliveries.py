@@ -334,8 +334,8 @@ class DeliveryPlanner:
         )
 
     def _name(self, helper_id: str) -> str:
-        helper = self.helper(helper_id)
-        return (helper.profile.name if helper else "") or helper_id
+        helper = self.helper(helper_id)  # names travel sealed (12.7): opened for this push only
+        return (helper_name(self.keys, helper.profile) if helper else "") or helper_id
 
     def _team_lines(self, body: HelperAssigned) -> dict[str, Any]:
         """A member hears who signed them up; the leader, who goes and whom no private
