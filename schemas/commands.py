@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from schemas._base import UtcDatetime, Wire, single
-from schemas.helper_messages import SendHelperSummary, WelcomeHelper
+from schemas.helper_messages import ReportWelcomeOutcome, SendHelperSummary, WelcomeHelper
 from schemas.helpers import HelperProfile, TimeWindow
 from schemas.requests import RequestSpec
 from schemas.staff_actions import CallTeam, ClaimRequest, ReportBack
@@ -190,7 +190,8 @@ CommandBody = Annotated[
     | SendHelperSummary
     | SetHelperOffer
     | PairHousehold
-    | CallTeam,
+    | CallTeam
+    | ReportWelcomeOutcome,
     Field(discriminator="type"),
 ]
 
@@ -219,6 +220,7 @@ HELPER_COMMANDS = (
     SendHelperSummary,
     SetHelperOffer,
     PairHousehold,
+    ReportWelcomeOutcome,
 )
 
 
