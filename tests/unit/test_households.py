@@ -123,3 +123,33 @@ def test_the_dev_bots_know_the_story_senders_households_so_the_paired_ring_is_re
         known = known_sender(spec, bot.members.get("u-zheng"))
         assert known.household_for_pairing() == "h-elder-88" in STORY_PAIRINGS["demo-zhonghua"]
         assert known_sender(spec, bot.members.get("u-stranger")) is spec
+
+
+def test_rekey_helpers_moves_the_household_ledgers_pairings_with_the_helper() -> None:
+    from datetime import UTC, datetime
+
+    from dispatcher.helper_ids import legacy_helper_id
+    from dispatcher.maintenance.rekey_helpers import move_commands, plan_moves
+    from dispatcher.settings import Settings
+    from schemas.helpers import HelperProfile
+    from schemas.places import PlacePath
+    from schemas.records import HelperState
+
+    old = legacy_helper_id("siming", "13800000001")
+    profile = HelperProfile(
+        helper_id=old,
+        phone="13800000001",
+        place=PlacePath(community_id="siming", compound_id="c1", building_id="b3"),
+        paired_household_ids=("hh-own",),
+    )
+    state = HelperState(profile=profile, household_pairs=("hh-card",))
+    [move] = plan_moves([state], Settings())
+    commands = move_commands(move, datetime(2026, 12, 1, tzinfo=UTC))
+    assert [c.body.type for c in commands] == [
+        "upsert_helper",
+        "pair_household",
+        "deactivate_helper",
+    ]
+    pair = commands[1].body
+    assert (pair.helper_id, pair.household_id) == (move.new.helper_id, "hh-card")
+    assert move.new.helper_id != old and move.new.paired_household_ids == ("hh-own",)
