@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("dispatcher.ops.report_cli", "monthly report per community (text, CSV, JSON)"),
     "demo": ("dispatcher.demo.run", "play the stories against the running service"),
     "roster-import": ("dispatcher.api.roster_import", "import a CSV/XLSX ledger of helpers"),
+    "households": (
+        "dispatcher.api.household_import",
+        "`households import FILE`: a CSV/XLSX household ledger (tags, 结对, cards)",
+    ),
     "simulate": ("dispatcher.simulate.cli", "what-if: policies on simulated days, same draws"),
     "purge": ("dispatcher.record.retention", "erase personal data past its retention"),
     "config": (

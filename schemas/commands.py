@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from schemas._base import UtcDatetime, Wire, single, unset
-from schemas.helper_messages import SendHelperSummary, WelcomeHelper
+from schemas.helper_messages import ReportWelcomeOutcome, SendHelperSummary, WelcomeHelper
 from schemas.helpers import HelperProfile, TimeWindow
 from schemas.requests import RequestSpec
 from schemas.staff_actions import CallTeam, ClaimRequest, ReportBack
@@ -200,7 +200,8 @@ CommandBody = Annotated[
     | SendHelperSummary
     | SetHelperOffer
     | PairHousehold
-    | CallTeam,
+    | CallTeam
+    | ReportWelcomeOutcome,
     Field(discriminator="type"),
 ]
 
@@ -229,6 +230,7 @@ HELPER_COMMANDS = (
     SendHelperSummary,
     SetHelperOffer,
     PairHousehold,
+    ReportWelcomeOutcome,
 )
 
 

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from schemas._base import UtcDatetime, Wire, single, unset
-from schemas.helper_messages import HelperSummarySent, HelperWelcomed
+from schemas.helper_messages import HelperSummarySent, HelperWelcomed, HelperWelcomeOutcome
 from schemas.places import PlacePath
 from schemas.plans import LadderStep
 from schemas.requests import RequesterContact
@@ -306,7 +306,8 @@ EventBody = Annotated[
     | RequestClaimed
     | WhistleReportedBack
     | HelperWelcomed
-    | HelperSummarySent,
+    | HelperSummarySent
+    | HelperWelcomeOutcome,
     Field(discriminator="type"),
 ]
 

@@ -2,7 +2,9 @@
 the monthly summary. Commands and events, appended to the unions in commands.py/events.py.
 
 Both are recorded in the helper's state (`welcomed_at`, `summary_months`), so sending them
-again is a no-op: the staff commands may be re-run safely.
+again is a no-op: the staff commands may be re-run safely. A welcome that reached nobody
+(no private channel, or the push failed for good) is reported back by the notify agent
+(`ReportWelcomeOutcome`) and unmarked, so a later run welcomes that helper.
 """
 
 from __future__ import annotations
@@ -39,6 +41,29 @@ class HelperWelcomed(Wire):
 
     type: Literal["helper_welcomed"] = "helper_welcomed"
     helper_id: str
+
+
+class ReportWelcomeOutcome(Wire):
+    """From the notify agent: whether the welcome reached the helper's private channel.
+    `sent=False` (no private channel, or the push failed for good) undoes the welcome's
+    mark, so a later `welcome` run sends it once a channel exists."""
+
+    type: Literal["report_welcome_outcome"] = "report_welcome_outcome"
+    helper_id: str = Field(min_length=1)
+    sent: bool
+    reason: str = Field(default="", max_length=200)  # why not sent; never contact details
+
+
+class HelperWelcomeOutcome(Wire):
+    """What became of a welcome: delivered to a private channel, or not (and why)."""
+
+    type: Literal["helper_welcome_outcome"] = "helper_welcome_outcome"
+    helper_id: str
+    sent: bool
+    reason: str = ""
+
+
+NO_PRIVATE_CHANNEL = "no private channel"
 
 
 class HelperSummarySent(Wire):

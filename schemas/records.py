@@ -148,6 +148,10 @@ class HelperState(Wire):
     recent_command_ids: tuple[str, ...] = ()
     welcomed_at: UtcDatetime | None = None  # the welcome (personal page link) was sent
     summary_months: tuple[str, ...] = ()  # months whose summary was sent, last few kept
+    # 结对 made by the household ledger (`PairHousehold`), kept apart from the helper
+    # ledger's own 结对 column (`profile.paired_household_ids`): each ledger's re-import
+    # restates only its own pairings, so neither drops the other's.
+    household_pairs: tuple[str, ...] = Field(default=(), exclude_if=unset)
 
     @property
     def helper_id(self) -> str:
@@ -156,3 +160,8 @@ class HelperState(Wire):
     @property
     def community_id(self) -> str:
         return self.profile.community_id
+
+    @property
+    def paired_household_ids(self) -> tuple[str, ...]:
+        """Every household this helper is paired with, from either ledger."""
+        return tuple(dict.fromkeys((*self.profile.paired_household_ids, *self.household_pairs)))

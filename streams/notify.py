@@ -24,8 +24,9 @@ from dispatcher.push.deliveries import DeliveryPlanner, Planned
 from dispatcher.push.lane import EngineConfig, SubmitOutcome
 from dispatcher.recipient_links import recipient_links
 from dispatcher.sealing import keyring
-from schemas.commands import Command, ReportDeliveryFailure, new_command
+from schemas.commands import Command, CommandBody, ReportDeliveryFailure, new_command
 from schemas.events import Event
+from schemas.helper_messages import ReportWelcomeOutcome
 from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink, short
 from streams.runtime import WorkerRuntime
@@ -76,7 +77,7 @@ class Notifier:
         planned = self.planner.plan(event) if self.enabled else Planned()
         for warning in planned.warnings:
             log.warning("%s", warning)
-        for failed in planned.undeliverable:
+        for failed in (*planned.undeliverable, *planned.unwelcomed):
             self._unreachable.append(self._command(failed, event.community_id))
         await self.flush_unreachable()
         if not planned.deliveries:
@@ -94,7 +95,18 @@ class Notifier:
     # ---------------------------------------------------------------- results
     async def _delivered(self, delivery: Delivery, latency: float) -> None:
         self.on_result(delivery, True, latency)
+        await self._welcome_outcome(delivery, sent=True)
         self._settle(delivery.delivery_id)
+
+    async def _welcome_outcome(self, delivery: Delivery, *, sent: bool) -> None:
+        """A welcome is marked sent only once a private channel took it (issue 14)."""
+        if delivery.kind is not PushKind.WELCOME:
+            return
+        d = delivery.data
+        outcome = ReportWelcomeOutcome(
+            helper_id=d["helper_id"], sent=sent, reason="" if sent else "push failed for good"
+        )
+        await self.send_command(self._command(outcome, d["community_id"]))
 
     async def _failed(self, delivery: Delivery, reason: str) -> None:
         self.on_result(delivery, False, None)
@@ -113,9 +125,10 @@ class Notifier:
                 reason=reason[:200],
             )
             await self.send_command(self._command(failed, d["community_id"]))
+        await self._welcome_outcome(delivery, sent=False)
         self._settle(delivery.delivery_id)
 
-    def _command(self, failed: ReportDeliveryFailure, community_id: str) -> Command:
+    def _command(self, failed: CommandBody, community_id: str) -> Command:
         return new_command(failed, community_id=community_id, issued_at=self.clock.now())
 
     async def flush_unreachable(self) -> None:

@@ -142,7 +142,7 @@ async def deactivate_helper(community_id: Id, helper_id: Id, request: Request) -
     return CommandAccepted(command_id=command_id)
 
 
-_LEDGER_TYPES = {
+LEDGER_TYPES = {
     "text/csv": {"schema": {"type": "string", "format": "binary"}},
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
         "schema": {"type": "string", "format": "binary"}
@@ -154,7 +154,7 @@ _LEDGER_TYPES = {
     "/communities/{community_id}/roster",
     response_model=RosterReport,
     responses={422: {"model": RosterReport, "description": "Rows rejected: nothing imported"}},
-    openapi_extra={"requestBody": {"required": True, "content": _LEDGER_TYPES}},
+    openapi_extra={"requestBody": {"required": True, "content": LEDGER_TYPES}},
 )
 async def import_ledger(
     community_id: Id,

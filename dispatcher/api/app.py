@@ -113,7 +113,10 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit,
         limit=settings.max_body_bytes,
-        larger=lambda path: settings.roster_max_bytes if path.endswith("/roster") else None,
+        # Ledgers (helpers, households) hold a whole community: the larger limit.
+        larger=lambda path: (
+            settings.roster_max_bytes if path.endswith(("/roster", "/households")) else None
+        ),
     )
     app.include_router(health.router)
     app.include_router(messages.router)

@@ -8,6 +8,11 @@ it on the helper and the notify agent pushes the message to the helper's private
 retried like every push. Re-running is safe: who was welcomed (or summarised for that
 month) is skipped here, and the core ignores a repeat anyway. Progress goes to stderr, the
 result (JSON) to stdout.
+
+A welcome counts only once the notify agent reports it reached the helper's private
+channel. Helpers it could not reach (no private channel: no endpoint of their own, only a
+group robot) are listed by id, never by phone, so staff can reach them another way; they
+stay "not welcomed", and a later run welcomes them once they have a channel.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from dispatcher.record.read import helper_messages as read
 from dispatcher.record.read.reports import service_hours
 from dispatcher.settings import Settings, get_settings
 from schemas.commands import CommandBody
+from schemas.helper_messages import NO_PRIVATE_CHANNEL as NO_CHANNEL
 from schemas.helper_messages import SendHelperSummary, WelcomeHelper
 
 POLL_S = 0.5
@@ -76,22 +82,55 @@ async def queue_and_wait(
 
 async def welcome(settings: Settings, community_id: str, wait_s: float) -> dict[str, object]:
     conn = await asyncpg.connect(settings.pg_dsn.get_secret_value(), timeout=10)
+    outcomes: dict[str, tuple[bool, str]] = {}
     try:
         todo = await read.not_welcomed(conn, community_id)
         say(f"welcome: {len(todo)} helper(s) in {community_id} not yet welcomed")
-        done = 0
         if todo:
-            done = await queue_and_wait(
+            since = await read.last_seq(conn)
+
+            async def answered() -> int:
+                outcomes.update(await read.welcome_outcomes(conn, community_id, todo, since))
+                return len(outcomes)
+
+            await queue_and_wait(
                 settings,
                 community_id,
                 [WelcomeHelper(helper_id=h) for h in todo],
-                lambda: read.welcomed_among(conn, community_id, todo),
+                answered,
                 what="welcome",
                 wait_s=wait_s,
             )
     finally:
         await conn.close()
-    return {"community_id": community_id, "to_welcome": len(todo), "welcomed": done}
+    return welcome_result(community_id, todo, outcomes)
+
+
+def welcome_result(
+    community_id: str, todo: Sequence[str], outcomes: dict[str, tuple[bool, str]]
+) -> dict[str, object]:
+    """The run's answer: welcomed, not reachable privately (ids only), failed, unanswered."""
+    unreachable = sorted(h for h, (sent, why) in outcomes.items() if not sent and why == NO_CHANNEL)
+    failed = sorted(h for h, (sent, why) in outcomes.items() if not sent and why != NO_CHANNEL)
+    result: dict[str, object] = {
+        "community_id": community_id,
+        "to_welcome": len(todo),
+        "welcomed": sum(1 for sent, _ in outcomes.values() if sent),
+    }
+    if unreachable:
+        result["no_private_channel"] = unreachable
+        say(
+            f"{len(unreachable)} helper(s) have no private channel: {', '.join(unreachable)} "
+            "(ids only, no phones: reach them through the ledger, give them a channel, then "
+            "run welcome again)"
+        )
+    if failed:
+        result["not_delivered"] = failed
+        say(f"{len(failed)} welcome(s) failed for good: {', '.join(failed)}; run again later")
+    if pending := len(todo) - len(outcomes):
+        result["unconfirmed"] = pending
+        say(f"{pending} welcome(s) not confirmed within the wait (the worker may be behind)")
+    return result
 
 
 async def summary(
@@ -150,7 +189,10 @@ def _finish(result: dict[str, object], queued: str, recorded: str) -> int:
 def welcome_main(argv: list[str]) -> int:
     args = _parser("welcome", "Send the welcome to every helper not yet welcomed.").parse_args(argv)
     result = asyncio.run(welcome(get_settings(), args.community, args.wait))
-    return _finish(result, "to_welcome", "welcomed")
+    print(json.dumps(result, ensure_ascii=False))
+    # Helpers without a private channel are reported, not a failure of the run; an
+    # unanswered welcome is (the worker did not confirm it within --wait).
+    return 1 if result.get("unconfirmed") else 0
 
 
 def summary_main(argv: list[str]) -> int:

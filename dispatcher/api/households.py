@@ -1,9 +1,11 @@
 """Households and the contact card (一户一联络卡).
 
-Staff import the household ledger (`POST /v1/admin/communities/{c}/households`, CSV):
+Staff import the household ledger (`POST /v1/admin/communities/{c}/households`, CSV or
+XLSX, or `python -m dispatcher households import`; dispatcher/api/household_import.py):
 each household's place, vulnerability tags and contact go to the `households` edge table
 with a card token printed on the household's card; its 结对 helpers (by 电话 or 编号)
-are paired through the commands topic (`PairHousehold`).
+are paired through the commands topic (`PairHousehold`). A household a re-import no
+longer lists is retired: its card answers 410 and says so.
 
 The card (`GET /card/{token}`: three big buttons; `POST /card/{token}`, a form or JSON
 `{"category": "fall", "text": "..."}`) becomes a request with the household known
@@ -14,7 +16,6 @@ credential: 144 random bits; an unknown one is 404 and nothing is sent.
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Annotated, Any
 
@@ -22,24 +23,20 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from dispatcher.api.admin import LEDGER_TYPES
 from dispatcher.api.auth import ensure_staff_scope, require_staff
 from dispatcher.api.classifying import classify_off_loop
 from dispatcher.api.command_queue import submit_once
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
+from dispatcher.api.household_import import HouseholdReport, import_households
 from dispatcher.api.models import Accepted
 from dispatcher.api.pages import button_form, e, page
-from dispatcher.api.roster_import import send_commands
 from dispatcher.core.households import household_urgency
-from dispatcher.helper_ids import id_key, keyed_helper_id
 from dispatcher.record.edge import households as edge
-from dispatcher.roster.cells import PHONE
-from dispatcher.roster.households import ParsedHouseholds, parse_households
 from dispatcher.roster.ledger import RosterFileError, RosterPlace
-from dispatcher.roster.report import CellProblem, RowProblem
-from dispatcher.sealing import keyring, seal_pairing
+from dispatcher.roster.sandbox import parse_households_async
 from schemas.catalogue import CATALOGUE, entry, label_zh
-from schemas.commands import PairHousehold
 from schemas.requests import RequesterContact, RequestSource, RequestSpec
 from schemas.vocab import Category
 
@@ -53,22 +50,6 @@ CARD_BOT = "card"  # the intake's submitter for card requests (idempotency and m
 BUTTONS = [(e.category, e.card_button) for e in CATALOGUE.values() if e.card_button]
 
 
-class CardLink(BaseModel):
-    household_id: str
-    card_path: str = Field(description="print as a link or QR code on the household's card")
-
-
-class HouseholdReport(BaseModel):
-    rows: int
-    imported: int = 0
-    rejected: list[RowProblem] = Field(default_factory=list)
-    cells: list[CellProblem] = Field(default_factory=list)
-    tagged: int = 0  # households with at least one vulnerability tag
-    pairings: int = 0  # PairHousehold commands queued
-    cards: list[CardLink] = Field(default_factory=list)
-    committed: bool = False
-
-
 def ledger_place(
     community_id: Id,
     compound_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
@@ -79,75 +60,56 @@ def ledger_place(
     return RosterPlace(community_id, compound_id, compound_name, grid_id)
 
 
-def helper_ref_id(deps: ApiDeps, community_id: str, ref: str) -> str:
-    """A 结对 cell's helper: a phone becomes the keyed id the helper ledger gave them; an
-    编号 is the id itself."""
-    phone = re.sub(r"[\s-]", "", ref)
-    if PHONE.match(phone):
-        return keyed_helper_id(id_key(deps.settings), community_id, phone)
-    return ref
-
-
 @admin.post(
     "/communities/{community_id}/households",
     response_model=HouseholdReport,
     responses={422: {"model": HouseholdReport, "description": "Rows rejected: nothing imported"}},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
-        }
-    },
+    openapi_extra={"requestBody": {"required": True, "content": LEDGER_TYPES}},
 )
-async def import_households(
+async def import_households_route(
     community_id: Id,
     request: Request,
     where: Annotated[RosterPlace, Depends(ledger_place)],
     partial: bool = False,
+    dry_run: bool = False,
+    retire: bool = True,
 ) -> JSONResponse:
-    """Import a household ledger (CSV, UTF-8 or GBK): 楼栋, 户号 and 小区 (or `compound_id`)
-    required; 单元, 户主/姓名, 电话, 地址, 标签 (独居、高龄、失能、孤寡、残疾、慢病), 年龄
-    (85+), 结对 (paired helpers' 电话 or 编号) optional. With a rejected row nothing is
-    imported unless `partial=true`. Answers each household's card link."""
+    """Import a household ledger (CSV in UTF-8 or GBK, or XLSX; first sheet): 楼栋, 户号
+    and 小区 (or `compound_id`) required; 单元, 户主/姓名, 电话, 地址, 标签 (独居、高龄、
+    失能、孤寡、残疾、慢病), 年龄 (85+), 结对 (paired helpers' 电话 or 编号) optional. Read
+    like the helper ledger: in a child process with limits; a cell holding a formula
+    rejects its row. With a rejected row nothing is imported unless `partial=true`;
+    `dry_run=true` only checks. Households an earlier ledger listed in the same compounds
+    and this one does not are retired (`retired`; their card stops making requests),
+    unless a row was rejected or `retire=false`. Answers each household's card link."""
     ensure_staff_scope(request, community_id)
     try:
-        parsed = parse_households(await request.body(), where)
+        parsed = await parse_households_async(await request.body(), where)
     except RosterFileError as exc:
         raise fail(422, "unreadable_ledger", str(exc)) from exc
     deps: ApiDeps = request.app.state.deps
-    report = await _import(deps, community_id, parsed, partial)
-    failed = bool(report.rejected) and not report.committed
+    try:
+        report = await import_households(
+            deps.settings,
+            deps.sink,
+            await deps.pool(),
+            parsed,
+            community_id=community_id,
+            partial=partial,
+            now=deps.clock(),
+            dry_run=dry_run,
+            retire=retire,
+        )
+    except Exception as exc:
+        raise fail(
+            503,
+            "queue_unavailable",
+            f"could not queue every pairing ({type(exc).__name__}); re-running the import "
+            "is safe (it is an upsert)",
+            {"Retry-After": "2"},
+        ) from exc
+    failed = bool(report.rejected) and not report.committed and not dry_run
     return JSONResponse(report.model_dump(mode="json"), status_code=422 if failed else 200)
-
-
-async def _import(
-    deps: ApiDeps, community_id: str, parsed: ParsedHouseholds, partial: bool
-) -> HouseholdReport:
-    report = HouseholdReport(rows=parsed.rows, rejected=parsed.problems, cells=parsed.cells)
-    if (parsed.problems and not partial) or not parsed.households:
-        return report
-    listed = [
-        (h.household, [helper_ref_id(deps, community_id, ref) for ref in h.paired_refs])
-        for h in parsed.households
-    ]
-    ring = keyring(deps.settings)  # households travel keyed, like the requests' places
-    pairings = [
-        seal_pairing(ring, community_id, PairHousehold(helper_id=h, household_id=hh.household_id))
-        for hh, helpers in listed
-        for h in dict.fromkeys(helpers)
-    ]
-    now = deps.clock()
-    # Pairings first: a card that works before its helpers are paired would skip them.
-    report.pairings = await send_commands(deps.settings, deps.sink, community_id, pairings, now)
-    tokens = await edge.record(await deps.pool(), listed, now)
-    report.imported = len(listed)
-    report.tagged = sum(1 for h, _ in listed if h.tags)
-    report.cards = [
-        CardLink(household_id=h.household_id, card_path=f"/card/{tokens[h.household_id]}")
-        for h, _ in listed
-    ]
-    report.committed = True
-    return report
 
 
 async def _household(request: Request, token: str) -> edge.CardHousehold:
@@ -158,10 +120,21 @@ async def _household(request: Request, token: str) -> edge.CardHousehold:
     return found
 
 
+RETIRED_ZH = "这张联络卡已停用：住户已不在社区台账中。需要帮助请联系社区，危急情况请拨打120。"
+
+
+def _retired(json_body: bool) -> HTMLResponse:
+    """The household left the ledger (a re-import retired it): say so, send nothing."""
+    if json_body:
+        raise fail(410, "retired_card", f"{RETIRED_ZH} (This contact card is no longer in use.)")
+    return page("联络卡已停用", f"<p>{e(RETIRED_ZH)}</p>", status_code=410)
+
+
 @card.get("/card/{token}", response_class=HTMLResponse, include_in_schema=False)
 async def card_page(token: Token, request: Request) -> HTMLResponse:
     """The card's page: one button per common need; no personal data on it."""
-    await _household(request, token)
+    if (await _household(request, token)).retired:
+        return _retired(json_body=False)
     buttons = "".join(
         button_form(f"/card/{token}?category={c.value}", label, second=i > 0)
         for i, (c, label) in enumerate(BUTTONS)
@@ -197,6 +170,8 @@ async def card_request(
     # A card is pressed a few times at most: a leaked link cannot flood the neighbours.
     deps.limiter.check(("card", token), 6, 3, "card")
     json_body = request.headers.get("content-type", "").startswith("application/json")
+    if found.retired:
+        return _retired(json_body)
     if json_body:
         try:
             body = CardRequestIn.model_validate_json(await request.body())

@@ -18,9 +18,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 
@@ -31,13 +32,14 @@ from dispatcher.helper_ids import keyed_profile
 from dispatcher.record.db import Db
 from dispatcher.record.edge.roster_members import RosterMembers
 from dispatcher.roster.ledger import ParsedRoster, RosterFileError, RosterPlace
-from dispatcher.roster.report import Retiree, RosterReport
+from dispatcher.roster.report import Retiree, RosterReport, held_back, retired_words
 from dispatcher.roster.sandbox import parse_isolated
 from dispatcher.sealing import keyring, seal_profile
 from dispatcher.settings import Settings, get_settings
 from schemas.commands import CommandBody, DeactivateHelper, UpsertHelper, new_command
 from schemas.helper_messages import WelcomeHelper
 
+T = TypeVar("T")
 CHUNK = 200  # concurrent sends: aiokafka batches them, acks=all still holds per command
 
 
@@ -103,14 +105,10 @@ async def import_roster(
         ]
     if members is None:
         report.retirement = "not checked"
-    elif parsed.problems and leaving:
-        report.retirement = (
-            f"nobody retired: {len(parsed.problems)} row(s) rejected; fix them and import "
-            f"again to retire the {len(leaving)} helper(s) no longer listed"
-        )
-    elif dry_run:
-        report.retired = leaving
-        report.retirement = f"dry run: {len(leaving)} helper(s) would be retired"
+    elif words := held_back("helper(s)", len(parsed.problems), len(leaving), dry_run):
+        report.retirement = words
+        if dry_run and not (parsed.problems and leaving):
+            report.retired = leaving
     if dry_run or (parsed.problems and not partial) or not parsed.profiles:
         return report
     profiles = [p for _, p in parsed.profiles]
@@ -135,16 +133,13 @@ async def import_roster(
         await members.record(community_id, profiles, [m.helper_id for m in retiring], now)
         if not parsed.problems:
             report.retired = retiring
-            report.retirement = f"{len(retiring)} helper(s) no longer listed: retired"
+            report.retirement = retired_words("helper(s)", len(retiring))
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m dispatcher roster-import",
-        description="Import a CSV/XLSX helper ledger (one compound, or a whole community "
-        "with a 小区 column) and retire who left.",
-    )
+def ledger_parser(prog: str, description: str, who: str) -> argparse.ArgumentParser:
+    """The options both ledger imports take (helpers and households)."""
+    parser = argparse.ArgumentParser(prog=f"python -m dispatcher {prog}", description=description)
     parser.add_argument("file", type=Path, help="the ledger, .csv (UTF-8 or GBK) or .xlsx")
     parser.add_argument("--community", required=True, help="community id")
     parser.add_argument("--compound", help="compound id for rows without a 小区 cell")
@@ -153,17 +148,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partial", action="store_true", help="import the valid rows anyway")
     parser.add_argument("--dry-run", action="store_true", help="validate only; list retirees")
     parser.add_argument(
-        "--welcome", action="store_true", help="send the welcome to whoever has not had it"
+        "--no-retire", action="store_true", help=f"do not retire {who} the ledger no longer lists"
+    )
+    return parser
+
+
+def ledger_place_of(args: argparse.Namespace) -> RosterPlace:
+    return RosterPlace(args.community, args.compound, args.compound_name, args.grid)
+
+
+def say(what: str) -> Callable[[int], None]:
+    """Progress on stderr (stdout is the report)."""
+    return lambda n: print(f"{what}: {n}", file=sys.stderr, flush=True)
+
+
+async def with_sink_and_db(
+    settings: Settings, work: Callable[[CommandSink, asyncpg.Connection], Awaitable[T]]
+) -> T:
+    """A command line's Kafka producer and PostgreSQL connection, for one piece of work."""
+    sink = KafkaCommandSink(settings)
+    conn = await asyncpg.connect(settings.pg_dsn.get_secret_value())
+    try:
+        return await work(sink, conn)
+    finally:
+        await sink.stop()
+        await conn.close()
+
+
+def finish(report_json: str, rejected: int, committed: bool, dry_run: bool) -> int:
+    print(report_json)
+    if rejected and not committed and not dry_run:
+        print(f"{rejected} row(s) rejected: nothing imported (use --partial)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = ledger_parser(
+        "roster-import",
+        "Import a CSV/XLSX helper ledger (one compound, or a whole community with a 小区 "
+        "column) and retire who left.",
+        "helpers",
     )
     parser.add_argument(
-        "--no-retire", action="store_true", help="do not retire helpers the ledger no longer lists"
+        "--welcome", action="store_true", help="send the welcome to whoever has not had it"
     )
     args = parser.parse_args(argv)
     settings = get_settings()
-    where = RosterPlace(args.community, args.compound, args.compound_name, args.grid)
-
-    def say(what: str) -> Callable[[int], None]:
-        return lambda n: print(f"{what}: {n}", file=sys.stderr, flush=True)
+    where = ledger_place_of(args)
 
     try:
         parsed = parse_isolated(  # the same limits as an upload to the API
@@ -173,36 +205,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot import {args.file}: {exc}", file=sys.stderr)
         return 2
 
-    async def run() -> RosterReport:
-        sink = KafkaCommandSink(settings)
-        conn = await asyncpg.connect(settings.pg_dsn.get_secret_value())
-        try:
-            return await import_roster(
-                settings,
-                sink,
-                parsed,
-                community_id=args.community,
-                partial=args.partial,
-                now=utcnow(),  # the command line's clock: no API here
-                dry_run=args.dry_run,
-                members=None if args.no_retire else RosterMembers(conn),
-                progress=say("helpers queued"),
-                accounts_db=conn,
-                welcome=args.welcome,
-            )
-        finally:
-            await sink.stop()
-            await conn.close()
-
-    report = asyncio.run(run())
-    print(report.model_dump_json(indent=2))
-    if report.rejected and not report.committed and not args.dry_run:
-        print(
-            f"{len(report.rejected)} row(s) rejected: nothing imported (use --partial)",
-            file=sys.stderr,
+    async def run(sink: CommandSink, conn: asyncpg.Connection) -> RosterReport:
+        return await import_roster(
+            settings,
+            sink,
+            parsed,
+            community_id=args.community,
+            partial=args.partial,
+            now=utcnow(),  # the command line's clock: no API here
+            dry_run=args.dry_run,
+            members=None if args.no_retire else RosterMembers(conn),
+            progress=say("helpers queued"),
+            accounts_db=conn,
+            welcome=args.welcome,
         )
-        return 1
-    return 0
+
+    report = asyncio.run(with_sink_and_db(settings, run))
+    return finish(
+        report.model_dump_json(indent=2), len(report.rejected), report.committed, args.dry_run
+    )
 
 
 if __name__ == "__main__":

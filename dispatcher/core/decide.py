@@ -36,7 +36,7 @@ from schemas.commands import (
     UpsertHelper,
     WithdrawHelper,
 )
-from schemas.helper_messages import SendHelperSummary, WelcomeHelper
+from schemas.helper_messages import ReportWelcomeOutcome, SendHelperSummary, WelcomeHelper
 from schemas.staff_actions import CallTeam, ClaimRequest, ReportBack
 
 _EMPTY = Decision()
@@ -72,7 +72,8 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
         | WelcomeHelper
         | SendHelperSummary
         | SetHelperOffer
-        | PairHousehold,
+        | PairHousehold
+        | ReportWelcomeOutcome,
     ):
         helper_id = body.profile.helper_id if isinstance(body, UpsertHelper) else body.helper_id
         known = state.helpers.get(helper_id)
@@ -92,6 +93,8 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
             hc.set_helper_offer(fx, body)
         elif isinstance(body, PairHousehold):
             hc.pair_household(fx, body)
+        elif isinstance(body, ReportWelcomeOutcome):
+            hm.welcome_outcome(fx, body)
         else:
             hc.set_helper_status(fx, body)
         return fx.decision()

@@ -96,6 +96,8 @@ class HelperEntry:
     @classmethod
     def from_state(cls, state: HelperState) -> HelperEntry:
         entry = cls.from_profile(state.profile)
+        if state.household_pairs:  # the household ledger's 结对 too
+            entry.paired = frozenset(state.paired_household_ids)
         entry.refresh(state)
         return entry
 

@@ -95,15 +95,16 @@ def set_helper_offer(fx: Effects, body: SetHelperOffer) -> None:
 
 
 def pair_household(fx: Effects, body: PairHousehold) -> None:
+    """The household ledger's 结对: kept in `household_pairs`, apart from the helper
+    ledger's column, so an `UpsertHelper` from a helper-ledger re-import keeps it."""
     helper = known_helper(fx, body.helper_id)
     if helper is None:
         return
-    paired = helper.profile.paired_household_ids
-    if body.paired and body.household_id not in paired:
-        paired = (*paired, body.household_id)
-    elif not body.paired and body.household_id in paired:
-        paired = tuple(h for h in paired if h != body.household_id)
+    pairs = helper.household_pairs
+    if body.paired and body.household_id not in pairs:
+        pairs = (*pairs, body.household_id)
+    elif not body.paired and body.household_id in pairs:
+        pairs = tuple(h for h in pairs if h != body.household_id)
     else:
         return
-    profile = helper.profile.model_copy(update={"paired_household_ids": paired})
-    _store(fx, helper.model_copy(update={"profile": profile}))
+    _store(fx, helper.model_copy(update={"household_pairs": pairs}))

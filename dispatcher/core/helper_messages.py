@@ -11,6 +11,8 @@ from dispatcher.core.helper_commands import known_helper
 from schemas.helper_messages import (
     HelperSummarySent,
     HelperWelcomed,
+    HelperWelcomeOutcome,
+    ReportWelcomeOutcome,
     SendHelperSummary,
     WelcomeHelper,
 )
@@ -30,6 +32,22 @@ def welcome(fx: Effects, body: WelcomeHelper) -> None:
         return  # welcomed already, or retired: nothing to send
     _store(fx, helper, welcomed_at=fx.now)
     fx.emit(HelperWelcomed(helper_id=helper.helper_id), None)
+
+
+def welcome_outcome(fx: Effects, body: ReportWelcomeOutcome) -> None:
+    """The notify agent's word on a welcome. Not sent: the mark is undone (the next
+    `WelcomeHelper` sends it again, e.g. once the helper has a private channel)."""
+    helper = known_helper(fx, body.helper_id)
+    if helper is None:
+        return
+    if body.sent:
+        _store(fx, helper)
+    else:
+        _store(fx, helper, welcomed_at=None)
+    fx.emit(
+        HelperWelcomeOutcome(helper_id=helper.helper_id, sent=body.sent, reason=body.reason),
+        None,
+    )
 
 
 def summary(fx: Effects, body: SendHelperSummary) -> None:

@@ -116,7 +116,12 @@ def apply(state: DispatchState, decision: Decision) -> None:
             state.index.remove(hid)
             continue
         entry = state.index.entries.get(hid)
-        if entry is not None and old is not None and old.profile == helper.profile:
+        if (
+            entry is not None
+            and old is not None
+            and old.profile == helper.profile
+            and old.household_pairs == helper.household_pairs
+        ):
             entry.refresh(helper)  # only load or status changed: no re-bucketing
         else:
             state.index.upsert(HelperEntry.from_state(helper))

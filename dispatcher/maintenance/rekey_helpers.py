@@ -30,7 +30,13 @@ from dispatcher.helper_ids import keyed_profile
 from dispatcher.kafka_security import client_options
 from dispatcher.sealing import keyring, seal_profile, unsealed_profile
 from dispatcher.settings import Settings, get_settings
-from schemas.commands import Command, CommandBody, DeactivateHelper, UpsertHelper
+from schemas.commands import (
+    Command,
+    CommandBody,
+    DeactivateHelper,
+    PairHousehold,
+    UpsertHelper,
+)
 from schemas.helpers import HelperProfile
 from schemas.records import HelperState
 from streams.state_store import decode_record
@@ -43,6 +49,7 @@ _NS = uuid.UUID("5b0e8a3e-3f57-4c39-9a55-2f1f7f0c6a11")
 class Move:
     old: HelperProfile
     new: HelperProfile
+    household_pairs: tuple[str, ...] = ()  # the household ledger's 结对 move along
 
 
 def plan_moves(states: Iterable[HelperState], settings: Settings) -> list[Move]:
@@ -54,13 +61,17 @@ def plan_moves(states: Iterable[HelperState], settings: Settings) -> list[Move]:
             plain = unsealed_profile(ring, state.profile)  # the id derives from the phone
             keyed = keyed_profile(settings, plain)
             if keyed is not plain:
-                moves.append(Move(state.profile, seal_profile(ring, keyed)))
+                moves.append(Move(state.profile, seal_profile(ring, keyed), state.household_pairs))
     return moves
 
 
 def move_commands(move: Move, now: datetime) -> list[Command]:
     bodies: list[tuple[str, CommandBody]] = [
         ("upsert", UpsertHelper(profile=move.new)),
+        *(
+            (f"pair:{h}", PairHousehold(helper_id=move.new.helper_id, household_id=h))
+            for h in move.household_pairs
+        ),
         ("deactivate", DeactivateHelper(helper_id=move.old.helper_id)),
     ]
     return [

@@ -60,7 +60,12 @@ from schemas.events import (
     ReferredToEmergency,
     WhistleBlown,
 )
-from schemas.helper_messages import HelperSummarySent, HelperWelcomed
+from schemas.helper_messages import (
+    NO_PRIVATE_CHANNEL,
+    HelperSummarySent,
+    HelperWelcomed,
+    ReportWelcomeOutcome,
+)
 from schemas.places import PlacePath
 from schemas.records import HelperState, RequestState
 from schemas.requests import RequestPrivate
@@ -142,6 +147,14 @@ class Planned:
     deliveries: list[Delivery] = field(default_factory=list)
     undeliverable: list[ReportDeliveryFailure] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Welcomes that reach nobody: reported back so the helper is not marked welcomed.
+    unwelcomed: list[ReportWelcomeOutcome] = field(default_factory=list)
+
+
+def _unwelcomed(body: object, reason: str) -> list[ReportWelcomeOutcome]:
+    if not isinstance(body, HelperWelcomed):
+        return []
+    return [ReportWelcomeOutcome(helper_id=body.helper_id, sent=False, reason=reason)]
 
 
 @dataclass
@@ -359,11 +372,17 @@ class DeliveryPlanner:
         helper = self.helper(body.helper_id)
         endpoints = self._endpoints_for(helper, private=True)
         if not endpoints:
-            return Planned(warnings=[f"{body.type} {event.event_id}: no private channel"])
+            return Planned(
+                warnings=[f"{body.type} {event.event_id}: {NO_PRIVATE_CHANNEL}"],
+                unwelcomed=_unwelcomed(body, NO_PRIVATE_CHANNEL),
+            )
         data = {"helper_id": body.helper_id, "community_id": event.community_id}
         if isinstance(body, HelperWelcomed):
             if self.personal_link is None:
-                return Planned(warnings=[f"welcome {event.event_id}: no personal links here"])
+                return Planned(
+                    warnings=[f"welcome {event.event_id}: no personal links here"],
+                    unwelcomed=_unwelcomed(body, "no personal links here"),
+                )
             url = self.personal_link(body.helper_id, event.community_id, event.occurred_at)
             name = helper_name(self.keys, helper.profile) if helper else None
             kind, message = PushKind.WELCOME, render_welcome(WelcomeSpec(url, name))

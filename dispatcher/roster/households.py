@@ -9,24 +9,26 @@ helpers: their 电话 or 编号) optional. A row is rejected only for its place 
 
 from __future__ import annotations
 
-import csv
 import re
+from collections.abc import Callable
 
 from pydantic import BaseModel, Field, ValidationError
 
 from dispatcher.roster.cells import ID, PHONE, SPLIT
 from dispatcher.roster.headers import HEADERS
 from dispatcher.roster.ledger import (
-    MAX_ROWS,
+    Columns,
     RosterPlace,
     _columns,
     _optional_id,
     _Row,
+    check_rows,
     home_of,
     open_rows,
 )
 from dispatcher.roster.places import household_id
-from dispatcher.roster.report import CellProblem, RosterFileError, RowProblem
+from dispatcher.roster.report import CellProblem, RowProblem
+from dispatcher.roster.xlsx import XlsxLimits
 from schemas.households import Household, Vulnerability
 from schemas.places import PlacePath
 
@@ -79,7 +81,6 @@ def parse_tags(text: str) -> tuple[list[Vulnerability], list[str]]:
 
 
 class HouseholdRow(BaseModel):
-    row: int
     household: Household
     paired_refs: list[str] = Field(
         default_factory=list, description="paired helpers as the file names them (电话 or 编号)"
@@ -91,9 +92,10 @@ class ParsedHouseholds(BaseModel):
     households: list[HouseholdRow] = Field(default_factory=list)
     problems: list[RowProblem] = Field(default_factory=list)
     cells: list[CellProblem] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)  # about the file, e.g. ignored cells
 
 
-def parse_household_row(r: _Row, where: RosterPlace, number: int) -> HouseholdRow:
+def parse_household_row(r: _Row, where: RosterPlace) -> HouseholdRow:
     home, compound_id, compound_name, unit = home_of(r, where)
     hid = None
     if home is not None and compound_id is not None:
@@ -145,41 +147,36 @@ def parse_household_row(r: _Row, where: RosterPlace, number: int) -> HouseholdRo
         raise ValueError(
             [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         ) from exc
-    return HouseholdRow(row=number, household=household, paired_refs=refs)
+    return HouseholdRow(household=household, paired_refs=refs)
 
 
-def parse_households(data: bytes, where: RosterPlace) -> ParsedHouseholds:
-    """CSV only (UTF-8 or GBK): an XLSX household ledger is refused here, since only the
-    helper ledger goes through the sandboxed reader (dispatcher/roster/sandbox.py)."""
-    if data[:4] == b"PK\x03\x04":
-        raise RosterFileError("household ledgers are read as CSV: save the sheet as CSV")
-    header, rows, _ = open_rows(data, "households.csv")
+def parse_households(
+    data: bytes,
+    where: RosterPlace,
+    *,
+    filename: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    xlsx_limits: XlsxLimits | None = None,
+) -> ParsedHouseholds:
+    """CSV (UTF-8 or GBK) or XLSX, read like the helper ledger (the same row loop, the
+    same hardened XLSX reader; uploads go through the sandbox, dispatcher/roster/sandbox.py)."""
+    header, rows, warnings = open_rows(data, filename, xlsx_limits)
     cols = _columns(header, where, HOUSEHOLD_HEADERS, REQUIRED_HOUSEHOLD)
-    parsed = ParsedHouseholds()
-    seen: dict[str, int] = {}
-    try:
-        for number, row in rows:
-            if not any(c.strip() for c in row):
-                continue
-            parsed.rows += 1
-            if parsed.rows > MAX_ROWS:
-                raise RosterFileError(f"more than {MAX_ROWS} rows: split the file")
-            r = _Row(row, cols)
-            try:
-                hr = parse_household_row(r, where, number)
-            except ValueError as exc:
-                errors = exc.args[0] if exc.args and isinstance(exc.args[0], list) else [str(exc)]
-                parsed.problems.append(RowProblem(row=number, errors=errors))
-                continue
-            dup = seen.get(hr.household.household_id)
-            if dup is not None:
-                parsed.problems.append(
-                    RowProblem(row=number, errors=[f"与第{dup}行重复 (duplicate of row {dup})"])
-                )
-                continue
-            seen[hr.household.household_id] = number
-            parsed.households.append(hr)
-            parsed.cells.extend(CellProblem(row=number, column=c, error=e) for c, e in r.notes)
-    except csv.Error as exc:
-        raise RosterFileError(f"unreadable CSV: {exc}") from exc
-    return parsed
+    checked = check_rows(
+        rows,
+        lambda row: _parse_one(row, cols, where),
+        lambda hr: (hr.household.household_id,),
+        progress,
+    )
+    return ParsedHouseholds(
+        rows=checked.rows,
+        households=[hr for _, hr in checked.good],
+        problems=checked.problems,
+        cells=checked.cells,
+        warnings=warnings,
+    )
+
+
+def _parse_one(row: list[str], cols: Columns, where: RosterPlace) -> tuple[HouseholdRow, _Row]:
+    r = _Row(row, cols)
+    return parse_household_row(r, where), r

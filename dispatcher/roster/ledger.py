@@ -20,7 +20,8 @@ import io
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from pydantic import ValidationError
 
@@ -132,6 +133,15 @@ def helper_id_for(community_id: str, phone: str) -> str:
     return "h-" + uuid.uuid5(_ROSTER_NS, f"{community_id}\n{phone}").hex[:16]
 
 
+# What a spreadsheet runs as a formula when the text is opened again (a report, an export):
+# =, @, a leading tab or CR; + or - followed by words or a call, not a phone or a number.
+_FORMULA = re.compile(r"^(?:[=@\t\r]|[+-].*[A-Za-z(])")
+
+
+def looks_like_formula(text: str) -> bool:
+    return bool(_FORMULA.match(text))
+
+
 class _Row:
     """One row's cells and what went wrong with them: `fail` rejects the row, `note` only
     leaves the cell out."""
@@ -140,6 +150,9 @@ class _Row:
         self.row, self.cols = row, cols
         self.errors: list[str] = []
         self.notes: list[tuple[str, str]] = []  # (column header, error)
+        for name in cols.index:
+            if looks_like_formula(self[name]):
+                self.fail(name, "公式不能导入 (a formula: the row is refused)")
 
     def __getitem__(self, name: str) -> str:
         return self.cols.cell(self.row, name)
@@ -317,6 +330,63 @@ def open_rows(
     return header, rows, warnings
 
 
+T = TypeVar("T")
+
+
+@dataclass
+class Checked(Generic[T]):
+    """Every row of a ledger checked: the good ones (with their row numbers), the rejected
+    rows and the cells left out of good ones."""
+
+    rows: int = 0
+    good: list[tuple[int, T]] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    cells: list[CellProblem] = field(default_factory=list)
+
+
+def check_rows(
+    rows: Rows,
+    parse_one: Callable[[list[str]], tuple[T, _Row]],
+    keys: Callable[[T], Iterable[str]],
+    progress: Callable[[int], None] | None = None,
+) -> Checked[T]:
+    """The row loop both ledgers share: blank lines skipped, at most MAX_ROWS, each row
+    parsed (ValueError: rejected with its errors), a row whose key an earlier row had is a
+    duplicate, progress every 500 rows."""
+    out: Checked[T] = Checked()
+    seen: dict[str, int] = {}
+    try:
+        for number, row in rows:
+            if not any(c.strip() for c in row):
+                continue  # blank lines between blocks are common in hand-kept ledgers
+            out.rows += 1
+            if out.rows > MAX_ROWS:
+                raise RosterFileError(f"more than {MAX_ROWS} rows: split the file")
+            if progress is not None and out.rows % 500 == 0:
+                progress(out.rows)
+            try:
+                item, cells = parse_one(row)
+            except ValueError as exc:
+                errors = exc.args[0] if exc.args and isinstance(exc.args[0], list) else [str(exc)]
+                out.problems.append(RowProblem(row=number, errors=errors))
+                continue
+            mine = list(keys(item))
+            dup = next((seen[k] for k in mine if k in seen), None)
+            if dup is not None:
+                out.problems.append(
+                    RowProblem(row=number, errors=[f"与第{dup}行重复 (duplicate of row {dup})"])
+                )
+                continue
+            seen.update(dict.fromkeys(mine, number))
+            out.good.append((number, item))
+            out.cells.extend(CellProblem(row=number, column=c, error=e) for c, e in cells.notes)
+    except csv.Error as exc:
+        raise RosterFileError(f"unreadable CSV: {exc}") from exc
+    if progress is not None:
+        progress(out.rows)
+    return out
+
+
 def parse_roster(
     data: bytes,
     where: RosterPlace,
@@ -327,36 +397,16 @@ def parse_roster(
 ) -> ParsedRoster:
     header, rows, warnings = open_rows(data, filename, xlsx_limits)
     cols = _columns(header, where)
-    parsed = ParsedRoster(warnings=warnings)
-    phones: dict[str, int] = {}
-    ids: dict[str, int] = {}
-    try:
-        for number, row in rows:
-            if not any(c.strip() for c in row):
-                continue  # blank lines between blocks are common in hand-kept ledgers
-            parsed.rows += 1
-            if parsed.rows > MAX_ROWS:
-                raise RosterFileError(f"more than {MAX_ROWS} rows: split the file")
-            if progress is not None and parsed.rows % 500 == 0:
-                progress(parsed.rows)
-            try:
-                profile, cells = parse_row(row, cols, where)
-            except ValueError as exc:
-                errors = exc.args[0] if exc.args and isinstance(exc.args[0], list) else [str(exc)]
-                parsed.problems.append(RowProblem(row=number, errors=errors))
-                continue
-            dup = phones.get(profile.phone or "") or ids.get(profile.helper_id)
-            if dup is not None:
-                parsed.problems.append(
-                    RowProblem(row=number, errors=[f"与第{dup}行重复 (duplicate of row {dup})"])
-                )
-                continue
-            phones[profile.phone or ""] = number
-            ids[profile.helper_id] = number
-            parsed.profiles.append((number, profile))
-            parsed.cells.extend(CellProblem(row=number, column=c, error=e) for c, e in cells.notes)
-    except csv.Error as exc:
-        raise RosterFileError(f"unreadable CSV: {exc}") from exc
-    if progress is not None:
-        progress(parsed.rows)
-    return parsed
+    checked = check_rows(
+        rows,
+        lambda row: parse_row(row, cols, where),
+        lambda p: (f"phone:{p.phone or ''}", f"id:{p.helper_id}"),
+        progress,
+    )
+    return ParsedRoster(
+        profiles=checked.good,
+        problems=checked.problems,
+        cells=checked.cells,
+        warnings=warnings,
+        rows=checked.rows,
+    )

@@ -89,5 +89,22 @@ class ParsedRoster(BaseModel):
         )
 
 
+def held_back(what: str, rejected: int, leaving: int, dry_run: bool) -> str | None:
+    """Why a re-import retires nobody now (both ledgers): a rejected row may be someone
+    who is still here; a dry run only says who would go. None: retirement goes ahead."""
+    if rejected and leaving:
+        return (
+            f"nobody retired: {rejected} row(s) rejected; fix them and import again to "
+            f"retire the {leaving} {what} no longer listed"
+        )
+    if dry_run:
+        return f"dry run: {leaving} {what} would be retired"
+    return None
+
+
+def retired_words(what: str, n: int) -> str:
+    return f"{n} {what} no longer listed: retired"
+
+
 class RosterFileError(ValueError):
     """The file as a whole cannot be read (format, encoding, missing columns)."""

@@ -7,7 +7,8 @@ wall-clock timeout, so the API's event loop and memory are never the ones paying
 comes back as `RosterFileError` with the limit that was hit.
 
 The child is `python -m dispatcher.roster.sandbox SPEC`: the file on stdin, a JSON result
-(the parsed roster or an error) on stdout, progress lines on stderr when asked.
+(the parsed ledger or an error) on stdout, progress lines on stderr when asked. Both
+ledgers go through it: helpers (`parse_isolated*`) and households (`parse_households_*`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import signal
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
+from dispatcher.roster.households import ParsedHouseholds, parse_households
 from dispatcher.roster.ledger import ParsedRoster, RosterFileError, RosterPlace, parse_roster
 from dispatcher.roster.xlsx import XlsxLimits
 
@@ -39,13 +42,18 @@ class _Result(BaseModel):
     20,000-row ledger crosses the pipe in well under a second)."""
 
     parsed: ParsedRoster | None = None
+    households: ParsedHouseholds | None = None
     error: str | None = None
 
 
+Kind = Literal["helpers", "households"]
+
+
 def _command(
-    where: RosterPlace, filename: str | None, limits: SandboxLimits, progress: bool
+    where: RosterPlace, filename: str | None, limits: SandboxLimits, progress: bool, kind: Kind
 ) -> list[str]:
     spec = {
+        "kind": kind,
         "where": asdict(where),
         "filename": filename,
         "memory_mib": limits.memory_mib,
@@ -56,15 +64,15 @@ def _command(
     return [sys.executable, "-m", "dispatcher.roster.sandbox", json.dumps(spec)]
 
 
-def _outcome(returncode: int, stdout: bytes, limits: SandboxLimits) -> ParsedRoster:
+def _outcome(returncode: int, stdout: bytes, limits: SandboxLimits) -> _Result:
     if returncode == 0:
         try:
             result = _Result.model_validate_json(stdout)
         except ValidationError:
             result = _Result(error="the ledger reader gave no answer")
-        if result.parsed is None:
+        if result.parsed is None and result.households is None:
             raise RosterFileError(result.error or "the ledger reader gave no answer")
-        return result.parsed
+        return result
     if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
         raise RosterFileError(f"reading the file took more than {limits.cpu_seconds} s of CPU")
     raise RosterFileError(
@@ -77,19 +85,19 @@ def _timed_out(limits: SandboxLimits) -> RosterFileError:
     return RosterFileError(f"reading the file took longer than {limits.wall_seconds:g} s")
 
 
-def parse_isolated(
+def _run(
     data: bytes,
     where: RosterPlace,
-    *,
-    filename: str | None = None,
-    limits: SandboxLimits | None = None,
-    progress: bool = False,
-) -> ParsedRoster:
-    """Blocking: for the CLI. Progress lines go straight to our stderr when asked."""
+    kind: Kind,
+    filename: str | None,
+    limits: SandboxLimits | None,
+    progress: bool,
+) -> _Result:
+    """Blocking: for the CLIs. Progress lines go straight to our stderr when asked."""
     limits = limits or SandboxLimits()
     try:
         done = subprocess.run(
-            _command(where, filename, limits, progress),
+            _command(where, filename, limits, progress, kind),
             input=data,
             stdout=subprocess.PIPE,
             stderr=None if progress else subprocess.DEVNULL,
@@ -101,6 +109,34 @@ def parse_isolated(
     return _outcome(done.returncode, done.stdout, limits)
 
 
+def parse_isolated(
+    data: bytes,
+    where: RosterPlace,
+    *,
+    filename: str | None = None,
+    limits: SandboxLimits | None = None,
+    progress: bool = False,
+) -> ParsedRoster:
+    """A helper ledger, blocking (the CLI)."""
+    parsed = _run(data, where, "helpers", filename, limits, progress).parsed
+    assert parsed is not None  # the child answers what it was asked
+    return parsed
+
+
+def parse_households_isolated(
+    data: bytes,
+    where: RosterPlace,
+    *,
+    filename: str | None = None,
+    limits: SandboxLimits | None = None,
+    progress: bool = False,
+) -> ParsedHouseholds:
+    """A household ledger, blocking (the CLI)."""
+    parsed = _run(data, where, "households", filename, limits, progress).households
+    assert parsed is not None
+    return parsed
+
+
 async def parse_isolated_async(
     data: bytes,
     where: RosterPlace,
@@ -109,9 +145,29 @@ async def parse_isolated_async(
     limits: SandboxLimits | None = None,
 ) -> ParsedRoster:
     """For the API: the event loop only waits on a pipe while the child works."""
+    parsed = (await _run_async(data, where, "helpers", filename, limits)).parsed
+    assert parsed is not None
+    return parsed
+
+
+async def parse_households_async(
+    data: bytes,
+    where: RosterPlace,
+    *,
+    filename: str | None = None,
+    limits: SandboxLimits | None = None,
+) -> ParsedHouseholds:
+    parsed = (await _run_async(data, where, "households", filename, limits)).households
+    assert parsed is not None
+    return parsed
+
+
+async def _run_async(
+    data: bytes, where: RosterPlace, kind: Kind, filename: str | None, limits: SandboxLimits | None
+) -> _Result:
     limits = limits or SandboxLimits()
     async with _ONE_AT_A_TIME:
-        return await _run_child(data, where, filename, limits)
+        return await _run_child(data, where, filename, limits, kind)
 
 
 # One ledger parse at a time per API process: a child may take up to `memory_mib`, and the
@@ -120,10 +176,10 @@ _ONE_AT_A_TIME = asyncio.Semaphore(1)
 
 
 async def _run_child(
-    data: bytes, where: RosterPlace, filename: str | None, limits: SandboxLimits
-) -> ParsedRoster:
+    data: bytes, where: RosterPlace, filename: str | None, limits: SandboxLimits, kind: Kind
+) -> _Result:
     proc = await asyncio.create_subprocess_exec(
-        *_command(where, filename, limits, False),
+        *_command(where, filename, limits, False, kind),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
@@ -154,8 +210,9 @@ def _child(spec: dict[str, object]) -> _Result:
     def say(n: int) -> None:
         print(f"rows checked: {n}", file=sys.stderr, flush=True)
 
+    parse = parse_households if spec.get("kind") == "households" else parse_roster
     try:
-        parsed = parse_roster(
+        parsed = parse(
             data,
             where,
             filename=filename if isinstance(filename, str) else None,
@@ -166,6 +223,8 @@ def _child(spec: dict[str, object]) -> _Result:
         return _Result(error=str(exc))
     except MemoryError:
         return _Result(error=f"reading the file needs more than {spec['memory_mib']} MiB")
+    if isinstance(parsed, ParsedHouseholds):
+        return _Result(households=parsed)
     return _Result(parsed=parsed)
 
 

@@ -92,6 +92,15 @@ async def test_the_onboarding_guide_runs_verbatim(stack: LocalStack, tmp_path: P
             return {r["helper_id"] for r in rows} if len(rows) == 3 else None
 
         helpers = await eventually(imported, what="the ledger's three helpers")
+        # Step 2's household ledger: the household, its card, its 结对 helper from step 2's
+        # volunteer ledger (by phone).
+        household = await conn.fetchrow(
+            "SELECT tags, paired_helper_ids, card_token FROM households "
+            "WHERE community_id = 'siming-tuqiang'"
+        )
+        assert household is not None and household["tags"] == ["lives_alone", "aged_85_plus"]
+        assert set(household["paired_helper_ids"]) < helpers
+        assert f'"card_path": "/card/{household["card_token"]}"' in text
     finally:
         await conn.close()
     # The two drivers (building 3) were offered it; the plumber of building 5 was not.

@@ -5,11 +5,8 @@ summary --month` → each helper's month, once per month."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -23,6 +20,7 @@ from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from schemas.helper_messages import WelcomeHelper
 from tests.support import builders
+from tests.support.cli import run_cli
 from tests.support.kafka import CommandProducer
 from tests.support.private_phones import ROBOT, phones_and_robot, pushes
 from tests.support.waiting import eventually
@@ -53,16 +51,7 @@ async def recorded(conn: asyncpg.Connection, community: str, n: int) -> None:
 
 
 async def cli(stack: LocalStack, *args: str) -> tuple[dict[str, Any], str]:
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "dispatcher", *args, "--wait", "60"],
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout), done.stderr
+    return await run_cli(stack, *args, "--wait", "60")
 
 
 async def test_welcome_reaches_each_helper_privately_once_with_their_page(
@@ -77,8 +66,16 @@ async def test_welcome_reaches_each_helper_privately_once_with_their_page(
         await recorded(conn, WELCOME, 3)
 
         result, progress = await cli(stack, "welcome", "--community", WELCOME)
-        assert result == {"community_id": WELCOME, "to_welcome": 3, "welcomed": 3}
+        # w-grp has no private channel: reported by id (never a phone), not welcomed.
+        assert result == {
+            "community_id": WELCOME,
+            "to_welcome": 3,
+            "welcomed": 2,
+            "no_private_channel": ["w-grp"],
+        }
         assert "3/3 queued" in progress and "3/3 recorded" in progress
+        assert "1 helper(s) have no private channel: w-grp" in progress
+        assert not re.search(r"1[3-9]\d{9}", progress)  # no phone number in the report
         await phones.wait_for(
             lambda: bool(pushes(phones, "welcome", "w-ann") and pushes(phones, "welcome", "w-bo")),
             timeout=30,
@@ -120,7 +117,20 @@ async def test_welcome_reaches_each_helper_privately_once_with_their_page(
         # no-op in the core: a later helper's welcome (same partition, after it) arrives
         # and w-ann still has exactly one.
         again, _ = await cli(stack, "welcome", "--community", WELCOME)
-        assert again == {"community_id": WELCOME, "to_welcome": 0, "welcomed": 0}
+        assert again == {
+            "community_id": WELCOME,
+            "to_welcome": 1,
+            "welcomed": 0,
+            "no_private_channel": ["w-grp"],
+        }
+        # Once w-grp has a private channel, the next run welcomes them (and only them).
+        # (Its upsert and the welcome share the community's partition: applied in order.)
+        await put_helper(client, "w-grp", WELCOME, channels=["phones"])
+        third, _ = await cli(stack, "welcome", "--community", WELCOME)
+        assert third == {"community_id": WELCOME, "to_welcome": 1, "welcomed": 1}
+        await phones.wait_for(lambda: bool(pushes(phones, "welcome", "w-grp")), timeout=30)
+        fourth, _ = await cli(stack, "welcome", "--community", WELCOME)
+        assert fourth == {"community_id": WELCOME, "to_welcome": 0, "welcomed": 0}
         async with CommandProducer(
             stack.kafka_bootstrap, stack.env()["DISPATCH_COMMANDS_TOPIC"]
         ) as producer:

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -21,6 +22,7 @@ from dispatcher.record.read.reports import service_hours
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
+from tests.support.cli import run_cli
 from tests.support.links import offer_path
 from tests.support.private_phones import pushes
 from tests.support.waiting import eventually
@@ -390,3 +392,101 @@ async def team_of_offer(db: asyncpg.Connection, offer_id: str) -> str | None:
     return await db.fetchval(  # type: ignore[no-any-return]
         "SELECT team_id FROM offers WHERE offer_id = $1", offer_id
     )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+HH2 = "hh-c1-b5-1-301"  # 5号楼 1单元 301, paired with a-vol (building 6)
+LEDGER2 = [
+    ["小区编号", "小区", "网格", "楼栋", "单元", "户号", "户主", "标签", "年龄", "结对"],
+    ["c1", "图强小区", "g1", "3号楼", "2", "502", "王阿婆", "独居、高龄", "88", "paired-1"],
+    ["c1", "图强小区", "g1", "5号楼", "1", "301", "陈叔", "独居", "86", "a-vol"],
+]
+
+
+def xlsx(rows: list[list[str]]) -> bytes:
+    from tests.security.xlsx_files import build, inline_rows, sheet_xml
+
+    return build(sheet_xml(inline_rows(rows), f"A1:J{len(rows)}"))
+
+
+async def households_cli(stack: LocalStack, path: Path, *extra: str) -> tuple[dict[str, Any], str]:
+    return await run_cli(stack, "households", "import", str(path), "--community", COMMUNITY, *extra)
+
+
+async def helper_updates(db: asyncpg.Connection, helper_id: str) -> int:
+    return int(
+        await db.fetchval(
+            "SELECT count(*) FROM event_log WHERE type = 'helper_updated' "
+            "AND body->>'helper_id' = $1",
+            helper_id,
+        )
+    )
+
+
+async def test_household_cli_xlsx_pairings_survive_a_helper_reimport_and_leavers_retire(
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    # 1. The household ledger as XLSX through the CLI: a new household paired with a-vol.
+    ledger = tmp_path / "住户台账.xlsx"
+    ledger.write_bytes(xlsx(LEDGER2))
+    before = await helper_updates(db, "a-vol")
+    report, progress = await households_cli(api, ledger)
+    assert (report["imported"], report["tagged"], report["pairings"]) == (2, 2, 2), report
+    assert report["retired"] == [] and "rows checked: 2" in progress
+    cards = {c["household_id"]: c["card_path"] for c in report["cards"]}
+
+    async def applied() -> bool:
+        return await helper_updates(db, "a-vol") > before
+
+    await eventually(applied, what="a-vol paired with the new household")
+
+    # 2. The helper ledger again (its 结对 column empty; a-vol's skills changed, so the
+    # core stores the new profile): the household ledger's pairings must survive it.
+    roster = ROSTER.replace(
+        "a-vol,郑先生,13800000106,c1,图强小区,g1,6号楼,搬运",
+        "a-vol,郑先生,13800000106,c1,图强小区,g1,6号楼,搬运、开车",
+    )
+    seen = await helper_updates(db, "a-vol")
+    r = await client.post(
+        f"/v1/admin/communities/{COMMUNITY}/roster",
+        content=roster.encode(),
+        headers={**STAFF, "content-type": CSV},
+    )
+    assert r.status_code == 200 and r.json()["imported"] == 9, r.text
+
+    async def reimported() -> bool:
+        return await helper_updates(db, "a-vol") > seen
+
+    await eventually(reimported, what="the helper ledger's new profile applied")
+    answer = await client.post(cards[HH2], json={"category": "fall"})
+    assert answer.status_code == 202, answer.text
+    rid = answer.json()["request_id"]
+    await offered(db, rid, "a-vol")
+    # Still the paired helper first and alone, from another building.
+    assert await offers_of(db, rid) == {"a-vol": ("paired", 0)}
+
+    # 3. The household ledger without 王阿婆's household: retired (soft), its pairing ended.
+    ledger.write_bytes(xlsx([LEDGER2[0], LEDGER2[2]]))
+    dry, _ = await households_cli(api, ledger, "--dry-run")
+    assert [g["household_id"] for g in dry["retired"]] == [HOUSEHOLD] and not dry["committed"]
+    assert (await client.get(cards[HOUSEHOLD])).status_code == 200  # a dry run changes nothing
+    report, progress = await households_cli(api, ledger)
+    assert [g["household_id"] for g in report["retired"]] == [HOUSEHOLD], report
+    assert report["unpaired"] == 1 and f"retired: {HOUSEHOLD}" in progress
+    assert "13912345678" not in progress + json.dumps(report["retired"])  # no phone there
+    intake = await db.fetchval("SELECT count(*) FROM api_intake")
+    page = await client.get(cards[HOUSEHOLD])
+    assert page.status_code == 410 and "已停用" in page.text
+    pressed = await client.post(cards[HOUSEHOLD], json={"category": "fall"})
+    assert pressed.status_code == 410 and pressed.json()["detail"]["reason"] == "retired_card"
+    assert await db.fetchval("SELECT count(*) FROM api_intake") == intake  # nothing sent
+
+    # 4. Listed again (XLSX through the API): revived, with the same printed card.
+    r = await client.post(
+        f"/v1/admin/communities/{COMMUNITY}/households",
+        content=xlsx(LEDGER2),
+        headers={**STAFF, "content-type": XLSX},
+    )
+    assert r.status_code == 200 and r.json()["retired"] == [], r.text
+    assert {c["household_id"]: c["card_path"] for c in r.json()["cards"]} == cards
+    assert (await client.get(cards[HOUSEHOLD])).status_code == 200

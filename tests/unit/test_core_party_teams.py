@@ -251,9 +251,35 @@ def test_pairing_a_household_makes_the_helper_its_paired_ring_and_unpairing_ends
     sent = world.of_type("offer_sent")
     assert [(o.helper_id, o.ring) for o in sent][:1] == [("far", Ring.PAIRED)]
     world.run(PairHousehold(helper_id="far", household_id="hh-requester", paired=False))
-    assert world.state.helpers["far"].profile.paired_household_ids == ()
+    assert world.state.helpers["far"].paired_household_ids == ()
     d = world.run(PairHousehold(helper_id="nobody", household_id="hh-requester"))
     assert [e.reason for e in world.of_type("command_rejected", d)] == ["unknown_helper"]
+
+
+def test_a_helper_ledger_reimport_keeps_the_household_ledgers_pairings_and_vice_versa(world):
+    """Each ledger restates only its own 结对: the helper ledger's UpsertHelper (its 结对
+    column empty here) keeps the household ledger's pairing, and the household ledger's
+    unpairing keeps the helper ledger's."""
+    from schemas.commands import PairHousehold
+
+    profile = world.helper("far", building="9", compound="far", grid="g9", paired=["hh-other"])
+    world.helper("driver", skills=[Skill.DRIVING])
+    world.run(PairHousehold(helper_id="far", household_id="hh-requester"))
+    # The helper ledger again, with a changed cell and no 结对 for hh-requester.
+    world.run(UpsertHelper(profile=profile.model_copy(update={"name": "远邻"})))
+    far = world.state.helpers["far"]
+    assert far.profile.name == "远邻"
+    assert far.paired_household_ids == ("hh-other", "hh-requester")
+    world.submit("paired", urgency=Urgency.URGENT)
+    sent = world.of_type("offer_sent")
+    assert [(o.helper_id, o.ring) for o in sent][:1] == [("far", Ring.PAIRED)]
+    # The household ledger no longer pairs hh-other's helper with it: its own only.
+    world.run(PairHousehold(helper_id="far", household_id="hh-other", paired=False))
+    world.run(PairHousehold(helper_id="far", household_id="hh-requester", paired=False))
+    assert world.state.helpers["far"].paired_household_ids == ("hh-other",)
+    # The index follows a change of pairings alone (the profile unchanged).
+    later = world.of_type("offer_sent", world.submit("unpaired", urgency=Urgency.URGENT))
+    assert later and "far" not in {o.helper_id for o in later}
 
 
 def test_a_team_is_offered_for_any_presence_need_whatever_its_leaders_own_skills(world):

@@ -142,6 +142,7 @@ COMMAND_WIRE_TYPES = {
     "SetHelperOffer": "set_helper_offer",
     "PairHousehold": "pair_household",
     "CallTeam": "call_team",
+    "ReportWelcomeOutcome": "report_welcome_outcome",
 }
 IMPERATIVE_VERBS = (
     "Submit",

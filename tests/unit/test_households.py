@@ -38,11 +38,47 @@ def test_household_ledger_tags_age_and_paired_helpers() -> None:
     assert sorted(c.column for c in parsed.cells) == ["标签", "结对"]  # 会飞, 张三 left out
 
 
-def test_household_ledger_needs_its_place_columns_and_is_csv() -> None:
+def test_household_ledger_needs_its_place_columns() -> None:
     with pytest.raises(RosterFileError, match="户号"):
         parse_households("小区,楼栋,标签\n图强小区,3号楼,独居\n".encode(), COMMUNITY)
-    with pytest.raises(RosterFileError, match="CSV"):
+
+
+def test_household_ledger_reads_xlsx_through_the_same_hardened_reader() -> None:
+    from tests.security.xlsx_files import build, inline_rows, sheet_xml
+
+    rows = [r.split(",") for r in HOUSEHOLDS.strip().split("\n")]
+    parsed = parse_households(build(sheet_xml(inline_rows(rows), "A1:I6")), COMMUNITY)
+    assert sorted(h.household.name or "" for h in parsed.households) == ["李伯", "王阿婆", "陈叔"]
+    assert [p.row for p in parsed.problems] == [5, 6]
+    with pytest.raises(RosterFileError):  # not a zip at all, though it says so
         parse_households(b"PK\x03\x04rest", COMMUNITY)
+
+
+@pytest.mark.parametrize(
+    "cell", ['=HYPERLINK("http://evil","x")', "@SUM(A1)", "+cmd|' /C calc'!A0", "\t=1+1"]
+)
+def test_a_formula_cell_rejects_its_row_in_either_ledger(cell: str) -> None:
+    from dispatcher.roster.ledger import parse_roster
+
+    households = parse_households(
+        f"小区,楼栋,户号,户主,地址\n图强小区,3号楼,502,王阿婆,{cell.replace(',', ' ')}\n"
+        "图强小区,3号楼,503,李伯,\n".encode(),
+        COMMUNITY,
+    )
+    assert [h.household.name for h in households.households] == ["李伯"]
+    [problem] = households.problems
+    assert problem.row == 2 and "公式" in problem.errors[0] and "地址" in problem.errors[0]
+    helpers = parse_roster(
+        f"姓名,电话,楼栋,小区\n{cell.replace(',', ' ')},13800000001,3号楼,图强小区\n".encode(),
+        COMMUNITY,
+    )
+    assert helpers.profiles == [] and "公式" in helpers.problems[0].errors[0]
+
+
+def test_a_phone_or_a_dash_is_not_a_formula() -> None:
+    from dispatcher.roster.ledger import looks_like_formula
+
+    assert not any(map(looks_like_formula, ["+86 138 0000 0001", "-", "+86-138", "—", "85+"]))
 
 
 @pytest.mark.parametrize(
@@ -87,3 +123,33 @@ def test_the_dev_bots_know_the_story_senders_households_so_the_paired_ring_is_re
         known = known_sender(spec, bot.members.get("u-zheng"))
         assert known.household_for_pairing() == "h-elder-88" in STORY_PAIRINGS["demo-zhonghua"]
         assert known_sender(spec, bot.members.get("u-stranger")) is spec
+
+
+def test_rekey_helpers_moves_the_household_ledgers_pairings_with_the_helper() -> None:
+    from datetime import UTC, datetime
+
+    from dispatcher.helper_ids import legacy_helper_id
+    from dispatcher.maintenance.rekey_helpers import move_commands, plan_moves
+    from dispatcher.settings import Settings
+    from schemas.helpers import HelperProfile
+    from schemas.places import PlacePath
+    from schemas.records import HelperState
+
+    old = legacy_helper_id("siming", "13800000001")
+    profile = HelperProfile(
+        helper_id=old,
+        phone="13800000001",
+        place=PlacePath(community_id="siming", compound_id="c1", building_id="b3"),
+        paired_household_ids=("hh-own",),
+    )
+    state = HelperState(profile=profile, household_pairs=("hh-card",))
+    [move] = plan_moves([state], Settings())
+    commands = move_commands(move, datetime(2026, 12, 1, tzinfo=UTC))
+    assert [c.body.type for c in commands] == [
+        "upsert_helper",
+        "pair_household",
+        "deactivate_helper",
+    ]
+    pair = commands[1].body
+    assert (pair.helper_id, pair.household_id) == (move.new.helper_id, "hh-card")
+    assert move.new.helper_id != old and move.new.paired_household_ids == ("hh-own",)

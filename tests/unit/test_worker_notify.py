@@ -120,3 +120,45 @@ async def test_a_dead_letter_carries_position_reason_and_the_clocks_time() -> No
     assert (letter.reason, letter.stage, letter.at) == ("undecodable", "decode", FAKE_NOW)
     assert base64.b64decode(letter.payload_b64) == Record.value
     assert stats.dead_letters == 1
+
+
+async def test_a_welcome_is_reported_sent_only_when_a_private_channel_took_it() -> None:
+    """Issue 14: the notify agent reports each welcome back; the core unmarks one that
+    reached nobody, so a later run welcomes that helper once they have a channel."""
+    from schemas.helper_messages import WelcomeHelper
+
+    world = World()
+    with_channels(world, "private-driver")
+    with_channels(world, "group-driver", "wecom:grid-3")  # only a group robot
+    p = planner(world, registry(*ROBOTS))
+    p.personal_link = lambda hid, cid, now: f"https://x.example/l/h/{hid}"
+    n, sent, submitted = notifier(p)
+    for hid in ("private-driver", "group-driver"):
+        world.run(WelcomeHelper(helper_id=hid))
+    for welcome in events(world, "helper_welcomed"):
+        await n.handle(FaustEvent(), welcome)
+    [delivery] = submitted.deliveries  # the private one only
+    [unsent] = sent  # the group-only helper: reported at once, before any push
+    assert (unsent.body.type, unsent.body.helper_id, unsent.body.sent, unsent.body.reason) == (
+        "report_welcome_outcome",
+        "group-driver",
+        False,
+        "no private channel",
+    )
+    await n._delivered(delivery, 0.1)
+    assert [(c.body.helper_id, c.body.sent) for c in sent[1:]] == [("private-driver", True)]
+    for command in sent:  # the core records what the agent said
+        world.run(command)
+    assert world.state.helpers["private-driver"].welcomed_at is not None
+    assert world.state.helpers["group-driver"].welcomed_at is None
+    outcomes = [(e.body.helper_id, e.body.sent) for e in events(world, "helper_welcome_outcome")]
+    assert outcomes == [("group-driver", False), ("private-driver", True)]
+    # Given a private channel, the next welcome goes out.
+    with_channels(world, "group-driver", "webhook:default")
+    again = world.run(WelcomeHelper(helper_id="group-driver"))
+    [event] = [e for e in again.events if e.body.type == "helper_welcomed"]
+    await n.handle(FaustEvent(), event)
+    assert [d.recipient for d in submitted.deliveries] == ["private-driver", "group-driver"]
+    # A welcome whose push fails for good is reported as not sent either.
+    await n._failed(submitted.deliveries[-1], "410 Gone")
+    assert (sent[-1].body.helper_id, sent[-1].body.sent) == ("group-driver", False)

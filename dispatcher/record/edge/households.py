@@ -1,13 +1,17 @@
 """Households and their contact cards (the `households` edge table): written by the
-household ledger import, read by the card's intake (dispatcher/api/households.py)."""
+household ledger import, read by the card's intake (dispatcher/api/households.py). A
+household a re-import no longer lists is retired (`retired_at`): its card says so instead
+of making a request; listed again, it is revived with the same card."""
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+import asyncpg
 
 from dispatcher.record.db import Db
 from schemas.households import Household, Vulnerability
@@ -18,6 +22,49 @@ from schemas.places import PlacePath
 class CardHousehold:
     household: Household
     paired_helper_ids: tuple[str, ...]
+    retired: bool = False
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A household an earlier ledger listed and nobody has retired since."""
+
+    household_id: str
+    compound_id: str | None
+    building_label: str | None
+    paired_helper_ids: tuple[str, ...]
+
+
+async def listed(db: Db, community_id: str, compound_ids: Collection[str]) -> list[Listed]:
+    rows = await db.fetch(
+        "SELECT household_id, place, paired_helper_ids FROM households "
+        "WHERE community_id = $1 AND place->>'compound_id' = ANY($2::text[]) "
+        "AND retired_at IS NULL ORDER BY household_id",
+        community_id,
+        list(compound_ids),
+    )
+    out = []
+    for r in rows:
+        place = PlacePath.model_validate_json(r["place"])
+        out.append(
+            Listed(
+                r["household_id"],
+                place.compound_id,
+                place.building_label(),
+                tuple(r["paired_helper_ids"]),
+            )
+        )
+    return out
+
+
+async def retire(db: Db, community_id: str, household_ids: Collection[str], now: datetime) -> None:
+    await db.execute(
+        "UPDATE households SET retired_at = $3 "
+        "WHERE community_id = $1 AND household_id = ANY($2::text[]) AND retired_at IS NULL",
+        community_id,
+        list(household_ids),
+        now,
+    )
 
 
 def new_card_token() -> str:
@@ -25,16 +72,27 @@ def new_card_token() -> str:
 
 
 async def record(
-    pool: Db,
+    db: Db,
     listed: Sequence[tuple[Household, Sequence[str]]],
     now: datetime,
 ) -> dict[str, str]:
-    """Upsert the households (a re-import keeps each card's token); returns household id →
-    card token."""
+    """Upsert the households (a re-import keeps each card's token and revives a retired
+    one); returns household id → card token."""
 
     if not listed:
         return {}
-    async with pool.acquire() as conn, conn.transaction():
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            return await _record(conn, listed, now)
+    return await _record(db, listed, now)
+
+
+async def _record(
+    conn: asyncpg.Connection,
+    listed: Sequence[tuple[Household, Sequence[str]]],
+    now: datetime,
+) -> dict[str, str]:
+    async with conn.transaction():
         await conn.executemany(
             """
             INSERT INTO households (community_id, household_id, place, tags, contact,
@@ -42,7 +100,8 @@ async def record(
             VALUES ($1, $2, $3::jsonb, $4, $5::jsonb, $6, $7, $8)
             ON CONFLICT (community_id, household_id) DO UPDATE SET
                 place = EXCLUDED.place, tags = EXCLUDED.tags, contact = EXCLUDED.contact,
-                paired_helper_ids = EXCLUDED.paired_helper_ids, listed_at = EXCLUDED.listed_at
+                paired_helper_ids = EXCLUDED.paired_helper_ids, listed_at = EXCLUDED.listed_at,
+                retired_at = NULL
             """,
             [
                 (
@@ -72,8 +131,8 @@ async def record(
 
 async def by_card(pool: Db, token: str) -> CardHousehold | None:
     row = await pool.fetchrow(
-        "SELECT household_id, place, tags, contact, paired_helper_ids FROM households "
-        "WHERE card_token = $1",
+        "SELECT household_id, place, tags, contact, paired_helper_ids, retired_at "
+        "FROM households WHERE card_token = $1",
         token,
     )
     if row is None:
@@ -87,4 +146,6 @@ async def by_card(pool: Db, token: str) -> CardHousehold | None:
         phone=contact.get("phone"),
         address=contact.get("address"),
     )
-    return CardHousehold(household, tuple(row["paired_helper_ids"]))
+    return CardHousehold(
+        household, tuple(row["paired_helper_ids"]), retired=row["retired_at"] is not None
+    )

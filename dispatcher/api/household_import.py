@@ -1,0 +1,230 @@
+"""Import a household ledger (住户台账, CSV/XLSX): households with their tags and cards, their
+结对 helpers paired through the commands topic, and households that left retired.
+
+    python -m dispatcher households import FILE --community siming-tuqiang \
+        [--compound tuqiang --compound-name 图强小区] [--grid g1] [--partial] [--dry-run] \
+        [--no-retire]
+
+The same rules as the helper ledger (dispatcher/api/roster_import.py, whose parsing, XLSX
+sandbox and options this shares): every row is checked first (in a child process with
+limits), rejected rows and cells left out are reported, nothing is written unless every
+row is valid or `--partial`. Households an earlier ledger listed in the same compounds and
+this one does not are retired (soft: their card says it is no longer in use; listed again,
+they are revived with the same card), unless a row was rejected or `--no-retire`. A 结对
+the ledger no longer names is ended — only the household ledger's own: pairings from the
+helper ledger's 结对 column are that ledger's (HelperState.household_pairs).
+Progress goes to stderr, the report (JSON, with each household's card path) to stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+from pydantic import BaseModel, Field
+
+from dispatcher.api.producer import CommandSink
+from dispatcher.api.roster_import import (
+    finish,
+    ledger_parser,
+    ledger_place_of,
+    say,
+    send_commands,
+    with_sink_and_db,
+)
+from dispatcher.clock import utcnow
+from dispatcher.helper_ids import id_key, keyed_helper_id
+from dispatcher.record.db import Db
+from dispatcher.record.edge import households as edge
+from dispatcher.roster.cells import PHONE
+from dispatcher.roster.households import ParsedHouseholds
+from dispatcher.roster.report import (
+    CellProblem,
+    RosterFileError,
+    RowProblem,
+    held_back,
+    retired_words,
+)
+from dispatcher.roster.sandbox import parse_households_isolated
+from dispatcher.sealing import keyring, seal_pairing
+from dispatcher.settings import Settings, get_settings
+from schemas.commands import PairHousehold
+
+WHAT = "household(s)"
+
+
+class CardLink(BaseModel):
+    household_id: str
+    card_path: str = Field(description="print as a link or QR code on the household's card")
+
+
+class RetiredHousehold(BaseModel):
+    household_id: str
+    compound_id: str | None
+    building: str | None = Field(description="compound and building, as push messages say it")
+
+
+class HouseholdReport(BaseModel):
+    rows: int
+    imported: int = 0
+    rejected: list[RowProblem] = Field(default_factory=list)
+    cells: list[CellProblem] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    tagged: int = 0  # households with at least one vulnerability tag
+    pairings: int = 0  # PairHousehold commands queued
+    unpaired: int = 0  # pairings this ledger no longer names, ended
+    cards: list[CardLink] = Field(default_factory=list)
+    retired: list[RetiredHousehold] = Field(
+        default_factory=list,
+        description="households an earlier ledger listed in these compounds and this one "
+        "does not: their card stops making requests (or only listed, on a dry run)",
+    )
+    retirement: str = ""
+    partial: bool = False
+    committed: bool = False
+
+
+def helper_ref_id(settings: Settings, community_id: str, ref: str) -> str:
+    """A 结对 cell's helper: a phone becomes the keyed id the helper ledger gave them; an
+    编号 is the id itself."""
+    phone = re.sub(r"[\s-]", "", ref)
+    if PHONE.match(phone):
+        return keyed_helper_id(id_key(settings), community_id, phone)
+    return ref
+
+
+async def import_households(
+    settings: Settings,
+    sink: CommandSink,
+    db: Db,
+    parsed: ParsedHouseholds,
+    *,
+    community_id: str,
+    partial: bool,
+    now: datetime,
+    dry_run: bool = False,
+    retire: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> HouseholdReport:
+    report = HouseholdReport(
+        rows=parsed.rows,
+        rejected=parsed.problems,
+        cells=parsed.cells,
+        warnings=parsed.warnings,
+        partial=partial,
+    )
+    listed = [
+        (h.household, [helper_ref_id(settings, community_id, ref) for ref in h.paired_refs])
+        for h in parsed.households
+    ]
+    here = {h.household_id for h, _ in listed}
+    compounds = {h.place.compound_id for h, _ in listed if h.place.compound_id}
+    before = {b.household_id: b for b in await edge.listed(db, community_id, compounds)}
+    leaving = [b for b in before.values() if b.household_id not in here] if retire else []
+    if not retire:
+        report.retirement = "not checked"
+    elif words := held_back(WHAT, len(parsed.problems), len(leaving), dry_run):
+        report.retirement = words
+        if dry_run and not (parsed.problems and leaving):
+            report.retired = [_retiree(b) for b in leaving]
+    if dry_run or (parsed.problems and not partial) or not listed:
+        return report
+    retiring = [] if parsed.problems else leaving
+    pairs = [
+        PairHousehold(helper_id=helper_id, household_id=household.household_id)
+        for household, helpers in listed
+        for helper_id in dict.fromkeys(helpers)
+    ]
+    # Pairings this ledger named before and no longer does, and those of households leaving.
+    ended = [
+        PairHousehold(helper_id=helper_id, household_id=household.household_id, paired=False)
+        for household, helpers in listed
+        if household.household_id in before
+        for helper_id in before[household.household_id].paired_helper_ids
+        if helper_id not in helpers
+    ] + [
+        PairHousehold(helper_id=helper_id, household_id=b.household_id, paired=False)
+        for b in retiring
+        for helper_id in b.paired_helper_ids
+    ]
+    ring = keyring(settings)  # households travel keyed, like the requests' places (12.7)
+    pairs = [seal_pairing(ring, community_id, p) for p in pairs]
+    ended = [seal_pairing(ring, community_id, p) for p in ended]
+    # Pairings first: a card that works before its helpers are paired would skip them.
+    report.pairings = await send_commands(
+        settings, sink, community_id, pairs, now, progress=progress
+    )
+    report.unpaired = await send_commands(settings, sink, community_id, ended, now)
+    tokens = await edge.record(db, listed, now)
+    report.imported = len(listed)
+    report.tagged = sum(1 for h, _ in listed if h.tags)
+    report.cards = [
+        CardLink(household_id=h.household_id, card_path=f"/card/{tokens[h.household_id]}")
+        for h, _ in listed
+    ]
+    report.committed = True
+    if retire and not parsed.problems:
+        await edge.retire(db, community_id, [b.household_id for b in retiring], now)
+        report.retired = [_retiree(b) for b in retiring]
+        report.retirement = retired_words(WHAT, len(retiring))
+    return report
+
+
+def _retiree(b: edge.Listed) -> RetiredHousehold:
+    return RetiredHousehold(
+        household_id=b.household_id, compound_id=b.compound_id, building=b.building_label
+    )
+
+
+USAGE = "usage: python -m dispatcher households import FILE --community C [options]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if not args_in or args_in[0] != "import":
+        print(f"{USAGE}\n(`households import --help` for the options)", file=sys.stderr)
+        return 0 if args_in[:1] in (["-h"], ["--help"]) else 2
+    parser = ledger_parser(
+        "households import",
+        "Import a CSV/XLSX household ledger (住户台账: tags, 结对, contact cards) and retire "
+        "the households that left.",
+        "households",
+    )
+    args = parser.parse_args(args_in[1:])
+    settings = get_settings()
+    try:
+        parsed = parse_households_isolated(  # the same limits as an upload to the API
+            args.file.read_bytes(), ledger_place_of(args), filename=args.file.name, progress=True
+        )
+    except RosterFileError as exc:
+        print(f"cannot import {args.file}: {exc}", file=sys.stderr)
+        return 2
+
+    async def run(sink: CommandSink, conn: asyncpg.Connection) -> HouseholdReport:
+        return await import_households(
+            settings,
+            sink,
+            conn,
+            parsed,
+            community_id=args.community,
+            partial=args.partial,
+            now=utcnow(),  # the command line's clock: no API here
+            dry_run=args.dry_run,
+            retire=not args.no_retire,
+            progress=say("pairings queued"),
+        )
+
+    report = asyncio.run(with_sink_and_db(settings, run))
+    for gone in report.retired:
+        print(f"retired: {gone.household_id} ({gone.building})", file=sys.stderr)
+    return finish(
+        report.model_dump_json(indent=2), len(report.rejected), report.committed, args.dry_run
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
