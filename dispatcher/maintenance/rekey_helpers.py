@@ -61,7 +61,11 @@ def plan_moves(states: Iterable[HelperState], settings: Settings) -> list[Move]:
             plain = unsealed_profile(ring, state.profile)  # the id derives from the phone
             keyed = keyed_profile(settings, plain)
             if keyed is not plain:
-                moves.append(Move(state.profile, seal_profile(ring, keyed), state.household_pairs))
+                community = keyed.place.community_id
+                pairs = tuple(  # keyed as they travel (12.7); a digest stays as it is
+                    ring.household_key(community, h) or h for h in state.household_pairs
+                )
+                moves.append(Move(state.profile, seal_profile(ring, keyed), pairs))
     return moves
 
 

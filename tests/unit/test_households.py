@@ -130,6 +130,7 @@ def test_rekey_helpers_moves_the_household_ledgers_pairings_with_the_helper() ->
 
     from dispatcher.helper_ids import legacy_helper_id
     from dispatcher.maintenance.rekey_helpers import move_commands, plan_moves
+    from dispatcher.sealing import keyring
     from dispatcher.settings import Settings
     from schemas.helpers import HelperProfile
     from schemas.places import PlacePath
@@ -150,6 +151,11 @@ def test_rekey_helpers_moves_the_household_ledgers_pairings_with_the_helper() ->
         "pair_household",
         "deactivate_helper",
     ]
+    ring = keyring(Settings())  # household ids travel keyed (12.7), both ledgers' alike
     pair = commands[1].body
-    assert (pair.helper_id, pair.household_id) == (move.new.helper_id, "hh-card")
-    assert move.new.helper_id != old and move.new.paired_household_ids == ("hh-own",)
+    assert (pair.helper_id, pair.household_id) == (
+        move.new.helper_id,
+        ring.household_key("siming", "hh-card"),
+    )
+    assert move.new.helper_id != old
+    assert move.new.paired_household_ids == (ring.household_key("siming", "hh-own"),)
