@@ -20,6 +20,7 @@ from pydantic import Field
 
 from schemas._base import UtcDatetime, Wire, single, unset
 from schemas.helper_messages import HelperSummarySent, HelperWelcomed
+from schemas.holds import RequestHeld, RequestReleased
 from schemas.places import PlacePath
 from schemas.plans import LadderStep
 from schemas.requests import RequesterContact
@@ -294,7 +295,9 @@ EventBody = Annotated[
     | RequestClaimed
     | WhistleReportedBack
     | HelperWelcomed
-    | HelperSummarySent,
+    | HelperSummarySent
+    | RequestHeld
+    | RequestReleased,
     Field(discriminator="type"),
 ]
 

@@ -159,6 +159,7 @@ class NotifyAgent:
                 settings, helper_id=hid, community_id=cid, now=now
             ),
             whistle_recipients=config.view.whistle_recipients if config else lambda c: (),
+            hotlines=config.view.hotlines if config else lambda c: (),
         )
         agent = cls(Notifier(planner, rt.send_command, rt.clock), sink, rt.stats.note_push, config)
         agent.notifier.on_result = agent.observe_push

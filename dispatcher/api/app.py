@@ -47,7 +47,10 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     deps = deps or ApiDeps(settings=settings, sink=KafkaCommandSink(settings))
     reply_client = make_client(timeout=5.0)
     group_replies = GroupReplies(
-        GroupSender(lambda: deps.registry, reply_client, deps.clock), deps.pool, clock=deps.clock
+        GroupSender(lambda: deps.registry, reply_client, deps.clock),
+        deps.pool,
+        clock=deps.clock,
+        hotlines=lambda community_id: deps.config.hotlines(community_id),
     )
     tasks: dict[str, asyncio.Task[None]] = {}
 

@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +33,7 @@ from dispatcher.kafka_security import client_options
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
 from dispatcher.settings import Settings
+from schemas.config import Hotline
 from schemas.events import Event, OfferSent
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,9 @@ class GroupReplies:
         pool: PoolGetter,
         on_posted: Callable[[Thread, str, float], None] = lambda t, k, s: None,
         clock: Callable[[], datetime] = utcnow,
+        hotlines: Callable[[str], Sequence[Hotline]] = lambda community_id: (),
     ) -> None:
+        self._hotlines = hotlines  # the community's configured numbers (live configuration)
         self._sender = sender
         self._clock = clock  # the API's (ApiDeps.clock)
         self._pool = pool
@@ -176,7 +179,7 @@ class GroupReplies:
                 wave.last_seen = time.monotonic()
                 continue
             await self._flush_wave(request_id)
-            text = texts.update_for(event)
+            text = texts.update_for(event, self._hotlines(event.community_id))
             if text is not None:
                 await self._post(asked, event.event_id, text)
             if isinstance(event.body, texts.CLOSING):

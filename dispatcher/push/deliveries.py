@@ -43,7 +43,7 @@ from dispatcher.push.model import Delivery, Mention, PushKind, PushMessage
 from dispatcher.push.recipients import Recipient, referral_recipients, whistle_recipients
 from dispatcher.sealing import KeyRing, Unreadable, helper_phone, open_assignment
 from schemas.commands import ReportDeliveryFailure
-from schemas.config import WhistleRecipient
+from schemas.config import Hotline, WhistleRecipient
 from schemas.events import (
     AssignmentCompleted,
     Event,
@@ -151,6 +151,8 @@ class DeliveryPlanner:
     personal_link: Callable[[str, str, datetime], str] | None = None
     # The community's department contacts (live configuration: ConfigView.whistle_recipients).
     whistle_recipients: Callable[[str], Sequence[WhistleRecipient]] = lambda community_id: ()
+    # The community's configured hotlines (live configuration: CommunityConfig.hotlines).
+    hotlines: Callable[[str], Sequence[Hotline]] = lambda community_id: ()
 
     def plan(self, event: Event) -> Planned:
         body = event.body
@@ -472,6 +474,9 @@ class DeliveryPlanner:
                     building=r.spec.place.building_label() if r else None,
                     refer_to=body.to.value,
                     claim_url=links.get("claim") or self._dashboard_url,
+                    hotlines=tuple(
+                        f"{h.label} {h.number}" for h in self.hotlines(event.community_id)
+                    ),
                 )
             )
             deliveries.append(_to_recipient(event, who, message))
