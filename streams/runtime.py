@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,8 @@ class Stats:
     # Push outcomes per endpoint name (for staff's stream-health view; endpoint names can
     # name a community, so they are never Prometheus labels).
     push: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The push lanes' queues, sends in flight and caps (set by the notify agent).
+    lanes: Callable[[], list[dict[str, Any]]] = list
 
     def note_push(self, endpoint: str, ok: bool) -> None:
         counts = self.push.setdefault(endpoint, {"delivered": 0, "failed": 0})

@@ -22,15 +22,17 @@ PlanSets = Mapping[str, Mapping[Urgency, EscalationPlan]]
 
 
 def policy_for(community: CommunityConfig, plan_sets: PlanSets) -> CommunityPolicy:
-    plans = plan_sets.get(community.plan)
+    name = community.plan
+    plans = plan_sets.get(name)
     if plans is None:  # written by a version that knew more plans: ours, said once per change
         log.warning(
             "community %s: unknown plan set; using %s", community.community_id, STANDARD_PLAN
         )
-        plans = plan_sets.get(STANDARD_PLAN)
+        name, plans = STANDARD_PLAN, plan_sets.get(STANDARD_PLAN)
     quiet = community.quiet_hours
     return CommunityPolicy(
         plans=plans,
+        plan_name=name,
         quiet_start=None if quiet is None else quiet.start,
         quiet_end=None if quiet is None else quiet.end,
         zone=ZoneInfo(community.time_zone),

@@ -25,6 +25,7 @@ HELD_IN_QUIET_HOURS = frozenset({Urgency.NORMAL, Urgency.LOW})
 @dataclass(frozen=True, slots=True)
 class CommunityPolicy:
     plans: Mapping[Urgency, EscalationPlan] | None = None  # None: the worker's default set
+    plan_name: str = ""  # the set's name (the worker's /stats shows what it applies)
     quiet_start: time | None = None
     quiet_end: time | None = None
     zone: tzinfo = DEFAULT_ZONE
@@ -43,6 +44,13 @@ class CommunityPolicy:
             return None
         day = local.date() if t < end else local.date() + timedelta(days=1)
         return datetime.combine(day, end, tzinfo=self.zone).astimezone(UTC)
+
+    def summary(self) -> dict[str, str | None]:
+        """What the worker applies for the community (its /stats page)."""
+        quiet = None
+        if self.quiet_start is not None and self.quiet_end is not None:
+            quiet = f"{self.quiet_start.isoformat()}-{self.quiet_end.isoformat()}"
+        return {"plan": self.plan_name or None, "quiet_hours": quiet, "zone": str(self.zone)}
 
     def local_time(self, at: datetime) -> str:
         """`at` as the community's local HH:MM (for the group's message)."""
