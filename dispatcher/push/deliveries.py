@@ -337,7 +337,8 @@ class DeliveryPlanner:
                 return Planned(warnings=[f"welcome {event.event_id}: no personal links here"])
             url = self.personal_link(body.helper_id, event.community_id, event.occurred_at)
             name = helper.profile.name if helper else None
-            kind, message = PushKind.WELCOME, render_welcome(WelcomeSpec(url, name))
+            welcome = WelcomeSpec(url, name, self._hotlines(event.community_id))
+            kind, message = PushKind.WELCOME, render_welcome(welcome)
             data["personal_url"] = url
         elif isinstance(body, AssignmentCompleted):
             category, _ = self._category_urgency(event.request_id)
@@ -455,6 +456,9 @@ class DeliveryPlanner:
             deliveries.append(_to_recipient(event, who, message))
         return deliveries
 
+    def _hotlines(self, community_id: str) -> tuple[str, ...]:
+        return tuple(f"{h.label} {h.number}" for h in self.hotlines(community_id))
+
     def _referral(self, event: Event, body: ReferredToEmergency) -> Planned:
         """The last rung reaches a person (the duty officer, else the grid worker), with a
         claim link bound to them; the dashboard shows it too."""
@@ -474,9 +478,7 @@ class DeliveryPlanner:
                     building=r.spec.place.building_label() if r else None,
                     refer_to=body.to.value,
                     claim_url=links.get("claim") or self._dashboard_url,
-                    hotlines=tuple(
-                        f"{h.label} {h.number}" for h in self.hotlines(event.community_id)
-                    ),
+                    hotlines=self._hotlines(event.community_id),
                 )
             )
             deliveries.append(_to_recipient(event, who, message))
