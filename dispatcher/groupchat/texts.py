@@ -53,14 +53,10 @@ def update_for(event: Event, hotlines: Sequence[Hotline] = ()) -> str | None:
     """The group's message for `event`, or None when the group need not hear of it.
     `hotlines`: the community's configured numbers, added where a number is advised."""
     body = event.body
-    if isinstance(body, RequestHeld):
-        # Quiet hours: said when it goes out; an emergency is never held, nor waits for this.
-        return (
-            f"现在是社区安静时段，您的求助将于{body.local_time}发给邻居。"
-            "如情况紧急，请拨打120/110/119。" + hotline_text(hotlines)
-        )
-    if isinstance(body, RequestReleased):
-        return None  # the offers' "已通知N位附近邻居" says it went out
+    if isinstance(body, RequestHeld | RequestReleased):
+        # The immediate reply already said when a held request goes out (the API applies
+        # the core's rule at the command's time); the offers' "已通知N位" says it went.
+        return None
     if isinstance(body, HelperAssigned):
         # The name only when the helper opted in (the core sets group_name then).
         who = f"一位邻居（{body.group_name[:32]}）" if body.group_name else "一位邻居"
