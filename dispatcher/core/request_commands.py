@@ -339,7 +339,8 @@ def deadline(fx: Effects, d: RequestDraft, body: FireDeadline) -> RequestDraft |
         return None
     if d.held_until is not None:
         if fx.now < d.held_until:
-            return None
+            # Held: only a staff action (a team called) can have made offers; they expire.
+            return d if expire_due_offers(fx, d) else None
         release(fx, d)
         return d
     lost = expire_due_offers(fx, d)

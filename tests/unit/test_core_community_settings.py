@@ -233,3 +233,22 @@ def test_a_held_request_can_be_cancelled_and_its_release_then_does_nothing(neigh
     r = world.request()
     assert r.status is RequestStatus.CANCELLED and r.next_deadline is None
     assert world.offered() == []
+
+
+def test_a_team_called_onto_a_held_request_has_its_offer_expire_and_the_hold_stays(world):
+    from schemas.commands import UpsertHelper
+    from schemas.staff_actions import CallTeam
+
+    leader = world.helper("leader")
+    world.run(UpsertHelper(profile=leader.model_copy(update={"leads_teams": ("帮帮团",)})))
+    world.state.communities = {COMMUNITY: quiet("19:00", "07:00")}
+    chore(world, helpers_needed=2)
+    world.run(CallTeam(request_id="req-1", team_id="帮帮团", by="li.wei"))  # staff, while held
+    [offer] = world.request().offers
+    assert world.request().next_deadline == offer.expires_at  # before the release
+    decision = world.tick()
+    assert world.of_type("offer_expired", decision) and not world.of_type("request_released")
+    r = world.request()
+    assert r.held_until is not None and r.next_deadline == r.held_until
+    world.tick()
+    assert world.of_type("request_released")
