@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from schemas.plans import DEFAULT_PLANS, EscalationPlan
+from collections.abc import Mapping
+
+from schemas.plans import DEFAULT_PLANS, PLAN_SETS, EscalationPlan
 from schemas.vocab import Urgency
 
 
-def scaled_plans(scale: float) -> dict[Urgency, EscalationPlan]:
-    """The default plans with every duration multiplied by `scale` (tests, demo)."""
+def _scaled(plans: Mapping[Urgency, EscalationPlan], scale: float) -> dict[Urgency, EscalationPlan]:
     if scale == 1.0:
-        return dict(DEFAULT_PLANS)
+        return dict(plans)
     return {
         urgency: plan.model_copy(
             update={
@@ -20,5 +21,15 @@ def scaled_plans(scale: float) -> dict[Urgency, EscalationPlan]:
                 "lifetime_s": plan.lifetime_s * scale,
             }
         )
-        for urgency, plan in DEFAULT_PLANS.items()
+        for urgency, plan in plans.items()
     }
+
+
+def scaled_plans(scale: float) -> dict[Urgency, EscalationPlan]:
+    """The default plans with every duration multiplied by `scale` (tests, demo)."""
+    return _scaled(DEFAULT_PLANS, scale)
+
+
+def scaled_plan_sets(scale: float) -> dict[str, dict[Urgency, EscalationPlan]]:
+    """Every named plan set (`schemas.plans.PLAN_SETS`), scaled like `scaled_plans`."""
+    return {name: _scaled(plans, scale) for name, plans in PLAN_SETS.items()}

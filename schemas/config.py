@@ -14,8 +14,9 @@ from __future__ import annotations
 from datetime import time
 from enum import StrEnum
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from schemas._base import UtcDatetime, Wire
 
@@ -116,10 +117,22 @@ class CommunityConfig(Wire):
     community_id: str = Field(pattern=_ID)
     display_name: str = Field(min_length=1, max_length=64)
     hotlines: tuple[Hotline, ...] = Field(default=(), max_length=20)
-    plan: str = Field(default="standard", pattern=_ID)  # the escalation plan's name
+    # The escalation plan set's name (`schemas.plans.PLAN_SETS`; checked when written).
+    plan: str = Field(default="standard", pattern=_ID)
     quiet_hours: QuietHours | None = None
+    # The community's local time, for its quiet hours (an IANA zone name).
+    time_zone: str = Field(default="Asia/Shanghai", min_length=1, max_length=64)
     grids: tuple[Grid, ...] = Field(default=(), max_length=200)
     contacts: tuple[WhistleRecipient, ...] = Field(default=(), max_length=200)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
+        return value
 
     @model_validator(mode="after")
     def _unique_ids(self) -> CommunityConfig:

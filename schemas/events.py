@@ -20,6 +20,7 @@ from pydantic import Field
 
 from schemas._base import UtcDatetime, Wire, single, unset
 from schemas.helper_messages import HelperSummarySent, HelperWelcomed, HelperWelcomeOutcome
+from schemas.holds import RequestHeld, RequestReleased
 from schemas.places import PlacePath
 from schemas.plans import LadderStep
 from schemas.requests import RequesterContact
@@ -307,7 +308,9 @@ EventBody = Annotated[
     | WhistleReportedBack
     | HelperWelcomed
     | HelperSummarySent
-    | HelperWelcomeOutcome,
+    | HelperWelcomeOutcome
+    | RequestHeld
+    | RequestReleased,
     Field(discriminator="type"),
 ]
 

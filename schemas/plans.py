@@ -178,3 +178,75 @@ DEFAULT_PLANS: dict[Urgency, EscalationPlan] = {
         lifetime_s=72 * 3600,
     ),
 }
+
+# A compound with few volunteers (a ring often holds one or two people, or none): the
+# standard ladder would mostly wait on nobody. It asks the whole compound at once after
+# the paired neighbour (building neighbours still come first within it), reaches the
+# community sooner, and calls staff on duty and the group (the whistle) much earlier:
+# critical at 30 s (standard 60 s), urgent at 14 min (57 min), normal at 1 h 40 min
+# (6 h 40 min), low at 5 h (29 h). Each plan still ends with the whistle.
+SMALL_COMPOUND_PLANS: dict[Urgency, EscalationPlan] = {
+    Urgency.CRITICAL: _plan(
+        Urgency.CRITICAL,
+        [
+            (Ring.GRID, 10, 15),
+            (Ring.COMMUNITY, 12, 15),
+            (Ring.WHISTLE, 5, 90),
+            (Ring.EMERGENCY, 0, 900),
+        ],
+        remote_wave=8,
+        offer_ttl_s=600,
+        lifetime_s=2 * 3600,
+        respect_dnd=False,
+    ),
+    Urgency.URGENT: _plan(
+        Urgency.URGENT,
+        [
+            (Ring.PAIRED, 1, 60),
+            (Ring.COMPOUND, 3, 180),
+            (Ring.COMMUNITY, 4, 600),
+            (Ring.WHISTLE, 3, 1800),
+        ],
+        remote_wave=2,
+        offer_ttl_s=1800,
+        lifetime_s=6 * 3600,
+    ),
+    Urgency.NORMAL: _plan(
+        Urgency.NORMAL,
+        [
+            (Ring.PAIRED, 1, 600),
+            (Ring.COMPOUND, 2, 1800),
+            (Ring.COMMUNITY, 3, 3600),
+            (Ring.WHISTLE, 3, 4 * 3600),
+        ],
+        remote_wave=1,
+        offer_ttl_s=2 * 3600,
+        lifetime_s=24 * 3600,
+    ),
+    Urgency.LOW: _plan(
+        Urgency.LOW,
+        [
+            (Ring.COMPOUND, 2, 3600),
+            (Ring.COMMUNITY, 3, 4 * 3600),
+            (Ring.WHISTLE, 3, 24 * 3600),
+        ],
+        remote_wave=1,
+        offer_ttl_s=12 * 3600,
+        lifetime_s=72 * 3600,
+    ),
+}
+
+STANDARD_PLAN = "standard"
+# The named plan sets a community may choose (`CommunityConfig.plan`); a change applies
+# to the community's new requests (running ones keep their snapshot).
+PLAN_SETS: dict[str, dict[Urgency, EscalationPlan]] = {
+    STANDARD_PLAN: DEFAULT_PLANS,
+    "small_compound": SMALL_COMPOUND_PLANS,
+}
+
+
+def check_plan_name(name: str) -> str:
+    """`name` if it names a plan set, else a ValueError that lists the known ones."""
+    if name not in PLAN_SETS:
+        raise ValueError(f"unknown plan {name!r}; known plans: {', '.join(sorted(PLAN_SETS))}")
+    return name

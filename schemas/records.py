@@ -103,6 +103,8 @@ class RequestState(Wire):
     claimed_at: UtcDatetime | None = None
     reported_back: tuple[str, ...] = ()  # whistle recipients who reported back (报到)
     recent_command_ids: tuple[str, ...] = ()
+    # Held for the community's quiet hours: the ladder starts at this time (deadline step 0).
+    held_until: UtcDatetime | None = Field(default=None, exclude_if=unset)
 
     @property
     def request_id(self) -> str:

@@ -38,6 +38,8 @@ class DispatchAgent:
     # tp -> (consumer generation, last offset processed in it)
     last_offsets: dict[Any, tuple[int, int]] = field(default_factory=dict)
     last_prune: float = 0.0
+    # Set once the worker's configuration view is loaded (the communities' plans, quiet hours).
+    config_ready: asyncio.Event | None = None
 
     def install(self) -> None:
         @self.rt.app.agent(self.rt.commands, concurrency=1, name="dispatch")
@@ -112,6 +114,8 @@ class DispatchAgent:
     async def _dispatch(self, command: Command, partition: int) -> bool:
         """Decide, emit, store. False when the partition moved away (its new owner will)."""
         rt = self.rt
+        if self.config_ready is not None and not self.config_ready.is_set():
+            await self.config_ready.wait()
         if not await rt.owns(partition):
             return False
         wall = rt.clock.now()

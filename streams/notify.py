@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -66,6 +66,18 @@ class Notifier:
             await d.__aenter__()
             self._deliverer = d
         return self._deliverer
+
+    def lanes(self) -> list[dict[str, Any]]:
+        """Each endpoint lane's queue, sends in flight and cap (the worker's /stats)."""
+        if self._deliverer is None:
+            return []
+        lanes = []
+        for lane in self._deliverer.stats():
+            # The cap configured now: a lane takes a change with its next delivery.
+            registry = self.registry
+            limit = registry.get(lane.endpoint).concurrency if lane.endpoint in registry else None
+            lanes.append({**asdict(lane), "configured_concurrency": limit})
+        return lanes
 
     async def close(self) -> None:
         if self._deliverer is not None:
@@ -172,6 +184,7 @@ class NotifyAgent:
                 settings, helper_id=hid, community_id=cid, now=now
             ),
             whistle_recipients=config.view.whistle_recipients if config else lambda c: (),
+            hotlines=config.view.hotlines if config else lambda c: (),
         )
         agent = cls(Notifier(planner, rt.send_command, rt.clock), sink, rt.stats.note_push, config)
         agent.notifier.on_result = agent.observe_push
@@ -185,6 +198,8 @@ class NotifyAgent:
 
         # Faust assigns co-partitioned topics (same partition count) to the same worker, so
         # the notify agent reads helpers and requests of its partitions from this worker's state.
+        rt.stats.lanes = self.notifier.lanes
+
         @rt.app.agent(rt.events, concurrency=1, name="notify")
         async def notify(stream: Any) -> None:
             async for event in stream.noack().events():

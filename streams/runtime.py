@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 
 from dispatcher.clock import Clock
+from dispatcher.core.community import CommunityPolicy
 from dispatcher.sealing import keyring
 from dispatcher.settings import Settings
 from schemas.commands import Command
@@ -42,6 +44,8 @@ class Stats:
     # Push outcomes per endpoint name (for staff's stream-health view; endpoint names can
     # name a community, so they are never Prometheus labels).
     push: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The push lanes' queues, sends in flight and caps (set by the notify agent).
+    lanes: Callable[[], list[dict[str, Any]]] = list
 
     def note_push(self, endpoint: str, ok: bool) -> None:
         counts = self.push.setdefault(endpoint, {"delivered": 0, "failed": 0})
@@ -66,6 +70,9 @@ class WorkerRuntime:
     helpers_table: Any
     plans: dict[Urgency, EscalationPlan] = field(default_factory=dict)
     party_first: dict[str, PartyFirst] = field(default_factory=dict)
+    # The communities' plan sets and quiet hours, kept in step with the config topic
+    # (dispatcher/config/policies.py); the core state holds this very dict.
+    communities: dict[str, CommunityPolicy] = field(default_factory=dict)
     state: WorkerState = field(default_factory=WorkerState)
     stats: Stats = field(default_factory=Stats)
     # partition -> wall time (epoch s) since when this worker owns it without interruption
@@ -106,6 +113,7 @@ class WorkerRuntime:
             keys=keyring(self.settings),
         )
         self.state.core.party_first = self.party_first
+        self.state.core.communities = self.communities
         now = self.clock.now().timestamp()
         self.owned_since = {p: self.owned_since.get(p, now) for p in partitions}
         self.trace.write("own", g=generation, ps=sorted(partitions))

@@ -31,6 +31,9 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
         "deadline_lateness_s": percentiles(s.deadline_lateness_s),
         "deadlines_fired": len(s.deadline_lateness_s),
         "push": s.push,  # endpoint → delivered / failed for good
+        "lanes": s.lanes(),  # per endpoint: queued, in flight, concurrency cap
+        # Per community: the plan set, quiet hours and zone new requests are decided with.
+        "communities": {c: p.summary() for c, p in sorted(rt.communities.items())},
     }
 
 

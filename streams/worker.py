@@ -11,10 +11,12 @@ import logging
 import faust
 
 from dispatcher.clock import Clock, SystemClock
+from dispatcher.config.policies import refresh_policies
 from dispatcher.logs import configure_logging
-from dispatcher.plans import scaled_plans
+from dispatcher.plans import scaled_plan_sets, scaled_plans
 from dispatcher.secret_policy import enforce as enforce_secret_policy
 from dispatcher.settings import Settings, get_settings
+from schemas.config import ConfigKind, ConfigRecord
 from streams.app import create_faust_app
 from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink
@@ -62,10 +64,19 @@ def build_worker(
     )
     rt.state.core.plans = rt.plans
     rt.state.core.party_first = rt.party_first
+    rt.state.core.communities = rt.communities
     sink = DeadLetterSink(rt.dead_letters, rt.stats, clock)
-    DispatchAgent(rt, sink).install()
-    RecordAgent(settings, rt.stats, sink).install(app)
     config = ConfigAgent(settings, clock)
+    plan_sets = scaled_plan_sets(settings.plan_time_scale)
+
+    def community_changed(record: ConfigRecord) -> None:
+        if record.kind is ConfigKind.COMMUNITY:
+            refresh_policies(rt.communities, config.view.communities(), plan_sets)
+
+    config.follower.on_change = community_changed
+    # Requests are decided with their community's settings: not before they are loaded.
+    DispatchAgent(rt, sink, config_ready=config.follower.ready).install()
+    RecordAgent(settings, rt.stats, sink).install(app)
     config.install(app)
     NotifyAgent.for_runtime(rt, sink, config).install(rt)
     DeadlineTimer(rt).install()

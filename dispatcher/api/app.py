@@ -52,6 +52,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
         deps.pool,
         clock=deps.clock,
         keys=keyring(settings),
+        hotlines=lambda community_id: deps.config.hotlines(community_id),
     )
     tasks: dict[str, asyncio.Task[None]] = {}
 

@@ -25,10 +25,12 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.models import Accepted
 from dispatcher.api.replies import emergency_for, merged_reply_text, reply_text
+from dispatcher.config.policies import policy_for
 from dispatcher.ops.api_metrics import observe_request_merged, observe_request_submitted
 from dispatcher.record.edge import intake
 from dispatcher.sealing import keyring, seal_spec
 from schemas.commands import Command, CommandBody, SubmitRequest, new_command
+from schemas.plans import PLAN_SETS
 from schemas.requests import RequestSpec
 
 MERGE_WINDOW_S = 15 * 60
@@ -117,12 +119,14 @@ async def _queue(
     command: Command,
 ) -> Accepted:
     number = emergency_for(spec)
+    hotlines = deps.config.hotlines(spec.community_id)
+    held_until = _quiet_until(deps, spec, command)
     if submitted.earlier is not None:
         observe_request_merged(spec)
         return Accepted(
             request_id=submitted.earlier,
             merged=True,
-            reply_text=merged_reply_text(spec, advice),
+            reply_text=merged_reply_text(spec, advice, hotlines),
             advise_emergency_call=number is not None,
             emergency_number=number,
         )
@@ -133,10 +137,21 @@ async def _queue(
     observe_request_submitted(spec)
     return Accepted(
         request_id=spec.request_id,
-        reply_text=reply_text(spec, advice),
+        reply_text=reply_text(spec, advice, hotlines, held_until),
         advise_emergency_call=number is not None,
         emergency_number=number,
     )
+
+
+def _quiet_until(deps: ApiDeps, spec: RequestSpec, command: Command) -> str | None:
+    """When the worker will send out a request it holds for quiet hours (local HH:MM), by
+    the same rule and the same time (the command's) as the core: the group hears it now."""
+    community = deps.config.community(spec.community_id)
+    if community is None or community.quiet_hours is None:
+        return None
+    policy = policy_for(community, PLAN_SETS)
+    until = policy.quiet_until(spec, command.issued_at)
+    return None if until is None else policy.local_time(until)
 
 
 def _as_is(accepted: Accepted) -> dict[str, Any]:

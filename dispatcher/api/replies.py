@@ -1,8 +1,13 @@
-"""Short Chinese replies a bot posts back to the group. Never a phone number or address."""
+"""Short Chinese replies a bot posts back to the group. Never a requester's or helper's phone
+number or address; the community's own public hotlines (社区值班…) where a number is advised."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from dispatcher.groupchat.texts import hotline_text
 from schemas.catalogue import entry
+from schemas.config import Hotline
 from schemas.requests import RequestSpec
 from schemas.vocab import EmergencyNumber
 
@@ -42,14 +47,28 @@ def neighbours_needed(spec: RequestSpec) -> str:
     return f"附近{total}位邻居"
 
 
-def reply_text(spec: RequestSpec, advice: str | None = None) -> str:
+def reply_text(
+    spec: RequestSpec,
+    advice: str | None = None,
+    hotlines: Sequence[Hotline] = (),
+    held_until: str | None = None,
+) -> str:
+    """`held_until`: the local time a request held for quiet hours goes out (never one
+    that advises an emergency number: those are never held)."""
+    if held_until is not None:
+        return (
+            f"已收到求助。现在是社区安静时段，将于{held_until}通知{neighbours_needed(spec)}。"
+            "如情况紧急，请拨打120/110/119。" + hotline_text(hotlines)
+        )
     base = f"已收到求助，正在通知{neighbours_needed(spec)}，请保持电话畅通。"
     first = _call_first(spec, advice)
-    return f"{first}同时{base}" if first else base
+    return f"{first}{hotline_text(hotlines)}同时{base}" if first else base
 
 
-def merged_reply_text(spec: RequestSpec, advice: str | None = None) -> str:
+def merged_reply_text(
+    spec: RequestSpec, advice: str | None = None, hotlines: Sequence[Hotline] = ()
+) -> str:
     """A second report of the same incident: one request, the reporter is told so."""
     base = "已收到，邻居们已在处理同一求助，请保持电话畅通。"
     first = _call_first(spec, advice)
-    return f"{first}{base}" if first else base
+    return f"{first}{hotline_text(hotlines)}{base}" if first else base

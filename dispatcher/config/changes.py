@@ -20,6 +20,7 @@ from dispatcher.config.secrets import new_secret, production_problems
 from dispatcher.config.view import ConfigView, endpoint_state, parse, plain
 from dispatcher.push.endpoints import EndpointConfig
 from schemas.config import CommunityConfig, ConfigKind, ConfigRecord
+from schemas.plans import PLAN_SETS
 
 
 class ConfigError(ValueError):
@@ -117,6 +118,12 @@ class Changes:
 
     # ---------------------------------------------------------------- edits
     def community(self, doc: dict[str, Any]) -> None:
+        plan = doc.get("plan")
+        if plan is not None and str(plan) not in PLAN_SETS:
+            raise ConfigError(
+                "unknown_plan",
+                f"unknown plan {plan!r}; known plans: {', '.join(sorted(PLAN_SETS))}",
+            )
         self._record(ConfigKind.COMMUNITY, str(doc.get("community_id", "")), doc)
 
     def bot(self, bot: dict[str, Any], default_community: str | None = None) -> None:

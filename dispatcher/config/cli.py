@@ -102,6 +102,35 @@ def _keep_secret(answer: Any, path: Path | None) -> Any:
     return answer
 
 
+def _community_settings(client: Client, args: argparse.Namespace) -> dict[str, Any]:
+    """The community's current document with the settings given changed (the rest kept:
+    the API replaces a community's own fields with what it is sent)."""
+    current = client.call("GET", f"/communities/{args.community_id}").get("community")
+    if current is None and args.display_name is None:
+        raise SystemExit(f"no community {args.community_id!r}: give --display-name to create it")
+    doc: dict[str, Any] = dict(current or {"community_id": args.community_id})
+    if args.display_name is not None:
+        doc["display_name"] = args.display_name
+    if args.plan is not None:
+        doc["plan"] = args.plan
+    if args.time_zone is not None:
+        doc["time_zone"] = args.time_zone
+    if args.quiet_hours is not None:
+        if args.quiet_hours == "none":
+            doc.pop("quiet_hours", None)
+        else:
+            start, sep, end = args.quiet_hours.partition("-")
+            if not sep:
+                raise SystemExit("--quiet-hours: HH:MM-HH:MM (e.g. 22:00-07:00) or none")
+            doc["quiet_hours"] = {"start": start.strip(), "end": end.strip()}
+    if args.hotline is not None:
+        pairs = [h.partition("=") for h in args.hotline]
+        if any(not sep for _, sep, _ in pairs):
+            raise SystemExit("--hotline: LABEL=NUMBER (e.g. 社区值班=0592-5550101)")
+        doc["hotlines"] = [{"label": a, "number": b} for a, _, b in pairs]
+    return doc
+
+
 def _send_test(api: str, bot_id: str, group: str, secret: str, text: str) -> Any:
     """A chat message as the bot sends it: signed (Standard Webhooks) over the bound payload
     "POST /v1/messages\n" + body."""
@@ -164,6 +193,18 @@ def main(argv: list[str]) -> int:
     p.add_argument("--secret", help="webhook signing secret (default: kept, or generated)")
     p.add_argument("--token", dest="robot_token", help="a group robot's key")
     p.add_argument("--batch-max", type=int)
+    p.add_argument("--concurrency", type=int, help="sends in flight at once (live)")
+    p = sub.add_parser(
+        "set-community", help="change a community's plan, quiet hours, time zone or hotlines"
+    )
+    p.add_argument("community_id")
+    p.add_argument("--display-name")
+    p.add_argument("--plan", help="an escalation plan set: standard, small_compound")
+    p.add_argument("--quiet-hours", help="HH:MM-HH:MM in the community's time, or 'none'")
+    p.add_argument("--time-zone", help="IANA zone of the community (default Asia/Shanghai)")
+    p.add_argument(
+        "--hotline", action="append", help="LABEL=NUMBER (replaces the list; repeat for more)"
+    )
     p = sub.add_parser("remove", help="remove a community's settings, a bot or an endpoint")
     p.add_argument("kind", choices=["community", "bot", "endpoint"])
     p.add_argument("id")
@@ -208,7 +249,13 @@ def main(argv: list[str]) -> int:
             body["token"] = args.robot_token
         if args.batch_max:
             body["batch_max"] = args.batch_max
+        if args.concurrency:
+            body["concurrency"] = args.concurrency
         answer = client.call("PUT", f"/endpoints/{args.name}", body)
+    elif args.command == "set-community":
+        answer = client.call(
+            "PUT", f"/communities/{args.community_id}", _community_settings(client, args)
+        )
     elif args.command == "remove":
         plural = {"community": "communities", "bot": "bots", "endpoint": "endpoints"}[args.kind]
         answer = client.call("DELETE", f"/{plural}/{args.id}")

@@ -24,7 +24,13 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from dispatcher.groupchat.bots import BotConfig, BotRegistry
 from dispatcher.push.endpoints import EndpointConfig, EndpointRegistry
-from schemas.config import CommunityConfig, ConfigKind, ConfigRecord, WhistleRecipient
+from schemas.config import (
+    CommunityConfig,
+    ConfigKind,
+    ConfigRecord,
+    Hotline,
+    WhistleRecipient,
+)
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +156,11 @@ class ConfigView:
 
     def community(self, community_id: str) -> CommunityConfig | None:
         return self._communities.get(community_id)
+
+    def hotlines(self, community_id: str) -> tuple[Hotline, ...]:
+        """The community's configured numbers (社区值班…), said besides 120/110/119."""
+        community = self._communities.get(community_id)
+        return () if community is None else community.hotlines
 
     def communities(self) -> list[CommunityConfig]:
         return list(self._communities.values())

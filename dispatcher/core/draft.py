@@ -40,6 +40,7 @@ class RequestDraft:
     claimed_by: str | None = None
     claimed_at: datetime | None = None
     reported_back: tuple[str, ...] = ()
+    held_until: datetime | None = None
     _ctx: SearchContext | None = field(default=None, repr=False)
 
     @classmethod
@@ -58,6 +59,7 @@ class RequestDraft:
             closed_by=r.closed_by,
             referred_to=r.referred_to,
             claimed_by=r.claimed_by,
+            held_until=r.held_until,
             claimed_at=r.claimed_at,
             reported_back=r.reported_back,
         )
@@ -135,6 +137,8 @@ class RequestDraft:
         steps = self.plan.steps
         if self.status is not RequestStatus.OPEN or self.step >= len(steps):
             return None
+        if self.held_until is not None:  # quiet hours: the first rung waits for their end
+            return self.held_until
         return self.step_started_at + timedelta(seconds=steps[self.step].wait_s)
 
     def freeze(self, command_id: str) -> RequestState:
@@ -165,4 +169,5 @@ class RequestDraft:
             claimed_at=self.claimed_at,
             reported_back=self.reported_back,
             recent_command_ids=recent,
+            held_until=self.held_until,
         )

@@ -51,6 +51,7 @@ from schemas.events import (
     RequestOpened,
     RequestReferred,
 )
+from schemas.holds import RequestHeld, RequestReleased
 from schemas.records import AssignmentRecord, OfferStatus, RequestState, RequestStatus
 from schemas.vocab import Party
 
@@ -85,7 +86,11 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
     if spec.community_id != fx.command.community_id:
         reject(fx, spec.request_id, "wrong_community")
         return None
-    plan = fx.state.plans[spec.urgency]
+    # The community's plan set (its configured `plan`), snapshotted onto the request.
+    plan = fx.state.plan_for(spec.community_id, spec.urgency)
+    policy = fx.state.policy(spec.community_id)
+    held_until = policy.quiet_until(spec, fx.now)
+    starts = held_until or fx.now
     party_first = fx.state.party_first.get(spec.community_id)
     if (
         party_first is not None
@@ -99,8 +104,10 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
         spec=spec,
         plan=plan,
         created_at=fx.now,
-        ends_at=fx.now + timedelta(seconds=plan.lifetime_s),
-        step_started_at=fx.now,
+        # A held request's lifetime counts from when it goes out.
+        ends_at=starts + timedelta(seconds=plan.lifetime_s),
+        step_started_at=starts,
+        held_until=held_until,
     )
     d = RequestDraft.of(request, fx.now)
     fx.emit(
@@ -120,8 +127,23 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
             EmergencyCallAdvised(number=number, message=EMERGENCY_MESSAGE.format(number=number)),
             d.request_id,
         )
+    if held_until is not None:
+        fx.emit(
+            RequestHeld(until=held_until, local_time=policy.local_time(held_until)),
+            d.request_id,
+        )
+        return d
     run_step(fx, d)
     return d
+
+
+def release(fx: Effects, d: RequestDraft) -> None:
+    """Quiet hours ended: the held request's ladder starts now."""
+    held_since = d.base.created_at
+    d.held_until = None
+    d.step_started_at = fx.now
+    fx.emit(RequestReleased(held_since=held_since), d.request_id)
+    run_step(fx, d)
 
 
 def _offer_for(fx: Effects, d: RequestDraft, offer_id: str, helper_id: str) -> int | None:
@@ -355,6 +377,12 @@ def deadline(fx: Effects, d: RequestDraft, body: FireDeadline) -> RequestDraft |
     """The timer fired. Stale (another step is current, or the request ended): no-op."""
     if d.terminal or body.step != d.base.deadline_step:
         return None
+    if d.held_until is not None:
+        if fx.now < d.held_until:
+            # Held: only a staff action (a team called) can have made offers; they expire.
+            return d if expire_due_offers(fx, d) else None
+        release(fx, d)
+        return d
     lost = expire_due_offers(fx, d)
     if fx.now >= d.base.ends_at:
         end_of_lifetime(fx, d)

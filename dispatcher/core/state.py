@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from dispatcher.core.community import CommunityPolicy
 from dispatcher.core.entry import HelperEntry
 from dispatcher.core.index import HelperIndex
 from schemas.events import Event
@@ -22,6 +23,7 @@ from schemas.vocab import Urgency
 # Terminal requests are kept this long (duplicate submissions and late clicks still find
 # them and become no-ops or clear rejections), then `prune` drops them.
 KEEP_TERMINAL_S = 24 * 3600
+NO_POLICY = CommunityPolicy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,17 @@ class DispatchState:
         # Community id → its party-first setting, applied to new requests (snapshotted
         # onto the request like its plan).
         self.party_first: Mapping[str, PartyFirst] = {}
+        # Community id → its plan set, quiet hours and zone (dispatcher/core/community.py),
+        # read when a request is submitted; the worker keeps it in step with its config.
+        self.communities: Mapping[str, CommunityPolicy] = {}
+
+    def policy(self, community_id: str) -> CommunityPolicy:
+        return self.communities.get(community_id) or NO_POLICY
+
+    def plan_for(self, community_id: str, urgency: Urgency) -> EscalationPlan:
+        """The plan a new request of the community starts with (its plan set, else ours)."""
+        plans = self.policy(community_id).plans
+        return (plans or self.plans)[urgency]
 
     @classmethod
     def rebuild(

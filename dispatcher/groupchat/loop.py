@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,6 +34,7 @@ from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
 from dispatcher.sealing import KeyRing, group_name
 from dispatcher.settings import Settings
+from schemas.config import Hotline
 from schemas.events import Event, HelperAssigned, OfferSent
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,9 @@ class GroupReplies:
         on_posted: Callable[[Thread, str, float], None] = lambda t, k, s: None,
         clock: Callable[[], datetime] = utcnow,
         keys: KeyRing | None = None,
+        hotlines: Callable[[str], Sequence[Hotline]] = lambda community_id: (),
     ) -> None:
+        self._hotlines = hotlines  # the community's configured numbers (live configuration)
         self._sender = sender
         self._keys = keys  # opens an opted-in helper's name box (HelperAssigned)
         self._clock = clock  # the API's (ApiDeps.clock)
@@ -179,7 +182,7 @@ class GroupReplies:
                 wave.last_seen = time.monotonic()
                 continue
             await self._flush_wave(request_id)
-            text = texts.update_for(self._named(event))
+            text = texts.update_for(self._named(event), self._hotlines(event.community_id))
             if text is not None:
                 await self._post(asked, event.event_id, text)
             if isinstance(event.body, texts.CLOSING):

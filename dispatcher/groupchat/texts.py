@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from dispatcher.push.recipients import ROLE_ZH
+from schemas.config import Hotline
 from schemas.events import (
     Event,
     HelperAssigned,
@@ -19,6 +21,7 @@ from schemas.events import (
     RingEscalated,
     WhistleBlown,
 )
+from schemas.holds import RequestHeld, RequestReleased
 from schemas.staff_actions import RequestClaimed, WhistleReportedBack
 from schemas.vocab import ReferralTarget, Ring
 
@@ -35,13 +38,25 @@ CLOSING = (RequestResolved, RequestCancelled, RequestExpired, RequestReferred)
 _CANCEL = re.compile(r"(不用了|不需要了|已经解决|已解决|解决了|取消求助|撤销求助|不用帮忙)")
 
 
+def hotline_text(hotlines: Sequence[Hotline]) -> str:
+    """The community's configured numbers, said after 120/110/119 (never instead of them)."""
+    if not hotlines:
+        return ""
+    return "也可联系" + "、".join(f"{h.label} {h.number}" for h in hotlines) + "。"
+
+
 def notified(count: int) -> str:
     return f"已通知{count}位附近邻居，请稍候。"
 
 
-def update_for(event: Event) -> str | None:
-    """The group's message for `event`, or None when the group need not hear of it."""
+def update_for(event: Event, hotlines: Sequence[Hotline] = ()) -> str | None:
+    """The group's message for `event`, or None when the group need not hear of it.
+    `hotlines`: the community's configured numbers, added where a number is advised."""
     body = event.body
+    if isinstance(body, RequestHeld | RequestReleased):
+        # The immediate reply already said when a held request goes out (the API applies
+        # the core's rule at the command's time); the offers' "已通知N位" says it went.
+        return None
     if isinstance(body, HelperAssigned):
         if body.signed_up_by is not None:
             return None  # a member their leader signed up: the leader's message counted them
@@ -68,13 +83,13 @@ def update_for(event: Event) -> str | None:
         # The role only (网格员, 物业…), never who: the group hears that someone came.
         return f"{ROLE_ZH.get(body.role, '社区')}已报到，正在协助处理。"
     if isinstance(body, ReferredToEmergency):
-        return "暂时没有邻居能及时赶到。" + _REFERRAL[body.to]
+        return "暂时没有邻居能及时赶到。" + _REFERRAL[body.to] + hotline_text(hotlines)
     if isinstance(body, RequestResolved):
         return "求助已解决，谢谢各位邻居！"
     if isinstance(body, RequestCancelled):
         return "求助已取消，已通知邻居不必前往。"
     if isinstance(body, RequestExpired):
-        return "暂时没有邻居接单，求助已结束。如仍需帮助，请联系社区。"
+        return "暂时没有邻居接单，求助已结束。如仍需帮助，请联系社区。" + hotline_text(hotlines)
     if isinstance(body, RequestReferred):
         return "求助已转交处理。" + (_REFERRAL.get(body.to, ""))
     return None

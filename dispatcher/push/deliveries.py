@@ -50,7 +50,7 @@ from dispatcher.sealing import (
     open_assignment,
 )
 from schemas.commands import ReportDeliveryFailure
-from schemas.config import WhistleRecipient
+from schemas.config import Hotline, WhistleRecipient
 from schemas.events import (
     AssignmentCompleted,
     Event,
@@ -171,6 +171,8 @@ class DeliveryPlanner:
     personal_link: Callable[[str, str, datetime], str] | None = None
     # The community's department contacts (live configuration: ConfigView.whistle_recipients).
     whistle_recipients: Callable[[str], Sequence[WhistleRecipient]] = lambda community_id: ()
+    # The community's configured hotlines (live configuration: CommunityConfig.hotlines).
+    hotlines: Callable[[str], Sequence[Hotline]] = lambda community_id: ()
 
     def plan(self, event: Event) -> Planned:
         body = event.body
@@ -385,7 +387,8 @@ class DeliveryPlanner:
                 )
             url = self.personal_link(body.helper_id, event.community_id, event.occurred_at)
             name = helper_name(self.keys, helper.profile) if helper else None
-            kind, message = PushKind.WELCOME, render_welcome(WelcomeSpec(url, name))
+            welcome = WelcomeSpec(url, name, self._hotlines(event.community_id))
+            kind, message = PushKind.WELCOME, render_welcome(welcome)
             data["personal_url"] = url
         elif isinstance(body, AssignmentCompleted):
             category, _ = self._category_urgency(event.request_id)
@@ -503,6 +506,9 @@ class DeliveryPlanner:
             deliveries.append(_to_recipient(event, who, message))
         return deliveries
 
+    def _hotlines(self, community_id: str) -> tuple[str, ...]:
+        return tuple(f"{h.label} {h.number}" for h in self.hotlines(community_id))
+
     def _referral(self, event: Event, body: ReferredToEmergency) -> Planned:
         """The last rung reaches a person (the duty officer, else the grid worker), with a
         claim link bound to them; the dashboard shows it too."""
@@ -522,6 +528,7 @@ class DeliveryPlanner:
                     building=r.spec.place.building_label() if r else None,
                     refer_to=body.to.value,
                     claim_url=links.get("claim") or self._dashboard_url,
+                    hotlines=self._hotlines(event.community_id),
                 )
             )
             deliveries.append(_to_recipient(event, who, message))

@@ -18,6 +18,7 @@ from schemas.vocab import Category
 class WelcomeSpec:
     personal_url: str  # the helper's page: status, quiet hours, skills, how to reach them
     name: str | None = None
+    hotlines: tuple[str, ...] = ()  # the community's numbers ("社区值班 0592-…")
 
 
 def render_welcome(spec: WelcomeSpec) -> PushMessage:
@@ -28,6 +29,8 @@ def render_welcome(spec: WelcomeSpec) -> PushMessage:
         "在这里可以：暂停或恢复接单、设置免打扰时段、选择您能提供的帮助和联系方式。",
         "遇到生命危险的情况，请先拨打120/110/119。",
     ]
+    if spec.hotlines:  # besides 120/110/119, never instead
+        lines.append("社区电话：" + "、".join(spec.hotlines))
     return PushMessage(title="欢迎加入邻里互助", text="\n".join(lines))
 
 

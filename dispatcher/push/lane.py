@@ -65,6 +65,7 @@ class LaneStats:
     waiting_retry: int
     in_flight: int
     breaker: BreakerState
+    concurrency: int = 0  # the cap in effect now (it follows the live configuration)
 
 
 async def _ignore_delivered(delivery: Delivery, latency: float) -> None:
@@ -87,6 +88,32 @@ class _Job:
         return self.items[0][0]
 
 
+class Slots:
+    """The lane's concurrency cap, resizable while sends are in flight (the endpoint's
+    `concurrency` in the live configuration): a higher limit admits more at once; a lower
+    one lets those in flight finish and admits no new send until they are below it.
+    One waiter only (the lane's loop), so an event is enough."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+        self._freed = asyncio.Event()
+
+    async def acquire(self) -> None:
+        while self.in_use >= self.limit:
+            self._freed.clear()
+            await self._freed.wait()
+        self.in_use += 1
+
+    def release(self) -> None:
+        self.in_use -= 1
+        self._freed.set()
+
+    def resize(self, limit: int) -> None:
+        self.limit = limit
+        self._freed.set()
+
+
 class _Lane:
     """Queue and worker of one endpoint."""
 
@@ -103,7 +130,7 @@ class _Lane:
         self.delayed: list[tuple[float, int, _Job]] = []  # heap of retries by due time
         self.paused_until = 0.0  # set by a rate-limit answer: nothing goes out before it
         self.wake = asyncio.Event()
-        self.slots = asyncio.Semaphore(endpoint.concurrency)
+        self.slots = Slots(endpoint.concurrency)
         self.in_flight: set[asyncio.Task[None]] = set()
         # A webhook relay that reads batches gets every queued delivery, up to batch_max,
         # in one POST; group robots merge one wave's offers into one @-message.
@@ -120,6 +147,7 @@ class _Lane:
             self.owner.config.breaker_failures, self.owner.config.breaker_cool_down
         )
         self.batches = endpoint.batch_max > 1 and isinstance(channel, BatchChannel)
+        self.slots.resize(endpoint.concurrency)
         self.wake.set()
 
     # -- queueing -------------------------------------------------------------------
@@ -238,8 +266,10 @@ class _Lane:
                 if wait > 0:
                     await self._nap(wait)
                     continue
-            job = self._take_batch()
+            # A slot first, then the job: one waiting for a slot stays queued (counted, and
+            # merged with later ones when the endpoint batches).
             await self.slots.acquire()
+            job = self._take_batch()
             self.breaker.on_send(clock())
             task = asyncio.create_task(self._attempt(job))
             self.in_flight.add(task)
@@ -310,6 +340,7 @@ class _Lane:
             waiting_retry=len(self.delayed),
             in_flight=len(self.in_flight),
             breaker=self.breaker.state(self.owner.clock()),
+            concurrency=self.slots.limit,
         )
 
     async def stop(self) -> None:

@@ -231,6 +231,8 @@ class ReferralSpec:
     refer_to: str  # 120, 110, 119, property
     claim_url: str
     compound: str | None = None
+    # The community's configured numbers ("社区值班 0592-…"), after 120/110/119, never instead.
+    hotlines: tuple[str, ...] = ()
 
 
 def render_referral(spec: ReferralSpec) -> PushMessage:
@@ -240,6 +242,8 @@ def render_referral(spec: ReferralSpec) -> PushMessage:
         f"暂无邻居能及时赶到，请立即转{to}处理，并在看板上登记。",
         f"接手：{checked_link(spec.claim_url)}",
     ]
+    if spec.hotlines:
+        lines.append("社区电话：" + "、".join(spec.hotlines))
     lines += _safety_line(spec.urgency, spec.category)
     return PushMessage(title=f"需转介：{entry(spec.category).zh}", text="\n".join(lines))
 

@@ -77,6 +77,9 @@ class Received:
 class _Path:
     script: deque[Reply] = field(default_factory=deque)
     default: Reply = field(default_factory=ok)
+    gate: asyncio.Event | None = None  # held: requests wait (in flight) until it is set
+    in_flight: int = 0  # requests read and not yet answered
+    peak: int = 0  # the most in flight at once
 
 
 class PushReceiver:
@@ -145,6 +148,27 @@ class PushReceiver:
     def set_default(self, path: str, reply: Reply) -> None:
         """Answer `path` with `reply` once its script is used up (initially 200 OK)."""
         self._paths[path].default = reply
+
+    def hold(self, path: str) -> None:
+        """Keep requests to `path` unanswered (in flight) until `let_go`: shows how many
+        a sender has in flight at once."""
+        self._paths[path].gate = asyncio.Event()
+
+    def let_go(self, path: str) -> None:
+        entry = self._paths[path]
+        if entry.gate is not None:
+            entry.gate.set()
+            entry.gate = None
+
+    def in_flight(self, path: str) -> int:
+        return self._paths[path].in_flight
+
+    def peak(self, path: str) -> int:
+        return self._paths[path].peak
+
+    def reset_peak(self, path: str) -> None:
+        entry = self._paths[path]
+        entry.peak = entry.in_flight
 
     def reset(self) -> None:
         self.received.clear()
@@ -227,26 +251,40 @@ class PushReceiver:
         self.count += 1
         if self.on_request is not None:
             self.on_request(record)
+        entry = self._paths[split.path]
+        entry.in_flight += 1
+        entry.peak = max(entry.peak, entry.in_flight)
+        try:
+            if self.record:
+                self.received.append(record)
+                await self._notify()
+            if entry.gate is not None:
+                await entry.gate.wait()
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+            await _send_reply(writer, reply)
+        finally:
+            entry.in_flight -= 1
         if self.record:
-            self.received.append(record)
             await self._notify()
-        if reply.delay:
-            await asyncio.sleep(reply.delay)
-        reason = HTTPStatus(reply.status).phrase
-        extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers)
-        writer.write(
-            (
-                f"HTTP/1.1 {reply.status} {reason}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(reply.body)}\r\n"
-                f"{extra}\r\n"
-            ).encode("latin-1")
-            + reply.body
-        )
-        await writer.drain()
         if self.record and 200 <= reply.status < 300 and record.webhook_id:
             self.accepted[record.webhook_id] += 1
             await self._notify()
         return headers.get("connection", "").lower() != "close"
+
+
+async def _send_reply(writer: asyncio.StreamWriter, reply: Reply) -> None:
+    reason = HTTPStatus(reply.status).phrase
+    extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers)
+    writer.write(
+        (
+            f"HTTP/1.1 {reply.status} {reason}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(reply.body)}\r\n"
+            f"{extra}\r\n"
+        ).encode("latin-1")
+        + reply.body
+    )
+    await writer.drain()
 
 
 class ThreadedPushReceiver:

@@ -395,3 +395,22 @@ async def test_created_topics_keep_the_clusters_min_insync_replicas(
         assert compacted == set(compacted_topics(settings))
     finally:
         await admin.close()
+
+
+def test_the_api_probes_every_worker_replica(
+    rendered: list[Doc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DISPATCH_WORKER_WEB_URLS (the stream-health view's /stats probes) names each replica
+    of the worker StatefulSet by its headless Service's per-pod DNS, on its web port."""
+    sts = one(rendered, "StatefulSet", "dispatch-worker")
+    service = one(rendered, "Service", sts["spec"]["serviceName"])
+    assert service["spec"].get("clusterIP") == "None"  # per-pod DNS needs a headless one
+    worker = sts["spec"]["template"]["spec"]["containers"][0]
+    (port,) = [p["containerPort"] for p in worker["ports"] if p["name"] == "web"]
+    assert f"--web-port {port}" in " ".join(worker["command"])
+    api_spec = one(rendered, "Deployment", "dispatch-api")["spec"]["template"]["spec"]
+    api = next(c for c in api_spec["containers"] if c["name"] == "api")
+    urls = _settings(_container_env(rendered, api), monkeypatch).worker_web_urls
+    name, headless = sts["metadata"]["name"], service["metadata"]["name"]
+    replicas = sts["spec"]["replicas"]
+    assert sorted(urls) == sorted(f"http://{name}-{i}.{headless}:{port}" for i in range(replicas))

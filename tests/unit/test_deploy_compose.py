@@ -42,3 +42,23 @@ def test_api_gets_the_bots_file_and_workers_the_push_endpoints(
     assert mounts["./bots.json"] == str(settings.bots_file)
     example = (COMPOSE / "bots.example.json").read_text(encoding="utf-8")
     assert _BotsFile.model_validate_json(example).bots
+
+
+def test_the_api_probes_every_worker_on_its_web_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stream-health view reads each worker's /stats: DISPATCH_WORKER_WEB_URLS names
+    every worker service, on the port its command gives it."""
+    compose = yaml.safe_load((COMPOSE / "compose.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    for key in [k for k in os.environ if k.startswith("DISPATCH_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv(
+        "DISPATCH_WORKER_WEB_URLS", services["api"]["environment"]["DISPATCH_WORKER_WEB_URLS"]
+    )
+    urls = Settings().worker_web_urls
+    workers = {
+        name: s["command"][s["command"].index("--web-port") + 1]
+        for name, s in services.items()
+        if s.get("command", [None])[0] == "worker"
+    }
+    assert len(workers) >= 2
+    assert sorted(urls) == sorted(f"http://{name}:{port}" for name, port in workers.items())

@@ -74,3 +74,32 @@ def test_the_group_hears_how_many_of_a_team_are_coming() -> None:
     assert update_for(_event(team)) == "帮帮团的3位邻居已接单，正在赶来。"
     alone = _assigned(None).model_copy(update={"team_id": "帮帮团", "members": 1})
     assert update_for(_event(alone)) == "一位邻居已接单，正在赶来。"
+
+
+def test_the_reply_to_a_held_request_says_when_it_goes_out_with_the_hotlines() -> None:
+    from dispatcher.api.replies import reply_text
+    from schemas.config import Hotline
+    from schemas.holds import RequestHeld
+    from schemas.vocab import Category, Urgency
+    from tests.unit.conftest import World
+
+    until = datetime(2026, 12, 2, 23, 0, tzinfo=UTC)
+    duty = (Hotline(label="社区值班", number="0592-5550101"),)
+    event = Event(
+        event_id="e-held",
+        community_id="c1",
+        request_id="r1",
+        occurred_at=until,
+        caused_by="cmd",
+        body=RequestHeld(until=until, local_time="07:00"),
+    )
+    assert update_for(event, duty) is None  # the immediate reply says it: not twice
+    spec = World().spec(urgency=Urgency.NORMAL, category=Category.ERRAND, skills=())
+    held = reply_text(spec, None, duty, held_until="07:00")
+    assert "安静时段" in held and "07:00" in held and "120" in held
+    assert "社区值班 0592-5550101" in held
+    # A number advised (life at risk): 120 first, the community's numbers after, never instead.
+    critical = World().spec()
+    said = reply_text(critical, None, duty)
+    assert said.index("120") < said.index("0592-5550101")
+    assert "0592" not in reply_text(critical)  # none configured: none said

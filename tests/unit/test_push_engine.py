@@ -419,3 +419,51 @@ async def test_without_batch_max_every_delivery_is_its_own_post(
 def test_batch_max_is_for_webhooks_only() -> None:
     with pytest.raises(ValueError, match="batch_max"):
         endpoints(grid={"batch_max": 5})
+
+
+async def test_a_changed_concurrency_takes_effect_in_a_running_lane(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    """The live configuration lowers or raises an endpoint's cap: the lane follows it from
+    the next delivery, sends in flight included, with no new Deliverer."""
+    gate = asyncio.Event()
+    in_flight = 0
+    peak = 0
+
+    async def held(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await gate.wait()
+        in_flight -= 1
+        return httpx.Response(200)
+
+    registry = endpoints(relay={"concurrency": 1, "batch_max": 1})
+    closing.append(d := make(Harness(held), outcomes, registry))
+
+    async def wave(first: int, limit: int) -> None:
+        nonlocal peak
+        gate.clear()
+        peak = 0
+        for i in range(first, first + 4):
+            await d.submit(delivery(i))
+        for _ in range(200):  # until the lane has let out all it may
+            await asyncio.sleep(0.01)
+            (lane,) = d.stats()
+            if lane.in_flight == limit and lane.queued == 4 - limit:
+                break
+        (lane,) = d.stats()
+        assert (lane.in_flight, lane.queued, lane.concurrency) == (limit, 4 - limit, limit)
+        gate.set()
+        assert await d.drain(timeout=5)
+        assert peak == limit
+
+    await wave(0, 1)
+    registry.replace(
+        [
+            *(e for e in registry if e.name != "relay"),
+            registry.get("relay").model_copy(update={"concurrency": 3}),
+        ]
+    )
+    await wave(10, 3)
+    assert len(outcomes.delivered) == 8

@@ -175,3 +175,23 @@ def test_a_team_offer_asks_the_leader_to_bring_members() -> None:
     msg = render_offer(offer(team=("帮帮团", 5)))
     assert "帮帮团" in msg.text and "共5人" in msg.text and "来几位" in msg.text
     assert "帮帮团" not in render_offer(offer()).text
+
+
+def test_the_referral_and_welcome_say_the_communitys_hotlines_after_the_emergency_numbers():
+    from dispatcher.push.helper_texts import WelcomeSpec, render_welcome
+    from dispatcher.push.messages import ReferralSpec, render_referral
+
+    duty = ("社区值班 0592-5550101",)
+    spec = ReferralSpec(
+        category=Category.MEDICAL,
+        urgency=Urgency.CRITICAL,
+        building="3号楼",
+        refer_to="120",
+        claim_url="https://dispatch.example.org/l/w/x",
+        hotlines=duty,
+    )
+    text = render_referral(spec).text
+    assert "转120" in text and text.index("120") < text.index("社区值班 0592-5550101")
+    welcome = render_welcome(WelcomeSpec("https://dispatch.example.org/h/x", "林", duty)).text
+    assert "120/110/119" in welcome and "社区值班 0592-5550101" in welcome
+    assert "0592" not in render_welcome(WelcomeSpec("https://dispatch.example.org/h/x")).text

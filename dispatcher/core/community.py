@@ -1,0 +1,57 @@
+"""A community's own settings as the core reads them: its plan set, quiet hours and zone.
+
+Data passed in (the worker builds it from its live configuration view); the core never
+reads configuration itself. Quiet hours hold a new non-urgent request until they end:
+nobody is asked for a chore at night, and the requester's group is told when it goes out.
+Critical and urgent requests and any red flag (life threatening) are never held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+from schemas.plans import EscalationPlan
+from schemas.requests import RequestSpec
+from schemas.vocab import Urgency
+
+DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
+# Only these urgencies wait for the end of quiet hours.
+HELD_IN_QUIET_HOURS = frozenset({Urgency.NORMAL, Urgency.LOW})
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityPolicy:
+    plans: Mapping[Urgency, EscalationPlan] | None = None  # None: the worker's default set
+    plan_name: str = ""  # the set's name (the worker's /stats shows what it applies)
+    quiet_start: time | None = None
+    quiet_end: time | None = None
+    zone: tzinfo = DEFAULT_ZONE
+
+    def quiet_until(self, spec: RequestSpec, now: datetime) -> datetime | None:
+        """When a request submitted at `now` may go out, if it must wait (UTC), else None."""
+        start, end = self.quiet_start, self.quiet_end
+        if start is None or end is None or start == end:
+            return None
+        if spec.urgency not in HELD_IN_QUIET_HOURS or spec.is_life_threatening():
+            return None
+        local = now.astimezone(self.zone)
+        t = local.time().replace(tzinfo=None)
+        inside = start <= t < end if start < end else (t >= start or t < end)
+        if not inside:
+            return None
+        day = local.date() if t < end else local.date() + timedelta(days=1)
+        return datetime.combine(day, end, tzinfo=self.zone).astimezone(UTC)
+
+    def summary(self) -> dict[str, str | None]:
+        """What the worker applies for the community (its /stats page)."""
+        quiet = None
+        if self.quiet_start is not None and self.quiet_end is not None:
+            quiet = f"{self.quiet_start.isoformat()}-{self.quiet_end.isoformat()}"
+        return {"plan": self.plan_name or None, "quiet_hours": quiet, "zone": str(self.zone)}
+
+    def local_time(self, at: datetime) -> str:
+        """`at` as the community's local HH:MM (for the group's message)."""
+        return at.astimezone(self.zone).strftime("%H:%M")
