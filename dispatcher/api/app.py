@@ -28,6 +28,7 @@ from dispatcher.api import (
 )
 from dispatcher.api import ops_pages as ops_web
 from dispatcher.api.body_limit import BodyLimit
+from dispatcher.api.url_guard import UrlGuard
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.llm_classifier import close_llm
 from dispatcher.api.platform_login import routes as platform_login_routes
@@ -119,6 +120,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
             settings.roster_max_bytes if path.endswith(("/roster", "/households")) else None
         ),
     )
+    app.add_middleware(UrlGuard)
     app.include_router(health.router)
     app.include_router(messages.router)
     app.include_router(platforms_router)

@@ -36,7 +36,7 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
-                await _reply(send, 400, "bad_content_length", "Content-Length must be a number")
+                await reply(send, 400, "bad_content_length", "Content-Length must be a number")
                 return
             if int(declared) > limit:
                 await _too_large(send, limit)
@@ -67,10 +67,10 @@ class BodyLimit:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    await _reply(send, 413, "body_too_large", f"the body is larger than {limit} bytes")
+    await reply(send, 413, "body_too_large", f"the body is larger than {limit} bytes")
 
 
-async def _reply(send: Send, status: int, reason: str, message: str) -> None:
+async def reply(send: Send, status: int, reason: str, message: str) -> None:
     body = json.dumps({"detail": {"reason": reason, "message": message}}).encode()
     await send(
         {
