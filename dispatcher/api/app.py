@@ -28,13 +28,13 @@ from dispatcher.api import (
 )
 from dispatcher.api import ops_pages as ops_web
 from dispatcher.api.body_limit import BodyLimit
-from dispatcher.api.url_guard import UrlGuard
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.llm_classifier import close_llm
 from dispatcher.api.platform_login import routes as platform_login_routes
 from dispatcher.api.platforms.routes import router as platforms_router
 from dispatcher.api.producer import KafkaCommandSink
 from dispatcher.api.unrecorded_sweeper import sweep_forever
+from dispatcher.api.url_guard import UrlGuard
 from dispatcher.groupchat.loop import GroupReplies
 from dispatcher.groupchat.sender import GroupSender
 from dispatcher.push.http import make_client
