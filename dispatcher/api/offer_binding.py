@@ -10,7 +10,8 @@ answer only that browser, or one that carries the helper's own proof: the phone 
 through their personal link, or the accepting phone's contact-view cookie. Any other
 browser gets a clear refusal (409 opening, 403 pressing): no request details, no contact,
 no command; the attempt is logged without personal data, counted in
-`dispatch_offer_link_other_device` and on the binding's row.
+`dispatch_offer_link_other_device` and on the binding's row (past 10 at once, 20 a minute
+per offer: 429, nothing written).
 
 Helpers with a platform login keep using it (platform_login/gate.py): their links are not
 bound. (The routes answer no HEAD, so a scanner's HEAD binds nothing.)
@@ -83,6 +84,9 @@ async def check(request: Request, deps: ApiDeps, claims: LinkClaims, step: Step)
     own = not presented_ok and _helpers_own(request, deps, claims)
     if ob.verdict(stored, presented_ok, own) == "same_device":
         return Binding()
+    # A forwarded link hammered from elsewhere: 429 before any write or log line. Only
+    # refusals draw on this bucket, so the bound phone is never slowed by it.
+    deps.limiter.check(("other-device", offer_id), 20, 10, "link")
     await offer_bindings.count_refused(pool, offer_id)
     OFFER_LINK_OTHER_DEVICE.labels(step).inc()
     # No helper id, request id, token or address in the log: the offer id names the binding.

@@ -182,6 +182,22 @@ async def test_a_bound_cookie_replayed_on_another_offer_is_refused(
         thief.cookies.set(ob.cookie_name(x["offer_id"]), stolen, path="/l/o/")
         refused(await thief.post(y["decline"]), 403)
 
+        # Hammering the forwarded link: past the burst, 429 and nothing more is written.
+        statuses = []
+        for _ in range(40):  # 10 at once, then 20 a minute: a 429 long before 40
+            statuses.append((await thief.post(y["accept"])).status_code)
+            if statuses[-1] == 429:
+                break
+        assert statuses[-1] == 429 and set(statuses[:-1]) == {403}, statuses
+        db = await asyncpg.connect(stack.pg_dsn)
+        try:
+            counted = await db.fetchval(
+                "SELECT refused FROM offer_device_bindings WHERE offer_id = $1", y["offer_id"]
+            )
+        finally:
+            await db.close()
+        assert counted == 4 + len(statuses) - 1  # the four above, then each 403; no 429
+
         # b2's own phone bound through their private personal link is b2, wherever the
         # offer link was opened first (a chat preview, another phone of theirs).
         async with client(stack) as b2_personal:
