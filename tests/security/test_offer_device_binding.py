@@ -7,6 +7,7 @@ the helpers' phones as a real local push receiver (the links come from the pushe
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -209,3 +210,24 @@ async def test_a_bound_cookie_replayed_on_another_offer_is_refused(
         # The bound phone answers its own offer.
         answer = await device3.post(y["accept"])
         assert answer.status_code in (200, 202), answer.text
+
+
+async def test_phones_opening_a_link_at_once_bind_exactly_one(
+    stack: LocalStack, phones: PushReceiver
+) -> None:
+    _, links = await offer_links(stack, phones, "sec-bind3", ["c1"], needed=1)
+    accept = links["c1"]["accept"]
+    devices = [client(stack) for _ in range(5)]
+    try:
+        opened = await asyncio.gather(*(d.get(accept) for d in devices))
+        statuses = sorted(r.status_code for r in opened)
+        assert statuses == [200, 409, 409, 409, 409], statuses
+        winner = next(d for d, r in zip(devices, opened, strict=True) if r.status_code == 200)
+        for device, answer in zip(devices, opened, strict=True):
+            if device is not winner:
+                refused(answer, 409)
+                refused(await device.post(accept), 403)
+        assert (await winner.post(accept)).status_code in (200, 202)
+    finally:
+        for device in devices:
+            await device.aclose()

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from fastapi import Request, Response
 from pydantic import SecretStr
 
 from dispatcher import offer_binding as ob
+from dispatcher.api.offer_binding import Binding, remember
 from dispatcher.settings import Settings
 
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
@@ -66,3 +68,32 @@ def test_the_cookie_lives_as_long_as_the_link_within_bounds() -> None:
     assert ob.cookie_lifetime(NOW + timedelta(minutes=5), NOW) == ob.MIN_LIFETIME
     assert ob.cookie_lifetime(NOW + timedelta(days=5), NOW) == timedelta(days=5)
     assert ob.cookie_lifetime(NOW + timedelta(days=400), NOW) == ob.MAX_LIFETIME
+
+
+def _request(scheme: str) -> Request:
+    return Request(
+        {
+            "type": "http",
+            "scheme": scheme,
+            "method": "GET",
+            "path": "/l/o/x",
+            "headers": [],
+            "query_string": b"",
+            "server": ("h", 443),
+        }
+    )
+
+
+def test_the_cookie_is_httponly_strict_and_secure_behind_tls() -> None:
+    binding = Binding(new_cookie=ob.new_cookie(), lifetime_s=172800)
+    for scheme, secure in (("https", True), ("http", False)):
+        answer = Response()
+        remember(_request(scheme), binding, "offer-1", answer)
+        cookie = answer.headers["set-cookie"]
+        assert cookie.startswith(f"{ob.cookie_name('offer-1')}={binding.new_cookie};")
+        for flag in ("HttpOnly", "SameSite=strict", "Path=/l/o/", "Max-Age=172800"):
+            assert flag in cookie, cookie
+        assert ("Secure" in cookie) is secure, cookie
+    answer = Response()
+    remember(_request("https"), Binding(), "offer-1", answer)  # nothing newly bound
+    assert "set-cookie" not in answer.headers
