@@ -120,6 +120,12 @@ def _verify_keys(settings: Settings) -> list[bytes]:
     return [_derive(s) for s in _secrets(settings)]
 
 
+def purpose_keys(settings: Settings, purpose: bytes) -> list[bytes]:
+    """Keys for another use of the link secret (`purpose` names it): the current secret's
+    first, then the previous secrets' (they verify only, like links)."""
+    return [hmac.new(s.encode(), purpose, hashlib.sha256).digest() for s in _secrets(settings)]
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dispatcher.api import assignment_pages
+from dispatcher.api import assignment_pages, offer_binding
 from dispatcher.api import offer_outcomes as oo
 from dispatcher.api.command_queue import produce
 from dispatcher.api.deps import ApiDeps
@@ -31,6 +31,7 @@ from dispatcher.links import (
     LinkError,
     verify_token,
 )
+from dispatcher.login_config import PlatformLoginConfig
 from dispatcher.record.edge import audit
 from dispatcher.record.read import assignments as read_assignments
 from dispatcher.record.read import offers as read_offers
@@ -53,6 +54,10 @@ HTML: dict[int | str, dict[str, Any]] = {
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Tampered or malformed link"},
     410: {"description": "Expired link"},
+}
+BOUND: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Pressed on another device than the one the link is bound to"},
+    409: {"description": "Opened on another device than the one the link is bound to"},
 }
 
 
@@ -197,10 +202,11 @@ async def _assigned_page(
     return page(title, body + buttons)
 
 
-@router.get("/{token}", response_class=HTMLResponse, responses={**HTML, **ERRORS})
+@router.get("/{token}", response_class=HTMLResponse, responses={**HTML, **ERRORS, **BOUND})
 async def offer_page(request: Request, token: str = Token) -> Response:
     """Confirmation page. Opening the link never accepts or declines. A link for a helper
-    with a platform login first sends the browser through that login (platform_login/)."""
+    with a platform login first sends the browser through that login (platform_login/);
+    any other link is bound to the first browser that opens it (offer_binding.py)."""
     checked = _verify(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
@@ -208,6 +214,19 @@ async def offer_page(request: Request, token: str = Token) -> Response:
     login, instead = gate.check(request, deps, checked, acting=False)
     if instead is not None:
         return instead
+    binding = offer_binding.Binding()
+    if login is None:
+        binding = await offer_binding.check(request, deps, checked, "open")
+        if binding.refusal is not None:
+            return binding.refusal
+    answer = await _confirmation(request, deps, checked, login)
+    offer_binding.remember(request, binding, _use_of(checked).offer_id, answer)
+    return answer
+
+
+async def _confirmation(
+    request: Request, deps: ApiDeps, checked: LinkClaims, login: PlatformLoginConfig | None
+) -> HTMLResponse:
     pool = await deps.pool()
     use = await oo.recorded_use(pool, checked.use_key)
     if use is not None:  # already answered: show what happened (reading only)
@@ -260,9 +279,10 @@ async def offer_page(request: Request, token: str = Token) -> Response:
     return page("邻里求助", body, tone="warn")
 
 
-@router.post("/{token}", response_class=HTMLResponse, responses={**HTML, **ERRORS})
+@router.post("/{token}", response_class=HTMLResponse, responses={**HTML, **ERRORS, **BOUND})
 async def offer_act(request: Request, token: str = Token) -> Response:
-    """Accept or decline, once per link; a repeat shows the recorded outcome."""
+    """Accept or decline, once per link; a repeat shows the recorded outcome. Without a
+    platform login, only on the browser the link is bound to (the first to open it)."""
     checked = _verify(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
@@ -270,7 +290,12 @@ async def offer_act(request: Request, token: str = Token) -> Response:
     login, instead = gate.check(request, deps, checked, acting=True)
     if instead is not None:
         return instead
-    return await act_on_offer(
+    binding = offer_binding.Binding()
+    if login is None:
+        binding = await offer_binding.check(request, deps, checked, "act")
+        if binding.refusal is not None:
+            return binding.refusal
+    answer = await act_on_offer(
         request,
         _use_of(checked),
         checked.community_id,
@@ -278,6 +303,8 @@ async def offer_act(request: Request, token: str = Token) -> Response:
         platform_user_id=checked.platform_user_id,
         team=await _team_choice(request),
     )
+    offer_binding.remember(request, binding, _use_of(checked).offer_id, answer)
+    return answer
 
 
 def team_form(

@@ -75,6 +75,7 @@ PAGE_OUTCOMES = {
     "链接已过期": "expired",
     "链接无效": "invalid link",
     "暂时无法提交": "busy",
+    "链接已在另一部手机上打开": "refused (link bound to another device)",
 }
 MAX_RELOADS = 30
 STOP_GRACE_S = 60.0  # answers under way when the demo stops: each is a few HTTP calls

@@ -59,6 +59,14 @@ FEED_DROPPED = Counter(
     registry=REGISTRY,
 )
 
+OFFER_LINK_OTHER_DEVICE = Counter(
+    "dispatch_offer_link_other_device",
+    "Private offer links opened (step=open) or pressed (step=act) on a device other than "
+    "the one they were bound to (issue 12): refused",
+    ["step"],
+    registry=REGISTRY,
+)
+
 
 def source_kind(spec: Any) -> str:
     """bot (a chat-group bot), group (a group id without a bot), or direct (console, API)."""

@@ -1,10 +1,9 @@
-"""Finding 1, the parts done: a forwarded accept link no longer shows the requester's phone
-and address again (the contact is shown in the accepting answer and later only on the
-device that accepted, by a cookie the answer sets; every showing is recorded for audit),
-and a link's claims are encrypted (a bystander cannot read whose link it is).
-
-Not done (see README "Safe by default"): group messages still carry per-helper links, and
-a POST still accepts as the helper named in the link (no platform login / device binding)."""
+"""Finding 1: a forwarded accept link no longer shows the requester's phone and address
+again (the contact is shown in the accepting answer and later only on the device that
+accepted, by a cookie the answer sets; every showing is recorded for audit), and a link's
+claims are encrypted (a bystander cannot read whose link it is). A forwarded link is also
+bound to the device that used it first: test_offer_device_binding.py performs that attack;
+group messages carry no per-helper link (test_group_offers.py)."""
 
 from __future__ import annotations
 
@@ -65,11 +64,15 @@ async def test_a_forwarded_accepted_link_shows_no_contact(stack: LocalStack) -> 
             return PHONE in (await helper_phone.get(path)).text
 
         await eventually(shown, what="the contact on the accepting phone")
-        # The same link, forwarded into the group and opened or re-posted by someone else.
-        for attempt in (await bystander.get(path), await bystander.post(path)):
-            assert attempt.status_code == 200
+        # The same link, forwarded into the group and opened or re-posted by someone else:
+        # bound to the accepting phone, it shows another device nothing (409 / 403).
+        for attempt, status in (
+            (await bystander.get(path), 409),
+            (await bystander.post(path), 403),
+        ):
+            assert attempt.status_code == status
             assert PHONE not in attempt.text and ADDRESS not in attempt.text
-            assert "已有邻居接下" in attempt.text
+            assert attempt.headers["x-refusal-reason"] == "other_device"
         views = await conn.fetch(
             "SELECT helper_id, via FROM contact_views WHERE request_id = $1", rid
         )
