@@ -5,8 +5,8 @@ gets accept/decline links in a private message. Such a link, forwarded into a gr
 another phone, must not act for whoever holds it: the first browser that opens it (GET, the
 confirmation page, as a navigation: see `navigates`) or presses it (POST) is bound to the
 offer - a random HttpOnly, SameSite=Lax cookie (sent when the helper reopens the link from a
-chat app, which Strict may not be; a cross-site POST still carries none), of which the server keeps only a keyed hash (`dispatcher/
-offer_binding.py`, table `offer_device_bindings`). Afterwards the link's pages and buttons
+chat app, which Strict may not be; a cross-site POST still carries none), of which the
+server keeps only a keyed hash (`dispatcher/offer_binding.py`, table `offer_device_bindings`). Afterwards the link's pages and buttons
 answer only that browser, or one that carries the helper's own proof: the phone bound
 through their personal link, or the accepting phone's contact-view cookie. Any other
 browser gets a clear refusal (409 opening, 403 pressing): no request details, no contact,
