@@ -6,8 +6,8 @@ another phone, must not act for whoever holds it: the first browser that opens i
 confirmation page, as a navigation: see `navigates`) or presses it (POST) is bound to the
 offer - a random HttpOnly, SameSite=Lax cookie (sent when the helper reopens the link from a
 chat app, which Strict may not be; a cross-site POST still carries none), of which the
-server keeps only a keyed hash (`dispatcher/offer_binding.py`, table `offer_device_bindings`). Afterwards the link's pages and buttons
-answer only that browser, or one that carries the helper's own proof: the phone bound
+server keeps only a keyed hash (`dispatcher/offer_binding.py`, table
+`offer_device_bindings`). Afterwards the link's pages and buttons answer only that browser, or one that carries the helper's own proof: the phone bound
 through their personal link, or the accepting phone's contact-view cookie. Any other
 browser gets a clear refusal (409 opening, 403 pressing): no request details, no contact,
 no command; the attempt is logged without personal data, counted in

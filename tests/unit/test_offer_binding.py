@@ -84,14 +84,14 @@ def _request(scheme: str) -> Request:
     )
 
 
-def test_the_cookie_is_httponly_strict_and_secure_behind_tls() -> None:
+def test_the_cookie_is_httponly_lax_and_secure_behind_tls() -> None:
     binding = Binding(new_cookie=ob.new_cookie(), lifetime_s=172800)
     for scheme, secure in (("https", True), ("http", False)):
         answer = Response()
         remember(_request(scheme), binding, "offer-1", answer)
         cookie = answer.headers["set-cookie"]
         assert cookie.startswith(f"{ob.cookie_name('offer-1')}={binding.new_cookie};")
-        for flag in ("HttpOnly", "SameSite=strict", "Path=/l/o/", "Max-Age=172800"):
+        for flag in ("HttpOnly", "SameSite=lax", "Path=/l/o/", "Max-Age=172800"):
             assert flag in cookie, cookie
         assert ("Secure" in cookie) is secure, cookie
     answer = Response()
