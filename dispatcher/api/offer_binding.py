@@ -1,18 +1,18 @@
 """Private offer links act only on the device that opened them first (issue 12, finding 1).
 
-A helper with no platform login (no 平台账号 on the roster, or a community without one)
-gets accept/decline links in a private message. Such a link, forwarded into a group or to
-another phone, must not act for whoever holds it: the first browser that opens it (GET, the
+A helper with no platform login (no 平台账号 on the roster, or a community without one) gets
+accept/decline links in a private message. Such a link, forwarded into a group or to another
+phone, must not act for whoever holds it: the first browser that opens it (GET, the
 confirmation page, as a navigation: see `navigates`) or presses it (POST) is bound to the
 offer - a random HttpOnly, SameSite=Lax cookie (sent when the helper reopens the link from a
 chat app, which Strict may not be; a cross-site POST still carries none), of which the
 server keeps only a keyed hash (`dispatcher/offer_binding.py`, table
-`offer_device_bindings`). Afterwards the link's pages and buttons answer only that browser, or one that carries the helper's own proof: the phone bound
-through their personal link, or the accepting phone's contact-view cookie. Any other
-browser gets a clear refusal (409 opening, 403 pressing): no request details, no contact,
-no command; the attempt is logged without personal data, counted in
-`dispatch_offer_link_other_device` and on the binding's row (past 10 at once, 20 a minute
-per offer: 429, nothing written).
+`offer_device_bindings`). Afterwards the link's pages and buttons answer only that browser,
+or one that carries the helper's own proof: the phone bound through their personal link, or
+the accepting phone's contact-view cookie. Any other browser gets a clear refusal (409
+opening, 403 pressing): no request details, no contact, no command; the attempt is logged
+without personal data, counted in `dispatch_offer_link_other_device` and on the binding's
+row (past 10 at once, 20 a minute per offer: 429, nothing written).
 
 Helpers with a platform login keep using it (platform_login/gate.py): their links are not
 bound. (The routes answer no HEAD, so a scanner's HEAD binds nothing.)
