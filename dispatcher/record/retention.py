@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from dispatcher.clock import utcnow
+from dispatcher.offer_binding import MAX_LIFETIME
 from dispatcher.record.edge import intake
 from dispatcher.settings import Settings, get_settings
 
@@ -32,6 +33,7 @@ class Purged:
     scheduled: int  # closed requests given their purge time now
     requests: int  # requests whose contact, place and text were erased
     intake_commands: int  # API copies of commands erased
+    offer_bindings: int = 0  # device bindings of offer links that can no longer be used
 
 
 async def purge(conn: asyncpg.Connection, now: datetime, retention_days: int) -> Purged:
@@ -63,7 +65,15 @@ async def purge(conn: asyncpg.Connection, now: datetime, retention_days: int) ->
             now,
         )
         commands = await intake.erase_commands(conn, now - keep)
-    return Purged(int(scheduled), int(erased), commands)
+        # No personal data, but useless once no link they guard can be alive: not kept.
+        bindings = await conn.fetchval(
+            """
+            WITH d AS (DELETE FROM offer_device_bindings WHERE bound_at < $1 RETURNING 1)
+            SELECT count(*) FROM d
+            """,
+            now - MAX_LIFETIME,
+        )
+    return Purged(int(scheduled), int(erased), commands, int(bindings))
 
 
 async def purge_forever(
@@ -78,7 +88,7 @@ async def purge_forever(
             pool = await pool_of()
             async with pool.acquire() as conn:
                 done = await purge(conn, clock(), settings.retention_days)
-            if done.requests or done.intake_commands:
+            if done.requests or done.intake_commands or done.offer_bindings:
                 log.info("retention purge: %s", asdict(done))
         except Exception as exc:  # PostgreSQL away: try again next round
             log.warning("retention purge failed (%s); will retry", type(exc).__name__)

@@ -102,6 +102,25 @@ async def test_contacts_are_erased_after_the_retention(stack: LocalStack) -> Non
         await conn.close()
 
 
+async def test_offer_link_bindings_go_once_no_link_can_use_them(stack: LocalStack) -> None:
+    """A device binding outlives no offer link it guards (links live 30 days at most)."""
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    conn = await asyncpg.connect(stack.pg_dsn)
+    try:
+        for offer_id, age in (("o-old", timedelta(days=31)), ("o-live", timedelta(days=29))):
+            await conn.execute(
+                "INSERT INTO offer_device_bindings (offer_id, helper_id, device_hash, bound_at)"
+                " VALUES ($1, 'h-1', 'x', $2)",
+                offer_id,
+                now - age,
+            )
+        assert purge(stack, now)["offer_bindings"] == 1
+        left = await conn.fetch("SELECT offer_id FROM offer_device_bindings")
+        assert [r["offer_id"] for r in left] == ["o-live"]
+    finally:
+        await conn.close()
+
+
 async def test_topics_with_personal_data_have_a_bounded_retention(stack: LocalStack) -> None:
     env = stack.env()
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
