@@ -186,15 +186,16 @@ async def _referral_advised(conn: asyncpg.Connection, e: Event, b: dict[str, Any
 
 async def _withdrawn(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
     why = "no_show" if b["no_show"] else "withdrew"
-    await conn.execute(
+    # A leader who accepted for several (a count, no names) held them all: all are free again.
+    held = await conn.fetchval(
         "UPDATE assignments SET released_at = $3, released_why = $4 "
-        "WHERE request_id = $1 AND helper_id = $2",
+        "WHERE request_id = $1 AND helper_id = $2 RETURNING members",
         e.request_id,
         b["helper_id"],
         e.occurred_at,
         why,
     )
-    await _touch(conn, e, "helpers_assigned = GREATEST(helpers_assigned - 1, 0)")
+    await _touch(conn, e, "helpers_assigned = GREATEST(helpers_assigned - $3, 0)", held or 1)
 
 
 async def _set_off(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:

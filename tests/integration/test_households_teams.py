@@ -209,6 +209,18 @@ async def test_a_team_leader_accepting_for_two_fills_two_slots(
     )
     assert members == 2
 
+    # The leader can't come after all: both slots they held are open again, in the read
+    # model too (it once took back one).
+    gone = await client.post(path + "/p/cant-come")
+    assert gone.status_code == 200, gone.text
+
+    async def emptied() -> dict[str, object] | None:
+        s = await client.get(f"/v1/requests/{rid}", headers=STAFF)
+        out: dict[str, object] = s.json()
+        return out if out.get("helpers_assigned") == 0 else None
+
+    await eventually(emptied, what="both of the team's slots free again")
+
 
 async def test_party_first_setting_and_the_party_building_head_reach_the_worker(
     api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
