@@ -165,6 +165,17 @@ async def test_an_unknown_card_is_refused_and_nothing_is_sent(
     assert await db.fetchval("SELECT count(*) FROM api_intake") == before
 
 
+async def assigned(client: httpx.AsyncClient, rid: str, n: int, what: str) -> None:
+    """Wait until the read model (GET /v1/requests/{id}) counts `n` helpers assigned."""
+
+    async def counted() -> dict[str, object] | None:
+        s = await client.get(f"/v1/requests/{rid}", headers=STAFF)
+        out: dict[str, object] = s.json()
+        return out if out.get("helpers_assigned") == n else None
+
+    await eventually(counted, what=what)
+
+
 async def test_a_team_leader_accepting_for_two_fills_two_slots(
     api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
@@ -187,12 +198,7 @@ async def test_a_team_leader_accepting_for_two_fills_two_slots(
     accepted = await client.post(path, data={"members": "2"})
     assert accepted.status_code == 200, accepted.text
 
-    async def filled() -> dict[str, object] | None:
-        s = await client.get(f"/v1/requests/{rid}", headers=STAFF)
-        out: dict[str, object] = s.json()
-        return out if out.get("helpers_assigned") == 2 else None
-
-    await eventually(filled, what="two slots filled by the team")
+    await assigned(client, rid, 2, "two slots filled by the team")
     # Both slots are the team's: the neighbour asked beside it is stood down as covered.
     carrier = await offered(db, rid, "carrier-5")
 
@@ -214,12 +220,7 @@ async def test_a_team_leader_accepting_for_two_fills_two_slots(
     gone = await client.post(path + "/p/cant-come")
     assert gone.status_code == 200, gone.text
 
-    async def emptied() -> dict[str, object] | None:
-        s = await client.get(f"/v1/requests/{rid}", headers=STAFF)
-        out: dict[str, object] = s.json()
-        return out if out.get("helpers_assigned") == 0 else None
-
-    await eventually(emptied, what="both of the team's slots free again")
+    await assigned(client, rid, 0, "both of the team's slots free again")
 
 
 async def test_party_first_setting_and_the_party_building_head_reach_the_worker(
