@@ -30,7 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "purge": ("dispatcher.record.retention", "erase personal data past its retention"),
     "config": (
         "dispatcher.config.cli",
-        "configuration as data: apply, show, set-bot, rotate-bot, set-endpoint, set-community, history",
+        "configuration as data: apply, show, set-bot, rotate-bot, set-endpoint, "
+        "set-community, history",
     ),
     "rekey-helpers": (
         "dispatcher.maintenance.rekey_helpers",
