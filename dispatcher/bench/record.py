@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
@@ -26,6 +27,7 @@ from dispatcher.record.migrate import apply_migrations
 from dispatcher.record.projection import record_events
 from dispatcher.record.read.snapshot import snapshot
 from dispatcher.settings import get_settings
+from dispatcher.testing.stack import BASE_PG, default_pg_port
 from schemas.commands import AcceptOffer, Command, DeclineOffer
 from schemas.events import Event, OfferSent
 
@@ -103,10 +105,18 @@ async def _snapshot(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
         await conn.close()
 
 
+def local_pg_dsn() -> str:
+    """DISPATCH_PG_DSN when set; else the local stack's PostgreSQL on DISPATCH_PG_PORT, as the
+    other benches and the tests find it (the settings' default names port 55432 only)."""
+    if "DISPATCH_PG_DSN" in os.environ:
+        return get_settings().pg_dsn.get_secret_value()
+    return BASE_PG.format(port=default_pg_port(), db="dispatch")
+
+
 async def compare(
     requests: int, helpers: int, batch: int, seed: int, base_dsn: str | None = None
 ) -> dict[str, Any]:
-    base = base_dsn or get_settings().pg_dsn.get_secret_value()
+    base = base_dsn or local_pg_dsn()
     events = generate_events(requests, helpers, seed)
     print(
         f"  {len(events)} events from {requests} requests; recording both ways…",
