@@ -71,7 +71,7 @@ def test_run_sh_points_the_worker_at_the_phones_in_dev_mode_only() -> None:
 def test_the_phones_read_the_api_answer_pages() -> None:
     sources = "".join(
         (REPO_ROOT / "dispatcher/api" / f).read_text()
-        for f in ("offer_pages.py", "pages.py", "answer_pages.py")
+        for f in ("offer_pages.py", "pages.py", "answer_pages.py", "offer_binding.py")
     )
     for title in PAGE_OUTCOMES:  # a renamed page would leave the phones guessing
         assert f'"{title}"' in sources, title
