@@ -18,7 +18,6 @@ Progress goes to stderr, the report (JSON, with each household's card path) to s
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sys
 from collections.abc import Callable
@@ -29,12 +28,10 @@ from pydantic import BaseModel, Field
 
 from dispatcher.api.producer import CommandSink
 from dispatcher.api.roster_import import (
-    finish,
     ledger_parser,
-    ledger_place_of,
+    run_ledger_cli,
     say,
     send_commands,
-    with_sink_and_db,
 )
 from dispatcher.clock import utcnow
 from dispatcher.helper_ids import id_key, keyed_helper_id
@@ -44,7 +41,6 @@ from dispatcher.roster.cells import PHONE
 from dispatcher.roster.households import ParsedHouseholds
 from dispatcher.roster.report import (
     CellProblem,
-    RosterFileError,
     RowProblem,
     held_back,
     retired_words,
@@ -195,18 +191,12 @@ def main(argv: list[str] | None = None) -> int:
         "households",
     )
     args = parser.parse_args(args_in[1:])
-    settings = get_settings()
-    try:
-        parsed = parse_households_isolated(  # the same limits as an upload to the API
-            args.file.read_bytes(), ledger_place_of(args), filename=args.file.name, progress=True
-        )
-    except RosterFileError as exc:
-        print(f"cannot import {args.file}: {exc}", file=sys.stderr)
-        return 2
 
-    async def run(sink: CommandSink, conn: asyncpg.Connection) -> HouseholdReport:
+    async def run(
+        parsed: ParsedHouseholds, sink: CommandSink, conn: asyncpg.Connection
+    ) -> HouseholdReport:
         return await import_households(
-            settings,
+            get_settings(),
             sink,
             conn,
             parsed,
@@ -218,12 +208,10 @@ def main(argv: list[str] | None = None) -> int:
             progress=say("pairings queued"),
         )
 
-    report = asyncio.run(with_sink_and_db(settings, run))
-    for gone in report.retired:
+    code, report = run_ledger_cli(args, parse_households_isolated, run)
+    for gone in report.retired if report is not None else ():
         print(f"retired: {gone.household_id} ({gone.building})", file=sys.stderr)
-    return finish(
-        report.model_dump_json(indent=2), len(report.rejected), report.committed, args.dry_run
-    )
+    return code
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import asyncpg
 
@@ -175,12 +175,42 @@ async def with_sink_and_db(
         await conn.close()
 
 
-def finish(report_json: str, rejected: int, committed: bool, dry_run: bool) -> int:
-    print(report_json)
-    if rejected and not committed and not dry_run:
-        print(f"{rejected} row(s) rejected: nothing imported (use --partial)", file=sys.stderr)
-        return 1
-    return 0
+class LedgerReport(Protocol):
+    rejected: Sequence[object]
+    committed: bool
+
+    def model_dump_json(self, *, indent: int | None = None) -> str: ...
+
+
+P = TypeVar("P")
+R = TypeVar("R", bound=LedgerReport)
+
+
+def run_ledger_cli(
+    args: argparse.Namespace,
+    parse: Callable[..., P],
+    work: Callable[[P, CommandSink, asyncpg.Connection], Awaitable[R]],
+) -> tuple[int, R | None]:
+    """A ledger command line: parse the file in the sandbox (the same limits as an upload to
+    the API), do the work with a producer and a connection, print the report (stdout).
+    Exit 2 for a file that cannot be read, 1 when rejected rows stopped the import."""
+    try:
+        parsed = parse(
+            args.file.read_bytes(), ledger_place_of(args), filename=args.file.name, progress=True
+        )
+    except RosterFileError as exc:
+        print(f"cannot import {args.file}: {exc}", file=sys.stderr)
+        return 2, None
+    settings = get_settings()
+    report = asyncio.run(with_sink_and_db(settings, lambda sink, db: work(parsed, sink, db)))
+    print(report.model_dump_json(indent=2))
+    if report.rejected and not report.committed and not args.dry_run:
+        print(
+            f"{len(report.rejected)} row(s) rejected: nothing imported (use --partial)",
+            file=sys.stderr,
+        )
+        return 1, report
+    return 0, report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,20 +224,12 @@ def main(argv: list[str] | None = None) -> int:
         "--welcome", action="store_true", help="send the welcome to whoever has not had it"
     )
     args = parser.parse_args(argv)
-    settings = get_settings()
-    where = ledger_place_of(args)
 
-    try:
-        parsed = parse_isolated(  # the same limits as an upload to the API
-            args.file.read_bytes(), where, filename=args.file.name, progress=True
-        )
-    except RosterFileError as exc:
-        print(f"cannot import {args.file}: {exc}", file=sys.stderr)
-        return 2
-
-    async def run(sink: CommandSink, conn: asyncpg.Connection) -> RosterReport:
+    async def run(
+        parsed: ParsedRoster, sink: CommandSink, conn: asyncpg.Connection
+    ) -> RosterReport:
         return await import_roster(
-            settings,
+            get_settings(),
             sink,
             parsed,
             community_id=args.community,
@@ -220,10 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             welcome=args.welcome,
         )
 
-    report = asyncio.run(with_sink_and_db(settings, run))
-    return finish(
-        report.model_dump_json(indent=2), len(report.rejected), report.committed, args.dry_run
-    )
+    return run_ledger_cli(args, parse_isolated, run)[0]
 
 
 if __name__ == "__main__":
