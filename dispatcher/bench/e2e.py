@@ -61,6 +61,7 @@ class Bench(BenchSteps):
             plan_time_scale=opts.plan_time_scale,
             communities=self.city.communities,
             partition_table=self.partition_table,
+            code_dir=opts.code_dir,
         )
         self.observer = Observer(
             opts.kafka_bootstrap, self.stack.topic("events"), self.stack.topic("commands")
@@ -304,6 +305,12 @@ def main(args: argparse.Namespace) -> int:
     import json
 
     opts = options_from(args)
+    if args.compare:
+        from dispatcher.bench.e2e_compare import compare
+
+        result = compare(opts, args.compare, args.rounds)
+        print(json.dumps(result, ensure_ascii=False), flush=True)
+        return 0
     bench = Bench(opts, Progress())
     result = asyncio.run(bench.run())
     if args.json:

@@ -40,6 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "stacks into DIR; needs py-spy in the venv)",
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the subprocess logs")
+    parser.add_argument(
+        "--compare",
+        metavar="REV",
+        help="run the same scenarios with git revision REV's worker and API beside this "
+        "checkout's, whole runs alternating (JSON: each run's figures and the medians)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="with --compare: runs of each tree (default 2)"
+    )
 
 
 def rates_arg(text: str) -> list[float]:

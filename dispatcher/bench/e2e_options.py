@@ -42,6 +42,7 @@ class Options:
     profile_dir: Path | None = None
     keep_logs: bool = False
     quick: bool = False
+    code_dir: Path | None = None  # the worker's and API's packages (None: this checkout)
 
     @classmethod
     def quick_defaults(cls, **overrides: Any) -> Options:

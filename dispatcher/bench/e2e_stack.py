@@ -30,6 +30,7 @@ def bench_stack(
     communities: Collection[str],
     bot: Bot | None = BENCH_BOT,
     partition_table: Mapping[str, int] | None = None,
+    code_dir: Path | None = None,
 ) -> LocalStack:
     """A fresh namespace for one bench run (its own throwaway stack: dev secrets).
     `partition_table`: community → partition for every producer (None: murmur2 hashing)."""
@@ -48,6 +49,7 @@ def bench_stack(
         bot=bot,
         bot_communities=set(communities),
         extra_env=env,
+        code_dir=code_dir,
     )
 
 

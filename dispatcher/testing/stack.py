@@ -121,6 +121,9 @@ class LocalStack:
     bot: Bot | None = None
     bot_communities: set[str] = field(default_factory=set)
     db_created: bool = False
+    # Another revision's packages for the processes it starts (bench e2e --compare); the
+    # topics and migrations stay this checkout's (a superset of an older revision's).
+    code_dir: Path | None = None
 
     @property
     def db(self) -> str:
@@ -212,7 +215,7 @@ class LocalStack:
             env=dict(env or self.env()),
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=str(cwd or REPO_ROOT),
+            cwd=str(cwd or self.code_dir or REPO_ROOT),
         )
         log.close()
         proc = Proc(name, popen, log_path)

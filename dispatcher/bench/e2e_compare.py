@@ -1,0 +1,101 @@
+"""`bench e2e --compare REV`: another revision's worker and API beside this checkout's.
+
+The machine is shared and noisy, so a before/after of two separate bench runs minutes apart
+compares two machines as much as two versions. Here one command runs the same scenarios
+(same city, seed, rates) with REV's packages and with this checkout's, whole runs
+alternating which tree goes first each round, and reports every run's figures and each
+tree's medians. Only the processes under test change: the load generator, the phone
+(receiver), the floor, the topics and the migrations are this checkout's, so both trees
+are measured by the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from dispatcher.bench.e2e import Bench
+from dispatcher.bench.e2e_options import Options, Progress
+from dispatcher.bench.match_compare import extract, resolve
+
+# The headline's scalar figures compared (see e2e_stats.headline).
+FIGURES = (
+    "ceiling_req_s_one_worker",
+    "intake_p50_ms",
+    "intake_p99_ms",
+    "e2e_p50_over_floor",
+    "e2e_p99_over_floor",
+    "floor_p50_ms",
+    "floor_p99_ms",
+)
+PACKAGES = ("dispatcher", "schemas", "streams")  # what the worker and the API import
+
+
+def _figures(run: dict[str, Any]) -> dict[str, Any]:
+    """One run's figures: the headline scalars, CPU ms per request (total and per process)
+    and intake → first offer p50/p99 at each fixed rate."""
+    out: dict[str, Any] = {k: run.get(k) for k in FIGURES}
+    cpu = run.get("cpu_ms_per_request") or {}
+    out["cpu_ms_per_request"] = cpu.get("total")
+    for proc, ms in (cpu.get("per_process") or {}).items():
+        out[f"cpu_ms_per_request.{proc}"] = ms
+    for s in run.get("scenarios", []):
+        if s.get("kind") == "fixed_rate" and s.get("name") == "intake_to_first_offer":
+            rate = f"{s['offered_rate']:g}"
+            out[f"first_offer_p50_ms@{rate}"] = s.get("p50_ms")
+            out[f"first_offer_p99_ms@{rate}"] = s.get("p99_ms")
+    return out
+
+
+def _median(values: list[Any]) -> float | None:
+    nums = [v for v in values if isinstance(v, int | float)]
+    return round(statistics.median(nums), 2) if nums else None
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """field → {"base": median, "this": median} over every run of each tree."""
+    fields = list(dict.fromkeys(k for r in runs for k in r["figures"]))
+    return {
+        f: {
+            tree: _median([r["figures"].get(f) for r in runs if r["tree"] == tree])
+            for tree in ("base", "this")
+        }
+        for f in fields
+    }
+
+
+def compare(opts: Options, rev: str, rounds: int) -> dict[str, Any]:
+    commit = resolve(rev)
+    progress = Progress()
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-base-") as tmp:
+        trees: dict[str, Path | None] = {
+            "base": extract(commit, Path(tmp), PACKAGES),
+            "this": None,
+        }
+        for r in range(max(1, rounds)):
+            order = ("base", "this") if r % 2 == 0 else ("this", "base")
+            for tree in order:
+                which = commit[:7] if tree == "base" else "this checkout"
+                progress.phase(f"round {r + 1}/{rounds}: {tree} ({which})")
+                bench = Bench(dataclasses.replace(opts, code_dir=trees[tree]), progress)
+                run = asyncio.run(bench.run())
+                runs.append(
+                    {
+                        "round": r + 1,
+                        "tree": tree,
+                        "figures": _figures(run),
+                        "notes": run.get("notes", []),
+                    }
+                )
+    return {
+        "bench": "e2e",
+        "compare": {"base": commit, "this": resolve("HEAD"), "rounds": rounds},
+        "settings": {k: str(v) for k, v in dataclasses.asdict(opts).items()},
+        "median": summarise(runs),
+        "runs": runs,
+    }

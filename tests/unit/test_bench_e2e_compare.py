@@ -1,0 +1,47 @@
+"""`bench e2e --compare`: each run's figures and each tree's medians (pure parts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dispatcher.bench.e2e_compare import _figures, summarise
+
+
+def run(intake: float, worker_cpu: float, p99_at_50: float) -> dict[str, Any]:
+    return {
+        "intake_p50_ms": intake,
+        "ceiling_req_s_one_worker": None,
+        "cpu_ms_per_request": {"total": worker_cpu + 1, "per_process": {"worker-1": worker_cpu}},
+        "scenarios": [
+            {
+                "kind": "fixed_rate",
+                "name": "intake_to_first_offer",
+                "offered_rate": 50.0,
+                "p50_ms": 1.0,
+                "p99_ms": p99_at_50,
+            },
+            {"kind": "fixed_rate", "name": "intake_http_202", "offered_rate": 50.0, "p99_ms": 9},
+        ],
+    }
+
+
+def test_figures_take_the_headline_cpu_per_process_and_first_offer_by_rate() -> None:
+    f = _figures(run(3.0, 7.5, 40.0))
+    assert f["intake_p50_ms"] == 3.0
+    assert f["cpu_ms_per_request"] == 8.5
+    assert f["cpu_ms_per_request.worker-1"] == 7.5
+    assert f["first_offer_p99_ms@50"] == 40.0
+    assert "first_offer_p99_ms@50.0" not in f  # rates print as the user typed them
+
+
+def test_medians_per_tree_skip_missing_values() -> None:
+    runs = [
+        {"tree": "base", "figures": _figures(run(10.0, 8.0, 100.0))},
+        {"tree": "this", "figures": _figures(run(2.0, 4.0, 30.0))},
+        {"tree": "base", "figures": _figures(run(14.0, 9.0, 120.0))},
+        {"tree": "this", "figures": _figures(run(3.0, 5.0, 50.0))},
+    ]
+    m = summarise(runs)
+    assert m["intake_p50_ms"] == {"base": 12.0, "this": 2.5}
+    assert m["cpu_ms_per_request.worker-1"] == {"base": 8.5, "this": 4.5}
+    assert m["ceiling_req_s_one_worker"] == {"base": None, "this": None}
