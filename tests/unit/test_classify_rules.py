@@ -130,6 +130,11 @@ def test_counts_that_are_not_helpers(text: str) -> None:
         ("1#楼", {"building": "1"}),
         ("b栋", {"building": "B"}),
         ("3-2-802", {"building": "3", "unit": "2", "room": "802", "floor": "8"}),
+        ("住在12-3-1201", {"building": "12", "unit": "3", "room": "1201", "floor": "12"}),
+        # Not building-unit-room: digits or a dash run on before or after.
+        ("1234-2-802", {}),
+        ("0-3-2-802", {}),
+        ("3-2-80211", {}),
         ("第五层", {"floor": "5"}),
         ("小区门口", {"spot": "小区门口"}),
         ("电话13812345678", {}),
