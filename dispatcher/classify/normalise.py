@@ -21,7 +21,8 @@ _PINYIN_GLOSS: Final = re.compile(
 _INVISIBLE: Final = re.compile("[\u200b-\u200f\u2060\ufe0e\ufe0f\u00ad]")
 # Whitespace matters only between two Latin letters or digits ("wifi 密码" stays readable).
 _SPACE: Final = re.compile(r"\s+")
-_KEEP_SPACE: Final = re.compile(r"(?<=[a-z0-9]) (?=[a-z0-9])")
+# The space first (the look-behind after it), so `re` skips from space to space.
+_KEEP_SPACE: Final = re.compile(r" (?<=[a-z0-9] )(?=[a-z0-9])")
 _SPACE_MARK: Final = "\x00"
 # Sentence punctuation folded to one set, so clause splitting needs only ASCII marks.
 # No rule needs more than a phone number's digits; long runs would only cost time.

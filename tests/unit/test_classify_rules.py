@@ -39,6 +39,7 @@ def test_normalise_folds_width_script_case_and_pinyin_glosses() -> None:
     assert normalise("５号楼３单元　ＷｉＦｉ") == "5号楼3单元wifi"
     assert normalise("wifi  密码") == "wifi密码"
     assert normalise("wifi 5g") == "wifi 5g"
+    assert normalise(" a b\t 1 中 c  d 2\n") == "a b 1中c d 2"
     assert normalise("🙏\u200d❤️") == "🙏❤"
 
 
