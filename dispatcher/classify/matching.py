@@ -50,6 +50,9 @@ class Hit(NamedTuple, Generic[T]):
     negated: bool
 
 
+_new_hit: Final = tuple.__new__
+
+
 # Rewrites of a rule's start into alternatives that each start with a fixed character
 # (same matches, same order of trial), so `re` can skip to them:
 # "(?:a|b)rest" → a rest, b rest;  "(?:a)?rest" → a rest, rest;
@@ -351,12 +354,13 @@ class Table(Generic[T]):
 
     def iter_hits(self, text: str) -> Iterator[Hit[T]]:
         """Hits in order, found as they are asked for."""
-        length, each = self._length, self._each
+        length, each, rule = self._length, self._each, self._rule
         after = 0  # where the last hit ended: the next starts there or later
         for place in self._scanner.places(text, self._id):
-            start, position = place >> _POSITION_BITS, place & _POSITION_MASK
+            start = place >> _POSITION_BITS
             if start < after:
                 continue
+            position = place & _POSITION_MASK
             end = start + length[position]
             if end == start:
                 match = each[position].match(text, start)  # type: ignore[union-attr]
@@ -364,7 +368,10 @@ class Table(Generic[T]):
                     continue
                 end = match.end()
             after = end
-            yield Hit(self._rule[position], start, end, text[start:end], is_negated(text, start))
+            # tuple.__new__ directly: a NamedTuple's own __new__ is one more Python call per hit.
+            yield _new_hit(
+                Hit, (rule[position], start, end, text[start:end], is_negated(text, start))
+            )
 
 
 class LazyHits(Generic[T]):
