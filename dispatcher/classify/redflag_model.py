@@ -45,17 +45,17 @@ def _codes(text: str) -> npt.NDArray[np.uint64]:
 
 
 def _keys(codes: npt.NDArray[np.uint64], low: int, high: int) -> npt.NDArray[np.uint64]:
-    """Every n-gram (low ≤ n ≤ high) of a message, as numbers."""
+    """Every n-gram (low ≤ n ≤ high) of a message, as numbers: each n-gram's from the
+    (n-1)-gram's (two array operations per n, few calls into numpy)."""
     parts = []
-    for n in range(low, high + 1):
-        count = len(codes) - n + 1
-        if count <= 0:
+    gram = codes
+    for n in range(1, high + 1):
+        if len(codes) - n + 1 <= 0:
             break
-        keys = codes[:count].copy()
-        for k in range(1, n):
-            keys <<= np.uint64(_BITS)
-            keys |= codes[k : k + count]
-        parts.append(keys)
+        if n > 1:
+            gram = (gram[:-1] << np.uint64(_BITS)) | codes[n - 1 :]
+        if n >= low:
+            parts.append(gram)
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
 
 
