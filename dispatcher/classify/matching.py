@@ -346,7 +346,10 @@ class Table(Generic[T]):
 
     def first_live(self, text: str) -> Hit[T] | None:
         """The first hit that is not negated (the hits after it are not looked for)."""
-        return next((h for h in self.iter_hits(text) if not h.negated), None)
+        places = self._scanner.places(text, self._id)
+        if not places:
+            return None  # most tables asked about a message have no word in it
+        return next((h for h in self._hits_at(text, places) if not h.negated), None)
 
     def hits(self, text: str, limit: int | None = None) -> list[Hit[T]]:
         """Hits in order; at most `limit` of them (a long message full of cues stays cheap)."""
@@ -354,9 +357,12 @@ class Table(Generic[T]):
 
     def iter_hits(self, text: str) -> Iterator[Hit[T]]:
         """Hits in order, found as they are asked for."""
+        return self._hits_at(text, self._scanner.places(text, self._id))
+
+    def _hits_at(self, text: str, places: Iterable[int]) -> Iterator[Hit[T]]:
         length, each, rule = self._length, self._each, self._rule
         after = 0  # where the last hit ended: the next starts there or later
-        for place in self._scanner.places(text, self._id):
+        for place in places:
             start = place >> _POSITION_BITS
             if start < after:
                 continue
