@@ -13,9 +13,10 @@ from typing import Final
 
 from dispatcher.classify.hanzi import to_simplified
 
-# Copy-pasted articles carry pinyin glosses after characters: 現(xiàn)、誰(shuí).
+# Copy-pasted articles carry pinyin glosses after characters: 現(xiàn)、誰(shuí). The
+# parenthesis first (the look-behind after it), so `re` skips from one to the next.
 _PINYIN_GLOSS: Final = re.compile(
-    r"(?<=[\u4e00-\u9fff])\((?=[a-zü]{0,6}[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹ])[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹ]{1,7}\)"
+    r"\((?<=[\u4e00-\u9fff]\()(?=[a-zü]{0,6}[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹ])[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹ]{1,7}\)"
 )
 # Zero-width characters and emoji variation selectors carry no meaning for the rules.
 _INVISIBLE: Final = re.compile("[\u200b-\u200f\u2060\ufe0e\ufe0f\u00ad]")

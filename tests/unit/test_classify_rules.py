@@ -36,6 +36,8 @@ def test_opencc_converts_phrases(traditional: str, simplified: str) -> None:
 
 def test_normalise_folds_width_script_case_and_pinyin_glosses() -> None:
     assert normalise("親愛(ài)的鄰居們，誰(shuí)能幫忙？") == "亲爱的邻居们,谁能帮忙?"
+    # A gloss only right after a character, with a tone mark, up to seven letters.
+    assert normalise("(ài)a(ài)愛(ai)愛(zhuàngggg)愛((ài)") == "(ài)a(ài)爱(ai)爱(zhuàngggg)爱((ài)"
     assert normalise("５号楼３单元　ＷｉＦｉ") == "5号楼3单元wifi"
     assert normalise("wifi  密码") == "wifi密码"
     assert normalise("wifi 5g") == "wifi 5g"
