@@ -24,6 +24,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,43 @@ def _bucket(text: str) -> str | None:
     return next((name for top, name in BUCKETS if len(text) <= top), None)
 
 
+STAGES = ("normalise", "red_flags", "rules", "floor")
+
+
+def _stage_timer() -> Callable[[str], tuple[int, ...] | None] | None:
+    """`classify`'s steps one at a time, each timed (thread CPU ns, in STAGES order); None
+    when this tree's classifier is not made of these steps, and a call answers None when the
+    steps' answer is not `classify`'s (the tree's `classify` has changed since)."""
+    try:
+        from dispatcher.classify import MAX_CHARS, RULES_CHARS, classify
+        from dispatcher.classify.hanzi import detect_script
+        from dispatcher.classify.normalise import normalise
+        from dispatcher.classify.rules import classify_normalised
+        from dispatcher.classify.safety import apply_floor, red_flags
+    except ImportError:
+        return None
+    cpu = time.thread_time_ns
+
+    def timed(text: str) -> tuple[int, ...] | None:
+        t0 = cpu()
+        raw = text[:MAX_CHARS]
+        folded = normalise(raw)
+        t1 = cpu()
+        flags = red_flags(folded)
+        t2 = cpu()
+        shared = flags if len(folded) <= RULES_CHARS else None
+        script = detect_script(raw[:RULES_CHARS])
+        rules = classify_normalised(folded[:RULES_CHARS], script, shared)
+        t3 = cpu()
+        answer = apply_floor(folded, rules, flags)
+        t4 = cpu()
+        if answer != classify(text):
+            return None
+        return (t1 - t0, t2 - t1, t3 - t2, t4 - t3)
+
+    return timed
+
+
 def serve() -> None:
     """Child: answer one JSON request per line on stdin with one JSON line on stdout."""
     from dispatcher.classify import classify
@@ -47,6 +85,10 @@ def serve() -> None:
         if msg["op"] == "digest":
             answers = [classify(t).model_dump_json() for t in texts]
             out: Any = [hashlib.sha256(a.encode()).hexdigest()[:16] for a in answers]
+        elif msg["op"] == "stages":
+            timer = _stage_timer()
+            out = None if timer is None else [timer(t) for t in texts * msg["repeat"]]
+            out = None if out is None or None in out else out
         else:
             out = []
             cpu, wall = time.thread_time_ns, time.perf_counter_ns
@@ -78,7 +120,21 @@ def _summary(per_message: list[list[tuple[int, int]]]) -> dict[str, float]:
     return row
 
 
-def run(compare: str | None, rounds: int, repeat: int, limit: int = 0) -> dict[str, Any]:
+def _stage_summary(calls: list[list[int]]) -> dict[str, float]:
+    """p50/p99 of each step's thread CPU time (µs) over the calls."""
+    from dispatcher.stats import nearest_rank
+
+    row: dict[str, float] = {}
+    for k, stage in enumerate(STAGES):
+        values = [call[k] / 1000 for call in calls]
+        for q, name in ((0.5, "p50"), (0.99, "p99")):
+            row[f"{stage}_{name}_us"] = round(nearest_rank(values, q), 1)
+    return row
+
+
+def run(
+    compare: str | None, rounds: int, repeat: int, limit: int = 0, stages: bool = False
+) -> dict[str, Any]:
     import tempfile
 
     from dispatcher.bench.match_compare import _ROOT, Child, extract, resolve
@@ -114,6 +170,13 @@ def run(compare: str | None, rounds: int, repeat: int, limit: int = 0) -> dict[s
                         )
                         for k, (cpu, wall) in enumerate(times):
                             samples[name][bucket][k % len(group)].append((cpu, wall))
+            steps: dict[str, dict[str, Any]] = {}
+            for name in children if stages else ():
+                steps[name] = {}
+                for bucket, group in buckets.items():
+                    passes = 1 if bucket == LONG else repeat
+                    got = children[name].ask(op="stages", texts=group, repeat=passes)
+                    steps[name][bucket] = None if got is None else _stage_summary(got)
         finally:
             for child in children.values():
                 child.close()
@@ -125,6 +188,8 @@ def run(compare: str | None, rounds: int, repeat: int, limit: int = 0) -> dict[s
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         "current": {b: _summary(s) for b, s in samples["current"].items()},
     }
+    if stages:
+        report["stages"] = steps
     if base_rev:
         differ = sum(a != b for a, b in zip(digests["baseline"], digests["current"], strict=True))
         report["baseline_rev"] = base_rev
@@ -156,10 +221,23 @@ def print_text(report: dict[str, Any]) -> None:
                 for k in ("cpu", "wall", "cpu_best")
             )
             print(f"{bucket:<8} {count:>5} {side:<9} {cpu:<20} {wall:<21} {best}")
+    if "stages" in report:
+        print("thread CPU per step, p50/p99 µs: " + "   ".join(STAGES))
+        for bucket in report["messages"]:
+            for side, by_bucket in report["stages"].items():
+                row = by_bucket[bucket]
+                cells = (
+                    ["(not made of these steps)"]
+                    if row is None
+                    else [f"{row[f'{st}_p50_us']:.0f}/{row[f'{st}_p99_us']:.0f}" for st in STAGES]
+                )
+                print(f"{bucket:<8} {side:<9} " + "   ".join(cells))
 
 
-def main(compare: str | None, rounds: int, repeat: int, limit: int, as_json: bool) -> int:
-    report = run(compare, max(1, rounds), max(1, repeat), limit)
+def main(
+    compare: str | None, rounds: int, repeat: int, limit: int, as_json: bool, stages: bool = False
+) -> int:
+    report = run(compare, max(1, rounds), max(1, repeat), limit, stages)
     if as_json:
         print(json.dumps(report, indent=2))
     else:

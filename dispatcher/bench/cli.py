@@ -93,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=0, help="at most this many messages a bucket (0: all)"
     )
     classify.add_argument("--json", action="store_true", help="print the report as JSON")
+    classify.add_argument(
+        "--stages",
+        action="store_true",
+        help="also time classify's steps (normalise, red flags with the scan, rules, floor)",
+    )
     return parser
 
 
@@ -113,7 +118,9 @@ def main(argv: list[str]) -> int:
     if args.bench == "classify":
         from dispatcher.bench.classify import main as classify_main
 
-        return classify_main(args.compare, args.rounds, args.repeat, args.limit, args.json)
+        return classify_main(
+            args.compare, args.rounds, args.repeat, args.limit, args.json, args.stages
+        )
     if args.bench == "e2e":
         from dispatcher.bench.e2e import main as e2e_main  # lazy: aiokafka, httpx, asyncpg
 

@@ -128,7 +128,10 @@ def to_simplified(text: str) -> str:
     return "".join(pieces)
 
 
-_CLAUSES_FROM: Final = 100  # a shorter message goes to OpenCC whole
+# A shorter message goes to OpenCC whole: finding its clauses costs more than converting
+# the rest (on the corpus joined into mixed messages, whole wins up to ~1,000 characters:
+# 500 → 22 µs whole, 32 µs by clause).
+_CLAUSES_FROM: Final = 1000
 
 
 def _convert(text: str) -> str:

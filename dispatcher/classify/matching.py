@@ -50,6 +50,9 @@ class Hit(NamedTuple, Generic[T]):
     negated: bool
 
 
+_new_hit: Final = tuple.__new__
+
+
 # Rewrites of a rule's start into alternatives that each start with a fixed character
 # (same matches, same order of trial), so `re` can skip to them:
 # "(?:a|b)rest" → a rest, b rest;  "(?:a)?rest" → a rest, rest;
@@ -343,7 +346,10 @@ class Table(Generic[T]):
 
     def first_live(self, text: str) -> Hit[T] | None:
         """The first hit that is not negated (the hits after it are not looked for)."""
-        return next((h for h in self.iter_hits(text) if not h.negated), None)
+        places = self._scanner.places(text, self._id)
+        if not places:
+            return None  # most tables asked about a message have no word in it
+        return next((h for h in self._hits_at(text, places) if not h.negated), None)
 
     def hits(self, text: str, limit: int | None = None) -> list[Hit[T]]:
         """Hits in order; at most `limit` of them (a long message full of cues stays cheap)."""
@@ -351,12 +357,16 @@ class Table(Generic[T]):
 
     def iter_hits(self, text: str) -> Iterator[Hit[T]]:
         """Hits in order, found as they are asked for."""
-        length, each = self._length, self._each
+        return self._hits_at(text, self._scanner.places(text, self._id))
+
+    def _hits_at(self, text: str, places: Iterable[int]) -> Iterator[Hit[T]]:
+        length, each, rule = self._length, self._each, self._rule
         after = 0  # where the last hit ended: the next starts there or later
-        for place in self._scanner.places(text, self._id):
-            start, position = place >> _POSITION_BITS, place & _POSITION_MASK
+        for place in places:
+            start = place >> _POSITION_BITS
             if start < after:
                 continue
+            position = place & _POSITION_MASK
             end = start + length[position]
             if end == start:
                 match = each[position].match(text, start)  # type: ignore[union-attr]
@@ -364,7 +374,10 @@ class Table(Generic[T]):
                     continue
                 end = match.end()
             after = end
-            yield Hit(self._rule[position], start, end, text[start:end], is_negated(text, start))
+            # tuple.__new__ directly: a NamedTuple's own __new__ is one more Python call per hit.
+            yield _new_hit(
+                Hit, (rule[position], start, end, text[start:end], is_negated(text, start))
+            )
 
 
 class LazyHits(Generic[T]):

@@ -13,15 +13,17 @@ from typing import Final
 
 from dispatcher.classify.hanzi import to_simplified
 
-# Copy-pasted articles carry pinyin glosses after characters: 現(xiàn)、誰(shuí).
+# Copy-pasted articles carry pinyin glosses after characters: 現(xiàn)、誰(shuí). The
+# parenthesis first (the look-behind after it), so `re` skips from one to the next.
 _PINYIN_GLOSS: Final = re.compile(
-    r"(?<=[\u4e00-\u9fff])\((?=[a-zü]{0,6}[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹ])[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹ]{1,7}\)"
+    r"\((?<=[\u4e00-\u9fff]\()(?=[a-zü]{0,6}[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹ])[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹ]{1,7}\)"
 )
 # Zero-width characters and emoji variation selectors carry no meaning for the rules.
 _INVISIBLE: Final = re.compile("[\u200b-\u200f\u2060\ufe0e\ufe0f\u00ad]")
 # Whitespace matters only between two Latin letters or digits ("wifi 密码" stays readable).
 _SPACE: Final = re.compile(r"\s+")
-_KEEP_SPACE: Final = re.compile(r"(?<=[a-z0-9]) (?=[a-z0-9])")
+# The space first (the look-behind after it), so `re` skips from space to space.
+_KEEP_SPACE: Final = re.compile(r" (?<=[a-z0-9] )(?=[a-z0-9])")
 _SPACE_MARK: Final = "\x00"
 # Sentence punctuation folded to one set, so clause splitting needs only ASCII marks.
 # No rule needs more than a phone number's digits; long runs would only cost time.

@@ -18,7 +18,8 @@ _CN = CN_NUMERAL_CHARS
 # (then the run of its own kind) so `re` can skip straight to where a number starts.
 _N = rf"([\d{_CN}](?:(?<=\d)\d{{0,5}}|(?<=[{_CN}])[{_CN}]{{0,5}}))"
 _N_ANY = rf"(?:\d{{1,6}}|[{_CN}]{{1,6}})"
-_TRIPLE: Final = re.compile(r"(?<![\d-])(\d{1,3})-(\d{1,2})-(\d{3,4})(?![\d-])")
+# Starts with \d (the look-behind sits after the first digit) so `re` skips to digits.
+_TRIPLE: Final = re.compile(r"(\d(?<![\d-]\d)\d{0,2})-(\d{1,2})-(\d{3,4})(?![\d-])")
 _BUILDING: Final = re.compile(
     rf"{_N}\s{{0,3}}(?:号楼|号栋|号幢|栋|幢|座(?!位)|#楼?|楼(?={_N_ANY}单元))"
 )

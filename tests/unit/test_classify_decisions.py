@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from dispatcher.bench.classify import STAGES
 from dispatcher.bench.cli import main as bench_main
 from dispatcher.classify import classify
 from dispatcher.classify.decisions import corpus_texts, decision_lines
@@ -47,9 +48,13 @@ def test_bench_classify_times_both_trees_by_length(capsys: pytest.CaptureFixture
     bucket timed in both; only the report's shape is asserted, never a time."""
     assert bench_main(["classify", "--compare", "HEAD", "--rounds", "1", "--limit", "3"]) == 0
     assert "cpu best-of-calls" in capsys.readouterr().out
-    args = ["classify", "--compare", "HEAD", "--rounds", "2", "--limit", "2", "--json"]
+    args = ["classify", "--compare", "HEAD", "--rounds", "2", "--limit", "2", "--json", "--stages"]
     assert bench_main(args) == 0
     report = json.loads(capsys.readouterr().out)
+    for side in ("baseline", "current"):  # each step of `classify`, timed apart
+        for row in report["stages"][side].values():
+            assert set(row) == {f"{st}_{q}_us" for st in STAGES for q in ("p50", "p99")}
+            assert all(0 <= row[f"{st}_p50_us"] <= row[f"{st}_p99_us"] for st in STAGES)
     assert report["messages"] == {"1-50": 2, "51-100": 2, "101-200": 2, "201-500": 2, "100k": 1}
     assert isinstance(report["answers_differing_from_baseline"], int)
     for side in ("baseline", "current"):

@@ -17,6 +17,7 @@ from dispatcher.classify.decisions import corpus_texts
 from dispatcher.classify.hanzi import (
     _AMBIGUOUS,
     _CLAUSE_MARKS,
+    _CLAUSES_FROM,
     detect_script,
     to_simplified,
     unchanged_by_opencc,
@@ -67,8 +68,10 @@ def test_no_opencc_key_holds_a_clause_mark(tmp_path: Path) -> None:
 def test_clause_by_clause_is_what_opencc_gives_for_the_whole() -> None:
     # As `normalise` hands them over (full-width marks folded), run together as in the bench.
     texts = [unicodedata.normalize("NFKC", t) for t in corpus_texts(CORPUS)]
-    mixed = [",".join(texts[k : k + n]) for n in (3, 9) for k in range(0, len(texts), n)]
-    mixed += ["甚至著名.\n滑鼠壞了!我爸暈倒" * 9, "我爸…暈倒、叫不醒~ 鄰居\t快來," + "我们" * 60]
+    # 60 at a time: past _CLAUSES_FROM, so these go to OpenCC clause by clause.
+    mixed = [",".join(texts[k : k + n]) for n in (3, 9, 60) for k in range(0, len(texts), n)]
+    mixed += ["甚至著名.\n滑鼠壞了!我爸暈倒" * 60, "我爸…暈倒、叫不醒~ 鄰居\t快來," + "我们" * 600]
+    assert sum(len(t) >= _CLAUSES_FROM for t in mixed) > 10
     assert [t for t in mixed if to_simplified(t) != TW2SP.convert(t)] == []
 
 

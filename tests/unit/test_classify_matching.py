@@ -43,6 +43,9 @@ TEXTS = [
     for name in ("train.jsonl", "dev.jsonl")
     for line in (CORPUS / name).read_text(encoding="utf-8").splitlines()
 ] + ["1" * 300 + "楼", "一" * 300, "头疼得厉害胸口疼得要命" * 20]
+# Past the scanner's 4,096-character chunk (its places come as they are read): negated
+# hits first, the live one and a table's only word in the second chunk.
+TEXTS += ["没有人晕倒,我们" * 600 + "孩子发烧了,谁能帮忙"]
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))

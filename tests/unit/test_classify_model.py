@@ -10,7 +10,14 @@ import pytest
 from dispatcher.classify import classify
 from dispatcher.classify.cli import main
 from dispatcher.classify.normalise import normalise
-from dispatcher.classify.redflag_model import MODEL_PATH, RedFlagModel, load_model, ngrams
+from dispatcher.classify.redflag_model import (
+    MODEL_PATH,
+    RedFlagModel,
+    _codes,
+    _keys,
+    load_model,
+    ngrams,
+)
 from dispatcher.classify.safety import apply_floor, model_flag
 from dispatcher.classify.train_model import TRAINING_FILES
 from schemas.vocab import Urgency
@@ -26,6 +33,22 @@ def test_the_model_is_shipped_and_never_trained_on_the_test_split() -> None:
 
 def test_ngrams() -> None:
     assert ngrams("胸口疼") == {"胸", "口", "疼", "胸口", "口疼", "胸口疼"}
+
+
+@pytest.mark.parametrize(("low", "high"), [(1, 1), (1, 3), (2, 3), (3, 3)])
+@pytest.mark.parametrize("text", ["", "胸", "胸口", "胸口疼得厉害😣", "a b"])
+def test_ngram_numbers_are_the_ngrams(text: str, low: int, high: int) -> None:
+    """The numbers the model looks up are exactly `ngrams`' n-grams, one per occurrence."""
+    numbers = _keys(_codes(text), low, high).tolist()
+
+    def number(gram: str) -> int:  # each code point + 1 in 21 bits, the first highest
+        return sum((ord(ch) + 1) << (21 * (len(gram) - 1 - k)) for k, ch in enumerate(gram))
+
+    expected = [
+        number(text[i : i + n]) for n in range(low, high + 1) for i in range(len(text) - n + 1)
+    ]
+    assert numbers == expected
+    assert len(set(numbers)) == len(ngrams(text, low, high))
 
 
 def test_a_toy_model_scores_by_its_weights() -> None:

@@ -36,9 +36,12 @@ def test_opencc_converts_phrases(traditional: str, simplified: str) -> None:
 
 def test_normalise_folds_width_script_case_and_pinyin_glosses() -> None:
     assert normalise("親愛(ài)的鄰居們，誰(shuí)能幫忙？") == "亲爱的邻居们,谁能帮忙?"
+    # A gloss only right after a character, with a tone mark, up to seven letters.
+    assert normalise("(ài)a(ài)愛(ai)愛(zhuàngggg)愛((ài)") == "(ài)a(ài)爱(ai)爱(zhuàngggg)爱((ài)"
     assert normalise("５号楼３单元　ＷｉＦｉ") == "5号楼3单元wifi"
     assert normalise("wifi  密码") == "wifi密码"
     assert normalise("wifi 5g") == "wifi 5g"
+    assert normalise(" a b\t 1 中 c  d 2\n") == "a b 1中c d 2"
     assert normalise("🙏\u200d❤️") == "🙏❤"
 
 
@@ -130,6 +133,11 @@ def test_counts_that_are_not_helpers(text: str) -> None:
         ("1#楼", {"building": "1"}),
         ("b栋", {"building": "B"}),
         ("3-2-802", {"building": "3", "unit": "2", "room": "802", "floor": "8"}),
+        ("住在12-3-1201", {"building": "12", "unit": "3", "room": "1201", "floor": "12"}),
+        # Not building-unit-room: digits or a dash run on before or after.
+        ("1234-2-802", {}),
+        ("0-3-2-802", {}),
+        ("3-2-80211", {}),
         ("第五层", {"floor": "5"}),
         ("小区门口", {"spot": "小区门口"}),
         ("电话13812345678", {}),
