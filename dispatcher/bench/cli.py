@@ -93,6 +93,16 @@ def _parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=0, help="at most this many messages a bucket (0: all)"
     )
     classify.add_argument("--json", action="store_true", help="print the report as JSON")
+    notify = sub.add_parser(
+        "notify",
+        help="the notify agent: CPU per delivered offer; --compare REV beside, same pushes",
+        description="Offer waves from the real core through the real notify agent to a local "
+        "receiver, at --rate waves per second; with --compare REV, REV's agent beside this "
+        "one (pushes compared byte for byte first), turn by turn. Progress on stderr.",
+    )
+    from dispatcher.bench.notify import add_arguments as add_notify_arguments
+
+    add_notify_arguments(notify)
     return parser
 
 
@@ -114,6 +124,10 @@ def main(argv: list[str]) -> int:
         from dispatcher.bench.classify import main as classify_main
 
         return classify_main(args.compare, args.rounds, args.repeat, args.limit, args.json)
+    if args.bench == "notify":
+        from dispatcher.bench.notify import main as notify_main
+
+        return notify_main(args)
     if args.bench == "e2e":
         from dispatcher.bench.e2e import main as e2e_main  # lazy: aiokafka, httpx, asyncpg
 

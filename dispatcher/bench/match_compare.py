@@ -47,10 +47,10 @@ def resolve(rev: str) -> str:
     return out.stdout.strip()
 
 
-def extract(commit: str, into: Path) -> Path:
+def extract(commit: str, into: Path, packages: tuple[str, ...] = ("dispatcher", "schemas")) -> Path:
     """The revision's Python packages (not a worktree: nothing to clean up in git)."""
     archive = subprocess.run(
-        ["git", "-C", str(_ROOT), "archive", commit, "dispatcher", "schemas"],
+        ["git", "-C", str(_ROOT), "archive", commit, *packages],
         capture_output=True,
         check=True,
     )

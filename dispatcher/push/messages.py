@@ -8,6 +8,7 @@ contact and exact place (PIPL: minimum necessary).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -44,9 +45,14 @@ SKILL_ZH: dict[Skill, str] = {
 CALL_EMERGENCY = "如有生命危险，请立即拨打{number}。"
 
 
+# `\s` is exactly `str.isspace` (both are Py_UNICODE_ISSPACE): one C scan of the URL
+# instead of a Python step per character (offer links are ~280 characters).
+_SPACE = re.compile(r"\s")
+
+
 def checked_link(url: str) -> str:
     url = url.strip()
-    if not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
+    if not url.startswith(("https://", "http://")) or _SPACE.search(url):
         raise ValueError("links must be absolute http(s) URLs")
     return url
 
