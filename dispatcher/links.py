@@ -165,7 +165,8 @@ def _seal(settings: Settings, plain: bytes) -> str:
     aead, mac_key = _sealer(settings.link_secret.get_secret_value())
     nonce = os.urandom(NONCE_BYTES)
     body = SEALED + _b64(nonce + aead.encrypt(nonce, plain, AAD))
-    return f"{body}.{_b64(hmac.digest(mac_key, body.encode('ascii'), 'sha256'))}"
+    mac = hmac.new(mac_key, body.encode("ascii"), hashlib.sha256).digest()
+    return f"{body}.{_b64(mac)}"
 
 
 def sign_claims(settings: Settings, claims: dict[str, object]) -> str:
@@ -266,6 +267,7 @@ def helper_link(
     return settings.public_base_url.rstrip("/") + HELPER_PATH + sign_claims(settings, claims)
 
 
+@lru_cache(maxsize=1024)  # one per community: every offer of every wave asks for it
 def answer_path(community_id: str) -> str:
     """The answer page's path for a community's group messages (no secret in it: the
     community only says which platform's login to use)."""
