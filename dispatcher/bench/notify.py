@@ -130,7 +130,18 @@ class _Agent:
                 await self.agent.handle(record)
         while self.done[0] < expected:
             await asyncio.sleep(0.001)
-        return {"cpu_s": time.process_time() - c0, "wall_s": loop.time() - w0}
+        return {
+            "cpu_s": time.process_time() - c0,
+            "wall_s": loop.time() - w0,
+            "connections": self.connections(),
+        }
+
+    def connections(self) -> int | None:
+        """Connections the agent's client keeps (keep-alive: a few, however many POSTs)."""
+        deliverer = self.agent.notifier._deliverer
+        pool = getattr(getattr(deliverer, "_client", None), "_transport", None)
+        found = getattr(getattr(pool, "_pool", None), "connections", None)
+        return None if found is None else len(found)
 
 
 def serve() -> None:
@@ -265,12 +276,17 @@ def run(
                 )
                 child.ask(op="run", name="timed", waves=digest_waves[:2], rate=rate)  # warm-up
             order = list(children)
+            posts: dict[str, int] = dict.fromkeys(children, 0)
+            connections: dict[str, Any] = {}
             for k in range(rounds):
                 print(f"round {k + 1}/{rounds}…", file=sys.stderr, flush=True)
                 chunk = waves[k * requests : (k + 1) * requests]
                 for name in order if k % 2 == 0 else order[::-1]:
+                    before = len(rx.for_path(f"/{name}"))
                     out = children[name].ask(op="run", name="timed", waves=chunk, rate=rate)
                     cpu[name].append(out["cpu_s"] * 1e6 / _offers(chunk))
+                    posts[name] += len(rx.for_path(f"/{name}")) - before
+                    connections[name] = out["connections"]
         finally:
             for child in children.values():
                 child.close()
@@ -285,6 +301,8 @@ def run(
             "cpu_us_per_offer_median": round(ordered[len(ordered) // 2], 1),
             "cpu_us_per_offer_min": round(ordered[0], 1),
             "cpu_us_per_offer_rounds": [round(v, 1) for v in values],
+            "posts": posts[name],
+            "client_connections_at_end": connections[name],
         }
     if base_rev:
         report["baseline_rev"] = base_rev[:12]
