@@ -27,6 +27,8 @@ import hmac
 import json
 import os
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from json.encoder import encode_basestring_ascii
 from typing import Literal
 from urllib.parse import urlencode
 
@@ -140,19 +142,35 @@ def _unb64(text: str) -> bytes:
     return data
 
 
+def _json_text(value: str) -> str:
+    """A string as `json.dumps` writes it (ensure_ascii, the C encoder it uses)."""
+    return str(encode_basestring_ascii(value))
+
+
 def _unix(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValueError("expires_at must be timezone-aware")
     return int(moment.timestamp())
 
 
-def sign_claims(settings: Settings, claims: dict[str, object]) -> str:
-    plain = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode()
+@lru_cache(maxsize=4)
+def _sealer(secret: str) -> tuple[AESGCM, bytes]:
+    """The cipher and MAC key of one link secret, derived once (not twice per token: the
+    notify agent signs two tokens per offer)."""
+    return AESGCM(_enc_key(secret)), _derive(secret)
+
+
+def _seal(settings: Settings, plain: bytes) -> str:
+    """A token for the claims' JSON: a fresh random nonce every time, as ever."""
+    aead, mac_key = _sealer(settings.link_secret.get_secret_value())
     nonce = os.urandom(NONCE_BYTES)
-    sealed = AESGCM(_enc_key(settings.link_secret.get_secret_value())).encrypt(nonce, plain, AAD)
-    body = SEALED + _b64(nonce + sealed)
-    mac = hmac.new(_key(settings), body.encode("ascii"), hashlib.sha256).digest()
+    body = SEALED + _b64(nonce + aead.encrypt(nonce, plain, AAD))
+    mac = hmac.new(mac_key, body.encode("ascii"), hashlib.sha256).digest()
     return f"{body}.{_b64(mac)}"
+
+
+def sign_claims(settings: Settings, claims: dict[str, object]) -> str:
+    return _seal(settings, json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
 
 
 def _open(settings: Settings, body: str, key_index: int) -> bytes:
@@ -210,21 +228,18 @@ def action_links(
     `platform_user_id` (the roster's 平台账号) makes the link need that platform user's
     login where the community has one configured.
     """
-    base = settings.public_base_url.rstrip("/")
+    base = settings.public_base_url.rstrip("/") + OFFER_PATH
+    # The two tokens' claims differ only in "k" (sorted keys: c e h k o r u v): the JSON
+    # around it is written once, exactly as `offer_token` (json.dumps) writes it.
+    text = _json_text
+    head = f'{{"c":{text(community_id)},"e":{_unix(expires_at)},"h":{text(helper_id)},"k":"'
+    tail = f'","o":{text(offer_id)},"r":{text(request_id)},'
+    if platform_user_id:
+        tail += f'"u":{text(platform_user_id)},'
+    tail += f'"v":{TOKEN_VERSION}}}'
     return {
-        action: base
-        + OFFER_PATH
-        + offer_token(
-            settings,
-            action=action,
-            request_id=request_id,
-            offer_id=offer_id,
-            helper_id=helper_id,
-            community_id=community_id,
-            expires_at=expires_at,
-            platform_user_id=platform_user_id,
-        )
-        for action in ("accept", "decline")
+        action: base + _seal(settings, (head + action + tail).encode())
+        for action in ("accept", "decline")  # in this order: each takes its own nonce
     }
 
 
@@ -252,6 +267,7 @@ def helper_link(
     return settings.public_base_url.rstrip("/") + HELPER_PATH + sign_claims(settings, claims)
 
 
+@lru_cache(maxsize=1024)  # one per community: every offer of every wave asks for it
 def answer_path(community_id: str) -> str:
     """The answer page's path for a community's group messages (no secret in it: the
     community only says which platform's login to use)."""

@@ -98,6 +98,16 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also time classify's steps (normalise, red flags with the scan, rules, floor)",
     )
+    notify = sub.add_parser(
+        "notify",
+        help="the notify agent: CPU per delivered offer; --compare REV beside, same pushes",
+        description="Offer waves from the real core through the real notify agent to a local "
+        "receiver, at --rate waves per second; with --compare REV, REV's agent beside this "
+        "one (pushes compared byte for byte first), turn by turn. Progress on stderr.",
+    )
+    from dispatcher.bench.notify import add_arguments as add_notify_arguments
+
+    add_notify_arguments(notify)
     return parser
 
 
@@ -121,6 +131,10 @@ def main(argv: list[str]) -> int:
         return classify_main(
             args.compare, args.rounds, args.repeat, args.limit, args.json, args.stages
         )
+    if args.bench == "notify":
+        from dispatcher.bench.notify import main as notify_main
+
+        return notify_main(args)
     if args.bench == "e2e":
         from dispatcher.bench.e2e import main as e2e_main  # lazy: aiokafka, httpx, asyncpg
 

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
+import select
+import socket
+from collections.abc import Iterable
+from typing import Any
 
+import httpcore
 import httpx
 
 _SECRET_QUERY = re.compile(r"(?i)\b(key|access_token|sign|timestamp|session)=[^&\s\"']*")
@@ -57,11 +62,81 @@ def make_client(
     endpoints x concurrency. Redirects are never followed (a 3xx is a failure), so an
     endpoint cannot bounce us to an unconfigured host."""
     install_log_redaction()
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_keepalive)
+    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=trust_env)
+    # httpx offers no switch for the pool's network backend; httpcore's pool takes one.
+    transport._pool._network_backend = KeptAliveBackend()
     return httpx.AsyncClient(
-        limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_keepalive
-        ),
+        transport=transport,
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         trust_env=trust_env,  # no proxy from the environment unless asked
     )
+
+
+def _readable(sock: socket.socket) -> bool:
+    """httpcore's `is_socket_readable`: a closed socket counts as readable (at EOF)."""
+    fd = sock.fileno()
+    if fd < 0:
+        return True
+    poll = select.poll()
+    poll.register(fd, select.POLLIN)
+    return bool(poll.poll(0))
+
+
+class KeptAliveStream(httpcore.AsyncNetworkStream):
+    """One pooled connection, as httpcore's AnyIO stream, but asked "has the server
+    closed you?" (which httpcore asks of every pooled connection several times per
+    request) it polls its socket directly. AnyIO answers by building the socket's whole
+    attribute table, a getpeername() call included, every time: with 16 kept-alive
+    connections that was half the CPU of each POST (bench notify --batch-max 1)."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        return KeptAliveStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._socket is not None and hasattr(select, "poll"):
+            return _readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+class KeptAliveBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's AnyIO backend, its streams wrapped in `KeptAliveStream`."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        return KeptAliveStream(stream)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_unix_socket(path, timeout, socket_options)
+        return KeptAliveStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)

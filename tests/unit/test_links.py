@@ -101,3 +101,46 @@ def test_helper_link_is_personal_and_long_lived() -> None:
 def test_naive_expiry_is_refused() -> None:
     with pytest.raises(ValueError):
         make(expires_at=datetime(2024, 1, 1))
+
+
+def _counting_urandom(monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = iter(range(1 << 30))
+    monkeypatch.setattr("os.urandom", lambda n: next(counter).to_bytes(4, "big") * (n // 4))
+
+
+@given(
+    st.text(min_size=1, max_size=12),
+    st.text(min_size=1, max_size=12),
+    st.one_of(st.none(), st.just(""), st.text(min_size=1, max_size=12)),
+)
+def test_offer_links_are_byte_for_byte_the_tokens_offer_token_makes(
+    helper_id: str, community_id: str, platform_user_id: str | None
+) -> None:
+    """action_links writes its two tokens' claims itself (once per offer): with the same
+    nonces they are exactly offer_token's (json.dumps), for any characters in the ids."""
+    from dispatcher.links import offer_token
+
+    claims = {
+        "request_id": 'r"1\\',
+        "offer_id": "o\u20281é",
+        "helper_id": helper_id,
+        "community_id": community_id,
+        "expires_at": NOW + timedelta(minutes=10),
+        "platform_user_id": platform_user_id,
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        _counting_urandom(mp)
+        links = action_links(S, **claims)  # type: ignore[arg-type]
+    with pytest.MonkeyPatch.context() as mp:
+        _counting_urandom(mp)
+        tokens = [offer_token(S, action=a, **claims) for a in ("accept", "decline")]  # type: ignore[arg-type]
+    assert [token_of(links[a]) for a in ("accept", "decline")] == tokens
+    accept = verify_token(S, tokens[0], NOW)
+    assert (accept.helper_id, accept.community_id) == (helper_id, community_id)
+    assert accept.platform_user_id == (platform_user_id or None)
+
+
+def test_every_offer_link_takes_a_fresh_nonce() -> None:
+    a, b = make(), make()
+    tokens = {token_of(u) for u in (*a.values(), *b.values())}
+    assert len(tokens) == 4 and len({t[:17] for t in tokens}) == 4  # "~" + 16 nonce chars

@@ -195,3 +195,23 @@ def test_the_referral_and_welcome_say_the_communitys_hotlines_after_the_emergenc
     welcome = render_welcome(WelcomeSpec("https://dispatch.example.org/h/x", "林", duty)).text
     assert "120/110/119" in welcome and "社区值班 0592-5550101" in welcome
     assert "0592" not in render_welcome(WelcomeSpec("https://dispatch.example.org/h/x")).text
+
+
+def test_checked_link_refuses_exactly_the_characters_str_isspace_calls_space() -> None:
+    """The regex scan that replaced `any(c.isspace() for c in url)` judges every code point
+    alike: inside a link, a space of any script is refused, anything else is kept."""
+    import sys
+
+    from dispatcher.push.messages import checked_link
+
+    for code in range(sys.maxunicode + 1):
+        c = chr(code)
+        if 0xD800 <= code <= 0xDFFF:
+            continue  # lone surrogates: str.isspace is False, and so is the regex
+        url = f"https://help.example/a{c}b"
+        try:
+            checked_link(url)
+            refused = False
+        except ValueError:
+            refused = True
+        assert refused == c.isspace(), hex(code)
