@@ -119,7 +119,8 @@ class Bench(BenchSteps):
             self.observer.start_consumer()
             self.find_servers()
             p.phase(
-                f"floor: {o.floor_count} raw produce→consume round trips at {o.floor_rate:.0f}/s"
+                f"floor: {o.floor_count} raw produce→consume round trips at {o.floor_rate:.0f}/s "
+                "after a warm-up"
             )
             floor = await measure_floor(
                 o.kafka_bootstrap,
@@ -129,7 +130,10 @@ class Bench(BenchSteps):
                 o.floor_rate,
                 p,
             )
-            p.phase(f"floor: p50 {floor['p50_ms']} ms, p99 {floor['p99_ms']} ms")
+            p.phase(
+                f"floor: p50 {floor['p50_ms']} ms, p99 {floor['p99_ms']} ms "
+                f"(by quarter {floor['p99_by_block_ms']})"
+            )
             p.phase("starting worker-1 and the API")
             self.stack.start_worker("worker-1")
             await self.stack.start_api()
