@@ -86,6 +86,7 @@ def create_faust_app(settings: Settings, worker_name: str = "worker") -> Dispatc
         broker_session_timeout=settings.broker_session_timeout_seconds,
         broker_heartbeat_interval=settings.broker_heartbeat_interval_seconds,
         producer_acks=-1,
+        producer_linger=0.002,
         # The same community → partition placement as the API's producer (commands) and
         # for the events, so events stay co-partitioned with their commands.
         producer_partitioner=CommunityPartitioner(settings.community_partitions),
