@@ -22,7 +22,7 @@ from dispatcher.bench.e2e_cpu import (
     cpu_ms_per_request,
     tick_hz,
 )
-from dispatcher.bench.e2e_floor import measure_floor
+from dispatcher.bench.e2e_floor import measure_floor, unsteady
 from dispatcher.bench.e2e_load import RunResult, offer_load, prepare
 from dispatcher.bench.e2e_observe import Observer
 from dispatcher.bench.e2e_options import (
@@ -130,6 +130,8 @@ class Bench(BenchSteps):
                 o.floor_rate,
                 p,
             )
+            if (note := unsteady(floor)) is not None:
+                self.notes.append(note)
             p.phase(
                 f"floor: p50 {floor['p50_ms']} ms, p99 {floor['p99_ms']} ms "
                 f"(by quarter {floor['p99_by_block_ms']})"

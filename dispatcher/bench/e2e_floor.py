@@ -46,6 +46,18 @@ def block_p99s(seconds: list[float], blocks: int = BLOCKS) -> list[float | None]
     return [summarize(seconds[i : i + size])["p99_ms"] for i in range(0, len(seconds), size)]
 
 
+def unsteady(floor: dict[str, Any], spread: float = 2.0) -> str | None:
+    """A note when the floor's quarters disagree by more than `spread`×: its p99 then
+    measures the machine's stalls more than Kafka, and so does `e2e_p99_over_floor`."""
+    blocks = [b for b in floor.get("p99_by_block_ms", []) if b is not None]
+    if len(blocks) < 2 or min(blocks) <= 0 or max(blocks) / min(blocks) <= spread:
+        return None
+    return (
+        f"floor unsteady: p99 by quarter {blocks} ms (load {floor.get('load_avg_1m')}); "
+        "e2e_p99_over_floor is not comparable between runs"
+    )
+
+
 async def _leaders_known(
     producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, topic: str, partitions: int
 ) -> None:

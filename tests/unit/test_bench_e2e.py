@@ -215,7 +215,7 @@ def test_headline_figures() -> None:
 
 
 def test_floor_reports_p99_per_block_in_sending_order() -> None:
-    from dispatcher.bench.e2e_floor import block_p99s
+    from dispatcher.bench.e2e_floor import block_p99s, unsteady
     from dispatcher.bench.e2e_report import floor_line
 
     quiet, stall = [0.001] * 300, [0.001] * 290 + [0.040] * 10  # a 40 ms stall: 10 records
@@ -232,3 +232,6 @@ def test_floor_reports_p99_per_block_in_sending_order() -> None:
         }
     )
     assert "1000 round trips after 200 warm-up" in line and "[4.0, 4.2, 3.9, 4.1]" in line
+    assert unsteady({"p99_by_block_ms": [4.0, 4.2, 3.9, 4.1]}) is None
+    note = unsteady({"p99_by_block_ms": [4.0, 40.0, 3.9, 4.1], "load_avg_1m": [9.5, 11.0]})
+    assert note is not None and "not comparable" in note
