@@ -22,7 +22,7 @@ from dispatcher.bench.e2e_cpu import (
     cpu_ms_per_request,
     tick_hz,
 )
-from dispatcher.bench.e2e_floor import measure_floor
+from dispatcher.bench.e2e_floor import measure_floor, unsteady
 from dispatcher.bench.e2e_load import RunResult, offer_load, prepare
 from dispatcher.bench.e2e_observe import Observer
 from dispatcher.bench.e2e_options import (
@@ -120,7 +120,8 @@ class Bench(BenchSteps):
             self.observer.start_consumer()
             self.find_servers()
             p.phase(
-                f"floor: {o.floor_count} raw produce→consume round trips at {o.floor_rate:.0f}/s"
+                f"floor: {o.floor_count} raw produce→consume round trips at {o.floor_rate:.0f}/s "
+                "after a warm-up"
             )
             floor = await measure_floor(
                 o.kafka_bootstrap,
@@ -130,7 +131,12 @@ class Bench(BenchSteps):
                 o.floor_rate,
                 p,
             )
-            p.phase(f"floor: p50 {floor['p50_ms']} ms, p99 {floor['p99_ms']} ms")
+            if (note := unsteady(floor)) is not None:
+                self.notes.append(note)
+            p.phase(
+                f"floor: p50 {floor['p50_ms']} ms, p99 {floor['p99_ms']} ms "
+                f"(by quarter {floor['p99_by_block_ms']})"
+            )
             p.phase("starting worker-1 and the API")
             self.stack.start_worker("worker-1")
             await self.stack.start_api()

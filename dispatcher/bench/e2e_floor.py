@@ -1,11 +1,24 @@
 """The floor: a raw aiokafka produce → consume round trip on the same broker, with the
-service's topic settings (same partition count, acks=all, idempotent producer, linger 0),
-paced like the lowest e2e rate. No HTTP, no PostgreSQL, no Faust: what one Kafka hop costs."""
+service's topic settings (same partition count, acks=all, idempotent producer, linger 0).
+No HTTP, no PostgreSQL, no Faust: what one Kafka hop costs.
+
+Its p99 is the denominator of `e2e_p99_over_floor`, so it has to be stable. What made it
+swing (README, Performance, 2026-12-02): (1) 300 samples in a quick run, so p99 was the
+3rd-worst round trip, and the tail comes in stalls (a broker GC pause or a descheduled
+process delays every record produced meanwhile: one 20 ms stall at 200/s is 4 records),
+so p99 was decided by whether one stall fell in a 1.5 s window; (2) it started right after
+the topic was created, with one warm-up record: partition leaders not yet in the clients'
+metadata (a NotLeaderForPartition retry), cold segments and a broker that had not yet run
+this path for this topic. Now: wait for every partition's leader, a warm-up that touches
+every partition and is thrown away, then enough samples for p99 to be the 10th-worst or
+later, and the p99 of each block of the run reported beside it so a swing shows.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +27,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from dispatcher.bench.e2e_stats import summarize
+
+BLOCKS = 4  # p99 per quarter of the run: they agree when the floor is stable
 
 
 async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
@@ -25,6 +40,45 @@ async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
         await admin.close()
 
 
+def block_p99s(seconds: list[float], blocks: int = BLOCKS) -> list[float | None]:
+    """p99 (ms) of each consecutive block of the samples, in sending order."""
+    size = max(1, -(-len(seconds) // blocks))
+    return [summarize(seconds[i : i + size])["p99_ms"] for i in range(0, len(seconds), size)]
+
+
+def unsteady(floor: dict[str, Any], spread: float = 2.0) -> str | None:
+    """A note when the floor's quarters disagree by more than `spread`×: its p99 then
+    measures the machine's stalls more than Kafka, and so does `e2e_p99_over_floor`."""
+    blocks = [b for b in floor.get("p99_by_block_ms", []) if b is not None]
+    if len(blocks) < 2 or min(blocks) <= 0 or max(blocks) / min(blocks) <= spread:
+        return None
+    return (
+        f"floor unsteady: p99 by quarter {blocks} ms (load {floor.get('load_avg_1m')}); "
+        "e2e_p99_over_floor is not comparable between runs"
+    )
+
+
+async def _leaders_known(
+    producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, topic: str, partitions: int
+) -> None:
+    """Both clients know a leader for every partition: a freshly created topic is in the
+    metadata before its leaders are, and a send or an offset lookup then backs off."""
+    for _ in range(100):
+        ready = True
+        for client in (producer.client, consumer._client):
+            cluster = client.cluster
+            if len(cluster.partitions_for_topic(topic) or ()) < partitions or any(
+                cluster.leader_for_partition(TopicPartition(topic, p)) in (None, -1)
+                for p in range(partitions)
+            ):
+                ready = False
+                await client.force_metadata_update()
+        if ready:
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"no leader for every partition of {topic} after 10 s")
+
+
 async def measure_floor(
     bootstrap: str,
     topic: str,
@@ -32,7 +86,11 @@ async def measure_floor(
     count: int,
     rate: float,
     progress: Callable[[str], None] = lambda s: None,
+    warmup: int | None = None,
 ) -> dict[str, Any]:
+    """`count` round trips at `rate`/s after `warmup` (default: one second's worth, at
+    least 100) that are sent the same way and thrown away."""
+    warm = max(100, round(rate)) if warmup is None else warmup
     await create_topic(bootstrap, topic, partitions)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0
@@ -42,13 +100,13 @@ async def measure_floor(
     )
     await producer.start()
     await consumer.start()
+    total = warm + count
     received: dict[int, float] = {}
+    acked: dict[int, float] = {}
+    sent: dict[int, float] = {}
+    load = os.getloadavg()[0]
     try:
-        for _ in range(100):
-            if consumer.partitions_for_topic(topic):
-                break
-            await consumer._client.force_metadata_update()
-            await asyncio.sleep(0.1)
+        await _leaders_known(producer, consumer, topic, partitions)
         parts = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(parts)
         await consumer.seek_to_end(*parts)
@@ -56,30 +114,28 @@ async def measure_floor(
             await consumer.position(tp)
 
         async def consume() -> None:
-            while len(received) < count:
+            while len(received) < total:
                 batches = await consumer.getmany(timeout_ms=200)
                 now = time.monotonic()
                 for messages in batches.values():
                     for m in messages:
-                        i = int(m.value)
-                        if i >= 0:  # not the warm-up message
-                            received.setdefault(i, now)
+                        received.setdefault(int(m.value), now)
 
         reader = asyncio.create_task(consume())
-        # warm-up: metadata, connections, the idempotent producer id
-        await (await producer.send(topic, b"-1", key=b"warm"))
-        sent: dict[int, float] = {}
         acks = []
         t0 = time.monotonic()
-        for i in range(count):
+        for i in range(total):
             delay = t0 + i / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             key = f"bench-sq{i % 16:02d}".encode()  # spread over partitions like communities
             sent[i] = time.monotonic()
-            acks.append(await producer.send(topic, str(i).encode(), key=key))
+            ack = await producer.send(topic, str(i).encode(), key=key)
+            ack.add_done_callback(lambda _, i=i: acked.setdefault(i, time.monotonic()))
+            acks.append(ack)
             if i % 200 == 0:
-                progress(f"floor: {i}/{count} sent, {len(received)} received")
+                stage = "warm-up" if i < warm else "measuring"
+                progress(f"floor ({stage}): {i}/{total} sent, {len(received)} received")
         await asyncio.gather(*acks)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(reader, timeout=15)
@@ -87,15 +143,24 @@ async def measure_floor(
     finally:
         await producer.stop()
         await consumer.stop()
-    lat = [received[i] - t for i, t in sent.items() if i in received]
+    measured = range(warm, total)
+    lat = [received[i] - sent[i] for i in measured if i in received]
+    ack_lat = [acked[i] - sent[i] for i in measured if i in acked]
     out = summarize(lat)
+    acks_summary = summarize(ack_lat)
     out.update(
         {
             "count": len(lat),
+            "warmup": warm,
             "lost": count - len(lat),
+            "p99_by_block_ms": block_p99s(lat),
+            # where the tail is: the produce (broker append, acks=all) or the fetch
+            "ack_p50_ms": acks_summary["p50_ms"],
+            "ack_p99_ms": acks_summary["p99_ms"],
             "offered_rate": rate,
-            "rate": round(len(lat) / elapsed, 1) if elapsed > 0 else 0.0,
+            "rate": round(total / elapsed, 1) if elapsed > 0 else 0.0,
             "partitions": partitions,
+            "load_avg_1m": [round(load, 2), round(os.getloadavg()[0], 2)],
         }
     )
     return out

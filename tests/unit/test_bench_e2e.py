@@ -212,3 +212,26 @@ def test_headline_figures() -> None:
     assert cpu["by_offered_rate"] == {"50.0": 30.0, "200.0": 12.0}
     empty = headline([], {"p50_ms": 1.0, "p99_ms": 4.0}, None)
     assert empty["cpu_ms_per_request"] is None and empty["intake_p50_ms"] is None
+
+
+def test_floor_reports_p99_per_block_in_sending_order() -> None:
+    from dispatcher.bench.e2e_floor import block_p99s, unsteady
+    from dispatcher.bench.e2e_report import floor_line
+
+    quiet, stall = [0.001] * 300, [0.001] * 290 + [0.040] * 10  # a 40 ms stall: 10 records
+    assert block_p99s(quiet + stall + quiet + quiet) == [1.0, 40.0, 1.0, 1.0]
+    assert block_p99s([0.002] * 8) == [2.0] * 4 and block_p99s([]) == []
+    line = floor_line(
+        {
+            "p50_ms": 0.9,
+            "p99_ms": 4.2,
+            "count": 1000,
+            "warmup": 200,
+            "p99_by_block_ms": [4.0, 4.2, 3.9, 4.1],
+            "ack_p99_ms": 3.8,
+        }
+    )
+    assert "1000 round trips after 200 warm-up" in line and "[4.0, 4.2, 3.9, 4.1]" in line
+    assert unsteady({"p99_by_block_ms": [4.0, 4.2, 3.9, 4.1]}) is None
+    note = unsteady({"p99_by_block_ms": [4.0, 40.0, 3.9, 4.1], "load_avg_1m": [9.5, 11.0]})
+    assert note is not None and "not comparable" in note
