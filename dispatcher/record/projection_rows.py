@@ -14,13 +14,17 @@ from schemas.events import Event, OfferSent
 Handler = Callable[[asyncpg.Connection, Event, dict[str, Any]], Awaitable[None]]
 
 
+_PRIVATE = {"contact", "place", "text", "sealed"}
+
+
 def _body_json(event: Event) -> str:
-    body = event.body.model_dump(mode="json")
+    """The body as the log stores it (jsonb: key order and spacing are not kept, so pydantic's
+    own serializer gives the same value as `json.dumps(model_dump(mode="json"))`, faster)."""
     if event.body.type == "helper_assigned":
         # The log is read by staff reports: keep the requester's contact out of it
         # (request_private holds it, under its own retention).
-        body = {k: v for k, v in body.items() if k not in {"contact", "place", "text", "sealed"}}
-    return json.dumps(body, ensure_ascii=False)
+        return event.body.model_dump_json(exclude=_PRIVATE)
+    return event.body.model_dump_json()
 
 
 def _plain_contact(contact: dict[str, Any] | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from schemas.events import Event, OfferSent, OfferStoodDown
+from schemas.events import Event, OfferSent, OfferStoodDown, RequestOpened
 
 
 def _last_per(events: Sequence[Event], key: Callable[[Event], Any]) -> list[Event]:
@@ -80,6 +80,32 @@ async def mark_team_offers(conn: asyncpg.Connection, teams: Sequence[OfferSent])
             [b.team_id for b in teams],
             [b.team_size for b in teams],
         )
+
+
+async def _requests_opened(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    """One INSERT for the batch's new requests (a replayed one keeps its first row)."""
+    pairs = [(e, e.body) for e in events if isinstance(e.body, RequestOpened)]
+    if not pairs:
+        return
+    await conn.execute(
+        """
+        INSERT INTO requests (request_id, community_id, category, urgency, helpers_needed,
+                              status, ring, step, building_label, opened_at, last_event_id)
+        SELECT r, c, g, u, n, 'open', f, 0, l, t, i
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[],
+                    $7::text[], $8::timestamptz[], $9::text[]) AS u(r, c, g, u, n, f, l, t, i)
+        ON CONFLICT (request_id) DO NOTHING
+        """,
+        [e.request_id for e, _ in pairs],
+        [e.community_id for e, _ in pairs],
+        [b.category for _, b in pairs],
+        [b.urgency for _, b in pairs],
+        [b.helpers_needed for _, b in pairs],
+        [str(b.ladder[0].ring) if b.ladder else None for _, b in pairs],
+        [b.building_label for _, b in pairs],
+        [e.occurred_at for e, _ in pairs],
+        [e.event_id for e, _ in pairs],
+    )
 
 
 async def _offers_sent(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
