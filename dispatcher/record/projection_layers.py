@@ -21,50 +21,8 @@ from typing import Any
 import asyncpg
 
 from dispatcher.record.projection_rows import HANDLERS, _plain_contact
-from dispatcher.record.projection_sets import RUNS, Run, _first_per, _last_per
-from schemas.events import Event, HelperAssigned
-
-
-def steps(events: Sequence[Event]) -> list[tuple[str, list[Event]]]:
-    """The batch as steps of one kind each; every request's runs come in its order.
-
-    Each step takes the next run of every request whose next run is of the step's kind. The
-    kind is one that no request still waits to see later (so it never has to come twice),
-    else the most common next kind: typically one step per kind in the batch.
-    """
-    runs: dict[str, list[tuple[str, list[Event]]]] = {}
-    for e in events:
-        mine = runs.setdefault(e.request_id or "", [])
-        if mine and mine[-1][0] == e.body.type:
-            mine[-1][1].append(e)
-        else:
-            mine.append((e.body.type, [e]))
-    out: list[tuple[str, list[Event]]] = []
-    while runs:
-        heads = Counter(mine[0][0] for mine in runs.values())
-        later = {kind for mine in runs.values() for kind, _ in mine[1:]}
-        kind = next((k for k in heads if k not in later), heads.most_common(1)[0][0])
-        step: list[Event] = []
-        for key, mine in list(runs.items()):
-            if mine[0][0] == kind:
-                step.extend(mine.pop(0)[1])
-                if not mine:
-                    del runs[key]
-        out.append((kind, step))
-    return out
-
-
-async def apply_steps(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
-    for kind, run in steps(events):
-        writer = WRITERS.get(kind)
-        if writer is not None:
-            await writer(conn, run)
-            continue
-        handler = HANDLERS.get(kind)
-        if handler is not None:
-            for e in run:
-                await handler(conn, e, e.body.model_dump())
-
+from dispatcher.record.projection_sets import ANSWERS, RUNS, Run, _first_per, _last_per
+from schemas.events import Event, HelperAssigned, HelperUpdated
 
 # How a run of one request's events folds one column, as the per-event UPDATEs would:
 LAST = 0  # `col = $`: the last event's value
@@ -263,11 +221,119 @@ async def _completed(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
     )
 
 
+async def _helpers_updated(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    """Roster updates (an import brings hundreds): one upsert; per helper the first event's
+    community (it inserts the row), the last one's state."""
+    rows: dict[str, list[Any]] = {}
+    for e in events:
+        b = e.body
+        if isinstance(b, HelperUpdated):
+            state = [b.active, e.occurred_at, json.dumps(list(b.teams))]
+            rows.setdefault(b.helper_id, [e.community_id])[1:] = state
+    await conn.execute(
+        """
+        INSERT INTO helpers (helper_id, community_id, display_name, profile, active, updated_at,
+                             teams)
+        SELECT h, c, '', '{}'::jsonb, a, t, ARRAY(SELECT jsonb_array_elements_text(g))
+        FROM unnest($1::text[], $2::text[], $3::bool[], $4::timestamptz[], $5::jsonb[])
+             AS u(h, c, a, t, g)
+        ON CONFLICT (helper_id) DO UPDATE SET active = EXCLUDED.active,
+                                              updated_at = EXCLUDED.updated_at,
+                                              teams = EXCLUDED.teams
+        """,
+        list(rows),
+        *map(list, zip(*rows.values(), strict=True)),
+    )
+
+
 WRITERS: dict[str, Run] = {
     **RUNS,
     **TOUCHES,
     "helper_assigned": _assigned,
     "helper_set_off": _set_off,
     "assignment_completed": _completed,
-    # helper_withdrawn (reads the assignment it releases) and helper_updated: per event.
+    "helper_updated": _helpers_updated,
+    # helper_withdrawn (rare; reads the assignment it releases): per event.
 }
+
+
+# The tables each kind writes. Two kinds that share none commute (last_event_id makes every
+# kind that touches `requests` share it). A kind not listed is ordered against all.
+_OFFERS, _ASSIGNMENTS, _REQUESTS = "offers", "assignments", "requests"
+TABLES: dict[str, frozenset[str]] = {
+    "offer_answered": frozenset({_OFFERS}),
+    "offer_stood_down": frozenset({_OFFERS, _ASSIGNMENTS}),
+    "helper_assigned": frozenset({_OFFERS, _ASSIGNMENTS, "request_private", _REQUESTS}),
+    "helper_withdrawn": frozenset({_ASSIGNMENTS, _REQUESTS}),
+    "helper_set_off": frozenset({_ASSIGNMENTS}),
+    "assignment_completed": frozenset({_ASSIGNMENTS}),
+    "helper_updated": frozenset({"helpers"}),
+    **{kind: frozenset({_REQUESTS}) for kind in TOUCHES},
+}
+
+
+def _group(kind: str) -> str:
+    """The three answer kinds share one writer (status per event), so one step."""
+    return "offer_answered" if kind in ANSWERS else kind
+
+
+def _ordered(a: str, b: str) -> bool:
+    """Must runs of (groups of) kinds a and b of one request keep their order?"""
+    ta, tb = TABLES.get(a), TABLES.get(b)
+    return a == b or ta is None or tb is None or not ta.isdisjoint(tb)
+
+
+def steps(events: Sequence[Event]) -> list[tuple[str, list[Event]]]:
+    """The batch as steps of one kind each, every request's events in an order equivalent
+    to its own (only runs of kinds that commute, `_ordered`, may pass each other).
+
+    A step takes, from every request, each pending run of the step's kind that no earlier
+    pending run must precede. The kind is one ready somewhere and blocked nowhere (so it
+    needs no second step), else the most common ready kind: typically one step per kind.
+    """
+    pending: dict[str, list[tuple[str, list[Event]]]] = {}
+    for e in events:
+        mine, kind = pending.setdefault(e.request_id or "", []), _group(e.body.type)
+        if mine and mine[-1][0] == kind:
+            mine[-1][1].append(e)
+        else:
+            mine.append((kind, [e]))
+    out: list[tuple[str, list[Event]]] = []
+    while pending:
+        ready: Counter[str] = Counter()
+        blocked: set[str] = set()
+        for mine in pending.values():
+            for i, (kind, _) in enumerate(mine):
+                if any(_ordered(k, kind) for k, _ in mine[:i] if k != kind):
+                    blocked.add(kind)
+                else:
+                    ready[kind] += 1
+        kind = next((k for k in ready if k not in blocked), ready.most_common(1)[0][0])
+        step: list[Event] = []
+        for key, mine in list(pending.items()):
+            kept = []
+            for k, run in mine:
+                if k == kind and not any(_ordered(j, kind) for j, _ in kept):
+                    step.extend(run)
+                else:
+                    kept.append((k, run))
+            if kept:
+                pending[key] = kept
+            else:
+                del pending[key]
+        out.append((kind, step))
+    return out
+
+
+async def apply_steps(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    # The log-only kinds (no writer, no handler) would only split other kinds' runs.
+    written = [e for e in events if e.body.type in WRITERS or e.body.type in HANDLERS]
+    for _, run in steps(written):
+        writer = WRITERS.get(run[0].body.type)  # one writer per group
+        if writer is not None:
+            await writer(conn, run)
+            continue
+        for e in run:
+            handler = HANDLERS.get(e.body.type)
+            if handler is not None:
+                await handler(conn, e, e.body.model_dump())

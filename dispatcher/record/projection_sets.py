@@ -24,20 +24,20 @@ def _offer_id(e: Event) -> str:
     return str(getattr(e.body, "offer_id", ""))
 
 
-def _answers_run(status: str) -> Run:
-    """A run of one answer kind: one UPDATE. Per event the last answer to an offer wins."""
+ANSWERS = {"offer_declined": "declined", "offer_expired": "expired", "offer_failed": "failed"}
 
-    async def run(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
-        last = _last_per(events, _offer_id)
-        await conn.execute(
-            "UPDATE offers SET status = $1, answered_at = u.t "
-            "FROM unnest($2::text[], $3::timestamptz[]) AS u(o, t) WHERE offers.offer_id = u.o",
-            status,
-            [_offer_id(e) for e in last],
-            [e.occurred_at for e in last],
-        )
 
-    return run
+async def _answers(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    """Answers of any of the three kinds, in one UPDATE: per offer the last answer wins."""
+    last = _last_per(events, _offer_id)
+    await conn.execute(
+        "UPDATE offers SET status = u.s, answered_at = u.t "
+        "FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(o, s, t) "
+        "WHERE offers.offer_id = u.o",
+        [_offer_id(e) for e in last],
+        [ANSWERS[e.body.type] for e in last],
+        [e.occurred_at for e in last],
+    )
 
 
 async def _stood_down_run(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
@@ -147,12 +147,9 @@ async def _offers_sent(conn: asyncpg.Connection, events: Sequence[Event]) -> Non
     )
 
 
-# Kinds that touch only rows keyed by the offer (and its assignment): a run of consecutive
-# events of one such kind is applied set-based; the order between kinds stays as it came.
+# Kinds that touch only rows keyed by the offer (and its assignment), applied set-based.
 Run = Callable[[asyncpg.Connection, Sequence[Event]], Awaitable[None]]
 RUNS: dict[str, Run] = {
-    "offer_declined": _answers_run("declined"),
-    "offer_expired": _answers_run("expired"),
-    "offer_failed": _answers_run("failed"),
+    **dict.fromkeys(ANSWERS, _answers),
     "offer_stood_down": _stood_down_run,
 }
