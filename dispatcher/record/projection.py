@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from dispatcher.record.projection_layers import apply_steps
 from dispatcher.record.projection_rows import HANDLERS, _body_json
 from dispatcher.record.projection_sets import _offers_sent, _requests_opened
+from dispatcher.record.projection_steps import apply_steps
 from schemas.events import Event
 
 

@@ -1,5 +1,5 @@
-"""The read models' set-based writes: a wave of offers, and runs of consecutive answers or
-stand-downs of one kind, each in one or two statements (`RUNS`)."""
+"""The read models' set-based writes: the batch's new requests, its offer waves, answers and
+stand-downs, each in one or two statements (`RUNS`; the other kinds: projection_steps)."""
 
 from __future__ import annotations
 

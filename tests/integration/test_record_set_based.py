@@ -19,7 +19,7 @@ import dispatcher.simulate.engine as engine
 from dispatcher.bench.record import _drop_db, _fresh_db
 from dispatcher.core import Decision
 from dispatcher.record.projection import record_events
-from dispatcher.record.projection_layers import WRITERS, _group, _ordered, steps
+from dispatcher.record.projection_steps import WRITERS, _group, _ordered, steps
 from dispatcher.simulate.behaviour import load_behaviour
 from dispatcher.simulate.policies import resolve_policies
 from dispatcher.simulate.scenario import Scenario

@@ -2,10 +2,11 @@
 
 Events of different requests touch disjoint rows (requests, offers, assignments and
 request_private are all keyed by the request), so they commute; only one request's own
-events must keep their order. `steps` therefore cuts each request's events into runs of one
-kind and schedules the runs as steps of one kind for many requests, keeping every request's
-order. A step is written by its kind's writer, which folds a run exactly as applying its
-events one by one would (`WRITERS`); a kind without one falls back to the per-event handler.
+events must keep their order, and even those only where two kinds write a common table
+(`TABLES`). `steps` therefore cuts each request's events into runs of one kind and schedules
+the runs as steps of one kind for many requests. A step is written by its kind's writer,
+which folds a run exactly as applying its events one by one would (`WRITERS`); a kind
+without one (helper_withdrawn, rare) falls back to the per-event handler.
 Events without a request (roster updates, the log-only kinds) share one key, so they keep
 their order among themselves.
 """
@@ -119,7 +120,7 @@ def _members(b: HelperAssigned) -> int:
 
 
 async def _assigned(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
-    """A layer's assignments in one statement: the offers accepted, the assignments upserted
+    """A step's assignments in one statement: the offers accepted, the assignments upserted
     (the last per helper wins), each request's private part inserted once (the first), the
     requests' counts (one CTE per table; they touch different tables, so order is moot)."""
     pairs = [(e, e.body) for e in events if isinstance(e.body, HelperAssigned)]
