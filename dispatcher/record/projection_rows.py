@@ -105,6 +105,17 @@ def _offer_answer(status: str) -> Handler:
     return handle
 
 
+# Assigned again (after a withdrawal or stand-down): the assignment starts afresh.
+ASSIGNED_AGAIN = """
+ON CONFLICT (request_id, helper_id) DO UPDATE
+  SET offer_id = EXCLUDED.offer_id, slot = EXCLUDED.slot, members = EXCLUDED.members,
+      signed_up_by = EXCLUDED.signed_up_by,
+      assigned_at = EXCLUDED.assigned_at, released_at = NULL, released_why = NULL,
+      remote = EXCLUDED.remote, on_way_at = NULL, done_at = NULL,
+      minutes_spent = NULL, minutes_given = NULL
+"""
+
+
 async def _helper_assigned(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
     # A team's leader accepting for several holds them all - unless they named who goes:
     # then each named member's own event counts them (and the leader holds one slot).
@@ -119,13 +130,8 @@ async def _helper_assigned(conn: asyncpg.Connection, e: Event, b: dict[str, Any]
         INSERT INTO assignments (request_id, helper_id, offer_id, slot, assigned_at, remote,
                                  members, signed_up_by)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-        ON CONFLICT (request_id, helper_id) DO UPDATE
-          SET offer_id = EXCLUDED.offer_id, slot = EXCLUDED.slot, members = EXCLUDED.members,
-              signed_up_by = EXCLUDED.signed_up_by,
-              assigned_at = EXCLUDED.assigned_at, released_at = NULL, released_why = NULL,
-              remote = EXCLUDED.remote, on_way_at = NULL, done_at = NULL,
-              minutes_spent = NULL, minutes_given = NULL
-        """,
+        """
+        + ASSIGNED_AGAIN,
         e.request_id,
         b["helper_id"],
         b["offer_id"],

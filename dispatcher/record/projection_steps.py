@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from dispatcher.record.projection_rows import HANDLERS, _plain_contact
+from dispatcher.record.projection_rows import ASSIGNED_AGAIN, HANDLERS, _plain_contact
 from dispatcher.record.projection_sets import ANSWERS, RUNS, Run, _first_per, _last_per
 from schemas.events import Event, HelperAssigned, HelperUpdated
 
@@ -144,12 +144,9 @@ async def _assigned(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
                                    members, signed_up_by)
           SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::int[],
                                $7::timestamptz[], $8::bool[], $9::int[], $10::text[])
-          ON CONFLICT (request_id, helper_id) DO UPDATE
-            SET offer_id = EXCLUDED.offer_id, slot = EXCLUDED.slot, members = EXCLUDED.members,
-                signed_up_by = EXCLUDED.signed_up_by,
-                assigned_at = EXCLUDED.assigned_at, released_at = NULL, released_why = NULL,
-                remote = EXCLUDED.remote, on_way_at = NULL, done_at = NULL,
-                minutes_spent = NULL, minutes_given = NULL
+        """
+        + ASSIGNED_AGAIN
+        + """
         ), p AS (
           INSERT INTO request_private (request_id, contact, place, text, sealed)
           SELECT * FROM unnest($11::text[], $12::jsonb[], $13::jsonb[], $14::text[],
@@ -196,29 +193,43 @@ def _helper_key(e: Event) -> tuple[str | None, str]:
     return (e.request_id, str(getattr(e.body, "helper_id", "")))
 
 
-async def _set_off(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
-    first = _first_per(events, _helper_key)
+async def _per_assignment(
+    conn: asyncpg.Connection,
+    events: Sequence[Event],
+    sets: str,
+    cols: tuple[tuple[str, str, Callable[[Event], Any]], ...],
+) -> None:
+    """UPDATE assignments by (request, helper); `sets` reads u.<name> for each of `cols`."""
+    arrays = ", ".join(f"${i}::{t}[]" for i, (_, t, _) in enumerate(cols, start=3))
     await conn.execute(
-        "UPDATE assignments SET on_way_at = COALESCE(on_way_at, u.t) "
-        "FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(r, h, t) "
+        f"UPDATE assignments SET {sets} FROM unnest($1::text[], $2::text[], {arrays}) "
+        f"AS u(r, h, {', '.join(name for name, *_ in cols)}) "
         "WHERE request_id = u.r AND helper_id = u.h",
-        [e.request_id for e in first],
-        [_helper_key(e)[1] for e in first],
-        [e.occurred_at for e in first],
+        [e.request_id for e in events],
+        [_helper_key(e)[1] for e in events],
+        *[[value(e) for e in events] for *_, value in cols],
+    )
+
+
+async def _set_off(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    await _per_assignment(
+        conn,
+        _first_per(events, _helper_key),
+        "on_way_at = COALESCE(on_way_at, u.t)",
+        (("t", "timestamptz", _at),),
     )
 
 
 async def _completed(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
-    last = _last_per(events, _helper_key)
-    await conn.execute(
-        "UPDATE assignments SET done_at = u.t, minutes_spent = u.m, minutes_given = u.g "
-        "FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[], $5::bool[]) "
-        "AS u(r, h, t, m, g) WHERE request_id = u.r AND helper_id = u.h",
-        [e.request_id for e in last],
-        [_helper_key(e)[1] for e in last],
-        [e.occurred_at for e in last],
-        [getattr(e.body, "minutes", None) for e in last],
-        [getattr(e.body, "minutes_given", None) for e in last],
+    await _per_assignment(
+        conn,
+        _last_per(events, _helper_key),
+        "done_at = u.t, minutes_spent = u.m, minutes_given = u.g",
+        (
+            ("t", "timestamptz", _at),
+            ("m", "int", _body("minutes")),
+            ("g", "bool", _body("minutes_given")),
+        ),
     )
 
 

@@ -9,20 +9,16 @@ import json
 import random
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import pytest
 
-import dispatcher.simulate.engine as engine
 from dispatcher.bench.record import _drop_db, _fresh_db
-from dispatcher.core import Decision
+from dispatcher.bench.record_cpu import simulated_days
 from dispatcher.record.projection import record_events
 from dispatcher.record.projection_steps import WRITERS, _group, _ordered, steps
-from dispatcher.simulate.behaviour import load_behaviour
-from dispatcher.simulate.policies import resolve_policies
-from dispatcher.simulate.scenario import Scenario
 from dispatcher.testing.stack import LocalStack
 from schemas.events import (
     AssignmentCompleted,
@@ -61,22 +57,7 @@ TOUCHES_LAST = {
 
 
 def simulated_day(seed: int) -> list[Event]:
-    events: list[Event] = []
-    real = engine.decide
-
-    def keep(state: Any, command: Any, now: datetime) -> Decision:
-        decision = real(state, command, now)
-        events.extend(decision.events)
-        return decision
-
-    engine.decide = keep
-    try:
-        start = datetime(2026, 3, 2, tzinfo=UTC)
-        scenario = Scenario.demo(behaviour=load_behaviour(None), seed=seed, start=start, days=4)
-        scenario.run("plans", resolve_policies(["plans"])["plans"])
-    finally:
-        engine.decide = real
-    return events
+    return simulated_days(seed, days=4)
 
 
 def _after(e: Event, body: EventBody, n: int, seconds: float) -> Event:
