@@ -56,7 +56,10 @@ async def record_events(
         # commute with everything but request_opened, which therefore goes first.
         opened = [e for e in fresh if e.body.type == "request_opened"]
         offers = [e for e in fresh if e.body.type == "offer_sent"]
-        await _requests_opened(conn, opened)
+        if len(opened) == 1:  # alone, the plain INSERT costs PostgreSQL less than unnest()
+            await HANDLERS["request_opened"](conn, opened[0], opened[0].body.model_dump())
+        else:
+            await _requests_opened(conn, opened)
         await _offers_sent(conn, offers)
         await apply_steps(
             conn, [e for e in fresh if e.body.type not in ("request_opened", "offer_sent")]
