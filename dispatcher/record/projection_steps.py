@@ -65,8 +65,8 @@ class Touch:
         await conn.execute(self.sql, list(rows), *map(list, zip(*rows.values(), strict=True)))
 
 
-def _body(field: str) -> Callable[[Event], Any]:
-    return lambda e: getattr(e.body, field)
+def _body(name: str) -> Callable[[Event], Any]:
+    return lambda e: getattr(e.body, name)
 
 
 def _at(e: Event) -> Any:
