@@ -10,8 +10,9 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from dispatcher.record.projection_rows import HANDLERS, _body_json, _request_opened
-from dispatcher.record.projection_sets import RUNS, _offers_sent
+from dispatcher.record.projection_rows import HANDLERS, _body_json
+from dispatcher.record.projection_sets import _offers_sent, _requests_opened
+from dispatcher.record.projection_steps import apply_steps
 from schemas.events import Event
 
 
@@ -44,29 +45,23 @@ async def record_events(
         )
         new = {r["event_id"] for r in rows}
         fresh = [e for e in events if e.event_id in new]
-        if bulk:
-            # offer_sent is most of the traffic (a wave per request): one INSERT and one
-            # UPDATE for the whole batch instead of two statements per offer. Its effects
-            # commute with everything but request_opened, which therefore goes first.
-            opened = [e for e in fresh if e.body.type == "request_opened"]
-            offers = [e for e in fresh if e.body.type == "offer_sent"]
-            for event in opened:
-                await _request_opened(conn, event, event.body.model_dump())
-            await _offers_sent(conn, offers)
-            fresh = [e for e in fresh if e.body.type not in ("request_opened", "offer_sent")]
-        i = 0
-        while i < len(fresh):  # in order: a batch may hold several events of one request
-            kind = fresh[i].body.type
-            run = RUNS.get(kind) if bulk else None
-            if run is not None:
-                j = i + 1
-                while j < len(fresh) and fresh[j].body.type == kind:
-                    j += 1
-                await run(conn, fresh[i:j])
-                i = j
-                continue
-            handler = HANDLERS.get(kind)
-            if handler is not None:
-                await handler(conn, fresh[i], fresh[i].body.model_dump())
-            i += 1
+        if not bulk:
+            for e in fresh:
+                handler = HANDLERS.get(e.body.type)
+                if handler is not None:
+                    await handler(conn, e, e.body.model_dump())
+            return len(new)
+        # offer_sent is most of the traffic (a wave per request): one INSERT and one
+        # UPDATE for the whole batch instead of two statements per offer. Its effects
+        # commute with everything but request_opened, which therefore goes first.
+        opened = [e for e in fresh if e.body.type == "request_opened"]
+        offers = [e for e in fresh if e.body.type == "offer_sent"]
+        if len(opened) == 1:  # alone, the plain INSERT costs PostgreSQL less than unnest()
+            await HANDLERS["request_opened"](conn, opened[0], opened[0].body.model_dump())
+        else:
+            await _requests_opened(conn, opened)
+        await _offers_sent(conn, offers)
+        await apply_steps(
+            conn, [e for e in fresh if e.body.type not in ("request_opened", "offer_sent")]
+        )
     return len(new)

@@ -14,13 +14,17 @@ from schemas.events import Event, OfferSent
 Handler = Callable[[asyncpg.Connection, Event, dict[str, Any]], Awaitable[None]]
 
 
+_PRIVATE = {"contact", "place", "text", "sealed"}
+
+
 def _body_json(event: Event) -> str:
-    body = event.body.model_dump(mode="json")
+    """The body as the log stores it (jsonb: key order and spacing are not kept, so pydantic's
+    own serializer gives the same value as `json.dumps(model_dump(mode="json"))`, faster)."""
     if event.body.type == "helper_assigned":
         # The log is read by staff reports: keep the requester's contact out of it
         # (request_private holds it, under its own retention).
-        body = {k: v for k, v in body.items() if k not in {"contact", "place", "text", "sealed"}}
-    return json.dumps(body, ensure_ascii=False)
+        return event.body.model_dump_json(exclude=_PRIVATE)
+    return event.body.model_dump_json()
 
 
 def _plain_contact(contact: dict[str, Any] | None) -> dict[str, Any]:
@@ -101,6 +105,17 @@ def _offer_answer(status: str) -> Handler:
     return handle
 
 
+# Assigned again (after a withdrawal or stand-down): the assignment starts afresh.
+ASSIGNED_AGAIN = """
+ON CONFLICT (request_id, helper_id) DO UPDATE
+  SET offer_id = EXCLUDED.offer_id, slot = EXCLUDED.slot, members = EXCLUDED.members,
+      signed_up_by = EXCLUDED.signed_up_by,
+      assigned_at = EXCLUDED.assigned_at, released_at = NULL, released_why = NULL,
+      remote = EXCLUDED.remote, on_way_at = NULL, done_at = NULL,
+      minutes_spent = NULL, minutes_given = NULL
+"""
+
+
 async def _helper_assigned(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
     # A team's leader accepting for several holds them all - unless they named who goes:
     # then each named member's own event counts them (and the leader holds one slot).
@@ -115,13 +130,8 @@ async def _helper_assigned(conn: asyncpg.Connection, e: Event, b: dict[str, Any]
         INSERT INTO assignments (request_id, helper_id, offer_id, slot, assigned_at, remote,
                                  members, signed_up_by)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-        ON CONFLICT (request_id, helper_id) DO UPDATE
-          SET offer_id = EXCLUDED.offer_id, slot = EXCLUDED.slot, members = EXCLUDED.members,
-              signed_up_by = EXCLUDED.signed_up_by,
-              assigned_at = EXCLUDED.assigned_at, released_at = NULL, released_why = NULL,
-              remote = EXCLUDED.remote, on_way_at = NULL, done_at = NULL,
-              minutes_spent = NULL, minutes_given = NULL
-        """,
+        """
+        + ASSIGNED_AGAIN,
         e.request_id,
         b["helper_id"],
         b["offer_id"],

@@ -1,5 +1,5 @@
-"""The read models' set-based writes: a wave of offers, and runs of consecutive answers or
-stand-downs of one kind, each in one or two statements (`RUNS`)."""
+"""The read models' set-based writes: the batch's new requests, its offer waves, answers and
+stand-downs, each in one or two statements (`RUNS`; the other kinds: projection_steps)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from schemas.events import Event, OfferSent, OfferStoodDown
+from schemas.events import Event, OfferSent, OfferStoodDown, RequestOpened
 
 
 def _last_per(events: Sequence[Event], key: Callable[[Event], Any]) -> list[Event]:
@@ -24,20 +24,20 @@ def _offer_id(e: Event) -> str:
     return str(getattr(e.body, "offer_id", ""))
 
 
-def _answers_run(status: str) -> Run:
-    """A run of one answer kind: one UPDATE. Per event the last answer to an offer wins."""
+ANSWERS = {"offer_declined": "declined", "offer_expired": "expired", "offer_failed": "failed"}
 
-    async def run(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
-        last = _last_per(events, _offer_id)
-        await conn.execute(
-            "UPDATE offers SET status = $1, answered_at = u.t "
-            "FROM unnest($2::text[], $3::timestamptz[]) AS u(o, t) WHERE offers.offer_id = u.o",
-            status,
-            [_offer_id(e) for e in last],
-            [e.occurred_at for e in last],
-        )
 
-    return run
+async def _answers(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    """Answers of any of the three kinds, in one UPDATE: per offer the last answer wins."""
+    last = _last_per(events, _offer_id)
+    await conn.execute(
+        "UPDATE offers SET status = u.s, answered_at = u.t "
+        "FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(o, s, t) "
+        "WHERE offers.offer_id = u.o",
+        [_offer_id(e) for e in last],
+        [ANSWERS[e.body.type] for e in last],
+        [e.occurred_at for e in last],
+    )
 
 
 async def _stood_down_run(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
@@ -82,6 +82,32 @@ async def mark_team_offers(conn: asyncpg.Connection, teams: Sequence[OfferSent])
         )
 
 
+async def _requests_opened(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    """One INSERT for the batch's new requests (a replayed one keeps its first row)."""
+    pairs = [(e, e.body) for e in events if isinstance(e.body, RequestOpened)]
+    if not pairs:
+        return
+    await conn.execute(
+        """
+        INSERT INTO requests (request_id, community_id, category, urgency, helpers_needed,
+                              status, ring, step, building_label, opened_at, last_event_id)
+        SELECT r, c, g, u, n, 'open', f, 0, l, t, i
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[],
+                    $7::text[], $8::timestamptz[], $9::text[]) AS u(r, c, g, u, n, f, l, t, i)
+        ON CONFLICT (request_id) DO NOTHING
+        """,
+        [e.request_id for e, _ in pairs],
+        [e.community_id for e, _ in pairs],
+        [b.category for _, b in pairs],
+        [b.urgency for _, b in pairs],
+        [b.helpers_needed for _, b in pairs],
+        [str(b.ladder[0].ring) if b.ladder else None for _, b in pairs],
+        [b.building_label for _, b in pairs],
+        [e.occurred_at for e, _ in pairs],
+        [e.event_id for e, _ in pairs],
+    )
+
+
 async def _offers_sent(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
     if not events:
         return
@@ -121,12 +147,9 @@ async def _offers_sent(conn: asyncpg.Connection, events: Sequence[Event]) -> Non
     )
 
 
-# Kinds that touch only rows keyed by the offer (and its assignment): a run of consecutive
-# events of one such kind is applied set-based; the order between kinds stays as it came.
+# Kinds that touch only rows keyed by the offer (and its assignment), applied set-based.
 Run = Callable[[asyncpg.Connection, Sequence[Event]], Awaitable[None]]
 RUNS: dict[str, Run] = {
-    "offer_declined": _answers_run("declined"),
-    "offer_expired": _answers_run("expired"),
-    "offer_failed": _answers_run("failed"),
+    **dict.fromkeys(ANSWERS, _answers),
     "offer_stood_down": _stood_down_run,
 }
