@@ -5,9 +5,10 @@ The same incident reported from two groups within minutes (same community, compo
 building and category) becomes one request: the second report gets the first request's id
 and a reply, and nothing is dispatched twice. The check and the intake row are made under
 a PostgreSQL advisory lock on the merge key, so two API instances cannot both miss each
-other; that, the idempotency claim and the intake row are one round trip
-(`intake.submit`). The remaining race: the read model lags the worker by milliseconds, so a report
-that arrives just as the earlier request closed may still be merged into it.
+other; that, the idempotency claim, the intake row and (for a signed bot's
+`POST /v1/requests`) the webhook-id claim are one round trip (`intake.submit`). The
+remaining race: the read model lags the worker by milliseconds, so a report that arrives
+just as the earlier request closed may still be merged into it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from dispatcher.api import idempotency
+from dispatcher.api.bot_auth import DeferredClaim, replayed
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.models import Accepted
@@ -52,11 +54,11 @@ def merge_key(spec: RequestSpec) -> str | None:
     return "|".join((spec.community_id, place.compound_id, place.building_id, spec.category))
 
 
-async def produce(deps: ApiDeps, command: Command) -> None:
+async def produce(deps: ApiDeps, command: Command, as_json: str | None = None) -> None:
+    """`as_json`: the command already serialised (the outbox copy), not serialised twice."""
+    value = (as_json if as_json is not None else command.model_dump_json()).encode()
     try:
-        await deps.sink.send(
-            deps.settings.commands_topic, command.community_id, command.model_dump_json().encode()
-        )
+        await deps.sink.send(deps.settings.commands_topic, command.community_id, value)
     except Exception as exc:
         # Not acknowledged: the caller must retry (bots do), so say so with 503.
         raise fail(
@@ -80,15 +82,24 @@ class _Claim:
     fingerprint: str
 
 
+@dataclass(frozen=True)
+class _Recorded:
+    submitted: intake.Submitted
+    command: Command
+    command_json: str
+
+
 async def _record(
     deps: ApiDeps,
     spec: RequestSpec,
     bot_id: str | None,
     merge: bool,
     claim: _Claim | None,
-) -> tuple[intake.Submitted, Command]:
+    webhook: DeferredClaim | None = None,
+) -> _Recorded:
     """The API's PostgreSQL part, in one round trip (one statement, its own transaction):
-    the idempotency claim, the merge check under the merge key's lock, the intake row."""
+    the webhook-id claim (a replay: 409, nothing written), the idempotency claim, the merge
+    check under the merge key's lock, the intake row."""
     key = merge_key(spec) if merge else None
     # Sealed before the intake row (the outbox) is written: neither it nor Kafka holds the
     # contact or the text in the clear.
@@ -96,28 +107,31 @@ async def _record(
     command = new_command(
         SubmitRequest(spec=sealed), community_id=spec.community_id, issued_at=deps.clock()
     )
+    command_json = command.model_dump_json()
     pool = await deps.pool()
     submitted = await intake.submit(
         pool,
+        webhook=webhook.webhook if webhook else None,
         bot_id=bot_id,
         key=claim.key if claim else None,
         fingerprint=claim.fingerprint if claim else None,
         request_id=spec.request_id,
         community_id=spec.community_id,
         merge_key=key,
-        command_json=command.model_dump_json(),
+        command_json=command_json,
         window_s=float(MERGE_WINDOW_S),
     )
-    return submitted, command
+    if submitted.replayed:
+        raise replayed()
+    if webhook is not None:
+        webhook.claimed = True  # ours now: a 5xx from here on releases it (bot_auth)
+    return _Recorded(submitted, command, command_json)
 
 
 async def _queue(
-    deps: ApiDeps,
-    spec: RequestSpec,
-    advice: str | None,
-    submitted: intake.Submitted,
-    command: Command,
+    deps: ApiDeps, spec: RequestSpec, advice: str | None, recorded: _Recorded
 ) -> Accepted:
+    submitted, command = recorded.submitted, recorded.command
     number = emergency_for(spec)
     hotlines = deps.config.hotlines(spec.community_id)
     held_until = _quiet_until(deps, spec, command)
@@ -133,7 +147,7 @@ async def _queue(
     # The intake row (committed above) is the outbox: should Kafka refuse or the API die
     # here, the caller gets no 202, and the unrecorded sweeper re-sends the stored command
     # (a report merged into this request meanwhile is therefore never lost either).
-    await produce(deps, command)
+    await produce(deps, command, recorded.command_json)
     observe_request_submitted(spec)
     return Accepted(
         request_id=spec.request_id,
@@ -168,19 +182,22 @@ async def submit_once(
     advice: str | None = None,
     render: Callable[[Accepted], dict[str, Any]] = _as_is,
     merge: bool = True,
+    webhook: DeferredClaim | None = None,
 ) -> JSONResponse:
     """202 with `render(accepted)`; a retry with the same key gets the very same answer.
-    `merge=False` (staff): a request made on purpose is never folded into another."""
+    `merge=False` (staff): a request made on purpose is never folded into another.
+    `webhook`: the signed bot's webhook-id, claimed first in the same statement (its route
+    has written and sent nothing before)."""
     deps: ApiDeps = request.app.state.deps
     claim = None
     if idempotency_key is not None and bot_id is not None:
         claim = _Claim(bot_id, idempotency_key, idempotency.fingerprint(payload))
-    submitted, command = await _record(deps, spec, bot_id, merge, claim)
+    recorded = await _record(deps, spec, bot_id, merge, claim, webhook)
     if claim is None:
-        accepted = await _queue(deps, spec, advice, submitted, command)
+        accepted = await _queue(deps, spec, advice, recorded)
         return JSONResponse(render(accepted), status_code=202)
     pool = await deps.pool()
-    if not submitted.claimed:
+    if not recorded.submitted.claimed:
         # A known key (rare): replay its answer, refuse (422/409), or take over a stale one.
         stored = await idempotency.begin(pool, claim.bot_id, claim.key, claim.fingerprint)
         if stored is not None:
@@ -188,9 +205,9 @@ async def submit_once(
                 stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
             )
     try:
-        if not submitted.claimed:
-            submitted, command = await _record(deps, spec, bot_id, merge, None)
-        body = render(await _queue(deps, spec, advice, submitted, command))
+        if not recorded.submitted.claimed:
+            recorded = await _record(deps, spec, bot_id, merge, None)
+        body = render(await _queue(deps, spec, advice, recorded))
     except BaseException:
         await idempotency.abandon(pool, claim.bot_id, claim.key)
         raise
