@@ -211,5 +211,11 @@ async def submit_once(
     except BaseException:
         await idempotency.abandon(pool, claim.bot_id, claim.key)
         raise
+    # The answer is stored only now, after Kafka's ack, in its own round trip, and before
+    # the 202. Stored earlier (in the intake statement, as `done`), a retry arriving while
+    # the send is under way or after Kafka refused it would be handed a 202 for a command
+    # Kafka does not have, leaving the acknowledgement to the sweeper (defence in depth,
+    # which may be off). Stored after the 202, a retry right after it would meet `in_flight`
+    # (409) instead of the answer. So this round trip stays.
     await idempotency.finish(pool, claim.bot_id, claim.key, 202, body)
     return JSONResponse(body, status_code=202)
