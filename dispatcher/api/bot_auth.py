@@ -17,7 +17,7 @@ very same signed message after our outage is not locked out.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
@@ -190,34 +190,28 @@ async def _bot_or_staff(
         yield caller
 
 
-async def require_bot_or_staff(
-    request: Request,
-    authorization: str | None = Header(default=None, description="Staff: Bearer <token>"),
-    x_bot_id: str | None = Header(default=None, description="The calling bot's id"),
-    webhook_id: str | None = Header(default=None),
-    webhook_timestamp: str | None = Header(default=None),
-    webhook_signature: str | None = Header(default=None),
-) -> AsyncIterator[Caller]:
-    """Staff (bearer token) or a signed bot acting for the requester."""
-    headers = (x_bot_id, webhook_id, webhook_timestamp, webhook_signature)
-    async with _bot_or_staff(request, authorization, headers, False) as caller:
-        yield caller
+def _bot_or_staff_dependency(defer_claim: bool) -> Callable[..., AsyncIterator[Caller]]:
+    async def dependency(
+        request: Request,
+        authorization: str | None = Header(default=None, description="Staff: Bearer <token>"),
+        x_bot_id: str | None = Header(default=None, description="The calling bot's id"),
+        webhook_id: str | None = Header(default=None),
+        webhook_timestamp: str | None = Header(default=None),
+        webhook_signature: str | None = Header(default=None),
+    ) -> AsyncIterator[Caller]:
+        headers = (x_bot_id, webhook_id, webhook_timestamp, webhook_signature)
+        async with _bot_or_staff(request, authorization, headers, defer_claim) as caller:
+            yield caller
+
+    return dependency
 
 
-async def require_bot_or_staff_submitting(
-    request: Request,
-    authorization: str | None = Header(default=None, description="Staff: Bearer <token>"),
-    x_bot_id: str | None = Header(default=None, description="The calling bot's id"),
-    webhook_id: str | None = Header(default=None),
-    webhook_timestamp: str | None = Header(default=None),
-    webhook_signature: str | None = Header(default=None),
-) -> AsyncIterator[Caller]:
-    """As `require_bot_or_staff`, but a bot's webhook-id is claimed by the route's intake
-    statement (`caller.deferred`): only for a route that makes that statement its first
-    write and sends nothing before it."""
-    headers = (x_bot_id, webhook_id, webhook_timestamp, webhook_signature)
-    async with _bot_or_staff(request, authorization, headers, True) as caller:
-        yield caller
+# Staff (bearer token) or a signed bot acting for the requester.
+require_bot_or_staff = _bot_or_staff_dependency(defer_claim=False)
+# The same, but a bot's webhook-id is claimed by the route's intake statement
+# (`caller.deferred`): only for a route that makes that statement its first write and sends
+# nothing before it (POST /v1/requests).
+require_bot_or_staff_submitting = _bot_or_staff_dependency(defer_claim=True)
 
 
 def ensure_community(caller: Caller, community_id: str) -> None:
