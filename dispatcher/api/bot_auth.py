@@ -151,10 +151,17 @@ async def _bot_session(
     try:
         yield Caller("bot", bot, deferred=deferred)
     except BaseException as exc:
-        server_side = not isinstance(exc, HTTPException) or exc.status_code >= 500
-        if server_side and (deferred is None or deferred.claimed):
+        if releases_webhook_id(exc, deferred):
             await _release_webhook_id(_deps(request), bot.bot_id, str(webhook_id))
         raise
+
+
+def releases_webhook_id(exc: BaseException, deferred: DeferredClaim | None) -> bool:
+    """A failure on our side (5xx, or no HTTP answer at all) gives the webhook-id back so the
+    platform's re-send is served, but only an id this request holds: a deferred one its
+    statement has not claimed may belong to the earlier delivery this one replays."""
+    server_side = not isinstance(exc, HTTPException) or exc.status_code >= 500
+    return server_side and (deferred is None or deferred.claimed)
 
 
 async def require_bot(
