@@ -13,13 +13,17 @@ just as the earlier request closed may still be merged into it.
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 
 from dispatcher.api import idempotency
 from dispatcher.api.bot_auth import DeferredClaim, replayed
@@ -29,11 +33,13 @@ from dispatcher.api.models import Accepted
 from dispatcher.api.replies import emergency_for, merged_reply_text, reply_text
 from dispatcher.config.policies import policy_for
 from dispatcher.ops.api_metrics import observe_request_merged, observe_request_submitted
-from dispatcher.record.edge import intake
+from dispatcher.record.edge import bot_calls, intake
 from dispatcher.sealing import keyring, seal_spec
 from schemas.commands import Command, CommandBody, SubmitRequest, new_command
 from schemas.plans import PLAN_SETS
 from schemas.requests import RequestSpec
+
+log = logging.getLogger(__name__)
 
 MERGE_WINDOW_S = 15 * 60
 _REQUEST_NS = uuid.UUID("3b0f2f8e-5a43-4f0b-9a53-3f4f0d6f2a71")
@@ -56,9 +62,13 @@ def merge_key(spec: RequestSpec) -> str | None:
 
 async def produce(deps: ApiDeps, command: Command, as_json: str | None = None) -> None:
     """`as_json`: the command already serialised (the outbox copy), not serialised twice."""
-    value = (as_json if as_json is not None else command.model_dump_json()).encode()
+    value = as_json if as_json is not None else command.model_dump_json()
+    await send_json(deps, command.community_id, value)
+
+
+async def send_json(deps: ApiDeps, community_id: str, command_json: str) -> None:
     try:
-        await deps.sink.send(deps.settings.commands_topic, command.community_id, value)
+        await deps.sink.send(deps.settings.commands_topic, community_id, command_json.encode())
     except Exception as exc:
         # Not acknowledged: the caller must retry (bots do), so say so with 503.
         raise fail(
@@ -87,6 +97,8 @@ class _Recorded:
     submitted: intake.Submitted
     command: Command
     command_json: str
+    fresh: Accepted  # the answer if this is a new request (not merged)
+    answer_stored: bool  # `fresh`, rendered, was stored with the key (still in flight)
 
 
 async def _record(
@@ -96,10 +108,13 @@ async def _record(
     merge: bool,
     claim: _Claim | None,
     webhook: DeferredClaim | None = None,
+    advice: str | None = None,
+    render: Callable[[Accepted], dict[str, Any]] | None = None,
 ) -> _Recorded:
     """The API's PostgreSQL part, in one round trip (one statement, its own transaction):
     the webhook-id claim (a replay: 409, nothing written), the idempotency claim, the merge
-    check under the merge key's lock, the intake row."""
+    check under the merge key's lock, the intake row, and with a claimed key (`render`
+    given) the answer to a new request, stored in flight (`idempotency.py`)."""
     key = merge_key(spec) if merge else None
     # Sealed before the intake row (the outbox) is written: neither it nor Kafka holds the
     # contact or the text in the clear.
@@ -108,6 +123,10 @@ async def _record(
         SubmitRequest(spec=sealed), community_id=spec.community_id, issued_at=deps.clock()
     )
     command_json = command.model_dump_json()
+    fresh = _fresh_answer(deps, spec, advice, command)
+    answer_json = None
+    if claim is not None and render is not None:
+        answer_json = json.dumps(render(fresh), ensure_ascii=False)
     pool = await deps.pool()
     submitted = await intake.submit(
         pool,
@@ -120,41 +139,49 @@ async def _record(
         merge_key=key,
         command_json=command_json,
         window_s=float(MERGE_WINDOW_S),
+        answer_json=answer_json,
     )
     if submitted.replayed:
         raise replayed()
     if webhook is not None:
         webhook.claimed = True  # ours now: a 5xx from here on releases it (bot_auth)
-    return _Recorded(submitted, command, command_json)
+    stored = answer_json is not None and submitted.claimed and submitted.earlier is None
+    return _Recorded(submitted, command, command_json, fresh, stored)
+
+
+def _fresh_answer(
+    deps: ApiDeps, spec: RequestSpec, advice: str | None, command: Command
+) -> Accepted:
+    number = emergency_for(spec)
+    hotlines = deps.config.hotlines(spec.community_id)
+    return Accepted(
+        request_id=spec.request_id,
+        reply_text=reply_text(spec, advice, hotlines, _quiet_until(deps, spec, command)),
+        advise_emergency_call=number is not None,
+        emergency_number=number,
+    )
 
 
 async def _queue(
     deps: ApiDeps, spec: RequestSpec, advice: str | None, recorded: _Recorded
 ) -> Accepted:
-    submitted, command = recorded.submitted, recorded.command
-    number = emergency_for(spec)
-    hotlines = deps.config.hotlines(spec.community_id)
-    held_until = _quiet_until(deps, spec, command)
+    submitted = recorded.submitted
     if submitted.earlier is not None:
         observe_request_merged(spec)
+        number = emergency_for(spec)
         return Accepted(
             request_id=submitted.earlier,
             merged=True,
-            reply_text=merged_reply_text(spec, advice, hotlines),
+            reply_text=merged_reply_text(spec, advice, deps.config.hotlines(spec.community_id)),
             advise_emergency_call=number is not None,
             emergency_number=number,
         )
     # The intake row (committed above) is the outbox: should Kafka refuse or the API die
     # here, the caller gets no 202, and the unrecorded sweeper re-sends the stored command
     # (a report merged into this request meanwhile is therefore never lost either).
-    await produce(deps, command, recorded.command_json)
+    await produce(deps, recorded.command, recorded.command_json)
     observe_request_submitted(spec)
-    return Accepted(
-        request_id=spec.request_id,
-        reply_text=reply_text(spec, advice, hotlines, held_until),
-        advise_emergency_call=number is not None,
-        emergency_number=number,
-    )
+    return recorded.fresh
 
 
 def _quiet_until(deps: ApiDeps, spec: RequestSpec, command: Command) -> str | None:
@@ -192,7 +219,7 @@ async def submit_once(
     claim = None
     if idempotency_key is not None and bot_id is not None:
         claim = _Claim(bot_id, idempotency_key, idempotency.fingerprint(payload))
-    recorded = await _record(deps, spec, bot_id, merge, claim, webhook)
+    recorded = await _record(deps, spec, bot_id, merge, claim, webhook, advice, render)
     if claim is None:
         accepted = await _queue(deps, spec, advice, recorded)
         return JSONResponse(render(accepted), status_code=202)
@@ -200,6 +227,8 @@ async def submit_once(
     if not recorded.submitted.claimed:
         # A known key (rare): replay its answer, refuse (422/409), or take over a stale one.
         stored = await idempotency.begin(pool, claim.bot_id, claim.key, claim.fingerprint)
+        if isinstance(stored, idempotency.PendingAnswer):
+            stored = await _send_again(deps, pool, claim, stored)
         if stored is not None:
             return JSONResponse(
                 stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
@@ -211,11 +240,36 @@ async def submit_once(
     except BaseException:
         await idempotency.abandon(pool, claim.bot_id, claim.key)
         raise
-    # The answer is stored only now, after Kafka's ack, in its own round trip, and before
-    # the 202. Stored earlier (in the intake statement, as `done`), a retry arriving while
-    # the send is under way or after Kafka refused it would be handed a 202 for a command
-    # Kafka does not have, leaving the acknowledgement to the sweeper (defence in depth,
-    # which may be off). Stored after the 202, a retry right after it would meet `in_flight`
-    # (409) instead of the answer. So this round trip stays.
+    if recorded.answer_stored:
+        # The answer went in with the intake statement, in flight; Kafka has acknowledged,
+        # so it is final. Marked `done` after the 202 (off its path): a retry meeting it
+        # still in flight sends the stored command again and waits for Kafka's ack before it
+        # gets the same answer (`_send_again`), so no retry is told 202 for a command Kafka
+        # might not have, and none gets a different answer, even if this process dies now.
+        done = BackgroundTask(_mark_done, pool, claim.bot_id, claim.key)
+        return JSONResponse(body, status_code=202, background=done)
     await idempotency.finish(pool, claim.bot_id, claim.key, 202, body)
     return JSONResponse(body, status_code=202)
+
+
+async def _send_again(
+    deps: ApiDeps, pool: asyncpg.Pool, claim: _Claim, pending: idempotency.PendingAnswer
+) -> idempotency.StoredAnswer:
+    """A retry that met an answer stored in flight: its owner may not have had Kafka's ack
+    (still sending, refused, or died). Send the intake row's command again (the same
+    command: the worker applies it once) and answer only once Kafka acknowledged it."""
+    outbox = await intake.outbox(pool, pending.request_id)
+    if outbox is None:  # no intake row: nothing to send again; the owner decides
+        raise idempotency.in_flight()
+    if outbox.command is not None:  # None: the worker recorded it, so Kafka had it
+        await send_json(deps, outbox.community_id, outbox.command)
+    await bot_calls.mark_done(pool, claim.bot_id, claim.key)
+    return pending.answer
+
+
+async def _mark_done(pool: asyncpg.Pool, bot_id: str, key: str) -> None:
+    try:
+        await bot_calls.mark_done(pool, bot_id, key)
+    except (OSError, asyncpg.PostgresError) as exc:
+        # The key stays in flight with its answer: a retry sends the command again.
+        log.warning("idempotency answer not marked done: %s", type(exc).__name__)

@@ -46,16 +46,18 @@ async def submit(
     merge_key: str | None,
     command_json: str,
     window_s: float,
+    answer_json: str | None = None,
 ) -> Submitted:
     """One round trip (migrations 0310 `api_submit_signed`, 0180 `api_submit`): claim the
     webhook-id (if any; a replay is refused before anything is written), then the
     idempotency key (if any), then under the merge key's advisory lock either add a report
     to the latest other open request with this merge key opened within `window_s`, or store
-    the intake row with its command (outbox copy). Two API instances never both miss each
-    other's report."""
+    the intake row with its command (outbox copy), and then `answer_json` (the answer to a new
+    request) with the key, still in flight. Two API instances never both miss each other's
+    report."""
     row = await db.fetchrow(
         "SELECT replayed, claimed, earlier "
-        "FROM api_submit_signed($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)",
+        "FROM api_submit_signed($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11::jsonb)",
         webhook.bot_id if webhook else None,
         webhook.webhook_id if webhook else None,
         bot_id,
@@ -66,12 +68,28 @@ async def submit(
         merge_key,
         command_json,
         window_s,
+        answer_json,
     )
     assert row is not None
     earlier = row["earlier"]
     return Submitted(
         bool(row["claimed"]), str(earlier) if earlier is not None else None, bool(row["replayed"])
     )
+
+
+@dataclass(frozen=True)
+class Outbox:
+    community_id: str
+    command: str | None  # None: recorded by the worker (so Kafka had it), copy dropped
+
+
+async def outbox(db: Db, request_id: str) -> Outbox | None:
+    """The stored command of an acknowledged request, to send it again."""
+    row = await db.fetchrow(
+        "SELECT community_id, command::text AS command FROM api_intake WHERE request_id = $1",
+        request_id,
+    )
+    return Outbox(row["community_id"], row["command"]) if row is not None else None
 
 
 async def community_of(db: Db, request_id: str) -> str | None:
