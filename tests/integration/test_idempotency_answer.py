@@ -19,8 +19,9 @@ import pytest
 
 from dispatcher.testing.stack import LocalStack
 from tests.integration.test_intake_outbox import delete_topic
-from tests.support import builders
 from tests.support.bot import BOT_ID, BotClient
+from tests.support.intake import incident as new_incident
+from tests.support.intake import start_api_only
 from tests.support.kafka import read_topic
 from tests.support.waiting import eventually
 
@@ -29,15 +30,11 @@ COMMUNITY = "answers"
 
 @pytest.fixture(scope="module")
 async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
-    stack.bot_communities.add(COMMUNITY)
-    await stack.start_api()  # no worker: the intake path ends at Kafka's acknowledgement
-    yield stack
+    yield await start_api_only(stack, COMMUNITY)
 
 
 def incident(building: str) -> dict[str, Any]:
-    return builders.request(
-        COMMUNITY, place=builders.place(COMMUNITY, building=building, unit="2", floor=5)
-    )
+    return new_incident(COMMUNITY, building)
 
 
 async def key_row(db: asyncpg.Connection, key: str) -> asyncpg.Record:
@@ -49,6 +46,19 @@ async def key_row(db: asyncpg.Connection, key: str) -> asyncpg.Record:
     )
     assert row is not None
     return row
+
+
+async def back_in_flight(db: asyncpg.Connection, key: str) -> None:
+    """As if the owner died between Kafka's ack and marking the answer done."""
+    await eventually(
+        lambda: db.fetchval(
+            "UPDATE api_idempotency SET state = 'in_flight' "
+            "WHERE bot_id = $1 AND key = $2 AND state = 'done' RETURNING true",
+            BOT_ID,
+            key,
+        ),
+        what="the answer marked done, then put back in flight",
+    )
 
 
 async def commands_for(api: LocalStack, request_id: str) -> int:
@@ -87,15 +97,7 @@ async def test_a_retry_meeting_the_answer_in_flight_sends_the_command_again_firs
     assert first.status_code == 202, first.text
     request_id = first.json()["request_id"]
     assert await commands_for(api, request_id) == 1
-    # As if the owner died between Kafka's ack and marking the answer done.
-    await eventually(
-        lambda: db.fetchval(
-            "UPDATE api_idempotency SET state = 'in_flight' "
-            "WHERE bot_id = $1 AND key = 'k-a2' AND state = 'done' RETURNING true",
-            BOT_ID,
-        ),
-        what="the answer marked done, then put back in flight",
-    )
+    await back_in_flight(db, "k-a2")
     retried = await bot.post("/v1/requests", payload, **{"Idempotency-Key": "k-a2"})
     assert retried.status_code == 202, retried.text
     assert retried.json() == first.json()
@@ -116,14 +118,7 @@ async def test_kafka_refusing_the_retry_s_send_gives_503_and_keeps_the_answer_in
     payload = incident("b3")
     first = await bot.post("/v1/requests", payload, **{"Idempotency-Key": "k-a3"})
     assert first.status_code == 202, first.text
-    await eventually(
-        lambda: db.fetchval(
-            "UPDATE api_idempotency SET state = 'in_flight' "
-            "WHERE bot_id = $1 AND key = 'k-a3' AND state = 'done' RETURNING true",
-            BOT_ID,
-        ),
-        what="the answer marked done, then put back in flight",
-    )
+    await back_in_flight(db, "k-a3")
     await delete_topic(api, api.env()["DISPATCH_COMMANDS_TOPIC"])
     try:
         refused = await bot.post("/v1/requests", payload, **{"Idempotency-Key": "k-a3"})

@@ -22,24 +22,20 @@ import pytest
 from dispatcher.record.edge import intake
 from dispatcher.testing.stack import LocalStack
 from tests.integration.test_intake_outbox import delete_topic
-from tests.support import builders
 from tests.support.bot import BOT_ID, bound_payload, sign
+from tests.support.intake import incident as new_incident
+from tests.support.intake import start_api_only
 
 COMMUNITY = "replay"
 
 
 @pytest.fixture(scope="module")
 async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
-    stack.bot_communities.add(COMMUNITY)
-    await stack.start_api()  # no worker: the intake path ends at Kafka's acknowledgement
-    yield stack
+    yield await start_api_only(stack, COMMUNITY)
 
 
 def incident(building: str) -> dict[str, Any]:
-    """A new chat message about an incident in its own building (so no merging between tests)."""
-    return builders.request(
-        COMMUNITY, place=builders.place(COMMUNITY, building=building, unit="2", floor=5)
-    )
+    return new_incident(COMMUNITY, building)
 
 
 def signed_request(payload: dict[str, Any], webhook_id: str) -> tuple[bytes, dict[str, str]]:
