@@ -270,6 +270,7 @@ async def _send_again(
 async def _mark_done(pool: asyncpg.Pool, bot_id: str, key: str) -> None:
     try:
         await bot_calls.mark_done(pool, bot_id, key)
-    except (OSError, asyncpg.PostgresError) as exc:
-        # The key stays in flight with its answer: a retry sends the command again.
+    except Exception as exc:
+        # The key stays in flight with its answer: a retry sends the command again. Never
+        # raised on: the 202 is out, and the webhook-id must stay claimed (bot_auth).
         log.warning("idempotency answer not marked done: %s", type(exc).__name__)
