@@ -235,7 +235,7 @@ async def submit_once(
             )
     try:
         if not recorded.submitted.claimed:
-            recorded = await _record(deps, spec, bot_id, merge, None)
+            recorded = await _record(deps, spec, bot_id, merge, None, advice=advice)
         body = render(await _queue(deps, spec, advice, recorded))
     except BaseException:
         await idempotency.abandon(pool, claim.bot_id, claim.key)
