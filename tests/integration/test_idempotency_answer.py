@@ -132,3 +132,29 @@ async def test_kafka_refusing_the_retry_s_send_gives_503_and_keeps_the_answer_in
     assert retried.status_code == 202, retried.text
     assert retried.json() == first.json()
     assert await commands_for(api, first.json()["request_id"]) == 1  # the new topic's copy
+
+
+async def test_a_stale_key_without_an_answer_is_taken_over_and_answered(
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """An owner that died before any answer was stored (an API of the previous release,
+    which stored it only after Kafka's ack): after `STALE_AFTER_S` a retry takes the key
+    over, sends the request again (same request id) and stores its own answer."""
+    bot = BotClient(client)
+    payload = incident("b4")
+    first = await bot.post("/v1/requests", payload, **{"Idempotency-Key": "k-a4"})
+    assert first.status_code == 202, first.text
+    await back_in_flight(db, "k-a4")
+    await db.execute(
+        "UPDATE api_idempotency SET response = NULL, status_code = NULL, request_id = NULL, "
+        "updated_at = now() - interval '1 minute' WHERE bot_id = $1 AND key = 'k-a4'",
+        BOT_ID,
+    )
+    retried = await bot.post("/v1/requests", payload, **{"Idempotency-Key": "k-a4"})
+    assert retried.status_code == 202, retried.text
+    assert "idempotent-replayed" not in retried.headers  # done again, not replayed
+    assert retried.json()["request_id"] == first.json()["request_id"]
+    assert retried.json()["merged"] is False
+    row = await key_row(db, "k-a4")
+    assert row["state"] == "done" and row["status_code"] == 202
+    assert await commands_for(api, first.json()["request_id"]) == 2
