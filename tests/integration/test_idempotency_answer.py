@@ -11,6 +11,7 @@ for the next retry. Real API, PostgreSQL and Kafka (the refusal: the commands to
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -33,8 +34,7 @@ async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
     yield await start_api_only(stack, COMMUNITY)
 
 
-def incident(building: str) -> dict[str, Any]:
-    return new_incident(COMMUNITY, building)
+incident = partial(new_incident, COMMUNITY)  # incident(building)
 
 
 async def key_row(db: asyncpg.Connection, key: str) -> asyncpg.Record:
@@ -46,6 +46,17 @@ async def key_row(db: asyncpg.Connection, key: str) -> asyncpg.Record:
     )
     assert row is not None
     return row
+
+
+async def first_answer(
+    client: httpx.AsyncClient, building: str, key: str
+) -> tuple[BotClient, dict[str, Any], httpx.Response]:
+    """A new request with an Idempotency-Key, accepted: the bot, its payload, the 202."""
+    bot = BotClient(client)
+    payload = incident(building)
+    first = await bot.post("/v1/requests", payload, **{"Idempotency-Key": key})
+    assert first.status_code == 202, first.text
+    return bot, payload, first
 
 
 async def back_in_flight(db: asyncpg.Connection, key: str) -> None:
@@ -91,10 +102,7 @@ async def test_the_answer_stored_by_the_intake_statement_is_final_after_the_ack(
 async def test_a_retry_meeting_the_answer_in_flight_sends_the_command_again_first(
     api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    bot = BotClient(client)
-    payload = incident("b2")
-    first = await bot.post("/v1/requests", payload, **{"Idempotency-Key": "k-a2"})
-    assert first.status_code == 202, first.text
+    bot, payload, first = await first_answer(client, "b2", "k-a2")
     request_id = first.json()["request_id"]
     assert await commands_for(api, request_id) == 1
     await back_in_flight(db, "k-a2")
@@ -114,10 +122,7 @@ async def test_a_retry_meeting_the_answer_in_flight_sends_the_command_again_firs
 async def test_kafka_refusing_the_retry_s_send_gives_503_and_keeps_the_answer_in_flight(
     api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    bot = BotClient(client)
-    payload = incident("b3")
-    first = await bot.post("/v1/requests", payload, **{"Idempotency-Key": "k-a3"})
-    assert first.status_code == 202, first.text
+    bot, payload, first = await first_answer(client, "b3", "k-a3")
     await back_in_flight(db, "k-a3")
     await delete_topic(api, api.env()["DISPATCH_COMMANDS_TOPIC"])
     try:
@@ -140,10 +145,7 @@ async def test_a_stale_key_without_an_answer_is_taken_over_and_answered(
     """An owner that died before any answer was stored (an API of the previous release,
     which stored it only after Kafka's ack): after `STALE_AFTER_S` a retry takes the key
     over, sends the request again (same request id) and stores its own answer."""
-    bot = BotClient(client)
-    payload = incident("b4")
-    first = await bot.post("/v1/requests", payload, **{"Idempotency-Key": "k-a4"})
-    assert first.status_code == 202, first.text
+    bot, payload, first = await first_answer(client, "b4", "k-a4")
     await back_in_flight(db, "k-a4")
     await db.execute(
         "UPDATE api_idempotency SET response = NULL, status_code = NULL, request_id = NULL, "

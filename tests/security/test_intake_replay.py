@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -34,8 +35,7 @@ async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
     yield await start_api_only(stack, COMMUNITY)
 
 
-def incident(building: str) -> dict[str, Any]:
-    return new_incident(COMMUNITY, building)
+incident = partial(new_incident, COMMUNITY)  # incident(building)
 
 
 def signed_request(payload: dict[str, Any], webhook_id: str) -> tuple[bytes, dict[str, str]]:
