@@ -2,7 +2,10 @@
 
 Bot requests carry `X-Bot-Id` (which credential to check; it is not trusted by itself)
 and the three Standard Webhooks headers. Order: signature and freshness (cheap, no I/O),
-then the bot's rate limit, then the webhook-id replay check in PostgreSQL.
+then the bot's rate limit, then the webhook-id replay check in PostgreSQL. Submitting a help
+request (`BotOrStaffSubmitting`) defers that check to the route's one intake statement
+(`intake.submit`), which claims the webhook-id before it writes anything else: one round
+trip fewer, and a replay is still refused before anything is stored or sent.
 
 Replays: a webhook-id is accepted once per bot (409 `replayed` afterwards). A bot that
 retries must send a new webhook-id and timestamp; its message id or Idempotency-Key makes
@@ -14,9 +17,9 @@ very same signed message after our outage is not locked out.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from fastapi import Depends, Header, HTTPException, Request
@@ -28,9 +31,20 @@ from dispatcher.api.errors import fail
 from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.groupchat.bots import BotConfig
 from dispatcher.record.edge import bot_calls
+from dispatcher.record.edge.intake import WebhookId
 
 PURGE_EVERY_S = 60.0
 _DECOY_KEY = secrets.token_bytes(32)  # per process; never matches a real bot's signature
+
+
+@dataclass
+class DeferredClaim:
+    """A bot's webhook-id that its route claims in its own first statement, before it
+    writes or sends anything (`command_queue.submit_once`). `claimed`: that statement
+    claimed it, so a 5xx afterwards releases it (never an id another request owns)."""
+
+    webhook: WebhookId
+    claimed: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,6 +52,7 @@ class Caller:
     kind: Literal["bot", "staff"]
     bot: BotConfig | None = None
     staff: StaffAccount | None = None
+    deferred: DeferredClaim | None = field(default=None, compare=False)
 
     @property
     def bot_id(self) -> str | None:
@@ -60,19 +75,26 @@ async def _signed_body(request: Request) -> bytes:
     return ws.bound_payload(request.method, target, await request.body())
 
 
-async def _claim_webhook_id(deps: ApiDeps, bot_id: str, webhook_id: str) -> None:
-    pool = await deps.pool()
+def replayed() -> HTTPException:
+    return fail(
+        409,
+        "replayed",
+        "this webhook-id was already used; a retry needs a new webhook-id and timestamp "
+        "(the message id / Idempotency-Key keeps it from dispatching twice)",
+    )
+
+
+async def _purge_now_and_then(deps: ApiDeps) -> None:
     now = deps.wall()
     if now - deps.last_purge > PURGE_EVERY_S:
         deps.last_purge = now
-        await bot_calls.purge(pool, float(2 * ws.TOLERANCE_S))
-    if not await bot_calls.claim_webhook_id(pool, bot_id, webhook_id):
-        raise fail(
-            409,
-            "replayed",
-            "this webhook-id was already used; a retry needs a new webhook-id and timestamp "
-            "(the message id / Idempotency-Key keeps it from dispatching twice)",
-        )
+        await bot_calls.purge(await deps.pool(), float(2 * ws.TOLERANCE_S))
+
+
+async def _claim_webhook_id(deps: ApiDeps, bot_id: str, webhook_id: str) -> None:
+    await _purge_now_and_then(deps)
+    if not await bot_calls.claim_webhook_id(await deps.pool(), bot_id, webhook_id):
+        raise replayed()
 
 
 async def _release_webhook_id(deps: ApiDeps, bot_id: str, webhook_id: str) -> None:
@@ -90,7 +112,8 @@ async def _authenticate_bot(
     webhook_id: str | None,
     timestamp: str | None,
     signature: str | None,
-) -> BotConfig:
+    defer_claim: bool,
+) -> tuple[BotConfig, DeferredClaim | None]:
     deps = _deps(request)
     bot = deps.bot(bot_id)
     # An unknown X-Bot-Id goes through the same checks with a random key, so it gets the
@@ -104,8 +127,11 @@ async def _authenticate_bot(
     except ws.SignatureError as exc:
         raise fail(401, exc.reason, exc.message) from exc
     deps.limiter.check(("bot", bot.bot_id), bot.rate_per_minute, bot.burst, "bot")
+    if defer_claim:
+        await _purge_now_and_then(deps)
+        return bot, DeferredClaim(WebhookId(bot.bot_id, headers.webhook_id))
     await _claim_webhook_id(deps, bot.bot_id, headers.webhook_id)
-    return bot
+    return bot, None
 
 
 @asynccontextmanager
@@ -115,15 +141,27 @@ async def _bot_session(
     webhook_id: str | None,
     timestamp: str | None,
     signature: str | None,
+    defer_claim: bool = False,
 ) -> AsyncIterator[Caller]:
-    """A signed bot request. The webhook-id is released again if we fail with a 5xx."""
-    bot = await _authenticate_bot(request, bot_id, webhook_id, timestamp, signature)
+    """A signed bot request. The webhook-id is released again if we fail with a 5xx (a
+    deferred one only once its route claimed it)."""
+    bot, deferred = await _authenticate_bot(
+        request, bot_id, webhook_id, timestamp, signature, defer_claim
+    )
     try:
-        yield Caller("bot", bot)
+        yield Caller("bot", bot, deferred=deferred)
     except BaseException as exc:
-        if not isinstance(exc, HTTPException) or exc.status_code >= 500:
+        if releases_webhook_id(exc, deferred):
             await _release_webhook_id(_deps(request), bot.bot_id, str(webhook_id))
         raise
+
+
+def releases_webhook_id(exc: BaseException, deferred: DeferredClaim | None) -> bool:
+    """A failure on our side (5xx, or no HTTP answer at all) gives the webhook-id back so the
+    platform's re-send is served, but only an id this request holds: a deferred one its
+    statement has not claimed may belong to the earlier delivery this one replays."""
+    server_side = not isinstance(exc, HTTPException) or exc.status_code >= 500
+    return server_side and (deferred is None or deferred.claimed)
 
 
 async def require_bot(
@@ -141,15 +179,13 @@ async def require_bot(
         yield caller
 
 
-async def require_bot_or_staff(
+@asynccontextmanager
+async def _bot_or_staff(
     request: Request,
-    authorization: str | None = Header(default=None, description="Staff: Bearer <token>"),
-    x_bot_id: str | None = Header(default=None, description="The calling bot's id"),
-    webhook_id: str | None = Header(default=None),
-    webhook_timestamp: str | None = Header(default=None),
-    webhook_signature: str | None = Header(default=None),
+    authorization: str | None,
+    headers: tuple[str | None, str | None, str | None, str | None],
+    defer_claim: bool,
 ) -> AsyncIterator[Caller]:
-    """Staff (bearer token) or a signed bot acting for the requester."""
     if authorization is not None:
         account = authenticate_staff(request, bearer(authorization))
         if account is None:
@@ -157,10 +193,32 @@ async def require_bot_or_staff(
         await audit_staff(request, account)
         yield Caller("staff", staff=account)
         return
-    async with _bot_session(
-        request, x_bot_id, webhook_id, webhook_timestamp, webhook_signature
-    ) as caller:
+    async with _bot_session(request, *headers, defer_claim=defer_claim) as caller:
         yield caller
+
+
+def _bot_or_staff_dependency(defer_claim: bool) -> Callable[..., AsyncIterator[Caller]]:
+    async def dependency(
+        request: Request,
+        authorization: str | None = Header(default=None, description="Staff: Bearer <token>"),
+        x_bot_id: str | None = Header(default=None, description="The calling bot's id"),
+        webhook_id: str | None = Header(default=None),
+        webhook_timestamp: str | None = Header(default=None),
+        webhook_signature: str | None = Header(default=None),
+    ) -> AsyncIterator[Caller]:
+        headers = (x_bot_id, webhook_id, webhook_timestamp, webhook_signature)
+        async with _bot_or_staff(request, authorization, headers, defer_claim) as caller:
+            yield caller
+
+    return dependency
+
+
+# Staff (bearer token) or a signed bot acting for the requester.
+require_bot_or_staff = _bot_or_staff_dependency(defer_claim=False)
+# The same, but a bot's webhook-id is claimed by the route's intake statement
+# (`caller.deferred`): only for a route that makes that statement its first write and sends
+# nothing before it (POST /v1/requests).
+require_bot_or_staff_submitting = _bot_or_staff_dependency(defer_claim=True)
 
 
 def ensure_community(caller: Caller, community_id: str) -> None:
@@ -170,3 +228,4 @@ def ensure_community(caller: Caller, community_id: str) -> None:
 
 BotCaller = Annotated[Caller, Depends(require_bot)]
 BotOrStaff = Annotated[Caller, Depends(require_bot_or_staff)]
+BotOrStaffSubmitting = Annotated[Caller, Depends(require_bot_or_staff_submitting)]

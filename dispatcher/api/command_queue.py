@@ -5,33 +5,41 @@ The same incident reported from two groups within minutes (same community, compo
 building and category) becomes one request: the second report gets the first request's id
 and a reply, and nothing is dispatched twice. The check and the intake row are made under
 a PostgreSQL advisory lock on the merge key, so two API instances cannot both miss each
-other; that, the idempotency claim and the intake row are one round trip
-(`intake.submit`). The remaining race: the read model lags the worker by milliseconds, so a report
-that arrives just as the earlier request closed may still be merged into it.
+other; that, the idempotency claim, the intake row and (for a signed bot's
+`POST /v1/requests`) the webhook-id claim are one round trip (`intake.submit`). The
+remaining race: the read model lags the worker by milliseconds, so a report that arrives
+just as the earlier request closed may still be merged into it.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 
 from dispatcher.api import idempotency
+from dispatcher.api.bot_auth import DeferredClaim, replayed
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.models import Accepted
 from dispatcher.api.replies import emergency_for, merged_reply_text, reply_text
 from dispatcher.config.policies import policy_for
 from dispatcher.ops.api_metrics import observe_request_merged, observe_request_submitted
-from dispatcher.record.edge import intake
+from dispatcher.record.edge import bot_calls, intake
 from dispatcher.sealing import keyring, seal_spec
 from schemas.commands import Command, CommandBody, SubmitRequest, new_command
 from schemas.plans import PLAN_SETS
 from schemas.requests import RequestSpec
+
+log = logging.getLogger(__name__)
 
 MERGE_WINDOW_S = 15 * 60
 _REQUEST_NS = uuid.UUID("3b0f2f8e-5a43-4f0b-9a53-3f4f0d6f2a71")
@@ -52,11 +60,15 @@ def merge_key(spec: RequestSpec) -> str | None:
     return "|".join((spec.community_id, place.compound_id, place.building_id, spec.category))
 
 
-async def produce(deps: ApiDeps, command: Command) -> None:
+async def produce(deps: ApiDeps, command: Command, as_json: str | None = None) -> None:
+    """`as_json`: the command already serialised (the outbox copy), not serialised twice."""
+    value = as_json if as_json is not None else command.model_dump_json()
+    await send_json(deps, command.community_id, value)
+
+
+async def send_json(deps: ApiDeps, community_id: str, command_json: str) -> None:
     try:
-        await deps.sink.send(
-            deps.settings.commands_topic, command.community_id, command.model_dump_json().encode()
-        )
+        await deps.sink.send(deps.settings.commands_topic, community_id, command_json.encode())
     except Exception as exc:
         # Not acknowledged: the caller must retry (bots do), so say so with 503.
         raise fail(
@@ -80,15 +92,29 @@ class _Claim:
     fingerprint: str
 
 
+@dataclass(frozen=True)
+class _Recorded:
+    submitted: intake.Submitted
+    command: Command
+    command_json: str
+    fresh: Accepted  # the answer if this is a new request (not merged)
+    answer_stored: bool  # `fresh`, rendered, was stored with the key (still in flight)
+
+
 async def _record(
     deps: ApiDeps,
     spec: RequestSpec,
     bot_id: str | None,
     merge: bool,
     claim: _Claim | None,
-) -> tuple[intake.Submitted, Command]:
+    webhook: DeferredClaim | None = None,
+    advice: str | None = None,
+    render: Callable[[Accepted], dict[str, Any]] | None = None,
+) -> _Recorded:
     """The API's PostgreSQL part, in one round trip (one statement, its own transaction):
-    the idempotency claim, the merge check under the merge key's lock, the intake row."""
+    the webhook-id claim (a replay: 409, nothing written), the idempotency claim, the merge
+    check under the merge key's lock, the intake row, and with a claimed key (`render`
+    given) the answer to a new request, stored in flight (`idempotency.py`)."""
     key = merge_key(spec) if merge else None
     # Sealed before the intake row (the outbox) is written: neither it nor Kafka holds the
     # contact or the text in the clear.
@@ -96,51 +122,66 @@ async def _record(
     command = new_command(
         SubmitRequest(spec=sealed), community_id=spec.community_id, issued_at=deps.clock()
     )
+    command_json = command.model_dump_json()
+    fresh = _fresh_answer(deps, spec, advice, command)
+    answer_json = None
+    if claim is not None and render is not None:
+        answer_json = json.dumps(render(fresh), ensure_ascii=False)
     pool = await deps.pool()
     submitted = await intake.submit(
         pool,
+        webhook=webhook.webhook if webhook else None,
         bot_id=bot_id,
         key=claim.key if claim else None,
         fingerprint=claim.fingerprint if claim else None,
         request_id=spec.request_id,
         community_id=spec.community_id,
         merge_key=key,
-        command_json=command.model_dump_json(),
+        command_json=command_json,
         window_s=float(MERGE_WINDOW_S),
+        answer_json=answer_json,
     )
-    return submitted, command
+    if submitted.replayed:
+        raise replayed()
+    if webhook is not None:
+        webhook.claimed = True  # ours now: a 5xx from here on releases it (bot_auth)
+    stored = answer_json is not None and submitted.claimed and submitted.earlier is None
+    return _Recorded(submitted, command, command_json, fresh, stored)
 
 
-async def _queue(
-    deps: ApiDeps,
-    spec: RequestSpec,
-    advice: str | None,
-    submitted: intake.Submitted,
-    command: Command,
+def _fresh_answer(
+    deps: ApiDeps, spec: RequestSpec, advice: str | None, command: Command
 ) -> Accepted:
     number = emergency_for(spec)
     hotlines = deps.config.hotlines(spec.community_id)
-    held_until = _quiet_until(deps, spec, command)
+    return Accepted(
+        request_id=spec.request_id,
+        reply_text=reply_text(spec, advice, hotlines, _quiet_until(deps, spec, command)),
+        advise_emergency_call=number is not None,
+        emergency_number=number,
+    )
+
+
+async def _queue(
+    deps: ApiDeps, spec: RequestSpec, advice: str | None, recorded: _Recorded
+) -> Accepted:
+    submitted = recorded.submitted
     if submitted.earlier is not None:
         observe_request_merged(spec)
+        number = emergency_for(spec)
         return Accepted(
             request_id=submitted.earlier,
             merged=True,
-            reply_text=merged_reply_text(spec, advice, hotlines),
+            reply_text=merged_reply_text(spec, advice, deps.config.hotlines(spec.community_id)),
             advise_emergency_call=number is not None,
             emergency_number=number,
         )
     # The intake row (committed above) is the outbox: should Kafka refuse or the API die
     # here, the caller gets no 202, and the unrecorded sweeper re-sends the stored command
     # (a report merged into this request meanwhile is therefore never lost either).
-    await produce(deps, command)
+    await produce(deps, recorded.command, recorded.command_json)
     observe_request_submitted(spec)
-    return Accepted(
-        request_id=spec.request_id,
-        reply_text=reply_text(spec, advice, hotlines, held_until),
-        advise_emergency_call=number is not None,
-        emergency_number=number,
-    )
+    return recorded.fresh
 
 
 def _quiet_until(deps: ApiDeps, spec: RequestSpec, command: Command) -> str | None:
@@ -168,31 +209,68 @@ async def submit_once(
     advice: str | None = None,
     render: Callable[[Accepted], dict[str, Any]] = _as_is,
     merge: bool = True,
+    webhook: DeferredClaim | None = None,
 ) -> JSONResponse:
     """202 with `render(accepted)`; a retry with the same key gets the very same answer.
-    `merge=False` (staff): a request made on purpose is never folded into another."""
+    `merge=False` (staff): a request made on purpose is never folded into another.
+    `webhook`: the signed bot's webhook-id, claimed first in the same statement (its route
+    has written and sent nothing before)."""
     deps: ApiDeps = request.app.state.deps
     claim = None
     if idempotency_key is not None and bot_id is not None:
         claim = _Claim(bot_id, idempotency_key, idempotency.fingerprint(payload))
-    submitted, command = await _record(deps, spec, bot_id, merge, claim)
+    recorded = await _record(deps, spec, bot_id, merge, claim, webhook, advice, render)
     if claim is None:
-        accepted = await _queue(deps, spec, advice, submitted, command)
+        accepted = await _queue(deps, spec, advice, recorded)
         return JSONResponse(render(accepted), status_code=202)
     pool = await deps.pool()
-    if not submitted.claimed:
+    if not recorded.submitted.claimed:
         # A known key (rare): replay its answer, refuse (422/409), or take over a stale one.
         stored = await idempotency.begin(pool, claim.bot_id, claim.key, claim.fingerprint)
+        if isinstance(stored, idempotency.PendingAnswer):
+            stored = await _send_again(deps, pool, claim, stored)
         if stored is not None:
             return JSONResponse(
                 stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
             )
     try:
-        if not submitted.claimed:
-            submitted, command = await _record(deps, spec, bot_id, merge, None)
-        body = render(await _queue(deps, spec, advice, submitted, command))
+        if not recorded.submitted.claimed:
+            recorded = await _record(deps, spec, bot_id, merge, None, advice=advice)
+        body = render(await _queue(deps, spec, advice, recorded))
     except BaseException:
         await idempotency.abandon(pool, claim.bot_id, claim.key)
         raise
+    if recorded.answer_stored:
+        # The answer went in with the intake statement, in flight; Kafka has acknowledged,
+        # so it is final. Marked `done` after the 202 (off its path): a retry meeting it
+        # still in flight sends the stored command again and waits for Kafka's ack before it
+        # gets the same answer (`_send_again`), so no retry is told 202 for a command Kafka
+        # might not have, and none gets a different answer, even if this process dies now.
+        done = BackgroundTask(_mark_done, pool, claim.bot_id, claim.key)
+        return JSONResponse(body, status_code=202, background=done)
     await idempotency.finish(pool, claim.bot_id, claim.key, 202, body)
     return JSONResponse(body, status_code=202)
+
+
+async def _send_again(
+    deps: ApiDeps, pool: asyncpg.Pool, claim: _Claim, pending: idempotency.PendingAnswer
+) -> idempotency.StoredAnswer:
+    """A retry that met an answer stored in flight: its owner may not have had Kafka's ack
+    (still sending, refused, or died). Send the intake row's command again (the same
+    command: the worker applies it once) and answer only once Kafka acknowledged it."""
+    outbox = await intake.outbox(pool, pending.request_id)
+    if outbox is None:  # no intake row: nothing to send again; the owner decides
+        raise idempotency.in_flight()
+    if outbox.command is not None:  # None: the worker recorded it, so Kafka had it
+        await send_json(deps, outbox.community_id, outbox.command)
+    await bot_calls.mark_done(pool, claim.bot_id, claim.key)
+    return pending.answer
+
+
+async def _mark_done(pool: asyncpg.Pool, bot_id: str, key: str) -> None:
+    try:
+        await bot_calls.mark_done(pool, bot_id, key)
+    except Exception as exc:
+        # The key stays in flight with its answer: a retry sends the command again. Never
+        # raised on: the 202 is out, and the webhook-id must stay claimed (bot_auth).
+        log.warning("idempotency answer not marked done: %s", type(exc).__name__)

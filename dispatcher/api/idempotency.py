@@ -5,6 +5,14 @@ stores its answer (`done`). A retry then gets the stored answer, status code inc
 concurrent duplicate gets 409; the same key with a different payload gets 422. A request
 that fails on our side (5xx) gives the key up, so the retry can do the work. An owner that
 died mid-request (`in_flight` for longer than `STALE_AFTER_S`) is taken over.
+
+A new help request's answer is known before its command is sent, so the intake statement
+stores it with the key while still `in_flight` (one round trip fewer); it is final once
+Kafka has acknowledged the command, and the owner marks it `done` after its 202. A retry
+that meets such an answer (`PendingAnswer`) cannot know whether Kafka has the command (the
+owner may still be sending, may have been refused, or may have died), so it sends the stored
+command again itself and answers only after Kafka's ack: the same answer, 202 only for a
+command Kafka has, and the worker applies the command once (a known request id).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from fastapi import HTTPException
 
 from dispatcher.api.errors import fail
 from dispatcher.record.edge import bot_calls
@@ -28,14 +37,34 @@ class StoredAnswer:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class PendingAnswer:
+    """An answer stored in flight: final once Kafka has the command of `request_id`."""
+
+    answer: StoredAnswer
+    request_id: str
+
+
+def in_flight() -> HTTPException:
+    return fail(
+        409,
+        "in_flight",
+        "a request with this idempotency key is being processed; retry shortly",
+        {"Retry-After": "1"},
+    )
+
+
 def fingerprint(payload: object) -> str:
     """Stable across key order and whitespace: what the caller asked for, not its bytes."""
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def begin(pool: asyncpg.Pool, bot_id: str, key: str, print_: str) -> StoredAnswer | None:
-    """None: this request now owns the key and must `finish` or `abandon` it."""
+async def begin(
+    pool: asyncpg.Pool, bot_id: str, key: str, print_: str
+) -> StoredAnswer | PendingAnswer | None:
+    """None: this request now owns the key and must `finish` or `abandon` it. A
+    `PendingAnswer` is answered only once its command is acknowledged (see above)."""
     for _ in range(3):  # the row may vanish between insert and select (abandoned): retry
         if await bot_calls.claim_key(pool, bot_id, key, print_):
             return None
@@ -51,16 +80,13 @@ async def begin(pool: asyncpg.Pool, bot_id: str, key: str, print_: str) -> Store
         if row.state == "done":
             assert row.status_code is not None and row.response is not None
             return StoredAnswer(row.status_code, row.response)
+        if row.response is not None and row.status_code is not None and row.request_id:
+            return PendingAnswer(StoredAnswer(row.status_code, row.response), row.request_id)
         if row.age_s > STALE_AFTER_S and await bot_calls.take_over_stale(
             pool, bot_id, key, STALE_AFTER_S
         ):
             return None
-        raise fail(
-            409,
-            "in_flight",
-            "a request with this idempotency key is being processed; retry shortly",
-            {"Retry-After": "1"},
-        )
+        raise in_flight()
     raise fail(409, "in_flight", "idempotency key contended; retry shortly", {"Retry-After": "1"})
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse
 
-from dispatcher.api.bot_auth import BotOrStaff, Caller, ensure_community
+from dispatcher.api.bot_auth import BotOrStaff, BotOrStaffSubmitting, Caller, ensure_community
 from dispatcher.api.command_queue import request_id_for, send_command, submit_once
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
@@ -66,7 +66,7 @@ def spec_from(body: HelpRequestIn, request_id: str, source: RequestSource | None
 async def submit_request(
     body: HelpRequestIn,
     request: Request,
-    caller: BotOrStaff,
+    caller: BotOrStaffSubmitting,
     idempotency_key: str | None = Header(default=None, max_length=128),
 ) -> JSONResponse:
     """Submit a structured help request (a bot, or the staff console). 202 once it is
@@ -104,6 +104,7 @@ async def submit_request(
         idempotency_key=key,
         payload=body.model_dump(mode="json"),
         merge=caller.kind == "bot",
+        webhook=caller.deferred,  # claimed in the intake statement: nothing is written before
     )
 
 

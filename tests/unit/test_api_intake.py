@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from fastapi import HTTPException
 from pydantic import ValidationError
 
+from dispatcher.api.bot_auth import DeferredClaim, releases_webhook_id
 from dispatcher.api.chat_spec import spec_for_message
 from dispatcher.api.command_queue import merge_key, request_id_for
 from dispatcher.api.models import ChatMessageIn, HelpRequestIn
 from dispatcher.api.replies import merged_reply_text, reply_text
 from dispatcher.classify import classify
 from dispatcher.groupchat.bots import GroupPlace
+from dispatcher.record.edge.intake import WebhookId
 
 GROUP = GroupPlace(
     community_id="siming", grid_id="g1", compound_id="tuqiang", compound_name="图强小区"
@@ -69,3 +72,19 @@ def test_a_nul_character_is_refused_at_the_edge(field: str) -> None:
     with pytest.raises(ValidationError, match="NUL"):
         msg("谁能帮忙\x00买药")
     assert HelpRequestIn.model_validate({**body, "source": {field: "m1"}}).source is not None
+
+
+def test_a_failure_gives_back_only_a_webhook_id_this_request_claimed() -> None:
+    """POST /v1/requests claims its webhook-id in the intake statement: a 5xx before that
+    statement claimed it must not delete the row of the earlier delivery it may replay."""
+    unclaimed = DeferredClaim(WebhookId("bot", "w-1"))
+    claimed = DeferredClaim(WebhookId("bot", "w-2"), claimed=True)
+    down = HTTPException(503)
+    crash = RuntimeError("PostgreSQL went away")
+    refused = HTTPException(409)
+    assert not releases_webhook_id(down, unclaimed)
+    assert not releases_webhook_id(crash, unclaimed)
+    assert releases_webhook_id(down, claimed) and releases_webhook_id(crash, claimed)
+    assert not releases_webhook_id(refused, claimed)
+    # Claimed at authentication (every other route): as before.
+    assert releases_webhook_id(down, None) and not releases_webhook_id(refused, None)

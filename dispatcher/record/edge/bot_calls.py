@@ -18,6 +18,7 @@ class KeyState:
     status_code: int | None
     response: dict[str, Any] | None
     age_s: float  # since its owner last touched it
+    request_id: str | None  # with an answer stored in flight: the request it answers
 
 
 async def claim_key(db: Db, bot_id: str, key: str, fingerprint: str) -> bool:
@@ -34,7 +35,7 @@ async def claim_key(db: Db, bot_id: str, key: str, fingerprint: str) -> bool:
 
 async def key_state(db: Db, bot_id: str, key: str) -> KeyState | None:
     row = await db.fetchrow(
-        "SELECT fingerprint, state, status_code, response, "
+        "SELECT fingerprint, state, status_code, response, request_id, "
         "extract(epoch FROM now() - updated_at) AS age "
         "FROM api_idempotency WHERE bot_id = $1 AND key = $2",
         bot_id,
@@ -44,7 +45,12 @@ async def key_state(db: Db, bot_id: str, key: str) -> KeyState | None:
         return None
     response = json.loads(row["response"]) if row["response"] is not None else None
     return KeyState(
-        row["fingerprint"], row["state"], row["status_code"], response, float(row["age"])
+        row["fingerprint"],
+        row["state"],
+        row["status_code"],
+        response,
+        float(row["age"]),
+        row["request_id"],
     )
 
 
@@ -71,6 +77,16 @@ async def store_answer(
         key,
         status_code,
         json.dumps(body, ensure_ascii=False),
+    )
+
+
+async def mark_done(db: Db, bot_id: str, key: str) -> None:
+    """The answer stored in flight (by the intake statement) is final: Kafka acknowledged."""
+    await db.execute(
+        "UPDATE api_idempotency SET state = 'done', updated_at = now() "
+        "WHERE bot_id = $1 AND key = $2 AND state = 'in_flight' AND response IS NOT NULL",
+        bot_id,
+        key,
     )
 
 

@@ -23,11 +23,21 @@ class Unrecorded:
 class Submitted:
     claimed: bool  # False: the idempotency key was already known, and nothing was written
     earlier: str | None  # the open request this report was merged into (None: a new one)
+    replayed: bool = False  # the webhook-id was already used: nothing at all was written
+
+
+@dataclass(frozen=True)
+class WebhookId:
+    """A signed delivery's id, claimed in the same statement (once per bot)."""
+
+    bot_id: str
+    webhook_id: str
 
 
 async def submit(
     db: Db,
     *,
+    webhook: WebhookId | None = None,
     bot_id: str | None,
     key: str | None,
     fingerprint: str | None,
@@ -36,13 +46,20 @@ async def submit(
     merge_key: str | None,
     command_json: str,
     window_s: float,
+    answer_json: str | None = None,
 ) -> Submitted:
-    """One round trip (migration 0180, `api_submit`): claim the idempotency key (if any),
-    then under the merge key's advisory lock either add a report to the latest other open
-    request with this merge key opened within `window_s`, or store the intake row with its
-    command (outbox copy). Two API instances never both miss each other's report."""
+    """One round trip (migrations 0310 `api_submit_signed`, 0180 `api_submit`): claim the
+    webhook-id (if any; a replay is refused before anything is written), then the
+    idempotency key (if any), then under the merge key's advisory lock either add a report
+    to the latest other open request with this merge key opened within `window_s`, or store
+    the intake row with its command (outbox copy), and then `answer_json` (the answer to a new
+    request) with the key, still in flight. Two API instances never both miss each other's
+    report."""
     row = await db.fetchrow(
-        "SELECT claimed, earlier FROM api_submit($1, $2, $3, $4, $5, $6, $7::jsonb, $8)",
+        "SELECT replayed, claimed, earlier "
+        "FROM api_submit_signed($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11::jsonb)",
+        webhook.bot_id if webhook else None,
+        webhook.webhook_id if webhook else None,
         bot_id,
         key,
         fingerprint,
@@ -51,10 +68,28 @@ async def submit(
         merge_key,
         command_json,
         window_s,
+        answer_json,
     )
     assert row is not None
     earlier = row["earlier"]
-    return Submitted(bool(row["claimed"]), str(earlier) if earlier is not None else None)
+    return Submitted(
+        bool(row["claimed"]), str(earlier) if earlier is not None else None, bool(row["replayed"])
+    )
+
+
+@dataclass(frozen=True)
+class Outbox:
+    community_id: str
+    command: str | None  # None: recorded by the worker (so Kafka had it), copy dropped
+
+
+async def outbox(db: Db, request_id: str) -> Outbox | None:
+    """The stored command of an acknowledged request, to send it again."""
+    row = await db.fetchrow(
+        "SELECT community_id, command::text AS command FROM api_intake WHERE request_id = $1",
+        request_id,
+    )
+    return Outbox(row["community_id"], row["command"]) if row is not None else None
 
 
 async def community_of(db: Db, request_id: str) -> str | None:
