@@ -234,3 +234,15 @@ class Observer:
                 obs.offer_event_at.setdefault(rid, now)
                 obs.offer_occurred.setdefault(rid, occurred)
             obs.note_caused(event["caused_by"], occurred, now)
+
+    async def _stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._admin is not None:
+            await self._admin.close()
+        if self._receiver is not None:
+            await self._receiver.stop()

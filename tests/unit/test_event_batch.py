@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from dispatcher.bench.e2e_observe import Observations, Observer
 from dispatcher.redact import describe
 from dispatcher.settings import Settings
 from schemas import event_batch
@@ -162,3 +163,16 @@ async def test_the_record_agent_dead_letters_an_undecodable_record_with_its_reas
     letter = json.loads(value)
     assert (key, letter["stage"], letter["offset"]) == ("c", "decode", 7)
     assert letter["reason"].startswith("undecodable event: ")
+
+
+def test_the_bench_observer_counts_every_event_of_a_batch_and_its_first_offer() -> None:
+    events = decision_events()
+    obs = Observations()
+    for _, value in encode_batches(events):
+        Observer._event(value, 5.0, obs)
+    request_id = events[0].request_id
+    assert obs.events == len(events) and request_id is not None
+    assert obs.offer_event_at == {request_id: 5.0}
+    assert obs.offer_occurred == {request_id: events[0].occurred_at.timestamp()}
+    Observer._event(stood_down(1)[0].model_dump_json().encode(), 6.0, obs)  # the old format
+    assert obs.events == len(events) + 1
