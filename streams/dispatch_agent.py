@@ -20,6 +20,7 @@ from dispatcher.core import apply as apply_decision
 from dispatcher.ops import metrics as ops_metrics
 from dispatcher.sealing import keyring, seal_command
 from schemas.commands import Command
+from schemas.event_batch import encode_batches
 from streams.dead_letter import DeadLetterSink, short
 from streams.faust_consumer import EXIT_OFFSET_HOLE
 from streams.runtime import WorkerRuntime
@@ -132,11 +133,10 @@ class DispatchAgent:
         if decision.events:
             # Events first, acknowledged by Kafka, then the tables: a crash in between
             # replays the command, which yields the same event ids (the consumers dedupe).
+            # All of them in one record (schemas/event_batch.py): readers pay per record.
             futures = [
-                await rt.events.send(
-                    key=e.community_id.encode(), value=e.model_dump_json().encode()
-                )
-                for e in decision.events
+                await rt.events.send(key=key, value=value)
+                for key, value in encode_batches(decision.events)
             ]
             await asyncio.gather(*futures)
             rt.stats.events += len(decision.events)

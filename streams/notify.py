@@ -25,8 +25,10 @@ from dispatcher.push.lane import EngineConfig, SubmitOutcome
 from dispatcher.recipient_links import recipient_links
 from dispatcher.sealing import keyring
 from schemas.commands import Command, CommandBody, ReportDeliveryFailure, new_command
+from schemas.event_batch import decode_events
 from schemas.events import Event
 from schemas.helper_messages import ReportWelcomeOutcome
+from streams.batch_ack import BatchAck
 from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink, short
 from streams.runtime import WorkerRuntime
@@ -218,13 +220,15 @@ class NotifyAgent:
         if self.config is not None:  # no event is judged against a configuration half read
             await self.config.follower.ready.wait()
         try:
-            decoded = Event.model_validate_json(event.value)
+            events = decode_events(event.value)
         except (ValidationError, ValueError):
             event.ack()  # the record agent dead-letters it; one letter is enough
             return
-        try:
-            await self.notifier.handle(event, decoded)
-        except Exception as exc:  # a push problem must never stop the stream
-            log.exception("notify failed for event %s", decoded.event_id)
-            await self.sink.send(event, f"{type(exc).__name__}: {short(exc)}", "notify")
-            event.ack()
+        # A record holds a decision's events: it is acknowledged once each of them is.
+        for decoded, part in zip(events, BatchAck.parts(event, len(events)), strict=True):
+            try:
+                await self.notifier.handle(part, decoded)
+            except Exception as exc:  # a push problem must never stop the stream
+                log.exception("notify failed for event %s", decoded.event_id)
+                await self.sink.send(event, f"{type(exc).__name__}: {short(exc)}", "notify")
+                part.ack()

@@ -25,6 +25,7 @@ from dispatcher.ops import metrics as ops_metrics
 from dispatcher.record.migrate import apply_migrations
 from dispatcher.record.projection import record_events
 from dispatcher.settings import Settings
+from schemas.event_batch import decode_events
 from schemas.events import Event
 from streams.dead_letter import DeadLetterSink, short
 from streams.runtime import Stats
@@ -89,11 +90,11 @@ class RecordAgent:
 
     async def record_batch(self, batch: list[Any]) -> None:
         decoded: list[Event] = []
-        for event in batch:
+        for record in batch:  # a record holds one decision's events (schemas/event_batch.py)
             try:
-                decoded.append(Event.model_validate_json(event.value))
+                decoded += decode_events(record.value)
             except (ValidationError, ValueError) as exc:
-                await self.sink.send(event, f"undecodable event: {short(exc)}", "decode")
+                await self.sink.send(record, f"undecodable event: {short(exc)}", "decode")
         if not decoded:
             return
         pool = await self.get_pool()
@@ -119,18 +120,18 @@ class RecordAgent:
         self, pool: asyncpg.Pool, raw: list[Any], decoded: list[Event]
     ) -> None:
         by_id = {e.event_id: e for e in decoded}
-        for event in raw:
+        for record in raw:
             try:
-                e = by_id.get(Event.model_validate_json(event.value).event_id)
+                events = [by_id[e.event_id] for e in decode_events(record.value)]
             except (ValidationError, ValueError):
                 continue  # already dead-lettered
-            if e is None:
-                continue
-            try:
-                async with pool.acquire() as conn:
-                    self.stats.recorded += await record_events(conn, [e])
-            except Exception as one_exc:
-                await self.sink.send(event, f"record failed: {short(one_exc)}", "record")
+            for e in events:
+                try:
+                    async with pool.acquire() as conn:
+                        self.stats.recorded += await record_events(conn, [e])
+                except Exception as one_exc:
+                    reason = f"record failed for event {e.event_id}: {short(one_exc)}"
+                    await self.sink.send(record, reason, "record")
 
     async def get_pool(self) -> asyncpg.Pool:
         if self.pool is None:

@@ -28,10 +28,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from dispatcher.api import webhook_signature
 from dispatcher.push.signing import webhook_secret_bytes
 from dispatcher.testing.push_receiver import PushReceiver, Received
+from schemas.event_batch import peek_events
 
 _REQUEST_ID = re.compile(rb'"request_id":"([^"]+)"')
-_CAUSED_BY = re.compile(rb'"caused_by":"([^"]+)"')
-_OCCURRED = re.compile(rb'"occurred_at":"([^"]+)"')
 _COMMAND_ID = re.compile(rb'"command_id":"([^"]+)"')
 _ISSUED = re.compile(rb'"issued_at":"([^"]+)"')
 PENDING_MAX = 200_000
@@ -53,8 +52,9 @@ def signed_headers(
     return {"content-type": "application/json", "x-bot-id": bot_id, **signed}
 
 
-def _epoch(iso: bytes) -> float:
-    return datetime.fromisoformat(iso.decode().replace("Z", "+00:00")).timestamp()
+def _epoch(iso: bytes | str) -> float:
+    text = iso.decode() if isinstance(iso, bytes) else iso
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 @dataclass
@@ -226,17 +226,14 @@ class Observer:
 
     @staticmethod
     def _event(value: bytes, now: float, obs: Observations) -> None:
-        obs.events += 1
-        if b'"type":"offer_sent"' in value:
-            m = _REQUEST_ID.search(value)
-            if m:
-                obs.offer_event_at.setdefault(m.group(1).decode(), now)
-                occurred_at = _OCCURRED.search(value)
-                if occurred_at:
-                    obs.offer_occurred.setdefault(m.group(1).decode(), _epoch(occurred_at.group(1)))
-        caused, occurred = _CAUSED_BY.search(value), _OCCURRED.search(value)
-        if caused and occurred:
-            obs.note_caused(caused.group(1).decode(), _epoch(occurred.group(1)), now)
+        """A record of the events topic: one decision's events (schemas/event_batch.py)."""
+        for event in peek_events(value):
+            obs.events += 1
+            rid, occurred = event.get("request_id"), _epoch(event["occurred_at"])
+            if event["body"]["type"] == "offer_sent" and rid:
+                obs.offer_event_at.setdefault(rid, now)
+                obs.offer_occurred.setdefault(rid, occurred)
+            obs.note_caused(event["caused_by"], occurred, now)
 
     async def _stop(self) -> None:
         if self._task is not None:

@@ -35,6 +35,7 @@ from dispatcher.record.edge.group_threads import Thread
 from dispatcher.sealing import KeyRing, group_name
 from dispatcher.settings import Settings
 from schemas.config import Hotline
+from schemas.event_batch import decode_events
 from schemas.events import Event, HelperAssigned, OfferSent
 
 log = logging.getLogger(__name__)
@@ -239,7 +240,7 @@ def _decoded(records: list[object]) -> list[Event]:
     out = []
     for r in records:
         try:
-            out.append(Event.model_validate_json(r.value))  # type: ignore[attr-defined]
+            out += decode_events(r.value)  # type: ignore[attr-defined]
         except ValidationError:
             continue  # the dispatch agent dead-letters garbage; here it is just not news
     return out

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from dispatcher.kafka_security import client_options
 from dispatcher.ops import api_metrics
 from dispatcher.settings import Settings
+from schemas.event_batch import decode_events
 from schemas.events import Event
 
 log = logging.getLogger(__name__)
@@ -142,14 +143,16 @@ class LiveFeed:
                 await consumer.position(tp)
             self.ready.set()
             async for record in consumer:
-                api_metrics.FEED_EVENTS.inc()
                 try:
-                    event = Event.model_validate_json(record.value or b"")
+                    events = decode_events(record.value or b"")
                 except (ValidationError, ValueError):
+                    api_metrics.FEED_EVENTS.inc()
                     continue  # the workers dead-letter it; the dashboard just skips it
-                view = public_view(event)
-                if view is not None:
-                    self.publish(view)
+                api_metrics.FEED_EVENTS.inc(len(events))
+                for event in events:
+                    view = public_view(event)
+                    if view is not None:
+                        self.publish(view)
         finally:
             self.ready.clear()
             await consumer.stop()

@@ -108,6 +108,7 @@ def health_view(samples: list[Sample], topics: dict[str, str], app_id: str) -> d
         {
             "at": later.at,
             "commands_per_s": _rate(later, earlier, topics["commands"]),
+            # Records, from offsets: one per decision, its events batched (issue 18).
             "events_per_s": _rate(later, earlier, topics["events"]),
             "dead_letters": _total(later, topics["dead_letters"]),
         }

@@ -6,7 +6,6 @@ every wait is on an event (the `events` topic, the worker's /stats, the push rec
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 from collections import defaultdict
@@ -22,6 +21,7 @@ from aiokafka import AIOKafkaConsumer
 from dispatcher.settings import REPO_ROOT
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
+from schemas.event_batch import peek_events
 from schemas.plans import DEFAULT_PLANS, SMALL_COMPOUND_PLANS
 from schemas.vocab import Urgency
 from tests.support import builders
@@ -57,11 +57,11 @@ class EventLog:
 
     async def _read(self) -> None:
         async for message in self.consumer:
-            event = json.loads(message.value)
-            if event.get("request_id"):
-                self.bodies[event["request_id"]].append(event["body"])
-                async with self.changed:
-                    self.changed.notify_all()
+            for event in peek_events(message.value):
+                if event.get("request_id"):
+                    self.bodies[event["request_id"]].append(event["body"])
+                    async with self.changed:
+                        self.changed.notify_all()
 
     def types(self, request_id: str) -> list[str]:
         return [b["type"] for b in self.bodies[request_id]]

@@ -32,6 +32,7 @@ from schemas.commands import (
     DeclineOffer,
     ResolveRequest,
 )
+from schemas.event_batch import decode_events
 from schemas.events import Event
 from schemas.vocab import Party
 from tests.support import builders
@@ -131,8 +132,8 @@ async def answer(
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200)
                 for msgs in batch.values():
-                    for msg in msgs:
-                        await _answer_one(p, load, Event.model_validate_json(msg.value), rng)
+                    for event in (e for msg in msgs for e in decode_events(msg.value)):
+                        await _answer_one(p, load, event, rng)
                 if time.monotonic() - last_roster > 0.5:  # staff re-save a helper
                     last_roster = time.monotonic()
                     h = rng.choice(helpers)

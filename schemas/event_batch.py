@@ -1,0 +1,98 @@
+"""Event batches: the events of one decision travel in one record on the `events` topic.
+
+A decision emits ~20 events (a RequestOpened, an OfferSent per offered helper, ...). As one
+Kafka record each, every reader of the topic paid its per-record cost (Faust's consumer and
+agent machinery, a socket write, a commit) 20 times per command (issue 18). Now the dispatch
+agent sends them as one record, `{"batch":1,"events":[<event>,...]}`, keyed by community as
+before. Each event inside is exactly what a single record held (same JSON, same id), so the
+deduplication by event id and the replay guarantees (README "Reliability") are unchanged.
+
+Readers call `decode_events`: a batch gives its events in order, a single-event record from
+before the batches gives a list of one, anything else raises `ValidationError` (the caller
+dead-letters the record with that reason). `peek_events` is the unvalidated view for
+observers that only look (benches, tests).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter
+
+from schemas._base import Wire
+from schemas.events import Event
+
+EVENT_BATCH_VERSION: Literal[1] = 1
+# A wave to a whole community is a few hundred offers: split so that a record stays far
+# below Kafka's default 1 MB limit (message.max.bytes, the producer's max_request_size).
+MAX_EVENTS = 256
+MAX_BYTES = 500_000
+
+_HEAD = b'{"batch":1,"events":['
+_TAIL = b"]}"
+
+
+class EventBatch(Wire):
+    """One record's events, in the order the core emitted them; `batch` is the version."""
+
+    batch: Literal[1] = EVENT_BATCH_VERSION
+    events: tuple[Event, ...] = Field(min_length=1)
+
+
+def _kind(value: Any) -> str | None:
+    # A single event never has a "batch" field (Event forbids unknown fields).
+    if isinstance(value, dict):
+        return "batch" if "batch" in value else "event"
+    return None
+
+
+_RECORD: TypeAdapter[EventBatch | Event] = TypeAdapter(
+    Annotated[
+        Annotated[EventBatch, Tag("batch")] | Annotated[Event, Tag("event")],
+        Discriminator(_kind),
+    ],
+    config=ConfigDict(hide_input_in_errors=True),  # an error's text never repeats the payload
+)
+
+
+def decode_events(raw: bytes | str) -> list[Event]:
+    """The events of one record: a batch, or a single event from before the batches."""
+    record = _RECORD.validate_json(raw)
+    return list(record.events) if isinstance(record, EventBatch) else [record]
+
+
+def peek_events(raw: bytes | str) -> list[dict[str, Any]]:
+    """The events of one record as plain JSON objects, not validated: for observers."""
+    doc = json.loads(raw)
+    events: list[dict[str, Any]] = doc["events"] if "batch" in doc else [doc]
+    return events
+
+
+def encode_batches(events: Sequence[Event]) -> list[tuple[bytes, bytes]]:
+    """(key, value) records for `events`: one per community (a decision has one), in the
+    order given, split above MAX_EVENTS events or MAX_BYTES. The value is exactly
+    `EventBatch(events=...).model_dump_json()`, assembled from each event's own JSON."""
+    by_community: dict[str, list[bytes]] = {}
+    for e in events:
+        by_community.setdefault(e.community_id, []).append(e.model_dump_json().encode())
+    return [
+        (community.encode(), _HEAD + b",".join(chunk) + _TAIL)
+        for community, encoded in by_community.items()
+        for chunk in _chunks(encoded)
+    ]
+
+
+def _chunks(encoded: list[bytes]) -> Iterator[list[bytes]]:
+    chunk: list[bytes] = []
+    size = len(_HEAD) + len(_TAIL)
+    for one in encoded:
+        grown = size + len(one) + (1 if chunk else 0)
+        if chunk and (len(chunk) == MAX_EVENTS or grown > MAX_BYTES):
+            yield chunk
+            chunk, grown = [], len(_HEAD) + len(_TAIL) + len(one)
+        chunk.append(one)
+        size = grown
+    if chunk:
+        yield chunk

@@ -1,0 +1,109 @@
+"""Issue 18 on the real broker: the events of one decision travel in one Kafka record, and
+the readers take every event out of it (the record agent into PostgreSQL, the notify agent
+to the phones); a single-event record from before the batches is still read, and garbage on
+the topic is dead-lettered with its reason."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from dispatcher.testing.push_receiver import PushReceiver
+from dispatcher.testing.stack import LocalStack
+from schemas.dead_letter import DeadLetter
+from schemas.event_batch import decode_events
+from schemas.events import CommandRejected, make_event
+from tests.support import builders
+from tests.support.bot import BotClient
+from tests.support.kafka import read_topic
+from tests.support.waiting import eventually
+
+STAFF = {"Authorization": "Bearer dev-staff-token"}
+SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OQ=="
+COMMUNITY = "batched"
+HELPERS = [f"b{i}" for i in range(6)]
+
+
+async def test_one_record_per_decision_read_whole_by_every_agent(stack: LocalStack) -> None:
+    old = make_event(  # as the dispatch agent wrote events before the batches: one a record
+        CommandRejected(command_type="accept_offer", reason="unknown_request"),
+        command_id="before-batches",
+        index=0,
+        community_id=COMMUNITY,
+        request_id=None,
+        occurred_at=datetime.now(UTC),
+    )
+    events_topic = stack.topic("events")
+    async with PushReceiver() as phones:
+        endpoint = {"name": "phones", "kind": "webhook", "url": phones.url("/phones")}
+        stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps([{**endpoint, "secret": SECRET}])
+        stack.start_worker()
+        stack.bot_communities.add(COMMUNITY)
+        await stack.start_api()
+        producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
+        await producer.start()
+        try:
+            key = COMMUNITY.encode()
+            await producer.send_and_wait(events_topic, old.model_dump_json().encode(), key=key)
+            await producer.send_and_wait(events_topic, b"not an event", key=key)
+        finally:
+            await producer.stop()
+
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as client:
+            for hid in HELPERS:
+                h = builders.helper(hid, COMMUNITY, ["driving"], channels=["phones"])
+                r = await client.put(f"/v1/admin/helpers/{hid}", json=h, headers=STAFF)
+                assert r.status_code == 202, r.text
+            r = await BotClient(client).post("/v1/requests", builders.request(COMMUNITY))
+            assert r.status_code == 202, r.text
+            request_id = r.json()["request_id"]
+
+        def offered() -> set[str]:
+            return {
+                str(p.json()["data"]["recipient"])
+                for p in phones.for_path("/phones")
+                if p.json()["data"].get("kind") == "offer"
+            }
+
+        await phones.wait_for(lambda: bool(offered()), timeout=60)
+        records = await read_topic(stack.kafka_bootstrap, events_topic, until=10**6, timeout=5)
+        batches = [decode_events(r.value) for r in records[2:]]  # after the two written above
+        # One record per decision: each holds the events of one command, and no command's
+        # events are spread over two records.
+        causes = [{e.caused_by for e in batch} for batch in batches]
+        assert all(len(c) == 1 for c in causes)
+        per_command = Counter(next(iter(c)) for c in causes)
+        assert set(per_command.values()) == {1}
+        assert len(batches) >= len(HELPERS) + 1  # a HelperUpdated per upsert, then the request
+        [opened] = [b for b in batches if b[0].body.type == "request_opened"]
+        assert opened[0].request_id == request_id
+        wave = {e.body.helper_id for e in opened if e.body.type == "offer_sent"}
+        assert len(wave) >= 2
+        # The notify agent pushed an offer for every OfferSent of that one record.
+        await phones.wait_for(lambda: offered() == wave, timeout=30)
+
+    # The record agent recorded every event, the old single one too, and dead-lettered the
+    # garbage with its reason.
+    every = {e.event_id for batch in batches for e in batch} | {old.event_id}
+    conn = await asyncpg.connect(stack.pg_dsn)
+    try:
+
+        async def recorded() -> bool:
+            rows = await conn.fetch("SELECT event_id FROM event_log")
+            return every <= {r["event_id"] for r in rows}
+
+        await eventually(recorded, timeout=30, what="every event of every record recorded")
+    finally:
+        await conn.close()
+    dead = stack.env()["DISPATCH_DEAD_LETTER_TOPIC"]
+    [letter] = [
+        DeadLetter.model_validate_json(r.value)
+        for r in await read_topic(stack.kafka_bootstrap, dead, until=1)
+    ]
+    assert (letter.stage, letter.source_topic, letter.offset) == ("decode", events_topic, 1)
+    assert letter.reason.startswith("undecodable event")

@@ -1,0 +1,178 @@
+"""The events of one decision in one record (schemas/event_batch.py, issue 18): the codec,
+its bounds and bad input, and the readers' bookkeeping (a record acknowledged by the notify
+agent once each of its events is; an undecodable record dead-lettered by the record agent)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from dispatcher.bench.e2e_observe import Observations, Observer
+from dispatcher.redact import describe
+from dispatcher.settings import Settings
+from schemas import event_batch
+from schemas.event_batch import EventBatch, decode_events, encode_batches, peek_events
+from schemas.events import Event, OfferStoodDown, make_event
+from streams.batch_ack import BatchAck
+from streams.dead_letter import DeadLetterSink
+from streams.notify import NotifyAgent
+from streams.record_agent import RecordAgent
+from streams.runtime import Stats
+from tests.unit.conftest import COMMUNITY, World
+from tests.unit.test_push_deliveries import ROBOTS, planner, registry, with_channels
+from tests.unit.test_worker_notify import FakeClock, FaustEvent, Topic, notifier
+
+NOW = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
+
+
+def stood_down(n: int, community: str = "c", command: str = "cmd-1") -> list[Event]:
+    return [
+        make_event(
+            OfferStoodDown(offer_id=f"o{i}", helper_id=f"h{i}", reason="covered"),
+            command_id=command,
+            index=i,
+            community_id=community,
+            request_id="r",
+            occurred_at=NOW,
+        )
+        for i in range(n)
+    ]
+
+
+def decision_events() -> list[Event]:
+    world = World()
+    for i in range(12):
+        world.helper(f"driver-{i}", skills=["driving"])
+    return list(world.submit().events)
+
+
+def test_a_decision_is_one_record_keyed_by_community_and_decodes_to_the_same_events() -> None:
+    events = decision_events()
+    assert len(events) > 5 and any(e.body.type == "offer_sent" for e in events)
+    [(key, value)] = encode_batches(events)
+    assert key == COMMUNITY.encode()
+    assert decode_events(value) == events
+    # The contract's own JSON, and each event exactly as a single record held it.
+    assert value == EventBatch(events=tuple(events)).model_dump_json().encode()
+    assert peek_events(value) == [json.loads(e.model_dump_json()) for e in events]
+
+
+def test_a_single_event_record_from_before_the_batches_still_decodes() -> None:
+    [event] = stood_down(1)
+    old = event.model_dump_json().encode()
+    assert decode_events(old) == [event]
+    assert peek_events(old) == [json.loads(old)]
+
+
+def test_a_wave_is_split_above_max_events_in_order() -> None:
+    events = stood_down(event_batch.MAX_EVENTS * 2 + 3)
+    records = encode_batches(events)
+    assert [len(decode_events(v)) for _, v in records] == [256, 256, 3]
+    assert [e for _, v in records for e in decode_events(v)] == events
+    assert all(len(v) <= event_batch.MAX_BYTES for _, v in records)
+
+
+def test_a_record_is_split_above_max_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    events = stood_down(10)
+    one = len(events[0].model_dump_json())
+    monkeypatch.setattr(event_batch, "MAX_BYTES", 3 * one + 40)  # three fit, not four
+    records = encode_batches(events)
+    assert [len(decode_events(v)) for _, v in records] == [3, 3, 3, 1]
+    assert all(len(v) <= event_batch.MAX_BYTES for _, v in records)
+    monkeypatch.setattr(event_batch, "MAX_BYTES", 10)  # an event above the bound goes alone
+    assert [len(decode_events(v)) for _, v in encode_batches(events)] == [1] * 10
+
+
+def test_events_of_two_communities_go_to_their_own_keys() -> None:
+    a, b = stood_down(2, "a", "cmd-a"), stood_down(3, "b", "cmd-b")
+    records = encode_batches([a[0], b[0], a[1], b[1], b[2]])
+    assert [(k, decode_events(v)) for k, v in records] == [(b"a", a), (b"b", b)]
+    assert encode_batches([]) == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json 13800000000",
+        b"[1, 2]",
+        b"{}",
+        b'{"batch":1,"events":[]}',
+        b'{"batch":2,"events":[{}]}',
+        b'{"batch":1,"events":[{"phone":"13800000000"}]}',
+        b'{"batch":1,"events":[],"extra":1}',
+    ],
+)
+def test_bad_records_are_refused_with_a_reason_that_never_repeats_the_input(raw: bytes) -> None:
+    with pytest.raises(ValidationError) as info:
+        decode_events(raw)
+    assert "13800000000" not in str(info.value) and "13800000000" not in describe(info.value)
+
+
+def test_one_bad_event_refuses_the_whole_record() -> None:
+    good = stood_down(2)
+    doc = json.loads(encode_batches(good)[0][1])
+    doc["events"][1]["body"]["type"] = "launch_rocket"
+    with pytest.raises(ValidationError):
+        decode_events(json.dumps(doc))
+
+
+def test_a_batch_record_is_acked_once_after_the_last_of_its_events() -> None:
+    record = FaustEvent()
+    parts = BatchAck.parts(record, 3)
+    parts[2].ack()
+    parts[0].ack()
+    parts[0].ack()  # twice: still waiting for the middle one
+    assert record.acks == 0
+    parts[1].ack()
+    assert record.acks == 1
+
+
+class FaustRecord(FaustEvent):
+    def __init__(self, value: bytes) -> None:
+        super().__init__()
+        self.value = value
+        self.message = self
+        self.topic, self.partition, self.offset, self.key = "events", 0, 7, b"c"
+
+
+async def test_the_notify_agent_acks_a_batch_only_when_every_delivery_settled() -> None:
+    world = World()
+    with_channels(world, "private-a")
+    with_channels(world, "private-b")
+    events = list(world.submit().events)
+    n, _, submitted = notifier(planner(world, registry(*ROBOTS)))
+    agent = NotifyAgent(n, DeadLetterSink(Topic(), Stats(), FakeClock()))
+    [(_, value)] = encode_batches(events)
+    record = FaustRecord(value)
+    await agent.handle(record)
+    assert len(submitted.deliveries) == 2  # one offer push per helper, from one record
+    await n._delivered(submitted.deliveries[0], 0.1)
+    assert record.acks == 0  # a crash now replays the whole record: both offers again
+    await n._failed(submitted.deliveries[1], "410 Gone")
+    assert record.acks == 1
+
+
+async def test_the_record_agent_dead_letters_an_undecodable_record_with_its_reason() -> None:
+    topic, stats = Topic(), Stats()
+    agent = RecordAgent(Settings(), stats, DeadLetterSink(topic, stats, FakeClock()))
+    await agent.record_batch([FaustRecord(b'{"batch":1,"events":[]}')])  # nothing to record
+    [(key, value)] = topic.sent
+    letter = json.loads(value)
+    assert (key, letter["stage"], letter["offset"]) == ("c", "decode", 7)
+    assert letter["reason"].startswith("undecodable event: ")
+
+
+def test_the_bench_observer_counts_every_event_of_a_batch_and_its_first_offer() -> None:
+    events = decision_events()
+    obs = Observations()
+    for _, value in encode_batches(events):
+        Observer._event(value, 5.0, obs)
+    request_id = events[0].request_id
+    assert obs.events == len(events) and request_id is not None
+    assert obs.offer_event_at == {request_id: 5.0}
+    assert obs.offer_occurred == {request_id: events[0].occurred_at.timestamp()}
+    Observer._event(stood_down(1)[0].model_dump_json().encode(), 6.0, obs)  # the old format
+    assert obs.events == len(events) + 1
