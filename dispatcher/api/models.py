@@ -135,6 +135,9 @@ class RequestStatusOut(BaseModel):
     claimed_at: str | None = None
     referred_to: str | None = None  # 120/110/119/property/department
     referred_department: str | None = None
+    # "held" status: a normal/low request that came in during the community's quiet hours;
+    # nobody is asked before this time (then it is "open" again).
+    held_until: str | None = None
 
 
 class CommandAccepted(BaseModel):

@@ -123,7 +123,10 @@ def _status_out(row: dict[str, Any]) -> RequestStatusOut:
     def wire(v: Any) -> Any:
         return v.isoformat() if isinstance(v, datetime) else v
 
-    return RequestStatusOut(**{name: wire(row[name]) for name in RequestStatusOut.model_fields})
+    out = RequestStatusOut(**{name: wire(row[name]) for name in RequestStatusOut.model_fields})
+    if out.status != "open" or out.held_until is None:
+        return out.model_copy(update={"held_until": None})  # a hold ends with the request
+    return out.model_copy(update={"status": "held"})
 
 
 @router.get(

@@ -51,6 +51,8 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "command_rejected": ("command_type", "reason"),
     "request_claimed": ("by", "via"),  # a staff account name, never a token
     "whistle_reported_back": ("role",),
+    "request_held": ("until", "local_time"),
+    "request_released": (),
 }
 
 

@@ -272,6 +272,14 @@ async def _helper_updated(conn: asyncpg.Connection, e: Event, b: dict[str, Any])
     )
 
 
+async def _held(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    await _touch(conn, e, "held_until = $3", b["until"])
+
+
+async def _released(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    await _touch(conn, e, "held_until = NULL")
+
+
 HANDLERS: dict[str, Handler] = {
     "request_opened": _request_opened,
     "emergency_call_advised": _emergency_advised,
@@ -293,6 +301,8 @@ HANDLERS: dict[str, Handler] = {
     "request_expired": _closed("expired"),
     "helper_updated": _helper_updated,
     "request_claimed": _claimed,
+    "request_held": _held,
+    "request_released": _released,
     # whistle_reported_back: in the log only (the asking group hears it: groupchat).
     # command_rejected: in the log only.
 }

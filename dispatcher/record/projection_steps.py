@@ -102,6 +102,9 @@ TOUCHES: dict[str, Touch] = {
         "claimed_by = u.b, claimed_at = u.t",
         (("b", "text", LAST, _body("by")), ("t", "timestamptz", LAST, _at)),
     ),
+    "request_held": Touch("held_until = u.t", (("t", "timestamptz", LAST, _body("until")),)),
+    # The event's time only keeps the unnest's shape: a release clears the hold.
+    "request_released": Touch("held_until = NULL", (("t", "timestamptz", LAST, _at),)),
     "request_resolved": _closed("resolved"),
     "request_cancelled": _closed("cancelled"),
     "request_expired": _closed("expired"),

@@ -9,7 +9,7 @@ import asyncio
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -170,6 +170,18 @@ async def submit(client: httpx.AsyncClient, community: str, **extra: Any) -> dic
     return answer
 
 
+async def status_when(
+    client: httpx.AsyncClient, rid: str, ok: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The request's status from the API once `ok` holds (the read model lags the stream)."""
+
+    async def probe() -> dict[str, Any] | None:
+        r = await client.get(f"/v1/requests/{rid}", headers=STAFF)
+        return r.json() if r.status_code == 200 and ok(r.json()) else None
+
+    return await eventually(probe, what=f"request {rid}'s status")
+
+
 def rings(steps: Any) -> list[str]:
     return [s["ring"] if isinstance(s, dict) else s.ring.value for s in steps]
 
@@ -243,9 +255,14 @@ async def test_quiet_hours_hold_a_chore_until_they_end_and_hotlines_are_said(
     assert "安静时段" in chore["reply_text"] and end.strftime("%H:%M") in chore["reply_text"]
     held = await events.first(rid, "request_held")
     assert held["local_time"] == end.strftime("%H:%M")
+    # Staff and the bot see it held, with the time it goes out, not "open".
+    shown = await status_when(client, rid, lambda s: s["status"] == "held")
+    assert datetime.fromisoformat(shown["held_until"]) == datetime.fromisoformat(held["until"])
     released = await events.first(rid, "request_released", timeout=180)
     assert released["held_since"]
     await events.first(rid, "offer_sent")
+    shown = await status_when(client, rid, lambda s: s["offers_sent"] > 0)
+    assert shown["status"] == "open" and shown["held_until"] is None
     kinds = events.types(rid)
     # Nobody was asked before the release; then the ladder started.
     assert kinds.index("request_held") < kinds.index("request_released") < kinds.index("offer_sent")

@@ -34,6 +34,7 @@ from schemas.events import (
     RequestClaimed,
     RequestReferred,
 )
+from schemas.holds import RequestHeld, RequestReleased
 from schemas.vocab import Party, ReferralTarget
 
 # Every column but the two set from the clock (now() of the writing transaction).
@@ -53,6 +54,7 @@ TOUCHES_LAST = {
     "request_opened", "emergency_call_advised", "helper_assigned", "ring_escalated",
     "whistle_blown", "referred_to_emergency", "helper_withdrawn", "request_resolved",
     "request_cancelled", "request_expired", "request_referred", "request_claimed",
+    "request_held", "request_released",
 }  # fmt: skip
 
 
@@ -77,6 +79,15 @@ def with_every_kind(events: list[Event], rng: random.Random) -> Iterator[Event]:
     for e in events:
         yield e
         b = e.body
+        if b.type == "request_opened" and (roll := rng.random()) < 0.2:
+            # Held for quiet hours (two holds in a row fold to the last), mostly released.
+            until = e.occurred_at + timedelta(hours=8)
+            yield _after(e, RequestHeld(until=until, local_time="07:00"), 13, 0.1)
+            if roll < 0.05:
+                later = until + timedelta(minutes=30)
+                yield _after(e, RequestHeld(until=later, local_time="07:30"), 14, 0.2)
+            if roll > 0.03:
+                yield _after(e, RequestReleased(held_since=e.occurred_at), 15, 0.3)
         if isinstance(b, OfferSent) and rng.random() < 0.05:
             yield _after(e, OfferFailed(offer_id=b.offer_id, helper_id=b.helper_id), 0, 1)
         if isinstance(b, HelperAssigned):
@@ -154,6 +165,7 @@ async def test_every_table_equal_to_the_per_event_path(stack: LocalStack, seed: 
         "ring_escalated", "whistle_blown", "referred_to_emergency", "helper_withdrawn",
         "helper_set_off", "assignment_completed", "request_resolved", "request_cancelled",
         "request_referred", "request_expired", "helper_updated", "request_claimed",
+        "request_held", "request_released",
     }  # fmt: skip
     tag = uuid.uuid4().hex[:8]
     names = {"per_event": f"test_rec_{tag}_a", "set_based": f"test_rec_{tag}_b"}

@@ -24,7 +24,7 @@ const I18N = {
     c: {}, // category labels: from the server's catalogue with each snapshot
     r: { paired: "结对", building: "本楼", compound: "本小区", grid: "本网格",
       community: "全社区", whistle: "吹哨", emergency: "转急救" },
-    s: { open: "等待响应", offered: "已通知", partly: "部分接单", assigned: "已接单",
+    s: { open: "等待响应", held: "静默时段暂缓", offered: "已通知", partly: "部分接单", assigned: "已接单",
       resolved: "已解决", cancelled: "已取消", referred: "已转介", expired: "超时未响应" },
     e: { request_opened: "新求助", emergency_call_advised: "已提示拨打", offer_sent: "已通知",
       offer_declined: "婉拒", offer_expired: "未回复", offer_failed: "通知失败",
@@ -32,7 +32,8 @@ const I18N = {
       whistle_blown: "小区吹哨", referred_to_emergency: "建议转介", helper_withdrawn: "邻居退出",
       request_resolved: "已解决", request_cancelled: "已取消", request_referred: "已转介",
       request_expired: "超时未响应", command_rejected: "操作未生效",
-      request_claimed: "工作人员接手", whistle_reported_back: "吹哨报到" },
+      request_claimed: "工作人员接手", whistle_reported_back: "吹哨报到",
+      request_held: "静默时段暂缓", request_released: "静默时段结束，开始通知" },
   },
   en: {
     title: "Neighbour help · live dispatch", connecting: "connecting", live_on: "live",
@@ -49,7 +50,7 @@ const I18N = {
     c: {},
     r: { paired: "paired", building: "building", compound: "compound", grid: "grid",
       community: "community", whistle: "whistle", emergency: "emergency" },
-    s: { open: "waiting", offered: "offered", partly: "partly covered", assigned: "covered",
+    s: { open: "waiting", held: "held (quiet hours)", offered: "offered", partly: "partly covered", assigned: "covered",
       resolved: "resolved", cancelled: "cancelled", referred: "referred", expired: "expired" },
     e: { request_opened: "new request", emergency_call_advised: "told to call",
       offer_sent: "offer sent", offer_declined: "declined", offer_expired: "no answer",
@@ -59,7 +60,8 @@ const I18N = {
       helper_withdrawn: "helper withdrew", request_resolved: "resolved",
       request_cancelled: "cancelled", request_referred: "referred",
       request_expired: "expired", command_rejected: "rejected",
-      request_claimed: "taken on by staff", whistle_reported_back: "reported back" },
+      request_claimed: "taken on by staff", whistle_reported_back: "reported back",
+      request_held: "held for quiet hours", request_released: "quiet hours over: offers going out" },
   },
 };
 
@@ -83,6 +85,7 @@ const fmtRate = (r) => (r == null ? "–" : `${Math.round(r * 100)}%`);
 
 function displayStatus(r) {
   if (r.status !== "open") return r.outcome || r.status;
+  if (r.held_until) return "held";
   if (r.helpers_assigned >= r.helpers_needed) return "assigned";
   if (r.helpers_assigned > 0) return "partly";
   if (r.offers_sent > 0) return "offered";
@@ -197,6 +200,8 @@ function applyEvent(ev) {
     case "helper_assigned": r.helpers_assigned += 1; break;
     case "helper_withdrawn": r.helpers_assigned = Math.max(0, r.helpers_assigned - 1); break;
     case "request_claimed": r.claimed_by = ev.by; break;
+    case "request_held": r.held_until = ev.until; break;
+    case "request_released": r.held_until = null; break;
     case "request_resolved": case "request_cancelled": case "request_referred":
     case "request_expired":
       r.status = ev.type.replace("request_", "");

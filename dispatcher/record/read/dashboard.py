@@ -11,7 +11,8 @@ LOCAL_TZ = "Asia/Shanghai"
 OPEN_SQL = """
 SELECT request_id, community_id, category, urgency, status, ring, step, helpers_needed,
        helpers_assigned, offers_sent, opened_at, first_offer_at, first_accept_at,
-       whistled_at IS NOT NULL AS whistled, emergency_advised, referral_advised, claimed_by
+       whistled_at IS NOT NULL AS whistled, emergency_advised, referral_advised, claimed_by,
+       held_until
 FROM requests WHERE closed_at IS NULL AND ($2::text[] IS NULL OR community_id = ANY($2))
 ORDER BY opened_at LIMIT $1
 """
