@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     broker_session_timeout_seconds: float = Field(10.0, ge=6)
     broker_heartbeat_interval_seconds: float = Field(2.0, gt=0)
     record_batch_size: int = Field(200, ge=1)
+    # A decision's events in one record on `events` (schemas/event_batch.py). Off: one
+    # record per event, as releases before the batches wrote them: for a rolling upgrade
+    # from such a release, whose readers cannot read a batch (README "Reliability").
+    event_batches: bool = True
     record_batch_wait_seconds: float = Field(0.05, ge=0)
     # Faust's table store. "rocksdb://" (rocksdict) keeps each partition's state on local
     # disk, so a restarted worker replays only the changelog written since (crash test: resume

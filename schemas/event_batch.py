@@ -84,6 +84,12 @@ def encode_batches(events: Sequence[Event]) -> list[tuple[bytes, bytes]]:
     ]
 
 
+def encode_singles(events: Sequence[Event]) -> list[tuple[bytes, bytes]]:
+    """(key, value) records for `events`, one per event: the format before the batches, which
+    every reader still decodes (for a rolling upgrade from a release without batches)."""
+    return [(e.community_id.encode(), e.model_dump_json().encode()) for e in events]
+
+
 def _chunks(encoded: list[bytes]) -> Iterator[list[bytes]]:
     chunk: list[bytes] = []
     size = len(_HEAD) + len(_TAIL)

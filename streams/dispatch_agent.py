@@ -20,7 +20,7 @@ from dispatcher.core import apply as apply_decision
 from dispatcher.ops import metrics as ops_metrics
 from dispatcher.sealing import keyring, seal_command
 from schemas.commands import Command
-from schemas.event_batch import encode_batches
+from schemas.event_batch import encode_batches, encode_singles
 from streams.dead_letter import DeadLetterSink, short
 from streams.faust_consumer import EXIT_OFFSET_HOLE
 from streams.runtime import WorkerRuntime
@@ -134,9 +134,9 @@ class DispatchAgent:
             # Events first, acknowledged by Kafka, then the tables: a crash in between
             # replays the command, which yields the same event ids (the consumers dedupe).
             # All of them in one record (schemas/event_batch.py): readers pay per record.
+            encode = encode_batches if rt.settings.event_batches else encode_singles
             futures = [
-                await rt.events.send(key=key, value=value)
-                for key, value in encode_batches(decision.events)
+                await rt.events.send(key=key, value=value) for key, value in encode(decision.events)
             ]
             await asyncio.gather(*futures)
             rt.stats.events += len(decision.events)

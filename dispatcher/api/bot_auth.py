@@ -41,10 +41,14 @@ _DECOY_KEY = secrets.token_bytes(32)  # per process; never matches a real bot's 
 class DeferredClaim:
     """A bot's webhook-id that its route claims in its own first statement, before it
     writes or sends anything (`command_queue.submit_once`). `claimed`: that statement
-    claimed it, so a 5xx afterwards releases it (never an id another request owns)."""
+    claimed it, so a 5xx afterwards releases it (never an id another request owns).
+    `answered`: its 202 is decided (Kafka has the command): whatever fails after that (the
+    response's background task, a cancellation at shutdown) must not give the id back, or a
+    replay would be served instead of refused."""
 
     webhook: WebhookId
     claimed: bool = False
+    answered: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,7 @@ def releases_webhook_id(exc: BaseException, deferred: DeferredClaim | None) -> b
     platform's re-send is served, but only an id this request holds: a deferred one its
     statement has not claimed may belong to the earlier delivery this one replays."""
     server_side = not isinstance(exc, HTTPException) or exc.status_code >= 500
-    return server_side and (deferred is None or deferred.claimed)
+    return server_side and (deferred is None or (deferred.claimed and not deferred.answered))
 
 
 async def require_bot(

@@ -222,6 +222,8 @@ async def submit_once(
     recorded = await _record(deps, spec, bot_id, merge, claim, webhook, advice, render)
     if claim is None:
         accepted = await _queue(deps, spec, advice, recorded)
+        if webhook is not None:
+            webhook.answered = True
         return JSONResponse(render(accepted), status_code=202)
     pool = await deps.pool()
     if not recorded.submitted.claimed:
@@ -240,6 +242,8 @@ async def submit_once(
     except BaseException:
         await idempotency.abandon(pool, claim.bot_id, claim.key)
         raise
+    if webhook is not None:
+        webhook.answered = True  # the 202 is decided: its id stays claimed whatever follows
     if recorded.answer_stored:
         # The answer went in with the intake statement, in flight; Kafka has acknowledged,
         # so it is final. Marked `done` after the 202 (off its path): a retry meeting it

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from fastapi import HTTPException
 from pydantic import ValidationError
@@ -86,5 +88,10 @@ def test_a_failure_gives_back_only_a_webhook_id_this_request_claimed() -> None:
     assert not releases_webhook_id(crash, unclaimed)
     assert releases_webhook_id(down, claimed) and releases_webhook_id(crash, claimed)
     assert not releases_webhook_id(refused, claimed)
+    # Once its 202 is decided, nothing after (the background `done` mark cancelled at
+    # shutdown, say) gives the id back: a replay must still be refused.
+    answered = DeferredClaim(WebhookId("bot", "w-3"), claimed=True, answered=True)
+    assert not releases_webhook_id(crash, answered)
+    assert not releases_webhook_id(asyncio.CancelledError(), answered)
     # Claimed at authentication (every other route): as before.
     assert releases_webhook_id(down, None) and not releases_webhook_id(refused, None)

@@ -1,0 +1,55 @@
+"""A rolling upgrade from a release before the event batches: with DISPATCH_EVENT_BATCHES
+off, the worker writes one record per event, which a reader of that older release (one
+`Event.model_validate_json` per record) takes whole; offers still reach the phones."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from dispatcher.testing.push_receiver import PushReceiver
+from dispatcher.testing.stack import LocalStack
+from schemas.events import Event
+from tests.support import builders
+from tests.support.bot import BotClient
+from tests.support.kafka import read_topic
+
+STAFF = {"Authorization": "Bearer dev-staff-token"}
+SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OQ=="
+COMMUNITY = "unbatched"
+HELPERS = [f"u{i}" for i in range(4)]
+
+
+async def test_with_batches_off_every_record_is_one_event_an_older_reader_decodes(
+    stack: LocalStack,
+) -> None:
+    async with PushReceiver() as phones:
+        endpoint = {"name": "phones", "kind": "webhook", "url": phones.url("/phones")}
+        stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps([{**endpoint, "secret": SECRET}])
+        stack.extra_env["DISPATCH_EVENT_BATCHES"] = "false"
+        stack.start_worker()
+        stack.bot_communities.add(COMMUNITY)
+        await stack.start_api()
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as client:
+            for hid in HELPERS:
+                h = builders.helper(hid, COMMUNITY, ["driving"], channels=["phones"])
+                r = await client.put(f"/v1/admin/helpers/{hid}", json=h, headers=STAFF)
+                assert r.status_code == 202, r.text
+            r = await BotClient(client).post("/v1/requests", builders.request(COMMUNITY))
+            assert r.status_code == 202, r.text
+            request_id = r.json()["request_id"]
+
+        def offered() -> int:
+            return sum(
+                1 for p in phones.for_path("/phones") if p.json()["data"].get("kind") == "offer"
+            )
+
+        await phones.wait_for(lambda: offered() >= 2, timeout=60)
+    records = await read_topic(stack.kafka_bootstrap, stack.topic("events"), until=10**6, timeout=5)
+    events = [Event.model_validate_json(r.value) for r in records]  # the older readers' decode
+    opened = [e for e in events if e.request_id == request_id]
+    kinds = [e.body.type for e in opened]
+    assert kinds[0] == "request_opened" and kinds.count("offer_sent") >= 2
+    # The request's first decision went out as several records, one event each.
+    assert len({e.caused_by for e in opened[:3]}) == 1
