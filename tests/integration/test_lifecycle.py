@@ -43,7 +43,11 @@ async def test_unanswered_offer_widens_the_ring_then_accept_and_resolve(
         for h in (near, far):
             r = await client.put(f"/v1/admin/helpers/{h['helper_id']}", json=h, headers=STAFF)
             assert r.status_code == 202, r.text
-        r = await BotClient(client).post("/v1/requests", builders.request(community))
+        # Urgent: its ladder asks the building, then the compound. (A critical request asks
+        # the whole grid in its first wave, so both drivers at once: then whether the ladder
+        # widened before this test's accept was a race, lost once the recording got faster.)
+        body = builders.request(community, urgency="urgent")
+        r = await BotClient(client).post("/v1/requests", body)
         assert r.status_code == 202, r.text
         request_id = r.json()["request_id"]
 
@@ -61,7 +65,7 @@ async def test_unanswered_offer_widens_the_ring_then_accept_and_resolve(
         assert first["ring"] == "building"
         # Nobody answers: the ladder widens to the compound and offers the other driver.
         second = await eventually(lambda: offer_to("far"), what="offer after escalation")
-        assert second["ring"] == "compound"
+        assert second["ring"] == "compound" and second["step"] > first["step"]
 
         async with CommandProducer(
             stack.kafka_bootstrap, stack.env()["DISPATCH_COMMANDS_TOPIC"]
