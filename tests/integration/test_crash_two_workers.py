@@ -45,6 +45,19 @@ async def both_own(stack: LocalStack) -> None:
     await eventually(split, timeout=120, what="both workers to own partitions")
 
 
+def diagnosis(stack: LocalStack, procs: dict[str, Proc], survivor: str, since: float) -> str:
+    """What to look at when the survivor never served: did it get the partitions (its
+    `own` lines), which partitions it still served, and the end of its log."""
+    lines = chaos.read_traces(stack.root / "trace").get(survivor, [])
+    owns = [line for line in lines if line["k"] == "own"][-3:]
+    served = sorted({line["p"] for line in lines if line["k"] == "cmd" and line["at"] > since})
+    return (
+        f"{survivor} alive: {procs[survivor].alive()}; its last ownership changes: {owns}; "
+        f"partitions it served since the kill: {served}\n--- {survivor}'s log ---\n"
+        + procs[survivor].log_tail(60)
+    )
+
+
 async def test_survivor_takes_over_across_sigkills(running: LocalStack) -> None:
     stack = running
     rng = random.Random(SEED)
@@ -72,7 +85,12 @@ async def test_survivor_takes_over_across_sigkills(running: LocalStack) -> None:
                 t = chaos.first_command_after(lines, since, theirs)
                 return 0.0 if math.isnan(t) else t
 
-            t = await eventually(served, timeout=120, what=f"{survivor} to serve {theirs}")
+            try:
+                t = await eventually(served, timeout=120, what=f"{survivor} to serve {theirs}")
+            except AssertionError as exc:
+                raise AssertionError(
+                    f"{exc}\n{diagnosis(stack, procs, survivor, killed_at)}"
+                ) from exc
             takeover.append(round(t - killed_at, 2))
             procs[victim] = stack.start_worker(victim)
             await both_own(stack)
