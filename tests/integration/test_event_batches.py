@@ -29,6 +29,18 @@ COMMUNITY = "batched"
 HELPERS = [f"b{i}" for i in range(6)]
 
 
+async def drivers_and_a_request(stack: LocalStack, community: str, helpers: list[str]) -> str:
+    """Drivers on the `phones` endpoint, then a bot's request: its id."""
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as client:
+        for hid in helpers:
+            h = builders.helper(hid, community, ["driving"], channels=["phones"])
+            r = await client.put(f"/v1/admin/helpers/{hid}", json=h, headers=STAFF)
+            assert r.status_code == 202, r.text
+        r = await BotClient(client).post("/v1/requests", builders.request(community))
+        assert r.status_code == 202, r.text
+        return str(r.json()["request_id"])
+
+
 async def test_one_record_per_decision_read_whole_by_every_agent(stack: LocalStack) -> None:
     old = make_event(  # as the dispatch agent wrote events before the batches: one a record
         CommandRejected(command_type="accept_offer", reason="unknown_request"),
@@ -54,14 +66,7 @@ async def test_one_record_per_decision_read_whole_by_every_agent(stack: LocalSta
         finally:
             await producer.stop()
 
-        async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as client:
-            for hid in HELPERS:
-                h = builders.helper(hid, COMMUNITY, ["driving"], channels=["phones"])
-                r = await client.put(f"/v1/admin/helpers/{hid}", json=h, headers=STAFF)
-                assert r.status_code == 202, r.text
-            r = await BotClient(client).post("/v1/requests", builders.request(COMMUNITY))
-            assert r.status_code == 202, r.text
-            request_id = r.json()["request_id"]
+        request_id = await drivers_and_a_request(stack, COMMUNITY, HELPERS)
 
         def offered() -> set[str]:
             return {

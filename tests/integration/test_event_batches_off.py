@@ -6,17 +6,12 @@ from __future__ import annotations
 
 import json
 
-import httpx
-
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from schemas.events import Event
-from tests.support import builders
-from tests.support.bot import BotClient
+from tests.integration.test_event_batches import SECRET, drivers_and_a_request
 from tests.support.kafka import read_topic
 
-STAFF = {"Authorization": "Bearer dev-staff-token"}
-SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OQ=="
 COMMUNITY = "unbatched"
 HELPERS = [f"u{i}" for i in range(4)]
 
@@ -31,14 +26,7 @@ async def test_with_batches_off_every_record_is_one_event_an_older_reader_decode
         stack.start_worker()
         stack.bot_communities.add(COMMUNITY)
         await stack.start_api()
-        async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as client:
-            for hid in HELPERS:
-                h = builders.helper(hid, COMMUNITY, ["driving"], channels=["phones"])
-                r = await client.put(f"/v1/admin/helpers/{hid}", json=h, headers=STAFF)
-                assert r.status_code == 202, r.text
-            r = await BotClient(client).post("/v1/requests", builders.request(COMMUNITY))
-            assert r.status_code == 202, r.text
-            request_id = r.json()["request_id"]
+        request_id = await drivers_and_a_request(stack, COMMUNITY, HELPERS)
 
         def offered() -> int:
             return sum(
