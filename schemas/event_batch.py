@@ -7,19 +7,24 @@ agent sends them as one record, `{"batch":1,"events":[<event>,...]}`, keyed by c
 before. Each event inside is exactly what a single record held (same JSON, same id), so the
 deduplication by event id and the replay guarantees (README "Reliability") are unchanged.
 
-Readers call `decode_events`: a batch gives its events in order, a single-event record from
-before the batches gives a list of one, anything else raises `ValidationError` (the caller
-dead-letters the record with that reason). `peek_events` is the unvalidated view for
-observers that only look (benches, tests).
+Readers call `decode_record`: a batch gives its events in order, a single-event record from
+before the batches gives a list of one. A batch whose frame is sound but one of whose events
+is not (an event type this release does not know yet, during a rolling upgrade) gives the
+others and names the bad one (`Undecodable`: its position, id and type, and its own bytes for
+the dead letter), so one event never costs a reader the rest of the decision. A record that
+is no batch and no event raises `ValidationError` (the caller dead-letters the record).
+`decode_events` is the strict form (any bad event raises); `peek_events` is the unvalidated
+view for observers that only look (benches, tests).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
 
 from schemas._base import Wire
 from schemas.events import Event
@@ -57,10 +62,88 @@ _RECORD: TypeAdapter[EventBatch | Event] = TypeAdapter(
 )
 
 
+_EVENT: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """One event of a batch that does not validate: where it is and what it claims to be
+    (`event_id`/`type` as written, when they are short strings: never other content)."""
+
+    index: int
+    event_id: str | None
+    type: str | None
+    reason: str
+    raw: bytes  # this event's own JSON: the dead letter's payload
+
+    def describe(self) -> str:
+        what = f"event {self.index}" + (f" {self.event_id}" if self.event_id else "")
+        return what + (f" ({self.type})" if self.type else "") + f": {self.reason}"
+
+
+@dataclass
+class Decoded:
+    events: list[Event]
+    bad: list[Undecodable] = field(default_factory=list)
+
+
 def decode_events(raw: bytes | str) -> list[Event]:
-    """The events of one record: a batch, or a single event from before the batches."""
+    """The events of one record: a batch, or a single event from before the batches; any
+    event that does not validate raises (see `decode_record` for the forgiving form)."""
     record = _RECORD.validate_json(raw)
     return list(record.events) if isinstance(record, EventBatch) else [record]
+
+
+def decode_record(raw: bytes | str) -> Decoded:
+    """As `decode_events`, but a sound batch with bad events gives its good ones and names
+    the bad ones. Raises `ValidationError`/`ValueError` only when the record itself is not a
+    batch or an event. The common case costs one validation, as before."""
+    try:
+        return Decoded(decode_events(raw))
+    except ValidationError:
+        items = _batch_items(raw)
+        if items is None:
+            raise
+    good: list[Event] = []
+    bad: list[Undecodable] = []
+    for index, item in enumerate(items):
+        one = json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            # Validated from JSON, as the whole batch was: the same rules, event by event.
+            good.append(_EVENT.validate_json(one))
+        except ValidationError as exc:
+            bad.append(_undecodable(index, item, one, exc))
+    return Decoded(good, bad)
+
+
+def _batch_items(raw: bytes | str) -> list[Any] | None:
+    """The events of a record whose batch frame is sound, else None."""
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    if not (isinstance(doc, dict) and set(doc) == {"batch", "events"}):
+        return None
+    items = doc["events"]
+    if doc["batch"] != EVENT_BATCH_VERSION or not isinstance(items, list) or not items:
+        return None
+    return items
+
+
+def _undecodable(index: int, item: Any, one: bytes, exc: ValidationError) -> Undecodable:
+    def short_str(value: Any) -> str | None:
+        return value if isinstance(value, str) and len(value) <= 80 else None
+
+    body = item.get("body") if isinstance(item, dict) else None
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"][:3])
+    return Undecodable(
+        index=index,
+        event_id=short_str(item.get("event_id")) if isinstance(item, dict) else None,
+        type=short_str(body.get("type")) if isinstance(body, dict) else None,
+        reason=f"{exc.error_count()} error(s), first at {where or 'top'}: {first['type']}",
+        raw=one,
+    )
 
 
 def peek_events(raw: bytes | str) -> list[dict[str, Any]]:

@@ -19,11 +19,16 @@ log = logging.getLogger(__name__)
 Stage = Literal["decode", "process", "record", "notify"]
 
 
-def dead_letter_for(event: Any, reason: str, stage: Stage, at: datetime) -> DeadLetter:
+def dead_letter_for(
+    event: Any, reason: str, stage: Stage, at: datetime, payload: bytes | None = None
+) -> DeadLetter:
     """Build the record from a Faust event (its `message`) or an aiokafka ConsumerRecord:
-    both have topic, partition, offset, key and value."""
+    both have topic, partition, offset, key and value. `payload` replaces the record's value
+    when one event of a batch is the problem (the reason then names its position)."""
     msg = getattr(event, "message", event)
     raw = msg.value if isinstance(msg.value, bytes) else str(msg.value).encode()
+    if payload is not None:
+        raw = payload
     key = msg.key.decode(errors="replace") if isinstance(msg.key, bytes) else msg.key
     return DeadLetter(
         source_topic=msg.topic,
@@ -48,11 +53,13 @@ class DeadLetterSink:
     stats: Stats
     clock: Clock
 
-    async def send(self, event: Any, reason: str, stage: Stage) -> None:
+    async def send(
+        self, event: Any, reason: str, stage: Stage, *, payload: bytes | None = None
+    ) -> None:
         """Dead-letter `event`; a failure to do so is logged, never raised into an agent."""
         self.stats.dead_letters += 1
         try:
-            letter = dead_letter_for(event, reason, stage, self.clock.now())
+            letter = dead_letter_for(event, reason, stage, self.clock.now(), payload)
             # Log position and reason only: the payload may hold personal data.
             log.warning(
                 "dead-lettered %s[%s]@%s at %s: %s",

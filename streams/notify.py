@@ -25,7 +25,7 @@ from dispatcher.push.lane import EngineConfig, SubmitOutcome
 from dispatcher.recipient_links import recipient_links
 from dispatcher.sealing import keyring
 from schemas.commands import Command, CommandBody, ReportDeliveryFailure, new_command
-from schemas.event_batch import decode_events
+from schemas.event_batch import decode_record
 from schemas.events import Event
 from schemas.helper_messages import ReportWelcomeOutcome
 from streams.batch_ack import BatchAck
@@ -220,9 +220,12 @@ class NotifyAgent:
         if self.config is not None:  # no event is judged against a configuration half read
             await self.config.follower.ready.wait()
         try:
-            events = decode_events(event.value)
+            events = decode_record(event.value).events
         except (ValidationError, ValueError):
             event.ack()  # the record agent dead-letters it; one letter is enough
+            return
+        if not events:  # only events this release cannot read: the record agent letters them
+            event.ack()
             return
         # A record holds a decision's events: it is acknowledged once each of them is.
         for decoded, part in zip(events, BatchAck.parts(event, len(events)), strict=True):
@@ -230,5 +233,6 @@ class NotifyAgent:
                 await self.notifier.handle(part, decoded)
             except Exception as exc:  # a push problem must never stop the stream
                 log.exception("notify failed for event %s", decoded.event_id)
-                await self.sink.send(event, f"{type(exc).__name__}: {short(exc)}", "notify")
+                reason = f"event {decoded.event_id} ({decoded.body.type}): {short(exc)}"
+                await self.sink.send(event, reason, "notify")
                 part.ack()

@@ -25,7 +25,7 @@ from dispatcher.ops import metrics as ops_metrics
 from dispatcher.record.migrate import apply_migrations
 from dispatcher.record.projection import record_events
 from dispatcher.settings import Settings
-from schemas.event_batch import decode_events
+from schemas.event_batch import decode_record
 from schemas.events import Event
 from streams.dead_letter import DeadLetterSink, short
 from streams.runtime import Stats
@@ -92,9 +92,14 @@ class RecordAgent:
         decoded: list[Event] = []
         for record in batch:  # a record holds one decision's events (schemas/event_batch.py)
             try:
-                decoded += decode_events(record.value)
+                one = decode_record(record.value)
             except (ValidationError, ValueError) as exc:
                 await self.sink.send(record, f"undecodable event: {short(exc)}", "decode")
+                continue
+            decoded += one.events
+            for bad in one.bad:  # one letter per event this release cannot read
+                reason = f"undecodable event: {bad.describe()}"
+                await self.sink.send(record, reason, "decode", payload=bad.raw)
         if not decoded:
             return
         pool = await self.get_pool()
@@ -122,7 +127,7 @@ class RecordAgent:
         by_id = {e.event_id: e for e in decoded}
         for record in raw:
             try:
-                events = [by_id[e.event_id] for e in decode_events(record.value)]
+                events = [by_id[e.event_id] for e in decode_record(record.value).events]
             except (ValidationError, ValueError):
                 continue  # already dead-lettered
             for e in events:

@@ -35,7 +35,7 @@ from dispatcher.record.edge.group_threads import Thread
 from dispatcher.sealing import KeyRing, group_name
 from dispatcher.settings import Settings
 from schemas.config import Hotline
-from schemas.event_batch import decode_events
+from schemas.event_batch import decode_record
 from schemas.events import Event, HelperAssigned, OfferSent
 
 log = logging.getLogger(__name__)
@@ -240,9 +240,11 @@ def _decoded(records: list[object]) -> list[Event]:
     out = []
     for r in records:
         try:
-            out += decode_events(r.value)  # type: ignore[attr-defined]
-        except ValidationError:
-            continue  # the dispatch agent dead-letters garbage; here it is just not news
+            # Events this release cannot read are the record agent's to dead-letter; the
+            # others of their decision are still news.
+            out += decode_record(r.value).events  # type: ignore[attr-defined]
+        except (ValidationError, ValueError):
+            continue  # the record agent dead-letters garbage; here it is just not news
     return out
 
 

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from dispatcher.kafka_security import client_options
 from dispatcher.ops import api_metrics
 from dispatcher.settings import Settings
-from schemas.event_batch import decode_events
+from schemas.event_batch import decode_record
 from schemas.events import Event
 
 log = logging.getLogger(__name__)
@@ -146,11 +146,14 @@ class LiveFeed:
             self.ready.set()
             async for record in consumer:
                 try:
-                    events = decode_events(record.value or b"")
+                    decoded = decode_record(record.value or b"")
                 except (ValidationError, ValueError):
                     api_metrics.FEED_EVENTS.inc()
                     continue  # the workers dead-letter it; the dashboard just skips it
-                api_metrics.FEED_EVENTS.inc(len(events))
+                # Events this release cannot read (the record agent dead-letters them) are
+                # skipped; the rest of the decision still shows.
+                events = decoded.events
+                api_metrics.FEED_EVENTS.inc(len(events) + len(decoded.bad))
                 for event in events:
                     view = public_view(event)
                     if view is not None:

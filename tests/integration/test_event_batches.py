@@ -5,6 +5,7 @@ the topic is dead-lettered with its reason."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from schemas.dead_letter import DeadLetter
-from schemas.event_batch import decode_events
+from schemas.event_batch import decode_events, encode_batches
 from schemas.events import CommandRejected, make_event
 from tests.support import builders
 from tests.support.bot import BotClient
@@ -112,3 +113,61 @@ async def test_one_record_per_decision_read_whole_by_every_agent(stack: LocalSta
     ]
     assert (letter.stage, letter.source_topic, letter.offset) == ("decode", events_topic, 1)
     assert letter.reason.startswith("undecodable event")
+
+
+async def test_an_event_this_release_cannot_read_costs_its_decision_nothing_else(
+    stack: LocalStack,
+) -> None:
+    """A rolling upgrade: a newer worker wrote a decision whose batch holds an event type this
+    release does not know. The record agent records the others and dead-letters that one
+    alone, naming it; before, the whole decision went to the dead letters unrecorded."""
+    community = "batched-future"
+    known = [
+        make_event(
+            CommandRejected(command_type="accept_offer", reason="unknown_request"),
+            command_id="from-a-newer-release",
+            index=i,
+            community_id=community,
+            request_id=None,
+            occurred_at=datetime.now(UTC),
+        )
+        for i in (0, 2)
+    ]
+    future = json.loads(known[0].model_dump_json()) | {
+        "event_id": "future-event-1",
+        "body": {"type": "launch_rocket", "countdown": 10},
+    }
+    frame = json.loads(encode_batches(known)[0][1])
+    frame["events"].insert(1, future)
+    events_topic = stack.topic("events")
+    stack.start_worker()
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            events_topic, json.dumps(frame).encode(), key=community.encode()
+        )
+    finally:
+        await producer.stop()
+
+    conn = await asyncpg.connect(stack.pg_dsn)
+    try:
+
+        async def both_recorded() -> bool:
+            rows = await conn.fetch(
+                "SELECT event_id FROM event_log WHERE community_id = $1", community
+            )
+            return {e.event_id for e in known} <= {r["event_id"] for r in rows}
+
+        await eventually(both_recorded, timeout=60, what="the readable events recorded")
+    finally:
+        await conn.close()
+    dead = stack.env()["DISPATCH_DEAD_LETTER_TOPIC"]
+    letters = [
+        DeadLetter.model_validate_json(r.value)
+        for r in await read_topic(stack.kafka_bootstrap, dead, until=10**6, timeout=5)
+    ]
+    [letter] = [x for x in letters if x.key == community]  # one letter, for that event alone
+    assert (letter.stage, letter.source_topic) == ("decode", events_topic)
+    assert letter.reason.startswith("undecodable event: event 1 future-event-1 (launch_rocket)")
+    assert json.loads(base64.b64decode(letter.payload_b64)) == future

@@ -4,6 +4,7 @@ agent once each of its events is; an undecodable record dead-lettered by the rec
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 
@@ -14,7 +15,13 @@ from dispatcher.bench.e2e_observe import Observations, Observer
 from dispatcher.redact import describe
 from dispatcher.settings import Settings
 from schemas import event_batch
-from schemas.event_batch import EventBatch, decode_events, encode_batches, peek_events
+from schemas.event_batch import (
+    EventBatch,
+    decode_events,
+    decode_record,
+    encode_batches,
+    peek_events,
+)
 from schemas.events import Event, OfferStoodDown, make_event
 from streams.batch_ack import BatchAck
 from streams.dead_letter import DeadLetterSink
@@ -93,17 +100,20 @@ def test_events_of_two_communities_go_to_their_own_keys() -> None:
     assert encode_batches([]) == []
 
 
+# Records that are not a batch (nor an event) at all.
+NO_BATCH_FRAME = [
+    b"not json 13800000000",
+    b"[1, 2]",
+    b"{}",
+    b'{"batch":1,"events":[]}',
+    b'{"batch":2,"events":[{}]}',
+    b'{"batch":1,"events":{"a":1}}',
+    b'{"batch":1,"events":[],"extra":1}',
+]
+
+
 @pytest.mark.parametrize(
-    "raw",
-    [
-        b"not json 13800000000",
-        b"[1, 2]",
-        b"{}",
-        b'{"batch":1,"events":[]}',
-        b'{"batch":2,"events":[{}]}',
-        b'{"batch":1,"events":[{"phone":"13800000000"}]}',
-        b'{"batch":1,"events":[],"extra":1}',
-    ],
+    "raw", [*NO_BATCH_FRAME, b'{"batch":1,"events":[{"phone":"13800000000"}]}']
 )
 def test_bad_records_are_refused_with_a_reason_that_never_repeats_the_input(raw: bytes) -> None:
     with pytest.raises(ValidationError) as info:
@@ -111,12 +121,50 @@ def test_bad_records_are_refused_with_a_reason_that_never_repeats_the_input(raw:
     assert "13800000000" not in str(info.value) and "13800000000" not in describe(info.value)
 
 
-def test_one_bad_event_refuses_the_whole_record() -> None:
+def test_one_bad_event_refuses_the_whole_record_in_the_strict_form() -> None:
     good = stood_down(2)
     doc = json.loads(encode_batches(good)[0][1])
     doc["events"][1]["body"]["type"] = "launch_rocket"
     with pytest.raises(ValidationError):
         decode_events(json.dumps(doc))
+
+
+def future_event_among(events: list[Event], at: int) -> tuple[bytes, dict[str, object]]:
+    """A batch with an event of a type this release does not know at position `at`, holding
+    a phone number (a future event's body may carry anything)."""
+    doc = json.loads(encode_batches(events)[0][1])
+    future = json.loads(stood_down(1, command="later")[0].model_dump_json())
+    future["body"] = {"type": "launch_rocket", "phone": "13800000000"}
+    doc["events"].insert(at, future)
+    return json.dumps(doc).encode(), future
+
+
+def test_a_batch_with_one_unknown_event_gives_the_others_and_names_that_one() -> None:
+    good = stood_down(2)
+    raw, future = future_event_among(good, 1)
+    decoded = decode_record(raw)
+    assert decoded.events == good  # in order, identical
+    [bad] = decoded.bad
+    assert (bad.index, bad.event_id, bad.type) == (1, future["event_id"], "launch_rocket")
+    assert json.loads(bad.raw) == future  # the dead letter carries that event alone
+    text = bad.describe()
+    assert text.startswith(f"event 1 {future['event_id']} (launch_rocket): ")
+    assert "13800000000" not in text
+    assert decode_record(encode_batches(good)[0][1]).bad == []  # the common case
+
+
+@pytest.mark.parametrize("raw", NO_BATCH_FRAME)
+def test_a_record_without_a_sound_batch_frame_is_still_refused_whole(raw: bytes) -> None:
+    with pytest.raises(ValidationError):
+        decode_record(raw)
+
+
+def test_an_event_that_is_not_even_an_object_is_named_by_its_position() -> None:
+    raw = b'{"batch":1,"events":[7,{"phone":"13800000000"}]}'
+    decoded = decode_record(raw)
+    assert decoded.events == [] and [b.index for b in decoded.bad] == [0, 1]
+    assert all(b.event_id is None and b.type is None for b in decoded.bad)
+    assert all("13800000000" not in b.describe() for b in decoded.bad)
 
 
 def test_a_batch_record_is_acked_once_after_the_last_of_its_events() -> None:
@@ -163,6 +211,39 @@ async def test_the_record_agent_dead_letters_an_undecodable_record_with_its_reas
     letter = json.loads(value)
     assert (key, letter["stage"], letter["offset"]) == ("c", "decode", 7)
     assert letter["reason"].startswith("undecodable event: ")
+
+
+async def test_the_record_agent_letters_each_unreadable_event_of_a_batch_apart() -> None:
+    topic, stats = Topic(), Stats()
+    agent = RecordAgent(Settings(), stats, DeadLetterSink(topic, stats, FakeClock()))
+    raw = b'{"batch":1,"events":[{"event_id":"e9","body":{"type":"launch_rocket"}},7]}'
+    await agent.record_batch([FaustRecord(raw)])  # nothing readable: no database needed
+    letters = [json.loads(value) for _, value in topic.sent]
+    assert [(x["stage"], x["offset"]) for x in letters] == [("decode", 7), ("decode", 7)]
+    assert letters[0]["reason"].startswith("undecodable event: event 0 e9 (launch_rocket): ")
+    assert letters[1]["reason"].startswith("undecodable event: event 1: ")
+    payloads = [base64.b64decode(x["payload_b64"]) for x in letters]
+    assert [json.loads(p) for p in payloads] == [
+        {"event_id": "e9", "body": {"type": "launch_rocket"}},
+        7,
+    ]
+
+
+async def test_the_notify_agent_pushes_the_readable_events_of_a_batch_and_acks_it() -> None:
+    world = World()
+    with_channels(world, "private-a")
+    events = list(world.submit().events)
+    n, _, submitted = notifier(planner(world, registry(*ROBOTS)))
+    agent = NotifyAgent(n, DeadLetterSink(Topic(), Stats(), FakeClock()))
+    raw, _ = future_event_among(events, 1)
+    record = FaustRecord(raw)
+    await agent.handle(record)
+    [delivery] = submitted.deliveries  # the offer still goes out
+    await n._delivered(delivery, 0.1)
+    assert record.acks == 1  # the unknown event is not waited for (the record agent letters it)
+    only_bad = FaustRecord(b'{"batch":1,"events":[{"event_id":"e9","body":{"type":"x"}}]}')
+    await agent.handle(only_bad)
+    assert only_bad.acks == 1
 
 
 def test_the_bench_observer_counts_every_event_of_a_batch_and_its_first_offer() -> None:
