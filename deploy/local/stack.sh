@@ -7,7 +7,8 @@
 # Settings (environment): DISPATCH_STACK_DIR (default <repo>/.stack), DISPATCH_KAFKA_PORT
 # (19092), DISPATCH_KAFKA_CONTROLLER_PORT (19093), DISPATCH_PG_PORT (55432),
 # DISPATCH_TOPIC_PARTITIONS (8), DISPATCH_KAFKA_HEAP (512m), DISPATCH_KAFKA_GC_FLAGS
-# (G1, as Kafka's scripts), DISPATCH_KAFKA_NETWORK_THREADS (2), DISPATCH_KAFKA_IO_THREADS (4).
+# (G1, as Kafka's scripts), DISPATCH_KAFKA_NETWORK_THREADS (2), DISPATCH_KAFKA_IO_THREADS (4),
+# DISPATCH_PG_STAT_STATEMENTS (0; 1 loads pg_stat_statements for `bench e2e`'s statement costs).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -151,13 +152,21 @@ pg_up() {
     say "postgresql already running on 127.0.0.1:$PG_PORT"
   else
     as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='$dir' -c fsync=on -c max_connections=100" \
+      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='$dir' -c fsync=on -c max_connections=100$(pg_stat_flags)" \
       start >/dev/null || { tail -n 30 "$dir/server.log" >&2; die "postgresql did not start"; }
     say "postgresql ready on 127.0.0.1:$PG_PORT"
   fi
   if ! as_pg "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U dispatch -d postgres -tAc "select 1 from pg_database where datname='dispatch'" | grep -q 1; then
     as_pg "$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U dispatch dispatch
     say "created database dispatch"
+  fi
+}
+
+# Statement statistics for `bench e2e --pg-statements` (off by default: the extension costs a
+# little on every statement, and the benches' CPU figures are compared without it).
+pg_stat_flags() {
+  if [ "${DISPATCH_PG_STAT_STATEMENTS:-0}" = 1 ]; then
+    printf ' -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top'
   fi
 }
 
@@ -201,6 +210,6 @@ case "${1:-}" in
   pg-down) pg_down ;;
   fetch) kafka_fetch ;;
   env) echo "DISPATCH_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"; echo "DISPATCH_PG_DSN=postgresql://dispatch@127.0.0.1:$PG_PORT/dispatch" ;;
-  -h|--help|help|"") sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h|--help|help|"") sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) die "unknown command ${1}; try --help" ;;
 esac

@@ -31,6 +31,7 @@ from dispatcher.bench.e2e_options import (
     community_partitions,
     machine_info,
 )
+from dispatcher.bench.e2e_pg import HOW_TO_ENABLE, StatementMeter, per_request, pg_lines
 from dispatcher.bench.e2e_report import table
 from dispatcher.bench.e2e_stack import (
     BOT_ID,
@@ -70,6 +71,10 @@ class Bench(BenchSteps):
         self.scenarios: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self.servers: dict[str, int] = {}  # broker, postgresql: pid of the listening process
+        self.pg: StatementMeter | None = (
+            StatementMeter(self.stack.pg_dsn) if opts.pg_statements > 0 else None
+        )
+        self.last_pg: dict[str, Any] | None = None  # the last run's statements per request
 
     async def run_rate(
         self, client: httpx.AsyncClient, rate: float, duration: float, label: str
@@ -82,6 +87,7 @@ class Bench(BenchSteps):
         if not prepared:
             return RunResult(offered_rate=rate, planned=0, keys_exhausted=True)
         meter = self.cpu_meter()
+        pg0 = await self.pg.snapshot() if self.pg is not None else None
         cpu0 = meter.sample()
         t_start = time.monotonic()
         result = await offer_load(
@@ -98,6 +104,9 @@ class Bench(BenchSteps):
         )
         result.window = (t_start, time.monotonic())
         result.cpu = cpu_ms_per_request(cpu0, meter.sample(), len(result.accepted()), tick_hz())
+        if self.pg is not None and pg0 is not None:
+            after = await self.pg.snapshot()
+            self.last_pg = per_request(pg0, after, len(result.accepted()), self.o.pg_statements)
         result.settled = settled
         await self.close_requests(client, result, label)
         if result.stopped_early:
@@ -117,6 +126,9 @@ class Bench(BenchSteps):
                 "migrations"
             )
             await self.stack.create()
+            if self.pg is not None and not await self.pg.enable():
+                self.notes.append(HOW_TO_ENABLE)
+                self.pg = None
             self.observer.start_consumer()
             self.find_servers()
             p.phase(
@@ -165,6 +177,10 @@ class Bench(BenchSteps):
                         if spy is not None:
                             await asyncio.to_thread(spy.wait, 30)
                     described = self.describe(result, 1, "fixed_rate")
+                    if self.pg is not None:
+                        described[0]["pg_statements"] = self.last_pg
+                        for line in pg_lines(self.last_pg, 3):
+                            p.phase(f"@{rate:.0f}/s: {line}")
                     self.scenarios += described
                     known.append((rate, result.sustainable(self.observer.obs.offer_event_at)))
                     f, ph = described[0], described[1]
@@ -296,6 +312,7 @@ def options_from(args: argparse.Namespace) -> Options:
             "push_batch": args.push_batch,
             "plan_time_scale": args.plan_time_scale,
             "profile_dir": Path(args.profile) if args.profile else None,
+            "pg_statements": args.pg_statements,
         }.items()
         if v is not None
     }

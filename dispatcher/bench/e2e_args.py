@@ -39,6 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sample worker-1 and the API with py-spy during each fixed rate (collapsed "
         "stacks into DIR; needs py-spy in the venv)",
     )
+    parser.add_argument(
+        "--pg-statements",
+        type=int,
+        metavar="N",
+        help="per fixed rate, PostgreSQL's N costliest statements per request (default 10; "
+        "0: off; needs the stack started with DISPATCH_PG_STAT_STATEMENTS=1)",
+    )
     parser.add_argument("--keep-logs", action="store_true", help="keep the subprocess logs")
     parser.add_argument(
         "--compare",

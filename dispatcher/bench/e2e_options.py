@@ -40,6 +40,7 @@ class Options:
     kafka_bootstrap: str = "127.0.0.1:" + os.environ.get("DISPATCH_KAFKA_PORT", "19092")
     pg_port: int = int(os.environ.get("DISPATCH_PG_PORT", "55432"))
     profile_dir: Path | None = None
+    pg_statements: int = 10  # top statements per fixed rate (pg_stat_statements, if loaded)
     keep_logs: bool = False
     quick: bool = False
     code_dir: Path | None = None  # the worker's and API's packages (None: this checkout)

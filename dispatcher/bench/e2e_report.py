@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dispatcher.bench.e2e_pg import pg_lines
+
 
 def intake_line(r: dict[str, Any]) -> str:
     open_loop = f"p50 {r['intake_p50_ms']} ms, p99 {r['intake_p99_ms']} ms"
@@ -79,6 +81,10 @@ def table(result: dict[str, Any]) -> str:
         f"clean-up: database {'dropped' if 'database_dropped' in c else 'LEFT'}, "
         f"{len(c.get('topics_deleted', []))} topics deleted, left: {c.get('topics_left') or 'none'}"
     )
+    for s in result["scenarios"]:
+        if s.get("pg_statements"):
+            lines.append(f"PostgreSQL at {s['offered_rate']:.0f}/s offered:")
+            lines += [f"  {line}" for line in pg_lines(s["pg_statements"], 5)]
     for n in result["notes"]:
         lines.append(f"note: {n}")
     return "\n".join(lines)
