@@ -47,7 +47,7 @@ def send_offers(
     first: tuple[OfferRecord, OfferSent, Event] | None = None
 
     # `eligibility.fits` per open need, unrolled: (index, skills as a set, a presence need).
-    tests = [(i, frozenset(d.needs[i].skills), not d.needs[i].remote) for i in open_needs]
+    tests = [(i, frozenset(d.needs[i].skills), not d.remote[i]) for i in open_needs]
     fitting: dict[tuple[frozenset[object], bool], tuple[int, ...]] = {}  # per skill set
     for cand in candidates:
         helper_id = cand.helper_id
@@ -70,7 +70,7 @@ def send_offers(
         if skills_remote is None:
             skills_remote = asked[need_indexes] = (
                 tuple(dict.fromkeys(s.value for i in need_indexes for s in d.needs[i].skills)),
-                all(d.needs[i].remote for i in need_indexes),
+                all(d.remote[i] for i in need_indexes),
             )
         team_id, team_size = teams.get(helper_id, _NO_TEAM) if teams else _NO_TEAM
         offer_id = uuid5_of(offer_prefix + helper_id.encode())
