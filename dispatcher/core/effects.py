@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from dispatcher.core.load import local_day, offered
 from dispatcher.core.state import Decision, DispatchState
-from dispatcher.core.trusted import builder, replaced, updated
+from dispatcher.core.trusted import SAME_FIELDS, builder, replaced, updated
 from schemas._base import require_utc
 from schemas.commands import Command
 from schemas.events import Event, EventBody, event_id_prefix, uuid5_of
@@ -16,7 +16,6 @@ from schemas.records import HelperLoad, HelperState, RequestState
 
 _event = builder(Event)
 _LOAD = frozenset(("load",))
-_NOTHING: frozenset[str] = frozenset()
 
 
 class Effects:
@@ -54,7 +53,7 @@ class Effects:
         d = template.__dict__.copy()
         d["event_id"] = uuid5_of(self._id_prefix + str(len(events)).encode())
         d["body"] = body
-        events.append(replaced(template, d, _NOTHING))
+        events.append(replaced(template, d, SAME_FIELDS))
 
     def helper(self, helper_id: str) -> HelperState | None:
         pending = self.helpers.get(helper_id)

@@ -4,10 +4,10 @@ instead of scanning the community.
 Buckets are lists of the helpers' entries sorted by helper id (sorted, so the order — and
 therefore every choice made from it — is the same after a rebuild); entries rather than
 ids, so the search's inner loop reads each helper without a lookup in the id → entry map
-(at a million helpers that lookup missed the CPU caches and was the loop's costliest line). Small buckets are read whole; a
-bucket larger than the plan's `scan_limit` (the community ring of a huge community) is
-read through a window at a stable per-request offset, so the cost of a search stays
-flat however large the community grows. Within a window the ranking is exact; across a
+(that lookup missed the CPU caches: it was the loop's costliest line). Small buckets are
+read whole; a bucket larger than the plan's `scan_limit` (the community ring of a huge
+community) is read through a window at a stable per-request offset, so the cost of a
+search stays flat however large the community grows. Within a window the ranking is exact; across a
 huge ring fairness is statistical (different requests read different windows).
 """
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
 from dispatcher.core.index import Candidate
-from dispatcher.core.trusted import builder, replaced
+from dispatcher.core.trusted import SAME_FIELDS, builder, replaced
 from schemas.events import Event, OfferSent, offer_id_prefix, uuid5_of
 from schemas.records import OfferRecord
 from schemas.vocab import Ring
@@ -16,7 +16,6 @@ from schemas.vocab import Ring
 _offer_record = builder(OfferRecord)
 _offer_sent = builder(OfferSent)
 _NO_TEAM: tuple[str | None, int] = (None, 0)
-_NOTHING: frozenset[str] = frozenset()
 
 
 def send_offers(
@@ -113,7 +112,7 @@ def send_offers(
             o["need_indexes"] = need_indexes
             o["ring"] = cand.ring
             o["team_id"] = team_id
-            offer = replaced(first[0], o, _NOTHING)
+            offer = replaced(first[0], o, SAME_FIELDS)
             b = first[1].__dict__.copy()
             b["offer_id"] = offer_id
             b["helper_id"] = helper_id
@@ -121,7 +120,7 @@ def send_offers(
             b["skills"], b["remote"] = skills_remote
             b["team_id"] = team_id
             b["team_size"] = team_size
-            fx.emit_like(first[2], replaced(first[1], b, _NOTHING))
+            fx.emit_like(first[2], replaced(first[1], b, SAME_FIELDS))
         d.offers.append(offer)
         fx.count_offer(helper_id)
         sent.append(helper_id)
