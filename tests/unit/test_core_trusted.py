@@ -12,13 +12,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from dispatcher.core import Decision
 from dispatcher.core import decide as core_decide
 from dispatcher.core.trusted import replaced, trusted, updated
-from dispatcher.simulate import engine
-from dispatcher.simulate.behaviour import Behaviour
-from dispatcher.simulate.scenario import Scenario
-from dispatcher.simulate.world import local_midnight
 from schemas.events import (
     _EVENT_NAMESPACE,
     Event,
@@ -29,9 +24,9 @@ from schemas.events import (
     offer_id_prefix,
     uuid5_of,
 )
-from schemas.plans import DEFAULT_PLANS
 from schemas.records import HelperLoad, HelperState, OfferRecord, OfferStatus
 from schemas.vocab import Category, Ring, Urgency
+from tests.unit.conftest import simulated_week
 
 NOW = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
 
@@ -176,22 +171,7 @@ def test_fast_ids_are_rfc4122_uuid5(name: str):
 
 
 def test_every_object_decided_in_a_simulated_week_is_what_validation_makes(monkeypatch):
-    decisions: list[Decision] = []
-    decide = engine.decide
-
-    def recording(state: Any, command: Any, now: datetime) -> Decision:
-        decision = decide(state, command, now)
-        decisions.append(decision)
-        return decision
-
-    monkeypatch.setattr(engine, "decide", recording)
-    scenario = Scenario.demo(
-        behaviour=Behaviour(),
-        seed=11,
-        start=local_midnight("2026-09-01"),
-        days=7,
-    )
-    scenario.run("plans", DEFAULT_PLANS)
+    decisions = simulated_week(monkeypatch, seed=11)
     kinds: set[str] = set()
     for decision in decisions:
         for e in decision.events:

@@ -6,32 +6,14 @@ simulated week (non-ASCII names, sealed boxes, times, counters)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any
 
-from dispatcher.core import Decision
-from dispatcher.simulate import engine
-from dispatcher.simulate.behaviour import Behaviour
-from dispatcher.simulate.scenario import Scenario
-from dispatcher.simulate.world import local_midnight
-from schemas.plans import DEFAULT_PLANS
 from schemas.records import HelperState, RequestState
 from streams.state_store import decode_record, encode_record
+from tests.unit.conftest import simulated_week
 
 
 def test_every_record_of_a_simulated_week_decodes_as_before_and_validates_back(monkeypatch):
-    decisions: list[Decision] = []
-    decide = engine.decide
-
-    def recording(state: Any, command: Any, now: datetime) -> Decision:
-        decision = decide(state, command, now)
-        decisions.append(decision)
-        return decision
-
-    monkeypatch.setattr(engine, "decide", recording)
-    Scenario.demo(behaviour=Behaviour(), seed=5, start=local_midnight("2026-09-01"), days=7).run(
-        "plans", DEFAULT_PLANS
-    )
+    decisions = simulated_week(monkeypatch, seed=5)
     records: list[RequestState | HelperState] = [
         r for d in decisions for r in (*d.requests.values(), *d.helpers.values())
     ]
