@@ -27,7 +27,10 @@ R = TypeVar("R", RequestState, HelperState)
 
 
 def encode_record(partition: int, record: RequestState | HelperState) -> bytes:
-    return json.dumps({"p": partition, "r": record.model_dump(mode="json")}).encode()
+    """`{"p": partition, "r": the record as JSON}`. The record is serialised by pydantic's
+    own JSON encoder, not `json.dumps(model_dump(mode="json"))`: the same document once
+    decoded, in about a quarter of the time (the worker writes one per changed record)."""
+    return b'{"p":%d,"r":%b}' % (partition, record.model_dump_json().encode())
 
 
 def decode_record(raw: bytes) -> tuple[int, dict[str, Any]]:

@@ -42,6 +42,11 @@ class RequestDraft:
     reported_back: tuple[str, ...] = ()
     held_until: datetime | None = None
     _ctx: SearchContext | None = field(default=None, repr=False)
+    # `needs[i].remote` for each need, worked out once: a wave reads it per need and offer.
+    remote: tuple[bool, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.remote = tuple(n.remote for n in self.needs)
 
     @classmethod
     def of(cls, r: RequestState, now: datetime) -> RequestDraft:

@@ -8,10 +8,10 @@ from datetime import date, datetime
 
 from dispatcher.core.load import local_day, offered
 from dispatcher.core.state import Decision, DispatchState
-from dispatcher.core.trusted import builder, replaced, updated
+from dispatcher.core.trusted import SAME_FIELDS, builder, replaced, updated
 from schemas._base import require_utc
 from schemas.commands import Command
-from schemas.events import Event, EventBody, event_id_for
+from schemas.events import Event, EventBody, event_id_prefix, uuid5_of
 from schemas.records import HelperLoad, HelperState, RequestState
 
 _event = builder(Event)
@@ -27,13 +27,16 @@ class Effects:
         self.events: list[Event] = []
         self.helpers: dict[str, HelperState] = {}
         self._days: dict[int, date] = {}
+        # `event_id_for(command_id, i)` hashes this head + `str(i)`: encoded once, not per event.
+        self._id_prefix = event_id_prefix(command.command_id)
 
     def emit(self, body: EventBody, request_id: str | None) -> None:
         """`make_event(...)` without re-validating the body (see `core.trusted`)."""
         command_id = self.command.command_id
-        self.events.append(
+        events = self.events
+        events.append(
             _event(
-                event_id=event_id_for(command_id, len(self.events)),
+                event_id=uuid5_of(self._id_prefix + str(len(events)).encode()),
                 community_id=self.command.community_id,
                 request_id=request_id,
                 occurred_at=self.now,
@@ -41,6 +44,16 @@ class Effects:
                 body=body,
             )
         )
+
+    def emit_like(self, template: Event, body: EventBody) -> None:
+        """`emit(body, template.request_id)` for a run of events of one request (a wave of
+        offers): a copy of `template` (one `emit`ted already, so of this command) with
+        this event's id and body, instead of a fresh build of every field."""
+        events = self.events
+        d = template.__dict__.copy()
+        d["event_id"] = uuid5_of(self._id_prefix + str(len(events)).encode())
+        d["body"] = body
+        events.append(replaced(template, d, SAME_FIELDS))
 
     def helper(self, helper_id: str) -> HelperState | None:
         pending = self.helpers.get(helper_id)
@@ -58,12 +71,19 @@ class Effects:
     def count_offer(self, helper_id: str) -> None:
         """`update_load(helper_id, offered)` for the hot path (once per offer sent): the
         helper's copied `__dict__` edited in place rather than a keyword dict built."""
-        found = self._with_day(helper_id)
-        if found is not None:
-            helper, today = found
-            d = helper.__dict__.copy()
-            d["load"] = offered(d["load"], self.now, today)
-            self.helpers[helper_id] = replaced(helper, d, _LOAD)
+        helper = self.helpers.get(helper_id)
+        if helper is None:
+            helper = self.state.helpers.get(helper_id)
+            if helper is None:
+                return  # removed from the roster since (nothing to count)
+        # `_with_day`, inlined.
+        offset = helper.profile.utc_offset_minutes
+        today = self._days.get(offset)
+        if today is None:
+            today = self._days[offset] = local_day(self.now, offset)
+        d = helper.__dict__.copy()
+        d["load"] = offered(d["load"], self.now, today)
+        self.helpers[helper_id] = replaced(helper, d, _LOAD)
 
     def _with_day(self, helper_id: str) -> tuple[HelperState, date] | None:
         """The helper as this command left it so far, and its local day; None for a

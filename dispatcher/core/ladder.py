@@ -40,11 +40,11 @@ def offer_wave(
     the re-wave after a withdrawal)."""
     exclude = d.offered_helpers()
     for i in d.open_needs():
-        need = d.needs[i]
+        need, remote = d.needs[i], d.remote[i]
         open_slots = d.open_slots(i)
-        want = (remote_per_slot if need.remote else per_slot) * open_slots
-        max_ring = Ring.COMMUNITY if need.remote else ring
-        if open_slots >= 2 and not need.remote:  # several people: a team of the ring too
+        want = (remote_per_slot if remote else per_slot) * open_slots
+        max_ring = Ring.COMMUNITY if remote else ring
+        if open_slots >= 2 and not remote:  # several people: a team of the ring too
             exclude.update(offer_teams(fx, d, ring, 1, exclude))
         seed = d.ctx.window_seed(d.step, i, len(d.offers))
         found = fx.state.index.search(d.ctx, need, max_ring, want, exclude, seed)
@@ -65,7 +65,7 @@ def offer_teams(
 
 def offer_first_responders(fx: Effects, d: RequestDraft) -> None:
     """党员楼长 of the request's building, in the first wave, for any presence need."""
-    if not any(not d.needs[i].remote for i in d.open_needs()):
+    if all(d.remote[i] for i in d.open_needs()):
         return
     found = fx.state.index.first_responders(d.ctx, d.offered_helpers())
     if found:
@@ -135,7 +135,7 @@ def _offer_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
 def _team_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
     """Call teams: up to `wave_size` teams of the ring (their leaders accept for n
     members), whatever the number of open slots."""
-    if any(not d.needs[i].remote for i in d.open_needs()):
+    if not all(d.remote[i] for i in d.open_needs()):
         offer_teams(fx, d, rung.ring, rung.wave_size, d.offered_helpers())
     widen_if_starved(fx, d)
 

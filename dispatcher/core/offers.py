@@ -8,8 +8,8 @@ from datetime import timedelta
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
 from dispatcher.core.index import Candidate
-from dispatcher.core.trusted import builder
-from schemas.events import OfferSent, offer_id_for
+from dispatcher.core.trusted import SAME_FIELDS, builder, replaced
+from schemas.events import Event, OfferSent, offer_id_prefix, uuid5_of
 from schemas.records import OfferRecord
 from schemas.vocab import Ring
 
@@ -35,66 +35,93 @@ def send_offers(
     if not candidates:
         return sent
     open_needs = d.open_needs()
+    request_id = d.request_id
     # The same for every offer of this wave: computed once, not per helper.
     expires_at = fx.now + timedelta(seconds=d.plan.offer_ttl_s)
-    spec = d.spec
-    building_label = spec.place.building_label()
-    helpers_needed = sum(n.count for n in d.needs)  # spec.total_slots(), without re-deriving needs
+    offer_prefix = offer_id_prefix(request_id)
     asked: dict[tuple[int, ...], tuple[tuple[str, ...], bool]] = {}
     entries = fx.state.index.entries
+    # The wave's first offer, its event and envelope are built field by field; the others
+    # are copies of them with the fields that differ (`trusted.replaced`): the same objects.
+    first: tuple[OfferRecord, OfferSent, Event] | None = None
 
     # `eligibility.fits` per open need, unrolled: (index, skills as a set, a presence need).
-    tests = [(i, frozenset(d.needs[i].skills), not d.needs[i].remote) for i in open_needs]
+    tests = [(i, frozenset(d.needs[i].skills), not d.remote[i]) for i in open_needs]
+    fitting: dict[tuple[frozenset[object], bool], tuple[int, ...]] = {}  # per skill set
     for cand in candidates:
+        helper_id = cand.helper_id
         if whistle:
             need_indexes = tuple(open_needs)  # staff can fill any slot
         else:
-            has = entries[cand.helper_id].skills
+            has = entries[helper_id].skills
             paired = any_presence or cand.ring is Ring.PAIRED
-            need_indexes = tuple(
-                i
-                for i, skills, presence in tests
-                if not skills or not has.isdisjoint(skills) or (paired and presence)
-            )
+            found = fitting.get((has, paired))
+            if found is None:
+                found = fitting[(has, paired)] = tuple(
+                    i
+                    for i, skills, presence in tests
+                    if not skills or not has.isdisjoint(skills) or (paired and presence)
+                )
+            need_indexes = found
         if not need_indexes:
             continue
         skills_remote = asked.get(need_indexes)
         if skills_remote is None:
             skills_remote = asked[need_indexes] = (
                 tuple(dict.fromkeys(s.value for i in need_indexes for s in d.needs[i].skills)),
-                all(d.needs[i].remote for i in need_indexes),
+                all(d.remote[i] for i in need_indexes),
             )
-        team_id, team_size = teams.get(cand.helper_id, _NO_TEAM) if teams else _NO_TEAM
-        # Built unvalidated (`core.trusted`): every value is of its field's type already.
-        offer = _offer_record(
-            offer_id=offer_id_for(d.request_id, cand.helper_id),
-            helper_id=cand.helper_id,
-            need_indexes=need_indexes,
-            ring=cand.ring,
-            step=d.step,
-            sent_at=fx.now,
-            expires_at=expires_at,
-            team_id=team_id,
-        )
-        d.offers.append(offer)
-        fx.emit(
-            _offer_sent(
-                offer_id=offer.offer_id,
-                helper_id=offer.helper_id,
-                ring=offer.ring,
-                step=offer.step,
+        team_id, team_size = teams.get(helper_id, _NO_TEAM) if teams else _NO_TEAM
+        offer_id = uuid5_of(offer_prefix + helper_id.encode())
+        if first is None:
+            # Built unvalidated (`core.trusted`): every value is of its field's type already.
+            offer = _offer_record(
+                offer_id=offer_id,
+                helper_id=helper_id,
+                need_indexes=need_indexes,
+                ring=cand.ring,
+                step=d.step,
+                sent_at=fx.now,
+                expires_at=expires_at,
+                team_id=team_id,
+            )
+            spec = d.spec
+            body = _offer_sent(
+                offer_id=offer_id,
+                helper_id=helper_id,
+                ring=cand.ring,
+                step=d.step,
                 expires_at=expires_at,
                 category=spec.category,
                 urgency=spec.urgency,
-                building_label=building_label,
-                helpers_needed=helpers_needed,
+                building_label=spec.place.building_label(),
+                # spec.total_slots(), without re-deriving needs
+                helpers_needed=sum(n.count for n in d.needs),
                 skills=skills_remote[0],
                 remote=skills_remote[1],
                 team_id=team_id,
                 team_size=team_size,
-            ),
-            d.request_id,
-        )
-        fx.count_offer(cand.helper_id)
-        sent.append(cand.helper_id)
+            )
+            fx.emit(body, request_id)
+            first = (offer, body, fx.events[-1])
+        else:
+            # Every field set here was set in the first too: the fields-set is the same.
+            o = first[0].__dict__.copy()
+            o["offer_id"] = offer_id
+            o["helper_id"] = helper_id
+            o["need_indexes"] = need_indexes
+            o["ring"] = cand.ring
+            o["team_id"] = team_id
+            offer = replaced(first[0], o, SAME_FIELDS)
+            b = first[1].__dict__.copy()
+            b["offer_id"] = offer_id
+            b["helper_id"] = helper_id
+            b["ring"] = cand.ring
+            b["skills"], b["remote"] = skills_remote
+            b["team_id"] = team_id
+            b["team_size"] = team_size
+            fx.emit_like(first[2], replaced(first[1], b, SAME_FIELDS))
+        d.offers.append(offer)
+        fx.count_offer(helper_id)
+        sent.append(helper_id)
     return sent

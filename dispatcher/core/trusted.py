@@ -34,6 +34,8 @@ _set_fields_set = _slots["__pydantic_fields_set__"].__set__
 _set_extra = _slots["__pydantic_extra__"].__set__
 _set_private = _slots["__pydantic_private__"].__set__
 _new = object.__new__
+# `replaced(model, values, SAME_FIELDS)`: every field that differs was set in `model` too.
+SAME_FIELDS: frozenset[str] = frozenset()
 
 
 def _compile(cls: type[BaseModel]) -> Callable[..., Any]:
@@ -115,10 +117,14 @@ def updated(model: M, **changes: Any) -> M:
 def replaced(model: M, values: dict[str, Any], changed: frozenset[str]) -> M:
     """`updated(model, **changes)` where `values` is already `model.__dict__` with the
     changes applied (a copy the caller owns) and `changed` names them: for the per-offer
-    load count, which edits the copy in place instead of building a keyword dict."""
+    load count, which edits the copy in place instead of building a keyword dict. When
+    `model` has every changed field in its fields-set already (e.g. `SAME_FIELDS`: a
+    wave's offers copied from its first; a load counted before) the copy shares that set:
+    nothing adds to the fields-set of a frozen model after it is built."""
     m: M = _new(type(model))
     _set_dict(m, values)
-    _set_fields_set(m, model.__pydantic_fields_set__ | changed)  # a new set
+    fields_set = model.__pydantic_fields_set__
+    _set_fields_set(m, fields_set if changed <= fields_set else fields_set | changed)
     _set_extra(m, None)
     _set_private(m, None)
     return m

@@ -271,3 +271,27 @@ def search_context(household: int, now: datetime, scan_limit: int = 256) -> Any:
     plan = DEFAULT_PLANS[Urgency.CRITICAL].model_copy(update={"scan_limit": scan_limit})
     r = RequestState(spec=spec, plan=plan, created_at=now, ends_at=now, step_started_at=now)
     return SearchContext.for_request(r, now)
+
+
+def simulated_week(monkeypatch: pytest.MonkeyPatch, seed: int) -> list[Decision]:
+    """Every decision of the what-if simulator's demo week (`Scenario.demo`, default plans)."""
+    from dispatcher.simulate import engine
+    from dispatcher.simulate.behaviour import Behaviour
+    from dispatcher.simulate.scenario import Scenario
+    from dispatcher.simulate.world import local_midnight
+    from schemas.plans import DEFAULT_PLANS
+
+    decisions: list[Decision] = []
+    real = engine.decide
+
+    def recording(state: Any, command: Any, now: datetime) -> Decision:
+        decision = real(state, command, now)
+        decisions.append(decision)
+        return decision
+
+    monkeypatch.setattr(engine, "decide", recording)
+    scenario = Scenario.demo(
+        behaviour=Behaviour(), seed=seed, start=local_midnight("2026-09-01"), days=7
+    )
+    scenario.run("plans", DEFAULT_PLANS)
+    return decisions

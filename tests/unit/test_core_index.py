@@ -3,6 +3,7 @@ the scan limit), and stays correct when a ring is read through a window."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from dispatcher.bench.community import build_state
 from dispatcher.core.context import SearchContext
 from dispatcher.core.eligibility import is_eligible
+from dispatcher.core.entry import HelperEntry
 from dispatcher.core.index import HelperIndex
 from dispatcher.core.scan import scan_search
 from schemas.requests import SkillNeed
@@ -71,3 +73,37 @@ def test_remove_and_upsert_keep_buckets_consistent():
     assert victim not in {c.helper_id for c in index.search(ctx, need, Ring.COMMUNITY, 500, set())}
     index.upsert(entry)
     assert index.search(ctx, need, Ring.COMMUNITY, 500, set()) == before
+
+
+def _bucketed(index: HelperIndex) -> list[HelperEntry]:
+    """Every entry held in a bucket; and each bucket sorted by helper id."""
+    held: list[HelperEntry] = []
+    for bucket in index._buckets.values():
+        ids = [e.helper_id for e in bucket]
+        assert ids == sorted(ids)
+        held.extend(bucket)
+    return held
+
+
+def test_buckets_hold_the_current_entries_after_an_upsert_with_the_same_buckets():
+    """The buckets hold entries, not ids: an upsert that keeps a helper's buckets (a new
+    phone, gender or availability) must put the new entry in each, or the search would
+    rank the helper by the old one."""
+    state = build_state(200, seed=1, progress=False)
+    index: HelperIndex = state.index
+    ctx = _ctx(0)
+    need = SkillNeed()
+    victim = index.search(ctx, need, Ring.COMMUNITY, 500, set())[0].helper_id
+    old = index.entries[victim]
+    new = dataclasses.replace(old, active=False)  # same static facts, no longer eligible
+    assert old.same_static_facts(new)
+    index.upsert(new)
+    held = _bucketed(index)
+    assert old not in held and new in held
+    assert all(e is index.entries[e.helper_id] for e in held)
+    assert victim not in {c.helper_id for c in index.search(ctx, need, Ring.COMMUNITY, 500, set())}
+    assert index.search(ctx, need, Ring.COMMUNITY, 500, set()) == scan_search(
+        index.entries.values(), ctx, need, Ring.COMMUNITY, 500, set()
+    )
+    index.remove(victim)
+    assert victim not in {e.helper_id for e in _bucketed(index)}

@@ -12,23 +12,21 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from dispatcher.core import Decision
 from dispatcher.core import decide as core_decide
-from dispatcher.core.trusted import trusted, updated
-from dispatcher.simulate import engine
-from dispatcher.simulate.behaviour import Behaviour
-from dispatcher.simulate.scenario import Scenario
-from dispatcher.simulate.world import local_midnight
+from dispatcher.core.trusted import replaced, trusted, updated
 from schemas.events import (
     _EVENT_NAMESPACE,
     Event,
     OfferSent,
     event_id_for,
+    event_id_prefix,
     offer_id_for,
+    offer_id_prefix,
+    uuid5_of,
 )
-from schemas.plans import DEFAULT_PLANS
 from schemas.records import HelperLoad, HelperState, OfferRecord, OfferStatus
 from schemas.vocab import Category, Ring, Urgency
+from tests.unit.conftest import simulated_week
 
 NOW = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
 
@@ -164,25 +162,16 @@ def test_fast_ids_are_rfc4122_uuid5(name: str):
     if index.isdigit():
         assert event_id_for(command_id, int(index)) == str(uuid.uuid5(_EVENT_NAMESPACE, name))
     assert offer_id_for(name, "h") == str(uuid.uuid5(_EVENT_NAMESPACE, f"offer:{name}:h"))
+    # The hot path's form: a head encoded once per command or wave, then the rest.
+    if index.isdigit():
+        assert uuid5_of(event_id_prefix(command_id) + index.encode()) == event_id_for(
+            command_id, int(index)
+        )
+    assert uuid5_of(offer_id_prefix(name) + "h客".encode()) == offer_id_for(name, "h客")
 
 
 def test_every_object_decided_in_a_simulated_week_is_what_validation_makes(monkeypatch):
-    decisions: list[Decision] = []
-    decide = engine.decide
-
-    def recording(state: Any, command: Any, now: datetime) -> Decision:
-        decision = decide(state, command, now)
-        decisions.append(decision)
-        return decision
-
-    monkeypatch.setattr(engine, "decide", recording)
-    scenario = Scenario.demo(
-        behaviour=Behaviour(),
-        seed=11,
-        start=local_midnight("2026-09-01"),
-        days=7,
-    )
-    scenario.run("plans", DEFAULT_PLANS)
+    decisions = simulated_week(monkeypatch, seed=11)
     kinds: set[str] = set()
     for decision in decisions:
         for e in decision.events:
@@ -213,3 +202,19 @@ def test_decide_records_utc_whatever_offset_now_comes_in():
         _exact(list(in_utc.requests.values()), list(in_china.requests.values()))
     with pytest.raises(ValueError, match="timezone-aware"):
         core_decide(runner.state, runner.commands[0], BENCH_NOW.replace(tzinfo=None))
+
+
+@pytest.mark.parametrize("changed", [("offers_today",), ("offers_today", "last_offered_at")])
+def test_replaced_is_model_copy_and_shares_the_fields_set_only_when_it_holds_the_changes(
+    changed: tuple[str, ...],
+):
+    load = HelperLoad(day=date(2024, 3, 4), offers_today=2)
+    changes = {"offers_today": 3, "last_offered_at": NOW}
+    changes = {k: changes[k] for k in changed}
+    values = {**load.__dict__, **changes}
+    ours, theirs = replaced(load, values, frozenset(changed)), load.model_copy(update=changes)
+    _exact(ours, theirs)
+    assert ours.model_fields_set == theirs.model_fields_set
+    shared = ours.__pydantic_fields_set__ is load.__pydantic_fields_set__
+    assert shared == (set(changed) <= load.model_fields_set)
+    assert load.model_fields_set == {"day", "offers_today"}  # the original is untouched
