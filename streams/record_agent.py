@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,9 @@ class RecordAgent:
     stats: Stats
     sink: DeadLetterSink
     pool: asyncpg.Pool | None = None
+    # How the agent waits out a batch window (replaced in unit tests).
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def install(self, app: faust.App) -> None:
         @app.task
@@ -84,7 +89,6 @@ class RecordAgent:
         """
         settings = self.settings
         window = settings.record_batch_wait_seconds
-        clock = asyncio.get_running_loop().time
         while True:
             batches = await consumer.getmany(
                 timeout_ms=max(int(window * 1000), 100), max_records=settings.record_batch_size
@@ -92,7 +96,7 @@ class RecordAgent:
             records = [r for part in batches.values() for r in part]
             if not records:
                 continue
-            started = clock()
+            started = self.clock()
             await self.record_batch(records)  # retries until PostgreSQL has them
             try:
                 await consumer.commit()
@@ -100,9 +104,9 @@ class RecordAgent:
                 # A rebalance moved partitions: their records come again to the new
                 # owner, and recording them twice changes nothing.
                 log.info("record commit lost to a rebalance; records will be redelivered")
-            rest = window - (clock() - started)
+            rest = window - (self.clock() - started)
             if rest > 0 and len(records) < settings.record_batch_size:
-                await asyncio.sleep(rest)
+                await self.sleep(rest)  # a full batch means a backlog: poll again at once
 
     async def record_batch(self, batch: list[Any]) -> None:
         decoded: list[Event] = []
