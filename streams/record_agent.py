@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,9 @@ class RecordAgent:
     stats: Stats
     sink: DeadLetterSink
     pool: asyncpg.Pool | None = None
+    # How the agent waits out a batch window (replaced in unit tests).
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def install(self, app: faust.App) -> None:
         @app.task
@@ -65,21 +70,7 @@ class RecordAgent:
             )
             try:
                 await consumer.start()
-                wait_ms = max(1, int(settings.record_batch_wait_seconds * 1000))
-                while True:
-                    batches = await consumer.getmany(
-                        timeout_ms=max(wait_ms, 100), max_records=settings.record_batch_size
-                    )
-                    records = [r for part in batches.values() for r in part]
-                    if not records:
-                        continue
-                    await self.record_batch(records)  # retries until PostgreSQL has them
-                    try:
-                        await consumer.commit()
-                    except CommitFailedError:
-                        # A rebalance moved partitions: their records come again to the new
-                        # owner, and recording them twice changes nothing.
-                        log.info("record commit lost to a rebalance; records will be redelivered")
+                await self.consume(consumer)
             except asyncio.CancelledError:
                 raise
             except KafkaError as exc:
@@ -87,6 +78,35 @@ class RecordAgent:
                 await asyncio.sleep(1)
             finally:
                 await consumer.stop()
+
+    async def consume(self, consumer: AIOKafkaConsumer) -> None:
+        """Record what `consumer` polls, commit, then let the next batch gather.
+
+        The first record after a quiet spell is polled at once (the fetch is a long poll); after
+        each batch the agent waits out the rest of `record_batch_wait_seconds`, so under load
+        one fetch, one PostgreSQL transaction and one offset commit carry a window's records
+        instead of one burst's. Offsets are still committed only after PostgreSQL committed.
+        """
+        settings = self.settings
+        window = settings.record_batch_wait_seconds
+        while True:
+            batches = await consumer.getmany(
+                timeout_ms=max(int(window * 1000), 100), max_records=settings.record_batch_size
+            )
+            records = [r for part in batches.values() for r in part]
+            if not records:
+                continue
+            started = self.clock()
+            await self.record_batch(records)  # retries until PostgreSQL has them
+            try:
+                await consumer.commit()
+            except CommitFailedError:
+                # A rebalance moved partitions: their records come again to the new
+                # owner, and recording them twice changes nothing.
+                log.info("record commit lost to a rebalance; records will be redelivered")
+            rest = window - (self.clock() - started)
+            if rest > 0 and len(records) < settings.record_batch_size:
+                await self.sleep(rest)  # a full batch means a backlog: poll again at once
 
     async def record_batch(self, batch: list[Any]) -> None:
         decoded: list[Event] = []

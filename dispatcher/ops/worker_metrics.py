@@ -21,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from dispatcher.ops import metrics as process_metrics
+from dispatcher.ops.faust_sensor import use_lean_sensor
 from dispatcher.ops.metric_defs import DispatchMetrics
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ def install_worker_metrics(
     setup_prometheus_sensors(
         app, pattern=f"{path}/faust", registry=faust_registry, name_prefix=FAUST_PREFIX
     )
+    use_lean_sensor(app)  # the same metrics, without a label lookup per message
     local = CollectorRegistry(auto_describe=True)
     if stats is not None:
         local.register(_StatsCollector(stats))
