@@ -167,6 +167,11 @@ async def _queue(
 ) -> Accepted:
     submitted = recorded.submitted
     if submitted.earlier is not None:
+        # The earlier report's send may have been refused (503) and its bot may never
+        # retry: this 202 acknowledges that request too, so Kafka must have its command
+        # first, not only the unrecorded sweeper (which may be off). Sent again as a
+        # retry does (`_send_again`): the same command, applied once by the worker.
+        await send_stored(deps, await deps.pool(), submitted.earlier)
         observe_request_merged(spec)
         number = emergency_for(spec)
         return Accepted(
@@ -262,13 +267,21 @@ async def _send_again(
     """A retry that met an answer stored in flight: its owner may not have had Kafka's ack
     (still sending, refused, or died). Send the intake row's command again (the same
     command: the worker applies it once) and answer only once Kafka acknowledged it."""
-    outbox = await intake.outbox(pool, pending.request_id)
-    if outbox is None:  # no intake row: nothing to send again; the owner decides
-        raise idempotency.in_flight()
-    if outbox.command is not None:  # None: the worker recorded it, so Kafka had it
-        await send_json(deps, outbox.community_id, outbox.command)
+    if not await send_stored(deps, pool, pending.request_id):
+        raise idempotency.in_flight()  # no intake row: nothing to send again; the owner decides
     await bot_calls.mark_done(pool, claim.bot_id, claim.key)
     return pending.answer
+
+
+async def send_stored(deps: ApiDeps, pool: asyncpg.Pool, request_id: str) -> bool:
+    """Send an acknowledged request's stored command (its intake row's outbox copy) again
+    and wait for Kafka's ack. False: no intake row for it."""
+    outbox = await intake.outbox(pool, request_id)
+    if outbox is None:
+        return False
+    if outbox.command is not None:  # None: the worker recorded it, so Kafka had it
+        await send_json(deps, outbox.community_id, outbox.command)
+    return True
 
 
 async def _mark_done(pool: asyncpg.Pool, bot_id: str, key: str) -> None:
