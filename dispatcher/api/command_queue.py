@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncpg
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.background import BackgroundTask
 
 from dispatcher.api import idempotency
@@ -98,7 +98,24 @@ class _Recorded:
     command: Command
     command_json: str
     fresh: Accepted  # the answer if this is a new request (not merged)
-    answer_stored: bool  # `fresh`, rendered, was stored with the key (still in flight)
+    fresh_body: dict[str, Any]  # `fresh`, rendered once
+    fresh_json: str  # and serialised once: stored with a claimed key and sent as is
+    answer_stored: bool  # `fresh_json` was stored with the key (still in flight)
+
+    def answer(self, accepted: Accepted, render: Render) -> tuple[dict[str, Any], bytes]:
+        """The rendered answer and its bytes (`fresh`'s as rendered before the statement)."""
+        if accepted is self.fresh:
+            return self.fresh_body, self.fresh_json.encode()
+        body = render(accepted)
+        return body, as_json(body).encode()
+
+
+Render = Callable[[Accepted], dict[str, Any]]
+
+
+def as_json(body: dict[str, Any]) -> str:
+    """As Starlette's JSONResponse renders it."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 async def _record(
@@ -107,14 +124,14 @@ async def _record(
     bot_id: str | None,
     merge: bool,
     claim: _Claim | None,
-    webhook: DeferredClaim | None = None,
-    advice: str | None = None,
-    render: Callable[[Accepted], dict[str, Any]] | None = None,
+    webhook: DeferredClaim | None,
+    advice: str | None,
+    render: Render,
 ) -> _Recorded:
     """The API's PostgreSQL part, in one round trip (one statement, its own transaction):
     the webhook-id claim (a replay: 409, nothing written), the idempotency claim, the merge
-    check under the merge key's lock, the intake row, and with a claimed key (`render`
-    given) the answer to a new request, stored in flight (`idempotency.py`)."""
+    check under the merge key's lock, the intake row, and with a claimed key the answer to
+    a new request, stored in flight (`idempotency.py`)."""
     key = merge_key(spec) if merge else None
     # Sealed before the intake row (the outbox) is written: neither it nor Kafka holds the
     # contact or the text in the clear.
@@ -124,9 +141,9 @@ async def _record(
     )
     command_json = command.model_dump_json()
     fresh = _fresh_answer(deps, spec, advice, command)
-    answer_json = None
-    if claim is not None and render is not None:
-        answer_json = json.dumps(render(fresh), ensure_ascii=False)
+    fresh_body = render(fresh)
+    fresh_json = as_json(fresh_body)
+    answer_json = fresh_json if claim is not None else None
     pool = await deps.pool()
     submitted = await intake.submit(
         pool,
@@ -146,7 +163,7 @@ async def _record(
     if webhook is not None:
         webhook.claimed = True  # ours now: a 5xx from here on releases it (bot_auth)
     stored = answer_json is not None and submitted.claimed and submitted.earlier is None
-    return _Recorded(submitted, command, command_json, fresh, stored)
+    return _Recorded(submitted, command, command_json, fresh, fresh_body, fresh_json, stored)
 
 
 def _fresh_answer(
@@ -212,10 +229,10 @@ async def submit_once(
     idempotency_key: str | None,
     payload: Any,
     advice: str | None = None,
-    render: Callable[[Accepted], dict[str, Any]] = _as_is,
+    render: Render = _as_is,
     merge: bool = True,
     webhook: DeferredClaim | None = None,
-) -> JSONResponse:
+) -> Response:
     """202 with `render(accepted)`; a retry with the same key gets the very same answer.
     `merge=False` (staff): a request made on purpose is never folded into another.
     `webhook`: the signed bot's webhook-id, claimed first in the same statement (its route
@@ -226,10 +243,10 @@ async def submit_once(
         claim = _Claim(bot_id, idempotency_key, idempotency.fingerprint(payload))
     recorded = await _record(deps, spec, bot_id, merge, claim, webhook, advice, render)
     if claim is None:
-        accepted = await _queue(deps, spec, advice, recorded)
+        _, content = recorded.answer(await _queue(deps, spec, advice, recorded), render)
         if webhook is not None:
             webhook.answered = True
-        return JSONResponse(render(accepted), status_code=202)
+        return _accepted(content)
     pool = await deps.pool()
     if not recorded.submitted.claimed:
         # A known key (rare): replay its answer, refuse (422/409), or take over a stale one.
@@ -242,8 +259,8 @@ async def submit_once(
             )
     try:
         if not recorded.submitted.claimed:
-            recorded = await _record(deps, spec, bot_id, merge, None, advice=advice)
-        body = render(await _queue(deps, spec, advice, recorded))
+            recorded = await _record(deps, spec, bot_id, merge, None, None, advice, render)
+        body, content = recorded.answer(await _queue(deps, spec, advice, recorded), render)
     except BaseException:
         await idempotency.abandon(pool, claim.bot_id, claim.key)
         raise
@@ -256,9 +273,13 @@ async def submit_once(
         # gets the same answer (`_send_again`), so no retry is told 202 for a command Kafka
         # might not have, and none gets a different answer, even if this process dies now.
         done = BackgroundTask(_mark_done, pool, claim.bot_id, claim.key)
-        return JSONResponse(body, status_code=202, background=done)
+        return _accepted(content, done)
     await idempotency.finish(pool, claim.bot_id, claim.key, 202, body)
-    return JSONResponse(body, status_code=202)
+    return _accepted(content)
+
+
+def _accepted(content: bytes, background: BackgroundTask | None = None) -> Response:
+    return Response(content, status_code=202, media_type="application/json", background=background)
 
 
 async def _send_again(
