@@ -43,7 +43,7 @@ class DeferredClaim:
     writes or sends anything (`command_queue.submit_once`). `claimed`: that statement
     claimed it, so a 5xx afterwards releases it (never an id another request owns).
     `answered`: its 202 is decided (Kafka has the command): whatever fails after that (the
-    response's background task, a cancellation at shutdown) must not give the id back, or a
+    a cancellation at shutdown, say) must not give the id back, or a
     replay would be served instead of refused."""
 
     webhook: WebhookId

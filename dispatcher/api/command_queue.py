@@ -14,7 +14,6 @@ just as the earlier request closed may still be merged into it.
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from typing import Any
 import asyncpg
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
-from starlette.background import BackgroundTask
 
 from dispatcher.api import idempotency
 from dispatcher.api.bot_auth import DeferredClaim, replayed
@@ -38,8 +36,6 @@ from dispatcher.sealing import keyring, seal_spec
 from schemas.commands import Command, CommandBody, SubmitRequest, new_command
 from schemas.plans import PLAN_SETS
 from schemas.requests import RequestSpec
-
-log = logging.getLogger(__name__)
 
 MERGE_WINDOW_S = 15 * 60
 _REQUEST_NS = uuid.UUID("3b0f2f8e-5a43-4f0b-9a53-3f4f0d6f2a71")
@@ -272,14 +268,14 @@ async def submit_once(
         # still in flight sends the stored command again and waits for Kafka's ack before it
         # gets the same answer (`_send_again`), so no retry is told 202 for a command Kafka
         # might not have, and none gets a different answer, even if this process dies now.
-        done = BackgroundTask(_mark_done, pool, claim.bot_id, claim.key)
-        return _accepted(content, done)
+        deps.done_marks.add(claim.bot_id, claim.key)  # batched, after the 202
+        return _accepted(content)
     await idempotency.finish(pool, claim.bot_id, claim.key, 202, body)
     return _accepted(content)
 
 
-def _accepted(content: bytes, background: BackgroundTask | None = None) -> Response:
-    return Response(content, status_code=202, media_type="application/json", background=background)
+def _accepted(content: bytes) -> Response:
+    return Response(content, status_code=202, media_type="application/json")
 
 
 async def _send_again(
@@ -303,12 +299,3 @@ async def send_stored(deps: ApiDeps, pool: asyncpg.Pool, request_id: str) -> boo
     if outbox.command is not None:  # None: the worker recorded it, so Kafka had it
         await send_json(deps, outbox.community_id, outbox.command)
     return True
-
-
-async def _mark_done(pool: asyncpg.Pool, bot_id: str, key: str) -> None:
-    try:
-        await bot_calls.mark_done(pool, bot_id, key)
-    except Exception as exc:
-        # The key stays in flight with its answer: a retry sends the command again. Never
-        # raised on: the 202 is out, and the webhook-id must stay claimed (bot_auth).
-        log.warning("idempotency answer not marked done: %s", type(exc).__name__)
