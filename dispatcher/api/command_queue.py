@@ -194,6 +194,10 @@ async def _queue(
             advise_emergency_call=number is not None,
             emergency_number=number,
         )
+    # Sent only after the statement, never concurrently with it: the statement decides
+    # whether there is a new request to send at all (a merge, a replay, a refused key send
+    # nothing), and a command in Kafka cannot be taken back (README, "The API's edge
+    # statement").
     # The intake row (committed above) is the outbox: should Kafka refuse or the API die
     # here, the caller gets no 202, and the unrecorded sweeper re-sends the stored command
     # (a report merged into this request meanwhile is therefore never lost either).
