@@ -125,6 +125,7 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     app.include_router(messages.router)
     app.include_router(platforms_router)
     app.include_router(requests.router)
+    requests.document(app)  # the lean intake route's body model
     app.include_router(offer_pages.router)
     app.include_router(assignment_pages.router)
     app.include_router(platform_login_routes.router)

@@ -3,7 +3,7 @@
 Bot requests carry `X-Bot-Id` (which credential to check; it is not trusted by itself)
 and the three Standard Webhooks headers. Order: signature and freshness (cheap, no I/O),
 then the bot's rate limit, then the webhook-id replay check in PostgreSQL. Submitting a help
-request (`BotOrStaffSubmitting`) defers that check to the route's one intake statement
+request (`submitting_caller`) defers that check to the route's one intake statement
 (`intake.submit`), which claims the webhook-id before it writes anything else: one round
 trip fewer, and a replay is still refused before anything is stored or sent.
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
@@ -43,7 +43,7 @@ class DeferredClaim:
     writes or sends anything (`command_queue.submit_once`). `claimed`: that statement
     claimed it, so a 5xx afterwards releases it (never an id another request owns).
     `answered`: its 202 is decided (Kafka has the command): whatever fails after that (the
-    response's background task, a cancellation at shutdown) must not give the id back, or a
+    a cancellation at shutdown, say) must not give the id back, or a
     replay would be served instead of refused."""
 
     webhook: WebhookId
@@ -219,10 +219,18 @@ def _bot_or_staff_dependency(defer_claim: bool) -> Callable[..., AsyncIterator[C
 
 # Staff (bearer token) or a signed bot acting for the requester.
 require_bot_or_staff = _bot_or_staff_dependency(defer_claim=False)
-# The same, but a bot's webhook-id is claimed by the route's intake statement
-# (`caller.deferred`): only for a route that makes that statement its first write and sends
-# nothing before it (POST /v1/requests).
-require_bot_or_staff_submitting = _bot_or_staff_dependency(defer_claim=True)
+
+
+def submitting_caller(request: Request) -> AbstractAsyncContextManager[Caller]:
+    """Staff or a signed bot, as `require_bot_or_staff`, for the lean intake route (it reads
+    its own headers: no per-request dependency resolution), and a bot's webhook-id is
+    claimed by the route's intake statement (`caller.deferred`): only for a route that makes
+    that statement its first write and sends nothing before it (POST /v1/requests)."""
+    h = request.headers
+    signed = (h.get("x-bot-id"), h.get("webhook-id"), h.get("webhook-timestamp"))
+    return _bot_or_staff(
+        request, h.get("authorization"), (*signed, h.get("webhook-signature")), defer_claim=True
+    )
 
 
 def ensure_community(caller: Caller, community_id: str) -> None:
@@ -232,4 +240,3 @@ def ensure_community(caller: Caller, community_id: str) -> None:
 
 BotCaller = Annotated[Caller, Depends(require_bot)]
 BotOrStaff = Annotated[Caller, Depends(require_bot_or_staff)]
-BotOrStaffSubmitting = Annotated[Caller, Depends(require_bot_or_staff_submitting)]

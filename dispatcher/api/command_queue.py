@@ -14,7 +14,6 @@ just as the earlier request closed may still be merged into it.
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,8 +21,7 @@ from typing import Any
 
 import asyncpg
 from fastapi import Request
-from fastapi.responses import JSONResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import JSONResponse, Response
 
 from dispatcher.api import idempotency
 from dispatcher.api.bot_auth import DeferredClaim, replayed
@@ -38,8 +36,6 @@ from dispatcher.sealing import keyring, seal_spec
 from schemas.commands import Command, CommandBody, SubmitRequest, new_command
 from schemas.plans import PLAN_SETS
 from schemas.requests import RequestSpec
-
-log = logging.getLogger(__name__)
 
 MERGE_WINDOW_S = 15 * 60
 _REQUEST_NS = uuid.UUID("3b0f2f8e-5a43-4f0b-9a53-3f4f0d6f2a71")
@@ -98,7 +94,24 @@ class _Recorded:
     command: Command
     command_json: str
     fresh: Accepted  # the answer if this is a new request (not merged)
-    answer_stored: bool  # `fresh`, rendered, was stored with the key (still in flight)
+    fresh_body: dict[str, Any]  # `fresh`, rendered once
+    fresh_json: str  # and serialised once: stored with a claimed key and sent as is
+    answer_stored: bool  # `fresh_json` was stored with the key (still in flight)
+
+    def answer(self, accepted: Accepted, render: Render) -> tuple[dict[str, Any], bytes]:
+        """The rendered answer and its bytes (`fresh`'s as rendered before the statement)."""
+        if accepted is self.fresh:
+            return self.fresh_body, self.fresh_json.encode()
+        body = render(accepted)
+        return body, as_json(body).encode()
+
+
+Render = Callable[[Accepted], dict[str, Any]]
+
+
+def as_json(body: dict[str, Any]) -> str:
+    """As Starlette's JSONResponse renders it."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 async def _record(
@@ -107,14 +120,14 @@ async def _record(
     bot_id: str | None,
     merge: bool,
     claim: _Claim | None,
-    webhook: DeferredClaim | None = None,
-    advice: str | None = None,
-    render: Callable[[Accepted], dict[str, Any]] | None = None,
+    webhook: DeferredClaim | None,
+    advice: str | None,
+    render: Render,
 ) -> _Recorded:
     """The API's PostgreSQL part, in one round trip (one statement, its own transaction):
     the webhook-id claim (a replay: 409, nothing written), the idempotency claim, the merge
-    check under the merge key's lock, the intake row, and with a claimed key (`render`
-    given) the answer to a new request, stored in flight (`idempotency.py`)."""
+    check under the merge key's lock, the intake row, and with a claimed key the answer to
+    a new request, stored in flight (`idempotency.py`)."""
     key = merge_key(spec) if merge else None
     # Sealed before the intake row (the outbox) is written: neither it nor Kafka holds the
     # contact or the text in the clear.
@@ -124,9 +137,9 @@ async def _record(
     )
     command_json = command.model_dump_json()
     fresh = _fresh_answer(deps, spec, advice, command)
-    answer_json = None
-    if claim is not None and render is not None:
-        answer_json = json.dumps(render(fresh), ensure_ascii=False)
+    fresh_body = render(fresh)
+    fresh_json = as_json(fresh_body)
+    answer_json = fresh_json if claim is not None else None
     pool = await deps.pool()
     submitted = await intake.submit(
         pool,
@@ -146,7 +159,7 @@ async def _record(
     if webhook is not None:
         webhook.claimed = True  # ours now: a 5xx from here on releases it (bot_auth)
     stored = answer_json is not None and submitted.claimed and submitted.earlier is None
-    return _Recorded(submitted, command, command_json, fresh, stored)
+    return _Recorded(submitted, command, command_json, fresh, fresh_body, fresh_json, stored)
 
 
 def _fresh_answer(
@@ -167,6 +180,11 @@ async def _queue(
 ) -> Accepted:
     submitted = recorded.submitted
     if submitted.earlier is not None:
+        # The earlier report's send may have been refused (503) and its bot may never
+        # retry: this 202 acknowledges that request too, so Kafka must have its command
+        # first, not only the unrecorded sweeper (which may be off). Sent again as a
+        # retry does (`_send_again`): the same command, applied once by the worker.
+        await send_stored(deps, await deps.pool(), submitted.earlier)
         observe_request_merged(spec)
         number = emergency_for(spec)
         return Accepted(
@@ -176,6 +194,10 @@ async def _queue(
             advise_emergency_call=number is not None,
             emergency_number=number,
         )
+    # Sent only after the statement, never concurrently with it: the statement decides
+    # whether there is a new request to send at all (a merge, a replay, a refused key send
+    # nothing), and a command in Kafka cannot be taken back (README, "The API's edge
+    # statement").
     # The intake row (committed above) is the outbox: should Kafka refuse or the API die
     # here, the caller gets no 202, and the unrecorded sweeper re-sends the stored command
     # (a report merged into this request meanwhile is therefore never lost either).
@@ -207,10 +229,10 @@ async def submit_once(
     idempotency_key: str | None,
     payload: Any,
     advice: str | None = None,
-    render: Callable[[Accepted], dict[str, Any]] = _as_is,
+    render: Render = _as_is,
     merge: bool = True,
     webhook: DeferredClaim | None = None,
-) -> JSONResponse:
+) -> Response:
     """202 with `render(accepted)`; a retry with the same key gets the very same answer.
     `merge=False` (staff): a request made on purpose is never folded into another.
     `webhook`: the signed bot's webhook-id, claimed first in the same statement (its route
@@ -221,10 +243,10 @@ async def submit_once(
         claim = _Claim(bot_id, idempotency_key, idempotency.fingerprint(payload))
     recorded = await _record(deps, spec, bot_id, merge, claim, webhook, advice, render)
     if claim is None:
-        accepted = await _queue(deps, spec, advice, recorded)
+        _, content = recorded.answer(await _queue(deps, spec, advice, recorded), render)
         if webhook is not None:
             webhook.answered = True
-        return JSONResponse(render(accepted), status_code=202)
+        return _accepted(content)
     pool = await deps.pool()
     if not recorded.submitted.claimed:
         # A known key (rare): replay its answer, refuse (422/409), or take over a stale one.
@@ -237,8 +259,8 @@ async def submit_once(
             )
     try:
         if not recorded.submitted.claimed:
-            recorded = await _record(deps, spec, bot_id, merge, None, advice=advice)
-        body = render(await _queue(deps, spec, advice, recorded))
+            recorded = await _record(deps, spec, bot_id, merge, None, None, advice, render)
+        body, content = recorded.answer(await _queue(deps, spec, advice, recorded), render)
     except BaseException:
         await idempotency.abandon(pool, claim.bot_id, claim.key)
         raise
@@ -250,10 +272,14 @@ async def submit_once(
         # still in flight sends the stored command again and waits for Kafka's ack before it
         # gets the same answer (`_send_again`), so no retry is told 202 for a command Kafka
         # might not have, and none gets a different answer, even if this process dies now.
-        done = BackgroundTask(_mark_done, pool, claim.bot_id, claim.key)
-        return JSONResponse(body, status_code=202, background=done)
+        deps.done_marks.add(claim.bot_id, claim.key)  # batched, after the 202
+        return _accepted(content)
     await idempotency.finish(pool, claim.bot_id, claim.key, 202, body)
-    return JSONResponse(body, status_code=202)
+    return _accepted(content)
+
+
+def _accepted(content: bytes) -> Response:
+    return Response(content, status_code=202, media_type="application/json")
 
 
 async def _send_again(
@@ -262,19 +288,18 @@ async def _send_again(
     """A retry that met an answer stored in flight: its owner may not have had Kafka's ack
     (still sending, refused, or died). Send the intake row's command again (the same
     command: the worker applies it once) and answer only once Kafka acknowledged it."""
-    outbox = await intake.outbox(pool, pending.request_id)
-    if outbox is None:  # no intake row: nothing to send again; the owner decides
-        raise idempotency.in_flight()
-    if outbox.command is not None:  # None: the worker recorded it, so Kafka had it
-        await send_json(deps, outbox.community_id, outbox.command)
+    if not await send_stored(deps, pool, pending.request_id):
+        raise idempotency.in_flight()  # no intake row: nothing to send again; the owner decides
     await bot_calls.mark_done(pool, claim.bot_id, claim.key)
     return pending.answer
 
 
-async def _mark_done(pool: asyncpg.Pool, bot_id: str, key: str) -> None:
-    try:
-        await bot_calls.mark_done(pool, bot_id, key)
-    except Exception as exc:
-        # The key stays in flight with its answer: a retry sends the command again. Never
-        # raised on: the 202 is out, and the webhook-id must stay claimed (bot_auth).
-        log.warning("idempotency answer not marked done: %s", type(exc).__name__)
+async def send_stored(deps: ApiDeps, pool: asyncpg.Pool, request_id: str) -> bool:
+    """Send an acknowledged request's stored command (its intake row's outbox copy) again
+    and wait for Kafka's ack. False: no intake row for it."""
+    outbox = await intake.outbox(pool, request_id)
+    if outbox is None:
+        return False
+    if outbox.command is not None:  # None: the worker recorded it, so Kafka had it
+        await send_json(deps, outbox.community_id, outbox.command)
+    return True

@@ -10,6 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from dispatcher.api.errors import fail
+from dispatcher.api.idempotency import DoneMarks
 from dispatcher.api.producer import CommandSink, KafkaCommandSink
 from dispatcher.api.ratelimit import RateLimiter
 from dispatcher.api.staff_accounts import StaffDirectory
@@ -40,8 +41,10 @@ class ApiDeps:
     config_follower: ConfigFollower | None = field(init=False, default=None)
     config_writer: ConfigWriter | None = field(init=False, default=None)
     config_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    done_marks: DoneMarks = field(init=False)  # idempotency answers final after their 202
 
     def __post_init__(self) -> None:
+        self.done_marks = DoneMarks(self.pool)
         self.config = build_view(self.settings, self.bots)
         if self.bots is None and isinstance(self.sink, KafkaCommandSink):
             self.config_follower = ConfigFollower(self.settings, self.config)
@@ -91,6 +94,7 @@ class ApiDeps:
         if self.config_writer is not None:
             await self.config_writer.close()
         if self._pool is not None:
+            await self.done_marks.close()
             await self._pool.close()
             self._pool = None
         stop = getattr(self.sink, "stop", None)

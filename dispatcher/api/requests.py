@@ -9,10 +9,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import ValidationError
 
-from dispatcher.api.bot_auth import BotOrStaff, BotOrStaffSubmitting, Caller, ensure_community
+from dispatcher.api.bot_auth import BotOrStaff, Caller, ensure_community, submitting_caller
 from dispatcher.api.command_queue import request_id_for, send_command, submit_once
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
@@ -54,6 +56,52 @@ def spec_from(body: HelpRequestIn, request_id: str, source: RequestSource | None
     )
 
 
+_SIGNED = "Signed bot: see the API description (staff send `Authorization` instead)"
+_SUBMIT_DOC: dict[str, Any] = {
+    # The lean route below reads its own body and headers: documented here instead.
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HelpRequestIn"}}},
+    },
+    "parameters": [
+        {"name": name, "in": "header", "required": False, "schema": schema, "description": text}
+        for name, schema, text in (
+            ("Idempotency-Key", {"type": "string", "maxLength": 128}, "Makes retries safe"),
+            ("Authorization", {"type": "string"}, "Staff: Bearer <token>"),
+            ("X-Bot-Id", {"type": "string"}, "The calling bot's id"),
+            ("webhook-id", {"type": "string"}, _SIGNED),
+            ("webhook-timestamp", {"type": "string"}, _SIGNED),
+            ("webhook-signature", {"type": "string"}, _SIGNED),
+        )
+    ],
+}
+
+
+def document(app: FastAPI) -> None:
+    """Put the lean route's body model (and the models it uses) into the OpenAPI components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = generate()
+            found = HelpRequestIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in found.pop("$defs", {}).items():
+                schemas.setdefault(name, schema)
+            schemas.setdefault("HelpRequestIn", found)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _body(raw: bytes) -> HelpRequestIn:
+    try:
+        return HelpRequestIn.model_validate_json(raw)
+    except ValidationError as exc:  # FastAPI's 422, as for a declared body
+        errors = exc.errors(include_url=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+
+
 @router.post(
     "",
     status_code=202,
@@ -61,19 +109,39 @@ def spec_from(body: HelpRequestIn, request_id: str, source: RequestSource | None
     responses={
         401: {"description": "Missing or bad signature"},
         403: {"description": "Not this bot's community"},
+        422: {
+            "description": "Validation Error",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+            },
+        },
     },
+    openapi_extra=_SUBMIT_DOC,
 )
-async def submit_request(
-    body: HelpRequestIn,
-    request: Request,
-    caller: BotOrStaffSubmitting,
-    idempotency_key: str | None = Header(default=None, max_length=128),
-) -> JSONResponse:
+async def submit_request(request: Request) -> Response:
     """Submit a structured help request (a bot, or the staff console). 202 once it is
     durably queued (acks=all).
 
     Retries are safe with an `Idempotency-Key` header or a `source.message_id`: the same
     request id and answer come back and nothing is dispatched twice."""
+    # The bot intake's hot path: no per-request dependency resolution (it cost more CPU
+    # than the route itself); the caller is authenticated before the body is parsed.
+    async with submitting_caller(request) as caller:
+        key = request.headers.get("idempotency-key")
+        return await _submit(request, caller, _body(await request.body()), _checked(key))
+
+
+def _checked(idempotency_key: str | None) -> str | None:
+    if idempotency_key is not None and len(idempotency_key) > 128:
+        loc = ("header", "idempotency-key")
+        error = {"type": "string_too_long", "loc": loc, "msg": "at most 128 characters"}
+        raise RequestValidationError([error | {"input": idempotency_key}])
+    return idempotency_key
+
+
+async def _submit(
+    request: Request, caller: Caller, body: HelpRequestIn, idempotency_key: str | None
+) -> Response:
     ensure_community(caller, body.place.community_id)
     src = body.source
     owner = caller.bot_id or "staff"  # idempotency keys and request ids are per caller

@@ -90,6 +90,18 @@ async def mark_done(db: Db, bot_id: str, key: str) -> None:
     )
 
 
+async def mark_done_many(db: Db, keys: list[tuple[str, str]]) -> None:
+    """`mark_done` for many (bot_id, key) pairs in one statement."""
+    await db.execute(
+        "UPDATE api_idempotency i SET state = 'done', updated_at = now() "
+        "FROM unnest($1::text[], $2::text[]) AS k (bot_id, key) "
+        "WHERE i.bot_id = k.bot_id AND i.key = k.key "
+        "AND i.state = 'in_flight' AND i.response IS NOT NULL",
+        [bot_id for bot_id, _ in keys],
+        [key for _, key in keys],
+    )
+
+
 async def give_up_key(db: Db, bot_id: str, key: str) -> None:
     await db.execute(
         "DELETE FROM api_idempotency WHERE bot_id = $1 AND key = $2 AND state = 'in_flight'",
