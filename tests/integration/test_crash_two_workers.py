@@ -19,7 +19,7 @@ import pytest
 from dispatcher.testing.stack import LocalStack, Proc
 from tests.integration.test_crash import COMMUNITIES, assert_clean, configure, settle_and_report
 from tests.support import chaos
-from tests.support.broker_log import group_story
+from tests.support.diagnosis import group_story, worker_story
 from tests.support.waiting import eventually
 
 SEED = 20261202
@@ -55,9 +55,9 @@ def diagnosis(stack: LocalStack, procs: dict[str, Proc], survivor: str, since: f
     owns = [line for line in lines if line["k"] == "own"][-3:]
     served = sorted({line["p"] for line in lines if line["k"] == "cmd" and line["at"] > since})
     return (
-        f"{survivor} alive: {procs[survivor].alive()}; its last ownership changes: {owns}; "
-        f"partitions it served since the kill: {served}\n--- {survivor}'s log ---\n"
-        + procs[survivor].log_tail(60)
+        f"{survivor}'s last ownership changes: {owns}; "
+        f"partitions it served since the kill: {served}\n"
+        + worker_story(procs[survivor])
         + "\n"
         + group_story(stack.app_id)
     )

@@ -16,7 +16,7 @@ import pytest
 from dispatcher.testing.stack import LocalStack, Proc
 from tests.support import builders
 from tests.support.bot import BotClient
-from tests.support.broker_log import group_story
+from tests.support.diagnosis import group_story, worker_story
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -47,12 +47,7 @@ async def two_workers(stack: LocalStack) -> AsyncIterator[tuple[Proc, Proc]]:
 def diagnosis(stack: LocalStack, survivor: Proc) -> str:
     """When the survivor does not serve: is it alive, what its log ends with (recovery
     tables, "No event received", wait_empty), and did the group rebalance after the kill."""
-    return (
-        f"{survivor.name} alive: {survivor.alive()}\n--- {survivor.name}'s log ---\n"
-        + survivor.log_tail(60)
-        + "\n"
-        + group_story(stack.app_id)
-    )
+    return worker_story(survivor) + "\n" + group_story(stack.app_id)
 
 
 async def submit_all(client: httpx.AsyncClient, tag: str) -> dict[str, str]:

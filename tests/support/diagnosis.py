@@ -1,8 +1,10 @@
-"""The local broker's own account of a consumer group, for failure messages.
+"""What a failed takeover says about itself: the worker's log without its noise, and the
+local broker's own account of the consumer group.
 
 When a worker never takes over a dead worker's partitions, the group coordinator's lines
 (members joining, failing their session, generations stabilising, assignments received) say
-whether the group rebalanced at all, and when: the worker's log alone cannot.
+whether the group rebalanced at all, and when; the worker's log says how far it got (its
+recovery tables, `generation not served` reports from streams/faust_recovery.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ import re
 from pathlib import Path
 
 from dispatcher.settings import REPO_ROOT
+from dispatcher.testing.stack import Proc
+
+# Under load Faust warns of every late timer tick; they would fill a log tail.
+NOISE = ("is overlapping",)
 
 
 def server_log() -> Path:
@@ -33,3 +39,13 @@ def group_lines(group: str, limit: int = 40, log: Path | None = None) -> list[st
 
 def group_story(group: str, limit: int = 40) -> str:
     return f"--- broker: group {group} ---\n" + "\n".join(group_lines(group, limit))
+
+
+def worker_story(proc: Proc, lines: int = 60) -> str:
+    """Whether the worker is alive and the end of its log, timer-overlap warnings left out."""
+    try:
+        text = proc.log_path.read_text(errors="replace")
+    except FileNotFoundError:
+        text = ""
+    kept = [line for line in text.splitlines() if not any(n in line for n in NOISE)]
+    return f"--- {proc.name} (alive: {proc.alive()}) ---\n" + "\n".join(kept[-lines:])
