@@ -4,13 +4,19 @@ Pure: fakes stand in for Faust's app, consumer and recovery."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from faust.types import TP
 
-from streams.faust_recovery import stall_report
+from dispatcher.settings import Settings
+from streams import faust_recovery
+from streams.app import create_faust_app
+from streams.faust_recovery import SeekFirstRecovery, stall_report
 
 APP_ID = "dispatch-t1"
 
@@ -57,3 +63,23 @@ def test_nothing_missing_reads_as_zero() -> None:
     app, rec = fakes()
     rec.active_remaining = lambda: Counter()
     assert "changelog records missing 0;" in stall_report(app, rec)
+
+
+async def test_a_worker_left_unserved_logs_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The recovery's watchdog task logs `stall_report` while the generation stays unserved."""
+    app = create_faust_app(Settings(data_dir=tmp_path), "stall")
+    recovery = app.tables.recovery
+    assert isinstance(recovery, SeekFirstRecovery)
+    monkeypatch.setattr(faust_recovery, "STALL_REPORT_S", 0.15)
+    monkeypatch.setattr(faust_recovery, "stall_report", lambda app, rec: "the report")
+    app.rebalancing = True  # assigned, never recovered: generation 0, ready -1
+    caplog.set_level(logging.WARNING)
+    task = asyncio.ensure_future(SeekFirstRecovery._report_stalls.fun(recovery))
+    await asyncio.sleep(0.6)
+    task.cancel()
+    assert any(
+        "generation not served" in r.getMessage() and "the report" in r.getMessage()
+        for r in caplog.records
+    )
