@@ -16,10 +16,42 @@ The copied methods are pinned against upstream's source by `tests/unit/test_faus
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from time import monotonic
 from typing import Any, cast
 
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
+from mode import Service
+
+#: A worker whose current generation is not served this long says where it stands (every
+#: STALL_REPORT_S), so a takeover that never happens explains itself in the worker's log.
+STALL_REPORT_S = 30.0
+
+
+def stall_report(app: Any, recovery: Any) -> str:
+    """Where a worker stands in a rebalance: the group generation against the one whose
+    tables are recovered and streams resumed, the recovery's state and what it still misses,
+    the consumer's flow and partitions, the events still unacknowledged (what
+    `wait_empty` waits for). Topic and partition numbers only: no record content."""
+    consumer = app.consumer
+    prefix = f"{app.conf.id}-"
+    assigned = Counter(tp.topic.removeprefix(prefix) for tp in consumer.assignment())
+    remaining = {
+        f"{tp.topic.removeprefix(prefix)}[{tp.partition}]": n
+        for tp, n in sorted(recovery.active_remaining().items())
+        if n
+    }
+    return (
+        f"generation {app.consumer_generation_id}, ready {recovery.ready_generation}, "
+        f"rebalancing {app.rebalancing}, in recovery {recovery.in_recovery}, "
+        f"recovery signalled {recovery.signal_recovery_start.is_set()}, "
+        f"changelog records missing {remaining or 0}; consumer flow "
+        f"{'on' if consumer.flow_active else 'off'}, queues "
+        f"{'on' if app.flow_control.is_active() else 'off'}, assigned {dict(assigned)}, "
+        f"paused {len(getattr(consumer, '_paused_partitions', ()))}, "
+        f"unacked {len(getattr(consumer, '_unacked_messages', ()))}"
+    )
 
 
 class SeekFirstRecovery(Recovery):
@@ -29,6 +61,28 @@ class SeekFirstRecovery(Recovery):
     #: say "ready" while the tables lack the newly assigned partitions. The worker rebuilds
     #: its state only when this equals the current generation.
     ready_generation: int = -1
+    _unready_since: float | None = None
+    _reported_at: float = 0.0
+
+    @Service.task
+    async def _report_stalls(self) -> None:
+        """Log `stall_report` while the current generation stays unserved."""
+        while not self.should_stop:
+            await self.sleep(STALL_REPORT_S / 3)
+            app = self.app
+            if not app.rebalancing and self.ready_generation == app.consumer_generation_id:
+                self._unready_since = None
+                continue
+            now = monotonic()
+            if self._unready_since is None:
+                self._unready_since = now
+            if now - self._unready_since >= STALL_REPORT_S <= now - self._reported_at:
+                self._reported_at = now
+                self.log.warning(
+                    "generation not served for %.0f s: %s",
+                    now - self._unready_since,
+                    stall_report(app, self),
+                )
 
     async def _seek_then_resume_streams(self, generation_id: int) -> None:
         consumer = self.app.consumer

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 
 import asyncpg
 import httpx
@@ -15,6 +16,7 @@ import pytest
 from dispatcher.testing.stack import LocalStack, Proc
 from tests.support import builders
 from tests.support.bot import BotClient
+from tests.support.diagnosis import group_story, worker_story
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -40,6 +42,12 @@ async def two_workers(stack: LocalStack) -> AsyncIterator[tuple[Proc, Proc]]:
 
     await eventually(split, timeout=120, what="both workers to own partitions")
     yield w1, w2
+
+
+def diagnosis(stack: LocalStack, survivor: Proc) -> str:
+    """When the survivor does not serve: is it alive, what its log ends with (recovery
+    tables, "No event received", wait_empty), and did the group rebalance after the kill."""
+    return worker_story(survivor) + "\n" + group_story(stack.app_id)
 
 
 async def submit_all(client: httpx.AsyncClient, tag: str) -> dict[str, str]:
@@ -83,8 +91,12 @@ async def test_survivor_serves_the_dead_workers_communities(
         t0 = time.monotonic()
 
         after = await submit_all(client, "after")
+        explain = partial(diagnosis, stack, w2)
         await eventually(
-            lambda: all_offered(after), timeout=120, what="every community served after the kill"
+            lambda: all_offered(after),
+            timeout=120,
+            what="every community served after the kill",
+            explain=explain,
         )
         served_in = time.monotonic() - t0
 
@@ -92,7 +104,9 @@ async def test_survivor_serves_the_dead_workers_communities(
             s2 = await stack.worker_stats(w2)
             return bool(s2 and set(s2["partitions"]) == set(range(stack.partitions)))
 
-        await eventually(survivor_owns_all, what="the survivor to own every partition")
+        await eventually(
+            survivor_owns_all, what="the survivor to own every partition", explain=explain
+        )
         assert dead_partitions  # the dead worker really had work to hand over
 
         # Escalations the dead worker was running keep climbing on the survivor.
@@ -109,6 +123,7 @@ async def test_survivor_serves_the_dead_workers_communities(
             escalated_after_kill,
             timeout=120,
             what="pre-kill requests to keep escalating after the kill",
+            explain=explain,
         )
     await conn.close()
     print(

@@ -16,8 +16,10 @@ async def eventually(
     timeout: float = 60,
     every: float = 0.2,
     what: str = "condition",
+    explain: Callable[[], str] | None = None,
 ) -> T:
-    """Return the first truthy result of `probe`, or fail after `timeout` seconds."""
+    """Return the first truthy result of `probe`, or fail after `timeout` seconds (with what
+    `explain` says then: logs, state, to make a failure by chance self-explaining)."""
     deadline = time.monotonic() + timeout
     last: T | None = None
     while time.monotonic() < deadline:
@@ -25,4 +27,5 @@ async def eventually(
         if last:
             return last
         await asyncio.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+    why = f"\n{explain()}" if explain is not None else ""
+    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}{why}")
