@@ -23,6 +23,7 @@ from dispatcher.bench.e2e_cpu import (
     tick_hz,
 )
 from dispatcher.bench.e2e_floor import measure_floor, unsteady
+from dispatcher.bench.e2e_http import HttpClient
 from dispatcher.bench.e2e_load import RunResult, offer_load, prepare
 from dispatcher.bench.e2e_observe import Observer
 from dispatcher.bench.e2e_options import (
@@ -70,6 +71,7 @@ class Bench(BenchSteps):
         self.scenarios: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self.servers: dict[str, int] = {}  # broker, postgresql: pid of the listening process
+        self.loader: HttpClient | None = None  # the offered load's client (set up in `run`)
 
     async def run_rate(
         self, client: httpx.AsyncClient, rate: float, duration: float, label: str
@@ -84,8 +86,9 @@ class Bench(BenchSteps):
         meter = self.cpu_meter()
         cpu0 = meter.sample()
         t_start = time.monotonic()
+        assert self.loader is not None
         result = await offer_load(
-            client,
+            self.loader,
             prepared,
             rate,
             duration,
@@ -144,6 +147,7 @@ class Bench(BenchSteps):
             async with (
                 httpx.AsyncClient(base_url=self.stack.api_url, timeout=30, limits=limits) as client,
                 httpx.AsyncClient() as plain,
+                HttpClient(self.stack.api_url, max_connections=64, timeout=30) as self.loader,
             ):
                 p.phase(f"loading {len(self.city.helpers)} helpers through the admin API")
                 load_s = await self.load_helpers(client)
@@ -275,7 +279,8 @@ class Bench(BenchSteps):
             "pg_port": o.pg_port,
             "namespace": self.stack.ns,
             "profiled": str(o.profile_dir) if o.profile_dir else None,
-            "http_client": "one httpx.AsyncClient, keep-alive, 64 connections, open loop",
+            "http_client": "e2e_http.HttpClient (asyncio + httptools), keep-alive, "
+            "64 connections, open loop",
         }
 
 
