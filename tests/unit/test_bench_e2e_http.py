@@ -201,7 +201,9 @@ async def test_against_uvicorn_with_httptools() -> None:
                 for i in range(40)
             ]
             answers = await asyncio.gather(*posts)
-            assert [a.status_code for a in answers] == [400 if i % 5 == 0 else 202 for i in range(40)]
+            assert [a.status_code for a in answers] == [
+                400 if i % 5 == 0 else 202 for i in range(40)
+            ]
             assert [a.json()["request_id"] for a in answers] == list(range(40))
             assert client.opened <= 4
     finally:
