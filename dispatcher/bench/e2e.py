@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,9 @@ class Bench(BenchSteps):
             async with (
                 httpx.AsyncClient(base_url=self.stack.api_url, timeout=30, limits=limits) as client,
                 httpx.AsyncClient() as plain,
-                HttpClient(self.stack.api_url, max_connections=64, timeout=30) as self.loader,
+                aclosing(
+                    HttpClient(self.stack.api_url, max_connections=64, timeout=30)
+                ) as self.loader,
             ):
                 p.phase(f"loading {len(self.city.helpers)} helpers through the admin API")
                 load_s = await self.load_helpers(client)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -120,7 +119,8 @@ class _Connection(asyncio.Protocol):
 
 class HttpClient:
     """POSTs to one origin (`http://host:port`) over at most `max_connections` kept-alive
-    connections; requests beyond that wait for a free one (within their `timeout`)."""
+    connections; requests beyond that wait for a free one (within their `timeout`).
+    Closed by `aclose()` (`async with contextlib.aclosing(HttpClient(...))`)."""
 
     def __init__(self, base_url: str, *, max_connections: int = 64, timeout: float = 30.0):
         url = urlsplit(base_url)
@@ -216,14 +216,3 @@ class HttpClient:
         self._idle.clear()
         self._open = 0
         await asyncio.sleep(0)  # let the transports run their connection_lost
-
-    async def __aenter__(self) -> HttpClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -19,6 +19,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,7 @@ _EVENT_HEAD = re.compile(
     rb'"body":\{"type":"([a-z_]+)"'
 )
 PENDING_MAX = 200_000
+_Reader = Callable[[bytes, float, "Observations"], None]
 
 
 def signed_headers(
@@ -198,8 +200,8 @@ class Observer:
         )
         loop = asyncio.get_running_loop()
         self._tasks = [
-            loop.create_task(self._consume_events(self._consumer)),
-            loop.create_task(self._consume_commands(self._commands)),
+            loop.create_task(self._consume(self._consumer, self._event)),
+            loop.create_task(self._consume(self._commands, self._command)),
         ]
 
     async def _assigned(self, topic: str, **settings: Any) -> AIOKafkaConsumer:
@@ -225,28 +227,22 @@ class Observer:
             await consumer.position(tp)  # resolve now: nothing before this is observed
         return consumer
 
-    async def _consume_events(self, consumer: AIOKafkaConsumer) -> None:
+    async def _consume(self, consumer: AIOKafkaConsumer, read: _Reader) -> None:
         obs = self.obs
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=2000)
             now = time.monotonic()
             for messages in batches.values():
                 for m in messages:
-                    self._event(m.value, now, obs)
+                    read(m.value, now, obs)
 
-    async def _consume_commands(self, consumer: AIOKafkaConsumer) -> None:
-        obs = self.obs
-        while True:
-            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
-            now = time.monotonic()
-            for messages in batches.values():
-                for m in messages:
-                    obs.commands += 1
-                    v = m.value
-                    if b'"deadline_reached"' in v:
-                        cid, issued = _COMMAND_ID.search(v), _ISSUED.search(v)
-                        if cid and issued:
-                            obs.note_deadline(cid.group(1).decode(), _epoch(issued.group(1)), now)
+    @staticmethod
+    def _command(value: bytes, now: float, obs: Observations) -> None:
+        obs.commands += 1
+        if b'"deadline_reached"' in value:
+            cid, issued = _COMMAND_ID.search(value), _ISSUED.search(value)
+            if cid and issued:
+                obs.note_deadline(cid.group(1).decode(), _epoch(issued.group(1)), now)
 
     @staticmethod
     def _event(value: bytes, now: float, obs: Observations) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from typing import Any
 
 import pytest
@@ -37,7 +38,7 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
 
 
 async def test_keep_alive_reuses_one_connection() -> None:
-    async with PushReceiver() as rx, HttpClient(rx.base_url) as client:
+    async with PushReceiver() as rx, aclosing(HttpClient(rx.base_url)) as client:
         for i in range(20):
             r = await client.post("/v1/requests", b'{"n":%d}' % i, {"x-bot-id": "b"})
             assert r.status_code == 200
@@ -52,7 +53,7 @@ async def test_keep_alive_reuses_one_connection() -> None:
 
 
 async def test_pool_caps_connections_and_queues_the_rest() -> None:
-    async with PushReceiver() as rx, HttpClient(rx.base_url, max_connections=3) as client:
+    async with PushReceiver() as rx, aclosing(HttpClient(rx.base_url, max_connections=3)) as client:
         rx.hold("/p")
         sends = [asyncio.create_task(client.post("/p", b"{}", {})) for _ in range(10)]
         await rx.wait_for(lambda: rx.in_flight("/p") == 3)
@@ -66,7 +67,7 @@ async def test_pool_caps_connections_and_queues_the_rest() -> None:
 
 
 async def test_a_4xx_answer_and_its_body() -> None:
-    async with PushReceiver() as rx, HttpClient(rx.base_url) as client:
+    async with PushReceiver() as rx, aclosing(HttpClient(rx.base_url)) as client:
         rx.script("/v1/requests", Reply(status=422, body=b'{"detail":"bad signature"}'))
         r = await client.post("/v1/requests", b"{}", {})
         assert r.status_code == 422
@@ -91,7 +92,7 @@ async def test_server_closing_after_its_answer_takes_a_new_connection() -> None:
         await writer.drain()
         writer.close()
 
-    async with tiny_server(close_after_one) as url, HttpClient(url) as client:
+    async with tiny_server(close_after_one) as url, aclosing(HttpClient(url)) as client:
         for i in range(3):
             r = await client.post("/x", b"%d" % i, {})
             assert (r.status_code, r.content) == (202, b"%d" % i)
@@ -99,7 +100,7 @@ async def test_server_closing_after_its_answer_takes_a_new_connection() -> None:
 
 
 async def test_server_closing_an_idle_kept_alive_connection() -> None:
-    async with PushReceiver() as rx, HttpClient(rx.base_url) as client:
+    async with PushReceiver() as rx, aclosing(HttpClient(rx.base_url)) as client:
         assert (await client.post("/a", b"{}", {})).status_code == 200
         for conn in list(rx._connections):  # the server's idle timeout
             conn.close()
@@ -119,7 +120,7 @@ async def test_server_closing_before_answering_is_an_error() -> None:
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")  # cut short
         writer.close()
 
-    async with tiny_server(rude) as url, HttpClient(url) as client:
+    async with tiny_server(rude) as url, aclosing(HttpClient(url)) as client:
         with pytest.raises(RemoteProtocolError):
             await client.post("/x", b"{}", {})
         with pytest.raises(RemoteProtocolError):
@@ -140,7 +141,7 @@ async def test_chunked_answer() -> None:
             )
             await writer.drain()
 
-    async with tiny_server(chunked) as url, HttpClient(url) as client:
+    async with tiny_server(chunked) as url, aclosing(HttpClient(url)) as client:
         for _ in range(2):
             r = await client.post("/x", b"{}", {})
             assert r.status_code == 202
@@ -149,7 +150,7 @@ async def test_chunked_answer() -> None:
 
 
 async def test_timeout_then_the_pool_still_works() -> None:
-    async with PushReceiver() as rx, HttpClient(rx.base_url, timeout=0.2) as client:
+    async with PushReceiver() as rx, aclosing(HttpClient(rx.base_url, timeout=0.2)) as client:
         rx.script("/slow", hang(5))
         with pytest.raises(TimeoutError):
             await client.post("/slow", b"{}", {})
@@ -163,7 +164,7 @@ async def test_nobody_listening_is_a_connect_error() -> None:
     port = server.sockets[0].getsockname()[1]
     server.close()
     await server.wait_closed()
-    async with HttpClient(f"http://127.0.0.1:{port}") as client:
+    async with aclosing(HttpClient(f"http://127.0.0.1:{port}")) as client:
         with pytest.raises(ConnectError):
             await client.post("/x", b"{}", {})
 
@@ -195,7 +196,7 @@ async def test_against_uvicorn_with_httptools() -> None:
         while not server.started:
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
-        async with HttpClient(f"http://127.0.0.1:{port}", max_connections=4) as client:
+        async with aclosing(HttpClient(f"http://127.0.0.1:{port}", max_connections=4)) as client:
             posts = [
                 client.post("/v1/requests", json.dumps({"ok": i % 5 != 0, "id": i}).encode(), {})
                 for i in range(40)
