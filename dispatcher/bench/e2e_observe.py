@@ -1,6 +1,7 @@
 """What `bench e2e` watches, on an event loop of its own in a daemon thread (so the load
 generator's loop never delays a timestamp): a minimal push receiver (HTTP/1.1 keep-alive,
-answers 200 to everything) and an aiokafka consumer of the events and commands topics.
+answers 200 to everything) and two aiokafka consumers, of the events and of the commands
+topics.
 
 It records, by `time.monotonic()` (one clock for the whole machine):
 - the first `offer_sent` event per request id (intake → first offer),
