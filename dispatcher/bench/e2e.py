@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from dispatcher.bench.e2e_cpu import (
     tick_hz,
 )
 from dispatcher.bench.e2e_floor import measure_floor, unsteady
+from dispatcher.bench.e2e_http import HttpClient
 from dispatcher.bench.e2e_load import RunResult, offer_load, prepare
 from dispatcher.bench.e2e_observe import Observer
 from dispatcher.bench.e2e_options import (
@@ -75,6 +77,7 @@ class Bench(BenchSteps):
             StatementMeter(self.stack.pg_dsn) if opts.pg_statements > 0 else None
         )
         self.last_pg: dict[str, Any] | None = None  # the last run's statements per request
+        self.loader: HttpClient | None = None  # the offered load's client (set up in `run`)
 
     async def run_rate(
         self, client: httpx.AsyncClient, rate: float, duration: float, label: str
@@ -90,8 +93,9 @@ class Bench(BenchSteps):
         pg0 = await self.pg.snapshot() if self.pg is not None else None
         cpu0 = meter.sample()
         t_start = time.monotonic()
+        assert self.loader is not None
         result = await offer_load(
-            client,
+            self.loader,
             prepared,
             rate,
             duration,
@@ -156,6 +160,9 @@ class Bench(BenchSteps):
             async with (
                 httpx.AsyncClient(base_url=self.stack.api_url, timeout=30, limits=limits) as client,
                 httpx.AsyncClient() as plain,
+                aclosing(
+                    HttpClient(self.stack.api_url, max_connections=64, timeout=30)
+                ) as self.loader,
             ):
                 p.phase(f"loading {len(self.city.helpers)} helpers through the admin API")
                 load_s = await self.load_helpers(client)
@@ -291,7 +298,8 @@ class Bench(BenchSteps):
             "pg_port": o.pg_port,
             "namespace": self.stack.ns,
             "profiled": str(o.profile_dir) if o.profile_dir else None,
-            "http_client": "one httpx.AsyncClient, keep-alive, 64 connections, open loop",
+            "http_client": "e2e_http.HttpClient (asyncio + httptools), keep-alive, "
+            "64 connections, open loop",
         }
 
 

@@ -41,6 +41,8 @@ def _figures(run: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {k: run.get(k) for k in FIGURES}
     cpu = run.get("cpu_ms_per_request") or {}
     out["cpu_ms_per_request"] = cpu.get("total")
+    for share in ("service_total", "harness_total"):
+        out[f"cpu_ms_per_request.{share}"] = cpu.get(share)
     for proc, ms in (cpu.get("per_process") or {}).items():
         out[f"cpu_ms_per_request.{proc}"] = ms
     for s in run.get("scenarios", []):

@@ -1,4 +1,6 @@
-"""Offered load: signed bot POSTs at a fixed rate through one keep-alive httpx client.
+"""Offered load: signed bot POSTs at a fixed rate through one keep-alive client
+(`e2e_http.HttpClient`: a minimal HTTP/1.1 client, so that the load generator takes little
+of the CPU it shares with the system it measures).
 
 Open loop (requests leave on a schedule, not when the previous one returns), with a cap on
 requests in flight so an overloaded API shows up as a lower achieved rate and long
@@ -23,9 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from dispatcher.bench.e2e_city import KeysExhaustedError, RequestFactory
+from dispatcher.bench.e2e_http import HttpClient, HttpError
 from dispatcher.bench.e2e_observe import Observer, signed_headers
 from dispatcher.bench.e2e_stats import summarize
 
@@ -153,7 +154,7 @@ def _cpu() -> float:
 
 
 async def offer_load(
-    client: httpx.AsyncClient,
+    client: HttpClient,
     prepared: list[Prepared],
     rate: float,
     duration: float,
@@ -174,7 +175,7 @@ async def offer_load(
     async def one(p: Prepared, rec: Sent) -> None:
         try:
             rec.at = time.monotonic()
-            r = await client.post("/v1/requests", content=p.body, headers=p.headers)
+            r = await client.post("/v1/requests", p.body, p.headers)
             rec.answered_at = time.monotonic()
             rec.status = r.status_code
             if r.status_code == 202:
@@ -183,7 +184,7 @@ async def offer_load(
                 rec.merged = bool(doc.get("merged"))
             else:
                 rec.error = r.text[:200]
-        except httpx.HTTPError as exc:
+        except (HttpError, TimeoutError, OSError) as exc:
             rec.answered_at = time.monotonic()
             rec.error = type(exc).__name__
         finally:

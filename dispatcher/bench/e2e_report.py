@@ -17,7 +17,11 @@ def cpu_line(cpu: dict[str, Any] | None) -> str:
     if not cpu:
         return "CPU per request: not measured"
     per = ", ".join(f"{k} {v}" for k, v in cpu["per_process"].items())
-    return f"CPU ms per dispatched request at {cpu['offered_rate']:.0f}/s: {cpu['total']} ({per})"
+    return (
+        f"CPU ms per dispatched request at {cpu['offered_rate']:.0f}/s: {cpu['total']} "
+        f"= system under test {cpu.get('service_total')} + harness {cpu.get('harness_total')}"
+        f" ({per})"
+    )
 
 
 def floor_line(f: dict[str, Any]) -> str:

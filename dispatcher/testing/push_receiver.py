@@ -1,7 +1,8 @@
 """A real local HTTP server that push deliveries can be aimed at.
 
-asyncio-based, on 127.0.0.1 with an ephemeral port, so it runs in the test's own event
-loop (or, via `ThreadedPushReceiver`, in a thread of its own for sync code and the
+asyncio-based (a protocol, requests parsed by httptools: cheap enough for `bench e2e`,
+which shares the machine with what it measures), on 127.0.0.1 with an ephemeral port, so it
+runs in the test's own event loop (or, via `ThreadedPushReceiver`, in a thread of its own for sync code and the
 benches). It records every request (path, query, headers, body, monotonic receipt time),
 answers per path from a script (500s, 429 + Retry-After, hangs, platform errcodes), and
 deduplicates by the Standard Webhooks `webhook-id` header, counting duplicates: a
@@ -11,7 +12,6 @@ delivery id answered 2xx more than once is a duplicate.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import threading
 import time
@@ -22,6 +22,8 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import httptools
 
 OK_BODY = b'{"errcode":0,"errmsg":"ok","code":0,"msg":"success"}'
 
@@ -102,13 +104,15 @@ class PushReceiver:
         self.accepted: Counter[str] = Counter()  # webhook-id -> 2xx answers sent
         self._paths: defaultdict[str, _Path] = defaultdict(_Path)
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[Any]] = set()
-        self._changed: asyncio.Condition | None = None
+        self._connections: set[_Connection] = set()
+        self._waiters: list[asyncio.Future[None]] = []  # wait_for's, woken on each change
+        self._started = False
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> PushReceiver:
-        self._changed = asyncio.Condition()
-        self._server = await asyncio.start_server(self._serve, self.host, 0)
+        self._started = True
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Connection(self), self.host, 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -116,9 +120,10 @@ class PushReceiver:
         if self._server is None:
             return
         self._server.close()
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
+        waiting = [c.task for c in self._connections if c.task is not None]
+        for conn in list(self._connections):
+            conn.abort()
+        await asyncio.gather(*waiting, return_exceptions=True)
         await self._server.wait_closed()
         self._server = None
 
@@ -188,61 +193,32 @@ class PushReceiver:
         return sum(count - 1 for count in self.accepted.values())
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        assert self._changed is not None, "receiver not started"
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(predicate)
+        assert self._started, "receiver not started"
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                changed = asyncio.get_running_loop().create_future()
+                self._waiters.append(changed)
+                await changed
 
     # -- HTTP ----------------------------------------------------------------------------
     def _next_reply(self, path: str) -> Reply:
         entry = self._paths[path]
         return entry.script.popleft() if entry.script else entry.default
 
-    async def _notify(self) -> None:
-        assert self._changed is not None
-        async with self._changed:
-            self._changed.notify_all()
+    def _notify(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        try:
-            while await self._one_request(reader, writer):
-                pass
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass
-        except asyncio.CancelledError:
-            # stop() cancels hanging connections. End normally: Python 3.11's stream
-            # callback calls task.exception() and would log a cancelled task as an error.
-            pass
-        finally:
-            self._connections.discard(task)
-            writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-                await writer.wait_closed()
-
-    async def _one_request(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bool:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError:
-            return False  # the client closed a kept-alive connection
-        lines = head.decode("latin-1").split("\r\n")
-        method, target, _version = lines[0].split(" ", 2)
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            if line:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0"))
-        body = await reader.readexactly(length) if length else b""
+    def _begin(self, method: str, target: str, headers: dict[str, str], body: bytes) -> _Exchange:
+        """A request has been read: record it and choose its reply."""
         split = urlsplit(target)
         reply = self._next_reply(split.path)
         record = Received(
             method=method,
             path=split.path,
-            query=parse_qs(split.query),
+            query=parse_qs(split.query) if split.query else {},
             headers=headers,
             body=body,
             at=time.monotonic(),
@@ -254,37 +230,143 @@ class PushReceiver:
         entry = self._paths[split.path]
         entry.in_flight += 1
         entry.peak = max(entry.peak, entry.in_flight)
-        try:
-            if self.record:
-                self.received.append(record)
-                await self._notify()
-            if entry.gate is not None:
-                await entry.gate.wait()
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            await _send_reply(writer, reply)
-        finally:
-            entry.in_flight -= 1
         if self.record:
-            await self._notify()
-        if self.record and 200 <= reply.status < 300 and record.webhook_id:
-            self.accepted[record.webhook_id] += 1
-            await self._notify()
-        return headers.get("connection", "").lower() != "close"
+            self.received.append(record)
+            self._notify()
+        return _Exchange(record, reply, entry)
+
+    def _end(self, exchange: _Exchange, answered: bool) -> None:
+        """Its reply has been written (`answered`), or the connection was gone by then."""
+        exchange.entry.in_flight -= 1
+        if self.record:
+            webhook_id = exchange.record.webhook_id
+            if answered and 200 <= exchange.reply.status < 300 and webhook_id:
+                self.accepted[webhook_id] += 1
+            self._notify()
 
 
-async def _send_reply(writer: asyncio.StreamWriter, reply: Reply) -> None:
+@dataclass
+class _Exchange:
+    record: Received
+    reply: Reply
+    entry: _Path
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection, parsed by httptools (uvicorn's C parser): a request that needs
+    no waiting (no gate, no delay) is answered inside `data_received`, without a task or a
+    stream; one that waits gets a task, and requests behind it on the same connection
+    (pipelined) wait their turn, so that answers keep the order of the requests."""
+
+    def __init__(self, receiver: PushReceiver) -> None:
+        self.receiver = receiver
+        self.transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpRequestParser(self)
+        self._url: list[bytes] = []
+        self._headers: dict[str, str] = {}
+        self._body: list[bytes] = []
+        self._queue: deque[tuple[str, str, dict[str, str], bytes]] = deque()
+        self.task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.receiver._connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # A waiting request goes on waiting (its in-flight count with it), as it did when
+        # the receiver noticed a closed connection only when it wrote the answer.
+        self._closing = True
+        self.receiver._connections.discard(self)
+
+    # httptools callbacks
+    def on_url(self, url: bytes) -> None:
+        self._url.append(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers[name.decode("latin-1").lower()] = value.decode("latin-1").strip()
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        method = self._parser.get_method().decode("latin-1")
+        request = (
+            method,
+            b"".join(self._url).decode("latin-1"),
+            self._headers,
+            b"".join(self._body),
+        )
+        self._url, self._headers, self._body = [], {}, []
+        if self.task is not None or self._queue:
+            self._queue.append(request)
+            return
+        self._serve(*request)
+
+    # serving
+    def _serve(self, method: str, target: str, headers: dict[str, str], body: bytes) -> None:
+        if self._closing:
+            return
+        exchange = self.receiver._begin(method, target, headers, body)
+        if exchange.entry.gate is None and not exchange.reply.delay:
+            self._answer(exchange, headers)
+        else:
+            self.task = asyncio.get_running_loop().create_task(self._wait(exchange, headers))
+            self.task.add_done_callback(lambda task: self._waited(task, exchange))
+
+    async def _wait(self, exchange: _Exchange, headers: dict[str, str]) -> None:
+        if exchange.entry.gate is not None:
+            await exchange.entry.gate.wait()
+        if exchange.reply.delay:
+            await asyncio.sleep(exchange.reply.delay)
+        self.task = None
+        self._answer(exchange, headers)
+        while self._queue and self.task is None and not self._closing:
+            self._serve(*self._queue.popleft())
+
+    def _waited(self, task: asyncio.Task[None], exchange: _Exchange) -> None:
+        # stop() cancelled it (perhaps before it ever ran): it ends unanswered.
+        if task.cancelled():
+            self.task = None
+            self.receiver._end(exchange, answered=False)
+
+    def _answer(self, exchange: _Exchange, headers: dict[str, str]) -> None:
+        assert self.transport is not None
+        answered = not self.transport.is_closing()
+        if answered:
+            self.transport.write(_reply_bytes(exchange.reply))
+        self.receiver._end(exchange, answered)
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+
+    def close(self) -> None:
+        self._closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        """stop(): drop the connection and any request still waiting on it."""
+        self.close()
+        if self.task is not None:
+            self.task.cancel()
+
+
+def _reply_bytes(reply: Reply) -> bytes:
     reason = HTTPStatus(reply.status).phrase
     extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers)
-    writer.write(
-        (
-            f"HTTP/1.1 {reply.status} {reason}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(reply.body)}\r\n"
-            f"{extra}\r\n"
-        ).encode("latin-1")
-        + reply.body
-    )
-    await writer.drain()
+    return (
+        f"HTTP/1.1 {reply.status} {reason}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(reply.body)}\r\n"
+        f"{extra}\r\n"
+    ).encode("latin-1") + reply.body
 
 
 class ThreadedPushReceiver:

@@ -66,6 +66,18 @@ def test_cpu_per_request_per_process_and_total() -> None:
     assert per["api"] == 40.0 and per["broker"] == 20.0 and per["postgresql"] == 10.0
     assert per["gone"] is None and per["new"] is None
     assert got["total"] == pytest.approx(70.0)
+    assert got["service_total"] == pytest.approx(70.0) and got["harness_total"] == 0.0
+
+
+def test_cpu_per_request_splits_the_system_under_test_from_the_harness() -> None:
+    before = {"api": 0, "worker-1": 0, "broker": 0, "postgresql": 0, "load_generator": 0}
+    after = {"api": 10, "worker-1": 30, "broker": 20, "postgresql": 5, "load_generator": 4}
+    before["receiver"], after["receiver"] = 100, 103
+    got = cpu.cpu_ms_per_request(before, after, requests=10, tick_hz=100)
+    # 65 ticks of the service, 7 of the harness, at 10 ms a tick over 10 requests.
+    assert got["service_total"] == pytest.approx(65.0)
+    assert got["harness_total"] == pytest.approx(7.0)
+    assert got["total"] == pytest.approx(72.0)
     assert cpu.cpu_ms_per_request(before, after, requests=0, tick_hz=100)["total"] is None
 
 

@@ -235,3 +235,18 @@ def test_floor_reports_p99_per_block_in_sending_order() -> None:
     assert unsteady({"p99_by_block_ms": [4.0, 4.2, 3.9, 4.1]}) is None
     note = unsteady({"p99_by_block_ms": [4.0, 40.0, 3.9, 4.1], "load_avg_1m": [9.5, 11.0]})
     assert note is not None and "not comparable" in note
+
+
+def test_cpu_line_shows_the_system_under_test_beside_the_harness() -> None:
+    from dispatcher.bench.e2e_report import cpu_line
+
+    cpu = {
+        "total": 9.5,
+        "service_total": 8.0,
+        "harness_total": 1.5,
+        "per_process": {"api": 3.0, "worker-1": 5.0, "load_generator": 0.5, "receiver": 1.0},
+        "offered_rate": 200.0,
+    }
+    line = cpu_line(cpu)
+    assert "200/s: 9.5 = system under test 8.0 + harness 1.5" in line
+    assert "load_generator 0.5" in line and "receiver 1.0" in line
