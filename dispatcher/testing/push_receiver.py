@@ -1,12 +1,12 @@
 """A real local HTTP server that push deliveries can be aimed at.
 
 asyncio-based (a protocol, requests parsed by httptools: cheap enough for `bench e2e`,
-which shares the machine with what it measures), on 127.0.0.1 with an ephemeral port, so it
-runs in the test's own event loop (or, via `ThreadedPushReceiver`, in a thread of its own for sync code and the
-benches). It records every request (path, query, headers, body, monotonic receipt time),
-answers per path from a script (500s, 429 + Retry-After, hangs, platform errcodes), and
-deduplicates by the Standard Webhooks `webhook-id` header, counting duplicates: a
-delivery id answered 2xx more than once is a duplicate.
+which shares the machine with what it measures), on 127.0.0.1 with an ephemeral port, so
+it runs in the test's own event loop (or, via `ThreadedPushReceiver`, in a thread of its
+own for sync code and the benches). It records every request (path, query, headers, body,
+monotonic receipt time), answers per path from a script (500s, 429 + Retry-After, hangs,
+platform errcodes), and deduplicates by the Standard Webhooks `webhook-id` header,
+counting duplicates: a delivery id answered 2xx more than once is a duplicate.
 """
 
 from __future__ import annotations
