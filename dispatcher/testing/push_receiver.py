@@ -283,9 +283,14 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         # A waiting request goes on waiting (its in-flight count with it), as it did when
-        # the receiver noticed a closed connection only when it wrote the answer.
+        # the receiver noticed a closed connection only when it wrote the answer; stop()
+        # still finds it among the connections.
         self._closing = True
-        self.receiver._connections.discard(self)
+        self._forget_when_done()
+
+    def _forget_when_done(self) -> None:
+        if self._closing and self.task is None:
+            self.receiver._connections.discard(self)
 
     # httptools callbacks
     def on_url(self, url: bytes) -> None:
@@ -331,12 +336,14 @@ class _Connection(asyncio.Protocol):
         self._answer(exchange, headers)
         while self._queue and self.task is None and not self._closing:
             self._serve(*self._queue.popleft())
+        self._forget_when_done()
 
     def _waited(self, task: asyncio.Task[None], exchange: _Exchange) -> None:
         # stop() cancelled it (perhaps before it ever ran): it ends unanswered.
         if task.cancelled():
             self.task = None
             self.receiver._end(exchange, answered=False)
+            self._forget_when_done()
 
     def _answer(self, exchange: _Exchange, headers: dict[str, str]) -> None:
         assert self.transport is not None
