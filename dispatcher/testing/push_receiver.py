@@ -1,12 +1,12 @@
 """A real local HTTP server that push deliveries can be aimed at.
 
 asyncio-based (a protocol, requests parsed by httptools: cheap enough for `bench e2e`,
-which shares the machine with what it measures), on 127.0.0.1 with an ephemeral port, so it
-runs in the test's own event loop (or, via `ThreadedPushReceiver`, in a thread of its own for sync code and the
-benches). It records every request (path, query, headers, body, monotonic receipt time),
-answers per path from a script (500s, 429 + Retry-After, hangs, platform errcodes), and
-deduplicates by the Standard Webhooks `webhook-id` header, counting duplicates: a
-delivery id answered 2xx more than once is a duplicate.
+which shares the machine with what it measures), on 127.0.0.1 with an ephemeral port, so
+it runs in the test's own event loop (or, via `ThreadedPushReceiver`, in a thread of its
+own for sync code and the benches). It records every request (path, query, headers, body,
+monotonic receipt time), answers per path from a script (500s, 429 + Retry-After, hangs,
+platform errcodes), and deduplicates by the Standard Webhooks `webhook-id` header,
+counting duplicates: a delivery id answered 2xx more than once is a duplicate.
 """
 
 from __future__ import annotations
@@ -283,9 +283,14 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         # A waiting request goes on waiting (its in-flight count with it), as it did when
-        # the receiver noticed a closed connection only when it wrote the answer.
+        # the receiver noticed a closed connection only when it wrote the answer; stop()
+        # still finds it among the connections.
         self._closing = True
-        self.receiver._connections.discard(self)
+        self._forget_when_done()
+
+    def _forget_when_done(self) -> None:
+        if self._closing and self.task is None:
+            self.receiver._connections.discard(self)
 
     # httptools callbacks
     def on_url(self, url: bytes) -> None:
@@ -331,12 +336,14 @@ class _Connection(asyncio.Protocol):
         self._answer(exchange, headers)
         while self._queue and self.task is None and not self._closing:
             self._serve(*self._queue.popleft())
+        self._forget_when_done()
 
     def _waited(self, task: asyncio.Task[None], exchange: _Exchange) -> None:
         # stop() cancelled it (perhaps before it ever ran): it ends unanswered.
         if task.cancelled():
             self.task = None
             self.receiver._end(exchange, answered=False)
+            self._forget_when_done()
 
     def _answer(self, exchange: _Exchange, headers: dict[str, str]) -> None:
         assert self.transport is not None

@@ -210,3 +210,61 @@ async def test_against_uvicorn_with_httptools() -> None:
     finally:
         server.should_exit = True
         await serving
+
+
+class _Watching:
+    """What offer_load reads of the bench's Observer."""
+
+    def __init__(self) -> None:
+        from dispatcher.bench.e2e_observe import Observations
+
+        self.obs = Observations()
+
+
+async def test_offer_load_through_the_client_counts_answers_and_errors() -> None:
+    from dispatcher.bench.e2e_load import Prepared, offer_load
+
+    prepared = [Prepared(b'{"n":%d}' % i, {"content-type": "application/json"}) for i in range(6)]
+    async with PushReceiver() as rx, aclosing(HttpClient(rx.base_url, timeout=0.5)) as client:
+        accepted = Reply(status=202, body=b'{"request_id":"r-1","merged":false}')
+        rx.script("/v1/requests", accepted, Reply(status=409, body=b'{"detail":"dup"}'))
+        rx.script("/v1/requests", hang(5))
+        rx.set_default("/v1/requests", Reply(status=202, body=b'{"request_id":"r-2"}'))
+        result = await offer_load(
+            client,
+            prepared,
+            200.0,
+            1.0,
+            _Watching(),
+            drain_s=0.0,  # type: ignore[arg-type]
+        )
+    statuses = sorted(s.status for s in result.sent)
+    assert statuses == [0, 202, 202, 202, 202, 409]
+    [timed_out] = [s for s in result.sent if s.status == 0]
+    assert timed_out.error == "TimeoutError" and timed_out.answered_at > timed_out.at
+    [refused] = [s for s in result.sent if s.status == 409]
+    assert refused.error == '{"detail":"dup"}'
+    assert {s.request_id for s in result.accepted()} == {"r-1", "r-2"}
+    assert all(s.at >= s.scheduled for s in result.sent)
+    assert result.scenario("x", {})["http_errors"] == 2
+
+
+async def test_offer_load_with_nobody_listening_counts_connect_errors() -> None:
+    from dispatcher.bench.e2e_load import Prepared, offer_load
+
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    prepared = [Prepared(b"{}", {}) for _ in range(3)]
+    async with aclosing(HttpClient(f"http://127.0.0.1:{port}")) as client:
+        result = await offer_load(
+            client,
+            prepared,
+            100.0,
+            1.0,
+            _Watching(),
+            drain_s=0.0,  # type: ignore[arg-type]
+        )
+    assert [s.error for s in result.sent] == ["ConnectError"] * 3
+    assert result.accepted() == []

@@ -89,3 +89,17 @@ def test_threaded_receiver_without_recording() -> None:
                 assert client.post("/push", content=b'{"type":"push.offer"}').status_code == 200
     assert [r.path for r in seen] == ["/push"] * 3
     assert rx.received == [] and rx.count == 3
+
+
+async def test_a_held_request_whose_client_left_still_ends_at_stop() -> None:
+    rx = await PushReceiver().start()
+    rx.hold("/h")
+    _, writer = await asyncio.open_connection(rx.host, rx.port)
+    writer.write(b"POST /h HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+    await rx.wait_for(lambda: rx.in_flight("/h") == 1)
+    writer.close()  # the sender gave up: the request stays in flight, as before
+    await asyncio.sleep(0.05)
+    assert rx.in_flight("/h") == 1
+    await rx.stop()
+    assert rx.in_flight("/h") == 0
+    assert rx._connections == set()
