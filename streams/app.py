@@ -10,6 +10,7 @@ from faust.types import TransportT
 from dispatcher.kafka_security import ssl_context
 from dispatcher.partitioning import CommunityPartitioner
 from dispatcher.settings import Settings
+from streams import group_heartbeat
 from streams.faust_consumer import ContiguousTransport
 from streams.faust_recovery import SeekFirstTableManager
 
@@ -48,6 +49,9 @@ def broker_credentials(settings: Settings) -> faust.auth.Credentials | None:
 
 
 def create_faust_app(settings: Settings, worker_name: str = "worker") -> DispatchApp:
+    # Heartbeats go on during the assignment callback: a slow one must not get the member
+    # that was just handed the partitions evicted (streams/group_heartbeat.py).
+    group_heartbeat.install()
     data_dir = settings.faust_data_dir(worker_name)
     data_dir.mkdir(parents=True, exist_ok=True)
     fixes = settings.faust_offset_fixes
