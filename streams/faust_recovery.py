@@ -78,10 +78,12 @@ class SeekFirstRecovery(Recovery):
                 self._unready_since = now
             if now - self._unready_since >= STALL_REPORT_S <= now - self._reported_at:
                 self._reported_at = now
+                try:
+                    report = stall_report(app, self)
+                except Exception as exc:  # a diagnosis must never take the worker down
+                    report = f"(no report: {type(exc).__name__})"
                 self.log.warning(
-                    "generation not served for %.0f s: %s",
-                    now - self._unready_since,
-                    stall_report(app, self),
+                    "generation not served for %.0f s: %s", now - self._unready_since, report
                 )
 
     async def _seek_then_resume_streams(self, generation_id: int) -> None:

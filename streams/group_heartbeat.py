@@ -16,15 +16,28 @@ stops, as upstream, when the next rejoin begins (`ensure_active_group`), and a h
 meets a rebalance only requests the next rejoin. Faust runs the callback on its own event loop,
 not aiokafka's thread, so the heartbeats go on however busy the worker's loop is.
 
+A callback that hangs (a store that never opens) must not keep its partitions for ever
+because its heartbeats go on: after `HUNG_CALLBACK_SESSIONS` session timeouts the heartbeats
+stop, the broker evicts the member and hands its partitions to another (as upstream would
+have after one session), and if the callback ever returns the heartbeats start again, learn
+of the eviction and rejoin.
+
 The overridden aiokafka sources are pinned by `tests/unit/test_group_heartbeat.py`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import aiokafka.consumer.consumer as aiokafka_consumer
 from aiokafka.consumer.group_coordinator import GroupCoordinator
+
+log = logging.getLogger(__name__)
+
+# The slowest callback seen was 12 s (1.2 sessions) under a load average of 30.
+HUNG_CALLBACK_SESSIONS = 6
 
 
 class HeartbeatingGroupCoordinator(GroupCoordinator):  # type: ignore[misc]
@@ -33,7 +46,24 @@ class HeartbeatingGroupCoordinator(GroupCoordinator):  # type: ignore[misc]
     ) -> None:
         # Joined: the broker counts the session from now, the callback below may be long.
         self._start_heartbeat_task()
-        await super()._on_join_complete(generation, member_id, protocol, member_assignment_bytes)
+        limit = HUNG_CALLBACK_SESSIONS * self._session_timeout_ms / 1000
+        hung = asyncio.get_running_loop().call_later(limit, self._stop_heartbeats_of_hung, limit)
+        try:
+            await super()._on_join_complete(
+                generation, member_id, protocol, member_assignment_bytes
+            )
+        finally:
+            hung.cancel()
+
+    def _stop_heartbeats_of_hung(self, limit: float) -> None:
+        log.error(
+            "partition-assignment callback still running after %.0f s: heartbeats stop so "
+            "that the group gives these partitions to another member",
+            limit,
+        )
+        task, self._heartbeat_task = self._heartbeat_task, None  # restarted after the callback
+        if task is not None:
+            task.cancel()
 
 
 def install() -> None:

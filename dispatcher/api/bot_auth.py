@@ -42,9 +42,9 @@ class DeferredClaim:
     """A bot's webhook-id that its route claims in its own first statement, before it
     writes or sends anything (`command_queue.submit_once`). `claimed`: that statement
     claimed it, so a 5xx afterwards releases it (never an id another request owns).
-    `answered`: its 202 is decided (Kafka has the command): whatever fails after that (the
-    a cancellation at shutdown, say) must not give the id back, or a
-    replay would be served instead of refused."""
+    `answered`: its 202 is decided (Kafka has the command): whatever fails after that (a
+    cancellation at shutdown, say) must not give the id back, or a replay would be served
+    instead of refused."""
 
     webhook: WebhookId
     claimed: bool = False

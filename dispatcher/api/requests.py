@@ -12,12 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from dispatcher.api.bot_auth import BotOrStaff, Caller, ensure_community, submitting_caller
 from dispatcher.api.command_queue import request_id_for, send_command, submit_once
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
+from dispatcher.api.json_body import parse_json_body
 from dispatcher.api.models import (
     Accepted,
     CancelIn,
@@ -94,14 +94,6 @@ def document(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _body(raw: bytes) -> HelpRequestIn:
-    try:
-        return HelpRequestIn.model_validate_json(raw)
-    except ValidationError as exc:  # FastAPI's 422, as for a declared body
-        errors = exc.errors(include_url=False)
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
-
-
 @router.post(
     "",
     status_code=202,
@@ -128,7 +120,9 @@ async def submit_request(request: Request) -> Response:
     # than the route itself); the caller is authenticated before the body is parsed.
     async with submitting_caller(request) as caller:
         key = request.headers.get("idempotency-key")
-        return await _submit(request, caller, _body(await request.body()), _checked(key))
+        content_type = request.headers.get("content-type")
+        body = parse_json_body(HelpRequestIn, content_type, await request.body())
+        return await _submit(request, caller, body, _checked(key))
 
 
 def _checked(idempotency_key: str | None) -> str | None:

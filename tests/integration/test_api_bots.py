@@ -334,6 +334,43 @@ async def test_malformed_bodies_are_422(client: httpx.AsyncClient) -> None:
 # ------------------------------------------------------------------ structured requests
 
 
+async def test_malformed_request_bodies_are_4xx_and_never_echo_the_body(
+    client: httpx.AsyncClient,
+) -> None:
+    """The bot intake validates its body by hand (the lean route, issue 18): the same answers
+    as a declared FastAPI body, and no error repeats what the body held."""
+    phone = "13800000000"
+    good = json.dumps(builders.request("comm-a"), ensure_ascii=False)
+    cases: list[tuple[bytes, dict[str, str], int, str]] = [
+        # (body, header changes, status, the error's type)
+        (f'{{"note": "{phone}", '.encode(), {}, 422, "json_invalid"),
+        (f'{{"note": "电话{phone}"}}'.encode("gbk"), {}, 400, ""),  # not UTF-8: not a 500
+        (
+            good.replace("comm-a", f"comm-a {phone}").encode(),
+            {"content-type": "text/plain"},
+            422,
+            "model_attributes_type",
+        ),
+        (good.encode(), {"content-type": ""}, 422, "model_attributes_type"),
+        (b"", {}, 422, "missing"),
+        (f'["{phone}"]'.encode(), {}, 422, "model_type"),
+    ]
+    for body, changes, status, kind in cases:
+        headers = {**signed("bot-a", body, path="/v1/requests"), **changes}
+        headers = {k: v for k, v in headers.items() if v}
+        r = await client.post("/v1/requests", content=body, headers=headers)
+        assert r.status_code == status, (body[:40], r.text)
+        assert phone not in r.text, r.text
+        if kind:
+            assert r.json()["detail"][0]["type"] == kind, r.text
+    # A JSON type with parameters or a +json subtype is JSON, as FastAPI has it.
+    for content_type in ("application/json; charset=utf-8", "application/vnd.bot+json"):
+        body = json.dumps(builders.request("comm-a", source=None)).encode()
+        headers = {**signed("bot-a", body, path="/v1/requests"), "content-type": content_type}
+        r = await client.post("/v1/requests", content=body, headers=headers)
+        assert r.status_code == 202, (content_type, r.text)
+
+
 async def test_structured_request_signed_unsigned_and_staff(client: httpx.AsyncClient) -> None:
     body = builders.request("comm-a", source={"group_id": "grid-1", "message_id": "s-1"})
     r = await client.post("/v1/requests", json=body)

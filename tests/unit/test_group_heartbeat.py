@@ -3,6 +3,7 @@ partition-assignment callback. Pure: fakes stand in for the coordinator's other 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 from pathlib import Path
@@ -43,8 +44,9 @@ class Joined(HeartbeatingGroupCoordinator):
     """A coordinator without its client, subscription and tasks (upstream's `__init__`
     connects): only the heartbeat task's slot; the callback records whether it was set."""
 
-    def __init__(self) -> None:
+    def __init__(self, session_timeout_ms: int = 10_000) -> None:
         self._heartbeat_task: Any = None
+        self._session_timeout_ms = session_timeout_ms
         self.heartbeating_in_callback: bool | None = None
 
     def _start_heartbeat_task(self) -> None:
@@ -63,6 +65,42 @@ async def test_heartbeats_run_before_and_during_the_assignment_callback(
     monkeypatch.setattr(GroupCoordinator, "_on_join_complete", upstream)
     await coordinator._on_join_complete(9, "m", "faust", b"")
     assert coordinator.heartbeating_in_callback is True
+
+
+async def test_a_hung_callback_stops_heartbeating_so_the_group_moves_its_partitions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    coordinator = Joined(session_timeout_ms=10)  # the limit: 6 sessions, 60 ms
+    heartbeat = asyncio.create_task(asyncio.sleep(3600))
+    hung = asyncio.Event()
+
+    async def upstream(self: Joined, *args: Any) -> None:  # a callback hung for 0.3 s
+        self._heartbeat_task = heartbeat
+        await asyncio.sleep(0.3)
+        hung.set()
+
+    monkeypatch.setattr(GroupCoordinator, "_on_join_complete", upstream)
+    await coordinator._on_join_complete(9, "m", "faust", b"")
+    assert hung.is_set()
+    assert heartbeat.cancelled()  # the broker then evicts the member after one session
+    assert coordinator._heartbeat_task is None  # upstream starts a fresh task after the callback
+
+
+async def test_a_callback_within_the_limit_keeps_its_heartbeats(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    coordinator = Joined(session_timeout_ms=100)  # the limit: 600 ms
+    heartbeat = asyncio.create_task(asyncio.sleep(3600))
+
+    async def upstream(self: Joined, *args: Any) -> None:  # 1.5 sessions: slow, not hung
+        self._heartbeat_task = heartbeat
+        await asyncio.sleep(0.15)
+
+    monkeypatch.setattr(GroupCoordinator, "_on_join_complete", upstream)
+    await coordinator._on_join_complete(9, "m", "faust", b"")
+    await asyncio.sleep(0.6)  # past the limit: the watchdog was cancelled with the callback
+    assert not heartbeat.done() and coordinator._heartbeat_task is heartbeat
+    heartbeat.cancel()
 
 
 async def test_upstream_does_not_heartbeat_during_the_callback(

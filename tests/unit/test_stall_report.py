@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -65,21 +66,36 @@ def test_nothing_missing_reads_as_zero() -> None:
     assert "changelog records missing 0;" in stall_report(app, rec)
 
 
+def no_consumer_yet(app: object, rec: object) -> str:
+    raise RuntimeError("ConsumerNotStarted")  # as the driver raises before its thread runs
+
+
+@pytest.mark.parametrize(
+    ("report", "logged"),
+    [(lambda app, rec: "the report", "the report"), (no_consumer_yet, "(no report: Runtime")],
+)
 async def test_a_worker_left_unserved_logs_the_report(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    report: Callable[[object, object], str],
+    logged: str,
 ) -> None:
-    """The recovery's watchdog task logs `stall_report` while the generation stays unserved."""
+    """The recovery's watchdog task logs `stall_report` while the generation stays unserved;
+    a report that fails is logged as such, and the task (a Faust service task: an exception
+    there would crash the worker) goes on."""
     app = create_faust_app(Settings(data_dir=tmp_path), "stall")
     recovery = app.tables.recovery
     assert isinstance(recovery, SeekFirstRecovery)
     monkeypatch.setattr(faust_recovery, "STALL_REPORT_S", 0.15)
-    monkeypatch.setattr(faust_recovery, "stall_report", lambda app, rec: "the report")
+    monkeypatch.setattr(faust_recovery, "stall_report", report)
     app.rebalancing = True  # assigned, never recovered: generation 0, ready -1
     caplog.set_level(logging.WARNING)
     task = asyncio.ensure_future(SeekFirstRecovery._report_stalls.fun(recovery))
     await asyncio.sleep(0.6)
+    assert not task.done()
     task.cancel()
     assert any(
-        "generation not served" in r.getMessage() and "the report" in r.getMessage()
+        "generation not served" in r.getMessage() and logged in r.getMessage()
         for r in caplog.records
     )
