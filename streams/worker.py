@@ -22,6 +22,7 @@ from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink
 from streams.deadline_timer import DeadlineTimer
 from streams.dispatch_agent import DispatchAgent
+from streams.gc_freeze import freeze_startup_objects
 from streams.notify import NotifyAgent
 from streams.record_agent import RecordAgent
 from streams.runtime import WorkerRuntime
@@ -109,5 +110,6 @@ def main(argv: list[str]) -> int:
         redirect_stdouts=False,
         override_logging=False,
     )
+    freeze_startup_objects()
     worker.execute_from_commandline()
     return 0
