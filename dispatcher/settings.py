@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # A SIGKILLed worker's partitions move to the others after this long.
     broker_session_timeout_seconds: float = Field(10.0, ge=6)
     broker_heartbeat_interval_seconds: float = Field(2.0, gt=0)
+    # A stopping worker waits this long for records its streams still hold (pushes in flight),
+    # then exits without committing them: the next owner reads them again (streams/faust_stop.py).
+    stop_drain_seconds: float = Field(5.0, ge=0)
     record_batch_size: int = Field(200, ge=1)
     # A decision's events in one record on `events` (schemas/event_batch.py). Off: one
     # record per event, as releases before the batches wrote them: for a rolling upgrade

@@ -13,6 +13,7 @@ from dispatcher.settings import Settings
 from streams import group_heartbeat
 from streams.faust_consumer import ContiguousTransport
 from streams.faust_recovery import SeekFirstTableManager
+from streams.faust_stop import wait_empty_bounded
 
 
 class DispatchApp(faust.App):
@@ -24,11 +25,23 @@ class DispatchApp(faust.App):
 
     contiguous_topics: frozenset[str] = frozenset()
     offset_fixes: bool = True
+    #: At stop, how long Faust waits for records the streams hold (streams/faust_stop.py).
+    stop_drain_seconds: float = 5.0
 
     def _new_transport(self) -> TransportT:
         if not self.offset_fixes:
             return super()._new_transport()
         return ContiguousTransport(self.conf.broker_consumer, self)
+
+    async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
+        if not self.should_stop:  # a rebalance: upstream's wait, unbounded
+            await super()._consumer_wait_empty(consumer, logger)
+            return
+        await wait_empty_bounded(
+            consumer,
+            lambda: super(DispatchApp, self)._consumer_wait_empty(consumer, logger),
+            self.stop_drain_seconds,
+        )
 
 
 def broker_credentials(settings: Settings) -> faust.auth.Credentials | None:
@@ -112,6 +125,7 @@ def create_faust_app(settings: Settings, worker_name: str = "worker") -> Dispatc
         **extra,
     )
     app.offset_fixes = fixes
+    app.stop_drain_seconds = settings.stop_drain_seconds
     if fixes:
         app.contiguous_topics = frozenset({settings.commands_topic, settings.events_topic})
     return app

@@ -166,6 +166,8 @@ class NotifyAgent:
     sink: DeadLetterSink
     per_endpoint: Callable[[str, bool], None] = lambda endpoint, ok: None
     config: ConfigAgent | None = None
+    #: Whether this worker's state covers a partition, waiting out a rebuild (`rt.owns`).
+    owns: Callable[[int], Awaitable[bool]] | None = None
 
     @classmethod
     def for_runtime(
@@ -188,7 +190,13 @@ class NotifyAgent:
             whistle_recipients=config.view.whistle_recipients if config else lambda c: (),
             hotlines=config.view.hotlines if config else lambda c: (),
         )
-        agent = cls(Notifier(planner, rt.send_command, rt.clock), sink, rt.stats.note_push, config)
+        agent = cls(
+            Notifier(planner, rt.send_command, rt.clock),
+            sink,
+            rt.stats.note_push,
+            config,
+            owns=rt.owns,
+        )
         agent.notifier.on_result = agent.observe_push
         return agent
 
@@ -219,6 +227,11 @@ class NotifyAgent:
     async def handle(self, event: Any) -> None:
         if self.config is not None:  # no event is judged against a configuration half read
             await self.config.follower.ready.wait()
+        # The planner reads this worker's helpers and requests: after a restart or a rebalance
+        # not before they are rebuilt, or a re-read offer finds no helper and is failed as
+        # "no usable channel". Moved away: not acknowledged, its new owner pushes it.
+        if self.owns is not None and not await self.owns(event.message.partition):
+            return
         try:
             events = decode_record(event.value).events
         except (ValidationError, ValueError):

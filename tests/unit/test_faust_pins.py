@@ -1,6 +1,6 @@
-"""Pins the faust-streaming sources that streams/faust_recovery.py and faust_consumer.py
-override or rely on. The fix of the recovery race (faust #596, #606) copies and reorders
-upstream code: if an upgrade changes any of these functions, this test fails, and whoever
+"""Pins the faust-streaming sources that streams/faust_recovery.py, faust_consumer.py and
+faust_stop.py override or rely on. The fix of the recovery race (faust #596, #606) copies and
+reorders upstream code: if an upgrade changes any of these functions, this test fails, and whoever
 upgrades must re-read them and re-check the fix before changing a hash here.
 """
 
@@ -38,6 +38,12 @@ PINNED: dict[str, tuple[Any, str]] = {
     "Consumer._commit_offsets": (Consumer._commit_offsets, "1a69799041188441"),
     "Consumer.on_partitions_revoked": (Consumer.on_partitions_revoked, "d04b7ae72c6fc206"),
     "App._new_transport": (App._new_transport, "42db531312dd776f"),
+    # streams/faust_stop.py: the stop path's wait and the weak set of records it waits for.
+    "App._consumer_wait_empty": (App._consumer_wait_empty, "6bc313c48c064b16"),
+    "App._stop_consumer": (App._stop_consumer, "55854a5de12c3f52"),
+    "Consumer.wait_empty": (Consumer.wait_empty, "e4662fe24f094819"),
+    "Consumer._clean_unacked_messages": (Consumer._clean_unacked_messages, "11be2587e71c9162"),
+    "Consumer.track_message": (Consumer.track_message, "217d7f1399a4cd8e"),
 }
 
 
