@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from dispatcher.record.projection_head import HEAD_KINDS, record_head
-from dispatcher.record.projection_rows import HANDLERS, _body_json
+from dispatcher.record.projection_head import HEAD_KINDS, log_columns, record_head
+from dispatcher.record.projection_rows import HANDLERS
 from dispatcher.record.projection_steps import WRITERS, apply_steps
 from schemas.events import Event
 
@@ -54,13 +54,7 @@ async def _one_by_one(conn: asyncpg.Connection, events: Sequence[Event]) -> int:
             ON CONFLICT (event_id) DO NOTHING
             RETURNING event_id
             """,
-            [e.event_id for e in events],
-            [e.community_id for e in events],
-            [e.request_id for e in events],
-            [e.body.type for e in events],
-            [e.occurred_at for e in events],
-            [e.caused_by for e in events],
-            [_body_json(e) for e in events],
+            *log_columns(events),
         )
         new = {r["event_id"] for r in rows}
         for e in events:

@@ -13,6 +13,7 @@ requests that already had a row (a later wave). Either way each offer is counted
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 
@@ -60,12 +61,9 @@ SELECT event_id FROM new
 """
 
 
-async def record_head(conn: asyncpg.Connection, events: Sequence[Event]) -> set[str]:
-    """Write the batch's log rows, new requests and offers; return the ids new to the log."""
-    offers = [(e, e.body) for e in events if isinstance(e.body, OfferSent)]
-    opened = [(e, e.body) for e in events if isinstance(e.body, RequestOpened)]
-    rows = await conn.fetch(
-        HEAD_SQL,
+def log_columns(events: Sequence[Event]) -> list[list[Any]]:
+    """The `event_log` row of each event, as the seven arrays the unnest() INSERTs take."""
+    return [
         [e.event_id for e in events],
         [e.community_id for e in events],
         [e.request_id for e in events],
@@ -73,6 +71,16 @@ async def record_head(conn: asyncpg.Connection, events: Sequence[Event]) -> set[
         [e.occurred_at for e in events],
         [e.caused_by for e in events],
         [_body_json(e) for e in events],
+    ]
+
+
+async def record_head(conn: asyncpg.Connection, events: Sequence[Event]) -> set[str]:
+    """Write the batch's log rows, new requests and offers; return the ids new to the log."""
+    offers = [(e, e.body) for e in events if isinstance(e.body, OfferSent)]
+    opened = [(e, e.body) for e in events if isinstance(e.body, RequestOpened)]
+    rows = await conn.fetch(
+        HEAD_SQL,
+        *log_columns(events),
         [e.event_id for e, _ in offers],
         [b.offer_id for _, b in offers],
         [e.request_id for e, _ in offers],
