@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from dispatcher.record.projection_rows import HANDLERS, _body_json
-from dispatcher.record.projection_sets import _offers_sent, _requests_opened
-from dispatcher.record.projection_steps import apply_steps
+from dispatcher.record.projection_head import HEAD_KINDS, log_columns, record_head
+from dispatcher.record.projection_rows import HANDLERS
+from dispatcher.record.projection_steps import WRITERS, apply_steps
 from schemas.events import Event
 
 
@@ -25,6 +25,25 @@ async def record_events(
     """
     if not events:
         return 0
+    if not bulk:
+        return await _one_by_one(conn, events)
+    # The log, the new requests and the offer waves (most of the traffic) are one statement
+    # (projection_head.py); the other kinds follow as steps. A batch with none of those is
+    # that one statement, atomic on its own: no BEGIN and COMMIT round trips.
+    rest = [
+        e
+        for e in events
+        if e.body.type not in HEAD_KINDS and (e.body.type in WRITERS or e.body.type in HANDLERS)
+    ]
+    if not rest:
+        return len(await record_head(conn, events))
+    async with conn.transaction():
+        new = await record_head(conn, events)
+        await apply_steps(conn, [e for e in rest if e.event_id in new])
+    return len(new)
+
+
+async def _one_by_one(conn: asyncpg.Connection, events: Sequence[Event]) -> int:
     async with conn.transaction():
         rows = await conn.fetch(
             """
@@ -35,33 +54,11 @@ async def record_events(
             ON CONFLICT (event_id) DO NOTHING
             RETURNING event_id
             """,
-            [e.event_id for e in events],
-            [e.community_id for e in events],
-            [e.request_id for e in events],
-            [e.body.type for e in events],
-            [e.occurred_at for e in events],
-            [e.caused_by for e in events],
-            [_body_json(e) for e in events],
+            *log_columns(events),
         )
         new = {r["event_id"] for r in rows}
-        fresh = [e for e in events if e.event_id in new]
-        if not bulk:
-            for e in fresh:
-                handler = HANDLERS.get(e.body.type)
-                if handler is not None:
-                    await handler(conn, e, e.body.model_dump())
-            return len(new)
-        # offer_sent is most of the traffic (a wave per request): one INSERT and one
-        # UPDATE for the whole batch instead of two statements per offer. Its effects
-        # commute with everything but request_opened, which therefore goes first.
-        opened = [e for e in fresh if e.body.type == "request_opened"]
-        offers = [e for e in fresh if e.body.type == "offer_sent"]
-        if len(opened) == 1:  # alone, the plain INSERT costs PostgreSQL less than unnest()
-            await HANDLERS["request_opened"](conn, opened[0], opened[0].body.model_dump())
-        else:
-            await _requests_opened(conn, opened)
-        await _offers_sent(conn, offers)
-        await apply_steps(
-            conn, [e for e in fresh if e.body.type not in ("request_opened", "offer_sent")]
-        )
+        for e in events:
+            handler = HANDLERS.get(e.body.type)
+            if e.event_id in new and handler is not None:
+                await handler(conn, e, e.body.model_dump())
     return len(new)

@@ -1,15 +1,15 @@
-"""The read models' set-based writes: the batch's new requests, its offer waves, answers and
-stand-downs, each in one or two statements (`RUNS`; the other kinds: projection_steps)."""
+"""The read models' set-based writes of answers and stand-downs, each in one or two statements
+(`RUNS`; the batch's new requests and offer waves: projection_head; the other kinds:
+projection_steps)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from schemas.events import Event, OfferSent, OfferStoodDown, RequestOpened
+from schemas.events import Event, OfferSent, OfferStoodDown
 
 
 def _last_per(events: Sequence[Event], key: Callable[[Event], Any]) -> list[Event]:
@@ -80,71 +80,6 @@ async def mark_team_offers(conn: asyncpg.Connection, teams: Sequence[OfferSent])
             [b.team_id for b in teams],
             [b.team_size for b in teams],
         )
-
-
-async def _requests_opened(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
-    """One INSERT for the batch's new requests (a replayed one keeps its first row)."""
-    pairs = [(e, e.body) for e in events if isinstance(e.body, RequestOpened)]
-    if not pairs:
-        return
-    await conn.execute(
-        """
-        INSERT INTO requests (request_id, community_id, category, urgency, helpers_needed,
-                              status, ring, step, building_label, opened_at, last_event_id)
-        SELECT r, c, g, u, n, 'open', f, 0, l, t, i
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[],
-                    $7::text[], $8::timestamptz[], $9::text[]) AS u(r, c, g, u, n, f, l, t, i)
-        ON CONFLICT (request_id) DO NOTHING
-        """,
-        [e.request_id for e, _ in pairs],
-        [e.community_id for e, _ in pairs],
-        [b.category for _, b in pairs],
-        [b.urgency for _, b in pairs],
-        [b.helpers_needed for _, b in pairs],
-        [str(b.ladder[0].ring) if b.ladder else None for _, b in pairs],
-        [b.building_label for _, b in pairs],
-        [e.occurred_at for e, _ in pairs],
-        [e.event_id for e, _ in pairs],
-    )
-
-
-async def _offers_sent(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
-    if not events:
-        return
-    bodies = [e.body for e in events if isinstance(e.body, OfferSent)]
-    await conn.execute(
-        """
-        INSERT INTO offers (offer_id, request_id, helper_id, ring, step, status, sent_at,
-                            expires_at)
-        SELECT o, r, h, g, s, 'sent', t, x
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[],
-                    $6::timestamptz[], $7::timestamptz[]) AS u(o, r, h, g, s, t, x)
-        ON CONFLICT (offer_id) DO NOTHING
-        """,
-        [b.offer_id for b in bodies],
-        [e.request_id for e in events],
-        [b.helper_id for b in bodies],
-        [str(b.ring) for b in bodies],
-        [b.step for b in bodies],
-        [e.occurred_at for e in events],
-        [b.expires_at for b in bodies],
-    )
-    await mark_team_offers(conn, [b for b in bodies if b.team_id is not None])
-    per_request: dict[str, tuple[datetime, int]] = {}
-    for e in events:
-        first, n = per_request.get(e.request_id or "", (e.occurred_at, 0))
-        per_request[e.request_id or ""] = (min(first, e.occurred_at), n + 1)
-    await conn.execute(
-        """
-        UPDATE requests SET first_offer_at = COALESCE(requests.first_offer_at, u.first),
-                            offers_sent = requests.offers_sent + u.n, updated_at = now()
-        FROM unnest($1::text[], $2::timestamptz[], $3::int[]) AS u(rid, first, n)
-        WHERE requests.request_id = u.rid
-        """,
-        list(per_request),
-        [v[0] for v in per_request.values()],
-        [v[1] for v in per_request.values()],
-    )
 
 
 # Kinds that touch only rows keyed by the offer (and its assignment), applied set-based.

@@ -88,8 +88,11 @@ def with_every_kind(events: list[Event], rng: random.Random) -> Iterator[Event]:
                 yield _after(e, RequestHeld(until=later, local_time="07:30"), 14, 0.2)
             if roll > 0.03:
                 yield _after(e, RequestReleased(held_since=e.occurred_at), 15, 0.3)
-        if isinstance(b, OfferSent) and rng.random() < 0.05:
+        if isinstance(b, OfferSent) and (roll := rng.random()) < 0.05:
             yield _after(e, OfferFailed(offer_id=b.offer_id, helper_id=b.helper_id), 0, 1)
+        elif isinstance(b, OfferSent) and roll < 0.08:  # a team offer (its team columns)
+            team = {"offer_id": f"team-{b.offer_id}", "team_id": "team-1", "team_size": 3}
+            yield _after(e, b.model_copy(update=team), 16, 0.5)
         if isinstance(b, HelperAssigned):
             ids = {"offer_id": b.offer_id, "helper_id": b.helper_id, "slot": b.slot}
             roll = rng.random()
@@ -187,6 +190,7 @@ async def test_every_table_equal_to_the_per_event_path(stack: LocalStack, seed: 
         assert a[table] == b[table], table
         assert b[table], table
     assert last == expected_last_event(events)
+    assert any(r["team_id"] == "team-1" and r["team_size"] == 3 for r in b["offers"])
 
 
 def test_the_log_body_is_the_value_json_dumps_gave() -> None:

@@ -1,0 +1,105 @@
+"""A batch's head: the log, the new requests and the offer waves in ONE statement.
+
+Every statement is a round trip, and on this machine the worker's socket write of each costs
+more CPU than the Python around it (py-spy, issue 18). The log's INSERT, the batch's
+`request_opened` rows and its `offer_sent` rows (with the requests' offer counts) are data-
+modifying CTEs of one statement: only the events the log did not hold yet (`new`) reach the
+read models, as before. All CTEs see the snapshot from before the statement, so a request
+opened in this batch cannot be updated by the counting UPDATE: its INSERT carries its
+batch's offer count and first offer time instead, and the UPDATE counts the offers of
+requests that already had a row (a later wave). Either way each offer is counted once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from dispatcher.record.projection_rows import _body_json
+from schemas.events import Event, OfferSent, RequestOpened
+
+HEAD_KINDS = frozenset({"request_opened", "offer_sent"})
+
+HEAD_SQL = """
+WITH new AS (
+  INSERT INTO event_log (event_id, community_id, request_id, type, occurred_at, caused_by, body)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                       $6::text[], $7::jsonb[])
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING event_id
+), o AS (
+  SELECT u.* FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                         $13::int[], $14::timestamptz[], $15::timestamptz[], $16::text[],
+                         $17::int[]) AS u(eid, o, r, h, g, s, t, x, tid, tn)
+  WHERE u.eid IN (SELECT event_id FROM new)
+), sent AS (
+  INSERT INTO offers (offer_id, request_id, helper_id, ring, step, status, sent_at,
+                      expires_at, team_id, team_size)
+  SELECT o, r, h, g, s, 'sent', t, x, tid, tn FROM o
+  ON CONFLICT (offer_id) DO NOTHING
+), per AS (
+  SELECT r, min(t) AS first, count(*)::int AS n FROM o GROUP BY r
+), opened AS (
+  INSERT INTO requests (request_id, community_id, category, urgency, helpers_needed, status,
+                        ring, step, building_label, opened_at, last_event_id, first_offer_at,
+                        offers_sent)
+  SELECT u.r, u.c, u.g, u.u, u.n, 'open', u.f, 0, u.l, u.t, u.i, per.first,
+         COALESCE(per.n, 0)
+  FROM unnest($18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::int[],
+              $24::text[], $25::text[], $26::timestamptz[]) AS u(i, r, c, g, u, n, f, l, t)
+  LEFT JOIN per ON per.r = u.r
+  WHERE u.i IN (SELECT event_id FROM new)
+  ON CONFLICT (request_id) DO NOTHING
+), counted AS (
+  UPDATE requests SET first_offer_at = COALESCE(requests.first_offer_at, per.first),
+                      offers_sent = requests.offers_sent + per.n, updated_at = now()
+  FROM per WHERE requests.request_id = per.r
+)
+SELECT event_id FROM new
+"""
+
+
+def log_columns(events: Sequence[Event]) -> list[list[Any]]:
+    """The `event_log` row of each event, as the seven arrays the unnest() INSERTs take."""
+    return [
+        [e.event_id for e in events],
+        [e.community_id for e in events],
+        [e.request_id for e in events],
+        [e.body.type for e in events],
+        [e.occurred_at for e in events],
+        [e.caused_by for e in events],
+        [_body_json(e) for e in events],
+    ]
+
+
+async def record_head(conn: asyncpg.Connection, events: Sequence[Event]) -> set[str]:
+    """Write the batch's log rows, new requests and offers; return the ids new to the log."""
+    offers = [(e, e.body) for e in events if isinstance(e.body, OfferSent)]
+    opened = [(e, e.body) for e in events if isinstance(e.body, RequestOpened)]
+    rows = await conn.fetch(
+        HEAD_SQL,
+        *log_columns(events),
+        [e.event_id for e, _ in offers],
+        [b.offer_id for _, b in offers],
+        [e.request_id for e, _ in offers],
+        [b.helper_id for _, b in offers],
+        [str(b.ring) for _, b in offers],
+        [b.step for _, b in offers],
+        [e.occurred_at for e, _ in offers],
+        [b.expires_at for _, b in offers],
+        # A team offer (rare) also records its team; NULL otherwise, as the column's default.
+        [b.team_id for _, b in offers],
+        [b.team_size if b.team_id is not None else None for _, b in offers],
+        [e.event_id for e, _ in opened],
+        [e.request_id for e, _ in opened],
+        [e.community_id for e, _ in opened],
+        [b.category for _, b in opened],
+        [b.urgency for _, b in opened],
+        [b.helpers_needed for _, b in opened],
+        [str(b.ladder[0].ring) if b.ladder else None for _, b in opened],
+        [b.building_label for _, b in opened],
+        [e.occurred_at for e, _ in opened],
+    )
+    return {r["event_id"] for r in rows}
