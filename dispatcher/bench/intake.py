@@ -106,9 +106,7 @@ def side_for(i: int, sides: int) -> int:
     return (i + i // sides) % sides
 
 
-async def offer(
-    sides: list[tuple[Side, HttpClient]], bodies: list[Prepared], rate: float
-) -> None:
+async def offer(sides: list[tuple[Side, HttpClient]], bodies: list[Prepared], rate: float) -> None:
     """Open loop: request i leaves at t0 + i / (rate × sides), to `side_for(i, sides)`."""
     n = len(sides)
     tasks: set[asyncio.Task[None]] = set()
