@@ -10,6 +10,7 @@ for the next retry. Real API, PostgreSQL and Kafka (the refusal: the commands to
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
@@ -160,3 +161,25 @@ async def test_a_stale_key_without_an_answer_is_taken_over_and_answered(
     row = await key_row(db, "k-a4")
     assert row["state"] == "done" and row["status_code"] == 202
     assert await commands_for(api, first.json()["request_id"]) == 2
+
+
+async def test_a_merged_report_s_key_holds_the_merged_answer_only(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """The intake statement stores a new request's answer with its key (migration 0370: in
+    the claim itself); a report merged into an earlier request has that answer taken back
+    out in the same transaction, and its key ends with the merged answer, never naming a
+    request of its own."""
+    _, _, first = await first_answer(client, "b5", "k-a5")
+    bot = BotClient(client)
+    payload = incident("b5")  # another chat message about the same incident
+    merged = await bot.post("/v1/requests", payload, **{"Idempotency-Key": "k-a6"})
+    assert merged.status_code == 202, merged.text
+    assert merged.json()["merged"] is True
+    assert merged.json()["request_id"] == first.json()["request_id"]
+    row = await key_row(db, "k-a6")
+    assert (row["state"], row["status_code"], row["request_id"]) == ("done", 202, None)
+    assert json.loads(row["response"]) == merged.json()
+    again = await bot.post("/v1/requests", payload, **{"Idempotency-Key": "k-a6"})
+    assert again.status_code == 202 and again.json() == merged.json()
+    assert again.headers["idempotent-replayed"] == "true"

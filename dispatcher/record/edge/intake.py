@@ -48,16 +48,17 @@ async def submit(
     window_s: float,
     answer_json: str | None = None,
 ) -> Submitted:
-    """One round trip (migrations 0310 `api_submit_signed`, 0180 `api_submit`): claim the
-    webhook-id (if any; a replay is refused before anything is written), then the
-    idempotency key (if any), then under the merge key's advisory lock either add a report
-    to the latest other open request with this merge key opened within `window_s`, or store
-    the intake row with its command (outbox copy), and then `answer_json` (the answer to a new
-    request) with the key, still in flight. Two API instances never both miss each other's
-    report."""
+    """One round trip (migration 0370 `api_intake_submit`; 0310 `api_submit_signed`, the
+    previous release's, does the same): claim the webhook-id (if any; a replay is refused
+    before anything is written), then the idempotency key (if any) with `answer_json` (the
+    answer to a new request, still in flight), then under the merge key's advisory lock
+    either add a report to the latest other open request with this merge key opened within
+    `window_s` (the answer then taken back out: a merged report gets another), or store the
+    intake row with its command (outbox copy). Two API instances never both miss each
+    other's report."""
     row = await db.fetchrow(
         "SELECT replayed, claimed, earlier "
-        "FROM api_submit_signed($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11::jsonb)",
+        "FROM api_intake_submit($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11::jsonb)",
         webhook.bot_id if webhook else None,
         webhook.webhook_id if webhook else None,
         bot_id,
