@@ -12,10 +12,10 @@ import inspect
 from typing import Any
 
 import faust
+from aiokafka.producer.message_accumulator import MessageAccumulator, MessageBatch
 from faust.app.base import App
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
-from aiokafka.producer.message_accumulator import MessageAccumulator, MessageBatch
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
