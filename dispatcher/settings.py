@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # record per event, as releases before the batches wrote them: for a rolling upgrade
     # from such a release, whose readers cannot read a batch (README "Reliability").
     event_batches: bool = True
-    record_batch_wait_seconds: float = Field(0.05, ge=0)
+    record_batch_wait_seconds: float = Field(0.2, ge=0)
     # Faust's table store. "rocksdb://" (rocksdict) keeps each partition's state on local
     # disk, so a restarted worker replays only the changelog written since (crash test: resume
     # 3-10 s against 6-17 s with "memory://", which replays every changelog from the start).

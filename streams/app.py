@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import faust
-from faust.types import TransportT
+from faust.types import ProducerT, TransportT
 
 from dispatcher.kafka_security import ssl_context
 from dispatcher.partitioning import CommunityPartitioner
 from dispatcher.settings import Settings
 from streams import group_heartbeat
 from streams.faust_consumer import ContiguousTransport
+from streams.faust_producer import PromptProducer
 from streams.faust_recovery import SeekFirstTableManager
 from streams.faust_stop import wait_empty_bounded
 
@@ -27,6 +28,8 @@ class DispatchApp(faust.App):
     offset_fixes: bool = True
     #: At stop, how long Faust waits for records the streams hold (streams/faust_stop.py).
     stop_drain_seconds: float = 5.0
+    # Topics whose records are sent without linger: a step waits for them (faust_producer.py).
+    prompt_topics: frozenset[str] = frozenset()
 
     def _new_transport(self) -> TransportT:
         if not self.offset_fixes:
@@ -42,6 +45,11 @@ class DispatchApp(faust.App):
             lambda: super(DispatchApp, self)._consumer_wait_empty(consumer, logger),
             self.stop_drain_seconds,
         )
+
+    def _new_producer(self) -> ProducerT:
+        producer = PromptProducer(self.transport, loop=self.loop, beacon=self.beacon)
+        producer.prompt_topics = self.prompt_topics
+        return producer
 
 
 def broker_credentials(settings: Settings) -> faust.auth.Credentials | None:
@@ -105,8 +113,8 @@ def create_faust_app(settings: Settings, worker_name: str = "worker") -> Dispatc
         producer_acks=-1,
         # One decision produces several records (events, changelog writes) in one agent step;
         # 2 ms lets them share a produce request instead of one request each (aiokafka 0.14
-        # lingers per batch, like the Java client). Costs at most 2 ms per hop on the way to
-        # the first offer; the API's producer keeps linger 0 (one command, awaited).
+        # lingers per batch, like the Java client). The events record a decision awaits does
+        # not linger (streams/faust_producer.py); the API's producer keeps linger 0.
         producer_linger=0.002,
         # The same community → partition placement as the API's producer (commands) and
         # for the events, so events stay co-partitioned with their commands.
@@ -126,6 +134,8 @@ def create_faust_app(settings: Settings, worker_name: str = "worker") -> Dispatc
     )
     app.offset_fixes = fixes
     app.stop_drain_seconds = settings.stop_drain_seconds
+
+    app.prompt_topics = frozenset({settings.events_topic})
     if fixes:
         app.contiguous_topics = frozenset({settings.commands_topic, settings.events_topic})
     return app

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from dispatcher.clock import Clock
 from dispatcher.config.bootstrap import seed_records
-from dispatcher.config.follower import ConfigFollower, ConfigWriter
+from dispatcher.config.follower import IDLE_FETCH_WAIT_MS, ConfigFollower, ConfigWriter
 from dispatcher.config.secrets import diff, fingerprinted
 from dispatcher.config.view import ConfigView
 from dispatcher.kafka_security import client_options
@@ -90,6 +90,7 @@ class ConfigAgent:
                 group_id=config_record_group(settings),
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
+                fetch_max_wait_ms=IDLE_FETCH_WAIT_MS,  # idle: long-poll (config/follower.py)
                 session_timeout_ms=int(settings.broker_session_timeout_seconds * 1000),
                 heartbeat_interval_ms=int(settings.broker_heartbeat_interval_seconds * 1000),
             )

@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 
 Position = tuple[int, int]  # (partition, offset)
 
+# The config topic is idle nearly always. Its consumers long-poll: the broker answers a fetch
+# as soon as a record arrives (fetch_min_bytes 1), so a change is applied as fast as with
+# aiokafka's 500 ms default, but an idle consumer sends one fetch per 10 s instead of two per
+# second (README, Performance, session 8). Below aiokafka's 40 s request timeout.
+IDLE_FETCH_WAIT_MS = 10_000
+
 
 class ConfigFollower:
     def __init__(
@@ -56,6 +62,7 @@ class ConfigFollower:
                 group_id=None,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
+                fetch_max_wait_ms=IDLE_FETCH_WAIT_MS,
             )
             try:
                 await consumer.start()
@@ -80,10 +87,13 @@ class ConfigFollower:
                 log.warning("config topic %s not found yet (python -m dispatcher topics)", topic)
                 await asyncio.sleep(1.0)
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        # The end offsets first: once assigned, the consumer's fetch may be held by the broker
+        # (a long poll on an empty topic), and the broker answers a connection's requests in
+        # order, so a request sent after it would wait as long.
+        ends = {tp.partition: off for tp, off in (await consumer.end_offsets(tps)).items()}
         consumer.assign(tps)
         for tp in tps:  # resume where this view stands (0 on the first pass)
             consumer.seek(tp, self.view.positions.get(tp.partition, 0))
-        ends = {tp.partition: off for tp, off in (await consumer.end_offsets(tps)).items()}
         self._check_loaded(ends)
         while True:
             batches = await consumer.getmany(timeout_ms=500, max_records=500)

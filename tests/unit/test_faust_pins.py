@@ -12,14 +12,17 @@ import inspect
 from typing import Any
 
 import faust
+from aiokafka.producer.message_accumulator import MessageAccumulator, MessageBatch
 from faust.app.base import App
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport import consumer as faust_consumer
+from faust.transport.drivers import aiokafka as aiokafka_driver
 
 from dispatcher.settings import Settings
 from streams.app import create_faust_app
 from streams.faust_consumer import ContiguousConsumer, ContiguousTransport
+from streams.faust_producer import PromptProducer
 from streams.faust_recovery import SeekFirstRecovery, SeekFirstTableManager
 
 Consumer = faust_consumer.Consumer
@@ -44,6 +47,18 @@ PINNED: dict[str, tuple[Any, str]] = {
     "Consumer.wait_empty": (Consumer.wait_empty, "e4662fe24f094819"),
     "Consumer._clean_unacked_messages": (Consumer._clean_unacked_messages, "11be2587e71c9162"),
     "Consumer.track_message": (Consumer.track_message, "217d7f1399a4cd8e"),
+
+    # streams/faust_producer.py: Faust's producer it extends, and the aiokafka batching that
+    # `send_now` relies on (a closed batch does not linger; the waiter wakes the sender).
+    "App._new_producer": (App._new_producer, "e7e1814e715d8b30"),
+    "Producer.send": (aiokafka_driver.Producer.send, "0b5bd08f52e5e2a9"),
+    "MessageBatch.remaining_linger": (MessageBatch.remaining_linger, "6f296891237ba250"),
+    "MessageAccumulator.drain_by_nodes": (MessageAccumulator.drain_by_nodes, "fc995afbfc5718e2"),
+    "MessageAccumulator.add_message": (MessageAccumulator.add_message, "56ff7e6c19185f83"),
+    "MessageAccumulator.flush_for_commit": (
+        MessageAccumulator.flush_for_commit,
+        "39683730fcffc2a4",
+    ),
 }
 
 
@@ -72,6 +87,8 @@ def test_the_app_uses_the_fixed_recovery_and_consumer(tmp_path: Any) -> None:
     assert app.contiguous_topics == {settings.commands_topic, settings.events_topic}
     expected = f"{settings.app_id}.pin.{settings.worker_web_port}"
     assert app.conf.consumer_group_instance_id == expected
+    assert isinstance(app.producer, PromptProducer)
+    assert app.producer.prompt_topics == {settings.events_topic}
 
 
 def test_diagnostic_switch_gives_unpatched_faust(tmp_path: Any) -> None:

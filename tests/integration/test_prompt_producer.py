@@ -1,0 +1,33 @@
+"""A record the worker waits for does not linger (streams/faust_producer.py), on the real
+broker: with a linger far longer than the test, the prompt topic's record is acknowledged,
+and a record of another topic sent before it still waits out its linger."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaProducer
+
+from dispatcher.testing.stack import LocalStack
+from streams.faust_producer import send_now
+
+LINGER_MS = 120_000  # far beyond the test: only send_now can make a batch go
+
+
+async def test_a_prompt_topic_record_goes_without_its_linger(stack: LocalStack) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=stack.kafka_bootstrap, acks="all", linger_ms=LINGER_MS
+    )
+    await producer.start()
+    try:
+        lingering = await producer.send(stack.topic("commands"), b"stays", key=b"a")
+        prompt = await producer.send(stack.topic("events"), b"goes", key=b"a")
+        send_now(producer, stack.topic("events"))
+        meta = await asyncio.wait_for(prompt, timeout=30)
+        assert meta.topic == stack.topic("events")
+        # The other topic's batch was not ready, so the sender left it lingering.
+        assert not lingering.done()
+        send_now(producer, stack.topic("commands"))  # let stop() deliver it at once
+        await asyncio.wait_for(lingering, timeout=30)
+    finally:
+        await producer.stop()
