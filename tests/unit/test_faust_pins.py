@@ -47,7 +47,6 @@ PINNED: dict[str, tuple[Any, str]] = {
     "Consumer.wait_empty": (Consumer.wait_empty, "e4662fe24f094819"),
     "Consumer._clean_unacked_messages": (Consumer._clean_unacked_messages, "11be2587e71c9162"),
     "Consumer.track_message": (Consumer.track_message, "217d7f1399a4cd8e"),
-
     # streams/faust_producer.py: Faust's producer it extends, and the aiokafka batching that
     # `send_now` relies on (a closed batch does not linger; the waiter wakes the sender).
     "App._new_producer": (App._new_producer, "e7e1814e715d8b30"),
