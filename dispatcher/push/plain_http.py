@@ -14,7 +14,8 @@ channels map them as before: a full pool past the `pool` timeout `PoolTimeout`, 
 or unreachable host `ConnectError` (`ConnectTimeout` past `connect`), no byte of the answer
 for `read` seconds `ReadTimeout` (the clock restarts at each byte received, as httpx's per
 read; it starts once the request is handed to the socket), a connection that closed or
-spoke garbage before a complete answer `RemoteProtocolError`.
+spoke garbage before a complete answer `RemoteProtocolError`, a header h11 would refuse
+to write (CR/LF in a value: an injected header) `LocalProtocolError`.
 
 Kept alive: per origin at most `max_connections` open, `max_keepalive` idle, each idle at
 most `keepalive_expiry` seconds. A connection the server closed while idle is dropped when
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import select
 import socket
 import time
@@ -34,6 +36,10 @@ import httptools
 import httpx
 
 _PASS_THROUGH = frozenset({b"transfer-encoding", b"expect", b"upgrade"})
+# What h11 refuses to write (httpx itself checks neither): a header name that is not a
+# token, a value with CR, LF or NUL in it (a header injected into the request).
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(rb"[\r\n\x00]")
 
 
 def socket_readable(sock: socket.socket) -> bool:
@@ -270,6 +276,8 @@ class PlainHttpTransport(httpx.AsyncBaseTransport):
         body = await request.aread()
         head = [request.method.encode("ascii"), b" ", url.raw_path, b" HTTP/1.1\r\n"]
         for name, value in request.headers.raw:
+            if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
+                raise httpx.LocalProtocolError(f"illegal header {name[:40]!r}")
             head += (name, b": ", value, b"\r\n")
         head += (b"\r\n", body)
         return await origin.send(b"".join(head), request.extensions.get("timeout", {}))

@@ -244,3 +244,23 @@ async def test_https_and_streamed_bodies_go_to_the_fallback() -> None:
         await client.head("http://relay.example/push")
     assert seen == ["POST https None", "POST http chunked", "HEAD http None"]
     assert transport.connections() == 0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"webhook-id": "msg_1\r\nx-evil: 1"}, {"x-evil\r\nx": "1"}, {"x-a": "a\nb"}],
+    ids=["CRLF in a value", "CRLF in a name", "LF in a value"],
+)
+async def test_an_injected_header_is_refused_as_h11_refuses_it(headers: dict[str, str]) -> None:
+    seen: list[bytes] = []
+    server, base = await serve(answering(OK, seen=seen))
+    client = make_client()
+    fallback = httpx.AsyncClient(transport=client._transport.fallback)  # type: ignore[attr-defined]
+    try:
+        for sender in (client, fallback):
+            with pytest.raises(httpx.LocalProtocolError):
+                await sender.post(base + "/i", content=b"{}", headers=headers)
+    finally:
+        await client.aclose()
+        server.close()
+    assert seen == []
