@@ -264,3 +264,19 @@ async def test_an_injected_header_is_refused_as_h11_refuses_it(headers: dict[str
         await client.aclose()
         server.close()
     assert seen == []
+
+
+async def test_pushes_keep_no_cookies() -> None:
+    """A push endpoint is stateless: what it sets is not kept, so never sent back."""
+    setting = b"HTTP/1.1 200 OK\r\nset-cookie: sid=abc; Path=/\r\ncontent-length: 2\r\n\r\nok"
+    seen: list[bytes] = []
+    server, base = await serve(answering(setting, OK, seen=seen))
+    client = make_client()
+    try:
+        assert (await client.post(base + "/c", content=b"{}")).headers["set-cookie"]
+        await client.post(base + "/c", content=b"{}")
+        assert not client.cookies
+    finally:
+        await client.aclose()
+        server.close()
+    assert [b"cookie:" in request.lower() for request in seen] == [False, False]
