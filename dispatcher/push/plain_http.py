@@ -31,9 +31,14 @@ import re
 import select
 import socket
 import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 import httptools
 import httpx
+
+R = TypeVar("R")
 
 _PASS_THROUGH = frozenset({b"transfer-encoding", b"expect", b"upgrade"})
 # What h11 refuses to write (httpx itself checks neither): a header name that is not a
@@ -52,15 +57,17 @@ def socket_readable(sock: socket.socket) -> bool:
     return bool(poll.poll(0))
 
 
-class _Connection(asyncio.Protocol):
-    """One kept-alive connection, one request at a time (no pipelining)."""
+class Connection(asyncio.Protocol, ABC, Generic[R]):
+    """One kept-alive connection, one request at a time (no pipelining); `respond` makes
+    the answer's object (an `httpx.Response` here; the bench's load generator,
+    dispatcher/bench/e2e_http.py, makes a lighter one)."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
         self._parser = httptools.HttpResponseParser(self)
-        self._waiter: asyncio.Future[httpx.Response] | None = None
+        self._waiter: asyncio.Future[R] | None = None
         self._read_timeout: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._headers: list[tuple[bytes, bytes]] = []
@@ -99,12 +106,8 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         waiter = self._waiter
-        response = httpx.Response(
-            self._parser.get_status_code(),
-            headers=self._headers,
-            stream=httpx.ByteStream(b"".join(self._body)),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": self._reason},
-        )
+        status = self._parser.get_status_code()
+        response = self.respond(status, self._reason, self._headers, b"".join(self._body))
         if not self._parser.should_keep_alive():
             self.close()
         self._waiter, self._headers, self._reason, self._body = None, [], b"", []
@@ -113,7 +116,13 @@ class _Connection(asyncio.Protocol):
             waiter.set_result(response)
 
     # ours
-    def request(self, data: bytes, read_timeout: float | None) -> asyncio.Future[httpx.Response]:
+    @abstractmethod
+    def respond(
+        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> R:
+        """The answer as the caller reads it."""
+
+    def request(self, data: bytes, read_timeout: float | None) -> asyncio.Future[R]:
         assert self.transport is not None and self._waiter is None
         self._waiter = asyncio.get_running_loop().create_future()
         self._read_timeout = read_timeout
@@ -157,20 +166,40 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
-class _Origin:
-    """The connections to one `host:port`."""
+class _HttpxConnection(Connection[httpx.Response]):
+    def respond(
+        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> httpx.Response:
+        return httpx.Response(
+            status,
+            headers=headers,
+            stream=httpx.ByteStream(body),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+        )
 
-    def __init__(self, host: str, port: int, limits: httpx.Limits) -> None:
+
+_UNLIMITED = 1 << 30
+
+
+class Origin(Generic[R]):
+    """The connections to one `host:port` (None in `limits`: no limit)."""
+
+    def __init__(
+        self, host: str, port: int, limits: httpx.Limits, connection: Callable[[], Connection[R]]
+    ) -> None:
         self.host, self.port = host, port
-        self.max_connections = limits.max_connections or 1 << 30
-        self.max_keepalive = limits.max_keepalive_connections or 0
+        self.max_connections = limits.max_connections or _UNLIMITED
+        keepalive = limits.max_keepalive_connections
+        self.max_keepalive = _UNLIMITED if keepalive is None else keepalive
         self.expiry = limits.keepalive_expiry
-        self.idle: collections.deque[_Connection] = collections.deque()
-        self.open: set[_Connection] = set()
+        self.connection = connection
+        self.idle: collections.deque[Connection[R]] = collections.deque()
+        self.open: set[Connection[R]] = set()
         self.opening = 0
+        self.opened = 0  # connections opened in all (kept alive: few, however many requests)
         self.waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
-    async def send(self, data: bytes, timeouts: dict[str, float | None]) -> httpx.Response:
+    async def send(self, data: bytes, timeouts: dict[str, float | None]) -> R:
         conn = await self._acquire(timeouts)
         try:
             response = await conn.request(data, timeouts.get("read"))
@@ -181,7 +210,7 @@ class _Origin:
         self._release(conn)
         return response
 
-    async def _acquire(self, timeouts: dict[str, float | None]) -> _Connection:
+    async def _acquire(self, timeouts: dict[str, float | None]) -> Connection[R]:
         while True:
             now = time.monotonic()
             while self.idle:
@@ -203,12 +232,12 @@ class _Origin:
                     self._wake()  # woken and cancelled at once: pass the turn on
                 raise
 
-    async def _connect(self, timeout: float | None) -> _Connection:
+    async def _connect(self, timeout: float | None) -> Connection[R]:
         self.opening += 1
         try:
             loop = asyncio.get_running_loop()
             async with asyncio.timeout(timeout):
-                _, conn = await loop.create_connection(_Connection, self.host, self.port)
+                _, conn = await loop.create_connection(self.connection, self.host, self.port)
         except TimeoutError:
             raise httpx.ConnectTimeout(f"connecting to {self.host}:{self.port}") from None
         except OSError as exc:
@@ -217,12 +246,13 @@ class _Origin:
             self.opening -= 1
             self._wake()
         self.open.add(conn)
+        self.opened += 1
         return conn
 
-    def _fresh(self, conn: _Connection, now: float) -> bool:
+    def _fresh(self, conn: Connection[R], now: float) -> bool:
         return self.expiry is None or now - conn.idle_since < self.expiry
 
-    def _release(self, conn: _Connection) -> None:
+    def _release(self, conn: Connection[R]) -> None:
         if conn.closed or len(self.idle) >= self.max_keepalive:
             self._drop(conn)
         else:
@@ -235,7 +265,7 @@ class _Origin:
                 self._drop(self.idle.popleft())
         self._wake()
 
-    def _drop(self, conn: _Connection) -> None:
+    def _drop(self, conn: Connection[R]) -> None:
         conn.close()
         self.open.discard(conn)
 
@@ -246,11 +276,12 @@ class _Origin:
                 waiter.set_result(None)
                 return
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         for conn in self.open:
             conn.close()
         self.open.clear()
         self.idle.clear()
+        await asyncio.sleep(0)  # let the transports run their connection_lost
 
 
 class PlainHttpTransport(httpx.AsyncBaseTransport):
@@ -259,7 +290,7 @@ class PlainHttpTransport(httpx.AsyncBaseTransport):
     def __init__(self, fallback: httpx.AsyncBaseTransport, limits: httpx.Limits) -> None:
         self.fallback = fallback
         self.limits = limits
-        self.origins: dict[tuple[str, int], _Origin] = {}
+        self.origins: dict[tuple[str, int], Origin[httpx.Response]] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -272,7 +303,7 @@ class PlainHttpTransport(httpx.AsyncBaseTransport):
         key = (url.host, url.port or 80)
         origin = self.origins.get(key)
         if origin is None:
-            origin = self.origins[key] = _Origin(*key, self.limits)
+            origin = self.origins[key] = Origin(*key, self.limits, _HttpxConnection)
         body = await request.aread()
         head = [request.method.encode("ascii"), b" ", url.raw_path, b" HTTP/1.1\r\n"]
         for name, value in request.headers.raw:
@@ -288,7 +319,6 @@ class PlainHttpTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         for origin in self.origins.values():
-            origin.close()
+            await origin.aclose()
         self.origins.clear()
-        await asyncio.sleep(0)  # let the transports run their connection_lost
         await self.fallback.aclose()
