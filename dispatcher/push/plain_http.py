@@ -107,8 +107,13 @@ class Connection(asyncio.Protocol, ABC, Generic[R]):
     def on_message_complete(self) -> None:
         waiter = self._waiter
         status = self._parser.get_status_code()
+        if 100 <= status < 200 and status != 101:  # informational (103 Early Hints…): as
+            self._headers, self._reason, self._body = [], b"", []  # httpcore, wait on
+            return
         response = self.respond(status, self._reason, self._headers, b"".join(self._body))
-        if not self._parser.should_keep_alive():
+        assert self.transport is not None
+        # Not reused if the server said so, or answered before it had read all we sent.
+        if not self._parser.should_keep_alive() or self.transport.get_write_buffer_size():
             self.close()
         self._waiter, self._headers, self._reason, self._body = None, [], b"", []
         self._disarm()

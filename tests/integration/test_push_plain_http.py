@@ -280,3 +280,17 @@ async def test_pushes_keep_no_cookies() -> None:
         await client.aclose()
         server.close()
     assert [b"cookie:" in request.lower() for request in seen] == [False, False]
+
+
+async def test_an_informational_answer_is_skipped_as_httpcore_skips_it() -> None:
+    hints = b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n"
+    server, base = await serve(answering(hints + OK, OK))
+    client = make_client()
+    try:
+        first = await client.post(base + "/e", content=b"{}")
+        second = await client.post(base + "/e", content=b"{}")  # the same connection
+    finally:
+        await client.aclose()
+        server.close()
+    assert (first.status_code, first.text, "link" in first.headers) == (200, "ok", False)
+    assert second.status_code == 200
