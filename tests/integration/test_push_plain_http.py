@@ -294,3 +294,37 @@ async def test_an_informational_answer_is_skipped_as_httpcore_skips_it() -> None
         server.close()
     assert (first.status_code, first.text, "link" in first.headers) == (200, "ok", False)
     assert second.status_code == 200
+
+
+def test_on_uvloop_as_the_api_runs_it() -> None:
+    """The API (uvicorn on uvloop) sends its group replies with this client: uvloop's
+    transports are no asyncio.Transport subclass. Kept alive, a close while idle noticed,
+    the same answers."""
+    import uvloop
+
+    async def main() -> None:
+        server, base = await serve(answering(OK, OK))  # then closes: a new connection
+        client = make_client()
+        try:
+            texts = [(await client.post(base + "/u", content=b"{}")).text for _ in range(2)]
+            assert _plain(client).connections() == 1
+            await asyncio.sleep(0.05)  # the server's close arrives
+            texts.append((await client.post(base + "/u", content=b"{}")).text)
+            assert _plain(client).origins[("127.0.0.1", _port(base))].opened == 2
+        finally:
+            await client.aclose()
+            server.close()
+        assert texts == ["ok"] * 3
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
+
+
+def _plain(client: httpx.AsyncClient) -> PlainHttpTransport:
+    transport = client._transport  # type: ignore[attr-defined]
+    assert isinstance(transport, PlainHttpTransport)
+    return transport
+
+
+def _port(base: str) -> int:
+    return int(base.rsplit(":", 1)[1])
