@@ -73,6 +73,7 @@ class Connection(asyncio.Protocol, ABC, Generic[R]):
         self._headers: list[tuple[bytes, bytes]] = []
         self._reason = b""
         self._body: list[bytes] = []
+        self._until_close = False  # the answer's body ends where the connection does
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -93,6 +94,9 @@ class Connection(asyncio.Protocol, ABC, Generic[R]):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._waiter is not None and self._until_close and exc is None:
+            self.on_message_complete()  # its close ends it (HTTP/1.0 style), as h11 reads it
+            return
         self._fail(httpx.RemoteProtocolError("server disconnected without sending a response"))
 
     # httptools callbacks
@@ -101,6 +105,15 @@ class Connection(asyncio.Protocol, ABC, Generic[R]):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        framed = (b"content-length", b"transfer-encoding")
+        status = self._parser.get_status_code()
+        self._until_close = (
+            status >= 200
+            and status not in (204, 304)
+            and not any(name.lower() in framed for name, _ in self._headers)
+        )
 
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
@@ -112,6 +125,7 @@ class Connection(asyncio.Protocol, ABC, Generic[R]):
             self._headers, self._reason, self._body = [], b"", []  # httpcore, wait on
             return
         response = self.respond(status, self._reason, self._headers, b"".join(self._body))
+        self._until_close = False
         assert self.transport is not None
         # Not reused if the server said so, or answered before it had read all we sent.
         if not self._parser.should_keep_alive() or self.transport.get_write_buffer_size():

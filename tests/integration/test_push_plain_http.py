@@ -328,3 +328,23 @@ def _plain(client: httpx.AsyncClient) -> PlainHttpTransport:
 
 def _port(base: str) -> int:
     return int(base.rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize("version", [b"1.0", b"1.1"])
+async def test_an_answer_without_length_ends_where_the_connection_does(version: bytes) -> None:
+    async def until_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/" + version + b" 200 OK\r\ncontent-type: text/plain\r\n\r\nhel")
+        await writer.drain()
+        writer.write(b"lo")
+        writer.close()
+
+    server, base = await serve(until_close)
+    client = make_client()
+    fallback = httpx.AsyncClient(transport=_plain(client).fallback)
+    try:
+        answers = [await sender.post(base + "/0", content=b"{}") for sender in (client, fallback)]
+    finally:
+        await client.aclose()
+        server.close()
+    assert [(a.status_code, a.text) for a in answers] == [(200, "hello")] * 2
