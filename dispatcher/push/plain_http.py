@@ -15,7 +15,9 @@ or unreachable host `ConnectError` (`ConnectTimeout` past `connect`), no byte of
 for `read` seconds `ReadTimeout` (the clock restarts at each byte received, as httpx's per
 read; it starts once the request is handed to the socket), a connection that closed or
 spoke garbage before a complete answer `RemoteProtocolError`, a header h11 would refuse
-to write (CR/LF in a value: an injected header) `LocalProtocolError`.
+to write (CR/LF in a value: an injected header) `LocalProtocolError`. Answers are read as
+h11 reads them: informational ones (1xx but 101) skipped, a body with neither length nor
+chunking ended by the close.
 
 Kept alive: per origin at most `max_connections` open, `max_keepalive` idle, each idle at
 most `keepalive_expiry` seconds. A connection the server closed while idle is dropped when
