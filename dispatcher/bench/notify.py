@@ -139,8 +139,11 @@ class _Agent:
     def connections(self) -> int | None:
         """Connections the agent's client keeps (keep-alive: a few, however many POSTs)."""
         deliverer = self.agent.notifier._deliverer
-        pool = getattr(getattr(deliverer, "_client", None), "_transport", None)
-        found = getattr(getattr(pool, "_pool", None), "connections", None)
+        transport = getattr(getattr(deliverer, "_client", None), "_transport", None)
+        counted = getattr(transport, "connections", None)  # PlainHttpTransport (plain http)
+        if callable(counted):
+            return int(counted())
+        found = getattr(getattr(transport, "_pool", None), "connections", None)  # before it
         return None if found is None else len(found)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import httpx
@@ -15,6 +16,12 @@ from dispatcher.push.signing import standard_webhook_signature
 
 
 class WebhookChannel(HttpChannel):
+    @cached_property
+    def _url(self) -> httpx.URL:
+        """Parsed once (httpx parses a string URL at every request): the endpoint's URL is
+        fixed for the channel's life (a changed endpoint gets a new channel)."""
+        return httpx.URL(str(self.endpoint.url))
+
     def build_request(self, delivery: Delivery) -> httpx.Request:
         return self._signed(delivery.delivery_id, f"push.{delivery.kind.value}", _data(delivery))
 
@@ -44,7 +51,7 @@ class WebhookChannel(HttpChannel):
             "webhook-timestamp": str(timestamp),
             "webhook-signature": signature,
         }
-        return self.post_bytes(str(self.endpoint.url), body, headers)
+        return self.post_bytes(self._url, body, headers)
 
 
 def _data(delivery: Delivery) -> dict[str, Any]:
