@@ -44,6 +44,7 @@ class DispatchApp(faust.App):
             consumer,
             lambda: super(DispatchApp, self)._consumer_wait_empty(consumer, logger),
             self.stop_drain_seconds,
+            self.contiguous_topics,
         )
 
     def _new_producer(self) -> ProducerT:

@@ -25,6 +25,10 @@ async def record_events(
     """
     if not events:
         return 0
+    # An event twice in one batch (a command replayed after a crash produces its record again,
+    # and both copies can land in one poll) is recorded once: the log keeps one row, and the
+    # read models' set-based steps would otherwise apply it twice (e.g. count an offer twice).
+    events = _first_of_each(events)
     if not bulk:
         return await _one_by_one(conn, events)
     # The log, the new requests and the offer waves (most of the traffic) are one statement
@@ -41,6 +45,17 @@ async def record_events(
         new = await record_head(conn, events)
         await apply_steps(conn, [e for e in rest if e.event_id in new])
     return len(new)
+
+
+def _first_of_each(events: Sequence[Event]) -> list[Event]:
+    """The batch with each event id's first occurrence only, in order."""
+    seen: set[str] = set()
+    unique = []
+    for e in events:
+        if e.event_id not in seen:
+            seen.add(e.event_id)
+            unique.append(e)
+    return unique
 
 
 async def _one_by_one(conn: asyncpg.Connection, events: Sequence[Event]) -> int:

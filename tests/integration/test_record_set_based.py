@@ -225,3 +225,31 @@ def test_steps_keep_each_requests_order_where_it_matters() -> None:
                         assert where[a.event_id] < where[b.event_id], (a.body.type, b.body.type)
         for _, run in planned:
             assert len({WRITERS.get(e.body.type, e.body.type) for e in run}) == 1
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+async def test_an_event_twice_in_one_batch_is_recorded_once(stack: LocalStack, bulk: bool) -> None:
+    """A command replayed after a crash produces its events record again; both copies can
+    land in one poll. Each offer must still be counted once (it was counted twice)."""
+    events = simulated_day(5)
+    opened = next(e for e in events if e.body.type == "request_opened")
+    offers = [
+        e for e in events if e.body.type == "offer_sent" and e.request_id == opened.request_id
+    ]
+    assert offers
+    name = f"test_rec_{uuid.uuid4().hex[:8]}_dup"
+    try:
+        dsn = await _fresh_db(stack.pg_dsn, name)
+        conn = await asyncpg.connect(dsn)
+        try:
+            new = await record_events(conn, [opened, *offers, *offers], bulk=bulk)
+            row = await conn.fetchrow(
+                "SELECT offers_sent FROM requests WHERE request_id = $1", opened.request_id
+            )
+            logged = await conn.fetchval("SELECT count(*) FROM event_log")
+        finally:
+            await conn.close()
+    finally:
+        await _drop_db(stack.pg_dsn, name)
+    assert new == logged == 1 + len(offers)
+    assert row is not None and row["offers_sent"] == len(offers)

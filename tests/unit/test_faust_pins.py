@@ -12,7 +12,7 @@ import inspect
 from typing import Any
 
 import faust
-from aiokafka.producer.message_accumulator import MessageAccumulator, MessageBatch
+from aiokafka.producer.message_accumulator import BatchBuilder, MessageAccumulator, MessageBatch
 from faust.app.base import App
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
@@ -47,10 +47,14 @@ PINNED: dict[str, tuple[Any, str]] = {
     "Consumer.wait_empty": (Consumer.wait_empty, "e4662fe24f094819"),
     "Consumer._clean_unacked_messages": (Consumer._clean_unacked_messages, "11be2587e71c9162"),
     "Consumer.track_message": (Consumer.track_message, "217d7f1399a4cd8e"),
+    # ... and the rebalance path, whose wait stays unbounded.
+    "App._on_partitions_revoked": (App._on_partitions_revoked, "d5c895bbe57dc73a"),
     # streams/faust_producer.py: Faust's producer it extends, and the aiokafka batching that
     # `send_now` relies on (a closed batch does not linger; the waiter wakes the sender).
     "App._new_producer": (App._new_producer, "e7e1814e715d8b30"),
     "Producer.send": (aiokafka_driver.Producer.send, "0b5bd08f52e5e2a9"),
+    "Producer._ensure_producer": (aiokafka_driver.Producer._ensure_producer, "5592a4bbdf251325"),
+    "BatchBuilder.close": (BatchBuilder.close, "084fb8748d27f9b6"),
     "MessageBatch.remaining_linger": (MessageBatch.remaining_linger, "6f296891237ba250"),
     "MessageAccumulator.drain_by_nodes": (MessageAccumulator.drain_by_nodes, "fc995afbfc5718e2"),
     "MessageAccumulator.add_message": (MessageAccumulator.add_message, "56ff7e6c19185f83"),
