@@ -70,6 +70,20 @@ async def offer_links(
             "accept": httpx.URL(str(push["accept_url"])).raw_path.decode(),
             "decline": httpx.URL(str(push["decline_url"])).raw_path.decode(),
         }
+    # The tests read the offers' recorded state; the push can arrive before the record agent
+    # has recorded them (its window: DISPATCH_RECORD_BATCH_WAIT_SECONDS), so wait for that.
+    db = await asyncpg.connect(stack.pg_dsn)
+    try:
+        ids = [f["offer_id"] for f in found.values()]
+        await eventually(
+            lambda: db.fetchval(
+                "SELECT count(*) = $2 FROM offers WHERE offer_id = ANY($1)", ids, len(ids)
+            ),
+            timeout=30,
+            what="the offers recorded",
+        )
+    finally:
+        await db.close()
     return rid, found
 
 
