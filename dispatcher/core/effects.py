@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from dispatcher.core.load import local_day, offered
+from pydantic import BaseModel
+
+from dispatcher.core.load import local_day
 from dispatcher.core.state import Decision, DispatchState
-from dispatcher.core.trusted import SAME_FIELDS, builder, replaced, updated
+from dispatcher.core.trusted import builder, like, updated
 from schemas._base import require_utc
 from schemas.commands import Command
 from schemas.events import Event, EventBody, event_id_prefix, uuid5_of
@@ -16,6 +18,18 @@ from schemas.records import HelperLoad, HelperState, RequestState
 
 _event = builder(Event)
 _LOAD = frozenset(("load",))
+# What an offer changes in a helper's load, on a new local day and on the same day.
+_OFFERED_NEW_DAY = frozenset(
+    ("day", "offers_today", "assignments_today", "offers_total", "last_offered_at")
+)
+_OFFERED = frozenset(("offers_today", "offers_total", "last_offered_at"))
+
+
+def _with(model: BaseModel, changed: frozenset[str]) -> set[str]:
+    """`model`'s fields-set with `changed` added: the same set when it holds them already
+    (a frozen model's fields-set never changes after it is built), else a new one."""
+    fields_set = model.__pydantic_fields_set__
+    return fields_set if changed <= fields_set else fields_set | changed
 
 
 class Effects:
@@ -28,7 +42,7 @@ class Effects:
         self.helpers: dict[str, HelperState] = {}
         self._days: dict[int, date] = {}
         # `event_id_for(command_id, i)` hashes this head + `str(i)`: encoded once, not per event.
-        self._id_prefix = event_id_prefix(command.command_id)
+        self.event_id_prefix = event_id_prefix(command.command_id)
 
     def emit(self, body: EventBody, request_id: str | None) -> None:
         """`make_event(...)` without re-validating the body (see `core.trusted`)."""
@@ -36,7 +50,7 @@ class Effects:
         events = self.events
         events.append(
             _event(
-                event_id=uuid5_of(self._id_prefix + str(len(events)).encode()),
+                event_id=uuid5_of(self.event_id_prefix + str(len(events)).encode()),
                 community_id=self.command.community_id,
                 request_id=request_id,
                 occurred_at=self.now,
@@ -44,16 +58,6 @@ class Effects:
                 body=body,
             )
         )
-
-    def emit_like(self, template: Event, body: EventBody) -> None:
-        """`emit(body, template.request_id)` for a run of events of one request (a wave of
-        offers): a copy of `template` (one `emit`ted already, so of this command) with
-        this event's id and body, instead of a fresh build of every field."""
-        events = self.events
-        d = template.__dict__.copy()
-        d["event_id"] = uuid5_of(self._id_prefix + str(len(events)).encode())
-        d["body"] = body
-        events.append(replaced(template, d, SAME_FIELDS))
 
     def helper(self, helper_id: str) -> HelperState | None:
         pending = self.helpers.get(helper_id)
@@ -68,22 +72,41 @@ class Effects:
             helper, today = found
             self.helpers[helper_id] = updated(helper, load=change(helper.load, today))
 
-    def count_offer(self, helper_id: str) -> None:
-        """`update_load(helper_id, offered)` for the hot path (once per offer sent): the
-        helper's copied `__dict__` edited in place rather than a keyword dict built."""
-        helper = self.helpers.get(helper_id)
-        if helper is None:
-            helper = self.state.helpers.get(helper_id)
+    def count_offers(self, helper_ids: list[str]) -> None:
+        """`update_load(helper_id, load.offered)` for each helper offered, in order: the
+        hot path (a wave's offers), with the load's count (`_OFFERED`) and `trusted.replaced` inlined and each
+        copied `__dict__` edited in place rather than a keyword dict built."""
+        pending = self.helpers
+        stored = self.state.helpers
+        days = self._days
+        now = self.now
+        for helper_id in helper_ids:
+            helper = pending.get(helper_id)
             if helper is None:
-                return  # removed from the roster since (nothing to count)
-        # `_with_day`, inlined.
-        offset = helper.profile.utc_offset_minutes
-        today = self._days.get(offset)
-        if today is None:
-            today = self._days[offset] = local_day(self.now, offset)
-        d = helper.__dict__.copy()
-        d["load"] = offered(d["load"], self.now, today)
-        self.helpers[helper_id] = replaced(helper, d, _LOAD)
+                helper = stored.get(helper_id)
+                if helper is None:
+                    continue  # removed from the roster since (nothing to count)
+            d = helper.__dict__.copy()
+            # `_with_day`, inlined.
+            offset = d["profile"].utc_offset_minutes
+            today = days.get(offset)
+            if today is None:
+                today = days[offset] = local_day(now, offset)
+            # `offered(load, now, today)`, inlined.
+            load = d["load"]
+            counts = load.__dict__.copy()
+            if counts["day"] != today:  # a new day: the per-day counters start again
+                counts["day"] = today
+                counts["offers_today"] = 1
+                counts["assignments_today"] = 0
+                changed = _OFFERED_NEW_DAY
+            else:
+                counts["offers_today"] += 1
+                changed = _OFFERED
+            counts["offers_total"] += 1
+            counts["last_offered_at"] = now
+            d["load"] = like(HelperLoad, counts, _with(load, changed))
+            pending[helper_id] = like(HelperState, d, _with(helper, _LOAD))
 
     def _with_day(self, helper_id: str) -> tuple[HelperState, date] | None:
         """The helper as this command left it so far, and its local day; None for a

@@ -1,38 +1,17 @@
 """Helper load counters: pure functions from one `HelperLoad` to the next (copied with
-`updated`, not validated again: every value is an int or a date/UTC time the core made)."""
+`updated`, not validated again: every value is an int or a date/UTC time the core made).
+An offer's count, the hot path, is `Effects.count_offers`."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from dispatcher.core.trusted import replaced, updated
+from dispatcher.core.trusted import updated
 from schemas.records import HelperLoad
 
 
 def local_day(now: datetime, utc_offset_minutes: int) -> date:
     return now.astimezone(timezone(timedelta(minutes=utc_offset_minutes))).date()
-
-
-_OFFERED_NEW_DAY = frozenset(
-    ("day", "offers_today", "assignments_today", "offers_total", "last_offered_at")
-)
-_OFFERED = frozenset(("offers_today", "offers_total", "last_offered_at"))
-
-
-def offered(load: HelperLoad, now: datetime, today: date) -> HelperLoad:
-    # Runs once per offer sent: the copied `__dict__` edited in place (`replaced`).
-    d = load.__dict__.copy()
-    if d["day"] != today:  # a new day: the per-day counters start again
-        d["day"] = today
-        d["offers_today"] = 1
-        d["assignments_today"] = 0
-        changed = _OFFERED_NEW_DAY
-    else:
-        d["offers_today"] += 1
-        changed = _OFFERED
-    d["offers_total"] += 1
-    d["last_offered_at"] = now
-    return replaced(load, d, changed)
 
 
 def accepted(load: HelperLoad, today: date) -> HelperLoad:

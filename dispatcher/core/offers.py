@@ -4,11 +4,12 @@ candidate."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
 from dispatcher.core.index import Candidate
-from dispatcher.core.trusted import SAME_FIELDS, builder, replaced
+from dispatcher.core.trusted import builder, like
 from schemas.events import Event, OfferSent, offer_id_prefix, uuid5_of
 from schemas.records import OfferRecord
 from schemas.vocab import Ring
@@ -16,6 +17,8 @@ from schemas.vocab import Ring
 _offer_record = builder(OfferRecord)
 _offer_sent = builder(OfferSent)
 _NO_TEAM: tuple[str | None, int] = (None, 0)
+# A wave's first offer record, `OfferSent` body and envelope: (`__dict__`, fields-set) each.
+_Templates = tuple[dict[str, Any], set[str], dict[str, Any], set[str], dict[str, Any], set[str]]
 
 
 def send_offers(
@@ -39,11 +42,14 @@ def send_offers(
     # The same for every offer of this wave: computed once, not per helper.
     expires_at = fx.now + timedelta(seconds=d.plan.offer_ttl_s)
     offer_prefix = offer_id_prefix(request_id)
+    event_prefix = fx.event_id_prefix
     asked: dict[tuple[int, ...], tuple[tuple[str, ...], bool]] = {}
     entries = fx.state.index.entries
+    offers = d.offers
+    events = fx.events
     # The wave's first offer, its event and envelope are built field by field; the others
-    # are copies of them with the fields that differ (`trusted.replaced`): the same objects.
-    first: tuple[OfferRecord, OfferSent, Event] | None = None
+    # are copies of them with the fields that differ (`trusted.like`): the same objects.
+    first: _Templates | None = None
 
     # `eligibility.fits` per open need, unrolled: (index, skills as a set, a presence need).
     tests = [(i, frozenset(d.needs[i].skills), not d.remote[i]) for i in open_needs]
@@ -103,25 +109,38 @@ def send_offers(
                 team_size=team_size,
             )
             fx.emit(body, request_id)
-            first = (offer, body, fx.events[-1])
+            event = events[-1]
+            first = (
+                offer.__dict__,
+                offer.__pydantic_fields_set__,
+                body.__dict__,
+                body.__pydantic_fields_set__,
+                event.__dict__,
+                event.__pydantic_fields_set__,
+            )
         else:
-            # Every field set here was set in the first too: the fields-set is the same.
-            o = first[0].__dict__.copy()
+            # Every field set here was set in the first too: the fields-sets are the same.
+            o_values, o_fields, b_values, b_fields, e_values, e_fields = first
+            o = o_values.copy()
             o["offer_id"] = offer_id
             o["helper_id"] = helper_id
             o["need_indexes"] = need_indexes
             o["ring"] = cand.ring
             o["team_id"] = team_id
-            offer = replaced(first[0], o, SAME_FIELDS)
-            b = first[1].__dict__.copy()
+            offer = like(OfferRecord, o, o_fields)
+            b = b_values.copy()
             b["offer_id"] = offer_id
             b["helper_id"] = helper_id
             b["ring"] = cand.ring
             b["skills"], b["remote"] = skills_remote
             b["team_id"] = team_id
             b["team_size"] = team_size
-            fx.emit_like(first[2], replaced(first[1], b, SAME_FIELDS))
-        d.offers.append(offer)
-        fx.count_offer(helper_id)
+            # `fx.emit(body, request_id)`: the first's envelope with this id and body.
+            e = e_values.copy()
+            e["event_id"] = uuid5_of(event_prefix + str(len(events)).encode())
+            e["body"] = like(OfferSent, b, b_fields)
+            events.append(like(Event, e, e_fields))
+        offers.append(offer)
         sent.append(helper_id)
+    fx.count_offers(sent)
     return sent
