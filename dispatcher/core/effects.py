@@ -73,9 +73,9 @@ class Effects:
             self.helpers[helper_id] = updated(helper, load=change(helper.load, today))
 
     def count_offers(self, helper_ids: list[str]) -> None:
-        """`update_load(helper_id, load.offered)` for each helper offered, in order: the
-        hot path (a wave's offers), with the load's count (`_OFFERED`) and `trusted.replaced` inlined and each
-        copied `__dict__` edited in place rather than a keyword dict built."""
+        """Count an offer in the load of each helper offered, in order: the hot path (a
+        wave's offers), with the helper lookups bound once, `trusted.replaced` inlined and
+        each copied `__dict__` edited in place rather than a keyword dict built."""
         pending = self.helpers
         stored = self.state.helpers
         days = self._days
