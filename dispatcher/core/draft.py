@@ -20,7 +20,24 @@ from schemas.records import (
     RequestStatus,
 )
 from schemas.requests import RequestSpec, SkillNeed
-from schemas.vocab import Party, ReferralTarget
+from schemas.vocab import Party, ReferralTarget, Skill
+
+# `effective_needs()` of specs without explicit needs, by (skills, helpers needed): it
+# builds validated `SkillNeed` models (frozen, so sharing them is safe) at every command.
+_DERIVED_NEEDS: dict[tuple[tuple[Skill, ...], int], tuple[SkillNeed, ...]] = {}
+_DERIVED_NEEDS_KEPT = 1024  # distinct skill sets × counts: few; a bound all the same
+
+
+def _needs_of(spec: RequestSpec) -> tuple[SkillNeed, ...]:
+    if spec.needs:
+        return spec.needs
+    key = (spec.skills, spec.helpers_needed)
+    needs = _DERIVED_NEEDS.get(key)
+    if needs is None:
+        if len(_DERIVED_NEEDS) >= _DERIVED_NEEDS_KEPT:
+            _DERIVED_NEEDS.clear()
+        needs = _DERIVED_NEEDS[key] = spec.effective_needs()
+    return needs
 
 
 @dataclass
@@ -59,7 +76,7 @@ class RequestDraft:
             offers=list(r.offers),
             assignments=list(r.assignments),
             whistle_blown=r.whistle_blown,
-            needs=r.spec.effective_needs(),
+            needs=_needs_of(r.spec),
             closed_at=r.closed_at,
             closed_by=r.closed_by,
             referred_to=r.referred_to,

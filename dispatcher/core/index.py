@@ -45,6 +45,9 @@ class Candidate(NamedTuple):
 
 
 _by_key = itemgetter(2)  # Candidate.key
+
+# `Candidate(*fields)` without the generated `__new__`'s Python frame.
+_new_tuple = tuple.__new__
 _by_id = attrgetter("helper_id")  # a bucket's order
 T = TypeVar("T")
 
@@ -215,7 +218,9 @@ class HelperIndex:
                     if key is not None:
                         ring_keys.append(key)
             ring_keys.sort()  # keys are distinct (the id is last): the order is total
-            found.extend(Candidate(k[-1], ring, k) for k in ring_keys[: limit - len(found)])
+            found.extend(
+                [_new_tuple(Candidate, (k[-1], ring, k)) for k in ring_keys[: limit - len(found)]]
+            )
             if len(found) >= limit:
                 break
         return found

@@ -111,7 +111,8 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
     )
     d = RequestDraft.of(request, fx.now)
     fx.emit(
-        RequestOpened(
+        trusted(  # every value from the validated spec and plan
+            RequestOpened,
             category=spec.category,
             urgency=spec.urgency,
             helpers_needed=sum(n.count for n in d.needs),  # `spec.total_slots()`, derived once
@@ -124,7 +125,11 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
     number = entry(spec.category).emergency
     if spec.is_life_threatening() and number is not None:
         fx.emit(
-            EmergencyCallAdvised(number=number, message=EMERGENCY_MESSAGE.format(number=number)),
+            trusted(
+                EmergencyCallAdvised,
+                number=number,
+                message=EMERGENCY_MESSAGE.format(number=number),
+            ),
             d.request_id,
         )
     if held_until is not None:
