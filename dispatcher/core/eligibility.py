@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date, time
 
 from dispatcher.core.context import SearchContext
-from dispatcher.core.entry import HelperEntry
+from dispatcher.core.entry import HelperEntry, phone_tag
 from schemas.plans import RING_ORDER
 from schemas.requests import SkillNeed
 from schemas.vocab import Ring
@@ -112,6 +112,8 @@ def eligible_ranker(ctx: SearchContext) -> Ranker:
     community_id = ctx.community_id
     requester_id = ctx.requester_helper_id
     requester_phone = ctx.requester_phone
+    # No helper's tag is -2: without a requester phone the phone is never compared.
+    requester_tag = -2 if requester_phone is None else phone_tag(requester_phone)
     prefer_gender = ctx.prefer_gender
     prefer_party = ctx.prefer_party
     respect_dnd = ctx.respect_dnd
@@ -125,8 +127,10 @@ def eligible_ranker(ctx: SearchContext) -> Ranker:
             or entry.away
             or entry.busy
             or entry.community_id != community_id
-            or entry.helper_id == requester_id
-            or (requester_phone is not None and entry.phone == requester_phone)
+            # Neither reads a helper's id or phone string (each a read from memory at
+            # a random place, for every helper a search reads) unless it may match.
+            or (requester_id is not None and entry.helper_id == requester_id)
+            or (entry.phone_tag == requester_tag and entry.phone == requester_phone)
         ):
             return None
         offset = entry.utc_offset_minutes

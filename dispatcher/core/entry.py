@@ -33,6 +33,11 @@ def normalise_phone(phone: str | None) -> str | None:
     return digits or None
 
 
+def phone_tag(phone: str | None) -> int:
+    """0-255 from the phone's hash (-1 without a phone): equal phones, equal tags."""
+    return -1 if phone is None else hash(phone) & 0xFF
+
+
 @dataclass(slots=True, eq=False)
 class HelperEntry:
     helper_id: str
@@ -63,10 +68,15 @@ class HelperEntry:
     # search reads the helper: (day, offers + assignments that day, -responsiveness in
     # tenths, last offered as a timestamp). See `eligibility.rank_key`.
     load_rank: LoadRank = field(init=False, default=_DEFAULT_LOAD_RANK)
+    # `phone_tag(phone)`: a search compares it, a small int (one object shared by every
+    # helper) that is in the CPU caches already, before it reads each helper's phone
+    # string from memory; `phone` is set when the entry is made and never changed after.
+    phone_tag: int = field(init=False, default=-1)
 
     def __post_init__(self) -> None:
         if self.load is not _DEFAULT_LOAD:
             self.load_rank = rank_of_load(self.load)
+        self.phone_tag = phone_tag(self.phone)
 
     @classmethod
     def from_profile(cls, profile: HelperProfile) -> HelperEntry:

@@ -87,6 +87,7 @@ class HelperIndex:
     def __init__(self) -> None:
         self.entries: dict[str, HelperEntry] = {}
         self._buckets: dict[BucketKey, list[HelperEntry]] = {}
+        self._skill_sets: dict[frozenset[Skill], frozenset[Skill]] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -98,6 +99,7 @@ class HelperIndex:
         for e in entries:
             if e.helper_id in self.entries:
                 self.remove(e.helper_id)
+            self._share_skills(e)
             self.entries[e.helper_id] = e
             for key in _bucket_keys(e):
                 self._buckets.setdefault(key, []).append(e)
@@ -105,6 +107,7 @@ class HelperIndex:
             bucket.sort(key=_by_id)
 
     def upsert(self, entry: HelperEntry) -> None:
+        self._share_skills(entry)
         old = self.entries.get(entry.helper_id)
         if old is not None and old.same_static_facts(entry):
             # The same buckets: the new entry takes the old one's place in each.
@@ -118,6 +121,12 @@ class HelperIndex:
         self.entries[entry.helper_id] = entry
         for key in _bucket_keys(entry):
             insort(self._buckets.setdefault(key, []), entry, key=_by_id)
+
+    def _share_skills(self, entry: HelperEntry) -> None:
+        """One skill-set object per distinct set of skills (a few dozen in a community)
+        instead of one per helper: a search reads each helper's skills, and a shared set
+        is in the CPU caches where a helper's own one is a read from memory."""
+        entry.skills = self._skill_sets.setdefault(entry.skills, entry.skills)
 
     def remove(self, helper_id: str) -> None:
         old = self.entries.pop(helper_id, None)
