@@ -136,6 +136,8 @@ class RequestDraft:
         return self.needs[need_index].count - self.filled(need_index)
 
     def open_needs(self) -> list[int]:
+        if not self.assignments:  # nobody yet (a new request): every need counts >= 1
+            return list(range(len(self.needs)))
         return [i for i in range(len(self.needs)) if self.open_slots(i) > 0]
 
     def free_slot(self, need_index: int) -> int:
