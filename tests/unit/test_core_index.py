@@ -107,3 +107,38 @@ def test_buckets_hold_the_current_entries_after_an_upsert_with_the_same_buckets(
     )
     index.remove(victim)
     assert victim not in {e.helper_id for e in _bucketed(index)}
+
+
+def test_equal_skill_sets_are_one_object_after_bulk_load_and_upsert():
+    """The index shares one skill set per distinct set (a search reads every helper's:
+    a shared one is in the CPU caches); the helpers' skills are unchanged."""
+    state = build_state(300, seed=2, progress=False)
+    index: HelperIndex = state.index
+    by_value: dict[frozenset[Skill], frozenset[Skill]] = {}
+    for e in index.entries.values():
+        assert by_value.setdefault(e.skills, e.skills) is e.skills
+    some = next(e for e in index.entries.values() if e.skills)  # () is one object anyway
+    fresh = dataclasses.replace(some, skills=frozenset(set(some.skills)), active=False)
+    assert fresh.skills is not some.skills
+    index.upsert(fresh)
+    assert index.entries[some.helper_id].skills is by_value[some.skills]
+
+
+def test_requester_known_by_phone_is_skipped_but_not_a_phone_with_the_same_tag():
+    """The search compares a small tag of the phone before the phone itself: a helper
+    with the requester's phone is never ranked, one whose different phone shares the
+    tag still is."""
+    from dispatcher.core.eligibility import eligible_ranker
+    from dispatcher.core.entry import phone_tag
+
+    ctx = dataclasses.replace(_ctx(0), requester_phone="13800000000")
+    tag = phone_tag(ctx.requester_phone)
+    twin = next(p for i in range(100_000) if phone_tag(p := f"139{i:08d}") == tag)
+    state = build_state(20, seed=3, progress=False)
+    base = next(e for e in state.index.entries.values() if is_eligible(e, ctx))
+    rank = eligible_ranker(ctx)
+    same = dataclasses.replace(base, phone="13800000000")
+    assert same.phone_tag == tag and rank(same, 0, True) is None
+    other = dataclasses.replace(base, phone=twin)
+    assert other.phone_tag == tag and rank(other, 0, True) is not None
+    assert dataclasses.replace(base, phone=None).phone_tag == -1

@@ -218,3 +218,57 @@ def test_replaced_is_model_copy_and_shares_the_fields_set_only_when_it_holds_the
     shared = ours.__pydantic_fields_set__ is load.__pydantic_fields_set__
     assert shared == (set(changed) <= load.model_fields_set)
     assert load.model_fields_set == {"day", "offers_today"}  # the original is untouched
+
+
+def _counted_by_model_copy(helper: HelperState, today: date) -> HelperState:
+    """An offer counted in `helper`'s load as `model_copy` would: the reference for the
+    hot path's in-place copies (`Effects.count_offers`)."""
+    load = helper.load
+    changes: dict[str, Any]
+    if load.day != today:
+        changes = {"day": today, "offers_today": 1, "assignments_today": 0}
+    else:
+        changes = {"offers_today": load.offers_today + 1}
+    changes |= {"offers_total": load.offers_total + 1, "last_offered_at": NOW}
+    return helper.model_copy(update={"load": load.model_copy(update=changes)})
+
+
+def test_count_offers_is_model_copy_with_the_same_fields_sets():
+    from dispatcher.core.effects import Effects
+    from dispatcher.core.state import DispatchState
+    from schemas.commands import Command, SetHelperStatus
+
+    today = date(2024, 3, 5)  # NOW's day at UTC+8, the profile's default offset
+    loads = {
+        "fresh": HelperLoad(),  # nothing set: every changed field joins the fields-set
+        "same-day": HelperLoad(day=today, offers_today=2),
+        "new-day": HelperLoad(day=date(2024, 3, 4), offers_today=5, offers_total=9),
+        "counted": trusted(  # every field an offer changes set already: the set is shared
+            HelperLoad,
+            day=today,
+            offers_today=1,
+            assignments_today=0,
+            offers_total=1,
+            last_offered_at=NOW - timedelta(minutes=5),
+        ),
+    }
+    state = DispatchState()
+    for helper_id, load in loads.items():
+        profile = _profile().model_copy(update={"helper_id": helper_id})
+        state.helpers[helper_id] = HelperState(profile=profile, load=load)
+    command = Command(
+        command_id="c1", community_id="c", issued_at=NOW, body=SetHelperStatus(helper_id="x")
+    )
+    fx = Effects(state, command, NOW)
+    fx.count_offers([*loads, "gone", "same-day"])  # "gone": not on the roster (skipped)
+    assert list(fx.helpers) == list(loads)
+    for helper_id, ours in fx.helpers.items():
+        theirs = _counted_by_model_copy(state.helpers[helper_id], today)
+        if helper_id == "same-day":  # counted twice in one wave
+            theirs = _counted_by_model_copy(theirs, today)
+        _exact(ours, theirs)
+        assert ours.model_fields_set == theirs.model_fields_set
+        assert ours.load.model_fields_set == theirs.load.model_fields_set
+        assert state.helpers[helper_id].load is loads[helper_id]  # the stored one untouched
+    counted = loads["counted"]
+    assert fx.helpers["counted"].load.__pydantic_fields_set__ is counted.__pydantic_fields_set__
