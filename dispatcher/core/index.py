@@ -196,7 +196,7 @@ class HelperIndex:
         entries = self.entries
         # Entries read so far (or excluded): a set of the objects themselves, whose hash is
         # their identity, so a membership test reads nothing of the helper from memory.
-        seen = {entries[h] for h in exclude if h in entries}
+        seen = {e for h in exclude if (e := entries.get(h)) is not None}
         stop = RING_ORDER[max_ring]
         scan_limit = ctx.scan_limit
         # `fits` and `has_skill` unrolled: the need's skills as a set, once per search.
