@@ -110,6 +110,11 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
             "webhook-ids are refused. **Staff** send `Authorization: Bearer <token>`."
         ),
         lifespan=lifespan,
+        # No OpenTelemetry here (the API's metrics are Prometheus: ops/api_metrics.py), and
+        # FastAPI's bridge asked OpenTelemetry's global providers on every request whether
+        # one was configured (about 10 µs of CPU each); it would also export exception
+        # messages, which may quote what a caller sent.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.deps = deps
     app.state.group_replies = group_replies

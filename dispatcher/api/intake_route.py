@@ -46,6 +46,9 @@ class IntakeRoute:
         self.limit = limit
         self._routed = HTTP_SECONDS.labels("POST", PATH)
         self._unrouted = HTTP_SECONDS.labels("POST", "unmatched")
+        self._accepted = HTTP_REQUESTS.labels(
+            "POST", PATH, "202"
+        )  # the common case, looked up once
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -77,7 +80,10 @@ class IntakeRoute:
                 return
             await self._serve(scope, counting(receive, self.limit), observed)
         finally:
-            HTTP_REQUESTS.labels("POST", route, str(status)).inc()
+            if status == 202 and route == PATH:
+                self._accepted.inc()
+            else:
+                HTTP_REQUESTS.labels("POST", route, str(status)).inc()
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
