@@ -47,6 +47,14 @@ class Pool:
     async def execute(self, query: str, *args: Any) -> str:
         return "UPDATE 0"
 
+    async def acquire(self) -> Pool:  # its own connection
+        return self
+
+    async def release(self, connection: Pool) -> None: ...
+
+    def is_closed(self) -> bool:
+        return False
+
 
 ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
