@@ -46,9 +46,8 @@ class IntakeRoute:
         self.limit = limit
         self._routed = HTTP_SECONDS.labels("POST", PATH)
         self._unrouted = HTTP_SECONDS.labels("POST", "unmatched")
-        self._accepted = HTTP_REQUESTS.labels(
-            "POST", PATH, "202"
-        )  # the common case, looked up once
+        # The common case's counter, looked up once.
+        self._accepted = HTTP_REQUESTS.labels("POST", PATH, "202")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
