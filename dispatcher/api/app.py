@@ -29,6 +29,7 @@ from dispatcher.api import (
 from dispatcher.api import ops_pages as ops_web
 from dispatcher.api.body_limit import BodyLimit
 from dispatcher.api.deps import ApiDeps
+from dispatcher.api.intake_route import IntakeRoute
 from dispatcher.api.llm_classifier import close_llm
 from dispatcher.api.platform_login import routes as platform_login_routes
 from dispatcher.api.platforms.routes import router as platforms_router
@@ -109,6 +110,11 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
             "webhook-ids are refused. **Staff** send `Authorization: Bearer <token>`."
         ),
         lifespan=lifespan,
+        # No OpenTelemetry here (the API's metrics are Prometheus: ops/api_metrics.py), and
+        # FastAPI's bridge asked OpenTelemetry's global providers on every request whether
+        # one was configured (about 10 µs of CPU each); it would also export exception
+        # messages, which may quote what a caller sent.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.deps = deps
     app.state.group_replies = group_replies
@@ -139,4 +145,6 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     app.include_router(households.card)
     app.include_router(config_routes.router)
     ops_web.install(app, settings)
+    # Last, so outermost of our middlewares: the bot intake served below the framework.
+    app.add_middleware(IntakeRoute, endpoint=requests.submit_request, limit=settings.max_body_bytes)
     return app

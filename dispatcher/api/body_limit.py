@@ -17,9 +17,7 @@ class BodyTooLarge(HTTPException):
     """An HTTPException so FastAPI's body reader passes it on unchanged (→ 413)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(
-            413, {"reason": "body_too_large", "message": f"the body is larger than {limit} bytes"}
-        )
+        super().__init__(413, {"reason": "body_too_large", "message": _too_large_text(limit)})
 
 
 class BodyLimit:
@@ -33,25 +31,11 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.larger(scope["path"]) or self.limit
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                await reply(send, 400, "bad_content_length", "Content-Length must be a number")
-                return
-            if int(declared) > limit:
-                await _too_large(send, limit)
-                return
-        seen = 0
+        refusal = declared_refusal(scope, limit)
+        if refusal is not None:
+            await reply(send, *refusal)
+            return
         started = False
-
-        async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge(limit)
-            return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
@@ -60,14 +44,47 @@ class BodyLimit:
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting(receive, limit), tracking_send)
         except BodyTooLarge:
             if not started:
                 await _too_large(send, limit)
 
 
+def declared_refusal(scope: Scope, limit: int) -> tuple[int, str, str] | None:
+    """The answer to a declared Content-Length that is not a number (400) or over `limit`
+    (413), as `reply`'s arguments; None if it may come in."""
+    declared = dict(scope["headers"]).get(b"content-length")
+    if declared is None:
+        return None
+    if not declared.isdigit():
+        return 400, "bad_content_length", "Content-Length must be a number"
+    if int(declared) > limit:
+        return 413, "body_too_large", _too_large_text(limit)
+    return None
+
+
+def counting(receive: Receive, limit: int) -> Receive:
+    """`receive`, raising `BodyTooLarge` once more than `limit` body bytes came in."""
+    seen = 0
+
+    async def counting_receive() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(limit)
+        return message
+
+    return counting_receive
+
+
 async def _too_large(send: Send, limit: int) -> None:
-    await reply(send, 413, "body_too_large", f"the body is larger than {limit} bytes")
+    await reply(send, 413, "body_too_large", _too_large_text(limit))
+
+
+def _too_large_text(limit: int) -> str:
+    return f"the body is larger than {limit} bytes"
 
 
 async def reply(send: Send, status: int, reason: str, message: str) -> None:

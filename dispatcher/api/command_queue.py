@@ -140,9 +140,8 @@ async def _record(
     fresh_body = render(fresh)
     fresh_json = as_json(fresh_body)
     answer_json = fresh_json if claim is not None else None
-    pool = await deps.pool()
     submitted = await intake.submit(
-        pool,
+        deps.intake_db,
         webhook=webhook.webhook if webhook else None,
         bot_id=bot_id,
         key=claim.key if claim else None,

@@ -10,6 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from dispatcher.api.errors import fail
+from dispatcher.api.held_connections import HeldConnections
 from dispatcher.api.idempotency import DoneMarks
 from dispatcher.api.producer import CommandSink, KafkaCommandSink
 from dispatcher.api.ratelimit import RateLimiter
@@ -42,9 +43,12 @@ class ApiDeps:
     config_writer: ConfigWriter | None = field(init=False, default=None)
     config_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     done_marks: DoneMarks = field(init=False)  # idempotency answers final after their 202
+    # The intake statement's connections, kept between requests (a few of the pool's).
+    intake_db: HeldConnections = field(init=False)
 
     def __post_init__(self) -> None:
         self.done_marks = DoneMarks(self.pool)
+        self.intake_db = HeldConnections(self.pool, keep=min(2, self.settings.pg_pool_max - 1))
         self.config = build_view(self.settings, self.bots)
         if self.bots is None and isinstance(self.sink, KafkaCommandSink):
             self.config_follower = ConfigFollower(self.settings, self.config)
@@ -95,6 +99,7 @@ class ApiDeps:
             await self.config_writer.close()
         if self._pool is not None:
             await self.done_marks.close()
+            await self.intake_db.close()
             await self._pool.close()
             self._pool = None
         stop = getattr(self.sink, "stop", None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -34,8 +35,14 @@ class WebhookId:
     webhook_id: str
 
 
+class FetchesRow(Protocol):
+    """A pool, a connection, or the API's held connections (`api/held_connections.py`)."""
+
+    async def fetchrow(self, query: str, *args: Any) -> Any: ...
+
+
 async def submit(
-    db: Db,
+    db: FetchesRow,
     *,
     webhook: WebhookId | None = None,
     bot_id: str | None,

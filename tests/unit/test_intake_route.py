@@ -1,0 +1,234 @@
+"""`POST /v1/requests` below the framework (`api/intake_route.py`) answers exactly as the
+framework's stack does: the same status, headers and body, and the same request metrics,
+for every answer the middlewares and exception handlers it replaces gave (body limits,
+refusals, validation errors, the 202, an unhandled error). Each request is sent twice,
+through the app (the fast path) and through the layer below it (the framework's path),
+PostgreSQL and Kafka stubbed (what the route does with them is tested in
+tests/integration)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from dispatcher.api.app import create_app
+from dispatcher.api.deps import ApiDeps
+from dispatcher.api.intake_route import IntakeRoute
+from dispatcher.groupchat.bots import BotConfig, BotRegistry
+from dispatcher.ops.api_metrics import REGISTRY
+from dispatcher.settings import Settings
+from tests.support import builders
+from tests.support.bot import BOT_ID, BOT_SECRET, bound_payload, sign
+
+BOT = BOT_ID
+SECRET = BOT_SECRET
+LIMIT = 4096
+
+
+class Sink:
+    async def send(self, topic: str, key: str, value: bytes) -> None: ...
+
+
+class Pool:
+    """The intake statement's answer: a new request, its key claimed."""
+
+    def __init__(self) -> None:
+        self.fail: Exception | None = None
+
+    async def fetchrow(self, query: str, *args: Any) -> dict[str, Any]:
+        if self.fail is not None:
+            raise self.fail
+        return {"replayed": False, "claimed": True, "earlier": None}
+
+    async def execute(self, query: str, *args: Any) -> str:
+        return "UPDATE 0"
+
+    async def acquire(self) -> Pool:  # its own connection
+        return self
+
+    async def release(self, connection: Pool) -> None: ...
+
+    def is_closed(self) -> bool:
+        return False
+
+
+ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+
+@pytest.fixture
+def app() -> Any:
+    settings = Settings(max_body_bytes=LIMIT)  # type: ignore[call-arg]
+    bot = BotConfig(
+        bot_id=BOT,
+        secrets=(SecretStr(SECRET),),
+        communities=frozenset({"comm-a"}),
+        rate_per_minute=1e6,
+        burst=1e6,
+    )
+    deps = ApiDeps(settings=settings, sink=Sink(), bots=BotRegistry.from_list([bot]))
+    deps._pool = Pool()  # type: ignore[assignment]
+    return create_app(settings, deps)
+
+
+def _stack(app: Any) -> tuple[ASGI, IntakeRoute]:
+    """The app's stack from its top, and the intake route's layer in it."""
+    stack = app.build_middleware_stack()
+    layer = stack
+    while not isinstance(layer, IntakeRoute):
+        layer = layer.app
+    return stack, layer
+
+
+def _layers(app: Any) -> tuple[ASGI, ASGI]:
+    """The app's stack from its top, and the layer below the intake route."""
+    stack, route = _stack(app)
+    return stack, route.app
+
+
+def _scope(app: Any, headers: dict[str, str], query: bytes = b"") -> dict[str, Any]:
+    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/requests",
+        "raw_path": b"/v1/requests",
+        "root_path": "",
+        "query_string": query,
+        "headers": [(b"host", b"t"), *raw],
+        "client": ("127.0.0.1", 1),
+        "server": ("t", 80),
+        "app": app,
+        "state": {},
+    }
+
+
+async def _call(asgi: ASGI, scope: dict[str, Any], chunks: list[bytes]) -> dict[str, Any]:
+    parts = list(chunks)
+
+    async def receive() -> dict[str, Any]:
+        body = parts.pop(0) if parts else b""
+        return {"type": "http.request", "body": body, "more_body": bool(parts)}
+
+    out: dict[str, Any] = {"body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            out["status"] = message["status"]
+            out["headers"] = sorted(message["headers"])
+        else:
+            out["body"] += message.get("body", b"")
+
+    try:
+        await asgi(dict(scope), receive, send)
+    except Exception as exc:
+        out["raised"] = type(exc).__name__
+    return out
+
+
+def _metrics() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in REGISTRY.collect()
+        if family.name.startswith("dispatch_http_request")
+        for s in family.samples
+        if not s.name.endswith("_bucket")
+    }
+
+
+def _delta(before: dict[Any, float], after: dict[Any, float]) -> dict[Any, float]:
+    return {k: v - before.get(k, 0.0) for k, v in after.items() if v != before.get(k, 0.0)}
+
+
+def _sum_delta(delta: dict[Any, float]) -> dict[Any, float]:
+    return {k: v for k, v in delta.items() if not k[0].endswith("_sum")}  # durations differ
+
+
+def signed(body: bytes, **extra: str) -> dict[str, str]:
+    msg_id = f"msg_{extra.pop('id', 'x')}"
+    headers = sign(bound_payload("POST", "/v1/requests", body), secret=SECRET, msg_id=msg_id)
+    return {"content-type": "application/json", **headers, **extra}
+
+
+def _request(**extra: Any) -> bytes:
+    payload = builders.request("comm-a", **extra)
+    payload["source"] = {"bot_id": BOT, "group_id": "g1", "message_id": "m-fixed"}
+    return json.dumps(payload, ensure_ascii=False).encode()
+
+
+def _cases() -> list[tuple[str, dict[str, str], list[bytes], bytes]]:
+    good = _request()
+    elsewhere = _request(place=builders.place("comm-b"))
+    bad_json = b'{"place": '
+    return [
+        ("accepted", signed(good, id="1"), [good], b""),
+        ("accepted in chunks", signed(good, id="2"), [good[:100], good[100:]], b""),
+        ("with a key", signed(good, id="3", **{"idempotency-key": "k1"}), [good], b""),
+        ("key too long", signed(good, id="4", **{"idempotency-key": "k" * 129}), [good], b""),
+        ("unsigned", {"content-type": "application/json"}, [good], b""),
+        ("bad signature", signed(good + b" ", id="5"), [good], b""),
+        ("unknown bot", {**signed(good, id="6"), "x-bot-id": "nobody"}, [good], b""),
+        ("bad json", signed(bad_json, id="7"), [bad_json], b""),
+        ("not json", signed(good, id="8", **{"content-type": "text/plain"}), [good], b""),
+        ("empty", signed(b"", id="9"), [b""], b""),
+        ("wrong community", signed(elsewhere, id="10"), [elsewhere], b""),
+        ("bad length", {**signed(good, id="11"), "content-length": "12x"}, [good], b""),
+        ("declared too large", {"content-length": str(LIMIT + 1)}, [b"x"], b""),
+        ("streamed too large", signed(good, id="12"), [b" " * LIMIT, b" " * 10], b""),
+        ("staff, bad token", {"authorization": "Bearer nope"}, [good], b""),
+        ("a query string", signed(good, id="13"), [good], b"x=1"),
+    ]
+
+
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: c[0])
+async def test_the_fast_path_answers_as_the_framework_does(app: Any, case: Any) -> None:
+    _, headers, chunks, query = case
+    top, framework = _layers(app)
+    answers, metrics = [], []
+    for asgi in (top, framework):
+        scope = _scope(app, {**headers, "x-bot-id": headers.get("x-bot-id", BOT)}, query)
+        before = _metrics()
+        answers.append(await _call(asgi, scope, chunks))
+        metrics.append(_sum_delta(_delta(before, _metrics())))
+    assert answers[0] == answers[1]
+    assert metrics[0] == metrics[1] and metrics[0]
+    assert "raised" not in answers[0]
+
+
+async def test_the_intake_does_not_go_down_the_framework(app: Any) -> None:
+    stack, layer = _stack(app)
+
+    async def framework(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError(f"{scope['method']} {scope['path']} reached the framework")
+
+    layer.app = framework
+    good = _request()
+    answer = await _call(stack, _scope(app, {**signed(good, id="f"), "x-bot-id": BOT}), [good])
+    assert answer["status"] == 202
+    other = _scope(app, {**signed(good, id="g"), "x-bot-id": BOT}, b"x=1")
+    assert (await _call(stack, other, [good]))["status"] == 500  # with a query: the framework's
+
+
+async def test_an_unhandled_error_is_the_same_500(app: Any) -> None:
+    """The framework's 500 comes from ServerErrorMiddleware, above both paths: each lets
+    the error through, counted as a 500."""
+    app.state.deps._pool.fail = RuntimeError("boom")
+    top, framework = _layers(app)
+    good = _request()
+    answers, metrics = [], []
+    for n, asgi in enumerate((top, framework)):
+        before = _metrics()
+        scope = _scope(app, {**signed(good, id=f"e{n}"), "x-bot-id": BOT})
+        answers.append(await _call(asgi, scope, [good]))
+        metrics.append(_sum_delta(_delta(before, _metrics())))
+    assert answers[0]["status"] == 500 and answers[0]["body"] == b"Internal Server Error"
+    assert answers[0]["raised"] == answers[1]["raised"] == "RuntimeError"
+    assert "status" not in answers[1]  # below ServerErrorMiddleware: nothing sent yet
+    assert metrics[0] == metrics[1]
+    assert any(dict(labels).get("status") == "500" for _, labels in metrics[0])
