@@ -99,6 +99,23 @@ class SeekFirstRecovery(Recovery):
         consumer.resume_flow()
         await cast(Any, self.app)._fetcher.maybe_start()
         self.ready_generation = generation_id
+        await self._stop_fetching_changelogs(consumer, generation_id)
+
+    async def _stop_fetching_changelogs(self, consumer: Any, generation_id: int) -> None:
+        """The changelog partitions Faust keeps paused once recovered (every active one: no
+        standbys here) are not fetched again until the next rebalance: a fetch lists only the
+        partitions the streams read (streams/faust_consumer.py `stop_fetching`)."""
+        stop_fetching = getattr(consumer, "stop_fetching", None)
+        if stop_fetching is None:
+            return
+        paused: set[Any] = getattr(consumer, "_paused_partitions", set())
+        changelogs = {tp for tp in consumer.assignment() if self._is_changelog_tp(tp)}
+        try:
+            count = await stop_fetching(changelogs & paused, generation_id)
+        except Exception as exc:  # fetching them costs CPU only: never fail the recovery
+            self.log.warning("changelog partitions still fetched: %s: %s", type(exc).__name__, exc)
+            return
+        self.log.info("%s idle changelog partitions no longer fetched", count)
 
     async def _resume_streams(self, generation_id: int = 0) -> None:
         app = self.app
