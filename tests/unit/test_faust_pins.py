@@ -34,6 +34,8 @@ from streams.faust_producer import PromptProducer
 from streams.faust_recovery import SeekFirstRecovery, SeekFirstTableManager
 
 Consumer = faust_consumer.Consumer
+Subs = SubscriptionState
+Listener = aiokafka_driver.ConsumerRebalanceListener
 PINNED: dict[str, tuple[Any, str]] = {
     "Recovery.on_recovery_completed": (Recovery.on_recovery_completed, "6ef567acf072e46d"),
     "Recovery._resume_streams": (Recovery._resume_streams, "d986a6710c1aca98"),
@@ -78,20 +80,14 @@ PINNED: dict[str, tuple[Any, str]] = {
     "Consumer.resume_partitions": (Consumer.resume_partitions, "afe6b7c02a41d63c"),
     "Recovery._is_changelog_tp": (Recovery._is_changelog_tp, "453e8762c530ad44"),
     "ConsumerRebalanceListener.on_partitions_assigned": (
-        aiokafka_driver.ConsumerRebalanceListener.on_partitions_assigned,
+        Listener.on_partitions_assigned,
         "1c1f8406ad3698a6",
     ),
     "Fetcher._get_actions_per_node": (Fetcher._get_actions_per_node, "1dab2cf937d165d0"),
     "Subscription._assign": (Subscription._assign, "bf731e02b121db9f"),
     "TopicPartitionState.pause": (TopicPartitionState.pause, "6c91801ebcc292ab"),
-    "SubscriptionState.paused_partitions": (
-        SubscriptionState.paused_partitions,
-        "e9aba01781f989a0",
-    ),
-    "SubscriptionState.assigned_partitions": (
-        SubscriptionState.assigned_partitions,
-        "92937855f4e1a6e6",
-    ),
+    "SubscriptionState.paused_partitions": (Subs.paused_partitions, "e9aba01781f989a0"),
+    "SubscriptionState.assigned_partitions": (Subs.assigned_partitions, "92937855f4e1a6e6"),
     "AIOKafkaConsumer.pause": (AIOKafkaConsumer.pause, "d5fc6f4236503615"),
 }
 
