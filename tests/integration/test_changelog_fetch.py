@@ -12,6 +12,7 @@ import httpx
 
 from dispatcher.testing.stack import LocalStack, Proc
 from tests.support import builders
+from tests.support.diagnosis import worker_story
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -33,34 +34,51 @@ async def test_recovered_workers_fetch_no_changelog_and_recover_again(stack: Loc
         pages = [await stack.worker_stats(w) for w in workers]
         return None if any(p is None for p in pages) else pages  # type: ignore[return-value]
 
+    seen: list[dict] = []
+
     async def settled(workers: Iterable[Proc], helpers: int) -> bool:
-        """Every partition owned, every table recovered (`helpers` in the state), and each
-        worker fetching exactly its streams' partitions: no changelog partition."""
+        """Every partition owned, each worker some (a worker answers /stats before it has
+        joined the group), every table recovered (`helpers` in the state), and each worker
+        fetching exactly its streams' partitions: no changelog partition."""
         pages = await stats(*workers)
         if pages is None:
             return False
+        seen[:] = pages
         owned = sorted(p for page in pages for p in page["partitions"])
         return (
             owned == list(range(stack.partitions))
+            and all(page["partitions"] for page in pages)
             and sum(page["helpers"] for page in pages) == helpers
             and all(
-                page["fetching"] == {t: len(page["partitions"]) for t in sorted(streams)}
-                for page in pages
+                page["fetching"] == {t: len(page["partitions"]) for t in streams} for page in pages
             )
         )
+
+    def explain() -> str:
+        keys = ("worker", "partitions", "helpers", "fetching")
+        pages = [{k: page.get(k) for k in keys} for page in seen]
+        return f"last pages: {pages}\n" + "\n".join(worker_story(w) for w in stack.workers())
 
     await stack.start_api()
     w1 = stack.start_worker("worker-1")
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as client:
         helpers = await upsert_helpers(client, "a")
-        await eventually(lambda: settled([w1], helpers), timeout=120, what="worker-1 alone")
+        await eventually(
+            lambda: settled([w1], helpers), timeout=120, what="worker-1 alone", explain=explain
+        )
 
         w2 = stack.start_worker("worker-2")
-        await eventually(lambda: settled([w1, w2], helpers), timeout=120, what="split")
+        await eventually(
+            lambda: settled([w1, w2], helpers), timeout=120, what="split", explain=explain
+        )
         helpers += await upsert_helpers(client, "b")  # some written by worker-2
-        await eventually(lambda: settled([w1, w2], helpers), timeout=60, what="batch b")
+        await eventually(
+            lambda: settled([w1, w2], helpers), timeout=60, what="batch b", explain=explain
+        )
         pages = await stats(w2)
         assert pages and pages[0]["helpers"] > 0, "worker-2 owned no community"
 
         w2.stop()  # worker-1 takes its partitions back, with worker-2's changelog writes
-        await eventually(lambda: settled([w1], helpers), timeout=120, what="worker-1 again")
+        await eventually(
+            lambda: settled([w1], helpers), timeout=120, what="worker-1 again", explain=explain
+        )
