@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
@@ -39,14 +40,20 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
     }
 
 
+FETCHING_TIMEOUT_S = 0.5
+
+
 async def fetching(rt: WorkerRuntime) -> dict[str, int] | None:
     """Per topic, how many partitions the worker's Faust consumer fetches: the streams'
     (commands, events), not the recovered changelogs (streams/faust_consumer.py)."""
     consumer = rt.app.consumer
     if not isinstance(consumer, ContiguousConsumer):
         return None  # unpatched Faust (diagnostics): it fetches every assigned partition
-    counts = Counter(topic for topic, _ in await consumer.fetching())
-    return dict(sorted(counts.items()))
+    try:  # asked of the consumer thread: never let it hold up or fail the page (liveness)
+        fetched = await asyncio.wait_for(consumer.fetching(), FETCHING_TIMEOUT_S)
+    except Exception:  # not started yet, stopping, or busy
+        return None
+    return dict(sorted(Counter(topic for topic, _ in fetched).items()))
 
 
 def install_pages(rt: WorkerRuntime, worker_name: str) -> None:
