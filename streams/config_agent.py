@@ -26,6 +26,7 @@ from dispatcher.config.secrets import diff, fingerprinted
 from dispatcher.config.view import ConfigView
 from dispatcher.kafka_security import client_options
 from dispatcher.record.config_log import record_change
+from dispatcher.record.db import keep_session
 from dispatcher.settings import Settings
 from schemas.config import ConfigRecord
 
@@ -147,7 +148,7 @@ class ConfigAgent:
 
     async def _pool(self) -> asyncpg.Pool:
         if self.pool is None:
-            self.pool = await asyncpg.create_pool(
-                self.settings.pg_dsn.get_secret_value(), min_size=1, max_size=2
+            self.pool = await asyncpg.create_pool(  # one transaction per change: no reset
+                self.settings.pg_dsn.get_secret_value(), min_size=1, max_size=2, reset=keep_session
             )
         return self.pool

@@ -22,8 +22,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
+from aiokafka import TopicPartition
 from aiokafka.errors import IllegalStateError
 from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import aiokafka as aiokafka_driver
@@ -132,6 +133,40 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         self.guard.forget(revoked)
         await super().on_partitions_revoked(revoked)
+
+    async def stop_fetching(self, tps: set[TP], generation_id: int) -> int:
+        """Have aiokafka stop fetching `tps`, which Faust keeps paused, for as long as the
+        assignment of `generation_id` lasts; returns how many it paused.
+
+        Faust's `pause_partitions` is bookkeeping only: aiokafka goes on listing every
+        assigned partition in every fetch, and parses each one in every answer (the idle
+        changelog partitions after recovery: about half of the worker's). aiokafka builds new,
+        unpaused partition states for every assignment, so the next rebalance's recovery
+        fetches its changelogs as before; a call that comes after a newer join pauses nothing.
+        """
+        return cast(int, await self._thread.call_thread(self._pause_fetching, tps, generation_id))
+
+    async def _pause_fetching(self, tps: set[TP], generation_id: int) -> int:
+        # In the consumer thread: aiokafka's state lives on that loop (a pause makes a future).
+        # No await: nothing can change the assignment between the check and the pause.
+        client = self._thread._ensure_consumer()
+        subscription = client._subscription
+        if client._coordinator.generation != generation_id or subscription.reassignment_in_progress:
+            return 0  # a newer join: its assignment is not the one recovered
+        assigned = subscription.assigned_partitions()
+        paused = [TopicPartition(tp.topic, tp.partition) for tp in tps if tp in assigned]
+        client.pause(*paused)
+        return len(paused)
+
+    async def fetching(self) -> list[tuple[str, int]]:
+        """The assigned partitions aiokafka fetches (assigned, not paused), for /stats."""
+        return cast(list[tuple[str, int]], await self._thread.call_thread(self._fetching))
+
+    async def _fetching(self) -> list[tuple[str, int]]:
+        subscription = self._thread._ensure_consumer()._subscription
+        paused = subscription.paused_partitions()
+        assigned = subscription.assigned_partitions() - paused
+        return sorted((tp.topic, tp.partition) for tp in assigned)
 
 
 class ContiguousTransport(aiokafka_driver.Transport):

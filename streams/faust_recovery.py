@@ -99,6 +99,26 @@ class SeekFirstRecovery(Recovery):
         consumer.resume_flow()
         await cast(Any, self.app)._fetcher.maybe_start()
         self.ready_generation = generation_id
+        self._stop_fetching_changelogs(consumer, generation_id)
+
+    def _stop_fetching_changelogs(self, consumer: Any, generation_id: int) -> None:
+        """The changelog partitions Faust keeps paused once recovered (every active one: no
+        standbys here) are not fetched again until the next rebalance: a fetch lists only the
+        partitions the streams read (streams/faust_consumer.py `stop_fetching`). Done beside
+        the recovery, not awaited by it: the recovery's own steps stay as they were."""
+        if not hasattr(consumer, "stop_fetching"):
+            return
+        paused: set[Any] = getattr(consumer, "_paused_partitions", set())
+        changelogs = {tp for tp in consumer.assignment() if self._is_changelog_tp(tp)}
+        self.add_future(self._stop_fetching(consumer, changelogs & paused, generation_id))
+
+    async def _stop_fetching(self, consumer: Any, tps: set[Any], generation_id: int) -> None:
+        try:
+            count = await consumer.stop_fetching(tps, generation_id)
+        except Exception as exc:  # fetching them costs CPU only: never fail the recovery
+            self.log.warning("changelog partitions still fetched: %s: %s", type(exc).__name__, exc)
+            return
+        self.log.info("%s idle changelog partitions no longer fetched", count)
 
     async def _resume_streams(self, generation_id: int = 0) -> None:
         app = self.app

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from typing import Any
 
 from dispatcher.ops.worker_metrics import install_worker_metrics
 from dispatcher.stats import percentile
+from streams.faust_consumer import ContiguousConsumer
 from streams.runtime import WorkerRuntime
 
 
@@ -37,6 +40,22 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
     }
 
 
+FETCHING_TIMEOUT_S = 0.5
+
+
+async def fetching(rt: WorkerRuntime) -> dict[str, int] | None:
+    """Per topic, how many partitions the worker's Faust consumer fetches: the streams'
+    (commands, events), not the recovered changelogs (streams/faust_consumer.py)."""
+    consumer = rt.app.consumer
+    if not isinstance(consumer, ContiguousConsumer):
+        return None  # unpatched Faust (diagnostics): it fetches every assigned partition
+    try:  # asked of the consumer thread: never let it hold up or fail the page (liveness)
+        fetched = await asyncio.wait_for(consumer.fetching(), FETCHING_TIMEOUT_S)
+    except Exception:  # not started yet, stopping, or busy
+        return None
+    return dict(sorted(Counter(topic for topic, _ in fetched).items()))
+
+
 def install_pages(rt: WorkerRuntime, worker_name: str) -> None:
     app = rt.app
 
@@ -46,6 +65,8 @@ def install_pages(rt: WorkerRuntime, worker_name: str) -> None:
 
     @app.page("/stats")
     async def stats(web: Any, request: Any) -> Any:
-        return web.json(stats_page(rt, worker_name))
+        page = stats_page(rt, worker_name)
+        page["fetching"] = await fetching(rt)
+        return web.json(page)
 
     install_worker_metrics(app, stats=rt.stats, requests=lambda: rt.state.core.requests.values())

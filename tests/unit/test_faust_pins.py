@@ -1,7 +1,8 @@
-"""Pins the faust-streaming sources that streams/faust_recovery.py, faust_consumer.py and
-faust_stop.py override or rely on. The fix of the recovery race (faust #596, #606) copies and
-reorders upstream code: if an upgrade changes any of these functions, this test fails, and whoever
-upgrades must re-read them and re-check the fix before changing a hash here.
+"""Pins the faust-streaming and aiokafka sources that streams/faust_recovery.py,
+faust_consumer.py, faust_producer.py and faust_stop.py override or rely on. The fix of the
+recovery race (faust #596, #606) copies and reorders upstream code: if an upgrade changes any of
+these functions, this test fails, and whoever upgrades must re-read them and re-check the fix
+before changing a hash here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,13 @@ import inspect
 from typing import Any
 
 import faust
+from aiokafka.consumer.consumer import AIOKafkaConsumer
+from aiokafka.consumer.fetcher import Fetcher
+from aiokafka.consumer.subscription_state import (
+    Subscription,
+    SubscriptionState,
+    TopicPartitionState,
+)
 from aiokafka.producer.message_accumulator import BatchBuilder, MessageAccumulator, MessageBatch
 from faust.app.base import App
 from faust.tables.manager import TableManager
@@ -26,6 +34,8 @@ from streams.faust_producer import PromptProducer
 from streams.faust_recovery import SeekFirstRecovery, SeekFirstTableManager
 
 Consumer = faust_consumer.Consumer
+Subs = SubscriptionState
+Listener = aiokafka_driver.ConsumerRebalanceListener
 PINNED: dict[str, tuple[Any, str]] = {
     "Recovery.on_recovery_completed": (Recovery.on_recovery_completed, "6ef567acf072e46d"),
     "Recovery._resume_streams": (Recovery._resume_streams, "d986a6710c1aca98"),
@@ -62,6 +72,23 @@ PINNED: dict[str, tuple[Any, str]] = {
         MessageAccumulator.flush_for_commit,
         "39683730fcffc2a4",
     ),
+    # The recovered changelog partitions leave the fetches (faust_consumer.stop_fetching):
+    # Faust's pause is bookkeeping (its paused set), aiokafka lists every assigned partition
+    # that is not paused in its own state, builds fresh (unpaused) states for every new
+    # assignment, and Faust's generation is the coordinator's.
+    "Consumer.pause_partitions": (Consumer.pause_partitions, "27a1c94bdacd54de"),
+    "Consumer.resume_partitions": (Consumer.resume_partitions, "afe6b7c02a41d63c"),
+    "Recovery._is_changelog_tp": (Recovery._is_changelog_tp, "453e8762c530ad44"),
+    "ConsumerRebalanceListener.on_partitions_assigned": (
+        Listener.on_partitions_assigned,
+        "1c1f8406ad3698a6",
+    ),
+    "Fetcher._get_actions_per_node": (Fetcher._get_actions_per_node, "1dab2cf937d165d0"),
+    "Subscription._assign": (Subscription._assign, "bf731e02b121db9f"),
+    "TopicPartitionState.pause": (TopicPartitionState.pause, "6c91801ebcc292ab"),
+    "SubscriptionState.paused_partitions": (Subs.paused_partitions, "e9aba01781f989a0"),
+    "SubscriptionState.assigned_partitions": (Subs.assigned_partitions, "92937855f4e1a6e6"),
+    "AIOKafkaConsumer.pause": (AIOKafkaConsumer.pause, "d5fc6f4236503615"),
 }
 
 
