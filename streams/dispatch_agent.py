@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 STORE_ATTEMPTS = 60  # × 0.5 s
 PRUNE_EVERY_S = 60.0
 GROUP_MAX = 64  # commands taken at once; a group's events go out in one produce round trip
+GROUP_LOG_EVERY_S = 10.0
 
 
 class _NotEmitted(Exception):
@@ -63,6 +64,7 @@ class DispatchAgent:
     # tp -> (consumer generation, last offset processed in it)
     last_offsets: dict[Any, tuple[int, int]] = field(default_factory=dict)
     last_prune: float = 0.0
+    last_group_log: float = 0.0
     # Set once the worker's configuration view is loaded (the communities' plans, quiet hours).
     config_ready: asyncio.Event | None = None
 
@@ -77,6 +79,7 @@ class DispatchAgent:
                     await stream.ack(event)
 
     async def handle_group(self, events: list[Any]) -> None:
+        self._note_group(len(events))
         if len(events) == 1:
             await self.handle_command(events[0])
             return
@@ -122,6 +125,14 @@ class DispatchAgent:
         for t in taken:
             if t.command is None or t.event.message.partition in owned:
                 self._trace(t.event, t.command)
+
+    def _note_group(self, size: int) -> None:
+        groups = self.rt.stats.command_groups
+        groups[size] = groups.get(size, 0) + 1
+        mono = self.rt.clock.monotonic()
+        if mono - self.last_group_log >= GROUP_LOG_EVERY_S:
+            self.last_group_log = mono
+            log.info("command groups (size: times): %s", dict(sorted(groups.items())))
 
     async def handle_command(self, event: Any) -> None:
         self._check_offset(event)

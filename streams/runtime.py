@@ -40,6 +40,8 @@ class Stats:
     events: int = 0
     dead_letters: int = 0
     recorded: int = 0
+    # The dispatch agent's takes: how many commands were waiting → how many times.
+    command_groups: dict[int, int] = field(default_factory=dict)
     deadline_lateness_s: list[float] = field(default_factory=list)
     # Push outcomes per endpoint name (for staff's stream-health view; endpoint names can
     # name a community, so they are never Prometheus labels).
