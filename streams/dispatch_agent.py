@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 STORE_ATTEMPTS = 60  # × 0.5 s
 PRUNE_EVERY_S = 60.0
-GROUP_MAX = 64  # commands taken at once; a group's events go out in one produce round trip
 GROUP_LOG_EVERY_S = 10.0
 
 
@@ -71,7 +70,7 @@ class DispatchAgent:
     def install(self) -> None:
         @self.rt.app.agent(self.rt.commands, concurrency=1, name="dispatch")
         async def dispatch(stream: Any) -> None:
-            async for group in take_ready(stream, GROUP_MAX):
+            async for group in take_ready(stream, self.rt.settings.command_group_max):
                 await self.handle_group(group)
                 # Acknowledged only now, each after its table records were written: a crash
                 # before replays the whole group from the committed offset.
