@@ -47,9 +47,10 @@ async def take_ready(stream: Any, max_: int) -> AsyncIterator[list[Any]]:
     stream._enable_passive(aiter(stream.channel))
     try:
         while not stream.should_stop:
-            await stream.wait_for_stopped(ready)
-            if not buffer:
-                continue
+            if not buffer:  # under load it rarely is: no wait (mode's costs two tasks)
+                await stream.wait_for_stopped(ready)
+                if not buffer:
+                    continue
             group = buffer[:]
             buffer.clear()
             ready.clear()
