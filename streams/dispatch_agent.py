@@ -98,9 +98,12 @@ class DispatchAgent:
             # each failure then dead-lettered alone with its decision not applied.
             log.warning("a group of %d commands was not emitted: one at a time", len(todo))
             self.rt.reload_state()
-            for t in todo:
-                set_current_event(t.event)
-                await self._one(t.event, t.command)  # type: ignore[arg-type]
+            for t in taken:
+                if t.command is None:
+                    self._trace(t.event, None)  # dead-lettered above
+                elif t.event.message.partition in owned:
+                    set_current_event(t.event)
+                    await self._one(t.event, t.command)
             return
         for t in todo:
             set_current_event(t.event)

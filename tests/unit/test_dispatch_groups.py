@@ -9,6 +9,7 @@ On the real broker: tests/integration/test_command_groups.py."""
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -92,7 +93,7 @@ def runtime(tmp_path: Path, events: FakeEvents) -> Runtime:
         settings=settings,
         app=app,  # type: ignore[arg-type]
         clock=SystemClock(),
-        trace=Trace(None, "unit", SystemClock()),
+        trace=Trace(tmp_path / "trace", "unit", SystemClock()),
         commands=None,
         events=events,
         dead_letters=None,
@@ -128,6 +129,7 @@ async def test_a_group_is_decided_in_order_sent_at_once_then_stored(tmp_path: Pa
     assert not sink.letters
     assert set(rt.state.core.helpers) == {"a", "b", "c"}
     assert set(rt.helpers_table) == {b"a", b"b", b"c"}
+    assert trace_offsets(tmp_path) == [0, 1, 2]
     assert rt.app.producer.prompt_topics == {"events"}  # restored after the group
     assert rt.stats.command_groups == {3: 1}
 
@@ -166,12 +168,21 @@ async def test_a_group_not_emitted_is_taken_again_one_command_at_a_time(tmp_path
     rt = runtime(tmp_path, events)
     dispatch, sink = agent(rt)
     before = rt.state
-    await dispatch.handle_group(upserts("a", "b", "c"))
+    group = upserts("a", "b", "c")
+    group.append(FakeEvent(3, b"not a command"))
+    await dispatch.handle_group(group)
     # The failing command alone is dead-lettered; its decision is neither stored nor applied.
-    assert [(o, stage) for o, _, stage in sink.letters] == [(1, "process")]
+    assert [(o, stage) for o, _, stage in sink.letters] == [(3, "decode"), (1, "process")]
     assert rt.state is not before  # read again from the tables, then a and c applied
     assert set(rt.state.core.helpers) == {"a", "c"}
     assert set(rt.helpers_table) == {b"a", b"c"}
+    # Every command traced once, in offset order (the crash tests read the trace so).
+    assert trace_offsets(tmp_path) == [0, 1, 2, 3]
+
+
+def trace_offsets(tmp_path: Path) -> list[int]:
+    lines = (tmp_path / "trace" / "trace-unit.jsonl").read_text().splitlines()
+    return [json.loads(line)["o"] for line in lines if json.loads(line)["k"] == "cmd"]
 
 
 @pytest.fixture(autouse=True)
