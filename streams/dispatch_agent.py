@@ -292,7 +292,8 @@ class DispatchAgent:
         does) and wait until Kafka acknowledged them all. The prompt send of each `events`
         record (streams/faust_producer.py) would close its batch, and a partition's next
         batch goes out only after the previous one is answered: the records are added first,
-        then sent together, so the group costs one produce round trip."""
+        then sent together, so the group costs one produce round trip (as far as a
+        partition's records fit the producer's batch size, 16 KB)."""
         rt = self.rt
         encode = encode_batches if rt.settings.event_batches else encode_singles
         producer: Any = rt.app.producer
