@@ -200,6 +200,10 @@ class Settings(BaseSettings):
         # One data dir per worker process: RocksDB and Faust's own files lock otherwise.
         return self.data_dir / worker_name
 
+    # The dispatch agent takes at most this many waiting commands as one group (their events
+    # in one produce round trip; streams/command_groups.py). 1: one command at a time.
+    command_group_max: int = Field(16, ge=1)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

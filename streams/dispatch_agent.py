@@ -2,6 +2,12 @@
 
 Thin: decode, call the core, emit, store. Nothing escapes it: a command that cannot be
 decoded or processed is dead-lettered with its reason and position, and consumption goes on.
+
+The commands already waiting when the agent is free are handled as one group
+(streams/command_groups.py): each is decided on the state its predecessors left (decided, then
+applied in memory), the group's events go out together and are awaited once, then each
+command's table records are written and its record acknowledged. A lone command takes the
+one-command path, as before the groups.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from dispatcher.ops import metrics as ops_metrics
 from dispatcher.sealing import keyring, seal_command
 from schemas.commands import Command
 from schemas.event_batch import encode_batches, encode_singles
+from streams.command_groups import set_current_event, take_ready
 from streams.dead_letter import DeadLetterSink, short
 from streams.faust_consumer import EXIT_OFFSET_HOLE
+from streams.faust_producer import send_now
 from streams.runtime import WorkerRuntime
 from streams.state_store import encode_record
 
@@ -30,6 +38,22 @@ log = logging.getLogger(__name__)
 
 STORE_ATTEMPTS = 60  # × 0.5 s
 PRUNE_EVERY_S = 60.0
+GROUP_LOG_EVERY_S = 10.0
+
+
+class _NotEmitted(Exception):
+    """A group's events could not all be emitted, or a decision not applied in memory."""
+
+
+@dataclass
+class _Taken:
+    """One command of a group, from its record to its stored state."""
+
+    event: Any
+    command: Command | None  # None: undecodable, dead-lettered
+    decision: Decision | None = None
+    now: datetime | None = None
+    failure: str | None = None  # decide() raised: dead-letter reason
 
 
 @dataclass
@@ -39,45 +63,127 @@ class DispatchAgent:
     # tp -> (consumer generation, last offset processed in it)
     last_offsets: dict[Any, tuple[int, int]] = field(default_factory=dict)
     last_prune: float = 0.0
+    last_group_log: float = 0.0
     # Set once the worker's configuration view is loaded (the communities' plans, quiet hours).
     config_ready: asyncio.Event | None = None
 
     def install(self) -> None:
         @self.rt.app.agent(self.rt.commands, concurrency=1, name="dispatch")
         async def dispatch(stream: Any) -> None:
-            async for event in stream.events():
-                await self.handle_command(event)
+            async for group in take_ready(stream, self.rt.settings.command_group_max):
+                await self.handle_group(group)
+                # Acknowledged only now, each after its table records were written: a crash
+                # before replays the whole group from the committed offset.
+                for event in group:
+                    await stream.ack(event)
+
+    async def handle_group(self, events: list[Any]) -> None:
+        self._note_group(len(events))
+        if len(events) == 1:
+            await self.handle_command(events[0])
+            return
+        taken = []
+        for event in events:
+            self._check_offset(event)
+            taken.append(_Taken(event, await self._decode(event)))
+        owned = await self._owned({t.event.message.partition for t in taken if t.command})
+        todo = [t for t in taken if t.command and t.event.message.partition in owned]
+        state = self.rt.state
+        try:
+            self._decide_all(todo)
+            await self._emit([t.decision for t in todo if t.decision is not None])
+        except _NotEmitted:
+            # The state in memory may be ahead of what Kafka has: read it again from the
+            # tables (which hold none of this group) and take the commands one at a time,
+            # each failure then dead-lettered alone with its decision not applied.
+            log.warning("a group of %d commands was not emitted: one at a time", len(todo))
+            self.rt.reload_state()
+            for t in taken:
+                if t.command is None:
+                    self._trace(t.event, None)  # dead-lettered above
+                elif t.event.message.partition in owned:
+                    set_current_event(t.event)
+                    await self._one(t.event, t.command)
+            return
+        for t in todo:
+            set_current_event(t.event)
+            if t.decision is not None:
+                await self._store(t.decision, t.event.message.partition)
+                self.rt.state.note_decision(t.decision)
+        if self.rt.state is not state:
+            # Cannot happen while our records are unacknowledged (a rebalance waits for
+            # them); should it, the decisions above are in the tables but not in memory.
+            log.critical("the state was rebuilt during a group: exiting to be restarted")
+            logging.shutdown()
+            os._exit(75)
+        for t in todo:
+            if t.failure is not None:
+                set_current_event(t.event)
+                await self.sink.send(t.event, t.failure, "process")
+        last = todo[-1] if todo else None
+        if last is not None and last.now is not None:
+            set_current_event(last.event)
+            self._maybe_prune(last.now)
+        for t in taken:
+            if t.command is None or t.event.message.partition in owned:
+                self._trace(t.event, t.command)
+
+    def _note_group(self, size: int) -> None:
+        groups = self.rt.stats.command_groups
+        groups[size] = groups.get(size, 0) + 1
+        mono = self.rt.clock.monotonic()
+        if mono - self.last_group_log >= GROUP_LOG_EVERY_S:
+            self.last_group_log = mono
+            log.info("command groups (size: times): %s", dict(sorted(groups.items())))
 
     async def handle_command(self, event: Any) -> None:
         self._check_offset(event)
-        msg = event.message
-        trace = self.rt.trace
-        try:
-            # A command from before issue 12.7 may hold a contact in the clear: sealed here,
-            # so the tables, their changelogs and the events never do.
-            command = seal_command(
-                keyring(self.rt.settings), Command.model_validate_json(event.value)
-            )
-        except (ValidationError, ValueError) as exc:
-            await self.sink.send(event, f"undecodable command: {short(exc)}", "decode")
-            trace.write("cmd", p=msg.partition, o=msg.offset, c=None, t="dead_letter")
+        set_current_event(event)
+        command = await self._decode(event)
+        if command is None:
+            self._trace(event, None)
             return
+        await self._one(event, command)
+
+    async def _one(self, event: Any, command: Command) -> None:
+        """One command, decided, emitted and stored on its own."""
         try:
-            done = await self._dispatch(command, msg.partition)
+            done = await self._dispatch(command, event.message.partition)
         except Exception as exc:  # never let one command stop the partition
             log.exception("command %s failed", command.command_id)
             await self.sink.send(event, f"{type(exc).__name__}: {short(exc)}", "process")
             done = True
-        if done and trace.enabled:
-            trace.write(
-                "cmd",
-                p=msg.partition,
-                o=msg.offset,
-                c=command.command_id,
-                t=command.body.type,
-                i=command.issued_at.timestamp(),
-                ow=self.rt.owned_since.get(msg.partition),
-            )
+        if done:
+            self._trace(event, command)
+
+    async def _decode(self, event: Any) -> Command | None:
+        """The command of `event`, or None once it is dead-lettered as undecodable."""
+        try:
+            # A command from before issue 12.7 may hold a contact in the clear: sealed here,
+            # so the tables, their changelogs and the events never do.
+            return seal_command(keyring(self.rt.settings), Command.model_validate_json(event.value))
+        except (ValidationError, ValueError) as exc:
+            await self.sink.send(event, f"undecodable command: {short(exc)}", "decode")
+            return None
+
+    def _trace(self, event: Any, command: Command | None) -> None:
+        """After the command's state is stored (or it is dead-lettered)."""
+        trace = self.rt.trace
+        if not trace.enabled:
+            return
+        msg = event.message
+        if command is None:
+            trace.write("cmd", p=msg.partition, o=msg.offset, c=None, t="dead_letter")
+            return
+        trace.write(
+            "cmd",
+            p=msg.partition,
+            o=msg.offset,
+            c=command.command_id,
+            t=command.body.type,
+            i=command.issued_at.timestamp(),
+            ow=self.rt.owned_since.get(msg.partition),
+        )
 
     # ------------------------------------------------------------------ offsets
     def _check_offset(self, event: Any) -> None:
@@ -115,19 +221,10 @@ class DispatchAgent:
     async def _dispatch(self, command: Command, partition: int) -> bool:
         """Decide, emit, store. False when the partition moved away (its new owner will)."""
         rt = self.rt
-        if self.config_ready is not None and not self.config_ready.is_set():
-            await self.config_ready.wait()
+        await self._config_loaded()
         if not await rt.owns(partition):
             return False
-        wall = rt.clock.now()
-        # Decide with the command's own time: a command replayed after a crash then yields
-        # exactly the same events and ids (the wall clock would not), and a deadline processed
-        # late still climbs the ladder on schedule. Clamped: a clock ahead of ours is not trusted.
-        now = min(command.issued_at, wall)
-        if command.body.type == "deadline_reached":
-            lateness = (wall - command.issued_at).total_seconds()
-            rt.stats.note_lateness(lateness)
-            ops_metrics.observe_deadline_lateness(lateness)
+        now = self._now(command)
         decision = decide(rt.state.core, command, now)
         rt.stats.commands += 1
         if decision.events:
@@ -145,6 +242,78 @@ class DispatchAgent:
         rt.state.note_decision(decision)
         self._maybe_prune(now)
         return True
+
+    async def _config_loaded(self) -> None:
+        if self.config_ready is not None and not self.config_ready.is_set():
+            await self.config_ready.wait()
+
+    def _now(self, command: Command) -> datetime:
+        """Decide with the command's own time: a command replayed after a crash then yields
+        exactly the same events and ids (the wall clock would not), and a deadline processed
+        late still climbs the ladder on schedule. Clamped: a clock ahead of ours is not
+        trusted."""
+        wall = self.rt.clock.now()
+        if command.body.type == "deadline_reached":
+            lateness = (wall - command.issued_at).total_seconds()
+            self.rt.stats.note_lateness(lateness)
+            ops_metrics.observe_deadline_lateness(lateness)
+        return min(command.issued_at, wall)
+
+    async def _owned(self, partitions: set[int]) -> set[int]:
+        """The partitions whose state this worker has, awaited before any decision of the
+        group is applied: waiting out a recovery may rebuild the state."""
+        await self._config_loaded()
+        owned = {p for p in partitions if await self.rt.owns(p)}
+        # No await from here until the group's events are sent: this answer holds for it.
+        return {p for p in owned if self.rt.state_ready() and p in self.rt.state.partitions}
+
+    def _decide_all(self, todo: list[_Taken]) -> None:
+        """Decide each command on the state the previous ones left (applied in memory at
+        once, as the one-command path applies it after its store)."""
+        core = self.rt.state.core
+        for t in todo:
+            assert t.command is not None
+            t.now = self._now(t.command)
+            try:
+                t.decision = decide(core, t.command, t.now)
+            except Exception as exc:  # dead-lettered alone, after the group is stored
+                log.exception("command %s failed", t.command.command_id)
+                t.failure = f"{type(exc).__name__}: {short(exc)}"
+                continue
+            self.rt.stats.commands += 1
+            try:
+                apply_decision(core, t.decision)
+            except Exception as exc:
+                log.exception("applying command %s failed", t.command.command_id)
+                raise _NotEmitted from exc
+
+    async def _emit(self, decisions: list[Decision]) -> None:
+        """Send every decision's events (one record per decision, as the one-command path
+        does) and wait until Kafka acknowledged them all. The prompt send of each `events`
+        record (streams/faust_producer.py) would close its batch, and a partition's next
+        batch goes out only after the previous one is answered: the records are added first,
+        then sent together, so the group costs one produce round trip (as far as a
+        partition's records fit the producer's batch size, 16 KB)."""
+        rt = self.rt
+        encode = encode_batches if rt.settings.event_batches else encode_singles
+        producer: Any = rt.app.producer
+        prompt = producer.prompt_topics
+        futures = []
+        try:
+            producer.prompt_topics = frozenset()  # the agent is the only sender to `events`
+            try:
+                for decision in decisions:
+                    for key, value in encode(decision.events):
+                        futures.append(await rt.events.send(key=key, value=value))
+            finally:
+                producer.prompt_topics = prompt
+            if futures:
+                send_now(producer._ensure_producer(), rt.settings.events_topic)
+            await asyncio.gather(*futures)
+        except Exception as exc:
+            log.exception("the events of %d decisions were not all emitted", len(decisions))
+            raise _NotEmitted from exc
+        rt.stats.events += sum(len(d.events) for d in decisions)
 
     async def _store(self, decision: Decision, partition: int) -> None:
         """Write the decision's records. Its events are already out, so giving up here would

@@ -40,6 +40,8 @@ class Stats:
     events: int = 0
     dead_letters: int = 0
     recorded: int = 0
+    # The dispatch agent's takes: how many commands were waiting → how many times.
+    command_groups: dict[int, int] = field(default_factory=dict)
     deadline_lateness_s: list[float] = field(default_factory=list)
     # Push outcomes per endpoint name (for staff's stream-health view; endpoint names can
     # name a community, so they are never Prometheus labels).
@@ -104,6 +106,19 @@ class WorkerRuntime:
         elif not recovery.completed.is_set() or recovery.in_recovery:
             return False  # unpatched Faust (diagnostics only): racy, see faust_recovery.py
         partitions = self.assigned_partitions()
+        self._rebuild(partitions, generation)
+        now = self.clock.now().timestamp()
+        self.owned_since = {p: self.owned_since.get(p, now) for p in partitions}
+        self.trace.write("own", g=generation, ps=sorted(partitions))
+        return True
+
+    def reload_state(self) -> None:
+        """Forget the in-memory state and read it again from the tables, for the partitions
+        and generation it covers: the dispatch agent's way back when decisions it applied in
+        memory were not emitted (streams/dispatch_agent.py)."""
+        self._rebuild(self.state.partitions, self.state.generation)
+
+    def _rebuild(self, partitions: frozenset[int], generation: int) -> None:
         self.state = WorkerState.rebuild(
             self.requests_table.items(),
             self.helpers_table.items(),
@@ -114,10 +129,6 @@ class WorkerRuntime:
         )
         self.state.core.party_first = self.party_first
         self.state.core.communities = self.communities
-        now = self.clock.now().timestamp()
-        self.owned_since = {p: self.owned_since.get(p, now) for p in partitions}
-        self.trace.write("own", g=generation, ps=sorted(partitions))
-        return True
 
     async def owns(self, partition: int) -> bool:
         """Whether this worker's state covers `partition` now, waiting out a recovery.

@@ -30,6 +30,7 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
         "commands": s.commands,
         "events": s.events,
         "dead_letters": s.dead_letters,
+        "command_groups": dict(sorted(s.command_groups.items())),
         "recorded": s.recorded,
         "deadline_lateness_s": percentiles(s.deadline_lateness_s),
         "deadlines_fired": len(s.deadline_lateness_s),

@@ -22,10 +22,14 @@ from aiokafka.consumer.subscription_state import (
 )
 from aiokafka.producer.message_accumulator import BatchBuilder, MessageAccumulator, MessageBatch
 from faust.app.base import App
+from faust.streams import Stream, current_event
+from faust.tables.base import Collection
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
+from faust.tables.table import Table
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as aiokafka_driver
+from mode import Service
 
 from dispatcher.settings import Settings
 from streams.app import create_faust_app
@@ -89,6 +93,23 @@ PINNED: dict[str, tuple[Any, str]] = {
     "SubscriptionState.paused_partitions": (Subs.paused_partitions, "e9aba01781f989a0"),
     "SubscriptionState.assigned_partitions": (Subs.assigned_partitions, "92937855f4e1a6e6"),
     "AIOKafkaConsumer.pause": (AIOKafkaConsumer.pause, "d5fc6f4236503615"),
+
+    # streams/command_groups.py: the dispatch agent's groups read the stream as `take_events`
+    # does (a processor fills the buffer, a passive drainer iterates, acks disabled and done
+    # by the agent), and its table writes go to the partition of the event it sets current.
+    "Stream.take_events": (Stream.take_events, "607d48aead118ba8"),
+    "Stream._enable_passive": (Stream._enable_passive, "64da8ce9f729e30e"),
+    "Stream._passive_drainer": (Stream._passive_drainer, "8ac3eef0bc6626ab"),
+    "Stream.add_processor": (Stream.add_processor, "3bb6686bc255f121"),
+    "Stream.ack": (Stream.ack, "32d7171a89b0931d"),
+    "Stream._c_aiter": (Stream._c_aiter, "fa44582a5882e9df"),
+    "Stream._py_aiter": (Stream._py_aiter, "3a48ee257a65435b"),
+    "Service.wait_for_stopped": (Service.wait_for_stopped, "569f0acaedaef794"),
+    "Service.wait": (Service.wait, "6a532eb86923612f"),
+    "Table.on_key_set": (Table.on_key_set, "a370e35ca55c2c7e"),
+    "Table.on_key_del": (Table.on_key_del, "4f2900b2f9d24a08"),
+    "Collection.partition_for_key": (Collection.partition_for_key, "3b2291811b8dd791"),
+    "current_event": (current_event, "3b821f1a78d86a58"),
 }
 
 

@@ -1,0 +1,68 @@
+"""The commands already waiting for the dispatch agent, taken as one group.
+
+Faust hands an agent one record at a time, so the dispatch agent used to await one events
+send per command while the next commands waited in its queue. `take_ready` yields every event
+already received (at least one, at most `max_`) and never waits for more to arrive: a lone
+command is yielded at once, so latency at a low rate does not grow.
+
+It reads the stream the way Faust's own `Stream.take_events` does (a processor fills a buffer
+while the stream is drained in the background, acks disabled), but wakes on the first event
+instead of waiting for a full buffer or a timeout. Nothing here acknowledges an event: the
+agent acks each one once its table records are written, so its offset is never committed
+before (the contiguous consumer commits only up to the first unacknowledged offset). The
+Faust sources this relies on are pinned by tests/unit/test_faust_pins.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any
+
+from faust import streams as faust_streams
+
+
+async def take_ready(stream: Any, max_: int) -> AsyncIterator[list[Any]]:
+    """Yield lists of the events waiting on `stream` (1 ≤ len ≤ max_), in arrival order."""
+    buffer: list[Any] = []
+    ready = asyncio.Event()  # the buffer holds at least one event
+    room = asyncio.Event()  # the buffer holds fewer than max_
+    room.set()
+
+    async def add_to_buffer(value: Any) -> Any:
+        event = stream.current_event
+        if event is None:
+            raise RuntimeError("take_ready found no current event")
+        buffer.append(event)
+        ready.set()
+        if len(buffer) >= max_:
+            room.clear()
+            await stream.wait(room)  # back-pressure: the drainer reads no further
+        return value
+
+    enable_acks = stream.enable_acks
+    stream.enable_acks = False  # acked by the agent, once processed
+    stream.add_processor(add_to_buffer)
+    stream._enable_passive(aiter(stream.channel))
+    try:
+        while not stream.should_stop:
+            if not buffer:  # under load it rarely is: no wait (mode's costs two tasks)
+                await stream.wait_for_stopped(ready)
+                if not buffer:
+                    continue
+            group = buffer[:]
+            buffer.clear()
+            ready.clear()
+            room.set()
+            yield group
+    finally:
+        stream.enable_acks = enable_acks
+        stream._processors.remove(add_to_buffer)
+
+
+def set_current_event(event: Any) -> None:
+    """Make `event` the one Faust's tables write for: a table write goes to the changelog
+    partition of `faust.streams.current_event()`, which the stream sets only in the task
+    that drains it, and a group holds records of several partitions."""
+    faust_streams._current_event.set(weakref.ref(event))

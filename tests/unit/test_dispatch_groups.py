@@ -1,0 +1,193 @@
+"""The dispatch agent's groups (streams/dispatch_agent.py), with Kafka and Faust replaced by
+in-memory stand-ins: a group's events are all sent before any is awaited, each command is
+decided on the state the previous ones left, and a failure costs only its own command — an
+undecodable one is dead-lettered at once, and when the group's events cannot all be sent the
+state goes back to the tables and the commands are taken one at a time, the failing one then
+dead-lettered with its decision not applied.
+On the real broker: tests/integration/test_command_groups.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from faust.types import TP as TopicPartition
+
+from dispatcher.clock import SystemClock
+from dispatcher.settings import Settings
+from schemas.commands import DeactivateHelper, UpsertHelper
+from streams.dead_letter import Stage
+from streams.dispatch_agent import DispatchAgent
+from streams.runtime import WorkerRuntime
+from streams.state_store import WorkerState
+from streams.trace import Trace
+from tests.unit.conftest import World
+
+TP = TopicPartition("commands", 0)
+
+
+class FakeEvent:  # a Faust event: weak-referenceable, as faust.streams.current_event needs
+    def __init__(self, offset: int, value: bytes) -> None:
+        self.value = value
+        self.message = SimpleNamespace(tp=TP, partition=0, offset=offset)
+
+
+class FakeEvents:
+    """The `events` topic: a send returns the future of the broker's acknowledgement."""
+
+    def __init__(self, fail_with: str | None = None) -> None:
+        self.fail_with = fail_with
+        self.sent: list[bytes] = []
+        self.pending: list[asyncio.Future[None]] = []
+        self.acked_at_send: list[int] = []  # records acknowledged when each was sent
+
+    async def send(self, key: bytes, value: bytes) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.acked_at_send.append(sum(f.done() for f in self.pending))
+        self.sent.append(value)
+        self.pending.append(fut)
+        if self.fail_with is not None and self.fail_with.encode() in value:
+            fut.set_exception(RuntimeError("MessageSizeTooLarge"))
+        else:
+            # Acknowledged only once the loop runs: every send of a group comes first.
+            asyncio.get_running_loop().call_soon(fut.set_result, None)
+        return fut
+
+
+@dataclass
+class FakeSink:
+    letters: list[tuple[int, str, Stage]]
+
+    async def send(self, event: Any, reason: str, stage: Stage, **_: Any) -> None:
+        self.letters.append((event.message.offset, reason, stage))
+
+
+class Runtime(WorkerRuntime):
+    async def owns(self, partition: int) -> bool:
+        return True
+
+    def state_ready(self) -> bool:
+        return True
+
+
+def runtime(tmp_path: Path, events: FakeEvents) -> Runtime:
+    accumulator = SimpleNamespace(
+        _batches={}, _waiter_future=asyncio.get_running_loop().create_future()
+    )
+    producer = SimpleNamespace(
+        prompt_topics=frozenset({"events"}),
+        _ensure_producer=lambda: SimpleNamespace(_message_accumulator=accumulator),
+    )
+    app = SimpleNamespace(
+        consumer_generation_id=1,
+        consumer=SimpleNamespace(_committed_offset={}),
+        producer=producer,
+    )
+    settings = Settings(data_dir=tmp_path, events_topic="events")
+    rt = Runtime(
+        settings=settings,
+        app=app,  # type: ignore[arg-type]
+        clock=SystemClock(),
+        trace=Trace(tmp_path / "trace", "unit", SystemClock()),
+        commands=None,
+        events=events,
+        dead_letters=None,
+        requests_table={},
+        helpers_table={},
+    )
+    rt.state = WorkerState.rebuild([], [], frozenset({0}), 1)
+    return rt
+
+
+def upserts(*helper_ids: str) -> list[FakeEvent]:
+    world = World()
+    out = []
+    for offset, hid in enumerate(helper_ids):
+        profile = world.helper(hid)
+        command = world.command(UpsertHelper(profile=profile))
+        out.append(FakeEvent(offset, command.model_dump_json().encode()))
+    return out
+
+
+def agent(rt: Runtime) -> tuple[DispatchAgent, FakeSink]:
+    sink = FakeSink([])
+    return DispatchAgent(rt, sink), sink  # type: ignore[arg-type]
+
+
+async def test_a_group_is_decided_in_order_sent_at_once_then_stored(tmp_path: Path) -> None:
+    events = FakeEvents()
+    rt = runtime(tmp_path, events)
+    dispatch, sink = agent(rt)
+    await dispatch.handle_group(upserts("a", "b", "c"))
+    assert len(events.sent) == 3  # one record per decision
+    assert events.acked_at_send == [0, 0, 0]  # all sent before the group awaits any
+    assert not sink.letters
+    assert set(rt.state.core.helpers) == {"a", "b", "c"}
+    assert set(rt.helpers_table) == {b"a", b"b", b"c"}
+    assert trace_offsets(tmp_path) == [0, 1, 2]
+    assert rt.app.producer.prompt_topics == {"events"}  # restored after the group
+    assert rt.stats.command_groups == {3: 1}
+
+
+async def test_each_command_of_a_group_is_decided_on_the_state_the_previous_left(
+    tmp_path: Path,
+) -> None:
+    rt = runtime(tmp_path, FakeEvents())
+    dispatch, sink = agent(rt)
+    group = upserts("a")
+    world = World()
+    deactivate = world.command(DeactivateHelper(helper_id="a"))
+    group.append(FakeEvent(1, deactivate.model_dump_json().encode()))
+    await dispatch.handle_group(group)
+    # Decided on the state before the group, the deactivation would find no helper "a".
+    assert not rt.state.core.helpers["a"].profile.active
+    assert not sink.letters
+
+
+async def test_an_undecodable_command_in_a_group_is_dead_lettered_alone(tmp_path: Path) -> None:
+    events = FakeEvents()
+    rt = runtime(tmp_path, events)
+    dispatch, sink = agent(rt)
+    group = upserts("a", "b", "c")
+    group.insert(1, FakeEvent(1, b"not a command"))
+    for offset, event in enumerate(group):
+        event.message.offset = offset
+    await dispatch.handle_group(group)
+    assert [(o, stage) for o, _, stage in sink.letters] == [(1, "decode")]
+    assert set(rt.state.core.helpers) == {"a", "b", "c"}
+    assert set(rt.helpers_table) == {b"a", b"b", b"c"}
+
+
+async def test_a_group_not_emitted_is_taken_again_one_command_at_a_time(tmp_path: Path) -> None:
+    events = FakeEvents(fail_with='"helper_id":"b"')
+    rt = runtime(tmp_path, events)
+    dispatch, sink = agent(rt)
+    before = rt.state
+    group = upserts("a", "b", "c")
+    group.append(FakeEvent(3, b"not a command"))
+    await dispatch.handle_group(group)
+    # The failing command alone is dead-lettered; its decision is neither stored nor applied.
+    assert [(o, stage) for o, _, stage in sink.letters] == [(3, "decode"), (1, "process")]
+    assert rt.state is not before  # read again from the tables, then a and c applied
+    assert set(rt.state.core.helpers) == {"a", "c"}
+    assert set(rt.helpers_table) == {b"a", b"c"}
+    # Every command traced once, in offset order (the crash tests read the trace so).
+    assert trace_offsets(tmp_path) == [0, 1, 2, 3]
+
+
+def trace_offsets(tmp_path: Path) -> list[int]:
+    lines = (tmp_path / "trace" / "trace-unit.jsonl").read_text().splitlines()
+    return [json.loads(line)["o"] for line in lines if json.loads(line)["k"] == "cmd"]
+
+
+@pytest.fixture(autouse=True)
+def _no_offset_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    def violation(self: DispatchAgent, what: str) -> None:
+        raise AssertionError(f"offset check: {what}")
+
+    monkeypatch.setattr(DispatchAgent, "_offset_violation", violation)
