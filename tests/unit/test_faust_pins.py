@@ -93,7 +93,6 @@ PINNED: dict[str, tuple[Any, str]] = {
     "SubscriptionState.paused_partitions": (Subs.paused_partitions, "e9aba01781f989a0"),
     "SubscriptionState.assigned_partitions": (Subs.assigned_partitions, "92937855f4e1a6e6"),
     "AIOKafkaConsumer.pause": (AIOKafkaConsumer.pause, "d5fc6f4236503615"),
-
     # streams/command_groups.py: the dispatch agent's groups read the stream as `take_events`
     # does (a processor fills the buffer, a passive drainer iterates, acks disabled and done
     # by the agent), and its table writes go to the partition of the event it sets current.
