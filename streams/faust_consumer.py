@@ -30,6 +30,7 @@ from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 
+from streams.faust_poll import SnapshotPollThread
 from streams.offsets import Admit, Hole, SeekGuard, commit_offset
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,15 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
         self.reseeks = 0
         super().__init__(*args, **kwargs)
         self.guard.contiguous_topics = frozenset(getattr(self.app, "contiguous_topics", ()))
+
+    def _new_consumer_thread(self) -> SnapshotPollThread:
+        return SnapshotPollThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
+        # A copy, taken on Faust's loop: the set itself changes while the consumer thread
+        # polls with it (streams/faust_poll.py).
+        snapshot = None if active_partitions is None else frozenset(active_partitions)
+        return await self._thread.getmany(cast(Any, snapshot), timeout)
 
     def _contiguous(self, tp: TP) -> bool:
         return tp.topic in self.guard.contiguous_topics

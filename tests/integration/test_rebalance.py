@@ -50,6 +50,16 @@ def diagnosis(stack: LocalStack, survivor: Proc) -> str:
     return worker_story(survivor) + "\n" + group_story(stack.app_id)
 
 
+async def put_drivers(client: httpx.AsyncClient) -> None:
+    """Several drivers in every community's compound: offers stay pending."""
+    for community in COMMUNITIES:
+        for i in range(6):
+            h = builders.helper(f"{community}-d{i}", community, ["driving"])
+            h["place"] = builders.place(community, building=f"b{i}", household_id=f"h{i}")
+            r = await client.put(f"/v1/admin/helpers/{h['helper_id']}", json=h, headers=STAFF)
+            assert r.status_code == 202
+
+
 async def submit_all(client: httpx.AsyncClient, tag: str) -> dict[str, str]:
     ids = {}
     for community in COMMUNITIES:
@@ -67,12 +77,7 @@ async def test_survivor_serves_the_dead_workers_communities(
     w1, w2 = two_workers
     conn = await asyncpg.connect(stack.pg_dsn)
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as client:
-        for community in COMMUNITIES:
-            for i in range(6):  # several drivers in the compound: offers stay pending
-                h = builders.helper(f"{community}-d{i}", community, ["driving"])
-                h["place"] = builders.place(community, building=f"b{i}", household_id=f"h{i}")
-                r = await client.put(f"/v1/admin/helpers/{h['helper_id']}", json=h, headers=STAFF)
-                assert r.status_code == 202
+        await put_drivers(client)
         before = await submit_all(client, "before")
 
         async def all_offered(ids: dict[str, str]) -> bool:
