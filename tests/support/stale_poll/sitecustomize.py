@@ -48,7 +48,7 @@ def wait_for_assignment(self: Any) -> Any:
     async def late() -> None:
         await assigned
         await asyncio.sleep(STALE_POLL_HOLD_S)
-        log.warning("stale-poll hook: the poll resumes %.1f s after the assignment", STALE_POLL_HOLD_S)
+        log.warning("stale-poll hook: the poll resumes %.1f s after it", STALE_POLL_HOLD_S)
 
     return asyncio.ensure_future(late())
 
