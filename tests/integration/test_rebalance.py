@@ -60,6 +60,15 @@ async def put_drivers(client: httpx.AsyncClient) -> None:
             assert r.status_code == 202
 
 
+async def all_offered(conn: asyncpg.Connection, ids: dict[str, str]) -> bool:
+    """Whether every request of `ids` has an offer recorded."""
+    n = await conn.fetchval(
+        "SELECT count(DISTINCT request_id) FROM offers WHERE request_id = ANY($1)",
+        list(ids.values()),
+    )
+    return bool(n == len(ids))
+
+
 async def submit_all(client: httpx.AsyncClient, tag: str) -> dict[str, str]:
     ids = {}
     for community in COMMUNITIES:
@@ -80,14 +89,7 @@ async def test_survivor_serves_the_dead_workers_communities(
         await put_drivers(client)
         before = await submit_all(client, "before")
 
-        async def all_offered(ids: dict[str, str]) -> bool:
-            n = await conn.fetchval(
-                "SELECT count(DISTINCT request_id) FROM offers WHERE request_id = ANY($1)",
-                list(ids.values()),
-            )
-            return n == len(ids)
-
-        await eventually(lambda: all_offered(before), what="offers before the kill")
+        await eventually(lambda: all_offered(conn, before), what="offers before the kill")
         stats1 = await stack.worker_stats(w1)
         assert stats1 is not None
         dead_partitions = set(stats1["partitions"])
@@ -98,7 +100,7 @@ async def test_survivor_serves_the_dead_workers_communities(
         after = await submit_all(client, "after")
         explain = partial(diagnosis, stack, w2)
         await eventually(
-            lambda: all_offered(after),
+            lambda: all_offered(conn, after),
             timeout=120,
             what="every community served after the kill",
             explain=explain,

@@ -21,7 +21,13 @@ import pytest
 
 from dispatcher.settings import REPO_ROOT
 from dispatcher.testing.stack import LocalStack, Proc
-from tests.integration.test_rebalance import COMMUNITIES, diagnosis, put_drivers, submit_all
+from tests.integration.test_rebalance import (
+    COMMUNITIES,
+    all_offered,
+    diagnosis,
+    put_drivers,
+    submit_all,
+)
 from tests.support.waiting import eventually
 
 HOOK_DIR = REPO_ROOT / "tests" / "support" / "stale_poll"
@@ -58,19 +64,12 @@ async def test_a_poll_outliving_its_assignment_does_not_stall_the_takeover(
             await put_drivers(client)  # changelog records on every partition
             before = await submit_all(client, "before")
 
-            async def all_offered(ids: dict[str, str]) -> bool:
-                n = await conn.fetchval(
-                    "SELECT count(DISTINCT request_id) FROM offers WHERE request_id = ANY($1)",
-                    list(ids.values()),
-                )
-                return n == len(ids)
-
-            await eventually(lambda: all_offered(before), what="offers before the kill")
+            await eventually(lambda: all_offered(conn, before), what="offers before the kill")
             resumed_before = sum("poll resumes" in line for line in hook_lines(w2))
             w1.kill()
             after = await submit_all(client, "after")
             await eventually(
-                lambda: all_offered(after),
+                lambda: all_offered(conn, after),
                 timeout=90,
                 what="every community served after the kill",
                 explain=partial(diagnosis, stack, w2),
