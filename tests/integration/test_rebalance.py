@@ -69,9 +69,11 @@ async def all_offered(conn: asyncpg.Connection, ids: dict[str, str]) -> bool:
     return bool(n == len(ids))
 
 
-async def submit_all(client: httpx.AsyncClient, tag: str) -> dict[str, str]:
+async def submit_all(
+    client: httpx.AsyncClient, tag: str, communities: list[str] = COMMUNITIES
+) -> dict[str, str]:
     ids = {}
-    for community in COMMUNITIES:
+    for community in communities:
         body = builders.request(community, urgency="critical")
         body["place"]["building_id"] = f"b3-{tag}"  # distinct incidents, helpers nearby
         r = await BotClient(client).post("/v1/requests", body)

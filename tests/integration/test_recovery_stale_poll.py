@@ -12,6 +12,7 @@ recovery start")."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -50,6 +51,12 @@ async def hooked_workers(stack: LocalStack) -> AsyncIterator[tuple[Proc, Proc]]:
     yield w1, w2
 
 
+async def keep_submitting(client: httpx.AsyncClient) -> None:
+    for i in range(1_000):
+        await submit_all(client, f"trickle-{i}", COMMUNITIES[i % 2 :: 2])
+        await asyncio.sleep(0.25)
+
+
 def hook_lines(proc: Proc) -> list[str]:
     return [line for line in proc.log_path.read_text().splitlines() if "stale-poll hook" in line]
 
@@ -68,14 +75,22 @@ async def test_a_poll_outliving_its_assignment_does_not_stall_the_takeover(
             resumed_before = sum("poll resumes" in line for line in hook_lines(w2))
             w1.kill()
             after = await submit_all(client, "after")
-            await eventually(
-                lambda: all_offered(conn, after),
-                timeout=90,
-                what="every community served after the kill",
-                explain=partial(diagnosis, stack, w2),
-            )
+            # Commands keep coming through the rejoin: the parked poll then also has records
+            # of the survivor's own stream partitions to put back.
+            trickle = asyncio.create_task(keep_submitting(client))
+            try:
+                await eventually(
+                    lambda: all_offered(conn, after),
+                    timeout=90,
+                    what="every community served after the kill",
+                    explain=partial(diagnosis, stack, w2),
+                )
+            finally:
+                trickle.cancel()
     finally:
         await conn.close()
+    put_back = [line for line in w2.log_path.read_text().splitlines() if "outlived its" in line]
+    print(f"\nstale poll: the survivor's polls put back records {len(put_back)} times")
     # The forced interleaving happened: a poll waited across the survivor's rejoin.
     resumed = sum("poll resumes" in line for line in hook_lines(w2))
     assert resumed > resumed_before, hook_lines(w2)
