@@ -13,6 +13,7 @@ recovery start")."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -87,6 +88,8 @@ async def test_a_poll_outliving_its_assignment_does_not_stall_the_takeover(
                 )
             finally:
                 trickle.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await trickle
     finally:
         await conn.close()
     # What the hook forced and what the fix did, for the record (not asserted: whether the
