@@ -70,6 +70,30 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
         snapshot = None if active_partitions is None else frozenset(active_partitions)
         return await self._thread.getmany(cast(Any, snapshot), timeout)
 
+    async def _wait_next_records(self, timeout: float) -> Any:
+        records, active = await super()._wait_next_records(timeout)
+        if records:
+            self._report_dropped_changelogs(records, active)
+        return records, active
+
+    def _report_dropped_changelogs(self, records: Any, active: set[TP] | None) -> None:
+        """Upstream `getmany` drops what it cannot deliver; a changelog record dropped is read
+        again by nothing (no committed offset). The poll (streams/faust_poll.py) hands over
+        none it can tell, and this says so should any other path drop one."""
+        if self.flow_active and active is None:
+            return
+        dropped = {
+            f"{tp.topic}[{tp.partition}]": len(batch)
+            for tp, batch in records.items()
+            if self._is_changelog_tp(tp)
+            and (
+                not self.flow_active
+                or (active is not None and tp not in active and tp not in self._buffered_partitions)
+            )
+        }
+        if dropped:
+            log.warning("changelog records fetched but not delivered: %s", dropped)
+
     def _contiguous(self, tp: TP) -> bool:
         return tp.topic in self.guard.contiguous_topics
 

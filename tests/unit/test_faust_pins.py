@@ -113,6 +113,7 @@ PINNED: dict[str, tuple[Any, str]] = {
     # streams/faust_poll.py: Faust polls aiokafka from its thread with its live partition set
     # (an empty set is every partition to aiokafka), drops what it cannot deliver, and a poll
     # woken during a rejoin waits in `fetched_records` for the next assignment.
+    "Consumer._is_changelog_tp": (Consumer._is_changelog_tp, "88867d75cfe9aecf"),
     "Consumer._wait_next_records": (Consumer._wait_next_records, "6218e1969a636b3f"),
     "ThreadDelegateConsumer._getmany": (
         faust_consumer.ThreadDelegateConsumer._getmany,

@@ -12,6 +12,7 @@ import pytest
 from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
+from streams.faust_consumer import ContiguousConsumer
 from streams.faust_poll import SnapshotPollThread, current_assignment, rewind
 
 CHANGELOG = TopicPartition("x-helpers-changelog", 1)
@@ -113,3 +114,28 @@ async def test_an_empty_partition_set_polls_nothing(upstream: list[Any]) -> None
     assert upstream == []
     assert await poll_thread(True)._fetch_records(client, None) == client.drain
     assert upstream == [None]
+
+
+def faust_consumer(flow_active: bool, active: set[Any]) -> Any:
+    consumer = ContiguousConsumer.__new__(ContiguousConsumer)
+    consumer.flow_active = flow_active
+    consumer._buffered_partitions = set()
+    consumer.app = SimpleNamespace(tables=SimpleNamespace(changelog_topics={CHANGELOG.topic}))
+    return consumer
+
+
+@pytest.mark.parametrize(
+    ("flow_active", "active", "warned"),
+    [(True, {CHANGELOG, STREAM}, False), (False, {CHANGELOG}, True), (True, {STREAM}, True)],
+)
+def test_a_changelog_record_faust_would_drop_is_reported(
+    caplog: pytest.LogCaptureFixture, flow_active: bool, active: set[Any], warned: bool
+) -> None:
+    records = {CHANGELOG: recs(3, 4), STREAM: recs(9)}
+    faust_consumer(flow_active, active)._report_dropped_changelogs(records, active)
+    lines = [r.getMessage() for r in caplog.records if "not delivered" in r.getMessage()]
+    assert lines == (
+        [f"changelog records fetched but not delivered: {{'{CHANGELOG.topic}[1]': 2}}"]
+        if warned
+        else []
+    )
