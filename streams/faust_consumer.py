@@ -30,6 +30,7 @@ from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 
+from streams.faust_poll import SnapshotPollThread
 from streams.offsets import Admit, Hole, SeekGuard, commit_offset
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,39 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
         self.reseeks = 0
         super().__init__(*args, **kwargs)
         self.guard.contiguous_topics = frozenset(getattr(self.app, "contiguous_topics", ()))
+
+    def _new_consumer_thread(self) -> SnapshotPollThread:
+        return SnapshotPollThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
+        # A copy, taken on Faust's loop: the set itself changes while the consumer thread
+        # polls with it (streams/faust_poll.py).
+        snapshot = None if active_partitions is None else frozenset(active_partitions)
+        return await self._thread.getmany(cast(Any, snapshot), timeout)
+
+    async def _wait_next_records(self, timeout: float) -> Any:
+        records, active = await super()._wait_next_records(timeout)
+        if records:
+            self._report_dropped_changelogs(records, active)
+        return records, active
+
+    def _report_dropped_changelogs(self, records: Any, active: set[TP] | None) -> None:
+        """Upstream `getmany` drops what it cannot deliver; a changelog record dropped is read
+        again by nothing (no committed offset). The poll (streams/faust_poll.py) hands over
+        none it can tell, and this says so should any other path drop one."""
+        if self.flow_active and active is None:
+            return
+        dropped = {
+            f"{tp.topic}[{tp.partition}]": len(batch)
+            for tp, batch in records.items()
+            if self._is_changelog_tp(tp)
+            and (
+                not self.flow_active
+                or (active is not None and tp not in active and tp not in self._buffered_partitions)
+            )
+        }
+        if dropped:
+            log.warning("changelog records fetched but not delivered: %s", dropped)
 
     def _contiguous(self, tp: TP) -> bool:
         return tp.topic in self.guard.contiguous_topics

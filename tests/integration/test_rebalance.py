@@ -50,9 +50,30 @@ def diagnosis(stack: LocalStack, survivor: Proc) -> str:
     return worker_story(survivor) + "\n" + group_story(stack.app_id)
 
 
-async def submit_all(client: httpx.AsyncClient, tag: str) -> dict[str, str]:
-    ids = {}
+async def put_drivers(client: httpx.AsyncClient) -> None:
+    """Several drivers in every community's compound: offers stay pending."""
     for community in COMMUNITIES:
+        for i in range(6):
+            h = builders.helper(f"{community}-d{i}", community, ["driving"])
+            h["place"] = builders.place(community, building=f"b{i}", household_id=f"h{i}")
+            r = await client.put(f"/v1/admin/helpers/{h['helper_id']}", json=h, headers=STAFF)
+            assert r.status_code == 202
+
+
+async def all_offered(conn: asyncpg.Connection, ids: dict[str, str]) -> bool:
+    """Whether every request of `ids` has an offer recorded."""
+    n = await conn.fetchval(
+        "SELECT count(DISTINCT request_id) FROM offers WHERE request_id = ANY($1)",
+        list(ids.values()),
+    )
+    return bool(n == len(ids))
+
+
+async def submit_all(
+    client: httpx.AsyncClient, tag: str, communities: list[str] = COMMUNITIES
+) -> dict[str, str]:
+    ids = {}
+    for community in communities:
         body = builders.request(community, urgency="critical")
         body["place"]["building_id"] = f"b3-{tag}"  # distinct incidents, helpers nearby
         r = await BotClient(client).post("/v1/requests", body)
@@ -67,22 +88,10 @@ async def test_survivor_serves_the_dead_workers_communities(
     w1, w2 = two_workers
     conn = await asyncpg.connect(stack.pg_dsn)
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as client:
-        for community in COMMUNITIES:
-            for i in range(6):  # several drivers in the compound: offers stay pending
-                h = builders.helper(f"{community}-d{i}", community, ["driving"])
-                h["place"] = builders.place(community, building=f"b{i}", household_id=f"h{i}")
-                r = await client.put(f"/v1/admin/helpers/{h['helper_id']}", json=h, headers=STAFF)
-                assert r.status_code == 202
+        await put_drivers(client)
         before = await submit_all(client, "before")
 
-        async def all_offered(ids: dict[str, str]) -> bool:
-            n = await conn.fetchval(
-                "SELECT count(DISTINCT request_id) FROM offers WHERE request_id = ANY($1)",
-                list(ids.values()),
-            )
-            return n == len(ids)
-
-        await eventually(lambda: all_offered(before), what="offers before the kill")
+        await eventually(lambda: all_offered(conn, before), what="offers before the kill")
         stats1 = await stack.worker_stats(w1)
         assert stats1 is not None
         dead_partitions = set(stats1["partitions"])
@@ -93,7 +102,7 @@ async def test_survivor_serves_the_dead_workers_communities(
         after = await submit_all(client, "after")
         explain = partial(diagnosis, stack, w2)
         await eventually(
-            lambda: all_offered(after),
+            lambda: all_offered(conn, after),
             timeout=120,
             what="every community served after the kill",
             explain=explain,

@@ -40,6 +40,7 @@ from streams.faust_recovery import SeekFirstRecovery, SeekFirstTableManager
 Consumer = faust_consumer.Consumer
 Subs = SubscriptionState
 Listener = aiokafka_driver.ConsumerRebalanceListener
+Thread = aiokafka_driver.AIOKafkaConsumerThread
 PINNED: dict[str, tuple[Any, str]] = {
     "Recovery.on_recovery_completed": (Recovery.on_recovery_completed, "6ef567acf072e46d"),
     "Recovery._resume_streams": (Recovery._resume_streams, "d986a6710c1aca98"),
@@ -109,6 +110,28 @@ PINNED: dict[str, tuple[Any, str]] = {
     "Table.on_key_del": (Table.on_key_del, "4f2900b2f9d24a08"),
     "Collection.partition_for_key": (Collection.partition_for_key, "3b2291811b8dd791"),
     "current_event": (current_event, "3b821f1a78d86a58"),
+    # streams/faust_poll.py: Faust polls aiokafka from its thread with its live partition set
+    # (an empty set is every partition to aiokafka), drops what it cannot deliver, and a poll
+    # woken during a rejoin waits in `fetched_records` for the next assignment.
+    "Consumer._is_changelog_tp": (Consumer._is_changelog_tp, "88867d75cfe9aecf"),
+    "Consumer._wait_next_records": (Consumer._wait_next_records, "6218e1969a636b3f"),
+    "ThreadDelegateConsumer._getmany": (
+        faust_consumer.ThreadDelegateConsumer._getmany,
+        "f9d47aa9010b5ff2",
+    ),
+    "Consumer._new_consumer_thread": (
+        aiokafka_driver.Consumer._new_consumer_thread,
+        "0870ec53dea75083",
+    ),
+    "AIOKafkaConsumerThread.getmany": (Thread.getmany, "26fc5fc9f3b667e1"),
+    "AIOKafkaConsumerThread._fetch_records": (Thread._fetch_records, "39a2c6c79fc1455a"),
+    "Fetcher.fetched_records": (Fetcher.fetched_records, "be4348896b9b66af"),
+    "Fetcher.seek_to": (Fetcher.seek_to, "f0ba6aba6c22ef83"),
+    "SubscriptionState.is_assigned": (Subs.is_assigned, "cd2783df3bd5f27a"),
+    # ... and what its test hook (tests/support/stale_poll/sitecustomize.py) only delays.
+    "SubscriptionState.begin_reassignment": (Subs.begin_reassignment, "c141fe3db38455c0"),
+    "SubscriptionState.wait_for_assignment": (Subs.wait_for_assignment, "7f09ce46a80d23d8"),
+    "Recovery._seek_offsets": (Recovery._seek_offsets, "19598ca63d94d250"),
 }
 
 
