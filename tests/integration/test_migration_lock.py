@@ -82,3 +82,26 @@ async def test_a_cancelled_record_agent_start_holds_no_migration_lock(
 async def test_a_cancelled_migrate_holds_no_lock(stack: LocalStack, slow_migration: None) -> None:
     await cancel_in_slow_step(stack, asyncio.ensure_future(migrate.migrate(stack.settings())))
     await eventually(lambda: lock_is_free(stack), what="the migration lock released")
+
+
+async def test_concurrent_runs_on_an_empty_database_apply_each_migration_once(
+    stack: LocalStack,
+) -> None:
+    """The API and the worker starting together: the per-migration lock and re-check."""
+    name = f"{stack.db}_race"
+    admin = await asyncpg.connect(stack._pg("postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        settings = stack.settings(pg_dsn=stack._pg(name))
+        runs = await asyncio.gather(migrate.migrate(settings), migrate.migrate(settings))
+        every = [n for _, n, _ in migrate.migration_files()]
+        assert sorted(runs[0] + runs[1]) == sorted(every)  # each applied once, by one run
+        conn = await asyncpg.connect(stack._pg(name))
+        try:
+            recorded = await conn.fetchval("SELECT count(*) FROM schema_migrations")
+        finally:
+            await conn.close()
+        assert recorded == len(every)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
