@@ -44,6 +44,7 @@ Consumer = faust_consumer.Consumer
 Subs = SubscriptionState
 Listener = aiokafka_driver.ConsumerRebalanceListener
 Thread = aiokafka_driver.AIOKafkaConsumerThread
+Delegate = faust_consumer.ThreadDelegateConsumer
 PINNED: dict[str, tuple[Any, str]] = {
     "Recovery.on_recovery_completed": (Recovery.on_recovery_completed, "6ef567acf072e46d"),
     "Recovery._resume_streams": (Recovery._resume_streams, "d986a6710c1aca98"),
@@ -102,12 +103,9 @@ PINNED: dict[str, tuple[Any, str]] = {
     # (so the consumer's `assignment_token` read there is that assignment's), whose chain
     # calls `Recovery.on_rebalance`, which sets the round's generation and start signal.
     "GroupCoordinator._on_join_complete": (GroupCoordinator._on_join_complete, "0b0b3d204b408f3c"),
-    "SubscriptionState.assign_from_subscribed": (
-        Subs.assign_from_subscribed,
-        "faf16f1b629aa838",
-    ),
+    "SubscriptionState.assign_from_subscribed": (Subs.assign_from_subscribed, "faf16f1b629aa838"),
     "ThreadDelegateConsumer.threadsafe_partitions_assigned": (
-        faust_consumer.ThreadDelegateConsumer.threadsafe_partitions_assigned,
+        Delegate.threadsafe_partitions_assigned,
         "50fac26841ad9934",
     ),
     "Consumer.on_partitions_assigned": (Consumer.on_partitions_assigned, "29ce96596f05a18c"),
