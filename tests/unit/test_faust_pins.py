@@ -101,7 +101,8 @@ PINNED: dict[str, tuple[Any, str]] = {
     # ... only in the assignment recovered: aiokafka builds its `Assignment` before calling the
     # listener and awaits it; Faust's thread awaits the main loop's `on_partitions_assigned`
     # (so the consumer's `assignment_token` read there is that assignment's), whose chain
-    # calls `Recovery.on_rebalance`, which sets the round's generation and start signal.
+    # (`TableManager.on_rebalance`) calls `Recovery.on_rebalance`, which sets the round's
+    # generation and its start signal (a rebalance during a round sets it again).
     "GroupCoordinator._on_join_complete": (GroupCoordinator._on_join_complete, "0b0b3d204b408f3c"),
     "SubscriptionState.assign_from_subscribed": (Subs.assign_from_subscribed, "faf16f1b629aa838"),
     "ThreadDelegateConsumer.threadsafe_partitions_assigned": (
@@ -110,6 +111,7 @@ PINNED: dict[str, tuple[Any, str]] = {
     ),
     "Consumer.on_partitions_assigned": (Consumer.on_partitions_assigned, "29ce96596f05a18c"),
     "Recovery.on_rebalance": (Recovery.on_rebalance, "aa4d997a1795ceae"),
+    "TableManager.on_rebalance": (TableManager.on_rebalance, "2d2c23a07bf54328"),
     # streams/command_groups.py: the dispatch agent's groups read the stream as `take_events`
     # does (a processor fills the buffer, a passive drainer iterates, acks disabled and done
     # by the agent), and its table writes go to the partition of the event it sets current.
