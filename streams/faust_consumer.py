@@ -30,7 +30,7 @@ from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 
-from streams.faust_poll import SnapshotPollThread
+from streams.faust_poll import SnapshotPollThread, current_assignment
 from streams.offsets import Admit, Hole, SeekGuard, commit_offset
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,9 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
     """See the module docstring. `app.contiguous_topics` names the topics it guards."""
 
     on_hole: ClassVar[Callable[[TP, Hole], None]] = staticmethod(exit_on_hole)
+
+    #: aiokafka's `Assignment` object of the latest group assignment (see `on_partitions_assigned`).
+    assignment_token: object | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.guard: SeekGuard[TP] = SeekGuard()
@@ -164,29 +167,48 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
             acked[:used] = []
         return new
 
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        # The consumer thread is parked in aiokafka's listener until this returns (Faust's
+        # `threadsafe_partitions_assigned` awaits it), after `Subscription._assign` built this
+        # assignment's `Assignment`: reading it here reads the one this callback is for. The
+        # generation alone does not name an assignment: a static member rejoining, or a
+        # follower in a stable group, can get the same generation with fresh partition states.
+        self.assignment_token = current_assignment(self._thread._ensure_consumer())
+        await super().on_partitions_assigned(assigned, generation_id)
+
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         self.guard.forget(revoked)
         await super().on_partitions_revoked(revoked)
 
-    async def stop_fetching(self, tps: set[TP], generation_id: int) -> int:
+    async def stop_fetching(self, tps: set[TP], generation_id: int, assignment: object) -> int:
         """Have aiokafka stop fetching `tps`, which Faust keeps paused, for as long as the
-        assignment of `generation_id` lasts; returns how many it paused.
+        assignment of `generation_id` whose `assignment_token` was `assignment` lasts; returns
+        how many it paused.
 
         Faust's `pause_partitions` is bookkeeping only: aiokafka goes on listing every
         assigned partition in every fetch, and parses each one in every answer (the idle
         changelog partitions after recovery: about half of the worker's). aiokafka builds new,
         unpaused partition states for every assignment, so the next rebalance's recovery
-        fetches its changelogs as before; a call that comes after a newer join pauses nothing.
+        fetches its changelogs as before; a call that comes after a newer join, or after a
+        reassignment with the same generation, pauses nothing.
         """
-        return cast(int, await self._thread.call_thread(self._pause_fetching, tps, generation_id))
+        return cast(
+            int,
+            await self._thread.call_thread(self._pause_fetching, tps, generation_id, assignment),
+        )
 
-    async def _pause_fetching(self, tps: set[TP], generation_id: int) -> int:
+    async def _pause_fetching(self, tps: set[TP], generation_id: int, assignment: object) -> int:
         # In the consumer thread: aiokafka's state lives on that loop (a pause makes a future).
         # No await: nothing can change the assignment between the check and the pause.
         client = self._thread._ensure_consumer()
         subscription = client._subscription
-        if client._coordinator.generation != generation_id or subscription.reassignment_in_progress:
-            return 0  # a newer join: its assignment is not the one recovered
+        if (
+            client._coordinator.generation != generation_id
+            or subscription.reassignment_in_progress
+            or assignment is None
+            or current_assignment(client) is not assignment
+        ):
+            return 0  # a newer join or assignment: not the one recovered
         assigned = subscription.assigned_partitions()
         paused = [TopicPartition(tp.topic, tp.partition) for tp in tps if tp in assigned]
         client.pause(*paused)

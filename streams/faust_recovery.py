@@ -61,6 +61,8 @@ class SeekFirstRecovery(Recovery):
     #: say "ready" while the tables lack the newly assigned partitions. The worker rebuilds
     #: its state only when this equals the current generation.
     ready_generation: int = -1
+    #: The consumer's `assignment_token` for the rebalance whose recovery runs (or is next).
+    _assignment_token: object | None = None
     _unready_since: float | None = None
     _reported_at: float = 0.0
 
@@ -86,6 +88,20 @@ class SeekFirstRecovery(Recovery):
                     "generation not served for %.0f s: %s", now - self._unready_since, report
                 )
 
+    async def on_rebalance(
+        self,
+        assigned: set[Any],
+        revoked: set[Any],
+        newly_assigned: set[Any],
+        generation_id: int = 0,
+    ) -> None:
+        # Upstream records the generation for the next recovery round (unless this call is
+        # already stale); the assignment object goes beside it: within the consumer's
+        # `on_partitions_assigned`, whose token is this assignment's.
+        if generation_id == self.app.consumer_generation_id:
+            self._assignment_token = getattr(self.app.consumer, "assignment_token", None)
+        await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
+
     async def _seek_then_resume_streams(self, generation_id: int) -> None:
         consumer = self.app.consumer
         assignment = consumer.assignment()
@@ -108,13 +124,21 @@ class SeekFirstRecovery(Recovery):
         the recovery, not awaited by it: the recovery's own steps stay as they were."""
         if not hasattr(consumer, "stop_fetching"):
             return
+        if self.signal_recovery_start.is_set():
+            # A rebalance since this round began (same generation or not): the consumer's
+            # assignment is the next round's, whose changelogs are not recovered yet.
+            return
         paused: set[Any] = getattr(consumer, "_paused_partitions", set())
         changelogs = {tp for tp in consumer.assignment() if self._is_changelog_tp(tp)}
-        self.add_future(self._stop_fetching(consumer, changelogs & paused, generation_id))
+        # This round's assignment: the consumer pauses nothing once aiokafka's is another.
+        token = self._assignment_token
+        self.add_future(self._stop_fetching(consumer, changelogs & paused, generation_id, token))
 
-    async def _stop_fetching(self, consumer: Any, tps: set[Any], generation_id: int) -> None:
+    async def _stop_fetching(
+        self, consumer: Any, tps: set[Any], generation_id: int, token: object
+    ) -> None:
         try:
-            count = await consumer.stop_fetching(tps, generation_id)
+            count = await consumer.stop_fetching(tps, generation_id, token)
         except Exception as exc:  # fetching them costs CPU only: never fail the recovery
             self.log.warning("changelog partitions still fetched: %s: %s", type(exc).__name__, exc)
             return

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from dispatcher.kafka_security import client_options
 from dispatcher.ops import metrics as ops_metrics
 from dispatcher.record.db import keep_session
-from dispatcher.record.migrate import apply_migrations
+from dispatcher.record.migrate import migrate
 from dispatcher.record.projection import record_events
 from dispatcher.settings import Settings
 from schemas.event_batch import decode_record
@@ -161,14 +161,15 @@ class RecordAgent:
 
     async def get_pool(self) -> asyncpg.Pool:
         if self.pool is None:
-            # The recording leaves no session state (the migrations' advisory lock is
-            # released in their `finally`): no reset query per release.
+            # Migrations first, on their own connection (dispatcher/record/migrate.py): the
+            # pool exists only once they succeeded, and a start cancelled meanwhile leaves no
+            # pool and no lock behind; the next call migrates again.
+            await migrate(self.settings)
+            # The recording leaves no session state: no reset query per release.
             self.pool = await asyncpg.create_pool(
                 self.settings.pg_dsn.get_secret_value(),
                 min_size=1,
                 max_size=self.settings.pg_pool_max,
                 reset=keep_session,
             )
-            async with self.pool.acquire() as conn:
-                await apply_migrations(conn)
         return self.pool

@@ -1,6 +1,10 @@
 """Apply the numbered plain-SQL migrations in `migrations/`, each once, in order.
 
-A PostgreSQL advisory lock makes concurrent runs (API and worker starting together) safe.
+A PostgreSQL advisory lock makes concurrent runs (API and worker starting together) safe. It
+is transaction-scoped: each migration takes it in its own transaction and checks there whether
+another run applied it meanwhile, so nothing holds it past a transaction's end, even a run
+cancelled mid-statement (a session-level lock outlives such a run on its connection). And a
+run has its own connection, closed (or dropped) whatever happens: never a pooled one.
 """
 
 from __future__ import annotations
@@ -32,35 +36,45 @@ def migration_files() -> list[tuple[int, str, str]]:
 
 async def apply_migrations(conn: asyncpg.Connection) -> list[str]:
     """Apply pending migrations on `conn`; return the names applied now."""
-    applied_now: list[str] = []
-    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
-    try:
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version int PRIMARY KEY, name text NOT NULL,"
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-        for number, name, sql in migration_files():
-            if number in done:
-                continue
-            async with conn.transaction():
-                await conn.execute(sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", number, name
-                )
-            applied_now.append(name)
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+    applied_now: list[str] = []
+    done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+    for number, name, sql in migration_files():
+        if number in done:
+            continue  # applied for good: only a pending one needs the lock (and a re-check)
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+            if await conn.fetchval("SELECT 1 FROM schema_migrations WHERE version = $1", number):
+                continue  # applied before, or by a concurrent run while this one waited
+            await conn.execute(sql)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", number, name
+            )
+        applied_now.append(name)
     return applied_now
 
 
 async def migrate(settings: Settings) -> list[str]:
+    """Apply pending migrations on a connection of their own."""
     conn = await asyncpg.connect(settings.pg_dsn.get_secret_value())
     try:
-        return await apply_migrations(conn)
-    finally:
-        await conn.close()
+        applied = await apply_migrations(conn)
+    except BaseException:
+        # Failed or cancelled (maybe mid-statement, maybe cancelled again in the rollback):
+        # drop the connection at once, no await, and with it whatever transaction (and lock)
+        # the step left open; a statement the server still runs ends first. Not `close()`:
+        # cancelled, asyncpg 0.31's `close` leaves the socket open (it marks the protocol
+        # closing, and `terminate` then does nothing).
+        conn.terminate()
+        raise
+    await conn.close()
+    return applied
 
 
 def main(argv: list[str]) -> int:

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import importlib.resources
 import inspect
 from typing import Any
 
 import faust
 from aiokafka.consumer.consumer import AIOKafkaConsumer
 from aiokafka.consumer.fetcher import Fetcher
+from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.consumer.subscription_state import (
     Subscription,
     SubscriptionState,
     TopicPartitionState,
 )
 from aiokafka.producer.message_accumulator import BatchBuilder, MessageAccumulator, MessageBatch
+from faust import streams as faust_streams
 from faust.app.base import App
 from faust.streams import Stream, current_event
 from faust.tables.base import Collection
@@ -41,6 +44,7 @@ Consumer = faust_consumer.Consumer
 Subs = SubscriptionState
 Listener = aiokafka_driver.ConsumerRebalanceListener
 Thread = aiokafka_driver.AIOKafkaConsumerThread
+Delegate = faust_consumer.ThreadDelegateConsumer
 PINNED: dict[str, tuple[Any, str]] = {
     "Recovery.on_recovery_completed": (Recovery.on_recovery_completed, "6ef567acf072e46d"),
     "Recovery._resume_streams": (Recovery._resume_streams, "d986a6710c1aca98"),
@@ -94,6 +98,20 @@ PINNED: dict[str, tuple[Any, str]] = {
     "SubscriptionState.paused_partitions": (Subs.paused_partitions, "e9aba01781f989a0"),
     "SubscriptionState.assigned_partitions": (Subs.assigned_partitions, "92937855f4e1a6e6"),
     "AIOKafkaConsumer.pause": (AIOKafkaConsumer.pause, "d5fc6f4236503615"),
+    # ... only in the assignment recovered: aiokafka builds its `Assignment` before calling the
+    # listener and awaits it; Faust's thread awaits the main loop's `on_partitions_assigned`
+    # (so the consumer's `assignment_token` read there is that assignment's), whose chain
+    # (`TableManager.on_rebalance`) calls `Recovery.on_rebalance`, which sets the round's
+    # generation and its start signal (a rebalance during a round sets it again).
+    "GroupCoordinator._on_join_complete": (GroupCoordinator._on_join_complete, "0b0b3d204b408f3c"),
+    "SubscriptionState.assign_from_subscribed": (Subs.assign_from_subscribed, "faf16f1b629aa838"),
+    "ThreadDelegateConsumer.threadsafe_partitions_assigned": (
+        Delegate.threadsafe_partitions_assigned,
+        "50fac26841ad9934",
+    ),
+    "Consumer.on_partitions_assigned": (Consumer.on_partitions_assigned, "29ce96596f05a18c"),
+    "Recovery.on_rebalance": (Recovery.on_rebalance, "aa4d997a1795ceae"),
+    "TableManager.on_rebalance": (TableManager.on_rebalance, "2d2c23a07bf54328"),
     # streams/command_groups.py: the dispatch agent's groups read the stream as `take_events`
     # does (a processor fills the buffer, a passive drainer iterates, acks disabled and done
     # by the agent), and its table writes go to the partition of the event it sets current.
@@ -139,6 +157,14 @@ def source_hash(fn: Any) -> str:
     return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()[:16]
 
 
+#: streams/command_groups.py `take_ready` relies on how the stream iterator runs: `next()` runs
+#: the processors after `_set_current_event`, and `after()` acks nothing when acks are off.
+#: This venv iterates with Faust's compiled iterator (faust/_cython/streams.pyx, used by
+#: `Stream._c_aiter` whenever it imports), whose source `inspect` cannot reach: its text is
+#: pinned as shipped in the wheel.
+CYTHON_STREAMS_PYX = "0041622f4a251188"
+
+
 def test_pinned_versions() -> None:
     assert importlib.metadata.version("faust-streaming") == "0.15.3"
     assert importlib.metadata.version("aiokafka") == "0.14.0"
@@ -147,6 +173,12 @@ def test_pinned_versions() -> None:
 def test_overridden_faust_sources_are_unchanged() -> None:
     changed = {name for name, (fn, digest) in PINNED.items() if source_hash(fn) != digest}
     assert not changed, f"faust sources changed under the recovery fix: {sorted(changed)}"
+
+
+def test_the_compiled_stream_iterator_is_unchanged() -> None:
+    assert faust_streams._CStreamIterator is not None, "take_ready's iterator is _py_aiter now"
+    pyx = importlib.resources.files("faust._cython").joinpath("streams.pyx").read_bytes()
+    assert hashlib.sha256(pyx).hexdigest()[:16] == CYTHON_STREAMS_PYX
 
 
 def test_the_app_uses_the_fixed_recovery_and_consumer(tmp_path: Any) -> None:
