@@ -42,7 +42,7 @@ GROUP_LOG_EVERY_S = 10.0
 
 
 class _NotEmitted(Exception):
-    """A group's events could not all be emitted, or a decision not applied in memory."""
+    """A group's events could not all be emitted."""
 
 
 @dataclass
@@ -53,7 +53,8 @@ class _Taken:
     command: Command | None  # None: undecodable, dead-lettered
     decision: Decision | None = None
     now: datetime | None = None
-    failure: str | None = None  # decide() raised: dead-letter reason
+    failure: str | None = None  # decide() or apply() raised: dead-letter reason
+    unapplied: bool = False  # apply() raised: left out when the group is decided again
 
 
 @dataclass
@@ -88,14 +89,14 @@ class DispatchAgent:
             taken.append(_Taken(event, await self._decode(event)))
         owned = await self._owned({t.event.message.partition for t in taken if t.command})
         todo = [t for t in taken if t.command and t.event.message.partition in owned]
+        self._decide_all(todo)
         state = self.rt.state
         try:
-            self._decide_all(todo)
             await self._emit([t.decision for t in todo if t.decision is not None])
         except _NotEmitted:
-            # The state in memory may be ahead of what Kafka has: read it again from the
-            # tables (which hold none of this group) and take the commands one at a time,
-            # each failure then dead-lettered alone with its decision not applied.
+            # The state in memory is ahead of what Kafka has: read it again from the tables
+            # (which hold none of this group) and take the commands one at a time, each
+            # failure then dead-lettered alone.
             log.warning("a group of %d commands was not emitted: one at a time", len(todo))
             self.rt.reload_state()
             for t in taken:
@@ -103,7 +104,11 @@ class DispatchAgent:
                     self._trace(t.event, None)  # dead-lettered above
                 elif t.event.message.partition in owned:
                     set_current_event(t.event)
-                    await self._one(t.event, t.command)
+                    if t.unapplied:  # never emitted: as the group would have
+                        await self.sink.send(t.event, t.failure or "", "process")
+                        self._trace(t.event, t.command)
+                    else:
+                        await self._one(t.event, t.command)
             return
         for t in todo:
             set_current_event(t.event)
@@ -238,8 +243,15 @@ class DispatchAgent:
             await asyncio.gather(*futures)
             rt.stats.events += len(decision.events)
         await self._store(decision, partition)
-        apply_decision(rt.state.core, decision)
-        rt.state.note_decision(decision)
+        try:
+            apply_decision(rt.state.core, decision)
+        except Exception:
+            # Emitted and stored, so processed: the state, maybe half-changed, is read
+            # again from the tables, which hold the decision.
+            log.exception("applying command %s failed: state read again", command.command_id)
+            rt.reload_state()
+        else:
+            rt.state.note_decision(decision)
         self._maybe_prune(now)
         return True
 
@@ -269,23 +281,37 @@ class DispatchAgent:
 
     def _decide_all(self, todo: list[_Taken]) -> None:
         """Decide each command on the state the previous ones left (applied in memory at
-        once, as the one-command path applies it after its store)."""
+        once, as the one-command path applies it after its store). A decision that cannot
+        be applied may leave the state half-changed: it is read again from the tables (which
+        hold none of the group), that command left out (dead-lettered, never emitted) and
+        the others decided again."""
+        while not self._decide_in_turn(todo):
+            self.rt.reload_state()
+        self.rt.stats.commands += sum(t.decision is not None for t in todo)
+
+    def _decide_in_turn(self, todo: list[_Taken]) -> bool:
+        """False as soon as a decision could not be applied (that command is marked)."""
         core = self.rt.state.core
         for t in todo:
             assert t.command is not None
+            if t.unapplied:
+                continue
             t.now = self._now(t.command)
+            t.decision, t.failure = None, None
             try:
-                t.decision = decide(core, t.command, t.now)
+                decision = decide(core, t.command, t.now)
             except Exception as exc:  # dead-lettered alone, after the group is stored
                 log.exception("command %s failed", t.command.command_id)
                 t.failure = f"{type(exc).__name__}: {short(exc)}"
                 continue
-            self.rt.stats.commands += 1
             try:
-                apply_decision(core, t.decision)
+                apply_decision(core, decision)
             except Exception as exc:
                 log.exception("applying command %s failed", t.command.command_id)
-                raise _NotEmitted from exc
+                t.failure, t.unapplied = f"{type(exc).__name__}: {short(exc)}", True
+                return False
+            t.decision = decision
+        return True
 
     async def _emit(self, decisions: list[Decision]) -> None:
         """Send every decision's events (one record per decision, as the one-command path

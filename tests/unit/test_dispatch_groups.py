@@ -1,9 +1,10 @@
 """The dispatch agent's groups (streams/dispatch_agent.py), with Kafka and Faust replaced by
 in-memory stand-ins: a group's events are all sent before any is awaited, each command is
 decided on the state the previous ones left, and a failure costs only its own command — an
-undecodable one is dead-lettered at once, and when the group's events cannot all be sent the
-state goes back to the tables and the commands are taken one at a time, the failing one then
-dead-lettered with its decision not applied.
+undecodable one is dead-lettered at once, a decision that cannot be applied in memory is
+dead-lettered without its events going out (the state read again from the tables), and when
+the group's events cannot all be sent the state goes back to the tables and the commands are
+taken one at a time, the failing one then dead-lettered.
 On the real broker: tests/integration/test_command_groups.py."""
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ import pytest
 from faust.types import TP as TopicPartition
 
 from dispatcher.clock import SystemClock
+from dispatcher.core import Decision
+from dispatcher.core.state import DispatchState
 from dispatcher.settings import Settings
 from schemas.commands import DeactivateHelper, UpsertHelper
+from streams import dispatch_agent
 from streams.dead_letter import Stage
 from streams.dispatch_agent import DispatchAgent
 from streams.runtime import WorkerRuntime
@@ -178,6 +182,61 @@ async def test_a_group_not_emitted_is_taken_again_one_command_at_a_time(tmp_path
     assert set(rt.helpers_table) == {b"a", b"c"}
     # Every command traced once, in offset order (the crash tests read the trace so).
     assert trace_offsets(tmp_path) == [0, 1, 2, 3]
+
+
+def apply_failing_for(monkeypatch: pytest.MonkeyPatch, helper_id: str) -> None:
+    """`apply` raising for `helper_id`'s upsert after changing part of the state."""
+    real = dispatch_agent.apply_decision
+
+    def apply(core: DispatchState, decision: Decision) -> None:
+        helper = decision.helpers.get(helper_id)
+        if helper is None:
+            real(core, decision)
+            return
+        core.helpers[helper_id] = helper  # half-applied: the index not yet
+        raise KeyError("index")
+
+    monkeypatch.setattr(dispatch_agent, "apply_decision", apply)
+
+
+def assert_state_is_the_tables(rt: Runtime) -> None:
+    tables = WorkerState.rebuild(
+        rt.requests_table.items(), rt.helpers_table.items(), frozenset({0}), 1
+    )
+    assert set(rt.state.core.helpers) == set(tables.core.helpers)
+    assert set(rt.state.core.index.entries) == set(tables.core.index.entries)
+    assert set(rt.state.core.requests) == set(tables.core.requests)
+
+
+async def test_a_decision_of_a_group_not_applied_is_dead_lettered_never_emitted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply_failing_for(monkeypatch, "b")
+    events = FakeEvents()
+    rt = runtime(tmp_path, events)
+    dispatch, sink = agent(rt)
+    await dispatch.handle_group(upserts("a", "b", "c"))
+    assert [(o, stage) for o, _, stage in sink.letters] == [(1, "process")]
+    assert not any(b'"helper_id":"b"' in value for value in events.sent)
+    assert set(rt.helpers_table) == {b"a", b"c"}
+    assert_state_is_the_tables(rt)
+    assert set(rt.state.core.index.entries) == {"a", "c"}
+    assert trace_offsets(tmp_path) == [0, 1, 2]
+
+
+async def test_a_decision_stored_but_not_applied_has_the_state_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply_failing_for(monkeypatch, "b")
+    rt = runtime(tmp_path, FakeEvents())
+    dispatch, sink = agent(rt)
+    for event in upserts("a", "b", "c"):
+        await dispatch.handle_group([event])
+    # b's events are out and its records stored: processed, not dead-lettered.
+    assert not sink.letters
+    assert set(rt.helpers_table) == {b"a", b"b", b"c"}
+    assert_state_is_the_tables(rt)
+    assert set(rt.state.core.index.entries) == {"a", "b", "c"}
 
 
 def trace_offsets(tmp_path: Path) -> list[int]:
