@@ -156,7 +156,7 @@ class DispatchAgent:
             done = await self._dispatch(command, event.message.partition)
         except Exception as exc:  # never let one command stop the partition
             log.exception("command %s failed", command.command_id)
-            await self.sink.send(event, f"{type(exc).__name__}: {short(exc)}", "process")
+            await self.sink.send(event, short(exc), "process")
             done = True
         if done:
             self._trace(event, command)
@@ -302,13 +302,13 @@ class DispatchAgent:
                 decision = decide(core, t.command, t.now)
             except Exception as exc:  # dead-lettered alone, after the group is stored
                 log.exception("command %s failed", t.command.command_id)
-                t.failure = f"{type(exc).__name__}: {short(exc)}"
+                t.failure = short(exc)
                 continue
             try:
                 apply_decision(core, decision)
             except Exception as exc:
                 log.exception("applying command %s failed", t.command.command_id)
-                t.failure, t.unapplied = f"{type(exc).__name__}: {short(exc)}", True
+                t.failure, t.unapplied = short(exc), True
                 return False
             t.decision = decision
         return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +24,7 @@ from dispatcher.clock import SystemClock
 from dispatcher.core import Decision
 from dispatcher.core.state import DispatchState
 from dispatcher.settings import Settings
-from schemas.commands import DeactivateHelper, UpsertHelper
+from schemas.commands import Command, DeactivateHelper, UpsertHelper
 from streams import dispatch_agent
 from streams.dead_letter import Stage
 from streams.dispatch_agent import DispatchAgent
@@ -216,7 +217,7 @@ async def test_a_decision_of_a_group_not_applied_is_dead_lettered_never_emitted(
     rt = runtime(tmp_path, events)
     dispatch, sink = agent(rt)
     await dispatch.handle_group(upserts("a", "b", "c"))
-    assert [(o, stage) for o, _, stage in sink.letters] == [(1, "process")]
+    assert sink.letters == [(1, "KeyError: 'index'", "process")]
     assert not any(b'"helper_id":"b"' in value for value in events.sent)
     assert set(rt.helpers_table) == {b"a", b"c"}
     assert_state_is_the_tables(rt)
@@ -237,6 +238,27 @@ async def test_a_decision_stored_but_not_applied_has_the_state_read_again(
     assert set(rt.helpers_table) == {b"a", b"b", b"c"}
     assert_state_is_the_tables(rt)
     assert set(rt.state.core.index.entries) == {"a", "b", "c"}
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+async def test_a_failure_reason_names_the_exception_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, grouped: bool
+) -> None:
+    real = dispatch_agent.decide
+
+    def decide(core: DispatchState, command: Command, now: datetime) -> Decision:
+        if isinstance(command.body, UpsertHelper) and command.body.profile.helper_id == "b":
+            raise ValueError("no helper")
+        return real(core, command, now)
+
+    monkeypatch.setattr(dispatch_agent, "decide", decide)
+    rt = runtime(tmp_path, FakeEvents())
+    dispatch, sink = agent(rt)
+    group = upserts("a", "b", "c")
+    for events in [group] if grouped else [[e] for e in group]:
+        await dispatch.handle_group(events)
+    assert sink.letters == [(1, "ValueError: no helper", "process")]
+    assert set(rt.helpers_table) == {b"a", b"c"}
 
 
 def trace_offsets(tmp_path: Path) -> list[int]:
