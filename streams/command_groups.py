@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 from faust import streams as faust_streams
@@ -66,3 +68,23 @@ def set_current_event(event: Any) -> None:
     partition of `faust.streams.current_event()`, which the stream sets only in the task
     that drains it, and a group holds records of several partitions."""
     faust_streams._current_event.set(weakref.ref(event))
+
+
+class _StandIn:
+    """An event as far as a table write reads it (weak-referenceable)."""
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = SimpleNamespace(topic=topic, partition=partition)
+
+
+@contextmanager
+def writing_for(topic: str, partition: int) -> Iterator[None]:
+    """Table writes inside go to `partition`'s changelog, whatever the current event: for a
+    record written outside its own command (the dispatch agent's pruning of every owned
+    partition's requests). The current event is restored after."""
+    stand_in = _StandIn(topic, partition)
+    token = faust_streams._current_event.set(weakref.ref(stand_in))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)

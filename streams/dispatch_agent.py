@@ -27,12 +27,12 @@ from dispatcher.ops import metrics as ops_metrics
 from dispatcher.sealing import keyring, seal_command
 from schemas.commands import Command
 from schemas.event_batch import encode_batches, encode_singles
-from streams.command_groups import set_current_event, take_ready
+from streams.command_groups import set_current_event, take_ready, writing_for
 from streams.dead_letter import DeadLetterSink, short
 from streams.faust_consumer import EXIT_OFFSET_HOLE
 from streams.faust_producer import send_now
 from streams.runtime import WorkerRuntime
-from streams.state_store import encode_record
+from streams.state_store import decode_record, encode_record
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,6 @@ class DispatchAgent:
                 await self.sink.send(t.event, t.failure, "process")
         last = todo[-1] if todo else None
         if last is not None and last.now is not None:
-            set_current_event(last.event)
             self._maybe_prune(last.now)
         for t in taken:
             if t.command is None or t.event.message.partition in owned:
@@ -363,5 +362,15 @@ class DispatchAgent:
         if mono - self.last_prune < PRUNE_EVERY_S:
             return
         self.last_prune = mono
+        table = self.rt.requests_table
         for rid in self.rt.state.core.prune(now):
-            self.rt.requests_table.pop(rid.encode(), None)
+            # The state holds every owned partition's requests: each deletion marker goes
+            # to its request's own changelog partition (Faust's would go to the current
+            # event's, and the request come back when another worker recovers its own).
+            key = rid.encode()
+            raw = table.get(key)
+            if raw is None:
+                continue
+            partition, _ = decode_record(raw)
+            with writing_for(self.rt.settings.commands_topic, partition):
+                table.pop(key, None)

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from faust import streams as faust_streams
 from faust.types import TP as TopicPartition
 
 from dispatcher.clock import SystemClock
@@ -259,6 +260,38 @@ async def test_a_failure_reason_names_the_exception_once(
         await dispatch.handle_group(events)
     assert sink.letters == [(1, "ValueError: no helper", "process")]
     assert set(rt.helpers_table) == {b"a", b"c"}
+
+
+class MarkedTable(dict[bytes, bytes]):
+    """A table noting the changelog partition of each deletion marker, as Faust picks it
+    (faust.tables.base.Collection.partition_for_key: the current event's partition)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.markers: list[tuple[bytes, int]] = []
+
+    def pop(self, key: bytes, default: Any = None) -> Any:
+        event = faust_streams.current_event()
+        assert event is not None
+        self.markers.append((key, event.message.partition))
+        return super().pop(key, default)
+
+
+@pytest.mark.parametrize("size", [1, 2])
+async def test_a_pruned_request_is_deleted_on_its_own_changelog_partition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    rt = runtime(tmp_path, FakeEvents())
+    rt.requests_table = table = MarkedTable()
+    table[b"r1"] = b'{"p":1,"r":{}}'
+    table[b"r2"] = b'{"p":2,"r":{}}'
+    monkeypatch.setattr(rt.state.core, "prune", lambda now: ["r1", "r2"])
+    dispatch, _ = agent(rt)
+    group = upserts("a", "b")[:size]  # records of partition 0
+    await dispatch.handle_group(group)
+    assert table.markers == [(b"r1", 1), (b"r2", 2)]
+    assert not table
+    assert faust_streams.current_event() is group[-1]  # restored
 
 
 def trace_offsets(tmp_path: Path) -> list[int]:
