@@ -31,6 +31,7 @@ from streams.command_groups import set_current_event, take_ready, writing_for
 from streams.dead_letter import DeadLetterSink, short
 from streams.faust_consumer import EXIT_OFFSET_HOLE
 from streams.faust_producer import send_now
+from streams.record_limit import check_events_record_limit
 from streams.runtime import WorkerRuntime
 from streams.state_store import decode_record, encode_record
 
@@ -77,6 +78,10 @@ class DispatchAgent:
                 # before replays the whole group from the committed offset.
                 for event in group:
                     await stream.ack(event)
+
+        @self.rt.app.task
+        async def check_record_limit() -> None:
+            await check_events_record_limit(self.rt.settings)
 
     async def handle_group(self, events: list[Any]) -> None:
         self._note_group(len(events))
@@ -318,7 +323,16 @@ class DispatchAgent:
         record (streams/faust_producer.py) would close its batch, and a partition's next
         batch goes out only after the previous one is answered: the records are added first,
         then sent together, so the group costs one produce round trip (as far as a
-        partition's records fit the producer's batch size, 16 KB)."""
+        partition's records fit the producer's batch size, 16 KB).
+
+        Each batch has its own acknowledgement: when one fails, records of later commands
+        may be acknowledged already, and the group is then decided again one command at a
+        time. That yields the same events, ids and content, as long as every command is
+        emitted again: assumed here is that a send failure does not last (aiokafka retries
+        what it can; a record is split below the topic's max.message.bytes, which
+        streams/record_limit.py checks at start-up). A failure that lasts dead-letters its
+        command, and the later commands' events already out were decided with it applied:
+        the tables then hold other content under their ids."""
         rt = self.rt
         encode = encode_batches if rt.settings.event_batches else encode_singles
         producer: Any = rt.app.producer

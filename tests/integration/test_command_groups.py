@@ -18,6 +18,7 @@ from schemas.commands import UpsertHelper
 from schemas.dead_letter import DeadLetter
 from schemas.event_batch import decode_events
 from schemas.helpers import HelperProfile
+from streams.record_limit import events_max_message_bytes, problem
 from tests.support import builders
 from tests.support.kafka import CommandProducer, read_topic
 from tests.support.waiting import eventually
@@ -105,3 +106,10 @@ async def test_waiting_commands_are_one_group_and_a_failing_one_is_dead_lettered
     async with httpx.AsyncClient() as client:
         final = await stack.worker_stats(worker, client)
     assert final is not None and final["helpers"] == len(HELPERS)
+
+
+async def test_the_events_topic_takes_the_agents_largest_record(stack: LocalStack) -> None:
+    """The start-up check (streams/record_limit.py) reads the topic's effective limit."""
+    limit = await events_max_message_bytes(stack.settings())
+    assert limit is not None
+    assert problem(limit) is None, limit
