@@ -79,11 +79,25 @@ class _StandIn:
 
 @contextmanager
 def writing_for(topic: str, partition: int) -> Iterator[None]:
-    """Table writes inside go to `partition`'s changelog, whatever the current event: for a
-    record written outside its own command (the dispatch agent's pruning of every owned
-    partition's requests). The current event is restored after."""
+    """Table reads and writes inside go to `partition`'s store and changelog, whatever the
+    current event: for a record handled outside its own command (the dispatch agent's
+    pruning of every owned partition's requests). The current event is restored after."""
     stand_in = _StandIn(topic, partition)
-    token = faust_streams._current_event.set(weakref.ref(stand_in))  # type: ignore[arg-type]
+    with _current(weakref.ref(stand_in)):
+        yield
+
+
+@contextmanager
+def reading_any_partition() -> Iterator[None]:
+    """Table reads inside find a key in whichever partition's store holds it (Faust's
+    RocksDB store looks only in the current event's partition when there is one)."""
+    with _current(None):
+        yield
+
+
+@contextmanager
+def _current(ref: Any) -> Iterator[None]:
+    token = faust_streams._current_event.set(ref)
     try:
         yield
     finally:

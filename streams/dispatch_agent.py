@@ -27,7 +27,12 @@ from dispatcher.ops import metrics as ops_metrics
 from dispatcher.sealing import keyring, seal_command
 from schemas.commands import Command
 from schemas.event_batch import encode_batches, encode_singles
-from streams.command_groups import set_current_event, take_ready, writing_for
+from streams.command_groups import (
+    reading_any_partition,
+    set_current_event,
+    take_ready,
+    writing_for,
+)
 from streams.dead_letter import DeadLetterSink, short
 from streams.faust_consumer import EXIT_OFFSET_HOLE
 from streams.faust_producer import send_now
@@ -377,14 +382,17 @@ class DispatchAgent:
             return
         self.last_prune = mono
         table = self.rt.requests_table
+        topic = self.rt.settings.commands_topic
         for rid in self.rt.state.core.prune(now):
-            # The state holds every owned partition's requests: each deletion marker goes
-            # to its request's own changelog partition (Faust's would go to the current
-            # event's, and the request come back when another worker recovers its own).
+            # The state holds every owned partition's requests, while Faust's table reads
+            # and writes go to the current event's partition: each request is found in its
+            # own partition's store and its deletion marker written to its own changelog
+            # partition (else it stayed, and came back with the next rebuild or recovery).
             key = rid.encode()
-            raw = table.get(key)
+            with reading_any_partition():
+                raw = table.get(key)
             if raw is None:
                 continue
             partition, _ = decode_record(raw)
-            with writing_for(self.rt.settings.commands_topic, partition):
+            with writing_for(topic, partition):
                 table.pop(key, None)

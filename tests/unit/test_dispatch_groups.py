@@ -262,19 +262,40 @@ async def test_a_failure_reason_names_the_exception_once(
     assert set(rt.helpers_table) == {b"a", b"c"}
 
 
-class MarkedTable(dict[bytes, bytes]):
-    """A table noting the changelog partition of each deletion marker, as Faust picks it
-    (faust.tables.base.Collection.partition_for_key: the current event's partition)."""
+class PartitionedTable:
+    """A requests table as Faust's RocksDB store keeps it: one store per partition, a key
+    looked up in the current event's partition when there is one (in all of them when not),
+    and a deletion marker written to the current event's changelog partition
+    (faust.tables.base.Collection.partition_for_key)."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, records: dict[bytes, tuple[int, bytes]]) -> None:
+        self.records = records
         self.markers: list[tuple[bytes, int]] = []
 
-    def pop(self, key: bytes, default: Any = None) -> Any:
+    def _partition(self) -> int | None:
         event = faust_streams.current_event()
-        assert event is not None
-        self.markers.append((key, event.message.partition))
-        return super().pop(key, default)
+        return None if event is None else event.message.partition
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        found = self.records.get(key)
+        if found is None or self._partition() not in (None, found[0]):
+            return default
+        return found[1]
+
+    def pop(self, key: bytes, default: Any = None) -> Any:
+        value = self.get(key)
+        if value is None:
+            return default
+        partition = self._partition()
+        assert partition is not None  # Faust: "Cannot modify table key from outside..."
+        self.markers.append((key, partition))
+        del self.records[key]
+        return value
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        partition = self._partition()
+        assert partition is not None
+        self.records[key] = (partition, value)
 
 
 @pytest.mark.parametrize("size", [1, 2])
@@ -282,15 +303,15 @@ async def test_a_pruned_request_is_deleted_on_its_own_changelog_partition(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
 ) -> None:
     rt = runtime(tmp_path, FakeEvents())
-    rt.requests_table = table = MarkedTable()
-    table[b"r1"] = b'{"p":1,"r":{}}'
-    table[b"r2"] = b'{"p":2,"r":{}}'
+    rt.requests_table = table = PartitionedTable(
+        {b"r1": (1, b'{"p":1,"r":{}}'), b"r2": (2, b'{"p":2,"r":{}}')}
+    )
     monkeypatch.setattr(rt.state.core, "prune", lambda now: ["r1", "r2"])
     dispatch, _ = agent(rt)
     group = upserts("a", "b")[:size]  # records of partition 0
     await dispatch.handle_group(group)
     assert table.markers == [(b"r1", 1), (b"r2", 2)]
-    assert not table
+    assert not table.records
     assert faust_streams.current_event() is group[-1]  # restored
 
 
