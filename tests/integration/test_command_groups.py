@@ -1,6 +1,8 @@
 """The dispatch agent on the real broker: the commands already waiting when it is free are one
 group, whose events go out in one produce request, and a command of the group that fails is
-dead-lettered alone while the others are applied (streams/command_groups.py)."""
+dead-lettered alone while the others are applied (streams/command_groups.py); the events
+topic takes the agent's largest record; a pruned request's deletion marker lands on its own
+changelog partition."""
 
 from __future__ import annotations
 
@@ -143,6 +145,8 @@ async def test_a_pruned_request_is_deleted_on_its_own_changelog_partition(
         community_id="pruned",
         issued_at=closed + timedelta(seconds=1),
     )
+    for proc in stack.workers():  # the module's earlier tests' worker: a new process prunes
+        proc.stop()
     async with CommandProducer(stack.kafka_bootstrap, settings.commands_topic) as producer:
         for command in (submit, cancel):
             await producer.send_raw("pruned", command.model_dump_json().encode())

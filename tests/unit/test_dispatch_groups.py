@@ -4,7 +4,8 @@ decided on the state the previous ones left, and a failure costs only its own co
 undecodable one is dead-lettered at once, a decision that cannot be applied in memory is
 dead-lettered without its events going out (the state read again from the tables), and when
 the group's events cannot all be sent the state goes back to the tables and the commands are
-taken one at a time, the failing one then dead-lettered.
+taken one at a time, the failing one then dead-lettered. And the pruning of old requests,
+which the agent does after a command: each deleted in its own partition.
 On the real broker: tests/integration/test_command_groups.py."""
 
 from __future__ import annotations
