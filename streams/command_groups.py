@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 from faust import streams as faust_streams
@@ -66,3 +68,37 @@ def set_current_event(event: Any) -> None:
     partition of `faust.streams.current_event()`, which the stream sets only in the task
     that drains it, and a group holds records of several partitions."""
     faust_streams._current_event.set(weakref.ref(event))
+
+
+class _StandIn:
+    """An event as far as a table write reads it (weak-referenceable)."""
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = SimpleNamespace(topic=topic, partition=partition)
+
+
+@contextmanager
+def writing_for(topic: str, partition: int) -> Iterator[None]:
+    """Table reads and writes inside go to `partition`'s store and changelog, whatever the
+    current event: for a record handled outside its own command (the dispatch agent's
+    pruning of every owned partition's requests). The current event is restored after."""
+    stand_in = _StandIn(topic, partition)
+    with _current(weakref.ref(stand_in)):
+        yield
+
+
+@contextmanager
+def reading_any_partition() -> Iterator[None]:
+    """Table reads inside find a key in whichever partition's store holds it (Faust's
+    RocksDB store looks only in the current event's partition when there is one)."""
+    with _current(None):
+        yield
+
+
+@contextmanager
+def _current(ref: Any) -> Iterator[None]:
+    token = faust_streams._current_event.set(ref)
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)

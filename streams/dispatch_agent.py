@@ -27,12 +27,18 @@ from dispatcher.ops import metrics as ops_metrics
 from dispatcher.sealing import keyring, seal_command
 from schemas.commands import Command
 from schemas.event_batch import encode_batches, encode_singles
-from streams.command_groups import set_current_event, take_ready
+from streams.command_groups import (
+    reading_any_partition,
+    set_current_event,
+    take_ready,
+    writing_for,
+)
 from streams.dead_letter import DeadLetterSink, short
 from streams.faust_consumer import EXIT_OFFSET_HOLE
 from streams.faust_producer import send_now
+from streams.record_limit import check_events_record_limit
 from streams.runtime import WorkerRuntime
-from streams.state_store import encode_record
+from streams.state_store import decode_record, encode_record
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +48,7 @@ GROUP_LOG_EVERY_S = 10.0
 
 
 class _NotEmitted(Exception):
-    """A group's events could not all be emitted, or a decision not applied in memory."""
+    """A group's events could not all be emitted."""
 
 
 @dataclass
@@ -53,7 +59,8 @@ class _Taken:
     command: Command | None  # None: undecodable, dead-lettered
     decision: Decision | None = None
     now: datetime | None = None
-    failure: str | None = None  # decide() raised: dead-letter reason
+    failure: str | None = None  # decide() or apply() raised: dead-letter reason
+    unapplied: bool = False  # apply() raised: left out when the group is decided again
 
 
 @dataclass
@@ -77,6 +84,10 @@ class DispatchAgent:
                 for event in group:
                     await stream.ack(event)
 
+        @self.rt.app.task
+        async def check_record_limit() -> None:
+            await check_events_record_limit(self.rt.settings)
+
     async def handle_group(self, events: list[Any]) -> None:
         self._note_group(len(events))
         if len(events) == 1:
@@ -88,14 +99,14 @@ class DispatchAgent:
             taken.append(_Taken(event, await self._decode(event)))
         owned = await self._owned({t.event.message.partition for t in taken if t.command})
         todo = [t for t in taken if t.command and t.event.message.partition in owned]
+        self._decide_all(todo)
         state = self.rt.state
         try:
-            self._decide_all(todo)
             await self._emit([t.decision for t in todo if t.decision is not None])
         except _NotEmitted:
-            # The state in memory may be ahead of what Kafka has: read it again from the
-            # tables (which hold none of this group) and take the commands one at a time,
-            # each failure then dead-lettered alone with its decision not applied.
+            # The state in memory is ahead of what Kafka has: read it again from the tables
+            # (which hold none of this group) and take the commands one at a time, each
+            # failure then dead-lettered alone.
             log.warning("a group of %d commands was not emitted: one at a time", len(todo))
             self.rt.reload_state()
             for t in taken:
@@ -103,7 +114,11 @@ class DispatchAgent:
                     self._trace(t.event, None)  # dead-lettered above
                 elif t.event.message.partition in owned:
                     set_current_event(t.event)
-                    await self._one(t.event, t.command)
+                    if t.unapplied:  # never emitted: as the group would have
+                        await self.sink.send(t.event, t.failure or "", "process")
+                        self._trace(t.event, t.command)
+                    else:
+                        await self._one(t.event, t.command)
             return
         for t in todo:
             set_current_event(t.event)
@@ -122,7 +137,6 @@ class DispatchAgent:
                 await self.sink.send(t.event, t.failure, "process")
         last = todo[-1] if todo else None
         if last is not None and last.now is not None:
-            set_current_event(last.event)
             self._maybe_prune(last.now)
         for t in taken:
             if t.command is None or t.event.message.partition in owned:
@@ -151,7 +165,7 @@ class DispatchAgent:
             done = await self._dispatch(command, event.message.partition)
         except Exception as exc:  # never let one command stop the partition
             log.exception("command %s failed", command.command_id)
-            await self.sink.send(event, f"{type(exc).__name__}: {short(exc)}", "process")
+            await self.sink.send(event, short(exc), "process")
             done = True
         if done:
             self._trace(event, command)
@@ -238,8 +252,15 @@ class DispatchAgent:
             await asyncio.gather(*futures)
             rt.stats.events += len(decision.events)
         await self._store(decision, partition)
-        apply_decision(rt.state.core, decision)
-        rt.state.note_decision(decision)
+        try:
+            apply_decision(rt.state.core, decision)
+        except Exception:
+            # Emitted and stored, so processed: the state, maybe half-changed, is read
+            # again from the tables, which hold the decision.
+            log.exception("applying command %s failed: state read again", command.command_id)
+            rt.reload_state()
+        else:
+            rt.state.note_decision(decision)
         self._maybe_prune(now)
         return True
 
@@ -269,23 +290,37 @@ class DispatchAgent:
 
     def _decide_all(self, todo: list[_Taken]) -> None:
         """Decide each command on the state the previous ones left (applied in memory at
-        once, as the one-command path applies it after its store)."""
+        once, as the one-command path applies it after its store). A decision that cannot
+        be applied may leave the state half-changed: it is read again from the tables (which
+        hold none of the group), that command left out (dead-lettered, never emitted) and
+        the others decided again."""
+        while not self._decide_in_turn(todo):
+            self.rt.reload_state()
+        self.rt.stats.commands += sum(t.decision is not None for t in todo)
+
+    def _decide_in_turn(self, todo: list[_Taken]) -> bool:
+        """False as soon as a decision could not be applied (that command is marked)."""
         core = self.rt.state.core
         for t in todo:
             assert t.command is not None
+            if t.unapplied:
+                continue
             t.now = self._now(t.command)
+            t.decision, t.failure = None, None
             try:
-                t.decision = decide(core, t.command, t.now)
+                decision = decide(core, t.command, t.now)
             except Exception as exc:  # dead-lettered alone, after the group is stored
                 log.exception("command %s failed", t.command.command_id)
-                t.failure = f"{type(exc).__name__}: {short(exc)}"
+                t.failure = short(exc)
                 continue
-            self.rt.stats.commands += 1
             try:
-                apply_decision(core, t.decision)
+                apply_decision(core, decision)
             except Exception as exc:
                 log.exception("applying command %s failed", t.command.command_id)
-                raise _NotEmitted from exc
+                t.failure, t.unapplied = short(exc), True
+                return False
+            t.decision = decision
+        return True
 
     async def _emit(self, decisions: list[Decision]) -> None:
         """Send every decision's events (one record per decision, as the one-command path
@@ -293,7 +328,16 @@ class DispatchAgent:
         record (streams/faust_producer.py) would close its batch, and a partition's next
         batch goes out only after the previous one is answered: the records are added first,
         then sent together, so the group costs one produce round trip (as far as a
-        partition's records fit the producer's batch size, 16 KB)."""
+        partition's records fit the producer's batch size, 16 KB).
+
+        Each batch has its own acknowledgement: when one fails, records of later commands
+        may be acknowledged already, and the group is then decided again one command at a
+        time. That yields the same events, ids and content, as long as every command is
+        emitted again: assumed here is that a send failure does not last (aiokafka retries
+        what it can; a record is split below the topic's max.message.bytes, which
+        streams/record_limit.py checks at start-up). A failure that lasts dead-letters its
+        command, and the later commands' events already out were decided with it applied:
+        the tables then hold other content under their ids."""
         rt = self.rt
         encode = encode_batches if rt.settings.event_batches else encode_singles
         producer: Any = rt.app.producer
@@ -337,5 +381,18 @@ class DispatchAgent:
         if mono - self.last_prune < PRUNE_EVERY_S:
             return
         self.last_prune = mono
+        table = self.rt.requests_table
+        topic = self.rt.settings.commands_topic
         for rid in self.rt.state.core.prune(now):
-            self.rt.requests_table.pop(rid.encode(), None)
+            # The state holds every owned partition's requests, while Faust's table reads
+            # and writes go to the current event's partition: each request is found in its
+            # own partition's store and its deletion marker written to its own changelog
+            # partition (else it stayed, and came back with the next rebuild or recovery).
+            key = rid.encode()
+            with reading_any_partition():
+                raw = table.get(key)
+            if raw is None:
+                continue
+            partition, _ = decode_record(raw)
+            with writing_for(topic, partition):
+                table.pop(key, None)

@@ -1,23 +1,30 @@
 """The dispatch agent on the real broker: the commands already waiting when it is free are one
 group, whose events go out in one produce request, and a command of the group that fails is
-dead-lettered alone while the others are applied (streams/command_groups.py)."""
+dead-lettered alone while the others are applied (streams/command_groups.py); the events
+topic takes the agent's largest record; a pruned request's deletion marker lands on its own
+changelog partition."""
 
 from __future__ import annotations
 
 import base64
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from aiokafka import AIOKafkaClient
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.structs import TopicPartition
 
 from dispatcher.testing.stack import LocalStack
-from schemas.commands import UpsertHelper
+from schemas.commands import CancelRequest, SubmitRequest, UpsertHelper, new_command
 from schemas.dead_letter import DeadLetter
 from schemas.event_batch import decode_events
 from schemas.helpers import HelperProfile
+from schemas.requests import RequestSpec
+from schemas.vocab import Party
+from streams.record_limit import events_max_message_bytes, problem
 from tests.support import builders
 from tests.support.kafka import CommandProducer, read_topic
 from tests.support.waiting import eventually
@@ -105,3 +112,67 @@ async def test_waiting_commands_are_one_group_and_a_failing_one_is_dead_lettered
     async with httpx.AsyncClient() as client:
         final = await stack.worker_stats(worker, client)
     assert final is not None and final["helpers"] == len(HELPERS)
+
+
+async def test_the_events_topic_takes_the_agents_largest_record(stack: LocalStack) -> None:
+    """The start-up check (streams/record_limit.py) reads the topic's effective limit."""
+    limit = await events_max_message_bytes(stack.settings())
+    assert limit is not None
+    assert problem(limit) is None, limit
+
+
+async def test_a_pruned_request_is_deleted_on_its_own_changelog_partition(
+    stack: LocalStack,
+) -> None:
+    """A request closed more than a day before is pruned by the first command a worker
+    takes, whatever its partition: the deletion marker must land on the request's own
+    changelog partition, or a worker recovering that partition gets the request back."""
+    settings = stack.settings()
+    n = settings.topic_partitions
+    partitions = list(range(n))
+    partition_of = {
+        c: DefaultPartitioner()(c.encode(), partitions, partitions) for c in ("pruned", "other")
+    }
+    assert partition_of["pruned"] != partition_of["other"], partition_of
+    rid = "req-pruned"
+    closed = datetime.now(UTC) - timedelta(days=3)
+    spec = RequestSpec.model_validate(
+        {**builders.request("pruned"), "request_id": rid, "community_id": "pruned"}
+    )
+    submit = new_command(SubmitRequest(spec=spec), community_id="pruned", issued_at=closed)
+    cancel = new_command(
+        CancelRequest(request_id=rid, by=Party.REQUESTER),
+        community_id="pruned",
+        issued_at=closed + timedelta(seconds=1),
+    )
+    for proc in stack.workers():  # the module's earlier tests' worker: a new process prunes
+        proc.stop()
+    async with CommandProducer(stack.kafka_bootstrap, settings.commands_topic) as producer:
+        for command in (submit, cancel):
+            await producer.send_raw("pruned", command.model_dump_json().encode())
+    worker = stack.start_worker()
+
+    async def processed(count: int) -> bool | None:
+        stats = await stack.worker_stats(worker)
+        return True if stats is not None and stats["commands"] >= count else None
+
+    await eventually(lambda: processed(2), timeout=90, what="the request submitted, cancelled")
+    worker.stop()
+    # A new process prunes at its first command: one of another partition, taken now.
+    async with CommandProducer(stack.kafka_bootstrap, settings.commands_topic) as producer:
+        profile = HelperProfile.model_validate(builders.helper("h-other", "other", ["driving"]))
+        await producer.send(UpsertHelper(profile=profile), "other")
+    worker = stack.start_worker()
+    await eventually(lambda: processed(1), timeout=90, what="the other command processed")
+
+    changelog = f"{settings.app_id}-requests-changelog"
+
+    async def marker() -> list[tuple[int, bool]] | None:
+        records = await read_topic(stack.kafka_bootstrap, changelog, until=10**6, timeout=3)
+        mine = [(r.partition, r.value is None) for r in records if r.key == rid.encode()]
+        return mine if any(deleted for _, deleted in mine) else None
+
+    mine = await eventually(marker, timeout=30, what="the request's deletion marker")
+    # Every record of the request, the marker included, on the request's own partition.
+    assert {p for p, _ in mine} == {partition_of["pruned"]}, mine
+    assert mine[-1][1], mine

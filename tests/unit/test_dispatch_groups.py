@@ -1,9 +1,11 @@
 """The dispatch agent's groups (streams/dispatch_agent.py), with Kafka and Faust replaced by
 in-memory stand-ins: a group's events are all sent before any is awaited, each command is
 decided on the state the previous ones left, and a failure costs only its own command — an
-undecodable one is dead-lettered at once, and when the group's events cannot all be sent the
-state goes back to the tables and the commands are taken one at a time, the failing one then
-dead-lettered with its decision not applied.
+undecodable one is dead-lettered at once, a decision that cannot be applied in memory is
+dead-lettered without its events going out (the state read again from the tables), and when
+the group's events cannot all be sent the state goes back to the tables and the commands are
+taken one at a time, the failing one then dead-lettered. And the pruning of old requests,
+which the agent does after a command: each deleted in its own partition.
 On the real broker: tests/integration/test_command_groups.py."""
 
 from __future__ import annotations
@@ -11,16 +13,21 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from faust import streams as faust_streams
 from faust.types import TP as TopicPartition
 
 from dispatcher.clock import SystemClock
+from dispatcher.core import Decision
+from dispatcher.core.state import DispatchState
 from dispatcher.settings import Settings
-from schemas.commands import DeactivateHelper, UpsertHelper
+from schemas.commands import Command, DeactivateHelper, UpsertHelper
+from streams import dispatch_agent
 from streams.dead_letter import Stage
 from streams.dispatch_agent import DispatchAgent
 from streams.runtime import WorkerRuntime
@@ -178,6 +185,135 @@ async def test_a_group_not_emitted_is_taken_again_one_command_at_a_time(tmp_path
     assert set(rt.helpers_table) == {b"a", b"c"}
     # Every command traced once, in offset order (the crash tests read the trace so).
     assert trace_offsets(tmp_path) == [0, 1, 2, 3]
+
+
+def apply_failing_for(monkeypatch: pytest.MonkeyPatch, helper_id: str) -> None:
+    """`apply` raising for `helper_id`'s upsert after changing part of the state."""
+    real = dispatch_agent.apply_decision
+
+    def apply(core: DispatchState, decision: Decision) -> None:
+        helper = decision.helpers.get(helper_id)
+        if helper is None:
+            real(core, decision)
+            return
+        core.helpers[helper_id] = helper  # half-applied: the index not yet
+        raise KeyError("index")
+
+    monkeypatch.setattr(dispatch_agent, "apply_decision", apply)
+
+
+def assert_state_is_the_tables(rt: Runtime) -> None:
+    tables = WorkerState.rebuild(
+        rt.requests_table.items(), rt.helpers_table.items(), frozenset({0}), 1
+    )
+    assert set(rt.state.core.helpers) == set(tables.core.helpers)
+    assert set(rt.state.core.index.entries) == set(tables.core.index.entries)
+    assert set(rt.state.core.requests) == set(tables.core.requests)
+
+
+async def test_a_decision_of_a_group_not_applied_is_dead_lettered_never_emitted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply_failing_for(monkeypatch, "b")
+    events = FakeEvents()
+    rt = runtime(tmp_path, events)
+    dispatch, sink = agent(rt)
+    await dispatch.handle_group(upserts("a", "b", "c"))
+    assert sink.letters == [(1, "KeyError: 'index'", "process")]
+    assert not any(b'"helper_id":"b"' in value for value in events.sent)
+    assert set(rt.helpers_table) == {b"a", b"c"}
+    assert_state_is_the_tables(rt)
+    assert set(rt.state.core.index.entries) == {"a", "c"}
+    assert trace_offsets(tmp_path) == [0, 1, 2]
+
+
+async def test_a_decision_stored_but_not_applied_has_the_state_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply_failing_for(monkeypatch, "b")
+    rt = runtime(tmp_path, FakeEvents())
+    dispatch, sink = agent(rt)
+    for event in upserts("a", "b", "c"):
+        await dispatch.handle_group([event])
+    # b's events are out and its records stored: processed, not dead-lettered.
+    assert not sink.letters
+    assert set(rt.helpers_table) == {b"a", b"b", b"c"}
+    assert_state_is_the_tables(rt)
+    assert set(rt.state.core.index.entries) == {"a", "b", "c"}
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+async def test_a_failure_reason_names_the_exception_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, grouped: bool
+) -> None:
+    real = dispatch_agent.decide
+
+    def decide(core: DispatchState, command: Command, now: datetime) -> Decision:
+        if isinstance(command.body, UpsertHelper) and command.body.profile.helper_id == "b":
+            raise ValueError("no helper")
+        return real(core, command, now)
+
+    monkeypatch.setattr(dispatch_agent, "decide", decide)
+    rt = runtime(tmp_path, FakeEvents())
+    dispatch, sink = agent(rt)
+    group = upserts("a", "b", "c")
+    for events in [group] if grouped else [[e] for e in group]:
+        await dispatch.handle_group(events)
+    assert sink.letters == [(1, "ValueError: no helper", "process")]
+    assert set(rt.helpers_table) == {b"a", b"c"}
+
+
+class PartitionedTable:
+    """A requests table as Faust's RocksDB store keeps it: one store per partition, a key
+    looked up in the current event's partition when there is one (in all of them when not),
+    and a deletion marker written to the current event's changelog partition
+    (faust.tables.base.Collection.partition_for_key)."""
+
+    def __init__(self, records: dict[bytes, tuple[int, bytes]]) -> None:
+        self.records = records
+        self.markers: list[tuple[bytes, int]] = []
+
+    def _partition(self) -> int | None:
+        event = faust_streams.current_event()
+        return None if event is None else event.message.partition
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        found = self.records.get(key)
+        if found is None or self._partition() not in (None, found[0]):
+            return default
+        return found[1]
+
+    def pop(self, key: bytes, default: Any = None) -> Any:
+        value = self.get(key)
+        if value is None:
+            return default
+        partition = self._partition()
+        assert partition is not None  # Faust: "Cannot modify table key from outside..."
+        self.markers.append((key, partition))
+        del self.records[key]
+        return value
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        partition = self._partition()
+        assert partition is not None
+        self.records[key] = (partition, value)
+
+
+@pytest.mark.parametrize("size", [1, 2])
+async def test_a_pruned_request_is_deleted_on_its_own_changelog_partition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    rt = runtime(tmp_path, FakeEvents())
+    rt.requests_table = table = PartitionedTable(
+        {b"r1": (1, b'{"p":1,"r":{}}'), b"r2": (2, b'{"p":2,"r":{}}')}
+    )
+    monkeypatch.setattr(rt.state.core, "prune", lambda now: ["r1", "r2"])
+    dispatch, _ = agent(rt)
+    group = upserts("a", "b")[:size]  # records of partition 0
+    await dispatch.handle_group(group)
+    assert table.markers == [(b"r1", 1), (b"r2", 2)]
+    assert not table.records
+    assert faust_streams.current_event() is group[-1]  # restored
 
 
 def trace_offsets(tmp_path: Path) -> list[int]:
