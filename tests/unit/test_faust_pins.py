@@ -25,6 +25,7 @@ from aiokafka.consumer.subscription_state import (
 from aiokafka.producer.message_accumulator import BatchBuilder, MessageAccumulator, MessageBatch
 from faust import streams as faust_streams
 from faust.app.base import App
+from faust.stores import rocksdb
 from faust.streams import Stream, current_event
 from faust.tables.base import Collection
 from faust.tables.manager import TableManager
@@ -128,6 +129,12 @@ PINNED: dict[str, tuple[Any, str]] = {
     "Table.on_key_del": (Table.on_key_del, "4f2900b2f9d24a08"),
     "Collection.partition_for_key": (Collection.partition_for_key, "3b2291811b8dd791"),
     "current_event": (current_event, "3b821f1a78d86a58"),
+    # streams/command_groups.py `reading_any_partition` / `writing_for` (the prune): RocksDB's
+    # store reads and writes only the current event's partition when there is one, and looks
+    # through every partition when there is none.
+    "rocksdb.Store._get": (rocksdb.Store._get, "7ae8dfd6d7754a59"),
+    "rocksdb.Store._contains": (rocksdb.Store._contains, "bd7d4e5252a71b9a"),
+    "rocksdb.Store._del": (rocksdb.Store._del, "07f42ff3caefffdd"),
     # streams/faust_poll.py: Faust polls aiokafka from its thread with its live partition set
     # (an empty set is every partition to aiokafka), drops what it cannot deliver, and a poll
     # woken during a rejoin waits in `fetched_records` for the next assignment.
