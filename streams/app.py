@@ -135,6 +135,7 @@ def create_faust_app(settings: Settings, worker_name: str = "worker") -> Dispatc
     )
     app.offset_fixes = fixes
     app.stop_drain_seconds = settings.stop_drain_seconds
+    app.fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms
 
     app.prompt_topics = frozenset({settings.events_topic})
     if fixes:

@@ -157,6 +157,13 @@ PINNED: dict[str, tuple[Any, str]] = {
     "SubscriptionState.begin_reassignment": (Subs.begin_reassignment, "c141fe3db38455c0"),
     "SubscriptionState.wait_for_assignment": (Subs.wait_for_assignment, "7f09ce46a80d23d8"),
     "Recovery._seek_offsets": (Recovery._seek_offsets, "19598ca63d94d250"),
+    # streams/faust_poll.py sets the worker consumer's fetch wait after Faust built it with
+    # 1.5 s: it must still be read only when the consumer starts.
+    "AIOKafkaConsumerThread._create_worker_consumer": (
+        Thread._create_worker_consumer,
+        "c2701bfc3e6f6cad",
+    ),
+    "AIOKafkaConsumer.start": (AIOKafkaConsumer.start, "2f1ba70443327538"),
 }
 
 
@@ -208,3 +215,16 @@ def test_diagnostic_switch_gives_unpatched_faust(tmp_path: Any) -> None:
     assert type(app.tables.recovery) is Recovery
     assert type(app.transport).Consumer is not ContiguousConsumer
     assert not app.contiguous_topics
+
+
+async def test_the_worker_consumer_fetch_wait_is_the_setting(tmp_path: Any) -> None:
+    """Faust builds it with fetch_max_wait_ms=1500; the worker's consumer thread replaces it
+    (streams/faust_poll.py) before the consumer starts and hands it to its fetcher."""
+    settings = Settings(data_dir=tmp_path, consumer_fetch_max_wait_ms=37)
+    app = create_faust_app(settings, "pin")
+    consumer = app.consumer._thread._create_worker_consumer(app.transport)
+    assert isinstance(consumer, AIOKafkaConsumer)
+    assert consumer._fetch_max_wait_ms == 37
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
+    default = create_faust_app(Settings(data_dir=tmp_path / "d"), "pin2")
+    assert default.consumer._thread._create_worker_consumer(default.transport)._fetch_max_wait_ms == 100
