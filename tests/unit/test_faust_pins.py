@@ -227,4 +227,5 @@ async def test_the_worker_consumer_fetch_wait_is_the_setting(tmp_path: Any) -> N
     assert consumer._fetch_max_wait_ms == 37
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
     default = create_faust_app(Settings(data_dir=tmp_path / "d"), "pin2")
-    assert default.consumer._thread._create_worker_consumer(default.transport)._fetch_max_wait_ms == 100
+    built = default.consumer._thread._create_worker_consumer(default.transport)
+    assert built._fetch_max_wait_ms == 100
