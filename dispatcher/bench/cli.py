@@ -108,6 +108,15 @@ def _parser() -> argparse.ArgumentParser:
     from dispatcher.bench.notify import add_arguments as add_notify_arguments
 
     add_notify_arguments(notify)
+    idle = sub.add_parser(
+        "idle",
+        help="an idle worker's CPU per second, for each consumer fetch wait",
+        description="A worker on a fresh namespace with nothing to do, its CPU read from /proc, "
+        "for each DISPATCH_CONSUMER_FETCH_MAX_WAIT_MS in turn. Progress on stderr.",
+    )
+    from dispatcher.bench.idle import add_arguments as add_idle_arguments
+
+    add_idle_arguments(idle)
     return parser
 
 
@@ -135,6 +144,10 @@ def main(argv: list[str]) -> int:
         from dispatcher.bench.notify import main as notify_main
 
         return notify_main(args)
+    if args.bench == "idle":
+        from dispatcher.bench.idle import main as idle_main
+
+        return idle_main(args)
     if args.bench == "e2e":
         from dispatcher.bench.e2e import main as e2e_main  # lazy: aiokafka, httpx, asyncpg
 
