@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dispatcher.bench.pacer import MAX_SLEEP_S, due_time, run_schedule
+from dispatcher.bench.pacer import MAX_SLEEP_S, due_time, pacing, run_schedule
 
 
 class FakeClock:
@@ -74,3 +74,19 @@ def test_a_slow_rate_sleeps_in_short_steps_and_sees_a_stop() -> None:
     assert [i for i, _, _ in handed] == [0, 1]  # stopped before the third
     assert max(clock.sleeps) <= MAX_SLEEP_S
     assert sum(clock.sleeps) == pytest.approx(1.0)
+
+
+async def test_the_pacer_hands_every_request_in_order_then_ends() -> None:
+    got: list[tuple[int, float]] = []
+    async with pacing(2000.0, 20) as pacer:
+        while (item := await pacer.next()) is not None:
+            got.append(item)
+    assert [i for i, _ in got] == list(range(20))
+    assert [due for _, due in got] == pytest.approx([pacer.t0 + i / 2000.0 for i in range(20)])
+
+
+async def test_leaving_early_stops_the_pacing_thread() -> None:
+    async with pacing(1.0, 100) as pacer:
+        assert await pacer.next() == (0, pacer.t0)
+    thread = pacer._thread
+    assert thread is not None and not thread.is_alive()  # never calls into a closed loop
