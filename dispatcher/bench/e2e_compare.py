@@ -27,6 +27,8 @@ FIGURES = (
     "ceiling_req_s_one_worker",
     "intake_p50_ms",
     "intake_p99_ms",
+    "generator_lateness_p50_ms",  # the load generator's own part of the two above
+    "generator_lateness_p99_ms",
     "e2e_p50_over_floor",
     "e2e_p99_over_floor",
     "floor_p50_ms",

@@ -7,9 +7,11 @@ requests in flight so an overloaded API shows up as a lower achieved rate and lo
 latencies rather than an unbounded pile of sockets. Latency is measured from each
 request's *scheduled* time (t0 + i / rate), so time spent waiting for the in-flight cap or
 for a late event loop counts (no coordinated omission); the latency from the moment it was
-actually sent is reported beside it (`sent_*`). Bounded in count and in time: it sends
-at most `count` requests, stops sending after `duration × 1.5 + 2` s whatever happens,
-and waits at most `drain_s` for the last first offers.
+actually sent is reported beside it (`sent_*`), and so is how late the generator itself
+handed each request to its HTTP client (`generator_lateness_*`: its pacing thread's
+wake-up, `pacer.py`; in overload also the wait for the in-flight cap). Bounded in count
+and in time: it sends at most `count` requests, stops sending after `duration × 1.5 + 2` s
+whatever happens, and waits at most `drain_s` for the last first offers.
 
 Bodies are serialized and signed before the clock starts (a signature stays valid for 5
 minutes): the timed loop only sends.
@@ -29,6 +31,7 @@ from dispatcher.bench.e2e_city import KeysExhaustedError, RequestFactory
 from dispatcher.bench.e2e_http import HttpClient, HttpError
 from dispatcher.bench.e2e_observe import Observer, signed_headers
 from dispatcher.bench.e2e_stats import summarize
+from dispatcher.bench.pacer import pacing
 
 SUSTAINABLE_P99_S = 1.0
 
@@ -95,6 +98,7 @@ class RunResult:
         out: dict[str, Any] = {"name": name, "offered_rate": self.offered_rate}
         out.update(summarize(lat))
         out.update(sent_summary(latencies(ok, arrived, "sent")))
+        out.update(self.generator_lateness())
         out.update(
             {
                 "rate": round(self.achieved_rate(), 1),
@@ -115,8 +119,18 @@ class RunResult:
         answered = {s.request_id: s.answered_at for s in ok if s.request_id}
         out.update(summarize(latencies(ok, answered, "scheduled")))
         out.update(sent_summary(latencies(ok, answered, "sent")))
+        out.update(self.generator_lateness())
         out.update({"rate": round(self.achieved_rate(), 1), "count": len(ok)})
         return out
+
+    def generator_lateness(self) -> dict[str, Any]:
+        """p50/p99 ms from each request's scheduled time to the moment the generator handed
+        it to its HTTP client (every request sent, answered or not)."""
+        late = summarize([s.at - s.scheduled for s in self.sent])
+        return {
+            "generator_lateness_p50_ms": late["p50_ms"],
+            "generator_lateness_p99_ms": late["p99_ms"],
+        }
 
     def sustainable(self, arrived: dict[str, float]) -> bool:
         s = self.scenario("probe", arrived)
@@ -195,40 +209,36 @@ async def offer_load(
     last_report = last_check = t0
     oldest = 0  # index of the oldest request not yet answered with a first offer
     offers = observer.obs.offer_event_at
-    i = 0
-    while i < len(prepared):
-        now = time.monotonic()
-        if now > hard_stop:
-            result.stopped_early = "time bound"
-            break
-        if now - last_check > 0.25:
-            # Overloaded: stop adding to a backlog that only grows (and delays what follows).
-            last_check = now
-            while oldest < len(result.sent) and _done(result.sent[oldest], offers):
-                oldest += 1
-            if oldest < len(result.sent) and now - result.sent[oldest].scheduled > overload_s:
-                result.stopped_early = f"overloaded: a request waited > {overload_s:.0f} s"
+    async with pacing(rate, len(prepared), t0) as pacer:
+        while (due_at := await pacer.next()) is not None:
+            i, due = due_at
+            now = time.monotonic()
+            if now > hard_stop:
+                result.stopped_early = "time bound"
                 break
-        due = t0 + i / rate
-        if due > now:
-            await asyncio.sleep(due - now)
-            continue
-        try:
-            await asyncio.wait_for(sem.acquire(), timeout=max(0.01, hard_stop - now))
-        except TimeoutError:
-            break
-        rec = Sent(scheduled=due, at=time.monotonic())
-        result.sent.append(rec)
-        task = asyncio.create_task(one(prepared[i], rec))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-        i += 1
-        if now - last_report > 0.5:
-            last_report = now
-            progress(
-                f"{label}: sent {i}/{len(prepared)} in flight {len(tasks)} "
-                f"first offers {_seen(result, observer.obs.offer_event_at)}"
-            )
+            if now - last_check > 0.25:
+                # Overloaded: stop adding to a backlog that only grows (and delays what follows).
+                last_check = now
+                while oldest < len(result.sent) and _done(result.sent[oldest], offers):
+                    oldest += 1
+                if oldest < len(result.sent) and now - result.sent[oldest].scheduled > overload_s:
+                    result.stopped_early = f"overloaded: a request waited > {overload_s:.0f} s"
+                    break
+            try:
+                await asyncio.wait_for(sem.acquire(), timeout=max(0.01, hard_stop - now))
+            except TimeoutError:
+                break
+            rec = Sent(scheduled=due, at=time.monotonic())
+            result.sent.append(rec)
+            task = asyncio.create_task(one(prepared[i], rec))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            if now - last_report > 0.5:
+                last_report = now
+                progress(
+                    f"{label}: sent {i + 1}/{len(prepared)} in flight {len(tasks)} "
+                    f"first offers {_seen(result, observer.obs.offer_event_at)}"
+                )
     if tasks:
         await asyncio.wait(tasks, timeout=30)
     ok = result.accepted()

@@ -10,7 +10,13 @@ from dispatcher.bench.e2e_pg import pg_lines
 def intake_line(r: dict[str, Any]) -> str:
     open_loop = f"p50 {r['intake_p50_ms']} ms, p99 {r['intake_p99_ms']} ms"
     sent = f"p50 {r['intake_sent_p50_ms']} ms, p99 {r['intake_sent_p99_ms']} ms"
-    return f"intake (HTTP 202) at {r['intake_offered_rate']}/s: {open_loop} (from the send: {sent})"
+    late = (
+        f"p50 {r.get('generator_lateness_p50_ms')} ms, p99 {r.get('generator_lateness_p99_ms')} ms"
+    )
+    return (
+        f"intake (HTTP 202) at {r['intake_offered_rate']}/s: {open_loop} (from the send: {sent};"
+        f" the load generator's own lateness: {late})"
+    )
 
 
 def cpu_line(cpu: dict[str, Any] | None) -> str:

@@ -65,6 +65,9 @@ def headline(
         "intake_sent_p50_ms": intake["sent_p50_ms"] if intake else None,
         "intake_sent_p99_ms": intake["sent_p99_ms"] if intake else None,
         "intake_offered_rate": intake["offered_rate"] if intake else None,
+        # What the load generator itself added (its pacing), in the intake figures above.
+        "generator_lateness_p50_ms": intake.get("generator_lateness_p50_ms") if intake else None,
+        "generator_lateness_p99_ms": intake.get("generator_lateness_p99_ms") if intake else None,
         "e2e_p50_over_floor": ratio(base["p50_ms"], floor["p50_ms"]) if base else None,
         "e2e_p99_over_floor": ratio(base["p99_ms"], floor["p99_ms"]) if base else None,
         "e2e_p99_over_floor_sent": ratio(base["sent_p99_ms"], floor["p99_ms"]) if base else None,

@@ -34,6 +34,7 @@ from dispatcher.bench.e2e_load import Prepared, prepare
 from dispatcher.bench.e2e_stack import BOT_ID, BOT_SECRET, bench_stack
 from dispatcher.bench.e2e_stats import summarize
 from dispatcher.bench.match_compare import extract, resolve
+from dispatcher.bench.pacer import pacing
 from dispatcher.testing.stack import (
     LocalStack,
     Proc,
@@ -86,6 +87,9 @@ class Side:
             {f"intake_{k}": v for k, v in summarize([s.answered - s.scheduled for s in ok]).items()}
         )
         out.update({f"sent_{k}": v for k, v in summarize([s.answered - s.at for s in ok]).items()})
+        late = summarize([s.at - s.scheduled for s in self.shots])
+        out["generator_lateness_p50_ms"] = late["p50_ms"]
+        out["generator_lateness_p99_ms"] = late["p99_ms"]
         out["api_cpu_ms_per_request"] = cpu
         return out
 
@@ -107,21 +111,19 @@ def side_for(i: int, sides: int) -> int:
 
 
 async def offer(sides: list[tuple[Side, HttpClient]], bodies: list[Prepared], rate: float) -> None:
-    """Open loop: request i leaves at t0 + i / (rate × sides), to `side_for(i, sides)`."""
+    """Open loop: request i leaves at t0 + i / (rate × sides) (`pacer.py`: on time, not
+    up to a millisecond late as asyncio's timers are), to `side_for(i, sides)`."""
     n = len(sides)
     tasks: set[asyncio.Task[None]] = set()
-    t0 = time.monotonic()
-    for i, body in enumerate(bodies):
-        due = t0 + i / (rate * n)
-        delay = due - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        side, client = sides[side_for(i, n)]
-        shot = Shot(scheduled=due)
-        side.shots.append(shot)
-        task = asyncio.create_task(_post(client, body, shot))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+    async with pacing(rate * n, len(bodies)) as pacer:
+        while (due_at := await pacer.next()) is not None:
+            i, due = due_at
+            side, client = sides[side_for(i, n)]
+            shot = Shot(scheduled=due)
+            side.shots.append(shot)
+            task = asyncio.create_task(_post(client, bodies[i], shot))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
     if tasks:
         await asyncio.wait(tasks, timeout=30)
 
@@ -209,7 +211,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 def _line(r: dict[str, Any]) -> str:
     return (
         f"{r['api']:>9}: intake p50 {r['intake_p50_ms']} ms, p99 {r['intake_p99_ms']} ms "
-        f"(from send: p50 {r['sent_p50_ms']}, p99 {r['sent_p99_ms']}); "
+        f"(from send: p50 {r['sent_p50_ms']}, p99 {r['sent_p99_ms']}; generator late: "
+        f"p50 {r['generator_lateness_p50_ms']}, p99 {r['generator_lateness_p99_ms']}); "
         f"API CPU {r['api_cpu_ms_per_request']['ms']} ms/request; "
         f"{r['accepted']}/{r['sent']} accepted"
     )

@@ -72,6 +72,10 @@ def test_quick_bench_reports_sane_numbers(_stack_running: None) -> None:
     assert first["p50_ms"] >= first["sent_p50_ms"] and first["p99_ms"] >= first["sent_p99_ms"]
     assert result["intake_offered_rate"] == 50.0
     assert 0 < result["intake_sent_p50_ms"] <= result["intake_p50_ms"] <= result["intake_p99_ms"]
+    # The pacer hands a request over once its time has come, never before.
+    late = (result["generator_lateness_p50_ms"], result["generator_lateness_p99_ms"])
+    assert 0 <= late[0] <= late[1]
+    assert first["generator_lateness_p50_ms"] is not None
     cpu = result["cpu_ms_per_request"]
     per = cpu["per_process"]
     assert {"api", "worker-1", "broker", "postgresql", "load_generator", "receiver"} <= set(per)

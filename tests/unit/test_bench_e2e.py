@@ -177,6 +177,14 @@ def test_latency_counts_from_the_schedule_not_from_the_send() -> None:
     assert prompt.sustainable(arrived)
 
 
+def test_the_generators_own_lateness_is_reported_beside_the_latencies() -> None:
+    late, arrived = _run(100.0, [0.3] * 200, send_delay=0.8)
+    assert late.http_scenario()["generator_lateness_p50_ms"] == 800.0
+    assert late.scenario("x", arrived)["generator_lateness_p99_ms"] == 800.0
+    prompt, arrived = _run(100.0, [0.3] * 200)
+    assert prompt.http_scenario()["generator_lateness_p99_ms"] == 0.0
+
+
 def test_deadline_lateness_matches_in_either_order() -> None:
     obs = Observations()
     obs.note_deadline("c1", due=1000.0, now=1.0)
