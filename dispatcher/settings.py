@@ -53,11 +53,9 @@ class Settings(BaseSettings):
     # Multiplies every wait, offer time and lifetime of the escalation plans. 1.0 in
     # production; tests and the demo run the same ladder faster (e.g. 0.01).
     plan_time_scale: float = Field(1.0, gt=0, le=100)
-    # How long the broker may hold the worker's fetch when none of its partitions has new
-    # records (Faust hard-codes 1.5 s). aiokafka sends one fetch per broker at a time and
-    # leaves out the partitions whose records are still buffered: commands that arrive on such
-    # a partition wait until the fetch in flight returns, which on otherwise idle partitions
-    # is this long (streams/faust_poll.py). Lower: less of that stall, more empty fetches.
+    # How long the broker may hold the worker's Faust fetch (Faust hard-codes 1.5 s): also how
+    # long new commands can wait behind a fetch that left their partition out
+    # (streams/faust_poll.py). Lower: less of that stall, more empty fetches when idle.
     consumer_fetch_max_wait_ms: int = Field(100, ge=1, le=1500)
     # A SIGKILLed worker's partitions move to the others after this long.
     broker_session_timeout_seconds: float = Field(10.0, ge=6)

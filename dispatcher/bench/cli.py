@@ -8,13 +8,13 @@ import sys
 from typing import Any
 
 
-def _sizes(text: str) -> list[int]:
+def positive_ints(text: str) -> list[int]:
     try:
         sizes = [int(part.replace("_", "")) for part in text.split(",") if part]
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from exc
     if not sizes or any(n <= 0 for n in sizes):
-        raise argparse.ArgumentTypeError("sizes must be positive integers")
+        raise argparse.ArgumentTypeError("every value must be a positive integer")
     return sizes
 
 
@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     match.add_argument(
         "--helpers",
-        type=_sizes,
+        type=positive_ints,
         default=[1000, 100_000, 1_000_000],
         help="comma-separated community sizes (default: 1000,100000,1000000)",
     )

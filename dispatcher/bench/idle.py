@@ -17,6 +17,7 @@ import sys
 import time
 from typing import Any
 
+from dispatcher.bench.cli import positive_ints
 from dispatcher.bench.e2e_cpu import read_stats, tick_hz, tree_ticks
 from dispatcher.bench.e2e_stack import bench_stack
 from dispatcher.testing.stack import default_kafka_bootstrap, default_pg_port
@@ -86,7 +87,7 @@ async def run(waits: list[int], rounds: int, settle_s: float, seconds: float) ->
 def add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--fetch-wait",
-        type=lambda s: [int(x) for x in s.split(",") if x],
+        type=positive_ints,
         default=[1500, 100],
         help="comma-separated DISPATCH_CONSUMER_FETCH_MAX_WAIT_MS values (default 1500,100)",
     )
