@@ -9,6 +9,7 @@ from typing import Any
 from dispatcher.ops.worker_metrics import install_worker_metrics
 from dispatcher.stats import percentile
 from streams.faust_consumer import ContiguousConsumer
+from streams.gc_stats import WATCH as GC_WATCH
 from streams.runtime import WorkerRuntime
 
 
@@ -38,6 +39,8 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
         "lanes": s.lanes(),  # per endpoint: queued, in flight, concurrency cap
         # Per community: the plan set, quiet hours and zone new requests are decided with.
         "communities": {c: p.summary() for c, p in sorted(rt.communities.items())},
+        # The collector's pauses since start-up (streams/gc_stats.py; zeros until installed).
+        "gc": GC_WATCH.summary(),
     }
 
 

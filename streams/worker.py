@@ -23,6 +23,7 @@ from streams.dead_letter import DeadLetterSink
 from streams.deadline_timer import DeadlineTimer
 from streams.dispatch_agent import DispatchAgent
 from streams.gc_freeze import freeze_startup_objects
+from streams.gc_stats import WATCH as GC_WATCH
 from streams.notify import NotifyAgent
 from streams.record_agent import RecordAgent
 from streams.runtime import WorkerRuntime
@@ -111,5 +112,6 @@ def main(argv: list[str]) -> int:
         override_logging=False,
     )
     freeze_startup_objects()
+    GC_WATCH.install()  # after the start-up collection: /stats counts the serving worker's
     worker.execute_from_commandline()
     return 0

@@ -42,7 +42,7 @@ from dispatcher.bench.e2e_stack import (
     profile,
     push_to,
 )
-from dispatcher.bench.e2e_stats import headline
+from dispatcher.bench.e2e_stats import gc_figures, headline
 from dispatcher.bench.e2e_steps import BenchSteps
 from dispatcher.partitioning import spread
 
@@ -228,6 +228,7 @@ class Bench(BenchSteps):
                     for w in self.stack.workers()
                     if (s := await self.stack.worker_stats(w, plain)) is not None
                 ]
+                out.update(gc_figures(out["worker_stats"]))
         finally:
             p.phase("cleaning up: stopping processes, dropping the database, deleting topics")
             self.observer.stop()  # first: its consumer would complain about deleted topics

@@ -20,6 +20,7 @@ from typing import Any
 
 from dispatcher.bench.e2e import Bench
 from dispatcher.bench.e2e_options import Options, Progress
+from dispatcher.bench.e2e_stats import GC_FIGURES
 from dispatcher.bench.match_compare import extract, resolve
 
 # The headline's scalar figures compared (see e2e_stats.headline).
@@ -33,6 +34,7 @@ FIGURES = (
     "e2e_p99_over_floor",
     "floor_p50_ms",
     "floor_p99_ms",
+    *GC_FIGURES,
 )
 PACKAGES = ("dispatcher", "schemas", "streams")  # what the worker and the API import
 

@@ -86,6 +86,12 @@ def table(result: dict[str, Any]) -> str:
             f"events {ws['events']}, dead letters {ws['dead_letters']}, "
             f"deadline lateness (worker, s) {ws['deadline_lateness_s']}"
         )
+        if gc := ws.get("gc"):
+            lines.append(
+                f"{ws['worker']}: garbage collector {gc['collections']} collections "
+                f"(generations 0/1/2), {gc['total_ms']} ms, full pauses (ms) "
+                f"{gc['full_pause_ms']}, {gc['frozen']} start-up objects frozen"
+            )
     c = result["cleanup"]
     lines.append(
         f"clean-up: database {'dropped' if 'database_dropped' in c else 'LEFT'}, "

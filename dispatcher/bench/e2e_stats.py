@@ -72,3 +72,26 @@ def headline(
         "e2e_p99_over_floor": ratio(base["p99_ms"], floor["p99_ms"]) if base else None,
         "e2e_p99_over_floor_sent": ratio(base["sent_p99_ms"], floor["p99_ms"]) if base else None,
     }
+
+
+GC_FIGURES = (
+    "worker_gc_total_ms",
+    "worker_gc_full_collections",
+    "worker_gc_full_p99_ms",
+    "worker_gc_full_max_ms",
+)
+
+
+def gc_figures(worker_stats: list[dict[str, Any]]) -> dict[str, Any]:
+    """worker-1's garbage-collector pauses over the whole run (streams/gc_stats.py): all
+    generations' total and the full collections' count, p99 and max. None for a worker
+    that does not report them (a `--compare` base before they existed)."""
+    gc = next((s.get("gc") for s in worker_stats if s.get("worker") == "worker-1"), None)
+    if not gc:
+        return dict.fromkeys(GC_FIGURES)
+    return {
+        "worker_gc_total_ms": round(sum(gc["total_ms"]), 1),
+        "worker_gc_full_collections": gc["collections"][2],
+        "worker_gc_full_p99_ms": gc["full_pause_ms"]["p99"],
+        "worker_gc_full_max_ms": gc["full_pause_ms"]["max"],
+    }
