@@ -12,6 +12,7 @@ from dispatcher.core.effects import Effects
 from dispatcher.core.ladder import resolve_now
 from dispatcher.core.load import served
 from dispatcher.core.request_commands import reject
+from dispatcher.core.trusted import updated
 from schemas.commands import CompleteAssignment, MarkOnMyWay
 from schemas.events import AssignmentCompleted, HelperSetOff
 from schemas.records import AssignmentRecord, RequestStatus
@@ -37,7 +38,7 @@ def on_my_way(fx: Effects, d: RequestDraft, body: MarkOnMyWay) -> RequestDraft |
     if d.terminal:
         reject(fx, d.request_id, "request_closed", helper_id=a.helper_id, detail=d.status.value)
         return None
-    d.assignments[k] = a.model_copy(update={"on_way_at": fx.now})
+    d.assignments[k] = updated(a, on_way_at=fx.now)
     remote = d.needs[a.need_index].remote
     fx.emit(
         HelperSetOff(offer_id=a.offer_id, helper_id=a.helper_id, slot=a.slot, remote=remote),
@@ -62,7 +63,7 @@ def complete(fx: Effects, d: RequestDraft, body: CompleteAssignment) -> RequestD
     if a.done_at is not None:
         return None  # a second tap on "done"
     minutes = _minutes(fx, a, body.minutes)
-    d.assignments[k] = a.model_copy(update={"done_at": fx.now, "minutes": minutes})
+    d.assignments[k] = updated(a, done_at=fx.now, minutes=minutes)
     fx.emit(
         AssignmentCompleted(
             offer_id=a.offer_id,

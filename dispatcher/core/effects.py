@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from dispatcher.core.load import local_day
 from dispatcher.core.state import Decision, DispatchState
-from dispatcher.core.trusted import builder, like, updated
+from dispatcher.core.trusted import builder, like, shared_fields_set, updated
 from schemas._base import require_utc
 from schemas.commands import Command
 from schemas.events import Event, EventBody, event_id_prefix, uuid5_of
@@ -27,9 +27,11 @@ _OFFERED = frozenset(("offers_today", "offers_total", "last_offered_at"))
 
 def _with(model: BaseModel, changed: frozenset[str]) -> set[str]:
     """`model`'s fields-set with `changed` added: the same set when it holds them already
-    (a frozen model's fields-set never changes after it is built), else a new one."""
+    (a frozen model's fields-set never changes after it is built), else the shared one."""
     fields_set = model.__pydantic_fields_set__
-    return fields_set if changed <= fields_set else fields_set | changed
+    if changed <= fields_set:
+        return fields_set
+    return shared_fields_set(type(model), fields_set | changed)
 
 
 class Effects:

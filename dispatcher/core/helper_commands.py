@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dispatcher.core.effects import Effects
+from dispatcher.core.trusted import share_fields_sets, updated
 from schemas.commands import (
     DeactivateHelper,
     PairHousehold,
@@ -17,7 +18,7 @@ from schemas.records import RECENT_COMMANDS_KEPT, HelperState
 
 def _store(fx: Effects, helper: HelperState) -> None:
     recent = (*helper.recent_command_ids, fx.command.command_id)[-RECENT_COMMANDS_KEPT:]
-    helper = helper.model_copy(update={"recent_command_ids": recent})
+    helper = updated(helper, recent_command_ids=recent)
     fx.put_helper(helper)
     fx.emit(
         HelperUpdated(
@@ -39,15 +40,15 @@ def _reject(fx: Effects, helper_id: str, reason: RejectReason) -> None:
 
 
 def upsert_helper(fx: Effects, body: UpsertHelper) -> None:
-    profile = body.profile
+    profile = share_fields_sets(body.profile)  # kept in the state
     if profile.community_id != fx.command.community_id:
         _reject(fx, profile.helper_id, "wrong_community")
         return
     old = fx.state.helpers.get(profile.helper_id)
     if old is None:
-        _store(fx, HelperState(profile=profile))
+        _store(fx, share_fields_sets(HelperState(profile=profile)))
     elif old.profile != profile:
-        _store(fx, old.model_copy(update={"profile": profile}))  # load history is kept
+        _store(fx, updated(old, profile=profile))  # load history is kept
 
 
 def known_helper(fx: Effects, helper_id: str) -> HelperState | None:
@@ -61,8 +62,7 @@ def known_helper(fx: Effects, helper_id: str) -> HelperState | None:
 def deactivate_helper(fx: Effects, body: DeactivateHelper) -> None:
     helper = known_helper(fx, body.helper_id)
     if helper is not None and helper.profile.active:
-        profile = helper.profile.model_copy(update={"active": False})
-        _store(fx, helper.model_copy(update={"profile": profile}))
+        _store(fx, updated(helper, profile=updated(helper.profile, active=False)))
 
 
 def set_helper_status(fx: Effects, body: SetHelperStatus) -> None:
@@ -71,14 +71,14 @@ def set_helper_status(fx: Effects, body: SetHelperStatus) -> None:
         return
     wanted = {"away": body.away, "busy": body.busy, "dnd_override_until": body.dnd_override_until}
     if any(getattr(helper, k) != v for k, v in wanted.items()):
-        _store(fx, helper.model_copy(update=wanted))
+        _store(fx, updated(helper, **wanted))
 
 
 def set_do_not_disturb(fx: Effects, body: SetDoNotDisturb) -> None:
     helper = known_helper(fx, body.helper_id)
     if helper is not None and helper.profile.do_not_disturb != body.window:
-        profile = helper.profile.model_copy(update={"do_not_disturb": body.window})
-        _store(fx, helper.model_copy(update={"profile": profile}))
+        profile = updated(helper.profile, do_not_disturb=body.window)
+        _store(fx, updated(helper, profile=profile))
 
 
 def set_helper_offer(fx: Effects, body: SetHelperOffer) -> None:
@@ -89,9 +89,9 @@ def set_helper_offer(fx: Effects, body: SetHelperOffer) -> None:
     changes: dict[str, object] = {"skills": tuple(dict.fromkeys(body.skills))}
     if body.channels is not None:
         changes["channels"] = body.channels
-    profile = helper.profile.model_copy(update=changes)
+    profile = updated(helper.profile, **changes)
     if profile != helper.profile:
-        _store(fx, helper.model_copy(update={"profile": profile}))
+        _store(fx, updated(helper, profile=profile))
 
 
 def pair_household(fx: Effects, body: PairHousehold) -> None:
@@ -107,4 +107,4 @@ def pair_household(fx: Effects, body: PairHousehold) -> None:
         pairs = tuple(h for h in pairs if h != body.household_id)
     else:
         return
-    _store(fx, helper.model_copy(update={"household_pairs": pairs}))
+    _store(fx, updated(helper, household_pairs=pairs))

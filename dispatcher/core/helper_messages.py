@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dispatcher.core.effects import Effects
 from dispatcher.core.helper_commands import known_helper
+from dispatcher.core.trusted import updated
 from schemas.helper_messages import (
     HelperSummarySent,
     HelperWelcomed,
@@ -23,7 +24,7 @@ SUMMARY_MONTHS_KEPT = 24  # months are sent in order; two years is far beyond a 
 
 def _store(fx: Effects, helper: HelperState, **changes: object) -> None:
     recent = (*helper.recent_command_ids, fx.command.command_id)[-RECENT_COMMANDS_KEPT:]
-    fx.put_helper(helper.model_copy(update={**changes, "recent_command_ids": recent}))
+    fx.put_helper(updated(helper, **changes, recent_command_ids=recent))
 
 
 def welcome(fx: Effects, body: WelcomeHelper) -> None:

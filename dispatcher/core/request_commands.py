@@ -26,7 +26,7 @@ from dispatcher.core.ladder import (
 )
 from dispatcher.core.load import accepted, declined, no_answer, withdrew
 from dispatcher.core.team_members import assign_members, check_members
-from dispatcher.core.trusted import trusted, updated
+from dispatcher.core.trusted import share_fields_sets, trusted, updated
 from schemas.catalogue import entry
 from schemas.commands import (
     AcceptOffer,
@@ -98,10 +98,10 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
         and party_first.applies(spec.category)
     ):
         # The community's setting, snapshotted onto the request like its plan.
-        spec = spec.model_copy(update={"prefer_party_member": True})
+        spec = updated(spec, prefer_party_member=True)
     request = trusted(  # the spec and plan are validated models; the times UTC
         RequestState,
-        spec=spec,
+        spec=share_fields_sets(spec),  # kept while the request lives
         plan=plan,
         created_at=fx.now,
         # A held request's lifetime counts from when it goes out.
@@ -208,14 +208,16 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
     slots = d.free_slots(need_index, body.members)
     slot = slots[0]
     d.set_offer(i, status=OfferStatus.ACCEPTED, closed_at=fx.now)
-    leader = AssignmentRecord(
-        helper_id=offer.helper_id,
-        offer_id=offer.offer_id,
-        need_index=need_index,
-        slot=slot,
-        assigned_at=fx.now,
-        team_id=offer.team_id,
-        team_slots=() if body.member_ids else tuple(slots[1:]),
+    leader = share_fields_sets(  # kept in the request's record
+        AssignmentRecord(
+            helper_id=offer.helper_id,
+            offer_id=offer.offer_id,
+            need_index=need_index,
+            slot=slot,
+            assigned_at=fx.now,
+            team_id=offer.team_id,
+            team_slots=() if body.member_ids else tuple(slots[1:]),
+        )
     )
     d.assignments.append(leader)
     members = assign_members(fx, d, leader, body.member_ids, slots[1:])
@@ -322,9 +324,7 @@ def helper_withdrew(fx: Effects, d: RequestDraft, body: WithdrawHelper) -> Reque
     if a.done_at is not None:
         reject(fx, d.request_id, "already_done", helper_id=body.helper_id)
         return None
-    d.assignments[k] = a.model_copy(
-        update={"active": False, "no_show": body.no_show, "ended_at": fx.now}
-    )
+    d.assignments[k] = updated(a, active=False, no_show=body.no_show, ended_at=fx.now)
     fx.emit(
         HelperWithdrawn(
             offer_id=a.offer_id, helper_id=a.helper_id, slot=a.slot, no_show=body.no_show

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from dispatcher.core.community import CommunityPolicy
 from dispatcher.core.entry import HelperEntry
 from dispatcher.core.index import HelperIndex
+from dispatcher.core.trusted import share_fields_sets
 from schemas.events import Event
 from schemas.party import PartyFirst
 from schemas.plans import DEFAULT_PLANS, EscalationPlan
@@ -84,10 +85,10 @@ class DispatchState:
     ) -> DispatchState:
         """From stored records, e.g. after a restart or a rebalance."""
         state = cls(plans=plans)
-        for h in helpers:
-            state.helpers[h.helper_id] = h
+        for h in helpers:  # validated: each with fields-sets of its own until shared
+            state.helpers[h.helper_id] = share_fields_sets(h)
         for r in requests:
-            state.requests[r.request_id] = r
+            state.requests[r.request_id] = share_fields_sets(r)
         state.index.bulk_load(
             HelperEntry.from_state(h) for h in state.helpers.values() if h.profile.active
         )

@@ -15,7 +15,7 @@ from datetime import date
 
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
-from dispatcher.core.trusted import updated
+from dispatcher.core.trusted import share_fields_sets, updated
 from schemas.events import OfferStoodDown, RejectReason
 from schemas.records import AssignmentRecord, HelperLoad, OfferRecord, OfferStatus
 
@@ -67,14 +67,16 @@ def assign_members(
     """One assignment per member, slot by slot (as many as `slots`, in the leader's
     order); a member's open offer on this request closes (they are going already)."""
     made = [
-        AssignmentRecord(
-            helper_id=helper_id,
-            offer_id=member_offer_id(d.request_id, helper_id),
-            need_index=leader.need_index,
-            slot=slot,
-            assigned_at=fx.now,
-            team_id=leader.team_id,
-            signed_up_by=leader.helper_id,
+        share_fields_sets(  # kept in the request's record
+            AssignmentRecord(
+                helper_id=helper_id,
+                offer_id=member_offer_id(d.request_id, helper_id),
+                need_index=leader.need_index,
+                slot=slot,
+                assigned_at=fx.now,
+                team_id=leader.team_id,
+                signed_up_by=leader.helper_id,
+            )
         )
         for helper_id, slot in zip(member_ids, slots, strict=False)
     ]

@@ -11,6 +11,12 @@ filled in — that sets the instance up as validation would: the same `__dict__`
 order and the same fields-set. A missing or unknown field is a `TypeError`, as for any
 Python call. `builder(cls)` hands out that constructor for hot loops.
 
+Models alike share one fields-set (`shared_fields_set`): a frozen model's never changes after
+it is built (`model_copy` copies it first), and a set of its own per model was a third of the
+objects the worker's state holds, each walked by every full garbage collection
+(streams/gc_stats.py). `share_fields_sets(model)` does the same for a validated model's tree
+where it enters the state (a request's spec, a helper's profile, a rebuild).
+
 Callers must pass values of the field's own type (tuples not lists, enum members, UTC
 datetimes); `tests/unit/test_core_trusted.py` re-validates every object the core emits in
 its stories and checks each comes back identical, value types included.
@@ -19,6 +25,7 @@ its stories and checks each comes back identical, value types included.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -37,6 +44,38 @@ _new = object.__new__
 # `replaced(model, values, SAME_FIELDS)`: every field that differs was set in `model` too.
 SAME_FIELDS: frozenset[str] = frozenset()
 
+# (class, fields set) → the one set those models share. Bounded by the schemas (a few optional
+# fields per class, and only the combinations met); past the cap a set stays unshared.
+_SHARED: dict[tuple[type[BaseModel], frozenset[str]], set[str]] = {}
+_SHARED_MAX = 10_000
+
+
+def shared_fields_set(cls: type[BaseModel], fields_set: AbstractSet[str]) -> set[str]:
+    """The fields-set every frozen `cls` with these fields set shares (never mutate it)."""
+    key = (cls, frozenset(fields_set))
+    shared = _SHARED.get(key)
+    if shared is None:
+        shared = set(fields_set)
+        if len(_SHARED) < _SHARED_MAX:
+            _SHARED[key] = shared
+    return shared
+
+
+def share_fields_sets(model: M) -> M:
+    """Give `model` and every frozen model inside it (fields, tuples of them) the shared
+    fields-set of its kind, in place: the same sets by value, so nothing else changes."""
+    stack: list[Any] = [model]
+    while stack:
+        m = stack.pop()
+        if isinstance(m, BaseModel):
+            cls = type(m)
+            if cls.model_config.get("frozen"):
+                _set_fields_set(m, shared_fields_set(cls, m.__pydantic_fields_set__))
+            stack.extend(m.__dict__.values())
+        elif isinstance(m, tuple):
+            stack.extend(m)
+    return model
+
 
 def _compile(cls: type[BaseModel]) -> Callable[..., Any]:
     """def Name(*, a, b, c=_UNSET): (a, b required; c optional) returning a `cls`; named
@@ -53,6 +92,7 @@ def _compile(cls: type[BaseModel]) -> Callable[..., Any]:
         "_set_extra": _set_extra,
         "_set_private": _set_private,
     }
+    optional: list[str] = []
     for i, (name, field) in enumerate(cls.model_fields.items()):
         if field.is_required():
             params.append(name)
@@ -65,14 +105,36 @@ def _compile(cls: type[BaseModel]) -> Callable[..., Any]:
         else:
             env[f"_default{i}"] = field.default  # the schemas' defaults are immutable
             fill = f"_default{i}"
-        lines.append(f"    if {name} is _UNSET: {name} = {fill}\n    else: _fs.add({name!r})")
+        bit = 1 << len(optional)
+        optional.append(name)
+        lines.append(f"    if {name} is _UNSET: {name} = {fill}\n    else: _k |= {bit}")
     names = list(cls.model_fields)
-    fields_set = "{" + ", ".join(map(repr, required)) + "}" if required else "set()"
+    shared = bool(cls.model_config.get("frozen"))
+    # The optional fields passed, as bits → the fields-set: shared per combination for a
+    # frozen class (`shared_fields_set`), else a new set per model as validation makes.
+    sets: dict[int, set[str]] = {}
+
+    def fields_set(k: int) -> set[str]:
+        given = {n for j, n in enumerate(optional) if k >> j & 1}
+        if not shared:
+            return {*required, *given}
+        fs = sets.get(k)
+        if fs is None:
+            fs = sets[k] = shared_fields_set(cls, {*required, *given})
+        return fs
+
+    env["_fields_set"] = fields_set
+    env["_sets"] = sets
     body = "\n".join(lines)
+    if shared:
+        pick = "    _fs = _sets.get(_k)\n    if _fs is None: _fs = _fields_set(_k)\n"
+    else:
+        pick = "    _fs = _fields_set(_k)\n"
     src = (
         f"def {cls.__name__}(*, {', '.join(params)}):\n"
-        f"    _fs = {fields_set}\n"
+        "    _k = 0\n"
         f"{body}\n"
+        f"{pick}"
         # Set up as validation would, inline: these builders run ~90 times per critical request.
         f"    _m = _new(_cls)\n"
         f"    _set_dict(_m, {{{', '.join(f'{n!r}: {n}' for n in names)}}})\n"
@@ -103,12 +165,16 @@ def trusted(cls: type[M], **values: Any) -> M:
 
 
 def updated(model: M, **changes: Any) -> M:
-    """`model.model_copy(update=changes)` (same fields-set), in a fraction of the time."""
+    """`model.model_copy(update=changes)` (an equal fields-set, shared), in a fraction of the
+    time. For frozen models only, as every `trusted` build."""
     d = model.__dict__.copy()
     d.update(changes)
     m: M = _new(type(model))
     _set_dict(m, d)
-    _set_fields_set(m, model.__pydantic_fields_set__ | changes.keys())  # a new set
+    fields_set = model.__pydantic_fields_set__
+    if not changes.keys() <= fields_set:
+        fields_set = shared_fields_set(type(model), fields_set | changes.keys())
+    _set_fields_set(m, fields_set)
     _set_extra(m, None)
     _set_private(m, None)
     return m
@@ -137,7 +203,9 @@ def replaced(model: M, values: dict[str, Any], changed: frozenset[str]) -> M:
     m: M = _new(type(model))
     _set_dict(m, values)
     fields_set = model.__pydantic_fields_set__
-    _set_fields_set(m, fields_set if changed <= fields_set else fields_set | changed)
+    if not changed <= fields_set:
+        fields_set = shared_fields_set(type(model), fields_set | changed)
+    _set_fields_set(m, fields_set)
     _set_extra(m, None)
     _set_private(m, None)
     return m
