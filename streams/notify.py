@@ -25,12 +25,12 @@ from dispatcher.push.lane import EngineConfig, SubmitOutcome
 from dispatcher.recipient_links import recipient_links
 from dispatcher.sealing import keyring
 from schemas.commands import Command, CommandBody, ReportDeliveryFailure, new_command
-from schemas.event_batch import decode_record
 from schemas.events import Event
 from schemas.helper_messages import ReportWelcomeOutcome
 from streams.batch_ack import BatchAck
 from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink, short
+from streams.decoded_events import DecodedEvents
 from streams.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -168,10 +168,16 @@ class NotifyAgent:
     config: ConfigAgent | None = None
     #: Whether this worker's state covers a partition, waiting out a rebuild (`rt.owns`).
     owns: Callable[[int], Awaitable[bool]] | None = None
+    #: Kept for the record agent, which reads the same records (streams/decoded_events.py).
+    decoded: DecodedEvents = field(default_factory=DecodedEvents)
 
     @classmethod
     def for_runtime(
-        cls, rt: WorkerRuntime, sink: DeadLetterSink, config: ConfigAgent | None = None
+        cls,
+        rt: WorkerRuntime,
+        sink: DeadLetterSink,
+        config: ConfigAgent | None = None,
+        decoded: DecodedEvents | None = None,
     ) -> NotifyAgent:
         settings = rt.settings
         planner = DeliveryPlanner(
@@ -196,6 +202,7 @@ class NotifyAgent:
             rt.stats.note_push,
             config,
             owns=rt.owns,
+            decoded=DecodedEvents() if decoded is None else decoded,
         )
         agent.notifier.on_result = agent.observe_push
         return agent
@@ -233,7 +240,7 @@ class NotifyAgent:
         if self.owns is not None and not await self.owns(event.message.partition):
             return
         try:
-            events = decode_record(event.value).events
+            events = self.decoded.decode(event.value).events
         except (ValidationError, ValueError):
             event.ack()  # the record agent dead-letters it; one letter is enough
             return

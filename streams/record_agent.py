@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -31,6 +31,7 @@ from dispatcher.settings import Settings
 from schemas.event_batch import decode_record
 from schemas.events import Event
 from streams.dead_letter import DeadLetterSink, short
+from streams.decoded_events import DecodedEvents
 from streams.runtime import Stats
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class RecordAgent:
     stats: Stats
     sink: DeadLetterSink
     pool: asyncpg.Pool | None = None
+    # What the notify agent decoded already (streams/decoded_events.py).
+    decoded: DecodedEvents = field(default_factory=DecodedEvents)
     # How the agent waits out a batch window (replaced in unit tests).
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -113,7 +116,7 @@ class RecordAgent:
         decoded: list[Event] = []
         for record in batch:  # a record holds one decision's events (schemas/event_batch.py)
             try:
-                one = decode_record(record.value)
+                one = self.decoded.take(record.value)
             except (ValidationError, ValueError) as exc:
                 await self.sink.send(record, f"undecodable event: {short(exc)}", "decode")
                 continue

@@ -21,6 +21,7 @@ from streams.app import create_faust_app
 from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink
 from streams.deadline_timer import DeadlineTimer
+from streams.decoded_events import DecodedEvents
 from streams.dispatch_agent import DispatchAgent
 from streams.gc_freeze import freeze_startup_objects
 from streams.gc_stats import WATCH as GC_WATCH
@@ -78,9 +79,10 @@ def build_worker(
     config.follower.on_change = community_changed
     # Requests are decided with their community's settings: not before they are loaded.
     DispatchAgent(rt, sink, config_ready=config.follower.ready).install()
-    RecordAgent(settings, rt.stats, sink).install(app)
+    decoded = DecodedEvents()  # the notify agent's decoding, taken by the record agent
+    RecordAgent(settings, rt.stats, sink, decoded=decoded).install(app)
     config.install(app)
-    NotifyAgent.for_runtime(rt, sink, config).install(rt)
+    NotifyAgent.for_runtime(rt, sink, config, decoded).install(rt)
     DeadlineTimer(rt).install()
     install_pages(rt, worker_name)
     return rt
