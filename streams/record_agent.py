@@ -116,7 +116,7 @@ class RecordAgent:
         decoded: list[Event] = []
         for record in batch:  # a record holds one decision's events (schemas/event_batch.py)
             try:
-                one = self.decoded.take(record.value)
+                one = self.decoded.decode(record.value)
             except (ValidationError, ValueError) as exc:
                 await self.sink.send(record, f"undecodable event: {short(exc)}", "decode")
                 continue

@@ -1,4 +1,4 @@
-"""The notify agent's decoding handed to the record agent (streams/decoded_events.py)."""
+"""Each events record decoded once for the notify and record agents (streams/decoded_events.py)."""
 
 from __future__ import annotations
 
@@ -15,38 +15,32 @@ def _raw() -> bytes:
     return value
 
 
-def test_the_record_agent_takes_what_the_notify_agent_decoded_from_equal_bytes() -> None:
+def test_the_second_reader_takes_what_the_first_decoded_from_equal_bytes() -> None:
     cache = DecodedEvents()
     raw = _raw()
-    mine = cache.decode(raw)
-    taken = cache.take(bytes(bytearray(raw)))  # the record agent's consumer: other bytes, equal
-    assert taken is mine and cache.hits == 1
-    assert taken.events == decode_record(raw).events
-    # Taken once: a second read of the same bytes (a redelivery) decodes them again.
-    again = cache.take(raw)
-    assert again is not mine and again.events == mine.events and cache.misses == 1
+    first = cache.decode(raw)
+    second = cache.decode(bytes(bytearray(raw)))  # the other agent's consumer: equal bytes
+    assert second is first and (cache.hits, cache.misses) == (1, 1)
+    assert second.events == decode_record(raw).events
+    # Taken: a third read of the same bytes (a redelivery) decodes them again.
+    third = cache.decode(raw)
+    assert third is not first and third.events == first.events
+    assert (cache.hits, cache.misses) == (1, 2)
 
 
-def test_bytes_the_notify_agent_did_not_read_are_decoded_by_the_record_agent() -> None:
+def test_undecodable_bytes_raise_for_every_reader_and_are_not_kept() -> None:
     cache = DecodedEvents()
-    raw = _raw()
-    assert cache.take(raw).events == decode_record(raw).events
-    assert (cache.hits, cache.misses) == (0, 1)
-
-
-def test_undecodable_bytes_raise_for_both_and_are_not_kept() -> None:
-    cache = DecodedEvents()
-    with pytest.raises(ValidationError):
-        cache.decode(b'{"not": "an event"}')
-    with pytest.raises(ValidationError):
-        cache.take(b'{"not": "an event"}')
-    assert cache.misses == 1
+    for _ in range(2):
+        with pytest.raises(ValidationError):
+            cache.decode(b'{"not": "an event"}')
+    assert (cache.hits, cache.misses) == (0, 2)
 
 
 def test_the_oldest_are_dropped_past_the_bound() -> None:
     cache = DecodedEvents(keep=2)
     raws = [encode_batches(stood_down(1, command=f"cmd-{i}"))[0][1] for i in range(3)]
     kept = [cache.decode(r) for r in raws]
-    assert cache.take(raws[0]) is not kept[0]  # dropped: decoded again, equal
-    assert cache.take(raws[1]) is kept[1] and cache.take(raws[2]) is kept[2]
-    assert (cache.hits, cache.misses) == (2, 1)
+    again = cache.decode(raws[0])  # dropped: decoded again, equal
+    assert again is not kept[0] and again.events == kept[0].events
+    assert cache.decode(raws[2]) is kept[2]
+    assert (cache.hits, cache.misses) == (1, 4)
