@@ -27,6 +27,7 @@ from dispatcher.ops import metrics as ops_metrics
 from dispatcher.sealing import keyring, seal_command
 from schemas.commands import Command
 from schemas.event_batch import encode_batches, encode_singles
+from schemas.records import HelperState, RequestState
 from streams.command_groups import (
     reading_any_partition,
     set_current_event,
@@ -120,10 +121,15 @@ class DispatchAgent:
                     else:
                         await self._one(t.event, t.command)
             return
+        await self._store_all(
+            [
+                (t.event, t.event.message.partition, t.decision)
+                for t in todo
+                if t.decision is not None
+            ]
+        )
         for t in todo:
-            set_current_event(t.event)
             if t.decision is not None:
-                await self._store(t.decision, t.event.message.partition)
                 self.rt.state.note_decision(t.decision)
         if self.rt.state is not state:
             # Cannot happen while our records are unacknowledged (a rebalance waits for
@@ -251,7 +257,7 @@ class DispatchAgent:
             ]
             await asyncio.gather(*futures)
             rt.stats.events += len(decision.events)
-        await self._store(decision, partition)
+        await self._store_all([(None, partition, decision)])  # under the current event
         try:
             apply_decision(rt.state.core, decision)
         except Exception:
@@ -359,16 +365,30 @@ class DispatchAgent:
             raise _NotEmitted from exc
         rt.stats.events += sum(len(d.events) for d in decisions)
 
-    async def _store(self, decision: Decision, partition: int) -> None:
-        """Write the decision's records. Its events are already out, so giving up here would
-        leave the state behind them: retry (a just-created changelog topic can briefly be
-        missing from metadata), and if that never works, exit so the command is replayed."""
+    async def _store_all(self, decided: list[tuple[Any, int, Decision]]) -> None:
+        """Write the records of decisions taken in order, each under its command's event (its
+        partition's changelog). Records are written for what they are after the group: a
+        helper offered in three of a group's requests is written once, not three times
+        (every write is a changelog message, and the worker pays per message), under the
+        last of those events. Per partition, as before: a record another partition's
+        command changed is written to that partition's changelog too.
+
+        The decisions' events are already out, so giving up here would leave the state
+        behind them: retry (a just-created changelog topic can briefly be missing from
+        metadata), and if that never works, exit so the commands are replayed."""
+        table_of = {"r": self.rt.requests_table, "h": self.rt.helpers_table}
+        last: dict[tuple[str, int, str], tuple[Any, RequestState | HelperState]] = {}
+        for event, partition, decision in decided:
+            for rid, request in decision.requests.items():
+                last[("r", partition, rid)] = (event, request)
+            for hid, helper in decision.helpers.items():
+                last[("h", partition, hid)] = (event, helper)
         for attempt in range(1, STORE_ATTEMPTS + 1):
             try:
-                for rid, request in decision.requests.items():
-                    self.rt.requests_table[rid.encode()] = encode_record(partition, request)
-                for hid, helper in decision.helpers.items():
-                    self.rt.helpers_table[hid.encode()] = encode_record(partition, helper)
+                for (table, partition, key), (event, record) in last.items():
+                    if event is not None:
+                        set_current_event(event)
+                    table_of[table][key.encode()] = encode_record(partition, record)
                 return
             except Exception as exc:
                 log.warning("table write failed (%s), retry %d", type(exc).__name__, attempt)

@@ -327,3 +327,41 @@ def _no_offset_exit(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError(f"offset check: {what}")
 
     monkeypatch.setattr(DispatchAgent, "_offset_violation", violation)
+
+
+class CountingTable(dict[bytes, bytes]):
+    """A table that notes each write and the Faust event it was written under (the event
+    whose partition's changelog takes it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[bytes, int]] = []
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.writes.append((key, faust_streams.current_event().message.offset))  # type: ignore[union-attr]
+        super().__setitem__(key, value)
+
+
+async def test_a_record_changed_by_several_commands_of_a_group_is_written_once(
+    tmp_path: Path,
+) -> None:
+    rt = runtime(tmp_path, FakeEvents())
+    rt.helpers_table = CountingTable()
+    dispatch, sink = agent(rt)
+    a, b, c = upserts("a", "b", "c")
+    world = World()
+    off_a, off_b = (
+        FakeEvent(0, world.command(DeactivateHelper(helper_id=h)).model_dump_json().encode())
+        for h in ("a", "b")
+    )
+    group = [a, b, off_a, c, off_b]
+    for offset, event in enumerate(group):
+        event.message.offset = offset
+    await dispatch.handle_group(group)
+    assert not sink.letters
+    # Each helper once, under the last command that changed it, holding what that left.
+    assert sorted(rt.helpers_table.writes) == [(b"a", 2), (b"b", 4), (b"c", 3)]
+    assert_state_is_the_tables(rt)
+    tables = WorkerState.rebuild([], rt.helpers_table.items(), frozenset({0}), 1)
+    assert tables.core.helpers == rt.state.core.helpers
+    assert not tables.core.helpers["a"].profile.active and tables.core.helpers["c"].profile.active
