@@ -389,6 +389,7 @@ class DispatchAgent:
                     if event is not None:
                         set_current_event(event)
                     table_of[table][key.encode()] = encode_record(partition, record)
+                self.rt.stats.table_writes += len(last)
                 return
             except Exception as exc:
                 log.warning("table write failed (%s), retry %d", type(exc).__name__, attempt)

@@ -40,6 +40,7 @@ class Stats:
     events: int = 0
     dead_letters: int = 0
     recorded: int = 0
+    table_writes: int = 0  # records written to the tables (each a changelog message)
     # The dispatch agent's takes: how many commands were waiting → how many times.
     command_groups: dict[int, int] = field(default_factory=dict)
     deadline_lateness_s: list[float] = field(default_factory=list)

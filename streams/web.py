@@ -33,6 +33,7 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
         "dead_letters": s.dead_letters,
         "command_groups": dict(sorted(s.command_groups.items())),
         "recorded": s.recorded,
+        "table_writes": s.table_writes,
         "deadline_lateness_s": percentiles(s.deadline_lateness_s),
         "deadlines_fired": len(s.deadline_lateness_s),
         "push": s.push,  # endpoint → delivered / failed for good

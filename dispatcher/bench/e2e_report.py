@@ -83,7 +83,8 @@ def table(result: dict[str, Any]) -> str:
     for ws in result.get("worker_stats", []):
         lines.append(
             f"{ws['worker']}: partitions {ws['partitions']}, commands {ws['commands']}, "
-            f"events {ws['events']}, dead letters {ws['dead_letters']}, "
+            f"events {ws['events']}, table writes {ws.get('table_writes')}, "
+            f"dead letters {ws['dead_letters']}, "
             f"deadline lateness (worker, s) {ws['deadline_lateness_s']}"
         )
         if gc := ws.get("gc"):

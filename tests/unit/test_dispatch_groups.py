@@ -361,6 +361,7 @@ async def test_a_record_changed_by_several_commands_of_a_group_is_written_once(
     assert not sink.letters
     # Each helper once, under the last command that changed it, holding what that left.
     assert sorted(rt.helpers_table.writes) == [(b"a", 2), (b"b", 4), (b"c", 3)]
+    assert rt.stats.table_writes == 3
     assert_state_is_the_tables(rt)
     tables = WorkerState.rebuild([], rt.helpers_table.items(), frozenset({0}), 1)
     assert tables.core.helpers == rt.state.core.helpers
