@@ -26,7 +26,7 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
     return {
         "worker": worker_name,
         "partitions": sorted(rt.state.partitions),
-        "open_requests": sum(1 for r in rt.state.core.requests.values() if not r.terminal),
+        "open_requests": sum(1 for r in rt.state.core.requests.live() if not r.terminal),
         "helpers": len(rt.state.core.helpers),
         "commands": s.commands,
         "events": s.events,
@@ -74,4 +74,4 @@ def install_pages(rt: WorkerRuntime, worker_name: str) -> None:
         page["fetching"] = await fetching(rt)
         return web.json(page)
 
-    install_worker_metrics(app, stats=rt.stats, requests=lambda: rt.state.core.requests.values())
+    install_worker_metrics(app, stats=rt.stats, requests=lambda: rt.state.core.requests.live())

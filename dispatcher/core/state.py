@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from dispatcher.core.community import CommunityPolicy
 from dispatcher.core.entry import HelperEntry
+from dispatcher.core.held_requests import HeldRequests
 from dispatcher.core.index import HelperIndex
 from dispatcher.core.trusted import share_fields_sets
 from schemas.events import Event
@@ -24,6 +25,8 @@ from schemas.vocab import Urgency
 # Terminal requests are kept this long (duplicate submissions and late clicks still find
 # them and become no-ops or clear rejections), then `prune` drops them.
 KEEP_TERMINAL_S = 24 * 3600
+# …and after this long they are kept as their JSON, out of the collector's way (HeldRequests).
+COLD_AFTER_S = 60.0
 NO_POLICY = CommunityPolicy()
 
 
@@ -52,12 +55,12 @@ class DispatchState:
     def __init__(
         self,
         helpers: MutableMapping[str, HelperState] | None = None,
-        requests: MutableMapping[str, RequestState] | None = None,
+        requests: Mapping[str, RequestState] | None = None,
         index: HelperIndex | None = None,
         plans: Mapping[Urgency, EscalationPlan] | None = None,
     ) -> None:
         self.helpers: MutableMapping[str, HelperState] = {} if helpers is None else helpers
-        self.requests: MutableMapping[str, RequestState] = {} if requests is None else requests
+        self.requests = HeldRequests(requests)
         self.index = HelperIndex() if index is None else index
         # Plans used for new requests; running requests use their own snapshot.
         self.plans: Mapping[Urgency, EscalationPlan] = DEFAULT_PLANS if plans is None else plans
@@ -98,24 +101,26 @@ class DispatchState:
         """Every live request's next deadline (for the timer's heap)."""
         return [
             Deadline(r.request_id, r.community_id, r.deadline_step, r.next_deadline)
-            for r in self.requests.values()
+            for r in self.requests.live()  # a cold request has no deadline left
             if r.next_deadline is not None and r.deadline_step is not None
         ]
 
     def due_deadlines(self, now: datetime) -> list[Deadline]:
         return sorted((d for d in self.deadlines() if d.due_at <= now), key=lambda d: d.due_at)
 
-    def prune(self, now: datetime, keep_terminal_s: float = KEEP_TERMINAL_S) -> list[str]:
+    def prune(
+        self,
+        now: datetime,
+        keep_terminal_s: float = KEEP_TERMINAL_S,
+        cold_after_s: float = COLD_AFTER_S,
+    ) -> list[str]:
         """Drop terminal requests closed more than `keep_terminal_s` ago; returns their ids
-        (the caller deletes them from its table too)."""
-        cutoff = now - timedelta(seconds=keep_terminal_s)
-        dropped = [
-            rid
-            for rid, r in self.requests.items()
-            if r.terminal and r.closed_at is not None and r.closed_at <= cutoff
-        ]
+        (the caller deletes them from its table too). Those closed more than `cold_after_s`
+        ago are kept as their JSON from now on (`HeldRequests.cool`)."""
+        dropped = self.requests.closed_before(now - timedelta(seconds=keep_terminal_s))
         for rid in dropped:
             del self.requests[rid]
+        self.requests.cool(now - timedelta(seconds=cold_after_s))
         return dropped
 
 
