@@ -128,8 +128,12 @@ def purpose_keys(settings: Settings, purpose: bytes) -> list[bytes]:
     return [hmac.new(s.encode(), purpose, hashlib.sha256).digest() for s in _secrets(settings)]
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    """`base64.urlsafe_b64encode` unpadded, without its Python layers (four per offer)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def _unb64(text: str) -> bytes:
@@ -154,19 +158,20 @@ def _unix(moment: datetime) -> int:
 
 
 @lru_cache(maxsize=4)
-def _sealer(secret: str) -> tuple[AESGCM, bytes]:
-    """The cipher and MAC key of one link secret, derived once (not twice per token: the
-    notify agent signs two tokens per offer)."""
-    return AESGCM(_enc_key(secret)), _derive(secret)
+def _sealer(secret: str) -> tuple[AESGCM, hmac.HMAC]:
+    """The cipher and the keyed MAC of one link secret, set up once (not twice per token:
+    the notify agent signs two tokens per offer); each token's MAC is a copy of it."""
+    return AESGCM(_enc_key(secret)), hmac.new(_derive(secret), digestmod=hashlib.sha256)
 
 
 def _seal(settings: Settings, plain: bytes) -> str:
     """A token for the claims' JSON: a fresh random nonce every time, as ever."""
-    aead, mac_key = _sealer(settings.link_secret.get_secret_value())
+    aead, keyed = _sealer(settings.link_secret.get_secret_value())
     nonce = os.urandom(NONCE_BYTES)
     body = SEALED + _b64(nonce + aead.encrypt(nonce, plain, AAD))
-    mac = hmac.new(mac_key, body.encode("ascii"), hashlib.sha256).digest()
-    return f"{body}.{_b64(mac)}"
+    mac = keyed.copy()  # the keyed state stays untouched for the next token
+    mac.update(body.encode("ascii"))
+    return f"{body}.{_b64(mac.digest())}"
 
 
 def sign_claims(settings: Settings, claims: dict[str, object]) -> str:

@@ -115,6 +115,7 @@ class _Agent:
             send_command=send_command,
             clock=_Clock(fixed),
             stats=Stats(),
+            owns=None,  # one process owns every partition: no rebuild to wait out
         )
         self.agent = NotifyAgent.for_runtime(rt, DeadLetterSink(None, rt.stats, rt.clock))  # type: ignore[arg-type]
         self.done = [0]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from functools import lru_cache
 
-from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
 from dispatcher.ops.event_metrics import EventMetrics
 from dispatcher.ops.metric_defs import DispatchMetrics
@@ -48,12 +49,20 @@ def observe_deadline_lateness(seconds: float) -> None:
     METRICS.deadline_lateness.observe(max(0.0, seconds))
 
 
+@lru_cache(maxsize=256)  # channels come from the endpoint configuration: a few
+def _delivered_series(channel: str) -> tuple[Counter, Histogram]:
+    """The delivered count and delivery time of `channel`'s kind, looked up once and not at
+    every delivered push (`labels` checks, locks and looks the child up at every call)."""
+    kind = channel_kind(channel)
+    return METRICS.notifications_delivered.labels(kind), METRICS.notification_seconds.labels(kind)
+
+
 def observe_delivery(channel: str, *, seconds: float | None = None) -> None:
     """Notify hook: a push was delivered on `channel` (e.g. "wecom:grid-3")."""
-    kind = channel_kind(channel)
-    METRICS.notifications_delivered.labels(kind).inc()
+    delivered, took = _delivered_series(channel)
+    delivered.inc()
     if seconds is not None:
-        METRICS.notification_seconds.labels(kind).observe(seconds)
+        took.observe(seconds)
 
 
 def observe_delivery_failure(

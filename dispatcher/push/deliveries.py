@@ -12,8 +12,10 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
+from dispatcher.core.trusted import builder
 from dispatcher.links import answer_path
 from dispatcher.push.endpoints import EndpointRegistry
 from dispatcher.push.helper_texts import (
@@ -39,7 +41,7 @@ from dispatcher.push.messages import (
     render_stand_down,
     render_whistle,
 )
-from dispatcher.push.model import Delivery, Mention, PushKind, PushMessage
+from dispatcher.push.model import SAFE_DELIVERY_ID, Delivery, Mention, PushKind, PushMessage
 from dispatcher.push.recipients import Recipient, referral_recipients, whistle_recipients
 from dispatcher.sealing import (
     KeyRing,
@@ -134,6 +136,17 @@ def _per_recipient(event: Event, who: Recipient) -> str:
     return f"{event.event_id}:{tag}"
 
 
+# An offer's Delivery, unvalidated: every value but the event id is built here of its
+# field's type, and `_offer` checks that one (tests/unit/test_push_trusted.py).
+_delivery = builder(Delivery)
+
+
+@lru_cache(maxsize=256)  # a wave's offers ask for the same skills
+def _known_skills(skills: tuple[str, ...]) -> tuple[Skill, ...]:
+    """The skills of an offer this release knows (a newer core may ask for more)."""
+    return tuple(Skill(s) for s in skills if s in Skill._value2member_map_)
+
+
 def community_group_endpoint(community_id: str) -> str:
     """The registry name of a community's group robot, for the whistle broadcast."""
     return f"community-{community_id}"
@@ -210,6 +223,9 @@ class DeliveryPlanner:
         """Opened for the helper's own links only: they then need that platform login."""
         return helper_detail(self.keys, helper.profile).platform_user_id if helper else None
 
+    def _answer_url(self, community_id: str) -> str:
+        return self.public_base_url.rstrip("/") + answer_path(community_id)
+
     def _category_urgency(self, request_id: str | None) -> tuple[Category, Urgency]:
         r = self.request(request_id or "")
         return (r.spec.category, r.spec.urgency) if r else (Category.OTHER, Urgency.NORMAL)
@@ -237,12 +253,17 @@ class DeliveryPlanner:
             platform_user_id=self._platform_user_id(helper),
         )
         minutes = max(1, int((body.expires_at - event.occurred_at).total_seconds() // 60))
-        # What a group sees, every member sees: no per-helper link there (issue 12), only
-        # the answer page a helper's bound phone opens; private channels keep their links.
-        answer = self.public_base_url.rstrip("/") + answer_path(event.community_id)
-
-        def message(group: bool) -> PushMessage:
-            return render_offer(
+        # The event id comes off the wire: the Delivery is built unvalidated only when it
+        # passes the check validation makes (else validated, and rejected as ever).
+        safe_id = SAFE_DELIVERY_ID.fullmatch(event.event_id)
+        build: Callable[..., Delivery] = _delivery if safe_id else Delivery
+        deliveries = []
+        for ep in endpoints:
+            group = self.registry.get(ep).is_group
+            # What a group sees, every member sees: no per-helper link there (issue 12), only
+            # the answer page a helper's bound phone opens; private channels keep their links.
+            answer = self._answer_url(event.community_id) if group else None
+            message = render_offer(
                 OfferSpec(
                     category=body.category,
                     urgency=body.urgency,
@@ -250,16 +271,12 @@ class DeliveryPlanner:
                     accept_url=links["accept"],
                     decline_url=links["decline"],
                     helpers_needed=body.helpers_needed,
-                    skills=tuple(Skill(s) for s in body.skills if s in Skill._value2member_map_),
+                    skills=_known_skills(body.skills),
                     reply_within_minutes=minutes,
-                    answer_url=answer if group else None,
+                    answer_url=answer,
                     team=(body.team_id, body.team_size) if body.team_id is not None else None,
                 )
             )
-
-        deliveries = []
-        for ep in endpoints:
-            group = self.registry.get(ep).is_group
             data = {
                 "request_id": request_id,
                 "offer_id": body.offer_id,
@@ -269,11 +286,11 @@ class DeliveryPlanner:
             if not group:
                 data |= {"accept_url": links["accept"], "decline_url": links["decline"]}
             deliveries.append(
-                Delivery(
+                build(
                     delivery_id=event.event_id,
                     endpoint=ep,
                     kind=PushKind.OFFER,
-                    message=message(group),
+                    message=message,
                     mentions=self._mentions(helper, ep),
                     recipient=body.helper_id,
                     batch_key=f"{request_id}:{body.step}",

@@ -156,7 +156,9 @@ class Deliverer:
         if lane is None:
             channel = self._channel_factory(endpoint, self._client, self._wall_clock)
             lane = self._lanes[endpoint.name] = _Lane(self, endpoint, channel)
-        elif lane.endpoint != endpoint:  # changed in the live configuration: URL, keys, limits
+        # Changed in the live configuration (URL, keys, limits)? Mostly the very same object:
+        # `is` first, not the models' field-by-field `!=` at every submitted delivery.
+        elif lane.endpoint is not endpoint and lane.endpoint != endpoint:
             lane.reconfigure(
                 endpoint, self._channel_factory(endpoint, self._client, self._wall_clock)
             )

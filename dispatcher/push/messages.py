@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
+from dispatcher.core.trusted import builder
 from dispatcher.push.model import PushMessage
 from dispatcher.push.places import place_label
 from schemas.catalogue import entry
@@ -109,7 +110,11 @@ def render_offer(spec: OfferSpec) -> PushMessage:
             f"能来：{checked_link(spec.accept_url)}",
             f"来不了：{checked_link(spec.decline_url)}",
         ]
-    return PushMessage(title=title, text="\n".join([*head, *links, *tail]))
+    return _message(title=title, text="\n".join([*head, *links, *tail]))
+
+
+# An offer's title and text are str by construction: built unvalidated, one per offer.
+_message = builder(PushMessage)
 
 
 @lru_cache(maxsize=1024)

@@ -7,6 +7,7 @@ is kept out of reprs so that logging a delivery cannot leak it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -30,6 +31,15 @@ class PushKind(StrEnum):
 PRIVATE_KINDS: frozenset[PushKind] = frozenset(
     {PushKind.ASSIGNMENT, PushKind.WELCOME, PushKind.THANK_YOU, PushKind.SUMMARY}
 )
+
+
+# A delivery id's characters (header-safe) and length: what Delivery validates, and what
+# an offer's event id is checked against where its Delivery is built unvalidated
+# (push/deliveries.py).
+_ID_CHARS = r"[A-Za-z0-9_.:\-]"
+DELIVERY_ID_MAX = 128
+DELIVERY_ID_PATTERN = f"^{_ID_CHARS}+$"
+SAFE_DELIVERY_ID = re.compile(f"{_ID_CHARS}{{1,{DELIVERY_ID_MAX}}}")  # use .fullmatch
 
 
 class PushMessage(BaseModel):
@@ -57,7 +67,7 @@ class Delivery(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Travels as the `webhook-id` header, so restrict it to header-safe characters.
-    delivery_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    delivery_id: str = Field(min_length=1, max_length=DELIVERY_ID_MAX, pattern=DELIVERY_ID_PATTERN)
     endpoint: str = Field(min_length=1, max_length=64)
     kind: PushKind
     message: PushMessage

@@ -27,27 +27,9 @@ from schemas.events import (
 from schemas.records import HelperLoad, HelperState, OfferRecord, OfferStatus
 from schemas.vocab import Category, Ring, Urgency
 from tests.unit.conftest import simulated_week
+from tests.unit.exact_models import exact as _exact
 
 NOW = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
-
-
-def _exact(a: Any, b: Any, path: str = "") -> None:
-    """Equal, and of the same types all the way down (a str where an enum belongs, a list
-    where a tuple belongs or a non-UTC time would compare equal but is not what
-    validation makes)."""
-    assert type(a) is type(b), f"{path}: {type(a).__name__} vs {type(b).__name__}"
-    if isinstance(a, BaseModel):
-        assert list(a.__dict__) == list(b.__dict__), path
-        for k in a.__dict__:
-            _exact(a.__dict__[k], b.__dict__[k], f"{path}.{k}")
-    elif isinstance(a, tuple | list):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _exact(x, y, f"{path}[{i}]")
-    elif isinstance(a, datetime):
-        assert a == b and a.tzinfo is UTC and b.tzinfo is UTC, path
-    else:
-        assert a == b, path
 
 
 def _revalidated(m: BaseModel) -> None:

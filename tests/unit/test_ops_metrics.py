@@ -90,3 +90,28 @@ def test_channel_labels_are_kinds_not_ids() -> None:
     assert channel_kind("wecom:grid-3") == "wecom"
     assert channel_kind("webhook:default") == "webhook"
     assert channel_kind("13800000000") == "other"
+
+
+def test_a_delivered_push_counts_on_its_channel_kinds_series() -> None:
+    """observe_delivery keeps each channel's labelled series (looked up once): every call,
+    the first and the ones after, counts on the process registry's series of that kind."""
+    from dispatcher.ops.metrics import REGISTRY, observe_delivery
+
+    def count(kind: str) -> tuple[float, float]:
+        delivered = REGISTRY.get_sample_value(
+            "dispatch_notifications_delivered_total", {"channel": kind}
+        )
+        timed = REGISTRY.get_sample_value(
+            "dispatch_notification_delivery_seconds_count", {"channel": kind}
+        )
+        return delivered or 0.0, timed or 0.0
+
+    before = {k: count(k) for k in ("wecom", "webhook", "other")}
+    for _ in range(2):
+        observe_delivery("wecom:grid-3", seconds=0.2)
+        observe_delivery("webhook")
+        observe_delivery("13800000000", seconds=0.1)
+    after = {k: count(k) for k in before}
+    assert after["wecom"] == (before["wecom"][0] + 2, before["wecom"][1] + 2)
+    assert after["webhook"] == (before["webhook"][0] + 2, before["webhook"][1])
+    assert after["other"] == (before["other"][0] + 2, before["other"][1] + 2)
