@@ -57,9 +57,14 @@ class Settings(BaseSettings):
     # long new commands can wait behind a fetch that left their partition out
     # (streams/faust_poll.py). Lower: less of that stall, more empty fetches when idle.
     consumer_fetch_max_wait_ms: int = Field(100, ge=1, le=1500)
-    # The worker's young-generation collection threshold (CPython's is 700 allocations): how
-    # often the collector walks the objects made since its last pass (streams/gc_freeze.py).
-    gc_young_threshold: int = Field(700, ge=100, le=1_000_000)
+    # The worker's collector thresholds (`gc.set_threshold`; CPython's 700, 10, 10): objects
+    # made before a young pass, young passes before a middle one, middle ones before a full
+    # one (which walks everything and stops the worker: streams/gc_freeze.py, gc_stats.py).
+    gc_thresholds: tuple[
+        Annotated[int, Field(ge=100, le=1_000_000)],
+        Annotated[int, Field(ge=1, le=10_000)],
+        Annotated[int, Field(ge=1, le=10_000)],
+    ] = (700, 10, 10)
     # A SIGKILLed worker's partitions move to the others after this long.
     broker_session_timeout_seconds: float = Field(10.0, ge=6)
     broker_heartbeat_interval_seconds: float = Field(2.0, gt=0)

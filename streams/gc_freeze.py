@@ -16,14 +16,13 @@ import logging
 log = logging.getLogger(__name__)
 
 
-def freeze_startup_objects(young_threshold: int | None = None) -> int:
+def freeze_startup_objects(thresholds: tuple[int, int, int] | None = None) -> int:
     """Collect once, then move every surviving object to the permanent generation; then set
-    the young generation's threshold (`young_threshold`, else CPython's own)."""
+    the collector's `thresholds` (none: as they are)."""
     gc.collect()
     gc.freeze()
-    if young_threshold is not None:
-        _, older, oldest = gc.get_threshold()
-        gc.set_threshold(young_threshold, older, oldest)
+    if thresholds is not None:
+        gc.set_threshold(*thresholds)
     frozen = gc.get_freeze_count()
     log.info("garbage collector: %d start-up objects frozen", frozen)
     return frozen

@@ -113,7 +113,7 @@ def main(argv: list[str]) -> int:
         redirect_stdouts=False,
         override_logging=False,
     )
-    freeze_startup_objects(settings.gc_young_threshold)
+    freeze_startup_objects(settings.gc_thresholds)
     GC_WATCH.install()  # after the start-up collection: /stats counts the serving worker's
     worker.execute_from_commandline()
     return 0

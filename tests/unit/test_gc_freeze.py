@@ -26,14 +26,14 @@ def test_start_up_objects_leave_the_collections_and_later_ones_do_not() -> None:
         gc.unfreeze()
 
 
-def test_the_young_threshold_is_set_and_the_older_ones_kept() -> None:
+def test_the_thresholds_are_set_after_the_freeze() -> None:
     saved = gc.get_threshold()
     gc.unfreeze()
     try:
-        freeze_startup_objects(5000)
-        assert gc.get_threshold() == (5000, *saved[1:])
-        freeze_startup_objects()  # none given: left as it is
-        assert gc.get_threshold() == (5000, *saved[1:])
+        freeze_startup_objects((5000, 10, 40))
+        assert gc.get_threshold() == (5000, 10, 40)
+        freeze_startup_objects()  # none given: left as they are
+        assert gc.get_threshold() == (5000, 10, 40)
     finally:
         gc.set_threshold(*saved)
         gc.unfreeze()
