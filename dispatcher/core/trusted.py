@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel
 
@@ -61,19 +61,50 @@ def shared_fields_set(cls: type[BaseModel], fields_set: AbstractSet[str]) -> set
     return shared
 
 
+def _mentions_model(annotation: Any) -> bool:
+    """Whether a field's type can hold a model (itself, or inside a tuple, union, ...)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_mentions_model(a) for a in get_args(annotation))
+
+
+# Class → None for a value that is no model, else (frozen, the fields whose values can hold
+# models): found once per class from the annotations, so a walk reads only those fields and
+# pays no ABC `isinstance`/`issubclass` check (~0.2 µs each) per value.
+_KINDS: dict[type, tuple[bool, tuple[str, ...]] | None] = {}
+
+
+def _kind(cls: type) -> tuple[bool, tuple[str, ...]] | None:
+    if cls in _KINDS:
+        return _KINDS[cls]
+    kind = None
+    if issubclass(cls, BaseModel):
+        nesting = tuple(n for n, f in cls.model_fields.items() if _mentions_model(f.annotation))
+        kind = (bool(cls.model_config.get("frozen")), nesting)
+    _KINDS[cls] = kind
+    return kind
+
+
 def share_fields_sets(model: M) -> M:
     """Give `model` and every frozen model inside it (fields, tuples of them) the shared
     fields-set of its kind, in place: the same sets by value, so nothing else changes."""
     stack: list[Any] = [model]
     while stack:
         m = stack.pop()
-        if isinstance(m, BaseModel):
-            cls = type(m)
-            if cls.model_config.get("frozen"):
-                _set_fields_set(m, shared_fields_set(cls, m.__pydantic_fields_set__))
-            stack.extend(m.__dict__.values())
-        elif isinstance(m, tuple):
+        cls = type(m)
+        if cls is tuple:
             stack.extend(m)
+            continue
+        kind = _KINDS[cls] if cls in _KINDS else _kind(cls)
+        if kind is None:
+            continue  # None, or a value beside the models a field can hold
+        frozen, nesting = kind
+        if frozen:
+            fs = m.__pydantic_fields_set__
+            one = _SHARED.get((cls, frozenset(fs)))
+            _set_fields_set(m, one if one is not None else shared_fields_set(cls, fs))
+        d = m.__dict__
+        stack.extend(d[n] for n in nesting)
     return model
 
 
