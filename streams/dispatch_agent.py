@@ -370,8 +370,9 @@ class DispatchAgent:
         partition's changelog). Records are written for what they are after the group: a
         helper offered in three of a group's requests is written once, not three times
         (every write is a changelog message, and the worker pays per message), under the
-        last of those events. Per partition, as before: a record another partition's
-        command changed is written to that partition's changelog too.
+        last of those events. Records are told apart by partition, as before each was
+        written to the changelog of the command that changed it: one changed by commands
+        of two partitions is still written once to each.
 
         The decisions' events are already out, so giving up here would leave the state
         behind them: retry (a just-created changelog topic can briefly be missing from

@@ -168,7 +168,7 @@ class NotifyAgent:
     config: ConfigAgent | None = None
     #: Whether this worker's state covers a partition, waiting out a rebuild (`rt.owns`).
     owns: Callable[[int], Awaitable[bool]] | None = None
-    #: Kept for the record agent, which reads the same records (streams/decoded_events.py).
+    #: Shared with the record agent, which reads the same records (streams/decoded_events.py).
     decoded: DecodedEvents = field(default_factory=DecodedEvents)
 
     @classmethod

@@ -47,7 +47,7 @@ class RecordAgent:
     stats: Stats
     sink: DeadLetterSink
     pool: asyncpg.Pool | None = None
-    # What the notify agent decoded already (streams/decoded_events.py).
+    # Shared with the notify agent, which reads the same records (streams/decoded_events.py).
     decoded: DecodedEvents = field(default_factory=DecodedEvents)
     # How the agent waits out a batch window (replaced in unit tests).
     clock: Callable[[], float] = time.monotonic
