@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         Annotated[int, Field(ge=1, le=10_000)],
         Annotated[int, Field(ge=1, le=10_000)],
     ] = (700, 10, 10)
+    # Every this many seconds the worker freezes what survived its young collections, so the
+    # full ones walk only what aged since (streams/gc_freeze.py AgeingFreeze); 0: never.
+    gc_freeze_every_seconds: float = Field(10.0, ge=0, le=3600)
+    # ...and collects everything (unfreeze, collect, freeze) this often: the cyclic garbage
+    # that freezing held back is freed then, at the cost of one pause over the whole heap.
+    gc_full_every_seconds: float = Field(600.0, gt=0, le=86_400)
     # A SIGKILLed worker's partitions move to the others after this long.
     broker_session_timeout_seconds: float = Field(10.0, ge=6)
     broker_heartbeat_interval_seconds: float = Field(2.0, gt=0)

@@ -9,6 +9,7 @@ from typing import Any
 from dispatcher.ops.worker_metrics import install_worker_metrics
 from dispatcher.stats import percentile
 from streams.faust_consumer import ContiguousConsumer
+from streams.gc_freeze import AGEING as GC_AGEING
 from streams.gc_stats import WATCH as GC_WATCH
 from streams.runtime import WorkerRuntime
 
@@ -41,7 +42,7 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
         # Per community: the plan set, quiet hours and zone new requests are decided with.
         "communities": {c: p.summary() for c, p in sorted(rt.communities.items())},
         # The collector's pauses since start-up (streams/gc_stats.py; zeros until installed).
-        "gc": GC_WATCH.summary(),
+        "gc": GC_WATCH.summary() | {"ageing_freeze": GC_AGEING.summary()},
     }
 
 

@@ -23,6 +23,7 @@ from streams.dead_letter import DeadLetterSink
 from streams.deadline_timer import DeadlineTimer
 from streams.decoded_events import DecodedEvents
 from streams.dispatch_agent import DispatchAgent
+from streams.gc_freeze import AGEING as GC_AGEING
 from streams.gc_freeze import freeze_startup_objects
 from streams.gc_stats import WATCH as GC_WATCH
 from streams.notify import NotifyAgent
@@ -84,6 +85,8 @@ def build_worker(
     config.install(app)
     NotifyAgent.for_runtime(rt, sink, config, decoded).install(rt)
     DeadlineTimer(rt).install()
+    if settings.gc_freeze_every_seconds > 0:
+        GC_AGEING.install(app, settings.gc_freeze_every_seconds, settings.gc_full_every_seconds)
     install_pages(rt, worker_name)
     return rt
 

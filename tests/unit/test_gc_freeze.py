@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import gc
+import weakref
 
-from streams.gc_freeze import freeze_startup_objects
+from streams.gc_freeze import AgeingFreeze, freeze_startup_objects
 
 
 def _collectable(obj: object) -> bool:
@@ -36,4 +37,56 @@ def test_the_thresholds_are_set_after_the_freeze() -> None:
         assert gc.get_threshold() == (5000, 10, 40)
     finally:
         gc.set_threshold(*saved)
+        gc.unfreeze()
+
+
+def _cycle() -> list[object]:
+    a: list[object] = []
+    a.append(a)
+    return a
+
+
+def test_ageing_freeze_takes_survivors_out_of_the_collections_until_the_full_one() -> None:
+    gc.unfreeze()
+    ageing = AgeingFreeze(every_s=10, full_every_s=600, last_full=0.0)
+    try:
+        survivor = _cycle()
+        ageing.tick(5.0)  # a young pass, then a freeze
+        assert ageing.freezes == 1 and ageing.full_collections == 0
+        assert not _collectable(survivor)
+        watcher = weakref.ref(survivor_ref := _WeakCycle())  # frozen, then dropped
+        ageing.tick(9.0)
+        del survivor_ref
+        gc.collect()  # every generation: the frozen cycle is not among them
+        assert watcher() is not None
+        ageing.tick(700.0)  # 600 s since the last full one: everything is collected
+        assert watcher() is None
+        assert ageing.full_collections == 1 and ageing.freed_by_full >= 1
+        assert ageing.last_full == 700.0
+        later = [object()]
+        assert _collectable(later)
+    finally:
+        gc.unfreeze()
+
+
+class _WeakCycle:
+    """A cycle that a weak reference can watch (a list cannot be weakly referenced)."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_ageing_freeze_reports_what_it_did() -> None:
+    gc.unfreeze()
+    ageing = AgeingFreeze(every_s=10, full_every_s=600, last_full=0.0)
+    try:
+        ageing.tick(1.0)
+        ageing.tick(601.0)
+        assert ageing.summary() == {
+            "every_s": 10,
+            "freezes": 2,
+            "full_collections": 1,
+            "freed_by_full": ageing.freed_by_full,
+        }
+    finally:
         gc.unfreeze()
