@@ -57,14 +57,15 @@ class Settings(BaseSettings):
     # long new commands can wait behind a fetch that left their partition out
     # (streams/faust_poll.py). Lower: less of that stall, more empty fetches when idle.
     consumer_fetch_max_wait_ms: int = Field(100, ge=1, le=1500)
-    # The worker's collector thresholds (`gc.set_threshold`; CPython's 700, 10, 10): objects
+    # The worker's collector thresholds (`gc.set_threshold`; CPython's are 700, 10, 10): objects
     # made before a young pass, young passes before a middle one, middle ones before a full
-    # one (which walks everything and stops the worker: streams/gc_freeze.py, gc_stats.py).
+    # one (streams/gc_freeze.py, gc_stats.py). 5,000: with the ageing freeze, half the
+    # collector's time of 700 and full passes of ~3 ms (README, Performance, session 13).
     gc_thresholds: tuple[
         Annotated[int, Field(ge=100, le=1_000_000)],
         Annotated[int, Field(ge=1, le=10_000)],
         Annotated[int, Field(ge=1, le=10_000)],
-    ] = (700, 10, 10)
+    ] = (5000, 10, 10)
     # Every this many seconds the worker freezes what survived its young collections, so the
     # full ones walk only what aged since (streams/gc_freeze.py AgeingFreeze); 0: never.
     gc_freeze_every_seconds: float = Field(10.0, ge=0, le=3600)
