@@ -79,12 +79,14 @@ GC_FIGURES = (
     "worker_gc_full_collections",
     "worker_gc_full_p99_ms",
     "worker_gc_full_max_ms",
+    "worker_gc_young_p99_ms",
 )
 
 
 def gc_figures(worker_stats: list[dict[str, Any]]) -> dict[str, Any]:
     """worker-1's garbage-collector pauses over the whole run (streams/gc_stats.py): all
-    generations' total and the full collections' count, p99 and max. None for a worker
+    generations' total, the full collections' count, p99 and max, and the young ones' p99
+    (generations 0 and 1: what a larger young threshold costs each pause). None for a worker
     that does not report them (a `--compare` base before they existed)."""
     gc = next((s.get("gc") for s in worker_stats if s.get("worker") == "worker-1"), None)
     if not gc:
@@ -94,4 +96,5 @@ def gc_figures(worker_stats: list[dict[str, Any]]) -> dict[str, Any]:
         "worker_gc_full_collections": gc["collections"][2],
         "worker_gc_full_p99_ms": gc["full_pause_ms"]["p99"],
         "worker_gc_full_max_ms": gc["full_pause_ms"]["max"],
+        "worker_gc_young_p99_ms": gc["young_pause_ms"]["p99"],
     }

@@ -59,6 +59,7 @@ def test_the_bench_reads_worker_1s_figures() -> None:
                 "collections": [900, 80, 3],
                 "total_ms": [40.0, 12.5, 150.25],
                 "full_pause_ms": {"p50": 45.0, "p99": 60.0, "max": 60.0},
+                "young_pause_ms": {"p50": 0.4, "p99": 4.5, "max": 9.0},
             },
         },
     ]
@@ -67,6 +68,7 @@ def test_the_bench_reads_worker_1s_figures() -> None:
         "worker_gc_full_collections": 3,
         "worker_gc_full_p99_ms": 60.0,
         "worker_gc_full_max_ms": 60.0,
+        "worker_gc_young_p99_ms": 4.5,
     }
     # A `--compare` base that predates the watch: every figure None, none missing.
     assert gc_figures([{"worker": "worker-1"}]) == dict.fromkeys(GC_FIGURES)
