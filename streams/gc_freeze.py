@@ -70,7 +70,10 @@ class AgeingFreeze:
 
         @app.timer(self.every_s, name="gc_freeze")
         async def ageing_freeze() -> None:
-            self.tick(time.monotonic())
+            try:
+                self.tick(time.monotonic())
+            except Exception:  # a timer that raises is not rescheduled reliably: log, go on
+                log.exception("ageing freeze failed")
 
     def summary(self) -> dict[str, float]:
         return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import weakref
 
@@ -88,5 +89,28 @@ def test_ageing_freeze_reports_what_it_did() -> None:
             "full_collections": 1,
             "freed_by_full": ageing.freed_by_full,
         }
+    finally:
+        gc.unfreeze()
+
+
+def test_the_worker_installs_it_as_a_timer_of_its_app() -> None:
+    timers: list[tuple[float, str, object]] = []
+
+    class _App:  # Faust's `app.timer(interval, name=...)` decorator, recorded
+        def timer(self, interval: float, name: str) -> object:
+            def register(fn: object) -> object:
+                timers.append((interval, name, fn))
+                return fn
+
+            return register
+
+    ageing = AgeingFreeze()
+    gc.unfreeze()
+    try:
+        ageing.install(_App(), 10.0, 600.0)
+        assert [(i, n) for i, n, _ in timers] == [(10.0, "gc_freeze")]
+        assert (ageing.every_s, ageing.full_every_s) == (10.0, 600.0)
+        asyncio.run(timers[0][2]())  # type: ignore[operator]
+        assert ageing.freezes == 1 and ageing.full_collections == 0  # not due yet
     finally:
         gc.unfreeze()
