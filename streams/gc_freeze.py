@@ -5,7 +5,8 @@ A full (generation 2) collection walks every tracked object. Measured in the wor
 pydantic schemas built at start-up, and one full collection took 50-100 ms of CPU with the
 event loop stopped — a stall on every request in flight, every 15-20 s at 50 req/s.
 Frozen (`gc.freeze`), those objects are never examined again; they live as long as the
-process anyway. Objects created later (the tables' state, requests) are collected as before.
+process anyway. Objects created later (the tables' state, requests) are frozen in turn once
+they have aged (`AgeingFreeze`, below), and all of it is collected again every few minutes.
 """
 
 from __future__ import annotations
