@@ -157,11 +157,21 @@ def encode_batches(events: Sequence[Event]) -> list[tuple[bytes, bytes]]:
     """(key, value) records for `events`: one per community (a decision has one), in the
     order given, split above MAX_EVENTS events or MAX_BYTES. The value is exactly
     `EventBatch(events=...).model_dump_json()`, assembled from each event's own JSON."""
-    by_community: dict[str, list[bytes]] = {}
+    return [(key, value) for key, value, _ in encode_batch_records(events)]
+
+
+def encode_batch_records(events: Sequence[Event]) -> list[tuple[bytes, bytes, list[Event]]]:
+    """`encode_batches`, each record with the events it holds (the writer hands them to
+    this process's readers: streams/decoded_events.py)."""
+    by_community: dict[str, list[tuple[bytes, Event]]] = {}
     for e in events:
-        by_community.setdefault(e.community_id, []).append(e.model_dump_json().encode())
+        by_community.setdefault(e.community_id, []).append((e.model_dump_json().encode(), e))
     return [
-        (community.encode(), _HEAD + b",".join(chunk) + _TAIL)
+        (
+            community.encode(),
+            _HEAD + b",".join(one for one, _ in chunk) + _TAIL,
+            [e for _, e in chunk],
+        )
         for community, encoded in by_community.items()
         for chunk in _chunks(encoded)
     ]
@@ -170,18 +180,23 @@ def encode_batches(events: Sequence[Event]) -> list[tuple[bytes, bytes]]:
 def encode_singles(events: Sequence[Event]) -> list[tuple[bytes, bytes]]:
     """(key, value) records for `events`, one per event: the format before the batches, which
     every reader still decodes (for a rolling upgrade from a release without batches)."""
-    return [(e.community_id.encode(), e.model_dump_json().encode()) for e in events]
+    return [(key, value) for key, value, _ in encode_single_records(events)]
 
 
-def _chunks(encoded: list[bytes]) -> Iterator[list[bytes]]:
-    chunk: list[bytes] = []
+def encode_single_records(events: Sequence[Event]) -> list[tuple[bytes, bytes, list[Event]]]:
+    """`encode_singles`, each record with its event."""
+    return [(e.community_id.encode(), e.model_dump_json().encode(), [e]) for e in events]
+
+
+def _chunks(encoded: list[tuple[bytes, Event]]) -> Iterator[list[tuple[bytes, Event]]]:
+    chunk: list[tuple[bytes, Event]] = []
     size = len(_HEAD) + len(_TAIL)
-    for one in encoded:
-        grown = size + len(one) + (1 if chunk else 0)
+    for item in encoded:
+        grown = size + len(item[0]) + (1 if chunk else 0)
         if chunk and (len(chunk) == MAX_EVENTS or grown > MAX_BYTES):
             yield chunk
-            chunk, grown = [], len(_HEAD) + len(_TAIL) + len(one)
-        chunk.append(one)
+            chunk, grown = [], len(_HEAD) + len(_TAIL) + len(item[0])
+        chunk.append(item)
         size = grown
     if chunk:
         yield chunk

@@ -26,7 +26,7 @@ from dispatcher.core import apply as apply_decision
 from dispatcher.ops import metrics as ops_metrics
 from dispatcher.sealing import keyring, seal_command
 from schemas.commands import Command
-from schemas.event_batch import encode_batches, encode_singles
+from schemas.event_batch import encode_batch_records, encode_single_records
 from schemas.records import HelperState, RequestState
 from streams.command_groups import (
     reading_any_partition,
@@ -251,9 +251,8 @@ class DispatchAgent:
             # Events first, acknowledged by Kafka, then the tables: a crash in between
             # replays the command, which yields the same event ids (the consumers dedupe).
             # All of them in one record (schemas/event_batch.py): readers pay per record.
-            encode = encode_batches if rt.settings.event_batches else encode_singles
             futures = [
-                await rt.events.send(key=key, value=value) for key, value in encode(decision.events)
+                await rt.events.send(key=key, value=value) for key, value in self._records(decision)
             ]
             await asyncio.gather(*futures)
             rt.stats.events += len(decision.events)
@@ -345,7 +344,6 @@ class DispatchAgent:
         command, and the later commands' events already out were decided with it applied:
         the tables then hold other content under their ids."""
         rt = self.rt
-        encode = encode_batches if rt.settings.event_batches else encode_singles
         producer: Any = rt.app.producer
         prompt = producer.prompt_topics
         futures = []
@@ -353,7 +351,7 @@ class DispatchAgent:
             producer.prompt_topics = frozenset()  # the agent is the only sender to `events`
             try:
                 for decision in decisions:
-                    for key, value in encode(decision.events):
+                    for key, value in self._records(decision):
                         futures.append(await rt.events.send(key=key, value=value))
             finally:
                 producer.prompt_topics = prompt
@@ -364,6 +362,16 @@ class DispatchAgent:
             log.exception("the events of %d decisions were not all emitted", len(decisions))
             raise _NotEmitted from exc
         rt.stats.events += sum(len(d.events) for d in decisions)
+
+    def _records(self, decision: Decision) -> list[tuple[bytes, bytes]]:
+        """The (key, value) records of a decision's events, each record's events handed to
+        this worker's readers of the topic, who then need not decode what was just encoded."""
+        rt = self.rt
+        encode = encode_batch_records if rt.settings.event_batches else encode_single_records
+        records = encode(decision.events)
+        for _, value, events in records:
+            rt.decoded.hand_over(value, events)
+        return [(key, value) for key, value, _ in records]
 
     async def _store_all(self, decided: list[tuple[Any, int, Decision]]) -> None:
         """Write the records of decisions taken in order, each under its command's event (its

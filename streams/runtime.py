@@ -23,6 +23,7 @@ from schemas.commands import Command
 from schemas.party import PartyFirst
 from schemas.plans import EscalationPlan
 from schemas.vocab import Urgency
+from streams.decoded_events import DecodedEvents
 from streams.faust_recovery import SeekFirstRecovery
 from streams.state_store import WorkerState
 from streams.trace import Trace
@@ -80,6 +81,9 @@ class WorkerRuntime:
     stats: Stats = field(default_factory=Stats)
     # partition -> wall time (epoch s) since when this worker owns it without interruption
     owned_since: dict[int, float] = field(default_factory=dict)
+    # The events records' events: handed over by the dispatch agent that sends them, taken
+    # by the notify and record agents that read them (streams/decoded_events.py).
+    decoded: DecodedEvents = field(default_factory=DecodedEvents)
 
     # ------------------------------------------------------------------ ownership
     def assigned_partitions(self) -> frozenset[int]:

@@ -35,6 +35,9 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
         "command_groups": dict(sorted(s.command_groups.items())),
         "recorded": s.recorded,
         "table_writes": s.table_writes,
+        # Events records: handed over by the dispatch agent, taken by a reader from here,
+        # decoded by a reader (another worker's records; streams/decoded_events.py).
+        "decoded_events": rt.decoded.summary(),
         "deadline_lateness_s": percentiles(s.deadline_lateness_s),
         "deadlines_fired": len(s.deadline_lateness_s),
         "push": s.push,  # endpoint → delivered / failed for good

@@ -21,7 +21,6 @@ from streams.app import create_faust_app
 from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink
 from streams.deadline_timer import DeadlineTimer
-from streams.decoded_events import DecodedEvents
 from streams.dispatch_agent import DispatchAgent
 from streams.gc_freeze import AGEING as GC_AGEING
 from streams.gc_freeze import freeze_startup_objects
@@ -80,10 +79,9 @@ def build_worker(
     config.follower.on_change = community_changed
     # Requests are decided with their community's settings: not before they are loaded.
     DispatchAgent(rt, sink, config_ready=config.follower.ready).install()
-    decoded = DecodedEvents()  # the notify agent's decoding, taken by the record agent
-    RecordAgent(settings, rt.stats, sink, decoded=decoded).install(app)
+    RecordAgent(settings, rt.stats, sink, decoded=rt.decoded).install(app)
     config.install(app)
-    NotifyAgent.for_runtime(rt, sink, config, decoded).install(rt)
+    NotifyAgent.for_runtime(rt, sink, config, rt.decoded).install(rt)
     DeadlineTimer(rt).install()
     if settings.gc_freeze_every_seconds > 0:
         GC_AGEING.install(app, settings.gc_freeze_every_seconds, settings.gc_full_every_seconds)

@@ -106,6 +106,13 @@ async def test_one_record_per_decision_read_whole_by_every_agent(stack: LocalSta
         await eventually(recorded, timeout=30, what="every event of every record recorded")
     finally:
         await conn.close()
+    # The worker's own records were handed from its dispatch agent to its readers, not
+    # decoded: only the two written above were (the old event once, the garbage by each).
+    [worker] = stack.workers()
+    stats = await stack.worker_stats(worker)
+    assert stats is not None
+    assert stats["decoded_events"]["handed"] == len(batches)
+    assert stats["decoded_events"]["decoded"] <= 3, stats["decoded_events"]
     dead = stack.env()["DISPATCH_DEAD_LETTER_TOPIC"]
     [letter] = [
         DeadLetter.model_validate_json(r.value)
