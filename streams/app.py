@@ -15,6 +15,7 @@ from streams.faust_consumer import ContiguousTransport
 from streams.faust_producer import PromptProducer
 from streams.faust_recovery import SeekFirstTableManager
 from streams.faust_stop import wait_empty_bounded
+from streams.faust_store import store_url
 
 
 class DispatchApp(faust.App):
@@ -95,7 +96,8 @@ def create_faust_app(settings: Settings, worker_name: str = "worker") -> Dispatc
         env={},
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=broker_credentials(settings),
-        store=settings.faust_store,
+        # RocksDB writing its changelog offsets lazily (streams/faust_store.py).
+        store=store_url(settings.faust_store),
         # Raw bytes everywhere: pydantic decodes at the edge, so a bad payload is a
         # dead-letter with a reason instead of a codec error inside Faust.
         key_serializer="raw",

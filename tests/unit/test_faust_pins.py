@@ -1,5 +1,5 @@
 """Pins the faust-streaming and aiokafka sources that streams/faust_recovery.py,
-faust_consumer.py, faust_producer.py and faust_stop.py override or rely on. The fix of the
+faust_consumer.py, faust_producer.py, faust_stop.py and faust_store.py override or rely on. The fix of the
 recovery race (faust #596, #606) copies and reorders upstream code: if an upgrade changes any of
 these functions, this test fails, and whoever upgrades must re-read them and re-check the fix
 before changing a hash here.
@@ -135,6 +135,19 @@ PINNED: dict[str, tuple[Any, str]] = {
     "rocksdb.Store._get": (rocksdb.Store._get, "7ae8dfd6d7754a59"),
     "rocksdb.Store._contains": (rocksdb.Store._contains, "bd7d4e5252a71b9a"),
     "rocksdb.Store._del": (rocksdb.Store._del, "07f42ff3caefffdd"),
+    # streams/faust_store.py keeps the changelog offsets Faust persists per acknowledged
+    # record and writes them lazily: where they are set and read, and when the databases
+    # close, are reset or stop.
+    "Collection._on_changelog_sent": (Collection._on_changelog_sent, "60122c86a120d82c"),
+    "rocksdb.Store.set_persisted_offset": (rocksdb.Store.set_persisted_offset, "b4c811926678346e"),
+    "rocksdb.Store.persisted_offset": (rocksdb.Store.persisted_offset, "6f2e502fb86043a1"),
+    "rocksdb.Store.apply_changelog_batch": (
+        rocksdb.Store.apply_changelog_batch,
+        "ea3344d369fc4ab5",
+    ),
+    "rocksdb.Store.revoke_partitions": (rocksdb.Store.revoke_partitions, "3f85447a24fc34ff"),
+    "rocksdb.Store.stop": (rocksdb.Store.stop, "2e98db0eb7c7582b"),
+    "rocksdb.Store.reset_state": (rocksdb.Store.reset_state, "5643c4335fcf11db"),
     # streams/faust_poll.py: Faust polls aiokafka from its thread with its live partition set
     # (an empty set is every partition to aiokafka), drops what it cannot deliver, and a poll
     # woken during a rejoin waits in `fetched_records` for the next assignment.
