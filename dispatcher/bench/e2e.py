@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 from contextlib import aclosing
 from pathlib import Path
@@ -41,6 +42,7 @@ from dispatcher.bench.e2e_stack import (
     bench_stack,
     profile,
     push_to,
+    py_spy,
 )
 from dispatcher.bench.e2e_stats import gc_figures, headline
 from dispatcher.bench.e2e_steps import BenchSteps
@@ -337,6 +339,14 @@ def main(args: argparse.Namespace) -> int:
     import json
 
     opts = options_from(args)
+    if args.profile and (args.compare or py_spy() is None):
+        why = (
+            "it samples one tree: run it in each tree's checkout"
+            if args.compare
+            else "py-spy is not installed: .venv/bin/pip install py-spy"
+        )
+        print(f"bench e2e: --profile not possible: {why}", file=sys.stderr)
+        return 2
     if args.compare:
         from dispatcher.bench.e2e_compare import compare
 

@@ -67,15 +67,19 @@ def push_to(stack: LocalStack, url: str, concurrency: int = 16, batch_max: int =
     stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps([endpoint])
 
 
+def py_spy() -> str | None:
+    """The py-spy executable (on PATH or beside this Python), or None."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return spy if Path(spy).exists() else None
+
+
 def profile(
     proc: Proc, seconds: float, label: str, profile_dir: Path | None
 ) -> subprocess.Popen[bytes] | None:
     """Sample `proc` with py-spy for `seconds` (collapsed stacks into `profile_dir`); None
     without a profile dir or without py-spy. py-spy stops by itself."""
-    if profile_dir is None:
-        return None
-    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not Path(spy).exists():
+    spy = py_spy()
+    if profile_dir is None or spy is None:
         return None
     profile_dir.mkdir(parents=True, exist_ok=True)
     out = profile_dir / f"{proc.name}-{label}.txt"
