@@ -1,8 +1,8 @@
 """Pins the faust-streaming and aiokafka sources that streams/faust_recovery.py,
-faust_consumer.py, faust_producer.py, faust_stop.py and faust_store.py override or rely on. The fix of the
-recovery race (faust #596, #606) copies and reorders upstream code: if an upgrade changes any of
-these functions, this test fails, and whoever upgrades must re-read them and re-check the fix
-before changing a hash here.
+faust_consumer.py, faust_producer.py, faust_stop.py and faust_store.py override or rely on.
+The fix of the recovery race (faust #596, #606) copies and reorders upstream code: if an
+upgrade changes any of these functions, this test fails, and whoever upgrades must re-read
+them and re-check the fix before changing a hash here.
 """
 
 from __future__ import annotations
