@@ -18,7 +18,6 @@ agent owns it, a send that failed) is dropped past the bound, oldest first.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from schemas.event_batch import Decoded, decode_record
@@ -44,16 +43,17 @@ class DecodedEvents:
         self.misses = 0  # records decoded here (and kept for the others)
         self.handed = 0  # records the writer handed over
 
-    def hand_over(self, raw: bytes, events: Sequence[Event]) -> None:
+    def hand_over(self, raw: bytes, events: list[Event]) -> None:
         """The writer's events of the record it sends as `raw`: each reader takes them
-        instead of decoding. The writer's events are what validation of `raw` makes (frozen
-        models, UTC times, the same fields set); a record sent twice is read twice more."""
+        instead of decoding (the list is theirs, not copied: the writer keeps no reference).
+        The writer's events are what validation of `raw` makes (frozen models, UTC times, the
+        same fields set); a record sent twice is read twice more."""
         self.handed += 1
         kept = self._kept.get(raw)
         if kept is not None:
             kept.reads += self.readers
             return
-        self._keep(raw, Decoded(list(events)), self.readers)
+        self._keep(raw, Decoded(events), self.readers)
 
     def decode(self, raw: bytes) -> Decoded:
         """`decode_record(raw)` (raising as it does), done once for all readers."""

@@ -7,13 +7,13 @@ under `bench e2e` (1.8 % of the worker's CPU in py-spy at 200 req/s). The offset
 later recovery where the local data stands, so recovery reads the changelog from there on.
 
 Here the newest offset per partition is kept in memory and written when a second has passed
-since the last write, before Faust closes a partition's database (a revocation), at stop and
-before a reset. An offset written late is never ahead of the data: a record's value is in
-RocksDB before it is sent (`Table.on_key_set` stores, then sends), so the stored offset is
-always at or behind what the database holds. A crash between two writes leaves it behind by
-up to a second of records, which the next recovery reads from the changelog again; applying
-a record whose value the database already holds changes nothing (the same value, in the same
-order, the newest last). `tests/unit/test_faust_store.py`; the upstream methods this relies
+since the last write, before Faust closes a partition's database (a revocation) and at stop; a
+reset forgets them with the data. An offset written late is never ahead of the data: a record's
+value is in RocksDB before it is sent (`Table.on_key_set` stores, then sends), so the stored
+offset is always at or behind what the database holds. A crash between two writes leaves it
+behind by up to a second of records, which the next recovery reads from the changelog again;
+applying a record whose value the database already holds changes nothing (the same value, in
+the same order, the newest last). `tests/unit/test_faust_store.py`; the upstream methods this relies
 on are pinned in `tests/unit/test_faust_pins.py`.
 """
 
