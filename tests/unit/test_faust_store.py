@@ -90,3 +90,12 @@ def test_a_reset_forgets_the_kept_offsets(tmp_path: Path, monkeypatch: pytest.Mo
     store.set_persisted_offset(tp, 3)
     store.reset_state()
     assert store.persisted_offset(tp) is None and on_disk(store, tp) is None
+
+
+def test_an_upgraded_worker_opens_the_databases_upstream_wrote(tmp_path: Path) -> None:
+    """The scheme names the class only: the same table, the same files on disk."""
+    paths = []
+    for url in ("rocksdb://", store_url("rocksdb://")):
+        app = faust.App("t", broker="kafka://127.0.0.1:1", store=url, datadir=tmp_path)
+        paths.append(app.Table("helpers").data.partition_path(3))
+    assert paths[0] == paths[1]
