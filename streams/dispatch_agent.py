@@ -386,6 +386,7 @@ class DispatchAgent:
         behind them: retry (a just-created changelog topic can briefly be missing from
         metadata), and if that never works, exit so the commands are replayed."""
         table_of = {"r": self.rt.requests_table, "h": self.rt.helpers_table}
+        write = self.rt.write_table
         last: dict[tuple[str, int, str], tuple[Any, RequestState | HelperState]] = {}
         for event, partition, decision in decided:
             for rid, request in decision.requests.items():
@@ -397,7 +398,7 @@ class DispatchAgent:
                 for (table, partition, key), (event, record) in last.items():
                     if event is not None:
                         set_current_event(event)
-                    table_of[table][key.encode()] = encode_record(partition, record)
+                    await write(table_of[table], key.encode(), encode_record(partition, record))
                 self.rt.stats.table_writes += len(last)
                 return
             except Exception as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from schemas.commands import Command
 from schemas.party import PartyFirst
 from schemas.plans import EscalationPlan
 from schemas.vocab import Urgency
+from streams.changelog_writes import set_item
 from streams.decoded_events import DecodedEvents
 from streams.faust_recovery import SeekFirstRecovery
 from streams.state_store import WorkerState
@@ -84,6 +85,9 @@ class WorkerRuntime:
     # The events records' events: handed over by the dispatch agent that sends them, taken
     # by the notify and record agents that read them (streams/decoded_events.py).
     decoded: DecodedEvents = field(default_factory=DecodedEvents)
+    # `table[key] = value` for the dispatch agent's writes; the worker's writes its changelog
+    # records straight to aiokafka (streams/changelog_writes.py).
+    write_table: Callable[[Any, bytes, bytes], Awaitable[None]] = set_item
 
     # ------------------------------------------------------------------ ownership
     def assigned_partitions(self) -> frozenset[int]:

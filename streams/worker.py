@@ -18,6 +18,7 @@ from dispatcher.secret_policy import enforce as enforce_secret_policy
 from dispatcher.settings import Settings, get_settings
 from schemas.config import ConfigKind, ConfigRecord
 from streams.app import create_faust_app
+from streams.changelog_writes import ChangelogWriter
 from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink
 from streams.deadline_timer import DeadlineTimer
@@ -65,6 +66,7 @@ def build_worker(
         plans=scaled_plans(settings.plan_time_scale),
         party_first=dict(settings.party_first),
     )
+    rt.write_table = ChangelogWriter(app).write
     rt.state.core.plans = rt.plans
     rt.state.core.party_first = rt.party_first
     rt.state.core.communities = rt.communities

@@ -1,5 +1,6 @@
 """Pins the faust-streaming and aiokafka sources that streams/faust_recovery.py,
-faust_consumer.py, faust_producer.py, faust_stop.py and faust_store.py override or rely on.
+faust_consumer.py, faust_producer.py, faust_stop.py, faust_store.py and changelog_writes.py
+override or rely on.
 The fix of the recovery race (faust #596, #606) copies and reorders upstream code: if an
 upgrade changes any of these functions, this test fails, and whoever upgrades must re-read
 them and re-check the fix before changing a hash here.
@@ -26,14 +27,17 @@ from aiokafka.producer.message_accumulator import BatchBuilder, MessageAccumulat
 from faust import streams as faust_streams
 from faust.app.base import App
 from faust.stores import rocksdb
+from faust.stores.base import SerializedStore
 from faust.streams import Stream, current_event
 from faust.tables.base import Collection
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 from faust.tables.table import Table
+from faust.topics import Topic
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from mode import Service
+from mode.utils.collections import ManagedUserDict
 
 from dispatcher.settings import Settings
 from streams.app import create_faust_app
@@ -177,6 +181,23 @@ PINNED: dict[str, tuple[Any, str]] = {
         "c2701bfc3e6f6cad",
     ),
     "AIOKafkaConsumer.start": (AIOKafkaConsumer.start, "2f1ba70443327538"),
+    # streams/changelog_writes.py does what `table[key] = value` does (store write, changelog
+    # record, sensors, offset on acknowledgement) without Faust's relaying, and exits on a
+    # refused record before the commit that awaits the producer's flush: aiokafka resolves a
+    # batch's future before its records' (their callbacks run before the flush resumes).
+    "Collection.send_changelog": (Collection.send_changelog, "3dd3884e1b5fc0e1"),
+    "Collection._verify_source_topic_partitions": (
+        Collection._verify_source_topic_partitions,
+        "6814da56b0d83f93",
+    ),
+    "Topic.publish_message": (Topic.publish_message, "4ce1cbc353047a36"),
+    "Topic._on_published": (Topic._on_published, "7cfe9ebd65964b0a"),
+    "ManagedUserDict.__setitem__": (ManagedUserDict.__setitem__, "f3bdf602abc08dd1"),
+    "SerializedStore.__setitem__": (SerializedStore.__setitem__, "6cadf304f59f254d"),
+    "rocksdb.Store._set": (rocksdb.Store._set, "4227e561e288d941"),
+    "MessageBatch.done": (MessageBatch.done, "2d765e5c2dc8638d"),
+    "MessageBatch.failure": (MessageBatch.failure, "719b2122c318e955"),
+    "MessageAccumulator.flush": (MessageAccumulator.flush, "2b0eaa3da8519269"),
 }
 
 
