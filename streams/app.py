@@ -114,11 +114,12 @@ def create_faust_app(settings: Settings, worker_name: str = "worker") -> Dispatc
         broker_session_timeout=settings.broker_session_timeout_seconds,
         broker_heartbeat_interval=settings.broker_heartbeat_interval_seconds,
         producer_acks=-1,
-        # One decision produces several records (events, changelog writes) in one agent step;
-        # 2 ms lets them share a produce request instead of one request each (aiokafka 0.14
-        # lingers per batch, like the Java client). The events record a decision awaits does
-        # not linger (streams/faust_producer.py); the API's producer keeps linger 0.
-        producer_linger=0.002,
+        # What nobody waits for (the tables' changelog records) lingers, to share a produce
+        # request: with the next command's events record, which does not linger and takes
+        # every lingering batch along (streams/faust_producer.py), or, when no command comes
+        # within 10 ms, with its own. Faust's commit flushes them first. The API's producer
+        # keeps linger 0.
+        producer_linger=0.010,
         # The same community → partition placement as the API's producer (commands) and
         # for the events, so events stay co-partitioned with their commands.
         producer_partitioner=CommunityPartitioner(settings.community_partitions),
@@ -139,7 +140,8 @@ def create_faust_app(settings: Settings, worker_name: str = "worker") -> Dispatc
     app.stop_drain_seconds = settings.stop_drain_seconds
     app.fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms
 
-    app.prompt_topics = frozenset({settings.events_topic})
+    # The events a decision awaits, and the timer's deadline commands (sent late otherwise).
+    app.prompt_topics = frozenset({settings.events_topic, settings.commands_topic})
     if fixes:
         app.contiguous_topics = frozenset({settings.commands_topic, settings.events_topic})
     return app

@@ -8,17 +8,63 @@ agent's throughput), as nothing else is sent meanwhile. A record sent to a `prom
 therefore closes its open batch, which aiokafka then treats as ready, and wakes the sender, as
 aiokafka's own `flush_for_commit` does (the sources relied on are pinned by
 tests/unit/test_faust_pins.py). Everything else still lingers; nothing about acks changes.
+
+What lingers rides along with what does not (`PiggybackAccumulator`): when the sender drains
+a broker's ready batches, the ones still lingering for that broker go in the same produce
+request, as the Java client drains a ready node. aiokafka otherwise leaves them for a request
+of their own once their linger is over: a lone command then cost two produce requests, its
+events record and, a linger later, its table records (each request a socket write and a
+broker round of its own). Now the table records of one command travel with the next
+command's events record, or alone after the linger if no command comes first.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import aiokafka
+from aiokafka.producer.message_accumulator import MessageAccumulator
 from faust.transport.drivers import aiokafka as aiokafka_driver
+
+
+class PiggybackAccumulator(MessageAccumulator):
+    """aiokafka's accumulator, draining a broker's lingering batches with its ready ones."""
+
+    def drain_by_nodes(
+        self, ignore_nodes: Any, muted_partitions: Any = frozenset()
+    ) -> tuple[dict[Any, dict[Any, Any]], bool]:
+        nodes, unknown_leaders_exist = super().drain_by_nodes(ignore_nodes, muted_partitions)
+        if nodes:
+            for tp in list(self._batches):
+                if tp in muted_partitions:
+                    continue
+                leader = self._cluster.leader_for_partition(tp)
+                ready = nodes.get(leader)
+                if ready is None or tp in ready:
+                    continue  # no request to that broker now, or one batch a request
+                batch = self._pop_batch(tp)
+                if batch.is_empty():
+                    batch.done_noack()  # as upstream does with one
+                else:
+                    ready[tp] = batch
+        return nodes, unknown_leaders_exist
+
+
+class PiggybackKafkaProducer(aiokafka.AIOKafkaProducer):
+    """aiokafka's producer with `PiggybackAccumulator` (no state of its own: its class is
+    all that changes)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._message_accumulator.__class__ = PiggybackAccumulator
 
 
 class PromptProducer(aiokafka_driver.Producer):
     prompt_topics: frozenset[str] = frozenset()
+
+    @property
+    def _producer_type(self) -> type[aiokafka.AIOKafkaProducer]:
+        return PiggybackKafkaProducer
 
     async def send(
         self,

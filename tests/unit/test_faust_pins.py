@@ -15,6 +15,7 @@ import inspect
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaProducer
 from aiokafka.consumer.consumer import AIOKafkaConsumer
 from aiokafka.consumer.fetcher import Fetcher
 from aiokafka.consumer.group_coordinator import GroupCoordinator
@@ -42,7 +43,7 @@ from mode.utils.collections import ManagedUserDict
 from dispatcher.settings import Settings
 from streams.app import create_faust_app
 from streams.faust_consumer import ContiguousConsumer, ContiguousTransport
-from streams.faust_producer import PromptProducer
+from streams.faust_producer import PiggybackKafkaProducer, PromptProducer
 from streams.faust_recovery import SeekFirstRecovery, SeekFirstTableManager
 
 Consumer = faust_consumer.Consumer
@@ -82,6 +83,15 @@ PINNED: dict[str, tuple[Any, str]] = {
     "MessageBatch.remaining_linger": (MessageBatch.remaining_linger, "6f296891237ba250"),
     "MessageAccumulator.drain_by_nodes": (MessageAccumulator.drain_by_nodes, "fc995afbfc5718e2"),
     "MessageAccumulator.add_message": (MessageAccumulator.add_message, "56ff7e6c19185f83"),
+    # ... and `PiggybackAccumulator`: a drained batch is popped as upstream pops it, and
+    # Faust builds the worker's aiokafka producer from `_producer_type`.
+    "MessageAccumulator._pop_batch": (MessageAccumulator._pop_batch, "41cc98a298ef2628"),
+    "Producer._new_producer": (aiokafka_driver.Producer._new_producer, "e72355c3430ed02f"),
+    "Producer._producer_type": (
+        aiokafka_driver.Producer._producer_type.fget,
+        "311dc214fc435d81",
+    ),
+    "AIOKafkaProducer.__init__": (AIOKafkaProducer.__init__, "fd6f2966fb3dc883"),
     "MessageAccumulator.flush_for_commit": (
         MessageAccumulator.flush_for_commit,
         "39683730fcffc2a4",
@@ -241,7 +251,8 @@ def test_the_app_uses_the_fixed_recovery_and_consumer(tmp_path: Any) -> None:
     expected = f"{settings.app_id}.pin.{settings.worker_web_port}"
     assert app.conf.consumer_group_instance_id == expected
     assert isinstance(app.producer, PromptProducer)
-    assert app.producer.prompt_topics == {settings.events_topic}
+    assert app.producer.prompt_topics == {settings.events_topic, settings.commands_topic}
+    assert app.producer._producer_type is PiggybackKafkaProducer
 
 
 def test_diagnostic_switch_gives_unpatched_faust(tmp_path: Any) -> None:
