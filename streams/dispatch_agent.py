@@ -39,7 +39,13 @@ from streams.faust_consumer import EXIT_OFFSET_HOLE
 from streams.faust_producer import send_now
 from streams.record_limit import check_events_record_limit
 from streams.runtime import WorkerRuntime
-from streams.state_store import decode_record, encode_record
+from streams.state_store import (
+    PROFILE_SUFFIX,
+    decode_record,
+    encode_helper_status,
+    encode_profile,
+    encode_record,
+)
 
 log = logging.getLogger(__name__)
 
@@ -385,8 +391,7 @@ class DispatchAgent:
         The decisions' events are already out, so giving up here would leave the state
         behind them: retry (a just-created changelog topic can briefly be missing from
         metadata), and if that never works, exit so the commands are replayed."""
-        table_of = {"r": self.rt.requests_table, "h": self.rt.helpers_table}
-        write = self.rt.write_table
+        requests, write = self.rt.requests_table, self.rt.write_table
         last: dict[tuple[str, int, str], tuple[Any, RequestState | HelperState]] = {}
         for event, partition, decision in decided:
             for rid, request in decision.requests.items():
@@ -395,17 +400,35 @@ class DispatchAgent:
                 last[("h", partition, hid)] = (event, helper)
         for attempt in range(1, STORE_ATTEMPTS + 1):
             try:
-                for (table, partition, key), (event, record) in last.items():
+                writes = 0
+                for (_, partition, key), (event, record) in last.items():
                     if event is not None:
                         set_current_event(event)
-                    await write(table_of[table], key.encode(), encode_record(partition, record))
-                self.rt.stats.table_writes += len(last)
+                    if isinstance(record, RequestState):
+                        await write(requests, key.encode(), encode_record(partition, record))
+                    else:
+                        writes += await self._store_helper(partition, key, record)
+                self.rt.stats.table_writes += len(last) + writes
                 return
             except Exception as exc:
                 log.warning("table write failed (%s), retry %d", type(exc).__name__, attempt)
                 await asyncio.sleep(0.5)
         log.critical("table writes keep failing: exiting so the command is replayed")
         os._exit(75)
+
+    async def _store_helper(self, partition: int, hid: str, helper: HelperState) -> int:
+        """The helper's record, after its profile's when that changed since it was stored
+        (first: a record is never read without its profile): the extra writes made."""
+        stored = self.rt.state.stored_profiles
+        table = self.rt.helpers_table
+        extra = 0
+        if stored.get((partition, hid)) is not helper.profile:
+            profile_key = (hid + PROFILE_SUFFIX).encode()
+            await self.rt.write_table(table, profile_key, encode_profile(partition, helper.profile))
+            stored[(partition, hid)] = helper.profile
+            extra = 1
+        await self.rt.write_table(table, hid.encode(), encode_helper_status(partition, helper))
+        return extra
 
     def _maybe_prune(self, now: datetime) -> None:
         mono = self.rt.clock.monotonic()

@@ -2,7 +2,8 @@
 
 Each table value records the partition it was written on. Faust's memory store forgets only
 *recovered* keys of revoked partitions, not keys written live, so a rebuild filters by the
-partitions this worker is assigned now.
+partitions this worker is assigned now. A helper is two records, its profile apart
+(PROFILE_SUFFIX), so that an offer does not rewrite the profile.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 from dispatcher.core import Decision, DispatchState
 from dispatcher.core.deadlines import DeadlineHeap, HeapItem
 from dispatcher.sealing import KeyRing, seal_profile, seal_spec
+from schemas.helpers import HelperProfile
 from schemas.plans import EscalationPlan
 from schemas.records import HelperState, RequestState
 from schemas.requests import RequestSpec
@@ -36,6 +38,64 @@ def encode_record(partition: int, record: RequestState | HelperState) -> bytes:
 def decode_record(raw: bytes) -> tuple[int, dict[str, Any]]:
     doc = json.loads(raw)
     return int(doc["p"]), doc["r"]
+
+
+#: A helper's profile is stored under its id and this suffix, the rest of its record under its
+#: id alone: an offer changes a helper's counters, not its profile (about two thirds of its
+#: record), so most writes of a helper leave the profile out. A record under the id that holds
+#: a `profile` (written before the split) is read whole, as it was written.
+PROFILE_SUFFIX = "\x00profile"
+
+
+def encode_helper_status(partition: int, helper: HelperState) -> bytes:
+    """The helper's record without its profile (stored under PROFILE_SUFFIX)."""
+    body = helper.model_dump_json(exclude=_PROFILE).encode()
+    return b'{"p":%d,"r":%b}' % (partition, body)
+
+
+def encode_profile(partition: int, profile: HelperProfile) -> bytes:
+    return b'{"p":%d,"r":%b}' % (partition, profile.model_dump_json().encode())
+
+
+_PROFILE = {"profile"}
+
+
+def read_helpers(
+    items: Iterable[tuple[Any, Any]], partitions: frozenset[int] | None = None
+) -> tuple[list[HelperState], int, dict[tuple[int, str], HelperProfile]]:
+    """The helpers of `partitions` (None: of every partition) in a helper table's (key, value)
+    items, each from its record and its profile record (or from a record written whole, before
+    the split); the count of other partitions' records; and the profiles read from profile
+    records, by (partition, helper id): what the table holds."""
+    profiles: dict[tuple[int, str], dict[str, Any]] = {}
+    statuses: list[tuple[int, str, dict[str, Any]]] = []
+    skipped = 0
+    for key, raw in items:
+        if raw is None:
+            continue
+        p, rec = decode_record(raw)
+        if partitions is not None and p not in partitions:
+            skipped += 1
+            continue
+        k = key.decode() if isinstance(key, bytes) else str(key)
+        if k.endswith(PROFILE_SUFFIX):
+            profiles[(p, k.removesuffix(PROFILE_SUFFIX))] = rec
+        else:
+            statuses.append((p, k, rec))
+    helpers: list[HelperState] = []
+    stored: dict[tuple[int, str], HelperProfile] = {}
+    for p, k, rec in statuses:
+        if "profile" in rec:  # written whole (before the split, or by a rollback)
+            helpers.append(HelperState.model_validate(rec))
+            continue
+        profile = profiles.get((p, k))
+        if profile is None:  # the profile is always written first: a broken table
+            log.error("helper %s on partition %d has no profile record: left out", k, p)
+            continue
+        helper = HelperState.model_validate({**rec, "profile": profile})
+        stored[(p, k)] = helper.profile
+        helpers.append(helper)
+    return helpers, skipped, stored
 
 
 def _owned(
@@ -83,6 +143,9 @@ class WorkerState:
     heap: DeadlineHeap = field(default_factory=DeadlineHeap)
     generation: int = -1  # the consumer generation this state was rebuilt for
     partitions: frozenset[int] = frozenset()
+    # (partition, helper id) -> the profile object its profile record holds: a helper whose
+    # profile is still that very object is written without it (PROFILE_SUFFIX).
+    stored_profiles: dict[tuple[int, str], HelperProfile] = field(default_factory=dict)
 
     @classmethod
     def rebuild(
@@ -95,7 +158,7 @@ class WorkerState:
         keys: KeyRing | None = None,
     ) -> WorkerState:
         reqs, skipped_r = _owned(requests_items, partitions, RequestState)
-        helpers, skipped_h = _owned(helpers_items, partitions, HelperState)
+        helpers, skipped_h, stored_profiles = read_helpers(helpers_items, partitions)
         if keys is not None:
             reqs, helpers = _sealed(keys, reqs, helpers)
         skipped = skipped_r + skipped_h
@@ -103,6 +166,8 @@ class WorkerState:
             core=DispatchState.rebuild(helpers, reqs, plans=plans),
             generation=generation,
             partitions=partitions,
+            # A profile sealed just now is another object: written with the helper's next write.
+            stored_profiles=stored_profiles,
         )
         state.heap = DeadlineHeap.restored(state.core.deadlines())
         log.info(

@@ -39,7 +39,7 @@ from schemas.commands import (
 )
 from schemas.helpers import HelperProfile
 from schemas.records import HelperState
-from streams.state_store import decode_record
+from streams.state_store import read_helpers
 
 JOIN_TIMEOUT_S = 60.0
 _NS = uuid.UUID("5b0e8a3e-3f57-4c39-9a55-2f1f7f0c6a11")
@@ -124,11 +124,8 @@ async def read_helper_states(settings: Settings) -> list[HelperState]:
                 break
     finally:
         await consumer.stop()
-    return [
-        HelperState.model_validate(decode_record(raw)[1])
-        for raw in latest.values()
-        if raw is not None
-    ]
+    helpers, _, _ = read_helpers(latest.items())  # a profile is a record of its own
+    return helpers
 
 
 async def run(settings: Settings, dry_run: bool) -> dict[str, int]:

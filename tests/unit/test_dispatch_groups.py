@@ -31,7 +31,7 @@ from streams import dispatch_agent
 from streams.dead_letter import Stage
 from streams.dispatch_agent import DispatchAgent
 from streams.runtime import WorkerRuntime
-from streams.state_store import WorkerState
+from streams.state_store import PROFILE_SUFFIX, WorkerState
 from streams.trace import Trace
 from tests.unit.conftest import World
 
@@ -111,6 +111,13 @@ def runtime(tmp_path: Path, events: FakeEvents) -> Runtime:
     return rt
 
 
+def helper_keys(table: dict[bytes, bytes]) -> set[bytes]:
+    """The helpers a table holds (each also has a profile record: PROFILE_SUFFIX)."""
+    profiles = {k for k in table if k.endswith(PROFILE_SUFFIX.encode())}
+    assert profiles == {k + PROFILE_SUFFIX.encode() for k in table.keys() - profiles}
+    return set(table.keys() - profiles)
+
+
 def upserts(*helper_ids: str) -> list[FakeEvent]:
     world = World()
     out = []
@@ -135,7 +142,7 @@ async def test_a_group_is_decided_in_order_sent_at_once_then_stored(tmp_path: Pa
     assert events.acked_at_send == [0, 0, 0]  # all sent before the group awaits any
     assert not sink.letters
     assert set(rt.state.core.helpers) == {"a", "b", "c"}
-    assert set(rt.helpers_table) == {b"a", b"b", b"c"}
+    assert helper_keys(rt.helpers_table) == {b"a", b"b", b"c"}
     assert trace_offsets(tmp_path) == [0, 1, 2]
     assert rt.app.producer.prompt_topics == {"events"}  # restored after the group
     assert rt.stats.command_groups == {3: 1}
@@ -167,7 +174,7 @@ async def test_an_undecodable_command_in_a_group_is_dead_lettered_alone(tmp_path
     await dispatch.handle_group(group)
     assert [(o, stage) for o, _, stage in sink.letters] == [(1, "decode")]
     assert set(rt.state.core.helpers) == {"a", "b", "c"}
-    assert set(rt.helpers_table) == {b"a", b"b", b"c"}
+    assert helper_keys(rt.helpers_table) == {b"a", b"b", b"c"}
 
 
 async def test_a_group_not_emitted_is_taken_again_one_command_at_a_time(tmp_path: Path) -> None:
@@ -182,7 +189,7 @@ async def test_a_group_not_emitted_is_taken_again_one_command_at_a_time(tmp_path
     assert [(o, stage) for o, _, stage in sink.letters] == [(3, "decode"), (1, "process")]
     assert rt.state is not before  # read again from the tables, then a and c applied
     assert set(rt.state.core.helpers) == {"a", "c"}
-    assert set(rt.helpers_table) == {b"a", b"c"}
+    assert helper_keys(rt.helpers_table) == {b"a", b"c"}
     # Every command traced once, in offset order (the crash tests read the trace so).
     assert trace_offsets(tmp_path) == [0, 1, 2, 3]
 
@@ -221,7 +228,7 @@ async def test_a_decision_of_a_group_not_applied_is_dead_lettered_never_emitted(
     await dispatch.handle_group(upserts("a", "b", "c"))
     assert sink.letters == [(1, "KeyError: 'index'", "process")]
     assert not any(b'"helper_id":"b"' in value for value in events.sent)
-    assert set(rt.helpers_table) == {b"a", b"c"}
+    assert helper_keys(rt.helpers_table) == {b"a", b"c"}
     assert_state_is_the_tables(rt)
     assert set(rt.state.core.index.entries) == {"a", "c"}
     assert trace_offsets(tmp_path) == [0, 1, 2]
@@ -237,7 +244,7 @@ async def test_a_decision_stored_but_not_applied_has_the_state_read_again(
         await dispatch.handle_group([event])
     # b's events are out and its records stored: processed, not dead-lettered.
     assert not sink.letters
-    assert set(rt.helpers_table) == {b"a", b"b", b"c"}
+    assert helper_keys(rt.helpers_table) == {b"a", b"b", b"c"}
     assert_state_is_the_tables(rt)
     assert set(rt.state.core.index.entries) == {"a", "b", "c"}
 
@@ -260,7 +267,7 @@ async def test_a_failure_reason_names_the_exception_once(
     for events in [group] if grouped else [[e] for e in group]:
         await dispatch.handle_group(events)
     assert sink.letters == [(1, "ValueError: no helper", "process")]
-    assert set(rt.helpers_table) == {b"a", b"c"}
+    assert helper_keys(rt.helpers_table) == {b"a", b"c"}
 
 
 class PartitionedTable:
@@ -360,8 +367,17 @@ async def test_a_record_changed_by_several_commands_of_a_group_is_written_once(
     await dispatch.handle_group(group)
     assert not sink.letters
     # Each helper once, under the last command that changed it, holding what that left.
-    assert sorted(rt.helpers_table.writes) == [(b"a", 2), (b"b", 4), (b"c", 3)]
-    assert rt.stats.table_writes == 3
+    # (and its profile, which every command of the group changed, with it)
+    profile = PROFILE_SUFFIX.encode()
+    assert sorted(rt.helpers_table.writes) == [
+        (b"a", 2),
+        (b"a" + profile, 2),
+        (b"b", 4),
+        (b"b" + profile, 4),
+        (b"c", 3),
+        (b"c" + profile, 3),
+    ]
+    assert rt.stats.table_writes == 6
     assert_state_is_the_tables(rt)
     tables = WorkerState.rebuild([], rt.helpers_table.items(), frozenset({0}), 1)
     assert tables.core.helpers == rt.state.core.helpers
