@@ -6,6 +6,8 @@ producer) or rides along with it (the worker's)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaProducer
 
@@ -15,12 +17,20 @@ from streams.faust_producer import PiggybackKafkaProducer, send_now
 LINGER_MS = 120_000  # far beyond the test: only send_now can make a batch go
 
 
-async def test_a_prompt_topic_record_goes_without_its_linger(stack: LocalStack) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=stack.kafka_bootstrap, acks="all", linger_ms=LINGER_MS
-    )
+@asynccontextmanager
+async def lingering_producer(
+    stack: LocalStack, kind: type[AIOKafkaProducer] = AIOKafkaProducer
+) -> AsyncIterator[AIOKafkaProducer]:
+    producer = kind(bootstrap_servers=stack.kafka_bootstrap, acks="all", linger_ms=LINGER_MS)
     await producer.start()
     try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+async def test_a_prompt_topic_record_goes_without_its_linger(stack: LocalStack) -> None:
+    async with lingering_producer(stack) as producer:
         lingering = await producer.send(stack.topic("commands"), b"stays", key=b"a")
         prompt = await producer.send(stack.topic("events"), b"goes", key=b"a")
         send_now(producer, stack.topic("events"))
@@ -30,19 +40,13 @@ async def test_a_prompt_topic_record_goes_without_its_linger(stack: LocalStack) 
         assert not lingering.done()
         send_now(producer, stack.topic("commands"))  # let stop() deliver it at once
         await asyncio.wait_for(lingering, timeout=30)
-    finally:
-        await producer.stop()
 
 
 async def test_what_lingers_rides_along_with_a_prompt_record(stack: LocalStack) -> None:
     """The worker's producer (PiggybackKafkaProducer): a batch still lingering for the broker
-    goes in the produce request of a ready one; then, with nothing
-    ready, a new lingering record waits out its linger as before."""
-    producer = PiggybackKafkaProducer(
-        bootstrap_servers=stack.kafka_bootstrap, acks="all", linger_ms=LINGER_MS
-    )
-    await producer.start()
-    try:
+    goes in the produce request of a ready one; then, with nothing ready, a new lingering record
+    waits out its linger as before."""
+    async with lingering_producer(stack, PiggybackKafkaProducer) as producer:
         table_record = await producer.send(stack.topic("commands"), b"rides", key=b"a")
         prompt = await producer.send(stack.topic("events"), b"goes", key=b"a")
         send_now(producer, stack.topic("events"))
@@ -55,5 +59,3 @@ async def test_what_lingers_rides_along_with_a_prompt_record(stack: LocalStack) 
         assert not later.done()  # nothing ready to ride along with
         send_now(producer, stack.topic("commands"))
         await asyncio.wait_for(later, timeout=30)
-    finally:
-        await producer.stop()
