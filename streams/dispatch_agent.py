@@ -41,19 +41,16 @@ from streams.record_limit import check_events_record_limit
 from streams.runtime import WorkerRuntime
 from streams.state_store import (
     PROFILE_SUFFIX,
-    SPEC_SUFFIX,
     decode_record,
     encode_helper_status,
     encode_profile,
-    encode_request_spec,
-    encode_request_status,
+    encode_record,
 )
 
 log = logging.getLogger(__name__)
 
 STORE_ATTEMPTS = 60  # × 0.5 s
 PRUNE_EVERY_S = 60.0
-SPEC = SPEC_SUFFIX.encode()
 GROUP_LOG_EVERY_S = 10.0
 
 
@@ -394,6 +391,7 @@ class DispatchAgent:
         The decisions' events are already out, so giving up here would leave the state
         behind them: retry (a just-created changelog topic can briefly be missing from
         metadata), and if that never works, exit so the commands are replayed."""
+        requests, write = self.rt.requests_table, self.rt.write_table
         last: dict[tuple[str, int, str], tuple[Any, RequestState | HelperState]] = {}
         for event, partition, decision in decided:
             for rid, request in decision.requests.items():
@@ -407,7 +405,7 @@ class DispatchAgent:
                     if event is not None:
                         set_current_event(event)
                     if isinstance(record, RequestState):
-                        writes += await self._store_request(partition, key, record)
+                        await write(requests, key.encode(), encode_record(partition, record))
                     else:
                         writes += await self._store_helper(partition, key, record)
                 self.rt.stats.table_writes += len(last) + writes
@@ -418,39 +416,19 @@ class DispatchAgent:
         log.critical("table writes keep failing: exiting so the command is replayed")
         os._exit(75)
 
-    async def _store_request(self, partition: int, rid: str, request: RequestState) -> int:
-        """The request's record, after its spec record when its spec or plan is not what was
-        stored (first: a record is never read without its spec): the extra writes made."""
-        stored = self.rt.state.stored_specs
-        had = stored.get((partition, rid))
-        spec = (request.spec, request.plan)
-        fresh = had is None or had[0] is not spec[0] or had[1] is not spec[1]
-        part = encode_request_spec(partition, request) if fresh else None
-        status = encode_request_status(partition, request)
-        extra = await self._write_split(self.rt.requests_table, rid, SPEC_SUFFIX, part, status)
-        if fresh:
-            stored[(partition, rid)] = spec
-        return extra
-
     async def _store_helper(self, partition: int, hid: str, helper: HelperState) -> int:
         """The helper's record, after its profile's when that changed since it was stored
         (first: a record is never read without its profile): the extra writes made."""
         stored = self.rt.state.stored_profiles
-        fresh = stored.get((partition, hid)) is not helper.profile
-        part = encode_profile(partition, helper.profile) if fresh else None
-        status = encode_helper_status(partition, helper)
-        extra = await self._write_split(self.rt.helpers_table, hid, PROFILE_SUFFIX, part, status)
-        if fresh:
+        table = self.rt.helpers_table
+        extra = 0
+        if stored.get((partition, hid)) is not helper.profile:
+            profile_key = (hid + PROFILE_SUFFIX).encode()
+            await self.rt.write_table(table, profile_key, encode_profile(partition, helper.profile))
             stored[(partition, hid)] = helper.profile
+            extra = 1
+        await self.rt.write_table(table, hid.encode(), encode_helper_status(partition, helper))
         return extra
-
-    async def _write_split(
-        self, table: Any, key: str, suffix: str, part: bytes | None, record: bytes
-    ) -> int:
-        if part is not None:
-            await self.rt.write_table(table, (key + suffix).encode(), part)
-        await self.rt.write_table(table, key.encode(), record)
-        return 0 if part is None else 1
 
     def _maybe_prune(self, now: datetime) -> None:
         mono = self.rt.clock.monotonic()
@@ -470,17 +448,5 @@ class DispatchAgent:
             if raw is None:
                 continue
             partition, _ = decode_record(raw)
-            self.rt.state.stored_specs.pop((partition, rid), None)
             with writing_for(topic, partition):
-                table.pop(key, None)  # the request first: never a record without its spec
-                table.pop(key + SPEC, None)
-        state = self.rt.state
-        for partition, rid in state.orphan_specs:
-            with writing_for(topic, partition):
-                table.pop((rid + SPEC_SUFFIX).encode(), None)
-        state.orphan_specs = []
-        # A request kept as its JSON now (core/held_requests.py) is written again with its
-        # spec, should a late command change it: its spec objects are not held for it.
-        live = {r.request_id for r in state.core.requests.live()}
-        for stored in [k for k in state.stored_specs if k[1] not in live]:
-            del state.stored_specs[stored]
+                table.pop(key, None)

@@ -3,18 +3,17 @@
 Each table value records the partition it was written on. Faust's memory store forgets only
 *recovered* keys of revoked partitions, not keys written live, so a rebuild filters by the
 partitions this worker is assigned now. A helper is two records, its profile apart
-(PROFILE_SUFFIX), so that an offer does not rewrite the profile; a request is two records, its
-spec and plan apart (SPEC_SUFFIX), so that a command on it does not rewrite what it was asked.
+(PROFILE_SUFFIX), so that an offer does not rewrite the profile.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from dispatcher.core import Decision, DispatchState
 from dispatcher.core.deadlines import DeadlineHeap, HeapItem
@@ -26,6 +25,7 @@ from schemas.requests import RequestSpec
 from schemas.vocab import Urgency
 
 log = logging.getLogger(__name__)
+R = TypeVar("R", RequestState, HelperState)
 
 
 def encode_record(partition: int, record: RequestState | HelperState) -> bytes:
@@ -60,45 +60,15 @@ def encode_profile(partition: int, profile: HelperProfile) -> bytes:
 _PROFILE = {"profile"}
 
 
-#: A request's spec and plan (the ladder's snapshot) are stored under its id and this suffix,
-#: the rest of its record under its id alone: neither changes after submission, but they are
-#: about three quarters of the record, which every command on the request rewrites. A record
-#: under the id that holds a `spec` (written before the split) is read whole.
-SPEC_SUFFIX = "\x00spec"
-_SPEC_PLAN = {"spec", "plan"}
-
-
-def encode_request_status(partition: int, request: RequestState) -> bytes:
-    """The request's record without its spec and plan (stored under SPEC_SUFFIX)."""
-    body = request.model_dump_json(exclude=_SPEC_PLAN).encode()
-    return b'{"p":%d,"r":%b}' % (partition, body)
-
-
-def encode_request_spec(partition: int, request: RequestState) -> bytes:
-    """`{"spec": …, "plan": …}` of the request."""
-    body = request.model_dump_json(include=_SPEC_PLAN).encode()
-    return b'{"p":%d,"r":%b}' % (partition, body)
-
-
-@dataclass
-class _Split:
-    """A table's records read in pairs: each record's own fields and its part record."""
-
-    records: list[tuple[int, str, dict[str, Any], bool]]  # (partition, key, fields, split)
-    skipped: int  # records of other partitions
-    orphans: list[tuple[int, str]]  # part records whose record is gone
-
-
-def _read_split(
-    items: Iterable[tuple[Any, Any]],
-    partitions: frozenset[int] | None,
-    suffix: str,
-    whole_field: str,
-    join: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
-    what: str,
-) -> _Split:
-    parts: dict[tuple[int, str], dict[str, Any]] = {}
-    own: list[tuple[int, str, dict[str, Any]]] = []
+def read_helpers(
+    items: Iterable[tuple[Any, Any]], partitions: frozenset[int] | None = None
+) -> tuple[list[HelperState], int, dict[tuple[int, str], HelperProfile]]:
+    """The helpers of `partitions` (None: of every partition) in a helper table's (key, value)
+    items, each from its record and its profile record (or from a record written whole, before
+    the split); the count of other partitions' records; and the profiles read from profile
+    records, by (partition, helper id): what the table holds."""
+    profiles: dict[tuple[int, str], dict[str, Any]] = {}
+    statuses: list[tuple[int, str, dict[str, Any]]] = []
     skipped = 0
     for key, raw in items:
         if raw is None:
@@ -108,72 +78,41 @@ def _read_split(
             skipped += 1
             continue
         k = key.decode() if isinstance(key, bytes) else str(key)
-        if k.endswith(suffix):
-            parts[(p, k.removesuffix(suffix))] = rec
+        if k.endswith(PROFILE_SUFFIX):
+            profiles[(p, k.removesuffix(PROFILE_SUFFIX))] = rec
         else:
-            own.append((p, k, rec))
-    records: list[tuple[int, str, dict[str, Any], bool]] = []
-    for p, k, rec in own:
-        if whole_field in rec:  # written whole (before the split, or by a rollback)
-            records.append((p, k, rec, False))
-            continue
-        part = parts.pop((p, k), None)
-        if part is None:  # the part is always written first: a broken table
-            log.error("%s %s on partition %d has no %s record: left out", what, k, p, whole_field)
-            continue
-        records.append((p, k, join(rec, part), True))
-    # A part left over with no record at all: its record was deleted and the worker stopped
-    # before the part was.
-    keys = {(p, k) for p, k, _ in own}
-    orphans = [pk for pk in parts if pk not in keys]
-    return _Split(records, skipped, orphans)
-
-
-def read_helpers(
-    items: Iterable[tuple[Any, Any]], partitions: frozenset[int] | None = None
-) -> tuple[list[HelperState], int, dict[tuple[int, str], HelperProfile]]:
-    """The helpers of `partitions` (None: of every partition) in a helper table's (key, value)
-    items, each from its record and its profile record (or from a record written whole, before
-    the split); the count of other partitions' records; and the profiles read from profile
-    records, by (partition, helper id): what the table holds."""
-    read = _read_split(
-        items, partitions, PROFILE_SUFFIX, "profile", lambda r, p: {**r, "profile": p}, "helper"
-    )
+            statuses.append((p, k, rec))
     helpers: list[HelperState] = []
     stored: dict[tuple[int, str], HelperProfile] = {}
-    for p, k, rec, split in read.records:
-        helper = HelperState.model_validate(rec)
-        if split:
-            stored[(p, k)] = helper.profile
+    for p, k, rec in statuses:
+        if "profile" in rec:  # written whole (before the split, or by a rollback)
+            helpers.append(HelperState.model_validate(rec))
+            continue
+        profile = profiles.get((p, k))
+        if profile is None:  # the profile is always written first: a broken table
+            log.error("helper %s on partition %d has no profile record: left out", k, p)
+            continue
+        helper = HelperState.model_validate({**rec, "profile": profile})
+        stored[(p, k)] = helper.profile
         helpers.append(helper)
-    return helpers, read.skipped, stored
+    return helpers, skipped, stored
 
 
-StoredSpec = tuple[RequestSpec, EscalationPlan]
-
-
-@dataclass
-class StoredRequests:
-    requests: list[RequestState]
-    skipped: int
-    specs: dict[tuple[int, str], StoredSpec]  # what the spec records hold
-    orphans: list[tuple[int, str]]  # spec records of deleted requests
-
-
-def read_requests(
-    items: Iterable[tuple[Any, Any]], partitions: frozenset[int] | None = None
-) -> StoredRequests:
-    """The requests of `partitions` in a request table's items, each from its record and its
-    spec record (or from a record written whole), as `read_helpers` reads helpers."""
-    read = _read_split(items, partitions, SPEC_SUFFIX, "spec", lambda r, s: {**r, **s}, "request")
-    requests: list[RequestState] = []
-    specs: dict[tuple[int, str], StoredSpec] = {}
-    for p, k, rec, split in read.records:
-        request = RequestState.model_validate(rec)
-        if split:
-            specs[(p, k)] = (request.spec, request.plan)
-        requests.append(request)
-    return StoredRequests(requests, read.skipped, specs, read.orphans)
+def _owned(
+    items: Iterable[tuple[Any, Any]], partitions: frozenset[int], model: type[R]
+) -> tuple[list[R], int]:
+    """Decode the stored records of `partitions`; count those of other partitions."""
+    owned: list[R] = []
+    skipped = 0
+    for _, raw in items:
+        if raw is None:
+            continue
+        p, rec = decode_record(raw)
+        if p in partitions:
+            owned.append(model.model_validate(rec))
+        else:
+            skipped += 1
+    return owned, skipped
 
 
 def _sealed(
@@ -207,10 +146,6 @@ class WorkerState:
     # (partition, helper id) -> the profile object its profile record holds: a helper whose
     # profile is still that very object is written without it (PROFILE_SUFFIX).
     stored_profiles: dict[tuple[int, str], HelperProfile] = field(default_factory=dict)
-    # (partition, request id) -> the spec and plan objects its spec record holds (SPEC_SUFFIX).
-    stored_specs: dict[tuple[int, str], StoredSpec] = field(default_factory=dict)
-    # Spec records whose request record is gone: the next prune deletes them.
-    orphan_specs: list[tuple[int, str]] = field(default_factory=list)
 
     @classmethod
     def rebuild(
@@ -222,32 +157,27 @@ class WorkerState:
         plans: Mapping[Urgency, EscalationPlan] | None = None,
         keys: KeyRing | None = None,
     ) -> WorkerState:
-        stored = read_requests(requests_items, partitions)
+        reqs, skipped_r = _owned(requests_items, partitions, RequestState)
         helpers, skipped_h, stored_profiles = read_helpers(helpers_items, partitions)
-        reqs = stored.requests
         if keys is not None:
             reqs, helpers = _sealed(keys, reqs, helpers)
-        skipped = stored.skipped + skipped_h
+        skipped = skipped_r + skipped_h
         state = cls(
             core=DispatchState.rebuild(helpers, reqs, plans=plans),
             generation=generation,
             partitions=partitions,
             # A profile sealed just now is another object: written with the helper's next write.
             stored_profiles=stored_profiles,
-            stored_specs=stored.specs,
-            orphan_specs=stored.orphans,
         )
         state.heap = DeadlineHeap.restored(state.core.deadlines())
         log.info(
             "state rebuilt for partitions %s: %d requests, %d helpers, %d deadlines"
-            " (%d records of other partitions ignored, %d spec records of deleted requests"
-            " to delete)",
+            " (%d records of other partitions ignored)",
             sorted(partitions),
             len(reqs),
             len(helpers),
             len(state.heap),
             skipped,
-            len(state.orphan_specs),
         )
         return state
 

@@ -54,7 +54,7 @@ async def test_an_offered_helper_is_written_without_its_profile(tmp_path: Path) 
     assert not sink.letters
     offered = {k for k, _ in table.writes}
     assert offered and offered <= {b"a", b"b", b"c"}  # their counters, not their profiles
-    assert rt.stats.table_writes == 6 + len(offered) + 2  # and the request, its spec first
+    assert rt.stats.table_writes == 6 + len(offered) + 1  # and the request
     # The tables are the state: every helper whole, counters and profile.
     tables = rebuilt(rt)
     assert tables.core.helpers == rt.state.core.helpers
