@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
         metavar="DIR",
-        help="sample worker-1 and the API with py-spy during each fixed rate (collapsed "
-        "stacks into DIR; needs py-spy in the venv)",
+        help="sample worker-1 and the API with py-spy during each fixed rate, the thread "
+        "holding the GIL only (collapsed stacks into DIR; needs py-spy in the venv)",
     )
     parser.add_argument(
         "--pg-statements",

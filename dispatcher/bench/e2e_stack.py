@@ -77,7 +77,13 @@ def profile(
     proc: Proc, seconds: float, label: str, profile_dir: Path | None
 ) -> subprocess.Popen[bytes] | None:
     """Sample `proc` with py-spy for `seconds` (collapsed stacks into `profile_dir`); None
-    without a profile dir or without py-spy. py-spy stops by itself."""
+    without a profile dir or without py-spy. py-spy stops by itself.
+
+    Only the thread holding the GIL is sampled (`--gil`): a worker runs two Python threads
+    (its event loop and Faust's consumer thread), and a thread waiting for the GIL was
+    otherwise sampled in the frame that waits - after a socket write, mostly, which made
+    those writes look like a tenth of the worker while its kernel time is about that for
+    everything (session 16). What is left is where the Python CPU goes."""
     spy = py_spy()
     if profile_dir is None or spy is None:
         return None
@@ -98,6 +104,7 @@ def profile(
             "--output",
             str(out),
             "--nonblocking",
+            "--gil",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
