@@ -32,7 +32,37 @@ def encode_record(partition: int, record: RequestState | HelperState) -> bytes:
     """`{"p": partition, "r": the record as JSON}`. The record is serialised by pydantic's
     own JSON encoder, not `json.dumps(model_dump(mode="json"))`: the same document once
     decoded, in about a quarter of the time (the worker writes one per changed record)."""
+    if type(record) is RequestState:
+        return b'{"p":%d,"r":%b}' % (partition, encode_request(record))
     return b'{"p":%d,"r":%b}' % (partition, record.model_dump_json().encode())
+
+
+_REQUEST_HEAD = b'{"v":1,'
+_SPEC_PLAN = {"spec", "plan"}
+_PLAN_JSON: dict[int, tuple[EscalationPlan, bytes]] = {}  # id → (the plan, its JSON)
+_PLAN_JSON_MAX = 1024
+
+
+def encode_request(request: RequestState) -> bytes:
+    """`request.model_dump_json()`, byte for byte, with its plan's JSON made once per plan
+    object: a request's plan is the plan set's own object until a rebuild, never changed, yet
+    its steps' serializer was ~45 % of each request write (7.5 of 16.6 µs)."""
+    plan = request.plan
+    cached = _PLAN_JSON.get(id(plan))
+    if cached is None or cached[0] is not plan:  # the entry keeps its plan alive: belt and braces
+        if len(_PLAN_JSON) >= _PLAN_JSON_MAX:
+            _PLAN_JSON.clear()  # after rebuilds, one per request: keep the bound simple
+        cached = _PLAN_JSON[id(plan)] = (plan, plan.model_dump_json().encode())
+    rest = request.model_dump_json(exclude=_SPEC_PLAN).encode()
+    if not rest.startswith(_REQUEST_HEAD):  # a schema whose first field is not `v`: as is
+        return request.model_dump_json().encode()
+    spec = request.spec.model_dump_json().encode()
+    return b'%b"spec":%b,"plan":%b,%b' % (
+        _REQUEST_HEAD,
+        spec,
+        cached[1],
+        rest[len(_REQUEST_HEAD) :],
+    )
 
 
 def decode_record(raw: bytes) -> tuple[int, dict[str, Any]]:
