@@ -192,10 +192,11 @@ class Bench(BenchSteps):
                             p.phase(f"@{rate:.0f}/s: {line}")
                     self.scenarios += described
                     known.append((rate, result.sustainable(self.observer.obs.offer_event_at)))
-                    f, ph = described[0], described[1]
+                    f, ph, after = described[0], described[1], described[2]
                     p.phase(
                         f"@{rate:.0f}/s: achieved {f['rate']}/s, first offer p50 {f['p50_ms']} "
-                        f"p99 {f['p99_ms']} ms; phone p99 {ph['p99_ms']} ms; missing {f['missing']}"
+                        f"p99 {f['p99_ms']} ms (after the 202: p50 {after['p50_ms']} p99 "
+                        f"{after['p99_ms']}); phone p99 {ph['p99_ms']} ms; missing {f['missing']}"
                     )
                     await asyncio.sleep(1.0)
 

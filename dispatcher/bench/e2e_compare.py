@@ -41,7 +41,7 @@ PACKAGES = ("dispatcher", "schemas", "streams")  # what the worker and the API i
 
 def _figures(run: dict[str, Any]) -> dict[str, Any]:
     """One run's figures: the headline scalars, CPU ms per request (total and per process)
-    and intake → first offer p50/p99 at each fixed rate."""
+    and intake → first offer p50/p99 at each fixed rate, and its part after the 202."""
     out: dict[str, Any] = {k: run.get(k) for k in FIGURES}
     cpu = run.get("cpu_ms_per_request") or {}
     out["cpu_ms_per_request"] = cpu.get("total")
@@ -54,6 +54,10 @@ def _figures(run: dict[str, Any]) -> dict[str, Any]:
             rate = f"{s['offered_rate']:g}"
             out[f"first_offer_p50_ms@{rate}"] = s.get("p50_ms")
             out[f"first_offer_p99_ms@{rate}"] = s.get("p99_ms")
+        if s.get("kind") == "fixed_rate" and s.get("name") == "answer_to_first_offer":
+            rate = f"{s['offered_rate']:g}"
+            out[f"offer_after_202_p50_ms@{rate}"] = s.get("p50_ms")
+            out[f"offer_after_202_p99_ms@{rate}"] = s.get("p99_ms")
     return out
 
 

@@ -113,6 +113,18 @@ class RunResult:
         )
         return out
 
+    def answered_scenario(self, name: str, arrived: dict[str, float]) -> dict[str, Any]:
+        """From each 202's receipt to the request's arrival (its first offer event): the
+        part of intake → first offer after the API answered, i.e. the worker's path and its
+        Kafka hops without the API's. Negative when the worker's offer was out before the
+        202 reached the load generator (it starts on the command as Kafka acknowledges it)."""
+        ok = [s for s in self.accepted() if s.request_id in arrived]
+        seconds = [arrived[s.request_id] - s.answered_at for s in ok if s.request_id]
+        out: dict[str, Any] = {"name": name, "offered_rate": self.offered_rate}
+        out.update(summarize(seconds))
+        out.update({"rate": round(self.achieved_rate(), 1), "count": len(seconds)})
+        return out
+
     def http_scenario(self) -> dict[str, Any]:
         ok = self.accepted()
         out: dict[str, Any] = {"name": "intake_http_202", "offered_rate": self.offered_rate}

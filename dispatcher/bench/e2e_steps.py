@@ -162,6 +162,7 @@ class BenchSteps:
         obs = self.observer.obs
         first = result.scenario("intake_to_first_offer", obs.offer_event_at)
         phone = result.scenario("intake_to_phone", obs.offer_push_at)
+        after = result.answered_scenario("answer_to_first_offer", obs.offer_event_at)
         http = result.http_scenario()
         t0, t1 = result.window
         late = [s for at, s in list(obs.lateness) if t0 <= at <= t1]
@@ -184,7 +185,7 @@ class BenchSteps:
         }
         notify.update(summarize(hop))
         notify.update({"rate": round(len(hop) / (t1 - t0), 1), "count": len(hop)})
-        out = [first, phone, notify, http, lateness]
+        out = [first, phone, after, notify, http, lateness]
         first["cpu_ms_per_request"] = result.cpu
         for s in out:
             s.update({"workers": workers, "kind": kind, "bench_cpu_s": result.cpu_s})

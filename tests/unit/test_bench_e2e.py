@@ -159,6 +159,16 @@ def test_scenario_and_sustainability() -> None:
     assert not stopped.sustainable(arrived)
 
 
+def test_the_part_after_the_202_is_timed_from_each_answer() -> None:
+    # Answered 10 ms after the send; offers 50 ms after it, one before the answer arrived.
+    result, arrived = _run(100.0, [0.05] * 199 + [0.004] + [None])
+    s = result.answered_scenario("answer_to_first_offer", arrived)
+    assert s["count"] == 200  # the one without an offer left out
+    assert s["p50_ms"] == 40.0 and s["max_ms"] == 40.0
+    assert min(arrived[f"r{i}"] - result.sent[i].answered_at for i in range(200)) < 0
+    assert result.answered_scenario("x", {})["p50_ms"] is None
+
+
 def test_latency_counts_from_the_schedule_not_from_the_send() -> None:
     # Every request waited 0.8 s for a free slot, then took 0.3 s: a closed-loop clock
     # (started at the send) sees 300 ms; the open-loop one sees the 1.1 s users waited.

@@ -21,6 +21,13 @@ def run(intake: float, worker_cpu: float, p99_at_50: float) -> dict[str, Any]:
                 "p99_ms": p99_at_50,
             },
             {"kind": "fixed_rate", "name": "intake_http_202", "offered_rate": 50.0, "p99_ms": 9},
+            {
+                "kind": "fixed_rate",
+                "name": "answer_to_first_offer",
+                "offered_rate": 50.0,
+                "p50_ms": 0.5,
+                "p99_ms": p99_at_50 / 2,
+            },
         ],
     }
 
@@ -32,6 +39,7 @@ def test_figures_take_the_headline_cpu_per_process_and_first_offer_by_rate() -> 
     assert f["cpu_ms_per_request.worker-1"] == 7.5
     assert f["first_offer_p99_ms@50"] == 40.0
     assert "first_offer_p99_ms@50.0" not in f  # rates print as the user typed them
+    assert (f["offer_after_202_p50_ms@50"], f["offer_after_202_p99_ms@50"]) == (0.5, 20.0)
 
 
 def test_medians_per_tree_skip_missing_values() -> None:
