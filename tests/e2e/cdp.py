@@ -33,6 +33,20 @@ CHROMIUM_FLAGS = (
 )
 
 
+# What Chromium answers when an evaluation is caught by a navigation: the document it ran in
+# went away (a form submitted, a redirect). Puppeteer's waitForFunction retries on the same
+# messages; a probe polling across a navigation means "not there yet", not a failure.
+NAVIGATED_AWAY = (
+    "Inspected target navigated or closed",
+    "Execution context was destroyed",
+    "Cannot find context with specified id",
+)
+
+
+class PageNavigatedAway(RuntimeError):
+    """The evaluation's document was replaced while it ran."""
+
+
 def chromium_binary() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -80,6 +94,9 @@ class Browser:
             doc = json.loads(msg.data)
             if doc.get("id") == msg_id:
                 if "error" in doc:
+                    message = str(doc["error"].get("message", ""))
+                    if any(m in message for m in NAVIGATED_AWAY):
+                        raise PageNavigatedAway(f"{method}: {doc['error']}")
                     raise RuntimeError(f"{method}: {doc['error']}")
                 result: dict[str, Any] = doc.get("result", {})
                 return result
@@ -92,7 +109,10 @@ class Browser:
             "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
         )
         if "exceptionDetails" in result:
-            raise RuntimeError(str(result["exceptionDetails"]))
+            details = str(result["exceptionDetails"])
+            if any(m in details for m in NAVIGATED_AWAY):
+                raise PageNavigatedAway(details)
+            raise RuntimeError(details)
         return result["result"].get("value")
 
     async def screenshot(self, path: Path) -> None:
