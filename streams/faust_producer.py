@@ -1,6 +1,6 @@
 """Faust's aiokafka producer, with no linger on the records a step waits for.
 
-The worker's producer lingers 2 ms (streams/app.py) so that a decision's table writes, sent
+The worker's producer lingers 10 ms (streams/app.py) so that a decision's table writes, sent
 without waiting, share a produce request. The dispatch agent, though, awaits each decision's
 events record before it writes the tables and before it reads the next command: lingering that
 record only delays every command by the linger (on the way to the first offer, and in the one
