@@ -47,6 +47,12 @@ class PageNavigatedAway(RuntimeError):
     """The evaluation's document was replaced while it ran."""
 
 
+def _failure(text: str) -> RuntimeError:
+    if any(m in text for m in NAVIGATED_AWAY):
+        return PageNavigatedAway(text)
+    return RuntimeError(text)
+
+
 def chromium_binary() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -94,10 +100,7 @@ class Browser:
             doc = json.loads(msg.data)
             if doc.get("id") == msg_id:
                 if "error" in doc:
-                    message = str(doc["error"].get("message", ""))
-                    if any(m in message for m in NAVIGATED_AWAY):
-                        raise PageNavigatedAway(f"{method}: {doc['error']}")
-                    raise RuntimeError(f"{method}: {doc['error']}")
+                    raise _failure(f"{method}: {doc['error']}")
                 result: dict[str, Any] = doc.get("result", {})
                 return result
 
@@ -109,11 +112,16 @@ class Browser:
             "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
         )
         if "exceptionDetails" in result:
-            details = str(result["exceptionDetails"])
-            if any(m in details for m in NAVIGATED_AWAY):
-                raise PageNavigatedAway(details)
-            raise RuntimeError(details)
+            raise _failure(str(result["exceptionDetails"]))
         return result["result"].get("value")
+
+    async def evaluate_while_navigating(self, expression: str) -> Any:
+        """For polls that may run while the page navigates: None when the document was
+        replaced mid-evaluation (the next poll sees the new one)."""
+        try:
+            return await self.evaluate(expression)
+        except PageNavigatedAway:
+            return None
 
     async def screenshot(self, path: Path) -> None:
         shot = await self.send("Page.captureScreenshot", format="png")

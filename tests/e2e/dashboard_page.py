@@ -5,17 +5,8 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.cdp import Browser, PageNavigatedAway
+from tests.e2e.cdp import Browser
 from tests.support.waiting import eventually
-
-
-async def evaluate_while_navigating(browser: Browser, expression: str) -> object:
-    """For polls that may run while the page navigates: None when the document was replaced
-    mid-evaluation (the next poll sees the new one)."""
-    try:
-        return await browser.evaluate(expression)
-    except PageNavigatedAway:
-        return None
 
 
 async def sign_in(browser: Browser, api_url: str, token: str) -> None:
@@ -24,19 +15,17 @@ async def sign_in(browser: Browser, api_url: str, token: str) -> None:
     await browser.navigate(f"{api_url}/dashboard")
 
     async def sign_in_form() -> bool:
-        return bool(await evaluate_while_navigating(browser, "!!document.querySelector('#token')"))
+        return bool(await browser.evaluate_while_navigating("!!document.querySelector('#token')"))
 
     await eventually(sign_in_form, timeout=30, what="the sign-in form")
-    await evaluate_while_navigating(
-        browser,
+    await browser.evaluate_while_navigating(
         f"document.querySelector('#token').value = {json.dumps(token)};"
         " document.querySelector('form').submit(); true",
     )
 
     async def live() -> bool:
         # The submit navigates (POST, 303, GET /dashboard): a poll can land mid-navigation.
-        state = await evaluate_while_navigating(
-            browser,
+        state = await browser.evaluate_while_navigating(
             "location.pathname === '/dashboard' && !location.search"
             " && document.querySelector('#live')?.dataset.state",
         )

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.cdp import Browser, PageNavigatedAway, chromium_binary
-from tests.e2e.dashboard_page import evaluate_while_navigating
 from tests.support.waiting import eventually
 
 # Never resolves, and reloads the page under itself: the evaluation is always caught by
@@ -27,18 +26,18 @@ async def test_an_evaluation_caught_by_a_navigation_is_told_apart(tmp_path: Path
         await browser.start(binary)
         with pytest.raises(PageNavigatedAway):
             await browser.evaluate(CAUGHT_BY_NAVIGATION)
-        assert await evaluate_while_navigating(browser, CAUGHT_BY_NAVIGATION) is None
+        assert await browser.evaluate_while_navigating(CAUGHT_BY_NAVIGATION) is None
 
         # After the navigation the page answers again (polled: the reload may still run).
         async def loaded() -> bool:
-            state = await evaluate_while_navigating(browser, "document.readyState")
+            state = await browser.evaluate_while_navigating("document.readyState")
             return state == "complete"
 
         await eventually(loaded, timeout=30, what="the reloaded page")
         assert await browser.evaluate("1 + 1") == 2
         # A script error is still an error, not a navigation.
         with pytest.raises(RuntimeError) as raised:
-            await evaluate_while_navigating(browser, "undefinedName.property")
+            await browser.evaluate_while_navigating("undefinedName.property")
         assert not isinstance(raised.value, PageNavigatedAway)
     finally:
         await browser.close()
