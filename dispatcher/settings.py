@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     # since a server closing just as the client reuses the connection fails that request
     # ("Server disconnected without sending a response": uvicorn's 5 s = httpx's 5 s raced).
     api_keepalive_seconds: int = Field(90, ge=1)
+    # `Server-Timing` on POST /v1/requests' answers (api/server_timing.py): the phases of
+    # each intake. Off: it tells callers how long the database and Kafka took. `bench e2e`
+    # turns it on for its own API.
+    server_timing: bool = False
     roster_max_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # a community's whole ledger
     # The unrecorded sweeper (api/unrecorded_sweeper.py): acknowledged commands not recorded
     # after this long are produced again (same command id).

@@ -146,5 +146,10 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     app.include_router(config_routes.router)
     ops_web.install(app, settings)
     # Last, so outermost of our middlewares: the bot intake served below the framework.
-    app.add_middleware(IntakeRoute, endpoint=requests.submit_request, limit=settings.max_body_bytes)
+    app.add_middleware(
+        IntakeRoute,
+        endpoint=requests.submit_request,
+        limit=settings.max_body_bytes,
+        timing=settings.server_timing,
+    )
     return app

@@ -23,7 +23,7 @@ import asyncpg
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from dispatcher.api import idempotency
+from dispatcher.api import idempotency, server_timing
 from dispatcher.api.bot_auth import DeferredClaim, replayed
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
@@ -140,6 +140,7 @@ async def _record(
     fresh_body = render(fresh)
     fresh_json = as_json(fresh_body)
     answer_json = fresh_json if claim is not None else None
+    server_timing.mark("prepare")
     submitted = await intake.submit(
         deps.intake_db,
         webhook=webhook.webhook if webhook else None,
@@ -153,6 +154,7 @@ async def _record(
         window_s=float(MERGE_WINDOW_S),
         answer_json=answer_json,
     )
+    server_timing.mark("statement")
     if submitted.replayed:
         raise replayed()
     if webhook is not None:
@@ -184,6 +186,7 @@ async def _queue(
         # first, not only the unrecorded sweeper (which may be off). Sent again as a
         # retry does (`_send_again`): the same command, applied once by the worker.
         await send_stored(deps, await deps.pool(), submitted.earlier)
+        server_timing.mark("queue")
         observe_request_merged(spec)
         number = emergency_for(spec)
         return Accepted(
@@ -201,6 +204,7 @@ async def _queue(
     # here, the caller gets no 202, and the unrecorded sweeper re-sends the stored command
     # (a report merged into this request meanwhile is therefore never lost either).
     await produce(deps, recorded.command, recorded.command_json)
+    server_timing.mark("queue")
     observe_request_submitted(spec)
     return recorded.fresh
 

@@ -16,6 +16,9 @@ below it did for that route:
 - the exception middlewares: `HTTPException` and `RequestValidationError` answered by the
   app's own exception handlers (the same JSON shapes, status codes and headers).
 
+With `timing` (`DISPATCH_SERVER_TIMING`), each answer also carries `Server-Timing`: the
+phases of this request (`api/server_timing.py`).
+
 Every other request (another path or method, a query string, a `root_path`) goes down the
 framework's stack unchanged.
 """
@@ -32,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dispatcher.api import server_timing
 from dispatcher.api.body_limit import counting, declared_refusal, reply
 from dispatcher.ops.api_metrics import HTTP_REQUESTS, HTTP_SECONDS
 
@@ -40,10 +44,11 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class IntakeRoute:
-    def __init__(self, app: ASGIApp, endpoint: Endpoint, limit: int) -> None:
+    def __init__(self, app: ASGIApp, endpoint: Endpoint, limit: int, timing: bool = False) -> None:
         self.app = app
         self.endpoint = endpoint
         self.limit = limit
+        self.timing = timing
         self._routed = HTTP_SECONDS.labels("POST", PATH)
         self._unrouted = HTTP_SECONDS.labels("POST", "unmatched")
         # The common case's counter, looked up once.
@@ -62,12 +67,20 @@ class IntakeRoute:
         start = time.perf_counter()
         status = 500
         timer = self._routed
+        phases, token = server_timing.begin(start) if self.timing else (None, None)
 
         async def observed(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                timer.observe(time.perf_counter() - start)
+                now = time.perf_counter()
+                timer.observe(now - start)
+                if phases is not None:
+                    headers = [
+                        *message.get("headers", ()),
+                        (server_timing.HEADER, phases.header(now)),
+                    ]
+                    message = {**message, "headers": headers}
             await send(message)
 
         route = PATH
@@ -79,6 +92,8 @@ class IntakeRoute:
                 return
             await self._serve(scope, counting(receive, self.limit), observed)
         finally:
+            if token is not None:
+                server_timing.end(token)
             if status == 202 and route == PATH:
                 self._accepted.inc()
             else:

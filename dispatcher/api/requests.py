@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
+from dispatcher.api import server_timing
 from dispatcher.api.bot_auth import BotOrStaff, Caller, ensure_community, submitting_caller
 from dispatcher.api.command_queue import request_id_for, send_command, submit_once
 from dispatcher.api.deps import ApiDeps
@@ -119,9 +120,11 @@ async def submit_request(request: Request) -> Response:
     # The bot intake's hot path: no per-request dependency resolution (it cost more CPU
     # than the route itself); the caller is authenticated before the body is parsed.
     async with submitting_caller(request) as caller:
+        server_timing.mark("auth")
         key = request.headers.get("idempotency-key")
         content_type = request.headers.get("content-type")
         body = parse_json_body(HelpRequestIn, content_type, await request.body())
+        server_timing.mark("parse")
         return await _submit(request, caller, body, _checked(key))
 
 

@@ -35,7 +35,7 @@ from dispatcher.bench.e2e_options import (
     machine_info,
 )
 from dispatcher.bench.e2e_pg import HOW_TO_ENABLE, StatementMeter, per_request, pg_lines
-from dispatcher.bench.e2e_report import table
+from dispatcher.bench.e2e_report import phases_line, table
 from dispatcher.bench.e2e_stack import (
     BOT_ID,
     BOT_SECRET,
@@ -198,6 +198,7 @@ class Bench(BenchSteps):
                         f"p99 {f['p99_ms']} ms (after the 202: p50 {after['p50_ms']} p99 "
                         f"{after['p99_ms']}); phone p99 {ph['p99_ms']} ms; missing {f['missing']}"
                     )
+                    p.phase(f"@{rate:.0f}/s: {phases_line(described[4].get('phases'))}")
                     await asyncio.sleep(1.0)
 
                 ceilings: dict[str, Any] = {}

@@ -40,8 +40,9 @@ PACKAGES = ("dispatcher", "schemas", "streams")  # what the worker and the API i
 
 
 def _figures(run: dict[str, Any]) -> dict[str, Any]:
-    """One run's figures: the headline scalars, CPU ms per request (total and per process)
-    and intake → first offer p50/p99 at each fixed rate, and its part after the 202."""
+    """One run's figures: the headline scalars, CPU ms per request (total and per process),
+    the intake's phases by the API's Server-Timing (when its tree reports them), and
+    intake → first offer p50/p99 at each fixed rate, and its part after the 202."""
     out: dict[str, Any] = {k: run.get(k) for k in FIGURES}
     cpu = run.get("cpu_ms_per_request") or {}
     out["cpu_ms_per_request"] = cpu.get("total")
@@ -49,6 +50,9 @@ def _figures(run: dict[str, Any]) -> dict[str, Any]:
         out[f"cpu_ms_per_request.{share}"] = cpu.get(share)
     for proc, ms in (cpu.get("per_process") or {}).items():
         out[f"cpu_ms_per_request.{proc}"] = ms
+    for phase, ms in (run.get("intake_phases_ms") or {}).items():
+        out[f"intake_phase_p50_ms.{phase}"] = ms.get("p50_ms")
+        out[f"intake_phase_p99_ms.{phase}"] = ms.get("p99_ms")
     for s in run.get("scenarios", []):
         if s.get("kind") == "fixed_rate" and s.get("name") == "intake_to_first_offer":
             rate = f"{s['offered_rate']:g}"

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dispatcher.api import server_timing
 from dispatcher.bench.e2e_city import KeysExhaustedError, RequestFactory
 from dispatcher.bench.e2e_http import HttpClient, HttpError
 from dispatcher.bench.e2e_observe import Observer, signed_headers
@@ -68,6 +69,7 @@ class Sent:
     answered_at: float = 0.0
     merged: bool = False
     error: str | None = None
+    phases: dict[str, float] | None = None  # the API's Server-Timing of its 202 (ms)
 
 
 @dataclass
@@ -133,6 +135,7 @@ class RunResult:
         out.update(sent_summary(latencies(ok, answered, "sent")))
         out.update(self.generator_lateness())
         out.update({"rate": round(self.achieved_rate(), 1), "count": len(ok)})
+        out["phases"] = intake_phases(ok)
         return out
 
     def generator_lateness(self) -> dict[str, Any]:
@@ -155,6 +158,27 @@ class RunResult:
             and s["http_errors"] <= 0.01 * s["sent"]
             and s["rate"] >= 0.9 * self.offered_rate
         )
+
+
+def intake_phases(ok: list[Sent]) -> dict[str, dict[str, Any]] | None:
+    """p50/p99/max ms of each phase the API's `Server-Timing` named (auth, parse, prepare,
+    statement, queue, total), and `outside_app`: the rest of each 202's latency from the
+    actual send (the load generator's client, the sockets, the HTTP server's parsing and
+    the framework's layers above the intake route). None when no answer carried phases
+    (the API's setting off, or a revision without it)."""
+    timed = [s for s in ok if s.phases and "total" in s.phases and s.answered_at]
+    if not timed:
+        return None
+    names = list(dict.fromkeys(name for s in timed for name in s.phases or {}))
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        out[name] = summarize(
+            [s.phases[name] / 1e3 for s in timed if s.phases and name in s.phases]
+        )
+    out["outside_app"] = summarize(
+        [(s.answered_at - s.at) - (s.phases or {})["total"] / 1e3 for s in timed]
+    )
+    return out
 
 
 def latencies(sent: list[Sent], arrived: dict[str, float], origin: str) -> list[float]:
@@ -208,6 +232,7 @@ async def offer_load(
                 doc = r.json()
                 rec.request_id = doc.get("request_id")
                 rec.merged = bool(doc.get("merged"))
+                rec.phases = server_timing.parse(r.headers.get("server-timing")) or None
             else:
                 rec.error = r.text[:200]
         except (HttpError, TimeoutError, OSError) as exc:

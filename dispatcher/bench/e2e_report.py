@@ -19,6 +19,14 @@ def intake_line(r: dict[str, Any]) -> str:
     )
 
 
+def phases_line(phases: dict[str, dict[str, Any]] | None) -> str:
+    """The intake's phases at the intake rate, by the API's Server-Timing."""
+    if not phases:
+        return "intake phases: not reported (the API's Server-Timing is off)"
+    each = ", ".join(f"{name} {v['p50_ms']}/{v['p99_ms']}" for name, v in phases.items())
+    return f"intake phases p50/p99 ms (the API's Server-Timing, then outside it): {each}"
+
+
 def cpu_line(cpu: dict[str, Any] | None) -> str:
     if not cpu:
         return "CPU per request: not measured"
@@ -48,6 +56,7 @@ def table(result: dict[str, Any]) -> str:
         f", p99 ×{result['e2e_p99_over_floor']} (from the actual send: "
         f"p99 ×{result['e2e_p99_over_floor_sent']})",
         intake_line(result),
+        phases_line(result.get("intake_phases_ms")),
         cpu_line(result["cpu_ms_per_request"]),
         "latencies are open loop: from each request's scheduled time",
         "",

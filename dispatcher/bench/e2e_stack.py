@@ -38,6 +38,10 @@ def bench_stack(
         "DISPATCH_PLAN_TIME_SCALE": str(plan_time_scale),
         "DISPATCH_STAFF_TOKEN": STAFF_TOKEN,
         "DISPATCH_LOG_LEVEL": "WARNING",
+        # Each 202 says where the API's time went (api/server_timing.py; off by default):
+        # the intake's phases beside the load generator's latency. A revision without it
+        # (`--compare`) ignores the setting and reports no phases.
+        "DISPATCH_SERVER_TIMING": "true",
     }
     if partition_table:
         env["DISPATCH_COMMUNITY_PARTITIONS"] = json.dumps(dict(partition_table))

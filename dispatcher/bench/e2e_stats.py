@@ -65,6 +65,8 @@ def headline(
         "intake_sent_p50_ms": intake["sent_p50_ms"] if intake else None,
         "intake_sent_p99_ms": intake["sent_p99_ms"] if intake else None,
         "intake_offered_rate": intake["offered_rate"] if intake else None,
+        # Where the 202's time went, by the API's Server-Timing (None: not reported).
+        "intake_phases_ms": intake.get("phases") if intake else None,
         # What the load generator itself added (its pacing), in the intake figures above.
         "generator_lateness_p50_ms": intake.get("generator_lateness_p50_ms") if intake else None,
         "generator_lateness_p99_ms": intake.get("generator_lateness_p99_ms") if intake else None,

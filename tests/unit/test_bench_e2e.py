@@ -195,6 +195,21 @@ def test_the_generators_own_lateness_is_reported_beside_the_latencies() -> None:
     assert prompt.http_scenario()["generator_lateness_p99_ms"] == 0.0
 
 
+def test_the_intakes_phases_come_from_each_answers_server_timing() -> None:
+    # Every 202 took 10 ms from the send; the API timed 7 ms of it in its phases.
+    result, _ = _run(100.0, [0.05] * 200)
+    assert result.http_scenario()["phases"] is None  # no answer carried Server-Timing
+    for i, s in enumerate(result.sent):
+        statement = 3.0 if i < 150 else 5.0
+        s.phases = {"auth": 0.5, "statement": statement, "queue": 1.5, "total": 7.0}
+    result.sent.append(Sent(scheduled=0.0, at=0.0, status=401))  # refused: not counted
+    phases = result.http_scenario()["phases"]
+    assert list(phases) == ["auth", "statement", "queue", "total", "outside_app"]
+    assert (phases["statement"]["p50_ms"], phases["statement"]["p99_ms"]) == (3.0, 5.0)
+    assert phases["total"]["p50_ms"] == 7.0
+    assert phases["outside_app"]["p50_ms"] == pytest.approx(3.0)  # 10 ms seen − 7 ms timed
+
+
 def test_deadline_lateness_matches_in_either_order() -> None:
     obs = Observations()
     obs.note_deadline("c1", due=1000.0, now=1.0)
@@ -215,7 +230,8 @@ def test_headline_figures() -> None:
     fixed = [
         _fixed("intake_to_first_offer", 50.0, rate=50.0, p50_ms=20.0, p99_ms=40.0,
                sent_p99_ms=30.0, cpu_ms_per_request=cpu50),
-        _fixed("intake_http_202", 50.0, p50_ms=3.0, p99_ms=9.0, sent_p50_ms=2.0, sent_p99_ms=8.0),
+        _fixed("intake_http_202", 50.0, p50_ms=3.0, p99_ms=9.0, sent_p50_ms=2.0, sent_p99_ms=8.0,
+               phases={"statement": {"p50_ms": 1.0}}),
         _fixed("intake_to_first_offer", 200.0, rate=190.0, p50_ms=80.0, p99_ms=900.0,
                sent_p99_ms=200.0, cpu_ms_per_request=cpu200),
         _fixed("intake_http_202", 200.0, p50_ms=30.0, p99_ms=90.0, sent_p50_ms=5.0,
@@ -224,12 +240,14 @@ def test_headline_figures() -> None:
     h = headline(fixed, {"p50_ms": 1.0, "p99_ms": 4.0}, 150.0)
     assert h["ceiling_req_s_one_worker"] == 150.0
     assert (h["intake_p50_ms"], h["intake_p99_ms"], h["intake_offered_rate"]) == (3.0, 9.0, 50.0)
+    assert h["intake_phases_ms"] == {"statement": {"p50_ms": 1.0}}  # at the intake rate
     assert h["e2e_p99_over_floor"] == 10.0 and h["e2e_p99_over_floor_sent"] == 7.5
     cpu = h["cpu_ms_per_request"]
     assert cpu["total"] == 12.0 and cpu["offered_rate"] == 200.0  # the busiest run
     assert cpu["by_offered_rate"] == {"50.0": 30.0, "200.0": 12.0}
     empty = headline([], {"p50_ms": 1.0, "p99_ms": 4.0}, None)
     assert empty["cpu_ms_per_request"] is None and empty["intake_p50_ms"] is None
+    assert empty["intake_phases_ms"] is None
 
 
 def test_floor_reports_p99_per_block_in_sending_order() -> None:

@@ -42,6 +42,16 @@ def test_figures_take_the_headline_cpu_per_process_and_first_offer_by_rate() -> 
     assert (f["offer_after_202_p50_ms@50"], f["offer_after_202_p99_ms@50"]) == (0.5, 20.0)
 
 
+def test_figures_take_the_intakes_phases_when_reported() -> None:
+    assert not any(k.startswith("intake_phase") for k in _figures(run(3.0, 7.5, 40.0)))
+    timed = run(3.0, 7.5, 40.0) | {
+        "intake_phases_ms": {"statement": {"p50_ms": 0.9, "p99_ms": 3.2}, "queue": {"p50_ms": 0.7}}
+    }
+    f = _figures(timed)
+    assert (f["intake_phase_p50_ms.statement"], f["intake_phase_p99_ms.statement"]) == (0.9, 3.2)
+    assert f["intake_phase_p50_ms.queue"] == 0.7 and f["intake_phase_p99_ms.queue"] is None
+
+
 def test_medians_per_tree_skip_missing_values() -> None:
     runs = [
         {"tree": "base", "figures": _figures(run(10.0, 8.0, 100.0))},

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from dispatcher.api import server_timing
 from dispatcher.api.app import create_app
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.intake_route import IntakeRoute
@@ -232,3 +233,65 @@ async def test_an_unhandled_error_is_the_same_500(app: Any) -> None:
     assert "status" not in answers[1]  # below ServerErrorMiddleware: nothing sent yet
     assert metrics[0] == metrics[1]
     assert any(dict(labels).get("status") == "500" for _, labels in metrics[0])
+
+
+@pytest.fixture
+def timed_app(app: Any) -> Any:
+    """The same app with `DISPATCH_SERVER_TIMING` on."""
+    settings = Settings(max_body_bytes=LIMIT, server_timing=True)  # type: ignore[call-arg]
+    return create_app(settings, app.state.deps)
+
+
+def _timing(answer: dict[str, Any]) -> list[tuple[str, float]]:
+    values = [v.decode() for k, v in answer["headers"] if k == server_timing.HEADER]
+    assert len(values) == 1, answer["headers"]
+    out = []
+    for metric in values[0].split(", "):
+        name, dur = metric.split(";dur=")
+        out.append((name, float(dur)))
+    return out
+
+
+async def test_server_timing_names_each_phase_of_an_accepted_request(timed_app: Any) -> None:
+    good = _request()
+    scope = _scope(timed_app, {**signed(good, id="t1"), "x-bot-id": BOT})
+    answer = await _call(timed_app.build_middleware_stack(), scope, [good])
+    assert answer["status"] == 202
+    phases = _timing(answer)
+    names = [name for name, _ in phases]
+    assert names == ["auth", "parse", "prepare", "statement", "queue", "total"]
+    assert all(ms >= 0 for _, ms in phases)
+    total = dict(phases)["total"]
+    assert sum(ms for name, ms in phases if name != "total") <= total + 0.01  # 3 decimals each
+    assert server_timing._CURRENT.get() is None  # nothing left in the caller's context
+
+
+async def test_server_timing_of_a_refusal_has_the_phases_it_reached(timed_app: Any) -> None:
+    good = _request()
+    scope = _scope(timed_app, {**signed(good + b" ", id="t2"), "x-bot-id": BOT})
+    answer = await _call(timed_app.build_middleware_stack(), scope, [good])
+    assert answer["status"] == 401
+    assert [name for name, _ in _timing(answer)] == ["total"]
+
+
+async def test_no_server_timing_by_default(app: Any) -> None:
+    good = _request()
+    scope = _scope(app, {**signed(good, id="t3"), "x-bot-id": BOT})
+    answer = await _call(app.build_middleware_stack(), scope, [good])
+    assert answer["status"] == 202
+    assert all(k != server_timing.HEADER for k, _ in answer["headers"])
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        (None, {}),
+        ("", {}),
+        ("auth;dur=0.25, total;dur=1.5", {"auth": 0.25, "total": 1.5}),
+        ("prepare;dur=1, statement;dur=2, prepare;dur=3", {"prepare": 4.0, "statement": 2.0}),
+        ('cache;desc="hit", db;dur="53.2";desc=x', {"db": 53.2}),
+        ("db;dur=fast, app;DUR=1", {"app": 1.0}),
+    ],
+)
+def test_server_timing_values_parse(value: str | None, parsed: dict[str, float]) -> None:
+    assert server_timing.parse(value) == parsed
