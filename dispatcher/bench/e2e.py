@@ -198,6 +198,12 @@ class Bench(BenchSteps):
                         f"p99 {f['p99_ms']} ms (after the 202: p50 {after['p50_ms']} p99 "
                         f"{after['p99_ms']}); phone p99 {ph['p99_ms']} ms; missing {f['missing']}"
                     )
+                    stamped, seen = described[6], described[7]
+                    p.phase(
+                        f"@{rate:.0f}/s: after the 202, the worker's events record stamped p50 "
+                        f"{stamped['p50_ms']} p99 {stamped['p99_ms']} ms, then read by the bench "
+                        f"p50 {seen['p50_ms']} p99 {seen['p99_ms']} ms (Kafka timestamps: ±1 ms)"
+                    )
                     p.phase(f"@{rate:.0f}/s: {phases_line(described[4].get('phases'))}")
                     await asyncio.sleep(1.0)
 

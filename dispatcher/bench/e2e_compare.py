@@ -42,7 +42,8 @@ PACKAGES = ("dispatcher", "schemas", "streams")  # what the worker and the API i
 def _figures(run: dict[str, Any]) -> dict[str, Any]:
     """One run's figures: the headline scalars, CPU ms per request (total and per process),
     the intake's phases by the API's Server-Timing (when its tree reports them), and
-    intake → first offer p50/p99 at each fixed rate, and its part after the 202."""
+    intake → first offer p50/p99 at each fixed rate, its part after the 202, and of that the
+    part until the worker's events record was stamped."""
     out: dict[str, Any] = {k: run.get(k) for k in FIGURES}
     cpu = run.get("cpu_ms_per_request") or {}
     out["cpu_ms_per_request"] = cpu.get("total")
@@ -62,6 +63,10 @@ def _figures(run: dict[str, Any]) -> dict[str, Any]:
             rate = f"{s['offered_rate']:g}"
             out[f"offer_after_202_p50_ms@{rate}"] = s.get("p50_ms")
             out[f"offer_after_202_p99_ms@{rate}"] = s.get("p99_ms")
+        if s.get("kind") == "fixed_rate" and s.get("name") == "answer_to_offer_record":
+            rate = f"{s['offered_rate']:g}"
+            out[f"offer_record_after_202_p50_ms@{rate}"] = s.get("p50_ms")
+            out[f"offer_record_after_202_p99_ms@{rate}"] = s.get("p99_ms")
     return out
 
 

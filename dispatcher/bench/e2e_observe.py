@@ -42,7 +42,8 @@ _EVENT_HEAD = re.compile(
     rb'"body":\{"type":"([a-z_]+)"'
 )
 PENDING_MAX = 200_000
-_Reader = Callable[[bytes, float, "Observations"], None]
+# A record's value, its Kafka timestamp (epoch ms), the monotonic time it was read.
+_Reader = Callable[[bytes, int, float, "Observations"], None]
 
 
 def signed_headers(
@@ -73,6 +74,12 @@ class Observations:
     # Wall clock (epoch s): the worker's offer_sent occurred_at, and the push's receipt.
     offer_occurred: dict[str, float] = field(default_factory=dict)
     offer_push_wall: dict[str, float] = field(default_factory=dict)
+    # The events record that carried the first offer: its Kafka timestamp (the worker's
+    # producer stamps it when it sends: after the decision; epoch s, whole milliseconds),
+    # and `time.time() - time.monotonic()` when observing began, to set it against the
+    # monotonic times above (one process, one run: the two clocks do not drift apart).
+    offer_record_created: dict[str, float] = field(default_factory=dict)
+    wall_minus_monotonic: float = field(default_factory=lambda: time.time() - time.monotonic())
     pushes: int = 0
     events: int = 0
     commands: int = 0
@@ -235,10 +242,10 @@ class Observer:
             now = time.monotonic()
             for messages in batches.values():
                 for m in messages:
-                    read(m.value, now, obs)
+                    read(m.value, m.timestamp, now, obs)
 
     @staticmethod
-    def _command(value: bytes, now: float, obs: Observations) -> None:
+    def _command(value: bytes, created_ms: int, now: float, obs: Observations) -> None:
         obs.commands += 1
         if b'"deadline_reached"' in value:
             cid, issued = _COMMAND_ID.search(value), _ISSUED.search(value)
@@ -246,7 +253,7 @@ class Observer:
                 obs.note_deadline(cid.group(1).decode(), _epoch(issued.group(1)), now)
 
     @staticmethod
-    def _event(value: bytes, now: float, obs: Observations) -> None:
+    def _event(value: bytes, created_ms: int, now: float, obs: Observations) -> None:
         """A record of the events topic: one decision's events (schemas/event_batch.py).
 
         Scanned, not decoded: the few fields it needs sit in a fixed order at the head of
@@ -254,7 +261,7 @@ class Observer:
         cause, whose time is parsed once. A record laid out otherwise is decoded in full."""
         heads = _EVENT_HEAD.findall(value)
         if len(heads) != value.count(b'"event_id":'):
-            Observer._event_decoded(value, now, obs)
+            Observer._event_decoded(value, created_ms, now, obs)
             return
         obs.events += len(heads)
         cause = b""
@@ -264,18 +271,20 @@ class Observer:
                 if request_id not in obs.offer_event_at:
                     obs.offer_event_at[request_id] = now
                     obs.offer_occurred[request_id] = _epoch(occurred_at)
+                    obs.offer_record_created[request_id] = created_ms / 1000
             if caused_by != cause:  # the first event of a cause decides (note_caused)
                 cause = caused_by
                 obs.note_caused(caused_by.decode(), _epoch(occurred_at), now)
 
     @staticmethod
-    def _event_decoded(value: bytes, now: float, obs: Observations) -> None:
+    def _event_decoded(value: bytes, created_ms: int, now: float, obs: Observations) -> None:
         for event in peek_events(value):
             obs.events += 1
             rid, occurred = event.get("request_id"), _epoch(event["occurred_at"])
-            if event["body"]["type"] == "offer_sent" and rid:
-                obs.offer_event_at.setdefault(rid, now)
-                obs.offer_occurred.setdefault(rid, occurred)
+            if event["body"]["type"] == "offer_sent" and rid and rid not in obs.offer_event_at:
+                obs.offer_event_at[rid] = now
+                obs.offer_occurred[rid] = occurred
+                obs.offer_record_created[rid] = created_ms / 1000
             obs.note_caused(event["caused_by"], occurred, now)
 
     async def _stop(self) -> None:

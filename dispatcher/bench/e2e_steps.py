@@ -185,7 +185,21 @@ class BenchSteps:
         }
         notify.update(summarize(hop))
         notify.update({"rate": round(len(hop) / (t1 - t0), 1), "count": len(hop)})
-        out = [first, phone, after, notify, http, lateness]
+        # The part after the 202 in two, by the Kafka timestamp of the events record that
+        # carried the first offer (the worker's producer stamps it as it sends, after the
+        # decision; whole milliseconds): the worker's pickup and decision, then the record's
+        # hop to this bench's consumer, which the product's own path does not take (the
+        # worker's notify agent has the events in-process).
+        created = {r: t - obs.wall_minus_monotonic for r, t in obs.offer_record_created.items()}
+        stamped = result.answered_scenario("answer_to_offer_record", created)
+        hop_seen = [obs.offer_event_at[r] - created[r] for r in ids if r in created]
+        seen: dict[str, Any] = {
+            "name": "offer_record_to_observer",
+            "offered_rate": result.offered_rate,
+        }
+        seen.update(summarize(hop_seen))
+        seen.update({"rate": round(len(hop_seen) / (t1 - t0), 1), "count": len(hop_seen)})
+        out = [first, phone, after, notify, http, lateness, stamped, seen]
         first["cpu_ms_per_request"] = result.cpu
         for s in out:
             s.update({"workers": workers, "kind": kind, "bench_cpu_s": result.cpu_s})

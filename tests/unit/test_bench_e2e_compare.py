@@ -28,6 +28,13 @@ def run(intake: float, worker_cpu: float, p99_at_50: float) -> dict[str, Any]:
                 "p50_ms": 0.5,
                 "p99_ms": p99_at_50 / 2,
             },
+            {
+                "kind": "fixed_rate",
+                "name": "answer_to_offer_record",
+                "offered_rate": 50.0,
+                "p50_ms": 0.25,
+                "p99_ms": p99_at_50 / 4,
+            },
         ],
     }
 
@@ -40,6 +47,10 @@ def test_figures_take_the_headline_cpu_per_process_and_first_offer_by_rate() -> 
     assert f["first_offer_p99_ms@50"] == 40.0
     assert "first_offer_p99_ms@50.0" not in f  # rates print as the user typed them
     assert (f["offer_after_202_p50_ms@50"], f["offer_after_202_p99_ms@50"]) == (0.5, 20.0)
+    assert (f["offer_record_after_202_p50_ms@50"], f["offer_record_after_202_p99_ms@50"]) == (
+        0.25,
+        10.0,
+    )
 
 
 def test_figures_take_the_intakes_phases_when_reported() -> None:

@@ -250,10 +250,11 @@ def test_the_bench_observer_counts_every_event_of_a_batch_and_its_first_offer() 
     events = decision_events()
     obs = Observations()
     for _, value in encode_batches(events):
-        Observer._event(value, 5.0, obs)
+        Observer._event(value, 1_700_000_000_123, 5.0, obs)
     request_id = events[0].request_id
     assert obs.events == len(events) and request_id is not None
     assert obs.offer_event_at == {request_id: 5.0}
     assert obs.offer_occurred == {request_id: events[0].occurred_at.timestamp()}
-    Observer._event(stood_down(1)[0].model_dump_json().encode(), 6.0, obs)  # the old format
+    assert obs.offer_record_created == {request_id: 1_700_000_000.123}
+    Observer._event(stood_down(1)[0].model_dump_json().encode(), 0, 6.0, obs)  # the old format
     assert obs.events == len(events) + 1
