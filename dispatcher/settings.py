@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # A SIGKILLed worker's partitions move to the others after this long.
     broker_session_timeout_seconds: float = Field(10.0, ge=6)
     broker_heartbeat_interval_seconds: float = Field(2.0, gt=0)
+    # A diagnostic: count the worker's asyncio callbacks that ran at least this long, by
+    # task, on its /stats page (streams/loop_census.py). 0: off (it wraps every callback).
+    loop_census_ms: float = Field(0.0, ge=0)
     # A stopping worker waits this long for records its streams still hold (pushes in flight),
     # then exits without committing them: the next owner reads them again (streams/faust_stop.py).
     stop_drain_seconds: float = Field(5.0, ge=0)

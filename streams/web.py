@@ -11,6 +11,7 @@ from dispatcher.stats import percentile
 from streams.faust_consumer import ContiguousConsumer
 from streams.gc_freeze import AGEING as GC_AGEING
 from streams.gc_stats import WATCH as GC_WATCH
+from streams.loop_census import CENSUS as LOOP_CENSUS
 from streams.runtime import WorkerRuntime
 
 
@@ -46,6 +47,8 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
         "communities": {c: p.summary() for c, p in sorted(rt.communities.items())},
         # The collector's pauses since start-up (streams/gc_stats.py; zeros until installed).
         "gc": GC_WATCH.summary() | {"ageing_freeze": GC_AGEING.summary()},
+        # Callbacks that held a loop long, by task (streams/loop_census.py; None: off).
+        "loop_census": LOOP_CENSUS.summary(),
     }
 
 

@@ -26,6 +26,7 @@ from streams.dispatch_agent import DispatchAgent
 from streams.gc_freeze import AGEING as GC_AGEING
 from streams.gc_freeze import freeze_startup_objects
 from streams.gc_stats import WATCH as GC_WATCH
+from streams.loop_census import CENSUS as LOOP_CENSUS
 from streams.notify import NotifyAgent
 from streams.record_agent import RecordAgent
 from streams.runtime import WorkerRuntime
@@ -117,6 +118,8 @@ def main(argv: list[str]) -> int:
         override_logging=False,
     )
     freeze_startup_objects(settings.gc_thresholds)
+    if settings.loop_census_ms > 0:
+        LOOP_CENSUS.install(settings.loop_census_ms)
     GC_WATCH.install()  # after the start-up collection: /stats counts the serving worker's
     worker.execute_from_commandline()
     return 0

@@ -35,7 +35,7 @@ from dispatcher.bench.e2e_options import (
     machine_info,
 )
 from dispatcher.bench.e2e_pg import HOW_TO_ENABLE, StatementMeter, per_request, pg_lines
-from dispatcher.bench.e2e_report import phases_line, table
+from dispatcher.bench.e2e_report import census_line, phases_line, table
 from dispatcher.bench.e2e_stack import (
     BOT_ID,
     BOT_SECRET,
@@ -44,7 +44,7 @@ from dispatcher.bench.e2e_stack import (
     push_to,
     py_spy,
 )
-from dispatcher.bench.e2e_stats import gc_figures, headline
+from dispatcher.bench.e2e_stats import gc_figures, headline, loop_census_between
 from dispatcher.bench.e2e_steps import BenchSteps
 from dispatcher.partitioning import spread
 
@@ -67,6 +67,7 @@ class Bench(BenchSteps):
             communities=self.city.communities,
             partition_table=self.partition_table,
             code_dir=opts.code_dir,
+            loop_census_ms=opts.loop_census_ms,
         )
         self.observer = Observer(
             opts.kafka_bootstrap, self.stack.topic("events"), self.stack.topic("commands")
@@ -93,6 +94,7 @@ class Bench(BenchSteps):
             return RunResult(offered_rate=rate, planned=0, keys_exhausted=True)
         meter = self.cpu_meter()
         pg0 = await self.pg.snapshot() if self.pg is not None else None
+        census0 = await self.loop_census(client)
         cpu0 = meter.sample()
         t_start = time.monotonic()
         assert self.loader is not None
@@ -110,6 +112,11 @@ class Bench(BenchSteps):
         )
         result.window = (t_start, time.monotonic())
         result.cpu = cpu_ms_per_request(cpu0, meter.sample(), len(result.accepted()), tick_hz())
+        if (census := await self.loop_census(client)) is not None:
+            # The load and its drain, as the CPU figures (not the requests' closing); read
+            # after their sample: the page costs the worker CPU.
+            held = loop_census_between(census, census0)
+            result.loop_census = {"min_ms": census["min_ms"], "callbacks": held}
         if self.pg is not None and pg0 is not None:
             after = await self.pg.snapshot()
             self.last_pg = per_request(pg0, after, len(result.accepted()), self.o.pg_statements)
@@ -190,6 +197,9 @@ class Bench(BenchSteps):
                         described[0]["pg_statements"] = self.last_pg
                         for line in pg_lines(self.last_pg, 3):
                             p.phase(f"@{rate:.0f}/s: {line}")
+                    if result.loop_census is not None:
+                        described[0]["loop_census"] = result.loop_census
+                        p.phase(f"@{rate:.0f}/s: {census_line(result.loop_census)}")
                     self.scenarios += described
                     known.append((rate, result.sustainable(self.observer.obs.offer_event_at)))
                     f, ph, after = described[0], described[1], described[2]
@@ -332,6 +342,7 @@ def options_from(args: argparse.Namespace) -> Options:
             "plan_time_scale": args.plan_time_scale,
             "profile_dir": Path(args.profile) if args.profile else None,
             "pg_statements": args.pg_statements,
+            "loop_census_ms": args.loop_census,
         }.items()
         if v is not None
     }

@@ -46,6 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="per fixed rate, PostgreSQL's N costliest statements per request (default 10; "
         "0: off; needs the stack started with DISPATCH_PG_STAT_STATEMENTS=1)",
     )
+    parser.add_argument(
+        "--loop-census",
+        type=float,
+        metavar="MS",
+        help="the workers count their asyncio callbacks that ran at least MS ms, by task; "
+        "each fixed rate reports the longest-held (streams/loop_census.py; costs a clock "
+        "read per callback, so CPU figures include it)",
+    )
     parser.add_argument("--keep-logs", action="store_true", help="keep the subprocess logs")
     parser.add_argument(
         "--compare",

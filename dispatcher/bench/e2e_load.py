@@ -84,6 +84,8 @@ class RunResult:
     window: tuple[float, float] = (0.0, 0.0)  # monotonic: preparation to end of drain
     stopped_early: str | None = None  # why sending stopped before `planned`
     settled: dict[str, Any] = field(default_factory=dict)  # backlog before the run
+    # worker-1's loop census over the run (`--loop-census`): min_ms, callbacks by name.
+    loop_census: dict[str, Any] | None = None
 
     def accepted(self) -> list[Sent]:
         return [s for s in self.sent if s.status == 202 and s.request_id and not s.merged]

@@ -41,6 +41,7 @@ class Options:
     pg_port: int = int(os.environ.get("DISPATCH_PG_PORT", "55432"))
     profile_dir: Path | None = None
     pg_statements: int = 10  # top statements per fixed rate (pg_stat_statements, if loaded)
+    loop_census_ms: float = 0.0  # > 0: the workers count callbacks this long (loop_census)
     keep_logs: bool = False
     quick: bool = False
     code_dir: Path | None = None  # the worker's and API's packages (None: this checkout)

@@ -27,6 +27,18 @@ def phases_line(phases: dict[str, dict[str, Any]] | None) -> str:
     return f"intake phases p50/p99 ms (the API's Server-Timing, then outside it): {each}"
 
 
+def census_line(census: dict[str, Any], top: int = 6) -> str:
+    """The callbacks that held worker-1's loops longest during a fixed rate."""
+    held, min_ms = census["callbacks"], census["min_ms"]
+    if not held:
+        return f"loop census: no callback of {min_ms} ms or more"
+    each = "; ".join(
+        f"{name} {v['count']}× {v['total_ms']} ms (max {v['max_ms']})"
+        for name, v in list(held.items())[:top]
+    )
+    return f"loop census (callbacks ≥ {min_ms} ms, by total): {each}"
+
+
 def cpu_line(cpu: dict[str, Any] | None) -> str:
     if not cpu:
         return "CPU per request: not measured"

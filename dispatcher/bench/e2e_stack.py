@@ -31,6 +31,7 @@ def bench_stack(
     bot: Bot | None = BENCH_BOT,
     partition_table: Mapping[str, int] | None = None,
     code_dir: Path | None = None,
+    loop_census_ms: float = 0.0,
 ) -> LocalStack:
     """A fresh namespace for one bench run (its own throwaway stack: dev secrets).
     `partition_table`: community → partition for every producer (None: murmur2 hashing)."""
@@ -43,6 +44,8 @@ def bench_stack(
         # (`--compare`) ignores the setting and reports no phases.
         "DISPATCH_SERVER_TIMING": "true",
     }
+    if loop_census_ms > 0:
+        env["DISPATCH_LOOP_CENSUS_MS"] = str(loop_census_ms)
     if partition_table:
         env["DISPATCH_COMMUNITY_PARTITIONS"] = json.dumps(dict(partition_table))
     return LocalStack(

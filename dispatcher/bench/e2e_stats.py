@@ -100,3 +100,22 @@ def gc_figures(worker_stats: list[dict[str, Any]]) -> dict[str, Any]:
         "worker_gc_full_max_ms": gc["full_pause_ms"]["max"],
         "worker_gc_young_p99_ms": gc["young_pause_ms"]["p99"],
     }
+
+
+def loop_census_between(
+    after: dict[str, Any] | None, before: dict[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """What a worker's loop census (streams/loop_census.py, its /stats `loop_census`)
+    counted between two readings, `after` minus `before`, the longest-held first; `max_ms`
+    is the longest since the worker started (a census keeps no history). {} when off."""
+    if not after:
+        return {}
+    earlier = (before or {}).get("callbacks", {})
+    out: dict[str, dict[str, Any]] = {}
+    for name, now in after["callbacks"].items():
+        was = earlier.get(name, {"count": 0, "total_ms": 0.0})
+        count = now["count"] - was["count"]
+        if count > 0:
+            total = round(now["total_ms"] - was["total_ms"], 2)
+            out[name] = {"count": count, "total_ms": total, "max_ms": now["max_ms"]}
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["total_ms"]))

@@ -66,6 +66,14 @@ class BenchSteps:
             raise RuntimeError(f"{len(failed)} helpers not accepted, e.g. {failed[:3]}")
         return time.monotonic() - t
 
+    async def loop_census(self, client: httpx.AsyncClient) -> dict[str, Any] | None:
+        """worker-1's loop census so far (its /stats), None when off or not serving."""
+        if self.o.loop_census_ms <= 0:
+            return None
+        worker = next((w for w in self.stack.workers() if w.name == "worker-1"), None)
+        stats = await self.stack.worker_stats(worker, client) if worker is not None else None
+        return stats.get("loop_census") if stats else None
+
     async def wait_workers(
         self, client: httpx.AsyncClient, timeout: float = 180
     ) -> list[dict[str, Any]]:
