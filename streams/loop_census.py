@@ -5,7 +5,9 @@ does one whose fetch Faust's consumer thread is still decoding (both threads hol
 GIL). Profiles show where the CPU goes, not how long each piece keeps the loop: this
 counts every callback of either thread's asyncio loop that ran at least `min_ms`, by what
 it ran (a task's coroutine; for Faust's agents and mode's service tasks, the function
-inside), with its total and longest time.
+inside), with its total and longest time. Times are wall time: a callback whose thread
+waited for the GIL or for a core mid-step is charged that wait too, so a "longest" may be
+the machine's hiccup rather than the callback's own length.
 
 Off by default (`DISPATCH_LOOP_CENSUS_MS`, 0): when on it wraps `asyncio.events.Handle._run`
 for the whole process (a clock read before and after each callback; asyncio's own loop,
