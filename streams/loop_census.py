@@ -5,9 +5,11 @@ does one whose fetch Faust's consumer thread is still decoding (both threads hol
 GIL). Profiles show where the CPU goes, not how long each piece keeps the loop: this
 counts every callback of either thread's asyncio loop that ran at least `min_ms`, by what
 it ran (a task's coroutine; for Faust's agents and mode's service tasks, the function
-inside), with its total and longest time. Times are wall time: a callback whose thread
-waited for the GIL or for a core mid-step is charged that wait too, so a "longest" may be
-the machine's hiccup rather than the callback's own length.
+inside), with its total and longest wall time and its total CPU time (the thread's own).
+Wall time is what the loop waited; a callback whose thread waited for the GIL or for a
+core mid-step is charged that wait too, so where the CPU time is much lower the callback
+was mostly waiting (often for the other thread), and a "longest" may be the machine's
+hiccup rather than the callback's own length.
 
 Off by default (`DISPATCH_LOOP_CENSUS_MS`, 0): when on it wraps `asyncio.events.Handle._run`
 for the whole process (a clock read before and after each callback; asyncio's own loop,
@@ -56,7 +58,8 @@ def callback_name(handle: asyncio.Handle) -> str:
 class LoopCensus:
     def __init__(self) -> None:
         self.min_s = 0.0
-        self.counts: dict[str, list[float]] = {}  # name → [count, total s, longest s]
+        # name → [count, total wall s, longest wall s, total CPU s]
+        self.counts: dict[str, list[float]] = {}
         self._lock = threading.Lock()  # two threads count
         self._original: Callable[[asyncio.Handle], None] | None = None
 
@@ -64,15 +67,16 @@ class LoopCensus:
     def installed(self) -> bool:
         return self._original is not None
 
-    def note(self, name: str, seconds: float) -> None:
+    def note(self, name: str, seconds: float, cpu_seconds: float) -> None:
         with self._lock:
             entry = self.counts.get(name)
             if entry is None:
-                self.counts[name] = [1, seconds, seconds]
+                self.counts[name] = [1, seconds, seconds, cpu_seconds]
             else:
                 entry[0] += 1
                 entry[1] += seconds
                 entry[2] = max(entry[2], seconds)
+                entry[3] += cpu_seconds
 
     def install(self, min_ms: float) -> None:
         """Count from now on every callback of at least `min_ms` (> 0), in every thread."""
@@ -86,11 +90,11 @@ class LoopCensus:
         census = self
 
         def _run(handle: asyncio.Handle) -> None:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             original(handle)
             took = time.perf_counter() - started
             if took >= census.min_s:
-                census.note(callback_name(handle), took)
+                census.note(callback_name(handle), took, time.thread_time() - cpu)
 
         asyncio.events.Handle._run = _run  # type: ignore[method-assign]
 
@@ -100,8 +104,8 @@ class LoopCensus:
             self._original = None
 
     def summary(self) -> dict[str, Any] | None:
-        """For /stats (None when off): each name's count, total and longest ms, the
-        longest-held first."""
+        """For /stats (None when off): each name's count, total and longest wall ms and
+        total CPU ms, the longest-held first."""
         if not self.installed:
             return None
         with self._lock:
@@ -113,8 +117,9 @@ class LoopCensus:
                     "count": int(n),
                     "total_ms": round(total * 1000, 2),
                     "max_ms": round(top * 1000, 2),
+                    "cpu_ms": round(cpu * 1000, 2),
                 }
-                for name, (n, total, top) in rows
+                for name, (n, total, top, cpu) in rows
             },
         }
 

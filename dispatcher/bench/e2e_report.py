@@ -33,10 +33,10 @@ def census_line(census: dict[str, Any], top: int = 6) -> str:
     if not held:
         return f"loop census: no callback of {min_ms} ms or more"
     each = "; ".join(
-        f"{name} {v['count']}× {v['total_ms']} ms (max {v['max_ms']})"
+        f"{name} {v['count']}× {v['total_ms']} ms (CPU {v.get('cpu_ms')}, max {v['max_ms']})"
         for name, v in list(held.items())[:top]
     )
-    return f"loop census (callbacks ≥ {min_ms} ms, by total): {each}"
+    return f"loop census (callbacks ≥ {min_ms} ms, by total wall time): {each}"
 
 
 def cpu_line(cpu: dict[str, Any] | None) -> str:

@@ -106,16 +106,21 @@ def loop_census_between(
     after: dict[str, Any] | None, before: dict[str, Any] | None
 ) -> dict[str, dict[str, Any]]:
     """What a worker's loop census (streams/loop_census.py, its /stats `loop_census`)
-    counted between two readings, `after` minus `before`, the longest-held first; `max_ms`
-    is the longest since the worker started (a census keeps no history). {} when off."""
+    counted between two readings, `after` minus `before`, the longest-held first (wall
+    `total_ms`, the thread's own `cpu_ms`); `max_ms` is the longest since the worker
+    started (a census keeps no history). {} when off."""
     if not after:
         return {}
     earlier = (before or {}).get("callbacks", {})
     out: dict[str, dict[str, Any]] = {}
     for name, now in after["callbacks"].items():
-        was = earlier.get(name, {"count": 0, "total_ms": 0.0})
+        was = earlier.get(name, {"count": 0, "total_ms": 0.0, "cpu_ms": 0.0})
         count = now["count"] - was["count"]
         if count > 0:
-            total = round(now["total_ms"] - was["total_ms"], 2)
-            out[name] = {"count": count, "total_ms": total, "max_ms": now["max_ms"]}
+            out[name] = {
+                "count": count,
+                "total_ms": round(now["total_ms"] - was["total_ms"], 2),
+                "cpu_ms": round(now.get("cpu_ms", 0.0) - was.get("cpu_ms", 0.0), 2),
+                "max_ms": now["max_ms"],
+            }
     return dict(sorted(out.items(), key=lambda kv: -kv[1]["total_ms"]))

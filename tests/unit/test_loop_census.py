@@ -61,6 +61,7 @@ def test_counts_the_callbacks_that_held_the_loop_by_what_they_ran(census: LoopCe
     assert held["main slow_step"]["count"] == 2
     assert held["main slow_step"]["total_ms"] >= 8.0
     assert held["main slow_step"]["max_ms"] >= 4.0
+    assert held["main slow_step"]["cpu_ms"] < 4.0  # it slept: wall time, not its own CPU
     assert held["main Service._execute_task/ticker"]["count"] == 1  # the function inside
     assert not any("quick_step" in name for name in held)  # under the threshold
 
@@ -80,16 +81,17 @@ def test_refuses_a_threshold_that_would_count_everything(census: LoopCensus) -> 
 
 
 def test_the_bench_takes_what_was_counted_between_two_readings() -> None:
-    before = {"callbacks": {"main a": {"count": 2, "total_ms": 5.0, "max_ms": 3.0}}}
+    a0 = {"count": 2, "total_ms": 5.0, "max_ms": 3.0, "cpu_ms": 1.0}
+    before = {"callbacks": {"main a": a0}}
     after = {
         "callbacks": {
-            "main a": {"count": 5, "total_ms": 9.0, "max_ms": 3.5},
-            "main b": {"count": 1, "total_ms": 12.0, "max_ms": 12.0},
-            "T c": {"count": 0, "total_ms": 0.0, "max_ms": 0.0},
+            "main a": {"count": 5, "total_ms": 9.0, "max_ms": 3.5, "cpu_ms": 2.5},
+            "main b": {"count": 1, "total_ms": 12.0, "max_ms": 12.0, "cpu_ms": 11.0},
+            "T c": {"count": 0, "total_ms": 0.0, "max_ms": 0.0, "cpu_ms": 0.0},
         }
     }
     between = loop_census_between(after, before)
     assert list(between) == ["main b", "main a"]  # the longest-held first
-    assert between["main a"] == {"count": 3, "total_ms": 4.0, "max_ms": 3.5}
+    assert between["main a"] == {"count": 3, "total_ms": 4.0, "cpu_ms": 1.5, "max_ms": 3.5}
     assert loop_census_between(None, before) == {}
     assert loop_census_between(after, None)["main a"]["count"] == 5
