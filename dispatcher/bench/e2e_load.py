@@ -168,18 +168,21 @@ def intake_phases(ok: list[Sent]) -> dict[str, dict[str, Any]] | None:
     actual send (the load generator's client, the sockets, the HTTP server's parsing and
     the framework's layers above the intake route). None when no answer carried phases
     (the API's setting off, or a revision without it)."""
-    timed = [s for s in ok if s.phases and "total" in s.phases and s.answered_at]
+    return phases_summary([(s.phases, s.answered_at - s.at) for s in ok if s.answered_at])
+
+
+def phases_summary(
+    answers: list[tuple[dict[str, float] | None, float]],
+) -> dict[str, dict[str, Any]] | None:
+    """`intake_phases` of (phases in ms, seconds from the send to the answer) pairs."""
+    timed = [(p, took) for p, took in answers if p and "total" in p]
     if not timed:
         return None
-    names = list(dict.fromkeys(name for s in timed for name in s.phases or {}))
+    names = list(dict.fromkeys(name for p, _ in timed for name in p))
     out: dict[str, dict[str, Any]] = {}
     for name in names:
-        out[name] = summarize(
-            [s.phases[name] / 1e3 for s in timed if s.phases and name in s.phases]
-        )
-    out["outside_app"] = summarize(
-        [(s.answered_at - s.at) - (s.phases or {})["total"] / 1e3 for s in timed]
-    )
+        out[name] = summarize([p[name] / 1e3 for p, _ in timed if name in p])
+    out["outside_app"] = summarize([took - p["total"] / 1e3 for p, took in timed])
     return out
 
 

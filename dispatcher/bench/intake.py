@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dispatcher.api import server_timing
 from dispatcher.bench.e2e_city import RequestFactory, build_city
 from dispatcher.bench.e2e_cpu import (
     CpuMeter,
@@ -30,7 +31,8 @@ from dispatcher.bench.e2e_cpu import (
     tick_hz,
 )
 from dispatcher.bench.e2e_http import HttpClient, HttpError
-from dispatcher.bench.e2e_load import Prepared, prepare
+from dispatcher.bench.e2e_load import Prepared, phases_summary, prepare
+from dispatcher.bench.e2e_report import phases_line
 from dispatcher.bench.e2e_stack import BOT_ID, BOT_SECRET, bench_stack
 from dispatcher.bench.e2e_stats import summarize
 from dispatcher.bench.match_compare import extract, resolve
@@ -64,6 +66,7 @@ class Shot:
     at: float = 0.0
     answered: float = 0.0
     status: int = 0
+    phases: dict[str, float] | None = None  # the API's Server-Timing of its 202 (ms)
 
 
 @dataclass
@@ -91,6 +94,9 @@ class Side:
         out["generator_lateness_p50_ms"] = late["p50_ms"]
         out["generator_lateness_p99_ms"] = late["p99_ms"]
         out["api_cpu_ms_per_request"] = cpu
+        # Where each 202's time went (the bench's API runs with DISPATCH_SERVER_TIMING; a
+        # `--compare` revision without it reports None).
+        out["phases"] = phases_summary([(s.phases, s.answered - s.at) for s in ok])
         return out
 
 
@@ -99,6 +105,8 @@ async def _post(client: HttpClient, p: Prepared, shot: Shot) -> None:
     try:
         r = await client.post("/v1/requests", p.body, p.headers)
         shot.status = r.status_code
+        if r.status_code == 202:
+            shot.phases = server_timing.parse(r.headers.get("server-timing")) or None
     except (HttpError, TimeoutError, OSError):
         shot.status = -1
     shot.answered = time.monotonic()
@@ -214,7 +222,7 @@ def _line(r: dict[str, Any]) -> str:
         f"(from send: p50 {r['sent_p50_ms']}, p99 {r['sent_p99_ms']}; generator late: "
         f"p50 {r['generator_lateness_p50_ms']}, p99 {r['generator_lateness_p99_ms']}); "
         f"API CPU {r['api_cpu_ms_per_request']['ms']} ms/request; "
-        f"{r['accepted']}/{r['sent']} accepted"
+        f"{r['accepted']}/{r['sent']} accepted\n           {phases_line(r.get('phases'))}"
     )
 
 
