@@ -20,7 +20,7 @@ def intake_line(r: dict[str, Any]) -> str:
 
 
 def phases_line(phases: dict[str, dict[str, Any]] | None) -> str:
-    """The intake's phases at the intake rate, by the API's Server-Timing."""
+    """The intake's phases (p50/p99 of each), by the API's Server-Timing."""
     if not phases:
         return "intake phases: not reported (the API's Server-Timing is off)"
     each = ", ".join(f"{name} {v['p50_ms']}/{v['p99_ms']}" for name, v in phases.items())

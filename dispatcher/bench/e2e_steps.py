@@ -174,12 +174,7 @@ class BenchSteps:
         http = result.http_scenario()
         t0, t1 = result.window
         late = [s for at, s in list(obs.lateness) if t0 <= at <= t1]
-        lateness: dict[str, Any] = {
-            "name": "deadline_lateness",
-            "offered_rate": result.offered_rate,
-        }
-        lateness.update(summarize(late))
-        lateness.update({"rate": round(len(late) / (t1 - t0), 1), "count": len(late)})
+        lateness = _samples("deadline_lateness", result, late)
         # The notify agent alone: the offer event's time in the worker → the phone's receipt.
         ids = [x.request_id for x in result.accepted()]
         hop = [
@@ -187,12 +182,7 @@ class BenchSteps:
             for r in ids
             if r in obs.offer_push_wall and r in obs.offer_occurred
         ]
-        notify: dict[str, Any] = {
-            "name": "offer_sent_to_phone",
-            "offered_rate": result.offered_rate,
-        }
-        notify.update(summarize(hop))
-        notify.update({"rate": round(len(hop) / (t1 - t0), 1), "count": len(hop)})
+        notify = _samples("offer_sent_to_phone", result, hop)
         # The part after the 202 in two, by the Kafka timestamp of the events record that
         # carried the first offer (the worker's producer stamps it as it sends, after the
         # decision; whole milliseconds): the worker's pickup and decision, then the record's
@@ -201,12 +191,7 @@ class BenchSteps:
         created = {r: t - obs.wall_minus_monotonic for r, t in obs.offer_record_created.items()}
         stamped = result.answered_scenario("answer_to_offer_record", created)
         hop_seen = [obs.offer_event_at[r] - created[r] for r in ids if r in created]
-        seen: dict[str, Any] = {
-            "name": "offer_record_to_observer",
-            "offered_rate": result.offered_rate,
-        }
-        seen.update(summarize(hop_seen))
-        seen.update({"rate": round(len(hop_seen) / (t1 - t0), 1), "count": len(hop_seen)})
+        seen = _samples("offer_record_to_observer", result, hop_seen)
         out = [first, phone, after, notify, http, lateness, stamped, seen]
         first["cpu_ms_per_request"] = result.cpu
         for s in out:
@@ -271,3 +256,13 @@ class BenchSteps:
         }
 
     # ------------------------------------------------------------------ the run
+
+
+def _samples(name: str, result: RunResult, seconds: list[float]) -> dict[str, Any]:
+    """A fixed rate's scenario of samples taken over its window: p50/p99/max, and how many
+    per second of the window."""
+    t0, t1 = result.window
+    out: dict[str, Any] = {"name": name, "offered_rate": result.offered_rate}
+    out.update(summarize(seconds))
+    out.update({"rate": round(len(seconds) / (t1 - t0), 1), "count": len(seconds)})
+    return out
