@@ -168,6 +168,38 @@ class OfferStoodDown(Wire):
     was_assigned: bool = False
 
 
+class StoodDown(Wire):
+    """One offer (or assignment) of an `OffersStoodDown`."""
+
+    offer_id: str
+    helper_id: str
+    was_assigned: bool = Field(default=False, exclude_if=unset)
+
+
+class OffersStoodDown(Wire):
+    """The offers (and assignments) of one request stood down by one decision, in one event:
+    what as many `OfferStoodDown` events said before (readers still take both; `stand_downs`
+    gives either as the single form). Each helper still gets a push of their own."""
+
+    type: Literal["offers_stood_down"] = "offers_stood_down"
+    reason: StandDownReason
+    offers: tuple[StoodDown, ...] = Field(min_length=1)
+
+
+def stand_downs(body: OfferStoodDown | OffersStoodDown) -> list[OfferStoodDown]:
+    """Each offer an event stood down, as `OfferStoodDown` (built unvalidated: every value
+    comes from a validated body)."""
+    if isinstance(body, OfferStoodDown):
+        return [body]
+    reason = body.reason
+    return [
+        OfferStoodDown.model_construct(
+            offer_id=o.offer_id, helper_id=o.helper_id, reason=reason, was_assigned=o.was_assigned
+        )
+        for o in body.offers
+    ]
+
+
 class RingEscalated(Wire):
     type: Literal["ring_escalated"] = "ring_escalated"
     from_ring: Ring
@@ -308,6 +340,7 @@ EventBody = Annotated[
     | OfferFailed
     | HelperAssigned
     | OfferStoodDown
+    | OffersStoodDown
     | RingEscalated
     | WhistleBlown
     | ReferredToEmergency

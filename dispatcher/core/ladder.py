@@ -16,12 +16,13 @@ from dispatcher.core.offers import send_offers
 from schemas.catalogue import entry
 from schemas.events import (
     OfferExpired,
-    OfferStoodDown,
+    OffersStoodDown,
     ReferredToEmergency,
     RequestExpired,
     RequestResolved,
     RingEscalated,
     StandDownReason,
+    StoodDown,
     WhistleBlown,
 )
 from schemas.plans import LadderStep, RungAction
@@ -235,24 +236,23 @@ def stand_down(
     ring's last offer), climb now. `include_assigned`: also the helpers on their way (a
     cancellation)."""
     open_needs = set(d.open_needs())
+    # One event for all of them (each helper still gets their own push): most of a busy
+    # worker's events were single stand-downs, each its own JSON, log row and decoding.
+    stood: list[StoodDown] = []
     for i, o in enumerate(d.offers):
         if o.status is not OfferStatus.OPEN:
             continue
         if only_covered and open_needs.intersection(o.need_indexes):
             continue
         d.set_offer(i, status=OfferStatus.STOOD_DOWN, closed_at=fx.now)
-        fx.emit(
-            OfferStoodDown(offer_id=o.offer_id, helper_id=o.helper_id, reason=reason),
-            d.request_id,
-        )
+        stood.append(StoodDown(offer_id=o.offer_id, helper_id=o.helper_id))
     if include_assigned:
-        for a in d.active_assignments():
-            fx.emit(
-                OfferStoodDown(
-                    offer_id=a.offer_id, helper_id=a.helper_id, reason=reason, was_assigned=True
-                ),
-                d.request_id,
-            )
+        stood.extend(
+            StoodDown(offer_id=a.offer_id, helper_id=a.helper_id, was_assigned=True)
+            for a in d.active_assignments()
+        )
+    if stood:
+        fx.emit(OffersStoodDown(reason=reason, offers=tuple(stood)), d.request_id)
     if only_covered:
         widen_if_starved(fx, d)
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from dispatcher.ops.metric_defs import DispatchMetrics
-from schemas.events import Event
+from schemas.events import Event, stand_downs
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -116,9 +116,10 @@ class EventMetrics:
                 self._answer(body.offer_id, "expired")
             case "offer_failed":
                 self._answer(body.offer_id, "failed")
-            case "offer_stood_down":
-                if not body.was_assigned:  # an assignment released is not an offer's answer
-                    self._answer(body.offer_id, "stood_down")
+            case "offer_stood_down" | "offers_stood_down":
+                for one in stand_downs(body):
+                    if not one.was_assigned:  # an assignment released is not an offer's answer
+                        self._answer(one.offer_id, "stood_down")
             case "ring_escalated":
                 m.escalations.labels(str(body.to_ring), urgency).inc()
             case "whistle_blown":

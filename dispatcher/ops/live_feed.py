@@ -38,6 +38,7 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "offer_failed": (),
     "helper_assigned": ("slot", "remote"),
     "offer_stood_down": ("reason", "was_assigned"),
+    "offers_stood_down": ("reason",),
     "ring_escalated": ("from_ring", "to_ring", "step"),
     "whistle_blown": ("step", "category", "urgency", "open_slots"),
     "referred_to_emergency": ("to", "step"),

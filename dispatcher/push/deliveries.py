@@ -58,9 +58,11 @@ from schemas.events import (
     Event,
     HelperAssigned,
     OfferSent,
+    OffersStoodDown,
     OfferStoodDown,
     ReferredToEmergency,
     WhistleBlown,
+    stand_downs,
 )
 from schemas.helper_messages import (
     NO_PRIVATE_CHANNEL,
@@ -194,7 +196,16 @@ class DeliveryPlanner:
         if isinstance(body, HelperAssigned):
             return self._assignment(event, body)
         if isinstance(body, OfferStoodDown):
-            return Planned(self._stand_down(event, body))
+            return Planned(self._stand_down(event, body, event.event_id))
+        if isinstance(body, OffersStoodDown):
+            # A push each, with an id of its own derived from the event's (stable on replay).
+            return Planned(
+                [
+                    d
+                    for i, one in enumerate(stand_downs(body))
+                    for d in self._stand_down(event, one, f"{event.event_id}-{i}")
+                ]
+            )
         if isinstance(body, WhistleBlown):
             return Planned(self._whistle(event, body))
         if isinstance(body, ReferredToEmergency):
@@ -432,7 +443,7 @@ class DeliveryPlanner:
             ]
         )
 
-    def _stand_down(self, event: Event, body: OfferStoodDown) -> list[Delivery]:
+    def _stand_down(self, event: Event, body: OfferStoodDown, delivery_id: str) -> list[Delivery]:
         helper = self.helper(body.helper_id)
         endpoints = self._endpoints_for(helper, private=False)
         r = self.request(event.request_id or "")
@@ -456,7 +467,7 @@ class DeliveryPlanner:
             )
         return [
             Delivery(
-                delivery_id=event.event_id,
+                delivery_id=delivery_id,
                 endpoint=ep,
                 kind=kind,
                 message=message,

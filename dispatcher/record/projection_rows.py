@@ -182,6 +182,11 @@ async def _stood_down(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> 
         )
 
 
+async def _offers_stood_down(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    for one in b["offers"]:
+        await _stood_down(conn, e, {**one, "reason": b["reason"]})
+
+
 async def _ring_escalated(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
     await _touch(conn, e, "ring = $3, step = $4", b["to_ring"], b["step"])
 
@@ -289,6 +294,7 @@ HANDLERS: dict[str, Handler] = {
     "offer_failed": _offer_answer("failed"),
     "helper_assigned": _helper_assigned,
     "offer_stood_down": _stood_down,
+    "offers_stood_down": _offers_stood_down,
     "ring_escalated": _ring_escalated,
     "whistle_blown": _whistle,
     "referred_to_emergency": _referral_advised,

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from schemas.events import Event, OfferSent, OfferStoodDown
+from schemas.events import Event, OfferSent, OffersStoodDown, OfferStoodDown, stand_downs
 
 
 def _last_per(events: Sequence[Event], key: Callable[[Event], Any]) -> list[Event]:
@@ -41,31 +41,37 @@ async def _answers(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
 
 
 async def _stood_down_run(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
-    """A run of stand-downs: at most two statements. Per event the first one wins (status
-    'sent' only, COALESCE), so the first per offer and per assignment is kept."""
-    first = _first_per(events, _offer_id)
+    """A run of stand-downs, single or several to an event: at most two statements. The first
+    per offer and per assignment is kept (status 'sent' only, COALESCE)."""
+    each = [
+        (e, one)
+        for e in events
+        if isinstance(e.body, OfferStoodDown | OffersStoodDown)
+        for one in stand_downs(e.body)
+    ]
+    first = list({one.offer_id: (e, one) for e, one in reversed(each)}.values())
     await conn.execute(
         "UPDATE offers SET status = 'stood_down', answered_at = COALESCE(answered_at, u.t) "
         "FROM unnest($1::text[], $2::timestamptz[]) AS u(o, t) "
         "WHERE offers.offer_id = u.o AND offers.status = 'sent'",
-        [_offer_id(e) for e in first],
-        [e.occurred_at for e in first],
+        [one.offer_id for _, one in first],
+        [e.occurred_at for e, _ in first],
     )
-    released = _first_per(
-        [e for e in events if isinstance(e.body, OfferStoodDown) and e.body.was_assigned],
-        lambda e: (e.request_id, getattr(e.body, "helper_id", "")),
+    released = list(
+        {
+            (e.request_id, one.helper_id): (e, one) for e, one in reversed(each) if one.was_assigned
+        }.values()
     )
     if released:
-        bodies = [e.body for e in released if isinstance(e.body, OfferStoodDown)]
         await conn.execute(
             "UPDATE assignments SET released_at = COALESCE(released_at, u.t), "
             "released_why = COALESCE(released_why, u.why) "
             "FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) "
             "AS u(r, h, t, why) WHERE request_id = u.r AND helper_id = u.h",
-            [e.request_id for e in released],
-            [b.helper_id for b in bodies],
-            [e.occurred_at for e in released],
-            [b.reason for b in bodies],
+            [e.request_id for e, _ in released],
+            [one.helper_id for _, one in released],
+            [e.occurred_at for e, _ in released],
+            [one.reason for _, one in released],
         )
 
 
@@ -87,4 +93,5 @@ Run = Callable[[asyncpg.Connection, Sequence[Event]], Awaitable[None]]
 RUNS: dict[str, Run] = {
     **dict.fromkeys(ANSWERS, _answers),
     "offer_stood_down": _stood_down_run,
+    "offers_stood_down": _stood_down_run,
 }

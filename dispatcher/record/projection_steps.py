@@ -23,7 +23,7 @@ import asyncpg
 
 from dispatcher.record.projection_rows import ASSIGNED_AGAIN, HANDLERS, _plain_contact
 from dispatcher.record.projection_sets import ANSWERS, RUNS, Run, _first_per, _last_per
-from schemas.events import Event, HelperAssigned, HelperUpdated
+from schemas.events import Event, HelperAssigned, HelperUpdated, OffersStoodDown
 
 # How a run of one request's events folds one column, as the per-event UPDATEs would:
 LAST = 0  # `col = $`: the last event's value
@@ -288,7 +288,10 @@ TABLES: dict[str, frozenset[str]] = {
 
 
 def _group(kind: str) -> str:
-    """The three answer kinds share one writer (status per event), so one step."""
+    """The three answer kinds share one writer (status per event), so one step; so do the
+    single and the several-at-once stand-downs."""
+    if kind == "offers_stood_down":
+        return "offer_stood_down"
     return "offer_answered" if kind in ANSWERS else kind
 
 
@@ -340,6 +343,11 @@ def steps(events: Sequence[Event]) -> list[tuple[str, list[Event]]]:
     return out
 
 
+def _several(e: Event) -> bool:
+    """An event that stands down several offers: set-based even alone."""
+    return isinstance(e.body, OffersStoodDown) and len(e.body.offers) > 1
+
+
 async def apply_steps(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
     # The log-only kinds (no writer, no handler) would only split other kinds' runs.
     written = [e for e in events if e.body.type in WRITERS or e.body.type in HANDLERS]
@@ -347,7 +355,7 @@ async def apply_steps(conn: asyncpg.Connection, events: Sequence[Event]) -> None
         writer = WRITERS.get(run[0].body.type)  # one writer per group
         # A lone event: its plain per-event statements cost PostgreSQL less than the joins
         # over unnest() (measured with small batches, where most steps hold one event).
-        if writer is not None and len(run) > 1:
+        if writer is not None and (len(run) > 1 or _several(run[0])):
             await writer(conn, run)
             continue
         for e in run:

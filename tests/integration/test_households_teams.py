@@ -211,8 +211,9 @@ async def test_a_team_leader_accepting_for_two_fills_two_slots(
 
     async def covered() -> str | None:
         return await db.fetchval(  # type: ignore[no-any-return]
-            "SELECT body->>'reason' FROM event_log WHERE type = 'offer_stood_down' "
-            "AND body->>'offer_id' = $1",
+            "SELECT body->>'reason' FROM event_log WHERE (type = 'offer_stood_down' "
+            "AND body->>'offer_id' = $1) OR (type = 'offers_stood_down' "
+            "AND body->'offers' @> jsonb_build_array(jsonb_build_object('offer_id', $1::text)))",
             carrier,
         )
 

@@ -108,7 +108,7 @@ async def test_unanswered_offer_widens_the_ring_then_accept_and_resolve(
             "offer_sent",
             "ring_escalated",
             "helper_assigned",
-            "offer_stood_down",
+            "offers_stood_down",
             "request_resolved",
         ):
             assert expected in types, (expected, types)

@@ -126,8 +126,9 @@ async def test_staff_call_a_team_and_its_leader_accepts_for_two(
 
     async def covered() -> str | None:  # both slots are the team's: the carrier is let go
         return await db.fetchval(  # type: ignore[no-any-return]
-            "SELECT body->>'reason' FROM event_log WHERE type = 'offer_stood_down' "
-            "AND body->>'helper_id' = 'ct-carrier'"
+            "SELECT body->>'reason' FROM event_log WHERE (type = 'offer_stood_down' "
+            "AND body->>'helper_id' = 'ct-carrier') OR (type = 'offers_stood_down' "
+            "AND body->'offers' @> '[{\"helper_id\": \"ct-carrier\"}]')"
         )
 
     assert await eventually(covered, what="the carrier's offer stood down") == "covered"

@@ -20,7 +20,7 @@ from schemas.commands import (
     UpsertHelper,
 )
 from schemas.event_batch import decode_record, encode_batch_records
-from schemas.events import Event
+from schemas.events import Event, OffersStoodDown, OfferStoodDown, stand_downs
 from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
 from schemas.places import PlacePath
 from schemas.plans import EscalationPlan, _plan
@@ -207,7 +207,16 @@ class World:
         return self.state.requests[request_id]
 
     def of_type(self, kind: str, decision: Decision | None = None) -> list[Any]:
+        """The bodies of `kind`; for "offer_stood_down", each offer stood down, whether
+        alone or several to an event (`OffersStoodDown`), as readers see them."""
         events = decision.events if decision is not None else self.events
+        if kind == "offer_stood_down":
+            return [
+                one
+                for e in events
+                if isinstance(e.body, OfferStoodDown | OffersStoodDown)
+                for one in stand_downs(e.body)
+            ]
         return [e.body for e in events if e.body.type == kind]
 
     def offered(self, decision: Decision | None = None) -> list[str]:

@@ -10,9 +10,10 @@ import pytest
 
 from dispatcher.push import EndpointConfig, EndpointKind, EndpointRegistry, PushKind
 from dispatcher.push.deliveries import DeliveryPlanner, Planned, community_group_endpoint
+from dispatcher.push.model import SAFE_DELIVERY_ID
 from dispatcher.sealing import KeyRing, seal_profile, seal_spec
 from schemas.commands import CancelRequest, ReportDeliveryFailure, SubmitRequest, UpsertHelper
-from schemas.events import Event
+from schemas.events import Event, stand_downs
 from schemas.vocab import Party, Skill
 from tests.unit.conftest import COMMUNITY, World
 
@@ -177,16 +178,39 @@ def test_an_assignment_is_never_sent_to_a_group_robot(world: World) -> None:
 
 def test_stand_downs_say_covered_or_cancelled(offered: World) -> None:
     offered.accept("private-driver")
-    [covered] = [e for e in events(offered, "offer_stood_down") if e.body.reason == "covered"][:1]
-    [d] = planner(offered, registry(*ROBOTS)).plan(covered).deliveries
-    assert d.kind is PushKind.STAND_DOWN
+    [covered] = [e for e in events(offered, "offers_stood_down") if e.body.reason == "covered"][:1]
+    planned = planner(offered, registry(*ROBOTS)).plan(covered).deliveries
+    assert planned and {d.kind for d in planned} == {PushKind.STAND_DOWN}
     offered.run(CancelRequest(request_id="req-1", by=Party.REQUESTER))
-    cancelled = [e for e in events(offered, "offer_stood_down") if e.body.reason == "cancelled"]
+    cancelled = [e for e in events(offered, "offers_stood_down") if e.body.reason == "cancelled"]
     assert cancelled
     kinds = {
         d.kind for e in cancelled for d in planner(offered, registry(*ROBOTS)).plan(e).deliveries
     }
     assert kinds == {PushKind.CANCELLATION}
+
+
+def test_several_stand_downs_in_one_event_are_a_push_each(offered: World) -> None:
+    offered.run(CancelRequest(request_id="req-1", by=Party.REQUESTER))
+    [event] = events(offered, "offers_stood_down")
+    assert len(event.body.offers) > 1
+    planned = planner(offered, registry(*ROBOTS)).plan(event).deliveries
+    # One push per helper reachable, each with an id of its own derived from the event's.
+    by_helper = {d.recipient: d for d in planned}
+    assert len(by_helper) == len(planned)
+    assert set(by_helper) <= {o.helper_id for o in event.body.offers}
+    ids = [d.delivery_id for d in planned]
+    assert len(set(ids)) == len(ids)
+    assert all(i.startswith(event.event_id + "-") and SAFE_DELIVERY_ID.fullmatch(i) for i in ids)
+    # The same pushes as the single events an older worker wrote, one per offer.
+    singles = [
+        event.model_copy(update={"event_id": f"{event.event_id}-{i}", "body": one})
+        for i, one in enumerate(stand_downs(event.body))
+    ]
+    one_by_one = [
+        d for e in singles for d in planner(offered, registry(*ROBOTS)).plan(e).deliveries
+    ]
+    assert one_by_one == planned
 
 
 def test_the_whistle_goes_to_the_community_group_only_when_it_has_a_robot(world: World) -> None:
