@@ -105,6 +105,58 @@ class OfferSent(Wire):
     team_size: int = Field(default=0, exclude_if=unset)
 
 
+class WaveOffer(Wire):
+    """One helper's offer in an `OffersSent`: what differs from helper to helper."""
+
+    offer_id: str
+    helper_id: str
+    ring: Ring
+    skills: tuple[str, ...]  # the skills this helper is asked for
+    remote: bool  # may help by phone
+    team_id: str | None = Field(default=None, exclude_if=unset)
+    team_size: int = Field(default=0, exclude_if=unset)
+
+
+class OffersSent(Wire):
+    """A wave's offers in one event: what as many `OfferSent` events said before (readers
+    still take both; `sent_offers` gives either as the single form). The request's facts
+    once, then each helper's offer. Each helper still gets a push of their own."""
+
+    type: Literal["offers_sent"] = "offers_sent"
+    step: int
+    expires_at: UtcDatetime
+    category: Category
+    urgency: Urgency
+    building_label: str
+    helpers_needed: int
+    offers: tuple[WaveOffer, ...] = Field(min_length=1)
+
+
+def sent_offers(body: OfferSent | OffersSent) -> list[OfferSent]:
+    """Each offer an event made, as `OfferSent` (built unvalidated: every value comes from a
+    validated body)."""
+    if isinstance(body, OfferSent):
+        return [body]
+    return [
+        OfferSent.model_construct(
+            offer_id=o.offer_id,
+            helper_id=o.helper_id,
+            ring=o.ring,
+            step=body.step,
+            expires_at=body.expires_at,
+            category=body.category,
+            urgency=body.urgency,
+            building_label=body.building_label,
+            helpers_needed=body.helpers_needed,
+            skills=o.skills,
+            remote=o.remote,
+            team_id=o.team_id,
+            team_size=o.team_size,
+        )
+        for o in body.offers
+    ]
+
+
 class OfferDeclined(Wire):
     type: Literal["offer_declined"] = "offer_declined"
     offer_id: str
@@ -335,6 +387,7 @@ EventBody = Annotated[
     RequestOpened
     | EmergencyCallAdvised
     | OfferSent
+    | OffersSent
     | OfferDeclined
     | OfferExpired
     | OfferFailed

@@ -4,7 +4,8 @@ answers 200 to everything) and two aiokafka consumers, of the events and of the 
 topics.
 
 It records, by `time.monotonic()` (one clock for the whole machine):
-- the first `offer_sent` event per request id (intake → first offer),
+- the first offer event (`offers_sent`, or an older worker's `offer_sent`) per request id
+  (intake → first offer),
 - the first pushed offer per request id at the receiver (intake → phone),
 - deadline lateness: for each `deadline_reached` command (issued_at = its due time) the
   `occurred_at` of the first event it caused, minus the due time (as the worker measures).
@@ -41,6 +42,8 @@ _EVENT_HEAD = re.compile(
     rb'"request_id":(?:"([^"]*)"|null),"occurred_at":"([^"]+)","caused_by":"([^"]+)",'
     rb'"body":\{"type":"([a-z_]+)"'
 )
+# An offer's event: one offer (a worker before the waves' events), or a wave's.
+_OFFER_KINDS = (b"offer_sent", b"offers_sent")
 PENDING_MAX = 200_000
 # A record's value, its Kafka timestamp (epoch ms), the monotonic time it was read.
 _Reader = Callable[[bytes, int, float, "Observations"], None]
@@ -266,7 +269,7 @@ class Observer:
         obs.events += len(heads)
         cause = b""
         for rid, occurred_at, caused_by, kind in heads:
-            if kind == b"offer_sent" and rid:
+            if kind in _OFFER_KINDS and rid:
                 request_id = rid.decode()
                 if request_id not in obs.offer_event_at:
                     obs.offer_event_at[request_id] = now
@@ -281,7 +284,8 @@ class Observer:
         for event in peek_events(value):
             obs.events += 1
             rid, occurred = event.get("request_id"), _epoch(event["occurred_at"])
-            if event["body"]["type"] == "offer_sent" and rid and rid not in obs.offer_event_at:
+            offered = event["body"]["type"] in ("offer_sent", "offers_sent")
+            if offered and rid and rid not in obs.offer_event_at:
                 obs.offer_event_at[rid] = now
                 obs.offer_occurred[rid] = occurred
                 obs.offer_record_created[rid] = created_ms / 1000

@@ -101,7 +101,15 @@ class MatchRunner:
         # stored record (a pydantic model) on first touch, which the worker's in-memory
         # table never does; without this, ~18 such builds per decision would be timed.
         warm = [decide(self.state, c, NOW) for c in self.commands]
-        self.offers = [sum(1 for e in d.events if e.body.type == "offer_sent") for d in warm]
+        # One per `offer_sent` (a core before the waves' events), each of an `offers_sent`.
+        self.offers = [
+            sum(
+                len(getattr(e.body, "offers", ())) if e.body.type == "offers_sent" else 1
+                for e in d.events
+                if e.body.type in ("offer_sent", "offers_sent")
+            )
+            for d in warm
+        ]
         # The worker's state holds its helpers' records in a plain dict (`DispatchState`'s
         # default); the synthetic community's lazy `Mapping` costs two Python calls per
         # lookup (~4 % of a decision at 1 M helpers). The timed decisions read exactly the

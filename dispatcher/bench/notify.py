@@ -189,6 +189,7 @@ def build_waves(requests: int, helpers: int, seed: int) -> tuple[list[list[str]]
     from dispatcher.bench.match import NOW, _command, _spec
     from dispatcher.core import decide
     from dispatcher.sealing import KeyRing, seal_profile
+    from schemas.events import OfferSent, OffersSent, sent_offers
     from schemas.records import HelperState
 
     ring = KeyRing(KEYS["contact_key"], [], KEYS["helper_id_key"])
@@ -199,9 +200,14 @@ def build_waves(requests: int, helpers: int, seed: int) -> tuple[list[list[str]]
     for i in range(requests):
         events = decide(state, _command(_spec(i, rng.randrange(helpers))), NOW).events
         waves.append([e.model_dump_json() for e in events])
-        for e in events:
-            hid = getattr(e.body, "helper_id", "")
-            if e.body.type == "offer_sent" and hid not in named:
+        offered = [
+            one.helper_id
+            for e in events
+            if isinstance(e.body, OfferSent | OffersSent)
+            for one in sent_offers(e.body)
+        ]
+        for hid in offered:
+            if hid not in named:
                 base = state.helpers[hid]
                 digits = int(hashlib.sha256(hid.encode()).hexdigest()[:8], 16) % 10**8
                 profile = base.profile.model_copy(
@@ -217,7 +223,15 @@ def build_waves(requests: int, helpers: int, seed: int) -> tuple[list[list[str]]
 
 
 def _offers(waves: list[list[str]]) -> int:
-    return sum(1 for wave in waves for v in wave if '"type":"offer_sent"' in v)
+    """The offers the waves' events make (one an `offer_sent`, each of an `offers_sent`)."""
+    from schemas.events import Event, OfferSent, OffersSent, sent_offers
+
+    return sum(
+        len(sent_offers(e.body))
+        for wave in waves
+        for v in wave
+        if isinstance((e := Event.model_validate_json(v)).body, OfferSent | OffersSent)
+    )
 
 
 def _posts(received: list[Any]) -> list[tuple[str, str, str, bytes]]:

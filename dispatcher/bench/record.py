@@ -29,7 +29,7 @@ from dispatcher.record.read.snapshot import snapshot
 from dispatcher.settings import get_settings
 from dispatcher.testing.stack import BASE_PG, default_pg_port
 from schemas.commands import AcceptOffer, Command, DeclineOffer
-from schemas.events import Event, OfferSent
+from schemas.events import Event, OfferSent, OffersSent, sent_offers
 
 
 def generate_events(requests: int, helpers: int, seed: int) -> list[Event]:
@@ -41,20 +41,24 @@ def generate_events(requests: int, helpers: int, seed: int) -> list[Event]:
         decision = decide(state, _command(_spec(i, (i * 7919) % helpers)), now)
         apply(state, decision)
         events.extend(decision.events)
-        offers = [e for e in decision.events if isinstance(e.body, OfferSent)]
+        offers = [
+            (e, one)
+            for e in decision.events
+            if isinstance(e.body, OfferSent | OffersSent)
+            for one in sent_offers(e.body)
+        ]
         # Every third request the first helper declines, so the log has answers too; then
         # the next offered helper accepts.
         answers = [DeclineOffer, AcceptOffer] if i % 3 == 0 else [AcceptOffer]
-        for n, (kind, offer) in enumerate(zip(answers, offers, strict=False)):
-            assert isinstance(offer.body, OfferSent)
+        for n, (kind, (offer, one)) in enumerate(zip(answers, offers, strict=False)):
             answer = Command(
                 command_id=f"{kind.__name__}-{i}",
                 community_id=offer.community_id,
                 issued_at=now,
                 body=kind(
                     request_id=offer.request_id or "",
-                    offer_id=offer.body.offer_id,
-                    helper_id=offer.body.helper_id,
+                    offer_id=one.offer_id,
+                    helper_id=one.helper_id,
                 ),
             )
             decision = decide(state, answer, now + timedelta(seconds=n + 1))

@@ -1,5 +1,5 @@
-"""Sending offers: one offer record, one `OfferSent` event and one load update per
-candidate."""
+"""Sending offers: one offer record and one load update per candidate, one `OffersSent`
+event per wave."""
 
 from __future__ import annotations
 
@@ -10,15 +10,14 @@ from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
 from dispatcher.core.index import Candidate
 from dispatcher.core.trusted import builder, like
-from schemas.events import Event, OfferSent, offer_id_prefix, uuid5_of
+from schemas.events import OffersSent, WaveOffer, offer_id_prefix, uuid5_of
 from schemas.records import OfferRecord
 from schemas.vocab import Ring
 
 _offer_record = builder(OfferRecord)
-_offer_sent = builder(OfferSent)
+_wave_offer = builder(WaveOffer)
+_offers_sent = builder(OffersSent)
 _NO_TEAM: tuple[str | None, int] = (None, 0)
-# A wave's first offer record, `OfferSent` body and envelope: (`__dict__`, fields-set) each.
-_Templates = tuple[dict[str, Any], set[str], dict[str, Any], set[str], dict[str, Any], set[str]]
 
 
 def send_offers(
@@ -42,14 +41,13 @@ def send_offers(
     # The same for every offer of this wave: computed once, not per helper.
     expires_at = fx.now + timedelta(seconds=d.plan.offer_ttl_s)
     offer_prefix = offer_id_prefix(request_id)
-    event_prefix = fx.event_id_prefix
     asked: dict[tuple[int, ...], tuple[tuple[str, ...], bool]] = {}
     entries = fx.state.index.entries
     offers = d.offers
-    events = fx.events
-    # The wave's first offer, its event and envelope are built field by field; the others
-    # are copies of them with the fields that differ (`trusted.like`): the same objects.
-    first: _Templates | None = None
+    # The wave's first offer record is built field by field; the others are copies of it
+    # with the fields that differ (`trusted.like`): the same objects. One event for the wave.
+    first: tuple[dict[str, Any], set[str]] | None = None
+    wave: list[WaveOffer] = []
 
     # `eligibility.fits` per open need, unrolled: (index, skills as a set, a presence need).
     tests = [(i, frozenset(d.needs[i].skills), not d.remote[i]) for i in open_needs]
@@ -91,11 +89,33 @@ def send_offers(
                 expires_at=expires_at,
                 team_id=team_id,
             )
-            spec = d.spec
-            body = _offer_sent(
+            first = (offer.__dict__, offer.__pydantic_fields_set__)
+        else:
+            # The first offer record with the fields that differ (`trusted.like`).
+            o = first[0].copy()
+            o["offer_id"] = offer_id
+            o["helper_id"] = helper_id
+            o["need_indexes"] = need_indexes
+            o["ring"] = cand.ring
+            o["team_id"] = team_id
+            offer = like(OfferRecord, o, first[1])
+        wave.append(
+            _wave_offer(
                 offer_id=offer_id,
                 helper_id=helper_id,
                 ring=cand.ring,
+                skills=skills_remote[0],
+                remote=skills_remote[1],
+                team_id=team_id,
+                team_size=team_size,
+            )
+        )
+        offers.append(offer)
+        sent.append(helper_id)
+    if wave:
+        spec = d.spec
+        fx.emit(
+            _offers_sent(
                 step=d.step,
                 expires_at=expires_at,
                 category=spec.category,
@@ -103,44 +123,9 @@ def send_offers(
                 building_label=spec.place.building_label(),
                 # spec.total_slots(), without re-deriving needs
                 helpers_needed=sum(n.count for n in d.needs),
-                skills=skills_remote[0],
-                remote=skills_remote[1],
-                team_id=team_id,
-                team_size=team_size,
-            )
-            fx.emit(body, request_id)
-            event = events[-1]
-            first = (
-                offer.__dict__,
-                offer.__pydantic_fields_set__,
-                body.__dict__,
-                body.__pydantic_fields_set__,
-                event.__dict__,
-                event.__pydantic_fields_set__,
-            )
-        else:
-            # Every field set here was set in the first too: the fields-sets are the same.
-            o_values, o_fields, b_values, b_fields, e_values, e_fields = first
-            o = o_values.copy()
-            o["offer_id"] = offer_id
-            o["helper_id"] = helper_id
-            o["need_indexes"] = need_indexes
-            o["ring"] = cand.ring
-            o["team_id"] = team_id
-            offer = like(OfferRecord, o, o_fields)
-            b = b_values.copy()
-            b["offer_id"] = offer_id
-            b["helper_id"] = helper_id
-            b["ring"] = cand.ring
-            b["skills"], b["remote"] = skills_remote
-            b["team_id"] = team_id
-            b["team_size"] = team_size
-            # `fx.emit(body, request_id)`: the first's envelope with this id and body.
-            e = e_values.copy()
-            e["event_id"] = uuid5_of(event_prefix + str(len(events)).encode())
-            e["body"] = like(OfferSent, b, b_fields)
-            events.append(like(Event, e, e_fields))
-        offers.append(offer)
-        sent.append(helper_id)
+                offers=tuple(wave),
+            ),
+            request_id,
+        )
     fx.count_offers(sent)
     return sent

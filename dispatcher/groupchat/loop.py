@@ -36,7 +36,7 @@ from dispatcher.sealing import KeyRing, group_name
 from dispatcher.settings import Settings
 from schemas.config import Hotline
 from schemas.event_batch import decode_record
-from schemas.events import Event, HelperAssigned, OfferSent
+from schemas.events import Event, HelperAssigned, OfferSent, OffersSent
 
 log = logging.getLogger(__name__)
 
@@ -173,13 +173,13 @@ class GroupReplies:
             if not asked:
                 continue
             wave = self._waves.get(request_id)
-            if isinstance(event.body, OfferSent):
+            if isinstance(event.body, OfferSent | OffersSent):
                 if wave is not None and wave.caused_by != event.caused_by:
                     await self._flush_wave(request_id)  # a later wave (the next ring)
                     wave = None
                 if wave is None:
                     wave = self._waves[request_id] = _Wave(event.event_id, event.caused_by, asked)
-                wave.count += 1
+                wave.count += len(event.body.offers) if isinstance(event.body, OffersSent) else 1
                 wave.last_seen = time.monotonic()
                 continue
             await self._flush_wave(request_id)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from dispatcher.ops.metric_defs import DispatchMetrics
-from schemas.events import Event, stand_downs
+from schemas.events import Event, sent_offers, stand_downs
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -94,9 +94,10 @@ class EventMetrics:
                     rid, _Open(event.occurred_at, str(body.category), str(body.urgency))
                 )
                 m.requests_opened.labels(str(body.category), str(body.urgency)).inc()
-            case "offer_sent":
-                self._offer_rings.put(body.offer_id, str(body.ring))
-                m.offers_sent.labels(str(body.ring), str(body.urgency)).inc()
+            case "offer_sent" | "offers_sent":
+                for one in sent_offers(body):
+                    self._offer_rings.put(one.offer_id, str(one.ring))
+                    m.offers_sent.labels(str(one.ring), str(one.urgency)).inc()
                 if req and not req.offered:
                     req.offered = True
                     m.time_to_first_offer.labels(req.urgency).observe(

@@ -33,12 +33,13 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "request_opened": ("category", "urgency", "helpers_needed"),
     "emergency_call_advised": ("number",),
     "offer_sent": ("ring", "step", "category", "urgency", "remote"),
+    "offers_sent": ("ring", "step", "category", "urgency", "offers"),
     "offer_declined": (),
     "offer_expired": (),
     "offer_failed": (),
     "helper_assigned": ("slot", "remote"),
     "offer_stood_down": ("reason", "was_assigned"),
-    "offers_stood_down": ("reason",),
+    "offers_stood_down": ("reason", "offers"),
     "ring_escalated": ("from_ring", "to_ring", "step"),
     "whistle_blown": ("step", "category", "urgency", "open_slots"),
     "referred_to_emergency": ("to", "step"),
@@ -63,6 +64,11 @@ def public_view(event: Event) -> dict[str, Any] | None:
     if fields is None:
         return None  # helper_updated: roster changes are not shown
     body = event.body.model_dump(mode="json")
+    if "offers" in body:  # several offers to an event: how many (no helper's id), the ring
+        offers = body["offers"]
+        body = {**body, "offers": len(offers)}
+        if event.body.type == "offers_sent":
+            body["ring"] = offers[-1]["ring"]  # a search gives the nearest first: the widest
     return {
         "event_id": event.event_id,
         "type": event.body.type,

@@ -58,10 +58,12 @@ from schemas.events import (
     Event,
     HelperAssigned,
     OfferSent,
+    OffersSent,
     OffersStoodDown,
     OfferStoodDown,
     ReferredToEmergency,
     WhistleBlown,
+    sent_offers,
     stand_downs,
 )
 from schemas.helper_messages import (
@@ -192,7 +194,18 @@ class DeliveryPlanner:
     def plan(self, event: Event) -> Planned:
         body = event.body
         if isinstance(body, OfferSent):
-            return self._offer(event, body)
+            return self._offer(event, body, event.event_id)
+        if isinstance(body, OffersSent):
+            # A push each, with an id of its own derived from the event's (stable on replay).
+            each = [
+                self._offer(event, one, f"{event.event_id}:{i}")
+                for i, one in enumerate(sent_offers(body))
+            ]
+            return Planned(
+                [d for p in each for d in p.deliveries],
+                [u for p in each for u in p.undeliverable],
+                [w for p in each for w in p.warnings],
+            )
         if isinstance(body, HelperAssigned):
             return self._assignment(event, body)
         if isinstance(body, OfferStoodDown):
@@ -203,7 +216,7 @@ class DeliveryPlanner:
                 [
                     d
                     for i, one in enumerate(stand_downs(body))
-                    for d in self._stand_down(event, one, f"{event.event_id}-{i}")
+                    for d in self._stand_down(event, one, f"{event.event_id}:{i}")
                 ]
             )
         if isinstance(body, WhistleBlown):
@@ -242,7 +255,7 @@ class DeliveryPlanner:
         return (r.spec.category, r.spec.urgency) if r else (Category.OTHER, Urgency.NORMAL)
 
     # ---------------------------------------------------------------- per event
-    def _offer(self, event: Event, body: OfferSent) -> Planned:
+    def _offer(self, event: Event, body: OfferSent, delivery_id: str) -> Planned:
         helper = self.helper(body.helper_id)
         endpoints = self._endpoints_for(helper, private=False)
         request_id = event.request_id or ""
@@ -266,7 +279,7 @@ class DeliveryPlanner:
         minutes = max(1, int((body.expires_at - event.occurred_at).total_seconds() // 60))
         # The event id comes off the wire: the Delivery is built unvalidated only when it
         # passes the check validation makes (else validated, and rejected as ever).
-        safe_id = SAFE_DELIVERY_ID.fullmatch(event.event_id)
+        safe_id = SAFE_DELIVERY_ID.fullmatch(delivery_id)
         build: Callable[..., Delivery] = _delivery if safe_id else Delivery
         deliveries = []
         for ep in endpoints:
@@ -298,7 +311,7 @@ class DeliveryPlanner:
                 data |= {"accept_url": links["accept"], "decline_url": links["decline"]}
             deliveries.append(
                 build(
-                    delivery_id=event.event_id,
+                    delivery_id=delivery_id,
                     endpoint=ep,
                     kind=PushKind.OFFER,
                     message=message,

@@ -2,7 +2,7 @@
 
 Every statement is a round trip, and on this machine the worker's socket write of each costs
 more CPU than the Python around it (py-spy, issue 18). The log's INSERT, the batch's
-`request_opened` rows and its `offer_sent` rows (with the requests' offer counts) are data-
+`request_opened` rows and its offers' rows (with the requests' offer counts) are data-
 modifying CTEs of one statement: only the events the log did not hold yet (`new`) reach the
 read models, as before. All CTEs see the snapshot from before the statement, so a request
 opened in this batch cannot be updated by the counting UPDATE: its INSERT carries its
@@ -18,9 +18,9 @@ from typing import Any
 import asyncpg
 
 from dispatcher.record.projection_rows import _body_json
-from schemas.events import Event, OfferSent, RequestOpened
+from schemas.events import Event, OfferSent, OffersSent, RequestOpened, sent_offers
 
-HEAD_KINDS = frozenset({"request_opened", "offer_sent"})
+HEAD_KINDS = frozenset({"request_opened", "offer_sent", "offers_sent"})
 
 HEAD_SQL = """
 WITH new AS (
@@ -76,7 +76,13 @@ def log_columns(events: Sequence[Event]) -> list[list[Any]]:
 
 async def record_head(conn: asyncpg.Connection, events: Sequence[Event]) -> set[str]:
     """Write the batch's log rows, new requests and offers; return the ids new to the log."""
-    offers = [(e, e.body) for e in events if isinstance(e.body, OfferSent)]
+    # A wave's offers (`offers_sent`) or an older worker's one by one (`offer_sent`).
+    offers = [
+        (e, b)
+        for e in events
+        if isinstance(e.body, OfferSent | OffersSent)
+        for b in sent_offers(e.body)
+    ]
     opened = [(e, e.body) for e in events if isinstance(e.body, RequestOpened)]
     rows = await conn.fetch(
         HEAD_SQL,

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from dispatcher.record.projection_sets import mark_team_offers
-from schemas.events import Event, OfferSent
+from schemas.events import Event, OfferSent, OffersSent, sent_offers
 
 Handler = Callable[[asyncpg.Connection, Event, dict[str, Any]], Awaitable[None]]
 
@@ -68,28 +68,40 @@ async def _emergency_advised(conn: asyncpg.Connection, e: Event, b: dict[str, An
 
 
 async def _offer_sent(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
-    await conn.execute(
-        """
-        INSERT INTO offers (offer_id, request_id, helper_id, ring, step, status, sent_at,
-                            expires_at)
-        VALUES ($1, $2, $3, $4, $5, 'sent', $6, $7)
-        ON CONFLICT (offer_id) DO NOTHING
-        """,
-        b["offer_id"],
-        e.request_id,
-        b["helper_id"],
-        b["ring"],
-        b["step"],
-        e.occurred_at,
-        b["expires_at"],
-    )
-    if isinstance(e.body, OfferSent) and e.body.team_id is not None:
-        await mark_team_offers(conn, [e.body])
+    assert isinstance(e.body, OfferSent)
+    await _offer_rows(conn, e, [e.body])
+
+
+async def _offers_sent(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    assert isinstance(e.body, OffersSent)
+    await _offer_rows(conn, e, sent_offers(e.body))
+
+
+async def _offer_rows(conn: asyncpg.Connection, e: Event, offers: list[OfferSent]) -> None:
+    """One event's offers (one, or a wave's), each its row, then the request's count."""
+    for one in offers:
+        await conn.execute(
+            """
+            INSERT INTO offers (offer_id, request_id, helper_id, ring, step, status, sent_at,
+                                expires_at)
+            VALUES ($1, $2, $3, $4, $5, 'sent', $6, $7)
+            ON CONFLICT (offer_id) DO NOTHING
+            """,
+            one.offer_id,
+            e.request_id,
+            one.helper_id,
+            one.ring,
+            one.step,
+            e.occurred_at,
+            one.expires_at,
+        )
+    await mark_team_offers(conn, [one for one in offers if one.team_id is not None])
     await _touch(
         conn,
         e,
-        "first_offer_at = COALESCE(first_offer_at, $3), offers_sent = offers_sent + 1",
+        "first_offer_at = COALESCE(first_offer_at, $3), offers_sent = offers_sent + $4",
         e.occurred_at,
+        len(offers),
     )
 
 
@@ -289,6 +301,7 @@ HANDLERS: dict[str, Handler] = {
     "request_opened": _request_opened,
     "emergency_call_advised": _emergency_advised,
     "offer_sent": _offer_sent,
+    "offers_sent": _offers_sent,
     "offer_declined": _offer_answer("declined"),
     "offer_expired": _offer_answer("expired"),
     "offer_failed": _offer_answer("failed"),

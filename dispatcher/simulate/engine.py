@@ -36,8 +36,10 @@ from schemas.events import (
     HelperAssigned,
     HelperWithdrawn,
     OfferSent,
+    OffersSent,
     ReferredToEmergency,
     WhistleBlown,
+    sent_offers,
 )
 from schemas.helpers import HelperProfile
 from schemas.plans import EscalationPlan
@@ -172,9 +174,10 @@ class Simulation:
                 created_s=t,
             )
             self.run_.outcomes[rid] = out
-        if isinstance(body, OfferSent):
-            out.offers += 1
-            self._offered(rid, body, t)
+        if isinstance(body, OfferSent | OffersSent):
+            for one in sent_offers(body):
+                out.offers += 1
+                self._offered(rid, one, t)
         elif isinstance(body, HelperAssigned):
             if out.first_accept_s is None:
                 out.first_accept_s = t

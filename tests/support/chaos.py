@@ -33,7 +33,7 @@ from schemas.commands import (
     ResolveRequest,
 )
 from schemas.event_batch import decode_events
-from schemas.events import Event
+from schemas.events import Event, OfferSent, OffersSent, sent_offers
 from schemas.vocab import Party
 from tests.support import builders
 from tests.support.bot import BotClient
@@ -149,16 +149,17 @@ async def answer(
 async def _answer_one(p: CommandProducer, load: Load, event: Event, rng: random.Random) -> None:
     body = event.body
     rid = event.request_id or ""
-    if body.type == "offer_sent":
-        roll = rng.random()
-        ids = {"request_id": rid, "offer_id": body.offer_id, "helper_id": body.helper_id}
-        if roll < 0.45:
-            for _ in range(2 if rng.random() < 0.2 else 1):  # some tap twice
-                await p.send(AcceptOffer(**ids), event.community_id)
-                load.answers["accept_offer"] += 1
-        elif roll < 0.6:
-            await p.send(DeclineOffer(**ids), event.community_id)
-            load.answers["decline_offer"] += 1
+    if isinstance(body, OfferSent | OffersSent):
+        for one in sent_offers(body):
+            roll = rng.random()
+            ids = {"request_id": rid, "offer_id": one.offer_id, "helper_id": one.helper_id}
+            if roll < 0.45:
+                for _ in range(2 if rng.random() < 0.2 else 1):  # some tap twice
+                    await p.send(AcceptOffer(**ids), event.community_id)
+                    load.answers["accept_offer"] += 1
+            elif roll < 0.6:
+                await p.send(DeclineOffer(**ids), event.community_id)
+                load.answers["decline_offer"] += 1
     elif body.type == "helper_assigned" and rng.random() < 0.3:
         await p.send(
             ResolveRequest(request_id=rid, by=Party.HELPER, helper_id=body.helper_id),
@@ -303,6 +304,9 @@ async def outcome(conn: asyncpg.Connection, acked: list[str]) -> dict[str, Any]:
         body = json.loads(e["body"])
         if e["type"] == "offer_sent":
             offers[body["offer_id"]] += 1
+        elif e["type"] == "offers_sent":  # a wave's offers in one event
+            for one in body["offers"]:
+                offers[one["offer_id"]] += 1
         elif e["type"] == "helper_assigned":
             assigned_pairs[(e["request_id"], body["helper_id"])] += 1
             slots[e["request_id"]] += 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -20,7 +20,15 @@ from schemas.commands import (
     UpsertHelper,
 )
 from schemas.event_batch import decode_record, encode_batch_records
-from schemas.events import Event, OffersStoodDown, OfferStoodDown, stand_downs
+from schemas.events import (
+    Event,
+    OfferSent,
+    OffersSent,
+    OffersStoodDown,
+    OfferStoodDown,
+    sent_offers,
+    stand_downs,
+)
 from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
 from schemas.places import PlacePath
 from schemas.plans import EscalationPlan, _plan
@@ -120,6 +128,13 @@ def window(start: str, end: str) -> TimeWindow:
     return TimeWindow(start=time.fromisoformat(start), end=time.fromisoformat(end))
 
 
+# The kinds a decision may write several to an event: both forms, and each as the single.
+_ONE_BY_ONE: dict[str, tuple[tuple[type, ...], Callable[[Any], list[Any]]]] = {
+    "offer_sent": ((OfferSent, OffersSent), sent_offers),
+    "offer_stood_down": ((OfferStoodDown, OffersStoodDown), stand_downs),
+}
+
+
 class World:
     def __init__(self) -> None:
         self.state = DispatchState(plans=REFERENCE_PLANS)
@@ -207,17 +222,28 @@ class World:
         return self.state.requests[request_id]
 
     def of_type(self, kind: str, decision: Decision | None = None) -> list[Any]:
-        """The bodies of `kind`; for "offer_stood_down", each offer stood down, whether
-        alone or several to an event (`OffersStoodDown`), as readers see them."""
+        """The bodies of `kind`; for "offer_sent" and "offer_stood_down", each offer sent or
+        stood down, whether alone or several to an event (`OffersSent`, `OffersStoodDown`),
+        as readers see them."""
         events = decision.events if decision is not None else self.events
-        if kind == "offer_stood_down":
-            return [
-                one
-                for e in events
-                if isinstance(e.body, OfferStoodDown | OffersStoodDown)
-                for one in stand_downs(e.body)
-            ]
+        spread = _ONE_BY_ONE.get(kind)
+        if spread is not None:
+            forms, each = spread
+            return [one for e in events if isinstance(e.body, forms) for one in each(e.body)]
         return [e.body for e in events if e.body.type == kind]
+
+    def offer_events(self, decision: Decision | None = None) -> list[Event]:
+        """Each offer as the single `offer_sent` event an older worker wrote for it, with the
+        id a wave's push for it carries (`{event_id}:{i}`, push/deliveries.py)."""
+        events = decision.events if decision is not None else self.events
+        return [
+            e.model_copy(update={"event_id": f"{e.event_id}:{i}", "body": one})
+            if isinstance(e.body, OffersSent)
+            else e
+            for e in events
+            if isinstance(e.body, OfferSent | OffersSent)
+            for i, one in enumerate(sent_offers(e.body))
+        ]
 
     def offered(self, decision: Decision | None = None) -> list[str]:
         return [b.helper_id for b in self.of_type("offer_sent", decision)]

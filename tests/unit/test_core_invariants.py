@@ -24,6 +24,7 @@ from schemas.commands import (
     UpsertHelper,
     WithdrawHelper,
 )
+from schemas.events import Event, OfferSent, OffersSent, sent_offers
 from schemas.helpers import HelperProfile, TimeWindow
 from schemas.places import PlacePath
 from schemas.plans import OFFER_RINGS
@@ -107,14 +108,16 @@ class Run:
         assert {e.event_id for e in again.events} <= {e.event_id for e in decision.events}
 
 
+def offers_of(e: Event) -> list[OfferSent]:
+    return sent_offers(e.body) if isinstance(e.body, OfferSent | OffersSent) else []
+
+
 def check_offers_sent(decision, helpers_before, request, now) -> None:
     if request is None:
         return
     spec = request.spec
-    for e in decision.events:
-        if e.body.type != "offer_sent":
-            continue
-        h = helpers_before[e.body.helper_id]
+    for one in (o for e in decision.events for o in offers_of(e)):
+        h = helpers_before[one.helper_id]
         assert h.helper_id != spec.requester_helper_id, "offered to the requester"
         if spec.contact.phone is not None:
             digits = spec.contact.phone.replace("+86 ", "").replace("-", "")

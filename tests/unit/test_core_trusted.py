@@ -164,7 +164,7 @@ def test_every_object_decided_in_a_simulated_week_is_what_validation_makes(monke
         for h in decision.helpers.values():
             _revalidated(h)
     # The hot path's objects were all exercised, not just the rare ones.
-    assert {"offer_sent", "offer_expired", "helper_assigned", "request_opened"} <= kinds
+    assert {"offers_sent", "offer_expired", "helper_assigned", "request_opened"} <= kinds
 
 
 def test_decide_records_utc_whatever_offset_now_comes_in():

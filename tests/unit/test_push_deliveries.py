@@ -81,7 +81,7 @@ def offered(world: World) -> World:
 
 
 def offer_to(world: World, helper_id: str) -> Event:
-    return next(e for e in events(world, "offer_sent") if e.body.helper_id == helper_id)
+    return next(e for e in world.offer_events() if e.body.helper_id == helper_id)
 
 
 def test_a_private_offer_carries_its_own_links_and_no_mention(offered: World) -> None:
@@ -190,6 +190,21 @@ def test_stand_downs_say_covered_or_cancelled(offered: World) -> None:
     assert kinds == {PushKind.CANCELLATION}
 
 
+def test_a_wave_is_one_event_and_a_push_each_as_its_single_events_were(offered: World) -> None:
+    waves = events(offered, "offers_sent")
+    assert waves and sum(len(w.body.offers) for w in waves) > 1
+    plan = planner(offered, registry(*ROBOTS)).plan
+    planned = [plan(w) for w in waves]
+    singles = [plan(e) for e in offered.offer_events()]  # what an older worker's caused
+    assert [d for p in planned for d in p.deliveries] == [d for p in singles for d in p.deliveries]
+    assert [u for p in planned for u in p.undeliverable] == [
+        u for p in singles for u in p.undeliverable
+    ]
+    assert any(p.undeliverable for p in planned)  # the helper nobody can reach is reported
+    ids = [d.delivery_id for p in planned for d in p.deliveries]
+    assert len(set(ids)) == len(ids) and all(SAFE_DELIVERY_ID.fullmatch(i) for i in ids)
+
+
 def test_several_stand_downs_in_one_event_are_a_push_each(offered: World) -> None:
     offered.run(CancelRequest(request_id="req-1", by=Party.REQUESTER))
     [event] = events(offered, "offers_stood_down")
@@ -201,10 +216,10 @@ def test_several_stand_downs_in_one_event_are_a_push_each(offered: World) -> Non
     assert set(by_helper) <= {o.helper_id for o in event.body.offers}
     ids = [d.delivery_id for d in planned]
     assert len(set(ids)) == len(ids)
-    assert all(i.startswith(event.event_id + "-") and SAFE_DELIVERY_ID.fullmatch(i) for i in ids)
+    assert all(i.startswith(event.event_id + ":") and SAFE_DELIVERY_ID.fullmatch(i) for i in ids)
     # The same pushes as the single events an older worker wrote, one per offer.
     singles = [
-        event.model_copy(update={"event_id": f"{event.event_id}-{i}", "body": one})
+        event.model_copy(update={"event_id": f"{event.event_id}:{i}", "body": one})
         for i, one in enumerate(stand_downs(event.body))
     ]
     one_by_one = [

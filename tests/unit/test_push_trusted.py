@@ -14,7 +14,6 @@ from tests.unit.conftest import World
 from tests.unit.exact_models import exact
 from tests.unit.test_push_deliveries import (
     ROBOTS,
-    events,
     offer_to,
     planner,
     registry,
@@ -57,7 +56,7 @@ def wave(world: World) -> World:
 
 def test_every_offer_of_a_wave_is_what_validation_builds(wave: World) -> None:
     plan = planner(wave, registry(*ROBOTS)).plan
-    offers = events(wave, "offer_sent")
+    offers = wave.offer_events()
     reached = {plan(e).deliveries[0].endpoint for e in offers}
     assert reached == {"default", "grid-3"}  # private and group offers both checked
     for event in offers:

@@ -70,7 +70,7 @@ def offered_world() -> World:
 
 
 def offer_to(world: World, helper_id: str) -> Any:
-    return next(e for e in events(world, "offer_sent") if e.body.helper_id == helper_id)
+    return next(e for e in world.offer_events() if e.body.helper_id == helper_id)
 
 
 async def test_an_unreachable_helper_is_reported_at_the_clocks_time_and_the_event_acked() -> None:

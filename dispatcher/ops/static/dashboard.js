@@ -26,7 +26,7 @@ const I18N = {
       community: "全社区", whistle: "吹哨", emergency: "转急救" },
     s: { open: "等待响应", held: "静默时段暂缓", offered: "已通知", partly: "部分接单", assigned: "已接单",
       resolved: "已解决", cancelled: "已取消", referred: "已转介", expired: "超时未响应" },
-    e: { request_opened: "新求助", emergency_call_advised: "已提示拨打", offer_sent: "已通知",
+    e: { request_opened: "新求助", emergency_call_advised: "已提示拨打", offer_sent: "已通知", offers_sent: "已通知",
       offer_declined: "婉拒", offer_expired: "未回复", offer_failed: "通知失败",
       helper_assigned: "邻居接单", offer_stood_down: "已撤回邀请", offers_stood_down: "已撤回邀请", ring_escalated: "扩大范围",
       whistle_blown: "小区吹哨", referred_to_emergency: "建议转介", helper_withdrawn: "邻居退出",
@@ -53,7 +53,7 @@ const I18N = {
     s: { open: "waiting", held: "held (quiet hours)", offered: "offered", partly: "partly covered", assigned: "covered",
       resolved: "resolved", cancelled: "cancelled", referred: "referred", expired: "expired" },
     e: { request_opened: "new request", emergency_call_advised: "told to call",
-      offer_sent: "offer sent", offer_declined: "declined", offer_expired: "no answer",
+      offer_sent: "offer sent", offers_sent: "offers sent", offer_declined: "declined", offer_expired: "no answer",
       offer_failed: "delivery failed", helper_assigned: "helper accepted",
       offer_stood_down: "offer withdrawn", offers_stood_down: "offers withdrawn", ring_escalated: "widened",
       whistle_blown: "whistle blown", referred_to_emergency: "referral advised",
@@ -195,6 +195,7 @@ function applyEvent(ev) {
   r._flash = Date.now();
   switch (ev.type) {
     case "offer_sent": r.offers_sent += 1; r.ring = ev.ring; break;
+    case "offers_sent": r.offers_sent += ev.offers; r.ring = ev.ring; break;
     case "ring_escalated": r.ring = ev.to_ring; break;
     case "whistle_blown": r.ring = "whistle"; break;
     case "helper_assigned": r.helpers_assigned += 1; break;
