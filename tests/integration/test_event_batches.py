@@ -18,7 +18,7 @@ from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from schemas.dead_letter import DeadLetter
 from schemas.event_batch import decode_events, encode_batches
-from schemas.events import CommandRejected, make_event
+from schemas.events import CommandRejected, OffersSent, make_event, sent_offers
 from tests.support import builders
 from tests.support.bot import BotClient
 from tests.support.kafka import read_topic
@@ -88,9 +88,14 @@ async def test_one_record_per_decision_read_whole_by_every_agent(stack: LocalSta
         assert len(batches) >= len(HELPERS) + 1  # a HelperUpdated per upsert, then the request
         [opened] = [b for b in batches if b[0].body.type == "request_opened"]
         assert opened[0].request_id == request_id
-        wave = {e.body.helper_id for e in opened if e.body.type == "offer_sent"}
+        wave = {
+            one.helper_id
+            for e in opened
+            if isinstance(e.body, OffersSent)
+            for one in sent_offers(e.body)
+        }
         assert len(wave) >= 2
-        # The notify agent pushed an offer for every OfferSent of that one record.
+        # The notify agent pushed an offer for every offer of that one record.
         await phones.wait_for(lambda: offered() == wave, timeout=30)
 
     # The record agent recorded every event, the old single one too, and dead-lettered the

@@ -105,7 +105,7 @@ async def test_unanswered_offer_widens_the_ring_then_accept_and_resolve(
         ]
         for expected in (
             "request_opened",
-            "offer_sent",
+            "offers_sent",
             "ring_escalated",
             "helper_assigned",
             "offers_stood_down",

@@ -50,5 +50,5 @@ async def test_a_listed_community_lives_on_its_partition(stack: LocalStack) -> N
     events = await read_topic(stack.kafka_bootstrap, stack.topic("events"), until=10**6, timeout=5)
     ours = [r for r in commands + events if r.key == COMMUNITY.encode()]
     assert len([r for r in commands if r.key == COMMUNITY.encode()]) >= 3  # 2 helpers, 1 request
-    assert any(b'"offer_sent"' in r.value for r in events)
+    assert any(b'"offers_sent"' in r.value for r in events)
     assert {r.partition for r in ours} == {placed}

@@ -73,7 +73,7 @@ async def test_sample_dispatches_on_the_demo_district(
         offers = await eventually(
             lambda: conn.fetchval(
                 "SELECT count(*) FROM event_log e JOIN api_intake i USING (request_id)"
-                " WHERE e.type = 'offer_sent' AND i.bot_id = $1",
+                " WHERE e.type = 'offers_sent' AND i.bot_id = $1",
                 f"dev-{platform}",
             ),
             what=f"offers to demo helpers from the {platform} sample",

@@ -14,4 +14,4 @@ async def test_set_based_recording_equals_per_event(stack: LocalStack) -> None:
     assert result["read_models_equal"] is True
     # Every kind the set-based path groups into runs is in those events.
     kinds = {e.body.type for e in generate_events(150, 400, 3)}
-    assert {"offer_sent", "offer_declined", "offers_stood_down", "helper_assigned"} <= kinds
+    assert {"offers_sent", "offer_declined", "offers_stood_down", "helper_assigned"} <= kinds

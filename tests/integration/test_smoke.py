@@ -50,7 +50,7 @@ async def test_post_reaches_postgres_through_kafka_and_faust(stack: LocalStack) 
         ]
         assert types[0] == "request_opened"
         # Safety: a critical trip to hospital tells the requester to call 120 *and* dispatches.
-        assert "emergency_call_advised" in types and "offer_sent" in types
+        assert "emergency_call_advised" in types and "offers_sent" in types
         # Privacy: no phone number anywhere in the event log.
         dump = await conn.fetchval("SELECT string_agg(body::text, ' ') FROM event_log")
         assert "13912345678" not in dump and "13800000000" not in dump

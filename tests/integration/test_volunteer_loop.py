@@ -138,13 +138,14 @@ async def test_cant_come_reopens_the_slot_and_another_neighbour_is_asked(
         r["type"]: r["caused_by"]
         for r in await db.fetch(
             "SELECT type, caused_by FROM event_log WHERE request_id = $1 "
-            "AND (type = 'helper_withdrawn' OR (type = 'offer_sent' AND body->>'offer_id' = $2))",
+            "AND (type = 'helper_withdrawn' OR (type = 'offers_sent' AND body->'offers' "
+            "@> jsonb_build_array(jsonb_build_object('offer_id', $2::text))))",
             rid,
             far,
         )
     }
     # The withdrawal itself asked far-1 (same command), not a later escalation.
-    assert caused["offer_sent"] == caused["helper_withdrawn"]
+    assert caused["offers_sent"] == caused["helper_withdrawn"]
     assert (
         await db.fetchval(
             "SELECT released_why FROM assignments WHERE request_id = $1 AND helper_id = 'near-1'",
