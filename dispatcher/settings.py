@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     # record per event, as releases before the batches wrote them: for a rolling upgrade
     # from such a release, whose readers cannot read a batch (README "Reliability").
     event_batches: bool = True
+    # A wave's offers in one `offers_sent` event, a decision's stand-downs in one
+    # `offers_stood_down` (session 19). Off: one event per offer, as releases before them
+    # wrote: for a rolling upgrade from such a release, whose readers cannot read these kinds
+    # (README "Reliability"); set back once every worker and API runs this release.
+    wave_events: bool = True
     record_batch_wait_seconds: float = Field(0.2, ge=0)
     # Faust's table store. "rocksdb://" (rocksdict) keeps each partition's state on local
     # disk, so a restarted worker replays only the changelog written since (crash test: resume

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -425,6 +426,25 @@ class Event(Wire):
     occurred_at: UtcDatetime
     caused_by: str  # the command_id
     body: EventBody
+
+
+def one_by_one(events: Sequence[Event]) -> list[Event]:
+    """`events` with each wave (`offers_sent`) and each batch of stand-downs
+    (`offers_stood_down`) as the single events a release before them wrote, one per offer,
+    id `{event_id}:{i}` (the id a push for that offer carries either way): for readers of
+    such a release during a rolling upgrade (`DISPATCH_WAVE_EVENTS=false`)."""
+    out: list[Event] = []
+    for e in events:
+        body = e.body
+        if isinstance(body, OffersSent | OffersStoodDown):
+            each = sent_offers(body) if isinstance(body, OffersSent) else stand_downs(body)
+            out.extend(
+                e.model_copy(update={"event_id": f"{e.event_id}:{i}", "body": one})
+                for i, one in enumerate(each)
+            )
+        else:
+            out.append(e)
+    return out
 
 
 def make_event(

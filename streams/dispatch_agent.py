@@ -27,6 +27,7 @@ from dispatcher.ops import metrics as ops_metrics
 from dispatcher.sealing import keyring, seal_command
 from schemas.commands import Command
 from schemas.event_batch import encode_batch_records, encode_single_records
+from schemas.events import one_by_one
 from schemas.records import HelperState, RequestState
 from streams.command_groups import (
     reading_any_partition,
@@ -374,7 +375,9 @@ class DispatchAgent:
         this worker's readers of the topic, who then need not decode what was just encoded."""
         rt = self.rt
         encode = encode_batch_records if rt.settings.event_batches else encode_single_records
-        records = encode(decision.events)
+        # For a rolling upgrade: the waves as the single events an older reader takes.
+        events = decision.events if rt.settings.wave_events else one_by_one(decision.events)
+        records = encode(events)
         for _, value, events in records:
             rt.decoded.hand_over(value, events)
         return [(key, value) for key, value, _ in records]

@@ -26,6 +26,7 @@ from schemas.events import (
     OffersSent,
     OffersStoodDown,
     OfferStoodDown,
+    one_by_one,
     sent_offers,
     stand_downs,
 )
@@ -236,14 +237,7 @@ class World:
         """Each offer as the single `offer_sent` event an older worker wrote for it, with the
         id a wave's push for it carries (`{event_id}:{i}`, push/deliveries.py)."""
         events = decision.events if decision is not None else self.events
-        return [
-            e.model_copy(update={"event_id": f"{e.event_id}:{i}", "body": one})
-            if isinstance(e.body, OffersSent)
-            else e
-            for e in events
-            if isinstance(e.body, OfferSent | OffersSent)
-            for i, one in enumerate(sent_offers(e.body))
-        ]
+        return [e for e in one_by_one(events) if e.body.type == "offer_sent"]
 
     def offered(self, decision: Decision | None = None) -> list[str]:
         return [b.helper_id for b in self.of_type("offer_sent", decision)]

@@ -15,6 +15,7 @@ from dispatcher.bench.e2e_observe import Observations, Observer
 from dispatcher.redact import describe
 from dispatcher.settings import Settings
 from schemas import event_batch
+from schemas.commands import CancelRequest
 from schemas.event_batch import (
     EventBatch,
     decode_events,
@@ -22,7 +23,15 @@ from schemas.event_batch import (
     encode_batches,
     peek_events,
 )
-from schemas.events import Event, OfferStoodDown, make_event
+from schemas.events import (
+    Event,
+    OffersSent,
+    OffersStoodDown,
+    OfferStoodDown,
+    make_event,
+    one_by_one,
+)
+from schemas.vocab import Party
 from streams.batch_ack import BatchAck
 from streams.dead_letter import DeadLetterSink
 from streams.notify import NotifyAgent
@@ -65,6 +74,31 @@ def test_a_decision_is_one_record_keyed_by_community_and_decodes_to_the_same_eve
     # The contract's own JSON, and each event exactly as a single record held it.
     assert value == EventBatch(events=tuple(events)).model_dump_json().encode()
     assert peek_events(value) == [json.loads(e.model_dump_json()) for e in events]
+
+
+def test_with_wave_events_off_each_offer_is_the_single_event_an_older_release_wrote() -> None:
+    world = World()
+    for i in range(12):
+        world.helper(f"driver-{i}", skills=["driving"])
+    world.submit()
+    world.run(CancelRequest(request_id="req-1", by=Party.REQUESTER))
+    events = list(world.events)  # every decision's, the cancellation's too
+    assert {"offers_sent", "offers_stood_down"} <= {e.body.type for e in events}
+    singles = one_by_one(events)
+    assert not {"offers_sent", "offers_stood_down"} & {e.body.type for e in singles}
+    for e in events:
+        if isinstance(e.body, OffersSent | OffersStoodDown):
+            mine = [s for s in singles if s.event_id.startswith(e.event_id + ":")]
+            assert [s.event_id for s in mine] == [f"{e.event_id}:{i}" for i in range(len(mine))]
+            assert len(mine) == len(e.body.offers) > 1
+    offers = [s for s in singles if s.body.type == "offer_sent"]
+    # The fields, in the order, a release before the waves wrote (none but those).
+    assert list(json.loads(offers[0].body.model_dump_json())) == [
+        "type", "offer_id", "helper_id", "ring", "step", "expires_at", "category", "urgency",
+        "building_label", "helpers_needed", "skills", "remote",
+    ]  # fmt: skip
+    # Each decodes as one record of its own, as the older readers take them.
+    assert [Event.model_validate_json(s.model_dump_json()) for s in singles] == singles
 
 
 def test_a_single_event_record_from_before_the_batches_still_decodes() -> None:
