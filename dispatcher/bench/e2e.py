@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from dispatcher.bench import machine_speed
 from dispatcher.bench.e2e_city import RequestFactory, build_city
 from dispatcher.bench.e2e_cpu import (
     cpu_ms_per_request,
@@ -131,6 +132,11 @@ class Bench(BenchSteps):
         out: dict[str, Any] = {"bench": "e2e", "machine": machine_info()}
         cleanup: dict[str, Any] = {}
         t_run = time.monotonic()
+        # Before anything of the run starts: the machine's speed at this moment, to read
+        # this run's figures against another day's (`machine_speed`).
+        p.phase("machine speed: a fixed Python workload, a loopback ping-pong")
+        speed = out["machine"]["speed"] = await asyncio.to_thread(machine_speed.measure)
+        p.phase(machine_speed.line(speed))
         self.observer.start()
         push_to(self.stack, self.observer.url, o.push_concurrency, o.push_batch)
         try:
@@ -253,6 +259,10 @@ class Bench(BenchSteps):
             p.phase("cleaning up: stopping processes, dropping the database, deleting topics")
             self.observer.stop()  # first: its consumer would complain about deleted topics
             cleanup = await self.stack.cleanup(keep_logs=o.keep_logs)
+        # Again once the run's processes are gone: the host's speed moves within minutes
+        # (`machine_speed`), and a run whose two readings differ ran on two machines.
+        speed["python_ms_after"] = await asyncio.to_thread(machine_speed.python_ms)
+        p.phase(f"machine speed after the run: Python workload {speed['python_ms_after']} ms CPU")
 
         fixed = [s for s in self.scenarios if s["kind"] == "fixed_rate"]
         for key, c in ceilings.items():

@@ -45,6 +45,9 @@ def _figures(run: dict[str, Any]) -> dict[str, Any]:
     intake → first offer p50/p99 at each fixed rate, its part after the 202, and of that the
     part until the worker's events record was stamped."""
     out: dict[str, Any] = {k: run.get(k) for k in FIGURES}
+    # The machine's speed before each run: how far the runs' machines differed.
+    for name, value in ((run.get("machine") or {}).get("speed") or {}).items():
+        out[f"machine.{name}"] = value
     cpu = run.get("cpu_ms_per_request") or {}
     out["cpu_ms_per_request"] = cpu.get("total")
     for share in ("service_total", "harness_total"):

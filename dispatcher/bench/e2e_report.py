@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dispatcher.bench import machine_speed
 from dispatcher.bench.e2e_pg import pg_lines
 
 
@@ -63,6 +64,7 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         f"bench e2e — {m['cores']} cores ({m['cpu_model']}), python {m['python']}, "
         f"{result['wall_s']} s",
+        *([machine_speed.line(m["speed"])] if "speed" in m else []),
         floor_line(result["floor"]),
         f"intake→first offer at the lowest rate over the floor: p50 ×{result['e2e_p50_over_floor']}"
         f", p99 ×{result['e2e_p99_over_floor']} (from the actual send: "

@@ -212,11 +212,17 @@ def run_size(n: int, decisions: int, naive_runs: int, seed: int) -> dict[str, An
     """The current code alone, in this process."""
     print(f"building a community of {n:,} helpers…", file=sys.stderr, flush=True)
     runner = MatchRunner(n, decisions, seed)
+    # Here, not at the top: `--compare` loads this file against another checkout's package.
+    from dispatcher.bench.machine_speed import python_ms
+
+    speed = python_ms()  # the interpreter's speed now, to read this run against another day's
     timed = runner.time_decide(0, decisions)
     searched = runner.time_search(0, decisions)
     print(f"  scanning all {n:,} helpers {naive_runs}×…", file=sys.stderr, flush=True)
     scans = [runner.time_scan(i) for i in range(naive_runs)]
-    return summarise(n, runner.build_s, timed, searched, scans, runner.offers)
+    return summarise(n, runner.build_s, timed, searched, scans, runner.offers) | {
+        "machine_python_ms": speed
+    }
 
 
 def serve() -> None:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from dispatcher.bench.machine_speed import python_ms
 from dispatcher.bench.match import summarise
 
 _HERE = Path(__file__).resolve()
@@ -101,6 +102,7 @@ def compare_size(
     base_root: Path, rev: str, n: int, decisions: int, naive_runs: int, seed: int
 ) -> dict[str, Any]:
     print(f"building {n:,} helpers in both versions…", file=sys.stderr, flush=True)
+    speed = python_ms()  # the interpreter's speed now, to read this run against another day's
     children = [Child("baseline", base_root), Child("current", _ROOT)]
     try:
         for c in children:  # both build at once: build time is not the measurement
@@ -141,6 +143,7 @@ def compare_size(
         "same_decisions": digests[0] == digests[1],
         "p50_speedup": round(base["p50_us"] / cur["p50_us"], 2),
         "p99_speedup": round(base["p99_us"] / cur["p99_us"], 2),
+        "machine_python_ms": speed,
         "baseline": base,
         "current": cur,
     }
