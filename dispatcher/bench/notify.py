@@ -181,8 +181,11 @@ def serve() -> None:
 
 
 # ---------------------------------------------------------------------------- parent
-def build_waves(requests: int, helpers: int, seed: int) -> tuple[list[list[str]], dict[str, str]]:
-    """Each request's events as Kafka carries them, and the sealed helpers they name."""
+def build_waves(
+    requests: int, helpers: int, seed: int
+) -> tuple[list[list[str]], dict[str, str], list[int]]:
+    """Each request's events as Kafka carries them, the sealed helpers they name, and each
+    request's count of offers (one an `offer_sent`, each of an `offers_sent`)."""
     import random
 
     from dispatcher.bench.community import build_state
@@ -197,6 +200,7 @@ def build_waves(requests: int, helpers: int, seed: int) -> tuple[list[list[str]]
     rng = random.Random(seed + 1)
     waves: list[list[str]] = []
     named: dict[str, str] = {}
+    offers: list[int] = []
     for i in range(requests):
         events = decide(state, _command(_spec(i, rng.randrange(helpers))), NOW).events
         waves.append([e.model_dump_json() for e in events])
@@ -206,6 +210,7 @@ def build_waves(requests: int, helpers: int, seed: int) -> tuple[list[list[str]]
             if isinstance(e.body, OfferSent | OffersSent)
             for one in sent_offers(e.body)
         ]
+        offers.append(len(offered))
         for hid in offered:
             if hid not in named:
                 base = state.helpers[hid]
@@ -219,19 +224,7 @@ def build_waves(requests: int, helpers: int, seed: int) -> tuple[list[list[str]]
                 )
                 sealed = HelperState(profile=seal_profile(ring, profile), load=base.load)
                 named[hid] = sealed.model_dump_json()
-    return waves, named
-
-
-def _offers(waves: list[list[str]]) -> int:
-    """The offers the waves' events make (one an `offer_sent`, each of an `offers_sent`)."""
-    from schemas.events import Event, OfferSent, OffersSent, sent_offers
-
-    return sum(
-        len(sent_offers(e.body))
-        for wave in waves
-        for v in wave
-        if isinstance((e := Event.model_validate_json(v)).body, OfferSent | OffersSent)
-    )
+    return waves, named, offers
 
 
 def _posts(received: list[Any]) -> list[tuple[str, str, str, bytes]]:
@@ -265,8 +258,9 @@ def run(
     from dispatcher.testing.push_receiver import ThreadedPushReceiver
 
     print(f"deciding {requests * rounds} requests…", file=sys.stderr, flush=True)
-    waves, named = build_waves(requests * (rounds + 1), helpers, seed)
+    waves, named, offers = build_waves(requests * (rounds + 1), helpers, seed)
     digest_waves, waves = waves[:requests], waves[requests:]
+    offers = offers[requests:]
     here = Path(__file__).resolve()
     load_before = os.getloadavg()
     report: dict[str, Any] = {"requests_per_round": requests, "rounds": rounds, "rate": rate}
@@ -299,17 +293,18 @@ def run(
             for k in range(rounds):
                 print(f"round {k + 1}/{rounds}…", file=sys.stderr, flush=True)
                 chunk = waves[k * requests : (k + 1) * requests]
+                chunk_offers = sum(offers[k * requests : (k + 1) * requests])
                 for name in order if k % 2 == 0 else order[::-1]:
                     before = len(rx.for_path(f"/{name}"))
                     out = children[name].ask(op="run", name="timed", waves=chunk, rate=rate)
-                    cpu[name].append(out["cpu_s"] * 1e6 / _offers(chunk))
+                    cpu[name].append(out["cpu_s"] * 1e6 / chunk_offers)
                     posts[name] += len(rx.for_path(f"/{name}")) - before
                     connections[name] = out["connections"]
         finally:
             for child in children.values():
                 child.close()
     report |= {
-        "offers_per_round": _offers(waves[:requests]),
+        "offers_per_round": sum(offers[:requests]),
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
     }

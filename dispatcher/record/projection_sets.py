@@ -5,19 +5,21 @@ projection_steps)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
 from schemas.events import Event, OfferSent, OffersStoodDown, OfferStoodDown, stand_downs
 
-
-def _last_per(events: Sequence[Event], key: Callable[[Event], Any]) -> list[Event]:
-    return list({key(e): e for e in events}.values())
+T = TypeVar("T")
 
 
-def _first_per(events: Sequence[Event], key: Callable[[Event], Any]) -> list[Event]:
-    return list({key(e): e for e in reversed(events)}.values())
+def _last_per(items: Sequence[T], key: Callable[[T], Any]) -> list[T]:
+    return list({key(e): e for e in items}.values())
+
+
+def _first_per(items: Sequence[T], key: Callable[[T], Any]) -> list[T]:
+    return list({key(e): e for e in reversed(items)}.values())
 
 
 def _offer_id(e: Event) -> str:
@@ -49,7 +51,7 @@ async def _stood_down_run(conn: asyncpg.Connection, events: Sequence[Event]) -> 
         if isinstance(e.body, OfferStoodDown | OffersStoodDown)
         for one in stand_downs(e.body)
     ]
-    first = list({one.offer_id: (e, one) for e, one in reversed(each)}.values())
+    first = _first_per(each, lambda pair: pair[1].offer_id)
     await conn.execute(
         "UPDATE offers SET status = 'stood_down', answered_at = COALESCE(answered_at, u.t) "
         "FROM unnest($1::text[], $2::timestamptz[]) AS u(o, t) "
@@ -57,10 +59,9 @@ async def _stood_down_run(conn: asyncpg.Connection, events: Sequence[Event]) -> 
         [one.offer_id for _, one in first],
         [e.occurred_at for e, _ in first],
     )
-    released = list(
-        {
-            (e.request_id, one.helper_id): (e, one) for e, one in reversed(each) if one.was_assigned
-        }.values()
+    released = _first_per(
+        [pair for pair in each if pair[1].was_assigned],
+        lambda pair: (pair[0].request_id, pair[1].helper_id),
     )
     if released:
         await conn.execute(
