@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     # The worker's collector thresholds (`gc.set_threshold`; CPython's are 700, 10, 10): objects
     # made before a young pass, young passes before a middle one, middle ones before a full
     # one (streams/gc_freeze.py, gc_stats.py). 5,000: with the ageing freeze, half the
-    # collector's time of 700 and full passes of ~3 ms (README, Performance, session 13).
+    # collector's time of 700 and full passes of ~3 ms (docs/performance-log.md, session 13).
     gc_thresholds: tuple[
         Annotated[int, Field(ge=100, le=1_000_000)],
         Annotated[int, Field(ge=1, le=10_000)],

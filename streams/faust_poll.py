@@ -68,7 +68,7 @@ class SnapshotPollThread(aiokafka_driver.AIOKafkaConsumerThread):
         # whose records are still buffered. Once the agent has taken those, their new records
         # wait for the fetch in flight, which the broker holds up to this long when its other
         # partitions stay empty: measured as 0.4-1.4 s without a command taken under load
-        # (README "Performance", session 11). The consumer reads it in start(), after this.
+        # (docs/performance-log.md, session 11). The consumer reads it in start(), after this.
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms
         return consumer

@@ -20,7 +20,7 @@ PG_PORT="${DISPATCH_PG_PORT:-55432}"
 PARTITIONS="${DISPATCH_TOPIC_PARTITIONS:-8}"
 HEAP="${DISPATCH_KAFKA_HEAP:-512m}"
 # Kafka's own GC flags (kafka-run-class.sh). Serial GC with 1 network / 2 I/O threads showed
-# no CPU-per-request gain in side-by-side runs (README, Performance, 2026-12-02): the knobs
+# no CPU-per-request gain in side-by-side runs (docs/performance-log.md, 2026-12-02): the knobs
 # stay so the comparison can be repeated on a quieter machine.
 GC_FLAGS="-XX:+UseG1GC -XX:MaxGCPauseMillis=20"
 LIB="$HERE/lib/kafka"

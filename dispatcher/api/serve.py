@@ -28,7 +28,7 @@ def main(argv: list[str]) -> int:
         port=args.port,
         log_config=None,
         access_log=False,
-        # uvloop and httptools: about half the API's CPU per request (README, Performance).
+        # uvloop and httptools: about half the API's CPU per request (docs/performance-log.md).
         loop="uvloop",
         http="httptools",
         # Forwarded scheme and client address only from configured proxies (never the

@@ -3,7 +3,7 @@ service's topic settings (same partition count, acks=all, idempotent producer, l
 No HTTP, no PostgreSQL, no Faust: what one Kafka hop costs.
 
 Its p99 is the denominator of `e2e_p99_over_floor`, so it has to be stable. What made it
-swing (README, Performance, 2026-12-02): (1) 300 samples in a quick run, so p99 was the
+swing (docs/performance-log.md, 2026-12-02): (1) 300 samples in a quick run, so p99 was the
 3rd-worst round trip, and the tail comes in stalls (a broker GC pause or a descheduled
 process delays every record produced meanwhile: one 20 ms stall at 200/s is 4 records),
 so p99 was decided by whether one stall fell in a 1.5 s window; (2) it started right after

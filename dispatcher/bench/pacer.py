@@ -4,10 +4,10 @@ at its scheduled time (`bench e2e`, `bench intake`).
 Why a thread: asyncio's own timers wake late. Its selector waits in `epoll_wait`, whose
 timeout is whole milliseconds, and asyncio rounds a timeout up (to wait *at least* that
 long), so `asyncio.sleep(due - now)` returns 0–1 ms after `due`: measured p50 0.7–0.8 ms
-late at 50 req/s (issue 18, README "Session 11 — intake"). Every request of the load is
-timed from its scheduled time, so that lateness went whole into `intake_p50_ms`. This
-thread sleeps in `time.sleep` (`clock_nanosleep`: late by the kernel's timer slack and
-the wake-up, ≈ 0.1–0.2 ms on the shared machine) and wakes the loop with
+late at 50 req/s (issue 18, docs/performance-log.md "Session 11 — intake"). Every
+request of the load is timed from its scheduled time, so that lateness went whole into
+`intake_p50_ms`. This thread sleeps in `time.sleep` (`clock_nanosleep`: late by the
+kernel's timer slack and the wake-up, ≈ 0.1–0.2 ms on the shared machine) and wakes the loop with
 `call_soon_threadsafe` (its self-pipe: `epoll_wait` returns at once). It sleeps between
 requests: no spinning core.
 

@@ -30,7 +30,7 @@ Position = tuple[int, int]  # (partition, offset)
 # The config topic is idle nearly always. Its consumers long-poll: the broker answers a fetch
 # as soon as a record arrives (fetch_min_bytes 1), so a change is applied as fast as with
 # aiokafka's 500 ms default, but an idle consumer sends one fetch per 10 s instead of two per
-# second (README, Performance, session 8). Below aiokafka's 40 s request timeout.
+# second (docs/performance-log.md, session 8). Below aiokafka's 40 s request timeout.
 IDLE_FETCH_WAIT_MS = 10_000
 
 
