@@ -164,7 +164,11 @@ def main(argv: list[str]) -> int:
         if args.json:
             print(json.dumps(result), flush=True)
         else:
-            print(f"{n:>10,} helpers  {_line(result)}", flush=True)
+            print(
+                f"{n:>10,} helpers  {_line(result)}  (machine: Python workload "
+                f"{result['machine_python_ms']} ms)",
+                flush=True,
+            )
     return 0
 
 
@@ -190,7 +194,8 @@ def _compare(args: argparse.Namespace) -> int:
         print(f"{n:>10,} helpers  {row['baseline_rev'][:9]}  {_line(row['baseline'])}")
         print(f"{'':>10}          current    {_line(row['current'])}")
         print(
-            f"{'':>10}          ×{row['p50_speedup']} p50, ×{row['p99_speedup']} p99; {same}",
+            f"{'':>10}          ×{row['p50_speedup']} p50, ×{row['p99_speedup']} p99; {same}"
+            f" (machine: Python workload {row['machine_python_ms']} ms)",
             flush=True,
         )
     return 0
