@@ -123,6 +123,7 @@ class Bench(BenchSteps):
             self.last_pg = per_request(pg0, after, len(result.accepted()), self.o.pg_statements)
         result.settled = settled
         await self.close_requests(client, result, label)
+        await self.recycle_keys(result, prepared, label)
         if result.stopped_early:
             self.notes.append(f"{label}: sending stopped early ({result.stopped_early})")
         return result
@@ -282,6 +283,8 @@ class Bench(BenchSteps):
                 "ceilings": ceilings,
                 "scenarios": self.scenarios,
                 "city": self.city.summary(),
+                # Keys handed back once their requests were closed, for later runs to use.
+                "incident_keys_recycled": self.factory.keys.released,
                 "community_partitions": community_partitions(
                     self.city.communities, o.partitions, self.partition_table
                 ),

@@ -14,7 +14,7 @@ bot `HelpRequestIn`).
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,11 +174,13 @@ class KeysExhaustedError(RuntimeError):
 
 
 class IncidentKeys:
-    """Hands out (building, kind) pairs, never one twice: distinct incidents for the API.
+    """Hands out (building, kind) pairs, never one in use twice: distinct incidents for the
+    API. A pair is in use until `release`d (the bench releases a request's pair once the read
+    model has it closed: the API's merge check then no longer matches it).
 
-    The kind follows the realistic weights; when the drawn pair is used up, the next kinds
+    The kind follows the realistic weights; when the drawn pair is in use, the next kinds
     of that building, then the next buildings, are tried (the mix drifts towards uniform
-    only once most keys are gone)."""
+    only once most keys are in use)."""
 
     def __init__(self, city: City, seed: int) -> None:
         self._rng = random.Random(seed)
@@ -186,6 +188,8 @@ class IncidentKeys:
         self._used: set[tuple[int, int]] = set()
         self._kind_weights = [k.weight for k in KINDS]
         self.capacity = len(city.buildings) * len(KINDS)
+        self.last: tuple[int, int] | None = None  # the pair `take` handed out last
+        self.released = 0
 
     @property
     def remaining(self) -> int:
@@ -205,8 +209,15 @@ class IncidentKeys:
                 ki = (k + dk) % len(KINDS)
                 if (bi, ki) not in self._used:
                     self._used.add((bi, ki))
+                    self.last = (bi, ki)
                     return self._buildings[bi], KINDS[ki]
         raise AssertionError("unreachable: remaining > 0")
+
+    def release(self, pairs: Iterable[tuple[int, int]]) -> None:
+        for pair in pairs:
+            if pair in self._used:
+                self._used.discard(pair)
+                self.released += 1
 
 
 @dataclass
@@ -220,6 +231,8 @@ class RequestFactory:
     keys: IncidentKeys = field(init=False)
     _rng: random.Random = field(init=False)
     _n: int = 0
+    # message id → its incident key, until the key is released (`release`)
+    _key_of: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.keys = IncidentKeys(self.city, self.seed + 1)
@@ -229,6 +242,8 @@ class RequestFactory:
         rng = self._rng
         b, kind = self.keys.take()
         self._n += 1
+        assert self.keys.last is not None
+        self._key_of[self.message_id(self._n)] = self.keys.last
         unit, floor, room = rng.randint(1, 4), rng.randint(1, 18), rng.randint(1, 4)
         place = b.place(unit=str(unit), floor=floor)
         elders = self.city.paired.get(f"{b.community_id}/{b.compound_id}/{b.building_id}")
@@ -252,9 +267,19 @@ class RequestFactory:
             "source": {
                 "bot_id": self.bot_id,
                 "group_id": f"{b.community_id}-{b.grid_id}-group",
-                "message_id": f"{self.run_tag}-m{self._n:07d}",
+                "message_id": self.message_id(self._n),
             },
         }
+
+    def message_id(self, n: int) -> str:
+        return f"{self.run_tag}-m{n:07d}"
+
+    def release(self, message_ids: Iterable[str]) -> int:
+        """The incident keys of these requests (by their message ids) free for new ones: the
+        requests were never sent, or are closed. The count released."""
+        pairs = [p for m in message_ids if (p := self._key_of.pop(m, None)) is not None]
+        self.keys.release(pairs)
+        return len(pairs)
 
     def batch(self, n: int) -> Iterator[dict[str, Any]]:
         for _ in range(n):

@@ -41,6 +41,7 @@ SUSTAINABLE_P99_S = 1.0
 class Prepared:
     body: bytes
     headers: dict[str, str]
+    message_id: str = ""  # the request's `source.message_id`: its incident key's handle
 
 
 def prepare(
@@ -53,8 +54,9 @@ def prepare(
         for _ in range(n):
             payload = factory.make()
             body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-            msg_id = "msg_" + payload["source"]["message_id"]
-            out.append(Prepared(body, signed_headers(secret, bot_id, msg_id, now, body)))
+            message_id = payload["source"]["message_id"]
+            headers = signed_headers(secret, bot_id, "msg_" + message_id, now, body)
+            out.append(Prepared(body, headers, message_id))
     except KeysExhaustedError:
         return out, True
     return out, False
@@ -70,6 +72,7 @@ class Sent:
     merged: bool = False
     error: str | None = None
     phases: dict[str, float] | None = None  # the API's Server-Timing of its 202 (ms)
+    message_id: str = ""  # its `Prepared.message_id`
 
 
 @dataclass
@@ -270,7 +273,7 @@ async def offer_load(
                 await asyncio.wait_for(sem.acquire(), timeout=max(0.01, hard_stop - now))
             except TimeoutError:
                 break
-            rec = Sent(scheduled=due, at=time.monotonic())
+            rec = Sent(scheduled=due, at=time.monotonic(), message_id=prepared[i].message_id)
             result.sent.append(rec)
             task = asyncio.create_task(one(prepared[i], rec))
             tasks.add(task)

@@ -8,6 +8,7 @@ import contextlib
 import time
 from typing import Any
 
+import asyncpg
 import httpx
 
 from dispatcher.bench.e2e_cpu import (
@@ -15,12 +16,16 @@ from dispatcher.bench.e2e_cpu import (
     listening_pid,
     read_stats,
 )
-from dispatcher.bench.e2e_load import RunResult
+from dispatcher.bench.e2e_load import Prepared, RunResult
 from dispatcher.bench.e2e_options import next_probe
 from dispatcher.bench.e2e_stack import (
     STAFF_TOKEN,
 )
 from dispatcher.bench.e2e_stats import summarize
+
+# How long a run's cancelled requests may take to be recorded closed before their incident
+# keys are given up on (the record agent writes them within a second or so, unless backlogged).
+KEY_RECYCLE_WAIT_S = 30.0
 
 
 class BenchSteps:
@@ -29,6 +34,7 @@ class BenchSteps:
     p: Any
     city: Any
     stack: Any
+    factory: Any
     observer: Any
     notes: list[str]
     servers: dict[str, int]
@@ -129,6 +135,38 @@ class BenchSteps:
 
         await asyncio.gather(*(cancel(r) for r in ids))
         return done
+
+    async def recycle_keys(self, result: RunResult, prepared: list[Prepared], label: str) -> None:
+        """Hand the run's incident keys back for later runs: at once for the requests never
+        sent, and for the accepted ones once the read model has them closed (the API merges a
+        report only into an open request of the same building and category, so a closed
+        one's key makes a new incident again). Without this a whole run's probes ran out of
+        distinct incidents and cut the two-worker ceiling search short. Requests refused,
+        merged or unanswered keep their keys (whether they opened anything is not known)."""
+        factory = self.factory
+        factory.release(p.message_id for p in prepared[len(result.sent) :])
+        waiting = {s.request_id: s.message_id for s in result.accepted() if s.request_id}
+        deadline = time.monotonic() + KEY_RECYCLE_WAIT_S
+        conn = await asyncpg.connect(self.stack.pg_dsn)
+        try:
+            while waiting:
+                rows = await conn.fetch(
+                    "SELECT request_id FROM requests "
+                    "WHERE request_id = ANY($1::text[]) AND closed_at IS NOT NULL",
+                    list(waiting),
+                )
+                factory.release(waiting.pop(r["request_id"]) for r in rows)
+                if not waiting or time.monotonic() > deadline:
+                    break
+                self.p(f"{label}: {len(waiting)} requests not yet recorded closed")
+                await asyncio.sleep(0.25)
+        finally:
+            await conn.close()
+        if waiting:
+            self.notes.append(
+                f"{label}: {len(waiting)} requests not recorded closed after "
+                f"{KEY_RECYCLE_WAIT_S:.0f} s: their incident keys stay in use"
+            )
 
     async def settle(self, label: str) -> dict[str, Any]:
         """Wait (bounded) until the workers have caught up with the commands and events

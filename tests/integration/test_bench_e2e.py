@@ -41,6 +41,9 @@ def test_quick_bench_reports_sane_numbers(_stack_running: None) -> None:
     # Two Kafka hops, HTTP and PostgreSQL cannot beat one raw Kafka hop.
     assert result["e2e_p50_over_floor"] >= 1
     assert result["machine"]["cores"] >= 1
+    speed = result["machine"]["speed"]
+    assert speed["python_ms"] > 0 and speed["python_ms_after"] > 0
+    assert 0 < speed["loopback_round_trip_us"] <= speed["loopback_round_trip_p99_us"]
     assert result["settings"]["quick"] is True
 
     scenarios = result["scenarios"]
@@ -61,6 +64,12 @@ def test_quick_bench_reports_sane_numbers(_stack_running: None) -> None:
     )
     phone = next(s for s in fixed if s["name"] == "intake_to_phone" and s["offered_rate"] == lowest)
     assert first["missing"] == 0 and first["merged"] == 0 and first["http_errors"] == 0
+    # Incident keys come back once their requests are recorded closed, and a key reused so
+    # never merges a new request into an old one: no run of the bench saw a merge.
+    assert result["incident_keys_recycled"] > 0
+    for s in scenarios:
+        if s["name"] == "intake_to_first_offer":
+            assert s["merged"] == 0, s
     assert phone["p50_ms"] >= first["p50_ms"] * 0.5  # the push follows the event
 
     ceiling = result["throughput_ceiling_rps_1_worker"]

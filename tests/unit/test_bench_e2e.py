@@ -87,6 +87,32 @@ def test_incident_keys_run_out_loudly() -> None:
         keys.take()
 
 
+def test_released_incident_keys_make_new_incidents_and_no_key_is_lent_twice() -> None:
+    city = build_city(1, 10, seed=2)
+    factory = RequestFactory(city, seed=4, bot_id=BOT_ID, run_tag="t")
+    capacity = factory.keys.capacity
+
+    def key(body: dict[str, object]) -> tuple[object, ...]:
+        place = body["place"]
+        assert isinstance(place, dict)
+        return (place["compound_id"], place["building_id"], body["category"])
+
+    first = [factory.make() for _ in range(capacity)]
+    assert len({key(b) for b in first}) == capacity  # every key in use once
+    with pytest.raises(KeysExhaustedError):
+        factory.make()
+    # Three requests closed: their keys, and only theirs, come back.
+    closed = first[5:8]
+    assert factory.release(b["source"]["message_id"] for b in closed) == 3  # type: ignore[index]
+    assert factory.release(b["source"]["message_id"] for b in closed) == 0  # type: ignore[index]
+    assert factory.release(["never-made"]) == 0
+    again = [factory.make() for _ in range(3)]
+    assert {key(b) for b in again} == {key(b) for b in closed}
+    assert factory.keys.released == 3
+    with pytest.raises(KeysExhaustedError):
+        factory.make()
+
+
 def test_bench_bot_signature_verifies_with_the_api() -> None:
     body = b'{"hello":"world"}'
     now = int(time.time())
