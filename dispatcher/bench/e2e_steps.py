@@ -22,6 +22,7 @@ from dispatcher.bench.e2e_stack import (
     STAFF_TOKEN,
 )
 from dispatcher.bench.e2e_stats import summarize
+from dispatcher.record.read import requests as read_requests
 
 # How long a run's cancelled requests may take to be recorded closed before their incident
 # keys are given up on (the record agent writes them within a second or so, unless backlogged).
@@ -150,12 +151,8 @@ class BenchSteps:
         conn = await asyncpg.connect(self.stack.pg_dsn)
         try:
             while waiting:
-                rows = await conn.fetch(
-                    "SELECT request_id FROM requests "
-                    "WHERE request_id = ANY($1::text[]) AND closed_at IS NOT NULL",
-                    list(waiting),
-                )
-                factory.release(waiting.pop(r["request_id"]) for r in rows)
+                closed = await read_requests.closed_among(conn, list(waiting))
+                factory.release(waiting.pop(rid) for rid in closed)
                 if not waiting or time.monotonic() > deadline:
                     break
                 self.p(f"{label}: {len(waiting)} requests not yet recorded closed")

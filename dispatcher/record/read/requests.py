@@ -22,6 +22,16 @@ async def community_of(db: Db, request_id: str) -> str | None:
     return str(value) if value is not None else None
 
 
+async def closed_among(db: Db, request_ids: list[str]) -> list[str]:
+    """Those of `request_ids` recorded closed."""
+    rows = await db.fetch(
+        "SELECT request_id FROM requests WHERE request_id = ANY($1::text[]) "
+        "AND closed_at IS NOT NULL",
+        request_ids,
+    )
+    return [str(r["request_id"]) for r in rows]
+
+
 @dataclass(frozen=True)
 class RequestSummary:
     """Public facts only: category, urgency, building label, status."""
