@@ -188,14 +188,14 @@ class IncidentKeys:
         self._used: set[tuple[int, int]] = set()
         self._kind_weights = [k.weight for k in KINDS]
         self.capacity = len(city.buildings) * len(KINDS)
-        self.last: tuple[int, int] | None = None  # the pair `take` handed out last
         self.released = 0
 
     @property
     def remaining(self) -> int:
         return self.capacity - len(self._used)
 
-    def take(self) -> tuple[Building, Kind]:
+    def take(self) -> tuple[Building, Kind, tuple[int, int]]:
+        """A building and kind not in use, and their pair (what `release` takes back)."""
         if not self.remaining:
             raise KeysExhaustedError(
                 f"all {self.capacity} distinct (building, category) keys used: "
@@ -209,8 +209,7 @@ class IncidentKeys:
                 ki = (k + dk) % len(KINDS)
                 if (bi, ki) not in self._used:
                     self._used.add((bi, ki))
-                    self.last = (bi, ki)
-                    return self._buildings[bi], KINDS[ki]
+                    return self._buildings[bi], KINDS[ki], (bi, ki)
         raise AssertionError("unreachable: remaining > 0")
 
     def release(self, pairs: Iterable[tuple[int, int]]) -> None:
@@ -240,10 +239,9 @@ class RequestFactory:
 
     def make(self) -> dict[str, Any]:
         rng = self._rng
-        b, kind = self.keys.take()
+        b, kind, pair = self.keys.take()
         self._n += 1
-        assert self.keys.last is not None
-        self._key_of[self.message_id(self._n)] = self.keys.last
+        self._key_of[self.message_id(self._n)] = pair
         unit, floor, room = rng.randint(1, 4), rng.randint(1, 18), rng.randint(1, 4)
         place = b.place(unit=str(unit), floor=floor)
         elders = self.city.paired.get(f"{b.community_id}/{b.compound_id}/{b.building_id}")

@@ -147,6 +147,8 @@ class BenchSteps:
         factory = self.factory
         factory.release(p.message_id for p in prepared[len(result.sent) :])
         waiting = {s.request_id: s.message_id for s in result.accepted() if s.request_id}
+        if not waiting:
+            return
         deadline = time.monotonic() + KEY_RECYCLE_WAIT_S
         conn = await asyncpg.connect(self.stack.pg_dsn)
         try:
