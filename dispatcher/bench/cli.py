@@ -157,18 +157,24 @@ def main(argv: list[str]) -> int:
         return 2
     if args.compare:
         return _compare(args)
+    from dispatcher.bench import goals
     from dispatcher.bench.match import run_size  # lazy: keeps --help instant
 
     for n in args.helpers:
         result = run_size(n, args.decisions, max(1, args.naive_runs), args.seed)
+        goal = goals.match(result)
+        if goal is not None:
+            result["goal_p99_us"] = goal
         if args.json:
             print(json.dumps(result), flush=True)
-        else:
-            print(
-                f"{n:>10,} helpers  {_line(result)}  (machine: Python workload "
-                f"{result['machine_python_ms']} ms)",
-                flush=True,
-            )
+            continue
+        print(
+            f"{n:>10,} helpers  {_line(result)}  (machine: Python workload "
+            f"{result['machine_python_ms']} ms)",
+            flush=True,
+        )
+        if goal is not None:
+            print(f"{'':>10}          {goals.line({'p99_us': goal})}", flush=True)
     return 0
 
 

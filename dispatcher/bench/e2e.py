@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from dispatcher.bench import machine_speed
+from dispatcher.bench import goals, machine_speed
 from dispatcher.bench.e2e_city import RequestFactory, build_city
 from dispatcher.bench.e2e_cpu import (
     cpu_ms_per_request,
@@ -299,6 +299,7 @@ class Bench(BenchSteps):
                 "wall_s": round(time.monotonic() - t_run, 1),
             }
         )
+        out["goals"] = goals.e2e(out)
         return out
 
     def settings(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dispatcher.bench import machine_speed
+from dispatcher.bench import goals, machine_speed
 from dispatcher.bench.e2e_pg import pg_lines
 
 
@@ -72,6 +72,7 @@ def table(result: dict[str, Any]) -> str:
         intake_line(result),
         phases_line(result.get("intake_phases_ms")),
         cpu_line(result["cpu_ms_per_request"]),
+        *([goals.line(result["goals"])] if "goals" in result else []),
         "latencies are open loop: from each request's scheduled time",
         "",
         f"{'scenario':<24}{'wk':>3}{'offered/s':>10}{'rate/s':>9}{'count':>7}"

@@ -75,6 +75,12 @@ def test_quick_bench_reports_sane_numbers(_stack_running: None) -> None:
     ceiling = result["throughput_ceiling_rps_1_worker"]
     assert ceiling is None or ceiling > 0
     assert result["ceiling_req_s_one_worker"] == ceiling
+    # The goals, judged from this run's own figures.
+    g = result["goals"]
+    assert g["ceiling_req_s_one_worker"]["value"] == ceiling
+    assert g["cpu_ms_per_request.total"]["value"] == result["cpu_ms_per_request"]["total"]
+    assert g["intake_p50_ms"]["value"] == result["intake_p50_ms"]
+    assert all(v["met"] in (True, False, None) for v in g.values())
 
     # Open loop: each request's latency from its scheduled time is at least the one from
     # its actual send, so every percentile is too.

@@ -1,0 +1,85 @@
+"""Issue 18's goals beside a run's own figures: each headline figure, its goal, and whether
+this run met it, so a reader of one run's JSON or table need not look the goals up.
+
+The goals are the issue's ("What it must show"), for the default scenario set of
+`bench e2e` (50, 200 and 500 req/s, then the ceiling searches) and `bench match` at 1 M
+helpers. A figure the run did not measure (`--no-ceiling`, another helper count) is
+reported with `met: null`: not measured, never "met". A verdict is about this run on this
+machine: the figures move with the machine's speed (`machine_speed`), printed beside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class Goal:
+    path: tuple[str, ...]  # where the figure is in the run's JSON
+    op: Literal["<=", ">="]
+    target: float
+    unit: str
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.path)
+
+    def met(self, value: float | None) -> bool | None:
+        if value is None:
+            return None
+        return value <= self.target if self.op == "<=" else value >= self.target
+
+
+E2E = (
+    Goal(("ceiling_req_s_one_worker",), ">=", 400, "req/s"),
+    Goal(("cpu_ms_per_request", "total"), "<=", 5, "ms"),
+    Goal(("intake_p50_ms",), "<=", 2, "ms"),
+    Goal(("e2e_p99_over_floor",), "<=", 5, ""),  # a ratio,
+)
+# `bench match`: a whole `decide()`'s p99 at a million helpers.
+MATCH_HELPERS = 1_000_000
+MATCH = Goal(("p99_us",), "<=", 200, "µs")
+
+
+def _at(result: Mapping[str, Any], path: tuple[str, ...]) -> float | None:
+    value: Any = result
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def verdict(goal: Goal, result: Mapping[str, Any]) -> dict[str, Any]:
+    value = _at(result, goal.path)
+    return {"value": value, "goal": f"{goal.op} {goal.target:g}", "met": goal.met(value)}
+
+
+def e2e(result: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """`bench e2e`'s headline figures against the issue's goals."""
+    return {g.name: verdict(g, result) for g in E2E}
+
+
+def match(result: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A `bench match` size's p99 against the goal; None for a size the goal is not about."""
+    if result.get("helpers") != MATCH_HELPERS:
+        return None
+    return verdict(MATCH, result)
+
+
+def word(met: bool | None) -> str:
+    return "not measured" if met is None else ("met" if met else "NOT met")
+
+
+def line(verdicts: Mapping[str, Mapping[str, Any]]) -> str:
+    """One printed line: `name value (goal ...): met`, each figure."""
+    units = {g.name: g.unit for g in (*E2E, MATCH)}
+    parts = []
+    for name, v in verdicts.items():
+        value = "-" if v["value"] is None else f"{v['value']:g}"
+        unit = units.get(name, "")
+        shown = f"{value} {unit}" if unit else value
+        parts.append(f"{name} {shown} (goal {v['goal']}): {word(v['met'])}")
+    return "goals (issue 18): " + "; ".join(parts)
