@@ -174,6 +174,26 @@ def tick_hz() -> int:
     return int(os.sysconf("SC_CLK_TCK"))
 
 
+def parse_start_ticks(text: str) -> int:
+    """A /proc/<pid>/stat line's `starttime` (field 22): clock ticks after boot."""
+    return int(text.rpartition(")")[2].split()[19])
+
+
+def age_s(stat_text: str, uptime_text: str, hz: int) -> float:
+    """How long ago the process of `stat_text` started, given /proc/uptime's text."""
+    return float(uptime_text.split()[0]) - parse_start_ticks(stat_text) / hz
+
+
+def process_age_s(pid: int) -> float | None:
+    """Seconds since `pid` started; None if it cannot be read (gone, or not ours to see)."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+        uptime = (PROC / "uptime").read_text()
+    except OSError:
+        return None
+    return age_s(stat, uptime, tick_hz())
+
+
 @dataclass
 class CpuMeter:
     """Named process trees (API, workers, broker, PostgreSQL) plus this process (the load

@@ -30,6 +30,32 @@ from dispatcher.bench.e2e_stats import summarize
 
 BLOCKS = 4  # p99 per quarter of the run: they agree when the floor is stable
 
+# A freshly started broker is slow for its first minute or so of traffic: its floor p99 read
+# ~5.8 ms for the first ~45 s of round trips at 200/s and ~1.7 ms after ~70 s, just the same
+# after a minute idle first, and no sooner at 1,000/s (docs/performance-log.md, session 21;
+# the JVM settling as it runs the produce path). A run started right after `make stack-up`
+# measured that cold floor, and its `e2e_p99_over_floor` read ×2–3 too good. So the floor's
+# warm-up (thrown away) lasts `young_broker_warmup_s` for a broker younger than this.
+YOUNG_BROKER_S = 300.0
+
+
+def warmup_count(rate: float, broker_age_s: float | None, young_warmup_s: float) -> int | None:
+    """The floor's warm-up round trips: None (measure_floor's default, a second's worth) for
+    a broker older than YOUNG_BROKER_S or of unknown age; else `young_warmup_s` of them."""
+    if broker_age_s is None or broker_age_s >= YOUNG_BROKER_S or young_warmup_s <= 0:
+        return None
+    return max(100, round(rate * young_warmup_s))
+
+
+def lower_floor(before: dict[str, Any], after: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+    """The floor a run's ratios use, and which: of the floors measured before and after the
+    scenarios, the one with the lower p99. A floor is a lower bound (the fastest one Kafka hop
+    goes on this machine): a stall, another tenant or a cold broker only raise it, and a raised
+    floor flatters `e2e_p99_over_floor`."""
+    if after is None or after.get("p99_ms") is None or before.get("p99_ms") is None:
+        return before, "before"
+    return (after, "after") if after["p99_ms"] < before["p99_ms"] else (before, "before")
+
 
 async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

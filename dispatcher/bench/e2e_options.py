@@ -32,6 +32,8 @@ class Options:
     plan_time_scale: float = 0.1
     floor_count: int = 2000  # after a warm-up: p99 is the 20th-worst round trip
     floor_rate: float = 200.0
+    # A broker started less than e2e_floor.YOUNG_BROKER_S ago is warmed this long first.
+    young_broker_warmup_s: float = 75.0
     max_in_flight: int = 256
     drain_s: float = 10.0
     settle_s: float = 60.0  # at most this long between phases for the worker to catch up
@@ -56,6 +58,7 @@ class Options:
             "probe_duration": 3.0,
             "probes": 1,
             "floor_count": 1000,  # 300 made p99 the 3rd-worst: one stall decided it
+            "young_broker_warmup_s": 15.0,  # a smoke test: the floor after the run decides
             "drain_s": 5.0,
             "settle_s": 20.0,
             "quick": True,

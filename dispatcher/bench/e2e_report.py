@@ -59,6 +59,15 @@ def floor_line(f: dict[str, Any]) -> str:
     )
 
 
+def after_line(result: dict[str, Any]) -> str:
+    f = result["floor_after"]
+    return (
+        f"floor again after the scenarios: p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms (p99 by "
+        f"quarter {f['p99_by_block_ms']}); the ratios use the floor {result['floor_used']} "
+        "(the lower p99)"
+    )
+
+
 def table(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [
@@ -66,6 +75,7 @@ def table(result: dict[str, Any]) -> str:
         f"{result['wall_s']} s",
         *([machine_speed.line(m["speed"])] if "speed" in m else []),
         floor_line(result["floor"]),
+        *([after_line(result)] if result.get("floor_after") else []),
         f"intake→first offer at the lowest rate over the floor: p50 ×{result['e2e_p50_over_floor']}"
         f", p99 ×{result['e2e_p99_over_floor']} (from the actual send: "
         f"p99 ×{result['e2e_p99_over_floor_sent']})",

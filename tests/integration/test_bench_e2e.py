@@ -38,6 +38,14 @@ def test_quick_bench_reports_sane_numbers(_stack_running: None) -> None:
     for key in ("floor_p50_ms", "floor_p99_ms", "e2e_p50_over_floor", "e2e_p99_over_floor"):
         assert isinstance(result[key], float), key
     assert 0 < result["floor_p50_ms"] <= result["floor_p99_ms"]
+    # Measured before and after the scenarios; the ratios use the one with the lower p99.
+    before, after = result["floor"], result["floor_after"]
+    assert result["floor_p99_ms"] == min(before["p99_ms"], after["p99_ms"])
+    assert (
+        result[("floor" if result["floor_used"] == "before" else "floor_after")]["p99_ms"]
+        == (result["floor_p99_ms"])
+    )
+    assert before["broker_age_s"] > 0 and after["broker_age_s"] > before["broker_age_s"]
     # Two Kafka hops, HTTP and PostgreSQL cannot beat one raw Kafka hop.
     assert result["e2e_p50_over_floor"] >= 1
     assert result["machine"]["cores"] >= 1

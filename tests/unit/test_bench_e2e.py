@@ -3,6 +3,7 @@ the ceiling search and the bookkeeping of what was observed (no Kafka, no subpro
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -312,3 +313,36 @@ def test_cpu_line_shows_the_system_under_test_beside_the_harness() -> None:
     line = cpu_line(cpu)
     assert "200/s: 9.5 = system under test 8.0 + harness 1.5" in line
     assert "load_generator 0.5" in line and "receiver 1.0" in line
+
+
+def test_a_processs_age_comes_from_its_start_ticks_and_the_uptime() -> None:
+    from dispatcher.bench.e2e_cpu import age_s, parse_start_ticks, process_age_s
+
+    # A name with spaces and parentheses; starttime (field 22) is 5000 ticks after boot.
+    fields = ["S", "1", *["0"] * 17, "5000", "0"]
+    stat = "4242 (java (kafka) x) " + " ".join(fields)
+    assert parse_start_ticks(stat) == 5000
+    assert age_s(stat, "150.00 300.00\n", 100) == 100.0
+    age = process_age_s(os.getpid())
+    assert age is not None and 0 <= age < 3600  # this test process: started moments ago
+    assert process_age_s(2**22 + 12345) is None  # no such process
+
+
+def test_a_young_broker_is_warmed_before_the_floor_is_measured() -> None:
+    from dispatcher.bench.e2e_floor import YOUNG_BROKER_S, warmup_count
+
+    assert warmup_count(200.0, 30.0, 75.0) == 15_000  # 75 s of round trips at 200/s
+    assert warmup_count(200.0, YOUNG_BROKER_S + 1, 75.0) is None  # settled: the default
+    assert warmup_count(200.0, None, 75.0) is None  # a broker we cannot see
+    assert warmup_count(200.0, 30.0, 0.0) is None  # switched off
+    assert warmup_count(1.0, 30.0, 10.0) == 100  # never fewer than the default's minimum
+
+
+def test_the_ratios_use_the_floor_with_the_lower_p99() -> None:
+    from dispatcher.bench.e2e_floor import lower_floor
+
+    cold, warm = {"p50_ms": 1.5, "p99_ms": 5.8}, {"p50_ms": 0.8, "p99_ms": 1.7}
+    assert lower_floor(cold, warm) == (warm, "after")
+    assert lower_floor(warm, cold) == (warm, "before")
+    assert lower_floor(cold, None) == (cold, "before")  # the run stopped before the second
+    assert lower_floor(cold, {"p50_ms": None, "p99_ms": None}) == (cold, "before")

@@ -95,6 +95,12 @@ def test_the_e2e_table_prints_the_goals() -> None:
         "notes": [],
     }  # fmt: skip
     assert "goals (issue 18): ceiling_req_s_one_worker 388 req/s" in table(result)
+    assert "floor again" not in table(result)  # a run that measured no second floor
+    result["floor_after"] = {"p50_ms": 0.8, "p99_ms": 1.7, "p99_by_block_ms": [1.7] * 4}
+    result["floor_used"] = "after"
+    assert "p99 1.7 ms (p99 by quarter [1.7, 1.7, 1.7, 1.7]); the ratios use the floor after" in (
+        table(result)
+    )
 
 
 def test_match_judges_only_the_size_the_goal_is_about(monkeypatch, capsys) -> None:
