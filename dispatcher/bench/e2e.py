@@ -241,7 +241,10 @@ class Bench(BenchSteps):
                     if (s := await self.stack.worker_stats(w, plain)) is not None
                 ]
                 out.update(gc_figures(out["worker_stats"]))
-                # Again with the broker warm from the run: the lower p99 is the one used.
+                # Again with the broker warm from the run (the lower p99 is the one used), and
+                # like the first: without the worker(s) and the API, whose drain would be in it.
+                for proc in self.stack.procs:
+                    await asyncio.to_thread(proc.stop)
                 floor_after = await self.floor("floor-after")
         finally:
             p.phase("cleaning up: stopping processes, dropping the database, deleting topics")
