@@ -48,6 +48,16 @@ class Options:
     quick: bool = False
     code_dir: Path | None = None  # the worker's and API's packages (None: this checkout)
 
+    def scenario_changes(self) -> list[str]:
+        """What of this run differs from the default scenario set, which issue 18's goals are
+        about (`dispatcher/bench/goals.py`): `name=value` for each such option."""
+        default = Options()
+        return [
+            f"{name}={getattr(self, name)!r}"
+            for name in _SCENARIO_FIELDS
+            if getattr(self, name) != getattr(default, name)
+        ]
+
     @classmethod
     def quick_defaults(cls, **overrides: Any) -> Options:
         base: dict[str, Any] = {
@@ -65,6 +75,31 @@ class Options:
         }
         base.update(overrides)
         return cls(**base)
+
+
+# The options that shape the headline figures (what is offered, to what, and what else
+# costs CPU meanwhile); not where the stack is, nor the logs kept.
+_SCENARIO_FIELDS = (
+    "quick",
+    "communities",
+    "helpers_per_community",
+    "seed",
+    "rates",
+    "duration",
+    "probe_duration",
+    "probes",
+    "ceiling",
+    "partitions",
+    "partition_table",
+    "plan_time_scale",
+    "floor_count",
+    "floor_rate",
+    "max_in_flight",
+    "push_concurrency",
+    "push_batch",
+    "profile_dir",
+    "loop_census_ms",
+)
 
 
 class Progress:

@@ -3,9 +3,10 @@ this run met it, so a reader of one run's JSON or table need not look the goals 
 
 The goals are the issue's ("What it must show"), for the default scenario set of
 `bench e2e` (50, 200 and 500 req/s, then the ceiling searches) and `bench match` at 1 M
-helpers. A figure the run did not measure (`--no-ceiling`, another helper count) is
-reported with `met: null`: not measured, never "met". A verdict is about this run on this
-machine: the figures move with the machine's speed (`machine_speed`), printed beside them.
+helpers: a run of other scenarios (`--quick`, `--rates`, `--no-ceiling`, ...) or a figure
+the run did not measure is reported with `met: null`, never "met". A verdict is about this
+run on this machine: the figures move with the machine's speed (`machine_speed`), printed
+beside them.
 """
 
 from __future__ import annotations
@@ -52,14 +53,21 @@ def _at(result: Mapping[str, Any], path: tuple[str, ...]) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def verdict(goal: Goal, result: Mapping[str, Any]) -> dict[str, Any]:
+def verdict(goal: Goal, result: Mapping[str, Any], judged: bool = True) -> dict[str, Any]:
     value = _at(result, goal.path)
-    return {"value": value, "goal": f"{goal.op} {goal.target:g}", "met": goal.met(value)}
+    met = goal.met(value) if judged else None
+    return {"value": value, "goal": f"{goal.op} {goal.target:g}", "met": met}
 
 
-def e2e(result: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """`bench e2e`'s headline figures against the issue's goals."""
-    return {g.name: verdict(g, result) for g in E2E}
+def e2e(result: Mapping[str, Any], scenario_changes: list[str]) -> dict[str, Any]:
+    """`bench e2e`'s headline figures against the issue's goals; a run whose scenarios differ
+    from the default set (`scenario_changes`, e.g. `quick=True`) gets its values and no
+    verdict (`met: null`), and says why (`not_judged`)."""
+    judged = not scenario_changes
+    out: dict[str, Any] = {g.name: verdict(g, result, judged) for g in E2E}
+    if not judged:
+        out["not_judged"] = "not the default scenario set: " + ", ".join(scenario_changes)
+    return out
 
 
 def match(result: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -73,13 +81,17 @@ def word(met: bool | None) -> str:
     return "not measured" if met is None else ("met" if met else "NOT met")
 
 
-def line(verdicts: Mapping[str, Mapping[str, Any]]) -> str:
+def line(verdicts: Mapping[str, Any]) -> str:
     """One printed line: `name value (goal ...): met`, each figure."""
     units = {g.name: g.unit for g in (*E2E, MATCH)}
+    why = verdicts.get("not_judged")
     parts = []
     for name, v in verdicts.items():
+        if name == "not_judged":
+            continue
         value = "-" if v["value"] is None else f"{v['value']:g}"
         unit = units.get(name, "")
         shown = f"{value} {unit}" if unit else value
-        parts.append(f"{name} {shown} (goal {v['goal']}): {word(v['met'])}")
-    return "goals (issue 18): " + "; ".join(parts)
+        said = "not judged" if why and v["value"] is not None else word(v["met"])
+        parts.append(f"{name} {shown} (goal {v['goal']}): {said}")
+    return "goals (issue 18): " + "; ".join(parts) + (f" ({why})" if why else "")

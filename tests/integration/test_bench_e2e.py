@@ -40,6 +40,7 @@ def test_quick_bench_reports_sane_numbers(_stack_running: None) -> None:
     assert 0 < result["floor_p50_ms"] <= result["floor_p99_ms"]
     # Measured before and after the scenarios; the ratios use the one with the lower p99.
     before, after = result["floor"], result["floor_after"]
+    assert isinstance(before["p99_ms"], float) and isinstance(after["p99_ms"], float), after
     assert result["floor_p99_ms"] == min(before["p99_ms"], after["p99_ms"])
     assert (
         result[("floor" if result["floor_used"] == "before" else "floor_after")]["p99_ms"]
@@ -88,7 +89,9 @@ def test_quick_bench_reports_sane_numbers(_stack_running: None) -> None:
     assert g["ceiling_req_s_one_worker"]["value"] == ceiling
     assert g["cpu_ms_per_request.total"]["value"] == result["cpu_ms_per_request"]["total"]
     assert g["intake_p50_ms"]["value"] == result["intake_p50_ms"]
-    assert all(v["met"] in (True, False, None) for v in g.values())
+    # A quick run is not the scenario set the goals are about: values, no verdicts.
+    assert "quick=True" in g["not_judged"]
+    assert all(v["met"] is None for k, v in g.items() if k != "not_judged")
 
     # Open loop: each request's latency from its scheduled time is at least the one from
     # its actual send, so every percentile is too.

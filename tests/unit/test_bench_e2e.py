@@ -324,7 +324,7 @@ def test_a_processs_age_comes_from_its_start_ticks_and_the_uptime() -> None:
     assert parse_start_ticks(stat) == 5000
     assert age_s(stat, "150.00 300.00\n", 100) == 100.0
     age = process_age_s(os.getpid())
-    assert age is not None and 0 <= age < 3600  # this test process: started moments ago
+    assert age is not None and age >= 0  # this test process
     assert process_age_s(2**22 + 12345) is None  # no such process
 
 
@@ -346,3 +346,5 @@ def test_the_ratios_use_the_floor_with_the_lower_p99() -> None:
     assert lower_floor(warm, cold) == (warm, "before")
     assert lower_floor(cold, None) == (cold, "before")  # the run stopped before the second
     assert lower_floor(cold, {"p50_ms": None, "p99_ms": None}) == (cold, "before")
+    empty = {"p50_ms": None, "p99_ms": None}  # a floor that received nothing
+    assert lower_floor(empty, warm) == (warm, "after")

@@ -23,7 +23,7 @@ def _e2e(**over: object) -> dict[str, object]:
 
 
 def test_each_headline_figure_is_judged_against_its_goal() -> None:
-    v = goals.e2e(_e2e())
+    v = goals.e2e(_e2e(), [])
     assert v == {
         "ceiling_req_s_one_worker": {"value": 388.0, "goal": ">= 400", "met": False},
         "cpu_ms_per_request.total": {"value": 5.827, "goal": "<= 5", "met": False},
@@ -36,7 +36,8 @@ def test_each_headline_figure_is_judged_against_its_goal() -> None:
             cpu_ms_per_request={"total": 5.0},
             intake_p50_ms=2.0,
             e2e_p99_over_floor=5.0,
-        )
+        ),
+        [],
     )
     assert all(x["met"] is True for x in met.values()), met
 
@@ -51,14 +52,33 @@ def test_each_headline_figure_is_judged_against_its_goal() -> None:
     ],
 )
 def test_a_figure_not_measured_is_not_measured_never_met(over: dict[str, object]) -> None:
-    v = goals.e2e(_e2e(**over))
+    v = goals.e2e(_e2e(**over), [])
     missing = [name for name, x in v.items() if x["met"] is None]
     assert len(missing) == 1 and v[missing[0]]["value"] is None
     assert "not measured" in goals.line(v)
 
 
+def test_a_run_of_other_scenarios_gets_its_values_but_no_verdict() -> None:
+    from dispatcher.bench.e2e_options import Options
+
+    assert Options().scenario_changes() == []
+    changes = Options.quick_defaults().scenario_changes()
+    assert "quick=True" in changes and "rates=(50.0, 100.0)" in changes
+    assert Options(rates=(50.0,), ceiling=False).scenario_changes() == [
+        "rates=(50.0,)",
+        "ceiling=False",
+    ]
+    v = goals.e2e(_e2e(intake_p50_ms=1.0), ["quick=True"])
+    assert v["intake_p50_ms"] == {"value": 1.0, "goal": "<= 2", "met": None}
+    assert all(x["met"] is None for k, x in v.items() if k != "not_judged")
+    assert v["not_judged"] == "not the default scenario set: quick=True"
+    line = goals.line(v)
+    assert "intake_p50_ms 1 ms (goal <= 2): not judged" in line
+    assert line.endswith("(not the default scenario set: quick=True)")
+
+
 def test_the_printed_line_names_every_figure_its_goal_and_the_verdict() -> None:
-    line = goals.line(goals.e2e(_e2e()))
+    line = goals.line(goals.e2e(_e2e(), []))
     assert "ceiling_req_s_one_worker 388 req/s (goal >= 400): NOT met" in line
     assert "cpu_ms_per_request.total 5.827 ms (goal <= 5): NOT met" in line
     assert "e2e_p99_over_floor 2.37 (goal <= 5): met" in line
@@ -76,7 +96,7 @@ def test_the_e2e_table_prints_the_goals() -> None:
     }
     result = {
         **_e2e(cpu_ms_per_request=cpu),
-        "goals": goals.e2e(_e2e(cpu_ms_per_request=cpu)),
+        "goals": goals.e2e(_e2e(cpu_ms_per_request=cpu), []),
         "intake_sent_p50_ms": 3.9,
         "intake_sent_p99_ms": 8.0,
         "machine": {"cores": 2, "cpu_model": "x", "python": "3.11"},
