@@ -63,18 +63,22 @@ def e2e(result: Mapping[str, Any], scenario_changes: list[str]) -> dict[str, Any
     """`bench e2e`'s headline figures against the issue's goals; a run whose scenarios differ
     from the default set (`scenario_changes`, e.g. `quick=True`) gets its values and no
     verdict (`met: null`), and says why (`not_judged`)."""
-    judged = not scenario_changes
-    out: dict[str, Any] = {g.name: verdict(g, result, judged) for g in E2E}
-    if not judged:
-        out["not_judged"] = "not the default scenario set: " + ", ".join(scenario_changes)
-    return out
+    out: dict[str, Any] = {g.name: verdict(g, result, not scenario_changes) for g in E2E}
+    return out | _why_not(scenario_changes)
 
 
-def match(result: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A `bench match` size's p99 against the goal; None for a size the goal is not about."""
+def match(result: Mapping[str, Any], scenario_changes: list[str]) -> dict[str, Any] | None:
+    """A `bench match` size's p99 against the goal; None for a size the goal is not about; no
+    verdict for other decisions than the default (`scenario_changes`), as for `e2e`."""
     if result.get("helpers") != MATCH_HELPERS:
         return None
-    return verdict(MATCH, result)
+    return verdict(MATCH, result, not scenario_changes) | _why_not(scenario_changes)
+
+
+def _why_not(scenario_changes: list[str]) -> dict[str, str]:
+    if not scenario_changes:
+        return {}
+    return {"not_judged": "not the default scenario set: " + ", ".join(scenario_changes)}
 
 
 def word(met: bool | None) -> str:

@@ -124,12 +124,14 @@ def test_the_e2e_table_prints_the_goals() -> None:
 
 
 def test_match_judges_only_the_size_the_goal_is_about(monkeypatch, capsys) -> None:
-    assert goals.match({"helpers": 1_000_000, "p99_us": 199.9}) == {
+    assert goals.match({"helpers": 1_000_000, "p99_us": 199.9}, []) == {
         "value": 199.9,
         "goal": "<= 200",
         "met": True,
     }
-    assert goals.match({"helpers": 1000, "p99_us": 1.0}) is None
+    assert goals.match({"helpers": 1000, "p99_us": 1.0}, []) is None
+    other = goals.match({"helpers": 1_000_000, "p99_us": 1.0}, ["decisions=5"])
+    assert other is not None and other["met"] is None and "decisions=5" in other["not_judged"]
     # Through the command, at a size a unit test can build: the goal's size made small.
     monkeypatch.setattr(goals, "MATCH_HELPERS", 200)
     args = ["match", "--helpers", "200,400", "--decisions", "5", "--naive-runs", "1"]
@@ -141,3 +143,4 @@ def test_match_judges_only_the_size_the_goal_is_about(monkeypatch, capsys) -> No
     assert main(args) == 0
     out = capsys.readouterr().out
     assert out.count("goals (issue 18): p99_us") == 1
+    assert "not judged" in out and "decisions=5" in out  # 5 timed decisions, not 300
