@@ -9,7 +9,8 @@ defaults field by field at every call). `trusted(cls, **values)` instead calls a
 constructor generated once per class — keyword-only parameters, one per field, defaults
 filled in — that sets the instance up as validation would: the same `__dict__` in field
 order and the same fields-set. A missing or unknown field is a `TypeError`, as for any
-Python call. `builder(cls)` hands out that constructor for hot loops.
+Python call. `builder(cls)` hands out that constructor for hot loops (it lives beside the
+models, `schemas/_builders.py`, whose own helpers use it too).
 
 Models alike share one fields-set (`shared_fields_set`): a frozen model's never changes after
 it is built (`model_copy` copies it first), and a set of its own per model was a third of the
@@ -24,41 +25,23 @@ its stories and checks each comes back identical, value types included.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from collections.abc import Set as AbstractSet
 from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel
 
+from schemas._builders import SHARED as _SHARED
+from schemas._builders import builder as builder
+from schemas._builders import new as _new
+from schemas._builders import set_dict as _set_dict
+from schemas._builders import set_extra as _set_extra
+from schemas._builders import set_fields_set as _set_fields_set
+from schemas._builders import set_private as _set_private
+from schemas._builders import shared_fields_set as shared_fields_set
+
 M = TypeVar("M", bound=BaseModel)
 
-_UNSET: Any = object()  # "not passed": the field takes its default and stays out of the fields-set
-# BaseModel's own slot descriptors, called directly: what `object.__setattr__` ends up
-# calling for a frozen model, without looking the name up each time.
-_slots = vars(BaseModel)
-_set_dict = _slots["__dict__"].__set__
-_set_fields_set = _slots["__pydantic_fields_set__"].__set__
-_set_extra = _slots["__pydantic_extra__"].__set__
-_set_private = _slots["__pydantic_private__"].__set__
-_new = object.__new__
 # `replaced(model, values, SAME_FIELDS)`: every field that differs was set in `model` too.
 SAME_FIELDS: frozenset[str] = frozenset()
-
-# (class, fields set) → the one set those models share. Bounded by the schemas (a few optional
-# fields per class, and only the combinations met); past the cap a set stays unshared.
-_SHARED: dict[tuple[type[BaseModel], frozenset[str]], set[str]] = {}
-_SHARED_MAX = 10_000
-
-
-def shared_fields_set(cls: type[BaseModel], fields_set: AbstractSet[str]) -> set[str]:
-    """The fields-set every frozen `cls` with these fields set shares (never mutate it)."""
-    key = (cls, frozenset(fields_set))
-    shared = _SHARED.get(key)
-    if shared is None:
-        shared = set(fields_set)
-        if len(_SHARED) < _SHARED_MAX:
-            _SHARED[key] = shared
-    return shared
 
 
 def _mentions_model(annotation: Any) -> bool:
@@ -106,88 +89,6 @@ def share_fields_sets(model: M) -> M:
         d = m.__dict__
         stack.extend(d[n] for n in nesting)
     return model
-
-
-def _compile(cls: type[BaseModel]) -> Callable[..., Any]:
-    """def Name(*, a, b, c=_UNSET): (a, b required; c optional) returning a `cls`; named
-    after the class, so a missing or unknown field reads "OfferSent() missing …"."""
-    params: list[str] = []
-    lines: list[str] = []
-    required: list[str] = []
-    env: dict[str, Any] = {
-        "_UNSET": _UNSET,
-        "_cls": cls,
-        "_new": _new,
-        "_set_dict": _set_dict,
-        "_set_fields_set": _set_fields_set,
-        "_set_extra": _set_extra,
-        "_set_private": _set_private,
-    }
-    optional: list[str] = []
-    for i, (name, field) in enumerate(cls.model_fields.items()):
-        if field.is_required():
-            params.append(name)
-            required.append(name)
-            continue
-        params.append(f"{name}=_UNSET")
-        if field.default_factory is not None:
-            env[f"_factory{i}"] = field.default_factory
-            fill = f"_factory{i}()"
-        else:
-            env[f"_default{i}"] = field.default  # the schemas' defaults are immutable
-            fill = f"_default{i}"
-        bit = 1 << len(optional)
-        optional.append(name)
-        lines.append(f"    if {name} is _UNSET: {name} = {fill}\n    else: _k |= {bit}")
-    names = list(cls.model_fields)
-    shared = bool(cls.model_config.get("frozen"))
-    # The optional fields passed, as bits → the fields-set: shared per combination for a
-    # frozen class (`shared_fields_set`), else a new set per model as validation makes.
-    sets: dict[int, set[str]] = {}
-
-    def fields_set(k: int) -> set[str]:
-        given = {n for j, n in enumerate(optional) if k >> j & 1}
-        if not shared:
-            return {*required, *given}
-        fs = sets.get(k)
-        if fs is None:
-            fs = sets[k] = shared_fields_set(cls, {*required, *given})
-        return fs
-
-    env["_fields_set"] = fields_set
-    env["_sets"] = sets
-    body = "\n".join(lines)
-    if shared:
-        pick = "    _fs = _sets.get(_k)\n    if _fs is None: _fs = _fields_set(_k)\n"
-    else:
-        pick = "    _fs = _fields_set(_k)\n"
-    src = (
-        f"def {cls.__name__}(*, {', '.join(params)}):\n"
-        "    _k = 0\n"
-        f"{body}\n"
-        f"{pick}"
-        # Set up as validation would, inline: these builders run ~90 times per critical request.
-        f"    _m = _new(_cls)\n"
-        f"    _set_dict(_m, {{{', '.join(f'{n!r}: {n}' for n in names)}}})\n"
-        "    _set_fields_set(_m, _fs)\n"
-        "    _set_extra(_m, None)\n"
-        "    _set_private(_m, None)\n"
-        "    return _m\n"
-    )
-    exec(src, env)  # the source is built above from the model's own field names
-    build: Callable[..., Any] = env[cls.__name__]
-    return build
-
-
-_BUILDERS: dict[type[BaseModel], Callable[..., Any]] = {}
-
-
-def builder(cls: type[M]) -> Callable[..., M]:
-    """The unvalidated constructor of `cls` (keyword arguments only); for hot loops."""
-    build = _BUILDERS.get(cls)
-    if build is None:
-        build = _BUILDERS[cls] = _compile(cls)
-    return build
 
 
 def trusted(cls: type[M], **values: Any) -> M:

@@ -95,9 +95,15 @@ class EventMetrics:
                 )
                 m.requests_opened.labels(str(body.category), str(body.urgency)).inc()
             case "offer_sent" | "offers_sent":
+                # Counted per ring, not per offer: a labelled child's lookup costs more than
+                # the rest of an offer's accounting, and a wave is mostly of one ring.
+                rings: dict[str, int] = {}
                 for one in sent_offers(body):
-                    self._offer_rings.put(one.offer_id, str(one.ring))
-                    m.offers_sent.labels(str(one.ring), str(one.urgency)).inc()
+                    ring = str(one.ring)
+                    self._offer_rings.put(one.offer_id, ring)
+                    rings[ring] = rings.get(ring, 0) + 1
+                for ring, count in rings.items():
+                    m.offers_sent.labels(ring, str(body.urgency)).inc(count)
                 if req and not req.offered:
                     req.offered = True
                     m.time_to_first_offer.labels(req.urgency).observe(

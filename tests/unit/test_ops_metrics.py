@@ -7,8 +7,9 @@ from prometheus_client import CollectorRegistry
 from dispatcher.ops.event_metrics import EventMetrics
 from dispatcher.ops.metric_defs import DispatchMetrics
 from dispatcher.ops.metrics import channel_kind
-from schemas.vocab import Skill
-from tests.unit.conftest import World
+from schemas.events import OffersSent, WaveOffer, make_event
+from schemas.vocab import Category, Ring, Skill, Urgency
+from tests.unit.conftest import COMMUNITY, T0, World
 
 
 def fresh() -> tuple[EventMetrics, CollectorRegistry]:
@@ -50,6 +51,36 @@ def test_lifecycle_counts_offers_answers_and_durations(world: World) -> None:
     # Replayed events (at-least-once) change nothing.
     em.observe_all(world.events)
     assert value(reg, "dispatch_offers_sent_total", ring="building", **crit) == 2
+
+
+def test_a_wave_of_several_rings_counts_each_offer_on_its_ring() -> None:
+    """A wave is counted per ring (one labelled child per ring, not per offer)."""
+    em, reg = fresh()
+    rings = (Ring.BUILDING, Ring.COMMUNITY, Ring.BUILDING, Ring.COMPOUND, Ring.BUILDING)
+    offers = tuple(
+        WaveOffer(offer_id=f"o{i}", helper_id=f"h{i}", ring=r, skills=(), remote=False)
+        for i, r in enumerate(rings)
+    )
+    body = OffersSent(
+        step=0,
+        expires_at=T0,
+        category=Category.HOSPITAL_TRANSPORT,
+        urgency=Urgency.URGENT,
+        building_label="3号楼",
+        helpers_needed=1,
+        offers=offers,
+    )
+    event = make_event(
+        body, command_id="c1", index=0, community_id=COMMUNITY, request_id="r1", occurred_at=T0
+    )
+    em.observe(event)
+    em.observe(event)  # a replay changes nothing
+
+    urgent = {"urgency": "urgent"}
+    assert value(reg, "dispatch_offers_sent_total", ring="building", **urgent) == 3
+    assert value(reg, "dispatch_offers_sent_total", ring="compound", **urgent) == 1
+    assert value(reg, "dispatch_offers_sent_total", ring="community", **urgent) == 1
+    assert value(reg, "dispatch_offers_sent_total", ring="grid", **urgent) == 0
 
 
 def test_unanswered_request_escalates_whistles_and_expires(world: World) -> None:
