@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from dispatcher.ops.metric_defs import DispatchMetrics
-from schemas.events import Event, sent_offers, stand_downs
+from schemas.events import Event, stand_downs
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -98,9 +98,10 @@ class EventMetrics:
                 # Counted per ring, not per offer: a labelled child's lookup costs more than
                 # the rest of an offer's accounting, and a wave is mostly of one ring.
                 rings: dict[str, int] = {}
-                for one in sent_offers(body):
-                    ring = str(one.ring)
-                    self._offer_rings.put(one.offer_id, ring)
+                # A wave's own `WaveOffer`s (id and ring are on both forms), not `sent_offers`.
+                for offer in body.offers if body.type == "offers_sent" else (body,):
+                    ring = str(offer.ring)
+                    self._offer_rings.put(offer.offer_id, ring)
                     rings[ring] = rings.get(ring, 0) + 1
                 for ring, count in rings.items():
                     m.offers_sent.labels(ring, str(body.urgency)).inc(count)

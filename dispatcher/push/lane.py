@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import httpx
 
@@ -280,8 +280,10 @@ class _Lane:
         try:
             async with asyncio.timeout(limit):
                 if self.batches and len(deliveries) > 1:
-                    assert isinstance(self.channel, BatchChannel)  # checked in __init__
-                    return await self.channel.send_batch(batch_id(deliveries), deliveries)
+                    # `batches` holds only for a BatchChannel (checked where it is set): not
+                    # checked again per POST, a protocol `isinstance` costs ~15 µs.
+                    channel = cast(BatchChannel, self.channel)
+                    return await channel.send_batch(batch_id(deliveries), deliveries)
                 return await self.channel.send(merge_deliveries(deliveries))
         except TimeoutError:
             return RetryLater("timeout")

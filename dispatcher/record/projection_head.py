@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from dispatcher.record.projection_rows import _body_json
-from schemas.events import Event, OfferSent, OffersSent, RequestOpened, sent_offers
+from schemas.events import Event, OfferSent, OffersSent, RequestOpened, WaveOffer
 
 HEAD_KINDS = frozenset({"request_opened", "offer_sent", "offers_sent"})
 
@@ -76,28 +76,31 @@ def log_columns(events: Sequence[Event]) -> list[list[Any]]:
 
 async def record_head(conn: asyncpg.Connection, events: Sequence[Event]) -> set[str]:
     """Write the batch's log rows, new requests and offers; return the ids new to the log."""
-    # A wave's offers (`offers_sent`) or an older worker's one by one (`offer_sent`).
-    offers = [
-        (e, b)
-        for e in events
-        if isinstance(e.body, OfferSent | OffersSent)
-        for b in sent_offers(e.body)
-    ]
+    # A wave's offers (`offers_sent`) or an older worker's one by one (`offer_sent`): each
+    # as (event, its step and expiry, its offer), read from the wave's own `WaveOffer`s (the
+    # fields a row takes are on both) rather than an `OfferSent` built per offer.
+    offers: list[tuple[Event, OfferSent | OffersSent, OfferSent | WaveOffer]] = []
+    for e in events:
+        body = e.body
+        if isinstance(body, OffersSent):
+            offers.extend((e, body, o) for o in body.offers)
+        elif isinstance(body, OfferSent):
+            offers.append((e, body, body))
     opened = [(e, e.body) for e in events if isinstance(e.body, RequestOpened)]
     rows = await conn.fetch(
         HEAD_SQL,
         *log_columns(events),
-        [e.event_id for e, _ in offers],
-        [b.offer_id for _, b in offers],
-        [e.request_id for e, _ in offers],
-        [b.helper_id for _, b in offers],
-        [str(b.ring) for _, b in offers],
-        [b.step for _, b in offers],
-        [e.occurred_at for e, _ in offers],
-        [b.expires_at for _, b in offers],
+        [e.event_id for e, _, _ in offers],
+        [o.offer_id for _, _, o in offers],
+        [e.request_id for e, _, _ in offers],
+        [o.helper_id for _, _, o in offers],
+        [str(o.ring) for _, _, o in offers],
+        [w.step for _, w, _ in offers],
+        [e.occurred_at for e, _, _ in offers],
+        [w.expires_at for _, w, _ in offers],
         # A team offer (rare) also records its team; NULL otherwise, as the column's default.
-        [b.team_id for _, b in offers],
-        [b.team_size if b.team_id is not None else None for _, b in offers],
+        [o.team_id for _, _, o in offers],
+        [o.team_size if o.team_id is not None else None for _, _, o in offers],
         [e.event_id for e, _ in opened],
         [e.request_id for e, _ in opened],
         [e.community_id for e, _ in opened],
