@@ -1,5 +1,4 @@
-"""Faust's RocksDB table store, writing its changelog offsets at most once a second and
-without RocksDB's write-ahead log.
+"""Faust's RocksDB table store, writing its changelog offsets at most once a second.
 
 Upstream (faust-streaming 0.15.3, `faust/stores/rocksdb.py`) writes a table partition's
 "persisted offset" into its RocksDB database on every changelog record Kafka acknowledges
@@ -17,16 +16,6 @@ behind by up to a second of records, which the next recovery reads from the chan
 applying a record whose value the database already holds changes nothing (the same value, in
 the same order, the newest last). `tests/unit/test_faust_store.py`; the upstream methods this relies
 on are pinned in `tests/unit/test_faust_pins.py`.
-
-Without the write-ahead log (as Kafka Streams opens its RocksDB stores, for the same reason: the
-changelog topic is the durable copy, the local database a cache of it): each put is an insert
-into the memtable, not also an append to the log file (~2.8 of ~4.5 µs of CPU a put, measured;
-3.3 % of the worker's CPU was `Store._set` in py-spy at 300 req/s). A clean close flushes the
-memtables (RocksDB does so when data was written without the log), so a revocation or a stop
-loses nothing; a crash loses the writes since the last flush, whole: one column family is
-flushed in write order, so what survives is every write up to some point, data and offsets
-alike, and the offset found is never ahead of the data found. The next recovery then reads the
-changelog from that older offset: a longer recovery after a crash, never a wrong one.
 """
 
 from __future__ import annotations
@@ -38,7 +27,6 @@ from typing import Any
 from faust.stores import STORES
 from faust.stores.rocksdb import Store
 from faust.types import TP
-from rocksdict import WriteOptions
 
 #: Seconds between writes of a partition's newest changelog offset.
 WRITE_EVERY_S = 1.0
@@ -56,11 +44,6 @@ class LazyOffsetStore(Store):
         # partition -> its newest changelog offset not yet written
         self._unwritten: dict[int, tuple[TP, int]] = {}
         self._written_at = self.clock()
-
-    def _open_for_partition(self, partition: int) -> Any:
-        db = super()._open_for_partition(partition)
-        db.set_write_options(no_log_writes())
-        return db
 
     def set_persisted_offset(self, tp: TP, offset: int) -> None:
         self._unwritten[tp.partition] = (tp, offset)
@@ -90,14 +73,6 @@ class LazyOffsetStore(Store):
     def reset_state(self) -> None:
         self._unwritten.clear()
         super().reset_state()
-
-
-def no_log_writes() -> WriteOptions:
-    """Writes that skip the write-ahead log (see the module's docstring)."""
-    options = WriteOptions()
-    # A property at run time; rocksdict's stub has it as a method (the test reads the log).
-    options.disable_wal = True  # type: ignore[method-assign,assignment]
-    return options
 
 
 def register() -> None:

@@ -161,10 +161,6 @@ PINNED: dict[str, tuple[Any, str]] = {
     ),
     "rocksdb.Store.revoke_partitions": (rocksdb.Store.revoke_partitions, "3f85447a24fc34ff"),
     "rocksdb.Store.stop": (rocksdb.Store.stop, "2e98db0eb7c7582b"),
-    # ...and opens each partition's database with writes that skip RocksDB's log: where a
-    # partition's database is opened (rocksdict's `Rdict`, whose write options it sets).
-    "rocksdb.Store._open_for_partition": (rocksdb.Store._open_for_partition, "1dc4e0113d67379d"),
-    "rocksdb.RocksDBOptions.open": (rocksdb.RocksDBOptions.open, "ff87e92d69e2f487"),
     "rocksdb.Store.reset_state": (rocksdb.Store.reset_state, "5643c4335fcf11db"),
     # streams/faust_poll.py: Faust polls aiokafka from its thread with its live partition set
     # (an empty set is every partition to aiokafka), drops what it cannot deliver, and a poll

@@ -5,9 +5,6 @@ closed, at stop and never after a reset. On a real RocksDB database in a tempora
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import os
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -102,56 +99,3 @@ def test_an_upgraded_worker_opens_the_databases_upstream_wrote(tmp_path: Path) -
         app = faust.App("t", broker="kafka://127.0.0.1:1", store=url, datadir=tmp_path)
         paths.append(app.Table("helpers").data.partition_path(3))
     assert paths[0] == paths[1]
-
-
-def _log_bytes(path: Path) -> int:
-    """The size of a RocksDB database's write-ahead log files."""
-    return sum(f.stat().st_size for f in path.glob("*.log"))
-
-
-def _db(tmp_path: Path, url: str, partition: int) -> tuple[Any, Path]:
-    app = faust.App("t", broker="kafka://127.0.0.1:1", store=url, datadir=tmp_path)
-    store = app.Table("helpers").data
-    return store._db_for_partition(partition), Path(store.partition_path(partition))
-
-
-def test_writes_skip_the_write_ahead_log_that_upstream_appends_to(tmp_path: Path) -> None:
-    value = b"v" * 500
-    upstream, upstream_path = _db(tmp_path / "upstream", "rocksdb://", 0)
-    ours, our_path = _db(tmp_path / "ours", store_url("rocksdb://"), 0)
-    for i in range(200):
-        upstream.put(b"k%d" % i, value)
-        ours.put(b"k%d" % i, value)
-    assert _log_bytes(upstream_path) > 200 * len(value)  # the control: the log is seen
-    assert _log_bytes(our_path) == 0
-    assert ours[b"k199"] == value
-
-
-def _write_then_crash(tmp_path: Path) -> None:
-    """In a child process: 500 writes flushed, 500 more in the memtable, then killed."""
-    db, _ = _db(tmp_path, store_url("rocksdb://"), 1)
-    for i in range(500):
-        db.put(b"k%03d" % i, b"x")
-    db.flush()
-    for i in range(500, 1000):
-        db.put(b"k%03d" % i, b"x")
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def test_a_crash_loses_only_the_writes_since_the_last_flush_and_a_close_none(
-    tmp_path: Path,
-) -> None:
-    # Spawned, not forked: a fork of this process (RocksDB's threads) can hang in the child.
-    child = multiprocessing.get_context("spawn").Process(target=_write_then_crash, args=(tmp_path,))
-    child.start()
-    child.join(60)
-    assert child.exitcode == -signal.SIGKILL
-    db, _ = _db(tmp_path, store_url("rocksdb://"), 1)
-    # Every write up to the flush, none after it: a prefix, so an offset found is never
-    # ahead of the data found.
-    assert list(db.keys()) == [b"k%03d" % i for i in range(500)]
-    for i in range(500, 600):
-        db.put(b"k%03d" % i, b"y")
-    db.close()  # a revocation or a stop: the memtable is flushed
-    db, _ = _db(tmp_path, "rocksdb://", 1)
-    assert len(list(db.keys())) == 600 and db[b"k599"] == b"y"

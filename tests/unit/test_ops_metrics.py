@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 from dispatcher.ops.event_metrics import EventMetrics
 from dispatcher.ops.metric_defs import DispatchMetrics
 from dispatcher.ops.metrics import channel_kind
-from schemas.events import OffersSent, WaveOffer, make_event
+from schemas.events import OfferSent, OffersSent, WaveOffer, make_event
 from schemas.vocab import Category, Ring, Skill, Urgency
 from tests.unit.conftest import COMMUNITY, T0, World
 
@@ -81,6 +81,36 @@ def test_a_wave_of_several_rings_counts_each_offer_on_its_ring() -> None:
     assert value(reg, "dispatch_offers_sent_total", ring="compound", **urgent) == 1
     assert value(reg, "dispatch_offers_sent_total", ring="community", **urgent) == 1
     assert value(reg, "dispatch_offers_sent_total", ring="grid", **urgent) == 0
+
+
+def test_an_older_workers_single_offer_event_counts_once_on_its_ring() -> None:
+    """An `offer_sent` (one event per offer, before the waves) still counts, per its ring."""
+    em, reg = fresh()
+    for i, ring in enumerate((Ring.GRID, Ring.GRID)):
+        body = OfferSent(
+            offer_id=f"o{i}",
+            helper_id=f"h{i}",
+            ring=ring,
+            step=0,
+            expires_at=T0,
+            category=Category.OTHER,
+            urgency=Urgency.NORMAL,
+            building_label="3号楼",
+            helpers_needed=1,
+            skills=(),
+            remote=False,
+        )
+        em.observe(
+            make_event(
+                body,
+                command_id="c1",
+                index=i,
+                community_id=COMMUNITY,
+                request_id="r1",
+                occurred_at=T0,
+            )
+        )
+    assert value(reg, "dispatch_offers_sent_total", ring="grid", urgency="normal") == 2
 
 
 def test_unanswered_request_escalates_whistles_and_expires(world: World) -> None:
