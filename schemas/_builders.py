@@ -2,7 +2,7 @@
 constructor generated once per class (keyword-only parameters, one per field, defaults
 filled in) that sets an instance up as validation would: the same `__dict__` in field order
 and the same fields-set. Here, beside the models, so that the schemas' own helpers
-(`events.sent_offers`, read per offer by the worker's three readers of a wave) can use it;
+(`events.sent_offers`, which the notify agent reads per offer of a wave) can use it;
 the core's rules for using it are in `dispatcher/core/trusted.py`.
 
 Frozen models alike share one fields-set (`shared_fields_set`): a frozen model's never

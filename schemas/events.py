@@ -137,8 +137,8 @@ class OffersSent(Wire):
 def sent_offers(body: OfferSent | OffersSent) -> list[OfferSent]:
     """Each offer an event made, as `OfferSent`: built unvalidated (every value comes from
     a validated body) by the generated constructor, not `model_construct`, which costs
-    ~3.5 times as much; the worker's dispatch, notify and record agents each read a wave
-    this way, so it is paid per offer three times."""
+    ~3.5 times as much per offer (the notify agent plans each offer's push from these;
+    the record head and the metrics read the wave's `WaveOffer`s directly)."""
     if isinstance(body, OfferSent):
         return [body]
     build = builder(OfferSent)

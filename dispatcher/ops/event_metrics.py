@@ -96,9 +96,9 @@ class EventMetrics:
                 m.requests_opened.labels(str(body.category), str(body.urgency)).inc()
             case "offer_sent" | "offers_sent":
                 # Counted per ring, not per offer: a labelled child's lookup costs more than
-                # the rest of an offer's accounting, and a wave is mostly of one ring.
+                # the rest of an offer's accounting, and a wave is mostly of one ring. The
+                # wave's own `WaveOffer`s are read (id and ring are on both forms).
                 rings: dict[str, int] = {}
-                # A wave's own `WaveOffer`s (id and ring are on both forms), not `sent_offers`.
                 for offer in body.offers if body.type == "offers_sent" else (body,):
                     ring = str(offer.ring)
                     self._offer_rings.put(offer.offer_id, ring)

@@ -281,7 +281,7 @@ class _Lane:
             async with asyncio.timeout(limit):
                 if self.batches and len(deliveries) > 1:
                     # `batches` holds only for a BatchChannel (checked where it is set): not
-                    # checked again per POST, a protocol `isinstance` costs ~15 µs.
+                    # checked again per POST, a protocol `isinstance` costs ~12 µs.
                     channel = cast(BatchChannel, self.channel)
                     return await channel.send_batch(batch_id(deliveries), deliveries)
                 return await self.channel.send(merge_deliveries(deliveries))
