@@ -174,6 +174,9 @@ def _unwelcomed(body: object, reason: str) -> list[ReportWelcomeOutcome]:
     return [ReportWelcomeOutcome(helper_id=body.helper_id, sent=False, reason=reason)]
 
 
+_PLATFORM_IDS_MAX = 200_000  # boxes kept opened: a worker's helpers, with room for re-imports
+
+
 @dataclass
 class DeliveryPlanner:
     registry: EndpointRegistry
@@ -190,6 +193,12 @@ class DeliveryPlanner:
     whistle_recipients: Callable[[str], Sequence[WhistleRecipient]] = lambda community_id: ()
     # The community's configured hotlines (live configuration: CommunityConfig.hotlines).
     hotlines: Callable[[str], Sequence[Hotline]] = lambda community_id: ()
+    # (helper id, key id, detail box) → the platform user id it holds: each box opened once,
+    # not for every offer (an AES-GCM open and a validation). `keys` is fixed for the
+    # planner's life, so a box opens to the same detail every time.
+    _platform_ids: dict[tuple[str, str, str], str | None] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def plan(self, event: Event) -> Planned:
         body = event.body
@@ -245,7 +254,20 @@ class DeliveryPlanner:
 
     def _platform_user_id(self, helper: HelperState | None) -> str | None:
         """Opened for the helper's own links only: they then need that platform login."""
-        return helper_detail(self.keys, helper.profile).platform_user_id if helper else None
+        if helper is None:
+            return None
+        profile = helper.profile
+        sealed = profile.sealed_detail
+        if sealed is None:  # a profile from before 12.7: in the clear
+            return profile.platform_user_id
+        key = (profile.helper_id, sealed.kid, sealed.box)
+        try:
+            return self._platform_ids[key]
+        except KeyError:  # opened once
+            if len(self._platform_ids) >= _PLATFORM_IDS_MAX:
+                self._platform_ids.clear()  # a roster re-imported many times over: start again
+            opened = self._platform_ids[key] = helper_detail(self.keys, profile).platform_user_id
+            return opened
 
     def _answer_url(self, community_id: str) -> str:
         return self.public_base_url.rstrip("/") + answer_path(community_id)

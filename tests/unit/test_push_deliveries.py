@@ -294,3 +294,49 @@ def test_the_whistle_also_reaches_the_configured_recipients_of_its_area(world: W
         ("grid-3", PushKind.WHISTLE),
     ]
     assert len({d.delivery_id for d in ds}) == 2
+
+
+def test_a_helpers_sealed_platform_login_is_opened_once_and_a_new_box_is_opened_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner keeps what each detail box held (issue 18: an AES-GCM open per offer);
+    a helper re-imported with another platform account is a new box, opened anew."""
+    import dispatcher.push.deliveries as deliveries
+
+    opened: list[str] = []
+
+    def counting(ring: KeyRing, profile: Any) -> Any:
+        opened.append(profile.helper_id)
+        return real(ring, profile)
+
+    real = deliveries.helper_detail
+    monkeypatch.setattr(deliveries, "helper_detail", counting)
+
+    def login(platform_user_id: str) -> None:
+        profile = world.helper("driver", skills=[Skill.DRIVING]).model_copy(
+            update={"platform_user_id": platform_user_id}
+        )
+        world.run(UpsertHelper(profile=seal_profile(KEYS, profile)))
+        assert world.state.helpers["driver"].profile.sealed_detail is not None
+
+    claims: list[str | None] = []
+
+    def links(**kw: Any) -> dict[str, str]:
+        claims.append(kw["platform_user_id"])
+        return fake_links(**kw)
+
+    plan = planner(world, registry(*ROBOTS))
+    plan.offer_links = links
+    login("zhangjg")
+    world.submit("req-1", helpers_needed=1)
+    first = offer_to(world, "driver")
+    plan.plan(first)
+    plan.plan(first)
+    assert claims == ["zhangjg", "zhangjg"] and opened == ["driver"]
+
+    world.run(CancelRequest(request_id="req-1", by=Party.REQUESTER))
+    login("lisi")
+    world.submit("req-2", helpers_needed=1)
+    second = next(e for e in world.offer_events() if e.request_id == "req-2")
+    plan.plan(second)
+    assert claims[-1] == "lisi" and opened == ["driver", "driver"]

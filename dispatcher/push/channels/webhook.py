@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cached_property
@@ -10,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from dispatcher.push.channels.base import HttpChannel
+from dispatcher.push.channels.base import HttpChannel, json_bytes
 from dispatcher.push.model import Delivery, DeliveryResult
 from dispatcher.push.signing import standard_webhook_signature
 
@@ -41,7 +40,7 @@ class WebhookChannel(HttpChannel):
             "timestamp": datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z"),
             "data": data,
         }
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = json_bytes(payload)
         # The same id on every retry lets the receiver deduplicate.
         signature = standard_webhook_signature(
             self.endpoint.secret.get_secret_value(), webhook_id, timestamp, body
