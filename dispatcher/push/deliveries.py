@@ -30,13 +30,12 @@ from dispatcher.push.messages import (
     AssignmentSpec,
     CancellationSpec,
     CancelReason,
-    OfferSpec,
     ReferralSpec,
     StandDownSpec,
     WhistleSpec,
+    offer_message,
     render_assignment,
     render_cancellation,
-    render_offer,
     render_referral,
     render_stand_down,
     render_whistle,
@@ -203,18 +202,16 @@ class DeliveryPlanner:
     def plan(self, event: Event) -> Planned:
         body = event.body
         if isinstance(body, OfferSent):
-            return self._offer(event, body, event.event_id)
+            planned = Planned()
+            self._offer(planned, event, body, event.event_id)
+            return planned
         if isinstance(body, OffersSent):
-            # A push each, with an id of its own derived from the event's (stable on replay).
-            each = [
-                self._offer(event, one, f"{event.event_id}:{i}")
-                for i, one in enumerate(sent_offers(body))
-            ]
-            return Planned(
-                [d for p in each for d in p.deliveries],
-                [u for p in each for u in p.undeliverable],
-                [w for p in each for w in p.warnings],
-            )
+            # A push each, with an id of its own derived from the event's (stable on replay),
+            # planned into one `Planned` (not one per offer, then flattened).
+            planned = Planned()
+            for i, one in enumerate(sent_offers(body)):
+                self._offer(planned, event, one, f"{event.event_id}:{i}")
+            return planned
         if isinstance(body, HelperAssigned):
             return self._assignment(event, body)
         if isinstance(body, OfferStoodDown):
@@ -277,7 +274,8 @@ class DeliveryPlanner:
         return (r.spec.category, r.spec.urgency) if r else (Category.OTHER, Urgency.NORMAL)
 
     # ---------------------------------------------------------------- per event
-    def _offer(self, event: Event, body: OfferSent, delivery_id: str) -> Planned:
+    def _offer(self, planned: Planned, event: Event, body: OfferSent, delivery_id: str) -> None:
+        """The offer's deliveries (or its report that nobody can be reached), into `planned`."""
         helper = self.helper(body.helper_id)
         endpoints = self._endpoints_for(helper, private=False)
         request_id = event.request_id or ""
@@ -289,7 +287,8 @@ class DeliveryPlanner:
                 helper_id=body.helper_id,
                 reason="no usable channel",
             )
-            return Planned(undeliverable=[failed])
+            planned.undeliverable.append(failed)
+            return
         links = self.offer_links(
             request_id=request_id,
             offer_id=body.offer_id,
@@ -303,25 +302,25 @@ class DeliveryPlanner:
         # passes the check validation makes (else validated, and rejected as ever).
         safe_id = SAFE_DELIVERY_ID.fullmatch(delivery_id)
         build: Callable[..., Delivery] = _delivery if safe_id else Delivery
-        deliveries = []
+        deliveries = planned.deliveries
         for ep in endpoints:
             group = self.registry.get(ep).is_group
             # What a group sees, every member sees: no per-helper link there (issue 12), only
             # the answer page a helper's bound phone opens; private channels keep their links.
             answer = self._answer_url(event.community_id) if group else None
-            message = render_offer(
-                OfferSpec(
-                    category=body.category,
-                    urgency=body.urgency,
-                    building=body.building_label,
-                    accept_url=links["accept"],
-                    decline_url=links["decline"],
-                    helpers_needed=body.helpers_needed,
-                    skills=_known_skills(body.skills),
-                    reply_within_minutes=minutes,
-                    answer_url=answer,
-                    team=(body.team_id, body.team_size) if body.team_id is not None else None,
-                )
+            # `render_offer(OfferSpec(...))` without the spec object (one per offer).
+            message = offer_message(
+                body.category,
+                body.urgency,
+                None,  # compound: an offer names the building at most
+                body.building_label,
+                body.helpers_needed,
+                _known_skills(body.skills),
+                (body.team_id, body.team_size) if body.team_id is not None else None,
+                minutes,
+                links["accept"],
+                links["decline"],
+                answer,
             )
             data = {
                 "request_id": request_id,
@@ -343,7 +342,6 @@ class DeliveryPlanner:
                     data=data,
                 )
             )
-        return Planned(deliveries)
 
     def _assignment(self, event: Event, body: HelperAssigned) -> Planned:
         helper = self.helper(body.helper_id)

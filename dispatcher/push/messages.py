@@ -93,7 +93,7 @@ class OfferSpec:
 
 
 def render_offer(spec: OfferSpec) -> PushMessage:
-    title, head, tail = _offer_frame(
+    return offer_message(
         spec.category,
         spec.urgency,
         spec.compound,
@@ -102,14 +102,34 @@ def render_offer(spec: OfferSpec) -> PushMessage:
         spec.skills,
         spec.team,
         spec.reply_within_minutes,
+        spec.accept_url,
+        spec.decline_url,
+        spec.answer_url,
     )
-    if spec.answer_url is not None:
-        links = [f"请在已绑定的手机上回复：{checked_link(spec.answer_url)}"]
+
+
+def offer_message(
+    category: Category,
+    urgency: Urgency,
+    compound: str | None,
+    building: str | None,
+    helpers_needed: int,
+    skills: tuple[Skill, ...],
+    team: tuple[str, int] | None,
+    reply_within_minutes: int | None,
+    accept_url: str,
+    decline_url: str,
+    answer_url: str | None,
+) -> PushMessage:
+    """`render_offer` of the spec with these fields, in its order: the notify agent's form
+    (one call per offer, no spec object built for it)."""
+    title, head, tail = _offer_frame(
+        category, urgency, compound, building, helpers_needed, skills, team, reply_within_minutes
+    )
+    if answer_url is not None:
+        links = [f"请在已绑定的手机上回复：{checked_link(answer_url)}"]
     else:
-        links = [
-            f"能来：{checked_link(spec.accept_url)}",
-            f"来不了：{checked_link(spec.decline_url)}",
-        ]
+        links = [f"能来：{checked_link(accept_url)}", f"来不了：{checked_link(decline_url)}"]
     return _message(title=title, text="\n".join([*head, *links, *tail]))
 
 
