@@ -21,7 +21,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from schemas.event_batch import Decoded, decode_record
-from schemas.events import Event
 
 # Records. The last reader takes each within a window (the record agent's is 0.2 s: ~150
 # records at 200 req/s); past this the oldest go.
@@ -43,17 +42,17 @@ class DecodedEvents:
         self.misses = 0  # records decoded here (and kept for the others)
         self.handed = 0  # records the writer handed over
 
-    def hand_over(self, raw: bytes, events: list[Event]) -> None:
-        """The writer's events of the record it sends as `raw`: each reader takes them
-        instead of decoding (the list is theirs, not copied: the writer keeps no reference).
-        The writer's events are what validation of `raw` makes (frozen models, UTC times, the
-        same fields set); a record sent twice is read twice more."""
+    def hand_over(self, raw: bytes, decoded: Decoded) -> None:
+        """The writer's events of the record it sends as `raw` (with their bodies' JSON):
+        each reader takes them instead of decoding (not copied: the writer keeps no
+        reference). The writer's events are what validation of `raw` makes (frozen models,
+        UTC times, the same fields set); a record sent twice is read twice more."""
         self.handed += 1
         kept = self._kept.get(raw)
         if kept is not None:
             kept.reads += self.readers
             return
-        self._keep(raw, Decoded(events), self.readers)
+        self._keep(raw, decoded, self.readers)
 
     def decode(self, raw: bytes) -> Decoded:
         """`decode_record(raw)` (raising as it does), done once for all readers."""

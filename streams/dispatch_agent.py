@@ -378,8 +378,8 @@ class DispatchAgent:
         # For a rolling upgrade: the waves as the single events an older reader takes.
         events = decision.events if rt.settings.wave_events else one_by_one(decision.events)
         records = encode(events)
-        for _, value, events in records:
-            rt.decoded.hand_over(value, events)
+        for _, value, decoded in records:
+            rt.decoded.hand_over(value, decoded)
         return [(key, value) for key, value, _ in records]
 
     async def _store_all(self, decided: list[tuple[Any, int, Decision]]) -> None:

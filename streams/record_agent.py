@@ -114,6 +114,7 @@ class RecordAgent:
 
     async def record_batch(self, batch: list[Any]) -> None:
         decoded: list[Event] = []
+        bodies: dict[str, str] = {}  # the bodies' JSON this worker's writer made, by event id
         for record in batch:  # a record holds one decision's events (schemas/event_batch.py)
             try:
                 one = self.decoded.decode(record.value)
@@ -121,6 +122,8 @@ class RecordAgent:
                 await self.sink.send(record, f"undecodable event: {short(exc)}", "decode")
                 continue
             decoded += one.events
+            for event_id, body in one.bodies.items():
+                bodies.setdefault(event_id, body)  # the first copy, as the log keeps it
             for bad in one.bad:  # one letter per event this release cannot read
                 reason = f"undecodable event: {bad.describe()}"
                 await self.sink.send(record, reason, "decode", payload=bad.raw)
@@ -132,7 +135,7 @@ class RecordAgent:
             attempt += 1
             try:
                 async with pool.acquire() as conn:
-                    self.stats.recorded += await record_events(conn, decoded)
+                    self.stats.recorded += await record_events(conn, decoded, bodies=bodies)
                 ops_metrics.observe_events(decoded)
                 return
             except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:

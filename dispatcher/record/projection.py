@@ -6,7 +6,7 @@ new to `event_log`, in the same transaction, so a replayed batch changes nothing
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import asyncpg
 
@@ -15,13 +15,20 @@ from dispatcher.record.projection_rows import HANDLERS
 from dispatcher.record.projection_steps import WRITERS, apply_steps
 from schemas.events import Event
 
+_NONE: Mapping[str, str] = {}  # no body made by the writer: each serialised here
+
 
 async def record_events(
-    conn: asyncpg.Connection, events: Sequence[Event], *, bulk: bool = True
+    conn: asyncpg.Connection,
+    events: Sequence[Event],
+    *,
+    bulk: bool = True,
+    bodies: Mapping[str, str] = _NONE,
 ) -> int:
     """Record a batch in one transaction; return how many events were new.
 
     `bulk=False` applies every event one by one (the reference path the benchmark compares).
+    `bodies`: events' bodies as JSON by event id, where the writer made them (`Decoded`).
     """
     if not events:
         return 0
@@ -40,9 +47,9 @@ async def record_events(
         if e.body.type not in HEAD_KINDS and (e.body.type in WRITERS or e.body.type in HANDLERS)
     ]
     if not rest:
-        return len(await record_head(conn, events))
+        return len(await record_head(conn, events, bodies))
     async with conn.transaction():
-        new = await record_head(conn, events)
+        new = await record_head(conn, events, bodies)
         await apply_steps(conn, [e for e in rest if e.event_id in new])
     return len(new)
 

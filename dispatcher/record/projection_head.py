@@ -12,14 +12,15 @@ requests that already had a row (a later wave). Either way each offer is counted
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
 
-from dispatcher.record.projection_rows import _body_json
+from dispatcher.record.projection_rows import log_body
 from schemas.events import Event, OfferSent, OffersSent, RequestOpened, WaveOffer
 
+_NONE: Mapping[str, str] = {}
 HEAD_KINDS = frozenset({"request_opened", "offer_sent", "offers_sent"})
 
 HEAD_SQL = """
@@ -61,8 +62,9 @@ SELECT event_id FROM new
 """
 
 
-def log_columns(events: Sequence[Event]) -> list[list[Any]]:
-    """The `event_log` row of each event, as the seven arrays the unnest() INSERTs take."""
+def log_columns(events: Sequence[Event], bodies: Mapping[str, str] = _NONE) -> list[list[Any]]:
+    """The `event_log` row of each event, as the seven arrays the unnest() INSERTs take;
+    `bodies` holds bodies' JSON the writer made, by event id (`Decoded.bodies`)."""
     return [
         [e.event_id for e in events],
         [e.community_id for e in events],
@@ -70,11 +72,13 @@ def log_columns(events: Sequence[Event]) -> list[list[Any]]:
         [e.body.type for e in events],
         [e.occurred_at for e in events],
         [e.caused_by for e in events],
-        [_body_json(e) for e in events],
+        [log_body(e, bodies) for e in events],
     ]
 
 
-async def record_head(conn: asyncpg.Connection, events: Sequence[Event]) -> set[str]:
+async def record_head(
+    conn: asyncpg.Connection, events: Sequence[Event], bodies: Mapping[str, str] = _NONE
+) -> set[str]:
     """Write the batch's log rows, new requests and offers; return the ids new to the log."""
     # A wave's offers (`offers_sent`) or an older worker's one by one (`offer_sent`): each
     # as (event, its step and expiry, its offer), read from the wave's own `WaveOffer`s (the
@@ -89,7 +93,7 @@ async def record_head(conn: asyncpg.Connection, events: Sequence[Event]) -> set[
     opened = [(e, e.body) for e in events if isinstance(e.body, RequestOpened)]
     rows = await conn.fetch(
         HEAD_SQL,
-        *log_columns(events),
+        *log_columns(events, bodies),
         [e.event_id for e, _, _ in offers],
         [o.offer_id for _, _, o in offers],
         [e.request_id for e, _, _ in offers],

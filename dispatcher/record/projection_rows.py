@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -17,14 +17,16 @@ Handler = Callable[[asyncpg.Connection, Event, dict[str, Any]], Awaitable[None]]
 _PRIVATE = {"contact", "place", "text", "sealed"}
 
 
-def _body_json(event: Event) -> str:
+def log_body(event: Event, bodies: Mapping[str, str]) -> str:
     """The body as the log stores it (jsonb: key order and spacing are not kept, so pydantic's
-    own serializer gives the same value as `json.dumps(model_dump(mode="json"))`, faster)."""
+    own serializer gives the same value as `json.dumps(model_dump(mode="json"))`, faster):
+    the body's JSON the writer made (`bodies`, by event id), else serialised here."""
     if event.body.type == "helper_assigned":
         # The log is read by staff reports: keep the requester's contact out of it
         # (request_private holds it, under its own retention).
         return event.body.model_dump_json(exclude=_PRIVATE)
-    return event.body.model_dump_json()
+    made = bodies.get(event.event_id)
+    return made if made is not None else event.body.model_dump_json()
 
 
 def _plain_contact(contact: dict[str, Any] | None) -> dict[str, Any]:

@@ -216,16 +216,23 @@ async def test_every_table_equal_to_the_per_event_path(stack: LocalStack, seed: 
 
 def test_the_log_body_is_the_value_json_dumps_gave() -> None:
     """The log's body, now from pydantic's serializer, parses to what json.dumps of
-    model_dump(mode="json") wrote before (jsonb keeps neither spacing nor key order)."""
-    from dispatcher.record.projection_rows import _body_json
+    model_dump(mode="json") wrote before (jsonb keeps neither spacing nor key order); the
+    bodies the writer made while encoding the events records (`Decoded.bodies`, which the
+    record agent stores as they are) are those very strings, and an assignment's is still
+    made without the requester's contact."""
+    from dispatcher.record.projection_rows import log_body
+    from schemas.event_batch import encode_batch_records
 
     events = list(with_every_kind(simulated_day(5), random.Random(5)))
+    made = {k: v for _, _, d in encode_batch_records(events) for k, v in d.bodies.items()}
+    assert set(made) == {e.event_id for e in events}
     for e in events:
         before = e.body.model_dump(mode="json")
         if e.body.type == "helper_assigned":
             before = {k: v for k, v in before.items() if k not in {"contact", "place", "text"}}
             before.pop("sealed", None)
-        assert json.loads(_body_json(e)) == before
+        assert json.loads(log_body(e, {})) == before
+        assert log_body(e, made) == log_body(e, {})
 
 
 def test_steps_keep_each_requests_order_where_it_matters() -> None:

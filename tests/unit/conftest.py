@@ -159,8 +159,8 @@ class World:
         # Each event is what validating its wire form makes, type for type: the dispatch
         # agent hands its events to this worker's notify and record agents in place of
         # their bytes (streams/decoded_events.py). Checked for every decision of every test.
-        for _, raw, events in encode_batch_records(decision.events):
-            exact(events, decode_record(raw).events)
+        for _, raw, handed in encode_batch_records(decision.events):
+            exact(handed.events, decode_record(raw).events)
         apply(self.state, decision)
         self.events.extend(decision.events)
         return decision

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.event_batch import (
+    EventBatch,
     decode_record,
     encode_batch_records,
     encode_batches,
@@ -57,8 +58,9 @@ def test_the_oldest_are_dropped_past_the_bound() -> None:
 
 def test_handed_over_events_are_taken_by_each_reader_then_gone() -> None:
     cache = DecodedEvents(readers=2)
-    [(_, raw, events)] = encode_batch_records(decision_events())
-    cache.hand_over(raw, events)
+    [(_, raw, handed)] = encode_batch_records(decision_events())
+    events = handed.events
+    cache.hand_over(raw, handed)
     first = cache.decode(bytes(bytearray(raw)))  # the notify agent's consumer: equal bytes
     second = cache.decode(raw)  # the record agent's
     assert first is second and first.events == events and first.events[0] is events[0]
@@ -70,9 +72,10 @@ def test_handed_over_events_are_taken_by_each_reader_then_gone() -> None:
 
 def test_a_record_sent_twice_is_read_twice_more() -> None:
     cache = DecodedEvents(readers=2)
-    [(_, raw, events)] = encode_batch_records(decision_events())
-    cache.hand_over(raw, events)
-    cache.hand_over(raw, events)  # a group decided again one command at a time
+    [(_, raw, handed)] = encode_batch_records(decision_events())
+    events = handed.events
+    cache.hand_over(raw, handed)
+    cache.hand_over(raw, handed)  # a group decided again one command at a time
     assert all(cache.decode(raw).events[0] is events[0] for _ in range(4))
     assert (cache.hits, cache.misses) == (4, 0)
 
@@ -87,10 +90,10 @@ def test_with_one_reader_nothing_decoded_is_kept() -> None:
 def test_handed_over_records_left_untaken_are_dropped_past_the_bound() -> None:
     cache = DecodedEvents(keep=2)
     records = [encode_batch_records(stood_down(1, command=f"cmd-{i}"))[0] for i in range(3)]
-    for _, raw, events in records:
-        cache.hand_over(raw, events)
-    assert cache.decode(records[0][1]).events == records[0][2] and cache.misses == 1
-    assert cache.decode(records[2][1]).events[0] is records[2][2][0] and cache.hits == 1
+    for _, raw, handed in records:
+        cache.hand_over(raw, handed)
+    assert cache.decode(records[0][1]).events == records[0][2].events and cache.misses == 1
+    assert cache.decode(records[2][1]).events[0] is records[2][2].events[0] and cache.hits == 1
 
 
 @pytest.mark.parametrize("encode", [encode_batch_records, encode_single_records])
@@ -101,7 +104,15 @@ def test_what_the_writer_hands_over_is_what_validation_of_its_bytes_makes(
     event it emitted), exactly: the readers cannot tell a handed-over record from a decoded one."""
     kinds: set[str] = set()
     for decision in simulated_week(monkeypatch, seed=3):
-        for _, raw, events in encode(decision.events):
+        for _, raw, handed in encode(decision.events):
+            events = handed.events
             exact(events, decode_record(raw).events)
             kinds.update(e.body.type for e in events)
+            # The bytes are pydantic's own JSON of the record (the body written apart, then
+            # put last: schemas/event_batch.py `_event_json`), and each body handed over is
+            # that body's JSON, which the record agent's log stores as it is.
+            batch = encode is encode_batch_records
+            whole = EventBatch(events=tuple(events)) if batch else events[0]
+            assert raw == whole.model_dump_json().encode()
+            assert handed.bodies == {e.event_id: e.body.model_dump_json() for e in events}
     assert len(kinds) >= 10, sorted(kinds)
