@@ -88,7 +88,7 @@ class Decoded:
     # Each event's body as JSON (`event.body.model_dump_json()`), by event id, when the writer
     # made them (`encode_batch_records`): the record agent's log stores them as they are,
     # not serialised again. Empty for a record decoded from its bytes.
-    bodies: dict[str, str] = field(default_factory=dict)
+    bodies: dict[str, str] = field(default_factory=dict, repr=False)  # as `Event`: no content
 
 
 def decode_events(raw: bytes | str) -> list[Event]:

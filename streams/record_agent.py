@@ -26,9 +26,9 @@ from dispatcher.kafka_security import client_options
 from dispatcher.ops import metrics as ops_metrics
 from dispatcher.record.db import keep_session
 from dispatcher.record.migrate import migrate
-from dispatcher.record.projection import record_events
+from dispatcher.record.projection import first_bodies, record_events
 from dispatcher.settings import Settings
-from schemas.event_batch import decode_record
+from schemas.event_batch import Decoded, decode_record
 from schemas.events import Event
 from streams.dead_letter import DeadLetterSink, short
 from streams.decoded_events import DecodedEvents
@@ -114,7 +114,7 @@ class RecordAgent:
 
     async def record_batch(self, batch: list[Any]) -> None:
         decoded: list[Event] = []
-        bodies: dict[str, str] = {}  # the bodies' JSON this worker's writer made, by event id
+        records: list[Decoded] = []
         for record in batch:  # a record holds one decision's events (schemas/event_batch.py)
             try:
                 one = self.decoded.decode(record.value)
@@ -122,13 +122,13 @@ class RecordAgent:
                 await self.sink.send(record, f"undecodable event: {short(exc)}", "decode")
                 continue
             decoded += one.events
-            for event_id, body in one.bodies.items():
-                bodies.setdefault(event_id, body)  # the first copy, as the log keeps it
+            records.append(one)
             for bad in one.bad:  # one letter per event this release cannot read
                 reason = f"undecodable event: {bad.describe()}"
                 await self.sink.send(record, reason, "decode", payload=bad.raw)
         if not decoded:
             return
+        bodies = first_bodies(records)  # the bodies' JSON this worker's writer made
         pool = await self.get_pool()
         attempt = 0
         while True:

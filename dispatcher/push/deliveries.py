@@ -173,7 +173,9 @@ def _unwelcomed(body: object, reason: str) -> list[ReportWelcomeOutcome]:
     return [ReportWelcomeOutcome(helper_id=body.helper_id, sent=False, reason=reason)]
 
 
-_PLATFORM_IDS_MAX = 200_000  # boxes kept opened: a worker's helpers, with room for re-imports
+# Helpers whose login is kept opened (~400 B each): a worker's helpers, and those removed
+# since (their entries are never read again; a full map starts afresh).
+_PLATFORM_IDS_MAX = 100_000
 
 
 @dataclass
@@ -192,10 +194,11 @@ class DeliveryPlanner:
     whistle_recipients: Callable[[str], Sequence[WhistleRecipient]] = lambda community_id: ()
     # The community's configured hotlines (live configuration: CommunityConfig.hotlines).
     hotlines: Callable[[str], Sequence[Hotline]] = lambda community_id: ()
-    # (helper id, key id, detail box) → the platform user id it holds: each box opened once,
+    # helper id → (key id, detail box, the platform user id it holds): each box opened once,
     # not for every offer (an AES-GCM open and a validation). `keys` is fixed for the
-    # planner's life, so a box opens to the same detail every time.
-    _platform_ids: dict[tuple[str, str, str], str | None] = field(
+    # planner's life, so a box opens to the same detail every time; a re-sealed profile (a
+    # new box) replaces its helper's entry.
+    _platform_ids: dict[str, tuple[str, str, str | None]] = field(
         default_factory=dict, init=False, repr=False
     )
 
@@ -257,14 +260,14 @@ class DeliveryPlanner:
         sealed = profile.sealed_detail
         if sealed is None:  # a profile from before 12.7: in the clear
             return profile.platform_user_id
-        key = (profile.helper_id, sealed.kid, sealed.box)
-        try:
-            return self._platform_ids[key]
-        except KeyError:  # opened once
-            if len(self._platform_ids) >= _PLATFORM_IDS_MAX:
-                self._platform_ids.clear()  # a roster re-imported many times over: start again
-            opened = self._platform_ids[key] = helper_detail(self.keys, profile).platform_user_id
-            return opened
+        known = self._platform_ids.get(profile.helper_id)
+        if known is not None and known[0] == sealed.kid and known[1] == sealed.box:
+            return known[2]
+        if len(self._platform_ids) >= _PLATFORM_IDS_MAX:
+            self._platform_ids.clear()  # helpers come and go: start again, rarely
+        opened = helper_detail(self.keys, profile).platform_user_id
+        self._platform_ids[profile.helper_id] = (sealed.kid, sealed.box, opened)
+        return opened
 
     def _answer_url(self, community_id: str) -> str:
         return self.public_base_url.rstrip("/") + answer_path(community_id)
@@ -310,17 +313,17 @@ class DeliveryPlanner:
             answer = self._answer_url(event.community_id) if group else None
             # `render_offer(OfferSpec(...))` without the spec object (one per offer).
             message = offer_message(
-                body.category,
-                body.urgency,
-                None,  # compound: an offer names the building at most
-                body.building_label,
-                body.helpers_needed,
-                _known_skills(body.skills),
-                (body.team_id, body.team_size) if body.team_id is not None else None,
-                minutes,
-                links["accept"],
-                links["decline"],
-                answer,
+                category=body.category,
+                urgency=body.urgency,
+                compound=None,  # an offer names the building at most
+                building=body.building_label,
+                helpers_needed=body.helpers_needed,
+                skills=_known_skills(body.skills),
+                team=(body.team_id, body.team_size) if body.team_id is not None else None,
+                reply_within_minutes=minutes,
+                accept_url=links["accept"],
+                decline_url=links["decline"],
+                answer_url=answer,
             )
             data = {
                 "request_id": request_id,

@@ -94,21 +94,22 @@ class OfferSpec:
 
 def render_offer(spec: OfferSpec) -> PushMessage:
     return offer_message(
-        spec.category,
-        spec.urgency,
-        spec.compound,
-        spec.building,
-        spec.helpers_needed,
-        spec.skills,
-        spec.team,
-        spec.reply_within_minutes,
-        spec.accept_url,
-        spec.decline_url,
-        spec.answer_url,
+        category=spec.category,
+        urgency=spec.urgency,
+        compound=spec.compound,
+        building=spec.building,
+        helpers_needed=spec.helpers_needed,
+        skills=spec.skills,
+        team=spec.team,
+        reply_within_minutes=spec.reply_within_minutes,
+        accept_url=spec.accept_url,
+        decline_url=spec.decline_url,
+        answer_url=spec.answer_url,
     )
 
 
 def offer_message(
+    *,
     category: Category,
     urgency: Urgency,
     compound: str | None,
@@ -121,8 +122,8 @@ def offer_message(
     decline_url: str,
     answer_url: str | None,
 ) -> PushMessage:
-    """`render_offer` of the spec with these fields, in its order: the notify agent's form
-    (one call per offer, no spec object built for it)."""
+    """`render_offer` of a spec with these fields: the notify agent's form (one call per
+    offer, no spec object built for it). Keyword-only: neighbours share types."""
     title, head, tail = _offer_frame(
         category, urgency, compound, building, helpers_needed, skills, team, reply_within_minutes
     )

@@ -6,13 +6,14 @@ new to `event_log`, in the same transaction, so a replayed batch changes nothing
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import asyncpg
 
 from dispatcher.record.projection_head import HEAD_KINDS, log_columns, record_head
 from dispatcher.record.projection_rows import HANDLERS
 from dispatcher.record.projection_steps import WRITERS, apply_steps
+from schemas.event_batch import Decoded
 from schemas.events import Event
 
 _NONE: Mapping[str, str] = {}  # no body made by the writer: each serialised here
@@ -52,6 +53,24 @@ async def record_events(
         new = await record_head(conn, events, bodies)
         await apply_steps(conn, [e for e in rest if e.event_id in new])
     return len(new)
+
+
+def first_bodies(records: Iterable[Decoded]) -> dict[str, str]:
+    """The writer's body JSON (`Decoded.bodies`) of each event id's first copy across
+    `records`, in order, as `record_events` keeps the first copy of an event sent twice: none
+    for an id whose first copy was decoded from its bytes, so a later copy's body never lands
+    beside the first copy's envelope (a command replayed after a crash may decide otherwise)."""
+    bodies: dict[str, str] = {}
+    seen: set[str] = set()
+    for decoded in records:
+        made = decoded.bodies
+        for e in decoded.events:
+            if e.event_id not in seen:
+                seen.add(e.event_id)
+                body = made.get(e.event_id)
+                if body is not None:
+                    bodies[e.event_id] = body
+    return bodies
 
 
 def _first_of_each(events: Sequence[Event]) -> list[Event]:
