@@ -188,7 +188,7 @@ assert list(Event.model_fields)[-1] == "body"
 
 
 def _event_json(e: Event) -> tuple[bytes, str]:
-    """`e.model_dump_json()`, byte for byte (tests/unit/test_event_batch.py), and its body's
+    """`e.model_dump_json()`, byte for byte (tests/unit/test_decoded_events.py), and its body's
     JSON, which the record agent's log then stores instead of serialising the body again
     (~1.3 % of the worker's CPU under `bench e2e`, issue 18): the envelope without the
     body, then the body."""

@@ -10,13 +10,11 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import asyncpg
 
-from dispatcher.record.projection_head import HEAD_KINDS, log_columns, record_head
+from dispatcher.record.projection_head import HEAD_KINDS, NO_BODIES, log_columns, record_head
 from dispatcher.record.projection_rows import HANDLERS
 from dispatcher.record.projection_steps import WRITERS, apply_steps
 from schemas.event_batch import Decoded
 from schemas.events import Event
-
-_NONE: Mapping[str, str] = {}  # no body made by the writer: each serialised here
 
 
 async def record_events(
@@ -24,7 +22,7 @@ async def record_events(
     events: Sequence[Event],
     *,
     bulk: bool = True,
-    bodies: Mapping[str, str] = _NONE,
+    bodies: Mapping[str, str] = NO_BODIES,
 ) -> int:
     """Record a batch in one transaction; return how many events were new.
 

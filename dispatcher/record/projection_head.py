@@ -20,7 +20,7 @@ import asyncpg
 from dispatcher.record.projection_rows import log_body
 from schemas.events import Event, OfferSent, OffersSent, RequestOpened, WaveOffer
 
-_NONE: Mapping[str, str] = {}
+NO_BODIES: Mapping[str, str] = {}  # no body made by the writer: each serialised here
 HEAD_KINDS = frozenset({"request_opened", "offer_sent", "offers_sent"})
 
 HEAD_SQL = """
@@ -62,7 +62,7 @@ SELECT event_id FROM new
 """
 
 
-def log_columns(events: Sequence[Event], bodies: Mapping[str, str] = _NONE) -> list[list[Any]]:
+def log_columns(events: Sequence[Event], bodies: Mapping[str, str] = NO_BODIES) -> list[list[Any]]:
     """The `event_log` row of each event, as the seven arrays the unnest() INSERTs take;
     `bodies` holds bodies' JSON the writer made, by event id (`Decoded.bodies`)."""
     return [
@@ -77,7 +77,7 @@ def log_columns(events: Sequence[Event], bodies: Mapping[str, str] = _NONE) -> l
 
 
 async def record_head(
-    conn: asyncpg.Connection, events: Sequence[Event], bodies: Mapping[str, str] = _NONE
+    conn: asyncpg.Connection, events: Sequence[Event], bodies: Mapping[str, str] = NO_BODIES
 ) -> set[str]:
     """Write the batch's log rows, new requests and offers; return the ids new to the log."""
     # A wave's offers (`offers_sent`) or an older worker's one by one (`offer_sent`): each
