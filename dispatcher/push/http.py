@@ -11,14 +11,18 @@ import logging
 import re
 import select
 import socket
+import time
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 import httpcore
 import httpx
+from httpx._client import USE_CLIENT_DEFAULT, ClientState
 
 from dispatcher.push.plain_http import PlainHttpTransport, socket_readable
 
+_HTTPX_LOG = logging.getLogger("httpx")  # httpx logs each request here (at INFO)
 _SECRET_QUERY = re.compile(r"(?i)\b(key|access_token|sign|timestamp|session)=[^&\s\"']*")
 _FEISHU_HOOK = re.compile(r"(/bot/v2/hook/)[^?\s\"'/]+")
 
@@ -101,6 +105,64 @@ class _PushClient(httpx.AsyncClient):
     def cookies(self, cookies: object) -> None:
         if cookies:
             raise ValueError("the push client keeps no cookies")
+
+    async def send(
+        self,
+        request: httpx.Request,
+        *,
+        stream: bool = False,
+        auth: Any = USE_CLIENT_DEFAULT,
+        follow_redirects: Any = USE_CLIENT_DEFAULT,
+    ) -> httpx.Response:
+        """httpx's `send` as the push client uses it (no auth, no redirects followed, no
+        cookies, no event hooks, the answer read whole): the transport's answer, read.
+
+        What httpx's own `send` adds around the transport does nothing for such a client
+        but cost: its auth and redirect generators, and the stream wrapper that times the
+        answer, which refers to the response that refers to it. That reference cycle made
+        every POST ~25 objects that only the cyclic collector frees (the worker's
+        garbage: issue 18, docs/performance-log.md session 24). Any other use goes to
+        httpx's `send` unchanged. The httpx internals used are pinned by
+        tests/unit/test_push_client_send.py."""
+        if (
+            stream
+            or auth is not USE_CLIENT_DEFAULT
+            or follow_redirects is not USE_CLIENT_DEFAULT
+            or self.follow_redirects
+            or self.auth is not None
+            or any(self.event_hooks.values())
+        ):
+            return await super().send(
+                request, stream=stream, auth=auth, follow_redirects=follow_redirects
+            )
+        if self.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        self._state = ClientState.OPENED
+        self._set_timeout(request)
+        transport = self._transport_for_url(request.url)
+        start = time.perf_counter()
+        try:
+            response = await transport.handle_async_request(request)
+        except httpx.RequestError as exc:
+            exc.request = request  # as httpx's `request_context` does
+            raise
+        response.request = request
+        try:
+            await response.aread()
+        except BaseException:
+            await response.aclose()
+            raise
+        response.elapsed = timedelta(seconds=time.perf_counter() - start)
+        if _HTTPX_LOG.isEnabledFor(logging.INFO):
+            _HTTPX_LOG.info(
+                'HTTP Request: %s %s "%s %d %s"',
+                request.method,
+                request.url,
+                response.http_version,
+                response.status_code,
+                response.reason_phrase,
+            )
+        return response
 
 
 class KeptAliveStream(httpcore.AsyncNetworkStream):
