@@ -258,9 +258,9 @@ class DispatchAgent:
             # Events first, acknowledged by Kafka, then the tables: a crash in between
             # replays the command, which yields the same event ids (the consumers dedupe).
             # All of them in one record (schemas/event_batch.py): readers pay per record.
-            send = self._sender()
-            futures = [await send(key=key, value=value) for key, value in self._records(decision)]
-            send_now(rt.app.producer._ensure_producer(), rt.settings.events_topic)
+            futures = [
+                await rt.events.send(key=key, value=value) for key, value in self._records(decision)
+            ]
             await asyncio.gather(*futures)
             rt.stats.events += len(decision.events)
         await self._store_all([(None, partition, decision)])  # under the current event
@@ -334,19 +334,13 @@ class DispatchAgent:
             t.decision = decision
         return True
 
-    def _sender(self) -> Any:
-        """`send(key=, value=)` of an `events` record → the future of its acknowledgement:
-        straight to aiokafka (streams/event_sends.py), or the topic's own (unit tests)."""
-        rt = self.rt
-        return (rt.events_sender or rt.events).send
-
     async def _emit(self, decisions: list[Decision]) -> None:
         """Send every decision's events (one record per decision, as the one-command path
-        does) and wait until Kafka acknowledged them all. The records are added to the
-        producer's batches first, then let go together (`send_now`): a partition's next
-        batch goes out only after the previous one is answered, so the group costs one
-        produce round trip (as far as a partition's records fit the producer's batch size,
-        16 KB).
+        does) and wait until Kafka acknowledged them all. The prompt send of each `events`
+        record (streams/faust_producer.py) would close its batch, and a partition's next
+        batch goes out only after the previous one is answered: the records are added first,
+        then sent together, so the group costs one produce round trip (as far as a
+        partition's records fit the producer's batch size, 16 KB).
 
         Each batch has its own acknowledgement: when one fails, records of later commands
         may be acknowledged already, and the group is then decided again one command at a
@@ -357,14 +351,19 @@ class DispatchAgent:
         command, and the later commands' events already out were decided with it applied:
         the tables then hold other content under their ids."""
         rt = self.rt
-        send = self._sender()
+        producer: Any = rt.app.producer
+        prompt = producer.prompt_topics
         futures = []
         try:
-            for decision in decisions:
-                for key, value in self._records(decision):
-                    futures.append(await send(key=key, value=value))
+            producer.prompt_topics = frozenset()  # the agent is the only sender to `events`
+            try:
+                for decision in decisions:
+                    for key, value in self._records(decision):
+                        futures.append(await rt.events.send(key=key, value=value))
+            finally:
+                producer.prompt_topics = prompt
             if futures:
-                send_now(rt.app.producer._ensure_producer(), rt.settings.events_topic)
+                send_now(producer._ensure_producer(), rt.settings.events_topic)
             await asyncio.gather(*futures)
         except Exception as exc:
             log.exception("the events of %d decisions were not all emitted", len(decisions))

@@ -4,13 +4,10 @@ The worker's producer lingers 10 ms (streams/app.py) so that a decision's table 
 without waiting, share a produce request. The dispatch agent, though, awaits each decision's
 events record before it writes the tables and before it reads the next command: lingering that
 record only delays every command by the linger (on the way to the first offer, and in the one
-agent's throughput), as nothing else is sent meanwhile. A record sent through Faust to a
-`prompt_topics` topic (the deadline timer's commands) therefore closes its open batch, which
-aiokafka then treats as ready, and wakes the sender (`send_now`), as aiokafka's own
-`flush_for_commit` does (the sources relied on are pinned by tests/unit/test_faust_pins.py);
-the dispatch agent, which sends its events records straight to aiokafka (streams/
-event_sends.py), calls `send_now` itself once a decision's or a group's records are added.
-Everything else still lingers; nothing about acks changes.
+agent's throughput), as nothing else is sent meanwhile. A record sent to a `prompt_topics` topic
+therefore closes its open batch, which aiokafka then treats as ready, and wakes the sender, as
+aiokafka's own `flush_for_commit` does (the sources relied on are pinned by
+tests/unit/test_faust_pins.py). Everything else still lingers; nothing about acks changes.
 
 What lingers rides along with what does not (`PiggybackAccumulator`): when the sender drains
 a broker's ready batches, the ones still lingering for that broker go in the same produce

@@ -88,9 +88,6 @@ class WorkerRuntime:
     # `table[key] = value` for the dispatch agent's writes; the worker's writes its changelog
     # records straight to aiokafka (streams/changelog_writes.py).
     write_table: Callable[[Any, bytes, bytes], Awaitable[None]] = set_item
-    # The dispatch agent's `events` records straight to aiokafka (streams/event_sends.py
-    # `EventsSender`); None: through the `events` topic's own `send` (the unit tests' fakes).
-    events_sender: Any = None
 
     # ------------------------------------------------------------------ ownership
     def assigned_partitions(self) -> frozenset[int]:

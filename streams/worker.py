@@ -23,7 +23,6 @@ from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink
 from streams.deadline_timer import DeadlineTimer
 from streams.dispatch_agent import DispatchAgent
-from streams.event_sends import EventsSender
 from streams.gc_freeze import AGEING as GC_AGEING
 from streams.gc_freeze import freeze_startup_objects
 from streams.gc_stats import WATCH as GC_WATCH
@@ -69,7 +68,6 @@ def build_worker(
         party_first=dict(settings.party_first),
     )
     rt.write_table = ChangelogWriter(app).write
-    rt.events_sender = EventsSender(app, settings.events_topic)
     rt.state.core.plans = rt.plans
     rt.state.core.party_first = rt.party_first
     rt.state.core.communities = rt.communities

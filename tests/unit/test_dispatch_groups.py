@@ -87,6 +87,7 @@ def runtime(tmp_path: Path, events: FakeEvents) -> Runtime:
         _batches={}, _waiter_future=asyncio.get_running_loop().create_future()
     )
     producer = SimpleNamespace(
+        prompt_topics=frozenset({"events"}),
         _ensure_producer=lambda: SimpleNamespace(_message_accumulator=accumulator),
     )
     app = SimpleNamespace(
@@ -143,8 +144,7 @@ async def test_a_group_is_decided_in_order_sent_at_once_then_stored(tmp_path: Pa
     assert set(rt.state.core.helpers) == {"a", "b", "c"}
     assert helper_keys(rt.helpers_table) == {b"a", b"b", b"c"}
     assert trace_offsets(tmp_path) == [0, 1, 2]
-    # The group's records let go at once (`send_now` wakes the producer's sender).
-    assert rt.app.producer._ensure_producer()._message_accumulator._waiter_future.done()
+    assert rt.app.producer.prompt_topics == {"events"}  # restored after the group
     assert rt.stats.command_groups == {3: 1}
 
 
