@@ -120,10 +120,10 @@ class _PushClient(httpx.AsyncClient):
         What httpx's own `send` adds around the transport does nothing for such a client
         but cost: its auth and redirect generators, and the stream wrapper that times the
         answer, which refers to the response that refers to it. That reference cycle made
-        every POST ~25 objects that only the cyclic collector frees (the worker's
+        every POST ~23 objects that only the cyclic collector frees (the worker's
         garbage: issue 18, docs/performance-log.md session 24). Any other use goes to
         httpx's `send` unchanged. The httpx internals used are pinned by
-        tests/unit/test_push_client_send.py."""
+        tests/integration/test_push_client_send.py."""
         if (
             stream
             or auth is not USE_CLIENT_DEFAULT

@@ -81,7 +81,7 @@ async def _cyclic_garbage(send: Callable[[], Awaitable[httpx.Response]], times: 
 
 async def test_a_post_leaves_no_cyclic_garbage(base: str) -> None:
     """httpx's `send` wraps each answer's stream in a timer that refers back to the answer:
-    ~25 objects per POST only the cyclic collector frees (the worker's collector pauses).
+    ~23 objects per POST only the cyclic collector frees (the worker's collector pauses).
     The push client's `send` leaves none; the local server's side of the same sends shows
     what a POST costs without it."""
     client = make_client()

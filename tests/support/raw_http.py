@@ -27,16 +27,17 @@ def answering(
     received is appended to `seen`."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        replies = None if callable(answers) else iter(answers)
+        fixed = None if callable(answers) else list(answers)  # this connection's turn
         try:
-            while True:
-                reply = None
-                if replies is not None and (reply := next(replies, None)) is None:
-                    break
+            while fixed is None or fixed:
                 request = await read_request(reader)
                 if seen is not None:
                     seen.append(request)
-                writer.write(reply if reply is not None else answers(request))  # type: ignore[operator]
+                if fixed is None:
+                    assert callable(answers)
+                    writer.write(answers(request))
+                else:
+                    writer.write(fixed.pop(0))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
