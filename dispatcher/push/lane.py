@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -135,6 +136,7 @@ class _Lane:
         # A webhook relay that reads batches gets every queued delivery, up to batch_max,
         # in one POST; group robots merge one wave's offers into one @-message.
         self.batches = endpoint.batch_max > 1 and isinstance(channel, BatchChannel)
+        self.last_batch_at = -math.inf  # when a relay's last batch was taken (monotonic)
         self.task = asyncio.create_task(self._run(), name=f"push-lane-{endpoint.name}")
 
     def reconfigure(self, endpoint: EndpointConfig, channel: Channel) -> None:
@@ -187,6 +189,17 @@ class _Lane:
                 keep.append(other)
         self.ready = keep
         return job
+
+    def _window_opens(self, head: _Job) -> float:
+        """When the batch headed by `head` may go. A relay's batches: at once after a quiet
+        window, else a window after the previous batch — at most one POST per window, each
+        with what queued meanwhile; a wave's deliveries are queued together (the notify agent
+        submits them without yielding), so a wave is not split. A group robot's merged
+        @-message: a window after its first delivery, as its wave may still be arriving."""
+        window = self.endpoint.batch_window_seconds
+        if self.batches:
+            return self.last_batch_at + window
+        return head.enqueued_at + window
 
     # -- the worker -----------------------------------------------------------------
     def _deadline(self, job: _Job) -> float:
@@ -256,8 +269,7 @@ class _Lane:
                 await self._expire(now, now)
                 continue
             if self._batchable(head) and not head.attempts:
-                # Wait out the batch window (from enqueue) so a wave can be merged.
-                remaining = head.enqueued_at + self.endpoint.batch_window_seconds - now
+                remaining = self._window_opens(head) - now
                 if remaining > 0:
                     await self._nap(remaining)
                     continue
@@ -270,6 +282,8 @@ class _Lane:
             # merged with later ones when the endpoint batches).
             await self.slots.acquire()
             job = self._take_batch()
+            if self.batches:
+                self.last_batch_at = now
             self.breaker.on_send(clock())
             task = asyncio.create_task(self._attempt(job))
             self.in_flight.add(task)

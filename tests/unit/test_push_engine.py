@@ -111,6 +111,7 @@ def make(
     harness: Harness,
     outcomes: Outcomes,
     registry: EndpointRegistry | None = None,
+    clock: Callable[[], float] = time.monotonic,
     **config: object,
 ) -> Deliverer:
     client = httpx.AsyncClient(transport=httpx.MockTransport(harness))
@@ -121,6 +122,7 @@ def make(
         on_permanent_failure=outcomes.on_failed,
         client=client,
         config=engine_config,
+        clock=clock,
     )
     deliverer._test_client = client  # type: ignore[attr-defined]
     return deliverer
@@ -400,6 +402,59 @@ async def test_the_window_gathers_a_wave_into_one_post(
     posts = harness.to("/push")
     assert len(posts) == 1
     assert len(json.loads(posts[0].request.content)["data"]["deliveries"]) == 5
+
+
+class Frozen:
+    """A monotonic clock that moves only when told: a lane's window is then a state, not a
+    wait (a lane naps in real time only until something is queued)."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def entries(sent: Sent) -> list[str]:
+    body = json.loads(sent.request.content)
+    if body["type"] != "push.batch":
+        return [sent.request.headers["webhook-id"]]
+    return [e["delivery_id"] for e in body["data"]["deliveries"]]
+
+
+async def test_a_relays_first_batch_after_a_quiet_window_goes_at_once(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    # A window far longer than the drain allows: waiting it out (the rule before: a window
+    # from the first delivery's queueing) could not drain.
+    harness = Harness(ok_after(0, httpx.Response(200)))
+    registry = endpoints(relay={"batch_max": 10, "batch_window_seconds": 10})
+    closing.append(d := make(harness, outcomes, registry, clock=Frozen()))
+    for i in range(5):  # one wave, queued together
+        await d.submit(delivery(i))
+    assert await d.drain(5)
+    assert [entries(s) for s in harness.to("/push")] == [[f"d-{i}" for i in range(5)]]
+
+
+async def test_a_relays_next_batch_waits_a_window_from_the_last_and_takes_what_queued(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    harness = Harness(ok_after(0, httpx.Response(200)))
+    registry = endpoints(relay={"batch_max": 10, "batch_window_seconds": 10})
+    clock = Frozen()
+    closing.append(d := make(harness, outcomes, registry, clock=clock))
+    await d.submit(delivery(0))
+    assert await d.drain(5)  # the first: at once
+    clock.t += 9.9
+    for i in (1, 2):  # within the window of the first POST: they wait
+        await d.submit(delivery(i))
+    for _ in range(20):
+        await asyncio.sleep(0.005)
+    assert len(harness.to("/push")) == 1 and d.pending == 2
+    clock.t += 0.1  # the window is over; the next delivery wakes the lane
+    await d.submit(delivery(3))
+    assert await d.drain(5)
+    assert [entries(s) for s in harness.to("/push")] == [["d-0"], ["d-1", "d-2", "d-3"]]
 
 
 async def test_without_batch_max_every_delivery_is_its_own_post(

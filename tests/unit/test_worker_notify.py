@@ -9,7 +9,16 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from dispatcher.push import Delivery, SubmitOutcome
+import httpx
+
+from dispatcher.push import (
+    Deliverer,
+    Delivery,
+    EndpointConfig,
+    EndpointKind,
+    EndpointRegistry,
+    SubmitOutcome,
+)
 from dispatcher.push.deliveries import DeliveryPlanner
 from schemas.commands import Command
 from schemas.dead_letter import DeadLetter
@@ -162,3 +171,41 @@ async def test_a_welcome_is_reported_sent_only_when_a_private_channel_took_it() 
     # A welcome whose push fails for good is reported as not sent either.
     await n._failed(submitted.deliveries[-1], "410 Gone")
     assert (sent[-1].body.helper_id, sent[-1].body.sent) == ("group-driver", False)
+
+
+async def test_a_waves_offers_go_to_a_batching_relay_in_one_post_at_once() -> None:
+    """The relay lane sends its first batch after a quiet window at once (push/lane.py),
+    trusting that a wave's deliveries are all queued before it runs: `Notifier.handle`
+    submits them without yielding. A frozen clock and a 10 s window: a lane that waited
+    for more of the wave could not drain in the 5 s given."""
+    world = World()
+    for i in range(4):
+        with_channels(world, f"driver-{i}")  # no channels: the default webhook
+    decision = world.submit(helpers_needed=4)
+    [wave] = [e for e in decision.events if e.body.type == "offers_sent"]
+    relay = EndpointConfig(
+        name="default",
+        kind=EndpointKind.WEBHOOK,
+        url="http://relay.test/push",
+        secret="s" * 32,
+        batch_max=32,
+        batch_window_seconds=10,
+    )
+    posts: list[httpx.Request] = []
+
+    async def receive(request: httpx.Request) -> httpx.Response:
+        posts.append(request)
+        return httpx.Response(200)
+
+    n, _, _ = notifier(planner(world, EndpointRegistry([relay])))
+    client = httpx.AsyncClient(transport=httpx.MockTransport(receive))
+    n._deliverer = Deliverer(n.registry, client=client, clock=lambda: 1000.0)
+    try:
+        await n.handle(FaustEvent(), wave)
+        assert await n._deliverer.drain(5)
+    finally:
+        await n._deliverer.aclose()
+        await client.aclose()
+    [post] = posts
+    batch = json.loads(post.content)["data"]["deliveries"]
+    assert sorted(e["recipient"] for e in batch) == [f"driver-{i}" for i in range(4)]
