@@ -37,13 +37,22 @@ FIGURES = (
     *GC_FIGURES,
 )
 PACKAGES = ("dispatcher", "schemas", "streams")  # what the worker and the API import
+# Fixed-rate scenarios compared, by the figure names' prefix (`PREFIX_p50_ms@RATE`, `_p99_`).
+_SCENARIO_FIGURES = {
+    "intake_to_first_offer": "first_offer",
+    "answer_to_first_offer": "offer_after_202",
+    "answer_to_offer_record": "offer_record_after_202",
+    "intake_to_phone": "phone",
+    "offer_record_to_phone": "phone_after_offer_record",
+}
 
 
 def _figures(run: dict[str, Any]) -> dict[str, Any]:
     """One run's figures: the headline scalars, CPU ms per request (total and per process),
     the intake's phases by the API's Server-Timing (when its tree reports them), and
     intake → first offer p50/p99 at each fixed rate, its part after the 202, and of that the
-    part until the worker's events record was stamped."""
+    part until the worker's events record was stamped; intake → phone, and its part after
+    that record."""
     out: dict[str, Any] = {k: run.get(k) for k in FIGURES}
     # The machine's speed before each run: how far the runs' machines differed.
     for name, value in ((run.get("machine") or {}).get("speed") or {}).items():
@@ -58,18 +67,11 @@ def _figures(run: dict[str, Any]) -> dict[str, Any]:
         out[f"intake_phase_p50_ms.{phase}"] = ms.get("p50_ms")
         out[f"intake_phase_p99_ms.{phase}"] = ms.get("p99_ms")
     for s in run.get("scenarios", []):
-        if s.get("kind") == "fixed_rate" and s.get("name") == "intake_to_first_offer":
+        prefix = _SCENARIO_FIGURES.get(s.get("name", ""))
+        if prefix is not None and s.get("kind") == "fixed_rate":
             rate = f"{s['offered_rate']:g}"
-            out[f"first_offer_p50_ms@{rate}"] = s.get("p50_ms")
-            out[f"first_offer_p99_ms@{rate}"] = s.get("p99_ms")
-        if s.get("kind") == "fixed_rate" and s.get("name") == "answer_to_first_offer":
-            rate = f"{s['offered_rate']:g}"
-            out[f"offer_after_202_p50_ms@{rate}"] = s.get("p50_ms")
-            out[f"offer_after_202_p99_ms@{rate}"] = s.get("p99_ms")
-        if s.get("kind") == "fixed_rate" and s.get("name") == "answer_to_offer_record":
-            rate = f"{s['offered_rate']:g}"
-            out[f"offer_record_after_202_p50_ms@{rate}"] = s.get("p50_ms")
-            out[f"offer_record_after_202_p99_ms@{rate}"] = s.get("p99_ms")
+            out[f"{prefix}_p50_ms@{rate}"] = s.get("p50_ms")
+            out[f"{prefix}_p99_ms@{rate}"] = s.get("p99_ms")
     return out
 
 

@@ -212,19 +212,21 @@ class BenchSteps:
         t0, t1 = result.window
         late = [s for at, s in list(obs.lateness) if t0 <= at <= t1]
         lateness = _samples("deadline_lateness", result, late)
-        # The notify agent alone: the offer event's time in the worker → the phone's receipt.
+        # The push path alone: the events record that carried the first offer, as the
+        # worker's producer stamped it (after the decision; whole milliseconds) → the phone's
+        # receipt: the notify agent's read of it, its planning, the push lane and the POST.
         ids = [x.request_id for x in result.accepted()]
         hop = [
-            obs.offer_push_wall[r] - obs.offer_occurred[r]
+            obs.offer_push_wall[r] - obs.offer_record_created[r]
             for r in ids
-            if r in obs.offer_push_wall and r in obs.offer_occurred
+            if r in obs.offer_push_wall and r in obs.offer_record_created
         ]
-        notify = _samples("offer_sent_to_phone", result, hop)
+        notify = _samples("offer_record_to_phone", result, hop)
         # The part after the 202 in two, by the Kafka timestamp of the events record that
         # carried the first offer (the worker's producer stamps it as it sends, after the
         # decision; whole milliseconds): the worker's pickup and decision, then the record's
-        # hop to this bench's consumer, which the product's own path does not take (the
-        # worker's notify agent has the events in-process).
+        # hop to this bench's consumer (the worker's notify agent makes the same hop to its
+        # own consumer, `offer_record_to_phone`).
         created = {r: t - obs.wall_minus_monotonic for r, t in obs.offer_record_created.items()}
         stamped = result.answered_scenario("answer_to_offer_record", created)
         hop_seen = [obs.offer_event_at[r] - created[r] for r in ids if r in created]

@@ -35,6 +35,20 @@ def run(intake: float, worker_cpu: float, p99_at_50: float) -> dict[str, Any]:
                 "p50_ms": 0.25,
                 "p99_ms": p99_at_50 / 4,
             },
+            {
+                "kind": "fixed_rate",
+                "name": "intake_to_phone",
+                "offered_rate": 50.0,
+                "p50_ms": 6.0,
+                "p99_ms": p99_at_50 * 2,
+            },
+            {
+                "kind": "fixed_rate",
+                "name": "offer_record_to_phone",
+                "offered_rate": 50.0,
+                "p50_ms": 4.0,
+                "p99_ms": 11.0,
+            },
         ],
     }
 
@@ -51,6 +65,12 @@ def test_figures_take_the_headline_cpu_per_process_and_first_offer_by_rate() -> 
         0.25,
         10.0,
     )
+    assert (f["phone_p50_ms@50"], f["phone_p99_ms@50"]) == (6.0, 80.0)
+    assert (f["phone_after_offer_record_p50_ms@50"], f["phone_after_offer_record_p99_ms@50"]) == (
+        4.0,
+        11.0,
+    )
+    assert not any(k.startswith("intake_http_202") for k in f)  # not a compared scenario
 
 
 def test_figures_take_the_intakes_phases_when_reported() -> None:
