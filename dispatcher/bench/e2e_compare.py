@@ -42,6 +42,7 @@ _SCENARIO_FIGURES = {
     "intake_to_first_offer": "first_offer",
     "answer_to_first_offer": "offer_after_202",
     "answer_to_offer_record": "offer_record_after_202",
+    "offer_record_to_observer": "observer_after_offer_record",
     "intake_to_phone": "phone",
     "offer_record_to_phone": "phone_after_offer_record",
 }

@@ -44,6 +44,13 @@ def run(intake: float, worker_cpu: float, p99_at_50: float) -> dict[str, Any]:
             },
             {
                 "kind": "fixed_rate",
+                "name": "offer_record_to_observer",
+                "offered_rate": 50.0,
+                "p50_ms": 1.5,
+                "p99_ms": 4.5,
+            },
+            {
+                "kind": "fixed_rate",
                 "name": "offer_record_to_phone",
                 "offered_rate": 50.0,
                 "p50_ms": 4.0,
@@ -69,6 +76,13 @@ def test_figures_take_the_headline_cpu_per_process_and_first_offer_by_rate() -> 
     assert (f["phone_after_offer_record_p50_ms@50"], f["phone_after_offer_record_p99_ms@50"]) == (
         4.0,
         11.0,
+    )
+    assert (
+        f["observer_after_offer_record_p50_ms@50"],
+        f["observer_after_offer_record_p99_ms@50"],
+    ) == (
+        1.5,
+        4.5,
     )
     assert not any(k.startswith("intake_http_202") for k in f)  # not a compared scenario
 
