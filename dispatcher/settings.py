@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     # wrote: for a rolling upgrade from such a release, whose readers cannot read these kinds
     # (README "Reliability"); set back once every worker and API runs this release.
     wave_events: bool = True
+    # The notify agent pushes a decision's events as soon as Kafka acknowledged their record,
+    # handed over by the dispatch agent, rather than once its consumer reads the record back
+    # (still read: acknowledged when those pushes settle; streams/notify.py). Off: pushes
+    # wait for the record, as before.
+    notify_early: bool = True
     record_batch_wait_seconds: float = Field(0.2, ge=0)
     # Faust's table store. "rocksdb://" (rocksdict) keeps each partition's state on local
     # disk, so a restarted worker replays only the changelog written since (crash test: resume

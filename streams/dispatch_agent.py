@@ -27,7 +27,7 @@ from dispatcher.ops import metrics as ops_metrics
 from dispatcher.sealing import keyring, seal_command
 from schemas.commands import Command
 from schemas.event_batch import encode_batch_records, encode_single_records
-from schemas.events import one_by_one
+from schemas.events import Event, one_by_one
 from schemas.records import HelperState, RequestState
 from streams.command_groups import (
     reading_any_partition,
@@ -109,8 +109,9 @@ class DispatchAgent:
         todo = [t for t in taken if t.command and t.event.message.partition in owned]
         self._decide_all(todo)
         state = self.rt.state
+        handed: list[Event] = []
         try:
-            await self._emit([t.decision for t in todo if t.decision is not None])
+            await self._emit([t.decision for t in todo if t.decision is not None], handed)
         except _NotEmitted:
             # The state in memory is ahead of what Kafka has: read it again from the tables
             # (which hold none of this group) and take the commands one at a time, each
@@ -128,6 +129,8 @@ class DispatchAgent:
                     else:
                         await self._one(t.event, t.command)
             return
+        if handed:  # acknowledged, and the group's decisions applied: pushed from here
+            self.rt.emitted(handed)
         await self._store_all(
             [
                 (t.event, t.event.message.partition, t.decision)
@@ -254,12 +257,14 @@ class DispatchAgent:
         now = self._now(command)
         decision = decide(rt.state.core, command, now)
         rt.stats.commands += 1
+        handed: list[Event] = []
         if decision.events:
             # Events first, acknowledged by Kafka, then the tables: a crash in between
             # replays the command, which yields the same event ids (the consumers dedupe).
             # All of them in one record (schemas/event_batch.py): readers pay per record.
             futures = [
-                await rt.events.send(key=key, value=value) for key, value in self._records(decision)
+                await rt.events.send(key=key, value=value)
+                for key, value in self._records(decision, handed)
             ]
             await asyncio.gather(*futures)
             rt.stats.events += len(decision.events)
@@ -273,6 +278,8 @@ class DispatchAgent:
             rt.reload_state()
         else:
             rt.state.note_decision(decision)
+        if handed:  # pushed from a state the decision is in, as when its record is read
+            rt.emitted(handed)
         self._maybe_prune(now)
         return True
 
@@ -334,7 +341,7 @@ class DispatchAgent:
             t.decision = decision
         return True
 
-    async def _emit(self, decisions: list[Decision]) -> None:
+    async def _emit(self, decisions: list[Decision], handed: list[Event]) -> None:
         """Send every decision's events (one record per decision, as the one-command path
         does) and wait until Kafka acknowledged them all. The prompt send of each `events`
         record (streams/faust_producer.py) would close its batch, and a partition's next
@@ -349,7 +356,8 @@ class DispatchAgent:
         what it can; a record is split below the topic's max.message.bytes, which
         streams/record_limit.py checks at start-up). A failure that lasts dead-letters its
         command, and the later commands' events already out were decided with it applied:
-        the tables then hold other content under their ids."""
+        the tables then hold other content under their ids. `handed` gets the events as
+        their records carry them, in order."""
         rt = self.rt
         producer: Any = rt.app.producer
         prompt = producer.prompt_topics
@@ -358,7 +366,7 @@ class DispatchAgent:
             producer.prompt_topics = frozenset()  # the agent is the only sender to `events`
             try:
                 for decision in decisions:
-                    for key, value in self._records(decision):
+                    for key, value in self._records(decision, handed):
                         futures.append(await rt.events.send(key=key, value=value))
             finally:
                 producer.prompt_topics = prompt
@@ -370,9 +378,10 @@ class DispatchAgent:
             raise _NotEmitted from exc
         rt.stats.events += sum(len(d.events) for d in decisions)
 
-    def _records(self, decision: Decision) -> list[tuple[bytes, bytes]]:
+    def _records(self, decision: Decision, handed: list[Event]) -> list[tuple[bytes, bytes]]:
         """The (key, value) records of a decision's events, each record's events handed to
-        this worker's readers of the topic, who then need not decode what was just encoded."""
+        this worker's readers of the topic, who then need not decode what was just encoded,
+        and added to `handed` (for the early pushes, once acknowledged)."""
         rt = self.rt
         encode = encode_batch_records if rt.settings.event_batches else encode_single_records
         # For a rolling upgrade: the waves as the single events an older reader takes.
@@ -380,6 +389,7 @@ class DispatchAgent:
         records = encode(events)
         for _, value, decoded in records:
             rt.decoded.hand_over(value, decoded)
+            handed.extend(decoded.events)
         return [(key, value) for key, value, _ in records]
 
     async def _store_all(self, decided: list[tuple[Any, int, Decision]]) -> None:

@@ -4,12 +4,21 @@ What each event delivers, where, is dispatcher/push/deliveries.py (pure); here i
 bookkeeping. A Faust event is acknowledged only when every delivery it caused has been
 delivered or has failed for good, so a crash re-sends (the delivery id, the event id, makes
 duplicates harmless to a deduping receiver).
+
+Pushed early (`DISPATCH_NOTIFY_EARLY`): the dispatch agent hands over each decision's events
+once Kafka has acknowledged their record, so an offer is pushed without waiting for the
+record's trip back to this worker's consumer (a Kafka hop, and Faust's path to the agent).
+The record still comes: it is acknowledged when the deliveries its events caused early are
+settled, and planned again only if this worker has no memory of them (a bounded one; the
+delivery ids then dedupe), so the guarantee above is the consumer's, as before.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
@@ -27,13 +36,28 @@ from dispatcher.sealing import keyring
 from schemas.commands import Command, CommandBody, ReportDeliveryFailure, new_command
 from schemas.events import Event
 from schemas.helper_messages import ReportWelcomeOutcome
-from streams.batch_ack import BatchAck
+from streams.batch_ack import BatchAck, EventAck
 from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink, short
 from streams.decoded_events import DecodedEvents
 from streams.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
+
+
+# Events pushed early whose deliveries all settled before their record was read: the record
+# is then acknowledged at once. Past this many the oldest are forgotten, and such a record
+# (its partition moved, say) is planned again: its delivery ids dedupe.
+EARLY_DONE_KEPT = 8192
+
+
+@dataclass
+class _Held:
+    """An event's deliveries not yet settled, and what to acknowledge when they are: its
+    Faust event; none yet for an event pushed early until its record is read."""
+
+    remaining: set[str]
+    acks: list[Any]
 
 
 @dataclass
@@ -43,9 +67,11 @@ class Notifier:
     clock: Clock
     on_result: Callable[[Delivery, bool, float | None], None] = lambda d, ok, latency: None
     _deliverer: Deliverer | None = None
-    _pending: dict[str, tuple[Any, set[str]]] = field(default_factory=dict)
-    _owner: dict[str, str] = field(default_factory=dict)  # delivery id → faust event key
+    _pending: dict[str, _Held] = field(default_factory=dict)  # by event id
+    _owner: dict[str, str] = field(default_factory=dict)  # delivery id → event id
     _unreachable: list[Command] = field(default_factory=list)  # ReportDeliveryFailure to send
+    _early_done: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    early_pushed: int = 0  # events pushed early (the worker's /stats)
 
     @property
     def registry(self) -> EndpointRegistry:
@@ -87,18 +113,57 @@ class Notifier:
             self._deliverer = None
 
     async def handle(self, faust_event: Any, event: Event) -> None:
-        """Submit the deliveries `event` causes; ack `faust_event` when they are done."""
+        """Submit the deliveries `event` causes; ack `faust_event` when they are done. An
+        event pushed early is not planned again: its record waits for those deliveries."""
+        key = event.event_id
+        held = self._pending.get(key)
+        if held is not None:
+            held.acks.append(faust_event)
+            return
+        if key in self._early_done:
+            del self._early_done[key]
+            faust_event.ack()
+            return
+        try:
+            await self._push(event, faust_event)
+        except Exception:
+            self._pending.pop(key, None)  # the caller acknowledges it (dead-lettered)
+            raise
+
+    async def early(self, event: Event) -> list[Any]:
+        """Submit the deliveries of an event whose record Kafka has acknowledged, before
+        the record is read back; nothing twice (a group decided again re-sends its events).
+        Should that fail, it is as if it had not been pushed early: the acknowledgements of
+        its record already read are returned, to be handled as the record's own."""
+        key = event.event_id
+        if key in self._pending or key in self._early_done:
+            return []
+        self.early_pushed += 1
+        try:
+            await self._push(event, None)
+        except Exception:
+            log.exception("early push of event %s failed: its record's turn", key)
+            held = self._pending.pop(key, None)
+            return held.acks if held is not None else []
+        return []
+
+    async def _push(self, event: Event, faust_event: Any | None) -> None:
+        key = event.event_id
         planned = self.planner.plan(event) if self.enabled else Planned()
         for warning in planned.warnings:
             log.warning("%s", warning)
         for failed in (*planned.undeliverable, *planned.unwelcomed):
             self._unreachable.append(self._command(failed, event.community_id))
+        # Held before the first await: the event's record, read meanwhile, waits for it.
+        held = _Held({d.delivery_id for d in planned.deliveries}, [])
+        if faust_event is not None:
+            held.acks.append(faust_event)
+        self._pending[key] = held
         await self.flush_unreachable()
         if not planned.deliveries:
-            faust_event.ack()
+            del self._pending[key]
+            self._done(key, held.acks)
             return
-        key = event.event_id
-        self._pending[key] = (faust_event, {d.delivery_id for d in planned.deliveries})
         deliverer = await self.deliverer()
         for d in planned.deliveries:
             self._owner[d.delivery_id] = key
@@ -153,11 +218,21 @@ class Notifier:
         key = self._owner.pop(delivery_id, None)
         if key is None or key not in self._pending:
             return
-        faust_event, remaining = self._pending[key]
-        remaining.discard(delivery_id)
-        if not remaining:
+        held = self._pending[key]
+        held.remaining.discard(delivery_id)
+        if not held.remaining:
             del self._pending[key]
+            self._done(key, held.acks)
+
+    def _done(self, key: str, acks: list[Any]) -> None:
+        """Every delivery of event `key` settled: ack its record's event, or (pushed early,
+        its record not read yet) remember it so that the record is acknowledged when read."""
+        for faust_event in acks:
             faust_event.ack()
+        if not acks:
+            self._early_done[key] = None
+            if len(self._early_done) > EARLY_DONE_KEPT:
+                self._early_done.popitem(last=False)
 
 
 @dataclass
@@ -170,6 +245,8 @@ class NotifyAgent:
     owns: Callable[[int], Awaitable[bool]] | None = None
     #: Shared with the record agent, which reads the same records (streams/decoded_events.py).
     decoded: DecodedEvents = field(default_factory=DecodedEvents)
+    #: Decisions' events handed over by the dispatch agent once Kafka acknowledged them.
+    _early: asyncio.Queue[Sequence[Event]] = field(default_factory=asyncio.Queue)
 
     @classmethod
     def for_runtime(
@@ -222,6 +299,20 @@ class NotifyAgent:
             async for event in stream.noack().events():
                 await self.handle(event)
 
+        if rt.settings.notify_early:
+            rt.emitted = self._early.put_nowait
+            rt.stats.notify_early = lambda: self.notifier.early_pushed
+            rt.app.task(self.push_early)
+
+    async def push_early(self) -> None:
+        """The events the dispatch agent hands over, pushed in the order they were decided
+        (one task: the dispatch agent never waits for a push)."""
+        while True:
+            events = await self._early.get()
+            for decoded in events:
+                for part in await self.notifier.early(decoded):
+                    await self._handle_event(part.batch.record, part, decoded)
+
     def observe_push(self, delivery: Delivery, ok: bool, latency: float | None) -> None:
         # Label by endpoint kind (webhook, wecom…), never by name: bounded cardinality.
         kind = self.notifier.registry.get(delivery.endpoint).kind.value
@@ -249,10 +340,13 @@ class NotifyAgent:
             return
         # A record holds a decision's events: it is acknowledged once each of them is.
         for decoded, part in zip(events, BatchAck.parts(event, len(events)), strict=True):
-            try:
-                await self.notifier.handle(part, decoded)
-            except Exception as exc:  # a push problem must never stop the stream
-                log.exception("notify failed for event %s", decoded.event_id)
-                reason = f"event {decoded.event_id} ({decoded.body.type}): {short(exc)}"
-                await self.sink.send(event, reason, "notify")
-                part.ack()
+            await self._handle_event(event, part, decoded)
+
+    async def _handle_event(self, record: Any, part: EventAck, decoded: Event) -> None:
+        try:
+            await self.notifier.handle(part, decoded)
+        except Exception as exc:  # a push problem must never stop the stream
+            log.exception("notify failed for event %s", decoded.event_id)
+            reason = f"event {decoded.event_id} ({decoded.body.type}): {short(exc)}"
+            await self.sink.send(record, reason, "notify")
+            part.ack()

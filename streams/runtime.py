@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from dispatcher.core.community import CommunityPolicy
 from dispatcher.sealing import keyring
 from dispatcher.settings import Settings
 from schemas.commands import Command
+from schemas.events import Event
 from schemas.party import PartyFirst
 from schemas.plans import EscalationPlan
 from schemas.vocab import Urgency
@@ -51,6 +52,8 @@ class Stats:
     push: dict[str, dict[str, int]] = field(default_factory=dict)
     # The push lanes' queues, sends in flight and caps (set by the notify agent).
     lanes: Callable[[], list[dict[str, Any]]] = list
+    # Events the notify agent pushed early, handed over by the dispatch agent (None: off).
+    notify_early: Callable[[], int | None] = lambda: None
 
     def note_push(self, endpoint: str, ok: bool) -> None:
         counts = self.push.setdefault(endpoint, {"delivered": 0, "failed": 0})
@@ -88,6 +91,9 @@ class WorkerRuntime:
     # `table[key] = value` for the dispatch agent's writes; the worker's writes its changelog
     # records straight to aiokafka (streams/changelog_writes.py).
     write_table: Callable[[Any, bytes, bytes], Awaitable[None]] = set_item
+    # The dispatch agent hands each decision's events here once Kafka acknowledged them, in
+    # the order decided: the notify agent's early pushes (streams/notify.py), when on.
+    emitted: Callable[[Sequence[Event]], None] = lambda events: None
 
     # ------------------------------------------------------------------ ownership
     def assigned_partitions(self) -> frozenset[int]:

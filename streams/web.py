@@ -43,6 +43,7 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
         "deadlines_fired": len(s.deadline_lateness_s),
         "push": s.push,  # endpoint → delivered / failed for good
         "lanes": s.lanes(),  # per endpoint: queued, in flight, concurrency cap
+        "notify_early": s.notify_early(),  # events pushed before their record was read back
         # Per community: the plan set, quiet hours and zone new requests are decided with.
         "communities": {c: p.summary() for c, p in sorted(rt.communities.items())},
         # The collector's pauses since start-up (streams/gc_stats.py; zeros until installed).

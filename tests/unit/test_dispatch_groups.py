@@ -27,6 +27,7 @@ from dispatcher.core import Decision
 from dispatcher.core.state import DispatchState
 from dispatcher.settings import Settings
 from schemas.commands import Command, DeactivateHelper, UpsertHelper
+from schemas.event_batch import decode_record
 from streams import dispatch_agent
 from streams.dead_letter import Stage
 from streams.dispatch_agent import DispatchAgent
@@ -382,3 +383,61 @@ async def test_a_record_changed_by_several_commands_of_a_group_is_written_once(
     tables = WorkerState.rebuild([], rt.helpers_table.items(), frozenset({0}), 1)
     assert tables.core.helpers == rt.state.core.helpers
     assert not tables.core.helpers["a"].profile.active and tables.core.helpers["c"].profile.active
+
+
+class Handed:
+    """`rt.emitted`: the events handed over for early pushes, with what held when they were."""
+
+    def __init__(self, rt: Runtime, events: FakeEvents) -> None:
+        self.rt, self.events = rt, events
+        self.calls: list[list[str]] = []
+        self.all_acked: list[bool] = []
+        self.helpers_known: list[set[str]] = []
+
+    def __call__(self, handed: Any) -> None:
+        self.calls.append([e.event_id for e in handed])
+        self.all_acked.append(all(f.done() and not f.exception() for f in self.events.pending))
+        self.helpers_known.append(set(self.rt.state.core.helpers))
+
+
+def sent_event_ids(events: FakeEvents) -> list[str]:
+    return [e.event_id for value in events.sent for e in decode_record(value).events]
+
+
+async def test_a_groups_events_are_handed_over_once_acknowledged_in_the_order_sent(
+    tmp_path: Path,
+) -> None:
+    events = FakeEvents()
+    rt = runtime(tmp_path, events)
+    rt.emitted = handed = Handed(rt, events)
+    dispatch, _ = agent(rt)
+    await dispatch.handle_group(upserts("a", "b", "c"))
+    assert handed.calls == [sent_event_ids(events)] and len(handed.calls[0]) >= 3
+    assert handed.all_acked == [True]
+    assert handed.helpers_known == [{"a", "b", "c"}]  # the group's decisions applied
+
+
+async def test_a_lone_command_hands_its_events_over_after_they_are_acknowledged_and_applied(
+    tmp_path: Path,
+) -> None:
+    events = FakeEvents()
+    rt = runtime(tmp_path, events)
+    rt.emitted = handed = Handed(rt, events)
+    dispatch, _ = agent(rt)
+    await dispatch.handle_group(upserts("a"))
+    assert handed.calls == [sent_event_ids(events)] and handed.calls[0]
+    assert handed.all_acked == [True] and handed.helpers_known == [{"a"}]
+
+
+async def test_a_group_not_emitted_hands_over_only_what_went_out_one_at_a_time(
+    tmp_path: Path,
+) -> None:
+    events = FakeEvents(fail_with='"helper_id":"b"')
+    rt = runtime(tmp_path, events)
+    rt.emitted = handed = Handed(rt, events)
+    dispatch, _ = agent(rt)
+    await dispatch.handle_group(upserts("a", "b", "c"))
+    # Nothing of the failed group; then a and c, each once its own record was acknowledged.
+    ids = [[e.event_id for e in decode_record(value).events] for value in events.sent]
+    assert len(ids) == 6  # the group's a, b, c, then each again alone
+    assert handed.calls == [ids[3], ids[5]] and (ids[3], ids[5]) == (ids[0], ids[2])

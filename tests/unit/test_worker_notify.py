@@ -4,6 +4,7 @@ commands it sends back carry the injected clock's time."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from dispatcher.push import (
 from dispatcher.push.deliveries import DeliveryPlanner
 from schemas.commands import Command
 from schemas.dead_letter import DeadLetter
+from streams import notify
 from streams.dead_letter import DeadLetterSink
 from streams.notify import Notifier
 from streams.runtime import Stats
@@ -209,3 +211,119 @@ async def test_a_waves_offers_go_to_a_batching_relay_in_one_post_at_once() -> No
     [post] = posts
     batch = json.loads(post.content)["data"]["deliveries"]
     assert sorted(e["recipient"] for e in batch) == [f"driver-{i}" for i in range(4)]
+
+
+# --- early pushes: an event handed over before its record is read back ------------------
+
+
+async def test_an_event_pushed_early_is_not_pushed_again_when_its_record_comes() -> None:
+    world = offered_world()
+    n, _, submitted = notifier(planner(world, registry(*ROBOTS)))
+    event = offer_to(world, "private-driver")
+    assert await n.early(event) == []
+    [delivery] = submitted.deliveries
+    record = FaustEvent()
+    await n.handle(record, event)
+    assert submitted.deliveries == [delivery]  # planned and submitted once
+    assert record.acks == 0  # the delivery is not settled: a crash now re-sends it
+    await n._delivered(delivery, 0.1)
+    assert record.acks == 1 and n.early_pushed == 1
+
+
+async def test_a_record_whose_early_pushes_have_settled_is_acknowledged_at_once() -> None:
+    world = offered_world()
+    n, _, submitted = notifier(planner(world, registry(*ROBOTS)))
+    event = offer_to(world, "private-driver")
+    await n.early(event)
+    await n._delivered(submitted.deliveries[0], 0.1)
+    record = FaustEvent()
+    await n.handle(record, event)
+    assert record.acks == 1 and len(submitted.deliveries) == 1
+    again = FaustEvent()  # the record read twice (a rebalance): forgotten, planned again
+    await n.handle(again, event)
+    assert again.acks == 0 and len(submitted.deliveries) == 2
+
+
+async def test_an_event_handed_over_twice_is_pushed_once() -> None:
+    world = offered_world()
+    n, _, submitted = notifier(planner(world, registry(*ROBOTS)))
+    event = offer_to(world, "private-driver")
+    await n.early(event)
+    await n.early(event)  # a group decided again re-sends its events
+    await n._delivered(submitted.deliveries[0], 0.1)
+    await n.early(event)
+    assert len(submitted.deliveries) == 1 and n.early_pushed == 1
+
+
+async def test_an_unreachable_helper_pushed_early_is_reported_once() -> None:
+    world = offered_world()
+    n, sent, submitted = notifier(planner(world, registry(*ROBOTS)))
+    event = offer_to(world, "lost-driver")
+    await n.early(event)
+    record = FaustEvent()
+    await n.handle(record, event)
+    assert [c.body.type for c in sent] == ["delivery_failed"]
+    assert (record.acks, submitted.deliveries) == (1, [])
+
+
+async def test_the_early_memory_is_bounded_oldest_first(monkeypatch: Any) -> None:
+    monkeypatch.setattr(notify, "EARLY_DONE_KEPT", 2)
+    world = World()
+    for i in range(3):
+        with_channels(world, f"driver-{i}", "wecom:nowhere")  # unreachable: settled at once
+    world.submit(helpers_needed=3)
+    n, _, _ = notifier(planner(world, registry(*ROBOTS)))
+    offers = world.offer_events()
+    for event in offers:
+        await n.early(event)
+    assert list(n._early_done) == [e.event_id for e in offers[1:]]
+
+
+class FailingOnce:
+    """A planner whose first plan raises (a bug met by one event)."""
+
+    def __init__(self, real: DeliveryPlanner) -> None:
+        self.real, self.failed = real, False
+        self.registry = real.registry
+
+    def plan(self, event: Any) -> Any:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("a planning bug")
+        return self.real.plan(event)
+
+
+async def test_an_early_push_that_fails_leaves_the_event_to_its_record() -> None:
+    world = offered_world()
+    n, _, submitted = notifier(FailingOnce(planner(world, registry(*ROBOTS))))  # type: ignore[arg-type]
+    event = offer_to(world, "private-driver")
+    assert await n.early(event) == []  # no record waiting yet
+    assert not n._pending and not n._early_done
+    record = FaustEvent()
+    await n.handle(record, event)  # planned from the record, as without early pushes
+    [delivery] = submitted.deliveries
+    await n._delivered(delivery, 0.1)
+    assert record.acks == 1
+
+
+async def test_an_early_push_failing_after_its_record_came_returns_that_records_ack() -> None:
+    world = offered_world()
+    [wave] = [e for e in world.events if e.body.type == "offers_sent"]
+    gate = asyncio.Event()
+
+    async def send_command(command: Command) -> None:
+        await gate.wait()  # the lost driver's report: the record is read meanwhile
+
+    class Broken:
+        async def submit(self, delivery: Delivery) -> SubmitOutcome:
+            raise RuntimeError("closed")
+
+    n = Notifier(planner(world, registry(*ROBOTS)), send_command, FakeClock())
+    n._deliverer = Broken()  # type: ignore[assignment]
+    early = asyncio.create_task(n.early(wave))
+    await asyncio.sleep(0)
+    record = FaustEvent()
+    await n.handle(record, wave)  # waits for the early push's deliveries
+    gate.set()
+    assert await early == [record]  # to be handled as the record's own (NotifyAgent)
+    assert record.acks == 0 and not n._pending
