@@ -95,6 +95,12 @@ async def test_offer_accept_assignment_and_stand_down(
     assert "已有邻居接手" in str(pushes_to(phones, "bo", "stand_down")[0]["text"])
     assert not pushes_to(phones, "bo", "assignment")
     assert phones.duplicates == 0
+    # Pushed once Kafka had acknowledged the events (DISPATCH_NOTIFY_EARLY, on by default),
+    # not again when the notify agent read their records back: the wave, the assignment and
+    # the stand-down at least.
+    [worker] = stack.workers()
+    stats = await stack.worker_stats(worker)
+    assert stats is not None and stats["notify_early"] >= 3, stats
 
 
 async def test_permanently_failing_helper_is_skipped_within_the_wave(
