@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 
 # Events pushed early whose deliveries all settled before their record was read: the record
 # is then acknowledged at once. Past this many the oldest are forgotten, and such a record
-# (its partition moved, say) is planned again: its delivery ids dedupe.
-EARLY_DONE_KEPT = 8192
+# (its partition moved, or its consumer that far behind) is planned again: its delivery ids
+# dedupe. ~100 bytes each; tens of seconds of events at the ceiling's rate.
+EARLY_DONE_KEPT = 65536
 
 
 @dataclass
