@@ -214,7 +214,8 @@ class BenchSteps:
         lateness = _samples("deadline_lateness", result, late)
         # The push path alone: the events record that carried the first offer, as the
         # worker's producer stamped it (after the decision; whole milliseconds) → the phone's
-        # receipt: the notify agent's read of it, its planning, the push lane and the POST.
+        # receipt: the notify agent taking its events (handed over once acknowledged, or read
+        # back with DISPATCH_NOTIFY_EARLY off), its planning, the push lane and the POST.
         ids = [x.request_id for x in result.accepted()]
         hop = [
             obs.offer_push_wall[r] - obs.offer_record_created[r]
@@ -225,8 +226,8 @@ class BenchSteps:
         # The part after the 202 in two, by the Kafka timestamp of the events record that
         # carried the first offer (the worker's producer stamps it as it sends, after the
         # decision; whole milliseconds): the worker's pickup and decision, then the record's
-        # hop to this bench's consumer (the worker's notify agent makes the same hop to its
-        # own consumer, `offer_record_to_phone`).
+        # hop to this bench's consumer (the worker's notify agent reads the record back too,
+        # but pushes before that: streams/notify.py).
         created = {r: t - obs.wall_minus_monotonic for r, t in obs.offer_record_created.items()}
         stamped = result.answered_scenario("answer_to_offer_record", created)
         hop_seen = [obs.offer_event_at[r] - created[r] for r in ids if r in created]
