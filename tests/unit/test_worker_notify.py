@@ -25,7 +25,7 @@ from schemas.commands import Command
 from schemas.dead_letter import DeadLetter
 from streams import notify
 from streams.dead_letter import DeadLetterSink
-from streams.notify import NotifyAgent, Notifier
+from streams.notify import Notifier, NotifyAgent
 from streams.runtime import Stats
 from tests.unit.conftest import World
 from tests.unit.test_push_deliveries import ROBOTS, events, planner, registry, with_channels
