@@ -313,10 +313,6 @@ class NotifyAgent:
             for decoded in events:
                 for part in await self.notifier.early(decoded):
                     await self._handle_event(part.batch.record, part, decoded)
-                # One event's planning per turn of the loop: a whole group's waves at once
-                # held the loop up to 30 ms at 200 req/s (`bench e2e --loop-census 2`),
-                # and the dispatch agent's next group with it.
-                await asyncio.sleep(0)
 
     def observe_push(self, delivery: Delivery, ok: bool, latency: float | None) -> None:
         # Label by endpoint kind (webhook, wecom…), never by name: bounded cardinality.

@@ -25,7 +25,7 @@ from schemas.commands import Command
 from schemas.dead_letter import DeadLetter
 from streams import notify
 from streams.dead_letter import DeadLetterSink
-from streams.notify import Notifier, NotifyAgent
+from streams.notify import Notifier
 from streams.runtime import Stats
 from tests.unit.conftest import World
 from tests.unit.test_push_deliveries import ROBOTS, events, planner, registry, with_channels
@@ -327,24 +327,3 @@ async def test_an_early_push_failing_after_its_record_came_returns_that_records_
     gate.set()
     assert await early == [record]  # to be handled as the record's own (NotifyAgent)
     assert record.acks == 0 and not n._pending
-
-
-async def test_early_pushes_let_the_loop_turn_between_events() -> None:
-    world = offered_world()
-    n, _, submitted = notifier(planner(world, registry(*ROBOTS)))
-    agent = NotifyAgent(n, DeadLetterSink(Topic(), Stats(), FakeClock()))  # type: ignore[arg-type]
-    offers = [offer_to(world, "private-driver"), offer_to(world, "lost-driver")]
-    wave = [e for e in world.events if e.body.type == "offers_sent"]
-    agent._early.put_nowait([*offers[:1], *wave])
-    seen: list[int] = []
-
-    async def another_task() -> None:  # the dispatch agent, say
-        for _ in range(10):
-            seen.append(len(submitted.deliveries))
-            await asyncio.sleep(0)
-
-    early = asyncio.create_task(agent.push_early())
-    await another_task()
-    early.cancel()
-    # Between the first event's push and the wave's, the other task had a turn.
-    assert 1 in seen and seen[-1] == 2
