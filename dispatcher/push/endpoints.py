@@ -58,9 +58,10 @@ class EndpointConfig(BaseModel):
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     concurrency: int = Field(default=4, ge=1, le=64)  # sends in flight to this endpoint
     # Group robots: how long the first message of a merged @-message waits for the rest of
-    # its wave. Webhooks with batch_max > 1: the least time between two batches' POSTs (the
-    # first after a quiet window goes at once, a wave's offers being queued together; set
-    # it small, e.g. 0.005: a relay has no per-minute limit to save).
+    # its wave. Webhooks with batch_max > 1: the least time between two batches' POSTs
+    # unless a full batch is queued (the first after a quiet window goes at once, a wave's
+    # offers being queued together; set it small, e.g. 0.005: a relay has no per-minute
+    # limit to save).
     batch_window_seconds: float = Field(default=0.3, ge=0, le=10)
     # Webhook only: up to this many queued deliveries go out in one signed POST
     # ("push.batch", one entry per delivery). 1 = one POST per delivery, the default, for

@@ -192,12 +192,14 @@ class _Lane:
 
     def _window_opens(self, head: _Job) -> float:
         """When the batch headed by `head` may go. A relay's batches: at once after a quiet
-        window, else a window after the previous batch — at most one POST per window, each
-        with what queued meanwhile; a wave's deliveries are queued together (the notify agent
+        window or when a full batch is queued, else a window after the previous batch, with
+        what queued meanwhile; a wave's deliveries are queued together (the notify agent
         submits them without yielding), so a wave is not split. A group robot's merged
         @-message: a window after its first delivery, as its wave may still be arriving."""
         window = self.endpoint.batch_window_seconds
         if self.batches:
+            if len(self.ready) >= self.endpoint.batch_max:
+                return -math.inf  # nothing more to wait for: a backlog drains at full speed
             return self.last_batch_at + window
         return head.enqueued_at + window
 
@@ -282,9 +284,10 @@ class _Lane:
             # merged with later ones when the endpoint batches).
             await self.slots.acquire()
             job = self._take_batch()
-            if self.batches:
-                self.last_batch_at = now
-            self.breaker.on_send(clock())
+            sent_at = clock()  # after waiting for a slot
+            if self.batches and not job.attempts:  # a retry does not move the window
+                self.last_batch_at = sent_at
+            self.breaker.on_send(sent_at)
             task = asyncio.create_task(self._attempt(job))
             self.in_flight.add(task)
             task.add_done_callback(self.in_flight.discard)

@@ -457,6 +457,22 @@ async def test_a_relays_next_batch_waits_a_window_from_the_last_and_takes_what_q
     assert [entries(s) for s in harness.to("/push")] == [["d-0"], ["d-1", "d-2", "d-3"]]
 
 
+async def test_a_relays_full_batches_do_not_wait_for_the_window(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    harness = Harness(ok_after(0, httpx.Response(200)))
+    registry = endpoints(relay={"batch_max": 2, "batch_window_seconds": 10})
+    closing.append(d := make(harness, outcomes, registry, clock=Frozen()))
+    await d.submit(delivery(0))
+    assert await d.drain(5)
+    for i in range(1, 6):  # within the window: two full batches go at once, the rest waits
+        await d.submit(delivery(i))
+    async with asyncio.timeout(5):  # the clock is frozen: a batch that waited never would go
+        while len(harness.to("/push")) < 3 or d.pending > 1:
+            await asyncio.sleep(0.001)
+    assert [entries(s) for s in harness.to("/push")] == [["d-0"], ["d-1", "d-2"], ["d-3", "d-4"]]
+
+
 async def test_without_batch_max_every_delivery_is_its_own_post(
     outcomes: Outcomes, closing: list[Deliverer]
 ) -> None:
