@@ -45,20 +45,23 @@ from streams.runtime import WorkerRuntime
 log = logging.getLogger(__name__)
 
 
-# Events pushed early whose deliveries all settled before their record was read: the record
-# is then acknowledged at once. Past this many the oldest are forgotten, and such a record
-# (its partition moved, or its consumer that far behind) is planned again: its delivery ids
-# dedupe. ~100 bytes each; tens of seconds of events at the ceiling's rate.
-EARLY_DONE_KEPT = 65536
+# Events whose deliveries have all settled here (by either path): their record, read (again)
+# after that, is acknowledged at once, and an early push of them is not made. Past this many
+# the oldest are forgotten, and such an event is planned again: its delivery ids dedupe.
+# ~100 bytes each; tens of seconds of events at the ceiling's rate.
+SETTLED_KEPT = 65536
 
 
 @dataclass
 class _Held:
-    """An event's deliveries not yet settled, and what to acknowledge when they are: its
-    Faust event; none yet for an event pushed early until its record is read."""
+    """An event's deliveries not yet settled, and what to acknowledge when they are: the
+    Faust events of its record as read (none yet for an event handed over early).
+    `claimed`: handed over for an early push that has not begun: its record, read first,
+    waits for it rather than being planned (so pushes keep the order decided)."""
 
     remaining: set[str]
     acks: list[Any]
+    claimed: bool = False
 
 
 @dataclass
@@ -71,7 +74,10 @@ class Notifier:
     _pending: dict[str, _Held] = field(default_factory=dict)  # by event id
     _owner: dict[str, str] = field(default_factory=dict)  # delivery id → event id
     _unreachable: list[Command] = field(default_factory=list)  # ReportDeliveryFailure to send
-    _early_done: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    # One flush at a time, each report dropped only once sent: an event is acknowledged
+    # after its reports went (two tasks push: the early one and the consumer's).
+    _flushing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _settled: OrderedDict[str, None] = field(default_factory=OrderedDict)
     early_pushed: int = 0  # events pushed early (the worker's /stats)
 
     @property
@@ -115,40 +121,64 @@ class Notifier:
 
     async def handle(self, faust_event: Any, event: Event) -> None:
         """Submit the deliveries `event` causes; ack `faust_event` when they are done. An
-        event pushed early is not planned again: its record waits for those deliveries."""
+        event handed over or pushed early, or settled here, is not planned again: its
+        record waits for those deliveries, or is acknowledged at once."""
         key = event.event_id
         held = self._pending.get(key)
         if held is not None:
             held.acks.append(faust_event)
             return
-        if key in self._early_done:
-            del self._early_done[key]
+        if key in self._settled:
             faust_event.ack()
             return
         try:
-            await self._push(event, faust_event)
+            await self._push(event, _Held(set(), [faust_event]))
         except Exception:
             self._pending.pop(key, None)  # the caller acknowledges it (dead-lettered)
             raise
 
+    def claim(self, event: Event) -> bool:
+        """At the hand-over of an event whose record Kafka acknowledged: whether it is left
+        to an early push (not when its record came first, or it has settled here)."""
+        key = event.event_id
+        if key in self._pending or key in self._settled:
+            return False
+        self._pending[key] = _Held(set(), [], claimed=True)
+        return True
+
+    def release(self, event: Event) -> list[Any]:
+        """A claimed event not to be pushed early after all: the acknowledgements of its
+        record already read, to be handled as the record's own."""
+        held = self._pending.get(event.event_id)
+        if held is None or not held.claimed:
+            return []
+        del self._pending[event.event_id]
+        return held.acks
+
     async def early(self, event: Event) -> list[Any]:
         """Submit the deliveries of an event whose record Kafka has acknowledged, before
-        the record is read back; nothing twice (a group decided again re-sends its events).
-        Should that fail, it is as if it had not been pushed early: the acknowledgements of
-        its record already read are returned, to be handled as the record's own."""
+        the record is read back (claimed then, if not yet); nothing twice. Should that fail,
+        it is as if it had not been pushed early: the acknowledgements of its record already
+        read are returned, to be handled as the record's own."""
         key = event.event_id
-        if key in self._pending or key in self._early_done:
+        held = self._pending.get(key)
+        if held is None:
+            if not self.claim(event):
+                return []
+            held = self._pending[key]
+        if not held.claimed:  # being pushed already, from its record or early
             return []
+        held.claimed = False
         self.early_pushed += 1
         try:
-            await self._push(event, None)
+            await self._push(event, held)
         except Exception:
             log.exception("early push of event %s failed: its record's turn", key)
-            held = self._pending.pop(key, None)
-            return held.acks if held is not None else []
+            self._pending.pop(key, None)
+            return held.acks
         return []
 
-    async def _push(self, event: Event, faust_event: Any | None) -> None:
+    async def _push(self, event: Event, held: _Held) -> None:
         key = event.event_id
         planned = self.planner.plan(event) if self.enabled else Planned()
         for warning in planned.warnings:
@@ -156,9 +186,7 @@ class Notifier:
         for failed in (*planned.undeliverable, *planned.unwelcomed):
             self._unreachable.append(self._command(failed, event.community_id))
         # Held before the first await: the event's record, read meanwhile, waits for it.
-        held = _Held({d.delivery_id for d in planned.deliveries}, [])
-        if faust_event is not None:
-            held.acks.append(faust_event)
+        held.remaining = {d.delivery_id for d in planned.deliveries}
         self._pending[key] = held
         await self.flush_unreachable()
         if not planned.deliveries:
@@ -212,8 +240,10 @@ class Notifier:
         return new_command(failed, community_id=community_id, issued_at=self.clock.now())
 
     async def flush_unreachable(self) -> None:
-        while self._unreachable:
-            await self.send_command(self._unreachable.pop(0))
+        async with self._flushing:
+            while self._unreachable:
+                await self.send_command(self._unreachable[0])
+                self._unreachable.pop(0)  # only once sent: a failed send is tried again
 
     def _settle(self, delivery_id: str) -> None:
         key = self._owner.pop(delivery_id, None)
@@ -226,14 +256,13 @@ class Notifier:
             self._done(key, held.acks)
 
     def _done(self, key: str, acks: list[Any]) -> None:
-        """Every delivery of event `key` settled: ack its record's event, or (pushed early,
-        its record not read yet) remember it so that the record is acknowledged when read."""
+        """Every delivery of event `key` settled: ack its record's events as read so far,
+        and remember it (a record read later is acknowledged at once; no early push)."""
         for faust_event in acks:
             faust_event.ack()
-        if not acks:
-            self._early_done[key] = None
-            if len(self._early_done) > EARLY_DONE_KEPT:
-                self._early_done.popitem(last=False)
+        self._settled[key] = None
+        if len(self._settled) > SETTLED_KEPT:
+            self._settled.popitem(last=False)
 
 
 @dataclass
@@ -247,7 +276,10 @@ class NotifyAgent:
     #: Shared with the record agent, which reads the same records (streams/decoded_events.py).
     decoded: DecodedEvents = field(default_factory=DecodedEvents)
     #: Decisions' events handed over by the dispatch agent once Kafka acknowledged them.
-    _early: asyncio.Queue[Sequence[Event]] = field(default_factory=asyncio.Queue)
+    _early: asyncio.Queue[tuple[int, Sequence[Event]]] = field(default_factory=asyncio.Queue)
+    #: The worker state's generation (`WorkerState.generation`): an early push is planned
+    #: only against the state its events were decided on, else left to the record's path.
+    generation: Callable[[], int] = lambda: 0
 
     @classmethod
     def for_runtime(
@@ -301,18 +333,39 @@ class NotifyAgent:
                 await self.handle(event)
 
         if rt.settings.notify_early:
-            rt.emitted = self._early.put_nowait
+            self.generation = lambda: rt.state.generation
+            rt.emitted = self.hand_over
             rt.stats.notify_early = lambda: self.notifier.early_pushed
             rt.app.task(self.push_early)
 
+    def hand_over(self, events: Sequence[Event]) -> None:
+        """The dispatch agent's events, acknowledged by Kafka: claimed at once (a record
+        read before their push then waits for it), pushed by `push_early`."""
+        claimed = [e for e in events if self.notifier.claim(e)]
+        if claimed:
+            self._early.put_nowait((self.generation(), claimed))
+
     async def push_early(self) -> None:
-        """The events the dispatch agent hands over, pushed in the order they were decided
-        (one task: the dispatch agent never waits for a push)."""
+        """The events handed over, pushed in the order they were decided (one task: the
+        dispatch agent never waits for a push). After a rebuild of the state (a rebalance)
+        they are left to their records, read by whoever owns their partitions now."""
         while True:
-            events = await self._early.get()
+            generation, events = await self._early.get()
             for decoded in events:
-                for part in await self.notifier.early(decoded):
-                    await self._handle_event(part.batch.record, part, decoded)
+                if self.generation() != generation:
+                    waiting = self.notifier.release(decoded)
+                else:
+                    waiting = await self.notifier.early(decoded)
+                for part in waiting:
+                    await self._redo(part, decoded)
+
+    async def _redo(self, part: EventAck, decoded: Event) -> None:
+        """An event's record read while its early push was pending, which did not happen:
+        handled as the record's own, after the same ownership check."""
+        record = part.batch.record
+        if self.owns is not None and not await self.owns(record.message.partition):
+            return  # moved away: not acknowledged, its new owner pushes it
+        await self._handle_event(record, part, decoded)
 
     def observe_push(self, delivery: Delivery, ok: bool, latency: float | None) -> None:
         # Label by endpoint kind (webhook, wecom…), never by name: bounded cardinality.

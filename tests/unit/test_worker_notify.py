@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from dispatcher.push import (
     Deliverer,
@@ -24,8 +25,9 @@ from dispatcher.push.deliveries import DeliveryPlanner
 from schemas.commands import Command
 from schemas.dead_letter import DeadLetter
 from streams import notify
+from streams.batch_ack import BatchAck
 from streams.dead_letter import DeadLetterSink
-from streams.notify import Notifier
+from streams.notify import Notifier, NotifyAgent
 from streams.runtime import Stats
 from tests.unit.conftest import World
 from tests.unit.test_push_deliveries import ROBOTS, events, planner, registry, with_channels
@@ -239,9 +241,9 @@ async def test_a_record_whose_early_pushes_have_settled_is_acknowledged_at_once(
     record = FaustEvent()
     await n.handle(record, event)
     assert record.acks == 1 and len(submitted.deliveries) == 1
-    again = FaustEvent()  # the record read twice (a rebalance): forgotten, planned again
+    again = FaustEvent()  # the record read twice (a rebalance back): settled, acknowledged
     await n.handle(again, event)
-    assert again.acks == 0 and len(submitted.deliveries) == 2
+    assert again.acks == 1 and len(submitted.deliveries) == 1
 
 
 async def test_an_event_handed_over_twice_is_pushed_once() -> None:
@@ -266,8 +268,8 @@ async def test_an_unreachable_helper_pushed_early_is_reported_once() -> None:
     assert (record.acks, submitted.deliveries) == (1, [])
 
 
-async def test_the_early_memory_is_bounded_oldest_first(monkeypatch: Any) -> None:
-    monkeypatch.setattr(notify, "EARLY_DONE_KEPT", 2)
+async def test_the_settled_memory_is_bounded_oldest_first(monkeypatch: Any) -> None:
+    monkeypatch.setattr(notify, "SETTLED_KEPT", 2)
     world = World()
     for i in range(3):
         with_channels(world, f"driver-{i}", "wecom:nowhere")  # unreachable: settled at once
@@ -276,7 +278,7 @@ async def test_the_early_memory_is_bounded_oldest_first(monkeypatch: Any) -> Non
     offers = world.offer_events()
     for event in offers:
         await n.early(event)
-    assert list(n._early_done) == [e.event_id for e in offers[1:]]
+    assert list(n._settled) == [e.event_id for e in offers[1:]]
 
 
 class FailingOnce:
@@ -298,7 +300,7 @@ async def test_an_early_push_that_fails_leaves_the_event_to_its_record() -> None
     n, _, submitted = notifier(FailingOnce(planner(world, registry(*ROBOTS))))  # type: ignore[arg-type]
     event = offer_to(world, "private-driver")
     assert await n.early(event) == []  # no record waiting yet
-    assert not n._pending and not n._early_done
+    assert not n._pending and not n._settled
     record = FaustEvent()
     await n.handle(record, event)  # planned from the record, as without early pushes
     [delivery] = submitted.deliveries
@@ -327,3 +329,93 @@ async def test_an_early_push_failing_after_its_record_came_returns_that_records_
     gate.set()
     assert await early == [record]  # to be handled as the record's own (NotifyAgent)
     assert record.acks == 0 and not n._pending
+
+
+async def test_an_event_settled_from_its_record_is_not_pushed_early_after() -> None:
+    # The record can come first: the one-command path hands events over after its table
+    # writes and applying the decision.
+    world = offered_world()
+    n, sent, submitted = notifier(planner(world, registry(*ROBOTS)))
+    lost, private = offer_to(world, "lost-driver"), offer_to(world, "private-driver")
+    for event in (lost, private):
+        await n.handle(FaustEvent(), event)
+    await n._delivered(submitted.deliveries[0], 0.1)
+    for event in (lost, private):
+        assert not n.claim(event)
+        assert await n.early(event) == []
+    assert [c.body.type for c in sent] == ["delivery_failed"]  # reported once
+    assert len(submitted.deliveries) == 1 and n.early_pushed == 0
+
+
+async def test_a_record_read_before_its_claimed_event_is_pushed_waits_for_that_push() -> None:
+    world = offered_world()
+    n, _, submitted = notifier(planner(world, registry(*ROBOTS)))
+    event = offer_to(world, "private-driver")
+    assert n.claim(event)
+    record = FaustEvent()
+    await n.handle(record, event)  # not planned from the record: the early push will
+    assert submitted.deliveries == [] and record.acks == 0
+    assert await n.early(event) == []
+    [delivery] = submitted.deliveries
+    await n._delivered(delivery, 0.1)
+    assert record.acks == 1
+
+
+async def test_a_claimed_event_released_hands_back_its_records_ack() -> None:
+    world = offered_world()
+    n, _, submitted = notifier(planner(world, registry(*ROBOTS)))
+    event = offer_to(world, "private-driver")
+    assert n.claim(event)
+    record = FaustEvent()
+    await n.handle(record, event)
+    assert n.release(event) == [record] and not n._pending
+    await n.handle(record, event)  # handled as the record's own, as NotifyAgent does
+    assert len(submitted.deliveries) == 1
+
+
+async def test_a_report_whose_send_failed_stays_queued_until_sent() -> None:
+    world = offered_world()
+    attempts: list[Command] = []
+
+    async def send_command(command: Command) -> None:
+        attempts.append(command)
+        if len(attempts) == 1:
+            raise RuntimeError("broker away")
+
+    n = Notifier(planner(world, registry(*ROBOTS)), send_command, FakeClock())
+    n._deliverer = Submitted()  # type: ignore[assignment]
+    record = FaustEvent()
+    with pytest.raises(RuntimeError):
+        await n.handle(record, offer_to(world, "lost-driver"))
+    assert record.acks == 0 and len(n._unreachable) == 1  # the caller dead-letters it
+    await n.flush_unreachable()
+    assert len(attempts) == 2 and attempts[0] is attempts[1] and not n._unreachable
+
+
+async def test_events_handed_over_after_a_state_rebuild_go_to_their_records() -> None:
+    world = offered_world()
+    n, _, submitted = notifier(planner(world, registry(*ROBOTS)))
+    generation = [1]
+    owned: list[int] = []
+
+    async def owns(partition: int) -> bool:
+        owned.append(partition)
+        return True
+
+    agent = NotifyAgent(n, DeadLetterSink(Topic(), Stats(), FakeClock()), owns=owns)  # type: ignore[arg-type]
+    agent.generation = lambda: generation[0]
+    event = offer_to(world, "private-driver")
+    agent.hand_over([event])
+    record = FaustEvent()
+    record.message = Record()  # type: ignore[attr-defined]
+    [part] = BatchAck.parts(record, 1)
+    await n.handle(part, event)  # read while claimed: waits for the early push
+    generation[0] = 2  # a rebalance rebuilt the state before the early push
+    task = asyncio.create_task(agent.push_early())
+    async with asyncio.timeout(5):
+        while not submitted.deliveries:
+            await asyncio.sleep(0.001)
+    task.cancel()
+    assert owned == [Record.partition] and n.early_pushed == 0  # planned from its record
+    await n._delivered(submitted.deliveries[0], 0.1)
+    assert record.acks == 1
