@@ -400,6 +400,15 @@ class Handed:
         self.helpers_known.append(set(self.rt.state.core.helpers))
 
 
+async def handed_over(tmp_path: Path, events: FakeEvents, *helper_ids: str) -> Handed:
+    """What the agent handed over while it took one group of `helper_ids`' upserts."""
+    rt = runtime(tmp_path, events)
+    rt.emitted = handed = Handed(rt, events)
+    dispatch, _ = agent(rt)
+    await dispatch.handle_group(upserts(*helper_ids))
+    return handed
+
+
 def sent_event_ids(events: FakeEvents) -> list[str]:
     return [e.event_id for value in events.sent for e in decode_record(value).events]
 
@@ -408,10 +417,7 @@ async def test_a_groups_events_are_handed_over_once_acknowledged_in_the_order_se
     tmp_path: Path,
 ) -> None:
     events = FakeEvents()
-    rt = runtime(tmp_path, events)
-    rt.emitted = handed = Handed(rt, events)
-    dispatch, _ = agent(rt)
-    await dispatch.handle_group(upserts("a", "b", "c"))
+    handed = await handed_over(tmp_path, events, "a", "b", "c")
     assert handed.calls == [sent_event_ids(events)] and len(handed.calls[0]) >= 3
     assert handed.all_acked == [True]
     assert handed.helpers_known == [{"a", "b", "c"}]  # the group's decisions applied
@@ -421,10 +427,7 @@ async def test_a_lone_command_hands_its_events_over_after_they_are_acknowledged_
     tmp_path: Path,
 ) -> None:
     events = FakeEvents()
-    rt = runtime(tmp_path, events)
-    rt.emitted = handed = Handed(rt, events)
-    dispatch, _ = agent(rt)
-    await dispatch.handle_group(upserts("a"))
+    handed = await handed_over(tmp_path, events, "a")
     assert handed.calls == [sent_event_ids(events)] and handed.calls[0]
     assert handed.all_acked == [True] and handed.helpers_known == [{"a"}]
 
@@ -433,10 +436,7 @@ async def test_a_group_not_emitted_hands_over_only_what_went_out_one_at_a_time(
     tmp_path: Path,
 ) -> None:
     events = FakeEvents(fail_with='"helper_id":"b"')
-    rt = runtime(tmp_path, events)
-    rt.emitted = handed = Handed(rt, events)
-    dispatch, _ = agent(rt)
-    await dispatch.handle_group(upserts("a", "b", "c"))
+    handed = await handed_over(tmp_path, events, "a", "b", "c")
     # Nothing of the failed group; then a and c, each once its own record was acknowledged.
     ids = [[e.event_id for e in decode_record(value).events] for value in events.sent]
     assert len(ids) == 6  # the group's a, b, c, then each again alone
