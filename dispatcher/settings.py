@@ -96,12 +96,6 @@ class Settings(BaseSettings):
     # (still read: acknowledged when those pushes settle; streams/notify.py). Off: pushes
     # wait for the record, as before.
     notify_early: bool = True
-    # The API sends a help request's command to Kafka while its intake statement runs,
-    # not after it (api/command_queue.py), when the request id derives from the report's
-    # idempotency key alone. Off: after the statement, as before, and commands carry no
-    # merge key (the worker merges nothing): for a rolling upgrade from a release whose
-    # workers refuse that field; set back once every worker runs this release.
-    intake_send_early: bool = True
     record_batch_wait_seconds: float = Field(0.2, ge=0)
     # Faust's table store. "rocksdb://" (rocksdict) keeps each partition's state on local
     # disk, so a restarted worker replays only the changelog written since (crash test: resume

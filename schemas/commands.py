@@ -24,10 +24,6 @@ COMMAND_SCHEMA_VERSION: Literal[1] = 1
 class SubmitRequest(Wire):
     type: Literal["submit_request"] = "submit_request"
     spec: RequestSpec
-    # A bot's report of an incident at a known building (`api/command_queue.merge_key`): the
-    # core merges it into an open request of the same key opened within the window, as the
-    # API's intake statement does (`core/merging.py`). None: never merged (staff's requests).
-    merge_key: str | None = Field(default=None, exclude_if=unset)
 
 
 class AcceptOffer(Wire):

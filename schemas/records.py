@@ -105,9 +105,6 @@ class RequestState(Wire):
     recent_command_ids: tuple[str, ...] = ()
     # Held for the community's quiet hours: the ladder starts at this time (deadline step 0).
     held_until: UtcDatetime | None = Field(default=None, exclude_if=unset)
-    # The submission's merge key (`SubmitRequest.merge_key`): later reports of the same
-    # incident are merged into this request while it is open (`core/merging.py`).
-    merge_key: str | None = Field(default=None, exclude_if=unset)
 
     @property
     def request_id(self) -> str:

@@ -13,8 +13,6 @@ just as the earlier request closed may still be merged into it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import Callable
@@ -32,7 +30,6 @@ from dispatcher.api.errors import fail
 from dispatcher.api.models import Accepted
 from dispatcher.api.replies import emergency_for, merged_reply_text, reply_text
 from dispatcher.config.policies import policy_for
-from dispatcher.core.merging import MERGE_WINDOW_S
 from dispatcher.ops.api_metrics import observe_request_merged, observe_request_submitted
 from dispatcher.record.edge import bot_calls, intake
 from dispatcher.sealing import keyring, seal_spec
@@ -40,6 +37,7 @@ from schemas.commands import Command, CommandBody, SubmitRequest, new_command
 from schemas.plans import PLAN_SETS
 from schemas.requests import RequestSpec
 
+MERGE_WINDOW_S = 15 * 60
 _REQUEST_NS = uuid.UUID("3b0f2f8e-5a43-4f0b-9a53-3f4f0d6f2a71")
 
 
@@ -99,7 +97,6 @@ class _Recorded:
     fresh_body: dict[str, Any]  # `fresh`, rendered once
     fresh_json: str  # and serialised once: stored with a claimed key and sent as is
     answer_stored: bool  # `fresh_json` was stored with the key (still in flight)
-    sending: asyncio.Task[None] | None = None  # the command, sent beside the statement
 
     def answer(self, accepted: Accepted, render: Render) -> tuple[dict[str, Any], bytes]:
         """The rendered answer and its bytes (`fresh`'s as rendered before the statement)."""
@@ -126,24 +123,17 @@ async def _record(
     webhook: DeferredClaim | None,
     advice: str | None,
     render: Render,
-    early: bool = False,
 ) -> _Recorded:
     """The API's PostgreSQL part, in one round trip (one statement, its own transaction):
     the webhook-id claim (a replay: 409, nothing written), the idempotency claim, the merge
     check under the merge key's lock, the intake row, and with a claimed key the answer to
-    a new request, stored in flight (`idempotency.py`). `early`: the command is sent to
-    Kafka meanwhile, not after (`submit_once`)."""
+    a new request, stored in flight (`idempotency.py`)."""
     key = merge_key(spec) if merge else None
-    # In the command only with the early sends (the worker merges what they send): a worker
-    # of a release before them refuses a command with a field it does not know.
-    worker_key = key if deps.settings.intake_send_early else None
     # Sealed before the intake row (the outbox) is written: neither it nor Kafka holds the
     # contact or the text in the clear.
     sealed = seal_spec(keyring(deps.settings), spec)
     command = new_command(
-        SubmitRequest(spec=sealed, merge_key=worker_key),  # the core merges by it too
-        community_id=spec.community_id,
-        issued_at=deps.clock(),
+        SubmitRequest(spec=sealed), community_id=spec.community_id, issued_at=deps.clock()
     )
     command_json = command.model_dump_json()
     fresh = _fresh_answer(deps, spec, advice, command)
@@ -151,8 +141,7 @@ async def _record(
     fresh_json = as_json(fresh_body)
     answer_json = fresh_json if claim is not None else None
     server_timing.mark("prepare")
-    sending = _send_beside(deps, command, command_json) if early else None
-    statement = intake.submit(
+    submitted = await intake.submit(
         deps.intake_db,
         webhook=webhook.webhook if webhook else None,
         bot_id=bot_id,
@@ -165,40 +154,13 @@ async def _record(
         window_s=float(MERGE_WINDOW_S),
         answer_json=answer_json,
     )
-    submitted = await statement  # on an error the send, if any, finishes on its own
     server_timing.mark("statement")
-    new = submitted.claimed and submitted.earlier is None
-    if sending is not None and not new:
-        # Not this report's acknowledgement (a replay, a known key, a merge): whatever became
-        # of its command, the worker ignores it (a known request id) or merges it too.
-        await _settled(sending)
-        sending = None
     if submitted.replayed:
         raise replayed()
     if webhook is not None:
         webhook.claimed = True  # ours now: a 5xx from here on releases it (bot_auth)
-    stored = answer_json is not None and new
-    return _Recorded(
-        submitted, command, command_json, fresh, fresh_body, fresh_json, stored, sending
-    )
-
-
-def _send_beside(deps: ApiDeps, command: Command, command_json: str) -> asyncio.Task[None]:
-    """The command sent to Kafka while the intake statement runs (README "The API's edge
-    statement"): the 202 still waits for both."""
-    task = asyncio.ensure_future(produce(deps, command, command_json))
-    task.add_done_callback(_retrieve)  # a failure nobody awaits is not logged as lost
-    return task
-
-
-def _retrieve(task: asyncio.Task[None]) -> None:
-    if not task.cancelled():
-        task.exception()
-
-
-async def _settled(task: asyncio.Task[None]) -> None:
-    with contextlib.suppress(Exception):
-        await task
+    stored = answer_json is not None and submitted.claimed and submitted.earlier is None
+    return _Recorded(submitted, command, command_json, fresh, fresh_body, fresh_json, stored)
 
 
 def _fresh_answer(
@@ -234,13 +196,14 @@ async def _queue(
             advise_emergency_call=number is not None,
             emergency_number=number,
         )
+    # Sent only after the statement, never concurrently with it: the statement decides
+    # whether there is a new request to send at all (a merge, a replay, a refused key send
+    # nothing), and a command in Kafka cannot be taken back (README, "The API's edge
+    # statement").
     # The intake row (committed above) is the outbox: should Kafka refuse or the API die
     # here, the caller gets no 202, and the unrecorded sweeper re-sends the stored command
     # (a report merged into this request meanwhile is therefore never lost either).
-    if recorded.sending is not None:
-        await recorded.sending  # sent beside the statement (`_sends_early`)
-    else:
-        await produce(deps, recorded.command, recorded.command_json)
+    await produce(deps, recorded.command, recorded.command_json)
     server_timing.mark("queue")
     observe_request_submitted(spec)
     return recorded.fresh
@@ -272,23 +235,16 @@ async def submit_once(
     render: Render = _as_is,
     merge: bool = True,
     webhook: DeferredClaim | None = None,
-    keyed_id: bool = False,
 ) -> Response:
     """202 with `render(accepted)`; a retry with the same key gets the very same answer.
     `merge=False` (staff): a request made on purpose is never folded into another.
     `webhook`: the signed bot's webhook-id, claimed first in the same statement (its route
-    has written and sent nothing before).
-    `keyed_id`: the request id derives from `idempotency_key` and nothing else, so a retry
-    or a replay of this report has this request id. Then the command goes to Kafka while
-    the statement runs (`DISPATCH_INTAKE_SEND_EARLY`): a duplicate the statement refuses is
-    a request id the worker already has, and a report it merges the worker merges too
-    (`core/merging.py`)."""
+    has written and sent nothing before)."""
     deps: ApiDeps = request.app.state.deps
     claim = None
     if idempotency_key is not None and bot_id is not None:
         claim = _Claim(bot_id, idempotency_key, idempotency.fingerprint(payload))
-    early = keyed_id and claim is not None and deps.settings.intake_send_early
-    recorded = await _record(deps, spec, bot_id, merge, claim, webhook, advice, render, early)
+    recorded = await _record(deps, spec, bot_id, merge, claim, webhook, advice, render)
     if claim is None:
         _, content = recorded.answer(await _queue(deps, spec, advice, recorded), render)
         if webhook is not None:

@@ -118,5 +118,4 @@ async def intake_chat_message(
         payload=msg.model_dump(mode="json"),
         advice=c.advice,
         render=render,
-        keyed_id=not idempotency_key,  # the message's own key names its request id
     )

@@ -170,8 +170,6 @@ async def _submit(
         payload=body.model_dump(mode="json"),
         merge=caller.kind == "bot",
         webhook=caller.deferred,  # claimed in the intake statement: nothing is written before
-        # The message's key names its request id (not a header's key beside a message id).
-        keyed_id=bool(message_id) != bool(idempotency_key),
     )
 
 

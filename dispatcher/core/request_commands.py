@@ -25,7 +25,6 @@ from dispatcher.core.ladder import (
     top_up,
 )
 from dispatcher.core.load import accepted, declined, no_answer, withdrew
-from dispatcher.core.merging import MERGED_INTO
 from dispatcher.core.team_members import assign_members, check_members
 from dispatcher.core.trusted import share_fields_sets, trusted, updated
 from schemas.catalogue import entry
@@ -109,7 +108,6 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
         ends_at=starts + timedelta(seconds=plan.lifetime_s),
         step_started_at=starts,
         held_until=held_until,
-        merge_key=body.merge_key,
     )
     d = RequestDraft.of(request, fx.now)
     fx.emit(
@@ -134,16 +132,6 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
             ),
             d.request_id,
         )
-    if body.merge_key is not None:
-        earlier = fx.state.merging.earlier(fx.state.requests, body.merge_key, d.request_id, fx.now)
-        if earlier is not None:
-            # Another report of an incident being worked: recorded, dispatched to nobody.
-            close(fx, d, RequestStatus.CANCELLED, Party.SYSTEM)
-            fx.emit(
-                RequestCancelled(by=Party.SYSTEM, reason=f"{MERGED_INTO}{earlier}"),
-                d.request_id,
-            )
-            return d
     if held_until is not None:
         fx.emit(
             RequestHeld(until=held_until, local_time=policy.local_time(held_until)),

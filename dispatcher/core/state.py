@@ -15,7 +15,6 @@ from dispatcher.core.community import CommunityPolicy
 from dispatcher.core.entry import HelperEntry
 from dispatcher.core.held_requests import HeldRequests
 from dispatcher.core.index import HelperIndex
-from dispatcher.core.merging import OpenByMergeKey
 from dispatcher.core.trusted import share_fields_sets
 from schemas.events import Event
 from schemas.party import PartyFirst
@@ -62,10 +61,6 @@ class DispatchState:
     ) -> None:
         self.helpers: MutableMapping[str, HelperState] = {} if helpers is None else helpers
         self.requests = HeldRequests(requests)
-        # The open requests by merge key (`core/merging.py`), kept by `apply`.
-        self.merging = OpenByMergeKey()
-        for r in self.requests.live():
-            self.merging.note(r)
         self.index = HelperIndex() if index is None else index
         # Plans used for new requests; running requests use their own snapshot.
         self.plans: Mapping[Urgency, EscalationPlan] = DEFAULT_PLANS if plans is None else plans
@@ -97,7 +92,6 @@ class DispatchState:
             state.helpers[h.helper_id] = share_fields_sets(h)
         for r in requests:
             state.requests[r.request_id] = share_fields_sets(r)
-            state.merging.note(r)
         state.index.bulk_load(
             HelperEntry.from_state(h) for h in state.helpers.values() if h.profile.active
         )
@@ -134,7 +128,6 @@ def apply(state: DispatchState, decision: Decision) -> None:
     """Store a decision's records and bring the index up to date."""
     for rid, request in decision.requests.items():
         state.requests[rid] = request
-        state.merging.note(request)
     for hid, helper in decision.helpers.items():
         old = state.helpers.get(hid)
         state.helpers[hid] = helper

@@ -19,7 +19,6 @@ import pytest
 from pydantic import SecretStr
 
 from dispatcher.api import idempotency
-from dispatcher.api.command_queue import request_id_for
 from dispatcher.api.webhook_signature import bound_payload, signed_headers
 from dispatcher.groupchat.bots import secret_key
 from dispatcher.testing.stack import LocalStack
@@ -253,33 +252,6 @@ async def test_same_incident_reported_at_once_opens_one_request(
     assert len(ids) == 1
     assert sorted(a.json()["merged"] for a in answers) == [False, True, True, True]
     assert await db.fetchval("SELECT reports FROM api_intake WHERE request_id = $1", *ids) == 4
-    # Each report's command reached Kafka beside its statement; the worker merged the same
-    # three (core/merging.py): one request worked, three recorded as merged into it, and
-    # none of those three offered to anyone (the worker may pick another of the four to work
-    # than the statement named: Kafka's order, not the lock's, decides there).
-    rids = [request_id_for("bot-a", p["group_id"], p["message_id"]) for p in reports]
-
-    async def recorded() -> list[asyncpg.Record] | None:
-        rows = await db.fetch(
-            "SELECT request_id, status, offers_sent FROM requests WHERE request_id = ANY($1)",
-            rids,
-        )
-        return rows if len(rows) == 4 else None
-
-    rows = await eventually(recorded, timeout=30, what="the four reports recorded")
-    worked = [r["request_id"] for r in rows if r["status"] != "cancelled"]
-    assert len(worked) == 1, rows
-    merged = [r for r in rows if r["status"] == "cancelled"]
-    assert all(r["offers_sent"] == 0 for r in merged), rows
-    reasons = await db.fetch(
-        "SELECT body->>'reason' AS reason, body->>'by' AS by FROM event_log"
-        " WHERE type = 'request_cancelled' AND request_id = ANY($1)",
-        rids,
-    )
-    assert (
-        sorted((r["by"], r["reason"]) for r in reasons)
-        == [("system", f"merged into {worked[0]}")] * 3
-    )
 
 
 # ------------------------------------------------------------------ authentication
