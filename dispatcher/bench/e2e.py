@@ -70,6 +70,7 @@ class Bench(BenchSteps):
             partition_table=self.partition_table,
             code_dir=opts.code_dir,
             loop_census_ms=opts.loop_census_ms,
+            extra_env=opts.extra_env,
         )
         self.observer = Observer(
             opts.kafka_bootstrap, self.stack.topic("events"), self.stack.topic("commands")
@@ -411,10 +412,13 @@ def main(args: argparse.Namespace) -> int:
         )
         print(f"bench e2e: --profile not possible: {why}", file=sys.stderr)
         return 2
+    if args.base_env and not args.compare:
+        print("bench e2e: --base-env needs --compare REV (HEAD: this code)", file=sys.stderr)
+        return 2
     if args.compare:
         from dispatcher.bench.e2e_compare import compare
 
-        result = compare(opts, args.compare, args.rounds)
+        result = compare(opts, args.compare, args.rounds, tuple(args.base_env or ()))
         print(json.dumps(result, ensure_ascii=False), flush=True)
         return 0
     bench = Bench(opts, Progress())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +65,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rounds", type=int, default=2, help="with --compare: runs of each tree (default 2)"
     )
+    parser.add_argument(
+        "--base-env",
+        type=env_arg,
+        action="append",
+        metavar="DISPATCH_NAME=VALUE",
+        help="with --compare: the base's worker and API run with this setting (repeatable); "
+        "--compare HEAD --base-env DISPATCH_NOTIFY_EARLY=false compares a setting on one tree",
+    )
+
+
+def env_arg(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not re.fullmatch(r"DISPATCH_[A-Z0-9_]+", name):
+        raise argparse.ArgumentTypeError(f"not DISPATCH_NAME=VALUE: {text!r}")
+    return name, value
 
 
 def rates_arg(text: str) -> list[float]:

@@ -93,8 +93,12 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
     }
 
 
-def compare(opts: Options, rev: str, rounds: int) -> dict[str, Any]:
+def compare(
+    opts: Options, rev: str, rounds: int, base_env: tuple[tuple[str, str], ...] = ()
+) -> dict[str, Any]:
+    """`base_env`: settings of the base's worker and API (`--base-env`), over the run's."""
     commit = resolve(rev)
+    settings = ", ".join(f"{k}={v}" for k, v in base_env)
     progress = Progress()
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-e2e-base-") as tmp:
@@ -106,8 +110,13 @@ def compare(opts: Options, rev: str, rounds: int) -> dict[str, Any]:
             order = ("base", "this") if r % 2 == 0 else ("this", "base")
             for tree in order:
                 which = commit[:7] if tree == "base" else "this checkout"
+                if tree == "base" and settings:
+                    which += f", {settings}"
                 progress.phase(f"round {r + 1}/{rounds}: {tree} ({which})")
-                bench = Bench(dataclasses.replace(opts, code_dir=trees[tree]), progress)
+                env = opts.extra_env + base_env if tree == "base" else opts.extra_env
+                bench = Bench(
+                    dataclasses.replace(opts, code_dir=trees[tree], extra_env=env), progress
+                )
                 run = asyncio.run(bench.run())
                 runs.append(
                     {
@@ -119,7 +128,12 @@ def compare(opts: Options, rev: str, rounds: int) -> dict[str, Any]:
                 )
     return {
         "bench": "e2e",
-        "compare": {"base": commit, "this": resolve("HEAD"), "rounds": rounds},
+        "compare": {
+            "base": commit,
+            "base_env": dict(base_env),
+            "this": resolve("HEAD"),
+            "rounds": rounds,
+        },
         "settings": {k: str(v) for k, v in dataclasses.asdict(opts).items()},
         "median": summarise(runs),
         "runs": runs,

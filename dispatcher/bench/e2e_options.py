@@ -47,6 +47,8 @@ class Options:
     keep_logs: bool = False
     quick: bool = False
     code_dir: Path | None = None  # the worker's and API's packages (None: this checkout)
+    # Settings for the worker and API of this run (`--base-env`: the base's of a comparison).
+    extra_env: tuple[tuple[str, str], ...] = ()
 
     def scenario_changes(self) -> list[str]:
         """What of this run differs from the default scenario set, which issue 18's goals are

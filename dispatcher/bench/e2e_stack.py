@@ -32,9 +32,11 @@ def bench_stack(
     partition_table: Mapping[str, int] | None = None,
     code_dir: Path | None = None,
     loop_census_ms: float = 0.0,
+    extra_env: Collection[tuple[str, str]] = (),
 ) -> LocalStack:
     """A fresh namespace for one bench run (its own throwaway stack: dev secrets).
-    `partition_table`: community → partition for every producer (None: murmur2 hashing)."""
+    `partition_table`: community → partition for every producer (None: murmur2 hashing).
+    `extra_env`: settings for its worker and API, over the bench's own."""
     env = {
         "DISPATCH_PLAN_TIME_SCALE": str(plan_time_scale),
         "DISPATCH_STAFF_TOKEN": STAFF_TOKEN,
@@ -48,6 +50,7 @@ def bench_stack(
         env["DISPATCH_LOOP_CENSUS_MS"] = str(loop_census_ms)
     if partition_table:
         env["DISPATCH_COMMUNITY_PARTITIONS"] = json.dumps(dict(partition_table))
+    env.update(extra_env)
     return LocalStack(
         ns="bench" + uuid.uuid4().hex[:8],
         kafka_bootstrap=kafka_bootstrap,

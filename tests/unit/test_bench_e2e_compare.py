@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from dispatcher.bench import e2e_compare
+from dispatcher.bench.e2e_args import env_arg
 from dispatcher.bench.e2e_compare import _figures, summarise
+from dispatcher.bench.e2e_options import Options
+from dispatcher.bench.e2e_stack import bench_stack
 
 
 def run(intake: float, worker_cpu: float, p99_at_50: float) -> dict[str, Any]:
@@ -108,3 +116,45 @@ def test_medians_per_tree_skip_missing_values() -> None:
     assert m["intake_p50_ms"] == {"base": 12.0, "this": 2.5}
     assert m["cpu_ms_per_request.worker-1"] == {"base": 8.5, "this": 4.5}
     assert m["ceiling_req_s_one_worker"] == {"base": None, "this": None}
+
+
+def test_base_env_takes_dispatch_settings_only() -> None:
+    assert env_arg("DISPATCH_NOTIFY_EARLY=false") == ("DISPATCH_NOTIFY_EARLY", "false")
+    assert env_arg("DISPATCH_X=a=b") == ("DISPATCH_X", "a=b")
+    for bad in ("NOTIFY_EARLY=false", "DISPATCH_NOTIFY_EARLY", "dispatch_x=1", "PATH=/tmp"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            env_arg(bad)
+
+
+def test_the_base_alone_runs_with_the_base_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--compare HEAD --base-env K=V`: one tree, a setting compared; the settings reach
+    only the base's runs, and the bench's stack puts them over its own."""
+    seen: list[tuple[Path | None, tuple[tuple[str, str], ...]]] = []
+
+    class FakeBench:
+        def __init__(self, opts: Options, progress: Any) -> None:
+            seen.append((opts.code_dir, opts.extra_env))
+
+        async def run(self) -> dict[str, Any]:
+            return {}
+
+    monkeypatch.setattr(e2e_compare, "Bench", FakeBench)
+    monkeypatch.setattr(e2e_compare, "resolve", lambda rev: "f" * 40)
+    monkeypatch.setattr(e2e_compare, "extract", lambda commit, tmp, packages: tmp / "base")
+    own = (("DISPATCH_LOG_LEVEL", "INFO"),)
+    setting = (("DISPATCH_NOTIFY_EARLY", "false"),)
+    result = e2e_compare.compare(Options(extra_env=own), "HEAD", 2, setting)
+    assert [env for _, env in seen] == [own + setting, own, own, own + setting]
+    assert [d is None for d, _ in seen] == [False, True, True, False]  # base, this, this, base
+    assert result["compare"]["base_env"] == {"DISPATCH_NOTIFY_EARLY": "false"}
+
+    stack = bench_stack(
+        kafka_bootstrap="127.0.0.1:1",
+        pg_port=1,
+        partitions=8,
+        plan_time_scale=0.1,
+        communities=["c1"],
+        extra_env=(("DISPATCH_SERVER_TIMING", "false"), *setting),
+    )
+    assert stack.extra_env["DISPATCH_SERVER_TIMING"] == "false"  # over the bench's "true"
+    assert stack.extra_env["DISPATCH_NOTIFY_EARLY"] == "false"
