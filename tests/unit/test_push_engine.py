@@ -415,6 +415,16 @@ class Frozen:
         return self.t
 
 
+def slow_relay(
+    outcomes: Outcomes, closing: list[Deliverer], batch_max: int, clock: Frozen
+) -> tuple[Harness, Deliverer]:
+    """A relay batching up to `batch_max` with a 10 s window, on a frozen clock."""
+    harness = Harness(ok_after(0, httpx.Response(200)))
+    registry = endpoints(relay={"batch_max": batch_max, "batch_window_seconds": 10})
+    closing.append(d := make(harness, outcomes, registry, clock=clock))
+    return harness, d
+
+
 def entries(sent: Sent) -> list[str]:
     body = json.loads(sent.request.content)
     if body["type"] != "push.batch":
@@ -427,9 +437,7 @@ async def test_a_relays_first_batch_after_a_quiet_window_goes_at_once(
 ) -> None:
     # A window far longer than the drain allows: waiting it out (the rule before: a window
     # from the first delivery's queueing) could not drain.
-    harness = Harness(ok_after(0, httpx.Response(200)))
-    registry = endpoints(relay={"batch_max": 10, "batch_window_seconds": 10})
-    closing.append(d := make(harness, outcomes, registry, clock=Frozen()))
+    harness, d = slow_relay(outcomes, closing, 10, Frozen())
     for i in range(5):  # one wave, queued together
         await d.submit(delivery(i))
     assert await d.drain(5)
@@ -439,10 +447,8 @@ async def test_a_relays_first_batch_after_a_quiet_window_goes_at_once(
 async def test_a_relays_next_batch_waits_a_window_from_the_last_and_takes_what_queued(
     outcomes: Outcomes, closing: list[Deliverer]
 ) -> None:
-    harness = Harness(ok_after(0, httpx.Response(200)))
-    registry = endpoints(relay={"batch_max": 10, "batch_window_seconds": 10})
     clock = Frozen()
-    closing.append(d := make(harness, outcomes, registry, clock=clock))
+    harness, d = slow_relay(outcomes, closing, 10, clock)
     await d.submit(delivery(0))
     assert await d.drain(5)  # the first: at once
     clock.t += 9.9
@@ -460,9 +466,7 @@ async def test_a_relays_next_batch_waits_a_window_from_the_last_and_takes_what_q
 async def test_a_relays_full_batches_do_not_wait_for_the_window(
     outcomes: Outcomes, closing: list[Deliverer]
 ) -> None:
-    harness = Harness(ok_after(0, httpx.Response(200)))
-    registry = endpoints(relay={"batch_max": 2, "batch_window_seconds": 10})
-    closing.append(d := make(harness, outcomes, registry, clock=Frozen()))
+    harness, d = slow_relay(outcomes, closing, 2, Frozen())
     await d.submit(delivery(0))
     assert await d.drain(5)
     for i in range(1, 6):  # within the window: two full batches go at once, the rest waits

@@ -82,13 +82,18 @@ def offered_world() -> World:
     return world
 
 
+def robots_notifier() -> tuple[World, Notifier, list[Command], Submitted]:
+    """The offered world, and a notifier over the group robots' endpoints."""
+    world = offered_world()
+    return (world, *notifier(planner(world, registry(*ROBOTS))))
+
+
 def offer_to(world: World, helper_id: str) -> Any:
     return next(e for e in world.offer_events() if e.body.helper_id == helper_id)
 
 
 async def test_an_unreachable_helper_is_reported_at_the_clocks_time_and_the_event_acked() -> None:
-    world = offered_world()
-    n, sent, submitted = notifier(planner(world, registry(*ROBOTS)))
+    world, n, sent, submitted = robots_notifier()
     faust_event = FaustEvent()
     await n.handle(faust_event, offer_to(world, "lost-driver"))
     [command] = sent
@@ -97,8 +102,7 @@ async def test_an_unreachable_helper_is_reported_at_the_clocks_time_and_the_even
 
 
 async def test_an_event_is_acked_once_its_delivery_settles_and_a_failed_offer_is_reported() -> None:
-    world = offered_world()
-    n, sent, submitted = notifier(planner(world, registry(*ROBOTS)))
+    world, n, sent, submitted = robots_notifier()
     faust_event = FaustEvent()
     await n.handle(faust_event, offer_to(world, "private-driver"))
     [delivery] = submitted.deliveries
@@ -219,8 +223,7 @@ async def test_a_waves_offers_go_to_a_batching_relay_in_one_post_at_once() -> No
 
 
 async def test_an_event_pushed_early_is_not_pushed_again_when_its_record_comes() -> None:
-    world = offered_world()
-    n, _, submitted = notifier(planner(world, registry(*ROBOTS)))
+    world, n, _, submitted = robots_notifier()
     event = offer_to(world, "private-driver")
     assert await n.early(event) == []
     [delivery] = submitted.deliveries
@@ -233,8 +236,7 @@ async def test_an_event_pushed_early_is_not_pushed_again_when_its_record_comes()
 
 
 async def test_a_record_whose_early_pushes_have_settled_is_acknowledged_at_once() -> None:
-    world = offered_world()
-    n, _, submitted = notifier(planner(world, registry(*ROBOTS)))
+    world, n, _, submitted = robots_notifier()
     event = offer_to(world, "private-driver")
     await n.early(event)
     await n._delivered(submitted.deliveries[0], 0.1)
@@ -247,8 +249,7 @@ async def test_a_record_whose_early_pushes_have_settled_is_acknowledged_at_once(
 
 
 async def test_an_event_handed_over_twice_is_pushed_once() -> None:
-    world = offered_world()
-    n, _, submitted = notifier(planner(world, registry(*ROBOTS)))
+    world, n, _, submitted = robots_notifier()
     event = offer_to(world, "private-driver")
     await n.early(event)
     await n.early(event)  # a group decided again re-sends its events
@@ -258,8 +259,7 @@ async def test_an_event_handed_over_twice_is_pushed_once() -> None:
 
 
 async def test_an_unreachable_helper_pushed_early_is_reported_once() -> None:
-    world = offered_world()
-    n, sent, submitted = notifier(planner(world, registry(*ROBOTS)))
+    world, n, sent, submitted = robots_notifier()
     event = offer_to(world, "lost-driver")
     await n.early(event)
     record = FaustEvent()
@@ -334,8 +334,7 @@ async def test_an_early_push_failing_after_its_record_came_returns_that_records_
 async def test_an_event_settled_from_its_record_is_not_pushed_early_after() -> None:
     # The record can come first: the one-command path hands events over after its table
     # writes and applying the decision.
-    world = offered_world()
-    n, sent, submitted = notifier(planner(world, registry(*ROBOTS)))
+    world, n, sent, submitted = robots_notifier()
     lost, private = offer_to(world, "lost-driver"), offer_to(world, "private-driver")
     for event in (lost, private):
         await n.handle(FaustEvent(), event)
@@ -348,8 +347,7 @@ async def test_an_event_settled_from_its_record_is_not_pushed_early_after() -> N
 
 
 async def test_a_record_read_before_its_claimed_event_is_pushed_waits_for_that_push() -> None:
-    world = offered_world()
-    n, _, submitted = notifier(planner(world, registry(*ROBOTS)))
+    world, n, _, submitted = robots_notifier()
     event = offer_to(world, "private-driver")
     assert n.claim(event)
     record = FaustEvent()
@@ -362,8 +360,7 @@ async def test_a_record_read_before_its_claimed_event_is_pushed_waits_for_that_p
 
 
 async def test_a_claimed_event_released_hands_back_its_records_ack() -> None:
-    world = offered_world()
-    n, _, submitted = notifier(planner(world, registry(*ROBOTS)))
+    world, n, _, submitted = robots_notifier()
     event = offer_to(world, "private-driver")
     assert n.claim(event)
     record = FaustEvent()
@@ -393,8 +390,7 @@ async def test_a_report_whose_send_failed_stays_queued_until_sent() -> None:
 
 
 async def test_events_handed_over_after_a_state_rebuild_go_to_their_records() -> None:
-    world = offered_world()
-    n, _, submitted = notifier(planner(world, registry(*ROBOTS)))
+    world, n, _, submitted = robots_notifier()
     generation = [1]
     owned: list[int] = []
 
