@@ -63,11 +63,17 @@ class DeadlineTimer:
                 step=item.step,
                 due_at=item.due_at,
             )
-            sent.append(
-                await rt.commands.send(
-                    key=item.community_id.encode(), value=cmd.model_dump_json().encode()
+            try:
+                sent.append(
+                    await rt.commands.send(
+                        key=item.community_id.encode(), value=cmd.model_dump_json().encode()
+                    )
                 )
-            )
+            except Exception as exc:
+                # Refused before it was queued (Faust's `ProducerSendError` for aiokafka's
+                # metadata or full-buffer timeout): this item, like every other popped one,
+                # must go back on the heap below, or its request never escalates.
+                sent.append(_refused(exc))
         results = await asyncio.gather(*sent, return_exceptions=True)
         for item, result in zip(due, results, strict=True):
             ok = not isinstance(result, BaseException)
@@ -75,3 +81,10 @@ class DeadlineTimer:
                 log.warning("deadline command not sent (%s): retrying", type(result).__name__)
             rt.state.heap.retry_later(item, now, acknowledged=ok)
         return len(due)
+
+
+def _refused(exc: Exception) -> asyncio.Future[Any]:
+    """A send refused outright, as the failed future `gather` reports like any other."""
+    failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    failed.set_exception(exc)
+    return failed
