@@ -124,7 +124,9 @@ def _batch_items(raw: bytes | str) -> list[Any] | None:
     """The events of a record whose batch frame is sound, else None."""
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, TypeError, RecursionError):
+        # Not JSON: a tombstone (None), nesting deeper than the parser's stack, bad bytes.
+        # The caller re-raises the validation error, which names the record as undecodable.
         return None
     if not (isinstance(doc, dict) and set(doc) == {"batch", "events"}):
         return None

@@ -26,7 +26,9 @@ def dead_letter_for(
     both have topic, partition, offset, key and value. `payload` replaces the record's value
     when one event of a batch is the problem (the reason then names its position)."""
     msg = getattr(event, "message", event)
-    raw = msg.value if isinstance(msg.value, bytes) else str(msg.value).encode()
+    value = msg.value
+    # A tombstone (None) is lettered as empty, not as the text "None".
+    raw = value if isinstance(value, bytes) else b"" if value is None else str(value).encode()
     if payload is not None:
         raw = payload
     key = msg.key.decode(errors="replace") if isinstance(msg.key, bytes) else msg.key

@@ -193,6 +193,17 @@ def test_a_record_without_a_sound_batch_frame_is_still_refused_whole(raw: bytes)
         decode_record(raw)
 
 
+# Records no writer of ours makes, but a topic can hold (another tool, an operator, a bug):
+# a tombstone, and nesting deeper than Python's JSON parser's stack.
+POISON: list[bytes | None] = [None, b"[" * 100_000, b'{"batch":' * 100_000]
+
+
+@pytest.mark.parametrize("raw", POISON, ids=["tombstone", "deep-array", "deep-frame"])
+def test_a_poison_record_is_refused_as_undecodable_not_a_crash(raw: bytes | None) -> None:
+    with pytest.raises(ValidationError):
+        decode_record(raw)  # type: ignore[arg-type]
+
+
 def test_an_event_that_is_not_even_an_object_is_named_by_its_position() -> None:
     raw = b'{"batch":1,"events":[7,{"phone":"13800000000"}]}'
     decoded = decode_record(raw)
@@ -213,7 +224,7 @@ def test_a_batch_record_is_acked_once_after_the_last_of_its_events() -> None:
 
 
 class FaustRecord(FaustEvent):
-    def __init__(self, value: bytes) -> None:
+    def __init__(self, value: bytes | None) -> None:
         super().__init__()
         self.value = value
         self.message = self
@@ -245,6 +256,21 @@ async def test_the_record_agent_dead_letters_an_undecodable_record_with_its_reas
     letter = json.loads(value)
     assert (key, letter["stage"], letter["offset"]) == ("c", "decode", 7)
     assert letter["reason"].startswith("undecodable event: ")
+
+
+@pytest.mark.parametrize("raw", POISON, ids=["tombstone", "deep-array", "deep-frame"])
+async def test_a_poison_record_is_dead_lettered_and_acked_by_both_agents(raw: bytes | None) -> None:
+    topic, stats = Topic(), Stats()
+    sink = DeadLetterSink(topic, stats, FakeClock())
+    await RecordAgent(Settings(), stats, sink).record_batch([FaustRecord(raw)])
+    [(_, value)] = topic.sent  # lettered, and the agent goes on (it used to crash-loop)
+    letter = json.loads(value)
+    assert (letter["stage"], letter["offset"]) == ("decode", 7)
+    assert letter["reason"].startswith("undecodable event: ")
+    assert base64.b64decode(letter["payload_b64"]) == (raw or b"")
+    record = FaustRecord(raw)
+    await NotifyAgent(notifier(planner(World(), registry()))[0], sink).handle(record)
+    assert record.acks == 1  # acknowledged, so the partition's commits go on
 
 
 async def test_the_record_agent_letters_each_unreadable_event_of_a_batch_apart() -> None:
