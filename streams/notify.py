@@ -73,10 +73,13 @@ class Notifier:
     _deliverer: Deliverer | None = None
     _pending: dict[str, _Held] = field(default_factory=dict)  # by event id
     _owner: dict[str, str] = field(default_factory=dict)  # delivery id → event id
-    _unreachable: list[Command] = field(default_factory=list)  # ReportDeliveryFailure to send
+    # Reports to send (ReportDeliveryFailure, ReportWelcomeOutcome), each with the delivery
+    # it settles once sent (None: the planner's, whose event waits for the flush itself).
+    _unreachable: list[tuple[Command, str | None]] = field(default_factory=list)
     # One flush at a time, each report dropped only once sent: an event is acknowledged
     # after its reports went (two tasks push: the early one and the consumer's).
     _flushing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _retrying: asyncio.Task[None] | None = None  # the reports' retry after a failed send
     _settled: OrderedDict[str, None] = field(default_factory=OrderedDict)
     early_pushed: int = 0  # events pushed early (the worker's /stats)
 
@@ -115,6 +118,8 @@ class Notifier:
         return lanes
 
     async def close(self) -> None:
+        if self._retrying is not None:  # what it still holds is pushed again after a restart
+            self._retrying.cancel()
         if self._deliverer is not None:
             await self._deliverer.aclose(drain_timeout=2.0)
             self._deliverer = None
@@ -184,7 +189,7 @@ class Notifier:
         for warning in planned.warnings:
             log.warning("%s", warning)
         for failed in (*planned.undeliverable, *planned.unwelcomed):
-            self._unreachable.append(self._command(failed, event.community_id))
+            self._unreachable.append((self._command(failed, event.community_id), None))
         # Held before the first await: the event's record, read meanwhile, waits for it.
         held.remaining = {d.delivery_id for d in planned.deliveries}
         self._pending[key] = held
@@ -203,18 +208,44 @@ class Notifier:
     # ---------------------------------------------------------------- results
     async def _delivered(self, delivery: Delivery, latency: float) -> None:
         self.on_result(delivery, True, latency)
-        await self._welcome_outcome(delivery, sent=True)
-        self._settle(delivery.delivery_id)
+        await self._report(delivery, self._welcome_outcome(delivery, sent=True))
 
-    async def _welcome_outcome(self, delivery: Delivery, *, sent: bool) -> None:
+    def _welcome_outcome(self, delivery: Delivery, *, sent: bool) -> list[CommandBody]:
         """A welcome is marked sent only once a private channel took it (issue 14)."""
         if delivery.kind is not PushKind.WELCOME:
-            return
+            return []
         d = delivery.data
-        outcome = ReportWelcomeOutcome(
-            helper_id=d["helper_id"], sent=sent, reason="" if sent else "push failed for good"
-        )
-        await self.send_command(self._command(outcome, d["community_id"]))
+        reason = "" if sent else "push failed for good"
+        return [ReportWelcomeOutcome(helper_id=d["helper_id"], sent=sent, reason=reason)]
+
+    async def _report(self, delivery: Delivery, reports: list[CommandBody]) -> None:
+        """Send a finished delivery's reports, then settle it. A send that fails keeps the
+        reports queued and the delivery unsettled (its event unacknowledged, so a restart
+        pushes it again) and is retried with backoff: never dropped, never a stalled event
+        once Kafka takes them."""
+        if not reports:
+            self._settle(delivery.delivery_id)
+            return
+        community_id = delivery.data["community_id"]
+        *first, last = (self._command(body, community_id) for body in reports)
+        self._unreachable += [(command, None) for command in first]
+        self._unreachable.append((last, delivery.delivery_id))
+        try:
+            await self.flush_unreachable()
+        except Exception as exc:
+            log.warning("delivery report not sent (%s): retrying", type(exc).__name__)
+            if self._retrying is None or self._retrying.done():
+                self._retrying = asyncio.create_task(self._retry_reports())
+
+    async def _retry_reports(self, first_s: float = 1.0, max_s: float = 30.0) -> None:
+        delay = first_s
+        while self._unreachable:
+            await asyncio.sleep(delay)
+            try:
+                await self.flush_unreachable()
+            except Exception as exc:
+                log.warning("delivery report still not sent (%s)", type(exc).__name__)
+                delay = min(delay * 2, max_s)
 
     async def _failed(self, delivery: Delivery, reason: str) -> None:
         self.on_result(delivery, False, None)
@@ -224,17 +255,18 @@ class Notifier:
             delivery.endpoint,
             reason[:200],
         )
+        reports: list[CommandBody] = []
         if delivery.kind is PushKind.OFFER:
             d = delivery.data
-            failed = ReportDeliveryFailure(
-                request_id=d["request_id"],
-                offer_id=d["offer_id"],
-                helper_id=d["helper_id"],
-                reason=reason[:200],
+            reports.append(
+                ReportDeliveryFailure(
+                    request_id=d["request_id"],
+                    offer_id=d["offer_id"],
+                    helper_id=d["helper_id"],
+                    reason=reason[:200],
+                )
             )
-            await self.send_command(self._command(failed, d["community_id"]))
-        await self._welcome_outcome(delivery, sent=False)
-        self._settle(delivery.delivery_id)
+        await self._report(delivery, reports + self._welcome_outcome(delivery, sent=False))
 
     def _command(self, failed: CommandBody, community_id: str) -> Command:
         return new_command(failed, community_id=community_id, issued_at=self.clock.now())
@@ -242,8 +274,11 @@ class Notifier:
     async def flush_unreachable(self) -> None:
         async with self._flushing:
             while self._unreachable:
-                await self.send_command(self._unreachable[0])
+                command, settles = self._unreachable[0]
+                await self.send_command(command)
                 self._unreachable.pop(0)  # only once sent: a failed send is tried again
+                if settles is not None:
+                    self._settle(settles)
 
     def _settle(self, delivery_id: str) -> None:
         key = self._owner.pop(delivery_id, None)

@@ -389,6 +389,33 @@ async def test_a_report_whose_send_failed_stays_queued_until_sent() -> None:
     assert len(attempts) == 2 and attempts[0] is attempts[1] and not n._unreachable
 
 
+async def test_a_failed_pushs_report_refused_by_kafka_is_retried_and_then_acks_its_event() -> None:
+    """The push failed for good and its ReportDeliveryFailure's send raised: the report
+    stays queued and the event unacknowledged (a restart would push it again) until a
+    retry sends it; then the event is acknowledged (it used to be dropped and stall)."""
+    world = offered_world()
+    attempts: list[Command] = []
+
+    async def send_command(command: Command) -> None:
+        attempts.append(command)
+        if len(attempts) == 1:
+            raise RuntimeError("broker away")
+
+    n = Notifier(planner(world, registry(*ROBOTS)), send_command, FakeClock())
+    submitted = Submitted()
+    n._deliverer = submitted  # type: ignore[assignment]
+    record = FaustEvent()
+    await n.handle(record, offer_to(world, "private-driver"))
+    [delivery] = submitted.deliveries
+    await n._failed(delivery, "410 Gone")  # as the engine calls it: must not raise
+    assert len(attempts) == 1 and len(n._unreachable) == 1 and record.acks == 0
+    assert n._retrying is not None
+    await n._retrying  # the retry (its first wait is 1 s) sends it
+    assert [a.body.type for a in attempts] == ["delivery_failed"] * 2
+    assert attempts[0] is attempts[1] and not n._unreachable
+    assert record.acks == 1 and not n._pending
+
+
 async def test_events_handed_over_after_a_state_rebuild_go_to_their_records() -> None:
     world, n, _, submitted = robots_notifier()
     generation = [1]
