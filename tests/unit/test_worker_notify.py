@@ -370,7 +370,9 @@ async def test_a_claimed_event_released_hands_back_its_records_ack() -> None:
     assert len(submitted.deliveries) == 1
 
 
-async def test_a_report_whose_send_failed_stays_queued_until_sent() -> None:
+def first_send_refused() -> tuple[World, Notifier, list[Command], Submitted]:
+    """A notifier over the robots' world whose first command send raises (the broker
+    away), and the commands it tried to send."""
     world = offered_world()
     attempts: list[Command] = []
 
@@ -380,7 +382,13 @@ async def test_a_report_whose_send_failed_stays_queued_until_sent() -> None:
             raise RuntimeError("broker away")
 
     n = Notifier(planner(world, registry(*ROBOTS)), send_command, FakeClock())
-    n._deliverer = Submitted()  # type: ignore[assignment]
+    submitted = Submitted()
+    n._deliverer = submitted  # type: ignore[assignment]
+    return world, n, attempts, submitted
+
+
+async def test_a_report_whose_send_failed_stays_queued_until_sent() -> None:
+    world, n, attempts, _ = first_send_refused()
     record = FaustEvent()
     with pytest.raises(RuntimeError):
         await n.handle(record, offer_to(world, "lost-driver"))
@@ -393,17 +401,7 @@ async def test_a_failed_pushs_report_refused_by_kafka_is_retried_and_then_acks_i
     """The push failed for good and its ReportDeliveryFailure's send raised: the report
     stays queued and the event unacknowledged (a restart would push it again) until a
     retry sends it; then the event is acknowledged (it used to be dropped and stall)."""
-    world = offered_world()
-    attempts: list[Command] = []
-
-    async def send_command(command: Command) -> None:
-        attempts.append(command)
-        if len(attempts) == 1:
-            raise RuntimeError("broker away")
-
-    n = Notifier(planner(world, registry(*ROBOTS)), send_command, FakeClock())
-    submitted = Submitted()
-    n._deliverer = submitted  # type: ignore[assignment]
+    world, n, attempts, submitted = first_send_refused()
     record = FaustEvent()
     await n.handle(record, offer_to(world, "private-driver"))
     [delivery] = submitted.deliveries
