@@ -78,5 +78,6 @@ def configure_logging(settings: Settings, name: str = "") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
-    for noisy in ("aiokafka", "faust", "mode", "uvicorn.access"):
+    # httpx/httpcore: a line per outbound request, whose URL may hold a credential.
+    for noisy in ("aiokafka", "faust", "mode", "uvicorn.access", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

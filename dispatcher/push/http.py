@@ -23,7 +23,9 @@ from httpx._client import USE_CLIENT_DEFAULT, ClientState
 from dispatcher.push.plain_http import PlainHttpTransport, socket_readable
 
 _HTTPX_LOG = logging.getLogger("httpx")  # httpx logs each request here (at INFO)
-_SECRET_QUERY = re.compile(r"(?i)\b(key|access_token|sign|timestamp|session)=[^&\s\"']*")
+# Every query value of a logged URL: platforms put credentials there under many names
+# (key, access_token, sign, session, corpsecret, appsecret, code...), so none is kept.
+_SECRET_QUERY = re.compile(r"([?&][^=&\s\"'?]+)=[^&\s\"']*")
 _FEISHU_HOOK = re.compile(r"(/bot/v2/hook/)[^?\s\"'/]+")
 
 

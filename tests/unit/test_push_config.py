@@ -88,7 +88,7 @@ def test_registry_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_redact() -> None:
-    assert redact("http://h/send?key=abc&x=1") == "http://h/send?key=***&x=1"
+    assert redact("http://h/send?key=abc&x=1") == "http://h/send?key=***&x=***"  # every value
     assert "tok" not in redact("https://open.feishu.cn/open-apis/bot/v2/hook/tok")
     assert "SIG" not in redact("http://h/robot/send?access_token=T&timestamp=1&sign=SIG")
 
