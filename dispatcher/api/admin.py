@@ -18,6 +18,7 @@ from dispatcher.api.models import Body, CommandAccepted, PlaceIn
 from dispatcher.api.platform_login import accounts as platform_accounts
 from dispatcher.api.roster_import import import_roster
 from dispatcher.record.edge.roster_members import RosterMembers
+from dispatcher.record.read.helpers import helpers_elsewhere
 from dispatcher.roster.ledger import RosterFileError, RosterPlace
 from dispatcher.roster.report import RosterReport
 from dispatcher.roster.sandbox import parse_isolated_async
@@ -124,6 +125,10 @@ async def upsert_helper(helper_id: Id, body: HelperIn, request: Request) -> Comm
         raise fail(422, "invalid_helper", str(exc)) from exc
     ensure_staff_scope(request, profile.community_id)
     deps: ApiDeps = request.app.state.deps
+    # Ids are not per community: naming another community's helper here would take them
+    # over (or, on another partition, overwrite their recorded `active`).
+    if await helpers_elsewhere(await deps.pool(), profile.community_id, [helper_id]):
+        raise fail(409, "helper_of_another_community", "this helper id is another community's")
     # Before the command: an account whose helper the worker has not applied is never used.
     await platform_accounts.remember(
         await deps.pool(), deps.settings, profile.community_id, [profile], deps.clock()
@@ -196,7 +201,7 @@ async def import_ledger(
             now=deps.clock(),
             dry_run=dry_run,
             members=RosterMembers(await deps.pool()) if retire else None,
-            accounts_db=await deps.pool(),
+            db=await deps.pool(),
         )
     except Exception as exc:
         raise fail(

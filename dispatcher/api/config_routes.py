@@ -6,6 +6,8 @@ within 10 s. Secrets are never answered back, except a new one this call created
 Scope: a staff account changes only what belongs to its communities: a bot whose every
 community (before and after) is theirs, an endpoint their community owns; district-wide
 endpoints (no owner) and `GET /v1/admin/config` of everything need a district-wide account.
+So do the names that route another community's or everyone's messages: `community-<id>…`
+of a community not the owner, and the default endpoint of helpers without channels.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dispatcher.api.errors import fail
 from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.config.changes import Changes, ConfigError
 from dispatcher.config.secrets import shown
+from dispatcher.push.recipients import PREFIX, addresses
 from dispatcher.record.read import config_history
 from schemas.config import ConfigKind
 
@@ -65,9 +68,27 @@ def _owners(kind: ConfigKind, state: dict[str, Any]) -> set[str]:
     return set(Changes.communities_of(kind, state)) or {"*"}
 
 
+def _check_name(deps: ApiDeps, staff: StaffAccount, name: str, owner: str | None) -> None:
+    """Delivery picks endpoints by name: a community's staff may not take a name that the
+    whistle of another community, or every community's helpers, would be sent to."""
+    if staff.district_wide:
+        return
+    shared = {"default", deps.settings.push_default_endpoint}
+    if name in shared:
+        raise fail(403, "reserved_endpoint", f"endpoint/{name} is district-wide: district staff")
+    if name.startswith(PREFIX) and (owner is None or not addresses(name, owner)):
+        raise fail(
+            403,
+            "wrong_community",
+            f"endpoint/{name}: a {PREFIX}<id> name is for that community's own endpoints",
+        )
+
+
 def _check_scope(deps: ApiDeps, staff: StaffAccount, changes: Changes) -> None:
     """Every community the entity belongs to, before and after the change, is the staff's."""
     for kind, entity_id, state in changes.outcome.touched:
+        if kind is ConfigKind.ENDPOINT and state is not None:
+            _check_name(deps, staff, entity_id, state.get("community_id"))
         needed = set() if state is None else _owners(kind, state)
         current = deps.config.raw_state(kind, entity_id)
         if current is not None:

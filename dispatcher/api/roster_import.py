@@ -31,8 +31,9 @@ from dispatcher.clock import utcnow
 from dispatcher.helper_ids import keyed_profile
 from dispatcher.record.db import Db
 from dispatcher.record.edge.roster_members import RosterMembers
+from dispatcher.record.read.helpers import helpers_elsewhere
 from dispatcher.roster.ledger import ParsedRoster, RosterFileError, RosterPlace
-from dispatcher.roster.report import Retiree, RosterReport, held_back, retired_words
+from dispatcher.roster.report import Retiree, RosterReport, RowProblem, held_back, retired_words
 from dispatcher.roster.sandbox import parse_isolated
 from dispatcher.sealing import keyring, seal_profile
 from dispatcher.settings import Settings, get_settings
@@ -72,6 +73,24 @@ async def send_commands(
     return sent
 
 
+ELSEWHERE = "编号已属于其他社区的志愿者 (helper id belongs to another community: use another 编号)"
+
+
+async def _refuse_elsewhere(db: Db, community_id: str, parsed: ParsedRoster) -> ParsedRoster:
+    """Rows naming another community's helper become rejected rows, like any bad row."""
+    taken = await helpers_elsewhere(db, community_id, [p.helper_id for _, p in parsed.profiles])
+    if not taken:
+        return parsed
+    refused = {n for n, p in parsed.profiles if p.helper_id in taken}
+    problems = [*parsed.problems, *(RowProblem(row=n, errors=[ELSEWHERE]) for n in refused)]
+    update = {
+        "profiles": [(n, p) for n, p in parsed.profiles if n not in refused],
+        "problems": sorted(problems, key=lambda p: p.row),
+        "cells": [c for c in parsed.cells if c.row not in refused],
+    }
+    return parsed.model_copy(update=update)
+
+
 async def import_roster(
     settings: Settings,
     sink: CommandSink,
@@ -83,17 +102,20 @@ async def import_roster(
     dry_run: bool = False,
     members: RosterMembers | None = None,
     progress: Callable[[int], None] | None = None,
-    accounts_db: Db | None = None,
+    db: Db | None = None,
     welcome: bool = False,
 ) -> RosterReport:
     """Queue the valid rows; with `members`, retire whom earlier ledgers listed in the same
     compounds and this one does not — only when no row was rejected (a rejected row may be
-    someone who is still here)."""
+    someone who is still here). With `db`, a row naming another community's helper is
+    rejected, and the platform accounts are remembered."""
     # The parser names helpers by an unkeyed hash of the phone; keyed ids go out instead
     # (and are what retirement compares and records).
     parsed = parsed.model_copy(
         update={"profiles": [(row, keyed_profile(settings, p)) for row, p in parsed.profiles]}
     )
+    if db is not None:
+        parsed = await _refuse_elsewhere(db, community_id, parsed)
     report = parsed.report()
     report.partial = partial
     leaving: list[Retiree] = []
@@ -114,8 +136,8 @@ async def import_roster(
     profiles = [p for _, p in parsed.profiles]
     ring = keyring(settings)  # phones travel sealed
     upserts = [UpsertHelper(profile=seal_profile(ring, p)) for p in profiles]
-    if accounts_db is not None:  # the platform accounts the answer page's login looks up
-        await platform_accounts.remember(accounts_db, settings, community_id, profiles, now)
+    if db is not None:  # the platform accounts the answer page's login looks up
+        await platform_accounts.remember(db, settings, community_id, profiles, now)
     report.imported = await send_commands(settings, sink, community_id, upserts, now, progress)
     report.committed = True
     if welcome:  # after the upserts (same key, so in order); the welcomed are skipped
@@ -238,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             dry_run=args.dry_run,
             members=None if args.no_retire else RosterMembers(conn),
             progress=say("helpers queued"),
-            accounts_db=conn,
+            db=conn,
             welcome=args.welcome,
         )
 

@@ -23,7 +23,8 @@ from typing import Any
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from dispatcher.groupchat.bots import BotConfig, BotRegistry
-from dispatcher.push.endpoints import EndpointConfig, EndpointRegistry
+from dispatcher.push.endpoints import EndpointConfig
+from dispatcher.push.recipients import OwnedEndpoints
 from schemas.config import (
     CommunityConfig,
     ConfigKind,
@@ -91,11 +92,11 @@ class ConfigView:
         }
         self._records: dict[str, ConfigRecord] = {}
         self._parsed: dict[str, tuple[Entity, str | None]] = {}
-        # The push engine holds this very registry: it is updated in place.
-        self.endpoints = EndpointRegistry()
+        # The push engine holds this very registry: it is updated in place. The delivery
+        # planner reads its owners: a community's messages go to its own endpoints only.
+        self.endpoints = OwnedEndpoints()
         self._bots = BotRegistry()
         self._communities: dict[str, CommunityConfig] = {}
-        self._owners: dict[str, str | None] = {}
         self.positions: dict[int, int] = {}  # partition → next offset to apply
         self.loaded = False  # read up to the topic's end as it was at start
         for kind in ConfigKind:
@@ -143,8 +144,9 @@ class ConfigView:
                 bots={k: v for k, (v, _) in found.items() if isinstance(v, BotConfig)}
             )
         elif kind is ConfigKind.ENDPOINT:
-            self.endpoints.replace(v for v, _ in found.values() if isinstance(v, EndpointConfig))
-            self._owners = {k: owner for k, (_, owner) in found.items()}
+            self.endpoints.replace_owned(
+                (v, owner) for v, owner in found.values() if isinstance(v, EndpointConfig)
+            )
         else:
             self._communities = {
                 k: v for k, (v, _) in found.items() if isinstance(v, CommunityConfig)
@@ -167,7 +169,7 @@ class ConfigView:
 
     def endpoint_owner(self, name: str) -> str | None:
         """The community an endpoint belongs to (None: district-wide, or unknown)."""
-        return self._owners.get(name)
+        return self.endpoints.owner(name)
 
     def whistle_recipients(
         self,

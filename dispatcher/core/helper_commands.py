@@ -32,9 +32,11 @@ def _store(fx: Effects, helper: HelperState) -> None:
     )
 
 
-def _reject(fx: Effects, helper_id: str, reason: RejectReason) -> None:
+def _reject(fx: Effects, helper_id: str, reason: RejectReason, detail: str = "") -> None:
     fx.emit(
-        CommandRejected(command_type=fx.command.body.type, reason=reason, helper_id=helper_id),
+        CommandRejected(
+            command_type=fx.command.body.type, reason=reason, helper_id=helper_id, detail=detail
+        ),
         None,
     )
 
@@ -45,6 +47,10 @@ def upsert_helper(fx: Effects, body: UpsertHelper) -> None:
         _reject(fx, profile.helper_id, "wrong_community")
         return
     old = fx.state.helpers.get(profile.helper_id)
+    if old is not None and old.community_id != profile.community_id:
+        # Another community's helper: its staff alone may change or retire them.
+        _reject(fx, profile.helper_id, "wrong_community", "a helper of another community")
+        return
     if old is None:
         _store(fx, share_fields_sets(HelperState(profile=profile)))
     elif old.profile != profile:

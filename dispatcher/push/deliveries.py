@@ -41,7 +41,13 @@ from dispatcher.push.messages import (
     render_whistle,
 )
 from dispatcher.push.model import SAFE_DELIVERY_ID, Delivery, Mention, PushKind, PushMessage
-from dispatcher.push.recipients import Recipient, referral_recipients, whistle_recipients
+from dispatcher.push.recipients import (
+    OwnedEndpoints,
+    Recipient,
+    referral_recipients,
+    serves,
+    whistle_recipients,
+)
 from dispatcher.sealing import (
     KeyRing,
     Unreadable,
@@ -194,6 +200,9 @@ class DeliveryPlanner:
     whistle_recipients: Callable[[str], Sequence[WhistleRecipient]] = lambda community_id: ()
     # The community's configured hotlines (live configuration: CommunityConfig.hotlines).
     hotlines: Callable[[str], Sequence[Hotline]] = lambda community_id: ()
+    # endpoint name → the community that owns it (None: district-wide); by default the live
+    # registry's own record (ConfigView's), else every endpoint is district-wide (env only).
+    endpoint_owner: Callable[[str], str | None] | None = None
     # helper id → (key id, detail box, the platform user id it holds): each box opened once,
     # not for every offer (an AES-GCM open and a validation). `keys` is fixed for the
     # planner's life, so a box opens to the same detail every time; a re-sealed profile (a
@@ -201,6 +210,18 @@ class DeliveryPlanner:
     _platform_ids: dict[str, tuple[str, str, str | None]] = field(
         default_factory=dict, init=False, repr=False
     )
+
+    def __post_init__(self) -> None:
+        if self.endpoint_owner is None and isinstance(self.registry, OwnedEndpoints):
+            self.endpoint_owner = self.registry.owner
+
+    def _serves(self, endpoint: str, community_id: str) -> bool:
+        """An endpoint that exists and may carry this community's messages: one another
+        community's staff named after it (community-B.duty.x, `default`) never does."""
+        if endpoint not in self.registry:
+            return False
+        owner = None if self.endpoint_owner is None else self.endpoint_owner(endpoint)
+        return serves(endpoint, owner, community_id)
 
     def plan(self, event: Event) -> Planned:
         body = event.body
@@ -237,11 +258,13 @@ class DeliveryPlanner:
         return Planned()
 
     # ---------------------------------------------------------------- who, where
-    def _endpoints_for(self, helper: HelperState | None, *, private: bool) -> list[str]:
+    def _endpoints_for(
+        self, helper: HelperState | None, community_id: str, *, private: bool
+    ) -> list[str]:
         names = [c.split(":", 1)[-1] for c in (helper.profile.channels if helper else ())]
         if not names and self.default_endpoint:
             names = [self.default_endpoint]
-        usable = [n for n in names if n in self.registry]
+        usable = [n for n in names if self._serves(n, community_id)]
         if private:  # contact details never go to a group robot
             usable = [n for n in usable if not self.registry.get(n).is_group]
         return usable[:1]
@@ -280,7 +303,7 @@ class DeliveryPlanner:
     def _offer(self, planned: Planned, event: Event, body: OfferSent, delivery_id: str) -> None:
         """The offer's deliveries (or its report that nobody can be reached), into `planned`."""
         helper = self.helper(body.helper_id)
-        endpoints = self._endpoints_for(helper, private=False)
+        endpoints = self._endpoints_for(helper, event.community_id, private=False)
         request_id = event.request_id or ""
         if not endpoints:
             # Nowhere to reach this helper: tell the core now so it moves on at once.
@@ -348,7 +371,7 @@ class DeliveryPlanner:
 
     def _assignment(self, event: Event, body: HelperAssigned) -> Planned:
         helper = self.helper(body.helper_id)
-        endpoints = self._endpoints_for(helper, private=True)
+        endpoints = self._endpoints_for(helper, event.community_id, private=True)
         if not endpoints:
             return Planned(warnings=[f"assignment {body.offer_id}: helper has no private channel"])
         category, urgency = self._category_urgency(event.request_id)
@@ -394,7 +417,7 @@ class DeliveryPlanner:
                 contact_name=contact.name,
                 status_url=status_url,
                 remote=body.remote,
-                **self._team_lines(body),
+                **self._team_lines(body, event.community_id),
             )
         )
         return Planned(
@@ -416,7 +439,7 @@ class DeliveryPlanner:
         helper = self.helper(helper_id)  # names travel sealed (12.7): opened for this push only
         return (helper_name(self.keys, helper.profile) if helper else "") or helper_id
 
-    def _team_lines(self, body: HelperAssigned) -> dict[str, Any]:
+    def _team_lines(self, body: HelperAssigned, community_id: str) -> dict[str, Any]:
         """A member hears who signed them up; the leader, who goes and whom no private
         message reaches (listed so the leader tells them)."""
         if body.signed_up_by is not None:
@@ -424,7 +447,9 @@ class DeliveryPlanner:
         if not body.member_ids:
             return {}
         unreached = [
-            m for m in body.member_ids if not self._endpoints_for(self.helper(m), private=True)
+            m
+            for m in body.member_ids
+            if not self._endpoints_for(self.helper(m), community_id, private=True)
         ]
         return {
             "team_members": tuple(self._name(m) for m in body.member_ids if m not in unreached),
@@ -436,7 +461,7 @@ class DeliveryPlanner:
     ) -> Planned:
         """The welcome, thank-you and summary: to the helper's private channel only."""
         helper = self.helper(body.helper_id)
-        endpoints = self._endpoints_for(helper, private=True)
+        endpoints = self._endpoints_for(helper, event.community_id, private=True)
         if not endpoints:
             return Planned(
                 warnings=[f"{body.type} {event.event_id}: {NO_PRIVATE_CHANNEL}"],
@@ -481,7 +506,7 @@ class DeliveryPlanner:
 
     def _stand_down(self, event: Event, body: OfferStoodDown, delivery_id: str) -> list[Delivery]:
         helper = self.helper(body.helper_id)
-        endpoints = self._endpoints_for(helper, private=False)
+        endpoints = self._endpoints_for(helper, event.community_id, private=False)
         r = self.request(event.request_id or "")
         category = r.spec.category if r else Category.OTHER
         building = r.spec.place.building_label() if r else None
@@ -517,12 +542,12 @@ class DeliveryPlanner:
     def _recipients(self, community_id: str, place: PlacePath | None = None) -> list[Recipient]:
         """The community's whistle list, the one place it is read: the endpoints named by the
         convention (dispatcher/push/recipients.py), then the live configuration's contacts
-        whose area covers the request's place; only endpoints that exist."""
+        whose area covers the request's place; only endpoints that exist and serve it."""
         found = whistle_recipients((e.name for e in self.registry), community_id)
         for c in self.whistle_recipients(community_id):
             if place is None or c.covers(place.grid_id, place.compound_id, place.building_id):
                 found.append(Recipient(f"{c.role}.{c.name}", str(c.role), c.endpoint, c.name))
-        unique = {w.recipient_id: w for w in found if w.endpoint in self.registry}
+        unique = {w.recipient_id: w for w in found if self._serves(w.endpoint, community_id)}
         return list(unique.values())
 
     @property

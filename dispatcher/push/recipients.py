@@ -9,12 +9,18 @@ backed by the push endpoint naming convention (configuration in `DISPATCH_PUSH_E
 
 Configuration as live data (issue 14.1) will replace the convention behind this function;
 callers only see `Recipient`s.
+
+A name is not proof of ownership: anyone who may write an endpoint could call it
+`community-<another id>.duty.x`. So a community's messages go only to endpoints it owns or
+district-wide ones (`serves`), whatever the name says.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from dispatcher.push.endpoints import EndpointConfig, EndpointRegistry
 
 ROLES = ("group", "grid_group", "grid_worker", "property", "co_building", "department", "duty")
 # The referral rung needs a person now: the duty officer, else the grid worker.
@@ -42,13 +48,52 @@ class Recipient:
         return f"{ROLE_ZH[self.role]}{f'（{self.name}）' if self.name else ''}"
 
 
+PREFIX = "community-"
+
+
+def addresses(endpoint: str, community_id: str) -> bool:
+    """Whether the name is one of `community_id`'s by the convention."""
+    base = PREFIX + community_id
+    return endpoint == base or endpoint.startswith(base + ".")
+
+
+def serves(endpoint: str, owner: str | None, community_id: str) -> bool:
+    """Whether an endpoint may carry `community_id`'s messages: one of no community
+    (district-wide: only district staff write those) or of that very community."""
+    if owner is None or owner == community_id:
+        return True
+    # Seeded from the environment (config/bootstrap.py), `community-<id>.<role>` is owned
+    # by "<id>.<role>": the operator's own naming, so it counts as the community's.
+    return addresses(endpoint, community_id) and owner == endpoint.removeprefix(PREFIX)
+
+
+class OwnedEndpoints(EndpointRegistry):
+    """The live registry (dispatcher/config/view.py), with the community that owns each
+    endpoint (None: district-wide)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._owners: dict[str, str | None] = {}
+
+    def replace(self, endpoints: Iterable[EndpointConfig]) -> None:
+        self.replace_owned((e, None) for e in endpoints)
+
+    def replace_owned(self, endpoints: Iterable[tuple[EndpointConfig, str | None]]) -> None:
+        pairs = list(endpoints)
+        super().replace(e for e, _ in pairs)
+        self._owners = {e.name: owner for e, owner in pairs}
+
+    def owner(self, name: str) -> str | None:
+        return self._owners.get(name)
+
+
 def _parse(community_id: str, endpoint: str) -> Recipient | None:
-    base = f"community-{community_id}"
-    if endpoint == base:
-        return Recipient(endpoint, "group", endpoint)
-    if not endpoint.startswith(base + "."):
+    if not addresses(endpoint, community_id):
         return None
-    role, _, name = endpoint.removeprefix(base + ".").partition(".")
+    rest = endpoint.removeprefix(PREFIX + community_id)
+    if not rest:
+        return Recipient(endpoint, "group", endpoint)
+    role, _, name = rest[1:].partition(".")
     if role not in ROLES or role == "group":
         return None
     return Recipient(endpoint, role, endpoint, name)

@@ -282,6 +282,9 @@ async def _helper_updated(conn: asyncpg.Connection, e: Event, b: dict[str, Any])
         ON CONFLICT (helper_id) DO UPDATE SET active = EXCLUDED.active,
                                               updated_at = EXCLUDED.updated_at,
                                               teams = EXCLUDED.teams
+        -- Helper ids are not per community: another community's event (its worker never
+        -- saw this helper) must not deactivate or regroup the row.
+        WHERE helpers.community_id = EXCLUDED.community_id
         """,
         b["helper_id"],
         e.community_id,

@@ -243,8 +243,10 @@ async def _helpers_updated(conn: asyncpg.Connection, events: Sequence[Event]) ->
     for e in events:
         b = e.body
         if isinstance(b, HelperUpdated):
-            state = [b.active, e.occurred_at, json.dumps(list(b.teams))]
-            rows.setdefault(b.helper_id, [e.community_id])[1:] = state
+            row = rows.setdefault(b.helper_id, [e.community_id])
+            if row[0] != e.community_id:
+                continue  # another community's event for this id: never overwrites the row
+            row[1:] = [b.active, e.occurred_at, json.dumps(list(b.teams))]
     await conn.execute(
         """
         INSERT INTO helpers (helper_id, community_id, display_name, profile, active, updated_at,
@@ -255,6 +257,8 @@ async def _helpers_updated(conn: asyncpg.Connection, events: Sequence[Event]) ->
         ON CONFLICT (helper_id) DO UPDATE SET active = EXCLUDED.active,
                                               updated_at = EXCLUDED.updated_at,
                                               teams = EXCLUDED.teams
+        -- Helper ids are not per community: a row stays its first community's.
+        WHERE helpers.community_id = EXCLUDED.community_id
         """,
         list(rows),
         *map(list, zip(*rows.values(), strict=True)),

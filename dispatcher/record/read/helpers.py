@@ -12,3 +12,15 @@ async def count_in(db: Db, community_ids: Collection[str]) -> int:
         "SELECT count(*) FROM helpers WHERE community_id = ANY($1::text[])", list(community_ids)
     )
     return int(count)
+
+
+async def helpers_elsewhere(db: Db, community_id: str, helper_ids: Collection[str]) -> set[str]:
+    """Of these ids, those recorded as another community's helpers: the rule the projection's
+    upserts keep (a row stays its first community's), for the API to refuse such a change
+    up front. Ids are not per community (a ledger's 编号 is kept as written)."""
+    rows = await db.fetch(
+        "SELECT helper_id FROM helpers WHERE helper_id = ANY($1::text[]) AND community_id <> $2",
+        list(helper_ids),
+        community_id,
+    )
+    return {r["helper_id"] for r in rows}
