@@ -19,6 +19,7 @@ from dispatcher.api.models import Accepted, ChatMessageIn, MessageOut
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from dispatcher.classify import Classification
     from dispatcher.groupchat.bots import MemberLink
     from schemas.requests import RequestSpec
 
@@ -68,10 +69,13 @@ async def intake_chat_message(
     msg: ChatMessageIn,
     idempotency_key: str | None = None,
     before_queue: Callable[[RequestSpec], Awaitable[None]] | None = None,
+    not_a_request: Callable[[Classification], Awaitable[JSONResponse | None]] | None = None,
 ) -> JSONResponse:
     """The one chat-message intake, for signed bots and platform adapters alike. A sender
     in the bot's member map is known (`known_sender`); `before_queue` runs once the
-    message is a request, before it is queued (platforms record the reply thread)."""
+    message is a request, before it is queued (platforms record the reply thread);
+    `not_a_request` only once the classifier found no help request (platforms: a
+    requester's "不用了" cancels), its answer, if any, replacing `is_request: false`."""
     deps: ApiDeps = request.app.state.deps
     bot = caller.bot
     assert bot is not None
@@ -85,6 +89,9 @@ async def intake_chat_message(
     c = await classify_off_loop(msg.text, deps.settings.classify_timeout_seconds)
     c = await refine_with_llm(request.app.state, deps.settings, msg.text, c)
     if not c.is_request:
+        answer = await not_a_request(c) if not_a_request is not None else None
+        if answer is not None:
+            return answer
         return JSONResponse(MessageOut(is_request=False).model_dump(mode="json"), status_code=200)
     spec = spec_for_message(
         msg,

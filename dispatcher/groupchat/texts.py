@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from dispatcher.classify import Classification
 from dispatcher.push.recipients import ROLE_ZH
 from schemas.config import Hotline
 from schemas.events import (
@@ -23,7 +24,7 @@ from schemas.events import (
 )
 from schemas.holds import RequestHeld, RequestReleased
 from schemas.staff_actions import RequestClaimed, WhistleReportedBack
-from schemas.vocab import ReferralTarget, Ring
+from schemas.vocab import ReferralTarget, Ring, Urgency
 
 _REFERRAL = {
     ReferralTarget.AMBULANCE: "请立即拨打120急救电话！",
@@ -96,5 +97,14 @@ def update_for(event: Event, hotlines: Sequence[Hotline] = ()) -> str | None:
 
 
 def is_cancel_reply(text: str) -> bool:
-    """ "不用了，已经解决" from the requester: short, and says it is no longer needed."""
+    """ "不用了，已经解决": short, and worded as no longer needed. The wording alone; whether
+    a message cancels is `cancels` (the classifier's answer comes first)."""
     return len(text) <= 40 and _CANCEL.search(text) is not None
+
+
+def cancels(text: str, found: Classification) -> bool:
+    """Does the requester's `text` take back their open request? Only when the classifier
+    (`found`, for this very text) sees no help request in it: "不用了，我妈晕倒了，没有呼吸了"
+    is a new emergency, never a cancel."""
+    calm = found.urgency in (Urgency.LOW, Urgency.NORMAL) and not found.advise_emergency_call
+    return not found.is_request and calm and is_cancel_reply(text)

@@ -2,8 +2,11 @@
 
 `url_verification` → answer the challenge (after the Verification Token matches). With an
 Encrypt Key, bodies are `{"encrypt": …}` and `X-Lark-Signature` = hex SHA-256(timestamp +
-nonce + encrypt key + raw body) is required. Feishu expects 200 within 3 s and retries
-(15 s, 5 min, 1 h, 6 h) with the same event_id; the message id dedupes them.
+nonce + encrypt key + raw body) is required, checked before decryption; only the URL check
+may come unsigned (Feishu's docs exempt it), so an unsigned body is decrypted first: the
+route rate limits those (`unverified`) and every way one fails gets one answer (no
+padding oracle). Feishu expects 200 within 3 s and retries (15 s, 5 min, 1 h, 6 h) with
+the same event_id; the message id dedupes them.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from dispatcher.api.platforms import crypto
@@ -31,6 +36,8 @@ from dispatcher.api.platforms.base import (
 )
 from dispatcher.groupchat.bots import PlatformConfig
 
+log = logging.getLogger(__name__)
+
 TOLERANCE_S = 300.0
 _MENTION = re.compile(r"@_user_\d+\s*")
 
@@ -49,6 +56,48 @@ def _json(data: bytes | str, what: str) -> dict[str, Any]:
     return doc
 
 
+def _unreadable() -> Refused:
+    """Every way an encrypted body fails to read: one answer (no padding oracle)."""
+    return undecryptable("the encrypted event cannot be read with this app's Encrypt Key")
+
+
+def _encrypted(body: bytes) -> str:
+    """The ciphertext of a `{"encrypt": …}` body (an app with an Encrypt Key)."""
+    outer = _json(body, "the body")
+    if "encrypt" not in outer:
+        raise Refused(400, "not_encrypted", "this app has an Encrypt Key: events must be encrypted")
+    return str(outer["encrypt"])
+
+
+def _decrypted(key: str, ciphertext: str) -> dict[str, Any]:
+    try:
+        return _json(crypto.feishu_decrypt(key, ciphertext), "the event")
+    except (crypto.CryptoError, Refused) as exc:
+        # Why, for the operator only (a fixed phrase, nothing of the body): see `_url_check`.
+        why = exc.message if isinstance(exc, Refused) else str(exc)
+        log.info("feishu: encrypted body unreadable: %s", why)
+        raise _unreadable() from None
+
+
+def _token_matches(config: PlatformConfig, doc: dict[str, Any]) -> bool:
+    assert config.verification_token is not None
+    header = _obj(doc, "header")
+    token = doc.get("token") if doc.get("type") == "url_verification" else header.get("token")
+    expected = config.verification_token.get_secret_value()
+    return isinstance(token, str) and hmac.compare_digest(token.encode(), expected.encode())
+
+
+def _challenge(doc: dict[str, Any]) -> DirectAnswer:
+    return DirectAnswer(
+        json.dumps({"challenge": str(doc.get("challenge", ""))}).encode(), "application/json"
+    )
+
+
+def _token_key(body: bytes) -> str:
+    """Without an Encrypt Key nothing is signed: the body itself keys the replay claim."""
+    return "feishu:token:" + hashlib.sha256(body).hexdigest()
+
+
 def _obj(doc: dict[str, Any], name: str) -> dict[str, Any]:
     """A nested object, or {} when it is missing or not an object."""
     value = doc.get(name)
@@ -58,45 +107,59 @@ def _obj(doc: dict[str, Any], name: str) -> dict[str, Any]:
 class FeishuAdapter:
     name = "feishu"
 
+    @staticmethod
+    def unverified(config: PlatformConfig, req: CallbackRequest) -> bool:
+        """True when `parse` must decrypt before the sender is proven: an unsigned body for
+        an app with an Encrypt Key (only Feishu's URL check comes so). The route rate
+        limits these before calling `parse`."""
+        keyed = config.encrypt_key is not None and bool(config.encrypt_key.get_secret_value())
+        return keyed and "x-lark-signature" not in req.headers
+
     def parse(self, config: PlatformConfig, req: CallbackRequest, now: float) -> Inbound:
         assert config.verification_token is not None
         key = config.encrypt_key.get_secret_value() if config.encrypt_key else ""
-        # Signed deliveries are checked before anything is decrypted or parsed; only the
-        # URL check may come unsigned (the token inside it is then what is checked).
-        signed = bool(key) and "x-lark-signature" in req.headers
-        replay_key = self._check_signature(key, req, now) if signed else None
-        outer = _json(req.body, "the body")
-        if "encrypt" in outer:
-            if not key:
+        if not key:  # Feishu signs nothing then: the token inside is all there is
+            doc = _json(req.body, "the body")
+            if "encrypt" in doc:
                 raise undecryptable("encrypted event but no encrypt_key configured")
-            try:
-                doc = _json(crypto.feishu_decrypt(key, str(outer["encrypt"])), "the event")
-            except crypto.CryptoError as exc:
-                raise undecryptable(f"cannot decrypt: {exc}") from exc
-        elif key:
-            raise Refused(
-                400, "not_encrypted", "this app has an Encrypt Key: events must be encrypted"
-            )
-        else:
-            doc = outer
-        header = _obj(doc, "header")
-        token = doc.get("token") if doc.get("type") == "url_verification" else header.get("token")
-        expected = config.verification_token.get_secret_value()
-        if not isinstance(token, str) or not hmac.compare_digest(token.encode(), expected.encode()):
+            return self._checked(config, doc, lambda: _token_key(req.body))
+        if self.unverified(config, req):
+            return self._url_check(config, key, req.body)
+        # Signed deliveries are checked before anything is decrypted or parsed.
+        replay_key = self._check_signature(key, req, now)
+        doc = _decrypted(key, _encrypted(req.body))
+        return self._checked(config, doc, lambda: replay_key)
+
+    def _checked(
+        self, config: PlatformConfig, doc: dict[str, Any], replay_key: Callable[[], str]
+    ) -> Inbound:
+        """A readable event: its token, then the URL check's answer or the message."""
+        if not _token_matches(config, doc):
             raise Refused(401, "bad_token", "the Verification Token does not match")
         if doc.get("type") == "url_verification":
-            challenge = json.dumps({"challenge": str(doc.get("challenge", ""))})
-            return DirectAnswer(challenge.encode(), "application/json")
-        if replay_key is None:
-            replay_key = self._check_signature(key, req, now)
+            return _challenge(doc)
+        header = _obj(doc, "header")
         if header.get("event_type") != "im.message.receive_v1":
-            return Ignored(replay_key, f"feishu {header.get('event_type') or 'event'}")
-        return self._message(doc, replay_key)
+            return Ignored(replay_key(), f"feishu {header.get('event_type') or 'event'}")
+        return self._message(doc, replay_key())
+
+    @staticmethod
+    def _url_check(config: PlatformConfig, key: str, body: bytes) -> Inbound:
+        """An unsigned body: Feishu's URL check, or refused. Anyone can send these, so every
+        way it fails to be a URL check with our token is the same answer: telling bad
+        padding from bad UTF-8 or JSON (or a wrong token) would be a padding oracle that
+        decrypts captured events."""
+        doc = _decrypted(key, _encrypted(body))
+        if not _token_matches(config, doc):
+            log.info("feishu: unsigned body refused: not our Verification Token")
+            raise _unreadable()
+        if doc.get("type") == "url_verification":
+            return _challenge(doc)
+        # Our token inside: Feishu's own event, re-sent without its signature.
+        raise Refused(401, "missing_signature", "X-Lark-Signature is missing")
 
     @staticmethod
     def _check_signature(key: str, req: CallbackRequest, now: float) -> str:
-        if not key:  # without an Encrypt Key Feishu signs nothing: the token is all there is
-            return "feishu:token:" + hashlib.sha256(req.body).hexdigest()
         ts = req.headers.get("x-lark-request-timestamp")
         nonce = req.headers.get("x-lark-request-nonce", "")
         given = req.headers.get("x-lark-signature", "")

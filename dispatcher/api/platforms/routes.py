@@ -1,16 +1,20 @@
 """`/v1/platforms/{platform}/{bot_id}`: the callback URL to give WeCom, DingTalk or Feishu.
 
-Order: the adapter checks signature, freshness and decryption (no I/O); then the bot's
-rate limit; then the signed delivery is claimed once (an exact re-send is 409 `replayed`;
-the claim is released if we fail with a 5xx); then the message goes to the same intake as
-`POST /v1/messages` (a platform retry carries the same message id: the stored answer comes
-back, nothing is dispatched twice). Answers are 200 (platforms retry anything else), and
-the group gets its reply through the group-reply loop.
+Order: an unsigned callback the adapter would have to decrypt first (Feishu's URL check)
+takes a token from its own small bucket; the adapter checks signature, freshness and
+decryption (no I/O); then the bot's rate limit; then the signed delivery is claimed once
+(an exact re-send is 409 `replayed`; the claim is released if we fail with a 5xx); then
+the message goes to the same intake as `POST /v1/messages` (a platform retry carries the
+same message id: the stored answer comes back, nothing is dispatched twice); a requester's
+"不用了" cancels their open request only when the classifier finds no help request in it.
+Answers are 200 (platforms retry anything else), and the group gets its reply through the
+group-reply loop.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Protocol, runtime_checkable
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
@@ -30,8 +34,10 @@ from dispatcher.api.platforms.base import (
     InboundMessage,
     Refused,
 )
+from dispatcher.classify import Classification
 from dispatcher.groupchat import texts
-from dispatcher.groupchat.bots import BotConfig
+from dispatcher.groupchat.bots import BotConfig, PlatformConfig
+from dispatcher.record.db import Db
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
 from schemas.commands import CancelRequest
@@ -42,6 +48,18 @@ router = APIRouter(prefix="/v1/platforms", tags=["platforms"])
 
 TEXT_MAX = 2000  # the classifier reads the head; a 10 KB message is cut, not refused
 NAME_MAX = 64
+# Unsigned callbacks an adapter must decrypt before it knows who sent them (Feishu's URL
+# check): a platform sends a few when its console saves the URL, nothing more. Their own
+# bucket, so forged ones cannot use up the bot's budget for real messages.
+UNVERIFIED_PER_MINUTE = 10.0
+UNVERIFIED_BURST = 5.0
+
+
+@runtime_checkable
+class DecryptsUnverified(Protocol):
+    """An adapter that, for some callbacks, decrypts before the sender is proven."""
+
+    def unverified(self, config: PlatformConfig, req: CallbackRequest) -> bool: ...
 
 
 def _bot_for(deps: ApiDeps, platform: str, bot_id: str) -> BotConfig:
@@ -63,8 +81,13 @@ async def _callback(request: Request, platform: str, bot_id: str) -> Response:
         headers={k.lower(): v for k, v in request.headers.items()},
         body=await request.body(),
     )
+    adapter = ADAPTERS[platform]
+    if isinstance(adapter, DecryptsUnverified) and adapter.unverified(bot.platform, req):
+        # Before any decryption: the answers are uniform, and this bounds the guesses too.
+        limit = (UNVERIFIED_PER_MINUTE, UNVERIFIED_BURST)
+        deps.limiter.check(("unverified", bot.bot_id), *limit, "bot's unsigned callbacks")
     try:
-        inbound = ADAPTERS[platform].parse(bot.platform, req, deps.wall())
+        inbound = adapter.parse(bot.platform, req, deps.wall())
     except Refused as exc:
         raise fail(exc.status, exc.reason, exc.message) from exc
     if isinstance(inbound, DirectAnswer):
@@ -110,13 +133,9 @@ async def _message(
         raise fail(403, "unknown_group", "this chat is not configured for this bot")
     replies = request.app.state.group_replies
     pool = await deps.pool()
-    if texts.is_cancel_reply(msg.text):
-        open_id = await threads.open_request_of(pool, bot.bot_id, msg.group_id, msg.sender.id)
-        if open_id is not None:
-            community = bot.groups[msg.group_id].community_id
-            cancel = CancelRequest(request_id=open_id, by=Party.REQUESTER, reason="群内回复取消")
-            await send_command(deps, cancel, community)
-            return JSONResponse({"is_request": False, "cancelled": open_id})
+
+    async def cancel_if_asked(found: Classification) -> JSONResponse | None:
+        return await _cancel_if_asked(deps, pool, bot, msg, found)
 
     def thread_for(request_id: str) -> Thread:
         return Thread(
@@ -142,6 +161,7 @@ async def _message(
             Caller("bot", bot),
             msg,
             before_queue=before_queue,
+            not_a_request=cancel_if_asked,
         )
     except BaseException:
         for thread in asked:
@@ -156,6 +176,23 @@ async def _message(
     for thread in asked:
         replies.release(thread)
     return JSONResponse(body, status_code=200, headers=dict(_replayed(response)))
+
+
+async def _cancel_if_asked(
+    deps: ApiDeps, pool: Db, bot: BotConfig, msg: ChatMessageIn, found: Classification
+) -> JSONResponse | None:
+    """The requester's "不用了，已经解决" cancels their open request. Called only for what the
+    classifier found no help request in (`texts.cancels`), so a message that also tells of
+    an emergency is dispatched as one, never taken for a cancel."""
+    if not texts.cancels(msg.text, found):
+        return None
+    open_id = await threads.open_request_of(pool, bot.bot_id, msg.group_id, msg.sender.id)
+    if open_id is None:
+        return None
+    community = bot.groups[msg.group_id].community_id
+    cancel = CancelRequest(request_id=open_id, by=Party.REQUESTER, reason="群内回复取消")
+    await send_command(deps, cancel, community)
+    return JSONResponse({"is_request": False, "cancelled": open_id})
 
 
 def _replayed(response: Response) -> list[tuple[str, str]]:
