@@ -8,7 +8,14 @@ from schemas._base import Wire, unset
 from schemas.catalogue import entry
 from schemas.places import PlacePath
 from schemas.sealed import Sealed
-from schemas.vocab import REMOTE_CAPABLE_SKILLS, Category, Gender, Skill, Urgency
+from schemas.vocab import (
+    REMOTE_CAPABLE_SKILLS,
+    Category,
+    EmergencyNumber,
+    Gender,
+    Skill,
+    Urgency,
+)
 
 
 class RequesterContact(Wire):
@@ -67,6 +74,9 @@ class RequestSpec(Wire):
     prefer_gender: Gender | None = None
     prefer_party_member: bool = False
     life_threatening: bool | None = None  # None: derived from urgency and category
+    # Whom to call when life-threatening, as the words said it (a fire in `other`: 119);
+    # None: the category's (`emergency()`). Left out of the JSON while None.
+    emergency_number: EmergencyNumber | None = Field(default=None, exclude_if=unset)
     source: RequestSource | None = None
     # Issue 12.7: the API seals `contact` and `text` here (dispatcher/sealing.py) and sends
     # them empty; records from before carry them plain (the worker seals those on decode).
@@ -111,3 +121,10 @@ class RequestSpec(Wire):
         if self.life_threatening is not None:
             return self.life_threatening
         return self.urgency is Urgency.CRITICAL and entry(self.category).life_at_risk
+
+    def emergency(self) -> EmergencyNumber | None:
+        """The number the requester must call now, or None (not life-threatening, or a
+        kind with nobody to call): the one value a reply and its `emergency_number` name."""
+        if not self.is_life_threatening():
+            return None
+        return self.emergency_number or entry(self.category).emergency

@@ -64,5 +64,6 @@ def spec_for_message(
         text=msg.text,
         contact=RequesterContact(name=msg.sender.name, phone=msg.sender.phone, address=_address(c)),
         life_threatening=True if c.advise_emergency_call else None,
+        emergency_number=c.emergency_number if c.advise_emergency_call else None,
         source=RequestSource(bot_id=bot_id, group_id=msg.group_id, message_id=msg.message_id),
     )

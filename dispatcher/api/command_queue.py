@@ -48,12 +48,19 @@ def request_id_for(bot_id: str, group_id: str | None, message_id: str) -> str:
 
 
 def merge_key(spec: RequestSpec) -> str | None:
-    """Only a known building makes two reports the same incident; a whole compound is too
-    coarse (two falls in one compound are two requests)."""
+    """Two reports are one incident only at a known building (a whole compound is too
+    coarse: two falls in one compound are two requests), of the same kind, urgency and
+    emergency number, and of the same household or one not known: a critical report never
+    disappears into an earlier normal one, nor two flats' needs into one request. Duplicate
+    dispatch is the safe failure, a lost emergency is not. Given the sealed spec, whose
+    household is keyed: the key is stored, and never holds a household id in the clear."""
     place = spec.place
     if place.compound_id is None or place.building_id is None:
         return None
-    return "|".join((spec.community_id, place.compound_id, place.building_id, spec.category))
+    alarm = (spec.emergency() or "life") if spec.is_life_threatening() else "-"
+    household = spec.household_for_pairing() or "-"
+    where = (spec.community_id, place.compound_id, place.building_id)
+    return "|".join((*where, spec.category, spec.urgency, alarm, household))
 
 
 async def produce(deps: ApiDeps, command: Command, as_json: str | None = None) -> None:
@@ -128,10 +135,10 @@ async def _record(
     the webhook-id claim (a replay: 409, nothing written), the idempotency claim, the merge
     check under the merge key's lock, the intake row, and with a claimed key the answer to
     a new request, stored in flight (`idempotency.py`)."""
-    key = merge_key(spec) if merge else None
     # Sealed before the intake row (the outbox) is written: neither it nor Kafka holds the
     # contact or the text in the clear.
     sealed = seal_spec(keyring(deps.settings), spec)
+    key = merge_key(sealed) if merge else None
     command = new_command(
         SubmitRequest(spec=sealed), community_id=spec.community_id, issued_at=deps.clock()
     )

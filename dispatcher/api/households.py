@@ -192,6 +192,9 @@ async def card_request(
     # category's; then the household's tags raise it where that is right.
     base = said.urgency if said is not None else what.urgency
     urgency, _why = household_urgency(what.category, base, household.tags)
+    # A red flag in the words ("着火了", even under the errand button) is the classifier's
+    # verdict, as for a chat message: call that number now (its advice), neighbours coming.
+    alarm = said if said is not None and said.advise_emergency_call else None
     spec = RequestSpec(
         request_id=str(uuid.uuid4()),
         community_id=household.community_id,
@@ -205,10 +208,18 @@ async def card_request(
             name=household.name, phone=household.phone, address=household.address
         ),
         requester_household_id=household.household_id,
+        life_threatening=True if alarm else None,
+        emergency_number=alarm.emergency_number if alarm else None,
         source=RequestSource(bot_id=CARD_BOT),
     )
     answer = await submit_once(
-        request, spec, bot_id=CARD_BOT, idempotency_key=None, payload=None, merge=True
+        request,
+        spec,
+        bot_id=CARD_BOT,
+        idempotency_key=None,
+        payload=None,
+        advice=alarm.advice if alarm else None,
+        merge=True,
     )
     if json_body:
         return answer

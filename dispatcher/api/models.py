@@ -57,6 +57,19 @@ class HelpRequestIn(Body):
     prefer_gender: Gender | None = None
     prefer_party_member: bool = False
     source: SourceIn | None = None
+    # Left out of the dump while absent: a retry's idempotency fingerprint stays the same
+    # across the release that added it.
+    life_threatening: bool | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description=(
+            "true: someone's life is at risk; the reply tells the requester to call the "
+            "emergency number now, and neighbours are still sent. Absent or false: derived "
+            "from category and urgency, and a fire, a weapon or an unconscious person named "
+            "in `text` makes the request critical and life-threatening with that number "
+            "(never lowered)"
+        ),
+    )
 
 
 class Accepted(BaseModel):

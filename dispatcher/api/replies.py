@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dispatcher.groupchat.texts import hotline_text
-from schemas.catalogue import entry
 from schemas.config import Hotline
 from schemas.requests import RequestSpec
 from schemas.vocab import EmergencyNumber
@@ -19,12 +18,14 @@ _CALL_ADVICE = {
 
 
 def emergency_for(spec: RequestSpec) -> EmergencyNumber | None:
-    """Life-threatening: the requester must call the emergency number now, neighbours or not."""
-    return entry(spec.category).emergency if spec.is_life_threatening() else None
+    """Life-threatening: the requester must call this number now, neighbours or not."""
+    return spec.emergency()
 
 
 def _call_first(spec: RequestSpec, advice: str | None) -> str:
-    """The classifier's own advice (it knows a fire from a faint) wins over the category's."""
+    """The classifier's own advice (it knows a fire from a faint, and its number is the
+    spec's `emergency_number`) wins over the plain call for `emergency_for`, the number the
+    answer's `emergency_number` field names."""
     if advice:
         return advice if advice.endswith(("。", "！")) else advice + "。"
     number = emergency_for(spec)

@@ -27,25 +27,44 @@ from dispatcher.api.models import (
     RequestStatusOut,
     ResolveIn,
 )
+from dispatcher.classify import Classification, emergency_in
 from dispatcher.record.edge import intake
 from dispatcher.record.read import requests as read_requests
 from schemas.commands import CancelRequest, ResolveRequest
 from schemas.places import PlacePath
 from schemas.requests import RequesterContact, RequestSource, RequestSpec
-from schemas.vocab import Party
+from schemas.vocab import Party, Urgency
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
 
 RequestId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-def spec_from(body: HelpRequestIn, request_id: str, source: RequestSource | None) -> RequestSpec:
+def emergency_said(body: HelpRequestIn) -> Classification | None:
+    """The classifier's safety floor over the bot's text: a live red flag ("着火了",
+    "持刀", "晕倒叫不醒") whatever category and urgency the bot chose. The rule tables
+    only: the floor's model would cost the intake's hot path ~10x as much (the bot has
+    classified the message already, and can say `life_threatening` itself)."""
+    if not body.text:
+        return None
+    said = emergency_in(body.text, use_model=False)
+    return said if said.advise_emergency_call else None
+
+
+def spec_from(
+    body: HelpRequestIn,
+    request_id: str,
+    source: RequestSource | None,
+    alarm: Classification | None = None,
+) -> RequestSpec:
+    """`alarm`: `emergency_said(body)`; it only ever raises (critical, life-threatening,
+    its number), as the floor does for a chat message."""
     return RequestSpec(
         request_id=request_id,
         community_id=body.place.community_id,
         place=PlacePath(**body.place.model_dump()),
         category=body.category,
-        urgency=body.urgency,
+        urgency=Urgency.CRITICAL if alarm else body.urgency,
         skills=tuple(dict.fromkeys(body.skills)),
         helpers_needed=body.helpers_needed,
         text=body.text,
@@ -53,6 +72,8 @@ def spec_from(body: HelpRequestIn, request_id: str, source: RequestSource | None
         requester_helper_id=body.requester_helper_id,
         prefer_gender=body.prefer_gender,
         prefer_party_member=body.prefer_party_member,
+        life_threatening=True if body.life_threatening or alarm else None,
+        emergency_number=alarm.emergency_number if alarm else None,
         source=source,
     )
 
@@ -157,8 +178,9 @@ async def _submit(
         group_id=group_id,
         message_id=message_id,
     )
+    alarm = emergency_said(body)
     try:
-        spec = spec_from(body, request_id, source)
+        spec = spec_from(body, request_id, source, alarm)
     except ValueError as exc:
         raise fail(422, "invalid_request", str(exc)) from exc
     key = idempotency_key or (f"msg:{group_id or ''}:{message_id}" if message_id else None)
@@ -168,6 +190,7 @@ async def _submit(
         bot_id=owner,
         idempotency_key=key,
         payload=body.model_dump(mode="json"),
+        advice=alarm.advice if alarm else None,
         merge=caller.kind == "bot",
         webhook=caller.deferred,  # claimed in the intake statement: nothing is written before
     )

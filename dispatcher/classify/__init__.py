@@ -15,11 +15,22 @@ from dispatcher.classify.model import Classification, PlaceHints
 from dispatcher.classify.normalise import normalise
 from dispatcher.classify.rules import classify_normalised
 from dispatcher.classify.safety import apply_floor, red_flags
+from schemas.vocab import Urgency
 
-__all__ = ["MAX_CHARS", "RULES_CHARS", "Classification", "PlaceHints", "classify"]
+__all__ = ["MAX_CHARS", "RULES_CHARS", "Classification", "PlaceHints", "classify", "emergency_in"]
 
 MAX_CHARS = 20_000  # never read past this: work stays bounded whatever a caller sends
 RULES_CHARS = 2_000  # the rules read a message's start (the API accepts 2,000 characters)
+
+
+_NOTHING_SAID = Classification(is_request=False, urgency=Urgency.NORMAL)
+
+
+def emergency_in(text: str, *, use_model: bool = True) -> Classification:
+    """The safety floor alone, for a text whose kind and urgency someone else decided (a
+    bot's structured request): with a live red flag, critical with the number and advice
+    `classify` would give; else not a request. No category rules, so a fraction of the cost."""
+    return apply_floor(normalise(text[:MAX_CHARS]), _NOTHING_SAID, use_model=use_model)
 
 
 def classify(text: str, *, use_model: bool = True) -> Classification:

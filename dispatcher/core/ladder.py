@@ -27,7 +27,7 @@ from schemas.events import (
 )
 from schemas.plans import LadderStep, RungAction
 from schemas.records import OfferStatus, RequestStatus
-from schemas.vocab import Party, Ring
+from schemas.vocab import Party, ReferralTarget, Ring
 
 # --- offers ----------------------------------------------------------------------------
 
@@ -159,7 +159,11 @@ def _whistle_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
 
 
 def _refer_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
-    fx.emit(ReferredToEmergency(to=entry(d.spec.category).referral, step=d.step), d.request_id)
+    # The number the requester was told to call (a fire reported as `other`: 119), else
+    # where this kind of request is handed on.
+    number = d.spec.emergency()
+    to = ReferralTarget(number.value) if number is not None else entry(d.spec.category).referral
+    fx.emit(ReferredToEmergency(to=to, step=d.step), d.request_id)
 
 
 @dataclass(frozen=True, slots=True)

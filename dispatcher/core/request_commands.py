@@ -27,7 +27,6 @@ from dispatcher.core.ladder import (
 from dispatcher.core.load import accepted, declined, no_answer, withdrew
 from dispatcher.core.team_members import assign_members, check_members
 from dispatcher.core.trusted import share_fields_sets, trusted, updated
-from schemas.catalogue import entry
 from schemas.commands import (
     AcceptOffer,
     CancelRequest,
@@ -53,9 +52,14 @@ from schemas.events import (
 )
 from schemas.holds import RequestHeld, RequestReleased
 from schemas.records import AssignmentRecord, OfferStatus, RequestState, RequestStatus
-from schemas.vocab import Party
+from schemas.vocab import EmergencyNumber, Party
 
-EMERGENCY_MESSAGE = "请立即拨打{number}急救电话！邻居们也正在赶来帮忙。"
+# What the requester is told to call, by the number the spec names (`spec.emergency()`).
+EMERGENCY_MESSAGES: dict[EmergencyNumber, str] = {
+    EmergencyNumber.AMBULANCE: "请立即拨打120急救电话！邻居们也正在赶来帮忙。",
+    EmergencyNumber.FIRE: "请立即拨打119火警电话，并远离危险区域！邻居们也正在赶来帮忙。",
+    EmergencyNumber.POLICE: "请立即拨打110报警！邻居们也正在赶来帮忙。",
+}
 
 
 def reject(
@@ -122,14 +126,10 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
         ),
         d.request_id,
     )
-    number = entry(spec.category).emergency
-    if spec.is_life_threatening() and number is not None:
+    number = spec.emergency()  # the words' number (a fire in `other`: 119), else the kind's
+    if number is not None:
         fx.emit(
-            trusted(
-                EmergencyCallAdvised,
-                number=number,
-                message=EMERGENCY_MESSAGE.format(number=number),
-            ),
+            trusted(EmergencyCallAdvised, number=number, message=EMERGENCY_MESSAGES[number]),
             d.request_id,
         )
     if held_until is not None:

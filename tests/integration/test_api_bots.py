@@ -229,7 +229,9 @@ async def test_same_incident_from_two_groups_is_merged(client: httpx.AsyncClient
         client, "/v1/messages", message("6号楼有个老人摔倒了，需要人帮忙扶", "m-g1", "grid-1")
     )
     b = await bot_post(
-        client, "/v1/messages", message("6号楼楼下有老人摔倒起不来，谁来帮帮忙", "m-g2", "grid-2")
+        # The same words' weight (urgent): a report of another urgency is not merged
+        # (tests/integration/test_merge_refusals.py).
+        client, "/v1/messages", message("6号楼楼下也有人说老人摔倒了，需要人帮忙扶", "m-g2", "grid-2")
     )
     assert a.status_code == 202 and b.status_code == 202, (a.text, b.text)
     assert b.json()["merged"] is True and a.json()["merged"] is False

@@ -40,7 +40,7 @@ def test_building_hint_refines_the_groups_place() -> None:
     assert spec.place.compound_id == "tuqiang" and spec.community_id == "siming"
     assert spec.contact.name == "王女士" and spec.contact.address and "502" in spec.contact.address
     assert spec.source is not None and spec.source.message_id == "m1"
-    assert merge_key(spec) == "siming|tuqiang|b5|fall"
+    assert merge_key(spec) == "siming|tuqiang|b5|fall|critical|120|-"
 
 
 def test_no_building_no_merge() -> None:

@@ -19,7 +19,17 @@ from schemas.commands import (
     WithdrawHelper,
 )
 from schemas.records import OfferStatus, RequestStatus
-from schemas.vocab import Category, Gender, Party, ReferralTarget, Ring, Role, Skill, Urgency
+from schemas.vocab import (
+    Category,
+    EmergencyNumber,
+    Gender,
+    Party,
+    ReferralTarget,
+    Ring,
+    Role,
+    Skill,
+    Urgency,
+)
 from tests.unit.conftest import REFERENCE_PLANS
 
 # --- places and rings -------------------------------------------------------------------
@@ -416,6 +426,20 @@ def test_non_life_threatening_requests_get_no_120_advice(world):
     assert world.of_type("emergency_call_advised") == []
     world.submit("lost", category=Category.LOST_PERSON, life_threatening=True)
     assert [a.number for a in world.of_type("emergency_call_advised")] == ["110"]
+
+
+def test_the_number_the_words_named_is_advised_and_referred_to(world):
+    """A fire reported as `other` (the classifier's 119): the requester is told 119, not the
+    ambulance, and the ladder's emergency rung refers it to 119 (it read only the kind)."""
+    world.submit(
+        category=Category.OTHER, life_threatening=True, emergency_number=EmergencyNumber.FIRE
+    )
+    [advised] = world.of_type("emergency_call_advised")
+    assert advised.number == "119" and "119火警" in advised.message
+    assert "急救" not in advised.message
+    while not world.of_type("referred_to_emergency"):
+        world.tick()
+    assert world.of_type("referred_to_emergency")[0].to is ReferralTarget.FIRE
 
 
 # --- idempotency, ids, purity, storage -----------------------------------------------
