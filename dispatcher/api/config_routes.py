@@ -24,6 +24,7 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.config.changes import Changes, ConfigError
+from dispatcher.config.outbound import internal_host, outbound_urls
 from dispatcher.config.secrets import shown
 from dispatcher.push.recipients import PREFIX, addresses
 from dispatcher.record.read import config_history
@@ -84,11 +85,27 @@ def _check_name(deps: ApiDeps, staff: StaffAccount, name: str, owner: str | None
         )
 
 
+def _check_addresses(staff: StaffAccount, kind: ConfigKind, entity_id: str, state: Any) -> None:
+    """A community's staff may not point the service at an address inside the deployment
+    (`config/outbound.py`): district staff run it, and may name a relay on the LAN."""
+    if staff.district_wide:
+        return
+    for url in outbound_urls(kind, state):
+        if internal_host(url):
+            raise fail(
+                403,
+                "internal_address",
+                f"{kind.value}/{entity_id}: only district staff may name a non-public address",
+            )
+
+
 def _check_scope(deps: ApiDeps, staff: StaffAccount, changes: Changes) -> None:
     """Every community the entity belongs to, before and after the change, is the staff's."""
     for kind, entity_id, state in changes.outcome.touched:
         if kind is ConfigKind.ENDPOINT and state is not None:
             _check_name(deps, staff, entity_id, state.get("community_id"))
+        if state is not None:
+            _check_addresses(staff, kind, entity_id, state)
         needed = set() if state is None else _owners(kind, state)
         current = deps.config.raw_state(kind, entity_id)
         if current is not None:

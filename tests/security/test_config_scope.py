@@ -40,13 +40,13 @@ B_DOC: dict[str, Any] = {
         {
             "name": "b-phones",
             "kind": "webhook",
-            "url": "http://127.0.0.1:9/b",
+            "url": "http://b-phones.example/b",  # a community's staff name public hosts only
             "secret": B_ENDPOINT_SECRET,
         },
         {
             "name": "community-cfg-b",
             "kind": "wecom",
-            "url": "http://127.0.0.1:9/robot",
+            "url": "http://b-robot.example/robot",
             "token": B_ROBOT_TOKEN,
         },
     ],
