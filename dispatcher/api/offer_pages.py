@@ -1,19 +1,29 @@
 """Accept/decline links: GET shows a confirmation page (link scanners and chat previews
-open links; opening never acts), POST acts once, then shows what the worker decided."""
+open links; opening never acts), POST acts once, then shows what the worker decided.
+
+A press reads everything its command needs first, then claims the link with that command
+(`api_link_uses`, the outbox) and sends it at once: any failure after the claim releases it
+(503: press again; the command id is the link's own, so a command that did reach Kafka is
+applied once). Should the API die between the claim and Kafka's ack, the use stays with its
+command unacknowledged: the next press sends that very command again (a team leader's
+members included) and so does the unrecorded sweeper when enabled. Only a use whose command
+Kafka acknowledged is answered "received, confirming…" (202) while the worker decides.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs
 
+import asyncpg
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from dispatcher.api import assignment_pages, offer_binding
 from dispatcher.api import offer_outcomes as oo
-from dispatcher.api.command_queue import produce
+from dispatcher.api.command_queue import send_json
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.pages import (
     URGENCY_ZH,
@@ -32,7 +42,7 @@ from dispatcher.links import (
     verify_token,
 )
 from dispatcher.login_config import PlatformLoginConfig
-from dispatcher.record.edge import audit
+from dispatcher.record.edge import audit, link_uses
 from dispatcher.record.read import assignments as read_assignments
 from dispatcher.record.read import offers as read_offers
 from dispatcher.record.read import requests as read_requests
@@ -231,6 +241,13 @@ async def _confirmation(
     use = await oo.recorded_use(pool, checked.use_key)
     if use is not None:  # already answered: show what happened (reading only)
         outcome = await oo.settle(pool, use, timeout=0)
+        if outcome is None and not use.queued:  # cut off before Kafka's ack: press again
+            return page(
+                "回复尚未送达",
+                "<p>您上次的回复没有送达，请再点一次。</p>"
+                + button_form(request.url.path, "再次提交"),
+                tone="warn",
+            )
         # The helper's own login is the identity; without one, the accepting device's cookie.
         may_see = login is not None or _may_see(request, deps, use)
         return await _outcome_page(
@@ -295,13 +312,18 @@ async def offer_act(request: Request, token: str = Token) -> Response:
         binding = await offer_binding.check(request, deps, checked, "act")
         if binding.refusal is not None:
             return binding.refusal
-    answer = await act_on_offer(
-        request,
-        _use_of(checked),
-        checked.community_id,
-        identified=login is not None,
-        platform_user_id=checked.platform_user_id,
-        team=await _team_choice(request),
+    team = await _team_choice(request)
+    answer = (
+        await act_on_offer(
+            request,
+            _use_of(checked),
+            checked.community_id,
+            identified=login is not None,
+            platform_user_id=checked.platform_user_id,
+            team=team,
+        )
+        if isinstance(team, TeamChoice)
+        else team
     )
     offer_binding.remember(request, binding, _use_of(checked).offer_id, answer)
     return answer
@@ -351,15 +373,29 @@ class TeamChoice:
     member_ids: tuple[str, ...] = ()
 
 
-async def _team_choice(request: Request) -> TeamChoice:
+MAX_COUNT_DIGITS = 4  # a count field longer than this is no count (50 at most is used)
+
+
+async def _team_choice(request: Request) -> TeamChoice | HTMLResponse:
     """The form's ticked `member`s (named: each their own assignment); a form from before
-    names sends only `members` (1..50: the leader holds them all); absent: the leader."""
+    names sends only `members` (1..50: the leader holds them all); absent: the leader. A
+    count that is not a short number of ASCII digits is refused (422), acting on nothing."""
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     if form.get("named"):
         ids = tuple(dict.fromkeys(m for m in form.get("member", []) if 0 < len(m) <= 128))[:49]
         return TeamChoice(1 + len(ids), ids)
-    raw = form.get("members", [""])[0]
-    return TeamChoice(min(50, max(1, int(raw))) if raw.strip().isdigit() else 1)
+    raw = form.get("members", [""])[0].strip()
+    if not raw:
+        return TeamChoice()
+    # ASCII only: str.isdigit() also takes "²" and other digits int() refuses.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_COUNT_DIGITS):
+        return page(
+            "人数无效",
+            "<p>请填写去帮忙的人数（数字），再提交一次。</p>",
+            tone="bad",
+            status_code=422,
+        )
+    return TeamChoice(min(50, max(1, int(raw))))
 
 
 async def act_on_offer(
@@ -378,53 +414,72 @@ async def act_on_offer(
     deps: ApiDeps = request.app.state.deps
     deps.limiter.check(("helper", wanted.helper_id), 20, 10, "helper")
     pool = await deps.pool()
-    first, use = await oo.claim(pool, wanted)
-    # A member's link confirms an assignment their leader made: nothing to send.
-    if first and not (
-        use.action == "accept"
-        and await read_team.signed_up_by(pool, use.request_id, use.helper_id, use.offer_id)
-    ):
-        body = (
-            AcceptOffer(
-                request_id=use.request_id,
-                offer_id=use.offer_id,
-                helper_id=use.helper_id,
-                members=team.members,
-                member_ids=team.member_ids,
-            )
-            if use.action == "accept"
-            else DeclineOffer(
-                request_id=use.request_id, offer_id=use.offer_id, helper_id=use.helper_id
-            )
+    command = await _command_json(deps, pool, wanted, community_id, team)
+    first, use = await oo.claim(pool, replace(wanted, command=command))
+    # The first press sends; so does one finding the link used but its command not known to
+    # be in Kafka (that press was cut off before the ack): the stored command, same id.
+    ours = first or not use.queued
+    if ours and not await _queue(deps, pool, use, community_id):
+        return page(
+            "暂时无法提交",
+            "<p>系统繁忙，请稍后再点一次。</p>",
+            tone="bad",
+            status_code=503,
         )
-        command = Command(
-            command_id=use.command_id,
-            community_id=community_id,
-            issued_at=deps.clock(),
-            body=body,
-        )
-        try:
-            await produce(deps, command)
-        except Exception:
-            await oo.release(pool, use.use_key)
-            return page(
-                "暂时无法提交",
-                "<p>系统繁忙，请稍后再点一次。</p>",
-                tone="bad",
-                status_code=503,
-            )
-    # Only the request that claimed the link gets the view cookie; a repeat POST from
+    # Only the request that queued the command gets the view cookie; a repeat POST from
     # elsewhere (a forwarded link) sees the outcome without the contact.
-    may_see = first or identified or _may_see(request, deps, use)
+    may_see = ours or identified or _may_see(request, deps, use)
     answer = await _outcome_page(
         deps,
         use,
         await oo.settle(pool, use),
         may_see=may_see,
-        via="accept" if first else "revisit",
+        via="accept" if ours else "revisit",
         community_id=community_id,
         user=platform_user_id,
     )
-    if first and use.action == "accept":
+    if ours and use.action == "accept":
         set_view_cookie(request, deps, use.offer_id, use.helper_id, answer)
     return answer
+
+
+async def _command_json(
+    deps: ApiDeps, pool: asyncpg.Pool, use: oo.LinkUse, community_id: str, team: TeamChoice
+) -> str:
+    """The command this press sends, as stored and sent; '' for none: a member's link
+    confirms an assignment their leader made. Read before the claim: after it, a failed
+    read would leave the link used with nothing sent."""
+    if use.action == "accept":
+        if await read_team.signed_up_by(pool, use.request_id, use.helper_id, use.offer_id):
+            return ""
+        body: AcceptOffer | DeclineOffer = AcceptOffer(
+            request_id=use.request_id,
+            offer_id=use.offer_id,
+            helper_id=use.helper_id,
+            members=team.members,
+            member_ids=team.member_ids,
+        )
+    else:
+        body = DeclineOffer(
+            request_id=use.request_id, offer_id=use.offer_id, helper_id=use.helper_id
+        )
+    command = Command(
+        command_id=use.command_id, community_id=community_id, issued_at=deps.clock(), body=body
+    )
+    return command.model_dump_json()
+
+
+async def _queue(deps: ApiDeps, pool: asyncpg.Pool, use: oo.LinkUse, community_id: str) -> bool:
+    """Send the use's stored command and mark it queued. False (the claim released, so the
+    next press sends again) if anything failed; re-raised after the release if cancelled."""
+    try:
+        if use.command:
+            await send_json(deps, community_id, use.command)
+            await link_uses.mark_queued(pool, use.use_key)
+    except BaseException as exc:
+        await oo.release(pool, use.use_key)
+        if not isinstance(exc, Exception):
+            raise
+        log.warning("offer %s: answer not queued (%s)", use.offer_id, type(exc).__name__)
+        return False
+    return True

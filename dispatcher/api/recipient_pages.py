@@ -5,16 +5,29 @@ GET shows what the link does and one button (chat previews never act); POST acts
 "report" is their 报到 (`ReportBack`), which the asking group hears of. Each use is a
 `staff_actions` row (who, when, what, the command) and a used-link hash. A forged, edited,
 expired or reused link acts on nothing.
+
+Nothing pressed is lost, as with the offer links (offer_pages.py): the use is claimed with
+its command and its audit row in one transaction (a failure there leaves the link unused),
+then the command goes to Kafka and the use is marked queued. The use is the outbox, as
+the intake row is for requests: should Kafka refuse (503: press again) or the API die before
+Kafka's ack, it stays with its command unacknowledged, the next press sends that command
+again (same command id and audit row: the worker applies it once) and so does the
+unrecorded sweeper when enabled; only a use Kafka acknowledged answers "already used". Not
+released, unlike an offer link's (whose command id is the link's own): a new claim would
+be a new command id, a second claim or 报到 if the first send did reach Kafka. Nor held open
+until the ack: that would keep a pooled connection through every Kafka wait.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
-from dispatcher.api.command_queue import produce
+from dispatcher.api.command_queue import send_json
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.pages import button_form, e, link_error, page
 from dispatcher.links import LinkError
@@ -23,9 +36,10 @@ from dispatcher.recipient_links import PATH, RecipientClaims, use_key, verify_re
 from dispatcher.record.edge import recipient_links as uses
 from dispatcher.record.edge import staff_actions as audit_rows
 from dispatcher.record.read import requests as read_requests
-from schemas.commands import CommandBody, new_command
+from schemas.commands import Command, CommandBody, new_command
 from schemas.staff_actions import ClaimRequest, ReportBack
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["links"], include_in_schema=False)
 Token = Annotated[str, Path(min_length=1, max_length=1024)]
 _DOES = {"claim": ("接手这条求助", "我来接手"), "report": ("吹哨报到", "我已报到")}
@@ -57,39 +71,72 @@ async def recipient_act(request: Request, token: Token) -> HTMLResponse:
     if isinstance(claims, HTMLResponse):
         return claims
     deps: ApiDeps = request.app.state.deps
-    actor = f"recipient:{claims.recipient}"
-    body: CommandBody = (
-        ClaimRequest(request_id=claims.request_id, by=actor, via="link")
-        if claims.action == "claim"
-        else ReportBack(request_id=claims.request_id, recipient=claims.recipient, role=claims.role)
-    )
-    command = new_command(body, community_id=claims.community_id, issued_at=deps.clock())
     pool = await deps.pool()
     key = use_key(token)
-    first = await uses.claim_use(
-        pool, key, claims.request_id, claims.recipient, claims.action, command.command_id
-    )
-    if not first:
+    try:
+        use = await _claim(pool, key, claims, _command(deps, claims))
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        log.warning("recipient link not claimed (%s); it stays usable", type(exc).__name__)
+        return _busy()  # rolled back: neither the use nor its audit row
+    if use.queued or use.command is None:
         return page(
             "链接已使用", "<p>这条链接已经用过了，无需再操作。</p>", tone="warn", status_code=409
         )
-    await audit_rows.begin(
-        pool,
-        audit_rows.StaffAction(
-            actor=actor,
-            action="claim" if claims.action == "claim" else "report_back",
-            request_id=claims.request_id,
-            community_id=claims.community_id,
-            command_id=command.command_id,
-            via="link",
-            detail=claims.role,
-        ),
-    )
+    # The first press, or one after a press refused by Kafka or cut off before its ack.
     try:
-        await produce(deps, command)
+        await send_json(deps, claims.community_id, use.command)
     except Exception:
-        await uses.release(pool, key)
-        raise
-    await audit_rows.queued(pool, command.command_id)
+        return _busy()
+    await uses.mark_queued(pool, key)
+    await audit_rows.queued(pool, use.command_id)
     done = "已接手，谢谢！请尽快联系求助人。" if claims.action == "claim" else "已报到，谢谢！"
     return page(done, "<p>社区看板和求助群会看到这条消息。</p>")
+
+
+def _busy() -> HTMLResponse:
+    return page("暂时无法提交", "<p>系统繁忙，请稍后再点一次。</p>", tone="bad", status_code=503)
+
+
+def _command(deps: ApiDeps, claims: RecipientClaims) -> Command:
+    body: CommandBody = (
+        ClaimRequest(request_id=claims.request_id, by=_actor(claims), via="link")
+        if claims.action == "claim"
+        else ReportBack(request_id=claims.request_id, recipient=claims.recipient, role=claims.role)
+    )
+    return new_command(body, community_id=claims.community_id, issued_at=deps.clock())
+
+
+def _actor(claims: RecipientClaims) -> str:
+    return f"recipient:{claims.recipient}"
+
+
+async def _claim(
+    pool: asyncpg.Pool, key: str, claims: RecipientClaims, command: Command
+) -> uses.RecipientUse:
+    """The link's use with its command and its audit row, both or neither; a used link's
+    recorded use."""
+    async with pool.acquire() as conn, conn.transaction():
+        use = await uses.claim_use(
+            conn,
+            key,
+            claims.request_id,
+            claims.recipient,
+            claims.action,
+            command.command_id,
+            command.model_dump_json(),
+        )
+        if use.first:
+            await audit_rows.begin(conn, _audit_row(claims, command.command_id))
+    return use
+
+
+def _audit_row(claims: RecipientClaims, command_id: str) -> audit_rows.StaffAction:
+    return audit_rows.StaffAction(
+        actor=_actor(claims),
+        action="claim" if claims.action == "claim" else "report_back",
+        request_id=claims.request_id,
+        community_id=claims.community_id,
+        command_id=command_id,
+        via="link",
+        detail=claims.role,
+    )

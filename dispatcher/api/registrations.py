@@ -6,8 +6,15 @@ so staff of one community can neither see nor decide another's.
 A decision claims the sign-up atomically (two staff pressing at once: one wins, the other
 gets 409). Approval is the one write path: `UpsertHelper` then `WelcomeHelper` on the
 commands topic (same key, so in that order); the worker adds the helper and the notify agent
-pushes the welcome to their private channel. If Kafka refuses (503) the sign-up is pending
-again. The sign-up's personal data is cleared once decided.
+pushes the welcome to their private channel. The sign-up's personal data is cleared once
+decided.
+
+The decision is one transaction committed only after Kafka acknowledged the commands: if
+Kafka refuses (503) or the API dies before, the sign-up is pending again, and staff may
+press again. Unlike the links' claims (an outbox row, offer_pages.py), nothing waits to be
+re-sent here: the sign-up's profile, with the phone, is not kept for a sweeper, and staff
+decisions are rare enough that holding a connection through the Kafka wait costs nothing.
+The concurrent second decision waits on the row's lock, then finds it decided (409).
 """
 
 from __future__ import annotations
@@ -106,19 +113,21 @@ async def _decide(
         # An approval would replace the ledger's profile (roles, pairings…) with the form's.
         raise fail(409, "already_in_roster", "already a helper here: reject, or send a welcome")
     status: Literal["approved", "rejected"] = "approved" if approve else "rejected"
-    found = await registrations.claim(pool, registration_id, status, staff.name, deps.clock())
-    if found is None:
-        raise fail(409, "already_decided", "this sign-up was decided already")
-    if approve:
-        try:  # same key, so in this order: into the roster, then the welcome
-            profile = seal_profile(keyring(deps.settings), found.profile)  # never plain in Kafka
-            await send_command(deps, UpsertHelper(profile=profile), community_id)
-            await send_command(deps, WelcomeHelper(helper_id=found.helper_id), community_id)
-        except BaseException:
-            await registrations.unclaim(pool, registration_id)  # 503: staff may retry
-            raise
-    await registrations.forget(pool, registration_id)
+    async with pool.acquire() as conn, conn.transaction():  # any failure: still pending
+        found = await registrations.claim(conn, registration_id, status, staff.name, deps.clock())
+        if found is None:
+            raise fail(409, "already_decided", "this sign-up was decided already")
+        if approve:
+            await _welcome(deps, found, community_id)
+        await registrations.forget(conn, registration_id)
     return Decision(registration_id=registration_id, status=status, helper_id=found.helper_id)
+
+
+async def _welcome(deps: ApiDeps, found: registrations.Pending, community_id: str) -> None:
+    """Same key, so in this order: into the roster, then the welcome."""
+    profile = seal_profile(keyring(deps.settings), found.profile)  # never plain in Kafka
+    await send_command(deps, UpsertHelper(profile=profile), community_id)
+    await send_command(deps, WelcomeHelper(helper_id=found.helper_id), community_id)
 
 
 @router.post("/communities/{community_id}/registrations/{registration_id}/approve")

@@ -6,9 +6,12 @@ crash tests need no re-send (they run with this sweep's re-sends off). The sweep
 cheap second line: every `reconcile_interval_seconds` it confirms the requests the worker
 recorded (dropping the intake's stored copy, which holds the contact: this part always
 runs), and, unless `reconcile_enabled` is false, produces again, with the same command id,
-an acknowledged request not recorded within `reconcile_grace_seconds` and a volunteer's
-answer (accept/decline link) that caused no event. The core applies a command id once, so a
-re-send can never open a second request or answer twice.
+an acknowledged request not recorded within `reconcile_grace_seconds`, a volunteer's
+answer (accept/decline link) that caused no event, and a recipient's claim or 报到 link
+whose command Kafka never acknowledged (the API died between the claim and the ack). Each
+is sent as stored with its claim, exactly as pressed (a team leader's members included).
+The core applies a command id once, so a re-send can never open a second request or answer
+twice.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import logging
 import asyncpg
 
 from dispatcher.api.deps import ApiDeps
-from dispatcher.record.edge import intake, link_uses
+from dispatcher.record.edge import intake, link_uses, recipient_links, staff_actions
 from schemas.commands import AcceptOffer, Command, DeclineOffer
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,7 @@ async def sweep_once(deps: ApiDeps) -> tuple[int, int]:
             return confirmed, 0
         resent = await _resend_requests(deps, conn)
         resent_links = await _resend_link_answers(deps, conn)
+        resent_links += await _resend_recipient_uses(deps, conn)
     if resent:
         log.warning("re-sent %d acknowledged request(s) not yet recorded by the worker", resent)
     if resent_links:
@@ -61,22 +65,36 @@ async def _resend_link_answers(deps: ApiDeps, conn: asyncpg.Connection) -> int:
     async with conn.transaction():
         rows = await link_uses.unapplied(conn, settings.reconcile_grace_seconds, MAX_RESENDS)
         for row in rows:
-            answer = {
-                "request_id": row.request_id,
-                "offer_id": row.offer_id,
-                "helper_id": row.helper_id,
-            }
-            body = AcceptOffer(**answer) if row.action == "accept" else DeclineOffer(**answer)
-            command = Command(
-                command_id=row.command_id,
-                community_id=row.community_id,
-                issued_at=row.used_at,
-                body=body,
-            )
-            await deps.sink.send(
-                settings.commands_topic, command.community_id, command.model_dump_json().encode()
-            )
+            command = row.command or _rebuilt(row)
+            await deps.sink.send(settings.commands_topic, row.community_id, command.encode())
             await link_uses.count_resent(conn, row.use_key)
+    return len(rows)
+
+
+def _rebuilt(row: link_uses.UnappliedUse) -> str:
+    """A use from before its command was stored (migration 0390): from its ids, so without
+    a team leader's members."""
+    answer = {"request_id": row.request_id, "offer_id": row.offer_id, "helper_id": row.helper_id}
+    body = AcceptOffer(**answer) if row.action == "accept" else DeclineOffer(**answer)
+    command = Command(
+        command_id=row.command_id,
+        community_id=row.community_id,
+        issued_at=row.used_at,
+        body=body,
+    )
+    return command.model_dump_json()
+
+
+async def _resend_recipient_uses(deps: ApiDeps, conn: asyncpg.Connection) -> int:
+    """A recipient link's claim or 报到 that Kafka never acknowledged is sent as stored,
+    then marked queued (and its audit row)."""
+    settings = deps.settings
+    async with conn.transaction():
+        rows = await recipient_links.unqueued(conn, settings.reconcile_grace_seconds, 500)
+        for row in rows:
+            await deps.sink.send(settings.commands_topic, row.community_id, row.command.encode())
+            await recipient_links.mark_queued(conn, row.link_sha256)
+            await staff_actions.queued(conn, row.command_id)
     return len(rows)
 
 

@@ -1,5 +1,7 @@
 """Volunteers' answers through links (`api_link_uses`): one row per link action, claimed by
-its first POST, with the outcome once known and how often it was re-sent."""
+its first POST with the command it sends (the outbox: re-sent as is by a later press or the
+unrecorded sweeper while Kafka's ack is not known), marked once Kafka acknowledged it, with
+the outcome once known and how often it was re-sent."""
 
 from __future__ import annotations
 
@@ -20,9 +22,12 @@ class LinkUse:
     offer_id: str
     helper_id: str
     outcome: str | None
+    # The command as sent (JSON); '' sends nothing; None on rows from before migration 0390.
+    command: str | None = None
+    queued: bool = False  # Kafka acknowledged `command` (or there is nothing to send)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class UnappliedUse(LinkUse):
     """An answer whose command caused no event yet, with what re-sending it needs."""
 
@@ -30,19 +35,35 @@ class UnappliedUse(LinkUse):
     community_id: str
 
 
+_COLUMNS = (
+    "use_key, command_id, action, request_id, offer_id, helper_id, outcome, command, "
+    "queued_at IS NOT NULL AS queued"
+)
+
+
 async def claim(db: Db, use: LinkUse) -> bool:
-    """True for the first POST of this link."""
+    """True for the first POST of this link (its row now holds `use.command`)."""
     won = await db.fetchval(
-        "INSERT INTO api_link_uses (use_key, command_id, action, request_id, offer_id, helper_id)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true",
+        "INSERT INTO api_link_uses (use_key, command_id, action, request_id, offer_id, helper_id,"
+        " command, queued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $7 = '' THEN now() END)"
+        " ON CONFLICT DO NOTHING RETURNING true",
         use.use_key,
         use.command_id,
         use.action,
         use.request_id,
         use.offer_id,
         use.helper_id,
+        use.command,
     )
     return bool(won)
+
+
+async def mark_queued(db: Db, use_key: str) -> None:
+    """Kafka acknowledged the use's command: a later press only shows the outcome."""
+    await db.execute(
+        "UPDATE api_link_uses SET queued_at = now() WHERE use_key = $1 AND queued_at IS NULL",
+        use_key,
+    )
 
 
 async def release(db: Db, use_key: str) -> None:
@@ -51,11 +72,7 @@ async def release(db: Db, use_key: str) -> None:
 
 
 async def recorded(db: Db, use_key: str) -> LinkUse | None:
-    row = await db.fetchrow(
-        "SELECT use_key, command_id, action, request_id, offer_id, helper_id, outcome "
-        "FROM api_link_uses WHERE use_key = $1",
-        use_key,
-    )
+    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM api_link_uses WHERE use_key = $1", use_key)
     return LinkUse(**dict(row)) if row is not None else None
 
 
@@ -71,14 +88,16 @@ async def settle(db: Db, use_key: str, outcome: str) -> None:
 async def unapplied(
     conn: asyncpg.Connection, grace_s: float, max_resends: int
 ) -> list[UnappliedUse]:
-    """Answers older than `grace_s` whose command caused no event, locked for this
-    transaction (another API instance skips them)."""
+    """Answers older than `grace_s` whose command caused no event (a press that sends
+    nothing excepted), locked for this transaction (another API instance skips them)."""
     rows = await conn.fetch(
         """
         SELECT u.use_key, u.command_id, u.action, u.request_id, u.offer_id, u.helper_id,
-               u.outcome, u.used_at, r.community_id
+               u.outcome, u.command, u.queued_at IS NOT NULL AS queued, u.used_at,
+               r.community_id
         FROM api_link_uses u JOIN requests r ON r.request_id = u.request_id
         WHERE u.used_at < now() - make_interval(secs => $1) AND u.resent < $2
+          AND (u.command IS NULL OR u.command <> '')
           AND NOT EXISTS (SELECT 1 FROM event_log e WHERE e.caused_by = u.command_id)
         ORDER BY u.used_at LIMIT 500
         FOR UPDATE OF u SKIP LOCKED
@@ -90,4 +109,9 @@ async def unapplied(
 
 
 async def count_resent(conn: asyncpg.Connection, use_key: str) -> None:
-    await conn.execute("UPDATE api_link_uses SET resent = resent + 1 WHERE use_key = $1", use_key)
+    """Re-sent (Kafka acknowledged it): counted, and queued if it was not known to be."""
+    await conn.execute(
+        "UPDATE api_link_uses SET resent = resent + 1, queued_at = coalesce(queued_at, now()) "
+        "WHERE use_key = $1",
+        use_key,
+    )

@@ -81,8 +81,9 @@ async def in_roster(db: Db, helper_id: str) -> bool:
 async def claim(
     db: Db, registration_id: str, status: str, by: str, now: datetime
 ) -> Pending | None:
-    """Decide a pending sign-up (one decision wins: the row is claimed atomically) and
-    return it, or None when it was not pending."""
+    """Decide a pending sign-up (one decision wins: the row is claimed atomically, and
+    locked until the caller's transaction ends) and return it, or None when it was not
+    pending."""
     row = await db.fetchrow(
         """
         UPDATE helper_registrations SET status = $2, decided_by = $3, decided_at = $4
@@ -98,15 +99,6 @@ async def claim(
         return None
     profile = HelperProfile.model_validate_json(row["profile"])
     return Pending(registration_id, row["community_id"], row["helper_id"], profile)
-
-
-async def unclaim(db: Db, registration_id: str) -> None:
-    """Back to pending: the approval's commands could not be queued (Kafka down)."""
-    await db.execute(
-        "UPDATE helper_registrations SET status = 'pending', decided_by = NULL, "
-        "decided_at = NULL WHERE registration_id = $1",
-        registration_id,
-    )
 
 
 async def forget(db: Db, registration_id: str) -> None:
