@@ -74,6 +74,12 @@ def _subject_near(subjects: LazyHits[Subject], position: int) -> Subject | None:
     return first[0].rule if first else None
 
 
+def _possessive_before(subjects: LazyHits[Subject], text: str, position: int) -> bool:
+    """The nearest person before owns what is lost ("女儿的玩具丢了"), is not lost."""
+    before = subjects.before(position)
+    return bool(before) and text.startswith("的", before[-1].end)
+
+
 def _min_urgency(a: Urgency, b: Urgency) -> Urgency:
     return a if _RANK[a] <= _RANK[b] else b
 
@@ -114,8 +120,10 @@ def classify_normalised(
     lost_category: Category | None = None
     for lost in _LOST.hits(text):
         subject = _subject_near(subjects, lost.start)
-        if subject is None and not lost.text.startswith(_PERSON_LOST_WORDS):
-            continue  # "钥匙丢了": a thing, not a person
+        if not lost.text.startswith(_PERSON_LOST_WORDS) and (
+            subject is None or _possessive_before(subjects, text, lost.start)
+        ):
+            continue  # "钥匙丢了", "女儿的玩具丢了": a thing, not a person
         reasons.append(f"lost:{subject or 'person'}:{lost.text}")
         if subject == "child":
             emergencies.setdefault("lost_child", lost.start)

@@ -5,8 +5,9 @@ ask, a notice word, an unusual category). This check runs last, over the same no
 text, and only ever raises: whatever the rules said, a live (not negated) red flag makes
 the message a request, critical, with the emergency number and the advice of its kind.
 What is not a live red flag: a negated one ("没有人晕倒"), a warning ("容易起火"), an
-animal's ("小狗被车撞了"), a drill or training notice ("消防演练", "急救培训"), and a story
-told in the past with no ask in it ("去年我爸也是心梗，幸好送得及时").
+animal's ("小狗被车撞了", but "被狗咬了" is a person's), one already over ("心梗出院了"), an
+elder someone found rather than lost, a drill or training notice ("消防演练", "急救培训"),
+and a story told in the past with no ask in it ("去年我爸也是心梗，幸好送得及时").
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ _PAST: Final = Signal("past", lx.PAST)
 _ASK: Final = Signal("ask", lx.ASK_DIRECT)
 _HYPOTHETICAL: Final = re.compile("(?:" + "|".join(lx.HYPOTHETICAL) + ")[^,.!?]{0,4}$")
 _PET: Final = re.compile("(?:" + "|".join(lx.PET) + ")[^,.!?]{0,6}$")
+_BY_ANIMAL: Final = re.compile("被[^,.!?]{0,5}(?:" + "|".join(lx.PET) + ")")
+# After the flag: over ("出院了"), or had once ("中风过"; not 过去/过来/过敏/过量/过后…).
+_RECOVERED: Final = re.compile(
+    "过(?![去来敏度量多分头火后])|[^,.!?]{0,6}(?:" + "|".join(lx.RECOVERED) + ")"
+)
+_HISTORY: Final = re.compile("(?:" + "|".join(lx.HISTORY_BEFORE) + ")[^,.!?]{0,4}$")
+_HABITUAL: Final = re.compile("(?:" + "|".join(lx.HABITUAL) + ")[^,.!?]{0,4}$")
+_FOUND_ELDER: Final = re.compile(lx.FOUND_ELDER)
+_NUISANCE: Final = Signal("nuisance", lx.NUISANCE)
 _LOOKBACK: Final = 10
 _KIND_OF_NUMBER: Final[dict[str, lx.EmergencyKind]] = {
     "120": "medical",
@@ -36,9 +46,17 @@ _MAX_FLAGS: Final = 32  # enough to name every kind; a message full of them stay
 
 
 def _live(text: str, flag: Hit[lx.EmergencyKind]) -> bool:
-    """Not negated, not a warning ("容易起火"), not about an animal ("小狗被车撞了")."""
+    """Not negated, not a warning ("容易起火"), not had once ("得过脑梗", "中风过"), not
+    over ("出院了"), not a habit ("天天冒烟": fire only), not about an animal ("小狗被车撞了"),
+    not an elder found by the writer ("看到一个老爷爷迷路了")."""
     window = text[max(0, flag.start - _LOOKBACK) : flag.start]
-    return not flag.negated and not _HYPOTHETICAL.search(window) and not _PET.search(window)
+    if flag.negated or _HYPOTHETICAL.search(window) or _HISTORY.search(window):
+        return False
+    if _RECOVERED.match(text, flag.end) or (flag.rule == "fire" and _HABITUAL.search(window)):
+        return False
+    if _PET.search(window) and not _BY_ANIMAL.search(window):
+        return False  # the animal is hurt, unless it did the hurting ("被狗咬了")
+    return flag.rule != "lost_elder" or not _FOUND_ELDER.search(text, 0, flag.start)
 
 
 def red_flags(text: str) -> list[Hit[lx.EmergencyKind]]:
@@ -57,7 +75,7 @@ def _not_live(text: str) -> bool:
 def model_flag(text: str) -> tuple[lx.EmergencyKind, str] | None:
     """The n-gram model's red flag (kind, reason) when the rule tables found none."""
     model = load_model()
-    if model is None or _not_live(text):
+    if model is None or _not_live(text) or _NUISANCE.first(text):
         return None
     verdict = model.verdict(text)
     if verdict is None:

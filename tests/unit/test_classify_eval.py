@@ -72,7 +72,11 @@ def test_eval_rules_only_leaves_the_model_out(
 ) -> None:
     # A paraphrase only the red-flag model catches (no table names it); a false alarm counted.
     cases = [
-        {"text": "我爸说心脏那里疼得受不了", "expect": {"is_request": True}, "red_flag": True},
+        {
+            "text": "我看到一个大爷坐在长椅上歪过去了，叫他不理人",
+            "expect": {"is_request": True},
+            "red_flag": True,
+        },
         {"text": "楼道里着火了", "expect": {"is_request": False}, "red_flag": False},
     ]
     path = tmp_path / "cases.jsonl"
