@@ -231,7 +231,9 @@ async def test_same_incident_from_two_groups_is_merged(client: httpx.AsyncClient
     b = await bot_post(
         # The same words' weight (urgent): a report of another urgency is not merged
         # (tests/integration/test_merge_refusals.py).
-        client, "/v1/messages", message("6号楼楼下也有人说老人摔倒了，需要人帮忙扶", "m-g2", "grid-2")
+        client,
+        "/v1/messages",
+        message("6号楼楼下也有人说老人摔倒了，需要人帮忙扶", "m-g2", "grid-2"),
     )
     assert a.status_code == 202 and b.status_code == 202, (a.text, b.text)
     assert b.json()["merged"] is True and a.json()["merged"] is False
