@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, time, timedelta, timezone
+from types import MappingProxyType
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, ValidationInfo
 
 from schemas._base import Wire, unset
 from schemas.places import PlacePath
@@ -13,12 +16,30 @@ from schemas.vocab import Gender, Role, Skill
 
 CHINA_UTC_OFFSET_MINUTES = 480  # China Standard Time, no daylight saving
 
+#: Validation context for records the worker stored before offsets were refused (its
+#: tables): such a time keeps its clock figures and loses its offset, rather than the
+#: record failing and the state with it. `HelperState.model_validate(rec, context=STORED)`.
+STORED: Mapping[str, bool] = MappingProxyType({"stored_record": True})
+
+
+def require_local(value: time, info: ValidationInfo) -> time:
+    # A window is on the helper's own clock (`utc_offset_minutes` says where): a time with
+    # an offset cannot be compared with the naive local time the core reads (TypeError).
+    if value.tzinfo is None:
+        return value
+    if isinstance(info.context, Mapping) and info.context.get("stored_record"):
+        return value.replace(tzinfo=None)
+    raise ValueError("a local time of day carries no UTC offset (22:00, not 22:00+08:00)")
+
+
+LocalTime = Annotated[time, AfterValidator(require_local)]
+
 
 class TimeWindow(Wire):
     """A daily window in local time. `end <= start` wraps past midnight (22:00–07:00)."""
 
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
 
     def contains(self, t: time) -> bool:
         if self.start == self.end:

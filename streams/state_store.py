@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from dispatcher.core import Decision, DispatchState
 from dispatcher.core.deadlines import DeadlineHeap, HeapItem
 from dispatcher.sealing import KeyRing, seal_profile, seal_spec
-from schemas.helpers import HelperProfile
+from schemas.helpers import STORED, HelperProfile
 from schemas.plans import EscalationPlan
 from schemas.records import HelperState, RequestState
 from schemas.requests import RequestSpec
@@ -116,13 +116,15 @@ def read_helpers(
     stored: dict[tuple[int, str], HelperProfile] = {}
     for p, k, rec in statuses:
         if "profile" in rec:  # written whole (before the split, or by a rollback)
-            helpers.append(HelperState.model_validate(rec))
+            helpers.append(HelperState.model_validate(rec, context=STORED))
             continue
         profile = profiles.get((p, k))
         if profile is None:  # the profile is always written first: a broken table
             log.error("helper %s on partition %d has no profile record: left out", k, p)
             continue
-        helper = HelperState.model_validate({**rec, "profile": profile})
+        # STORED: a time window saved with a UTC offset by an older release is read as its
+        # clock time (schemas/helpers.py), not a rebuild that fails and stops the worker.
+        helper = HelperState.model_validate({**rec, "profile": profile}, context=STORED)
         stored[(p, k)] = helper.profile
         helpers.append(helper)
     return helpers, skipped, stored

@@ -9,6 +9,7 @@ and the do-not-disturb override together: each button names the whole state.
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 from enum import StrEnum
 from html import escape as e
@@ -40,6 +41,8 @@ from schemas.vocab import Skill
 router = APIRouter(prefix=HELPER_PATH.rstrip("/"), tags=["volunteer links"])
 Token = Path(min_length=1, max_length=1024, description="A signed personal helper token")
 ON_CALL = timedelta(hours=12)
+# What `<input type="time">` sends: HH:MM, ASCII digits, no offset (a local clock time).
+CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 
 class HelperStatus(StrEnum):
@@ -149,10 +152,8 @@ async def helper_page(request: Request, token: str = Token) -> HTMLResponse:
 
 
 def _clock_time(text: str) -> time | None:
-    try:
-        return time.fromisoformat(text.strip())
-    except ValueError:
-        return None
+    hh_mm = CLOCK_TIME.fullmatch(text.strip())
+    return time(int(hh_mm[1]), int(hh_mm[2])) if hh_mm else None
 
 
 def _helper_or_page(request: Request, token: str) -> LinkClaims | HTMLResponse:
@@ -184,9 +185,7 @@ async def set_quiet_hours(request: Request, token: str = Token) -> HTMLResponse:
             tone="warn",
             status_code=422,
         )
-    await _quiet_hours(
-        request, checked, TimeWindow(start=start.replace(second=0), end=end.replace(second=0))
-    )
+    await _quiet_hours(request, checked, TimeWindow(start=start, end=end))
     return page("已更新", f"<p>免打扰时段：每天 {start:%H:%M} 至 {end:%H:%M}。</p>")
 
 

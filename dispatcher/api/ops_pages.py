@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import (
@@ -168,10 +170,7 @@ async def ops_report(
     table: str = Query("days", pattern="^(days|helpers)$"),
 ) -> Response:
     ensure_staff_scope(request, community_id)
-    try:
-        parse_month(month)
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    _check_month(month)
     pool = await request.app.state.deps.pool()
     report = await month_report(pool, community_id, month)
     if format == "json":
@@ -181,8 +180,31 @@ async def ops_report(
     return PlainTextResponse(
         body,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": attachment(filename)},
     )
+
+
+def _check_month(month: str) -> None:
+    """A real month, written exactly as it prints: `parse_month`'s pattern alone lets a
+    final newline through (its `$`) and other scripts' digits (its `\\d`)."""
+    try:
+        first = parse_month(month)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    if month != f"{first.year:04d}-{first.month:02d}":
+        raise HTTPException(status_code=422, detail=f"month must look like 2026-11, not {month!r}")
+
+
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition for any name (a community id may be Chinese, or anything a
+    district-wide account types): RFC 6266's ASCII `filename` fallback, and the name itself
+    percent-encoded as RFC 5987 `filename*`, so no byte of it can break the header."""
+    fallback = _NOT_PLAIN.sub("_", filename)
+    exact = quote(filename, safe="", errors="replace")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
 
 
 # The simulation report is our own generated page: inline style and embedded PNGs only.

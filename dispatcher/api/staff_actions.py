@@ -52,7 +52,17 @@ def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin is None:
         return True  # not sent by every browser on same-origin requests; the token decides
-    return urlsplit(origin).netloc == request.headers.get("host", "")
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:  # "http://[": no origin of ours
+        return False
+    return netloc == request.headers.get("host", "")
+
+
+def _csrf_matches(sent: str, good: str) -> bool:
+    # Headers arrive as Latin-1 text; compare_digest refuses non-ASCII str (TypeError), and
+    # our token is ASCII, so a non-ASCII one is simply wrong.
+    return sent.isascii() and hmac.compare_digest(sent, good)
 
 
 async def acting_staff(request: Request) -> Acting:
@@ -67,7 +77,7 @@ async def acting_staff(request: Request) -> Acting:
         if account is not None:
             sent = request.headers.get(CSRF_HEADER, "")
             good = session_csrf(request, cookie or "")
-            if not _same_origin(request) or not hmac.compare_digest(sent, good):
+            if not _same_origin(request) or not _csrf_matches(sent, good):
                 raise fail(403, "csrf", "missing or wrong X-CSRF-Token for this session")
         via = "dashboard"
     if account is None:

@@ -22,7 +22,7 @@ from typing import Any
 from dispatcher.record.db import Db, Row
 from dispatcher.record.read import reports as read_reports
 
-MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")  # fullmatch: ASCII, no trailing newline
 
 DAY_COLUMNS = (
     "day",
@@ -42,7 +42,7 @@ HELPER_COLUMNS = ("helper_id", "assignments", "service_hours")
 
 
 def parse_month(month: str) -> date:
-    if not MONTH_RE.match(month):
+    if not MONTH_RE.fullmatch(month):
         raise ValueError(f"month must look like 2026-11, not {month!r}")
     year, mon = month.split("-")
     return date(int(year), int(mon), 1)

@@ -7,7 +7,9 @@ write. With the dispatch agent's in-memory stand-ins of tests/unit/test_dispatch
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ from streams.state_store import (
     encode_profile,
     encode_record,
 )
-from tests.unit.conftest import World
+from tests.unit.conftest import World, window
 from tests.unit.test_dispatch_groups import CountingTable, FakeEvent, FakeEvents, agent, runtime
 
 PROFILE = PROFILE_SUFFIX.encode()
@@ -106,3 +108,19 @@ def test_a_helper_without_its_profile_record_is_left_out_and_logged(
     assert set(state.core.helpers) == {"a"}
     assert state.core.helpers["a"] == a
     assert "helper b on partition 0 has no profile record" in caplog.text
+
+
+def test_a_stored_profile_with_an_offset_time_is_rebuilt_as_its_clock_time() -> None:
+    """Quiet hours with a UTC offset ("00:00+14:00"), as an older release let a helper page
+    store: the schema refuses them now, but the tables' copy must not stop the rebuild (a
+    failed rebuild dead-letters every command the worker gets)."""
+    world = World()
+    world.helper("a", skills=[Skill.DRIVING], dnd=window("22:00", "07:00"))
+    table = CountingTable()
+    dict.__setitem__(table, b"a", encode_helper_status(0, world.state.helpers["a"]))
+    stored = world.state.helpers["a"].profile.model_dump(mode="json")
+    stored["do_not_disturb"] = {"start": "00:00:00+14:00", "end": "23:59:00"}
+    dict.__setitem__(table, b"a" + PROFILE, b'{"p":0,"r":%b}' % json.dumps(stored).encode())
+    state = WorkerState.rebuild({}.items(), table.items(), frozenset({0}), 2)
+    dnd = state.core.helpers["a"].profile.do_not_disturb
+    assert dnd is not None and (dnd.start, dnd.end) == (time(0, 0), time(23, 59))
