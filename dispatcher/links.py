@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dispatcher.clock import utcnow
+from dispatcher.numbers import MAX_EPOCH_S, NotANumber, parse_int
 from dispatcher.settings import Settings
 
 TOKEN_VERSION: Literal[1] = 1
@@ -292,11 +293,14 @@ def device_binding(settings: Settings, helper_id: str, community_id: str, now: d
 def bound_helper(settings: Settings, cookie: str | None, now: datetime) -> tuple[str, str] | None:
     """(helper id, community id) of a bound device, or None (absent, edited, expired)."""
     parts = (cookie or "").split(":")
-    if len(parts) != 4 or not parts[2].isdigit() or int(parts[2]) <= _unix(now):
+    if len(parts) != 4:
         return None
     try:
+        expires = parse_int(parts[2], "device expiry", lo=0, hi=MAX_EPOCH_S)
         helper_id, community_id = _unb64(parts[0]).decode(), _unb64(parts[1]).decode()
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (NotANumber, binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if expires <= _unix(now):
         return None
     msg = f"device:{helper_id}:{community_id}:{parts[2]}".encode()
     good = [_b64(hmac.new(key, msg, hashlib.sha256).digest()) for key in _verify_keys(settings)]

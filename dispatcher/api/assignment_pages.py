@@ -27,6 +27,7 @@ from dispatcher.api.pages import e, link_error, page
 from dispatcher.api.platform_login import gate
 from dispatcher.api.view_cookie import may_see_contact
 from dispatcher.links import OFFER_PATH, LinkClaims, LinkError, offer_token, verify_token
+from dispatcher.numbers import NotANumber, parse_int
 from dispatcher.record.read import assignments as read_assignments
 from dispatcher.record.read.assignments import Progress
 from dispatcher.record.read.offers import rejection_reason
@@ -107,9 +108,10 @@ async def _minutes(request: Request) -> int | Literal["bad"] | None:
     raw = raw.strip()
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) > MAX_MINUTES_SPENT:
+    try:
+        return parse_int(raw, "minutes", lo=0, hi=MAX_MINUTES_SPENT)
+    except NotANumber:
         return "bad"
-    return int(raw)
 
 
 def _recorded(step: Step, p: Progress | None) -> bool:

@@ -19,6 +19,7 @@ from fastapi import Header, HTTPException, Request
 
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.staff_accounts import StaffAccount
+from dispatcher.numbers import MAX_EPOCH_S, NotANumber, parse_int
 from dispatcher.record.edge import audit
 
 log = logging.getLogger(__name__)
@@ -111,11 +112,11 @@ def session_account(
 ) -> StaffAccount | None:
     name, _, rest = (cookie or "").partition(":")
     expires, _, mac = rest.partition(":")
-    if (
-        not name
-        or not expires.isdigit()
-        or int(expires) < (now if now is not None else _deps(request).wall())
-    ):
+    try:
+        until = parse_int(expires, "session expiry", lo=0, hi=MAX_EPOCH_S)
+    except NotANumber:
+        return None  # not a cookie we wrote: no session, as for a wrong MAC
+    if not name or until < (now if now is not None else _deps(request).wall()):
         return None
     account = _deps(request).staff_directory.by_name(name)
     if account is None:

@@ -5,10 +5,11 @@ intake's hot path, issue 18).
 As a declared body: an empty body is a missing field (422), a body not sent as JSON
 (`Content-Type` other than `application/json` or `*+json`, or none: FastAPI's strict
 default) is refused (422), JSON that does not parse is FastAPI's `json_invalid` 422 with
-its position, bytes that are not text are a 400, and validation errors are 422 with their
-`loc` under `body`. Unlike a naive `model_validate_json`, no error ever carries the raw
-body as its `input` (it would echo phones and addresses back, and bytes that are not UTF-8
-would fail the error's own rendering: a 500).
+its position (JSON nested too deeply: the same 422 without one), bytes that are not text
+are a 400, and validation errors are 422 with their `loc` under `body`. Unlike a naive
+`model_validate_json`, no error ever carries the raw body as its `input` (it would echo
+phones and addresses back, and bytes that are not UTF-8 would fail the error's own
+rendering: a 500).
 """
 
 from __future__ import annotations
@@ -58,10 +59,27 @@ def parse_json_body(model: type[M], content_type: str | None, raw: bytes) -> M:
     )
 
 
+class UnparsableJson(ValueError):
+    """JSON that `json.loads` gives up on without a `JSONDecodeError`: nested deeper than
+    its recursion allows (`[[[[…`), or not a str or bytes at all."""
+
+
+def loads_json(data: bytes | str) -> Any:
+    """`json.loads` for a request body: every way it fails is a ValueError (the handlers'
+    "malformed JSON" 4xx), the deep nesting that `json.loads` answers with a RecursionError
+    included."""
+    try:
+        return json.loads(data)
+    except (RecursionError, TypeError):
+        raise UnparsableJson("the JSON is nested too deeply or is not text") from None
+
+
 def _refuse_unparsable(raw: bytes) -> None:
     """Why the body does not parse, in FastAPI's words (the rare path: parsed again)."""
     try:
-        json.loads(raw)
+        loads_json(raw)
+    except UnparsableJson:
+        pass  # too deep for any parser: `json_invalid` below, as pydantic said
     except json.JSONDecodeError as exc:
         error = {
             "type": "json_invalid",

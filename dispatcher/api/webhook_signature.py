@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dispatcher.clock import utcnow
+from dispatcher.numbers import MAX_EPOCH_S, NotANumber, parse_int
 from dispatcher.push.signing import sign, signed_content
 
 TOLERANCE_S = 300  # five minutes either way
@@ -78,8 +79,10 @@ def parse_headers(
         )
     if not _WEBHOOK_ID.match(webhook_id):
         raise SignatureError("bad_headers", "webhook-id: 1–128 characters of [A-Za-z0-9_.:=+/-]")
-    if not timestamp.isdigit() or len(timestamp) > 12:
-        raise SignatureError("bad_headers", "webhook-timestamp must be unix seconds")
+    try:
+        seconds = parse_int(timestamp, "webhook-timestamp", lo=0, hi=MAX_EPOCH_S)
+    except NotANumber:
+        raise SignatureError("bad_headers", "webhook-timestamp must be unix seconds") from None
     sigs: list[bytes] = []
     for part in signature.split(" ")[:MAX_SIGNATURES]:
         version, _, value = part.partition(",")
@@ -91,7 +94,7 @@ def parse_headers(
             continue
     if not sigs:
         raise SignatureError("bad_signature", "no v1 signature in webhook-signature")
-    return SignedHeaders(webhook_id, int(timestamp), tuple(sigs))
+    return SignedHeaders(webhook_id, seconds, tuple(sigs))
 
 
 def verify(

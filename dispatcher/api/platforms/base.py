@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from dispatcher.api.json_body import loads_json
 from dispatcher.groupchat.bots import PlatformConfig
+from dispatcher.numbers import MAX_EPOCH_MS, NotANumber, checked_int, parse_int
 
 
 class Refused(Exception):
@@ -100,7 +102,29 @@ def check_fresh(timestamp_s: float, now: float, tolerance_s: float, what: str) -
         raise stale(f"{what} is more than {int(tolerance_s)} s away from our clock")
 
 
-def parse_int(value: str | None, what: str) -> int:
-    if value is None or not value.strip().lstrip("-").isdigit() or len(value) > 20:
-        raise Refused(401, "missing_signature", f"{what} is missing or not a number")
-    return int(value)
+def parse_timestamp(value: str | None, what: str) -> int:
+    """A signed callback's timestamp (seconds or milliseconds since 1970)."""
+    try:
+        return parse_int(value, what, lo=0, hi=MAX_EPOCH_MS)
+    except NotANumber:
+        raise Refused(401, "missing_signature", f"{what} is missing or not a number") from None
+
+
+def epoch_ms(value: object, what: str) -> int | None:
+    """An optional JSON field in milliseconds since 1970 (None when absent), or `malformed`:
+    a time no clock can show would fail later, where it is no longer a 4xx."""
+    if value is None:
+        return None
+    try:
+        return checked_int(value, what, lo=0, hi=MAX_EPOCH_MS)
+    except NotANumber as exc:
+        raise malformed(str(exc)) from None
+
+
+def json_document(data: bytes | str, what: str) -> object:
+    """Parsed JSON, or `malformed`: bytes that are not JSON, and JSON nested deeper than the
+    parser's recursion (`[[[[…` is a RecursionError, not a ValueError)."""
+    try:
+        return loads_json(data)
+    except ValueError:
+        raise malformed(f"{what} is not JSON") from None

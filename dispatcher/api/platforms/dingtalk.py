@@ -15,8 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
-from typing import Any
 
 from dispatcher.api.platforms.base import (
     CallbackRequest,
@@ -26,8 +24,10 @@ from dispatcher.api.platforms.base import (
     ReplyHint,
     bad_signature,
     check_fresh,
+    epoch_ms,
+    json_document,
     malformed,
-    parse_int,
+    parse_timestamp,
 )
 from dispatcher.groupchat.bots import PlatformConfig
 
@@ -44,16 +44,13 @@ class DingTalkAdapter:
 
     def parse(self, config: PlatformConfig, req: CallbackRequest, now: float) -> Inbound:
         assert config.app_secret is not None
-        ts = parse_int(req.headers.get("timestamp"), "timestamp header")
+        ts = parse_timestamp(req.headers.get("timestamp"), "timestamp header")
         given = req.headers.get("sign") or ""
         expected = sign(config.app_secret.get_secret_value(), req.headers["timestamp"])
         if not hmac.compare_digest(given.encode(), expected.encode()):
             raise bad_signature()
         check_fresh(ts / 1000, now, TOLERANCE_S, "timestamp")
-        try:
-            doc: dict[str, Any] = json.loads(req.body)
-        except ValueError as exc:
-            raise malformed("the body is not JSON") from exc
+        doc = json_document(req.body, "the body")
         if not isinstance(doc, dict):
             raise malformed("the body is not a JSON object")
         # The sign does not cover the body: two messages may share a millisecond (and so a
@@ -63,7 +60,7 @@ class DingTalkAdapter:
         if doc.get("msgtype") != "text" or not doc.get("msgId") or not isinstance(text, str):
             return Ignored(replay_key, f"dingtalk {doc.get('msgtype') or 'event'}")
         hook = doc.get("sessionWebhook")
-        expires = doc.get("sessionWebhookExpiredTime")
+        expires = epoch_ms(doc.get("sessionWebhookExpiredTime"), "sessionWebhookExpiredTime")
         return InboundMessage(
             group_id=str(doc.get("conversationId") or ""),
             message_id=str(doc["msgId"]),
@@ -74,6 +71,6 @@ class DingTalkAdapter:
             is_group=str(doc.get("conversationType", "2")) == "2",
             reply=ReplyHint(
                 session_webhook=hook if isinstance(hook, str) else None,
-                expires_at_ms=int(expires) if isinstance(expires, int) else None,
+                expires_at_ms=expires,
             ),
         )

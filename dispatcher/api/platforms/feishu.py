@@ -30,8 +30,9 @@ from dispatcher.api.platforms.base import (
     ReplyHint,
     bad_signature,
     check_fresh,
+    json_document,
     malformed,
-    parse_int,
+    parse_timestamp,
     undecryptable,
 )
 from dispatcher.groupchat.bots import PlatformConfig
@@ -47,10 +48,7 @@ def signature(timestamp: str, nonce: str, encrypt_key: str, body: bytes) -> str:
 
 
 def _json(data: bytes | str, what: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(data)
-    except ValueError as exc:
-        raise malformed(f"{what} is not JSON") from exc
+    doc = json_document(data, what)
     if not isinstance(doc, dict):
         raise malformed(f"{what} is not a JSON object")
     return doc
@@ -163,7 +161,7 @@ class FeishuAdapter:
         ts = req.headers.get("x-lark-request-timestamp")
         nonce = req.headers.get("x-lark-request-nonce", "")
         given = req.headers.get("x-lark-signature", "")
-        seconds = parse_int(ts, "X-Lark-Request-Timestamp")
+        seconds = parse_timestamp(ts, "X-Lark-Request-Timestamp")
         assert ts is not None
         if not hmac.compare_digest(given.encode(), signature(ts, nonce, key, req.body).encode()):
             raise bad_signature()

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import xml.etree.ElementTree as ET
-from typing import Any
 
 from dispatcher.api.platforms import crypto
 from dispatcher.api.platforms.base import (
@@ -25,8 +23,9 @@ from dispatcher.api.platforms.base import (
     InboundMessage,
     bad_signature,
     check_fresh,
+    json_document,
     malformed,
-    parse_int,
+    parse_timestamp,
     undecryptable,
 )
 from dispatcher.groupchat.bots import PlatformConfig
@@ -65,7 +64,7 @@ class WeComAdapter:
     ) -> str:
         assert config.token is not None and config.encoding_aes_key is not None
         q = req.query
-        ts = parse_int(q.get("timestamp"), "timestamp")
+        ts = parse_timestamp(q.get("timestamp"), "timestamp")
         given = q.get("msg_signature") or ""
         expected = signature(
             config.token.get_secret_value(), q["timestamp"], q.get("nonce", ""), encrypted
@@ -99,10 +98,7 @@ class WeComAdapter:
     def _encrypted_field(body: bytes) -> str:
         text = body.decode("utf-8", "replace").strip()
         if text.startswith("{"):
-            try:
-                doc = json.loads(text)
-            except ValueError as exc:
-                raise malformed("the JSON body does not parse") from exc
+            doc = json_document(text, "the JSON body")
             value = doc.get("encrypt") if isinstance(doc, dict) else None
         else:
             value = _xml_text(safe_xml(text), "Encrypt")
@@ -132,10 +128,9 @@ class WeComAdapter:
 
     @staticmethod
     def _from_json(plain: str, replay_key: str) -> Inbound:
-        try:
-            doc: dict[str, Any] = json.loads(plain)
-        except ValueError as exc:
-            raise malformed("the decrypted JSON does not parse") from exc
+        doc = json_document(plain, "the decrypted JSON")
+        if not isinstance(doc, dict):
+            raise malformed("the decrypted JSON is not an object")
         if doc.get("msgtype") != "text" or not doc.get("msgid"):
             return Ignored(replay_key, f"wecom {doc.get('msgtype') or 'event'}")
         sender = str((doc.get("from") or {}).get("userid") or "")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from dispatcher.numbers import MAX_EPOCH_MS, checked_int
 from dispatcher.record.db import Db
 
 # Cancel-by-reply finds the sender's open request in the group within this window.
@@ -98,7 +99,11 @@ async def claim_post(pool: Db, post_key: str) -> bool:
 
 
 def expiry_from_ms(ms: int | None) -> datetime | None:
-    return datetime.fromtimestamp(ms / 1000, UTC) if ms else None
+    """The session webhook's expiry; the adapter checked the range (`epoch_ms`), checked
+    again here because a time no clock shows would raise from `fromtimestamp`."""
+    if not ms:
+        return None
+    return datetime.fromtimestamp(checked_int(ms, "expiry", lo=0, hi=MAX_EPOCH_MS) / 1000, UTC)
 
 
 async def purge(pool: Db) -> None:
