@@ -58,7 +58,10 @@ def declared_refusal(scope: Scope, limit: int) -> tuple[int, str, str] | None:
         return None
     if not declared.isdigit():
         return 400, "bad_content_length", "Content-Length must be a number"
-    if int(declared) > limit:
+    # Length first: `int` refuses over 4,300 digits (a ValueError, a 500), and any number
+    # with more digits than the limit (leading zeros aside) is over it anyway.
+    significant = declared.lstrip(b"0")
+    if len(significant) > len(str(limit)) or int(significant or b"0") > limit:
         return 413, "body_too_large", _too_large_text(limit)
     return None
 

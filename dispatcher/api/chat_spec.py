@@ -9,6 +9,7 @@ from __future__ import annotations
 from dispatcher.api.models import ChatMessageIn
 from dispatcher.classify import Classification
 from dispatcher.groupchat.bots import GroupPlace, building_id_for
+from dispatcher.numbers import NotANumber, parse_int
 from schemas.places import PlacePath
 from schemas.requests import RequesterContact, RequestSource, RequestSpec
 
@@ -26,11 +27,18 @@ def _address(c: Classification) -> str | None:
     return text or None
 
 
+def _floor(hint: str | None) -> int | None:
+    try:
+        return parse_int(hint, "floor", lo=0, hi=999)
+    except NotANumber:
+        return None
+
+
 def place_for(group: GroupPlace, c: Classification) -> PlacePath:
     hints = c.place_hints
     building_id = building_id_for(group, hints.building)
     building_name = group.building_name or (f"{hints.building}号楼" if hints.building else None)
-    floor = int(hints.floor) if hints.floor and hints.floor.isdigit() else None
+    floor = _floor(hints.floor)
     return PlacePath(
         community_id=group.community_id,
         grid_id=group.grid_id,

@@ -46,6 +46,7 @@ from starlette.routing import Route
 
 from dispatcher.clock import utcnow
 from dispatcher.demo.trace import Answer, Background, Board
+from dispatcher.numbers import MAX_EPOCH_S, NotANumber, parse_int
 from dispatcher.ops.demo_district import COMMUNITIES
 from dispatcher.push.deliveries import community_group_endpoint
 from dispatcher.push.signing import sign, webhook_secret_bytes
@@ -124,9 +125,13 @@ def page_outcome(r: httpx.Response) -> str:
 def signature_ok(key: bytes, headers: Any, body: bytes) -> bool:
     msg_id = headers.get("webhook-id", "")
     ts = headers.get("webhook-timestamp", "")
-    if not msg_id or not ts.isdigit() or abs(utcnow().timestamp() - int(ts)) > 300:
+    try:
+        when = parse_int(ts, "webhook-timestamp", lo=0, hi=MAX_EPOCH_S)
+    except NotANumber:
         return False
-    expected = sign(key, msg_id, int(ts), body)
+    if not msg_id or abs(utcnow().timestamp() - when) > 300:
+        return False
+    expected = sign(key, msg_id, when, body)
     given = headers.get("webhook-signature", "").split()
     return any(hmac.compare_digest(expected, g) for g in given)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+_LONGEST = 1e9
+
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
     """Seconds to wait from `now` (an aware datetime), or None if absent or unparseable.
@@ -17,7 +19,9 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     if value.isascii() and value.isdigit():
-        return float(int(value))
+        # Nine digits are 31 years: a longer delay (past `int`'s 4,300-digit limit, even)
+        # is "not for a very long time", not a parse error.
+        return float(int(value)) if len(value) <= 9 else _LONGEST
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -106,6 +106,8 @@ def test_the_phones_check_push_signatures_as_the_worker_signs_them() -> None:
         ),
     }
     assert not demo_phones.signature_ok(key, old, body)
+    for odd in ("²", "--5", "9" * 5000):  # refused, not a crash of the phones' receiver
+        assert not demo_phones.signature_ok(key, {**good, "webhook-timestamp": odd}, body)
 
 
 def test_personas_are_stable_and_the_paired_neighbour_comes() -> None:

@@ -70,6 +70,7 @@ NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
         ("1.5", None),
         ("soon", None),
         ("３", None),  # full-width digit is not delay-seconds
+        ("9" * 5000, 1e9),  # past int()'s digit limit: a very long wait, not a crash
     ],
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
