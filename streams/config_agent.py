@@ -4,7 +4,10 @@ config recorder (the `config` topic → PostgreSQL, with the audit).
 The view is followed from the topic (dispatcher/config/follower.py); the notify agent holds
 its endpoint registry, which changes in place, so a changed URL is used from the next push
 without a restart. The recorder is a plain aiokafka consumer group like the record agent:
-it commits only after PostgreSQL has the change, and a redelivered change is a no-op.
+it commits only after PostgreSQL has the change, and a redelivered change is a no-op. A
+record it cannot read, or one PostgreSQL refuses for its data, is dead-lettered with the
+reason and passed (one bad record must not stop the recorder in a crash loop); PostgreSQL
+unreachable is waited out instead.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import faust
@@ -29,12 +33,32 @@ from dispatcher.record.config_log import record_change
 from dispatcher.record.db import keep_session
 from dispatcher.settings import Settings
 from schemas.config import ConfigRecord
+from streams.dead_letter import DeadLetterSink, Stage, short
+from streams.runtime import Stats
 
 log = logging.getLogger(__name__)
 
 
 def config_record_group(settings: Settings) -> str:
     return f"{settings.app_id}-config-record"
+
+
+# PostgreSQL away or restarting: wait and write again (the offset stays uncommitted).
+UNREACHABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, not yet accepting
+)
+# The record itself: a value PostgreSQL refuses (SQLSTATE 22, 23, 54) or JSON cannot hold.
+# Written again it would fail again.
+REFUSED = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.exceptions.ProgramLimitExceededError,
+    ValueError,
+    TypeError,
+)
 
 
 @dataclass
@@ -44,6 +68,9 @@ class ConfigAgent:
     view: ConfigView = field(init=False)
     follower: ConfigFollower = field(init=False)
     pool: asyncpg.Pool | None = None
+    # Where unreadable or refused records go; the worker's own (shared counter) when given,
+    # else one of its own on the Faust app's dead-letter topic (`install`).
+    sink: DeadLetterSink | None = None
 
     def __post_init__(self) -> None:
         dev = self.settings.mode == "dev"
@@ -52,6 +79,16 @@ class ConfigAgent:
         self.follower = ConfigFollower(self.settings, self.view)
 
     def install(self, app: faust.App) -> None:
+        if self.sink is None:
+            topic = app.topic(
+                self.settings.dead_letter_topic,
+                key_type=bytes,
+                value_type=bytes,
+                key_serializer="raw",
+                value_serializer="raw",
+            )
+            self.sink = DeadLetterSink(topic, Stats(), self.clock)
+
         @app.task
         async def config_follow() -> None:
             await self.follow()
@@ -103,7 +140,7 @@ class ConfigAgent:
                     if not records:
                         continue
                     for message in records:
-                        await self._record_one(message.value)
+                        await self.record_one(message)
                     try:
                         await consumer.commit()
                     except CommitFailedError:
@@ -116,35 +153,54 @@ class ConfigAgent:
             finally:
                 await consumer.stop()
 
-    async def _record_one(self, value: bytes | None) -> None:
-        if value is None:
+    async def record_one(self, message: Any) -> None:
+        """One `config` record (an aiokafka ConsumerRecord) into PostgreSQL, or dead-lettered."""
+        if message.value is None:
             return
         try:
-            record = ConfigRecord.model_validate_json(value)
-        except (ValidationError, ValueError):
-            log.error("config recorder: not a config record; skipped")
+            record = ConfigRecord.model_validate_json(message.value)
+        except (ValidationError, ValueError) as exc:
+            await self._dead_letter(message, f"not a config record: {short(exc)}", "decode")
             return
-        key = self.settings.helper_id_key.get_secret_value().encode()
-        state = None if record.state is None else fingerprinted(record.state, key)
         attempt = 0
         while True:
             attempt += 1
             try:
-                await record_change(
-                    await self._pool(),
-                    change_id=record.change_id,
-                    kind=record.kind.value,
-                    entity_id=record.id,
-                    communities=list(record.communities),
-                    actor=record.actor,
-                    at=record.issued_at,
-                    state=state,
-                    diff=diff,
-                )
-                return
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+                refused = await self._write(record)
+            except UNREACHABLE as exc:
                 log.warning("config recording failed (%s), retry %d", type(exc).__name__, attempt)
                 await asyncio.sleep(min(2 ** min(attempt, 5) * 0.2, 5))
+                continue
+            if refused is not None:
+                reason = f"config change {record.change_id} refused: {refused}"
+                await self._dead_letter(message, reason, "record")
+            return
+
+    async def _write(self, record: ConfigRecord) -> str | None:
+        """Store the change; None once stored, else why PostgreSQL (or JSON) refused it."""
+        pool = await self._pool()  # outside the refusals: a bad pool is no bad record
+        key = self.settings.helper_id_key.get_secret_value().encode()
+        try:
+            await record_change(
+                pool,
+                change_id=record.change_id,
+                kind=record.kind.value,
+                entity_id=record.id,
+                communities=list(record.communities),
+                actor=record.actor,
+                at=record.issued_at,
+                state=None if record.state is None else fingerprinted(record.state, key),
+                diff=diff,
+            )
+        except REFUSED as exc:
+            return short(exc)
+        return None
+
+    async def _dead_letter(self, message: Any, reason: str, stage: Stage) -> None:
+        if self.sink is None:  # not installed in a Faust app: nowhere to send it
+            log.error("config record %s@%s passed: %s", message.partition, message.offset, reason)
+            return
+        await self.sink.send(message, reason, stage)
 
     async def _pool(self) -> asyncpg.Pool:
         if self.pool is None:

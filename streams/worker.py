@@ -72,7 +72,7 @@ def build_worker(
     rt.state.core.party_first = rt.party_first
     rt.state.core.communities = rt.communities
     sink = DeadLetterSink(rt.dead_letters, rt.stats, clock)
-    config = ConfigAgent(settings, clock)
+    config = ConfigAgent(settings, clock, sink=sink)
     plan_sets = scaled_plan_sets(settings.plan_time_scale)
 
     def community_changed(record: ConfigRecord) -> None:

@@ -3,9 +3,13 @@ command, one at a time or from a community's ledger file."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import time
 from typing import Annotated
 
+import asyncpg
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import Field
@@ -147,6 +151,35 @@ async def deactivate_helper(community_id: Id, helper_id: Id, request: Request) -
     return CommandAccepted(command_id=command_id)
 
 
+# Kafka or PostgreSQL out of reach (TimeoutError is an OSError): an import may have queued
+# part of the file, and running all of it again is safe.
+UNREACHABLE = (KafkaError, OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+
+
+@contextmanager
+def import_failures(what: str) -> Iterator[None]:
+    """A ledger import's failure as its answer: 503 (retry) only when Kafka or PostgreSQL
+    could not be reached; a value one of them refused is the file's (422: retrying would
+    fail again). Rows are checked before anything is sent, so that one means a check missed."""
+    try:
+        yield
+    except UNREACHABLE as exc:
+        raise fail(
+            503,
+            "queue_unavailable",
+            f"could not queue every {what} ({type(exc).__name__}); re-running the import "
+            "is safe (it is an upsert)",
+            {"Retry-After": "2"},
+        ) from exc
+    except (ValueError, asyncpg.DataError) as exc:
+        raise fail(
+            422,
+            "invalid_ledger",
+            f"a value of the ledger could not be stored ({type(exc).__name__}); the import "
+            "stopped: correct the file and import it again",
+        ) from exc
+
+
 LEDGER_TYPES = {
     "text/csv": {"schema": {"type": "string", "format": "binary"}},
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
@@ -178,11 +211,12 @@ async def import_ledger(
     可服务时间 (工作日晚上, 周一至周五 18:00-22:00 …), 身份, 性别, 平台账号, 渠道, 编号
     optional.
 
-    Every row is checked first. A row is rejected when 姓名, 电话, 楼栋 or 小区 is wrong;
-    other unreadable cells are reported per cell (`cells`) and left out. With any rejected
-    row nothing is imported (422 with the report) unless `partial=true`. `dry_run=true`
-    only checks. Helpers an earlier ledger listed in the same compounds and this one does
-    not are retired (`retired`), unless a row was rejected or `retire=false`."""
+    Every row is checked first. A row is rejected when 姓名, 电话, 楼栋 or 小区 is wrong,
+    or a cell holds a formula or a character that cannot be stored (NUL); other unreadable
+    cells are reported per cell (`cells`) and left out. With any rejected row nothing is
+    imported (422 with the report) unless `partial=true`. `dry_run=true` only checks.
+    Helpers an earlier ledger listed in the same compounds and this one does not are
+    retired (`retired`), unless a row was rejected or `retire=false`."""
     ensure_staff_scope(request, community_id)
     data = await request.body()
     where = RosterPlace(community_id, compound_id, compound_name, grid_id)
@@ -191,7 +225,7 @@ async def import_ledger(
     except RosterFileError as exc:
         raise fail(422, "unreadable_ledger", str(exc)) from exc
     deps: ApiDeps = request.app.state.deps
-    try:
+    with import_failures("helper"):
         report = await import_roster(
             deps.settings,
             deps.sink,
@@ -203,13 +237,5 @@ async def import_ledger(
             members=RosterMembers(await deps.pool()) if retire else None,
             db=await deps.pool(),
         )
-    except Exception as exc:
-        raise fail(
-            503,
-            "queue_unavailable",
-            f"could not queue every helper ({type(exc).__name__}); re-running the import "
-            "is safe (it is an upsert)",
-            {"Retry-After": "2"},
-        ) from exc
     failed = bool(report.rejected) and not report.committed and not dry_run
     return JSONResponse(report.model_dump(mode="json"), status_code=422 if failed else 200)

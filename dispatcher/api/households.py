@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from dispatcher.api.admin import LEDGER_TYPES
+from dispatcher.api.admin import LEDGER_TYPES, import_failures
 from dispatcher.api.auth import ensure_staff_scope, require_staff
 from dispatcher.api.classifying import classify_off_loop
 from dispatcher.api.command_queue import submit_once
@@ -77,8 +77,8 @@ async def import_households_route(
     """Import a household ledger (CSV in UTF-8 or GBK, or XLSX; first sheet): 楼栋, 户号
     and 小区 (or `compound_id`) required; 单元, 户主/姓名, 电话, 地址, 标签 (独居、高龄、
     失能、孤寡、残疾、慢病), 年龄 (85+), 结对 (paired helpers' 电话 or 编号) optional. Read
-    like the helper ledger: in a child process with limits; a cell holding a formula
-    rejects its row. With a rejected row nothing is imported unless `partial=true`;
+    like the helper ledger: in a child process with limits; a cell holding a formula or a
+    NUL rejects its row. With a rejected row nothing is imported unless `partial=true`;
     `dry_run=true` only checks. Households an earlier ledger listed in the same compounds
     and this one does not are retired (`retired`; their card stops making requests),
     unless a row was rejected or `retire=false`. Answers each household's card link."""
@@ -88,7 +88,7 @@ async def import_households_route(
     except RosterFileError as exc:
         raise fail(422, "unreadable_ledger", str(exc)) from exc
     deps: ApiDeps = request.app.state.deps
-    try:
+    with import_failures("pairing"):
         report = await import_households(
             deps.settings,
             deps.sink,
@@ -100,14 +100,6 @@ async def import_households_route(
             dry_run=dry_run,
             retire=retire,
         )
-    except Exception as exc:
-        raise fail(
-            503,
-            "queue_unavailable",
-            f"could not queue every pairing ({type(exc).__name__}); re-running the import "
-            "is safe (it is an upsert)",
-            {"Retry-After": "2"},
-        ) from exc
     failed = bool(report.rejected) and not report.committed and not dry_run
     return JSONResponse(report.model_dump(mode="json"), status_code=422 if failed else 200)
 

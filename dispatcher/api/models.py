@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from schemas.config import unstorable_in
 from schemas.vocab import Category, EmergencyNumber, Gender, Skill, Urgency
 
 
@@ -12,10 +13,11 @@ class Body(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_nul(cls, value: object) -> object:
-        # PostgreSQL's text and jsonb cannot hold U+0000: refuse it here (422), not there.
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain the NUL character (U+0000)")
+    def _storable(cls, value: object) -> object:
+        # What PostgreSQL or Kafka cannot hold (NUL, a lone surrogate), in a field or inside
+        # its lists: refused here (422), not there.
+        if why := unstorable_in(value):
+            raise ValueError(why)
         return value
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import FormData
 
 from dispatcher.api.auth import client_address
 from dispatcher.api.deps import ApiDeps
@@ -25,6 +26,7 @@ from dispatcher.helper_ids import id_key, keyed_helper_id
 from dispatcher.record.edge import registrations
 from dispatcher.roster.cells import PHONE
 from dispatcher.roster.places import building, compound_id_for
+from schemas.config import unstorable
 from schemas.helpers import HelperProfile
 from schemas.places import PlacePath
 from schemas.vocab import Skill
@@ -35,6 +37,7 @@ HTML: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/html": {}}, "description": "A page in Chinese"}
 }
 MAX_NAME = 32
+LABELS = {"name": "姓名", "phone": "手机号", "building": "楼栋", "compound": "小区"}
 
 
 def _claims(request: Request, token: str) -> InviteClaims | HTMLResponse:
@@ -78,6 +81,15 @@ def _problem(text: str) -> HTMLResponse:
     return page("请检查填写内容", f"<p>{e(text)}</p>", tone="warn", status_code=422)
 
 
+def _unstorable(form: FormData) -> str | None:
+    """A field holding what PostgreSQL cannot store (NUL, a lone surrogate): what to say."""
+    for field, value in form.multi_items():
+        if isinstance(value, str) and unstorable(value):
+            label = LABELS.get(field, "填写内容")
+            return f"{label}含有无法保存的字符（如 U+0000），请删除后重新提交。"
+    return None
+
+
 @router.post("/{token}", response_class=HTMLResponse, responses=HTML)
 async def join(request: Request, token: str = Token) -> HTMLResponse:
     """A pending sign-up; staff of the community approve or reject it."""
@@ -87,6 +99,8 @@ async def join(request: Request, token: str = Token) -> HTMLResponse:
     deps: ApiDeps = request.app.state.deps
     deps.limiter.check(("join", client_address(request)), 10, 5, "address")
     form = await request.form()
+    if problem := _unstorable(form):
+        return _problem(problem)
     name = str(form.get("name", "")).strip()
     phone = re.sub(r"[\s-]", "", str(form.get("phone", ""))).removeprefix("+86")
     home = building(str(form.get("building", "")))

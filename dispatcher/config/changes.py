@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from dispatcher.config.secrets import new_secret, production_problems
 from dispatcher.config.view import ConfigView, endpoint_state, parse, plain
 from dispatcher.push.endpoints import EndpointConfig
-from schemas.config import CommunityConfig, ConfigKind, ConfigRecord
+from schemas.config import CommunityConfig, ConfigKind, ConfigRecord, unstorable, unstorable_in
 from schemas.plans import PLAN_SETS
 
 
@@ -62,6 +62,8 @@ class Changes:
         current = self.view.raw_state(kind, entity_id)
         communities: tuple[str, ...] = ()
         if state is not None:
+            if why := unstorable_in(state):  # before anything echoes it (a 500, a crash loop)
+                raise ConfigError("invalid", f"{kind.value if unstorable(key) else key}: {why}")
             try:
                 model, owner = parse(kind, state)
             except ValidationError as exc:

@@ -46,6 +46,7 @@ from dispatcher.roster.report import (
     RowProblem,
 )
 from dispatcher.roster.xlsx import XlsxLimits, XlsxRefused, read_xlsx
+from schemas.config import UNSTORABLE, unstorable
 from schemas.helpers import HelperProfile
 from schemas.places import PlacePath
 from schemas.vocab import Gender, Role, Skill
@@ -153,6 +154,10 @@ class _Row:
         for name in cols.index:
             if looks_like_formula(self[name]):
                 self.fail(name, "公式不能导入 (a formula: the row is refused)")
+            elif why := unstorable(self[name]):
+                self.fail(name, f"含有无法保存的字符 ({why}: the row is refused)")
+        if self.errors:  # the rest of the checks echo cells: never the unstorable characters
+            self.row = [UNSTORABLE.sub("\ufffd", c) if isinstance(c, str) else c for c in row]
 
     def __getitem__(self, name: str) -> str:
         return self.cols.cell(self.row, name)
