@@ -12,7 +12,6 @@ protect the topic); they never reach the audit, the logs or an API answer.
 from __future__ import annotations
 
 import re
-from datetime import time
 from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from schemas._base import UtcDatetime, Wire
+from schemas.helpers import LocalTime
 
 _ID = r"^[A-Za-z0-9_.:@-]{1,64}$"
 
@@ -123,10 +123,12 @@ class Hotline(Wire):
 
 
 class QuietHours(Wire):
-    """When the community asks nobody for non-urgent help (e.g. 22:00-07:00)."""
+    """When the community asks nobody for non-urgent help (e.g. 22:00-07:00), on the
+    community's clock: a time with a UTC offset is refused (the core compares it with naive
+    local times: a TypeError for every non-urgent request)."""
 
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
 
 
 class Building(Wire):

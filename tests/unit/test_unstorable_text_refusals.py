@@ -478,3 +478,14 @@ async def test_a_record_that_is_no_config_record_is_dead_lettered(
     (letter,) = letters.sent
     assert letter.stage == "decode" and letter.reason.startswith("not a config record")
     assert stored == []
+
+
+@pytest.mark.parametrize("aware", ["22:00+08:00", "07:00Z"])
+async def test_a_communitys_quiet_hours_with_an_offset_are_refused(
+    client: httpx.AsyncClient, aware: str
+) -> None:
+    """A quiet-hours time with a UTC offset made the core's `quiet_until` raise for every
+    non-urgent request of the community (a naive and an aware time compared)."""
+    doc = {"display_name": "A", "quiet_hours": {"start": aware, "end": "07:00"}}
+    r = await client.put("/v1/admin/config/communities/cfg-a", json=doc, headers=bearer(A_TOKEN))
+    refused(r, "invalid", "community/cfg-a: invalid quiet_hours.start")
