@@ -79,11 +79,12 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
         known = state.helpers.get(helper_id)
         if known is not None and command.command_id in known.recent_command_ids:
             return _EMPTY
+        # An inactive helper's open offers are stood down: requests change too.
         if isinstance(body, UpsertHelper):
-            hc.upsert_helper(fx, body)
-        elif isinstance(body, DeactivateHelper):
-            hc.deactivate_helper(fx, body)
-        elif isinstance(body, SetDoNotDisturb):
+            return fx.decision(hc.upsert_helper(fx, body))
+        if isinstance(body, DeactivateHelper):
+            return fx.decision(hc.deactivate_helper(fx, body))
+        if isinstance(body, SetDoNotDisturb):
             hc.set_do_not_disturb(fx, body)
         elif isinstance(body, WelcomeHelper):
             hm.welcome(fx, body)

@@ -108,6 +108,15 @@ class RequestDraft:
     def terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
+    @property
+    def held(self) -> bool:
+        """Held for quiet hours and not released yet: its ladder has not started, so it
+        sends no offers and climbs no rung until the release (at `held_until`) runs the
+        rung it was held at. Not `now < held_until`: between that time and the timer's
+        release a decline or accept must not start the ladder early, on a rung past the
+        first."""
+        return self.held_until is not None
+
     # --- offers and slots ------------------------------------------------------------
 
     def find_offer(self, offer_id: str) -> int | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
+from dispatcher.core.ladder import drop_helper
 from dispatcher.core.trusted import share_fields_sets, updated
 from schemas.commands import (
     DeactivateHelper,
@@ -13,7 +15,7 @@ from schemas.commands import (
     UpsertHelper,
 )
 from schemas.events import CommandRejected, HelperUpdated, RejectReason
-from schemas.records import RECENT_COMMANDS_KEPT, HelperState
+from schemas.records import RECENT_COMMANDS_KEPT, HelperState, OfferStatus, RequestState
 
 
 def _store(fx: Effects, helper: HelperState) -> None:
@@ -41,20 +43,25 @@ def _reject(fx: Effects, helper_id: str, reason: RejectReason, detail: str = "")
     )
 
 
-def upsert_helper(fx: Effects, body: UpsertHelper) -> None:
+def upsert_helper(fx: Effects, body: UpsertHelper) -> dict[str, RequestState]:
+    """Returns the requests changed: a profile turned inactive (the roster's `active:
+    false`) drops the helper's offers as a deactivation does."""
     profile = share_fields_sets(body.profile)  # kept in the state
     if profile.community_id != fx.command.community_id:
         _reject(fx, profile.helper_id, "wrong_community")
-        return
+        return {}
     old = fx.state.helpers.get(profile.helper_id)
     if old is not None and old.community_id != profile.community_id:
         # Another community's helper: its staff alone may change or retire them.
         _reject(fx, profile.helper_id, "wrong_community", "a helper of another community")
-        return
+        return {}
     if old is None:
         _store(fx, share_fields_sets(HelperState(profile=profile)))
     elif old.profile != profile:
         _store(fx, updated(old, profile=profile))  # load history is kept
+    if old is None or profile.active or not old.profile.active:
+        return {}
+    return _drop_offers_of(fx, old)
 
 
 def known_helper(fx: Effects, helper_id: str) -> HelperState | None:
@@ -65,10 +72,35 @@ def known_helper(fx: Effects, helper_id: str) -> HelperState | None:
     return helper
 
 
-def deactivate_helper(fx: Effects, body: DeactivateHelper) -> None:
+def deactivate_helper(fx: Effects, body: DeactivateHelper) -> dict[str, RequestState]:
+    """Off the roster: offered nothing more, and each offer they still hold is stood down
+    and replaced (else it would count as pending, and they could still accept it). Their
+    assignments stay: whoever is on their way finishes. Returns the requests changed."""
     helper = known_helper(fx, body.helper_id)
-    if helper is not None and helper.profile.active:
+    if helper is None:
+        return {}
+    if helper.profile.active:
         _store(fx, updated(helper, profile=updated(helper.profile, active=False)))
+    # Also when inactive already: offers left open by a deactivation before this rule.
+    return _drop_offers_of(fx, helper)
+
+
+def _drop_offers_of(fx: Effects, helper: HelperState) -> dict[str, RequestState]:
+    if helper.load.last_offered_at is None:
+        return {}  # never offered anything
+    # A scan of the live requests: a deactivation is a rare staff action.
+    helper_id = helper.helper_id
+    changed: dict[str, RequestState] = {}
+    community_id = fx.command.community_id
+    for r in list(fx.state.requests.live()):
+        if r.terminal or r.community_id != community_id:
+            continue
+        if not any(o.helper_id == helper_id and o.status is OfferStatus.OPEN for o in r.offers):
+            continue
+        d = RequestDraft.of(r, fx.now)
+        if drop_helper(fx, d, helper_id):
+            changed[r.request_id] = d.freeze(fx.command.command_id)
+    return changed
 
 
 def set_helper_status(fx: Effects, body: SetHelperStatus) -> None:

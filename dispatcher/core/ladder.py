@@ -193,7 +193,11 @@ def run_step(fx: Effects, d: RequestDraft) -> None:
 
 def advance(fx: Effects, d: RequestDraft) -> None:
     """Climb one rung. Past the last rung: an unanswered request expires; a partly
-    answered one stays open for its assigned helpers until its lifetime ends."""
+    answered one stays open for its assigned helpers until its lifetime ends. Never
+    while held for quiet hours (a staff-called team's answer or lost offer leaves a
+    need starved): the release starts from the rung it was held at."""
+    if d.held:
+        return
     steps = d.plan.steps
     previous = steps[d.step].ring
     d.step += 1
@@ -233,12 +237,13 @@ def stand_down(
     *,
     only_covered: bool = False,
     include_assigned: bool = False,
+    only_helper: str | None = None,
 ) -> None:
     """Tell holders of open offers they are no longer needed ("已有邻居接手，谢谢").
     `only_covered`: just those whose needs are all filled (after an accept), then, if
     the accept left a need unfilled with nobody asked (a partial fill that took the
     ring's last offer), climb now. `include_assigned`: also the helpers on their way (a
-    cancellation)."""
+    cancellation). `only_helper`: just that helper's offer."""
     open_needs = set(d.open_needs())
     # One event for all of them (each helper still gets their own push): most of a busy
     # worker's events were single stand-downs, each its own JSON, log row and decoding.
@@ -247,6 +252,8 @@ def stand_down(
         if o.status is not OfferStatus.OPEN:
             continue
         if only_covered and open_needs.intersection(o.need_indexes):
+            continue
+        if only_helper is not None and o.helper_id != only_helper:
             continue
         d.set_offer(i, status=OfferStatus.STOOD_DOWN, closed_at=fx.now)
         stood.append(StoodDown(offer_id=o.offer_id, helper_id=o.helper_id))
@@ -259,6 +266,22 @@ def stand_down(
         fx.emit(OffersStoodDown(reason=reason, offers=tuple(stood)), d.request_id)
     if only_covered:
         widen_if_starved(fx, d)
+
+
+# A deactivated helper's offer is stood down with the reason whose push says "无需再来"
+# (no need to come): the contract (`StandDownReason`) has no reason of its own for it yet.
+LEFT_THE_ROSTER: StandDownReason = "covered"
+
+
+def drop_helper(fx: Effects, d: RequestDraft, helper_id: str) -> bool:
+    """The helper left the roster (deactivated): their open offer is stood down and,
+    like a declined one, replaced. Whether there was one to drop."""
+    lost = [o for o in d.offers if o.helper_id == helper_id and o.status is OfferStatus.OPEN]
+    if not lost:
+        return False
+    stand_down(fx, d, LEFT_THE_ROSTER, only_helper=helper_id)
+    top_up(fx, d, {i for o in lost for i in o.need_indexes})
+    return True
 
 
 def close(fx: Effects, d: RequestDraft, status: RequestStatus, by: Party | None) -> None:

@@ -28,13 +28,15 @@ def send_offers(
     *,
     any_presence: bool = False,
     teams: dict[str, tuple[str, int]] | None = None,
+    staff_call: bool = False,
 ) -> list[str]:
     """An offer to each candidate for the open needs they fit (any need, for staff on
     the whistle; any presence need, like a paired helper, for a first responder or a team
     (`any_presence`); `teams` maps a leader to their team's id and size); returns who was
-    offered."""
+    offered. A request held for quiet hours gets none (whichever path asks: a top-up, a
+    re-wave after a withdrawal), except those staff make themselves (`staff_call`)."""
     sent: list[str] = []
-    if not candidates:
+    if not candidates or (d.held and not staff_call):
         return sent
     open_needs = d.open_needs()
     request_id = d.request_id

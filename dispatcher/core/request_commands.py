@@ -185,6 +185,18 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
             fx, d.request_id, "request_closed", helper_id=offer.helper_id, offer_id=offer.offer_id
         )
         return None
+    helper = fx.helper(offer.helper_id)
+    if helper is None or not helper.profile.active:
+        # Off the roster since the offer went out: their link no longer assigns them.
+        reject(
+            fx,
+            d.request_id,
+            "unknown_helper",
+            helper_id=offer.helper_id,
+            offer_id=offer.offer_id,
+            detail="deactivated",
+        )
+        return None
     # A late answer (after no-answer, a decline or a stand-down) still fills a free slot.
     free = [n for n in offer.need_indexes if d.open_slots(n) > 0]
     if not free:
@@ -222,7 +234,6 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
     d.assignments.append(leader)
     members = assign_members(fx, d, leader, body.member_ids, slots[1:])
     need = d.needs[need_index]
-    helper = fx.helper(offer.helper_id)
     assigned = HelperAssigned(
         offer_id=offer.offer_id,
         helper_id=offer.helper_id,
@@ -235,15 +246,9 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
         sealed=d.spec.sealed,
         # Only when they opted in: their name box (sealed since 12.7), or a plain name.
         group_name=(
-            helper.profile.name
-            if helper is not None and helper.profile.name_in_group and helper.profile.name
-            else None
+            helper.profile.name if helper.profile.name_in_group and helper.profile.name else None
         ),
-        sealed_group_name=(
-            helper.profile.sealed_name
-            if helper is not None and helper.profile.name_in_group
-            else None
-        ),
+        sealed_group_name=helper.profile.sealed_name if helper.profile.name_in_group else None,
         team_id=offer.team_id,
         members=len(slots),
         member_ids=tuple(m.helper_id for m in members),
@@ -371,7 +376,9 @@ def refer(fx: Effects, d: RequestDraft, body: ReferRequest) -> RequestDraft | No
         if d.status is not RequestStatus.REFERRED:
             reject(fx, d.request_id, "request_closed", detail=d.status.value)
         return None
-    stand_down(fx, d, "referred")
+    # Handed on, it ends here for neighbours (`ReferRequest`): those on their way are told
+    # too, as on a cancellation.
+    stand_down(fx, d, "referred", include_assigned=True)
     close(fx, d, RequestStatus.REFERRED, Party.STAFF)
     d.referred_to = body.to
     fx.emit(RequestReferred(to=body.to, note=body.note, department=body.department), d.request_id)
@@ -382,15 +389,17 @@ def deadline(fx: Effects, d: RequestDraft, body: FireDeadline) -> RequestDraft |
     """The timer fired. Stale (another step is current, or the request ended): no-op."""
     if d.terminal or body.step != d.base.deadline_step:
         return None
-    if d.held_until is not None:
-        if fx.now < d.held_until:
-            # Held: only a staff action (a team called) can have made offers; they expire.
-            return d if expire_due_offers(fx, d) else None
-        release(fx, d)
-        return d
+    if d.held_until is not None and fx.now < d.held_until:
+        # Held: only a staff action (a team called) can have made offers; they expire.
+        return d if expire_due_offers(fx, d) else None
     lost = expire_due_offers(fx, d)
     if fx.now >= d.base.ends_at:
+        # Before any release: a request a called team filled while held is never
+        # released (a filled request has no rung to wait for) and ends here.
         end_of_lifetime(fx, d)
+        return d
+    if d.held:
+        release(fx, d)
         return d
     step_due = d.step_deadline()
     if step_due is not None and fx.now >= step_due:

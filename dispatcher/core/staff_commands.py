@@ -78,7 +78,7 @@ def call_team(fx: Effects, d: RequestDraft, body: CallTeam) -> RequestDraft | No
         reject(fx, d.request_id, "already_offered", helper_id=leader, detail=body.team_id)
         return None
     teams = {leader: (team.team_id, team.size)}
-    if not send_offers(fx, d, [team.leader], any_presence=True, teams=teams):
+    if not send_offers(fx, d, [team.leader], any_presence=True, teams=teams, staff_call=True):
         reject(fx, d.request_id, "no_open_slot", detail=body.team_id)
         return None
     return d

@@ -3,9 +3,9 @@ their own (their own on-my-way / can't-come / done, minutes and thanks), in the 
 after the leader's.
 
 The leader names members; the core trusts none of it: every name must be an active
-member of the offered team in the request's community, someone else than the leader,
-named once, and never assigned to this request before (a member who withdrew stays
-withdrawn). One bad name refuses the whole accept, so nothing is half done.
+member of the offered team in the request's community, someone else than the leader and
+the requester, named once, and never assigned to this request before (a member who
+withdrew stays withdrawn). One bad name refuses the whole accept, so nothing is half done.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from datetime import date
 
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
+from dispatcher.core.eligibility import is_requester
+from dispatcher.core.entry import HelperEntry
 from dispatcher.core.trusted import share_fields_sets, updated
 from schemas.events import OfferStoodDown, RejectReason
 from schemas.records import AssignmentRecord, HelperLoad, OfferRecord, OfferStatus
@@ -42,6 +44,8 @@ def check_members(
             or not helper.profile.active
             or helper.profile.community_id != d.spec.community_id
             or offer.team_id not in (*helper.profile.teams, *helper.profile.leads_teams)
+            # Never a helper on their own request: known by id or phone, as the waves do.
+            or is_requester(HelperEntry.from_profile(helper.profile), d.ctx)
         ):
             return "not_a_team_member", helper_id
         if helper_id in ever_assigned:
