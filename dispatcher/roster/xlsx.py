@@ -18,6 +18,7 @@ memory and CPU limits (`dispatcher.roster.sandbox`), the last line of defence.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import zipfile
@@ -30,6 +31,9 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
+from dispatcher.numbers import NotANumber, parse_int
+
+_MAX_SHARED = 10_000_000  # a shared-string index past this is no index (no table is that big)
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _CELL_REF = re.compile(r"^([A-Z]{1,3})([0-9]{1,7})$")
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error)
@@ -239,8 +243,10 @@ def _read_cells(book: _Book, sheet: str) -> _Cells:
         key = (row_number, column)
         raw = (value_el.text or "") if value_el is not None else ""
         if kind == "s":
-            if raw.strip().isdigit():
-                out.shared[key] = int(raw)
+            # No index ("²" passed `isdigit` and failed `int`: a 500 for the upload): the
+            # cell reads as empty, as a non-digit one always did.
+            with contextlib.suppress(NotANumber):
+                out.shared[key] = parse_int(raw.strip(), "shared string", lo=0, hi=_MAX_SHARED)
         elif kind == "inlineStr":
             out.values[key] = _text(inline, limits.max_text_chars) if inline is not None else ""
         elif kind == "b":
