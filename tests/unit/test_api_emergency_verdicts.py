@@ -40,6 +40,7 @@ from schemas.requests import RequestSpec
 from schemas.vocab import Category, Urgency
 from tests.support import builders
 from tests.support.bot import BOT_ID, BOT_SECRET, bound_payload, sign
+from tests.support.in_process import api_client
 from tests.unit.test_api_clock import RecordingSink
 
 GROUP = {
@@ -137,8 +138,7 @@ async def api() -> AsyncIterator[Api]:
     sink, intake = Sink(), Intake()
     deps = ApiDeps(settings=settings, sink=sink, bots=BotRegistry.from_list([bot]))
     deps._pool = intake
-    transport = httpx.ASGITransport(app=create_app(settings, deps))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with api_client(create_app(settings, deps)) as client:
         yield Api(client, sink, intake)
 
 

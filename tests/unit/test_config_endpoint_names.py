@@ -20,6 +20,7 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.staff_accounts import token_hash
 from dispatcher.config.secrets import new_secret
 from dispatcher.settings import Settings
+from tests.support.in_process import api_client
 from tests.unit.test_api_clock import RecordingSink
 
 A_TOKEN = secrets.token_urlsafe(32)
@@ -43,15 +44,8 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     account = {"name": "staff-a", "token_sha256": token_hash(A_TOKEN), "communities": ["cfg-a"]}
     staff.write_text(json.dumps({"staff": [account]}))
     settings = Settings(staff_token=DISTRICT, staff_file=staff)
-    deps = ApiDeps(settings=settings, sink=RecordingSink())
-    pool = AuditPool()
-
-    async def audit_pool() -> AuditPool:
-        return pool
-
-    deps.pool = audit_pool  # type: ignore[method-assign]
-    transport = httpx.ASGITransport(app=create_app(settings, deps))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+    deps = ApiDeps(settings=settings, sink=RecordingSink(), _pool=AuditPool())  # type: ignore[arg-type]
+    async with api_client(create_app(settings, deps)) as c:
         yield c
 
 

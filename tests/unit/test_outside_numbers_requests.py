@@ -40,6 +40,7 @@ from dispatcher.record.edge import intake
 from dispatcher.settings import Settings
 from tests.support import platform_callbacks as pc
 from tests.support.bot import BOT_ID, BOT_SECRET, bound_payload, sign
+from tests.support.in_process import api_client
 from tests.unit.test_api_clock import RecordingSink
 
 COMMUNITY = "comm-n"
@@ -134,17 +135,11 @@ async def api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Api]:
     monkeypatch.setattr(intake, "submit", submit)
     settings = Settings()
     sink = RecordingSink()
-    deps = ApiDeps(settings=settings, sink=sink, bots=BotRegistry.from_list(BOTS))
-    pool = Pool()
-
-    async def the_pool() -> Pool:
-        return pool
-
-    deps.pool = the_pool  # type: ignore[method-assign]
+    bots = BotRegistry.from_list(BOTS)
+    deps = ApiDeps(settings=settings, sink=sink, bots=bots, _pool=Pool())  # type: ignore[arg-type]
     app = create_app(settings, deps)
     app.state.group_replies = Replies()
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with api_client(app) as client:
         yield Api(client, sink, settings)
 
 

@@ -40,6 +40,7 @@ from streams import config_agent
 from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink
 from streams.runtime import Stats
+from tests.support.in_process import api_client
 from tests.unit.test_api_clock import RecordingSink
 
 A_TOKEN = secrets.token_urlsafe(32)  # staff of cfg-a only
@@ -103,14 +104,8 @@ def sink() -> Sink:
 async def client(
     settings: Settings, pool: FakePool, sink: Sink
 ) -> AsyncIterator[httpx.AsyncClient]:
-    deps = ApiDeps(settings=settings, sink=sink)
-
-    async def fake_pool() -> FakePool:
-        return pool
-
-    deps.pool = fake_pool  # type: ignore[method-assign]
-    transport = httpx.ASGITransport(app=create_app(settings, deps))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+    deps = ApiDeps(settings=settings, sink=sink, _pool=pool)  # type: ignore[arg-type]
+    async with api_client(create_app(settings, deps)) as c:
         yield c
 
 
