@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from schemas.config import unstorable_in
+from schemas.text import unstorable_in
 from schemas.vocab import Category, EmergencyNumber, Gender, Skill, Urgency
 
 

@@ -26,9 +26,9 @@ from dispatcher.helper_ids import id_key, keyed_helper_id
 from dispatcher.record.edge import registrations
 from dispatcher.roster.cells import PHONE
 from dispatcher.roster.places import building, compound_id_for
-from schemas.config import unstorable
 from schemas.helpers import HelperProfile
 from schemas.places import PlacePath
+from schemas.text import unstorable
 from schemas.vocab import Skill
 
 router = APIRouter(prefix=JOIN_PATH.rstrip("/"), tags=["self-registration"])

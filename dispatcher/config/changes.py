@@ -19,8 +19,9 @@ from pydantic import ValidationError
 from dispatcher.config.secrets import new_secret, production_problems
 from dispatcher.config.view import ConfigView, endpoint_state, parse, plain
 from dispatcher.push.endpoints import EndpointConfig
-from schemas.config import CommunityConfig, ConfigKind, ConfigRecord, unstorable, unstorable_in
+from schemas.config import CommunityConfig, ConfigKind, ConfigRecord
 from schemas.plans import PLAN_SETS
+from schemas.text import unstorable, unstorable_in
 
 
 class ConfigError(ValueError):

@@ -46,9 +46,9 @@ from dispatcher.roster.report import (
     RowProblem,
 )
 from dispatcher.roster.xlsx import XlsxLimits, XlsxRefused, read_xlsx
-from schemas.config import UNSTORABLE, unstorable
 from schemas.helpers import HelperProfile
 from schemas.places import PlacePath
+from schemas.text import UNSTORABLE, unstorable
 from schemas.vocab import Gender, Role, Skill
 
 MAX_ROWS = 20_000

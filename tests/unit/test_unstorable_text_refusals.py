@@ -34,8 +34,9 @@ from dispatcher.api.staff_accounts import token_hash
 from dispatcher.roster.households import parse_households
 from dispatcher.roster.ledger import RosterPlace, parse_roster
 from dispatcher.settings import Settings
-from schemas.config import ConfigKind, ConfigRecord, unstorable_in
+from schemas.config import ConfigKind, ConfigRecord
 from schemas.dead_letter import DeadLetter
+from schemas.text import unstorable_in
 from streams import config_agent
 from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink
