@@ -156,6 +156,11 @@ class Settings(BaseSettings):
     # dashboard and to simulated phones, but nobody is pushed).
     push_endpoints: list[EndpointConfig] = Field(default_factory=list)
     push_default_endpoint: str | None = "default"  # for helpers without channels
+    # Host names the outbound client (pushes, group replies) may reach although they
+    # resolve inside the deployment (a relay on the LAN by name): every other name that
+    # resolves to a private, loopback or link-local address is refused when connecting
+    # (dispatcher/push/egress.py). Addresses written as such are judged when configured.
+    outbound_private_hosts: list[str] = Field(default_factory=list)
 
     # Secrets
     link_secret: SecretStr = SecretStr("dev-only-link-secret-change-me")

@@ -30,6 +30,7 @@ from dispatcher.links import action_links, helper_link
 from dispatcher.ops import metrics as ops_metrics
 from dispatcher.push import Deliverer, Delivery, EndpointRegistry, PushKind
 from dispatcher.push.deliveries import DeliveryPlanner, Planned
+from dispatcher.push.egress import EgressPolicy
 from dispatcher.push.lane import EngineConfig, SubmitOutcome
 from dispatcher.recipient_links import recipient_links
 from dispatcher.sealing import keyring
@@ -69,6 +70,7 @@ class Notifier:
     planner: DeliveryPlanner
     send_command: Callable[[Command], Awaitable[None]]
     clock: Clock
+    engine: EngineConfig = field(default_factory=EngineConfig)
     on_result: Callable[[Delivery, bool, float | None], None] = lambda d, ok, latency: None
     _deliverer: Deliverer | None = None
     _pending: dict[str, _Held] = field(default_factory=dict)  # by event id
@@ -97,7 +99,7 @@ class Notifier:
                 self.registry,
                 on_delivered=self._delivered,
                 on_permanent_failure=self._failed,
-                config=EngineConfig(),
+                config=self.engine,
                 clock=self.clock.monotonic,
                 wall_clock=lambda: self.clock.now().timestamp(),  # signature timestamps
             )
@@ -342,7 +344,12 @@ class NotifyAgent:
             hotlines=config.view.hotlines if config else lambda c: (),
         )
         agent = cls(
-            Notifier(planner, rt.send_command, rt.clock),
+            Notifier(
+                planner,
+                rt.send_command,
+                rt.clock,
+                EngineConfig(egress=EgressPolicy(settings.outbound_private_hosts)),
+            ),
             sink,
             rt.stats.note_push,
             config,

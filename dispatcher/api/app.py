@@ -38,6 +38,7 @@ from dispatcher.api.unrecorded_sweeper import sweep_forever
 from dispatcher.api.url_guard import UrlGuard
 from dispatcher.groupchat.loop import GroupReplies
 from dispatcher.groupchat.sender import GroupSender
+from dispatcher.push.egress import EgressPolicy
 from dispatcher.push.http import make_client
 from dispatcher.record.retention import purge_forever
 from dispatcher.sealing import keyring
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
     deps = deps or ApiDeps(settings=settings, sink=KafkaCommandSink(settings))
-    reply_client = make_client(timeout=5.0)
+    reply_client = make_client(timeout=5.0, egress=EgressPolicy(settings.outbound_private_hosts))
     group_replies = GroupReplies(
         GroupSender(lambda: deps.registry, reply_client, deps.clock),
         deps.pool,

@@ -9,37 +9,24 @@ staff, who run the deployment, may name an address that is not public (a relay o
 is a supported set-up).
 
 Checked here: the host as written, including the legacy IPv4 spellings the resolver accepts
-(`127.1`, `2130706433`, `0x7f.0.0.1`) and `localhost`. Not checked: a public name that
-resolves to an internal address (DNS can change after the write); an egress policy in the
-deployment is the guard for that.
+(`127.1`, `2130706433`, `0x7f.0.0.1`) and `localhost`. A name that resolves to an internal
+address cannot be judged when it is written (DNS can change after the write): the outbound
+client refuses it when it connects (`dispatcher/push/egress.py`).
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from dispatcher.push.egress import internal_name_or_address
 from schemas.config import ConfigKind
 
 
 def internal_host(url: str) -> bool:
     """Whether `url` names a host that is not a public internet address."""
-    host = (urlsplit(url).hostname or "").rstrip(".").lower()
-    if not host or host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
-    except ValueError:
-        try:  # what getaddrinfo would make of a legacy spelling ("127.1", "0x7f000001")
-            address = ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return False  # a name: see the module's note
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return not address.is_global
+    return internal_name_or_address(urlsplit(url).hostname or "")
 
 
 def outbound_urls(kind: ConfigKind, state: Mapping[str, Any]) -> Iterator[str]:

@@ -73,7 +73,7 @@ class Deliverer:
         self._on_delivered = on_delivered
         self._on_permanent_failure = on_permanent_failure
         self._owns_client = client is None
-        self._client = client if client is not None else make_client()
+        self._client = client if client is not None else make_client(egress=self.config.egress)
         self._ledger: DeliveredLedger = ledger if ledger is not None else InMemoryLedger()
         self._wall_clock = wall_clock
         self._channel_factory = channel_factory

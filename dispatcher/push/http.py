@@ -7,6 +7,7 @@ before any handler sees the record.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import select
@@ -20,6 +21,7 @@ import httpcore
 import httpx
 from httpx._client import USE_CLIENT_DEFAULT, ClientState
 
+from dispatcher.push.egress import PUBLIC_ONLY, EgressPolicy
 from dispatcher.push.plain_http import PlainHttpTransport, socket_readable
 
 _HTTPX_LOG = logging.getLogger("httpx")  # httpx logs each request here (at INFO)
@@ -64,20 +66,22 @@ def make_client(
     max_keepalive: int = 64,
     timeout: float = 10.0,
     trust_env: bool = False,
+    egress: EgressPolicy = PUBLIC_ONLY,
 ) -> httpx.AsyncClient:
     """A client for all endpoints. Per-endpoint concurrency (EndpointConfig.concurrency)
     keeps one dead endpoint from taking the whole pool: keep max_connections above
     endpoints x concurrency. Redirects are never followed (a 3xx is a failure), so an
-    endpoint cannot bounce us to an unconfigured host."""
+    endpoint cannot bounce us to an unconfigured host; a name that resolves inside the
+    deployment is refused unless `egress` lists it (dispatcher/push/egress.py)."""
     install_log_redaction()
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_keepalive)
     fallback = httpx.AsyncHTTPTransport(limits=limits, trust_env=trust_env)
     # httpx offers no switch for the pool's network backend; httpcore's pool takes one.
-    fallback._pool._network_backend = KeptAliveBackend()
+    fallback._pool._network_backend = KeptAliveBackend(egress)
     return _PushClient(
         # Plain-http endpoints (a relay on the LAN) on our asyncio + httptools connections;
         # https and the rest on httpx's own transport (dispatcher/push/plain_http.py).
-        transport=PlainHttpTransport(fallback, limits),
+        transport=PlainHttpTransport(fallback, limits, egress),
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         trust_env=trust_env,  # no proxy from the environment unless asked
@@ -199,10 +203,13 @@ class KeptAliveStream(httpcore.AsyncNetworkStream):
 
 
 class KeptAliveBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's AnyIO backend, its streams wrapped in `KeptAliveStream`."""
+    """httpcore's AnyIO backend, its streams wrapped in `KeptAliveStream`, connecting only
+    where the egress policy allows (TLS still checks the URL's name: httpcore passes it as
+    the server name, whichever address the stream reached)."""
 
-    def __init__(self) -> None:
+    def __init__(self, egress: EgressPolicy = PUBLIC_ONLY) -> None:
         self._inner = httpcore.AnyIOBackend()
+        self._egress = egress
 
     async def connect_tcp(
         self,
@@ -212,8 +219,24 @@ class KeptAliveBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return KeptAliveStream(stream)
+        try:
+            async with asyncio.timeout(timeout):
+                addresses = await self._egress.addresses(host, port)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host}") from None
+        except OSError as exc:  # refused, or the name did not resolve: httpx's ConnectError
+            raise httpcore.ConnectError(str(exc)) from exc
+        for i, address in enumerate(addresses):
+            try:
+                stream = await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError:
+                if i == len(addresses) - 1:
+                    raise
+            else:
+                return KeptAliveStream(stream)
+        raise AssertionError("unreachable: `addresses` returns at least one or raises")
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None

@@ -21,6 +21,7 @@ from dispatcher.push.batching import batch_id, merge_deliveries
 from dispatcher.push.breaker import BreakerState, CircuitBreaker
 from dispatcher.push.channels import Channel, WallClock
 from dispatcher.push.channels.base import BatchChannel
+from dispatcher.push.egress import PUBLIC_ONLY, EgressPolicy
 from dispatcher.push.endpoints import EndpointConfig
 from dispatcher.push.model import (
     Delivered,
@@ -57,6 +58,8 @@ class EngineConfig:
     # A channel call is bounded by the endpoint timeout plus this grace: httpx's timeouts
     # are per phase, so a server trickling bytes could otherwise hold a call open.
     call_grace: float = 1.0
+    # Which names may resolve inside the deployment (dispatcher/push/egress.py).
+    egress: EgressPolicy = PUBLIC_ONLY
 
 
 @dataclass(frozen=True, slots=True)

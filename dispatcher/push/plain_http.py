@@ -40,6 +40,8 @@ from typing import Generic, TypeVar, cast
 import httptools
 import httpx
 
+from dispatcher.push.egress import PUBLIC_ONLY, EgressPolicy
+
 R = TypeVar("R")
 
 _PASS_THROUGH = frozenset({b"transfer-encoding", b"expect", b"upgrade"})
@@ -207,9 +209,15 @@ class Origin(Generic[R]):
     """The connections to one `host:port` (None in `limits`: no limit)."""
 
     def __init__(
-        self, host: str, port: int, limits: httpx.Limits, connection: Callable[[], Connection[R]]
+        self,
+        host: str,
+        port: int,
+        limits: httpx.Limits,
+        connection: Callable[[], Connection[R]],
+        egress: EgressPolicy = PUBLIC_ONLY,
     ) -> None:
         self.host, self.port = host, port
+        self.egress = egress
         self.max_connections = limits.max_connections or _UNLIMITED
         keepalive = limits.max_keepalive_connections
         self.max_keepalive = _UNLIMITED if keepalive is None else keepalive
@@ -259,7 +267,7 @@ class Origin(Generic[R]):
         try:
             loop = asyncio.get_running_loop()
             async with asyncio.timeout(timeout):
-                _, conn = await loop.create_connection(self.connection, self.host, self.port)
+                conn = await self._open(loop)
         except TimeoutError:
             raise httpx.ConnectTimeout(f"connecting to {self.host}:{self.port}") from None
         except OSError as exc:
@@ -270,6 +278,20 @@ class Origin(Generic[R]):
         self.open.add(conn)
         self.opened += 1
         return conn
+
+    async def _open(self, loop: asyncio.AbstractEventLoop) -> Connection[R]:
+        """A connection to the first address that answers, of those the egress policy
+        allows for the host (a name resolved once, here: see dispatcher/push/egress.py)."""
+        failed: OSError | None = None
+        for address in await self.egress.addresses(self.host, self.port):
+            try:
+                _, conn = await loop.create_connection(self.connection, address, self.port)
+            except OSError as exc:
+                failed = exc
+            else:
+                return conn
+        assert failed is not None  # `addresses` returns at least one or raises
+        raise failed
 
     def _fresh(self, conn: Connection[R], now: float) -> bool:
         return self.expiry is None or now - conn.idle_since < self.expiry
@@ -309,9 +331,15 @@ class Origin(Generic[R]):
 class PlainHttpTransport(httpx.AsyncBaseTransport):
     """http:// requests on our own kept-alive connections; the rest to `fallback`."""
 
-    def __init__(self, fallback: httpx.AsyncBaseTransport, limits: httpx.Limits) -> None:
+    def __init__(
+        self,
+        fallback: httpx.AsyncBaseTransport,
+        limits: httpx.Limits,
+        egress: EgressPolicy = PUBLIC_ONLY,
+    ) -> None:
         self.fallback = fallback
         self.limits = limits
+        self.egress = egress
         self.origins: dict[tuple[str, int], Origin[httpx.Response]] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -325,7 +353,7 @@ class PlainHttpTransport(httpx.AsyncBaseTransport):
         key = (url.host, url.port or 80)
         origin = self.origins.get(key)
         if origin is None:
-            origin = self.origins[key] = Origin(*key, self.limits, _HttpxConnection)
+            origin = self.origins[key] = Origin(*key, self.limits, _HttpxConnection, self.egress)
         body = await request.aread()
         head = [request.method.encode("ascii"), b" ", url.raw_path, b" HTTP/1.1\r\n"]
         for name, value in request.headers.raw:
