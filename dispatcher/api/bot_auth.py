@@ -34,6 +34,11 @@ from dispatcher.record.edge import bot_calls
 from dispatcher.record.edge.intake import WebhookId
 
 PURGE_EVERY_S = 60.0
+# How long a claimed webhook-id (or platform delivery) is kept: until no timestamp it was
+# signed with can pass a freshness check again, for the laxest caller: DingTalk's window is
+# an hour (dispatcher/api/platforms/dingtalk.py), the signed bots' five minutes. Pinned
+# against every adapter's window by tests/security/test_platform_redelivery.py.
+REPLAY_CLAIMS_KEPT_S = 2 * 3600.0
 _DECOY_KEY = secrets.token_bytes(32)  # per process; never matches a real bot's signature
 
 
@@ -92,7 +97,7 @@ async def _purge_now_and_then(deps: ApiDeps) -> None:
     now = deps.wall()
     if now - deps.last_purge > PURGE_EVERY_S:
         deps.last_purge = now
-        await bot_calls.purge(await deps.pool(), float(2 * ws.TOLERANCE_S))
+        await bot_calls.purge(await deps.pool(), REPLAY_CLAIMS_KEPT_S)
 
 
 async def _claim_webhook_id(deps: ApiDeps, bot_id: str, webhook_id: str) -> None:

@@ -24,8 +24,8 @@ from dispatcher.api.platforms import routes
 from dispatcher.classify import classify
 from dispatcher.groupchat import texts
 from dispatcher.groupchat.bots import BotConfig, BotRegistry, GroupPlace, PlatformConfig
+from dispatcher.record.edge import bot_calls, intake
 from dispatcher.record.edge import group_threads as threads
-from dispatcher.record.edge import intake
 from dispatcher.settings import Settings
 from schemas.commands import CancelRequest, Command, SubmitRequest
 from tests.support import platform_callbacks as pc
@@ -73,6 +73,9 @@ def app(sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Any:
 
     async def nothing(*args: Any, **kwargs: Any) -> None: ...
 
+    async def claimed(*args: Any, **kwargs: Any) -> bool:
+        return True  # each message's cancel is new here (tests/unit/test_platform_redelivery.py)
+
     async def submit(db: Any, **kwargs: Any) -> intake.Submitted:
         return intake.Submitted(claimed=True, earlier=None)
 
@@ -80,6 +83,8 @@ def app(sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(threads, "record", nothing)
     monkeypatch.setattr(routes, "claim_webhook_id", nothing)  # the replay claim
     monkeypatch.setattr(intake, "submit", submit)
+    monkeypatch.setattr(bot_calls, "claim_key", claimed)  # the cancel's idempotency key
+    monkeypatch.setattr(bot_calls, "store_answer", nothing)
     settings = Settings()
     bot = BotConfig(
         bot_id=BOT,

@@ -3,10 +3,13 @@
 Order: an unsigned callback the adapter would have to decrypt first (Feishu's URL check)
 takes a token from its own small bucket; the adapter checks signature, freshness and
 decryption (no I/O); then the bot's rate limit; then the signed delivery is claimed once
-(an exact re-send is 409 `replayed`; the claim is released if we fail with a 5xx); then
-the message goes to the same intake as `POST /v1/messages` (a platform retry carries the
-same message id: the stored answer comes back, nothing is dispatched twice); a requester's
-"不用了" cancels their open request only when the classifier finds no help request in it.
+(an exact re-send is 409 `replayed`; the claim is released when we answer with an error,
+a 429 included, so the platform's re-send of that very delivery is read again); then the
+message goes to the same intake as `POST /v1/messages` (a platform retry carries the same
+message id: the stored answer comes back, nothing is dispatched twice); a requester's
+"不用了" cancels their open request only when the classifier finds no help request in it,
+once per platform message (its answer is stored under the message id like a request's: a
+retry hours later must not cancel a request made since).
 Answers are 200 (platforms retry anything else), and the group gets its reply through the
 group-reply loop.
 """
@@ -14,18 +17,19 @@ group-reply loop.
 from __future__ import annotations
 
 import json
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from dispatcher.api import idempotency
 from dispatcher.api.bot_auth import Caller, claim_webhook_id, release_webhook_id
 from dispatcher.api.command_queue import send_command
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.messages import intake_chat_message
-from dispatcher.api.models import ChatMessageIn
+from dispatcher.api.models import ChatMessageIn, MessageOut
 from dispatcher.api.platforms import ADAPTERS
 from dispatcher.api.platforms.base import (
     CallbackRequest,
@@ -98,9 +102,10 @@ async def _callback(request: Request, platform: str, bot_id: str) -> Response:
         if isinstance(inbound, Ignored):
             return JSONResponse({"ignored": inbound.what})
         return await _message(request, deps, bot, inbound)
-    except BaseException as exc:
-        if not isinstance(exc, HTTPException) or exc.status_code >= 500:
-            await release_webhook_id(deps, bot.bot_id, inbound.replay_key)
+    except BaseException:
+        # Nothing was accepted for this delivery (a 429 from the group's limit, a 503, a
+        # crash): the platform re-sends it unchanged, and that re-send must be read.
+        await release_webhook_id(deps, bot.bot_id, inbound.replay_key)
         raise
 
 
@@ -186,13 +191,33 @@ async def _cancel_if_asked(
     an emergency is dispatched as one, never taken for a cancel."""
     if not texts.cancels(msg.text, found):
         return None
-    open_id = await threads.open_request_of(pool, bot.bot_id, msg.group_id, msg.sender.id)
-    if open_id is None:
-        return None
-    community = bot.groups[msg.group_id].community_id
-    cancel = CancelRequest(request_id=open_id, by=Party.REQUESTER, reason="群内回复取消")
-    await send_command(deps, cancel, community)
-    return JSONResponse({"is_request": False, "cancelled": open_id})
+    # Once per message: a platform re-sends a delivery it saw fail, with a new signature,
+    # up to hours later (Feishu: 15 s, 5 min, 1 h, 6 h), when "the requester's open
+    # request" may be a newer one. Its first answer, "cancelled nothing" included, is kept.
+    key = f"cancel:{msg.group_id}:{msg.message_id}"
+    prior = await idempotency.begin(
+        pool, bot.bot_id, key, idempotency.fingerprint(msg.model_dump(mode="json"))
+    )
+    if isinstance(prior, idempotency.StoredAnswer):
+        return JSONResponse(
+            prior.body, status_code=prior.status_code, headers={"Idempotent-Replayed": "true"}
+        )
+    assert prior is None  # a cancel's answer is stored final, never in flight
+    try:
+        open_id = await threads.open_request_of(pool, bot.bot_id, msg.group_id, msg.sender.id)
+        body: dict[str, Any]
+        if open_id is None:  # nothing to cancel: the plain not-a-request answer
+            body = MessageOut(is_request=False).model_dump(mode="json")
+        else:
+            community = bot.groups[msg.group_id].community_id
+            cancel = CancelRequest(request_id=open_id, by=Party.REQUESTER, reason="群内回复取消")
+            await send_command(deps, cancel, community)
+            body = {"is_request": False, "cancelled": open_id}
+    except BaseException:
+        await idempotency.abandon(pool, bot.bot_id, key)
+        raise
+    await idempotency.finish(pool, bot.bot_id, key, 200, body)
+    return JSONResponse(body)
 
 
 def _replayed(response: Response) -> list[tuple[str, str]]:
