@@ -65,7 +65,8 @@ class HelpRequestIn(Body):
         default=None,
         exclude_if=lambda v: v is None,
         description=(
-            "true: someone's life is at risk; the reply tells the requester to call the "
+            "true: someone's life is at risk: the request is critical, and the reply tells "
+            "the requester to call the "
             "emergency number now, and neighbours are still sent. Absent or false: derived "
             "from category and urgency, and a fire, a weapon or an unconscious person named "
             "in `text` makes the request critical and life-threatening with that number "

@@ -58,13 +58,16 @@ def spec_from(
     alarm: Classification | None = None,
 ) -> RequestSpec:
     """`alarm`: `emergency_said(body)`; it only ever raises (critical, life-threatening,
-    its number), as the floor does for a chat message."""
+    its number), as the floor does for a chat message. A bot's `life_threatening: true`
+    raises the urgency too: its requester is told neighbours are coming, so its ladder
+    rings at the critical pace and through do-not-disturb."""
+    life_threatening = bool(body.life_threatening or alarm)
     return RequestSpec(
         request_id=request_id,
         community_id=body.place.community_id,
         place=PlacePath(**body.place.model_dump()),
         category=body.category,
-        urgency=Urgency.CRITICAL if alarm else body.urgency,
+        urgency=Urgency.CRITICAL if life_threatening else body.urgency,
         skills=tuple(dict.fromkeys(body.skills)),
         helpers_needed=body.helpers_needed,
         text=body.text,
@@ -72,7 +75,7 @@ def spec_from(
         requester_helper_id=body.requester_helper_id,
         prefer_gender=body.prefer_gender,
         prefer_party_member=body.prefer_party_member,
-        life_threatening=True if body.life_threatening or alarm else None,
+        life_threatening=True if life_threatening else None,
         emergency_number=alarm.emergency_number if alarm else None,
         source=source,
     )

@@ -62,8 +62,17 @@ PHONE = re.compile(r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
 UNIT = re.compile(r"^(\d{1,2}|[一二三四五六七八九十])\s*(?:单元)?$")
 CN_DIGITS = {c: str(i) for i, c in enumerate("一二三四五六七八九十", start=1)}
+# The words before an hour that say which half of the day it is in, longest first
+# (傍晚 before 晚, 半夜 before 夜): "晚上10点" is 22:00, "晚上12点" midnight, "凌晨1点" 01:00.
+_HALF_OF_DAY = {
+    **dict.fromkeys(("半夜", "凌晨", "清晨", "早上", "早晨", "上午", "早"), "morning"),
+    **dict.fromkeys(("下午", "傍晚"), "afternoon"),
+    **dict.fromkeys(("晚上", "晚间", "夜间", "夜里", "夜晚", "晚", "夜"), "evening"),
+}
+_CUE = re.compile("|".join(sorted(_HALF_OF_DAY, key=len, reverse=True)))
 _TIME_RANGE = re.compile(
-    r"(\d{1,2})(?:[:：](\d{2}))?\s*点?\s*[-~至到—]\s*(\d{1,2})(?:[:：](\d{2}))?"
+    r"(?P<h1>\d{1,2})(?:[:：](?P<m1>\d{2}))?\s*点?\s*[-~至到—]\s*"
+    rf"(?P<cue2>{_CUE.pattern})?\s*(?P<h2>\d{{1,2}})(?:[:：](?P<m2>\d{{2}}))?"
 )
 _DAY = r"(?:周|星期)([一二三四五六日天])"
 _DAY_SPAN = re.compile(_DAY + r"\s*[至到~-]\s*(?:周|星期)?([一二三四五六日天])")
@@ -108,15 +117,43 @@ def _weekdays(text: str) -> tuple[int, ...] | None:
     return None
 
 
+def _hour(hour: int, cue: str | None) -> int:
+    """A written hour on the 24-hour clock (24: midnight) after its half-of-day word."""
+    half = _HALF_OF_DAY.get(cue or "")
+    if hour == 12 and half in ("morning", "evening"):
+        return 0 if half == "morning" else 24  # 凌晨12点 / 晚上12点: midnight
+    if hour < 12 and half in ("afternoon", "evening"):
+        return hour + 12
+    return hour
+
+
+def _start_cue(text: str, m: re.Match[str]) -> str | None:
+    """The half-of-day word nearest before the range ("工作日晚上10点-6点"), else one after a
+    range on the 12-hour clock ("10-6点夜班"; "8-18点，晚上不行" names no half of the day)."""
+    before = _CUE.findall(text[: m.start()])
+    if before:
+        return str(before[-1])
+    after = _CUE.search(text[m.end() :])
+    return after.group() if after and max(int(m["h1"]), int(m["h2"])) <= 12 else None
+
+
+def _range(text: str, m: re.Match[str]) -> TimeWindow:
+    h1, m1, h2, m2 = int(m["h1"]), int(m["m1"] or 0), int(m["h2"]), int(m["m2"] or 0)
+    if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
+        raise ValueError("time out of range")
+    cue = _start_cue(text, m)
+    start = _hour(h1, cue)
+    end = _hour(h2, m["cue2"] or cue)
+    if not m["cue2"] and (end, m2) <= (start, m1):
+        # "晚上10点-6点": an end before the evening's start is the next morning's hour.
+        end = h2
+    return TimeWindow(start=time(start % 24, m1), end=time(end % 24, m2))
+
+
 def _window(text: str) -> TimeWindow | None:
     m = _TIME_RANGE.search(text)
     if m:
-        h1, m1, h2, m2 = int(m[1]), int(m[2] or 0), int(m[3]), int(m[4] or 0)
-        if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
-            raise ValueError("time out of range")
-        if ("晚" in text or "下午" in text) and h1 < 12 and h2 <= 12:
-            h1, h2 = h1 + 12, h2 + 12  # "晚上7-10点"
-        return TimeWindow(start=time(h1 % 24, m1), end=time(h2 % 24, m2))
+        return _range(text, m)
     for words, start, end in (
         (("全天", "随时", "24小时"), time(0), time(0)),
         (("上午",), time(8), time(12)),

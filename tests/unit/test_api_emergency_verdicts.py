@@ -309,9 +309,10 @@ async def test_a_bot_can_say_a_request_is_life_threatening(api: Api) -> None:
     assert unsaid["advise_emergency_call"] is False and unsaid["emergency_number"] is None
     said = await api.structured(**body, life_threatening=True)
     assert_calls(said, "120")
+    # Said life-threatening, it is critical: the reply promises neighbours are coming.
     assert [(s.life_threatening, s.urgency) for s in api.sink.specs()] == [
         (None, Urgency.URGENT),
-        (True, Urgency.URGENT),
+        (True, Urgency.CRITICAL),
     ]
 
 
