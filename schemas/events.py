@@ -287,6 +287,11 @@ class ReferredToEmergency(Wire):
     type: Literal["referred_to_emergency"] = "referred_to_emergency"
     to: ReferralTarget
     step: int
+    # Neighbours assigned to come in person and not done yet (a team leader's members
+    # counted): the group then hears that help is on its way, and still to call. Left out
+    # of the JSON at 0: records written before it decode, and readers that refuse unknown
+    # fields still read the events without anybody coming.
+    helpers_coming: int = Field(default=0, ge=0, exclude_if=unset)
 
 
 class HelperWithdrawn(Wire):

@@ -101,18 +101,31 @@ def top_up(fx: Effects, d: RequestDraft, need_indexes: set[int]) -> None:
 
 
 def starved(d: RequestDraft) -> bool:
-    """Some unfilled need has no offer waiting for an answer."""
+    """Waiting out the current offer rung cannot help: a need in person (presence) has no
+    offer waiting for an answer, or no open need has one at all.
+
+    A starved remote need (a nurse or doctor by phone) alone does not count: its search
+    read the whole community from the first wave, so a wider ring finds nobody new for it,
+    and climbing would only rush the needs in person through every ring, the whistle and
+    the group at once. It waits, searched again at each rung, for the whistle at its
+    normal time, when staff can help. Unless nothing at all is being waited for (only
+    remote needs are open, e.g. a nurse by phone whom nobody can give): then the request
+    climbs to the whistle now, as any request with nobody left to ask does."""
     pending: set[int] = set()
     for o in d.offers:
         if o.status is OfferStatus.OPEN:
             pending.update(o.need_indexes)
-    return any(i not in pending for i in d.open_needs())
+    open_needs = d.open_needs()
+    idle = [i for i in open_needs if i not in pending]
+    if any(not d.remote[i] for i in idle):
+        return True
+    return bool(open_needs) and len(idle) == len(open_needs)
 
 
 def widen_if_starved(fx: Effects, d: RequestDraft) -> None:
     """Waiting out a ring in which nobody is left to answer only loses time: when an
-    offer ring leaves a need with no pending offer (the ring is empty, or its last
-    candidate declined or could not be reached), climb to the next rung now."""
+    offer ring leaves the request starved (the ring is empty, or its last candidate
+    declined or could not be reached), climb to the next rung now."""
     steps = d.plan.steps
     if (
         d.status is RequestStatus.OPEN
@@ -163,7 +176,19 @@ def _refer_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
     # where this kind of request is handed on.
     number = d.spec.emergency()
     to = ReferralTarget(number.value) if number is not None else entry(d.spec.category).referral
-    fx.emit(ReferredToEmergency(to=to, step=d.step), d.request_id)
+    fx.emit(
+        ReferredToEmergency(to=to, step=d.step, helpers_coming=_helpers_coming(d)), d.request_id
+    )
+
+
+def _helpers_coming(d: RequestDraft) -> int:
+    """How many assigned neighbours are coming in person and not done: not a remote
+    helper, who calls."""
+    return sum(
+        a.slots_held
+        for a in d.active_assignments()
+        if not d.remote[a.need_index] and a.done_at is None
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ _REFERRAL = {
     ReferralTarget.PROPERTY: "已转交物业处理。",
     ReferralTarget.DEPARTMENT: "已转交相关部门处理。",
 }
+_NUMBERS = (ReferralTarget.AMBULANCE, ReferralTarget.POLICE, ReferralTarget.FIRE)
 # Requests that end: the thread closes, later messages from the sender are new requests.
 CLOSING = (RequestResolved, RequestCancelled, RequestExpired, RequestReferred)
 
@@ -48,6 +49,15 @@ def hotline_text(hotlines: Sequence[Hotline]) -> str:
 
 def notified(count: int) -> str:
     return f"已通知{count}位附近邻居，请稍候。"
+
+
+def _referral_text(body: ReferredToEmergency) -> str:
+    """The emergency rung's message. With a neighbour on the way the group is not told
+    nobody comes, and is still told to call: a neighbour never replaces 120/110/119."""
+    if not body.helpers_coming:
+        return "暂时没有邻居能及时赶到。" + _REFERRAL[body.to]
+    still = "但仍" if body.to in _NUMBERS else "同时"
+    return "已有邻居在路上，" + still + _REFERRAL[body.to]
 
 
 def update_for(event: Event, hotlines: Sequence[Hotline] = ()) -> str | None:
@@ -84,7 +94,7 @@ def update_for(event: Event, hotlines: Sequence[Hotline] = ()) -> str | None:
         # The role only (网格员, 物业…), never who: the group hears that someone came.
         return f"{ROLE_ZH.get(body.role, '社区')}已报到，正在协助处理。"
     if isinstance(body, ReferredToEmergency):
-        return "暂时没有邻居能及时赶到。" + _REFERRAL[body.to] + hotline_text(hotlines)
+        return _referral_text(body) + hotline_text(hotlines)
     if isinstance(body, RequestResolved):
         return "求助已解决，谢谢各位邻居！"
     if isinstance(body, RequestCancelled):

@@ -207,7 +207,8 @@ def check_slots_and_offers(state) -> None:
 def check_no_idle_offer_ring(state, now) -> None:
     """Nobody waits out an offer ring for nothing: an open request on an offer rung has,
     for every unfilled need, an offer still waiting for an answer, or nobody eligible
-    left to ask in the whole community."""
+    left to ask in the whole community; a remote need excepted while another need's
+    offers are out (it is searched community-wide again at the next rung)."""
     for r in state.requests.values():
         steps = r.plan.steps
         if r.status is not RequestStatus.OPEN or r.step >= len(steps):
@@ -223,6 +224,10 @@ def check_no_idle_offer_ring(state, now) -> None:
         for i, need in enumerate(needs):
             filled = sum(a.slots_held for a in r.assignments if a.active and a.need_index == i)
             if filled >= need.count or i in pending:
+                continue
+            if need.remote and pending:
+                # The ring waits for another need; this one's search read the whole
+                # community and reads it again at the next rung (ladder.starved).
                 continue
             left = state.index.search(ctx, need, Ring.COMMUNITY, 1, offered)
             assert not left, f"need {i} idles on {steps[r.step].ring} while {left} could be asked"
