@@ -457,7 +457,7 @@ class DispatchAgent:
             # partition (else it stayed, and came back with the next rebuild or recovery).
             key = rid.encode()
             with reading_any_partition():
-                raw = table.get(key)
+                raw = self.rt.table_value(table, key)
             if raw is None:
                 continue
             partition, _ = decode_record(raw)

@@ -9,9 +9,10 @@ later recovery where the local data stands, so recovery reads the changelog from
 Here the newest offset per partition is kept in memory and written when a second has passed
 since the last write, before Faust closes a partition's database (a revocation) and at stop; a
 reset forgets them with the data. An offset written late is never ahead of the data: a record's
-value is in RocksDB before Kafka acknowledges the record (`streams/changelog_writes.py` stores,
-then sends; Faust's `Table.on_key_set` hands it to its buffer, then stores), so the stored
-offset is always at or behind what the database holds. A crash between two writes leaves it
+value is in RocksDB before its offset is set (`streams/changelog_writes.py` stores the value on
+Kafka's acknowledgement, then sets the offset; Faust's `Table.on_key_set` hands it to its
+buffer, then stores, and the offset comes with the acknowledgement), so the stored offset is
+always at or behind what the database holds. A crash between two writes leaves it
 behind by up to a second of records, which the next recovery reads from the changelog again;
 applying a record whose value the database already holds changes nothing (the same value, in
 the same order, the newest last). `tests/unit/test_faust_store.py`; the upstream methods this relies

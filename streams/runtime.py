@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from schemas.events import Event
 from schemas.party import PartyFirst
 from schemas.plans import EscalationPlan
 from schemas.vocab import Urgency
-from streams.changelog_writes import set_item
+from streams.changelog_writes import set_item, table_items, table_value
 from streams.decoded_events import DecodedEvents
 from streams.faust_recovery import SeekFirstRecovery
 from streams.state_store import WorkerState
@@ -91,6 +91,10 @@ class WorkerRuntime:
     # `table[key] = value` for the dispatch agent's writes; the worker's writes its changelog
     # records straight to aiokafka (streams/changelog_writes.py).
     write_table: Callable[[Any, bytes, bytes], Awaitable[None]] = set_item
+    # What the tables hold, the writes awaiting Kafka's acknowledgement included (the store
+    # takes a value only once its changelog record is acknowledged).
+    table_items: Callable[[Any], Iterable[tuple[bytes, bytes]]] = table_items
+    table_value: Callable[[Any, bytes], bytes | None] = table_value
     # The dispatch agent hands each decision's events here once Kafka acknowledged them, in
     # the order decided: the notify agent's early pushes (streams/notify.py), when on.
     emitted: Callable[[Sequence[Event]], None] = lambda events: None
@@ -135,8 +139,8 @@ class WorkerRuntime:
 
     def _rebuild(self, partitions: frozenset[int], generation: int) -> None:
         self.state = WorkerState.rebuild(
-            self.requests_table.items(),
-            self.helpers_table.items(),
+            self.table_items(self.requests_table),
+            self.table_items(self.helpers_table),
             partitions,
             generation,
             plans=self.plans,

@@ -67,7 +67,8 @@ def build_worker(
         plans=scaled_plans(settings.plan_time_scale),
         party_first=dict(settings.party_first),
     )
-    rt.write_table = ChangelogWriter(app).write
+    writer = ChangelogWriter(app)
+    rt.write_table, rt.table_items, rt.table_value = writer.write, writer.items, writer.value
     rt.state.core.plans = rt.plans
     rt.state.core.party_first = rt.party_first
     rt.state.core.communities = rt.communities

@@ -60,7 +60,7 @@ def world(tmp_path: Path) -> tuple[Any, Any, Producer, Monitor, list[int]]:
     return app, table, producer, monitor, exits
 
 
-async def test_a_write_stores_sends_counts_and_keeps_the_acknowledged_offset(
+async def test_a_write_sends_counts_and_stores_once_kafka_has_it(
     tmp_path: Path,
 ) -> None:
     app, table, producer, monitor, exits = world(tmp_path)
@@ -71,23 +71,75 @@ async def test_a_write_stores_sends_counts_and_keeps_the_acknowledged_offset(
     await writer.write(table, b"h1", b'{"p":2}')
     [(sent_topic, value, key, partition, future)] = producer.sent
     assert (sent_topic, value, key, partition) == (topic, b'{"p":2}', b"h1", 2)
-    # In partition 2's database, and only there.
-    assert Store._get(table.data, b"h1") == b'{"p":2}'
-    with reading_any_partition():
-        assert table.data[b"h1"] == b'{"p":2}'
-    assert table.data._key_index[b"h1"] == 2
-    other = Event(1)
-    set_current_event(other)
+    # Not in the store before Kafka has the record (a worker killed now, restarted on this
+    # data directory, must not find it there: the changelog may never get it); this
+    # process reads it meanwhile.
     assert Store._get(table.data, b"h1") is None
+    with reading_any_partition():
+        assert writer.value(table, b"h1") == b'{"p":2}'
+        assert dict(writer.items(table)) == {b"h1": b'{"p":2}'}
     assert monitor.messages_sent_by_topic[topic] == 1
     assert monitor.tables["helpers"].keys_updated == 1
     tp = TopicPartition(topic, 2)
     assert table.data.persisted_offset(tp) is None  # not before Kafka has it
+    del event  # the acknowledgement comes when the writing event is long gone
+    set_current_event(Event(0))
     ack(future, topic, 2, 41)
     await asyncio.sleep(0)  # the done callback
+    # In partition 2's database, and only there.
+    two, one = Event(2), Event(1)
+    set_current_event(two)
+    assert Store._get(table.data, b"h1") == b'{"p":2}'
+    assert table.data._key_index[b"h1"] == 2
+    set_current_event(one)
+    assert Store._get(table.data, b"h1") is None
+    with reading_any_partition():
+        assert table.data[b"h1"] == writer.value(table, b"h1") == b'{"p":2}'
+    assert writer._held == {id(table): {}}
     assert table.data.persisted_offset(tp) == 41
     assert len(monitor.send_latency) == 1 and monitor.send_errors == 0
     assert exits == []
+
+
+async def test_writes_awaiting_kafka_are_read_newest_first_and_stored_in_order(
+    tmp_path: Path,
+) -> None:
+    app, table, producer, _, exits = world(tmp_path)
+    writer = ChangelogWriter(app, exit_process=exits.append)
+    topic = table.changelog_topic.get_topic_name()
+    event = Event(1)
+    set_current_event(event)
+    await writer.write(table, b"r1", b"v1")
+    await writer.write(table, b"r1", b"v2")
+    await writer.write(table, b"r2", b"w1")
+    with reading_any_partition():
+        assert writer.value(table, b"r1") == b"v2"
+        ack(producer.sent[0][-1], topic, 1, 7)
+        await asyncio.sleep(0)
+        assert table.data[b"r1"] == b"v1"  # the first acknowledged
+        assert writer.value(table, b"r1") == b"v2"  # the second still awaited
+        assert dict(writer.items(table)) == {b"r1": b"v2", b"r2": b"w1"}
+        ack(producer.sent[1][-1], topic, 1, 8)
+        ack(producer.sent[2][-1], topic, 1, 9)
+        await asyncio.sleep(0)
+        assert (table.data[b"r1"], table.data[b"r2"]) == (b"v2", b"w1")
+    assert writer._held == {id(table): {}} and exits == []
+
+
+async def test_a_send_that_raises_holds_nothing(tmp_path: Path) -> None:
+    app, table, producer, _, exits = world(tmp_path)
+    writer = ChangelogWriter(app, exit_process=exits.append)
+
+    async def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("metadata not ready")
+
+    producer.send = refuse  # type: ignore[method-assign]
+    event = Event(0)
+    set_current_event(event)
+    with pytest.raises(RuntimeError):
+        await writer.write(table, b"r1", b"v1")
+    with reading_any_partition():
+        assert writer.value(table, b"r1") is None and list(writer.items(table)) == []
 
 
 @pytest.mark.parametrize("how", ["refused", "cancelled"])
@@ -107,6 +159,7 @@ async def test_a_record_kafka_did_not_take_stops_the_worker(tmp_path: Path, how:
     assert exits == [EXIT_CHANGELOG_LOST]
     assert monitor.send_errors == 1
     assert table.data.persisted_offset(TopicPartition(topic, 3)) is None
+    assert Store._get(table.data, b"h1") is None  # never stored what Kafka did not take
 
 
 async def test_a_write_outside_an_event_is_refused(tmp_path: Path) -> None:
