@@ -6,8 +6,9 @@ covers the timestamp only, not the body: an exact re-send is refused (the route 
 header pair + body once), but a captured header pair could carry another body within the
 hour; TLS and the 1-hour window are what protect it, and the reply goes only to a
 `sessionWebhook` under the configured prefixes. Body: `msgId`, `conversationId`,
-`conversationType` ("2" = group), `senderStaffId`, `senderNick`, `text.content`,
-`sessionWebhook(ExpiredTime)`.
+`conversationType` ("2" = group), `senderStaffId`, `senderNick`, `text.content` (or, for
+text with pictures, `msgtype` "richText" and the text items of `content.richText`, read
+as dingtalk-stream's `ChatbotMessage.get_text_list` reads them), `sessionWebhook(ExpiredTime)`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import Any
 
 from dispatcher.api.platforms.base import (
     CallbackRequest,
@@ -56,8 +58,8 @@ class DingTalkAdapter:
         # The sign does not cover the body: two messages may share a millisecond (and so a
         # sign), so the exact delivery (header pair + body) is what may come only once.
         replay_key = f"dingtalk:{ts}:{given}:{hashlib.sha256(req.body).hexdigest()}"
-        text = (doc.get("text") or {}).get("content") if isinstance(doc.get("text"), dict) else None
-        if doc.get("msgtype") != "text" or not doc.get("msgId") or not isinstance(text, str):
+        text = _chat_text(doc)
+        if text is None or not doc.get("msgId"):
             return Ignored(replay_key, f"dingtalk {doc.get('msgtype') or 'event'}")
         hook = doc.get("sessionWebhook")
         expires = epoch_ms(doc.get("sessionWebhookExpiredTime"), "sessionWebhookExpiredTime")
@@ -74,3 +76,25 @@ class DingTalkAdapter:
                 expires_at_ms=expires,
             ),
         )
+
+
+def _chat_text(doc: dict[str, Any]) -> str | None:
+    """The text of a `text` message, or the text items of a `richText` one (text with
+    pictures) joined in order; None when there is none (an event, a picture alone)."""
+    if doc.get("msgtype") == "text":
+        content = _obj(doc, "text").get("content")
+        return content if isinstance(content, str) else None
+    if doc.get("msgtype") != "richText":
+        return None
+    items = _obj(doc, "content").get("richText")
+    parts = [
+        item["text"]
+        for item in (items if isinstance(items, list) else [])
+        if isinstance(item, dict) and isinstance(item.get("text"), str)
+    ]
+    return "\n".join(parts) if any(p.strip() for p in parts) else None
+
+
+def _obj(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    value = doc.get(name)
+    return value if isinstance(value, dict) else {}

@@ -6,7 +6,8 @@ nonce + encrypt key + raw body) is required, checked before decryption; only the
 may come unsigned (Feishu's docs exempt it), so an unsigned body is decrypted first: the
 route rate limits those (`unverified`) and every way one fails gets one answer (no
 padding oracle). Feishu expects 200 within 3 s and retries (15 s, 5 min, 1 h, 6 h) with
-the same event_id; the message id dedupes them.
+the same event_id; the message id dedupes them. Chat text comes as `text`, or as `post`
+(rich text, e.g. text with pictures): its title and text elements are the message.
 """
 
 from __future__ import annotations
@@ -173,12 +174,10 @@ class FeishuAdapter:
         event = _obj(doc, "event")
         message = _obj(event, "message")
         ids = _obj(_obj(event, "sender"), "sender_id")
-        if message.get("message_type") != "text" or not message.get("message_id"):
-            return Ignored(replay_key, f"feishu {message.get('message_type') or 'message'}")
-        content = _json(str(message.get("content") or "{}"), "message.content")
-        text = content.get("text")
-        if not isinstance(text, str):
-            raise malformed("message.content has no text")
+        kind = message.get("message_type")
+        text = _chat_text(message) if message.get("message_id") else None
+        if text is None:
+            return Ignored(replay_key, f"feishu {kind or 'message'}")
         return InboundMessage(
             group_id=str(message.get("chat_id") or ""),
             message_id=str(message["message_id"]),
@@ -189,3 +188,49 @@ class FeishuAdapter:
             is_group=message.get("chat_type", "group") == "group",
             reply=ReplyHint(reply_to=str(message["message_id"])),
         )
+
+
+def _chat_text(message: dict[str, Any]) -> str | None:
+    """The text of a `text` or `post` message; None for other types and for a post
+    without any text (a picture alone)."""
+    kind = message.get("message_type")
+    if kind not in ("text", "post"):
+        return None
+    content = _json(str(message.get("content") or "{}"), "message.content")
+    if kind == "post":
+        return _post_text(content)
+    text = content.get("text")
+    if not isinstance(text, str):
+        raise malformed("message.content has no text")
+    return text
+
+
+def _post_text(content: dict[str, Any]) -> str | None:
+    """A post's title and paragraphs, one line each. Received posts are bare
+    (`{"title", "content"}`); sent ones are wrapped in a locale (`{"zh_cn": {…}}`), read
+    as Feishu's SDK reads them: the first locale."""
+    doc = (
+        content
+        if "content" in content
+        else next((v for v in content.values() if isinstance(v, dict)), {})
+    )
+    paragraphs = doc.get("content")
+    lines = [str(doc.get("title") or "")] + [
+        "".join(_element_text(e) for e in para if isinstance(e, dict))
+        for para in (paragraphs if isinstance(paragraphs, list) else [])
+        if isinstance(para, list)
+    ]
+    text = "\n".join(line for line in lines if line.strip())
+    return text or None
+
+
+def _element_text(element: dict[str, Any]) -> str:
+    tag = element.get("tag")
+    if tag in ("text", "code_block", "md"):
+        return str(element.get("text") or "")
+    if tag == "a":
+        return str(element.get("text") or element.get("href") or "")
+    if tag == "at":  # a text message's `@_user_N` placeholder, removed as there
+        who = str(element.get("user_id") or "")
+        return who if who.startswith("@_") else "@" + str(element.get("user_name") or who)
+    return ""  # pictures, media, emoji, rules: no text

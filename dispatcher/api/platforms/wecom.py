@@ -4,7 +4,9 @@ URL check: GET ?msg_signature&timestamp&nonce&echostr → the decrypted echostr.
 POST with the same query; body XML (`<Encrypt>`) or JSON (`{"encrypt": …}`, the newer
 robot API). Signature = SHA1 of the sorted [token, timestamp, nonce, ciphertext]. The
 decrypted message is XML (app / group robot) or JSON (smart robot). WeCom retries after
-5 s, three times, with the same MsgId.
+5 s, three times, with the same MsgId. Chat text comes as `text`, or as `mixed` (text and
+pictures: the text items, in order, are the message). `ChatType` tells a group from a
+one-to-one chat; a one-to-one chat carries a `ChatId` too.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hashlib
 import hmac
 import re
 import xml.etree.ElementTree as ET
+from typing import Any
 
 from dispatcher.api.platforms import crypto
 from dispatcher.api.platforms.base import (
@@ -111,11 +114,12 @@ class WeComAdapter:
         root = safe_xml(plain)
         kind = (_xml_text(root, "MsgType") or "").lower()
         msg_id = _xml_text(root, "MsgId")
-        if kind != "text" or not msg_id:
+        text = _xml_chat_text(root, kind)
+        if text is None or not msg_id:
             return Ignored(replay_key, f"wecom {kind or 'event'}")
         sender = _xml_text(root, "From/UserId", "FromUserName") or ""
         chat = _xml_text(root, "ChatId") or ""
-        text = _xml_text(root, "Text/Content", "Content") or ""
+        chat_type = (_xml_text(root, "ChatType") or "").strip()
         return InboundMessage(
             group_id=chat or sender,
             message_id=msg_id,
@@ -123,7 +127,9 @@ class WeComAdapter:
             sender_name=_xml_text(root, "From/Name"),
             text=_MENTION.sub("", text.strip()),
             replay_key=replay_key,
-            is_group=bool(chat),
+            # A one-to-one chat with the robot has a ChatId too: only ChatType tells them
+            # apart. An app's callback has neither (a member writing to the app).
+            is_group=chat_type == "group" if chat_type else bool(chat),
         )
 
     @staticmethod
@@ -131,11 +137,11 @@ class WeComAdapter:
         doc = json_document(plain, "the decrypted JSON")
         if not isinstance(doc, dict):
             raise malformed("the decrypted JSON is not an object")
-        if doc.get("msgtype") != "text" or not doc.get("msgid"):
+        text = _json_chat_text(doc)
+        if text is None or not doc.get("msgid"):
             return Ignored(replay_key, f"wecom {doc.get('msgtype') or 'event'}")
-        sender = str((doc.get("from") or {}).get("userid") or "")
+        sender = str(_obj(doc, "from").get("userid") or "")
         chat = str(doc.get("chatid") or "")
-        text = str((doc.get("text") or {}).get("content") or "")
         return InboundMessage(
             group_id=chat or sender,
             message_id=str(doc["msgid"]),
@@ -145,3 +151,49 @@ class WeComAdapter:
             replay_key=replay_key,
             is_group=doc.get("chattype", "group") == "group",
         )
+
+
+def _joined(parts: list[str]) -> str | None:
+    """The text parts of a text-and-pictures message, in order; None when there are none
+    (pictures only: nothing to read)."""
+    text = "\n".join(p for p in parts if p.strip())
+    return text or None
+
+
+def _xml_chat_text(root: ET.Element, kind: str) -> str | None:
+    """The chat text of a `text` or `mixed` message; None for anything else."""
+    if kind == "text":
+        return _xml_text(root, "Text/Content", "Content") or ""
+    if kind != "mixed":
+        return None
+    items = root.findall("MixedMessage/MsgItem")
+    return _joined(
+        [
+            _xml_text(item, "Text/Content") or ""
+            for item in items
+            if (_xml_text(item, "MsgType") or "").lower() == "text"
+        ]
+    )
+
+
+def _json_chat_text(doc: dict[str, Any]) -> str | None:
+    """The smart robot's JSON twin of `_xml_chat_text`: `text.content`, or the text
+    items of `mixed.msg_item`."""
+    kind = doc.get("msgtype")
+    if kind == "text":
+        return str(_obj(doc, "text").get("content") or "")
+    if kind != "mixed":
+        return None
+    items = _obj(doc, "mixed").get("msg_item")
+    return _joined(
+        [
+            str(_obj(item, "text").get("content") or "")
+            for item in (items if isinstance(items, list) else [])
+            if isinstance(item, dict) and item.get("msgtype") == "text"
+        ]
+    )
+
+
+def _obj(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    value = doc.get(name)
+    return value if isinstance(value, dict) else {}
