@@ -147,6 +147,19 @@ def health_view(samples: list[Sample], topics: dict[str, str], app_id: str) -> d
     }
 
 
+async def topic_partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of `topics`, from one metadata request. Not the consumer's
+    `partitions_for_topic`: a consumer that neither subscribes nor is assigned keeps no
+    metadata for a topic (None), which left the end offsets empty and every lag at 0. A
+    topic the broker does not know has no partitions here (error code, empty list)."""
+    described = await admin.describe_topics(topics)
+    return [
+        TopicPartition(str(t["topic"]), int(p["partition"]))
+        for t in described
+        for p in t["partitions"]
+    ]
+
+
 @dataclass
 class StreamHealth:
     """Samples the broker and the workers; one per API process, started on first use."""
@@ -201,11 +214,7 @@ class StreamHealth:
         workers = await asyncio.gather(*(self._probe(u) for u in self.worker_urls()))
         try:
             admin, consumer = await self._clients()
-            parts = [
-                TopicPartition(t, p)
-                for t in self.topics.values()
-                for p in (consumer.partitions_for_topic(t) or set())
-            ]
+            parts = await topic_partitions(admin, list(self.topics.values()))
             ends = await consumer.end_offsets(parts) if parts else {}
             committed: dict[tuple[str, str, int], int] = {}
             for group, topics in self.groups.items():

@@ -17,6 +17,7 @@ import pytest
 
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
+from tests.support.kafka import CommandProducer
 from tests.support.staff import (
     DISTRICT,
     bearer,
@@ -111,19 +112,59 @@ async def test_the_stream_health_view(api: LocalStack, client: httpx.AsyncClient
     await asyncio.sleep(2.5)  # a second sample: rates need two (the view samples ≤ 1 per 2 s)
     await recorded_request(client, A)
 
-    async def sampled() -> dict[str, Any] | None:
+    async def health() -> dict[str, Any]:
         r = await client.get("/ops/v1/health", headers=bearer(DISTRICT))
+        assert r.status_code == 200, r.text
         doc: dict[str, Any] = r.json()
+        return doc
+
+    async def sampled() -> dict[str, Any] | None:
+        doc = await health()
         return doc if doc["rates"] else None
 
     view = await eventually(sampled, what="two samples")
     commands = api.topic("commands")
-    lag = [x for x in view["lag"] if x["group"] == api.app_id and x["topic"] == commands]
+
+    def commands_lag(doc: dict[str, Any]) -> list[dict[str, Any]]:
+        return [x for x in doc["lag"] if x["group"] == api.app_id and x["topic"] == commands]
+
+    lag = commands_lag(view)
     assert lag and all(x["end"] >= x["committed"] >= 0 for x in lag)
     assert sum(x["end"] for x in lag) >= 2  # the helper and the requests went through
+    # The end offsets are the broker's: commands arrived between the two samples.
+    assert any(r["commands_per_s"] > 0 for r in view["rates"]), view["rates"]
     assert view["dead_letters"] == 0
     [worker] = [w for w in view["workers"] if w["url"]]
     assert (worker["name"], worker["alive"], worker["in_group"]) == ("worker-1", True, True)
     assert worker["partitions"], "the worker owns partitions"
     # A community's staff do not see the district's infrastructure.
     assert (await client.get("/ops/v1/health", headers=bearer(LI))).status_code == 403
+
+    # A record the worker cannot read is dead-lettered: the chart counts it.
+    async with CommandProducer(api.kafka_bootstrap, commands) as producer:
+        await producer.send_raw(A, b"not a command")
+
+    async def dead_lettered() -> int:
+        return int((await health())["dead_letters"])
+
+    assert await eventually(dead_lettered, what="the dead letter counted") == 1
+
+    # A stopped worker commits nothing: what the API queues meanwhile is lag on commands.
+    [proc] = api.workers()
+    proc.stop()
+    r = await client.post("/v1/requests", json=builders.request(A), headers=bearer(DISTRICT))
+    assert r.status_code == 202, r.text
+
+    async def lagging() -> list[dict[str, Any]] | None:
+        got = commands_lag(await health())
+        return got if sum(x["lag"] for x in got) > 0 else None
+
+    await eventually(lagging, what="the queued command shown as lag")
+    # Back at work, the worker catches up and the lag falls to 0 again.
+    api.start_worker()
+
+    async def caught_up() -> bool:
+        got = commands_lag(await health())
+        return bool(got) and sum(x["lag"] for x in got) == 0
+
+    await eventually(caught_up, timeout=120, what="the lag back to 0")

@@ -12,6 +12,7 @@ const I18N = {
     requests: "求助", urgency: "紧急程度", category: "类别", community: "社区", ring: "当前圈层",
     waiting: "等待", helpers: "已接单", offers: "已通知", status: "状态",
     no_requests: "暂无待处理求助", events: "实时动态", communities: "各社区今日",
+    open_shown: "仅显示最紧急的 {shown} 条，共 {total} 条待完成",
     whistles: "吹哨", expired: "超时未响应",
     claimed_by: "负责人", selected: "已选", claim: "接手", resolve: "已解决", cancel: "取消",
     refer: "转介", property: "物业", department: "部门", department_name: "部门名称",
@@ -43,6 +44,7 @@ const I18N = {
     simulation: "What-if report",
     category: "Category", community: "Community", ring: "Ring", waiting: "Waiting",
     helpers: "Helpers", offers: "Offers", status: "Status", no_requests: "No open requests",
+    open_shown: "Showing the {shown} most urgent of {total} open requests",
     events: "Live events", communities: "Communities today", whistles: "Whistles",
     expired: "Expired", "call-team": "Call team", team_name: "Team name",
     footer: "This service never replaces 120 / 110 / 119. No phone numbers, addresses or message text are shown.",
@@ -69,6 +71,10 @@ let lang = localStorage.getItem("dispatch.lang") === "en" ? "en" : "zh";
 const requests = new Map(); // request_id -> row data (from the snapshot, patched by events)
 const seenEvents = new Set();
 const MAX_EVENTS = 60;
+const URGENCY_RANK = { critical: 0, urgent: 1, normal: 2, low: 3 };
+// Open requests listed / open in all (the server caps the list, most urgent first); null
+// until the first snapshot.
+let openCount = null;
 
 const $ = (sel) => document.querySelector(sel);
 const t = (key) => I18N[lang][key] ?? key;
@@ -105,6 +111,7 @@ function applyLang() {
   setLive($("#live").dataset.state);
   renderRequests();
   renderEvents();
+  renderOpenCount();
 }
 
 function setLive(state) {
@@ -122,14 +129,29 @@ function cell(row, text, key, cls) {
   row.appendChild(td);
 }
 
+// Open before closed, then most urgent first (as the server picks the capped list), then oldest.
+function byUrgency(a, b) {
+  const ao = a.status === "open" ? 0 : 1;
+  const bo = b.status === "open" ? 0 : 1;
+  const rank = (r) => URGENCY_RANK[r.urgency] ?? 4;
+  return ao - bo || rank(a) - rank(b) || Date.parse(a.opened_at) - Date.parse(b.opened_at);
+}
+
+function renderOpenCount() {
+  if (!openCount) return;
+  const { shown, total } = openCount;
+  $("#s-open").textContent = total;
+  const note = $("#open-shown");
+  note.hidden = shown >= total;
+  note.dataset.shown = shown;
+  note.dataset.total = total;
+  note.textContent = t("open_shown").replace("{shown}", shown).replace("{total}", total);
+}
+
 function renderRequests() {
   const tbody = $("#requests tbody");
   const now = Date.now();
-  const rows = [...requests.values()].sort((a, b) => {
-    const ao = a.status === "open" ? 0 : 1;
-    const bo = b.status === "open" ? 0 : 1;
-    return ao - bo || Date.parse(a.opened_at) - Date.parse(b.opened_at);
-  });
+  const rows = [...requests.values()].sort(byUrgency);
   const fresh = document.createDocumentFragment();
   for (const r of rows) {
     const tr = document.createElement("tr");
@@ -188,7 +210,7 @@ function applyEvent(ev) {
     r = { request_id: id, community_id: ev.community_id, category: ev.category,
       urgency: ev.urgency, status: "open", outcome: null, ring: null,
       helpers_needed: ev.helpers_needed, helpers_assigned: 0, offers_sent: 0,
-      opened_at: ev.occurred_at, closed_at: null };
+      opened_at: ev.occurred_at, closed_at: null, _live: true };
     requests.set(id, r);
   }
   if (!r) return;
@@ -242,13 +264,18 @@ async function refresh() {
     const old = requests.get(r.request_id);
     next.set(r.request_id, old && old._flash ? { ...r, _flash: old._flash } : r);
   }
-  // Keep rows the events opened that the read model has not recorded yet.
-  for (const [id, r] of requests) if (!next.has(id) && r.status === "open") next.set(id, r);
+  // Keep rows the events opened that the read model has not recorded yet; a row of an
+  // earlier snapshot missing from this one has left the capped list, so it goes.
+  for (const [id, r] of requests) {
+    if (!next.has(id) && r.status === "open" && r._live) next.set(id, r);
+  }
   requests.clear();
   for (const [id, r] of next) requests.set(id, r);
   const d = data.today;
   $("#s-requests").textContent = d.requests ?? 0;
-  $("#s-open").textContent = data.open.length;
+  // The count of all open requests, not the list's length: the list is capped.
+  openCount = { shown: data.open.length, total: Math.max(d.open ?? 0, data.open.length) };
+  renderOpenCount();
   $("#s-rate").textContent = fmtRate(d.answered_rate);
   $("#s-p50").textContent = fmtSeconds(d.ttfa_p50);
   $("#s-p90").textContent = fmtSeconds(d.ttfa_p90);

@@ -7,6 +7,7 @@ from dispatcher.record.db import Db, Row
 
 # Days and months are China's local ones (UTC+8, no daylight saving).
 LOCAL_TZ = "Asia/Shanghai"
+TODAY_START = f"(date_trunc('day', now() AT TIME ZONE '{LOCAL_TZ}') AT TIME ZONE '{LOCAL_TZ}')"
 
 OPEN_SQL = """
 SELECT request_id, community_id, category, urgency, status, ring, step, helpers_needed,
@@ -14,7 +15,9 @@ SELECT request_id, community_id, category, urgency, status, ring, step, helpers_
        whistled_at IS NOT NULL AS whistled, emergency_advised, referral_advised, claimed_by,
        held_until
 FROM requests WHERE closed_at IS NULL AND ($2::text[] IS NULL OR community_id = ANY($2))
-ORDER BY opened_at LIMIT $1
+ORDER BY CASE urgency WHEN 'critical' THEN 0 WHEN 'urgent' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END,
+         opened_at
+LIMIT $1
 """
 
 RECENT_CLOSED_SQL = """
@@ -26,26 +29,28 @@ FROM requests WHERE closed_at >= now() - interval '1 hour'
 ORDER BY closed_at DESC LIMIT $1
 """
 
-# One row per community for "today" (local), plus a NULL-community row for all of them.
+# One row per community, plus a NULL-community row for all of them: today's (local) figures,
+# and `open`, the requests open now, whenever they were opened (the "Open" tile and column;
+# the open list is capped, so its length is not the count).
 TODAY_SQL = f"""
-WITH today AS (
-  SELECT r.*, EXTRACT(EPOCH FROM first_accept_at - opened_at) AS ttfa
+WITH scope AS (
+  SELECT r.*, EXTRACT(EPOCH FROM first_accept_at - opened_at) AS ttfa,
+         opened_at >= {TODAY_START} AS today
   FROM requests r
-  WHERE opened_at >= (date_trunc('day', now() AT TIME ZONE '{LOCAL_TZ}')
-                      AT TIME ZONE '{LOCAL_TZ}')
+  WHERE (closed_at IS NULL OR opened_at >= {TODAY_START})
     AND ($1::text[] IS NULL OR community_id = ANY($1))
 )
 SELECT community_id,
-       count(*) AS requests,
+       count(*) FILTER (WHERE today) AS requests,
        count(*) FILTER (WHERE closed_at IS NULL) AS open,
-       count(first_accept_at) AS answered,
-       count(*) FILTER (WHERE outcome = 'resolved') AS resolved,
-       count(*) FILTER (WHERE outcome = 'expired') AS expired,
-       count(*) FILTER (WHERE whistled_at IS NOT NULL) AS whistles,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY ttfa) AS ttfa_p50,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY ttfa) AS ttfa_p90,
-       percentile_cont(0.99) WITHIN GROUP (ORDER BY ttfa) AS ttfa_p99
-FROM today GROUP BY GROUPING SETS ((community_id), ())
+       count(first_accept_at) FILTER (WHERE today) AS answered,
+       count(*) FILTER (WHERE today AND outcome = 'resolved') AS resolved,
+       count(*) FILTER (WHERE today AND outcome = 'expired') AS expired,
+       count(*) FILTER (WHERE today AND whistled_at IS NOT NULL) AS whistles,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY ttfa) FILTER (WHERE today) AS ttfa_p50,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY ttfa) FILTER (WHERE today) AS ttfa_p90,
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY ttfa) FILTER (WHERE today) AS ttfa_p99
+FROM scope GROUP BY GROUPING SETS ((community_id), ())
 ORDER BY community_id NULLS FIRST
 """
 
@@ -54,6 +59,8 @@ ORDER BY community_id NULLS FIRST
 
 
 async def open_requests(db: Db, limit: int, only: list[str] | None = None) -> list[Row]:
+    """The `limit` most urgent open requests (critical first), oldest first within an
+    urgency: when more are open, the newest critical one must still be on the screen."""
     return [dict(r) for r in await db.fetch(OPEN_SQL, limit, only)]
 
 
@@ -63,5 +70,6 @@ async def recently_closed(db: Db, limit: int, only: list[str] | None = None) -> 
 
 
 async def today_by_community(db: Db, only: list[str] | None = None) -> list[Row]:
-    """Today's (local) figures per community, the all-communities row first."""
+    """Today's (local) figures per community, the all-communities row first; `open`
+    counts every request open now."""
     return [dict(r) for r in await db.fetch(TODAY_SQL, only)]
