@@ -5,8 +5,8 @@ resource is validated against the Kubernetes OpenAPI schemas (`kubernetes-valida
 every Strimzi resource against the CRDs Strimzi's own generator makes from Strimzi's API
 model (`deploy/local/strimzi/crds.sh`, Maven Central); every pod against the "restricted"
 Pod Security Standard; and the topics, partitions, environment, bots file, push endpoints,
-database host and public URL against the code. The last test creates the topics on the real
-local broker and shows they carry no min.insync.replicas of their own.
+database host and public URL against the code. One test creates the topics with the code on
+the real local broker and shows each KafkaTopic declares exactly the config they got.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from dispatcher.groupchat.bots import _BotsFile
+from dispatcher.kafka_security import client_options
 from dispatcher.settings import REPO_ROOT, Settings
 from dispatcher.testing.stack import LocalStack
-from streams.topics import compacted_topics, topic_names
+from streams.topics import changelog_topics, compacted_topics, ensure_topics, topic_names
 from tests.support.kafka_acls import expected_acls
 
 K8S = REPO_ROOT / "deploy/k8s"
@@ -372,33 +373,80 @@ def test_migrations_run_on_every_rollout(rendered: list[Doc]) -> None:
     assert "dispatcher topics" in " ".join(init["command"])
 
 
-@pytest.mark.integration
-async def test_created_topics_keep_the_clusters_min_insync_replicas(
-    stack: LocalStack,
-) -> None:
-    """`python -m dispatcher topics` (run by the stack) must not override the cluster."""
-    settings = stack.settings()
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+async def _topic_overrides(settings: Settings, names: list[str]) -> dict[str, dict[str, str]]:
+    """topic → the configs set on the topic itself, as the broker reports them."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
-        names = topic_names(settings)
         responses = await admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, n) for n in names]
         )
-        overrides: dict[str, set[str]] = {}
-        for response in responses:
-            for resource in response.resources:
-                # (error, message, type, name, configs); a config: (key, value, read_only,
-                # source, sensitive, synonyms); source 1 = set on the topic itself.
-                topic, configs = resource[3], resource[4]
-                overrides[topic] = {c[0] for c in configs if c[3] == 1}
-        assert set(overrides) == set(names)
-        for name in names:
-            assert "min.insync.replicas" not in overrides[name], name
-        compacted = {n for n in names if "cleanup.policy" in overrides[n]}
-        assert compacted == set(compacted_topics(settings))
     finally:
         await admin.close()
+    overrides: dict[str, dict[str, str]] = {}
+    for response in responses:
+        for resource in response.resources:
+            # (error, message, type, name, configs); a config: (key, value, read_only,
+            # source, sensitive, synonyms); source 1 = set on the topic itself.
+            overrides[resource[3]] = {c[0]: c[1] for c in resource[4] if c[3] == 1}
+    return overrides
+
+
+async def _delete_topics(settings: Settings, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
+@pytest.mark.integration
+async def test_every_kafkatopic_carries_exactly_what_dispatcher_topics_creates(
+    rendered: list[Doc], stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Strimzi's topic operator reverts every topic setting its KafkaTopic does not carry,
+    so each spec's config must be exactly what `python -m dispatcher topics`
+    (ensure_topics) creates for the manifests' settings: retention.ms where personal data
+    flows, max.compaction.lag.ms on the changelogs, compaction, and no min.insync.replicas
+    (the cluster's 2 must hold). The code creates the topics on the real local broker with
+    the worker's settings, only the connection, names, partitions and replicas this
+    broker's; the broker then says what was set."""
+    local = stack.settings()  # before _settings puts the manifests' DISPATCH_ into os.environ
+    worker = one(rendered, "StatefulSet", "dispatch-worker")["spec"]["template"]["spec"]
+    deployed = _settings(_container_env(rendered, worker["containers"][0]), monkeypatch)
+    here = deployed.model_copy(
+        update={k: getattr(local, k) for k in Settings.model_fields if k.startswith("kafka_")}
+        | {
+            "commands_topic": stack.topic("k8s-commands"),
+            "events_topic": stack.topic("k8s-events"),
+            "dead_letter_topic": stack.topic("k8s-deadletter"),
+            "config_topic": stack.topic("k8s-config"),
+            "app_id": f"{stack.app_id}-k8s",
+            "topic_partitions": local.topic_partitions,
+            "topic_replication_factor": 1,
+        }
+    )
+    names = topic_names(here)
+    created = await ensure_topics(here)
+    try:
+        assert sorted(created) == sorted(names)
+        overrides = await _topic_overrides(here, names)
+    finally:
+        await _delete_topics(here, created)
+    as_created = dict(zip(topic_names(deployed), names, strict=True))
+    topics = by_kind(rendered, "KafkaTopic")
+    assert {t["spec"]["topicName"] for t in topics} == set(as_created)
+    for topic in topics:
+        name = topic["spec"]["topicName"]
+        declared = {k: str(v) for k, v in (topic["spec"].get("config") or {}).items()}
+        assert declared == overrides[as_created[name]], name
+    # README's data-retention promise itself: Kafka's copies of personal data are bounded.
+    bound = str(int(deployed.personal_topic_retention_hours * 3_600_000))
+    for name in (deployed.commands_topic, deployed.events_topic, deployed.dead_letter_topic):
+        assert overrides[as_created[name]]["retention.ms"] == bound, name
+    for name in changelog_topics(deployed):
+        assert overrides[as_created[name]]["max.compaction.lag.ms"] == bound, name
 
 
 def test_the_api_probes_every_worker_replica(

@@ -1,6 +1,11 @@
-"""Debian's Prometheus scrapes the real worker and API with deploy/prometheus's config
-(only targets, intervals and the rules path changed for loopback), proving the jobs,
-paths and exposition format are right, and the alert rules load.
+"""Debian's Prometheus scrapes the real worker and API with deploy/prometheus's config,
+proving the jobs, paths, scrape auth and exposition format are right, and the alert rules
+load; promtool shows the down alerts fire.
+
+Only targets and intervals change for loopback. Every file the config reads is looked up
+where compose's prometheus service gets it (its bind mounts and secrets, realised under a
+temporary directory): a path compose does not provide fails the test, as it would leave
+the target down in the deployment.
 
 Needs `apt-get install -y prometheus` (see deploy/README.md).
 """
@@ -22,20 +27,59 @@ from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
 DEPLOY = REPO_ROOT / "deploy" / "prometheus"
+COMPOSE = REPO_ROOT / "deploy" / "compose"
+METRICS_TOKEN = "dev-only-metrics-token"  # the stack's API (dev settings)
+
+
+def _secret_target(entry: str | dict[str, str]) -> tuple[str, str]:
+    """(secret, path in the container) of a service's `secrets:` entry (compose spec:
+    /run/secrets/<source> unless `target` says otherwise)."""
+    if isinstance(entry, str):
+        return entry, f"/run/secrets/{entry}"
+    target = entry.get("target", entry["source"])
+    return entry["source"], target if target.startswith("/") else f"/run/secrets/{target}"
+
+
+def compose_prometheus_files(tmp: Path) -> dict[str, Path]:
+    """Container path → a local file with what compose's prometheus service finds there:
+    its bind mounts, and its secrets (an `environment` secret holds that variable of the
+    operator's .env, which must be the one the API takes its metrics token from)."""
+    compose = yaml.safe_load((COMPOSE / "compose.yaml").read_text(encoding="utf-8"))
+    service = compose["services"]["prometheus"]
+    files: dict[str, Path] = {}
+    for volume in service["volumes"]:
+        source, target = volume.split(":")[:2]
+        if source.startswith("."):
+            files[target] = (COMPOSE / source).resolve()
+    api_token = compose["services"]["api"]["environment"]["DISPATCH_METRICS_TOKEN"]
+    for entry in service.get("secrets", []):
+        name, target = _secret_target(entry)
+        variable = compose["secrets"][name]["environment"]
+        assert api_token.startswith(f"${{{variable}"), f"{name} is not the API's token"
+        path = tmp / "secrets" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(METRICS_TOKEN, encoding="utf-8")
+        files[target] = path
+    return files
 
 
 def local_config(tmp: Path, worker: str, api: str) -> Path:
     doc = yaml.safe_load((DEPLOY / "prometheus.yml").read_text(encoding="utf-8"))
     doc["global"]["scrape_interval"] = "1s"
     doc["global"]["evaluation_interval"] = "1s"
-    doc["rule_files"] = [str(DEPLOY / "alerts.yml")]
+    files = compose_prometheus_files(tmp)
+
+    def provided(path: str) -> str:
+        assert path in files, f"prometheus.yml reads {path}; compose gives Prometheus none"
+        return str(files[path])
+
+    doc["rule_files"] = [provided(p) for p in doc["rule_files"]]
     targets = {"dispatch-worker": [worker], "dispatch-api": [api]}
-    token = tmp / "dispatch-metrics-token"  # the API's /metrics needs the metrics token
-    token.write_text("dev-only-metrics-token", encoding="utf-8")
     for job in doc["scrape_configs"]:
         job["static_configs"] = [{"targets": targets[job["job_name"]]}]
-        if "authorization" in job:
-            job["authorization"]["credentials_file"] = str(token)
+        if "authorization" in job:  # the API's /metrics needs the metrics token
+            auth = job["authorization"]
+            auth["credentials_file"] = provided(auth["credentials_file"])
     path = tmp / "prometheus.yml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     return path
@@ -108,3 +152,53 @@ async def test_prometheus_scrapes_worker_and_api(stack: LocalStack, tmp_path: Pa
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+DOWN_ALERTS = {"dispatch-api": "DispatchApiDown", "dispatch-worker": "DispatchWorkerDown"}
+
+
+def _annotations(alert: str) -> dict[str, str]:
+    groups = yaml.safe_load((DEPLOY / "alerts.yml").read_text(encoding="utf-8"))["groups"]
+    (rule,) = [r for g in groups for r in g["rules"] if r.get("alert") == alert]
+    annotations: dict[str, str] = rule["annotations"]
+    return annotations
+
+
+def _down_case(job: str, series: list[str], labels: dict[str, str]) -> dict[str, object]:
+    """promtool's test case: `series` (the other job's target up) for five minutes; at 3
+    minutes `job`'s down alert fires with `labels`, the other job's does not."""
+    (other,) = set(DOWN_ALERTS) - {job}
+    up = [{"series": f'up{{job="{other}",instance="fine:1"}}', "values": "1x5"}]
+    up += [{"series": s, "values": "0x5"} for s in series]
+    firing = {"exp_labels": {"severity": "page", **labels}}
+    firing["exp_annotations"] = _annotations(DOWN_ALERTS[job])
+    return {
+        "interval": "1m",
+        "input_series": up,
+        "alert_rule_test": [
+            {"eval_time": "3m", "alertname": DOWN_ALERTS[job], "exp_alerts": [firing]},
+            {"eval_time": "3m", "alertname": DOWN_ALERTS[other], "exp_alerts": []},
+        ],
+    }
+
+
+@pytest.mark.parametrize("job", sorted(DOWN_ALERTS))
+def test_a_target_down_or_missing_pages(job: str, tmp_path: Path) -> None:
+    """A target that fails its scrape (down, or /metrics refusing the token: up == 0) and
+    a job with no target at all both page, per job."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("Prometheus is missing: apt-get install -y prometheus")
+    down = f'up{{job="{job}",instance="down:1"}}'
+    tests = {
+        "rule_files": [str(DEPLOY / "alerts.yml")],
+        "evaluation_interval": "1m",
+        "tests": [
+            _down_case(job, [down], {"job": job, "instance": "down:1"}),
+            _down_case(job, [], {"job": job}),  # absent
+        ],
+    }
+    path = tmp_path / "down_test.yml"
+    path.write_text(yaml.safe_dump(tests), encoding="utf-8")
+    done = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
