@@ -38,7 +38,7 @@ from dispatcher.helper_ids import id_key, keyed_helper_id
 from dispatcher.record.db import Db
 from dispatcher.record.edge import households as edge
 from dispatcher.roster.cells import PHONE
-from dispatcher.roster.households import ParsedHouseholds
+from dispatcher.roster.households import HouseholdRow, ParsedHouseholds
 from dispatcher.roster.report import (
     CellProblem,
     RowProblem,
@@ -106,16 +106,17 @@ async def import_households(
     retire: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> HouseholdReport:
+    rows, problems = await _own_compound(db, parsed)
     report = HouseholdReport(
         rows=parsed.rows,
-        rejected=parsed.problems,
+        rejected=problems,
         cells=parsed.cells,
         warnings=parsed.warnings,
         partial=partial,
     )
     listed = [
         (h.household, [helper_ref_id(settings, community_id, ref) for ref in h.paired_refs])
-        for h in parsed.households
+        for h in rows
     ]
     here = {h.household_id for h, _ in listed}
     compounds = {h.place.compound_id for h, _ in listed if h.place.compound_id}
@@ -123,13 +124,13 @@ async def import_households(
     leaving = [b for b in before.values() if b.household_id not in here] if retire else []
     if not retire:
         report.retirement = "not checked"
-    elif words := held_back(WHAT, len(parsed.problems), len(leaving), dry_run):
+    elif words := held_back(WHAT, len(problems), len(leaving), dry_run):
         report.retirement = words
-        if dry_run and not (parsed.problems and leaving):
+        if dry_run and not (problems and leaving):
             report.retired = [_retiree(b) for b in leaving]
-    if dry_run or (parsed.problems and not partial) or not listed:
+    if dry_run or (problems and not partial) or not listed:
         return report
-    retiring = [] if parsed.problems else leaving
+    retiring = [] if problems else leaving
     pairs = [
         PairHousehold(helper_id=helper_id, household_id=household.household_id)
         for household, helpers in listed
@@ -163,11 +164,35 @@ async def import_households(
         for h, _ in listed
     ]
     report.committed = True
-    if retire and not parsed.problems:
+    if retire and not problems:
         await edge.retire(db, community_id, [b.household_id for b in retiring], now)
         report.retired = [_retiree(b) for b in retiring]
         report.retirement = retired_words(WHAT, len(retiring))
     return report
+
+
+async def _own_compound(
+    db: Db, parsed: ParsedHouseholds
+) -> tuple[list[HouseholdRow], list[RowProblem]]:
+    """The rows to import, and the rejected ones: a household stored for another compound
+    is rejected here, before a pairing is sent for it (its card would send this row's
+    contact; `edge.record` refuses it too)."""
+    taken = await edge.foreign(db, [r.household for r in parsed.households])
+    if not taken:
+        return parsed.households, parsed.problems
+    refused = [
+        RowProblem(
+            row=r.row,
+            errors=[
+                f"户号: 已是另一个小区 ({taken[r.household.household_id]}) 的住户 (household "
+                "id of another compound's household: not imported)"
+            ],
+        )
+        for r in parsed.households
+        if r.household.household_id in taken
+    ]
+    kept = [r for r in parsed.households if r.household.household_id not in taken]
+    return kept, sorted([*parsed.problems, *refused], key=lambda p: p.row)
 
 
 def _retiree(b: edge.Listed) -> RetiredHousehold:

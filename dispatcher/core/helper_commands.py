@@ -15,6 +15,7 @@ from schemas.commands import (
     UpsertHelper,
 )
 from schemas.events import CommandRejected, HelperUpdated, RejectReason
+from schemas.helpers import HelperProfile
 from schemas.records import RECENT_COMMANDS_KEPT, HelperState, OfferStatus, RequestState
 
 
@@ -75,14 +76,38 @@ def known_helper(fx: Effects, helper_id: str) -> HelperState | None:
 def deactivate_helper(fx: Effects, body: DeactivateHelper) -> dict[str, RequestState]:
     """Off the roster: offered nothing more, and each offer they still hold is stood down
     and replaced (else it would count as pending, and they could still accept it). Their
-    assignments stay: whoever is on their way finishes. Returns the requests changed."""
+    assignments stay: whoever is on their way finishes. Their contact goes (kept only while
+    on the roster); a ledger listing them again brings it back. Returns the requests changed."""
     helper = known_helper(fx, body.helper_id)
     if helper is None:
         return {}
-    if helper.profile.active:
-        _store(fx, updated(helper, profile=updated(helper.profile, active=False)))
+    profile = off_the_roster(helper.profile)
+    # Also when inactive already: a contact kept by a deactivation before this rule.
+    if profile != helper.profile:
+        _store(fx, updated(helper, profile=profile))
     # Also when inactive already: offers left open by a deactivation before this rule.
     return _drop_offers_of(fx, helper)
+
+
+def off_the_roster(profile: HelperProfile) -> HelperProfile:
+    """The profile inactive, without what reaches or names the person: phone (plain, sealed,
+    keyed digest), name, platform user id, unit and floor (plain or in the detail box).
+    What dispatch and reports count by (place down to the building, skills, teams) stays."""
+    place = profile.place
+    if place.unit is not None or place.floor is not None:
+        place = updated(place, unit=None, floor=None)
+    return updated(
+        profile,
+        active=False,
+        phone=None,
+        sealed_phone=None,
+        phone_key=None,
+        name="",
+        sealed_name=None,
+        platform_user_id=None,
+        sealed_detail=None,
+        place=place,
+    )
 
 
 def _drop_offers_of(fx: Effects, helper: HelperState) -> dict[str, RequestState]:

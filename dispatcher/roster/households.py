@@ -85,6 +85,7 @@ class HouseholdRow(BaseModel):
     paired_refs: list[str] = Field(
         default_factory=list, description="paired helpers as the file names them (电话 or 编号)"
     )
+    row: int = Field(default=0, description="1-based row number in the file (header: 1)")
 
 
 class ParsedHouseholds(BaseModel):
@@ -170,7 +171,7 @@ def parse_households(
     )
     return ParsedHouseholds(
         rows=checked.rows,
-        households=[hr for _, hr in checked.good],
+        households=[hr.model_copy(update={"row": n}) for n, hr in checked.good],
         problems=checked.problems,
         cells=checked.cells,
         warnings=warnings,

@@ -9,6 +9,7 @@ in its `buildings` map. Display names stay as the ledger wrote them.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -64,9 +65,11 @@ def building(text: str) -> Building | None:
 def household_id(
     text: str, compound_id: str, building_id: str | None, unit: str | None
 ) -> str | None:
-    """A household cell → its id. "3-2-502" and "3号楼2单元502" name the building; a bare
-    room ("502", "502室") is in the row's own building and unit; an id already written as
-    one ("hh-wang") is kept. None when the cell cannot be read."""
+    """A household cell → its id, unique per compound (every id starts "hh-<compound>-").
+    "3-2-502" and "3号楼2单元502" name the building; a bare room ("502", "502室") is in
+    the row's own building and unit; an id written as one ("hh-wang", "A101") is put in
+    the compound ("hh-c1-A101": two compounds' "A101" are two households), unless it is
+    already in it ("hh-c1-…", as an import report prints it). None when unreadable."""
     t = re.sub(r"\s+", "", text)
     if not t:
         return None
@@ -79,8 +82,18 @@ def household_id(
     elif (m := _ROOM.match(t)) and building_id is not None:
         b, u, room = building_id, unit, m[1]
     elif _PLAIN_ID.match(t) and not t.isdigit():
-        return t
+        own = f"hh-{compound_id}-"
+        return t if t.startswith(own) else _qualified(own + t)
     else:
         return None
     hid = f"hh-{compound_id}-{b}-{u or '0'}-{room}"
     return hid if len(hid) <= 64 else "hh-" + _short("household", hid)
+
+
+def _qualified(hid: str) -> str:
+    """At most 64 characters, as a room's id; a longer one becomes a digest PostgreSQL
+    computes too (its `sha256`; it has no uuid5): migration 0391 moves the ids stored
+    before into their compound with it."""
+    if len(hid) <= 64:
+        return hid
+    return "hh-" + hashlib.sha256(f"household\n{hid}".encode()).hexdigest()[:10]

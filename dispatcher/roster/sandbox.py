@@ -19,6 +19,7 @@ import resource
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -211,18 +212,30 @@ def _child(spec: dict[str, object]) -> _Result:
         print(f"rows checked: {n}", file=sys.stderr, flush=True)
 
     parse = parse_households if spec.get("kind") == "households" else parse_roster
-    try:
-        parsed = parse(
+    return _answer(
+        lambda: parse(
             data,
             where,
             filename=filename if isinstance(filename, str) else None,
             progress=say if spec.get("progress") else None,
             xlsx_limits=XlsxLimits(**spec["xlsx"]),  # type: ignore[arg-type]
-        )
+        ),
+        int(str(spec["memory_mib"])),
+    )
+
+
+def _answer(parse: Callable[[], ParsedRoster | ParsedHouseholds], memory_mib: int) -> _Result:
+    """The child's answer: the parsed ledger, or why not. A failure the reader did not
+    foresee is named by its type (its text may quote the file), never taken for a lack of
+    memory: the child that died of one told staff the file needed more than the limit."""
+    try:
+        parsed = parse()
     except RosterFileError as exc:
         return _Result(error=str(exc))
     except MemoryError:
-        return _Result(error=f"reading the file needs more than {spec['memory_mib']} MiB")
+        return _Result(error=f"reading the file needs more than {memory_mib} MiB")
+    except Exception as exc:  # any other failure is the file's answer too
+        return _Result(error=f"the ledger reader could not read this file ({type(exc).__name__})")
     if isinstance(parsed, ParsedHouseholds):
         return _Result(households=parsed)
     return _Result(parsed=parsed)

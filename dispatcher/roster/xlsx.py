@@ -178,6 +178,25 @@ def _number(text: str) -> str:
     return text
 
 
+_MAX_SHEET_ROW = 1_048_576  # the last row a worksheet has
+
+
+def _row_number(attribute: str | None, previous: int) -> int:
+    """A <row>'s `r` (the one after the previous row when absent). Anything but a row number
+    ("abc", "²", 5000 digits: `int` raised, and the sandbox's child died of it) refuses the
+    file, naming the value (at most 7 characters of it: a row number has no more)."""
+    if not attribute:
+        return previous + 1
+    try:
+        return parse_int(attribute, "a row number", lo=1, hi=_MAX_SHEET_ROW)
+    except NotANumber:
+        shown = attribute[:7] + ("…" if len(attribute) > 7 else "")
+        raise XlsxRefused(
+            f"a row numbered {shown!r} after row {previous}: a row number is a whole number "
+            f"from 1 to {_MAX_SHEET_ROW} (save the sheet again from a spreadsheet program)"
+        ) from None
+
+
 @dataclass
 class _Cells:
     """What the sheet pass keeps: plain values, and shared-string references to fill in."""
@@ -201,7 +220,7 @@ def _read_cells(book: _Book, sheet: str) -> _Cells:
         if event == "start":
             if tag == "row":
                 current = el
-                row_number = int(el.get("r") or row_number + 1)
+                row_number = _row_number(el.get("r"), row_number)
                 column = 0
                 if row_number > limits.max_rows:
                     raise XlsxRefused(

@@ -1,7 +1,9 @@
 """Households and their contact cards (the `households` edge table): written by the
 household ledger import, read by the card's intake (dispatcher/api/households.py). A
-household a re-import no longer lists is retired (`retired_at`): its card says so instead
-of making a request; listed again, it is revived with the same card."""
+household a re-import no longer lists is retired (`retired_at`): its contact and tags are
+erased, its card says so instead of making a request; listed again, it is revived with the
+same card (the ledger brings contact and tags again). A household is its compound's: an
+import of another compound never writes over it (`ForeignHousehold`)."""
 
 from __future__ import annotations
 
@@ -58,13 +60,57 @@ async def listed(db: Db, community_id: str, compound_ids: Collection[str]) -> li
 
 
 async def retire(db: Db, community_id: str, household_ids: Collection[str], now: datetime) -> None:
+    """Kept while listed: a retired household keeps only its place and card token (so a
+    re-import revives the same card); its contact and tags (personal, health) go."""
     await db.execute(
-        "UPDATE households SET retired_at = $3 "
+        "UPDATE households SET retired_at = $3, contact = '{}', tags = '{}' "
         "WHERE community_id = $1 AND household_id = ANY($2::text[]) AND retired_at IS NULL",
         community_id,
         list(household_ids),
         now,
     )
+
+
+class ForeignHousehold(ValueError):
+    """Households of a ledger whose ids are stored for another compound: nothing written.
+    A ValueError: an import answers it as a value of the file that cannot be stored (422)."""
+
+    def __init__(self, compounds: dict[str, str | None]) -> None:
+        # The ids name flats: kept on the exception, not in its message (it may be logged).
+        super().__init__(f"{len(compounds)} household id(s) belong to another compound")
+        self.compounds = compounds
+
+
+async def foreign(db: Db, households: Sequence[Household]) -> dict[str, str | None]:
+    """Of these households (one community's), those whose id is stored - listed or retired -
+    for another compound: household id → the stored household's compound. An import leaves
+    them out (rejected rows): writing them would hand that compound's card to this one."""
+    if not households:
+        return {}
+    return _foreign(households, await _stored_compounds(db, households))
+
+
+async def _stored_compounds(
+    db: Db, households: Sequence[Household]
+) -> dict[str, tuple[str | None, str]]:
+    """household id → (stored compound, card token), for those of these that are stored."""
+    rows = await db.fetch(
+        "SELECT household_id, place->>'compound_id' AS compound_id, card_token "
+        "FROM households WHERE community_id = $1 AND household_id = ANY($2::text[])",
+        households[0].community_id,
+        [h.household_id for h in households],
+    )
+    return {r["household_id"]: (r["compound_id"], r["card_token"]) for r in rows}
+
+
+def _foreign(
+    households: Sequence[Household], stored: dict[str, tuple[str | None, str]]
+) -> dict[str, str | None]:
+    return {
+        h.household_id: stored[h.household_id][0]
+        for h in households
+        if h.household_id in stored and stored[h.household_id][0] != h.place.compound_id
+    }
 
 
 def new_card_token() -> str:
@@ -77,7 +123,9 @@ async def record(
     now: datetime,
 ) -> dict[str, str]:
     """Upsert the households (a re-import keeps each card's token and revives a retired
-    one); returns household id → card token."""
+    one); returns household id → card token. Raises `ForeignHousehold`, writing nothing,
+    when one is stored for another compound (`foreign` lets an import leave those out
+    first; this holds against an import of the other compound running at the same time)."""
 
     if not listed:
         return {}
@@ -102,6 +150,9 @@ async def _record(
                 place = EXCLUDED.place, tags = EXCLUDED.tags, contact = EXCLUDED.contact,
                 paired_helper_ids = EXCLUDED.paired_helper_ids, listed_at = EXCLUDED.listed_at,
                 retired_at = NULL
+            -- Another compound's household is never taken over (checked below).
+            WHERE households.place->>'compound_id'
+                  IS NOT DISTINCT FROM EXCLUDED.place->>'compound_id'
             """,
             [
                 (
@@ -120,13 +171,11 @@ async def _record(
                 for h, paired in listed
             ],
         )
-        rows = await conn.fetch(
-            "SELECT household_id, card_token FROM households "
-            "WHERE community_id = $1 AND household_id = ANY($2::text[])",
-            listed[0][0].community_id,
-            [h.household_id for h, _ in listed],
-        )
-    return {r["household_id"]: r["card_token"] for r in rows}
+        households = [h for h, _ in listed]
+        stored = await _stored_compounds(conn, households)
+        if taken := _foreign(households, stored):
+            raise ForeignHousehold(taken)  # the transaction rolls back: nothing written
+    return {hid: token for hid, (_, token) in stored.items()}
 
 
 async def by_card(pool: Db, token: str) -> CardHousehold | None:

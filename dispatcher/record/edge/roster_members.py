@@ -61,8 +61,10 @@ class RosterMembers:
                         for position, p in enumerate(listed)
                     ],
                 )
+                # Names are kept while listed: a retired member's row keeps only its id
+                # (a re-import that lists them again writes the name again).
                 await conn.execute(
-                    "UPDATE roster_members SET retired_at = $3 "
+                    "UPDATE roster_members SET retired_at = $3, display_name = '' "
                     "WHERE community_id = $1 AND helper_id = ANY($2::text[])",
                     community_id,
                     list(retired),
