@@ -15,9 +15,11 @@ import hmac
 import logging
 import math
 
+import asyncpg
 from fastapi import Header, HTTPException, Request
 
 from dispatcher.api.deps import ApiDeps
+from dispatcher.api.errors import fail
 from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.numbers import MAX_EPOCH_S, NotANumber, parse_int
 from dispatcher.record.edge import audit
@@ -27,6 +29,16 @@ log = logging.getLogger(__name__)
 FAIL_RATE_PER_MINUTE = 5.0
 FAIL_BURST = 10.0
 SESSION_SECONDS = 12 * 3600
+# PostgreSQL out of reach, starting, stopping or out of connections (TimeoutError is an
+# OSError): worth a retry, unlike a statement it refused.
+DB_UNAVAILABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.TooManyConnectionsError,
+)
+DB_RETRY_AFTER_S = "5"
 
 
 def secret_matches(candidate: str | None, expected: str) -> bool:
@@ -107,14 +119,24 @@ def new_session(request: Request, account: StaffAccount, now: float | None = Non
     return f"{account.name}:{expires}:{_session_mac(request, account, expires)}"
 
 
+def session_expiry(cookie: str | None) -> int | None:
+    """When a session cookie says it ends (Unix seconds); None: not a cookie we wrote.
+    Unverified: only `session_account` says whether the cookie is good."""
+    _, _, rest = (cookie or "").partition(":")
+    expires, _, _ = rest.partition(":")
+    try:
+        return parse_int(expires, "session expiry", lo=0, hi=MAX_EPOCH_S)
+    except NotANumber:
+        return None
+
+
 def session_account(
     request: Request, cookie: str | None, now: float | None = None
 ) -> StaffAccount | None:
     name, _, rest = (cookie or "").partition(":")
     expires, _, mac = rest.partition(":")
-    try:
-        until = parse_int(expires, "session expiry", lo=0, hi=MAX_EPOCH_S)
-    except NotANumber:
+    until = session_expiry(cookie)
+    if until is None:
         return None  # not a cookie we wrote: no session, as for a wrong MAC
     if not name or until < (now if now is not None else _deps(request).wall()):
         return None
@@ -140,14 +162,26 @@ def behind_tls(request: Request) -> bool:
 
 
 async def audit_staff(request: Request, account: StaffAccount) -> None:
-    """Record who used which route for which community (no bodies, no personal data)."""
+    """Record who used which route for which community (no bodies, no personal data).
+    Without the record there is no service: 503 while PostgreSQL is out of reach."""
     request.state.staff = account
-    route = getattr(request.scope.get("route"), "path", request.url.path)
+    route = str(getattr(request.scope.get("route"), "path", request.url.path))
     community = request.path_params.get("community_id")
     log.info("staff %s: %s %s", account.name, request.method, route)
-    await audit.staff_used(
-        await _deps(request).pool(), account.name, request.method, str(route), community
-    )
+    try:
+        pool = await _deps(request).pool()
+        await audit.staff_used(pool, account.name, request.method, route, community)
+    except DB_UNAVAILABLE as exc:
+        log.warning(
+            "staff audit not written (%s): %s %s refused", type(exc).__name__, request.method, route
+        )
+        raise fail(
+            503,
+            "database_unavailable",
+            "the database is out of reach: this staff request could not be audited, so it "
+            "was not carried out; retry shortly",
+            {"Retry-After": DB_RETRY_AFTER_S},
+        ) from exc
 
 
 def ensure_staff_scope(request: Request, community_id: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -22,6 +22,7 @@ from fastapi.responses import (
 )
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import Receive, Scope, Send
 
 from dispatcher.api import staff_actions, stream_health
 from dispatcher.api.auth import (
@@ -32,12 +33,20 @@ from dispatcher.api.auth import (
     check_credential,
     ensure_staff_scope,
     new_session,
+    session_expiry,
 )
+from dispatcher.api.errors import fail
 from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.api.staff_pages import COOKIE, require_staff_ops, signed_in_staff
 from dispatcher.ops import api_metrics
 from dispatcher.ops.dashboard_data import overview
-from dispatcher.ops.live_feed import LiveFeed, sse_message
+from dispatcher.ops.live_feed import (
+    TOO_MANY_STREAMS,
+    FeedFull,
+    LiveFeed,
+    Subscriber,
+    sse_message,
+)
 from dispatcher.ops.reports import days_csv, helpers_csv, month_report, parse_month
 from dispatcher.settings import Settings
 from schemas.catalogue import labels as category_labels
@@ -45,6 +54,8 @@ from schemas.catalogue import labels as category_labels
 STATIC = resources.files("dispatcher.ops") / "static"
 LATEST_REPORT = "latest.html"  # written by dispatcher/simulate/report.py
 HEARTBEAT_S = 15.0
+STAFF_RECHECK_S = 5.0  # app-clock seconds a stream delivers on one check of its account
+STREAM_RETRY_AFTER_S = "30"  # a refused stream: about when another may have ended
 # The page loads only its own script and style, and talks only to this origin.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -127,34 +138,94 @@ async def ops_overview(request: Request) -> JSONResponse:
 @staff.get("/stream", summary="Server-sent events: the dispatch events as they happen")
 async def ops_stream(request: Request) -> StreamingResponse:
     feed = _feed(request)
-    scope = _scope(request)
-
-    def shown(view: dict[str, Any]) -> bool:
-        return scope is None or view.get("community_id") in scope
-
-    async def frames() -> AsyncIterator[str]:
-        async with feed.subscribe() as queue:
-            yield "retry: 2000\n\n"
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(feed.ready.wait(), timeout=10)
-            yield _status(feed)
-            for view in list(feed.recent):  # the page dedupes by event id
-                if shown(view):
-                    yield sse_message(view)
-            while True:
-                try:
-                    view = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
-                except TimeoutError:
-                    yield _status(feed)  # doubles as a keep-alive through proxies
-                    continue
-                if shown(view):
-                    yield sse_message(view)
-
-    return StreamingResponse(
-        frames(),
+    account: StaffAccount = request.state.staff
+    access = _StreamAccess(request, account)
+    try:
+        subscriber = feed.open(account.name, _scope(request))
+    except FeedFull as full:
+        status = 429 if full.reason == TOO_MANY_STREAMS else 503
+        raise fail(status, full.reason, str(full), {"Retry-After": STREAM_RETRY_AFTER_S}) from full
+    return _HeldStream(  # nothing between open and the response: it closes the subscriber
+        _frames(feed, subscriber, access),
+        release=lambda: feed.close(subscriber),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+async def _frames(
+    feed: LiveFeed, subscriber: Subscriber, access: _StreamAccess
+) -> AsyncIterator[str]:
+    yield "retry: 2000\n\n"
+    await feed.ensure_started()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(feed.ready.wait(), timeout=10)
+    ended = access.ended(due=True)
+    if ended is None:
+        yield _status(feed)
+        for view in feed.backlog(subscriber):
+            yield sse_message(view)
+    while ended is None:
+        try:
+            view = await asyncio.wait_for(subscriber.queue.get(), timeout=HEARTBEAT_S)
+        except TimeoutError:
+            ended = access.ended(due=True)
+            if ended is None:
+                yield _status(feed)  # doubles as a keep-alive through proxies
+            continue
+        ended = access.ended()
+        if ended is None:
+            yield sse_message(view)
+    # The page goes back to its sign-in on this; a plain EventSource reconnects and gets 401
+    # (or, for a changed scope, a stream of the new one).
+    yield f'event: ended\ndata: {{"reason":"{ended}"}}\n\n'
+
+
+class _StreamAccess:
+    """A stream's staff credential, checked again while it runs, as at its opening: at every
+    heartbeat and, between them, before a frame once STAFF_RECHECK_S of the app's clock
+    passed. A revoked account, a new token, a changed scope or an expired session ends it."""
+
+    def __init__(self, request: Request, account: StaffAccount) -> None:
+        self.request = request
+        self.account = account
+        self._wall: Callable[[], float] = request.app.state.deps.wall
+        self.checked = self._wall()
+        # A bearer token has no end of its own; a session cookie does (as signed_in_staff).
+        token = bearer(request.headers.get("authorization"))
+        self.expires = None if token is not None else session_expiry(request.cookies.get(COOKIE))
+
+    def ended(self, due: bool = False) -> str | None:
+        """Why the stream must end now; None while the account still holds."""
+        now = self._wall()
+        if self.expires is not None and now >= self.expires:
+            return "session_expired"
+        if not due and now - self.checked < STAFF_RECHECK_S:
+            return None
+        self.checked = now
+        try:
+            current = signed_in_staff(self.request)
+        except HTTPException:  # throttled: as a new request would be
+            current = None
+        if current is None:
+            return "signed_out"
+        return None if current == self.account else "account_changed"
+
+
+class _HeldStream(StreamingResponse):
+    """A streaming response that gives its feed subscription back however it ends, also
+    when the client leaves before the body generator ever starts (its `finally` would not
+    run then)."""
+
+    def __init__(self, content: AsyncIterator[str], release: Callable[[], None], **kw: Any) -> None:
+        super().__init__(content, **kw)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
 
 
 def _status(feed: LiveFeed) -> str:

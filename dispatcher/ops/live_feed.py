@@ -4,7 +4,8 @@ The consumer has no group (it assigns every partition itself and starts at the e
 any number of API replicas can watch without stealing partitions from each other or from
 the workers, and nothing is committed. It starts with the first subscriber and stops with
 the app. Events are reduced to a public view first: enums, counts and ids, never a
-phone number, an address, free text or a helper id.
+phone number, an address, free text or a helper id. Subscribers are capped per staff account
+and per process, and each gets only its own communities' events.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -79,14 +80,44 @@ def public_view(event: Event) -> dict[str, Any] | None:
     }
 
 
+# Caps on open streams. Each holds a task and a queue of up to `queue_size` views: one
+# person's dashboard on a few screens is normal, more is a leak or an attack.
+MAX_STREAMS_PER_STAFF = 3
+MAX_STREAMS_PER_PROCESS = 100
+TOO_MANY_STREAMS = "too_many_streams"  # this account's share is used up
+STREAMS_FULL = "streams_full"  # this process's
+
+
+class FeedFull(Exception):
+    """No room for another subscriber; `reason` is TOO_MANY_STREAMS or STREAMS_FULL."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One open stream: whose it is, the communities it may see, its pending views."""
+
+    owner: str
+    scope: frozenset[str] | None  # None: every community (district-wide)
+    queue: asyncio.Queue[dict[str, Any]]
+
+    def wants(self, view: dict[str, Any]) -> bool:
+        return self.scope is None or view.get("community_id") in self.scope
+
+
 class LiveFeed:
-    """Fan-out of public event views to any number of subscribers (bounded queues)."""
+    """Fan-out of public event views to a bounded number of subscribers (bounded queues)."""
 
     def __init__(self, settings: Settings, *, backlog: int = 50, queue_size: int = 500) -> None:
         self.settings = settings
         self.recent: deque[dict[str, Any]] = deque(maxlen=backlog)
+        self.max_per_owner = MAX_STREAMS_PER_STAFF
+        self.max_streams = MAX_STREAMS_PER_PROCESS
         self._queue_size = queue_size
-        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.ready = asyncio.Event()  # set once the consumer sits at the topic's end
@@ -104,23 +135,43 @@ class LiveFeed:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._queue_size)
-        self._subscribers.add(queue)
+    def streams(self, owner: str | None = None) -> int:
+        """Open subscribers: all of them, or `owner`'s."""
+        return sum(1 for s in self._subscribers if owner is None or s.owner == owner)
+
+    def open(self, owner: str, scope: frozenset[str] | None) -> Subscriber:
+        """A new subscriber, or FeedFull. Synchronous, so a caller can still refuse the
+        request; whoever opens must `close` it however the stream ends."""
+        if self.streams() >= self.max_streams:
+            raise FeedFull(STREAMS_FULL, f"this server has {self.max_streams} live streams open")
+        if self.streams(owner) >= self.max_per_owner:
+            raise FeedFull(
+                TOO_MANY_STREAMS,
+                f"this staff account already has {self.max_per_owner} live streams open; "
+                "close a dashboard tab or wait for one to end",
+            )
+        subscriber = Subscriber(owner, scope, asyncio.Queue(self._queue_size))
+        self._subscribers.add(subscriber)
         api_metrics.FEED_SUBSCRIBERS.set(len(self._subscribers))
-        try:
-            await self.ensure_started()
-            yield queue
-        finally:
-            self._subscribers.discard(queue)
-            api_metrics.FEED_SUBSCRIBERS.set(len(self._subscribers))
+        return subscriber
+
+    def close(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+        api_metrics.FEED_SUBSCRIBERS.set(len(self._subscribers))
+
+    def backlog(self, subscriber: Subscriber) -> list[dict[str, Any]]:
+        """The recent views this subscriber may see (the page dedupes by event id)."""
+        return [view for view in self.recent if subscriber.wants(view)]
 
     def publish(self, view: dict[str, Any]) -> None:
         self.recent.append(view)
-        for queue in list(self._subscribers):
+        for subscriber in list(self._subscribers):
+            # Scoped before queueing: another community's events neither cost this
+            # subscriber's queue room nor push its own events out.
+            if not subscriber.wants(view):
+                continue
             try:
-                queue.put_nowait(view)
+                subscriber.queue.put_nowait(view)
             except asyncio.QueueFull:  # a stalled screen must not hold the others back
                 api_metrics.FEED_DROPPED.inc()
 

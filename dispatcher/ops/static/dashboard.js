@@ -431,7 +431,17 @@ function connect() {
   const source = new EventSource("/ops/v1/stream");
   source.addEventListener("dispatch", (msg) => onEvent(JSON.parse(msg.data)));
   source.addEventListener("status", (msg) => setLive(JSON.parse(msg.data).live ? "live" : "connecting"));
-  source.onerror = () => setLive("down"); // EventSource reconnects by itself
+  // The server ended the stream: signed out, account changed or session expired.
+  source.addEventListener("ended", () => { source.close(); location.replace("/dashboard"); });
+  source.onerror = () => {
+    setLive("down");
+    // EventSource retries a dropped connection itself, but gives up for good on a refusal
+    // (401, 429 too many streams, 503): check the session now, and try again later.
+    if (source.readyState === EventSource.CLOSED) {
+      refresh();
+      setTimeout(connect, 30000);
+    }
+  };
 }
 
 function tick() {
