@@ -7,13 +7,14 @@ without a restart. The recorder is a plain aiokafka consumer group like the reco
 it commits only after PostgreSQL has the change, and a redelivered change is a no-op. A
 record it cannot read, or one PostgreSQL refuses for its data, is dead-lettered with the
 reason and passed (one bad record must not stop the recorder in a crash loop); PostgreSQL
-unreachable is waited out instead.
+away, restarting or full is waited out instead, as the record agent does (`pg_failure`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ from dispatcher.record.db import keep_session
 from dispatcher.settings import Settings
 from schemas.config import ConfigRecord
 from streams.dead_letter import DeadLetterSink, Stage, short
+from streams.record_agent import PgFailure, backoff, log_retry, pg_failure
 from streams.runtime import Stats
 
 log = logging.getLogger(__name__)
@@ -41,24 +43,6 @@ log = logging.getLogger(__name__)
 
 def config_record_group(settings: Settings) -> str:
     return f"{settings.app_id}-config-record"
-
-
-# PostgreSQL away or restarting: wait and write again (the offset stays uncommitted).
-UNREACHABLE = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,  # shutting down, not yet accepting
-)
-# The record itself: a value PostgreSQL refuses (SQLSTATE 22, 23, 54) or JSON cannot hold.
-# Written again it would fail again.
-REFUSED = (
-    asyncpg.DataError,
-    asyncpg.IntegrityConstraintViolationError,
-    asyncpg.exceptions.ProgramLimitExceededError,
-    ValueError,
-    TypeError,
-)
 
 
 @dataclass
@@ -71,6 +55,8 @@ class ConfigAgent:
     # Where unreadable or refused records go; the worker's own (shared counter) when given,
     # else one of its own on the Faust app's dead-letter topic (`install`).
     sink: DeadLetterSink | None = None
+    # How the recorder waits before a retry (replaced in unit tests).
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def __post_init__(self) -> None:
         dev = self.settings.mode == "dev"
@@ -145,11 +131,13 @@ class ConfigAgent:
                         await consumer.commit()
                     except CommitFailedError:
                         log.info("config record commit lost to a rebalance; will be redelivered")
-            except asyncio.CancelledError:
-                raise
             except KafkaError as exc:
                 log.warning("config recorder failed (%s); reconnecting", type(exc).__name__)
-                await asyncio.sleep(1)
+                await self.sleep(1)
+            except Exception:
+                # Never out of the Faust task: that would stop the worker, dispatching too.
+                log.exception("config recorder failed; reconnecting")
+                await self.sleep(5)
             finally:
                 await consumer.stop()
 
@@ -167,9 +155,9 @@ class ConfigAgent:
             attempt += 1
             try:
                 refused = await self._write(record)
-            except UNREACHABLE as exc:
-                log.warning("config recording failed (%s), retry %d", type(exc).__name__, attempt)
-                await asyncio.sleep(min(2 ** min(attempt, 5) * 0.2, 5))
+            except Exception as exc:  # PostgreSQL away, restarting or full: the offset waits
+                log_retry(log, "config recording", exc, attempt)
+                await self.sleep(backoff(attempt))
                 continue
             if refused is not None:
                 reason = f"config change {record.change_id} refused: {refused}"
@@ -192,7 +180,9 @@ class ConfigAgent:
                 state=None if record.state is None else fingerprinted(record.state, key),
                 diff=diff,
             )
-        except REFUSED as exc:
+        except Exception as exc:
+            if pg_failure(exc) is not PgFailure.REFUSED:
+                raise
             return short(exc)
         return None
 

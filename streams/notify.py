@@ -74,9 +74,11 @@ class Notifier:
     on_result: Callable[[Delivery, bool, float | None], None] = lambda d, ok, latency: None
     _deliverer: Deliverer | None = None
     _pending: dict[str, _Held] = field(default_factory=dict)  # by event id
-    _owner: dict[str, str] = field(default_factory=dict)  # delivery id → event id
-    # Reports to send (ReportDeliveryFailure, ReportWelcomeOutcome), each with the delivery
-    # it settles once sent (None: the planner's, whose event waits for the flush itself).
+    # Delivery id (or `reports/<event id>`) → event id.
+    _owner: dict[str, str] = field(default_factory=dict)
+    # Reports to send (ReportDeliveryFailure, ReportWelcomeOutcome), each with what it settles
+    # once sent: a finished delivery, or an event's planned reports (`reports/<event id>`);
+    # None for all but the last of a group.
     _unreachable: list[tuple[Command, str | None]] = field(default_factory=list)
     # One flush at a time, each report dropped only once sent: an event is acknowledged
     # after its reports went (two tasks push: the early one and the consumer's).
@@ -190,15 +192,23 @@ class Notifier:
         planned = self.planner.plan(event) if self.enabled else Planned()
         for warning in planned.warnings:
             log.warning("%s", warning)
-        for failed in (*planned.undeliverable, *planned.unwelcomed):
-            self._unreachable.append((self._command(failed, event.community_id), None))
         # Held before the first await: the event's record, read meanwhile, waits for it.
         held.remaining = {d.delivery_id for d in planned.deliveries}
         self._pending[key] = held
-        await self.flush_unreachable()
+        reports = [
+            self._command(failed, event.community_id)
+            for failed in (*planned.undeliverable, *planned.unwelcomed)
+        ]
+        if reports:  # the event waits for its reports' send as for a delivery's
+            sent = f"reports/{key}"
+            self._owner[sent] = key
+            held.remaining.add(sent)
+            self._queue(reports, settles=sent)
+            await self._flush_or_retry()  # a refused send holds the event, not the pushes
         if not planned.deliveries:
-            del self._pending[key]
-            self._done(key, held.acks)
+            if not reports:  # nothing to wait for
+                del self._pending[key]
+                self._done(key, held.acks)
             return
         deliverer = await self.deliverer()
         for d in planned.deliveries:
@@ -229,9 +239,19 @@ class Notifier:
             self._settle(delivery.delivery_id)
             return
         community_id = delivery.data["community_id"]
-        *first, last = (self._command(body, community_id) for body in reports)
+        commands = [self._command(body, community_id) for body in reports]
+        self._queue(commands, settles=delivery.delivery_id)
+        await self._flush_or_retry()
+
+    def _queue(self, commands: list[Command], settles: str) -> None:
+        """Reports to send, in order; the last one's send settles `settles`."""
+        *first, last = commands
         self._unreachable += [(command, None) for command in first]
-        self._unreachable.append((last, delivery.delivery_id))
+        self._unreachable.append((last, settles))
+
+    async def _flush_or_retry(self) -> None:
+        """Send the queued reports; should a send fail they stay queued, what they settle
+        waits, and a task retries them with backoff: never dropped, never a caller stopped."""
         try:
             await self.flush_unreachable()
         except Exception as exc:

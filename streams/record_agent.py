@@ -5,6 +5,11 @@ the crash tests showed faust-streaming deliver a stream past its committed offse
 rebalances (#216, #221), which loses events for good if they are acknowledged. Here the rule
 is simple: offsets are committed only after the PostgreSQL transaction that recorded them
 has committed; anything redelivered is deduplicated by event id.
+
+PostgreSQL is a projection: while it is away, restarting or full, the agent waits and retries
+(the offsets stay uncommitted) and never ends, so the worker's dispatching goes on. Only an
+event PostgreSQL refuses for its data is dead-lettered and passed (`pg_failure`, which the
+config recorder shares).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import asyncpg
@@ -41,6 +47,51 @@ def record_group(settings: Settings) -> str:
     return f"{settings.app_id}-record"
 
 
+class PgFailure(Enum):
+    UNREACHABLE = "unreachable"  # PostgreSQL away, restarting or full: wait and write again
+    REFUSED = "refused"  # the data itself: written again it would fail again
+    UNKNOWN = "unknown"  # not known to be the data's: waited out too, loudly
+
+
+UNREACHABLE = (
+    OSError,  # refused, reset, timed out
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.InterfaceError,  # the connection lost under the client
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many clients, disk full
+    # Class 57: shutting down, starting up (57P03), this session terminated (57P01).
+    asyncpg.exceptions.OperatorInterventionError,
+)
+# A value PostgreSQL refuses (SQLSTATE 22, 23, 54) or JSON cannot hold.
+REFUSED = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.exceptions.ProgramLimitExceededError,
+    ValueError,
+    TypeError,
+)
+
+
+def pg_failure(exc: BaseException) -> PgFailure:
+    """What a failed write means for the records it carried (both recorders)."""
+    if isinstance(exc, REFUSED):  # first: asyncpg's client-side DataError is an InterfaceError
+        return PgFailure.REFUSED
+    if isinstance(exc, UNREACHABLE):
+        return PgFailure.UNREACHABLE
+    return PgFailure.UNKNOWN
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before retry `attempt` (1, 2, …): 0.4, doubling, at most 5."""
+    return float(min(2 ** min(attempt, 5) * 0.2, 5))
+
+
+def log_retry(logger: logging.Logger, what: str, exc: BaseException, attempt: int) -> None:
+    if pg_failure(exc) is PgFailure.UNREACHABLE:
+        logger.warning("%s failed (%s), retry %d", what, type(exc).__name__, attempt)
+    else:  # not a known passing state: with its trace, for someone to look at
+        logger.error("%s failed, retry %d", what, attempt, exc_info=exc)
+
+
 @dataclass
 class RecordAgent:
     settings: Settings
@@ -49,7 +100,7 @@ class RecordAgent:
     pool: asyncpg.Pool | None = None
     # Shared with the notify agent, which reads the same records (streams/decoded_events.py).
     decoded: DecodedEvents = field(default_factory=DecodedEvents)
-    # How the agent waits out a batch window (replaced in unit tests).
+    # How the agent waits out a batch window and a retry (replaced in unit tests).
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
@@ -75,11 +126,13 @@ class RecordAgent:
             try:
                 await consumer.start()
                 await self.consume(consumer)
-            except asyncio.CancelledError:
-                raise
             except KafkaError as exc:
                 log.warning("record consumer failed (%s); reconnecting", type(exc).__name__)
-                await asyncio.sleep(1)
+                await self.sleep(1)
+            except Exception:
+                # Never out of the Faust task: that would stop the worker, dispatching too.
+                log.exception("record consumer failed; reconnecting")
+                await self.sleep(5)
             finally:
                 await consumer.stop()
 
@@ -113,6 +166,25 @@ class RecordAgent:
                 await self.sleep(rest)  # a full batch means a backlog: poll again at once
 
     async def record_batch(self, batch: list[Any]) -> None:
+        """Record `batch`; returns once PostgreSQL has it, but for the events it refused for
+        their data (dead-lettered). Until then it waits and retries: nothing is committed."""
+        decoded, records = await self._decode(batch)
+        if not decoded:
+            return
+        bodies = first_bodies(records)  # the bodies' JSON this worker's writer made
+        lettered: set[str] = set()  # refused events: one letter each, however many tries
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._record(batch, decoded, bodies, lettered)
+                return
+            except Exception as exc:
+                log_retry(log, "event recording", exc, attempt)
+                await self.sleep(backoff(attempt))
+
+    async def _decode(self, batch: list[Any]) -> tuple[list[Event], list[Decoded]]:
+        """The batch's readable events and records; a letter for each unreadable one."""
         decoded: list[Event] = []
         records: list[Decoded] = []
         for record in batch:  # a record holds one decision's events (schemas/event_batch.py)
@@ -126,30 +198,27 @@ class RecordAgent:
             for bad in one.bad:  # one letter per event this release cannot read
                 reason = f"undecodable event: {bad.describe()}"
                 await self.sink.send(record, reason, "decode", payload=bad.raw)
-        if not decoded:
+        return decoded, records
+
+    async def _record(
+        self, batch: list[Any], decoded: list[Event], bodies: dict[str, str], lettered: set[str]
+    ) -> None:
+        """One try; raises what is to be waited out."""
+        pool = await self.get_pool()  # here: PostgreSQL may be away at the first batch
+        try:
+            async with pool.acquire() as conn:
+                self.stats.recorded += await record_events(conn, decoded, bodies=bodies)
+        except Exception as exc:
+            if pg_failure(exc) is PgFailure.UNREACHABLE:
+                raise
+            # A batch the database rejects: record event by event, dead-letter the bad ones.
+            log.exception("batch rejected: recording one by one")
+            await self._record_one_by_one(pool, batch, decoded, lettered)
             return
-        bodies = first_bodies(records)  # the bodies' JSON this worker's writer made
-        pool = await self.get_pool()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                async with pool.acquire() as conn:
-                    self.stats.recorded += await record_events(conn, decoded, bodies=bodies)
-                ops_metrics.observe_events(decoded)
-                return
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-                # PostgreSQL away: wait and retry rather than drop (the offset stays uncommitted).
-                log.warning("recording failed (%s), retry %d", type(exc).__name__, attempt)
-                await asyncio.sleep(min(2 ** min(attempt, 5) * 0.2, 5))
-            except Exception:
-                # A batch the database rejects: record event by event, dead-letter the bad ones.
-                log.exception("batch rejected: recording one by one")
-                await self._record_one_by_one(pool, batch, decoded)
-                return
+        ops_metrics.observe_events(decoded)
 
     async def _record_one_by_one(
-        self, pool: asyncpg.Pool, raw: list[Any], decoded: list[Event]
+        self, pool: asyncpg.Pool, raw: list[Any], decoded: list[Event], lettered: set[str]
     ) -> None:
         by_id = {e.event_id: e for e in decoded}
         for record in raw:
@@ -158,12 +227,17 @@ class RecordAgent:
             except (ValidationError, ValueError):
                 continue  # already dead-lettered
             for e in events:
+                if e.event_id in lettered:
+                    continue
                 try:
                     async with pool.acquire() as conn:
                         self.stats.recorded += await record_events(conn, [e])
                 except Exception as one_exc:
+                    if pg_failure(one_exc) is not PgFailure.REFUSED:
+                        raise  # not this event's fault: the whole batch waits, uncommitted
                     reason = f"record failed for event {e.event_id}: {short(one_exc)}"
                     await self.sink.send(record, reason, "record")
+                    lettered.add(e.event_id)
 
     async def get_pool(self) -> asyncpg.Pool:
         if self.pool is None:

@@ -82,7 +82,7 @@ async def test_config_records_postgresql_refuses_are_dead_lettered_not_a_crash_l
         assert by_payload[nan[1]].stage == "record"
         assert by_payload[nan[1]].reason.startswith(f"config change {nan[2]} refused:")
         assert not await recorded(conn, nul[2]) and not await recorded(conn, nan[2])
-        assert worker.alive, worker.log_tail()
+        assert worker.alive(), worker.log_tail()
 
         # Restarted, the worker goes on from the committed offsets: no crash, no letter
         # twice, and the next change is recorded.
@@ -98,6 +98,6 @@ async def test_config_records_postgresql_refuses_are_dead_lettered_not_a_crash_l
         )
         again = await read_topic(stack.kafka_bootstrap, dead_topic, until=3, timeout=5)
         assert len(again) == 2
-        assert worker.alive, worker.log_tail()
+        assert worker.alive(), worker.log_tail()
     finally:
         await conn.close()
