@@ -8,6 +8,11 @@ from __future__ import annotations
 import importlib
 import sys
 
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+
+EX_CONFIG = 78  # sysexits.h: a configuration error
+
 COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("dispatcher.classify.cli", "decide whether a chat message is a help request"),
     "bench": ("dispatcher.bench.cli", "benchmarks: `bench match`, `bench e2e`"),
@@ -60,6 +65,20 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+def config_error_lines(exc: ValidationError | SettingsError) -> list[str]:
+    """What is wrong, by setting and field, never with the value given: a traceback's
+    `input_value` would print (the tail of) a secret set beside the mistake."""
+    if isinstance(exc, SettingsError):
+        return [f"invalid settings: {exc}"]  # names the setting; its cause quotes no input
+    lines = [f"invalid configuration ({exc.title}):"]
+    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+        parts = [str(part) for part in error["loc"]]
+        if exc.title == "Settings" and parts:  # named as the operator sets it
+            parts[0] = f"DISPATCH_{parts[0].upper()}"
+        lines.append(f"  {'.'.join(parts) or '(whole)'}: {error['msg']}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in {"-h", "--help", "help"}:
@@ -71,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module_name, _, function = COMMANDS[name][0].partition(":")
     module = importlib.import_module(module_name)
-    result: int = getattr(module, function or "main")(rest)
+    try:
+        result: int = getattr(module, function or "main")(rest)
+    except (ValidationError, SettingsError) as exc:
+        print("\n".join(config_error_lines(exc)), file=sys.stderr)
+        return EX_CONFIG
     return result
 
 

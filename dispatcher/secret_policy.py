@@ -1,12 +1,17 @@
-"""Refuse to run in production with a default, empty, short or guessable secret.
+"""Refuse to run in production with a default, empty, short or guessable secret, or with
+offer links no helper can open.
 
 Production is the default mode; `DISPATCH_MODE=dev` (set by `make run`, the test harness and
-the demo) is the only way to run with the built-in development secrets. Checked once at the
-start of every long-running process (`api`, `worker`), before anything listens.
+the demo) is the only way to run with the built-in development secrets and the loopback
+base URL. Checked once at the start of every long-running process (`api`, `worker`), before
+anything listens. The bots file and DISPATCH_PUSH_ENDPOINTS, which seed the live
+configuration, are held to the rules of `config apply` (dispatcher/config/secrets.py).
 """
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 import sys
 from collections import Counter
 from urllib.parse import urlsplit
@@ -31,23 +36,61 @@ KNOWN_DEFAULTS = frozenset(
         "password",
     }
 )
-_DEFAULT_MARKERS = ("change-me", "changeme", "dev-only", "dev-staff", "example")
+_DEFAULT_MARKERS = (
+    "change-me",
+    "changeme",
+    "dev-only",
+    "dev-staff",
+    "example",
+    "replace-me",
+    "replace+me",
+    "replaceme",
+)
+WHSEC_PREFIX = "whsec_"
+
+
+def _is_placeholder(text: str) -> bool:
+    lowered = text.strip().lower()
+    return lowered in KNOWN_DEFAULTS or any(m in lowered for m in _DEFAULT_MARKERS)
+
+
+def _looks_random(symbols: str | bytes) -> bool:
+    # 32 random bytes, raw or written as hex or base64, show many distinct symbols and none
+    # dominating; "aaaa…" or "abababab…" do not.
+    counts = Counter(symbols)
+    return len(counts) >= 12 and counts.most_common(1)[0][1] <= len(symbols) // 4
 
 
 def secret_problem(value: str) -> str | None:
     """Why `value` cannot be a production secret, or None when it can."""
     if not value.strip():
         return "is empty"
-    lowered = value.strip().lower()
-    if lowered in KNOWN_DEFAULTS or any(m in lowered for m in _DEFAULT_MARKERS):
+    if _is_placeholder(value):
         return "is a known default"
     if len(value.encode()) < MIN_SECRET_BYTES:
         return f"is shorter than {MIN_SECRET_BYTES} bytes"
-    # 32 random bytes, written as hex or base64, show many distinct characters and no
-    # character dominating; "aaaa…" or "abababab…" do not.
-    counts = Counter(value)
-    if len(counts) < 12 or counts.most_common(1)[0][1] > len(value) // 4:
+    if not _looks_random(value):
         return "does not look random (python -c 'import secrets; print(secrets.token_hex(32))')"
+    return None
+
+
+def signing_secret_problem(value: str) -> str | None:
+    """For a signing key we choose (a bot's, a webhook relay's): "whsec_" + base64 is judged
+    as the key it decodes to, so base64 of a placeholder is a placeholder."""
+    if not value.startswith(WHSEC_PREFIX):
+        return secret_problem(value)
+    if _is_placeholder(value):
+        return "is a known default"
+    try:
+        key = base64.b64decode(value.removeprefix(WHSEC_PREFIX), validate=True)
+    except ValueError:  # binascii.Error is one
+        return "is not base64 after whsec_"
+    if _is_placeholder(key.decode("latin-1")):
+        return "decodes to a known default"
+    if len(key) < MIN_SECRET_BYTES:
+        return f"decodes to fewer than {MIN_SECRET_BYTES} bytes"
+    if not _looks_random(key):
+        return "decodes to a key that does not look random"
     return None
 
 
@@ -97,18 +140,14 @@ def _issued_elsewhere(settings: Settings) -> list[tuple[str, str]]:
                 login.app_secret.get_secret_value(),
             )
         )
-    for ep in settings.push_endpoints:
-        for field in ("token", "secret"):
-            value = getattr(ep, field)
-            if value is not None:
-                named.append(
-                    (f"DISPATCH_PUSH_ENDPOINTS[{ep.name}].{field}", value.get_secret_value())
-                )
     return named
 
 
 def production_problems(settings: Settings) -> list[str]:
     """Every secret setting that is not fit for production, named as it is set."""
+    # Imported here: the configuration's policy (config/secrets.py) builds on this module.
+    from dispatcher.config.bootstrap import environment_problems
+
     problems = []
     for name, secret in _named_secrets(settings):
         why = secret_problem(secret.get_secret_value())
@@ -118,17 +157,61 @@ def production_problems(settings: Settings) -> list[str]:
         why = placeholder_problem(value)
         if why:
             problems.append(f"{name} {why}")
-    return problems
+    return problems + environment_problems(settings)
+
+
+# Names that never reach a helper's phone: loopback, the LAN, and the reserved
+# documentation/test names (RFC 2606, RFC 6761), such as the examples' dispatch.example.org.
+_UNREACHABLE_SUFFIXES = (".localhost", ".local", ".example", ".test", ".invalid")
+_PLACEHOLDER_DOMAINS = ("example.com", "example.net", "example.org")
+
+
+def _host_problem(host: str) -> str | None:
+    if not host:
+        return "has no host"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return None if address.is_global else f"points at {host}, a loopback or private address"
+    if host == "localhost" or "." not in host or host.endswith(_UNREACHABLE_SUFFIXES):
+        return f"points at {host}, a local or reserved name"
+    if any(host == d or host.endswith("." + d) for d in _PLACEHOLDER_DOMAINS):
+        return f"points at {host}, a placeholder"
+    return None
+
+
+def public_url_problems(settings: Settings) -> list[str]:
+    """Why helpers could not open offer links under DISPATCH_PUBLIC_BASE_URL (on their phones,
+    over the internet, without exposing the link on the way)."""
+    try:
+        url = urlsplit(settings.public_base_url.strip())
+    except ValueError:  # "https://[::1" and the like
+        return ["DISPATCH_PUBLIC_BASE_URL is not a URL"]
+    problems = []
+    if url.scheme != "https":
+        problems.append("is not https: links would travel in clear")
+    if url.username is not None or url.password is not None:
+        problems.append("carries user-info: every link would show it")
+    host_problem = _host_problem((url.hostname or "").rstrip("."))
+    if host_problem:
+        problems.append(f"{host_problem}: no helper's phone can open it")
+    return [f"DISPATCH_PUBLIC_BASE_URL {p}" for p in problems]
 
 
 def enforce(settings: Settings, process: str) -> None:
-    """Exit at once (status 78, EX_CONFIG) when production runs with unfit secrets."""
+    """Exit at once (status 78, EX_CONFIG) when production runs with unfit secrets or a
+    base URL helpers cannot open."""
     if settings.mode == "dev":
         return
-    problems = production_problems(settings)
+    problems = production_problems(settings) + public_url_problems(settings)
     if problems:
         lines = [f"refusing to start {process} in production mode:"]
         lines += [f"  {p}" for p in problems]
-        lines.append("set each to at least 32 random bytes, or DISPATCH_MODE=dev on a dev machine")
+        lines.append(
+            "set each secret to at least 32 random bytes, DISPATCH_PUBLIC_BASE_URL to the "
+            "API's public https address; or DISPATCH_MODE=dev on a dev machine"
+        )
         print("\n".join(lines), file=sys.stderr)
         raise SystemExit(78)

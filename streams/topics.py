@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from dispatcher.kafka_security import client_options
 from dispatcher.settings import Settings, get_settings
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 
 TABLES = ("requests", "helpers")  # the worker's Faust tables (streams/worker.py)
+EX_UNAVAILABLE = 69  # sysexits.h: a service we need is not there
 
 
 def changelog_topics(settings: Settings) -> list[str]:
@@ -121,7 +123,16 @@ def main(argv: list[str]) -> int:
     )
     parser.parse_args(argv)
     settings = get_settings()
-    created = asyncio.run(ensure_topics(settings))
+    try:
+        created = asyncio.run(ensure_topics(settings))
+    except (KafkaConnectionError, KafkaTimeoutError, OSError) as exc:
+        # One line, not a traceback (aiokafka's own log line above it gives the cause).
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        print(
+            f"topics: Kafka at {settings.kafka_bootstrap} not reachable: {reason}",
+            file=sys.stderr,
+        )
+        return EX_UNAVAILABLE
     names = ", ".join(topic_names(settings))
     print(f"topics ready ({settings.topic_partitions} partitions): {names}; created now: {created}")
     return 0

@@ -8,6 +8,7 @@ import logging
 
 from dispatcher.api.deps import ApiDeps
 from dispatcher.config.bootstrap import bootstrap_config, seed_records
+from dispatcher.config.changes import ConfigError
 from schemas.config import ConfigRecord
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,12 @@ async def follow(deps: ApiDeps) -> None:
         await follower.loaded.wait()
         if deps.settings.mode != "dev":
             bots, endpoints = bootstrap_config(deps.settings)
-            records = seed_records(deps.config, bots, endpoints, deps.clock())
+            try:
+                records = seed_records(deps.config, bots, endpoints, deps.clock())
+            except ConfigError as exc:
+                # Never ready on a refused seed: say why (the message names fields, no secret).
+                log.critical("configuration not seeded: %s", exc)
+                raise
             if records:
                 log.info(
                     "config store empty: seeding %d entities from the environment", len(records)

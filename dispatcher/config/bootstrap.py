@@ -5,7 +5,9 @@ DISPATCH_PUSH_ENDPOINTS form the layer under the store (view.py): usable at once
 entity by entity by what staff write. Production: no layer; once the store is loaded, a
 store that holds no bot (no endpoint) is seeded from the bots file (DISPATCH_PUSH_ENDPOINTS)
 through the one write path, as actor "bootstrap", and from then on the store alone counts.
-Production without any configuration still accepts no bot.
+Production without any configuration still accepts no bot. What would seed the store is held
+to the production rules of `config apply` (secrets.py): at start-up (dispatcher/secret_policy.py)
+and again when seeding.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from dispatcher.config.changes import ConfigError
+from dispatcher.config.secrets import secret_problems
 from dispatcher.config.view import ConfigView, endpoint_state, plain
 from dispatcher.groupchat.bots import BotConfig, BotRegistry, load_registry
 from dispatcher.push.deliveries import community_group_endpoint
@@ -21,6 +25,8 @@ from dispatcher.settings import Settings
 from schemas.config import ConfigKind, ConfigRecord
 
 BOOTSTRAP_ACTOR = "bootstrap"
+# Where each seeded kind is set, to name a refused secret as its operator wrote it.
+_SOURCES = {ConfigKind.BOT: "DISPATCH_BOTS_FILE", ConfigKind.ENDPOINT: "DISPATCH_PUSH_ENDPOINTS"}
 
 
 def bootstrap_config(
@@ -42,13 +48,38 @@ def _owner(name: str) -> str | None:
     return name.removeprefix(prefix) if name.startswith(prefix) else None
 
 
+def _problems(kind: ConfigKind, entity_id: str, state: dict[str, object]) -> list[str]:
+    """Each secret not fit for production, named by entity and field, never by value."""
+    return [
+        f"{_SOURCES[kind]}[{entity_id}].{where} {why}"
+        for where, why in secret_problems(kind.value, state)
+    ]
+
+
+def environment_problems(settings: Settings) -> list[str]:
+    """For the start-up check: the push endpoints and the bots file, as seeding would store
+    them. A bots file that is named but absent is not read here: workers, which never seed
+    bots, run without it (compose mounts it in the API only); the API's seeding then fails
+    on reading it, and the API never turns ready."""
+    problems = [
+        p
+        for e in settings.push_endpoints
+        for p in _problems(ConfigKind.ENDPOINT, e.name, endpoint_state(e, _owner(e.name)))
+    ]
+    if settings.bots_file is not None and settings.bots_file.is_file():
+        for bot in load_registry(settings).bots.values():
+            problems += _problems(ConfigKind.BOT, bot.bot_id, plain(bot))
+    return problems
+
+
 def seed_records(
     view: ConfigView,
     bots: list[BotConfig],
     endpoints: list[EndpointConfig],
     now: datetime,
 ) -> list[ConfigRecord]:
-    """Records that seed a loaded, empty store (per kind) from the environment."""
+    """Records that seed a loaded, empty store (per kind) from the environment (production
+    only). Refused as a whole, like `config apply`, if any secret is not fit for production."""
 
     def record(
         kind: ConfigKind, entity_id: str, state: dict[str, object], owners: tuple[str, ...]
@@ -76,4 +107,7 @@ def seed_records(
                     ConfigKind.ENDPOINT, e.name, endpoint_state(e, owner), (owner,) if owner else ()
                 )
             )
+    problems = [p for r in records for p in _problems(r.kind, r.id, r.state or {})]
+    if problems:
+        raise ConfigError("weak_secret", "; ".join(problems))
     return records

@@ -17,7 +17,7 @@ import secrets as random_source
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from dispatcher.secret_policy import MIN_SECRET_BYTES, placeholder_problem, secret_problem
+from dispatcher.secret_policy import MIN_SECRET_BYTES, placeholder_problem, signing_secret_problem
 
 SECRET_FIELDS = frozenset(
     {
@@ -32,8 +32,9 @@ SECRET_FIELDS = frozenset(
 )
 SHOWN = "(set)"
 # Values we choose (a bot's signing secret, a webhook relay's signing secret) must be
-# random and long; values a platform issues (robot tokens, app secrets) only not placeholders.
-_OURS = {("bot", "secrets"), ("endpoint", "secret")}
+# random and long; values a platform issues (robot tokens, app secrets, a DingTalk or Feishu
+# robot's signing secret) only not placeholders.
+_OURS = {("bot", "secrets", None), ("endpoint", "secret", "webhook")}
 
 
 def _walk(value: Any, mark: Callable[[Any], Any]) -> Any:
@@ -106,15 +107,6 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(random_source.token_bytes(MIN_SECRET_BYTES)).decode()
 
 
-def _key_bytes(value: str) -> bytes:
-    if value.startswith("whsec_"):
-        try:
-            return base64.b64decode(value.removeprefix("whsec_"), validate=True)
-        except ValueError:
-            return b""
-    return value.encode()
-
-
 def _secret_values(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
     if isinstance(value, dict):
         for k, v in value.items():
@@ -128,17 +120,21 @@ def _secret_values(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tup
             yield from _secret_values(v, path)
 
 
-def production_problems(kind: str, state: dict[str, Any]) -> list[str]:
-    """Why a state's secrets are not fit for production (the rules of issue 12)."""
+def secret_problems(kind: str, state: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field path, why) for each of a state's secrets not fit for production (issue 12)."""
     problems = []
+    endpoint_kind = state.get("kind") if kind == "endpoint" else None
     for path, value in _secret_values(state):
         where = ".".join(path)
-        if (kind, where) in _OURS:
-            why = secret_problem(value)
-            if why is None and len(_key_bytes(value)) < MIN_SECRET_BYTES:
-                why = f"decodes to fewer than {MIN_SECRET_BYTES} bytes"
+        if (kind, where, endpoint_kind) in _OURS:
+            why = signing_secret_problem(value)
         else:
             why = placeholder_problem(value)
         if why:
-            problems.append(f"{kind} {where} {why}")
+            problems.append((where, why))
     return problems
+
+
+def production_problems(kind: str, state: dict[str, Any]) -> list[str]:
+    """Why a state's secrets are not fit for production, for a refused change."""
+    return [f"{kind} {where} {why}" for where, why in secret_problems(kind, state)]

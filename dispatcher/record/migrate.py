@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from importlib import resources
 
 import asyncpg
@@ -18,6 +19,16 @@ import asyncpg
 from dispatcher.settings import Settings, get_settings
 
 _LOCK_KEY = 0x6E_65_69_67  # "neig": any constant shared by every runner
+EX_UNAVAILABLE = 69  # sysexits.h: a service we need is not there
+# Not reached or not let in: down, starting, full, a wrong host, user, password or database.
+UNREACHABLE = (
+    OSError,  # refused, no such host, timed out
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InvalidAuthorizationSpecificationError,
+    asyncpg.InvalidCatalogNameError,
+)
 
 
 def migration_files() -> list[tuple[int, str, str]]:
@@ -82,6 +93,12 @@ def main(argv: list[str]) -> int:
         prog="python -m dispatcher migrate", description="Apply pending PostgreSQL migrations."
     )
     parser.parse_args(argv)
-    applied = asyncio.run(migrate(get_settings()))
+    try:
+        applied = asyncio.run(migrate(get_settings()))
+    except UNREACHABLE as exc:
+        # One line, not a traceback: the cause, never the DSN (it may carry the password).
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"migrate: PostgreSQL (DISPATCH_PG_DSN) not reachable: {reason}", file=sys.stderr)
+        return EX_UNAVAILABLE
     print(f"migrations applied now: {applied or 'none (up to date)'}")
     return 0

@@ -29,6 +29,7 @@ def production(stack: LocalStack, bots_file: str | None) -> dict[str, str]:
         "DISPATCH_HELPER_ID_KEY": secrets.token_hex(32),
         "DISPATCH_METRICS_TOKEN": secrets.token_hex(32),
         "DISPATCH_CONTACT_KEY": secrets.token_hex(32),
+        "DISPATCH_PUBLIC_BASE_URL": "https://dispatch.neighbours.cn",
     }
     if bots_file is not None:
         env["DISPATCH_BOTS_FILE"] = bots_file
