@@ -42,6 +42,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "dispatcher.maintenance.rekey_helpers",
         "move helpers to keyed (irreversible) ids",
     ),
+    "reseal-helpers": (
+        "dispatcher.maintenance.reseal_helpers",
+        "seal every helper profile under the active contact key (before an old one is dropped)",
+    ),
     "welcome": (
         "dispatcher.api.helper_messages_cli:welcome_main",
         "send the welcome (personal page link) to helpers not yet welcomed",

@@ -12,8 +12,11 @@ AES-256-GCM, with a fresh 96-bit nonce per box and associated data naming what t
 belongs to (`request\\n<id>` or `helper-phone\\n<id>`), so a box moved into another record
 fails to open. The key is derived from `DISPATCH_CONTACT_KEY` (32+ random bytes outside
 dev mode, like every secret), which the broker never sees. Rotation: a new key seals;
-`DISPATCH_CONTACT_KEYS_PREVIOUS` only open. A key id is a keyed digest of the key, so
-it names the key without revealing anything of it.
+`DISPATCH_CONTACT_KEYS_PREVIOUS` only open. A request's box lives out its retention, but
+a helper's live as long as the helper: `seal_profile` seals a box under a previous key
+again under the new one (the worker's decode and rebuild), and `python -m dispatcher
+reseal-helpers` has every stored profile written so, before the old key may go. A key id
+is a keyed digest of the key, so it names the key without revealing anything of it.
 
 What the core needs of the phones is computed before sealing: `phone_key`, an HMAC of
 the normalised number under the helper-id key (stable across contact-key rotations), on
@@ -97,6 +100,17 @@ class KeyRing:
             return aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
         except (InvalidTag, ValueError, binascii.Error) as exc:
             raise Unreadable("the box does not open under its key (altered or moved)") from exc
+
+    def reseal(self, sealed: Sealed, aad: bytes) -> Sealed:
+        """The box under the active key: sealed again when under a previous one (key
+        rotation); as it is when under the active key or when it does not open (kept, so
+        that a key put back in `DISPATCH_CONTACT_KEYS_PREVIOUS` opens it again)."""
+        if sealed.kid == self.active_kid:
+            return sealed
+        try:
+            return self.seal(self.open(sealed, aad), aad)
+        except Unreadable:
+            return sealed
 
     def phone_key(self, phone: str | None) -> str | None:
         digits = normalise_phone(phone)
@@ -224,11 +238,16 @@ def _helper_aad(what: str, helper_id: str) -> bytes:
     return f"helper-{what}\n{helper_id}".encode()
 
 
+_HELPER_BOXES = (("sealed_phone", "phone"), ("sealed_name", "name"), ("sealed_detail", "detail"))
+
+
 def seal_profile(ring: KeyRing, profile: HelperProfile) -> HelperProfile:
     """The profile as it may travel: phone, name, platform user id, unit and floor sealed
-    (the phone's keyed digest beside it), households keyed. Sealing twice changes nothing."""
+    (the phone's keyed digest beside it), households keyed. Sealing twice changes nothing,
+    except that a box under a previous key is sealed again under the active one: a helper
+    lives on past any retention, so their boxes must not stay under a key to be retired."""
     hid = profile.helper_id
-    update: dict[str, Any] = {}
+    update: dict[str, Any] = _resealed(ring, profile)
     if profile.phone:
         update |= {
             "phone": None,
@@ -255,6 +274,29 @@ def seal_profile(ring: KeyRing, profile: HelperProfile) -> HelperProfile:
     if paired != profile.paired_household_ids:
         update["paired_household_ids"] = paired
     return profile.model_copy(update=update) if update else profile
+
+
+def _resealed(ring: KeyRing, profile: HelperProfile) -> dict[str, Any]:
+    """The profile's boxes under a previous key, sealed again under the active one."""
+    update: dict[str, Any] = {}
+    for field, what in _HELPER_BOXES:
+        box: Sealed | None = getattr(profile, field)
+        if box is not None and box.kid != ring.active_kid:
+            resealed = ring.reseal(box, _helper_aad(what, profile.helper_id))
+            if resealed is not box:
+                update[field] = resealed
+    return update
+
+
+def stale_kids(ring: KeyRing, profile: HelperProfile) -> list[str]:
+    """The key ids of the profile's boxes not under the active key (reseal-helpers: keys
+    still needed to open them, or retired already)."""
+    kids = {
+        box.kid
+        for field, _ in _HELPER_BOXES
+        if (box := getattr(profile, field)) is not None and box.kid != ring.active_kid
+    }
+    return sorted(kids)
 
 
 def _open_helper(ring: KeyRing, sealed: Sealed, aad: bytes) -> str | None:

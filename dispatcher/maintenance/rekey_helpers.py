@@ -8,6 +8,12 @@ an UpsertHelper under the keyed id (`dispatcher/helper_ids.py`) and a Deactivate
 the old one. Command ids derive from the pair, so running it twice sends nothing new that
 the workers would apply twice. Requests already assigned to an old id finish under it;
 personal links of moved helpers must be sent again (they name the old id).
+
+What the API keeps in PostgreSQL under a helper's id (platform account, roster
+membership, 结对: dispatcher/record/edge/helper_moves.py) moves along in the same run.
+Those moves are derived from every active helper under its legacy or its keyed id, so a
+run that stopped after sending, or an earlier release's run that moved nothing, is
+completed by the next.
 """
 
 from __future__ import annotations
@@ -16,18 +22,18 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+import asyncpg
 
-from dispatcher.api.producer import KafkaCommandSink
 from dispatcher.clock import utcnow
-from dispatcher.helper_ids import keyed_profile
-from dispatcher.kafka_security import client_options
+from dispatcher.helper_ids import id_key, keyed_helper_id, keyed_profile, legacy_helper_id
+from dispatcher.maintenance.helper_table import GROUP_PREFIX as GROUP_PREFIX  # its ACL's name
+from dispatcher.maintenance.helper_table import read_helper_states, send_commands
+from dispatcher.record.edge.helper_moves import MOVED, IdMove, move_rows
 from dispatcher.sealing import keyring, seal_profile, unsealed_profile
 from dispatcher.settings import Settings, get_settings
 from schemas.commands import (
@@ -39,9 +45,7 @@ from schemas.commands import (
 )
 from schemas.helpers import HelperProfile
 from schemas.records import HelperState
-from streams.state_store import read_helpers
 
-JOIN_TIMEOUT_S = 60.0
 _NS = uuid.UUID("5b0e8a3e-3f57-4c39-9a55-2f1f7f0c6a11")
 
 
@@ -89,63 +93,50 @@ def move_commands(move: Move, now: datetime) -> list[Command]:
     ]
 
 
-GROUP_PREFIX = "rekey-helpers-"  # the workers' KafkaUser may read groups named so
+def id_moves(states: Iterable[HelperState], settings: Settings) -> list[IdMove]:
+    """(legacy id → keyed id) of every active helper under either: the ids whose rows in
+    PostgreSQL move (a helper moved already still has its rows under the legacy id when
+    the run that moved it stopped before moving them, or predates this)."""
+    ring = keyring(settings)
+    key = id_key(settings)
+    found = []
+    for state in states:
+        if not state.profile.active:
+            continue  # deactivated: its phone is gone, and its rows do not matter
+        plain = unsealed_profile(ring, state.profile)
+        if not plain.phone:
+            continue
+        community = plain.community_id
+        legacy = legacy_helper_id(community, plain.phone)
+        keyed = keyed_helper_id(key, community, plain.phone)
+        if plain.helper_id in (legacy, keyed):
+            found.append(IdMove(community, legacy, keyed))
+    return found
 
 
-async def read_helper_states(settings: Settings) -> list[HelperState]:
-    """The latest record per helper in the helper table's changelog (read to its end)."""
-    topic = f"{settings.app_id}-helpers-changelog"
-    consumer = AIOKafkaConsumer(
-        topic,
-        **client_options(settings),
-        group_id=f"{GROUP_PREFIX}{uuid.uuid4().hex[:8]}",  # throwaway: commits nothing
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    latest: dict[bytes, bytes | None] = {}
+async def move_helper_rows(
+    settings: Settings, moves: Collection[IdMove], *, dry_run: bool
+) -> dict[str, int]:
+    """`move_rows` on the configured database (not connected to when nothing moves)."""
+    if not moves:
+        return dict.fromkeys(MOVED, 0)
+    conn = await asyncpg.connect(settings.pg_dsn.get_secret_value(), timeout=10)
     try:
-        ends: dict[TopicPartition, int] | None = None
-        give_up = time.monotonic() + JOIN_TIMEOUT_S
-        while True:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                for r in records:
-                    latest[r.key] = r.value
-            assigned = consumer.assignment()
-            if not assigned:
-                if time.monotonic() > give_up:
-                    raise SystemExit(f"no partitions of {topic} assigned: is the topic there?")
-                continue  # still joining
-            if ends is None:
-                ends = await consumer.end_offsets(list(assigned))
-            positions = [await consumer.position(tp) for tp in ends]
-            if all(pos >= ends[tp] for pos, tp in zip(positions, ends, strict=True)):
-                break
+        return await move_rows(conn, moves, dry_run=dry_run)
     finally:
-        await consumer.stop()
-    helpers, _, _ = read_helpers(latest.items())  # a profile is a record of its own
-    return helpers
+        await conn.close()
 
 
 async def run(settings: Settings, dry_run: bool) -> dict[str, int]:
     states = await read_helper_states(settings)
     moves = plan_moves(states, settings)
-    if not dry_run and moves:
-        sink = KafkaCommandSink(settings)
-        try:
-            now = utcnow()
-            for move in moves:
-                for command in move_commands(move, now):
-                    await sink.send(
-                        settings.commands_topic,
-                        command.community_id,
-                        command.model_dump_json().encode(),
-                    )
-        finally:
-            await sink.stop()
+    if not dry_run:
+        now = utcnow()
+        await send_commands(settings, [c for m in moves for c in move_commands(m, now)])
+    # After the commands: if they are not sent, the helpers have not moved, nor their rows.
+    rows = await move_helper_rows(settings, id_moves(states, settings), dry_run=dry_run)
     sent = 0 if dry_run else len(moves)
-    return {"helpers_read": len(states), "to_move": len(moves), "sent": sent}
+    return {"helpers_read": len(states), "to_move": len(moves), "sent": sent, **rows}
 
 
 def main(argv: list[str]) -> int:
