@@ -12,7 +12,7 @@
 | `platform_logins` (chat-platform logins for offer links, one-time codes) | `platform_logins` |
 | `staff_actions` (staff actions on requests: who, when, which command) | `staff_actions` |
 | `recipient_link_uses` (one-time claim / report-back links of the whistle) | `recipient_links` |
-| `platform_accounts`, `roster_members`, `households` (a helper's rows moved to its keyed id) | `helper_moves` |
+| `platform_accounts`, `roster_members`, `households` (rows moved to a keyed id) | `helper_moves` |
 
 Queries of the projection tables are in `dispatcher.record.read`.
 """
