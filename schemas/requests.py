@@ -77,6 +77,10 @@ class RequestSpec(Wire):
     # Whom to call when life-threatening, as the words said it (a fire in `other`: 119);
     # None: the category's (`emergency()`). Left out of the JSON while None.
     emergency_number: EmergencyNumber | None = Field(default=None, exclude_if=unset)
+    # Property management's business too (gas, fire, a lift, an urgent repair such as a
+    # burst pipe): its staff on duty are offered in the first wave, beside the neighbours.
+    # Left out of the JSON while false.
+    notify_property: bool = Field(default=False, exclude_if=unset)
     source: RequestSource | None = None
     # Issue 12.7: the API seals `contact` and `text` here (dispatcher/sealing.py) and sends
     # them empty; records from before carry them plain (the worker seals those on decode).

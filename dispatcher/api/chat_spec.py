@@ -10,8 +10,13 @@ from dispatcher.api.models import ChatMessageIn
 from dispatcher.classify import Classification
 from dispatcher.groupchat.bots import GroupPlace, building_id_for
 from dispatcher.numbers import NotANumber, parse_int
+from schemas.catalogue import entry
 from schemas.places import PlacePath
 from schemas.requests import RequesterContact, RequestSource, RequestSpec
+from schemas.vocab import Category, Urgency
+
+# At these urgencies a kind with `property_when_urgent` (a repair) is 物业's business too.
+_PROPERTY_URGENCIES = frozenset({Urgency.URGENT, Urgency.CRITICAL})
 
 
 def _address(c: Classification) -> str | None:
@@ -32,6 +37,16 @@ def _floor(hint: str | None) -> int | None:
         return parse_int(hint, "floor", lo=0, hi=999)
     except NotANumber:
         return None
+
+
+def property_concern(category: Category, urgency: Urgency, said: Classification | None) -> bool:
+    """`RequestSpec.notify_property`: the words say so (the classifier's flag: gas, fire, a
+    lift, someone trapped), or the request is of a kind that is 物业's when urgent (a burst
+    pipe) and is urgent, whoever decided its kind and urgency (a bot, a card's button, a
+    household's tags, the language model raising it)."""
+    if said is not None and said.notify_property:
+        return True
+    return entry(category).property_when_urgent and urgency in _PROPERTY_URGENCIES
 
 
 def place_for(group: GroupPlace, c: Classification) -> PlacePath:
@@ -73,5 +88,6 @@ def spec_for_message(
         contact=RequesterContact(name=msg.sender.name, phone=msg.sender.phone, address=_address(c)),
         life_threatening=True if c.advise_emergency_call else None,
         emergency_number=c.emergency_number if c.advise_emergency_call else None,
+        notify_property=property_concern(c.category, c.urgency, c),
         source=RequestSource(bot_id=bot_id, group_id=msg.group_id, message_id=msg.message_id),
     )

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from dispatcher.api.admin import LEDGER_TYPES, import_failures
 from dispatcher.api.auth import ensure_staff_scope, require_staff
+from dispatcher.api.chat_spec import property_concern
 from dispatcher.api.classifying import classify_off_loop
 from dispatcher.api.command_queue import submit_once
 from dispatcher.api.deps import ApiDeps
@@ -202,6 +203,7 @@ async def card_request(
         requester_household_id=household.household_id,
         life_threatening=True if alarm else None,
         emergency_number=alarm.emergency_number if alarm else None,
+        notify_property=property_concern(what.category, urgency, said),
         source=RequestSource(bot_id=CARD_BOT),
     )
     answer = await submit_once(

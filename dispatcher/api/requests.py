@@ -15,6 +15,7 @@ from fastapi.responses import Response
 
 from dispatcher.api import server_timing
 from dispatcher.api.bot_auth import BotOrStaff, Caller, ensure_community, submitting_caller
+from dispatcher.api.chat_spec import property_concern
 from dispatcher.api.command_queue import request_id_for, send_command, submit_once
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
@@ -58,16 +59,17 @@ def spec_from(
     alarm: Classification | None = None,
 ) -> RequestSpec:
     """`alarm`: `emergency_said(body)`; it only ever raises (critical, life-threatening,
-    its number), as the floor does for a chat message. A bot's `life_threatening: true`
-    raises the urgency too: its requester is told neighbours are coming, so its ladder
-    rings at the critical pace and through do-not-disturb."""
+    its number, 物业 told), as the floor does for a chat message. A bot's
+    `life_threatening: true` raises the urgency too: its requester is told neighbours are
+    coming, so its ladder rings at the critical pace and through do-not-disturb."""
     life_threatening = bool(body.life_threatening or alarm)
+    urgency = Urgency.CRITICAL if life_threatening else body.urgency
     return RequestSpec(
         request_id=request_id,
         community_id=body.place.community_id,
         place=PlacePath(**body.place.model_dump()),
         category=body.category,
-        urgency=Urgency.CRITICAL if life_threatening else body.urgency,
+        urgency=urgency,
         skills=tuple(dict.fromkeys(body.skills)),
         helpers_needed=body.helpers_needed,
         text=body.text,
@@ -77,6 +79,7 @@ def spec_from(
         prefer_party_member=body.prefer_party_member,
         life_threatening=True if life_threatening else None,
         emergency_number=alarm.emergency_number if alarm else None,
+        notify_property=property_concern(body.category, urgency, alarm),
         source=source,
     )
 

@@ -30,7 +30,7 @@ from dispatcher.core.entry import HelperEntry
 from schemas.catalogue import CATALOGUE
 from schemas.plans import OFFER_RINGS, RING_ORDER
 from schemas.requests import SkillNeed
-from schemas.vocab import Ring, Skill
+from schemas.vocab import Ring, Role, Skill
 
 BucketKey = tuple[object, ...]
 # How far past `scan_limit` a search may read a big bucket when too few were eligible.
@@ -289,6 +289,18 @@ class HelperIndex:
                 keys.append((key, ring))
         keys.sort()
         return [Candidate(k[-1], ring, k) for k, ring in keys]
+
+    def property_on_duty(
+        self, ctx: SearchContext, limit: int, exclude: set[str]
+    ) -> list[Candidate]:
+        """Property management (物业) available now, nearest first (the request's own
+        compound's before another's, whose 物业 cannot shut this building's water off),
+        as candidates of the whistle ring: offered like staff, for any slot."""
+        if limit <= 0:
+            return []
+        bucket = self._bucket(("r", ctx.community_id, Role.PROPERTY_MANAGEMENT))
+        ranked = self._ranked(bucket, ctx, Ring.COMMUNITY, exclude)[:limit]
+        return [c._replace(ring=Ring.WHISTLE) for c in ranked]
 
     def staff_on_duty(self, ctx: SearchContext, limit: int, exclude: set[str]) -> list[Candidate]:
         """The whistle ring: staff (and property management for repairs) available now."""

@@ -25,8 +25,8 @@ from schemas.events import (
     StoodDown,
     WhistleBlown,
 )
-from schemas.plans import LadderStep, RungAction
-from schemas.records import OfferStatus, RequestStatus
+from schemas.plans import EscalationPlan, LadderStep, RungAction
+from schemas.records import OfferRecord, OfferStatus, RequestStatus
 from schemas.vocab import Party, ReferralTarget, Ring
 
 # --- offers ----------------------------------------------------------------------------
@@ -73,6 +73,35 @@ def offer_first_responders(fx: Effects, d: RequestDraft) -> None:
         send_offers(fx, d, found, any_presence=True)
 
 
+def offer_property(fx: Effects, d: RequestDraft) -> None:
+    """Property management (物业) on duty, in the first wave, when the request is theirs
+    too (`spec.notify_property`: gas, fire, a lift, a burst pipe): as many as the whistle
+    would reach, and like staff at the whistle they may fill any slot. Neither the whistle
+    nor the group hears of it: the neighbours' rings climb as before (`beside_ladder`)."""
+    if not d.spec.notify_property or d.status is not RequestStatus.OPEN:
+        return
+    wanted = whistle_wave_size(d.plan)
+    found = fx.state.index.property_on_duty(d.ctx, wanted, d.offered_helpers())
+    send_offers(fx, d, found, whistle=True)
+
+
+def whistle_wave_size(plan: EscalationPlan) -> int:
+    """How many staff the plan's whistle offers; one for a plan without a whistle."""
+    return next((s.wave_size for s in plan.steps if s.action is RungAction.WHISTLE), 1)
+
+
+def beside_ladder(d: RequestDraft, o: OfferRecord) -> bool:
+    """An offer of the whistle ring made before the whistle: property management offered
+    in the first wave (`offer_property`). It waits beside the neighbours' rings: it does
+    not hold them back (`starved`), and when lost no neighbour replaces it (`lost_needs`)."""
+    return o.ring is Ring.WHISTLE and not d.whistle_blown
+
+
+def lost_needs(d: RequestDraft, o: OfferRecord) -> set[int]:
+    """The needs a lost offer (declined, failed, no answer) leaves for a replacement."""
+    return set() if beside_ladder(d, o) else set(o.need_indexes)
+
+
 def current_offer_ring(d: RequestDraft) -> tuple[Ring, int]:
     """The ring (and wave size) replacements come from: the current rung if it is an
     offer ring, else the whole community (the whistle has gone out already)."""
@@ -113,7 +142,7 @@ def starved(d: RequestDraft) -> bool:
     climbs to the whistle now, as any request with nobody left to ask does."""
     pending: set[int] = set()
     for o in d.offers:
-        if o.status is OfferStatus.OPEN:
+        if o.status is OfferStatus.OPEN and not beside_ladder(d, o):
             pending.update(o.need_indexes)
     open_needs = d.open_needs()
     idle = [i for i in open_needs if i not in pending]
@@ -140,10 +169,14 @@ def widen_if_starved(fx: Effects, d: RequestDraft) -> None:
 
 
 def _offer_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
-    if d.step == 0:
+    first = d.step == 0
+    if first:
         offer_first_responders(fx, d)
-    remote = d.plan.remote_wave_size if d.step == 0 else rung.wave_size
+    remote = d.plan.remote_wave_size if first else rung.wave_size
     offer_wave(fx, d, rung.ring, rung.wave_size, remote)
+    if first:
+        # After the neighbours' wave, so theirs is chosen exactly as without 物业.
+        offer_property(fx, d)
 
 
 def _team_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
@@ -248,7 +281,7 @@ def expire_due_offers(fx: Effects, d: RequestDraft) -> set[int]:
             d.set_offer(i, status=OfferStatus.EXPIRED, closed_at=fx.now)
             fx.emit(OfferExpired(offer_id=o.offer_id, helper_id=o.helper_id), d.request_id)
             fx.update_load(o.helper_id, lambda load, _today: no_answer(load))
-            lost.update(o.need_indexes)
+            lost.update(lost_needs(d, o))
     return lost
 
 
@@ -305,7 +338,7 @@ def drop_helper(fx: Effects, d: RequestDraft, helper_id: str) -> bool:
     if not lost:
         return False
     stand_down(fx, d, LEFT_THE_ROSTER, only_helper=helper_id)
-    top_up(fx, d, {i for o in lost for i in o.need_indexes})
+    top_up(fx, d, {i for o in lost for i in lost_needs(d, o)})
     return True
 
 

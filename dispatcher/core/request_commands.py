@@ -18,6 +18,7 @@ from dispatcher.core.ladder import (
     current_offer_ring,
     end_of_lifetime,
     expire_due_offers,
+    lost_needs,
     offer_wave,
     resolve_now,
     run_step,
@@ -291,7 +292,7 @@ def decline(fx: Effects, d: RequestDraft, body: DeclineOffer) -> RequestDraft | 
     d.set_offer(i, status=OfferStatus.DECLINED, closed_at=fx.now)
     fx.emit(OfferDeclined(offer_id=offer.offer_id, helper_id=offer.helper_id), d.request_id)
     fx.update_load(offer.helper_id, lambda load, _today: declined(load))
-    top_up(fx, d, set(offer.need_indexes))
+    top_up(fx, d, lost_needs(d, offer))
     return d
 
 
@@ -310,7 +311,7 @@ def delivery_failed(
         d.request_id,
     )
     fx.update_load(offer.helper_id, lambda load, _today: no_answer(load))
-    top_up(fx, d, set(offer.need_indexes))
+    top_up(fx, d, lost_needs(d, offer))
     return d
 
 
