@@ -183,7 +183,11 @@ class RequestDraft:
             if step_due is not None:
                 due.append(step_due)
             due += [o.expires_at for o in self.offers if o.status is OfferStatus.OPEN]
-            next_deadline, deadline_step = min(due), self.step
+            # Never before the command that computed it: a held request reopened after its
+            # quiet hours ended (a team's leader withdrew at 10:00, held until 07:00) was
+            # otherwise released at 07:00, three hours in the past, and its offers, rungs
+            # and links all counted from then: expired as they were sent.
+            next_deadline, deadline_step = max(min(due), self.now), self.step
         recent = (*self.base.recent_command_ids, command_id)[-RECENT_COMMANDS_KEPT:]
         return updated(
             self.base,
