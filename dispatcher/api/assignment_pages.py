@@ -135,6 +135,17 @@ REFUSED: dict[str, str] = {
     "request_closed": "这次求助已经结束，无需前往。谢谢您！",
     "already_done": "您已标记完成，无需再操作。谢谢您！",
 }
+# "done" is refused as closed only when a cancellation or referral stood the helper down:
+# say that no service time was recorded (a resolved or expired request still takes it).
+REFUSED_DONE: dict[str, str] = {
+    **REFUSED,
+    "request_closed": "这次求助已取消或已转交，您无需再操作，本次不记录服务时长。谢谢您！",
+}
+
+
+def refusal_text(step: Step, reason: str) -> str:
+    refused = REFUSED_DONE if step == "done" else REFUSED
+    return refused.get(reason, "这次操作无法处理，请联系社区工作人员。")
 
 
 @router.post("/{token}/p/{step}", response_class=HTMLResponse)
@@ -204,7 +215,7 @@ async def _outcome(deps: ApiDeps, step: Step, claims: LinkClaims, command_id: st
             return page(title, body + section(token, p))
         reason = await rejection_reason(pool, command_id)
         if reason is not None:
-            text = REFUSED.get(reason, "这次操作无法处理，请联系社区工作人员。")
+            text = refusal_text(step, reason)
             return page("无需操作", f"<p>{e(text)}</p>", tone="warn", status_code=409)
         if time.monotonic() >= deadline:
             return page(

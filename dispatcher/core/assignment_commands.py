@@ -2,18 +2,19 @@
 
 "Can't come after all" is `WithdrawHelper` (request_commands.helper_withdrew). Service time
 is counted here, at "done" - the minutes the helper gave, else the time from accepting to
-done - and nowhere else: a request's lifetime never becomes anyone's hours.
+done (at most to the request's closing, and MAX_MINUTES_SPENT) - and nowhere else: a
+request's lifetime never becomes anyone's hours.
 """
 
 from __future__ import annotations
 
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
-from dispatcher.core.ladder import resolve_now
+from dispatcher.core.ladder import RELEASES_ASSIGNED, resolve_now
 from dispatcher.core.load import served
 from dispatcher.core.request_commands import reject
 from dispatcher.core.trusted import updated
-from schemas.commands import CompleteAssignment, MarkOnMyWay
+from schemas.commands import MAX_MINUTES_SPENT, CompleteAssignment, MarkOnMyWay
 from schemas.events import AssignmentCompleted, HelperSetOff
 from schemas.records import AssignmentRecord, RequestStatus
 from schemas.vocab import Party
@@ -47,22 +48,32 @@ def on_my_way(fx: Effects, d: RequestDraft, body: MarkOnMyWay) -> RequestDraft |
     return d
 
 
-def _minutes(fx: Effects, a: AssignmentRecord, given: int | None) -> int:
+def _minutes(fx: Effects, d: RequestDraft, a: AssignmentRecord, given: int | None) -> int:
+    """The minutes given, else accepting to done - but no later than the request closed
+    (a helper pressing done a day late did not help all day) and, like typed minutes, at
+    most MAX_MINUTES_SPENT."""
     if given is not None:
         return given
-    return max(0, round((fx.now - a.assigned_at).total_seconds() / 60))
+    end = fx.now if d.closed_at is None else min(fx.now, d.closed_at)
+    worked = round((end - a.assigned_at).total_seconds() / 60)
+    return min(MAX_MINUTES_SPENT, max(0, worked))
 
 
 def complete(fx: Effects, d: RequestDraft, body: CompleteAssignment) -> RequestDraft | None:
     """Done counts even after the request closed (staff resolved it, or its lifetime ran
-    out while the helper was still there): the help happened, the minutes are theirs."""
+    out while the helper was still there): the help happened, the minutes are theirs.
+    Not after a cancellation or referral: those stood the helper down, their assignment
+    ended there."""
     k = _held(fx, d, body.helper_id)
     if k is None:
         return None
     a = d.assignments[k]
     if a.done_at is not None:
         return None  # a second tap on "done"
-    minutes = _minutes(fx, a, body.minutes)
+    if d.status in RELEASES_ASSIGNED:
+        reject(fx, d.request_id, "request_closed", helper_id=a.helper_id, detail=d.status.value)
+        return None
+    minutes = _minutes(fx, d, a, body.minutes)
     d.assignments[k] = updated(a, done_at=fx.now, minutes=minutes)
     fx.emit(
         AssignmentCompleted(

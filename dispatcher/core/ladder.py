@@ -326,6 +326,14 @@ def stand_down(
         widen_if_starved(fx, d)
 
 
+# The closings that stand down the helpers still assigned too (`include_assigned`: "无需再
+# 来"): a cancellation, a referral. Their assignments end there, so a "done" pressed later
+# (a page left open) is no service (assignment_commands.complete).
+RELEASES_ASSIGNED: frozenset[RequestStatus] = frozenset(
+    {RequestStatus.CANCELLED, RequestStatus.REFERRED}
+)
+
+
 # A deactivated helper's offer is stood down with the reason whose push says "无需再来"
 # (no need to come): the contract (`StandDownReason`) has no reason of its own for it yet.
 LEFT_THE_ROSTER: StandDownReason = "covered"

@@ -25,7 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--community", required=True, help="community id, e.g. siming-zhonghua")
     parser.add_argument("--month", required=True, help="month, e.g. 2026-11")
     out = parser.add_mutually_exclusive_group()
-    out.add_argument("--csv", action="store_true", help="CSV: one row per day, then the month")
+    out.add_argument(
+        "--csv",
+        action="store_true",
+        help="CSV (UTF-8 with a byte order mark, for Excel): one row per day, then the month",
+    )
     out.add_argument("--json", action="store_true", help="the whole report as JSON")
     parser.add_argument(
         "--helpers", action="store_true", help="with --csv: service hours per helper instead"
@@ -59,8 +63,18 @@ def main(argv: list[str]) -> int:
     except (OSError, asyncpg.PostgresError) as exc:
         print(f"report: cannot read PostgreSQL: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    _write(text if text.endswith("\n") else text + "\n", as_bytes=args.csv)
     return 0
+
+
+def _write(text: str, *, as_bytes: bool) -> None:
+    if not as_bytes:
+        sys.stdout.write(text)
+        return
+    # A CSV is for a file Excel opens: UTF-8 with its byte order mark, whatever the locale.
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8"))
+    sys.stdout.buffer.flush()
 
 
 if __name__ == "__main__":  # also runnable before `report` is in dispatcher.__main__

@@ -3,11 +3,14 @@
 Definitions (also in deploy/README.md):
 - a request counts on the local (UTC+8) day it was opened;
 - answered = at least one helper accepted; answered rate = answered / requests;
-- time to first accept = first_accept_at - opened_at, over answered requests;
+- time to first accept = first_accept_at - opened_at, over answered requests; its median
+  and p90 are nearest rank (a time that happened, as dispatcher/stats.py), not interpolated;
 - escalations = `ring_escalated` events in the log; whistles = requests whistled;
 - service hours = for each assignment the helper marked "done": the minutes they gave,
-  or the time from accepting to "done" (counted by the core, dispatcher/core/
-  assignment_commands.py); never a request's lifetime. Withdrawn or unfinished: none.
+  or the time from accepting to "done", at most to the request's closing and 24 h
+  (counted by the core, dispatcher/core/assignment_commands.py); never a request's
+  lifetime. Withdrawn, stood down (cancelled, referred) before "done", or unfinished: none.
+CSV: UTF-8 with a byte order mark (Excel), cells a spreadsheet would run escaped.
 """
 
 from __future__ import annotations
@@ -97,27 +100,29 @@ def csv_safe(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# Excel on a Chinese Windows reads a CSV without a byte order mark as GBK and garbles
+# Chinese helper ids: both exports (CLI --csv, the API's CSV) start with one.
+CSV_BOM = "\ufeff"
+
+
+def _csv(fieldnames: list[str], rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    out.write(CSV_BOM)
+    writer = csv.DictWriter(out, fieldnames=fieldnames, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(csv_safe(row) for row in rows)
+    return out.getvalue()
+
+
 def days_csv(report: MonthReport) -> str:
     """Per-day rows, then the month's total (its `day` is the month, e.g. 2026-11)."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["community_id", *DAY_COLUMNS], lineterminator="\n")
-    writer.writeheader()
-    for row in [*report.days, report.total]:
-        writer.writerow(csv_safe({"community_id": report.community_id, **row}))
-    return out.getvalue()
+    rows = [{"community_id": report.community_id, **r} for r in [*report.days, report.total]]
+    return _csv(["community_id", *DAY_COLUMNS], rows)
 
 
 def helpers_csv(report: MonthReport) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(
-        out, fieldnames=["community_id", "month", *HELPER_COLUMNS], lineterminator="\n"
-    )
-    writer.writeheader()
-    for row in report.helpers:
-        writer.writerow(
-            csv_safe({"community_id": report.community_id, "month": report.month, **row})
-        )
-    return out.getvalue()
+    head = {"community_id": report.community_id, "month": report.month}
+    return _csv(["community_id", "month", *HELPER_COLUMNS], [{**head, **r} for r in report.helpers])
 
 
 def render_text(report: MonthReport) -> str:

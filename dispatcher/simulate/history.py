@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime, time
 from statistics import median
 
 import asyncpg
@@ -17,6 +17,7 @@ import asyncpg
 from dispatcher.record.read.history import OfferAnswer, offers_since
 from dispatcher.settings import get_settings
 from dispatcher.simulate.behaviour import Behaviour
+from dispatcher.simulate.world import local_midnight
 
 MIN_OFFERS = 5  # fewer than this: the synthetic model is the better guess
 ANSWERED = frozenset({"accepted", "declined"})
@@ -55,13 +56,21 @@ async def _rows(community: str, since: datetime) -> list[OfferAnswer]:
         await conn.close()
 
 
+def since_instant(since: str) -> datetime:
+    """`--since` read as `--start` is: a date is that local midnight (`local_midnight`), a
+    time without a zone is local; one with a zone is taken as given."""
+    moment = datetime.fromisoformat(since)
+    if moment.tzinfo is not None:
+        return moment
+    midnight = datetime.combine(moment.date(), time())
+    return local_midnight(moment.date().isoformat()) + (moment - midnight)
+
+
 def fit_from_db(
     behaviour: Behaviour, *, community: str, since: str, min_offers: int = MIN_OFFERS
 ) -> Behaviour:
-    day = datetime.fromisoformat(since)
-    start = day if day.tzinfo else day.replace(tzinfo=UTC)
     try:
-        rows = asyncio.run(_rows(community, start))
+        rows = asyncio.run(_rows(community, since_instant(since)))
     except (OSError, asyncpg.PostgresError) as exc:
         raise ValueError(f"cannot read the history from PostgreSQL: {exc}") from exc
     fitted = fit(rows, min_offers)

@@ -232,7 +232,7 @@ async def test_month_report_json_csv_and_cli(stack: LocalStack, lifecycle: Lifec
     assert report["helpers"][0]["assignments"] == 1
     assert report["helpers"][0]["service_hours"] == 0.5  # the 30 minutes given at "done"
     lines = csv_r.text.splitlines()
-    assert lines[0].startswith("community_id,day,requests,answered,answered_rate")
+    assert lines[0].startswith("\ufeffcommunity_id,day,requests,answered,answered_rate")
     assert lines[-1].startswith(f"{COMMUNITY},{month},1,1,1.0")
     assert hours.text.splitlines()[1] == f"{COMMUNITY},{month},m-d2,1,0.5"
 

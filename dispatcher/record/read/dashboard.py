@@ -31,10 +31,11 @@ ORDER BY closed_at DESC LIMIT $1
 
 # One row per community, plus a NULL-community row for all of them: today's (local) figures,
 # and `open`, the requests open now, whenever they were opened (the "Open" tile and column;
-# the open list is capped, so its length is not the count).
+# the open list is capped, so its length is not the count). Percentiles are nearest rank
+# (percentile_disc, as dispatcher/stats.py): a time that really happened, never interpolated.
 TODAY_SQL = f"""
 WITH scope AS (
-  SELECT r.*, EXTRACT(EPOCH FROM first_accept_at - opened_at) AS ttfa,
+  SELECT r.*, EXTRACT(EPOCH FROM first_accept_at - opened_at)::float8 AS ttfa,
          opened_at >= {TODAY_START} AS today
   FROM requests r
   WHERE (closed_at IS NULL OR opened_at >= {TODAY_START})
@@ -47,9 +48,9 @@ SELECT community_id,
        count(*) FILTER (WHERE today AND outcome = 'resolved') AS resolved,
        count(*) FILTER (WHERE today AND outcome = 'expired') AS expired,
        count(*) FILTER (WHERE today AND whistled_at IS NOT NULL) AS whistles,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY ttfa) FILTER (WHERE today) AS ttfa_p50,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY ttfa) FILTER (WHERE today) AS ttfa_p90,
-       percentile_cont(0.99) WITHIN GROUP (ORDER BY ttfa) FILTER (WHERE today) AS ttfa_p99
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY ttfa) FILTER (WHERE today) AS ttfa_p50,
+       percentile_disc(0.9) WITHIN GROUP (ORDER BY ttfa) FILTER (WHERE today) AS ttfa_p90,
+       percentile_disc(0.99) WITHIN GROUP (ORDER BY ttfa) FILTER (WHERE today) AS ttfa_p99
 FROM scope GROUP BY GROUPING SETS ((community_id), ())
 ORDER BY community_id NULLS FIRST
 """

@@ -8,10 +8,11 @@ from dispatcher.record.db import Db, Row
 from dispatcher.record.read.dashboard import LOCAL_TZ
 
 # $1 community, $2 first day of month (local), grouping by local day with a month total.
+# Percentiles are nearest rank (percentile_disc, as dispatcher/stats.py and the simulator).
 DAYS_SQL = f"""
 WITH r AS (
   SELECT q.*, (q.opened_at AT TIME ZONE '{LOCAL_TZ}')::date AS day,
-         EXTRACT(EPOCH FROM q.first_accept_at - q.opened_at) AS ttfa,
+         EXTRACT(EPOCH FROM q.first_accept_at - q.opened_at)::float8 AS ttfa,
          (SELECT count(*) FROM event_log e
            WHERE e.request_id = q.request_id AND e.type = 'ring_escalated') AS escalations
   FROM requests q
@@ -22,8 +23,8 @@ WITH r AS (
 SELECT day,
        count(*) AS requests,
        count(first_accept_at) AS answered,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY ttfa) AS ttfa_median_s,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY ttfa) AS ttfa_p90_s,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY ttfa) AS ttfa_median_s,
+       percentile_disc(0.9) WITHIN GROUP (ORDER BY ttfa) AS ttfa_p90_s,
        count(*) FILTER (WHERE outcome = 'resolved') AS resolved,
        count(*) FILTER (WHERE outcome = 'cancelled') AS cancelled,
        count(*) FILTER (WHERE outcome = 'referred') AS referred,
@@ -34,12 +35,15 @@ FROM r GROUP BY GROUPING SETS ((day), ()) ORDER BY day NULLS LAST
 """
 
 # Service hours are the minutes each helper's "done" recorded (given, or accept to done);
-# an assignment nobody marked done counts none, whatever the request's lifetime was.
+# an assignment nobody marked done counts none, whatever the request's lifetime was, nor
+# one done only after it was released (stood down by a cancellation or referral, withdrawn:
+# a page left open; the core refuses such a done since review 30, older logs hold some).
 HELPERS_SQL = f"""
 SELECT a.helper_id, count(*) AS assignments,
        round(sum(a.minutes_spent) / 60.0, 2)::float8 AS service_hours
 FROM assignments a JOIN requests q USING (request_id)
 WHERE q.community_id = $1 AND a.done_at IS NOT NULL
+  AND (a.released_at IS NULL OR a.done_at <= a.released_at)
   AND q.opened_at >= ($2::date::timestamp AT TIME ZONE '{LOCAL_TZ}')
   AND q.opened_at < (($2::date + interval '1 month')::timestamp AT TIME ZONE '{LOCAL_TZ}')
 GROUP BY a.helper_id ORDER BY service_hours DESC, a.helper_id
