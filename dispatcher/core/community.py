@@ -4,6 +4,8 @@ Data passed in (the worker builds it from its live configuration view); the core
 reads configuration itself. Quiet hours hold a new non-urgent request until they end:
 nobody is asked for a chore at night, and the requester's group is told when it goes out.
 Critical and urgent requests and any red flag (life threatening) are never held.
+The zone is also its helpers' clock: their windows and load day are read in it
+(`LocalClock`, `Effects`), so a helper's night and the community's agree.
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ class CommunityPolicy:
         if self.quiet_start is not None and self.quiet_end is not None:
             quiet = f"{self.quiet_start.isoformat()}-{self.quiet_end.isoformat()}"
         return {"plan": self.plan_name or None, "quiet_hours": quiet, "zone": str(self.zone)}
+
+    def utc_offset_minutes(self, now: datetime) -> int:
+        """The zone's UTC offset at `now`: a zone with daylight saving has two a year."""
+        offset = now.astimezone(self.zone).utcoffset() or timedelta()
+        return offset // timedelta(minutes=1)
 
     def local_time(self, at: datetime) -> str:
         """`at` as the community's local HH:MM (for the group's message)."""

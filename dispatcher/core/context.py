@@ -6,6 +6,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
+from dispatcher.core.community import CommunityPolicy
 from dispatcher.core.entry import normalise_phone
 from schemas.records import RequestState
 from schemas.vocab import Category, Gender
@@ -13,10 +14,21 @@ from schemas.vocab import Category, Gender
 
 @dataclass(slots=True)
 class LocalClock:
-    """Local weekday/time/date per UTC offset, computed once per search, not per helper."""
+    """Local weekday/time/date per UTC offset, computed once per search, not per helper.
+
+    A community with a configured zone is its helpers' clock: their windows ("22:00",
+    entered as local times) are read at the zone's offset at `now`, as its quiet hours are;
+    a helper's own `utc_offset_minutes` only where the community has no zone."""
 
     now: datetime
+    community_offset: int | None = None  # None: each helper's own offset
+    community_known: bool = False  # `community_offset` set for the request's community
     _cache: dict[int, tuple[int, time, date]] = field(default_factory=dict)
+
+    def on_community(self, policy: CommunityPolicy | None) -> None:
+        """Read every helper's windows on `policy`'s zone (None: no zone configured)."""
+        self.community_offset = None if policy is None else policy.utc_offset_minutes(self.now)
+        self.community_known = True
 
     def at(self, offset_minutes: int) -> tuple[int, time, date]:
         hit = self._cache.get(offset_minutes)
@@ -25,6 +37,11 @@ class LocalClock:
             hit = (local.weekday(), local.time(), local.date())
             self._cache[offset_minutes] = hit
         return hit
+
+    def of_helper(self, helper_offset: int) -> tuple[int, time, date]:
+        """The local weekday, time and date a helper's windows and load are read at."""
+        community = self.community_offset
+        return self.at(helper_offset if community is None else community)
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from dispatcher.core.trusted import builder, like, shared_fields_set, updated
 from schemas._base import require_utc
 from schemas.commands import Command
 from schemas.events import Event, EventBody, event_id_prefix, uuid5_of
+from schemas.helpers import HelperProfile
 from schemas.records import HelperLoad, HelperState, RequestState
 
 _event = builder(Event)
@@ -43,6 +44,9 @@ class Effects:
         self.events: list[Event] = []
         self.helpers: dict[str, HelperState] = {}
         self._days: dict[int, date] = {}
+        # Community id → its zone's offset at `now` (its helpers' clock), None without a
+        # zone: worked out once per decision, not per helper.
+        self._community_offsets: dict[str, int | None] = {}
         # `event_id_for(command_id, i)` hashes this head + `str(i)`: encoded once, not per event.
         self.event_id_prefix = event_id_prefix(command.command_id)
 
@@ -80,7 +84,6 @@ class Effects:
         each copied `__dict__` edited in place rather than a keyword dict built."""
         pending = self.helpers
         stored = self.state.helpers
-        days = self._days
         now = self.now
         for helper_id in helper_ids:
             helper = pending.get(helper_id)
@@ -89,11 +92,7 @@ class Effects:
                 if helper is None:
                     continue  # removed from the roster since (nothing to count)
             d = helper.__dict__.copy()
-            # `_with_day`, inlined.
-            offset = d["profile"].utc_offset_minutes
-            today = days.get(offset)
-            if today is None:
-                today = days[offset] = local_day(now, offset)
+            today = self._day_of(d["profile"])
             # `offered(load, now, today)`, inlined.
             load = d["load"]
             counts = load.__dict__.copy()
@@ -118,11 +117,25 @@ class Effects:
             helper = self.state.helpers.get(helper_id)
         if helper is None:
             return None
-        offset = helper.profile.utc_offset_minutes
+        return helper, self._day_of(helper.profile)
+
+    def _day_of(self, profile: HelperProfile) -> date:
+        """The helper's local day: their community's, if it has a zone (as the search's
+        `LocalClock` reads it), else at their own offset."""
+        community_id = profile.place.community_id
+        offsets = self._community_offsets
+        if community_id in offsets:
+            offset = offsets[community_id]
+        else:
+            policy = self.state.communities.get(community_id)
+            offset = None if policy is None else policy.utc_offset_minutes(self.now)
+            offsets[community_id] = offset
+        if offset is None:
+            offset = profile.utc_offset_minutes
         today = self._days.get(offset)
         if today is None:
             today = self._days[offset] = local_day(self.now, offset)
-        return helper, today
+        return today
 
     def decision(self, requests: dict[str, RequestState] | None = None) -> Decision:
         return Decision(events=tuple(self.events), requests=requests or {}, helpers=self.helpers)

@@ -25,7 +25,7 @@ def is_available(entry: HelperEntry, ctx: SearchContext) -> bool:
     critical plans waive, as does the helper's own override)."""
     if not entry.active or entry.away or entry.busy:
         return False
-    weekday, local_time, _ = ctx.clock.at(entry.utc_offset_minutes)
+    weekday, local_time, _ = ctx.clock.of_helper(entry.utc_offset_minutes)
     return _within_hours(entry, ctx, weekday, local_time)
 
 
@@ -77,7 +77,7 @@ def rank_key(entry: HelperEntry, need: SkillNeed, ring: Ring, ctx: SearchContext
     preference, party members first when asked, fairness (today's load, then
     responsiveness in tenths, then longest since last offered), and the id for a total
     order."""
-    _, _, today = ctx.clock.at(entry.utc_offset_minutes)
+    _, _, today = ctx.clock.of_helper(entry.utc_offset_minutes)
     load = entry.load
     load_today = (load.offers_today + load.assignments_today) if load.day == today else 0
     last = load.last_offered_at.timestamp() if load.last_offered_at is not None else 0.0
@@ -119,6 +119,7 @@ def eligible_ranker(ctx: SearchContext) -> Ranker:
     respect_dnd = ctx.respect_dnd
     now = ctx.clock.now
     at = ctx.clock.at
+    community_offset = ctx.clock.community_offset  # `LocalClock.of_helper`, inlined
     local_at: dict[int, tuple[int, time, date]] = {}  # `at` per offset, without its call
 
     def rank(entry: HelperEntry, ring_order: int, skill_fit: bool) -> RankKey | None:
@@ -133,7 +134,7 @@ def eligible_ranker(ctx: SearchContext) -> Ranker:
             or (entry.phone_tag == requester_tag and entry.phone == requester_phone)
         ):
             return None
-        offset = entry.utc_offset_minutes
+        offset = entry.utc_offset_minutes if community_offset is None else community_offset
         local = local_at.get(offset)
         if local is None:
             local = local_at[offset] = at(offset)

@@ -14,10 +14,11 @@ huge ring fairness is statistical (different requests read different windows).
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from operator import attrgetter, itemgetter
 from typing import NamedTuple, TypeVar
 
+from dispatcher.core.community import CommunityPolicy
 from dispatcher.core.context import SearchContext
 from dispatcher.core.eligibility import (
     RankKey,
@@ -88,6 +89,9 @@ class HelperIndex:
         self.entries: dict[str, HelperEntry] = {}
         self._buckets: dict[BucketKey, list[HelperEntry]] = {}
         self._skill_sets: dict[frozenset[Skill], frozenset[Skill]] = {}
+        # The state's `communities` (their zones are their helpers' clocks), bound by
+        # `Effects` for each decision: the worker and tests replace that mapping whole.
+        self.communities: Mapping[str, CommunityPolicy] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -148,6 +152,11 @@ class HelperIndex:
 
     # --- search ------------------------------------------------------------------------
 
+    def _on_community_clock(self, ctx: SearchContext) -> None:
+        """Set `ctx`'s clock to its community's zone, once per context (per decision)."""
+        if not ctx.clock.community_known:
+            ctx.clock.on_community(self.communities.get(ctx.community_id))
+
     def _bucket(self, key: BucketKey) -> list[HelperEntry]:
         return self._buckets.get(key, [])
 
@@ -201,6 +210,7 @@ class HelperIndex:
         scan_limit = ctx.scan_limit
         # `fits` and `has_skill` unrolled: the need's skills as a set, once per search.
         skills = frozenset(need.skills)
+        self._on_community_clock(ctx)
         rank = eligible_ranker(ctx)
         for ring in OFFER_RINGS:
             order = RING_ORDER[ring]
@@ -274,6 +284,7 @@ class HelperIndex:
         self, bucket: list[HelperEntry], ctx: SearchContext, max_ring: Ring, exclude: set[str]
     ) -> list[Candidate]:
         """The eligible helpers of a small bucket within `max_ring`, nearest then best."""
+        self._on_community_clock(ctx)
         rank = eligible_ranker(ctx)
         stop = RING_ORDER[max_ring]
         keys: list[tuple[RankKey, Ring]] = []
@@ -306,6 +317,7 @@ class HelperIndex:
         """The whistle ring: staff (and property management for repairs) available now."""
         anyone = SkillNeed()
         found: dict[str, Candidate] = {}
+        self._on_community_clock(ctx)
         for role in CATALOGUE[ctx.category].whistle_roles:
             for entry in self._bucket(("r", ctx.community_id, role)):
                 helper_id = entry.helper_id

@@ -69,7 +69,18 @@ class DispatchState:
         self.party_first: Mapping[str, PartyFirst] = {}
         # Community id → its plan set, quiet hours and zone (dispatcher/core/community.py),
         # read when a request is submitted; the worker keeps it in step with its config.
-        self.communities: Mapping[str, CommunityPolicy] = {}
+        self.communities = {}
+
+    @property
+    def communities(self) -> Mapping[str, CommunityPolicy]:
+        return self._communities
+
+    @communities.setter
+    def communities(self, value: Mapping[str, CommunityPolicy]) -> None:
+        # The search reads the zones (its helpers' clocks) from the index: one mapping, bound
+        # to both whenever it is replaced (the worker and tests replace it whole).
+        self._communities = value
+        self.index.communities = value
 
     def policy(self, community_id: str) -> CommunityPolicy:
         return self.communities.get(community_id) or NO_POLICY
