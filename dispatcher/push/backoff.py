@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
+    """The defaults are an offer's budget; LASTING is for what must arrive."""
+
     base_delay: float = 0.5  # seconds; ceiling of the first retry's delay
     max_delay: float = 30.0  # cap on any single delay
     max_attempts: int = 6  # sends in total, the first included
@@ -42,3 +44,11 @@ class RetryPolicy:
     def should_give_up(self, attempt: int, elapsed: float, delay: float) -> bool:
         """True when the `attempt`-th send failed and another would be pointless."""
         return attempt >= self.max_attempts or elapsed + delay > self.max_total_time
+
+
+# Whistles, referrals, assignments, cancellations, group replies…: they must outlast a
+# platform's throttle (DingTalk's 130101 blocks a robot for 10 minutes) and a short outage,
+# with spaced-out retries rather than a hammering of a robot that is down. Bounded at 30
+# minutes: the notify agent acknowledges an event only once its pushes settle, so this is
+# also how long one unreachable endpoint can hold back its partition's commit.
+LASTING = RetryPolicy(max_delay=300.0, max_attempts=100, max_total_time=30 * 60.0)

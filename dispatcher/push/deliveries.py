@@ -555,6 +555,12 @@ class DeliveryPlanner:
         return f"{self.public_base_url.rstrip('/')}/dashboard"
 
     def _links(self, event: Event, r: Recipient) -> dict[str, str]:
+        """The recipient's own claim and report-back links; none for a group robot, whatever
+        the role (a 网格群, or a property or duty endpoint that is a robot): anyone who reads
+        the group could press them first and act as the recipient. The group's message
+        sends staff to the dashboard (their own session) instead."""
+        if self.registry.get(r.endpoint).is_group:
+            return {}
         return self.recipient_links(
             request_id=event.request_id or "",
             community_id=event.community_id,
@@ -566,7 +572,7 @@ class DeliveryPlanner:
     def _whistle(self, event: Event, body: WhistleBlown) -> list[Delivery]:
         """To each recipient of the community's whistle list (the group robot only when the
         whistle is broadcast), with their own claim and report-back links; the dashboard
-        link where no recipient links are made."""
+        link where no recipient links are made (a group robot, `_links`)."""
         r = self.request(event.request_id or "")
         place = r.spec.place if r else None
         everyone = self._recipients(event.community_id, place)
@@ -577,9 +583,7 @@ class DeliveryPlanner:
         waiting = int((event.occurred_at - r.created_at).total_seconds() // 60) if r else 0
         deliveries = []
         for who in everyone:
-            # A link bound to a group robot would let anyone who reads the group act as
-            # it: the group's message sends staff to the dashboard (their own session).
-            links = {} if who.role == "group" else self._links(event, who)
+            links = self._links(event, who)
             message = render_whistle(
                 WhistleSpec(
                     category=body.category,
@@ -600,7 +604,8 @@ class DeliveryPlanner:
 
     def _referral(self, event: Event, body: ReferredToEmergency) -> Planned:
         """The last rung reaches a person (the duty officer, else the grid worker), with a
-        claim link bound to them; the dashboard shows it too."""
+        claim link bound to them (the dashboard link if their endpoint is a group robot);
+        the dashboard shows it too."""
         r = self.request(event.request_id or "")
         people = referral_recipients(
             self._recipients(event.community_id, r.spec.place if r else None)

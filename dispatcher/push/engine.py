@@ -17,7 +17,9 @@ from collections.abc import Callable
 from types import TracebackType
 
 import httpx
+from prometheus_client import Counter
 
+from dispatcher.ops.metrics import REGISTRY
 from dispatcher.push.channels import WallClock, make_channel
 from dispatcher.push.endpoints import EndpointConfig, EndpointRegistry, UnknownEndpointError
 from dispatcher.push.http import make_client
@@ -33,14 +35,22 @@ from dispatcher.push.lane import (
     _ignore_failure,
     _Job,
     _Lane,
+    private_refusal,
 )
 from dispatcher.push.ledger import DeliveredLedger, InMemoryLedger
-from dispatcher.push.model import (
-    PRIVATE_KINDS,
-    Delivery,
-)
+from dispatcher.push.model import Delivery, PushKind
 
 log = logging.getLogger("dispatcher.push")
+
+# Lost for good, these leave a person uncalled: a whistle or the referral rung (120/110/119
+# advised, the duty officer not reached), or a helper on the way without the address.
+MUST_ARRIVE: frozenset[PushKind] = frozenset({PushKind.WHISTLE, PushKind.ASSIGNMENT})
+LOST = Counter(
+    "dispatch_push_lost",
+    "Whistles, referrals and assignments that failed for good, by push kind",
+    ["kind"],
+    registry=REGISTRY,
+)
 
 
 class Deliverer:
@@ -114,8 +124,9 @@ class Deliverer:
         except UnknownEndpointError:
             await self.fail(job, f"unknown endpoint {delivery.endpoint!r}")
             return SubmitOutcome.REJECTED
-        if delivery.kind in PRIVATE_KINDS and endpoint.is_group:
-            await self.fail(job, f"{delivery.kind} is private: not for a group robot")
+        refusal = private_refusal(delivery, endpoint)
+        if refusal is not None:
+            await self.fail(job, refusal)
             return SubmitOutcome.REJECTED
         self._lane(endpoint).enqueue(job)
         return SubmitOutcome.ACCEPTED
@@ -181,10 +192,25 @@ class Deliverer:
 
     async def fail(self, job: _Job, reason: str) -> None:
         for delivery, _ in job.items:
-            log.warning("push %s to %s failed: %s", delivery.delivery_id, delivery.endpoint, reason)
+            self._log_failure(delivery, reason)
             try:
                 await self._on_permanent_failure(delivery, reason)
             except Exception:
                 log.exception("on_permanent_failure failed for %s", delivery.delivery_id)
             finally:
                 self._forget(delivery.delivery_id)
+
+    @staticmethod
+    def _log_failure(delivery: Delivery, reason: str) -> None:
+        if delivery.kind not in MUST_ARRIVE:
+            log.warning("push %s to %s failed: %s", delivery.delivery_id, delivery.endpoint, reason)
+            return
+        LOST.labels(delivery.kind.value).inc()
+        log.critical(
+            "LOST %s %s to %s (request %s): %s: call them some other way",
+            delivery.kind,
+            delivery.delivery_id,
+            delivery.endpoint,
+            delivery.data.get("request_id", "?"),
+            reason,
+        )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, cast
 
 import httpx
 
-from dispatcher.push.backoff import RetryPolicy
+from dispatcher.push.backoff import LASTING, RetryPolicy
 from dispatcher.push.batching import batch_id, merge_deliveries
 from dispatcher.push.breaker import BreakerState, CircuitBreaker
 from dispatcher.push.channels import Channel, WallClock
@@ -24,10 +24,12 @@ from dispatcher.push.channels.base import BatchChannel
 from dispatcher.push.egress import PUBLIC_ONLY, EgressPolicy
 from dispatcher.push.endpoints import EndpointConfig
 from dispatcher.push.model import (
+    PRIVATE_KINDS,
     Delivered,
     Delivery,
     DeliveryResult,
     PermanentFailure,
+    PushKind,
     RetryLater,
 )
 from dispatcher.push.token_bucket import TokenBucket
@@ -49,9 +51,22 @@ class SubmitOutcome(StrEnum):
     REJECTED = "rejected"  # on_permanent_failure has been called
 
 
+# Useless once old: a late offer (or its stand-down) only confuses; anything else must arrive.
+SHORT_LIVED: frozenset[PushKind] = frozenset({PushKind.OFFER, PushKind.STAND_DOWN})
+
+
+def private_refusal(delivery: Delivery, endpoint: EndpointConfig) -> str | None:
+    """Why `delivery` may not go to `endpoint` (contact details into a group), if so."""
+    if delivery.kind in PRIVATE_KINDS and endpoint.is_group:
+        return f"{delivery.kind} is private: not for a group robot"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)  # the short-lived kinds'
+    lasting_retry: RetryPolicy = LASTING  # every other kind's
+    short_lived: frozenset[PushKind] = SHORT_LIVED
     breaker_failures: int = 5
     breaker_cool_down: float = 30.0
     max_batch: int = 20  # deliveries merged into one group message
@@ -60,6 +75,9 @@ class EngineConfig:
     call_grace: float = 1.0
     # Which names may resolve inside the deployment (dispatcher/push/egress.py).
     egress: EgressPolicy = PUBLIC_ONLY
+
+    def retry_for(self, kind: PushKind) -> RetryPolicy:
+        return self.retry if kind in self.short_lived else self.lasting_retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,11 +191,15 @@ class _Lane:
             return False
         return self.batches or (self.endpoint.is_group and job.head.batch_key is not None)
 
+    def _policy(self, job: _Job) -> RetryPolicy:
+        return self.owner.config.retry_for(job.head.kind)
+
     def _take_batch(self) -> _Job:
         job = self.ready.popleft()
         if not self._batchable(job) or job.attempts:
             return job
         key = job.head.batch_key
+        policy = self._policy(job)  # one budget per job: a whistle never rides an offer's
         limit = self.endpoint.batch_max if self.batches else self.owner.config.max_batch
         keep: deque[_Job] = deque()
         for other in self.ready:
@@ -185,6 +207,7 @@ class _Lane:
                 len(job.items) < limit
                 and not other.attempts
                 and self._batchable(other)
+                and self._policy(other) is policy
                 and (self.batches or other.head.batch_key == key)
             ):
                 job.items.extend(other.items)
@@ -208,7 +231,7 @@ class _Lane:
 
     # -- the worker -----------------------------------------------------------------
     def _deadline(self, job: _Job) -> float:
-        return job.enqueued_at + self.owner.config.retry.max_total_time
+        return job.enqueued_at + self._policy(job).max_total_time
 
     async def _expire(self, now: float, horizon: float) -> float | None:
         """Fail queued jobs whose deadline comes before `horizon` (the earliest moment
@@ -311,15 +334,38 @@ class _Lane:
             log.exception("push channel %s raised", self.endpoint.name)
             return PermanentFailure(f"internal error: {type(exc).__name__}")
 
+    def _take_private(self, job: _Job) -> list[tuple[Delivery, str]]:
+        """Take out of `job` what may not go to the endpoint as it is now: a live change can
+        re-point a lane at a group robot while an assignment waits for a retry."""
+        refused: list[tuple[Delivery, str]] = []
+        kept = []
+        for item in job.items:
+            reason = private_refusal(item[0], self.endpoint)
+            if reason is None:
+                kept.append(item)
+            else:
+                refused.append((item[0], reason))
+        job.items = kept
+        return refused
+
     async def _attempt(self, job: _Job) -> None:
+        result: DeliveryResult | None = None
         try:
-            job.attempts += 1
-            result = await self._call([d for d, _ in job.items])
+            # Checked with no await before the send, so no change slips in between.
+            refused = self._take_private(job)
+            if job.items:
+                job.attempts += 1
+                result = await self._call([d for d, _ in job.items])
         finally:
             self.slots.release()
         now = self.owner.clock()
         try:
-            await self._settle(job, result, now)
+            for delivery, reason in refused:
+                await self.owner.fail(_Job([(delivery, now)], job.enqueued_at), reason)
+            if result is None:
+                self.breaker.record_neutral()  # nothing was sent: free a half-open probe
+            else:
+                await self._settle(job, result, now)
         finally:
             self.wake.set()
 
@@ -334,7 +380,7 @@ class _Lane:
             self.breaker.record_neutral()
             await owner.fail(job, result.reason)
             return
-        policy = owner.config.retry
+        policy = self._policy(job)
         job.last_reason = result.reason
         delay = policy.next_delay(job.attempts, result.retry_after, owner.rand)
         if result.throttled:
