@@ -56,10 +56,22 @@ class FeishuReplies:
         doc = json_body(response) or {}
         token = doc.get("tenant_access_token")
         if response.status_code != 200 or doc.get("code") != 0 or not isinstance(token, str):
-            return PermanentFailure(f"feishu token: code {doc.get('code')}")
+            return self._token_failure(response, doc)
         ttl = float(doc.get("expire", 7200))
         self._tokens[config.app_id] = (token, time.monotonic() + max(60.0, ttl - TOKEN_MARGIN_S))
         return token
+
+    def _token_failure(self, response: httpx.Response, doc: dict[str, object]) -> DeliveryResult:
+        """Like the reply's answer: a busy or rate-limited token service is tried again
+        (the message is not dropped for it); a refused app secret is final."""
+        code = doc.get("code")
+        if code in _RATE_LIMITED:
+            return RetryLater(f"feishu token: code {code}", throttled=True)
+        status = classify_status(response, self._clock())
+        if isinstance(status, RetryLater):
+            reason = f"feishu token: {status.reason}"
+            return RetryLater(reason, retry_after=status.retry_after, throttled=status.throttled)
+        return PermanentFailure(f"feishu token: code {code}")
 
     async def reply(
         self, config: PlatformConfig, message_id: str, text: str, key: str

@@ -4,10 +4,18 @@ Each group has one queue and one task, so its messages go out in order: the inta
 the immediate reply ("已收到…", with 120 advice where life is at risk) on the queue before
 the request can cause any event, and the events consumer (its own consumer group) puts
 the updates after it. A wave of offers (one command's) is folded into one "已通知N位附近邻居",
-posted when another event of the request arrives or no offer has come for 0.25 s. Posts are
-claimed in PostgreSQL before sending (`api_group_posts`), so a replayed event or a second
-API instance never posts twice; a post whose sending fails for good is logged, not retried
-forever (group messages are best-effort; the request itself is never lost).
+posted when another event of the request that the group hears of (or that ends it) arrives
+or no offer has come for 0.25 s; only a wave reaching a new step is announced (a decline's
+replacement offer is not news to the group).
+
+Nothing is lost: each post is recorded pending in PostgreSQL (`api_group_posts`) before the
+events' offsets are committed (and offsets are not committed while a wave is still being
+folded), and marked sent after delivery. A send that fails, or that an API stop cut short,
+is retried by the sweeper (`sweep_forever`) with backoff while it is news (MAX_EVENT_AGE).
+A post's key is recorded once and a lease lets one sender at a time send it, so a replayed
+event or a second API instance never posts twice. Order: a group's posts go out in order
+from one instance; a retried post arrives after the ones that followed it (a robot down for
+a minute delays its message; it is not held back in front of the later ones).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import contextlib
 import hashlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,18 +53,25 @@ MAX_EVENT_AGE = timedelta(hours=1)  # after a long outage, old news is not poste
 PURGE_EVERY_S = 600.0
 READY_WAIT_S = 2.0
 WAVE_SETTLE_S = 0.25
+# A wave keeps its offsets uncommitted; past this, open waves are posted as they stand so
+# a stream of offers to other requests cannot hold the commit back for long.
+COMMIT_WAIT_S = 5.0
+LEASE_S = 120.0  # longer than one send with its retries (4 tries of a 5 s timeout)
+RETRY_BASE_S = 15.0  # the sweeper's backoff: 15 s, 30 s, 1 min, … up to RETRY_MAX_S
+RETRY_MAX_S = 300.0
+SWEEP_EVERY_S = 5.0
+SWEEP_BATCH = 100
 
 PoolGetter = Callable[[], Awaitable[asyncpg.Pool]]
-Job = tuple[str, Thread, str]  # post key, thread, text
 
 
 @dataclass
 class _Wave:
     """Offers sent by one command (one ring's wave): posted as one "已通知N位"."""
 
-    first_event_id: str
     caused_by: str
     threads: list[Thread]
+    step: int = 0  # the wave's highest: its post key, so a later top-up of it is not news
     count: int = 0
     last_seen: float = 0.0
 
@@ -80,7 +96,7 @@ class GroupReplies:
         self._clock = clock  # the API's (ApiDeps.clock)
         self._pool = pool
         self._on_posted = on_posted
-        self._queues: dict[tuple[str, str], asyncio.Queue[Job]] = {}
+        self._queues: dict[tuple[str, str], asyncio.Queue[threads.Pending]] = {}
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._ready: dict[tuple[str, str, str], asyncio.Event] = {}
         self._last_purge = 0.0
@@ -91,43 +107,86 @@ class GroupReplies:
         """Before queueing a request: its updates wait until the immediate reply is queued."""
         self._ready.setdefault((thread.request_id, *thread.key), asyncio.Event())
 
-    def immediate(self, thread: Thread, text: str) -> None:
-        self.enqueue(f"first:{thread.request_id}:{thread.bot_id}:{thread.group_id}", thread, text)
-        self.release(thread)
+    async def immediate(self, thread: Thread, text: str, message_id: str) -> None:
+        """The answer to one platform message (keyed by it: a second report merged into the
+        same request gets its own answer, a platform's re-send of the message does not)."""
+        try:
+            await self._record(
+                f"first:{thread.bot_id}:{thread.group_id}:{message_id}", thread, text
+            )
+        finally:
+            self.release(thread)
 
     def release(self, thread: Thread) -> None:
         ready = self._ready.pop((thread.request_id, *thread.key), None)
         if ready is not None:
             ready.set()
 
-    def enqueue(self, key: str, thread: Thread, text: str) -> None:
-        queue = self._queues.get(thread.key)
-        if queue is None:
-            queue = self._queues[thread.key] = asyncio.Queue()
-            self._tasks[thread.key] = asyncio.create_task(
-                self._drain(thread.key, queue), name="group-replies"
-            )
-        queue.put_nowait((key, thread, text))
+    async def _record(self, key: str, thread: Thread, text: str) -> None:
+        """Pending in PostgreSQL first (raises if it cannot be), then queued to be sent."""
+        post = threads.Pending(key, thread, text, str(uuid.uuid4()))
+        if await threads.add_pending(await self._pool(), post, LEASE_S):
+            self.enqueue(post)
 
-    async def _drain(self, group: tuple[str, str], queue: asyncio.Queue[Job]) -> None:
+    def enqueue(self, post: threads.Pending) -> None:
+        group = post.thread.key
+        queue = self._queues.get(group)
+        if queue is None:
+            queue = self._queues[group] = asyncio.Queue()
+            self._tasks[group] = asyncio.create_task(
+                self._drain(group, queue), name="group-replies"
+            )
+        queue.put_nowait(post)
+
+    async def _drain(self, group: tuple[str, str], queue: asyncio.Queue[threads.Pending]) -> None:
         """Until the group's queue is empty; the next message starts a new task. (No await
         between finding it empty and forgetting it, so nothing queued in between is lost.)"""
         while True:
             try:
-                key, thread, text = queue.get_nowait()
+                post = queue.get_nowait()
             except asyncio.QueueEmpty:
                 del self._queues[group], self._tasks[group]
                 return
             try:
-                pool = await self._pool()
-                if await threads.claim_post(pool, key):
-                    started = time.perf_counter()
-                    if await self._sender.send(thread, text, _delivery_id(key)):
-                        self._on_posted(thread, key, time.perf_counter() - started)
+                await self._send(post)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # one bad post never stops the group's queue
+            except Exception:  # one bad post never stops the group's queue; the sweeper retries
                 log.exception("group message failed")
+
+    async def _send(self, post: threads.Pending) -> None:
+        pool = await self._pool()
+        if not await threads.take(pool, post.key, post.lease, LEASE_S):
+            return  # sent already, or another sender holds it now
+        started = time.perf_counter()
+        if await self._sender.send(post.thread, post.text, _delivery_id(post.key)):
+            await threads.mark_sent(pool, post.key, post.lease)
+            self._on_posted(post.thread, post.key, time.perf_counter() - started)
+        else:
+            await threads.retry_later(pool, post.key, post.lease, RETRY_BASE_S, RETRY_MAX_S)
+
+    async def sweep(self) -> int:
+        """Queue the posts whose send failed or was cut short, and are due again."""
+        due = await threads.take_overdue(
+            await self._pool(),
+            str(uuid.uuid4()),
+            LEASE_S,
+            MAX_EVENT_AGE.total_seconds(),
+            SWEEP_BATCH,
+        )
+        for post in due:
+            self.enqueue(post)
+        return len(due)
+
+    async def sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_EVERY_S)
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # PostgreSQL away: the next round tries again
+                log.warning("group post sweep failed (%s)", type(exc).__name__)
 
     async def _wait_ready(self, thread: Thread) -> None:
         ready = self._ready.get((thread.request_id, *thread.key))
@@ -139,12 +198,19 @@ class GroupReplies:
     async def _post(self, threads_: list[Thread], key: str, text: str) -> None:
         for thread in threads_:
             await self._wait_ready(thread)
-            self.enqueue(f"{key}:{thread.bot_id}:{thread.group_id}", thread, text)
+            await self._record(f"{key}:{thread.bot_id}:{thread.group_id}", thread, text)
 
     async def _flush_wave(self, request_id: str) -> None:
+        """Keyed by the request's step: the first wave to reach a step is announced, a later
+        one at that step (a decline's replacement offer) finds the key taken."""
         wave = self._waves.pop(request_id, None)
         if wave is not None:
-            await self._post(wave.threads, wave.first_event_id, texts.notified(wave.count))
+            key = f"notified:{request_id}:{wave.step}"
+            await self._post(wave.threads, key, texts.notified(wave.count))
+
+    async def flush_all(self) -> None:
+        for request_id in list(self._waves):
+            await self._flush_wave(request_id)
 
     async def flush_settled(self) -> None:
         """Waves with no new offer for WAVE_SETTLE_S: one wave's offers are published
@@ -178,15 +244,19 @@ class GroupReplies:
                     await self._flush_wave(request_id)  # a later wave (the next ring)
                     wave = None
                 if wave is None:
-                    wave = self._waves[request_id] = _Wave(event.event_id, event.caused_by, asked)
+                    wave = self._waves[request_id] = _Wave(event.caused_by, asked)
                 wave.count += len(event.body.offers) if isinstance(event.body, OffersSent) else 1
+                wave.step = max(wave.step, event.body.step)
                 wave.last_seen = time.monotonic()
                 continue
-            await self._flush_wave(request_id)
             text = texts.update_for(self._named(event), self._hotlines(event.community_id))
+            closing = isinstance(event.body, texts.CLOSING)
+            if text is None and not closing:
+                continue  # silent (a ring climbed on the way): the wave goes on
+            await self._flush_wave(request_id)
             if text is not None:
                 await self._post(asked, event.event_id, text)
-            if isinstance(event.body, texts.CLOSING):
+            if closing:
                 await threads.close(pool, request_id)
 
     def _named(self, event: Event) -> Event:
@@ -199,6 +269,17 @@ class GroupReplies:
         return event.model_copy(update={"body": named})
 
     async def consume_forever(self, settings: Settings) -> None:
+        """The events consumer, with the sweeper beside it (both only where platform bots
+        are configured, the only ones with group posts)."""
+        sweeper = asyncio.create_task(self.sweep_forever(), name="group-posts-sweeper")
+        try:
+            await self._consume_forever(settings)
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+    async def _consume_forever(self, settings: Settings) -> None:
         while True:
             consumer = AIOKafkaConsumer(
                 settings.events_topic,
@@ -209,21 +290,35 @@ class GroupReplies:
             )
             try:
                 await consumer.start()
-                while True:
-                    batches = await consumer.getmany(timeout_ms=100, max_records=500)
-                    events = [e for part in batches.values() for e in _decoded(part)]
-                    await self.handle(events)  # also when empty: settled waves go out
-                    if not events:
-                        continue
-                    with contextlib.suppress(CommitFailedError):
-                        await consumer.commit()
+                await self._consume(consumer)
             except asyncio.CancelledError:
                 raise
             except (KafkaError, OSError, asyncpg.PostgresError) as exc:
                 log.warning("group-replies consumer failed (%s); restarting", type(exc).__name__)
                 await asyncio.sleep(1)
             finally:
+                # Open waves are rebuilt from the replay of their uncommitted offers.
+                self._waves.clear()
                 await consumer.stop()
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        """Offsets are committed only once every post of the events read is recorded: when
+        no wave is being folded (or, after COMMIT_WAIT_S, with open waves posted as is)."""
+        uncommitted_since: float | None = None
+        while True:
+            batches = await consumer.getmany(timeout_ms=100, max_records=500)
+            events = [e for part in batches.values() for e in _decoded(part)]
+            await self.handle(events)  # also when empty: settled waves go out
+            if events and uncommitted_since is None:
+                uncommitted_since = time.monotonic()
+            if uncommitted_since is None:
+                continue
+            if self._waves and time.monotonic() - uncommitted_since < COMMIT_WAIT_S:
+                continue
+            await self.flush_all()
+            with contextlib.suppress(CommitFailedError):
+                await consumer.commit()
+            uncommitted_since = None
 
     async def close(self) -> None:
         tasks = list(self._tasks.values())

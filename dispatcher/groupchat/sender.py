@@ -4,7 +4,8 @@ DingTalk gives a `sessionWebhook` with each message: used while it is valid and 
 it starts with a configured prefix (it arrives in a request, so it is never trusted as a
 URL by itself). A Feishu app with `app_id`/`app_secret` answers the asking message through
 the reply API. Otherwise the group's robot from the bots file (`robots`), through the push
-channels (each platform's signing). Retries transient failures a few times.
+channels (each platform's signing); a session webhook that refuses the post falls back to
+those. Retries transient failures a few times.
 """
 
 from __future__ import annotations
@@ -84,7 +85,17 @@ class GroupSender:
     async def _once(self, bot: BotConfig, thread: Thread, text: str, key: str) -> DeliveryResult:
         url = self._session_url(bot, thread, self._clock())
         if url is not None:
-            return await self._post_session(url, text)
+            result = await self._post_session(url, text)
+            if not isinstance(result, PermanentFailure):
+                return result
+            # A session DingTalk no longer takes (an errcode, a 4xx) even before its stated
+            # expiry: the group's other channels still reach it.
+            log.info("sessionWebhook refused (%s): trying the group's robot", result.reason)
+        return await self._without_session(bot, thread, text, key)
+
+    async def _without_session(
+        self, bot: BotConfig, thread: Thread, text: str, key: str
+    ) -> DeliveryResult:
         if thread.reply_to and bot.platform is not None and FeishuReplies.usable(bot.platform):
             return await self._feishu.reply(bot.platform, thread.reply_to, text, key)
         robot = bot.robots.get(thread.group_id)

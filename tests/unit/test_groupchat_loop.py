@@ -20,10 +20,11 @@ THREAD = Thread("r1", "bot", "g1")
 
 
 class Tables:
-    """api_group_threads / api_group_posts, as the loop's queries use them."""
+    """api_group_threads / api_group_posts, as the loop's queries use them (a lease here
+    never lapses: the sweeper's SQL is tested on the real PostgreSQL)."""
 
     def __init__(self) -> None:
-        self.posts: set[str] = set()
+        self.posts: dict[str, dict[str, Any]] = {}  # post key → lease, sent
 
     async def fetch(self, query: str, *args: Any) -> list[dict[str, Any]]:
         assert "api_group_threads" in query
@@ -38,15 +39,19 @@ class Tables:
             }
         ]
 
-    async def fetchval(self, query: str, key: str) -> bool | None:
+    async def fetchval(self, query: str, key: str, *args: Any) -> bool | None:
         assert "api_group_posts" in query
-        if key in self.posts:
-            return None
-        self.posts.add(key)
-        return True
+        if query.startswith("INSERT"):  # add_pending: (key, 6 thread fields, text, lease, s)
+            if key in self.posts:
+                return None
+            self.posts[key] = {"lease": args[7], "sent": False}
+            return True
+        post = self.posts[key]  # take: (key, lease, s)
+        return True if not post["sent"] and post["lease"] == args[0] else None
 
     async def execute(self, query: str, *args: Any) -> None:
-        return None
+        if "SET sent_at" in query:
+            self.posts[args[0]]["sent"] = True
 
 
 class Sender:
@@ -58,7 +63,7 @@ class Sender:
         return True
 
 
-def offer(i: int, command: str) -> Event:
+def offer(i: int, command: str, step: int = 1) -> Event:
     return Event(
         event_id=f"{command}-{i}",
         community_id="c",
@@ -69,7 +74,7 @@ def offer(i: int, command: str) -> Event:
             offer_id=f"o{i}",
             helper_id=f"h{i}",
             ring=Ring.BUILDING,
-            step=1,
+            step=step,
             expires_at=datetime.now(UTC) + timedelta(minutes=5),
             category=Category.FALL,
             urgency=Urgency.URGENT,
@@ -110,7 +115,7 @@ async def settle(g: GroupReplies) -> None:
 async def test_a_wave_split_across_fetches_is_one_message_after_the_reply() -> None:
     g, sender, _ = replies()
     g.expect(THREAD)
-    g.immediate(THREAD, "已收到")
+    await g.immediate(THREAD, "已收到", "m1")
     await g.handle([offer(1, "cmd-a")])
     await g.handle([offer(2, "cmd-a")])
     await settle(g)
@@ -119,7 +124,7 @@ async def test_a_wave_split_across_fetches_is_one_message_after_the_reply() -> N
 
 async def test_next_event_flushes_the_wave_first_and_replays_post_nothing() -> None:
     g, sender, _ = replies()
-    batch = [offer(1, "cmd-a"), offer(2, "cmd-a"), offer(3, "cmd-b"), cancelled("cmd-c")]
+    batch = [offer(1, "cmd-a"), offer(2, "cmd-a"), offer(3, "cmd-b", 2), cancelled("cmd-c")]
     await g.handle(batch)
     await settle(g)
     await g.handle(batch)  # the same events again (a rebalance, a restart)

@@ -57,7 +57,7 @@ class Replies:
 
     def release(self, thread: Any) -> None: ...
 
-    def immediate(self, thread: Any, text: str) -> None:
+    async def immediate(self, thread: Any, text: str, message_id: str) -> None:
         self.said.append(text)
 
 

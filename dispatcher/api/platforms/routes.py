@@ -173,13 +173,20 @@ async def _message(
             replies.release(thread)
         raise
     body = json.loads(bytes(response.body))
-    if body.get("is_request") and body.get("reply_text"):
-        thread = thread_for(str(body["request_id"]))
-        if asked and thread.request_id != asked[0].request_id:  # merged into an earlier one
-            await threads.record(pool, thread, msg.sender.id)
-        replies.immediate(thread, str(body["reply_text"]))  # releases its updates
-    for thread in asked:
-        replies.release(thread)
+    try:
+        if body.get("is_request") and body.get("reply_text"):
+            thread = thread_for(str(body["request_id"]))
+            if asked and thread.request_id != asked[0].request_id:  # merged into an earlier one
+                # This group now hears the earlier request's news; the thread recorded for
+                # the report's own id (a request that never exists) is dropped.
+                await threads.record(pool, thread, msg.sender.id)
+                await threads.forget(pool, asked[0])
+            # Keyed by this platform message: a second report merged from the same group
+            # gets its own answer. Recorded before the 200 (durable), releases its updates.
+            await replies.immediate(thread, str(body["reply_text"]), msg.message_id)
+    finally:
+        for thread in asked:
+            replies.release(thread)
     return JSONResponse(body, status_code=200, headers=dict(_replayed(response)))
 
 

@@ -5,7 +5,7 @@
 | `api_intake` (acknowledged requests, merge keys, the outbox copy) | `intake` |
 | `api_link_uses` (volunteers' answers through links) | `link_uses` |
 | `api_idempotency`, `api_webhook_ids` (bot retries and replays) | `bot_calls` |
-| `api_group_threads`, `api_group_posts` (chat groups that asked) | `group_threads` |
+| `api_group_threads`, `api_group_posts` (groups that asked, their posts) | `group_threads` |
 | `roster_members` (who earlier ledgers listed) | `roster_members` |
 | `households` (households, their tags and contact cards) | `households` |
 | `staff_audit`, `contact_views` (who saw or did what) | `audit` |

@@ -1,10 +1,13 @@
-"""Which chat groups asked about which request (`api_group_threads`), and which posts to
-them were claimed (`api_group_posts`: each event is posted once across API instances)."""
+"""Which chat groups asked about which request (`api_group_threads`), and the posts to them
+(`api_group_posts`: recorded pending before they are sent, so none is lost; each key is
+posted once across API instances, whoever holds its lease sends it)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from dispatcher.numbers import MAX_EPOCH_MS, checked_int
 from dispatcher.record.db import Db
@@ -56,16 +59,7 @@ async def for_requests(pool: Db, request_ids: list[str]) -> dict[str, list[Threa
     )
     out: dict[str, list[Thread]] = {}
     for r in rows:
-        out.setdefault(r["request_id"], []).append(
-            Thread(
-                r["request_id"],
-                r["bot_id"],
-                r["group_id"],
-                r["session_webhook"],
-                r["session_expires"],
-                r["reply_to"],
-            )
-        )
+        out.setdefault(r["request_id"], []).append(_thread(r))
     return out
 
 
@@ -89,13 +83,113 @@ async def close(pool: Db, request_id: str) -> None:
     )
 
 
-async def claim_post(pool: Db, post_key: str) -> bool:
-    """True once per key: a replayed event (or a second API instance) never posts twice."""
-    claimed = await pool.fetchval(
-        "INSERT INTO api_group_posts (post_key) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true",
-        post_key,
+@dataclass(frozen=True)
+class Pending:
+    """A post not sent yet, leased to whoever sends it now (`lease`)."""
+
+    key: str
+    thread: Thread
+    text: str
+    lease: str
+
+
+async def add_pending(pool: Db, post: Pending, lease_s: float) -> bool:
+    """Record a post before it is sent, leased to its maker for `lease_s`. False when the
+    key was recorded before (a replayed event, a second API instance): not sent again."""
+    t = post.thread
+    added = await pool.fetchval(
+        "INSERT INTO api_group_posts (post_key, request_id, bot_id, group_id, session_webhook, "
+        "session_expires, reply_to, body, lease, lease_until) VALUES ($1, $2, $3, $4, $5, $6, "
+        "$7, $8, $9, now() + make_interval(secs => $10)) ON CONFLICT DO NOTHING RETURNING true",
+        post.key,
+        t.request_id,
+        t.bot_id,
+        t.group_id,
+        t.session_webhook,
+        t.session_expires,
+        t.reply_to,
+        post.text,
+        post.lease,
+        lease_s,
     )
-    return bool(claimed)
+    return bool(added)
+
+
+async def take(pool: Db, key: str, lease: str, lease_s: float) -> bool:
+    """Just before sending: still unsent, and the lease is ours (or lapsed and nobody else's
+    now). Only one sender at a time gets True for a key."""
+    taken = await pool.fetchval(
+        "UPDATE api_group_posts SET lease = $2, lease_until = now() + make_interval(secs => $3), "
+        "attempts = attempts + 1 WHERE post_key = $1 AND sent_at IS NULL "
+        "AND (lease = $2 OR lease_until <= now()) RETURNING true",
+        key,
+        lease,
+        lease_s,
+    )
+    return bool(taken)
+
+
+async def mark_sent(pool: Db, key: str, lease: str) -> None:
+    await pool.execute(
+        "UPDATE api_group_posts SET sent_at = now() WHERE post_key = $1 AND lease = $2",
+        key,
+        lease,
+    )
+
+
+async def retry_later(pool: Db, key: str, lease: str, base_s: float, max_s: float) -> None:
+    """A send that failed: tried again after a backoff doubling with each attempt."""
+    await pool.execute(
+        "UPDATE api_group_posts SET lease_until = now() + make_interval(secs => "
+        "least($3 * power(2, greatest(attempts - 1, 0)), $4)) "
+        "WHERE post_key = $1 AND lease = $2 AND sent_at IS NULL",
+        key,
+        lease,
+        base_s,
+        max_s,
+    )
+
+
+async def take_overdue(
+    pool: Db, lease: str, lease_s: float, max_age_s: float, limit: int
+) -> list[Pending]:
+    """The sweeper's share: unsent posts whose lease lapsed (a failed send's backoff, an API
+    stopped mid-send), still news; oldest first. SKIP LOCKED: two sweepers never share one."""
+    rows = await pool.fetch(
+        "WITH due AS (SELECT post_key FROM api_group_posts WHERE sent_at IS NULL "
+        "AND lease_until <= now() AND posted_at > now() - make_interval(secs => $3) "
+        "ORDER BY posted_at LIMIT $4 FOR UPDATE SKIP LOCKED) "
+        "UPDATE api_group_posts p SET lease = $1, lease_until = now() + make_interval(secs => $2) "
+        "FROM due WHERE p.post_key = due.post_key RETURNING p.*",
+        lease,
+        lease_s,
+        max_age_s,
+        limit,
+    )
+    rows = sorted(rows, key=lambda r: r["posted_at"])
+    return [Pending(r["post_key"], _thread(r), r["body"], lease) for r in rows]
+
+
+def _thread(r: Mapping[str, Any]) -> Thread:
+    return Thread(
+        r["request_id"],
+        r["bot_id"],
+        r["group_id"],
+        r["session_webhook"],
+        r["session_expires"],
+        r["reply_to"],
+    )
+
+
+async def forget(pool: Db, thread: Thread) -> None:
+    """A report merged into an earlier request: its own request id never exists, so the
+    thread recorded for it before the merge was known is dropped."""
+    await pool.execute(
+        "DELETE FROM api_group_threads WHERE request_id = $1 AND bot_id = $2 AND group_id = $3",
+        thread.request_id,
+        thread.bot_id,
+        thread.group_id,
+    )
 
 
 def expiry_from_ms(ms: int | None) -> datetime | None:
