@@ -10,7 +10,6 @@ configuration, are held to the rules of `config apply` (dispatcher/config/secret
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import sys
 from collections import Counter
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from dispatcher.push.signing import webhook_secret_bytes
 from dispatcher.settings import Settings
 
 MIN_SECRET_BYTES = 32
@@ -46,7 +46,6 @@ _DEFAULT_MARKERS = (
     "replace+me",
     "replaceme",
 )
-WHSEC_PREFIX = "whsec_"
 
 
 def _is_placeholder(text: str) -> bool:
@@ -75,16 +74,15 @@ def secret_problem(value: str) -> str | None:
 
 
 def signing_secret_problem(value: str) -> str | None:
-    """For a signing key we choose (a bot's, a webhook relay's): "whsec_" + base64 is judged
-    as the key it decodes to, so base64 of a placeholder is a placeholder."""
-    if not value.startswith(WHSEC_PREFIX):
-        return secret_problem(value)
+    """For a signing key we choose (a bot's, a webhook relay's): "whsec_" + base64 only, as
+    Standard Webhooks libraries read it, judged as the key it decodes to, so base64 of a
+    placeholder is a placeholder."""
     if _is_placeholder(value):
         return "is a known default"
     try:
-        key = base64.b64decode(value.removeprefix(WHSEC_PREFIX), validate=True)
-    except ValueError:  # binascii.Error is one
-        return "is not base64 after whsec_"
+        key = webhook_secret_bytes(value)
+    except ValueError as exc:
+        return str(exc)
     if _is_placeholder(key.decode("latin-1")):
         return "decodes to a known default"
     if len(key) < MIN_SECRET_BYTES:

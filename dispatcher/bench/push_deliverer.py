@@ -32,7 +32,7 @@ async def _run(
             "name": "bench",
             "kind": "webhook",
             "url": url,
-            "secret": "bench-secret",
+            "secret": "whsec_YmVuY2gtc2VjcmV0",  # key b"bench-secret"
             "concurrency": concurrency,
             "batch_max": batch_max,
             "batch_window_seconds": 0.005,  # used only when batch_max > 1

@@ -68,8 +68,12 @@ class Changes:
             try:
                 model, owner = parse(kind, state)
             except ValidationError as exc:
-                fields = sorted({".".join(map(str, e["loc"])) for e in exc.errors()})
-                raise ConfigError("invalid", f"{key}: invalid {', '.join(fields)}") from None
+                # Each field with its reason (a secret's says how to make one), never its value.
+                why_by_field: dict[str, str] = {}
+                for e in exc.errors(include_input=False, include_url=False):
+                    why_by_field.setdefault(".".join(map(str, e["loc"])), e["msg"])
+                reasons = "; ".join(f"{f} ({why})" for f, why in sorted(why_by_field.items()))
+                raise ConfigError("invalid", f"{key}: invalid {reasons}") from None
             if self.production:
                 problems = production_problems(kind.value, state)
                 if problems:

@@ -22,7 +22,6 @@ demo district's groups: see `dispatcher/groupchat/dev_bots.py`. Never in product
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import logging
 import re
@@ -32,6 +31,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from dispatcher.push.endpoints import EndpointConfig
+from dispatcher.push.signing import webhook_secret_bytes
 from dispatcher.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -149,15 +149,12 @@ class BotConfig(BaseModel):
 
 
 def secret_key(secret: SecretStr) -> bytes:
-    """Standard Webhooks secrets are `whsec_` + base64 of the key; others are used as is."""
-    value = secret.get_secret_value()
-    if value.startswith("whsec_"):
-        try:
-            key = base64.b64decode(value.removeprefix("whsec_"), validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError("a whsec_ secret must be base64") from exc
-    else:
-        key = value.encode()
+    """The key of a Standard Webhooks secret, `whsec_` + base64 of the key: the only form a
+    bot signing with a Standard Webhooks library reads as we do."""
+    try:
+        key = webhook_secret_bytes(secret.get_secret_value())
+    except ValueError as exc:
+        raise ValueError(f"a bot secret {exc}") from None
     if len(key) < 16:
         raise ValueError("a bot secret needs at least 16 bytes")
     return key

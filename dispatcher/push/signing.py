@@ -9,13 +9,31 @@ import hmac
 import urllib.parse
 
 WHSEC_PREFIX = "whsec_"
+GENERATE_WHSEC = (
+    'python -c "import base64,secrets;'
+    "print('whsec_'+base64.b64encode(secrets.token_bytes(32)).decode())\""
+)
+NOT_WHSEC = (
+    "must be 'whsec_' + the base64 of a random key (Standard Webhooks); "
+    f"generate one with: {GENERATE_WHSEC}"
+)
 
 
 def webhook_secret_bytes(secret: str) -> bytes:
-    """Standard Webhooks secrets are "whsec_" + base64(key); anything else is the raw key."""
-    if secret.startswith(WHSEC_PREFIX):
-        return base64.b64decode(secret[len(WHSEC_PREFIX) :], validate=True)
-    return secret.encode("utf-8")
+    """The key of a Standard Webhooks secret, "whsec_" + base64(key). A secret in any other
+    form is refused (ValueError): the libraries base64-decode whatever follows the prefix,
+    prefix or not, so using other text as the raw key would sign with a key they never
+    compute. Padding may be left off, as the libraries allow."""
+    if not secret.startswith(WHSEC_PREFIX):
+        raise ValueError(NOT_WHSEC)
+    text = secret.removeprefix(WHSEC_PREFIX)
+    try:
+        key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except ValueError:  # binascii.Error is one
+        raise ValueError(NOT_WHSEC) from None
+    if not key:
+        raise ValueError(NOT_WHSEC)
+    return key
 
 
 def signed_content(msg_id: str, timestamp: int, body: bytes) -> bytes:
@@ -31,7 +49,7 @@ def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
 
 
 def standard_webhook_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """`sign` with a "whsec_" (or raw) secret."""
+    """`sign` with a "whsec_" secret."""
     return sign(webhook_secret_bytes(secret), msg_id, timestamp, body)
 
 

@@ -8,6 +8,7 @@ same incident from two groups, status/cancel/resolve, rate and body limits.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import AsyncIterator
@@ -32,6 +33,12 @@ KEY_OLD = secret_key(SecretStr(SECRET_OLD))
 KEY_NEW = secret_key(SecretStr(SECRET_NEW))
 KEY_B = b"secret-of-bot-b-0123456789"
 KEY_SLOW = b"secret-of-bot-slow-012345"
+
+
+def whsec(key: bytes) -> str:
+    return "whsec_" + base64.b64encode(key).decode()
+
+
 COMPOUND = {
     "community_id": "comm-a",
     "grid_id": "g1",
@@ -53,13 +60,13 @@ BOTS = {
         },
         {
             "bot_id": "bot-b",
-            "secrets": [KEY_B.decode()],
+            "secrets": [whsec(KEY_B)],
             "communities": ["comm-b"],
             "groups": {"grid-b": {"community_id": "comm-b", "compound_id": "cb"}},
         },
         {
             "bot_id": "bot-slow",
-            "secrets": [KEY_SLOW.decode()],
+            "secrets": [whsec(KEY_SLOW)],
             "communities": ["comm-s"],
             "groups": {
                 "grid-s1": {"community_id": "comm-s"},

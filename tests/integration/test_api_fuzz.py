@@ -10,6 +10,7 @@ of stopping at authentication.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -38,7 +39,7 @@ SKIP_PREFIXES = ("/ops", "/metrics", "/dashboard")  # the ops engineer's routes 
 
 BOT = BotConfig(
     bot_id="fuzz-bot",
-    secrets=(SecretStr(FUZZ_KEY.decode()),),
+    secrets=(SecretStr("whsec_" + base64.b64encode(FUZZ_KEY).decode()),),
     communities=frozenset({"fuzz"}),
     groups={"fuzz-group": GroupPlace(community_id="fuzz", compound_id="c1")},
     rate_per_minute=1e9,

@@ -20,6 +20,7 @@ from dispatcher.groupchat.bots import (
 from dispatcher.settings import Settings
 
 KEY = b"0123456789abcdef0123"
+X20 = "whsec_" + base64.b64encode(b"x" * 20).decode()
 BODY = b'{"text":"\xe8\xb0\x81\xe8\x83\xbd\xe5\xb8\xae\xe5\xbf\x99"}'
 NOW = 1_700_000_000
 
@@ -96,22 +97,22 @@ def test_body_and_id_are_covered() -> None:
 def test_bot_config_validation() -> None:
     assert secret_key(SecretStr("whsec_" + base64.b64encode(b"k" * 16).decode())) == b"k" * 16
     with pytest.raises(ValueError):
-        secret_key(SecretStr("short"))
+        secret_key(SecretStr("whsec_c2hvcnQ="))
     with pytest.raises(ValidationError):
         BotConfig(
             bot_id="b",
-            secrets=(SecretStr("x" * 20),),
+            secrets=(SecretStr(X20),),
             communities=frozenset({"c1"}),
             groups={"g": GroupPlace(community_id="elsewhere")},
         )
     with pytest.raises(ValidationError):  # three active secrets: rotation allows two
-        BotConfig(bot_id="b", secrets=(SecretStr("x" * 20),) * 3, communities=frozenset({"c"}))
+        BotConfig(bot_id="b", secrets=(SecretStr(X20),) * 3, communities=frozenset({"c"}))
 
 
 def test_registry_from_file_and_dev_default(tmp_path: Path) -> None:
     path = tmp_path / "bots.json"
     path.write_text(
-        json.dumps({"bots": [{"bot_id": "b1", "secrets": ["x" * 20], "communities": ["c1"]}]})
+        json.dumps({"bots": [{"bot_id": "b1", "secrets": [X20], "communities": ["c1"]}]})
     )
     assert load_registry(Settings(), str(path)).get("b1") is not None
     assert load_registry(Settings(mode="dev"), "").get("dev-bot") is not None  # dev only

@@ -63,8 +63,8 @@ def test_delivery_rejects_urls_and_unsafe_ids(changes: dict[str, str]) -> None:
         {"kind": "wecom", "url": "https://q.example/send"},  # no key
         {"kind": "webhook", "url": "https://relay.example/push"},  # no secret
         {"kind": "wecom", "url": "https://q.example/send?key=abc", "token": "abc"},
-        {"kind": "webhook", "url": "https://u:p@relay.example/push", "secret": "s"},
-        {"kind": "webhook", "url": "ftp://relay.example/push", "secret": "s"},
+        {"kind": "webhook", "url": "https://u:p@relay.example/push", "secret": "whsec_cw=="},
+        {"kind": "webhook", "url": "ftp://relay.example/push", "secret": "whsec_cw=="},
         {"kind": "webhook", "url": "https://relay.example/push", "secret": "whsec_not*base64"},
     ],
 )

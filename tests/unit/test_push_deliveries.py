@@ -17,6 +17,8 @@ from schemas.events import Event, stand_downs
 from schemas.vocab import Party, Skill
 from tests.unit.conftest import COMMUNITY, World
 
+RELAY_SECRET = "whsec_c3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3M="  # the key b"s" * 32
+
 PHONE = "13912345678"  # the helper's, for group @-mentions
 REQUESTER_PHONE = "13800000000"
 BASE = "https://help.example"
@@ -34,7 +36,7 @@ def registry(*names_kinds: tuple[str, EndpointKind]) -> EndpointRegistry:
     def config(name: str, kind: EndpointKind) -> EndpointConfig:
         url = "https://robot.example/send"
         if kind is EndpointKind.WEBHOOK:
-            return EndpointConfig(name=name, kind=kind, url=BASE + "/h", secret="s" * 32)
+            return EndpointConfig(name=name, kind=kind, url=BASE + "/h", secret=RELAY_SECRET)
         return EndpointConfig(name=name, kind=kind, url=url, token="t0k3n")
 
     return EndpointRegistry(config(n, k) for n, k in names_kinds)

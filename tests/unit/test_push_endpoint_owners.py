@@ -20,6 +20,8 @@ from tests.unit.conftest import COMMUNITY, World
 from tests.unit.test_push_deliveries import BASE, KEYS, events, fake_links, with_channels
 from tests.unit.test_whistle_recipients import fake_recipient_links
 
+RELAY_SECRET = "whsec_c3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3M="  # the key b"s" * 32
+
 B = COMMUNITY  # the world's community
 A = "cfg-a"  # the attacker's
 C = f"community-{B}"
@@ -28,7 +30,7 @@ WRITTEN = datetime(2024, 3, 1, tzinfo=UTC)
 
 def endpoint(name: str, kind: EndpointKind = EndpointKind.WEBHOOK) -> EndpointConfig:
     if kind is EndpointKind.WEBHOOK:
-        return EndpointConfig(name=name, kind=kind, url=BASE + "/h", secret="s" * 32)
+        return EndpointConfig(name=name, kind=kind, url=BASE + "/h", secret=RELAY_SECRET)
     return EndpointConfig(name=name, kind=kind, url="https://robot.example/send", token="t0k3n")
 
 

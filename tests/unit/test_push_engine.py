@@ -62,8 +62,8 @@ class Harness:
 
 def endpoints(**overrides: dict[str, object]) -> EndpointRegistry:
     base: dict[str, dict[str, object]] = {
-        "relay": {"kind": "webhook", "url": "http://relay.test/push", "secret": "s"},
-        "relay2": {"kind": "webhook", "url": "http://relay.test/push2", "secret": "s"},
+        "relay": {"kind": "webhook", "url": "http://relay.test/push", "secret": "whsec_cw=="},
+        "relay2": {"kind": "webhook", "url": "http://relay.test/push2", "secret": "whsec_cw=="},
         "grid": {
             "kind": "wecom",
             "url": "http://wecom.test/cgi-bin/webhook/send",

@@ -35,6 +35,8 @@ from dispatcher.settings import Settings
 from schemas.events import Event
 from schemas.records import HelperState, RequestState
 
+RELAY_SECRET = "whsec_c3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3M="  # the key b"s" * 32
+
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "push_golden.json"
 WALL = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
 SETTINGS = Settings.model_validate(
@@ -47,7 +49,12 @@ SETTINGS = Settings.model_validate(
     }
 )
 ENDPOINTS = [
-    {"name": "phones", "kind": "webhook", "url": "https://relay.example/push", "secret": "s" * 32},
+    {
+        "name": "phones",
+        "kind": "webhook",
+        "url": "https://relay.example/push",
+        "secret": RELAY_SECRET,
+    },
     {"name": "grid-3", "kind": "wecom", "url": "https://robot.example/send", "token": "t0k3n"},
 ]
 HEADERS = ("content-type", "content-length", "webhook-id", "webhook-timestamp", "webhook-signature")

@@ -194,7 +194,7 @@ async def test_a_waves_offers_go_to_a_batching_relay_in_one_post_at_once() -> No
         name="default",
         kind=EndpointKind.WEBHOOK,
         url="http://relay.test/push",
-        secret="s" * 32,
+        secret="whsec_c3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3M=",  # key b"s" * 32
         batch_max=32,
         batch_window_seconds=10,
     )
