@@ -2,10 +2,10 @@
 events per second, dead letters, worker liveness, push failures per endpoint.
 
 Where each figure comes from, and why:
-- lag, rates, dead letters and group membership from the **broker** (end offsets, the
-  groups' committed offsets, DescribeGroups): the broker's view stays true when a worker
-  is dead or stuck (its partitions' lag keeps growing), which a worker's own /metrics
-  cannot show, and the API already reaches the broker;
+- lag, rates, dead letters and group membership from the **broker** (end and log start
+  offsets, the groups' committed offsets, DescribeGroups): the broker's view stays true
+  when a worker is dead or stuck (its partitions' lag keeps growing), which a worker's own
+  /metrics cannot show, and the API already reaches the broker;
 - push outcomes per endpoint from each **worker's /stats** page (`DISPATCH_WORKER_WEB_URLS`):
   only the worker sends pushes, and endpoint names (which can name a community) are kept
   out of Prometheus labels, so they are served as JSON to staff only. The same probe says
@@ -58,6 +58,7 @@ class Sample:
     at: float  # wall seconds
     ends: dict[TP, int]
     committed: dict[tuple[str, str, int], int] = field(default_factory=dict)  # → next offset
+    starts: dict[TP, int] = field(default_factory=dict)  # log start: the oldest record kept
     members: tuple[str, ...] = ()  # the dispatch group's members (static ids when set)
     group_state: str = ""
     workers: tuple[WorkerProbe, ...] = ()
@@ -87,23 +88,48 @@ def worker_name(member_id: str, app_id: str) -> str:
     return m.group("worker") if m else member_id
 
 
-def health_view(samples: list[Sample], topics: dict[str, str], app_id: str) -> dict[str, Any]:
+def _lag_row(s: Sample, group: str, tp: TP) -> dict[str, Any]:
+    """One bar. Every group here starts from the earliest offset (auto_offset_reset), so a
+    partition it never committed on (a new group, an idle partition), or whose commit
+    retention has overtaken, has all it retains still to read: end − log start, not 0."""
+    done = s.committed.get((group, *tp))
+    start = s.starts.get(tp, 0)
+    reads_from = start if done is None else max(start, done)
+    end = s.ends.get(tp, reads_from)
+    return {
+        "group": group,
+        "topic": tp[0],
+        "partition": tp[1],
+        "committed": done,
+        "no_commit": done is None,
+        "end": end,
+        "lag": max(0, end - reads_from),
+    }
+
+
+def _lag(s: Sample, groups: dict[str, tuple[str, ...]]) -> list[dict[str, Any]]:
+    """Every partition of every group's topics, committed on or not."""
+    rows: list[dict[str, Any]] = []
+    for group, group_topics in sorted(groups.items()):
+        tps = {tp for tp in s.ends if tp[0] in group_topics}
+        tps |= {(t, p) for (g, t, p) in s.committed if g == group and t in group_topics}
+        rows += [_lag_row(s, group, tp) for tp in sorted(tps)]
+    return rows
+
+
+def health_view(
+    samples: list[Sample],
+    topics: dict[str, str],
+    app_id: str,
+    groups: dict[str, tuple[str, ...]],
+) -> dict[str, Any]:
     """What the dashboard draws. `topics`: role (commands, events, dead_letters) → name;
-    `app_id`: the workers' group (their static member ids start with it)."""
+    `app_id`: the workers' group (their static member ids start with it); `groups`: each
+    consumer group → the topics it consumes (`StreamHealth.groups`)."""
     if not samples:
         return {"sampled_at": None, "lag": [], "rates": [], "workers": [], "push": []}
     last = samples[-1]
-    lag = [
-        {
-            "group": group,
-            "topic": topic,
-            "partition": p,
-            "committed": done,
-            "end": last.ends.get((topic, p), done),
-            "lag": max(0, last.ends.get((topic, p), done) - done),
-        }
-        for (group, topic, p), done in sorted(last.committed.items())
-    ]
+    lag = _lag(last, groups)
     rates = [
         {
             "at": later.at,
@@ -197,7 +223,7 @@ class StreamHealth:
         async with self._lock:
             if not self.samples or self.wall() - self.samples[-1].at >= MIN_INTERVAL_S:
                 self.samples.append(await self._sample())
-            return health_view(list(self.samples), self.topics, self.settings.app_id)
+            return health_view(list(self.samples), self.topics, self.settings.app_id, self.groups)
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._admin is None or self._consumer is None:
@@ -216,6 +242,7 @@ class StreamHealth:
             admin, consumer = await self._clients()
             parts = await topic_partitions(admin, list(self.topics.values()))
             ends = await consumer.end_offsets(parts) if parts else {}
+            starts = await consumer.beginning_offsets(parts) if parts else {}
             committed: dict[tuple[str, str, int], int] = {}
             for group, topics in self.groups.items():
                 offsets = await admin.list_consumer_group_offsets(group)
@@ -231,6 +258,7 @@ class StreamHealth:
             at=at,
             ends={(tp.topic, tp.partition): int(end) for tp, end in ends.items()},
             committed=committed,
+            starts={(tp.topic, tp.partition): int(start) for tp, start in starts.items()},
             members=members,
             group_state=state,
             workers=tuple(workers),

@@ -34,6 +34,7 @@ from dispatcher.settings import REPO_ROOT, Settings
 from dispatcher.testing.stack import LocalStack
 from streams.topics import changelog_topics, compacted_topics, ensure_topics, topic_names
 from tests.support.kafka_acls import expected_acls
+from tests.support.network_policy import Pod, allows, pod_of, policies_in
 
 K8S = REPO_ROOT / "deploy/k8s"
 KUBERNETES_VERSION = "1.33"  # the oldest minor we promise to run on
@@ -87,7 +88,7 @@ def test_every_builtin_resource_matches_the_kubernetes_schema(rendered: list[Doc
     builtin = [d for d in rendered if not d["apiVersion"].startswith("kafka.strimzi.io/")]
     assert {d["kind"] for d in builtin} >= {
         "Namespace", "ConfigMap", "Secret", "Service", "Deployment", "StatefulSet", "Ingress",
-        "PodDisruptionBudget",
+        "PodDisruptionBudget", "NetworkPolicy",
     }  # fmt: skip
     for doc in builtin:
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
@@ -466,3 +467,121 @@ def test_the_api_probes_every_worker_replica(
     name, headless = sts["metadata"]["name"], service["metadata"]["name"]
     replicas = sts["spec"]["replicas"]
     assert sorted(urls) == sorted(f"http://{name}-{i}.{headless}:{port}" for i in range(replicas))
+
+
+# ------------------------------------------------------------------ who may connect
+# The pods around the deployment that must get in, with the namespaces and labels their
+# usual installs give them (ingress-nginx's manifests, the prometheus chart), as
+# network-policy.yaml expects; and pods that must not.
+INGRESS_CONTROLLER = Pod(
+    "ingress-nginx",
+    {
+        "app.kubernetes.io/name": "ingress-nginx",
+        "app.kubernetes.io/component": "controller",
+        "app.kubernetes.io/instance": "ingress-nginx",
+    },
+)
+PROMETHEUS = Pod(
+    "monitoring", {"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/component": "server"}
+)
+INTRUDERS = {
+    "a pod of another namespace": Pod("default", {"app": "debug"}),
+    # Anyone who may create pods may label them as they like; not so their namespace.
+    "a pod labelled as the ingress controller": Pod("default", INGRESS_CONTROLLER.labels),
+    "a pod labelled as Prometheus": Pod("default", PROMETHEUS.labels),
+    "another pod of the ingress controller's namespace": Pod(
+        "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx", "job-name": "admission"}
+    ),
+    "another pod of this namespace": Pod(NAMESPACE, {"app": "debug"}),
+    "a Kafka broker": Pod(NAMESPACE, {"strimzi.io/cluster": "dispatch-kafka"}),
+}
+
+
+def _api_and_worker(rendered: list[Doc]) -> tuple[Pod, Pod]:
+    api = pod_of(one(rendered, "Deployment", "dispatch-api"))
+    return api, pod_of(one(rendered, "StatefulSet", "dispatch-worker"))
+
+
+def test_only_the_ingress_controller_and_prometheus_reach_the_api(
+    rendered: list[Doc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API believes X-Forwarded-For from every address in DISPATCH_TRUSTED_PROXIES, the
+    pod CIDR: a pod that could connect could claim any client's address, to dodge the
+    per-client sign-in lockout or to lock a staff member out. Only the ingress controller
+    (and Prometheus, for /metrics) may connect, on the API's port only."""
+    policies = policies_in(rendered)
+    api, worker = _api_and_worker(rendered)
+    api_spec = one(rendered, "Deployment", "dispatch-api")["spec"]["template"]["spec"]
+    container = next(c for c in api_spec["containers"] if c["name"] == "api")
+    env = _container_env(rendered, container)
+    assert _settings(env, monkeypatch).trusted_proxies  # what makes a connection a risk
+    port = api.ports["http"]
+    assert allows(policies, INGRESS_CONTROLLER, api, port)
+    assert allows(policies, PROMETHEUS, api, port)
+    for who, pod in {**INTRUDERS, "a worker": worker}.items():
+        assert not allows(policies, pod, api, port), who
+    assert not allows(policies, INGRESS_CONTROLLER, api, port + 1)
+
+
+def test_only_the_api_and_prometheus_reach_the_workers(rendered: list[Doc]) -> None:
+    """A worker's web port serves /stats (push endpoint names, which can name a community)
+    and /metrics without a token: the API's probes and Prometheus only."""
+    policies = policies_in(rendered)
+    api, worker = _api_and_worker(rendered)
+    port = worker.ports["web"]
+    assert allows(policies, api, worker, port)
+    assert allows(policies, PROMETHEUS, worker, port)
+    for who, pod in {**INTRUDERS, "the ingress controller": INGRESS_CONTROLLER}.items():
+        assert not allows(policies, pod, worker, port), who
+
+
+def test_only_the_api_and_the_workers_reach_kafka(rendered: list[Doc]) -> None:
+    """The listener's networkPolicyPeers, as the NetworkPolicy Strimzi makes of them (one
+    rule per listener: its port, from those peers) for the cluster's pods."""
+    (kafka,) = by_kind(rendered, "Kafka")
+    cluster = kafka["metadata"]["name"]
+    broker = Pod(NAMESPACE, {"strimzi.io/cluster": cluster, "strimzi.io/kind": "Kafka"})
+    policy = {
+        "kind": "NetworkPolicy",
+        "metadata": {"namespace": NAMESPACE},
+        "spec": {
+            "podSelector": {"matchLabels": {"strimzi.io/cluster": cluster}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": listener.get("networkPolicyPeers"), "ports": [{"port": listener["port"]}]}
+                for listener in kafka["spec"]["kafka"]["listeners"]
+            ],
+        },
+    }
+    api, worker = _api_and_worker(rendered)
+    for listener in kafka["spec"]["kafka"]["listeners"]:
+        port = listener["port"]
+        assert allows([policy], api, broker, port) and allows([policy], worker, broker, port)
+        for who, pod in {**INTRUDERS, "the ingress controller": INGRESS_CONTROLLER}.items():
+            assert not allows([policy], pod, broker, port), who
+
+
+def test_the_reachability_check_can_fail(rendered: list[Doc]) -> None:
+    """Without the API's policy, or with a selector that misses the API's pods, any pod
+    gets in: the checks above would fail."""
+    api, _ = _api_and_worker(rendered)
+    intruder = INTRUDERS["a pod of another namespace"]
+    port = api.ports["http"]
+    policies = policies_in(rendered)
+    assert not allows(policies, intruder, api, port)
+    others = [p for p in policies if p["metadata"]["name"] != "dispatch-api"]
+    assert len(others) == len(policies) - 1
+    assert allows(others, intruder, api, port)
+    missing = json.loads(json.dumps(policies))
+    for p in missing:
+        p["spec"]["podSelector"] = {"matchLabels": {"app.kubernetes.io/name": "dispatch-apl"}}
+    assert allows(missing, intruder, api, port)
+    # Peers by pod labels alone would admit a look-alike made in this namespace.
+    loose = json.loads(json.dumps(policies))
+    for p in loose:
+        for rule in p["spec"]["ingress"]:
+            for peer in rule["from"]:
+                peer.pop("namespaceSelector", None)
+    lookalike = Pod(NAMESPACE, INGRESS_CONTROLLER.labels)
+    assert allows(loose, lookalike, api, port)
+    assert not allows(policies, lookalike, api, port)

@@ -16,19 +16,23 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from dispatcher.api.app import create_app
-from dispatcher.api.deps import ApiDeps
 from dispatcher.api.platforms import routes
 from dispatcher.classify import classify
 from dispatcher.groupchat import texts
-from dispatcher.groupchat.bots import BotConfig, BotRegistry, GroupPlace, PlatformConfig
 from dispatcher.record.edge import bot_calls, intake
 from dispatcher.record.edge import group_threads as threads
-from dispatcher.settings import Settings
-from schemas.commands import CancelRequest, Command, SubmitRequest
-from tests.support import platform_callbacks as pc
+from schemas.commands import CancelRequest, SubmitRequest
+from tests.support.dingtalk_app import (
+    CommandSink,
+    bot_app,
+    dingtalk_bot,
+    group_message,
+    post_callback,
+)
+from tests.support.dingtalk_app import Replies as Replies  # imported from here by others
+
+Sink = CommandSink  # the name test_platform_photo_and_single_chat and _merged_reply import
 
 BOT, GROUP, COMMUNITY = "dt-cancel", "cidGroupCancel==", "comm-cancel"
 OPEN_ERRAND = "req-open-errand"  # the sender asked for medicine five minutes ago
@@ -41,33 +45,13 @@ EMERGENCIES = (
 PLAIN_CANCELS = ("不用了，谢谢", "已解决", "不用了，已经解决", "已解决，谢谢大家")
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.sent: list[Command] = []
-
-    async def send(self, topic: str, key: str, value: bytes) -> None:
-        self.sent.append(Command.model_validate_json(value))
-
-
-class Replies:
-    def __init__(self) -> None:
-        self.said: list[str] = []
-
-    def expect(self, thread: Any) -> None: ...
-
-    def release(self, thread: Any) -> None: ...
-
-    async def immediate(self, thread: Any, text: str, message_id: str) -> None:
-        self.said.append(text)
+@pytest.fixture
+def sink() -> CommandSink:
+    return CommandSink()
 
 
 @pytest.fixture
-def sink() -> Sink:
-    return Sink()
-
-
-@pytest.fixture
-def app(sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Any:
+def app(sink: CommandSink, monkeypatch: pytest.MonkeyPatch) -> Any:
     async def open_request_of(pool: Any, bot_id: str, group_id: str, sender_id: str) -> str:
         return OPEN_ERRAND
 
@@ -85,35 +69,16 @@ def app(sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(intake, "submit", submit)
     monkeypatch.setattr(bot_calls, "claim_key", claimed)  # the cancel's idempotency key
     monkeypatch.setattr(bot_calls, "store_answer", nothing)
-    settings = Settings()
-    bot = BotConfig(
-        bot_id=BOT,
-        platform=PlatformConfig(kind="dingtalk", app_secret=SecretStr(pc.DINGTALK_SECRET)),
-        communities=frozenset({COMMUNITY}),
-        groups={GROUP: GroupPlace(community_id=COMMUNITY, grid_id="g1", compound_id="c1")},
-        rate_per_minute=1e6,
-        burst=1e6,
-        group_rate_per_minute=1e6,
-        group_burst=1e6,
-    )
-    deps = ApiDeps(settings=settings, sink=sink, bots=BotRegistry.from_list([bot]))
-    deps._pool = object()  # only the faked statements below use it
-    application = create_app(settings, deps)
-    application.state.group_replies = Replies()
-    return application
+    return bot_app(dingtalk_bot(BOT, GROUP, COMMUNITY), sink)
 
 
 async def say(app: Any, text: str) -> httpx.Response:
-    body = pc.dingtalk_body(text, f"m-{uuid.uuid4().hex[:12]}", conversation=GROUP)
-    cb = pc.dingtalk_callback(body)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        return await client.post(f"/v1/platforms/dingtalk/{BOT}", headers=cb.headers, content=body)
+    return await post_callback(app, BOT, group_message(text, f"m-{uuid.uuid4().hex[:12]}", GROUP))
 
 
 @pytest.mark.parametrize(("text", "plain"), zip(EMERGENCIES, PLAIN_CANCELS, strict=True))
 async def test_an_emergency_beside_a_cancel_word_is_dispatched_a_plain_cancel_cancels(
-    app: Any, sink: Sink, text: str, plain: str
+    app: Any, sink: CommandSink, text: str, plain: str
 ) -> None:
     found = classify(text)
     assert found.advise_emergency_call and texts.is_cancel_reply(text)  # the trap: both

@@ -21,20 +21,22 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from dispatcher.api import bot_auth
 from dispatcher.api import webhook_signature as ws
-from dispatcher.api.app import create_app
-from dispatcher.api.deps import ApiDeps
 from dispatcher.api.platforms import dingtalk, feishu, wecom
 from dispatcher.api.ratelimit import RateLimiter
-from dispatcher.groupchat.bots import BotConfig, BotRegistry, GroupPlace, PlatformConfig
 from dispatcher.record.edge import bot_calls, intake
 from dispatcher.record.edge import group_threads as threads
-from dispatcher.settings import Settings
 from schemas.commands import CancelRequest, Command, SubmitRequest
 from tests.support import platform_callbacks as pc
+from tests.support.dingtalk_app import (
+    CommandSink,
+    bot_app,
+    dingtalk_bot,
+    group_message,
+    post_callback,
+)
 
 BOT, GROUP, COMMUNITY = "dt-redeliver", "cidGroupRedeliver==", "comm-redeliver"
 FALL = "3号楼有老人摔倒了，起不来，快来人帮忙"
@@ -114,57 +116,17 @@ def tables(monkeypatch: pytest.MonkeyPatch) -> Tables:
     return t
 
 
-class Sink:
-    def __init__(self, tables: Tables) -> None:
-        self.tables = tables
-
-    async def send(self, topic: str, key: str, value: bytes) -> None:
-        self.tables.sent.append(Command.model_validate_json(value))
-
-
-class Replies:
-    def expect(self, thread: Any) -> None: ...
-
-    def release(self, thread: Any) -> None: ...
-
-    async def immediate(self, thread: Any, text: str, message_id: str) -> None: ...
-
-
 def app_for(tables: Tables, clock: Clock, *, group_burst: float = 1e6) -> Any:
-    settings = Settings()
-    bot = BotConfig(
-        bot_id=BOT,
-        platform=PlatformConfig(kind="dingtalk", app_secret=SecretStr(pc.DINGTALK_SECRET)),
-        communities=frozenset({COMMUNITY}),
-        groups={GROUP: GroupPlace(community_id=COMMUNITY, grid_id="g1", compound_id="c1")},
-        rate_per_minute=1e6,
-        burst=1e6,
-        group_rate_per_minute=1,
-        group_burst=group_burst,
-    )
-    deps = ApiDeps(
-        settings=settings,
-        sink=Sink(tables),
-        bots=BotRegistry.from_list([bot]),
-        limiter=RateLimiter(clock=clock),
-    )
-    deps._pool = object()  # only the faked statements use it
-    application = create_app(settings, deps)
-    application.state.group_replies = Replies()
-    return application
+    bot = dingtalk_bot(BOT, GROUP, COMMUNITY, group_rate_per_minute=1, group_burst=group_burst)
+    return bot_app(bot, CommandSink(tables.sent), limiter=RateLimiter(clock=clock))
 
 
 def message(text: str, message_id: str) -> pc.Callback:
-    body = pc.dingtalk_body(text, message_id, conversation=GROUP)
-    return pc.dingtalk_callback(body)
+    return group_message(text, message_id, GROUP)
 
 
 async def post(app: Any, cb: pc.Callback) -> httpx.Response:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        return await client.post(
-            f"/v1/platforms/dingtalk/{BOT}", headers=cb.headers, content=cb.body
-        )
+    return await post_callback(app, BOT, cb)
 
 
 async def test_a_delivery_refused_429_is_read_when_the_platform_resends_it(

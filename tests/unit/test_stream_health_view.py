@@ -7,6 +7,7 @@ from dispatcher.ops.stream_health import Sample, WorkerProbe, health_view, worke
 U1 = "0c1d2e3f-0000-4000-8000-000000000001"
 U2 = "0c1d2e3f-0000-4000-8000-000000000002"
 TOPICS = {"commands": "t.commands", "events": "t.events", "dead_letters": "t.dead"}
+GROUPS = {"app": ("t.commands", "t.events"), "app-record": ("t.events",)}
 
 
 def sample(at: float, commands: int, events: int, dead: int = 0, **kw) -> Sample:
@@ -34,14 +35,16 @@ def test_rates_lag_dead_letters_workers_and_push_failures() -> None:
         members=(f"app.worker-1.6066-{U1}", f"app.worker-9.6075-{U2}"),
         workers=(probe, dead),
     )
-    view = health_view([s1, s2], TOPICS, "app")
+    view = health_view([s1, s2], TOPICS, "app", GROUPS)
     assert view["rates"] == [
         {"at": 102.0, "commands_per_s": 10.0, "events_per_s": 20.0, "dead_letters": 3}
     ]
     assert view["dead_letters"] == 3
-    assert [(r["group"], r["partition"], r["lag"]) for r in view["lag"]] == [
-        ("app", 0, 5),
-        ("app-record", 0, 0),
+    assert [(r["group"], r["topic"], r["partition"], r["lag"]) for r in view["lag"]] == [
+        ("app", "t.commands", 0, 5),
+        ("app", "t.commands", 1, 0),  # nothing there, nothing committed
+        ("app", "t.events", 0, 70),  # never committed: all of it is still to read
+        ("app-record", "t.events", 0, 0),
     ]
     workers = {w["name"]: w for w in view["workers"]}
     assert workers["worker-1"]["alive"] is True and workers["worker-1"]["in_group"] is True
@@ -60,10 +63,47 @@ def test_rates_lag_dead_letters_workers_and_push_failures() -> None:
 
 
 def test_no_samples_and_a_broker_that_restarted() -> None:
-    assert health_view([], TOPICS, "app")["rates"] == []
+    assert health_view([], TOPICS, "app", GROUPS)["rates"] == []
     # End offsets that went down (a new broker) count as no growth, never negative.
-    view = health_view([sample(0.0, 50, 50), sample(1.0, 0, 0)], TOPICS, "app")
+    view = health_view([sample(0.0, 50, 50), sample(1.0, 0, 0)], TOPICS, "app", GROUPS)
     assert view["rates"][0]["commands_per_s"] == 0.0
+
+
+def test_an_uncommitted_partition_lags_by_all_it_retains() -> None:
+    """A new group, or a partition nobody committed on, reads from the log start (every
+    group starts at the earliest offset): its lag is end − log start, marked so."""
+    s = Sample(
+        at=1.0,
+        ends={("t.commands", 0): 40, ("t.commands", 1): 90, ("t.events", 0): 12},
+        starts={("t.commands", 0): 0, ("t.commands", 1): 30, ("t.events", 0): 10},
+        committed={("app", "t.commands", 0): 40, ("app-record", "t.events", 0): 4},
+    )
+    rows = {
+        (r["group"], r["topic"], r["partition"]): r
+        for r in health_view([s], TOPICS, "app", GROUPS)["lag"]
+    }
+    assert rows[("app", "t.commands", 1)] == {
+        "group": "app",
+        "topic": "t.commands",
+        "partition": 1,
+        "committed": None,
+        "no_commit": True,
+        "end": 90,
+        "lag": 60,
+    }
+    assert (rows[("app", "t.commands", 0)]["lag"], rows[("app", "t.commands", 0)]["no_commit"]) == (
+        0,
+        False,
+    )
+    assert rows[("app", "t.events", 0)]["lag"] == 2
+    # A commit the retention has overtaken: the group resumes at the log start.
+    assert rows[("app-record", "t.events", 0)]["lag"] == 2
+    assert set(rows) == {
+        ("app", "t.commands", 0),
+        ("app", "t.commands", 1),
+        ("app", "t.events", 0),
+        ("app-record", "t.events", 0),
+    }
 
 
 def test_worker_names_from_static_member_ids() -> None:
