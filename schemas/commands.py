@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from schemas._base import UtcDatetime, Wire, single, unset
+from schemas.events import CalledRung
 from schemas.helper_messages import ReportWelcomeOutcome, SendHelperSummary, WelcomeHelper
 from schemas.helpers import HelperProfile, TimeWindow
 from schemas.requests import RequestSpec
@@ -60,6 +61,21 @@ class ReportDeliveryFailure(Wire):
     offer_id: str
     helper_id: str
     reason: str = ""
+
+
+class ReportStaffNotReached(Wire):
+    """From the notify agent: every push of a whistle or referral rung (`step`) to the
+    people of the community's list failed for good. `called_at`: when the rung called
+    them (its event's time), so the core moves the ladder on for it once."""
+
+    type: Literal["report_staff_not_reached"] = "report_staff_not_reached"
+    request_id: str
+    rung: CalledRung
+    step: int = Field(ge=0)
+    called_at: UtcDatetime
+    recipients: int = Field(ge=1)
+    roles: tuple[str, ...] = Field(default=(), max_length=16)
+    reason: str = Field(default="", max_length=200)
 
 
 class CancelRequest(Wire):
@@ -183,6 +199,7 @@ CommandBody = Annotated[
     | AcceptOffer
     | DeclineOffer
     | ReportDeliveryFailure
+    | ReportStaffNotReached
     | CancelRequest
     | ResolveRequest
     | ReferRequest
@@ -210,6 +227,7 @@ REQUEST_COMMANDS = (
     AcceptOffer,
     DeclineOffer,
     ReportDeliveryFailure,
+    ReportStaffNotReached,
     CancelRequest,
     ResolveRequest,
     ReferRequest,
@@ -261,4 +279,18 @@ def deadline_command(*, request_id: str, community_id: str, step: int, due_at: d
         community_id=community_id,
         issued_at=due_at,
         body=FireDeadline(request_id=request_id, step=step),
+    )
+
+
+def staff_not_reached_command(
+    body: ReportStaffNotReached, *, community_id: str, event_id: str, issued_at: datetime
+) -> Command:
+    """The notify agent's report that a rung's call (event `event_id`) reached nobody. Its
+    id is derived from the event, so a report sent again (a restart re-pushes the event)
+    is the same command, recorded once."""
+    return Command(
+        command_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"staff-not-reached:{event_id}")),
+        community_id=community_id,
+        issued_at=issued_at,
+        body=body,
     )

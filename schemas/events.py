@@ -294,6 +294,23 @@ class ReferredToEmergency(Wire):
     helpers_coming: int = Field(default=0, ge=0, exclude_if=unset)
 
 
+# The rungs that call people of the community's list (duty officer, grid worker...).
+CalledRung = Literal["whistle", "referral"]
+
+
+class StaffNotReached(Wire):
+    """Every push of a whistle or referral rung to the people of the community's list
+    failed for good (the community group is no person): nobody it called was reached.
+    The dashboard shows it ("值班人员未联系上"); the ladder moves on (core/staff_commands)."""
+
+    type: Literal["staff_not_reached"] = "staff_not_reached"
+    rung: CalledRung
+    step: int
+    recipients: int  # how many people the rung called
+    roles: tuple[str, ...] = ()  # theirs (duty, grid_worker...): roles, never names
+    reason: str = ""  # the last push's failure
+
+
 class HelperWithdrawn(Wire):
     type: Literal["helper_withdrawn"] = "helper_withdrawn"
     offer_id: str
@@ -410,6 +427,7 @@ EventBody = Annotated[
     | RingEscalated
     | WhistleBlown
     | ReferredToEmergency
+    | StaffNotReached
     | HelperWithdrawn
     | HelperSetOff
     | AssignmentCompleted

@@ -1,5 +1,9 @@
 """The notify agent: events → push deliveries, delivery failures → commands.
 
+Failures reported back: an offer nobody could get (`ReportDeliveryFailure`: the core offers
+the next helper), a welcome that went nowhere, and a whistle or referral whose pushes to
+the people it called all failed for good (`ReportStaffNotReached`, once per event).
+
 What each event delivers, where, is dispatcher/push/deliveries.py (pure); here is only the
 bookkeeping. A Faust event is acknowledged only when every delivery it caused has been
 delivered or has failed for good, so a crash re-sends (the delivery id, the event id, makes
@@ -29,12 +33,18 @@ from dispatcher.clock import Clock
 from dispatcher.links import action_links, helper_link
 from dispatcher.ops import metrics as ops_metrics
 from dispatcher.push import Deliverer, Delivery, EndpointRegistry, PushKind
-from dispatcher.push.deliveries import DeliveryPlanner, Planned
+from dispatcher.push.deliveries import DeliveryPlanner, Planned, StaffCall
 from dispatcher.push.egress import EgressPolicy
 from dispatcher.push.lane import EngineConfig, SubmitOutcome
 from dispatcher.recipient_links import recipient_links
 from dispatcher.sealing import keyring
-from schemas.commands import Command, CommandBody, ReportDeliveryFailure, new_command
+from schemas.commands import (
+    Command,
+    CommandBody,
+    ReportDeliveryFailure,
+    new_command,
+    staff_not_reached_command,
+)
 from schemas.events import Event
 from schemas.helper_messages import ReportWelcomeOutcome
 from streams.batch_ack import BatchAck, EventAck
@@ -66,6 +76,15 @@ class _Held:
 
 
 @dataclass
+class _Call:
+    """A whistle's or referral's pushes to people not settled yet; whether one arrived."""
+
+    call: StaffCall
+    waiting: set[str]
+    reached: bool = False
+
+
+@dataclass
 class Notifier:
     planner: DeliveryPlanner
     send_command: Callable[[Command], Awaitable[None]]
@@ -85,6 +104,8 @@ class Notifier:
     _flushing: asyncio.Lock = field(default_factory=asyncio.Lock)
     _retrying: asyncio.Task[None] | None = None  # the reports' retry after a failed send
     _settled: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    # Delivery id → the staff call it is part of (`_Call`), until it is settled.
+    _calls: dict[str, _Call] = field(default_factory=dict)
     early_pushed: int = 0  # events pushed early (the worker's /stats)
 
     @property
@@ -124,6 +145,7 @@ class Notifier:
     async def close(self) -> None:
         if self._retrying is not None:  # what it still holds is pushed again after a restart
             self._retrying.cancel()
+        self._calls.clear()  # its pushes are dropped unsettled: planned again after a restart
         if self._deliverer is not None:
             await self._deliverer.aclose(drain_timeout=2.0)
             self._deliverer = None
@@ -210,17 +232,24 @@ class Notifier:
                 del self._pending[key]
                 self._done(key, held.acks)
             return
+        if planned.call is not None:
+            tracked = _Call(planned.call, set(planned.call.delivery_ids))
+            self._calls.update(dict.fromkeys(planned.call.delivery_ids, tracked))
         deliverer = await self.deliverer()
         for d in planned.deliveries:
             self._owner[d.delivery_id] = key
             outcome = await deliverer.submit(d)
             if outcome is SubmitOutcome.DUPLICATE:  # already delivered or queued: done here
+                self._call_outcome(d, None)
                 self._settle(d.delivery_id)
 
     # ---------------------------------------------------------------- results
     async def _delivered(self, delivery: Delivery, latency: float) -> None:
         self.on_result(delivery, True, latency)
-        await self._report(delivery, self._welcome_outcome(delivery, sent=True))
+        self._call_outcome(delivery, None)
+        await self._report(
+            delivery, self._commands(delivery, self._welcome_outcome(delivery, sent=True))
+        )
 
     def _welcome_outcome(self, delivery: Delivery, *, sent: bool) -> list[CommandBody]:
         """A welcome is marked sent only once a private channel took it (issue 14)."""
@@ -230,16 +259,43 @@ class Notifier:
         reason = "" if sent else "push failed for good"
         return [ReportWelcomeOutcome(helper_id=d["helper_id"], sent=sent, reason=reason)]
 
-    async def _report(self, delivery: Delivery, reports: list[CommandBody]) -> None:
+    def _commands(self, delivery: Delivery, reports: list[CommandBody]) -> list[Command]:
+        return [self._command(body, delivery.data["community_id"]) for body in reports]
+
+    def _call_outcome(self, delivery: Delivery, lost: str | None) -> list[Command]:
+        """A push of a staff call settled (`lost`: why it failed for good, else None): the
+        report that nobody was reached once the call's last push is lost, none arrived."""
+        tracked = self._calls.pop(delivery.delivery_id, None)
+        if tracked is None:
+            return []
+        tracked.waiting.discard(delivery.delivery_id)
+        tracked.reached = tracked.reached or lost is None
+        if tracked.waiting or tracked.reached:
+            return []
+        call = tracked.call
+        log.error(
+            "%s of request %s reached none of the %d people it called: reported",
+            call.report.rung,
+            call.report.request_id,
+            call.report.recipients,
+        )
+        return [
+            staff_not_reached_command(
+                call.report.model_copy(update={"reason": lost[:200]}),
+                community_id=call.community_id,
+                event_id=call.event_id,
+                issued_at=self.clock.now(),
+            )
+        ]
+
+    async def _report(self, delivery: Delivery, commands: list[Command]) -> None:
         """Send a finished delivery's reports, then settle it. A send that fails keeps the
         reports queued and the delivery unsettled (its event unacknowledged, so a restart
         pushes it again) and is retried with backoff: never dropped, never a stalled event
         once Kafka takes them."""
-        if not reports:
+        if not commands:
             self._settle(delivery.delivery_id)
             return
-        community_id = delivery.data["community_id"]
-        commands = [self._command(body, community_id) for body in reports]
         self._queue(commands, settles=delivery.delivery_id)
         await self._flush_or_retry()
 
@@ -288,7 +344,10 @@ class Notifier:
                     reason=reason[:200],
                 )
             )
-        await self._report(delivery, reports + self._welcome_outcome(delivery, sent=False))
+        reports += self._welcome_outcome(delivery, sent=False)
+        await self._report(
+            delivery, self._commands(delivery, reports) + self._call_outcome(delivery, reason)
+        )
 
     def _command(self, failed: CommandBody, community_id: str) -> Command:
         return new_command(failed, community_id=community_id, issued_at=self.clock.now())

@@ -28,6 +28,7 @@ from schemas.commands import (
     PairHousehold,
     ReferRequest,
     ReportDeliveryFailure,
+    ReportStaffNotReached,
     ResolveRequest,
     SetDoNotDisturb,
     SetHelperOffer,
@@ -55,6 +56,7 @@ _REQUEST_HANDLERS: dict[type[Any], RequestHandler] = {
     FireDeadline: rc.deadline,
     ClaimRequest: sc.claim,
     ReportBack: sc.report_back,
+    ReportStaffNotReached: sc.staff_not_reached,
     CallTeam: sc.call_team,
 }
 

@@ -1,5 +1,5 @@
-"""Staff taking a request on (claim), calling a team onto it, and whistle recipients
-reporting back (报到).
+"""Staff taking a request on (claim), calling a team onto it, whistle recipients
+reporting back (报到), and a whistle or referral that reached none of them.
 
 Claim and report-back change nobody's offers: a claim names the person responsible (neighbours may
 still come; staff resolve, cancel or refer when it is done), a report-back tells the
@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
+from dispatcher.core.ladder import advance
 from dispatcher.core.offers import send_offers
 from dispatcher.core.request_commands import reject
+from schemas.commands import ReportStaffNotReached
+from schemas.events import CalledRung, StaffNotReached
+from schemas.plans import RungAction
 from schemas.records import RequestStatus
 from schemas.staff_actions import (
     CallTeam,
@@ -82,3 +86,51 @@ def call_team(fx: Effects, d: RequestDraft, body: CallTeam) -> RequestDraft | No
         reject(fx, d.request_id, "no_open_slot", detail=body.team_id)
         return None
     return d
+
+
+_RUNG_ACTIONS: dict[CalledRung, RungAction] = {
+    "whistle": RungAction.WHISTLE,
+    "referral": RungAction.REFER,
+}
+
+
+def staff_not_reached(
+    fx: Effects, d: RequestDraft, body: ReportStaffNotReached
+) -> RequestDraft | None:
+    """Nobody the rung called was reached: recorded on the request (the dashboard shows
+    "值班人员未联系上"), closed or not. Still waiting on that rung, unclaimed, the request
+    is not left to wait for answers from people who never heard: it climbs to the next
+    rung now (after a whistle, the referral), or, on the last rung, the rung's wait starts
+    again from now, so it does not expire on a call nobody got before staff saw the flag."""
+    steps = d.plan.steps
+    if not (body.step <= d.step and body.step < len(steps)):
+        return None  # a report about a rung this request never reached
+    if steps[body.step].action is not _RUNG_ACTIONS[body.rung]:
+        return None
+    fx.emit(
+        StaffNotReached(
+            rung=body.rung,
+            step=body.step,
+            recipients=body.recipients,
+            roles=body.roles,
+            reason=body.reason,
+        ),
+        d.request_id,
+    )
+    if _still_waiting_on(d, body):
+        if body.step + 1 < len(steps):
+            advance(fx, d)
+        else:
+            d.step_started_at = fx.now
+    return d
+
+
+def _still_waiting_on(d: RequestDraft, body: ReportStaffNotReached) -> bool:
+    """The request waits on the rung that called, unclaimed, and its wait has not been
+    restarted since the call (so a report read twice moves the ladder once)."""
+    return (
+        d.status is RequestStatus.OPEN
+        and d.step == body.step
+        and d.claimed_by is None
+        and d.step_started_at <= body.called_at
+    )

@@ -2,7 +2,9 @@
 
 Open requests show community, category, urgency, ring, wait and helper counts — not the
 building label: on a wall screen in a community office, "medical, building 3" can name a
-household in a small building (PIPL art. 28, health data).
+household in a small building (PIPL art. 28, health data). `staff_unreached` ("whistle",
+"referral" or None): that rung's pushes reached none of the staff it called, so the page
+says "值班人员未联系上" rather than leave them looking called.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "ring_escalated": ("from_ring", "to_ring", "step"),
     "whistle_blown": ("step", "category", "urgency", "open_slots"),
     "referred_to_emergency": ("to", "step"),
+    "staff_not_reached": ("rung", "step", "recipients", "roles"),  # roles: duty, grid_worker…
     "helper_withdrawn": ("slot", "no_show"),
     "helper_set_off": ("slot",),
     "assignment_completed": ("slot", "minutes", "minutes_given"),

@@ -56,10 +56,11 @@ from dispatcher.sealing import (
     helper_phone,
     open_assignment,
 )
-from schemas.commands import ReportDeliveryFailure
+from schemas.commands import ReportDeliveryFailure, ReportStaffNotReached
 from schemas.config import Hotline, WhistleRecipient
 from schemas.events import (
     AssignmentCompleted,
+    CalledRung,
     Event,
     HelperAssigned,
     OfferSent,
@@ -162,6 +163,17 @@ def community_group_endpoint(community_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class StaffCall:
+    """A whistle's or referral's pushes to people (the community group is none): should
+    every one of them fail for good, `report` tells the core nobody was reached."""
+
+    event_id: str
+    community_id: str
+    delivery_ids: frozenset[str]
+    report: ReportStaffNotReached
+
+
+@dataclass(frozen=True)
 class Planned:
     """What one event causes: deliveries to submit, offers nobody can be reached for (the
     core should move on at once) and warnings to log."""
@@ -171,6 +183,28 @@ class Planned:
     warnings: list[str] = field(default_factory=list)
     # Welcomes that reach nobody: reported back so the helper is not marked welcomed.
     unwelcomed: list[ReportWelcomeOutcome] = field(default_factory=list)
+    # A whistle's or referral's call to people, reported should it reach none of them.
+    call: StaffCall | None = None
+
+
+def _staff_call(
+    event: Event, rung: CalledRung, step: int, deliveries: list[Delivery]
+) -> StaffCall | None:
+    """The call a whistle or referral makes: its deliveries to people, not to the group."""
+    people = [d for d in deliveries if d.data.get("role") != "group"]
+    if not people:
+        return None
+    report = ReportStaffNotReached(
+        request_id=event.request_id or "",
+        rung=rung,
+        step=step,
+        called_at=event.occurred_at,
+        recipients=len(people),
+        roles=tuple(sorted({d.data["role"] for d in people})),
+    )
+    return StaffCall(
+        event.event_id, event.community_id, frozenset(d.delivery_id for d in people), report
+    )
 
 
 def _unwelcomed(body: object, reason: str) -> list[ReportWelcomeOutcome]:
@@ -250,7 +284,8 @@ class DeliveryPlanner:
                 ]
             )
         if isinstance(body, WhistleBlown):
-            return Planned(self._whistle(event, body))
+            deliveries = self._whistle(event, body)
+            return Planned(deliveries, call=_staff_call(event, "whistle", body.step, deliveries))
         if isinstance(body, ReferredToEmergency):
             return self._referral(event, body)
         if isinstance(body, HelperWelcomed | AssignmentCompleted | HelperSummarySent):
@@ -626,4 +661,4 @@ class DeliveryPlanner:
                 )
             )
             deliveries.append(_to_recipient(event, who, message))
-        return Planned(deliveries)
+        return Planned(deliveries, call=_staff_call(event, "referral", body.step, deliveries))

@@ -43,7 +43,9 @@ from dispatcher.push.model import Delivery, PushKind
 log = logging.getLogger("dispatcher.push")
 
 # Lost for good, these leave a person uncalled: a whistle or the referral rung (120/110/119
-# advised, the duty officer not reached), or a helper on the way without the address.
+# advised, the duty officer not reached), or a helper on the way without the address. The
+# notify agent reports a whistle or referral that reached none of its people to the core
+# (`ReportStaffNotReached`), which records it for the dashboard.
 MUST_ARRIVE: frozenset[PushKind] = frozenset({PushKind.WHISTLE, PushKind.ASSIGNMENT})
 LOST = Counter(
     "dispatch_push_lost",

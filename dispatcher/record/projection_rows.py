@@ -213,6 +213,10 @@ async def _referral_advised(conn: asyncpg.Connection, e: Event, b: dict[str, Any
     await _touch(conn, e, "referral_advised = $3", b["to"])
 
 
+async def _staff_not_reached(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    await _touch(conn, e, "staff_unreached = $3", b["rung"])
+
+
 async def _withdrawn(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
     why = "no_show" if b["no_show"] else "withdrew"
     # A leader who accepted for several (a count, no names) held them all: all are free again.
@@ -316,6 +320,7 @@ HANDLERS: dict[str, Handler] = {
     "ring_escalated": _ring_escalated,
     "whistle_blown": _whistle,
     "referred_to_emergency": _referral_advised,
+    "staff_not_reached": _staff_not_reached,
     "helper_withdrawn": _withdrawn,
     "helper_set_off": _set_off,
     "assignment_completed": _completed,

@@ -98,6 +98,7 @@ TOUCHES: dict[str, Touch] = {
         "whistled_at = COALESCE(whistled_at, u.t)", (("t", "timestamptz", FIRST, _at),)
     ),
     "referred_to_emergency": Touch("referral_advised = u.v", (("v", "text", LAST, _body("to")),)),
+    "staff_not_reached": Touch("staff_unreached = u.v", (("v", "text", LAST, _body("rung")),)),
     "request_claimed": Touch(
         "claimed_by = u.b, claimed_at = u.t",
         (("b", "text", LAST, _body("by")), ("t", "timestamptz", LAST, _at)),

@@ -124,6 +124,7 @@ COMMAND_WIRE_TYPES = {
     "AcceptOffer": "accept_offer",
     "DeclineOffer": "decline_offer",
     "ReportDeliveryFailure": "delivery_failed",
+    "ReportStaffNotReached": "report_staff_not_reached",
     "CancelRequest": "cancel_request",
     "ResolveRequest": "resolve_request",
     "ReferRequest": "refer_request",

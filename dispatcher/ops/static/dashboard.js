@@ -13,12 +13,12 @@ const I18N = {
     waiting: "等待", helpers: "已接单", offers: "已通知", status: "状态",
     no_requests: "暂无待处理求助", events: "实时动态", communities: "各社区今日",
     open_shown: "仅显示最紧急的 {shown} 条，共 {total} 条待完成",
-    whistles: "吹哨", expired: "超时未响应",
+    whistles: "吹哨", expired: "超时未响应", staff_unreached: "值班人员未联系上",
     claimed_by: "负责人", selected: "已选", claim: "接手", resolve: "已解决", cancel: "取消",
     refer: "转介", property: "物业", department: "部门", department_name: "部门名称",
     "call-team": "叫团队", team_name: "团队名称",
     sent: "已提交", failed: "未成功", health: "数据流健康", h_rates: "命令 / 事件 每秒",
-    h_lag: "消费积压（按分区）", h_dead: "死信", h_push: "推送失败（按通道）",
+    h_lag: "消费积压（按分区；* 尚无提交）", h_dead: "死信", h_push: "推送失败（按通道）",
     h_workers: "工作进程", no_data: "暂无数据",
     footer: "本系统不替代 120 / 110 / 119。页面不显示电话、地址或求助原文。",
     u: { critical: "危急", urgent: "紧急", normal: "一般", low: "不急" },
@@ -34,7 +34,8 @@ const I18N = {
       request_resolved: "已解决", request_cancelled: "已取消", request_referred: "已转介",
       request_expired: "超时未响应", command_rejected: "操作未生效",
       request_claimed: "工作人员接手", whistle_reported_back: "吹哨报到",
-      request_held: "静默时段暂缓", request_released: "静默时段结束，开始通知" },
+      request_held: "静默时段暂缓", request_released: "静默时段结束，开始通知",
+      staff_not_reached: "值班人员未联系上" },
   },
   en: {
     title: "Neighbour help · live dispatch", connecting: "connecting", live_on: "live",
@@ -47,6 +48,7 @@ const I18N = {
     open_shown: "Showing the {shown} most urgent of {total} open requests",
     events: "Live events", communities: "Communities today", whistles: "Whistles",
     expired: "Expired", "call-team": "Call team", team_name: "Team name",
+    staff_unreached: "duty officer not reached",
     footer: "This service never replaces 120 / 110 / 119. No phone numbers, addresses or message text are shown.",
     u: { critical: "critical", urgent: "urgent", normal: "normal", low: "low" },
     c: {},
@@ -63,7 +65,8 @@ const I18N = {
       request_cancelled: "cancelled", request_referred: "referred",
       request_expired: "expired", command_rejected: "rejected",
       request_claimed: "taken on by staff", whistle_reported_back: "reported back",
-      request_held: "held for quiet hours", request_released: "quiet hours over: offers going out" },
+      request_held: "held for quiet hours", request_released: "quiet hours over: offers going out",
+      staff_not_reached: "duty officer not reached" },
   },
 };
 
@@ -170,7 +173,12 @@ function renderRequests() {
     cell(tr, fmtSeconds((end - Date.parse(r.opened_at)) / 1000), "waiting");
     cell(tr, `${r.helpers_assigned}/${r.helpers_needed}`, "helpers");
     cell(tr, String(r.offers_sent ?? 0), "offers");
-    cell(tr, label("s", st), "status", `st-${st}`);
+    // The whistle or referral reached none of the staff it called, and nobody took it on:
+    // the screen is the one place that still shows it.
+    const unreached = r.staff_unreached && !r.claimed_by;
+    if (unreached) tr.dataset.staffUnreached = r.staff_unreached;
+    cell(tr, label("s", st) + (unreached ? ` · ${t("staff_unreached")}` : ""), "status",
+      `st-${st}${unreached ? " st-unreached" : ""}`);
     cell(tr, r.claimed_by || "–", "claimed_by");
     fresh.appendChild(tr);
   }
@@ -223,6 +231,7 @@ function applyEvent(ev) {
     case "helper_assigned": r.helpers_assigned += 1; break;
     case "helper_withdrawn": r.helpers_assigned = Math.max(0, r.helpers_assigned - 1); break;
     case "request_claimed": r.claimed_by = ev.by; break;
+    case "staff_not_reached": r.staff_unreached = ev.rung; break;
     case "request_held": r.held_until = ev.until; break;
     case "request_released": r.held_until = null; break;
     case "request_resolved": case "request_cancelled": case "request_referred":
@@ -413,8 +422,8 @@ async function refreshHealth() {
   ]);
   const short = { commands: "c", events: "e" };
   barChart($("#chart-lag"), h.lag.map((l) => ({
-    label: `${short[l.topic.split(".").pop()] || l.topic}${l.partition}${l.group.endsWith("-record") ? "r" : ""}`,
-    value: l.lag, color: l.lag > 0 ? "#ffb347" : "#6cc4ff",
+    label: `${short[l.topic.split(".").pop()] || l.topic}${l.partition}${l.group.endsWith("-record") ? "r" : ""}${l.no_commit ? "*" : ""}`,
+    value: l.lag, color: l.no_commit ? "#b48cff" : l.lag > 0 ? "#ffb347" : "#6cc4ff",
   })));
   barChart($("#chart-push"), h.push.map((p) => ({ label: p.endpoint, value: p.failed,
     color: "#ff5d5d" })));

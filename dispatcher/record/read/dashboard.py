@@ -13,7 +13,7 @@ OPEN_SQL = """
 SELECT request_id, community_id, category, urgency, status, ring, step, helpers_needed,
        helpers_assigned, offers_sent, opened_at, first_offer_at, first_accept_at,
        whistled_at IS NOT NULL AS whistled, emergency_advised, referral_advised, claimed_by,
-       held_until
+       held_until, staff_unreached
 FROM requests WHERE closed_at IS NULL AND ($2::text[] IS NULL OR community_id = ANY($2))
 ORDER BY CASE urgency WHEN 'critical' THEN 0 WHEN 'urgent' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END,
          opened_at
@@ -23,7 +23,7 @@ LIMIT $1
 RECENT_CLOSED_SQL = """
 SELECT request_id, community_id, category, urgency, status, outcome, ring, step,
        helpers_needed, helpers_assigned, offers_sent, opened_at, first_accept_at, closed_at,
-       claimed_by, referred_to, referred_department
+       claimed_by, referred_to, referred_department, staff_unreached
 FROM requests WHERE closed_at >= now() - interval '1 hour'
   AND ($2::text[] IS NULL OR community_id = ANY($2))
 ORDER BY closed_at DESC LIMIT $1
