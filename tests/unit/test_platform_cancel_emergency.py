@@ -30,9 +30,6 @@ from tests.support.dingtalk_app import (
     group_message,
     post_callback,
 )
-from tests.support.dingtalk_app import Replies as Replies  # imported from here by others
-
-Sink = CommandSink  # the name test_platform_photo_and_single_chat and _merged_reply import
 
 BOT, GROUP, COMMUNITY = "dt-cancel", "cidGroupCancel==", "comm-cancel"
 OPEN_ERRAND = "req-open-errand"  # the sender asked for medicine five minutes ago

@@ -13,7 +13,7 @@ from dispatcher.api import command_queue
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge import intake
 from dispatcher.record.edge.group_threads import Thread
-from tests.unit.test_platform_cancel_emergency import Sink, app, say, sink  # noqa: F401
+from tests.unit.test_platform_cancel_emergency import app, say, sink  # noqa: F401
 
 EARLIER = "req-earlier"
 

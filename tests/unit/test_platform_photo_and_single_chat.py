@@ -40,7 +40,8 @@ from dispatcher.record.edge import intake
 from dispatcher.settings import Settings
 from schemas.commands import SubmitRequest
 from tests.support import platform_callbacks as pc
-from tests.unit.test_platform_cancel_emergency import Replies, Sink
+from tests.support.dingtalk_app import CommandSink as Sink
+from tests.support.dingtalk_app import Replies
 
 FALL = "3号楼有老人摔倒了，起不来，快来人帮忙"
 BOT_NAME = "互助机器人"
