@@ -2,7 +2,8 @@
 
 Pydantic's `ValidationError` prints `input_value=...` (a whole command, phone included);
 `describe` keeps only where and what kind of error. `mask_phones` is the last line of
-defence applied to every formatted log line (dispatcher/logs.py).
+defence applied to every formatted log line (dispatcher/logs.py); its `PHONE` also masks
+what the optional language model is sent (dispatcher/api/llm_classifier.py).
 """
 
 from __future__ import annotations
@@ -11,15 +12,26 @@ import re
 
 from pydantic import ValidationError
 
-# Mainland mobile numbers, optionally with +86 and separators; bounded, no nested repeats.
-_MOBILE = re.compile(r"(?<!\d)(?:\+?86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)")
+# A digit as people write one: Arabic (any width) or Chinese, spoken 幺 (1) and 两 (2) too.
+DIGIT = "[0-9０-９零〇一二三四五六七八九幺两]"
+# What people put between digits: spaces, dashes of every width, dots, slashes, underscores,
+# commas, brackets ("139.1234.5678", "139—1234—5678", "+86(139)1234-5678"). Two at most.
+DIGIT_GAP = r"[\s\-‐‑‒–—―－_.．。·・/／\\,，、()（）]{0,2}"
+# Mainland mobile numbers however written: optionally +86/0086/86 first, any separators
+# between the digits, digits spoken in Chinese ("幺三九一二三四五六七八"). Bounded, and linear:
+# a digit is never a separator, so each character is read one way. Not a clock time (":" is
+# no separator).
+PHONE = re.compile(
+    rf"(?<!{DIGIT})(?:(?:[+＋]|00)?[8８][6６]{DIGIT_GAP})?"
+    rf"[1１一幺]{DIGIT_GAP}[3-9３-９三四五六七八九](?:{DIGIT_GAP}{DIGIT}){{9}}(?!{DIGIT})"
+)
 # Any long digit run in error text (ids are not made of bare digits; phones and ID cards are).
 _DIGITS = re.compile(r"\d{7,}")
 MAX_REASON = 500
 
 
 def mask_phones(text: str) -> str:
-    return _MOBILE.sub("[phone]", text)
+    return PHONE.sub("[phone]", text)
 
 
 def describe(exc: BaseException) -> str:

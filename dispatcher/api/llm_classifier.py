@@ -2,10 +2,13 @@
 
 Asks an OpenAI-compatible chat-completions endpoint (Qwen/DashScope compatible mode,
 DeepSeek, a local vLLM/Ollama server…) for JSON with the classifier's fields, within a
-strict time budget. On a timeout, an HTTP error, a refusal or malformed JSON the rules'
-answer stands; a good answer may only raise it (`dispatcher.classify.merge`). Phone
-numbers and other long digit runs are masked before the text leaves the service. Answers
-are cached by text; latency (by outcome) and disagreements with the rules are metrics.
+strict time budget. On a timeout, an HTTP error, a refusal or any malformed answer the
+rules' answer stands; a good answer may only raise it (`dispatcher.classify.merge`). When
+the rules already advise an emergency call the model is not asked at all (its answer could
+change nothing, and waiting for it would delay the 120 advice). Phone numbers however
+written, other long digit runs and place numbers (building, unit, floor, room: the answer
+has no place field) are masked before the text leaves the service. Answers are cached by
+text; latency (by outcome) and disagreements with the rules are metrics.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from typing import Any, Final
 
 import httpx
 from prometheus_client import Counter, Histogram
-from pydantic import ValidationError
 
 from dispatcher.classify import Classification
 from dispatcher.classify.merge import LlmAnswer, disagreements, merge_llm
 from dispatcher.ops.api_metrics import REGISTRY
+from dispatcher.redact import DIGIT, PHONE
 from dispatcher.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,8 +50,20 @@ LLM_CACHE_HITS = Counter(
     "dispatch_llm_classify_cache_hits", "Answers served from the cache", registry=REGISTRY
 )
 
-# 5+ digits: phone numbers, ID numbers, door codes. Room numbers (3–4) stay: they matter.
-_LONG_NUMBER: Final = re.compile(r"\d[\d\- ]{3,30}\d")
+# 5+ digits in a run (phones in other forms, ID numbers, door codes, landlines), Arabic or
+# Chinese, with the separators people type inside numbers; 3-4 ("打120", "39度") stay.
+_LONG_NUMBER: Final = re.compile(rf"{DIGIT}(?:[\s\-‐–—－_.·/()（）]{{0,2}}{DIGIT}){{4,}}")
+# Place numbers: before a building, unit, floor or room word ("3栋", "十二号楼", "5#",
+# "2单元"), a room after one ("栋502"), a lettered building ("b座"), "3-2-502".
+_PLACE_WORD: Final = "号楼|號樓|号|號|栋|棟|幢|座|#|＃|单元|單元|楼|樓|层|層|室|房|户|戶|弄"
+# A number is read from its first numeral, whole (possessive): linear on any run of them.
+_NUMERAL: Final = rf"(?:{DIGIT}|[十百])"
+_PLACE_NUMBER: Final = re.compile(
+    rf"(?<!{_NUMERAL}){_NUMERAL}++(?=\s?(?:{_PLACE_WORD}))"
+    rf"|[a-zA-Zａ-ｚＡ-Ｚ](?=\s?(?:栋|棟|座|幢|区|區))"
+    rf"|{DIGIT}{{1,3}}[-－]{DIGIT}{{1,2}}[-－]{DIGIT}{{1,4}}"
+)
+_ROOM_AFTER: Final = re.compile(rf"((?:{_PLACE_WORD})\s?){DIGIT}{{2,4}}")
 _FENCE: Final = re.compile(r"^```(?:json)?\s*|\s*```$")
 SYSTEM_PROMPT: Final = (
     "你是小区互助群的消息分类器。判断一条群消息是否在求助，只输出一个JSON对象，字段："
@@ -61,8 +76,15 @@ SYSTEM_PROMPT: Final = (
 )
 
 
+def _hide(match: re.Match[str]) -> str:
+    return "#" * len(match.group())
+
+
 def mask_numbers(text: str) -> str:
-    return _LONG_NUMBER.sub(lambda m: "#" * len(m.group()), text)
+    """The text as the model may see it: phones, long numbers and place numbers as "#"."""
+    for pattern in (PHONE, _LONG_NUMBER, _PLACE_NUMBER):
+        text = pattern.sub(_hide, text)
+    return _ROOM_AFTER.sub(lambda m: m.group(1) + "#" * (len(m.group()) - len(m.group(1))), text)
 
 
 def parse_answer(body: Any) -> LlmAnswer | None:
@@ -142,8 +164,11 @@ class LlmClassifier:
         except httpx.HTTPError as exc:
             outcome = "http_error"
             log.warning("llm classify: %s", type(exc).__name__)  # never the text
-        except (ValueError, KeyError, IndexError, TypeError, ValidationError):
+        except Exception as exc:  # any answer we cannot read is malformed
+            # (bad JSON or values, {"message": null} → AttributeError, deep nesting →
+            # RecursionError): the rules' answer stands. CancelledError is no Exception.
             outcome = "malformed"
+            log.warning("llm classify: malformed answer: %s", type(exc).__name__)
         finally:
             LLM_SECONDS.labels(outcome).observe(time.perf_counter() - started)
         return None
@@ -152,13 +177,20 @@ class LlmClassifier:
 async def refine_with_llm(
     state: Any, settings: Settings, text: str, rules: Classification
 ) -> Classification:
-    """The API's hook: the rules' answer as it is when the backend is off (the default)."""
-    if not settings.llm_base_url:
+    """The API's hook: the rules' answer as it is when the backend is off (the default),
+    when the rules advise an emergency call (a red flag is never argued with, so the model
+    is not asked: no wait before the 120 advice, no text sent), and when anything about the
+    model's answer fails."""
+    if not settings.llm_base_url or rules.advise_emergency_call:
         return rules
     llm: LlmClassifier | None = getattr(state, "llm", None)
     if llm is None:
         llm = state.llm = LlmClassifier(settings)
-    return await llm.refine(text, rules)
+    try:
+        return await llm.refine(text, rules)
+    except Exception as exc:  # the model is optional: never a 500 for it
+        log.warning("llm classify: %s", type(exc).__name__)  # never the text
+        return rules
 
 
 async def close_llm(state: Any) -> None:

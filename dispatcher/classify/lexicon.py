@@ -303,7 +303,12 @@ RED_FLAGS: Final[list[tuple[str, EmergencyKind]]] = [
     *flags(
         "medical",
         r"呼吸困难 喘不(上|过|了)气 透不过气 上不来气 不能呼吸 无法呼吸 "
-        r"没(有)?呼吸 (人|他|她)(好像)?没气了 "
+        r"没(有)?呼吸 没(了|有)?气息 没(有)?(法|办法)(呼吸|喘气) "
+        # Someone "没气了" (not a tyre or a gas bottle: a person is named right before it).
+        r"(人|爸|妈|娘|爹|爷爷|奶奶|外公|外婆|姥姥|姥爷|老公|老婆|老伴|老人|老头|老太太|老爷子|孩子|"
+        r"小孩|宝宝|娃|儿子|女儿|婆婆|公公|大爷|大妈|阿姨|他|她)"
+        r"(好像|已经|快|快要|都|也|突然|刚才|刚刚|现在|感觉|似乎|一下子|就|是不是){0,2}"
+        r"(没(有)?气(了|儿了|息了)|没了气(息)?|断(了)?气|咽(了)?气) "
         r"胸(口)?(痛|疼) 胸(口)?(很|好|特别|有点|发)?闷 心口(疼|痛) "
         r"心脏病(又)?(犯|发作|发) 心梗 "
         r"心肌梗 心绞痛 心脏骤停 心跳(停|没) 晕倒 昏倒 晕过去 昏过去 晕厥 昏厥 "
@@ -311,7 +316,7 @@ RED_FLAGS: Final[list[tuple[str, EmergencyKind]]] = [
         r"喊不(太)?醒 不省人事 "
         r"(失去|没有|没)意识 没(有)?反应 "
         r"倒在(地|家|楼道|电梯|路|门口|卫生间|厕所|浴室|厨房|客厅|卧室) "
-        r"倒地 大出血 流血 血流不止 止不住血 (?<!鼻)血止不住 "
+        r"倒地 大出血 大量(出血|流血|失血) 失血过多 流血 血流不止 止不住血 (?<!鼻)血止不住 "
         r"流了(很多|好多|一地|大量|一身)(的)?血 "
         r"头破血流 满(脸|身|头)(是)?血 吐血 咯血 抽搐 抽筋 抽风 痉挛 口吐白沫 癫痫 中风 脑梗 "
         r"脑溢血 脑出血 嘴(巴)?歪 口角歪 口眼歪斜 口齿不清 说话不清 说话含糊 说不出话 "
@@ -674,8 +679,16 @@ AD: Final = words(
     r"优惠 促销 特价 折扣 打折 低价 实惠 包邮 秒杀 出售 转让 闲置 代购 团购 招聘 加(我)?微信 "
     r"私聊 扫码 上门服务 欢迎咨询 欢迎选购 专业(疏通|维修|开锁|搬家|保洁) 搬家公司 自提 接单"
 )
-# Notices that name emergencies without having one: the safety floor stays out of them.
+# Notices that name emergencies without having one: a red flag in the same clause as one of
+# these is not live ("下周三消防演练，模拟着火疏散"); elsewhere it is ("听完讲座回来…，喘不上气").
 DRILL: Final = words(r"演练 演习 培训 讲座 科普 模拟 小知识 新闻")
+# What makes a whole message a notice: with a drill word anywhere, none of its red flags is
+# live ("【消防安全培训】…内容：着火了怎么办、煤气泄漏怎么办，请大家报名"). A title in brackets
+# counts only when it names a notice, not "【求助】".
+NOTICE_MARKERS: Final = words(
+    r"报名 通知 公告 温馨提示 友情提示 友情提醒 届时 将于 活动时间 活动地点 举办 欢迎.{0,6}参加 "
+    r"【[^】]{0,20}(演练|演习|培训|讲座|科普|模拟|小知识|新闻|通知|公告|提示|提醒|活动|预告)"
+)
 # A red flag that is only a warning or a story: "容易起火", "去年我爸也是心梗，幸好…".
 HYPOTHETICAL: Final = words(r"容易 防止 预防 避免 以防 谨防 防范")
 # After a red flag in the same clause: it is over ("我爸心梗出院了"), not happening now.
@@ -694,10 +707,14 @@ FOUND_ELDER: Final = (
 # A noise or tobacco complaint: the red-flag model alone does not make it an emergency
 # (it read "有人…" and "烟" as a fight and a fire); the rule tables still do.
 NUISANCE: Final = words(r"好吵 太吵 吵死 噪音 扰民 (抽|吸)烟 二手烟 吵架")
+# A story told in the past: a red flag in the same clause is not live unless the message asks
+# someone directly ("去年我爸也是心梗，幸好送得及时"; but "3栋着火了，火很大，幸好是白天" is live).
 PAST: Final = words(
-    r"去年 前年 以前 上个月 上次 幸好 好在 谎报 误报 虚惊 "
+    r"去年 前年 以前 上个月 上次 幸好 好在 "
     r"(刚才|昨天|上午|早上)那个"
 )
+# A scare taken back ("原来是虚惊一场，煤气没漏"): like a past story, but for the whole message.
+RETRACTED: Final = words(r"谎报 误报 虚惊")
 # Invitations to do something together are not help requests.
 SOCIAL: Final = words(
     r"一起(去|打|玩|跳|学|爬|拼|参加|吃|看|跑) 参加 拼车 拼单 约(个|一下)?(饭|球)"

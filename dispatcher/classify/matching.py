@@ -20,10 +20,23 @@ T = TypeVar("T")
 # A negator, then at most three characters of the same clause, then the cue:
 # 没有人受伤, 不是急事, 不需要帮忙. Look-behinds keep questions (有没有, 是不是, 需不需要,
 # 用不用) from reading as negations.
-_NEGATION: Final = re.compile(
-    r"(?:(?<!有)没有|(?<!是)不是|(?<!用)不用|(?<!需)不需要|(?<!要)不要|无需|不必|并非|无人|"
-    r"(?<!有)没(?!有)|(?<![特分区级个性类差告])别(?![人的]))"
-    r"[^,.!?;:~\"'()\[\]【】\s]{0,3}$"
+_NEGATOR_WORD: Final = (
+    r"(?<!有)没有|(?<!是)不是|(?<!用)不用|(?<!需)不需要|(?<!要)不要|无需|不必|并非|无人|"
+    r"(?<![特分区级个性类差告])别(?![人的])"
+)
+_SAME_CLAUSE: Final = r"[^,.!?;:~\"'()\[\]【】\s]"
+_NEGATION: Final = re.compile(rf"(?:{_NEGATOR_WORD}|(?<!有)没(?!有)){_SAME_CLAUSE}{{0,3}}$")
+# A red flag asks more. A bare 没 mostly starts a verb of its own ("没看住掉水里了", "没多久
+# 胸口疼", "没吃饭晕倒了": they tell of one), so it negates only right before the flag, one
+# character at most between ("没晕倒", "没人晕倒", "没再抽"), or after a verb of noticing
+# ("没听说着火"). Other negators keep three characters ("没有一个人晕倒", "不要让孩子掉水里").
+# Never 没到/没等/没注意… ("没到预产期就要生了": before the due date, "没有看住": not watched).
+_NOT_NEGATING: Final = r"(?!到|等|想到|注意|留神|看住|看好|站稳|多久|一会|过多久|过一会)"
+_NOTICING: Final = r"听说|听到|看到|看见|发现|见到"
+_RED_FLAG_NEGATION: Final = re.compile(
+    rf"(?:(?:{_NEGATOR_WORD}){_NOT_NEGATING}{_SAME_CLAUSE}{{0,3}}"
+    rf"|(?<!有)没(?!有){_NOT_NEGATING}{_SAME_CLAUSE}?"
+    rf"|(?<!有)没(?:{_NOTICING}){_SAME_CLAUSE}{{0,2}})$"
 )
 _LOOKBACK: Final = 10
 # Inner groups of a rule become non-capturing so `lastgroup` always names the rule.
@@ -40,6 +53,14 @@ def is_negated(text: str, start: int) -> bool:
     if _NEGATOR_START.search(text, lo, start) is None:
         return False
     return _NEGATION.search(text, lo, start) is not None
+
+
+def is_red_flag_negated(text: str, start: int) -> bool:
+    """Whether a red flag at `start` is negated (`_RED_FLAG_NEGATION`)."""
+    lo = max(0, start - _LOOKBACK)
+    if _NEGATOR_START.search(text, lo, start) is None:
+        return False
+    return _RED_FLAG_NEGATION.search(text, lo, start) is not None
 
 
 class Hit(NamedTuple, Generic[T]):

@@ -22,6 +22,9 @@ _PINYIN_GLOSS: Final = re.compile(
 _INVISIBLE: Final = re.compile("[\u200b-\u200f\u2060\ufe0e\ufe0f\u00ad]")
 # Whitespace matters only between two Latin letters or digits ("wifi 密码" stays readable).
 _SPACE: Final = re.compile(r"\s+")
+# A line break inside a message ends a clause, like a comma (the safety floor reads a red flag
+# with its own clause only): a run of whitespace holding one becomes ",".
+_LINE_BREAK: Final = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 # The space first (the look-behind after it), so `re` skips from space to space.
 _KEEP_SPACE: Final = re.compile(r" (?<=[a-z0-9] )(?=[a-z0-9])")
 _SPACE_MARK: Final = "\x00"
@@ -34,6 +37,10 @@ _PUNCT: Final = (("。", "."), ("、", ","), ("…", "."), ("～", "~"), ("「",
 # is then usually NFKC already, and the quick check skips the costly full normalisation.
 # (Replacing a character by its compatibility decomposition never changes the NFKC result.)
 _FULL_WIDTH: Final = tuple((c, unicodedata.normalize("NFKC", c)) for c in "，！？：；（）　")
+
+
+def _fold_space(run: re.Match[str]) -> str:
+    return "," if _LINE_BREAK.search(run.group()) else " "
 
 
 def _nfkc(text: str) -> str:
@@ -55,6 +62,6 @@ def normalise(text: str) -> str:
         folded = folded.replace(mark, plain)
     if " " not in folded and folded.isprintable():
         return folded  # no whitespace of any kind (every other kind is unprintable)
-    folded = _SPACE.sub(" ", folded).strip()
+    folded = _SPACE.sub(_fold_space, folded.strip())
     folded = _KEEP_SPACE.sub(_SPACE_MARK, folded).replace(" ", "")
     return folded.replace(_SPACE_MARK, " ")

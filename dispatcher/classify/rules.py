@@ -45,7 +45,7 @@ _LOW: Final = Signal("low", lx.LOW)
 _SCHEDULED: Final = Signal("scheduled", lx.SCHEDULED)
 _ALONE: Final = Signal("alone", lx.ALONE)
 _SOCIAL: Final = Signal("social", lx.SOCIAL)
-_PAST: Final = Signal("past", lx.PAST)
+_PAST: Final = Signal("past", [*lx.PAST, *lx.RETRACTED])
 _BITTEN: Final = re.compile("被[^,.!?]{0,4}(?:咬|抓|挠|撞)")
 # Asking whether something exists ("有没有游泳池") after "请问" is still just a question.
 _EXISTENCE_ASKS: Final = ("有没有", "有人", "有懂", "有会")

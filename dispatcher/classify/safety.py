@@ -4,19 +4,23 @@ The rules decide everything else, and they can be wrong in many ways (a "谢谢"
 ask, a notice word, an unusual category). This check runs last, over the same normalised
 text, and only ever raises: whatever the rules said, a live (not negated) red flag makes
 the message a request, critical, with the emergency number and the advice of its kind.
-What is not a live red flag: a negated one ("没有人晕倒"), a warning ("容易起火"), an
-animal's ("小狗被车撞了", but "被狗咬了" is a person's), one already over ("心梗出院了"), an
-elder someone found rather than lost, a drill or training notice ("消防演练", "急救培训"),
-and a story told in the past with no ask in it ("去年我爸也是心梗，幸好送得及时").
+What is not a live red flag: a negated one ("没有人晕倒"; a bare 没 only right before it), a
+warning ("容易起火"), an animal's ("小狗被车撞了", but "被狗咬了" is a person's), one already
+over ("心梗出院了"), an elder someone found rather than lost, one in the clause of a drill or
+training word ("下周三消防演练，模拟着火疏散"), any in a notice about a drill ("【急救培训】…"),
+and one in the clause of a story told in the past with no ask in the message ("去年我爸也是
+心梗，幸好送得及时"). Only the flag's own clause: "3栋着火了，火很大，幸好是白天" and "我爸刚才
+晕倒了，叫不醒，他以前有高血压" are emergencies.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from typing import Final
 
 from dispatcher.classify import lexicon as lx
-from dispatcher.classify.matching import Hit, Signal, Table
+from dispatcher.classify.matching import Hit, Signal, Table, is_red_flag_negated
 from dispatcher.classify.model import Classification
 from dispatcher.classify.redflag_model import load_model
 from schemas.vocab import Skill, Urgency
@@ -24,7 +28,11 @@ from schemas.vocab import Skill, Urgency
 _FLAGS: Final = Table(lx.RED_FLAGS)
 _DRILL: Final = Signal("drill", lx.DRILL)
 _PAST: Final = Signal("past", lx.PAST)
+_RETRACTED: Final = Signal("retracted", lx.RETRACTED)
 _ASK: Final = Signal("ask", lx.ASK_DIRECT)
+_NOTICE_MARK: Final = Signal("notice_mark", lx.NOTICE_MARKERS)
+_CLAUSE_MARKS: Final = ",.!?;"  # what `normalise` folds every clause mark and line break to
+_CLAUSE_END: Final = re.compile(f"[{re.escape(_CLAUSE_MARKS)}]")
 _HYPOTHETICAL: Final = re.compile("(?:" + "|".join(lx.HYPOTHETICAL) + ")[^,.!?]{0,4}$")
 _PET: Final = re.compile("(?:" + "|".join(lx.PET) + ")[^,.!?]{0,6}$")
 _BY_ANIMAL: Final = re.compile("被[^,.!?]{0,5}(?:" + "|".join(lx.PET) + ")")
@@ -50,7 +58,9 @@ def _live(text: str, flag: Hit[lx.EmergencyKind]) -> bool:
     over ("出院了"), not a habit ("天天冒烟": fire only), not about an animal ("小狗被车撞了"),
     not an elder found by the writer ("看到一个老爷爷迷路了")."""
     window = text[max(0, flag.start - _LOOKBACK) : flag.start]
-    if flag.negated or _HYPOTHETICAL.search(window) or _HISTORY.search(window):
+    if is_red_flag_negated(text, flag.start):
+        return False
+    if _HYPOTHETICAL.search(window) or _HISTORY.search(window):
         return False
     if _RECOVERED.match(text, flag.end) or (flag.rule == "fire" and _HABITUAL.search(window)):
         return False
@@ -62,20 +72,69 @@ def _live(text: str, flag: Hit[lx.EmergencyKind]) -> bool:
 def red_flags(text: str) -> list[Hit[lx.EmergencyKind]]:
     """Live red flags in a normalised text, in the order they were said.
 
-    A drill or training notice has none; nor has a story told in the past ("去年", "幸好")
-    unless it also asks someone directly."""
+    A notice about a drill has none. A flag in the clause of a drill word ("模拟着火") has
+    none, nor one in the clause of a story told in the past ("去年", "幸好") unless the
+    message also asks someone directly: other clauses keep theirs."""
     flags = [h for h in _FLAGS.hits(text, limit=_MAX_FLAGS) if _live(text, h)]
-    return [] if not flags or _not_live(text) else flags
+    if not flags or _not_live(text):
+        return []
+    told = _told_at(text)
+    return [h for h in flags if not _any_within(told, *_clause(text, h.start, h.end))]
 
 
 def _not_live(text: str) -> bool:
-    return bool(_DRILL.first(text) or (_PAST.first(text) and not _ASK.first(text)))
+    """A notice about a drill, or a scare taken back with no direct ask: no flag is live."""
+    if _DRILL.first(text) and _NOTICE_MARK.first(text):
+        return True
+    return bool(_RETRACTED.first(text) and not _ASK.first(text))
+
+
+def _told_at(text: str) -> list[int]:
+    """Where drill words and, with no direct ask in the message, past words stand (sorted)."""
+    told = [h.start for h in _DRILL.hits(text)]
+    past = _PAST.hits(text)
+    if past and not _ASK.first(text):
+        told = sorted(told + [h.start for h in past])
+    return told
+
+
+def _clause(text: str, start: int, end: int) -> tuple[int, int]:
+    """The clause around text[start:end] (a flag may span several: "晕倒了,叫不醒")."""
+    low = max(text.rfind(mark, 0, start) for mark in _CLAUSE_MARKS) + 1
+    after = _CLAUSE_END.search(text, end)
+    return low, after.start() if after else len(text)
+
+
+def _any_within(places: list[int], low: int, high: int) -> bool:
+    """Whether one of the sorted `places` lies in [low, high)."""
+    at = bisect_left(places, low)
+    return at < len(places) and places[at] < high
+
+
+def _live_clauses(text: str) -> str:
+    """The text without its drill and past clauses (as `red_flags` reads them), for the
+    model: "" when none is."""
+    if _not_live(text):
+        return ""
+    told = _told_at(text)
+    if not told:
+        return text
+    kept, low = [], 0
+    for end in [*(m.start() for m in _CLAUSE_END.finditer(text)), len(text)]:
+        if end > low and not _any_within(told, low, end):
+            kept.append(text[low:end])
+        low = end + 1
+    return ",".join(kept)
 
 
 def model_flag(text: str) -> tuple[lx.EmergencyKind, str] | None:
-    """The n-gram model's red flag (kind, reason) when the rule tables found none."""
+    """The n-gram model's red flag (kind, reason) when the rule tables found none, read
+    from the clauses a red flag would be live in."""
     model = load_model()
-    if model is None or _not_live(text) or _NUISANCE.first(text):
+    if model is None or _NUISANCE.first(text):
+        return None
+    text = _live_clauses(text)
+    if not text:
         return None
     verdict = model.verdict(text)
     if verdict is None:

@@ -48,7 +48,7 @@ def _plain_normalise(text: str) -> str:
     folded = nm._INVISIBLE.sub("", folded)
     folded = to_simplified(folded).casefold()
     folded = folded.translate(str.maketrans(dict(nm._PUNCT)))
-    folded = nm._SPACE.sub(" ", folded).strip()
+    folded = nm._SPACE.sub(nm._fold_space, folded.strip())
     folded = nm._KEEP_SPACE.sub(nm._SPACE_MARK, folded).replace(" ", "")
     return folded.replace(nm._SPACE_MARK, " ")
 
