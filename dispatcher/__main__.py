@@ -44,7 +44,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "reseal-helpers": (
         "dispatcher.maintenance.reseal_helpers",
-        "seal every helper profile under the active contact key (before an old one is dropped)",
+        "seal every helper profile under the active contact key (before an old one is dropped)"
+        " and erase inactive helpers' contact",
     ),
     "welcome": (
         "dispatcher.api.helper_messages_cli:welcome_main",

@@ -53,6 +53,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import ValidationError
 
 from dispatcher.core.entry import normalise_phone
+from dispatcher.core.helper_commands import off_the_roster
 from dispatcher.settings import Settings
 from schemas.commands import Command, PairHousehold, SubmitRequest, UpsertHelper
 from schemas.events import HelperAssigned
@@ -245,7 +246,11 @@ def seal_profile(ring: KeyRing, profile: HelperProfile) -> HelperProfile:
     """The profile as it may travel: phone, name, platform user id, unit and floor sealed
     (the phone's keyed digest beside it), households keyed. Sealing twice changes nothing,
     except that a box under a previous key is sealed again under the active one: a helper
-    lives on past any retention, so their boxes must not stay under a key to be retired."""
+    lives on past any retention, so their boxes must not stay under a key to be retired.
+    An inactive profile keeps none of them (`off_the_roster`): also one stored inactive
+    before deactivating erased them, which the worker's rebuild then erases."""
+    if not profile.active:
+        profile = _off_the_roster(profile)
     hid = profile.helper_id
     update: dict[str, Any] = _resealed(ring, profile)
     if profile.phone:
@@ -274,6 +279,11 @@ def seal_profile(ring: KeyRing, profile: HelperProfile) -> HelperProfile:
     if paired != profile.paired_household_ids:
         update["paired_household_ids"] = paired
     return profile.model_copy(update=update) if update else profile
+
+
+def _off_the_roster(profile: HelperProfile) -> HelperProfile:
+    erased = off_the_roster(profile)
+    return profile if erased == profile else erased
 
 
 def _resealed(ring: KeyRing, profile: HelperProfile) -> dict[str, Any]:

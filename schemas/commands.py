@@ -194,6 +194,16 @@ class PairHousehold(Wire):
     paired: bool = True
 
 
+class RewriteHelper(Wire):
+    """From `reseal-helpers`: store the helper as the worker holds it now (its profile
+    sealed under the active contact key when the worker read it, an inactive helper's
+    contact erased), changing nothing: a profile as read elsewhere would undo a change
+    made to the helper meanwhile."""
+
+    type: Literal["rewrite_helper"] = "rewrite_helper"
+    helper_id: str
+
+
 CommandBody = Annotated[
     SubmitRequest
     | AcceptOffer
@@ -217,6 +227,7 @@ CommandBody = Annotated[
     | SendHelperSummary
     | SetHelperOffer
     | PairHousehold
+    | RewriteHelper
     | CallTeam
     | ReportWelcomeOutcome,
     Field(discriminator="type"),
@@ -248,6 +259,7 @@ HELPER_COMMANDS = (
     SendHelperSummary,
     SetHelperOffer,
     PairHousehold,
+    RewriteHelper,
     ReportWelcomeOutcome,
 )
 

@@ -30,6 +30,7 @@ from schemas.commands import (
     ReportDeliveryFailure,
     ReportStaffNotReached,
     ResolveRequest,
+    RewriteHelper,
     SetDoNotDisturb,
     SetHelperOffer,
     SetHelperStatus,
@@ -75,6 +76,7 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
         | SendHelperSummary
         | SetHelperOffer
         | PairHousehold
+        | RewriteHelper
         | ReportWelcomeOutcome,
     ):
         helper_id = body.profile.helper_id if isinstance(body, UpsertHelper) else body.helper_id
@@ -96,6 +98,8 @@ def decide(state: DispatchState, command: Command, now: datetime) -> Decision:
             hc.set_helper_offer(fx, body)
         elif isinstance(body, PairHousehold):
             hc.pair_household(fx, body)
+        elif isinstance(body, RewriteHelper):
+            hc.rewrite_helper(fx, body)
         elif isinstance(body, ReportWelcomeOutcome):
             hm.welcome_outcome(fx, body)
         else:

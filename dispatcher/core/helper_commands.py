@@ -9,6 +9,7 @@ from dispatcher.core.trusted import share_fields_sets, updated
 from schemas.commands import (
     DeactivateHelper,
     PairHousehold,
+    RewriteHelper,
     SetDoNotDisturb,
     SetHelperOffer,
     SetHelperStatus,
@@ -171,3 +172,13 @@ def pair_household(fx: Effects, body: PairHousehold) -> None:
     else:
         return
     _store(fx, updated(helper, household_pairs=pairs))
+
+
+def rewrite_helper(fx: Effects, body: RewriteHelper) -> None:
+    """The helper stored again as this worker holds it, unchanged: so the table (and its
+    changelog) drops boxes under a retired key and an inactive helper's contact, which
+    the worker dropped when it read them (`seal_profile`), without a profile read
+    elsewhere undoing a change made meanwhile (`reseal-helpers`)."""
+    helper = known_helper(fx, body.helper_id)
+    if helper is not None:
+        _store(fx, helper)

@@ -1,24 +1,27 @@
-"""`python -m dispatcher reseal-helpers`: every stored helper profile sealed under the
-active contact key, so that a previous key may be retired (README, contact-key rotation).
+"""`python -m dispatcher reseal-helpers`: every stored helper profile written again as the
+workers keep it now: sealed under the active contact key, so that a previous key may be
+retired (README, contact-key rotation), and without the contact of a helper off the roster.
 
 A request's box is kept only as long as the request (`DISPATCH_RETENTION_DAYS`), but a
 helper's phone, name and platform user id as long as the helper: once a key is dropped
 from `DISPATCH_CONTACT_KEYS_PREVIOUS`, a profile still sealed under it has lost them
 (group robots no longer @-mention the helper, offer links no longer ask for their
-platform login). The worker seals such boxes again under the active key when it decodes
-or rebuilds a profile (`seal_profile`), but a profile nobody changes is not written again.
+platform login). And a helper deactivated before deactivating erased the contact is
+stored inactive with it. The worker seals such a profile again, and erases an inactive
+helper's contact, when it decodes or rebuilds it (`seal_profile`); but a profile nobody
+changes is not written again, so its table (and changelog) keeps the old boxes.
 
-This reads the workers' helper table (its changelog) and sends, through the commands
-topic, an UpsertHelper of each profile with a box under a previous key, the boxes sealed
-again (the command id derives from the helper and the keys, so a second run sends
-nothing the workers would apply twice). It then reads the table again until no such box
-is left, or `--wait` runs out, and prints `left`: the old key may be dropped only when it
-is 0 (the exit status is 0 only then, `--dry-run` included). `unreadable`: helpers with a
-box under no configured key (a key dropped too early: put it back and run again).
+This reads the workers' helper table (its changelog) and has each worker write those
+helpers from its own state: never a profile as read here, which a ledger import or a
+self-registration changing the same helper meanwhile would see undone. It sends, through
+the commands topic, a `RewriteHelper` of each: applied to the worker's current state, it
+stores the helper as the worker holds it and changes nothing else.
 
-Run it after every worker and API runs with the new key, away from a ledger import: the
-UpsertHelper carries the whole profile as read, so a change made to the same helper in
-the instant between the read and the write would be undone.
+It then reads the table again until nothing is left, or `--wait` runs out, and prints
+`left`: the old key may be dropped only when it is 0 (the exit status is 0 only then,
+`--dry-run` included). `unreadable`: helpers with a box under no configured key (a key
+dropped too early: put it back and run again). Run it after every worker runs with the
+new key (a worker holds what it read at its start): an older worker writes its old boxes.
 """
 
 from __future__ import annotations
@@ -30,60 +33,67 @@ import sys
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from dispatcher.clock import utcnow
 from dispatcher.maintenance.helper_table import read_helper_states, send_commands
 from dispatcher.sealing import KeyRing, keyring, seal_profile, stale_kids
 from dispatcher.settings import Settings, get_settings
-from schemas.commands import Command, UpsertHelper
-from schemas.helpers import HelperProfile
+from schemas.commands import Command, RewriteHelper
 from schemas.records import HelperState
 
-_NS = uuid.UUID("9d3c1f0e-7a52-4e8b-b1c4-52e0f6a7d2b3")
 POLL_S = 1.0
 
 
 @dataclass(frozen=True)
 class Plan:
-    resealed: list[tuple[HelperProfile, HelperProfile]]  # (as stored, sealed again)
-    unreadable: list[str]  # helper ids
+    # Active, a box under a previous key (or a contact from before 12.7 in the clear).
+    stale: list[HelperState] = field(default_factory=list)
+    retired: list[HelperState] = field(default_factory=list)  # inactive, contact kept
+    unreadable: list[str] = field(default_factory=list)  # helper ids
+
+    @property
+    def rewrite(self) -> list[HelperState]:
+        return [*self.stale, *self.retired]
 
 
 def plan_reseals(states: Iterable[HelperState], ring: KeyRing) -> Plan:
-    """The profiles with a box under a previous key, each with its boxes sealed again, and
-    the helpers with a box that opens under no configured key."""
-    plan = Plan([], [])
+    """The helpers the workers would store otherwise than their table holds: boxes under a
+    previous key, or an inactive helper's contact; and those with a box that opens under
+    no configured key."""
+    plan = Plan()
     for state in states:
-        if not stale_kids(ring, state.profile):
-            continue
-        profile = seal_profile(ring, state.profile)
-        if profile is not state.profile:
-            plan.resealed.append((state.profile, profile))
-        if stale_kids(ring, profile):
+        profile = state.profile
+        kept = seal_profile(ring, profile)
+        if kept is not profile:
+            (plan.stale if profile.active else plan.retired).append(state)
+        if stale_kids(ring, kept):
             plan.unreadable.append(state.helper_id)
     return plan
 
 
-def reseal_command(
-    ring: KeyRing, stored: HelperProfile, resealed: HelperProfile, now: datetime
-) -> Command:
-    kids = ",".join(stale_kids(ring, stored))
-    return Command(
-        command_id=str(uuid.uuid5(_NS, f"reseal:{stored.helper_id}:{kids}>{ring.active_kid}")),
-        community_id=stored.community_id,
-        issued_at=now,
-        body=UpsertHelper(profile=resealed),
-    )
+def rewrite_commands(plan: Plan, now: datetime) -> list[Command]:
+    """One `RewriteHelper` per helper to write. Fresh ids: a rewrite applied once already
+    (by a worker still under the old key) must be applied again by the next run, not
+    skipped as a re-delivery."""
+    return [
+        Command(
+            command_id=str(uuid.uuid4()),
+            community_id=s.community_id,
+            issued_at=now,
+            body=RewriteHelper(helper_id=s.helper_id),
+        )
+        for s in plan.rewrite
+    ]
 
 
 async def _left(settings: Settings, ring: KeyRing, wait_s: float) -> Plan:
-    """The table read again until no box under a previous key is left, or `wait_s`."""
+    """The table read again until nothing is left to write, or `wait_s`."""
     give_up = time.monotonic() + wait_s
     while True:
         plan = plan_reseals(await read_helper_states(settings), ring)
-        if not plan.resealed or time.monotonic() >= give_up:
+        if not plan.rewrite or time.monotonic() >= give_up:
             return plan
         await asyncio.sleep(POLL_S)
 
@@ -93,17 +103,16 @@ async def run(settings: Settings, dry_run: bool, wait_s: float) -> dict[str, int
     states = await read_helper_states(settings)
     plan = plan_reseals(states, ring)
     after = plan
-    if not dry_run and plan.resealed:
-        now = utcnow()
-        await send_commands(
-            settings, [reseal_command(ring, old, new, now) for old, new in plan.resealed]
-        )
+    rewrites = rewrite_commands(plan, utcnow())
+    if not dry_run and rewrites:
+        await send_commands(settings, rewrites)
         after = await _left(settings, ring, wait_s)
     return {
         "helpers_read": len(states),
-        "to_reseal": len(plan.resealed),
-        "sent": 0 if dry_run else len(plan.resealed),
-        "left": len(after.resealed),
+        "to_reseal": len(plan.stale),
+        "to_erase": len(plan.retired),
+        "sent": 0 if dry_run else len(rewrites),
+        "left": len(after.rewrite),
         "unreadable": after.unreadable,
     }
 
@@ -111,8 +120,9 @@ async def run(settings: Settings, dry_run: bool, wait_s: float) -> dict[str, int
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m dispatcher reseal-helpers",
-        description="Seal every helper profile under the active contact key (before a "
-        "previous key is dropped from DISPATCH_CONTACT_KEYS_PREVIOUS).",
+        description="Have the workers write every helper profile as they now keep it: sealed "
+        "under the active contact key (before a previous key is dropped from "
+        "DISPATCH_CONTACT_KEYS_PREVIOUS), and without an inactive helper's contact.",
     )
     parser.add_argument("--dry-run", action="store_true", help="count, send nothing")
     parser.add_argument(

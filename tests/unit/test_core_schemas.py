@@ -125,6 +125,7 @@ COMMAND_WIRE_TYPES = {
     "DeclineOffer": "decline_offer",
     "ReportDeliveryFailure": "delivery_failed",
     "ReportStaffNotReached": "report_staff_not_reached",
+    "RewriteHelper": "rewrite_helper",
     "CancelRequest": "cancel_request",
     "ResolveRequest": "resolve_request",
     "ReferRequest": "refer_request",
@@ -147,6 +148,7 @@ COMMAND_WIRE_TYPES = {
 }
 IMPERATIVE_VERBS = (
     "Submit",
+    "Rewrite",
     "Accept",
     "Decline",
     "Report",

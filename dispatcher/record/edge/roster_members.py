@@ -70,6 +70,14 @@ class RosterMembers:
                     list(retired),
                     now,
                 )
+                # So is their platform account (the hash of the platform user id their
+                # profile no longer holds): a listing again remembers it again.
+                await conn.execute(
+                    "DELETE FROM platform_accounts "
+                    "WHERE community_id = $1 AND helper_id = ANY($2::text[])",
+                    community_id,
+                    list(retired),
+                )
 
         if isinstance(self.pool, asyncpg.Pool):
             async with self.pool.acquire() as conn:
