@@ -27,6 +27,7 @@ never sent (the helper saw "已有邻居接手" first).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -198,34 +199,96 @@ class Behaviour:
         }
     )
 
-    # Per-helper answer rates and delays fitted from recorded history (`--from-db`):
-    # helper id -> (answer rate, median delay in seconds). Replaces the helper's
-    # propensity and scales the urgency's median delay.
+    # Per-helper ratios fitted from recorded history (`--from-db`): helper id ->
+    # (propensity, pace). The propensity replaces the helper's synthetic one (it
+    # multiplies `answer_base[urgency]`); the pace multiplies `median_delay_s[urgency]`.
     fitted: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def with_overrides(self, data: dict[str, Any]) -> Behaviour:
-        """This model with some fields replaced (a `--behaviour` JSON file)."""
+        """This model with some fields replaced (a `--behaviour` JSON file). Each value
+        must have the default's shape and kind; an object merges into the default's."""
         known = {f.name for f in fields(self)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown behaviour fields: {', '.join(unknown)}")
-        return replace(self, **{k: _coerce(getattr(self, k), v) for k, v in data.items()})
+        out = replace(self, **{k: _coerce(k, getattr(self, k), v) for k, v in data.items()})
+        if out.requests_per_day <= 0:
+            raise ValueError(f"requests_per_day: must be above 0, not {out.requests_per_day}")
+        for name in ("hour_weights", "weekday_weights"):
+            if sum(getattr(out, name)) <= 0:
+                raise ValueError(f"{name}: at least one weight must be above 0")
+        return out
 
 
-def _coerce(current: Any, value: Any) -> Any:
-    """JSON gives lists and string keys; match the default's shape (enum keys, tuples)."""
-    if isinstance(current, dict) and isinstance(value, dict) and current:
-        key_type = type(next(iter(current)))
-        return {key_type(k): v for k, v in value.items()}
-    if isinstance(current, tuple) and isinstance(value, list):
-        return tuple(value)
-    return value
+# Whole local hours (0-24), not numbers to scale by.
+HOUR_FIELDS = frozenset({"night_start_hour", "night_end_hour", "work_hours"})
+
+
+def _coerce(name: str, current: Any, value: Any) -> Any:
+    """JSON gives lists and string keys; match the default's shape (enum keys, tuples of
+    its length) and kind (non-negative numbers, whole hours), or say which value is bad."""
+    if name == "fitted":
+        return _fitted(value)
+    if isinstance(current, dict):
+        return _merged(name, current, value)
+    if isinstance(current, tuple):
+        if not isinstance(value, list) or len(value) != len(current):
+            raise ValueError(f"{name}: expected a list of {len(current)} numbers")
+        return tuple(
+            _number(f"{name}[{i}]", v, type(c), hours=name in HOUR_FIELDS)
+            for i, (c, v) in enumerate(zip(current, value, strict=True))
+        )
+    return _number(name, value, type(current), hours=name in HOUR_FIELDS)
+
+
+def _merged(name: str, current: dict[Any, float], value: Any) -> dict[Any, float]:
+    """The default's entries, with those the file names replaced."""
+    key_type = type(next(iter(current)))
+    allowed = ", ".join(str(k) for k in current)
+    if not isinstance(value, dict):
+        raise ValueError(f"{name}: expected an object keyed by {allowed}")
+    out = dict(current)
+    for key, v in value.items():
+        try:
+            typed = key_type(key)
+        except ValueError:
+            raise ValueError(f"{name}: unknown key {key!r} (one of {allowed})") from None
+        out[typed] = _number(f"{name}.{key}", v, float)
+    return out
+
+
+def _fitted(value: Any) -> dict[str, tuple[float, float]]:
+    if not isinstance(value, dict):
+        raise ValueError("fitted: expected an object of helper id -> [propensity, pace]")
+    out = {}
+    for helper_id, pair in value.items():
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise ValueError(f"fitted.{helper_id}: expected [propensity, pace]")
+        out[helper_id] = (
+            _number(f"fitted.{helper_id}[0]", pair[0], float),
+            _number(f"fitted.{helper_id}[1]", pair[1], float),
+        )
+    return out
+
+
+def _number(where: str, value: Any, kind: type, *, hours: bool = False) -> Any:
+    """A finite non-negative number of the default's kind (int: a whole number)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok and kind is int:
+        ok = isinstance(value, int) and (not hours or value <= 24)
+    if not ok or not math.isfinite(value) or value < 0:
+        wanted = "an hour 0-24" if hours else "a whole number" if kind is int else "a number"
+        raise ValueError(f"{where}: expected {wanted} >= 0, got {value!r}")
+    return kind(value)
 
 
 def load_behaviour(path: Path | None) -> Behaviour:
     if path is None:
         return Behaviour()
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object of behaviour fields")
-    return Behaviour().with_overrides(data)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object of behaviour fields")
+        return Behaviour().with_overrides(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None

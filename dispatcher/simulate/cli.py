@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dispatcher.simulate.behaviour import load_behaviour
-from dispatcher.simulate.policies import resolve_policies
+from dispatcher.simulate.behaviour import Behaviour, load_behaviour
+from dispatcher.simulate.metrics import check_word
+from dispatcher.simulate.policies import Plans, resolve_policies
 from dispatcher.simulate.scenario import Scenario
 from dispatcher.simulate.world import local_midnight
 
@@ -79,30 +83,15 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.days < 1:
-        print("--days must be at least 1", file=sys.stderr)
-        return 2
     try:
-        behaviour = load_behaviour(args.behaviour)
-        if args.requests_per_day is not None:
-            behaviour = behaviour.with_overrides({"requests_per_day": args.requests_per_day})
-        if args.from_db:
-            from dispatcher.simulate.history import fit_from_db
-
-            if not args.community or not args.since:
-                print("--from-db needs --community and --since", file=sys.stderr)
-                return 2
-            behaviour = fit_from_db(
-                behaviour, community=args.community, since=args.since, min_offers=args.min_offers
-            )
-        policies = resolve_policies([n.strip() for n in args.policies.split(",") if n.strip()])
+        behaviour, policies, start = _inputs(args)
+        if not args.no_report:
+            _check_out(args.out)
     except (ValueError, OSError) as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    scenario = Scenario.demo(
-        behaviour=behaviour, seed=args.seed, start=local_midnight(args.start), days=args.days
-    )
+    scenario = Scenario.demo(behaviour=behaviour, seed=args.seed, start=start, days=args.days)
     if args.from_db:
         roster = {h.helper_id for h in scenario.helpers}
         print(
@@ -127,9 +116,58 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_report:
         from dispatcher.simulate.report import write_report
 
-        path = write_report(args.out, result, runs, table=render_table(result))
+        try:
+            path = write_report(args.out, result, runs, table=render_table(result))
+        except OSError as exc:
+            print(f"simulate: --out {args.out}: cannot write the report: {exc}", file=sys.stderr)
+            return 2
         print(f"report: {path}", file=log)
     return 0
+
+
+def _inputs(args: argparse.Namespace) -> tuple[Behaviour, dict[str, Plans], datetime]:
+    """The run's behaviour model, policies and first local midnight, or a ValueError
+    naming the bad input (checked before the run, which may take minutes)."""
+    if args.days < 1:
+        raise ValueError("--days must be at least 1")
+    start = _day("--start", args.start)
+    behaviour = load_behaviour(args.behaviour)
+    rate = args.requests_per_day
+    if rate is not None:
+        if not (math.isfinite(rate) and rate > 0):
+            raise ValueError(f"--requests-per-day must be above 0, not {rate}")
+        behaviour = behaviour.with_overrides({"requests_per_day": rate})
+    names = [n.strip() for n in args.policies.split(",") if n.strip()]
+    policies = resolve_policies(names)
+    if args.from_db:
+        from dispatcher.simulate.history import fit_from_db, since_instant
+
+        if not args.community or not args.since:
+            raise ValueError("--from-db needs --community and --since")
+        _day("--since", args.since, since_instant)
+        behaviour = fit_from_db(
+            behaviour, community=args.community, since=args.since, min_offers=args.min_offers
+        )
+    return behaviour, policies, start
+
+
+def _day(flag: str, text: str, parse: Callable[[str], datetime] = local_midnight) -> datetime:
+    """The instant `parse` reads (by default that local day's midnight, in UTC), or a
+    ValueError naming the flag."""
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ValueError(f"{flag} {text!r}: not a date (YYYY-MM-DD): {exc}") from None
+
+
+def _check_out(out: Path) -> None:
+    """The report directory can be made (so a long run does not end on a bad --out)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot make the report directory: {exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out}: the report directory is not writable")
 
 
 def _cell(metrics: dict[str, Any], key: str | tuple[str, ...]) -> str:
@@ -157,6 +195,6 @@ def render_table(result: dict[str, Any]) -> str:
         lines.append(heading.ljust(14) + "".join(c.rjust(width) for c in cells))
     goal = result.get("goal")
     if goal:
-        checks = ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in goal["checks"].items())
+        checks = ", ".join(f"{k} {check_word(v)}" for k, v in goal["checks"].items())
         lines.append(f"goal for {goal['policy']}: {'met' if goal['met'] else 'missed'} ({checks})")
     return "\n".join(lines)

@@ -53,6 +53,7 @@ WEEK_S = 7 * 24 * 3600.0
 PRUNE_EVERY_S = 6 * 3600.0
 # Kinds of happenings; the number only breaks no ties (the sequence number does).
 SUBMIT, ANSWER, DEADLINE, WITHDRAW, RESOLVE, PRUNE = range(6)
+MAX_ANSWER = 0.98  # nobody answers for certain
 
 
 class Simulation:
@@ -227,19 +228,20 @@ class Simulation:
         b = self.b
         hid = offer.helper_id
         local = self._at(t) + LOCAL
-        night = _in_hours(local.hour, b.night_start_hour, b.night_end_hour)
+        night = in_hours(local.hour, b.night_start_hour, b.night_end_hour)
         record = self.run_.helpers.get(hid)
         recent = 0
         if record is not None:
             recent = len(record.times_s) - bisect_left(record.times_s, t - WEEK_S)
             record.times_s.append(t)
             record.night += night
-        fitted = b.fitted.get(hid)
-        base = fitted[0] if fitted else b.answer_base[offer.urgency] * self._propensity[hid]
-        p = base * b.ring_answer[offer.ring]
+        # A fitted helper's propensity and pace are ratios to the model's per-urgency
+        # numbers, so a critical offer is still answered sooner than an errand.
+        propensity, pace = b.fitted.get(hid, (self._propensity[hid], 1.0))
+        p = b.answer_base[offer.urgency] * propensity * b.ring_answer[offer.ring]
         if night:
             p *= b.night_answer
-        elif local.weekday() < 5 and not offer.remote and _in_hours(local.hour, *b.work_hours):
+        elif local.weekday() < 5 and not offer.remote and in_hours(local.hour, *b.work_hours):
             p *= b.work_answer
         fatigue = max(b.fatigue_floor, 1.0 - b.fatigue_per_offer * max(0, recent - b.fatigue_free))
         p *= fatigue
@@ -248,9 +250,9 @@ class Simulation:
         if hid in self.run_.staff_ids:
             p /= fatigue  # on duty: answering is their job, not a favour
         u_answer, u_accept, u_delay = self.draws.uniforms("offer", rid, hid)
-        if u_answer >= min(p, 0.98):
+        if u_answer >= min(p, MAX_ANSWER):
             return  # no answer: the offer lapses at its expiry
-        median = fitted[1] if fitted else b.median_delay_s[offer.urgency]
+        median = b.median_delay_s[offer.urgency] * pace
         median *= b.ring_delay[offer.ring] * (b.night_delay if night else 1.0)
         delay = lognormal(median, b.delay_sigma, _z(u_delay))
         accept = u_accept < b.accept_given_answer[offer.urgency]
@@ -305,7 +307,8 @@ class Simulation:
         self._decide(ResolveRequest(request_id=rid, by=Party.REQUESTER), r.community_id, t)
 
 
-def _in_hours(hour: int, start: int, end: int) -> bool:
+def in_hours(hour: int, start: int, end: int) -> bool:
+    """`start` <= hour < `end`, across midnight when `start` > `end`."""
     if start <= end:
         return start <= hour < end
     return hour >= start or hour < end

@@ -70,7 +70,7 @@ def summarise(run: Run) -> dict[str, Any]:
             week_counts[(hid, int(t // WEEK_S))] += 1
     volunteer_weeks = [c for (h, _), c in week_counts.items() if h not in run.staff_ids]
     staff_weeks = [c for (h, _), c in week_counts.items() if h in run.staff_ids]
-    weeks = max(1.0, run.days / 7)
+    weeks = run.days / 7  # a 3-day run's offers count for 3/7 of a week
     volunteers = [h for h in run.helper_ids if h not in run.staff_ids]
     per_helper = [len(run.helpers[h].times_s) for h in volunteers]
     multi = [o for o in outcomes if o.slots > 1]
@@ -107,28 +107,34 @@ def summarise(run: Run) -> dict[str, Any]:
     }
 
 
+def check_word(ok: bool | None) -> str:
+    """How a goal check reads in the table and the report."""
+    return "not measured" if ok is None else "ok" if ok else "MISSED"
+
+
 def goal_check(policies: dict[str, dict[str, Any]], name: str = "plans") -> dict[str, Any] | None:
-    """The issue's goal for the plans, against the broadcast on the same requests."""
+    """The issue's goal for the plans, against the broadcast on the same requests. A check
+    the run cannot measure (no critical request, no broadcast to compare with) is None,
+    "not measured", and left out of `met` rather than counted as missed."""
     plans = policies.get(name)
-    broadcast = policies.get("broadcast")
     if plans is None:
         return None
     within = plans["critical_accepted_within_2min"]
-    ratio = None
-    if (
-        broadcast
-        and broadcast["notifications_per_answered"]
-        and plans["notifications_per_answered"]
-    ):
-        ratio = plans["notifications_per_answered"] / broadcast["notifications_per_answered"]
+    broadcast = policies.get("broadcast")
+    theirs = broadcast["notifications_per_answered"] if broadcast else None
+    ours = plans["notifications_per_answered"]
+    ratio = ours / theirs if ours and theirs else None
+    # Plans that got no answer where the broadcast did are compared, and miss.
+    vs_broadcast = None if not theirs else ratio is not None and ratio <= GOAL_NOTIFICATION_RATIO
+    fast_enough = None if within is None else within >= GOAL_CRITICAL_WITHIN_2MIN
     checks = {
-        "critical_accepted_within_2min": within is not None and within >= GOAL_CRITICAL_WITHIN_2MIN,
-        "notifications_vs_broadcast": ratio is not None and ratio <= GOAL_NOTIFICATION_RATIO,
+        "critical_accepted_within_2min": fast_enough,
+        "notifications_vs_broadcast": vs_broadcast,
         "max_offers_per_helper_week": plans["max_offers_per_helper_week"] <= GOAL_MAX_OFFERS_WEEK,
     }
     return {
         "policy": name,
         "notifications_vs_broadcast": _r(ratio),
         "checks": checks,
-        "met": all(checks.values()),
+        "met": all(v for v in checks.values() if v is not None),
     }

@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from dispatcher.simulate.engine import WEEK_S
+from dispatcher.simulate.metrics import check_word
 from dispatcher.simulate.outcomes import Run
 from schemas.vocab import Urgency
 
@@ -129,12 +130,7 @@ def render_html(result: dict[str, Any], table: str, charts: dict[str, bytes]) ->
     if goal:
         verdict = (
             f"<p><b>Goal for the plans: {'met' if goal['met'] else 'missed'}</b> — "
-            + (
-                ", ".join(
-                    f"{html.escape(k)}: {'ok' if v else 'missed'}"
-                    for k, v in goal["checks"].items()
-                )
-            )
+            + (", ".join(f"{html.escape(k)}: {check_word(v)}" for k, v in goal["checks"].items()))
             + "</p>"
         )
     return f"""<!doctype html>

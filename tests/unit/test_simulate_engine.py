@@ -189,15 +189,21 @@ def test_local_midnight() -> None:
 def test_history_fit_counts_answers_and_ignores_stood_down_offers() -> None:
     from datetime import timedelta
 
+    from dispatcher.record.read.history import OfferAnswer
     from dispatcher.simulate.history import fit
 
-    t = datetime(2026, 11, 1, tzinfo=UTC)
-    rows = [("a", "accepted", t, t + timedelta(seconds=30))] * 3
-    rows += [("a", "declined", t, t + timedelta(seconds=90))]
-    rows += [("a", "expired", t, t + timedelta(hours=1))] * 4
-    rows += [("a", "stood_down", t, None)] * 10
-    rows += [("b", "accepted", t, t + timedelta(seconds=5))] * 2  # too few offers
-    assert fit(rows) == {"a": (0.5, 30.0)}
+    b = Behaviour()
+    t = datetime(2026, 11, 1, 2, tzinfo=UTC)  # 10:00 local: by day
+
+    def offers(helper: str, status: str, seconds: float | None, n: int) -> list[OfferAnswer]:
+        at = None if seconds is None else t + timedelta(seconds=seconds)
+        return [OfferAnswer(helper, status, "critical", "compound", t, at)] * n
+
+    rows = offers("a", "accepted", 30, 3) + offers("a", "declined", 90, 1)
+    rows += offers("a", "expired", None, 4) + offers("a", "stood_down", None, 10)
+    rows += offers("b", "accepted", 5, 2)  # too few offers
+    # 4 answers where the model expects 8 x 0.55; half of them within 30 s of its 35 s.
+    assert fit(rows, b) == {"a": (pytest.approx(4 / 4.4), pytest.approx(30 / 35))}
 
 
 def test_fitted_helpers_answer_by_their_own_rate() -> None:
