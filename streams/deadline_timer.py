@@ -1,22 +1,35 @@
 """The deadline timer: due deadlines of this worker's partitions → `deadline_reached` commands.
 
 Which deadlines are due, and when an unacknowledged one fires again, is the core's heap
-(dispatcher/core/deadlines.py); this module only sends and reports back.
+(dispatcher/core/deadlines.py); this module only sends and reports back, and gives up on a
+deadline whose acknowledged commands never take effect (`UNAPPLIED_SENDS`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka.partitioner import murmur2
 
-from schemas.commands import deadline_command
+from dispatcher.core.deadlines import RETRY_MAX_S, HeapItem
+from schemas.commands import Command, deadline_command
+from streams.dead_letter import DeadLetterSink
 from streams.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
+
+# A deadline command Kafka acknowledged is applied: the deadline then moves and its heap
+# item is stale. One still current after this many acknowledged sends (the same command id
+# each time) was refused by the core every time (decide() raised: dead-lettered), so sending
+# it again forever would only add a dead letter and a traceback a minute. Sent again after 1,
+# 2, 4 and 8 minutes, checked a last time 16 minutes later (a backlog of commands gets half
+# an hour), then lettered and logged once and not sent again: the request stays open, in
+# the tables and on the dashboard, for staff.
+UNAPPLIED_SENDS = 5
 
 
 def partition_for(community_id: str, partitions: int) -> int:
@@ -24,9 +37,36 @@ def partition_for(community_id: str, partitions: int) -> int:
     return (murmur2(community_id.encode()) & 0x7FFFFFFF) % partitions
 
 
+DeadlineKey = tuple[str, int, datetime]  # (request id, step, due at): one deadline command
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """How often one deadline's command was acknowledged, and where the last one went."""
+
+    sends: int
+    partition: int
+    offset: int  # -1: not known
+
+
+@dataclass(frozen=True)
+class _Record:
+    """A deadline command's record, as a dead letter names it (`dead_letter_for`)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
+
+
 @dataclass
 class DeadlineTimer:
     rt: WorkerRuntime
+    sink: DeadLetterSink | None = None  # default: the runtime's dead-letter topic
+    # Deadlines whose command Kafka acknowledged, still current when last popped.
+    _acknowledged: dict[DeadlineKey, _Sent] = field(default_factory=dict)
+    _last_prune: datetime | None = None
 
     def install(self) -> None:
         @self.rt.app.timer(self.rt.settings.deadline_tick_seconds, name="deadlines")
@@ -42,45 +82,132 @@ class DeadlineTimer:
         if not rt.state_ready():
             return 0
         now = rt.clock.now()
-        due = rt.state.pop_due(now)
-        sent: list[Any] = []
+        self._prune(now)
+        due: list[HeapItem] = []
+        for item in rt.state.pop_due(now):
+            sent = self._acknowledged.get(_key(item))
+            if sent is not None and sent.sends >= UNAPPLIED_SENDS:
+                await self._give_up(item, sent)
+            else:
+                due.append(item)
+        sending: list[Any] = []
         for item in due:
-            if rt.trace.enabled:
-                p = partition_for(item.community_id, rt.settings.topic_partitions)
-                rt.trace.write(
-                    "fire",
-                    p=p,
-                    r=item.request_id,
-                    s=item.step,
-                    due=item.due_at.timestamp(),
-                    owned=rt.owned_since.get(p),
-                    attempt=item.attempt,
-                    restored=item.restored,
-                )
-            cmd = deadline_command(
-                request_id=item.request_id,
-                community_id=item.community_id,
-                step=item.step,
-                due_at=item.due_at,
-            )
+            self._trace(item)
+            cmd = _command(item)
             try:
-                sent.append(
+                sending.append(
                     await rt.commands.send(
-                        key=item.community_id.encode(), value=cmd.model_dump_json().encode()
+                        key=_key_bytes(item), value=cmd.model_dump_json().encode()
                     )
                 )
             except Exception as exc:
                 # Refused before it was queued (Faust's `ProducerSendError` for aiokafka's
                 # metadata or full-buffer timeout): this item, like every other popped one,
                 # must go back on the heap below, or its request never escalates.
-                sent.append(_refused(exc))
-        results = await asyncio.gather(*sent, return_exceptions=True)
+                sending.append(_refused(exc))
+        results = await asyncio.gather(*sending, return_exceptions=True)
         for item, result in zip(due, results, strict=True):
-            ok = not isinstance(result, BaseException)
-            if not ok:
+            if isinstance(result, BaseException):
+                # Kafka refused it: retried with backoff, without bound (a refusal says the
+                # broker is away, for every deadline alike: none is given up for it).
                 log.warning("deadline command not sent (%s): retrying", type(result).__name__)
-            rt.state.heap.retry_later(item, now, acknowledged=ok)
+                rt.state.heap.retry_later(item, now)
+            else:
+                self._check_later(item, result, now)
         return len(due)
+
+    def _check_later(self, item: HeapItem, result: Any, now: datetime) -> None:
+        """An acknowledged send: checked again after 1, 2, 4… minutes (the heap's own check
+        comes RETRY_MAX_S after the time it is given, so that time is moved on)."""
+        key = _key(item)
+        before = self._acknowledged.get(key)
+        sends = 1 if before is None else before.sends + 1
+        self._acknowledged[key] = _Sent(
+            sends,
+            _int(getattr(result, "partition", None), self._partition(item)),
+            _int(getattr(result, "offset", None), -1),
+        )
+        later = RETRY_MAX_S * (2 ** (sends - 1) - 1)
+        self.rt.state.heap.retry_later(item, now + timedelta(seconds=later), acknowledged=True)
+
+    async def _give_up(self, item: HeapItem, sent: _Sent) -> None:
+        """Dead-letter the deadline (counted in the dead letters' metric) and send it no
+        more; the request itself is left as it is, open and visible."""
+        del self._acknowledged[_key(item)]
+        reason = (
+            f"deadline step {item.step} of request {item.request_id} (due "
+            f"{item.due_at.isoformat()}) still current after {sent.sends} acknowledged "
+            "deadline commands: the core refused each (see their dead letters), or they "
+            "still wait behind a backlog; not sent again until the worker rebuilds its "
+            "state. The request stays open for staff."
+        )
+        log.error("%s", reason)
+        rt = self.rt
+        if self.sink is None:
+            self.sink = DeadLetterSink(rt.dead_letters, rt.stats, rt.clock)
+        value = _command(item).model_dump_json().encode()
+        record = _Record(
+            rt.settings.commands_topic, sent.partition, sent.offset, _key_bytes(item), value
+        )
+        await self.sink.send(record, reason, "process")
+
+    def _prune(self, now: datetime) -> None:
+        """Forget deadlines that moved (applied, as nearly all are), once a minute."""
+        last = self._last_prune
+        recent = last is not None and (now - last).total_seconds() < RETRY_MAX_S
+        if recent or not self._acknowledged:
+            return
+        self._last_prune = now
+        requests = self.rt.state.core.requests
+        for key in list(self._acknowledged):
+            request = requests.get(key[0])
+            if (
+                request is None
+                or request.deadline_step != key[1]
+                or request.next_deadline != key[2]
+            ):
+                del self._acknowledged[key]
+
+    def _partition(self, item: HeapItem) -> int:
+        return partition_for(item.community_id, self.rt.settings.topic_partitions)
+
+    def _trace(self, item: HeapItem) -> None:
+        rt = self.rt
+        if not rt.trace.enabled:
+            return
+        p = self._partition(item)
+        rt.trace.write(
+            "fire",
+            p=p,
+            r=item.request_id,
+            s=item.step,
+            due=item.due_at.timestamp(),
+            owned=rt.owned_since.get(p),
+            attempt=item.attempt,
+            restored=item.restored,
+        )
+
+
+def _key(item: HeapItem) -> DeadlineKey:
+    return (item.request_id, item.step, item.due_at)
+
+
+def _key_bytes(item: HeapItem) -> bytes:
+    return item.community_id.encode()
+
+
+def _command(item: HeapItem) -> Command:
+    """The deadline's command: the same id at every send (`deadline_command`)."""
+    return deadline_command(
+        request_id=item.request_id,
+        community_id=item.community_id,
+        step=item.step,
+        due_at=item.due_at,
+    )
+
+
+def _int(value: object, default: int) -> int:
+    return value if isinstance(value, int) else default
 
 
 def _refused(exc: Exception) -> asyncio.Future[Any]:

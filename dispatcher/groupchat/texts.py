@@ -106,6 +106,21 @@ def update_for(event: Event, hotlines: Sequence[Hotline] = ()) -> str | None:
     return None
 
 
+# A report merged into a request another group raised is this group's co-report: its
+# thread is recorded under the sender marked so (`co_reporter`), which "不用了" then finds
+# only to withdraw, never as a request of the sender's own to cancel.
+CO_REPORT = "co-report:"
+CO_REPORT_WITHDRAWN = (
+    "已撤回本群的报告。这条求助由其他群发起，仍在处理中，本群不再接收它的进展；"
+    "如需取消，请由发起求助的群回复，或联系社区。"
+)
+
+
+def co_reporter(sender_id: str) -> str:
+    """The sender of a merged report, as its group's thread records them."""
+    return CO_REPORT + sender_id
+
+
 def is_cancel_reply(text: str) -> bool:
     """ "不用了，已经解决": short, and worded as no longer needed. The wording alone; whether
     a message cancels is `cancels` (the classifier's answer comes first)."""

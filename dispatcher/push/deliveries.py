@@ -307,8 +307,11 @@ class DeliveryPlanner:
     def _mentions(self, helper: HelperState | None, endpoint: str) -> tuple[Mention, ...]:
         if helper is None or not self.registry.get(endpoint).is_group:
             return ()
+        # WeCom @-mentions by mobile (its API's list, never the text); DingTalk and Feishu
+        # by the helper's platform user id: a phone is never written into a group's text.
         phone = helper_phone(self.keys, helper.profile)
-        return (Mention(mobile=phone),) if phone else ()
+        user_id = self._platform_user_id(helper)
+        return (Mention(mobile=phone, open_id=user_id),) if phone or user_id else ()
 
     def _platform_user_id(self, helper: HelperState | None) -> str | None:
         """Opened for the helper's own links only: they then need that platform login."""

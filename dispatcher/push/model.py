@@ -52,7 +52,8 @@ class PushMessage(BaseModel):
 
 
 class Mention(BaseModel):
-    """Someone to @ in a group: WeCom/DingTalk use the mobile, Feishu needs an open_id."""
+    """Someone to @ in a group: WeCom uses the mobile (in its API's mention list, not the
+    text); DingTalk (`atUserIds`) and Feishu the helper's platform user id (`open_id`)."""
 
     model_config = ConfigDict(frozen=True)
 

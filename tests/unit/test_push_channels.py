@@ -244,7 +244,7 @@ async def test_dingtalk_signed_query_and_body() -> None:
     assert json.loads(req.content) == {
         "msgtype": "text",
         "text": {"content": TEXT},
-        "at": {"atMobiles": ["13800000001", "13800000002"], "isAtAll": False},
+        "at": {"atUserIds": [], "isAtAll": False},
     }
 
 

@@ -112,6 +112,19 @@ def test_a_group_offer_mentions_the_helper_and_links_only_the_answer_page(offere
     assert PHONE not in d.message.text and REQUESTER_PHONE not in d.message.text
 
 
+def test_a_group_offer_mentions_by_platform_user_id_too(world: World) -> None:
+    """DingTalk and Feishu @-mention by the helper's platform user id (a DingTalk robot
+    given a mobile would need the phone in the group's text): the mention carries it."""
+    with_channels(world, "group-driver", "wecom:grid-3")
+    profile = world.state.helpers["group-driver"].profile
+    sealed = seal_profile(KEYS, profile.model_copy(update={"platform_user_id": "ding-u-7"}))
+    world.run(UpsertHelper(profile=sealed))
+    world.run(SubmitRequest(spec=world.spec()))
+    [d] = planner(world, registry(*ROBOTS)).plan(offer_to(world, "group-driver")).deliveries
+    assert [(m.mobile, m.open_id) for m in d.mentions] == [(PHONE, "ding-u-7")]
+    assert PHONE not in d.message.text
+
+
 def test_an_unreachable_helper_is_reported_back_at_once(offered: World) -> None:
     event = offer_to(offered, "lost-driver")
     planned = planner(offered, registry(*ROBOTS)).plan(event)

@@ -9,7 +9,10 @@ message goes to the same intake as `POST /v1/messages` (a platform retry carries
 message id: the stored answer comes back, nothing is dispatched twice); a requester's
 "不用了" cancels their open request only when the classifier finds no help request in it,
 once per platform message (its answer is stored under the message id like a request's: a
-retry hours later must not cancel a request made since).
+retry hours later must not cancel a request made since). Only the request a sender raised in
+this group is theirs to cancel: a report merged into a request another group raised is a
+co-report, which their "不用了" withdraws (their group stops following it) and never
+cancels, and a sender the platform does not name cancels nothing.
 Answers are 200 (platforms retry anything else), and the group gets its reply through the
 group-reply loop.
 """
@@ -17,6 +20,7 @@ group-reply loop.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter, Request, Response
@@ -140,7 +144,9 @@ async def _message(
     pool = await deps.pool()
 
     async def cancel_if_asked(found: Classification) -> JSONResponse | None:
-        return await _cancel_if_asked(deps, pool, bot, msg, found)
+        if not inbound.sender_id:  # "unknown": whose request it would be, nobody can tell
+            return None
+        return await _cancel_if_asked(deps, pool, bot, msg, found, withdraw)
 
     def thread_for(request_id: str) -> Thread:
         return Thread(
@@ -151,6 +157,13 @@ async def _message(
             threads.expiry_from_ms(inbound.reply.expires_at_ms),
             inbound.reply.reply_to,
         )
+
+    async def withdraw(request_id: str) -> None:
+        """A co-report withdrawn: the group is told, then no longer follows the request
+        (told first: should the forgetting fail, the platform's re-send finds it again)."""
+        thread = thread_for(request_id)
+        await replies.immediate(thread, texts.CO_REPORT_WITHDRAWN, msg.message_id)
+        await threads.forget(pool, thread)
 
     asked: list[Thread] = []
 
@@ -178,8 +191,10 @@ async def _message(
             thread = thread_for(str(body["request_id"]))
             if asked and thread.request_id != asked[0].request_id:  # merged into an earlier one
                 # This group now hears the earlier request's news; the thread recorded for
-                # the report's own id (a request that never exists) is dropped.
-                await threads.record(pool, thread, msg.sender.id)
+                # the report's own id (a request that never exists) is dropped. Recorded as
+                # a co-report: "不用了" from this sender withdraws it, never cancels a
+                # request another group raised (in this group it keeps its raiser).
+                await threads.record(pool, thread, texts.co_reporter(msg.sender.id))
                 await threads.forget(pool, asked[0])
             # Keyed by this platform message: a second report merged from the same group
             # gets its own answer. Recorded before the 200 (durable), releases its updates.
@@ -191,11 +206,16 @@ async def _message(
 
 
 async def _cancel_if_asked(
-    deps: ApiDeps, pool: Db, bot: BotConfig, msg: ChatMessageIn, found: Classification
+    deps: ApiDeps,
+    pool: Db,
+    bot: BotConfig,
+    msg: ChatMessageIn,
+    found: Classification,
+    withdraw: Callable[[str], Awaitable[None]],
 ) -> JSONResponse | None:
-    """The requester's "不用了，已经解决" cancels their open request. Called only for what the
-    classifier found no help request in (`texts.cancels`), so a message that also tells of
-    an emergency is dispatched as one, never taken for a cancel."""
+    """The requester's "不用了，已经解决" cancels their open request (`_cancel_or_withdraw`).
+    Called only for what the classifier found no help request in (`texts.cancels`), so a
+    message that also tells of an emergency is dispatched as one, never taken for a cancel."""
     if not texts.cancels(msg.text, found):
         return None
     # Once per message: a platform re-sends a delivery it saw fail, with a new signature,
@@ -211,20 +231,37 @@ async def _cancel_if_asked(
         )
     assert prior is None  # a cancel's answer is stored final, never in flight
     try:
-        open_id = await threads.open_request_of(pool, bot.bot_id, msg.group_id, msg.sender.id)
-        body: dict[str, Any]
-        if open_id is None:  # nothing to cancel: the plain not-a-request answer
-            body = MessageOut(is_request=False).model_dump(mode="json")
-        else:
-            community = bot.groups[msg.group_id].community_id
-            cancel = CancelRequest(request_id=open_id, by=Party.REQUESTER, reason="群内回复取消")
-            await send_command(deps, cancel, community)
-            body = {"is_request": False, "cancelled": open_id}
+        body = await _cancel_or_withdraw(deps, pool, bot, msg, withdraw)
     except BaseException:
         await idempotency.abandon(pool, bot.bot_id, key)
         raise
     await idempotency.finish(pool, bot.bot_id, key, 200, body)
     return JSONResponse(body)
+
+
+async def _cancel_or_withdraw(
+    deps: ApiDeps,
+    pool: Db,
+    bot: BotConfig,
+    msg: ChatMessageIn,
+    withdraw: Callable[[str], Awaitable[None]],
+) -> dict[str, Any]:
+    """The sender's latest open request raised in this group is cancelled. Failing that, a
+    report of theirs merged into a request another group raised (which others depend on)
+    is withdrawn: this group stops following it, the request goes on."""
+    own = await threads.open_request_of(pool, bot.bot_id, msg.group_id, msg.sender.id)
+    if own is not None:
+        community = bot.groups[msg.group_id].community_id
+        cancel = CancelRequest(request_id=own, by=Party.REQUESTER, reason="群内回复取消")
+        await send_command(deps, cancel, community)
+        return {"is_request": False, "cancelled": own}
+    merged = await threads.open_request_of(
+        pool, bot.bot_id, msg.group_id, texts.co_reporter(msg.sender.id)
+    )
+    if merged is None:  # nothing to cancel: the plain not-a-request answer
+        return MessageOut(is_request=False).model_dump(mode="json")
+    await withdraw(merged)
+    return {"is_request": False, "withdrawn": merged}
 
 
 def _replayed(response: Response) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from typing import Any
 
@@ -18,13 +19,26 @@ ERRCODE_SYSTEM_BUSY = -1
 THROTTLE_WAIT = 600.0  # over 20/minute the robot is blocked for 10 minutes
 
 
+# A DingTalk userId as written after "@" in the text: anything else is not mentioned.
+_USER_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
 class DingTalkChannel(HttpChannel):
     def payload(self, delivery: Delivery) -> dict[str, Any]:
-        mobiles = [m.mobile for m in delivery.mentions if m.mobile]
+        """@-mentions by DingTalk userId (`at.atUserIds`, with "@<userId>" in the text: DingTalk
+        shows a mention only so). Never by mobile: `atMobiles` needs "@<mobile>" in the text,
+        which the whole group reads (masked only for non-members), so a helper's phone never
+        goes into a group post, the request's body included."""
+        user_ids = list(
+            dict.fromkeys(
+                m.open_id for m in delivery.mentions if m.open_id and _USER_ID.fullmatch(m.open_id)
+            )
+        )
+        ats = "".join(f"@{user_id} " for user_id in user_ids)
         return {
             "msgtype": "text",
-            "text": {"content": truncate_utf8(delivery.message.text, TEXT_MAX_BYTES)},
-            "at": {"atMobiles": mobiles, "isAtAll": False},
+            "text": {"content": truncate_utf8(ats + delivery.message.text, TEXT_MAX_BYTES)},
+            "at": {"atUserIds": user_ids, "isAtAll": False},
         }
 
     def signed_url(self) -> str:
