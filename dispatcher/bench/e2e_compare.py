@@ -34,6 +34,9 @@ FIGURES = (
     "e2e_p99_over_floor",
     "floor_p50_ms",
     "floor_p99_ms",
+    # Requests the intake and e2e figures' runs did not serve (counted in them as never).
+    "intake_unserved",
+    "e2e_unserved",
     *GC_FIGURES,
 )
 PACKAGES = ("dispatcher", "schemas", "streams")  # what the worker and the API import
@@ -77,20 +80,32 @@ def _figures(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def _median(values: list[Any]) -> float | None:
-    nums = [v for v in values if isinstance(v, int | float)]
+    """Of the runs that measured the figure: a ceiling search that held nothing reads 0 and
+    a percentile that fell on a request never served reads inf, so failed runs count."""
+    nums = [v for v in values if _measured(v)]
     return round(statistics.median(nums), 2) if nums else None
 
 
-def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
-    """field → {"base": median, "this": median} over every run of each tree."""
+def _measured(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """field → {"base": median, "this": median} over every run of each tree, and
+    `not_measured` ({tree: runs}) when some of a tree's runs lack the figure: its median
+    is then over the others only."""
     fields = list(dict.fromkeys(k for r in runs for k in r["figures"]))
-    return {
-        f: {
-            tree: _median([r["figures"].get(f) for r in runs if r["tree"] == tree])
-            for tree in ("base", "this")
-        }
-        for f in fields
-    }
+    out: dict[str, dict[str, Any]] = {}
+    for f in fields:
+        row: dict[str, Any] = {}
+        lacking: dict[str, int] = {}
+        for tree in ("base", "this"):
+            values = [r["figures"].get(f) for r in runs if r["tree"] == tree]
+            row[tree] = _median(values)
+            if 0 < (n := sum(1 for v in values if not _measured(v))) < len(values):
+                lacking[tree] = n
+        out[f] = row | ({"not_measured": lacking} if lacking else {})
+    return out
 
 
 def compare(

@@ -10,7 +10,7 @@ the arithmetic are pure; `snapshot` is the one place that reads /proc.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,31 +88,59 @@ HARNESS = frozenset({"load_generator", "receiver"})
 
 
 def cpu_ms_per_request(
-    before: Mapping[str, int], after: Mapping[str, int], requests: int, tick_hz: int
+    before: Mapping[str, int],
+    after: Mapping[str, int],
+    requests: int,
+    tick_hz: int,
+    expected: Collection[str] = (),
 ) -> dict[str, object]:
     """Per group (ticks before and after a window): CPU ms per request, and the total, split
     into `service_total` (the system under test) and `harness_total` (HARNESS). A group
-    missing from either side is reported as None and left out of the totals."""
+    not read on both sides (one of `expected` never found, or a process gone) is None, and
+    so is every total it belongs to: a total without it would read low and pass for
+    judged; `not_judged` says which were not read. `failed` when no request was served."""
     per: dict[str, float | None] = {}
     ticks_of = {"service": 0, "harness": 0}
-    for name in sorted(set(before) | set(after)):
-        if name not in before or name not in after or requests <= 0:
+    unread = _unread(before, after, expected)
+    for name in sorted(set(before) | set(after) | set(expected)):
+        if name in unread or requests <= 0:
             per[name] = None
             continue
         ticks = max(0, after[name] - before[name])
         ticks_of["harness" if name in HARNESS else "service"] += ticks
         per[name] = round(ticks * 1000 / tick_hz / requests, 3)
 
-    def ms(ticks: int) -> float | None:
-        return round(ticks * 1000 / tick_hz / requests, 3) if requests > 0 else None
+    def ms(ticks: int, complete: bool = True) -> float | None:
+        return round(ticks * 1000 / tick_hz / requests, 3) if requests > 0 and complete else None
 
-    return {
-        "total": ms(ticks_of["service"] + ticks_of["harness"]),
-        "service_total": ms(ticks_of["service"]),
-        "harness_total": ms(ticks_of["harness"]),
+    service_read = not any(name not in HARNESS for name in unread)
+    harness_read = not any(name in HARNESS for name in unread)
+    out: dict[str, object] = {
+        "total": ms(ticks_of["service"] + ticks_of["harness"], not unread),
+        "service_total": ms(ticks_of["service"], service_read),
+        "harness_total": ms(ticks_of["harness"], harness_read),
         "per_process": per,
         "requests": requests,
     }
+    if unread:
+        out["not_judged"] = "CPU not read of " + ", ".join(
+            f"{name} ({side})" for name, side in sorted(unread.items())
+        )
+    if requests <= 0:
+        out["failed"] = "no request served"
+    return out
+
+
+def _unread(
+    before: Mapping[str, int], after: Mapping[str, int], expected: Collection[str]
+) -> dict[str, str]:
+    """Each group not read on both sides of the window: on which it is missing."""
+    out: dict[str, str] = {}
+    for name in set(before) | set(after) | set(expected):
+        sides = [side for side, got in (("before", before), ("after", after)) if name not in got]
+        if sides:
+            out[name] = " and ".join(sides)
+    return out
 
 
 # ------------------------------------------------------------------ reading /proc

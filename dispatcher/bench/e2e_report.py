@@ -16,8 +16,14 @@ def intake_line(r: dict[str, Any]) -> str:
     )
     return (
         f"intake (HTTP 202) at {r['intake_offered_rate']}/s: {open_loop} (from the send: {sent};"
-        f" the load generator's own lateness: {late})"
+        f" the load generator's own lateness: {late}){_unserved(r, 'intake')}"
     )
+
+
+def _unserved(r: dict[str, Any], prefix: str) -> str:
+    """`; N requests not served`, when the figure's run left any (they count as never)."""
+    n = r.get(f"{prefix}_unserved")
+    return f"; {n} requests not served (counted as never)" if n else ""
 
 
 def phases_line(phases: dict[str, dict[str, Any]] | None) -> str:
@@ -44,10 +50,11 @@ def cpu_line(cpu: dict[str, Any] | None) -> str:
     if not cpu:
         return "CPU per request: not measured"
     per = ", ".join(f"{k} {v}" for k, v in cpu["per_process"].items())
+    why = "".join(f"; {cpu[k]}" for k in ("not_judged", "failed") if cpu.get(k))
     return (
         f"CPU ms per dispatched request at {cpu['offered_rate']:.0f}/s: {cpu['total']} "
         f"= system under test {cpu.get('service_total')} + harness {cpu.get('harness_total')}"
-        f" ({per})"
+        f" ({per}){why}"
     )
 
 
@@ -78,15 +85,16 @@ def table(result: dict[str, Any]) -> str:
         *([after_line(result)] if result.get("floor_after") else []),
         f"intake→first offer at the lowest rate over the floor: p50 ×{result['e2e_p50_over_floor']}"
         f", p99 ×{result['e2e_p99_over_floor']} (from the actual send: "
-        f"p99 ×{result['e2e_p99_over_floor_sent']})",
+        f"p99 ×{result['e2e_p99_over_floor_sent']}){_unserved(result, 'e2e')}",
         intake_line(result),
         phases_line(result.get("intake_phases_ms")),
         cpu_line(result["cpu_ms_per_request"]),
         *([goals.line(result["goals"])] if "goals" in result else []),
-        "latencies are open loop: from each request's scheduled time",
+        "latencies are open loop: from each request's scheduled time, over every request "
+        "planned (one not served counts as never: inf)",
         "",
         f"{'scenario':<24}{'wk':>3}{'offered/s':>10}{'rate/s':>9}{'count':>7}"
-        f"{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'miss':>6}",
+        f"{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'unsrv':>6}",
     ]
 
     def fmt(v: Any) -> str:
@@ -99,11 +107,11 @@ def table(result: dict[str, Any]) -> str:
         lines.append(
             f"{name[:24]:<24}{s['workers']:>3}{s['offered_rate']:>10.0f}{s['rate']:>9.1f}"
             f"{s['count']:>7}{fmt(s['p50_ms']):>10}{fmt(s['p99_ms']):>10}{fmt(s['max_ms']):>10}"
-            f"{s.get('missing', ''):>6}"
+            f"{s.get('unserved', ''):>6}"
         )
     lines.append("")
     lines.append(
-        f"throughput ceiling (p99 first offer < 1 s): 1 worker "
+        f"throughput ceiling (p99 first offer < 1 s, every request; 0: no rate held): 1 worker "
         f"{result['throughput_ceiling_rps_1_worker']} req/s, 2 workers "
         f"{result['throughput_ceiling_rps_2_workers']} req/s"
     )

@@ -20,6 +20,7 @@ def summarize(seconds: list[float]) -> dict[str, Any]:
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
+    """a / b (inf when a is: a percentile that fell on a request never served)."""
     if a is None or b is None or b <= 0:
         return None
     return round(a / b, 2)
@@ -37,7 +38,10 @@ def headline(
     intake_rate: float = 50.0,
 ) -> dict[str, Any]:
     """The run's figures of merit from its fixed-rate scenarios (issue 18): latencies open
-    loop (from each request's scheduled time), the `sent_` ones from the actual send.
+    loop (from each request's scheduled time), the `sent_` ones from the actual send, each
+    over every request planned (one never served counts as never: `e2e_load.NEVER`); beside
+    them how many of those requests were not served (`intake_unserved`, `e2e_unserved`: any
+    makes the figure's goal NOT met, `goals.py`).
 
     - intake (HTTP 202) p50/p99 at the fixed rate nearest `intake_rate`;
     - intake → first offer p99 over Kafka's produce → consume p99, at the lowest rate;
@@ -73,7 +77,16 @@ def headline(
         "e2e_p50_over_floor": ratio(base["p50_ms"], floor["p50_ms"]) if base else None,
         "e2e_p99_over_floor": ratio(base["p99_ms"], floor["p99_ms"]) if base else None,
         "e2e_p99_over_floor_sent": ratio(base["sent_p99_ms"], floor["p99_ms"]) if base else None,
+        # What the two figures' requests lost: not served at all (refused, unanswered,
+        # unsent, or no first offer) and of those, refused or unanswered / without an offer.
+        **_failures("intake", intake, ("unserved", "http_errors", "unsent")),
+        **_failures("e2e", base, ("unserved", "http_errors", "unsent", "missing")),
     }
+
+
+def _failures(prefix: str, s: dict[str, Any] | None, counts: tuple[str, ...]) -> dict[str, Any]:
+    """`s`'s counts of failed requests as `prefix_name` (None: not measured)."""
+    return {f"{prefix}_{c}": (s.get(c) if s else None) for c in counts}
 
 
 GC_FIGURES = (

@@ -196,6 +196,13 @@ class BenchSteps:
             else:
                 self.servers[name] = found
 
+    def cpu_groups(self) -> set[str]:
+        """The process groups a CPU figure needs: every worker started, the API, the broker,
+        PostgreSQL, and the harness (this process and its receiver thread). One not read
+        leaves the totals unjudged (`e2e_cpu.cpu_ms_per_request`), not low."""
+        workers = {w.name for w in self.stack.workers()}
+        return {"api", "broker", "postgresql", "load_generator", "receiver"} | workers
+
     def cpu_meter(self) -> CpuMeter:
         roots = dict(self.servers)
         for proc in self.stack.procs:
@@ -253,7 +260,8 @@ class BenchSteps:
         f = described[0]
         self.p.phase(
             f"{label}: {'sustainable' if ok else 'NOT sustainable'} "
-            f"(achieved {f['rate']}/s, p99 {f['p99_ms']} ms, missing {f['missing']})"
+            f"(achieved {f['rate']}/s, p99 {f['p99_ms']} ms, not served {f['unserved']} "
+            f"of {f['count']}: missing {f['missing']}, HTTP errors {f['http_errors']})"
         )
         await asyncio.sleep(1.0)
         return ok, described
@@ -262,7 +270,8 @@ class BenchSteps:
         self, client: httpx.AsyncClient, workers: int, known: list[tuple[float, bool]], start: float
     ) -> dict[str, Any]:
         """Highest sustainable offered rate: double from the best known good rate until a
-        failure, then bisect to within 10 %; at most `probes` probes."""
+        failure, then bisect to within 10 %; at most `probes` probes. 0 when a search (or
+        the fixed rates it starts from) ran and no rate held; None only when nothing ran."""
         lo = max((r for r, ok in known if ok), default=0.0)
         hi = min((r for r, ok in known if not ok and r > lo), default=None)
         probes: list[dict[str, Any]] = []
@@ -283,13 +292,23 @@ class BenchSteps:
                 break
         return {
             "workers": workers,
-            "rate": lo if lo else None,
+            "rate": lo if (probes or known) else None,
             "bracket": [lo, hi],
             "best_probe": best,
             "probes": [
                 {
-                    k: p[k]
-                    for k in ("offered_rate", "rate", "p50_ms", "p99_ms", "missing", "sustainable")
+                    k: p.get(k)
+                    for k in (
+                        "offered_rate",
+                        "rate",
+                        "p50_ms",
+                        "p99_ms",
+                        "served_only_p99_ms",
+                        "unserved",
+                        "missing",
+                        "http_errors",
+                        "sustainable",
+                    )
                 }
                 for p in probes
             ],

@@ -20,13 +20,17 @@ from typing import IO, Any
 
 from dispatcher.bench.machine_speed import python_ms
 from dispatcher.bench.match import summarise
+from dispatcher.bench.no_editable import DROP_EDITABLE_FINDERS
 
 _HERE = Path(__file__).resolve()
 _ROOT = _HERE.parents[2]
 _BATCH = 25
 
-# Load `bench/match.py` of this checkout by path, with ROOT's packages first on the path.
-_CHILD = """
+# Load `bench/match.py` of this checkout by path, with ROOT's packages first on the path,
+# and only ROOT's: a module its tree lacks is an ImportError (`no_editable`).
+_CHILD = (
+    DROP_EDITABLE_FINDERS
+    + """
 import importlib.util, sys
 sys.path.insert(0, sys.argv[1])
 spec = importlib.util.spec_from_file_location("bench_match_harness", sys.argv[2])
@@ -34,6 +38,7 @@ harness = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(harness)
 harness.serve()
 """
+)
 
 
 def resolve(rev: str) -> str:

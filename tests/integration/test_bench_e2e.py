@@ -82,7 +82,8 @@ def test_quick_bench_reports_sane_numbers(_stack_running: None) -> None:
     assert phone["p50_ms"] >= first["p50_ms"] * 0.5  # the push follows the event
 
     ceiling = result["throughput_ceiling_rps_1_worker"]
-    assert ceiling is None or ceiling > 0
+    # None: no search ran; 0: it ran and no rate held (a measurement, not a bound here).
+    assert ceiling is None or (isinstance(ceiling, int | float) and ceiling >= 0)
     assert result["ceiling_req_s_one_worker"] == ceiling
     # The goals, judged from this run's own figures.
     g = result["goals"]
