@@ -14,7 +14,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from dispatcher.api.auth import ensure_staff_scope, require_staff
+from dispatcher.api.auth import (
+    DB_RETRY_AFTER_S,
+    DB_UNAVAILABLE,
+    ensure_staff_scope,
+    require_staff,
+)
 from dispatcher.api.command_queue import send_command
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
@@ -139,6 +144,8 @@ async def upsert_helper(helper_id: Id, body: HelperIn, request: Request) -> Comm
     )
     profile = seal_profile(keyring(deps.settings), profile)  # the phone never travels plain
     command_id = await send_command(deps, UpsertHelper(profile=profile), profile.community_id)
+    if not profile.active:  # saved inactive: a deactivation
+        await _forget_off_roster(deps, profile.community_id, helper_id)
     return CommandAccepted(command_id=command_id)
 
 
@@ -148,7 +155,25 @@ async def deactivate_helper(community_id: Id, helper_id: Id, request: Request) -
     ensure_staff_scope(request, community_id)
     deps: ApiDeps = request.app.state.deps
     command_id = await send_command(deps, DeactivateHelper(helper_id=helper_id), community_id)
+    await _forget_off_roster(deps, community_id, helper_id)
     return CommandAccepted(command_id=command_id)
+
+
+async def _forget_off_roster(deps: ApiDeps, community_id: str, helper_id: str) -> None:
+    """What the API keeps that names or reaches the helper (their `roster_members` name,
+    their platform account), forgotten as a ledger's retirement forgets it. After the
+    command: a refused one leaves the helper as they were, and a failure here leaves them
+    deactivated with nothing usable (the login matches active helpers only)."""
+    try:
+        await RosterMembers(await deps.pool()).retire(community_id, [helper_id], deps.clock())
+    except DB_UNAVAILABLE as exc:
+        raise fail(
+            503,
+            "record_unavailable",
+            "the deactivation is queued but the helper's roster name and platform account "
+            f"are not erased yet ({type(exc).__name__}): repeat the request (it is safe)",
+            {"Retry-After": DB_RETRY_AFTER_S},
+        ) from exc
 
 
 # Kafka or PostgreSQL out of reach (TimeoutError is an OSError): an import may have queued

@@ -1,6 +1,7 @@
 """The roster's platform accounts, kept for the answer page's login (/l/me): after the
 platform names a user, which helper of the community that is. Written when staff upsert a
-helper or import a ledger (the same moment the UpsertHelper commands are queued)."""
+helper or import a ledger (the same moment the UpsertHelper commands are queued), and
+only while the helper is on the roster: an inactive profile's account is forgotten."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ async def remember(
         (
             p.helper_id,
             tokens.account_hashes(settings, community_id, p.platform_user_id)[0]
-            if p.platform_user_id
+            if p.platform_user_id and p.active
             else None,
         )
         for p in profiles
