@@ -31,6 +31,9 @@ class DispatchApp(faust.App):
     stop_drain_seconds: float = 5.0
     # Topics whose records are sent without linger: a step waits for them (faust_producer.py).
     prompt_topics: frozenset[str] = frozenset()
+    # Where the consumer reports records lost to retention (streams/faust_consumer.py): the
+    # worker's DeadLetterSink, once made.
+    dead_letter_sink: Any = None
 
     def _new_transport(self) -> TransportT:
         if not self.offset_fixes:

@@ -12,6 +12,12 @@ contiguous topics (`commands`, `events`) safe whatever the order:
   while Faust had the partition paused, come back in order);
 * gaps are never recorded on contiguous topics; an offset that re-reading never returns
   stops the worker (fail-stop: restarted, it resumes from the committed offset);
+* unless the partition's log start is above it: retention deleted those records (a worker
+  stopped for longer than the retention, or a record held unacknowledged that long), the
+  committed offset is out of range and aiokafka went on from the log start. No restart
+  brings them back (stopping would crash-loop the worker), so the range is reported as lost
+  (a critical log line, `dispatch_records_lost_to_retention_total`, a dead letter) and
+  reading goes on from the log start;
 * a commit never passes an unacknowledged offset.
 
 The overridden Faust sources are pinned by `tests/unit/test_faust_pins.py`.
@@ -19,9 +25,11 @@ The overridden Faust sources are pinned by `tests/unit/test_faust_pins.py`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
 from aiokafka import TopicPartition
@@ -30,12 +38,14 @@ from faust.transport.consumer import ensure_TP
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 
+from dispatcher.ops import metrics as ops_metrics
 from streams.faust_poll import SnapshotPollThread, current_assignment
-from streams.offsets import Admit, Hole, SeekGuard, commit_offset
+from streams.offsets import Admit, Hole, Lost, SeekGuard, commit_offset
 
 log = logging.getLogger(__name__)
 
 EXIT_OFFSET_HOLE = 70  # EX_SOFTWARE: the supervisor restarts the worker
+LETTER_TIMEOUT_SECONDS = 10.0
 
 
 def exit_on_hole(tp: TP, hole: Hole) -> None:
@@ -48,6 +58,18 @@ def exit_on_hole(tp: TP, hole: Hole) -> None:
     )
     logging.shutdown()
     os._exit(EXIT_OFFSET_HOLE)
+
+
+@dataclass(frozen=True)
+class LostRecords:
+    """What the dead-letter sink letters for a range lost to retention: its first offset,
+    no key and no payload (there is nothing left to keep)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: None = None
+    value: bytes = b""
 
 
 class ContiguousConsumer(aiokafka_driver.Consumer):
@@ -123,6 +145,8 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
             if tp in reseeked:
                 continue  # the rest of a batch read from the wrong position
             verdict = self.guard.admit(tp, tp.topic, message.offset)
+            if verdict is not Admit.DELIVER and await self._skip_lost(tp):
+                verdict = self.guard.admit(tp, tp.topic, message.offset)
             if verdict is Admit.DELIVER:
                 yield tp, message
                 continue
@@ -145,6 +169,53 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
                 await self.seek(tp, expected)
             except IllegalStateError:
                 self.guard.forget([tp])  # revoked meanwhile: its next owner reads it
+
+    async def _skip_lost(self, tp: TP) -> bool:
+        """Whether the records from the expected offset on were deleted by retention; if so
+        they are reported, and the guard and the committed offset move to the log start
+        (else the first acknowledgement there would never be committable)."""
+        start = await self._log_start(tp)
+        lost = None if start is None else self.guard.log_start(tp, start)
+        if lost is None:
+            return False
+        self._committed_offset[tp] = lost.end
+        await self._report_lost(tp, lost)
+        return True
+
+    async def _log_start(self, tp: TP) -> int | None:
+        try:
+            starts = await self.earliest_offsets(tp)
+        except Exception:  # unknown: the gap stays a gap (re-read, a hole if it lasts)
+            log.warning(
+                "%s[%s]: could not read the log start", tp.topic, tp.partition, exc_info=True
+            )
+            return None
+        return starts.get(tp)
+
+    async def _report_lost(self, tp: TP, lost: Lost) -> None:
+        reason = (
+            f"lost to retention: offsets {lost.first}..{lost.end - 1} ({lost.count} records) "
+            "deleted before the worker's group committed them"
+        )
+        log.critical(
+            "records lost to retention on %s[%s]: offsets %s..%s (%s records) were deleted "
+            "before the group committed them; going on from the log start, %s",
+            tp.topic,
+            tp.partition,
+            lost.first,
+            lost.end - 1,
+            lost.count,
+            lost.end,
+        )
+        ops_metrics.METRICS.records_lost_to_retention.labels(tp.topic).inc(lost.count)
+        sink = getattr(self.app, "dead_letter_sink", None)
+        if sink is None:
+            return
+        letter = LostRecords(tp.topic, tp.partition, lost.first)
+        try:  # the sink logs its own failures; a send stuck on the broker must not stall this
+            await asyncio.wait_for(sink.send(letter, reason, "process"), LETTER_TIMEOUT_SECONDS)
+        except TimeoutError:
+            log.error("dead letter of the records lost on %s[%s] not sent", tp.topic, tp.partition)
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         if self._contiguous(tp):

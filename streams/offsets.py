@@ -8,7 +8,9 @@ has not processed. Three rules follow:
 * a record above the next expected offset is never delivered: the consumer seeks back and
   reads again from the expected one (faust-streaming #596: delivering it let the consumer
   record the offsets in between as a gap and commit over them);
-* if re-reading keeps skipping an offset, the record is gone: the worker must stop;
+* if re-reading keeps skipping an offset still in the log, the record is gone: the worker
+  must stop; records below the partition's log start were deleted by retention and can never
+  be read: they are reported as lost and reading goes on from the log start;
 * a commit never passes an offset that was not acknowledged (faust #606: `_new_offset`
   committed over a single missing head offset).
 """
@@ -35,6 +37,19 @@ class Hole:
     got: int
 
 
+@dataclass(frozen=True)
+class Lost:
+    """Offsets `first` .. `end` - 1, deleted (by retention) before this group committed them;
+    `end` is the partition's log start, the first offset still kept."""
+
+    first: int
+    end: int
+
+    @property
+    def count(self) -> int:
+        return self.end - self.first
+
+
 @dataclass
 class SeekGuard(Generic[TP]):
     """Per partition of a contiguous topic: the next expected offset.
@@ -43,8 +58,10 @@ class SeekGuard(Generic[TP]):
     fetched before a seek, delivered after it; a record Faust drained from aiokafka and dropped
     while its partition was paused): the consumer seeks back to the expected offset and drops
     it. If re-reading keeps skipping the same offset (`max_reseeks` times without progress),
-    the records are really gone (e.g. deleted by retention): that is a hole, and the worker
-    must stop rather than go on without them.
+    the records are really gone: that is a hole, and the worker must stop rather than go on
+    without them. Unless the expected offset is below the partition's log start (`log_start`):
+    retention deleted those records, no restart brings them back, so stopping would only
+    crash-loop the worker; they are reported as lost instead.
     """
 
     contiguous_topics: frozenset[str] = frozenset()
@@ -72,6 +89,19 @@ class SeekGuard(Generic[TP]):
         if expected is None or offset + 1 > expected:
             self._expected[tp] = offset + 1
         return Admit.DELIVER  # the next one, or a replay below it (processing is idempotent)
+
+    def log_start(self, tp: TP, start: int) -> Lost | None:
+        """The partition's earliest kept offset is `start` (asked when a record came above the
+        expected offset). Records below it were deleted and can never be read: when the
+        expected offset is below it, the expected offset moves to `start` and the deleted range
+        is returned, to be reported. At or above it nothing changes: a record there that
+        re-reading never returns is still a hole."""
+        expected = self._expected.get(tp)
+        if expected is None or expected >= start:
+            return None
+        self._expected[tp] = start
+        self._reseeks.pop(tp, None)
+        return Lost(expected, start)
 
     def expected(self, tp: TP) -> int | None:
         return self._expected.get(tp)

@@ -73,6 +73,7 @@ def build_worker(
     rt.state.core.party_first = rt.party_first
     rt.state.core.communities = rt.communities
     sink = DeadLetterSink(rt.dead_letters, rt.stats, clock)
+    app.dead_letter_sink = sink  # the consumer's report of records lost to retention
     config = ConfigAgent(settings, clock, sink=sink)
     plan_sets = scaled_plan_sets(settings.plan_time_scale)
 

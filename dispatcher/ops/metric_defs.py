@@ -62,6 +62,7 @@ class DispatchMetrics:
     notification_failures: Counter
     notification_seconds: Histogram
     consumer_lag: Gauge
+    records_lost_to_retention: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> DispatchMetrics:
@@ -174,6 +175,12 @@ class DispatchMetrics:
                 "dispatch_consumer_lag_messages",
                 "Messages in Kafka not yet committed by this worker, per assigned partition",
                 ["topic", "partition"],
+                registry=r,
+            ),
+            records_lost_to_retention=Counter(
+                "dispatch_records_lost_to_retention",
+                "Records deleted by retention before this worker's group processed them",
+                ["topic"],
                 registry=r,
             ),
         )
