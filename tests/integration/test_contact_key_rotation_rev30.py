@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
-from typing import Any
 
 import httpx
 import pytest
 
 from dispatcher.helper_ids import id_key, keyed_helper_id
 from dispatcher.maintenance.helper_table import read_helper_states
-from dispatcher.sealing import helper_detail, helper_name, helper_phone, keyring
+from dispatcher.sealing import keyring
 from dispatcher.settings import Settings
 from dispatcher.testing.stack import LocalStack
 from schemas.helpers import HelperProfile
+from tests.support.helper_contact import opened, reseal
 from tests.support.waiting import eventually
 
 C = "comm-key-rotation"
@@ -36,28 +34,9 @@ ROTATED = {"DISPATCH_CONTACT_KEY": K2, "DISPATCH_CONTACT_KEYS_PREVIOUS": json.du
 DROPPED = {"DISPATCH_CONTACT_KEY": K2, "DISPATCH_CONTACT_KEYS_PREVIOUS": "[]"}
 
 
-def reseal(stack: LocalStack, *args: str) -> tuple[int, dict[str, Any]]:
-    """`reseal-helpers` as an operator runs it: its exit status and its report."""
-    done = subprocess.run(
-        [sys.executable, "-m", "dispatcher", "reseal-helpers", *args],
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.stdout, done.stderr[-2000:]
-    return done.returncode, json.loads(done.stdout)
-
-
 async def stored_profile(settings: Settings, helper_id: str) -> HelperProfile | None:
     states = await read_helper_states(settings)
     return next((s.profile for s in states if s.helper_id == helper_id), None)
-
-
-def opened(settings: Settings, profile: HelperProfile) -> tuple[str | None, str, str | None]:
-    ring = keyring(settings)
-    detail = helper_detail(ring, profile)
-    return helper_phone(ring, profile), helper_name(ring, profile), detail.platform_user_id
 
 
 @pytest.fixture(scope="module")
