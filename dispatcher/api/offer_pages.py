@@ -414,6 +414,8 @@ async def act_on_offer(
     deps: ApiDeps = request.app.state.deps
     deps.limiter.check(("helper", wanted.helper_id), 20, 10, "helper")
     pool = await deps.pool()
+    if (beyond := await _beyond_team(pool, wanted, team)) is not None:
+        return beyond
     command = await _command_json(deps, pool, wanted, community_id, team)
     first, use = await oo.claim(pool, replace(wanted, command=command))
     # The first press sends; so does one finding the link used but its command not known to
@@ -441,6 +443,26 @@ async def act_on_offer(
     if ours and use.action == "accept":
         set_view_cookie(request, deps, use.offer_id, use.helper_id, answer)
     return answer
+
+
+async def _beyond_team(
+    pool: asyncpg.Pool, use: oo.LinkUse, team: TeamChoice
+) -> HTMLResponse | None:
+    """A count (the form from before names) above the team's size as its offer recorded
+    it is refused (422), acting on nothing: the leader would hold slots nobody fills.
+    Named members are the core's to check, one by one."""
+    if team.member_ids or team.members <= 1:
+        return None
+    known = await read_offers.team_of(pool, use.offer_id)
+    if known is None or team.members <= known[1]:
+        return None  # not recorded yet: the core decides
+    return page(
+        "人数超过队伍人数",
+        f"<p>您的队伍共{known[1]}人，这次最多去{known[1]}位（含您自己）。"
+        "请改正人数，再提交一次。</p>",
+        tone="bad",
+        status_code=422,
+    )
 
 
 async def _command_json(

@@ -1,0 +1,108 @@
+"""Attacks on a team leader's accept found by review 31 (regteams), through the real parts:
+a count of members above the team's size (the form from before names) would hold slots
+nobody fills."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+
+from dispatcher.testing.push_receiver import PushReceiver
+from dispatcher.testing.stack import LocalStack
+from tests.support import builders
+from tests.support.links import offer_path
+from tests.support.waiting import eventually
+
+STAFF = {"Authorization": "Bearer dev-staff-token"}
+CSV = "text/csv; charset=utf-8"
+SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OQ=="
+A = "f4-team"
+HEADER = "编号,姓名,电话,小区编号,小区,网格,楼栋,技能,党员,职务,团队\n"
+ROSTER = HEADER + (
+    "f4-leader,陈队长,13800000401,c1,图强小区,g1,5号楼,搬运,否,志愿者,帮帮团(队长)\n"
+    "f4-m1,吴师傅,13800000402,c1,图强小区,g1,5号楼,搬运,否,志愿者,帮帮团\n"
+    "f4-m2,赵师傅,13800000403,c1,图强小区,g1,7号楼,搬运,否,志愿者,帮帮团\n"
+)
+
+
+@pytest.fixture(scope="module")
+async def phones(stack: LocalStack) -> AsyncIterator[PushReceiver]:
+    async with PushReceiver() as receiver:
+        endpoint = {"name": "default", "kind": "webhook", "url": receiver.url("/phones")}
+        stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps([{**endpoint, "secret": SECRET}])
+        stack.start_worker()
+        await stack.start_api()
+        stack.extra_env.pop("DISPATCH_PUSH_ENDPOINTS")
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
+            r = await client.post(
+                f"/v1/admin/communities/{A}/roster",
+                content=ROSTER.encode(),
+                headers={**STAFF, "content-type": CSV},
+            )
+            assert r.status_code == 200 and r.json()["imported"] == 3, r.text
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+async def api(stack: LocalStack, phones: PushReceiver) -> LocalStack:
+    return stack
+
+
+async def offer_of(db: asyncpg.Connection, rid: str, helper: str, team: bool = False) -> str:
+    """The offer to `helper` on the request, once recorded (the team offer with `team`)."""
+    q = "SELECT offer_id FROM offers WHERE request_id = $1 AND helper_id = $2 AND team_id IS " + (
+        "NOT NULL" if team else "NULL"
+    )
+
+    async def offer() -> str | None:
+        return await db.fetchval(q, rid, helper)  # type: ignore[no-any-return]
+
+    return await eventually(offer, what=f"the offer to {helper}")
+
+
+async def team_request(
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection, slots: int
+) -> tuple[str, str]:
+    """A request in the leader's building needing `slots`; (its id, the leader's link)."""
+    body = builders.request(
+        A,
+        source=None,
+        place=builders.place(A, building="b5"),
+        urgency="normal",
+        category="carrying",
+        skills=["carrying"],
+        helpers_needed=slots,
+    )
+    r = await client.post("/v1/requests", json=body, headers=STAFF)
+    assert r.status_code == 202, r.text
+    rid = str(r.json()["request_id"])
+    oid = await offer_of(db, rid, "f4-leader", team=True)
+    return rid, offer_path(api, A, rid, oid, "f4-leader")
+
+
+async def test_a_count_above_the_team_size_is_refused_and_holds_nothing(
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    rid, path = await team_request(api, client, db, 6)
+    assert "共3人" in (await client.get(path)).text
+    answer = await client.post(path, data={"members": "6"})  # no `named`: the old form
+    assert answer.status_code == 422 and "最多去3位" in answer.text, answer.text
+    assert await db.fetchval("SELECT count(*) FROM assignments WHERE request_id = $1", rid) == 0
+    # Acting on nothing: the link still takes a count the team has.
+    answer = await client.post(path, data={"members": "3"})
+    assert answer.status_code == 200, answer.text
+
+    async def held() -> list[tuple[str, int]] | None:
+        rows = await db.fetch(
+            "SELECT helper_id, helpers_assigned FROM assignments JOIN requests USING "
+            "(request_id) WHERE request_id = $1",
+            rid,
+        )
+        return [(r["helper_id"], r["helpers_assigned"]) for r in rows] or None
+
+    assert await eventually(held, what="the leader assigned") == [("f4-leader", 3)]
+    assert await db.fetchval("SELECT status FROM requests WHERE request_id = $1", rid) == "open"
