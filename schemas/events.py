@@ -388,6 +388,8 @@ RejectReason = Literal[
     "already_offered",  # the team (or its leader) holds an offer on this request already
     "not_a_team_member",  # a leader named someone not an active member of the offered team
     "already_assigned",  # a leader named a member who is (or was) assigned to the request
+    "member_declined",  # a leader named a member who declined this request
+    "member_unavailable",  # a leader named a member who is away or busy
 ]
 
 

@@ -26,6 +26,7 @@ from dispatcher.api.errors import fail
 from dispatcher.api.models import Body, CommandAccepted, PlaceIn
 from dispatcher.api.platform_login import accounts as platform_accounts
 from dispatcher.api.roster_import import import_roster
+from dispatcher.record.edge import phone_keys
 from dispatcher.record.edge.roster_members import RosterMembers
 from dispatcher.record.read.helpers import helpers_elsewhere
 from dispatcher.roster.ledger import RosterFileError, RosterPlace
@@ -142,7 +143,11 @@ async def upsert_helper(helper_id: Id, body: HelperIn, request: Request) -> Comm
     await platform_accounts.remember(
         await deps.pool(), deps.settings, profile.community_id, [profile], deps.clock()
     )
-    profile = seal_profile(keyring(deps.settings), profile)  # the phone never travels plain
+    ring = keyring(deps.settings)
+    if profile.active:  # and the phone's digest a sign-up's approval compares
+        keys = [(helper_id, ring.phone_key(profile.phone))]
+        await phone_keys.remember(await deps.pool(), profile.community_id, keys, deps.clock())
+    profile = seal_profile(ring, profile)  # the phone never travels plain
     command_id = await send_command(deps, UpsertHelper(profile=profile), profile.community_id)
     if not profile.active:  # saved inactive: a deactivation
         await _forget_off_roster(deps, profile.community_id, helper_id)

@@ -8,11 +8,17 @@ applied once). Should the API die between the claim and Kafka's ack, the use sta
 command unacknowledged: the next press sends that very command again (a team leader's
 members included) and so does the unrecorded sweeper when enabled. Only a use whose command
 Kafka acknowledged is answered "received, confirming…" (202) while the worker decides.
+
+A team leader's accept the core refused for one member (not in the team, assigned already,
+declined, away or busy: `MEMBER_REFUSALS`) did nothing, so the link is reopened for the
+leader to choose again; each such try is a command of its own (`_attempt`). Any other
+outcome stays the link's one answer.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs
@@ -241,6 +247,10 @@ async def _confirmation(
     use = await oo.recorded_use(pool, checked.use_key)
     if use is not None:  # already answered: show what happened (reading only)
         outcome = await oo.settle(pool, use, timeout=0)
+        if outcome == "refused" and (
+            again := await _member_refused(pool, use, request.url.path, checked.community_id)
+        ):
+            return again
         if outcome is None and not use.queued:  # cut off before Kafka's ack: press again
             return page(
                 "回复尚未送达",
@@ -278,11 +288,12 @@ async def _confirmation(
         members = (
             await read_team.active_members(pool, checked.community_id, team[0]) if team else []
         )
+        out = await read_team.not_to_sign_up(pool, use.request_id) if members else set()
         body = (
             "<p>附近邻居需要帮助。确认前往后，您会看到求助人的联系方式和具体位置。</p>"
             + _summary_facts(summary)
             + (
-                team_form(action, team, summary, members, use.helper_id)
+                team_form(action, team, summary, members, use.helper_id, out)
                 if team
                 else button_form(action, "我可以去帮忙")
             )
@@ -335,10 +346,12 @@ def team_form(
     summary: RequestSummary | None,
     members: list[TeamMember],
     leader_id: str,
+    out: Collection[str] = (),
 ) -> str:
     """A team offer: the leader ticks who goes with them (the team's active members,
     the first ones by the ledger's order ticked, as many as the request still needs);
-    each ticked member gets an assignment of their own."""
+    each ticked member gets an assignment of their own. Members `out` (assigned to the
+    request or declined it: the core would refuse the whole accept) are not listed."""
     name, size = team
     open_slots = (
         max(1, summary.helpers_needed - summary.helpers_assigned) if summary is not None else 1
@@ -351,10 +364,14 @@ def team_form(
             f'max="{size}" value="{min(size, open_slots)}"></label>'
             '<button type="submit">我们队可以去帮忙</button></form>'
         )
-    boxes = "".join(
-        f'<label><input type="checkbox" name="member" value="{e(m.helper_id)}"'
-        f"{' checked' if k < open_slots - 1 else ''}> {e(m.name or m.helper_id)}</label>"
-        for k, m in enumerate(others)
+    free = [m for m in others if m.helper_id not in out]
+    boxes = (
+        "".join(
+            f'<label><input type="checkbox" name="member" value="{e(m.helper_id)}"'
+            f"{' checked' if k < open_slots - 1 else ''}> {e(m.name or m.helper_id)}</label>"
+            for k, m in enumerate(free)
+        )
+        or "<p>其他队员这次都已接下或已婉拒，您可以自己去。</p>"
     )
     return (
         f'<form method="post" action="{e(action)}"><p>您是{e(name)}的负责人（共{size}人）。'
@@ -416,6 +433,7 @@ async def act_on_offer(
     pool = await deps.pool()
     if (beyond := await _beyond_team(pool, wanted, team)) is not None:
         return beyond
+    wanted = await _attempt(pool, wanted)
     command = await _command_json(deps, pool, wanted, community_id, team)
     first, use = await oo.claim(pool, replace(wanted, command=command))
     # The first press sends; so does one finding the link used but its command not known to
@@ -431,10 +449,15 @@ async def act_on_offer(
     # Only the request that queued the command gets the view cookie; a repeat POST from
     # elsewhere (a forwarded link) sees the outcome without the contact.
     may_see = ours or identified or _may_see(request, deps, use)
+    outcome = await oo.settle(pool, use)
+    if outcome == "refused" and (
+        again := await _member_refused(pool, use, request.url.path, community_id)
+    ):
+        return again
     answer = await _outcome_page(
         deps,
         use,
-        await oo.settle(pool, use),
+        outcome,
         may_see=may_see,
         via="accept" if ours else "revisit",
         community_id=community_id,
@@ -443,6 +466,49 @@ async def act_on_offer(
     if ours and use.action == "accept":
         set_view_cookie(request, deps, use.offer_id, use.helper_id, answer)
     return answer
+
+
+# The core's refusals of a leader's accept for one member (its `detail`), what the leader
+# is told of that member; nothing was done, so they may choose again.
+MEMBER_REFUSALS = {
+    "not_a_team_member": "不是本队可以报名的队员",
+    "already_assigned": "已经接下了这次求助",
+    "member_declined": "已婉拒这次求助",
+    "member_unavailable": "目前外出或忙碌",
+}
+
+
+async def _attempt(pool: asyncpg.Pool, use: oo.LinkUse) -> oo.LinkUse:
+    """The use with this try's command id: the link's own at first, a new one after each
+    member refusal (the refused command stays the core's and the read model's answer to
+    its try; two presses of one try still make one command)."""
+    if use.action != "accept":
+        return use
+    tries = await read_offers.refusals(pool, use.request_id, use.offer_id, MEMBER_REFUSALS)
+    return replace(use, command_id=oo.command_id_for(f"{use.use_key}#{tries}")) if tries else use
+
+
+async def _member_refused(
+    pool: asyncpg.Pool, use: oo.LinkUse, action: str, community_id: str
+) -> HTMLResponse | None:
+    """A leader's accept refused for one member: the link reopened, and why, to choose
+    again; None for any other refusal (the link's answer stays). Also on opening the link:
+    the refusal is often first seen on the "confirming" page's refresh."""
+    found = await read_offers.rejection(pool, use.command_id) if use.action == "accept" else None
+    if found is None or found[0] not in MEMBER_REFUSALS or not found[1]:
+        return None
+    reason, member = found
+    await link_uses.reopen(pool, use.use_key, use.command_id)
+    team = await read_offers.team_of(pool, use.offer_id)
+    members = await read_team.active_members(pool, community_id, team[0]) if team else []
+    names = {m.helper_id: m.name for m in members}
+    return page(
+        "无法处理",
+        f"<p>{e(names.get(member) or member)}{MEMBER_REFUSALS[reason]}，这次不能由您报名。"
+        "其他队员都还没有报名。请重新勾选同去的队员，再提交一次。</p>"
+        f'<p><a href="{e(action)}">重新选择</a></p>',
+        tone="warn",
+    )
 
 
 async def _beyond_team(

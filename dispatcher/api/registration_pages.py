@@ -4,7 +4,10 @@ for staff of that community (dispatcher/api/registrations.py). Nothing reaches t
 from here: only a staff approval sends the command.
 
 The phone is personal: it goes into the pending sign-up (PostgreSQL, cleared once decided)
-and into the helper id only through the keyed hash; never into a log or a page.
+and into the helper id only through the keyed hash; never into a log or a page. Every
+sign-up is kept and answered alike, a second for the same phone too: the page tells
+nobody whether a number is signed up already, and whoever typed a neighbour's number
+first holds no place of theirs (staff see how many sign-ups share a phone).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dispatcher.helper_ids import id_key, keyed_helper_id
 from dispatcher.record.edge import registrations
 from dispatcher.roster.cells import PHONE
 from dispatcher.roster.places import building, compound_id_for
+from dispatcher.sealing import keyring
 from schemas.helpers import HelperProfile
 from schemas.places import PlacePath
 from schemas.text import unstorable
@@ -135,11 +139,10 @@ async def join(request: Request, token: str = Token) -> HTMLResponse:
         skills=skills or (Skill.GENERAL,),
         channels=(channel,) if channel else (),
     )
-    created = await registrations.submit(
-        await deps.pool(), profile, channel, claims.nonce, deps.clock()
+    phone_key = keyring(deps.settings).phone_key(phone)
+    await registrations.submit(
+        await deps.pool(), profile, channel, claims.nonce, deps.clock(), phone_key
     )
-    if created is None:
-        return page("已经提交过了", "<p>您的报名正在等待社区审核，无需重复提交。</p>", tone="warn")
     return page(
         "已提交，谢谢您！",
         "<p>正在等待社区审核。审核通过后，您会收到一条欢迎消息，里面有您的个人页面链接。</p>",

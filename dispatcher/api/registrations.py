@@ -15,6 +15,11 @@ press again. Unlike the links' claims (an outbox row, offer_pages.py), nothing w
 re-sent here: the sign-up's profile, with the phone, is not kept for a sweeper, and staff
 decisions are rare enough that holding a connection through the Kafka wait costs nothing.
 The concurrent second decision waits on the row's lock, then finds it decided (409).
+
+One phone is one helper: an approval is refused (409) when the sign-up's person is on the
+roster already, by its keyed id or by its phone's digest under another id (a ledger row's
+编号: two ids would take two offers and fill two slots). The approved helper's digest is
+kept (`helper_phone_keys`) like the ledger's.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
+import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
@@ -32,7 +38,7 @@ from dispatcher.api.errors import fail
 from dispatcher.api.invites import invite_token, invite_url
 from dispatcher.api.models import Body
 from dispatcher.api.staff_accounts import StaffAccount
-from dispatcher.record.edge import registrations
+from dispatcher.record.edge import phone_keys, registrations
 from dispatcher.sealing import keyring, seal_profile
 from schemas.commands import UpsertHelper
 from schemas.helper_messages import WelcomeHelper
@@ -118,9 +124,32 @@ async def _decide(
         if found is None:
             raise fail(409, "already_decided", "this sign-up was decided already")
         if approve:
+            key = await _phone_not_on_roster(conn, deps, found)
             await _welcome(deps, found, community_id)
+            await phone_keys.remember(conn, community_id, [(found.helper_id, key)], deps.clock())
         await registrations.forget(conn, registration_id)
     return Decision(registration_id=registration_id, status=status, helper_id=found.helper_id)
+
+
+async def _phone_not_on_roster(
+    conn: asyncpg.Connection, deps: ApiDeps, found: registrations.Pending
+) -> str | None:
+    """The sign-up's phone digest; 409 (the claim rolled back) when a helper of the
+    community has this phone under another id."""
+    key = keyring(deps.settings).phone_key(found.profile.phone)
+    if key is None:
+        return None
+    others = [
+        h for h in await phone_keys.holders(conn, found.community_id, key) if h != found.helper_id
+    ]
+    if others:
+        raise fail(
+            409,
+            "already_in_roster",
+            f"this phone is helper {others[0]}'s already: reject this sign-up, or send them"
+            " a welcome",
+        )
+    return key
 
 
 async def _welcome(deps: ApiDeps, found: registrations.Pending, community_id: str) -> None:

@@ -30,6 +30,7 @@ from dispatcher.api.producer import CommandSink, KafkaCommandSink
 from dispatcher.clock import utcnow
 from dispatcher.helper_ids import keyed_profile
 from dispatcher.record.db import Db
+from dispatcher.record.edge import phone_keys
 from dispatcher.record.edge.roster_members import RosterMembers
 from dispatcher.record.read.helpers import helpers_elsewhere
 from dispatcher.roster.ledger import ParsedRoster, RosterFileError, RosterPlace
@@ -138,6 +139,9 @@ async def import_roster(
     upserts = [UpsertHelper(profile=seal_profile(ring, p)) for p in profiles]
     if db is not None:  # the platform accounts the answer page's login looks up
         await platform_accounts.remember(db, settings, community_id, profiles, now)
+        # and the phones' digests a sign-up's approval compares (one phone, one helper)
+        keys = [(p.helper_id, ring.phone_key(p.phone) if p.active else None) for p in profiles]
+        await phone_keys.remember(db, community_id, keys, now)
     report.imported = await send_commands(settings, sink, community_id, upserts, now, progress)
     report.committed = True
     if welcome:  # after the upserts (same key, so in order); the welcomed are skipped

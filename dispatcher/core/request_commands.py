@@ -26,7 +26,7 @@ from dispatcher.core.ladder import (
     top_up,
 )
 from dispatcher.core.load import accepted, declined, no_answer, withdrew
-from dispatcher.core.team_members import assign_members, check_members
+from dispatcher.core.team_members import assign_members, check_members, team_count
 from dispatcher.core.trusted import share_fields_sets, trusted, updated
 from schemas.commands import (
     AcceptOffer,
@@ -216,9 +216,10 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
                 detail=bad[1],
             )
             return None
-    # A team's leader takes as many of the need's open slots as members come (n <= open):
-    # named members each their own, else (commands from before names) the leader all.
-    slots = d.free_slots(need_index, body.members)
+    # A team's leader takes as many of the need's open slots as members come (no more than
+    # are open, nor than the team has): named members each their own, else (commands from
+    # before names) the leader all.
+    slots = d.free_slots(need_index, team_count(fx, d.spec.community_id, offer, body.members))
     slot = slots[0]
     d.set_offer(i, status=OfferStatus.ACCEPTED, closed_at=fx.now)
     leader = share_fields_sets(  # kept in the request's record

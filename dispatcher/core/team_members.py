@@ -4,8 +4,12 @@ after the leader's.
 
 The leader names members; the core trusts none of it: every name must be an active
 member of the offered team in the request's community, someone else than the leader and
-the requester, named once, and never assigned to this request before (a member who
-withdrew stays withdrawn). One bad name refuses the whole accept, so nothing is half done.
+the requester, named once, never assigned to this request before (a member who withdrew
+stays withdrawn), not one who declined it, and not away or busy (the waves would not
+offer them either; a name is no consent). One bad name refuses the whole accept, so
+nothing is half done: each refusal names the member and why, so the leader can choose
+again. A count without names (commands from before) holds no more slots than the team
+has (`team_count`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ def check_members(
     """Why these names cannot go (reason, the first bad name), or None when all can."""
     seen = {offer.helper_id}
     ever_assigned = {a.helper_id for a in d.assignments}
+    declined = {o.helper_id for o in d.offers if o.status is OfferStatus.DECLINED}
     for helper_id in member_ids:
         helper = fx.helper(helper_id)
         if (
@@ -50,8 +55,31 @@ def check_members(
             return "not_a_team_member", helper_id
         if helper_id in ever_assigned:
             return "already_assigned", helper_id
+        if helper_id in declined:
+            return "member_declined", helper_id
+        if helper.away or helper.busy:
+            return "member_unavailable", helper_id
         seen.add(helper_id)
     return None
+
+
+def team_count(fx: Effects, community_id: str, offer: OfferRecord, members: int) -> int:
+    """How many slots a leader's accept may hold: a count without names (commands from
+    before) no more than the team has: its active members in the community and the leader,
+    counted as the offer's `team_size` is. Named members are checked one by one
+    (`check_members`), so their count never exceeds it."""
+    if members <= 1 or offer.team_id is None:
+        return members
+    team = offer.team_id
+    others = sum(
+        1
+        for e in fx.state.index.entries.values()
+        if e.active
+        and e.community_id == community_id
+        and team in e.teams
+        and e.helper_id != offer.helper_id
+    )
+    return min(members, 1 + others)
 
 
 def signed_up(load: HelperLoad, today: date) -> HelperLoad:

@@ -30,6 +30,7 @@ def reopened_after_quiet_hours() -> tuple[World, datetime]:
     w = World()
     w.state.plans = DEFAULT_PLANS
     person(w, "leader", building="9", leads_teams=("T",))
+    person(w, "member", building="9", teams=("T",))  # a team of two: may go for two
     for hid, building in NEIGHBOURS.items():
         w.helper(hid, building=building)
     w.state.communities = {COMMUNITY: quiet("19:00", "07:00")}

@@ -33,6 +33,7 @@ def _held_with_a_called_team(world: World) -> None:
     """A chore for two held at 20:00 until 07:00; staff call a team (leader far away)
     onto it; three neighbours in the requester's building would take it."""
     person(world, "leader", building="9", leads_teams=(TEAM,))
+    person(world, "member", building="9", teams=(TEAM,))  # a team of two: may go for two
     for hid in ("n1", "n2", "n3"):
         world.helper(hid)
     world.state.communities = {COMMUNITY: quiet("19:00", "07:00")}

@@ -7,6 +7,7 @@
 | `api_idempotency`, `api_webhook_ids` (bot retries and replays) | `bot_calls` |
 | `api_group_threads`, `api_group_posts` (groups that asked, their posts) | `group_threads` |
 | `roster_members` (who earlier ledgers listed) | `roster_members` |
+| `helper_phone_keys` (roster helpers' phone digests: one phone, one helper) | `phone_keys` |
 | `households` (households, their tags and contact cards) | `households` |
 | `staff_audit`, `contact_views` (who saw or did what) | `audit` |
 | `platform_logins` (chat-platform logins for offer links, one-time codes) | `platform_logins` |

@@ -71,6 +71,17 @@ async def release(db: Db, use_key: str) -> None:
     await db.execute("DELETE FROM api_link_uses WHERE use_key = $1 AND outcome IS NULL", use_key)
 
 
+async def reopen(db: Db, use_key: str, command_id: str) -> None:
+    """Forget an answer the core refused without doing anything (a team leader named a
+    member who may not go): the link takes a new answer. Only that answer's row: a newer
+    one (another command id) stays."""
+    await db.execute(
+        "DELETE FROM api_link_uses WHERE use_key = $1 AND command_id = $2 AND outcome = 'refused'",
+        use_key,
+        command_id,
+    )
+
+
 async def recorded(db: Db, use_key: str) -> LinkUse | None:
     row = await db.fetchrow(f"SELECT {_COLUMNS} FROM api_link_uses WHERE use_key = $1", use_key)
     return LinkUse(**dict(row)) if row is not None else None

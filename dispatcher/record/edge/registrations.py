@@ -1,5 +1,7 @@
 """Pending self-registrations (`helper_registrations`): written by the API's join page,
-decided by staff. The profile (with the phone) is kept only while a sign-up is pending."""
+decided by staff. The profile (with the phone) and the phone's digest are kept only while
+a sign-up is pending. Every sign-up is kept, several for one phone too: staff see how many
+share it (by its last four digits) and choose."""
 
 from __future__ import annotations
 
@@ -20,17 +22,23 @@ class Pending:
 
 
 async def submit(
-    db: Db, profile: HelperProfile, channel: str | None, nonce: str, now: datetime
-) -> str | None:
-    """The new sign-up's id, or None when this person already has one pending."""
+    db: Db,
+    profile: HelperProfile,
+    channel: str | None,
+    nonce: str,
+    now: datetime,
+    phone_key: str | None,
+) -> str:
+    """The new sign-up's id (a second for the same phone is kept as well: the first may be
+    someone else's, who typed this number)."""
     rid = str(uuid.uuid4())
     place = profile.place
     inserted = await db.fetchval(
         """
         INSERT INTO helper_registrations (registration_id, community_id, helper_id,
-            display_name, building_name, skills, channel, profile, invite_nonce, created_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)
-        ON CONFLICT (helper_id) WHERE status = 'pending' DO NOTHING
+            display_name, building_name, skills, channel, profile, invite_nonce, created_at,
+            phone_key)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)
         RETURNING registration_id
         """,
         rid,
@@ -43,18 +51,30 @@ async def submit(
         profile.model_dump_json(),
         nonce,
         now,
+        phone_key,
     )
-    return str(inserted) if inserted else None
+    return str(inserted)
 
 
 async def listed(db: Db, community_id: str, status: str) -> list[Row]:
-    """What staff see: no phone, no profile."""
+    """What staff see: no profile, no phone but its last four digits while pending, how
+    many pending sign-ups share it (same phone, same keyed id), and whether the person is
+    a helper already (by id, or by phone under another id: a ledger's 编号)."""
     rows = await db.fetch(
         """
         SELECT registration_id, helper_id, display_name, building_name, skills, channel,
                status, created_at, decided_at, decided_by,
+               right(profile->>'phone', 4) AS phone_tail,
+               (SELECT count(*) FROM helper_registrations o
+                WHERE o.community_id = r.community_id AND o.helper_id = r.helper_id
+                  AND o.status = 'pending') AS same_phone,
                EXISTS (SELECT 1 FROM helpers h WHERE h.helper_id = r.helper_id AND h.active)
-                 AS in_roster
+               OR EXISTS (
+                   SELECT 1 FROM helper_phone_keys k LEFT JOIN helpers h
+                     ON h.helper_id = k.helper_id AND h.community_id = k.community_id
+                   WHERE k.community_id = r.community_id AND k.phone_key = r.phone_key
+                     AND h.active IS NOT false
+               ) AS in_roster
         FROM helper_registrations r WHERE community_id = $1 AND status = $2
         ORDER BY created_at, registration_id
         """,
@@ -104,6 +124,7 @@ async def claim(
 async def forget(db: Db, registration_id: str) -> None:
     """Decided: the phone is in the roster (approved) or needed by nobody (rejected)."""
     await db.execute(
-        "UPDATE helper_registrations SET profile = NULL WHERE registration_id = $1",
+        "UPDATE helper_registrations SET profile = NULL, phone_key = NULL"
+        " WHERE registration_id = $1",
         registration_id,
     )

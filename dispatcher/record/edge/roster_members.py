@@ -11,7 +11,7 @@ from datetime import datetime
 import asyncpg
 
 from dispatcher.record.db import Db
-from dispatcher.record.edge import platform_accounts
+from dispatcher.record.edge import phone_keys, platform_accounts
 from dispatcher.roster.report import Retiree
 from schemas.helpers import HelperProfile
 
@@ -85,7 +85,8 @@ async def _forget(
 ) -> None:
     """Names are kept while listed: a member off the roster keeps only their row's id. So is
     their platform account (the hash of the platform user id their profile no longer holds),
-    and the name of their decided sign-ups. A listing again writes name and account again."""
+    their phone's digest, and the name of their decided sign-ups. A listing again writes
+    name, account and digest again."""
     await conn.execute(
         "UPDATE roster_members SET retired_at = $3, display_name = '' "
         "WHERE community_id = $1 AND helper_id = ANY($2::text[])",
@@ -95,6 +96,7 @@ async def _forget(
     )
     gone: list[tuple[str, str | None]] = [(h, None) for h in helper_ids]  # None: forget
     await platform_accounts.remember(conn, community_id, gone, now)
+    await phone_keys.forget(conn, community_id, helper_ids)  # and their phone's digest
     # And the name on their decided sign-ups (the phone went when it was decided); a
     # pending one is the person asking again, theirs to keep until staff decide.
     await conn.execute(

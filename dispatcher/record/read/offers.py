@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from dispatcher.record.db import Db
@@ -50,12 +51,30 @@ async def offer_status(db: Db, offer_id: str) -> str | None:
 
 async def rejection_reason(db: Db, command_id: str) -> str | None:
     """The core's CommandRejected reason for this command, once recorded."""
-    value = await db.fetchval(
-        "SELECT body->>'reason' FROM event_log WHERE caused_by = $1 AND type = 'command_rejected'"
-        " LIMIT 1",
+    found = await rejection(db, command_id)
+    return found[0] if found is not None else None
+
+
+async def rejection(db: Db, command_id: str) -> tuple[str, str] | None:
+    """The core's CommandRejected reason and detail for this command, once recorded."""
+    row = await db.fetchrow(
+        "SELECT body->>'reason' AS reason, coalesce(body->>'detail', '') AS detail"
+        " FROM event_log WHERE caused_by = $1 AND type = 'command_rejected' LIMIT 1",
         command_id,
     )
-    return str(value) if value is not None else None
+    return (str(row["reason"]), str(row["detail"])) if row is not None else None
+
+
+async def refusals(db: Db, request_id: str, offer_id: str, reasons: Collection[str]) -> int:
+    """How many answers to this offer the core refused for one of these reasons."""
+    value = await db.fetchval(
+        "SELECT count(*) FROM event_log WHERE request_id = $1 AND type = 'command_rejected'"
+        " AND body->>'offer_id' = $2 AND body->>'reason' = ANY($3::text[])",
+        request_id,
+        offer_id,
+        list(reasons),
+    )
+    return int(value or 0)
 
 
 async def rings(db: Db, offer_ids: list[str]) -> dict[str, str]:

@@ -49,3 +49,14 @@ async def signed_up_by(db: Db, request_id: str, helper_id: str, offer_id: str) -
     if row is None:
         return None
     return str(row["display_name"] or row["signed_up_by"])
+
+
+async def not_to_sign_up(db: Db, request_id: str) -> set[str]:
+    """Who a leader's checklist leaves out on this request (the core would refuse the whole
+    accept): whoever is or was assigned to it, and whoever declined it."""
+    rows = await db.fetch(
+        "SELECT helper_id FROM assignments WHERE request_id = $1 UNION "
+        "SELECT helper_id FROM offers WHERE request_id = $1 AND status = 'declined'",
+        request_id,
+    )
+    return {str(r["helper_id"]) for r in rows}
