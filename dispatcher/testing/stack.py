@@ -27,11 +27,33 @@ from typing import Any
 import asyncpg
 import httpx
 
+from dispatcher.bench.no_editable import DROP_EDITABLE_FINDERS
 from dispatcher.settings import REPO_ROOT, Settings
 from dispatcher.testing.ports import free_port
 
 STACK_SH = REPO_ROOT / "deploy" / "local" / "stack.sh"
 BASE_PG = "postgresql://dispatch@127.0.0.1:{port}/{db}"
+
+
+# `python -m dispatcher` for another revision's tree (`--compare`), with the editable
+# install's import hooks dropped first: a module that tree lacks must fail, not load quietly
+# from this checkout (they are the hooks' whole job).
+_RUN_TREE = (
+    DROP_EDITABLE_FINDERS
+    + """
+import runpy
+sys.path.insert(0, sys.argv[1])
+sys.argv[:] = ["dispatcher", *sys.argv[2:]]
+runpy.run_module("dispatcher", run_name="__main__", alter_sys=True)
+"""
+)
+
+
+def command_in(tree: Path | None, *args: str) -> list[str]:
+    """The command that runs `python -m dispatcher ARGS` from TREE's packages (None: ours)."""
+    if tree is None:
+        return [sys.executable, "-m", "dispatcher", *args]
+    return [sys.executable, "-c", _RUN_TREE, str(tree), *args]
 
 
 def ensure_stack_up() -> None:
@@ -210,12 +232,13 @@ class LocalStack:
     ) -> Proc:
         log_path = self.root / f"{name}.log"
         log = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
+        tree = cwd or self.code_dir
         popen = subprocess.Popen(
-            [sys.executable, "-m", "dispatcher", *args],
+            command_in(tree, *args),
             env=dict(env or self.env()),
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=str(cwd or self.code_dir or REPO_ROOT),
+            cwd=str(tree or REPO_ROOT),
         )
         log.close()
         proc = Proc(name, popen, log_path)
