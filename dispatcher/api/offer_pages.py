@@ -351,7 +351,8 @@ def team_form(
     """A team offer: the leader ticks who goes with them (the team's active members,
     the first ones by the ledger's order ticked, as many as the request still needs);
     each ticked member gets an assignment of their own. Members `out` (assigned to the
-    request or declined it: the core would refuse the whole accept) are not listed."""
+    request or declined it) and those away or busy are not listed: the core would refuse
+    the whole accept."""
     name, size = team
     open_slots = (
         max(1, summary.helpers_needed - summary.helpers_assigned) if summary is not None else 1
@@ -364,14 +365,14 @@ def team_form(
             f'max="{size}" value="{min(size, open_slots)}"></label>'
             '<button type="submit">我们队可以去帮忙</button></form>'
         )
-    free = [m for m in others if m.helper_id not in out]
+    free = [m for m in others if m.available and m.helper_id not in out]
     boxes = (
         "".join(
             f'<label><input type="checkbox" name="member" value="{e(m.helper_id)}"'
             f"{' checked' if k < open_slots - 1 else ''}> {e(m.name or m.helper_id)}</label>"
             for k, m in enumerate(free)
         )
-        or "<p>其他队员这次都已接下或已婉拒，您可以自己去。</p>"
+        or "<p>其他队员这次都已接下、已婉拒或暂时不便，您可以自己去。</p>"
     )
     return (
         f'<form method="post" action="{e(action)}"><p>您是{e(name)}的负责人（共{size}人）。'

@@ -281,11 +281,13 @@ async def _helper_updated(conn: asyncpg.Connection, e: Event, b: dict[str, Any])
     await conn.execute(
         """
         INSERT INTO helpers (helper_id, community_id, display_name, profile, active, updated_at,
-                             teams)
-        VALUES ($1, $2, '', '{}'::jsonb, $3, $4, $5)
+                             teams, away, busy)
+        VALUES ($1, $2, '', '{}'::jsonb, $3, $4, $5, $6, $7)
         ON CONFLICT (helper_id) DO UPDATE SET active = EXCLUDED.active,
                                               updated_at = EXCLUDED.updated_at,
-                                              teams = EXCLUDED.teams
+                                              teams = EXCLUDED.teams,
+                                              away = EXCLUDED.away,
+                                              busy = EXCLUDED.busy
         -- Helper ids are not per community: another community's event (its worker never
         -- saw this helper) must not deactivate or regroup the row.
         WHERE helpers.community_id = EXCLUDED.community_id
@@ -295,6 +297,8 @@ async def _helper_updated(conn: asyncpg.Connection, e: Event, b: dict[str, Any])
         b["active"],
         e.occurred_at,
         list(b.get("teams", ())),
+        b["away"],
+        b["busy"],
     )
 
 

@@ -247,17 +247,20 @@ async def _helpers_updated(conn: asyncpg.Connection, events: Sequence[Event]) ->
             row = rows.setdefault(b.helper_id, [e.community_id])
             if row[0] != e.community_id:
                 continue  # another community's event for this id: never overwrites the row
-            row[1:] = [b.active, e.occurred_at, json.dumps(list(b.teams))]
+            row[1:] = [b.active, e.occurred_at, json.dumps(list(b.teams)), b.away, b.busy]
     await conn.execute(
         """
         INSERT INTO helpers (helper_id, community_id, display_name, profile, active, updated_at,
-                             teams)
-        SELECT h, c, '', '{}'::jsonb, a, t, ARRAY(SELECT jsonb_array_elements_text(g))
-        FROM unnest($1::text[], $2::text[], $3::bool[], $4::timestamptz[], $5::jsonb[])
-             AS u(h, c, a, t, g)
+                             teams, away, busy)
+        SELECT h, c, '', '{}'::jsonb, a, t, ARRAY(SELECT jsonb_array_elements_text(g)), w, b
+        FROM unnest($1::text[], $2::text[], $3::bool[], $4::timestamptz[], $5::jsonb[],
+                    $6::bool[], $7::bool[])
+             AS u(h, c, a, t, g, w, b)
         ON CONFLICT (helper_id) DO UPDATE SET active = EXCLUDED.active,
                                               updated_at = EXCLUDED.updated_at,
-                                              teams = EXCLUDED.teams
+                                              teams = EXCLUDED.teams,
+                                              away = EXCLUDED.away,
+                                              busy = EXCLUDED.busy
         -- Helper ids are not per community: a row stays its first community's.
         WHERE helpers.community_id = EXCLUDED.community_id
         """,

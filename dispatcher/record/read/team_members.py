@@ -12,14 +12,16 @@ from dispatcher.record.db import Db
 class TeamMember:
     helper_id: str
     name: str
+    available: bool = True  # not away or busy (the core refuses those: member_unavailable)
 
 
 async def active_members(db: Db, community_id: str, team_id: str) -> list[TeamMember]:
-    """The team's active members (its leaders too) as the core's roster has them, in the
-    ledger's row order (helpers no ledger listed, e.g. added through the API, last)."""
+    """The team's active members (its leaders too) as the core's roster has them, away or
+    busy ones marked, in the ledger's row order (helpers no ledger listed, e.g. added
+    through the API, last)."""
     rows = await db.fetch(
         """
-        SELECT h.helper_id, r.display_name
+        SELECT h.helper_id, r.display_name, NOT (h.away OR h.busy) AS available
         FROM helpers h LEFT JOIN roster_members r
           ON r.community_id = h.community_id AND r.helper_id = h.helper_id
         WHERE h.community_id = $1 AND h.active AND $2 = ANY(h.teams)
@@ -28,7 +30,10 @@ async def active_members(db: Db, community_id: str, team_id: str) -> list[TeamMe
         community_id,
         team_id,
     )
-    return [TeamMember(str(r["helper_id"]), str(r["display_name"] or "")) for r in rows]
+    return [
+        TeamMember(str(r["helper_id"]), str(r["display_name"] or ""), bool(r["available"]))
+        for r in rows
+    ]
 
 
 async def signed_up_by(db: Db, request_id: str, helper_id: str, offer_id: str) -> str | None:
