@@ -125,8 +125,9 @@ async def _decide(
             raise fail(409, "already_decided", "this sign-up was decided already")
         if approve:
             key = await _phone_not_on_roster(conn, deps, found)
-            await _welcome(deps, found, community_id)
+            # Before Kafka: a failure here leaves nothing sent; one after rolls it back.
             await phone_keys.remember(conn, community_id, [(found.helper_id, key)], deps.clock())
+            await _welcome(deps, found, community_id)
         await registrations.forget(conn, registration_id)
     return Decision(registration_id=registration_id, status=status, helper_id=found.helper_id)
 
@@ -135,13 +136,17 @@ async def _phone_not_on_roster(
     conn: asyncpg.Connection, deps: ApiDeps, found: registrations.Pending
 ) -> str | None:
     """The sign-up's phone digest; 409 (the claim rolled back) when a helper of the
-    community has this phone under another id."""
+    community has this phone, under another id or this one: every sign-up is kept, so two
+    for one phone (one typed by someone else) share the keyed id, and the first approval's
+    digest is the only record of it the second sees at once (the helpers table waits for
+    the worker). Approvals of one phone take turns, so the second sees the first's."""
     key = keyring(deps.settings).phone_key(found.profile.phone)
     if key is None:
         return None
-    others = [
-        h for h in await phone_keys.holders(conn, found.community_id, key) if h != found.helper_id
-    ]
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{found.community_id}/{key}"
+    )
+    others = await phone_keys.holders(conn, found.community_id, key)
     if others:
         raise fail(
             409,

@@ -10,6 +10,7 @@ phone by its last four digits, never the number."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -112,3 +113,38 @@ async def test_every_sign_up_is_kept_and_answered_alike_and_staff_see_a_shared_p
         "李叔叔": (1, "0588"),
     }
     assert "13800000577" not in json.dumps(listed) and "13800000588" not in json.dumps(listed)
+
+
+async def test_two_sign_ups_of_one_phone_are_never_both_approved(
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """Review 32: both share the keyed id, and the second approval was checked against the
+    helpers table only, which the worker writes a moment later: the second person's
+    profile then replaced the first's. Back to back, and at once."""
+    path = join_path(api)
+    # From an address of its own: the join form allows an address 5 sign-ups at once.
+    own = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+    async with httpx.AsyncClient(base_url=api.api_url, transport=own, timeout=30) as residents:
+        for phone in ("13800000597", "13800000598"):
+            form = {"name": "王阿姨", "phone": phone, "building": "3号楼", "channel": ""}
+            for name in ("王阿姨", "冒名者"):
+                signed = await residents.post(path, data=form | {"name": name})
+                assert signed.status_code == 200, signed.text
+    listed: dict[str, list[str]] = {}
+    ids = []
+    for s in await pending(client):
+        if s["phone_tail"] in ("0597", "0598"):
+            ids.append(s["registration_id"])
+            listed.setdefault(s["phone_tail"], []).append(f"{REGS}/{ids[-1]}/approve")
+    first, second = listed["0597"]
+    assert (await client.post(first, headers=STAFF)).status_code == 200
+    again = await client.post(second, headers=STAFF)
+    assert again.status_code == 409 and again.json()["detail"]["reason"] == "already_in_roster"
+    together = await asyncio.gather(*(client.post(u, headers=STAFF) for u in listed["0598"]))
+    assert sorted(r.status_code for r in together) == [200, 409], [r.text for r in together]
+    decided = await db.fetch(
+        "SELECT status, count(*) AS n FROM helper_registrations"
+        " WHERE registration_id = ANY($1) GROUP BY status ORDER BY status",
+        ids,
+    )
+    assert [(r["status"], r["n"]) for r in decided] == [("approved", 2), ("pending", 2)]
