@@ -32,6 +32,7 @@ from dispatcher.recipient_links import recipient_links
 from dispatcher.testing.stack import LocalStack, Proc
 from tests.support import builders
 from tests.support.links import offer_path
+from tests.support.team_offers import team_request
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -117,31 +118,6 @@ async def row_locked(db: asyncpg.Connection, sql: str, *args: object) -> bool:
 
 
 # ------------------------------------------------------------------------- offers
-async def team_request(client: httpx.AsyncClient, db: asyncpg.Connection) -> tuple[str, str]:
-    """A request for two in the team leader's building, offered to the leader's team."""
-    body = builders.request(
-        COMMUNITY,
-        source=None,
-        place=builders.place(COMMUNITY, building="b5"),
-        category="carrying",
-        urgency="normal",
-        skills=["carrying"],
-        helpers_needed=2,
-    )
-    r = await client.post("/v1/requests", json=body, headers=STAFF)
-    assert r.status_code == 202, r.text
-    rid = str(r.json()["request_id"])
-
-    async def team_offer() -> str | None:
-        return await db.fetchval(  # type: ignore[no-any-return]
-            "SELECT offer_id FROM offers WHERE request_id = $1 AND helper_id = 'leader-1' "
-            "AND team_id IS NOT NULL",
-            rid,
-        )
-
-    return rid, await eventually(team_offer, what="the team offer to the leader")
-
-
 async def assigned(db: asyncpg.Connection, rid: str) -> list[tuple[str, str | None]] | None:
     rows = await db.fetch(
         "SELECT helper_id, signed_up_by FROM assignments WHERE request_id = $1 ORDER BY slot",
@@ -161,7 +137,7 @@ def link_used(db: asyncpg.Connection, offer_id: str) -> Callable[[], Awaitable[b
 async def test_a_count_that_is_no_number_is_refused_and_claims_nothing(
     api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    rid, offer_id = await team_request(client, db)
+    rid, offer_id = await team_request(client, db, COMMUNITY, "leader-1", 2)
     path = offer_path(api, COMMUNITY, rid, offer_id, "leader-1")
     for count in ("²", "9" * 4301):
         r = await client.post(path, data={"members": count})
@@ -174,7 +150,7 @@ async def test_a_count_that_is_no_number_is_refused_and_claims_nothing(
 async def test_an_accept_cut_off_by_a_crash_is_sent_by_the_next_press(
     api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    rid, offer_id = await team_request(client, db)
+    rid, offer_id = await team_request(client, db, COMMUNITY, "leader-1", 2)
     path = offer_path(api, COMMUNITY, rid, offer_id, "leader-1")
     phone = httpx.AsyncClient(base_url=api.api_url, timeout=60)
     assert (await phone.get(path, headers=NAVIGATE)).status_code == 200  # bound to this phone
@@ -327,7 +303,7 @@ async def test_an_approval_cut_off_by_a_crash_leaves_the_sign_up_pending(
 async def test_the_sweeper_sends_what_was_pressed_when_nobody_presses_again(
     api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    rid, offer_id = await team_request(client, db)
+    rid, offer_id = await team_request(client, db, COMMUNITY, "leader-1", 2)
     path = offer_path(api, COMMUNITY, rid, offer_id, "leader-1")
     claim_rid = await recorded_request(client, db, "b3")
     claim = claim_path(api, claim_rid)

@@ -16,9 +16,8 @@ import pytest
 
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
-from tests.support import builders
-from tests.support.links import offer_path
 from tests.support.private_phones import pushes
+from tests.support.team_offers import team_offer
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -61,39 +60,11 @@ async def api(stack: LocalStack, phones: PushReceiver) -> LocalStack:
     return stack
 
 
-async def team_offer(
-    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection, slots: int
-) -> tuple[str, str]:
-    """A request in the leader's building needing `slots`; (its id, the leader's link)."""
-    body = builders.request(
-        A,
-        source=None,
-        place=builders.place(A, building="b5"),
-        urgency="normal",
-        category="carrying",
-        skills=["carrying"],
-        helpers_needed=slots,
-    )
-    r = await client.post("/v1/requests", json=body, headers=STAFF)
-    assert r.status_code == 202, r.text
-    rid = str(r.json()["request_id"])
-
-    async def offer() -> str | None:
-        return await db.fetchval(  # type: ignore[no-any-return]
-            "SELECT offer_id FROM offers WHERE request_id = $1 AND helper_id = 'ta-leader' "
-            "AND team_id IS NOT NULL",
-            rid,
-        )
-
-    offer_id = await eventually(offer, what="the team offer recorded")
-    return rid, offer_path(api, A, rid, offer_id, "ta-leader")
-
-
 async def test_a_leader_cannot_sign_up_anyone_outside_the_team(
     api: LocalStack, phones: PushReceiver, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     for outsider in ("ta-other", "tb-m1", "ta-nobody", "ta-leader"):
-        rid, path = await team_offer(api, client, db, 3)
+        rid, path = await team_offer(api, client, db, A, "ta-leader", 3)
         answer = await client.post(path, data={"named": "1", "member": ["ta-m1", outsider]})
         assert answer.status_code == 200 and "无法处理" in answer.text, (outsider, answer.text)
         assert REQUESTER_PHONE not in answer.text
@@ -122,7 +93,7 @@ def own_link(phones: PushReceiver, rid: str, helper: str) -> str | None:
 async def test_a_members_phone_cannot_act_on_another_members_link(
     api: LocalStack, phones: PushReceiver, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    rid, path = await team_offer(api, client, db, 3)
+    rid, path = await team_offer(api, client, db, A, "ta-leader", 3)
     r = await client.post(path, data={"named": "1", "member": ["ta-m1", "ta-m2"]})
     assert r.status_code == 200, r.text
     await phones.wait_for(lambda: own_link(phones, rid, "ta-m2") is not None, 30)

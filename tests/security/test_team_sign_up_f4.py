@@ -17,9 +17,9 @@ import pytest
 from dispatcher.links import helper_link
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
-from tests.support import builders
 from tests.support.links import offer_path
 from tests.support.private_phones import pushes
+from tests.support.team_offers import offer_of, team_offer
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -57,42 +57,10 @@ async def api(stack: LocalStack, phones: PushReceiver) -> LocalStack:
     return stack
 
 
-async def offer_of(db: asyncpg.Connection, rid: str, helper: str, team: bool = False) -> str:
-    """The offer to `helper` on the request, once recorded (the team offer with `team`)."""
-    q = "SELECT offer_id FROM offers WHERE request_id = $1 AND helper_id = $2 AND team_id IS " + (
-        "NOT NULL" if team else "NULL"
-    )
-
-    async def offer() -> str | None:
-        return await db.fetchval(q, rid, helper)  # type: ignore[no-any-return]
-
-    return await eventually(offer, what=f"the offer to {helper}")
-
-
-async def team_request(
-    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection, slots: int
-) -> tuple[str, str]:
-    """A request in the leader's building needing `slots`; (its id, the leader's link)."""
-    body = builders.request(
-        A,
-        source=None,
-        place=builders.place(A, building="b5"),
-        urgency="normal",
-        category="carrying",
-        skills=["carrying"],
-        helpers_needed=slots,
-    )
-    r = await client.post("/v1/requests", json=body, headers=STAFF)
-    assert r.status_code == 202, r.text
-    rid = str(r.json()["request_id"])
-    oid = await offer_of(db, rid, "f4-leader", team=True)
-    return rid, offer_path(api, A, rid, oid, "f4-leader")
-
-
 async def test_a_count_above_the_team_size_is_refused_and_holds_nothing(
     api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    rid, path = await team_request(api, client, db, 6)
+    rid, path = await team_offer(api, client, db, A, "f4-leader", 6)
     assert "共3人" in (await client.get(path)).text
     answer = await client.post(path, data={"members": "6"})  # no `named`: the old form
     assert answer.status_code == 422 and "最多去3位" in answer.text, answer.text
@@ -137,7 +105,7 @@ async def going(db: asyncpg.Connection, rid: str) -> list[str]:
 async def test_an_assigned_member_is_left_off_and_a_refusal_for_them_reopens_the_link(
     api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    rid, path = await team_request(api, client, db, 3)
+    rid, path = await team_offer(api, client, db, A, "f4-leader", 3)
     # f4-m1 lives in the request's building: an offer of their own, accepted first.
     m1 = offer_path(api, A, rid, await offer_of(db, rid, "f4-m1"), "f4-m1")
     async with httpx.AsyncClient(base_url=api.api_url, timeout=30) as phone:
@@ -169,7 +137,7 @@ async def test_an_assigned_member_is_left_off_and_a_refusal_for_them_reopens_the
 async def test_a_member_who_declined_or_is_away_is_not_signed_up(
     api: LocalStack, phones: PushReceiver, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    rid, path = await team_request(api, client, db, 3)
+    rid, path = await team_offer(api, client, db, A, "f4-leader", 3)
     no = offer_path(api, A, rid, await offer_of(db, rid, "f4-m1"), "f4-m1", action="decline")
     async with httpx.AsyncClient(base_url=api.api_url, timeout=30) as phone:
         await phone.get(no)
@@ -191,8 +159,9 @@ async def test_a_member_who_declined_or_is_away_is_not_signed_up(
         ),
         what="f4-m2 away",
     )
-    # f4-m1 declined: not listed. That f4-m2 is away only the core knows: the core refuses.
-    assert ticked((await client.get(path)).text) == [("f4-m2", " checked")]
+    # f4-m1 declined, f4-m2 is away: neither listed. Named anyway, the core refuses them.
+    checklist = (await client.get(path)).text
+    assert ticked(checklist) == [] and "已婉拒或暂时不便" in checklist, checklist
     page = await answered(client, path, {"named": "1", "member": ["f4-m1"]})
     assert "吴师傅已婉拒这次求助" in page, page
     page = await answered(client, path, {"named": "1", "member": ["f4-m2"]})
