@@ -14,6 +14,7 @@ from dispatcher.api.producer import KafkaCommandSink
 from dispatcher.api.roster_import import send_commands
 from dispatcher.clock import utcnow
 from dispatcher.helper_ids import id_key, keyed_helper_id, legacy_helper_id
+from dispatcher.record.edge import phone_keys
 from dispatcher.record.edge.roster_members import RosterMembers
 from dispatcher.roster.ledger import RosterPlace, parse_roster
 from dispatcher.sealing import keyring, seal_profile
@@ -25,7 +26,12 @@ from tests.support.waiting import eventually
 C = "comm-rekey-rows"
 PHONE = "13800000201"
 LEDGER = f"姓名,电话,小区编号,小区,楼栋,平台账号\n陈师傅,{PHONE},c2,二号小区,5号楼,wx-chen\n"
-MOVED = ("platform_accounts_moved", "roster_members_moved", "household_pairings_moved")
+MOVED = (
+    "platform_accounts_moved",
+    "roster_members_moved",
+    "household_pairings_moved",
+    "phone_keys_moved",
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +58,13 @@ async def pairings(db: asyncpg.Connection) -> list[str]:
     return list(found)
 
 
+async def keys(db: asyncpg.Connection) -> list[tuple[str, str]]:
+    rows = await db.fetch(
+        "SELECT helper_id, phone_key FROM helper_phone_keys WHERE community_id = $1", C
+    )
+    return [(r["helper_id"], r["phone_key"]) for r in rows]
+
+
 async def test_rekey_moves_the_platform_account_roster_row_and_pairings(api: LocalStack) -> None:
     settings = api.settings()
     db = await asyncpg.connect(api.pg_dsn)
@@ -64,6 +77,8 @@ async def test_rekey_moves_the_platform_account_roster_row_and_pairings(api: Loc
     now = utcnow()
     await accounts.remember(db, settings, C, [p], now)
     await RosterMembers(db).record(C, [p], [], now)
+    digest = keyring(settings).phone_key(PHONE)
+    await phone_keys.remember(db, C, [(old, digest)], now)
     await db.execute(
         "INSERT INTO households (community_id, household_id, place, paired_helper_ids, "
         "card_token, listed_at) VALUES ($1, 'hh-1', '{}', $2, 'card-rekey-rows', $3)",
@@ -97,6 +112,7 @@ async def test_rekey_moves_the_platform_account_roster_row_and_pairings(api: Loc
     assert await accounts.helpers_for(db, settings, C, "wx-chen") == [new]
     assert await members(db) == [(new, "c2", "陈师傅", 0)]
     assert await pairings(db) == ["h-first", new, "h-last"]
+    assert await keys(db) == [(new, digest)]
     assert all(report[k] == 1 for k in MOVED), report
 
     # Idempotent: a second run moves and changes nothing.
@@ -110,6 +126,7 @@ async def test_rekey_moves_the_platform_account_roster_row_and_pairings(api: Loc
     # the new id has already (written later) is kept.
     await db.execute("DELETE FROM roster_members WHERE community_id = $1", C)
     await RosterMembers(db).record(C, [p], [], now)  # orphaned under the old id
+    await phone_keys.remember(db, C, [(old, "stale-digest")], now)
     await accounts.remember(
         db, settings, C, [p.model_copy(update={"platform_user_id": "wx-old"})], now
     )
@@ -122,4 +139,5 @@ async def test_rekey_moves_the_platform_account_roster_row_and_pairings(api: Loc
     assert await accounts.helpers_for(db, settings, C, "wx-chen") == [new]
     assert await accounts.helpers_for(db, settings, C, "wx-old") == []
     assert await pairings(db) == [new]
+    assert await keys(db) == [(new, digest)]  # the new id's own (written later) is kept
     await db.close()

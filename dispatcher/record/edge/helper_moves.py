@@ -2,10 +2,12 @@
 `rekey-helpers` gives the helper its keyed id (review 30, finding 2): its platform account
 (`platform_accounts`: the answer page's platform login finds the helper by it), its roster
 membership (`roster_members`: a ledger re-import retires by it, a team checklist names and
-orders by it) and the household ledger's 结对 naming it (`households.paired_helper_ids`: a
-re-import ends pairings by it). A row the new id has already (written by an import under
-the keyed id, so later) is kept and the old id's dropped; a second run finds nothing under
-the old ids and changes nothing."""
+orders by it), the household ledger's 结对 naming it (`households.paired_helper_ids`: a
+re-import ends pairings by it) and its phone's digest (`helper_phone_keys`: an approval
+compares sign-ups with it; left under the old id, it went with that id's deactivation).
+A row the new id has already (written by an import under the keyed id, so later) is kept
+and the old id's dropped; a second run finds nothing under the old ids and changes
+nothing."""
 
 from __future__ import annotations
 
@@ -50,6 +52,7 @@ SELECT count(*) FROM moved
 
 
 _ACCOUNTS = _move_rows_of("platform_accounts", "account_hash, updated_at")
+_PHONE_KEYS = _move_rows_of("helper_phone_keys", "phone_key, updated_at")
 _MEMBERS = _move_rows_of(
     "roster_members", "compound_id, display_name, listed_at, retired_at, position"
 )
@@ -82,6 +85,7 @@ _STATEMENTS = {  # what each count names
     "platform_accounts_moved": _ACCOUNTS,
     "roster_members_moved": _MEMBERS,
     "household_pairings_moved": _PAIRINGS,
+    "phone_keys_moved": _PHONE_KEYS,
 }
 
 
