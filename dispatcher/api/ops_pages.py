@@ -47,7 +47,13 @@ from dispatcher.ops.live_feed import (
     Subscriber,
     sse_message,
 )
-from dispatcher.ops.reports import days_csv, helpers_csv, month_report, parse_month
+from dispatcher.ops.reports import (
+    UnknownCommunityError,
+    days_csv,
+    helpers_csv,
+    month_report,
+    parse_month,
+)
 from dispatcher.settings import Settings
 from schemas.catalogue import labels as category_labels
 
@@ -243,7 +249,10 @@ async def ops_report(
     ensure_staff_scope(request, community_id)
     _check_month(month)
     pool = await request.app.state.deps.pool()
-    report = await month_report(pool, community_id, month)
+    try:
+        report = await month_report(pool, community_id, month)
+    except UnknownCommunityError as exc:  # a misspelt id is not a quiet month
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
     if format == "json":
         return JSONResponse(report.as_json())
     body = helpers_csv(report) if table == "helpers" else days_csv(report)

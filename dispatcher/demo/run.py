@@ -35,6 +35,7 @@ from dispatcher.demo.phones import DEFAULT_PORT, Phones, push_endpoints
 from dispatcher.demo.stories import STORIES, ChatLine, chatter
 from dispatcher.demo.trace import Board, Trace, describe
 from dispatcher.ops.demo_district import COMMUNITIES, helpers
+from dispatcher.record.connect import DsnError, connect, pg_failure
 from dispatcher.record.read import helpers as read_helpers
 from dispatcher.record.read import offers as read_offers
 from dispatcher.settings import Settings, get_settings
@@ -86,7 +87,7 @@ def log(msg: str) -> None:
 
 
 async def district_loaded(settings: Settings) -> int:
-    conn = await asyncpg.connect(settings.pg_dsn.get_secret_value(), timeout=10)
+    conn = await connect(settings.pg_dsn.get_secret_value())
     try:
         return await read_helpers.count_in(conn, [c for c, _ in COMMUNITIES])
     finally:
@@ -275,12 +276,19 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str]) -> int:
     settings = get_settings()
-    args = build_parser(settings).parse_args(argv)
+    parser = build_parser(settings)
+    args = parser.parse_args(argv)
+    try:
+        chatter(args.seed, args.chatter)  # what `play` sends: refused now, not mid-run
+    except ValueError as exc:
+        parser.error(f"--chatter: {exc}")
     if args.push_endpoints:
         print(json.dumps(push_endpoints(args.phones_port)))
         return 0
     try:
         return asyncio.run(run(args, settings))
+    except DsnError as exc:  # read first, before the pool: its DSN is the same
+        return pg_failure("demo", exc)
     except (httpx.HTTPError, OSError, asyncpg.PostgresError, TimeoutError) as exc:
         print(f"demo: {type(exc).__name__}: {exc} (is `make run` up?)", file=sys.stderr)
         return 1

@@ -95,23 +95,40 @@ CHATTER: tuple[tuple[str, str | None], ...] = (
 
 
 def chatter(seed: int, count: int) -> list[ChatLine]:
-    """`count` everyday messages spread over the district's building groups (never two
-    alike in one building, which the API would merge as one incident)."""
+    """`count` everyday messages spread over the district's building groups, never a request
+    in a building where a story or an earlier message asks for the same kind of help (the
+    API would merge the two as one incident). Texts repeat past len(CHATTER); each kind of
+    help fits once per building, so `count` is bounded (ValueError past it)."""
     rng = random.Random(seed + 1)
+    taken = {(s.group_id, s.expect_category) for s in STORIES}
     out = []
     for i in range(count):
         text, expect = CHATTER[i % len(CHATTER)]
-        community = COMMUNITIES[rng.randrange(len(COMMUNITIES))][0]
-        spot = rng.randrange(len(places(community)))
+        group = _free_group(rng, expect, taken)
+        if group is None:
+            raise ValueError(
+                f"{count} everyday messages: more than fit apart in the {len(_GROUPS)} buildings"
+            )
+        taken.add((group, expect))
         out.append(
             ChatLine(
-                f"chat-{i + 1}",
-                f"chat {i + 1}",
-                building_group(community, spot),
-                f"u-chat-{i}",
-                f"邻居{i + 1}",
-                text,
-                expect,
+                f"chat-{i + 1}", f"chat {i + 1}", group, f"u-chat-{i}", f"邻居{i + 1}", text, expect
             )
         )
     return out
+
+
+_GROUPS = tuple(
+    building_group(community, n)
+    for community, _ in COMMUNITIES
+    for n in range(len(places(community)))
+)
+
+
+def _free_group(
+    rng: random.Random, expect: str | None, taken: set[tuple[str, str | None]]
+) -> str | None:
+    """A random building group where no request of kind `expect` is yet (any, for chatter
+    that asks for nothing); None when every one has one."""
+    free = [g for g in _GROUPS if expect is None or (g, expect) not in taken]
+    return rng.choice(free) if free else None

@@ -69,6 +69,7 @@ class Trace:
     # The assigned phones' buttons: (helper, step, minutes, what the page said, when).
     pressed: list[tuple[str, str, int | None, str, float]] = field(default_factory=list)
     closed_at: float | None = None  # when the status first read closed (0.5 s polls)
+    merged_into: str | None = None  # the trace (key) of this demo whose request this joined
     status: dict[str, Any] | None = None
     _wave: list[tuple[str, str]] = field(default_factory=list)  # (helper, offer id)
     _wave_at: float = 0.0  # when its first offer reached a phone
@@ -109,6 +110,7 @@ class Trace:
             "helpers_needed": reply.get("helpers_needed"),
             "emergency_number": reply.get("emergency_number"),
             "merged": reply.get("merged", False),
+            "merged_into": self.merged_into,
             "request_id": self.request_id,
             "pushes": dict(self.pushes),
             "offers_pushed": self.pushes.get("offer", 0),
@@ -197,13 +199,16 @@ class Board:
             text += f"; told to call {reply['emergency_number']} at once"
         self.say(trace, text + f" → request {rid[:8]}")
         self.say(trace, f"bot replies in the group: 「{reply.get('reply_text')}」")
+        trace.request_id = rid  # followed to its close, merged or not
         if rid in self.by_request:
-            other = self.by_request[rid].line.key
-            self.say(trace, f"merged with {other}'s request: the same help, asked twice")
+            # Pushes and answers stay with the first trace; this one watches its status.
+            trace.merged_into = self.by_request[rid].line.key
+            self.say(
+                trace, f"merged with {trace.merged_into}'s request: the same help, asked twice"
+            )
             return
         if reply.get("merged"):  # e.g. left open by an earlier demo: follow that one
             self.say(trace, "merged with an open request about the same thing: following it")
-        trace.request_id = rid
         self.by_request[rid] = trace
         for what, arg in self._early.pop(rid, []):
             self._apply(trace, what, arg)
@@ -322,6 +327,9 @@ def describe(t: Trace) -> list[str]:
         f"  classified as: {s['category']} / {s['urgency']}, {s['helpers_needed']} needed"
         + (f"; told to call {s['emergency_number']} at once" if s["emergency_number"] else "")
     )
+    if t.merged_into is not None:
+        lines.append(f"  merged into {t.merged_into}'s request: its pushes and answers are there")
+        return [*lines, _outcome_line(t)]
     if t.pushes:
         kinds = ", ".join(f"{k} {n}" for k, n in t.pushes.items())
         first = s["first_push_s"]
@@ -344,6 +352,9 @@ def describe(t: Trace) -> list[str]:
         )
     else:
         lines.append("  accepted through the link: nobody")
-    closed = f" after {s['closed_s']} s" if s["closed_s"] is not None else ""
-    lines.append(f"  outcome: {t.outcome or 'still open when the demo stopped'}{closed}")
-    return lines
+    return [*lines, _outcome_line(t)]
+
+
+def _outcome_line(t: Trace) -> str:
+    closed = f" after {t.after(t.closed_at)} s" if t.closed_at is not None else ""
+    return f"  outcome: {t.outcome or 'still open when the demo stopped'}{closed}"

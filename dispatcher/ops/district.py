@@ -100,13 +100,13 @@ def helper_body(
     with_phone: bool = False,
 ) -> dict[str, Any]:
     """A helper's body. Draws, in this order: a surname (师傅 for drivers, else 邻居), a
-    phone (with_phone: a made-up mobile number), a gender."""
+    gender. with_phone: a made-up phone numbered by `number` (`fake_phone`)."""
     body: dict[str, Any] = {
         "helper_id": helper_id,
         "name": f"{rng.choice(surnames)}{'师傅' if 'driving' in skills else '邻居'}{number}",
     }
     if with_phone:
-        body["phone"] = f"13{rng.randint(0, 9)}{rng.randint(0, 99_999_999):08d}"
+        body["phone"] = fake_phone(number)
     body.update(
         {
             "place": home,
@@ -118,6 +118,19 @@ def helper_body(
         }
     )
     return body
+
+
+FAKE_PHONE_PREFIX = "138000"  # 138 0000 xxxx and 138 000x xxxx: obviously made up
+FAKE_PHONES = 100_000
+
+
+def fake_phone(number: str) -> str:
+    """The `number`-th made-up phone: a random 13x number may be a real person's, who would
+    then receive a bench's or a test's offers. One per helper number, so the helpers of a
+    community (numbered 0, 1, … by every preset) never share one (one phone, one helper)."""
+    if not (number.isascii() and number.isdigit()) or int(number) >= FAKE_PHONES:
+        raise ValueError(f"a made-up phone needs a helper number below {FAKE_PHONES}: {number!r}")
+    return f"{FAKE_PHONE_PREFIX}{int(number):05d}"
 
 
 # ---------------------------------------------------------------------- presets

@@ -7,9 +7,15 @@ import asyncio
 import json
 import sys
 
-import asyncpg
-
-from dispatcher.ops.reports import days_csv, helpers_csv, month_report, parse_month, render_text
+from dispatcher.ops.reports import (
+    UnknownCommunityError,
+    days_csv,
+    helpers_csv,
+    month_report,
+    parse_month,
+    render_text,
+)
+from dispatcher.record.connect import CONFIG_EXIT, PG_FAILURES, connect, pg_failure
 from dispatcher.settings import get_settings
 
 
@@ -39,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def _run(args: argparse.Namespace) -> str:
     dsn = get_settings().pg_dsn.get_secret_value()
-    conn = await asyncpg.connect(dsn, timeout=10)
+    conn = await connect(dsn)
     try:
         report = await month_report(conn, args.community, args.month)
     finally:
@@ -54,15 +60,19 @@ async def _run(args: argparse.Namespace) -> str:
 def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.helpers and not args.csv:  # the text and JSON reports list the helpers already
+        parser.error("--helpers needs --csv")
     try:
         parse_month(args.month)
     except ValueError as exc:
         parser.error(str(exc))
     try:
         text = asyncio.run(_run(args))
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"report: cannot read PostgreSQL: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    except UnknownCommunityError as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return CONFIG_EXIT
+    except PG_FAILURES as exc:
+        return pg_failure("report", exc)
     _write(text if text.endswith("\n") else text + "\n", as_bytes=args.csv)
     return 0
 

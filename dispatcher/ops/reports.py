@@ -23,6 +23,7 @@ from datetime import date
 from typing import Any
 
 from dispatcher.record.db import Db, Row
+from dispatcher.record.read import communities
 from dispatcher.record.read import reports as read_reports
 
 MONTH_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")  # fullmatch: ASCII, no trailing newline
@@ -79,8 +80,18 @@ def _clean(record: Row) -> dict[str, Any]:
     return {c: row[c] for c in DAY_COLUMNS}
 
 
+class UnknownCommunityError(LookupError):
+    """No helper, request or roster entry ever named this community: a misspelt id, which
+    would otherwise read as a month with nothing in it."""
+
+    def __init__(self, community_id: str) -> None:
+        super().__init__(f"unknown community {community_id!r}")
+
+
 async def month_report(conn: Db, community_id: str, month: str) -> MonthReport:
     first = parse_month(month)
+    if not await communities.known(conn, community_id):
+        raise UnknownCommunityError(community_id)
     rows = [_clean(r) for r in await read_reports.month_days(conn, community_id, first)]
     total = next(r for r in rows if r["day"] is None)
     total["day"] = month
@@ -139,7 +150,7 @@ def render_text(report: MonthReport) -> str:
     for row in [*report.days, report.total]:
         cells = [fmt(row[c]) for c in DAY_COLUMNS]
         lines.append("  ".join(v.rjust(w) for v, w in zip(cells, widths, strict=True)))
-    lines += ["", "volunteer service hours (resolved requests)"]
+    lines += ["", "volunteer service hours (assignments marked done)"]
     if not report.helpers:
         lines.append("  (none)")
     for h in report.helpers:
