@@ -2,10 +2,12 @@
 
 Bot requests carry `X-Bot-Id` (which credential to check; it is not trusted by itself)
 and the three Standard Webhooks headers. Order: signature and freshness (cheap, no I/O),
-then the bot's rate limit, then the webhook-id replay check in PostgreSQL. Submitting a help
-request (`submitting_caller`) defers that check to the route's one intake statement
-(`intake.submit`), which claims the webhook-id before it writes anything else: one round
-trip fewer, and a replay is still refused before anything is stored or sent.
+then the bot's rate limit, then the webhook-id replay check in PostgreSQL. The intake routes
+(`POST /v1/messages`, `/v1/requests`) charge the rate limit themselves after classifying,
+so an emergency never waits behind chatter. Submitting a help request (`submitting_caller`)
+defers the replay check to the route's one intake statement (`intake.submit`), which
+claims the webhook-id before it writes anything else: one round trip fewer, and a replay
+is still refused before anything is stored or sent.
 
 Replays: a webhook-id is accepted once per bot (409 `replayed` afterwards). A bot that
 retries must send a new webhook-id and timestamp; its message id or Idempotency-Key makes
@@ -28,6 +30,7 @@ from dispatcher.api import webhook_signature as ws
 from dispatcher.api.auth import audit_staff, authenticate_staff, bearer
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
+from dispatcher.api.ratelimit import charge_bot
 from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.groupchat.bots import BotConfig
 from dispatcher.record.edge import bot_calls
@@ -122,6 +125,7 @@ async def _authenticate_bot(
     timestamp: str | None,
     signature: str | None,
     defer_claim: bool,
+    charge: bool,
 ) -> tuple[BotConfig, DeferredClaim | None]:
     deps = _deps(request)
     bot = deps.bot(bot_id)
@@ -135,7 +139,8 @@ async def _authenticate_bot(
             raise ws.SignatureError("bad_signature", ws.NO_MATCH)
     except ws.SignatureError as exc:
         raise fail(401, exc.reason, exc.message) from exc
-    deps.limiter.check(("bot", bot.bot_id), bot.rate_per_minute, bot.burst, "bot")
+    if charge:
+        charge_bot(deps.limiter, bot)
     if defer_claim:
         await _purge_now_and_then(deps)
         return bot, DeferredClaim(WebhookId(bot.bot_id, headers.webhook_id))
@@ -151,11 +156,14 @@ async def _bot_session(
     timestamp: str | None,
     signature: str | None,
     defer_claim: bool = False,
+    charge: bool = True,
 ) -> AsyncIterator[Caller]:
     """A signed bot request. The webhook-id is released again if we fail with a 5xx (a
-    deferred one only once its route claimed it)."""
+    deferred one only once its route claimed it). `charge=False`: the intake routes charge
+    the bot's rate limit themselves once the classifier has read the message (an emergency
+    never waits behind chatter: `messages.admit`, `requests.charge_bot`)."""
     bot, deferred = await _authenticate_bot(
-        request, bot_id, webhook_id, timestamp, signature, defer_claim
+        request, bot_id, webhook_id, timestamp, signature, defer_claim, charge
     )
     try:
         yield Caller("bot", bot, deferred=deferred)
@@ -173,19 +181,26 @@ def releases_webhook_id(exc: BaseException, deferred: DeferredClaim | None) -> b
     return server_side and (deferred is None or (deferred.claimed and not deferred.answered))
 
 
-async def require_bot(
-    request: Request,
-    x_bot_id: str | None = Header(default=None, description="The calling bot's id"),
-    webhook_id: str | None = Header(default=None, description="Standard Webhooks message id"),
-    webhook_timestamp: str | None = Header(default=None, description="Unix seconds"),
-    webhook_signature: str | None = Header(
-        default=None, description="`v1,<base64 HMAC-SHA256>` (space-separated for rotation)"
-    ),
-) -> AsyncIterator[Caller]:
-    async with _bot_session(
-        request, x_bot_id, webhook_id, webhook_timestamp, webhook_signature
-    ) as caller:
-        yield caller
+def _bot_dependency(charge: bool) -> Callable[..., AsyncIterator[Caller]]:
+    async def dependency(
+        request: Request,
+        x_bot_id: str | None = Header(default=None, description="The calling bot's id"),
+        webhook_id: str | None = Header(default=None, description="Standard Webhooks message id"),
+        webhook_timestamp: str | None = Header(default=None, description="Unix seconds"),
+        webhook_signature: str | None = Header(
+            default=None, description="`v1,<base64 HMAC-SHA256>` (space-separated for rotation)"
+        ),
+    ) -> AsyncIterator[Caller]:
+        headers = (x_bot_id, webhook_id, webhook_timestamp, webhook_signature)
+        async with _bot_session(request, *headers, charge=charge) as caller:
+            yield caller
+
+    return dependency
+
+
+require_bot = _bot_dependency(charge=True)
+# The chat intake: its route charges the bot's rate limit after classifying (see above).
+require_intake_bot = _bot_dependency(charge=False)
 
 
 @asynccontextmanager
@@ -194,6 +209,7 @@ async def _bot_or_staff(
     authorization: str | None,
     headers: tuple[str | None, str | None, str | None, str | None],
     defer_claim: bool,
+    charge: bool = True,
 ) -> AsyncIterator[Caller]:
     if authorization is not None:
         account = authenticate_staff(request, bearer(authorization))
@@ -202,7 +218,7 @@ async def _bot_or_staff(
         await audit_staff(request, account)
         yield Caller("staff", staff=account)
         return
-    async with _bot_session(request, *headers, defer_claim=defer_claim) as caller:
+    async with _bot_session(request, *headers, defer_claim=defer_claim, charge=charge) as caller:
         yield caller
 
 
@@ -230,12 +246,13 @@ def submitting_caller(request: Request) -> AbstractAsyncContextManager[Caller]:
     """Staff or a signed bot, as `require_bot_or_staff`, for the lean intake route (it reads
     its own headers: no per-request dependency resolution), and a bot's webhook-id is
     claimed by the route's intake statement (`caller.deferred`): only for a route that makes
-    that statement its first write and sends nothing before it (POST /v1/requests)."""
+    that statement its first write and sends nothing before it (POST /v1/requests). A bot
+    is not charged its rate limit here: the route does, once it knows whether the request
+    is life-threatening."""
     h = request.headers
     signed = (h.get("x-bot-id"), h.get("webhook-id"), h.get("webhook-timestamp"))
-    return _bot_or_staff(
-        request, h.get("authorization"), (*signed, h.get("webhook-signature")), defer_claim=True
-    )
+    headers = (*signed, h.get("webhook-signature"))
+    return _bot_or_staff(request, h.get("authorization"), headers, defer_claim=True, charge=False)
 
 
 def ensure_community(caller: Caller, community_id: str) -> None:
@@ -244,4 +261,5 @@ def ensure_community(caller: Caller, community_id: str) -> None:
 
 
 BotCaller = Annotated[Caller, Depends(require_bot)]
+IntakeBotCaller = Annotated[Caller, Depends(require_intake_bot)]
 BotOrStaff = Annotated[Caller, Depends(require_bot_or_staff)]

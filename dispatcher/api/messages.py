@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from dispatcher.api.bot_auth import BotCaller, ensure_community
+from dispatcher.api.bot_auth import Caller, IntakeBotCaller, ensure_community
 from dispatcher.api.chat_spec import spec_for_message
 from dispatcher.api.classifying import classify_off_loop
 from dispatcher.api.command_queue import request_id_for, submit_once
@@ -15,12 +16,14 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.llm_classifier import refine_with_llm
 from dispatcher.api.models import Accepted, ChatMessageIn, MessageOut
+from dispatcher.api.ratelimit import charge_bot, charge_group, emergency_wait, over_allowance
+from schemas.vocab import Urgency
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from dispatcher.classify import Classification
-    from dispatcher.groupchat.bots import MemberLink
+    from dispatcher.groupchat.bots import BotConfig, MemberLink
     from schemas.requests import RequestSpec
 
 router = APIRouter(prefix="/v1/messages", tags=["bots"])
@@ -41,13 +44,42 @@ IDEMPOTENCY_KEY = Header(
 async def post_message(
     msg: ChatMessageIn,
     request: Request,
-    caller: BotCaller,
+    caller: IntakeBotCaller,
     idempotency_key: str | None = IDEMPOTENCY_KEY,
 ) -> JSONResponse:
     """A chat message as the bot saw it. 202 with the request id and a reply to post when it
     is a help request (queued with acks=all before answering); 200 `is_request: false`
-    otherwise. Life-threatening: the reply says to call 120/119/110 first."""
+    otherwise. Life-threatening: the reply says to call 120/119/110 first. Rate limits are
+    charged once the message is classified: an emergency never waits behind chatter (and
+    beyond the bot's emergency allowance gets 429 `emergency_rate_limited` carrying the
+    call-now `reply_text` to post)."""
     return await intake_chat_message(request, caller, msg, idempotency_key)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A chat message classified by the rules (local; red flags are theirs alone, never the
+    LLM's) and charged to the bot's matching limit (the group's, for an ordinary one,
+    comes in `intake_chat_message`). `retry_after` > 0: life-threatening but over the bot's
+    emergency allowance, so only the call-now advice can be given."""
+
+    found: Classification
+    retry_after: int = 0
+
+
+def life_threatening(found: Classification) -> bool:
+    return found.advise_emergency_call or found.urgency is Urgency.CRITICAL
+
+
+async def admit(deps: ApiDeps, bot: BotConfig, text: str, route: str) -> Admission:
+    """Classify first, then charge: an ordinary message the bot's bucket (429 when over), a
+    life-threatening one the bot's emergency allowance only, so chatter in any group can
+    never refuse an emergency."""
+    found = await classify_off_loop(text, deps.settings.classify_timeout_seconds)
+    if not life_threatening(found):
+        charge_bot(deps.limiter, bot)
+        return Admission(found)
+    return Admission(found, emergency_wait(deps.limiter, bot, route))
 
 
 def known_sender(spec: RequestSpec, member: MemberLink | None) -> RequestSpec:
@@ -65,17 +97,19 @@ def known_sender(spec: RequestSpec, member: MemberLink | None) -> RequestSpec:
 
 async def intake_chat_message(
     request: Request,
-    caller: BotCaller,
+    caller: Caller,
     msg: ChatMessageIn,
     idempotency_key: str | None = None,
     before_queue: Callable[[RequestSpec], Awaitable[None]] | None = None,
     not_a_request: Callable[[Classification], Awaitable[JSONResponse | None]] | None = None,
+    admission: Admission | None = None,
 ) -> JSONResponse:
     """The one chat-message intake, for signed bots and platform adapters alike. A sender
     in the bot's member map is known (`known_sender`); `before_queue` runs once the
     message is a request, before it is queued (platforms record the reply thread);
     `not_a_request` only once the classifier found no help request (platforms: a
-    requester's "不用了" cancels), its answer, if any, replacing `is_request: false`."""
+    requester's "不用了" cancels), its answer, if any, replacing `is_request: false`.
+    `admission`: the caller's own `admit` of this message (else it is admitted here)."""
     deps: ApiDeps = request.app.state.deps
     bot = caller.bot
     assert bot is not None
@@ -83,11 +117,14 @@ async def intake_chat_message(
     if group is None:
         raise fail(403, "unknown_group", "this group is not configured for this bot")
     ensure_community(caller, group.community_id)
-    deps.limiter.check(
-        ("group", bot.bot_id, msg.group_id), bot.group_rate_per_minute, bot.group_burst, "group"
-    )
-    c = await classify_off_loop(msg.text, deps.settings.classify_timeout_seconds)
-    c = await refine_with_llm(request.app.state, deps.settings, msg.text, c)
+    if admission is None:
+        admission = await admit(deps, bot, msg.text, "messages")
+    found = admission.found
+    if admission.retry_after:
+        raise over_allowance(found.advice, found.emergency_number, admission.retry_after)
+    if not life_threatening(found):
+        charge_group(deps.limiter, bot, msg.group_id)
+    c = await refine_with_llm(request.app.state, deps.settings, msg.text, admission.found)
     if not c.is_request:
         answer = await not_a_request(c) if not_a_request is not None else None
         if answer is not None:

@@ -28,7 +28,9 @@ from dispatcher.api.models import (
     RequestStatusOut,
     ResolveIn,
 )
+from dispatcher.api.ratelimit import charge_bot, emergency_wait, over_allowance
 from dispatcher.classify import Classification, emergency_in
+from dispatcher.groupchat.bots import BotConfig
 from dispatcher.record.edge import intake
 from dispatcher.record.read import requests as read_requests
 from schemas.commands import CancelRequest, ResolveRequest
@@ -185,6 +187,8 @@ async def _submit(
         message_id=message_id,
     )
     alarm = emergency_said(body)
+    if caller.bot is not None:
+        charge_caller(request.app.state.deps, caller.bot, body, alarm)
     try:
         spec = spec_from(body, request_id, source, alarm)
     except ValueError as exc:
@@ -200,6 +204,22 @@ async def _submit(
         merge=caller.kind == "bot",
         webhook=caller.deferred,  # claimed in the intake statement: nothing is written before
     )
+
+
+def charge_caller(
+    deps: ApiDeps, bot: BotConfig, body: HelpRequestIn, alarm: Classification | None
+) -> None:
+    """The bot's rate limit, charged once the request is read (`submitting_caller` did not):
+    a life-threatening one (`life_threatening`, or a red flag in its text) draws on the
+    bot's emergency allowance only, never waiting behind ordinary traffic; beyond even that
+    it is 429 carrying the call-now reply to post, never a bare 429."""
+    if not (body.life_threatening or alarm):
+        charge_bot(deps.limiter, bot)
+        return
+    wait = emergency_wait(deps.limiter, bot, "requests")
+    if wait:
+        number = alarm.emergency_number if alarm else None
+        raise over_allowance(alarm.advice if alarm else None, number, wait)
 
 
 async def community_of_request(deps: ApiDeps, request_id: str) -> str:

@@ -11,7 +11,8 @@ layer under the store; production: the seed of an empty store). Example:
         "groups": {"grid-1-group": {"community_id": "siming-xian", "grid_id": "g1",
                    "compound_id": "tuqiang", "compound_name": "图强小区",
                    "buildings": {"3": "b3"}}},
-        "rate_per_minute": 60, "burst": 20, "group_rate_per_minute": 20, "group_burst": 10
+        "rate_per_minute": 60, "burst": 20, "group_rate_per_minute": 20, "group_burst": 10,
+        "emergency_rate_per_minute": 120, "emergency_burst": 60
     }]}
 
 Without the file, and only in dev mode (`DISPATCH_MODE=dev`, `make run`) while
@@ -118,6 +119,12 @@ class BotConfig(BaseModel):
     burst: float = Field(default=20, ge=1)
     group_rate_per_minute: float = Field(default=20, gt=0)
     group_burst: float = Field(default=10, ge=1)
+    # Life-threatening messages skip the two limits above (chatter must never delay them)
+    # and draw from this allowance instead (taken as at least the bot's own limit): it only
+    # bounds the fake emergencies a compromised bot could raise. Beyond it the requester is
+    # still told to call 120/110/119, but nobody is dispatched.
+    emergency_rate_per_minute: float = Field(default=120, gt=0)
+    emergency_burst: float = Field(default=60, ge=1)
     # Cancel/resolve requests other bots (or staff) submitted in its communities.
     may_close_others: bool = False
 

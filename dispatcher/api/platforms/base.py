@@ -9,6 +9,7 @@ the route (`routes.py`) owns replay claims, intake and replies.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -73,6 +74,16 @@ class Ignored:
 
 
 Inbound = InboundMessage | DirectAnswer | Ignored
+
+_KIND = re.compile(r"[A-Za-z0-9_.]{1,64}")  # msgtype, event_type: short ASCII identifiers
+
+
+def ignored(replay_key: str, platform: str, kind: object, unknown: str = "event") -> Ignored:
+    """`Ignored`, labelled with the platform and the payload's kind only when that is a short
+    ASCII identifier: the label is echoed in the answer, and a payload string there could be
+    anything (a lone surrogate cannot be encoded: a 500, which the platform retries forever)."""
+    label = kind if isinstance(kind, str) and _KIND.fullmatch(kind) else unknown
+    return Ignored(replay_key, f"{platform} {label}")
 
 
 class PlatformAdapter(Protocol):

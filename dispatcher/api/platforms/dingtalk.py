@@ -20,13 +20,13 @@ from typing import Any
 
 from dispatcher.api.platforms.base import (
     CallbackRequest,
-    Ignored,
     Inbound,
     InboundMessage,
     ReplyHint,
     bad_signature,
     check_fresh,
     epoch_ms,
+    ignored,
     json_document,
     malformed,
     parse_timestamp,
@@ -60,7 +60,7 @@ class DingTalkAdapter:
         replay_key = f"dingtalk:{ts}:{given}:{hashlib.sha256(req.body).hexdigest()}"
         text = _chat_text(doc)
         if text is None or not doc.get("msgId"):
-            return Ignored(replay_key, f"dingtalk {doc.get('msgtype') or 'event'}")
+            return ignored(replay_key, "dingtalk", doc.get("msgtype"))
         hook = doc.get("sessionWebhook")
         expires = epoch_ms(doc.get("sessionWebhookExpiredTime"), "sessionWebhookExpiredTime")
         return InboundMessage(

@@ -24,13 +24,13 @@ from dispatcher.api.platforms import crypto
 from dispatcher.api.platforms.base import (
     CallbackRequest,
     DirectAnswer,
-    Ignored,
     Inbound,
     InboundMessage,
     Refused,
     ReplyHint,
     bad_signature,
     check_fresh,
+    ignored,
     json_document,
     malformed,
     parse_timestamp,
@@ -139,7 +139,7 @@ class FeishuAdapter:
             return _challenge(doc)
         header = _obj(doc, "header")
         if header.get("event_type") != "im.message.receive_v1":
-            return Ignored(replay_key(), f"feishu {header.get('event_type') or 'event'}")
+            return ignored(replay_key(), "feishu", header.get("event_type"))
         return self._message(doc, replay_key())
 
     @staticmethod
@@ -177,7 +177,7 @@ class FeishuAdapter:
         kind = message.get("message_type")
         text = _chat_text(message) if message.get("message_id") else None
         if text is None:
-            return Ignored(replay_key, f"feishu {kind or 'message'}")
+            return ignored(replay_key, "feishu", kind, "message")
         return InboundMessage(
             group_id=str(message.get("chat_id") or ""),
             message_id=str(message["message_id"]),

@@ -2,9 +2,14 @@
 
 Order: an unsigned callback the adapter would have to decrypt first (Feishu's URL check)
 takes a token from its own small bucket; the adapter checks signature, freshness and
-decryption (no I/O); then the bot's rate limit; then the signed delivery is claimed once
-(an exact re-send is 409 `replayed`; the claim is released when we answer with an error,
-a 429 included, so the platform's re-send of that very delivery is read again); then the
+decryption (no I/O); an event without chat text is answered `ignored` (a fixed label: no
+payload string is echoed) and charged nothing; a message is classified by the rules, then
+charged: an ordinary one to the bot's rate limit, a life-threatening one only to the bot's
+emergency allowance, so chatter never delays an emergency (beyond that allowance the group
+is still told to call 120/110/119, nobody is dispatched); then the signed delivery is
+claimed once (an exact re-send is 409 `replayed`; the claim is released when we answer
+with an error, a 429 from an ordinary message's group limit included, so the platform's
+re-send of that very delivery is read again); then the
 message goes to the same intake as `POST /v1/messages` (a platform retry carries the same
 message id: the stored answer comes back, nothing is dispatched twice); a requester's
 "不用了" cancels their open request only when the classifier finds no help request in it,
@@ -29,10 +34,10 @@ from pydantic import ValidationError
 
 from dispatcher.api import idempotency
 from dispatcher.api.bot_auth import Caller, claim_webhook_id, release_webhook_id
-from dispatcher.api.command_queue import send_command
+from dispatcher.api.command_queue import request_id_for, send_command
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
-from dispatcher.api.messages import intake_chat_message
+from dispatcher.api.messages import Admission, admit, intake_chat_message
 from dispatcher.api.models import ChatMessageIn, MessageOut
 from dispatcher.api.platforms import ADAPTERS
 from dispatcher.api.platforms.base import (
@@ -42,6 +47,7 @@ from dispatcher.api.platforms.base import (
     InboundMessage,
     Refused,
 )
+from dispatcher.api.ratelimit import charge_bot, over_allowance_reply
 from dispatcher.classify import Classification
 from dispatcher.groupchat import texts
 from dispatcher.groupchat.bots import BotConfig, PlatformConfig
@@ -100,17 +106,68 @@ async def _callback(request: Request, platform: str, bot_id: str) -> Response:
         raise fail(exc.status, exc.reason, exc.message) from exc
     if isinstance(inbound, DirectAnswer):
         return Response(inbound.body, media_type=inbound.media_type)
-    deps.limiter.check(("bot", bot.bot_id), bot.rate_per_minute, bot.burst, "bot")
+    if isinstance(inbound, Ignored):  # nothing to dispatch: no budget, no claim
+        return JSONResponse({"ignored": inbound.what})
+    admitted = await _admitted(deps, bot, inbound)
+    if isinstance(admitted, Response):
+        return admitted
     await claim_webhook_id(deps, bot.bot_id, inbound.replay_key)
     try:
-        if isinstance(inbound, Ignored):
-            return JSONResponse({"ignored": inbound.what})
-        return await _message(request, deps, bot, inbound)
+        if admitted.retry_after:
+            return await _advice_only(request, bot, inbound, admitted)
+        return await _message(request, deps, bot, inbound, admitted)
     except BaseException:
         # Nothing was accepted for this delivery (a 429 from the group's limit, a 503, a
         # crash): the platform re-sends it unchanged, and that re-send must be read.
         await release_webhook_id(deps, bot.bot_id, inbound.replay_key)
         raise
+
+
+async def _admitted(deps: ApiDeps, bot: BotConfig, inbound: InboundMessage) -> Admission | Response:
+    """Before the delivery is claimed: what needs no reading is answered (charged to the
+    bot as ordinary), the rest classified and charged (`messages.admit`)."""
+    blank = not inbound.text.strip()
+    if blank or inbound.group_id not in bot.groups:
+        charge_bot(deps.limiter, bot)
+        if blank:
+            return JSONResponse({"is_request": False})
+        if not inbound.is_group:  # a one-to-one chat with the robot: nothing to dispatch
+            return JSONResponse({"ignored": "not a configured group chat"})
+        raise fail(403, "unknown_group", "this chat is not configured for this bot")
+    return await admit(deps, bot, _chat_message(inbound).text, "platform")
+
+
+def _thread(bot: BotConfig, inbound: InboundMessage, request_id: str) -> Thread:
+    return Thread(
+        request_id,
+        bot.bot_id,
+        inbound.group_id,
+        inbound.reply.session_webhook,
+        threads.expiry_from_ms(inbound.reply.expires_at_ms),
+        inbound.reply.reply_to,
+    )
+
+
+async def _advice_only(
+    request: Request, bot: BotConfig, inbound: InboundMessage, admitted: Admission
+) -> Response:
+    """Life-threatening, but beyond the bot's emergency allowance (`ratelimit.emergency_wait`
+    logged it): the group is still told to call the emergency number now (the answer is
+    200: the platform would only re-send it), under the id the request would have had."""
+    found = admitted.found
+    reply = over_allowance_reply(found.advice)
+    would_be = request_id_for(bot.bot_id, inbound.group_id, inbound.message_id)
+    thread = _thread(bot, inbound, would_be)
+    await request.app.state.group_replies.immediate(thread, reply, inbound.message_id)
+    out = MessageOut(
+        is_request=True,
+        reply_text=reply,
+        advise_emergency_call=True,
+        emergency_number=found.emergency_number,
+        category=found.category,
+        urgency=found.urgency,
+    )
+    return JSONResponse(out.model_dump(mode="json"))
 
 
 def _chat_message(inbound: InboundMessage) -> ChatMessageIn:
@@ -131,15 +188,9 @@ def _name(name: str | None) -> str | None:
 
 
 async def _message(
-    request: Request, deps: ApiDeps, bot: BotConfig, inbound: InboundMessage
+    request: Request, deps: ApiDeps, bot: BotConfig, inbound: InboundMessage, admitted: Admission
 ) -> Response:
-    if not inbound.text.strip():
-        return JSONResponse({"is_request": False})
     msg = _chat_message(inbound)
-    if inbound.group_id not in bot.groups:
-        if not inbound.is_group:  # a one-to-one chat with the robot: nothing to dispatch
-            return JSONResponse({"ignored": "not a configured group chat"})
-        raise fail(403, "unknown_group", "this chat is not configured for this bot")
     replies = request.app.state.group_replies
     pool = await deps.pool()
 
@@ -149,14 +200,7 @@ async def _message(
         return await _cancel_if_asked(deps, pool, bot, msg, found, withdraw)
 
     def thread_for(request_id: str) -> Thread:
-        return Thread(
-            request_id,
-            bot.bot_id,
-            msg.group_id,
-            inbound.reply.session_webhook,
-            threads.expiry_from_ms(inbound.reply.expires_at_ms),
-            inbound.reply.reply_to,
-        )
+        return _thread(bot, inbound, request_id)
 
     async def withdraw(request_id: str) -> None:
         """A co-report withdrawn: the group is told, then no longer follows the request
@@ -180,6 +224,7 @@ async def _message(
             msg,
             before_queue=before_queue,
             not_a_request=cancel_if_asked,
+            admission=admitted,
         )
     except BaseException:
         for thread in asked:

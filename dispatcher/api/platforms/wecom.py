@@ -21,11 +21,11 @@ from dispatcher.api.platforms import crypto
 from dispatcher.api.platforms.base import (
     CallbackRequest,
     DirectAnswer,
-    Ignored,
     Inbound,
     InboundMessage,
     bad_signature,
     check_fresh,
+    ignored,
     json_document,
     malformed,
     parse_timestamp,
@@ -34,7 +34,10 @@ from dispatcher.api.platforms.base import (
 from dispatcher.groupchat.bots import PlatformConfig
 
 TOLERANCE_S = 300.0
-_MENTION = re.compile(r"^@\S+\s*")
+# The robot's own @mention leads a group message ("@RobotA hello robot", WeCom's sample),
+# its name ended by whitespace (U+2005 in WeCom's clients). Only a name-length run ended so
+# is taken for it: "@互助机器人救命！3号楼着火了" has no end to a name and is read whole.
+_MENTION = re.compile(r"^@[^\s@]{1,24}\s+")
 
 
 def signature(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
@@ -116,7 +119,7 @@ class WeComAdapter:
         msg_id = _xml_text(root, "MsgId")
         text = _xml_chat_text(root, kind)
         if text is None or not msg_id:
-            return Ignored(replay_key, f"wecom {kind or 'event'}")
+            return ignored(replay_key, "wecom", kind)
         sender = _xml_text(root, "From/UserId", "FromUserName") or ""
         chat = _xml_text(root, "ChatId") or ""
         chat_type = (_xml_text(root, "ChatType") or "").strip()
@@ -125,7 +128,7 @@ class WeComAdapter:
             message_id=msg_id,
             sender_id=sender,
             sender_name=_xml_text(root, "From/Name"),
-            text=_MENTION.sub("", text.strip()),
+            text=without_mention(text),
             replay_key=replay_key,
             # A one-to-one chat with the robot has a ChatId too: only ChatType tells them
             # apart. An app's callback has neither (a member writing to the app).
@@ -139,7 +142,7 @@ class WeComAdapter:
             raise malformed("the decrypted JSON is not an object")
         text = _json_chat_text(doc)
         if text is None or not doc.get("msgid"):
-            return Ignored(replay_key, f"wecom {doc.get('msgtype') or 'event'}")
+            return ignored(replay_key, "wecom", doc.get("msgtype"))
         sender = str(_obj(doc, "from").get("userid") or "")
         chat = str(doc.get("chatid") or "")
         return InboundMessage(
@@ -147,10 +150,17 @@ class WeComAdapter:
             message_id=str(doc["msgid"]),
             sender_id=sender,
             sender_name=None,
-            text=_MENTION.sub("", text.strip()),
+            text=without_mention(text),
             replay_key=replay_key,
             is_group=doc.get("chattype", "group") == "group",
         )
+
+
+def without_mention(text: str) -> str:
+    """The text after a leading @mention; the whole text when nothing would be left (a
+    message is never swallowed by the strip)."""
+    whole = text.strip()
+    return _MENTION.sub("", whole, count=1).strip() or whole
 
 
 def _joined(parts: list[str]) -> str | None:
