@@ -12,6 +12,12 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 EX_CONFIG = 78  # sysexits.h: a configuration error
+# Commands whose PostgreSQL failures (a DSN that cannot be used, PostgreSQL away or refusing)
+# `main` prints in one line (dispatcher/record/connect.py); the other tools that read it say
+# theirs themselves (report, demo, migrate, simulate) or have start-up checks (api, worker).
+PG_TOOLS = frozenset(
+    {"purge", "welcome", "summary", "roster-import", "households", "rekey-helpers"}
+)
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("dispatcher.classify.cli", "decide whether a chat message is a help request"),
@@ -100,7 +106,23 @@ def main(argv: list[str] | None = None) -> int:
     except (ValidationError, SettingsError) as exc:
         print("\n".join(config_error_lines(exc)), file=sys.stderr)
         return EX_CONFIG
+    except Exception as exc:
+        code = pg_failure_code(name, exc)
+        if code is None:
+            raise
+        return code
     return result
+
+
+def pg_failure_code(name: str, exc: Exception) -> int | None:
+    """The exit code for `exc` if it is a PostgreSQL failure `name` may end with (printed
+    in one line, the password masked), else None. A DsnError, raised only by `connect`, is
+    one whatever the command."""
+    from dispatcher.record.connect import PG_FAILURES, DsnError, pg_failure  # asyncpg: lazy
+
+    if isinstance(exc, DsnError) or (name in PG_TOOLS and isinstance(exc, PG_FAILURES)):
+        return pg_failure(name, exc)
+    return None
 
 
 if __name__ == "__main__":

@@ -24,12 +24,11 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 
-import asyncpg
-
 from dispatcher.api.producer import KafkaCommandSink
 from dispatcher.api.roster_import import send_commands
 from dispatcher.clock import utcnow
 from dispatcher.ops.reports import parse_month
+from dispatcher.record.connect import connect
 from dispatcher.record.read import helper_messages as read
 from dispatcher.record.read.reports import service_hours
 from dispatcher.settings import Settings, get_settings
@@ -81,7 +80,7 @@ async def queue_and_wait(
 
 
 async def welcome(settings: Settings, community_id: str, wait_s: float) -> dict[str, object]:
-    conn = await asyncpg.connect(settings.pg_dsn.get_secret_value(), timeout=10)
+    conn = await connect(settings.pg_dsn.get_secret_value())
     outcomes: dict[str, tuple[bool, str]] = {}
     try:
         todo = await read.not_welcomed(conn, community_id)
@@ -137,7 +136,7 @@ async def summary(
     settings: Settings, community_id: str, month: str, everyone: bool, wait_s: float
 ) -> dict[str, object]:
     first: date = parse_month(month)
-    conn = await asyncpg.connect(settings.pg_dsn.get_secret_value(), timeout=10)
+    conn = await connect(settings.pg_dsn.get_secret_value())
     try:
         # Service minutes as the month report counts them (assignments marked done).
         rows = {r["helper_id"]: r for r in await service_hours(conn, community_id, first)}

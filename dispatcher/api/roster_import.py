@@ -29,6 +29,7 @@ from dispatcher.api.platform_login import accounts as platform_accounts
 from dispatcher.api.producer import CommandSink, KafkaCommandSink
 from dispatcher.clock import utcnow
 from dispatcher.helper_ids import keyed_profile
+from dispatcher.record.connect import connect
 from dispatcher.record.db import Db
 from dispatcher.record.edge import phone_keys
 from dispatcher.record.edge.roster_members import RosterMembers
@@ -193,7 +194,7 @@ async def with_sink_and_db(
 ) -> T:
     """A command line's Kafka producer and PostgreSQL connection, for one piece of work."""
     sink = KafkaCommandSink(settings)
-    conn = await asyncpg.connect(settings.pg_dsn.get_secret_value())
+    conn = await connect(settings.pg_dsn.get_secret_value())
     try:
         return await work(sink, conn)
     finally:
@@ -224,7 +225,7 @@ def run_ledger_cli(
         parsed = parse(
             args.file.read_bytes(), ledger_place_of(args), filename=args.file.name, progress=True
         )
-    except RosterFileError as exc:
+    except (RosterFileError, OSError) as exc:  # OSError: not readable (not PostgreSQL's)
         print(f"cannot import {args.file}: {exc}", file=sys.stderr)
         return 2, None
     settings = get_settings()

@@ -24,6 +24,11 @@ HELPERS_PER_BUILDING = 40
 BUILDINGS_PER_COMPOUND = 8
 COMPOUNDS_PER_GRID = 4
 NIGHT = TimeWindow.model_validate({"start": "22:00", "end": "07:00"})
+# Made-up phones, one per helper (one phone, one helper): a random 13x number may be a real
+# person's. 138 01xx xxxx: beside the districts' 138000xxxxx (dispatcher/ops/district.py)
+# and never the requester's 13800000000 (bench/match.py), who may not be offered her own.
+PHONE_PREFIX = "13801"
+MAX_HELPERS = 1_000_000
 
 # (skill, share of helpers having it)
 SKILL_SHARES: tuple[tuple[Skill, float], ...] = (
@@ -60,6 +65,13 @@ def home_of(i: int) -> Home:
     )
 
 
+def helper_phone(i: int) -> str:
+    """Helper `i`'s made-up phone."""
+    if not 0 <= i < MAX_HELPERS:
+        raise ValueError(f"made-up phones fit {MAX_HELPERS:,} helpers, not helper {i}")
+    return f"{PHONE_PREFIX}{i:06d}"
+
+
 def build_entries(n: int, seed: int) -> Iterator[HelperEntry]:
     rng = random.Random(seed)
     keys: tuple[tuple[str, str], tuple[str, str], tuple[str, str, str]] | None = None
@@ -88,7 +100,7 @@ def build_entries(n: int, seed: int) -> Iterator[HelperEntry]:
             roles=frozenset(roles),
             party=party,
             gender=Gender.FEMALE if rng.random() < 0.5 else Gender.MALE,
-            phone=f"139{i:08d}",
+            phone=helper_phone(i),
             paired=paired,
             dnd=NIGHT if rng.random() < 0.3 else None,
             away=rng.random() < 0.05,

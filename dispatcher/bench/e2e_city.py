@@ -20,6 +20,8 @@ from typing import Any
 
 from dispatcher.ops.district import BENCH, Building, helper_body
 
+REQUESTER_PHONE_PREFIX = "138001"
+
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 
 # (skill, share of helpers having it)
@@ -169,6 +171,13 @@ def build_city(communities: int, helpers_per_community: int, seed: int) -> City:
     return City(community_ids(communities), buildings, helpers, paired)
 
 
+def requester_phone(draw: int) -> str:
+    """A made-up requester phone: a random 13x number may be a real person's. 138 001x xxxx,
+    beside the helpers' 138000xxxxx (`fake_phone`): no requester is one of the helpers, who
+    would then not be offered her own request."""
+    return f"{REQUESTER_PHONE_PREFIX}{draw % 100_000:05d}"
+
+
 class KeysExhaustedError(RuntimeError):
     """Every (building, category) pair has been used: more requests would be merged."""
 
@@ -259,7 +268,7 @@ class RequestFactory:
             "text": f"{b.number}号楼{unit}单元：{kind.text}",
             "contact": {
                 "name": name,
-                "phone": f"139{rng.randint(0, 99_999_999):08d}",
+                "phone": requester_phone(rng.randint(0, 99_999_999)),  # the draw as before
                 "address": f"{b.number}号楼{unit}单元{floor}0{room}",
             },
             "source": {

@@ -188,7 +188,7 @@ def build_waves(
     request's count of offers (one an `offer_sent`, each of an `offers_sent`)."""
     import random
 
-    from dispatcher.bench.community import build_state
+    from dispatcher.bench.community import build_state, helper_phone
     from dispatcher.bench.match import NOW, _command, _spec
     from dispatcher.core import decide
     from dispatcher.sealing import KeyRing, seal_profile
@@ -214,11 +214,10 @@ def build_waves(
         for hid in offered:
             if hid not in named:
                 base = state.helpers[hid]
-                digits = int(hashlib.sha256(hid.encode()).hexdigest()[:8], 16) % 10**8
                 profile = base.profile.model_copy(
                     update={
                         "name": f"邻居{hid}",
-                        "phone": f"139{digits:08d}",
+                        "phone": helper_phone(int(hid.removeprefix("h"))),  # made up, one each
                         "platform_user_id": f"wx-{hid}" if len(named) % 2 else None,
                     }
                 )

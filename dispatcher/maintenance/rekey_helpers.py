@@ -33,6 +33,7 @@ from dispatcher.clock import utcnow
 from dispatcher.helper_ids import id_key, keyed_helper_id, keyed_profile, legacy_helper_id
 from dispatcher.maintenance.helper_table import GROUP_PREFIX as GROUP_PREFIX  # its ACL's name
 from dispatcher.maintenance.helper_table import read_helper_states, send_commands
+from dispatcher.record.connect import connect
 from dispatcher.record.edge.helper_moves import MOVED, IdMove, move_rows
 from dispatcher.sealing import keyring, seal_profile, unsealed_profile
 from dispatcher.settings import Settings, get_settings
@@ -115,26 +116,28 @@ def id_moves(states: Iterable[HelperState], settings: Settings) -> list[IdMove]:
 
 
 async def move_helper_rows(
-    settings: Settings, moves: Collection[IdMove], *, dry_run: bool
+    conn: asyncpg.Connection, moves: Collection[IdMove], *, dry_run: bool
 ) -> dict[str, int]:
-    """`move_rows` on the configured database (not connected to when nothing moves)."""
+    """`move_rows`, when anything moves."""
     if not moves:
         return dict.fromkeys(MOVED, 0)
-    conn = await asyncpg.connect(settings.pg_dsn.get_secret_value(), timeout=10)
-    try:
-        return await move_rows(conn, moves, dry_run=dry_run)
-    finally:
-        await conn.close()
+    return await move_rows(conn, moves, dry_run=dry_run)
 
 
 async def run(settings: Settings, dry_run: bool) -> dict[str, int]:
-    states = await read_helper_states(settings)
-    moves = plan_moves(states, settings)
-    if not dry_run:
-        now = utcnow()
-        await send_commands(settings, [c for m in moves for c in move_commands(m, now)])
-    # After the commands: if they are not sent, the helpers have not moved, nor their rows.
-    rows = await move_helper_rows(settings, id_moves(states, settings), dry_run=dry_run)
+    # PostgreSQL first: a DSN that cannot be used, or PostgreSQL away, ends the run before it
+    # sends a command (a rerun would complete it, but an operator should fix that first).
+    conn = await connect(settings.pg_dsn.get_secret_value())
+    try:
+        states = await read_helper_states(settings)
+        moves = plan_moves(states, settings)
+        if not dry_run:
+            now = utcnow()
+            await send_commands(settings, [c for m in moves for c in move_commands(m, now)])
+        # After the commands: if they are not sent, the helpers have not moved, nor their rows.
+        rows = await move_helper_rows(conn, id_moves(states, settings), dry_run=dry_run)
+    finally:
+        await conn.close()
     sent = 0 if dry_run else len(moves)
     return {"helpers_read": len(states), "to_move": len(moves), "sent": sent, **rows}
 

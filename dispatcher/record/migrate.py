@@ -16,6 +16,7 @@ from importlib import resources
 
 import asyncpg
 
+from dispatcher.record.connect import connect
 from dispatcher.settings import Settings, get_settings
 
 _LOCK_KEY = 0x6E_65_69_67  # "neig": any constant shared by every runner
@@ -73,7 +74,12 @@ async def apply_migrations(conn: asyncpg.Connection) -> list[str]:
 
 async def migrate(settings: Settings) -> list[str]:
     """Apply pending migrations on a connection of their own."""
-    conn = await asyncpg.connect(settings.pg_dsn.get_secret_value())
+    return await migrate_on(await asyncpg.connect(settings.pg_dsn.get_secret_value()))
+
+
+async def migrate_on(conn: asyncpg.Connection) -> list[str]:
+    """Apply pending migrations on `conn`, a connection of their own: closed, or dropped on
+    a failure, whatever happens."""
     try:
         applied = await apply_migrations(conn)
     except BaseException:
@@ -88,13 +94,20 @@ async def migrate(settings: Settings) -> list[str]:
     return applied
 
 
+async def _migrate_cli(settings: Settings) -> list[str]:
+    # `connect`: a DSN that cannot be used raises DsnError, one line in `python -m dispatcher`
+    # (asyncpg's own timeout kept). The worker's start-up keeps `migrate`.
+    conn = await connect(settings.pg_dsn.get_secret_value(), timeout=60)
+    return await migrate_on(conn)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m dispatcher migrate", description="Apply pending PostgreSQL migrations."
     )
     parser.parse_args(argv)
     try:
-        applied = asyncio.run(migrate(get_settings()))
+        applied = asyncio.run(_migrate_cli(get_settings()))
     except UNREACHABLE as exc:
         # One line, not a traceback: the cause, never the DSN (it may carry the password).
         reason = " ".join(str(exc).split()) or type(exc).__name__

@@ -21,6 +21,7 @@ import asyncpg
 
 from dispatcher.clock import utcnow
 from dispatcher.offer_binding import MAX_LIFETIME
+from dispatcher.record.connect import connect
 from dispatcher.record.edge import intake
 from dispatcher.settings import Settings, get_settings
 
@@ -96,7 +97,7 @@ async def purge_forever(
 
 
 async def run(settings: Settings, now: datetime) -> Purged:
-    conn = await asyncpg.connect(settings.pg_dsn.get_secret_value())
+    conn = await connect(settings.pg_dsn.get_secret_value())
     try:
         return await purge(conn, now, settings.retention_days)
     finally:

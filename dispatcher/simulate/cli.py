@@ -90,6 +90,19 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 2
+    if args.from_db:  # after every other check: reading the history may take a while
+        from dispatcher.record.connect import PG_FAILURES, pg_failure
+        from dispatcher.simulate.history import fit_from_db
+
+        try:
+            behaviour = fit_from_db(
+                behaviour, community=args.community, since=args.since, min_offers=args.min_offers
+            )
+        except PG_FAILURES as exc:
+            return pg_failure("simulate", exc)
+        except ValueError as exc:  # nobody with enough history
+            print(f"simulate: {exc}", file=sys.stderr)
+            return 2
     started = time.perf_counter()
     scenario = Scenario.demo(behaviour=behaviour, seed=args.seed, start=start, days=args.days)
     if args.from_db:
@@ -139,15 +152,12 @@ def _inputs(args: argparse.Namespace) -> tuple[Behaviour, dict[str, Plans], date
         behaviour = behaviour.with_overrides({"requests_per_day": rate})
     names = [n.strip() for n in args.policies.split(",") if n.strip()]
     policies = resolve_policies(names)
-    if args.from_db:
-        from dispatcher.simulate.history import fit_from_db, since_instant
+    if args.from_db:  # fitted by `main` once everything else is checked
+        from dispatcher.simulate.history import since_instant
 
         if not args.community or not args.since:
             raise ValueError("--from-db needs --community and --since")
         _day("--since", args.since, since_instant)
-        behaviour = fit_from_db(
-            behaviour, community=args.community, since=args.since, min_offers=args.min_offers
-        )
     return behaviour, policies, start
 
 

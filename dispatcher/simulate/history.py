@@ -15,8 +15,7 @@ from dataclasses import replace
 from datetime import datetime, time
 from statistics import median
 
-import asyncpg
-
+from dispatcher.record.connect import connect
 from dispatcher.record.read.history import OfferAnswer, offers_since
 from dispatcher.settings import get_settings
 from dispatcher.simulate.behaviour import Behaviour
@@ -83,7 +82,7 @@ def fit(
 
 
 async def _rows(community: str, since: datetime) -> list[OfferAnswer]:
-    conn = await asyncpg.connect(get_settings().pg_dsn.get_secret_value(), timeout=10)
+    conn = await connect(get_settings().pg_dsn.get_secret_value())
     try:
         return await offers_since(conn, community, since)
     finally:
@@ -103,10 +102,10 @@ def since_instant(since: str) -> datetime:
 def fit_from_db(
     behaviour: Behaviour, *, community: str, since: str, min_offers: int = MIN_OFFERS
 ) -> Behaviour:
-    try:
-        rows = asyncio.run(_rows(community, since_instant(since)))
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise ValueError(f"cannot read the history from PostgreSQL: {exc}") from exc
+    """`behaviour` with the helpers of `community` fitted from PostgreSQL's history, or a
+    ValueError when none has enough of it. PostgreSQL's failures (PG_FAILURES of
+    dispatcher/record/connect.py) are the caller's to print."""
+    rows = asyncio.run(_rows(community, since_instant(since)))
     fitted = fit(rows, behaviour, min_offers)
     if not fitted:
         raise ValueError(
