@@ -66,7 +66,7 @@ def _spec() -> RequestSpec:
         urgency=Urgency.CRITICAL,
         skills=(Skill.DRIVING,),
         text="我在3号楼2单元501，老伴胸口疼，谁能开车送医院？",
-        contact=RequesterContact(name="林女士", phone="13912345678", address="3号楼2单元501室"),
+        contact=RequesterContact(name="林女士", phone="13800001234", address="3号楼2单元501室"),
     )
 
 
@@ -74,7 +74,7 @@ def _profile() -> HelperProfile:
     return HelperProfile(
         helper_id="bench-helper-0001",
         name="周建国",
-        phone="13755550123",
+        phone="13800000123",
         platform_user_id="wx-zhou-jianguo",
         place=_place("7", "1", 3),
         skills=(Skill.DRIVING,),
