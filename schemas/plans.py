@@ -122,7 +122,9 @@ def _plan(
 # 20 s, staff and the group at 60 s, the emergency referral at 3 min. Urgent, normal and
 # low ask one to three per slot and wait longer, so neighbours are not worn out. Every plan
 # still ends with staff on duty and the group (the whistle): a request nobody answered, or
-# one from a community with no fitting helper, must reach a person, never expire unseen.
+# one from a community with no fitting helper, must reach a person, never expire unseen
+# (one reopened late, when the rungs left no longer fit its lifetime, climbs to the whistle
+# at once: `dispatcher/core/ladder.py` `climb_if_late`).
 DEFAULT_PLANS: dict[Urgency, EscalationPlan] = {
     Urgency.CRITICAL: _plan(
         Urgency.CRITICAL,

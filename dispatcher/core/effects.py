@@ -24,6 +24,8 @@ _OFFERED_NEW_DAY = frozenset(
     ("day", "offers_today", "assignments_today", "offers_total", "last_offered_at")
 )
 _OFFERED = frozenset(("offers_today", "offers_total", "last_offered_at"))
+# On a day before the one the counters hold (`load.before_counted_day`): the totals only.
+_OFFERED_DAY_BEFORE = frozenset(("offers_total", "last_offered_at"))
 
 
 def _with(model: BaseModel, changed: frozenset[str]) -> set[str]:
@@ -96,16 +98,21 @@ class Effects:
             # `offered(load, now, today)`, inlined.
             load = d["load"]
             counts = load.__dict__.copy()
-            if counts["day"] != today:  # a new day: the per-day counters start again
+            day = counts["day"]
+            if day == today:
+                counts["offers_today"] += 1
+                changed = _OFFERED
+            elif day is None or day < today:  # a new day: the per-day counters start again
                 counts["day"] = today
                 counts["offers_today"] = 1
                 counts["assignments_today"] = 0
                 changed = _OFFERED_NEW_DAY
-            else:
-                counts["offers_today"] += 1
-                changed = _OFFERED
+            else:  # stamped before the counted day (`before_counted_day`): not moved back
+                changed = _OFFERED_DAY_BEFORE
             counts["offers_total"] += 1
-            counts["last_offered_at"] = now
+            last = counts["last_offered_at"]
+            if last is None or now > last:  # the later of the two, whatever the order
+                counts["last_offered_at"] = now
             d["load"] = like(HelperLoad, counts, _with(load, changed))
             pending[helper_id] = like(HelperState, d, _with(helper, _LOAD))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
@@ -250,10 +251,49 @@ def run_step(fx: Effects, d: RequestDraft) -> None:
 
 
 def advance(fx: Effects, d: RequestDraft) -> None:
-    """Climb one rung. Past the last rung: an unanswered request expires; a partly
+    """Climb one rung, and on while the whistle would come too late
+    (`climb_if_late`). Past the last rung: an unanswered request expires; a partly
     answered one stays open for its assigned helpers until its lifetime ends. Never
     while held for quiet hours (a staff-called team's answer or lost offer leaves a
     need starved): the release starts from the rung it was held at."""
+    _climb(fx, d)
+    climb_if_late(fx, d)
+
+
+def climb_if_late(fx: Effects, d: RequestDraft) -> None:
+    """Every plan ends with staff on duty and the group (the whistle): an open request
+    must not expire on a neighbours' rung unseen by them. A plan's waits fit its lifetime,
+    but a rung that starts late does not: a slot reopened (a withdrawal, a no-show) gives
+    the current rung its full wait again, a hold released after its time starts the
+    ladder afresh, a timer may fire late. So while the rungs left (the current one's wait
+    from its start, and every later one's) no longer fit before the end of the lifetime,
+    climb on, each rung's wave sent as usual, up to the whistle at the latest: staff and
+    the group hear of it with as much of the lifetime as is left."""
+    whistle = whistle_step(d.plan)
+    while (
+        whistle is not None
+        and d.step < whistle
+        and not d.whistle_blown
+        and not d.held
+        and d.status is RequestStatus.OPEN
+        and _ladder_left_ends(d) > d.base.ends_at
+    ):
+        _climb(fx, d)
+
+
+def whistle_step(plan: EscalationPlan) -> int | None:
+    """The index of the plan's whistle rung; None for a plan without one."""
+    return next((k for k, s in enumerate(plan.steps) if s.action is RungAction.WHISTLE), None)
+
+
+def _ladder_left_ends(d: RequestDraft) -> datetime:
+    """When the ladder would end from here: the current rung's wait from its start, then
+    every later rung's."""
+    left = sum(s.wait_s for s in d.plan.steps[d.step :])
+    return d.step_started_at + timedelta(seconds=left)
+
+
+def _climb(fx: Effects, d: RequestDraft) -> None:
     if d.held:
         return
     steps = d.plan.steps

@@ -14,7 +14,17 @@ def local_day(now: datetime, utc_offset_minutes: int) -> date:
     return now.astimezone(timezone(timedelta(minutes=utc_offset_minutes))).date()
 
 
+def before_counted_day(load: HelperLoad, today: date) -> bool:
+    """`today` is before the day the per-day counters hold: a command stamped just before
+    local midnight, applied after one stamped just after it (the API's and the timer's
+    clocks interleave). Those counters are the later day's: never moved back a day (nor
+    wiped when the next command moves them forward again), only the totals count."""
+    return load.day is not None and today < load.day
+
+
 def accepted(load: HelperLoad, today: date) -> HelperLoad:
+    if before_counted_day(load, today):
+        return updated(load, accepted_total=load.accepted_total + 1)
     if load.day != today:
         return updated(
             load,

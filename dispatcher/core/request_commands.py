@@ -14,6 +14,7 @@ from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
 from dispatcher.core.ladder import (
     advance,
+    climb_if_late,
     close,
     current_offer_ring,
     end_of_lifetime,
@@ -150,6 +151,7 @@ def release(fx: Effects, d: RequestDraft) -> None:
     d.step_started_at = fx.now
     fx.emit(RequestReleased(held_since=held_since), d.request_id)
     run_step(fx, d)
+    climb_if_late(fx, d)  # released after its time (reopened while held)
 
 
 def _offer_for(fx: Effects, d: RequestDraft, offer_id: str, helper_id: str) -> int | None:
@@ -345,6 +347,7 @@ def helper_withdrew(fx: Effects, d: RequestDraft, body: WithdrawHelper) -> Reque
             d.step_started_at = fx.now  # the current rung gets its full wait again
     ring, wave = current_offer_ring(d)
     offer_wave(fx, d, ring, wave, d.plan.remote_wave_size)
+    climb_if_late(fx, d)  # late in the lifetime the rung's full wait may not fit
     return d
 
 

@@ -21,6 +21,7 @@ from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
 from dispatcher.core.eligibility import is_requester
 from dispatcher.core.entry import HelperEntry
+from dispatcher.core.load import before_counted_day
 from dispatcher.core.trusted import share_fields_sets, updated
 from schemas.events import OfferStoodDown, RejectReason
 from schemas.records import AssignmentRecord, HelperLoad, OfferRecord, OfferStatus
@@ -83,7 +84,10 @@ def team_count(fx: Effects, community_id: str, offer: OfferRecord, members: int)
 
 
 def signed_up(load: HelperLoad, today: date) -> HelperLoad:
-    """A member's day count grows (fairness), but not their answers: they did not answer."""
+    """A member's day count grows (fairness), but not their answers: they did not answer.
+    A day before the counted one changes nothing (`load.before_counted_day`)."""
+    if before_counted_day(load, today):
+        return load
     if load.day != today:
         return updated(load, day=today, offers_today=0, assignments_today=1)
     return updated(load, assignments_today=load.assignments_today + 1)
