@@ -47,6 +47,7 @@ lint: install
 	deploy/local/audit.sh
 
 # Re-resolve the locks (with hashes) after editing dependencies in pyproject.toml.
+# requirements-build.lock: [build-system] requires, for the image's isolation-free build.
 lock: $(VENV)/bin/pip-compile
 	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --generate-hashes \
 	  --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url \
@@ -54,6 +55,9 @@ lock: $(VENV)/bin/pip-compile
 	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --generate-hashes \
 	  --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url --extra dev \
 	  -o requirements-dev.lock pyproject.toml
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --generate-hashes \
+	  --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url \
+	  --build-deps-for wheel --only-build-deps -o requirements-build.lock pyproject.toml
 
 $(VENV)/bin/pip-compile:
 	@test -x $(PY) || python3 -m venv $(VENV)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make lint`'s dependency audit of the locked versions (nothing installed):
-# 1. always, offline: requirements*.lock against the checked-in advisory snapshot
-#    (deploy/audit/advisories, OSV format; deploy/audit/SNAPSHOT.md says from where and
-#    when; refresh: python -m dispatcher.maintenance.lock_audit refresh --source …).
+# 1. always, offline: requirements*.lock (runtime, dev, build) against the checked-in
+#    advisory snapshot (deploy/audit/advisories, OSV format; deploy/audit/SNAPSHOT.md says
+#    from where and when; refresh: python -m dispatcher.maintenance.lock_audit refresh …).
 #    Any locked version inside an advisory's affected range fails.
 # 2. pip-audit against PyPI's JSON API / OSV.dev, newer than any snapshot, where reachable.
 #    Where only the package index is reachable it cannot audit: said, and the offline
@@ -11,13 +11,14 @@ set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
-  echo "usage: deploy/local/audit.sh   (offline snapshot audit, then pip-audit of requirements-dev.lock where reachable; env DISPATCH_AUDIT_REQUIRED=1 to fail when pip-audit's service is unreachable)"
+  echo "usage: deploy/local/audit.sh   (offline snapshot audit, then pip-audit of requirements-dev.lock and requirements-build.lock where reachable; env DISPATCH_AUDIT_REQUIRED=1 to fail when pip-audit's service is unreachable)"
   exit 0
 fi
 cd "$REPO" || exit 1
-.venv/bin/python -m dispatcher.maintenance.lock_audit audit requirements.lock requirements-dev.lock || exit 1
+.venv/bin/python -m dispatcher.maintenance.lock_audit audit \
+  requirements.lock requirements-dev.lock requirements-build.lock || exit 1
 out="$("$REPO/.venv/bin/pip-audit" --strict --progress-spinner off --disable-pip --no-deps \
-  -r "$REPO/requirements-dev.lock" 2>&1)"
+  -r "$REPO/requirements-dev.lock" -r "$REPO/requirements-build.lock" 2>&1)"
 rc=$?
 if [ $rc -eq 0 ]; then
   echo "$out" | tail -n 3

@@ -38,7 +38,11 @@ from packaging.version import InvalidVersion, Version
 from dispatcher.settings import REPO_ROOT
 
 DB = REPO_ROOT / "deploy" / "audit" / "advisories"
-LOCKS = (REPO_ROOT / "requirements.lock", REPO_ROOT / "requirements-dev.lock")
+LOCKS = (
+    REPO_ROOT / "requirements.lock",
+    REPO_ROOT / "requirements-dev.lock",
+    REPO_ROOT / "requirements-build.lock",  # the image's build tools (deploy/Dockerfile)
+)
 _PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s\\;]+)", re.M)
 
 

@@ -291,6 +291,41 @@ def test_kafka_users_acls_are_exactly_what_the_code_uses(
         assert all(kind in ("topic", "group") for kind, _, _ in acls)  # nothing cluster-wide
 
 
+def test_the_worker_may_read_only_the_events_topics_config(
+    rendered: list[Doc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = one(rendered, "StatefulSet", "dispatch-worker")["spec"]["template"]["spec"]
+    settings = _settings(_container_env(rendered, worker["containers"][0]), monkeypatch)
+    reads = {
+        (u["metadata"]["name"], name)
+        for u in by_kind(rendered, "KafkaUser")
+        for (_, name, _), ops in _acls(u).items()
+        if "DescribeConfigs" in ops or "AlterConfigs" in ops
+    }
+    assert reads == {("dispatch-worker", settings.events_topic)}
+    (events,) = [
+        ops
+        for (_, name, _), ops in _acls(one(rendered, "KafkaUser", "dispatch-worker")).items()
+        if name == settings.events_topic
+    ]
+    assert "AlterConfigs" not in events
+
+
+def test_worker_tables_persist_across_a_rolling_update(
+    rendered: list[Doc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker pod's RocksDB tables (DISPATCH_DATA_DIR, as the settings read it) on
+    its own claim, not an emptyDir: a replaced pod replays only the changelog tail."""
+    sts = one(rendered, "StatefulSet", "dispatch-worker")
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    spec = sts["spec"]["template"]["spec"]
+    assert claim["metadata"]["name"] not in {v["name"] for v in spec["volumes"]}
+    (worker,) = spec["containers"]
+    data_dir = _settings(_container_env(rendered, worker), monkeypatch).data_dir
+    (mount,) = [m for m in worker["volumeMounts"] if m["name"] == claim["metadata"]["name"]]
+    assert Path(mount["mountPath"]) == Path(data_dir)
+
+
 def _settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
     for key in [k for k in os.environ if k.startswith("DISPATCH_")]:
         monkeypatch.delenv(key)

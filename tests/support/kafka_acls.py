@@ -36,7 +36,8 @@ def expected_acls(settings: Settings) -> dict[str, Acls]:
         api[("topic", name, "literal")] = {"Describe"}
     worker: Acls = {
         ("topic", commands, "literal"): {"Read", "Write", "Describe", "Create"},
-        ("topic", events, "literal"): {"Read", "Write", "Describe", "Create"},
+        # DescribeConfigs: its max.message.bytes, read at start-up (streams/record_limit.py)
+        ("topic", events, "literal"): {"Read", "Write", "Describe", "Create", "DescribeConfigs"},
         ("topic", dead, "literal"): {"Write", "Describe", "Create"},
         ("group", settings.app_id, "literal"): {"Read"},  # Faust's group
         ("group", record_group(settings), "literal"): {"Read"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -79,3 +80,64 @@ def test_compose_and_scrape_config_agree() -> None:
                 assert "--web-port" in compose["services"][service]["command"]
                 assert port in compose["services"][service]["command"]
     assert set(compose["volumes"]) >= {"kafka-data", "pg-data", "prom-data"}
+
+
+def _k8s(name: str) -> list[dict[str, Any]]:
+    text = (DEPLOY / "k8s" / name).read_text(encoding="utf-8")
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def _config_env() -> dict[str, str]:
+    (config,) = [d for d in _k8s("config.yaml") if d["kind"] == "ConfigMap"]
+    data: dict[str, str] = config["data"]
+    return data
+
+
+def test_only_the_worker_reads_topic_configs_and_only_the_events_topic() -> None:
+    """streams/record_limit.py reads the events topic's max.message.bytes at the worker's
+    start: without DescribeConfigs there the check is skipped ("not checked"). Read only:
+    no user may alter a config, and none reads another topic's."""
+    events = _config_env().get("DISPATCH_EVENTS_TOPIC", Settings().events_topic)
+    users = {
+        u["metadata"]["name"]: u for u in _k8s("kafka-strimzi.yaml") if u["kind"] == "KafkaUser"
+    }
+    reads = {
+        (name, acl["resource"]["type"], acl["resource"]["name"])
+        for name, user in users.items()
+        for acl in user["spec"]["authorization"]["acls"]
+        if "DescribeConfigs" in acl["operations"]
+    }
+    assert reads == {("dispatch-worker", "topic", events)}
+    for user in users.values():
+        for acl in user["spec"]["authorization"]["acls"]:
+            assert not {"AlterConfigs", "All", "Alter"} & set(acl["operations"]), acl
+
+
+def test_worker_tables_live_on_a_claim_per_pod() -> None:
+    """A pod replaced in a rolling update keeps its RocksDB tables (DISPATCH_DATA_DIR) and
+    replays only the changelog tail; an emptyDir rebuilt every table from scratch."""
+    (sts,) = [d for d in _k8s("worker.yaml") if d["kind"] == "StatefulSet"]
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    name = claim["metadata"]["name"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert "storageClassName" not in claim["spec"]  # the cluster's default
+    assert claim["spec"]["resources"]["requests"]["storage"]
+    pod = sts["spec"]["template"]["spec"]
+    assert name not in {v["name"] for v in pod["volumes"]}  # not shadowed by a pod volume
+    (worker,) = [c for c in pod["containers"] if c["name"] == "worker"]
+    (mount,) = [m for m in worker["volumeMounts"] if m["name"] == name]
+    assert mount["mountPath"] == _config_env()["DISPATCH_DATA_DIR"]
+    # A cache of this Kafka cluster's changelogs: gone with the StatefulSet or a scale-down.
+    policy = sts["spec"]["persistentVolumeClaimRetentionPolicy"]
+    assert policy == {"whenDeleted": "Delete", "whenScaled": "Delete"}
+
+
+def test_an_api_with_no_ready_pod_pages() -> None:
+    """Prometheus scrapes the API's pods directly, so `up` stays 1 while /readyz says 503
+    (Kafka or PostgreSQL down): the readiness probes the API counts must page."""
+    groups = yaml.safe_load((DEPLOY / "prometheus/alerts.yml").read_text(encoding="utf-8"))
+    (rule,) = [
+        r for g in groups["groups"] for r in g["rules"] if r.get("alert") == "DispatchApiNotReady"
+    ]
+    assert rule["labels"]["severity"] == "page"
+    assert 'route="/readyz"' in rule["expr"] and 'status="200"' in rule["expr"]
