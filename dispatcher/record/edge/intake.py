@@ -128,13 +128,15 @@ async def confirm_recorded(db: Db) -> int:
 async def unrecorded(
     conn: asyncpg.Connection, grace_s: float, max_resends: int
 ) -> list[Unrecorded]:
-    """Acknowledged more than `grace_s` ago and still not recorded, locked for this
-    transaction (another API instance skips them)."""
+    """Acknowledged and still not recorded, locked for this transaction (another API
+    instance skips them): first once `grace_s` old, then each time its age has doubled
+    (`resent_due`): a worker merely behind would otherwise get every waiting request again
+    on every pass, piling onto the very backlog it is working through."""
     rows = await conn.fetch(
-        """
+        f"""
         SELECT request_id, community_id, command::text AS command FROM api_intake
         WHERE confirmed_at IS NULL AND command IS NOT NULL AND resent < $2
-          AND opened_at < now() - make_interval(secs => $1)
+          AND {resent_due("opened_at", "resent")}
         ORDER BY opened_at LIMIT 500
         FOR UPDATE SKIP LOCKED
         """,
@@ -142,6 +144,13 @@ async def unrecorded(
         max_resends,
     )
     return [Unrecorded(**dict(r)) for r in rows]
+
+
+def resent_due(since: str, resent: str) -> str:
+    """SQL: a stored command re-sent `resent` times is due again once `since` is
+    grace × 2^resent old ($1: the grace in seconds) - at grace, 2×, 4×… (up to the cap of
+    re-sends, about six days at a 30 s grace): a handful per row, whatever the backlog."""
+    return f"{since} < now() - make_interval(secs => $1 * power(2, {resent}))"
 
 
 async def count_resent(conn: asyncpg.Connection, request_id: str) -> None:

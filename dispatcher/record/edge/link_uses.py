@@ -11,6 +11,7 @@ from datetime import datetime
 import asyncpg
 
 from dispatcher.record.db import Db
+from dispatcher.record.edge.intake import resent_due
 
 
 @dataclass(frozen=True)
@@ -99,15 +100,16 @@ async def settle(db: Db, use_key: str, outcome: str) -> None:
 async def unapplied(
     conn: asyncpg.Connection, grace_s: float, max_resends: int
 ) -> list[UnappliedUse]:
-    """Answers older than `grace_s` whose command caused no event (a press that sends
-    nothing excepted), locked for this transaction (another API instance skips them)."""
+    """Answers whose command caused no event (a press that sends nothing excepted), due
+    as `intake.resent_due` says (grace, then each time the age doubles), locked for this
+    transaction (another API instance skips them)."""
     rows = await conn.fetch(
-        """
+        f"""
         SELECT u.use_key, u.command_id, u.action, u.request_id, u.offer_id, u.helper_id,
                u.outcome, u.command, u.queued_at IS NOT NULL AS queued, u.used_at,
                r.community_id
         FROM api_link_uses u JOIN requests r ON r.request_id = u.request_id
-        WHERE u.used_at < now() - make_interval(secs => $1) AND u.resent < $2
+        WHERE {resent_due("u.used_at", "u.resent")} AND u.resent < $2
           AND (u.command IS NULL OR u.command <> '')
           AND NOT EXISTS (SELECT 1 FROM event_log e WHERE e.caused_by = u.command_id)
         ORDER BY u.used_at LIMIT 500
