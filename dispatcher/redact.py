@@ -30,8 +30,17 @@ _DIGITS = re.compile(r"\d{7,}")
 MAX_REASON = 500
 
 
+_NUMERAL = re.compile("[0-9０-９]")
+
+
 def mask_phones(text: str) -> str:
     return PHONE.sub("[phone]", text)
+
+
+def masked(text: str) -> str:
+    """Free text as it may show in the clear (a department's name, a platform's error
+    message): phones as [phone], every other digit as # (flat, room, door, landline)."""
+    return _NUMERAL.sub("#", mask_phones(text))
 
 
 def describe(exc: BaseException) -> str:

@@ -31,6 +31,12 @@ the request's box). The core compares households, never reads them: a household 
 HMAC under the helper-id key, applied alike to the request's place, the helpers' homes
 and pairings, so 结对 still matches.
 
+What staff or a requester typed when a request ended (a cancel's reason, a resolve's or
+a referral's note, a department named) is sealed at the API too (`seal_closing`), under
+the request's key with its own binding (`request-note\n<id>`), into `sealed_note`: the
+department's name stays beside it with phones and digits masked (`masked`), for the read
+model's `referred_department`.
+
 Records from before (plain `contact`/`text`/`phone`) still open as they are, and the
 worker seals them on decode (`seal_command`) and when it rebuilds its state from tables
 written before (streams/state_store.py), so new table records and events never hold them
@@ -54,8 +60,18 @@ from pydantic import ValidationError
 
 from dispatcher.core.entry import normalise_phone
 from dispatcher.core.helper_commands import off_the_roster
+from dispatcher.redact import masked
 from dispatcher.settings import Settings
-from schemas.commands import Command, PairHousehold, SubmitRequest, UpsertHelper
+from schemas.commands import (
+    CancelRequest,
+    ClosingNote,
+    Command,
+    PairHousehold,
+    ReferRequest,
+    ResolveRequest,
+    SubmitRequest,
+    UpsertHelper,
+)
 from schemas.events import HelperAssigned
 from schemas.helpers import HelperDetail, HelperProfile
 from schemas.places import PlacePath
@@ -234,6 +250,40 @@ def open_assignment(ring: KeyRing, request_id: str, body: HelperAssigned) -> Req
     return opened
 
 
+# ---------------------------------------------------------------------- closing notes
+Closing = CancelRequest | ResolveRequest | ReferRequest
+
+
+def _note_aad(request_id: str) -> bytes:
+    return f"request-note\n{request_id}".encode()
+
+
+def seal_closing(ring: KeyRing, body: Closing) -> Closing:
+    """The command as it may travel: what was typed (reason or note, and the department)
+    in `sealed_note`, the plain fields emptied but the department masked. Sealing twice,
+    or a command with nothing typed, changes nothing."""
+    text = body.reason if isinstance(body, CancelRequest) else body.note
+    department = body.department if isinstance(body, ReferRequest) else ""
+    if body.sealed_note is not None or not (text or department):
+        return body
+    note = ClosingNote(text=text, department=department).model_dump_json().encode()
+    update: dict[str, Any] = {
+        "reason" if isinstance(body, CancelRequest) else "note": "",
+        "sealed_note": ring.seal(note, _note_aad(body.request_id)),
+    }
+    if department:
+        update["department"] = masked(department)
+    return body.model_copy(update=update)
+
+
+def open_note(ring: KeyRing, request_id: str, sealed: Sealed) -> ClosingNote:
+    """A closing command's or event's `sealed_note` (raises Unreadable)."""
+    try:
+        return ClosingNote.model_validate_json(ring.open(sealed, _note_aad(request_id)))
+    except ValidationError as exc:  # sealed by us, so never expected
+        raise Unreadable("the box opened but does not hold a closing note") from exc
+
+
 # ---------------------------------------------------------------------- helpers
 def _helper_aad(what: str, helper_id: str) -> bytes:
     return f"helper-{what}\n{helper_id}".encode()
@@ -402,6 +452,9 @@ def seal_command(ring: KeyRing, command: Command) -> Command:
         if pairing.household_id == body.household_id:
             return command
         return command.model_copy(update={"body": pairing})
+    if isinstance(body, CancelRequest | ResolveRequest | ReferRequest):
+        closing = seal_closing(ring, body)
+        return command if closing is body else command.model_copy(update={"body": closing})
     return command
 
 

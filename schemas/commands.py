@@ -16,6 +16,7 @@ from schemas.events import CalledRung
 from schemas.helper_messages import ReportWelcomeOutcome, SendHelperSummary, WelcomeHelper
 from schemas.helpers import HelperProfile, TimeWindow
 from schemas.requests import RequestSpec
+from schemas.sealed import Sealed
 from schemas.staff_actions import CallTeam, ClaimRequest, ReportBack
 from schemas.vocab import Party, ReferralTarget, Skill
 
@@ -78,11 +79,26 @@ class ReportStaffNotReached(Wire):
     reason: str = Field(default="", max_length=200)
 
 
+class ClosingNote(Wire):
+    """What a person typed when a request ended (a cancel's reason, a resolve's or a
+    referral's note, the department's name as typed): it may name a phone or a flat, so
+    it travels in `sealed_note`, the request's key bound to the request (sealing.py)."""
+
+    text: str = ""
+    department: str = ""
+
+
+# A closing command's or event's box (absent when nothing was typed, and on records from
+# before, whose plain `reason`/`note` still read).
+SealedNote = Annotated[Sealed | None, Field(default=None, exclude_if=unset)]
+
+
 class CancelRequest(Wire):
     type: Literal["cancel_request"] = "cancel_request"
     request_id: str
     by: Literal[Party.REQUESTER, Party.STAFF]
     reason: str = ""
+    sealed_note: SealedNote = None
 
 
 class ResolveRequest(Wire):
@@ -92,6 +108,7 @@ class ResolveRequest(Wire):
     helper_id: str | None = None  # when a helper resolves
     rating: int | None = Field(default=None, ge=1, le=5)
     note: str = ""
+    sealed_note: SealedNote = None
 
 
 class ReferRequest(Wire):
@@ -102,7 +119,10 @@ class ReferRequest(Wire):
     request_id: str
     to: ReferralTarget
     note: str = ""
-    department: str = Field(default="", max_length=64)  # when `to` is "department"
+    # When `to` is "department": its name with phones and numbers masked (the read model
+    # shows it); as typed only in `sealed_note`.
+    department: str = Field(default="", max_length=64)
+    sealed_note: SealedNote = None
 
 
 class WithdrawHelper(Wire):

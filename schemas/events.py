@@ -348,19 +348,22 @@ class RequestResolved(Wire):
     duration_s: float
     rating: int | None = None
     note: str = ""
+    sealed_note: Sealed | None = Field(default=None, exclude_if=unset)  # as typed (sealing.py)
 
 
 class RequestCancelled(Wire):
     type: Literal["request_cancelled"] = "request_cancelled"
     by: Party
     reason: str = ""
+    sealed_note: Sealed | None = Field(default=None, exclude_if=unset)
 
 
 class RequestReferred(Wire):
     type: Literal["request_referred"] = "request_referred"
     to: ReferralTarget
     note: str = ""
-    department: str = ""  # when `to` is "department"
+    department: str = ""  # when `to` is "department": phones and numbers masked
+    sealed_note: Sealed | None = Field(default=None, exclude_if=unset)
 
 
 class RequestExpired(Wire):

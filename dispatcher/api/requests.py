@@ -33,6 +33,8 @@ from dispatcher.classify import Classification, emergency_in
 from dispatcher.groupchat.bots import BotConfig
 from dispatcher.record.edge import intake
 from dispatcher.record.read import requests as read_requests
+from dispatcher.redact import masked
+from dispatcher.sealing import keyring, seal_closing
 from schemas.commands import CancelRequest, ResolveRequest
 from schemas.places import PlacePath
 from schemas.requests import RequesterContact, RequestSource, RequestSpec
@@ -238,6 +240,8 @@ def _status_out(row: dict[str, Any]) -> RequestStatusOut:
         return v.isoformat() if isinstance(v, datetime) else v
 
     out = RequestStatusOut(**{name: wire(row[name]) for name in RequestStatusOut.model_fields})
+    if out.referred_department:  # typed by staff: phones and numbers masked (older rows too)
+        out = out.model_copy(update={"referred_department": masked(out.referred_department)})
     if out.status != "open" or out.held_until is None:
         return out.model_copy(update={"held_until": None})  # a hold ends with the request
     return out.model_copy(update={"status": "held"})
@@ -281,7 +285,8 @@ async def _request_command(
         if owner != caller.bot.bot_id:
             raise fail(403, "not_your_request", "this request was not submitted by this bot")
     by = Party.STAFF if caller.kind == "staff" else Party.REQUESTER
-    return CommandAccepted(command_id=await send_command(deps, build(by), community))
+    body = seal_closing(keyring(deps.settings), build(by))  # the reason or note: sealed
+    return CommandAccepted(command_id=await send_command(deps, body, community))
 
 
 @router.post("/{request_id}/cancel", status_code=202, response_model=CommandAccepted)

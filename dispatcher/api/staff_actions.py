@@ -33,6 +33,8 @@ from dispatcher.api.requests import community_of_request
 from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.api.staff_pages import COOKIE, require_staff_ops
 from dispatcher.record.edge import staff_actions as audit_rows
+from dispatcher.redact import masked
+from dispatcher.sealing import keyring, seal_closing
 from schemas.commands import CancelRequest, CommandBody, ReferRequest, ResolveRequest, new_command
 from schemas.staff_actions import CallTeam, ClaimRequest, ClaimVia
 from schemas.vocab import Party, ReferralTarget
@@ -143,6 +145,8 @@ async def act(
     community = await community_of_request(deps, request_id)
     if not acting.account.may_act_in(community):
         raise fail(403, "wrong_community", "this staff account is not for that community")
+    if isinstance(body, CancelRequest | ResolveRequest | ReferRequest):
+        body = seal_closing(keyring(deps.settings), body)  # what staff typed: sealed
     command = new_command(body, community_id=community, issued_at=deps.clock())
     pool = await deps.pool()
     row = audit_rows.StaffAction(
@@ -174,7 +178,7 @@ async def refer(
     """Hand the request on (it ends for neighbours; helpers holding offers are told)."""
     department = body.department.strip()
     command = ReferRequest(request_id=request_id, to=body.to, note=body.note, department=department)
-    detail = f"{body.to.value}:{department}" if department else body.to.value
+    detail = f"{body.to.value}:{masked(department)}" if department else body.to.value
     return await act(request, acting, request_id, "refer", command, detail)
 
 

@@ -28,6 +28,7 @@ from schemas.events import (
 )
 from schemas.plans import EscalationPlan, LadderStep, RungAction
 from schemas.records import OfferRecord, OfferStatus, RequestStatus
+from schemas.sealed import Sealed
 from schemas.vocab import Party, ReferralTarget, Ring
 
 # --- offers ----------------------------------------------------------------------------
@@ -414,7 +415,13 @@ def end_of_lifetime(fx: Effects, d: RequestDraft) -> None:
 
 
 def resolve_now(
-    fx: Effects, d: RequestDraft, by: Party, *, rating: int | None = None, note: str = ""
+    fx: Effects,
+    d: RequestDraft,
+    by: Party,
+    *,
+    rating: int | None = None,
+    note: str = "",
+    sealed_note: Sealed | None = None,
 ) -> None:
     """Close as resolved and say so. Counts nobody's service time: that comes from each
     helper's "done" (assignment_commands.py)."""
@@ -427,6 +434,7 @@ def resolve_now(
             duration_s=(fx.now - d.base.created_at).total_seconds(),
             rating=rating,
             note=note,
+            sealed_note=sealed_note,
         ),
         d.request_id,
     )

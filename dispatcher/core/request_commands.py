@@ -358,7 +358,8 @@ def cancel(fx: Effects, d: RequestDraft, body: CancelRequest) -> RequestDraft | 
         return None
     stand_down(fx, d, "cancelled", include_assigned=True)
     close(fx, d, RequestStatus.CANCELLED, body.by)
-    fx.emit(RequestCancelled(by=body.by, reason=body.reason), d.request_id)
+    cancelled = RequestCancelled(by=body.by, reason=body.reason, sealed_note=body.sealed_note)
+    fx.emit(cancelled, d.request_id)
     return d
 
 
@@ -372,7 +373,7 @@ def resolve(fx: Effects, d: RequestDraft, body: ResolveRequest) -> RequestDraft 
     }:
         reject(fx, d.request_id, "not_assigned", helper_id=body.helper_id)
         return None
-    resolve_now(fx, d, body.by, rating=body.rating, note=body.note)
+    resolve_now(fx, d, body.by, rating=body.rating, note=body.note, sealed_note=body.sealed_note)
     return d
 
 
@@ -386,7 +387,10 @@ def refer(fx: Effects, d: RequestDraft, body: ReferRequest) -> RequestDraft | No
     stand_down(fx, d, "referred", include_assigned=True)
     close(fx, d, RequestStatus.REFERRED, Party.STAFF)
     d.referred_to = body.to
-    fx.emit(RequestReferred(to=body.to, note=body.note, department=body.department), d.request_id)
+    referred = RequestReferred(
+        to=body.to, note=body.note, department=body.department, sealed_note=body.sealed_note
+    )
+    fx.emit(referred, d.request_id)
     return d
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from dispatcher.record import db as pg
 from dispatcher.record.db import Db, Row
 from dispatcher.record.read import dashboard
+from dispatcher.redact import masked
 
 
 def _iso(value: Any) -> Any:
@@ -23,6 +24,15 @@ def _iso(value: Any) -> Any:
 
 def _row(record: Row) -> dict[str, Any]:
     return {k: _iso(v) for k, v in record.items()}
+
+
+def _closed_row(record: Row) -> dict[str, Any]:
+    """A closed request: a department's name as staff typed it may hold a phone or a flat
+    (read models from before it was masked at the API): masked again, for every viewer."""
+    row = _row(record)
+    if row.get("referred_department"):
+        row["referred_department"] = masked(row["referred_department"])
+    return row
 
 
 def _rate(answered: int, requests: int) -> float | None:
@@ -44,7 +54,7 @@ async def overview(
     return {
         "generated_at": _iso(await pg.server_now(conn)),
         "open": [_row(r) for r in open_rows],
-        "recent_closed": [_row(r) for r in closed_rows],
+        "recent_closed": [_closed_row(r) for r in closed_rows],
         "today": {k: v for k, v in (total or empty).items() if k != "community_id"},
         "communities": [r for r in today_rows if r["community_id"] is not None],
     }

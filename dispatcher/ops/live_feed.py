@@ -50,7 +50,7 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "assignment_completed": ("slot", "minutes", "minutes_given"),
     "request_resolved": ("by", "duration_s", "rating"),
     "request_cancelled": ("by",),
-    "request_referred": ("to", "department"),
+    "request_referred": ("to",),  # the department's name is typed text: not to every stream
     "request_expired": ("offers_sent",),
     "command_rejected": ("command_type", "reason"),
     "request_claimed": ("by", "via"),  # a staff account name, never a token

@@ -25,6 +25,7 @@ from dispatcher.push.model import (
     RetryLater,
 )
 from dispatcher.push.retry_after import parse_retry_after
+from dispatcher.redact import masked
 
 WallClock = Callable[[], float]  # seconds since the epoch, for signature timestamps
 
@@ -77,8 +78,10 @@ def json_body(response: httpx.Response) -> dict[str, Any] | None:
 
 
 def short(text: object, limit: int = 120) -> str:
-    """Platform error messages go into failure reasons: keep them short and single-line."""
-    return " ".join(str(text).split())[:limit]
+    """Platform error messages go into failure reasons (a `DeliveryFailed` command and
+    event): short, single-line, and with phones and digits masked, as a platform may echo
+    the message it refused (a requester's phone, a flat). The error code is kept apart."""
+    return masked(" ".join(str(text).split()))[:limit]
 
 
 class HttpChannel(ABC):
