@@ -26,9 +26,10 @@ log = logging.getLogger(__name__)
 # item is stale. One still current after this many acknowledged sends (the same command id
 # each time) was refused by the core every time (decide() raised: dead-lettered), so sending
 # it again forever would only add a dead letter and a traceback a minute. Sent again after 1,
-# 2, 4 and 8 minutes, checked a last time 16 minutes later (a backlog of commands gets half
-# an hour), then lettered and logged once and not sent again: the request stays open, in
-# the tables and on the dashboard, for staff.
+# 2, 4 and 8 minutes, checked a last time 16 minutes later, then - once the dispatch agent
+# has read the last of them (`WorkerRuntime.commands_read`: a backlog is waited out, not
+# taken for a refusal) - lettered and logged once and not sent again: the request stays
+# open, in the tables and on the dashboard, for staff.
 UNAPPLIED_SENDS = 5
 
 
@@ -87,7 +88,11 @@ class DeadlineTimer:
         for item in rt.state.pop_due(now):
             sent = self._acknowledged.get(_key(item))
             if sent is not None and sent.sends >= UNAPPLIED_SENDS:
-                await self._give_up(item, sent)
+                if self._still_queued(sent):
+                    # Not refused: not decided yet (a backlog). Checked again, not re-sent.
+                    rt.state.heap.retry_later(item, now, acknowledged=True)
+                else:
+                    await self._give_up(item, sent)
             else:
                 due.append(item)
         sending: list[Any] = []
@@ -130,6 +135,13 @@ class DeadlineTimer:
         later = RETRY_MAX_S * (2 ** (sends - 1) - 1)
         self.rt.state.heap.retry_later(item, now + timedelta(seconds=later), acknowledged=True)
 
+    def _still_queued(self, sent: _Sent) -> bool:
+        """The last acknowledged send is beyond what the dispatch agent has read on its
+        partition: it waits behind a backlog, which says nothing about the core refusing
+        it (a chaos run's worker, behind by 37,000 commands, dead-lettered a deadline it
+        applied six seconds later). An unknown offset counts as read."""
+        return sent.offset >= 0 and self.rt.commands_read.get(sent.partition, -1) < sent.offset
+
     async def _give_up(self, item: HeapItem, sent: _Sent) -> None:
         """Dead-letter the deadline (counted in the dead letters' metric) and send it no
         more; the request itself is left as it is, open and visible."""
@@ -137,9 +149,9 @@ class DeadlineTimer:
         reason = (
             f"deadline step {item.step} of request {item.request_id} (due "
             f"{item.due_at.isoformat()}) still current after {sent.sends} acknowledged "
-            "deadline commands: the core refused each (see their dead letters), or they "
-            "still wait behind a backlog; not sent again until the worker rebuilds its "
-            "state. The request stays open for staff."
+            "deadline commands, each decided and refused by the core (see their dead "
+            "letters); not sent again until the worker rebuilds its state. The request "
+            "stays open for staff."
         )
         log.error("%s", reason)
         rt = self.rt

@@ -236,6 +236,8 @@ class DispatchAgent:
         elif msg.offset > last[1] + 1:
             self._offset_violation(f"offset {msg.offset} after {last[1]}")
         self.last_offsets[tp] = (gen, msg.offset)
+        read = self.rt.commands_read
+        read[msg.partition] = max(read.get(msg.partition, -1), msg.offset)
 
     def _offset_violation(self, what: str) -> None:
         """A record was skipped: stop (the supervisor restarts us from the committed offset)

@@ -85,6 +85,10 @@ class WorkerRuntime:
     stats: Stats = field(default_factory=Stats)
     # partition -> wall time (epoch s) since when this worker owns it without interruption
     owned_since: dict[int, float] = field(default_factory=dict)
+    # commands partition -> the highest offset the dispatch agent has read there: whether a
+    # command Kafka acknowledged was decided yet, or still waits behind a backlog
+    # (streams/deadline_timer.py gives up only on what was decided).
+    commands_read: dict[int, int] = field(default_factory=dict)
     # The events records' events: handed over by the dispatch agent that sends them, taken
     # by the notify and record agents that read them (streams/decoded_events.py).
     decoded: DecodedEvents = field(default_factory=DecodedEvents)

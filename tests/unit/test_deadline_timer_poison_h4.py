@@ -28,16 +28,21 @@ TOPIC = "dispatch.commands"
 
 
 class Commands:
-    """The commands topic: acknowledges (with the record's position) unless `refusing`."""
+    """The commands topic: acknowledges (with the record's position) unless `refusing`;
+    the dispatch agent reads each record at once (`read`) unless `behind`."""
 
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
         self.refusing = False
+        self.behind = False
+        self.read: dict[int, int] = {}  # WorkerRuntime.commands_read
 
     async def send(self, key: bytes, value: bytes) -> asyncio.Future[Any]:
         if self.refusing:
             raise ProducerSendError("Error while sending: KafkaTimeoutError()")
         self.sent.append(json.loads(value))
+        if not self.behind:
+            self.read[3] = 100 + len(self.sent)
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         done.set_result(SimpleNamespace(topic=TOPIC, partition=3, offset=100 + len(self.sent)))
         return done
@@ -81,6 +86,7 @@ class World:
             trace=SimpleNamespace(enabled=False),
             settings=SimpleNamespace(topic_partitions=8, commands_topic=TOPIC),
             owned_since={},
+            commands_read=self.commands.read,
         )
         self.timer = DeadlineTimer(self.rt)
 
@@ -163,3 +169,21 @@ def test_a_broker_that_refuses_is_retried_and_does_not_count() -> None:
     world.run(hours=24)
     assert len(world.commands.sent) == UNAPPLIED_SENDS
     assert len(world.letters.sent) == 1
+
+
+def test_a_deadline_waiting_behind_a_backlog_is_not_taken_for_refused() -> None:
+    """Review 32 (chaos run): a worker behind by 37,000 commands dead-lettered a deadline
+    whose command it applied six seconds later. Sends past what the dispatch agent has read
+    are waited for (checked, not sent again); once it has read them and the deadline is
+    still current, the core refused them: lettered then."""
+    world = World({"r-late": stuck()})
+    world.commands.behind = True
+    world.run(hours=5)
+    assert len(world.commands.sent) == UNAPPLIED_SENDS and not world.letters.sent
+    assert world.heap.items  # still checked, a minute at a time
+    world.commands.read[3] = 100 + UNAPPLIED_SENDS - 1  # not yet the last one
+    world.run(hours=6)
+    assert not world.letters.sent
+    world.commands.read[3] = 100 + UNAPPLIED_SENDS  # read, decided, still current: refused
+    world.run(hours=7)
+    assert len(world.letters.sent) == 1 and len(world.commands.sent) == UNAPPLIED_SENDS
