@@ -249,8 +249,12 @@ async def ops_report(
     ensure_staff_scope(request, community_id)
     _check_month(month)
     pool = await request.app.state.deps.pool()
+    account = getattr(request.state, "staff", None)
+    # An account made for this very community knows it (no data yet: an empty month); a
+    # district-wide one may misspell it.
+    configured = account is not None and community_id in account.communities
     try:
-        report = await month_report(pool, community_id, month)
+        report = await month_report(pool, community_id, month, configured=configured)
     except UnknownCommunityError as exc:  # a misspelt id is not a quiet month
         raise HTTPException(status_code=404, detail=str(exc)) from exc
     if format == "json":

@@ -88,9 +88,13 @@ class UnknownCommunityError(LookupError):
         super().__init__(f"unknown community {community_id!r}")
 
 
-async def month_report(conn: Db, community_id: str, month: str) -> MonthReport:
+async def month_report(
+    conn: Db, community_id: str, month: str, *, configured: bool = False
+) -> MonthReport:
+    """`configured`: the caller knows the community from its own configuration (a staff
+    account made for it), so a community with no data yet has an empty month, not 404."""
     first = parse_month(month)
-    if not await communities.known(conn, community_id):
+    if not configured and not await communities.known(conn, community_id):
         raise UnknownCommunityError(community_id)
     rows = [_clean(r) for r in await read_reports.month_days(conn, community_id, first)]
     total = next(r for r in rows if r["day"] is None)

@@ -117,8 +117,13 @@ async def test_a_malformed_csrf_token_or_origin_is_refused_as_csrf(
 
 
 async def test_a_report_s_file_name_is_a_safe_header(
-    api: LocalStack, client: httpx.AsyncClient
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
+    # A community the service knows (a district-wide token's unknown one is a 404).
+    await db.execute(
+        "INSERT INTO helpers (helper_id, community_id, display_name, profile, updated_at)"
+        " VALUES ('fz-zhong', '中', '', '{}'::jsonb, now()) ON CONFLICT DO NOTHING"
+    )
     r = await client.get("/ops/v1/reports/%E4%B8%AD/2024-01?format=csv", headers=STAFF)
     assert r.status_code == 200, r.text
     assert r.headers["content-disposition"] == (
