@@ -136,7 +136,9 @@ def _report(community_id: str, month: str) -> MonthReport:
 def reports(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     asked: list[tuple[str, str]] = []
 
-    async def month_report(pool: Any, community_id: str, month: str) -> MonthReport:
+    async def month_report(
+        pool: Any, community_id: str, month: str, *, configured: bool = False
+    ) -> MonthReport:
         asked.append((community_id, month))
         return _report(community_id, month)
 
