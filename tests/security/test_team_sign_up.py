@@ -5,7 +5,6 @@ goes anywhere); a member's phone cannot act on another member's link, nor an edi
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,13 +15,11 @@ import pytest
 
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
-from tests.support.private_phones import pushes
+from tests.support.private_phones import phones_with_rosters, pushes
 from tests.support.team_offers import team_offer
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
-CSV = "text/csv; charset=utf-8"
-SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OQ=="
 A, B = "team-a", "team-b"
 HEADER = "编号,姓名,电话,小区编号,小区,网格,楼栋,技能,党员,职务,团队\n"
 ROSTER_A = HEADER + (
@@ -38,20 +35,7 @@ REQUESTER_PHONE = "13912345678"  # builders.request's contact
 
 @pytest.fixture(scope="module")
 async def phones(stack: LocalStack) -> AsyncIterator[PushReceiver]:
-    async with PushReceiver() as receiver:
-        endpoint = {"name": "default", "kind": "webhook", "url": receiver.url("/phones")}
-        stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps([{**endpoint, "secret": SECRET}])
-        stack.start_worker()
-        await stack.start_api()
-        stack.extra_env.pop("DISPATCH_PUSH_ENDPOINTS")
-        async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
-            for community, roster, n in ((A, ROSTER_A, 4), (B, ROSTER_B, 1)):
-                r = await client.post(
-                    f"/v1/admin/communities/{community}/roster",
-                    content=roster.encode(),
-                    headers={**STAFF, "content-type": CSV},
-                )
-                assert r.status_code == 200 and r.json()["imported"] == n, r.text
+    async with phones_with_rosters(stack, [(A, ROSTER_A, 4), (B, ROSTER_B, 1)]) as receiver:
         yield receiver
 
 

@@ -6,7 +6,6 @@ made the core refuse the whole accept and burnt the leader's one-use link."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 
@@ -18,13 +17,11 @@ from dispatcher.links import helper_link
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from tests.support.links import offer_path
-from tests.support.private_phones import pushes
+from tests.support.private_phones import phones_with_rosters, pushes
 from tests.support.team_offers import offer_of, team_offer
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
-CSV = "text/csv; charset=utf-8"
-SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OQ=="
 A = "f4-team"
 HEADER = "编号,姓名,电话,小区编号,小区,网格,楼栋,技能,党员,职务,团队\n"
 ROSTER = HEADER + (
@@ -36,19 +33,7 @@ ROSTER = HEADER + (
 
 @pytest.fixture(scope="module")
 async def phones(stack: LocalStack) -> AsyncIterator[PushReceiver]:
-    async with PushReceiver() as receiver:
-        endpoint = {"name": "default", "kind": "webhook", "url": receiver.url("/phones")}
-        stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps([{**endpoint, "secret": SECRET}])
-        stack.start_worker()
-        await stack.start_api()
-        stack.extra_env.pop("DISPATCH_PUSH_ENDPOINTS")
-        async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
-            r = await client.post(
-                f"/v1/admin/communities/{A}/roster",
-                content=ROSTER.encode(),
-                headers={**STAFF, "content-type": CSV},
-            )
-            assert r.status_code == 200 and r.json()["imported"] == 3, r.text
+    async with phones_with_rosters(stack, [(A, ROSTER, 3)]) as receiver:
         yield receiver
 
 

@@ -6,9 +6,11 @@ reaches a group."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+
+import httpx
 
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
@@ -33,6 +35,33 @@ async def phones_and_robot(stack: LocalStack) -> AsyncIterator[PushReceiver]:
         stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps(endpoints)
         stack.start_worker()
         await stack.start_api()
+        yield receiver
+
+
+@asynccontextmanager
+async def phones_with_rosters(
+    stack: LocalStack, rosters: Sequence[tuple[str, str, int]]
+) -> AsyncIterator[PushReceiver]:
+    """The phones webhook as the worker's one push endpoint, worker and API started (the
+    endpoints are read at start, then left out of later starts), and each (community,
+    ledger CSV, rows it imports) imported through the staff API."""
+    async with PushReceiver() as receiver:
+        endpoint = {"name": "default", "kind": "webhook", "url": receiver.url("/phones")}
+        stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps([{**endpoint, "secret": SECRET}])
+        stack.start_worker()
+        await stack.start_api()
+        stack.extra_env.pop("DISPATCH_PUSH_ENDPOINTS")
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
+            for community, ledger, imported in rosters:
+                r = await client.post(
+                    f"/v1/admin/communities/{community}/roster",
+                    content=ledger.encode(),
+                    headers={
+                        "Authorization": "Bearer dev-staff-token",
+                        "content-type": "text/csv; charset=utf-8",
+                    },
+                )
+                assert r.status_code == 200 and r.json()["imported"] == imported, r.text
         yield receiver
 
 
