@@ -6,14 +6,18 @@ events (type and helper) in the same order on both.
 Timing cannot change a decision here: answers come seconds after offers while the
 normal plan's first rung waits 10 minutes, so no deadline fires on either side (checked
 on the simulator's trace), and the phones send each answer only once the previous
-command's events are recorded, as the simulator applied them."""
+command's events are recorded, as the simulator applied them. Only the helpers' local day
+matters (today's load ranks them): the simulated timeline (~5 min) and the real replay are
+kept on the same local day (`clear_of_midnight`) - a CI run at 23:58 China time once had
+the simulator's third request on the next day and the real one still on this one."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -28,7 +32,7 @@ from dispatcher.simulate.engine import Simulation
 from dispatcher.simulate.world import Arrival
 from dispatcher.testing.stack import LocalStack
 from schemas.commands import AcceptOffer, DeclineOffer, ResolveRequest
-from schemas.helpers import HelperProfile
+from schemas.helpers import CHINA_UTC_OFFSET_MINUTES, HelperProfile
 from schemas.plans import DEFAULT_PLANS
 from schemas.vocab import Party, Urgency
 from tests.support import builders
@@ -105,6 +109,22 @@ def simulate(start: datetime) -> Simulation:
     )
 
 
+LOCAL = timezone(timedelta(minutes=CHINA_UTC_OFFSET_MINUTES))  # the roster's helpers' clock
+REPLAY_S = 180.0  # a generous bound on the real replay's length
+
+
+def clear_of_midnight(now: datetime, span_s: float) -> tuple[float, datetime]:
+    """(seconds to wait first, the simulation's start) so that the simulated timeline of
+    `span_s` and a real replay from now on lie in one local day: a replay that could
+    cross midnight waits for it; a simulated timeline that would is started earlier."""
+    local = now.astimezone(LOCAL)
+    midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    left = (midnight - local).total_seconds()
+    if left < REPLAY_S:
+        return left + 1, now + timedelta(seconds=left + 1)
+    return 0.0, min(now, midnight.astimezone(UTC) - timedelta(seconds=span_s + 1))
+
+
 @pytest.fixture(scope="module")
 async def running(stack: LocalStack) -> AsyncIterator[LocalStack]:
     stack.start_worker()
@@ -115,7 +135,10 @@ async def running(stack: LocalStack) -> AsyncIterator[LocalStack]:
 
 async def test_simulator_and_real_stack_make_the_same_decisions(running: LocalStack) -> None:
     stack = running
-    run = simulate(datetime.now(UTC)).run()
+    span = max(line.t for line in simulate(datetime.now(UTC)).run().trace)
+    wait, start = clear_of_midnight(datetime.now(UTC), span)
+    await asyncio.sleep(wait)
+    run = simulate(start).run()
     commands = [line.command for line in run.trace]
     # The scenario exercises accepts, declines (with replacements), a two-slot request and
     # resolutions, and nothing that depends on how long things take.
@@ -201,3 +224,14 @@ async def test_simulator_and_real_stack_make_the_same_decisions(running: LocalSt
     )  # fmt: skip
     assert fitted.returncode == 0, fitted.stderr
     assert f"fitted {len(answered)} helpers from PostgreSQL, 0 of them" in fitted.stderr
+
+
+def test_the_simulated_day_is_the_replays() -> None:
+    """`clear_of_midnight` near China's midnight (16:00 UTC) and far from it."""
+    noon = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)  # 12:00 local
+    assert clear_of_midnight(noon, 300) == (0.0, noon)
+    late = datetime(2026, 12, 6, 15, 58, tzinfo=UTC)  # 23:58 local: 120 s left
+    assert clear_of_midnight(late, 300) == (121.0, late + timedelta(seconds=121))
+    soon = datetime(2026, 12, 6, 15, 55, tzinfo=UTC)  # 23:55 local: the simulation earlier
+    wait, start = clear_of_midnight(soon, 300)
+    assert wait == 0.0 and start == datetime(2026, 12, 6, 15, 54, 59, tzinfo=UTC)
