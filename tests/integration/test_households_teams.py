@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -399,7 +399,10 @@ async def test_a_leader_names_members_and_each_is_tracked_on_their_own(
         )
 
     assert await eventually(minutes, what="the member's minutes") == 30
-    first = datetime.now(UTC).astimezone(timezone(timedelta(hours=8))).date().replace(day=1)
+    # The month the request opened in (the report's rule), not today's: a run at a month's
+    # last local midnight opens it in one month and reads the hours in the next.
+    opened = await db.fetchval("SELECT opened_at FROM requests WHERE request_id = $1", rid2)
+    first = opened.astimezone(timezone(timedelta(hours=8))).date().replace(day=1)
     hours = {r["helper_id"]: r for r in await service_hours(db, COMMUNITY, first)}
     assert hours["member-1"]["service_hours"] == 0.5 and "leader-1" not in hours
     # The thank-you goes to the member who did it, privately.

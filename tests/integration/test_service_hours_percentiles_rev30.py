@@ -19,6 +19,7 @@ from dispatcher.testing.stack import LocalStack
 from schemas.commands import CancelRequest, CompleteAssignment
 from schemas.events import AssignmentCompleted, Event
 from schemas.vocab import Party, Skill
+from tests.support.local_day import one_local_day
 from tests.unit.conftest import COMMUNITY, World
 
 LOCAL = timezone(timedelta(hours=8))
@@ -130,6 +131,7 @@ def _answered_after(community: str, delays: Sequence[float], start: datetime) ->
 async def test_percentiles_are_nearest_rank_as_the_simulator_reports(
     conn: asyncpg.Connection,
 ) -> None:
+    await one_local_day(120)  # "today" is read below, by PostgreSQL's clock
     now = datetime.now(UTC)
     local_midnight = now.astimezone(LOCAL).replace(hour=0, minute=0, second=0, microsecond=0)
     start = max(now - timedelta(hours=1), local_midnight.astimezone(UTC) + timedelta(minutes=1))
