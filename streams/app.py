@@ -26,9 +26,14 @@ class DispatchApp(faust.App):
     """
 
     contiguous_topics: frozenset[str] = frozenset()
+    #: The contiguous topics whose records only pushes hold (the notify agent's `events`):
+    #: a rebalance lets them go after `rebalance_drain_seconds` (streams/faust_stop.py).
+    push_topics: frozenset[str] = frozenset()
     offset_fixes: bool = True
     #: At stop, how long Faust waits for records the streams hold (streams/faust_stop.py).
     stop_drain_seconds: float = 5.0
+    #: At a rebalance, how long it waits for records only pushes hold (`push_topics`).
+    rebalance_drain_seconds: float = 1.0
     # Topics whose records are sent without linger: a step waits for them (faust_producer.py).
     prompt_topics: frozenset[str] = frozenset()
     # Where the consumer reports records lost to retention (streams/faust_consumer.py): the
@@ -41,8 +46,16 @@ class DispatchApp(faust.App):
         return ContiguousTransport(self.conf.broker_consumer, self)
 
     async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
-        if not self.should_stop:  # a rebalance: upstream's wait, unbounded
-            await super()._consumer_wait_empty(consumer, logger)
+        if not self.should_stop:
+            # A rebalance: upstream's wait for the commands being decided; records held by
+            # pushes only for a moment, or a slow receiver stalls the whole group.
+            await wait_empty_bounded(
+                consumer,
+                lambda: super(DispatchApp, self)._consumer_wait_empty(consumer, logger),
+                self.rebalance_drain_seconds,
+                self.push_topics,
+                rebalance=True,
+            )
             return
         await wait_empty_bounded(
             consumer,
@@ -147,4 +160,5 @@ def create_faust_app(settings: Settings, worker_name: str = "worker") -> Dispatc
     app.prompt_topics = frozenset({settings.events_topic, settings.commands_topic})
     if fixes:
         app.contiguous_topics = frozenset({settings.commands_topic, settings.events_topic})
+        app.push_topics = frozenset({settings.events_topic})
     return app

@@ -18,7 +18,13 @@ contiguous topics (`commands`, `events`) safe whatever the order:
   brings them back (stopping would crash-loop the worker), so the range is reported as lost
   (a critical log line, `dispatch_records_lost_to_retention_total`, a dead letter) and
   reading goes on from the log start;
-* a commit never passes an unacknowledged offset.
+* a commit never passes an unacknowledged offset, including while Faust has forgotten the
+  committed offset: its revoke drops every partition's committed offset before it waits for
+  the streams and commits what they acknowledge meanwhile, and an unknown head made the first
+  acknowledgement the head, so an `events` record whose pushes settled during the wait was
+  committed with earlier records' pushes still in flight. The consumer keeps each partition's
+  head (the last committed offset it knew, or the first offset delivered when there was none)
+  and commits from it.
 
 The overridden Faust sources are pinned by `tests/unit/test_faust_pins.py`.
 """
@@ -30,6 +36,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar, cast
 
 from aiokafka import TopicPartition
@@ -86,6 +93,12 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
         super().__init__(*args, **kwargs)
         self.guard.contiguous_topics = frozenset(getattr(self.app, "contiguous_topics", ()))
 
+    @cached_property
+    def _heads(self) -> dict[TP, int]:
+        """Per contiguous partition, the first offset not committed as this consumer knows it:
+        kept when Faust forgets its committed offset at a revoke (see the module docstring)."""
+        return {}
+
     def _new_consumer_thread(self) -> SnapshotPollThread:
         return SnapshotPollThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -133,6 +146,11 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
         self._committed_offset.update(
             {tp: (offset if offset else None) for tp, offset in positions.items()}
         )
+        for tp, position in positions.items():
+            if position is None:  # nothing committed: the head is the first offset delivered
+                self._heads.pop(tp, None)
+            else:
+                self._heads[tp] = position
         self.guard.seeked(positions)
 
     async def seek(self, partition: TP, offset: int) -> None:
@@ -148,6 +166,8 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
             if verdict is not Admit.DELIVER and await self._skip_lost(tp):
                 verdict = self.guard.admit(tp, tp.topic, message.offset)
             if verdict is Admit.DELIVER:
+                if self._contiguous(tp) and tp not in self._heads:
+                    self._heads[tp] = message.offset  # read from the log start: the head
                 yield tp, message
                 continue
             expected = self.guard.expected(tp)
@@ -227,12 +247,17 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
     def _new_offset(self, tp: TP) -> int | None:
         if not self._contiguous(tp):
             return super()._new_offset(tp)
+        committed = self._committed_offset[tp]
+        if committed is not None:
+            self._heads[tp] = committed
         acked = self._acked[tp]
-        if not acked:
+        head = self._heads.get(tp)
+        if not acked or head is None:  # no head known: nothing delivered since the seek
             return None
         acked.sort()
-        # None: nothing committed yet; with one in-order agent the first ack is the head.
-        new, used = commit_offset(acked, self._committed_offset[tp])
+        # Not the first ack: the notify agent acknowledges records as their pushes settle,
+        # out of order, so an unknown head must never be read off the acknowledgements.
+        new, used = commit_offset(acked, head)
         if used:
             self._acked_index[tp].difference_update(acked[:used])
             acked[:used] = []

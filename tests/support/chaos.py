@@ -199,7 +199,10 @@ async def end_offsets(stack: LocalStack) -> dict[int, int]:
         await consumer.stop()
 
 
-async def committed_offsets(stack: LocalStack) -> dict[int, int]:
+async def committed_offsets(
+    stack: LocalStack, topic_setting: str = "DISPATCH_COMMANDS_TOPIC"
+) -> dict[int, int]:
+    """The workers' group's committed offsets per partition of a topic (`commands`)."""
     env = stack.env()
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
     await admin.start()
@@ -207,7 +210,7 @@ async def committed_offsets(stack: LocalStack) -> dict[int, int]:
         offsets = await admin.list_consumer_group_offsets(env["DISPATCH_APP_ID"])
     finally:
         await admin.close()
-    topic = env["DISPATCH_COMMANDS_TOPIC"]
+    topic = env[topic_setting]
     return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
 
 

@@ -53,21 +53,43 @@ async def test_records_of_topics_whose_commits_could_pass_them_are_still_waited_
     await asyncio.wait_for(waiting, 5)
 
 
-async def test_only_a_stopping_app_bounds_the_wait_a_rebalance_keeps_upstreams(
+async def test_a_rebalance_waits_for_commands_and_lets_records_held_by_pushes_go(
     tmp_path: Path,
 ) -> None:
-    app = create_faust_app(Settings(data_dir=tmp_path), "stop")
-    app.stop_drain_seconds = 0.05
-    events = next(iter(app.contiguous_topics))
+    """A command being decided is waited for (its next owner must not decide it too); an
+    `events` record, held only by its pushes, is let go after the rebalance drain time, or a
+    slow receiver would hold the whole group in the revoke (session 33)."""
+    settings = Settings(data_dir=tmp_path)
+    app = create_faust_app(settings, "stop")
+    app.rebalance_drain_seconds = 0.05
+    commands, events = settings.commands_topic, settings.events_topic
+    assert app.push_topics == {events} and app.contiguous_topics == {commands, events}
 
-    rebalance = Consumer(events)
-    waiting = asyncio.ensure_future(app._consumer_wait_empty(rebalance, LOG))
-    await asyncio.sleep(0.3)
-    assert not waiting.done() and rebalance._unacked_messages  # not released
-    rebalance._unacked_messages.clear()
+    deciding = Consumer(commands, events)
+    waiting = asyncio.ensure_future(app._consumer_wait_empty(deciding, LOG))
+
+    async def events_let_go() -> None:
+        while len(deciding._unacked_messages) > 1:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(events_let_go(), 5)
+    await asyncio.sleep(0.1)  # the wait goes on: the command is still held
+    assert not waiting.done()
+    assert [r.topic for r in deciding._unacked_messages] == [commands]
+    assert not any(r.acked for r in deciding.records)  # never acknowledged: never committed
+    deciding._unacked_messages.clear()  # the command decided
     await asyncio.wait_for(waiting, 5)
 
+    pushing = Consumer(events, events)
+    await asyncio.wait_for(app._consumer_wait_empty(pushing, LOG), 5)
+    assert not pushing._unacked_messages
+
+
+async def test_a_stopping_app_lets_every_contiguous_record_go(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    app = create_faust_app(settings, "stop")
+    app.stop_drain_seconds = 0.05
     app._stopped.set()  # the app's stop has begun (mode sets it before on_stop)
-    stopping = Consumer(events)
+    stopping = Consumer(settings.commands_topic, settings.events_topic)
     await asyncio.wait_for(app._consumer_wait_empty(stopping, LOG), 5)
     assert not stopping._unacked_messages
