@@ -8,6 +8,10 @@ The commands already waiting when the agent is free are handled as one group
 applied in memory), the group's events go out together and are awaited once, then each
 command's table records are written and its record acknowledged. A lone command takes the
 one-command path, as before the groups.
+
+No command is applied while the worker's group membership is unconfirmed for longer than the
+session timeout (streams/membership_lease.py): a worker resumed after a stop that got it
+expelled lets go of the commands it had fetched, unapplied, once the rebalance begins.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,6 +43,7 @@ from streams.command_groups import (
 from streams.dead_letter import DeadLetterSink, short
 from streams.faust_consumer import EXIT_OFFSET_HOLE
 from streams.faust_producer import send_now
+from streams.membership_lease import lease_of
 from streams.record_limit import check_events_record_limit
 from streams.runtime import WorkerRuntime
 from streams.state_store import (
@@ -53,10 +59,16 @@ log = logging.getLogger(__name__)
 STORE_ATTEMPTS = 60  # × 0.5 s
 PRUNE_EVERY_S = 60.0
 GROUP_LOG_EVERY_S = 10.0
+LEASE_POLL_S = 0.05
 
 
 class _NotEmitted(Exception):
     """A group's events could not all be emitted."""
+
+
+class _LetGo(Exception):
+    """The membership is unconfirmed and the rebalance has begun: the group's commands are
+    not applied, not acknowledged; whoever owns their partitions next reads them again."""
 
 
 @dataclass
@@ -81,12 +93,15 @@ class DispatchAgent:
     last_group_log: float = 0.0
     # Set once the worker's configuration view is loaded (the communities' plans, quiet hours).
     config_ready: asyncio.Event | None = None
+    # For the trace: when the commands being applied last found the membership confirmed.
+    confirmed_at: float | None = None
 
     def install(self) -> None:
         @self.rt.app.agent(self.rt.commands, concurrency=1, name="dispatch")
         async def dispatch(stream: Any) -> None:
             async for group in take_ready(stream, self.rt.settings.command_group_max):
-                await self.handle_group(group)
+                if not await self.handle_group(group):
+                    continue  # let go: never acknowledged, so never committed
                 # Acknowledged only now, each after its table records were written: a crash
                 # before replays the whole group from the committed offset.
                 for event in group:
@@ -96,7 +111,17 @@ class DispatchAgent:
         async def check_record_limit() -> None:
             await check_events_record_limit(self.rt.settings)
 
-    async def handle_group(self, events: list[Any]) -> None:
+    async def handle_group(self, events: list[Any]) -> bool:
+        """Whether the group's records are to be acknowledged: False when they were let go
+        (the membership lost, see `_membership`)."""
+        try:
+            await self._handle_group(events)
+        except _LetGo:
+            self._let_go(events)
+            return False
+        return True
+
+    async def _handle_group(self, events: list[Any]) -> None:
         self._note_group(len(events))
         if len(events) == 1:
             await self.handle_command(events[0])
@@ -129,6 +154,14 @@ class DispatchAgent:
                     else:
                         await self._one(t.event, t.command)
             return
+        # Once more before the tables: a worker stopped while its events were out writes
+        # nothing once resumed unconfirmed (the commands' next owner yields the same events
+        # again). The group's decisions are applied in memory: read again from the tables.
+        try:
+            await self._confirm_membership()
+        except _LetGo:
+            self.rt.reload_state()
+            raise
         if handed:  # acknowledged, and the group's decisions applied: pushed from here
             self.rt.emitted(handed)
         await self._store_all(
@@ -179,6 +212,8 @@ class DispatchAgent:
         """One command, decided, emitted and stored on its own."""
         try:
             done = await self._dispatch(command, event.message.partition)
+        except _LetGo:
+            raise
         except Exception as exc:  # never let one command stop the partition
             log.exception("command %s failed", command.command_id)
             await self.sink.send(event, short(exc), "process")
@@ -213,6 +248,7 @@ class DispatchAgent:
             t=command.body.type,
             i=command.issued_at.timestamp(),
             ow=self.rt.owned_since.get(msg.partition),
+            ck=self.confirmed_at,
         )
 
     # ------------------------------------------------------------------ offsets
@@ -256,6 +292,10 @@ class DispatchAgent:
         await self._config_loaded()
         if not await rt.owns(partition):
             return False
+        if not self._membership_held():
+            await self._membership()
+            if not await rt.owns(partition):
+                return False
         now = self._now(command)
         decision = decide(rt.state.core, command, now)
         rt.stats.commands += 1
@@ -270,6 +310,7 @@ class DispatchAgent:
             ]
             await asyncio.gather(*futures)
             rt.stats.events += len(decision.events)
+            await self._confirm_membership()  # as for a group: before the tables
         await self._store_all([(None, partition, decision)])  # under the current event
         try:
             apply_decision(rt.state.core, decision)
@@ -306,8 +347,62 @@ class DispatchAgent:
         group is applied: waiting out a recovery may rebuild the state."""
         await self._config_loaded()
         owned = {p for p in partitions if await self.rt.owns(p)}
+        if owned and not self._membership_held():
+            await self._membership()
+            owned = {p for p in owned if await self.rt.owns(p)}
         # No await from here until the group's events are sent: this answer holds for it.
         return {p for p in owned if self.rt.state_ready() and p in self.rt.state.partitions}
+
+    # ------------------------------------------------------------------ membership
+    def _membership_held(self) -> bool:
+        """Whether this worker is surely still a member of its group, now (the hot path: one
+        comparison per command group). No lease (a test's app without a consumer): held."""
+        lease = lease_of(self.rt.app)
+        if lease is None or lease.held(time.monotonic()):
+            if self.rt.trace.enabled:
+                self.confirmed_at = self.rt.clock.now().timestamp()
+            return True
+        return False
+
+    async def _confirm_membership(self) -> None:
+        if not self._membership_held():
+            await self._membership()
+
+    async def _membership(self) -> None:
+        """Wait until a heartbeat confirms the membership again; raise `_LetGo` once Faust's
+        revoke has begun (it waits for the commands held here, and takes every partition)."""
+        lease = lease_of(self.rt.app)
+        age = None if lease is None else lease.age()
+        log.warning(
+            "group membership unconfirmed for %s s (session %.0f s): no command applied until "
+            "a heartbeat succeeds or the partitions are revoked",
+            "?" if age is None else f"{age:.1f}",
+            self.rt.settings.broker_session_timeout_seconds,
+        )
+        consumer = self.rt.app.consumer
+        while True:
+            if self._membership_held():
+                log.info("group membership confirmed again: applying commands")
+                return
+            revoking = getattr(consumer, "revoking", None)
+            if revoking or (revoking is None and self.rt.app.rebalancing):
+                raise _LetGo
+            await asyncio.sleep(LEASE_POLL_S)
+
+    def _let_go(self, events: list[Any]) -> None:
+        """Neither applied nor acknowledged: a commit cannot pass them
+        (streams/faust_consumer.py), and Faust's revoke no longer waits for them."""
+        unacked = self.rt.app.consumer._unacked_messages  # as streams/faust_stop.py
+        for event in events:
+            unacked.discard(event.message)
+        where = sorted({(e.message.partition, e.message.offset) for e in events})
+        log.warning(
+            "group membership lost and the partitions revoked: %d commands let go unapplied "
+            "and unacknowledged (partition, offset: %s); their partitions' next owner reads "
+            "them again",
+            len(events),
+            where[:8],
+        )
 
     def _decide_all(self, todo: list[_Taken]) -> None:
         """Decide each command on the state the previous ones left (applied in memory at

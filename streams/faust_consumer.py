@@ -86,6 +86,11 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
 
     #: aiokafka's `Assignment` object of the latest group assignment (see `on_partitions_assigned`).
     assignment_token: object | None = None
+    #: From the start of Faust's revoke until the next assignment: every partition of the
+    #: assignment is being taken back (aiokafka's protocol is eager) and the revoke waits for
+    #: the records the streams hold (streams/membership_lease.py lets go of those it must not
+    #: apply).
+    revoking: bool = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.guard: SeekGuard[TP] = SeekGuard()
@@ -270,9 +275,11 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
         # generation alone does not name an assignment: a static member rejoining, or a
         # follower in a stable group, can get the same generation with fresh partition states.
         self.assignment_token = current_assignment(self._thread._ensure_consumer())
+        self.revoking = False
         await super().on_partitions_assigned(assigned, generation_id)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        self.revoking = True
         self.guard.forget(revoked)
         await super().on_partitions_revoked(revoked)
 

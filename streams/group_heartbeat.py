@@ -22,6 +22,11 @@ stop, the broker evicts the member and hands its partitions to another (as upstr
 have after one session), and if the callback ever returns the heartbeats start again, learn
 of the eviction and rejoin.
 
+The coordinator also keeps the member's **lease** (`streams/membership_lease.py`): when it sent
+the last heartbeat answered as a member's, or began the join that succeeded; lost when the
+broker no longer knows the member (`reset_generation`). The dispatch agent applies no command
+while it is older than the session timeout.
+
 The overridden aiokafka sources are pinned by `tests/unit/test_group_heartbeat.py`.
 """
 
@@ -29,10 +34,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import aiokafka.consumer.consumer as aiokafka_consumer
 from aiokafka.consumer.group_coordinator import GroupCoordinator
+
+from streams.membership_lease import MembershipLease
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +49,38 @@ HUNG_CALLBACK_SESSIONS = 6
 
 
 class HeartbeatingGroupCoordinator(GroupCoordinator):  # type: ignore[misc]
+    lease: MembershipLease
+    #: When the latest rejoin began (`time.monotonic()`): the lease's start once it succeeded.
+    _rejoin_sent_at: float | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lease = MembershipLease(self._session_timeout_ms / 1000)
+
+    async def _do_heartbeat(self) -> bool:
+        # Sent now: the broker, if it answers as to a member, counts the session from later.
+        sent_at = time.monotonic()
+        ok = bool(await super()._do_heartbeat())
+        # True also for a rebalance in progress: still a member, until it rejoins or the
+        # rebalance times out.
+        if ok:
+            self.lease.confirm(sent_at)
+        return ok
+
+    def reset_generation(self) -> None:
+        self.lease.lose()
+        super().reset_generation()
+
+    async def _do_rejoin_group(self, subscription: Any) -> bool:
+        self._rejoin_sent_at = time.monotonic()
+        return bool(await super()._do_rejoin_group(subscription))
+
     async def _on_join_complete(
         self, generation: int, member_id: str, protocol: str, member_assignment_bytes: bytes
     ) -> None:
         # Joined: the broker counts the session from now, the callback below may be long.
+        if self._rejoin_sent_at is not None:
+            self.lease.confirm(self._rejoin_sent_at)
         self._start_heartbeat_task()
         limit = HUNG_CALLBACK_SESSIONS * self._session_timeout_ms / 1000
         hung = asyncio.get_running_loop().call_later(limit, self._stop_heartbeats_of_hung, limit)

@@ -2,8 +2,10 @@
 
 Off unless `DISPATCH_TRACE_DIR` is set. Each line is written with one `write()` on an
 unbuffered file, so a SIGKILL loses at most the line being written, never an earlier one.
-Lines: {"k": "cmd", "p": partition, "o": offset, "c": command id, "t": type, "at": epoch s}
-after the command's state is stored; {"k": "fire", "p", "r": request id, "s": step,
+Lines: {"k": "cmd", "p": partition, "o": offset, "c": command id, "t": type, "at": epoch s,
+"i": issued at, "ow": owned since, "ck": epoch s when the commands being applied last found the
+group membership confirmed (streams/membership_lease.py)} after the command's state is stored;
+{"k": "fire", "p", "r": request id, "s": step,
 "due": epoch s, "at": epoch s, "owned": epoch s since when this worker owns the partition};
 {"k": "own", "g": generation, "ps": [partitions], "at": epoch s}.
 """
