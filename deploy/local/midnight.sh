@@ -12,7 +12,9 @@
 # shifted wall clock through libfaketime; monotonic clocks and the Kafka broker keep the
 # real time. A test that fails only here, at some LEAD, straddles midnight: reproduce it
 # at that LEAD, then make it wait the midnight out (tests/support/local_day.py) or read
-# the day of the record it checks instead of today's.
+# the day of the record it checks instead of today's. Leave out
+# tests/integration/test_kafka_acls.py: the broker of its own that it starts (a JVM, under the
+# preloaded library) never listens here.
 #
 # libfaketime is built here from the source PyPI's libfaketime 3.0.1 ships (libfaketime
 # 0.9.10, as Debian's), patched: 0.9.10 moves an absolute CLOCK_MONOTONIC clock_nanosleep
@@ -28,10 +30,15 @@ WHEEL="libfaketime==3.0.1 --hash=sha256:5eed7c17f3d4ba0f6f828de4975f69a622b06b1e
 
 say() { printf '[midnight] %s\n' "$*" >&2; }
 die() { printf '[midnight] error: %s\n' "$*" >&2; exit 1; }
+misuse() { printf '[midnight] error: %s (--help says how)\n' "$*" >&2; exit 2; }
 
-[ $# -ge 1 ] || die "usage: $0 LEAD_SECONDS pytest-args…"
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  "") misuse "usage: $0 LEAD_SECONDS pytest-args…" ;;
+esac
 LEAD="$1"; shift
-[[ "$LEAD" =~ ^-?[0-9]+([.][0-9]+)?$ ]] || die "LEAD must be seconds before midnight, e.g. 10 or 4.5 (got '$LEAD')"
+[[ "$LEAD" =~ ^-?[0-9]+([.][0-9]+)?$ ]] || misuse "LEAD must be seconds before midnight, e.g. 10 or 4.5 (got '$LEAD')"
 [ -x "$PY" ] || die "no virtualenv: run make install first"
 
 # PostgreSQL runs as the unprivileged `postgres` user, which must read the library and the
