@@ -134,9 +134,12 @@ class DispatchAgent:
         todo = [t for t in taken if t.command and t.event.message.partition in owned]
         self._decide_all(todo)
         state = self.rt.state
-        handed: list[Event] = []
+        handed: list[tuple[int, Event]] = []
         try:
-            await self._emit([t.decision for t in todo if t.decision is not None], handed)
+            await self._emit(
+                [(t.event.message.partition, t.decision) for t in todo if t.decision is not None],
+                handed,
+            )
         except _NotEmitted:
             # The state in memory is ahead of what Kafka has: read it again from the tables
             # (which hold none of this group) and take the commands one at a time, each
@@ -299,14 +302,14 @@ class DispatchAgent:
         now = self._now(command)
         decision = decide(rt.state.core, command, now)
         rt.stats.commands += 1
-        handed: list[Event] = []
+        handed: list[tuple[int, Event]] = []
         if decision.events:
             # Events first, acknowledged by Kafka, then the tables: a crash in between
             # replays the command, which yields the same event ids (the consumers dedupe).
             # All of them in one record (schemas/event_batch.py): readers pay per record.
             futures = [
                 await rt.events.send(key=key, value=value)
-                for key, value in self._records(decision, handed)
+                for key, value in self._records(decision, partition, handed)
             ]
             await asyncio.gather(*futures)
             rt.stats.events += len(decision.events)
@@ -438,7 +441,9 @@ class DispatchAgent:
             t.decision = decision
         return True
 
-    async def _emit(self, decisions: list[Decision], handed: list[Event]) -> None:
+    async def _emit(
+        self, decisions: list[tuple[int, Decision]], handed: list[tuple[int, Event]]
+    ) -> None:
         """Send every decision's events (one record per decision, as the one-command path
         does) and wait until Kafka acknowledged them all. The prompt send of each `events`
         record (streams/faust_producer.py) would close its batch, and a partition's next
@@ -454,7 +459,8 @@ class DispatchAgent:
         streams/record_limit.py checks at start-up). A failure that lasts dead-letters its
         command, and the later commands' events already out were decided with it applied:
         the tables then hold other content under their ids. `handed` gets the events as
-        their records carry them, in order."""
+        their records carry them, in order, each with its command's partition (its
+        record's: the same number)."""
         rt = self.rt
         producer: Any = rt.app.producer
         prompt = producer.prompt_topics
@@ -462,8 +468,8 @@ class DispatchAgent:
         try:
             producer.prompt_topics = frozenset()  # the agent is the only sender to `events`
             try:
-                for decision in decisions:
-                    for key, value in self._records(decision, handed):
+                for partition, decision in decisions:
+                    for key, value in self._records(decision, partition, handed):
                         futures.append(await rt.events.send(key=key, value=value))
             finally:
                 producer.prompt_topics = prompt
@@ -473,9 +479,11 @@ class DispatchAgent:
         except Exception as exc:
             log.exception("the events of %d decisions were not all emitted", len(decisions))
             raise _NotEmitted from exc
-        rt.stats.events += sum(len(d.events) for d in decisions)
+        rt.stats.events += sum(len(d.events) for _, d in decisions)
 
-    def _records(self, decision: Decision, handed: list[Event]) -> list[tuple[bytes, bytes]]:
+    def _records(
+        self, decision: Decision, partition: int, handed: list[tuple[int, Event]]
+    ) -> list[tuple[bytes, bytes]]:
         """The (key, value) records of a decision's events, each record's events handed to
         this worker's readers of the topic, who then need not decode what was just encoded,
         and added to `handed` (for the early pushes, once acknowledged)."""
@@ -486,7 +494,7 @@ class DispatchAgent:
         records = encode(events)
         for _, value, decoded in records:
             rt.decoded.hand_over(value, decoded)
-            handed.extend(decoded.events)
+            handed.extend((partition, e) for e in decoded.events)
         return [(key, value) for key, value, _ in records]
 
     async def _store_all(self, decided: list[tuple[Any, int, Decision]]) -> None:

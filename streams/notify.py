@@ -73,6 +73,9 @@ class _Held:
     remaining: set[str]
     acks: list[Any]
     claimed: bool = False
+    #: The partition of its record (the `events` topic's; its command's number): when the
+    #: partition moves to another worker, what is still queued here is theirs to send.
+    partition: int | None = None
 
 
 @dataclass
@@ -150,7 +153,7 @@ class Notifier:
             await self._deliverer.aclose(drain_timeout=2.0)
             self._deliverer = None
 
-    async def handle(self, faust_event: Any, event: Event) -> None:
+    async def handle(self, faust_event: Any, event: Event, partition: int | None = None) -> None:
         """Submit the deliveries `event` causes; ack `faust_event` when they are done. An
         event handed over or pushed early, or settled here, is not planned again: its
         record waits for those deliveries, or is acknowledged at once."""
@@ -163,19 +166,42 @@ class Notifier:
             faust_event.ack()
             return
         try:
-            await self._push(event, _Held(set(), [faust_event]))
+            await self._push(event, _Held(set(), [faust_event], partition=partition))
         except Exception:
             self._pending.pop(key, None)  # the caller acknowledges it (dead-lettered)
             raise
 
-    def claim(self, event: Event) -> bool:
+    def claim(self, event: Event, partition: int | None = None) -> bool:
         """At the hand-over of an event whose record Kafka acknowledged: whether it is left
         to an early push (not when its record came first, or it has settled here)."""
         key = event.event_id
         if key in self._pending or key in self._settled:
             return False
-        self._pending[key] = _Held(set(), [], claimed=True)
+        self._pending[key] = _Held(set(), [], claimed=True, partition=partition)
         return True
+
+    def withdraw_moved(self, assigned: frozenset[int]) -> tuple[int, int]:
+        """This worker's `events` partitions are now `assigned`: the events of any other
+        partition are forgotten unacknowledged, and their deliveries still queued or waiting
+        for a retry are not sent from here. Their partitions' new owners read the records
+        from the committed offset and send them; before, this worker went on sending its
+        whole queue while the new owner sent it again (a group robot posted each offer
+        twice). Only sends in flight go on, and their outcomes settle nothing here.
+        Returns (events, deliveries) withdrawn."""
+        moved = [
+            (key, held)
+            for key, held in self._pending.items()
+            if held.partition is not None and held.partition not in assigned
+        ]
+        ids: set[str] = set()
+        for key, held in moved:
+            del self._pending[key]
+            for delivery_id in held.remaining:
+                self._owner.pop(delivery_id, None)
+                self._calls.pop(delivery_id, None)  # the call's report is the new owner's
+                ids.add(delivery_id)
+        withdrawn = self._deliverer.withdraw(ids) if self._deliverer is not None else set()
+        return len(moved), len(withdrawn)
 
     def release(self, event: Event) -> list[Any]:
         """A claimed event not to be pushed early after all: the acknowledgements of its
@@ -237,11 +263,16 @@ class Notifier:
             self._calls.update(dict.fromkeys(planned.call.delivery_ids, tracked))
         deliverer = await self.deliverer()
         for d in planned.deliveries:
+            if self._pending.get(key) is not held:  # withdrawn meanwhile (`withdraw_moved`)
+                deliverer.withdraw({x.delivery_id for x in planned.deliveries})
+                return
             self._owner[d.delivery_id] = key
             outcome = await deliverer.submit(d)
             if outcome is SubmitOutcome.DUPLICATE:  # already delivered or queued: done here
                 self._call_outcome(d, None)
                 self._settle(d.delivery_id)
+        if self._pending.get(key) is not held and key not in self._settled:
+            deliverer.withdraw({x.delivery_id for x in planned.deliveries})
 
     # ---------------------------------------------------------------- results
     async def _delivered(self, delivery: Delivery, latency: float) -> None:
@@ -392,7 +423,12 @@ class NotifyAgent:
     #: Shared with the record agent, which reads the same records (streams/decoded_events.py).
     decoded: DecodedEvents = field(default_factory=DecodedEvents)
     #: Decisions' events handed over by the dispatch agent once Kafka acknowledged them.
-    _early: asyncio.Queue[tuple[int, Sequence[Event]]] = field(default_factory=asyncio.Queue)
+    _early: asyncio.Queue[tuple[int, Sequence[tuple[int, Event]]]] = field(
+        default_factory=asyncio.Queue
+    )
+    #: This worker's `events` partitions since the last assignment (None before the first):
+    #: an early push of another partition's event is left to its record's new owner.
+    assigned: frozenset[int] | None = None
     #: The worker state's generation (`WorkerState.generation`): an early push is planned
     #: only against the state its events were decided on, else left to the record's path.
     generation: Callable[[], int] = lambda: 0
@@ -453,27 +489,54 @@ class NotifyAgent:
             async for event in stream.noack().events():
                 await self.handle(event)
 
+        events_topic = rt.settings.events_topic
+
+        async def on_assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
+            self.on_assigned(frozenset(tp.partition for tp in assigned if tp.topic == events_topic))
+
+        # Faust's signal, sent with every assignment (aiokafka's protocol is eager: the whole
+        # of it, kept partitions included); `connect` keeps a strong reference by default.
+        rt.app.on_partitions_assigned.connect(on_assigned)
+
         if rt.settings.notify_early:
             self.generation = lambda: rt.state.generation
             rt.emitted = self.hand_over
             rt.stats.notify_early = lambda: self.notifier.early_pushed
             rt.app.task(self.push_early)
 
-    def hand_over(self, events: Sequence[Event]) -> None:
-        """The dispatch agent's events, acknowledged by Kafka: claimed at once (a record
-        read before their push then waits for it), pushed by `push_early`."""
-        claimed = [e for e in events if self.notifier.claim(e)]
+    def on_assigned(self, partitions: frozenset[int]) -> None:
+        """A new assignment: pushes still queued for events of partitions no longer this
+        worker's are withdrawn (`Notifier.withdraw_moved`), early ones not yet begun too."""
+        self.assigned = partitions
+        events, deliveries = self.notifier.withdraw_moved(partitions)
+        if events:
+            log.info(
+                "partitions moved to another worker: %d pushes of %d events withdrawn, "
+                "left to the partitions' new owner",
+                deliveries,
+                events,
+            )
+
+    def hand_over(self, events: Sequence[tuple[int, Event]]) -> None:
+        """The dispatch agent's events, acknowledged by Kafka, each with its partition:
+        claimed at once (a record read before their push then waits for it), pushed by
+        `push_early`."""
+        claimed = [(p, e) for p, e in events if self.notifier.claim(e, p)]
         if claimed:
             self._early.put_nowait((self.generation(), claimed))
 
     async def push_early(self) -> None:
         """The events handed over, pushed in the order they were decided (one task: the
-        dispatch agent never waits for a push). After a rebuild of the state (a rebalance)
-        they are left to their records, read by whoever owns their partitions now."""
+        dispatch agent never waits for a push). After a rebuild of the state (a rebalance),
+        or once their partition is another worker's, they are left to their records, read
+        by whoever owns their partitions now."""
         while True:
             generation, events = await self._early.get()
-            for decoded in events:
-                if self.generation() != generation:
+            for partition, decoded in events:
+                assigned = self.assigned
+                if self.generation() != generation or (
+                    assigned is not None and partition not in assigned
+                ):
                     waiting = self.notifier.release(decoded)
                 else:
                     waiting = await self.notifier.early(decoded)
@@ -519,7 +582,7 @@ class NotifyAgent:
 
     async def _handle_event(self, record: Any, part: EventAck, decoded: Event) -> None:
         try:
-            await self.notifier.handle(part, decoded)
+            await self.notifier.handle(part, decoded, record.message.partition)
         except Exception as exc:  # a push problem must never stop the stream
             log.exception("notify failed for event %s", decoded.event_id)
             reason = f"event {decoded.event_id} ({decoded.body.type}): {short(exc)}"

@@ -100,8 +100,9 @@ class WorkerRuntime:
     table_items: Callable[[Any], Iterable[tuple[bytes, bytes]]] = table_items
     table_value: Callable[[Any, bytes], bytes | None] = table_value
     # The dispatch agent hands each decision's events here once Kafka acknowledged them, in
-    # the order decided: the notify agent's early pushes (streams/notify.py), when on.
-    emitted: Callable[[Sequence[Event]], None] = lambda events: None
+    # the order decided, each with its record's partition: the notify agent's early pushes
+    # (streams/notify.py), when on.
+    emitted: Callable[[Sequence[tuple[int, Event]]], None] = lambda events: None
 
     # ------------------------------------------------------------------ ownership
     def assigned_partitions(self) -> frozenset[int]:

@@ -133,6 +133,19 @@ class Deliverer:
         self._lane(endpoint).enqueue(job)
         return SubmitOutcome.ACCEPTED
 
+    def withdraw(self, delivery_ids: set[str]) -> set[str]:
+        """Forget the named deliveries still queued or waiting for a retry (another worker
+        now owns their events and sends them): they are not sent from here, and no callback
+        is called. Those in flight go on. Returns the ids withdrawn."""
+        withdrawn: set[str] = set()
+        if not delivery_ids:
+            return withdrawn
+        for lane in self._lanes.values():
+            for delivery in lane.withdraw(delivery_ids):
+                withdrawn.add(delivery.delivery_id)
+                self._forget(delivery.delivery_id)
+        return withdrawn
+
     async def drain(self, timeout: float | None = None) -> bool:
         """Wait until every accepted delivery is settled; False on timeout."""
         try:

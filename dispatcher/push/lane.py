@@ -182,6 +182,26 @@ class _Lane:
         heapq.heappush(self.delayed, (due, next(self.owner.seq), job))
         self.wake.set()
 
+    def withdraw(self, delivery_ids: set[str]) -> list[Delivery]:
+        """Take the deliveries named out of the queue and the retries, none in flight
+        (those go on); returns what was taken. No callback is called for them."""
+        taken: list[Delivery] = []
+
+        def keep(job: _Job) -> bool:
+            kept = [item for item in job.items if item[0].delivery_id not in delivery_ids]
+            if len(kept) < len(job.items):
+                taken.extend(d for d, _ in job.items if d.delivery_id in delivery_ids)
+                job.items = kept
+            return bool(kept)
+
+        self.ready = deque(job for job in self.ready if keep(job))
+        delayed = [entry for entry in self.delayed if keep(entry[2])]
+        if len(delayed) < len(self.delayed):
+            heapq.heapify(delayed)
+            self.delayed = delayed
+        self.wake.set()
+        return taken
+
     def _promote_due(self, now: float) -> None:
         while self.delayed and self.delayed[0][0] <= now:
             self.ready.append(heapq.heappop(self.delayed)[2])
@@ -309,6 +329,9 @@ class _Lane:
             # A slot first, then the job: one waiting for a slot stays queued (counted, and
             # merged with later ones when the endpoint batches).
             await self.slots.acquire()
+            if not self.ready:  # withdrawn while waiting for the slot (`withdraw`)
+                self.slots.release()
+                continue
             job = self._take_batch()
             sent_at = clock()  # after waiting for a slot
             if self.batches and not job.attempts:  # a retry does not move the window

@@ -391,11 +391,13 @@ class Handed:
     def __init__(self, rt: Runtime, events: FakeEvents) -> None:
         self.rt, self.events = rt, events
         self.calls: list[list[str]] = []
+        self.partitions: set[int] = set()  # each event's, as handed over
         self.all_acked: list[bool] = []
         self.helpers_known: list[set[str]] = []
 
     def __call__(self, handed: Any) -> None:
-        self.calls.append([e.event_id for e in handed])
+        self.calls.append([e.event_id for _, e in handed])
+        self.partitions.update(p for p, _ in handed)
         self.all_acked.append(all(f.done() and not f.exception() for f in self.events.pending))
         self.helpers_known.append(set(self.rt.state.core.helpers))
 
@@ -419,6 +421,7 @@ async def test_a_groups_events_are_handed_over_once_acknowledged_in_the_order_se
     events = FakeEvents()
     handed = await handed_over(tmp_path, events, "a", "b", "c")
     assert handed.calls == [sent_event_ids(events)] and len(handed.calls[0]) >= 3
+    assert handed.partitions == {0}  # the commands' partition (`FakeEvent`)
     assert handed.all_acked == [True]
     assert handed.helpers_known == [{"a", "b", "c"}]  # the group's decisions applied
 

@@ -542,3 +542,59 @@ async def test_a_changed_concurrency_takes_effect_in_a_running_lane(
     )
     await wave(10, 3)
     assert len(outcomes.delivered) == 8
+
+
+async def test_withdrawn_deliveries_are_not_sent_those_in_flight_go_on(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    """A partition moved to another worker (streams/notify.py `withdraw_moved`): what is
+    queued or waiting for a retry is taken out without a callback, and can be submitted
+    again later; the send in flight goes on. The lane waiting for a slot with its queue
+    emptied under it neither crashes nor leaks the slot."""
+    gate = asyncio.Event()
+
+    async def held(request: httpx.Request) -> httpx.Response:
+        await gate.wait()
+        return httpx.Response(200)
+
+    registry = endpoints(relay={"concurrency": 1, "batch_max": 1})
+    closing.append(d := make(Harness(held), outcomes, registry))
+    for i in range(4):
+        await d.submit(delivery(i))
+    for _ in range(200):  # d-0 in flight, d-1..d-3 queued (the lane waits for the slot)
+        await asyncio.sleep(0.01)
+        (lane,) = d.stats()
+        if (lane.in_flight, lane.queued) == (1, 3):
+            break
+    assert d.withdraw({"d-0", "d-1", "d-2", "d-3", "d-unknown"}) == {"d-1", "d-2", "d-3"}
+    (lane,) = d.stats()
+    assert (lane.in_flight, lane.queued, d.pending) == (1, 0, 1)
+    gate.set()
+    assert await d.drain(timeout=5)
+    assert [i for i, _ in outcomes.delivered] == ["d-0"] and not outcomes.failed
+    # Not forgotten as delivered: the partition may come back, and its record with it.
+    assert await d.submit(delivery(2)) is SubmitOutcome.ACCEPTED
+    assert await d.drain(timeout=5)
+    assert [i for i, _ in outcomes.delivered] == ["d-0", "d-2"]
+    # The lane still serves (its slot was given back).
+    assert await d.submit(delivery(9)) is SubmitOutcome.ACCEPTED
+    assert await d.drain(timeout=5) and outcomes.delivered[-1][0] == "d-9"
+
+
+async def test_a_delivery_waiting_for_its_retry_is_withdrawn(
+    outcomes: Outcomes, closing: list[Deliverer]
+) -> None:
+    slow = RetryPolicy(base_delay=30, max_delay=30, max_attempts=4, max_total_time=120)
+    harness = Harness(ok_after(1, httpx.Response(500)))
+    closing.append(d := make(harness, outcomes, retry=slow))
+    await d.submit(delivery(1))
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        (lane,) = d.stats()
+        if lane.waiting_retry == 1:
+            break
+    assert d.withdraw({"d-1"}) == {"d-1"}
+    (lane,) = d.stats()
+    assert (lane.waiting_retry, d.pending) == (0, 0)
+    assert await d.drain(timeout=1)
+    assert len(harness.sent) == 1 and not outcomes.delivered and not outcomes.failed

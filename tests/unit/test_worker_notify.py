@@ -426,7 +426,7 @@ async def test_events_handed_over_after_a_state_rebuild_go_to_their_records() ->
     agent = NotifyAgent(n, DeadLetterSink(Topic(), Stats(), FakeClock()), owns=owns)  # type: ignore[arg-type]
     agent.generation = lambda: generation[0]
     event = offer_to(world, "private-driver")
-    agent.hand_over([event])
+    agent.hand_over([(Record.partition, event)])
     record = FaustEvent()
     record.message = Record()  # type: ignore[attr-defined]
     [part] = BatchAck.parts(record, 1)
@@ -440,3 +440,83 @@ async def test_events_handed_over_after_a_state_rebuild_go_to_their_records() ->
     assert owned == [Record.partition] and n.early_pushed == 0  # planned from its record
     await n._delivered(submitted.deliveries[0], 0.1)
     assert record.acks == 1
+
+
+class Withdrawing(Submitted):
+    """A Deliverer stand-in that also takes withdrawals (`Deliverer.withdraw`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.withdrawn: set[str] = set()
+        self.during_submit: Any = None  # called inside the next submit (a signal mid-push)
+
+    async def submit(self, delivery: Delivery) -> SubmitOutcome:
+        outcome = await super().submit(delivery)
+        if self.during_submit is not None:
+            call, self.during_submit = self.during_submit, None
+            call()
+        return outcome
+
+    def withdraw(self, delivery_ids: set[str]) -> set[str]:
+        self.withdrawn |= delivery_ids
+        return delivery_ids
+
+
+def withdrawing_notifier() -> tuple[World, Notifier, Withdrawing]:
+    """Two helpers offered, each pushed through the default endpoint."""
+    world = World()
+    with_channels(world, "private-driver")
+    with_channels(world, "second-driver")
+    world.submit()
+    n, _, _ = notifier(planner(world, registry(*ROBOTS)))
+    deliverer = Withdrawing()
+    n._deliverer = deliverer  # type: ignore[assignment]
+    return world, n, deliverer
+
+
+async def test_a_moved_partitions_queued_pushes_are_withdrawn_and_its_record_never_acked() -> None:
+    """Before: a worker whose partition moved went on sending its whole queue of that
+    partition's pushes while the new owner, reading the unacknowledged records, sent them
+    again: a group robot posted each offer twice."""
+    world, n, deliverer = withdrawing_notifier()
+    moved, kept = FaustEvent(), FaustEvent()
+    await n.handle(moved, offer_to(world, "private-driver"), 3)
+    await n.handle(kept, offer_to(world, "second-driver"), 5)
+    [moved_delivery, kept_delivery] = deliverer.deliveries
+    assert n.withdraw_moved(frozenset({5})) == (1, 1)
+    assert deliverer.withdrawn == {moved_delivery.delivery_id}
+    # Had it been in flight, its outcome settles nothing: the record stays unacknowledged.
+    await n._delivered(moved_delivery, 0.1)
+    assert moved.acks == 0 and moved_delivery.delivery_id not in n._settled
+    await n._delivered(kept_delivery, 0.1)  # the kept partition's events as before
+    assert kept.acks == 1
+    # The partition back (its record read again): planned and pushed again.
+    again = FaustEvent()
+    await n.handle(again, offer_to(world, "private-driver"), 3)
+    assert deliverer.deliveries[-1].delivery_id == moved_delivery.delivery_id
+    await n._delivered(deliverer.deliveries[-1], 0.1)
+    assert again.acks == 1
+
+
+async def test_an_event_withdrawn_while_its_pushes_are_submitted_is_withdrawn_whole() -> None:
+    world, n, deliverer = withdrawing_notifier()
+    record = FaustEvent()
+    deliverer.during_submit = lambda: n.withdraw_moved(frozenset())
+    await n.handle(record, offer_to(world, "private-driver"), 3)
+    [delivery] = deliverer.deliveries
+    assert delivery.delivery_id in deliverer.withdrawn and not n._pending
+
+
+async def test_an_early_push_of_a_partition_assigned_elsewhere_is_left_to_its_record() -> None:
+    world, n, deliverer = withdrawing_notifier()
+    agent = NotifyAgent(n, DeadLetterSink(Topic(), Stats(), FakeClock()))  # type: ignore[arg-type]
+    agent.hand_over([(3, offer_to(world, "private-driver")), (5, offer_to(world, "second-driver"))])
+    agent.on_assigned(frozenset({5}))  # partition 3 moved before the early push began
+    task = asyncio.create_task(agent.push_early())
+    async with asyncio.timeout(5):
+        while not deliverer.deliveries:
+            await asyncio.sleep(0.001)
+    await asyncio.sleep(0.01)
+    task.cancel()
+    assert [d.data["helper_id"] for d in deliverer.deliveries] == ["second-driver"]
+    assert n.early_pushed == 1 and len(n._pending) == 1
