@@ -1,4 +1,5 @@
-"""The worker's web pages: /healthz, /stats (JSON counters) and /metrics (Prometheus)."""
+"""The worker's web pages: /healthz, /readyz, /stats (JSON counters) and /metrics
+(Prometheus)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from dispatcher.ops.worker_metrics import install_worker_metrics
 from dispatcher.stats import percentile
 from streams.faust_consumer import ContiguousConsumer
+from streams.faust_recovery import SeekFirstRecovery
 from streams.gc_freeze import AGEING as GC_AGEING
 from streams.gc_stats import WATCH as GC_WATCH
 from streams.loop_census import CENSUS as LOOP_CENSUS
@@ -53,6 +55,32 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
     }
 
 
+def readiness(rt: WorkerRuntime) -> tuple[bool, dict[str, Any]]:
+    """Whether the worker serves its assignment now: a member of the group, not in a
+    rebalance, and this generation's tables recovered (`SeekFirstRecovery.ready_generation`,
+    the condition its stall report watches). Read only: the state itself is rebuilt by the
+    first command or event that needs it (`WorkerRuntime.state_ready`)."""
+    app: Any = rt.app
+    generation = app.consumer_generation_id
+    recovery = app.tables.recovery
+    if isinstance(recovery, SeekFirstRecovery):
+        recovered = recovery.ready_generation == generation
+    else:  # unpatched Faust (diagnostics only): its flags, as `state_ready` reads them
+        recovered = recovery.completed.is_set() and not recovery.in_recovery
+    if generation <= 0:
+        status = "joining"  # not yet a member of the group (Kafka's generations start at 1)
+    elif app.rebalancing:
+        status = "rebalancing"
+    elif not recovered:
+        status = "recovering"  # this generation's tables not recovered yet
+    else:
+        status = "ready"
+    page: dict[str, Any] = {"status": status, "generation": generation}
+    if status == "ready":
+        page["partitions"] = sorted(rt.assigned_partitions())
+    return status == "ready", page
+
+
 FETCHING_TIMEOUT_S = 0.5
 
 
@@ -75,6 +103,13 @@ def install_pages(rt: WorkerRuntime, worker_name: str) -> None:
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         return web.json({"status": "ok", "worker": worker_name})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        # A rolling update waits for this (deploy/k8s/worker.yaml): the next worker is
+        # stopped only once this one serves, not while its recovery would be cut short.
+        ready, page = readiness(rt)
+        return web.json(page | {"worker": worker_name}, status=200 if ready else 503)
 
     @app.page("/stats")
     async def stats(web: Any, request: Any) -> Any:

@@ -105,7 +105,7 @@ def main(argv: list[str]) -> int:
         "--web-port",
         type=int,
         default=settings.worker_web_port,
-        help="port of the worker's web server (/healthz, /stats, /metrics)",
+        help="port of the worker's web server (/healthz, /readyz, /stats, /metrics)",
     )
     args = parser.parse_args(argv)
     enforce_secret_policy(settings, "the worker")

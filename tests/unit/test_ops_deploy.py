@@ -132,6 +132,18 @@ def test_worker_tables_live_on_a_claim_per_pod() -> None:
     assert policy == {"whenDeleted": "Delete", "whenScaled": "Delete"}
 
 
+def test_a_rolling_update_waits_for_each_worker_to_serve() -> None:
+    """Readiness is the worker's /readyz (its generation's tables recovered: streams/web.py),
+    liveness the static /healthz on the same port; before, readiness was /healthz, which
+    answers from before recovery, so a rollout stopped the next worker mid-recovery."""
+    (sts,) = [d for d in _k8s("worker.yaml") if d["kind"] == "StatefulSet"]
+    (worker,) = [c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "worker"]
+    (port,) = [p["name"] for p in worker["ports"]]
+    probes = {k: worker[k]["httpGet"] for k in ("readinessProbe", "livenessProbe", "startupProbe")}
+    assert probes["readinessProbe"] == {"path": "/readyz", "port": port}
+    assert probes["livenessProbe"] == probes["startupProbe"] == {"path": "/healthz", "port": port}
+
+
 def test_an_api_with_no_ready_pod_pages() -> None:
     """Prometheus scrapes the API's pods directly, so `up` stays 1 while /readyz says 503
     (Kafka or PostgreSQL down): the readiness probes the API counts must page."""
