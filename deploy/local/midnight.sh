@@ -12,9 +12,9 @@
 # shifted wall clock through libfaketime; monotonic clocks and the Kafka broker keep the
 # real time. A test that fails only here, at some LEAD, straddles midnight: reproduce it
 # at that LEAD, then make it wait the midnight out (tests/support/local_day.py) or read
-# the day of the record it checks instead of today's. Leave out
-# tests/integration/test_kafka_acls.py: the broker of its own that it starts (a JVM, under the
-# preloaded library) never listens here.
+# the day of the record it checks instead of today's. A test that starts a JVM of its own
+# (tests/integration/test_kafka_acls.py's broker) starts it without LD_PRELOAD: under the
+# preloaded library that JVM never listened.
 #
 # libfaketime is built here from the source PyPI's libfaketime 3.0.1 ships (libfaketime
 # 0.9.10, as Debian's), patched: 0.9.10 moves an absolute CLOCK_MONOTONIC clock_nanosleep

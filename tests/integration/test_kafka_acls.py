@@ -15,6 +15,7 @@ user without ACLs, and each service outside its ACLs, is refused by the broker.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import tempfile
@@ -123,17 +124,27 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredBroker]:
         for user, password in PASSWORDS.items()
         for arg in ("--add-scram", f"{MECHANISM}=[name={user},password={password}]")
     ]
+    # The broker keeps the real clock, as the stack's does: under deploy/local/midnight.sh
+    # the JVM never started with its clock library preloaded.
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     cluster = subprocess.run(
-        [*jvm, "kafka.tools.StorageTool", "random-uuid"], capture_output=True, text=True, check=True
+        [*jvm, "kafka.tools.StorageTool", "random-uuid"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     ).stdout.split()[-1]
     subprocess.run(
         [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(props), *scram],
         capture_output=True,
         check=True,
         timeout=120,
+        env=env,
     )
     log = open(root / "console.log", "wb")  # noqa: SIM115 - the broker owns it
-    proc = subprocess.Popen([*jvm, "kafka.Kafka", str(props)], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [*jvm, "kafka.Kafka", str(props)], stdout=log, stderr=subprocess.STDOUT, env=env
+    )
     log.close()
     try:
         yield SecuredBroker(f"127.0.0.1:{sasl}", f"127.0.0.1:{internal}")
