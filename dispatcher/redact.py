@@ -31,6 +31,29 @@ MAX_REASON = 500
 
 
 _NUMERAL = re.compile("[0-9０-９]")
+# Place numbers: before a building, unit, floor or room word ("3栋", "十二号楼", "5#",
+# "2单元"), a room after one ("栋502", "室五零二"), a lettered building ("b座"), "3-2-502".
+_PLACE_WORD = "号楼|號樓|号|號|栋|棟|幢|座|#|＃|单元|單元|楼|樓|层|層|室|房|户|戶|弄"
+# A number is read from its first numeral, whole (possessive): linear on any run of them.
+_PLACE_NUMERAL = rf"(?:{DIGIT}|[十百])"
+PLACE_NUMBER = re.compile(
+    rf"(?<!{_PLACE_NUMERAL}){_PLACE_NUMERAL}++(?=\s?(?:{_PLACE_WORD}))"
+    rf"|[a-zA-Zａ-ｚＡ-Ｚ](?=\s?(?:栋|棟|座|幢|区|區))"
+    rf"|{DIGIT}{{1,3}}[-－]{DIGIT}{{1,2}}[-－]{DIGIT}{{1,4}}"
+)
+ROOM_AFTER = re.compile(rf"((?:{_PLACE_WORD})\s?){DIGIT}{{2,4}}")
+# Three or more digits spoken in Chinese in a row ("五零二"): a room, a door code, a number.
+_CHINESE_DIGITS = re.compile("[零〇一二三四五六七八九幺两]{3,}")
+
+
+def _hide(match: re.Match[str]) -> str:
+    return "#" * len(match.group())
+
+
+def mask_places(text: str) -> str:
+    """Place numbers (building, unit, floor, room; Arabic or Chinese numerals) as "#"."""
+    text = PLACE_NUMBER.sub(_hide, text)
+    return ROOM_AFTER.sub(lambda m: m.group(1) + "#" * (len(m.group()) - len(m.group(1))), text)
 
 
 def mask_phones(text: str) -> str:
@@ -39,8 +62,11 @@ def mask_phones(text: str) -> str:
 
 def masked(text: str) -> str:
     """Free text as it may show in the clear (a department's name, a platform's error
-    message): phones as [phone], every other digit as # (flat, room, door, landline)."""
-    return _NUMERAL.sub("#", mask_phones(text))
+    message): phones as [phone], place numbers and runs of Chinese digits as #, every other
+    Arabic digit as # (flat, room, door, landline). Before, a flat written in Chinese
+    numerals ("三号楼二单元五零二室") stayed in the clear."""
+    text = _CHINESE_DIGITS.sub(_hide, mask_places(mask_phones(text)))
+    return _NUMERAL.sub("#", text)
 
 
 def describe(exc: BaseException) -> str:

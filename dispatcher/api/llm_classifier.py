@@ -28,7 +28,7 @@ from prometheus_client import Counter, Histogram
 from dispatcher.classify import Classification
 from dispatcher.classify.merge import LlmAnswer, disagreements, merge_llm
 from dispatcher.ops.api_metrics import REGISTRY
-from dispatcher.redact import DIGIT, PHONE
+from dispatcher.redact import DIGIT, PHONE, mask_places
 from dispatcher.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,17 +53,6 @@ LLM_CACHE_HITS = Counter(
 # 5+ digits in a run (phones in other forms, ID numbers, door codes, landlines), Arabic or
 # Chinese, with the separators people type inside numbers; 3-4 ("打120", "39度") stay.
 _LONG_NUMBER: Final = re.compile(rf"{DIGIT}(?:[\s\-‐–—－_.·/()（）]{{0,2}}{DIGIT}){{4,}}")
-# Place numbers: before a building, unit, floor or room word ("3栋", "十二号楼", "5#",
-# "2单元"), a room after one ("栋502"), a lettered building ("b座"), "3-2-502".
-_PLACE_WORD: Final = "号楼|號樓|号|號|栋|棟|幢|座|#|＃|单元|單元|楼|樓|层|層|室|房|户|戶|弄"
-# A number is read from its first numeral, whole (possessive): linear on any run of them.
-_NUMERAL: Final = rf"(?:{DIGIT}|[十百])"
-_PLACE_NUMBER: Final = re.compile(
-    rf"(?<!{_NUMERAL}){_NUMERAL}++(?=\s?(?:{_PLACE_WORD}))"
-    rf"|[a-zA-Zａ-ｚＡ-Ｚ](?=\s?(?:栋|棟|座|幢|区|區))"
-    rf"|{DIGIT}{{1,3}}[-－]{DIGIT}{{1,2}}[-－]{DIGIT}{{1,4}}"
-)
-_ROOM_AFTER: Final = re.compile(rf"((?:{_PLACE_WORD})\s?){DIGIT}{{2,4}}")
 _FENCE: Final = re.compile(r"^```(?:json)?\s*|\s*```$")
 SYSTEM_PROMPT: Final = (
     "你是小区互助群的消息分类器。判断一条群消息是否在求助，只输出一个JSON对象，字段："
@@ -82,9 +71,9 @@ def _hide(match: re.Match[str]) -> str:
 
 def mask_numbers(text: str) -> str:
     """The text as the model may see it: phones, long numbers and place numbers as "#"."""
-    for pattern in (PHONE, _LONG_NUMBER, _PLACE_NUMBER):
+    for pattern in (PHONE, _LONG_NUMBER):
         text = pattern.sub(_hide, text)
-    return _ROOM_AFTER.sub(lambda m: m.group(1) + "#" * (len(m.group()) - len(m.group(1))), text)
+    return mask_places(text)
 
 
 def parse_answer(body: Any) -> LlmAnswer | None:

@@ -39,9 +39,10 @@ DEPT_PHONE = "13722223333"
 DEPARTMENT = f"街道王主任{DEPT_PHONE}"
 PHONE_IN_PUSH = "13655556666"
 FLAT_IN_PUSH = "7号楼2单元708室"
+FLAT_IN_WORDS = "三号楼二单元五零二室"  # in Chinese numerals (before session 34: kept plain)
 WECOM_PATH = "/cgi-bin/webhook/send"
 # A platform refusing a push may echo what it refused: the request's phone and flat.
-ECHO = f"content contains sensitive words: 您好{PHONE_IN_PUSH}，{FLAT_IN_PUSH}"
+ECHO = f"content contains sensitive words: 您好{PHONE_IN_PUSH}，{FLAT_IN_PUSH}，{FLAT_IN_WORDS}"
 MARKERS = (SON_PHONE, "909室", NOTE_PHONE, "1202", DEPT_PHONE)
 
 
@@ -159,4 +160,4 @@ async def test_a_platform_error_echoing_a_phone_reaches_no_topic(
     assert robot.for_path(WECOM_PATH)  # the push was refused with the echo
     reasons = [r for r in found[stack.topic("commands")] if b'"delivery_failed"' in r]
     assert reasons and all(b"40058" in r for r in reasons)  # the code is kept
-    assert leaks(found, (PHONE_IN_PUSH, FLAT_IN_PUSH)) == []
+    assert leaks(found, (PHONE_IN_PUSH, FLAT_IN_PUSH, "五零二", FLAT_IN_WORDS)) == []

@@ -75,6 +75,24 @@ def test_a_referral_seals_note_and_department_and_masks_the_department() -> None
     assert masked("城管") == "城管" and masked("3栋1202室") == "#栋####室"
 
 
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # A flat written in Chinese numerals (before session 34: left in the clear).
+        ("街道办三号楼二单元五零二室", "街道办#号楼#单元###室"),
+        ("您好，十二栋幺零二", "您好，##栋###"),
+        ("门牌七零八", "门牌###"),
+        ("3栋1202室", "#栋####室"),
+        ("王主任幺三九一二三四五六七八", "王主任[phone]"),
+        # Words that merely contain a numeral stay readable.
+        ("第一社区卫生服务中心", "第一社区卫生服务中心"),
+        ("城管", "城管"),
+    ],
+)
+def test_what_shows_in_the_clear_hides_flats_in_any_numerals(text: str, shown: str) -> None:
+    assert masked(text) == shown
+
+
 def test_a_plain_closing_command_from_before_is_sealed_on_decode() -> None:
     old = new_command(
         ResolveRequest(request_id="r-1", by=Party.STAFF, note=REASON),
