@@ -14,19 +14,28 @@ from schemas.events import Event, OfferSent, OffersSent, sent_offers
 Handler = Callable[[asyncpg.Connection, Event, dict[str, Any]], Awaitable[None]]
 
 
-_PRIVATE = {"contact", "place", "text", "sealed"}
+# The log is kept for reports without limit and read by staff: what names a person stays out
+# of it. The requester's contact, place and text (request_private holds them, under its own
+# retention); the helper's name for the asking group (plain in events from before issue
+# 12.7, then its box); what was typed when a request ended (its box). The group loop and the
+# notify agent read those from Kafka (kept 168 h); nothing read them from the log, where
+# they were kept for good until session 34 (migration 0399 took them out of older rows).
+_PRIVATE = {"contact", "place", "text", "sealed", "group_name", "sealed_group_name"}
+_NOTE = {"sealed_note"}
+_CLOSING = frozenset({"request_resolved", "request_cancelled", "request_referred"})
 
 
 def log_body(event: Event, bodies: Mapping[str, str]) -> str:
     """The body as the log stores it (jsonb: key order and spacing are not kept, so pydantic's
     own serializer gives the same value as `json.dumps(model_dump(mode="json"))`, faster):
     the body's JSON the writer made (`bodies`, by event id), else serialised here."""
-    if event.body.type == "helper_assigned":
-        # The log is read by staff reports: keep the requester's contact out of it
-        # (request_private holds it, under its own retention).
-        return event.body.model_dump_json(exclude=_PRIVATE)
+    body = event.body
+    if body.type == "helper_assigned":
+        return body.model_dump_json(exclude=_PRIVATE)
+    if body.type in _CLOSING and getattr(body, "sealed_note", None) is not None:
+        return body.model_dump_json(exclude=_NOTE)
     made = bodies.get(event.event_id)
-    return made if made is not None else event.body.model_dump_json()
+    return made if made is not None else body.model_dump_json()
 
 
 def _plain_contact(contact: dict[str, Any] | None) -> dict[str, Any]:

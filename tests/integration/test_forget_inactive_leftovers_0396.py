@@ -20,6 +20,7 @@ import pytest
 from dispatcher.record import migrate
 from dispatcher.record.edge.roster_members import RosterMembers
 from dispatcher.testing.stack import LocalStack
+from tests.support.migrated_db import MIGRATIONS, database_at
 
 C = "comm-0396"
 OTHER = "comm-0396-other"
@@ -35,34 +36,17 @@ HELPERS["back"] = (False, AFTER)
 INACTIVE = ["gone", "left"]  # inactive, with rows from before: what 0396 is for
 
 
-MIGRATIONS = migrate.migration_files()  # every file, read before any is left out
-
-
-def up_to(number: int) -> list[tuple[int, str, str]]:
-    return [m for m in MIGRATIONS if m[0] <= number]
-
-
 @pytest.fixture
 async def db_at_0395(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[asyncpg.Connection]:
     """A database of its own with the migrations up to 0395 applied."""
-    name = f"{stack.db}_at0395"
-    admin = await asyncpg.connect(stack._pg("postgres"))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        conn = await asyncpg.connect(stack._pg(name))
-        try:
-            with monkeypatch.context() as patch:
-                patch.setattr(migrate, "migration_files", lambda: up_to(395))
-                await migrate.apply_migrations(conn)
-            assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == 395
-            yield conn
-        finally:
-            await conn.close()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with database_at(stack, 395, monkeypatch) as conn:
+        yield conn
+
+
+def up_to(number: int) -> list[tuple[int, str, str]]:
+    return [m for m in MIGRATIONS if m[0] <= number]
 
 
 async def seed(db: asyncpg.Connection) -> None:

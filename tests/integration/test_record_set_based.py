@@ -219,7 +219,7 @@ def test_the_log_body_is_the_value_json_dumps_gave() -> None:
     model_dump(mode="json") wrote before (jsonb keeps neither spacing nor key order); the
     bodies the writer made while encoding the events records (`Decoded.bodies`, which the
     record agent stores as they are) are those very strings, and an assignment's is still
-    made without the requester's contact."""
+    made without the requester's contact (nor, since session 34, a name or a closing note)."""
     from dispatcher.record.projection_rows import log_body
     from schemas.event_batch import encode_batch_records
 
@@ -229,8 +229,11 @@ def test_the_log_body_is_the_value_json_dumps_gave() -> None:
     for e in events:
         before = e.body.model_dump(mode="json")
         if e.body.type == "helper_assigned":
-            before = {k: v for k, v in before.items() if k not in {"contact", "place", "text"}}
-            before.pop("sealed", None)
+            # Neither the requester nor the helper's name for the group (session 34).
+            private = {"contact", "place", "text", "sealed", "group_name", "sealed_group_name"}
+            before = {k: v for k, v in before.items() if k not in private}
+        if e.body.type in {"request_resolved", "request_cancelled", "request_referred"}:
+            before.pop("sealed_note", None)  # nor a closing note (session 34)
         assert json.loads(log_body(e, {})) == before
         assert log_body(e, made) == log_body(e, {})
 
