@@ -10,6 +10,7 @@ import asyncio
 import base64
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -53,6 +54,15 @@ def _failure(text: str) -> RuntimeError:
     return RuntimeError(text)
 
 
+def _real_clock_env() -> dict[str, str]:
+    """The environment without deploy/local/midnight.sh's libfaketime preload: the browser
+    keeps the real clock, as the broker does (the page's "today" is the server's; its
+    session cookie has a Max-Age, no date). Preloaded, Chromium took 70-100 s to sign in
+    and load the page instead of 2 s, so the tool's lead no longer placed midnight in the
+    part of a test that reads the day."""
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+
+
 def chromium_binary() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -72,6 +82,7 @@ class Browser:
             [binary, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=_real_clock_env(),
         )
         log.close()
         port_file = self.profile / "DevToolsActivePort"
