@@ -264,8 +264,9 @@ class Bench(BenchSteps):
 
         fixed = [s for s in self.scenarios if s["kind"] == "fixed_rate"]
         used, which = lower_floor(floor, floor_after)
-        if (note := unsteady(used)) is not None:
-            self.notes.append(note)
+        floor_note = unsteady(used)
+        if floor_note is not None:
+            self.notes.append(floor_note)
         for key, c in ceilings.items():
             if c.get("best_probe"):
                 s = dict(c["best_probe"])
@@ -279,6 +280,8 @@ class Bench(BenchSteps):
                 "floor": floor,
                 "floor_after": floor_after,
                 "floor_used": which,
+                # Set when the floor used was unsteady: its ratio then judges no goal.
+                "floor_unsteady": floor_note,
                 **headline(fixed, used, ceilings.get("workers_1", {}).get("rate")),
                 "throughput_ceiling_rps_1_worker": ceilings.get("workers_1", {}).get("rate"),
                 "throughput_ceiling_rps_2_workers": ceilings.get("workers_2", {}).get("rate"),

@@ -51,7 +51,17 @@ E2E = (
         unjudged=("cpu_ms_per_request", "not_judged"),
     ),
     Goal(("intake_p50_ms",), "<=", 2, "ms", failed=("intake_unserved",)),
-    Goal(("e2e_p99_over_floor",), "<=", 5, "", failed=("e2e_unserved",)),  # a ratio
+    # A ratio: over a floor whose quarters disagree by more than 2x (`e2e_floor.unsteady`)
+    # it measures the machine's stalls, so it judges nothing (before session 34 a run whose
+    # floor's first quarter read 10.39 ms, the last 1.65, was "met" at 4.62).
+    Goal(
+        ("e2e_p99_over_floor",),
+        "<=",
+        5,
+        "",
+        failed=("e2e_unserved",),
+        unjudged=("floor_unsteady",),
+    ),
 )
 # `bench match`: a whole `decide()`'s p99 at a million helpers.
 MATCH_HELPERS = 1_000_000

@@ -42,6 +42,29 @@ def test_each_headline_figure_is_judged_against_its_goal() -> None:
     assert all(x["met"] is True for x in met.values()), met
 
 
+def test_a_ratio_over_an_unsteady_floor_judges_nothing() -> None:
+    """Session 34's run: the floor's first quarter read 10.39 ms, its last 1.65; the lower
+    of the two floors (p99 2.99) made 13.8 ms of intake → first offer a "met" 4.62."""
+    from dispatcher.bench.e2e_floor import unsteady
+
+    note = unsteady({"p99_by_block_ms": [10.39, 4.84, 1.66, 1.65], "load_avg_1m": [0.49]})
+    assert note is not None
+    v = goals.e2e(_e2e(e2e_p99_over_floor=4.62, floor_unsteady=note), [])
+    assert v["e2e_p99_over_floor"] == {
+        "value": 4.62,
+        "goal": "<= 5",
+        "met": None,
+        "why": note,
+    }
+    assert "e2e_p99_over_floor 4.62 (goal <= 5): not judged (floor unsteady" in goals.line(v)
+    # A steady floor judges as before; an unsteady one never spares a failed figure.
+    assert goals.e2e(_e2e(e2e_p99_over_floor=4.62, floor_unsteady=None), [])["e2e_p99_over_floor"][
+        "met"
+    ]
+    failed = goals.e2e(_e2e(e2e_unserved=3, floor_unsteady=note), [])["e2e_p99_over_floor"]
+    assert failed["met"] is False
+
+
 @pytest.mark.parametrize(
     "over",
     [
