@@ -264,15 +264,23 @@ class Notifier:
         deliverer = await self.deliverer()
         for d in planned.deliveries:
             if self._pending.get(key) is not held:  # withdrawn meanwhile (`withdraw_moved`)
-                deliverer.withdraw({x.delivery_id for x in planned.deliveries})
+                self._withdraw_late(key, planned.deliveries)
                 return
             self._owner[d.delivery_id] = key
             outcome = await deliverer.submit(d)
             if outcome is SubmitOutcome.DUPLICATE:  # already delivered or queued: done here
                 self._call_outcome(d, None)
                 self._settle(d.delivery_id)
-        if self._pending.get(key) is not held and key not in self._settled:
-            deliverer.withdraw({x.delivery_id for x in planned.deliveries})
+        if self._pending.get(key) is not held:
+            self._withdraw_late(key, planned.deliveries)
+
+    def _withdraw_late(self, key: str, deliveries: Sequence[Delivery]) -> None:
+        """An event withdrawn while its deliveries were being submitted: those submitted are
+        withdrawn too. Not when it has settled, or has been planned again since (its
+        partition back: the new plan owns the same delivery ids)."""
+        deliverer = self._deliverer
+        if key not in self._pending and key not in self._settled and deliverer is not None:
+            deliverer.withdraw({d.delivery_id for d in deliveries})
 
     # ---------------------------------------------------------------- results
     async def _delivered(self, delivery: Delivery, latency: float) -> None:

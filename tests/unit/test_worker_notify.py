@@ -520,3 +520,20 @@ async def test_an_early_push_of_a_partition_assigned_elsewhere_is_left_to_its_re
     task.cancel()
     assert [d.data["helper_id"] for d in deliverer.deliveries] == ["second-driver"]
     assert n.early_pushed == 1 and len(n._pending) == 1
+
+
+async def test_an_event_planned_again_before_its_old_push_resumes_keeps_its_deliveries() -> None:
+    """Withdrawn during its submit loop, then planned again (its partition back) before the
+    loop resumes: the old loop leaves the new plan's deliveries (the same ids) alone, or the
+    event would wait for pushes no one sends and hold its partition's commit."""
+    world, n, deliverer = withdrawing_notifier()
+    key = offer_to(world, "private-driver").event_id
+
+    def moved_and_back() -> None:
+        n.withdraw_moved(frozenset())
+        deliverer.withdrawn.clear()
+        n._pending[key] = notify._Held({"planned-again"}, [], partition=3)
+
+    deliverer.during_submit = moved_and_back
+    await n.handle(FaustEvent(), offer_to(world, "private-driver"), 3)
+    assert deliverer.withdrawn == set() and n._pending[key].remaining == {"planned-again"}
