@@ -46,13 +46,14 @@ ROOM_AFTER = re.compile(rf"((?:{_PLACE_WORD})\s?){DIGIT}{{2,4}}")
 _CHINESE_DIGITS = re.compile("[零〇一二三四五六七八九幺两]{3,}")
 
 
-def _hide(match: re.Match[str]) -> str:
+def hide(match: re.Match[str]) -> str:
+    """A match as as many "#" (a `re.sub` replacement)."""
     return "#" * len(match.group())
 
 
 def mask_places(text: str) -> str:
     """Place numbers (building, unit, floor, room; Arabic or Chinese numerals) as "#"."""
-    text = PLACE_NUMBER.sub(_hide, text)
+    text = PLACE_NUMBER.sub(hide, text)
     return ROOM_AFTER.sub(lambda m: m.group(1) + "#" * (len(m.group()) - len(m.group(1))), text)
 
 
@@ -65,7 +66,7 @@ def masked(text: str) -> str:
     message): phones as [phone], place numbers and runs of Chinese digits as #, every other
     Arabic digit as # (flat, room, door, landline). Before, a flat written in Chinese
     numerals ("三号楼二单元五零二室") stayed in the clear."""
-    text = _CHINESE_DIGITS.sub(_hide, mask_places(mask_phones(text)))
+    text = _CHINESE_DIGITS.sub(hide, mask_places(mask_phones(text)))
     return _NUMERAL.sub("#", text)
 
 

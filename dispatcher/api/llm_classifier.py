@@ -28,7 +28,7 @@ from prometheus_client import Counter, Histogram
 from dispatcher.classify import Classification
 from dispatcher.classify.merge import LlmAnswer, disagreements, merge_llm
 from dispatcher.ops.api_metrics import REGISTRY
-from dispatcher.redact import DIGIT, PHONE, mask_places
+from dispatcher.redact import DIGIT, PHONE, hide, mask_places
 from dispatcher.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,14 +65,10 @@ SYSTEM_PROMPT: Final = (
 )
 
 
-def _hide(match: re.Match[str]) -> str:
-    return "#" * len(match.group())
-
-
 def mask_numbers(text: str) -> str:
     """The text as the model may see it: phones, long numbers and place numbers as "#"."""
     for pattern in (PHONE, _LONG_NUMBER):
-        text = pattern.sub(_hide, text)
+        text = pattern.sub(hide, text)
     return mask_places(text)
 
 
