@@ -16,7 +16,7 @@ EX_CONFIG = 78  # sysexits.h: a configuration error
 # `main` prints in one line (dispatcher/record/connect.py); the other tools that read it say
 # theirs themselves (report, demo, migrate, simulate) or have start-up checks (api, worker).
 PG_TOOLS = frozenset(
-    {"purge", "welcome", "summary", "roster-import", "households", "rekey-helpers"}
+    {"purge", "welcome", "summary", "roster-import", "households", "rekey-helpers", "phone-keys"}
 )
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -52,6 +52,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "dispatcher.maintenance.reseal_helpers",
         "seal every helper profile under the active contact key (before an old one is dropped)"
         " and erase inactive helpers' contact",
+    ),
+    "phone-keys": (
+        "dispatcher.maintenance.phone_keys_backfill",
+        "write the phone digests roster helpers from before migration 0395 lack (one phone,"
+        " one helper)",
     ),
     "welcome": (
         "dispatcher.api.helper_messages_cli:welcome_main",

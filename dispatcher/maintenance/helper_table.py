@@ -33,9 +33,10 @@ async def read_helper_states(settings: Settings) -> list[HelperState]:
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
-    await consumer.start()
     latest: dict[bytes, bytes | None] = {}
     try:
+        # Inside the `try`: a start that fails (Kafka away) still closes the client.
+        await consumer.start()
         ends: dict[TopicPartition, int] | None = None
         give_up = time.monotonic() + JOIN_TIMEOUT_S
         while True:

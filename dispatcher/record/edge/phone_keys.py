@@ -48,3 +48,55 @@ async def holders(db: Db, community_id: str, phone_key: str) -> list[str]:
         phone_key,
     )
     return [str(r["helper_id"]) for r in rows]
+
+
+# The batch's helpers the read model does not record inactive (`holders`' condition) and
+# those it does; the first are written where no row is, the second never.
+_BATCH = """
+    WITH k AS (SELECT * FROM unnest($2::text[], $3::text[]) AS k(helper_id, phone_key)),
+    eligible AS (
+        SELECT k.* FROM k LEFT JOIN helpers h
+            ON h.helper_id = k.helper_id AND h.community_id = $1
+        WHERE h.active IS NOT false
+    )
+"""
+_INSERT = (
+    _BATCH
+    + """, written AS (
+        INSERT INTO helper_phone_keys (community_id, helper_id, phone_key, updated_at)
+        SELECT $1, helper_id, phone_key, $4 FROM eligible
+        ON CONFLICT (community_id, helper_id) DO NOTHING
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM written) AS inserted, (SELECT count(*) FROM eligible) AS eligible
+"""
+)
+_DRY = (
+    _BATCH
+    + """
+    SELECT (SELECT count(*) FROM eligible e WHERE NOT EXISTS (
+                SELECT 1 FROM helper_phone_keys p
+                WHERE p.community_id = $1 AND p.helper_id = e.helper_id)) AS inserted,
+           (SELECT count(*) FROM eligible) AS eligible
+"""
+)
+
+
+async def backfill(
+    db: Db,
+    community_id: str,
+    helper_ids: Sequence[str],
+    keys: Sequence[str],
+    now: datetime,
+    *,
+    dry_run: bool,
+) -> tuple[int, int]:
+    """`python -m dispatcher phone-keys`: rows written where a helper has none (or that would
+    be, `dry_run`), and how many of the helpers the read model does not record inactive."""
+    if dry_run:
+        found = await db.fetchrow(_DRY, community_id, list(helper_ids), list(keys))
+    else:
+        found = await db.fetchrow(_INSERT, community_id, list(helper_ids), list(keys), now)
+    if found is None:  # an aggregate always answers one row
+        raise RuntimeError("phone-keys backfill: no row from the count")
+    return int(found["inserted"]), int(found["eligible"])
