@@ -212,7 +212,7 @@ class Notifier:
         del self._pending[event.event_id]
         return held.acks
 
-    async def early(self, event: Event) -> list[Any]:
+    async def early(self, event: Event, partition: int | None = None) -> list[Any]:
         """Submit the deliveries of an event whose record Kafka has acknowledged, before
         the record is read back (claimed then, if not yet); nothing twice. Should that fail,
         it is as if it had not been pushed early: the acknowledgements of its record already
@@ -220,7 +220,7 @@ class Notifier:
         key = event.event_id
         held = self._pending.get(key)
         if held is None:
-            if not self.claim(event):
+            if not self.claim(event, partition):  # its claim withdrawn, its partition back
                 return []
             held = self._pending[key]
         if not held.claimed:  # being pushed already, from its record or early
@@ -516,7 +516,11 @@ class NotifyAgent:
         """A new assignment: pushes still queued for events of partitions no longer this
         worker's are withdrawn (`Notifier.withdraw_moved`), early ones not yet begun too."""
         self.assigned = partitions
-        events, deliveries = self.notifier.withdraw_moved(partitions)
+        try:
+            events, deliveries = self.notifier.withdraw_moved(partitions)
+        except Exception:  # out of Faust's signal it would crash the worker (`app.crash`)
+            log.exception("withdrawing the moved partitions' pushes failed")
+            return
         if events:
             log.info(
                 "partitions moved to another worker: %d pushes of %d events withdrawn, "
@@ -547,7 +551,7 @@ class NotifyAgent:
                 ):
                     waiting = self.notifier.release(decoded)
                 else:
-                    waiting = await self.notifier.early(decoded)
+                    waiting = await self.notifier.early(decoded, partition)
                 for part in waiting:
                     await self._redo(part, decoded)
 

@@ -91,6 +91,9 @@ class Deliverer:
         self._channel_factory = channel_factory
         self._lanes: dict[str, _Lane] = {}
         self._pending: set[str] = set()  # ids accepted and not yet settled
+        # Withdrawn while in flight (`withdraw`): the send goes on, but no retry from here;
+        # submitted again (their events' partition back), the send in flight is adopted.
+        self._abandoned: set[str] = set()
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = False
@@ -112,6 +115,11 @@ class Deliverer:
             raise RuntimeError("Deliverer is closed")
         delivery_id = delivery.delivery_id
         if delivery_id in self._pending:
+            if delivery_id in self._abandoned:
+                # Withdrawn in flight, wanted again: its outcome settles it. Answered as a
+                # duplicate, its record would be acknowledged before the send settled.
+                self._abandoned.discard(delivery_id)
+                return SubmitOutcome.ACCEPTED
             return SubmitOutcome.DUPLICATE
         # Reserve the id before awaiting the ledger, so a concurrent twin sees it.
         self._pending.add(delivery_id)
@@ -136,7 +144,8 @@ class Deliverer:
     def withdraw(self, delivery_ids: set[str]) -> set[str]:
         """Forget the named deliveries still queued or waiting for a retry (another worker
         now owns their events and sends them): they are not sent from here, and no callback
-        is called. Those in flight go on. Returns the ids withdrawn."""
+        is called. Those in flight go on, but are not retried from here (`take_abandoned`).
+        Returns the ids withdrawn."""
         withdrawn: set[str] = set()
         if not delivery_ids:
             return withdrawn
@@ -144,7 +153,21 @@ class Deliverer:
             for delivery in lane.withdraw(delivery_ids):
                 withdrawn.add(delivery.delivery_id)
                 self._forget(delivery.delivery_id)
+        self._abandoned |= delivery_ids & self._pending  # in flight
         return withdrawn
+
+    def take_abandoned(self, items: list[tuple[Delivery, float]]) -> list[tuple[Delivery, float]]:
+        """`items` of a job to retry, but those withdrawn while in flight: forgotten here,
+        their events' new owner sends them (a retry from here would send them twice)."""
+        if not self._abandoned:
+            return items
+        kept = []
+        for item in items:
+            if item[0].delivery_id in self._abandoned:
+                self._forget(item[0].delivery_id)
+            else:
+                kept.append(item)
+        return kept
 
     async def drain(self, timeout: float | None = None) -> bool:
         """Wait until every accepted delivery is settled; False on timeout."""
@@ -192,6 +215,7 @@ class Deliverer:
 
     def _forget(self, delivery_id: str) -> None:
         self._pending.discard(delivery_id)
+        self._abandoned.discard(delivery_id)
         if not self._pending:
             self._idle.set()
 

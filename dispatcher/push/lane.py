@@ -412,6 +412,9 @@ class _Lane:
             self.paused_until = max(self.paused_until, now + delay)
         else:
             self.breaker.record_failure(now)
+        job.items = owner.take_abandoned(job.items)
+        if not job.items:
+            return
         if policy.should_give_up(job.attempts, now - job.enqueued_at, delay):
             await owner.fail(job, f"gave up after {job.attempts} attempts: {result.reason}")
             return
