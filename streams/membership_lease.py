@@ -41,6 +41,9 @@ class MembershipLease:
     def __init__(self, session_seconds: float) -> None:
         self.session_seconds = session_seconds
         self.confirmed_at: float | None = None
+        # How many times the broker forgot the member (`lose`): unchanged across a stall,
+        # the member kept its partitions (streams/stall_gate.py).
+        self.losses = 0
 
     def confirm(self, sent_at: float) -> None:
         """A request sent at `sent_at` was answered as a member's."""
@@ -51,6 +54,7 @@ class MembershipLease:
     def lose(self) -> None:
         """The broker no longer knows this member (its generation was reset)."""
         self.confirmed_at = None
+        self.losses += 1
 
     def held(self, now: float | None = None) -> bool:
         confirmed = self.confirmed_at

@@ -51,7 +51,10 @@ from streams.batch_ack import BatchAck, EventAck
 from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink, short
 from streams.decoded_events import DecodedEvents
+from streams.membership_lease import lease_of
 from streams.runtime import WorkerRuntime
+from streams.stall_gate import TICK_S as STALL_TICK_S
+from streams.stall_gate import StallGate, threshold_for
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,8 @@ class Notifier:
     clock: Clock
     engine: EngineConfig = field(default_factory=EngineConfig)
     on_result: Callable[[Delivery, bool, float | None], None] = lambda d, ok, latency: None
+    # True while no push may go out (streams/stall_gate.py), asked by the lanes before a send.
+    hold: Callable[[], bool] | None = None
     _deliverer: Deliverer | None = None
     _pending: dict[str, _Held] = field(default_factory=dict)  # by event id
     # Delivery id (or `reports/<event id>`) → event id.
@@ -128,6 +133,7 @@ class Notifier:
                 config=self.engine,
                 clock=self.clock.monotonic,
                 wall_clock=lambda: self.clock.now().timestamp(),  # signature timestamps
+                hold=self.hold,
             )
             await d.__aenter__()
             self._deliverer = d
@@ -440,6 +446,10 @@ class NotifyAgent:
     #: The worker state's generation (`WorkerState.generation`): an early push is planned
     #: only against the state its events were decided on, else left to the record's path.
     generation: Callable[[], int] = lambda: 0
+    #: Holds the pushes after a stall long enough to be expelled (installed by `install`).
+    stall: StallGate | None = None
+    #: The group generation of the last assignment (None before the first).
+    group_generation: int | None = None
 
     @classmethod
     def for_runtime(
@@ -500,11 +510,31 @@ class NotifyAgent:
         events_topic = rt.settings.events_topic
 
         async def on_assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
-            self.on_assigned(frozenset(tp.partition for tp in assigned if tp.topic == events_topic))
+            self.on_assigned(
+                frozenset(tp.partition for tp in assigned if tp.topic == events_topic),
+                # Set by Faust's driver before the signal (faust/transport/drivers/aiokafka.py).
+                rt.app.consumer_generation_id,
+            )
 
         # Faust's signal, sent with every assignment (aiokafka's protocol is eager: the whole
         # of it, kept partitions included); `connect` keeps a strong reference by default.
         rt.app.on_partitions_assigned.connect(on_assigned)
+
+        settings = rt.settings
+        stall = self.stall = StallGate(
+            threshold_for(
+                settings.broker_session_timeout_seconds, settings.broker_heartbeat_interval_seconds
+            ),
+            lambda: lease_of(rt.app),
+        )
+        self.notifier.hold = stall.holding
+        rt.stats.push_stalls = stall.summary
+
+        @rt.app.task
+        async def watch_stalls() -> None:
+            while True:
+                await asyncio.sleep(STALL_TICK_S)
+                stall.tick()
 
         if rt.settings.notify_early:
             self.generation = lambda: rt.state.generation
@@ -512,14 +542,32 @@ class NotifyAgent:
             rt.stats.notify_early = lambda: self.notifier.early_pushed
             rt.app.task(self.push_early)
 
-    def on_assigned(self, partitions: frozenset[int]) -> None:
+    def on_assigned(self, partitions: frozenset[int], generation: int | None = None) -> None:
         """A new assignment: pushes still queued for events of partitions no longer this
-        worker's are withdrawn (`Notifier.withdraw_moved`), early ones not yet begun too."""
+        worker's are withdrawn (`Notifier.withdraw_moved`), early ones not yet begun too.
+        After generations this worker missed (expelled, or a join that failed), any of its
+        partitions may have been served by another meanwhile: all of them are withdrawn,
+        and their records read again from the committed offsets."""
         self.assigned = partitions
+        last, self.group_generation = self.group_generation, generation
+        missed = last is not None and generation is not None and generation > last + 1
         try:
-            events, deliveries = self.notifier.withdraw_moved(partitions)
+            events, deliveries = self.notifier.withdraw_moved(frozenset() if missed else partitions)
         except Exception:  # out of Faust's signal it would crash the worker (`app.crash`)
             log.exception("withdrawing the moved partitions' pushes failed")
+            return
+        finally:
+            if self.stall is not None:
+                self.stall.assigned()  # after the withdrawal: what is left is this worker's
+        if missed and events:
+            log.info(
+                "rejoined after missed rebalances (generation %s -> %s): %d pushes of %d "
+                "events withdrawn, their records read again from the committed offsets",
+                last,
+                generation,
+                deliveries,
+                events,
+            )
             return
         if events:
             log.info(

@@ -54,6 +54,8 @@ class Stats:
     lanes: Callable[[], list[dict[str, Any]]] = list
     # Events the notify agent pushed early, handed over by the dispatch agent (None: off).
     notify_early: Callable[[], int | None] = lambda: None
+    # Stalls that put the pushes in doubt, and whether they wait now (streams/stall_gate.py).
+    push_stalls: Callable[[], dict[str, object] | None] = lambda: None
 
     def note_push(self, endpoint: str, ok: bool) -> None:
         counts = self.push.setdefault(endpoint, {"delivered": 0, "failed": 0})

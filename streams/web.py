@@ -46,6 +46,8 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
         "push": s.push,  # endpoint → delivered / failed for good
         "lanes": s.lanes(),  # per endpoint: queued, in flight, concurrency cap
         "notify_early": s.notify_early(),  # events pushed before their record was read back
+        # Stalls long enough to be expelled; pushes wait after one (streams/stall_gate.py).
+        "push_stalls": s.push_stalls(),
         # Per community: the plan set, quiet hours and zone new requests are decided with.
         "communities": {c: p.summary() for c, p in sorted(rt.communities.items())},
         # The collector's pauses since start-up (streams/gc_stats.py; zeros until installed).

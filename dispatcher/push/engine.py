@@ -76,10 +76,13 @@ class Deliverer:
         wall_clock: WallClock = time.time,
         rand: Callable[[], float] = random.random,
         channel_factory: ChannelFactory = make_channel,
+        hold: Callable[[], bool] | None = None,
     ) -> None:
         self.registry = registry
         self.config = config or EngineConfig()
         self.clock = clock
+        # True while nothing may be sent (the worker's `StallGate`): asked before each send.
+        self.hold = hold
         self.rand = rand
         self.seq = itertools.count()
         self._on_delivered = on_delivered

@@ -51,6 +51,8 @@ class SubmitOutcome(StrEnum):
     REJECTED = "rejected"  # on_permanent_failure has been called
 
 
+HOLD_RECHECK_S = 0.1  # how often a held lane looks whether it may send again
+
 # Useless once old: a late offer (or its stand-down) only confuses; anything else must arrive.
 SHORT_LIVED: frozenset[PushKind] = frozenset({PushKind.OFFER, PushKind.STAND_DOWN})
 
@@ -260,7 +262,10 @@ class _Lane:
         expired = [job for job in self.ready if self._deadline(job) <= horizon]
         if expired:
             self.ready = deque(job for job in self.ready if self._deadline(job) > horizon)
-            if self.paused_until > now:
+            hold = self.owner.hold
+            if hold is not None and hold():
+                blocked = "pushes held after the worker stalled"
+            elif self.paused_until > now:
                 blocked = "endpoint rate-limited us"
             else:
                 blocked = f"circuit {self.breaker.state(now)}"
@@ -271,6 +276,9 @@ class _Lane:
 
     def _gate(self, now: float) -> float | None:
         """Seconds before anything may be sent (0 = go); None = wait for a probe's outcome."""
+        hold = self.owner.hold
+        if hold is not None and hold():
+            return HOLD_RECHECK_S  # its end is not signalled: looked at again shortly
         breaker_wait = self.breaker.wait_time(now)
         if breaker_wait is None:
             return None
@@ -329,7 +337,9 @@ class _Lane:
             # A slot first, then the job: one waiting for a slot stays queued (counted, and
             # merged with later ones when the endpoint batches).
             await self.slots.acquire()
-            if not self.ready:  # withdrawn while waiting for the slot (`withdraw`)
+            hold = self.owner.hold
+            # Withdrawn while waiting for the slot (`withdraw`), or held since (a stall).
+            if not self.ready or (hold is not None and hold()):
                 self.slots.release()
                 continue
             job = self._take_batch()

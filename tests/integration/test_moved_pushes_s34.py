@@ -73,53 +73,60 @@ async def welcome(stack: LocalStack, community: str) -> None:
     assert json.loads(done.stdout)["to_welcome"] == PER_COMMUNITY, done.stdout
 
 
+async def welcomes_queued_at_one_worker(stack: LocalStack, endpoints: str) -> Proc:
+    """The API and worker-1 (reaching phones through `endpoints`), owning every partition;
+    PER_COMMUNITY helpers in each community, on its endpoint; everyone welcomed (the
+    welcomes queue behind the limits)."""
+    stack.extra_env.update(
+        {
+            "DISPATCH_PUSH_ENDPOINTS": endpoints,
+            "DISPATCH_TRACE_DIR": str(stack.root / "trace"),
+            "DISPATCH_RECONCILE_ENABLED": "false",
+            "DISPATCH_COMMUNITY_PARTITIONS": json.dumps({c: p for p, c in enumerate(COMMUNITIES)}),
+        }
+    )
+    assert stack.partitions == len(COMMUNITIES)
+    await stack.start_api()
+    first = stack.start_worker("worker-1")
+
+    async def owns_all() -> bool:
+        return len(owned_by(stack, "worker-1")) == stack.partitions
+
+    await eventually(owns_all, timeout=120, what="worker-1 to own every partition")
+
+    conn = await asyncpg.connect(stack.pg_dsn)
+    try:
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
+            for p, community in enumerate(COMMUNITIES):
+                for i in range(PER_COMMUNITY):
+                    hid = f"{community}-h{i}"
+                    h = builders.helper(hid, community, ["driving"], channels=[f"phones-{p}"])
+                    r = await client.put(f"/v1/admin/helpers/{hid}", json=h, headers=STAFF)
+                    assert r.status_code == 202, r.text
+
+        async def recorded() -> bool:
+            n = await conn.fetchval(
+                "SELECT count(*) FROM helpers WHERE community_id = ANY($1::text[])",
+                COMMUNITIES,
+            )
+            return int(n) == PER_COMMUNITY * len(COMMUNITIES)
+
+        await eventually(recorded, timeout=120, what="the helpers recorded")
+    finally:
+        await conn.close()
+    for community in COMMUNITIES:
+        await welcome(stack, community)
+
+    return first
+
+
 async def test_a_worker_stops_sending_the_queued_pushes_of_partitions_it_lost(
     stack: LocalStack,
 ) -> None:
     async with PushReceiver() as phones:
-        stack.extra_env.update(
-            {
-                "DISPATCH_PUSH_ENDPOINTS": json.dumps(
-                    [endpoint(phones, p) for p in range(len(COMMUNITIES))]
-                ),
-                "DISPATCH_TRACE_DIR": str(stack.root / "trace"),
-                "DISPATCH_RECONCILE_ENABLED": "false",
-                "DISPATCH_COMMUNITY_PARTITIONS": json.dumps(
-                    {c: p for p, c in enumerate(COMMUNITIES)}
-                ),
-            }
+        first = await welcomes_queued_at_one_worker(
+            stack, json.dumps([endpoint(phones, p) for p in range(len(COMMUNITIES))])
         )
-        assert stack.partitions == len(COMMUNITIES)
-        await stack.start_api()
-        first = stack.start_worker("worker-1")
-
-        async def owns_all() -> bool:
-            return len(owned_by(stack, "worker-1")) == stack.partitions
-
-        await eventually(owns_all, timeout=120, what="worker-1 to own every partition")
-
-        conn = await asyncpg.connect(stack.pg_dsn)
-        try:
-            async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
-                for p, community in enumerate(COMMUNITIES):
-                    for i in range(PER_COMMUNITY):
-                        hid = f"{community}-h{i}"
-                        h = builders.helper(hid, community, ["driving"], channels=[f"phones-{p}"])
-                        r = await client.put(f"/v1/admin/helpers/{hid}", json=h, headers=STAFF)
-                        assert r.status_code == 202, r.text
-
-            async def recorded() -> bool:
-                n = await conn.fetchval(
-                    "SELECT count(*) FROM helpers WHERE community_id = ANY($1::text[])",
-                    COMMUNITIES,
-                )
-                return int(n) == PER_COMMUNITY * len(COMMUNITIES)
-
-            await eventually(recorded, timeout=120, what="the helpers recorded")
-        finally:
-            await conn.close()
-        for community in COMMUNITIES:
-            await welcome(stack, community)
 
         every_lane_backed_up = dict.fromkeys(range(len(COMMUNITIES)), PER_COMMUNITY - 1)
 

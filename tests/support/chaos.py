@@ -187,8 +187,10 @@ def read_traces(trace_dir: Path) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-async def end_offsets(stack: LocalStack) -> dict[int, int]:
-    topic = stack.env()["DISPATCH_COMMANDS_TOPIC"]
+async def end_offsets(
+    stack: LocalStack, topic_setting: str = "DISPATCH_COMMANDS_TOPIC"
+) -> dict[int, int]:
+    topic = stack.env()[topic_setting]
     consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap)
     await consumer.start()
     try:
