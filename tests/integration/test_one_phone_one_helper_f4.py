@@ -52,10 +52,10 @@ async def ledger(client: httpx.AsyncClient, rows: str, imported: int) -> None:
     assert r.status_code == 200 and r.json()["imported"] == imported, r.text
 
 
-def join_path(api: LocalStack) -> str:
+def join_path(api: LocalStack, community_id: str = A) -> str:
     token = invite_token(
         api.settings(push_endpoints=[]),
-        community_id=A,
+        community_id=community_id,
         compound_id="c1",
         compound_name="图强小区",
         expires_at=utcnow() + timedelta(hours=1),

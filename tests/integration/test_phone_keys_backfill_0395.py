@@ -16,18 +16,16 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from dispatcher.api.invites import invite_token
-from dispatcher.clock import utcnow
 from dispatcher.sealing import keyring
 from dispatcher.testing.stack import LocalStack
-from tests.support.cli import run_cli
+from tests.integration.test_one_phone_one_helper_f4 import join_path
+from tests.support.cli import run_cli, run_cli_text
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -71,15 +69,8 @@ async def digests(db: asyncpg.Connection) -> dict[str, str]:
 
 
 async def sign_up(api: LocalStack, client: httpx.AsyncClient, name: str, phone: str) -> str:
-    token = invite_token(
-        api.settings(push_endpoints=[]),
-        community_id=C,
-        compound_id="c1",
-        compound_name="图强小区",
-        expires_at=utcnow() + timedelta(hours=1),
-    )
     form = {"name": name, "phone": phone, "building": "5号楼", "channel": ""}
-    assert (await client.post(f"/join/{token}", data=form)).status_code == 200
+    assert (await client.post(join_path(api, C), data=form)).status_code == 200
     [found] = [s for s in await pending(client) if s["display_name"] == name]
     return str(found["registration_id"])
 
@@ -167,18 +158,10 @@ async def test_helpers_from_before_0395_get_their_digest_and_the_sign_up_is_refu
 
 async def cli_line(api: LocalStack, *args: str) -> str:
     """The summary line as printed (no --json); never a phone in it or in the progress."""
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "dispatcher", *args],
-        env=api.env(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr
-    shown = done.stdout + done.stderr
+    out, err = await run_cli_text(api, *args)
+    shown = out + err
     assert not any(p in shown for p in PHONES.values()), shown
-    return done.stdout.strip()
+    return out.strip()
 
 
 async def test_kafka_away_is_one_line_and_exit_69(api: LocalStack) -> None:

@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, list[str], list[str]]] = {
     ),
     # Reads the helper table from Kafka only once PostgreSQL is known to be usable.
     "rekey-helpers": ("rekey-helpers", ["--dry-run"], []),
+    "phone-keys": ("phone-keys", ["--dry-run"], []),
     "report": ("report", ["--community", "c1", "--month", "2026-11"], []),
 }
 

@@ -5,11 +5,6 @@ no configured key opens is counted `unreadable` by id, never guessed."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-import pytest
-
 from dispatcher.maintenance.phone_keys_backfill import (
     Digest,
     batches,
@@ -17,7 +12,6 @@ from dispatcher.maintenance.phone_keys_backfill import (
     summary,
 )
 from dispatcher.sealing import KeyRing, seal_profile
-from dispatcher.settings import REPO_ROOT
 from schemas.helpers import HelperProfile
 from schemas.records import HelperState
 from tests.unit.conftest import COMMUNITY, World
@@ -98,39 +92,3 @@ def test_the_summary_line() -> None:
         "unreadable 1"
     )
     assert summary({**report, "dry_run": True}).endswith("(dry run: nothing written)")
-
-
-PASSWORD = "hunter2-s3cret"
-
-
-@pytest.mark.parametrize(
-    ("dsn", "code", "says"),
-    [
-        (f"postgresql://u:{PASSWORD}@127.0.0.1:abc/x", 2, "DISPATCH_PG_DSN is not a usable"),
-        (f"postgresql://u:{PASSWORD}@127.0.0.1:1/x", 1, "cannot read PostgreSQL: "),
-    ],
-)
-def test_postgresql_unusable_is_one_line_before_kafka_is_read(
-    dsn: str, code: int, says: str
-) -> None:
-    """As every command reading PostgreSQL (test_cli_dsn_rev32): checked first, one line,
-    no password; Kafka (nobody listens either) is never reached."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DISPATCH_MODE": "dev",
-        "DISPATCH_PG_DSN": dsn,
-        "DISPATCH_KAFKA_BOOTSTRAP": "127.0.0.1:1",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "dispatcher", "phone-keys", "--dry-run"],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == code and done.stdout == "", done.stderr
-    assert "Traceback" not in done.stderr and PASSWORD not in done.stderr, done.stderr
-    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
-    assert done.stderr.startswith(f"phone-keys: {says}"), done.stderr

@@ -74,16 +74,22 @@ def real_notifier(relay: Relay) -> tuple[World, Notifier, list[Any], httpx.Async
         sent.append(command)
 
     n = Notifier(planner(world, EndpointRegistry([endpoint])), send_command, FakeClock())
-    client = httpx.AsyncClient(transport=httpx.MockTransport(relay))
+    client = real_deliverer(n, relay, EngineConfig(retry=FAST))
+    return world, n, sent, client
+
+
+def real_deliverer(n: Notifier, handler: Any, config: EngineConfig) -> httpx.AsyncClient:
+    """`n` pushing through a real `Deliverer` to `handler`; the client, to close."""
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     n._deliverer = Deliverer(
         n.registry,
         on_delivered=n._delivered,
         on_permanent_failure=n._failed,
         client=client,
-        config=EngineConfig(retry=FAST),
+        config=config,
         rand=lambda: 0.0,
     )
-    return world, n, sent, client
+    return client
 
 
 async def test_partition_back_while_a_withdrawn_push_is_in_flight_holds_its_record() -> None:
@@ -189,15 +195,7 @@ async def test_a_whistle_back_with_its_partition_still_reports_nobody_reached() 
                 await gate.wait()  # in flight across the two rebalances
         return httpx.Response(410)  # lost for good, everywhere
 
-    client = httpx.AsyncClient(transport=httpx.MockTransport(receive))
-    n._deliverer = Deliverer(
-        n.registry,
-        on_delivered=n._delivered,
-        on_permanent_failure=n._failed,
-        client=client,
-        config=EngineConfig(retry=FAST, lasting_retry=FAST),
-        rand=lambda: 0.0,
-    )
+    client = real_deliverer(n, receive, EngineConfig(retry=FAST, lasting_retry=FAST))
     try:
         await n.handle(FaustEvent(), whistle, 3)
         await until(lambda: duty_calls)
