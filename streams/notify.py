@@ -115,6 +115,7 @@ class Notifier:
     # Delivery id → the staff call it is part of (`_Call`), until it is settled.
     _calls: dict[str, _Call] = field(default_factory=dict)
     early_pushed: int = 0  # events pushed early (the worker's /stats)
+    record_pushed: int = 0  # events pushed from their record (the worker's /stats)
 
     @property
     def registry(self) -> EndpointRegistry:
@@ -171,6 +172,7 @@ class Notifier:
         if key in self._settled:
             faust_event.ack()
             return
+        self.record_pushed += 1
         try:
             await self._push(event, _Held(set(), [faust_event], partition=partition))
         except Exception:
@@ -536,6 +538,7 @@ class NotifyAgent:
                 await asyncio.sleep(STALL_TICK_S)
                 stall.tick()
 
+        rt.stats.notify_from_record = lambda: self.notifier.record_pushed
         if rt.settings.notify_early:
             self.generation = lambda: rt.state.generation
             rt.emitted = self.hand_over

@@ -54,6 +54,9 @@ class Stats:
     lanes: Callable[[], list[dict[str, Any]]] = list
     # Events the notify agent pushed early, handed over by the dispatch agent (None: off).
     notify_early: Callable[[], int | None] = lambda: None
+    # Events the notify agent pushed from their record: read before their hand-over (which
+    # can come first on a busy worker: either way once), or with early pushes off.
+    notify_from_record: Callable[[], int | None] = lambda: None
     # Stalls that put the pushes in doubt, and whether they wait now (streams/stall_gate.py).
     push_stalls: Callable[[], dict[str, object] | None] = lambda: None
 

@@ -46,6 +46,7 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
         "push": s.push,  # endpoint → delivered / failed for good
         "lanes": s.lanes(),  # per endpoint: queued, in flight, concurrency cap
         "notify_early": s.notify_early(),  # events pushed before their record was read back
+        "notify_from_record": s.notify_from_record(),  # pushed from it: read first, or early off
         # Stalls long enough to be expelled; pushes wait after one (streams/stall_gate.py).
         "push_stalls": s.push_stalls(),
         # Per community: the plan set, quiet hours and zone new requests are decided with.

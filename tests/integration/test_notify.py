@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import httpx
@@ -95,12 +96,21 @@ async def test_offer_accept_assignment_and_stand_down(
     assert "已有邻居接手" in str(pushes_to(phones, "bo", "stand_down")[0]["text"])
     assert not pushes_to(phones, "bo", "assignment")
     assert phones.duplicates == 0
-    # Pushed once Kafka had acknowledged the events (DISPATCH_NOTIFY_EARLY, on by default),
-    # not again when the notify agent read their records back: the wave, the assignment and
-    # the stand-down at least.
+    # Every event pushed once, by one path: early, once Kafka acknowledged it and the
+    # dispatch agent had written its tables (DISPATCH_NOTIFY_EARLY, on by default), or from
+    # its record when the notify agent read that first. Which one wins is the scheduler's
+    # (a CI run under load saw 2 of 7 early), so each is counted and their sum checked.
     [worker] = stack.workers()
-    stats = await stack.worker_stats(worker)
-    assert stats is not None and stats["notify_early"] >= 3, stats
+
+    async def all_pushed() -> dict[str, Any] | None:
+        stats = await stack.worker_stats(worker)
+        if stats is None or stats["notify_early"] is None:  # early pushes are on by default
+            return stats
+        pushed = stats["notify_early"] + stats["notify_from_record"]
+        return stats if pushed >= stats["events"] else None
+
+    stats = await eventually(all_pushed, timeout=30, what="every event pushed")
+    assert stats["notify_early"] + stats["notify_from_record"] == stats["events"] >= 7, stats
 
 
 async def test_permanently_failing_helper_is_skipped_within_the_wave(

@@ -231,7 +231,7 @@ async def test_an_event_pushed_early_is_not_pushed_again_when_its_record_comes()
     assert submitted.deliveries == [delivery]  # planned and submitted once
     assert record.acks == 0  # the delivery is not settled: a crash now re-sends it
     await n._delivered(delivery, 0.1)
-    assert record.acks == 1 and n.early_pushed == 1
+    assert record.acks == 1 and (n.early_pushed, n.record_pushed) == (1, 0)
 
 
 async def test_a_record_whose_early_pushes_have_settled_is_acknowledged_at_once() -> None:
@@ -342,7 +342,7 @@ async def test_an_event_settled_from_its_record_is_not_pushed_early_after() -> N
         assert not n.claim(event)
         assert await n.early(event) == []
     assert [c.body.type for c in sent] == ["delivery_failed"]  # reported once
-    assert len(submitted.deliveries) == 1 and n.early_pushed == 0
+    assert len(submitted.deliveries) == 1 and (n.early_pushed, n.record_pushed) == (0, 2)
 
 
 async def test_a_record_read_before_its_claimed_event_is_pushed_waits_for_that_push() -> None:
