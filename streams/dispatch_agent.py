@@ -302,31 +302,51 @@ class DispatchAgent:
         now = self._now(command)
         decision = decide(rt.state.core, command, now)
         rt.stats.commands += 1
+        # Applied in memory before its events go out, as a group's are: the notify agent
+        # plans a record's pushes from this state, and may read the record before Kafka's
+        # acknowledgement is back here (a whistle in a request's first decision went to every
+        # contact of the community, a referral said "other").
+        applied = self._apply(command, decision)
+        state = rt.state
         handed: list[tuple[int, Event]] = []
         if decision.events:
             # Events first, acknowledged by Kafka, then the tables: a crash in between
             # replays the command, which yields the same event ids (the consumers dedupe).
             # All of them in one record (schemas/event_batch.py): readers pay per record.
-            futures = [
-                await rt.events.send(key=key, value=value)
-                for key, value in self._records(decision, partition, handed)
-            ]
-            await asyncio.gather(*futures)
-            rt.stats.events += len(decision.events)
-            await self._confirm_membership()  # as for a group: before the tables
+            try:
+                futures = [
+                    await rt.events.send(key=key, value=value)
+                    for key, value in self._records(decision, partition, handed)
+                ]
+                await asyncio.gather(*futures)
+                rt.stats.events += len(decision.events)
+                await self._confirm_membership()  # as for a group: before the tables
+            except BaseException:
+                if applied:  # in memory only: back to the tables, which hold none of it
+                    rt.reload_state()
+                raise
         await self._store_all([(None, partition, decision)])  # under the current event
-        try:
-            apply_decision(rt.state.core, decision)
-        except Exception:
-            # Emitted and stored, so processed: the state, maybe half-changed, is read
-            # again from the tables, which hold the decision.
-            log.exception("applying command %s failed: state read again", command.command_id)
-            rt.reload_state()
-        else:
+        if applied and rt.state is state:
             rt.state.note_decision(decision)
+        else:
+            # Emitted and stored, so processed: the state takes it from the tables. (Rebuilt
+            # meanwhile, by a rebalance that did not wait for this command: without it.)
+            rt.reload_state()
         if handed:  # pushed from a state the decision is in, as when its record is read
             rt.emitted(handed)
         self._maybe_prune(now)
+        return True
+
+    def _apply(self, command: Command, decision: Decision) -> bool:
+        """Apply `decision` to the state in memory. When that fails, the state (maybe
+        half-changed) is read again from the tables, and the decision still goes out and is
+        stored: the state takes it from the tables after that."""
+        try:
+            apply_decision(self.rt.state.core, decision)
+        except Exception:
+            log.exception("applying command %s failed: state read again", command.command_id)
+            self.rt.reload_state()
+            return False
         return True
 
     async def _config_loaded(self) -> None:
@@ -409,7 +429,7 @@ class DispatchAgent:
 
     def _decide_all(self, todo: list[_Taken]) -> None:
         """Decide each command on the state the previous ones left (applied in memory at
-        once, as the one-command path applies it after its store). A decision that cannot
+        once, before any event goes out, as on the one-command path). A decision that cannot
         be applied may leave the state half-changed: it is read again from the tables (which
         hold none of the group), that command left out (dead-lettered, never emitted) and
         the others decided again."""

@@ -149,6 +149,40 @@ async def test_a_group_is_decided_in_order_sent_at_once_then_stored(tmp_path: Pa
     assert rt.stats.command_groups == {3: 1}
 
 
+class ReadEvents(FakeEvents):
+    """The `events` topic with a reader on this worker: the helpers its state holds when each
+    record goes out. The notify agent plans a record's pushes from that state, and can read
+    the record before Kafka's acknowledgement is back at the dispatch agent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rt: Runtime | None = None
+        self.seen: list[set[str]] = []
+
+    async def send(self, key: bytes, value: bytes) -> asyncio.Future[None]:
+        assert self.rt is not None
+        self.seen.append(set(self.rt.state.core.helpers))
+        return await super().send(key, value)
+
+
+@pytest.mark.parametrize("size", [1, 3])
+async def test_a_decision_is_in_the_state_before_its_events_go_out(
+    tmp_path: Path, size: int
+) -> None:
+    # A lone command applied its decision only after its table writes: a record read back
+    # meanwhile was planned without it (a request's first whistle went to every contact).
+    events = ReadEvents()
+    rt = runtime(tmp_path, events)
+    events.rt = rt
+    dispatch, sink = agent(rt)
+    helpers = "abc"[:size]
+    await dispatch.handle_group(upserts(*helpers))
+    assert len(events.seen) == size and not sink.letters
+    assert all(hid in seen for hid, seen in zip(helpers, events.seen, strict=True))
+    assert set(rt.state.core.helpers) == set(helpers)
+    assert_state_is_the_tables(rt)
+
+
 async def test_each_command_of_a_group_is_decided_on_the_state_the_previous_left(
     tmp_path: Path,
 ) -> None:
