@@ -75,6 +75,18 @@ def after_line(result: dict[str, Any]) -> str:
     )
 
 
+def worker_line(ws: dict[str, Any]) -> str:
+    """A worker's counts. Its events' pushes: early (handed over once Kafka acknowledged
+    them) or from their record (read back first: the share the early path lost)."""
+    return (
+        f"{ws['worker']}: partitions {ws['partitions']}, commands {ws['commands']}, "
+        f"events {ws['events']} (pushed early/from their record "
+        f"{ws.get('notify_early')}/{ws.get('notify_from_record')}), "
+        f"table writes {ws.get('table_writes')}, dead letters {ws['dead_letters']}, "
+        f"deadline lateness (worker, s) {ws['deadline_lateness_s']}"
+    )
+
+
 def table(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [
@@ -123,12 +135,7 @@ def table(result: dict[str, Any]) -> str:
             f"partitions {two.get('partition_split')}"
         )
     for ws in result.get("worker_stats", []):
-        lines.append(
-            f"{ws['worker']}: partitions {ws['partitions']}, commands {ws['commands']}, "
-            f"events {ws['events']}, table writes {ws.get('table_writes')}, "
-            f"dead letters {ws['dead_letters']}, "
-            f"deadline lateness (worker, s) {ws['deadline_lateness_s']}"
-        )
+        lines.append(worker_line(ws))
         if gc := ws.get("gc"):
             lines.append(
                 f"{ws['worker']}: garbage collector {gc['collections']} collections "

@@ -348,3 +348,22 @@ def test_the_ratios_use_the_floor_with_the_lower_p99() -> None:
     assert lower_floor(cold, {"p50_ms": None, "p99_ms": None}) == (cold, "before")
     empty = {"p50_ms": None, "p99_ms": None}  # a floor that received nothing
     assert lower_floor(empty, warm) == (warm, "after")
+
+
+def test_a_workers_line_tells_early_pushes_from_those_of_records_read_first() -> None:
+    from dispatcher.bench.e2e_report import worker_line
+
+    ws = {
+        "worker": "worker-1",
+        "partitions": [0, 1],
+        "commands": 10,
+        "events": 12,
+        "notify_early": 9,
+        "notify_from_record": 3,
+        "table_writes": 20,
+        "dead_letters": 0,
+        "deadline_lateness_s": {},
+    }
+    line = worker_line(ws)
+    assert "events 12 (pushed early/from their record 9/3)" in line
+    assert "table writes 20" in line
