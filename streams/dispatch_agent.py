@@ -305,7 +305,7 @@ class DispatchAgent:
         # Applied in memory before its events go out, as a group's are: the notify agent
         # plans a record's pushes from this state, and may read the record before Kafka's
         # acknowledgement is back here (a whistle in a request's first decision went to every
-        # contact of the community, a referral said "other").
+        # whistle contact of the community, not only those covering the request's place).
         applied = self._apply(command, decision)
         state = rt.state
         handed: list[tuple[int, Event]] = []
