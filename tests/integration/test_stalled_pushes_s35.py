@@ -10,8 +10,9 @@ its next assignment has run, and an assignment after missed generations withdraw
 
 Each worker reaches the helpers through its own URLs (`/w1/…`, `/w2/…`, same endpoint
 names), so the receiver tells who sent what. Worker-1's endpoints are rate limited (one
-push at once, the next 20 s later): its welcomes queue, and by the time it resumes its
-buckets hold a token each, which the old lanes spent at once.
+push at once, the next a minute later: far beyond the set-up's time, so each lane still holds
+welcomes when it is stopped): its welcomes queue, and by the time it resumes its buckets hold
+a token each, which the old lanes spent at once.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from tests.integration.test_moved_pushes_s34 import (
 from tests.support import chaos
 from tests.support.waiting import eventually
 
-TOKEN_EVERY_S = 20.0  # worker-1's rate limit: 3 a minute, burst 1
+TOKEN_EVERY_S = 60.0  # worker-1's rate limit: 1 a minute, burst 1
 
 
 def endpoints(phones: PushReceiver, worker: str, rate_per_minute: float | None) -> str:
@@ -66,11 +67,15 @@ async def test_a_worker_resumed_after_being_expelled_sends_none_of_its_queued_pu
         )
 
         async def backed_up() -> bool:
+            # Each welcome arrived or waits in its lane (none in flight), some waiting. One
+            # sent and three queued, unless the set-up outlasted a token (then still exact).
             got = await queued(stack, first)
-            return got == dict.fromkeys(range(len(COMMUNITIES)), PER_COMMUNITY - 1)
+            return got is not None and all(
+                got.get(p, 0) >= 1 and got[p] + sent(phones, "w1", p) == PER_COMMUNITY
+                for p in range(len(COMMUNITIES))
+            )
 
-        await eventually(backed_up, timeout=120, what="worker-1 to queue 3 welcomes per endpoint")
-        assert all(sent(phones, "w1", p) == 1 for p in range(len(COMMUNITIES)))
+        await eventually(backed_up, timeout=120, what="worker-1 to queue welcomes per endpoint")
         last_w1_send = max(r.at for r in phones.received)
 
         # Worker-2 reaches the same helpers through its own, unlimited, URLs.
@@ -81,12 +86,14 @@ async def test_a_worker_resumed_after_being_expelled_sends_none_of_its_queued_pu
 
         first.popen.send_signal(signal.SIGSTOP)
         try:
+            at_stop = {p: sent(phones, "w1", p) for p in kept}
 
             async def taken_over() -> bool:
                 # Worker-2 was given worker-1's partitions (the broker expelled it) and
-                # pushed their welcomes from the committed offsets.
+                # pushed their welcomes from the committed offsets: at least those worker-1
+                # had not sent.
                 return owned_by(stack, "worker-2") == set(range(stack.partitions)) and all(
-                    sent(phones, "w2", p) >= PER_COMMUNITY - 1 for p in kept
+                    sent(phones, "w2", p) >= PER_COMMUNITY - at_stop[p] for p in kept
                 )
 
             await eventually(
