@@ -1,7 +1,7 @@
 """The Deliverer against a real local HTTP receiver (dispatcher/testing/push_receiver.py).
 
-Timing assertions compare receipt times with each other, with margins of a second or
-more against hangs of several seconds; none bounds absolute wall-clock time tightly.
+No assertion on time: a hanging endpoint is held by the receiver (`hold`) while the others'
+deliveries are shown to arrive, and promptness is shown by the number of attempts.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from dispatcher.push import (
 )
 from dispatcher.testing.push_receiver import (
     PushReceiver,
-    hang,
     platform_error,
     rate_limited,
     server_error,
@@ -117,25 +116,25 @@ async def test_each_delivery_arrives_exactly_once_despite_500s_and_429s(
 
 
 async def test_a_hanging_endpoint_does_not_delay_another(receiver: PushReceiver) -> None:
-    hang_seconds = 4.0
-    receiver.set_default("/slow", hang(hang_seconds))
+    receiver.hold("/slow")  # its calls hang, unanswered, until let go
     registry = EndpointRegistry(
-        [webhook("slow", receiver, timeout_seconds=10), webhook("fast", receiver)]
+        [webhook("slow", receiver, timeout_seconds=60), webhook("fast", receiver)]
     )
     async with Deliverer(registry, config=EngineConfig(retry=POLICY)) as deliverer:
         for i in range(8):  # more than the slow endpoint's concurrency: it queues
             await deliverer.submit(offer(i, "slow"))
-        await receiver.wait_for(lambda: len(receiver.for_path("/slow")) >= 1)
+        await receiver.wait_for(lambda: receiver.in_flight("/slow") >= 1, timeout=60)
         for i in range(8):
             await deliverer.submit(offer(i, "fast"))
-        await receiver.wait_for(lambda: len(receiver.accepted) >= 8, timeout=hang_seconds * 2)
-        slow_started = min(r.at for r in receiver.for_path("/slow"))
-        fast_done = max(r.at for r in receiver.for_path("/fast"))
-        # Every fast delivery arrived while the first slow call was still hanging.
-        assert fast_done - slow_started < hang_seconds - 1.5
-        assert {i for i in receiver.accepted if i.startswith("fast")} == {
-            f"fast-{i}" for i in range(8)
-        }
+        fast = {f"fast-{i}" for i in range(8)}
+        await receiver.wait_for(lambda: fast <= set(receiver.accepted), timeout=60)
+        # Every fast delivery arrived while the slow endpoint's calls were still hanging.
+        assert receiver.in_flight("/slow") >= 1
+        assert not [i for i in receiver.accepted if i.startswith("slow")]
+        receiver.let_go("/slow")
+        assert await deliverer.drain(60), deliverer.stats()
+    assert set(receiver.accepted) == fast | {f"slow-{i}" for i in range(8)}
+    assert receiver.duplicates == 0
 
 
 async def test_permanent_failures_are_reported_promptly(receiver: PushReceiver) -> None:
@@ -155,7 +154,6 @@ async def test_permanent_failures_are_reported_promptly(receiver: PushReceiver) 
     policy = RetryPolicy(base_delay=0.05, max_delay=0.2, max_attempts=3, max_total_time=20)
     outcomes = Outcomes()
     async with outcomes.deliverer(registry, policy) as deliverer:
-        started = time.monotonic()
         for endpoint in ("gone", "dead", "grid"):
             await deliverer.submit(offer(1, endpoint))
         assert await deliverer.drain(10)
@@ -164,8 +162,10 @@ async def test_permanent_failures_are_reported_promptly(receiver: PushReceiver) 
     assert outcomes.failed["gone-1"][0] == "HTTP 404"
     assert outcomes.failed["dead-1"][0] == "gave up after 3 attempts: HTTP 500"
     assert "93000" in outcomes.failed["grid-1"][0]
-    assert all(at - started < 3.0 for _, at in outcomes.failed.values())
+    # Promptly: a permanent refusal is not retried, a failing endpoint gets max_attempts
+    # tries and no more (the 20 s time budget plays no part).
     assert len(receiver.for_path("/gone")) == 1 and len(receiver.for_path("/dead")) == 3
+    assert len(receiver.for_path("/cgi-bin/webhook/send")) == 1
 
 
 async def test_dingtalk_busy_then_ok_with_signed_query(receiver: PushReceiver) -> None:

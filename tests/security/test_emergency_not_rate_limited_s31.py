@@ -8,7 +8,11 @@ exhausting the bot's limit, then a fire in a quiet group; the same on `POST /v1/
 `POST /v1/requests`; a flood of events the route ignores (charged nothing now), one carrying a
 lone surrogate as its type (was a 500, retried forever). Beyond even the emergency allowance
 the requester still gets the call-now advice (never a bare 429) and nobody is dispatched.
-Ordinary messages are limited as before. Real API, PostgreSQL and Kafka; defaults limits.
+Ordinary messages are limited as before. Real API, PostgreSQL and Kafka; default bursts and
+emergency allowances, the ordinary buckets refilling too slowly (NO_REFILL) for the pace of the
+test to matter: at the default rates a token came back every 1-3 s, so on a slow machine the
+round trips that spend a burst could outlast it, and a request expected to be refused was let
+through.
 """
 
 from __future__ import annotations
@@ -63,14 +67,18 @@ def signed(bot_id: str, n_groups: int, **limits: float) -> dict[str, Any]:
 
 
 TINY = {"rate_per_minute": 1, "burst": 1, "group_rate_per_minute": 1, "group_burst": 1}
-BOTS = [  # every limit at its default unless TINY
-    dingtalk("dt-group", 1),
-    dingtalk("dt-bot", 21),
+# The default bursts (bot 20, group 10), one token back in 100 minutes: a burst spent is spent
+# for the whole test. The emergency allowance stays at its default (it is taken as at least
+# the bot's own rate, never less).
+NO_REFILL = {"rate_per_minute": 0.01, "group_rate_per_minute": 0.01}
+BOTS = [  # every limit at its default unless NO_REFILL or TINY
+    dingtalk("dt-group", 1, **NO_REFILL),
+    dingtalk("dt-bot", 21, **NO_REFILL),
     dingtalk("dt-ignored", 2),
-    dingtalk("dt-ordinary", 1),
+    dingtalk("dt-ordinary", 1, **NO_REFILL),
     dingtalk("dt-over", 2, emergency_rate_per_minute=1, emergency_burst=1, **TINY),
-    signed("sb-msg", 1),
-    signed("sb-req", 1),
+    signed("sb-msg", 1, **NO_REFILL),
+    signed("sb-req", 1, **NO_REFILL),
     signed("sb-over", 1, emergency_rate_per_minute=1, emergency_burst=1, **TINY),
 ]
 
