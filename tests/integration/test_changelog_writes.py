@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TP
 
 from dispatcher.testing.push_receiver import PushReceiver
@@ -29,6 +30,28 @@ pytestmark = pytest.mark.integration
 COMMUNITY = "changelogged"
 HELPERS = [f"c{i}" for i in range(5)]
 TABLES = ("requests", "helpers")
+
+
+async def read_to_end(stack: LocalStack, topic: str) -> list[Any]:
+    """Every record of `topic`, up to its end offsets as they are now (read in order)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(stack.partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        records: list[Any] = []
+
+        async def at_the_end() -> bool:
+            for msgs in (await consumer.getmany(timeout_ms=500)).values():
+                records.extend(msgs)
+            return all([await consumer.position(tp) >= end for tp, end in ends.items()])
+
+        await eventually(at_the_end, timeout=60, every=0, what=f"{topic} read to its end")
+        return records
+    finally:
+        await consumer.stop()
 
 
 def sent_per_topic(metrics: str) -> dict[str, float]:
@@ -55,7 +78,7 @@ async def test_changelogs_hold_what_the_tables_hold(stack: LocalStack) -> None:
 
     async def counted_alike() -> tuple[int, dict[str, float]] | None:
         """Once the worker is idle: its writes, as /stats, /metrics and the topics count
-        them (escalations are minutes apart: the three agree between two)."""
+        them (the request's rungs are 20 s and more apart: the three agree between two)."""
         stats = await stack.worker_stats(worker)
         async with httpx.AsyncClient() as client:
             metrics = (await client.get(f"http://127.0.0.1:{worker.web_port}/metrics")).text
@@ -76,6 +99,10 @@ async def test_changelogs_hold_what_the_tables_hold(stack: LocalStack) -> None:
             assert json.loads(r.value)["p"] == r.partition, r  # the command's partition
     worker.stop()
     assert worker.popen.wait(timeout=60) == 0, worker.log_tail()
+    # Every record as the stopped worker left it: a rung may have climbed since the reads
+    # above (the request's first is 20 s after its decision), writing the request again.
+    for name, topic in changelogs.items():
+        records[name] = await read_to_end(stack, topic)
 
     # The worker's data dir and app id; its endpoints (JSON in the env) play no part here.
     app = create_faust_app(stack.settings(push_endpoints=[]), "worker-1")

@@ -228,29 +228,39 @@ async def test_quiet_hours_hold_a_chore_until_they_end_and_hotlines_are_said(
     api: LocalStack, client: httpx.AsyncClient, events: EventLog, receiver: PushReceiver
 ) -> None:
     zone = ZoneInfo("Asia/Shanghai")  # the community's (the default time zone)
-    now = datetime.now(zone).replace(microsecond=0)
-    # A short window around now: long enough that the requests below come in within it.
-    start, end = (now - timedelta(minutes=5)).time(), (now + timedelta(seconds=40)).time()
-    cli(
-        api,
-        "set-community",
-        PLANNED,
-        "--quiet-hours",
-        f"{start.isoformat()}-{end.isoformat()}",
-        "--hotline",
-        f"社区值班={HOTLINE}",
-    )
-    await applied(api, PLANNED, quiet_hours=f"{start.isoformat()}-{end.isoformat()}")
+    for _attempt in range(3):
+        # A short window around now, so that the release comes soon. Whether the chore
+        # below came in within it is read from the clock, not assumed: on a machine so slow
+        # that it did not (its command's time is past the window's end, and it went out at
+        # once, rightly), the window is set again from a new now.
+        now = datetime.now(zone).replace(microsecond=0)
+        ends_at = now + timedelta(seconds=40)
+        start, end = (now - timedelta(minutes=5)).time(), ends_at.time()
+        cli(
+            api,
+            "set-community",
+            PLANNED,
+            "--quiet-hours",
+            f"{start.isoformat()}-{end.isoformat()}",
+            "--hotline",
+            f"社区值班={HOTLINE}",
+        )
+        await applied(api, PLANNED, quiet_hours=f"{start.isoformat()}-{end.isoformat()}")
 
-    # Critical in quiet hours: out at once, 120 advised and the community's number besides.
-    critical = await submit(client, PLANNED, urgency="critical")
-    assert "120" in critical["reply_text"] and f"社区值班 {HOTLINE}" in critical["reply_text"]
-    await events.first(critical["request_id"], "offers_sent")
-    assert not events.of(critical["request_id"], "request_held")
+        # Critical in quiet hours: out at once, 120 advised and the community's number
+        # besides (in quiet hours: before the chore, which came in within them).
+        critical = await submit(client, PLANNED, urgency="critical")
+        assert "120" in critical["reply_text"] and f"社区值班 {HOTLINE}" in critical["reply_text"]
+        await events.first(critical["request_id"], "offers_sent")
+        assert not events.of(critical["request_id"], "request_held")
 
-    chore = await submit(
-        client, PLANNED, urgency="normal", category="errand", skills=[], helpers_needed=1
-    )
+        chore = await submit(
+            client, PLANNED, urgency="normal", category="errand", skills=[], helpers_needed=1
+        )
+        if datetime.now(zone) < ends_at:  # the API gave it its time before: within them
+            break
+    else:
+        pytest.fail("no chore came in within 40 s of its quiet hours being set, three times")
     rid = chore["request_id"]
     assert "安静时段" in chore["reply_text"] and end.strftime("%H:%M") in chore["reply_text"]
     held = await events.first(rid, "request_held")

@@ -55,6 +55,10 @@ async def test_one_record_per_decision_read_whole_by_every_agent(stack: LocalSta
     async with PushReceiver() as phones:
         endpoint = {"name": "phones", "kind": "webhook", "url": phones.url("/phones")}
         stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps([{**endpoint, "secret": SECRET}])
+        # No rung climbs while the test looks (a critical request's first climb is 20 s
+        # after its decision on the real ladder, 2000 s here): the records read below are
+        # every record the worker writes, and /stats, read later, counts the same.
+        stack.extra_env["DISPATCH_PLAN_TIME_SCALE"] = "100"
         stack.start_worker()
         stack.bot_communities.add(COMMUNITY)
         await stack.start_api()

@@ -25,7 +25,10 @@ COMMUNITIES = [f"rb-{i}" for i in range(8)]
 
 @pytest.fixture(scope="module")
 async def two_workers(stack: LocalStack) -> AsyncIterator[tuple[Proc, Proc]]:
-    stack.extra_env["DISPATCH_PLAN_TIME_SCALE"] = "0.1"  # building ring waits 3 s
+    # Critical: the community ring at 2 s, the whistle at 6 s, the referral at 18 s; urgent
+    # (the requests before the kill): its compound ring at once, the grid at 30 s, the
+    # community at 90 s, the whistle at 330 s.
+    stack.extra_env["DISPATCH_PLAN_TIME_SCALE"] = "0.1"
     stack.bot_communities.update(COMMUNITIES)
     await stack.start_api()
     w1, w2 = stack.start_worker("worker-1"), stack.start_worker("worker-2")
@@ -70,11 +73,15 @@ async def all_offered(conn: asyncpg.Connection, ids: dict[str, str]) -> bool:
 
 
 async def submit_all(
-    client: httpx.AsyncClient, tag: str, communities: list[str] = COMMUNITIES
+    client: httpx.AsyncClient,
+    tag: str,
+    communities: list[str] = COMMUNITIES,
+    *,
+    urgency: str = "critical",
 ) -> dict[str, str]:
     ids = {}
     for community in communities:
-        body = builders.request(community, urgency="critical")
+        body = builders.request(community, urgency=urgency)
         body["place"]["building_id"] = f"b3-{tag}"  # distinct incidents, helpers nearby
         r = await BotClient(client).post("/v1/requests", body)
         assert r.status_code == 202, r.text
@@ -89,7 +96,10 @@ async def test_survivor_serves_the_dead_workers_communities(
     conn = await asyncpg.connect(stack.pg_dsn)
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as client:
         await put_drivers(client)
-        before = await submit_all(client, "before")
+        # Urgent: rungs still ahead long after the kill, however slowly this machine gets
+        # there (a critical one's last rung is 18 s after its decision: a kill later than
+        # that left it nothing to climb, and the check below waited in vain).
+        before = await submit_all(client, "before", urgency="urgent")
 
         await eventually(lambda: all_offered(conn, before), what="offers before the kill")
         stats1 = await stack.worker_stats(w1)
