@@ -321,7 +321,7 @@ class DispatchAgent:
                 await asyncio.gather(*futures)
                 rt.stats.events += len(decision.events)
                 await self._confirm_membership()  # as for a group: before the tables
-            except BaseException:
+            except Exception:  # not a cancellation: the worker is stopping, its state goes
                 if applied:  # in memory only: back to the tables, which hold none of it
                     rt.reload_state()
                 raise
