@@ -93,12 +93,26 @@ class Browser:
             await asyncio.sleep(0.1)
         port = int(port_file.read_text().split()[0])
         self._session = aiohttp.ClientSession()
-        async with self._session.get(f"http://127.0.0.1:{port}/json/list") as r:
-            targets = await r.json()
-        page = next(t for t in targets if t["type"] == "page")
+        page = await self._first_page(port, time.monotonic() + 30)
         self._ws = await self._session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0)
         await self.send("Page.enable")
         await self.send("Runtime.enable")
+
+    async def _first_page(self, port: int, deadline: float) -> dict[str, Any]:
+        """The initial tab's target. The debugging port opens before Chromium has created
+        that tab (on a loaded machine, /json/list can still be empty): ask again until it
+        is listed."""
+        assert self._session is not None and self.proc is not None
+        targets: list[dict[str, Any]] = []
+        while True:
+            async with self._session.get(f"http://127.0.0.1:{port}/json/list") as r:
+                targets = await r.json()
+            for target in targets:
+                if target.get("type") == "page" and target.get("webSocketDebuggerUrl"):
+                    return target
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"chromium listed no page target: {targets!r}")
+            await asyncio.sleep(0.1)
 
     async def send(self, method: str, **params: Any) -> dict[str, Any]:
         assert self._ws is not None

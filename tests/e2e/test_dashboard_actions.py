@@ -63,8 +63,18 @@ async def test_staff_take_on_and_resolve_from_the_dashboard(
             assert await eventually(claimed, timeout=60, what="the row naming who took it on") == (
                 "staff-token"
             )
-            result = await browser.evaluate("document.querySelector('#act-result').dataset.result")
-            assert result == "sent"
+
+            # The button's own answer: the API puts the command on Kafka, then records the
+            # claim before its 202, while the worker's event can reach the row through the
+            # stream first; so the answer may still be pending when the row shows the claim.
+            async def claim_answer() -> str | None:
+                got: str | None = await browser.evaluate(
+                    "(() => { const o = document.querySelector('#act-result');"
+                    " return o.dataset.action === 'claim' ? o.dataset.result : null; })()"
+                )
+                return got if got != "pending" else None
+
+            assert await eventually(claim_answer, timeout=60, what="the take-on answer") == "sent"
             # Calling a team: the name typed beside the button goes with it (no team here:
             # the API takes it, the core refuses it for want of a leader).
             await browser.evaluate(

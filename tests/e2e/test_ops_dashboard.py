@@ -65,11 +65,18 @@ async def test_dashboard_shows_a_request_live(stack: LocalStack, tmp_path: Path)
 
             first = await eventually(appeared, timeout=60, what="the request's row on the page")
             assert first in {"open", "offered"}
-            opened_live = await browser.evaluate(
-                f"!!document.querySelector('#events li[data-request-id={json.dumps(rid)}]"
-                "[data-type=request_opened]')"
-            )
-            assert opened_live, "the opening arrived through server-sent events"
+
+            # The opening also arrives through server-sent events (the row may come first,
+            # from the JSON snapshot polled every 5 s).
+            async def opened_live() -> bool:
+                return bool(
+                    await browser.evaluate(
+                        f"!!document.querySelector('#events li[data-request-id={json.dumps(rid)}]"
+                        "[data-type=request_opened]')"
+                    )
+                )
+
+            await eventually(opened_live, timeout=60, what="the opening in the live events")
 
             offer_id = await eventually(
                 lambda: conn.fetchval("SELECT offer_id FROM offers WHERE request_id = $1", rid),

@@ -142,8 +142,9 @@ class Sse:
             await asyncio.sleep(0.05)
 
     async def live(self) -> None:
-        """Wait until the feed's consumer sits at the end of the events topic."""
-        await self.see('data: {"live":true}')
+        """Wait until the feed's consumer sits at the end of the events topic. The stream
+        says so after waiting up to 10 s for it, else at its next heartbeat (15 s later)."""
+        await self.see('data: {"live":true}', timeout=60)
 
     async def ended(self, timeout: float = 30) -> str:
         """The reason the server gave when it ended the stream (fails if it did not)."""

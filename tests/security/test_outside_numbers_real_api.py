@@ -23,6 +23,7 @@ import pytest
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support.bot import BOT_ID, TEST_BOT, bound_payload, sign
+from tests.support.link_answers import press
 from tests.support.links import offer_path
 from tests.support.waiting import eventually
 
@@ -69,7 +70,8 @@ async def accepted_offer(stack: LocalStack, phone: httpx.AsyncClient) -> str:
     finally:
         await db.close()
     link = offer_path(stack, COMMUNITY, rid, offer_id, HELPER)
-    assert (await phone.post(link)).status_code == 200  # accepted: the phone is bound
+    accepted = await press(phone, link)  # accepted: the phone is bound
+    assert accepted.status_code == 200, accepted.text
     return link
 
 

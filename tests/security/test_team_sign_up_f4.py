@@ -16,6 +16,7 @@ import pytest
 from dispatcher.links import helper_link
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
+from tests.support.link_answers import press
 from tests.support.links import offer_path
 from tests.support.private_phones import phones_with_rosters, pushes
 from tests.support.team_offers import offer_of, team_offer
@@ -51,7 +52,7 @@ async def test_a_count_above_the_team_size_is_refused_and_holds_nothing(
     assert answer.status_code == 422 and "最多去3位" in answer.text, answer.text
     assert await db.fetchval("SELECT count(*) FROM assignments WHERE request_id = $1", rid) == 0
     # Acting on nothing: the link still takes a count the team has.
-    answer = await client.post(path, data={"members": "3"})
+    answer = await press(client, path, data={"members": "3"})
     assert answer.status_code == 200, answer.text
 
     async def held() -> list[tuple[str, int]] | None:
@@ -73,11 +74,7 @@ def ticked(page: str) -> list[tuple[str, str]]:
 
 async def answered(client: httpx.AsyncClient, path: str, form: dict[str, object]) -> str:
     """The page a press ends on: while the worker decides (202), the page it refreshes to."""
-    r = await client.post(path, data=form)
-    for _ in range(60):
-        if r.status_code != 202:
-            break
-        r = await client.get(path)
+    r = await press(client, path, data=form)
     assert r.status_code == 200, r.text
     return r.text
 
