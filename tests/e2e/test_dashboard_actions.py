@@ -5,6 +5,7 @@ are drawn."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +68,20 @@ async def test_staff_take_on_and_resolve_from_the_dashboard(
             # The button's own answer: the API puts the command on Kafka, then records the
             # claim before its 202, while the worker's event can reach the row through the
             # stream first; so the answer may still be pending when the row shows the claim.
-            async def claim_answer() -> str | None:
-                got: str | None = await browser.evaluate(
-                    "(() => { const o = document.querySelector('#act-result');"
-                    " return o.dataset.action === 'claim' ? o.dataset.result : null; })()"
-                )
-                return got if got != "pending" else None
+            def answer(action: str) -> Callable[[], Awaitable[str | None]]:
+                """`#act-result` once the API answered the button of `action`."""
 
-            assert await eventually(claim_answer, timeout=60, what="the take-on answer") == "sent"
+                async def settled() -> str | None:
+                    got: str | None = await browser.evaluate(
+                        "(() => { const o = document.querySelector('#act-result');"
+                        f" return o.dataset.action === '{action}' ? o.dataset.result : null; }})()"
+                    )
+                    return got if got != "pending" else None
+
+                return settled
+
+            taken = await eventually(answer("claim"), timeout=60, what="the take-on answer")
+            assert taken == "sent"
             # Calling a team: the name typed beside the button goes with it (no team here:
             # the API takes it, the core refuses it for want of a leader).
             await browser.evaluate(
@@ -82,14 +89,8 @@ async def test_staff_take_on_and_resolve_from_the_dashboard(
                 "document.querySelector('#act-call-team').click(); true"
             )
 
-            async def called() -> str | None:
-                got: str | None = await browser.evaluate(
-                    "(() => { const o = document.querySelector('#act-result');"
-                    " return o.dataset.action === 'call-team' ? o.dataset.result : null; })()"
-                )
-                return got if got != "pending" else None
-
-            assert await eventually(called, timeout=60, what="the call-team answer") == "sent"
+            called = await eventually(answer("call-team"), timeout=60, what="the call-team answer")
+            assert called == "sent"
             await browser.evaluate("document.querySelector('#act-resolve').click(); true")
 
             async def resolved() -> bool:

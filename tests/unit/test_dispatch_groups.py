@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -50,11 +51,15 @@ class FakeEvents:
 
     def __init__(self, fail_with: str | None = None) -> None:
         self.fail_with = fail_with
+        # Called with each record's value as it goes out: what a reader sees at that moment.
+        self.on_send: Callable[[bytes], object] | None = None
         self.sent: list[bytes] = []
         self.pending: list[asyncio.Future[None]] = []
         self.acked_at_send: list[int] = []  # records acknowledged when each was sent
 
     async def send(self, key: bytes, value: bytes) -> asyncio.Future[None]:
+        if self.on_send is not None:
+            self.on_send(value)
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.acked_at_send.append(sum(f.done() for f in self.pending))
         self.sent.append(value)
@@ -149,36 +154,22 @@ async def test_a_group_is_decided_in_order_sent_at_once_then_stored(tmp_path: Pa
     assert rt.stats.command_groups == {3: 1}
 
 
-class ReadEvents(FakeEvents):
-    """The `events` topic with a reader on this worker: the helpers its state holds when each
-    record goes out. The notify agent plans a record's pushes from that state, and can read
-    the record before Kafka's acknowledgement is back at the dispatch agent."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rt: Runtime | None = None
-        self.seen: list[set[str]] = []
-
-    async def send(self, key: bytes, value: bytes) -> asyncio.Future[None]:
-        assert self.rt is not None
-        self.seen.append(set(self.rt.state.core.helpers))
-        return await super().send(key, value)
-
-
 @pytest.mark.parametrize("size", [1, 3])
 async def test_a_decision_is_in_the_state_before_its_events_go_out(
     tmp_path: Path, size: int
 ) -> None:
     # A lone command applied its decision only after its table writes: a record read back
-    # meanwhile was planned without it (a request's first whistle went to every contact).
-    events = ReadEvents()
+    # meanwhile (the notify agent plans its pushes from this state, and can read it before
+    # Kafka's acknowledgement is back here) was planned without it.
+    events = FakeEvents()
     rt = runtime(tmp_path, events)
-    events.rt = rt
+    seen: list[set[str]] = []  # the helpers the state holds as each record goes out
+    events.on_send = lambda value: seen.append(set(rt.state.core.helpers))
     dispatch, sink = agent(rt)
     helpers = "abc"[:size]
     await dispatch.handle_group(upserts(*helpers))
-    assert len(events.seen) == size and not sink.letters
-    assert all(hid in seen for hid, seen in zip(helpers, events.seen, strict=True))
+    assert len(seen) == size and not sink.letters
+    assert all(hid in held for hid, held in zip(helpers, seen, strict=True))
     assert set(rt.state.core.helpers) == set(helpers)
     assert_state_is_the_tables(rt)
 

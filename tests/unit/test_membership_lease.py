@@ -170,27 +170,17 @@ async def test_a_confirmed_membership_costs_no_wait(tmp_path: Path) -> None:
     assert len(rt.events.sent) == 2
 
 
-class LosingEvents(FakeEvents):
-    """The `events` topic of a worker that was stopped while its events were out: resumed,
-    its membership is unconfirmed (expelled meanwhile)."""
-
-    lease: MembershipLease | None = None
-
-    async def send(self, key: bytes, value: bytes) -> asyncio.Future[None]:
-        assert self.lease is not None
-        self.lease.lose()
-        return await super().send(key, value)
-
-
 @pytest.mark.parametrize("size", [1, 3])
 async def test_a_membership_lost_while_the_events_were_out_writes_no_table(
     tmp_path: Path, size: int
 ) -> None:
-    events = LosingEvents()
+    # A worker stopped while its events were out: resumed, its membership is unconfirmed
+    # (expelled meanwhile).
+    events = FakeEvents()
     rt, lease, consumer, dispatch, sink = member(
         tmp_path, asyncio.get_running_loop().time(), events
     )
-    events.lease = lease
+    events.on_send = lambda value: lease.lose()
     state = rt.state
     revoking = asyncio.create_task(revoke_soon(consumer))
     assert not await dispatch.handle_group(upserts(*"abc"[:size]))

@@ -10,7 +10,6 @@ tests/unit/test_dispatch_groups.py) whose reader plans each record as it is sent
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from dispatcher.push import EndpointKind
@@ -35,24 +34,6 @@ CONTACTS = [
 ]
 
 
-class PlannedOnSend(FakeEvents):
-    """The `events` topic with this worker's notify agent reading each record as it goes
-    out: the whistle contacts its pushes go to, planned from the state at that moment."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.planner: DeliveryPlanner | None = None
-        self.whistled: list[list[str]] = []
-
-    async def send(self, key: bytes, value: bytes) -> asyncio.Future[None]:
-        assert self.planner is not None
-        for event in decode_record(value).events:
-            if isinstance(event.body, WhistleBlown):
-                deliveries = self.planner.plan(event).deliveries
-                self.whistled.append([str(d.recipient) for d in deliveries])
-        return await super().send(key, value)
-
-
 def planner_of(rt: Runtime) -> DeliveryPlanner:
     return DeliveryPlanner(
         registry=registry((STAFF_PHONES, EndpointKind.WEBHOOK)),
@@ -69,9 +50,17 @@ def planner_of(rt: Runtime) -> DeliveryPlanner:
 async def test_a_whistle_in_a_requests_first_decision_calls_only_its_areas_contacts(
     tmp_path: Path,
 ) -> None:
-    events = PlannedOnSend()
+    events = FakeEvents()
     rt = runtime(tmp_path, events)
-    events.planner = planner_of(rt)
+    planner = planner_of(rt)
+    whistled: list[list[str]] = []  # per whistle, its recipients, planned as it goes out
+
+    def plan_whistles(value: bytes) -> None:  # this worker's notify agent reading the record
+        for event in decode_record(value).events:
+            if isinstance(event.body, WhistleBlown):
+                whistled.append([str(d.recipient) for d in planner.plan(event).deliveries])
+
+    events.on_send = plan_whistles
     dispatch, sink = agent(rt)
     world = World()  # no helper at all: the ladder climbs to the whistle at once
     spec = world.spec()
@@ -80,6 +69,6 @@ async def test_a_whistle_in_a_requests_first_decision_calls_only_its_areas_conta
     await dispatch.handle_group([FakeEvent(0, command.model_dump_json().encode())])
     assert not sink.letters
     # 张 covers grid g1, where the request is; 李 covers g2 (before: both were called).
-    assert len(events.whistled) == 1
-    [called] = events.whistled
+    assert len(whistled) == 1
+    [called] = whistled
     assert called == ["grid_worker.张"]
