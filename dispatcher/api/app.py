@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from dispatcher.api import (
     admin,
@@ -29,6 +30,7 @@ from dispatcher.api import (
 from dispatcher.api import ops_pages as ops_web
 from dispatcher.api.body_limit import BodyLimit
 from dispatcher.api.deps import ApiDeps
+from dispatcher.api.errors import validation_refused
 from dispatcher.api.intake_route import IntakeRoute
 from dispatcher.api.llm_classifier import close_llm
 from dispatcher.api.platform_login import routes as platform_login_routes
@@ -116,6 +118,9 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
         # one was configured (about 10 µs of CPU each); it would also export exception
         # messages, which may quote what a caller sent.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # Every route's 422, the intake's below the framework too (it uses the app's
+        # handlers): what was sent is never quoted back.
+        exception_handlers={RequestValidationError: validation_refused},
     )
     app.state.deps = deps
     app.state.group_replies = group_replies

@@ -1,14 +1,23 @@
 """One shape for every refusal the API writes itself: `{"detail": {"reason", "message"}}`.
 
 `reason` is a stable word (bots and tests branch on it); `message` says what to do.
-FastAPI's own 422 for an invalid body keeps its list of field errors.
+An invalid request (body, query, path or header) keeps FastAPI's 422 list of field errors,
+`{"detail": [{"type", "loc", "msg"}]}` (`type` is the stable word there), answered by
+`validation_refused` for every route, the bot intake's below-the-framework path too.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+# A lone surrogate (JSON's "\ud83d", half an emoji cut off by a bot's `text.slice`) has no
+# UTF-8: a JSON answer quoting one fails its own encoding, a 500.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def fail(
@@ -19,3 +28,27 @@ def fail(
         detail={"reason": reason, "message": message},
         headers=dict(headers) if headers else None,
     )
+
+
+def _encodable(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _where(part: object) -> str | int:
+    return part if isinstance(part, int) else _encodable(str(part))
+
+
+async def validation_refused(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """The 422 for an invalid request: each error's `type`, `loc` and `msg`, never its
+    `input` or `ctx` (FastAPI's default handler echoes what was sent: a phone or an address
+    back to the caller, and a lone surrogate in it fails the answer's encoding, a 500); the
+    names in `loc` (a sent key can be one) and messages with a lone surrogate replaced."""
+    errors = [
+        {
+            "type": _encodable(str(error.get("type", ""))),
+            "loc": [_where(part) for part in error.get("loc", ())],
+            "msg": _encodable(str(error.get("msg", ""))),
+        }
+        for error in exc.errors()
+    ]
+    return JSONResponse(status_code=422, content={"detail": errors})

@@ -28,6 +28,7 @@ from tests.support.bot import BOT_ID, BOT_SECRET, bound_payload, sign
 BOT = BOT_ID
 SECRET = BOT_SECRET
 LIMIT = 4096
+PHONE = "13912345678"
 
 
 class Sink:
@@ -167,6 +168,10 @@ def _cases() -> list[tuple[str, dict[str, str], list[bytes], bytes]]:
     good = _request()
     elsewhere = _request(place=builders.place("comm-b"))
     bad_json = b'{"place": '
+    # Refused with their value (once echoed back as `input`): a phone the pattern refuses,
+    # half an emoji (a lone surrogate: it has no UTF-8, the echo was a 500 elsewhere).
+    bad_phone = _request(contact={"phone": f"电话{PHONE}"})
+    half_emoji = _request(text="晕倒了 😀").replace("😀".encode(), b"\\ud83d")
     return [
         ("accepted", signed(good, id="1"), [good], b""),
         ("accepted in chunks", signed(good, id="2"), [good[:100], good[100:]], b""),
@@ -184,6 +189,8 @@ def _cases() -> list[tuple[str, dict[str, str], list[bytes], bytes]]:
         ("streamed too large", signed(good, id="12"), [b" " * LIMIT, b" " * 10], b""),
         ("staff, bad token", {"authorization": "Bearer nope"}, [good], b""),
         ("a query string", signed(good, id="13"), [good], b"x=1"),
+        ("a refused phone", signed(bad_phone, id="14"), [bad_phone], b""),
+        ("half an emoji", signed(half_emoji, id="15"), [half_emoji], b""),
     ]
 
 
@@ -200,6 +207,22 @@ async def test_the_fast_path_answers_as_the_framework_does(app: Any, case: Any) 
     assert answers[0] == answers[1]
     assert metrics[0] == metrics[1] and metrics[0]
     assert "raised" not in answers[0]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in _cases() if c[0] in ("a refused phone", "half an emoji")],
+    ids=lambda c: c[0],
+)
+async def test_a_422_names_the_field_and_never_quotes_the_body(app: Any, case: Any) -> None:
+    _, headers, chunks, _ = case
+    answer = await _call(
+        app.build_middleware_stack(), _scope(app, headers | {"x-bot-id": BOT}), chunks
+    )
+    assert answer["status"] == 422, answer
+    errors = json.loads(answer["body"])["detail"]
+    assert errors and all(set(e) == {"type", "loc", "msg"} for e in errors), errors
+    assert PHONE.encode() not in answer["body"] and "晕倒".encode() not in answer["body"]
 
 
 async def test_the_intake_does_not_go_down_the_framework(app: Any) -> None:
