@@ -18,6 +18,30 @@ from schemas.vocab import (
 )
 
 
+def life_threatening(urgency: Urgency, category: Category | None, said: bool | None) -> bool:
+    """The one rule for "someone's life is at risk" (a request's, and a chat message's before
+    it is one): `said` when someone said so (a bot's `life_threatening`, the classifier's red
+    flag), else a critical request of a kind where life is at risk (medical, a fall, to
+    hospital). What it holds for, the requester is told to call the emergency number now, and
+    the intake charges only the bot's emergency allowance (`dispatcher/api/ratelimit.py`)."""
+    if said is not None:
+        return said
+    return urgency is Urgency.CRITICAL and category is not None and entry(category).life_at_risk
+
+
+def emergency_number_for(
+    urgency: Urgency,
+    category: Category | None,
+    said: bool | None,
+    number: EmergencyNumber | None,
+) -> EmergencyNumber | None:
+    """Whom to call now by `life_threatening`'s rule: the number the words named, else the
+    kind's; None when life is not at risk (or the kind has nobody to call)."""
+    if not life_threatening(urgency, category, said):
+        return None
+    return number or (entry(category).emergency if category is not None else None)
+
+
 class RequesterContact(Wire):
     """Personal data: shown only to assigned helpers and staff, never in offers or logs."""
 
@@ -122,13 +146,11 @@ class RequestSpec(Wire):
         return self.requester_household_id or self.place.household_id
 
     def is_life_threatening(self) -> bool:
-        if self.life_threatening is not None:
-            return self.life_threatening
-        return self.urgency is Urgency.CRITICAL and entry(self.category).life_at_risk
+        return life_threatening(self.urgency, self.category, self.life_threatening)
 
     def emergency(self) -> EmergencyNumber | None:
         """The number the requester must call now, or None (not life-threatening, or a
         kind with nobody to call): the one value a reply and its `emergency_number` name."""
-        if not self.is_life_threatening():
-            return None
-        return self.emergency_number or entry(self.category).emergency
+        return emergency_number_for(
+            self.urgency, self.category, self.life_threatening, self.emergency_number
+        )

@@ -17,7 +17,9 @@ from dispatcher.api.errors import fail
 from dispatcher.api.llm_classifier import refine_with_llm
 from dispatcher.api.models import Accepted, ChatMessageIn, MessageOut
 from dispatcher.api.ratelimit import charge_bot, charge_group, emergency_wait, over_allowance
-from schemas.vocab import Urgency
+from schemas.requests import emergency_number_for
+from schemas.requests import life_threatening as life_threatening_rule
+from schemas.vocab import EmergencyNumber
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -68,7 +70,18 @@ class Admission:
 
 
 def life_threatening(found: Classification) -> bool:
-    return found.advise_emergency_call or found.urgency is Urgency.CRITICAL
+    """By the rule its request's spec will follow (`spec_for_message`: the classifier's red
+    flag, else critical urgency in a kind where life is at risk): one rule, not two."""
+    return life_threatening_rule(found.urgency, found.category, _said(found))
+
+
+def emergency_number(found: Classification) -> EmergencyNumber | None:
+    """Whom to call now, as the request's spec will say it (`RequestSpec.emergency`)."""
+    return emergency_number_for(found.urgency, found.category, _said(found), found.emergency_number)
+
+
+def _said(found: Classification) -> bool | None:
+    return True if found.advise_emergency_call else None
 
 
 async def admit(deps: ApiDeps, bot: BotConfig, text: str, route: str) -> Admission:
@@ -121,7 +134,7 @@ async def intake_chat_message(
         admission = await admit(deps, bot, msg.text, "messages")
     found = admission.found
     if admission.retry_after:
-        raise over_allowance(found.advice, found.emergency_number, admission.retry_after)
+        raise over_allowance(found.advice, emergency_number(found), admission.retry_after)
     if not life_threatening(found):
         charge_group(deps.limiter, bot, msg.group_id)
     c = await refine_with_llm(request.app.state, deps.settings, msg.text, admission.found)

@@ -105,10 +105,32 @@ def emergency_wait(limiter: RateLimiter, bot: BotConfig, route: str) -> int:
     return max(1, math.ceil(wait))
 
 
-def over_allowance_reply(advice: str | None) -> str:
-    """What the requester hears when nobody could be dispatched: call the number now."""
-    first = advice or "情况危急请立即拨打120（急救）、110（报警）或119（火警）！"
+def over_allowance_reply(advice: str | None, number: EmergencyNumber | None = None) -> str:
+    """What the requester hears when nobody could be dispatched: call the number now (the
+    classifier's advice, else the request's number, else all three)."""
+    if advice:
+        first = advice
+    elif number is not None:
+        first = f"情况危急请立即拨打{number.value}！"
+    else:
+        first = "情况危急请立即拨打120（急救）、110（报警）或119（火警）！"
     return first + "系统繁忙，暂未能通知邻居：请马上拨打电话，并呼喊身边的人帮忙。"
+
+
+def with_advice(
+    refusal: HTTPException, advice: str | None, number: EmergencyNumber | None
+) -> HTTPException:
+    """A refusal of a life-threatening message or request (over the emergency allowance,
+    PostgreSQL or Kafka out of reach), carrying the call-now reply to post to the group now,
+    as a 202's body carries it: never a bare refusal for a life-threatening message."""
+    detail = refusal.detail if isinstance(refusal.detail, dict) else {"message": refusal.detail}
+    advised = {
+        **detail,
+        "reply_text": over_allowance_reply(advice, number),
+        "advise_emergency_call": True,
+        "emergency_number": number.value if number is not None else None,
+    }
+    return HTTPException(refusal.status_code, advised, refusal.headers)
 
 
 def over_allowance(
@@ -116,11 +138,10 @@ def over_allowance(
 ) -> HTTPException:
     """429 for a bot (it may retry, re-signed, after Retry-After), carrying the advice reply
     to post to the group now: never a bare 429 for a life-threatening message."""
-    detail = {
-        "reason": "emergency_rate_limited",
-        "message": "over this bot's emergency allowance: nothing dispatched; post reply_text",
-        "reply_text": over_allowance_reply(advice),
-        "advise_emergency_call": True,
-        "emergency_number": number.value if number is not None else None,
-    }
-    return HTTPException(429, detail, {"Retry-After": str(retry_after)})
+    refusal = fail(
+        429,
+        "emergency_rate_limited",
+        "over this bot's emergency allowance: nothing dispatched; post reply_text",
+        {"Retry-After": str(retry_after)},
+    )
+    return with_advice(refusal, advice, number)

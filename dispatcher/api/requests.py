@@ -189,12 +189,15 @@ async def _submit(
         message_id=message_id,
     )
     alarm = emergency_said(body)
-    if caller.bot is not None:
-        charge_caller(request.app.state.deps, caller.bot, body, alarm)
+    deps: ApiDeps = request.app.state.deps
     try:
         spec = spec_from(body, request_id, source, alarm)
     except ValueError as exc:
+        if caller.bot is not None:
+            charge_bot(deps.limiter, caller.bot)  # a refused request is ordinary traffic
         raise fail(422, "invalid_request", str(exc)) from exc
+    if caller.bot is not None:
+        charge_caller(deps, caller.bot, spec, alarm)
     key = idempotency_key or (f"msg:{group_id or ''}:{message_id}" if message_id else None)
     return await submit_once(
         request,
@@ -209,19 +212,20 @@ async def _submit(
 
 
 def charge_caller(
-    deps: ApiDeps, bot: BotConfig, body: HelpRequestIn, alarm: Classification | None
+    deps: ApiDeps, bot: BotConfig, spec: RequestSpec, alarm: Classification | None
 ) -> None:
     """The bot's rate limit, charged once the request is read (`submitting_caller` did not):
-    a life-threatening one (`life_threatening`, or a red flag in its text) draws on the
-    bot's emergency allowance only, never waiting behind ordinary traffic; beyond even that
-    it is 429 carrying the call-now reply to post, never a bare 429."""
-    if not (body.life_threatening or alarm):
+    a life-threatening one (by the spec's own rule, `RequestSpec.is_life_threatening`: the
+    bot's `life_threatening`, a red flag in its text, or critical urgency in a kind where
+    life is at risk) draws on the bot's emergency allowance only, never waiting behind
+    ordinary traffic; beyond even that it is 429 carrying the call-now reply to post, never
+    a bare 429."""
+    if not spec.is_life_threatening():
         charge_bot(deps.limiter, bot)
         return
     wait = emergency_wait(deps.limiter, bot, "requests")
     if wait:
-        number = alarm.emergency_number if alarm else None
-        raise over_allowance(alarm.advice if alarm else None, number, wait)
+        raise over_allowance(alarm.advice if alarm else None, spec.emergency(), wait)
 
 
 async def community_of_request(deps: ApiDeps, request_id: str) -> str:

@@ -252,10 +252,13 @@ async def test_signed_bot_messages_chatter_cannot_refuse_an_emergency(
 async def test_signed_bot_requests_cannot_be_refused_when_life_threatening(
     client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
+    # Ordinary: urgent, not critical (a critical request to hospital is life-threatening by
+    # the spec's own rule, and draws on the emergency allowance: tests/security/
+    # test_life_threatening_rule_s37.py).
     for i in range(20):
-        r = await post_request(client, "sb-req", f"r{i}")
+        r = await post_request(client, "sb-req", f"r{i}", urgency="urgent")
         assert r.status_code == 202, r.text
-    refused = await post_request(client, "sb-req", "r20")
+    refused = await post_request(client, "sb-req", "r20", urgency="urgent")
     assert refused.status_code == 429, refused.text  # ordinary requests: limited as before
     flagged = await post_request(client, "sb-req", "r21", life_threatening=True)
     assert flagged.status_code == 202, flagged.text

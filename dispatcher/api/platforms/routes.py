@@ -37,7 +37,7 @@ from dispatcher.api.bot_auth import Caller, claim_webhook_id, release_webhook_id
 from dispatcher.api.command_queue import request_id_for, send_command
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
-from dispatcher.api.messages import Admission, admit, intake_chat_message
+from dispatcher.api.messages import Admission, admit, emergency_number, intake_chat_message
 from dispatcher.api.models import ChatMessageIn, MessageOut
 from dispatcher.api.platforms import ADAPTERS
 from dispatcher.api.platforms.base import (
@@ -155,7 +155,8 @@ async def _advice_only(
     logged it): the group is still told to call the emergency number now (the answer is
     200: the platform would only re-send it), under the id the request would have had."""
     found = admitted.found
-    reply = over_allowance_reply(found.advice)
+    number = emergency_number(found)
+    reply = over_allowance_reply(found.advice, number)
     would_be = request_id_for(bot.bot_id, inbound.group_id, inbound.message_id)
     thread = _thread(bot, inbound, would_be)
     await request.app.state.group_replies.immediate(thread, reply, inbound.message_id)
@@ -163,7 +164,7 @@ async def _advice_only(
         is_request=True,
         reply_text=reply,
         advise_emergency_call=True,
-        emergency_number=found.emergency_number,
+        emergency_number=number,
         category=found.category,
         urgency=found.urgency,
     )
