@@ -183,6 +183,10 @@ class Settings(BaseSettings):
     contact_keys_previous: list[SecretStr] = Field(default_factory=list)
     # Proxies whose X-Forwarded-Proto is believed (IPs); anyone else's is ignored.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Wrong staff or metrics tokens one client address may present (dispatcher/api/auth.py):
+    # 10 at once, then this many a minute; past that, 429 whatever it presents. Tests that
+    # spend the 10 set it near 0, so that none comes back while they run.
+    failed_sign_ins_per_minute: float = Field(5.0, gt=0, le=600)
     # Per-person staff accounts (format: dispatcher/api/staff_accounts.py); re-read on change.
     staff_file: Path | None = None
     # Chat platforms' in-app web login for offer links (dispatcher/api/platform_login/):

@@ -2,10 +2,11 @@
 
 Empty credentials never match (an empty setting or `Authorization: Bearer ` is refused, not
 compared), comparison is constant-time, and failed attempts are throttled per client
-address: after `FAIL_BURST` failures a client gets 429 until its bucket refills, whatever
-it presents. Tokens belong to staff accounts (dispatcher/api/staff_accounts.py). The
-dashboard's browser session is a signed, expiring cookie naming the account (a new token or
-a revocation ends it); a token never travels in a URL.
+address: after `FAIL_BURST` failures a client gets 429 until its bucket refills (at
+`settings.failed_sign_ins_per_minute`, 5 a minute by default), whatever it presents. Tokens
+belong to staff accounts (dispatcher/api/staff_accounts.py). The dashboard's browser session
+is a signed, expiring cookie naming the account (a new token or a revocation ends it); a
+token never travels in a URL.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from dispatcher.record.edge import audit
 
 log = logging.getLogger(__name__)
 
-FAIL_RATE_PER_MINUTE = 5.0
 FAIL_BURST = 10.0
 SESSION_SECONDS = 12 * 3600
 # PostgreSQL out of reach, starting, stopping or out of connections (TimeoutError is an
@@ -68,9 +68,13 @@ def _throttle_key(request: Request) -> tuple[str, ...]:
     return ("staff-login-failures", client_address(request))
 
 
+def _fail_rate(request: Request) -> float:
+    return _deps(request).settings.failed_sign_ins_per_minute
+
+
 def _refuse_if_throttled(request: Request) -> None:
     """429 before any check once this client spent its failures."""
-    wait = _deps(request).limiter.peek(_throttle_key(request), FAIL_RATE_PER_MINUTE, FAIL_BURST)
+    wait = _deps(request).limiter.peek(_throttle_key(request), _fail_rate(request), FAIL_BURST)
     if wait > 0:
         seconds = str(max(1, math.ceil(wait)))
         raise HTTPException(
@@ -82,7 +86,7 @@ def _refuse_if_throttled(request: Request) -> None:
 
 def _spend_failure(request: Request, candidate: str | None) -> None:
     if candidate is not None:  # presented and wrong (empty included)
-        _deps(request).limiter.wait_for(_throttle_key(request), FAIL_RATE_PER_MINUTE, FAIL_BURST)
+        _deps(request).limiter.wait_for(_throttle_key(request), _fail_rate(request), FAIL_BURST)
 
 
 def check_credential(request: Request, candidate: str | None, expected: str) -> bool:

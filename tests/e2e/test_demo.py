@@ -15,12 +15,23 @@ import asyncpg
 from dispatcher.demo.phones import push_endpoints
 from dispatcher.demo.stories import STORIES
 from dispatcher.testing.stack import LocalStack, free_port
+from schemas.plans import PLAN_SETS
 
-# Ladder and human delays 50x faster: a story plays in seconds. Not faster: an offer's
-# answer window shrinks with the scale (critical: 600 s -> 12 s here) while the machine's
-# own latency does not; at 0.01 (6 s) a loaded machine (load 24) delivered pushes and
-# pages after the links had expired, and no phone could accept.
-SCALE = "0.02"
+# The phones' human delays 50x faster (`demo --time-scale`): a story plays in seconds. The
+# worker's ladder at its production times (DISPATCH_PLAN_TIME_SCALE, its own setting): an
+# offer's answer window scales with the ladder, and the machine's latency does not; with
+# both at 0.02 a critical offer's link lived 12 s, and a loaded machine could deliver the
+# push or the page after it expired (at 0.01, 6 s, it did: load 24). Now no link expires
+# while the demo watches. The stories need no rung's timer: a wave's declines move the
+# ladder on at once (the same pushes and answers at ladder scales 0.02, 0.25 and 1).
+PHONES_SCALE = "0.02"
+LADDER_SCALE = "1"
+WATCH_S = 150
+
+
+def test_no_offer_can_expire_while_the_demo_watches() -> None:
+    shortest = min(p.offer_ttl_s for plans in PLAN_SETS.values() for p in plans.values())
+    assert shortest * float(LADDER_SCALE) > WATCH_S
 
 
 async def test_every_story_goes_bot_classifier_push_link(stack: LocalStack) -> None:
@@ -28,7 +39,7 @@ async def test_every_story_goes_bot_classifier_push_link(stack: LocalStack) -> N
     # The worker learns the phones' endpoint as under `make run`: DISPATCH_PUSH_ENDPOINTS,
     # from `python -m dispatcher demo --push-endpoints`.
     worker_env = stack.env(
-        DISPATCH_PLAN_TIME_SCALE=SCALE,
+        DISPATCH_PLAN_TIME_SCALE=LADDER_SCALE,
         DISPATCH_PUSH_ENDPOINTS=json.dumps(push_endpoints(phones_port)),
     )
     stack.spawn(
@@ -49,11 +60,11 @@ async def test_every_story_goes_bot_classifier_push_link(stack: LocalStack) -> N
         "--chatter",
         "4",
         "--time-scale",
-        SCALE,
+        PHONES_SCALE,
         "--phones-port",
         str(phones_port),
         "--timeout",
-        "150",
+        str(WATCH_S),
         "--json",
         env=stack.env(),
         stdout=asyncio.subprocess.PIPE,

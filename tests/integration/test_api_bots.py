@@ -517,13 +517,15 @@ async def test_the_seed_story_in_traditional_script_is_critical_through_the_api(
 async def test_a_long_digit_run_is_answered_and_the_api_stays_responsive(
     client: httpx.AsyncClient,
 ) -> None:
-    # 2,000 digits (the API's limit): classified in a thread, bounded patterns; a generous
-    # guard, not a timing claim. Health answers while it runs.
+    # 2,000 digits (the API's limit), classified in a thread; health answers while it runs.
+    # No clock here: that no pattern can backtrack catastrophically is checked without one
+    # (every repeat bounded: tests/unit/test_classify_bounds.py, every compiled pattern of
+    # the classifier: tests/unit/test_classify_patterns_everywhere.py). A match that never
+    # ends holds the GIL: neither answer would come, and the client's own timeout (30 s)
+    # fails the test instead of hanging it.
     digits = message("1" * 2000, "m-digits")
-    started = time.perf_counter()
     r, health = await asyncio.gather(
         bot_post(client, "/v1/messages", digits), client.get("/healthz")
     )
-    assert time.perf_counter() - started < 10.0
     assert r.status_code == 200 and r.json()["is_request"] is False
     assert health.status_code == 200
