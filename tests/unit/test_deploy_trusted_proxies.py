@@ -62,7 +62,11 @@ def assert_real_networks(trusted: list[str]) -> None:
 async def attack_through(proxy: str, trusted: list[str]) -> httpx.Response:
     """Ten wrong tokens from one client via `proxy`, then a staff member's right token via
     the same proxy; the staff member's answer."""
-    settings = Settings(staff_token=STAFF_TOKEN, trusted_proxies=trusted)
+    # No refill while it runs (a token every 100 minutes): the default's one every 12 s
+    # could turn the eleventh guess into a 401 on a slow machine.
+    settings = Settings(
+        staff_token=STAFF_TOKEN, trusted_proxies=trusted, failed_sign_ins_per_minute=0.01
+    )
     app = create_app(settings, ApiDeps(settings=settings, sink=NullSink()))
     # serve.py's uvicorn.run arguments for the forwarded headers, loaded as uvicorn does.
     config = uvicorn.Config(
