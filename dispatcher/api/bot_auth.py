@@ -4,10 +4,13 @@ Bot requests carry `X-Bot-Id` (which credential to check; it is not trusted by i
 and the three Standard Webhooks headers. Order: signature and freshness (cheap, no I/O),
 then the bot's rate limit, then the webhook-id replay check in PostgreSQL. The intake routes
 (`POST /v1/messages`, `/v1/requests`) charge the rate limit themselves after classifying,
-so an emergency never waits behind chatter. Submitting a help request (`submitting_caller`)
-defers the replay check to the route's one intake statement (`intake.submit`), which
-claims the webhook-id before it writes anything else: one round trip fewer, and a replay
-is still refused before anything is stored or sent.
+so an emergency never waits behind chatter, and claim the webhook-id themselves after that
+too, so that with PostgreSQL out of reach a life-threatening message is still answered with
+the call-now advice (503 carrying it), never an error before it was read. Submitting a help
+request (`submitting_caller`) claims it in the route's one intake statement
+(`intake.submit`), before it writes anything else: one round trip fewer; a chat message
+(`claim_deferred`) once it is classified, before anything is written or sent. Either way a
+replay is still refused before anything is stored or sent.
 
 Replays: a webhook-id is accepted once per bot (409 `replayed` afterwards). A bot that
 retries must send a new webhook-id and timestamp; its message id or Idempotency-Key makes
@@ -18,6 +21,7 @@ very same signed message after our outage is not locked out.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -27,7 +31,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, Header, HTTPException, Request
 
 from dispatcher.api import webhook_signature as ws
-from dispatcher.api.auth import audit_staff, authenticate_staff, bearer
+from dispatcher.api.auth import DB_UNAVAILABLE, audit_staff, authenticate_staff, bearer
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.ratelimit import charge_bot
@@ -35,6 +39,8 @@ from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.groupchat.bots import BotConfig
 from dispatcher.record.edge import bot_calls
 from dispatcher.record.edge.intake import WebhookId
+
+log = logging.getLogger(__name__)
 
 PURGE_EVERY_S = 60.0
 # How long a claimed webhook-id (or platform delivery) is kept: until no timestamp it was
@@ -97,10 +103,18 @@ def replayed() -> HTTPException:
 
 
 async def _purge_now_and_then(deps: ApiDeps) -> None:
+    """Housekeeping: with PostgreSQL out of reach it is skipped (until the next turn), so the
+    route reads and classifies the message first and answers the outage as it must (a
+    life-threatening one with the call-now advice), not with this statement's error."""
     now = deps.wall()
     if now - deps.last_purge > PURGE_EVERY_S:
         deps.last_purge = now
-        await bot_calls.purge(await deps.pool(), REPLAY_CLAIMS_KEPT_S)
+        try:
+            await bot_calls.purge(await deps.pool(), REPLAY_CLAIMS_KEPT_S)
+        except DB_UNAVAILABLE as exc:
+            log.warning(
+                "webhook-id purge skipped: PostgreSQL out of reach (%s)", type(exc).__name__
+            )
 
 
 async def _claim_webhook_id(deps: ApiDeps, bot_id: str, webhook_id: str) -> None:
@@ -110,7 +124,21 @@ async def _claim_webhook_id(deps: ApiDeps, bot_id: str, webhook_id: str) -> None
 
 
 async def _release_webhook_id(deps: ApiDeps, bot_id: str, webhook_id: str) -> None:
-    await bot_calls.release_webhook_id(await deps.pool(), bot_id, webhook_id)
+    """Never raises for an outage: the refusal being answered (a 503) must reach the caller,
+    not this statement's error. The id then stays claimed until it is purged (a re-send of
+    that very delivery is 409 `replayed`; a bot's retry, newly signed, is served)."""
+    try:
+        await bot_calls.release_webhook_id(await deps.pool(), bot_id, webhook_id)
+    except DB_UNAVAILABLE as exc:
+        log.warning("webhook-id not released: PostgreSQL out of reach (%s)", type(exc).__name__)
+
+
+async def claim_deferred(deps: ApiDeps, deferred: DeferredClaim) -> None:
+    """A deferred webhook-id claimed by its route's own statement, once the route has read
+    and classified the message (`POST /v1/messages`): a replay is 409 before anything is
+    written or sent, and an outage is answered knowing whether the message is an emergency."""
+    await _claim_webhook_id(deps, deferred.webhook.bot_id, deferred.webhook.webhook_id)
+    deferred.claimed = True
 
 
 # Platform callbacks (dispatcher/api/platforms) claim their signed deliveries the same way.
@@ -181,7 +209,9 @@ def releases_webhook_id(exc: BaseException, deferred: DeferredClaim | None) -> b
     return server_side and (deferred is None or (deferred.claimed and not deferred.answered))
 
 
-def _bot_dependency(charge: bool) -> Callable[..., AsyncIterator[Caller]]:
+def _bot_dependency(
+    charge: bool, defer_claim: bool = False
+) -> Callable[..., AsyncIterator[Caller]]:
     async def dependency(
         request: Request,
         x_bot_id: str | None = Header(default=None, description="The calling bot's id"),
@@ -192,15 +222,16 @@ def _bot_dependency(charge: bool) -> Callable[..., AsyncIterator[Caller]]:
         ),
     ) -> AsyncIterator[Caller]:
         headers = (x_bot_id, webhook_id, webhook_timestamp, webhook_signature)
-        async with _bot_session(request, *headers, charge=charge) as caller:
+        async with _bot_session(request, *headers, defer_claim, charge) as caller:
             yield caller
 
     return dependency
 
 
 require_bot = _bot_dependency(charge=True)
-# The chat intake: its route charges the bot's rate limit after classifying (see above).
-require_intake_bot = _bot_dependency(charge=False)
+# The chat intake: its route charges the bot's rate limit after classifying (see above), and
+# claims the webhook-id then too (`claim_deferred`).
+require_intake_bot = _bot_dependency(charge=False, defer_claim=True)
 
 
 @asynccontextmanager

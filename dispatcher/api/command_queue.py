@@ -15,19 +15,22 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from dispatcher.api import idempotency, server_timing
+from dispatcher.api.auth import DB_RETRY_AFTER_S, DB_UNAVAILABLE
 from dispatcher.api.bot_auth import DeferredClaim, replayed
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.models import Accepted
+from dispatcher.api.ratelimit import with_advice
 from dispatcher.api.replies import emergency_for, merged_reply_text, reply_text
 from dispatcher.config.policies import policy_for
 from dispatcher.ops.api_metrics import observe_request_merged, observe_request_submitted
@@ -36,6 +39,7 @@ from dispatcher.sealing import keyring, seal_spec
 from schemas.commands import Command, CommandBody, SubmitRequest, new_command
 from schemas.plans import PLAN_SETS
 from schemas.requests import RequestSpec
+from schemas.vocab import EmergencyNumber
 
 MERGE_WINDOW_S = 15 * 60
 _REQUEST_NS = uuid.UUID("3b0f2f8e-5a43-4f0b-9a53-3f4f0d6f2a71")
@@ -80,6 +84,41 @@ async def send_json(deps: ApiDeps, community_id: str, command_json: str) -> None
             f"could not queue the command ({type(exc).__name__}); please retry",
             {"Retry-After": "2"},
         ) from exc
+
+
+def database_unavailable(exc: BaseException) -> HTTPException:
+    return fail(
+        503,
+        "database_unavailable",
+        f"the database is out of reach ({type(exc).__name__}): nothing was acknowledged; "
+        "please retry (the message id / Idempotency-Key keeps a retry from dispatching twice)",
+        {"Retry-After": DB_RETRY_AFTER_S},
+    )
+
+
+@contextmanager
+def outage_answers(
+    life_threatening: bool, advice: str | None, number: EmergencyNumber | None
+) -> Iterator[None]:
+    """PostgreSQL or Kafka out of reach while a message or request is taken in: 503 with a
+    reason (`database_unavailable`, `queue_unavailable`) and Retry-After, never a 2xx for
+    what is not durably stored. A life-threatening one's 503 carries the call-now reply to
+    post (`reply_text`, `advise_emergency_call`, `emergency_number`, as its 202 would):
+    never a bare refusal for a life-threatening message."""
+    try:
+        yield
+    except DB_UNAVAILABLE as exc:
+        refusal = database_unavailable(exc)
+        raise (with_advice(refusal, advice, number) if life_threatening else refusal) from exc
+    except HTTPException as exc:
+        if life_threatening and exc.status_code == 503 and not advises(exc):
+            raise with_advice(exc, advice, number) from exc
+        raise
+
+
+def advises(exc: HTTPException) -> bool:
+    """The refusal carries the call-now reply to post (`ratelimit.with_advice`)."""
+    return isinstance(exc.detail, dict) and "reply_text" in exc.detail
 
 
 async def send_command(deps: ApiDeps, body: CommandBody, community_id: str) -> str:
@@ -246,7 +285,25 @@ async def submit_once(
     """202 with `render(accepted)`; a retry with the same key gets the very same answer.
     `merge=False` (staff): a request made on purpose is never folded into another.
     `webhook`: the signed bot's webhook-id, claimed first in the same statement (its route
-    has written and sent nothing before)."""
+    has written and sent nothing before). PostgreSQL or Kafka out of reach: 503, with the
+    call-now reply for a life-threatening request (`outage_answers`)."""
+    with outage_answers(spec.is_life_threatening(), advice, spec.emergency()):
+        return await _submit_once(
+            request, spec, bot_id, idempotency_key, payload, advice, render, merge, webhook
+        )
+
+
+async def _submit_once(
+    request: Request,
+    spec: RequestSpec,
+    bot_id: str | None,
+    idempotency_key: str | None,
+    payload: Any,
+    advice: str | None,
+    render: Render,
+    merge: bool,
+    webhook: DeferredClaim | None,
+) -> Response:
     deps: ApiDeps = request.app.state.deps
     claim = None
     if idempotency_key is not None and bot_id is not None:

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from dispatcher.api.bot_auth import Caller, IntakeBotCaller, ensure_community
+from dispatcher.api.bot_auth import Caller, IntakeBotCaller, claim_deferred, ensure_community
 from dispatcher.api.chat_spec import spec_for_message
 from dispatcher.api.classifying import classify_off_loop
-from dispatcher.api.command_queue import request_id_for, submit_once
+from dispatcher.api.command_queue import outage_answers, request_id_for, submit_once
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.llm_classifier import refine_with_llm
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from dispatcher.classify import Classification
-    from dispatcher.groupchat.bots import BotConfig, MemberLink
+    from dispatcher.groupchat.bots import BotConfig, GroupPlace, MemberLink
     from schemas.requests import RequestSpec
 
 router = APIRouter(prefix="/v1/messages", tags=["bots"])
@@ -135,9 +135,31 @@ async def intake_chat_message(
     found = admission.found
     if admission.retry_after:
         raise over_allowance(found.advice, emergency_number(found), admission.retry_after)
+    with outage_answers(life_threatening(found), found.advice, emergency_number(found)):
+        if caller.deferred is not None and not caller.deferred.claimed:
+            # Read and classified before PostgreSQL is asked: with it out of reach, an
+            # emergency's 503 still carries the call-now advice. A replay: 409 here.
+            await claim_deferred(deps, caller.deferred)
+        return await _take_in(
+            request, bot, group, msg, found, idempotency_key, before_queue, not_a_request
+        )
+
+
+async def _take_in(
+    request: Request,
+    bot: BotConfig,
+    group: GroupPlace,
+    msg: ChatMessageIn,
+    found: Classification,
+    idempotency_key: str | None,
+    before_queue: Callable[[RequestSpec], Awaitable[None]] | None,
+    not_a_request: Callable[[Classification], Awaitable[JSONResponse | None]] | None,
+) -> JSONResponse:
+    """`intake_chat_message` once the message is admitted (and its webhook-id claimed)."""
+    deps: ApiDeps = request.app.state.deps
     if not life_threatening(found):
         charge_group(deps.limiter, bot, msg.group_id)
-    c = await refine_with_llm(request.app.state, deps.settings, msg.text, admission.found)
+    c = await refine_with_llm(request.app.state, deps.settings, msg.text, found)
     if not c.is_request:
         answer = await not_a_request(c) if not_a_request is not None else None
         if answer is not None:

@@ -19,25 +19,37 @@ this group is theirs to cancel: a report merged into a request another group rai
 co-report, which their "不用了" withdraws (their group stops following it) and never
 cancels, and a sender the platform does not name cancels nothing.
 Answers are 200 (platforms retry anything else), and the group gets its reply through the
-group-reply loop.
+group-reply loop. With PostgreSQL or Kafka out of reach the answer is 503 (nothing is
+acknowledged that is not stored: the platform re-sends it), and the group of a
+life-threatening message is told to call the number at once all the same (the post recorded
+first where PostgreSQL can record it, else sent straight to the group).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from dispatcher.api import idempotency
+from dispatcher.api.auth import DB_UNAVAILABLE
 from dispatcher.api.bot_auth import Caller, claim_webhook_id, release_webhook_id
-from dispatcher.api.command_queue import request_id_for, send_command
+from dispatcher.api.command_queue import advises, outage_answers, request_id_for, send_command
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
-from dispatcher.api.messages import Admission, admit, emergency_number, intake_chat_message
+from dispatcher.api.messages import (
+    Admission,
+    admit,
+    emergency_number,
+    intake_chat_message,
+    life_threatening,
+)
 from dispatcher.api.models import ChatMessageIn, MessageOut
 from dispatcher.api.platforms import ADAPTERS
 from dispatcher.api.platforms.base import (
@@ -57,6 +69,8 @@ from dispatcher.record.edge.group_threads import Thread
 from schemas.commands import CancelRequest
 from schemas.requests import RequestSpec
 from schemas.vocab import Party
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/platforms", tags=["platforms"])
 
@@ -111,15 +125,24 @@ async def _callback(request: Request, platform: str, bot_id: str) -> Response:
     admitted = await _admitted(deps, bot, inbound)
     if isinstance(admitted, Response):
         return admitted
-    await claim_webhook_id(deps, bot.bot_id, inbound.replay_key)
+    found = admitted.found
+    claimed = False
     try:
-        if admitted.retry_after:
-            return await _advice_only(request, bot, inbound, admitted)
-        return await _message(request, deps, bot, inbound, admitted)
-    except BaseException:
-        # Nothing was accepted for this delivery (a 429 from the group's limit, a 503, a
-        # crash): the platform re-sends it unchanged, and that re-send must be read.
-        await release_webhook_id(deps, bot.bot_id, inbound.replay_key)
+        with outage_answers(life_threatening(found), found.advice, emergency_number(found)):
+            await claim_webhook_id(deps, bot.bot_id, inbound.replay_key)
+            claimed = True
+            if admitted.retry_after:
+                return await _advice_only(request, bot, inbound, admitted)
+            return await _message(request, deps, bot, inbound, admitted)
+    except BaseException as exc:
+        if claimed:
+            # Nothing was accepted for this delivery (a 429 from the group's limit, a 503, a
+            # crash): the platform re-sends it unchanged, and that re-send must be read.
+            await release_webhook_id(deps, bot.bot_id, inbound.replay_key)
+        if isinstance(exc, HTTPException) and exc.status_code == 503 and advises(exc):
+            # PostgreSQL or Kafka out of reach: the 503 makes the platform re-send it (it is
+            # dispatched once we are back), and the group hears "call 120 now" at once.
+            await _tell_unrecorded(request, bot, inbound, str(exc.detail["reply_text"]))
         raise
 
 
@@ -169,6 +192,47 @@ async def _advice_only(
         urgency=found.urgency,
     )
     return JSONResponse(out.model_dump(mode="json"))
+
+
+# Unrecorded advice this process posted straight to a group (PostgreSQL out of reach): a
+# platform's re-sends of the same message during the outage are not told again.
+_TOLD_UNRECORDED: OrderedDict[str, None] = OrderedDict()
+TOLD_UNRECORDED_KEPT = 1000
+
+
+async def _tell_unrecorded(
+    request: Request, bot: BotConfig, inbound: InboundMessage, text: str
+) -> None:
+    """The call-now reply of a life-threatening message we could not take in. Recorded
+    first, as every group post is, where PostgreSQL can record it (Kafka down): once per
+    platform message, and under its own key, so the reply to the request once it is taken in
+    is still posted. With PostgreSQL out of reach it goes straight to the group (nothing can
+    record it), once per message in this process."""
+    try:
+        await _tell(request.app.state.group_replies, bot, inbound, text)
+    except Exception as exc:  # the 503 still goes out (the caller's advice is in it)
+        log.error("call-now advice not posted to the group (%s)", type(exc).__name__)
+
+
+async def _tell(replies: Any, bot: BotConfig, inbound: InboundMessage, text: str) -> None:
+    thread = _thread(bot, inbound, request_id_for(bot.bot_id, inbound.group_id, inbound.message_id))
+    key = f"{inbound.message_id}:unrecorded"
+    try:
+        await replies.immediate(thread, text, key)
+        return
+    except DB_UNAVAILABLE as exc:
+        log.warning(
+            "call-now advice sent unrecorded: PostgreSQL out of reach (%s)", type(exc).__name__
+        )
+    told = f"{bot.bot_id}:{inbound.group_id}:{key}"
+    if told in _TOLD_UNRECORDED:
+        return
+    # GroupReplies records before it sends; its sender is the one way to a group without
+    # PostgreSQL (dispatcher/groupchat/sender.py).
+    if await replies._sender.send(thread, text, told):
+        _TOLD_UNRECORDED[told] = None
+        while len(_TOLD_UNRECORDED) > TOLD_UNRECORDED_KEPT:
+            _TOLD_UNRECORDED.popitem(last=False)
 
 
 def _chat_message(inbound: InboundMessage) -> ChatMessageIn:
