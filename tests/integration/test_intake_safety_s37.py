@@ -1,4 +1,5 @@
-"""Session 37, audit bug 3: the intake while PostgreSQL or Kafka is out of reach.
+"""Session 37, audit bugs 3 and 5: the intake while PostgreSQL or Kafka is out of reach, and a
+platform's text that PostgreSQL cannot hold.
 
 Before: with PostgreSQL down, `POST /v1/messages`, `POST /v1/requests` and a DingTalk callback
 answered a bare 500 (the connection error was never mapped; `/v1/messages` claimed its
@@ -9,6 +10,10 @@ acknowledged that is not durably stored), and for a life-threatening message or 
 503 carries the call-now reply (`reply_text`, `advise_emergency_call`, `emergency_number`, as
 a 202 does); a platform's group is told it at once (recorded first while PostgreSQL is up,
 posted straight to the group while it is not).
+
+Bug 5: a platform message whose text held a NUL or a lone surrogate (half an emoji) was refused
+400 before it was classified, on every re-send (the platform cannot correct it), so an
+emergency in it was never seen; now those become U+FFFD and the message is read.
 
 The outages are real and local to one in-process API: its PostgreSQL DSN or Kafka bootstrap
 names a loopback port nothing listens on (the shared stack keeps running for the others).
@@ -181,3 +186,30 @@ async def test_a_platform_group_is_told_to_call_120_at_once(
         advised(refused(await dingtalk(c, hook, EMERGENCY, "msg-second"), reason))
         await eventually(lambda: hook.heard(2), timeout=30, what="the second emergency told")
     assert len(hook.said) == 2, hook.said
+
+
+@pytest.mark.parametrize("unstorable", ["\ud83d", "\x00"])
+async def test_a_platform_emergency_with_unstorable_text_is_read(
+    stack: LocalStack, hook: Hook, unstorable: str
+) -> None:
+    """Audit bug 5: half an emoji (a lone surrogate) or a NUL in a platform's text was refused
+    400 before it was classified, on every re-send: the emergency in it was never seen. The
+    platform cannot correct it; it is read with U+FFFD in its place."""
+    doc = json.loads(
+        pc.dingtalk_body(
+            EMERGENCY + "X", uuid.uuid4().hex, conversation=GROUP, session_webhook=hook.url
+        )
+    )
+    doc["text"]["content"] = doc["text"]["content"].replace("X", unstorable)
+    doc["senderNick"] = "住户" + unstorable
+    cb = pc.dingtalk_callback(
+        json.dumps(doc, ensure_ascii=True).encode()
+    )  # "\ud83d" as JSON has it
+    async with api(stack, hook) as c:
+        r = await c.post("/v1/platforms/dingtalk/out-dt", headers=cb.headers, content=cb.body)
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        assert answer["is_request"] and answer["advise_emergency_call"], answer
+        assert answer["emergency_number"] == "120" and answer["request_id"], answer
+        await eventually(hook.heard, timeout=30, what="the group to be told")
+    assert "120" in hook.said[0], hook.said

@@ -22,7 +22,8 @@ Answers are 200 (platforms retry anything else), and the group gets its reply th
 group-reply loop. With PostgreSQL or Kafka out of reach the answer is 503 (nothing is
 acknowledged that is not stored: the platform re-sends it), and the group of a
 life-threatening message is told to call the number at once all the same (the post recorded
-first where PostgreSQL can record it, else sent straight to the group).
+first where PostgreSQL can record it, else sent straight to the group). A text's NUL or lone
+surrogate becomes U+FFFD: the platform cannot correct it, so it is read, never refused.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
 from schemas.commands import CancelRequest
 from schemas.requests import RequestSpec
+from schemas.text import UNSTORABLE
 from schemas.vocab import Party
 
 log = logging.getLogger(__name__)
@@ -235,13 +237,25 @@ async def _tell(replies: Any, bot: BotConfig, inbound: InboundMessage, text: str
             _TOLD_UNRECORDED.popitem(last=False)
 
 
+def _storable(text: str) -> str:
+    """A platform's text, which no bot can correct before a re-send: what PostgreSQL and Kafka
+    cannot hold (NUL, a lone surrogate: half an emoji the platform cut) becomes U+FFFD, so
+    the message is still read (an emergency in it too), never refused 400 on every re-send.
+    (A bot's own `POST /v1/messages` is refused 422 instead: it can fix its input.)"""
+    return UNSTORABLE.sub("\ufffd", text)
+
+
 def _chat_message(inbound: InboundMessage) -> ChatMessageIn:
+    name = _name(inbound.sender_name)
     try:
         return ChatMessageIn(
             group_id=inbound.group_id,
             message_id=inbound.message_id,
-            sender={"id": inbound.sender_id or "unknown", "name": _name(inbound.sender_name)},
-            text=inbound.text[:TEXT_MAX] or " ",
+            sender={
+                "id": inbound.sender_id or "unknown",
+                "name": _storable(name) if name else None,
+            },
+            text=_storable(inbound.text[:TEXT_MAX]) or " ",
         )
     except ValidationError as exc:
         fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
