@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,11 +106,25 @@ def emergency_wait(limiter: RateLimiter, bot: BotConfig, route: str) -> int:
     return max(1, math.ceil(wait))
 
 
+# The classifier's advice promises help on its way ("邻居们正在赶来", "…正在帮忙寻找"): said
+# where nobody was dispatched, it would have the requester wait for neighbours not coming.
+_NEIGHBOURS_COMING = re.compile("(，?)邻居们也?正在(?:赶来(?:帮忙)?|帮忙寻找)([，。！]?)")
+
+
+def _not_coming(found: re.Match[str]) -> str:
+    if found.group(1):  # "…注意保暖，邻居们正在赶来。": the sentence ends where it did
+        return found.group(2) or "。"
+    return ""  # "…120急救电话！邻居们正在赶来，请保持…": the clause and its comma go
+
+
 def over_allowance_reply(advice: str | None, number: EmergencyNumber | None = None) -> str:
     """What the requester hears when nobody could be dispatched: call the number now (the
-    classifier's advice, else the request's number, else all three)."""
+    classifier's advice without its "neighbours are coming", else the request's number,
+    else all three)."""
     if advice:
-        first = advice
+        first = _NEIGHBOURS_COMING.sub(_not_coming, advice).strip()
+        if not first.endswith(("。", "！")):
+            first += "。"
     elif number is not None:
         first = f"情况危急请立即拨打{number.value}！"
     else:

@@ -146,6 +146,7 @@ def advised(detail: dict[str, Any]) -> None:
     assert detail["advise_emergency_call"] is True, detail
     assert detail["emergency_number"] == "120", detail
     assert "120" in detail["reply_text"], detail
+    assert "正在赶来" not in detail["reply_text"], detail  # nobody was dispatched
 
 
 @pytest.mark.parametrize(
