@@ -2,6 +2,10 @@
 
 Thin: decode, call the core, emit, store. Nothing escapes it: a command that cannot be
 decoded or processed is dead-lettered with its reason and position, and consumption goes on.
+Only what can never succeed is dead-lettered (a command the core refuses, an event record too
+large for the topic, an event that cannot be encoded): a send Kafka may yet take (the broker
+away, a leader moving, the producer stopping) is tried again, then the worker exits (75) with
+the command unacknowledged, so it is read again, as for a table write (`_store_all`).
 
 The commands already waiting when the agent is free are handled as one group
 (streams/command_groups.py): each is decided on the state its predecessors left (decided, then
@@ -22,8 +26,15 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
+from aiokafka.errors import (
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
+from faust.exceptions import NotReady, ProducerSendError
 from pydantic import ValidationError
 
 from dispatcher.core import Decision, decide
@@ -57,6 +68,11 @@ from streams.state_store import (
 log = logging.getLogger(__name__)
 
 STORE_ATTEMPTS = 60  # × 0.5 s
+# Between the sends of a command's events that Kafka may yet take; then exit (EXIT_REPLAY).
+# Each failed send has already waited out aiokafka's own retries (up to Faust's
+# producer_request_timeout, 20 min, when the broker is away).
+SEND_RETRY_DELAYS_S = (0.5, 1.0, 2.0)
+EXIT_REPLAY = 75  # EX_TEMPFAIL: the supervisor restarts the worker; the command is read again
 PRUNE_EVERY_S = 60.0
 GROUP_LOG_EVERY_S = 10.0
 LEASE_POLL_S = 0.05
@@ -64,6 +80,37 @@ LEASE_POLL_S = 0.05
 
 class _NotEmitted(Exception):
     """A group's events could not all be emitted."""
+
+
+# The record itself refused: sent again, it is refused again.
+_RECORD_REFUSED = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
+# Kafka's or the producer's: not the command's (aiokafka's KafkaTimeoutError is not
+# `retriable`, nor is a refused authorization: both pass once the broker or its settings do).
+_KAFKA_FAILURE = (KafkaError, NotReady, ProducerSendError, ConnectionError, TimeoutError)
+
+
+def send_may_pass(exc: BaseException) -> bool:
+    """Whether a command failed on Kafka, not on itself: any error of Kafka or of the
+    producer, along `exc`'s causes (Faust raises ProducerSendError from aiokafka's; a group
+    `_NotEmitted` from the send's), but a record too large. Such a command is never
+    dead-lettered: it is sent again, or read again after a restart. Anything else (the core
+    refusing the command, an event that cannot be encoded) fails the same way every time."""
+    kafka = False
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, _RECORD_REFUSED):
+            return False
+        kafka = kafka or isinstance(cause, _KAFKA_FAILURE)
+        cause = cause.__cause__
+    return kafka
+
+
+def exit_to_replay(what: str) -> NoReturn:
+    """Stop the worker before its current commands are acknowledged: the supervisor restarts
+    it and they are read again from the committed offset."""
+    log.critical("%s: exiting so the command is replayed", what)
+    logging.shutdown()
+    os._exit(EXIT_REPLAY)
 
 
 class _LetGo(Exception):
@@ -143,7 +190,8 @@ class DispatchAgent:
         except _NotEmitted:
             # The state in memory is ahead of what Kafka has: read it again from the tables
             # (which hold none of this group) and take the commands one at a time, each
-            # failure then dead-lettered alone.
+            # failure then handled alone: a record too large dead-lettered, a send Kafka may
+            # yet take tried again, then the worker stopped with the group unacknowledged.
             log.warning("a group of %d commands was not emitted: one at a time", len(todo))
             self.rt.reload_state()
             for t in taken:
@@ -180,9 +228,7 @@ class DispatchAgent:
         if self.rt.state is not state:
             # Cannot happen while our records are unacknowledged (a rebalance waits for
             # them); should it, the decisions above are in the tables but not in memory.
-            log.critical("the state was rebuilt during a group: exiting to be restarted")
-            logging.shutdown()
-            os._exit(75)
+            exit_to_replay("the state was rebuilt during a group")
         for t in todo:
             if t.failure is not None:
                 set_current_event(t.event)
@@ -212,17 +258,39 @@ class DispatchAgent:
         await self._one(event, command)
 
     async def _one(self, event: Any, command: Command) -> None:
-        """One command, decided, emitted and stored on its own."""
-        try:
-            done = await self._dispatch(command, event.message.partition)
-        except _LetGo:
-            raise
-        except Exception as exc:  # never let one command stop the partition
-            log.exception("command %s failed", command.command_id)
-            await self.sink.send(event, short(exc), "process")
-            done = True
-        if done:
-            self._trace(event, command)
+        """One command, decided, emitted and stored on its own. A failure on the command
+        itself is dead-lettered; one on Kafka (`send_may_pass`) never is: the command is
+        taken again (its events have the same ids, which their readers dedupe), and after
+        the last retry the worker exits, the command unacknowledged, to read it again."""
+        for attempt, delay in enumerate((*SEND_RETRY_DELAYS_S, None), start=1):
+            try:
+                done = await self._dispatch(command, event.message.partition)
+            except _LetGo:
+                raise
+            except Exception as exc:  # never let one command stop the partition
+                if not send_may_pass(exc):
+                    log.exception("command %s failed", command.command_id)
+                    await self.sink.send(event, short(exc), "process")
+                    self._trace(event, command)
+                    return
+                # The state is back to the tables (`_dispatch`): decided again from there.
+                if delay is None:
+                    exit_to_replay(
+                        f"the events of command {command.command_id} were not sent after "
+                        f"{attempt} attempts ({short(exc)})"
+                    )
+                log.warning(
+                    "the events of command %s were not sent (%s): attempt %d, again in %.1f s",
+                    command.command_id,
+                    short(exc),
+                    attempt,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            if done:
+                self._trace(event, command)
+            return
 
     async def _decode(self, event: Any) -> Command | None:
         """The command of `event`, or None once it is dead-lettered as undecodable."""
@@ -474,11 +542,12 @@ class DispatchAgent:
         Each batch has its own acknowledgement: when one fails, records of later commands
         may be acknowledged already, and the group is then decided again one command at a
         time. That yields the same events, ids and content, as long as every command is
-        emitted again: assumed here is that a send failure does not last (aiokafka retries
-        what it can; a record is split below the topic's max.message.bytes, which
-        streams/record_limit.py checks at start-up). A failure that lasts dead-letters its
-        command, and the later commands' events already out were decided with it applied:
-        the tables then hold other content under their ids. `handed` gets the events as
+        emitted again: a send that fails on Kafka is tried again, then the worker stops
+        before any of the group is acknowledged (`_one`). Only a record too large for the
+        topic dead-letters its command (a record is split below the topic's
+        max.message.bytes, which streams/record_limit.py checks at start-up), and the later
+        commands' events already out were then decided with it applied: the tables then
+        hold other content under their ids. `handed` gets the events as
         their records carry them, in order, each with its command's partition (its
         record's: the same number)."""
         rt = self.rt
@@ -551,8 +620,7 @@ class DispatchAgent:
             except Exception as exc:
                 log.warning("table write failed (%s), retry %d", type(exc).__name__, attempt)
                 await asyncio.sleep(0.5)
-        log.critical("table writes keep failing: exiting so the command is replayed")
-        os._exit(75)
+        exit_to_replay("table writes keep failing")
 
     async def _store_helper(self, partition: int, hid: str, helper: HelperState) -> int:
         """The helper's record, after its profile's when that changed since it was stored
