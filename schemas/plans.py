@@ -124,7 +124,9 @@ def _plan(
 # still ends with staff on duty and the group (the whistle): a request nobody answered, or
 # one from a community with no fitting helper, must reach a person, never expire unseen
 # (one reopened late, when the rungs left no longer fit its lifetime, climbs to the whistle
-# at once: `dispatcher/core/ladder.py` `climb_if_late`).
+# at once: `dispatcher/core/ladder.py` `climb_if_late`; one whose end passed before its
+# whistle, a deadline decided late after an outage, climbs to it then and ends only after
+# the whistle's wait: `whistle_at_the_end`).
 DEFAULT_PLANS: dict[Urgency, EscalationPlan] = {
     Urgency.CRITICAL: _plan(
         Urgency.CRITICAL,

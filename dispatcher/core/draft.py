@@ -51,6 +51,9 @@ class RequestDraft:
     assignments: list[AssignmentRecord]
     whistle_blown: bool
     needs: tuple[SkillNeed, ...]
+    # When the request ends (`RequestState.ends_at`): moved only by a whistle blown at or
+    # after it, a deadline decided late (`ladder._whistle_rung`).
+    ends_at: datetime
     closed_at: datetime | None = None
     closed_by: Party | None = None
     referred_to: ReferralTarget | None = None
@@ -77,6 +80,7 @@ class RequestDraft:
             assignments=list(r.assignments),
             whistle_blown=r.whistle_blown,
             needs=_needs_of(r.spec),
+            ends_at=r.ends_at,
             closed_at=r.closed_at,
             closed_by=r.closed_by,
             referred_to=r.referred_to,
@@ -178,7 +182,7 @@ class RequestDraft:
         next_deadline: datetime | None = None
         deadline_step: int | None = None
         if not self.terminal:
-            due = [self.base.ends_at]
+            due = [self.ends_at]
             step_due = self.step_deadline()
             if step_due is not None:
                 due.append(step_due)
@@ -192,6 +196,7 @@ class RequestDraft:
         return updated(
             self.base,
             status=self.status,
+            ends_at=self.ends_at,
             step=self.step,
             step_started_at=self.step_started_at,
             next_deadline=next_deadline,

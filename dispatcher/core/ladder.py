@@ -193,6 +193,12 @@ def _whistle_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
     staff = fx.state.index.staff_on_duty(d.ctx, rung.wave_size, d.offered_helpers())
     sent = send_offers(fx, d, staff, whistle=True)
     d.whistle_blown = True
+    if fx.now >= d.ends_at:
+        # Blown at or after the end (decided late, after an outage): staff and the group get
+        # the whistle's wait, and the rungs after it theirs, as on time, before the request
+        # ends; once, the whistle has blown. Not `climb_if_late`'s whistle with time left,
+        # which gets what is left of the lifetime.
+        d.ends_at = fx.now + timedelta(seconds=sum(s.wait_s for s in d.plan.steps[d.step :]))
     fx.emit(
         WhistleBlown(
             step=d.step,
@@ -270,6 +276,12 @@ def climb_if_late(fx: Effects, d: RequestDraft) -> None:
     from its start, and every later one's) no longer fit before the end of the lifetime,
     climb on, each rung's wave sent as usual, up to the whistle at the latest: staff and
     the group hear of it with as much of the lifetime as is left."""
+    _climb_to_whistle(fx, d, only_if_late=True)
+
+
+def _climb_to_whistle(fx: Effects, d: RequestDraft, *, only_if_late: bool) -> None:
+    """Climb rung by rung up to the whistle; `only_if_late`: while the rungs left no longer
+    fit before the end."""
     whistle = whistle_step(d.plan)
     while (
         whistle is not None
@@ -277,9 +289,35 @@ def climb_if_late(fx: Effects, d: RequestDraft) -> None:
         and not d.whistle_blown
         and not d.held
         and d.status is RequestStatus.OPEN
-        and _ladder_left_ends(d) > d.base.ends_at
+        and (not only_if_late or _ladder_left_ends(d) > d.ends_at)
     ):
         _climb(fx, d)
+
+
+def ends_unseen(d: RequestDraft) -> bool:
+    """Ending now, the request would expire without its plan's whistle: open, nobody
+    assigned (with someone assigned it closes as resolved), the whistle not blown yet."""
+    whistle = whistle_step(d.plan)
+    return (
+        whistle is not None
+        and d.step <= whistle
+        and not d.whistle_blown
+        and d.status is RequestStatus.OPEN
+        and not d.active_assignments()
+    )
+
+
+def whistle_at_the_end(fx: Effects, d: RequestDraft) -> None:
+    """The end of the lifetime came before the whistle (`ends_unseen`): a deadline decided
+    late, after the end (a command decided before the timer caught up after an outage moves
+    the overdue deadline to its own time). Instead of expiring unseen, climb to the whistle
+    now, each rung's wave sent as `climb_if_late` sends it; the whistle blown after the end
+    moves the end (`_whistle_rung`). A held request is released first
+    (`request_commands.deadline`). Not `climb_if_late`: the current rung's overdue wait
+    counts from its start, which may well fit before the end that has passed."""
+    _climb_to_whistle(fx, d, only_if_late=False)
+    if not d.whistle_blown:  # no rung left before the whistle to climb: not expected
+        end_of_lifetime(fx, d)
 
 
 def whistle_step(plan: EscalationPlan) -> int | None:

@@ -18,6 +18,7 @@ from dispatcher.core.ladder import (
     close,
     current_offer_ring,
     end_of_lifetime,
+    ends_unseen,
     expire_due_offers,
     lost_needs,
     offer_wave,
@@ -25,6 +26,7 @@ from dispatcher.core.ladder import (
     run_step,
     stand_down,
     top_up,
+    whistle_at_the_end,
 )
 from dispatcher.core.load import accepted, declined, no_answer, withdrew
 from dispatcher.core.team_members import assign_members, check_members, team_count
@@ -402,7 +404,14 @@ def deadline(fx: Effects, d: RequestDraft, body: FireDeadline) -> RequestDraft |
         # Held: only a staff action (a team called) can have made offers; they expire.
         return d if expire_due_offers(fx, d) else None
     lost = expire_due_offers(fx, d)
-    if fx.now >= d.base.ends_at:
+    if fx.now >= d.ends_at:
+        if ends_unseen(d):
+            # Never expired unseen by staff: decided after its end with the whistle not
+            # blown (a late deadline), it climbs to the whistle now and ends after its wait.
+            if d.held:
+                release(fx, d)
+            whistle_at_the_end(fx, d)
+            return d
         # Before any release: a request a called team filled while held is never
         # released (a filled request has no rung to wait for) and ends here.
         end_of_lifetime(fx, d)
