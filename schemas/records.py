@@ -87,7 +87,9 @@ class RequestState(Wire):
     plan: EscalationPlan  # snapshot taken at submission
     status: RequestStatus = RequestStatus.OPEN
     created_at: UtcDatetime
-    ends_at: UtcDatetime  # created_at + plan.lifetime_s: terminal by then
+    # created_at (or the quiet-hours release) + plan.lifetime_s, moved later once the
+    # whistle blows too late for its own wait: terminal by then.
+    ends_at: UtcDatetime
     step: int = 0  # index into plan.steps; len(plan.steps) once the ladder is exhausted
     step_started_at: UtcDatetime
     # The timer turns this into FireDeadline(step=deadline_step); None when terminal.

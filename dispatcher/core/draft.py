@@ -51,8 +51,8 @@ class RequestDraft:
     assignments: list[AssignmentRecord]
     whistle_blown: bool
     needs: tuple[SkillNeed, ...]
-    # When the request ends (`RequestState.ends_at`): moved only by a whistle blown at or
-    # after it, a deadline decided late (`ladder._whistle_rung`).
+    # When the request ends (`RequestState.ends_at`): moved only later, by a whistle blown
+    # too late for its own wait (`ladder._whistle_rung`).
     ends_at: datetime
     closed_at: datetime | None = None
     closed_by: Party | None = None

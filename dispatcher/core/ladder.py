@@ -193,12 +193,13 @@ def _whistle_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
     staff = fx.state.index.staff_on_duty(d.ctx, rung.wave_size, d.offered_helpers())
     sent = send_offers(fx, d, staff, whistle=True)
     d.whistle_blown = True
-    if fx.now >= d.ends_at:
-        # Blown at or after the end (decided late, after an outage): staff and the group get
-        # the whistle's wait, and the rungs after it theirs, as on time, before the request
-        # ends; once, the whistle has blown. Not `climb_if_late`'s whistle with time left,
-        # which gets what is left of the lifetime.
-        d.ends_at = fx.now + timedelta(seconds=sum(s.wait_s for s in d.plan.steps[d.step :]))
+    # Staff and the group get the whistle's wait, and the rungs after it theirs, however late
+    # it blows (decided after an outage, a slot reopened near the end, a hold released late):
+    # a whistle with a minute of the lifetime left reaches staff too late to act. On time the
+    # plan's waits fit the lifetime and the end stays; it only ever moves later.
+    ends_at = fx.now + timedelta(seconds=sum(s.wait_s for s in d.plan.steps[d.step :]))
+    if ends_at > d.ends_at:
+        d.ends_at = ends_at
     fx.emit(
         WhistleBlown(
             step=d.step,
@@ -275,7 +276,8 @@ def climb_if_late(fx: Effects, d: RequestDraft) -> None:
     ladder afresh, a timer may fire late. So while the rungs left (the current one's wait
     from its start, and every later one's) no longer fit before the end of the lifetime,
     climb on, each rung's wave sent as usual, up to the whistle at the latest: staff and
-    the group hear of it with as much of the lifetime as is left."""
+    the group hear of it with the whistle's own wait, the end moved later if need be
+    (`_whistle_rung`)."""
     _climb_to_whistle(fx, d, only_if_late=True)
 
 

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dispatcher.core import DispatchState
+from dispatcher.core.ladder import whistle_step
 from schemas.commands import AcceptOffer, WithdrawHelper
 from schemas.plans import DEFAULT_PLANS, PLAN_SETS
 from schemas.records import OfferStatus, RequestStatus
@@ -49,13 +50,19 @@ def test_a_low_request_withdrawn_late_reaches_staff_before_it_expires() -> None:
     w = _community()
     w.submit(urgency=Urgency.LOW)
     w.accept(w.request().offers[0].helper_id)
-    w.now = T0 + timedelta(days=2, hours=15)  # 9 h left; the compound and community wait 28 h
+    first_end = w.request().ends_at
+    w.now = blown_at = first_end - timedelta(hours=9)  # the compound and community wait 28 h
     d = w.run(WithdrawHelper(request_id="req-1", helper_id=w.request().assignments[0].helper_id))
     assert w.of_type("whistle_blown", d), "the whistle goes out on the withdrawal"
     _run_out(w)
     r = w.request()
     assert r.status is RequestStatus.EXPIRED
     assert r.whistle_blown and _staff_offered(w)
+    # Staff get the whistle's own wait (and the rungs after it theirs), not the 9 h left of
+    # the lifetime (session 37: a whistle with a minute left reached staff too late to act).
+    wait = timedelta(seconds=sum(s.wait_s for s in r.plan.steps[whistle_step(r.plan) :]))
+    assert wait > first_end - blown_at
+    assert r.ends_at == r.closed_at == blown_at + wait
 
 
 def test_a_withdrawal_with_time_left_still_waits_the_rung() -> None:
