@@ -3,20 +3,24 @@
 Bot requests carry `X-Bot-Id` (which credential to check; it is not trusted by itself)
 and the three Standard Webhooks headers. Order: signature and freshness (cheap, no I/O),
 then the bot's rate limit, then the webhook-id replay check in PostgreSQL. The intake routes
-(`POST /v1/messages`, `/v1/requests`) charge the rate limit themselves after classifying,
-so an emergency never waits behind chatter, and claim the webhook-id themselves after that
-too, so that with PostgreSQL out of reach a life-threatening message is still answered with
-the call-now advice (503 carrying it), never an error before it was read. Submitting a help
+(`POST /v1/messages`, `/v1/requests`) classify first, so that with PostgreSQL out of reach a
+life-threatening message is still answered with the call-now advice (503 carrying it), never
+an error before it was read; and charge the rate limit themselves, so an emergency never
+waits behind chatter: a chat message, or a life-threatening request, once its webhook-id is
+claimed (a replay is 409 and charged nothing: replaying one captured emergency cannot spend
+the bot's emergency allowance; a 429 then gives the id back). Submitting a help
 request (`submitting_caller`) claims it in the route's one intake statement
-(`intake.submit`), before it writes anything else: one round trip fewer; a chat message
+(`intake.submit`), before it writes anything else: one round trip fewer (a life-threatening
+one in a statement of its own, before it is charged); a chat message
 (`claim_deferred`) once it is classified, before anything is written or sent. Either way a
 replay is still refused before anything is stored or sent.
 
 Replays: a webhook-id is accepted once per bot (409 `replayed` afterwards). A bot that
 retries must send a new webhook-id and timestamp; its message id or Idempotency-Key makes
 the retry safe (the stored answer comes back, nothing is dispatched twice). A webhook-id
-whose request failed on our side (5xx) is released again, so a platform that re-sends the
-very same signed message after our outage is not locked out.
+whose request failed on our side (5xx) or was refused by a rate limit after its claim (429)
+is released again, so a platform that re-sends the very same signed message after our outage
+is not locked out.
 """
 
 from __future__ import annotations
@@ -189,7 +193,7 @@ async def _bot_session(
     """A signed bot request. The webhook-id is released again if we fail with a 5xx (a
     deferred one only once its route claimed it). `charge=False`: the intake routes charge
     the bot's rate limit themselves once the classifier has read the message (an emergency
-    never waits behind chatter: `messages.admit`, `requests.charge_bot`)."""
+    never waits behind chatter: `messages.charge`, `requests.charge_caller`)."""
     bot, deferred = await _authenticate_bot(
         request, bot_id, webhook_id, timestamp, signature, defer_claim, charge
     )
@@ -202,11 +206,14 @@ async def _bot_session(
 
 
 def releases_webhook_id(exc: BaseException, deferred: DeferredClaim | None) -> bool:
-    """A failure on our side (5xx, or no HTTP answer at all) gives the webhook-id back so the
-    platform's re-send is served, but only an id this request holds: a deferred one its
-    statement has not claimed may belong to the earlier delivery this one replays."""
-    server_side = not isinstance(exc, HTTPException) or exc.status_code >= 500
-    return server_side and (deferred is None or (deferred.claimed and not deferred.answered))
+    """A failure on our side (5xx, or no HTTP answer at all) or a rate limit's 429 (nothing
+    was accepted: `POST /v1/messages` charges once its id is claimed, so that a replay is
+    refused before it is charged) gives the webhook-id back so the re-send is served, but
+    only an id this request holds: a deferred one its statement has not claimed may belong
+    to the earlier delivery this one replays."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    not_taken = status == 429 or status >= 500
+    return not_taken and (deferred is None or (deferred.claimed and not deferred.answered))
 
 
 def _bot_dependency(

@@ -187,9 +187,12 @@ async def _record(
     fresh_json = as_json(fresh_body)
     answer_json = fresh_json if claim is not None else None
     server_timing.mark("prepare")
+    # Claimed already (a life-threatening request claims it before it is charged:
+    # `requests.charge_caller`): not again here, or it would read as its own replay.
+    claiming = webhook.webhook if webhook is not None and not webhook.claimed else None
     submitted = await intake.submit(
         deps.intake_db,
-        webhook=webhook.webhook if webhook else None,
+        webhook=claiming,
         bot_id=bot_id,
         key=claim.key if claim else None,
         fingerprint=claim.fingerprint if claim else None,

@@ -52,7 +52,8 @@ async def post_message(
     """A chat message as the bot saw it. 202 with the request id and a reply to post when it
     is a help request (queued with acks=all before answering); 200 `is_request: false`
     otherwise. Life-threatening: the reply says to call 120/119/110 first. Rate limits are
-    charged once the message is classified: an emergency never waits behind chatter (and
+    charged once the message is classified and its webhook-id claimed (a replay is 409,
+    charged nothing): an emergency never waits behind chatter (and
     beyond the bot's emergency allowance gets 429 `emergency_rate_limited` carrying the
     call-now `reply_text` to post)."""
     return await intake_chat_message(request, caller, msg, idempotency_key)
@@ -84,11 +85,17 @@ def _said(found: Classification) -> bool | None:
     return True if found.advise_emergency_call else None
 
 
-async def admit(deps: ApiDeps, bot: BotConfig, text: str, route: str) -> Admission:
-    """Classify first, then charge: an ordinary message the bot's bucket (429 when over), a
-    life-threatening one the bot's emergency allowance only, so chatter in any group can
-    never refuse an emergency."""
-    found = await classify_off_loop(text, deps.settings.classify_timeout_seconds)
+async def classify(deps: ApiDeps, text: str) -> Classification:
+    """By the rules, locally (no PostgreSQL, nothing charged): the first step, so that an
+    outage is answered knowing whether the message is an emergency."""
+    return await classify_off_loop(text, deps.settings.classify_timeout_seconds)
+
+
+def charge(deps: ApiDeps, bot: BotConfig, found: Classification, route: str) -> Admission:
+    """Once its delivery is claimed (a replay was refused 409 before, charged nothing): an
+    ordinary message the bot's bucket (429 when over), a life-threatening one the bot's
+    emergency allowance only, so chatter in any group can never refuse an emergency, and
+    replaying one captured emergency can never spend that allowance."""
     if not life_threatening(found):
         charge_bot(deps.limiter, bot)
         return Admission(found)
@@ -122,7 +129,8 @@ async def intake_chat_message(
     message is a request, before it is queued (platforms record the reply thread);
     `not_a_request` only once the classifier found no help request (platforms: a
     requester's "不用了" cancels), its answer, if any, replacing `is_request: false`.
-    `admission`: the caller's own `admit` of this message (else it is admitted here)."""
+    `admission`: the message as the caller classified and charged it (`classify`, its
+    delivery claimed, then `charge`); else it is classified, claimed and charged here."""
     deps: ApiDeps = request.app.state.deps
     bot = caller.bot
     assert bot is not None
@@ -130,16 +138,17 @@ async def intake_chat_message(
     if group is None:
         raise fail(403, "unknown_group", "this group is not configured for this bot")
     ensure_community(caller, group.community_id)
-    if admission is None:
-        admission = await admit(deps, bot, msg.text, "messages")
-    found = admission.found
-    if admission.retry_after:
-        raise over_allowance(found.advice, emergency_number(found), admission.retry_after)
+    found = admission.found if admission is not None else await classify(deps, msg.text)
     with outage_answers(life_threatening(found), found.advice, emergency_number(found)):
         if caller.deferred is not None and not caller.deferred.claimed:
             # Read and classified before PostgreSQL is asked: with it out of reach, an
-            # emergency's 503 still carries the call-now advice. A replay: 409 here.
+            # emergency's 503 still carries the call-now advice. A replay: 409 here, before
+            # any limit is charged (a 429 after this gives the id back: `bot_auth`).
             await claim_deferred(deps, caller.deferred)
+        if admission is None:
+            admission = charge(deps, bot, found, "messages")
+        if admission.retry_after:
+            raise over_allowance(found.advice, emergency_number(found), admission.retry_after)
         return await _take_in(
             request, bot, group, msg, found, idempotency_key, before_queue, not_a_request
         )

@@ -14,9 +14,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from dispatcher.api import server_timing
-from dispatcher.api.bot_auth import BotOrStaff, Caller, ensure_community, submitting_caller
+from dispatcher.api.bot_auth import (
+    BotOrStaff,
+    Caller,
+    claim_deferred,
+    ensure_community,
+    submitting_caller,
+)
 from dispatcher.api.chat_spec import property_concern
-from dispatcher.api.command_queue import request_id_for, send_command, submit_once
+from dispatcher.api.command_queue import (
+    outage_answers,
+    request_id_for,
+    send_command,
+    submit_once,
+)
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.json_body import parse_json_body
@@ -30,7 +41,6 @@ from dispatcher.api.models import (
 )
 from dispatcher.api.ratelimit import charge_bot, emergency_wait, over_allowance
 from dispatcher.classify import Classification, emergency_in
-from dispatcher.groupchat.bots import BotConfig
 from dispatcher.record.edge import intake
 from dispatcher.record.read import requests as read_requests
 from dispatcher.redact import masked
@@ -197,7 +207,7 @@ async def _submit(
             charge_bot(deps.limiter, caller.bot)  # a refused request is ordinary traffic
         raise fail(422, "invalid_request", str(exc)) from exc
     if caller.bot is not None:
-        charge_caller(deps, caller.bot, spec, alarm)
+        await charge_caller(deps, caller, spec, alarm)
     key = idempotency_key or (f"msg:{group_id or ''}:{message_id}" if message_id else None)
     return await submit_once(
         request,
@@ -211,21 +221,32 @@ async def _submit(
     )
 
 
-def charge_caller(
-    deps: ApiDeps, bot: BotConfig, spec: RequestSpec, alarm: Classification | None
+async def charge_caller(
+    deps: ApiDeps, caller: Caller, spec: RequestSpec, alarm: Classification | None
 ) -> None:
     """The bot's rate limit, charged once the request is read (`submitting_caller` did not):
     a life-threatening one (by the spec's own rule, `RequestSpec.is_life_threatening`: the
     bot's `life_threatening`, a red flag in its text, or critical urgency in a kind where
     life is at risk) draws on the bot's emergency allowance only, never waiting behind
     ordinary traffic; beyond even that it is 429 carrying the call-now reply to post, never
-    a bare 429."""
+    a bare 429. Its webhook-id is claimed first, in a statement of its own (an emergency is
+    rare: the round trip is spent only there): a replayed emergency is 409, charged
+    nothing, so replaying one captured emergency cannot spend the allowance (a 429 gives
+    the id back: `bot_auth.releases_webhook_id`). An ordinary one is charged before its
+    intake statement claims it, as every signed route is (the limit bounds what reaches
+    PostgreSQL)."""
+    bot = caller.bot
+    assert bot is not None
     if not spec.is_life_threatening():
         charge_bot(deps.limiter, bot)
         return
+    advice, number = (alarm.advice if alarm else None), spec.emergency()
+    if caller.deferred is not None and not caller.deferred.claimed:
+        with outage_answers(True, advice, number):
+            await claim_deferred(deps, caller.deferred)
     wait = emergency_wait(deps.limiter, bot, "requests")
     if wait:
-        raise over_allowance(alarm.advice if alarm else None, spec.emergency(), wait)
+        raise over_allowance(advice, number, wait)
 
 
 async def community_of_request(deps: ApiDeps, request_id: str) -> str:

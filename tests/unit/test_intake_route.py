@@ -46,6 +46,12 @@ class Pool:
             raise self.fail
         return {"replayed": False, "claimed": True, "earlier": None}
 
+    async def fetchval(self, query: str, *args: Any) -> bool:
+        """A life-threatening request's webhook-id claim (before it is charged): claimed."""
+        if self.fail is not None:
+            raise self.fail
+        return True
+
     async def execute(self, query: str, *args: Any) -> str:
         return "UPDATE 0"
 

@@ -4,12 +4,13 @@ Order: an unsigned callback the adapter would have to decrypt first (Feishu's UR
 takes a token from its own small bucket; the adapter checks signature, freshness and
 decryption (no I/O); an event without chat text is answered `ignored` (a fixed label: no
 payload string is echoed) and charged nothing; a message is classified by the rules, then
-charged: an ordinary one to the bot's rate limit, a life-threatening one only to the bot's
-emergency allowance, so chatter never delays an emergency (beyond that allowance the group
-is still told to call 120/110/119, nobody is dispatched); then the signed delivery is
-claimed once (an exact re-send is 409 `replayed`; the claim is released when we answer
-with an error, a 429 from an ordinary message's group limit included, so the platform's
-re-send of that very delivery is read again); then the
+the signed delivery is claimed once (an exact re-send is 409 `replayed`, charged nothing: a
+captured emergency replayed cannot spend the emergency allowance; the claim is released
+when we answer with an error, a 429 included, so the platform's re-send of that very
+delivery is read again); then it is charged: an ordinary one to the bot's rate limit, a
+life-threatening one only to the bot's emergency allowance, so chatter never delays an
+emergency (beyond that allowance the group is still told to call 120/110/119, nobody is
+dispatched); then the
 message goes to the same intake as `POST /v1/messages` (a platform retry carries the same
 message id: the stored answer comes back, nothing is dispatched twice); a requester's
 "不用了" cancels their open request only when the classifier finds no help request in it,
@@ -46,7 +47,8 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.messages import (
     Admission,
-    admit,
+    charge,
+    classify,
     emergency_number,
     intake_chat_message,
     life_threatening,
@@ -124,15 +126,17 @@ async def _callback(request: Request, platform: str, bot_id: str) -> Response:
         return Response(inbound.body, media_type=inbound.media_type)
     if isinstance(inbound, Ignored):  # nothing to dispatch: no budget, no claim
         return JSONResponse({"ignored": inbound.what})
-    admitted = await _admitted(deps, bot, inbound)
-    if isinstance(admitted, Response):
-        return admitted
-    found = admitted.found
+    found = await _classified(deps, bot, inbound)
+    if isinstance(found, Response):
+        return found
     claimed = False
     try:
         with outage_answers(life_threatening(found), found.advice, emergency_number(found)):
             await claim_webhook_id(deps, bot.bot_id, inbound.replay_key)
             claimed = True
+            # Charged once claimed: a replayed delivery was refused 409 above, charged
+            # nothing (replaying a captured emergency cannot spend the emergency allowance).
+            admitted = charge(deps, bot, found, "platform")
             if admitted.retry_after:
                 return await _advice_only(request, bot, inbound, admitted)
             return await _message(request, deps, bot, inbound, admitted)
@@ -148,9 +152,11 @@ async def _callback(request: Request, platform: str, bot_id: str) -> Response:
         raise
 
 
-async def _admitted(deps: ApiDeps, bot: BotConfig, inbound: InboundMessage) -> Admission | Response:
+async def _classified(
+    deps: ApiDeps, bot: BotConfig, inbound: InboundMessage
+) -> Classification | Response:
     """Before the delivery is claimed: what needs no reading is answered (charged to the
-    bot as ordinary), the rest classified and charged (`messages.admit`)."""
+    bot as ordinary), the rest classified (`messages.classify`), charged once claimed."""
     blank = not inbound.text.strip()
     if blank or inbound.group_id not in bot.groups:
         charge_bot(deps.limiter, bot)
@@ -159,7 +165,7 @@ async def _admitted(deps: ApiDeps, bot: BotConfig, inbound: InboundMessage) -> A
         if not inbound.is_group:  # a one-to-one chat with the robot: nothing to dispatch
             return JSONResponse({"ignored": "not a configured group chat"})
         raise fail(403, "unknown_group", "this chat is not configured for this bot")
-    return await admit(deps, bot, _chat_message(inbound).text, "platform")
+    return await classify(deps, _chat_message(inbound).text)
 
 
 def _thread(bot: BotConfig, inbound: InboundMessage, request_id: str) -> Thread:
