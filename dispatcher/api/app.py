@@ -28,9 +28,10 @@ from dispatcher.api import (
     requests,
 )
 from dispatcher.api import ops_pages as ops_web
+from dispatcher.api.auth import DB_UNAVAILABLE
 from dispatcher.api.body_limit import BodyLimit
 from dispatcher.api.deps import ApiDeps
-from dispatcher.api.errors import validation_refused
+from dispatcher.api.errors import database_unreachable, validation_refused
 from dispatcher.api.intake_route import IntakeRoute
 from dispatcher.api.llm_classifier import close_llm
 from dispatcher.api.platform_login import routes as platform_login_routes
@@ -119,8 +120,12 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
         # messages, which may quote what a caller sent.
         telemetry={"tracing": False, "metrics": False, "logs": False},
         # Every route's 422, the intake's below the framework too (it uses the app's
-        # handlers): what was sent is never quoted back.
-        exception_handlers={RequestValidationError: validation_refused},
+        # handlers): what was sent is never quoted back. PostgreSQL out of reach where a
+        # route does not answer it itself: 503 with Retry-After, never a bare 500.
+        exception_handlers={
+            RequestValidationError: validation_refused,
+            **dict.fromkeys(DB_UNAVAILABLE, database_unreachable),
+        },
     )
     app.state.deps = deps
     app.state.group_replies = group_replies

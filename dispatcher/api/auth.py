@@ -20,6 +20,7 @@ import asyncpg
 from fastapi import Header, HTTPException, Request
 
 from dispatcher.api.deps import ApiDeps
+from dispatcher.api.errors import DB_RETRY_AFTER_S as DB_RETRY_AFTER_S  # theirs: re-exported
 from dispatcher.api.errors import fail
 from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.numbers import MAX_EPOCH_S, NotANumber, parse_int
@@ -38,7 +39,6 @@ DB_UNAVAILABLE = (
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.TooManyConnectionsError,
 )
-DB_RETRY_AFTER_S = "5"
 
 
 def secret_matches(candidate: str | None, expected: str) -> bool:

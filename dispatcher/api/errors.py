@@ -4,16 +4,24 @@
 An invalid request (body, query, path or header) keeps FastAPI's 422 list of field errors,
 `{"detail": [{"type", "loc", "msg"}]}` (`type` is the stable word there), answered by
 `validation_refused` for every route, the bot intake's below-the-framework path too.
+PostgreSQL out of reach where a route does not answer it itself (the intake does, with the
+call-now advice for a life-threatening message) is 503 `database_unavailable` with
+Retry-After (`database_unreachable`), never a bare 500.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+
+log = logging.getLogger(__name__)
+
+DB_RETRY_AFTER_S = "5"
 
 # A lone surrogate (JSON's "\ud83d", half an emoji cut off by a bot's `text.slice`) has no
 # UTF-8: a JSON answer quoting one fails its own encoding, a 500.
@@ -52,3 +60,25 @@ async def validation_refused(request: Request, exc: RequestValidationError) -> J
         for error in exc.errors()
     ]
     return JSONResponse(status_code=422, content={"detail": errors})
+
+
+async def database_unreachable(request: Request, exc: Exception) -> JSONResponse:
+    """PostgreSQL out of reach (`auth.DB_UNAVAILABLE`) in a route that does not answer it
+    itself: 503 with a reason and Retry-After, never a bare 500 (a caller retries a 503, and
+    a platform or a bot's queue does so on its own). Logged with the route's template and the
+    error's class only: a path can hold a request id or a link's token, a message what was
+    sent."""
+    route = request.scope.get("route")
+    where = getattr(route, "path", "unmatched")
+    log.warning(
+        "%s %s answered 503: PostgreSQL out of reach (%s)",
+        request.method,
+        where,
+        type(exc).__name__,
+    )
+    message = f"the database is out of reach ({type(exc).__name__}); please retry shortly"
+    return JSONResponse(
+        status_code=503,
+        content={"detail": {"reason": "database_unavailable", "message": message}},
+        headers={"Retry-After": DB_RETRY_AFTER_S},
+    )

@@ -264,6 +264,44 @@ async def test_an_unhandled_error_is_the_same_500(app: Any) -> None:
     assert any(dict(labels).get("status") == "500" for _, labels in metrics[0])
 
 
+def _refusal(answer: dict[str, Any]) -> dict[str, Any]:
+    assert answer["status"] == 503 and "raised" not in answer, answer
+    assert (b"retry-after", b"5") in answer["headers"], answer["headers"]
+    detail: dict[str, Any] = json.loads(answer["body"])["detail"]
+    assert detail["reason"] == "database_unavailable", detail
+    return detail
+
+
+async def test_the_database_out_of_reach_is_the_same_503_on_both_paths(app: Any) -> None:
+    """The intake answers it itself (a life-threatening request's 503 carries the call-now
+    advice), below the framework and through it alike."""
+    app.state.deps._pool.fail = ConnectionRefusedError(111, "Connection refused")
+    top, framework = _layers(app)
+    good = _request()
+    answers = []
+    for n, asgi in enumerate((top, framework)):
+        scope = _scope(app, {**signed(good, id=f"d{n}"), "x-bot-id": BOT})
+        answers.append(await _call(asgi, scope, [good]))
+    assert answers[0] == answers[1]
+    assert _refusal(answers[0])["advise_emergency_call"] is True
+
+
+async def test_an_outage_the_route_does_not_answer_is_the_apps_503_below_the_framework(
+    app: Any,
+) -> None:
+    """What escapes the route is answered by the app's handler (`errors.database_unreachable`),
+    which the fast path finds as the framework does: a 503, never the bare 500."""
+    stack, layer = _stack(app)
+
+    async def down(request: Any) -> Any:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    layer.endpoint = down
+    good = _request()
+    answer = await _call(stack, _scope(app, {**signed(good, id="u"), "x-bot-id": BOT}), [good])
+    assert "advise_emergency_call" not in _refusal(answer)
+
+
 @pytest.fixture
 def timed_app(app: Any) -> Any:
     """The same app with `DISPATCH_SERVER_TIMING` on."""
