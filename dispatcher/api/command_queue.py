@@ -104,16 +104,25 @@ def outage_answers(
     reason (`database_unavailable`, `queue_unavailable`) and Retry-After, never a 2xx for
     what is not durably stored. A life-threatening one's 503 carries the call-now reply to
     post (`reply_text`, `advise_emergency_call`, `emergency_number`, as its 202 would):
-    never a bare refusal for a life-threatening message."""
+    never a bare refusal for a life-threatening message. So does its 409 `in_flight` (a
+    retry meeting its first copy still being taken in, which may yet fail)."""
     try:
         yield
     except DB_UNAVAILABLE as exc:
         refusal = database_unavailable(exc)
         raise (with_advice(refusal, advice, number) if life_threatening else refusal) from exc
     except HTTPException as exc:
-        if life_threatening and exc.status_code == 503 and not advises(exc):
+        if life_threatening and not_taken_in(exc) and not advises(exc):
             raise with_advice(exc, advice, number) from exc
         raise
+
+
+def not_taken_in(exc: HTTPException) -> bool:
+    """A refusal that leaves the message not (yet) taken in, to be retried: an outage's
+    503, or its first copy still in flight (409 `in_flight`)."""
+    if exc.status_code == 503:
+        return True
+    return isinstance(exc.detail, dict) and exc.detail.get("reason") == "in_flight"
 
 
 def advises(exc: HTTPException) -> bool:
