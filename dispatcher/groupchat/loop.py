@@ -117,6 +117,13 @@ class GroupReplies:
         finally:
             self.release(thread)
 
+    async def send_unrecorded(self, thread: Thread, text: str, delivery_id: str) -> bool:
+        """Straight to the group, recorded nowhere: only for what must reach it while
+        PostgreSQL cannot record it (the call-now advice of a life-threatening message we
+        could not take in). The sender's own few retries, no sweeper after them: True if
+        the platform took it. The caller keeps it from being sent twice."""
+        return await self._sender.send(thread, text, delivery_id)
+
     def release(self, thread: Thread) -> None:
         ready = self._ready.pop((thread.request_id, *thread.key), None)
         if ready is not None:

@@ -66,6 +66,7 @@ from dispatcher.api.ratelimit import charge_bot, over_allowance_reply
 from dispatcher.classify import Classification
 from dispatcher.groupchat import texts
 from dispatcher.groupchat.bots import BotConfig, PlatformConfig
+from dispatcher.groupchat.loop import GroupReplies
 from dispatcher.record.db import Db
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
@@ -222,7 +223,7 @@ async def _tell_unrecorded(
         log.error("call-now advice not posted to the group (%s)", type(exc).__name__)
 
 
-async def _tell(replies: Any, bot: BotConfig, inbound: InboundMessage, text: str) -> None:
+async def _tell(replies: GroupReplies, bot: BotConfig, inbound: InboundMessage, text: str) -> None:
     thread = _thread(bot, inbound, request_id_for(bot.bot_id, inbound.group_id, inbound.message_id))
     key = f"{inbound.message_id}:unrecorded"
     try:
@@ -235,9 +236,8 @@ async def _tell(replies: Any, bot: BotConfig, inbound: InboundMessage, text: str
     told = f"{bot.bot_id}:{inbound.group_id}:{key}"
     if told in _TOLD_UNRECORDED:
         return
-    # GroupReplies records before it sends; its sender is the one way to a group without
-    # PostgreSQL (dispatcher/groupchat/sender.py).
-    if await replies._sender.send(thread, text, told):
+    # GroupReplies records before it sends: this is its one way to a group without PostgreSQL.
+    if await replies.send_unrecorded(thread, text, told):
         _TOLD_UNRECORDED[told] = None
         while len(_TOLD_UNRECORDED) > TOLD_UNRECORDED_KEPT:
             _TOLD_UNRECORDED.popitem(last=False)
