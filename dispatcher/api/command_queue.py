@@ -196,12 +196,9 @@ async def _record(
     fresh_json = as_json(fresh_body)
     answer_json = fresh_json if claim is not None else None
     server_timing.mark("prepare")
-    # Claimed already (a life-threatening request claims it before it is charged:
-    # `requests.charge_caller`): not again here, or it would read as its own replay.
-    claiming = webhook.webhook if webhook is not None and not webhook.claimed else None
     submitted = await intake.submit(
         deps.intake_db,
-        webhook=claiming,
+        webhook=webhook.webhook if webhook else None,
         bot_id=bot_id,
         key=claim.key if claim else None,
         fingerprint=claim.fingerprint if claim else None,
@@ -293,15 +290,19 @@ async def submit_once(
     render: Render = _as_is,
     merge: bool = True,
     webhook: DeferredClaim | None = None,
+    charge: Callable[[], None] | None = None,
 ) -> Response:
     """202 with `render(accepted)`; a retry with the same key gets the very same answer.
     `merge=False` (staff): a request made on purpose is never folded into another.
     `webhook`: the signed bot's webhook-id, claimed first in the same statement (its route
     has written and sent nothing before). PostgreSQL or Kafka out of reach: 503, with the
-    call-now reply for a life-threatening request (`outage_answers`)."""
+    call-now reply for a life-threatening request (`outage_answers`). `charge`: called once
+    the statement took the request in (a new one, or a report merged into an earlier one),
+    never for a replay (409) nor for a retry answered with its key's stored answer: a
+    life-threatening request's emergency allowance (`requests.charge_caller`)."""
     with outage_answers(spec.is_life_threatening(), advice, spec.emergency()):
         return await _submit_once(
-            request, spec, bot_id, idempotency_key, payload, advice, render, merge, webhook
+            request, spec, bot_id, idempotency_key, payload, advice, render, merge, webhook, charge
         )
 
 
@@ -315,13 +316,16 @@ async def _submit_once(
     render: Render,
     merge: bool,
     webhook: DeferredClaim | None,
+    charge: Callable[[], None] | None,
 ) -> Response:
     deps: ApiDeps = request.app.state.deps
+    charge = charge or _nothing
     claim = None
     if idempotency_key is not None and bot_id is not None:
         claim = _Claim(bot_id, idempotency_key, idempotency.fingerprint(payload))
     recorded = await _record(deps, spec, bot_id, merge, claim, webhook, advice, render)
     if claim is None:
+        charge()
         _, content = recorded.answer(await _queue(deps, spec, advice, recorded), render)
         if webhook is not None:
             webhook.answered = True
@@ -339,6 +343,7 @@ async def _submit_once(
     try:
         if not recorded.submitted.claimed:
             recorded = await _record(deps, spec, bot_id, merge, None, None, advice, render)
+        charge()  # taken in (a stale key taken over included), not a stored answer repeated
         body, content = recorded.answer(await _queue(deps, spec, advice, recorded), render)
     except BaseException:
         await idempotency.abandon(pool, claim.bot_id, claim.key)
@@ -355,6 +360,9 @@ async def _submit_once(
         return _accepted(content)
     await idempotency.finish(pool, claim.bot_id, claim.key, 202, body)
     return _accepted(content)
+
+
+def _nothing() -> None: ...
 
 
 def _accepted(content: bytes) -> Response:

@@ -4,7 +4,8 @@ In memory on purpose: limits protect this process and the chat groups from a run
 with N API instances behind a balancer the effective limit is N times the configured one.
 Group keys are bounded by the bots' configuration (unknown groups are refused earlier).
 Chat intake classifies first (rules, local) and charges after: `charge_bot` and
-`charge_group` for ordinary messages, `emergency_wait` for life-threatening ones.
+`charge_group` for ordinary messages, `emergency_wait` for life-threatening ones
+(`POST /v1/requests`: `emergency_peek` first, `charge_emergency` once it is accepted).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 class RateLimiter:
     clock: Callable[[], float] = time.monotonic
     _buckets: dict[tuple[str, ...], TokenBucket] = field(default_factory=dict)
+    _owed: dict[tuple[str, ...], float] = field(default_factory=dict)  # `take_owing`
 
     def wait_for(self, key: tuple[str, ...], rate_per_minute: float, burst: float) -> float:
         """Take a token for `key`: 0.0 when allowed, else seconds until the next token."""
@@ -39,15 +41,39 @@ class RateLimiter:
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = TokenBucket(rate_per_minute, burst, now)
+        owed = self._repay(key, bucket, now)
+        if owed > 0:
+            return (1.0 + owed - bucket.tokens(now)) / bucket.rate
         return bucket.try_take(now)
 
     def peek(self, key: tuple[str, ...], rate_per_minute: float, burst: float) -> float:
-        """Seconds until `key` has a token (0.0 if it has one now); takes nothing."""
+        """Seconds until `key` has a token (0.0 if it has one now); takes nothing (a debt,
+        `take_owing`, is repaid from the tokens come back meanwhile)."""
         bucket = self._buckets.get(key)
         if bucket is None:
             return 0.0
-        available = bucket.tokens(self.clock())
-        return 0.0 if available >= 1.0 else (1.0 - available) / bucket.rate
+        now = self.clock()
+        owed = self._repay(key, bucket, now)
+        available = bucket.tokens(now)
+        return 0.0 if available >= 1.0 else (1.0 + owed - available) / bucket.rate
+
+    def take_owing(self, key: tuple[str, ...], rate_per_minute: float, burst: float) -> None:
+        """Take a token for `key`, owed when it has none (what was let through after a
+        `peek` while others spent the tokens): repaid from the next tokens before `peek` or
+        `wait_for` sees one, so an overshoot is a burst once, never a higher rate."""
+        if self.wait_for(key, rate_per_minute, burst) > 0:
+            self._owed[key] = self._owed.get(key, 0.0) + 1.0
+
+    def _repay(self, key: tuple[str, ...], bucket: TokenBucket, now: float) -> float:
+        """What `key` still owes once the tokens come back since have repaid what they can."""
+        owed = self._owed.get(key, 0.0)
+        while owed > 0 and bucket.try_take(now) == 0.0:
+            owed -= 1.0
+        if owed > 0:
+            self._owed[key] = owed
+        else:
+            self._owed.pop(key, None)
+        return owed
 
     def check(self, key: tuple[str, ...], rate_per_minute: float, burst: float, what: str) -> None:
         """Raise 429 with Retry-After (whole seconds, at least 1) when `key` is over its rate."""
@@ -85,15 +111,38 @@ def charge_group(limiter: RateLimiter, bot: BotConfig, group_id: str) -> None:
     limiter.check(key, bot.group_rate_per_minute, bot.group_burst, "group")
 
 
-def emergency_wait(limiter: RateLimiter, bot: BotConfig, route: str) -> int:
-    """A token from the bot's emergency allowance (never smaller than its ordinary limit):
-    0 when taken, else whole seconds until the next one, counted and logged (the bot id
-    only: nothing of the message)."""
+def _emergency(bot: BotConfig) -> tuple[tuple[str, ...], float, float]:
+    """The bot's emergency allowance (never smaller than its ordinary limit)."""
     rate = max(bot.emergency_rate_per_minute, bot.rate_per_minute)
-    burst = max(bot.emergency_burst, bot.burst)
-    wait = limiter.wait_for(("emergency", bot.bot_id), rate, burst)
+    return ("emergency", bot.bot_id), rate, max(bot.emergency_burst, bot.burst)
+
+
+def emergency_wait(limiter: RateLimiter, bot: BotConfig, route: str) -> int:
+    """A token from the bot's emergency allowance: 0 when taken, else whole seconds until
+    the next one, counted and logged (the bot id only: nothing of the message)."""
+    key, rate, burst = _emergency(bot)
+    return _over_allowance(bot, route, limiter.wait_for(key, rate, burst))
+
+
+def emergency_peek(limiter: RateLimiter, bot: BotConfig, route: str) -> int:
+    """As `emergency_wait`, taking nothing: the token is taken once the request is accepted
+    (`charge_emergency`), so that a replay refused on the way charges nothing."""
+    key, rate, burst = _emergency(bot)
+    return _over_allowance(bot, route, limiter.peek(key, rate, burst))
+
+
+def charge_emergency(limiter: RateLimiter, bot: BotConfig) -> None:
+    """A life-threatening request accepted after `emergency_peek` found a token: the token
+    is taken now, owed if concurrent emergencies spent it meanwhile (`take_owing`): they
+    overshoot the allowance by the few in flight, once, which a flood guard can afford."""
+    key, rate, burst = _emergency(bot)
+    limiter.take_owing(key, rate, burst)
+
+
+def _over_allowance(bot: BotConfig, route: str, wait: float) -> int:
     if wait == 0.0:
         return 0
+    _, rate, burst = _emergency(bot)
     EMERGENCY_OVER_ALLOWANCE.labels(route).inc()
     log.critical(
         "bot %s is over its emergency allowance (%s/min, burst %s) on %s: a life-threatening "

@@ -6,6 +6,7 @@ A bot acts only within its own communities (403 otherwise); staff may act anywhe
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,20 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from dispatcher.api import server_timing
-from dispatcher.api.bot_auth import (
-    BotOrStaff,
-    Caller,
-    claim_deferred,
-    ensure_community,
-    submitting_caller,
-)
+from dispatcher.api.bot_auth import BotOrStaff, Caller, ensure_community, submitting_caller
 from dispatcher.api.chat_spec import property_concern
-from dispatcher.api.command_queue import (
-    outage_answers,
-    request_id_for,
-    send_command,
-    submit_once,
-)
+from dispatcher.api.command_queue import request_id_for, send_command, submit_once
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.json_body import parse_json_body
@@ -39,8 +29,14 @@ from dispatcher.api.models import (
     RequestStatusOut,
     ResolveIn,
 )
-from dispatcher.api.ratelimit import charge_bot, emergency_wait, over_allowance
+from dispatcher.api.ratelimit import (
+    charge_bot,
+    charge_emergency,
+    emergency_peek,
+    over_allowance,
+)
 from dispatcher.classify import Classification, emergency_in
+from dispatcher.groupchat.bots import BotConfig
 from dispatcher.record.edge import intake
 from dispatcher.record.read import requests as read_requests
 from dispatcher.redact import masked
@@ -206,8 +202,7 @@ async def _submit(
         if caller.bot is not None:
             charge_bot(deps.limiter, caller.bot)  # a refused request is ordinary traffic
         raise fail(422, "invalid_request", str(exc)) from exc
-    if caller.bot is not None:
-        await charge_caller(deps, caller, spec, alarm)
+    charge = charge_caller(deps, caller.bot, spec, alarm) if caller.bot is not None else None
     key = idempotency_key or (f"msg:{group_id or ''}:{message_id}" if message_id else None)
     return await submit_once(
         request,
@@ -218,35 +213,34 @@ async def _submit(
         advice=alarm.advice if alarm else None,
         merge=caller.kind == "bot",
         webhook=caller.deferred,  # claimed in the intake statement: nothing is written before
+        charge=charge,
     )
 
 
-async def charge_caller(
-    deps: ApiDeps, caller: Caller, spec: RequestSpec, alarm: Classification | None
-) -> None:
-    """The bot's rate limit, charged once the request is read (`submitting_caller` did not):
-    a life-threatening one (by the spec's own rule, `RequestSpec.is_life_threatening`: the
+def charge_caller(
+    deps: ApiDeps, bot: BotConfig, spec: RequestSpec, alarm: Classification | None
+) -> Callable[[], None] | None:
+    """The bot's rate limit, once the request is read (`submitting_caller` did not charge
+    it). An ordinary request is charged now, before its intake statement claims its
+    webhook-id, as every signed route is (the limit bounds what reaches PostgreSQL). A
+    life-threatening one (by the spec's own rule, `RequestSpec.is_life_threatening`: the
     bot's `life_threatening`, a red flag in its text, or critical urgency in a kind where
     life is at risk) draws on the bot's emergency allowance only, never waiting behind
-    ordinary traffic; beyond even that it is 429 carrying the call-now reply to post, never
-    a bare 429. Its webhook-id is claimed first, in a statement of its own (an emergency is
-    rare: the round trip is spent only there): a replayed emergency is 409, charged
-    nothing, so replaying one captured emergency cannot spend the allowance (a 429 gives
-    the id back: `bot_auth.releases_webhook_id`). An ordinary one is charged before its
-    intake statement claims it, as every signed route is (the limit bounds what reaches
-    PostgreSQL)."""
-    bot = caller.bot
-    assert bot is not None
+    ordinary traffic, and in the one intake statement, no round trip more: the allowance
+    is only looked at now (beyond it: 429 carrying the call-now reply to post, never a bare
+    429, nothing claimed or written), and the returned charge takes its token once the
+    statement took the request in (`submit_once`). A replay (409 in the statement) or a
+    retry answered with its first answer charges nothing, so replaying one captured
+    emergency cannot spend the allowance. Concurrent emergencies may all find the last
+    token and overshoot the allowance by the few in flight (owed, repaid from the next
+    tokens: `RateLimiter.take_owing`): it is a flood guard, not a quota."""
     if not spec.is_life_threatening():
         charge_bot(deps.limiter, bot)
-        return
-    advice, number = (alarm.advice if alarm else None), spec.emergency()
-    if caller.deferred is not None and not caller.deferred.claimed:
-        with outage_answers(True, advice, number):
-            await claim_deferred(deps, caller.deferred)
-    wait = emergency_wait(deps.limiter, bot, "requests")
+        return None
+    wait = emergency_peek(deps.limiter, bot, "requests")
     if wait:
-        raise over_allowance(advice, number, wait)
+        raise over_allowance(alarm.advice if alarm else None, spec.emergency(), wait)
+    return lambda: charge_emergency(deps.limiter, bot)
 
 
 async def community_of_request(deps: ApiDeps, request_id: str) -> str:

@@ -19,6 +19,7 @@ from dispatcher.api import server_timing
 from dispatcher.api.app import create_app
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.intake_route import IntakeRoute
+from dispatcher.api.ratelimit import RateLimiter
 from dispatcher.groupchat.bots import BotConfig, BotRegistry
 from dispatcher.ops.api_metrics import REGISTRY
 from dispatcher.settings import Settings
@@ -36,23 +37,22 @@ class Sink:
 
 
 class Pool:
-    """The intake statement's answer: a new request, its key claimed."""
+    """The intake statement's answer: a new request, its key claimed (`replayed`: its
+    webhook-id was claimed before). Every statement is counted."""
 
     def __init__(self) -> None:
         self.fail: Exception | None = None
+        self.replayed = False
+        self.statements = 0
 
     async def fetchrow(self, query: str, *args: Any) -> dict[str, Any]:
+        self.statements += 1
         if self.fail is not None:
             raise self.fail
-        return {"replayed": False, "claimed": True, "earlier": None}
-
-    async def fetchval(self, query: str, *args: Any) -> bool:
-        """A life-threatening request's webhook-id claim (before it is charged): claimed."""
-        if self.fail is not None:
-            raise self.fail
-        return True
+        return {"replayed": self.replayed, "claimed": True, "earlier": None}
 
     async def execute(self, query: str, *args: Any) -> str:
+        self.statements += 1
         return "UPDATE 0"
 
     async def acquire(self) -> Pool:  # its own connection
@@ -67,19 +67,22 @@ class Pool:
 ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
-@pytest.fixture
-def app() -> Any:
+def _app(**limits: float) -> Any:
     settings = Settings(max_body_bytes=LIMIT)  # type: ignore[call-arg]
     bot = BotConfig(
         bot_id=BOT,
         secrets=(SecretStr(SECRET),),
         communities=frozenset({"comm-a"}),
-        rate_per_minute=1e6,
-        burst=1e6,
+        **({"rate_per_minute": 1e6, "burst": 1e6} | limits),
     )
     deps = ApiDeps(settings=settings, sink=Sink(), bots=BotRegistry.from_list([bot]))
     deps._pool = Pool()  # type: ignore[assignment]
     return create_app(settings, deps)
+
+
+@pytest.fixture
+def app() -> Any:
+    return _app()
 
 
 def _stack(app: Any) -> tuple[ASGI, IntakeRoute]:
@@ -362,3 +365,59 @@ async def test_no_server_timing_by_default(app: Any) -> None:
 )
 def test_server_timing_values_parse(value: str | None, parsed: dict[str, float]) -> None:
     assert server_timing.parse(value) == parsed
+
+
+async def test_a_life_threatening_request_is_one_statement_before_its_202(app: Any) -> None:
+    """Its webhook-id is claimed in the intake statement, no claim of its own before it:
+    an emergency waits for no PostgreSQL round trip more than any request. (The webhook-id
+    purge, a request's housekeeping every few minutes, is not this one's turn.)"""
+    app.state.deps.last_purge = app.state.deps.wall()
+    good = _request()  # life-threatening (the builder's default)
+    scope = _scope(app, {**signed(good, id="one"), "x-bot-id": BOT})
+    answer = await _call(app.build_middleware_stack(), scope, [good])
+    assert answer["status"] == 202, answer
+    assert json.loads(answer["body"])["advise_emergency_call"] is True
+    assert app.state.deps._pool.statements == 1
+
+
+async def test_the_emergency_allowance_is_charged_once_a_request_is_taken_in() -> None:
+    """Replays (409 in the statement) charge nothing; each request taken in takes a token;
+    beyond the allowance: 429 with the call-now reply, before any statement."""
+    app = _app(rate_per_minute=0.01, burst=1, emergency_rate_per_minute=0.01, emergency_burst=2)
+    pool = app.state.deps._pool
+    stack = app.build_middleware_stack()
+
+    async def post(n: int) -> dict[str, Any]:
+        body = _request(place=builders.place("comm-a", building=f"b{n}"))
+        scope = _scope(app, {**signed(body, id=f"a{n}"), "x-bot-id": BOT})
+        return await _call(stack, scope, [body])
+
+    pool.replayed = True
+    for n in range(5):
+        replay = await post(n)
+        assert replay["status"] == 409 and b"replayed" in replay["body"], replay
+    pool.replayed = False
+    assert [(await post(n))["status"] for n in (10, 11)] == [202, 202]
+    before = pool.statements
+    over = await post(12)
+    assert over["status"] == 429, over
+    detail = json.loads(over["body"])["detail"]
+    assert detail["reason"] == "emergency_rate_limited" and detail["reply_text"], detail
+    assert pool.statements == before  # refused before PostgreSQL: nothing claimed
+
+
+def test_an_emergency_let_through_concurrently_is_owed() -> None:
+    """Two emergencies in flight both found the last token: the second token is owed, and
+    repaid from the next one before the allowance has a token again."""
+    now = [0.0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    key, rate, burst = ("emergency", "b"), 1.0, 1.0  # a token a minute
+    assert limiter.peek(key, rate, burst) == 0.0
+    limiter.take_owing(key, rate, burst)
+    limiter.take_owing(key, rate, burst)  # concurrent: none left, owed
+    assert limiter.peek(key, rate, burst) == pytest.approx(120.0)
+    now[0] = 60.0  # one token back: it repays the debt
+    assert limiter.peek(key, rate, burst) == pytest.approx(60.0)
+    assert limiter.wait_for(key, rate, burst) > 0
+    now[0] = 120.0
+    assert limiter.wait_for(key, rate, burst) == 0.0
