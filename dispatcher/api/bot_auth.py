@@ -6,12 +6,13 @@ then the bot's rate limit, then the webhook-id replay check in PostgreSQL. The i
 (`POST /v1/messages`, `/v1/requests`) classify first, so that with PostgreSQL out of reach a
 life-threatening message is still answered with the call-now advice (503 carrying it), never
 an error before it was read; and charge the rate limit themselves, so an emergency never
-waits behind chatter: a chat message, or a life-threatening request, once its webhook-id is
-claimed (a replay is 409 and charged nothing: replaying one captured emergency cannot spend
-the bot's emergency allowance; a 429 then gives the id back). Submitting a help
-request (`submitting_caller`) claims it in the route's one intake statement
-(`intake.submit`), before it writes anything else: one round trip fewer (a life-threatening
-one in a statement of its own, before it is charged); a chat message
+waits behind chatter: a chat message once its webhook-id is claimed (a replay is 409 and
+charged nothing: replaying one captured emergency cannot spend the bot's emergency
+allowance; a 429 then gives the id back). Submitting a help request (`submitting_caller`)
+claims it in the route's one intake statement (`intake.submit`), before it writes anything
+else: one round trip fewer; a life-threatening one only peeks at the emergency allowance
+before that statement and takes its token once the statement took the request in (a replay
+charges nothing, no claim to give back: `requests.charge_caller`). A chat message claims it
 (`claim_deferred`) once it is classified, before anything is written or sent. Either way a
 replay is still refused before anything is stored or sent.
 
