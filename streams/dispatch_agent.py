@@ -26,15 +26,8 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any
 
-from aiokafka.errors import (
-    KafkaError,
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-    RecordTooLargeError,
-)
-from faust.exceptions import NotReady, ProducerSendError
 from pydantic import ValidationError
 
 from dispatcher.core import Decision, decide
@@ -57,6 +50,7 @@ from streams.faust_producer import send_now
 from streams.membership_lease import lease_of
 from streams.record_limit import check_events_record_limit
 from streams.runtime import WorkerRuntime
+from streams.send_failures import exit_to_replay, send_may_pass
 from streams.state_store import (
     PROFILE_SUFFIX,
     decode_record,
@@ -68,11 +62,11 @@ from streams.state_store import (
 log = logging.getLogger(__name__)
 
 STORE_ATTEMPTS = 60  # × 0.5 s
-# Between the sends of a command's events that Kafka may yet take; then exit (EXIT_REPLAY).
+# Between the sends of a command's events that Kafka may yet take; then exit (75,
+# streams/send_failures.py).
 # Each failed send has already waited out aiokafka's own retries (up to Faust's
 # producer_request_timeout, 20 min, when the broker is away).
 SEND_RETRY_DELAYS_S = (0.5, 1.0, 2.0)
-EXIT_REPLAY = 75  # EX_TEMPFAIL: the supervisor restarts the worker; the command is read again
 PRUNE_EVERY_S = 60.0
 GROUP_LOG_EVERY_S = 10.0
 LEASE_POLL_S = 0.05
@@ -80,37 +74,6 @@ LEASE_POLL_S = 0.05
 
 class _NotEmitted(Exception):
     """A group's events could not all be emitted."""
-
-
-# The record itself refused: sent again, it is refused again.
-_RECORD_REFUSED = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
-# Kafka's or the producer's: not the command's (aiokafka's KafkaTimeoutError is not
-# `retriable`, nor is a refused authorization: both pass once the broker or its settings do).
-_KAFKA_FAILURE = (KafkaError, NotReady, ProducerSendError, ConnectionError, TimeoutError)
-
-
-def send_may_pass(exc: BaseException) -> bool:
-    """Whether a command failed on Kafka, not on itself: any error of Kafka or of the
-    producer, along `exc`'s causes (Faust raises ProducerSendError from aiokafka's; a group
-    `_NotEmitted` from the send's), but a record too large. Such a command is never
-    dead-lettered: it is sent again, or read again after a restart. Anything else (the core
-    refusing the command, an event that cannot be encoded) fails the same way every time."""
-    kafka = False
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, _RECORD_REFUSED):
-            return False
-        kafka = kafka or isinstance(cause, _KAFKA_FAILURE)
-        cause = cause.__cause__
-    return kafka
-
-
-def exit_to_replay(what: str) -> NoReturn:
-    """Stop the worker before its current commands are acknowledged: the supervisor restarts
-    it and they are read again from the committed offset."""
-    log.critical("%s: exiting so the command is replayed", what)
-    logging.shutdown()
-    os._exit(EXIT_REPLAY)
 
 
 class _LetGo(Exception):

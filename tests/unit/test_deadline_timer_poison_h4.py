@@ -52,8 +52,12 @@ class Letters:
     def __init__(self) -> None:
         self.sent: list[DeadLetter] = []
 
-    async def send(self, key: str | None, value: bytes) -> None:
+    async def send(self, key: str | None, value: bytes) -> asyncio.Future[None]:
+        """As Faust's: the letter's future (acknowledged at once)."""
         self.sent.append(DeadLetter.model_validate_json(value))
+        acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        acked.set_result(None)
+        return acked
 
 
 class World:

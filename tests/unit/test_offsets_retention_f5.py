@@ -7,6 +7,7 @@ or above the log start is what the guard exists for: re-read, then a hole, as be
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -107,8 +108,12 @@ class Broker:
             raise TimeoutError("ListOffsets timed out")
         return {p: self.log_start for p in partitions}
 
-    async def send(self, key: str | None, value: bytes) -> None:  # the dead-letter topic
+    async def send(self, key: str | None, value: bytes) -> asyncio.Future[None]:
+        """The dead-letter topic: as Faust's, the letter's future (acknowledged at once)."""
         self.letters.append((key, value))
+        acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        acked.set_result(None)
+        return acked
 
 
 class Clock:

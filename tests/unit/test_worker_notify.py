@@ -119,8 +119,12 @@ class Topic:
     def __init__(self) -> None:
         self.sent: list[tuple[Any, bytes]] = []
 
-    async def send(self, *, key: Any, value: bytes) -> None:
+    async def send(self, *, key: Any, value: bytes) -> asyncio.Future[None]:
+        """As Faust's: the record buffered, its future (here acknowledged at once) returned."""
         self.sent.append((key, value))
+        acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        acked.set_result(None)
+        return acked
 
 
 class Record:
