@@ -75,22 +75,38 @@ async def send_commands(
     return sent
 
 
-ELSEWHERE = "编号已属于其他社区的志愿者 (helper id belongs to another community: use another 编号)"
-
-
-async def _refuse_elsewhere(db: Db, community_id: str, parsed: ParsedRoster) -> ParsedRoster:
-    """Rows naming another community's helper become rejected rows, like any bad row."""
-    taken = await helpers_elsewhere(db, community_id, [p.helper_id for _, p in parsed.profiles])
-    if not taken:
+def _refuse(parsed: ParsedRoster, refused: dict[int, str]) -> ParsedRoster:
+    """These rows (row → why) become rejected rows, like any bad row: out of the profiles,
+    their cells' notes with them."""
+    if not refused:
         return parsed
-    refused = {n for n, p in parsed.profiles if p.helper_id in taken}
-    problems = [*parsed.problems, *(RowProblem(row=n, errors=[ELSEWHERE]) for n in refused)]
+    problems = [*parsed.problems, *(RowProblem(row=n, errors=[e]) for n, e in refused.items())]
     update = {
         "profiles": [(n, p) for n, p in parsed.profiles if n not in refused],
         "problems": sorted(problems, key=lambda p: p.row),
         "cells": [c for c in parsed.cells if c.row not in refused],
     }
     return parsed.model_copy(update=update)
+
+
+def _refuse_duplicates(parsed: ParsedRoster) -> ParsedRoster:
+    """Rows that became one helper once keyed (a row's stated 编号 is another row's keyed id)
+    are duplicates like the parser's, which compared the unkeyed ids."""
+    seen: dict[str, int] = {}
+    refused: dict[int, str] = {}
+    for n, p in parsed.profiles:
+        if (d := seen.setdefault(p.helper_id, n)) != n:
+            refused[n] = f"与第{d}行重复 (duplicate of row {d})"
+    return _refuse(parsed, refused)
+
+
+ELSEWHERE = "编号已属于其他社区的志愿者 (helper id belongs to another community: use another 编号)"
+
+
+async def _refuse_elsewhere(db: Db, community_id: str, parsed: ParsedRoster) -> ParsedRoster:
+    """Rows naming another community's helper become rejected rows, like any bad row."""
+    taken = await helpers_elsewhere(db, community_id, [p.helper_id for _, p in parsed.profiles])
+    return _refuse(parsed, {n: ELSEWHERE for n, p in parsed.profiles if p.helper_id in taken})
 
 
 async def import_roster(
@@ -116,6 +132,7 @@ async def import_roster(
     parsed = parsed.model_copy(
         update={"profiles": [(row, keyed_profile(settings, p)) for row, p in parsed.profiles]}
     )
+    parsed = _refuse_duplicates(parsed)
     if db is not None:
         parsed = await _refuse_elsewhere(db, community_id, parsed)
     report = parsed.report()
