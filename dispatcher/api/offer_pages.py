@@ -240,9 +240,70 @@ async def offer_page(request: Request, token: str = Token) -> Response:
     return answer
 
 
+async def _held_page(
+    request: Request,
+    deps: ApiDeps,
+    use: oo.LinkUse,
+    community_id: str,
+    *,
+    identified: bool,
+    user: str | None,
+    status_code: int = 200,
+) -> HTMLResponse | None:
+    """A decline link ("来不了") of an offer this helper accepted and still holds (not done,
+    the request open): the core would refuse the decline (`offer_not_open`), so nobody else
+    would be asked and "no action needed" would be false. Say that they hold it, with the
+    assignment's own buttons (its 去不了了 is `WithdrawHelper`) on the phone that may press
+    them (platform login or the accepting phone's view cookie, as the buttons themselves
+    check); elsewhere, where the buttons would be refused, where to find them. No contact
+    here: it stays on the accept link's page. None for anything else (the usual pages).
+
+    A press of the decline form is not turned into a withdrawal: that form was shown while
+    the offer was open (a tab opened before accepting; opened now, the link shows this
+    page), its promise was about an invitation, not a held request, and a withdrawal leaves
+    the requester without the helper they were told is coming. One more tap, on the
+    button that says what it does, keeps a stale or mistaken press harmless."""
+    if use.action != "decline":
+        return None
+    pool = await deps.pool()
+    progress = await read_assignments.progress(pool, use.request_id, use.helper_id, use.offer_id)
+    if (
+        progress is None
+        or not progress.held
+        or progress.done_at is not None
+        or progress.request_closed
+    ):
+        return None
+    if identified or _may_see(request, deps, use):
+        accepted = oo.use_for("accept", use.request_id, use.offer_id, use.helper_id)
+        token = assignment_pages.progress_token(deps, accepted, community_id, user)
+        more = (
+            "<p>如果去不了了，请点下面的“去不了了”，我们会马上联系其他邻居。</p>"
+            + assignment_pages.section(token, progress)
+        )
+    else:
+        more = "<p>如果去不了了，请在接单的那部手机上打开接单消息中的“能来”链接，点“去不了了”。</p>"
+    return page(
+        "您已接下这次求助",
+        "<p>您已接下这次求助，求助人正在等您。点“来不了”不会取消您的接单。</p>" + more,
+        tone="warn",
+        status_code=status_code,
+    )
+
+
 async def _confirmation(
     request: Request, deps: ApiDeps, checked: LinkClaims, login: PlatformLoginConfig | None
 ) -> HTMLResponse:
+    held = await _held_page(
+        request,
+        deps,
+        _use_of(checked),
+        checked.community_id,
+        identified=login is not None,
+        user=checked.platform_user_id,
+    )
+    if held is not None:
+        return held
     pool = await deps.pool()
     use = await oo.recorded_use(pool, checked.use_key)
     if use is not None:  # already answered: show what happened (reading only)
@@ -432,6 +493,18 @@ async def act_on_offer(
     deps: ApiDeps = request.app.state.deps
     deps.limiter.check(("helper", wanted.helper_id), 20, 10, "helper")
     pool = await deps.pool()
+    # A held request's decline: nothing sent, the link not used (see _held_page); 409.
+    held = await _held_page(
+        request,
+        deps,
+        wanted,
+        community_id,
+        identified=identified,
+        user=platform_user_id,
+        status_code=409,
+    )
+    if held is not None:
+        return held
     if (beyond := await _beyond_team(pool, wanted, team)) is not None:
         return beyond
     wanted = await _attempt(pool, wanted)
@@ -455,6 +528,18 @@ async def act_on_offer(
         again := await _member_refused(pool, use, request.url.path, community_id)
     ):
         return again
+    if outcome == "not_open" and (  # a decline racing the same helper's accept
+        held := await _held_page(
+            request,
+            deps,
+            use,
+            community_id,
+            identified=identified,
+            user=platform_user_id,
+            status_code=409,
+        )
+    ):
+        return held
     answer = await _outcome_page(
         deps,
         use,

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -128,6 +130,53 @@ async def test_decline_is_recorded(
         await db.fetchval("SELECT status FROM offers WHERE offer_id = $1", offers["l3"])
         == "declined"
     )
+
+
+async def test_decline_link_of_a_held_request_points_to_withdrawing(
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """The offer message keeps both links: after accepting, its "来不了" neither promises
+    that others will be asked nor answers "no action needed" while the helper stays
+    assigned (the core refuses a decline of an accepted offer): it says they hold the
+    request and shows the assignment's own 去不了了, which does withdraw them."""
+    rid, offers = await open_request(client, db)
+    l1 = links(api, rid, offers, "l1")
+    accepted = await press(client, path_of(l1["accept"]))
+    assert accepted.status_code == 200 and PHONE in accepted.text, accepted.text
+
+    async def held() -> int:
+        return int(
+            await db.fetchval(
+                "SELECT count(*) FROM assignments WHERE request_id = $1 AND helper_id = 'l1'"
+                " AND released_at IS NULL",
+                rid,
+            )
+        )
+
+    shown = await client.get(path_of(l1["decline"]))
+    assert shown.status_code == 200, shown.text
+    assert "继续联系其他邻居" not in shown.text and "您已接下这次求助" in shown.text, shown.text
+    assert "/p/cant-come" in shown.text and "去不了了" in shown.text
+    assert PHONE not in shown.text  # the contact stays on the accept link's page
+
+    pressed = await press(client, path_of(l1["decline"]))  # a form shown before accepting
+    assert pressed.status_code == 409, pressed.text
+    assert "无需操作" not in pressed.text and "您已接下这次求助" in pressed.text, pressed.text
+    assert "/p/cant-come" in pressed.text
+    assert await held() == 1
+    uses = "SELECT count(*) FROM api_link_uses WHERE offer_id = $1 AND use_key LIKE 'decline:%'"
+    assert await db.fetchval(uses, offers["l1"]) == 0  # nothing sent, the link not used
+
+    # The page's own 去不了了: the helper is released.
+    action = re.search(r'action="([^"]*/p/cant-come)"', pressed.text)
+    assert action is not None, pressed.text
+    withdrew = await client.post(html.unescape(action.group(1)))
+    assert withdrew.status_code in (200, 202), withdrew.text
+
+    async def released() -> bool | None:
+        return True if await held() == 0 else None
+
+    await eventually(released, what="l1 released")
 
 
 async def test_closed_request_link_says_so(
