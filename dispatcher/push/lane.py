@@ -57,10 +57,22 @@ HOLD_RECHECK_S = 0.1  # how often a held lane looks whether it may send again
 SHORT_LIVED: frozenset[PushKind] = frozenset({PushKind.OFFER, PushKind.STAND_DOWN})
 
 
+# The data keys of an offer planned for a helper's private channel (push/deliveries.py
+# `_offer` sets them only there): its text holds that helper's own signed accept/decline
+# links, bound to the first browser that opens them, so it is private like an assignment.
+# The offer planned for a group carries the answer page (`/l/me`) and neither key.
+PERSONAL_LINK_KEYS: tuple[str, ...] = ("accept_url", "decline_url")
+
+
 def private_refusal(delivery: Delivery, endpoint: EndpointConfig) -> str | None:
-    """Why `delivery` may not go to `endpoint` (contact details into a group), if so."""
-    if delivery.kind in PRIVATE_KINDS and endpoint.is_group:
+    """Why `delivery` may not go to `endpoint` (contact details or a helper's own links
+    into a group), if so."""
+    if not endpoint.is_group:
+        return None
+    if delivery.kind in PRIVATE_KINDS:
         return f"{delivery.kind} is private: not for a group robot"
+    if delivery.kind is PushKind.OFFER and any(k in delivery.data for k in PERSONAL_LINK_KEYS):
+        return "offer holds the helper's own links (private): not for a group robot"
     return None
 
 
@@ -369,7 +381,8 @@ class _Lane:
 
     def _take_private(self, job: _Job) -> list[tuple[Delivery, str]]:
         """Take out of `job` what may not go to the endpoint as it is now: a live change can
-        re-point a lane at a group robot while an assignment waits for a retry."""
+        re-point a lane at a group robot while an assignment, or an offer with the helper's
+        own links, waits for a retry."""
         refused: list[tuple[Delivery, str]] = []
         kept = []
         for item in job.items:

@@ -26,6 +26,7 @@ from dispatcher.push import (
 
 SECRET = "whsec_" + "A" * 43 + "="
 ADDRESS = "莲花五村3号楼2单元501室 王阿姨 13812345678"
+OWN_LINK = "https://help.example/l/o/~ONE-HELPERS-TOKEN"
 
 
 class Clock:
@@ -206,13 +207,21 @@ async def test_a_lane_re_pointed_at_a_group_robot_fails_a_waiting_assignment(
     registry = EndpointRegistry([relay("default")])
     d = start(running, registry, rec, clock)
     await d.submit(delivery("assign", "default", PushKind.ASSIGNMENT, ADDRESS))
-    await until(lambda: d.stats()[0].waiting_retry == 1 or bool(rec.failed))
+    # An offer planned for the helper's private channel: its own accept/decline links.
+    own = delivery("own-offer", "default", PushKind.OFFER, "有邻居需要帮忙\n能来：" + OWN_LINK)
+    await d.submit(own.model_copy(update={"data": own.data | {"accept_url": OWN_LINK}}))
+    await until(lambda: d.stats()[0].waiting_retry == 2 or bool(rec.failed))
     registry.replace([wecom("default")])  # live configuration: now the community's group
-    clock.now += 60  # the assignment's retry is due
-    # The next delivery on the lane (any kind) makes it take the change.
+    clock.now += 60  # the retries are due
+    # The next delivery on the lane (any kind) makes it take the change; an offer in the
+    # group's form (the answer page, no per-helper link) goes.
     await d.submit(delivery("offer", "default", PushKind.OFFER, "有邻居需要帮忙"))
     assert await d.drain(5)
     group_posts = [r.content.decode() for r in rec.requests if r.url.host == "wecom.test"]
     assert group_posts and not any("13812345678" in p or "501室" in p for p in group_posts)
-    assert rec.failed == {"assign": "assignment is private: not for a group robot"}
+    assert not any("/l/o/" in p for p in group_posts)
+    assert rec.failed == {
+        "assign": "assignment is private: not for a group robot",
+        "own-offer": "offer holds the helper's own links (private): not for a group robot",
+    }
     assert rec.delivered == ["offer"]
