@@ -18,7 +18,6 @@ Progress goes to stderr, the report (JSON, with each household's card path) to s
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -34,11 +33,11 @@ from dispatcher.api.roster_import import (
     send_commands,
 )
 from dispatcher.clock import utcnow
-from dispatcher.helper_ids import id_key, keyed_helper_id
 from dispatcher.record.db import Db
 from dispatcher.record.edge import households as edge
-from dispatcher.roster.cells import PHONE
-from dispatcher.roster.households import HouseholdRow, ParsedHouseholds
+from dispatcher.record.edge import phone_keys
+from dispatcher.record.read.helpers import known_in
+from dispatcher.roster.households import HouseholdRow, ParsedHouseholds, paired_phone
 from dispatcher.roster.report import (
     CellProblem,
     RowProblem,
@@ -84,13 +83,39 @@ class HouseholdReport(BaseModel):
     committed: bool = False
 
 
-def helper_ref_id(settings: Settings, community_id: str, ref: str) -> str:
-    """A 结对 cell's helper: a phone becomes the keyed id the helper ledger gave them; an
-    编号 is the id itself."""
-    phone = re.sub(r"[\s-]", "", ref)
-    if PHONE.match(phone):
-        return keyed_helper_id(id_key(settings), community_id, phone)
-    return ref
+async def paired_helpers(
+    settings: Settings, db: Db, community_id: str, rows: list[HouseholdRow], column: str
+) -> tuple[list[list[str]], list[CellProblem]]:
+    """Each row's 结对 helpers, and a note for each ref that names none: a phone is the
+    helper whose phone digest it is (`helper_phone_keys`, as a sign-up's approval looks it
+    up: a ledger helper with an 编号 is found too), an 编号 one the community has. A ref
+    naming no helper is never sent (the worker would drop the pairing unseen)."""
+    ring = keyring(settings)
+    phones = {ref for row in rows for ref in row.paired_refs if paired_phone(ref)}
+    holders = {
+        phone: await phone_keys.holders(db, community_id, ring.phone_key(phone) or "")
+        for phone in phones
+    }
+    ids = {ref for row in rows for ref in row.paired_refs if ref not in holders}
+    known = await known_in(db, community_id, ids) if ids else set()
+    helpers: list[list[str]] = []
+    notes: list[CellProblem] = []
+    for row in rows:
+        mine: list[str] = []
+        for ref in row.paired_refs:
+            found = holders.get(ref, [ref] if ref in known else [])
+            if len(found) == 1:
+                mine.append(found[0])
+                continue
+            what = f"电话尾号{ref[-4:]}" if ref in holders else f"编号 {ref}"
+            why = (
+                "对应多位志愿者，请填编号 (several helpers have this phone: name one by 编号)"
+                if found
+                else "不是本社区名册上的志愿者 (no helper on the roster: not paired)"
+            )
+            notes.append(CellProblem(row=row.row, column=column, error=f"结对{what}{why}"))
+        helpers.append(list(dict.fromkeys(mine)))
+    return helpers, notes
 
 
 async def import_households(
@@ -114,10 +139,9 @@ async def import_households(
         warnings=parsed.warnings,
         partial=partial,
     )
-    listed = [
-        (h.household, [helper_ref_id(settings, community_id, ref) for ref in h.paired_refs])
-        for h in rows
-    ]
+    helpers, unpaired = await paired_helpers(settings, db, community_id, rows, parsed.paired_column)
+    report.cells = sorted([*report.cells, *unpaired], key=lambda c: c.row)
+    listed = [(h.household, paired) for h, paired in zip(rows, helpers, strict=True)]
     here = {h.household_id for h, _ in listed}
     compounds = {h.place.compound_id for h, _ in listed if h.place.compound_id}
     before = {b.household_id: b for b in await edge.listed(db, community_id, compounds)}

@@ -80,6 +80,64 @@ def parse_tags(text: str) -> tuple[list[Vulnerability], list[str]]:
     return list(dict.fromkeys(tags)), unknown
 
 
+# Between two 结对 refs: any of these; a space only where it cannot be inside a phone.
+_REF_SEPARATORS = re.compile(r"[、,，;；/|]+")
+_DIGITS = re.compile(r"^\+?[\d-]+$")
+
+
+def paired_phone(text: str) -> str | None:
+    """A phone as the helper ledger stores it (no spaces or dashes, no +86/86), or None."""
+    digits = re.sub(r"[\s-]", "", text).removeprefix("+")
+    if len(digits) == 13 and digits.startswith("86") and PHONE.match(digits[2:]):
+        digits = digits[2:]
+    return digits if PHONE.match(digits) else None
+
+
+def _phones(tokens: list[str]) -> list[str] | None:
+    """Digit groups split by spaces read as whole phones ("138 0013 8000", "+86 138 0013
+    8000 139 0013 9000"), or None when some group is left over."""
+    out: list[str] = []
+    start = 0
+    while start < len(tokens):
+        for end in range(start + 1, len(tokens) + 1):
+            if phone := paired_phone("".join(tokens[start:end])):
+                out.append(phone)
+                start = end
+                break
+        else:
+            return None
+    return out
+
+
+def paired_refs(text: str) -> tuple[list[str], list[str]]:
+    """A 结对 cell's helpers (a phone as `paired_phone` gives it, an 编号 as written) and what
+    could not be read. Digits split by spaces are one phone, never several 编号: groups that
+    make no phones ("138 0013 800", "1023 1024") are unreadable rather than guessed."""
+    refs: list[str] = []
+    bad: list[str] = []
+    for piece in _REF_SEPARATORS.split(text):
+        tokens = piece.split()
+        i = 0
+        while i < len(tokens):
+            j = i + 1
+            if _DIGITS.match(tokens[i]):
+                while j < len(tokens) and _DIGITS.match(tokens[j]):
+                    j += 1
+                phones = _phones(tokens[i:j])
+                if phones is not None:
+                    refs.extend(phones)
+                elif j == i + 1 and ID.match(tokens[i]):
+                    refs.append(tokens[i])  # a numeric 编号
+                else:
+                    bad.append(" ".join(tokens[i:j]))
+            elif ID.match(tokens[i]):
+                refs.append(tokens[i])
+            else:
+                bad.append(tokens[i])
+            i = j
+    return list(dict.fromkeys(refs)), bad
+
+
 class HouseholdRow(BaseModel):
     household: Household
     paired_refs: list[str] = Field(
@@ -94,6 +152,7 @@ class ParsedHouseholds(BaseModel):
     problems: list[RowProblem] = Field(default_factory=list)
     cells: list[CellProblem] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)  # about the file, e.g. ignored cells
+    paired_column: str = Field(default="结对", description="the 结对 header as the file writes it")
 
 
 def parse_household_row(r: _Row, where: RosterPlace) -> HouseholdRow:
@@ -119,13 +178,9 @@ def parse_household_row(r: _Row, where: RosterPlace) -> HouseholdRow:
     if phone is not None and not PHONE.match(phone):
         r.note("phone", "电话格式不对 (phone; left out)")
         phone = None
-    refs: list[str] = []
-    for ref in (w for w in SPLIT.split(r["paired"]) if w):
-        ref = ref.removeprefix("+86")
-        if PHONE.match(ref.replace("-", "")) or ID.match(ref):
-            refs.append(ref)
-        else:
-            r.note("paired", f"结对志愿者请填电话或编号 (paired helper left out): {ref}")
+    refs, bad = paired_refs(r["paired"])
+    for ref in bad:
+        r.note("paired", f"结对志愿者请填电话或编号，用、分隔 (paired helper left out): {ref}")
     try:
         household = Household(
             household_id=hid,
@@ -175,6 +230,7 @@ def parse_households(
         problems=checked.problems,
         cells=checked.cells,
         warnings=warnings,
+        paired_column=cols.header.get("paired", "结对"),
     )
 
 

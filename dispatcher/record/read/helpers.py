@@ -24,3 +24,19 @@ async def helpers_elsewhere(db: Db, community_id: str, helper_ids: Collection[st
         community_id,
     )
     return {r["helper_id"] for r in rows}
+
+
+async def known_in(db: Db, community_id: str, helper_ids: Collection[str]) -> set[str]:
+    """Of these ids, the community's helpers: recorded by the worker, or put on the roster by
+    a ledger import or staff whose commands the worker may not have applied yet (commands
+    are applied in order, so a pairing sent now finds them)."""
+    rows = await db.fetch(
+        "SELECT helper_id FROM helpers WHERE community_id = $1 AND helper_id = ANY($2::text[])"
+        " UNION SELECT helper_id FROM roster_members"
+        " WHERE community_id = $1 AND helper_id = ANY($2::text[]) AND retired_at IS NULL"
+        " UNION SELECT helper_id FROM helper_phone_keys"
+        " WHERE community_id = $1 AND helper_id = ANY($2::text[])",
+        community_id,
+        list(helper_ids),
+    )
+    return {r["helper_id"] for r in rows}
