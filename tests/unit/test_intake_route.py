@@ -203,9 +203,19 @@ def _cases() -> list[tuple[str, dict[str, str], list[bytes], bytes]]:
     ]
 
 
-@pytest.mark.parametrize("case", _cases(), ids=lambda c: c[0])
-async def test_the_fast_path_answers_as_the_framework_does(app: Any, case: Any) -> None:
-    _, headers, chunks, query = case
+# Cases by name, built (signed) when the test runs: signed at collection, they were stale
+# (401, more than 300 s old) by the time a full run reached them, and both paths' equal 401s
+# hid what each case is about (session 37's CI).
+CASE_NAMES = [c[0] for c in _cases()]
+
+
+def _case(name: str) -> tuple[str, dict[str, str], list[bytes], bytes]:
+    return next(c for c in _cases() if c[0] == name)
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+async def test_the_fast_path_answers_as_the_framework_does(app: Any, name: str) -> None:
+    _, headers, chunks, query = _case(name)
     top, framework = _layers(app)
     answers, metrics = [], []
     for asgi in (top, framework):
@@ -216,15 +226,13 @@ async def test_the_fast_path_answers_as_the_framework_does(app: Any, case: Any) 
     assert answers[0] == answers[1]
     assert metrics[0] == metrics[1] and metrics[0]
     assert "raised" not in answers[0]
+    if name.startswith("accepted"):
+        assert answers[0]["status"] == 202, answers[0]
 
 
-@pytest.mark.parametrize(
-    "case",
-    [c for c in _cases() if c[0] in ("a refused phone", "half an emoji")],
-    ids=lambda c: c[0],
-)
-async def test_a_422_names_the_field_and_never_quotes_the_body(app: Any, case: Any) -> None:
-    _, headers, chunks, _ = case
+@pytest.mark.parametrize("name", ["a refused phone", "half an emoji"])
+async def test_a_422_names_the_field_and_never_quotes_the_body(app: Any, name: str) -> None:
+    _, headers, chunks, _ = _case(name)
     answer = await _call(
         app.build_middleware_stack(), _scope(app, headers | {"x-bot-id": BOT}), chunks
     )
