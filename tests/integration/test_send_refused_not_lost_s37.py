@@ -93,6 +93,29 @@ async def caused_by(stack: LocalStack, broker: SecuredBroker, command_id: str) -
     return any(e.caused_by == command_id for r in records for e in decode_record(r.value).events)
 
 
+async def exited_to_be_read_again(
+    worker: Proc,
+    admin: AIOKafkaAdminClient,
+    app_id: str,
+    tp: TopicPartition,
+    offset: int,
+    says: str,
+) -> None:
+    """The worker exited 75 over a write the broker refused (`says` in its log), leaving the
+    record at `offset` unacknowledged: its group's committed offset not past it."""
+
+    async def exited() -> bool:
+        return not worker.alive()
+
+    await eventually(exited, timeout=120, what="the worker exiting", explain=worker.log_tail)
+    assert worker.popen.returncode == EXIT_REPLAY, worker.log_tail()
+    log = worker.log_path.read_text(errors="replace")
+    assert says in log
+    assert "TopicAuthorizationFailedError" in log
+    committed = await admin.list_consumer_group_offsets(app_id)
+    assert tp in committed and committed[tp].offset <= offset, committed
+
+
 async def test_a_command_whose_events_the_broker_refuses_is_read_again_not_dead_lettered(
     broker: SecuredBroker, secured: LocalStack, admin: AIOKafkaAdminClient
 ) -> None:
@@ -123,20 +146,12 @@ async def test_a_command_whose_events_the_broker_refuses_is_read_again_not_dead_
         await deny_write(admin, events)
         deactivate, tp, offset = await send(DeactivateHelper(helper_id="refused-1"))
 
-        async def exited() -> bool:
-            return not worker.alive()
-
         # Before session 37: dead-lettered at once, and the worker went on.
-        await eventually(exited, timeout=120, what="the worker exiting", explain=worker.log_tail)
-        assert worker.popen.returncode == EXIT_REPLAY, worker.log_tail()
-        log = worker.log_path.read_text(errors="replace")
-        assert f"the events of command {deactivate} were not sent" in log
-        assert "TopicAuthorizationFailedError" in log
-        # Nothing dead-lettered, the command unacknowledged: its offset not committed.
+        says = f"the events of command {deactivate} were not sent"
+        await exited_to_be_read_again(worker, admin, secured.app_id, tp, offset, says)
+        # Nothing dead-lettered.
         dead = await read_topic(broker.internal, secured.topic("deadletter"), until=1, timeout=3)
         assert dead == []
-        committed = await admin.list_consumer_group_offsets(secured.app_id)
-        assert tp in committed and committed[tp].offset <= offset, committed
         assert not await caused_by(secured, broker, deactivate)
 
         await allow_write_again(admin, events)
