@@ -7,7 +7,9 @@ A decision claims the sign-up atomically (two staff pressing at once: one wins, 
 gets 409). Approval is the one write path: `UpsertHelper` then `WelcomeHelper` on the
 commands topic (same key, so in that order); the worker adds the helper and the notify agent
 pushes the welcome to their private channel. The sign-up's personal data is cleared once
-decided.
+decided: the profile (with the phone) and its digest always, and a rejected sign-up's name,
+building and channel too (the person was never on the roster; staff's list of rejected
+sign-ups shows them with an empty `display_name` and `building_name`).
 
 The decision is one transaction committed only after Kafka acknowledged the commands: if
 Kafka refuses (503) or the API dies before, the sign-up is pending again, and staff may
@@ -101,7 +103,8 @@ async def list_registrations(
     staff: Staff,
     status: Literal["pending", "approved", "rejected"] = Query("pending"),
 ) -> list[dict[str, Any]]:
-    """Sign-ups of this community (no phone numbers)."""
+    """Sign-ups of this community (no phone numbers; a rejected one's name and building
+    are cleared, '')."""
     ensure_staff_scope(request, community_id)
     return await registrations.listed(await _deps(request).pool(), community_id, status)
 

@@ -1,7 +1,8 @@
 """Pending self-registrations (`helper_registrations`): written by the API's join page,
 decided by staff. The profile (with the phone) and the phone's digest are kept only while
-a sign-up is pending. Every sign-up is kept, several for one phone too: staff see how many
-share it (by its last four digits) and choose."""
+a sign-up is pending, a rejected one's name, building and channel only until staff reject
+it (the person was never on the roster). Every sign-up is kept, several for one phone too:
+staff see how many share it (by its last four digits) and choose."""
 
 from __future__ import annotations
 
@@ -122,9 +123,17 @@ async def claim(
 
 
 async def forget(db: Db, registration_id: str) -> None:
-    """Decided: the phone is in the roster (approved) or needed by nobody (rejected)."""
+    """Decided: the phone is in the roster (approved) or needed by nobody (rejected). A
+    rejected person was never on the roster: their name, building and channel go too (the
+    row keeps its id, keyed helper id, skills and who decided when). An approved one's stay
+    while they are on the roster (a retirement erases the name, roster_members.py)."""
     await db.execute(
-        "UPDATE helper_registrations SET profile = NULL, phone_key = NULL"
-        " WHERE registration_id = $1",
+        """
+        UPDATE helper_registrations SET profile = NULL, phone_key = NULL,
+            display_name = CASE WHEN status = 'rejected' THEN '' ELSE display_name END,
+            building_name = CASE WHEN status = 'rejected' THEN '' ELSE building_name END,
+            channel = CASE WHEN status = 'rejected' THEN NULL ELSE channel END
+        WHERE registration_id = $1
+        """,
         registration_id,
     )
