@@ -2,8 +2,9 @@
 
 The CLI is a client of the API (the one place that checks a staff account's scope, writes
 the `config` topic and audits), so it needs the API's URL (`--api`, default
-DISPATCH_PUBLIC_BASE_URL) and a staff token (`--token`, default $DISPATCH_CONFIG_TOKEN,
-else DISPATCH_STAFF_TOKEN). Secrets created by a call are printed once, to stdout.
+DISPATCH_PUBLIC_BASE_URL) and a staff token (`--token`, before or after the command; default
+$DISPATCH_CONFIG_TOKEN, else DISPATCH_STAFF_TOKEN). A group robot's key is
+`set-endpoint --robot-token`. Secrets created by a call are printed once, to stdout.
 """
 
 from __future__ import annotations
@@ -165,36 +166,47 @@ def main(argv: list[str]) -> int:
     settings = get_settings()
     parser = argparse.ArgumentParser(prog="python -m dispatcher config", description=__doc__)
     parser.add_argument("--api", default=settings.public_base_url, help="the API's base URL")
-    parser.add_argument("--token", help="staff token (default $DISPATCH_CONFIG_TOKEN)")
+    token_help = "staff token (default $DISPATCH_CONFIG_TOKEN, else DISPATCH_STAFF_TOKEN)"
+    parser.add_argument("--token", help=token_help)
+    # The staff token is accepted after the command too (`config show --token T`): always
+    # the staff bearer, never sent in a body (a robot's key is `--robot-token`). SUPPRESS: a
+    # command without it keeps the one given before the command.
+    staff = argparse.ArgumentParser(add_help=False)
+    staff.add_argument("--token", default=argparse.SUPPRESS, help=token_help)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("apply", help="upsert a whole community document (YAML or JSON)")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[staff])
+
+    p = command("apply", help="upsert a whole community document (YAML or JSON)")
     p.add_argument("file", type=Path)
-    p = sub.add_parser("show", help="a community (or everything: district-wide staff)")
+    p = command("show", help="a community (or everything: district-wide staff)")
     p.add_argument("--community")
-    p = sub.add_parser("set-bot", help="create or change a signed bot")
+    p = command("set-bot", help="create or change a signed bot")
     p.add_argument("bot_id")
     p.add_argument("--community", required=True)
     p.add_argument("--group", action="append", help="GROUP_ID[=grid[/compound[/building]]]")
     p.add_argument("--secret", help="its secret (default: kept, or 32 random bytes if new)")
     p.add_argument("--secret-file", type=Path, help="write a new secret here (0600), not stdout")
     p.add_argument("--rate-per-minute", type=float)
-    p = sub.add_parser("rotate-bot", help="a new secret; the old one verifies until removed")
+    p = command("rotate-bot", help="a new secret; the old one verifies until removed")
     p.add_argument("bot_id")
     p.add_argument("--secret", help="the new secret (default: 32 random bytes, printed)")
     p.add_argument("--secret-file", type=Path, help="write the new secret here (0600)")
-    p = sub.add_parser("drop-previous", help="stop accepting a bot's previous secret")
+    p = command("drop-previous", help="stop accepting a bot's previous secret")
     p.add_argument("bot_id")
-    p = sub.add_parser("set-endpoint", help="create or change a push endpoint")
+    p = command("set-endpoint", help="create or change a push endpoint")
     p.add_argument("name")
     p.add_argument("--kind", required=True, choices=["webhook", "wecom", "dingtalk", "feishu"])
     p.add_argument("--url", required=True)
     p.add_argument("--community", help="the owning community (none: district-wide)")
     p.add_argument("--secret", help="webhook signing secret (default: kept, or generated)")
-    p.add_argument("--token", dest="robot_token", help="a group robot's key")
+    p.add_argument(
+        "--robot-token", dest="robot_token", help="a group robot's key (WeCom/DingTalk/Feishu)"
+    )
     p.add_argument("--batch-max", type=int)
     p.add_argument("--concurrency", type=int, help="sends in flight at once (live)")
-    p = sub.add_parser(
+    p = command(
         "set-community", help="change a community's plan, quiet hours, time zone or hotlines"
     )
     p.add_argument("community_id")
@@ -205,15 +217,15 @@ def main(argv: list[str]) -> int:
     p.add_argument(
         "--hotline", action="append", help="LABEL=NUMBER (replaces the list; repeat for more)"
     )
-    p = sub.add_parser("remove", help="remove a community's settings, a bot or an endpoint")
+    p = command("remove", help="remove a community's settings, a bot or an endpoint")
     p.add_argument("kind", choices=["community", "bot", "endpoint"])
     p.add_argument("id")
-    p = sub.add_parser("send-test", help="post a signed chat message as a bot (try it out)")
+    p = command("send-test", help="post a signed chat message as a bot (try it out)")
     p.add_argument("bot_id")
     p.add_argument("text")
     p.add_argument("--group", required=True)
     p.add_argument("--secret-file", type=Path, required=True, help="the bot's secret")
-    p = sub.add_parser("history", help="who changed what, when")
+    p = command("history", help="who changed what, when")
     p.add_argument("--community")
     p.add_argument("--limit", type=int, default=50)
     args = parser.parse_args(argv)
