@@ -5,6 +5,7 @@
 # the run; a process that keeps failing (10 restarts without a minute of uptime) makes the run
 # give up and exit non-zero. Ctrl-C stops the worker and the API, and the Kafka/PostgreSQL that
 # this run started (a stack that was already running is left running).
+# `run.sh --print-env` prints the broker, database and Faust data dir the run would use.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
@@ -13,6 +14,22 @@ cd "$REPO"
 export DISPATCH_MODE="${DISPATCH_MODE:-dev}"
 PY="$REPO/.venv/bin/python"
 STACK="$HERE/stack.sh"
+
+# The service talks to the stack this run starts: its broker, database and Faust data dir as
+# `stack.sh env` prints them (from DISPATCH_KAFKA_PORT, DISPATCH_PG_PORT, DISPATCH_STACK_DIR),
+# so a stack on other ports or in another directory is the one the worker and API use, and
+# `stack.sh reset` wipes the Faust data they wrote. A variable already set is kept.
+while IFS= read -r line; do
+  name="${line%%=*}"
+  if [ -z "${!name:-}" ]; then export "$name=${line#*=}"; fi
+done < <("$STACK" env)
+# `run.sh --print-env`: what the run would use, without starting anything.
+if [ "${1:-}" = --print-env ]; then
+  for name in DISPATCH_MODE DISPATCH_KAFKA_BOOTSTRAP DISPATCH_PG_DSN DISPATCH_DATA_DIR; do
+    echo "$name=${!name}"
+  done
+  exit 0
+fi
 
 started_stack=0
 "$STACK" status >/dev/null 2>&1 || started_stack=1

@@ -197,6 +197,9 @@ reset() {
   local dir; dir="$(pg_dir)"
   rm -rf "$KDIR" "$dir" "$STACK/faust"
   say "wiped kafka data, postgresql cluster and faust data under $STACK"
+  if [ -n "${DISPATCH_DATA_DIR:-}" ] && [ "${DISPATCH_DATA_DIR%/}" != "$STACK/faust" ]; then
+    say "DISPATCH_DATA_DIR=$DISPATCH_DATA_DIR is not the stack's: wipe it yourself (faust #158)"
+  fi
 }
 
 case "${1:-}" in
@@ -209,7 +212,10 @@ case "${1:-}" in
   pg-up) pg_up ;;
   pg-down) pg_down ;;
   fetch) kafka_fetch ;;
-  env) echo "DISPATCH_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"; echo "DISPATCH_PG_DSN=postgresql://dispatch@127.0.0.1:$PG_PORT/dispatch" ;;
+  env)  # the service's settings for this stack (deploy/local/run.sh exports the ones unset)
+    echo "DISPATCH_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
+    echo "DISPATCH_PG_DSN=postgresql://dispatch@127.0.0.1:$PG_PORT/dispatch"
+    echo "DISPATCH_DATA_DIR=$STACK/faust" ;;
   -h|--help|help|"") sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) die "unknown command ${1}; try --help" ;;
 esac
