@@ -16,12 +16,18 @@ A post's key is recorded once and a lease lets one sender at a time send it, so 
 event or a second API instance never posts twice. Order: a group's posts go out in order
 from one instance; a retried post arrives after the ones that followed it (a robot down for
 a minute delays its message; it is not held back in front of the later ones).
+
+A post's text is kept only until it is sent (`mark_sent` empties it). An assignment naming
+an opted-in helper is opened in memory only: its post is recorded sealed under the contact
+key (bound to the post's key), opened again just before the sweeper sends it; the name is
+never in PostgreSQL in the clear.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import time
@@ -41,7 +47,7 @@ from dispatcher.groupchat.sender import GroupSender
 from dispatcher.kafka_security import client_options
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
-from dispatcher.sealing import KeyRing, group_name
+from dispatcher.sealing import KeyRing, Unreadable, group_name
 from dispatcher.settings import Settings
 from schemas.config import Hotline
 from schemas.event_batch import decode_record
@@ -129,11 +135,29 @@ class GroupReplies:
         if ready is not None:
             ready.set()
 
-    async def _record(self, key: str, thread: Thread, text: str) -> None:
-        """Pending in PostgreSQL first (raises if it cannot be), then queued to be sent."""
-        post = threads.Pending(key, thread, text, str(uuid.uuid4()))
+    async def _record(self, key: str, thread: Thread, text: str, names: bool = False) -> None:
+        """Pending in PostgreSQL first (raises if it cannot be), then queued to be sent. A
+        text that `names` a helper is recorded sealed (never in the clear)."""
+        sealed = None
+        if names and self._keys is not None:
+            sealed = self._keys.seal(text.encode(), _post_aad(key))
+        post = threads.Pending(key, thread, text, str(uuid.uuid4()), sealed)
         if await threads.add_pending(await self._pool(), post, LEASE_S):
             self.enqueue(post)
+
+    def _opened(self, post: threads.Pending) -> threads.Pending | None:
+        """A post read back from PostgreSQL with its sealed text opened; None when the box
+        does not open (its key retired): it is left to age out, never sent without it."""
+        if post.sealed is None or post.text:
+            return post
+        try:
+            if self._keys is None:
+                raise Unreadable("no contact key configured")
+            text = self._keys.open(post.sealed, _post_aad(post.key)).decode()
+        except (Unreadable, UnicodeDecodeError):
+            log.warning("a sealed group post does not open (key retired?); not sent")
+            return None
+        return dataclasses.replace(post, text=text)
 
     def enqueue(self, post: threads.Pending) -> None:
         group = post.thread.key
@@ -174,16 +198,19 @@ class GroupReplies:
 
     async def sweep(self) -> int:
         """Queue the posts whose send failed or was cut short, and are due again."""
+        pool = await self._pool()
+        await self._purge_if_due(pool)  # also while no event arrives
         due = await threads.take_overdue(
-            await self._pool(),
+            pool,
             str(uuid.uuid4()),
             LEASE_S,
             MAX_EVENT_AGE.total_seconds(),
             SWEEP_BATCH,
         )
-        for post in due:
+        opened = [p for p in map(self._opened, due) if p is not None]
+        for post in opened:
             self.enqueue(post)
-        return len(due)
+        return len(opened)
 
     async def sweep_forever(self) -> None:
         while True:
@@ -202,10 +229,10 @@ class GroupReplies:
                 await asyncio.wait_for(ready.wait(), READY_WAIT_S)
 
     # ------------------------------------------------------------ events side
-    async def _post(self, threads_: list[Thread], key: str, text: str) -> None:
+    async def _post(self, threads_: list[Thread], key: str, text: str, names: bool = False) -> None:
         for thread in threads_:
             await self._wait_ready(thread)
-            await self._record(f"{key}:{thread.bot_id}:{thread.group_id}", thread, text)
+            await self._record(f"{key}:{thread.bot_id}:{thread.group_id}", thread, text, names)
 
     async def _flush_wave(self, request_id: str) -> None:
         """Keyed by the request's step: the first wave to reach a step is announced, a later
@@ -236,9 +263,7 @@ class GroupReplies:
 
     async def _handle(self, wanted: list[Event]) -> None:
         pool = await self._pool()
-        if time.monotonic() - self._last_purge > PURGE_EVERY_S:
-            self._last_purge = time.monotonic()
-            await threads.purge(pool)
+        await self._purge_if_due(pool)
         by_request = await threads.for_requests(pool, sorted({str(e.request_id) for e in wanted}))
         for event in wanted:
             request_id = str(event.request_id)
@@ -256,15 +281,23 @@ class GroupReplies:
                 wave.step = max(wave.step, event.body.step)
                 wave.last_seen = time.monotonic()
                 continue
-            text = texts.update_for(self._named(event), self._hotlines(event.community_id))
+            named = self._named(event)
+            text = texts.update_for(named, self._hotlines(event.community_id))
             closing = isinstance(event.body, texts.CLOSING)
             if text is None and not closing:
                 continue  # silent (a ring climbed on the way): the wave goes on
             await self._flush_wave(request_id)
             if text is not None:
-                await self._post(asked, event.event_id, text)
+                names = isinstance(named.body, HelperAssigned) and bool(named.body.group_name)
+                await self._post(asked, event.event_id, text, names)
             if closing:
                 await threads.close(pool, request_id)
+
+    async def _purge_if_due(self, pool: asyncpg.Pool) -> None:
+        """Old threads and posts go (`threads.purge`), at most every PURGE_EVERY_S."""
+        if time.monotonic() - self._last_purge > PURGE_EVERY_S:
+            self._last_purge = time.monotonic()
+            await threads.purge(pool)
 
     def _named(self, event: Event) -> Event:
         """An assignment with the opted-in helper's name opened, in memory only."""
@@ -348,6 +381,11 @@ def _decoded(records: list[object]) -> list[Event]:
         except (ValidationError, ValueError):
             continue  # the record agent dead-letters garbage; here it is just not news
     return out
+
+
+def _post_aad(key: str) -> bytes:
+    """A sealed post's box opens only as the text of its own post."""
+    return f"group-post\n{key}".encode()
 
 
 def _delivery_id(key: str) -> str:

@@ -1,6 +1,8 @@
 """Which chat groups asked about which request (`api_group_threads`), and the posts to them
 (`api_group_posts`: recorded pending before they are sent, so none is lost; each key is
-posted once across API instances, whoever holds its lease sends it)."""
+posted once across API instances, whoever holds its lease sends it). A post's text is kept
+only while it is unsent: in `body`, or sealed in `sealed_body` when it names a helper; the
+send's `mark_sent` empties both."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 
 from dispatcher.numbers import MAX_EPOCH_MS, checked_int
 from dispatcher.record.db import Db
+from schemas.sealed import Sealed
 
 # Cancel-by-reply finds the sender's open request in the group within this window.
 CANCEL_WINDOW_S = 6 * 3600
@@ -85,12 +88,16 @@ async def close(pool: Db, request_id: str) -> None:
 
 @dataclass(frozen=True)
 class Pending:
-    """A post not sent yet, leased to whoever sends it now (`lease`)."""
+    """A post not sent yet, leased to whoever sends it now (`lease`). `text` is what is
+    sent (in memory); recorded in `body`, or, when `sealed` holds it (it names a helper),
+    only as that box. Read back by the sweeper, a sealed post's `text` is "" until the
+    loop opens the box."""
 
     key: str
     thread: Thread
     text: str
     lease: str
+    sealed: Sealed | None = field(default=None, repr=False)
 
 
 async def add_pending(pool: Db, post: Pending, lease_s: float) -> bool:
@@ -99,8 +106,9 @@ async def add_pending(pool: Db, post: Pending, lease_s: float) -> bool:
     t = post.thread
     added = await pool.fetchval(
         "INSERT INTO api_group_posts (post_key, request_id, bot_id, group_id, session_webhook, "
-        "session_expires, reply_to, body, lease, lease_until) VALUES ($1, $2, $3, $4, $5, $6, "
-        "$7, $8, $9, now() + make_interval(secs => $10)) ON CONFLICT DO NOTHING RETURNING true",
+        "session_expires, reply_to, body, lease, lease_until, sealed_body) VALUES ($1, $2, $3, "
+        "$4, $5, $6, $7, $8, $9, now() + make_interval(secs => $10), $11::jsonb) "
+        "ON CONFLICT DO NOTHING RETURNING true",
         post.key,
         t.request_id,
         t.bot_id,
@@ -108,9 +116,10 @@ async def add_pending(pool: Db, post: Pending, lease_s: float) -> bool:
         t.session_webhook,
         t.session_expires,
         t.reply_to,
-        post.text,
+        None if post.sealed is not None else post.text,
         post.lease,
         lease_s,
+        None if post.sealed is None else post.sealed.model_dump_json(),
     )
     return bool(added)
 
@@ -130,8 +139,10 @@ async def take(pool: Db, key: str, lease: str, lease_s: float) -> bool:
 
 
 async def mark_sent(pool: Db, key: str, lease: str) -> None:
+    """Sent: its text is no longer needed (an opted-in helper's name is not kept)."""
     await pool.execute(
-        "UPDATE api_group_posts SET sent_at = now() WHERE post_key = $1 AND lease = $2",
+        "UPDATE api_group_posts SET sent_at = now(), body = NULL, sealed_body = NULL "
+        "WHERE post_key = $1 AND lease = $2",
         key,
         lease,
     )
@@ -167,7 +178,16 @@ async def take_overdue(
         limit,
     )
     rows = sorted(rows, key=lambda r: r["posted_at"])
-    return [Pending(r["post_key"], _thread(r), r["body"], lease) for r in rows]
+    return [
+        Pending(
+            r["post_key"],
+            _thread(r),
+            r["body"] or "",
+            lease,
+            None if r["sealed_body"] is None else Sealed.model_validate_json(r["sealed_body"]),
+        )
+        for r in rows
+    ]
 
 
 def _thread(r: Mapping[str, Any]) -> Thread:
