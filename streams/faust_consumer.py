@@ -97,6 +97,8 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
         self.reseeks = 0
         super().__init__(*args, **kwargs)
         self.guard.contiguous_topics = frozenset(getattr(self.app, "contiguous_topics", ()))
+        # Their loss counters at 0 from the start: the paging alert's increase() needs one.
+        ops_metrics.METRICS.watch_topics(self.guard.contiguous_topics)
 
     @cached_property
     def _heads(self) -> dict[TP, int]:

@@ -30,7 +30,9 @@ from pydantic import ValidationError
 
 from dispatcher.kafka_security import client_options
 from dispatcher.ops import metrics as ops_metrics
+from dispatcher.ops.event_metrics import RequestSeed
 from dispatcher.record.db import keep_session
+from dispatcher.record.metric_seeds import request_seeds
 from dispatcher.record.migrate import migrate
 from dispatcher.record.projection import first_bodies, record_events
 from dispatcher.settings import Settings
@@ -90,6 +92,31 @@ def log_retry(logger: logging.Logger, what: str, exc: BaseException, attempt: in
         logger.warning("%s failed (%s), retry %d", what, type(exc).__name__, attempt)
     else:  # not a known passing state: with its trace, for someone to look at
         logger.error("%s failed, retry %d", what, attempt, exc_info=exc)
+
+
+@dataclass
+class Seeding:
+    """The batch's requests its metrics did not see opened (`wanted`), read from PostgreSQL
+    once, before the batch's first write: as recorded before these events, so a first accept
+    among them still counts as first (a retry after a partial one-by-one pass reads none)."""
+
+    wanted: set[str]
+    seeds: list[RequestSeed] = field(default_factory=list)
+    read: bool = False
+
+    async def read_once(self, conn: asyncpg.Connection) -> None:
+        if self.read or not self.wanted:
+            return
+        try:
+            self.seeds = await request_seeds(conn, self.wanted)
+        except Exception as exc:
+            if pg_failure(exc) is PgFailure.UNREACHABLE:
+                raise  # the write would fail as well: both are tried again
+            # Metrics only: never a reason to record the batch one by one (and the requests
+            # are asked for again with their next events).
+            log.exception("requests for the event metrics not read")
+            self.wanted = set()
+        self.read = True
 
 
 @dataclass
@@ -173,15 +200,19 @@ class RecordAgent:
             return
         bodies = first_bodies(records)  # the bodies' JSON this worker's writer made
         lettered: set[str] = set()  # refused events: one letter each, however many tries
+        seeding = Seeding(ops_metrics.requests_to_seed(decoded))
         attempt = 0
         while True:
             attempt += 1
             try:
-                await self._record(batch, decoded, bodies, lettered)
-                return
+                await self._record(batch, decoded, bodies, lettered, seeding)
+                break
             except Exception as exc:
                 log_retry(log, "event recording", exc, attempt)
                 await self.sleep(backoff(attempt))
+        # Every event the core emitted, whichever path recorded it (or letters it refused:
+        # the dispatching happened all the same).
+        ops_metrics.observe_events(decoded, seeding.seeds, seeding.wanted)
 
     async def _decode(self, batch: list[Any]) -> tuple[list[Event], list[Decoded]]:
         """The batch's readable events and records; a letter for each unreadable one."""
@@ -201,12 +232,18 @@ class RecordAgent:
         return decoded, records
 
     async def _record(
-        self, batch: list[Any], decoded: list[Event], bodies: dict[str, str], lettered: set[str]
+        self,
+        batch: list[Any],
+        decoded: list[Event],
+        bodies: dict[str, str],
+        lettered: set[str],
+        seeding: Seeding,
     ) -> None:
         """One try; raises what is to be waited out."""
         pool = await self.get_pool()  # here: PostgreSQL may be away at the first batch
         try:
             async with pool.acquire() as conn:
+                await seeding.read_once(conn)
                 self.stats.recorded += await record_events(conn, decoded, bodies=bodies)
         except Exception as exc:
             if pg_failure(exc) is PgFailure.UNREACHABLE:
@@ -214,8 +251,6 @@ class RecordAgent:
             # A batch the database rejects: record event by event, dead-letter the bad ones.
             log.exception("batch rejected: recording one by one")
             await self._record_one_by_one(pool, batch, decoded, lettered)
-            return
-        ops_metrics.observe_events(decoded)
 
     async def _record_one_by_one(
         self, pool: asyncpg.Pool, raw: list[Any], decoded: list[Event], lettered: set[str]

@@ -4,6 +4,11 @@ Durations come from the events' own `occurred_at`, so the figures are the same w
 and whenever the events are observed (dispatch agent, record agent, a replay). Memory is
 bounded: a few thousand open requests and offers, forgotten oldest-first; an event whose
 request is no longer remembered still counts, it just adds no duration.
+
+A process started after a request opened (a restart, or a rebalance moving its partition
+here) never saw the opening: the record agent asks `unknown_requests` which of a batch's
+requests it needs, reads them from PostgreSQL and `seed`s them before observing the batch, so
+their close keeps its urgency and their first offer and accept are counted.
 """
 
 from __future__ import annotations
@@ -14,13 +19,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from dispatcher.ops.metric_defs import DispatchMetrics
+from dispatcher.ops.metric_defs import UNKNOWN, DispatchMetrics
 from schemas.events import Event, stand_downs
 
 K = TypeVar("K")
 V = TypeVar("V")
 
-UNKNOWN = "unknown"
+__all__ = ["UNKNOWN", "BoundedMap", "EventMetrics", "RequestSeed"]
+
+# The events whose figures need their request (its urgency, category, opening, first offer).
+NEEDS_REQUEST = frozenset(
+    {
+        "offer_sent",
+        "offers_sent",
+        "helper_assigned",
+        "ring_escalated",
+        "request_resolved",
+        "request_cancelled",
+        "request_referred",
+        "request_expired",
+    }
+)
 
 
 class BoundedMap(Generic[K, V]):
@@ -58,6 +77,18 @@ class _Open:
     answered: bool = False
 
 
+@dataclass(frozen=True)
+class RequestSeed:
+    """A request as recorded before the batch being observed (PostgreSQL's `requests`)."""
+
+    request_id: str
+    category: str
+    urgency: str
+    opened_at: datetime
+    offered: bool  # a first offer already recorded
+    answered: bool  # a first accept already recorded
+
+
 class EventMetrics:
     """`observe(event)` for every event the core emitted; idempotent per event id."""
 
@@ -74,6 +105,35 @@ class EventMetrics:
         self._offer_rings: BoundedMap[str, str] = BoundedMap(max_offers)
         # At-least-once delivery replays events after a crash: count each id once.
         self._seen: BoundedMap[str, None] = BoundedMap(max_seen)
+        # Closed here, or looked up and not recorded: not asked for again.
+        self._settled: BoundedMap[str, None] = BoundedMap(max_requests)
+
+    def unknown_requests(self, events: Iterable[Event]) -> set[str]:
+        """The requests `events` need that this process neither remembers nor sees opened
+        among them (none in the steady state: a few set lookups per event)."""
+        known, requests, settled, seen = set(), self._requests, self._settled, self._seen
+        unknown: set[str] = set()
+        for event in events:
+            rid = event.request_id
+            if not rid or rid in known:
+                continue
+            kind = event.body.type
+            if kind == "request_opened" or rid in requests or rid in settled:
+                known.add(rid)
+            elif kind in NEEDS_REQUEST and event.event_id not in seen:
+                unknown.add(rid)
+        return unknown
+
+    def seed(self, seeds: Iterable[RequestSeed], asked: Iterable[str] = ()) -> None:
+        """Remember requests opened before this process saw them; `asked`: the ids looked
+        up, those without a seed are not asked for again."""
+        for s in seeds:
+            if s.request_id not in self._requests:
+                opened = _Open(s.opened_at, s.category, s.urgency, s.offered, s.answered)
+                self._requests.put(s.request_id, opened)
+        for rid in asked:
+            if rid not in self._requests:
+                self._settled.put(rid, None)
 
     def observe_all(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -144,6 +204,7 @@ class EventMetrics:
                 outcome = body.type.removeprefix("request_")
                 m.requests_closed.labels(outcome, urgency).inc()
                 self._requests.pop(rid)
+                self._settled.put(rid, None)
             case _:
                 pass  # helper_updated: roster changes are not dispatch metrics
 

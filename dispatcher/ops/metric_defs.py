@@ -9,9 +9,12 @@ PostgreSQL (dashboard, reports) instead.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from schemas.vocab import Urgency
 
 # Neighbours' phones buzz within a second; a burst of waves may take a minute or two.
 FIRST_OFFER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
@@ -37,6 +40,11 @@ FIRST_ACCEPT_BUCKETS = (
 # The timer ticks every 100 ms: anything past a few seconds means a stuck worker.
 LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
 DELIVERY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
+
+# The urgency of a request whose opening this process never saw nor found recorded.
+UNKNOWN = "unknown"
+CLOSE_OUTCOMES = ("resolved", "cancelled", "referred", "expired")
+URGENCY_LABELS = (*(str(u) for u in Urgency), UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,7 @@ class DispatchMetrics:
     @classmethod
     def create(cls, registry: CollectorRegistry) -> DispatchMetrics:
         r = registry
-        return cls(
+        metrics = cls(
             registry=r,
             requests_opened=Counter(
                 "dispatch_requests_opened",
@@ -184,3 +192,17 @@ class DispatchMetrics:
                 registry=r,
             ),
         )
+        # A paging alert reads `increase()` of these: a labelled child prometheus_client
+        # creates at its first increment appears already at 1, and increase() over a series'
+        # first sample is 0, so the first expiry after a start would page nobody. Every
+        # outcome and urgency exists at 0 from the start (retention's topics: `watch_topics`).
+        for outcome in CLOSE_OUTCOMES:
+            for urgency in URGENCY_LABELS:
+                metrics.requests_closed.labels(outcome, urgency)
+        return metrics
+
+    def watch_topics(self, topics: Iterable[str]) -> None:
+        """`records_lost_to_retention` of each of `topics` at 0, as the worker starts reading
+        them (see `create`: the alert must see the series before its first loss)."""
+        for topic in topics:
+            self.records_lost_to_retention.labels(topic)

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
-from dispatcher.ops.event_metrics import EventMetrics
+from dispatcher.ops.event_metrics import EventMetrics, RequestSeed
 from dispatcher.ops.metric_defs import DispatchMetrics
 from schemas.events import Event
 
@@ -36,9 +36,23 @@ def channel_kind(channel: str) -> str:
     return kind if kind in CHANNEL_KINDS else "other"
 
 
-def observe_events(events: Iterable[Event]) -> None:
-    """Worker hook: every event the core emitted (idempotent per event id)."""
+def requests_to_seed(events: Iterable[Event]) -> set[str]:
+    """Record-agent hook: the requests of `events` this process has not seen opened (opened
+    before a restart or a rebalance), to be read from PostgreSQL for `observe_events`."""
     try:
+        return EVENTS.unknown_requests(events)
+    except Exception:  # never let metrics stop recording
+        log.exception("event metrics failed")
+        return set()
+
+
+def observe_events(
+    events: Iterable[Event], seeds: Iterable[RequestSeed] = (), asked: Iterable[str] = ()
+) -> None:
+    """Worker hook: every event the core emitted (idempotent per event id), after `seeds`,
+    the requests `asked` (`requests_to_seed`) as PostgreSQL had them before these events."""
+    try:
+        EVENTS.seed(seeds, asked)
         EVENTS.observe_all(events)
     except Exception:  # never let metrics stop recording
         log.exception("event metrics failed")
