@@ -197,6 +197,9 @@ class Settings(BaseSettings):
     login_session_seconds: int = Field(15 * 60, ge=60, le=3600)
     # Contacts and free text are purged this many days after a request closes (PIPL).
     retention_days: int = Field(30, ge=1)
+    # A helper's sign-up staff never decide lapses this many days after it was made: its
+    # name, building, channel, profile (with the phone) and phone digest are erased.
+    signup_pending_days: int = Field(30, ge=1)
     # retention.ms of the topics that carry personal data (commands, events, dead letters).
     personal_topic_retention_hours: float = Field(7 * 24, gt=0)
 

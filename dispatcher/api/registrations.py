@@ -9,7 +9,10 @@ commands topic (same key, so in that order); the worker adds the helper and the 
 pushes the welcome to their private channel. The sign-up's personal data is cleared once
 decided: the profile (with the phone) and its digest always, and a rejected sign-up's name,
 building and channel too (the person was never on the roster; staff's list of rejected
-sign-ups shows them with an empty `display_name` and `building_name`).
+sign-ups shows them with an empty `display_name` and `building_name`). A sign-up staff
+never decide lapses `DISPATCH_SIGNUP_PENDING_DAYS` (default 30) after it was made: the
+purge (dispatcher/record/retention.py) forgets it as a rejection does, and staff list it
+under `?status=lapsed`; deciding it then answers 409. The person may sign up again.
 
 The decision is one transaction committed only after Kafka acknowledged the commands: if
 Kafka refuses (503) or the API dies before, the sign-up is pending again, and staff may
@@ -101,10 +104,10 @@ async def list_registrations(
     community_id: Id,
     request: Request,
     staff: Staff,
-    status: Literal["pending", "approved", "rejected"] = Query("pending"),
+    status: Literal["pending", "approved", "rejected", "lapsed"] = Query("pending"),
 ) -> list[dict[str, Any]]:
-    """Sign-ups of this community (no phone numbers; a rejected one's name and building
-    are cleared, '')."""
+    """Sign-ups of this community (no phone numbers; a rejected or lapsed one's name and
+    building are cleared, '')."""
     ensure_staff_scope(request, community_id)
     return await registrations.listed(await _deps(request).pool(), community_id, status)
 

@@ -3,8 +3,10 @@
 PIPL's minimum-necessary rule: a requester's contact, exact place and free text are kept
 only while the request is open and `retention_days` (default 30) after it closed; the
 API's copy of each acknowledged command (kept to re-send it if it was never recorded) goes
-as soon as it is recorded, and after `retention_days` even if it never was. Counts and
-categories stay for reports. `now` is passed in, so a test can look 31 days ahead.
+as soon as it is recorded, and after `retention_days` even if it never was. A helper's
+sign-up staff never decide lapses `signup_pending_days` (default 30) after it was made and
+forgets the person (edge/registrations.py `lapse`). Counts and categories stay for reports.
+`now` is passed in, so a test can look 31 days ahead.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import asyncpg
 from dispatcher.clock import utcnow
 from dispatcher.offer_binding import MAX_LIFETIME
 from dispatcher.record.connect import connect
-from dispatcher.record.edge import intake
+from dispatcher.record.edge import intake, registrations
 from dispatcher.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -35,9 +37,12 @@ class Purged:
     requests: int  # requests whose contact, place and text were erased
     intake_commands: int  # API copies of commands erased
     offer_bindings: int = 0  # device bindings of offer links that can no longer be used
+    signups_lapsed: int = 0  # helper sign-ups never decided, lapsed and forgotten
 
 
-async def purge(conn: asyncpg.Connection, now: datetime, retention_days: int) -> Purged:
+async def purge(
+    conn: asyncpg.Connection, now: datetime, retention_days: int, *, signup_pending_days: int
+) -> Purged:
     keep = timedelta(days=retention_days)
     async with conn.transaction():
         scheduled = await conn.fetchval(
@@ -74,7 +79,14 @@ async def purge(conn: asyncpg.Connection, now: datetime, retention_days: int) ->
             """,
             now - MAX_LIFETIME,
         )
-    return Purged(int(scheduled), int(erased), commands, int(bindings))
+        lapsed = await registrations.lapse(conn, now - timedelta(days=signup_pending_days), now)
+    return Purged(int(scheduled), int(erased), commands, int(bindings), lapsed)
+
+
+async def _purge_as_set(conn: asyncpg.Connection, now: datetime, settings: Settings) -> Purged:
+    return await purge(
+        conn, now, settings.retention_days, signup_pending_days=settings.signup_pending_days
+    )
 
 
 async def purge_forever(
@@ -88,8 +100,9 @@ async def purge_forever(
         try:
             pool = await pool_of()
             async with pool.acquire() as conn:
-                done = await purge(conn, clock(), settings.retention_days)
-            if done.requests or done.intake_commands or done.offer_bindings:
+                done = await _purge_as_set(conn, clock(), settings)
+            erased = (done.requests, done.intake_commands, done.offer_bindings)
+            if any(erased) or done.signups_lapsed:
                 log.info("retention purge: %s", asdict(done))
         except Exception as exc:  # PostgreSQL away: try again next round
             log.warning("retention purge failed (%s); will retry", type(exc).__name__)
@@ -99,7 +112,7 @@ async def purge_forever(
 async def run(settings: Settings, now: datetime) -> Purged:
     conn = await connect(settings.pg_dsn.get_secret_value())
     try:
-        return await purge(conn, now, settings.retention_days)
+        return await _purge_as_set(conn, now, settings)
     finally:
         await conn.close()
 
@@ -108,7 +121,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m dispatcher purge",
         description="Erase contacts, exact places and free text DISPATCH_RETENTION_DAYS after "
-        "a request closed (the API also does this every hour).",
+        "a request closed, and lapse helper sign-ups pending DISPATCH_SIGNUP_PENDING_DAYS "
+        "(the API also does this every hour).",
     )
     parser.add_argument(
         "--now",

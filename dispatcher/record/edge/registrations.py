@@ -1,17 +1,25 @@
 """Pending self-registrations (`helper_registrations`): written by the API's join page,
 decided by staff. The profile (with the phone) and the phone's digest are kept only while
 a sign-up is pending, a rejected one's name, building and channel only until staff reject
-it (the person was never on the roster). Every sign-up is kept, several for one phone too:
-staff see how many share it (by its last four digits) and choose."""
+it (the person was never on the roster). A sign-up staff never decide lapses
+`DISPATCH_SIGNUP_PENDING_DAYS` after it was made (`lapse`, run by the purge) and forgets
+what a rejected one does. Every sign-up is kept, several for one phone too: staff see how
+many share it (by its last four digits) and choose; one whose sign-up lapsed may sign up
+again."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from dispatcher.record.db import Db, Row
 from schemas.helpers import HelperProfile
+
+# What a sign-up of a person never on the roster (rejected, or lapsed undecided) keeps of
+# them: nothing. The row keeps its id, keyed helper id, skills, and who decided when.
+_NEVER_ON_ROSTER: Final = ("rejected", "lapsed")
 
 
 @dataclass(frozen=True)
@@ -130,10 +138,34 @@ async def forget(db: Db, registration_id: str) -> None:
     await db.execute(
         """
         UPDATE helper_registrations SET profile = NULL, phone_key = NULL,
-            display_name = CASE WHEN status = 'rejected' THEN '' ELSE display_name END,
-            building_name = CASE WHEN status = 'rejected' THEN '' ELSE building_name END,
-            channel = CASE WHEN status = 'rejected' THEN NULL ELSE channel END
+            display_name = CASE WHEN status = ANY($2::text[]) THEN '' ELSE display_name END,
+            building_name = CASE WHEN status = ANY($2::text[]) THEN '' ELSE building_name END,
+            channel = CASE WHEN status = ANY($2::text[]) THEN NULL ELSE channel END
         WHERE registration_id = $1
         """,
         registration_id,
+        list(_NEVER_ON_ROSTER),
     )
+
+
+async def lapse(db: Db, made_before: datetime, now: datetime) -> int:
+    """Sign-ups still pending that were made before `made_before` lapse (how many): nobody
+    decided them, so they forget the person as a rejection does (name, building, channel,
+    profile with the phone, phone digest); `decided_at` is when they lapsed, `decided_by`
+    stays empty. One statement: a staff decision of the same sign-up either claimed it
+    first (no longer pending: skipped here) or finds it lapsed (409, already decided). The
+    person may sign up again: only pending sign-ups are counted per phone."""
+    lapsed = await db.fetchval(
+        """
+        WITH l AS (
+            UPDATE helper_registrations
+            SET status = 'lapsed', decided_at = $2, profile = NULL, phone_key = NULL,
+                display_name = '', building_name = '', channel = NULL
+            WHERE status = 'pending' AND created_at < $1
+            RETURNING 1)
+        SELECT count(*) FROM l
+        """,
+        made_before,
+        now,
+    )
+    return int(lapsed)
