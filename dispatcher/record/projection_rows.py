@@ -316,7 +316,10 @@ async def _held(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
 
 
 async def _released(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
-    await _touch(conn, e, "held_until = NULL")
+    # Its ladder starts: time to first accept counts from here (the first release kept).
+    await _touch(
+        conn, e, "held_until = NULL, released_at = COALESCE(released_at, $3)", e.occurred_at
+    )
 
 
 HANDLERS: dict[str, Handler] = {

@@ -104,8 +104,12 @@ TOUCHES: dict[str, Touch] = {
         (("b", "text", LAST, _body("by")), ("t", "timestamptz", LAST, _at)),
     ),
     "request_held": Touch("held_until = u.t", (("t", "timestamptz", LAST, _body("until")),)),
-    # The event's time only keeps the unnest's shape: a release clears the hold.
-    "request_released": Touch("held_until = NULL", (("t", "timestamptz", LAST, _at),)),
+    # A release clears the hold and starts the ladder: time to first accept counts from the
+    # first release (dispatcher/record/read/dashboard.py `ASKED_FROM`).
+    "request_released": Touch(
+        "held_until = NULL, released_at = COALESCE(released_at, u.t)",
+        (("t", "timestamptz", FIRST, _at),),
+    ),
     "request_resolved": _closed("resolved"),
     "request_cancelled": _closed("cancelled"),
     "request_expired": _closed("expired"),

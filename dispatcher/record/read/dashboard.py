@@ -9,6 +9,19 @@ from dispatcher.record.db import Db, Row
 LOCAL_TZ = "Asia/Shanghai"
 TODAY_START = f"(date_trunc('day', now() AT TIME ZONE '{LOCAL_TZ}') AT TIME ZONE '{LOCAL_TZ}')"
 
+# When the wait for a first accept began: the opening; for a request held for quiet hours
+# (nobody asked until they end), its release (`released_at`, migration 0401) when the first
+# accept came after it, else the first offer (a team staff called while it was held, whose
+# accept can precede the release or fill the request before any: from the release that
+# would read negative). Time to first accept, in the month report and on the dashboard,
+# counts from here.
+ASKED_FROM = (
+    "CASE WHEN released_at IS NULL AND held_until IS NULL THEN opened_at"
+    " WHEN first_accept_at >= released_at THEN released_at"
+    " ELSE COALESCE(first_offer_at, opened_at) END"
+)
+TTFA_S = f"EXTRACT(EPOCH FROM first_accept_at - ({ASKED_FROM}))::float8"
+
 OPEN_SQL = """
 SELECT request_id, community_id, category, urgency, status, ring, step, helpers_needed,
        helpers_assigned, offers_sent, opened_at, first_offer_at, first_accept_at,
@@ -35,7 +48,7 @@ ORDER BY closed_at DESC LIMIT $1
 # (percentile_disc, as dispatcher/stats.py): a time that really happened, never interpolated.
 TODAY_SQL = f"""
 WITH scope AS (
-  SELECT r.*, EXTRACT(EPOCH FROM first_accept_at - opened_at)::float8 AS ttfa,
+  SELECT r.*, {TTFA_S} AS ttfa,
          opened_at >= {TODAY_START} AS today
   FROM requests r
   WHERE (closed_at IS NULL OR opened_at >= {TODAY_START})

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import date
 
 from dispatcher.record.db import Db, Row
-from dispatcher.record.read.dashboard import LOCAL_TZ
+from dispatcher.record.read.dashboard import LOCAL_TZ, TTFA_S
 
 # $1 community, $2 first day of month (local), grouping by local day with a month total.
 # Percentiles are nearest rank (percentile_disc, as dispatcher/stats.py and the simulator).
+# Time to first accept counts from when neighbours were first asked (`ASKED_FROM`: for a
+# request held for quiet hours, its release), over the requests of the day they were opened.
 DAYS_SQL = f"""
 WITH r AS (
   SELECT q.*, (q.opened_at AT TIME ZONE '{LOCAL_TZ}')::date AS day,
-         EXTRACT(EPOCH FROM q.first_accept_at - q.opened_at)::float8 AS ttfa,
+         {TTFA_S} AS ttfa,
          (SELECT count(*) FROM event_log e
            WHERE e.request_id = q.request_id AND e.type = 'ring_escalated') AS escalations
   FROM requests q
