@@ -297,7 +297,7 @@ class GroupReplies:
         """Old threads and posts go (`threads.purge`), at most every PURGE_EVERY_S."""
         if time.monotonic() - self._last_purge > PURGE_EVERY_S:
             self._last_purge = time.monotonic()
-            await threads.purge(pool)
+            await threads.purge(pool, utcnow())
 
     def _named(self, event: Event) -> Event:
         """An assignment with the opted-in helper's name opened, in memory only."""

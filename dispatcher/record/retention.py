@@ -3,7 +3,8 @@
 PIPL's minimum-necessary rule: a requester's contact, exact place and free text are kept
 only while the request is open and `retention_days` (default 30) after it closed; the
 API's copy of each acknowledged command (kept to re-send it if it was never recorded) goes
-as soon as it is recorded, and after `retention_days` even if it never was. A helper's
+as soon as it is recorded, and after `retention_days` even if it never was. Chat-group
+posts go after 2 days and threads (who asked in which group) after 7. A helper's
 sign-up staff never decide lapses `signup_pending_days` (default 30) after it was made and
 forgets the person (edge/registrations.py `lapse`). Counts and categories stay for reports.
 `now` is passed in, so a test can look 31 days ahead.
@@ -24,7 +25,7 @@ import asyncpg
 from dispatcher.clock import utcnow
 from dispatcher.offer_binding import MAX_LIFETIME
 from dispatcher.record.connect import connect
-from dispatcher.record.edge import intake, registrations
+from dispatcher.record.edge import group_threads, intake, registrations
 from dispatcher.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class Purged:
     intake_commands: int  # API copies of commands erased
     offer_bindings: int = 0  # device bindings of offer links that can no longer be used
     signups_lapsed: int = 0  # helper sign-ups never decided, lapsed and forgotten
+    group_posts: int = 0  # chat-group posts older than 2 days
+    group_threads: int = 0  # chat-group threads (who asked, where) older than 7 days
 
 
 async def purge(
@@ -80,7 +83,9 @@ async def purge(
             now - MAX_LIFETIME,
         )
         lapsed = await registrations.lapse(conn, now - timedelta(days=signup_pending_days), now)
-    return Purged(int(scheduled), int(erased), commands, int(bindings), lapsed)
+        # The API's group loop purges these too, but only runs with a platform bot configured.
+        posts, threads = await group_threads.purge(conn, now)
+    return Purged(int(scheduled), int(erased), commands, int(bindings), lapsed, posts, threads)
 
 
 async def _purge_as_set(conn: asyncpg.Connection, now: datetime, settings: Settings) -> Purged:
@@ -101,8 +106,7 @@ async def purge_forever(
             pool = await pool_of()
             async with pool.acquire() as conn:
                 done = await _purge_as_set(conn, clock(), settings)
-            erased = (done.requests, done.intake_commands, done.offer_bindings)
-            if any(erased) or done.signups_lapsed:
+            if any(n for k, n in asdict(done).items() if k != "scheduled"):
                 log.info("retention purge: %s", asdict(done))
         except Exception as exc:  # PostgreSQL away: try again next round
             log.warning("retention purge failed (%s); will retry", type(exc).__name__)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dispatcher.numbers import MAX_EPOCH_MS, checked_int
@@ -220,8 +220,23 @@ def expiry_from_ms(ms: int | None) -> datetime | None:
     return datetime.fromtimestamp(checked_int(ms, "expiry", lo=0, hi=MAX_EPOCH_MS) / 1000, UTC)
 
 
-async def purge(pool: Db) -> None:
+POSTS_KEPT = timedelta(days=2)
+THREADS_KEPT = timedelta(days=7)
+
+
+async def purge(pool: Db, now: datetime) -> tuple[int, int]:
     """Old threads and post claims are no longer needed (events older than an hour are not
-    posted, and a closed request's group has heard its end)."""
-    await pool.execute("DELETE FROM api_group_posts WHERE posted_at < now() - interval '2 days'")
-    await pool.execute("DELETE FROM api_group_threads WHERE created_at < now() - interval '7 days'")
+    posted, and a closed request's group has heard its end): (posts, threads) deleted. Run
+    by the group loop and by the retention purge, so the rows go on an API without a
+    platform bot (any more) too."""
+    posts = await pool.fetchval(
+        "WITH d AS (DELETE FROM api_group_posts WHERE posted_at < $1 RETURNING 1) "
+        "SELECT count(*) FROM d",
+        now - POSTS_KEPT,
+    )
+    threads = await pool.fetchval(
+        "WITH d AS (DELETE FROM api_group_threads WHERE created_at < $1 RETURNING 1) "
+        "SELECT count(*) FROM d",
+        now - THREADS_KEPT,
+    )
+    return int(posts), int(threads)
