@@ -75,6 +75,21 @@ class _Open:
     urgency: str
     offered: bool = False
     answered: bool = False
+    held: bool = False  # held for the community's quiet hours
+    released_at: datetime | None = None  # the first release of that hold
+    first_offer_at: datetime | None = None
+
+    def asked_from(self, at: datetime) -> datetime:
+        """Since when neighbours could have answered, for an answer at `at`: the opening;
+        for a held request its release (nobody was asked before it), or its first offer
+        when a team staff called during the hold answered before any release. The read
+        model's rule (`dispatcher/record/read/dashboard.py` `ASKED_FROM`): the dashboard,
+        the month report and these histograms agree."""
+        if not self.held:
+            return self.opened_at
+        if self.released_at is not None and at >= self.released_at:
+            return self.released_at
+        return self.first_offer_at or self.opened_at
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,9 @@ class RequestSeed:
     opened_at: datetime
     offered: bool  # a first offer already recorded
     answered: bool  # a first accept already recorded
+    held: bool = False  # held for quiet hours (now or before)
+    released_at: datetime | None = None
+    first_offer_at: datetime | None = None
 
 
 class EventMetrics:
@@ -129,7 +147,16 @@ class EventMetrics:
         up, those without a seed are not asked for again."""
         for s in seeds:
             if s.request_id not in self._requests:
-                opened = _Open(s.opened_at, s.category, s.urgency, s.offered, s.answered)
+                opened = _Open(
+                    s.opened_at,
+                    s.category,
+                    s.urgency,
+                    s.offered,
+                    s.answered,
+                    s.held,
+                    s.released_at,
+                    s.first_offer_at,
+                )
                 self._requests.put(s.request_id, opened)
         for rid in asked:
             if rid not in self._requests:
@@ -167,17 +194,29 @@ class EventMetrics:
                     m.offers_sent.labels(ring, str(body.urgency)).inc(count)
                 if req and not req.offered:
                     req.offered = True
+                    # A held request's first offer (after its release) from the release:
+                    # the night it waited on purpose is not a slow dispatch. (One a team
+                    # staff called during the hold got counts from the opening.)
                     m.time_to_first_offer.labels(req.urgency).observe(
-                        _seconds(req.opened_at, event.occurred_at)
+                        _seconds(req.asked_from(event.occurred_at), event.occurred_at)
                     )
+                    req.first_offer_at = event.occurred_at
             case "helper_assigned":
                 self._answer(body.offer_id, "accepted")
                 if req and not req.answered:
                     req.answered = True
                     m.requests_answered.labels(req.category, req.urgency).inc()
                     m.time_to_first_accept.labels(req.urgency).observe(
-                        _seconds(req.opened_at, event.occurred_at)
+                        _seconds(req.asked_from(event.occurred_at), event.occurred_at)
                     )
+            case "request_held":
+                if req:
+                    req.held = True
+            case "request_released":
+                if req:
+                    req.held = True
+                    if req.released_at is None:
+                        req.released_at = event.occurred_at
             case "offer_declined":
                 self._answer(body.offer_id, "declined")
             case "offer_expired":

@@ -3,7 +3,9 @@
 Definitions (also in deploy/README.md):
 - a request counts on the local (UTC+8) day it was opened;
 - answered = at least one helper accepted; answered rate = answered / requests;
-- time to first accept = first_accept_at - opened_at, over answered requests; its median
+- time to first accept = first_accept_at - when neighbours were first asked (the opening;
+  for a request held for quiet hours its release, or its first offer when a team staff
+  called during the hold accepted first: `ASKED_FROM`), over answered requests; its median
   and p90 are nearest rank (a time that happened, as dispatcher/stats.py), not interpolated;
 - escalations = `ring_escalated` events in the log; whistles = requests whistled;
 - service hours = for each assignment the helper marked "done": the minutes they gave,

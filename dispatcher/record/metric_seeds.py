@@ -15,7 +15,8 @@ from dispatcher.ops.event_metrics import RequestSeed
 
 SEEDS = """
 SELECT request_id, category, urgency, opened_at,
-       first_offer_at IS NOT NULL AS offered, first_accept_at IS NOT NULL AS answered
+       first_offer_at IS NOT NULL AS offered, first_accept_at IS NOT NULL AS answered,
+       held_until IS NOT NULL OR released_at IS NOT NULL AS held, released_at, first_offer_at
   FROM requests WHERE request_id = ANY($1::text[])
 """
 
@@ -34,6 +35,9 @@ async def request_seeds(
             opened_at=r["opened_at"],
             offered=r["offered"],
             answered=r["answered"],
+            held=r["held"],
+            released_at=r["released_at"],
+            first_offer_at=r["first_offer_at"],
         )
         for r in rows
     ]

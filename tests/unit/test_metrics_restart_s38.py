@@ -189,6 +189,9 @@ async def test_the_record_agent_seeds_a_request_opened_before_it_started(
         "opened_at": first.occurred_at,
         "offered": True,
         "answered": False,
+        "held": False,
+        "released_at": None,
+        "first_offer_at": world.events[1].occurred_at,
     }
     db = SeedingDatabase([row])
     agent, _ = recorder(monkeypatch, db)
