@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
 
 from dispatcher.api.producer import KafkaCommandSink
 from dispatcher.kafka_security import client_options
@@ -23,11 +24,38 @@ JOIN_TIMEOUT_S = 60.0
 GROUP_PREFIX = "rekey-helpers-"
 
 
+class NoHelperTable(KafkaError):
+    """The helper table's changelog topic is not on the broker (the text says which)."""
+
+
+def kafka_failure(settings: Settings, exc: BaseException) -> str:
+    """One line for a Kafka failure of a maintenance command (the broker away, or no
+    helper table), never a traceback."""
+    if isinstance(exc, NoHelperTable):
+        return str(exc.args[0])
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return f"Kafka at {settings.kafka_bootstrap} not reachable: {reason}"
+
+
 async def read_helper_states(settings: Settings) -> list[HelperState]:
-    """The latest record per helper in the helper table's changelog (read to its end)."""
+    """The latest record per helper in the helper table's changelog (read to its end).
+    Raises NoHelperTable when the changelog topic is not there (no worker has run under
+    DISPATCH_APP_ID, or it is not the workers' app id)."""
     topic = f"{settings.app_id}-helpers-changelog"
+    missing = NoHelperTable(
+        f"no topic {topic} on Kafka at {settings.kafka_bootstrap}: no worker has run with "
+        f"DISPATCH_APP_ID={settings.app_id} (is it the workers' app id?)"
+    )
+    try:
+        return await _read_helper_states(settings, topic, missing)
+    except UnknownTopicOrPartitionError:  # deleted while read
+        raise missing from None
+
+
+async def _read_helper_states(
+    settings: Settings, topic: str, missing: NoHelperTable
+) -> list[HelperState]:
     consumer = AIOKafkaConsumer(
-        topic,
         **client_options(settings),
         group_id=f"{GROUP_PREFIX}{uuid.uuid4().hex[:8]}",  # throwaway: commits nothing
         auto_offset_reset="earliest",
@@ -37,6 +65,11 @@ async def read_helper_states(settings: Settings) -> list[HelperState]:
     try:
         # Inside the `try`: a start that fails (Kafka away) still closes the client.
         await consumer.start()
+        # Asked once: a consumer subscribed to a topic that is not there waits for it (40 s
+        # of "not found in cluster metadata" warnings) and then raises.
+        if topic not in await consumer.topics():
+            raise missing
+        consumer.subscribe([topic])
         ends: dict[TopicPartition, int] | None = None
         give_up = time.monotonic() + JOIN_TIMEOUT_S
         while True:

@@ -19,9 +19,11 @@ stores the helper as the worker holds it and changes nothing else.
 
 It then reads the table again until nothing is left, or `--wait` runs out, and prints
 `left`: the old key may be dropped only when it is 0 (the exit status is 0 only then,
-`--dry-run` included). `unreadable`: helpers with a box under no configured key (a key
-dropped too early: put it back and run again). Run it after every worker runs with the
-new key (a worker holds what it read at its start): an older worker writes its old boxes.
+`--dry-run` included; 69, with one line saying why, when Kafka cannot be reached or the
+helper table's changelog is not there). `unreadable`: helpers with a box under no
+configured key (a key dropped too early: put it back and run again). Run it after every
+worker runs with the new key (a worker holds what it read at its start): an older worker
+writes its old boxes.
 """
 
 from __future__ import annotations
@@ -36,14 +38,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from aiokafka.errors import KafkaError
+
 from dispatcher.clock import utcnow
-from dispatcher.maintenance.helper_table import read_helper_states, send_commands
+from dispatcher.maintenance.helper_table import kafka_failure, read_helper_states, send_commands
 from dispatcher.sealing import KeyRing, keyring, seal_profile, stale_kids
 from dispatcher.settings import Settings, get_settings
 from schemas.commands import Command, RewriteHelper
 from schemas.records import HelperState
 
 POLL_S = 1.0
+TOOL = "reseal-helpers"
+EX_UNAVAILABLE = 69  # sysexits.h, as `topics` and `phone-keys` say Kafka cannot be used
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,12 @@ def main(argv: list[str]) -> int:
         help="how long to wait for the workers to write the profiles (default 120)",
     )
     args = parser.parse_args(argv)
-    report = asyncio.run(run(get_settings(), args.dry_run, args.wait))
+    settings = get_settings()
+    try:
+        report = asyncio.run(run(settings, args.dry_run, args.wait))
+    except (KafkaError, OSError) as exc:  # not 1, which says helpers are left to write
+        print(f"{TOOL}: {kafka_failure(settings, exc)}", file=sys.stderr)
+        return EX_UNAVAILABLE
     json.dump(report, sys.stdout)
     print()
     return 0 if report["left"] == 0 else 1
