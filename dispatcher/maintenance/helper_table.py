@@ -28,6 +28,9 @@ class NoHelperTable(KafkaError):
     """The helper table's changelog topic is not on the broker (the text says which)."""
 
 
+EX_UNAVAILABLE = 69  # sysexits.h: what `topics` and the maintenance commands exit with
+
+
 def kafka_failure(settings: Settings, exc: BaseException) -> str:
     """One line for a Kafka failure of a maintenance command (the broker away, or no
     helper table), never a traceback."""

@@ -27,7 +27,7 @@ import asyncpg
 from aiokafka.errors import KafkaError
 
 from dispatcher.clock import utcnow
-from dispatcher.maintenance.helper_table import read_helper_states
+from dispatcher.maintenance.helper_table import kafka_failure, read_helper_states
 from dispatcher.record.connect import connect
 from dispatcher.record.edge import phone_keys
 from dispatcher.sealing import KeyRing, helper_phone, keyring
@@ -136,7 +136,7 @@ async def run(
         try:
             states = await read_helper_states(settings)
         except (KafkaError, OSError) as exc:
-            raise KafkaUnreachable(" ".join(str(exc).split()) or type(exc).__name__) from None
+            raise KafkaUnreachable(kafka_failure(settings, exc)) from None
         plan = plan_digests(states, keyring(settings), communities)
         progress(f"read {len(states)} helper(s); {len(plan.digests)} digest(s) to check")
         counts = await write(conn, plan.digests, dry_run=dry_run)
@@ -180,7 +180,7 @@ def main(argv: list[str]) -> int:
     try:
         report = asyncio.run(run(settings, frozenset(args.community), args.dry_run))
     except KafkaUnreachable as exc:  # PostgreSQL's failures: `python -m dispatcher` (PG_TOOLS)
-        print(f"{TOOL}: Kafka at {settings.kafka_bootstrap} not reachable: {exc}", file=sys.stderr)
+        print(f"{TOOL}: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE
     if report["unreadable_ids"]:
         progress(f"unreadable (no configured key opens the phone): {report['unreadable_ids']}")

@@ -28,11 +28,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+from aiokafka.errors import KafkaError
 
 from dispatcher.clock import utcnow
 from dispatcher.helper_ids import id_key, keyed_helper_id, keyed_profile, legacy_helper_id
 from dispatcher.maintenance.helper_table import GROUP_PREFIX as GROUP_PREFIX  # its ACL's name
-from dispatcher.maintenance.helper_table import read_helper_states, send_commands
+from dispatcher.maintenance.helper_table import (
+    EX_UNAVAILABLE,
+    kafka_failure,
+    read_helper_states,
+    send_commands,
+)
 from dispatcher.record.connect import connect
 from dispatcher.record.edge.helper_moves import MOVED, IdMove, move_rows
 from dispatcher.sealing import keyring, seal_profile, unsealed_profile
@@ -149,7 +155,12 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--dry-run", action="store_true", help="count, send nothing")
     args = parser.parse_args(argv)
-    counts = asyncio.run(run(get_settings(), args.dry_run))
+    settings = get_settings()
+    try:
+        counts = asyncio.run(run(settings, args.dry_run))
+    except (KafkaError, OSError) as exc:  # PostgreSQL's: `python -m dispatcher` (PG_TOOLS)
+        print(f"rekey-helpers: {kafka_failure(settings, exc)}", file=sys.stderr)
+        return EX_UNAVAILABLE
     json.dump(counts, sys.stdout)
     print()
     return 0
