@@ -32,13 +32,13 @@ from aiokafka.errors import KafkaError
 
 from dispatcher.clock import utcnow
 from dispatcher.helper_ids import id_key, keyed_helper_id, keyed_profile, legacy_helper_id
-from dispatcher.maintenance.helper_table import GROUP_PREFIX as GROUP_PREFIX  # its ACL's name
 from dispatcher.maintenance.helper_table import (
     EX_UNAVAILABLE,
     kafka_failure,
     read_helper_states,
     send_commands,
 )
+from dispatcher.maintenance.helper_table import GROUP_PREFIX as GROUP_PREFIX  # its ACL's name
 from dispatcher.record.connect import connect
 from dispatcher.record.edge.helper_moves import MOVED, IdMove, move_rows
 from dispatcher.sealing import keyring, seal_profile, unsealed_profile
