@@ -22,13 +22,20 @@ the retry safe (the stored answer comes back, nothing is dispatched twice). A we
 whose request failed on our side (5xx) or was refused by a rate limit after its claim (429)
 is released again, so a platform that re-sends the very same signed message after our outage
 is not locked out.
+
+Before the live configuration is loaded (the API just started, or Kafka, which holds it, is
+out of reach) no bot is known, so no signature can be checked: every bot request is 503
+`config_loading` with Retry-After, as the other outages. The intake routes still read the
+message by the rules (no configuration needed) and a life-threatening one's 503 carries the
+call-now reply, as for `database_unavailable`: public advice, given unauthenticated, while
+nothing is claimed, charged, stored or sent (`_config_loading`).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
@@ -37,13 +44,16 @@ from fastapi import Depends, Header, HTTPException, Request
 
 from dispatcher.api import webhook_signature as ws
 from dispatcher.api.auth import DB_UNAVAILABLE, audit_staff, authenticate_staff, bearer
-from dispatcher.api.deps import ApiDeps
+from dispatcher.api.deps import ApiDeps, config_loading
 from dispatcher.api.errors import fail
-from dispatcher.api.ratelimit import charge_bot
+from dispatcher.api.json_body import parse_json_body
+from dispatcher.api.models import ChatMessageIn, HelpRequestIn
+from dispatcher.api.ratelimit import charge_bot, with_advice
 from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.groupchat.bots import BotConfig
 from dispatcher.record.edge import bot_calls
 from dispatcher.record.edge.intake import WebhookId
+from schemas.vocab import EmergencyNumber
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +64,15 @@ PURGE_EVERY_S = 60.0
 # against every adapter's window by tests/security/test_platform_redelivery.py.
 REPLAY_CLAIMS_KEPT_S = 2 * 3600.0
 _DECOY_KEY = secrets.token_bytes(32)  # per process; never matches a real bot's signature
+# Messages read unauthenticated while the configuration loads (`_config_loading`): the rules
+# classifier's work for callers nobody could check, bounded per process. Generous: bots
+# retry every Retry-After (2 s), each with its pending messages; beyond it the 503 is plain.
+UNVERIFIED_READS_PER_MINUTE = 600.0
+UNVERIFIED_READS_BURST = 60.0
+
+# A life-threatening message's call-now advice: the classifier's advice, the number to call.
+Alarm = tuple[str | None, EmergencyNumber | None]
+AlarmReader = Callable[[Request, ApiDeps], Awaitable[Alarm | None]]
 
 
 @dataclass
@@ -159,8 +178,11 @@ async def _authenticate_bot(
     signature: str | None,
     defer_claim: bool,
     charge: bool,
+    alarm: AlarmReader | None = None,
 ) -> tuple[BotConfig, DeferredClaim | None]:
     deps = _deps(request)
+    if not deps.config.loaded:
+        raise await _config_loading(request, deps, bot_id, alarm)
     bot = deps.bot(bot_id)
     # An unknown X-Bot-Id goes through the same checks with a random key, so it gets the
     # very answer a known bot with a wrong signature gets: no bot-id oracle.
@@ -181,6 +203,69 @@ async def _authenticate_bot(
     return bot, None
 
 
+async def _config_loading(
+    request: Request, deps: ApiDeps, bot_id: str | None, alarm: AlarmReader | None
+) -> HTTPException:
+    """503 `config_loading` with Retry-After: no bot is known yet, so none is authenticated
+    and nothing is claimed, charged, stored or sent. On an intake route (`alarm`) the
+    message is read by the rules first (they need no configuration) and a life-threatening
+    one's 503 carries the call-now reply (`ratelimit.with_advice`), as an outage's does:
+    public advice ("call 120 now"), harmless to give a caller nobody could check, while
+    that reading is bounded per process (UNVERIFIED_READS_*)."""
+    refusal = config_loading()
+    if alarm is None or not bot_id:
+        return refusal
+    key = ("config_loading", "unverified_reads")
+    if deps.limiter.wait_for(key, UNVERIFIED_READS_PER_MINUTE, UNVERIFIED_READS_BURST) > 0:
+        return refusal
+    try:
+        said = await alarm(request, deps)
+    except HTTPException as exc:  # a body over the limit is still its 413
+        if exc.status_code != 503:
+            raise
+        return refusal  # the classifier's own 503 (timed out): the plain refusal
+    if said is None:
+        return refusal
+    log.warning(
+        "configuration not loaded: a life-threatening message answered 503 with the call-now "
+        "advice, nobody dispatched (the caller retries)"
+    )
+    return with_advice(refusal, *said)
+
+
+async def chat_message_alarm(request: Request, deps: ApiDeps) -> Alarm | None:
+    """`POST /v1/messages`: the message read by the rules as its route reads it
+    (`messages.classify`, `messages.life_threatening`); None when not life-threatening or
+    not a chat message at all."""
+    # Imported here: the intake routes import this module.
+    from dispatcher.api.messages import classify, emergency_number, life_threatening
+
+    raw = await request.body()
+    try:
+        msg = parse_json_body(ChatMessageIn, request.headers.get("content-type"), raw)
+    except (HTTPException, ValueError):  # a 422 comes once the bot is known
+        return None
+    found = await classify(deps, msg.text)
+    return (found.advice, emergency_number(found)) if life_threatening(found) else None
+
+
+async def help_request_alarm(request: Request, deps: ApiDeps) -> Alarm | None:
+    """`POST /v1/requests`: life-threatening by the spec's own rule, as its route decides it
+    (`requests.emergency_said`, `requests.spec_from`)."""
+    from dispatcher.api.requests import emergency_said, spec_from
+
+    raw = await request.body()
+    try:
+        body = parse_json_body(HelpRequestIn, request.headers.get("content-type"), raw)
+        alarm = emergency_said(body)
+        spec = spec_from(body, "config-loading", None, alarm)
+    except (HTTPException, ValueError):
+        return None
+    if not spec.is_life_threatening():
+        return None
+    return (alarm.advice if alarm else None, spec.emergency())
+
+
 @asynccontextmanager
 async def _bot_session(
     request: Request,
@@ -190,13 +275,14 @@ async def _bot_session(
     signature: str | None,
     defer_claim: bool = False,
     charge: bool = True,
+    alarm: AlarmReader | None = None,
 ) -> AsyncIterator[Caller]:
     """A signed bot request. The webhook-id is released again if we fail with a 5xx (a
     deferred one only once its route claimed it). `charge=False`: the intake routes charge
     the bot's rate limit themselves once the classifier has read the message (an emergency
     never waits behind chatter: `messages.charge`, `requests.charge_caller`)."""
     bot, deferred = await _authenticate_bot(
-        request, bot_id, webhook_id, timestamp, signature, defer_claim, charge
+        request, bot_id, webhook_id, timestamp, signature, defer_claim, charge, alarm
     )
     try:
         yield Caller("bot", bot, deferred=deferred)
@@ -218,7 +304,7 @@ def releases_webhook_id(exc: BaseException, deferred: DeferredClaim | None) -> b
 
 
 def _bot_dependency(
-    charge: bool, defer_claim: bool = False
+    charge: bool, defer_claim: bool = False, alarm: AlarmReader | None = None
 ) -> Callable[..., AsyncIterator[Caller]]:
     async def dependency(
         request: Request,
@@ -230,7 +316,7 @@ def _bot_dependency(
         ),
     ) -> AsyncIterator[Caller]:
         headers = (x_bot_id, webhook_id, webhook_timestamp, webhook_signature)
-        async with _bot_session(request, *headers, defer_claim, charge) as caller:
+        async with _bot_session(request, *headers, defer_claim, charge, alarm) as caller:
             yield caller
 
     return dependency
@@ -239,7 +325,7 @@ def _bot_dependency(
 require_bot = _bot_dependency(charge=True)
 # The chat intake: its route charges the bot's rate limit after classifying (see above), and
 # claims the webhook-id then too (`claim_deferred`).
-require_intake_bot = _bot_dependency(charge=False, defer_claim=True)
+require_intake_bot = _bot_dependency(charge=False, defer_claim=True, alarm=chat_message_alarm)
 
 
 @asynccontextmanager
@@ -249,6 +335,7 @@ async def _bot_or_staff(
     headers: tuple[str | None, str | None, str | None, str | None],
     defer_claim: bool,
     charge: bool = True,
+    alarm: AlarmReader | None = None,
 ) -> AsyncIterator[Caller]:
     if authorization is not None:
         account = authenticate_staff(request, bearer(authorization))
@@ -257,7 +344,8 @@ async def _bot_or_staff(
         await audit_staff(request, account)
         yield Caller("staff", staff=account)
         return
-    async with _bot_session(request, *headers, defer_claim=defer_claim, charge=charge) as caller:
+    session = _bot_session(request, *headers, defer_claim=defer_claim, charge=charge, alarm=alarm)
+    async with session as caller:
         yield caller
 
 
@@ -291,7 +379,14 @@ def submitting_caller(request: Request) -> AbstractAsyncContextManager[Caller]:
     h = request.headers
     signed = (h.get("x-bot-id"), h.get("webhook-id"), h.get("webhook-timestamp"))
     headers = (*signed, h.get("webhook-signature"))
-    return _bot_or_staff(request, h.get("authorization"), headers, defer_claim=True, charge=False)
+    return _bot_or_staff(
+        request,
+        h.get("authorization"),
+        headers,
+        defer_claim=True,
+        charge=False,
+        alarm=help_request_alarm,
+    )
 
 
 def ensure_community(caller: Caller, community_id: str) -> None:

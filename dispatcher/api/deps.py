@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
+from fastapi import HTTPException
 
 from dispatcher.api.errors import fail
 from dispatcher.api.held_connections import HeldConnections
@@ -21,6 +22,23 @@ from dispatcher.config.follower import ConfigFollower, ConfigWriter
 from dispatcher.config.view import ConfigView
 from dispatcher.groupchat.bots import BotConfig, BotRegistry
 from dispatcher.settings import Settings
+
+# As `queue_unavailable`: the configuration comes from Kafka's `config` topic.
+CONFIG_RETRY_AFTER_S = "2"
+
+
+def config_loading() -> HTTPException:
+    """The live configuration is not read yet (the API just started, or Kafka, which holds
+    it, is out of reach): no bot can be known, so nobody can be dispatched. An outage's 503
+    with Retry-After, never a bare one: the caller retries (a life-threatening message's
+    refusal carries the call-now reply: `bot_auth`)."""
+    return fail(
+        503,
+        "config_loading",
+        "configuration not loaded yet: nothing was acknowledged; please retry (the message "
+        "id / Idempotency-Key keeps a retry from dispatching twice)",
+        {"Retry-After": CONFIG_RETRY_AFTER_S},
+    )
 
 
 @dataclass
@@ -74,9 +92,10 @@ class ApiDeps:
         return self.config.bots()
 
     def bot(self, bot_id: str | None) -> BotConfig | None:
-        """A bot by id; 503 until the configuration is loaded (never a stale refusal)."""
+        """A bot by id; 503 `config_loading` until the configuration is loaded (never a
+        stale refusal)."""
         if not self.config.loaded:
-            raise fail(503, "config_loading", "configuration not loaded yet; retry shortly")
+            raise config_loading()
         return self.config.bots().get(bot_id) if bot_id else None
 
     async def pool(self) -> asyncpg.Pool:

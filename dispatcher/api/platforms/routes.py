@@ -23,7 +23,12 @@ Answers are 200 (platforms retry anything else), and the group gets its reply th
 group-reply loop. With PostgreSQL or Kafka out of reach the answer is 503 (nothing is
 acknowledged that is not stored: the platform re-sends it), and the group of a
 life-threatening message is told to call the number at once all the same (the post recorded
-first where PostgreSQL can record it, else sent straight to the group). A text's NUL or lone
+first where PostgreSQL can record it, else sent straight to the group). Before the live
+configuration is loaded (the API started while Kafka, which holds it, was out of reach) the
+robot is unknown: its credentials to check and read the callback, and to post to its group,
+come with that configuration. The answer is 503 `config_loading` with Retry-After
+(`deps.config_loading`): the platform re-sends it, it is read once the configuration is,
+and its group is told nothing before then. A text's NUL or lone
 surrogate becomes U+FFFD: the platform cannot correct it, so it is read, never refused.
 """
 
