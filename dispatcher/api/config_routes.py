@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dispatcher.api import config_live
 from dispatcher.api.auth import require_staff
-from dispatcher.api.deps import ApiDeps
+from dispatcher.api.deps import CONFIG_RETRY_AFTER_S, ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.config.changes import Changes, ConfigError
@@ -54,7 +54,12 @@ class RotateIn(BaseModel):
 def _deps(request: Request) -> ApiDeps:
     deps: ApiDeps = request.app.state.deps
     if not deps.config.loaded:
-        raise fail(503, "config_loading", "configuration not loaded yet; retry shortly")
+        raise fail(
+            503,
+            "config_loading",
+            "configuration not loaded yet; retry shortly",
+            {"Retry-After": CONFIG_RETRY_AFTER_S},
+        )
     return deps
 
 

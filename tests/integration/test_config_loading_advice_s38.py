@@ -166,3 +166,12 @@ async def test_a_platform_callback_is_answered_so_that_it_is_sent_again(
         cb = pc.dingtalk_callback(body)
         r = await c.post("/v1/platforms/dingtalk/load-dt", headers=cb.headers, content=cb.body)
         plain(refused(r))
+
+
+async def test_staff_reading_the_configuration_are_told_when_to_retry(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    """The staff configuration API: the same outage answer, with its Retry-After."""
+    async with loading_api(stack, tmp_path) as c:
+        r = await c.get("/v1/admin/config", headers={"Authorization": "Bearer dev-staff-token"})
+        plain(refused(r))
