@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 from dispatcher.api import staff_actions, stream_health
 from dispatcher.api.auth import (
     SESSION_SECONDS,
+    audit_staff,
     authenticate_staff,
     bearer,
     behind_tls,
@@ -77,7 +78,10 @@ def _page(name: str, status_code: int = 200) -> HTMLResponse:
         headers={
             "Content-Security-Policy": CSP,
             "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
+            # Not "no-referrer": under it a browser posts the sign-in form with `Origin:
+            # null`, which the cross-site check cannot tell from another site's page.
+            # Nothing leaves this origin with a Referer either way.
+            "Referrer-Policy": "same-origin",
         },
     )
 
@@ -109,11 +113,23 @@ async def dashboard(request: Request) -> Response:
     return _page("dashboard.html")
 
 
+def _refuse_cross_site(request: Request, what: str) -> None:
+    """Login CSRF: another site's page could otherwise post its own account's token and sign
+    a community's wall screen into that account (it would then show that account's scope,
+    and record the screen's actions under it). The staff actions' rule."""
+    if not staff_actions.same_origin(request):
+        raise fail(403, "cross_site", f"{what} refused: the form was sent from another site")
+
+
 @public.post("/dashboard/login", summary="Sign in to the dashboard (form field `token`)")
 async def dashboard_login(request: Request, token: Annotated[str, Form()] = "") -> Response:
+    _refuse_cross_site(request, "sign-in")
     account = authenticate_staff(request, token)
     if account is None:
         return _page("login.html", status_code=401)
+    # A session is staff access for 12 hours: audited as every staff request (503 while
+    # PostgreSQL is out of reach: no session issued unaudited).
+    await audit_staff(request, account)
     response = RedirectResponse("/dashboard", status_code=303)
     response.set_cookie(
         COOKIE,
@@ -123,6 +139,16 @@ async def dashboard_login(request: Request, token: Annotated[str, Form()] = "") 
         secure=behind_tls(request),
         max_age=SESSION_SECONDS,
     )
+    return response
+
+
+@public.post("/dashboard/logout", summary="Sign out of the dashboard (this browser)")
+async def dashboard_logout(request: Request) -> Response:
+    # The session is a signed cookie, not a server record: signing out forgets it here. A
+    # copy taken elsewhere lasts until it expires or the account's token changes.
+    _refuse_cross_site(request, "sign-out")
+    response = RedirectResponse("/dashboard", status_code=303)
+    response.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=behind_tls(request))
     return response
 
 

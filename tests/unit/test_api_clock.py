@@ -4,6 +4,7 @@ commands' issued_at and when a staff session ends."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -35,9 +36,21 @@ class RecordingSink:
     async def check(self) -> None: ...
 
 
+class AuditPool:
+    """Takes the staff audit rows (a sign-in is one): the only statement these tests run."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[Any, ...]] = []
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        assert sql.startswith("INSERT INTO staff_audit"), sql
+        self.rows.append(args)
+        return "INSERT 0 1"
+
+
 def deps(clock: Clock, sink: RecordingSink) -> ApiDeps:
     settings = Settings(staff_token="s3cret")  # type: ignore[arg-type]
-    return ApiDeps(settings=settings, sink=sink, clock=clock)
+    return ApiDeps(settings=settings, sink=sink, clock=clock, _pool=AuditPool())
 
 
 async def test_a_command_is_issued_at_the_injected_time() -> None:

@@ -25,6 +25,7 @@ from dispatcher.api.app import create_app
 from dispatcher.api.auth import FAIL_BURST
 from dispatcher.api.deps import ApiDeps
 from dispatcher.settings import REPO_ROOT, Settings
+from tests.unit.test_api_clock import AuditPool
 
 K8S = REPO_ROOT / "deploy/k8s"
 COMPOSE = REPO_ROOT / "deploy/compose/compose.yaml"
@@ -67,7 +68,9 @@ async def attack_through(proxy: str, trusted: list[str]) -> httpx.Response:
     settings = Settings(
         staff_token=STAFF_TOKEN, trusted_proxies=trusted, failed_sign_ins_per_minute=0.01
     )
-    app = create_app(settings, ApiDeps(settings=settings, sink=NullSink()))
+    # A sign-in is a staff_audit row.
+    deps = ApiDeps(settings=settings, sink=NullSink(), _pool=AuditPool())
+    app = create_app(settings, deps)
     # serve.py's uvicorn.run arguments for the forwarded headers, loaded as uvicorn does.
     config = uvicorn.Config(
         app,

@@ -14,6 +14,7 @@ from dispatcher.settings import Settings
 from schemas.events import EventBody, HelperAssigned, RequestOpened, make_event
 from schemas.places import PlacePath
 from schemas.requests import RequesterContact
+from tests.unit.test_api_clock import AuditPool
 
 
 class NullSink:
@@ -24,7 +25,8 @@ class NullSink:
 
 def client() -> httpx.AsyncClient:
     settings = Settings(staff_token="s3cret", metrics_token="m3trics")  # type: ignore[arg-type]
-    app = create_app(settings, ApiDeps(settings=settings, sink=NullSink()))
+    deps = ApiDeps(settings=settings, sink=NullSink(), _pool=AuditPool())
+    app = create_app(settings, deps)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 

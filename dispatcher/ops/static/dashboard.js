@@ -20,6 +20,7 @@ const I18N = {
     sent: "已提交", failed: "未成功", health: "数据流健康", h_rates: "命令 / 事件 每秒",
     h_lag: "消费积压（按分区；* 尚无提交）", h_dead: "死信", h_push: "推送失败（按通道）",
     h_workers: "工作进程", no_data: "暂无数据",
+    signed_in_as: "登录身份", sign_out: "退出登录", district_wide: "全区",
     footer: "本系统不替代 120 / 110 / 119。页面不显示电话、地址或求助原文。",
     u: { critical: "危急", urgent: "紧急", normal: "一般", low: "不急" },
     c: {}, // category labels: from the server's catalogue with each snapshot
@@ -49,6 +50,7 @@ const I18N = {
     events: "Live events", communities: "Communities today", whistles: "Whistles",
     expired: "Expired", "call-team": "Call team", team_name: "Team name",
     staff_unreached: "duty officer not reached",
+    signed_in_as: "Signed in as", sign_out: "Sign out", district_wide: "district-wide",
     footer: "This service never replaces 120 / 110 / 119. No phone numbers, addresses or message text are shown.",
     u: { critical: "critical", urgent: "urgent", normal: "normal", low: "low" },
     c: {},
@@ -115,6 +117,7 @@ function applyLang() {
   renderRequests();
   renderEvents();
   renderOpenCount();
+  renderWho();
 }
 
 function setLive(state) {
@@ -308,11 +311,25 @@ async function refresh() {
 // --- staff actions: one command each (POST, with the session's anti-CSRF token) ----------
 let selected = null;
 let csrf = null;
+let session = null; // {staff, communities, district_wide} from /ops/v1/session
+
+// The account this screen is signed in as, and its scope: a screen signed into another
+// account shows another community's requests (or none), so it says whose they are.
+function renderWho() {
+  $("#who-name").textContent = session ? session.staff : "–";
+  $("#who-scope").textContent = !session ? ""
+    : session.district_wide ? `(${t("district_wide")})`
+    : `(${session.communities.join(", ")})`;
+}
 
 async function loadSession() {
   try {
     const resp = await fetch("/ops/v1/session", { credentials: "same-origin", cache: "no-store" });
-    if (resp.ok) csrf = (await resp.json()).csrf;
+    if (!resp.ok) return;
+    session = await resp.json();
+    csrf = session.csrf;
+    renderWho();
+    if (!session.district_wide) stopHealth();
   } catch (_) { /* retried before the next action */ }
 }
 
@@ -354,6 +371,17 @@ async function act(action) {
 // --- stream health: plain SVG charts, no library -------------------------------------------
 const SVG = "http://www.w3.org/2000/svg";
 const W = 300, H = 120, PAD = 18;
+let healthTimer = null;
+let healthOff = false; // set once for the page: this account has no health charts
+
+// The health charts are for district-wide staff only: another account's poll is refused
+// (403) every time, and each refusal is a staff_audit row, so it stops for good.
+function stopHealth() {
+  healthOff = true;
+  if (healthTimer !== null) clearInterval(healthTimer);
+  healthTimer = null;
+  $("#health").hidden = true;
+}
 
 function svgEl(name, attrs, text) {
   const el = document.createElementNS(SVG, name);
@@ -406,7 +434,7 @@ async function refreshHealth() {
   let h;
   try {
     const resp = await fetch("/ops/v1/health", { credentials: "same-origin", cache: "no-store" });
-    if (resp.status === 403) { $("#health").hidden = true; return; } // district-wide staff only
+    if (resp.status === 403) { stopHealth(); return; } // district-wide staff only
     if (!resp.ok) return;
     h = await resp.json();
   } catch (_) {
@@ -474,9 +502,11 @@ document.addEventListener("DOMContentLoaded", () => {
   applyLang();
   loadSession();
   refresh();
-  refreshHealth();
   connect();
   setInterval(refresh, 5000);
-  setInterval(refreshHealth, 2000);
+  if (!healthOff) {
+    refreshHealth();
+    healthTimer = setInterval(refreshHealth, 2000);
+  }
   setInterval(tick, 1000);
 });
