@@ -2,8 +2,10 @@
 
 Asks an OpenAI-compatible chat-completions endpoint (Qwen/DashScope compatible mode,
 DeepSeek, a local vLLM/Ollama server…) for JSON with the classifier's fields, within a
-strict time budget. On a timeout, an HTTP error, a refusal or any malformed answer the
-rules' answer stands; a good answer may only raise it (`dispatcher.classify.merge`). When
+strict time budget. On a timeout, an HTTP error, a refusal or an answer whose verdict
+cannot be read the rules' answer stands (side fields are read leniently: an unknown skill
+or category never sinks a 120 verdict); a good answer may only raise it
+(`dispatcher.classify.merge`). When
 the rules already advise an emergency call the model is not asked at all (its answer could
 change nothing, and waiting for it would delay the 120 advice). Phone numbers however
 written, other long digit runs and place numbers (building, unit, floor, room: the answer

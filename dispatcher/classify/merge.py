@@ -12,15 +12,17 @@ measured like the rules', and a model can be talked into anything, so:
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dispatcher.classify import lexicon as lx
 from dispatcher.classify.model import Classification
 from schemas.vocab import Category, EmergencyNumber, Skill, Urgency
 
+_E = TypeVar("_E", Category, Skill)
 _RANK: Final = {Urgency.LOW: 0, Urgency.NORMAL: 1, Urgency.URGENT: 2, Urgency.CRITICAL: 3}
+MAX_REASON: Final = 500
 # The advice we send for a number the model asked for (our texts, not the model's).
 _ADVICE: Final = {
     EmergencyNumber.AMBULANCE: lx.EMERGENCIES["medical"].advice,
@@ -30,7 +32,12 @@ _ADVICE: Final = {
 
 
 class LlmAnswer(BaseModel):
-    """The fields asked of the model (JSON). Unknown fields are ignored; bad values refuse."""
+    """The fields asked of the model (JSON), read field by field. The verdict
+    (`is_request`, `urgency`, `advise_emergency_call`, `emergency_number`) must be readable
+    or the whole answer is refused (the rules' answer stands); what is safe to coerce is:
+    enum spellings ("Critical"), a number as a JSON number (120), and the side fields —
+    an unknown category is none, unknown skills are dropped, a long reason is cut. Before,
+    one bad side field threw away a model's 120 verdict. Unknown fields are ignored."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -40,7 +47,50 @@ class LlmAnswer(BaseModel):
     skills: tuple[Skill, ...] = ()
     advise_emergency_call: bool = False
     emergency_number: EmergencyNumber | None = None
-    reason: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(default=None, max_length=MAX_REASON)
+
+    @field_validator("urgency", mode="before")
+    @classmethod
+    def _urgency(cls, value: Any) -> Any:
+        return _folded(value)
+
+    @field_validator("emergency_number", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # 120 as a JSON number; a number we do not know is refused
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _category(cls, value: Any) -> Category | None:
+        return _known(Category, value)
+
+    @field_validator("skills", mode="before")
+    @classmethod
+    def _skills(cls, value: Any) -> tuple[Skill, ...]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            return ()
+        known = (_known(Skill, item) for item in items)
+        return tuple(dict.fromkeys(s for s in known if s is not None))
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _reason(cls, value: Any) -> str | None:
+        return value[:MAX_REASON] if isinstance(value, str) else None
+
+
+def _folded(value: Any) -> Any:
+    return value.strip().casefold() if isinstance(value, str) else value
+
+
+def _known(enum: type[_E], value: Any) -> _E | None:
+    """The member `value` names (any case), or None for anything else."""
+    try:
+        return enum(_folded(value))
+    except (ValueError, TypeError):
+        return None
 
 
 def disagreements(rules: Classification, llm: LlmAnswer) -> list[str]:
