@@ -158,7 +158,7 @@ def main(argv: list[str]) -> int:
     settings = get_settings()
     try:
         counts = asyncio.run(run(settings, args.dry_run))
-    except (KafkaError, OSError) as exc:  # PostgreSQL's: `python -m dispatcher` (PG_TOOLS)
+    except KafkaError as exc:  # PostgreSQL's (OSError too): `python -m dispatcher` (PG_TOOLS)
         print(f"rekey-helpers: {kafka_failure(settings, exc)}", file=sys.stderr)
         return EX_UNAVAILABLE
     json.dump(counts, sys.stdout)
