@@ -77,6 +77,18 @@ def button_form(action: str, label: str, *, second: bool = False) -> str:
     )
 
 
+def join_expired() -> HTMLResponse:
+    """An invite (join) link past its expiry, whether opened or submitted: nothing was
+    stored, so the resident must ask for a new link (the offers' "无需再操作" would tell a
+    volunteer who pressed submit that they had signed up)."""
+    return page(
+        "邀请链接已过期",
+        "<p>邀请链接已过期，您的信息未提交，请向社区索取新的邀请链接。</p>",
+        tone="warn",
+        status_code=410,
+    )
+
+
 def link_error(reason: str) -> HTMLResponse:
     if reason == "expired":
         return page(

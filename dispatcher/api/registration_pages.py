@@ -24,7 +24,7 @@ from dispatcher.api.auth import client_address
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.helper_pages import chosen_offer, offer_choices
 from dispatcher.api.invites import JOIN_PATH, InviteClaims, InviteError, verify_invite
-from dispatcher.api.pages import link_error, page
+from dispatcher.api.pages import join_expired, link_error, page
 from dispatcher.helper_ids import id_key, keyed_helper_id
 from dispatcher.record.edge import registrations
 from dispatcher.roster.cells import PHONE
@@ -49,7 +49,7 @@ def _claims(request: Request, token: str) -> InviteClaims | HTMLResponse:
     try:
         return verify_invite(deps.settings, token, deps.clock())
     except InviteError as exc:
-        return link_error(exc.reason)
+        return join_expired() if exc.reason == "expired" else link_error(exc.reason)
 
 
 def _form(action: str, claims: InviteClaims, choices: str) -> str:
