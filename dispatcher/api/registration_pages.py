@@ -12,7 +12,6 @@ first holds no place of theirs (staff see how many sign-ups share a phone).
 
 from __future__ import annotations
 
-import re
 from html import escape as e
 from typing import Any
 
@@ -27,7 +26,7 @@ from dispatcher.api.invites import JOIN_PATH, InviteClaims, InviteError, verify_
 from dispatcher.api.pages import join_expired, link_error, page
 from dispatcher.helper_ids import id_key, keyed_helper_id
 from dispatcher.record.edge import registrations
-from dispatcher.roster.cells import PHONE
+from dispatcher.roster.cells import PHONE, phone_text
 from dispatcher.roster.places import building, compound_id_for
 from dispatcher.sealing import keyring
 from schemas.helpers import HelperProfile
@@ -106,7 +105,7 @@ async def join(request: Request, token: str = Token) -> HTMLResponse:
     if problem := _unstorable(form):
         return _problem(problem)
     name = str(form.get("name", "")).strip()
-    phone = re.sub(r"[\s-]", "", str(form.get("phone", ""))).removeprefix("+86")
+    phone = phone_text(str(form.get("phone", "")))  # "13８…" (full-width) is 138…
     home = building(str(form.get("building", "")))
     compound_name = claims.compound_name or str(form.get("compound", "")).strip() or None
     compound_id = claims.compound_id or (

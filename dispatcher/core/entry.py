@@ -3,6 +3,7 @@ object, so a candidate check is a few attribute reads rather than pydantic acces
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -24,13 +25,24 @@ _DEFAULT_LOAD_RANK = rank_of_load(_DEFAULT_LOAD)
 
 
 def normalise_phone(phone: str | None) -> str | None:
-    """Digits only, without a leading +86, so "+86 138-0000-0000" matches "13800000000"."""
+    """ASCII digits only, without a leading +86, so "+86 138-0000-0000" matches
+    "13800000000". Every digit is read as its ASCII one: "13８０００００００" (a Chinese IME in
+    full-width mode) is "13800000000" too, never a phone of its own with another digest. A
+    phone written in ASCII digits normalises as it always did."""
     if not phone:
         return None
-    digits = "".join(ch for ch in phone if ch.isdigit())
+    digits = "".join(_ascii_digit(ch) for ch in phone)
     if digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
     return digits or None
+
+
+def _ascii_digit(ch: str) -> str:
+    """A character's ASCII digit ("８" is "8", "٣" is "3"), or "" when it is no digit.
+    Every character `str.isdigit` takes has a digit value."""
+    if "0" <= ch <= "9":
+        return ch
+    return str(unicodedata.digit(ch)) if ch.isdigit() else ""
 
 
 def phone_tag(phone: str | None) -> int:

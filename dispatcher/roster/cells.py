@@ -4,6 +4,7 @@ Pure; each parser returns what it understood and leaves the rest to the caller's
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import time
 
 from schemas.helpers import TimeWindow, WeeklyWindow
@@ -58,7 +59,21 @@ ROLE_WORDS: tuple[tuple[str, Role], ...] = (
 _YES = {"是", "党员", "中共党员", "预备党员", "y", "yes", "true", "1", "✓", "√"}
 _NO = {"否", "不是", "群众", "非党员", "n", "no", "false", "0", ""}
 SPLIT = re.compile(r"[、,，;；/|\s]+")
-PHONE = re.compile(r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+# ASCII digits only (`\d` takes every script's digits: "13８０００００１０２" was a phone of its
+# own, another keyed id and digest than 13800000102); `phone_text` first, which makes
+# full-width digits ASCII.
+PHONE = re.compile(r"^(?:1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$")
+_PHONE_GAPS = re.compile(r"[\s-]")
+
+
+def phone_text(text: str) -> str:
+    """A phone as typed (a ledger cell, the join form) as the ledger stores it, before
+    `PHONE` checks it: NFKC first, so what a Chinese IME in full-width mode types is ASCII
+    ("１３８－０００" is "138-000", "＋８６" is "+86"), then no spaces or dashes, no +86.
+    Digits of other scripts stay as they are, and `PHONE` refuses them."""
+    return _PHONE_GAPS.sub("", unicodedata.normalize("NFKC", text)).removeprefix("+86")
+
+
 ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
 UNIT = re.compile(r"^(\d{1,2}|[一二三四五六七八九十])\s*(?:单元)?$")
 CN_DIGITS = {c: str(i) for i, c in enumerate("一二三四五六七八九十", start=1)}

@@ -10,11 +10,12 @@ helpers: their 电话 or 编号) optional. A row is rejected only for its place 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 
 from pydantic import BaseModel, Field, ValidationError
 
-from dispatcher.roster.cells import ID, PHONE, SPLIT
+from dispatcher.roster.cells import ID, PHONE, SPLIT, phone_text
 from dispatcher.roster.headers import HEADERS
 from dispatcher.roster.ledger import (
     Columns,
@@ -82,12 +83,13 @@ def parse_tags(text: str) -> tuple[list[Vulnerability], list[str]]:
 
 # Between two 结对 refs: any of these; a space only where it cannot be inside a phone.
 _REF_SEPARATORS = re.compile(r"[、,，;；/|]+")
-_DIGITS = re.compile(r"^\+?[\d-]+$")
+_DIGITS = re.compile(r"^\+?[0-9-]+$")
 
 
 def paired_phone(text: str) -> str | None:
-    """A phone as the helper ledger stores it (no spaces or dashes, no +86/86), or None."""
-    digits = re.sub(r"[\s-]", "", text).removeprefix("+")
+    """A phone as the helper ledger stores it (no spaces or dashes, no +86/86, full-width
+    digits as ASCII: `phone_text`), or None."""
+    digits = phone_text(text).removeprefix("+")
     if len(digits) == 13 and digits.startswith("86") and PHONE.match(digits[2:]):
         digits = digits[2:]
     return digits if PHONE.match(digits) else None
@@ -115,6 +117,7 @@ def paired_refs(text: str) -> tuple[list[str], list[str]]:
     make no phones ("138 0013 800", "1023 1024") are unreadable rather than guessed."""
     refs: list[str] = []
     bad: list[str] = []
+    text = unicodedata.normalize("NFKC", text)  # full-width digits as ASCII, as `phone_text`
     for piece in _REF_SEPARATORS.split(text):
         tokens = piece.split()
         i = 0
@@ -174,7 +177,7 @@ def parse_household_row(r: _Row, where: RosterPlace) -> HouseholdRow:
                 tags = list(dict.fromkeys([*tags, Vulnerability.AGED_85_PLUS]))
         else:
             r.note("age", "年龄无法识别 (age; left out)")
-    phone = re.sub(r"[\s-]", "", r["phone"]).removeprefix("+86") or None
+    phone = phone_text(r["phone"]) or None
     if phone is not None and not PHONE.match(phone):
         r.note("phone", "电话格式不对 (phone; left out)")
         phone = None

@@ -36,6 +36,7 @@ from dispatcher.roster.cells import (
     parse_party,
     parse_skills,
     parse_teams,
+    phone_text,
 )
 from dispatcher.roster.headers import HEADERS, REQUIRED
 from dispatcher.roster.places import Building, building, compound_id_for, household_id
@@ -233,7 +234,7 @@ def parse_row(row: list[str], cols: Columns, where: RosterPlace) -> tuple[Helper
         r.fail("name", "姓名为空 (name is empty)")
     elif len(name) > 64:
         r.fail("name", "姓名过长 (name longer than 64)")
-    phone = re.sub(r"[\s-]", "", r["phone"]).removeprefix("+86")
+    phone = phone_text(r["phone"])
     if not PHONE.match(phone):
         r.fail("phone", "电话格式不对 (phone: 11-digit mobile or landline expected)")
     home, compound_id, compound_name, unit = home_of(r, where)
