@@ -9,6 +9,13 @@ hour; TLS and the 1-hour window are what protect it, and the reply goes only to 
 `conversationType` ("2" = group), `senderStaffId`, `senderNick`, `text.content` (or, for
 text with pictures, `msgtype` "richText" and the text items of `content.richText`, read
 as dingtalk-stream's `ChatbotMessage.get_text_list` reads them), `sessionWebhook(ExpiredTime)`.
+
+The `sessionWebhook` comes in the body, which the sign does not cover: it is kept (in
+`api_group_threads`) and used only when it is printable ASCII of at most 2048 characters
+under the configured `session_webhook_prefixes` (the sender checks the prefixes again
+before each post). Any other is dropped here and the group's robot answers: stored, a NUL
+or a lone surrogate made PostgreSQL refuse the thread (a 500, the message not dispatched),
+and a URL elsewhere (SSRF) was kept for nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 from typing import Any
 
 from dispatcher.api.platforms.base import (
@@ -32,8 +40,12 @@ from dispatcher.api.platforms.base import (
     parse_timestamp,
 )
 from dispatcher.groupchat.bots import PlatformConfig
+from dispatcher.groupchat.sender import session_webhook_allowed
+
+log = logging.getLogger(__name__)
 
 TOLERANCE_S = 3600.0
+MAX_SESSION_WEBHOOK = 2048  # DingTalk's are ~100 characters
 
 
 def sign(app_secret: str, timestamp_ms: int | str) -> str:
@@ -61,7 +73,7 @@ class DingTalkAdapter:
         text = _chat_text(doc)
         if text is None or not doc.get("msgId"):
             return ignored(replay_key, "dingtalk", doc.get("msgtype"))
-        hook = doc.get("sessionWebhook")
+        hook = session_webhook(config, doc.get("sessionWebhook"))
         expires = epoch_ms(doc.get("sessionWebhookExpiredTime"), "sessionWebhookExpiredTime")
         return InboundMessage(
             group_id=str(doc.get("conversationId") or ""),
@@ -72,10 +84,30 @@ class DingTalkAdapter:
             replay_key=replay_key,
             is_group=str(doc.get("conversationType", "2")) == "2",
             reply=ReplyHint(
-                session_webhook=hook if isinstance(hook, str) else None,
+                session_webhook=hook,
                 expires_at_ms=expires,
             ),
         )
+
+
+def session_webhook(config: PlatformConfig, hook: object) -> str | None:
+    """The message's sessionWebhook when it may be kept and used, else None (the group's
+    robot answers): printable ASCII (no NUL, surrogate, space or control character, which
+    no URL DingTalk sends has), not too long, no backslash or "/../" that a URL parser could
+    read as another path, and under the configured prefixes."""
+    if not isinstance(hook, str) or not hook:
+        return None
+    if (
+        len(hook) > MAX_SESSION_WEBHOOK
+        or not (hook.isascii() and hook.isprintable())
+        or " " in hook
+        or "\\" in hook
+        or "/../" in hook.split("?", 1)[0] + "/"
+        or not session_webhook_allowed(hook, config.session_webhook_prefixes)
+    ):
+        log.warning("dingtalk: a sessionWebhook that is not a URL under the prefixes: dropped")
+        return None
+    return hook
 
 
 def _chat_text(doc: dict[str, Any]) -> str | None:
