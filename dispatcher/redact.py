@@ -8,23 +8,54 @@ what the optional language model is sent (dispatcher/api/llm_classifier.py).
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 
 from pydantic import ValidationError
 
-# A digit as people write one: Arabic (any width) or Chinese, spoken 幺 (1) and 两 (2) too.
-DIGIT = "[0-9０-９零〇一二三四五六七八九幺两]"
+# A digit as people write one: Arabic (any width) or Chinese, spoken 幺 (1) and 两 (2) too,
+# and the financial numerals (壹贰叁…; 拾 is a ten, no digit, and is in "收拾房间"). Circled,
+# keycap, bold and other digit forms are folded to these first (`fold_digits`).
+DIGIT = "[0-9０-９零〇一二三四五六七八九幺两壹贰貳叁參肆伍陆陸柒捌玖]"
 # What people put between digits: spaces, dashes of every width, dots, slashes, underscores,
-# commas, brackets ("139.1234.5678", "139—1234—5678", "+86(139)1234-5678"). Two at most.
-DIGIT_GAP = r"[\s\-‐‑‒–—―－_.．。·・/／\\,，、()（）]{0,2}"
+# commas, brackets ("139.1234.5678", "139—1234—5678", "+86(139)1234-5678"): up to two marks,
+# with a run of whitespace on either side counting as one ("139   1234", "139 - 1234").
+# Atomic: no digit is a gap character, so the longest gap is the only one a digit can follow.
+_SEPARATOR = r"[\-‐‑‒–—―－_.．。·・/／\\,，、()（）]"
+DIGIT_GAP = rf"(?>\s{{0,8}}{_SEPARATOR}{{0,2}}\s{{0,8}})"
 # Mainland mobile numbers however written: optionally +86/0086/86 first, any separators
 # between the digits, digits spoken in Chinese ("幺三九一二三四五六七八"). Bounded, and linear:
 # a digit is never a separator, so each character is read one way. Not a clock time (":" is
 # no separator).
 PHONE = re.compile(
-    rf"(?<!{DIGIT})(?:(?:[+＋]|00)?[8８][6６]{DIGIT_GAP})?"
-    rf"[1１一幺]{DIGIT_GAP}[3-9３-９三四五六七八九](?:{DIGIT_GAP}{DIGIT}){{9}}(?!{DIGIT})"
+    rf"(?<!{DIGIT})(?:(?:[+＋]|00)?[8８八捌][6６六陆陸]{DIGIT_GAP})?"
+    rf"[1１一幺壹]{DIGIT_GAP}[3-9３-９三四五六七八九叁參肆伍陆陸柒捌玖]"
+    rf"(?:{DIGIT_GAP}{DIGIT}){{9}}(?!{DIGIT})"
 )
+# Marks drawn on a digit: keycap (1️⃣ is "1", U+FE0F, U+20E3), enclosing circles, other
+# combining marks and variation selectors.
+_MARKS_ON_DIGIT = re.compile("([0-9])[\u0300-\u036f\u20d0-\u20ff\ufe00-\ufe0f\ufe20-\ufe2f]{1,16}")
+_A_DIGIT = re.compile(DIGIT)
+
+
+@functools.lru_cache(maxsize=4096)
+def _folded(char: str) -> str:
+    value = unicodedata.digit(char, None)  # ①, ❶, 𝟏, １, ¹, ٣ (any script's digits)
+    if value is not None:
+        return str(value)
+    folded = unicodedata.normalize("NFKC", char)  # ⑩ → 10, ㊀ → 一
+    return folded if folded != char and _A_DIGIT.search(folded) else char
+
+
+def fold_digits(text: str) -> str:
+    """`text` with every digit form as a plain digit ("①③⑨", "𝟏𝟑𝟗", "1️⃣3️⃣9️⃣" → "139"),
+    so the number patterns see it; everything else (punctuation, letters) as it was."""
+    if not text.isascii():
+        text = "".join(_folded(c) if c >= "\x80" else c for c in text)
+    return _MARKS_ON_DIGIT.sub(r"\1", text)
+
+
 # Any long digit run in error text (ids are not made of bare digits; phones and ID cards are).
 _DIGITS = re.compile(r"\d{7,}")
 MAX_REASON = 500

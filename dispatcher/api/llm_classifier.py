@@ -8,9 +8,10 @@ or category never sinks a 120 verdict); a good answer may only raise it
 (`dispatcher.classify.merge`). When
 the rules already advise an emergency call the model is not asked at all (its answer could
 change nothing, and waiting for it would delay the 120 advice). Phone numbers however
-written, other long digit runs and place numbers (building, unit, floor, room: the answer
-has no place field) are masked before the text leaves the service. Answers are cached by
-text; latency (by outcome) and disagreements with the rules are metrics.
+written (circled, keycap, bold or financial digits too), other long digit runs and place
+numbers (building, unit, floor, room: the answer has no place field) are masked before the
+text leaves the service. Answers are cached by text; latency (by outcome) and
+disagreements with the rules are metrics.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from prometheus_client import Counter, Histogram
 from dispatcher.classify import Classification
 from dispatcher.classify.merge import LlmAnswer, disagreements, merge_llm
 from dispatcher.ops.api_metrics import REGISTRY
-from dispatcher.redact import DIGIT, PHONE, hide, mask_places
+from dispatcher.redact import DIGIT, PHONE, fold_digits, hide, mask_places
 from dispatcher.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,12 @@ LLM_CACHE_HITS = Counter(
 )
 
 # 5+ digits in a run (phones in other forms, ID numbers, door codes, landlines), Arabic or
-# Chinese, with the separators people type inside numbers; 3-4 ("打120", "39度") stay.
-_LONG_NUMBER: Final = re.compile(rf"{DIGIT}(?:[\s\-‐–—－_.·/()（）]{{0,2}}{DIGIT}){{4,}}")
+# Chinese, with the separators people type inside numbers (a whitespace run on either side
+# of them counts as one); 3-4 ("打120", "39度") stay. Bounded: a run past 60 digits is
+# masked in pieces.
+_LONG_NUMBER: Final = re.compile(
+    rf"{DIGIT}(?:(?>\s{{0,8}}[\-‐–—－_.·/()（）]{{0,2}}\s{{0,8}}){DIGIT}){{4,60}}"
+)
 _FENCE: Final = re.compile(r"^```(?:json)?\s*|\s*```$")
 SYSTEM_PROMPT: Final = (
     "你是小区互助群的消息分类器。判断一条群消息是否在求助，只输出一个JSON对象，字段："
@@ -68,7 +73,10 @@ SYSTEM_PROMPT: Final = (
 
 
 def mask_numbers(text: str) -> str:
-    """The text as the model may see it: phones, long numbers and place numbers as "#"."""
+    """The text as the model may see it: every digit form folded to a plain digit (circled,
+    keycap, bold, other scripts' digits: `fold_digits`), then phones, long numbers and place
+    numbers as "#". The model is sent this folded text; nothing else reads it."""
+    text = fold_digits(text)
     for pattern in (PHONE, _LONG_NUMBER):
         text = pattern.sub(hide, text)
     return mask_places(text)
