@@ -163,3 +163,19 @@ def test_without_the_templates_strimzis_default_pods_are_refused(docs: list[Doc]
         "kafka: seccompProfile must be RuntimeDefault or Localhost",
     ]
     assert len(restricted_violations(pods["entity-operator"])) == 8
+
+
+# ------------------------------------------------------------------ the workers' DNS
+def test_worker_dns_names_resolve_while_a_worker_is_not_ready(docs: list[Doc]) -> None:
+    """The API probes each worker by its per-pod DNS name (DISPATCH_WORKER_WEB_URLS); the
+    worker is not ready (/readyz 503) exactly while it joins, rebalances or recovers, and a
+    headless Service publishes a not-ready pod's name only with publishNotReadyAddresses:
+    without it the dashboard calls the worker dead just then."""
+    sts = one(docs, "StatefulSet", "dispatch-worker")
+    service = one(docs, "Service", sts["spec"]["serviceName"])
+    assert service["spec"]["clusterIP"] == "None"
+    worker = sts["spec"]["template"]["spec"]["containers"][0]
+    assert worker["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    urls = one(docs, "ConfigMap", "dispatch-config")["data"]["DISPATCH_WORKER_WEB_URLS"]
+    assert f".{service['metadata']['name']}:" in urls
+    assert service["spec"].get("publishNotReadyAddresses") is True
