@@ -318,7 +318,8 @@ RED_FLAGS: Final[list[tuple[str, EmergencyKind]]] = [
         r"倒在(地|家|楼道|电梯|路|门口|卫生间|厕所|浴室|厨房|客厅|卧室) "
         r"倒地 大出血 大量(出血|流血|失血) 失血过多 流血 血流不止 止不住血 (?<!鼻)血止不住 "
         r"流了(很多|好多|一地|大量|一身)(的)?血 "
-        r"头破血流 满(脸|身|头)(是)?血 吐血 咯血 抽搐 抽筋 抽风 痉挛 口吐白沫 癫痫 中风 脑梗 "
+        r"头破血流 满(脸|身|头)(是)?血 吐血 咯血 抽搐 抽筋 抽风(?![机扇口]) 抽蓄(?![电能水]) 痉挛 "
+        r"口吐白沫 癫痫 中风 脑梗 "
         r"脑溢血 脑出血 嘴(巴)?歪 口角歪 口眼歪斜 口齿不清 说话不清 说话含糊 说不出话 "
         r"半边(身子|身体|脸)(发麻|麻|没力气|没劲|不能动|动不了) 噎住 噎着 窒息 溺水 落水 "
         r"掉(进|到)(河|水|池|湖) 触电 中毒 一氧化碳 吃错(了)?药 误服 误食 (喝|吃)(了)?农药 "
@@ -328,15 +329,15 @@ RED_FLAGS: Final[list[tuple[str, EmergencyKind]]] = [
     ),
     *flags(
         "fire",
-        r"(?<!打不)(?<!打)着火 起火 失火 火灾(?!隐患|逃生|知识|演练|预防|安全|保险|险|自救) 烧起来 "
+        r"(?<!不)(?<!打)着火 起火 失火 火灾(?!隐患|逃生|知识|演练|预防|安全|保险|险|自救) 烧起来 "
         r"冒(黑)?烟 浓烟 好大的烟 "
         r"烟(很|好)大 火(很|好)大 打119 "
         r"叫消防",
     ),
     *flags(
         "gas",
-        r"(煤气|燃气|天然气|瓦斯|液化气)(泄漏|泄露|漏气|外泄|漏了|味|的味道|很臭|好臭) "
-        r"闻到(一股)?(很重的|很浓的)?(煤气|燃气|天然气|瓦斯|液化气)",
+        r"(煤气|煤汽|燃气|天然气|瓦斯|液化气)(泄漏|泄露|漏气|外泄|漏了|味|的味道|很臭|好臭) "
+        r"闻到(一股)?(很重的|很浓的)?(煤气|煤汽|燃气|天然气|瓦斯|液化气)",
     ),
     *flags(
         "elevator",
@@ -430,8 +431,8 @@ RED_FLAGS: Final[list[tuple[str, EmergencyKind]]] = [
     ),
     *flags(
         "gas",
-        r"(煤气|燃气|天然气|瓦斯|液化气)[^.!?]{0,8}(泄|漏|爆|臭|嘶嘶|味) 臭鸡蛋味 "
-        r"(一股|好大的|好重的)(煤气|燃气)",
+        r"(煤气|煤汽|燃气|天然气|瓦斯|液化气)[^.!?]{0,8}(泄|漏|爆|臭|嘶嘶|味) 臭鸡蛋味 "
+        r"(一股|好大的|好重的)(煤气|煤汽|燃气)",
     ),
     *flags(
         "crime",
@@ -625,6 +626,38 @@ RED_FLAGS: Final[list[tuple[str, EmergencyKind]]] = [
         r"认不得路) "
         r"迷路[^.!?]{0,16}(没带手机|手机(也)?没带|联系不上|电话打不通|手机关机)",
     ),
+    # Session 38's audit: kinds the tables missed, each written as a kind.
+    *flags(
+        "medical",
+        # Cardiac arrest in plain words, and a call for resuscitation (not learning it:
+        # "学习心肺复苏", "谁会心肺复苏 想学一下"; a course or a notice is a drill word's clause).
+        r"(?<!有)没(有|了)?(心跳|脉搏|脉(?![冲络])) "
+        r"(摸不到|摸不着|测不到|听不到|找不到)(了)?(心跳|脉搏|脉(?![冲络])) "
+        r"脉搏[^,.!?]{0,4}(摸不到|摸不着|测不到|没了|停了) 心脏(骤)?停(了|跳|止|搏)? "
+        r"(?<![学教练考])(?<![学教练考].)(心肺复苏|cpr|人工呼吸(?!机))"
+        r"(?![^.!?]{0,6}(学|教|培训|课|考)) "
+        # Heat stroke with collapse or a seizure (not "中暑了头有点晕").
+        r"热射病 中暑[^,.!?]{0,2}(?<!头)(晕倒|昏倒|晕过去|昏过去|晕了|昏了|倒了|倒下|抽|叫不醒|"
+        r"没(有)?反应|不省人事|神志不清)",
+    ),
+    *flags(
+        "fire",
+        # Not "发了好大的火" (anger) nor "好大的火锅".
+        r"(?<![发生动])(?<!发了)(好|很)大的火(?![气锅腿车柴龙把炉候力烧山炬]) "
+        r"(电瓶车|电动车|电瓶|锂电池|电池|充电宝)[^,.!?]{0,4}(爆炸|炸了|爆燃|自燃)",
+    ),
+    *flags(
+        "suicide",
+        # Someone up high about to jump ("楼顶有个人要跳下去"; not "阳台的灯要跳闸").
+        r"(楼顶|天台|顶楼|房顶|屋顶|窗台|窗户|阳台|桥)[^,.!?]{0,8}(要|想|准备|打算|闹着)跳"
+        r"(下去|下来|楼|河|江|海|(?=[了啊呀,.!?]|$))",
+    ),
+    *flags(
+        "trapped",
+        # A child shut in a car with no 在 ("孩子锁车里了"; not "孩子把钥匙锁车里了").
+        r"(孩子|小孩|宝宝|婴儿|娃|老人)(被)?(反)?(锁|关|困)(在)?(了)?车(里|内|上) "
+        r"把(孩子|小孩|宝宝|婴儿|娃|老人)(反)?(锁|关)(在)?(了)?车(里|内|上)",
+    ),
 ]
 
 # Lost-person words; whose loss it is comes from the nearest subject before it.
@@ -704,9 +737,31 @@ FOUND_ELDER: Final = (
     r"(有|看到|看见|捡到|遇到|碰到)(个|位|一个|一位)[^,.!?]{0,4}"
     r"(老|奶奶|爷爷|大爷|大妈|阿婆|婆婆|阿公|阿嬷)"
 )
-# A noise or tobacco complaint: the red-flag model alone does not make it an emergency
-# (it read "有人…" and "烟" as a fight and a fire); the rule tables still do.
-NUISANCE: Final = words(r"好吵 太吵 吵死 噪音 扰民 (抽|吸)烟 二手烟 吵架")
+# A noise or tobacco complaint, or a stove or heater that will not light: the red-flag model
+# alone does not make it an emergency (it read "有人…" and "烟" as a fight and a fire, and
+# "煤气灶不着火了" as a fire); the rule tables still do.
+NUISANCE: Final = words(r"好吵 太吵 吵死 噪音 扰民 (抽|吸)烟 二手烟 吵架 不着火 (打|点)不着")
+# Before a seizure word (抽风, 又抽了) in its clause, with no person named before it: a device
+# acting up ("wifi又抽风了", "打印机抽风了"), not a convulsion ("孩子玩手机时突然抽风了" is one).
+DEVICE: Final = words(
+    r"wifi 网络 网速 信号 路由器 电脑 手机 平板 电视 电梯 打印机 空调 冰箱 洗衣机 热水器 "
+    r"机器 系统 软件 app 微信 门禁 天气 车"
+)
+PERSON: Final = words(
+    r"人 爸 妈 娘 爹 爷 奶 外公 外婆 姥 老公 老婆 老伴 老头 老太 孩子 小孩 宝宝 娃 儿子 女儿 "
+    r"婆婆 公公 大爷 大妈 阿姨 叔 他 她"
+)
+# Right before 抽筋: a leg cramp ("我腿抽筋了"), not a seizure ("我妈抽筋了", "手脚抽筋").
+CRAMPED: Final = words(r"腿 小腿 大腿 腿肚子 脚 脚趾 脚底")
+# Before smoke in its clause: a barbecue, not a fire ("楼下烧烤好大的烟，谁去说说"); black or
+# thick smoke, a room full of it and any fire word stay live (a kitchen full of smoke may be
+# a pan on fire).
+COOKING: Final = words(r"烧烤 烤串 撸串 烤肉 熏肉 熏腊肉")
+# Right before a breathing flag: laughter or spice, not distress ("笑得我喘不上气").
+NOT_DISTRESS: Final = words(r"笑得 笑到 笑死 辣得 辣到 乐得")
+# In a flag's clause: said of now, not of the past or a scare taken back before it
+# ("以前也晕倒过，这回叫不醒了", "刚才是误报，现在又闻到煤气味了").
+FRESH: Final = words(r"现在 这次 这回 这会 又 真的 此刻")
 # A story told in the past: a red flag in the same clause is not live unless the message asks
 # someone directly ("去年我爸也是心梗，幸好送得及时"; but "3栋着火了，火很大，幸好是白天" is live).
 PAST: Final = words(
