@@ -620,3 +620,12 @@ def test_the_reachability_check_can_fail(rendered: list[Doc]) -> None:
     lookalike = Pod(NAMESPACE, INGRESS_CONTROLLER.labels)
     assert allows(loose, lookalike, api, port)
     assert not allows(policies, lookalike, api, port)
+
+
+def test_the_clusters_prometheus_gets_the_alert_rules(rendered: list[Doc]) -> None:
+    """The cluster's Prometheus loads the same rules as compose's: the kustomization ships
+    deploy/prometheus/alerts.yml verbatim as a ConfigMap (before session 38 it shipped
+    only the scrape jobs, so a cluster had no alert at all)."""
+    alerts = (REPO_ROOT / "deploy/prometheus/alerts.yml").read_text(encoding="utf-8")
+    rules = one(rendered, "ConfigMap", "dispatch-prometheus-rules")
+    assert rules["data"] == {"dispatch-alerts.yml": alerts}

@@ -15,10 +15,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import yaml
+from aiohttp import web
 
 from dispatcher.settings import REPO_ROOT
 from dispatcher.testing.stack import LocalStack, free_port
@@ -63,7 +65,9 @@ def compose_prometheus_files(tmp: Path) -> dict[str, Path]:
     return files
 
 
-def local_config(tmp: Path, worker: str, api: str) -> Path:
+def local_config(tmp: Path, worker: str, api: str, alertmanager: str | None = None) -> Path:
+    """prometheus.yml with loopback targets (and `alertmanager` for every Alertmanager of
+    its `alerting` block, when given), every file it reads as compose provides it."""
     doc = yaml.safe_load((DEPLOY / "prometheus.yml").read_text(encoding="utf-8"))
     doc["global"]["scrape_interval"] = "1s"
     doc["global"]["evaluation_interval"] = "1s"
@@ -80,6 +84,11 @@ def local_config(tmp: Path, worker: str, api: str) -> Path:
         if "authorization" in job:  # the API's /metrics needs the metrics token
             auth = job["authorization"]
             auth["credentials_file"] = provided(auth["credentials_file"])
+    if alertmanager is not None:
+        managers = doc.get("alerting", {}).get("alertmanagers", [])
+        assert managers, "prometheus.yml sends alerts to no Alertmanager"
+        for manager in managers:
+            manager["static_configs"] = [{"targets": [alertmanager]}]
     path = tmp / "prometheus.yml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     return path
@@ -202,3 +211,84 @@ def test_a_target_down_or_missing_pages(job: str, tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(tests), encoding="utf-8")
     done = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+async def test_a_firing_page_reaches_the_alertmanager(tmp_path: Path) -> None:
+    """Prometheus with prometheus.yml, its scrape targets down, sends the page alerts it
+    fires to the Alertmanager of its `alerting` block (here a loopback stand-in for
+    compose's, recording what it is sent). Before session 38 the config had no `alerting`:
+    Prometheus listed no Alertmanager and every page stayed inside Prometheus. alerts.yml
+    is loaded without its `for:` delays, so the down alerts fire at the first evaluation."""
+    prometheus = shutil.which("prometheus")
+    if prometheus is None:
+        pytest.fail("Prometheus is missing: apt-get install -y prometheus")
+    received: list[dict[str, Any]] = []
+
+    async def alerts(request: web.Request) -> web.Response:
+        received.extend(await request.json())
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/api/v2/alerts", alerts)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    am_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", am_port).start()
+    nobody = f"127.0.0.1:{free_port()}"  # held by this process, never listened on: down
+    config = local_config(tmp_path, nobody, nobody, alertmanager=f"127.0.0.1:{am_port}")
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    (rules_file,) = doc["rule_files"]
+    rules = yaml.safe_load(Path(rules_file).read_text(encoding="utf-8"))
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            rule.pop("for", None)
+    prompt = tmp_path / "alerts-prompt.yml"
+    prompt.write_text(yaml.safe_dump(rules), encoding="utf-8")
+    doc["rule_files"] = [str(prompt)]
+    config.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    port = free_port()
+    log = open(tmp_path / "prometheus.log", "wb")  # noqa: SIM115 - the child owns it
+    proc = subprocess.Popen(
+        [
+            prometheus,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            base = f"http://127.0.0.1:{port}/api/v1"
+
+            async def active() -> list[str] | None:
+                try:
+                    r = await client.get(f"{base}/alertmanagers")
+                    managers = r.json()["data"]["activeAlertmanagers"]
+                except (httpx.HTTPError, ValueError, KeyError):
+                    return None  # Prometheus still starting
+                return [m["url"] for m in managers] or None
+
+            urls = await eventually(
+                active,
+                what="an active Alertmanager in Prometheus",
+                explain=lambda: (tmp_path / "prometheus.log").read_text(errors="replace"),
+            )
+            assert urls == [f"http://127.0.0.1:{am_port}/api/v2/alerts"]
+
+            async def paged() -> set[str] | None:
+                names = {
+                    a["labels"]["alertname"]
+                    for a in received
+                    if a["labels"].get("severity") == "page"
+                }
+                return names if set(DOWN_ALERTS.values()) <= names else None
+
+            names = await eventually(paged, what="the down pages at the Alertmanager")
+            assert set(DOWN_ALERTS.values()) <= names
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        await runner.cleanup()

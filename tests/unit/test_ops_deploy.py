@@ -153,3 +153,92 @@ def test_an_api_with_no_ready_pod_pages() -> None:
     ]
     assert rule["labels"]["severity"] == "page"
     assert 'route="/readyz"' in rule["expr"] and 'status="200"' in rule["expr"]
+
+
+def _compose() -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load(
+        (DEPLOY / "compose/compose.yaml").read_text(encoding="utf-8")
+    )
+    return doc
+
+
+def test_prometheus_sends_alerts_to_compose_alertmanager() -> None:
+    """Prometheus sends firing alerts only to the Alertmanagers of its `alerting` block;
+    before session 38 prometheus.yml had none and compose ran none, so every page went
+    nowhere. Each target is a compose service running Alertmanager, on the port it serves."""
+    prometheus = yaml.safe_load((DEPLOY / "prometheus/prometheus.yml").read_text(encoding="utf-8"))
+    targets = [
+        target
+        for manager in prometheus.get("alerting", {}).get("alertmanagers", [])
+        for static in manager.get("static_configs", [])
+        for target in static["targets"]
+    ]
+    assert targets, "prometheus.yml names no Alertmanager: alerts go nowhere"
+    services = _compose()["services"]
+    for target in targets:
+        service, _, port = target.partition(":")
+        assert service in services, f"{target}: no such compose service"
+        assert services[service]["image"].startswith("prom/alertmanager:v"), target
+        assert port == "9093", target  # Alertmanager's default --web.listen-address
+    assert "alertmanager" in services["prometheus"].get("depends_on", [])
+
+
+def _matches(matcher: str, labels: dict[str, str]) -> bool:
+    """One Alertmanager equality matcher (`name="value"` or `name=value`); the only
+    form deploy/alertmanager/alertmanager.yml uses (anything else fails here)."""
+    found = re.fullmatch(r'\s*(\w+)\s*=\s*"?([^"=~!]*)"?\s*', matcher)
+    assert found, f"unsupported matcher {matcher!r}"
+    return labels.get(found[1]) == found[2]
+
+
+def _receiver_for(route: dict[str, Any], labels: dict[str, str]) -> str:
+    """Alertmanager's routing without `continue`: the first child whose matchers all
+    match decides (recursively), else the route's own receiver."""
+    for child in route.get("routes", []):
+        assert not child.get("continue"), "routing with continue: not modelled"
+        if all(_matches(m, labels) for m in child.get("matchers", [])):
+            return _receiver_for({"receiver": route["receiver"], **child}, labels)
+    receiver: str = route["receiver"]
+    return receiver
+
+
+def test_pages_go_to_the_operators_webhook_and_the_rest_to_default() -> None:
+    """alertmanager.yml: every receiver a route names exists; each alert of alerts.yml with
+    `severity: page` reaches the `page` receiver, whose webhook URL is read from the file
+    compose's secret puts there, made from ALERTMANAGER_PAGE_WEBHOOK_URL, which compose
+    requires and .env.example lists; the others (tickets) reach `default`. Compose mounts
+    the config where the service's --config.file reads it."""
+    config = yaml.safe_load((DEPLOY / "alertmanager/alertmanager.yml").read_text(encoding="utf-8"))
+    receivers = {r["name"]: r for r in config["receivers"]}
+    assert len(receivers) == len(config["receivers"]), "duplicate receiver names"
+
+    def named(route: dict[str, Any]) -> list[str]:
+        names = [route["receiver"]] if "receiver" in route else []
+        return names + [n for child in route.get("routes", []) for n in named(child)]
+
+    assert set(named(config["route"])) <= set(receivers)
+    rules = yaml.safe_load((DEPLOY / "prometheus/alerts.yml").read_text(encoding="utf-8"))
+    alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
+    severities = {a["alert"]: a["labels"]["severity"] for a in alerts}
+    assert "page" in severities.values()
+    for alert, severity in severities.items():
+        labels = {"alertname": alert, "severity": severity}
+        expected = "page" if severity == "page" else "default"
+        assert _receiver_for(config["route"], labels) == expected, alert
+
+    (webhook,) = receivers["page"]["webhook_configs"]
+    compose = _compose()
+    service = compose["services"]["alertmanager"]
+    mounts = dict(v.split(":")[:2][::-1] for v in service["volumes"] if v.startswith("."))
+    config_file = next(a.split("=", 1)[1] for a in service["command"] if "--config.file=" in a)
+    assert (DEPLOY / "compose" / mounts[config_file]).resolve() == (
+        DEPLOY / "alertmanager/alertmanager.yml"
+    )
+    secrets = {f"/run/secrets/{name}": name for name in service["secrets"]}
+    assert webhook["url_file"] in secrets, "compose gives Alertmanager no such file"
+    variable = compose["secrets"][secrets[webhook["url_file"]]]["environment"]
+    assert variable == "ALERTMANAGER_PAGE_WEBHOOK_URL"
+    text = (DEPLOY / "compose/compose.yaml").read_text(encoding="utf-8")
+    assert f"${{{variable}:?" in text, "compose must refuse to start without the webhook"
+    example = (DEPLOY / "compose/.env.example").read_text(encoding="utf-8")
+    assert re.search(rf"^{variable}=https://", example, re.M)
