@@ -12,7 +12,12 @@ import logging
 import sys
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    TopicAlreadyExistsError,
+    for_code,
+)
 
 from dispatcher.kafka_security import client_options
 from dispatcher.settings import Settings, get_settings
@@ -22,6 +27,34 @@ log = logging.getLogger(__name__)
 
 TABLES = ("requests", "helpers")  # the worker's Faust tables (streams/worker.py)
 EX_UNAVAILABLE = 69  # sysexits.h: a service we need is not there
+
+
+class TopicsRefused(Exception):
+    """The broker refused to create topics: one line per topic, with the broker's reason."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("; ".join(lines))
+        self.lines = lines
+
+
+def _refusals(topic_errors: list[tuple[object, ...]]) -> tuple[list[str], list[str]]:
+    """CreateTopics' per-topic answer (aiokafka returns it, never raises it): the names
+    created, and one line per topic the broker refused. "Already exists" (another process
+    raced us) is neither: the partition check that follows judges that topic."""
+    created: list[str] = []
+    refused: list[str] = []
+    for error in topic_errors:
+        name, code = str(error[0]), int(str(error[1]))
+        message = error[2] if len(error) > 2 else None  # v0 answers carry no message
+        if code == 0:
+            created.append(name)
+        elif code != TopicAlreadyExistsError.errno:
+            kind = for_code(code)
+            reason = " ".join(str(message or kind.description).split())
+            refused.append(
+                f"{name}: refused by the broker: {kind.message} (error {code}): {reason}"
+            )
+    return created, refused
 
 
 def changelog_topics(settings: Settings) -> list[str]:
@@ -51,7 +84,9 @@ def topic_names(settings: Settings) -> list[str]:
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
-    """Create missing topics; return the names created. Existing topics are checked, not changed."""
+    """Create missing topics; return the names created. Existing topics are checked, not
+    changed. A topic the broker refuses to create (not authorized, too few brokers for the
+    replication factor, a policy) raises TopicsRefused, one line per topic."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
@@ -84,10 +119,13 @@ async def ensure_topics(settings: Settings) -> list[str]:
         created: list[str] = []
         if wanted:
             try:
-                await admin.create_topics(wanted)
-                created = [t.name for t in wanted]
+                response = await admin.create_topics(wanted)
             except TopicAlreadyExistsError:  # another process raced us: fine
                 pass
+            else:
+                created, refused = _refusals(response.topic_errors)
+                if refused:  # not authorized, too few brokers, a policy: say so, now
+                    raise TopicsRefused(refused)
         await _check_partitions(admin, settings, fresh=set(created))
         return created
     finally:
@@ -132,6 +170,10 @@ def main(argv: list[str]) -> int:
             f"topics: Kafka at {settings.kafka_bootstrap} not reachable: {reason}",
             file=sys.stderr,
         )
+        return EX_UNAVAILABLE
+    except TopicsRefused as exc:
+        for line in exc.lines:
+            print(f"topics: Kafka at {settings.kafka_bootstrap}: {line}", file=sys.stderr)
         return EX_UNAVAILABLE
     names = ", ".join(topic_names(settings))
     print(f"topics ready ({settings.topic_partitions} partitions): {names}; created now: {created}")
