@@ -42,6 +42,8 @@ class CategoryEntry:
     alone_urgency: Urgency = Urgency.NORMAL
     # The contact card's button for this kind of need (一户一联络卡); None: no button.
     card_button: str | None = None
+    # What a card press of this kind is told first: when to call now ({n}: the number).
+    call_when_zh: str = "情况危急请立即拨打{n}！"
 
 
 def _entries(*entries: CategoryEntry) -> dict[Category, CategoryEntry]:
@@ -71,6 +73,7 @@ CATALOGUE: Final[dict[Category, CategoryEntry]] = _entries(
         frail_urgency=Urgency.URGENT,
         alone_urgency=Urgency.URGENT,  # nobody at home to help them up
         card_button="我摔倒了 / 家人摔倒了",
+        call_when_zh="摔得起不来、头部受伤、出血或意识不清，请立即拨打{n}！",
     ),
     CategoryEntry(
         Category.HOSPITAL_TRANSPORT,
@@ -90,6 +93,7 @@ CATALOGUE: Final[dict[Category, CategoryEntry]] = _entries(
         life_at_risk=True,
         frail_urgency=Urgency.URGENT,
         card_button="身体不舒服",
+        call_when_zh="胸痛、喘不上气、说话不清或意识不清，请立即拨打{n}！",
     ),
     CategoryEntry(
         Category.REPAIR,

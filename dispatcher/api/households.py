@@ -299,13 +299,6 @@ def _charge(
     return lambda: deps.limiter.take_owing(key, CARD_EMERGENCY_PER_MINUTE, CARD_EMERGENCY_BURST)
 
 
-# What a press of a kind where life is at risk is told first, whatever else it is told.
-AT_RISK_ZH = {
-    Category.FALL: "摔得起不来、头部受伤、出血或意识不清，请立即拨打{n}！",
-    Category.MEDICAL: "胸痛、喘不上气、说话不清或意识不清，请立即拨打{n}！",
-}
-
-
 def _call_now(number: EmergencyNumber, words: str | None) -> str:
     """A big call button (`tel:`), under the words saying when to call."""
     said = f"<p><strong>{e(words)}</strong></p>" if words else ""
@@ -327,7 +320,7 @@ def _answer_page(answer: Response, what: CategoryEntry, *, paired: bool) -> HTML
         parts.insert(0, _call_now(EmergencyNumber(told["emergency_number"]), None))
     elif what.life_at_risk:
         number = what.emergency or EmergencyNumber.AMBULANCE
-        words = AT_RISK_ZH.get(what.category, "情况危急请立即拨打{n}！").format(n=number.value)
+        words = CATALOGUE[what.category].call_when_zh.format(n=number.value)
         parts.insert(0, _call_now(number, words))
     else:
         parts.append('<p class="note">危急情况请立即拨打120。</p>')
@@ -358,7 +351,7 @@ def _refused_page(exc: HTTPException, what: CategoryEntry | None) -> HTMLRespons
         parts.insert(0, _call_now(number, str(detail["reply_text"])))
     elif what is not None and what.life_at_risk:
         number = what.emergency or EmergencyNumber.AMBULANCE
-        words = AT_RISK_ZH.get(what.category, "情况危急请立即拨打{n}！").format(n=number.value)
+        words = CATALOGUE[what.category].call_when_zh.format(n=number.value)
         parts.insert(0, _call_now(number, words))
     else:
         parts.append('<p class="note">危急情况请立即拨打120。</p>')
