@@ -35,6 +35,7 @@ from dispatcher.api.replies import emergency_for, merged_reply_text, reply_text
 from dispatcher.config.policies import policy_for
 from dispatcher.ops.api_metrics import observe_request_merged, observe_request_submitted
 from dispatcher.record.edge import bot_calls, intake
+from dispatcher.record.read import request_flags
 from dispatcher.sealing import keyring, seal_spec
 from schemas.commands import Command, CommandBody, SubmitRequest, new_command
 from schemas.plans import PLAN_SETS
@@ -244,10 +245,13 @@ async def _queue(
         server_timing.mark("queue")
         observe_request_merged(spec)
         number = emergency_for(spec)
+        held = await _earlier_held_until(deps, submitted.earlier, spec)
         return Accepted(
             request_id=submitted.earlier,
             merged=True,
-            reply_text=merged_reply_text(spec, advice, deps.config.hotlines(spec.community_id)),
+            reply_text=merged_reply_text(
+                spec, advice, deps.config.hotlines(spec.community_id), held
+            ),
             advise_emergency_call=number is not None,
             emergency_number=number,
         )
@@ -273,6 +277,29 @@ def _quiet_until(deps: ApiDeps, spec: RequestSpec, command: Command) -> str | No
     policy = policy_for(community, PLAN_SETS)
     until = policy.quiet_until(spec, command.issued_at)
     return None if until is None else policy.local_time(until)
+
+
+async def _earlier_held_until(deps: ApiDeps, request_id: str, spec: RequestSpec) -> str | None:
+    """Whether the request a report was merged into is held for quiet hours now, and until
+    when (local HH:MM): then nobody has been asked yet, and the reporter is told when they
+    will be. Not yet recorded by the worker (its command still in the outbox): the core's
+    rule at that command's time, as its own first reply was made (`_quiet_until`; the
+    merge key makes `spec` its kind and urgency); recorded: the read model's `held_until`
+    (cleared on release). A community without quiet hours holds nothing: nothing read."""
+    community = deps.config.community(spec.community_id)
+    if community is None or community.quiet_hours is None:
+        return None
+    policy = policy_for(community, PLAN_SETS)
+    pool = await deps.pool()
+    outbox = await intake.outbox(pool, request_id)
+    if outbox is not None and outbox.command is not None:
+        issued = Command.model_validate_json(outbox.command).issued_at
+        until = policy.quiet_until(spec, issued)
+    else:
+        until = await request_flags.held_until(pool, request_id)
+    if until is None or until <= deps.clock():
+        return None
+    return policy.local_time(until)
 
 
 def _as_is(accepted: Accepted) -> dict[str, Any]:

@@ -67,9 +67,20 @@ def reply_text(
 
 
 def merged_reply_text(
-    spec: RequestSpec, advice: str | None = None, hotlines: Sequence[Hotline] = ()
+    spec: RequestSpec,
+    advice: str | None = None,
+    hotlines: Sequence[Hotline] = (),
+    held_until: str | None = None,
 ) -> str:
-    """A second report of the same incident: one request, the reporter is told so."""
+    """A second report of the same incident: one request, the reporter is told so.
+    `held_until`: the earlier request is held for quiet hours until then (local HH:MM):
+    nobody is asked before, so nobody is said to be on it (a merge key keeps a request
+    that advises an emergency number, never held, apart from one that is not)."""
+    if held_until is not None:
+        return (
+            f"已收到，同一求助已登记。现在是社区安静时段，将于{held_until}通知附近邻居。"
+            "如情况紧急，请拨打120/110/119。" + hotline_text(hotlines)
+        )
     base = "已收到，邻居们已在处理同一求助，请保持电话畅通。"
     first = _call_first(spec, advice)
     return f"{first}{hotline_text(hotlines)}{base}" if first else base

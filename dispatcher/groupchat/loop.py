@@ -45,13 +45,25 @@ from dispatcher.clock import utcnow
 from dispatcher.groupchat import texts
 from dispatcher.groupchat.sender import GroupSender
 from dispatcher.kafka_security import client_options
+from dispatcher.push import recipients
+from dispatcher.push.endpoints import EndpointRegistry
+from dispatcher.push.recipients import serves
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
+from dispatcher.record.read import request_flags
 from dispatcher.sealing import KeyRing, Unreadable, group_name
 from dispatcher.settings import Settings
-from schemas.config import Hotline
+from schemas.config import Hotline, WhistleRecipient
 from schemas.event_batch import decode_record
-from schemas.events import Event, HelperAssigned, OfferSent, OffersSent
+from schemas.events import (
+    Event,
+    HelperAssigned,
+    OfferSent,
+    OffersSent,
+    RequestExpired,
+    WhistleBlown,
+)
+from schemas.staff_actions import RequestClaimed
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +107,12 @@ class GroupReplies:
         clock: Callable[[], datetime] = utcnow,
         keys: KeyRing | None = None,
         hotlines: Callable[[str], Sequence[Hotline]] = lambda community_id: (),
+        whistle_people: Callable[[str], int | None] = lambda community_id: None,
     ) -> None:
         self._hotlines = hotlines  # the community's configured numbers (live configuration)
+        # How many people the community's whistle list calls (`whistle_people` below, over
+        # the live configuration); None: not known here, the whistle's text trusts the list.
+        self._whistle_people = whistle_people
         self._sender = sender
         self._keys = keys  # opens an opted-in helper's name box (HelperAssigned)
         self._clock = clock  # the API's (ApiDeps.clock)
@@ -265,6 +281,7 @@ class GroupReplies:
         pool = await self._pool()
         await self._purge_if_due(pool)
         by_request = await threads.for_requests(pool, sorted({str(e.request_id) for e in wanted}))
+        claims = {str(e.request_id) for e in wanted if isinstance(e.body, RequestClaimed)}
         for event in wanted:
             request_id = str(event.request_id)
             asked = by_request.get(request_id)
@@ -282,7 +299,17 @@ class GroupReplies:
                 wave.last_seen = time.monotonic()
                 continue
             named = self._named(event)
-            text = texts.update_for(named, self._hotlines(event.community_id))
+            text = texts.update_for(
+                named,
+                self._hotlines(event.community_id),
+                # Staff's claim: the read model's (it came long before the expiry), or
+                # one in this very batch of events, not recorded there yet.
+                claimed=isinstance(event.body, RequestExpired)
+                and (request_id in claims or await request_flags.claimed(pool, request_id)),
+                whistle_people=self._whistle_people(event.community_id)
+                if isinstance(event.body, WhistleBlown)
+                else None,
+            )
             closing = isinstance(event.body, texts.CLOSING)
             if text is None and not closing:
                 continue  # silent (a ring climbed on the way): the wave goes on
@@ -369,6 +396,31 @@ class GroupReplies:
                 await task
         self._tasks.clear()
         self._queues.clear()
+
+
+def whistle_people(
+    community_id: str,
+    registry: EndpointRegistry,
+    owner: Callable[[str], str | None],
+    contacts: Sequence[WhistleRecipient],
+) -> int:
+    """How many people `community_id`'s whistle calls, as the push engine finds them
+    (`DeliveryPlanner._recipients`): endpoints of `registry` named by the convention and
+    the community's configured `contacts`, each only where the endpoint exists and may
+    carry the community's messages (`owner`: the community that owns an endpoint); the
+    community's group robot is no person. Not narrowed to the request's place (the loop
+    does not know it): a contact for another building counts here. The API passes the live
+    configuration's (ConfigView.endpoints, .endpoint_owner, .whistle_recipients)."""
+
+    def reachable(endpoint: str) -> bool:
+        return endpoint in registry and serves(endpoint, owner(endpoint), community_id)
+
+    found = [
+        (r.recipient_id, r.role, r.endpoint)
+        for r in recipients.whistle_recipients((e.name for e in registry), community_id)
+    ]
+    found += [(f"{c.role}.{c.name}", str(c.role), c.endpoint) for c in contacts]
+    return len({who for who, role, endpoint in found if role != "group" and reachable(endpoint)})
 
 
 def _decoded(records: list[object]) -> list[Event]:

@@ -24,7 +24,7 @@ from schemas.events import (
 )
 from schemas.holds import RequestHeld, RequestReleased
 from schemas.staff_actions import RequestClaimed, WhistleReportedBack
-from schemas.vocab import ReferralTarget, Ring, Urgency
+from schemas.vocab import Party, ReferralTarget, Ring, Urgency
 
 _REFERRAL = {
     ReferralTarget.AMBULANCE: "请立即拨打120急救电话！",
@@ -47,6 +47,28 @@ def hotline_text(hotlines: Sequence[Hotline]) -> str:
     return "也可联系" + "、".join(f"{h.label} {h.number}" for h in hotlines) + "。"
 
 
+# The end of a request's lifetime, as it happened: closed by the core with a helper
+# assigned who never pressed 已完成 (RequestResolved by SYSTEM), expired with nobody
+# assigned, or expired after staff claimed it.
+SYSTEM_CLOSED = "求助已到时结束。如仍需帮助，请重新求助或联系社区。"
+EXPIRED = "暂时没有邻居接单，求助已结束。如仍需帮助，请联系社区。"
+EXPIRED_CLAIMED = "求助已到时结束；社区工作人员已跟进，如仍需帮助请联系社区。"
+WHISTLE_CALLED = "已通知社区值班人员协助。"
+WHISTLE_NOBODY = "暂未联系上社区值班人员"
+
+
+def _whistle_text(body: WhistleBlown, people: int | None, hotlines: Sequence[Hotline]) -> str:
+    """Staff on duty offered the request (`staff_helper_ids`) or people of the whistle list
+    called: they were told. Neither: nobody was, and the group is sent to the community's
+    numbers instead of being told someone is coming."""
+    if body.staff_helper_ids or people is None or people > 0:
+        return WHISTLE_CALLED
+    if not hotlines:
+        return WHISTLE_NOBODY + "，如需帮助请联系社区。"
+    numbers = "、".join(f"{h.label} {h.number}" for h in hotlines)
+    return f"{WHISTLE_NOBODY}，请拨打社区电话：{numbers}。"
+
+
 def notified(count: int) -> str:
     return f"已通知{count}位附近邻居，请稍候。"
 
@@ -60,9 +82,19 @@ def _referral_text(body: ReferredToEmergency) -> str:
     return "已有邻居在路上，" + still + _REFERRAL[body.to]
 
 
-def update_for(event: Event, hotlines: Sequence[Hotline] = ()) -> str | None:
+def update_for(
+    event: Event,
+    hotlines: Sequence[Hotline] = (),
+    *,
+    claimed: bool = False,
+    whistle_people: int | None = None,
+) -> str | None:
     """The group's message for `event`, or None when the group need not hear of it.
-    `hotlines`: the community's configured numbers, added where a number is advised."""
+    `hotlines`: the community's configured numbers, added where a number is advised.
+    `claimed`: staff took the request on (RequestClaimed); its expiry then says so, never
+    that nobody came. `whistle_people`: how many people of the community's whistle list
+    (its contacts and role endpoints, not the group robot) the whistle calls; None when
+    the caller cannot tell, and the whistle's text then counts on that list."""
     body = event.body
     if isinstance(body, RequestHeld | RequestReleased):
         # The immediate reply already said when a held request goes out (the API applies
@@ -87,7 +119,7 @@ def update_for(event: Event, hotlines: Sequence[Hotline] = ()) -> str | None:
         # Only the widest ring is news to the group; empty inner rings are skipped at once.
         return "正在扩大到全社区范围寻找邻居。" if body.to_ring is Ring.COMMUNITY else None
     if isinstance(body, WhistleBlown):
-        return "已通知社区值班人员协助。"
+        return _whistle_text(body, whistle_people, hotlines)
     if isinstance(body, RequestClaimed):
         return "社区工作人员已接手，会尽快联系您。"
     if isinstance(body, WhistleReportedBack):
@@ -96,11 +128,17 @@ def update_for(event: Event, hotlines: Sequence[Hotline] = ()) -> str | None:
     if isinstance(body, ReferredToEmergency):
         return _referral_text(body) + hotline_text(hotlines)
     if isinstance(body, RequestResolved):
+        if body.by is Party.SYSTEM:
+            # The lifetime ran out with a helper assigned (ladder.end_of_lifetime): nobody
+            # said it was solved.
+            return SYSTEM_CLOSED + hotline_text(hotlines)
         return "求助已解决，谢谢各位邻居！"
     if isinstance(body, RequestCancelled):
         return "求助已取消，已通知邻居不必前往。"
     if isinstance(body, RequestExpired):
-        return "暂时没有邻居接单，求助已结束。如仍需帮助，请联系社区。" + hotline_text(hotlines)
+        # Staff took it on ("社区工作人员已接手…" was said): not "nobody took it".
+        ended = EXPIRED_CLAIMED if claimed else EXPIRED
+        return ended + hotline_text(hotlines)
     if isinstance(body, RequestReferred):
         return "求助已转交处理。" + (_REFERRAL.get(body.to, ""))
     return None
