@@ -39,7 +39,7 @@ from dispatcher.api.platforms.routes import router as platforms_router
 from dispatcher.api.producer import KafkaCommandSink
 from dispatcher.api.unrecorded_sweeper import sweep_forever
 from dispatcher.api.url_guard import UrlGuard
-from dispatcher.groupchat.loop import GroupReplies
+from dispatcher.groupchat.loop import GroupReplies, whistle_people
 from dispatcher.groupchat.sender import GroupSender
 from dispatcher.push.egress import EgressPolicy
 from dispatcher.push.http import make_client
@@ -59,6 +59,13 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
         clock=deps.clock,
         keys=keyring(settings),
         hotlines=lambda community_id: deps.config.hotlines(community_id),
+        # Whether a whistle called anyone but the group robot: else the group is told so.
+        whistle_people=lambda community_id: whistle_people(
+            community_id,
+            deps.config.endpoints,
+            deps.config.endpoint_owner,
+            deps.config.whistle_recipients(community_id),
+        ),
     )
     tasks: dict[str, asyncio.Task[None]] = {}
 

@@ -234,3 +234,16 @@ async def test_the_loop_says_nobody_was_reached_when_the_whistle_called_nobody()
     assert pool.asked_requests == 0  # only an expiry asks the read model
     sent, _ = await _heard([_event(_whistle())], people=1)
     assert sent == ["已通知社区值班人员协助。"]
+
+
+def test_the_api_counts_the_whistle_list_of_its_live_configuration() -> None:
+    """`create_app` wires `whistle_people` to the API's `ConfigView` (dev: the
+    DISPATCH_PUSH_ENDPOINTS layer): a convention-named duty endpoint is someone to call."""
+    from dispatcher.config.view import ConfigView
+
+    view = ConfigView((), [_endpoint("community-c"), _endpoint("community-c.duty.li")])
+    count = whistle_people("c", view.endpoints, view.endpoint_owner, view.whistle_recipients("c"))
+    assert count == 1
+    assert (
+        whistle_people("d", view.endpoints, view.endpoint_owner, view.whistle_recipients("d")) == 0
+    )
