@@ -12,6 +12,7 @@ import logging
 import sys
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
     KafkaConnectionError,
     KafkaTimeoutError,
@@ -67,6 +68,25 @@ def _retention_ms(settings: Settings) -> str:
     return str(int(settings.personal_topic_retention_hours * 3600 * 1000))
 
 
+SEGMENT_MS_MAX = 24 * 3600 * 1000
+
+
+def retention_configs(settings: Settings) -> dict[str, str]:
+    """commands, events and dead letters carry sealed contacts, so their records must go.
+    Kafka deletes whole segments, once a segment's newest record is older than
+    retention.ms; a segment in use closes only segment.ms after its first record (the
+    broker's default: 7 d), so with retention.ms alone a record could stay retention.ms +
+    7 d. With segment.ms = min(retention.ms, 24 h) a record is gone at most retention.ms +
+    segment.ms after it was written (168 h + 24 h by default), plus the broker's retention
+    check interval (log.retention.check.interval.ms, 5 min by default)."""
+    retention = _retention_ms(settings)
+    return {"retention.ms": retention, "segment.ms": str(min(int(retention), SEGMENT_MS_MAX))}
+
+
+def retention_topics(settings: Settings) -> list[str]:
+    return [settings.commands_topic, settings.events_topic, settings.dead_letter_topic]
+
+
 def compacted_topics(settings: Settings) -> list[str]:
     """Topics that keep the latest record per key: Faust's changelogs and the `config`
     topic (dispatcher/config: one current state per entity, read from the beginning)."""
@@ -84,9 +104,10 @@ def topic_names(settings: Settings) -> list[str]:
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
-    """Create missing topics; return the names created. Existing topics are checked, not
-    changed. A topic the broker refuses to create (not authorized, too few brokers for the
-    replication factor, a policy) raises TopicsRefused, one line per topic."""
+    """Create missing topics; return the names created. Existing topics are checked, and
+    commands, events and dead letters given retention_configs (_update_retention). A topic
+    the broker refuses to create (not authorized, too few brokers for the replication
+    factor, a policy) raises TopicsRefused, one line per topic."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
@@ -110,7 +131,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
                     else {"cleanup.policy": "compact"}
                     if name in compacted
                     # commands, events and dead letters carry sealed contacts: bounded
-                    else {"retention.ms": _retention_ms(settings)}
+                    else retention_configs(settings)
                 ),
             )
             for name in topic_names(settings)
@@ -127,9 +148,65 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 if refused:  # not authorized, too few brokers, a policy: say so, now
                     raise TopicsRefused(refused)
         await _check_partitions(admin, settings, fresh=set(created))
+        # Every topic not created now existed: in `existing`, or made by another process
+        # since (refused as existing; or this broker's metadata lagged behind its creation).
+        await _update_retention(admin, settings, set(topic_names(settings)) - set(created))
         return created
     finally:
         await admin.close()
+
+
+async def _update_retention(
+    admin: AIOKafkaAdminClient, settings: Settings, existing: set[str]
+) -> list[str]:
+    """Existing commands, events and dead-letter topics get retention_configs too (an
+    upgrade from a version without segment.ms, a changed
+    DISPATCH_PERSONAL_TOPIC_RETENTION_HOURS); their other settings are kept. A topic whose
+    configuration this user may not read is left to whoever manages it (deploy/k8s:
+    Strimzi's topic operator sets the KafkaTopics' config, the same); one it may read but
+    not change is logged. Returns the names updated."""
+    names = [n for n in retention_topics(settings) if n in existing]
+    if not names:
+        return []
+    wanted = retention_configs(settings)
+    changes: list[ConfigResource] = []
+    for response in await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, n) for n in names]
+    ):
+        # (error, message, type, name, configs); a config: (key, value, read_only, source,
+        # sensitive, synonyms); source 1 = set on the topic itself.
+        for error, _, _, name, configs in response.resources:
+            if error:
+                log.info(
+                    "topics: %s: configuration not readable (error %s): left as is", name, error
+                )
+                continue
+            overrides = {c[0]: c[1] for c in configs if c[3] == 1}
+            if any(v is None for v in overrides.values()):
+                log.warning("topics: %s: a sensitive setting: retention left as is", name)
+                continue
+            if all(overrides.get(k) == v for k, v in wanted.items()):
+                continue
+            changes.append(
+                ConfigResource(ConfigResourceType.TOPIC, name, configs=overrides | wanted)
+            )
+    updated: list[str] = []
+    if changes:
+        # AlterConfigs replaces a topic's settings: hence every override it had, with ours.
+        for response in await admin.alter_configs(changes):
+            for error, message, _, name in response.resources:
+                if error:
+                    log.warning(
+                        "topics: %s: retention settings %s refused (error %s): %s",
+                        name,
+                        wanted,
+                        error,
+                        message,
+                    )
+                else:
+                    log.info("topics: %s: retention settings now %s", name, wanted)
+                    updated.append(name)
+    return updated
 
 
 async def _check_partitions(
