@@ -37,7 +37,12 @@ _NUMBERS = (ReferralTarget.AMBULANCE, ReferralTarget.POLICE, ReferralTarget.FIRE
 # Requests that end: the thread closes, later messages from the sender are new requests.
 CLOSING = (RequestResolved, RequestCancelled, RequestExpired, RequestReferred)
 
-_CANCEL = re.compile(r"(不用了|不需要了|已经解决|已解决|解决了|取消求助|撤销求助|不用帮忙)")
+# A requester's short reply that ends their request: taken back ("不用了") or solved
+# ("已经解决了，谢谢邻居"). Solved is a resolve, never a cancel: a cancellation stands the
+# helpers on their way down ("求助人已取消") and refuses their 已完成, so the help a neighbour
+# just gave, and its hours, were lost. Both in one reply ("不用了，已经解决"): solved.
+_CANCEL = re.compile(r"(不用了|不需要了|取消求助|撤销求助|不用帮忙)")
+_SOLVED = re.compile(r"(已经解决|已解决|解决了)")
 
 
 def hotline_text(hotlines: Sequence[Hotline]) -> str:
@@ -160,9 +165,17 @@ def co_reporter(sender_id: str) -> str:
 
 
 def is_cancel_reply(text: str) -> bool:
-    """ "不用了，已经解决": short, and worded as no longer needed. The wording alone; whether
-    a message cancels is `cancels` (the classifier's answer comes first)."""
-    return len(text) <= 40 and _CANCEL.search(text) is not None
+    """ "不用了" / "已经解决": short, and worded as no longer needed (taken back or solved).
+    The wording alone; whether a message ends the request is `cancels` (the classifier's
+    answer comes first), and whether as solved `is_solved_reply`."""
+    return len(text) <= 40 and (_CANCEL.search(text) or _SOLVED.search(text)) is not None
+
+
+def is_solved_reply(text: str) -> bool:
+    """A closing reply (`is_cancel_reply`) that says the need was met ("已经解决了，谢谢邻居",
+    "不用了，已经解决"): the request is resolved by the requester, not cancelled, so a
+    helper who came still presses 已完成 and their minutes count."""
+    return len(text) <= 40 and _SOLVED.search(text) is not None
 
 
 def cancels(text: str, found: Classification) -> bool:

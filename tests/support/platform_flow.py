@@ -233,14 +233,14 @@ async def check_loop_closes_in_order(run: Running) -> None:
         assert way.status_code == 200, way.text
         await wait_for_text(p, group, ON_THE_WAY)
 
-        # Someone else in the group cannot cancel it for them.
+        # Someone else in the group cannot cancel (or resolve) it for them.
         other = p.message("不用了，已经解决", f"m-{uuid.uuid4().hex[:12]}", group, "resident-2")
         r = await run.send(client, other)
-        assert r.status_code == 200 and "cancelled" not in r.json(), r.text
-        # The requester says it is no longer needed, in the group.
-        r = await run.send(
-            client, p.message("不用了，已经解决", f"m-{uuid.uuid4().hex[:12]}", group)
-        )
+        assert r.status_code == 200, r.text
+        assert "cancelled" not in r.json() and "resolved" not in r.json(), r.text
+        # The requester says it is no longer needed, in the group ("已经解决" would resolve
+        # it: tests/integration/test_solved_reply_resolves_s38.py).
+        r = await run.send(client, p.message("不用了，谢谢", f"m-{uuid.uuid4().hex[:12]}", group))
         assert r.status_code == 200 and r.json()["cancelled"] == request_id
         await wait_for_text(p, group, "求助已取消，已通知邻居不必前往。")
     texts = p.group_texts(group)

@@ -1,7 +1,8 @@
 """A requester's "不用了…" cancels their open request only when the message asks for no
 help itself: "不用了，我妈突然晕倒了，没有呼吸了，快来人！" from someone whose errand is
 still open is a new emergency (120 first, neighbours dispatched), never a cancel that
-swallows it. Plain cancels ("不用了，谢谢", "已解决") still cancel.
+swallows it. Plain closing replies still end it: "不用了，谢谢" cancels, "已解决" resolves
+(since session 38: a solved request is resolved, never cancelled).
 
 Through the platform route with a DingTalk callback signed as DingTalk's published sample
 signs it; PostgreSQL's edge statements are fakes here (tests/integration runs the same
@@ -22,7 +23,7 @@ from dispatcher.classify import classify
 from dispatcher.groupchat import texts
 from dispatcher.record.edge import bot_calls, intake
 from dispatcher.record.edge import group_threads as threads
-from schemas.commands import CancelRequest, SubmitRequest
+from schemas.commands import CancelRequest, ResolveRequest, SubmitRequest
 from tests.support.dingtalk_app import (
     CommandSink,
     bot_app,
@@ -82,22 +83,25 @@ async def test_an_emergency_beside_a_cancel_word_is_dispatched_a_plain_cancel_ca
     r = await say(app, text)
     assert r.status_code == 200, r.text
     out = r.json()
-    assert "cancelled" not in out
+    assert "cancelled" not in out and "resolved" not in out
     assert out["is_request"] and out["urgency"] == "critical" and out["advise_emergency_call"]
     assert out["emergency_number"] == found.emergency_number
     bodies = [c.body for c in sink.sent]
-    assert not any(isinstance(b, CancelRequest) for b in bodies), bodies
+    assert not any(isinstance(b, CancelRequest | ResolveRequest) for b in bodies), bodies
     assert [type(b) for b in bodies] == [SubmitRequest]
     said = app.state.group_replies.said
     assert len(said) == 1 and said[0].startswith(f"请立即拨打{found.emergency_number}")
 
-    # The same sender's plain "不用了，谢谢" still cancels (their latest open request).
+    # The same sender's plain "不用了，谢谢" still cancels (their latest open request), and
+    # "已解决" resolves it.
     r = await say(app, plain)
     assert r.status_code == 200, r.text
-    assert json.loads(r.text) == {"is_request": False, "cancelled": OPEN_ERRAND}
-    cancel = sink.sent[-1].body
-    assert len(sink.sent) == 2 and isinstance(cancel, CancelRequest)
-    assert cancel.request_id == OPEN_ERRAND
+    solved = texts.is_solved_reply(plain)
+    ended, command = ("resolved", ResolveRequest) if solved else ("cancelled", CancelRequest)
+    assert json.loads(r.text) == {"is_request": False, ended: OPEN_ERRAND}
+    closing = sink.sent[-1].body
+    assert len(sink.sent) == 2 and isinstance(closing, command)
+    assert closing.request_id == OPEN_ERRAND
 
 
 @pytest.mark.parametrize("text", EMERGENCIES)

@@ -75,7 +75,7 @@ from dispatcher.groupchat.loop import GroupReplies
 from dispatcher.record.db import Db
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
-from schemas.commands import CancelRequest
+from schemas.commands import CancelRequest, ResolveRequest
 from schemas.requests import RequestSpec
 from schemas.text import UNSTORABLE
 from schemas.vocab import Party
@@ -348,9 +348,10 @@ async def _cancel_if_asked(
     found: Classification,
     withdraw: Callable[[str], Awaitable[None]],
 ) -> JSONResponse | None:
-    """The requester's "不用了，已经解决" cancels their open request (`_cancel_or_withdraw`).
-    Called only for what the classifier found no help request in (`texts.cancels`), so a
-    message that also tells of an emergency is dispatched as one, never taken for a cancel."""
+    """The requester's "不用了" cancels their open request, their "已经解决了" resolves it
+    (`_cancel_or_withdraw`). Called only for what the classifier found no help request in
+    (`texts.cancels`), so a message that also tells of an emergency is dispatched as one,
+    never taken for a cancel."""
     if not texts.cancels(msg.text, found):
         return None
     # Once per message: a platform re-sends a delivery it saw fail, with a new signature,
@@ -381,12 +382,20 @@ async def _cancel_or_withdraw(
     msg: ChatMessageIn,
     withdraw: Callable[[str], Awaitable[None]],
 ) -> dict[str, Any]:
-    """The sender's latest open request raised in this group is cancelled. Failing that, a
-    report of theirs merged into a request another group raised (which others depend on)
-    is withdrawn: this group stops following it, the request goes on."""
+    """The sender's latest open request raised in this group is cancelled, or resolved when
+    the reply says it was solved (`texts.is_solved_reply`: "已经解决了，谢谢邻居" after a
+    neighbour helped must not stand that neighbour down as "求助人已取消" nor refuse their
+    已完成; with nobody assigned a resolve stands the offers down as a cancel would, and
+    the need is met, so "不用了，已经解决" resolves too). Failing that, a report of theirs
+    merged into a request another group raised (which others depend on) is withdrawn:
+    this group stops following it, the request goes on."""
     own = await threads.open_request_of(pool, bot.bot_id, msg.group_id, msg.sender.id)
     if own is not None:
         community = bot.groups[msg.group_id].community_id
+        if texts.is_solved_reply(msg.text):
+            solved = ResolveRequest(request_id=own, by=Party.REQUESTER, note="群内回复已解决")
+            await send_command(deps, solved, community)
+            return {"is_request": False, "resolved": own}
         cancel = CancelRequest(request_id=own, by=Party.REQUESTER, reason="群内回复取消")
         await send_command(deps, cancel, community)
         return {"is_request": False, "cancelled": own}
