@@ -20,8 +20,10 @@ until the ack: that would keep a pooled connection through every Kafka wait.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Path, Request
@@ -29,6 +31,7 @@ from fastapi.responses import HTMLResponse
 
 from dispatcher.api.command_queue import send_json
 from dispatcher.api.deps import ApiDeps
+from dispatcher.api.offer_outcomes import POLL_EVERY_S, POLL_TIMEOUT_S
 from dispatcher.api.pages import button_form, e, link_error, page
 from dispatcher.links import LinkError
 from dispatcher.push.recipients import ROLE_ZH
@@ -36,6 +39,8 @@ from dispatcher.recipient_links import PATH, RecipientClaims, use_key, verify_re
 from dispatcher.record.edge import recipient_links as uses
 from dispatcher.record.edge import staff_actions as audit_rows
 from dispatcher.record.read import requests as read_requests
+from dispatcher.record.read.offers import rejection_reason
+from schemas.catalogue import label_zh
 from schemas.commands import Command, CommandBody, new_command
 from schemas.staff_actions import ClaimRequest, ReportBack
 
@@ -60,8 +65,16 @@ async def recipient_page(request: Request, token: Token) -> HTMLResponse:
         return claims
     title, button = _DOES[claims.action]
     who = ROLE_ZH.get(claims.role, claims.role)
-    summary = await read_requests.summary(await request.app.state.deps.pool(), claims.request_id)
-    what = f"<p>{e(who)}：{e(summary.category if summary else '求助')}</p>"
+    row = await read_requests.status(await request.app.state.deps.pool(), claims.request_id)
+    what = f"<p>{e(who)}：{e(label_zh(str(row['category'])) if row else '求助')}</p>"
+    # No button where the core would refuse the press: a closed request, or (to claim) one
+    # already taken on. The claimer is not named: the link is unauthenticated.
+    if row is not None and row["closed_at"] is not None:
+        return page(CLOSED, what + "<p>这条求助已经结束，无需再操作。</p>", tone="warn")
+    if claims.action == "claim" and row is not None and row["claimed_by"] is not None:
+        if row["claimed_by"] == _actor(claims):
+            return page("您已接手", what + "<p>您已接手这条求助，请尽快联系求助人。</p>")
+        return page(TAKEN, what + "<p>已有工作人员接手这条求助，无需再操作。</p>", tone="warn")
     return page(title, what + button_form(PATH + token, button))
 
 
@@ -89,8 +102,54 @@ async def recipient_act(request: Request, token: Token) -> HTMLResponse:
         return _busy()
     await uses.mark_queued(pool, key)
     await audit_rows.queued(pool, use.command_id)
-    done = "已接手，谢谢！请尽快联系求助人。" if claims.action == "claim" else "已报到，谢谢！"
-    return page(done, "<p>社区看板和求助群会看到这条消息。</p>")
+    return await _outcome(pool, claims, use.command_id)
+
+
+# What a press is told when the core refused it (its CommandRejected reason).
+CLOSED = "求助已结束"
+TAKEN = "已由其他工作人员接手"
+_REFUSED = {
+    "request_closed": (CLOSED, "这条求助已经结束，无需再操作。"),
+    "already_claimed": (TAKEN, "已有工作人员接手这条求助，无需再操作。"),
+}
+
+
+async def _outcome(pool: asyncpg.Pool, claims: RecipientClaims, command_id: str) -> HTMLResponse:
+    """What the core made of the press, read back from the read model as the offer pages
+    do: done (the claim is this recipient's, the 报到 is in the log), refused (its reason),
+    or not known yet within the poll's time (202: it will be)."""
+    deadline = time.monotonic() + POLL_TIMEOUT_S
+    while True:
+        if await _applied(pool, claims):
+            if claims.action == "claim":
+                return page("已接手，谢谢！请尽快联系求助人。", _SEEN)
+            return page("已报到，谢谢！", _SEEN)
+        reason = await rejection_reason(pool, command_id)
+        if reason is not None:
+            title, text = _REFUSED.get(reason, ("无需操作", "这条求助现在无需此操作。"))
+            return page(title, f"<p>{e(text)}</p>", tone="warn", status_code=409)
+        if time.monotonic() >= deadline:
+            checking = "<p>正在确认，请稍后再打开这条链接查看。</p>"
+            return page("已收到", checking, tone="warn", status_code=202)
+        await asyncio.sleep(POLL_EVERY_S)
+
+
+_SEEN = "<p>社区看板和求助群会看到这条消息。</p>"
+
+
+async def _applied(pool: asyncpg.Pool, claims: RecipientClaims) -> bool:
+    """The claim is this recipient's (theirs from an earlier press too), or their 报到 is
+    recorded (a `whistle_reported_back` is in the event log only)."""
+    if claims.action == "claim":
+        row: dict[str, Any] | None = await read_requests.status(pool, claims.request_id)
+        return row is not None and row["claimed_by"] == _actor(claims)
+    found = await pool.fetchval(
+        "SELECT 1 FROM event_log WHERE request_id = $1 AND type = 'whistle_reported_back'"
+        " AND body->>'recipient' = $2 LIMIT 1",
+        claims.request_id,
+        claims.recipient,
+    )
+    return found is not None
 
 
 def _busy() -> HTMLResponse:
