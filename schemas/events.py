@@ -381,6 +381,7 @@ RejectReason = Literal[
     "not_assigned",
     "already_done",  # the helper pressed "done" already: no withdrawing after that
     "unknown_helper",
+    "helper_inactive",  # a helper off the roster changing their own status, hours or offer
     "wrong_community",
     "invalid",
     "already_claimed",  # another staff member took the request on first

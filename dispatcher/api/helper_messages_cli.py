@@ -140,9 +140,10 @@ async def summary(
     try:
         # Service minutes as the month report counts them (assignments marked done).
         rows = {r["helper_id"]: r for r in await service_hours(conn, community_id, first)}
-        helpers = set(rows)
-        if everyone:
-            helpers |= set(await read.all_active(conn, community_id))
+        # Only helpers on the roster now: one deactivated since is not messaged (the core
+        # sends nothing to them either, so waiting for theirs would time out).
+        active = set(await read.all_active(conn, community_id))
+        helpers = active if everyone else set(rows) & active
         already = await read.summarised(conn, community_id, month)
         bodies: list[SendHelperSummary] = []
         for hid in sorted(helpers - already):

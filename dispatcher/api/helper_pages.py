@@ -33,6 +33,7 @@ from dispatcher.links import (
     verify_token,
 )
 from dispatcher.push.messages import SKILL_ZH
+from dispatcher.record.read import helpers as read_helpers
 from dispatcher.settings import Settings
 from schemas.commands import SetDoNotDisturb, SetHelperOffer, SetHelperStatus
 from schemas.helpers import TimeWindow
@@ -95,19 +96,35 @@ def chosen_offer(settings: Settings, form: Any) -> tuple[tuple[Skill, ...], str 
     return tuple(s for s in Skill if s.value in wanted), channel
 
 
-def _verify(request: Request, token: str) -> LinkClaims | HTMLResponse:
+def off_the_roster_page() -> HTMLResponse:
+    return page(
+        "链接已失效",
+        "<p>您已不在志愿者名单中，如有疑问请联系社区。</p>",
+        tone="warn",
+        status_code=410,
+    )
+
+
+async def _verify(request: Request, token: str) -> LinkClaims | HTMLResponse:
+    """The link's claims, or the page to answer. The link never expires, so the roster
+    decides: a helper staff deactivated (or one the ledger left out, e.g. under a new id) is
+    told so, and their phone is not bound. A helper the worker has not recorded yet
+    passes (the core refuses an unknown one)."""
     deps: ApiDeps = request.app.state.deps
     try:
         claims = verify_token(deps.settings, token, deps.clock())
     except LinkError as exc:
         return link_error(exc.reason)
-    return claims if claims.kind == "helper" else link_error("tampered")
+    if claims.kind != "helper":
+        return link_error("tampered")
+    active = await read_helpers.is_active(await deps.pool(), claims.community_id, claims.helper_id)
+    return off_the_roster_page() if active is False else claims
 
 
 @router.get("/{token}", response_class=HTMLResponse, responses=HTML)
 async def helper_page(request: Request, token: str = Token) -> HTMLResponse:
     """The choices; opening the link changes nothing."""
-    checked = _verify(request, token)
+    checked = await _verify(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
     base = request.url.path.rstrip("/")
@@ -156,9 +173,9 @@ def _clock_time(text: str) -> time | None:
     return time(int(hh_mm[1]), int(hh_mm[2])) if hh_mm else None
 
 
-def _helper_or_page(request: Request, token: str) -> LinkClaims | HTMLResponse:
+async def _helper_or_page(request: Request, token: str) -> LinkClaims | HTMLResponse:
     """Verify the personal link and apply the per-helper rate limit."""
-    checked = _verify(request, token)
+    checked = await _verify(request, token)
     if not isinstance(checked, HTMLResponse):
         deps: ApiDeps = request.app.state.deps
         deps.limiter.check(("helper-status", checked.helper_id), 10, 5, "helper")
@@ -173,7 +190,7 @@ async def _quiet_hours(request: Request, claims: LinkClaims, window: TimeWindow 
 @router.post("/{token}/quiet-hours", response_class=HTMLResponse, responses=HTML)
 async def set_quiet_hours(request: Request, token: str = Token) -> HTMLResponse:
     """Set the helper's own do-not-disturb hours (form fields `start`, `end`, HH:MM)."""
-    checked = _helper_or_page(request, token)
+    checked = await _helper_or_page(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
     form = await request.form()
@@ -191,7 +208,7 @@ async def set_quiet_hours(request: Request, token: str = Token) -> HTMLResponse:
 
 @router.post("/{token}/quiet-hours/clear", response_class=HTMLResponse, responses=HTML)
 async def clear_quiet_hours(request: Request, token: str = Token) -> HTMLResponse:
-    checked = _helper_or_page(request, token)
+    checked = await _helper_or_page(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
     await _quiet_hours(request, checked, None)
@@ -201,7 +218,7 @@ async def clear_quiet_hours(request: Request, token: str = Token) -> HTMLRespons
 @router.post("/{token}/offer", response_class=HTMLResponse, responses=HTML)
 async def set_offer(request: Request, token: str = Token) -> HTMLResponse:
     """The skills the helper offers (at least one) and the channel they prefer."""
-    checked = _helper_or_page(request, token)
+    checked = await _helper_or_page(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
     deps: ApiDeps = request.app.state.deps
@@ -220,7 +237,7 @@ async def set_offer(request: Request, token: str = Token) -> HTMLResponse:
 
 @router.post("/{token}/{status}", response_class=HTMLResponse, responses=HTML)
 async def set_status(request: Request, status: HelperStatus, token: str = Token) -> HTMLResponse:
-    checked = _verify(request, token)
+    checked = await _verify(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
     deps: ApiDeps = request.app.state.deps

@@ -129,8 +129,19 @@ def _drop_offers_of(fx: Effects, helper: HelperState) -> dict[str, RequestState]
     return changed
 
 
+def active_helper(fx: Effects, helper_id: str) -> HelperState | None:
+    """The helper, for a change of their own (their personal link's): one off the roster
+    (deactivated, or left out of the ledger) is refused, `helper_inactive`, and nothing
+    stored, so a link kept from before does not turn them back to taking requests."""
+    helper = known_helper(fx, helper_id)
+    if helper is not None and not helper.profile.active:
+        _reject(fx, helper_id, "helper_inactive")
+        return None
+    return helper
+
+
 def set_helper_status(fx: Effects, body: SetHelperStatus) -> None:
-    helper = known_helper(fx, body.helper_id)
+    helper = active_helper(fx, body.helper_id)
     if helper is None:
         return
     wanted = {"away": body.away, "busy": body.busy, "dnd_override_until": body.dnd_override_until}
@@ -139,7 +150,7 @@ def set_helper_status(fx: Effects, body: SetHelperStatus) -> None:
 
 
 def set_do_not_disturb(fx: Effects, body: SetDoNotDisturb) -> None:
-    helper = known_helper(fx, body.helper_id)
+    helper = active_helper(fx, body.helper_id)
     if helper is not None and helper.profile.do_not_disturb != body.window:
         profile = updated(helper.profile, do_not_disturb=body.window)
         _store(fx, updated(helper, profile=profile))
@@ -147,7 +158,7 @@ def set_do_not_disturb(fx: Effects, body: SetDoNotDisturb) -> None:
 
 def set_helper_offer(fx: Effects, body: SetHelperOffer) -> None:
     """The helper's own choice; a later ledger import states the ledger's skills again."""
-    helper = known_helper(fx, body.helper_id)
+    helper = active_helper(fx, body.helper_id)
     if helper is None:
         return
     changes: dict[str, object] = {"skills": tuple(dict.fromkeys(body.skills))}

@@ -53,8 +53,8 @@ def welcome_outcome(fx: Effects, body: ReportWelcomeOutcome) -> None:
 
 def summary(fx: Effects, body: SendHelperSummary) -> None:
     helper = known_helper(fx, body.helper_id)
-    if helper is None or body.month in helper.summary_months:
-        return
+    if helper is None or body.month in helper.summary_months or not helper.profile.active:
+        return  # sent already, or off the roster: their private channel is not ours to use
     months = (*helper.summary_months, body.month)[-SUMMARY_MONTHS_KEPT:]
     _store(fx, helper, summary_months=months)
     fx.emit(

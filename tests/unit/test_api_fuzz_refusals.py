@@ -30,11 +30,16 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
 class AuditPool:
-    """Takes the staff audit rows (`staff_audit`): the only statement these routes run."""
+    """Takes the staff audit rows (`staff_audit`) and answers the personal link's roster
+    check (the helper is active): the only statements these routes run."""
 
     async def execute(self, sql: str, *args: Any) -> str:
         assert sql.startswith("INSERT INTO staff_audit"), sql
         return "INSERT 0 1"
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        assert sql.startswith("SELECT active FROM helpers"), sql
+        return True
 
 
 class Api:

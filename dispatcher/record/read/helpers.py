@@ -40,3 +40,14 @@ async def known_in(db: Db, community_id: str, helper_ids: Collection[str]) -> se
         list(helper_ids),
     )
     return {r["helper_id"] for r in rows}
+
+
+async def is_active(db: Db, community_id: str, helper_id: str) -> bool | None:
+    """Whether the worker has this helper on the community's roster: None when it has not
+    recorded them (yet: a helper just added is written once the worker applies it)."""
+    active = await db.fetchval(
+        "SELECT active FROM helpers WHERE community_id = $1 AND helper_id = $2",
+        community_id,
+        helper_id,
+    )
+    return None if active is None else bool(active)
