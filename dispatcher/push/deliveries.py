@@ -81,14 +81,27 @@ from schemas.helper_messages import (
 from schemas.places import PlacePath
 from schemas.records import HelperState, RequestState
 from schemas.requests import RequestPrivate
-from schemas.vocab import Category, Skill, Urgency
+from schemas.vocab import Category, Party, Skill, Urgency
 
 _CANCEL_REASONS = {
-    "cancelled": CancelReason.REQUESTER_CANCELLED,
     "resolved": CancelReason.RESOLVED,
     "referred": CancelReason.REFERRED,
     "expired": CancelReason.EXPIRED,
 }
+# A cancellation says who cancelled: the request's `closed_by`, in the planner's state (the
+# decision is applied before its events are pushed); not known (no longer held), neither.
+_CANCELLED_BY = {
+    Party.REQUESTER: CancelReason.REQUESTER_CANCELLED,
+    Party.STAFF: CancelReason.STAFF_CANCELLED,
+}
+
+
+def _cancel_reason(reason: str, request: RequestState | None) -> CancelReason:
+    if reason != "cancelled":
+        return _CANCEL_REASONS.get(reason, CancelReason.EXPIRED)
+    if request is None or request.closed_by is None:
+        return CancelReason.CANCELLED
+    return _CANCELLED_BY.get(request.closed_by, CancelReason.CANCELLED)
 
 
 class OfferLinks(Protocol):
@@ -560,7 +573,7 @@ class DeliveryPlanner:
                     CancellationSpec(
                         category=category,
                         building=building,
-                        reason=_CANCEL_REASONS.get(body.reason, CancelReason.EXPIRED),
+                        reason=_cancel_reason(body.reason, r),
                     )
                 ),
             )

@@ -236,6 +236,8 @@ def render_assignment(spec: AssignmentSpec) -> PushMessage:
 
 class CancelReason(StrEnum):
     REQUESTER_CANCELLED = "requester_cancelled"
+    STAFF_CANCELLED = "staff_cancelled"  # the community's staff cancelled it
+    CANCELLED = "cancelled"  # cancelled, by whom not known (the request no longer held)
     RESOLVED = "resolved"
     REFERRED = "referred"  # handed to 120/110/property
     EXPIRED = "expired"
@@ -243,6 +245,8 @@ class CancelReason(StrEnum):
 
 CANCEL_REASON_ZH: dict[CancelReason, str] = {
     CancelReason.REQUESTER_CANCELLED: "求助人已取消",
+    CancelReason.STAFF_CANCELLED: "社区已取消",
+    CancelReason.CANCELLED: "",  # no reason given rather than a wrong one
     CancelReason.RESOLVED: "问题已解决",
     CancelReason.REFERRED: "已转交专业救援处理",
     CancelReason.EXPIRED: "求助已过期",
@@ -259,9 +263,10 @@ class CancellationSpec:
 
 def render_cancellation(spec: CancellationSpec) -> PushMessage:
     place = place_label(spec.compound, spec.building)
+    why = CANCEL_REASON_ZH[spec.reason]
     text = (
         f"求助已取消：{place} {entry(spec.category).zh}"
-        f"（{CANCEL_REASON_ZH[spec.reason]}），无需前往。谢谢您！"
+        f"{f'（{why}）' if why else ''}，无需前往。谢谢您！"
     )
     return PushMessage(title="求助已取消", text=text)
 

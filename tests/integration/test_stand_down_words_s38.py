@@ -1,0 +1,80 @@
+"""What the helper on the way is told when staff close the request, on the real stack (a
+WeCom group asks, the API, Kafka, the worker, PostgreSQL, pushes to a real receiver).
+
+Before session 38: a staff cancel told pa "（求助人已取消）" (every cancellation said so,
+whoever cancelled), and a staff resolve told pa nothing at all (the core stands down open
+offers only; pa's assignment stands, so a "done" still counts): pa went on driving there."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from dispatcher.testing.stack import LocalStack
+from tests.integration.test_platform_wecom import WeCom
+from tests.support import platform_flow as flow
+from tests.support.staff import DISTRICT, bearer, write_staff_file
+
+
+@pytest.fixture(scope="module")
+async def run(stack: LocalStack) -> AsyncIterator[flow.Running]:
+    write_staff_file(stack, {})
+    async for running in flow.start(stack, WeCom):
+        yield running
+
+
+@pytest.fixture(scope="module")
+def api(run: flow.Running) -> LocalStack:
+    return run.stack
+
+
+def to_pa(run: flow.Running, rid: str, kind: str) -> list[dict[str, Any]]:
+    out = []
+    for r in run.receiver.for_path("/phones"):
+        data = r.json()["data"]
+        if (data.get("request_id"), data.get("recipient"), data.get("kind")) == (rid, "pa", kind):
+            out.append(data)
+    return out
+
+
+async def pa_on_the_way(run: flow.Running, client: httpx.AsyncClient, text: str) -> tuple[str, str]:
+    """A request from the group, pa accepts and sets off: the request and pa's 已完成 form."""
+    cb = run.platform.message(text, f"m-{uuid.uuid4().hex[:12]}", "g-main")
+    r = await run.send(client, cb)
+    assert r.status_code == 200 and r.json()["is_request"], r.text
+    rid = str(r.json()["request_id"])
+    await run.receiver.wait_for(
+        lambda: any(o["helper_id"] == "pa" for o in flow.offers_for(run.receiver, rid)),
+        timeout=30,
+    )
+    offer = next(o for o in flow.offers_for(run.receiver, rid) if o["helper_id"] == "pa")
+    accepted = await client.post(urlparse(str(offer["accept_url"])).path)
+    assert accepted.status_code == 200, accepted.text
+    way = re.search(r'action="(/l/o/[^"]+/p/on-my-way)"', accepted.text)
+    assert way, accepted.text
+    on_way = await client.post(way[1])
+    assert on_way.status_code == 200 and "在路上" in on_way.text, on_way.text
+    done = re.search(r'action="(/l/o/[^"]+/p/done)"', on_way.text)
+    assert done, on_way.text
+    return rid, done[1]
+
+
+async def test_a_staff_cancel_tells_the_helper_on_the_way_the_community_cancelled(
+    run: flow.Running,
+) -> None:
+    async with httpx.AsyncClient(base_url=run.stack.api_url, timeout=15) as client:
+        rid, _ = await pa_on_the_way(run, client, "7号楼有位老人摔倒了起不来，快来人帮忙")
+        r = await client.post(
+            f"/ops/v1/requests/{rid}/cancel", json={"note": "误报"}, headers=bearer(DISTRICT)
+        )
+        assert r.status_code == 202, r.text
+        await run.receiver.wait_for(lambda: bool(to_pa(run, rid, "cancellation")), timeout=30)
+    [told] = to_pa(run, rid, "cancellation")
+    assert "社区已取消" in told["text"] and "无需前往" in told["text"], told["text"]
+    assert "求助人已取消" not in told["text"], told["text"]  # the requester never did
