@@ -31,12 +31,14 @@ from dispatcher.push.messages import (
     CancellationSpec,
     CancelReason,
     ReferralSpec,
+    ResolvedNoticeSpec,
     StandDownSpec,
     WhistleSpec,
     offer_message,
     render_assignment,
     render_cancellation,
     render_referral,
+    render_resolved_notice,
     render_stand_down,
     render_whistle,
 )
@@ -68,6 +70,7 @@ from schemas.events import (
     OffersStoodDown,
     OfferStoodDown,
     ReferredToEmergency,
+    RequestResolved,
     WhistleBlown,
     sent_offers,
     stand_downs,
@@ -301,6 +304,8 @@ class DeliveryPlanner:
             return Planned(deliveries, call=_staff_call(event, "whistle", body.step, deliveries))
         if isinstance(body, ReferredToEmergency):
             return self._referral(event, body)
+        if isinstance(body, RequestResolved):
+            return Planned(self._resolved(event, body))
         if isinstance(body, HelperWelcomed | AssignmentCompleted | HelperSummarySent):
             return self._own_message(event, body)
         return Planned()
@@ -589,6 +594,41 @@ class DeliveryPlanner:
             )
             for ep in endpoints
         ]
+
+    def _resolved(self, event: Event, body: RequestResolved) -> list[Delivery]:
+        """The helpers still assigned and not done when the request closed as resolved: the
+        core stands down open offers only (their assignments stand: a "done" pressed later
+        still counts), so without this one on the way hears nothing. Those who pressed
+        "done" are not told (the state is read after the decision: a "done" since, too)."""
+        r = self.request(event.request_id or "")
+        held = {a.helper_id: a for a in r.assignments if a.active} if r is not None else {}
+        category = r.spec.category if r else Category.OTHER
+        building = r.spec.place.building_label() if r else None
+        message = render_resolved_notice(
+            ResolvedNoticeSpec(category=category, building=building, by=body.by.value)
+        )
+        deliveries: list[Delivery] = []
+        for i, helper_id in enumerate(body.helper_ids):  # an id each, stable on replay
+            a = held.get(helper_id)
+            if r is not None and (a is None or a.done_at is not None):
+                continue
+            helper = self.helper(helper_id)
+            deliveries.extend(
+                Delivery(
+                    delivery_id=f"{event.event_id}:{i}",
+                    endpoint=ep,
+                    kind=PushKind.CANCELLATION,
+                    message=message,
+                    mentions=self._mentions(helper, ep),
+                    recipient=helper_id,
+                    data={
+                        "request_id": event.request_id or "",
+                        "offer_id": a.offer_id if a is not None else "",
+                    },
+                )
+                for ep in self._endpoints_for(helper, event.community_id, private=False)
+            )
+        return deliveries
 
     def _recipients(self, community_id: str, place: PlacePath | None = None) -> list[Recipient]:
         """The community's whistle list, the one place it is read: the endpoints named by the

@@ -271,6 +271,43 @@ def render_cancellation(spec: CancellationSpec) -> PushMessage:
     return PushMessage(title="求助已取消", text=text)
 
 
+# Who closed a resolved request, as a helper still on the way is told.
+RESOLVED_BY_ZH: dict[str, str] = {
+    "requester": "求助人已确认",
+    "staff": "社区已确认",
+    "helper": "邻居已确认",
+}
+
+
+RESOLVED_NOTICE_ASK = (
+    "如您已在现场帮忙，请在接单消息的页面点“已完成”，记录服务时长；尚未出发则无需前往。谢谢您！"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedNoticeSpec:
+    """To a helper assigned and not yet done when the request closed as resolved: their
+    assignment stands (a "done" still counts their time), so this is no stand-down.
+    `by`: the closing party's wire value ("system": closed at the request's lifetime's end)."""
+
+    category: Category
+    building: str | None
+    by: str
+    compound: str | None = None
+
+
+def render_resolved_notice(spec: ResolvedNoticeSpec) -> PushMessage:
+    place = place_label(spec.compound, spec.building)
+    what = f"{place} {entry(spec.category).zh}"
+    if spec.by == "system":
+        title, head = "求助已结束", f"求助已结束：{what}（已到求助时限）。"
+    else:
+        who = RESOLVED_BY_ZH.get(spec.by)
+        title, head = "求助已解决", f"求助已解决：{what}{f'（{who}）' if who else ''}。"
+    text = head + RESOLVED_NOTICE_ASK
+    return PushMessage(title=title, text=text)
+
+
 @dataclass(frozen=True, slots=True)
 class WhistleSpec:
     """The whistle ("小区吹哨"): nobody answered; tell the community group and staff."""

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlparse
 
+import asyncpg
 import httpx
 import pytest
 
@@ -20,6 +21,7 @@ from dispatcher.testing.stack import LocalStack
 from tests.integration.test_platform_wecom import WeCom
 from tests.support import platform_flow as flow
 from tests.support.staff import DISTRICT, bearer, write_staff_file
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +80,33 @@ async def test_a_staff_cancel_tells_the_helper_on_the_way_the_community_cancelle
     [told] = to_pa(run, rid, "cancellation")
     assert "社区已取消" in told["text"] and "无需前往" in told["text"], told["text"]
     assert "求助人已取消" not in told["text"], told["text"]  # the requester never did
+
+
+async def test_a_staff_resolve_tells_the_helper_on_the_way_and_done_still_counts(
+    run: flow.Running, db: asyncpg.Connection
+) -> None:
+    async with httpx.AsyncClient(base_url=run.stack.api_url, timeout=15) as client:
+        rid, done = await pa_on_the_way(run, client, "6号楼有位老人摔倒了起不来，快来人帮忙")
+        r = await client.post(
+            f"/ops/v1/requests/{rid}/resolve",
+            json={"note": "已电话确认，家属已送医"},
+            headers=bearer(DISTRICT),
+        )
+        assert r.status_code == 202, r.text
+        await run.receiver.wait_for(lambda: bool(to_pa(run, rid, "cancellation")), timeout=30)
+        [told] = to_pa(run, rid, "cancellation")
+        assert told["title"] == "求助已解决", told
+        assert "社区已确认" in told["text"] and "已完成" in told["text"], told["text"]
+        # Not stood down: pa was there and helped, so pa's 已完成 counts the time.
+        pressed = await client.post(done, data={"minutes": "25"})
+        assert pressed.status_code == 200 and "不记录服务时长" not in pressed.text, pressed.text
+
+    async def minutes() -> int | None:
+        got = await db.fetchval(
+            "SELECT minutes_spent FROM assignments WHERE request_id = $1 AND helper_id = 'pa'"
+            " AND done_at IS NOT NULL AND released_at IS NULL",
+            rid,
+        )
+        return int(got) if got is not None else None
+
+    assert await eventually(minutes, what="pa's 已完成 recorded") == 25

@@ -15,7 +15,9 @@ from dispatcher.push.deliveries import DeliveryPlanner
 from dispatcher.push.model import Delivery
 from schemas.commands import (
     CancelRequest,
+    CompleteAssignment,
     MarkOnMyWay,
+    ResolveRequest,
 )
 from schemas.events import Event
 from schemas.vocab import Party
@@ -68,3 +70,59 @@ def test_a_cancel_planned_without_the_request_names_nobody(on_the_way: World) ->
     told = pushes(plan, decision.events)
     assert told and all("求助已取消：" in d.message.text for d in told)
     assert not any("求助人" in d.message.text or "（" in d.message.text for d in told)
+
+
+def test_a_staff_resolve_tells_the_helper_on_the_way_without_releasing_them(
+    on_the_way: World,
+) -> None:
+    told = closing(on_the_way, ResolveRequest(request_id="req-1", by=Party.STAFF))
+    [to_a] = [d for d in told if d.recipient == "a"]
+    assert to_a.kind is PushKind.CANCELLATION and to_a.message.title == "求助已解决"
+    assert "社区已确认" in to_a.message.text and "已完成" in to_a.message.text
+    assert to_a.data["offer_id"] == on_the_way.offer_id("a")
+    # Still assigned: a "done" pressed now counts their time.
+    on_the_way.later(600)
+    done = on_the_way.run(CompleteAssignment(request_id="req-1", helper_id="a", minutes=30))
+    assert on_the_way.of_type("assignment_completed", done)
+    # The open offers are told as before (问题已解决), each once.
+    others = [d for d in told if d.recipient != "a"]
+    assert others and all("问题已解决" in d.message.text for d in others)
+    assert len({d.delivery_id for d in told}) == len(told)
+
+
+def test_a_helper_done_already_is_not_told_and_ids_are_stable(world: World) -> None:
+    for h in ("a", "b"):
+        with_channels(world, h)
+    world.submit(helpers_needed=2)
+    world.accept("a")
+    world.accept("b")
+    world.run(CompleteAssignment(request_id="req-1", helper_id="a", minutes=20))
+    decision = world.run(ResolveRequest(request_id="req-1", by=Party.REQUESTER))
+    plan = planner(world, REG)
+    told = pushes(plan, decision.events)
+    assert [d.recipient for d in told] == ["b"]
+    assert "求助人已确认" in told[0].message.text
+    assert [d.delivery_id for d in pushes(plan, decision.events)] == [told[0].delivery_id]
+
+
+def test_a_helper_resolving_tells_the_other_helper_on_the_way(world: World) -> None:
+    """The audit's core case (a helper's resolve), told by the planner."""
+    with_channels(world, "a")
+    with_channels(world, "b")
+    world.submit(helpers_needed=2)
+    world.accept("a")
+    world.accept("b")
+    told = closing(world, ResolveRequest(request_id="req-1", by=Party.HELPER, helper_id="a"))
+    assert "b" in {d.recipient for d in told}
+
+
+def test_the_end_of_the_lifetime_says_ended_not_solved(on_the_way: World) -> None:
+    r = on_the_way.request()
+    on_the_way.now = r.ends_at
+    told: list[Delivery] = []
+    while not on_the_way.request().terminal:
+        decision = on_the_way.tick()
+        told += pushes(planner(on_the_way, REG), decision.events)
+    assert on_the_way.request().status.value == "resolved"  # closed by the system
+    [to_a] = [d for d in told if d.recipient == "a" and d.kind is PushKind.CANCELLATION]
+    assert to_a.message.title == "求助已结束" and "已到求助时限" in to_a.message.text
