@@ -359,11 +359,22 @@ class RequestCancelled(Wire):
 
 
 class RequestReferred(Wire):
+    """Staff handed the request on (`ReferRequest`): it ends for neighbours. Handed to
+    120/110/119 it keeps the neighbours assigned (they go on helping until the
+    professionals arrive); handed to property or a department, they are stood down."""
+
     type: Literal["request_referred"] = "request_referred"
     to: ReferralTarget
     note: str = ""
     department: str = ""  # when `to` is "department": phones and numbers masked
     sealed_note: Sealed | None = Field(default=None, exclude_if=unset)
+    # Kept on a referral to an emergency service: the neighbours assigned to come in person
+    # and not done yet (counted as `ReferredToEmergency.helpers_coming`: the group hears
+    # help is on its way, and still to call), and every assigned helper not done (each
+    # told the request was handed on and to go on if they can). Left out of the JSON while
+    # empty: records written before them decode, and keep their bytes.
+    helpers_coming: int = Field(default=0, ge=0, exclude_if=unset)
+    kept_helper_ids: tuple[str, ...] = Field(default=(), exclude_if=unset)
 
 
 class RequestExpired(Wire):

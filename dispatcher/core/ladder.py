@@ -190,8 +190,14 @@ def _team_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
 
 
 def _whistle_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
-    staff = fx.state.index.staff_on_duty(d.ctx, rung.wave_size, d.offered_helpers())
-    sent = send_offers(fx, d, staff, whistle=True)
+    """Staff on duty offered the request, the whistle list and the group told
+    (`WhistleBlown`). On a request staff have claimed it calls nobody (`calls_staff`): the
+    rung passes with its timing, and no offer, push or group message says it came."""
+    claimed = not calls_staff(d)
+    sent: list[str] = []
+    if not claimed:
+        staff = fx.state.index.staff_on_duty(d.ctx, rung.wave_size, d.offered_helpers())
+        sent = send_offers(fx, d, staff, whistle=True)
     d.whistle_blown = True
     # Staff and the group get the whistle's wait, and the rungs after it theirs, however late
     # it blows (decided after an outage, a slot reopened near the end, a hold released late):
@@ -200,6 +206,8 @@ def _whistle_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
     ends_at = fx.now + timedelta(seconds=sum(s.wait_s for s in d.plan.steps[d.step :]))
     if ends_at > d.ends_at:
         d.ends_at = ends_at
+    if claimed:
+        return
     fx.emit(
         WhistleBlown(
             step=d.step,
@@ -214,16 +222,28 @@ def _whistle_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
 
 
 def _refer_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
+    """Staff (the duty officer, else the grid worker) asked to hand the request on, the
+    group told to call (`ReferredToEmergency`). Not on a request staff have claimed
+    (`calls_staff`): whoever claimed it hands it on if need be (`ReferRequest`); the rung's
+    wait runs as on any other request."""
+    if not calls_staff(d):
+        return
     # The number the requester was told to call (a fire reported as `other`: 119), else
     # where this kind of request is handed on.
     number = d.spec.emergency()
     to = ReferralTarget(number.value) if number is not None else entry(d.spec.category).referral
-    fx.emit(
-        ReferredToEmergency(to=to, step=d.step, helpers_coming=_helpers_coming(d)), d.request_id
-    )
+    fx.emit(ReferredToEmergency(to=to, step=d.step, helpers_coming=helpers_coming(d)), d.request_id)
 
 
-def _helpers_coming(d: RequestDraft) -> int:
+def calls_staff(d: RequestDraft) -> bool:
+    """Do the whistle and referral rungs call people (staff on duty, the community's
+    whistle list)? Not once staff have claimed the request: someone responsible has it
+    (as `staff_commands.staff_not_reached` treats it). Neighbours' rungs run on: a claim
+    does not stop neighbours coming."""
+    return d.claimed_by is None
+
+
+def helpers_coming(d: RequestDraft) -> int:
     """How many assigned neighbours are coming in person and not done: not a remote
     helper, who calls."""
     return sum(
@@ -409,10 +429,31 @@ def stand_down(
 
 # The closings that stand down the helpers still assigned too (`include_assigned`: "无需再
 # 来"): a cancellation, a referral. Their assignments end there, so a "done" pressed later
-# (a page left open) is no service (assignment_commands.complete).
+# (a page left open) is no service (assignment_commands.complete). Except a referral to an
+# emergency service (`EMERGENCY_SERVICES`), which keeps them: `releases_assigned`.
 RELEASES_ASSIGNED: frozenset[RequestStatus] = frozenset(
     {RequestStatus.CANCELLED, RequestStatus.REFERRED}
 )
+
+# Referred to 120/110/119, a request keeps the neighbours assigned to it: someone who has
+# fallen is helped until the professionals arrive (as the ladder's own emergency rung keeps
+# them coming). Referred to property or a department, they are released.
+EMERGENCY_SERVICES: frozenset[ReferralTarget] = frozenset(
+    {ReferralTarget.AMBULANCE, ReferralTarget.POLICE, ReferralTarget.FIRE}
+)
+
+
+def keeps_assigned(to: ReferralTarget) -> bool:
+    """Does a staff referral to `to` keep the helpers assigned (an emergency service)?"""
+    return to in EMERGENCY_SERVICES
+
+
+def releases_assigned(d: RequestDraft) -> bool:
+    """Did the request's closing stand its assigned helpers down: a cancellation, or a
+    referral anywhere but an emergency service (`keeps_assigned`)."""
+    if d.status is RequestStatus.REFERRED:
+        return d.referred_to is None or not keeps_assigned(d.referred_to)
+    return d.status in RELEASES_ASSIGNED
 
 
 # A deactivated helper's offer is stood down with the reason whose push says "无需再来"

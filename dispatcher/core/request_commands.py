@@ -20,6 +20,8 @@ from dispatcher.core.ladder import (
     end_of_lifetime,
     ends_unseen,
     expire_due_offers,
+    helpers_coming,
+    keeps_assigned,
     lost_needs,
     offer_wave,
     resolve_now,
@@ -384,13 +386,24 @@ def refer(fx: Effects, d: RequestDraft, body: ReferRequest) -> RequestDraft | No
         if d.status is not RequestStatus.REFERRED:
             reject(fx, d.request_id, "request_closed", detail=d.status.value)
         return None
-    # Handed on, it ends here for neighbours (`ReferRequest`): those on their way are told
-    # too, as on a cancellation.
-    stand_down(fx, d, "referred", include_assigned=True)
+    # Handed on, it ends here for neighbours (`ReferRequest`): open offers are stood down.
+    # Handed to property or a department, those on their way are told too, as on a
+    # cancellation. Handed to 120/110/119 they stay assigned (`keeps_assigned`): someone
+    # who has fallen is not left alone until the ambulance comes; the event names them (each
+    # is told to go on if they can) and counts those coming, as the ladder's emergency rung
+    # does (the group hears "已有邻居在路上，但仍请…").
+    keep = keeps_assigned(body.to)
+    stand_down(fx, d, "referred", include_assigned=not keep)
     close(fx, d, RequestStatus.REFERRED, Party.STAFF)
     d.referred_to = body.to
+    kept = [a for a in d.active_assignments() if a.done_at is None] if keep else []
     referred = RequestReferred(
-        to=body.to, note=body.note, department=body.department, sealed_note=body.sealed_note
+        to=body.to,
+        note=body.note,
+        department=body.department,
+        sealed_note=body.sealed_note,
+        helpers_coming=helpers_coming(d) if keep else 0,
+        kept_helper_ids=tuple(a.helper_id for a in kept),
     )
     fx.emit(referred, d.request_id)
     return d

@@ -2,9 +2,10 @@
 reporting back (报到), and a whistle or referral that reached none of them.
 
 Claim and report-back change nobody's offers: a claim names the person responsible (neighbours may
-still come; staff resolve, cancel or refer when it is done), a report-back tells the
-asking group that someone called by the whistle is on it. Calling a team adds one
-offer, to its leader."""
+still come; staff resolve, cancel or refer when it is done), and from then the ladder's
+whistle and referral rungs call nobody (`ladder.calls_staff`), their waits kept; a
+report-back tells the asking group that someone called by the whistle is on it. Calling
+a team adds one offer, to its leader."""
 
 from __future__ import annotations
 
