@@ -145,6 +145,10 @@ def update_for(
         ended = EXPIRED_CLAIMED if claimed else EXPIRED
         return ended + hotline_text(hotlines)
     if isinstance(body, RequestReferred):
+        # Handed to 120/110/119, neighbours already on their way go on (the core keeps them
+        # assigned): say so, as the ladder's own emergency rung does.
+        if body.helpers_coming and body.to in _NUMBERS:
+            return "求助已转交处理。已有邻居在路上，但仍" + _REFERRAL[body.to]
         return "求助已转交处理。" + (_REFERRAL.get(body.to, ""))
     return None
 

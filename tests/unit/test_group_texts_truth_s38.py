@@ -247,3 +247,17 @@ def test_the_api_counts_the_whistle_list_of_its_live_configuration() -> None:
     assert (
         whistle_people("d", view.endpoints, view.endpoint_owner, view.whistle_recipients("d")) == 0
     )
+
+
+def test_a_referral_to_120_says_the_neighbour_on_the_way_still_comes() -> None:
+    """A staff referral to 120 keeps the assigned neighbours (f06977a): the group hears so,
+    as at the ladder's own emergency rung; to property, or with nobody coming, as before."""
+    from schemas.events import RequestReferred
+    from schemas.vocab import ReferralTarget
+
+    coming = _event(RequestReferred(to=ReferralTarget.AMBULANCE, helpers_coming=1))
+    assert texts.update_for(coming) == "求助已转交处理。已有邻居在路上，但仍请立即拨打120急救电话！"
+    alone = _event(RequestReferred(to=ReferralTarget.AMBULANCE))
+    assert texts.update_for(alone) == "求助已转交处理。请立即拨打120急救电话！"
+    property_ = _event(RequestReferred(to=ReferralTarget.PROPERTY, helpers_coming=1))
+    assert texts.update_for(property_) == "求助已转交处理。已转交物业处理。"
