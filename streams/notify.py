@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from dispatcher.clock import Clock
+from dispatcher.core.ladder import keeps_assigned
 from dispatcher.links import action_links, helper_link
 from dispatcher.ops import metrics as ops_metrics
 from dispatcher.push import Deliverer, Delivery, EndpointRegistry, PushKind
@@ -47,6 +48,7 @@ from schemas.commands import (
 )
 from schemas.events import Event
 from schemas.helper_messages import ReportWelcomeOutcome
+from schemas.records import OfferStatus, RequestStatus
 from streams.batch_ack import BatchAck, EventAck
 from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink, short
@@ -57,6 +59,12 @@ from streams.stall_gate import TICK_S as STALL_TICK_S
 from streams.stall_gate import StallGate, threshold_for
 
 log = logging.getLogger(__name__)
+
+
+# What a push says only while its request is live (`Notifier.still_wanted`): an assignment
+# (the requester's contact), a whistle or referral (a claim link), an offer. A stand-down or
+# cancellation tells of the end; a welcome, thank-you or summary does not depend on it.
+LIVE_ONLY: frozenset[PushKind] = frozenset({PushKind.ASSIGNMENT, PushKind.WHISTLE, PushKind.OFFER})
 
 
 # Events whose deliveries have all settled here (by either path): their record, read (again)
@@ -88,6 +96,9 @@ class _Call:
     call: StaffCall
     waiting: set[str]
     reached: bool = False
+    #: One of its pushes was dropped as no longer wanted (its request ended): nobody to
+    #: report unreached for a request that has ended.
+    ended: bool = False
 
 
 @dataclass
@@ -116,6 +127,7 @@ class Notifier:
     _calls: dict[str, _Call] = field(default_factory=dict)
     early_pushed: int = 0  # events pushed early (the worker's /stats)
     record_pushed: int = 0  # events pushed from their record (the worker's /stats)
+    withdrawn: int = 0  # pushes dropped as no longer wanted (`still_wanted`)
 
     @property
     def registry(self) -> EndpointRegistry:
@@ -135,6 +147,8 @@ class Notifier:
                 clock=self.clock.monotonic,
                 wall_clock=lambda: self.clock.now().timestamp(),  # signature timestamps
                 hold=self.hold,
+                still_wanted=self.still_wanted,
+                on_withdrawn=self._withdrawn,
             )
             await d.__aenter__()
             self._deliverer = d
@@ -290,6 +304,60 @@ class Notifier:
         if key not in self._pending and key not in self._settled and deliverer is not None:
             deliverer.withdraw({d.delivery_id for d in deliveries})
 
+    def still_wanted(self, delivery: Delivery) -> bool:
+        """Asked by the lanes before each attempt (no await between it and the send), from
+        this worker's state (the planner's lookups, no I/O): whether what the push says is
+        still true. An assignment (the requester's contact) only while its request is live
+        (or handed to 120/110/119, which keeps the helpers) and the helper's assignment
+        active; a whistle or referral only while the request is live and nobody has claimed
+        it; an offer while the request is live and the offer open. Held back by an outage
+        or a throttle, they arrived after the request was cancelled or resolved: the
+        contact after the cancellation notice, a claim link for a closed request. A request
+        unknown here (not held, or gone): sent as decided."""
+        kind = delivery.kind
+        if kind not in LIVE_ONLY:
+            return True
+        request = self.planner.request(delivery.data.get("request_id") or "")
+        if request is None:
+            return True
+        if kind is PushKind.ASSIGNMENT:
+            # Ended, it stands the helpers down, but handed to 120/110/119, which keeps them
+            # on their way (`ladder.keeps_assigned`): they are told to go on if they can.
+            referred = request.referred_to
+            if request.terminal and not (
+                request.status is RequestStatus.REFERRED
+                and referred is not None
+                and keeps_assigned(referred)
+            ):
+                return False
+            offer_id = delivery.data.get("offer_id")
+            for a in request.assignments:
+                if a.offer_id == offer_id and a.helper_id == delivery.recipient:
+                    return a.active
+            return True
+        if request.terminal:
+            return False
+        if kind is PushKind.WHISTLE:
+            # Claimed, the request calls no more staff (`ladder.calls_staff`).
+            return request.claimed_by is None
+        if kind is PushKind.OFFER:
+            offer_id = delivery.data.get("offer_id")
+            for o in request.offers:
+                if o.offer_id == offer_id:
+                    return o.status is OfferStatus.OPEN
+        return True
+
+    async def _withdrawn(self, delivery: Delivery) -> None:
+        """A push dropped as no longer wanted: settled as a delivered one is (its event
+        acknowledged once all of its pushes are), with no report: neither a failed offer
+        nor a staff call that reached nobody (its request has ended)."""
+        self.withdrawn += 1
+        tracked = self._calls.pop(delivery.delivery_id, None)
+        if tracked is not None:
+            tracked.waiting.discard(delivery.delivery_id)
+            tracked.ended = True
+        self._settle(delivery.delivery_id)
+
     # ---------------------------------------------------------------- results
     async def _delivered(self, delivery: Delivery, latency: float) -> None:
         self.on_result(delivery, True, latency)
@@ -317,7 +385,7 @@ class Notifier:
             return []
         tracked.waiting.discard(delivery.delivery_id)
         tracked.reached = tracked.reached or lost is None
-        if tracked.waiting or tracked.reached:
+        if tracked.waiting or tracked.reached or tracked.ended:
             return []
         call = tracked.call
         log.error(

@@ -30,9 +30,12 @@ from dispatcher.push.lane import (
     LaneStats,
     OnDelivered,
     OnPermanentFailure,
+    OnWithdrawn,
+    StillWanted,
     SubmitOutcome,
     _ignore_delivered,
     _ignore_failure,
+    _ignore_withdrawn,
     _Job,
     _Lane,
     private_refusal,
@@ -50,6 +53,13 @@ MUST_ARRIVE: frozenset[PushKind] = frozenset({PushKind.WHISTLE, PushKind.ASSIGNM
 LOST = Counter(
     "dispatch_push_lost",
     "Whistles, referrals and assignments that failed for good, by push kind",
+    ["kind"],
+    registry=REGISTRY,
+)
+WITHDRAWN = Counter(
+    "dispatch_push_withdrawn",
+    "Deliveries dropped before an attempt as no longer wanted (their request ended, or the "
+    "helper's assignment): not sent, not failed, by push kind",
     ["kind"],
     registry=REGISTRY,
 )
@@ -77,12 +87,18 @@ class Deliverer:
         rand: Callable[[], float] = random.random,
         channel_factory: ChannelFactory = make_channel,
         hold: Callable[[], bool] | None = None,
+        still_wanted: StillWanted | None = None,
+        on_withdrawn: OnWithdrawn = _ignore_withdrawn,
     ) -> None:
         self.registry = registry
         self.config = config or EngineConfig()
         self.clock = clock
         # True while nothing may be sent (the worker's `StallGate`): asked before each send.
         self.hold = hold
+        # Asked before each attempt of a delivery (push/lane.py `_take_unwanted`): one no
+        # longer wanted is dropped, `on_withdrawn` called (neither delivered nor failed).
+        self.still_wanted = still_wanted
+        self._on_withdrawn = on_withdrawn
         self.rand = rand
         self.seq = itertools.count()
         self._on_delivered = on_delivered
@@ -221,6 +237,36 @@ class Deliverer:
         self._abandoned.discard(delivery_id)
         if not self._pending:
             self._idle.set()
+
+    def wanted(self, delivery: Delivery) -> bool:
+        """Whether `delivery` is still to be sent (the `still_wanted` hook; sent when in
+        doubt: a hook that raises keeps it)."""
+        if self.still_wanted is None:
+            return True
+        try:
+            return self.still_wanted(delivery)
+        except Exception:
+            log.exception("still_wanted failed for %s: sent", delivery.delivery_id)
+            return True
+
+    async def drop_unwanted(self, deliveries: list[Delivery]) -> None:
+        """Deliveries taken out before an attempt as no longer wanted: settled without a
+        send, counted apart (`dispatch_push_withdrawn`), never LOST nor a failure."""
+        for delivery in deliveries:
+            WITHDRAWN.labels(delivery.kind.value).inc()
+            log.info(
+                "push %s %s to %s withdrawn: no longer wanted (request %s)",
+                delivery.kind,
+                delivery.delivery_id,
+                delivery.endpoint,
+                delivery.data.get("request_id", "?"),
+            )
+            try:
+                await self._on_withdrawn(delivery)
+            except Exception:
+                log.exception("on_withdrawn failed for %s", delivery.delivery_id)
+            finally:
+                self._forget(delivery.delivery_id)
 
     async def succeed(self, job: _Job, now: float) -> None:
         for delivery, submitted_at in job.items:

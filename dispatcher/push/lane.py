@@ -41,6 +41,12 @@ log = logging.getLogger("dispatcher.push")
 
 OnDelivered = Callable[[Delivery, float], Awaitable[None]]  # (delivery, seconds since submit)
 OnPermanentFailure = Callable[[Delivery, str], Awaitable[None]]  # (delivery, reason)
+# A delivery no longer wanted (`StillWanted` said so before an attempt): not sent, not failed.
+OnWithdrawn = Callable[[Delivery], Awaitable[None]]
+# Asked before each attempt of a delivery, with no await between it and the send: False when
+# what it says is no longer true (its request ended, the helper's assignment ended). Reads
+# the caller's memory only (no I/O): it runs on the lane's task for every send.
+StillWanted = Callable[[Delivery], bool]
 ChannelFactory = Callable[[EndpointConfig, httpx.AsyncClient, WallClock], Channel]
 Clock = Callable[[], float]
 
@@ -102,6 +108,9 @@ class LaneStats:
     in_flight: int
     breaker: BreakerState
     concurrency: int = 0  # the cap in effect now (it follows the live configuration)
+    # Deliveries dropped before an attempt as no longer wanted (their request ended…): not
+    # sent, not failed (`StillWanted`).
+    withdrawn: int = 0
 
 
 async def _ignore_delivered(delivery: Delivery, latency: float) -> None:
@@ -109,6 +118,10 @@ async def _ignore_delivered(delivery: Delivery, latency: float) -> None:
 
 
 async def _ignore_failure(delivery: Delivery, reason: str) -> None:
+    return None
+
+
+async def _ignore_withdrawn(delivery: Delivery) -> None:
     return None
 
 
@@ -172,6 +185,7 @@ class _Lane:
         # in one POST; group robots merge one wave's offers into one @-message.
         self.batches = endpoint.batch_max > 1 and isinstance(channel, BatchChannel)
         self.last_batch_at = -math.inf  # when a relay's last batch was taken (monotonic)
+        self.withdrawn = 0  # deliveries dropped as no longer wanted (`_take_unwanted`)
         self.task = asyncio.create_task(self._run(), name=f"push-lane-{endpoint.name}")
 
     def reconfigure(self, endpoint: EndpointConfig, channel: Channel) -> None:
@@ -282,6 +296,10 @@ class _Lane:
             else:
                 blocked = f"circuit {self.breaker.state(now)}"
             for job in expired:
+                # No longer wanted (its request ended meanwhile): withdrawn, not lost.
+                await self._drop_unwanted(self._take_unwanted(job))
+                if not job.items:
+                    continue
                 reason = job.last_reason or blocked
                 await self.owner.fail(job, f"expired after {job.attempts} attempts: {reason}")
         return min((self._deadline(job) for job in self.ready), default=None)
@@ -394,10 +412,34 @@ class _Lane:
         job.items = kept
         return refused
 
+    def _take_unwanted(self, job: _Job) -> list[Delivery]:
+        """Take out of `job` what is no longer wanted (the engine's `StillWanted`): its
+        request ended, or the helper's assignment, while it waited for a retry or its turn.
+        Sent late, an assignment would bring the requester's phone and address after the
+        cancellation notice, a whistle a claim link for a closed request."""
+        kept: list[tuple[Delivery, float]] = []
+        unwanted: list[Delivery] = []
+        for item in job.items:
+            if self.owner.wanted(item[0]):
+                kept.append(item)
+            else:
+                unwanted.append(item[0])
+        if unwanted:
+            job.items = kept
+        return unwanted
+
+    async def _drop_unwanted(self, deliveries: list[Delivery]) -> None:
+        if deliveries:
+            self.withdrawn += len(deliveries)
+            await self.owner.drop_unwanted(deliveries)
+
     async def _attempt(self, job: _Job) -> None:
         result: DeliveryResult | None = None
+        unwanted: list[Delivery] = []
         try:
-            # Checked with no await before the send, so no change slips in between.
+            # Checked with no await before the send, so no change slips in between: a
+            # delivery no longer wanted is not sent, then one that may not go there.
+            unwanted = self._take_unwanted(job)
             refused = self._take_private(job)
             if job.items:
                 job.attempts += 1
@@ -406,6 +448,7 @@ class _Lane:
             self.slots.release()
         now = self.owner.clock()
         try:
+            await self._drop_unwanted(unwanted)
             for delivery, reason in refused:
                 await self.owner.fail(_Job([(delivery, now)], job.enqueued_at), reason)
             if result is None:
@@ -436,6 +479,8 @@ class _Lane:
         else:
             self.breaker.record_failure(now)
         job.items = owner.take_abandoned(job.items)
+        # Ended while this attempt was on its way: not kept for a retry (nor failed).
+        await self._drop_unwanted(self._take_unwanted(job))
         if not job.items:
             return
         if policy.should_give_up(job.attempts, now - job.enqueued_at, delay):
@@ -458,6 +503,7 @@ class _Lane:
             in_flight=len(self.in_flight),
             breaker=self.breaker.state(self.owner.clock()),
             concurrency=self.slots.limit,
+            withdrawn=self.withdrawn,
         )
 
     async def stop(self) -> None:
