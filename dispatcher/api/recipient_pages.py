@@ -38,6 +38,7 @@ from dispatcher.push.recipients import ROLE_ZH
 from dispatcher.recipient_links import PATH, RecipientClaims, use_key, verify_recipient_token
 from dispatcher.record.edge import recipient_links as uses
 from dispatcher.record.edge import staff_actions as audit_rows
+from dispatcher.record.read import request_flags
 from dispatcher.record.read import requests as read_requests
 from dispatcher.record.read.offers import rejection_reason
 from schemas.catalogue import label_zh
@@ -143,13 +144,7 @@ async def _applied(pool: asyncpg.Pool, claims: RecipientClaims) -> bool:
     if claims.action == "claim":
         row: dict[str, Any] | None = await read_requests.status(pool, claims.request_id)
         return row is not None and row["claimed_by"] == _actor(claims)
-    found = await pool.fetchval(
-        "SELECT 1 FROM event_log WHERE request_id = $1 AND type = 'whistle_reported_back'"
-        " AND body->>'recipient' = $2 LIMIT 1",
-        claims.request_id,
-        claims.recipient,
-    )
-    return found is not None
+    return await request_flags.reported_back(pool, claims.request_id, claims.recipient)
 
 
 def _busy() -> HTMLResponse:

@@ -22,3 +22,15 @@ async def claimed(db: Db, request_id: str) -> bool:
         "SELECT claimed_by IS NOT NULL FROM requests WHERE request_id = $1", request_id
     )
     return bool(value)
+
+
+async def reported_back(db: Db, request_id: str, recipient: str) -> bool:
+    """Has this whistle recipient's 报到 been recorded (`whistle_reported_back`, in the event
+    log only)?"""
+    found = await db.fetchval(
+        "SELECT 1 FROM event_log WHERE request_id = $1 AND type = 'whistle_reported_back'"
+        " AND body->>'recipient' = $2 LIMIT 1",
+        request_id,
+        recipient,
+    )
+    return found is not None
