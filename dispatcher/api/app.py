@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatcher.api import (
     admin,
@@ -31,7 +32,7 @@ from dispatcher.api import ops_pages as ops_web
 from dispatcher.api.auth import DB_UNAVAILABLE
 from dispatcher.api.body_limit import BodyLimit
 from dispatcher.api.deps import ApiDeps
-from dispatcher.api.errors import database_unreachable, validation_refused
+from dispatcher.api.errors import database_unreachable, refused, validation_refused
 from dispatcher.api.intake_route import IntakeRoute
 from dispatcher.api.llm_classifier import close_llm
 from dispatcher.api.platform_login import routes as platform_login_routes
@@ -128,8 +129,11 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
         # Every route's 422, the intake's below the framework too (it uses the app's
         # handlers): what was sent is never quoted back. PostgreSQL out of reach where a
-        # route does not answer it itself: 503 with Retry-After, never a bare 500.
+        # route does not answer it itself: 503 with Retry-After, never a bare 500. On the
+        # pages opened from a message (/l/, /join/, /card/), a browser gets each refusal
+        # as a page in Chinese instead (errors.wants_page); JSON everywhere else.
         exception_handlers={
+            StarletteHTTPException: refused,
             RequestValidationError: validation_refused,
             **dict.fromkeys(DB_UNAVAILABLE, database_unreachable),
         },

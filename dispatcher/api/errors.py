@@ -7,6 +7,12 @@ An invalid request (body, query, path or header) keeps FastAPI's 422 list of fie
 PostgreSQL out of reach where a route does not answer it itself (the intake does, with the
 call-now advice for a life-threatening message) is 503 `database_unavailable` with
 Retry-After (`database_unreachable`), never a bare 500.
+
+The pages people open from a message (`/l/…`, `/join/…`, `/card/…`) answer a browser those
+same refusals as a page in Chinese, with the same status and Retry-After (`refused`,
+`wants_page`): too many taps, a link cut short, a busy system, the address bar reopening a
+button's POST address (sent to the page that button belongs to). A client that does not ask
+for HTML there (a card's JSON press, a script) and every other path keep the JSON above.
 """
 
 from __future__ import annotations
@@ -16,8 +22,12 @@ import re
 from collections.abc import Mapping
 
 from fastapi import HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dispatcher.api.pages import e, page
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +56,7 @@ def _where(part: object) -> str | int:
     return part if isinstance(part, int) else _encodable(str(part))
 
 
-async def validation_refused(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def validation_refused(request: Request, exc: RequestValidationError) -> Response:
     """The 422 for an invalid request: each error's `type`, `loc` and `msg`, never its
     `input` or `ctx` (FastAPI's default handler echoes what was sent: a phone or an address
     back to the caller, and a lone surrogate in it fails the answer's encoding, a 500); the
@@ -59,10 +69,12 @@ async def validation_refused(request: Request, exc: RequestValidationError) -> J
         }
         for error in exc.errors()
     ]
+    if wants_page(request):  # a token too long, a button's path or query not ours
+        return _page_for(request, 422, None, {})
     return JSONResponse(status_code=422, content={"detail": errors})
 
 
-async def database_unreachable(request: Request, exc: Exception) -> JSONResponse:
+async def database_unreachable(request: Request, exc: Exception) -> Response:
     """PostgreSQL out of reach (`auth.DB_UNAVAILABLE`) in a route that does not answer it
     itself: 503 with a reason and Retry-After, never a bare 500 (a caller retries a 503, and
     a platform or a bot's queue does so on its own). Logged with the route's template and the
@@ -76,9 +88,100 @@ async def database_unreachable(request: Request, exc: Exception) -> JSONResponse
         where,
         type(exc).__name__,
     )
+    if wants_page(request):
+        return _page_for(request, 503, None, {"Retry-After": DB_RETRY_AFTER_S})
     message = f"the database is out of reach ({type(exc).__name__}); please retry shortly"
     return JSONResponse(
         status_code=503,
         content={"detail": {"reason": "database_unavailable", "message": message}},
         headers={"Retry-After": DB_RETRY_AFTER_S},
     )
+
+
+# The pages opened from a message: a phone's browser, where JSON in English helps nobody.
+PAGE_PREFIXES = ("/l/", "/join/", "/card/")
+ANSWER_PAGE = "/l/me"  # `links.ANSWER_PATH`: its buttons POST to /l/me/offers/{id}/{action}
+# The links whose buttons POST below them: /l/o/{token}/p/{step}, /l/h/{token}/{status}.
+_TOKEN_PAGES = ("/l/o/", "/l/h/", "/l/w/")
+
+
+def wants_page(request: Request) -> bool:
+    """A browser on one of the pages opened from a message: it asks for HTML (every
+    browser's navigation and form post does) or says it navigates. A JSON body (a card's
+    JSON press) or a client that asks for no HTML keeps the JSON refusal."""
+    path = request.url.path
+    if not path.startswith(PAGE_PREFIXES):
+        return False
+    if request.headers.get("content-type", "").lower().startswith("application/json"):
+        return False
+    accept = request.headers.get("accept", "").lower()
+    return "text/html" in accept or request.headers.get("sec-fetch-mode") == "navigate"
+
+
+def _owning_page(request: Request) -> str | None:
+    """The page whose button POSTs to this path, or None: /l/o/{token} for its buttons'
+    /l/o/{token}/p/{step}, /l/h/{token} for /l/h/{token}/{status}, /l/me for its answers.
+    Built from the raw path (a token's escapes kept), so it never leaves this site."""
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    path = raw.decode("latin-1").split("?", 1)[0]
+    if path.startswith(ANSWER_PAGE + "/"):
+        found = ANSWER_PAGE
+    elif path.startswith(_TOKEN_PAGES):
+        parts = path.split("/")
+        found = "/".join(parts[:4]) if len(parts) > 4 and parts[3] else ""
+    else:
+        return None
+    if not found or found == path or "//" in found or "\\" in found:
+        return None
+    query = request.url.query
+    return found + (f"?{query}" if query and found == ANSWER_PAGE else "")
+
+
+_BUSY = "系统繁忙，请{wait}秒后再试。紧急情况请直接拨打120。"
+
+
+def _page_for(
+    request: Request, status_code: int, detail: object, headers: Mapping[str, str]
+) -> Response:
+    """The refusal as a page in Chinese: what happened and what to do, same status."""
+    wait = headers.get("Retry-After")
+    reason = detail.get("reason") if isinstance(detail, dict) else None
+    if status_code == 429:
+        title, said, tone = "操作太频繁", f"操作太频繁，请稍等{wait or 60}秒再试。", "warn"
+    elif status_code == 503:
+        title, said, tone = "系统繁忙", _BUSY.format(wait=wait or 5), "warn"
+    elif reason == "unknown_card":
+        title, said, tone = (
+            "联络卡无法识别",
+            "这张联络卡无法识别。请联系社区重新领取联络卡。危急情况请直接拨打120。",
+            "bad",
+        )
+    elif status_code in (404, 422):
+        title, said, tone = "链接无效", "这条链接不完整或已被修改。请从原消息中重新打开。", "bad"
+    elif status_code == 405:
+        title, said, tone = "请从消息中的链接打开", "请从消息中的链接打开本页面。", "warn"
+    else:
+        title, said, tone = (
+            "无法处理",
+            "这次操作没有完成。请从消息中的链接重新打开，或联系社区工作人员。",
+            "bad",
+        )
+    answer = page(title, f"<p>{e(said)}</p>", tone=tone, status_code=status_code)
+    for name in ("Retry-After", "Allow"):
+        if name in headers:
+            answer.headers[name] = headers[name]
+    return answer
+
+
+async def refused(request: Request, exc: StarletteHTTPException) -> Response:
+    """Every HTTPException: FastAPI's JSON answer (`{"detail": …}`, its headers), but a
+    page in Chinese for a browser on a page opened from a message (`wants_page`); there a
+    GET of a button's POST address (the address bar after a tap, reopened) is sent to the
+    page the button belongs to, which shows where things stand now (opening never acts)."""
+    if not wants_page(request):
+        return await http_exception_handler(request, exc)
+    if exc.status_code == 405 and request.method in ("GET", "HEAD"):
+        owner = _owning_page(request)
+        if owner is not None:
+            return RedirectResponse(owner, status_code=303, headers={"Cache-Control": "no-store"})
+    return _page_for(request, exc.status_code, exc.detail, exc.headers or {})

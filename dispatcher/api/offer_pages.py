@@ -111,6 +111,33 @@ def _may_see(request: Request, deps: ApiDeps, use: oo.LinkUse) -> bool:
     return may_see_contact(request, deps, use.offer_id, use.helper_id)
 
 
+# What a press's outcome is told: title, body, tone.
+OUTCOME_TEXTS: dict[str, tuple[str, str, str]] = {
+    "covered": ("已有邻居接手", "<p>已有邻居接下了这次求助。谢谢您的热心！</p>", "warn"),
+    "declined": ("已记录", "<p>已记录您这次不方便前往。谢谢您的回复！</p>", "ok"),
+    "closed": ("求助已结束", "<p>这次求助已经结束，无需前往。谢谢您！</p>", "warn"),
+    "not_open": ("无需操作", "<p>这条邀请已不再需要回复。谢谢您！</p>", "warn"),
+    "refused": ("无法处理", "<p>这条邀请无法处理，请联系社区工作人员。</p>", "bad"),
+}
+# An offer no longer waiting for its answer: stood down (the request filled), unanswered
+# in time, or its push never delivered.
+_NO_LONGER_SENT = frozenset({"stood_down", "expired", "failed"})
+
+
+async def _covered(pool: asyncpg.Pool, use: oo.LinkUse, summary: RequestSummary | None) -> bool:
+    """An unanswered offer the core no longer waits for, on an open request whose every
+    slot is held by others: a press would be refused `covered`, so the link says so instead
+    of inviting. Where a slot is free (a helper withdrew) the core still takes such a late
+    answer (request_commands: "A late answer … still fills a free slot"): the link invites.
+    Not for a helper assigned to the request otherwise (a member their leader signed up,
+    whose own offer was stood down): others did not take it from them."""
+    if summary is None or summary.helpers_assigned < summary.helpers_needed:
+        return False
+    if await read_offers.offer_status(pool, use.offer_id) not in _NO_LONGER_SENT:
+        return False
+    return use.helper_id not in await read_team.not_to_sign_up(pool, use.request_id)
+
+
 async def _outcome_page(
     deps: ApiDeps,
     use: oo.LinkUse,
@@ -138,14 +165,7 @@ async def _outcome_page(
         )
     if outcome == "assigned":
         return await _assigned_page(deps, use, via, community_id, user)
-    texts = {
-        "covered": ("已有邻居接手", "<p>已有邻居接下了这次求助。谢谢您的热心！</p>", "warn"),
-        "declined": ("已记录", "<p>已记录您这次不方便前往。谢谢您的回复！</p>", "ok"),
-        "closed": ("求助已结束", "<p>这次求助已经结束，无需前往。谢谢您！</p>", "warn"),
-        "not_open": ("无需操作", "<p>这条邀请已不再需要回复。谢谢您！</p>", "warn"),
-        "refused": ("无法处理", "<p>这条邀请无法处理，请联系社区工作人员。</p>", "bad"),
-    }
-    title, body, tone = texts.get(outcome, texts["refused"])
+    title, body, tone = OUTCOME_TEXTS.get(outcome, OUTCOME_TEXTS["refused"])
     return page(title, body, tone=tone)
 
 
@@ -333,6 +353,9 @@ async def _confirmation(
     summary = await read_requests.summary(pool, _use_of(checked).request_id)
     if summary is not None and summary.closed_at is not None:
         return page("求助已结束", "<p>这次求助已经结束，无需前往。谢谢您！</p>", tone="warn")
+    if await _covered(pool, _use_of(checked), summary):
+        title, body, tone = OUTCOME_TEXTS["covered"]
+        return page(title, body, tone=tone)
     action = request.url.path
     if checked.kind == "accept":
         use = _use_of(checked)
