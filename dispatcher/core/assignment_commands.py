@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
-from dispatcher.core.ladder import RELEASES_ASSIGNED, resolve_now
+from dispatcher.core.ladder import releases_assigned, resolve_now
 from dispatcher.core.load import served
 from dispatcher.core.request_commands import reject
 from dispatcher.core.trusted import updated
@@ -29,6 +29,13 @@ def _held(fx: Effects, d: RequestDraft, helper_id: str) -> int | None:
     return None
 
 
+def kept_on(d: RequestDraft) -> bool:
+    """Closed by a staff referral to 120/110/119 (`ladder.keeps_assigned`): the helpers
+    assigned were kept and told to go on if they can until the professionals arrive
+    (push `render_referred_notice`): "on my way" still means something, "done" counts."""
+    return d.status is RequestStatus.REFERRED and not releases_assigned(d)
+
+
 def on_my_way(fx: Effects, d: RequestDraft, body: MarkOnMyWay) -> RequestDraft | None:
     k = _held(fx, d, body.helper_id)
     if k is None:
@@ -36,7 +43,7 @@ def on_my_way(fx: Effects, d: RequestDraft, body: MarkOnMyWay) -> RequestDraft |
     a = d.assignments[k]
     if a.on_way_at is not None or a.done_at is not None:
         return None  # a second tap, or already done: nothing new
-    if d.terminal:
+    if d.terminal and not kept_on(d):
         reject(fx, d.request_id, "request_closed", helper_id=a.helper_id, detail=d.status.value)
         return None
     d.assignments[k] = updated(a, on_way_at=fx.now)
@@ -51,7 +58,9 @@ def on_my_way(fx: Effects, d: RequestDraft, body: MarkOnMyWay) -> RequestDraft |
 def _minutes(fx: Effects, d: RequestDraft, a: AssignmentRecord, given: int | None) -> int:
     """The minutes given, else accepting to done - but no later than the request closed
     (a helper pressing done a day late did not help all day) and, like typed minutes, at
-    most MAX_MINUTES_SPENT."""
+    most MAX_MINUTES_SPENT. A referral that kept the helper (`kept_on`) is a closing
+    too: time past it counts only as typed minutes (no bound on the professionals'
+    arrival is known here)."""
     if given is not None:
         return given
     end = fx.now if d.closed_at is None else min(fx.now, d.closed_at)
@@ -61,16 +70,17 @@ def _minutes(fx: Effects, d: RequestDraft, a: AssignmentRecord, given: int | Non
 
 def complete(fx: Effects, d: RequestDraft, body: CompleteAssignment) -> RequestDraft | None:
     """Done counts even after the request closed (staff resolved it, or its lifetime ran
-    out while the helper was still there): the help happened, the minutes are theirs.
-    Not after a cancellation or referral: those stood the helper down, their assignment
-    ended there."""
+    out while the helper was still there, or staff referred it to 120/110/119, which keeps
+    the helpers: `kept_on`): the help happened, the minutes are theirs. Not after a
+    cancellation, or a referral to property or a department: those stood the helper down,
+    their assignment ended there (`ladder.releases_assigned`)."""
     k = _held(fx, d, body.helper_id)
     if k is None:
         return None
     a = d.assignments[k]
     if a.done_at is not None:
         return None  # a second tap on "done"
-    if d.status in RELEASES_ASSIGNED:
+    if releases_assigned(d):
         reject(fx, d.request_id, "request_closed", helper_id=a.helper_id, detail=d.status.value)
         return None
     minutes = _minutes(fx, d, a, body.minutes)

@@ -31,6 +31,7 @@ from dispatcher.push.messages import (
     CancellationSpec,
     CancelReason,
     ReferralSpec,
+    ReferredNoticeSpec,
     ResolvedNoticeSpec,
     StandDownSpec,
     WhistleSpec,
@@ -38,6 +39,7 @@ from dispatcher.push.messages import (
     render_assignment,
     render_cancellation,
     render_referral,
+    render_referred_notice,
     render_resolved_notice,
     render_stand_down,
     render_whistle,
@@ -70,6 +72,7 @@ from schemas.events import (
     OffersStoodDown,
     OfferStoodDown,
     ReferredToEmergency,
+    RequestReferred,
     RequestResolved,
     WhistleBlown,
     sent_offers,
@@ -306,6 +309,8 @@ class DeliveryPlanner:
             return self._referral(event, body)
         if isinstance(body, RequestResolved):
             return Planned(self._resolved(event, body))
+        if isinstance(body, RequestReferred):
+            return Planned(self._referred(event, body))
         if isinstance(body, HelperWelcomed | AssignmentCompleted | HelperSummarySent):
             return self._own_message(event, body)
         return Planned()
@@ -598,17 +603,49 @@ class DeliveryPlanner:
     def _resolved(self, event: Event, body: RequestResolved) -> list[Delivery]:
         """The helpers still assigned and not done when the request closed as resolved: the
         core stands down open offers only (their assignments stand: a "done" pressed later
-        still counts), so without this one on the way hears nothing. Those who pressed
-        "done" are not told (the state is read after the decision: a "done" since, too)."""
+        still counts), so without this one on the way hears nothing."""
+        return self._to_assigned(
+            event,
+            body.helper_ids,
+            lambda category, building: render_resolved_notice(
+                ResolvedNoticeSpec(category=category, building=building, by=body.by.value)
+            ),
+        )
+
+    def _referred(self, event: Event, body: RequestReferred) -> list[Delivery]:
+        """The helpers staff kept assigned when they referred the request to 120/110/119
+        (`kept_helper_ids`; none on any other referral: those were stood down, "无需再来"):
+        told it was handed on and to go on if they can until the professionals arrive, and
+        to press "done" (it counts: their assignment stands)."""
+        return self._to_assigned(
+            event,
+            body.kept_helper_ids,
+            lambda category, building: render_referred_notice(
+                ReferredNoticeSpec(category=category, building=building, to=body.to.value)
+            ),
+        )
+
+    def _to_assigned(
+        self,
+        event: Event,
+        helper_ids: Sequence[str],
+        render: Callable[[Category, str | None], PushMessage],
+    ) -> list[Delivery]:
+        """A closing's notice to the helpers it left assigned (`helper_ids`, as the core
+        named them): kind cancellation, since it tells of the end (sent after the request
+        closed, where a live-only push would be withdrawn), one delivery id per helper
+        ({event_id}:{i}, stable on replay), the offer they accepted in its data. Those who
+        pressed "done" are not told (the state is read after the decision: a "done" since,
+        too); planned without the request (pruned), each named helper is."""
+        if not helper_ids:
+            return []
         r = self.request(event.request_id or "")
         held = {a.helper_id: a for a in r.assignments if a.active} if r is not None else {}
         category = r.spec.category if r else Category.OTHER
         building = r.spec.place.building_label() if r else None
-        message = render_resolved_notice(
-            ResolvedNoticeSpec(category=category, building=building, by=body.by.value)
-        )
+        message = render(category, building)
         deliveries: list[Delivery] = []
-        for i, helper_id in enumerate(body.helper_ids):  # an id each, stable on replay
+        for i, helper_id in enumerate(helper_ids):  # an id each, stable on replay
             a = held.get(helper_id)
             if r is not None and (a is None or a.done_at is not None):
                 continue

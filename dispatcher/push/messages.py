@@ -308,6 +308,36 @@ def render_resolved_notice(spec: ResolvedNoticeSpec) -> PushMessage:
     return PushMessage(title=title, text=text)
 
 
+# Where a staff referral that keeps the helpers handed the request (`ReferralTarget`
+# values): an emergency service only (core `ladder.keeps_assigned`).
+REFERRED_TO_ZH: dict[str, str] = {"120": "120急救", "110": "110", "119": "119"}
+
+
+REFERRED_NOTICE_ASK = (
+    "专业人员赶到前，如您能前往，请继续前往协助；到场帮忙后请在接单消息的页面点“已完成”。谢谢您！"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReferredNoticeSpec:
+    """To a helper assigned and not yet done when staff referred the request to
+    120/110/119: the core keeps their assignment (someone who has fallen is not left alone
+    until the ambulance comes), so this is no stand-down. `to`: the referral's wire value
+    ("120", "110", "119")."""
+
+    category: Category
+    building: str | None
+    to: str
+    compound: str | None = None
+
+
+def render_referred_notice(spec: ReferredNoticeSpec) -> PushMessage:
+    place = place_label(spec.compound, spec.building)
+    to = REFERRED_TO_ZH.get(spec.to, spec.to)
+    text = f"求助已转交{to}：{place} {entry(spec.category).zh}。" + REFERRED_NOTICE_ASK
+    return PushMessage(title=f"求助已转交{to}", text=text)
+
+
 @dataclass(frozen=True, slots=True)
 class WhistleSpec:
     """The whistle ("小区吹哨"): nobody answered; tell the community group and staff."""

@@ -1,0 +1,90 @@
+"""A staff referral to 120 keeps the helper on the way (f06977a), on the real stack (a
+WeCom group asks, the API, Kafka, the worker, PostgreSQL, pushes to a real receiver).
+
+Before: the core kept pa assigned, but no push told pa (the planner made none for the
+referral: pa went on, or not, knowing nothing), and pa's 已完成 was refused as
+"这次求助已取消或已转交…本次不记录服务时长" (`complete` refused after any referral), so the
+minutes pa spent with someone who had fallen until the ambulance came were lost."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from urllib.parse import urlparse
+
+import asyncpg
+import httpx
+import pytest
+
+from dispatcher.testing.stack import LocalStack
+from tests.integration.test_platform_wecom import WeCom
+from tests.integration.test_stand_down_words_s38 import pa_on_the_way, to_pa
+from tests.support import platform_flow as flow
+from tests.support.staff import DISTRICT, bearer, write_staff_file
+from tests.support.waiting import eventually
+
+
+@pytest.fixture(scope="module")
+async def run(stack: LocalStack) -> AsyncIterator[flow.Running]:
+    write_staff_file(stack, {})
+    async for running in flow.start(stack, WeCom):
+        yield running
+
+
+@pytest.fixture(scope="module")
+def api(run: flow.Running) -> LocalStack:
+    return run.stack
+
+
+async def test_a_referral_to_120_tells_the_helper_to_go_on_and_done_counts(
+    run: flow.Running, db: asyncpg.Connection
+) -> None:
+    async with httpx.AsyncClient(base_url=run.stack.api_url, timeout=15) as client:
+        rid, done = await pa_on_the_way(run, client, "8号楼有位老人摔倒了起不来，快来人帮忙")
+        r = await client.post(
+            f"/ops/v1/requests/{rid}/refer",
+            json={"to": "120", "note": "已拨打120"},
+            headers=bearer(DISTRICT),
+        )
+        assert r.status_code == 202, r.text
+        await run.receiver.wait_for(lambda: bool(to_pa(run, rid, "cancellation")), timeout=30)
+        [told] = to_pa(run, rid, "cancellation")
+        assert told["title"] == "求助已转交120急救", told
+        assert told["text"].startswith("求助已转交120急救："), told["text"]
+        assert "请继续前往协助" in told["text"] and "已完成" in told["text"], told["text"]
+        # Not a cancellation nor a stand-down: nothing told pa not to come.
+        assert "无需" not in told["text"] and "取消" not in told["text"], told["text"]
+
+        async def closed_keeping_pa() -> bool | None:
+            row = await db.fetchrow(
+                "SELECT r.closed_at IS NOT NULL AS closed, a.released_at IS NULL AS kept"
+                " FROM requests r JOIN assignments a USING (request_id)"
+                " WHERE r.request_id = $1 AND a.helper_id = 'pa'",
+                rid,
+            )
+            return bool(row["kept"]) if row is not None and row["closed"] else None
+
+        assert await eventually(closed_keeping_pa, what="the referral recorded") is True
+        # pa's page still offers 已完成 (the request closed: neither 去不了了 nor the contact
+        # matters now, 已完成 does).
+        offer = next(o for o in flow.offers_for(run.receiver, rid) if o["helper_id"] == "pa")
+        page = await client.get(urlparse(str(offer["accept_url"])).path)
+        assert page.status_code == 200, page.text
+        assert re.search(r'action="/l/o/[^"]+/p/done"', page.text), page.text
+        # pa stayed until the ambulance came, then pressed 已完成 with the minutes.
+        pressed = await client.post(done, data={"minutes": "35"})
+        assert pressed.status_code == 200, pressed.text
+        assert "不记录服务时长" not in pressed.text and "已记录您的帮助时长" in pressed.text
+
+    async def minutes() -> int | None:
+        got = await db.fetchval(
+            "SELECT minutes_spent FROM assignments WHERE request_id = $1 AND helper_id = 'pa'"
+            " AND done_at IS NOT NULL AND released_at IS NULL",
+            rid,
+        )
+        return int(got) if got is not None else None
+
+    assert await eventually(minutes, what="pa's 已完成 recorded") == 35
+    # Nothing ever told pa to stand down.
+    assert to_pa(run, rid, "stand_down") == []
+    assert [d["title"] for d in to_pa(run, rid, "cancellation")] == ["求助已转交120急救"]
