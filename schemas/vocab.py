@@ -96,6 +96,15 @@ class ReferralTarget(StrEnum):
     DEPARTMENT = "department"  # a named department (街道, 城管, 供水…): staff hand it on
 
 
+# Referred to 120/110/119, a request keeps the neighbours assigned to it: someone who has
+# fallen is helped until the professionals arrive (the core's `ladder.keeps_assigned`; the
+# accepted helper's page keeps showing the contact: `record/read/requests.private_details`).
+# Referred to property or a department, they are released.
+EMERGENCY_SERVICES: frozenset[ReferralTarget] = frozenset(
+    {ReferralTarget.AMBULANCE, ReferralTarget.POLICE, ReferralTarget.FIRE}
+)
+
+
 class Party(StrEnum):
     """Who issued a cancel or resolve."""
 

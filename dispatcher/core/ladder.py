@@ -29,7 +29,7 @@ from schemas.events import (
 from schemas.plans import EscalationPlan, LadderStep, RungAction
 from schemas.records import OfferRecord, OfferStatus, RequestStatus
 from schemas.sealed import Sealed
-from schemas.vocab import Party, ReferralTarget, Ring
+from schemas.vocab import EMERGENCY_SERVICES, Party, ReferralTarget, Ring
 
 # --- offers ----------------------------------------------------------------------------
 
@@ -433,13 +433,6 @@ def stand_down(
 # emergency service (`EMERGENCY_SERVICES`), which keeps them: `releases_assigned`.
 RELEASES_ASSIGNED: frozenset[RequestStatus] = frozenset(
     {RequestStatus.CANCELLED, RequestStatus.REFERRED}
-)
-
-# Referred to 120/110/119, a request keeps the neighbours assigned to it: someone who has
-# fallen is helped until the professionals arrive (as the ladder's own emergency rung keeps
-# them coming). Referred to property or a department, they are released.
-EMERGENCY_SERVICES: frozenset[ReferralTarget] = frozenset(
-    {ReferralTarget.AMBULANCE, ReferralTarget.POLICE, ReferralTarget.FIRE}
 )
 
 

@@ -71,6 +71,15 @@ async def test_a_referral_to_120_tells_the_helper_to_go_on_and_done_counts(
         page = await client.get(urlparse(str(offer["accept_url"])).path)
         assert page.status_code == 200, page.text
         assert re.search(r'action="/l/o/[^"]+/p/done"', page.text), page.text
+        # …and still shows where to go (the contact page, not "求助现已结束…无需前往"): pa was
+        # told to go on until the ambulance comes (read.requests.private_details).
+        assert "无需前往" not in page.text, page.text
+        shown = await db.fetchval(
+            "SELECT count(*) FROM contact_views WHERE request_id = $1 AND helper_id = 'pa'"
+            " AND at > (SELECT closed_at FROM requests WHERE request_id = $1)",
+            rid,
+        )  # each showing of the contact is audited: this one came after the referral
+        assert shown, page.text
         # pa stayed until the ambulance came, then pressed 已完成 with the minutes.
         pressed = await client.post(done, data={"minutes": "35"})
         assert pressed.status_code == 200, pressed.text
