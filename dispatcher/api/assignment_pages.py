@@ -10,8 +10,6 @@ login where the community has one, else the contact-view cookie the accepting ph
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from datetime import timedelta
 from typing import Literal
@@ -22,7 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from dispatcher.api.command_queue import produce
 from dispatcher.api.deps import ApiDeps
-from dispatcher.api.offer_outcomes import POLL_EVERY_S, POLL_TIMEOUT_S, LinkUse, use_for
+from dispatcher.api.offer_outcomes import LinkUse, decided, use_for
 from dispatcher.api.pages import e, link_error, page
 from dispatcher.api.platform_login import gate
 from dispatcher.api.view_cookie import may_see_contact
@@ -30,7 +28,6 @@ from dispatcher.links import OFFER_PATH, LinkClaims, LinkError, offer_token, ver
 from dispatcher.numbers import NotANumber, parse_int
 from dispatcher.record.read import assignments as read_assignments
 from dispatcher.record.read.assignments import Progress
-from dispatcher.record.read.offers import rejection_reason
 from schemas.commands import (
     MAX_MINUTES_SPENT,
     Command,
@@ -202,26 +199,24 @@ async def press(
 async def _outcome(deps: ApiDeps, step: Step, claims: LinkClaims, command_id: str) -> HTMLResponse:
     assert claims.request_id is not None and claims.offer_id is not None
     pool = await deps.pool()
-    deadline = time.monotonic() + POLL_TIMEOUT_S
-    while True:
-        p = await read_assignments.progress(
-            pool, claims.request_id, claims.helper_id, claims.offer_id
-        )
-        if _recorded(step, p):
-            assert p is not None
-            title, body = REMOTE_ON_WAY if step == "on-my-way" and p.remote else DONE_PAGES[step]
-            use = use_for("accept", claims.request_id, claims.offer_id, claims.helper_id)
-            token = progress_token(deps, use, claims.community_id, claims.platform_user_id)
-            return page(title, body + section(token, p))
-        reason = await rejection_reason(pool, command_id)
-        if reason is not None:
-            text = refusal_text(step, reason)
-            return page("无需操作", f"<p>{e(text)}</p>", tone="warn", status_code=409)
-        if time.monotonic() >= deadline:
-            return page(
-                "已收到",
-                "<p>正在确认，请稍后刷新接单页面查看。</p>",
-                tone="warn",
-                status_code=202,
-            )
-        await asyncio.sleep(POLL_EVERY_S)
+    request_id, offer_id = claims.request_id, claims.offer_id
+
+    async def recorded() -> Progress | None:
+        p = await read_assignments.progress(pool, request_id, claims.helper_id, offer_id)
+        return p if _recorded(step, p) else None
+
+    p, reason = await decided(pool, command_id, recorded)
+    if p is not None:
+        title, body = REMOTE_ON_WAY if step == "on-my-way" and p.remote else DONE_PAGES[step]
+        use = use_for("accept", request_id, offer_id, claims.helper_id)
+        token = progress_token(deps, use, claims.community_id, claims.platform_user_id)
+        return page(title, body + section(token, p))
+    if reason is not None:
+        text = refusal_text(step, reason)
+        return page("无需操作", f"<p>{e(text)}</p>", tone="warn", status_code=409)
+    return page(
+        "已收到",
+        "<p>正在确认，请稍后刷新接单页面查看。</p>",
+        tone="warn",
+        status_code=202,
+    )

@@ -6,18 +6,21 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Literal, TypeVar
 
 import asyncpg
 
 from dispatcher.record.edge import link_uses
 from dispatcher.record.edge.link_uses import LinkUse as LinkUse  # re-exported for the pages
 from dispatcher.record.read import offers
+from dispatcher.record.read.offers import rejection_reason
 
 Outcome = Literal["assigned", "covered", "declined", "closed", "not_open", "refused"]
 
 POLL_TIMEOUT_S = 4.0
 POLL_EVERY_S = 0.05
+T = TypeVar("T")
 _LINK_NS = uuid.UUID("a4c3f0a2-0a53-4d55-8a61-6d1c6b0f5e07")
 
 # The core's CommandRejected reasons → what the volunteer is told.
@@ -90,4 +93,26 @@ async def settle(pool: asyncpg.Pool, use: LinkUse, timeout: float = POLL_TIMEOUT
             return outcome
         if time.monotonic() >= deadline:
             return None
+        await asyncio.sleep(POLL_EVERY_S)
+
+
+async def decided(
+    pool: asyncpg.Pool,
+    command_id: str,
+    applied: Callable[[], Awaitable[T | None]],
+    timeout: float = POLL_TIMEOUT_S,
+) -> tuple[T | None, str | None]:
+    """What the core made of a press's command, polling briefly for the worker: (what
+    `applied` read once the command took effect, None), (None, the core's rejection reason),
+    or (None, None) when neither is recorded within `timeout` (a 202: it will be)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done = await applied()
+        if done is not None:
+            return done, None
+        reason = await rejection_reason(pool, command_id)
+        if reason is not None:
+            return None, reason
+        if time.monotonic() >= deadline:
+            return None, None
         await asyncio.sleep(POLL_EVERY_S)

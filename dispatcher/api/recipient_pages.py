@@ -20,9 +20,7 @@ until the ack: that would keep a pooled connection through every Kafka wait.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from typing import Annotated, Any
 
 import asyncpg
@@ -31,7 +29,7 @@ from fastapi.responses import HTMLResponse
 
 from dispatcher.api.command_queue import send_json
 from dispatcher.api.deps import ApiDeps
-from dispatcher.api.offer_outcomes import POLL_EVERY_S, POLL_TIMEOUT_S
+from dispatcher.api.offer_outcomes import decided
 from dispatcher.api.pages import button_form, e, link_error, page
 from dispatcher.links import LinkError
 from dispatcher.push.recipients import ROLE_ZH
@@ -40,7 +38,6 @@ from dispatcher.record.edge import recipient_links as uses
 from dispatcher.record.edge import staff_actions as audit_rows
 from dispatcher.record.read import request_flags
 from dispatcher.record.read import requests as read_requests
-from dispatcher.record.read.offers import rejection_reason
 from schemas.catalogue import label_zh
 from schemas.commands import Command, CommandBody, new_command
 from schemas.staff_actions import ClaimRequest, ReportBack
@@ -119,20 +116,20 @@ async def _outcome(pool: asyncpg.Pool, claims: RecipientClaims, command_id: str)
     """What the core made of the press, read back from the read model as the offer pages
     do: done (the claim is this recipient's, the 报到 is in the log), refused (its reason),
     or not known yet within the poll's time (202: it will be)."""
-    deadline = time.monotonic() + POLL_TIMEOUT_S
-    while True:
-        if await _applied(pool, claims):
-            if claims.action == "claim":
-                return page("已接手，谢谢！请尽快联系求助人。", _SEEN)
-            return page("已报到，谢谢！", _SEEN)
-        reason = await rejection_reason(pool, command_id)
-        if reason is not None:
-            title, text = _REFUSED.get(reason, ("无需操作", "这条求助现在无需此操作。"))
-            return page(title, f"<p>{e(text)}</p>", tone="warn", status_code=409)
-        if time.monotonic() >= deadline:
-            checking = "<p>正在确认，请稍后再打开这条链接查看。</p>"
-            return page("已收到", checking, tone="warn", status_code=202)
-        await asyncio.sleep(POLL_EVERY_S)
+
+    async def applied() -> bool | None:
+        return True if await _applied(pool, claims) else None
+
+    done, reason = await decided(pool, command_id, applied)
+    if done:
+        if claims.action == "claim":
+            return page("已接手，谢谢！请尽快联系求助人。", _SEEN)
+        return page("已报到，谢谢！", _SEEN)
+    if reason is not None:
+        title, text = _REFUSED.get(reason, ("无需操作", "这条求助现在无需此操作。"))
+        return page(title, f"<p>{e(text)}</p>", tone="warn", status_code=409)
+    checking = "<p>正在确认，请稍后再打开这条链接查看。</p>"
+    return page("已收到", checking, tone="warn", status_code=202)
 
 
 _SEEN = "<p>社区看板和求助群会看到这条消息。</p>"
