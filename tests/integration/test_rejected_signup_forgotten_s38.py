@@ -19,13 +19,12 @@ import httpx
 import pytest
 
 from dispatcher.testing.stack import LocalStack
-from tests.integration.test_one_phone_one_helper_f4 import join_path
+from tests.support import signups
 from tests.support.private_phones import phones_and_robot
+from tests.support.signups import CHANNEL, STAFF, form
 
-STAFF = {"Authorization": "Bearer dev-staff-token"}
 C = "s38-reject"
-REGS = f"/v1/staff/communities/{C}/registrations"
-CHANNEL = "webhook:phones"  # a private channel phones_and_robot configures
+REGS = signups.registrations(C)
 COLUMNS = (
     "SELECT status, display_name, building_name, channel, profile, phone_key, skills,"
     " helper_id, decided_by, decided_at IS NOT NULL AS decided"
@@ -39,29 +38,16 @@ async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
         yield stack
 
 
-def form(name: str, phone: str, building: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "phone": phone,
-        "building": building,
-        "skills": ["errands"],
-        "channel": CHANNEL,
-    }
-
-
 async def sign_up(api: LocalStack, client: httpx.AsyncClient, data: dict[str, Any]) -> None:
-    r = await client.post(join_path(api, C), data=data)
-    assert r.status_code == 200 and "已提交" in r.text, r.text
+    await signups.sign_up(api, client, C, data)
 
 
 async def listed(client: httpx.AsyncClient, status: str) -> list[dict[str, Any]]:
-    r = await client.get(f"{REGS}?status={status}", headers=STAFF)
-    assert r.status_code == 200, r.text
-    return list(r.json())
+    return await signups.listed(client, C, status)
 
 
 async def decide(client: httpx.AsyncClient, rid: str, action: str) -> None:
-    r = await client.post(f"{REGS}/{rid}/{action}", headers=STAFF)
+    r = await signups.decide(client, C, rid, action)
     assert r.status_code == 200, r.text
 
 

@@ -28,13 +28,11 @@ import httpx
 import pytest
 
 from dispatcher.testing.stack import LocalStack
-from tests.integration.test_one_phone_one_helper_f4 import join_path
+from tests.support import signups
 from tests.support.private_phones import phones_and_robot
+from tests.support.signups import form
 
-STAFF = {"Authorization": "Bearer dev-staff-token"}
 C = "s38-lapse"
-REGS = f"/v1/staff/communities/{C}/registrations"
-CHANNEL = "webhook:phones"  # a private channel phones_and_robot configures
 AGED = timedelta(days=10)  # how far back the old sign-ups are dated
 AHEAD = timedelta(days=25)  # the purge's `now`, after the young sign-up was made
 ROW = "SELECT * FROM helper_registrations WHERE registration_id = $1"
@@ -46,29 +44,16 @@ async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
         yield stack
 
 
-def form(name: str, phone: str, building: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "phone": phone,
-        "building": building,
-        "skills": ["errands"],
-        "channel": CHANNEL,
-    }
-
-
 async def sign_up(api: LocalStack, client: httpx.AsyncClient, data: dict[str, Any]) -> None:
-    r = await client.post(join_path(api, C), data=data)
-    assert r.status_code == 200 and "已提交" in r.text, r.text
+    await signups.sign_up(api, client, C, data)
 
 
 async def listed(client: httpx.AsyncClient, status: str) -> list[dict[str, Any]]:
-    r = await client.get(f"{REGS}?status={status}", headers=STAFF)
-    assert r.status_code == 200, r.text
-    return list(r.json())
+    return await signups.listed(client, C, status)
 
 
 async def decide(client: httpx.AsyncClient, rid: str, action: str) -> httpx.Response:
-    return await client.post(f"{REGS}/{rid}/{action}", headers=STAFF)
+    return await signups.decide(client, C, rid, action)
 
 
 def purge(api: LocalStack, now: datetime, **env: str) -> dict[str, Any]:
