@@ -18,8 +18,8 @@ import pytest
 
 from dispatcher.testing.stack import LocalStack
 from tests.integration.test_platform_wecom import WeCom
-from tests.integration.test_stand_down_words_s38 import pa_on_the_way, to_pa
 from tests.support import platform_flow as flow
+from tests.support.platform_flow import pa_on_the_way, to_pa
 from tests.support.staff import DISTRICT, bearer, write_staff_file
 from tests.support.waiting import eventually
 

@@ -10,10 +10,8 @@ nobody is stood down as if the requester took it back, and the 40 minutes count.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import urlparse
 
 import asyncpg
 import httpx
@@ -47,23 +45,8 @@ async def test_solved_said_in_the_group_after_the_neighbour_helped_resolves(
     conn = await asyncpg.connect(run.stack.pg_dsn)
     try:
         async with httpx.AsyncClient(base_url=run.stack.api_url, timeout=15) as client:
-            fell = p.message("8号楼有位老人摔倒了起不来，快来人帮忙", mid(), GROUP)
-            r = await run.send(client, fell)
-            assert r.status_code == 200 and r.json()["is_request"], r.text
-            rid = str(r.json()["request_id"])
-            await run.receiver.wait_for(
-                lambda: any(o["helper_id"] == "pa" for o in flow.offers_for(run.receiver, rid)),
-                timeout=30,
-            )
-            offer = next(o for o in flow.offers_for(run.receiver, rid) if o["helper_id"] == "pa")
-            accepted = await client.post(urlparse(str(offer["accept_url"])).path)
-            assert accepted.status_code == 200, accepted.text
-            way = re.search(r'action="(/l/o/[^"]+/p/on-my-way)"', accepted.text)
-            assert way, accepted.text
-            on_way = await client.post(way[1])
-            assert on_way.status_code == 200, on_way.text
-            done = re.search(r'action="(/l/o/[^"]+/p/done)"', on_way.text)
-            assert done, on_way.text
+            text = "8号楼有位老人摔倒了起不来，快来人帮忙"
+            rid, done = await flow.pa_on_the_way(run, client, text)
             await flow.wait_for_text(p, GROUP, flow.ON_THE_WAY)
 
             # pa arrives and helps; the requester thanks the group.
@@ -73,7 +56,7 @@ async def test_solved_said_in_the_group_after_the_neighbour_helped_resolves(
             await flow.wait_for_text(p, GROUP, SOLVED)
 
             # pa then presses 已完成 with the minutes given: counted, not refused.
-            pressed = await client.post(done[1], data={"minutes": "40"})
+            pressed = await client.post(done, data={"minutes": "40"})
             assert pressed.status_code == 200, pressed.text
             assert "不记录服务时长" not in pressed.text, pressed.text
 

@@ -7,11 +7,7 @@ offers only; pa's assignment stands, so a "done" still counts): pa went on drivi
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import AsyncIterator
-from typing import Any
-from urllib.parse import urlparse
 
 import asyncpg
 import httpx
@@ -20,6 +16,7 @@ import pytest
 from dispatcher.testing.stack import LocalStack
 from tests.integration.test_platform_wecom import WeCom
 from tests.support import platform_flow as flow
+from tests.support.platform_flow import pa_on_the_way, to_pa
 from tests.support.staff import DISTRICT, bearer, write_staff_file
 from tests.support.waiting import eventually
 
@@ -34,37 +31,6 @@ async def run(stack: LocalStack) -> AsyncIterator[flow.Running]:
 @pytest.fixture(scope="module")
 def api(run: flow.Running) -> LocalStack:
     return run.stack
-
-
-def to_pa(run: flow.Running, rid: str, kind: str) -> list[dict[str, Any]]:
-    out = []
-    for r in run.receiver.for_path("/phones"):
-        data = r.json()["data"]
-        if (data.get("request_id"), data.get("recipient"), data.get("kind")) == (rid, "pa", kind):
-            out.append(data)
-    return out
-
-
-async def pa_on_the_way(run: flow.Running, client: httpx.AsyncClient, text: str) -> tuple[str, str]:
-    """A request from the group, pa accepts and sets off: the request and pa's 已完成 form."""
-    cb = run.platform.message(text, f"m-{uuid.uuid4().hex[:12]}", "g-main")
-    r = await run.send(client, cb)
-    assert r.status_code == 200 and r.json()["is_request"], r.text
-    rid = str(r.json()["request_id"])
-    await run.receiver.wait_for(
-        lambda: any(o["helper_id"] == "pa" for o in flow.offers_for(run.receiver, rid)),
-        timeout=30,
-    )
-    offer = next(o for o in flow.offers_for(run.receiver, rid) if o["helper_id"] == "pa")
-    accepted = await client.post(urlparse(str(offer["accept_url"])).path)
-    assert accepted.status_code == 200, accepted.text
-    way = re.search(r'action="(/l/o/[^"]+/p/on-my-way)"', accepted.text)
-    assert way, accepted.text
-    on_way = await client.post(way[1])
-    assert on_way.status_code == 200 and "在路上" in on_way.text, on_way.text
-    done = re.search(r'action="(/l/o/[^"]+/p/done)"', on_way.text)
-    assert done, on_way.text
-    return rid, done[1]
 
 
 async def test_a_staff_cancel_tells_the_helper_on_the_way_the_community_cancelled(

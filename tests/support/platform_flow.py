@@ -385,3 +385,34 @@ class PlatformSuite:
 
     async def test_escalation_reaches_the_group(self, run: Running) -> None:
         await check_escalation_reaches_group(run)
+
+
+def to_pa(run: Running, rid: str, kind: str) -> list[dict[str, Any]]:
+    out = []
+    for r in run.receiver.for_path("/phones"):
+        data = r.json()["data"]
+        if (data.get("request_id"), data.get("recipient"), data.get("kind")) == (rid, "pa", kind):
+            out.append(data)
+    return out
+
+
+async def pa_on_the_way(run: Running, client: httpx.AsyncClient, text: str) -> tuple[str, str]:
+    """A request from the group, pa accepts and sets off: the request and pa's 已完成 form."""
+    cb = run.platform.message(text, f"m-{uuid.uuid4().hex[:12]}", "g-main")
+    r = await run.send(client, cb)
+    assert r.status_code == 200 and r.json()["is_request"], r.text
+    rid = str(r.json()["request_id"])
+    await run.receiver.wait_for(
+        lambda: any(o["helper_id"] == "pa" for o in offers_for(run.receiver, rid)),
+        timeout=30,
+    )
+    offer = next(o for o in offers_for(run.receiver, rid) if o["helper_id"] == "pa")
+    accepted = await client.post(urlparse(str(offer["accept_url"])).path)
+    assert accepted.status_code == 200, accepted.text
+    way = re.search(r'action="(/l/o/[^"]+/p/on-my-way)"', accepted.text)
+    assert way, accepted.text
+    on_way = await client.post(way[1])
+    assert on_way.status_code == 200 and "在路上" in on_way.text, on_way.text
+    done = re.search(r'action="(/l/o/[^"]+/p/done)"', on_way.text)
+    assert done, on_way.text
+    return rid, done[1]
