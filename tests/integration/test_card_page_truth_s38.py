@@ -11,8 +11,6 @@ advice first with a button to call. Real API, worker, PostgreSQL and Kafka.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -21,9 +19,9 @@ import asyncpg
 import httpx
 import pytest
 
-from dispatcher.settings import REPO_ROOT
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
+from tests.support.config_cli import config_cli as cli
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -41,18 +39,6 @@ HOUSEHOLDS = (
     "c1,图强小区,g1,4号楼,1,101,李阿公,13912345679,,70,paired-1\n"
 )
 UNPAIRED, PAIRED = "hh-c1-b3-2-502", "hh-c1-b4-1-101"
-
-
-def cli(stack: LocalStack, *args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "dispatcher", "config", *args],
-        env=stack.env(),
-        cwd=str(REPO_ROOT),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr + done.stdout
 
 
 @pytest.fixture(scope="module")

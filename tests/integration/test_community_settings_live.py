@@ -6,8 +6,6 @@ every wait is on an event (the `events` topic, the worker's /stats, the push rec
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -18,13 +16,13 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from dispatcher.settings import REPO_ROOT
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from schemas.event_batch import peek_events
 from schemas.plans import DEFAULT_PLANS, SMALL_COMPOUND_PLANS
 from schemas.vocab import Urgency
 from tests.support import builders
+from tests.support.config_cli import config_cli as cli
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -79,20 +77,6 @@ class EventLog:
 async def receiver() -> AsyncIterator[PushReceiver]:
     async with PushReceiver() as r:
         yield r
-
-
-def cli(stack: LocalStack, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    """`python -m dispatcher config ...` as an operator runs it."""
-    done = subprocess.run(
-        [sys.executable, "-m", "dispatcher", "config", *args],
-        env=stack.env(),
-        cwd=str(REPO_ROOT),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert (done.returncode == 0) == ok, done.stderr + done.stdout
-    return done
 
 
 @pytest.fixture(scope="module")

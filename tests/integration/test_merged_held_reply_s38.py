@@ -9,8 +9,6 @@ Kafka."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -21,26 +19,14 @@ import httpx
 import pytest
 
 from dispatcher.record.edge import intake
-from dispatcher.settings import REPO_ROOT
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support.bot import BotClient
+from tests.support.config_cli import config_cli as cli
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
 COMMUNITY = "comm-merged-held"
-
-
-def cli(stack: LocalStack, *args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "dispatcher", "config", *args],
-        env=stack.env(),
-        cwd=str(REPO_ROOT),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr + done.stdout
 
 
 @pytest.fixture(scope="module")
