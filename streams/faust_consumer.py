@@ -17,7 +17,11 @@ contiguous topics (`commands`, `events`) safe whatever the order:
   committed offset is out of range and aiokafka went on from the log start. No restart
   brings them back (stopping would crash-loop the worker), so the range is reported as lost
   (a critical log line, `dispatch_records_lost_to_retention_total`, a dead letter) and
-  reading goes on from the log start;
+  reading goes on from the log start. The dead letter is never dropped: until Kafka has
+  acknowledged it the partition's commit is held (the committed offset stays below the log
+  start), so a worker that stops or exits first finds the loss again at its next start and
+  letters it then; a letter not acknowledged within `LETTER_WAIT_SECONDS` is sent on in the
+  background (the sink's tries, then exit 75: streams/dead_letter.py) while reading goes on;
 * a commit never passes an unacknowledged offset, including while Faust has forgotten the
   committed offset: its revoke drops every partition's committed offset before it waits for
   the streams and commits what they acknowledge meanwhile, and an unknown head made the first
@@ -52,7 +56,8 @@ from streams.offsets import Admit, Hole, Lost, SeekGuard, commit_offset
 log = logging.getLogger(__name__)
 
 EXIT_OFFSET_HOLE = 70  # EX_SOFTWARE: the supervisor restarts the worker
-LETTER_TIMEOUT_SECONDS = 10.0
+# How long a lost range's dead letter may hold up reading before it is sent on in the background.
+LETTER_WAIT_SECONDS = 10.0
 
 
 def exit_on_hole(tp: TP, hole: Hole) -> None:
@@ -104,6 +109,14 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
     def _heads(self) -> dict[TP, int]:
         """Per contiguous partition, the first offset not committed as this consumer knows it:
         kept when Faust forgets its committed offset at a revoke (see the module docstring)."""
+        return {}
+
+    @cached_property
+    def _lost_letters(self) -> dict[tuple[TP, int], asyncio.Task[None]]:
+        """Per lost range (partition, first offset), its dead letter not yet acknowledged by
+        Kafka: the partition's commit is held until it is (`_new_offset`). One per range
+        found lost, so as many as the losses this worker met; a range found again while its
+        letter is in flight is not sent twice."""
         return {}
 
     def _new_consumer_thread(self) -> SnapshotPollThread:
@@ -220,6 +233,11 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
         return starts.get(tp)
 
     async def _report_lost(self, tp: TP, lost: Lost) -> None:
+        key = (tp, lost.first)
+        if key in self._lost_letters:
+            # Found again (a rebalance seeked back to the held commit) while its letter is in
+            # flight: the same loss, reported once.
+            return
         reason = (
             f"lost to retention: offsets {lost.first}..{lost.end - 1} ({lost.count} records) "
             "deleted before the worker's group committed them"
@@ -239,10 +257,29 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
         if sink is None:
             return
         letter = LostRecords(tp.topic, tp.partition, lost.first)
-        try:  # the sink logs its own failures; a send stuck on the broker must not stall this
-            await asyncio.wait_for(sink.send(letter, reason, "process"), LETTER_TIMEOUT_SECONDS)
-        except TimeoutError:
-            log.error("dead letter of the records lost on %s[%s] not sent", tp.topic, tp.partition)
+        sending = asyncio.ensure_future(self._send_lost_letter(sink, key, letter, reason))
+        self._lost_letters[key] = sending
+        # Sent before reading goes on, unless the broker is away: a send stuck on it must not
+        # stall every partition's reading for its request timeout. It is not given up (no
+        # cancel): the sink tries it again, then exits 75, and meanwhile the commit is held.
+        await asyncio.wait({sending}, timeout=LETTER_WAIT_SECONDS)
+        if not sending.done():
+            log.error(
+                "dead letter of the records lost on %s[%s] not acknowledged yet: sent on in the"
+                " background, the partition's commit held until Kafka takes it",
+                tp.topic,
+                tp.partition,
+            )
+
+    async def _send_lost_letter(
+        self, sink: Any, key: tuple[TP, int], letter: LostRecords, reason: str
+    ) -> None:
+        """Letter a lost range; the sink returns once Kafka acknowledged it (it logs, tries
+        again, then exits 75: streams/dead_letter.py). Only then is the partition's commit
+        let go: cancelled (the worker stopping), the hold stays, nothing past the range is
+        committed, and the next start finds the loss again and letters it."""
+        await sink.send(letter, reason, "process")
+        del self._lost_letters[key]
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         if self._contiguous(tp):
@@ -257,6 +294,8 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
         committed = self._committed_offset[tp]
         if committed is not None:
             self._heads[tp] = committed
+        if self._lost_letters and any(lost_tp == tp for lost_tp, _ in self._lost_letters):
+            return None  # a lost range not lettered yet: its loss must be found again
         acked = self._acked[tp]
         head = self._heads.get(tp)
         if not acked or head is None:  # no head known: nothing delivered since the seek
@@ -269,6 +308,14 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
             self._acked_index[tp].difference_update(acked[:used])
             acked[:used] = []
         return new
+
+    async def on_stop(self) -> None:
+        # After the last commit (upstream's, with the lost ranges' partitions held): a letter
+        # still in flight is dropped here, not sent by a producer being stopped (the sink
+        # would exit 75); the next start finds its loss again.
+        await super().on_stop()
+        for sending in list(self._lost_letters.values()):
+            sending.cancel()
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         # The consumer thread is parked in aiokafka's listener until this returns (Faust's
