@@ -24,6 +24,28 @@ DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
 HELD_IN_QUIET_HOURS = frozenset({Urgency.NORMAL, Urgency.LOW})
 
 
+def _wall_time_reached(end: datetime, now: datetime) -> datetime:
+    """The first instant (UTC) after `now` at which the zone's clock shows `end`'s wall time
+    or later. Usually `end` itself; on a fall-back night, when its first pass is over, its
+    second (the wall clock reads it again an hour later, still inside quiet hours); on a
+    spring-forward night, when `end` falls in the skipped hour, the moment the clock jumps
+    past it (neither offset's reading of a wall time that never shows)."""
+    first = end.replace(fold=0).astimezone(UTC)
+    second = end.replace(fold=1).astimezone(UTC)
+    if first <= second:  # an ordinary time (equal), or one the clock shows twice
+        return first if first > now or first == second else second
+    # In the gap: `second` (the later offset) is before the jump, `first` after it.
+    wall = end.replace(tzinfo=None)
+    lo, hi = int(second.timestamp()), int(first.timestamp())
+    while hi - lo > 1:  # a second's precision: a handful of steps over an hour's gap
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, end.tzinfo).replace(tzinfo=None) >= wall:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class CommunityPolicy:
     plans: Mapping[Urgency, EscalationPlan] | None = None  # None: the worker's default set
@@ -45,7 +67,7 @@ class CommunityPolicy:
         if not inside:
             return None
         day = local.date() if t < end else local.date() + timedelta(days=1)
-        return datetime.combine(day, end, tzinfo=self.zone).astimezone(UTC)
+        return _wall_time_reached(datetime.combine(day, end, tzinfo=self.zone), now)
 
     def summary(self) -> dict[str, str | None]:
         """What the worker applies for the community (its /stats page)."""
