@@ -145,6 +145,12 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = SecretStr("")
     llm_timeout_seconds: float = Field(1.5, gt=0, le=30)
     llm_cache_size: int = Field(4096, ge=0)
+    # The model's circuit breaker (api/llm_classifier.py): after this many calls in a row
+    # failed (timed out, an HTTP error, an unreadable answer), the model is not asked for
+    # llm_breaker_cool_off_seconds (each message gets the rules' answer at once, not after
+    # the timeout); then one message probes it, and an answer closes the circuit.
+    llm_breaker_failures: int = Field(5, ge=1, le=1000)
+    llm_breaker_cool_off_seconds: float = Field(30.0, gt=0, le=3600)
     # Bots: a JSON file of credentials, communities and groups
     # (format: dispatcher/groupchat/bots.py).
     # Unset on a dev install (link_secret still the default): one dev-only bot.

@@ -12,6 +12,12 @@ written (circled, keycap, bold or financial digits too), other long digit runs a
 numbers (building, unit, floor, room: the answer has no place field) are masked before the
 text leaves the service. Answers are cached by text; latency (by outcome) and
 disagreements with the rules are metrics.
+
+A circuit breaker (`ModelBreaker`) spares the messages an outage's wait: after
+`llm_breaker_failures` model calls in a row failed (a timeout, an HTTP error, an answer
+that cannot be read), the model is not asked for `llm_breaker_cool_off_seconds` and the
+rules' answer stands at once; then one message probes it (the others keep the rules'
+answer meanwhile) and an answer closes the circuit, a failure opens it again.
 """
 
 from __future__ import annotations
@@ -23,14 +29,16 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, Literal
 
 import httpx
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from dispatcher.classify import Classification
 from dispatcher.classify.merge import LlmAnswer, disagreements, merge_llm
 from dispatcher.ops.api_metrics import REGISTRY
+from dispatcher.push.breaker import BreakerState, CircuitBreaker
 from dispatcher.redact import DIGIT, PHONE, fold_digits, hide, mask_places
 from dispatcher.settings import Settings
 
@@ -51,6 +59,22 @@ LLM_DISAGREEMENTS = Counter(
 )
 LLM_CACHE_HITS = Counter(
     "dispatch_llm_classify_cache_hits", "Answers served from the cache", registry=REGISTRY
+)
+LLM_SKIPPED = Counter(
+    "dispatch_llm_classify_breaker_skipped",
+    "Messages the model was not asked about, its circuit open: the rules' answer stood at once",
+    registry=REGISTRY,
+)
+LLM_BREAKER = Counter(
+    "dispatch_llm_classify_breaker_transitions",
+    "The model's circuit opening (consecutive failures) and closing (it answered again)",
+    ["to"],  # open, closed
+    registry=REGISTRY,
+)
+LLM_BREAKER_OPEN = Gauge(
+    "dispatch_llm_classify_breaker_open",
+    "1 while the model's circuit is open or half-open (this process skips or probes it)",
+    registry=REGISTRY,
 )
 
 # 5+ digits in a run (phones in other forms, ID numbers, door codes, landlines), Arabic or
@@ -93,8 +117,58 @@ def parse_answer(body: Any) -> LlmAnswer | None:
     return LlmAnswer.model_validate(json.loads(_FENCE.sub("", content.strip())))
 
 
+Call = Literal["skip", "call", "probe"]
+
+
+class ModelBreaker:
+    """Whether to ask the model now, and what each call's outcome did to its circuit
+    (`push.breaker.CircuitBreaker`: closed, open for a cool-off after N failures in a row,
+    then half-open for one probe). Pure: the caller passes `now`."""
+
+    def __init__(self, failures: int, cool_off_seconds: float) -> None:
+        self._breaker = CircuitBreaker(failures, cool_off_seconds)
+
+    def admit(self, now: float) -> Call:
+        """What to do with this message: skip the model (open, or half-open with its probe
+        in flight), "probe" it (half-open: this call finds out), or "call" it (closed)."""
+        wait = self._breaker.wait_time(now)
+        if wait is None or wait > 0:
+            return "skip"
+        probe = self._breaker.state(now) is BreakerState.HALF_OPEN
+        self._breaker.on_send(now)
+        return "probe" if probe else "call"
+
+    def answered(self, now: float) -> bool:
+        """The model answered: True when that closed an open circuit."""
+        was_open = self._breaker.state(now) is not BreakerState.CLOSED
+        self._breaker.record_success(now)
+        return was_open
+
+    def failed(self, now: float) -> bool:
+        """A timeout, an HTTP error or an unreadable answer: True when that opened the
+        circuit (a failed probe, or a straggler's while open, restarts the cool-off)."""
+        was_closed = self._breaker.state(now) is BreakerState.CLOSED
+        self._breaker.record_failure(now)
+        return was_closed and self._breaker.state(now) is not BreakerState.CLOSED
+
+    def abandoned(self, call: Call) -> None:
+        """A call cancelled before its outcome (the client went away): a probe's slot is
+        freed, so that the next message probes instead of the circuit staying open."""
+        if call == "probe":
+            self._breaker.record_neutral()
+
+    @property
+    def failures(self) -> int:
+        return self._breaker.consecutive_failures
+
+
 class LlmClassifier:
-    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         assert settings.llm_base_url, "the backend is off without a base URL"
         self._url = settings.llm_base_url.rstrip("/") + "/chat/completions"
         self._model = settings.llm_model
@@ -103,6 +177,11 @@ class LlmClassifier:
         self._cache: OrderedDict[str, LlmAnswer] = OrderedDict()
         self._cache_size = settings.llm_cache_size
         self._client = client or httpx.AsyncClient()
+        self._clock = clock
+        self._breaker = ModelBreaker(
+            settings.llm_breaker_failures, settings.llm_breaker_cool_off_seconds
+        )
+        self._cool_off = settings.llm_breaker_cool_off_seconds
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -132,6 +211,35 @@ class LlmClassifier:
             self._cache.popitem(last=False)
 
     async def _ask(self, masked: str) -> LlmAnswer | None:
+        """The model's answer, None for a refusal or a failure; not asked at all (None at
+        once) while its circuit is open."""
+        call = self._breaker.admit(self._clock())
+        if call == "skip":
+            LLM_SKIPPED.inc()
+            return None
+        try:
+            answer, ok = await self._post(masked)
+        except BaseException:  # cancelled: no outcome to learn from
+            self._breaker.abandoned(call)
+            raise
+        if ok and self._breaker.answered(self._clock()):
+            LLM_BREAKER.labels("closed").inc()
+            LLM_BREAKER_OPEN.set(0)
+            log.warning("llm classify: the model answered again; circuit closed")
+        elif not ok and self._breaker.failed(self._clock()):
+            LLM_BREAKER.labels("open").inc()
+            LLM_BREAKER_OPEN.set(1)
+            log.warning(
+                "llm classify: %d failures in a row; circuit open, the rules answer alone "
+                "for %g s, then one message probes the model",
+                self._breaker.failures,
+                self._cool_off,
+            )
+        return answer
+
+    async def _post(self, masked: str) -> tuple[LlmAnswer | None, bool]:
+        """The model's answer (None: it refused) and whether it answered at all (False: a
+        timeout, an HTTP error, an answer that cannot be read)."""
         payload = {
             "model": self._model,
             "messages": [
@@ -153,7 +261,7 @@ class LlmClassifier:
             answer = parse_answer(response.json())
             if answer is None:
                 outcome = "refused"
-            return answer
+            return answer, True
         except TimeoutError:
             outcome = "timeout"
         except httpx.HTTPError as exc:
@@ -166,7 +274,7 @@ class LlmClassifier:
             log.warning("llm classify: malformed answer: %s", type(exc).__name__)
         finally:
             LLM_SECONDS.labels(outcome).observe(time.perf_counter() - started)
-        return None
+        return None, False
 
 
 async def refine_with_llm(
