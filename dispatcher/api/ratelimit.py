@@ -166,6 +166,10 @@ def _not_coming(found: re.Match[str]) -> str:
     return ""  # "…120急救电话！邻居们正在赶来，请保持…": the clause and its comma go
 
 
+# Whom to call when nobody knows which: the call-now line's numbers, in the order it says them.
+ALL_NUMBERS = "120（急救）、110（报警）或119（火警）"
+
+
 def over_allowance_reply(advice: str | None, number: EmergencyNumber | None = None) -> str:
     """What the requester hears when nobody could be dispatched: call the number now (the
     classifier's advice without its "neighbours are coming", else the request's number,
@@ -177,7 +181,7 @@ def over_allowance_reply(advice: str | None, number: EmergencyNumber | None = No
     elif number is not None:
         first = f"情况危急请立即拨打{number.value}！"
     else:
-        first = "情况危急请立即拨打120（急救）、110（报警）或119（火警）！"
+        first = f"情况危急请立即拨打{ALL_NUMBERS}！"
     return first + "系统繁忙，暂未能通知邻居：请马上拨打电话，并呼喊身边的人帮忙。"
 
 
