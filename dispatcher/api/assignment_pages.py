@@ -26,7 +26,9 @@ from dispatcher.api.platform_login import gate
 from dispatcher.api.view_cookie import may_see_contact
 from dispatcher.links import OFFER_PATH, LinkClaims, LinkError, offer_token, verify_token
 from dispatcher.numbers import NotANumber, parse_int
+from dispatcher.record.db import Db
 from dispatcher.record.read import assignments as read_assignments
+from dispatcher.record.read import requests as read_requests
 from dispatcher.record.read.assignments import Progress
 from schemas.commands import (
     MAX_MINUTES_SPENT,
@@ -36,6 +38,7 @@ from schemas.commands import (
     MarkOnMyWay,
     WithdrawHelper,
 )
+from schemas.vocab import EMERGENCY_SERVICES
 
 router = APIRouter(prefix=OFFER_PATH.rstrip("/"), tags=["volunteer links"])
 Token = Path(min_length=1, max_length=1024, description="A signed offer token")
@@ -70,8 +73,21 @@ def _form(action: str, label: str, extra: str = "", *, second: bool = False) -> 
     )
 
 
-def section(token: str, progress: Progress) -> str:
-    """The buttons still meaningful for this assignment (none once done or withdrawn)."""
+async def kept_on(db: Db, request_id: str, progress: Progress | None) -> bool:
+    """Closed by a staff referral to 120/110/119, which keeps the helpers assigned (the
+    core's `request_commands.kept_on`): they were told to go on if they can, so 我在路上
+    and 去不了了 still mean something. Read only for a closed request."""
+    if progress is None or not progress.request_closed:
+        return False
+    row = await read_requests.status(db, request_id)
+    return row is not None and row["referred_to"] in EMERGENCY_SERVICES
+
+
+def section(token: str, progress: Progress, *, kept: bool = False) -> str:
+    """The buttons still meaningful for this assignment (none once done or withdrawn): all
+    three while the request is open, or referred to 120/110/119 keeping the helper
+    (`kept`, from `kept_on`); only 已完成 after any other closing (a resolved or expired
+    request still counts it; the core refuses it after a cancellation)."""
     if not progress.held:
         return ""
     if progress.done_at is not None:
@@ -81,11 +97,12 @@ def section(token: str, progress: Progress) -> str:
         '<label>用了多少分钟（可不填）<input name="minutes" type="number" min="0" '
         f'max="{MAX_MINUTES_SPENT}" inputmode="numeric"></label>'
     )
+    going = kept or not progress.request_closed
     parts = []
-    if progress.on_way_at is None and not progress.request_closed:
+    if progress.on_way_at is None and going:
         parts.append(_form(base + "on-my-way", "正在打电话" if progress.remote else "我在路上"))
     parts.append(_form(base + "done", "已完成", minutes))
-    if not progress.request_closed:
+    if going:
         parts.append(_form(base + "cant-come", "去不了了", second=True))
     return "<section>" + "".join(parts) + "</section>"
 
@@ -126,6 +143,13 @@ DONE_PAGES: dict[Step, tuple[str, str]] = {
     "cant-come": ("已记录：这次去不了", "<p>没关系，我们马上联系其他邻居。谢谢您！</p>"),
     "done": ("已完成，谢谢您！", "<p>已记录您的帮助时长。感谢您为邻里付出！</p>"),
 }
+# 去不了了 after a referral to 120/110/119 (`kept_on`): nobody else is asked, the
+# professionals are on their way; the withdrawal shows on the staff dashboard.
+REFERRED_CANT_COME = (
+    "已记录：这次去不了",
+    "<p>没关系。求助已转交专业救援，不再另找邻居；您去不了的情况已记录，"
+    "社区工作人员可以看到。谢谢您！</p>",
+)
 REMOTE_ON_WAY = ("已记录：您正在打电话", "<p>请直接电话指导求助人，无需前往。谢谢您！</p>")
 REFUSED: dict[str, str] = {
     "not_assigned": "您已不再负责这次求助，无需操作。",
@@ -207,10 +231,15 @@ async def _outcome(deps: ApiDeps, step: Step, claims: LinkClaims, command_id: st
 
     p, reason = await decided(pool, command_id, recorded)
     if p is not None:
-        title, body = REMOTE_ON_WAY if step == "on-my-way" and p.remote else DONE_PAGES[step]
+        kept = await kept_on(pool, request_id, p)
+        title, body = DONE_PAGES[step]
+        if step == "on-my-way" and p.remote:
+            title, body = REMOTE_ON_WAY
+        elif step == "cant-come" and kept:
+            title, body = REFERRED_CANT_COME
         use = use_for("accept", request_id, offer_id, claims.helper_id)
         token = progress_token(deps, use, claims.community_id, claims.platform_user_id)
-        return page(title, body + section(token, p))
+        return page(title, body + section(token, p, kept=kept))
     if reason is not None:
         text = refusal_text(step, reason)
         return page("无需操作", f"<p>{e(text)}</p>", tone="warn", status_code=409)

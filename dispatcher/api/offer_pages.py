@@ -178,7 +178,9 @@ async def _assigned_page(
     progress = await read_assignments.progress(pool, use.request_id, use.helper_id, use.offer_id)
     buttons = (
         assignment_pages.section(
-            assignment_pages.progress_token(deps, use, community_id, user), progress
+            assignment_pages.progress_token(deps, use, community_id, user),
+            progress,
+            kept=await assignment_pages.kept_on(pool, use.request_id, progress),
         )
         if progress is not None
         else ""

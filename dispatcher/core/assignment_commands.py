@@ -12,7 +12,7 @@ from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
 from dispatcher.core.ladder import releases_assigned, resolve_now
 from dispatcher.core.load import served
-from dispatcher.core.request_commands import reject
+from dispatcher.core.request_commands import kept_on, reject
 from dispatcher.core.trusted import updated
 from schemas.commands import MAX_MINUTES_SPENT, CompleteAssignment, MarkOnMyWay
 from schemas.events import AssignmentCompleted, HelperSetOff
@@ -27,13 +27,6 @@ def _held(fx: Effects, d: RequestDraft, helper_id: str) -> int | None:
             return k
     reject(fx, d.request_id, "not_assigned", helper_id=helper_id)
     return None
-
-
-def kept_on(d: RequestDraft) -> bool:
-    """Closed by a staff referral to 120/110/119 (`ladder.keeps_assigned`): the helpers
-    assigned were kept and told to go on if they can until the professionals arrive
-    (push `render_referred_notice`): "on my way" still means something, "done" counts."""
-    return d.status is RequestStatus.REFERRED and not releases_assigned(d)
 
 
 def on_my_way(fx: Effects, d: RequestDraft, body: MarkOnMyWay) -> RequestDraft | None:

@@ -24,6 +24,7 @@ from dispatcher.core.ladder import (
     keeps_assigned,
     lost_needs,
     offer_wave,
+    releases_assigned,
     resolve_now,
     run_step,
     stand_down,
@@ -322,14 +323,32 @@ def delivery_failed(
     return d
 
 
+def kept_on(d: RequestDraft) -> bool:
+    """Closed by a staff referral to 120/110/119 (`ladder.keeps_assigned`): the helpers
+    assigned were kept and told to go on if they can until the professionals arrive
+    (push `render_referred_notice`): "on my way" still means something, "done" counts,
+    and "can't come after all" must be heard (`helper_withdrew`)."""
+    return d.status is RequestStatus.REFERRED and not releases_assigned(d)
+
+
 def helper_withdrew(fx: Effects, d: RequestDraft, body: WithdrawHelper) -> RequestDraft | None:
+    """The helper cannot come after all (or staff say they did not show): the assignment
+    ends and, on a live request, the slot reopens and the current ring is asked again.
+
+    Also on a request referred to 120/110/119 that kept its helpers (`kept_on`): they were
+    told to go on if they can, so one who cannot must be able to say so, else staff (and
+    120) count on someone who is not coming. The assignment ends and `HelperWithdrawn` says
+    so (the dashboard's live feed; the read model's helpers_assigned drops) - but no
+    neighbour is asked instead and the request stays referred: it is with the
+    professionals now. Any other closing (cancelled, resolved, expired, referred elsewhere)
+    refuses it as `request_closed`, as before."""
     held = [k for k, a in enumerate(d.assignments) if a.helper_id == body.helper_id and a.active]
     if not held:
         if any(a.helper_id == body.helper_id for a in d.assignments):
             return None  # already withdrawn
         reject(fx, d.request_id, "not_assigned", helper_id=body.helper_id)
         return None
-    if d.terminal:
+    if d.terminal and not kept_on(d):
         reject(fx, d.request_id, "request_closed", helper_id=body.helper_id)
         return None
     k = held[0]
@@ -345,6 +364,8 @@ def helper_withdrew(fx: Effects, d: RequestDraft, body: WithdrawHelper) -> Reque
         d.request_id,
     )
     fx.update_load(a.helper_id, lambda load, _today: withdrew(load, body.no_show))
+    if d.terminal:
+        return d  # referred and kept: nobody else is asked, the professionals are coming
     if d.status is RequestStatus.FILLED:
         d.status = RequestStatus.OPEN
         if d.step < len(d.plan.steps):
