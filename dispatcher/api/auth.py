@@ -16,11 +16,11 @@ import hmac
 import logging
 import math
 
-import asyncpg
 from fastapi import Header, HTTPException, Request
 
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import DB_RETRY_AFTER_S as DB_RETRY_AFTER_S  # theirs: re-exported
+from dispatcher.api.errors import DB_UNAVAILABLE as DB_UNAVAILABLE  # theirs: re-exported
 from dispatcher.api.errors import fail
 from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.numbers import MAX_EPOCH_S, NotANumber, parse_int
@@ -30,15 +30,6 @@ log = logging.getLogger(__name__)
 
 FAIL_BURST = 10.0
 SESSION_SECONDS = 12 * 3600
-# PostgreSQL out of reach, starting, stopping or out of connections (TimeoutError is an
-# OSError): worth a retry, unlike a statement it refused.
-DB_UNAVAILABLE = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.TooManyConnectionsError,
-)
 
 
 def secret_matches(candidate: str | None, expected: str) -> bool:

@@ -6,7 +6,8 @@ An invalid request (body, query, path or header) keeps FastAPI's 422 list of fie
 `validation_refused` for every route, the bot intake's below-the-framework path too.
 PostgreSQL out of reach where a route does not answer it itself (the intake does, with the
 call-now advice for a life-threatening message) is 503 `database_unavailable` with
-Retry-After (`database_unreachable`), never a bare 500.
+Retry-After (`database_unreachable`), never a bare 500; an OSError that is not PostgreSQL's
+(a file, another socket: `postgres_unreachable`) is the generic 500, not that lie.
 
 The pages people open from a message (`/l/…`, `/join/…`, `/card/…`) answer a browser those
 same refusals as a page in Chinese, with the same status and Retry-After (`refused`,
@@ -20,7 +21,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from types import TracebackType
 
+import asyncpg
 from fastapi import HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -74,12 +77,66 @@ async def validation_refused(request: Request, exc: RequestValidationError) -> R
     return JSONResponse(status_code=422, content={"detail": errors})
 
 
+# asyncpg's own errors for a server away, starting, stopping or out of connections.
+_ASYNCPG_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.TooManyConnectionsError,
+)
+# PostgreSQL out of reach, starting, stopping or out of connections: worth a retry, unlike a
+# statement it refused. Every OSError, because asyncpg re-raises its socket's error as it is
+# (connect_utils._connect): ConnectionRefusedError, TimeoutError (a connect or an acquire
+# timing out), socket.gaierror (the host's name), FileNotFoundError (a Unix socket's path
+# with the server stopped), a plain OSError for EHOSTUNREACH or ENETUNREACH, or asyncio's
+# plain "Multiple exceptions" OSError when the host has several addresses (localhost: ::1
+# and 127.0.0.1). A narrower class list would answer those outages 500. So an `except` of
+# these around anything but PostgreSQL also catches other OSErrors: such a site, and the
+# app's handler, asks `postgres_unreachable` which it is.
+DB_UNAVAILABLE = (OSError, *_ASYNCPG_UNAVAILABLE)
+
+
+def postgres_unreachable(exc: BaseException) -> bool:
+    """Whether `exc`, one of `DB_UNAVAILABLE`, is PostgreSQL's: one of asyncpg's errors, or
+    an OSError raised in asyncpg's code (its traceback, or that of an error it was raised
+    from or while handling, passes through asyncpg: a connect, an acquire, a query). An
+    OSError of a file, of another socket or of a timeout around something else is not."""
+    if isinstance(exc, _ASYNCPG_UNAVAILABLE):
+        return True
+    if not isinstance(exc, OSError):
+        return False
+    seen: list[BaseException] = []
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        error = pending.pop()
+        if error is None or any(error is known for known in seen):
+            continue
+        seen.append(error)
+        if _through_asyncpg(error.__traceback__):
+            return True
+        pending += [error.__cause__, error.__context__]
+    return False
+
+
+def _through_asyncpg(tb: TracebackType | None) -> bool:
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module == "asyncpg" or module.startswith("asyncpg."):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 async def database_unreachable(request: Request, exc: Exception) -> Response:
-    """PostgreSQL out of reach (`auth.DB_UNAVAILABLE`) in a route that does not answer it
-    itself: 503 with a reason and Retry-After, never a bare 500 (a caller retries a 503, and
-    a platform or a bot's queue does so on its own). Logged with the route's template and the
+    """PostgreSQL out of reach (`DB_UNAVAILABLE`) in a route that does not answer it itself:
+    503 with a reason and Retry-After, never a bare 500 (a caller retries a 503, and a
+    platform or a bot's queue does so on its own). Logged with the route's template and the
     error's class only: a path can hold a request id or a link's token, a message what was
-    sent."""
+    sent. An OSError that is not PostgreSQL's goes on to the generic 500 (Starlette's
+    ServerErrorMiddleware, its traceback logged): a 503 `database_unavailable` would send
+    a caller retrying an error a retry does not mend, and staff looking at the database."""
+    if not postgres_unreachable(exc):
+        raise exc
     route = request.scope.get("route")
     where = getattr(route, "path", "unmatched")
     log.warning(
