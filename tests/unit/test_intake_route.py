@@ -12,6 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import pytest
 from pydantic import SecretStr
 
@@ -305,7 +306,10 @@ async def test_an_outage_the_route_does_not_answer_is_the_apps_503_below_the_fra
     stack, layer = _stack(app)
 
     async def down(request: Any) -> Any:
-        raise ConnectionRefusedError(111, "Connection refused")
+        # PostgreSQL's own error: an OSError raised outside asyncpg is a 500 since session 39.
+        raise asyncpg.exceptions.ConnectionDoesNotExistError(
+            "connection was closed in the middle of operation"
+        )
 
     layer.endpoint = down
     good = _request()
