@@ -2,7 +2,9 @@
 
 Never log phone numbers, addresses or free text: models mark those fields repr=False,
 handlers log ids only, error text goes through `dispatcher.redact.describe`, and every
-formatted line (tracebacks included) has mobile numbers masked as a last line of defence.
+formatted line (tracebacks included) has mobile numbers masked as a last line of defence,
+in any digit form ("①③⑧…", "𝟏𝟑𝟖…", keycaps: `mask_phones` folds them first). JSON lines
+are masked before JSON escapes them: a phone split by newlines or tabs is still one there.
 """
 
 from __future__ import annotations
@@ -42,14 +44,14 @@ class JsonFormatter(logging.Formatter):
             "process": self.process_name or record.processName,
             "pid": record.process,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": mask_phones(record.getMessage()),
         }
         for key in CONTEXT_FIELDS:
             value = getattr(record, key, None)
             if value is not None:
                 doc[key] = value
         if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
+            doc["exc"] = mask_phones(self.formatException(record.exc_info))
         return json.dumps(doc, ensure_ascii=False)
 
 

@@ -3,7 +3,9 @@
 Pydantic's `ValidationError` prints `input_value=...` (a whole command, phone included);
 `describe` keeps only where and what kind of error. `mask_phones` is the last line of
 defence applied to every formatted log line (dispatcher/logs.py); its `PHONE` also masks
-what the optional language model is sent (dispatcher/api/llm_classifier.py).
+what the optional language model is sent (dispatcher/api/llm_classifier.py). All of them
+(`mask_phones`, `masked`, `describe`) read digits as folded by `fold_digits` first, so a
+phone typed in circled, keycap, bold, full-width or another script's digits is masked too.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pydantic import ValidationError
 # A digit as people write one: Arabic (any width) or Chinese, spoken 幺 (1) and 两 (2) too,
 # and the financial numerals (壹贰叁…; 拾 is a ten, no digit, and is in "收拾房间"). Circled,
 # keycap, bold and other digit forms are folded to these first (`fold_digits`).
-DIGIT = "[0-9０-９零〇一二三四五六七八九幺两壹贰貳叁參肆伍陆陸柒捌玖]"
+_CHINESE_DIGIT = "零〇一二三四五六七八九幺两壹贰貳叁參肆伍陆陸柒捌玖"
+DIGIT = f"[0-9０-９{_CHINESE_DIGIT}]"
 # What people put between digits: spaces, dashes of every width, dots, slashes, underscores,
 # commas, brackets ("139.1234.5678", "139—1234—5678", "+86(139)1234-5678"): up to two marks,
 # with a run of whitespace on either side counting as one ("139   1234", "139 - 1234").
@@ -48,12 +51,43 @@ def _folded(char: str) -> str:
     return folded if folded != char and _A_DIGIT.search(folded) else char
 
 
+def _folding(text: str) -> tuple[str, list[int]]:
+    """`fold_digits(text)` and, for each of its characters, the index in `text` of the
+    character it comes from (so a match in the folded text can be masked in `text`)."""
+    pieces = [_folded(c) if c >= "\x80" else c for c in text]
+    once = "".join(pieces)
+    origin = [i for i, piece in enumerate(pieces) for _ in piece]
+    kept: list[tuple[int, int]] = []  # the spans of `once` that stay: all but digits' marks
+    start = 0
+    for mark in _MARKS_ON_DIGIT.finditer(once):
+        kept.append((start, mark.end(1)))
+        start = mark.end()
+    kept.append((start, len(once)))
+    return "".join(once[a:b] for a, b in kept), [i for a, b in kept for i in origin[a:b]]
+
+
 def fold_digits(text: str) -> str:
     """`text` with every digit form as a plain digit ("①③⑨", "𝟏𝟑𝟗", "1️⃣3️⃣9️⃣" → "139"),
     so the number patterns see it; everything else (punctuation, letters) as it was."""
-    if not text.isascii():
-        text = "".join(_folded(c) if c >= "\x80" else c for c in text)
-    return _MARKS_ON_DIGIT.sub(r"\1", text)
+    return text if text.isascii() else _folding(text)[0]
+
+
+def _sub_folded(pattern: re.Pattern[str], replacement: str, text: str) -> str:
+    """`pattern.sub(replacement, text)` as read in `fold_digits(text)`: each match replaces
+    the characters of `text` it was folded from (a keycap's marks included); the rest of
+    `text` stays exactly as it was. Linear: one pass of the pattern over the folded text."""
+    if text.isascii():
+        return pattern.sub(replacement, text)
+    folded, origin = _folding(text)
+    out: list[str] = []
+    done = 0  # `text` up to here is written out
+    for match in pattern.finditer(folded):
+        start, end = match.span()
+        after = origin[end] if end < len(folded) else len(text)
+        out += [text[done : max(done, origin[start])], replacement]
+        done = max(done, after, origin[end - 1] + 1)  # "㈨" is "(九)": all of it goes
+    out.append(text[done:])
+    return "".join(out)
 
 
 # Any long digit run in error text (ids are not made of bare digits; phones and ID cards are).
@@ -73,8 +107,8 @@ PLACE_NUMBER = re.compile(
     rf"|{DIGIT}{{1,3}}[-－]{DIGIT}{{1,2}}[-－]{DIGIT}{{1,4}}"
 )
 ROOM_AFTER = re.compile(rf"((?:{_PLACE_WORD})\s?){DIGIT}{{2,4}}")
-# Three or more digits spoken in Chinese in a row ("五零二"): a room, a door code, a number.
-_CHINESE_DIGITS = re.compile("[零〇一二三四五六七八九幺两]{3,}")
+# Three or more Chinese digits in a row ("五零二", "伍零贰"): a room, a door code, a number.
+_CHINESE_DIGITS = re.compile(f"[{_CHINESE_DIGIT}]{{3,}}")
 
 
 def hide(match: re.Match[str]) -> str:
@@ -89,15 +123,16 @@ def mask_places(text: str) -> str:
 
 
 def mask_phones(text: str) -> str:
-    return PHONE.sub("[phone]", text)
+    """Phones in any digit form as [phone]; every other character as it was (a log line)."""
+    return _sub_folded(PHONE, "[phone]", text)
 
 
 def masked(text: str) -> str:
     """Free text as it may show in the clear (a department's name, a platform's error
-    message): phones as [phone], place numbers and runs of Chinese digits as #, every other
-    Arabic digit as # (flat, room, door, landline). Before, a flat written in Chinese
-    numerals ("三号楼二单元五零二室") stayed in the clear."""
-    text = _CHINESE_DIGITS.sub(hide, mask_places(mask_phones(text)))
+    message): digit forms folded (`fold_digits`), phones as [phone], place numbers and runs
+    of Chinese digits as #, every other Arabic digit as # (flat, room, door, landline).
+    Before, a flat written in Chinese numerals ("三号楼二单元五零二室") stayed in the clear."""
+    text = _CHINESE_DIGITS.sub(hide, mask_places(PHONE.sub("[phone]", fold_digits(text))))
     return _NUMERAL.sub("#", text)
 
 
@@ -111,4 +146,5 @@ def describe(exc: BaseException) -> str:
         text = f"{exc.error_count()} validation error(s) for {exc.title}: " + "; ".join(parts)
     else:
         text = f"{type(exc).__name__}: {exc}"
-    return _DIGITS.sub("[digits]", mask_phones(text.replace("\n", " ")))[:MAX_REASON]
+    text = fold_digits(text.replace("\n", " "))  # "①③⑧…", "𝟏𝟑𝟖…": digits like any other
+    return _DIGITS.sub("[digits]", PHONE.sub("[phone]", text))[:MAX_REASON]
