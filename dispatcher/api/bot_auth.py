@@ -28,7 +28,8 @@ out of reach) no bot is known, so no signature can be checked: every bot request
 `config_loading` with Retry-After, as the other outages. The intake routes still read the
 message by the rules (no configuration needed) and a life-threatening one's 503 carries the
 call-now reply, as for `database_unavailable`: public advice, given unauthenticated, while
-nothing is claimed, charged, stored or sent (`_config_loading`).
+nothing is claimed, charged, stored or sent (`_config_loading`). So does one the classifier
+could not read in time (it may be an emergency: `classifying.IF_LIFE_AT_RISK`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from fastapi import Depends, Header, HTTPException, Request
 
 from dispatcher.api import webhook_signature as ws
 from dispatcher.api.auth import DB_UNAVAILABLE, audit_staff, authenticate_staff, bearer
+from dispatcher.api.classifying import IF_LIFE_AT_RISK
 from dispatcher.api.deps import ApiDeps, config_loading
 from dispatcher.api.errors import fail
 from dispatcher.api.json_body import parse_json_body
@@ -209,7 +211,8 @@ async def _config_loading(
     """503 `config_loading` with Retry-After: no bot is known yet, so none is authenticated
     and nothing is claimed, charged, stored or sent. On an intake route (`alarm`) the
     message is read by the rules first (they need no configuration) and a life-threatening
-    one's 503 carries the call-now reply (`ratelimit.with_advice`), as an outage's does:
+    one's 503 carries the call-now reply (`ratelimit.with_advice`), as an outage's does (one
+    not read in time too, said for the case it is one, as its `classify_timeout` is):
     public advice ("call 120 now"), harmless to give a caller nobody could check, while
     that reading is bounded per process (UNVERIFIED_READS_*)."""
     refusal = config_loading()
@@ -223,7 +226,13 @@ async def _config_loading(
     except HTTPException as exc:  # a body over the limit is still its 413
         if exc.status_code != 503:
             raise
-        return refusal  # the classifier's own 503 (timed out): the plain refusal
+        # The classifier's own 503 (timed out): unread, it may be "没有呼吸了", so the
+        # refusal carries the call-now reply as `classifying` words it for that case.
+        log.warning(
+            "configuration not loaded and a message not classified in time: answered 503 "
+            "with the call-now advice, nobody dispatched (the caller retries)"
+        )
+        return with_advice(refusal, IF_LIFE_AT_RISK, None)
     if said is None:
         return refusal
     log.warning(

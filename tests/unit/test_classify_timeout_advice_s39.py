@@ -9,40 +9,10 @@ tiny) is always what answers: nothing here depends on how fast anything runs."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-
-import pytest
-
-from dispatcher.api import classifying
-from dispatcher.classify import Classification, classify
+from tests.support.stuck_classifier import WORDS, assert_call_now, stuck_classifier
 from tests.unit.test_api_emergency_verdicts import Api, api, cards
 
-__all__ = ["api", "cards"]  # the fixtures, shared
-WORDS = "我爸没有呼吸了"
-
-
-@pytest.fixture(autouse=True)
-def stuck_classifier(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Autouse: set before the app (and its settings) is made."""
-    monkeypatch.setenv("DISPATCH_CLASSIFY_TIMEOUT_SECONDS", "0.05")
-    released = threading.Event()
-
-    def never_in_time(text: str) -> Classification:
-        released.wait()  # until the test is over: the limit answers first
-        return classify(text)
-
-    monkeypatch.setattr(classifying, "classify", never_in_time)
-    yield
-    released.set()
-
-
-def assert_call_now(detail: dict[str, object]) -> None:
-    assert detail["reason"] == "classify_timeout", detail
-    reply = str(detail["reply_text"])
-    assert reply.startswith("如有人生命危险，请立即拨打120（急救）、110（报警）或119（火警）！")
-    assert "邻居们正在赶来" not in reply  # nobody was dispatched
-    assert detail["advise_emergency_call"] is True and detail["emergency_number"] is None
+__all__ = ["api", "cards", "stuck_classifier"]  # the fixtures, shared
 
 
 async def test_a_chat_message_not_read_in_time_is_503_with_the_call_now_reply(api: Api) -> None:
