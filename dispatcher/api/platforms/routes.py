@@ -23,7 +23,9 @@ Answers are 200 (platforms retry anything else), and the group gets its reply th
 group-reply loop. With PostgreSQL or Kafka out of reach the answer is 503 (nothing is
 acknowledged that is not stored: the platform re-sends it), and the group of a
 life-threatening message is told to call the number at once all the same (the post recorded
-first where PostgreSQL can record it, else sent straight to the group). Before the live
+first where PostgreSQL can record it, else sent straight to the group). So is the group of a
+message the classifier could not read in time (503 `classify_timeout`: it may be an
+emergency), with the line its 503 carries ("如有人生命危险，请立即拨打…"). Before the live
 configuration is loaded (the API started while Kafka, which holds it, was out of reach) the
 robot is unknown: its credentials to check and read the callback, and to post to its group,
 come with that configuration. The answer is 503 `config_loading` with Retry-After
@@ -132,7 +134,14 @@ async def _callback(request: Request, platform: str, bot_id: str) -> Response:
         return Response(inbound.body, media_type=inbound.media_type)
     if isinstance(inbound, Ignored):  # nothing to dispatch: no budget, no claim
         return JSONResponse({"ignored": inbound.what})
-    found = await _classified(deps, bot, inbound)
+    try:
+        found = await _classified(deps, bot, inbound)
+    except HTTPException as exc:
+        if exc.status_code == 503 and advises(exc):
+            # Not classified in time (`classifying`): it may be "没有呼吸了". Nothing is
+            # claimed, so the platform's re-send is read; the group hears the line at once.
+            await _tell_unrecorded(request, bot, inbound, str(exc.detail["reply_text"]), UNREAD)
+        raise
     if isinstance(found, Response):
         return found
     claimed = False
@@ -212,25 +221,30 @@ async def _advice_only(
 # platform's re-sends of the same message during the outage are not told again.
 _TOLD_UNRECORDED: OrderedDict[str, None] = OrderedDict()
 TOLD_UNRECORDED_KEPT = 1000
+# The keys' ends: a life-threatening message not taken in (an outage), one not read in time.
+UNRECORDED, UNREAD = "unrecorded", "unread"
 
 
 async def _tell_unrecorded(
-    request: Request, bot: BotConfig, inbound: InboundMessage, text: str
+    request: Request, bot: BotConfig, inbound: InboundMessage, text: str, why: str = UNRECORDED
 ) -> None:
-    """The call-now reply of a life-threatening message we could not take in. Recorded
-    first, as every group post is, where PostgreSQL can record it (Kafka down): once per
-    platform message, and under its own key, so the reply to the request once it is taken in
-    is still posted. With PostgreSQL out of reach it goes straight to the group (nothing can
-    record it), once per message in this process."""
+    """The call-now reply of a life-threatening message we could not take in, or of one we
+    could not read in time (`UNREAD`: it may be one). Recorded first, as every group post
+    is, where PostgreSQL can record it (Kafka down): once per platform message, and under
+    its own key (`why`), so the reply to the request once it is taken in is still posted, as
+    is a re-send's own call-now reply once it is read. With PostgreSQL out of reach it goes
+    straight to the group (nothing can record it), once per message in this process."""
     try:
-        await _tell(request.app.state.group_replies, bot, inbound, text)
+        await _tell(request.app.state.group_replies, bot, inbound, text, why)
     except Exception as exc:  # the 503 still goes out (the caller's advice is in it)
         log.error("call-now advice not posted to the group (%s)", type(exc).__name__)
 
 
-async def _tell(replies: GroupReplies, bot: BotConfig, inbound: InboundMessage, text: str) -> None:
+async def _tell(
+    replies: GroupReplies, bot: BotConfig, inbound: InboundMessage, text: str, why: str
+) -> None:
     thread = _thread(bot, inbound, request_id_for(bot.bot_id, inbound.group_id, inbound.message_id))
-    key = f"{inbound.message_id}:unrecorded"
+    key = f"{inbound.message_id}:{why}"
     try:
         await replies.immediate(thread, text, key)
         return
