@@ -10,7 +10,8 @@ group's community (`?c=`). Who is looking is one of:
 - the phone bound once by opening the helper's private personal link (helper_pages.py).
 
 The page lists that helper's open offers; answering one needs the same identity, and acts
-only on that helper's offers. Without an identity nothing is shown.
+only on that helper's offers. Without an identity nothing is shown. Each offer names its place
+as its push does (`place_label`): no flat, whatever the request's stored label holds.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dispatcher.api.offer_pages import act_on_offer
 from dispatcher.api.pages import URGENCY_ZH, button_form, e, page
 from dispatcher.api.platform_login import gate, tokens
 from dispatcher.links import ANSWER_PATH, DEVICE_COOKIE, answer_path, bound_helper
+from dispatcher.push.places import place_label
 from dispatcher.record.read.offers import open_offers
 from schemas.catalogue import label_zh
 
@@ -91,7 +93,7 @@ async def my_offers(request: Request, community: Community = None) -> Response:
         return page("我的邀请", "<p>现在没有等您回复的求助。谢谢您！</p>")
     items = "".join(
         f"<section><p>{e(label_zh(o.category))}·"
-        f"{e(URGENCY_ZH.get(o.urgency, o.urgency))}·{e(o.building_label or '')}</p>"
+        f"{e(URGENCY_ZH.get(o.urgency, o.urgency))}·{e(place_label(None, o.building_label))}</p>"
         + button_form(f"{ANSWER_PATH}/offers/{o.offer_id}/accept", "我可以去帮忙")
         + button_form(f"{ANSWER_PATH}/offers/{o.offer_id}/decline", "这次去不了", second=True)
         + "</section>"

@@ -48,6 +48,7 @@ from dispatcher.links import (
     verify_token,
 )
 from dispatcher.login_config import PlatformLoginConfig
+from dispatcher.push.places import place_label
 from dispatcher.record.edge import audit, link_uses
 from dispatcher.record.read import assignments as read_assignments
 from dispatcher.record.read import offers as read_offers
@@ -95,13 +96,15 @@ def _use_of(claims: LinkClaims) -> oo.LinkUse:
 
 
 def _summary_facts(summary: RequestSummary | None) -> str:
+    """What every helper offered sees before accepting (and a link preview fetches): the
+    place as the offer's push names it (`place_label`), never the stored label's flat."""
     if summary is None:
         return ""
     return facts(
         [
             ("求助类型", label_zh(summary.category)),
             ("紧急程度", URGENCY_ZH.get(summary.urgency, summary.urgency)),
-            ("位置", summary.building_label),
+            ("位置", place_label(None, summary.building_label)),
             ("需要人数", summary.helpers_needed),
         ]
     )

@@ -3,12 +3,18 @@
 Offers and whistles go to many people, so they name at most the compound and building.
 Inputs are whitelisted, not blacklisted: from a building string only a "N号楼 / N栋 /
 N幢 / N座" token survives; anything else with digits or unit/household words is dropped.
+A digit is any of `dispatcher.redact`'s: Arabic, Chinese, financial (壹贰叁…), and the
+forms `fold_digits` reads as digits (①, 𝟏, keycaps, other scripts' digits).
+The offer's pages (offer_pages.py, answer_pages.py) show `place_label(None, label)` of
+the request's stored label, as its push does: every helper offered sees those pages.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+from dispatcher.redact import DIGIT, PHONE, fold_digits
 
 _BUILDING = re.compile(
     r"(?<![0-9A-Za-z])"
@@ -17,15 +23,26 @@ _BUILDING = re.compile(
 )
 # Finer than a building, or contact details: never in a public label.
 _PRIVATE_WORDS = re.compile(r"单元|室|户|层|楼道|门牌|号房|电话|手机|微信|[Tt]el")
-# Four or more digits in a row, Arabic or spoken Chinese ("幺三八…"): a number, not a name.
-_LONG_DIGITS = re.compile(r"[0-9]{4,}|[零〇一二三四五六七八九两幺]{4,}")
+_A_DIGIT = re.compile(DIGIT)
+# Four or more digits in a row, Arabic or Chinese ("幺三八…", "壹叁捌…"): a number, not a name.
+_LONG_DIGITS = re.compile(f"{DIGIT}{{4,}}")
 
 MAX_LABEL_CHARS = 20
 
 
 def _normalise(text: str) -> str:
-    # NFKC folds full-width digits and letters (１３８…) into ASCII ones.
-    return " ".join(unicodedata.normalize("NFKC", text).split())
+    # Every digit form as a plain digit (①③⑧, 𝟏𝟑𝟖, ١٣٨…); NFKC folds full-width letters.
+    return " ".join(unicodedata.normalize("NFKC", fold_digits(text)).split())
+
+
+def _private(text: str) -> bool:
+    """A long number, a phone however split, a unit/household word, or too long a text."""
+    return bool(
+        _LONG_DIGITS.search(text)
+        or PHONE.search(text)
+        or _PRIVATE_WORDS.search(text)
+        or len(text) > MAX_LABEL_CHARS
+    )
 
 
 def building_label(building: str | None) -> str:
@@ -36,12 +53,7 @@ def building_label(building: str | None) -> str:
     match = _BUILDING.search(text)
     if match:
         return match.group(0).replace(" ", "")
-    if (
-        re.search(r"[0-9]", text)
-        or _LONG_DIGITS.search(text)
-        or _PRIVATE_WORDS.search(text)
-        or len(text) > MAX_LABEL_CHARS
-    ):
+    if _A_DIGIT.search(text) or _private(text):  # "叁号楼伍零贰": a digit, no N号楼 token
         return ""
     return text  # a named building without numbers, e.g. "综合楼"
 
@@ -51,7 +63,7 @@ def compound_label(compound: str | None) -> str:
     if not compound:
         return ""
     text = _normalise(compound)
-    if _LONG_DIGITS.search(text) or _PRIVATE_WORDS.search(text) or len(text) > MAX_LABEL_CHARS:
+    if _private(text):
         return ""
     building = _BUILDING.search(text)
     if building:  # a building number in the compound field: keep what precedes it
