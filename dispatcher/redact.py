@@ -24,9 +24,12 @@ DIGIT = f"[0-9０-９{_CHINESE_DIGIT}]"
 # What people put between digits: spaces, dashes of every width, dots, slashes, underscores,
 # commas, brackets ("139.1234.5678", "139—1234—5678", "+86(139)1234-5678"): up to two marks,
 # with a run of whitespace on either side counting as one ("139   1234", "139 - 1234").
+# Invisible characters count as whitespace: soft hyphen, zero-width space/joiners, direction
+# marks, word joiner, BOM ("138\u200b0013\u200b8000" shows as 13800138000).
 # Atomic: no digit is a gap character, so the longest gap is the only one a digit can follow.
 _SEPARATOR = r"[\-‐‑‒–—―－_.．。·・/／\\,，、()（）]"
-DIGIT_GAP = rf"(?>\s{{0,8}}{_SEPARATOR}{{0,2}}\s{{0,8}})"
+_BLANK = r"[\s\u00ad\u200b-\u200f\u2060-\u2064\ufeff]"
+DIGIT_GAP = rf"(?>{_BLANK}{{0,8}}{_SEPARATOR}{{0,2}}{_BLANK}{{0,8}})"
 # Mainland mobile numbers however written: optionally +86/0086/86 first, any separators
 # between the digits, digits spoken in Chinese ("幺三九一二三四五六七八"). Bounded, and linear:
 # a digit is never a separator, so each character is read one way. Not a clock time (":" is

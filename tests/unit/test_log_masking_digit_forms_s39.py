@@ -7,7 +7,9 @@ language model's mask alone: "①③⑧0013８000", "𝟏𝟑𝟖…", "1️⃣3
 and letters as typed; JSON log lines were masked after JSON had escaped a phone's newlines
 ("139\\n1234\\n5678": no longer a gap), and `masked` left runs of financial numerals
 ("陆柒捌") in the clear. Now all of them fold first; `mask_phones` still writes every
-character that is not a phone as it was."""
+character that is not a phone as it was. And a phone with invisible characters between
+its groups ("138\u200b0013\u200b8000", shown as 13800138000) was masked nowhere, the
+model's mask included: they now count as whitespace in a gap (`redact.DIGIT_GAP`)."""
 
 from __future__ import annotations
 
@@ -40,6 +42,8 @@ FORMS = [
     "१३८००१३८०००",  # Devanagari
     "⑴⑶⑻ 0013 8000",  # parenthesised, with gaps
     "壹叁捌零零壹叁捌零零零",  # financial numerals
+    "138\u200b0013\u200b8000",  # zero-width spaces: shows as 13800138000
+    "138\u00ad0013\u2060-\u20608000",  # soft hyphen, word joiners
 ]
 # What a reader could copy back out: three digits of any form, or of any Chinese numeral.
 REVEALING = re.compile("[0-9]{3,}|[一二三四五六七八九零〇幺两壹贰叁肆伍陆柒捌玖]{3,}")
@@ -155,6 +159,7 @@ JUNK = [
     "１𝟑⑧ ٣壹-—." * 11_112,
     ("1" + "\u20e3" * 40) * 2_440,  # more marks than a keycap
     ("1" + " " * 8 + "-" * 3) * 8_334,  # a gap too long, at every digit
+    ("3" + "\u200b" * 9) * 10_000,  # too many invisible characters
     "一二三四五六七八九幺" * 10_000,
     ("(" + "1 " * 10 + ")") * 4_546,
 ]
