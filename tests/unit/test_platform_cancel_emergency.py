@@ -12,25 +12,21 @@ path on the real stack) and the command sink records what would go to Kafka.
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import httpx
 import pytest
 
-from dispatcher.api.platforms import routes
 from dispatcher.classify import classify
 from dispatcher.groupchat import texts
-from dispatcher.record.edge import bot_calls, intake
-from dispatcher.record.edge import group_threads as threads
 from schemas.commands import CancelRequest, ResolveRequest, SubmitRequest
 from tests.support.dingtalk_app import (
     CommandSink,
     bot_app,
     dingtalk_bot,
-    group_message,
-    post_callback,
 )
+from tests.support.platform_edge import fake_edge
+from tests.support.platform_edge import say as in_group
 
 BOT, GROUP, COMMUNITY = "dt-cancel", "cidGroupCancel==", "comm-cancel"
 OPEN_ERRAND = "req-open-errand"  # the sender asked for medicine five minutes ago
@@ -50,28 +46,12 @@ def sink() -> CommandSink:
 
 @pytest.fixture
 def app(sink: CommandSink, monkeypatch: pytest.MonkeyPatch) -> Any:
-    async def open_request_of(pool: Any, bot_id: str, group_id: str, sender_id: str) -> str:
-        return OPEN_ERRAND
-
-    async def nothing(*args: Any, **kwargs: Any) -> None: ...
-
-    async def claimed(*args: Any, **kwargs: Any) -> bool:
-        return True  # each message's cancel is new here (tests/unit/test_platform_redelivery.py)
-
-    async def submit(db: Any, **kwargs: Any) -> intake.Submitted:
-        return intake.Submitted(claimed=True, earlier=None)
-
-    monkeypatch.setattr(threads, "open_request_of", open_request_of)
-    monkeypatch.setattr(threads, "record", nothing)
-    monkeypatch.setattr(routes, "claim_webhook_id", nothing)  # the replay claim
-    monkeypatch.setattr(intake, "submit", submit)
-    monkeypatch.setattr(bot_calls, "claim_key", claimed)  # the cancel's idempotency key
-    monkeypatch.setattr(bot_calls, "store_answer", nothing)
+    fake_edge(monkeypatch, OPEN_ERRAND)
     return bot_app(dingtalk_bot(BOT, GROUP, COMMUNITY), sink)
 
 
 async def say(app: Any, text: str) -> httpx.Response:
-    return await post_callback(app, BOT, group_message(text, f"m-{uuid.uuid4().hex[:12]}", GROUP))
+    return await in_group(app, BOT, GROUP, text)
 
 
 @pytest.mark.parametrize(("text", "plain"), zip(EMERGENCIES, PLAIN_CANCELS, strict=True))
