@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from dispatcher.clock import Clock
-from dispatcher.redact import describe
+from dispatcher.redact import describe, mask_phones
 from schemas.dead_letter import DeadLetter
 from streams.runtime import Stats
 from streams.send_failures import exit_to_replay, record_too_large, send_may_pass
@@ -52,7 +52,9 @@ def dead_letter_for(
         partition=msg.partition,
         offset=msg.offset,
         key=key,
-        reason=reason[:2000],
+        # Masked here too: not every reason is `describe`'s (an undecodable record's
+        # id and type are quoted as written on the topic).
+        reason=mask_phones(reason)[:2000],
         stage=stage,
         payload_b64=base64.b64encode(raw).decode(),
         at=at,
