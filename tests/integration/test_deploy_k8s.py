@@ -14,68 +14,37 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 import jsonschema
 import kubernetes_validate
 import pytest
-import yaml
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from dispatcher.groupchat.bots import _BotsFile
 from dispatcher.kafka_security import client_options
 from dispatcher.settings import REPO_ROOT, Settings
 from dispatcher.testing.stack import LocalStack
 from streams.topics import changelog_topics, compacted_topics, ensure_topics, topic_names
+from tests.support import k8s
+from tests.support.k8s import Doc, by_kind, one, render, restricted_violations, topic_overrides
 from tests.support.kafka_acls import expected_acls
 from tests.support.network_policy import Pod, allows, pod_of, policies_in
 
-K8S = REPO_ROOT / "deploy/k8s"
 KUBERNETES_VERSION = "1.33"  # the oldest minor we promise to run on
 NAMESPACE = "neighbour-dispatch"
-
-Doc = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
 def rendered() -> list[Doc]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl (with its built-in kustomize) is needed to render deploy/k8s"
-    out = subprocess.run(
-        [kubectl, "kustomize", str(K8S)], capture_output=True, text=True, check=True, timeout=120
-    ).stdout
-    return [d for d in yaml.safe_load_all(out) if d]
+    return render()
 
 
 @pytest.fixture(scope="module")
 def strimzi_crds() -> dict[str, Doc]:
-    """kind → Strimzi's CRD (generated once; cached under deploy/local/lib)."""
-    done = subprocess.run(
-        [str(REPO_ROOT / "deploy/local/strimzi/crds.sh")],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    folder = Path(done.stdout.strip().splitlines()[-1])
-    crds = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in folder.glob("*.yaml")]
-    return {c["spec"]["names"]["kind"]: c for c in crds}
-
-
-def by_kind(docs: list[Doc], kind: str) -> list[Doc]:
-    return [d for d in docs if d["kind"] == kind]
-
-
-def one(docs: list[Doc], kind: str, name: str) -> Doc:
-    (doc,) = [d for d in by_kind(docs, kind) if d["metadata"]["name"] == name]
-    return doc
+    return k8s.strimzi_crds()
 
 
 def pod_specs(docs: list[Doc]) -> Iterator[tuple[str, Doc]]:
@@ -142,64 +111,6 @@ def test_images_come_from_a_registry_with_the_release_tag(rendered: list[Doc]) -
             registry, _, rest = c["image"].partition("/")
             assert "." in registry or ":" in registry, f"{name}/{c['name']}: no registry host"
             assert rest.endswith(f":{version[1]}"), f"{name}/{c['name']}: {c['image']}"
-
-
-# The "restricted" Pod Security Standard (kubernetes.io/docs/concepts/security/
-# pod-security-standards), every control that a pod spec can break.
-_ALLOWED_VOLUMES = {
-    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
-    "projected", "secret",
-}  # fmt: skip
-_SAFE_SYSCTLS = {
-    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-}  # fmt: skip
-
-
-def restricted_violations(spec: Doc) -> list[str]:
-    out: list[str] = []
-    pod_sc = spec.get("securityContext") or {}
-    for flag in ("hostNetwork", "hostPID", "hostIPC"):
-        if spec.get(flag):
-            out.append(flag)
-    for v in spec.get("volumes", []):
-        kinds = set(v) - {"name"}
-        if not kinds <= _ALLOWED_VOLUMES:
-            out.append(f"volume {v['name']}: {sorted(kinds)}")
-    for s in pod_sc.get("sysctls", []):
-        if s["name"] not in _SAFE_SYSCTLS:
-            out.append(f"sysctl {s['name']}")
-    containers = (
-        spec.get("initContainers", []) + spec["containers"] + spec.get("ephemeralContainers", [])
-    )
-    for c in containers:
-        sc = c.get("securityContext") or {}
-        name = c["name"]
-        if sc.get("privileged"):
-            out.append(f"{name}: privileged")
-        if sc.get("allowPrivilegeEscalation") is not False:
-            out.append(f"{name}: allowPrivilegeEscalation must be false")
-        caps = sc.get("capabilities") or {}
-        if "ALL" not in caps.get("drop", []):
-            out.append(f"{name}: capabilities must drop ALL")
-        if set(caps.get("add", [])) - {"NET_BIND_SERVICE"}:
-            out.append(f"{name}: adds capabilities {caps['add']}")
-        if not sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")):
-            out.append(f"{name}: runAsNonRoot must be true")
-        if sc.get("runAsUser", pod_sc.get("runAsUser")) == 0:
-            out.append(f"{name}: runAsUser 0")
-        seccomp = (sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type")
-        if seccomp not in ("RuntimeDefault", "Localhost"):
-            out.append(f"{name}: seccompProfile must be RuntimeDefault or Localhost")
-        if sc.get("procMount", "Default") != "Default":
-            out.append(f"{name}: procMount")
-        if any(p.get("hostPort") for p in c.get("ports", [])):
-            out.append(f"{name}: hostPort")
-        if (sc.get("windowsOptions") or {}).get("hostProcess"):
-            out.append(f"{name}: hostProcess")
-    return out
 
 
 def test_every_pod_passes_the_restricted_profile(rendered: list[Doc]) -> None:
@@ -409,25 +320,6 @@ def test_migrations_run_on_every_rollout(rendered: list[Doc]) -> None:
     assert "dispatcher topics" in " ".join(init["command"])
 
 
-async def _topic_overrides(settings: Settings, names: list[str]) -> dict[str, dict[str, str]]:
-    """topic → the configs set on the topic itself, as the broker reports them."""
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
-    try:
-        responses = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, n) for n in names]
-        )
-    finally:
-        await admin.close()
-    overrides: dict[str, dict[str, str]] = {}
-    for response in responses:
-        for resource in response.resources:
-            # (error, message, type, name, configs); a config: (key, value, read_only,
-            # source, sensitive, synonyms); source 1 = set on the topic itself.
-            overrides[resource[3]] = {c[0]: c[1] for c in resource[4] if c[3] == 1}
-    return overrides
-
-
 async def _delete_topics(settings: Settings, names: list[str]) -> None:
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
@@ -467,7 +359,7 @@ async def test_every_kafkatopic_carries_exactly_what_dispatcher_topics_creates(
     created = await ensure_topics(here)
     try:
         assert sorted(created) == sorted(names)
-        overrides = await _topic_overrides(here, names)
+        overrides = await topic_overrides(here, names)
     finally:
         await _delete_topics(here, created)
     as_created = dict(zip(topic_names(deployed), names, strict=True))

@@ -6,44 +6,21 @@ answer to a broker's refusal (its own line, not a 10 s wait and a traceback).
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
-from typing import Any
-
 import pytest
 import yaml
 
-from dispatcher.settings import REPO_ROOT
-from tests.integration.test_deploy_k8s import K8S, by_kind, one, restricted_violations
-
-Doc = dict[str, Any]
+from tests.support.k8s import Doc, by_kind, one, render, restricted_violations, strimzi_crds
 
 
 @pytest.fixture(scope="module")
 def docs() -> list[Doc]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl (with its built-in kustomize) is needed to render deploy/k8s"
-    out = subprocess.run(
-        [kubectl, "kustomize", str(K8S)], capture_output=True, text=True, check=True, timeout=120
-    ).stdout
-    return [d for d in yaml.safe_load_all(out) if d]
+    return render()
 
 
 @pytest.fixture(scope="module")
 def crds() -> dict[str, Doc]:
     """kind → Strimzi's CRD, as test_deploy_k8s.py gets them (cached under deploy/local/lib)."""
-    done = subprocess.run(
-        [str(REPO_ROOT / "deploy/local/strimzi/crds.sh")],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    folder = Path(done.stdout.strip().splitlines()[-1])
-    found = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in folder.glob("*.yaml")]
-    return {c["spec"]["names"]["kind"]: c for c in found}
+    return strimzi_crds()
 
 
 # ------------------------------------------------------------------ Strimzi's pods

@@ -12,12 +12,12 @@ on existing ones (an upgrade), keeping their other settings. Asked of the real b
 from __future__ import annotations
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from dispatcher.kafka_security import client_options
 from dispatcher.settings import Settings
 from dispatcher.testing.stack import LocalStack
 from streams.topics import changelog_topics, ensure_topics, retention_topics, topic_names
+from tests.support.k8s import topic_overrides
 from tests.support.waiting import eventually
 
 HOUR_MS = 3_600_000
@@ -34,28 +34,11 @@ def _fresh(stack: LocalStack, tag: str, **more: object) -> Settings:
     )
 
 
-async def _overrides(settings: Settings, names: list[str]) -> dict[str, dict[str, str]]:
-    """topic → the configs set on the topic itself, as the broker reports them."""
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
-    try:
-        responses = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, n) for n in names]
-        )
-    finally:
-        await admin.close()
-    return {
-        r[3]: {c[0]: c[1] for c in r[4] if c[3] == 1}  # source 1: set on the topic
-        for response in responses
-        for r in response.resources
-    }
-
-
 async def test_new_personal_topics_close_a_segment_at_least_daily(stack: LocalStack) -> None:
     settings = _fresh(stack, "seg")  # DISPATCH_PERSONAL_TOPIC_RETENTION_HOURS: 168
     created = await ensure_topics(settings)
     assert sorted(created) == sorted(topic_names(settings))
-    found = await _overrides(settings, topic_names(settings))
+    found = await topic_overrides(settings, topic_names(settings))
     for name in retention_topics(settings):
         assert found[name] == {"retention.ms": str(168 * HOUR_MS), "segment.ms": str(24 * HOUR_MS)}
     for name in [*changelog_topics(settings), settings.config_topic]:
@@ -63,7 +46,7 @@ async def test_new_personal_topics_close_a_segment_at_least_daily(stack: LocalSt
     # A retention under a day: a segment closes as often as records expire.
     short = _fresh(stack, "seg6h", personal_topic_retention_hours=6)
     await ensure_topics(short)
-    found = await _overrides(short, retention_topics(short))
+    found = await topic_overrides(short, retention_topics(short))
     for name in retention_topics(short):
         assert found[name] == {"retention.ms": str(6 * HOUR_MS), "segment.ms": str(6 * HOUR_MS)}
 
@@ -114,7 +97,7 @@ async def _eventually_configs(settings: Settings, expected: dict[str, dict[str, 
 
     async def matches() -> bool:
         nonlocal last
-        last = await _overrides(settings, sorted(expected))
+        last = await topic_overrides(settings, sorted(expected))
         return last == expected
 
     await eventually(matches, what="the topics' configs", explain=lambda: repr(last))
