@@ -287,25 +287,26 @@ async def _held_page(
     the offer was open (a tab opened before accepting; opened now, the link shows this
     page), its promise was about an invitation, not a held request, and a withdrawal leaves
     the requester without the helper they were told is coming. One more tap, on the
-    button that says what it does, keeps a stale or mistaken press harmless."""
+    button that says what it does, keeps a stale or mistaken press harmless.
+
+    Also on a request referred to 120/110/119 that kept them (`assignment_pages.kept_on`):
+    they were told to go on if they can, so "求助已结束，无需前往" would be false too, and
+    their 去不了了 is what staff need to hear (nobody else is asked then)."""
     if use.action != "decline":
         return None
     pool = await deps.pool()
     progress = await read_assignments.progress(pool, use.request_id, use.helper_id, use.offer_id)
-    if (
-        progress is None
-        or not progress.held
-        or progress.done_at is not None
-        or progress.request_closed
-    ):
+    if progress is None or not progress.held or progress.done_at is not None:
+        return None
+    kept = await assignment_pages.kept_on(pool, use.request_id, progress)
+    if progress.request_closed and not kept:
         return None
     if identified or _may_see(request, deps, use):
         accepted = oo.use_for("accept", use.request_id, use.offer_id, use.helper_id)
         token = assignment_pages.progress_token(deps, accepted, community_id, user)
-        more = (
-            "<p>如果去不了了，请点下面的“去不了了”，我们会马上联系其他邻居。</p>"
-            + assignment_pages.section(token, progress)
-        )
+        then = "社区工作人员会看到（求助已转交专业救援）" if kept else "我们会马上联系其他邻居"
+        buttons = assignment_pages.section(token, progress, kept=kept)
+        more = f"<p>如果去不了了，请点下面的“去不了了”，{then}。</p>" + buttons
     else:
         more = "<p>如果去不了了，请在接单的那部手机上打开接单消息中的“能来”链接，点“去不了了”。</p>"
     return page(

@@ -39,9 +39,9 @@ def _form(page: str, step: str) -> str | None:
 
 async def _pa_accepts(
     running: flow.Running, client: httpx.AsyncClient, text: str
-) -> tuple[str, str]:
-    """A request from the group, pa accepts (not on the way yet): the request and the path
-    of pa's accept link."""
+) -> tuple[str, str, str]:
+    """A request from the group, pa accepts (not on the way yet): the request and the paths
+    of pa's accept and decline links."""
     cb = running.platform.message(text, f"m-{uuid.uuid4().hex[:12]}", "g-main")
     r = await running.send(client, cb)
     assert r.status_code == 200 and r.json()["is_request"], r.text
@@ -55,7 +55,7 @@ async def _pa_accepts(
     accepted = await client.post(link)
     assert accepted.status_code == 200, accepted.text
     assert _form(accepted.text, "on-my-way") and _form(accepted.text, "cant-come"), accepted.text
-    return rid, link
+    return rid, link, urlparse(str(offer["decline_url"])).path
 
 
 async def _closed(db: asyncpg.Connection, rid: str) -> bool:
@@ -69,12 +69,18 @@ async def test_a_kept_helper_sets_off_then_withdraws_and_nobody_else_is_asked(
     db: asyncpg.Connection,
 ) -> None:
     async with httpx.AsyncClient(base_url=run.stack.api_url, timeout=15) as client:
-        rid, link = await _pa_accepts(run, client, "6号楼有位老人摔倒了起不来，快来人帮忙")
+        rid, link, decline = await _pa_accepts(run, client, "6号楼有位老人摔倒了起不来，快来人帮忙")
         await _staff(client, rid, "refer", {"to": "120", "note": "已拨打120"})
         assert await eventually(lambda: _closed(db, rid), what="the referral recorded")
         offers = await db.fetchval("SELECT count(*) FROM offers WHERE request_id = $1", rid)
         # Opened after the referral, pa's page offers all three buttons: pa was told to go
         # on if they can (b75c8e8), so setting off and not coming after all both matter.
+        # The offer's own 来不了 link, opened now, does not say "求助已结束，无需前往": pa
+        # still holds it, and its 去不了了 is there.
+        held = await client.get(decline)
+        assert held.status_code == 200, held.text
+        assert "您已接下这次求助" in held.text and "无需前往" not in held.text, held.text
+        assert _form(held.text, "cant-come") and "社区工作人员会看到" in held.text, held.text
         page = await client.get(link)
         assert page.status_code == 200, page.text
         way = _form(page.text, "on-my-way")
@@ -113,7 +119,7 @@ async def test_a_request_resolved_by_staff_keeps_only_done(
     """Any other closing leaves 已完成 alone on the page, as before: a resolved request
     (its helpers' 已完成 still counts) has nobody to set off nor to withdraw from."""
     async with httpx.AsyncClient(base_url=run.stack.api_url, timeout=15) as client:
-        rid, link = await _pa_accepts(run, client, "9号楼有位老人摔倒了起不来，快来人帮忙")
+        rid, link, _ = await _pa_accepts(run, client, "9号楼有位老人摔倒了起不来，快来人帮忙")
         await _staff(client, rid, "resolve", {"note": "家属已送医"})
         assert await eventually(lambda: _closed(db, rid), what="the resolve recorded")
         page = await client.get(link)
