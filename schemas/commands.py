@@ -302,14 +302,28 @@ def new_command(body: CommandBody, *, community_id: str, issued_at: datetime) ->
     )
 
 
-def deadline_command(*, request_id: str, community_id: str, step: int, due_at: datetime) -> Command:
+def deadline_command(
+    *,
+    request_id: str,
+    community_id: str,
+    step: int,
+    due_at: datetime,
+    sent_at: datetime | None = None,
+) -> Command:
     """The timer's command. Its id is derived from (request, step, due time), so a timer
-    that fires twice after a restart produces one command, not two."""
+    that fires twice after a restart produces one command, not two.
+
+    Issued at the later of its due time and `sent_at` (the timer's clock as it sends it):
+    the dispatch agent decides at the command's time, so a deadline a worker sends late
+    (down, or behind) is decided when it is sent - the ladder goes on from then, one rung at
+    a time, and the offers it sends get their whole time to answer - rather than at a due
+    time long past (offers expired on arrival, and each rung missed climbed at once). The
+    command is durable in Kafka: a replay decides it at the same time."""
     key = f"deadline:{request_id}:{step}:{due_at.isoformat()}"
     return Command(
         command_id=str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
         community_id=community_id,
-        issued_at=due_at,
+        issued_at=due_at if sent_at is None else max(due_at, sent_at),
         body=FireDeadline(request_id=request_id, step=step),
     )
 

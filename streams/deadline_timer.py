@@ -3,6 +3,11 @@
 Which deadlines are due, and when an unacknowledged one fires again, is the core's heap
 (dispatcher/core/deadlines.py); this module only sends and reports back, and gives up on a
 deadline whose acknowledged commands never take effect (`UNAPPLIED_SENDS`).
+
+A deadline is sent issued at the timer's clock when that is past its due time
+(`deadline_command`): a worker that was down or behind goes on up the ladder from now, one
+rung at a time, instead of deciding every missed rung at its own past time (each rung's
+offers then expired before they were pushed, and the ladder burst to its last rung).
 """
 
 from __future__ import annotations
@@ -98,7 +103,7 @@ class DeadlineTimer:
         sending: list[Any] = []
         for item in due:
             self._trace(item)
-            cmd = _command(item)
+            cmd = _command(item, now)
             try:
                 sending.append(
                     await rt.commands.send(
@@ -157,7 +162,7 @@ class DeadlineTimer:
         rt = self.rt
         if self.sink is None:
             self.sink = DeadLetterSink(rt.dead_letters, rt.stats, rt.clock)
-        value = _command(item).model_dump_json().encode()
+        value = _command(item, rt.clock.now()).model_dump_json().encode()
         record = _Record(
             rt.settings.commands_topic, sent.partition, sent.offset, _key_bytes(item), value
         )
@@ -208,13 +213,15 @@ def _key_bytes(item: HeapItem) -> bytes:
     return item.community_id.encode()
 
 
-def _command(item: HeapItem) -> Command:
-    """The deadline's command: the same id at every send (`deadline_command`)."""
+def _command(item: HeapItem, now: datetime) -> Command:
+    """The deadline's command: the same id at every send, issued at `now` if that is past
+    its due time (a worker that was down or behind goes on from now, `deadline_command`)."""
     return deadline_command(
         request_id=item.request_id,
         community_id=item.community_id,
         step=item.step,
         due_at=item.due_at,
+        sent_at=now,
     )
 
 

@@ -34,7 +34,7 @@ from dispatcher.core import Decision, decide
 from dispatcher.core import apply as apply_decision
 from dispatcher.ops import metrics as ops_metrics
 from dispatcher.sealing import keyring, seal_command
-from schemas.commands import Command
+from schemas.commands import Command, FireDeadline
 from schemas.event_batch import encode_batch_records, encode_single_records
 from schemas.events import Event, one_by_one
 from schemas.records import HelperState, RequestState
@@ -386,12 +386,21 @@ class DispatchAgent:
 
     def _now(self, command: Command) -> datetime:
         """Decide with the command's own time: a command replayed after a crash then yields
-        exactly the same events and ids (the wall clock would not), and a deadline processed
-        late still climbs the ladder on schedule. Clamped: a clock ahead of ours is not
-        trusted."""
+        exactly the same events and ids (the wall clock would not). A deadline's command is
+        issued when the timer sends it, not before its due time (`deadline_command`): one a
+        worker sent late (down, or behind) is decided then, and the ladder goes on from
+        there, one rung at a time. Clamped: a clock ahead of ours is not trusted.
+
+        A deadline's lateness is measured from its due time (the request's deadline the
+        command fires, while it is the current one), the timer's own delay included."""
         wall = self.rt.clock.now()
-        if command.body.type == "deadline_reached":
-            lateness = (wall - command.issued_at).total_seconds()
+        body = command.body
+        if isinstance(body, FireDeadline):
+            due = command.issued_at
+            request = self.rt.state.core.requests.get(body.request_id)
+            if request is not None and request.deadline_step == body.step:
+                due = min(due, request.next_deadline or due)
+            lateness = (wall - due).total_seconds()
             self.rt.stats.note_lateness(lateness)
             ops_metrics.observe_deadline_lateness(lateness)
         return min(command.issued_at, wall)
