@@ -60,13 +60,16 @@ def create_app(settings: Settings, deps: ApiDeps | None = None) -> FastAPI:
         clock=deps.clock,
         keys=keyring(settings),
         hotlines=lambda community_id: deps.config.hotlines(community_id),
-        # Whether a whistle called anyone but the group robot: else the group is told so.
-        whistle_people=lambda community_id: whistle_people(
+        # Whether a whistle called anyone but the group robot for the request's place (its
+        # group's, from the live bots): else the group is told so.
+        whistle_people=lambda community_id, place=None: whistle_people(
             community_id,
             deps.config.endpoints,
             deps.config.endpoint_owner,
             deps.config.whistle_recipients(community_id),
+            place,
         ),
+        group_place=lambda bot_id, group_id: deps.registry.group_place(bot_id, group_id),
     )
     tasks: dict[str, asyncio.Task[None]] = {}
 

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from dispatcher.push.endpoints import EndpointConfig
 from dispatcher.push.signing import webhook_secret_bytes
 from dispatcher.settings import Settings
+from schemas.places import PlacePath
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,11 @@ class BotRegistry(BaseModel):
     def get(self, bot_id: str) -> BotConfig | None:
         return self.bots.get(bot_id)
 
+    def group_place(self, bot_id: str, group_id: str) -> GroupPlace | None:
+        """Where a bot's group lives (None: no such bot or group, or no longer)."""
+        bot = self.bots.get(bot_id)
+        return bot.groups.get(group_id) if bot is not None else None
+
     @classmethod
     def from_list(cls, bots: list[BotConfig]) -> BotRegistry:
         ids = [b.bot_id for b in bots]
@@ -239,3 +245,27 @@ def building_id_for(place: GroupPlace, hint: str | None) -> str | None:
     if hint in place.buildings:
         return place.buildings[hint]
     return f"b{hint}" if _NUMBER_OR_LETTER.match(hint) else None
+
+
+_BUILDING_LABEL = re.compile(r"(.+)号楼")
+
+
+def place_of_label(place: GroupPlace, building_label: str) -> PlacePath:
+    """The place of a request raised in the group at `place`, down to its building, from
+    the request's public label (`PlacePath.building_label`, in its events): a building hint
+    in the message ("3号楼") made `dispatcher.api.chat_spec.place_for` name the building
+    "3号楼" (the label "图强小区 3号楼") and give it `building_id_for`'s id, which this finds
+    again. A label it cannot read leaves the building unknown (None): only what covers the
+    group's own grid and compound is then said to cover the request."""
+    building = place.building_id
+    if building is None:
+        head = place.compound_name or place.compound_id
+        tail = building_label.removeprefix(f"{head} ") if head else building_label
+        hint = _BUILDING_LABEL.fullmatch(tail)
+        building = building_id_for(place, hint[1]) if hint else None
+    return PlacePath(
+        community_id=place.community_id,
+        grid_id=place.grid_id,
+        compound_id=place.compound_id,
+        building_id=building,
+    )

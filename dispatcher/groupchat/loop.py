@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
@@ -43,6 +44,7 @@ from pydantic import ValidationError
 
 from dispatcher.clock import utcnow
 from dispatcher.groupchat import texts
+from dispatcher.groupchat.bots import GroupPlace, place_of_label
 from dispatcher.groupchat.sender import GroupSender
 from dispatcher.kafka_security import client_options
 from dispatcher.push import recipients
@@ -60,9 +62,13 @@ from schemas.events import (
     HelperAssigned,
     OfferSent,
     OffersSent,
+    OffersStoodDown,
+    OfferStoodDown,
+    RequestCancelled,
     RequestExpired,
     WhistleBlown,
 )
+from schemas.places import PlacePath
 from schemas.staff_actions import RequestClaimed
 
 log = logging.getLogger(__name__)
@@ -81,6 +87,13 @@ SWEEP_EVERY_S = 5.0
 SWEEP_BATCH = 100
 
 PoolGetter = Callable[[], Awaitable[asyncpg.Pool]]
+
+
+class WhistlePeople(Protocol):
+    """How many people a community's whistle calls for a request at `place` (None: the
+    place is not known, and the whole list counts); None: not known here."""
+
+    def __call__(self, community_id: str, place: PlacePath | None = None) -> int | None: ...
 
 
 @dataclass
@@ -107,12 +120,17 @@ class GroupReplies:
         clock: Callable[[], datetime] = utcnow,
         keys: KeyRing | None = None,
         hotlines: Callable[[str], Sequence[Hotline]] = lambda community_id: (),
-        whistle_people: Callable[[str], int | None] = lambda community_id: None,
+        whistle_people: WhistlePeople = lambda community_id, place=None: None,
+        group_place: Callable[[str, str], GroupPlace | None] = lambda bot_id, group_id: None,
     ) -> None:
         self._hotlines = hotlines  # the community's configured numbers (live configuration)
-        # How many people the community's whistle list calls (`whistle_people` below, over
-        # the live configuration); None: not known here, the whistle's text trusts the list.
+        # How many people the community's whistle list calls for a request's place
+        # (`whistle_people` below, over the live configuration); None: not known here, the
+        # whistle's text trusts the list.
         self._whistle_people = whistle_people
+        # Where a bot's group lives (the live bots' configuration): a request raised there
+        # is at that place (`bots.place_of_label`).
+        self._group_place = group_place
         self._sender = sender
         self._keys = keys  # opens an opted-in helper's name box (HelperAssigned)
         self._clock = clock  # the API's (ApiDeps.clock)
@@ -282,6 +300,13 @@ class GroupReplies:
         await self._purge_if_due(pool)
         by_request = await threads.for_requests(pool, sorted({str(e.request_id) for e in wanted}))
         claims = {str(e.request_id) for e in wanted if isinstance(e.body, RequestClaimed)}
+        # A cancellation stands down, in its own decision (one record, so this very batch),
+        # the open offers and assignments it ends: only then were neighbours told not to come.
+        stood_down = {
+            str(e.request_id)
+            for e in wanted
+            if isinstance(e.body, OfferStoodDown | OffersStoodDown) and e.body.reason == "cancelled"
+        }
         for event in wanted:
             request_id = str(event.request_id)
             asked = by_request.get(request_id)
@@ -306,8 +331,13 @@ class GroupReplies:
                 # one in this very batch of events, not recorded there yet.
                 claimed=isinstance(event.body, RequestExpired)
                 and (request_id in claims or await request_flags.claimed(pool, request_id)),
-                whistle_people=self._whistle_people(event.community_id)
+                whistle_people=self._called(event, event.body, asked)
                 if isinstance(event.body, WhistleBlown)
+                else None,
+                # Offers still being folded (a wave not posted yet) are open ones, which the
+                # cancellation stands down too.
+                stood_down=request_id in stood_down or wave is not None
+                if isinstance(event.body, RequestCancelled)
                 else None,
             )
             closing = isinstance(event.body, texts.CLOSING)
@@ -319,6 +349,18 @@ class GroupReplies:
                 await self._post(asked, event.event_id, text, names)
             if closing:
                 await threads.close(pool, request_id)
+
+    def _called(self, event: Event, body: WhistleBlown, asked: list[Thread]) -> int | None:
+        """How many people the whistle called for the request, at the place it was raised
+        (its asking groups', refined by its label's building): a contact narrowed to
+        another grid, compound or building calls nobody for it (`_recipients` of the push
+        engine passes them over). With no group's place known, the whole list counts."""
+        groups = [self._group_place(t.bot_id, t.group_id) for t in asked]
+        places = [place_of_label(g, body.building_label) for g in groups if g is not None]
+        if not places:
+            return self._whistle_people(event.community_id)
+        counts = [self._whistle_people(event.community_id, place=p) for p in places]
+        return None if None in counts else max(c for c in counts if c is not None)
 
     async def _purge_if_due(self, pool: asyncpg.Pool) -> None:
         """Old threads and posts go (`threads.purge`), at most every PURGE_EVERY_S."""
@@ -403,14 +445,15 @@ def whistle_people(
     registry: EndpointRegistry,
     owner: Callable[[str], str | None],
     contacts: Sequence[WhistleRecipient],
+    place: PlacePath | None = None,
 ) -> int:
-    """How many people `community_id`'s whistle calls, as the push engine finds them
-    (`DeliveryPlanner._recipients`): endpoints of `registry` named by the convention and
-    the community's configured `contacts`, each only where the endpoint exists and may
+    """How many people `community_id`'s whistle calls for a request at `place`, as the push
+    engine finds them (`DeliveryPlanner._recipients`): endpoints of `registry` named by the
+    convention and those of the community's configured `contacts` whose area covers the
+    place (all of them when `place` is None), each only where the endpoint exists and may
     carry the community's messages (`owner`: the community that owns an endpoint); the
-    community's group robot is no person. Not narrowed to the request's place (the loop
-    does not know it): a contact for another building counts here. The API passes the live
-    configuration's (ConfigView.endpoints, .endpoint_owner, .whistle_recipients)."""
+    community's group robot is no person. The API passes the live configuration's
+    (ConfigView.endpoints, .endpoint_owner, .whistle_recipients)."""
 
     def reachable(endpoint: str) -> bool:
         return endpoint in registry and serves(endpoint, owner(endpoint), community_id)
@@ -419,7 +462,11 @@ def whistle_people(
         (r.recipient_id, r.role, r.endpoint)
         for r in recipients.whistle_recipients((e.name for e in registry), community_id)
     ]
-    found += [(f"{c.role}.{c.name}", str(c.role), c.endpoint) for c in contacts]
+    found += [
+        (f"{c.role}.{c.name}", str(c.role), c.endpoint)
+        for c in contacts
+        if place is None or c.covers(place.grid_id, place.compound_id, place.building_id)
+    ]
     return len({who for who, role, endpoint in found if role != "group" and reachable(endpoint)})
 
 

@@ -42,7 +42,19 @@ CLOSING = (RequestResolved, RequestCancelled, RequestExpired, RequestReferred)
 # helpers on their way down ("求助人已取消") and refuses their 已完成, so the help a neighbour
 # just gave, and its hours, were lost. Both in one reply ("不用了，已经解决"): solved.
 _CANCEL = re.compile(r"(不用了|不需要了|取消求助|撤销求助|不用帮忙)")
-_SOLVED = re.compile(r"(已经解决|已解决|解决了)")
+# Solved: a verb of getting it done ("修好", "搞定", "处理好"…) said as done, with 已/已经
+# before it or 了/啦 after it ("请帮忙解决" is no answer), or "已经好了" / "没事了". Never as
+# a question ("修好了吗？", "搞定了没", "是不是好了") nor negated or not yet ("还没修好", "没搞定",
+# "快修好了", "解决不了"; "早就修好了" is left open too): `_says_solved` rejects those by the
+# words just before and after, and the request stays open for the neighbour or staff.
+_DONE = "解决|修好|修复|搞定|搞好|弄好|整好|处理好|处理完|办好|办妥"
+_SOLVED = re.compile(
+    rf"(?:已经?|都)(?:{_DONE})|(?:{_DONE})(?:了|啦|喽|咯)|已经好了|已经没事|没事了|没事啦"
+)
+_NOT_YET_BEFORE = re.compile(
+    r"(?:没|没有|未|不|别|快|快要|就|要|将|能|会|等|等到|如果|要是|可能|应该|是否|是不是|有没有)$"
+)
+_NOT_YET_AFTER = re.compile(r"^(?:了|啦|喽|咯)?(?:吗|么|嘛|吧|呢|没|不|\?|？)")
 
 
 def hotline_text(hotlines: Sequence[Hotline]) -> str:
@@ -60,6 +72,9 @@ EXPIRED = "暂时没有邻居接单，求助已结束。如仍需帮助，请联
 EXPIRED_CLAIMED = "求助已到时结束；社区工作人员已跟进，如仍需帮助请联系社区。"
 WHISTLE_CALLED = "已通知社区值班人员协助。"
 WHISTLE_NOBODY = "暂未联系上社区值班人员"
+# A cancellation that stood neighbours down (open offers, helpers on their way), or none.
+CANCELLED_STOOD_DOWN = "求助已取消，已通知邻居不必前往。"
+CANCELLED = "求助已取消。"
 
 
 def _whistle_text(body: WhistleBlown, people: int | None, hotlines: Sequence[Hotline]) -> str:
@@ -93,13 +108,18 @@ def update_for(
     *,
     claimed: bool = False,
     whistle_people: int | None = None,
+    stood_down: bool | None = None,
 ) -> str | None:
     """The group's message for `event`, or None when the group need not hear of it.
     `hotlines`: the community's configured numbers, added where a number is advised.
     `claimed`: staff took the request on (RequestClaimed); its expiry then says so, never
     that nobody came. `whistle_people`: how many people of the community's whistle list
     (its contacts and role endpoints, not the group robot) the whistle calls; None when
-    the caller cannot tell, and the whistle's text then counts on that list."""
+    the caller cannot tell, and the whistle's text then counts on that list. `stood_down`:
+    whether a cancellation told neighbours not to come (it stood down open offers or
+    assignments); False: nobody was offered or on the way (held for quiet hours, no offer
+    sent, every offer ended), and the group hears only that it was cancelled; None when the
+    caller cannot tell."""
     body = event.body
     if isinstance(body, RequestHeld | RequestReleased):
         # The immediate reply already said when a held request goes out (the API applies
@@ -139,7 +159,7 @@ def update_for(
             return SYSTEM_CLOSED + hotline_text(hotlines)
         return "求助已解决，谢谢各位邻居！"
     if isinstance(body, RequestCancelled):
-        return "求助已取消，已通知邻居不必前往。"
+        return CANCELLED if stood_down is False else CANCELLED_STOOD_DOWN
     if isinstance(body, RequestExpired):
         # Staff took it on ("社区工作人员已接手…" was said): not "nobody took it".
         ended = EXPIRED_CLAIMED if claimed else EXPIRED
@@ -172,14 +192,23 @@ def is_cancel_reply(text: str) -> bool:
     """ "不用了" / "已经解决": short, and worded as no longer needed (taken back or solved).
     The wording alone; whether a message ends the request is `cancels` (the classifier's
     answer comes first), and whether as solved `is_solved_reply`."""
-    return len(text) <= 40 and (_CANCEL.search(text) or _SOLVED.search(text)) is not None
+    return len(text) <= 40 and (_CANCEL.search(text) is not None or _says_solved(text))
 
 
 def is_solved_reply(text: str) -> bool:
     """A closing reply (`is_cancel_reply`) that says the need was met ("已经解决了，谢谢邻居",
-    "不用了，已经解决"): the request is resolved by the requester, not cancelled, so a
-    helper who came still presses 已完成 and their minutes count."""
-    return len(text) <= 40 and _SOLVED.search(text) is not None
+    "修好了，谢谢", "不用了，已经解决"): the request is resolved by the requester, not
+    cancelled, so a helper who came still presses 已完成 and their minutes count."""
+    return len(text) <= 40 and _says_solved(text)
+
+
+def _says_solved(text: str) -> bool:
+    """Some solved wording (`_SOLVED`) said as done: not asked, negated or still to come."""
+    question = text.rstrip("。.！!~～ ").endswith(("?", "？"))
+    return not question and any(
+        not _NOT_YET_BEFORE.search(text, 0, m.start()) and not _NOT_YET_AFTER.match(text[m.end() :])
+        for m in _SOLVED.finditer(text)
+    )
 
 
 def cancels(text: str, found: Classification) -> bool:
