@@ -15,6 +15,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
+from dispatcher.clock import utcnow
+from dispatcher.core.community import CommunityPolicy
+from dispatcher.core.context import SearchContext
+from dispatcher.core.eligibility import _within_hours
+from dispatcher.core.entry import HelperEntry
 from dispatcher.core.trusted import builder
 from dispatcher.links import answer_path
 from dispatcher.push.endpoints import EndpointRegistry
@@ -141,6 +146,10 @@ def _no_recipient_links(
 
 
 STATUS_LINK_GRACE = timedelta(days=1)
+# An offer pushed after its own time to answer (its request decided late, a push held back):
+# its links still work (the core takes a late answer while a slot is free), so it asks
+# plainly instead of "请在N分钟内回复" counted from a time long past.
+REPLY_ASAP = "请尽快回复。"
 
 
 def _to_recipient(event: Event, who: Recipient, message: PushMessage) -> Delivery:
@@ -253,6 +262,12 @@ class DeliveryPlanner:
     whistle_recipients: Callable[[str], Sequence[WhistleRecipient]] = lambda community_id: ()
     # The community's configured hotlines (live configuration: CommunityConfig.hotlines).
     hotlines: Callable[[str], Sequence[Hotline]] = lambda community_id: ()
+    # The wall clock (the push's time: an offer's "请在N分钟内回复" counts from it).
+    now: Callable[[], datetime] = utcnow
+    # community id → its policy (zone, quiet hours) in the worker's state: helpers' do-not-
+    # disturb windows are read on its clock, as the core's eligibility reads them (None:
+    # each helper's own offset).
+    community: Callable[[str], CommunityPolicy | None] = lambda community_id: None
     # endpoint name → the community that owns it (None: district-wide); by default the live
     # registry's own record (ConfigView's), else every endpoint is district-wide (env only).
     endpoint_owner: Callable[[str], str | None] | None = None
@@ -280,26 +295,30 @@ class DeliveryPlanner:
         body = event.body
         if isinstance(body, OfferSent):
             planned = Planned()
-            self._offer(planned, event, body, event.event_id)
+            self._offer(planned, event, body, event.event_id, self._offer_times(event))
             return planned
         if isinstance(body, OffersSent):
             # A push each, with an id of its own derived from the event's (stable on replay),
             # planned into one `Planned` (not one per offer, then flattened).
             planned = Planned()
+            times = self._offer_times(event)
             for i, one in enumerate(sent_offers(body)):
-                self._offer(planned, event, one, f"{event.event_id}:{i}")
+                self._offer(planned, event, one, f"{event.event_id}:{i}", times)
             return planned
         if isinstance(body, HelperAssigned):
             return self._assignment(event, body)
-        if isinstance(body, OfferStoodDown):
-            return Planned(self._stand_down(event, body, event.event_id))
-        if isinstance(body, OffersStoodDown):
+        if isinstance(body, OfferStoodDown | OffersStoodDown):
             # A push each, with an id of its own derived from the event's (stable on replay).
+            many = isinstance(body, OffersStoodDown)
+            asleep = self._asleep(event)
             return Planned(
                 [
                     d
                     for i, one in enumerate(stand_downs(body))
-                    for d in self._stand_down(event, one, f"{event.event_id}:{i}")
+                    if not asleep(one)
+                    for d in self._stand_down(
+                        event, one, f"{event.event_id}:{i}" if many else event.event_id
+                    )
                 ]
             )
         if isinstance(body, WhistleBlown):
@@ -361,8 +380,26 @@ class DeliveryPlanner:
         return (r.spec.category, r.spec.urgency) if r else (Category.OTHER, Urgency.NORMAL)
 
     # ---------------------------------------------------------------- per event
-    def _offer(self, planned: Planned, event: Event, body: OfferSent, delivery_id: str) -> None:
-        """The offer's deliveries (or its report that nobody can be reached), into `planned`."""
+    def _offer_times(self, event: Event) -> tuple[datetime, datetime | None]:
+        """An offer event's push time (now, never before the decision) and its request's
+        end (None: the request is not held here)."""
+        request = self.request(event.request_id or "")
+        return max(event.occurred_at, self.now()), None if request is None else request.ends_at
+
+    def _offer(
+        self,
+        planned: Planned,
+        event: Event,
+        body: OfferSent,
+        delivery_id: str,
+        times: tuple[datetime, datetime | None],
+    ) -> None:
+        """The offer's deliveries (or its report that nobody can be reached), into `planned`.
+        Its links work until the request's end (as the assignment's status link does): the
+        core takes an answer after the offer's own time while the request is open and a slot
+        free, so the link does too (signed until the offer's expiry, a push decided late -
+        after a backlog - arrived with links already dead). Its "reply within" counts from
+        the push's time, not the decision's."""
         helper = self.helper(body.helper_id)
         endpoints = self._endpoints_for(helper, event.community_id, private=False)
         request_id = event.request_id or ""
@@ -376,15 +413,17 @@ class DeliveryPlanner:
             )
             planned.undeliverable.append(failed)
             return
+        pushed_at, ends_at = times
         links = self.offer_links(
             request_id=request_id,
             offer_id=body.offer_id,
             helper_id=body.helper_id,
             community_id=event.community_id,
-            expires_at=body.expires_at,
+            expires_at=body.expires_at if ends_at is None else max(body.expires_at, ends_at),
             platform_user_id=self._platform_user_id(helper),
         )
-        minutes = max(1, int((body.expires_at - event.occurred_at).total_seconds() // 60))
+        left_s = (body.expires_at - pushed_at).total_seconds()
+        minutes = max(1, int(left_s // 60)) if left_s > 0 else None
         # The event id comes off the wire: the Delivery is built unvalidated only when it
         # passes the check validation makes (else validated, and rejected as ever).
         safe_id = SAFE_DELIVERY_ID.fullmatch(delivery_id)
@@ -409,6 +448,8 @@ class DeliveryPlanner:
                 decline_url=links["decline"],
                 answer_url=answer,
             )
+            if minutes is None:
+                message = PushMessage(title=message.title, text=f"{message.text}\n{REPLY_ASAP}")
             data = {
                 "request_id": request_id,
                 "offer_id": body.offer_id,
@@ -564,6 +605,34 @@ class DeliveryPlanner:
                 for ep in endpoints
             ]
         )
+
+    def _asleep(self, event: Event) -> Callable[[OfferStoodDown], bool]:
+        """Whether a stand-down or cancellation of the event's request goes unpushed: to a
+        helper who never took it (nothing for them to do), inside their do-not-disturb at
+        the event's time under a plan that keeps it - read as the core's eligibility reads
+        it (the community's clock, the helper's own override). A critical plan, which asked
+        them through it, tells them as before; a helper on the way is always told (before,
+        an urgent request's neighbour asked at 21:50 was pushed "无需再来" at 22:10, inside
+        their 22:00-07:00 do-not-disturb)."""
+        r = self.request(event.request_id or "")
+        if r is None or not r.plan.respect_do_not_disturb:
+            return lambda body: False
+        ctx = SearchContext.for_request(r, event.occurred_at)
+        ctx.clock.on_community(self.community(event.community_id))
+        going = {a.helper_id for a in r.assignments if a.active}
+
+        def asleep(body: OfferStoodDown) -> bool:
+            helper = self.helper(body.helper_id)
+            if body.was_assigned or body.helper_id in going or helper is None:
+                return False
+            if helper.profile.do_not_disturb is None:
+                return False
+            entry = HelperEntry.from_state(helper)
+            entry.availability = ()  # the hours they may be asked in, not told in
+            weekday, local_time, _ = ctx.clock.of_helper(entry.utc_offset_minutes)
+            return not _within_hours(entry, ctx, weekday, local_time)
+
+        return asleep
 
     def _stand_down(self, event: Event, body: OfferStoodDown, delivery_id: str) -> list[Delivery]:
         helper = self.helper(body.helper_id)

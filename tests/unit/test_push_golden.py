@@ -88,6 +88,7 @@ def capture(
     per endpoint as the lanes send them: one signed batch to the webhook, one merged
     @-message to the group robot."""
     registry = EndpointRegistry(EndpointConfig.model_validate(e) for e in ENDPOINTS)
+    pushed_at = min(e.occurred_at for e in events)  # each pushed as it is decided
     planner = DeliveryPlanner(
         registry=registry,
         helper=helpers.get,
@@ -100,6 +101,7 @@ def capture(
         personal_link=lambda hid, cid, now: helper_link(
             SETTINGS, helper_id=hid, community_id=cid, now=now
         ),
+        now=lambda: pushed_at,
     )
     client = httpx.AsyncClient()
     clock: Callable[[], float] = lambda: WALL  # noqa: E731
