@@ -23,7 +23,8 @@ from tests.integration.test_platform_dingtalk import DingTalk
 from tests.support import platform_flow as flow
 from tests.support.waiting import eventually
 
-CANCELLED_TEXT = "求助已取消，已通知邻居不必前往。"
+# Nobody was offered it in this scenario (no helper in the community): nobody to stand down.
+CANCELLED_TEXT = texts.CANCELLED
 
 
 @pytest.fixture(scope="module")
