@@ -33,15 +33,21 @@ from dispatcher.api.app import create_app
 from dispatcher.testing.ports import free_port
 from dispatcher.testing.stack import LocalStack
 from tests.support import platform_callbacks as pc
-from tests.support.bot import bound_payload, sign
+from tests.support.intake_posts import (
+    CRITICAL_MEDICAL,
+    ORDINARY,
+    advised,
+    group_message,
+    help_request,
+    signed_post,
+)
+from tests.support.intake_posts import NOT_BREATHING as EMERGENCY
+from tests.support.intake_posts import refused as refused_for
 
 COMMUNITY = "loading38"
 BOT = "load-bot"
 SECRET = "whsec_" + base64.b64encode(b"loading38-bot-secret-0123456789").decode()
-EMERGENCY = "3号楼有老人晕倒了，没有呼吸了，快来人"
-ORDINARY = "谁能帮忙去超市买点菜，谢谢"
 GROUP = "cidLoading38=="
-CRITICAL_MEDICAL = {"category": "medical", "urgency": "critical", "text": "3栋2单元需要帮忙"}
 
 
 def bots_file(tmp_path: Path) -> Path:
@@ -90,40 +96,20 @@ async def loading_api(stack: LocalStack, tmp_path: Path) -> AsyncIterator[httpx.
 async def signed(
     c: httpx.AsyncClient, path: str, doc: dict[str, Any], bot: str = BOT, secret: str = SECRET
 ) -> httpx.Response:
-    body = json.dumps(doc, ensure_ascii=False).encode()
-    headers = sign(bound_payload("POST", path, body), secret=secret)
-    headers |= {"x-bot-id": bot, "content-type": "application/json"}
-    return await c.post(path, content=body, headers=headers)
+    return await signed_post(c, path, doc, bot=bot, secret=secret)
 
 
 def message(text: str) -> dict[str, Any]:
-    return {"group_id": "g1", "message_id": uuid.uuid4().hex, "sender": {"id": "u1"}, "text": text}
+    return group_message(text)
 
 
 def request(**over: Any) -> dict[str, Any]:
-    return {
-        "place": {"community_id": COMMUNITY, "compound_id": "cp1", "building_id": "b3"},
-        "category": "errand",
-        "urgency": "normal",
-        "text": "帮忙买点菜",
-        "source": {"group_id": "g1", "message_id": uuid.uuid4().hex},
-    } | over
+    return help_request(COMMUNITY, **over)
 
 
 def refused(r: httpx.Response) -> dict[str, Any]:
     """503 `config_loading` with a Retry-After: nothing acknowledged, the caller retries."""
-    assert r.status_code == 503, (r.status_code, r.text)
-    assert int(r.headers.get("retry-after", "0")) >= 1, r.headers
-    detail: dict[str, Any] = r.json()["detail"]
-    assert detail["reason"] == "config_loading", detail
-    return detail
-
-
-def advised(detail: dict[str, Any]) -> None:
-    assert detail["advise_emergency_call"] is True, detail
-    assert detail["emergency_number"] == "120", detail
-    assert "120" in detail["reply_text"], detail
-    assert "正在赶来" not in detail["reply_text"], detail  # nobody was dispatched
+    return refused_for(r, "config_loading")
 
 
 def plain(detail: dict[str, Any]) -> None:

@@ -39,16 +39,22 @@ from dispatcher.groupchat.bots import BotConfig, BotRegistry, GroupPlace, Platfo
 from dispatcher.testing.ports import free_port
 from dispatcher.testing.stack import LocalStack
 from tests.support import platform_callbacks as pc
-from tests.support.bot import bound_payload, sign
 from tests.support.dingtalk_hook import Hook
+from tests.support.intake_posts import (
+    CRITICAL_MEDICAL,
+    ORDINARY,
+    advised,
+    group_message,
+    help_request,
+    refused,
+    signed_post,
+)
+from tests.support.intake_posts import NOT_BREATHING as EMERGENCY
 from tests.support.waiting import eventually
 
 COMMUNITY = "outage37"
 SECRET = "whsec_" + base64.b64encode(b"outage37-bot-secret-0123456789").decode()
-EMERGENCY = "3号楼有老人晕倒了，没有呼吸了，快来人"
-ORDINARY = "谁能帮忙去超市买点菜，谢谢"
 GROUP = "cidOutage37=="
-CRITICAL_MEDICAL = {"category": "medical", "urgency": "critical", "text": "3栋2单元需要帮忙"}
 
 
 def bots(hook: str) -> BotRegistry:
@@ -103,24 +109,15 @@ async def hook() -> AsyncIterator[Hook]:
 
 
 async def signed(c: httpx.AsyncClient, path: str, doc: dict[str, Any]) -> httpx.Response:
-    body = json.dumps(doc, ensure_ascii=False).encode()
-    headers = sign(bound_payload("POST", path, body), secret=SECRET)
-    headers |= {"x-bot-id": "out-bot", "content-type": "application/json"}
-    return await c.post(path, content=body, headers=headers)
+    return await signed_post(c, path, doc, bot="out-bot", secret=SECRET)
 
 
 def message(text: str) -> dict[str, Any]:
-    return {"group_id": "g1", "message_id": uuid.uuid4().hex, "sender": {"id": "u1"}, "text": text}
+    return group_message(text)
 
 
 def request(**over: Any) -> dict[str, Any]:
-    return {
-        "place": {"community_id": COMMUNITY, "compound_id": "cp1", "building_id": "b3"},
-        "category": "errand",
-        "urgency": "normal",
-        "text": "帮忙买点菜",
-        "source": {"group_id": "g1", "message_id": uuid.uuid4().hex},
-    } | over
+    return help_request(COMMUNITY, **over)
 
 
 async def dingtalk(
@@ -131,22 +128,6 @@ async def dingtalk(
     body = pc.dingtalk_body(text, msg_id, conversation=GROUP, session_webhook=hook.url)
     cb = pc.dingtalk_callback(body)
     return await c.post("/v1/platforms/dingtalk/out-dt", headers=cb.headers, content=cb.body)
-
-
-def refused(r: httpx.Response, reason: str) -> dict[str, Any]:
-    """503 with the reason and a Retry-After: not acknowledged, so the caller retries."""
-    assert r.status_code == 503, (r.status_code, r.text)
-    assert int(r.headers["retry-after"]) >= 1, r.headers
-    detail: dict[str, Any] = r.json()["detail"]
-    assert detail["reason"] == reason, detail
-    return detail
-
-
-def advised(detail: dict[str, Any]) -> None:
-    assert detail["advise_emergency_call"] is True, detail
-    assert detail["emergency_number"] == "120", detail
-    assert "120" in detail["reply_text"], detail
-    assert "正在赶来" not in detail["reply_text"], detail  # nobody was dispatched
 
 
 @pytest.mark.parametrize(

@@ -25,14 +25,12 @@ from dispatcher.api.models import ChatMessageIn, HelpRequestIn
 from dispatcher.record.edge import bot_calls
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
-from tests.support.bot import bound_payload, sign
+from tests.support.intake_posts import NOT_BREATHING, ORDINARY, signed_post
 
 COMMUNITY = "inflight37"
 BOT = "if-bot"
 SECRET = "whsec_" + base64.b64encode(b"inflight37-bot-secret-0123456789").decode()
 GROUP = "if-g0"
-NOT_BREATHING = "3号楼有老人晕倒了，没有呼吸了，快来人"
-ORDINARY = "谁能帮忙去超市买点菜，谢谢"
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +49,7 @@ async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
 
 
 async def post(client: httpx.AsyncClient, path: str, doc: dict[str, Any]) -> httpx.Response:
-    body = json.dumps(doc, ensure_ascii=False).encode()
-    headers = sign(bound_payload("POST", path, body), secret=SECRET)
-    headers |= {"content-type": "application/json", "x-bot-id": BOT}
-    return await client.post(path, content=body, headers=headers)
+    return await signed_post(client, path, doc, bot=BOT, secret=SECRET)
 
 
 async def first_copy_in_flight(db: asyncpg.Connection, message_id: str, payload: Any) -> None:
