@@ -137,6 +137,11 @@ class Settings(BaseSettings):
     reconcile_enabled: bool = True  # defence in depth; the crash tests run without it
     # Chat-message classification runs in a thread; past this, 503 + Retry-After (issue 15).
     classify_timeout_seconds: float = Field(2.0, gt=0)
+    # A platform group (WeCom, DingTalk, Feishu) hears the call-now line for a message not
+    # read in time ("如有人生命危险，请立即拨打…") at most once per this many seconds, per API
+    # process: in a stall, a busy group's every message would post it. A message the rules
+    # read as life-threatening always gets its own (api/platforms/routes.py).
+    unread_advice_window_seconds: float = Field(60.0, gt=0, le=3600)
     # Optional language-model backend for chat messages (issue 15): off unless a URL is set.
     # Any OpenAI-compatible chat-completions service, e.g. DashScope's compatible mode
     # (https://dashscope.aliyuncs.com/compatible-mode/v1), DeepSeek, or a local server.

@@ -25,7 +25,11 @@ acknowledged that is not stored: the platform re-sends it), and the group of a
 life-threatening message is told to call the number at once all the same (the post recorded
 first where PostgreSQL can record it, else sent straight to the group). So is the group of a
 message the classifier could not read in time (503 `classify_timeout`: it may be an
-emergency), with the line its 503 carries ("如有人生命危险，请立即拨打…"). Before the live
+emergency), with the line its 503 carries ("如有人生命危险，请立即拨打…"), at most once per
+group per `DISPATCH_UNREAD_ADVICE_WINDOW_SECONDS` (`unread_line_due`): in a stall, every
+message of a busy group is unread, chatter included, and a line per message would teach the
+group to ignore it (a message the rules read as life-threatening always gets its own reply,
+a re-send of an unread one once it is read included). Before the live
 configuration is loaded (the API started while Kafka, which holds it, was out of reach) the
 robot is unknown: its credentials to check and read the callback, and to post to its group,
 come with that configuration. The answer is 503 `config_loading` with Retry-After
@@ -69,7 +73,7 @@ from dispatcher.api.platforms.base import (
     InboundMessage,
     Refused,
 )
-from dispatcher.api.ratelimit import charge_bot, over_allowance_reply
+from dispatcher.api.ratelimit import RateLimiter, charge_bot, over_allowance_reply
 from dispatcher.classify import Classification
 from dispatcher.groupchat import texts
 from dispatcher.groupchat.bots import BotConfig, PlatformConfig
@@ -139,8 +143,14 @@ async def _callback(request: Request, platform: str, bot_id: str) -> Response:
     except HTTPException as exc:
         if exc.status_code == 503 and advises(exc):
             # Not classified in time (`classifying`): it may be "没有呼吸了". Nothing is
-            # claimed, so the platform's re-send is read; the group hears the line at once.
-            await _tell_unrecorded(request, bot, inbound, str(exc.detail["reply_text"]), UNREAD)
+            # claimed, so the platform's re-send is read; the group hears the line at once,
+            # unless it heard it for another unread message within the window.
+            window = deps.settings.unread_advice_window_seconds
+            if unread_line_due(deps.limiter, bot.bot_id, inbound.group_id, window):
+                reply = str(exc.detail["reply_text"])
+                await _tell_unrecorded(request, bot, inbound, reply, UNREAD)
+            else:
+                log.info("unread message: its group was told the call-now line within %s s", window)
         raise
     if isinstance(found, Response):
         return found
@@ -181,6 +191,16 @@ async def _classified(
             return JSONResponse({"ignored": "not a configured group chat"})
         raise fail(403, "unknown_group", "this chat is not configured for this bot")
     return await classify(deps, _chat_message(inbound).text)
+
+
+def unread_line_due(
+    limiter: RateLimiter, bot_id: str, group_id: str, window_seconds: float
+) -> bool:
+    """Whether the group may hear the call-now line for a message not read in time now: at
+    most once per `window_seconds` (a bucket of one token, back a window later; `now` is the
+    limiter's clock). Per API process, as every rate limit; the keys are bounded by the
+    bots' groups (a message from any other was refused before it was classified)."""
+    return limiter.wait_for(("unread_line", bot_id, group_id), 60.0 / window_seconds, 1.0) == 0.0
 
 
 def _thread(bot: BotConfig, inbound: InboundMessage, request_id: str) -> Thread:
