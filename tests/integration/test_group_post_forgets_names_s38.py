@@ -8,7 +8,6 @@ before. The real GroupReplies and `group_threads` on the real PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -20,12 +19,13 @@ from dispatcher.groupchat.loop import GroupReplies
 from dispatcher.record import migrate
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
-from dispatcher.sealing import KeyRing, seal_profile
+from dispatcher.sealing import KeyRing
 from dispatcher.testing.stack import LocalStack
-from schemas.events import Event, HelperAssigned, RequestResolved
-from schemas.helpers import HelperProfile
-from schemas.places import PlacePath
+from schemas.events import Event, RequestResolved
 from schemas.vocab import Party
+from tests.support import group_posts
+from tests.support.group_posts import FlakyRobot, drained, named_assignment
+from tests.support.group_posts import loop_on as group_loop
 from tests.support.migrated_db import MIGRATIONS, database_at
 
 NAME = "林阿姨"
@@ -35,30 +35,8 @@ THREAD = Thread("r-named", "bot", "g1")
 
 
 def assigned(request_id: str = THREAD.request_id) -> Event:
-    profile = seal_profile(
-        KEYS,
-        HelperProfile(
-            helper_id="h1",
-            name=NAME,
-            place=PlacePath(community_id="c"),
-            name_in_group=True,
-        ),
-    )
-    return Event(
-        event_id=f"as-{request_id}",
-        community_id="c",
-        request_id=request_id,
-        occurred_at=datetime.now(UTC),
-        caused_by="cmd-offer",
-        body=HelperAssigned(
-            offer_id="o1",
-            helper_id="h1",
-            slot=0,
-            skills=(),
-            remote=False,
-            place=PlacePath(community_id="c"),
-            sealed_group_name=profile.sealed_name,
-        ),
+    return named_assignment(
+        KEYS, NAME, request_id=request_id, event_id=f"as-{request_id}", caused_by="cmd-offer"
     )
 
 
@@ -73,46 +51,11 @@ def resolved(request_id: str = THREAD.request_id) -> Event:
     )
 
 
-class Robot:
-    """Fails the first `failures` sends (a robot down through all its retries)."""
-
-    def __init__(self, failures: int = 0) -> None:
-        self.failures = failures
-        self.sent: list[str] = []
-
-    async def send(self, thread: Thread, text: str, key: str) -> bool:
-        if self.failures:
-            self.failures -= 1
-            return False
-        self.sent.append(text)
-        return True
+pool = group_posts.pool  # api_group_posts and api_group_threads emptied first
 
 
-@pytest.fixture
-async def pool(stack: LocalStack) -> AsyncIterator[asyncpg.Pool]:
-    p = await asyncpg.create_pool(stack.pg_dsn, min_size=1, max_size=4)
-    assert p is not None
-    try:
-        await p.execute("TRUNCATE api_group_posts, api_group_threads")  # the module's stack
-        yield p
-    finally:
-        await p.close()
-
-
-def loop_on(pool: asyncpg.Pool, robot: Robot, keys: KeyRing | None = KEYS) -> GroupReplies:
-    async def get() -> asyncpg.Pool:
-        return pool
-
-    return GroupReplies(robot, get, keys=keys)  # type: ignore[arg-type]
-
-
-async def drained(g: GroupReplies) -> None:
-    """Until the loop's group queues are empty (a generous guard against a hang)."""
-    for _ in range(3000):
-        if not g._tasks:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("group queues did not drain")
+def loop_on(pool: asyncpg.Pool, robot: FlakyRobot, keys: KeyRing | None = KEYS) -> GroupReplies:
+    return group_loop(pool, robot, keys=keys)
 
 
 async def rows(pool: asyncpg.Pool) -> list[dict[str, object]]:
@@ -128,7 +71,7 @@ async def test_a_named_post_is_sealed_while_pending_and_forgotten_once_sent(
     pool: asyncpg.Pool,
 ) -> None:
     await threads.record(pool, THREAD, "u1")
-    robot = Robot()
+    robot = FlakyRobot()
     g = loop_on(pool, robot)
     try:
         await g.handle([assigned(), resolved()])
@@ -151,7 +94,7 @@ async def test_a_named_post_whose_send_failed_is_sent_by_the_sweeper_from_its_bo
     # A backoff no stall of the test can outlast; its end is then brought forward in SQL.
     monkeypatch.setattr(loop_module, "RETRY_BASE_S", 60.0)
     await threads.record(pool, THREAD, "u1")
-    robot = Robot(failures=1)
+    robot = FlakyRobot(failures=1)
     g = loop_on(pool, robot)
     try:
         await g.handle([assigned()])
@@ -180,7 +123,7 @@ async def test_a_box_moved_to_another_post_does_not_open_and_is_not_sent(
     anything else in its place)."""
     monkeypatch.setattr(loop_module, "RETRY_BASE_S", 60.0)
     await threads.record(pool, THREAD, "u1")
-    robot = Robot(failures=1)
+    robot = FlakyRobot(failures=1)
     g = loop_on(pool, robot)
     try:
         await g.handle([assigned()])
@@ -200,7 +143,7 @@ async def test_an_unnamed_post_keeps_its_text_only_until_sent(pool: asyncpg.Pool
     """Without a contact key the name cannot be opened: the group is told "一位邻居", and
     the text is kept plain while pending, then emptied like every sent post's."""
     await threads.record(pool, THREAD, "u1")
-    robot = Robot(failures=1)
+    robot = FlakyRobot(failures=1)
     g = loop_on(pool, robot, keys=None)
     try:
         await g.handle([assigned()])
@@ -230,7 +173,7 @@ async def test_the_sweeper_purges_old_posts_and_threads_while_no_event_arrives(
         "UPDATE api_group_threads SET created_at = now() - interval '8 days' "
         "WHERE request_id = 'r-named'"
     )
-    g = loop_on(pool, Robot())
+    g = loop_on(pool, FlakyRobot())
     try:
         assert await g.sweep() == 0
     finally:

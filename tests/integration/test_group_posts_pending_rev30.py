@@ -6,19 +6,18 @@ instances) replaying the same events and sweeping at once, each post goes out on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 
 from dispatcher.groupchat import loop as loop_module
-from dispatcher.groupchat.loop import GroupReplies
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
-from dispatcher.testing.stack import LocalStack
 from schemas.events import Event, ReferredToEmergency, RequestResolved
 from schemas.vocab import Party, ReferralTarget
+from tests.support import group_posts
+from tests.support.group_posts import FlakyRobot, drained, loop_on
 
 THREAD = Thread("r-pending", "bot", "g1")
 REFERRAL_TEXT = "暂时没有邻居能及时赶到。请立即拨打120急救电话！"
@@ -35,20 +34,12 @@ def referral(request_id: str = THREAD.request_id) -> Event:
     )
 
 
-class Flaky:
-    """Fails the first `failures` sends (a robot down through all its retries)."""
+class Flaky(FlakyRobot):
+    """Fails the first `failures` sends (a robot down through all its retries); a send
+    takes a real round trip: two senders would overlap."""
 
     def __init__(self, failures: int = 0) -> None:
-        self.failures = failures
-        self.sent: list[str] = []
-
-    async def send(self, thread: Thread, text: str, key: str) -> bool:
-        if self.failures:
-            self.failures -= 1
-            return False
-        await asyncio.sleep(0.05)  # a real round trip: two senders would overlap here
-        self.sent.append(text)
-        return True
+        super().__init__(failures, round_trip_s=0.05)
 
 
 class Stuck:
@@ -57,28 +48,13 @@ class Stuck:
         return True
 
 
-@pytest.fixture
-async def pool(stack: LocalStack) -> AsyncIterator[asyncpg.Pool]:
-    p = await asyncpg.create_pool(stack.pg_dsn, min_size=1, max_size=4)
-    assert p is not None
-    try:
-        await p.execute("TRUNCATE api_group_posts, api_group_threads")
-        yield p
-    finally:
-        await p.close()
+pool = group_posts.pool  # api_group_posts and api_group_threads emptied first
 
 
 @pytest.fixture(autouse=True)
 def quick(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loop_module, "LEASE_S", 1.0)
     monkeypatch.setattr(loop_module, "RETRY_BASE_S", 0.5)
-
-
-def loop_on(pool: asyncpg.Pool, sender: object) -> GroupReplies:
-    async def get() -> asyncpg.Pool:
-        return pool
-
-    return GroupReplies(sender, get)  # type: ignore[arg-type]
 
 
 async def unsent(pool: asyncpg.Pool) -> list[str]:
@@ -94,16 +70,6 @@ async def backoff_passes(pool: asyncpg.Pool, key: str) -> None:
         key,
     )
     assert moved == "UPDATE 1", moved
-
-
-async def drained(*loops: GroupReplies) -> None:
-    """Until the loops' group queues are empty (a generous guard against a hang: a stall of
-    PostgreSQL on a loaded machine is not one)."""
-    for _ in range(3000):
-        if not any(g._tasks for g in loops):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("group queues did not drain")
 
 
 async def test_a_failed_send_is_sent_by_the_sweeper(

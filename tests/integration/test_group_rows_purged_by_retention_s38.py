@@ -5,27 +5,17 @@ removed, their rows were kept for good."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import pytest
 
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
 from dispatcher.testing.stack import LocalStack
 from tests.security.cli import run_json
+from tests.support import group_posts
 
-
-@pytest.fixture
-async def pool(stack: LocalStack) -> AsyncIterator[asyncpg.Pool]:
-    p = await asyncpg.create_pool(stack.pg_dsn, min_size=1, max_size=2)
-    assert p is not None
-    try:
-        await p.execute("TRUNCATE api_group_posts, api_group_threads")  # the module's stack
-        yield p
-    finally:
-        await p.close()
+pool = group_posts.pool  # api_group_posts and api_group_threads emptied first
 
 
 async def test_the_retention_purge_deletes_old_group_threads_and_posts(

@@ -24,6 +24,8 @@ from schemas.events import (
 )
 from schemas.staff_actions import ClaimRequest, RequestClaimed
 from schemas.vocab import Category, Party, Skill, Urgency
+from tests.support.group_posts import FlakyRobot as Sender
+from tests.support.group_posts import thread_row
 from tests.unit.conftest import World
 
 DUTY = [Hotline(label="社区值班", number="0571-8888 0000")]
@@ -156,16 +158,7 @@ class Pool:
 
     async def fetch(self, query: str, *args: Any) -> list[dict[str, Any]]:
         assert "api_group_threads" in query
-        return [
-            {
-                "request_id": "req-1",
-                "bot_id": "bot",
-                "group_id": "g1",
-                "session_webhook": None,
-                "session_expires": None,
-                "reply_to": None,
-            }
-        ]
+        return [thread_row("req-1")]
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         if "FROM requests" in query:
@@ -176,15 +169,6 @@ class Pool:
 
     async def execute(self, query: str, *args: Any) -> None:
         return None
-
-
-class Sender:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    async def send(self, thread: Thread, text: str, key: str) -> bool:
-        self.sent.append(text)
-        return True
 
 
 async def _heard(

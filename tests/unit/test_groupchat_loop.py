@@ -10,11 +10,11 @@ from typing import Any
 from dispatcher.groupchat import loop as loop_module
 from dispatcher.groupchat.loop import GroupReplies
 from dispatcher.record.edge.group_threads import Thread
-from dispatcher.sealing import KeyRing, seal_profile
-from schemas.events import Event, HelperAssigned, OfferSent, RequestCancelled
-from schemas.helpers import HelperProfile
-from schemas.places import PlacePath
+from dispatcher.sealing import KeyRing
+from schemas.events import Event, OfferSent, RequestCancelled
 from schemas.vocab import Category, Party, Ring, Urgency
+from tests.support.group_posts import FlakyRobot as Sender
+from tests.support.group_posts import named_assignment, thread_row
 
 THREAD = Thread("r1", "bot", "g1")
 
@@ -28,16 +28,7 @@ class Tables:
 
     async def fetch(self, query: str, *args: Any) -> list[dict[str, Any]]:
         assert "api_group_threads" in query
-        return [
-            {
-                "request_id": "r1",
-                "bot_id": "bot",
-                "group_id": "g1",
-                "session_webhook": None,
-                "session_expires": None,
-                "reply_to": None,
-            }
-        ]
+        return [thread_row("r1")]
 
     async def fetchval(self, query: str, key: Any, *args: Any) -> bool | int | None:
         if query.startswith("WITH d AS (DELETE"):  # the purge: nothing old here
@@ -54,15 +45,6 @@ class Tables:
     async def execute(self, query: str, *args: Any) -> None:
         if "SET sent_at" in query:
             self.posts[args[0]]["sent"] = True
-
-
-class Sender:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    async def send(self, thread: Thread, text: str, key: str) -> bool:
-        self.sent.append(text)
-        return True
 
 
 def offer(i: int, command: str, step: int = 1) -> Event:
@@ -156,28 +138,7 @@ async def test_an_opted_in_helper_is_named_from_their_sealed_name_box() -> None:
     only when they opted in; the loop opens it with the contact key, and a loop without
     the key (or a box that does not open) says "一位邻居"."""
     keys = KeyRing("contact-key-" + "c" * 32, [], "helper-id-key-" + "i" * 32)
-    profile = seal_profile(
-        keys,
-        HelperProfile(
-            helper_id="h1", name="林阿姨", place=PlacePath(community_id="c"), name_in_group=True
-        ),
-    )
-    assigned = Event(
-        event_id="as-1",
-        community_id="c",
-        request_id="r1",
-        occurred_at=datetime.now(UTC),
-        caused_by="cmd-d",
-        body=HelperAssigned(
-            offer_id="o1",
-            helper_id="h1",
-            slot=0,
-            skills=(),
-            remote=False,
-            place=PlacePath(community_id="c"),
-            sealed_group_name=profile.sealed_name,
-        ),
-    )
+    assigned = named_assignment(keys, "林阿姨", request_id="r1", event_id="as-1", caused_by="cmd-d")
     assert "林阿姨" not in assigned.model_dump_json()
     g, sender, _ = replies(keys)
     await g.handle([assigned])
