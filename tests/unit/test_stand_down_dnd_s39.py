@@ -42,7 +42,9 @@ def _two_asked(urgency: Urgency) -> World:
     return w
 
 
-def _pushed(w: World, since: int, p: DeliveryPlanner | None = None) -> list[tuple[str, PushKind]]:
+def _pushed(
+    w: World, since: int, p: DeliveryPlanner | None = None
+) -> list[tuple[str | None, PushKind]]:
     """Who the stand-downs and cancellations among the events since `since` reach."""
     p = p or planner(w, registry(*ROBOTS))
     return sorted(
