@@ -1,5 +1,6 @@
 """Staff actions on a request from the dashboard or the API: claim, refer (120/110/119,
-property or a named department), resolve, cancel, call a team.
+property or a named department), resolve, cancel, call a team, release a helper who is not
+coming (a no-show).
 
 Each is one command on the `commands` topic (the one write path) and one `staff_actions`
 row naming the account (never its token). An account acts only in its communities (403
@@ -35,7 +36,14 @@ from dispatcher.api.staff_pages import COOKIE, require_staff_ops
 from dispatcher.record.edge import staff_actions as audit_rows
 from dispatcher.redact import masked
 from dispatcher.sealing import keyring, seal_closing
-from schemas.commands import CancelRequest, CommandBody, ReferRequest, ResolveRequest, new_command
+from schemas.commands import (
+    CancelRequest,
+    CommandBody,
+    ReferRequest,
+    ResolveRequest,
+    WithdrawHelper,
+    new_command,
+)
 from schemas.staff_actions import CallTeam, ClaimRequest, ClaimVia
 from schemas.vocab import Party, ReferralTarget
 
@@ -43,6 +51,7 @@ CSRF_HEADER = "x-csrf-token"
 
 router = APIRouter(prefix="/ops/v1", tags=["ops"])
 RequestId = Annotated[str, Path(min_length=1, max_length=64)]
+HelperId = Annotated[str, Path(min_length=1, max_length=128)]
 
 
 class Acting(BaseModel):
@@ -145,18 +154,26 @@ async def staff_session(request: Request) -> SessionOut:
     )
 
 
+async def in_scope(deps: ApiDeps, account: StaffAccount, request_id: str) -> str:
+    """The request's community, when this account may act in it (404 unknown, 403 not)."""
+    community = await community_of_request(deps, request_id)
+    if not account.may_act_in(community):
+        raise fail(403, "wrong_community", "this staff account is not for that community")
+    return community
+
+
 async def act(
     request: Request,
     acting: Acting,
     request_id: str,
-    action: Literal["claim", "refer", "resolve", "cancel", "call_team"],
+    action: Literal["claim", "refer", "resolve", "cancel", "call_team", "no_show"],
     body: CommandBody,
     detail: str = "",
+    community: str | None = None,
 ) -> CommandAccepted:
     deps: ApiDeps = request.app.state.deps
-    community = await community_of_request(deps, request_id)
-    if not acting.account.may_act_in(community):
-        raise fail(403, "wrong_community", "this staff account is not for that community")
+    if community is None:
+        community = await in_scope(deps, acting.account, request_id)
     if isinstance(body, CancelRequest | ResolveRequest | ReferRequest):
         body = seal_closing(keyring(deps.settings), body)  # what staff typed: sealed
     command = new_command(body, community_id=community, issued_at=deps.clock())
@@ -219,3 +236,98 @@ async def call_team(
     """Offer the request to a team's leader, who accepts for n members (once per team)."""
     command = CallTeam(request_id=request_id, team_id=body.team_id, by=acting.account.name)
     return await act(request, acting, request_id, "call_team", command, body.team_id)
+
+
+class AssignedHelperOut(BaseModel):
+    helper_id: str
+    assigned_at: str
+    on_way: bool  # pressed 我在路上 (a remote helper: calling)
+    remote: bool
+
+
+class AssignedHelpersOut(BaseModel):
+    request_id: str
+    open: bool  # still live: a no-show reopens its slot and the ladder asks again
+    helpers: list[AssignedHelperOut]
+
+
+# The read model's live assignments of a request: held (not released) and not done. It
+# lags the worker by a moment: one who just accepted may be missing for a second.
+_HELD = (
+    "SELECT a.helper_id, a.assigned_at, a.on_way_at IS NOT NULL AS on_way, a.remote "
+    "FROM assignments a WHERE a.request_id = $1 AND a.released_at IS NULL "
+    "AND a.done_at IS NULL ORDER BY a.assigned_at, a.helper_id"
+)
+
+
+@router.get("/requests/{request_id}/helpers", response_model=AssignedHelpersOut)
+async def assigned_helpers(
+    request: Request,
+    request_id: RequestId,
+    account: Annotated[StaffAccount, Depends(require_staff_ops)],
+) -> AssignedHelpersOut:
+    """Who holds the request now (the dashboard's 未到场 buttons): helper ids only, never a
+    name or phone (the screen may hang on a community office's wall)."""
+    deps: ApiDeps = request.app.state.deps
+    await in_scope(deps, account, request_id)
+    pool = await deps.pool()
+    closed = await pool.fetchval(
+        "SELECT closed_at IS NOT NULL FROM requests WHERE request_id = $1", request_id
+    )
+    rows = await pool.fetch(_HELD, request_id)
+    return AssignedHelpersOut(
+        request_id=request_id,
+        open=closed is False,
+        helpers=[
+            AssignedHelperOut(
+                helper_id=r["helper_id"],
+                assigned_at=r["assigned_at"].isoformat(),
+                on_way=r["on_way"],
+                remote=bool(r["remote"]),
+            )
+            for r in rows
+        ],
+    )
+
+
+async def _still_held(deps: ApiDeps, request_id: str, helper_id: str) -> None:
+    """409 unless the read model has `helper_id` holding the request, not done, and the
+    request live (or referred to 120/110/119 with its helpers kept: the core takes a
+    release there too). A second press, once the first is recorded, is a 409 here; one
+    pressed twice at once sends two commands and the core applies the first only."""
+    pool = await deps.pool()
+    row = await pool.fetchrow(
+        "SELECT a.released_why, a.done_at IS NOT NULL AS done, r.closed_at IS NOT NULL AS "
+        "closed, r.status FROM assignments a JOIN requests r USING (request_id) "
+        "WHERE a.request_id = $1 AND a.helper_id = $2",
+        request_id,
+        helper_id,
+    )
+    if row is None:
+        raise fail(409, "not_assigned", "this helper does not hold this request")
+    if row["released_why"] is not None:
+        why = row["released_why"]
+        raise fail(409, "already_released", f"this helper no longer holds it ({why})")
+    if row["done"]:
+        raise fail(409, "already_done", "this helper already marked it done")
+    if row["closed"] and row["status"] != "referred":
+        raise fail(409, "request_closed", "the request has ended: nobody would be asked again")
+
+
+@router.post(
+    "/requests/{request_id}/helpers/{helper_id}/no-show",
+    status_code=202,
+    response_model=CommandAccepted,
+)
+async def no_show(
+    request: Request, request_id: RequestId, helper_id: HelperId, acting: ActingStaff
+) -> CommandAccepted:
+    """Release a helper who accepted and is not coming: the assignment ends as a no-show
+    (counted in their `no_show_total`), the slot reopens and the ladder asks again."""
+    deps: ApiDeps = request.app.state.deps
+    community = await in_scope(deps, acting.account, request_id)
+    await _still_held(deps, request_id, helper_id)
+    command = WithdrawHelper(request_id=request_id, helper_id=helper_id, no_show=True)
+    # The audit row names the helper by id (keyed, never reversible to a phone:
+    # helper_ids.py), as the assignment and its events do.
+    return await act(request, acting, request_id, "no_show", command, helper_id, community)

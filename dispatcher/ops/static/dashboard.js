@@ -17,6 +17,8 @@ const I18N = {
     claimed_by: "负责人", selected: "已选", claim: "接手", resolve: "已解决", cancel: "取消",
     refer: "转介", property: "物业", department: "部门", department_name: "部门名称",
     "call-team": "叫团队", team_name: "团队名称",
+    "no-show": "未到场，重新派单", helper_held: "已接单", helper_on_way: "已出发",
+    helper_calling: "电话指导中",
     sent: "已提交", failed: "未成功", health: "数据流健康", h_rates: "命令 / 事件 每秒",
     h_lag: "消费积压（按分区；* 尚无提交）", h_dead: "死信", h_push: "推送失败（按通道）",
     h_workers: "工作进程", no_data: "暂无数据",
@@ -32,6 +34,7 @@ const I18N = {
       offer_declined: "婉拒", offer_expired: "未回复", offer_failed: "通知失败",
       helper_assigned: "邻居接单", offer_stood_down: "已撤回邀请", offers_stood_down: "已撤回邀请", ring_escalated: "扩大范围",
       whistle_blown: "小区吹哨", referred_to_emergency: "建议转介", helper_withdrawn: "邻居退出",
+      helper_no_show: "邻居未到场，重新派单",
       request_resolved: "已解决", request_cancelled: "已取消", request_referred: "已转介",
       request_expired: "超时未响应", command_rejected: "操作未生效",
       request_claimed: "工作人员接手", whistle_reported_back: "吹哨报到",
@@ -49,6 +52,8 @@ const I18N = {
     open_shown: "Showing the {shown} most urgent of {total} open requests",
     events: "Live events", communities: "Communities today", whistles: "Whistles",
     expired: "Expired", "call-team": "Call team", team_name: "Team name",
+    "no-show": "Not coming: ask others", helper_held: "accepted", helper_on_way: "on the way",
+    helper_calling: "calling",
     staff_unreached: "duty officer not reached",
     signed_in_as: "Signed in as", sign_out: "Sign out", district_wide: "district-wide",
     footer: "This service never replaces 120 / 110 / 119. No phone numbers, addresses or message text are shown.",
@@ -63,7 +68,8 @@ const I18N = {
       offer_failed: "delivery failed", helper_assigned: "helper accepted",
       offer_stood_down: "offer withdrawn", offers_stood_down: "offers withdrawn", ring_escalated: "widened",
       whistle_blown: "whistle blown", referred_to_emergency: "referral advised",
-      helper_withdrawn: "helper withdrew", request_resolved: "resolved",
+      helper_withdrawn: "helper withdrew", helper_no_show: "helper did not show: asking others",
+      request_resolved: "resolved",
       request_cancelled: "cancelled", request_referred: "referred",
       request_expired: "expired", command_rejected: "rejected",
       request_claimed: "taken on by staff", whistle_reported_back: "reported back",
@@ -118,6 +124,7 @@ function applyLang() {
   renderEvents();
   renderOpenCount();
   renderWho();
+  renderHelpers();
 }
 
 function setLive(state) {
@@ -205,7 +212,8 @@ function renderEvents() {
         : ev.number ? ` ${ev.number}` : "";
       const r = requests.get(ev.request_id);
       const cat = ev.category || (r && r.category);
-      what.textContent = `${ev.community_id} · ${cat ? label("c", cat) + " · " : ""}${label("e", ev.type)}${extra}`;
+      const type = ev.type === "helper_withdrawn" && ev.no_show ? "helper_no_show" : ev.type;
+      what.textContent = `${ev.community_id} · ${cat ? label("c", cat) + " · " : ""}${label("e", type)}${extra}`;
       li.append(time, what);
       return li;
     }),
@@ -251,6 +259,7 @@ function onEvent(ev) {
   if (seenEvents.has(ev.event_id)) return;
   seenEvents.add(ev.event_id);
   applyEvent(ev);
+  if (ev.request_id === selected && HOLDERS_CHANGE.has(ev.type)) loadHelpers(selected);
   eventLog.unshift(ev);
   eventLog.length = Math.min(eventLog.length, MAX_EVENTS);
   renderRequests();
@@ -288,6 +297,7 @@ async function refresh() {
   // The count of all open requests, not the list's length: the list is capped.
   openCount = { shown: data.open.length, total: Math.max(d.open ?? 0, data.open.length) };
   renderOpenCount();
+  helpersStale();
   $("#s-rate").textContent = fmtRate(d.answered_rate);
   $("#s-p50").textContent = fmtSeconds(d.ttfa_p50);
   $("#s-p90").textContent = fmtSeconds(d.ttfa_p90);
@@ -338,9 +348,63 @@ function select(requestId) {
   $("#actions").hidden = !requestId;
   $("#act-request").textContent = requestId || "";
   renderRequests();
+  assigned = null;
+  renderHelpers();
+  if (requestId) loadHelpers(requestId);
 }
 
-async function act(action) {
+// --- who holds the selected request: a "not coming" button for each -----------------------
+// Helper ids only (the screen may hang on a wall): staff look the person up in the roster.
+const HOLDERS_CHANGE = new Set(["helper_assigned", "helper_withdrawn", "helper_set_off",
+  "assignment_completed", "request_resolved", "request_cancelled", "request_referred",
+  "request_expired"]);
+let assigned = null; // {request_id, open, helpers: [{helper_id, on_way, remote}]}
+
+async function loadHelpers(requestId) {
+  let data = null;
+  try {
+    const resp = await fetch(`/ops/v1/requests/${encodeURIComponent(requestId)}/helpers`,
+      { credentials: "same-origin", cache: "no-store" });
+    if (resp.ok) data = await resp.json();
+  } catch (_) { /* the next change or selection asks again */ }
+  if (requestId !== selected) return; // another row was picked meanwhile
+  const r = requests.get(requestId);
+  assigned = data && { ...data, rowCount: r ? r.helpers_assigned : null };
+  renderHelpers();
+}
+
+// The list reads PostgreSQL, which the stream can beat: the row may say someone holds the
+// request before the list has them. Each snapshot asks again while they disagree.
+function helpersStale() {
+  const r = selected && requests.get(selected);
+  if (!r || r.status !== "open") return;
+  const seen = assigned && assigned.request_id === selected ? assigned : null;
+  if (!seen || seen.rowCount !== r.helpers_assigned || (!seen.helpers.length && r.helpers_assigned > 0)) {
+    loadHelpers(selected);
+  }
+}
+
+function renderHelpers() {
+  const ul = $("#act-helpers");
+  const live = assigned && assigned.request_id === selected && assigned.open;
+  ul.replaceChildren(...(live ? assigned.helpers : []).map((h) => {
+    const li = document.createElement("li");
+    li.dataset.helperId = h.helper_id;
+    const id = document.createElement("code");
+    id.textContent = h.helper_id;
+    const state = document.createElement("span");
+    state.textContent = t(h.on_way ? (h.remote ? "helper_calling" : "helper_on_way") : "helper_held");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.action = "no-show";
+    b.textContent = t("no-show");
+    b.addEventListener("click", () => act("no-show", h.helper_id));
+    li.append(id, state, b);
+    return li;
+  }));
+}
+
+async function act(action, helperId) {
   if (!selected) return;
   if (!csrf) await loadSession();
   const bodies = {
@@ -351,9 +415,11 @@ async function act(action) {
   const out = $("#act-result");
   out.dataset.action = action;
   out.dataset.result = "pending";
+  // A helper's action names the helper in its path (…/helpers/{id}/no-show).
+  const path = helperId ? `helpers/${encodeURIComponent(helperId)}/${action}` : action;
   let resp;
   try {
-    resp = await fetch(`/ops/v1/requests/${encodeURIComponent(selected)}/${action}`, {
+    resp = await fetch(`/ops/v1/requests/${encodeURIComponent(selected)}/${path}`, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf || "" },
@@ -366,6 +432,11 @@ async function act(action) {
   out.dataset.result = ok ? "sent" : "error";
   out.textContent = `${t(action)}: ${ok ? t("sent") : t("failed") + (resp ? ` (${resp.status})` : "")}`;
   if (resp && resp.status === 403) csrf = null; // a new session: fetch its token again
+  if (helperId) out.dataset.helperId = helperId;
+  else delete out.dataset.helperId;
+  // Its event redraws the list when the stream is up; this catches a stream that is not.
+  const requestId = selected;
+  if (ok && helperId) setTimeout(() => { if (selected === requestId) loadHelpers(requestId); }, 1500);
 }
 
 // --- stream health: plain SVG charts, no library -------------------------------------------
