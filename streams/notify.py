@@ -545,6 +545,9 @@ class NotifyAgent:
             ),
             whistle_recipients=config.view.whistle_recipients if config else lambda c: (),
             hotlines=config.view.hotlines if config else lambda c: (),
+            now=rt.clock.now,
+            # Stand-downs skip helpers inside their do-not-disturb on the community's clock.
+            community=lambda cid: rt.state.core.communities.get(cid),
         )
         agent = cls(
             Notifier(

@@ -149,7 +149,6 @@ STATUS_LINK_GRACE = timedelta(days=1)
 # An offer pushed after its own time to answer (its request decided late, a push held back):
 # its links still work (the core takes a late answer while a slot is free), so it asks
 # plainly instead of "请在N分钟内回复" counted from a time long past.
-REPLY_ASAP = "请尽快回复。"
 
 
 def _to_recipient(event: Event, who: Recipient, message: PushMessage) -> Delivery:
@@ -423,7 +422,7 @@ class DeliveryPlanner:
             platform_user_id=self._platform_user_id(helper),
         )
         left_s = (body.expires_at - pushed_at).total_seconds()
-        minutes = max(1, int(left_s // 60)) if left_s > 0 else None
+        minutes = max(1, int(left_s // 60)) if left_s > 0 else 0  # 0: 请尽快回复
         # The event id comes off the wire: the Delivery is built unvalidated only when it
         # passes the check validation makes (else validated, and rejected as ever).
         safe_id = SAFE_DELIVERY_ID.fullmatch(delivery_id)
@@ -448,8 +447,6 @@ class DeliveryPlanner:
                 decline_url=links["decline"],
                 answer_url=answer,
             )
-            if minutes is None:
-                message = PushMessage(title=message.title, text=f"{message.text}\n{REPLY_ASAP}")
             data = {
                 "request_id": request_id,
                 "offer_id": body.offer_id,

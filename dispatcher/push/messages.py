@@ -59,6 +59,10 @@ def checked_link(url: str) -> str:
     return url
 
 
+# An offer pushed after its own time (decided late): the link still works until the end.
+REPLY_ASAP = "请尽快回复。"
+
+
 def _headline(
     urgency: Urgency, category: Category, compound: str | None, building: str | None
 ) -> str:
@@ -160,7 +164,14 @@ def _offer_frame(
         head.append(need + f"。您是{name}的负责人（共{size}人），能带队员来吗？接单时填写来几位。")
     else:
         head.append(need + "，您能来吗？")
-    tail = [f"请在{reply_within_minutes}分钟内回复。"] if reply_within_minutes else []
+    # 0: the offer's own time has passed (a push decided late), the link still works.
+    tail = (
+        [f"请在{reply_within_minutes}分钟内回复。"]
+        if reply_within_minutes
+        else [REPLY_ASAP]
+        if reply_within_minutes == 0
+        else []
+    )
     tail += _safety_line(urgency, category)
     title = f"{URGENCY_ZH[urgency]}：{entry(category).zh}，邻居需要帮忙"
     return title, tuple(head), tuple(tail)
