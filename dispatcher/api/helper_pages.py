@@ -3,8 +3,11 @@ own quiet hours (SetDoNotDisturb), and the help they offer and how to reach them
 (SetHelperOffer). The welcome message brings this link (dispatcher/push/helper_texts.py).
 
 GET shows the choices; each button POSTs to `/l/h/{token}/{status}`. The link is reusable
-(it sets a state, so repeating it changes nothing). SetHelperStatus replaces away, busy
-and the do-not-disturb override together: each button names the whole state.
+(it sets a state, so repeating it changes nothing), on the one browser it is bound to: the
+first that opens it or presses a button (dispatcher/api/offer_binding.py `check_personal`);
+forwarded to another phone it is refused there, and that phone is not made the helper's.
+SetHelperStatus replaces away, busy and the do-not-disturb override together: each button
+names the whole state.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from fastapi.responses import HTMLResponse
 from dispatcher.api.auth import behind_tls
 from dispatcher.api.command_queue import send_command
 from dispatcher.api.deps import ApiDeps
+from dispatcher.api.offer_binding import Binding, check_personal, remember_personal
 from dispatcher.api.pages import button_form, link_error, page
 from dispatcher.links import (
     ANSWER_PATH,
@@ -123,10 +127,15 @@ async def _verify(request: Request, token: str) -> LinkClaims | HTMLResponse:
 
 @router.get("/{token}", response_class=HTMLResponse, responses=HTML)
 async def helper_page(request: Request, token: str = Token) -> HTMLResponse:
-    """The choices; opening the link changes nothing."""
+    """The choices; opening the link changes nothing but binds this browser if it is the
+    first to open it (a link preview is shown the page, unbound)."""
     checked = await _verify(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
+    deps: ApiDeps = request.app.state.deps
+    binding = await check_personal(request, deps, checked, "open")
+    if binding.refusal is not None:
+        return binding.refusal
     base = request.url.path.rstrip("/")
     buttons = "".join(
         button_form(f"{base}/{s.value}", label, second=s is not HelperStatus.BACK)
@@ -142,23 +151,32 @@ async def helper_page(request: Request, token: str = Token) -> HTMLResponse:
     )
     offer = (
         f'<form method="post" action="{e(base)}/offer">'
-        + offer_choices(request.app.state.deps.settings)
+        + offer_choices(deps.settings)
         + '<button type="submit" class="second">保存我能提供的帮助</button></form>'
+    )
+    bound = (
+        f'<p class="note">这部手机已绑定：群里的求助可在 <a href="{ANSWER_PATH}">我的邀请</a>'
+        " 中回复。此链接仅限本人在这部手机上使用，请勿转发。</p>"
     )
     answer = page(
         "我的接单状态",
-        "<p>请选择：</p>"
-        + buttons
-        + quiet
-        + offer
-        + f'<p class="note">这部手机已绑定：群里的求助可在 <a href="{ANSWER_PATH}">我的邀请</a>'
-        " 中回复。</p>",
+        "<p>请选择：</p>" + buttons + quiet + offer + ("" if binding.preview else bound),
     )
-    # Bind this phone: group messages carry no per-helper link, the binding says who answers.
-    deps: ApiDeps = request.app.state.deps
+    return _bound(request, deps, checked, binding, answer)
+
+
+def _bound(
+    request: Request, deps: ApiDeps, claims: LinkClaims, binding: Binding, answer: HTMLResponse
+) -> HTMLResponse:
+    """`answer` from the bound browser: it keeps (or gets) the link's binding cookie and
+    the cookie that says this phone is the helper (group messages carry no per-helper link,
+    it says who answers on `/l/me`). A preview gets neither."""
+    if binding.preview:
+        return answer
+    remember_personal(request, binding, claims, answer)
     answer.set_cookie(
         DEVICE_COOKIE,
-        device_binding(deps.settings, checked.helper_id, checked.community_id, deps.clock()),
+        device_binding(deps.settings, claims.helper_id, claims.community_id, deps.clock()),
         max_age=int(DEVICE_LIFETIME.total_seconds()),
         path="/l/",
         httponly=True,
@@ -173,13 +191,18 @@ def _clock_time(text: str) -> time | None:
     return time(int(hh_mm[1]), int(hh_mm[2])) if hh_mm else None
 
 
-async def _helper_or_page(request: Request, token: str) -> LinkClaims | HTMLResponse:
-    """Verify the personal link and apply the per-helper rate limit."""
+async def _helper_or_page(
+    request: Request, token: str
+) -> tuple[LinkClaims, Binding] | HTMLResponse:
+    """Verify the personal link, apply the per-helper rate limit, and let only the bound
+    browser press (the first to press binds, if none opened it)."""
     checked = await _verify(request, token)
-    if not isinstance(checked, HTMLResponse):
-        deps: ApiDeps = request.app.state.deps
-        deps.limiter.check(("helper-status", checked.helper_id), 10, 5, "helper")
-    return checked
+    if isinstance(checked, HTMLResponse):
+        return checked
+    deps: ApiDeps = request.app.state.deps
+    deps.limiter.check(("helper-status", checked.helper_id), 10, 5, "helper")
+    binding = await check_personal(request, deps, checked, "act")
+    return binding.refusal if binding.refusal is not None else (checked, binding)
 
 
 async def _quiet_hours(request: Request, claims: LinkClaims, window: TimeWindow | None) -> None:
@@ -193,17 +216,20 @@ async def set_quiet_hours(request: Request, token: str = Token) -> HTMLResponse:
     checked = await _helper_or_page(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
+    claims, binding = checked
     form = await request.form()
     start, end = _clock_time(str(form.get("start", ""))), _clock_time(str(form.get("end", "")))
     if start is None or end is None:
-        return page(
+        answer = page(
             "时间格式不对",
             "<p>请用 时:分 填写，例如 22:00 和 07:00。</p>",
             tone="warn",
             status_code=422,
         )
-    await _quiet_hours(request, checked, TimeWindow(start=start, end=end))
-    return page("已更新", f"<p>免打扰时段：每天 {start:%H:%M} 至 {end:%H:%M}。</p>")
+    else:
+        await _quiet_hours(request, claims, TimeWindow(start=start, end=end))
+        answer = page("已更新", f"<p>免打扰时段：每天 {start:%H:%M} 至 {end:%H:%M}。</p>")
+    return _bound(request, request.app.state.deps, claims, binding, answer)
 
 
 @router.post("/{token}/quiet-hours/clear", response_class=HTMLResponse, responses=HTML)
@@ -211,8 +237,10 @@ async def clear_quiet_hours(request: Request, token: str = Token) -> HTMLRespons
     checked = await _helper_or_page(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
-    await _quiet_hours(request, checked, None)
-    return page("已更新", "<p>已取消免打扰时段：有人求助时随时通知您。</p>")
+    claims, binding = checked
+    await _quiet_hours(request, claims, None)
+    answer = page("已更新", "<p>已取消免打扰时段：有人求助时随时通知您。</p>")
+    return _bound(request, request.app.state.deps, claims, binding, answer)
 
 
 @router.post("/{token}/offer", response_class=HTMLResponse, responses=HTML)
@@ -221,32 +249,35 @@ async def set_offer(request: Request, token: str = Token) -> HTMLResponse:
     checked = await _helper_or_page(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
+    claims, binding = checked
     deps: ApiDeps = request.app.state.deps
     chosen = chosen_offer(deps.settings, await request.form())
     if isinstance(chosen, str) or not chosen[0]:
         why = chosen if isinstance(chosen, str) else "请至少选择一项您能提供的帮助。"
-        return page("请检查", f"<p>{e(why)}</p>", tone="warn", status_code=422)
-    skills, channel = chosen
-    body = SetHelperOffer(
-        helper_id=checked.helper_id, skills=skills, channels=(channel,) if channel else ()
-    )
-    await send_command(deps, body, checked.community_id)
-    labels = "、".join(SKILL_ZH[s] for s in skills)
-    return page("已更新", f"<p>您能提供的帮助：{e(labels)}。</p>")
+        answer = page("请检查", f"<p>{e(why)}</p>", tone="warn", status_code=422)
+    else:
+        skills, channel = chosen
+        body = SetHelperOffer(
+            helper_id=claims.helper_id, skills=skills, channels=(channel,) if channel else ()
+        )
+        await send_command(deps, body, claims.community_id)
+        labels = "、".join(SKILL_ZH[s] for s in skills)
+        answer = page("已更新", f"<p>您能提供的帮助：{e(labels)}。</p>")
+    return _bound(request, deps, claims, binding, answer)
 
 
 @router.post("/{token}/{status}", response_class=HTMLResponse, responses=HTML)
 async def set_status(request: Request, status: HelperStatus, token: str = Token) -> HTMLResponse:
-    checked = await _verify(request, token)
+    checked = await _helper_or_page(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
+    claims, binding = checked
     deps: ApiDeps = request.app.state.deps
-    deps.limiter.check(("helper-status", checked.helper_id), 10, 5, "helper")
     body = SetHelperStatus(
-        helper_id=checked.helper_id,
+        helper_id=claims.helper_id,
         away=status is HelperStatus.AWAY,
         busy=status is HelperStatus.BUSY,
         dnd_override_until=deps.clock() + ON_CALL if status is HelperStatus.ON_CALL else None,
     )
-    await send_command(deps, body, checked.community_id)
-    return page("已更新", f"<p>{_LABELS[status][1]}</p>")
+    await send_command(deps, body, claims.community_id)
+    return _bound(request, deps, claims, binding, page("已更新", f"<p>{_LABELS[status][1]}</p>"))

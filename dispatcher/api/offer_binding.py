@@ -16,6 +16,15 @@ row (past 10 at once, 20 a minute per offer: 429, nothing written).
 
 Helpers with a platform login keep using it (platform_login/gate.py): their links are not
 bound. (The routes answer no HEAD, so a scanner's HEAD binds nothing.)
+
+A helper's personal link (`/l/h/…`, in their welcome) is bound the same way (session 39):
+it gives the phone that opens it the cookie that says "this phone is the helper" (answer
+their group offers on `/l/me`, pass their bound offer links) and its buttons set them away,
+so forwarded it handed the helper over. The first browser that opens it (as a navigation)
+or presses one of its buttons is bound (`check_personal`, table `helper_link_bindings`,
+one row per helper, kept as long as the link); any other gets the same refusal (409
+opening, 403 pressing) and no cookie. A newer link of the helper (a welcome sent again)
+binds anew and the older one stops; staff free a binding when a helper changes phone.
 """
 
 from __future__ import annotations
@@ -33,9 +42,9 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.pages import page
 from dispatcher.api.platform_login.gate import REASON_HEADER
 from dispatcher.api.view_cookie import may_see_contact
-from dispatcher.links import DEVICE_COOKIE, OFFER_PATH, LinkClaims, bound_helper
+from dispatcher.links import DEVICE_COOKIE, HELPER_PATH, OFFER_PATH, LinkClaims, bound_helper
 from dispatcher.ops.api_metrics import OFFER_LINK_OTHER_DEVICE
-from dispatcher.record.edge import offer_bindings
+from dispatcher.record.edge import helper_link_bindings, offer_bindings
 
 log = logging.getLogger(__name__)
 Step = Literal["open", "act"]
@@ -47,14 +56,28 @@ OTHER_DEVICE = (
 )
 
 
+PERSONAL_OTHER_DEVICE = (
+    "<p>这条个人链接已在另一部手机上打开，只能在那部手机上使用。</p>"
+    "<p>如果您换了手机，请联系社区工作人员（居委会）重新绑定；"
+    "如果这条链接是别人转发给您的，请不要使用。</p>"
+    '<p class="note">This personal link was opened on another device - ask the community'
+    " office.</p>"
+)
+SUPERSEDED = (
+    "<p>这条个人链接已被社区发给您的新链接取代，请打开最新的那条。</p>"
+    "<p>如有疑问，请联系社区工作人员（居委会）。</p>"
+)
+
+
 @dataclass(frozen=True)
 class Binding:
     """The check's answer: go on (`refusal` None), setting `new_cookie` on the answer if
-    this browser was just bound."""
+    this browser was just bound. `preview`: a link preview was shown the page, unbound."""
 
     refusal: HTMLResponse | None = None
     new_cookie: str | None = None
     lifetime_s: int = 0
+    preview: bool = False
 
 
 def _helpers_own(request: Request, deps: ApiDeps, claims: LinkClaims) -> bool:
@@ -109,10 +132,10 @@ async def check(request: Request, deps: ApiDeps, claims: LinkClaims, step: Step)
     return Binding(refusal=refused(step))
 
 
-def refused(step: Step) -> HTMLResponse:
+def refused(step: Step, body_html: str = OTHER_DEVICE) -> HTMLResponse:
     answer = page(
         "链接已在另一部手机上打开",
-        OTHER_DEVICE,
+        body_html,
         tone="bad",
         status_code=409 if step == "open" else 403,
     )
@@ -122,14 +145,67 @@ def refused(step: Step) -> HTMLResponse:
 
 def remember(request: Request, binding: Binding, offer_id: str, answer: Response) -> None:
     """Set the new binding's cookie on whatever the page answered."""
+    # Only the offer links (and their buttons) need it.
+    _set_cookie(request, binding, ob.cookie_name(offer_id), OFFER_PATH, answer)
+
+
+def _set_cookie(request: Request, binding: Binding, name: str, path: str, answer: Response) -> None:
     if binding.new_cookie is None:
         return
     answer.set_cookie(
-        ob.cookie_name(offer_id),
+        name,
         binding.new_cookie,
         max_age=binding.lifetime_s,
-        path=OFFER_PATH,  # only the offer links (and their buttons) need it
+        path=path,
         httponly=True,
         samesite="lax",
         secure=behind_tls(request),
     )
+
+
+def personal_cookie_name(claims: LinkClaims) -> str:
+    """One cookie per helper (two helpers of one family may share a phone); no id in it."""
+    return ob.cookie_name(f"personal:{claims.community_id}:{claims.helper_id}")
+
+
+def _personal_key(claims: LinkClaims) -> str:
+    """What the stored hash binds besides the helper: this link (its expiry names it)."""
+    return f"personal:{claims.community_id}:{claims.expires}"
+
+
+async def check_personal(
+    request: Request, deps: ApiDeps, claims: LinkClaims, step: Step
+) -> Binding:
+    """Bind this browser to the helper's personal link if nobody (or only an older link of
+    theirs) was bound yet; else let through only the bound browser."""
+    pool = await deps.pool()
+    community, helper, key = claims.community_id, claims.helper_id, _personal_key(claims)
+    stored = await helper_link_bindings.held(pool, community, helper)
+    if stored is None or stored.link_expires < claims.expires:
+        if step == "open" and not navigates(request):
+            return Binding(preview=True)  # a preview: shown, not bound, no cookie
+        cookie = ob.new_cookie()
+        wanted = ob.binding_hash(deps.settings, key, helper, cookie)
+        stored = await helper_link_bindings.bind(pool, community, helper, claims.expires, wanted)
+        if stored.device_hash == wanted:
+            lifetime = claims.expires_at - deps.clock()  # as long as the link
+            return Binding(new_cookie=cookie, lifetime_s=int(lifetime.total_seconds()))
+    if stored.link_expires > claims.expires:
+        answer = page("链接已更新", SUPERSEDED, tone="warn", status_code=410)
+        answer.headers[REASON_HEADER] = "superseded"
+        return Binding(refusal=answer)
+    presented = request.cookies.get(personal_cookie_name(claims))
+    if ob.matches(deps.settings, stored.device_hash, key, helper, presented):
+        return Binding()
+    deps.limiter.check(("other-device", f"personal:{community}:{helper}"), 20, 10, "link")
+    await helper_link_bindings.count_refused(pool, community, helper)
+    log.warning("personal link %s on another device than the bound one, refused", step)
+    return Binding(refusal=refused(step, PERSONAL_OTHER_DEVICE))
+
+
+def remember_personal(
+    request: Request, binding: Binding, claims: LinkClaims, answer: Response
+) -> None:
+    """Set the personal link's new binding cookie on whatever the page answered (only the
+    personal link's page and buttons need it)."""
+    _set_cookie(request, binding, personal_cookie_name(claims), HELPER_PATH, answer)

@@ -20,6 +20,7 @@ from dispatcher.record.read.dashboard import LOCAL_TZ
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from schemas.commands import SetHelperStatus
+from tests.security.test_offer_device_binding import NAVIGATION
 from tests.support import builders
 from tests.support.cli import run_cli
 from tests.support.kafka import CommandProducer
@@ -70,7 +71,7 @@ async def test_a_deactivated_helpers_link_is_refused(
             await eventually(recorded, what="both helpers recorded")
             gone, stays = _path(stack, GONE), _path(stack, STAYS)
             # On the roster: the page, and the phone bound.
-            opened = await client.get(gone)
+            opened = await client.get(gone, headers=NAVIGATION)  # a person, not a preview
             assert opened.status_code == 200 and DEVICE_COOKIE in opened.cookies
             assert (await client.post(f"{gone}/away")).status_code == 200
 

@@ -16,6 +16,7 @@ import pytest
 from dispatcher.links import helper_link
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
+from tests.security.test_offer_device_binding import NAVIGATION
 from tests.support import builders
 from tests.support.waiting import eventually
 
@@ -84,7 +85,9 @@ async def test_group_offers_carry_no_per_helper_link_and_need_a_bound_phone(
         for client, hid in ((phone_k1, "k1"), (phone_k2, "k2")):
             settings = stack.settings(push_endpoints=[])  # the env holds them as JSON text
             personal = helper_link(settings, helper_id=hid, community_id=COMMUNITY)
-            assert (await client.get(httpx.URL(personal).raw_path.decode())).status_code == 200
+            # Opened as a person opens it (a preview binds nothing since session 39).
+            path = httpx.URL(personal).raw_path.decode()
+            assert (await client.get(path, headers=NAVIGATION)).status_code == 200
         r = await phone_k2.post(f"/l/me/offers/{offer_k1}/accept")
         assert r.status_code == 404 and "13912345678" not in r.text
         # k1's bound phone lists the offer and accepts it as k1.

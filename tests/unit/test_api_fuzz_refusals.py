@@ -31,7 +31,7 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 class AuditPool:
     """Takes the staff audit rows (`staff_audit`) and answers the personal link's roster
-    check (the helper is active): the only statements these routes run."""
+    check (the helper is active) and its binding: the only statements these routes run."""
 
     async def execute(self, sql: str, *args: Any) -> str:
         assert sql.startswith("INSERT INTO staff_audit"), sql
@@ -40,6 +40,13 @@ class AuditPool:
     async def fetchval(self, sql: str, *args: Any) -> Any:
         assert sql.startswith("SELECT active FROM helpers"), sql
         return True
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        """The personal link's binding (s39): none held, so each press binds anew."""
+        if sql.startswith("SELECT link_expires"):
+            return None
+        assert sql.startswith("INSERT INTO helper_link_bindings"), sql
+        return {"link_expires": args[2], "device_hash": args[3]}
 
 
 class Api:
