@@ -259,7 +259,9 @@ def helper_link(
 ) -> str:
     """A helper's personal link to mark themselves away / back / busy / on call.
 
-    Reusable until it expires (a year by default); rotating `link_secret` revokes all.
+    Reusable until it expires (a year by default; then its page says to ask staff for a
+    new one), on the one browser it is bound to (dispatcher/api/offer_binding.py
+    `check_personal`); rotating `link_secret` revokes all.
     """
     if expires_at is None:
         expires_at = (now or utcnow()) + HELPER_LINK_LIFETIME

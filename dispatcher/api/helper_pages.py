@@ -33,6 +33,7 @@ from dispatcher.links import (
     HELPER_PATH,
     LinkClaims,
     LinkError,
+    LinkExpired,
     device_binding,
     verify_token,
 )
@@ -109,14 +110,28 @@ def off_the_roster_page() -> HTMLResponse:
     )
 
 
+def expired_page() -> HTMLResponse:
+    """The personal link a year after it was sent (not an offer's "无需再操作": nothing
+    was set, and the helper needs a new link to set anything)."""
+    return page(
+        "个人链接已过期",
+        "<p>个人链接已过期，请联系社区工作人员重新发送。</p>",
+        tone="warn",
+        status_code=410,
+    )
+
+
 async def _verify(request: Request, token: str) -> LinkClaims | HTMLResponse:
-    """The link's claims, or the page to answer. The link never expires, so the roster
-    decides: a helper staff deactivated (or one the ledger left out, e.g. under a new id) is
-    told so, and their phone is not bound. A helper the worker has not recorded yet
-    passes (the core refuses an unknown one)."""
+    """The link's claims, or the page to answer. The link expires a year after it was
+    sent (links.HELPER_LINK_LIFETIME: `expired_page`); until then the roster decides: a
+    helper staff deactivated (or one the ledger left out, e.g. under a new id) is told so,
+    and their phone is not bound. A helper the worker has not recorded yet passes (the core
+    refuses an unknown one)."""
     deps: ApiDeps = request.app.state.deps
     try:
         claims = verify_token(deps.settings, token, deps.clock())
+    except LinkExpired:
+        return expired_page()
     except LinkError as exc:
         return link_error(exc.reason)
     if claims.kind != "helper":
