@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ from dispatcher.links import action_links, helper_link
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support.link_answers import press
+from tests.support.started import with_helpers
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -25,18 +25,8 @@ COMMUNITY = "comm-l"
 
 
 @pytest.fixture(scope="module")
-async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
-    stack.start_worker()
-    await stack.start_api()
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=15) as client:
-        for hid in ("l1", "l2", "l3"):
-            r = await client.put(
-                f"/v1/admin/helpers/{hid}",
-                json=builders.helper(hid, COMMUNITY, ["driving"]),
-                headers=STAFF,
-            )
-            assert r.status_code == 202, r.text
-    yield stack
+async def api(stack: LocalStack) -> LocalStack:
+    return await with_helpers(stack, COMMUNITY, ("l1", "l2", "l3"))
 
 
 async def open_request(

@@ -9,7 +9,6 @@ category by its wire value ("网格员：hospital_transport")."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
@@ -19,7 +18,8 @@ import pytest
 from dispatcher.recipient_links import recipient_links
 from dispatcher.testing.stack import LocalStack
 from schemas.catalogue import label_zh
-from tests.support.staff import DISTRICT, bearer, recorded_request, status_of, write_staff_file
+from tests.support.staff import DISTRICT, bearer, recorded_request, status_of
+from tests.support.started import with_staff_file
 from tests.support.waiting import eventually
 
 A = "claim-truth"
@@ -31,11 +31,8 @@ REJECTED = (
 
 
 @pytest.fixture(scope="module")
-async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
-    stack.start_worker()
-    write_staff_file(stack, {})
-    await stack.start_api()
-    yield stack
+async def api(stack: LocalStack) -> LocalStack:
+    return await with_staff_file(stack)
 
 
 def claim_path(api: LocalStack, rid: str) -> str:

@@ -11,7 +11,6 @@ assigns. Through the real API, Kafka, worker and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -22,6 +21,7 @@ from dispatcher.links import action_links
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support.link_answers import press
+from tests.support.started import with_helpers
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -33,18 +33,8 @@ COVERED = "已有邻居接手"
 
 
 @pytest.fixture(scope="module")
-async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
-    stack.start_worker()
-    await stack.start_api()
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
-        for hid in ("sa", "sb"):
-            r = await client.put(
-                f"/v1/admin/helpers/{hid}",
-                json=builders.helper(hid, COMMUNITY, ["driving"]),
-                headers=STAFF,
-            )
-            assert r.status_code == 202, r.text
-    yield stack
+async def api(stack: LocalStack) -> LocalStack:
+    return await with_helpers(stack, COMMUNITY, ("sa", "sb"), timeout=30)
 
 
 def links(api: LocalStack, rid: str, offer_id: str, helper: str) -> dict[str, str]:

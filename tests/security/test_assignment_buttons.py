@@ -5,7 +5,6 @@ no command reaches the core."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -17,6 +16,7 @@ from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support.link_answers import confirming, press
 from tests.support.links import offer_path
+from tests.support.started import with_helpers
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -25,18 +25,8 @@ STEPS = ("on-my-way", "cant-come", "done")
 
 
 @pytest.fixture(scope="module")
-async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
-    stack.start_worker()
-    await stack.start_api()
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=15) as client:
-        for hid in ("b1", "b2"):
-            r = await client.put(
-                f"/v1/admin/helpers/{hid}",
-                json=builders.helper(hid, COMMUNITY, ["driving"]),
-                headers=STAFF,
-            )
-            assert r.status_code == 202, r.text
-    yield stack
+async def api(stack: LocalStack) -> LocalStack:
+    return await with_helpers(stack, COMMUNITY, ("b1", "b2"))
 
 
 def accept_path(api: LocalStack, rid: str, offer_id: str, helper: str) -> str:

@@ -4,7 +4,6 @@ acts once, as its recipient, and the claim names them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -14,18 +13,16 @@ from pydantic import SecretStr
 
 from dispatcher.recipient_links import recipient_links
 from dispatcher.testing.stack import LocalStack
-from tests.support.staff import recorded_request, status_of, write_staff_file
+from tests.support.staff import recorded_request, status_of
+from tests.support.started import with_staff_file
 from tests.support.waiting import eventually
 
 A = "sw-a"
 
 
 @pytest.fixture(scope="module")
-async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
-    stack.start_worker()
-    write_staff_file(stack, {})
-    await stack.start_api()
-    yield stack
+async def api(stack: LocalStack) -> LocalStack:
+    return await with_staff_file(stack)
 
 
 def _links(settings: object, rid: str, now: datetime) -> dict[str, str]:
