@@ -4,7 +4,9 @@ helpers) into households. Pure: bytes in, households and problems out.
 Columns: 小区 (or the file's compound), 楼栋, 单元, 户号 required; 户主/姓名, 电话, 地址,
 标签 (独居、高龄、失能、孤寡、残疾、慢病 …), 年龄 (85 and over adds 85+), 结对 (the paired
 helpers: their 电话 or 编号) optional. A row is rejected only for its place (楼栋, 户号,
-小区); an unknown tag word or phone is reported per cell and left out.
+小区); an unknown tag word or phone is reported per cell and left out. A 楼栋 cell written
+down to the flat ("3号楼2单元502室") names the building "3号楼" (its id, and so the
+household's, as before), and is the household's (sealed) 地址 when that cell is empty.
 """
 
 from __future__ import annotations
@@ -200,7 +202,7 @@ def parse_household_row(r: _Row, where: RosterPlace) -> HouseholdRow:
             tags=tuple(tags),
             name=r["name"][:64] or None,
             phone=phone,
-            address=r["address"][:128] or None,
+            address=(r["address"] or (r["building"] if home.trimmed else ""))[:128] or None,
         )
     except ValidationError as exc:
         raise ValueError(

@@ -39,7 +39,13 @@ from dispatcher.roster.cells import (
     phone_text,
 )
 from dispatcher.roster.headers import HEADERS, REQUIRED
-from dispatcher.roster.places import Building, building, compound_id_for, household_id
+from dispatcher.roster.places import (
+    Building,
+    building,
+    compound_id_for,
+    flat_in,
+    household_id,
+)
 from dispatcher.roster.report import (
     CellProblem,
     ParsedRoster,
@@ -188,6 +194,12 @@ def _compound(r: _Row, where: RosterPlace) -> tuple[str | None, str | None]:
         r.fail("compound", "小区为空 (compound is empty)")
     elif len(name or "") > 64:
         r.fail("compound", "小区名称过长 (compound name longer than 64)")
+    elif r["compound"] and flat_in(r["compound"]):  # shown to every helper, as 楼栋 is
+        r.fail(
+            "compound",
+            "小区只填小区名称：楼栋、单元、户号、电话请填在各自的栏 "
+            "(compound: its name only; building, unit, room and phone go in their columns)",
+        )
     return cid, name
 
 
@@ -211,10 +223,19 @@ def _org_name(r: _Row, name: str) -> str | None:
 def home_of(
     r: _Row, where: RosterPlace
 ) -> tuple[Building | None, str | None, str | None, str | None]:
-    """The row's building (a rejection when unreadable), compound id and name, and unit."""
+    """The row's building (a rejection when unreadable), compound id and name, and unit.
+    A 楼栋 cell written down to the flat ("3号楼2单元502室") is named by its building (the
+    name every push and group text shows), and noted; one with a phone in it, or a room
+    and no building, rejects the row."""
     home = building(r["building"])
     if home is None:
-        r.fail("building", "楼栋为空或过长 (building: e.g. 3号楼, A座, 3幢)")
+        r.fail("building", _building_refused(r["building"]))
+    elif home.trimmed:
+        r.note(
+            "building",
+            f"楼栋只保留楼号「{home.name}」，单元、楼层、户号请填在单元、户号栏 "
+            f"(building: only {home.name} is kept; the unit and room belong in 单元 and 户号)",
+        )
     compound_id, compound_name = _compound(r, where)
     unit: str | None = None
     if unit_text := r["unit"]:
@@ -223,6 +244,22 @@ def home_of(
         else:
             r.note("unit", "单元无法识别 (unit: e.g. 2 or 二单元; left out)")
     return home, compound_id, compound_name, unit
+
+
+def _building_refused(cell: str) -> str:
+    """Why a 楼栋 cell names no building, never quoting it (a phone, a flat)."""
+    why = flat_in(cell)
+    if why == "phone":
+        return (
+            "楼栋栏里有电话号码：电话请填在电话栏，楼栋只填楼号，如 3号楼 "
+            "(building holds a phone number: put it in 电话; the building only, e.g. 3号楼)"
+        )
+    if why == "flat":
+        return (
+            "楼栋只填楼号，如 3号楼、A座；单元、户号请填在单元、户号栏 "
+            "(building: the building only, e.g. 3号楼; the unit and room go in 单元 and 户号)"
+        )
+    return "楼栋为空或过长 (building: e.g. 3号楼, A座, 3幢)"
 
 
 def parse_row(row: list[str], cols: Columns, where: RosterPlace) -> tuple[HelperProfile, _Row]:
