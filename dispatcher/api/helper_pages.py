@@ -241,6 +241,19 @@ async def set_quiet_hours(request: Request, token: str = Token) -> HTMLResponse:
             tone="warn",
             status_code=422,
         )
+    elif start == end:
+        # The core reads an empty window as all day (TimeWindow.contains), the community's
+        # quiet hours as none: neither is what "22:00 至 22:00" says. Refused.
+        clear = request.url.path.rstrip("/") + "/clear"
+        answer = page(
+            "开始和结束时间相同",
+            f"<p>免打扰时段的开始和结束时间不能相同（您填的是 {start:%H:%M} 至 {end:%H:%M}）。"
+            "请返回重新填写，例如 22:00 至 07:00。</p>"
+            "<p>如果不需要免打扰时段，请点下面的“取消免打扰时段”。</p>"
+            + button_form(clear, "取消免打扰时段", second=True),
+            tone="warn",
+            status_code=422,
+        )
     else:
         await _quiet_hours(request, claims, TimeWindow(start=start, end=end))
         answer = page("已更新", f"<p>免打扰时段：每天 {start:%H:%M} 至 {end:%H:%M}。</p>")
