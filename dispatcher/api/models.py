@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
+from dispatcher.roster.places import flat_in
 from schemas.text import unstorable_in
 from schemas.vocab import Category, EmergencyNumber, Gender, Skill, Urgency
 
@@ -31,6 +33,28 @@ class PlaceIn(Body):
     household_id: str | None = Field(default=None, max_length=64)
     compound_name: str | None = Field(default=None, max_length=64)
     building_name: str | None = Field(default=None, max_length=64)
+
+    @field_validator("compound_name", "building_name", mode="after")
+    @classmethod
+    def _a_name_only(cls, value: str | None) -> str | None:
+        # Names are what every helper, page and group text shows ("图强小区 3号楼"): a flat
+        # or a phone in one is a 422 naming the field (`loc`) and where it belongs, never
+        # quoting it (the 422 carries no input).
+        why = flat_in(value) if value else None
+        if why == "phone":
+            raise PydanticCustomError(
+                "place_name_has_phone",
+                "a name only (e.g. 3号楼): a phone goes in contact.phone, a unit or flat in "
+                "place.unit and place.household_id",
+            )
+        if why == "flat":
+            raise PydanticCustomError(
+                "place_name_has_flat",
+                "a name only (e.g. 图强小区, 3号楼), shown to every helper: the unit goes in "
+                "place.unit, the floor in place.floor, the flat in place.household_id, and "
+                "a request's full address in contact.address (only its helper sees it)",
+            )
+        return value
 
 
 class ContactIn(Body):
