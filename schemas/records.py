@@ -137,9 +137,23 @@ class HelperLoad(Wire):
     service_seconds_total: float = 0.0  # counted towards volunteer hours
 
     def responsiveness(self) -> float:
-        """Smoothed share of offers accepted (a newcomer starts at 0.5)."""
+        """Smoothed share of offers accepted and kept (a newcomer starts at 0.5), never
+        below 0. An accept counts 1; a decline or no answer 0 (a decline is an honest
+        answer: the request moves on at once). Each accept shows the requester's address,
+        so one given back (去不了了) is undone and costs a fifth more: the slot was held
+        and the address seen. Once, that ranks level in tenths with a helper who never
+        answers (0.27 vs 0.33, both 3); accepting only to withdraw ranks below declining
+        from the third time (3: 0.08 vs 0.2). A no-show costs the accept and a whole answer
+        more: the requester waited for nobody. Withdrawals and no-shows are counted apart
+        (`dispatcher.core.load.withdrew`), each on an accept already counted."""
+        withdrawal_cost, no_show_cost = 1.2, 2.0  # in accepts
         answered = self.accepted_total + self.declined_total + self.no_answer_total
-        return (self.accepted_total + 1) / (answered + 2)
+        kept = (
+            self.accepted_total
+            - withdrawal_cost * self.withdrawn_total
+            - no_show_cost * self.no_show_total
+        )
+        return max(0.0, (kept + 1) / (answered + 2))
 
 
 class HelperState(Wire):
