@@ -14,6 +14,7 @@ names no building (`flat_in` says what is wrong).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import uuid
@@ -73,6 +74,7 @@ def _flat_words(text: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # the intake's hot path: a bot sends the same few names
 def flat_in(text: str) -> str | None:
     """Why a place's display name (a building or compound name, shown to every helper and
     group) cannot be one: "phone" when it holds a phone number (any digit form), "flat" when
