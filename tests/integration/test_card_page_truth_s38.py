@@ -10,18 +10,15 @@ advice first with a button to call. Real API, worker, PostgreSQL and Kafka.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
 import pytest
 
 from dispatcher.testing.stack import LocalStack
-from tests.support import builders
 from tests.support.config_cli import config_cli as cli
+from tests.support.households import card_paths, quiet_now, upload_households
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -58,15 +55,9 @@ async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
 
 @pytest.fixture(scope="module")
 async def cards(api: LocalStack) -> dict[str, str]:
-    async with httpx.AsyncClient(base_url=api.api_url, timeout=30) as c:
-        r = await c.post(
-            f"/v1/admin/communities/{COMMUNITY}/households",
-            content=HOUSEHOLDS.encode(),
-            headers={**STAFF, "content-type": CSV},
-        )
-        assert r.status_code == 200, r.text
-        assert r.json()["pairings"] == 1, r.json()
-        return {c["household_id"]: c["card_path"] for c in r.json()["cards"]}
+    doc = await upload_households(api, COMMUNITY, HOUSEHOLDS)
+    assert doc["pairings"] == 1, doc
+    return card_paths(doc)
 
 
 def said(page: httpx.Response) -> str:
@@ -115,33 +106,10 @@ async def test_a_fall_pressed_on_the_card_says_what_the_intake_answered_and_call
     await eventually(recorded, what="both presses recorded as requests")
 
 
-async def quiet_now(api: LocalStack, client: httpx.AsyncClient) -> None:
-    """Quiet hours from 5 min ago to 2 h from now; wait until the API applies them (a
-    staff-made normal request, not an errand, in another building is told it is held)."""
-    now = datetime.now(ZoneInfo("Asia/Shanghai")).replace(second=0, microsecond=0)
-    start, end = (now - timedelta(minutes=5)).time(), (now + timedelta(hours=2)).time()
-    cli(api, "set-community", COMMUNITY, "--quiet-hours", f"{start.isoformat()}-{end.isoformat()}")
-    for _ in range(120):
-        body = builders.request(
-            COMMUNITY,
-            source=None,
-            urgency="normal",
-            category="tech_help",  # not an errand: the card's errands are counted below
-            skills=[],
-            place=builders.place(COMMUNITY, building="b8"),
-        )
-        r = await client.post("/v1/requests", json=body, headers=STAFF)
-        assert r.status_code == 202, r.text
-        if "安静时段" in r.json()["reply_text"]:
-            return
-        await asyncio.sleep(0.5)
-    pytest.fail("quiet hours never applied by the API")
-
-
 async def test_an_errand_held_for_quiet_hours_and_its_second_press_are_told_so(
     api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection, cards: dict[str, str]
 ) -> None:
-    await quiet_now(api, client)
+    await quiet_now(api, client, COMMUNITY)
     first = await client.post(cards[UNPAIRED] + "?category=errand")
     assert first.status_code == 202, first.text
     text = said(first)

@@ -8,11 +8,8 @@ Kafka."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -23,6 +20,7 @@ from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support.bot import BotClient
 from tests.support.config_cli import config_cli as cli
+from tests.support.households import quiet_now
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -36,29 +34,6 @@ async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
     await stack.start_api()
     cli(stack, "set-community", COMMUNITY, "--display-name", "安静社区")
     yield stack
-
-
-async def quiet_now(api: LocalStack, client: httpx.AsyncClient) -> time:
-    """Quiet hours from 5 min ago to 2 h from now (their end returned); wait until the API
-    applies them (a staff-made normal request in a building of its own is told so)."""
-    now = datetime.now(ZoneInfo("Asia/Shanghai")).replace(second=0, microsecond=0)
-    start, end = (now - timedelta(minutes=5)).time(), (now + timedelta(hours=2)).time()
-    cli(api, "set-community", COMMUNITY, "--quiet-hours", f"{start.isoformat()}-{end.isoformat()}")
-    for _ in range(120):
-        body = builders.request(
-            COMMUNITY,
-            source=None,
-            urgency="normal",
-            category="tech_help",
-            skills=[],
-            place=builders.place(COMMUNITY, building="b8"),
-        )
-        r = await client.post("/v1/requests", json=body, headers=STAFF)
-        assert r.status_code == 202, r.text
-        if "安静时段" in r.json()["reply_text"]:
-            return end
-        await asyncio.sleep(0.5)
-    pytest.fail("quiet hours never applied by the API")
 
 
 def report(building: str, urgency: str) -> dict[str, Any]:
@@ -80,7 +55,7 @@ def again(body: dict[str, Any], message_id: str) -> dict[str, Any]:
 async def test_a_report_merged_into_a_held_request_is_told_it_is_held(
     api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    end = await quiet_now(api, client)
+    end = await quiet_now(api, client, COMMUNITY)
     held = f"现在是社区安静时段，将于{end:%H:%M}通知"
     bot = BotClient(client)
     body = report("b5", "normal")
@@ -120,7 +95,7 @@ async def test_a_report_merged_into_a_held_request_is_told_it_is_held(
 async def test_a_report_merged_into_a_request_not_held_says_neighbours_are_on_it(
     api: LocalStack, client: httpx.AsyncClient
 ) -> None:
-    await quiet_now(api, client)
+    await quiet_now(api, client, COMMUNITY)
     bot = BotClient(client)
     body = report("b6", "urgent")  # urgent: never held for quiet hours
     first = await bot.post("/v1/requests", body)

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from dispatcher.testing.stack import LocalStack
+from tests.support.households import card_paths, upload_households
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
-CSV = "text/csv; charset=utf-8"
 COMMUNITY = "comm-card-fall"
 # One household per test: a card's press buckets live as long as the module's API.
 HOUSEHOLDS = (
@@ -44,14 +44,7 @@ async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
 
 @pytest.fixture(scope="module")
 async def cards(api: LocalStack) -> dict[str, str]:
-    async with httpx.AsyncClient(base_url=api.api_url, timeout=30) as c:
-        r = await c.post(
-            f"/v1/admin/communities/{COMMUNITY}/households",
-            content=HOUSEHOLDS.encode(),
-            headers={**STAFF, "content-type": CSV},
-        )
-        assert r.status_code == 200, r.text
-        return {c["household_id"]: c["card_path"] for c in r.json()["cards"]}
+    return card_paths(await upload_households(api, COMMUNITY, HOUSEHOLDS))
 
 
 async def until_refused(
