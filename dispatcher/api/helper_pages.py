@@ -13,10 +13,11 @@ names the whole state.
 from __future__ import annotations
 
 import re
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from html import escape as e
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
@@ -26,6 +27,7 @@ from dispatcher.api.command_queue import send_command
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.offer_binding import Binding, check_personal, remember_personal
 from dispatcher.api.pages import button_form, link_error, page
+from dispatcher.core.community import DEFAULT_ZONE
 from dispatcher.links import (
     ANSWER_PATH,
     DEVICE_COOKIE,
@@ -46,7 +48,12 @@ from schemas.vocab import Skill
 
 router = APIRouter(prefix=HELPER_PATH.rstrip("/"), tags=["volunteer links"])
 Token = Path(min_length=1, max_length=1024, description="A signed personal helper token")
-ON_CALL = timedelta(hours=12)
+# 今晚值守 lasts until local noon after the night it means: the night in progress if pressed
+# before 06:00, else the coming one (pressed at 09:00 it covers 23:00; it lasted 12 h from
+# the press, so 09:00's ended at 21:00). The API does not know the helper's own quiet
+# hours (only the worker does), so the end is this fixed local noon, said on the page.
+ON_CALL_NIGHT_STARTS = timedelta(hours=6)  # before 06:00 local: still tonight's night
+ON_CALL_ENDS = time(12, 0)
 # What `<input type="time">` sends: HH:MM, ASCII digits, no offset (a local clock time).
 CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
@@ -63,8 +70,8 @@ _LABELS = {
     HelperStatus.BUSY: ("忙碌中，暂勿打扰", "已设为忙碌：在您点“恢复接单”之前不会再收到邀请。"),
     HelperStatus.BACK: ("我回来了，恢复接单", "已恢复：附近有人求助时会通知您。"),
     HelperStatus.ON_CALL: (
-        "今晚值守：免打扰时段也可叫醒我",
-        "已设为值守：接下来12小时内，免打扰时段也会通知您。",
+        "今晚值守：免打扰时段也可叫醒我（到中午12点）",
+        "已设为值守：{until}之前，免打扰时段也会通知您。",
     ),
 }
 HTML: dict[int | str, dict[str, Any]] = {
@@ -99,6 +106,28 @@ def chosen_offer(settings: Settings, form: Any) -> tuple[tuple[Skill, ...], str 
     if channel is not None and channel not in private_channels(settings):
         return "请选择列出的联系方式。"
     return tuple(s for s in Skill if s.value in wanted), channel
+
+
+def on_call_until(now: datetime, zone: tzinfo) -> datetime:
+    """When 今晚值守 pressed at `now` ends (UTC): the community's first local noon at least
+    6 h after the press (the night in progress before 06:00, else the coming night)."""
+    local = (now + ON_CALL_NIGHT_STARTS).astimezone(zone)
+    day = local.date() if local.time() < ON_CALL_ENDS else local.date() + timedelta(days=1)
+    return datetime.combine(day, ON_CALL_ENDS, tzinfo=zone).astimezone(UTC)
+
+
+def _community_zone(deps: ApiDeps, community_id: str) -> tzinfo:
+    """The zone the core reads the helper's windows in (core/community.py, `LocalClock`)."""
+    community = deps.config.community(community_id)
+    return DEFAULT_ZONE if community is None else ZoneInfo(community.time_zone)
+
+
+def _local_day_and_time(at: datetime, now: datetime, zone: tzinfo) -> str:
+    """'明天12:00' (today, tomorrow, else the date) on the community's clock."""
+    local = at.astimezone(zone)
+    days = (local.date() - now.astimezone(zone).date()).days
+    day = {0: "今天", 1: "明天"}.get(days, f"{local:%m月%d日}")
+    return f"{day}{local:%H:%M}"
 
 
 def off_the_roster_page() -> HTMLResponse:
@@ -301,11 +330,16 @@ async def set_status(request: Request, status: HelperStatus, token: str = Token)
         return checked
     claims, binding = checked
     deps: ApiDeps = request.app.state.deps
+    now, zone = deps.clock(), _community_zone(deps, claims.community_id)
+    until = on_call_until(now, zone) if status is HelperStatus.ON_CALL else None
     body = SetHelperStatus(
         helper_id=claims.helper_id,
         away=status is HelperStatus.AWAY,
         busy=status is HelperStatus.BUSY,
-        dnd_override_until=deps.clock() + ON_CALL if status is HelperStatus.ON_CALL else None,
+        dnd_override_until=until,
     )
     await send_command(deps, body, claims.community_id)
-    return _bound(request, deps, claims, binding, page("已更新", f"<p>{_LABELS[status][1]}</p>"))
+    said = _LABELS[status][1]
+    if until is not None:
+        said = said.format(until=_local_day_and_time(until, now, zone))
+    return _bound(request, deps, claims, binding, page("已更新", f"<p>{e(said)}</p>"))
