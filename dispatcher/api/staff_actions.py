@@ -34,6 +34,7 @@ from dispatcher.api.requests import community_of_request
 from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.api.staff_pages import COOKIE, require_staff_ops
 from dispatcher.record.edge import staff_actions as audit_rows
+from dispatcher.record.read import assignments as read_assignments
 from dispatcher.redact import masked
 from dispatcher.sealing import keyring, seal_closing
 from schemas.commands import (
@@ -251,15 +252,6 @@ class AssignedHelpersOut(BaseModel):
     helpers: list[AssignedHelperOut]
 
 
-# The read model's live assignments of a request: held (not released) and not done. It
-# lags the worker by a moment: one who just accepted may be missing for a second.
-_HELD = (
-    "SELECT a.helper_id, a.assigned_at, a.on_way_at IS NOT NULL AS on_way, a.remote "
-    "FROM assignments a WHERE a.request_id = $1 AND a.released_at IS NULL "
-    "AND a.done_at IS NULL ORDER BY a.assigned_at, a.helper_id"
-)
-
-
 @router.get("/requests/{request_id}/helpers", response_model=AssignedHelpersOut)
 async def assigned_helpers(
     request: Request,
@@ -270,22 +262,18 @@ async def assigned_helpers(
     name or phone (the screen may hang on a community office's wall)."""
     deps: ApiDeps = request.app.state.deps
     await in_scope(deps, account, request_id)
-    pool = await deps.pool()
-    closed = await pool.fetchval(
-        "SELECT closed_at IS NOT NULL FROM requests WHERE request_id = $1", request_id
-    )
-    rows = await pool.fetch(_HELD, request_id)
+    closed, held = await read_assignments.holders(await deps.pool(), request_id)
     return AssignedHelpersOut(
         request_id=request_id,
         open=closed is False,
         helpers=[
             AssignedHelperOut(
-                helper_id=r["helper_id"],
-                assigned_at=r["assigned_at"].isoformat(),
-                on_way=r["on_way"],
-                remote=bool(r["remote"]),
+                helper_id=h.helper_id,
+                assigned_at=h.assigned_at.isoformat(),
+                on_way=h.on_way,
+                remote=h.remote,
             )
-            for r in rows
+            for h in held
         ],
     )
 
@@ -295,22 +283,15 @@ async def _still_held(deps: ApiDeps, request_id: str, helper_id: str) -> None:
     request live (or referred to 120/110/119 with its helpers kept: the core takes a
     release there too). A second press, once the first is recorded, is a 409 here; one
     pressed twice at once sends two commands and the core applies the first only."""
-    pool = await deps.pool()
-    row = await pool.fetchrow(
-        "SELECT a.released_why, a.done_at IS NOT NULL AS done, r.closed_at IS NOT NULL AS "
-        "closed, r.status FROM assignments a JOIN requests r USING (request_id) "
-        "WHERE a.request_id = $1 AND a.helper_id = $2",
-        request_id,
-        helper_id,
-    )
+    row = await read_assignments.holding(await deps.pool(), request_id, helper_id)
     if row is None:
         raise fail(409, "not_assigned", "this helper does not hold this request")
-    if row["released_why"] is not None:
-        why = row["released_why"]
+    if row.released_why is not None:
+        why = row.released_why
         raise fail(409, "already_released", f"this helper no longer holds it ({why})")
-    if row["done"]:
+    if row.done:
         raise fail(409, "already_done", "this helper already marked it done")
-    if row["closed"] and row["status"] != "referred":
+    if row.request_closed and row.request_status != "referred":
         raise fail(409, "request_closed", "the request has ended: nobody would be asked again")
 
 
