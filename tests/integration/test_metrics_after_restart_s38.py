@@ -13,19 +13,17 @@ batch (streams/record_agent.py `Seeding`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer
 
 from dispatcher.testing.stack import LocalStack
-from schemas.commands import AcceptOffer, CommandBody, CompleteAssignment, new_command
+from schemas.commands import AcceptOffer, CommandBody, CompleteAssignment
 from streams.record_agent import record_group
-from tests.integration.test_ops_metrics import get, samples
-from tests.support import builders
+from tests.support import builders, worker_metrics
+from tests.support.kafka_lag import uncommitted
 from tests.support.waiting import eventually
+from tests.support.worker_metrics import get, once_resolved
 
 COMMUNITY = "s38-restart"
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -33,29 +31,12 @@ CRITICAL = {"urgency": "critical"}
 
 
 async def send(stack: LocalStack, producer: AIOKafkaProducer, body: CommandBody) -> None:
-    cmd = new_command(body, community_id=COMMUNITY, issued_at=datetime.now(UTC))
-    await producer.send_and_wait(
-        stack.topic("commands"), cmd.model_dump_json().encode(), key=COMMUNITY.encode()
-    )
+    await worker_metrics.send(stack, producer, COMMUNITY, body)
 
 
 async def events_not_recorded(stack: LocalStack) -> int:
     """Records of `events` after the record agent's committed offsets."""
-    topic = stack.topic("events")
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap)
-    await admin.start()
-    await consumer.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(record_group(stack.settings()))
-        tps = [TopicPartition(topic, p) for p in range(stack.partitions)]
-        ends = await consumer.end_offsets(tps)
-    finally:
-        await admin.close()
-        await consumer.stop()
-    return sum(
-        end - max(committed[tp].offset, 0) if tp in committed else end for tp, end in ends.items()
-    )
+    return await uncommitted(stack, record_group(stack.settings()), stack.topic("events"))
 
 
 async def test_a_restarted_worker_labels_and_answers_a_request_opened_before(
@@ -108,14 +89,8 @@ async def test_a_restarted_worker_labels_and_answers_a_request_opened_before(
 
         await eventually(resolved, timeout=120, what="the request resolved after the restart")
 
-        async def scrape() -> dict[tuple[str, frozenset[tuple[str, str]]], float] | None:
-            async with httpx.AsyncClient(timeout=10) as client:
-                r = await client.get(f"http://127.0.0.1:{second.web_port}/metrics")
-            assert r.status_code == 200, r.text
-            m = samples(r.text)
-            return m if get(m, "dispatch_requests_closed_total", outcome="resolved") else None
-
-        m = await eventually(scrape, what="the close counted by the restarted worker")
+        url = f"http://127.0.0.1:{second.web_port}/metrics"
+        m = await once_resolved(url, "the close counted by the restarted worker")
         # The restarted worker never saw the opening, and did not count it.
         assert get(m, "dispatch_requests_opened_total") == 0
         assert get(m, "dispatch_requests_closed_total", outcome="resolved", **CRITICAL) == 1

@@ -12,13 +12,12 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from prometheus_client.parser import text_string_to_metric_families
 
 from dispatcher.testing.stack import LocalStack, free_port
 from schemas.commands import (
@@ -26,11 +25,11 @@ from schemas.commands import (
     CommandBody,
     CompleteAssignment,
     DeclineOffer,
-    new_command,
 )
-from tests.support import builders
+from tests.support import builders, worker_metrics
 from tests.support.local_day import one_local_day
 from tests.support.waiting import eventually
+from tests.support.worker_metrics import get, once_resolved, samples
 
 COMMUNITY = "ops-metrics"
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -44,27 +43,8 @@ class Lifecycle:
     worker_url: str
 
 
-def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[(s.name, frozenset(s.labels.items()))] = s.value
-    return out
-
-
-def get(
-    metrics: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
-) -> float:
-    """Sum of the samples of `name` whose labels include `labels`."""
-    want = set(labels.items())
-    return sum(v for (n, ls), v in metrics.items() if n == name and want <= ls)
-
-
 async def send(stack: LocalStack, producer: AIOKafkaProducer, body: CommandBody) -> None:
-    cmd = new_command(body, community_id=COMMUNITY, issued_at=datetime.now(UTC))
-    await producer.send_and_wait(
-        f"{stack.ns}.commands", cmd.model_dump_json().encode(), key=COMMUNITY.encode()
-    )
+    await worker_metrics.send(stack, producer, COMMUNITY, body)
 
 
 @pytest.fixture(scope="module")
@@ -164,15 +144,9 @@ async def test_api_metrics_count_http_and_intake(stack: LocalStack, lifecycle: L
 
 
 async def test_worker_metrics_moved_through_the_lifecycle(lifecycle: Lifecycle) -> None:
-    async def scrape() -> dict[tuple[str, frozenset[tuple[str, str]]], float] | None:
-        async with httpx.AsyncClient(timeout=10) as client:
-            r = await client.get(f"{lifecycle.worker_url}/metrics")
-        assert r.status_code == 200, r.text
-        m = samples(r.text)
-        # The record agent observes events in batches: wait for the last one.
-        return m if get(m, "dispatch_requests_closed_total", outcome="resolved") else None
-
-    m = await eventually(scrape, what="the resolution counted by the worker")
+    m = await once_resolved(
+        f"{lifecycle.worker_url}/metrics", "the resolution counted by the worker"
+    )
     crit = {"urgency": "critical"}
     assert get(m, "dispatch_requests_opened_total", category="hospital_transport", **crit) == 1
     assert get(m, "dispatch_offers_sent_total", **crit) == 2

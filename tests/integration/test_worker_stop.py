@@ -15,13 +15,12 @@ import json
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support.bot import BotClient
+from tests.support.kafka_lag import uncommitted
 
 pytestmark = pytest.mark.integration
 
@@ -43,21 +42,7 @@ def offers_to(receiver: PushReceiver, helper_id: str) -> list[str]:
 async def uncommitted_events(stack: LocalStack) -> int:
     """Records of `events` after the worker group's committed offsets."""
     env = stack.env()
-    topic = env["DISPATCH_EVENTS_TOPIC"]
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap)
-    await admin.start()
-    await consumer.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(env["DISPATCH_APP_ID"])
-        tps = [TopicPartition(topic, p) for p in range(stack.partitions)]
-        ends = await consumer.end_offsets(tps)
-    finally:
-        await admin.close()
-        await consumer.stop()
-    return sum(
-        end - max(committed[tp].offset, 0) if tp in committed else end for tp, end in ends.items()
-    )
+    return await uncommitted(stack, env["DISPATCH_APP_ID"], env["DISPATCH_EVENTS_TOPIC"])
 
 
 async def test_a_worker_stopped_with_pushes_in_flight_exits_and_its_successor_sends_them(
