@@ -37,6 +37,7 @@ from dispatcher.push.messages import (
     CancelReason,
     ReferralSpec,
     ReferredNoticeSpec,
+    ReleasedNoticeSpec,
     ResolvedNoticeSpec,
     StandDownSpec,
     WhistleSpec,
@@ -45,6 +46,7 @@ from dispatcher.push.messages import (
     render_cancellation,
     render_referral,
     render_referred_notice,
+    render_released_notice,
     render_resolved_notice,
     render_stand_down,
     render_whistle,
@@ -72,6 +74,7 @@ from schemas.events import (
     CalledRung,
     Event,
     HelperAssigned,
+    HelperWithdrawn,
     OfferSent,
     OffersSent,
     OffersStoodDown,
@@ -329,6 +332,8 @@ class DeliveryPlanner:
             return Planned(self._resolved(event, body))
         if isinstance(body, RequestReferred):
             return Planned(self._referred(event, body))
+        if isinstance(body, HelperWithdrawn) and body.no_show:
+            return Planned(self._released(event, body))
         if isinstance(body, HelperWelcomed | AssignmentCompleted | HelperSummarySent):
             return self._own_message(event, body)
         return Planned()
@@ -664,6 +669,34 @@ class DeliveryPlanner:
                 data={"request_id": event.request_id or "", "offer_id": body.offer_id},
             )
             for ep in endpoints
+        ]
+
+    def _released(self, event: Event, body: HelperWithdrawn) -> list[Delivery]:
+        """A helper staff released as not coming (`no_show`: only staff send it; a helper's
+        own 去不了了 is no no-show, and they know): told they no longer hold the request,
+        since one still on the way would arrive to find it given to someone else. Kind
+        cancellation: it tells of the end of their part (not live-only: said after the
+        request closed too); the offer they accepted in its data."""
+        helper = self.helper(body.helper_id)
+        r = self.request(event.request_id or "")
+        message = render_released_notice(
+            ReleasedNoticeSpec(
+                category=r.spec.category if r else Category.OTHER,
+                building=r.spec.place.building_label() if r else None,
+                kept=r is not None and r.terminal,
+            )
+        )
+        return [
+            Delivery(
+                delivery_id=event.event_id,
+                endpoint=ep,
+                kind=PushKind.CANCELLATION,
+                message=message,
+                mentions=self._mentions(helper, ep),
+                recipient=body.helper_id,
+                data={"request_id": event.request_id or "", "offer_id": body.offer_id},
+            )
+            for ep in self._endpoints_for(helper, event.community_id, private=False)
         ]
 
     def _resolved(self, event: Event, body: RequestResolved) -> list[Delivery]:

@@ -282,6 +282,33 @@ def render_cancellation(spec: CancellationSpec) -> PushMessage:
     return PushMessage(title="求助已取消", text=text)
 
 
+RELEASED_TITLE = "您已无需前往"
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedNoticeSpec:
+    """To a helper staff released as not coming (a no-show): they no longer hold the
+    request, so one still on the way does not arrive to find it given to someone else.
+    `kept`: the request is with 120/110/119 (nobody else is asked)."""
+
+    category: Category
+    building: str | None
+    compound: str | None = None
+    kept: bool = False
+
+
+def render_released_notice(spec: ReleasedNoticeSpec) -> PushMessage:
+    place = place_label(spec.compound, spec.building)
+    what = f"{place} {entry(spec.category).zh}"
+    # No blame in it: it may reach a group robot (an @-mention), as a stand-down does.
+    after = "求助已转交专业救援" if spec.kept else "社区工作人员已安排其他邻居接手"
+    text = (
+        f"{RELEASED_TITLE}：{what}的求助，{after}，您无需再前往。"
+        "如您其实已在现场或正在赶来，请联系社区工作人员。谢谢您！"
+    )
+    return PushMessage(title=RELEASED_TITLE, text=text)
+
+
 # Who closed a resolved request, as a helper still on the way is told.
 RESOLVED_BY_ZH: dict[str, str] = {
     "requester": "求助人已确认",
