@@ -12,7 +12,8 @@ import asyncpg
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from dispatcher.api.auth import (
     DB_RETRY_AFTER_S,
@@ -26,6 +27,7 @@ from dispatcher.api.errors import fail
 from dispatcher.api.models import Body, CommandAccepted, PlaceIn
 from dispatcher.api.platform_login import accounts as platform_accounts
 from dispatcher.api.roster_import import import_roster
+from dispatcher.groupchat.texts import unshowable
 from dispatcher.record.edge import phone_keys
 from dispatcher.record.edge.roster_members import RosterMembers
 from dispatcher.record.read.helpers import helpers_elsewhere
@@ -89,6 +91,21 @@ class HelperIn(Body):
     leads_teams: list[TeamName] = Field(
         default_factory=list, max_length=10, description="teams led: offered for the team"
     )
+
+    @field_validator("name", "teams", "leads_teams", mode="after")
+    @classmethod
+    def _one_line(cls, value: str | list[str]) -> str | list[str]:
+        # Shown in the asking group when opted in ("一位邻居（王师傅）已接单"): a newline
+        # would forge a second line from the bot, a bidi override turn the line around.
+        for text in [value] if isinstance(value, str) else value:
+            if found := unshowable(text):
+                raise PydanticCustomError(
+                    "control_character",
+                    "one line of plain text: no control or format character (newline, tab, "
+                    "bidi override, zero-width; found {found})",
+                    {"found": found},
+                )
+        return value
 
     def to_profile(self) -> HelperProfile:
         return HelperProfile(

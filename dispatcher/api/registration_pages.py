@@ -24,6 +24,7 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.helper_pages import chosen_offer, offer_choices
 from dispatcher.api.invites import JOIN_PATH, InviteClaims, InviteError, verify_invite
 from dispatcher.api.pages import join_expired, link_error, page
+from dispatcher.groupchat.texts import unshowable
 from dispatcher.helper_ids import id_key, keyed_helper_id
 from dispatcher.record.edge import registrations
 from dispatcher.roster.cells import PHONE, phone_text
@@ -114,6 +115,8 @@ async def join(request: Request, token: str = Token) -> HTMLResponse:
     chosen = chosen_offer(deps.settings, form)
     if not name or len(name) > MAX_NAME:
         return _problem("请填写姓名（不超过32个字）。")
+    if found := unshowable(name):  # a hand-made POST: the form's input holds one line
+        return _problem(f"姓名含有换行或控制字符（{found}），请删除后重新提交。")
     if not PHONE.match(phone):
         return _problem("手机号格式不对。")
     if home is None:

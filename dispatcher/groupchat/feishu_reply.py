@@ -19,6 +19,7 @@ import httpx
 from dispatcher.clock import utcnow
 from dispatcher.groupchat.bots import PlatformConfig
 from dispatcher.push.channels.base import classify_status, json_body
+from dispatcher.push.channels.feishu import plain_text
 from dispatcher.push.model import Delivered, DeliveryResult, PermanentFailure, RetryLater
 
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # goes into a URL path
@@ -84,7 +85,7 @@ class FeishuReplies:
         url = f"{config.api_base.rstrip('/')}/open-apis/im/v1/messages/{message_id}/reply"
         body = {
             "msg_type": "text",
-            "content": json.dumps({"text": text}, ensure_ascii=False),
+            "content": json.dumps({"text": plain_text(text)}, ensure_ascii=False),
             "uuid": key[:50],
         }
         try:

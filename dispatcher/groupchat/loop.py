@@ -52,7 +52,7 @@ from dispatcher.push.endpoints import EndpointRegistry
 from dispatcher.push.recipients import serves
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
-from dispatcher.record.read import request_flags
+from dispatcher.record.read import request_flags, requests
 from dispatcher.sealing import KeyRing, Unreadable, group_name
 from dispatcher.settings import Settings
 from schemas.config import Hotline, WhistleRecipient
@@ -60,16 +60,19 @@ from schemas.event_batch import decode_record
 from schemas.events import (
     Event,
     HelperAssigned,
+    HelperWithdrawn,
     OfferSent,
     OffersSent,
     OffersStoodDown,
     OfferStoodDown,
     RequestCancelled,
     RequestExpired,
+    RequestReferred,
     WhistleBlown,
 )
 from schemas.places import PlacePath
 from schemas.staff_actions import RequestClaimed
+from schemas.vocab import ReferralTarget
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,7 @@ RETRY_BASE_S = 15.0  # the sweeper's backoff: 15 s, 30 s, 1 min, … up to RETRY
 RETRY_MAX_S = 300.0
 SWEEP_EVERY_S = 5.0
 SWEEP_BATCH = 100
+MAX_REFERRALS_KEPT = 4096
 
 PoolGetter = Callable[[], Awaitable[asyncpg.Pool]]
 
@@ -141,6 +145,8 @@ class GroupReplies:
         self._ready: dict[tuple[str, str, str], asyncio.Event] = {}
         self._last_purge = 0.0
         self._waves: dict[str, _Wave] = {}  # request → its offer wave not yet posted
+        # Referrals read (request → where, when), the latest MAX_REFERRALS_KEPT.
+        self._referrals: dict[str, tuple[ReferralTarget, datetime]] = {}
 
     # ------------------------------------------------------------ intake side
     def expect(self, thread: Thread) -> None:
@@ -312,6 +318,8 @@ class GroupReplies:
             asked = by_request.get(request_id)
             if not asked:
                 continue
+            if isinstance(event.body, RequestReferred):
+                self._remember_referral(request_id, event.body.to, event.occurred_at)
             wave = self._waves.get(request_id)
             if isinstance(event.body, OfferSent | OffersSent):
                 if wave is not None and wave.caused_by != event.caused_by:
@@ -339,6 +347,9 @@ class GroupReplies:
                 stood_down=request_id in stood_down or wave is not None
                 if isinstance(event.body, RequestCancelled)
                 else None,
+                referred=await self._referred_before(pool, event)
+                if isinstance(event.body, HelperWithdrawn)
+                else None,
             )
             closing = isinstance(event.body, texts.CLOSING)
             if text is None and not closing:
@@ -349,6 +360,26 @@ class GroupReplies:
                 await self._post(asked, event.event_id, text, names)
             if closing:
                 await threads.close(pool, request_id)
+
+    def _remember_referral(self, request_id: str, to: ReferralTarget, at: datetime) -> None:
+        self._referrals[request_id] = (to, at)
+        while len(self._referrals) > MAX_REFERRALS_KEPT:
+            del self._referrals[next(iter(self._referrals))]  # the oldest first
+
+    async def _referred_before(self, pool: asyncpg.Pool, event: Event) -> ReferralTarget | None:
+        """Where the request was handed on before `event` (a withdrawal of a helper kept
+        after a referral to 120/110/119), None if it was not: the referral this loop read
+        (the read model may not have it yet), else the read model's. Only a referral made
+        before `event`: a withdrawal replayed from before it was on a live request."""
+        request_id = str(event.request_id)
+        seen = self._referrals.get(request_id)
+        if seen is None:
+            row = await requests.status(pool, request_id)
+            if row is None or row.get("referred_to") is None or row.get("closed_at") is None:
+                return None
+            seen = (ReferralTarget(row["referred_to"]), row["closed_at"])
+        to, at = seen
+        return to if at <= event.occurred_at else None
 
     def _called(self, event: Event, body: WhistleBlown, asked: list[Thread]) -> int | None:
         """How many people the whistle called for the request, at the place it was raised

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from dispatcher.classify import Classification
+from dispatcher.push.channels.wecom import plain_markdown
 from dispatcher.push.recipients import ROLE_ZH
+from dispatcher.redact import mask_phones
 from schemas.config import Hotline
 from schemas.events import (
     Event,
@@ -34,6 +37,14 @@ _REFERRAL = {
     ReferralTarget.DEPARTMENT: "已转交相关部门处理。",
 }
 _NUMBERS = (ReferralTarget.AMBULANCE, ReferralTarget.POLICE, ReferralTarget.FIRE)
+# Where a referred request went, as the group hears it after the referral.
+_HANDED_TO = {
+    ReferralTarget.AMBULANCE: "求助已转交120急救，请等候专业救援、保持电话畅通。",
+    ReferralTarget.POLICE: "求助已转交110，请等候民警到场、保持电话畅通。",
+    ReferralTarget.FIRE: "求助已转交119消防，请等候专业救援、保持电话畅通。",
+    ReferralTarget.PROPERTY: "求助已转交物业处理。",
+    ReferralTarget.DEPARTMENT: "求助已转交相关部门处理。",
+}
 # Requests that end: the thread closes, later messages from the sender are new requests.
 CLOSING = (RequestResolved, RequestCancelled, RequestExpired, RequestReferred)
 
@@ -55,6 +66,32 @@ _NOT_YET_BEFORE = re.compile(
     r"(?:没|没有|未|不|别|快|快要|就|要|将|能|会|等|等到|如果|要是|可能|应该|是否|是不是|有没有)$"
 )
 _NOT_YET_AFTER = re.compile(r"^(?:了|啦|喽|咯)?(?:吗|么|嘛|吧|呢|没|不|\?|？)")
+
+
+NAME_MAX = 32
+# What a name may not hold as typed (refused where names come in: the join form, the admin
+# API): controls (newline, tab), format characters (bidi overrides, zero-width), line and
+# paragraph separators.
+_UNSHOWABLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def unshowable(text: str) -> str | None:
+    """The first character of `text` a group's message could not show as typed ("U+000A"),
+    or None."""
+    found = next((c for c in text if unicodedata.category(c) in _UNSHOWABLE), None)
+    return None if found is None else f"U+{ord(found):04X}"
+
+
+def shown_name(text: str) -> str:
+    """An opted-in helper's name or a team's, as the group sees it: one line of plain text.
+    Controls, format and unassigned characters go (a newline forging a second line from the
+    bot, a bidi override turning the line around), whitespace runs are one space, the
+    characters markup acts on (Feishu's `<at user_id="all">`, `[text](link)`) are their
+    full-width look-alikes, a phone is [phone] (none goes into a group's text); then at most
+    NAME_MAX characters."""
+    line = " ".join(text.split())  # newlines, tabs, line separators: one space
+    kept = "".join(c for c in line if not unicodedata.category(c).startswith("C"))
+    return mask_phones(plain_markdown(kept.strip()))[:NAME_MAX]
 
 
 def hotline_text(hotlines: Sequence[Hotline]) -> str:
@@ -109,6 +146,7 @@ def update_for(
     claimed: bool = False,
     whistle_people: int | None = None,
     stood_down: bool | None = None,
+    referred: ReferralTarget | None = None,
 ) -> str | None:
     """The group's message for `event`, or None when the group need not hear of it.
     `hotlines`: the community's configured numbers, added where a number is advised.
@@ -119,7 +157,8 @@ def update_for(
     whether a cancellation told neighbours not to come (it stood down open offers or
     assignments); False: nobody was offered or on the way (held for quiet hours, no offer
     sent, every offer ended), and the group hears only that it was cancelled; None when the
-    caller cannot tell."""
+    caller cannot tell. `referred`: where the request was handed on before `event` (a
+    helper kept after a referral to 120/110/119 withdrawing), None while it was not."""
     body = event.body
     if isinstance(body, RequestHeld | RequestReleased):
         # The immediate reply already said when a held request goes out (the API applies
@@ -129,9 +168,11 @@ def update_for(
         if body.signed_up_by is not None:
             return None  # a member their leader signed up: the leader's message counted them
         # The name only when the helper opted in (the core sets group_name then).
-        who = f"一位邻居（{body.group_name[:32]}）" if body.group_name else "一位邻居"
-        if body.team_id is not None and body.members > 1:  # a team's leader, for n members
-            who = f"{body.team_id[:32]}的{body.members}位邻居"
+        name = shown_name(body.group_name or "")
+        who = f"一位邻居（{name}）" if name else "一位邻居"
+        team = shown_name(body.team_id or "")
+        if team and body.members > 1:  # a team's leader, for n members
+            who = f"{team}的{body.members}位邻居"
         # A remote helper (a doctor guiding by phone) calls; nobody says they are coming.
         return f"{who}已接单，将电话联系指导。" if body.remote else f"{who}已接单，正在赶来。"
     if isinstance(body, HelperSetOff):
@@ -139,6 +180,10 @@ def update_for(
         # message already named an opted-in helper).
         return "一位邻居正在电话联系求助人。" if body.remote else "一位邻居已出发，正在路上。"
     if isinstance(body, HelperWithdrawn):
+        if referred is not None:
+            # Kept on after a referral to 120/110/119: nobody else is asked (the request
+            # stays with the professionals), so the group is not told someone is.
+            return "一位邻居临时无法前来。" + _HANDED_TO[referred]
         return "一位邻居临时无法前来，正在联系其他邻居。"
     if isinstance(body, RingEscalated):
         # Only the widest ring is news to the group; empty inner rings are skipped at once.

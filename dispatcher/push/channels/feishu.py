@@ -17,13 +17,20 @@ TEXT_MAX_BYTES = 18000  # the request body is limited to 20 KB
 RATE_LIMIT_CODES = frozenset({9499, 11232})
 
 
+def plain_text(text: str) -> str:
+    """Our text as Feishu shows it, never as its tags: a text message acts on tags
+    (`<at user_id="all"></at>` mentions everyone), so every "<" of the text becomes its
+    full-width look-alike; the sender's own @-tags are added after this."""
+    return text.replace("<", "＜")
+
+
 class FeishuChannel(HttpChannel):
     def payload(self, delivery: Delivery) -> dict[str, Any]:
         # Feishu @ needs an open_id; a mobile alone cannot mention anyone.
         ats = "".join(
             f'<at user_id="{html.escape(m.open_id)}"></at> ' for m in delivery.mentions if m.open_id
         )
-        text = truncate_utf8(ats + delivery.message.text, TEXT_MAX_BYTES)
+        text = truncate_utf8(ats + plain_text(delivery.message.text), TEXT_MAX_BYTES)
         payload: dict[str, Any] = {"msg_type": "text", "content": {"text": text}}
         if self.endpoint.secret is not None:
             timestamp_s = int(self._wall_clock())

@@ -1,0 +1,49 @@
+"""What the asking group hears when a helper kept after a referral to 120 cannot go after
+all, on the real stack (a WeCom group asks, the API, Kafka, the worker, PostgreSQL, the
+group's robot on a real receiver).
+
+Before: "一位邻居临时无法前来，正在联系其他邻居。" - nobody else is contacted (the request
+stays referred, no new offer goes out). Now: "一位邻居临时无法前来。求助已转交120急救，请等候
+专业救援、保持电话畅通。"."""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+
+from tests.integration.test_kept_helper_buttons_s39 import _closed, _form, _pa_accepts, _staff
+
+# The module's stack (a WeCom group, pa and pb on the phones), as the session-38 referral
+# test starts it.
+from tests.integration.test_referral_keeps_helpers_s38 import api, run  # noqa: F401
+from tests.support import platform_flow as flow
+from tests.support.waiting import eventually
+
+GONE = "一位邻居临时无法前来"
+HANDED = "一位邻居临时无法前来。求助已转交120急救，请等候专业救援、保持电话畅通。"
+
+
+async def test_the_group_hears_a_kept_helper_withdrew_and_that_120_has_it(
+    run: flow.Running,  # noqa: F811
+    db: asyncpg.Connection,
+) -> None:
+    async with httpx.AsyncClient(base_url=run.stack.api_url, timeout=15) as client:
+        rid, link, _ = await _pa_accepts(run, client, "6号楼有位老人摔倒了起不来，快来人帮忙")
+        await _staff(client, rid, "refer", {"to": "120", "note": "已拨打120"})
+        assert await eventually(lambda: _closed(db, rid), what="the referral recorded")
+        await run.receiver.wait_for(
+            lambda: any("求助已转交处理" in t for t in run.platform.group_texts("g-main")),
+            timeout=30,
+        )
+        before = [t for t in run.platform.group_texts("g-main") if GONE in t]
+        page = await client.get(link)
+        cant = _form(page.text, "cant-come")
+        assert cant, page.text
+        gone = await client.post(cant)
+        assert gone.status_code == 200 and "已记录：这次去不了" in gone.text, gone.text
+        await run.receiver.wait_for(
+            lambda: len([t for t in run.platform.group_texts("g-main") if GONE in t]) > len(before),
+            timeout=30,
+        )
+    told = [t for t in run.platform.group_texts("g-main") if GONE in t][len(before) :]
+    assert told == [HANDED], told
