@@ -9,31 +9,18 @@ minutes pa spent with someone who had fallen until the ambulance came were lost.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from urllib.parse import urlparse
 
 import asyncpg
 import httpx
-import pytest
 
-from dispatcher.testing.stack import LocalStack
 from tests.integration.test_platform_wecom import WeCom
 from tests.support import platform_flow as flow
 from tests.support.platform_flow import pa_on_the_way, to_pa
-from tests.support.staff import DISTRICT, bearer, write_staff_file
+from tests.support.staff import DISTRICT, bearer
 from tests.support.waiting import eventually
 
-
-@pytest.fixture(scope="module")
-async def run(stack: LocalStack) -> AsyncIterator[flow.Running]:
-    write_staff_file(stack, {})
-    async for running in flow.start(stack, WeCom):
-        yield running
-
-
-@pytest.fixture(scope="module")
-def api(run: flow.Running) -> LocalStack:
-    return run.stack
+run, api = flow.staffed_fixtures(WeCom)  # the staff file written, no accounts
 
 
 async def test_a_referral_to_120_tells_the_helper_to_go_on_and_done_counts(

@@ -18,12 +18,14 @@ from urllib.parse import urlparse
 
 import asyncpg
 import httpx
+import pytest
 
 from dispatcher.sealing import keyring
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support.platform_callbacks import Callback
+from tests.support.staff import write_staff_file
 from tests.support.waiting import eventually
 
 ACCEPTED_BY_PA = "一位邻居（林阿姨）已接单，正在赶来。"  # pa opted in to be named
@@ -416,3 +418,21 @@ async def pa_on_the_way(run: Running, client: httpx.AsyncClient, text: str) -> t
     done = re.search(r'action="(/l/o/[^"]+/p/done)"', on_way.text)
     assert done, on_way.text
     return rid, done[1]
+
+
+def staffed_fixtures(make: type[Platform]) -> tuple[Any, Any]:
+    """A module's fixtures `run` (the scenario on `make`'s platform, the staff file written
+    with no accounts of its own) and `api` (its stack, for the conftest's `db` and `client`):
+    `run, api = flow.staffed_fixtures(WeCom)`."""
+
+    @pytest.fixture(scope="module")
+    async def run(stack: LocalStack) -> AsyncIterator[Running]:
+        write_staff_file(stack, {})
+        async for running in start(stack, make):
+            yield running
+
+    @pytest.fixture(scope="module")
+    def api(run: Running) -> LocalStack:
+        return run.stack
+
+    return run, api
