@@ -94,18 +94,10 @@ def local_config(tmp: Path, worker: str, api: str, alertmanager: str | None = No
     return path
 
 
-async def test_prometheus_scrapes_worker_and_api(stack: LocalStack, tmp_path: Path) -> None:
-    prometheus, promtool = shutil.which("prometheus"), shutil.which("promtool")
-    if prometheus is None or promtool is None:
-        pytest.fail("Prometheus is missing: apt-get install -y prometheus")
-    worker_port = free_port()
-    stack.spawn("worker-1", "worker", "--name", "worker-1", "--web-port", str(worker_port))
-    await stack.start_api()
-    config = local_config(tmp_path, f"127.0.0.1:{worker_port}", f"127.0.0.1:{stack.api_port}")
-    check = subprocess.run(
-        [promtool, "check", "config", str(config)], capture_output=True, text=True
-    )
-    assert check.returncode == 0, check.stdout + check.stderr
+def start_prometheus(
+    prometheus: str, config: Path, tmp_path: Path
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Prometheus on a free loopback port with `config`, its data and log under tmp_path."""
     port = free_port()
     log = open(tmp_path / "prometheus.log", "wb")  # noqa: SIM115 - the child owns it
     proc = subprocess.Popen(
@@ -119,6 +111,22 @@ async def test_prometheus_scrapes_worker_and_api(stack: LocalStack, tmp_path: Pa
         stderr=subprocess.STDOUT,
     )
     log.close()
+    return proc, port
+
+
+async def test_prometheus_scrapes_worker_and_api(stack: LocalStack, tmp_path: Path) -> None:
+    prometheus, promtool = shutil.which("prometheus"), shutil.which("promtool")
+    if prometheus is None or promtool is None:
+        pytest.fail("Prometheus is missing: apt-get install -y prometheus")
+    worker_port = free_port()
+    stack.spawn("worker-1", "worker", "--name", "worker-1", "--web-port", str(worker_port))
+    await stack.start_api()
+    config = local_config(tmp_path, f"127.0.0.1:{worker_port}", f"127.0.0.1:{stack.api_port}")
+    check = subprocess.run(
+        [promtool, "check", "config", str(config)], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    proc, port = start_prometheus(prometheus, config, tmp_path)
     try:
         async with httpx.AsyncClient(timeout=10) as client:
             r = await client.post(
@@ -246,19 +254,7 @@ async def test_a_firing_page_reaches_the_alertmanager(tmp_path: Path) -> None:
     prompt.write_text(yaml.safe_dump(rules), encoding="utf-8")
     doc["rule_files"] = [str(prompt)]
     config.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    port = free_port()
-    log = open(tmp_path / "prometheus.log", "wb")  # noqa: SIM115 - the child owns it
-    proc = subprocess.Popen(
-        [
-            prometheus,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    log.close()
+    proc, port = start_prometheus(prometheus, config, tmp_path)
     try:
         async with httpx.AsyncClient(timeout=10) as client:
             base = f"http://127.0.0.1:{port}/api/v1"
