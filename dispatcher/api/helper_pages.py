@@ -238,15 +238,18 @@ def _clock_time(text: str) -> time | None:
 async def _helper_or_page(
     request: Request, token: str
 ) -> tuple[LinkClaims, Binding] | HTMLResponse:
-    """Verify the personal link, apply the per-helper rate limit, and let only the bound
-    browser press (the first to press binds, if none opened it)."""
+    """Verify the personal link, let only the bound browser press (the first to press
+    binds, if none opened it), and apply the per-helper rate limit to it: a forwarded link
+    pressed elsewhere draws on its refusals' own bucket, not on the helper's."""
     checked = await _verify(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
     deps: ApiDeps = request.app.state.deps
-    deps.limiter.check(("helper-status", checked.helper_id), 10, 5, "helper")
     binding = await check_personal(request, deps, checked, "act")
-    return binding.refusal if binding.refusal is not None else (checked, binding)
+    if binding.refusal is not None:
+        return binding.refusal
+    deps.limiter.check(("helper-status", checked.helper_id), 10, 5, "helper")
+    return checked, binding
 
 
 async def _quiet_hours(request: Request, claims: LinkClaims, window: TimeWindow | None) -> None:

@@ -21,12 +21,14 @@ import asyncpg
 import httpx
 import pytest
 
+from dispatcher.api import personal_link_cli
 from dispatcher.clock import utcnow
 from dispatcher.links import DEVICE_COOKIE, helper_link
 from dispatcher.record.edge import helper_link_bindings
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
-from tests.security.test_offer_device_binding import client, offer_links
+from tests.security.test_offer_device_binding import STAFF, client, offer_links
+from tests.support import builders
 from tests.support.private_phones import phones_and_robot
 from tests.support.waiting import eventually
 
@@ -71,13 +73,27 @@ async def test_a_forwarded_personal_link_does_not_hand_the_helper_over(
             assert (await friend.get(accept)).status_code == 409
             r = await friend.post(f"/l/me/offers/{offer_id}/accept")
             assert r.status_code == 401 and PHONE not in r.text
-            for press in ("away", "busy", "back", "on_call", "quiet-hours/clear"):
+            # 9 refusals with the opening: within the refusals' own burst (10).
+            presses = (
+                "away",
+                "busy",
+                "back",
+                "on_call",
+                "quiet-hours/clear",
+                "away",
+                "busy",
+                "back",
+            )
+            for press in presses:
                 r = await friend.post(f"{link}/{press}")
                 assert r.status_code == 403 and REFUSED in r.text, (press, r.text)
             refused = await db.fetchval(
                 "SELECT refused FROM helper_link_bindings WHERE helper_id = $1", helper
             )
-            assert refused == 1 + 5
+            assert refused == 1 + len(presses)
+            # The friend's presses spent nothing of the helper's own budget (5 at once).
+            r = await helpers_phone.post(f"{link}/back")
+            assert r.status_code == 200, r.text
             # The helper's own phone still answers: it accepts and sees the contact.
             r = await helpers_phone.post(f"/l/me/offers/{offer_id}/accept")
             assert r.status_code in (200, 202), r.text
@@ -144,5 +160,44 @@ async def test_a_new_phone_after_staff_free_the_binding_or_send_a_newer_link(
             stale = await new.get(link)
             assert stale.status_code == 410 and "新链接" in stale.text
             assert (await new.post(f"{link}/away")).status_code == 410
+    finally:
+        await db.close()
+
+
+async def test_staff_give_a_helper_on_a_new_phone_a_new_link(stack: LocalStack) -> None:
+    """What staff do when a helper changes phone (the welcome is sent once):
+    `python -m dispatcher.api.personal_link_cli` prints a new link to send privately (the
+    old one stops), or with `--release` frees the binding for the same link."""
+    helper, community = f"cli-{uuid.uuid4().hex[:8]}", "sec-fwd-personal"
+    settings = stack.settings(push_endpoints=[])
+    db = await asyncpg.connect(stack.pg_dsn)
+    try:
+        async with client(stack) as old, client(stack) as new, client(stack) as third:
+            body = builders.helper(helper, community, ["driving"])
+            r = await old.put(f"/v1/admin/helpers/{helper}", json=body, headers=STAFF)
+            assert r.status_code == 202, r.text
+
+            async def recorded() -> bool:
+                return bool(
+                    await db.fetchval("SELECT active FROM helpers WHERE helper_id = $1", helper)
+                )
+
+            await eventually(recorded, what="the helper recorded")
+            link = personal(stack, helper, community, later_s=-60)  # the welcome, before
+            assert (await old.get(link)).status_code == 200
+            assert (await new.get(link)).status_code == 409
+            given = await personal_link_cli.run(settings, community, helper, release=False)
+            fresh = httpx.URL(str(given["personal_url"])).raw_path.decode()
+            assert (await new.get(fresh)).status_code == 200
+            assert (await old.get(link)).status_code == 410
+            assert (await old.get(fresh)).status_code == 409
+            # --release: the same (new) link binds the next phone that opens it.
+            assert await personal_link_cli.run(settings, community, helper, release=True) == {
+                "released": True
+            }
+            assert (await third.get(fresh)).status_code == 200
+            assert (await new.get(fresh)).status_code == 409
+        nobody = await personal_link_cli.run(settings, community, "no-such-helper", release=True)
+        assert nobody == {"error": "not_on_roster"}
     finally:
         await db.close()
