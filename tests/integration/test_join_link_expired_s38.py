@@ -11,9 +11,8 @@ import asyncpg
 import httpx
 import pytest
 
-from dispatcher.api.invites import invite_token
-from dispatcher.clock import utcnow
 from dispatcher.testing.stack import LocalStack
+from tests.support.signups import join_path
 
 A = "s38-expired"
 JOIN_EXPIRED = "邀请链接已过期，您的信息未提交，请向社区索取新的邀请链接"
@@ -25,24 +24,13 @@ async def api(stack: LocalStack) -> LocalStack:
     return stack
 
 
-def join_path(api: LocalStack, expires_in: timedelta) -> str:
-    token = invite_token(
-        api.settings(push_endpoints=[]),
-        community_id=A,
-        compound_id="c1",
-        compound_name="图强小区",
-        expires_at=utcnow() + expires_in,
-    )
-    return f"/join/{token}"
-
-
 async def test_an_invite_that_expired_while_the_form_was_filled_says_nothing_was_submitted(
     api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     before = await db.fetchval("SELECT count(*) FROM helper_registrations")
     # Minted already expired: what a resident meets who opened the form within its validity
     # and pressed submit after it (verify_invite reads the API's clock at the POST).
-    path = join_path(api, expires_in=-timedelta(minutes=1))
+    path = join_path(api, A, expires_in=-timedelta(minutes=1))
     form = {"name": "赵大妈", "phone": "13700001234", "building": "3号楼", "channel": ""}
     sent = await client.post(path, data=form)
     assert sent.status_code == 410, sent.text

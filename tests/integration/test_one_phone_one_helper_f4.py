@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from dispatcher.api.invites import invite_token
-from dispatcher.clock import utcnow
 from dispatcher.testing.stack import LocalStack
+from tests.support import signups
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -53,20 +51,11 @@ async def ledger(client: httpx.AsyncClient, rows: str, imported: int) -> None:
 
 
 def join_path(api: LocalStack, community_id: str = A) -> str:
-    token = invite_token(
-        api.settings(push_endpoints=[]),
-        community_id=community_id,
-        compound_id="c1",
-        compound_name="图强小区",
-        expires_at=utcnow() + timedelta(hours=1),
-    )
-    return f"/join/{token}"
+    return signups.join_path(api, community_id)
 
 
 async def pending(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    r = await client.get(REGS, headers=STAFF)
-    assert r.status_code == 200, r.text
-    return list(r.json())
+    return await signups.listed(client, A)
 
 
 async def test_a_phone_the_ledger_has_is_not_approved_as_a_second_helper(

@@ -7,16 +7,14 @@ person's: staff's approval made a second helper of one person (two offers, two s
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from dispatcher.api.invites import invite_token
-from dispatcher.clock import utcnow
 from dispatcher.testing.stack import LocalStack
+from tests.support import signups
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -41,21 +39,12 @@ async def api(stack: LocalStack) -> LocalStack:
     return stack
 
 
-def join_path(api: LocalStack, expires_in: timedelta = timedelta(hours=1)) -> str:
-    token = invite_token(
-        api.settings(push_endpoints=[]),
-        community_id=A,
-        compound_id="c1",
-        compound_name="图强小区",
-        expires_at=utcnow() + expires_in,
-    )
-    return f"/join/{token}"
+def join_path(api: LocalStack) -> str:
+    return signups.join_path(api, A)
 
 
 async def pending(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    r = await client.get(REGS, headers=STAFF)
-    assert r.status_code == 200, r.text
-    return list(r.json())
+    return await signups.listed(client, A)
 
 
 async def test_a_full_width_phone_of_a_roster_helper_is_in_the_roster_as_the_ascii_one(

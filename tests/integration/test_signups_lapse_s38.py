@@ -16,9 +16,6 @@ time in the future: 25 days after the young one was made, 35 after the old ones.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +25,7 @@ import httpx
 import pytest
 
 from dispatcher.testing.stack import LocalStack
+from tests.security.cli import run_json
 from tests.support import signups
 from tests.support.private_phones import phones_and_robot
 from tests.support.signups import form
@@ -58,16 +56,7 @@ async def decide(client: httpx.AsyncClient, rid: str, action: str) -> httpx.Resp
 
 def purge(api: LocalStack, now: datetime, **env: str) -> dict[str, Any]:
     """`python -m dispatcher purge --now …` with the namespace's settings (and `env`)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "dispatcher", "purge", "--now", now.isoformat()],
-        env=api.env(**env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    answer: dict[str, Any] = json.loads(done.stdout)
-    return answer
+    return run_json(api, "purge", "--now", now.isoformat(), **env)
 
 
 async def test_an_undecided_signup_lapses_forgotten_and_the_person_may_sign_up_again(

@@ -10,10 +10,11 @@ from typing import Any
 from dispatcher.testing.stack import LocalStack
 
 
-def run_json(stack: LocalStack, *args: str) -> dict[str, Any]:
+def run_json(stack: LocalStack, *args: str, **env: str) -> dict[str, Any]:
+    """`python -m dispatcher <args>` with the namespace's settings (and `env`): its answer."""
     done = subprocess.run(
         [sys.executable, "-m", "dispatcher", *args],
-        env=stack.env(),
+        env=stack.env(**env),
         capture_output=True,
         text=True,
         timeout=120,
