@@ -5,7 +5,7 @@ the same figure dispatcher/stats.py (and the simulator) gives on the same sample
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
@@ -15,23 +15,17 @@ from dispatcher.ops.reports import month_report
 from dispatcher.record.projection import record_events
 from dispatcher.record.read.dashboard import today_by_community
 from dispatcher.stats import nearest_rank
-from dispatcher.testing.stack import LocalStack
 from schemas.commands import CancelRequest, CompleteAssignment
 from schemas.events import AssignmentCompleted, Event
 from schemas.vocab import Party, Skill
+from tests.support import stack_db
 from tests.support.local_day import one_local_day
 from tests.unit.conftest import COMMUNITY, World
 
 LOCAL = timezone(timedelta(hours=8))
 
 
-@pytest.fixture
-async def conn(stack: LocalStack) -> AsyncIterator[asyncpg.Connection]:
-    c = await asyncpg.connect(stack.pg_dsn)
-    try:
-        yield c
-    finally:
-        await c.close()
+conn = stack_db.conn  # a connection to the module's namespace
 
 
 def _offered_to(w: World, rid: str, *helpers: str, **spec: object) -> None:

@@ -14,7 +14,6 @@ twice in its batch and then once more (the per-event writers, and replays)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -27,18 +26,12 @@ from dispatcher.record.read.dashboard import today_by_community
 from dispatcher.stats import nearest_rank
 from dispatcher.testing.stack import LocalStack
 from schemas.events import Event
+from tests.support import stack_db
 from tests.support.local_day import one_local_day
 from tests.support.migrated_db import database_at
 from tests.support.quiet_night import EVENING, LOCAL, WAITS, a_quiet_night
 
-
-@pytest.fixture
-async def conn(stack: LocalStack) -> AsyncIterator[asyncpg.Connection]:
-    c = await asyncpg.connect(stack.pg_dsn)
-    try:
-        yield c
-    finally:
-        await c.close()
+conn = stack_db.conn  # a connection to the module's namespace
 
 
 def _releases(events: list[Event]) -> dict[str, datetime | None]:

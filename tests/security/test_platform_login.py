@@ -26,7 +26,7 @@ from dispatcher.links import helper_link, verify_token
 from dispatcher.settings import Settings
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
-from tests.support import builders
+from tests.support import builders, stack_db
 from tests.support import platform_fakes as pf
 from tests.support.login_flow import browser, cookie_attrs, login, serve_with_logins
 from tests.support.waiting import eventually
@@ -81,13 +81,7 @@ async def phones(stack: LocalStack, fake: pf.FakePlatforms) -> AsyncIterator[Pus
         yield receiver
 
 
-@pytest.fixture
-async def db(stack: LocalStack) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(stack.pg_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
+db = stack_db.conn  # a connection to the module's namespace (no module `api` here)
 
 
 async def offer_link(stack: LocalStack, phones: PushReceiver, kind: str, helper_id: str) -> str:
