@@ -7,7 +7,6 @@ person's: staff's approval made a second helper of one person (two offers, two s
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import asyncpg
 import httpx
@@ -39,14 +38,6 @@ async def api(stack: LocalStack) -> LocalStack:
     return stack
 
 
-def join_path(api: LocalStack) -> str:
-    return signups.join_path(api, A)
-
-
-async def pending(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    return await signups.listed(client, A)
-
-
 async def test_a_full_width_phone_of_a_roster_helper_is_in_the_roster_as_the_ascii_one(
     api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
@@ -62,7 +53,7 @@ async def test_a_full_width_phone_of_a_roster_helper_is_in_the_roster_as_the_asc
         ),
         what="both ledger helpers on the roster",
     )
-    path = join_path(api)
+    path = signups.join_path(api, A)
     for ascii_phone, typed in FULL_WIDTH.items():
         for name, phone in (
             (f"ascii-{ascii_phone[-4:]}", ascii_phone),
@@ -71,7 +62,7 @@ async def test_a_full_width_phone_of_a_roster_helper_is_in_the_roster_as_the_asc
             form = {"name": name, "phone": phone, "building": "3号楼", "channel": ""}
             sent = await client.post(path, data=form)
             assert sent.status_code == 200 and "已提交" in sent.text, sent.text
-    listed = await pending(client)
+    listed = await signups.listed(client, A)
     assert len(listed) == 4  # four posts: within the form's burst of 5 per address
     named = {s["display_name"]: s for s in listed}
     for tail in ("0102", "0104"):
