@@ -72,15 +72,7 @@ async def test_a_referral_to_120_tells_the_helper_to_go_on_and_done_counts(
         assert pressed.status_code == 200, pressed.text
         assert "不记录服务时长" not in pressed.text and "已记录您的帮助时长" in pressed.text
 
-    async def minutes() -> int | None:
-        got = await db.fetchval(
-            "SELECT minutes_spent FROM assignments WHERE request_id = $1 AND helper_id = 'pa'"
-            " AND done_at IS NOT NULL AND released_at IS NULL",
-            rid,
-        )
-        return int(got) if got is not None else None
-
-    assert await eventually(minutes, what="pa's 已完成 recorded") == 35
+    assert await flow.pa_minutes_recorded(db, rid) == 35
     # Nothing ever told pa to stand down.
     assert to_pa(run, rid, "stand_down") == []
     assert [d["title"] for d in to_pa(run, rid, "cancellation")] == ["求助已转交120急救"]

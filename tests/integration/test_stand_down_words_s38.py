@@ -14,7 +14,6 @@ from tests.integration.test_platform_wecom import WeCom
 from tests.support import platform_flow as flow
 from tests.support.platform_flow import pa_on_the_way, to_pa
 from tests.support.staff import DISTRICT, bearer
-from tests.support.waiting import eventually
 
 run, api = flow.staffed_fixtures(WeCom)  # the staff file written, no accounts
 
@@ -53,12 +52,4 @@ async def test_a_staff_resolve_tells_the_helper_on_the_way_and_done_still_counts
         pressed = await client.post(done, data={"minutes": "25"})
         assert pressed.status_code == 200 and "不记录服务时长" not in pressed.text, pressed.text
 
-    async def minutes() -> int | None:
-        got = await db.fetchval(
-            "SELECT minutes_spent FROM assignments WHERE request_id = $1 AND helper_id = 'pa'"
-            " AND done_at IS NOT NULL AND released_at IS NULL",
-            rid,
-        )
-        return int(got) if got is not None else None
-
-    assert await eventually(minutes, what="pa's 已完成 recorded") == 25
+    assert await flow.pa_minutes_recorded(db, rid) == 25

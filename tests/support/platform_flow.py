@@ -420,6 +420,21 @@ async def pa_on_the_way(run: Running, client: httpx.AsyncClient, text: str) -> t
     return rid, done[1]
 
 
+async def pa_minutes_recorded(db: asyncpg.Connection, rid: str) -> int:
+    """The minutes of pa's 已完成 on `rid`, once recorded (an assignment done, not released)."""
+
+    async def minutes() -> int | None:
+        got = await db.fetchval(
+            "SELECT minutes_spent FROM assignments WHERE request_id = $1 AND helper_id = 'pa'"
+            " AND done_at IS NOT NULL AND released_at IS NULL",
+            rid,
+        )
+        return int(got) if got is not None else None
+
+    found: int = await eventually(minutes, what="pa's 已完成 recorded")
+    return found
+
+
 def staffed_fixtures(make: type[Platform]) -> tuple[Any, Any]:
     """A module's fixtures `run` (the scenario on `make`'s platform, the staff file written
     with no accounts of its own) and `api` (its stack, for the conftest's `db` and `client`):
