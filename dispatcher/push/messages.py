@@ -301,7 +301,8 @@ def render_released_notice(spec: ReleasedNoticeSpec) -> PushMessage:
     place = place_label(spec.compound, spec.building)
     what = f"{place} {entry(spec.category).zh}"
     # No blame in it: it may reach a group robot (an @-mention), as a stand-down does.
-    after = "求助已转交专业救援" if spec.kept else "社区工作人员已安排其他邻居接手"
+    # The slot reopens and the ladder asks again: nobody holds it yet when this is sent.
+    after = "求助已转交专业救援" if spec.kept else "社区将另找邻居接手"
     text = (
         f"{RELEASED_TITLE}：{what}的求助，{after}，您无需再前往。"
         "如您其实已在现场或正在赶来，请联系社区工作人员。谢谢您！"

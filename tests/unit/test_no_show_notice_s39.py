@@ -20,7 +20,8 @@ def test_a_no_show_is_told_they_no_longer_hold_it(offered: World) -> None:  # no
     (d,) = _withdrawn(offered, "private-driver", no_show=True)
     assert (d.endpoint, d.kind, d.recipient) == ("default", PushKind.CANCELLATION, "private-driver")
     assert d.message.title == "您已无需前往"
-    assert "已安排其他邻居接手" in d.message.text and "无需再前往" in d.message.text, d.message.text
+    assert "社区将另找邻居接手" in d.message.text and "无需再前往" in d.message.text, d.message.text
+    assert "已安排" not in d.message.text  # nobody holds it yet: the ladder asks again
     assert "未到场" not in d.message.text  # no blame: it may reach a group robot
     assert "13800000000" not in d.message.text and "501" not in d.message.text
 
