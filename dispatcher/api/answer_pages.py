@@ -24,11 +24,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from dispatcher.api import offer_outcomes as oo
 from dispatcher.api.deps import ApiDeps
+from dispatcher.api.offer_binding import bound_phone
 from dispatcher.api.offer_outcomes import use_for
 from dispatcher.api.offer_pages import act_on_offer
 from dispatcher.api.pages import URGENCY_ZH, button_form, e, page
 from dispatcher.api.platform_login import gate, tokens
-from dispatcher.links import ANSWER_PATH, DEVICE_COOKIE, answer_path, bound_helper
+from dispatcher.links import ANSWER_PATH, answer_path
 from dispatcher.push.places import place_label
 from dispatcher.record.read.offers import open_offers
 from schemas.catalogue import label_zh
@@ -52,8 +53,9 @@ class Helper:
     by_login: bool  # the platform vouched for them (else: the bound phone)
 
 
-def _identities(request: Request) -> list[Helper]:
-    """Who this browser is: the platform login's helper first, then the bound phone's."""
+async def _identities(request: Request) -> list[Helper]:
+    """Who this browser is: the platform login's helper first, then the bound phone's (the
+    phone the helper's personal link is bound to now: `offer_binding.bound_phone`)."""
     deps: ApiDeps = request.app.state.deps
     now = deps.clock()
     found = []
@@ -61,7 +63,7 @@ def _identities(request: Request) -> list[Helper]:
     login = deps.settings.platform_login_for(session.community_id) if session else None
     if session is not None and login is not None and login.kind == session.kind:
         found.append(Helper(session.helper_id, session.community_id, by_login=True))
-    device = bound_helper(deps.settings, request.cookies.get(DEVICE_COOKIE), now)
+    device = await bound_phone(request, deps)
     if device is not None:
         found.append(Helper(device[0], device[1], by_login=False))
     return found
@@ -72,7 +74,7 @@ async def my_offers(request: Request, community: Community = None) -> Response:
     """The helper's open offers, each with its two buttons; inside a chat platform whose
     login the community has, first the platform's login."""
     deps: ApiDeps = request.app.state.deps
-    known = _identities(request)
+    known = await _identities(request)
     here = [h for h in known if community is None or h.community_id == community]
     login = deps.settings.platform_login_for(community) if community else None
     if not here and login is not None:
@@ -107,7 +109,7 @@ async def answer(
     request: Request, offer_id: OfferId, action: Literal["accept", "decline"]
 ) -> HTMLResponse:
     """Accept or decline an offer made to the signed-in helper (to nobody else)."""
-    known = _identities(request)
+    known = await _identities(request)
     if not known:
         answer = page("请先确认身份", NOT_BOUND, tone="warn", status_code=401)
         answer.headers[gate.REASON_HEADER] = "login_required"

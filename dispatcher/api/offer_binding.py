@@ -42,13 +42,14 @@ from dispatcher.api.deps import ApiDeps
 from dispatcher.api.pages import page
 from dispatcher.api.platform_login.gate import REASON_HEADER
 from dispatcher.api.view_cookie import may_see_contact
-from dispatcher.links import DEVICE_COOKIE, HELPER_PATH, OFFER_PATH, LinkClaims, bound_helper
+from dispatcher.links import DEVICE_COOKIE, OFFER_PATH, LinkClaims, bound_helper
 from dispatcher.ops.api_metrics import OFFER_LINK_OTHER_DEVICE
 from dispatcher.record.edge import helper_link_bindings, offer_bindings
 
 log = logging.getLogger(__name__)
 Step = Literal["open", "act"]
 REASON = "other_device"
+LINKS_PATH = "/l/"  # the phone's cookies' path: personal page, offer links, `/l/me`
 OTHER_DEVICE = (
     "<p>这条链接已在另一部手机上打开，只能在那部手机上回复。</p>"
     "<p>如果那是您本人的手机，请在那部手机上操作；如有疑问，请联系社区工作人员（居委会）。</p>"
@@ -80,10 +81,9 @@ class Binding:
     preview: bool = False
 
 
-def _helpers_own(request: Request, deps: ApiDeps, claims: LinkClaims) -> bool:
+async def _helpers_own(request: Request, deps: ApiDeps, claims: LinkClaims) -> bool:
     assert claims.offer_id is not None
-    device = bound_helper(deps.settings, request.cookies.get(DEVICE_COOKIE), deps.clock())
-    if device == (claims.helper_id, claims.community_id):
+    if await bound_phone(request, deps) == (claims.helper_id, claims.community_id):
         return True  # the phone bound through the helper's private personal link
     return may_see_contact(request, deps, claims.offer_id, claims.helper_id)
 
@@ -119,7 +119,7 @@ async def check(request: Request, deps: ApiDeps, claims: LinkClaims, step: Step)
             return Binding(new_cookie=cookie, lifetime_s=int(lifetime.total_seconds()))
     # Another browser may have been bound a moment before (stored != wanted): judge as usual.
     presented_ok = ob.matches(deps.settings, stored, offer_id, claims.helper_id, presented)
-    own = not presented_ok and _helpers_own(request, deps, claims)
+    own = not presented_ok and await _helpers_own(request, deps, claims)
     if ob.verdict(stored, presented_ok, own) == "same_device":
         return Binding()
     # A forwarded link hammered from elsewhere: 429 before any write or log line. Only
@@ -163,14 +163,32 @@ def _set_cookie(request: Request, binding: Binding, name: str, path: str, answer
     )
 
 
-def personal_cookie_name(claims: LinkClaims) -> str:
+def personal_cookie_name(community_id: str, helper_id: str) -> str:
     """One cookie per helper (two helpers of one family may share a phone); no id in it."""
-    return ob.cookie_name(f"personal:{claims.community_id}:{claims.helper_id}")
+    return ob.cookie_name(f"personal:{community_id}:{helper_id}")
 
 
-def _personal_key(claims: LinkClaims) -> str:
-    """What the stored hash binds besides the helper: this link (its expiry names it)."""
-    return f"personal:{claims.community_id}:{claims.expires}"
+def _personal_key(community_id: str, link_expires: int) -> str:
+    """What the stored hash binds besides the helper: the link (its expiry names it)."""
+    return f"personal:{community_id}:{link_expires}"
+
+
+async def bound_phone(request: Request, deps: ApiDeps) -> tuple[str, str] | None:
+    """(helper id, community id) of the phone bound through a helper's personal link, or
+    None. The phone's cookie (`DEVICE_COOKIE`, signed, 180 days) counts only beside the
+    cookie of the link's current binding: a phone the binding has since moved from (a new
+    phone, a newer link) is nobody's, and so is one given the phone's cookie before links
+    were bound (a forwarded link's, before session 39)."""
+    device = bound_helper(deps.settings, request.cookies.get(DEVICE_COOKIE), deps.clock())
+    if device is None:
+        return None
+    helper, community = device
+    stored = await helper_link_bindings.held(await deps.pool(), community, helper)
+    if stored is None:
+        return None
+    presented = request.cookies.get(personal_cookie_name(community, helper))
+    key = _personal_key(community, stored.link_expires)
+    return device if ob.matches(deps.settings, stored.device_hash, key, helper, presented) else None
 
 
 async def check_personal(
@@ -179,7 +197,8 @@ async def check_personal(
     """Bind this browser to the helper's personal link if nobody (or only an older link of
     theirs) was bound yet; else let through only the bound browser."""
     pool = await deps.pool()
-    community, helper, key = claims.community_id, claims.helper_id, _personal_key(claims)
+    community, helper = claims.community_id, claims.helper_id
+    key = _personal_key(community, claims.expires)
     stored = await helper_link_bindings.held(pool, community, helper)
     if stored is None or stored.link_expires < claims.expires:
         if step == "open" and not navigates(request):
@@ -194,7 +213,7 @@ async def check_personal(
         answer = page("链接已更新", SUPERSEDED, tone="warn", status_code=410)
         answer.headers[REASON_HEADER] = "superseded"
         return Binding(refusal=answer)
-    presented = request.cookies.get(personal_cookie_name(claims))
+    presented = request.cookies.get(personal_cookie_name(community, helper))
     if ob.matches(deps.settings, stored.device_hash, key, helper, presented):
         return Binding()
     deps.limiter.check(("other-device", f"personal:{community}:{helper}"), 20, 10, "link")
@@ -206,6 +225,7 @@ async def check_personal(
 def remember_personal(
     request: Request, binding: Binding, claims: LinkClaims, answer: Response
 ) -> None:
-    """Set the personal link's new binding cookie on whatever the page answered (only the
-    personal link's page and buttons need it)."""
-    _set_cookie(request, binding, personal_cookie_name(claims), HELPER_PATH, answer)
+    """Set the personal link's new binding cookie on whatever the page answered: its page
+    and buttons, and `/l/me` and the offer links (`bound_phone`), need it."""
+    name = personal_cookie_name(claims.community_id, claims.helper_id)
+    _set_cookie(request, binding, name, LINKS_PATH, answer)

@@ -13,6 +13,7 @@ import pytest
 
 from dispatcher.links import helper_link
 from dispatcher.testing.stack import LocalStack
+from tests.security.test_offer_device_binding import NAVIGATION
 from tests.support import builders
 from tests.support.link_answers import press
 from tests.support.links import offer_path
@@ -68,7 +69,9 @@ async def test_offered_helpers_see_the_building_and_the_accepting_one_the_flat(
         personal = helper_link(
             api.settings(push_endpoints=[]), helper_id="pb", community_id=COMMUNITY
         )
-        assert (await pb.get(httpx.URL(personal).raw_path.decode())).status_code == 200
+        # Opened as a person opens it: a preview binds nothing (session 39).
+        path = httpx.URL(personal).raw_path.decode()
+        assert (await pb.get(path, headers=NAVIGATION)).status_code == 200
         listed = await pb.get("/l/me")
         assert listed.status_code == 200 and offers["pb"] in listed.text, listed.text
         assert "3号楼" in listed.text and "502" not in listed.text, listed.text

@@ -23,7 +23,7 @@ import pytest
 
 from dispatcher.api import personal_link_cli
 from dispatcher.clock import utcnow
-from dispatcher.links import DEVICE_COOKIE, helper_link
+from dispatcher.links import DEVICE_COOKIE, device_binding, helper_link
 from dispatcher.record.edge import helper_link_bindings
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
@@ -94,6 +94,16 @@ async def test_a_forwarded_personal_link_does_not_hand_the_helper_over(
             # The friend's presses spent nothing of the helper's own budget (5 at once).
             r = await helpers_phone.post(f"{link}/back")
             assert r.status_code == 200, r.text
+            # A phone given the phone's cookie before links were bound (a forwarded link's,
+            # before session 39) is nobody's: it needs the binding's own cookie beside it.
+            settings = stack.settings(push_endpoints=[])
+            leaked = device_binding(settings, helper, community, utcnow())
+            async with client(stack) as old_friend:
+                jar = {"Cookie": f"{DEVICE_COOKIE}={leaked}"}
+                assert (await old_friend.get("/l/me", headers=jar)).status_code == 401
+                assert (await old_friend.get(accept, headers=jar)).status_code == 409
+                r = await old_friend.post(f"/l/me/offers/{offer_id}/accept", headers=jar)
+                assert r.status_code == 401 and PHONE not in r.text
             # The helper's own phone still answers: it accepts and sees the contact.
             r = await helpers_phone.post(f"/l/me/offers/{offer_id}/accept")
             assert r.status_code in (200, 202), r.text
@@ -185,12 +195,16 @@ async def test_staff_give_a_helper_on_a_new_phone_a_new_link(stack: LocalStack) 
             await eventually(recorded, what="the helper recorded")
             link = personal(stack, helper, community, later_s=-60)  # the welcome, before
             assert (await old.get(link)).status_code == 200
+            assert (await old.get("/l/me")).status_code == 200  # the helper's phone
             assert (await new.get(link)).status_code == 409
             given = await personal_link_cli.run(settings, community, helper, release=False)
             fresh = httpx.URL(str(given["personal_url"])).raw_path.decode()
             assert (await new.get(fresh)).status_code == 200
             assert (await old.get(link)).status_code == 410
             assert (await old.get(fresh)).status_code == 409
+            # The old phone (lost, or given away) answers nothing as the helper any more.
+            assert (await old.get("/l/me")).status_code == 401
+            assert (await new.get("/l/me")).status_code == 200
             # --release: the same (new) link binds the next phone that opens it.
             assert await personal_link_cli.run(settings, community, helper, release=True) == {
                 "released": True
