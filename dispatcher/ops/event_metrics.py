@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from dispatcher.ops.metric_defs import UNKNOWN, DispatchMetrics
+from dispatcher.record.outcomes import closing_outcome
 from schemas.events import Event, stand_downs
 
 K = TypeVar("K")
@@ -240,7 +241,9 @@ class EventMetrics:
             case "command_rejected":
                 m.commands_rejected.labels(body.command_type, body.reason).inc()
             case "request_resolved" | "request_cancelled" | "request_referred" | "request_expired":
-                outcome = body.type.removeprefix("request_")
+                status = body.type.removeprefix("request_")
+                # A resolution by the system (lifetime over, nobody said done): "ended".
+                outcome = closing_outcome(status, getattr(body, "by", None))
                 m.requests_closed.labels(outcome, urgency).inc()
                 self._requests.pop(rid)
                 self._settled.put(rid, None)

@@ -43,7 +43,7 @@ DELIVERY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 
 # The urgency of a request whose opening this process never saw nor found recorded.
 UNKNOWN = "unknown"
-CLOSE_OUTCOMES = ("resolved", "cancelled", "referred", "expired")
+CLOSE_OUTCOMES = ("resolved", "ended", "cancelled", "referred", "expired")
 URGENCY_LABELS = (*(str(u) for u in Urgency), UNKNOWN)
 
 
@@ -91,7 +91,7 @@ class DispatchMetrics:
             ),
             requests_closed=Counter(
                 "dispatch_requests_closed",
-                "Requests closed, by outcome (resolved, cancelled, referred, expired)",
+                "Requests closed, by outcome (resolved, ended, cancelled, referred, expired)",
                 ["outcome", "urgency"],
                 registry=r,
             ),

@@ -7,6 +7,10 @@ Definitions (also in deploy/README.md):
   for a request held for quiet hours its release, or its first offer when a team staff
   called during the hold accepted first: `ASKED_FROM`), over answered requests; its median
   and p90 are nearest rank (a time that happened, as dispatcher/stats.py), not interpolated;
+- resolved = closed as done by the requester, staff or every helper's 已完成; ended =
+  到时结束（有邻居接单，未确认完成）: a helper held it when its lifetime ran out and nobody
+  said it was done (the core closes it as resolved by the system), counted apart, never as
+  resolved; cancelled, referred, expired (nobody accepted) as they say;
 - escalations = `ring_escalated` events in the log; whistles = requests whistled;
 - service hours = for each assignment the helper marked "done": the minutes they gave,
   or the time from accepting to "done", at most to the request's closing and 24 h
@@ -38,6 +42,7 @@ DAY_COLUMNS = (
     "ttfa_median_s",
     "ttfa_p90_s",
     "resolved",
+    "ended",
     "cancelled",
     "referred",
     "expired",
@@ -45,6 +50,8 @@ DAY_COLUMNS = (
     "whistles",
 )
 HELPER_COLUMNS = ("helper_id", "assignments", "service_hours")
+# The month report's own line for them (`ended`: a helper held it when its lifetime ran out).
+ENDED_LABEL = "ended 到时结束（有邻居接单，未确认完成）"
 
 
 def parse_month(month: str) -> date:
@@ -154,8 +161,9 @@ def render_text(report: MonthReport) -> str:
     widths = [max(len(c), 10) for c in DAY_COLUMNS]
     lines.append("  ".join(c.rjust(w) for c, w in zip(DAY_COLUMNS, widths, strict=True)))
     for row in [*report.days, report.total]:
-        cells = [fmt(row[c]) for c in DAY_COLUMNS]
+        cells = [fmt(row.get(c)) for c in DAY_COLUMNS]
         lines.append("  ".join(v.rjust(w) for v, w in zip(cells, widths, strict=True)))
+    lines.append(f"{ENDED_LABEL}: {fmt(report.total.get('ended'))} (not counted as resolved)")
     lines += ["", "volunteer service hours (assignments marked done)"]
     if not report.helpers:
         lines.append("  (none)")

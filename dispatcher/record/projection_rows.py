@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from dispatcher.record.outcomes import closing_outcome
 from dispatcher.record.projection_sets import mark_team_offers
 from schemas.events import Event, OfferSent, OffersSent, sent_offers
 
@@ -262,14 +263,16 @@ async def _completed(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> N
     )
 
 
-def _closed(outcome: str) -> Handler:
+# "ended" for a resolution by the system (its lifetime over): `closing_outcome`.
+def _closed(status: str) -> Handler:
     async def handle(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
         await _touch(
             conn,
             e,
-            "status = $3, outcome = $3, closed_at = COALESCE(closed_at, $4), "
-            "rating = COALESCE($5, rating)",
-            outcome,
+            "status = $3, outcome = $4, closed_at = COALESCE(closed_at, $5), "
+            "rating = COALESCE($6, rating)",
+            status,
+            closing_outcome(status, b.get("by")),
             e.occurred_at,
             b.get("rating"),
         )

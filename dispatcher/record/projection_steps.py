@@ -21,6 +21,7 @@ from typing import Any
 
 import asyncpg
 
+from dispatcher.record.outcomes import closing_outcome
 from dispatcher.record.projection_rows import ASSIGNED_AGAIN, HANDLERS, _plain_contact
 from dispatcher.record.projection_sets import ANSWERS, RUNS, Run, _first_per, _last_per
 from schemas.events import Event, HelperAssigned, HelperUpdated, OffersStoodDown
@@ -73,12 +74,13 @@ def _at(e: Event) -> Any:
     return e.occurred_at
 
 
-def _closed(outcome: str, extra: str = "", *cols: tuple[str, str, int, Any]) -> Touch:
+def _closed(status: str, extra: str = "", *cols: tuple[str, str, int, Any]) -> Touch:
     return Touch(
-        "status = u.o, outcome = u.o, closed_at = COALESCE(closed_at, u.t), "
+        "status = u.s, outcome = u.o, closed_at = COALESCE(closed_at, u.t), "
         "rating = COALESCE(u.r, rating)" + extra,
         (
-            ("o", "text", LAST, lambda e: outcome),
+            ("s", "text", LAST, lambda e: status),
+            ("o", "text", LAST, lambda e: closing_outcome(status, getattr(e.body, "by", None))),
             ("t", "timestamptz", FIRST, _at),
             ("r", "int", LAST_SET, lambda e: getattr(e.body, "rating", None)),
             *cols,

@@ -13,7 +13,7 @@ const I18N = {
     waiting: "等待", helpers: "已接单", offers: "已通知", status: "状态",
     no_requests: "暂无待处理求助", events: "实时动态", communities: "各社区今日",
     open_shown: "仅显示最紧急的 {shown} 条，共 {total} 条待完成",
-    whistles: "吹哨", expired: "超时未响应", staff_unreached: "值班人员未联系上",
+    whistles: "吹哨", expired: "超时未响应", ended: "到时结束", staff_unreached: "值班人员未联系上",
     claimed_by: "负责人", selected: "已选", claim: "接手", resolve: "已解决", cancel: "取消",
     refer: "转介", property: "物业", department: "部门", department_name: "部门名称",
     "call-team": "叫团队", team_name: "团队名称",
@@ -29,13 +29,14 @@ const I18N = {
     r: { paired: "结对", building: "本楼", compound: "本小区", grid: "本网格",
       community: "全社区", whistle: "吹哨", emergency: "转急救" },
     s: { open: "等待响应", held: "静默时段暂缓", offered: "已通知", partly: "部分接单", assigned: "已接单",
-      resolved: "已解决", cancelled: "已取消", referred: "已转介", expired: "超时未响应" },
+      resolved: "已解决", ended: "到时结束", cancelled: "已取消", referred: "已转介", expired: "超时未响应" },
     e: { request_opened: "新求助", emergency_call_advised: "已提示拨打", offer_sent: "已通知", offers_sent: "已通知",
       offer_declined: "婉拒", offer_expired: "未回复", offer_failed: "通知失败",
       helper_assigned: "邻居接单", offer_stood_down: "已撤回邀请", offers_stood_down: "已撤回邀请", ring_escalated: "扩大范围",
       whistle_blown: "小区吹哨", referred_to_emergency: "建议转介", helper_withdrawn: "邻居退出",
       helper_no_show: "邻居未到场，重新派单",
-      request_resolved: "已解决", request_cancelled: "已取消", request_referred: "已转介",
+      request_resolved: "已解决", request_ended: "到时结束（有邻居接单，未确认完成）",
+      request_cancelled: "已取消", request_referred: "已转介",
       request_expired: "超时未响应", command_rejected: "操作未生效",
       request_claimed: "工作人员接手", whistle_reported_back: "吹哨报到",
       request_held: "静默时段暂缓", request_released: "静默时段结束，开始通知",
@@ -51,7 +52,7 @@ const I18N = {
     helpers: "Helpers", offers: "Offers", status: "Status", no_requests: "No open requests",
     open_shown: "Showing the {shown} most urgent of {total} open requests",
     events: "Live events", communities: "Communities today", whistles: "Whistles",
-    expired: "Expired", "call-team": "Call team", team_name: "Team name",
+    expired: "Expired", ended: "Ended (time up)", "call-team": "Call team", team_name: "Team name",
     "no-show": "Not coming: ask others", helper_held: "accepted", helper_on_way: "on the way",
     helper_calling: "calling",
     staff_unreached: "duty officer not reached",
@@ -62,14 +63,15 @@ const I18N = {
     r: { paired: "paired", building: "building", compound: "compound", grid: "grid",
       community: "community", whistle: "whistle", emergency: "emergency" },
     s: { open: "waiting", held: "held (quiet hours)", offered: "offered", partly: "partly covered", assigned: "covered",
-      resolved: "resolved", cancelled: "cancelled", referred: "referred", expired: "expired" },
+      resolved: "resolved", ended: "ended (time up)", cancelled: "cancelled", referred: "referred",
+      expired: "expired" },
     e: { request_opened: "new request", emergency_call_advised: "told to call",
       offer_sent: "offer sent", offers_sent: "offers sent", offer_declined: "declined", offer_expired: "no answer",
       offer_failed: "delivery failed", helper_assigned: "helper accepted",
       offer_stood_down: "offer withdrawn", offers_stood_down: "offers withdrawn", ring_escalated: "widened",
       whistle_blown: "whistle blown", referred_to_emergency: "referral advised",
       helper_withdrawn: "helper withdrew", helper_no_show: "helper did not show: asking others",
-      request_resolved: "resolved",
+      request_resolved: "resolved", request_ended: "ended at its time limit (helper assigned, not confirmed done)",
       request_cancelled: "cancelled", request_referred: "referred",
       request_expired: "expired", command_rejected: "rejected",
       request_claimed: "taken on by staff", whistle_reported_back: "reported back",
@@ -99,6 +101,11 @@ function fmtSeconds(s) {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 const fmtRate = (r) => (r == null ? "–" : `${Math.round(r * 100)}%`);
+
+// Resolved by the system: its lifetime ran out with a helper assigned and nobody said it was
+// done (the read model's outcome "ended", dispatcher/record/projection_rows.py): 到时结束,
+// never 已解决.
+const endedByTime = (ev) => ev.type === "request_resolved" && ev.by === "system";
 
 function displayStatus(r) {
   if (r.status !== "open") return r.outcome || r.status;
@@ -212,7 +219,8 @@ function renderEvents() {
         : ev.number ? ` ${ev.number}` : "";
       const r = requests.get(ev.request_id);
       const cat = ev.category || (r && r.category);
-      const type = ev.type === "helper_withdrawn" && ev.no_show ? "helper_no_show" : ev.type;
+      const type = ev.type === "helper_withdrawn" && ev.no_show ? "helper_no_show"
+        : endedByTime(ev) ? "request_ended" : ev.type;
       what.textContent = `${ev.community_id} · ${cat ? label("c", cat) + " · " : ""}${label("e", type)}${extra}`;
       li.append(time, what);
       return li;
@@ -248,7 +256,7 @@ function applyEvent(ev) {
     case "request_resolved": case "request_cancelled": case "request_referred":
     case "request_expired":
       r.status = ev.type.replace("request_", "");
-      r.outcome = r.status;
+      r.outcome = endedByTime(ev) ? "ended" : r.status;
       r.closed_at = ev.occurred_at;
       break;
     default: break;
@@ -310,7 +318,7 @@ async function refresh() {
       for (const [v, key] of [
         [c.community_id, "community"], [c.requests, "requests"], [c.open, "open_now"],
         [fmtRate(c.answered_rate), "answered_rate"], [fmtSeconds(c.ttfa_p50), "ttfa_p50"],
-        [c.whistles, "whistles"], [c.expired, "expired"],
+        [c.whistles, "whistles"], [c.expired, "expired"], [c.ended, "ended"],
       ]) cell(tr, String(v), key);
       return tr;
     }),

@@ -43,6 +43,9 @@ ORDER BY closed_at DESC LIMIT $1
 """
 
 # One row per community, plus a NULL-community row for all of them: today's (local) figures,
+# `resolved` the requests someone said were done (requester, staff, every helper's 已完成),
+# `ended` those a helper held when their lifetime ran out, nobody saying so (outcome 'ended':
+# dispatcher/record/projection_rows.py `closing_outcome`), not counted as resolved;
 # and `open`, the requests open now, whenever they were opened (the "Open" tile and column;
 # the open list is capped, so its length is not the count). Percentiles are nearest rank
 # (percentile_disc, as dispatcher/stats.py): a time that really happened, never interpolated.
@@ -59,6 +62,7 @@ SELECT community_id,
        count(*) FILTER (WHERE closed_at IS NULL) AS open,
        count(first_accept_at) FILTER (WHERE today) AS answered,
        count(*) FILTER (WHERE today AND outcome = 'resolved') AS resolved,
+       count(*) FILTER (WHERE today AND outcome = 'ended') AS ended,
        count(*) FILTER (WHERE today AND outcome = 'expired') AS expired,
        count(*) FILTER (WHERE today AND whistled_at IS NOT NULL) AS whistles,
        percentile_disc(0.5) WITHIN GROUP (ORDER BY ttfa) FILTER (WHERE today) AS ttfa_p50,

@@ -11,6 +11,8 @@ from dispatcher.record.read.dashboard import LOCAL_TZ, TTFA_S
 # Percentiles are nearest rank (percentile_disc, as dispatcher/stats.py and the simulator).
 # Time to first accept counts from when neighbours were first asked (`ASKED_FROM`: for a
 # request held for quiet hours, its release), over the requests of the day they were opened.
+# `ended`: closed at the end of their lifetime with a helper assigned and nobody confirming
+# it done (outcome 'ended'), apart from `resolved`.
 DAYS_SQL = f"""
 WITH r AS (
   SELECT q.*, (q.opened_at AT TIME ZONE '{LOCAL_TZ}')::date AS day,
@@ -28,6 +30,7 @@ SELECT day,
        percentile_disc(0.5) WITHIN GROUP (ORDER BY ttfa) AS ttfa_median_s,
        percentile_disc(0.9) WITHIN GROUP (ORDER BY ttfa) AS ttfa_p90_s,
        count(*) FILTER (WHERE outcome = 'resolved') AS resolved,
+       count(*) FILTER (WHERE outcome = 'ended') AS ended,
        count(*) FILTER (WHERE outcome = 'cancelled') AS cancelled,
        count(*) FILTER (WHERE outcome = 'referred') AS referred,
        count(*) FILTER (WHERE outcome = 'expired') AS expired,
