@@ -66,6 +66,20 @@ _NOT_YET_BEFORE = re.compile(
     r"(?:没|没有|未|不|别|快|快要|就|要|将|能|会|等|等到|如果|要是|可能|应该|是否|是不是|有没有)$"
 )
 _NOT_YET_AFTER = re.compile(r"^(?:了|啦|喽|咯)?(?:吗|么|嘛|吧|呢|没|不|\?|？)")
+# Nor someone else's word or a guess: a reporting or hedging word anywhere before the
+# match ("物业说修好了", "以为搞定了", "听说已经解决了", "本来弄好了", "好像没事了"); nor
+# taken back anywhere after it by a contrast or relapse ("修好了，可还在漏水", "弄好了但是
+# 还是不行", "修好了又坏了"). Both leave the request open, at the price of some true
+# "solved" read as nothing ("还以为修不好，结果修好了"): the requester can still say "不用了"
+# and staff can close it, while closing one still needed stands its helpers down.
+_HEARSAY_BEFORE = re.compile(
+    r"说|讲|告诉|通知|称|以为|本来|原来|好像|似乎|貌似|应该|可能|估计|大概|也许|觉得|感觉"
+    r"|看着|看起来|是不是|是否"
+)
+_UNDONE_AFTER = re.compile(
+    r"可(?!以)|但|不过|然而|只是|却|反而|结果|还是|还在|还没|还有|又|仍|依然|依旧|照样"
+    r"|没用|不行|没好|不好|坏了"
+)
 
 
 NAME_MAX = 32
@@ -248,10 +262,14 @@ def is_solved_reply(text: str) -> bool:
 
 
 def _says_solved(text: str) -> bool:
-    """Some solved wording (`_SOLVED`) said as done: not asked, negated or still to come."""
+    """Some solved wording (`_SOLVED`) said as done by the requester: not asked, negated or
+    still to come, not reported or guessed, and not contradicted later in the message."""
     question = text.rstrip("。.！!~～ ").endswith(("?", "？"))
     return not question and any(
-        not _NOT_YET_BEFORE.search(text, 0, m.start()) and not _NOT_YET_AFTER.match(text[m.end() :])
+        not _NOT_YET_BEFORE.search(text, 0, m.start())
+        and not _NOT_YET_AFTER.match(text[m.end() :])
+        and not _HEARSAY_BEFORE.search(text, 0, m.start())
+        and not _UNDONE_AFTER.search(text, m.end())
         for m in _SOLVED.finditer(text)
     )
 
