@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from dispatcher.roster.places import flat_in
+from dispatcher.roster.places import place_name_error
 from schemas.text import unstorable_in
 from schemas.vocab import Category, EmergencyNumber, Gender, Skill, Urgency
 
@@ -21,6 +21,16 @@ class Body(BaseModel):
         if why := unstorable_in(value):
             raise ValueError(why)
         return value
+
+
+def place_name_only(value: str | None, *, phone: str, flat: str) -> str | None:
+    """`value` when it is a place's name only; else a 422 of type place_name_has_phone or
+    place_name_has_flat (`place_name_error`) whose message is `phone` or `flat`: where that
+    goes instead. For a field validator of a name shown to every helper and group."""
+    why = place_name_error(value)
+    if why is not None:
+        raise PydanticCustomError(why, phone if why == "place_name_has_phone" else flat)
+    return value
 
 
 class PlaceIn(Body):
@@ -40,21 +50,14 @@ class PlaceIn(Body):
         # Names are what every helper, page and group text shows ("图强小区 3号楼"): a flat
         # or a phone in one is a 422 naming the field (`loc`) and where it belongs, never
         # quoting it (the 422 carries no input).
-        why = flat_in(value) if value else None
-        if why == "phone":
-            raise PydanticCustomError(
-                "place_name_has_phone",
-                "a name only (e.g. 3号楼): a phone goes in contact.phone, a unit or flat in "
-                "place.unit and place.household_id",
-            )
-        if why == "flat":
-            raise PydanticCustomError(
-                "place_name_has_flat",
-                "a name only (e.g. 图强小区, 3号楼), shown to every helper: the unit goes in "
-                "place.unit, the floor in place.floor, the flat in place.household_id, and "
-                "a request's full address in contact.address (only its helper sees it)",
-            )
-        return value
+        return place_name_only(
+            value,
+            phone="a name only (e.g. 3号楼): a phone goes in contact.phone, a unit or flat in "
+            "place.unit and place.household_id",
+            flat="a name only (e.g. 图强小区, 3号楼), shown to every helper: the unit goes in "
+            "place.unit, the floor in place.floor, the flat in place.household_id, and "
+            "a request's full address in contact.address (only its helper sees it)",
+        )
 
 
 class ContactIn(Body):

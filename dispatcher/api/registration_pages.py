@@ -28,7 +28,7 @@ from dispatcher.groupchat.texts import unshowable
 from dispatcher.helper_ids import id_key, keyed_helper_id
 from dispatcher.record.edge import registrations
 from dispatcher.roster.cells import PHONE, phone_text
-from dispatcher.roster.places import building, compound_id_for
+from dispatcher.roster.places import building, compound_id_for, place_name_error
 from dispatcher.sealing import keyring
 from schemas.helpers import HelperProfile
 from schemas.places import PlacePath
@@ -123,6 +123,10 @@ async def join(request: Request, token: str = Token) -> HTMLResponse:
         return _problem("请填写楼栋，例如 3号楼、A座。")
     if compound_id is None or (compound_name is not None and len(compound_name) > MAX_NAME):
         return _problem("请填写小区名称。")
+    # The resident's own 小区 (an invite's was checked when made): shown with every request
+    # near them, as 楼栋 is.
+    if not claims.compound_name and place_name_error(compound_name):
+        return _problem("小区只填小区名称（例如 图强小区），不要填门牌号、单元、房号或电话。")
     if isinstance(chosen, str):
         return _problem(chosen)
     skills, channel = chosen

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dispatcher.config.names import place_name_errors
 from dispatcher.config.secrets import new_secret, production_problems
 from dispatcher.config.view import ConfigView, endpoint_state, parse, plain
 from dispatcher.push.endpoints import EndpointConfig
@@ -74,6 +75,13 @@ class Changes:
                     why_by_field.setdefault(".".join(map(str, e["loc"])), e["msg"])
                 reasons = "; ".join(f"{f} ({why})" for f, why in sorted(why_by_field.items()))
                 raise ConfigError("invalid", f"{key}: invalid {reasons}") from None
+            if bad := place_name_errors(model):  # checked when written, never when read
+                where = "; ".join(f"{path} ({why})" for path, why in bad)
+                raise ConfigError(
+                    bad[0][1],
+                    f"{key}: {where}: a place's name only (e.g. 图强小区, 3号楼), shown to every "
+                    "helper and group: no unit, floor, flat or phone in it",
+                )
             if self.production:
                 problems = production_problems(kind.value, state)
                 if problems:

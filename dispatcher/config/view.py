@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from dispatcher.config.names import place_name_errors
 from dispatcher.groupchat.bots import BotConfig, BotRegistry
 from dispatcher.push.endpoints import EndpointConfig
 from dispatcher.push.recipients import OwnedEndpoints
@@ -118,6 +119,14 @@ class ConfigView:
                     fields,
                 )
                 return False
+            if bad := place_name_errors(self._parsed[record.key][0]):
+                # Written before such names were refused: still read (the entity would be
+                # lost otherwise); the fields, never the names, so staff fix them.
+                log.warning(
+                    "config %s: place names %s hold a flat or phone (refused when next written)",
+                    record.key,
+                    [path for path, _ in bad],
+                )
         else:
             self._parsed.pop(record.key, None)
         self._records[record.key] = record

@@ -88,6 +88,14 @@ def flat_in(text: str) -> str | None:
     return None
 
 
+def place_name_error(text: str | None) -> str | None:
+    """The error a place's display name is refused with where it is written (the bot API,
+    staff invites, the config API): "place_name_has_phone" / "place_name_has_flat"
+    (`flat_in`), None for a name only (or none)."""
+    why = flat_in(text) if text else None
+    return f"place_name_has_{why}" if why else None
+
+
 def building(text: str) -> Building | None:
     """The building a ledger cell names, or None when the cell is empty or too long, holds
     a phone, or names a flat with no building before it ("502室"). A cell that goes on to
@@ -133,6 +141,7 @@ def household_id(
     t = re.sub(r"\s+", "", text)
     if not t:
         return None
+    u: str | None  # the unit, when the cell or the row names one
     if m := _TRIPLE.match(t):
         b, u, room = f"b{int(m[1])}", str(int(m[2])), m[3]
     elif m := _SPELLED.match(t):
