@@ -32,7 +32,7 @@ BOT, GROUP, COMMUNITY = "dt-cancel", "cidGroupCancel==", "comm-cancel"
 OPEN_ERRAND = "req-open-errand"  # the sender asked for medicine five minutes ago
 EMERGENCIES = (
     "不用了，我妈突然晕倒了，没有呼吸了，快来人！",
-    "已解决了，但是我爸突然倒地不省人事了",
+    "已解决了，我爸突然倒地不省人事了",
     "不需要了，我爸胸口剧痛，喘不上气",
     "取消求助，孩子掉进水里了！",
 )
