@@ -267,6 +267,22 @@ class RingEscalated(Wire):
     step: int
 
 
+class RequestPaused(Wire):
+    """Quiet hours began while the ladder of a request they would hold (normal or low, not
+    life-threatening: `CommunityPolicy.quiet_until`) was climbing: nothing new goes out -
+    no rung, no replacement offer, no whistle or referral - until `until`, when the ladder
+    goes on from rung `step` (`ladder.resume`). Offers already out can still be accepted;
+    staff's own actions work as ever. The requester's group hears that it goes on at
+    `local_time` (the community's HH:MM). Not a hold: the request stays open on the
+    dashboard and its time to first accept is unchanged (no `RequestReleased` follows)."""
+
+    type: Literal["request_paused"] = "request_paused"
+    until: UtcDatetime
+    local_time: str = Field(pattern=r"^[0-2][0-9]:[0-5][0-9]$")
+    step: int = Field(ge=0)
+    reason: Literal["quiet_hours"] = "quiet_hours"
+
+
 class WhistleBlown(Wire):
     """小区吹哨: staff on duty are offered the request and the community group is told."""
 
@@ -460,7 +476,8 @@ EventBody = Annotated[
     | HelperSummarySent
     | HelperWelcomeOutcome
     | RequestHeld
-    | RequestReleased,
+    | RequestReleased
+    | RequestPaused,
     Field(discriminator="type"),
 ]
 

@@ -3,7 +3,16 @@
 Data passed in (the worker builds it from its live configuration view); the core never
 reads configuration itself. Quiet hours hold a new non-urgent request until they end:
 nobody is asked for a chore at night, and the requester's group is told when it goes out.
-Critical and urgent requests and any red flag (life threatening) are never held.
+One already climbing its ladder when they begin pauses through them
+(`ladder.paused_for_quiet_hours`, at the first thing it would send in them): no rung, no
+replacement offer, no whistle or referral until they end; offers already out can still
+be accepted, staff's own actions work as ever, and one event says when it goes on
+(for the requester's group: `RequestPaused`). At their end the ladder goes on with its
+next rung (a rung whose wait was not over keeps its own deadline, its lost offers
+replaced: `ladder.resume`). Their hours do not count in such a request's lifetime
+(`ladder.lifetime_end`), so it never ends in the night. Critical and urgent requests
+and any red flag (life threatening) are never held nor paused: they climb at night as by
+day.
 The zone is also its helpers' clock: their windows and load day are read in it
 (`LocalClock`, `Effects`), so a helper's night and the community's agree.
 """

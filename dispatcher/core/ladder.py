@@ -2,7 +2,8 @@
 
 What each rung does is a table, `RUNGS`: a plan step names its ring and its action
 (`schemas.plans.RungAction`), and each action is one small step function here: waves of
-offers ring by ring, the whistle, the emergency referral."""
+offers ring by ring, the whistle, the emergency referral. A request the community's quiet
+hours would hold pauses through them (`paused_for_quiet_hours`, `resume`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from dispatcher.core.community import CommunityPolicy, _wall_time_reached
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
 from dispatcher.core.load import no_answer
@@ -20,6 +22,7 @@ from schemas.events import (
     OffersStoodDown,
     ReferredToEmergency,
     RequestExpired,
+    RequestPaused,
     RequestResolved,
     RingEscalated,
     StandDownReason,
@@ -28,6 +31,7 @@ from schemas.events import (
 )
 from schemas.plans import EscalationPlan, LadderStep, RungAction
 from schemas.records import OfferRecord, OfferStatus, RequestStatus
+from schemas.requests import RequestSpec
 from schemas.sealed import Sealed
 from schemas.vocab import EMERGENCY_SERVICES, Party, ReferralTarget, Ring
 
@@ -118,11 +122,12 @@ def top_up(fx: Effects, d: RequestDraft, need_indexes: set[int]) -> None:
     """One replacement offer per lost offer (declined, failed, no answer)."""
     if d.status is not RequestStatus.OPEN:
         return
+    wanted = [i for i in sorted(need_indexes) if d.open_slots(i) > 0]
+    if wanted and paused_for_quiet_hours(fx, d):
+        return
     ring, _ = current_offer_ring(d)
     exclude = d.offered_helpers()
-    for i in sorted(need_indexes):
-        if d.open_slots(i) <= 0:
-            continue
+    for i in wanted:
         need = d.needs[i]
         max_ring = Ring.COMMUNITY if need.remote else ring
         seed = d.ctx.window_seed("top-up", i, len(d.offers))
@@ -142,15 +147,21 @@ def starved(d: RequestDraft) -> bool:
     normal time, when staff can help. Unless nothing at all is being waited for (only
     remote needs are open, e.g. a nurse by phone whom nobody can give): then the request
     climbs to the whistle now, as any request with nobody left to ask does."""
+    open_needs = d.open_needs()
+    idle = idle_needs(d)
+    if any(not d.remote[i] for i in idle):
+        return True
+    return bool(open_needs) and len(idle) == len(open_needs)
+
+
+def idle_needs(d: RequestDraft) -> list[int]:
+    """The open needs no offer is waiting on (property management's beside the ladder
+    aside)."""
     pending: set[int] = set()
     for o in d.offers:
         if o.status is OfferStatus.OPEN and not beside_ladder(d, o):
             pending.update(o.need_indexes)
-    open_needs = d.open_needs()
-    idle = [i for i in open_needs if i not in pending]
-    if any(not d.remote[i] for i in idle):
-        return True
-    return bool(open_needs) and len(idle) == len(open_needs)
+    return [i for i in d.open_needs() if i not in pending]
 
 
 def widen_if_starved(fx: Effects, d: RequestDraft) -> None:
@@ -283,7 +294,9 @@ def advance(fx: Effects, d: RequestDraft) -> None:
     (`climb_if_late`). Past the last rung: an unanswered request expires; a partly
     answered one stays open for its assigned helpers until its lifetime ends. Never
     while held for quiet hours (a staff-called team's answer or lost offer leaves a
-    need starved): the release starts from the rung it was held at."""
+    need starved): the release starts from the rung it was held at. Nor into them, for a
+    request they would hold: it pauses (`paused_for_quiet_hours`) and climbs at their end
+    (`resume`)."""
     _climb(fx, d)
     climb_if_late(fx, d)
 
@@ -338,8 +351,8 @@ def whistle_at_the_end(fx: Effects, d: RequestDraft) -> None:
     (`request_commands.deadline`). Not `climb_if_late`: the current rung's overdue wait
     counts from its start, which may well fit before the end that has passed."""
     _climb_to_whistle(fx, d, only_if_late=False)
-    if not d.whistle_blown:  # no rung left before the whistle to climb: not expected
-        end_of_lifetime(fx, d)
+    if not d.whistle_blown and not d.held:  # no rung left to climb: not expected
+        end_of_lifetime(fx, d)  # (paused for quiet hours: the whistle blows at their end)
 
 
 def whistle_step(plan: EscalationPlan) -> int | None:
@@ -355,7 +368,7 @@ def _ladder_left_ends(d: RequestDraft) -> datetime:
 
 
 def _climb(fx: Effects, d: RequestDraft) -> None:
-    if d.held:
+    if paused_for_quiet_hours(fx, d):
         return
     steps = d.plan.steps
     previous = steps[d.step].ring
@@ -384,6 +397,89 @@ def expire_due_offers(fx: Effects, d: RequestDraft) -> set[int]:
             fx.update_load(o.helper_id, lambda load, _today: no_answer(load))
             lost.update(lost_needs(d, o))
     return lost
+
+
+# --- quiet hours: a request they would hold pauses through them --------------------------
+
+
+def paused_for_quiet_hours(fx: Effects, d: RequestDraft) -> bool:
+    """Is the request held (`d.held`: for quiet hours at submission, or paused)? An open
+    one climbing its ladder is paused now if the community's quiet hours would hold it
+    (`CommunityPolicy.quiet_until`: normal or low, not life-threatening): called where the
+    ladder would send something new (a rung, a replacement offer, a re-wave), so nobody is
+    asked for a chore at night. Until they end, nothing new goes out (`send_offers` sends
+    a held request nothing staff do not call themselves; `_climb` climbs no rung); offers
+    already out can still be answered; at their end the timer's deadline goes on
+    (`resume`). The group is told once (`RequestPaused`)."""
+    if d.held:
+        return True
+    if d.status is not RequestStatus.OPEN:
+        return False
+    policy = fx.state.policy(d.spec.community_id)
+    until = policy.quiet_until(d.spec, fx.now)
+    if until is None:
+        return False
+    if d.step >= len(d.plan.steps):
+        # The ladder is over (its last rung's wait ran out, helpers assigned): nothing to go
+        # on with, and no rung's deadline to end a hold at. The replacement is not sent.
+        return True
+    d.held_until = until  # the step's deadline until then (`RequestDraft.step_deadline`)
+    # Past its end (decided late, after an outage): it ends, after the whistle, once they end.
+    d.ends_at = max(d.ends_at, until)
+    fx.emit(
+        RequestPaused(until=until, local_time=policy.local_time(until), step=d.step),
+        d.request_id,
+    )
+    return True
+
+
+def paused(d: RequestDraft) -> bool:
+    """Held after its ladder started (`paused_for_quiet_hours`), not at submission: its rung
+    started before the hold's end (a request held at submission starts its first rung at
+    the hold's end, `request_commands.submit`, and keeps that start while held)."""
+    return d.held_until is not None and d.step_started_at < d.held_until
+
+
+def resume(fx: Effects, d: RequestDraft) -> None:
+    """Quiet hours over: the paused ladder goes on where it paused. A rung whose wait ran
+    out in the night climbs now (the next rung, with its full wait, and on if late: the
+    request's end is never in quiet hours, `lifetime_end`); a rung with wait left keeps
+    its own deadline, and the needs left without an offer waiting (lost in the night) get
+    one replacement each, as a top-up gives."""
+    d.held_until = None
+    step_due = d.step_deadline()
+    if step_due is not None and fx.now >= step_due:
+        advance(fx, d)
+    else:
+        top_up(fx, d, set(idle_needs(d)))
+
+
+def lifetime_end(
+    policy: CommunityPolicy, spec: RequestSpec, starts: datetime, seconds: float
+) -> datetime:
+    """When a request going out at `starts` ends: `seconds` of its lifetime, the community's
+    quiet hours not counted for a request they would hold (its ladder pauses through them,
+    `paused_for_quiet_hours`). So it never ends in the night (nor as it begins), and a
+    ladder that paused still fits its lifetime when it goes on. Other requests (and
+    communities without quiet hours): `starts` + `seconds`."""
+    at, left = starts, timedelta(seconds=seconds)
+    while True:
+        at = policy.quiet_until(spec, at) or at
+        quiet = _next_quiet_start(policy, at)
+        if quiet is None or policy.quiet_until(spec, quiet) is None or at + left < quiet:
+            return at + left  # (one ending as they begin ends as they end)
+        left -= quiet - at
+        at = quiet
+
+
+def _next_quiet_start(policy: CommunityPolicy, at: datetime) -> datetime | None:
+    """The first instant after `at` (outside quiet hours) at which they begin."""
+    start = policy.quiet_start
+    if start is None:
+        return None
+    local = at.astimezone(policy.zone)
+    day = local.date() + timedelta(days=1 if local.time().replace(tzinfo=None) >= start else 0)
+    return _wall_time_reached(datetime.combine(day, start, tzinfo=policy.zone), at)
 
 
 # --- endings ---------------------------------------------------------------------------

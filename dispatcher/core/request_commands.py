@@ -8,8 +8,6 @@ silent no-ops when the outcome they ask for already holds.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
 from dispatcher.core.ladder import (
@@ -22,10 +20,14 @@ from dispatcher.core.ladder import (
     expire_due_offers,
     helpers_coming,
     keeps_assigned,
+    lifetime_end,
     lost_needs,
     offer_wave,
+    paused,
+    paused_for_quiet_hours,
     releases_assigned,
     resolve_now,
+    resume,
     run_step,
     stand_down,
     top_up,
@@ -115,8 +117,9 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
         spec=share_fields_sets(spec),  # kept while the request lives
         plan=plan,
         created_at=fx.now,
-        # A held request's lifetime counts from when it goes out.
-        ends_at=starts + timedelta(seconds=plan.lifetime_s),
+        # A held request's lifetime counts from when it goes out; quiet hours that would
+        # hold it are not counted (its ladder pauses through them: `lifetime_end`).
+        ends_at=lifetime_end(policy, spec, starts, plan.lifetime_s),
         step_started_at=starts,
         held_until=held_until,
     )
@@ -150,7 +153,21 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
 
 
 def release(fx: Effects, d: RequestDraft) -> None:
-    """Quiet hours ended: the held request's ladder starts now."""
+    """Quiet hours ended: the held request's ladder starts now; one paused on its way
+    goes on (`ladder.resume`), with no `RequestReleased` (the read model would count its
+    time to first accept from here)."""
+    if paused(d):
+        resume(fx, d)
+        return
+    policy = fx.state.policy(d.spec.community_id)
+    until = policy.quiet_until(d.spec, fx.now)
+    if until is not None:
+        # Decided in quiet hours again (a timer back from an outage in the night): held on
+        # until they end, its end not before then (`ladder.paused_for_quiet_hours`).
+        d.held_until = d.step_started_at = until
+        d.ends_at = max(d.ends_at, until)
+        fx.emit(RequestHeld(until=until, local_time=policy.local_time(until)), d.request_id)
+        return
     held_since = d.base.created_at
     d.held_until = None
     d.step_started_at = fx.now
@@ -368,8 +385,12 @@ def helper_withdrew(fx: Effects, d: RequestDraft, body: WithdrawHelper) -> Reque
         return d  # referred and kept: nobody else is asked, the professionals are coming
     if d.status is RequestStatus.FILLED:
         d.status = RequestStatus.OPEN
-        if d.step < len(d.plan.steps):
-            d.step_started_at = fx.now  # the current rung gets its full wait again
+        if d.step < len(d.plan.steps) and not d.held:
+            # The current rung gets its full wait again (held: from the release, which
+            # tells a hold from a pause by this start, `ladder.paused`).
+            d.step_started_at = fx.now
+    if paused_for_quiet_hours(fx, d):
+        return d  # nobody else asked until quiet hours end (the ladder goes on then)
     ring, wave = current_offer_ring(d)
     offer_wave(fx, d, ring, wave, d.plan.remote_wave_size)
     climb_if_late(fx, d)  # late in the lifetime the rung's full wait may not fit
