@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from dispatcher.roster.places import place_name_error
+from dispatcher.roster.places import building, place_name_error
 from schemas.text import unstorable_in
 from schemas.vocab import Category, EmergencyNumber, Gender, Skill, Urgency
 
@@ -60,6 +60,21 @@ class PlaceIn(Body):
         )
 
 
+class RequestPlaceIn(PlaceIn):
+    """A help request's place. A name holding the flat is cut to its building ("3号楼2单元
+    502室": "3号楼", as a ledger's 楼栋 cell is) and one holding a phone is dropped, never a
+    422: the request may be someone's emergency, and a refusal would dispatch nobody and
+    carry no call-now reply (the label every helper sees is the same either way)."""
+
+    @field_validator("compound_name", "building_name", mode="after")
+    @classmethod
+    def _a_name_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or place_name_error(value) is None:
+            return value
+        found = building(value) if info.field_name == "building_name" else None
+        return found.name if found is not None else None
+
+
 class ContactIn(Body):
     name: str | None = Field(default=None, max_length=64)
     phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9 -]{5,20}$")
@@ -75,7 +90,7 @@ class SourceIn(Body):
 class HelpRequestIn(Body):
     """A structured help request from a chat-group bot or a staff console."""
 
-    place: PlaceIn
+    place: RequestPlaceIn
     category: Category
     urgency: Urgency
     skills: list[Skill] = Field(default_factory=list, max_length=10)

@@ -8,9 +8,10 @@ flat and phones stay out of them where they come in.
   ledger keeps the whole cell as the household's sealed 地址 when that cell is empty. A 楼栋
   with a phone or a room and no building, or a 小区 holding a flat or phone, rejects the
   row naming the column (never quoting it).
-- The API (`POST /v1/requests`, and the admin helper body: both `PlaceIn`): a
-  `place.building_name` / `compound_name` with a phone or a unit/room is a 422 naming the
-  field and where the flat belongs, never echoing it.
+- The API: the admin helper body (`PlaceIn`) refuses a `place.building_name` /
+  `compound_name` with a phone or a unit/room, a 422 naming the field and where the flat
+  belongs, never echoing it; a help request (`RequestPlaceIn`) is never refused for it (it
+  may be an emergency): the name is cut to its building, or dropped when it holds a phone.
 """
 
 from __future__ import annotations
@@ -144,20 +145,30 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-async def test_a_bot_posting_the_flat_as_building_name_gets_a_422_naming_the_field(
+async def test_a_request_naming_the_flat_or_a_phone_as_its_building_is_trimmed_not_refused(
     client: httpx.AsyncClient,
 ) -> None:
+    """A help request may be an emergency: a 422 would dispatch nobody and carry no call-now
+    reply (the review of fb77ac9: "3号楼2单元" with "我爸没有呼吸了" was refused). Its names
+    are cut to the building, as a ledger's 楼栋 cell is, or dropped when they hold a phone."""
     body = {
         "place": {"community_id": "siming", "compound_name": "图强小区", "building_name": ""},
-        "category": "errand",
-        "urgency": "normal",
-        "text": "帮忙买药",
+        "category": "medical",
+        "urgency": "critical",
+        "life_threatening": True,
+        "text": "我爸没有呼吸了",
     }
-    HelpRequestIn.model_validate(body | {"place": body["place"] | {"building_name": "3号楼"}})
-    for value, where in ((f"{FLAT} {PHONE}", "contact.phone"), (FLAT, "contact.address")):
+    for value, kept in (
+        (FLAT, "3号楼"),
+        ("3号楼2单元", "3号楼"),
+        ("3号楼502", "3号楼"),
+        (f"{FLAT} {PHONE}", None),
+        ("3号楼", "3号楼"),
+    ):
         sent = body | {"place": body["place"] | {"building_name": value}}
+        assert HelpRequestIn.model_validate(sent).place.building_name == kept, value
         r = await client.post("/v1/requests", json=sent, headers={"Authorization": "Bearer s3cret"})
-        assert r.status_code == 422, r.text
-        [error] = r.json()["detail"]
-        assert error["loc"] == ["body", "place", "building_name"] and where in error["msg"]
-        assert PHONE not in r.text and "502" not in r.text
+        # Past the body check (this harness has no PostgreSQL behind it: a 500 there).
+        assert r.status_code != 422, r.text
+    compound = body | {"place": body["place"] | {"compound_name": FLAT}}
+    assert HelpRequestIn.model_validate(compound).place.compound_name is None
