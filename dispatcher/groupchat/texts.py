@@ -20,6 +20,7 @@ from schemas.events import (
     ReferredToEmergency,
     RequestCancelled,
     RequestExpired,
+    RequestPaused,
     RequestReferred,
     RequestResolved,
     RingEscalated,
@@ -178,6 +179,12 @@ def update_for(
         # The immediate reply already said when a held request goes out (the API applies
         # the core's rule at the command's time); the offers' "已通知N位" says it went.
         return None
+    if isinstance(body, RequestPaused):
+        # A chore already climbing when quiet hours began: nothing new goes out until then.
+        return (
+            f"现在是社区安静时段，暂停联系更多邻居，将于{body.local_time}继续联系邻居。"
+            "已通知的邻居仍可接单。"
+        )
     if isinstance(body, HelperAssigned):
         if body.signed_up_by is not None:
             return None  # a member their leader signed up: the leader's message counted them
