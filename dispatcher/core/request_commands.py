@@ -380,7 +380,11 @@ def helper_withdrew(fx: Effects, d: RequestDraft, body: WithdrawHelper) -> Reque
         ),
         d.request_id,
     )
-    fx.update_load(a.helper_id, lambda load, _today: withdrew(load, body.no_show))
+    if not d.terminal or body.no_show:
+        # Kept after a referral (terminal here), a helper was told "go on if you can": one
+        # who says they cannot is honest, not going back on an accept, and it costs them
+        # no ranking (`HelperLoad.responsiveness`); a no-show staff record still does.
+        fx.update_load(a.helper_id, lambda load, _today: withdrew(load, body.no_show))
     if d.terminal:
         return d  # referred and kept: nobody else is asked, the professionals are coming
     if d.status is RequestStatus.FILLED:
