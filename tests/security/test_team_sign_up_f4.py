@@ -126,6 +126,7 @@ async def test_a_member_who_declined_or_is_away_is_not_signed_up(
         assert (await phone.post(no)).status_code in (200, 202)
         personal = httpx.URL(helper_link(api.settings(), helper_id="f4-m2", community_id=A))
         assert (await phone.post(f"{personal.raw_path.decode()}/away")).status_code == 200
+        f4_m2s_phone = phone.cookies  # the link is now bound to this phone (session 39)
     await eventually(
         lambda: db.fetchval(
             "SELECT 1 FROM offers WHERE request_id = $1 AND helper_id = 'f4-m1'"
@@ -158,5 +159,5 @@ async def test_a_member_who_declined_or_is_away_is_not_signed_up(
         for p in pushes(phones, "assignment", m)
         if p["request_id"] == rid
     ]
-    async with httpx.AsyncClient(base_url=api.api_url, timeout=30) as phone:
+    async with httpx.AsyncClient(base_url=api.api_url, timeout=30, cookies=f4_m2s_phone) as phone:
         assert (await phone.post(f"{personal.raw_path.decode()}/back")).status_code == 200
