@@ -23,7 +23,10 @@ _BUILDING = re.compile(
 )
 # Finer than a building, or contact details: never in a public label.
 _PRIVATE_WORDS = re.compile(r"单元|室|户|层|楼道|门牌|号房|电话|手机|微信|[Tt]el")
-_A_DIGIT = re.compile(DIGIT)
+# What makes a name without an "N号楼" token a number (after `fold_digits`): any Arabic or
+# financial digit, or a run of three Chinese ones ("五零二"). One or two Chinese numerals
+# are a name's ("第二教学楼", "八一大楼", "一期综合楼"), kept as before session 39.
+_NUMBER_IN_NAME = re.compile(r"[0-9壹贰叁肆伍陆柒捌玖]|[零〇一二三四五六七八九两幺]{3,}")
 # Four or more digits in a row, Arabic or Chinese ("幺三八…", "壹叁捌…"): a number, not a name.
 _LONG_DIGITS = re.compile(f"{DIGIT}{{4,}}")
 
@@ -53,7 +56,7 @@ def building_label(building: str | None) -> str:
     match = _BUILDING.search(text)
     if match:
         return match.group(0).replace(" ", "")
-    if _A_DIGIT.search(text) or _private(text):  # "叁号楼伍零贰": a digit, no N号楼 token
+    if _NUMBER_IN_NAME.search(text) or _private(text):  # "叁号楼伍零贰": no N号楼 token
         return ""
     return text  # a named building without numbers, e.g. "综合楼"
 
