@@ -37,6 +37,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "dispatcher.api.household_import",
         "`households import FILE`: a CSV/XLSX household ledger (tags, 结对, cards)",
     ),
+    "personal-link": (
+        "dispatcher.api.personal_link_cli",
+        "a helper's new personal link for a new phone (or --release its binding)",
+    ),
     "simulate": ("dispatcher.simulate.cli", "what-if: policies on simulated days, same draws"),
     "purge": ("dispatcher.record.retention", "erase personal data past its retention"),
     "config": (

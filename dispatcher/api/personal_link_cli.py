@@ -3,8 +3,8 @@ browser that opened it first (dispatcher/api/offer_binding.py `check_personal`),
 welcome is sent once. When a helper changes phone (or cleared their browser, or their link
 passed its year), staff run
 
-    python -m dispatcher.api.personal_link_cli --community C --helper H            # a new link
-    python -m dispatcher.api.personal_link_cli --community C --helper H --release  # same link
+    python -m dispatcher personal-link --community C --helper H            # a new link
+    python -m dispatcher personal-link --community C --helper H --release  # same link
 
 The first prints a new personal link (signed with this shell's DISPATCH_LINK_SECRET: run it
 with the API's settings) for staff to send to the helper privately, never into a group: the
@@ -23,7 +23,7 @@ import sys
 
 from dispatcher.clock import utcnow
 from dispatcher.links import helper_link
-from dispatcher.record.connect import connect
+from dispatcher.record.connect import PG_FAILURES, connect, pg_failure
 from dispatcher.record.edge import helper_link_bindings
 from dispatcher.record.read import helpers as read_helpers
 from dispatcher.settings import Settings, get_settings
@@ -48,7 +48,7 @@ async def run(
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m dispatcher.api.personal_link_cli",
+        prog="python -m dispatcher personal-link",
         description="A helper's personal link for a new phone: a new link, or --release.",
     )
     parser.add_argument("--community", required=True, help="community id")
@@ -57,7 +57,10 @@ def main(argv: list[str]) -> int:
         "--release", action="store_true", help="free the binding; print no new link"
     )
     args = parser.parse_args(argv)
-    result = asyncio.run(run(get_settings(), args.community, args.helper, args.release))
+    try:
+        result = asyncio.run(run(get_settings(), args.community, args.helper, args.release))
+    except PG_FAILURES as exc:  # one line, the password masked; exit 2 / 1 as every command
+        return pg_failure("personal-link", exc)
     print(json.dumps(result, ensure_ascii=False))
     return 1 if "error" in result else 0
 

@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, list[str], list[str]]] = {
     "rekey-helpers": ("rekey-helpers", ["--dry-run"], []),
     "phone-keys": ("phone-keys", ["--dry-run"], []),
     "report": ("report", ["--community", "c1", "--month", "2026-11"], []),
+    "personal-link": ("personal-link", ["--community", "c1", "--helper", "h1"], []),
 }
 
 
