@@ -30,13 +30,16 @@ def main(argv: list[str]) -> int:
         parser.error(f"--hours must be within (0, {MAX_VALID.total_seconds() / 3600:g}]")
     settings = get_settings()
     expires_at = utcnow() + timedelta(hours=args.hours)
-    token = invite_token(
-        settings,
-        community_id=args.community,
-        expires_at=expires_at,
-        compound_id=args.compound,
-        compound_name=args.compound_name,
-        grid_id=args.grid,
-    )
+    try:
+        token = invite_token(
+            settings,
+            community_id=args.community,
+            expires_at=expires_at,
+            compound_id=args.compound,
+            compound_name=args.compound_name,
+            grid_id=args.grid,
+        )
+    except ValueError as exc:  # a compound name holding a flat or phone: never quoted back
+        parser.error(f"{exc} (a name only, e.g. 图强小区)")
     print(json.dumps({"url": invite_url(settings, token), "expires_at": expires_at.isoformat()}))
     return 0
