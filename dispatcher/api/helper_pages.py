@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse
 from dispatcher.api.auth import behind_tls
 from dispatcher.api.command_queue import send_command
 from dispatcher.api.deps import ApiDeps
-from dispatcher.api.offer_binding import Binding, check_personal, remember_personal
+from dispatcher.api.offer_binding import Binding, Step, check_personal, remember_personal
 from dispatcher.api.pages import button_form, link_error, page
 from dispatcher.core.community import DEFAULT_ZONE
 from dispatcher.links import (
@@ -173,13 +173,11 @@ async def _verify(request: Request, token: str) -> LinkClaims | HTMLResponse:
 async def helper_page(request: Request, token: str = Token) -> HTMLResponse:
     """The choices; opening the link changes nothing but binds this browser if it is the
     first to open it (a link preview is shown the page, unbound)."""
-    checked = await _verify(request, token)
-    if isinstance(checked, HTMLResponse):
-        return checked
+    found = await _bound_link(request, token, "open")
+    if isinstance(found, HTMLResponse):
+        return found
+    checked, binding = found
     deps: ApiDeps = request.app.state.deps
-    binding = await check_personal(request, deps, checked, "open")
-    if binding.refusal is not None:
-        return binding.refusal
     base = request.url.path.rstrip("/")
     buttons = "".join(
         button_form(f"{base}/{s.value}", label, second=s is not HelperStatus.BACK)
@@ -241,14 +239,25 @@ async def _helper_or_page(
     """Verify the personal link, let only the bound browser press (the first to press
     binds, if none opened it), and apply the per-helper rate limit to it: a forwarded link
     pressed elsewhere draws on its refusals' own bucket, not on the helper's."""
+    found = await _bound_link(request, token, "act")
+    if isinstance(found, HTMLResponse):
+        return found
+    deps: ApiDeps = request.app.state.deps
+    deps.limiter.check(("helper-status", found[0].helper_id), 10, 5, "helper")
+    return found
+
+
+async def _bound_link(
+    request: Request, token: str, step: Step
+) -> tuple[LinkClaims, Binding] | HTMLResponse:
+    """The personal link's claims and this browser's binding for `step` (opening the page
+    or pressing a button), or the page refusing it (a bad link, another phone)."""
     checked = await _verify(request, token)
     if isinstance(checked, HTMLResponse):
         return checked
-    deps: ApiDeps = request.app.state.deps
-    binding = await check_personal(request, deps, checked, "act")
+    binding = await check_personal(request, request.app.state.deps, checked, step)
     if binding.refusal is not None:
         return binding.refusal
-    deps.limiter.check(("helper-status", checked.helper_id), 10, 5, "helper")
     return checked, binding
 
 
