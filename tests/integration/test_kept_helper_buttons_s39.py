@@ -9,59 +9,15 @@ after all had no way to say so, and staff went on counting on them."""
 
 from __future__ import annotations
 
-import re
-import uuid
-from urllib.parse import urlparse
-
 import asyncpg
 import httpx
 
 # The module's stack (a WeCom group, pa and pb on the phones), as the session-38 referral
 # test starts it.
 from tests.integration.test_referral_keeps_helpers_s38 import api, run  # noqa: F401
+from tests.support import kept_helpers as kept
 from tests.support import platform_flow as flow
-from tests.support.staff import DISTRICT, bearer
 from tests.support.waiting import eventually
-
-FORM = r'action="(/l/o/[^"]+/p/{step})"'
-
-
-async def _staff(client: httpx.AsyncClient, rid: str, action: str, body: dict[str, str]) -> None:
-    """A district staff member's action on the request (refer, resolve…), accepted."""
-    r = await client.post(f"/ops/v1/requests/{rid}/{action}", json=body, headers=bearer(DISTRICT))
-    assert r.status_code == 202, r.text
-
-
-def _form(page: str, step: str) -> str | None:
-    found = re.search(FORM.format(step=step), page)
-    return found[1] if found else None
-
-
-async def _pa_accepts(
-    running: flow.Running, client: httpx.AsyncClient, text: str
-) -> tuple[str, str, str]:
-    """A request from the group, pa accepts (not on the way yet): the request and the paths
-    of pa's accept and decline links."""
-    cb = running.platform.message(text, f"m-{uuid.uuid4().hex[:12]}", "g-main")
-    r = await running.send(client, cb)
-    assert r.status_code == 200 and r.json()["is_request"], r.text
-    rid = str(r.json()["request_id"])
-    await running.receiver.wait_for(
-        lambda: any(o["helper_id"] == "pa" for o in flow.offers_for(running.receiver, rid)),
-        timeout=30,
-    )
-    offer = next(o for o in flow.offers_for(running.receiver, rid) if o["helper_id"] == "pa")
-    link = urlparse(str(offer["accept_url"])).path
-    accepted = await client.post(link)
-    assert accepted.status_code == 200, accepted.text
-    assert _form(accepted.text, "on-my-way") and _form(accepted.text, "cant-come"), accepted.text
-    return rid, link, urlparse(str(offer["decline_url"])).path
-
-
-async def _closed(db: asyncpg.Connection, rid: str) -> bool:
-    return bool(
-        await db.fetchval("SELECT closed_at IS NOT NULL FROM requests WHERE request_id = $1", rid)
-    )
 
 
 async def test_a_kept_helper_sets_off_then_withdraws_and_nobody_else_is_asked(
@@ -69,9 +25,9 @@ async def test_a_kept_helper_sets_off_then_withdraws_and_nobody_else_is_asked(
     db: asyncpg.Connection,
 ) -> None:
     async with httpx.AsyncClient(base_url=run.stack.api_url, timeout=15) as client:
-        rid, link, decline = await _pa_accepts(run, client, "6号楼有位老人摔倒了起不来，快来人帮忙")
-        await _staff(client, rid, "refer", {"to": "120", "note": "已拨打120"})
-        assert await eventually(lambda: _closed(db, rid), what="the referral recorded")
+        rid, link, decline = await kept.pa_accepts_then_staff(
+            run, client, db, "6号楼有位老人摔倒了起不来，快来人帮忙", "refer", kept.REFER_120
+        )
         offers = await db.fetchval("SELECT count(*) FROM offers WHERE request_id = $1", rid)
         # Opened after the referral, pa's page offers all three buttons: pa was told to go
         # on if they can (b75c8e8), so setting off and not coming after all both matter.
@@ -80,15 +36,19 @@ async def test_a_kept_helper_sets_off_then_withdraws_and_nobody_else_is_asked(
         held = await client.get(decline)
         assert held.status_code == 200, held.text
         assert "您已接下这次求助" in held.text and "无需前往" not in held.text, held.text
-        assert _form(held.text, "cant-come") and "社区工作人员会看到" in held.text, held.text
+        assert kept.form_action(held.text, "cant-come") and "社区工作人员会看到" in held.text, (
+            held.text
+        )
         page = await client.get(link)
         assert page.status_code == 200, page.text
-        way = _form(page.text, "on-my-way")
-        assert way and _form(page.text, "cant-come") and _form(page.text, "done"), page.text
+        way = kept.form_action(page.text, "on-my-way")
+        assert (
+            way and kept.form_action(page.text, "cant-come") and kept.form_action(page.text, "done")
+        ), page.text
         on_way = await client.post(way)
         assert on_way.status_code == 200 and "您在路上" in on_way.text, on_way.text
-        cant = _form(on_way.text, "cant-come")
-        assert cant and not _form(on_way.text, "on-my-way"), on_way.text
+        cant = kept.form_action(on_way.text, "cant-come")
+        assert cant and not kept.form_action(on_way.text, "on-my-way"), on_way.text
         # Then pa cannot go after all: recorded, and the page does not promise another
         # neighbour (nobody else is asked: the request is with 120).
         gone = await client.post(cant)
@@ -119,10 +79,17 @@ async def test_a_request_resolved_by_staff_keeps_only_done(
     """Any other closing leaves 已完成 alone on the page, as before: a resolved request
     (its helpers' 已完成 still counts) has nobody to set off nor to withdraw from."""
     async with httpx.AsyncClient(base_url=run.stack.api_url, timeout=15) as client:
-        rid, link, _ = await _pa_accepts(run, client, "9号楼有位老人摔倒了起不来，快来人帮忙")
-        await _staff(client, rid, "resolve", {"note": "家属已送医"})
-        assert await eventually(lambda: _closed(db, rid), what="the resolve recorded")
+        _, link, _ = await kept.pa_accepts_then_staff(
+            run,
+            client,
+            db,
+            "9号楼有位老人摔倒了起不来，快来人帮忙",
+            "resolve",
+            {"note": "家属已送医"},
+        )
         page = await client.get(link)
         assert page.status_code == 200, page.text
-        assert _form(page.text, "done"), page.text
-        assert not _form(page.text, "on-my-way") and not _form(page.text, "cant-come"), page.text
+        assert kept.form_action(page.text, "done"), page.text
+        assert not kept.form_action(page.text, "on-my-way") and not kept.form_action(
+            page.text, "cant-come"
+        ), page.text

@@ -11,13 +11,11 @@ from __future__ import annotations
 import asyncpg
 import httpx
 
-from tests.integration.test_kept_helper_buttons_s39 import _closed, _form, _pa_accepts, _staff
-
 # The module's stack (a WeCom group, pa and pb on the phones), as the session-38 referral
 # test starts it.
 from tests.integration.test_referral_keeps_helpers_s38 import api, run  # noqa: F401
+from tests.support import kept_helpers as kept
 from tests.support import platform_flow as flow
-from tests.support.waiting import eventually
 
 GONE = "一位邻居临时无法前来"
 HANDED = "一位邻居临时无法前来。求助已转交120急救，请等候专业救援、保持电话畅通。"
@@ -28,16 +26,16 @@ async def test_the_group_hears_a_kept_helper_withdrew_and_that_120_has_it(
     db: asyncpg.Connection,
 ) -> None:
     async with httpx.AsyncClient(base_url=run.stack.api_url, timeout=15) as client:
-        rid, link, _ = await _pa_accepts(run, client, "6号楼有位老人摔倒了起不来，快来人帮忙")
-        await _staff(client, rid, "refer", {"to": "120", "note": "已拨打120"})
-        assert await eventually(lambda: _closed(db, rid), what="the referral recorded")
+        _, link, _ = await kept.pa_accepts_then_staff(
+            run, client, db, "6号楼有位老人摔倒了起不来，快来人帮忙", "refer", kept.REFER_120
+        )
         await run.receiver.wait_for(
             lambda: any("求助已转交处理" in t for t in run.platform.group_texts("g-main")),
             timeout=30,
         )
         before = [t for t in run.platform.group_texts("g-main") if GONE in t]
         page = await client.get(link)
-        cant = _form(page.text, "cant-come")
+        cant = kept.form_action(page.text, "cant-come")
         assert cant, page.text
         gone = await client.post(cant)
         assert gone.status_code == 200 and "已记录：这次去不了" in gone.text, gone.text
