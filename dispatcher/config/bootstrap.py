@@ -7,32 +7,68 @@ store that holds no bot (no endpoint) is seeded from the bots file (DISPATCH_PUS
 through the one write path, as actor "bootstrap", and from then on the store alone counts.
 Production without any configuration still accepts no bot. What would seed the store is held
 to the production rules of `config apply` (secrets.py): at start-up (dispatcher/secret_policy.py)
-and again when seeding.
+and again when seeding. Its bots' place names and building ids are held to the rules of every
+write (names.py) wherever it is loaded: a bad one stops the process that loads it, naming the
+bot and the field, never the value (the layer and the seed skip the write path's checks).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from dispatcher.config.changes import ConfigError
+from dispatcher.config.names import PLACE_NAME_ONLY, building_id_errors, place_name_errors
 from dispatcher.config.secrets import secret_problems
 from dispatcher.config.view import ConfigView, endpoint_state, plain
 from dispatcher.groupchat.bots import BotConfig, BotRegistry, load_registry
 from dispatcher.push.deliveries import community_group_endpoint
 from dispatcher.push.endpoints import EndpointConfig
 from dispatcher.settings import Settings
-from schemas.config import ConfigKind, ConfigRecord
+from schemas.config import CommunityConfig, ConfigKind, ConfigRecord
 
 BOOTSTRAP_ACTOR = "bootstrap"
 # Where each seeded kind is set, to name a refused secret as its operator wrote it.
 _SOURCES = {ConfigKind.BOT: "DISPATCH_BOTS_FILE", ConfigKind.ENDPOINT: "DISPATCH_PUSH_ENDPOINTS"}
 
 
+def place_problems(
+    bots: Iterable[BotConfig],
+    community: Callable[[str], CommunityConfig | None] = lambda community_id: None,
+    source: str = _SOURCES[ConfigKind.BOT],
+) -> list[tuple[str, str]]:
+    """(error type, what is wrong and what to do) of each place name with a flat or phone,
+    and each building id that names no building (`community`: the documents it is checked
+    against), of bots from `source`; by bot and field, never by value."""
+    problems = []
+    for bot in bots:
+        at = f"{source}[{bot.bot_id}]"
+        problems += [
+            (why, f"{at}.{path} {why}: {PLACE_NAME_ONLY}") for path, why in place_name_errors(bot)
+        ]
+        problems += [
+            (code, f"{at}.{path} {code}: {why}")
+            for path, code, why in building_id_errors(bot, community)
+        ]
+    return problems
+
+
+def _refuse(problems: list[tuple[str, str]]) -> None:
+    if problems:
+        raise ConfigError(problems[0][0], "; ".join(why for _, why in problems))
+
+
 def bootstrap_config(
     settings: Settings, bots: BotRegistry | None = None
 ) -> tuple[list[BotConfig], list[EndpointConfig]]:
+    """The bots file's bots (the dev bots, or `bots`) and the push endpoints; ConfigError
+    if a bot's place names or building ids would be refused when written."""
     registry = bots if bots is not None else load_registry(settings)
+    source = "bots" if bots is not None else "dev bots"
+    if bots is None and settings.bots_file is not None:
+        source = _SOURCES[ConfigKind.BOT]
+    _refuse(place_problems(registry.bots.values(), source=source))
     return list(registry.bots.values()), list(settings.push_endpoints)
 
 
@@ -67,8 +103,10 @@ def environment_problems(settings: Settings) -> list[str]:
         for p in _problems(ConfigKind.ENDPOINT, e.name, endpoint_state(e, _owner(e.name)))
     ]
     if settings.bots_file is not None and settings.bots_file.is_file():
-        for bot in load_registry(settings).bots.values():
+        bots = load_registry(settings).bots.values()
+        for bot in bots:
             problems += _problems(ConfigKind.BOT, bot.bot_id, plain(bot))
+        problems += [why for _, why in place_problems(bots)]
     return problems
 
 
@@ -110,4 +148,6 @@ def seed_records(
     problems = [p for r in records for p in _problems(r.kind, r.id, r.state or {})]
     if problems:
         raise ConfigError("weak_secret", "; ".join(problems))
+    if not view.stored(ConfigKind.BOT):  # the store's communities list their buildings now
+        _refuse(place_problems(bots, view.community))
     return records

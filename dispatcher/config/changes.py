@@ -9,6 +9,7 @@ a new bot or webhook endpoint without one gets 32 random bytes, returned once to
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,13 +17,22 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dispatcher.config.names import place_name_errors
+from dispatcher.config.names import (
+    PLACE_NAME_ONLY,
+    building_id_errors,
+    building_refs,
+    cut_place_names,
+    place_name_errors,
+    place_names,
+)
 from dispatcher.config.secrets import new_secret, production_problems
 from dispatcher.config.view import ConfigView, endpoint_state, parse, plain
 from dispatcher.push.endpoints import EndpointConfig
 from schemas.config import CommunityConfig, ConfigKind, ConfigRecord
 from schemas.plans import PLAN_SETS
 from schemas.text import unstorable, unstorable_in
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -38,6 +48,9 @@ class Outcome:
     records: list[ConfigRecord] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     new_secrets: dict[str, str] = field(default_factory=dict)  # entity key → secret, shown once
+    # Entity key → paths of the names it was stored with that held a flat or phone, cut by
+    # this edit (`names.py`): staff see what to check, never the names.
+    names_cut: dict[str, list[str]] = field(default_factory=dict)
     # Every entity the edit touched, changed or not, with its new state (None: removed):
     # what the caller's scope must cover (an unchanged answer says something too).
     touched: list[tuple[ConfigKind, str, dict[str, Any] | None]] = field(default_factory=list)
@@ -47,6 +60,7 @@ class Outcome:
             "changed": [r.key for r in self.records],
             "unchanged": self.unchanged,
             "new_secrets": self.new_secrets,
+            "names_cut": self.names_cut,
         }
 
 
@@ -57,6 +71,8 @@ class Changes:
     now: datetime
     production: bool
     outcome: Outcome = field(default_factory=Outcome)
+    # Community documents of this edit, which its bots' building ids are checked against.
+    communities: dict[str, CommunityConfig] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- one entity
     def _record(self, kind: ConfigKind, entity_id: str, state: dict[str, Any] | None) -> None:
@@ -75,13 +91,7 @@ class Changes:
                     why_by_field.setdefault(".".join(map(str, e["loc"])), e["msg"])
                 reasons = "; ".join(f"{f} ({why})" for f, why in sorted(why_by_field.items()))
                 raise ConfigError("invalid", f"{key}: invalid {reasons}") from None
-            if bad := place_name_errors(model):  # checked when written, never when read
-                where = "; ".join(f"{path} ({why})" for path, why in bad)
-                raise ConfigError(
-                    bad[0][1],
-                    f"{key}: {where}: a place's name only (e.g. 图强小区, 3号楼), shown to every "
-                    "helper and group: no unit, floor, flat or phone in it",
-                )
+            model = self._places_checked(kind, key, model, current)
             if self.production:
                 problems = production_problems(kind.value, state)
                 if problems:
@@ -110,6 +120,40 @@ class Changes:
                 state=state,
             )
         )
+
+    def _places_checked(
+        self, kind: ConfigKind, key: str, model: Any, current: dict[str, Any] | None
+    ) -> Any:
+        """`model` if its place names and building ids may be written, else ConfigError.
+        What the edit keeps as stored is not refused for it: an entity stored before these
+        checks must still take a key rotation or another field's change. Its names with a
+        flat or phone are cut (`Outcome.names_cut`); its building ids are kept."""
+        stored: Any = None
+        if current is not None:
+            try:
+                stored, _ = parse(kind, current)
+            except ValidationError:
+                stored = None
+        was = dict(place_names(stored))
+        names = dict(place_names(model))
+        bad = place_name_errors(model)
+        if new := [(path, why) for path, why in bad if was.get(path, "") != names[path]]:
+            where = "; ".join(f"{path} ({why})" for path, why in new)
+            raise ConfigError(new[0][1], f"{key}: {where}: {PLACE_NAME_ONLY}")
+        kept = {(path, building_id) for path, _, building_id in building_refs(stored)}
+        if wrong := building_id_errors(
+            model,
+            lambda c: self.communities.get(c) or self.view.community(c),
+            skip=lambda path, building_id: (path, building_id) in kept,
+        ):
+            where = "; ".join(f"{path} ({code}: {why})" for path, code, why in wrong)
+            raise ConfigError(wrong[0][1], f"{key}: {where}")
+        if bad:
+            paths = [path for path, _ in bad]
+            self.outcome.names_cut[key] = paths
+            log.warning("config %s: stored place names %s held a flat or phone: cut", key, paths)
+            return cut_place_names(model, set(paths))
+        return model
 
     @staticmethod
     def _normalised(kind: ConfigKind, state: dict[str, Any]) -> dict[str, Any]:
@@ -179,12 +223,12 @@ class Changes:
         if not isinstance(bots, list) or not isinstance(endpoints, list):
             raise ConfigError("invalid", "bots and push_endpoints are lists")
         self.community(doc)
+        community = self.communities[community_id] = CommunityConfig.model_validate(doc)
         for endpoint in endpoints:
             self.endpoint(dict(endpoint), community_id)
         for bot in bots:
             self.bot(dict(bot), community_id)
         known = set(self.view.ids(ConfigKind.ENDPOINT)) | {str(e.get("name")) for e in endpoints}
-        community = CommunityConfig.model_validate(doc)
         missing = sorted({c.endpoint for c in community.contacts} - known)
         if missing:
             raise ConfigError("unknown_endpoint", f"contacts name unknown endpoints: {missing}")

@@ -30,7 +30,8 @@ from dispatcher.api.invites import invite_token, verify_invite
 from dispatcher.config.changes import Changes, ConfigError
 from dispatcher.config.view import ConfigView
 from dispatcher.settings import Settings
-from schemas.config import ConfigKind, ConfigRecord
+from schemas.config import ConfigKind
+from tests.support.config_records import old_record
 from tests.support.in_process import api_client
 from tests.unit.test_api_clock import RecordingSink
 
@@ -113,16 +114,7 @@ def test_a_stored_record_with_such_names_still_loads_and_its_fields_are_logged(
     ]
     with caplog.at_level(logging.WARNING, logger="dispatcher.config.view"):
         for kind, entity_id, doc in stored:
-            record = ConfigRecord(
-                change_id=f"old-{entity_id}",
-                kind=kind,
-                id=entity_id,
-                actor="li",
-                issued_at=NOW,
-                communities=("c1",),
-                state=doc,
-            )
-            assert view.apply(ConfigRecord.model_validate_json(record.model_dump_json()))
+            assert view.apply(old_record(kind, entity_id, doc))
     place = view.bots().group_place("b1", "grp")
     assert place is not None and place.building_name == FLAT
     c1 = view.community("c1")
