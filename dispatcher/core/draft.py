@@ -137,6 +137,46 @@ class RequestDraft:
         """Who was asked - or signed up by their team's leader, never asked on their own."""
         return {o.helper_id for o in self.offers} | {a.helper_id for a in self.assignments}
 
+    def reopened(self) -> bool:
+        """A slot someone held is free again: a helper withdrew or did not show."""
+        return any(not a.active for a in self.assignments)
+
+    def not_to_ask(self) -> set[str]:
+        """Whom the ladder does not ask (again): everyone asked or signed up, except, once a
+        slot reopened (`reopened`), those stood down only because somebody else had taken
+        it (`stood_down_covered`): they never said no, and are nearer than the next ring.
+        Not those who declined, nor whose offer went unanswered or undelivered (they had
+        their offer's whole time), nor anyone assigned (the one who withdrew included).
+        A new request has no assignment: the first decision pays nothing for it."""
+        asked = self.offered_helpers()
+        if self.assignments and self.reopened():
+            asked -= self.stood_down_covered()
+        return asked
+
+    def stood_down_covered(self) -> set[str]:
+        """Helpers whose offer is stood down on a live request and who hold no assignment:
+        the slot was covered (`ladder.stand_down(only_covered=True)`). Closings stand offers
+        down too, but a closed request asks nobody. One who left the roster is stood down
+        the same way; the index does not find them while they are off it."""
+        assigned = {a.helper_id for a in self.assignments}
+        return {
+            o.helper_id
+            for o in self.offers
+            if o.status is OfferStatus.STOOD_DOWN and o.helper_id not in assigned
+        }
+
+    def supersede(self, asked: list[str]) -> None:
+        """The helpers just `asked` again: their new open offer (the same offer id, fixed by
+        the request and the helper) replaces their stood-down one, so the id still names one
+        record (`find_offer`, an accept through the link they already have)."""
+        again = set(asked) & self.stood_down_covered() if self.assignments else set()
+        if again:
+            self.offers[:] = [
+                o
+                for o in self.offers
+                if not (o.status is OfferStatus.STOOD_DOWN and o.helper_id in again)
+            ]
+
     def active_assignments(self) -> list[AssignmentRecord]:
         return [a for a in self.assignments if a.active]
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from dispatcher.core.community import CommunityPolicy, _wall_time_reached
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
+from dispatcher.core.index import Candidate
 from dispatcher.core.load import no_answer
 from dispatcher.core.offers import send_offers
 from schemas.catalogue import entry
@@ -38,6 +40,15 @@ from schemas.vocab import EMERGENCY_SERVICES, Party, ReferralTarget, Ring
 # --- offers ----------------------------------------------------------------------------
 
 
+def ask(fx: Effects, d: RequestDraft, found: list[Candidate], **kw: Any) -> list[str]:
+    """`send_offers`, for candidates searched past `RequestDraft.not_to_ask`: a helper stood
+    down as covered and asked again on a reopened slot keeps one offer record
+    (`RequestDraft.supersede`)."""
+    sent = send_offers(fx, d, found, **kw)
+    d.supersede(sent)
+    return sent
+
+
 def offer_wave(
     fx: Effects, d: RequestDraft, ring: Ring, per_slot: int, remote_per_slot: int
 ) -> None:
@@ -45,7 +56,7 @@ def offer_wave(
     needs read rings up to `ring`; remote-capable needs read the whole community. A
     wave that leaves a need with nobody asked climbs on at once (a rung's own wave, or
     the re-wave after a withdrawal)."""
-    exclude = d.offered_helpers()
+    exclude = d.not_to_ask()
     for i in d.open_needs():
         need, remote = d.needs[i], d.remote[i]
         open_slots = d.open_slots(i)
@@ -55,7 +66,7 @@ def offer_wave(
             exclude.update(offer_teams(fx, d, ring, 1, exclude))
         seed = d.ctx.window_seed(d.step, i, len(d.offers))
         found = fx.state.index.search(d.ctx, need, max_ring, want, exclude, seed)
-        exclude.update(send_offers(fx, d, found))
+        exclude.update(ask(fx, d, found))
     widen_if_starved(fx, d)
 
 
@@ -67,16 +78,16 @@ def offer_teams(
     if not found:
         return []
     teams = {t.leader.helper_id: (t.team_id, t.size) for t in found}
-    return send_offers(fx, d, [t.leader for t in found], any_presence=True, teams=teams)
+    return ask(fx, d, [t.leader for t in found], any_presence=True, teams=teams)
 
 
 def offer_first_responders(fx: Effects, d: RequestDraft) -> None:
     """党员楼长 of the request's building, in the first wave, for any presence need."""
     if all(d.remote[i] for i in d.open_needs()):
         return
-    found = fx.state.index.first_responders(d.ctx, d.offered_helpers())
+    found = fx.state.index.first_responders(d.ctx, d.not_to_ask())
     if found:
-        send_offers(fx, d, found, any_presence=True)
+        ask(fx, d, found, any_presence=True)
 
 
 def offer_property(fx: Effects, d: RequestDraft) -> None:
@@ -87,8 +98,8 @@ def offer_property(fx: Effects, d: RequestDraft) -> None:
     if not d.spec.notify_property or d.status is not RequestStatus.OPEN:
         return
     wanted = whistle_wave_size(d.plan)
-    found = fx.state.index.property_on_duty(d.ctx, wanted, d.offered_helpers())
-    send_offers(fx, d, found, whistle=True)
+    found = fx.state.index.property_on_duty(d.ctx, wanted, d.not_to_ask())
+    ask(fx, d, found, whistle=True)
 
 
 def whistle_wave_size(plan: EscalationPlan) -> int:
@@ -126,13 +137,13 @@ def top_up(fx: Effects, d: RequestDraft, need_indexes: set[int]) -> None:
     if wanted and paused_for_quiet_hours(fx, d):
         return
     ring, _ = current_offer_ring(d)
-    exclude = d.offered_helpers()
+    exclude = d.not_to_ask()
     for i in wanted:
         need = d.needs[i]
         max_ring = Ring.COMMUNITY if need.remote else ring
         seed = d.ctx.window_seed("top-up", i, len(d.offers))
         found = fx.state.index.search(d.ctx, need, max_ring, 1, exclude, seed)
-        exclude.update(send_offers(fx, d, found))
+        exclude.update(ask(fx, d, found))
     widen_if_starved(fx, d)
 
 
@@ -196,7 +207,7 @@ def _team_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
     """Call teams: up to `wave_size` teams of the ring (their leaders accept for n
     members), whatever the number of open slots."""
     if not all(d.remote[i] for i in d.open_needs()):
-        offer_teams(fx, d, rung.ring, rung.wave_size, d.offered_helpers())
+        offer_teams(fx, d, rung.ring, rung.wave_size, d.not_to_ask())
     widen_if_starved(fx, d)
 
 
@@ -207,8 +218,8 @@ def _whistle_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
     claimed = not calls_staff(d)
     sent: list[str] = []
     if not claimed:
-        staff = fx.state.index.staff_on_duty(d.ctx, rung.wave_size, d.offered_helpers())
-        sent = send_offers(fx, d, staff, whistle=True)
+        staff = fx.state.index.staff_on_duty(d.ctx, rung.wave_size, d.not_to_ask())
+        sent = ask(fx, d, staff, whistle=True)
     d.whistle_blown = True
     # Staff and the group get the whistle's wait, and the rungs after it theirs, however late
     # it blows (decided after an outage, a slot reopened near the end, a hold released late):

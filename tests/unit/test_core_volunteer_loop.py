@@ -24,11 +24,13 @@ def test_withdraw_reopens_the_slot_and_the_ladder_offers_it_again(world):
     out = world.run(WithdrawHelper(request_id="req-1", helper_id="driver-a"))
     assert [w.helper_id for w in world.of_type("helper_withdrawn", out)] == ["driver-a"]
     assert world.request().status is RequestStatus.OPEN
-    # At once, in the same decision: the building ring has nobody left to ask (driver-b
-    # was stood down when the slot was covered), so the ladder climbs and asks further.
-    assert world.offered(out) == ["driver-far"]
-    again = world.accept("driver-far")
-    assert [a.helper_id for a in world.of_type("helper_assigned", again)] == ["driver-far"]
+    # At once, in the same decision: driver-b, stood down only because the slot was
+    # covered, is asked again in the building ring before the ladder climbs to farther
+    # helpers (before session 40 the ring read as empty: it climbed and asked driver-far).
+    assert world.offered(out) == ["driver-b"]
+    assert not world.of_type("ring_escalated", out)
+    again = world.accept("driver-b")
+    assert [a.helper_id for a in world.of_type("helper_assigned", again)] == ["driver-b"]
     assert world.request().status is RequestStatus.FILLED
 
 
