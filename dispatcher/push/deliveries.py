@@ -442,7 +442,7 @@ class DeliveryPlanner:
             message = offer_message(
                 category=body.category,
                 urgency=body.urgency,
-                compound=None,  # an offer names the building at most
+                compound=None,  # the label carries it: "阳光花园 3号楼" (places.py)
                 building=body.building_label,
                 helpers_needed=body.helpers_needed,
                 skills=_known_skills(body.skills),

@@ -1,7 +1,8 @@
 """Chinese message texts, rendered by pure functions from small input specs.
 
 Offers, stand-downs, cancellations and whistles reach groups and people who have not
-accepted: they name the building at most (see places.py) and never a phone number.
+accepted: they name the compound and building at most ("阳光花园 3号楼", see places.py),
+never the flat or a phone number.
 Only the assignment, sent to the one helper who accepted, carries the requester's
 contact and exact place (PIPL: minimum necessary).
 """
@@ -82,7 +83,7 @@ class OfferSpec:
 
     category: Category
     urgency: Urgency
-    building: str | None  # e.g. "3号楼"; anything finer is dropped
+    building: str | None  # e.g. "阳光花园 3号楼" (the stored label); anything finer is dropped
     accept_url: str
     decline_url: str
     compound: str | None = None

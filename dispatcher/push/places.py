@@ -1,8 +1,14 @@
 """Public place labels: what a group may see of where help is needed.
 
-Offers and whistles go to many people, so they name at most the compound and building.
+Offers and whistles go to many people, so they name at most the compound and building:
+"阳光花园 3号楼". The compound is named whenever it is known, in a one-compound community
+too: a community usually holds several compounds, each with its own 3号楼, and the texts
+and pages see only the request's label, not how many compounds the community has (nor
+would a text be told the same way once a compound is added).
 Inputs are whitelisted, not blacklisted: from a building string only a "N号楼 / N栋 /
 N幢 / N座" token survives; anything else with digits or unit/household words is dropped.
+A compound part is dropped when it holds a flat or phone (`flat_in`, as where names are
+written), a run of three digits (a room) or looks like an id ("c1", "c-1a2b…").
 A digit is any of `dispatcher.redact`'s: Arabic, Chinese, financial (壹贰叁…), and the
 forms `fold_digits` reads as digits (①, 𝟏, keycaps, other scripts' digits).
 The offer's pages (offer_pages.py, answer_pages.py) show `place_label(None, label)` of
@@ -15,6 +21,7 @@ import re
 import unicodedata
 
 from dispatcher.redact import DIGIT, PHONE, fold_digits
+from dispatcher.roster.places import flat_in
 
 _BUILDING = re.compile(
     r"(?<![0-9A-Za-z])"
@@ -29,6 +36,11 @@ _PRIVATE_WORDS = re.compile(r"单元|室|户|层|楼道|门牌|号房|电话|手
 _NUMBER_IN_NAME = re.compile(r"[0-9壹贰叁肆伍陆柒捌玖]|[零〇一二三四五六七八九两幺]{3,}")
 # Four or more digits in a row, Arabic or Chinese ("幺三八…", "壹叁捌…"): a number, not a name.
 _LONG_DIGITS = re.compile(f"{DIGIT}{{4,}}")
+
+# In a compound's name: three digits in a row are a room ("阳光花园502"), not a name.
+_ROOM_DIGITS = re.compile(f"{DIGIT}{{3,}}")
+# What a label holds where the compound has no name: its id ("c1", "c-1a2b3c4d5e", "tuqiang").
+_ID = re.compile(r"[a-z0-9_.:-]+")
 
 MAX_LABEL_CHARS = 20
 
@@ -62,11 +74,12 @@ def building_label(building: str | None) -> str:
 
 
 def compound_label(compound: str | None) -> str:
-    """A compound's name, unless it looks like it carries more than a name."""
+    """A compound's name, unless it looks like it carries more than a name (or is an id)."""
     if not compound:
         return ""
     text = _normalise(compound)
-    if _private(text):
+    bare = text.replace(" ", "")
+    if _private(text) or flat_in(bare) or _ROOM_DIGITS.search(bare) or _ID.fullmatch(text):
         return ""
     building = _BUILDING.search(text)
     if building:  # a building number in the compound field: keep what precedes it
@@ -74,6 +87,26 @@ def compound_label(compound: str | None) -> str:
     return text
 
 
+def _split(label: str) -> tuple[str, str]:
+    """A request's stored label (`PlacePath.building_label()`: "<compound> <building>", by
+    name or else by id) as its compound part and its building part."""
+    text = _normalise(label)
+    # The building is the label's last part: a building word in the compound's name
+    # ("阳光花园1号楼…") is not the request's building.
+    buildings = list(_BUILDING.finditer(text))
+    if buildings:
+        start = buildings[-1].start()
+        return text[:start], text[start:]
+    if building_label(text):  # a named building ("图强小区 综合楼"): shown whole, as before
+        return "", text
+    compound, _, _ = text.rpartition(" ")  # "图强小区 b3": the building by its id
+    return compound, ""
+
+
 def place_label(compound: str | None, building: str | None) -> str:
-    label = compound_label(compound) + building_label(building)
-    return label or "本小区"
+    """ "<compound> <building>" as a group may see it. Without `compound`, `building` is
+    the request's stored label, which carries the compound first."""
+    if compound is None and building:
+        compound, building = _split(building)
+    parts = (compound_label(compound), building_label(building))
+    return " ".join(p for p in parts if p) or "本小区"

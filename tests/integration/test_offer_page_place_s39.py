@@ -2,7 +2,8 @@
 place as its push does. A request whose building name holds the flat ("3号楼2单元502室",
 as a household ledger's 楼栋 cell or a bot's free text may give it) was shown raw on the
 offer link's page (every helper offered; a chat app's link preview fetches it too) and on
-`/l/me`. Now they say "3号楼"; the helper who accepted still sees the whole address.
+`/l/me`. Now they say "3号楼" (since session 40 with its compound, "图强小区 3号楼"); the
+helper who accepted still sees the whole address.
 Real API, worker, Kafka and PostgreSQL."""
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ async def test_offered_helpers_see_the_building_and_the_accepting_one_the_flat(
             for action in ("accept", "decline"):
                 page = await preview.get(offer_path(api, COMMUNITY, rid, oid, helper, action))
                 assert page.status_code == 200, page.text
-                assert "<dd>3号楼</dd>" in page.text, _place(page.text)
+                # The compound too since session 40 (test_offer_page_compound_s40.py).
+                assert "<dd>图强小区 3号楼</dd>" in page.text, _place(page.text)
                 assert "502" not in page.text and "单元" not in page.text, _place(page.text)
 
         # pb's phone, bound through pb's personal link, lists the open offer.
@@ -71,7 +73,7 @@ async def test_offered_helpers_see_the_building_and_the_accepting_one_the_flat(
         assert (await pb.get(path, headers=NAVIGATION)).status_code == 200
         listed = await pb.get("/l/me")
         assert listed.status_code == 200 and offers["pb"] in listed.text, listed.text
-        assert "3号楼" in listed.text and "502" not in listed.text, listed.text
+        assert "图强小区 3号楼" in listed.text and "502" not in listed.text, listed.text
 
         # pa accepts: pa's page, and only pa's, shows where to go and whom to call.
         path = offer_path(api, COMMUNITY, rid, offers["pa"], "pa")

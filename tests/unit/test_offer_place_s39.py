@@ -14,13 +14,12 @@ import re
 
 import pytest
 
-from dispatcher.api.offer_pages import _summary_facts
 from dispatcher.push.messages import offer_message
 from dispatcher.push.places import building_label, compound_label, place_label
-from dispatcher.record.read.requests import RequestSummary
 from dispatcher.redact import fold_digits
 from schemas.places import PlacePath
 from schemas.vocab import Category, Urgency
+from tests.support.offer_facts import offer_page_facts
 
 FLAT = "3号楼2单元502室"
 # Three digits in a row (a room, part of a phone), in any form, once folded.
@@ -52,17 +51,7 @@ def _push(label: str) -> str:
 
 
 def _page(label: str) -> str:
-    return _summary_facts(
-        RequestSummary(
-            category="hospital_transport",
-            urgency="urgent",
-            building_label=label,
-            status="open",
-            closed_at=None,
-            helpers_needed=1,
-            helpers_assigned=0,
-        )
-    )
+    return offer_page_facts(label)
 
 
 def test_the_offer_page_shows_the_place_the_push_shows_not_the_flat() -> None:
@@ -70,8 +59,8 @@ def test_the_offer_page_shows_the_place_the_push_shows_not_the_flat() -> None:
     assert label == "图强小区 3号楼2单元502室"  # stored as given
     page = _page(label)
     assert "502" not in page and "单元" not in page, page
-    assert "3号楼" in page and place_label(None, label) == "3号楼"
-    assert _push(label) == "【紧急】3号楼 送医"
+    assert "图强小区 3号楼" in page and place_label(None, label) == "图强小区 3号楼"
+    assert _push(label) == "【紧急】图强小区 3号楼 送医"
 
 
 @pytest.mark.parametrize(
@@ -103,9 +92,9 @@ def test_no_number_in_any_digit_form_reaches_the_push_or_the_page(
 @pytest.mark.parametrize(
     ("label", "shown"),
     [
-        ("图强小区 3号楼", "3号楼"),
+        ("图强小区 3号楼", "图强小区 3号楼"),  # the compound too since session 40
         ("图强小区 综合楼", "图强小区 综合楼"),
-        ("图强小区 十二栋", "十二栋"),
+        ("图强小区 十二栋", "图强小区 十二栋"),
         ("c", "c"),  # no compound or building: the community id
     ],
 )

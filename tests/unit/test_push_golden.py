@@ -6,7 +6,8 @@ golden file was written by the code before the notify agent's CPU work (460b65c)
 only compared here: a change to any header or body byte of any push fails this test.
 
 Regenerate (only for an intended change of what is pushed):
-    .venv/bin/python -m tests.unit.test_push_golden --write
+    .venv/bin/python -m tests.unit.test_push_golden --pushes   # the pushes of the stored events
+    .venv/bin/python -m tests.unit.test_push_golden --write    # a new stream from today's core
 """
 
 from __future__ import annotations
@@ -192,6 +193,18 @@ def _write() -> None:  # pragma: no cover - regeneration only
     print(f"wrote {len(pushes)} pushes from {len(events)} events to {GOLDEN}")
 
 
+def _write_pushes() -> None:  # pragma: no cover - regeneration only
+    """Only the pushes, from the stored events and states: a text's change alone shows in
+    the diff (`--write` also replays a new stream through today's core)."""
+    events, helpers, requests, _ = _load()
+    data = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    data["pushes"] = capture(events, helpers, requests)
+    GOLDEN.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {len(data['pushes'])} pushes of the stored events to {GOLDEN}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     if sys.argv[1:] == ["--write"]:
         _write()
+    elif sys.argv[1:] == ["--pushes"]:
+        _write_pushes()

@@ -63,7 +63,7 @@ def offer(**changes: object) -> OfferSpec:
 
 def test_offer_text() -> None:
     msg = render_offer(offer())
-    assert msg.text.splitlines()[0] == "【危急】莲花五村3号楼 送医"
+    assert msg.text.splitlines()[0] == "【危急】莲花五村 3号楼 送医"
     assert "需要4位邻居帮忙（有车能开车）" in msg.text
     assert f"能来：{ACCEPT}" in msg.text and f"来不了：{DECLINE}" in msg.text
     assert "5分钟内" in msg.text
@@ -161,7 +161,7 @@ def test_cancellation_and_whistle_are_public() -> None:
             compound="莲花五村",
         )
     )
-    assert whistle.text.startswith("【吹哨】【危急】莲花五村7号楼 摔倒")
+    assert whistle.text.startswith("【吹哨】【危急】莲花五村 7号楼 摔倒")
     assert "已等待8分钟，还需2位邻居" in whistle.text
     assert_public(whistle.text, claim)
 
