@@ -421,6 +421,8 @@ RejectReason = Literal[
     "already_assigned",  # a leader named a member who is (or was) assigned to the request
     "member_declined",  # a leader named a member who declined this request
     "member_unavailable",  # a leader named a member who is away or busy
+    # The helper holds an in-person assignment of another request: finish or give it back first.
+    "helping_elsewhere",
 ]
 
 

@@ -156,6 +156,17 @@ class HelperLoad(Wire):
         return max(0.0, (kept + 1) / (answered + 2))
 
 
+class PresenceHold(Wire):
+    """An active in-person assignment the helper holds on a request (accepted, not done,
+    withdrawn, no-show, nor ended with the request), until at latest the request's end:
+    while it lasts they are offered no other request's in-person need, nor may accept one
+    (`dispatcher/core/presence.py`). A referral to 120/110/119 keeps its helpers and their
+    holds, bounded by that end since no timer closes it."""
+
+    request_id: str
+    until: UtcDatetime
+
+
 class HelperState(Wire):
     v: Literal[1] = RECORD_SCHEMA_VERSION
     profile: HelperProfile
@@ -170,6 +181,8 @@ class HelperState(Wire):
     # ledger's own 结对 column (`profile.paired_household_ids`): each ledger's re-import
     # restates only its own pairings, so neither drops the other's.
     household_pairs: tuple[str, ...] = Field(default=(), exclude_if=unset)
+    # Kept by the core from the requests' records, by request id (`core/presence.py`).
+    presence: tuple[PresenceHold, ...] = Field(default=(), exclude_if=unset)
 
     @property
     def helper_id(self) -> str:

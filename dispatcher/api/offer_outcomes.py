@@ -16,7 +16,9 @@ from dispatcher.record.edge.link_uses import LinkUse as LinkUse  # re-exported f
 from dispatcher.record.read import offers
 from dispatcher.record.read.offers import rejection_reason
 
-Outcome = Literal["assigned", "covered", "declined", "closed", "not_open", "refused"]
+Outcome = Literal[
+    "assigned", "covered", "declined", "closed", "not_open", "helping_elsewhere", "refused"
+]
 
 POLL_TIMEOUT_S = 4.0
 POLL_EVERY_S = 0.05
@@ -28,6 +30,7 @@ _REJECTED: dict[str, Outcome] = {
     "covered": "covered",
     "request_closed": "closed",
     "offer_not_open": "not_open",
+    "helping_elsewhere": "helping_elsewhere",
 }
 
 

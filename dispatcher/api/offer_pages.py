@@ -121,6 +121,14 @@ OUTCOME_TEXTS: dict[str, tuple[str, str, str]] = {
     "closed": ("求助已结束", "<p>这次求助已经结束，无需前往。谢谢您！</p>", "warn"),
     "not_open": ("无需操作", "<p>这条邀请已不再需要回复。谢谢您！</p>", "warn"),
     "refused": ("无法处理", "<p>这条邀请无法处理，请联系社区工作人员。</p>", "bad"),
+    # Holding an in-person request already (core/presence.py): the slot went to others.
+    "helping_elsewhere": (
+        "您正在帮助另一位邻居",
+        "<p>谢谢您的热心！您已经接下了另一位邻居的求助，正在前往或陪伴中，"
+        "这次就不占用名额了，我们会请其他邻居前往。"
+        "请先完成那一次（按“已完成”），或者点“去不了了”把它交还，再接新的求助。</p>",
+        "warn",
+    ),
 }
 # An offer no longer waiting for its answer: stood down (the request filled), unanswered
 # in time, or its push never delivered.

@@ -127,6 +127,7 @@ def _finish(fx: Effects, draft: RequestDraft | None) -> Decision:
     if draft is None:
         return fx.decision()
     frozen = draft.freeze(fx.command.command_id)
+    fx.sync_presence(frozen, draft.remote)
     if not fx.events and not fx.helpers:
         unchanged = updated(frozen, recent_command_ids=draft.base.recent_command_ids)
         if unchanged == draft.base:

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from pydantic import BaseModel
 
 from dispatcher.core.load import local_day
+from dispatcher.core.presence import holders, with_hold
 from dispatcher.core.state import Decision, DispatchState
 from dispatcher.core.trusted import builder, like, shared_fields_set, updated
 from schemas._base import require_utc
@@ -73,6 +74,21 @@ class Effects:
 
     def put_helper(self, helper: HelperState) -> None:
         self.helpers[helper.helper_id] = helper
+
+    def sync_presence(self, request: RequestState, remote: tuple[bool, ...]) -> None:
+        """Bring the in-person holds of the request's assigned helpers in line with its
+        record as this decision leaves it (`core/presence.py`): every path that starts or
+        ends an assignment, or closes the request, goes through here."""
+        if not request.assignments:
+            return
+        wanted = holders(request, remote)
+        for helper_id in dict.fromkeys(a.helper_id for a in request.assignments):
+            helper = self.helper(helper_id)
+            if helper is None:
+                continue  # removed from the roster since
+            changed = with_hold(helper, request.request_id, wanted.get(helper_id), self.now)
+            if changed is not None:
+                self.helpers[helper_id] = changed
 
     def update_load(self, helper_id: str, change: Callable[[HelperLoad, date], HelperLoad]) -> None:
         found = self._with_day(helper_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, time
+from datetime import date, datetime, time
 
 from dispatcher.core.context import SearchContext
 from dispatcher.core.entry import HelperEntry, phone_tag
@@ -37,6 +37,13 @@ def _within_hours(entry: HelperEntry, ctx: SearchContext, weekday: int, local_ti
         if override is None or ctx.clock.now >= override:
             return False
     return True
+
+
+def holds_presence(entry: HelperEntry, now: datetime) -> bool:
+    """On an in-person errand for another request (`core/presence.py`): offered no
+    in-person need until it ends, phone needs still."""
+    until = entry.presence_until
+    return until is not None and now < until
 
 
 def is_eligible(entry: HelperEntry, ctx: SearchContext) -> bool:

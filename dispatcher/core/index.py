@@ -23,6 +23,7 @@ from dispatcher.core.context import SearchContext
 from dispatcher.core.eligibility import (
     RankKey,
     eligible_ranker,
+    holds_presence,
     is_eligible,
     rank_key,
     ring_of,
@@ -212,6 +213,9 @@ class HelperIndex:
         skills = frozenset(need.skills)
         self._on_community_clock(ctx)
         rank = eligible_ranker(ctx)
+        # In person: not someone on an in-person errand for another request (presence.py).
+        in_person = not need.remote
+        now = ctx.clock.now
         for ring in OFFER_RINGS:
             order = RING_ORDER[ring]
             if order > stop:
@@ -233,6 +237,8 @@ class HelperIndex:
                     skill_fit = not skills or not entry.skills.isdisjoint(skills)
                     if not skill_fit and not anyone_paired:
                         continue
+                    if in_person and (until := entry.presence_until) is not None and now < until:
+                        continue
                     key = rank(entry, order, skill_fit)
                     if key is not None:
                         ring_keys.append(key)
@@ -251,7 +257,7 @@ class HelperIndex:
         bucket = self._buckets.get(("fr", ctx.building_key))
         if not bucket:
             return []
-        return self._ranked(bucket, ctx, Ring.COMMUNITY, exclude)
+        return self._ranked(bucket, ctx, Ring.COMMUNITY, exclude, in_person=True)
 
     def teams(
         self, ctx: SearchContext, max_ring: Ring, limit: int, exclude: set[str]
@@ -262,7 +268,7 @@ class HelperIndex:
         if not bucket or limit <= 0:
             return []
         found: list[TeamCandidate] = []
-        for cand in self._ranked(bucket, ctx, max_ring, exclude):
+        for cand in self._ranked(bucket, ctx, max_ring, exclude, in_person=True):
             found.append(self._team_of(ctx, cand, self.entries[cand.helper_id].leads[0]))
             if len(found) >= limit:
                 break
@@ -273,7 +279,7 @@ class HelperIndex:
         (a team called by staff: any distance within the community)."""
         bucket = self._bucket(("tm", ctx.community_id, team_id))
         leaders = [e for e in bucket if team_id in e.leads]
-        ranked = self._ranked(leaders, ctx, Ring.COMMUNITY, set())
+        ranked = self._ranked(leaders, ctx, Ring.COMMUNITY, set(), in_person=True)
         return self._team_of(ctx, ranked[0], team_id) if ranked else None
 
     def _team_of(self, ctx: SearchContext, leader: Candidate, team_id: str) -> TeamCandidate:
@@ -281,15 +287,25 @@ class HelperIndex:
         return TeamCandidate(leader, team_id, len(members | {leader.helper_id}))
 
     def _ranked(
-        self, bucket: list[HelperEntry], ctx: SearchContext, max_ring: Ring, exclude: set[str]
+        self,
+        bucket: list[HelperEntry],
+        ctx: SearchContext,
+        max_ring: Ring,
+        exclude: set[str],
+        *,
+        in_person: bool = False,
     ) -> list[Candidate]:
-        """The eligible helpers of a small bucket within `max_ring`, nearest then best."""
+        """The eligible helpers of a small bucket within `max_ring`, nearest then best;
+        `in_person` (a team, a first responder): none on an in-person errand elsewhere."""
         self._on_community_clock(ctx)
         rank = eligible_ranker(ctx)
         stop = RING_ORDER[max_ring]
+        now = ctx.clock.now
         keys: list[tuple[RankKey, Ring]] = []
         for entry in bucket:
             if entry.helper_id in exclude:
+                continue
+            if in_person and holds_presence(entry, now):
                 continue
             ring = ring_of(entry, ctx)
             order = RING_ORDER[ring]

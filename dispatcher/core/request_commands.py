@@ -34,6 +34,7 @@ from dispatcher.core.ladder import (
     whistle_at_the_end,
 )
 from dispatcher.core.load import accepted, declined, no_answer, withdrew
+from dispatcher.core.presence import holds_elsewhere
 from dispatcher.core.team_members import assign_members, check_members, team_count
 from dispatcher.core.trusted import share_fields_sets, trusted, updated
 from schemas.commands import (
@@ -227,6 +228,12 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
     if not free:
         reject(fx, d.request_id, "covered", helper_id=offer.helper_id, offer_id=offer.offer_id)
         return None
+    if holds_elsewhere(helper, d.request_id, fx.now):
+        # On an in-person errand for another neighbour (an offer sent before they took it):
+        # a phone slot they may still take, an in-person one stays for others.
+        free = [n for n in free if d.remote[n]]
+        if not free:
+            return _busy_elsewhere(fx, d, i)
     need_index = free[0]
     if body.member_ids:
         bad = check_members(fx, d, offer, body.member_ids)
@@ -299,6 +306,24 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
     if not d.open_needs():
         d.status = RequestStatus.FILLED
     stand_down(fx, d, "covered", only_covered=True)
+    return d
+
+
+def _busy_elsewhere(fx: Effects, d: RequestDraft, i: int) -> RequestDraft | None:
+    """Refuse an accept from a helper holding an in-person assignment of another request
+    (`core/presence.py`): `helping_elsewhere`, which their page explains (finish that one or
+    give it back first). An open offer is closed as a decline and replaced now, so the
+    requester is not left waiting for someone who cannot come; no answer is counted against
+    them (they meant to help). Later, free again, they may still take a slot left open."""
+    offer = d.offers[i]
+    reject(
+        fx, d.request_id, "helping_elsewhere", helper_id=offer.helper_id, offer_id=offer.offer_id
+    )
+    if offer.status is not OfferStatus.OPEN:
+        return None
+    d.set_offer(i, status=OfferStatus.DECLINED, closed_at=fx.now)
+    fx.emit(OfferDeclined(offer_id=offer.offer_id, helper_id=offer.helper_id), d.request_id)
+    top_up(fx, d, lost_needs(d, offer))
     return d
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dispatcher.core.context import SearchContext
-from dispatcher.core.eligibility import fits, is_eligible, rank_key, ring_of
+from dispatcher.core.eligibility import fits, holds_presence, is_eligible, rank_key, ring_of
 from dispatcher.core.entry import HelperEntry
 from dispatcher.core.index import Candidate
 from schemas.plans import RING_ORDER
@@ -32,6 +32,8 @@ def scan_search(
             continue
         ring = ring_of(entry, ctx)
         if RING_ORDER[ring] > stop or not fits(entry, need, ring):
+            continue
+        if not need.remote and holds_presence(entry, ctx.clock.now):
             continue
         if is_eligible(entry, ctx):
             found.append(Candidate(entry.helper_id, ring, rank_key(entry, need, ring, ctx)))

@@ -15,11 +15,12 @@ from dispatcher.core.community import CommunityPolicy
 from dispatcher.core.entry import HelperEntry
 from dispatcher.core.held_requests import HeldRequests
 from dispatcher.core.index import HelperIndex
-from dispatcher.core.trusted import share_fields_sets
+from dispatcher.core.presence import holders
+from dispatcher.core.trusted import share_fields_sets, trusted, updated
 from schemas.events import Event
 from schemas.party import PartyFirst
 from schemas.plans import DEFAULT_PLANS, EscalationPlan
-from schemas.records import HelperState, RequestState
+from schemas.records import HelperState, PresenceHold, RequestState
 from schemas.vocab import Urgency
 
 # Terminal requests are kept this long (duplicate submissions and late clicks still find
@@ -103,6 +104,7 @@ class DispatchState:
             state.helpers[h.helper_id] = share_fields_sets(h)
         for r in requests:
             state.requests[r.request_id] = share_fields_sets(r)
+        _backfill_presence(state)
         state.index.bulk_load(
             HelperEntry.from_state(h) for h in state.helpers.values() if h.profile.active
         )
@@ -133,6 +135,22 @@ class DispatchState:
             del self.requests[rid]
         self.requests.cool(now - timedelta(seconds=cold_after_s))
         return dropped
+
+
+def _backfill_presence(state: DispatchState) -> None:
+    """Holds of in-person assignments made before helper records kept them
+    (`HelperState.presence`), from the live requests' records as `Effects.sync_presence`
+    would have kept them: stored with the helper's next change."""
+    for r in state.requests.live():
+        if not r.assignments:
+            continue
+        remote = tuple(n.remote for n in r.spec.effective_needs())
+        for helper_id, until in holders(r, remote).items():
+            helper = state.helpers.get(helper_id)
+            if helper is None or any(h.request_id == r.request_id for h in helper.presence):
+                continue
+            hold = trusted(PresenceHold, request_id=r.request_id, until=until)
+            state.helpers[helper_id] = updated(helper, presence=(*helper.presence, hold))
 
 
 def apply(state: DispatchState, decision: Decision) -> None:
