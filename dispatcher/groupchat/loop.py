@@ -53,6 +53,7 @@ from dispatcher.push.recipients import serves
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
 from dispatcher.record.read import request_flags, requests
+from dispatcher.record.read.request_flags import Pause
 from dispatcher.sealing import KeyRing, Unreadable, group_name
 from dispatcher.settings import Settings
 from schemas.config import Hotline, WhistleRecipient
@@ -67,6 +68,7 @@ from schemas.events import (
     OfferStoodDown,
     RequestCancelled,
     RequestExpired,
+    RequestPaused,
     RequestReferred,
     WhistleBlown,
 )
@@ -147,6 +149,9 @@ class GroupReplies:
         self._waves: dict[str, _Wave] = {}  # request → its offer wave not yet posted
         # Referrals read (request → where, when), the latest MAX_REFERRALS_KEPT.
         self._referrals: dict[str, tuple[ReferralTarget, datetime]] = {}
+        # Pauses for quiet hours read (request → the latest: when, until, local HH:MM), as
+        # many as referrals.
+        self._pauses: dict[str, Pause] = {}
 
     # ------------------------------------------------------------ intake side
     def expect(self, thread: Thread) -> None:
@@ -313,6 +318,14 @@ class GroupReplies:
             for e in wanted
             if isinstance(e.body, OfferStoodDown | OffersStoodDown) and e.body.reason == "cancelled"
         }
+        # A withdrawal that finds quiet hours begun pauses the ladder in its own decision
+        # (the replacement it would send is not sent): the pause follows it in this batch.
+        paused_by = {
+            (str(e.request_id), e.caused_by): e.body.local_time
+            for e in wanted
+            if isinstance(e.body, RequestPaused)
+        }
+        told_paused: set[tuple[str, str]] = set()  # withdrawals that said the pause
         for event in wanted:
             request_id = str(event.request_id)
             asked = by_request.get(request_id)
@@ -320,6 +333,10 @@ class GroupReplies:
                 continue
             if isinstance(event.body, RequestReferred):
                 self._remember_referral(request_id, event.body.to, event.occurred_at)
+            if isinstance(event.body, RequestPaused):
+                self._remember_pause(request_id, event)
+                if (request_id, event.caused_by) in told_paused:
+                    continue  # its withdrawal, just before, said so and until when
             wave = self._waves.get(request_id)
             if isinstance(event.body, OfferSent | OffersSent):
                 if wave is not None and wave.caused_by != event.caused_by:
@@ -332,6 +349,18 @@ class GroupReplies:
                 wave.last_seen = time.monotonic()
                 continue
             named = self._named(event)
+            referred = (
+                await self._referred_before(pool, event)
+                if isinstance(event.body, HelperWithdrawn)
+                else None
+            )
+            paused = (
+                paused_by.get((request_id, event.caused_by)) or await self._paused_at(pool, event)
+                if isinstance(event.body, HelperWithdrawn) and referred is None
+                else None
+            )
+            if paused is not None:
+                told_paused.add((request_id, event.caused_by))
             text = texts.update_for(
                 named,
                 self._hotlines(event.community_id),
@@ -347,9 +376,8 @@ class GroupReplies:
                 stood_down=request_id in stood_down or wave is not None
                 if isinstance(event.body, RequestCancelled)
                 else None,
-                referred=await self._referred_before(pool, event)
-                if isinstance(event.body, HelperWithdrawn)
-                else None,
+                referred=referred,
+                paused_until=paused,
             )
             closing = isinstance(event.body, texts.CLOSING)
             if text is None and not closing:
@@ -365,6 +393,26 @@ class GroupReplies:
         self._referrals[request_id] = (to, at)
         while len(self._referrals) > MAX_REFERRALS_KEPT:
             del self._referrals[next(iter(self._referrals))]  # the oldest first
+
+    def _remember_pause(self, request_id: str, event: Event) -> None:
+        body = event.body
+        assert isinstance(body, RequestPaused)
+        self._pauses.pop(request_id, None)  # the latest last, so the oldest goes first
+        self._pauses[request_id] = Pause(event.occurred_at, body.until, body.local_time)
+        while len(self._pauses) > MAX_REFERRALS_KEPT:
+            del self._pauses[next(iter(self._pauses))]
+
+    async def _paused_at(self, pool: asyncpg.Pool, event: Event) -> str | None:
+        """The local HH:MM at which the request's ladder, paused for quiet hours when
+        `event` happened, goes on; None if it was not paused then. The pause this loop read
+        (the read model may not have it yet), else the event log's latest before `event`."""
+        request_id = str(event.request_id)
+        seen = self._pauses.get(request_id)
+        if seen is None or seen.at > event.occurred_at:  # none read, or a later night's
+            seen = await request_flags.pause_before(pool, request_id, event.occurred_at)
+        if seen is None or not seen.at <= event.occurred_at < seen.until:
+            return None
+        return seen.local_time
 
     async def _referred_before(self, pool: asyncpg.Pool, event: Event) -> ReferralTarget | None:
         """Where the request was handed on before `event` (a withdrawal of a helper kept

@@ -141,6 +141,14 @@ def _whistle_text(body: WhistleBlown, people: int | None, hotlines: Sequence[Hot
     return f"{WHISTLE_NOBODY}，请拨打社区电话：{numbers}。"
 
 
+def paused_withdrawal(local_time: str) -> str:
+    """A helper withdrew while the ladder is paused for quiet hours until `local_time`."""
+    return (
+        f"一位邻居临时无法前来。现在是社区安静时段，将于{local_time}继续联系其他邻居。"
+        "如情况紧急，请拨打120/110/119。"
+    )
+
+
 def notified(count: int) -> str:
     return f"已通知{count}位附近邻居，请稍候。"
 
@@ -162,6 +170,7 @@ def update_for(
     whistle_people: int | None = None,
     stood_down: bool | None = None,
     referred: ReferralTarget | None = None,
+    paused_until: str | None = None,
 ) -> str | None:
     """The group's message for `event`, or None when the group need not hear of it.
     `hotlines`: the community's configured numbers, added where a number is advised.
@@ -173,7 +182,10 @@ def update_for(
     assignments); False: nobody was offered or on the way (held for quiet hours, no offer
     sent, every offer ended), and the group hears only that it was cancelled; None when the
     caller cannot tell. `referred`: where the request was handed on before `event` (a
-    helper kept after a referral to 120/110/119 withdrawing), None while it was not."""
+    helper kept after a referral to 120/110/119 withdrawing), None while it was not.
+    `paused_until`: the community's local HH:MM at which a ladder paused for quiet hours
+    (`RequestPaused`) goes on, when a helper withdraws during the pause; None when the
+    request is not paused."""
     body = event.body
     if isinstance(body, RequestHeld | RequestReleased):
         # The immediate reply already said when a held request goes out (the API applies
@@ -205,6 +217,11 @@ def update_for(
             # Kept on after a referral to 120/110/119: nobody else is asked (the request
             # stays with the professionals), so the group is not told someone is.
             return "一位邻居临时无法前来。" + _HANDED_TO[referred]
+        if paused_until is not None:
+            # Paused for quiet hours: nobody else is asked before they end, so the group is
+            # not told someone is now, and is sent to 120 and staff meanwhile (as a request
+            # held for them is, `replies.reply_text`).
+            return paused_withdrawal(paused_until) + hotline_text(hotlines)
         return "一位邻居临时无法前来，正在联系其他邻居。"
     if isinstance(body, RingEscalated):
         # Only the widest ring is news to the group; empty inner rings are skipped at once.

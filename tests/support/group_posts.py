@@ -7,8 +7,10 @@ to the group."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -17,6 +19,7 @@ from dispatcher.groupchat.loop import GroupReplies
 from dispatcher.record.edge.group_threads import Thread
 from dispatcher.sealing import KeyRing, seal_profile
 from dispatcher.testing.stack import LocalStack
+from schemas.config import Hotline
 from schemas.events import Event, HelperAssigned
 from schemas.helpers import HelperProfile
 from schemas.places import PlacePath
@@ -85,6 +88,31 @@ async def drained(*loops: GroupReplies) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("group queues did not drain")
+
+
+async def heard(
+    pool: Any,
+    hotlines: Sequence[Hotline],
+    clock: Callable[[], datetime],
+    *batches: list[Event],
+) -> list[str]:
+    """What the group hears of `batches` (handled one after another), the loop on an
+    in-memory stand-in `pool` with a recording sender, no purge, waves posted at the end."""
+    sender = FlakyRobot()
+
+    async def get() -> Any:
+        return pool
+
+    g = GroupReplies(sender, get, hotlines=lambda c: list(hotlines), clock=clock)  # type: ignore[arg-type]
+    g._last_purge = time.monotonic()  # no purge in a stand-in
+    try:
+        for batch in batches:
+            await g.handle(batch)
+        await g.flush_all()  # an offer wave in the batches is posted now
+        await drained(g)
+    finally:
+        await g.close()
+    return sender.sent
 
 
 def named_assignment(

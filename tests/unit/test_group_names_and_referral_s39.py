@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -28,7 +27,6 @@ from pydantic import ValidationError
 from dispatcher.api.admin import HelperIn
 from dispatcher.groupchat import texts
 from dispatcher.groupchat.feishu_reply import FeishuReplies
-from dispatcher.groupchat.loop import GroupReplies
 from dispatcher.push.channels.feishu import FeishuChannel
 from dispatcher.push.endpoints import EndpointConfig
 from dispatcher.push.model import Delivery, Mention, PushKind, PushMessage
@@ -37,9 +35,9 @@ from schemas.events import Event, HelperAssigned, HelperWithdrawn
 from schemas.places import PlacePath
 from schemas.records import RequestStatus
 from schemas.vocab import Category, ReferralTarget, Skill
-from tests.support.group_posts import drained
+from tests.support.group_posts import heard
 from tests.unit.conftest import World
-from tests.unit.test_group_texts_truth_s38 import Pool, Sender
+from tests.unit.test_group_texts_truth_s38 import Pool
 from tests.unit.test_group_truth_s39 import DUTY, _event
 from tests.unit.test_groupchat_feishu_reply import CONFIG, FakeFeishu
 from tests.unit.test_unstorable_text_refusals import (  # noqa: F401 (fixtures)
@@ -187,6 +185,9 @@ class ReadModel(Pool):
         self.world = world
 
     async def fetchrow(self, query: str, *args: Any) -> dict[str, Any] | None:
+        if "FROM event_log" in query:  # a pause for quiet hours (session 40): none here
+            assert "request_paused" in query, query
+            return None
         assert "FROM requests" in query
         r = self.world.request()
         to = r.referred_to.value if r.referred_to is not None else None
@@ -194,21 +195,7 @@ class ReadModel(Pool):
 
 
 async def _heard(world: World, *batches: list[Event]) -> list[str]:
-    read_model, sender = ReadModel(world), Sender()
-
-    async def get() -> ReadModel:
-        return read_model
-
-    g = GroupReplies(sender, get, hotlines=lambda c: DUTY, clock=lambda: world.now)  # type: ignore[arg-type]
-    g._last_purge = time.monotonic()  # no purge in this stand-in
-    try:
-        for batch in batches:
-            await g.handle(batch)
-        await g.flush_all()  # an offer wave in the batches is posted now
-        await drained(g)
-    finally:
-        await g.close()
-    return sender.sent
+    return await heard(ReadModel(world), DUTY, lambda: world.now, *batches)
 
 
 def _kept(world: World, to: ReferralTarget) -> tuple[list[Event], list[Event]]:
