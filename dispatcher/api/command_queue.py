@@ -35,7 +35,7 @@ from dispatcher.api.replies import emergency_for, merged_reply_text, reply_text
 from dispatcher.config.policies import policy_for
 from dispatcher.ops.api_metrics import observe_request_merged, observe_request_submitted
 from dispatcher.record.edge import bot_calls, intake
-from dispatcher.record.read import request_flags
+from dispatcher.record.read import requests as read_requests
 from dispatcher.sealing import keyring, seal_spec
 from schemas.commands import Command, CommandBody, SubmitRequest, new_command
 from schemas.plans import PLAN_SETS
@@ -245,12 +245,17 @@ async def _queue(
         server_timing.mark("queue")
         observe_request_merged(spec)
         number = emergency_for(spec)
-        held = await _earlier_held_until(deps, submitted.earlier, spec)
+        earlier = await _earlier_state(deps, submitted.earlier, spec)
         return Accepted(
             request_id=submitted.earlier,
             merged=True,
             reply_text=merged_reply_text(
-                spec, advice, deps.config.hotlines(spec.community_id), held
+                spec,
+                advice,
+                deps.config.hotlines(spec.community_id),
+                earlier.held_until,
+                earlier.helpers_assigned,
+                earlier.staff_claimed,
             ),
             advise_emergency_call=number is not None,
             emergency_number=number,
@@ -279,27 +284,39 @@ def _quiet_until(deps: ApiDeps, spec: RequestSpec, command: Command) -> str | No
     return None if until is None else policy.local_time(until)
 
 
-async def _earlier_held_until(deps: ApiDeps, request_id: str, spec: RequestSpec) -> str | None:
-    """Whether the request a report was merged into is held for quiet hours now, and until
-    when (local HH:MM): then nobody has been asked yet, and the reporter is told when they
-    will be. Not yet recorded by the worker (its command still in the outbox): the core's
-    rule at that command's time, as its own first reply was made (`_quiet_until`; the
-    merge key makes `spec` its kind and urgency); recorded: the read model's `held_until`
-    (cleared on release). A community without quiet hours holds nothing: nothing read."""
-    community = deps.config.community(spec.community_id)
-    if community is None or community.quiet_hours is None:
-        return None
-    policy = policy_for(community, PLAN_SETS)
+@dataclass(frozen=True)
+class _Earlier:
+    """What the reporter of a merged report is told of the earlier request."""
+
+    held_until: str | None  # held for quiet hours until then (local HH:MM)
+    helpers_assigned: int  # neighbours who accepted it
+    staff_claimed: bool
+
+
+async def _earlier_state(deps: ApiDeps, request_id: str, spec: RequestSpec) -> _Earlier:
+    """The request a report was merged into, as recorded: one read of its row (only for a
+    merged report, off a new request's path). Not recorded yet (its command still in the
+    outbox): nobody accepted it, and whether it is held is the core's rule at that
+    command's time, as its own first reply was made (`_quiet_until`; the merge key makes
+    `spec` its kind and urgency). Recorded: the read model's `held_until` (cleared on
+    release), `helpers_assigned` and `claimed_by`. A community without quiet hours holds
+    nothing."""
     pool = await deps.pool()
-    outbox = await intake.outbox(pool, request_id)
-    if outbox is not None and outbox.command is not None:
-        issued = Command.model_validate_json(outbox.command).issued_at
-        until = policy.quiet_until(spec, issued)
-    else:
-        until = await request_flags.held_until(pool, request_id)
-    if until is None or until <= deps.clock():
-        return None
-    return policy.local_time(until)
+    row = await read_requests.status(pool, request_id)
+    community = deps.config.community(spec.community_id)
+    held = None
+    if community is not None and community.quiet_hours is not None:
+        policy = policy_for(community, PLAN_SETS)
+        until = row["held_until"] if row is not None else None
+        outbox = await intake.outbox(pool, request_id) if row is None else None
+        if outbox is not None and outbox.command is not None:
+            issued = Command.model_validate_json(outbox.command).issued_at
+            until = policy.quiet_until(spec, issued)
+        if until is not None and until > deps.clock():
+            held = policy.local_time(until)
+    if row is None:
+        return _Earlier(held, 0, False)
+    return _Earlier(held, int(row["helpers_assigned"]), row.get("claimed_by") is not None)
 
 
 def _as_is(accepted: Accepted) -> dict[str, Any]:

@@ -71,16 +71,28 @@ def merged_reply_text(
     advice: str | None = None,
     hotlines: Sequence[Hotline] = (),
     held_until: str | None = None,
+    helpers_assigned: int = 0,
+    staff_claimed: bool = False,
 ) -> str:
-    """A second report of the same incident: one request, the reporter is told so.
-    `held_until`: the earlier request is held for quiet hours until then (local HH:MM):
-    nobody is asked before, so nobody is said to be on it (a merge key keeps a request
-    that advises an emergency number, never held, apart from one that is not)."""
+    """A second report of the same incident: one request, the reporter is told so, and
+    told the truth about it. `held_until`: the earlier request is held for quiet hours
+    until then (local HH:MM): nobody is asked before, so nobody is said to be on it (a
+    merge key keeps a request that advises an emergency number, never held, apart from one
+    that is not). `helpers_assigned`: neighbours who accepted it; none (the default: never
+    claimed without knowing) and the reporter hears that nobody has yet, with the numbers
+    to call, not that neighbours are on it: in a thin circle a second report comes
+    precisely because nobody came. `staff_claimed`: a staff member took it on."""
     if held_until is not None:
         return (
             f"已收到，同一求助已登记。现在是社区安静时段，将于{held_until}通知附近邻居。"
             "如情况紧急，请拨打120/110/119。" + hotline_text(hotlines)
         )
-    base = "已收到，邻居们已在处理同一求助，请保持电话畅通。"
     first = _call_first(spec, advice)
-    return f"{first}{hotline_text(hotlines)}{base}" if first else base
+    if helpers_assigned > 0:
+        base = "已收到，邻居们已在处理同一求助，请保持电话畅通。"
+        return f"{first}{hotline_text(hotlines)}{base}" if first else base
+    staff = "，社区工作人员已在跟进" if staff_claimed else ""
+    base = f"已收到，同一求助已登记，暂时还没有邻居接单{staff}。"
+    if first:  # the call-now line stays first
+        return f"{first}{hotline_text(hotlines)}{base}请保持电话畅通。"
+    return f"{base}如情况紧急，请拨打120/110/119。{hotline_text(hotlines)}请保持电话畅通。"

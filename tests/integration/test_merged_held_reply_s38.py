@@ -3,8 +3,9 @@ is held, and until when, like the first (session 38 audit, finding 4): it was to
 "已收到，邻居们已在处理同一求助", while nobody is asked until the hold ends. Both ways the API
 knows the hold: the earlier request's command still in the intake outbox (the core's rule
 at its time), and recorded by the worker (the read model's `held_until`). A merge into a
-request that is not held still says neighbours are on it. Real API, worker, PostgreSQL and
-Kafka."""
+request that is not held is not told it is held either (nor, nobody having accepted it,
+that neighbours are on it: session 40, test_merged_reply_truth_s40.py). Real API, worker,
+PostgreSQL and Kafka."""
 
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ async def test_a_report_merged_into_a_held_request_is_told_it_is_held(
     assert "已在处理" not in third.json()["reply_text"], third.json()["reply_text"]
 
 
-async def test_a_report_merged_into_a_request_not_held_says_neighbours_are_on_it(
+async def test_a_report_merged_into_a_request_not_held_is_not_told_it_is_held(
     api: LocalStack, client: httpx.AsyncClient
 ) -> None:
     await quiet_now(api, client, COMMUNITY)
@@ -104,5 +105,7 @@ async def test_a_report_merged_into_a_request_not_held_says_neighbours_are_on_it
     second = await bot.post("/v1/requests", again(body, "m-urgent-second"))
     assert second.status_code == 202, second.text
     assert second.json()["merged"] is True
-    assert "已收到，邻居们已在处理同一求助" in second.json()["reply_text"], second.json()
+    # Nobody in this community to accept it: not "neighbours are on it" (session 40).
+    assert "暂时还没有邻居接单" in second.json()["reply_text"], second.json()
+    assert "已在处理" not in second.json()["reply_text"]
     assert "安静时段" not in second.json()["reply_text"]

@@ -27,6 +27,7 @@ from dispatcher.groupchat import texts
 from dispatcher.record.edge import bot_calls, intake
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
+from dispatcher.record.read import requests as read_requests
 from schemas.commands import CancelRequest
 from tests.support import platform_callbacks as pc
 from tests.support.dingtalk_app import CommandSink, bot_app, dingtalk_bot, post_callback
@@ -82,6 +83,7 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Threads:
 
     monkeypatch.setattr(intake, "submit", merged)
     monkeypatch.setattr(command_queue, "send_stored", nothing)
+    monkeypatch.setattr(read_requests, "status", nothing)  # the earlier one: not recorded yet
     monkeypatch.setattr(routes, "claim_webhook_id", nothing)  # the replay claim
     monkeypatch.setattr(bot_calls, "claim_key", claimed)  # the cancel's idempotency key
     monkeypatch.setattr(bot_calls, "store_answer", nothing)
