@@ -212,10 +212,14 @@ class RequestDraft:
 
     def step_deadline(self) -> datetime | None:
         steps = self.plan.steps
-        if self.status is not RequestStatus.OPEN or self.step >= len(steps):
+        if self.status is not RequestStatus.OPEN:
             return None
-        if self.held_until is not None:  # quiet hours: the first rung waits for their end
+        if self.held_until is not None:
+            # Quiet hours: the first rung, or a paused one, waits for their end; so does a
+            # replacement needed past the last rung (`ladder.paused_for_quiet_hours`).
             return self.held_until
+        if self.step >= len(steps):
+            return None
         return self.step_started_at + timedelta(seconds=steps[self.step].wait_s)
 
     def freeze(self, command_id: str) -> RequestState:

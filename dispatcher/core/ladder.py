@@ -430,10 +430,9 @@ def paused_for_quiet_hours(fx: Effects, d: RequestDraft) -> bool:
     until = policy.quiet_until(d.spec, fx.now)
     if until is None:
         return False
-    if d.step >= len(d.plan.steps):
-        # The ladder is over (its last rung's wait ran out, helpers assigned): nothing to go
-        # on with, and no rung's deadline to end a hold at. The replacement is not sent.
-        return True
+    # Past the last rung too (its wait ran out, helpers assigned, a slot reopened or an
+    # offer lost in the night): deferred like a rung, its replacement sent at their end
+    # (`resume`), not skipped for good.
     d.held_until = until  # the step's deadline until then (`RequestDraft.step_deadline`)
     # Past its end (decided late, after an outage): it ends, after the whistle, once they end.
     d.ends_at = max(d.ends_at, until)
@@ -456,7 +455,8 @@ def resume(fx: Effects, d: RequestDraft) -> None:
     out in the night climbs now (the next rung, with its full wait, and on if late: the
     request's end is never in quiet hours, `lifetime_end`); a rung with wait left keeps
     its own deadline, and the needs left without an offer waiting (lost in the night) get
-    one replacement each, as a top-up gives."""
+    one replacement each, as a top-up gives; so do they past the last rung (no rung left
+    to climb: a slot reopened or an offer lost in the night)."""
     d.held_until = None
     step_due = d.step_deadline()
     if step_due is not None and fx.now >= step_due:
