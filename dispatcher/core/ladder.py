@@ -226,6 +226,12 @@ def _whistle_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
     # a whistle with a minute of the lifetime left reaches staff too late to act. On time the
     # plan's waits fit the lifetime and the end stays; it only ever moves later.
     ends_at = fx.now + timedelta(seconds=sum(s.wait_s for s in d.plan.steps[d.step :]))
+    # Never in the night for a request quiet hours would hold: it ends as they end, as a
+    # pause moves its end (`paused_for_quiet_hours`). Blown at 20:30 with 4 h, a chore with
+    # no offer out to pause it expired at 00:30, the group told in the night.
+    night_ends = fx.state.policy(d.spec.community_id).quiet_until(d.spec, ends_at)
+    if night_ends is not None:
+        ends_at = night_ends
     if ends_at > d.ends_at:
         d.ends_at = ends_at
     if claimed:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from schemas.commands import WithdrawHelper
 from schemas.records import RequestStatus
 from schemas.vocab import Category, Urgency
-from tests.unit.test_quiet_hours_pause_s39 import at, at_night, sends, world
+from tests.unit.conftest import COMMUNITY, World
+from tests.unit.test_quiet_hours_pause_s39 import QUIET, at, at_night, run_out, sends, world
 
 
 def test_a_withdrawal_at_night_past_the_last_rung_is_replaced_at_seven():
@@ -42,4 +43,29 @@ def test_a_withdrawal_at_night_past_the_last_rung_is_replaced_at_seven():
     assert w.now == at(7, 7)
     assert w.offered(morning) == ["newcomer"]
     assert w.request("r").held_until is None
+    assert not [s for s in sends(w) if at_night(s[0])]
+
+
+def test_a_late_whistle_does_not_end_a_chore_in_the_night():
+    """The whistle blown late (a slot reopened near the end climbs to it at once) moved the
+    end to now + its wait, counting the night: blown at 20:30 with 4 h, a chore with no offer
+    out (nothing to pause it) expired at 00:30, in the night. It ends as they end (07:00),
+    as a pause moves its end."""
+    w = World()
+    w.state.communities = {COMMUNITY: QUIET}
+    w.helper("only")
+    w.now = at(6, 12)
+    w.submit("r", urgency=Urgency.NORMAL, category=Category.ERRAND, skills=())
+    w.accept("only", "r")
+    r = w.request("r")
+    assert r.status is RequestStatus.FILLED and r.ends_at == at(7, 21)
+    w.now = at(7, 20, 30)  # half an hour before its end: too late for the rungs left
+    out = w.run(WithdrawHelper(request_id="r", helper_id="only"))
+    assert w.of_type("whistle_blown", out), "climbed to the whistle at once"
+    assert not w.offered(out)  # nobody left to ask: no offer out to pause it at night
+    r = w.request("r")
+    assert r.ends_at == at(8, 7)  # old code: at(8, 0, 30), in the night
+    run_out(w)
+    r = w.request("r")
+    assert r.status is RequestStatus.EXPIRED and r.closed_at == r.ends_at == at(8, 7)
     assert not [s for s in sends(w) if at_night(s[0])]
