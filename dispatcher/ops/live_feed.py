@@ -57,6 +57,7 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "whistle_reported_back": ("role",),
     "request_held": ("until", "local_time"),
     "request_released": (),
+    "request_paused": ("until", "local_time", "step"),
 }
 
 

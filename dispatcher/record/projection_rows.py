@@ -325,6 +325,11 @@ async def _released(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> No
     )
 
 
+async def _paused(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) -> None:
+    # Its ladder goes on at `until` (no event says so): readers compare it with now.
+    await _touch(conn, e, "paused_until = $3, paused_local = $4", b["until"], b["local_time"])
+
+
 HANDLERS: dict[str, Handler] = {
     "request_opened": _request_opened,
     "emergency_call_advised": _emergency_advised,
@@ -351,6 +356,7 @@ HANDLERS: dict[str, Handler] = {
     "request_claimed": _claimed,
     "request_held": _held,
     "request_released": _released,
+    "request_paused": _paused,
     # whistle_reported_back: in the log only (the asking group hears it: groupchat).
     # command_rejected: in the log only.
 }

@@ -112,6 +112,11 @@ TOUCHES: dict[str, Touch] = {
         "held_until = NULL, released_at = COALESCE(released_at, u.t)",
         (("t", "timestamptz", FIRST, _at),),
     ),
+    # A climbing ladder paused for quiet hours: the dashboard shows it paused until then.
+    "request_paused": Touch(
+        "paused_until = u.t, paused_local = u.l",
+        (("t", "timestamptz", LAST, _body("until")), ("l", "text", LAST, _body("local_time"))),
+    ),
     "request_resolved": _closed("resolved"),
     "request_cancelled": _closed("cancelled"),
     "request_expired": _closed("expired"),

@@ -3,10 +3,35 @@ live feed, read a request's row."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
+from pathlib import Path
 
-from tests.e2e.cdp import Browser
+import pytest
+
+from dispatcher.testing.stack import LocalStack
+from tests.e2e.cdp import Browser, chromium_binary
 from tests.support.waiting import eventually
+
+
+@contextlib.asynccontextmanager
+async def signed_in(
+    stack: LocalStack, tmp_path: Path, token: str = "dev-staff-token"
+) -> AsyncIterator[Browser]:
+    """The stack's API started, a headless Chromium on its dashboard, signed in with
+    `token`, the live feed connected; closed after."""
+    binary = chromium_binary()
+    if binary is None:
+        pytest.fail("Chromium is missing: apt-get install -y chromium (the e2e suite needs it)")
+    await stack.start_api()
+    browser = Browser(tmp_path / "profile")
+    try:
+        await browser.start(binary)
+        await sign_in(browser, stack.api_url, token)
+        yield browser
+    finally:
+        await browser.close()
 
 
 async def sign_in(browser: Browser, api_url: str, token: str) -> None:

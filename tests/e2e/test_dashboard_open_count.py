@@ -8,11 +8,9 @@ import json
 from pathlib import Path
 
 import asyncpg
-import pytest
 
 from dispatcher.testing.stack import LocalStack
-from tests.e2e.cdp import Browser, chromium_binary
-from tests.e2e.dashboard_page import sign_in
+from tests.e2e.dashboard_page import signed_in
 from tests.support.open_surge import LIST_CAP, OPEN_IN_A, A, seed_surge
 from tests.support.waiting import eventually
 
@@ -22,19 +20,12 @@ TOTAL = OPEN_IN_A + 1  # and community B's
 async def test_open_tile_counts_all_and_says_how_many_are_listed(
     stack: LocalStack, tmp_path: Path
 ) -> None:
-    binary = chromium_binary()
-    if binary is None:
-        pytest.fail("Chromium is missing: apt-get install -y chromium (the e2e suite needs it)")
     conn = await asyncpg.connect(stack.pg_dsn)
     try:
         await seed_surge(conn)
     finally:
         await conn.close()
-    await stack.start_api()
-    browser = Browser(tmp_path / "profile")
-    try:
-        await browser.start(binary)
-        await sign_in(browser, stack.api_url, "dev-staff-token")
+    async with signed_in(stack, tmp_path) as browser:
 
         async def tile() -> str | None:
             text: str = await browser.evaluate("document.querySelector('#s-open').textContent")
@@ -58,5 +49,3 @@ async def test_open_tile_counts_all_and_says_how_many_are_listed(
         )
         assert community_open == str(OPEN_IN_A)
         await browser.screenshot(tmp_path / "dashboard-surge.png")
-    finally:
-        await browser.close()

@@ -33,15 +33,5 @@ async def test_the_group_hears_a_kept_helper_withdrew_and_that_120_has_it(
             lambda: any("求助已转交处理" in t for t in run.platform.group_texts("g-main")),
             timeout=30,
         )
-        before = [t for t in run.platform.group_texts("g-main") if GONE in t]
-        page = await client.get(link)
-        cant = kept.form_action(page.text, "cant-come")
-        assert cant, page.text
-        gone = await client.post(cant)
-        assert gone.status_code == 200 and "已记录：这次去不了" in gone.text, gone.text
-        await run.receiver.wait_for(
-            lambda: len([t for t in run.platform.group_texts("g-main") if GONE in t]) > len(before),
-            timeout=30,
-        )
-    told = [t for t in run.platform.group_texts("g-main") if GONE in t][len(before) :]
+        told = await kept.cant_come_and_heard(run, client, link, GONE)
     assert told == [HANDED], told

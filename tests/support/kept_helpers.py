@@ -74,3 +74,22 @@ async def pa_accepts_then_staff(
     await staff_act(client, rid, action, body)
     assert await eventually(lambda: closed(db, rid), what=f"the {action} recorded")
     return rid, link, decline
+
+
+async def cant_come_and_heard(
+    running: flow.Running, client: httpx.AsyncClient, link: str, said: str
+) -> list[str]:
+    """pa presses 去不了了 on their accept page (`link`): the group texts holding `said`
+    that the asking group ("g-main") heard after it, once one came."""
+
+    def holding() -> list[str]:
+        return [t for t in running.platform.group_texts("g-main") if said in t]
+
+    before = len(holding())
+    page = await client.get(link)
+    cant = form_action(page.text, "cant-come")
+    assert cant, page.text
+    gone = await client.post(cant)
+    assert gone.status_code == 200 and "已记录：这次去不了" in gone.text, gone.text
+    await running.receiver.wait_for(lambda: len(holding()) > before, timeout=30)
+    return holding()[before:]

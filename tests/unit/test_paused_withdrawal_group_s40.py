@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from dispatcher.groupchat import texts
+from dispatcher.ops.live_feed import public_view
 from schemas.commands import WithdrawHelper
 from schemas.events import Event, HelperWithdrawn
 from tests.support import group_posts
@@ -143,3 +144,14 @@ def test_the_text_follows_the_pause() -> None:
     assert texts.update_for(gone, DUTY, paused_until="07:00") == PAUSED
     said = texts.update_for(gone, paused_until="06:30")  # no hotline configured
     assert said == PAUSED.split("也可联系")[0].replace("07:00", "06:30"), said
+
+
+def test_the_dashboards_live_feed_shows_the_pause_and_its_end() -> None:
+    """Before, the feed dropped `request_paused` (not among its public kinds)."""
+    w, helper = accepted_before_quiet_hours()
+    w.now = at(6, 22, 10)
+    [pause] = [e for e in withdraws(w, helper) if e.body.type == "request_paused"]
+    view = public_view(pause)
+    assert view is not None
+    assert view["type"] == "request_paused" and view["local_time"] == "07:00", view
+    assert view["until"] == at(7, 7).isoformat().replace("+00:00", "Z"), view

@@ -18,7 +18,7 @@ const I18N = {
     refer: "转介", property: "物业", department: "部门", department_name: "部门名称",
     "call-team": "叫团队", team_name: "团队名称",
     "no-show": "未到场，重新派单", helper_held: "已接单", helper_on_way: "已出发",
-    helper_calling: "电话指导中",
+    helper_calling: "电话指导中", until: "至",
     sent: "已提交", failed: "未成功", health: "数据流健康", h_rates: "命令 / 事件 每秒",
     h_lag: "消费积压（按分区；* 尚无提交）", h_dead: "死信", h_push: "推送失败（按通道）",
     h_workers: "工作进程", no_data: "暂无数据",
@@ -28,7 +28,7 @@ const I18N = {
     c: {}, // category labels: from the server's catalogue with each snapshot
     r: { paired: "结对", building: "本楼", compound: "本小区", grid: "本网格",
       community: "全社区", whistle: "吹哨", emergency: "转急救" },
-    s: { open: "等待响应", held: "静默时段暂缓", offered: "已通知", partly: "部分接单", assigned: "已接单",
+    s: { open: "等待响应", held: "静默时段暂缓", paused: "静默时段暂停", offered: "已通知", partly: "部分接单", assigned: "已接单",
       resolved: "已解决", ended: "到时结束", cancelled: "已取消", referred: "已转介", expired: "超时未响应" },
     e: { request_opened: "新求助", emergency_call_advised: "已提示拨打", offer_sent: "已通知", offers_sent: "已通知",
       offer_declined: "婉拒", offer_expired: "未回复", offer_failed: "通知失败",
@@ -40,6 +40,7 @@ const I18N = {
       request_expired: "超时未响应", command_rejected: "操作未生效",
       request_claimed: "工作人员接手", whistle_reported_back: "吹哨报到",
       request_held: "静默时段暂缓", request_released: "静默时段结束，开始通知",
+      request_paused: "静默时段暂停联系邻居",
       staff_not_reached: "值班人员未联系上" },
   },
   en: {
@@ -54,7 +55,7 @@ const I18N = {
     events: "Live events", communities: "Communities today", whistles: "Whistles",
     expired: "Expired", ended: "Ended (time up)", "call-team": "Call team", team_name: "Team name",
     "no-show": "Not coming: ask others", helper_held: "accepted", helper_on_way: "on the way",
-    helper_calling: "calling",
+    helper_calling: "calling", until: "until",
     staff_unreached: "duty officer not reached",
     signed_in_as: "Signed in as", sign_out: "Sign out", district_wide: "district-wide",
     footer: "This service never replaces 120 / 110 / 119. No phone numbers, addresses or message text are shown.",
@@ -62,7 +63,7 @@ const I18N = {
     c: {},
     r: { paired: "paired", building: "building", compound: "compound", grid: "grid",
       community: "community", whistle: "whistle", emergency: "emergency" },
-    s: { open: "waiting", held: "held (quiet hours)", offered: "offered", partly: "partly covered", assigned: "covered",
+    s: { open: "waiting", held: "held (quiet hours)", paused: "paused (quiet hours)", offered: "offered", partly: "partly covered", assigned: "covered",
       resolved: "resolved", ended: "ended (time up)", cancelled: "cancelled", referred: "referred",
       expired: "expired" },
     e: { request_opened: "new request", emergency_call_advised: "told to call",
@@ -76,6 +77,7 @@ const I18N = {
       request_expired: "expired", command_rejected: "rejected",
       request_claimed: "taken on by staff", whistle_reported_back: "reported back",
       request_held: "held for quiet hours", request_released: "quiet hours over: offers going out",
+      request_paused: "paused for quiet hours",
       staff_not_reached: "duty officer not reached" },
   },
 };
@@ -110,6 +112,8 @@ const endedByTime = (ev) => ev.type === "request_resolved" && ev.by === "system"
 function displayStatus(r) {
   if (r.status !== "open") return r.outcome || r.status;
   if (r.held_until) return "held";
+  // Paused for quiet hours until then: the ladder goes on at that time (no event says so).
+  if (r.paused_until && Date.parse(r.paused_until) > Date.now()) return "paused";
   if (r.helpers_assigned >= r.helpers_needed) return "assigned";
   if (r.helpers_assigned > 0) return "partly";
   if (r.offers_sent > 0) return "offered";
@@ -194,7 +198,8 @@ function renderRequests() {
     // the screen is the one place that still shows it.
     const unreached = r.staff_unreached && !r.claimed_by;
     if (unreached) tr.dataset.staffUnreached = r.staff_unreached;
-    cell(tr, label("s", st) + (unreached ? ` · ${t("staff_unreached")}` : ""), "status",
+    const until = st === "paused" && r.paused_local ? ` ${t("until")} ${r.paused_local}` : "";
+    cell(tr, label("s", st) + until + (unreached ? ` · ${t("staff_unreached")}` : ""), "status",
       `st-${st}${unreached ? " st-unreached" : ""}`);
     cell(tr, r.claimed_by || "–", "claimed_by");
     fresh.appendChild(tr);
@@ -253,6 +258,7 @@ function applyEvent(ev) {
     case "staff_not_reached": r.staff_unreached = ev.rung; break;
     case "request_held": r.held_until = ev.until; break;
     case "request_released": r.held_until = null; break;
+    case "request_paused": r.paused_until = ev.until; r.paused_local = ev.local_time; break;
     case "request_resolved": case "request_cancelled": case "request_referred":
     case "request_expired":
       r.status = ev.type.replace("request_", "");

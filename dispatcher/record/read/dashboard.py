@@ -22,11 +22,15 @@ ASKED_FROM = (
 )
 TTFA_S = f"EXTRACT(EPOCH FROM first_accept_at - ({ASKED_FROM}))::float8"
 
+# A ladder paused for quiet hours (`paused_until`, migration 0406) goes on at that time,
+# which no event marks: shown paused only while it is ahead.
 OPEN_SQL = """
 SELECT request_id, community_id, category, urgency, status, ring, step, helpers_needed,
        helpers_assigned, offers_sent, opened_at, first_offer_at, first_accept_at,
        whistled_at IS NOT NULL AS whistled, emergency_advised, referral_advised, claimed_by,
-       held_until, staff_unreached
+       held_until, staff_unreached,
+       CASE WHEN paused_until > now() THEN paused_until END AS paused_until,
+       CASE WHEN paused_until > now() THEN paused_local END AS paused_local
 FROM requests WHERE closed_at IS NULL AND ($2::text[] IS NULL OR community_id = ANY($2))
 ORDER BY CASE urgency WHEN 'critical' THEN 0 WHEN 'urgent' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END,
          opened_at
