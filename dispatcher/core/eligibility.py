@@ -22,7 +22,8 @@ def is_requester(entry: HelperEntry, ctx: SearchContext) -> bool:
 
 def is_available(entry: HelperEntry, ctx: SearchContext) -> bool:
     """Active, not away or busy, inside a weekly window, outside do-not-disturb (which
-    critical plans waive, as does the helper's own override)."""
+    critical plans waive). The helper's own override (今晚值守, on call tonight) waives
+    both while it lasts."""
     if not entry.active or entry.away or entry.busy:
         return False
     weekday, local_time, _ = ctx.clock.of_helper(entry.utc_offset_minutes)
@@ -30,13 +31,20 @@ def is_available(entry: HelperEntry, ctx: SearchContext) -> bool:
 
 
 def _within_hours(entry: HelperEntry, ctx: SearchContext, weekday: int, local_time: time) -> bool:
-    if entry.availability and not any(w.contains(weekday, local_time) for w in entry.availability):
-        return False
-    if ctx.respect_dnd and entry.dnd is not None and entry.dnd.contains(local_time):
-        override = entry.dnd_override_until
-        if override is None or ctx.clock.now >= override:
-            return False
-    return True
+    outside = bool(entry.availability) and not any(
+        w.contains(weekday, local_time) for w in entry.availability
+    )
+    asleep = ctx.respect_dnd and entry.dnd is not None and entry.dnd.contains(local_time)
+    # On call means "ask me tonight", outside their ledger hours (08:00-18:00, say) as in
+    # their quiet hours: they said so themselves, and the night circle is thin. Before, the
+    # hours won and an on-call helper got nothing at 20:00.
+    return not (outside or asleep) or _on_call(entry, ctx.clock.now)
+
+
+def _on_call(entry: HelperEntry, now: datetime) -> bool:
+    """The helper's own override (`dnd_override_until`, set by 今晚值守) is in force."""
+    override = entry.dnd_override_until
+    return override is not None and now < override
 
 
 def holds_presence(entry: HelperEntry, now: datetime) -> bool:
@@ -146,11 +154,14 @@ def eligible_ranker(ctx: SearchContext) -> Ranker:
         if local is None:
             local = local_at[offset] = at(offset)
         weekday, local_time, today = local
-        # `_within_hours`, inlined.
+        # `_within_hours`, inlined: the override is read only for a helper outside their
+        # hours, so the usual path costs no more.
         if entry.availability and not any(
             w.contains(weekday, local_time) for w in entry.availability
         ):
-            return None
+            override = entry.dnd_override_until
+            if override is None or now >= override:
+                return None
         if respect_dnd and entry.dnd is not None and entry.dnd.contains(local_time):
             override = entry.dnd_override_until
             if override is None or now >= override:
