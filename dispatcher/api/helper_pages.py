@@ -62,7 +62,7 @@ class HelperStatus(StrEnum):
     AWAY = "away"  # 外出: no offers until back
     BUSY = "busy"  # 忙碌: do not disturb for now
     BACK = "back"  # 恢复接单
-    ON_CALL = "on_call"  # 今晚值守: wake me even in my quiet hours (12 h)
+    ON_CALL = "on_call"  # 今晚值守: wake me outside my hours and in my quiet hours (to noon)
 
 
 _LABELS = {
@@ -70,8 +70,8 @@ _LABELS = {
     HelperStatus.BUSY: ("忙碌中，暂勿打扰", "已设为忙碌：在您点“恢复接单”之前不会再收到邀请。"),
     HelperStatus.BACK: ("我回来了，恢复接单", "已恢复：附近有人求助时会通知您。"),
     HelperStatus.ON_CALL: (
-        "今晚值守：免打扰时段也可叫醒我（到中午12点）",
-        "已设为值守：{until}之前，免打扰时段也会通知您。",
+        "今晚值守：可服务时间以外、免打扰时段也可叫醒我（到中午12点）",
+        "已设为值守：{until}之前，免打扰时段也会通知您，可服务时间以外也会。",
     ),
 }
 HTML: dict[int | str, dict[str, Any]] = {

@@ -35,9 +35,13 @@ async def test_pressed_in_the_morning_it_covers_the_night() -> None:
     url = httpx.URL(helper_link(settings, helper_id="h1", community_id="c1", now=clock.now))
     transport = httpx.ASGITransport(app=create_app(settings, deps))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        page = await c.get(url.raw_path.decode())
         r = await c.post(url.raw_path.decode() + "/on_call")
     assert r.status_code == 200, r.text
     assert "明天12:00之前，免打扰时段也会通知您" in r.text and "12小时" not in r.text
+    # Session 40: it lifts the weekly hours too (test_on_call_outside_hours_s40.py).
+    assert "可服务时间以外也会" in r.text
+    assert "今晚值守：可服务时间以外、免打扰时段也可叫醒我" in page.text
     body = Command.model_validate_json(sink.sent[-1]).body
     assert isinstance(body, SetHelperStatus)
     until = body.dnd_override_until
