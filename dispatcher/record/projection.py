@@ -10,7 +10,13 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import asyncpg
 
-from dispatcher.record.projection_head import HEAD_KINDS, NO_BODIES, log_columns, record_head
+from dispatcher.record.projection_head import (
+    HEAD_KINDS,
+    NO_BODIES,
+    in_order,
+    log_columns,
+    record_head,
+)
 from dispatcher.record.projection_rows import HANDLERS
 from dispatcher.record.projection_steps import WRITERS, apply_steps
 from schemas.event_batch import Decoded
@@ -40,17 +46,27 @@ async def record_events(
     # The log, the new requests and the offer waves (most of the traffic) are one statement
     # (projection_head.py); the other kinds follow as steps. A batch with none of those is
     # that one statement, atomic on its own: no BEGIN and COMMIT round trips.
-    rest = [
+    # A helper asked again after a stand-down in the same batch: in parts (`in_order`).
+    parts = in_order(events)
+    rests = [_rest(part) for part in parts]
+    if len(parts) == 1 and not rests[0]:
+        return len(await record_head(conn, events, bodies))
+    recorded = 0
+    async with conn.transaction():
+        for part, rest in zip(parts, rests, strict=True):
+            new = await record_head(conn, part, bodies)
+            await apply_steps(conn, [e for e in rest if e.event_id in new])
+            recorded += len(new)
+    return recorded
+
+
+def _rest(events: Sequence[Event]) -> list[Event]:
+    """The events the steps write (the head writes the others, or nobody does)."""
+    return [
         e
         for e in events
         if e.body.type not in HEAD_KINDS and (e.body.type in WRITERS or e.body.type in HANDLERS)
     ]
-    if not rest:
-        return len(await record_head(conn, events, bodies))
-    async with conn.transaction():
-        new = await record_head(conn, events, bodies)
-        await apply_steps(conn, [e for e in rest if e.event_id in new])
-    return len(new)
 
 
 def first_bodies(records: Iterable[Decoded]) -> dict[str, str]:

@@ -7,7 +7,13 @@ modifying CTEs of one statement: only the events the log did not hold yet (`new`
 read models, as before. All CTEs see the snapshot from before the statement, so a request
 opened in this batch cannot be updated by the counting UPDATE: its INSERT carries its
 batch's offer count and first offer time instead, and the UPDATE counts the offers of
-requests that already had a row (a later wave). Either way each offer is counted once.
+requests that already had a row (a later wave). Either way each offer is counted once, and
+a helper asked again (`ASKED_AGAIN`, session 40: their stood-down row is their open offer
+again) is not counted twice: only ids the offers table did not hold count.
+
+Because the head writes a batch's sends before the steps write its stand-downs, a batch is
+recorded in parts (`in_order`), cut before a send of an offer id the part already sent or
+stood down: a re-ask then finds its row stood down, as recording one by one would.
 """
 
 from __future__ import annotations
@@ -17,13 +23,21 @@ from typing import Any
 
 import asyncpg
 
-from dispatcher.record.projection_rows import log_body
-from schemas.events import Event, OfferSent, OffersSent, RequestOpened, WaveOffer
+from dispatcher.record.projection_rows import ASKED_AGAIN, log_body
+from schemas.events import (
+    Event,
+    OfferSent,
+    OffersSent,
+    OffersStoodDown,
+    OfferStoodDown,
+    RequestOpened,
+    WaveOffer,
+)
 
 NO_BODIES: Mapping[str, str] = {}  # no body made by the writer: each serialised here
 HEAD_KINDS = frozenset({"request_opened", "offer_sent", "offers_sent"})
 
-HEAD_SQL = """
+HEAD_SQL = f"""
 WITH new AS (
   INSERT INTO event_log (event_id, community_id, request_id, type, occurred_at, caused_by, body)
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
@@ -39,9 +53,12 @@ WITH new AS (
   INSERT INTO offers (offer_id, request_id, helper_id, ring, step, status, sent_at,
                       expires_at, team_id, team_size)
   SELECT o, r, h, g, s, 'sent', t, x, tid, tn FROM o
-  ON CONFLICT (offer_id) DO NOTHING
+  {ASKED_AGAIN.strip()}
 ), per AS (
-  SELECT r, min(t) AS first, count(*)::int AS n FROM o GROUP BY r
+  SELECT r, min(t) AS first,
+         count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM offers f WHERE f.offer_id = o.o))::int
+         AS n
+  FROM o GROUP BY r
 ), opened AS (
   INSERT INTO requests (request_id, community_id, category, urgency, helpers_needed, status,
                         ring, step, building_label, opened_at, last_event_id, first_offer_at,
@@ -116,3 +133,30 @@ async def record_head(
         [e.occurred_at for e, _ in opened],
     )
     return {r["event_id"] for r in rows}
+
+
+def in_order(events: Sequence[Event]) -> list[Sequence[Event]]:
+    """`events` cut before each send of an offer id that the part so far already sent or
+    stood down (a helper asked again once a slot reopened, rare): each part's head then
+    holds one send per offer id (an upsert may touch a row once per statement) and sees the
+    stand-downs before it. Most batches are one part."""
+    parts: list[Sequence[Event]] = []
+    start, seen = 0, set[str]()
+    for i, e in enumerate(events):
+        body = e.body
+        if isinstance(body, OffersSent | OfferSent):
+            ids = (
+                [o.offer_id for o in body.offers]
+                if isinstance(body, OffersSent)
+                else [body.offer_id]
+            )
+            if not seen.isdisjoint(ids):
+                parts.append(events[start:i])
+                start, seen = i, set()
+            seen.update(ids)
+        elif isinstance(body, OffersStoodDown):
+            seen.update(o.offer_id for o in body.offers)
+        elif isinstance(body, OfferStoodDown):
+            seen.add(body.offer_id)
+    parts.append(events[start:])
+    return parts

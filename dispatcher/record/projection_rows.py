@@ -89,16 +89,37 @@ async def _offers_sent(conn: asyncpg.Connection, e: Event, b: dict[str, Any]) ->
     await _offer_rows(conn, e, sent_offers(e.body))
 
 
+# A helper stood down because the slot was covered is asked again, under the same offer id
+# (fixed by request and helper), once the slot reopens (session 40): the row is their open
+# offer again. Only a stood-down row, and only from a send later than the one it holds: the
+# log lets no event through twice, and were an older send (the one stood down) applied
+# again, its time is not later, so nothing stood down comes back to life.
+ASKED_AGAIN = """
+ON CONFLICT (offer_id) DO UPDATE
+  SET ring = EXCLUDED.ring, step = EXCLUDED.step, status = 'sent', sent_at = EXCLUDED.sent_at,
+      expires_at = EXCLUDED.expires_at, answered_at = NULL, team_id = EXCLUDED.team_id,
+      team_size = EXCLUDED.team_size
+  WHERE offers.status = 'stood_down' AND offers.sent_at < EXCLUDED.sent_at
+"""
+
+
 async def _offer_rows(conn: asyncpg.Connection, e: Event, offers: list[OfferSent]) -> None:
-    """One event's offers (one, or a wave's), each its row, then the request's count."""
+    """One event's offers (one, or a wave's), each its row, then the request's count: one
+    per helper asked (the core's `RequestExpired.offers_sent`), so a re-ask (`ASKED_AGAIN`)
+    is not counted twice."""
+    known = await conn.fetch(
+        "SELECT offer_id FROM offers WHERE offer_id = ANY($1::text[])",
+        [one.offer_id for one in offers],
+    )
+    asked_before = {r["offer_id"] for r in known}
     for one in offers:
         await conn.execute(
             """
             INSERT INTO offers (offer_id, request_id, helper_id, ring, step, status, sent_at,
                                 expires_at)
             VALUES ($1, $2, $3, $4, $5, 'sent', $6, $7)
-            ON CONFLICT (offer_id) DO NOTHING
-            """,
+            """
+            + ASKED_AGAIN,
             one.offer_id,
             e.request_id,
             one.helper_id,
@@ -113,7 +134,7 @@ async def _offer_rows(conn: asyncpg.Connection, e: Event, offers: list[OfferSent
         e,
         "first_offer_at = COALESCE(first_offer_at, $3), offers_sent = offers_sent + $4",
         e.occurred_at,
-        len(offers),
+        sum(one.offer_id not in asked_before for one in offers),
     )
 
 

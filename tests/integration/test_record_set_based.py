@@ -9,6 +9,7 @@ import json
 import random
 import uuid
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -32,12 +33,14 @@ from schemas.events import (
     OfferSent,
     OffersSent,
     OffersStoodDown,
+    OfferStoodDown,
     ReferredToEmergency,
     RequestCancelled,
     RequestClaimed,
     RequestPaused,
     RequestReferred,
     RingEscalated,
+    WaveOffer,
     sent_offers,
     stand_downs,
 )
@@ -93,12 +96,37 @@ def _one_by_one_sometimes(events: list[Event], rng: random.Random) -> Iterator[E
             yield e
 
 
+def _asked_again(e: Event, was: OfferSent) -> OffersSent:
+    """`was`'s helper asked again, under the same offer id, on a reopened slot (session 40)."""
+    wave = {k: getattr(was, k) for k in ("category", "urgency", "building_label")}
+    one = WaveOffer(
+        offer_id=was.offer_id, helper_id=was.helper_id, ring=was.ring, skills=was.skills,
+        remote=was.remote,
+    )  # fmt: skip
+    return OffersSent(
+        **wave, step=was.step + 1, expires_at=e.occurred_at + timedelta(minutes=31),
+        helpers_needed=was.helpers_needed, offers=(one,),
+    )  # fmt: skip
+
+
 def with_every_kind(events: list[Event], rng: random.Random) -> Iterator[Event]:
     """The simulated stream with the kinds the simulator never emits woven in, right after
     the events they follow, several of one request in a row (folds of a run)."""
+    sent: dict[str, OfferSent] = {}
     for e in _one_by_one_sometimes(events, rng):
         yield e
         b = e.body
+        if isinstance(b, OfferSent | OffersSent):
+            sent.update((one.offer_id, one) for one in sent_offers(b))
+        crc = zlib.crc32(e.event_id.encode())  # not the rng: the stream around is as before
+        if isinstance(b, OfferStoodDown | OffersStoodDown) and crc % 3 == 0:
+            # Covered helpers asked again once the slot reopened (session 40), a minute on:
+            # the same offer id; now and then stood down again when it is covered again.
+            for k, one in enumerate(stand_downs(b)):
+                if one.offer_id in sent and not one.was_assigned:
+                    yield _after(e, _asked_again(e, sent[one.offer_id]), 200 + 2 * k, 60)
+                    if crc % 2 == 0:
+                        yield _after(e, one, 201 + 2 * k, 90)
         if b.type == "request_opened" and (roll := rng.random()) < 0.2:
             # Held for quiet hours (two holds in a row fold to the last), mostly released.
             until = e.occurred_at + timedelta(hours=8)
@@ -190,6 +218,44 @@ def expected_last_event(events: list[Event]) -> dict[str, str]:
     return last
 
 
+def _offer_ids(body: EventBody) -> list[str]:
+    one = getattr(body, "offer_id", None)
+    return [one] if one else [o.offer_id for o in getattr(body, "offers", ())]
+
+
+def expected_asked_again(events: list[Event]) -> dict[str, tuple[str, Any, Any]]:
+    """Each offer sent again after it was stood down (session 40): its row's (status,
+    sent_at, answered_at), folded event by event as the product says (an answer sets the
+    status, a stand-down stands down only an offer still open, a send again reopens only
+    a stood-down offer)."""
+    seen: set[str] = set()
+    rows: dict[str, tuple[str, Any, Any]] = {}
+    again: set[str] = set()
+    answers = {"offer_declined": "declined", "offer_expired": "expired", "offer_failed": "failed"}
+    for e in events:
+        if e.event_id in seen:
+            continue
+        seen.add(e.event_id)
+        b, at = e.body, e.occurred_at
+        for oid in _offer_ids(b):
+            status = rows[oid][0] if oid in rows else None
+            if isinstance(b, OfferSent | OffersSent):
+                if status is None:
+                    rows[oid] = ("sent", at, None)
+                elif status == "stood_down":
+                    rows[oid] = ("sent", at, None)
+                    again.add(oid)
+            elif status is None:
+                continue
+            elif b.type in answers:
+                rows[oid] = (answers[b.type], rows[oid][1], at)
+            elif isinstance(b, HelperAssigned):
+                rows[oid] = ("accepted", rows[oid][1], at)
+            elif isinstance(b, OfferStoodDown | OffersStoodDown) and status == "sent":
+                rows[oid] = ("stood_down", rows[oid][1], at)
+    return {oid: rows[oid] for oid in again}
+
+
 @pytest.mark.parametrize("seed", [5, 11])
 async def test_every_table_equal_to_the_per_event_path(stack: LocalStack, seed: int) -> None:
     rng = random.Random(seed)
@@ -225,6 +291,17 @@ async def test_every_table_equal_to_the_per_event_path(stack: LocalStack, seed: 
         assert b[table], table
     assert last == expected_last_event(events)
     assert any(r["team_id"] == "team-1" and r["team_size"] == 3 for r in b["offers"])
+    # A helper asked again (session 40): their row is their open offer again (then stood
+    # down again, if covered again); the request counts each helper asked once.
+    again = expected_asked_again(events)
+    assert {"sent", "stood_down"} <= {status for status, _, _ in again.values()}
+    rows = {r["offer_id"]: r for r in b["offers"]}
+    assert {oid: (rows[oid]["status"], rows[oid]["sent_at"], rows[oid]["answered_at"])
+            for oid in again} == again  # fmt: skip
+    per_request = Counter(r["request_id"] for r in b["offers"])
+    assert {r["request_id"]: r["offers_sent"] for r in b["requests"]} == {
+        r["request_id"]: per_request[r["request_id"]] for r in b["requests"]
+    }
 
 
 def test_the_log_body_is_the_value_json_dumps_gave() -> None:
