@@ -333,6 +333,11 @@ class HelperWithdrawn(Wire):
     helper_id: str
     slot: int
     no_show: bool
+    # How many neighbours the reopened slot's re-wave asked anew (staff's whistle offers and
+    # property's not counted): the group hears "正在联系其他邻居" only when some were. None:
+    # not known (no re-wave: referred or paused; an event from before the field), and then
+    # left out of the JSON; 0 is written (nobody was asked: the whistle blew again).
+    offers_sent: int | None = Field(default=None, ge=0, exclude_if=lambda v: v is None)
 
 
 class HelperSetOff(Wire):

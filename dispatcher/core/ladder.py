@@ -346,6 +346,34 @@ def _climb_to_whistle(fx: Effects, d: RequestDraft, *, only_if_late: bool) -> No
         _climb(fx, d)
 
 
+def call_again(fx: Effects, d: RequestDraft) -> None:
+    """A slot reopened at or past the whistle (a withdrawal) and its re-wave asked nobody
+    new: the ladder's own waits would only restart with nobody asked (a whistle or
+    referral rung waits again; past the last rung nothing is left but the end of the
+    lifetime, hours away for a critical request). So the whistle blows again (staff on
+    duty, the whistle list, the group) with a fresh wait, and then, for a plan with a
+    referral rung after it, that rung is reached now, as the ladder reaches it, its wait
+    afresh; a life-threatening request on a plan without one is referred at once too
+    (`spec.emergency()`): the group hears to call 120/110/119 again, not that neighbours
+    are being asked. Not while held (quiet hours: the ladder goes on at their end)."""
+    whistle = whistle_step(d.plan)
+    if whistle is None or d.step < whistle or d.status is not RequestStatus.OPEN or d.held:
+        return
+    steps = d.plan.steps
+    d.step = whistle
+    d.step_started_at = fx.now
+    run_step(fx, d)
+    refer = next(
+        (k for k in range(whistle + 1, len(steps)) if steps[k].action is RungAction.REFER), None
+    )
+    if refer is None:
+        if d.spec.emergency() is not None:
+            _refer_rung(fx, d, steps[whistle])
+        return
+    while d.step < refer and d.status is RequestStatus.OPEN and not d.held:
+        _climb(fx, d)
+
+
 def ends_unseen(d: RequestDraft) -> bool:
     """Ending now, the request would expire without its plan's whistle: open, nobody
     assigned (with someone assigned it closes as resolved), the whistle not blown yet."""

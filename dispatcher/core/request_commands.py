@@ -8,10 +8,13 @@ silent no-ops when the outcome they ask for already holds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
 from dispatcher.core.ladder import (
     advance,
+    call_again,
     climb_if_late,
     close,
     current_offer_ring,
@@ -51,10 +54,12 @@ from schemas.commands import (
 from schemas.events import (
     CommandRejected,
     EmergencyCallAdvised,
+    Event,
     HelperAssigned,
     HelperWithdrawn,
     OfferDeclined,
     OfferFailed,
+    OffersSent,
     RejectReason,
     RequestCancelled,
     RequestOpened,
@@ -62,7 +67,7 @@ from schemas.events import (
 )
 from schemas.holds import RequestHeld, RequestReleased
 from schemas.records import AssignmentRecord, OfferStatus, RequestState, RequestStatus
-from schemas.vocab import EmergencyNumber, Party
+from schemas.vocab import EmergencyNumber, Party, Ring
 
 # What the requester is told to call, by the number the spec names (`spec.emergency()`).
 EMERGENCY_MESSAGES: dict[EmergencyNumber, str] = {
@@ -399,12 +404,11 @@ def helper_withdrew(fx: Effects, d: RequestDraft, body: WithdrawHelper) -> Reque
         reject(fx, d.request_id, "already_done", helper_id=body.helper_id)
         return None
     d.assignments[k] = updated(a, active=False, no_show=body.no_show, ended_at=fx.now)
-    fx.emit(
-        HelperWithdrawn(
-            offer_id=a.offer_id, helper_id=a.helper_id, slot=a.slot, no_show=body.no_show
-        ),
-        d.request_id,
+    withdrawn = HelperWithdrawn(
+        offer_id=a.offer_id, helper_id=a.helper_id, slot=a.slot, no_show=body.no_show
     )
+    at = len(fx.events)  # its place: the re-wave below fills in `offers_sent`
+    fx.emit(withdrawn, d.request_id)
     if not d.terminal or body.no_show:
         # Kept after a referral (terminal here), a helper was told "go on if you can": one
         # who says they cannot is honest, not going back on an accept, and it costs them
@@ -420,10 +424,31 @@ def helper_withdrew(fx: Effects, d: RequestDraft, body: WithdrawHelper) -> Reque
             d.step_started_at = fx.now
     if paused_for_quiet_hours(fx, d):
         return d  # nobody else asked until quiet hours end (the ladder goes on then)
+    blown = d.whistle_blown  # before the re-wave: a climb to it now blows it the first time
     ring, wave = current_offer_ring(d)
     offer_wave(fx, d, ring, wave, d.plan.remote_wave_size)
     climb_if_late(fx, d)  # late in the lifetime the rung's full wait may not fit
+    asked = neighbours_asked(fx.events[at + 1 :])
+    if not asked and blown:
+        # At or past the whistle nothing else would happen: the whistle and referral
+        # rungs only restart their waits, past the last rung only the lifetime's end is
+        # left. Staff and the group are called again (`ladder.call_again`).
+        call_again(fx, d)
+    # The same event, its place (and id) kept, so the group hears it before what followed.
+    fx.events[at] = updated(fx.events[at], body=updated(withdrawn, offers_sent=asked))
     return d
+
+
+def neighbours_asked(events: Sequence[Event]) -> int:
+    """How many neighbours `events` offered the request: staff on the whistle and property
+    management (both of the whistle's ring) are not neighbours."""
+    return sum(
+        1
+        for e in events
+        if isinstance(e.body, OffersSent)
+        for o in e.body.offers
+        if o.ring is not Ring.WHISTLE
+    )
 
 
 def cancel(fx: Effects, d: RequestDraft, body: CancelRequest) -> RequestDraft | None:

@@ -70,11 +70,12 @@ from schemas.events import (
     RequestExpired,
     RequestPaused,
     RequestReferred,
+    RequestResolved,
     WhistleBlown,
 )
 from schemas.places import PlacePath
 from schemas.staff_actions import RequestClaimed
-from schemas.vocab import ReferralTarget
+from schemas.vocab import Party, ReferralTarget
 
 log = logging.getLogger(__name__)
 
@@ -361,6 +362,11 @@ class GroupReplies:
             )
             if paused is not None:
                 told_paused.add((request_id, event.caused_by))
+            advised, accepted_before = (
+                await self._history(pool, request_id)
+                if _ends_or_nobody_asked(event.body) and referred is None and paused is None
+                else (None, False)
+            )
             text = texts.update_for(
                 named,
                 self._hotlines(event.community_id),
@@ -378,6 +384,8 @@ class GroupReplies:
                 else None,
                 referred=referred,
                 paused_until=paused,
+                advised=advised,
+                accepted_before=accepted_before,
             )
             closing = isinstance(event.body, texts.CLOSING)
             if text is None and not closing:
@@ -428,6 +436,19 @@ class GroupReplies:
             seen = (ReferralTarget(row["referred_to"]), row["closed_at"])
         to, at = seen
         return to if at <= event.occurred_at else None
+
+    async def _history(
+        self, pool: asyncpg.Pool, request_id: str
+    ) -> tuple[ReferralTarget | None, bool]:
+        """From the read model (recorded long before an end or a late withdrawal): the
+        number the requester was told to call (120/110/119), and whether a neighbour ever
+        accepted. (None, False) when the request is not recorded."""
+        row = await requests.status(pool, request_id)
+        if row is None:
+            return None, False
+        number = row.get("emergency_advised")
+        advised = ReferralTarget(number) if number in set(ReferralTarget) else None
+        return advised, row.get("first_accept_at") is not None
 
     def _called(self, event: Event, body: WhistleBlown, asked: list[Thread]) -> int | None:
         """How many people the whistle called for the request, at the place it was raised
@@ -547,6 +568,17 @@ def whistle_people(
         if place is None or c.covers(place.grid_id, place.compound_id, place.building_id)
     ]
     return len({who for who, role, endpoint in found if role != "group" and reachable(endpoint)})
+
+
+def _ends_or_nobody_asked(body: object) -> bool:
+    """An event whose group text repeats the call-now line or says who accepted before:
+    the end of the lifetime (expired, or closed by the system), a withdrawal whose
+    re-wave asked nobody (`HelperWithdrawn.offers_sent` 0)."""
+    if isinstance(body, HelperWithdrawn):
+        return body.offers_sent == 0
+    if isinstance(body, RequestResolved):
+        return body.by is Party.SYSTEM
+    return isinstance(body, RequestExpired)
 
 
 def _decoded(records: list[object]) -> list[Event]:

@@ -121,6 +121,15 @@ def hotline_text(hotlines: Sequence[Hotline]) -> str:
 # assigned, or expired after staff claimed it.
 SYSTEM_CLOSED = "求助已到时结束。如仍需帮助，请重新求助或联系社区。"
 EXPIRED = "暂时没有邻居接单，求助已结束。如仍需帮助，请联系社区。"
+# Expired after the only neighbour(s) who accepted withdrew: someone did take it.
+EXPIRED_WITHDRAWN = (
+    "接单的邻居未能前来，也暂时没有其他邻居接单，求助已结束。如仍需帮助，请联系社区。"
+)
+# A helper withdrew and the re-wave asked nobody new (`HelperWithdrawn.offers_sent` 0): the
+# whistle blew again (its own message says whom it reached), a life-threatening request was
+# referred again.
+WITHDRAWN_ASKING = "一位邻居临时无法前来，正在联系其他邻居。"
+WITHDRAWN_NOBODY = "一位邻居临时无法前来，暂时没有其他邻居可以联系。"
 EXPIRED_CLAIMED = "求助已到时结束；社区工作人员已跟进，如仍需帮助请联系社区。"
 WHISTLE_CALLED = "已通知社区值班人员协助。"
 WHISTLE_NOBODY = "暂未联系上社区值班人员"
@@ -149,6 +158,25 @@ def paused_withdrawal(local_time: str) -> str:
     )
 
 
+def still_call(advised: ReferralTarget | None) -> str:
+    """The call-now line repeated at a request's end or when nobody else can come, for a
+    request whose requester was told to call 120/110/119 (`EmergencyCallAdvised`)."""
+    if advised is None or advised not in _NUMBERS:
+        return ""
+    return "如情况仍危急，" + _REFERRAL[advised]
+
+
+def _withdrawal_text(
+    body: HelperWithdrawn, hotlines: Sequence[Hotline], advised: ReferralTarget | None
+) -> str:
+    """Not while referred or paused (`update_for`). "正在联系其他邻居" only when the re-wave
+    asked someone (or the event does not say: written before `offers_sent`)."""
+    if body.offers_sent is None or body.offers_sent > 0:
+        return WITHDRAWN_ASKING
+    call = still_call(advised)
+    return WITHDRAWN_NOBODY + (call + hotline_text(hotlines) if call else "")
+
+
 def notified(count: int) -> str:
     return f"已通知{count}位附近邻居，请稍候。"
 
@@ -171,6 +199,8 @@ def update_for(
     stood_down: bool | None = None,
     referred: ReferralTarget | None = None,
     paused_until: str | None = None,
+    advised: ReferralTarget | None = None,
+    accepted_before: bool = False,
 ) -> str | None:
     """The group's message for `event`, or None when the group need not hear of it.
     `hotlines`: the community's configured numbers, added where a number is advised.
@@ -185,7 +215,11 @@ def update_for(
     helper kept after a referral to 120/110/119 withdrawing), None while it was not.
     `paused_until`: the community's local HH:MM at which a ladder paused for quiet hours
     (`RequestPaused`) goes on, when a helper withdraws during the pause; None when the
-    request is not paused."""
+    request is not paused. `advised`: the number the requester was told to call
+    (`EmergencyCallAdvised`), repeated when a withdrawal leaves nobody asked and at the
+    request's end; None when none was (or the caller cannot tell). `accepted_before`: a
+    neighbour accepted the request earlier (and withdrew): its expiry does not say that
+    nobody took it."""
     body = event.body
     if isinstance(body, RequestHeld | RequestReleased):
         # The immediate reply already said when a held request goes out (the API applies
@@ -222,7 +256,7 @@ def update_for(
             # not told someone is now, and is sent to 120 and staff meanwhile (as a request
             # held for them is, `replies.reply_text`).
             return paused_withdrawal(paused_until) + hotline_text(hotlines)
-        return "一位邻居临时无法前来，正在联系其他邻居。"
+        return _withdrawal_text(body, hotlines, advised)
     if isinstance(body, RingEscalated):
         # Only the widest ring is news to the group; empty inner rings are skipped at once.
         return "正在扩大到全社区范围寻找邻居。" if body.to_ring is Ring.COMMUNITY else None
@@ -239,14 +273,15 @@ def update_for(
         if body.by is Party.SYSTEM:
             # The lifetime ran out with a helper assigned (ladder.end_of_lifetime): nobody
             # said it was solved.
-            return SYSTEM_CLOSED + hotline_text(hotlines)
+            return SYSTEM_CLOSED + still_call(advised) + hotline_text(hotlines)
         return "求助已解决，谢谢各位邻居！"
     if isinstance(body, RequestCancelled):
         return CANCELLED if stood_down is False else CANCELLED_STOOD_DOWN
     if isinstance(body, RequestExpired):
         # Staff took it on ("社区工作人员已接手…" was said): not "nobody took it".
-        ended = EXPIRED_CLAIMED if claimed else EXPIRED
-        return ended + hotline_text(hotlines)
+        # A neighbour who accepted and withdrew: someone did take it.
+        ended = EXPIRED_CLAIMED if claimed else EXPIRED_WITHDRAWN if accepted_before else EXPIRED
+        return ended + still_call(advised) + hotline_text(hotlines)
     if isinstance(body, RequestReferred):
         # Handed to 120/110/119, neighbours already on their way go on (the core keeps them
         # assigned): say so, as the ladder's own emergency rung does.

@@ -167,6 +167,12 @@ class Pool:
         assert "api_group_posts" in query
         return True
 
+    async def fetchrow(self, query: str, *args: Any) -> dict[str, Any] | None:
+        # The request's row (an end's text: the number advised, whether anyone accepted):
+        # nobody accepted, no number advised.
+        assert "FROM requests" in query
+        return {"emergency_advised": None, "first_accept_at": None}
+
     async def execute(self, query: str, *args: Any) -> None:
         return None
 
