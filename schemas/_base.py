@@ -33,6 +33,12 @@ def unset(value: object) -> bool:
     return value is None or value == () or value == 0
 
 
+def absent(value: object) -> bool:
+    """`Field(exclude_if=absent)`: as `unset`, for a count whose 0 says something (None is
+    "not known": events written before the field)."""
+    return value is None
+
+
 def single(value: object) -> bool:
     """`Field(exclude_if=single)`: as `unset`, for a count whose default is 1."""
     return value == 1

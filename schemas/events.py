@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from schemas._base import UtcDatetime, Wire, single, unset
+from schemas._base import UtcDatetime, Wire, absent, single, unset
 from schemas._builders import builder
 from schemas.helper_messages import HelperSummarySent, HelperWelcomed, HelperWelcomeOutcome
 from schemas.holds import RequestHeld, RequestReleased
@@ -294,6 +294,13 @@ class WhistleBlown(Wire):
     urgency: Urgency
     building_label: str
     open_slots: int
+    # Offers made to neighbours (any ring but the whistle's) before it blew, whatever their
+    # answer: at 0 nobody at all was found, and the group, promised "邻居们正在赶来", is told
+    # so. None in events written before it (not known: the earlier text); left out then.
+    neighbours_asked: int | None = Field(default=None, ge=0, exclude_if=absent)
+    # The number the requester was told to call (`RequestSpec.emergency()`), told again
+    # when nobody was found; None when life is not at risk.
+    emergency_number: EmergencyNumber | None = Field(default=None, exclude_if=unset)
 
 
 class ReferredToEmergency(Wire):

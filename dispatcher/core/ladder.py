@@ -216,6 +216,8 @@ def _whistle_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
     (`WhistleBlown`). On a request staff have claimed it calls nobody (`calls_staff`): the
     rung passes with its timing, and no offer, push or group message says it came."""
     claimed = not calls_staff(d)
+    # Before staff are asked: theirs are offers of the whistle ring, as property's are.
+    neighbours_asked = sum(1 for o in d.offers if o.ring is not Ring.WHISTLE)
     sent: list[str] = []
     if not claimed:
         staff = fx.state.index.staff_on_duty(d.ctx, rung.wave_size, d.not_to_ask())
@@ -244,6 +246,8 @@ def _whistle_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
             urgency=d.spec.urgency,
             building_label=d.spec.place.building_label(),
             open_slots=sum(d.open_slots(i) for i in range(len(d.needs))),
+            neighbours_asked=neighbours_asked,
+            emergency_number=d.spec.emergency(),
         ),
         d.request_id,
     )

@@ -138,16 +138,31 @@ CANCELLED_STOOD_DOWN = "求助已取消，已通知邻居不必前往。"
 CANCELLED = "求助已取消。"
 
 
+NOBODY_NEAR = "附近暂时没有可联系的邻居。"
+
+
+def _numbers(hotlines: Sequence[Hotline]) -> str:
+    return "、".join(f"{h.label} {h.number}" for h in hotlines)
+
+
 def _whistle_text(body: WhistleBlown, people: int | None, hotlines: Sequence[Hotline]) -> str:
     """Staff on duty offered the request (`staff_helper_ids`) or people of the whistle list
     called: they were told. Neither: nobody was, and the group is sent to the community's
-    numbers instead of being told someone is coming."""
+    numbers instead of being told someone is coming. No neighbour asked at all before it
+    (`neighbours_asked` 0): the group, told at first that neighbours were coming, hears
+    that none was found, and a life-threatening request to call the number again (not
+    only at the referral, minutes later, or for a normal one never)."""
     if body.staff_helper_ids or people is None or people > 0:
-        return WHISTLE_CALLED
-    if not hotlines:
-        return WHISTLE_NOBODY + "，如需帮助请联系社区。"
-    numbers = "、".join(f"{h.label} {h.number}" for h in hotlines)
-    return f"{WHISTLE_NOBODY}，请拨打社区电话：{numbers}。"
+        staff = WHISTLE_CALLED
+    elif not hotlines:
+        staff = WHISTLE_NOBODY + "，如需帮助请联系社区。"
+    else:
+        staff = f"{WHISTLE_NOBODY}，请拨打社区电话：{_numbers(hotlines)}。"
+    if body.neighbours_asked != 0:  # some asked, or not known (an older event)
+        return staff
+    number = body.emergency_number
+    call = _REFERRAL[ReferralTarget(number.value)] if number is not None else ""
+    return NOBODY_NEAR + call + staff
 
 
 def paused_withdrawal(local_time: str) -> str:
@@ -181,13 +196,34 @@ def notified(count: int) -> str:
     return f"已通知{count}位附近邻居，请稍候。"
 
 
-def _referral_text(body: ReferredToEmergency) -> str:
+def _referral_text(body: ReferredToEmergency, hotlines: Sequence[Hotline]) -> str:
     """The emergency rung's message. With a neighbour on the way the group is not told
-    nobody comes, and is still told to call: a neighbour never replaces 120/110/119."""
+    nobody comes, and is still told to call: a neighbour never replaces 120/110/119.
+    To property or a department the rung hands nothing on itself (it asks the duty officer
+    or grid worker to, when there is one): the group is sent there, never told "已转交"
+    (staff's own `RequestReferred` says that)."""
+    if body.to not in _NUMBERS:
+        contact = _contact(body.to, hotlines)
+        if not body.helpers_coming:
+            return "暂时没有邻居能及时赶到，" + contact
+        return "已有邻居在路上。如还需" + _WHO[body.to] + "处理，" + contact
     if not body.helpers_coming:
-        return "暂时没有邻居能及时赶到。" + _REFERRAL[body.to]
-    still = "但仍" if body.to in _NUMBERS else "同时"
-    return "已有邻居在路上，" + still + _REFERRAL[body.to]
+        return "暂时没有邻居能及时赶到。" + _REFERRAL[body.to] + hotline_text(hotlines)
+    return "已有邻居在路上，但仍" + _REFERRAL[body.to] + hotline_text(hotlines)
+
+
+_WHO = {ReferralTarget.PROPERTY: "物业", ReferralTarget.DEPARTMENT: "相关部门"}
+
+
+def _contact(to: ReferralTarget, hotlines: Sequence[Hotline]) -> str:
+    """Whom the group contacts itself for `to` (property, a department): property's own
+    configured number (a hotline labelled 物业…) when there is one, the others after it."""
+    own = [h for h in hotlines if to is ReferralTarget.PROPERTY and "物业" in h.label]
+    others = [h for h in hotlines if h not in own]
+    if own:
+        return f"请直接联系物业：{_numbers(own)}。" + hotline_text(others)
+    who = "物业" if to is ReferralTarget.PROPERTY else "相关部门或社区"
+    return f"请直接联系{who}。" + hotline_text(others)
 
 
 def update_for(
@@ -268,7 +304,7 @@ def update_for(
         # The role only (网格员, 物业…), never who: the group hears that someone came.
         return f"{ROLE_ZH.get(body.role, '社区')}已报到，正在协助处理。"
     if isinstance(body, ReferredToEmergency):
-        return _referral_text(body) + hotline_text(hotlines)
+        return _referral_text(body, hotlines)
     if isinstance(body, RequestResolved):
         if body.by is Party.SYSTEM:
             # The lifetime ran out with a helper assigned (ladder.end_of_lifetime): nobody

@@ -115,7 +115,8 @@ def test_every_number_is_still_advised_with_neighbours_on_the_way(to, advice):
 
 def test_a_handover_to_property_with_a_neighbour_on_the_way():
     body = ReferredToEmergency(to=ReferralTarget.PROPERTY, step=4, helpers_coming=1)
-    assert update_for(_event(body)) == "已有邻居在路上，同时已转交物业处理。"
+    # The rung hands nothing to property itself (session 40): the group is sent there.
+    assert update_for(_event(body)) == "已有邻居在路上。如还需物业处理，请直接联系物业。"
 
 
 def test_the_referral_keeps_its_earlier_bytes_and_old_json_reads():

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from dispatcher.groupchat import texts
@@ -17,30 +16,19 @@ from dispatcher.record.edge.group_threads import Thread
 from schemas.config import Hotline, WhistleRecipient
 from schemas.events import (
     Event,
-    EventBody,
     RequestExpired,
     RequestResolved,
     WhistleBlown,
 )
 from schemas.staff_actions import ClaimRequest, RequestClaimed
 from schemas.vocab import Category, Party, Skill, Urgency
+from tests.support.events import event_of as _event
 from tests.support.group_posts import FlakyRobot as Sender
 from tests.support.group_posts import thread_row
 from tests.unit.conftest import World
 
 DUTY = [Hotline(label="社区值班", number="0571-8888 0000")]
 THREAD = Thread("req-1", "bot", "g1")
-
-
-def _event(body: EventBody, request_id: str = "req-1", event_id: str = "e1") -> Event:
-    return Event(
-        event_id=event_id,
-        community_id="c",
-        request_id=request_id,
-        occurred_at=datetime.now(UTC),
-        caused_by="cmd",
-        body=body,
-    )
 
 
 def _whistle(staff: tuple[str, ...] = ()) -> WhistleBlown:
