@@ -1,8 +1,9 @@
 """A chore whose ladder is paused for the community's quiet hours (`RequestPaused`), on the
 dashboard in a real headless Chromium (session 40): its row says 静默时段暂停 至 07:00, not
 等待响应 (as if neighbours were being asked now); a pause whose end has passed (the ladder
-went on) reads as any open request again. Rows seeded straight into the read model, as the
-record agent writes them (migration 0406's columns)."""
+went on) reads as any open request again; a paused chore whose offer already out was accepted
+in the night reads 已接单, not paused (paused only while slots are open). Rows seeded straight
+into the read model, as the record agent writes them (migration 0406's columns)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from tests.support.waiting import eventually
 
 INSERT = """
 INSERT INTO requests (request_id, community_id, category, urgency, helpers_needed, status,
-                      opened_at, last_event_id, paused_until, paused_local)
-VALUES ($1, 'quiet-c', 'errand', 'normal', 1, 'open', $2, 'seeded', $3, $4)
+                      opened_at, last_event_id, paused_until, paused_local, helpers_assigned)
+VALUES ($1, 'quiet-c', 'errand', 'normal', $5, 'open', $2, 'seeded', $3, $4, $6)
 """
 
 
@@ -28,8 +29,13 @@ async def test_a_paused_chore_reads_paused_until_the_quiet_hours_end(
     conn = await asyncpg.connect(stack.pg_dsn)
     try:
         now = await conn.fetchval("SELECT now()")
-        await conn.execute(INSERT, "paused", now, now + timedelta(hours=8), "07:00")
-        await conn.execute(INSERT, "went-on", now, now - timedelta(minutes=1), "07:00")
+        until = now + timedelta(hours=8)
+        await conn.execute(INSERT, "paused", now, until, "07:00", 1, 0)
+        await conn.execute(INSERT, "went-on", now, now - timedelta(minutes=1), "07:00", 1, 0)
+        # An offer already out accepted during the pause: covered, nobody left to ask.
+        await conn.execute(INSERT, "covered", now, until, "07:00", 1, 1)
+        # One of two slots taken: still a slot open, so the pause is still news.
+        await conn.execute(INSERT, "half", now, until, "07:00", 2, 1)
     finally:
         await conn.close()
     async with signed_in(stack, tmp_path) as browser:
@@ -47,3 +53,5 @@ async def test_a_paused_chore_reads_paused_until_the_quiet_hours_end(
             "静默时段暂停 至 07:00",
         ]
         assert await shown("went-on") == ["open", "等待响应"]
+        assert await shown("covered") == ["assigned", "已接单"]
+        assert await shown("half") == ["paused", "静默时段暂停 至 07:00"]

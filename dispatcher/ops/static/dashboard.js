@@ -112,9 +112,11 @@ const endedByTime = (ev) => ev.type === "request_resolved" && ev.by === "system"
 function displayStatus(r) {
   if (r.status !== "open") return r.outcome || r.status;
   if (r.held_until) return "held";
+  // Covered first: an offer already out may be accepted during the pause, and the pause
+  // (nobody new asked) is news only while slots are open.
+  if (r.helpers_assigned >= r.helpers_needed) return "assigned";
   // Paused for quiet hours until then: the ladder goes on at that time (no event says so).
   if (r.paused_until && Date.parse(r.paused_until) > Date.now()) return "paused";
-  if (r.helpers_assigned >= r.helpers_needed) return "assigned";
   if (r.helpers_assigned > 0) return "partly";
   if (r.offers_sent > 0) return "offered";
   return "open";
