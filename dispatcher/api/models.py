@@ -196,6 +196,11 @@ class RequestStatusOut(BaseModel):
     # "held" status: a normal/low request that came in during the community's quiet hours;
     # nobody is asked before this time (then it is "open" again).
     held_until: str | None = None
+    # An open request whose ladder is paused for the community's quiet hours (a withdrawal
+    # or a climb at night): nobody new is asked before this time (`paused_local`: the
+    # community's HH:MM); the offers already out can still be accepted. Set only while ahead.
+    paused_until: str | None = None
+    paused_local: str | None = None
 
 
 class CommandAccepted(BaseModel):

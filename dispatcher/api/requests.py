@@ -258,9 +258,12 @@ def _status_out(row: dict[str, Any]) -> RequestStatusOut:
     def wire(v: Any) -> Any:
         return v.isoformat() if isinstance(v, datetime) else v
 
-    out = RequestStatusOut(**{name: wire(row[name]) for name in RequestStatusOut.model_fields})
+    fields = RequestStatusOut.model_fields  # a row without an optional one: its default
+    out = RequestStatusOut(**{name: wire(row[name]) for name in fields if name in row})
     if out.referred_department:  # typed by staff: phones and numbers masked (older rows too)
         out = out.model_copy(update={"referred_department": masked(out.referred_department)})
+    if out.status != "open" or not row.get("pause_ahead"):  # a pause ends, or its request
+        out = out.model_copy(update={"paused_until": None, "paused_local": None})
     if out.status != "open" or out.held_until is None:
         return out.model_copy(update={"held_until": None})  # a hold ends with the request
     return out.model_copy(update={"status": "held"})

@@ -24,7 +24,7 @@ from tests.integration.test_community_settings_live import applied
 from tests.integration.test_platform_wecom import WeCom
 from tests.support import kept_helpers as kept
 from tests.support import platform_flow as flow
-from tests.support.staff import DISTRICT, bearer
+from tests.support.staff import DISTRICT, bearer, status_of
 from tests.support.waiting import eventually
 
 run, api = flow.staffed_fixtures(WeCom)  # the staff file written, no accounts
@@ -81,6 +81,10 @@ async def test_a_withdrawal_in_quiet_hours_tells_the_truth_to_the_group_and_the_
         )
         assert pause is not None and pause.local_time == until, pause
         assert row["paused_until"] == pause.until.isoformat(), (row, pause)
+        # The status API (bots, staff tools) says so too: it said "open" and nothing more.
+        status = await status_of(client, rid)
+        assert status["status"] == "open" and status["held_until"] is None, status
+        assert (status["paused_until"], status["paused_local"]) == (row["paused_until"], until)
         # Nobody else was asked: no offer after the withdrawal.
         kinds = [
             r["type"]

@@ -15,8 +15,15 @@ _KEPT_BY = sorted(t.value for t in EMERGENCY_SERVICES)  # referrals that keep th
 
 
 async def status(db: Db, request_id: str) -> Row | None:
-    """The request's row as recorded (no personal data: that is in `request_private`)."""
-    row = await db.fetchrow("SELECT * FROM requests WHERE request_id = $1", request_id)
+    """The request's row as recorded (no personal data: that is in `request_private`), and
+    `pause_ahead`: its ladder's quiet-hours pause (`paused_until`, migration 0406) has not
+    ended yet. No event marks its end, so it is read against the database's clock, as the
+    dashboard reads it (dashboard.OPEN_SQL)."""
+    row = await db.fetchrow(
+        "SELECT *, COALESCE(paused_until > now(), false) AS pause_ahead FROM requests "
+        "WHERE request_id = $1",
+        request_id,
+    )
     return dict(row) if row is not None else None
 
 
