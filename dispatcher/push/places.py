@@ -8,7 +8,8 @@ would a text be told the same way once a compound is added).
 Inputs are whitelisted, not blacklisted: from a building string only a "N号楼 / N栋 /
 N幢 / N座" token survives; anything else with digits or unit/household words is dropped.
 A compound part is dropped when it holds a flat or phone (`flat_in`, as where names are
-written), a run of three digits (a room) or looks like an id ("c1", "c-1a2b…").
+written), a run of three digits (a room) or looks like an id ("c1", "c-1a2b…"); of the rest,
+only name tokens survive (`_fragment`: no "3楼", "7号", "5-2" next to the name).
 A digit is any of `dispatcher.redact`'s: Arabic, Chinese, financial (壹贰叁…), and the
 forms `fold_digits` reads as digits (①, 𝟏, keycaps, other scripts' digits).
 The offer's pages (offer_pages.py, answer_pages.py) show `place_label(None, label)` of
@@ -41,6 +42,19 @@ _LONG_DIGITS = re.compile(f"{DIGIT}{{4,}}")
 _ROOM_DIGITS = re.compile(f"{DIGIT}{{3,}}")
 # What a label holds where the compound has no name: its id ("c1", "c-1a2b3c4d5e", "tuqiang").
 _ID = re.compile(r"[a-z0-9_.:-]+")
+
+# A compound's name is whitelisted token by token (whitespace-separated): a token with a
+# digit (any form, 十/百 too) is a name's ("万科城2期", "莲花五村") only with no floor, door,
+# unit or building word and no separator in it, and with a Han character besides the digits.
+# So "3楼", "三楼", "7号", "5-2", "5#", "52", "B2" go: each can point at a flat, and offers go
+# to many. A token of place words only ("楼" of "3 楼") goes too. A name that uses one of
+# these words with a numeral ("一号院") loses that token: the building still shows.
+_PLACE_DIGIT = re.compile(f"{DIGIT}|[十百]")
+_PLACE_MARK = re.compile(
+    r"楼|樓|层|層|号|號|单元|單元|室|房|户|戶|栋|棟|幢|座|弄|门|門|[#＃\-－—‐/／.．·]"
+)
+_PLACE_MARKS_ONLY = re.compile(f"(?:{_PLACE_MARK.pattern})+")
+_HAN = re.compile(r"[\u3400-\u9fff]")
 
 MAX_LABEL_CHARS = 20
 
@@ -84,7 +98,16 @@ def compound_label(compound: str | None) -> str:
     building = _BUILDING.search(text)
     if building:  # a building number in the compound field: keep what precedes it
         text = text[: building.start()].strip()
-    return text
+    return " ".join(token for token in text.split() if not _fragment(token))
+
+
+def _fragment(token: str) -> bool:
+    """A token of a compound's name that is a floor, door or unit fragment, not a name."""
+    if _PLACE_MARKS_ONLY.fullmatch(token):
+        return True
+    if not _PLACE_DIGIT.search(token):
+        return False
+    return bool(_PLACE_MARK.search(token)) or not _HAN.search(_PLACE_DIGIT.sub("", token))
 
 
 def _split(label: str) -> tuple[str, str]:
