@@ -48,7 +48,7 @@ from schemas.commands import (
 )
 from schemas.events import Event
 from schemas.helper_messages import ReportWelcomeOutcome
-from schemas.records import OfferStatus, RequestStatus
+from schemas.records import OfferStatus, RequestState, RequestStatus
 from streams.batch_ack import BatchAck, EventAck
 from streams.config_agent import ConfigAgent
 from streams.dead_letter import DeadLetterSink, short
@@ -62,9 +62,26 @@ log = logging.getLogger(__name__)
 
 
 # What a push says only while its request is live (`Notifier.still_wanted`): an assignment
-# (the requester's contact), a whistle or referral (a claim link), an offer. A stand-down or
-# cancellation tells of the end; a welcome, thank-you or summary does not depend on it.
+# (the requester's contact), a whistle or referral (a claim link), an offer. A cancellation
+# tells of the end; a welcome, thank-you or summary does not depend on it. A stand-down
+# ("covered") is checked too, but not against the request's end (`_stand_down_true`).
 LIVE_ONLY: frozenset[PushKind] = frozenset({PushKind.ASSIGNMENT, PushKind.WHISTLE, PushKind.OFFER})
+CHECKED: frozenset[PushKind] = LIVE_ONLY | {PushKind.STAND_DOWN}
+
+
+def _stand_down_true(request: RequestState, delivery: Delivery) -> bool:
+    """A "covered" stand-down (已有邻居接手，无需再来) while its offer is still stood down and
+    its helper holds no active assignment of the request. Waiting to retry (up to minutes),
+    it went out after the helper was asked again under the same offer id on a reopened slot
+    (the offer open again), or after they accepted that, or beside a leader's sign-up."""
+    helper_id = delivery.recipient
+    if any(a.active and a.helper_id == helper_id for a in request.assignments):
+        return False
+    offer_id = delivery.data.get("offer_id")
+    for o in request.offers:
+        if o.offer_id == offer_id:
+            return o.status is OfferStatus.STOOD_DOWN
+    return True
 
 
 # Events whose deliveries have all settled here (by either path): their record, read (again)
@@ -313,13 +330,16 @@ class Notifier:
         it; an offer while the request is live and the offer open. Held back by an outage
         or a throttle, they arrived after the request was cancelled or resolved: the
         contact after the cancellation notice, a claim link for a closed request. A request
-        unknown here (not held, or gone): sent as decided."""
+        unknown here (not held, or gone): sent as decided. A stand-down only while it is
+        true (`_stand_down_true`)."""
         kind = delivery.kind
-        if kind not in LIVE_ONLY:
+        if kind not in CHECKED:
             return True
         request = self.planner.request(delivery.data.get("request_id") or "")
         if request is None:
             return True
+        if kind is PushKind.STAND_DOWN:
+            return _stand_down_true(request, delivery)
         if kind is PushKind.ASSIGNMENT:
             # Ended, it stands the helpers down, but handed to 120/110/119, which keeps them
             # on their way (`ladder.keeps_assigned`): they are told to go on if they can.

@@ -313,11 +313,12 @@ class DeliveryPlanner:
             # A push each, with an id of its own derived from the event's (stable on replay).
             many = isinstance(body, OffersStoodDown)
             asleep = self._asleep(event)
+            going = self._going(event) if body.reason == "covered" else frozenset()
             return Planned(
                 [
                     d
                     for i, one in enumerate(stand_downs(body))
-                    if not asleep(one)
+                    if one.helper_id not in going and not asleep(one)
                     for d in self._stand_down(
                         event, one, f"{event.event_id}:{i}" if many else event.event_id
                     )
@@ -607,6 +608,16 @@ class DeliveryPlanner:
                 for ep in endpoints
             ]
         )
+
+    def _going(self, event: Event) -> frozenset[str]:
+        """Who holds an active assignment of the event's request, in the planner's state
+        (the decision applied): a "covered" stand-down is no news to them. A member signed
+        up by their leader has their own open offer stood down as covered in the same
+        decision, and was pushed 无需再来 beside 请尽快前往."""
+        r = self.request(event.request_id or "")
+        if r is None:
+            return frozenset()
+        return frozenset(a.helper_id for a in r.assignments if a.active)
 
     def _asleep(self, event: Event) -> Callable[[OfferStoodDown], bool]:
         """Whether a stand-down or cancellation of the event's request goes unpushed: to a

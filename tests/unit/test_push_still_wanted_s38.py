@@ -28,6 +28,8 @@ from schemas.commands import CancelRequest, Command, ReferRequest, WithdrawHelpe
 from schemas.staff_actions import ClaimRequest
 from schemas.vocab import Party, ReferralTarget
 from streams.notify import Notifier
+from tests.support.held_push import Refusing as Endpoint
+from tests.support.held_push import held_then_let_through
 from tests.unit.conftest import World
 from tests.unit.test_push_deliveries import RELAY_SECRET, planner, with_channels
 from tests.unit.test_worker_notify import FakeClock, FaustEvent
@@ -47,24 +49,6 @@ def lost(kind: PushKind) -> float:
 
 def withdrawn(kind: PushKind) -> float:
     return REGISTRY.get_sample_value("dispatch_push_withdrawn_total", {"kind": kind.value}) or 0.0
-
-
-class Endpoint:
-    """Answers `status` until `recover()`, then 200; records each call."""
-
-    def __init__(self, status: int = 503) -> None:
-        self.status = status
-        self.calls: list[httpx.Request] = []
-        self.refused = asyncio.Event()
-
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.calls.append(request)
-        if self.status != 200:
-            self.refused.set()
-        return httpx.Response(self.status)
-
-    def recover(self) -> None:
-        self.status = 200
 
 
 class Outcomes:
@@ -225,31 +209,14 @@ async def test_an_assignment_held_by_an_outage_is_dropped_after_the_cancel_its_r
     None
 ):
     world, n, sent = assigned_world()
-    endpoint = Endpoint(503)
-    client = httpx.AsyncClient(transport=httpx.MockTransport(endpoint))
-    n._deliverer = Deliverer(
-        n.registry,
-        on_delivered=n._delivered,
-        on_permanent_failure=n._failed,
-        client=client,
-        config=EngineConfig(retry=FAST, lasting_retry=FAST),
-        rand=lambda: 0.0,
-        still_wanted=n.still_wanted,
-        on_withdrawn=n._withdrawn,
-    )
-    record = FaustEvent()
-    try:
-        await n.handle(record, assignment_event(world), 0)
-        async with asyncio.timeout(5):
-            await endpoint.refused.wait()
-        assert record.acks == 0  # retried: its record waits
+    endpoint, record = Endpoint(503), FaustEvent()
+
+    def cancel() -> None:
         world.run(CancelRequest(request_id="req-1", by=Party.STAFF))
-        endpoint.recover()
-        refused = len(endpoint.calls)
-        assert await n._deliverer.drain(5)
-    finally:
-        await n._deliverer.aclose()
-        await client.aclose()
+
+    refused = await held_then_let_through(
+        n, endpoint, record, assignment_event(world), cancel, FAST
+    )
     assert len(endpoint.calls) == refused  # the contact never sent after the cancel
     assert record.acks == 1  # settled as a delivered push: the record acknowledged
     assert sent == []  # neither a failed delivery nor anybody unreached reported
