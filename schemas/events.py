@@ -214,7 +214,11 @@ class HelperAssigned(Wire):
     signed_up_by: str | None = Field(default=None, exclude_if=unset)
 
 
-StandDownReason = Literal["covered", "cancelled", "resolved", "expired", "referred"]
+# "helping_elsewhere": the helper took another request's in-person need (one errand in person
+# at a time, core/presence.py); no push says so (deliveries: they are on their way there).
+StandDownReason = Literal[
+    "covered", "cancelled", "resolved", "expired", "referred", "helping_elsewhere"
+]
 
 
 class OfferStoodDown(Wire):

@@ -46,6 +46,9 @@ class Effects:
         self.now = require_utc(now)
         self.events: list[Event] = []
         self.helpers: dict[str, HelperState] = {}
+        # Other requests this decision changed besides the one it is about (an accept that
+        # stands the helper down elsewhere): `decision` stores them too.
+        self.requests: dict[str, RequestState] = {}
         self._days: dict[int, date] = {}
         # Community id → its zone's offset at `now` (its helpers' clock), None without a
         # zone: worked out once per decision, not per helper.
@@ -161,4 +164,6 @@ class Effects:
         return today
 
     def decision(self, requests: dict[str, RequestState] | None = None) -> Decision:
+        if self.requests:
+            requests = {**self.requests, **(requests or {})}
         return Decision(events=tuple(self.events), requests=requests or {}, helpers=self.helpers)

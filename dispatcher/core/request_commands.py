@@ -311,7 +311,59 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
     if not d.open_needs():
         d.status = RequestStatus.FILLED
     stand_down(fx, d, "covered", only_covered=True)
+    if not need.remote:
+        # Each of them now holds this request in person (`core/presence.py`): their offers
+        # of other requests' in-person needs can no longer be accepted.
+        _stand_down_elsewhere(fx, d, [offer.helper_id, *(m.helper_id for m in members)])
     return d
+
+
+def _stand_down_elsewhere(fx: Effects, d: RequestDraft, helper_ids: list[str]) -> None:
+    """The helpers just took `d`'s in-person need: their open offers of in-person needs on
+    the community's other live requests are stood down (`helping_elsewhere`, no push: they
+    are on their way here) and replaced at once, as a refused accept's is (`_busy_elsewhere`),
+    so those requesters do not wait out the rung for someone who cannot come. An offer
+    with a phone need among its needs stays: a phone slot they may still take.
+
+    Here, not after the hold is stored (`Effects.sync_presence`): every hold starts at an
+    accept (the helper, a team's leader for their slots, each member they name). A scan
+    of the live requests (an accept is rarer than an offer), skipped for those never
+    offered anything (named members, mostly); in request id order, so a replay, or a
+    restart that reads the requests back in another order, makes the same events."""
+    community_id = d.spec.community_id
+    wanted: set[str] = set()
+    for helper_id in helper_ids:
+        helper = fx.helper(helper_id)
+        if helper is not None and helper.load.last_offered_at is not None:
+            wanted.add(helper_id)
+    if not wanted:
+        return
+    found = sorted(
+        (
+            r
+            for r in fx.state.requests.live()
+            if r.community_id == community_id
+            and r.request_id != d.request_id
+            and not r.terminal
+            and any(o.helper_id in wanted and o.status is OfferStatus.OPEN for o in r.offers)
+        ),
+        key=lambda r: r.request_id,
+    )
+    for r in found:
+        other = RequestDraft.of(r, fx.now)
+        lost = [
+            o
+            for o in other.offers
+            if o.helper_id in wanted
+            and o.status is OfferStatus.OPEN
+            and not any(other.remote[n] for n in o.need_indexes)
+        ]
+        if not lost:
+            continue  # phone offers only: kept
+        for o in lost:
+            stand_down(fx, other, "helping_elsewhere", only_helper=o.helper_id)
+        top_up(fx, other, {n for o in lost for n in lost_needs(other, o)})
+        fx.requests[r.request_id] = other.freeze(fx.command.command_id)
 
 
 def _busy_elsewhere(fx: Effects, d: RequestDraft, i: int) -> RequestDraft | None:

@@ -310,6 +310,11 @@ class DeliveryPlanner:
         if isinstance(body, HelperAssigned):
             return self._assignment(event, body)
         if isinstance(body, OfferStoodDown | OffersStoodDown):
+            if body.reason == "helping_elsewhere":
+                # They just took another neighbour's in-person need and are on their way:
+                # a "no need to come" for each other offer would only interrupt them (its
+                # link says why if pressed: `helping_elsewhere`).
+                return Planned()
             # A push each, with an id of its own derived from the event's (stable on replay).
             many = isinstance(body, OffersStoodDown)
             asleep = self._asleep(event)
