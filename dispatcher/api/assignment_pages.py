@@ -183,7 +183,7 @@ async def press(
         return link_error(exc.reason)
     if claims.kind != "accept" or claims.request_id is None or claims.offer_id is None:
         return page("链接无效", "<p>这条链接不能用于此操作。</p>", tone="bad", status_code=400)
-    login, instead = gate.check(request, deps, claims, acting=True)
+    login, instead = await gate.check(request, deps, claims, acting=True)
     if instead is not None:
         return instead
     if login is None and not may_see_contact(request, deps, claims.offer_id, claims.helper_id):

@@ -39,8 +39,7 @@ from fastapi.responses import HTMLResponse, Response
 from dispatcher import offer_binding as ob
 from dispatcher.api.auth import behind_tls
 from dispatcher.api.deps import ApiDeps
-from dispatcher.api.pages import page
-from dispatcher.api.platform_login.gate import REASON_HEADER
+from dispatcher.api.pages import REASON_HEADER, page
 from dispatcher.api.view_cookie import may_see_contact
 from dispatcher.links import DEVICE_COOKIE, OFFER_PATH, LinkClaims, bound_helper
 from dispatcher.ops.api_metrics import OFFER_LINK_OTHER_DEVICE

@@ -260,7 +260,7 @@ async def offer_page(request: Request, token: str = Token) -> Response:
     if isinstance(checked, HTMLResponse):
         return checked
     deps: ApiDeps = request.app.state.deps
-    login, instead = gate.check(request, deps, checked, acting=False)
+    login, instead = await gate.check(request, deps, checked, acting=False)
     if instead is not None:
         return instead
     binding = offer_binding.Binding()
@@ -413,7 +413,7 @@ async def offer_act(request: Request, token: str = Token) -> Response:
     if isinstance(checked, HTMLResponse):
         return checked
     deps: ApiDeps = request.app.state.deps
-    login, instead = gate.check(request, deps, checked, acting=True)
+    login, instead = await gate.check(request, deps, checked, acting=True)
     if instead is not None:
         return instead
     binding = offer_binding.Binding()

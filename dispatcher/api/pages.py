@@ -9,6 +9,9 @@ from fastapi.responses import HTMLResponse
 
 from schemas.vocab import Urgency
 
+# Why a link's page refused (a reason code, never a person's data): offer_binding, gate.
+REASON_HEADER = "X-Refusal-Reason"
+
 URGENCY_ZH: dict[str, str] = {
     Urgency.CRITICAL: "紧急（危及生命健康）",
     Urgency.URGENT: "较急（一小时内）",

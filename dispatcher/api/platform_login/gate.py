@@ -2,10 +2,11 @@
 
 `needed` says whether a link needs it (the claims name a platform user id and the
 community has a login configured); `identify` says who the browser is: the helper (their
-platform session, or the phone bound through their private personal link), someone else
-logged in, or nobody yet. A GET by anyone but the helper is sent to the platform (`start`),
-whose answer at the callback decides (403 `not_the_helper` for another user); a POST is
-refused: 401 without a login, 403 with someone else's.
+platform session, or the phone their private personal link is bound to now:
+`offer_binding.bound_phone`, as on `/l/me`), someone else logged in, or nobody yet. A GET
+by anyone but the helper is sent to the platform (`start`), whose answer at the callback
+decides (403 `not_the_helper` for another user); a POST is refused: 401 without a login,
+403 with someone else's.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dispatcher.api.auth import behind_tls
 from dispatcher.api.deps import ApiDeps
-from dispatcher.api.pages import e, page
+from dispatcher.api.offer_binding import bound_phone
+from dispatcher.api.pages import REASON_HEADER, e, page
 from dispatcher.api.platform_login import tokens
 from dispatcher.api.platform_login.clients import authorize_url
-from dispatcher.links import DEVICE_COOKIE, LinkClaims, bound_helper
+from dispatcher.links import LinkClaims
 from dispatcher.login_config import PlatformLoginConfig
 
 LOGIN_PATH = "/l/login"
-REASON_HEADER = "X-Refusal-Reason"
 Verdict = Literal["helper", "someone_else", "nobody"]
 # The link's token is in our URLs: no caching, and no Referer to the platform or back.
 REDIRECT_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -37,7 +38,7 @@ def needed(deps: ApiDeps, claims: LinkClaims) -> PlatformLoginConfig | None:
     return deps.settings.platform_login_for(claims.community_id)
 
 
-def identify(
+async def identify(
     request: Request, deps: ApiDeps, claims: LinkClaims, login: PlatformLoginConfig
 ) -> Verdict:
     now = deps.clock()
@@ -52,13 +53,15 @@ def identify(
         community_id=claims.community_id,
     ):
         return "helper"
-    device = bound_helper(deps.settings, request.cookies.get(DEVICE_COOKIE), now)
-    if device == (claims.helper_id, claims.community_id):
-        return "helper"  # this phone was bound through the helper's private personal link
+    # The phone's cookie alone (180 days) is not the helper: only beside the binding's
+    # cookie of their personal link, where it is bound now (a phone it moved from, or a
+    # copied cookie, is nobody).
+    if await bound_phone(request, deps) == (claims.helper_id, claims.community_id):
+        return "helper"
     return "someone_else" if session is not None else "nobody"
 
 
-def check(
+async def check(
     request: Request, deps: ApiDeps, claims: LinkClaims, *, acting: bool
 ) -> tuple[PlatformLoginConfig | None, Response | None]:
     """(the login this link needs, or None; the answer instead of the page, or None to go
@@ -66,7 +69,7 @@ def check(
     login = needed(deps, claims)
     if login is None:
         return None, None
-    verdict = identify(request, deps, claims, login)
+    verdict = await identify(request, deps, claims, login)
     if verdict == "helper":
         return login, None
     if acting:
