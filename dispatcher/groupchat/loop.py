@@ -411,8 +411,8 @@ class GroupReplies:
             del self._pauses[next(iter(self._pauses))]
 
     async def _paused_at(self, pool: asyncpg.Pool, event: Event) -> str | None:
-        """The local HH:MM at which the request's ladder, paused for quiet hours when
-        `event` happened, goes on; None if it was not paused then. The pause this loop read
+        """The local HH:MM at which the quiet-hours pause the request's ladder was in when
+        `event` happened ends; None if it was not paused then. The pause this loop read
         (the read model may not have it yet), else the event log's latest before `event`."""
         request_id = str(event.request_id)
         seen = self._pauses.get(request_id)

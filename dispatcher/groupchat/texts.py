@@ -166,11 +166,21 @@ def _whistle_text(body: WhistleBlown, people: int | None, hotlines: Sequence[Hot
 
 
 def paused_withdrawal(local_time: str) -> str:
-    """A helper withdrew while the ladder is paused for quiet hours until `local_time`."""
+    """A helper withdrew while the ladder is paused for quiet hours until `local_time`.
+    Not that the search goes on then: a request whose end the pause moved there ends then
+    (`paused_text`)."""
     return (
-        f"一位邻居临时无法前来。现在是社区安静时段，将于{local_time}继续联系其他邻居。"
+        f"一位邻居临时无法前来。现在是社区安静时段，{local_time}前暂不联系其他邻居。"
         "如情况紧急，请拨打120/110/119。"
     )
+
+
+def paused_text(local_time: str) -> str:
+    """The ladder paused for quiet hours until `local_time` (`RequestPaused`). Only that
+    nobody new is asked before then: a pause moves a request's end that came sooner to its
+    own end (`ladder.paused_for_quiet_hours`), and such a request ends then rather than going
+    on; the event does not say which (it carries the pause's end, not the request's)."""
+    return f"现在是社区安静时段，{local_time}前暂不联系更多邻居。已通知的邻居仍可接单。"
 
 
 def still_call(advised: ReferralTarget | None) -> str:
@@ -249,8 +259,8 @@ def update_for(
     sent, every offer ended), and the group hears only that it was cancelled; None when the
     caller cannot tell. `referred`: where the request was handed on before `event` (a
     helper kept after a referral to 120/110/119 withdrawing), None while it was not.
-    `paused_until`: the community's local HH:MM at which a ladder paused for quiet hours
-    (`RequestPaused`) goes on, when a helper withdraws during the pause; None when the
+    `paused_until`: the community's local HH:MM until which a ladder paused for quiet hours
+    (`RequestPaused`) asks nobody new, when a helper withdraws during the pause; None when the
     request is not paused. `advised`: the number the requester was told to call
     (`EmergencyCallAdvised`), repeated when a withdrawal leaves nobody asked and at the
     request's end; None when none was (or the caller cannot tell). `accepted_before`: a
@@ -263,10 +273,7 @@ def update_for(
         return None
     if isinstance(body, RequestPaused):
         # A chore already climbing when quiet hours began: nothing new goes out until then.
-        return (
-            f"现在是社区安静时段，暂停联系更多邻居，将于{body.local_time}继续联系邻居。"
-            "已通知的邻居仍可接单。"
-        )
+        return paused_text(body.local_time)
     if isinstance(body, HelperAssigned):
         if body.signed_up_by is not None:
             return None  # a member their leader signed up: the leader's message counted them

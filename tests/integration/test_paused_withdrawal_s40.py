@@ -7,7 +7,8 @@ offer is not sent and the ladder pauses (`RequestPaused`). Before:
 - the group heard "一位邻居临时无法前来，正在联系其他邻居。" (nobody is contacted at night);
 - the dashboard's API listed the request as open like any other being worked now (nothing
   recorded the pause).
-Now the group hears when the search goes on (the quiet hours' end, local time) and to call
+Now the group hears that nobody else is asked before the quiet hours' end (local time; not
+that the search goes on then: test_paused_to_the_end_group_s40) and to call
 120/110/119 or the community meanwhile, and the dashboard shows the request paused until
 then (`paused_until`, `paused_local`)."""
 
@@ -60,7 +61,7 @@ async def test_a_withdrawal_in_quiet_hours_tells_the_truth_to_the_group_and_the_
         until = await quiet_from_now(run, client)
         told = await kept.cant_come_and_heard(run, client, link, GONE)
         assert told == [
-            f"一位邻居临时无法前来。现在是社区安静时段，将于{until}继续联系其他邻居。"
+            f"一位邻居临时无法前来。现在是社区安静时段，{until}前暂不联系其他邻居。"
             f"如情况紧急，请拨打120/110/119。也可联系{HOTLINE}。"
         ], told
 

@@ -2,13 +2,14 @@
 paused for the community's quiet hours (`RequestPaused`, session 39), session 40.
 
 The core rightly asks nobody until they end, but the group heard "一位邻居临时无法前来，
-正在联系其他邻居。" - nobody is contacted at night. Now it hears that the search goes on at
-the quiet hours' end (the community's local time, as the pause's own text says) and, for
-anything urgent, to call 120/110/119 and the community's numbers (as a held request's reply
-advises). The pause may come in the withdrawal's own decision (quiet hours began since the
-last rung: the replacement it would send is not sent) or before it; the loop may have read
-it or (restarted since) find it only in the read model's event log. Outside a pause the
-text is unchanged.
+正在联系其他邻居。" - nobody is contacted at night. Now it hears that nobody else is asked
+before the quiet hours' end (the community's local time, as the pause's own text says; not
+that the search goes on then: test_paused_to_the_end_group_s40) and, for anything urgent,
+to call 120/110/119 and the community's numbers (as a held request's reply advises). The
+pause may come in the withdrawal's own decision (quiet hours began since the last rung: the
+replacement it would send is not sent) or before it; the loop may have read it or
+(restarted since) find it only in the read model's event log. Outside a pause the text is
+unchanged.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from tests.unit.test_quiet_hours_pause_s39 import at, chore, world
 
 OLD = "一位邻居临时无法前来，正在联系其他邻居。"
 PAUSED = (
-    "一位邻居临时无法前来。现在是社区安静时段，将于07:00继续联系其他邻居。"
+    "一位邻居临时无法前来。现在是社区安静时段，07:00前暂不联系其他邻居。"
     "如情况紧急，请拨打120/110/119。也可联系社区值班 0571-8888 0000。"
 )
 
