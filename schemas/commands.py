@@ -163,6 +163,16 @@ class FireDeadline(Wire):
     step: int = Field(ge=0)
 
 
+class ReportRepeated(Wire):
+    """The same incident reported again (a bot's report merged into this open request at
+    intake) while nobody had accepted it: in a thin circle a second report comes because
+    nobody came. The core climbs to the whistle now if it is not there yet, once per
+    request (`dispatcher/core/repeat_reports.py`); otherwise nothing."""
+
+    type: Literal["report_repeated"] = "report_repeated"
+    request_id: str
+
+
 class UpsertHelper(Wire):
     type: Literal["upsert_helper"] = "upsert_helper"
     profile: HelperProfile
@@ -237,6 +247,7 @@ CommandBody = Annotated[
     | MarkOnMyWay
     | CompleteAssignment
     | FireDeadline
+    | ReportRepeated
     | UpsertHelper
     | DeactivateHelper
     | SetHelperStatus
@@ -266,6 +277,7 @@ REQUEST_COMMANDS = (
     MarkOnMyWay,
     CompleteAssignment,
     FireDeadline,
+    ReportRepeated,
     ClaimRequest,
     ReportBack,
     CallTeam,
@@ -339,4 +351,19 @@ def staff_not_reached_command(
         community_id=community_id,
         issued_at=issued_at,
         body=body,
+    )
+
+
+def repeat_command(
+    *, request_id: str, community_id: str, report_id: str, issued_at: datetime
+) -> Command:
+    """The API's `ReportRepeated` for a report (`report_id`: the merged report's own
+    request id, derived from its chat message) merged into `request_id`. Its id is derived
+    from both, so a bot's retry of the same message is the same command, decided once."""
+    key = f"report-repeated:{request_id}:{report_id}"
+    return Command(
+        command_id=str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
+        community_id=community_id,
+        issued_at=issued_at,
+        body=ReportRepeated(request_id=request_id),
     )

@@ -37,7 +37,7 @@ from dispatcher.ops.api_metrics import observe_request_merged, observe_request_s
 from dispatcher.record.edge import bot_calls, intake
 from dispatcher.record.read import requests as read_requests
 from dispatcher.sealing import keyring, seal_spec
-from schemas.commands import Command, CommandBody, SubmitRequest, new_command
+from schemas.commands import Command, CommandBody, SubmitRequest, new_command, repeat_command
 from schemas.plans import PLAN_SETS
 from schemas.requests import RequestSpec
 from schemas.vocab import EmergencyNumber
@@ -246,6 +246,10 @@ async def _queue(
         observe_request_merged(spec)
         number = emergency_for(spec)
         earlier = await _earlier_state(deps, submitted.earlier, spec)
+        if earlier.nobody_on_it():
+            # "还是没人来…": the core climbs to the whistle now, once per request
+            # (core/repeat_reports.py). Sent only after the earlier request's own command.
+            await produce(deps, _repeat(deps, spec, submitted.earlier))
         return Accepted(
             request_id=submitted.earlier,
             merged=True,
@@ -256,6 +260,7 @@ async def _queue(
                 earlier.held_until,
                 earlier.helpers_assigned,
                 earlier.staff_claimed,
+                earlier.staff_called,
             ),
             advise_emergency_call=number is not None,
             emergency_number=number,
@@ -291,6 +296,30 @@ class _Earlier:
     held_until: str | None  # held for quiet hours until then (local HH:MM)
     helpers_assigned: int  # neighbours who accepted it
     staff_claimed: bool
+    # The whistle recorded as blown (staff on duty offered, the whistle list called) and
+    # not recorded as reaching nobody: true as the reply is made, not a hope.
+    staff_called: bool = False
+
+    def nobody_on_it(self) -> bool:
+        """Worth a `ReportRepeated`: not held, nobody accepted, no staff claim, no whistle
+        yet. The core decides again from its own state (the read model may lag)."""
+        return (
+            self.held_until is None
+            and self.helpers_assigned == 0
+            and not self.staff_claimed
+            and not self.staff_called
+        )
+
+
+def _repeat(deps: ApiDeps, spec: RequestSpec, request_id: str) -> Command:
+    """The merged report's `ReportRepeated`; its id from the report's own (message-derived)
+    id, so a bot's retry of the message is the same command."""
+    return repeat_command(
+        request_id=request_id,
+        community_id=spec.community_id,
+        report_id=spec.request_id,
+        issued_at=deps.clock(),
+    )
 
 
 async def _earlier_state(deps: ApiDeps, request_id: str, spec: RequestSpec) -> _Earlier:
@@ -316,7 +345,8 @@ async def _earlier_state(deps: ApiDeps, request_id: str, spec: RequestSpec) -> _
             held = policy.local_time(until)
     if row is None:
         return _Earlier(held, 0, False)
-    return _Earlier(held, int(row["helpers_assigned"]), row.get("claimed_by") is not None)
+    called = row.get("whistled_at") is not None and row.get("staff_unreached") is None
+    return _Earlier(held, int(row["helpers_assigned"]), row.get("claimed_by") is not None, called)
 
 
 def _as_is(accepted: Accepted) -> dict[str, Any]:

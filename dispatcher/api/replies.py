@@ -73,6 +73,7 @@ def merged_reply_text(
     held_until: str | None = None,
     helpers_assigned: int = 0,
     staff_claimed: bool = False,
+    staff_called: bool = False,
 ) -> str:
     """A second report of the same incident: one request, the reporter is told so, and
     told the truth about it. `held_until`: the earlier request is held for quiet hours
@@ -81,7 +82,10 @@ def merged_reply_text(
     that is not). `helpers_assigned`: neighbours who accepted it; none (the default: never
     claimed without knowing) and the reporter hears that nobody has yet, with the numbers
     to call, not that neighbours are on it: in a thin circle a second report comes
-    precisely because nobody came. `staff_claimed`: a staff member took it on."""
+    precisely because nobody came. `staff_claimed`: a staff member took it on.
+    `staff_called`: the whistle is recorded as blown (staff on duty and the whistle list
+    called) and not as reaching nobody; this report's own climb to it (`ReportRepeated`)
+    is still on its way, so it does not count here."""
     if held_until is not None:
         return (
             f"已收到，同一求助已登记。现在是社区安静时段，将于{held_until}通知附近邻居。"
@@ -91,7 +95,11 @@ def merged_reply_text(
     if helpers_assigned > 0:
         base = "已收到，邻居们已在处理同一求助，请保持电话畅通。"
         return f"{first}{hotline_text(hotlines)}{base}" if first else base
-    staff = "，社区工作人员已在跟进" if staff_claimed else ""
+    staff = ""
+    if staff_claimed:
+        staff = "，社区工作人员已在跟进"
+    elif staff_called:
+        staff = "，已通知社区工作人员"
     base = f"已收到，同一求助已登记，暂时还没有邻居接单{staff}。"
     if first:  # the call-now line stays first
         return f"{first}{hotline_text(hotlines)}{base}请保持电话畅通。"

@@ -10,6 +10,7 @@ from typing import Any
 from dispatcher.core import assignment_commands as ac
 from dispatcher.core import helper_commands as hc
 from dispatcher.core import helper_messages as hm
+from dispatcher.core import repeat_reports as rr
 from dispatcher.core import request_commands as rc
 from dispatcher.core import staff_commands as sc
 from dispatcher.core.draft import RequestDraft
@@ -28,6 +29,7 @@ from schemas.commands import (
     PairHousehold,
     ReferRequest,
     ReportDeliveryFailure,
+    ReportRepeated,
     ReportStaffNotReached,
     ResolveRequest,
     RewriteHelper,
@@ -55,6 +57,7 @@ _REQUEST_HANDLERS: dict[type[Any], RequestHandler] = {
     MarkOnMyWay: ac.on_my_way,
     CompleteAssignment: ac.complete,
     FireDeadline: rc.deadline,
+    ReportRepeated: rr.report_repeated,
     ClaimRequest: sc.claim,
     ReportBack: sc.report_back,
     ReportStaffNotReached: sc.staff_not_reached,

@@ -87,7 +87,13 @@ async def test_merged_report_sends_the_earlier_command_before_its_202(stack: Loc
             sent = submitted(commands, earlier)
             assert sent, "the merged report's 202 came without the earlier command in Kafka"
             assert {c["command_id"] for c in sent} == {command_id}  # the stored command itself
-            assert len(commands) == len(sent)  # and nothing for the merged reports themselves
+            # No request for the merged reports themselves: the acknowledged one only says the
+            # incident was reported again (nobody accepted it), after the request's command
+            # (one partition: the community's); the refused one sent nothing.
+            assert [c["body"] for c in commands[len(sent) :]] == [
+                {"type": "report_repeated", "request_id": earlier}
+            ]
+            assert commands[: len(sent)] == sent
             assert await conn.fetchval("SELECT count(*) FROM api_intake") == 1
         finally:
             await conn.close()

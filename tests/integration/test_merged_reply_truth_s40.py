@@ -18,6 +18,7 @@ from tests.support import builders
 from tests.support.bot import BotClient
 from tests.support.link_answers import press
 from tests.support.links import offer_path
+from tests.support.merged_reports import again
 from tests.support.neighbours_s39 import started_with
 from tests.support.team_offers import offer_of
 from tests.support.waiting import eventually
@@ -37,11 +38,6 @@ def report(building: str, urgency: str) -> dict[str, Any]:
     return builders.request(
         COMMUNITY, urgency=urgency, place=builders.place(COMMUNITY, building=building)
     )
-
-
-def again(body: dict[str, Any], message_id: str) -> dict[str, Any]:
-    """The same incident reported in another chat message (merged into the first)."""
-    return {**body, "source": {**body["source"], "message_id": message_id}}
 
 
 async def test_nobody_accepted_is_told_so_and_an_accepted_one_that_neighbours_are_on_it(

@@ -122,6 +122,7 @@ def test_default_plans_cover_every_urgency_and_fit_their_lifetime():
 COMMAND_WIRE_TYPES = {
     "SubmitRequest": "submit_request",
     "AcceptOffer": "accept_offer",
+    "ReportRepeated": "report_repeated",
     "DeclineOffer": "decline_offer",
     "ReportDeliveryFailure": "delivery_failed",
     "ReportStaffNotReached": "report_staff_not_reached",
