@@ -62,6 +62,10 @@ def checked_link(url: str) -> str:
 
 # An offer pushed after its own time (decided late): the link still works until the end.
 REPLY_ASAP = "请尽快回复。"
+# An offer asked again on a reopened slot (a withdrawal, a no-show) of a helper told
+# earlier "已有邻居接手…无需再来" (core/draft.py `not_to_ask`): word for word the first
+# offer, it read as a stray repeat under that stand-down.
+ASKED_AGAIN = "之前接单的邻居去不了了，仍需要您帮忙。"
 
 
 def _headline(
@@ -95,6 +99,8 @@ class OfferSpec:
     answer_url: str | None = None
     # A team offer to its leader: the team's name and size ("帮帮团", 5).
     team: tuple[str, int] | None = None
+    # Asked again on a reopened slot, after "已有邻居接手…无需再来" (`ASKED_AGAIN`).
+    again: bool = False
 
 
 def render_offer(spec: OfferSpec) -> PushMessage:
@@ -110,6 +116,7 @@ def render_offer(spec: OfferSpec) -> PushMessage:
         accept_url=spec.accept_url,
         decline_url=spec.decline_url,
         answer_url=spec.answer_url,
+        again=spec.again,
     )
 
 
@@ -126,11 +133,20 @@ def offer_message(
     accept_url: str,
     decline_url: str,
     answer_url: str | None,
+    again: bool = False,
 ) -> PushMessage:
     """`render_offer` of a spec with these fields: the notify agent's form (one call per
     offer, no spec object built for it). Keyword-only: neighbours share types."""
     title, head, tail = _offer_frame(
-        category, urgency, compound, building, helpers_needed, skills, team, reply_within_minutes
+        category,
+        urgency,
+        compound,
+        building,
+        helpers_needed,
+        skills,
+        team,
+        reply_within_minutes,
+        again,
     )
     if answer_url is not None:
         links = [f"请在已绑定的手机上回复：{checked_link(answer_url)}"]
@@ -153,10 +169,13 @@ def _offer_frame(
     skills: tuple[Skill, ...],
     team: tuple[str, int] | None,
     reply_within_minutes: int | None,
+    again: bool = False,
 ) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """An offer's title and the lines around its links: the same for every offer of a wave,
     so written once per wave (a pure function of these fields)."""
     head = [_headline(urgency, category, compound, building)]
+    if again:
+        head.append(ASKED_AGAIN)
     need = f"需要{max(1, helpers_needed)}位邻居帮忙"
     if skills:
         need += "（" + "、".join(SKILL_ZH[s] for s in dict.fromkeys(skills)) + "）"
@@ -174,7 +193,9 @@ def _offer_frame(
         else []
     )
     tail += _safety_line(urgency, category)
-    title = f"{URGENCY_ZH[urgency]}：{entry(category).zh}，邻居需要帮忙"
+    title = f"{URGENCY_ZH[urgency]}：{entry(category).zh}，" + (
+        "仍需要您帮忙" if again else "邻居需要帮忙"
+    )
     return title, tuple(head), tuple(tail)
 
 

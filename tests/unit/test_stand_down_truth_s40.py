@@ -15,9 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from dispatcher.push import EndpointKind, EndpointRegistry, PushKind
+from dispatcher.push.messages import ASKED_AGAIN, OfferSpec, render_offer
 from schemas.commands import Command, WithdrawHelper
 from schemas.events import Event, stand_downs
-from schemas.vocab import Skill
+from schemas.vocab import Category, Skill, Urgency
 from streams.notify import Notifier
 from tests.support.held_push import Refusing, held_then_let_through
 from tests.unit.conftest import World
@@ -142,3 +143,74 @@ async def test_a_stand_down_held_by_an_outage_is_not_sent_after_the_re_ask() -> 
     assert record.acks == 1
     assert sent == []
     assert n.withdrawn == 1
+
+
+# ---------------------------------------------------------------- the re-ask says so
+
+
+def _offer_texts(p: Any, events: Any, helper_id: str) -> list[tuple[str, str]]:
+    """Each event planned in order by the one planner `p` (as the notify agent does): the
+    offers' title and text to `helper_id`."""
+    return [
+        (d.message.title, d.message.text)
+        for e in events
+        for d in p.plan(e).deliveries
+        if d.recipient == helper_id and d.kind is PushKind.OFFER
+    ]
+
+
+def test_an_offer_asked_again_after_a_covered_stand_down_says_it_is_still_needed(world):
+    """b was told 已有邻居接手…无需再来; a withdrew and b is asked again under the same
+    offer id: before, word for word the first offer, read as a stray repeat."""
+    _building_of_two(world)
+    p = planner(world, registry(("default", EndpointKind.WEBHOOK)))
+    [(first_title, first)] = _offer_texts(p, world.events, "b")
+    assert ASKED_AGAIN not in first and first_title.endswith("邻居需要帮忙")
+    out = world.accept("a")
+    assert _pushes(world, out.events, "b") == [
+        (_stand_down_event(out, "b").body.type, "stand_down")
+    ]
+    _offer_texts(p, out.events, "b")  # the stand-down, planned by the same planner
+    world.later(60)
+    again = world.run(WithdrawHelper(request_id="req-1", helper_id="a"))
+    [(title, text)] = _offer_texts(p, again.events, "b")
+    assert title.endswith("仍需要您帮忙")  # old: the first offer's title
+    assert text.splitlines()[1] == ASKED_AGAIN  # under the headline
+    # The rest is the offer as it was: the same links (the same offer id), the same ask.
+    assert [x for x in text.splitlines() if x != ASKED_AGAIN] == first.splitlines()
+
+
+def test_a_first_offer_of_a_reopened_slot_is_no_re_ask(world):
+    """Only a helper stood down as covered hears "still needed": one who declined and is
+    not asked again, and a planner that never saw the stand-down (a restart), say nothing."""
+    for hid in ("a", "b"):
+        world.helper(hid, skills=[Skill.DRIVING])
+    world.helper("far", building="9", compound="other", grid="g2", skills=[Skill.DRIVING])
+    world.submit()
+    p = planner(world, registry(("default", EndpointKind.WEBHOOK)))
+    _offer_texts(p, world.events, "b")
+    world.decline("b")
+    _offer_texts(p, world.accept("a").events, "b")
+    world.later(60)
+    again = world.run(WithdrawHelper(request_id="req-1", helper_id="a"))
+    assert world.offered(again) == ["far"]  # nobody covered to ask again: widened
+    [(title, text)] = _offer_texts(p, again.events, "far")
+    assert ASKED_AGAIN not in text and title.endswith("邻居需要帮忙")
+
+
+def test_render_offer_asked_again_adds_the_line_and_its_title():
+    spec = dict(
+        category=Category.REPAIR,
+        urgency=Urgency.URGENT,
+        building="阳光花园 3号楼",
+        accept_url="https://help.example/l/o/a",
+        decline_url="https://help.example/l/o/d",
+    )
+    plain, again = render_offer(OfferSpec(**spec)), render_offer(OfferSpec(**spec, again=True))
+    assert again.text.splitlines() == [
+        plain.text.splitlines()[0],
+        ASKED_AGAIN,
+        *plain.text.splitlines()[1:],
+    ]
+    assert plain.title.endswith("，邻居需要帮忙")
+    assert again.title == plain.title.replace("邻居需要帮忙", "仍需要您帮忙")
