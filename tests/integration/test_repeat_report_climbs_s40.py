@@ -25,13 +25,14 @@ from tests.support.team_offers import offer_of
 from tests.support.waiting import eventually
 
 COMMUNITY = "s40-repeat-climb"
+NOBODY_ON_DUTY = "s40-repeat-nostaff"  # a neighbour, no staff: the whistle offers nobody
 STAFF_ID = "rc-staff"
 WHISTLES = "SELECT body FROM event_log WHERE request_id = $1 AND type = 'whistle_blown'"
 
 
 @pytest.fixture(scope="module")
 async def api(stack: LocalStack) -> LocalStack:
-    stack.bot_communities.add(COMMUNITY)
+    stack.bot_communities.update({COMMUNITY, NOBODY_ON_DUTY})
     started = await started_with(stack, COMMUNITY, ("rc-1",))
     staff = builders.helper(
         STAFF_ID,
@@ -41,9 +42,19 @@ async def api(stack: LocalStack) -> LocalStack:
         place=builders.place(COMMUNITY, building="b8", household_id="h-rc-staff"),
     )
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
-        r = await client.put(f"/v1/admin/helpers/{STAFF_ID}", json=staff, headers=STAFF)
-        assert r.status_code == 202, r.text
+        alone = builders.helper("rn-1", NOBODY_ON_DUTY, ["driving"])
+        for h in (staff, alone):
+            r = await client.put(f"/v1/admin/helpers/{h['helper_id']}", json=h, headers=STAFF)
+            assert r.status_code == 202, r.text
     return started
+
+
+async def whistled(db: asyncpg.Connection, rid: str) -> dict[str, Any]:
+    async def blown() -> dict[str, Any] | None:
+        raw = await db.fetchval(WHISTLES, rid)
+        return json.loads(raw) if raw is not None else None
+
+    return await eventually(blown, timeout=30, what="the whistle after the repeat")
 
 
 async def test_a_repeat_nobody_answered_blows_the_whistle_once(
@@ -65,12 +76,8 @@ async def test_a_repeat_nobody_answered_blows_the_whistle_once(
     # Its climb is still on its way as it answers: staff not said to be notified yet.
     assert "已通知社区工作人员" not in second.json()["reply_text"]
 
-    async def whistled() -> dict[str, Any] | None:
-        raw = await db.fetchval(WHISTLES, rid)
-        return json.loads(raw) if raw is not None else None
-
     # Well inside the building rung's own two minutes: only the repeat climbs this soon.
-    blown = await eventually(whistled, timeout=30, what="the whistle after the repeat")
+    blown = await whistled(db, rid)
     assert STAFF_ID in blown["staff_helper_ids"], blown
     await offer_of(db, rid, STAFF_ID)
     row = await db.fetchrow(
@@ -99,3 +106,23 @@ async def test_a_repeat_nobody_answered_blows_the_whistle_once(
     await eventually(recorded, what="the later request recorded")
     assert len(await db.fetch(WHISTLES, rid)) == 1
     assert await db.fetchval("SELECT step FROM requests WHERE request_id = $1", rid) == row["step"]
+
+
+async def test_staff_are_not_said_notified_when_nobody_is_on_duty(
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    bot = BotClient(client)
+    body = builders.request(
+        NOBODY_ON_DUTY, urgency="urgent", place=builders.place(NOBODY_ON_DUTY, building="b3")
+    )
+    first = await bot.post("/v1/requests", body)
+    assert first.status_code == 202, first.text
+    rid = first.json()["request_id"]
+    await offer_of(db, rid, "rn-1")
+    second = await bot.post("/v1/requests", again(body, "m-nostaff-2"))
+    assert second.status_code == 202 and second.json()["merged"] is True, second.text
+    blown = await whistled(db, rid)  # the group told; no staff offered
+    assert blown["staff_helper_ids"] == [], blown
+    third = await bot.post("/v1/requests", again(body, "m-nostaff-3"))
+    said = third.json()["reply_text"]
+    assert "暂时还没有邻居接单" in said and "已通知社区工作人员" not in said, said
