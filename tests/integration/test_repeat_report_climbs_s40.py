@@ -57,17 +57,25 @@ async def whistled(db: asyncpg.Connection, rid: str) -> dict[str, Any]:
     return await eventually(blown, timeout=30, what="the whistle after the repeat")
 
 
-async def test_a_repeat_nobody_answered_blows_the_whistle_once(
-    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
-) -> None:
-    bot = BotClient(client)
+async def offered(
+    bot: BotClient, db: asyncpg.Connection, community: str, neighbour: str
+) -> tuple[dict[str, Any], str]:
+    """An urgent request in b3 (its body, its id), once `neighbour` is offered it."""
     body = builders.request(
-        COMMUNITY, urgency="urgent", place=builders.place(COMMUNITY, building="b3")
+        community, urgency="urgent", place=builders.place(community, building="b3")
     )
     first = await bot.post("/v1/requests", body)
     assert first.status_code == 202, first.text
     rid = first.json()["request_id"]
-    await offer_of(db, rid, "rc-1")  # asked on the building's rung, not answering
+    await offer_of(db, rid, neighbour)  # asked on the building's rung, not answering
+    return body, rid
+
+
+async def test_a_repeat_nobody_answered_blows_the_whistle_once(
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    bot = BotClient(client)
+    body, rid = await offered(bot, db, COMMUNITY, "rc-1")
     assert await db.fetchval(WHISTLES, rid) is None
 
     second = await bot.post("/v1/requests", again(body, "m-still-nobody"))
@@ -112,13 +120,7 @@ async def test_staff_are_not_said_notified_when_nobody_is_on_duty(
     api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     bot = BotClient(client)
-    body = builders.request(
-        NOBODY_ON_DUTY, urgency="urgent", place=builders.place(NOBODY_ON_DUTY, building="b3")
-    )
-    first = await bot.post("/v1/requests", body)
-    assert first.status_code == 202, first.text
-    rid = first.json()["request_id"]
-    await offer_of(db, rid, "rn-1")
+    body, rid = await offered(bot, db, NOBODY_ON_DUTY, "rn-1")
     second = await bot.post("/v1/requests", again(body, "m-nostaff-2"))
     assert second.status_code == 202 and second.json()["merged"] is True, second.text
     blown = await whistled(db, rid)  # the group told; no staff offered
