@@ -15,7 +15,10 @@ Definitions (also in deploy/README.md):
 - service hours = for each assignment the helper marked "done": the minutes they gave,
   or the time from accepting to "done", at most to the request's closing and 24 h
   (counted by the core, dispatcher/core/assignment_commands.py); never a request's
-  lifetime. Withdrawn, stood down (cancelled, referred) before "done", or unfinished: none.
+  lifetime. Withdrawn, stood down (cancelled, referred) before "done", or unfinished: none;
+- assignments (per helper) = requests helped: marked done, or still held when the request
+  closed (resolved, ended, referred to 120/110/119); not withdrawn, no-shows, stood down
+  before "done", or still open. The helpers' month summary sends the same figures.
 CSV: UTF-8 with a byte order mark (Excel), cells a spreadsheet would run escaped.
 """
 
@@ -164,7 +167,7 @@ def render_text(report: MonthReport) -> str:
         cells = [fmt(row.get(c)) for c in DAY_COLUMNS]
         lines.append("  ".join(v.rjust(w) for v, w in zip(cells, widths, strict=True)))
     lines.append(f"{ENDED_LABEL}: {fmt(report.total.get('ended'))} (not counted as resolved)")
-    lines += ["", "volunteer service hours (assignments marked done)"]
+    lines += ["", "volunteers: requests helped (done, or held to the close); hours from done"]
     if not report.helpers:
         lines.append("  (none)")
     for h in report.helpers:

@@ -58,18 +58,27 @@ def render_thank_you(spec: ThankYouSpec) -> PushMessage:
 @dataclass(frozen=True, slots=True)
 class SummarySpec:
     month: str  # "2026-11"
-    requests_helped: int
-    minutes: int
+    requests_helped: int  # as the month report counts them (record/read/reports.py)
+    minutes: int  # from 已完成 only
 
 
 def render_summary(spec: SummarySpec) -> PushMessage:
     year, month = spec.month.split("-")
     when = f"{year}年{int(month)}月"
     if spec.requests_helped == 0:
-        text = f"{when}您没有接单。谢谢您一直在，邻居需要时我们会通知您。"
-    else:
+        # Only what the record shows: one who accepted and then could not go, or was stood
+        # down, did take a request (before session 40 this said 您没有接单 to them all).
+        text = f"{when}没有您帮忙的记录。谢谢您一直在，邻居需要时我们会通知您。"
+    elif spec.minutes > 0:
         text = (
             f"{when}您帮助了{spec.requests_helped}次邻居，"
-            f"服务时长共{_duration(spec.minutes)}。谢谢您！"
+            f"记录的服务时长共{_duration(spec.minutes)}。谢谢您！"
+        )
+    else:
+        # Helped, but nobody pressed 已完成 (the requester or staff closed it): no minutes
+        # were recorded, which is not "0分钟" of service.
+        text = (
+            f"{when}您帮助了{spec.requests_helped}次邻居。谢谢您！"
+            "（帮忙后点“已完成”，可记录服务时长。）"
         )
     return PushMessage(title=f"{when}邻里互助小结", text=text)

@@ -102,6 +102,15 @@ def test_summary_text() -> None:
     assert "2026年11月" in render_summary(SummarySpec(MONTH, 0, 0)).title
 
 
+def test_summary_claims_no_more_than_the_record_shows() -> None:
+    # Nothing counted: not "您没有接单" (a helper who accepted then withdrew did take one).
+    none = render_summary(SummarySpec(MONTH, 0, 0)).text
+    assert "没有接单" not in none and "没有您帮忙的记录" in none
+    # Helped, but nobody pressed 已完成: no minutes recorded, which is not "0分钟" of service.
+    unmarked = render_summary(SummarySpec(MONTH, 2, 0)).text
+    assert "帮助了2次" in unmarked and "0分钟" not in unmarked and "已完成" in unmarked
+
+
 def test_the_helper_sets_what_they_offer_and_how_to_reach_them(world: World) -> None:
     world.helper("ann", skills=[Skill.DRIVING])
     out = world.run(

@@ -93,14 +93,16 @@ def test_the_demo_exits_2_on_a_malformed_dsn(
     assert err.startswith("demo: DISPATCH_PG_DSN is not a usable PostgreSQL DSN")
 
 
-def test_the_hours_heading_says_it_counts_assignments_marked_done() -> None:
+def test_the_hours_heading_says_what_counts_as_helped_and_where_hours_come_from() -> None:
     total = {"day": "2026-11", "requests": 0, "answered": 0}
     total |= {k: None for k in ("answered_rate", "ttfa_median_s", "ttfa_p90_s")}
     total |= dict.fromkeys(("resolved", "cancelled", "referred", "expired"), 0)
     total |= {"escalations": 0, "whistles": 0}
     helpers = [{"helper_id": "h1", "assignments": 1, "service_hours": 0.5}]
     text = render_text(MonthReport("c1", "2026-11", [], total, helpers))
-    assert "volunteer service hours (assignments marked done)" in text
+    # Since session 40 a request held to its close counts as helped too; hours still only
+    # come from "done".
+    assert "requests helped (done, or held to the close); hours from done" in text
     assert "resolved requests" not in text  # a done on a cancelled request counts too
 
 

@@ -39,19 +39,34 @@ SELECT day,
 FROM r GROUP BY GROUPING SETS ((day), ()) ORDER BY day NULLS LAST
 """
 
-# Service hours are the minutes each helper's "done" recorded (given, or accept to done);
+# Per helper, over the requests opened this month: the requests they helped with, and their
+# service hours. Helped = an accepted assignment that ended in help as far as the record
+# knows: marked done while it was theirs, or still held when the request closed (resolved by
+# the requester, staff or the helpers; ended by its lifetime with nobody confirming; referred
+# to 120/110/119, which keeps its helpers). Not helped: withdrawn (去不了了), a no-show, stood
+# down by a cancellation or a referral elsewhere before "done" (told 无需再来: even one on
+# the way had not helped yet, as far as anyone recorded), or a request still open. Before
+# session 40 only "done" counted, so a helper whose requester confirmed it resolved before
+# they pressed 已完成 was told they had taken no request.
+# Service hours are only the minutes each helper's "done" recorded (given, or accept to done);
 # an assignment nobody marked done counts none, whatever the request's lifetime was, nor
 # one done only after it was released (stood down by a cancellation or referral, withdrawn:
 # a page left open; the core refuses such a done since review 30, older logs hold some).
 HELPERS_SQL = f"""
-SELECT a.helper_id, count(*) AS assignments,
-       round(sum(a.minutes_spent) / 60.0, 2)::float8 AS service_hours
-FROM assignments a JOIN requests q USING (request_id)
-WHERE q.community_id = $1 AND a.done_at IS NOT NULL
-  AND (a.released_at IS NULL OR a.done_at <= a.released_at)
-  AND q.opened_at >= ($2::date::timestamp AT TIME ZONE '{LOCAL_TZ}')
-  AND q.opened_at < (($2::date + interval '1 month')::timestamp AT TIME ZONE '{LOCAL_TZ}')
-GROUP BY a.helper_id ORDER BY service_hours DESC, a.helper_id
+WITH a AS (
+  SELECT a.helper_id, a.minutes_spent,
+         a.done_at IS NOT NULL AND (a.released_at IS NULL OR a.done_at <= a.released_at) AS done,
+         a.released_at IS NULL AND q.closed_at IS NOT NULL AS held_to_close
+  FROM assignments a JOIN requests q USING (request_id)
+  WHERE q.community_id = $1
+    AND q.opened_at >= ($2::date::timestamp AT TIME ZONE '{LOCAL_TZ}')
+    AND q.opened_at < (($2::date + interval '1 month')::timestamp AT TIME ZONE '{LOCAL_TZ}')
+)
+SELECT helper_id, count(*) AS assignments,
+       round(coalesce(sum(minutes_spent) FILTER (WHERE done), 0) / 60.0, 2)::float8
+         AS service_hours
+FROM a WHERE done OR held_to_close
+GROUP BY helper_id ORDER BY service_hours DESC, helper_id
 """
 
 
@@ -61,5 +76,7 @@ async def month_days(db: Db, community_id: str, first: date) -> list[Row]:
 
 
 async def service_hours(db: Db, community_id: str, first: date) -> list[Row]:
-    """Per helper: assignments marked done, of requests opened this month, and their hours."""
+    """Per helper, of requests opened this month: the assignments they helped with
+    (`assignments`: marked done, or held to the request's close) and their service hours
+    (from "done" only: 0 for one the requester or staff resolved first)."""
     return [dict(r) for r in await db.fetch(HELPERS_SQL, community_id, first)]
