@@ -158,13 +158,20 @@ class HelperLoad(Wire):
 
 class PresenceHold(Wire):
     """An active in-person assignment the helper holds on a request (accepted, not done,
-    withdrawn, no-show, nor ended with the request), until at latest the request's end:
-    while it lasts they are offered no other request's in-person need, nor may accept one
-    (`dispatcher/core/presence.py`). A referral to 120/110/119 keeps its helpers and their
-    holds, bounded by that end since no timer closes it."""
+    withdrawn, no-show, nor ended with the request), until a few hours after the accept
+    (`presence.HOLD_CAP`) and at latest the request's end: while it lasts they are offered
+    no other request's in-person need no more urgent than its own (`rank`), nor may accept
+    one (`dispatcher/core/presence.py`): a chore never keeps its helper from someone who
+    collapsed. A referral to 120/110/119 keeps its helpers and their holds, bounded by that
+    end since no timer closes it."""
 
     request_id: str
     until: UtcDatetime
+    # The held request's urgency rank (0 low .. 3 critical or life-threatening). A hold
+    # stored before ranks were kept reads as 0: it then blocks only low requests, never a
+    # critical one - a second critical offer the helper may decline is the lesser harm than
+    # a life-threatening request losing its nearest helper to what may have been a chore.
+    rank: int = Field(default=0, ge=0, le=3, exclude_if=unset)
 
 
 class HelperState(Wire):

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from dispatcher.core.community import CommunityPolicy
 from dispatcher.core.entry import normalise_phone
+from dispatcher.core.presence import RANK_CRITICAL, rank_of
 from schemas.records import RequestState
 from schemas.vocab import Category, Gender
 
@@ -60,6 +61,8 @@ class SearchContext:
     respect_dnd: bool
     scan_limit: int
     clock: LocalClock
+    # `presence.rank_of` the request, once per context: which holds keep a helper from it.
+    urgency_rank: int = RANK_CRITICAL
 
     @classmethod
     def for_request(cls, request: RequestState, now: datetime) -> SearchContext:
@@ -81,6 +84,7 @@ class SearchContext:
             respect_dnd=request.plan.respect_do_not_disturb,
             scan_limit=request.plan.scan_limit,
             clock=LocalClock(now),
+            urgency_rank=rank_of(spec),
         )
 
     def window_seed(self, *parts: object) -> int:

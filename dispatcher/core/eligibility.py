@@ -47,11 +47,12 @@ def _on_call(entry: HelperEntry, now: datetime) -> bool:
     return override is not None and now < override
 
 
-def holds_presence(entry: HelperEntry, now: datetime) -> bool:
-    """On an in-person errand for another request (`core/presence.py`): offered no
-    in-person need until it ends, phone needs still."""
-    until = entry.presence_until
-    return until is not None and now < until
+def holds_presence(entry: HelperEntry, now: datetime, rank: int) -> bool:
+    """On an in-person errand for another request at least as urgent as one of `rank`
+    (`core/presence.py`): offered no in-person need of it until that hold ends, phone
+    needs still, and a more urgent request's in-person need still."""
+    holds = entry.presence_until
+    return holds is not None and now < holds[rank]
 
 
 def is_eligible(entry: HelperEntry, ctx: SearchContext) -> bool:

@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from dispatcher.core.presence import until_of
+from dispatcher.core.presence import until_by_rank
 from schemas.helpers import HelperProfile, TimeWindow, WeeklyWindow
 from schemas.records import HelperLoad, HelperState
 from schemas.vocab import Gender, Role, Skill
@@ -77,9 +77,10 @@ class HelperEntry:
     busy: bool = False
     dnd_override_until: datetime | None = None
     load: HelperLoad = _DEFAULT_LOAD
-    # Holding an in-person assignment elsewhere until then (`core/presence.py`): a search
-    # for an in-person need passes them over while `now` is before it.
-    presence_until: datetime | None = None
+    # Holding an in-person assignment elsewhere (`core/presence.py`): per urgency rank of
+    # the request searched for, until when a search for its in-person need passes them
+    # over (`now` before it); None without any hold.
+    presence_until: tuple[datetime, ...] | None = None
     # The ranking's load terms, worked out when the load changes rather than each time a
     # search reads the helper: (day, offers + assignments that day, -responsiveness in
     # tenths, last offered as a timestamp). See `eligibility.rank_key`.
@@ -131,7 +132,7 @@ class HelperEntry:
         self.away = state.away
         self.busy = state.busy
         self.dnd_override_until = state.dnd_override_until
-        self.presence_until = until_of(state) if state.presence else None
+        self.presence_until = until_by_rank(state) if state.presence else None
         if state.load is not self.load:
             self.load = state.load
             self.load_rank = rank_of_load(state.load)

@@ -213,9 +213,11 @@ class HelperIndex:
         skills = frozenset(need.skills)
         self._on_community_clock(ctx)
         rank = eligible_ranker(ctx)
-        # In person: not someone on an in-person errand for another request (presence.py).
+        # In person: not someone on an in-person errand for another request at least as
+        # urgent (presence.py): their holds' end for this request's rank, one item read.
         in_person = not need.remote
         now = ctx.clock.now
+        urgency = ctx.urgency_rank
         for ring in OFFER_RINGS:
             order = RING_ORDER[ring]
             if order > stop:
@@ -237,7 +239,7 @@ class HelperIndex:
                     skill_fit = not skills or not entry.skills.isdisjoint(skills)
                     if not skill_fit and not anyone_paired:
                         continue
-                    if in_person and (until := entry.presence_until) is not None and now < until:
+                    if in_person and (holds := entry.presence_until) and now < holds[urgency]:
                         continue
                     key = rank(entry, order, skill_fit)
                     if key is not None:
@@ -305,7 +307,7 @@ class HelperIndex:
         for entry in bucket:
             if entry.helper_id in exclude:
                 continue
-            if in_person and holds_presence(entry, now):
+            if in_person and holds_presence(entry, now, ctx.urgency_rank):
                 continue
             ring = ring_of(entry, ctx)
             order = RING_ORDER[ring]

@@ -37,7 +37,7 @@ from dispatcher.core.ladder import (
     whistle_at_the_end,
 )
 from dispatcher.core.load import accepted, declined, no_answer, withdrew
-from dispatcher.core.presence import holds_elsewhere
+from dispatcher.core.presence import blocks, holds_elsewhere, rank_of
 from dispatcher.core.team_members import assign_members, check_members, team_count
 from dispatcher.core.trusted import share_fields_sets, trusted, updated
 from schemas.commands import (
@@ -233,9 +233,10 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
     if not free:
         reject(fx, d.request_id, "covered", helper_id=offer.helper_id, offer_id=offer.offer_id)
         return None
-    if holds_elsewhere(helper, d.request_id, fx.now):
-        # On an in-person errand for another neighbour (an offer sent before they took it):
-        # a phone slot they may still take, an in-person one stays for others.
+    if holds_elsewhere(helper, d.request_id, fx.now, rank_of(d.spec)):
+        # On an in-person errand for another neighbour at least as urgent (an offer sent
+        # before they took it): a phone slot they may still take, an in-person one stays
+        # for others. A more urgent request's they may take (`core/presence.py`).
         free = [n for n in free if d.remote[n]]
         if not free:
             return _busy_elsewhere(fx, d, i)
@@ -320,10 +321,12 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
 
 def _stand_down_elsewhere(fx: Effects, d: RequestDraft, helper_ids: list[str]) -> None:
     """The helpers just took `d`'s in-person need: their open offers of in-person needs on
-    the community's other live requests are stood down (`helping_elsewhere`, no push: they
-    are on their way here) and replaced at once, as a refused accept's is (`_busy_elsewhere`),
-    so those requesters do not wait out the rung for someone who cannot come. An offer
-    with a phone need among its needs stays: a phone slot they may still take.
+    the community's other live requests no more urgent than `d` (those the new hold blocks,
+    `presence.blocks`) are stood down (`helping_elsewhere`, no push: they are on their way
+    here) and replaced at once, as a refused accept's is (`_busy_elsewhere`), so those
+    requesters do not wait out the rung for someone who cannot come. An offer with a phone
+    need among its needs stays: a phone slot they may still take; so does an offer of a
+    more urgent request: taking a chore never takes them from someone who collapsed.
 
     Here, not after the hold is stored (`Effects.sync_presence`): every hold starts at an
     accept (the helper, a team's leader for their slots, each member they name). A scan
@@ -338,6 +341,7 @@ def _stand_down_elsewhere(fx: Effects, d: RequestDraft, helper_ids: list[str]) -
             wanted.add(helper_id)
     if not wanted:
         return
+    rank = rank_of(d.spec)
     found = sorted(
         (
             r
@@ -346,6 +350,7 @@ def _stand_down_elsewhere(fx: Effects, d: RequestDraft, helper_ids: list[str]) -
             and r.request_id != d.request_id
             and not r.terminal
             and any(o.helper_id in wanted and o.status is OfferStatus.OPEN for o in r.offers)
+            and blocks(rank, rank_of(r.spec))
         ),
         key=lambda r: r.request_id,
     )

@@ -33,7 +33,7 @@ def scan_search(
         ring = ring_of(entry, ctx)
         if RING_ORDER[ring] > stop or not fits(entry, need, ring):
             continue
-        if not need.remote and holds_presence(entry, ctx.clock.now):
+        if not need.remote and holds_presence(entry, ctx.clock.now, ctx.urgency_rank):
             continue
         if is_eligible(entry, ctx):
             found.append(Candidate(entry.helper_id, ring, rank_key(entry, need, ring, ctx)))

@@ -139,18 +139,22 @@ class DispatchState:
 
 def _backfill_presence(state: DispatchState) -> None:
     """Holds of in-person assignments made before helper records kept them
-    (`HelperState.presence`), from the live requests' records as `Effects.sync_presence`
-    would have kept them: stored with the helper's next change."""
+    (`HelperState.presence`), or kept before they had a rank and a cap (until the request's
+    end), from the live requests' records as `Effects.sync_presence` keeps them now: stored
+    with the helper's next change. A hold as `sync_presence` left it is the same already."""
     for r in state.requests.live():
         if not r.assignments:
             continue
         remote = tuple(n.remote for n in r.spec.effective_needs())
-        for helper_id, until in holders(r, remote).items():
+        for helper_id, (until, rank) in holders(r, remote).items():
             helper = state.helpers.get(helper_id)
-            if helper is None or any(h.request_id == r.request_id for h in helper.presence):
+            if helper is None:
                 continue
-            hold = trusted(PresenceHold, request_id=r.request_id, until=until)
-            state.helpers[helper_id] = updated(helper, presence=(*helper.presence, hold))
+            hold = trusted(PresenceHold, request_id=r.request_id, until=until, rank=rank)
+            if hold in helper.presence:
+                continue
+            others = tuple(h for h in helper.presence if h.request_id != r.request_id)
+            state.helpers[helper_id] = updated(helper, presence=(*others, hold))
 
 
 def apply(state: DispatchState, decision: Decision) -> None:

@@ -22,7 +22,7 @@ from dispatcher.core.effects import Effects
 from dispatcher.core.eligibility import is_requester
 from dispatcher.core.entry import HelperEntry
 from dispatcher.core.load import before_counted_day
-from dispatcher.core.presence import holds_elsewhere
+from dispatcher.core.presence import holds_elsewhere, rank_of
 from dispatcher.core.trusted import share_fields_sets, updated
 from schemas.events import OfferStoodDown, RejectReason
 from schemas.records import AssignmentRecord, HelperLoad, OfferRecord, OfferStatus
@@ -59,7 +59,11 @@ def check_members(
             return "already_assigned", helper_id
         if helper_id in declined:
             return "member_declined", helper_id
-        if helper.away or helper.busy or holds_elsewhere(helper, d.request_id, fx.now):
+        if (
+            helper.away
+            or helper.busy
+            or holds_elsewhere(helper, d.request_id, fx.now, rank_of(d.spec))
+        ):
             # Also on an in-person errand for another request (`core/presence.py`).
             return "member_unavailable", helper_id
         seen.add(helper_id)

@@ -6,11 +6,18 @@ again; phone needs stay theirs meanwhile; a restart and a replay keep the hold."
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from dispatcher.bench.community import build_state
 from dispatcher.core.decide import decide
+from dispatcher.core.entry import HelperEntry
+from dispatcher.core.presence import HOLD_CAP
+from dispatcher.core.scan import scan_search
 from dispatcher.core.state import DispatchState, apply
 from dispatcher.core.trusted import updated
 from schemas.commands import (
@@ -23,11 +30,13 @@ from schemas.commands import (
     UpsertHelper,
     WithdrawHelper,
 )
-from schemas.records import OfferStatus, RequestStatus
+from schemas.records import HelperState, OfferStatus, PresenceHold, RequestStatus
 from schemas.requests import SkillNeed
-from schemas.vocab import Category, Party, ReferralTarget, Skill, Urgency
-from tests.unit.conftest import REFERENCE_PLANS, World
+from schemas.vocab import Category, Party, ReferralTarget, Ring, Skill, Urgency
+from tests.unit.conftest import REFERENCE_PLANS, World, search_context
 from tests.unit.test_core_party_teams import person
+
+SCAN_NOW = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
 
 
 def _fall(world: World, request_id: str, **kw: Any) -> None:
@@ -246,3 +255,185 @@ def test_a_replay_decides_the_same(world):
     assert first.helpers["a"].presence == ()
     apply(world.state, first)
     assert not world.state.helpers["a"].presence
+
+
+# --- A hold blocks only a request no more urgent than its own (presence.rank_of) ---------
+
+
+def _chore(world: World, request_id: str, urgency: Urgency = Urgency.LOW, **kw: Any) -> None:
+    """A carrying errand in person, in the helpers' building (low: it lives 72 h)."""
+    world.submit(
+        request_id,
+        category=Category.CARRYING,
+        urgency=urgency,
+        skills=(Skill.CARRYING,),
+        helpers_needed=1,
+        text="明天帮我搬一下沙发",
+        **kw,
+    )
+
+
+def _first_aider_on_a_chore(world: World) -> None:
+    """`a`, the building's first-aider, took a low chore; `b` is as near and free."""
+    world.helper("a", skills=[Skill.FIRST_AID, Skill.CARRYING])
+    world.helper("b", skills=[Skill.FIRST_AID, Skill.CARRYING])
+    _chore(world, "chore")
+    world.accept("a", "chore")
+    assert world.state.helpers["a"].presence
+
+
+def test_review_a_chore_does_not_keep_its_helper_from_someone_who_collapsed(world):
+    """Review r1: the first-aider carrying groceries is offered the fall an hour later,
+    and takes it."""
+    _first_aider_on_a_chore(world)
+    world.later(3600)
+    _fall(world, "fall", text="我爸摔倒了，昏迷不醒")
+    assert world.request("fall").spec.is_life_threatening()
+    assert "a" in _offered_on(world, "fall")
+    out = world.accept("a", "fall")
+    assert [x.helper_id for x in world.of_type("helper_assigned", out)] == ["a"]
+
+
+def test_review_an_older_critical_offer_is_taken_while_on_a_chore(world):
+    """Review r2: the fall's offer came first, a chore was taken meanwhile: the accept of
+    the fall is not refused, and taking the chore did not stand the fall's offer down."""
+    world.helper("a", skills=[Skill.FIRST_AID, Skill.CARRYING])
+    _fall(world, "fall", text="我爸摔倒了，昏迷不醒")
+    _chore(world, "chore")
+    world.accept("a", "chore")
+    assert _offer(world, "a", "fall").status is OfferStatus.OPEN
+    out = world.accept("a", "fall")
+    assert world.of_type("command_rejected", out) == []
+    assert [x.helper_id for x in world.of_type("helper_assigned", out)] == ["a"]
+
+
+def _offer(world: World, helper_id: str, request_id: str) -> Any:
+    return next(o for o in world.request(request_id).offers if o.helper_id == helper_id)
+
+
+# (held, new, blocked): a hold blocks its own rank and below; "said" is a low request the
+# requester said is life-threatening (the emergency number advised), which ranks critical.
+RANK_CASES = [
+    (Urgency.LOW, Urgency.LOW, True),
+    (Urgency.LOW, Urgency.NORMAL, False),
+    (Urgency.LOW, Urgency.URGENT, False),
+    (Urgency.NORMAL, Urgency.NORMAL, True),
+    (Urgency.NORMAL, Urgency.URGENT, False),
+    (Urgency.URGENT, Urgency.NORMAL, True),
+    (Urgency.URGENT, Urgency.URGENT, True),
+    (Urgency.URGENT, "said", False),
+    (Urgency.CRITICAL, Urgency.LOW, True),
+    (Urgency.CRITICAL, "said", True),
+]
+
+
+@pytest.mark.parametrize(("held", "new", "blocked"), RANK_CASES)
+def test_a_hold_blocks_only_requests_no_more_urgent(world, held, new, blocked):
+    world.helper("a", skills=[Skill.CARRYING])
+    world.helper("b", skills=[Skill.CARRYING])
+    _chore(world, "held", urgency=held)
+    world.accept("a", "held")
+    world.later(60)
+    if new == "said":
+        _chore(world, "new", urgency=Urgency.LOW, life_threatening=True)
+        assert world.request("new").spec.is_life_threatening()
+    else:
+        _chore(world, "new", urgency=new)
+    assert ("a" not in _offered_on(world, "new")) is blocked
+
+
+def test_a_critical_errand_still_blocks_another_critical_one(world):
+    _holding(world)  # a on a critical fall
+    world.later(60)
+    _fall(world, "req-2", text="我爸摔倒了，昏迷不醒")
+    assert "a" not in _offered_on(world, "req-2")
+
+
+def test_the_hold_lapses_at_its_cap_after_the_accept_not_at_the_request_end(world):
+    """Someone who never presses 已完成 on a 72 h chore is kept from other chores for
+    HOLD_CAP, not for days."""
+    world.helper("a", skills=[Skill.CARRYING])
+    world.helper("b", skills=[Skill.CARRYING])
+    _chore(world, "chore")
+    world.accept("a", "chore")
+    accepted_at = world.now
+    chore = world.request("chore")
+    assert chore.ends_at - accepted_at > HOLD_CAP  # the request lives on past the cap
+    world.now = accepted_at + HOLD_CAP - timedelta(seconds=1)
+    _chore(world, "before")
+    assert "a" not in _offered_on(world, "before")
+    world.now = accepted_at + HOLD_CAP
+    _chore(world, "after")
+    assert "a" in _offered_on(world, "after")
+    assert world.request("chore").status is RequestStatus.FILLED  # still theirs
+
+
+def test_an_old_hold_without_a_rank_never_blocks_a_critical_request(world):
+    """A hold stored before ranks were kept reads as the least urgent: it still keeps the
+    helper from a low chore, never from someone who collapsed."""
+    _holding(world)  # a on a critical fall: its hold as stored before, without the rank
+    [hold] = world.state.helpers["a"].presence
+    stored = hold.model_dump(mode="json")
+    stored.pop("rank", None)
+    old = PresenceHold.model_validate(stored)
+    assert old.rank == 0
+    helper = updated(world.state.helpers["a"], presence=(old,))
+    world.state.helpers["a"] = helper
+    world.state.index.upsert(HelperEntry.from_state(helper))
+    _fall(world, "req-2")
+    assert "a" in _offered_on(world, "req-2")
+    _chore(world, "chore")
+    assert "a" not in _offered_on(world, "chore")
+
+
+def test_a_restart_gives_an_old_hold_its_rank_and_cap(world):
+    """Rebuilt from the request's record: the old hold (no rank, until the request's end)
+    is kept as a new one would be."""
+    world.helper("a", skills=[Skill.CARRYING])
+    _chore(world, "chore", urgency=Urgency.NORMAL)
+    world.accept("a", "chore")
+    [hold] = world.state.helpers["a"].presence
+    chore = world.request("chore")
+    assert (hold.rank, hold.until) == (1, chore.assignments[0].assigned_at + HOLD_CAP)
+    assert chore.ends_at > hold.until
+    old = PresenceHold(request_id="chore", until=chore.ends_at)
+    world.state.helpers["a"] = updated(world.state.helpers["a"], presence=(old,))
+    world.state = _rebuilt(world)
+    assert world.state.helpers["a"].presence == (hold,)
+
+
+def test_a_stored_hold_reads_back_with_its_rank(world):
+    _holding(world)
+    helper = world.state.helpers["a"]
+    again = HelperState.model_validate_json(helper.model_dump_json())
+    assert again.presence == helper.presence and again.presence[0].rank == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 400),
+    seed=st.integers(0, 1000),
+    household=st.integers(0, 399),
+    rank=st.integers(0, 3),
+    holds=st.lists(st.tuples(st.integers(0, 3), st.integers(-60, 60)), max_size=3),
+    every=st.integers(1, 5),
+)
+def test_the_index_skips_the_same_holders_as_the_scan(n, seed, household, rank, holds, every):
+    """Holds of mixed ranks and ends on every `every`-th helper; searches of each rank."""
+    state = build_state(n, seed, progress=False)
+    ctx = search_context(household % n, SCAN_NOW, scan_limit=1000)
+    ctx.urgency_rank = rank
+    for k, entry in enumerate(list(state.index.entries.values())):
+        if k % every:
+            continue
+        presence = tuple(
+            PresenceHold(request_id=f"r-{j}", until=SCAN_NOW + timedelta(minutes=m), rank=r)
+            for j, (r, m) in enumerate(holds)
+        )
+        helper = updated(state.helpers[entry.helper_id], presence=presence)
+        state.index.upsert(HelperEntry.from_state(helper))
+    need = SkillNeed(skills=(Skill.DRIVING,))
+    assert not need.remote
+    by_index = state.index.search(ctx, need, Ring.COMMUNITY, 12, set())
+    by_scan = scan_search(state.index.entries.values(), ctx, need, Ring.COMMUNITY, 12, set())
+    assert by_index == by_scan

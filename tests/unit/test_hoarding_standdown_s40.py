@@ -17,7 +17,7 @@ from schemas.requests import SkillNeed
 from schemas.vocab import Category, Skill
 from tests.unit.conftest import REFERENCE_PLANS, World
 from tests.unit.test_core_party_teams import person
-from tests.unit.test_hoarding_s40 import _fall
+from tests.unit.test_hoarding_s40 import _chore, _fall
 from tests.unit.test_push_deliveries import ROBOTS, planner, registry
 
 
@@ -157,3 +157,34 @@ def test_a_replay_decides_the_same(world):
     again = decide(twin, command, world.now)
     assert first == again
     assert "req-2" in first.requests
+
+
+def _fall_and_chore(world: World) -> None:
+    """`a` offered a critical fall and a low chore, both in person, neither taken."""
+    world.helper("a", skills=[Skill.FIRST_AID, Skill.CARRYING])
+    world.helper("b", skills=[Skill.FIRST_AID, Skill.CARRYING])
+    _fall(world, "fall")
+    _chore(world, "chore")
+    assert _offer(world, "a", "fall").status is OfferStatus.OPEN
+    assert _offer(world, "a", "chore").status is OfferStatus.OPEN
+
+
+def test_taking_a_chore_leaves_the_critical_offer_open(world):
+    _fall_and_chore(world)
+    out = world.accept("a", "chore")
+    assert "fall" not in out.requests
+    # Only b's chore offer, covered now; nothing of the fall's.
+    assert [e.request_id for e in out.events if e.body.type == "offers_stood_down"] == ["chore"]
+    assert _offer(world, "a", "fall").status is OfferStatus.OPEN
+
+
+def test_taking_the_critical_one_stands_the_chore_offer_down(world):
+    _fall_and_chore(world)
+    out = world.accept("a", "fall")
+    stood = [
+        (e.request_id, e.body.reason, tuple(o.helper_id for o in e.body.offers))
+        for e in out.events
+        if e.body.type == "offers_stood_down"
+    ]
+    assert ("chore", "helping_elsewhere", ("a",)) in stood
+    assert _offer(world, "a", "chore").status is OfferStatus.STOOD_DOWN
