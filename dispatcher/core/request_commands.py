@@ -396,6 +396,18 @@ def decline(fx: Effects, d: RequestDraft, body: DeclineOffer) -> RequestDraft | 
     offer = d.offers[i]
     if offer.status is OfferStatus.DECLINED:
         return None
+    if (
+        offer.status is OfferStatus.STOOD_DOWN
+        and not d.terminal
+        and offer.helper_id in d.stood_down_covered()
+    ):
+        # Stood down as covered, then "来不了" pressed: they said no, so a re-ask of a slot
+        # that reopens must not ask them again (`not_to_ask` spares only those who never
+        # said no). Recorded as a decline; no slot waited on them (no top-up), and saying
+        # no to an offer already withdrawn costs them nothing (no load).
+        d.set_offer(i, status=OfferStatus.DECLINED)
+        fx.emit(OfferDeclined(offer_id=offer.offer_id, helper_id=offer.helper_id), d.request_id)
+        return d
     if offer.status is not OfferStatus.OPEN:
         reject(
             fx, d.request_id, "offer_not_open", helper_id=offer.helper_id, offer_id=offer.offer_id
