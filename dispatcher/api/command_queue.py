@@ -347,22 +347,8 @@ async def _earlier_state(deps: ApiDeps, request_id: str, spec: RequestSpec) -> _
         return _Earlier(held, 0, False)
     called = False
     if row.get("whistled_at") is not None and row.get("staff_unreached") is None:
-        called = await _staff_offered(pool, request_id, row["whistled_at"])
+        called = await read_requests.staff_offered(pool, request_id, row["whistled_at"])
     return _Earlier(held, int(row["helpers_assigned"]), row.get("claimed_by") is not None, called)
-
-
-async def _staff_offered(pool: asyncpg.Pool, request_id: str, whistled_at: Any) -> bool:
-    """Did the recorded whistle offer it to staff on duty (offers of the whistle ring from
-    the whistle on; property's first-wave offers of that ring come before it)? A whistle
-    in a community with nobody on duty offers nobody: then the reply does not say staff
-    were notified. (A read of the merged path only; belongs in record/read/requests.py.)"""
-    found = await pool.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM offers WHERE request_id = $1 AND ring = 'whistle'"
-        " AND sent_at >= $2)",
-        request_id,
-        whistled_at,
-    )
-    return bool(found)
 
 
 def _as_is(accepted: Accepted) -> dict[str, Any]:

@@ -27,6 +27,20 @@ async def status(db: Db, request_id: str) -> Row | None:
     return dict(row) if row is not None else None
 
 
+async def staff_offered(db: Db, request_id: str, whistled_at: datetime) -> bool:
+    """Did the recorded whistle offer it to staff on duty (offers of the whistle ring from
+    the whistle on; property's first-wave offers of that ring come before it)? A whistle
+    in a community with nobody on duty offers nobody: then a merged report's reply does not
+    say staff were notified."""
+    found = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM offers WHERE request_id = $1 AND ring = 'whistle'"
+        " AND sent_at >= $2)",
+        request_id,
+        whistled_at,
+    )
+    return bool(found)
+
+
 async def community_of(db: Db, request_id: str) -> str | None:
     value = await db.fetchval("SELECT community_id FROM requests WHERE request_id = $1", request_id)
     return str(value) if value is not None else None
