@@ -115,6 +115,8 @@ def _answered_after(community: str, delays: Sequence[float], start: datetime) ->
         first = w.offered(w.submit(rid))[0]
         w.later(delay)
         w.accept(first, rid)
+        # 已完成: a helper holding an in-person errand is not offered the next one
+        w.run(CompleteAssignment(request_id=rid, helper_id=first))
     w.submit(f"{community}-unanswered")
     return [  # ids too: each World numbers its commands and events from one
         e.model_copy(update={"community_id": community, "event_id": f"{community}:{e.event_id}"})
