@@ -15,6 +15,7 @@ import pytest
 from dispatcher.links import action_links, helper_link
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
+from tests.support.held_ends import resolve
 from tests.support.link_answers import press
 from tests.support.started import with_helpers
 from tests.support.waiting import eventually
@@ -105,6 +106,8 @@ async def test_accept_once_then_covered_then_recorded_outcome(
     assert "已有邻居接手" in late.text or "无需" in late.text, late.text
     assert PHONE not in late.text
     assert PHONE not in (await client.get(path_of(l2["accept"]))).text
+    # The request ends (resolved): l1, who went in person, is free for the next tests' offers.
+    await resolve(client, db, rid)
 
 
 async def test_decline_is_recorded(
