@@ -28,6 +28,7 @@ from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders, stack_db
 from tests.support import platform_fakes as pf
+from tests.support.held_ends import resolve
 from tests.support.login_flow import browser, cookie_attrs, login, serve_with_logins
 from tests.support.waiting import eventually
 
@@ -132,6 +133,10 @@ async def test_the_helper_logs_in_through_the_platform_and_accepts(
             return PHONE in (await phone.get(path)).text
 
         await eventually(shown, what="the contact for the helper's own session")
+    # The request ends (resolved): the helper, who went in person, is free for the offers
+    # the later tests open for them.
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=15) as staff:
+        await resolve(staff, db, str(claims.request_id))
     rows = await db.fetch(
         "SELECT outcome, helper_id FROM platform_logins WHERE platform = $1 AND outcome = 'ok'",
         kind,
