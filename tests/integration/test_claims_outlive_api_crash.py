@@ -31,6 +31,7 @@ import pytest
 from dispatcher.recipient_links import recipient_links
 from dispatcher.testing.stack import LocalStack, Proc
 from tests.support import builders
+from tests.support.held_ends import resolve
 from tests.support.links import offer_path
 from tests.support.team_offers import team_request
 from tests.support.waiting import eventually
@@ -145,6 +146,8 @@ async def test_a_count_that_is_no_number_is_refused_and_claims_nothing(
     assert not await link_used(db, offer_id)()
     r = await client.post(path, data={"members": "2"})  # the link still works
     assert r.status_code == 200, r.text
+    # The request ends (resolved): leader-1, who went in person, is offered the next tests'.
+    await resolve(client, db, rid)
 
 
 async def test_an_accept_cut_off_by_a_crash_is_sent_by_the_next_press(
@@ -170,6 +173,7 @@ async def test_an_accept_cut_off_by_a_crash_is_sent_by_the_next_press(
         assert again.status_code == 200, again.text  # not 202 "received" for nothing sent
     both = await eventually(lambda: assigned(db, rid), what="the leader and the member assigned")
     assert both == [("leader-1", None), ("member-2", "leader-1")]
+    await resolve(client, db, rid)  # leader-1 and member-2 free again for the sweeper's test
 
 
 # ------------------------------------------------------------------------- recipients
