@@ -16,6 +16,7 @@ import pytest
 from dispatcher.links import helper_link
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
+from tests.support.held_ends import resolve
 from tests.support.link_answers import press
 from tests.support.links import offer_path
 from tests.support.private_phones import phones_with_rosters, pushes
@@ -65,6 +66,8 @@ async def test_a_count_above_the_team_size_is_refused_and_holds_nothing(
 
     assert await eventually(held, what="the leader assigned") == [("f4-leader", 3)]
     assert await db.fetchval("SELECT status FROM requests WHERE request_id = $1", rid) == "open"
+    # The request ends (resolved): f4-leader, who went in person, is offered the next tests'.
+    await resolve(client, db, rid)
 
 
 def ticked(page: str) -> list[tuple[str, str]]:
@@ -114,6 +117,7 @@ async def test_an_assigned_member_is_left_off_and_a_refusal_for_them_reopens_the
     assert "无法处理" not in page and await going(db, rid) == ["f4-leader", "f4-m1", "f4-m2"]
     refusals = "SELECT count(*) FROM event_log WHERE request_id = $1 AND type = 'command_rejected'"
     assert await db.fetchval(refusals, rid) == 1
+    await resolve(client, db, rid)  # the three who went are free again for the next test
 
 
 async def test_a_member_who_declined_or_is_away_is_not_signed_up(
