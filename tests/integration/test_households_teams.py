@@ -343,21 +343,19 @@ async def test_a_leader_names_members_and_each_is_tracked_on_their_own(
         assert REQUESTER_PHONE not in page.text  # opening shows nothing private
         seen = await phone.post(mine)
         assert seen.status_code == 200 and REQUESTER_PHONE in seen.text, seen.text
-        offers_before = await db.fetchval("SELECT count(*) FROM offers WHERE request_id = $1", rid)
         gone = await phone.post(mine + "/p/cant-come")
         assert gone.status_code == 200 and "这次去不了" in gone.text, gone.text
 
     async def released() -> asyncpg.Record | None:
         return await db.fetchrow(  # type: ignore[no-any-return]
-            "SELECT released_why FROM assignments WHERE request_id = $1 AND helper_id = $2 "
-            "AND released_at IS NOT NULL",
+            "SELECT released_why, released_at FROM assignments WHERE request_id = $1 "
+            "AND helper_id = $2 AND released_at IS NOT NULL",
             rid,
             "member-2",
         )
 
-    assert (await eventually(released, what="the member's slot released"))["released_why"] == (
-        "withdrew"
-    )
+    release = await eventually(released, what="the member's slot released")
+    assert release["released_why"] == "withdrew"
     leader_row = await db.fetchrow(
         "SELECT released_at FROM assignments WHERE request_id = $1 AND helper_id = 'leader-1'",
         rid,
@@ -365,13 +363,36 @@ async def test_a_leader_names_members_and_each_is_tracked_on_their_own(
     assert leader_row["released_at"] is None  # the leader still goes
 
     async def reoffered() -> list[str] | None:
+        # Offers sent since the member withdrew. Since 2713983 a neighbour stood down as
+        # covered at the leader's accept is asked first, under the same offer id: no new
+        # row, its row sent again (status 'sent', sent_at moved), so not counted by rows.
         rows = await db.fetch(
-            "SELECT helper_id FROM offers WHERE request_id = $1 ORDER BY sent_at", rid
+            "SELECT helper_id FROM offers WHERE request_id = $1 AND status = 'sent' "
+            "AND sent_at >= $2 ORDER BY sent_at",
+            rid,
+            release["released_at"],
         )
-        return [r["helper_id"] for r in rows[offers_before:]] or None
+        return [r["helper_id"] for r in rows] or None
 
     again = await eventually(reoffered, what="the reopened slot offered")
     assert not {"leader-1", "member-2"} & set(again), again  # to someone else
+
+    # The leader can't go after all either: since session 40 a helper assigned in person to
+    # a live request is not offered the next one of the same urgency (the hold), and the
+    # next one is the leader's. Withdrawing, not 已完成 nor a close: those would count the
+    # leader among the month's helpers, and the hours below say only the member's count.
+    assert (await client.post(path + "/p/cant-come")).status_code == 200
+
+    async def leader_released() -> bool:
+        return bool(
+            await db.fetchval(
+                "SELECT released_at IS NOT NULL FROM assignments WHERE request_id = $1 "
+                "AND helper_id = 'leader-1'",
+                rid,
+            )
+        )
+
+    await eventually(leader_released, what="the leader's first assignment released")
 
     # The member the leader named before marks done with 30 minutes: their own hours.
     rid2 = await submit(client, "b5", category="carrying", skills=["carrying"], helpers_needed=2)
