@@ -62,6 +62,10 @@ class RequestDraft:
     reported_back: tuple[str, ...] = ()
     held_until: datetime | None = None
     _ctx: SearchContext | None = field(default=None, repr=False)
+    # Helpers stood down here in this decision because they just took an in-person need
+    # elsewhere (`request_commands._stand_down_elsewhere`): not covered ones to ask again;
+    # their new hold reaches the index only once the decision is applied.
+    taken_elsewhere: set[str] = field(default_factory=set, repr=False)
     # `needs[i].remote` for each need, worked out once: a wave reads it per need and offer.
     remote: tuple[bool, ...] = field(init=False, repr=False)
 
@@ -157,12 +161,13 @@ class RequestDraft:
         """Helpers whose offer is stood down on a live request and who hold no assignment:
         the slot was covered (`ladder.stand_down(only_covered=True)`). Closings stand offers
         down too, but a closed request asks nobody. One who left the roster is stood down
-        the same way; the index does not find them while they are off it."""
-        assigned = {a.helper_id for a in self.assignments}
+        the same way; the index does not find them while they are off it. Not those this
+        decision stood down as `taken_elsewhere`."""
+        not_covered = {a.helper_id for a in self.assignments} | self.taken_elsewhere
         return {
             o.helper_id
             for o in self.offers
-            if o.status is OfferStatus.STOOD_DOWN and o.helper_id not in assigned
+            if o.status is OfferStatus.STOOD_DOWN and o.helper_id not in not_covered
         }
 
     def supersede(self, asked: list[str]) -> None:
