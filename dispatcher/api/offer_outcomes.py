@@ -7,6 +7,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Literal, TypeVar
 
 import asyncpg
@@ -15,6 +16,7 @@ from dispatcher.record.edge import link_uses
 from dispatcher.record.edge.link_uses import LinkUse as LinkUse  # re-exported for the pages
 from dispatcher.record.read import offers
 from dispatcher.record.read.offers import rejection_reason
+from schemas.commands import Command
 
 Outcome = Literal[
     "assigned", "covered", "declined", "closed", "not_open", "helping_elsewhere", "refused"
@@ -53,13 +55,37 @@ def use_for(action: str, request_id: str, offer_id: str, helper_id: str) -> Link
     )
 
 
+async def for_this_ask(pool: asyncpg.Pool, use: LinkUse) -> LinkUse:
+    """The press's command under an id of this ask's own once the offer was sent again (a
+    reopened slot re-asks a helper stood down, under the same offer id): an answer to the
+    earlier ask may have been refused (`covered`), and under its id the read model would
+    still say so (`read_outcome`) and the answer would stay the link's one use. Derived
+    from the press's own id (a team leader's try, offer_pages._attempt) and the send's
+    number: two presses of one try on one ask still make one command."""
+    sends = await link_uses.sends(pool, use.request_id, use.offer_id)
+    if sends <= 1:
+        return use
+    command_id = command_id_for(f"{use.command_id}@{sends}")
+    command = use.command
+    if command:  # '' sends nothing (a member confirming what their leader signed up)
+        sent = Command.model_validate_json(command)
+        command = sent.model_copy(update={"command_id": command_id}).model_dump_json()
+    return replace(use, command_id=command_id, command=command)
+
+
 async def claim(pool: asyncpg.Pool, use: LinkUse) -> tuple[bool, LinkUse]:
-    """(True, use) for the first POST of this link; (False, the recorded use) afterwards."""
-    if await link_uses.claim(pool, use):
-        return True, use
-    recorded = await recorded_use(pool, use.use_key)
-    assert recorded is not None
-    return False, recorded
+    """(True, use) for the first POST of this link, or the first since the offer was sent
+    again after the core refused the link's answer (`link_uses.asked_again`); (False, the
+    recorded use) otherwise."""
+    use = await for_this_ask(pool, use)
+    while not await link_uses.claim(pool, use):
+        recorded = await link_uses.recorded(pool, use.use_key)
+        if recorded is None:  # released meanwhile: claim again
+            continue
+        if recorded.command_id == use.command_id or not await link_uses.asked_again(pool, recorded):
+            return False, recorded
+        await link_uses.forget_asked_again(pool, use.use_key, recorded.command_id)
+    return True, use
 
 
 async def release(pool: asyncpg.Pool, use_key: str) -> None:
@@ -68,7 +94,13 @@ async def release(pool: asyncpg.Pool, use_key: str) -> None:
 
 
 async def recorded_use(pool: asyncpg.Pool, use_key: str) -> LinkUse | None:
-    return await link_uses.recorded(pool, use_key)
+    """The link's answer to the offer as now sent: None before any, and None when the core
+    refused the answer and the offer was sent again since (the helper is asked anew, the
+    link invites again)."""
+    recorded = await link_uses.recorded(pool, use_key)
+    if recorded is None or await link_uses.asked_again(pool, recorded):
+        return None
+    return recorded
 
 
 async def read_outcome(pool: asyncpg.Pool, use: LinkUse) -> Outcome | None:
@@ -92,7 +124,7 @@ async def settle(pool: asyncpg.Pool, use: LinkUse, timeout: float = POLL_TIMEOUT
     while True:
         outcome = await read_outcome(pool, use)
         if outcome is not None:
-            await link_uses.settle(pool, use.use_key, outcome)
+            await link_uses.settle(pool, use.use_key, use.command_id, outcome)
             return outcome
         if time.monotonic() >= deadline:
             return None

@@ -1,4 +1,5 @@
-"""Volunteers' answers through links (`api_link_uses`): one row per link action, claimed by
+"""Volunteers' answers through links (`api_link_uses`): one row per link action (replaced
+when the offer is sent again after the core refused its answer: `asked_again`), claimed by
 its first POST with the command it sends (the outbox: re-sent as is by a later press or the
 unrecorded sweeper while Kafka's ack is not known), marked once Kafka acknowledged it, with
 the outcome once known and how often it was re-sent."""
@@ -88,12 +89,57 @@ async def recorded(db: Db, use_key: str) -> LinkUse | None:
     return LinkUse(**dict(row)) if row is not None else None
 
 
-async def settle(db: Db, use_key: str, outcome: str) -> None:
+async def settle(db: Db, use_key: str, command_id: str, outcome: str) -> None:
+    """The outcome of that command's use (not of a newer answer that replaced it)."""
     await db.execute(
-        "UPDATE api_link_uses SET outcome = $2, outcome_at = now() "
-        "WHERE use_key = $1 AND outcome IS NULL",
+        "UPDATE api_link_uses SET outcome = $3, outcome_at = now() "
+        "WHERE use_key = $1 AND command_id = $2 AND outcome IS NULL",
         use_key,
+        command_id,
         outcome,
+    )
+
+
+def _sends_offer(offer: str, request: str) -> str:
+    """SQL: `s` is an event that sent the offer: a wave (one event for many helpers) or, in
+    logs from before waves, one offer."""
+    return f"""
+        s.request_id = {request} AND (
+            (s.type = 'offers_sent' AND s.body->'offers'
+             @> jsonb_build_array(jsonb_build_object('offer_id', {offer}::text)))
+            OR (s.type = 'offer_sent' AND s.body->>'offer_id' = {offer}))
+    """
+
+
+async def sends(db: Db, request_id: str, offer_id: str) -> int:
+    """How often the offer was sent: more than once when a reopened slot asked its helper
+    again after they were stood down (the same offer id)."""
+    sql = "SELECT count(*) FROM event_log s WHERE " + _sends_offer("$1", "$2")
+    return int(await db.fetchval(sql, offer_id, request_id))
+
+
+async def asked_again(db: Db, use: LinkUse) -> bool:
+    """The core refused this use's command (the offer stood down, covered, ...) and the
+    offer was sent again after that refusal, in the log's order: the use answered the
+    earlier ask, not the open one."""
+    return bool(
+        await db.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM event_log r JOIN event_log s ON s.seq > r.seq"
+            " WHERE r.caused_by = $1 AND r.type = 'command_rejected' AND "
+            + _sends_offer("$2", "$3")
+            + ")",
+            use.command_id,
+            use.offer_id,
+            use.request_id,
+        )
+    )
+
+
+async def forget_asked_again(db: Db, use_key: str, command_id: str) -> None:
+    """Forget a use `asked_again` (the link takes the new ask's answer). Only that use's row:
+    one a racing press of the new ask claimed (another command id) stays."""
+    await db.execute(
+        "DELETE FROM api_link_uses WHERE use_key = $1 AND command_id = $2", use_key, command_id
     )
 
 
