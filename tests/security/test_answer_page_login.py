@@ -26,6 +26,7 @@ from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support import platform_fakes as pf
+from tests.support.held_ends import resolve
 from tests.support.login_flow import PHONE, browser, cookie_attrs, login, serve_with_logins
 from tests.support.waiting import eventually
 
@@ -130,6 +131,11 @@ async def test_the_helper_signs_in_on_the_answer_page_and_accepts(
             return PHONE in again.text
 
         await eventually(contact_shown, what="the contact for the signed-in helper")
+    # The request ends (resolved): the helper, who went in person, is free for the offers
+    # the later tests open for them.
+    accepted_offer = "SELECT request_id FROM offers WHERE offer_id = $1"
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=15) as staff:
+        await resolve(staff, db, await db.fetchval(accepted_offer, offers[f"{kind}-1"]))
     rows = await db.fetch(
         "SELECT helper_id FROM platform_logins WHERE platform = $1 AND outcome = 'ok'", kind
     )
