@@ -34,7 +34,7 @@ SON_PHONE = "13800004444"
 FLAT = "住9号楼9单元909室"
 REASON = f"不用了，我儿子{SON_PHONE}会来，{FLAT}"
 NOTE_PHONE = "13911112222"
-NOTE = f"已电话{NOTE_PHONE}确认，送到3栋1202"
+NOTE = f"已电话{NOTE_PHONE}确认，送到3栋1202室"
 DEPT_PHONE = "13722223333"
 DEPARTMENT = f"街道王主任{DEPT_PHONE}"
 PHONE_IN_PUSH = "13655556666"
@@ -43,7 +43,9 @@ FLAT_IN_WORDS = "三号楼二单元五零二室"  # in Chinese numerals (before 
 WECOM_PATH = "/cgi-bin/webhook/send"
 # A platform refusing a push may echo what it refused: the request's phone and flat.
 ECHO = f"content contains sensitive words: 您好{PHONE_IN_PUSH}，{FLAT_IN_PUSH}，{FLAT_IN_WORDS}"
-MARKERS = (SON_PHONE, "909室", NOTE_PHONE, "1202", DEPT_PHONE)
+# A flat as "1202室", as "909室": four digits alone are found in ids ("…-361202929267", a
+# request's uuid, was read as the note leaking into every topic that names the request).
+MARKERS = (SON_PHONE, "909室", NOTE_PHONE, "1202室", DEPT_PHONE)
 
 
 @pytest.fixture(scope="module")
