@@ -138,9 +138,16 @@ def _recorded(step: Step, p: Progress | None) -> bool:
     return p.done_at is not None
 
 
+# What follows a 去不了了 outside a referral. The page is answered without knowing what the
+# core does next: ask other neighbours at once, wait for the quiet hours' end (nobody is
+# asked at night), or, with nobody left to ask, call staff on duty (and 120 again for a
+# critical request). So no promise of neighbours: only what is true in every case.
+# (`WILL_SEE` is the same promise before the press, on the offer's held page.)
+CANT_COME_THEN = "您去不了的情况已记录，社区工作人员可以看到，会继续为求助人想办法"
+WILL_SEE = "社区工作人员会看到，并继续为求助人想办法"
 DONE_PAGES: dict[Step, tuple[str, str]] = {
     "on-my-way": ("已记录：您在路上", "<p>求助人和社区已知道您正在赶来。注意安全！</p>"),
-    "cant-come": ("已记录：这次去不了", "<p>没关系，我们马上联系其他邻居。谢谢您！</p>"),
+    "cant-come": ("已记录：这次去不了", f"<p>没关系，{CANT_COME_THEN}。谢谢您告知！</p>"),
     "done": ("已完成，谢谢您！", "<p>已记录您的帮助时长。感谢您为邻里付出！</p>"),
 }
 # 去不了了 after a referral to 120/110/119 (`kept_on`): nobody else is asked, the

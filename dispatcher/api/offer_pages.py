@@ -312,7 +312,7 @@ async def _held_page(
     if identified or _may_see(request, deps, use):
         accepted = oo.use_for("accept", use.request_id, use.offer_id, use.helper_id)
         token = assignment_pages.progress_token(deps, accepted, community_id, user)
-        then = "社区工作人员会看到（求助已转交专业救援）" if kept else "我们会马上联系其他邻居"
+        then = "社区工作人员会看到（求助已转交专业救援）" if kept else assignment_pages.WILL_SEE
         buttons = assignment_pages.section(token, progress, kept=kept)
         more = f"<p>如果去不了了，请点下面的“去不了了”，{then}。</p>" + buttons
     else:

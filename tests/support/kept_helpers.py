@@ -91,5 +91,7 @@ async def cant_come_and_heard(
     assert cant, page.text
     gone = await client.post(cant)
     assert gone.status_code == 200 and "已记录：这次去不了" in gone.text, gone.text
+    # Whatever comes next (a pause, a referral, nobody left), the page promises no neighbour.
+    assert "其他邻居" not in gone.text, gone.text
     await running.receiver.wait_for(lambda: len(holding()) > before, timeout=30)
     return holding()[before:]
