@@ -1,15 +1,17 @@
-"""The same incident reported again while nobody has accepted it climbs to the whistle now
+"""The same incident reported again while nobody has accepted it climbs to the whistle
 (session 40 audit). Before, the API merged the second report ("还是没人来…") into the open
 request and sent nothing: the ladder waited out its neighbours' rung, though in a thin
 circle the repeat comes precisely because nobody came. Now the API sends `ReportRepeated`
 and the core (`dispatcher/core/repeat_reports.py`) climbs to the whistle - staff on duty
-offered, the whistle list and the group told - once per request: a flood of repeats does
-no more than one climb, and a request someone accepted, staff claimed, held or paused for
-quiet hours, or already at the whistle, is left as it is."""
+offered, the whistle list and the group told - once the first neighbours asked have had
+their rung's full wait (a life-threatening request: at once), once per request: a repeat
+inside that time (a chore re-posted 10 s later, two reports of one incident) does nothing,
+a flood of repeats does no more than one climb, and a request someone accepted, staff
+claimed, held or paused for quiet hours, or already at the whistle, is left as it is."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dispatcher.api.replies import merged_reply_text
@@ -39,6 +41,23 @@ def whistle_step(w: World, request_id: str = "req-1") -> int:
     return next(k for k, s in enumerate(steps) if s.action is RungAction.WHISTLE)
 
 
+def first_wait(w: World) -> timedelta:
+    """The wait of the rung the request's first neighbours were asked on."""
+    r = w.request()
+    (first,) = {o.step for o in r.offers}
+    return timedelta(seconds=r.plan.steps[first].wait_s)
+
+
+def waited(w: World) -> None:
+    """The clock at the current rung's deadline, its timer's climb not decided yet (a timer
+    a moment late): the first neighbours have had their time, so what leaves a repeat
+    without effect is the guard under test. Not for a held request (its deadline is the
+    hold's end)."""
+    r = w.request()
+    assert r.held_until is None and r.next_deadline is not None
+    w.now = max(w.now, r.next_deadline)
+
+
 def repeated(w: World, report: str = "m-2", request_id: str = "req-1") -> Decision:
     return w.run(
         repeat_command(
@@ -58,11 +77,15 @@ def kinds(decision: Decision) -> list[str]:
     return [e.body.type for e in decision.events]
 
 
-def test_a_repeat_nobody_answered_climbs_to_the_whistle_now() -> None:
+def test_a_repeat_nobody_answered_climbs_to_the_whistle_once_they_had_their_time() -> None:
     w = thin_circle()
     w.submit(urgency=Urgency.URGENT)
     step = w.request().step  # the building's rung (nobody paired: climbed past at once)
     assert w.offered() == ["v0"] and 0 < step < whistle_step(w)  # v0 asked, not answering
+    # Her rung's full wait (the building's two minutes, not the paired rung's one it climbed
+    # past): decided before the timer's own climb.
+    assert first_wait(w) == timedelta(minutes=2)
+    w.later(120)
     decision = repeated(w)
     r = w.request()
     assert r.step == whistle_step(w) and r.whistle_blown and r.status is RequestStatus.OPEN
@@ -74,9 +97,70 @@ def test_a_repeat_nobody_answered_climbs_to_the_whistle_now() -> None:
     assert any(o.helper_id == "v0" and o.status.value == "open" for o in r.offers)
 
 
+def test_a_repeat_inside_the_first_answer_time_does_nothing() -> None:
+    """The review's case: a well-staffed building, a resident re-posting a chore 10 s
+    later. Before, the repeat skipped every neighbours' rung (three `ring_escalated` and
+    the whistle, ten more people and staff offered) while the first three were still
+    inside their answer time."""
+    w = World()
+    for i in range(6):
+        w.helper(f"b3-{i}", building="3")
+        w.helper(f"b5-{i}", building="5", compound="other", grid="g2")
+    w.helper("staff", building="8", roles=[Role.COMMUNITY_STAFF])
+    w.submit(category=Category.ERRAND, urgency=Urgency.LOW, skills=(), text="谁能帮我取个快递？")
+    first = w.offered()
+    assert first and w.request().step == 0
+    for seconds in (0, 10, first_wait(w).total_seconds() - 1):  # an hour on the building
+        w.now = T0 + timedelta(seconds=seconds)
+        left_as_it_is(w)
+        assert w.offered() == first  # nobody else asked
+    w.now = T0 + first_wait(w)
+    assert "whistle_blown" in kinds(repeated(w, "m-late"))
+
+
+def test_two_reports_of_one_incident_at_once_do_not_climb() -> None:
+    w = thin_circle()
+    w.submit(urgency=Urgency.URGENT)
+    left_as_it_is(w)  # the second report, merged the same second
+    w.later(119)  # v0 still has a second of her two minutes
+    left_as_it_is(w)
+
+
+def test_after_the_timer_climbed_a_repeat_climbs_the_rest() -> None:
+    """The first neighbours had their time and the ladder went on: a repeat 10 s into the
+    next rung hurries the rest, not waiting out that rung's own five minutes."""
+    w = thin_circle()
+    w.helper("v2", building="4", skills=[Skill.DRIVING])
+    w.submit(urgency=Urgency.URGENT)
+    w.tick()  # the building's two minutes: the compound's rung, v2 asked
+    assert "v2" in w.offered() and w.request().step < whistle_step(w)
+    w.later(10)
+    decision = repeated(w)
+    assert "whistle_blown" in kinds(decision) and w.request().step == whistle_step(w)
+
+
+def test_a_life_threatening_request_climbs_at_once() -> None:
+    """A second "没呼吸了" brings staff now, not after the grid's twenty seconds."""
+    w = thin_circle()
+    w.submit()  # critical, to hospital: life at risk
+    assert w.request().spec.is_life_threatening() and w.offered() == ["v0"]
+    decision = repeated(w)
+    assert "whistle_blown" in kinds(decision) and w.request().whistle_blown
+    assert "staff" in w.offered(decision)
+
+
+def test_a_critical_request_not_life_threatening_waits_its_first_rung() -> None:
+    w = thin_circle()
+    w.submit(life_threatening=False)  # critical, but nobody's life at risk
+    left_as_it_is(w)
+    w.later(first_wait(w).total_seconds())  # the grid's twenty seconds
+    assert "whistle_blown" in kinds(repeated(w, "m-3"))
+
+
 def test_a_flood_of_repeats_climbs_once() -> None:
     w = thin_circle()
     w.submit(urgency=Urgency.URGENT)
+    waited(w)
     repeated(w, "m-2")
     before = w.request()
     for i in range(3, 20):
@@ -97,8 +181,10 @@ def test_replayed_it_decides_the_same() -> None:
     def story() -> list[tuple[str, str]]:
         w = thin_circle()
         w.submit(urgency=Urgency.URGENT)
-        repeated(w)
+        repeated(w)  # inside v0's two minutes: nothing
+        waited(w)
         repeated(w, "m-3")
+        repeated(w, "m-4")
         return [(e.event_id, e.body.model_dump_json()) for e in w.events]
 
     assert story() == story()
@@ -109,6 +195,7 @@ def test_someone_assigned_leaves_the_ladder_alone() -> None:
     w.submit(urgency=Urgency.URGENT, helpers_needed=2)
     w.helper("v1", building="3", skills=[Skill.DRIVING])
     w.accept("v0")
+    waited(w)
     left_as_it_is(w)
 
 
@@ -116,6 +203,7 @@ def test_a_claimed_request_is_left_to_the_staff_who_claimed_it() -> None:
     w = thin_circle()
     w.submit(urgency=Urgency.URGENT)
     w.run(ClaimRequest(request_id="req-1", by="staff-li"))
+    waited(w)
     left_as_it_is(w)
 
 
@@ -145,6 +233,7 @@ def test_inside_quiet_hours_a_chore_already_climbing_is_not_hurried() -> None:
     w.submit(urgency=Urgency.NORMAL, category=Category.ERRAND, skills=())
     assert w.request().held_until is None and w.offered()
     w.now = datetime(2024, 3, 5, 22, 30, tzinfo=SH).astimezone(UTC)
+    assert w.request().offers[0].sent_at + first_wait(w) <= w.now  # v0 had her time
     left_as_it_is(w)  # no climb, nor a pause ahead of the ladder's own (`RequestPaused`)
 
 
@@ -161,6 +250,7 @@ def test_a_closed_request_is_left_closed() -> None:
     w = thin_circle()
     w.submit(urgency=Urgency.URGENT)
     w.run(CancelRequest(request_id="req-1", by=Party.REQUESTER))
+    w.later(120)
     assert repeated(w).events == ()
     assert w.request().status is RequestStatus.CANCELLED
 
