@@ -62,9 +62,11 @@ class RequestDraft:
     reported_back: tuple[str, ...] = ()
     held_until: datetime | None = None
     _ctx: SearchContext | None = field(default=None, repr=False)
-    # Helpers stood down here in this decision because they just took an in-person need
-    # elsewhere (`request_commands._stand_down_elsewhere`): not covered ones to ask again;
-    # their new hold reaches the index only once the decision is applied.
+    # Helpers who just took an in-person need elsewhere in this decision (the accepting
+    # helper, a team's leader and each member they named,
+    # `request_commands._stand_down_elsewhere`): their new hold reaches the index only once
+    # the decision is applied, so this request's searches must skip them (`not_to_ask`),
+    # and those stood down here are not covered ones to ask again (`stood_down_covered`).
     taken_elsewhere: set[str] = field(default_factory=set, repr=False)
     # `needs[i].remote` for each need, worked out once: a wave reads it per need and offer.
     remote: tuple[bool, ...] = field(init=False, repr=False)
@@ -151,11 +153,14 @@ class RequestDraft:
         it (`stood_down_covered`): they never said no, and are nearer than the next ring.
         Not those who declined, nor whose offer went unanswered or undelivered (they had
         their offer's whole time), nor anyone assigned (the one who withdrew included).
+        Nor anyone who took an in-person need elsewhere in this decision
+        (`taken_elsewhere`): the index does not know their hold yet. For this decision
+        only, phone needs included: a later search finds them again for those.
         A new request has no assignment: the first decision pays nothing for it."""
         asked = self.offered_helpers()
         if self.assignments and self.reopened():
             asked -= self.stood_down_covered()
-        return asked
+        return asked | self.taken_elsewhere if self.taken_elsewhere else asked
 
     def stood_down_covered(self) -> set[str]:
         """Helpers whose offer is stood down on a live request and who hold no assignment:

@@ -367,7 +367,9 @@ def _stand_down_elsewhere(fx: Effects, d: RequestDraft, helper_ids: list[str]) -
             continue  # phone offers only: kept
         for o in lost:
             stand_down(fx, other, "helping_elsewhere", only_helper=o.helper_id)
-        other.taken_elsewhere.update(o.helper_id for o in lost)
+        # All who took `d` in person, not only those stood down here: a named member never
+        # offered this request is no more free for its top-up than the leader.
+        other.taken_elsewhere.update(helper_ids)
         top_up(fx, other, {n for o in lost for n in lost_needs(other, o)})
         fx.requests[r.request_id] = other.freeze(fx.command.command_id)
 

@@ -15,6 +15,7 @@ from schemas.commands import AcceptOffer
 from schemas.records import OfferStatus, RequestStatus
 from schemas.requests import SkillNeed
 from schemas.vocab import Category, Skill
+from tests.support.team_accept import accept_for_team
 from tests.unit.conftest import REFERENCE_PLANS, World
 from tests.unit.test_core_party_teams import person
 from tests.unit.test_hoarding_s40 import _chore, _fall
@@ -132,15 +133,7 @@ def test_a_team_leader_taking_slots_is_stood_down_elsewhere(world):
     _fall(world, "req-1")
     world.submit("req-9", category=Category.CARRYING, skills=(Skill.CARRYING,), helpers_needed=2)
     assert _offer(world, "leader", "req-1").status is OfferStatus.OPEN
-    out = world.run(
-        AcceptOffer(
-            request_id="req-9",
-            offer_id=world.offer_id("leader", "req-9"),
-            helper_id="leader",
-            members=2,
-            member_ids=("m-near",),
-        )
-    )
+    out = accept_for_team(world, "req-9", "leader", "m-near")
     assert "req-1" in out.requests
     assert _offer(world, "leader", "req-1").status is OfferStatus.STOOD_DOWN
 
