@@ -106,12 +106,18 @@ def with_hold(
     helper: HelperState, request_id: str, hold: Hold | None, now: datetime
 ) -> HelperState | None:
     """The helper with their hold on `request_id` set to `hold` (None: none), lapsed
-    holds dropped; None when it holds so already (nothing to store)."""
+    holds dropped; None when it holds so already (nothing to store).
+
+    A hold wanted past its end (`HOLD_CAP` reached) is none: else once a decision had
+    dropped it, every later decision of the request compared none with it and stored the
+    helper unchanged, a write on the hot path."""
+    if hold is not None and hold[0] <= now:
+        hold = None
     current = next(((h.until, h.rank) for h in helper.presence if h.request_id == request_id), None)
     if current == hold:
         return None
     kept = tuple(h for h in helper.presence if h.request_id != request_id and h.until > now)
-    if hold is not None and hold[0] > now:
+    if hold is not None:
         until, rank = hold
         kept = (*kept, trusted(PresenceHold, request_id=request_id, until=until, rank=rank))
     return updated(helper, presence=kept)
