@@ -166,8 +166,9 @@ class FireDeadline(Wire):
 class ReportRepeated(Wire):
     """The same incident reported again (a bot's report merged into this open request at
     intake) while nobody had accepted it: in a thin circle a second report comes because
-    nobody came. The core climbs to the whistle now if it is not there yet, once per
-    request (`dispatcher/core/repeat_reports.py`); otherwise nothing."""
+    nobody came. The core climbs to the whistle once the first neighbours asked have had
+    their rung's wait (a life-threatening request at once), if it is not there yet, once
+    per request (`dispatcher/core/repeat_reports.py`); otherwise nothing."""
 
     type: Literal["report_repeated"] = "report_repeated"
     request_id: str

@@ -247,7 +247,8 @@ async def _queue(
         number = emergency_for(spec)
         earlier = await _earlier_state(deps, submitted.earlier, spec)
         if earlier.nobody_on_it():
-            # "还是没人来…": the core climbs to the whistle now, once per request
+            # "还是没人来…": the core decides whether to climb to the whistle (after the
+            # first neighbours' wait; life-threatening at once), once per request
             # (core/repeat_reports.py). Sent only after the earlier request's own command.
             await produce(deps, _repeat(deps, spec, submitted.earlier))
         return Accepted(
