@@ -398,7 +398,7 @@ async def _confirmation(
         )
         return page("邻里求助", body)
     body = (
-        "<p>确认这次不方便前往吗？我们会继续联系其他邻居。</p>"
+        "<p>确认这次不方便前往吗？我们会继续为求助人寻找帮助。</p>"
         + _summary_facts(summary)
         + button_form(action, "这次去不了", second=True)
     )

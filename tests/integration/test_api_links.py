@@ -117,6 +117,9 @@ async def test_decline_is_recorded(
     l3 = links(api, rid, offers, "l3")
     page = await client.get(path_of(l3["decline"]))
     assert page.status_code == 200 and "这次去不了" in page.text
+    # Promises help goes on, not neighbours: at night or with nobody left the core asks no
+    # neighbour (it pauses, or calls staff); before session 40 "我们会继续联系其他邻居".
+    assert "继续为求助人寻找帮助" in page.text and "其他邻居" not in page.text, page.text
     r = await press(client, path_of(l3["decline"]))
     assert r.status_code == 200 and "已记录" in r.text
     assert (
