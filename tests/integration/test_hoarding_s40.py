@@ -5,16 +5,14 @@ shown the second requester's phone, and the slot stays open: another neighbour t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import asyncpg
 import httpx
 import pytest
 
-from dispatcher.links import action_links
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
 from tests.support.link_answers import press
+from tests.support.links import offer_path
 from tests.support.started import with_helpers
 from tests.support.waiting import eventually
 
@@ -46,18 +44,6 @@ async def _request(
     return rid, await eventually(offers, what="three offers")
 
 
-def _accept_path(api: LocalStack, rid: str, offer_id: str, helper: str) -> str:
-    links = action_links(
-        api.settings(),
-        request_id=rid,
-        offer_id=offer_id,
-        helper_id=helper,
-        community_id=COMMUNITY,
-        expires_at=datetime.now(UTC) + timedelta(minutes=10),
-    )
-    return httpx.URL(links["accept"]).raw_path.decode()
-
-
 async def test_an_older_offer_accepted_while_helping_another_is_refused_kindly(
     api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
@@ -65,10 +51,10 @@ async def test_an_older_offer_accepted_while_helping_another_is_refused_kindly(
     r1, offers1 = await _request(client, db, first_phone)
     r2, offers2 = await _request(client, db, second_phone)  # both offered before any accept
 
-    took = await press(client, _accept_path(api, r1, offers1["ho1"], "ho1"))
+    took = await press(client, offer_path(api, COMMUNITY, r1, offers1["ho1"], "ho1"))
     assert took.status_code == 200 and first_phone in took.text, took.text
 
-    refused = await press(client, _accept_path(api, r2, offers2["ho1"], "ho1"))
+    refused = await press(client, offer_path(api, COMMUNITY, r2, offers2["ho1"], "ho1"))
     assert "您正在帮助另一位邻居" in refused.text, refused.text
     assert "去不了了" in refused.text and second_phone not in refused.text
     reason = await db.fetchval(
@@ -83,5 +69,5 @@ async def test_an_older_offer_accepted_while_helping_another_is_refused_kindly(
     assert assigned == 0
 
     # The slot stayed open: another neighbour offered it takes it, with the contact.
-    other = await press(client, _accept_path(api, r2, offers2["ho2"], "ho2"))
+    other = await press(client, offer_path(api, COMMUNITY, r2, offers2["ho2"], "ho2"))
     assert other.status_code == 200 and second_phone in other.text, other.text
