@@ -12,7 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from schemas.vocab import Category, EmergencyNumber, ReferralTarget, Role, Skill, Urgency
+from schemas.vocab import (
+    EMERGENCY_SERVICES,
+    Category,
+    EmergencyNumber,
+    ReferralTarget,
+    Role,
+    Skill,
+    Urgency,
+)
 
 _STAFF: Final = (Role.COMMUNITY_STAFF,)
 
@@ -26,8 +34,8 @@ class CategoryEntry:
     urgency: Urgency = Urgency.NORMAL
     skills: tuple[Skill, ...] = ()
     helpers: int = 1
-    # Whom the requester must call when the request is life-threatening; None: nobody
-    # (the ladder's emergency rung still refers to `referral`).
+    # Whom the requester must call when the request is life-threatening; None: 120 (a
+    # life-threatening request always names a number, `requests.emergency_number_for`).
     emergency: EmergencyNumber | None = EmergencyNumber.AMBULANCE
     referral: ReferralTarget = ReferralTarget.AMBULANCE  # the ladder's EMERGENCY rung
     whistle_roles: tuple[Role, ...] = _STAFF  # who the WHISTLE rung reaches
@@ -44,6 +52,15 @@ class CategoryEntry:
     card_button: str | None = None
     # What a card press of this kind is told first: when to call now ({n}: the number).
     call_when_zh: str = "情况危急请立即拨打{n}！"
+
+    @property
+    def critical_is_life_threatening(self) -> bool:
+        """Is a critical request of this kind one where life is at risk
+        (`requests.life_threatening`)? A kind marked `life_at_risk`, and any whose last rung
+        hands it to 120/110/119: unanswered, a critical `other` or errand is referred to 120,
+        so its requester is told to call from the start, at intake and at the whistle, not
+        first at the referral. Not a repair, handed to property (a critical burst pipe)."""
+        return self.life_at_risk or self.referral in EMERGENCY_SERVICES
 
 
 def _entries(*entries: CategoryEntry) -> dict[Category, CategoryEntry]:

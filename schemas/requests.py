@@ -21,12 +21,17 @@ from schemas.vocab import (
 def life_threatening(urgency: Urgency, category: Category | None, said: bool | None) -> bool:
     """The one rule for "someone's life is at risk" (a request's, and a chat message's before
     it is one): `said` when someone said so (a bot's `life_threatening`, the classifier's red
-    flag), else a critical request of a kind where life is at risk (medical, a fall, to
-    hospital). What it holds for, the requester is told to call the emergency number now, and
-    the intake charges only the bot's emergency allowance (`dispatcher/api/ratelimit.py`)."""
+    flag), else a critical request of any kind but one the ladder hands to property (a burst
+    pipe): `CategoryEntry.critical_is_life_threatening`. What it holds for, the requester is
+    told to call the emergency number now, and the intake charges only the bot's emergency
+    allowance (`dispatcher/api/ratelimit.py`)."""
     if said is not None:
         return said
-    return urgency is Urgency.CRITICAL and category is not None and entry(category).life_at_risk
+    return (
+        urgency is Urgency.CRITICAL
+        and category is not None
+        and entry(category).critical_is_life_threatening
+    )
 
 
 def emergency_number_for(
@@ -36,10 +41,14 @@ def emergency_number_for(
     number: EmergencyNumber | None,
 ) -> EmergencyNumber | None:
     """Whom to call now by `life_threatening`'s rule: the number the words named, else the
-    kind's; None when life is not at risk (or the kind has nobody to call)."""
+    kind's, else 120; None only when life is not at risk. Never None for a life-threatening
+    one: the whistle (`WhistleBlown.emergency_number`) and the referral (`ladder._refer_rung`)
+    name this number too, so the three never disagree (before session 41 a critical `other`
+    request got no number at intake or at the whistle, and 120 at the referral)."""
     if not life_threatening(urgency, category, said):
         return None
-    return number or (entry(category).emergency if category is not None else None)
+    kind = entry(category).emergency if category is not None else None
+    return number or kind or EmergencyNumber.AMBULANCE
 
 
 class RequesterContact(Wire):
@@ -149,8 +158,8 @@ class RequestSpec(Wire):
         return life_threatening(self.urgency, self.category, self.life_threatening)
 
     def emergency(self) -> EmergencyNumber | None:
-        """The number the requester must call now, or None (not life-threatening, or a
-        kind with nobody to call): the one value a reply and its `emergency_number` name."""
+        """The number the requester must call now, or None (not life-threatening): the one
+        value a reply, the whistle and the referral name."""
         return emergency_number_for(
             self.urgency, self.category, self.life_threatening, self.emergency_number
         )

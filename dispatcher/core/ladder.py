@@ -260,8 +260,9 @@ def _refer_rung(fx: Effects, d: RequestDraft, rung: LadderStep) -> None:
     wait runs as on any other request."""
     if not calls_staff(d):
         return
-    # The number the requester was told to call (a fire reported as `other`: 119), else
-    # where this kind of request is handed on.
+    # The number the requester was told to call at intake and at the whistle (a fire
+    # reported as `other`: 119; every life-threatening request has one), else where this
+    # kind of request is handed on (a repair: property).
     number = d.spec.emergency()
     to = ReferralTarget(number.value) if number is not None else entry(d.spec.category).referral
     fx.emit(ReferredToEmergency(to=to, step=d.step, helpers_coming=helpers_coming(d)), d.request_id)

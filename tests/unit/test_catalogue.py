@@ -287,21 +287,24 @@ def test_no_module_keeps_a_category_table_of_its_own() -> None:
     assert found == []
 
 
-def test_a_category_without_an_emergency_number_advises_no_call(
+def test_a_category_without_an_emergency_number_still_advises_120(
     world: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`emergency=None`: even a request marked life-threatening tells nobody to call a
-    number (and the core emits no advice); the emergency rung still refers it."""
+    """`emergency=None`: a request marked life-threatening is still told to call, 120, and
+    the emergency rung refers it to that same number (session 41: it told nobody to call
+    while the referral said 120; `tests/unit/test_whistle_number_agrees_s41.py`)."""
     monkeypatch.setitem(
         CATALOGUE, Category.OTHER, replace(CATALOGUE[Category.OTHER], emergency=None)
     )
     d = world.submit(category=Category.OTHER, skills=(), life_threatening=True)
-    assert world.of_type("emergency_call_advised", d) == []
+    assert [b.number for b in world.of_type("emergency_call_advised", d)] == ["120"]
     spec = world.request().spec
-    assert emergency_for(spec) is None and "拨打" not in reply_text(spec)
+    assert emergency_for(spec) == "120" and "拨打120" in reply_text(spec)
     referred: list[Any] = []
     while not referred:
         referred = world.of_type("referred_to_emergency", world.tick())
     assert referred[0].to == "120"
+    [whistle] = world.of_type("whistle_blown")
+    assert whistle.emergency_number == "120"
     monkeypatch.undo()
     assert emergency_for(spec) == "120"  # the entry as shipped: call 120
