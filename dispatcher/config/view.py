@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from dispatcher.config.names import place_name_errors
+from dispatcher.config.names import cut_place_names, place_name_errors
 from dispatcher.groupchat.bots import BotConfig, BotRegistry
 from dispatcher.push.endpoints import EndpointConfig
 from dispatcher.push.recipients import OwnedEndpoints
@@ -119,13 +119,19 @@ class ConfigView:
                     fields,
                 )
                 return False
-            if bad := place_name_errors(self._parsed[record.key][0]):
+            model, owner = self._parsed[record.key]
+            if bad := place_name_errors(model):
                 # Written before such names were refused: still read (the entity would be
-                # lost otherwise); the fields, never the names, so staff fix them.
+                # lost otherwise), its names cut as an edit would cut them, so no request is
+                # labelled with the flat or phone until one does (the record keeps them:
+                # `raw_state`, the next edit's `names_cut`). The fields, never the names.
+                paths = [path for path, _ in bad]
+                self._parsed[record.key] = (cut_place_names(model, set(paths)), owner)
                 log.warning(
-                    "config %s: place names %s hold a flat or phone (refused when next written)",
+                    "config %s: place names %s hold a flat or phone: cut where read "
+                    "(and when next written)",
                     record.key,
-                    [path for path, _ in bad],
+                    paths,
                 )
         else:
             self._parsed.pop(record.key, None)

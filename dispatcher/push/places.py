@@ -10,6 +10,8 @@ N幢 / N座" token survives; anything else with digits or unit/household words i
 A compound part is dropped when it holds a flat or phone (`flat_in`, as where names are
 written), a run of three digits (a room) or looks like an id ("c1", "c-1a2b…"); of the rest,
 only name tokens survive (`_fragment`: no "3楼", "7号", "5-2" next to the name).
+A stored name holding a flat or phone (saved before such names were refused) is cut on read
+as on write (`dispatcher.roster.places.building`: "综合楼五楼" -> "综合楼", else dropped).
 A digit is any of `dispatcher.redact`'s: Arabic, Chinese, financial (壹贰叁…), and the
 forms `fold_digits` reads as digits (①, 𝟏, keycaps, other scripts' digits).
 The offer's pages (offer_pages.py, answer_pages.py) show `place_label(None, label)` of
@@ -22,6 +24,7 @@ import re
 import unicodedata
 
 from dispatcher.redact import DIGIT, PHONE, fold_digits
+from dispatcher.roster.places import building as roster_building
 from dispatcher.roster.places import flat_in
 
 _BUILDING = re.compile(
@@ -79,6 +82,13 @@ def building_label(building: str | None) -> str:
     if not building:
         return ""
     text = _normalise(building)
+    if flat_in(text):  # stored before such names were refused: cut as on write
+        found = roster_building(text)
+        cut = _normalise(found.name) if found is not None else ""
+        # Kept only as an "N号楼" or a name without numerals: "二楼502" cut to "二楼" is a floor.
+        if not cut or not (_BUILDING.search(cut) or not _PLACE_DIGIT.search(cut)):
+            return ""
+        text = cut
     match = _BUILDING.search(text)
     if match:
         return match.group(0).replace(" ", "")
@@ -120,6 +130,12 @@ def _split(label: str) -> tuple[str, str]:
     if buildings:
         start = buildings[-1].start()
         return text[:start], text[start:]
+    if flat_in(text):  # a stored name with a flat ("图强小区 综合楼 五楼"): the building part
+        # is the shortest tail holding it, cut by `building_label` as on write
+        tokens = text.split()
+        for k in range(len(tokens) - 1, -1, -1):
+            if flat_in(" ".join(tokens[k:])):
+                return " ".join(tokens[:k]), " ".join(tokens[k:])
     if building_label(text):  # a named building ("图强小区 综合楼"): shown whole, as before
         return "", text
     compound, _, _ = text.rpartition(" ")  # "图强小区 b3": the building by its id

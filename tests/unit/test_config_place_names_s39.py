@@ -103,8 +103,9 @@ def test_a_community_document_naming_a_flat_or_phone_is_refused_naming_the_path(
 def test_a_stored_record_with_such_names_still_loads_and_its_fields_are_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Validated on write, not on read: the follower (API and worker) folds a record written
-    before, so the bot keeps authenticating and its groups keep their place."""
+    """Refused on write, cut on read: the follower (API and worker) folds a record written
+    before, so the bot keeps authenticating and its groups keep their place, their names cut
+    as an edit cuts them (session 41: before, the flat labelled every request raised there)."""
     view = ConfigView()
     state = bot(building_name=FLAT, compound_name=PHONE)
     state["secrets"] = ["whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"]
@@ -116,9 +117,11 @@ def test_a_stored_record_with_such_names_still_loads_and_its_fields_are_logged(
         for kind, entity_id, doc in stored:
             assert view.apply(old_record(kind, entity_id, doc))
     place = view.bots().group_place("b1", "grp")
-    assert place is not None and place.building_name == FLAT
+    assert place is not None and (place.building_name, place.compound_name) == ("3号楼", None)
     c1 = view.community("c1")
-    assert c1 is not None and c1.grids[0].compounds[0].buildings[0].name == FLAT
+    assert c1 is not None and c1.grids[0].compounds[0].buildings[0].name == "3号楼"
+    raw = view.raw_state(ConfigKind.BOT, "b1")  # the record keeps them: the next edit reports
+    assert raw is not None and raw["groups"]["grp"]["building_name"] == FLAT
     logged = caplog.text
     assert "groups.grp.building_name" in logged and "groups.grp.compound_name" in logged
     assert "grids.0.compounds.0.buildings.0.name" in logged
