@@ -41,6 +41,7 @@ from dispatcher.links import (
 )
 from dispatcher.push.messages import SKILL_ZH
 from dispatcher.record.read import helpers as read_helpers
+from dispatcher.record.read.assignments import PresenceHeld, presence_held
 from dispatcher.settings import Settings
 from schemas.commands import SetDoNotDisturb, SetHelperOffer, SetHelperStatus
 from schemas.helpers import TimeWindow
@@ -130,6 +131,24 @@ def _local_day_and_time(at: datetime, now: datetime, zone: tzinfo) -> str:
     return f"{day}{local:%H:%M}"
 
 
+def held_note(held: list[PresenceHeld], now: datetime, zone: tzinfo) -> str:
+    """What the page says while an in-person assignment holds the helper
+    (`dispatcher/core/presence.py`): they are asked to go to another request only if it is
+    more urgent (none, while the held one is critical), phone help not affected, until the
+    hold's end at the latest. The building only, as every offer shows it: never the flat
+    or the requester's phone (this page has no business with either)."""
+    notes = []
+    for h in held:
+        where = f"（{h.building_label}）" if h.building_label else ""
+        until = _local_day_and_time(h.until, now, zone)
+        scope = "我们不会再请您前往其他求助" if h.critical else "只有更紧急的求助才会请您前往"
+        notes.append(
+            f'<p class="note">您正在帮助一位邻居{e(where)}。在此期间（最晚到{e(until)}），'
+            f"{scope}，需要电话指导的求助不受影响。完成后请在接单页面点“已完成”。</p>"
+        )
+    return "".join(notes)
+
+
 def off_the_roster_page() -> HTMLResponse:
     return page(
         "链接已失效",
@@ -200,9 +219,14 @@ async def helper_page(request: Request, token: str = Token) -> HTMLResponse:
         f'<p class="note">这部手机已绑定：群里的求助可在 <a href="{ANSWER_PATH}">我的邀请</a>'
         " 中回复。此链接仅限本人在这部手机上使用，请勿转发。</p>"
     )
+    held = ""
+    if not binding.preview:  # a link preview is shown the choices only
+        now = deps.clock()
+        holds = await presence_held(await deps.pool(), checked.community_id, checked.helper_id, now)
+        held = held_note(holds, now, _community_zone(deps, checked.community_id))
     answer = page(
         "我的接单状态",
-        "<p>请选择：</p>" + buttons + quiet + offer + ("" if binding.preview else bound),
+        held + "<p>请选择：</p>" + buttons + quiet + offer + ("" if binding.preview else bound),
     )
     return _bound(request, deps, checked, binding, answer)
 

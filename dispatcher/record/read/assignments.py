@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from dispatcher.core.presence import HOLD_CAP
 from dispatcher.record.db import Db
+from schemas.vocab import EMERGENCY_SERVICES
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +100,65 @@ async def holding(db: Db, request_id: str, helper_id: str) -> Holding | None:
     if row is None:
         return None
     return Holding(row["released_why"], bool(row["done"]), bool(row["closed"]), row["status"])
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceHeld:
+    """An in-person assignment that holds its helper (`dispatcher/core/presence.py`), as
+    their personal page tells them: the building only (the label every offer shows),
+    never the requester's flat or phone."""
+
+    building_label: str | None
+    until: datetime  # `HOLD_CAP` after the accept, or the request's end if sooner
+    critical: bool  # the held request ranks critical: no other in-person request is offered
+
+
+# The worker keeps holds in its own state (`HelperState.presence`), which the API does not
+# read; the read model has what they are made from (`presence.holders`): an assignment not
+# released or done, in person, accepted less than `HOLD_CAP` ago, on a request still live or
+# handed by staff to 120/110/119 (which keeps its helpers), and at latest to the request's
+# end. The read model keeps the end as opened (`RequestOpened.ends_at`): a whistle blown late
+# moves it later unrecorded, so a live request past it reads the cap alone. Open requests by
+# their partial index, referrals by the event log's (community, time) index: no scan of
+# every assignment the helper ever had.
+_HELD = """
+WITH candidates AS (
+    SELECT request_id FROM requests WHERE closed_at IS NULL AND community_id = $1
+    UNION
+    SELECT request_id FROM event_log
+    WHERE community_id = $1 AND type = 'request_referred' AND occurred_at > $3
+)
+SELECT r.building_label, a.assigned_at, r.closed_at IS NULL AS live,
+       r.urgency = 'critical' OR r.emergency_advised IS NOT NULL AS critical,
+       (SELECT (e.body->>'ends_at')::timestamptz FROM event_log e
+        WHERE e.request_id = r.request_id AND e.type = 'request_opened' LIMIT 1) AS ends_at
+FROM candidates c
+JOIN requests r ON r.request_id = c.request_id
+JOIN assignments a ON a.request_id = r.request_id AND a.helper_id = $2
+WHERE a.released_at IS NULL AND a.done_at IS NULL AND NOT a.remote AND a.assigned_at > $3
+  AND (r.closed_at IS NULL OR (r.status = 'referred' AND r.referred_to = ANY($4::text[])))
+ORDER BY a.assigned_at
+"""
+
+
+async def presence_held(
+    db: Db, community_id: str, helper_id: str, now: datetime
+) -> list[PresenceHeld]:
+    """The in-person assignments holding the helper at `now`, first accepted first."""
+    rows = await db.fetch(
+        _HELD,
+        community_id,
+        helper_id,
+        now - HOLD_CAP,
+        sorted(t.value for t in EMERGENCY_SERVICES),
+    )
+    held = []
+    for row in rows:
+        until = row["assigned_at"] + HOLD_CAP
+        ends = row["ends_at"]
+        # The request's end as opened bounds it, unless it is live past it (its end moved).
+        if ends is not None and (not row["live"] or ends > now):
+            until = min(until, ends)
+        if until > now:
+            held.append(PresenceHeld(row["building_label"], until, bool(row["critical"])))
+    return held
