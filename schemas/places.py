@@ -37,9 +37,8 @@ class PlacePath(Wire):
         return (self.community_id, self.compound_id, self.building_id)
 
     def building_label(self) -> str:
-        """Public label for push messages: compound and building, never unit or household."""
-        parts = [
-            self.compound_name or self.compound_id or "",
-            self.building_name or self.building_id or "",
-        ]
-        return " ".join(p for p in parts if p) or self.community_id
+        """Public label for push messages: compound and building names, never unit or
+        household. Names only: an id is never a name, and the readers of a stored label
+        (`dispatcher.push.places`) cannot tell "tuqiang" the id from "tuqiang" the name, so
+        every name is shown whatever its script; a place without names labels "" (本小区)."""
+        return " ".join(p for p in (self.compound_name, self.building_name) if p)

@@ -8,8 +8,11 @@ would a text be told the same way once a compound is added).
 Inputs are whitelisted, not blacklisted: from a building string only a "N号楼 / N栋 /
 N幢 / N座" token survives; anything else with digits or unit/household words is dropped.
 A compound part is dropped when it holds a flat or phone (`flat_in`, as where names are
-written), a run of three digits (a room) or looks like an id ("c1", "c-1a2b…"); of the rest,
-only name tokens survive (`_fragment`: no "3楼", "7号", "5-2" next to the name).
+written) or a run of three digits (a room); of the rest, only name tokens survive
+(`_fragment`: no "3楼", "7号", "5-2" next to the name, no machine-made id "c1", "c-1a2b…").
+A name is shown whatever its script ("tuqiang", "sunshine garden"): labels carry names only
+(`PlacePath.building_label`); only labels stored before session 41 carry an id where the
+compound had no name, and of those only the machine-made forms are known as ids.
 A stored name holding a flat or phone (saved before such names were refused) is cut on read
 as on write (`dispatcher.roster.places.building`: "综合楼五楼" -> "综合楼", else dropped).
 A digit is any of `dispatcher.redact`'s: Arabic, Chinese, financial (壹贰叁…), and the
@@ -43,8 +46,10 @@ _LONG_DIGITS = re.compile(f"{DIGIT}{{4,}}")
 
 # In a compound's name: three digits in a row are a room ("阳光花园502"), not a name.
 _ROOM_DIGITS = re.compile(f"{DIGIT}{{3,}}")
-# What a label holds where the compound has no name: its id ("c1", "c-1a2b3c4d5e", "tuqiang").
-_ID = re.compile(r"[a-z0-9_.:-]+")
+# The machine-made id forms ("c1", "b3", `compound_id_for`'s "c-1a2b3c4d5e"), which labels
+# stored before session 41 carry where the compound had no name. Any other lowercase word is
+# a name ("tuqiang"): before, every [a-z0-9_.:-] word was taken for an id and not shown.
+_MACHINE_ID = re.compile(r"[a-z]{1,2}[0-9]{1,4}|[a-z]-[0-9a-f]{10}")
 
 # A compound's name is whitelisted token by token (whitespace-separated): a token with a
 # digit (any form, 十/百 too) is a name's ("万科城2期", "莲花五村") only with no floor, door,
@@ -98,12 +103,13 @@ def building_label(building: str | None) -> str:
 
 
 def compound_label(compound: str | None) -> str:
-    """A compound's name, unless it looks like it carries more than a name (or is an id)."""
+    """A compound's name, unless it looks like it carries more than a name (or is a
+    machine-made id)."""
     if not compound:
         return ""
     text = _normalise(compound)
     bare = text.replace(" ", "")
-    if _private(text) or flat_in(bare) or _ROOM_DIGITS.search(bare) or _ID.fullmatch(text):
+    if _private(text) or flat_in(bare) or _ROOM_DIGITS.search(bare):
         return ""
     building = _BUILDING.search(text)
     if building:  # a building number in the compound field: keep what precedes it
@@ -113,7 +119,7 @@ def compound_label(compound: str | None) -> str:
 
 def _fragment(token: str) -> bool:
     """A token of a compound's name that is a floor, door or unit fragment, not a name."""
-    if _PLACE_MARKS_ONLY.fullmatch(token):
+    if _PLACE_MARKS_ONLY.fullmatch(token) or _MACHINE_ID.fullmatch(token):
         return True
     if not _PLACE_DIGIT.search(token):
         return False
@@ -121,9 +127,13 @@ def _fragment(token: str) -> bool:
 
 
 def _split(label: str) -> tuple[str, str]:
-    """A request's stored label (`PlacePath.building_label()`: "<compound> <building>", by
-    name or else by id) as its compound part and its building part."""
+    """A request's stored label (`PlacePath.building_label()`: "<compound> <building>" by
+    name; before session 41 an id where a name was missing) as its compound part and its
+    building part."""
     text = _normalise(label)
+    head, _, rest = text.partition(" ")
+    if rest and _MACHINE_ID.fullmatch(head):  # "c1 综合楼" (stored before session 41)
+        text = rest
     # The building is the label's last part: a building word in the compound's name
     # ("阳光花园1号楼…") is not the request's building.
     buildings = list(_BUILDING.finditer(text))
@@ -138,7 +148,7 @@ def _split(label: str) -> tuple[str, str]:
                 return " ".join(tokens[:k]), " ".join(tokens[k:])
     if building_label(text):  # a named building ("图强小区 综合楼"): shown whole, as before
         return "", text
-    compound, _, _ = text.rpartition(" ")  # "图强小区 b3": the building by its id
+    compound, _, _ = text.rpartition(" ")  # "图强小区 b3" (stored before session 41): an id
     return compound, ""
 
 

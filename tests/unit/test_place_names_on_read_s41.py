@@ -24,7 +24,7 @@ from dispatcher.api.chat_spec import place_for
 from dispatcher.classify import classify
 from dispatcher.config.secrets import new_secret
 from dispatcher.config.view import ConfigView
-from dispatcher.push.places import place_label
+from dispatcher.push.places import compound_label, place_label
 from dispatcher.redact import fold_digits
 from schemas.config import ConfigKind
 from schemas.events import Event
@@ -63,6 +63,69 @@ def _offer_heads(place: PlacePath) -> set[str]:
     offers = w.offer_events()
     assert offers
     return {t.splitlines()[0] for t in _texts(w, offers)}
+
+
+@pytest.mark.parametrize(
+    ("compound_name", "building_name", "shown"),
+    [
+        ("tuqiang", "3号楼", "tuqiang 3号楼"),  # was "3号楼": the name taken for an id
+        ("sunshine-garden", "3号楼", "sunshine-garden 3号楼"),
+        ("tuqiang", None, "tuqiang"),
+        ("sunshine garden", None, "sunshine garden"),
+        (None, "综合楼", "综合楼"),  # was "tuqiang 综合楼": the compound's id shown
+        (None, None, "本小区"),
+    ],
+)
+def test_a_name_is_shown_whatever_its_script_and_an_id_never(
+    compound_name: str | None, building_name: str | None, shown: str
+) -> None:
+    place = _place(compound_name, building_name, building_id="b3")
+    assert _offer_heads(place) == {f"【危急】{shown} 送医"}
+    assert place_label(compound_name, building_name) == shown
+
+
+def test_the_label_holds_names_only() -> None:
+    assert _place("tuqiang", "3号楼").building_label() == "tuqiang 3号楼"
+    assert _place(None, "综合楼", compound_id="c1").building_label() == "综合楼"
+    assert _place(None, None, compound_id="c1", building_id="b3").building_label() == ""
+    # A place known only by its community: was labelled with the community's id, shown.
+    only_community = PlacePath(community_id=COMMUNITY).building_label()
+    assert place_label(None, only_community) == "本小区"
+
+
+@pytest.mark.parametrize(
+    ("label", "shown"),
+    [
+        ("c1 3号楼", "3号楼"),
+        ("c-1a2b3c4d5e 3号楼", "3号楼"),
+        ("c1 综合楼", "综合楼"),  # was 本小区: the named building lost behind the id
+        ("c-1a2b3c4d5e 综合楼", "综合楼"),
+        ("c1 b3", "本小区"),
+        ("图强小区 b3", "图强小区"),
+        ("tuqiang b3", "tuqiang"),
+    ],
+)
+def test_labels_stored_with_machine_made_ids_show_no_id(label: str, shown: str) -> None:
+    assert place_label(None, label) == shown
+
+
+@pytest.mark.parametrize(
+    "compound_name",
+    [
+        "tuqiang 3楼",
+        "tuqiang 7号",
+        "tuqiang 5-2",
+        "tuqiang 502",
+        "sunshine garden 2单元",
+        "sunshine garden B2",
+        "tuqiang 13912345678",
+        "tuqiang c1",
+    ],
+)
+def test_an_ascii_name_still_loses_every_fragment(compound_name: str) -> None:
+    shown = place_label(None, _place(compound_name, "3号楼").building_label())
+    assert shown in ("tuqiang 3号楼", "sunshine garden 3号楼", "3号楼"), shown
+    assert not re.search("[0-9]", compound_label(compound_name))
 
 
 # Names stored before the checks: each holds a floor, door or flat `place_label` showed.
