@@ -15,6 +15,9 @@ layer under the store; production: the seed of an empty store). Example:
         "emergency_rate_per_minute": 120, "emergency_burst": 60
     }]}
 
+Outside dev mode the file may name no bot whose callbacks nobody signs: a Feishu bot needs
+its `encrypt_key` (`unsigned_platform`); the process that loads the file stops, naming it.
+
 Without the file, and only in dev mode (`DISPATCH_MODE=dev`, `make run`) while
 `link_secret` is still the dev default, dev bots are configured in `dev-community` and the
 demo district's groups: see `dispatcher/groupchat/dev_bots.py`. Never in production.
@@ -76,7 +79,9 @@ class PlatformConfig(BaseModel):
     # DingTalk: a sessionWebhook is used only under these prefixes (it comes in a request).
     session_webhook_prefixes: tuple[str, ...] = (DINGTALK_SESSION_PREFIX,)
     verification_token: SecretStr | None = None  # Feishu: Verification Token
-    encrypt_key: SecretStr | None = None  # Feishu: Encrypt Key (optional)
+    # Feishu: Encrypt Key. Required outside dev mode (`unsigned_platform`): without it Feishu
+    # signs nothing and the Verification Token travels in every body.
+    encrypt_key: SecretStr | None = None
     # Feishu: with the app's id (and app_secret above) the group hears back through the
     # reply API (im/v1/messages/{id}/reply) instead of a group robot.
     app_id: str | None = Field(default=None, max_length=64)
@@ -156,6 +161,26 @@ class BotConfig(BaseModel):
         return community_id in self.communities
 
 
+class UnsignedPlatformBot(ValueError):
+    """A bots file names a platform bot whose callbacks nobody signs (outside dev mode)."""
+
+
+def unsigned_platform(bot: BotConfig) -> str | None:
+    """Why `bot`'s callbacks cannot be trusted outside dev mode (its field and why, never a
+    value), or None. A Feishu app without an Encrypt Key signs nothing and puts its
+    Verification Token in every body: whoever has seen one callback can forge its events
+    (a requester's "不用了" cancelling their request, a fake emergency)."""
+    platform = bot.platform
+    if platform is None or platform.kind != "feishu":
+        return None
+    if platform.encrypt_key is not None and platform.encrypt_key.get_secret_value():
+        return None
+    return (
+        "platform.encrypt_key is missing: a Feishu app without an Encrypt Key signs nothing, "
+        "and whoever has seen one of its callbacks can forge its events"
+    )
+
+
 def secret_key(secret: SecretStr) -> bytes:
     """The key of a Standard Webhooks secret, `whsec_` + base64 of the key: the only form a
     bot signing with a Standard Webhooks library reads as we do."""
@@ -215,6 +240,7 @@ def load_registry(settings: Settings, path: str | None = None) -> BotRegistry:
         path = str(settings.bots_file)
     if path:
         doc = _BotsFile.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+        _refuse_unsigned(settings, doc.bots)
         return BotRegistry.from_list(doc.bots)
     if settings.mode == "dev" and settings.link_secret.get_secret_value() == DEV_LINK_SECRET:
         from dispatcher.groupchat.dev_bots import dev_bots  # imports this module
@@ -227,6 +253,20 @@ def load_registry(settings: Settings, path: str | None = None) -> BotRegistry:
         return BotRegistry.from_list(dev_bots())
     log.warning("no %s: bots come from the configuration store only", BOTS_FILE_ENV)
     return BotRegistry()
+
+
+def _refuse_unsigned(settings: Settings, bots: list[BotConfig]) -> None:
+    """Outside dev mode a bot nobody signs stops the process that loads the file, named by
+    bot and field (never a secret); in dev mode it loads, with a warning."""
+    unsigned = [f"{BOTS_FILE_ENV}[{b.bot_id}].{why}" for b in bots if (why := unsigned_platform(b))]
+    if unsigned and settings.mode != "dev":
+        raise UnsignedPlatformBot(
+            "; ".join(unsigned) + ": set the app's Encrypt Key (Feishu developer console, "
+            "事件与回调 > 加密策略) as the bot's platform encrypt_key, or run a dev machine "
+            "with DISPATCH_MODE=dev"
+        )
+    for line in unsigned:
+        log.warning("dev mode: %s (refused outside dev mode)", line)
 
 
 _NUMBER_OR_LETTER = re.compile(r"^(?:[0-9]{1,4}|[A-Z])$")  # "3号楼" → "3", "A座" → "A"
