@@ -1,13 +1,17 @@
 """Feishu / Lark event subscription (schema 2.0), `im.message.receive_v1`.
 
-`url_verification` → answer the challenge (after the Verification Token matches). With an
-Encrypt Key, bodies are `{"encrypt": …}` and `X-Lark-Signature` = hex SHA-256(timestamp +
-nonce + encrypt key + raw body) is required, checked before decryption; only the URL check
-may come unsigned (Feishu's docs exempt it), so an unsigned body is decrypted first: the
-route rate limits those (`unverified`) and every way one fails gets one answer (no
-padding oracle). Feishu expects 200 within 3 s and retries (15 s, 5 min, 1 h, 6 h) with
-the same event_id; the message id dedupes them. Chat text comes as `text`, or as `post`
-(rich text, e.g. text with pictures): its title and text elements are the message.
+`url_verification` → answer the challenge (after the Verification Token matches). Without
+an Encrypt Key (dev mode only: `groupchat.bots.unsigned_platform`) nothing is signed and the
+token travels in every body, so an event is read only while its `header.create_time` is
+within 5 minutes of our clock (401 `stale` otherwise, as a stale signature): a captured body
+cannot be replayed later (a fresh forgery still can, hence the Encrypt Key outside dev
+mode). With an Encrypt Key, bodies are `{"encrypt": …}` and `X-Lark-Signature` = hex
+SHA-256(timestamp + nonce + encrypt key + raw body) is required, checked before decryption;
+only the URL check may come unsigned (Feishu's docs exempt it), so an unsigned body is
+decrypted first: the route rate limits those (`unverified`) and every way one fails gets one
+answer (no padding oracle). Feishu expects 200 within 3 s and retries (15 s, 5 min, 1 h,
+6 h) with the same event_id; the message id dedupes them. Chat text comes as `text`, or as
+`post` (rich text, e.g. text with pictures): its title and text elements are the message.
 """
 
 from __future__ import annotations
@@ -97,6 +101,17 @@ def _token_key(body: bytes) -> str:
     return "feishu:token:" + hashlib.sha256(body).hexdigest()
 
 
+def _check_created(header: dict[str, Any], now: float) -> None:
+    """An unsigned event's only proof of freshness: `header.create_time` (ms) within 5
+    minutes. Signed events are not held to it: their signed request timestamp is fresh,
+    and Feishu re-sends an event we did not take for up to 7 hours with its first
+    create_time (an outage must not lose them)."""
+    created = header.get("create_time")
+    text = str(created) if isinstance(created, int) and not isinstance(created, bool) else created
+    ms = parse_timestamp(text if isinstance(text, str) else None, "header.create_time")
+    check_fresh(ms / 1000, now, TOLERANCE_S, "header.create_time")
+
+
 def _obj(doc: dict[str, Any], name: str) -> dict[str, Any]:
     """A nested object, or {} when it is missing or not an object."""
     value = doc.get(name)
@@ -121,7 +136,7 @@ class FeishuAdapter:
             doc = _json(req.body, "the body")
             if "encrypt" in doc:
                 raise undecryptable("encrypted event but no encrypt_key configured")
-            return self._checked(config, doc, lambda: _token_key(req.body))
+            return self._checked(config, doc, lambda: _token_key(req.body), unsigned_at=now)
         if self.unverified(config, req):
             return self._url_check(config, key, req.body)
         # Signed deliveries are checked before anything is decrypted or parsed.
@@ -130,14 +145,21 @@ class FeishuAdapter:
         return self._checked(config, doc, lambda: replay_key)
 
     def _checked(
-        self, config: PlatformConfig, doc: dict[str, Any], replay_key: Callable[[], str]
+        self,
+        config: PlatformConfig,
+        doc: dict[str, Any],
+        replay_key: Callable[[], str],
+        unsigned_at: float | None = None,
     ) -> Inbound:
-        """A readable event: its token, then the URL check's answer or the message."""
+        """A readable event: its token, then the URL check's answer or the message. An
+        unsigned one (`unsigned_at`: our clock) only while it is fresh."""
         if not _token_matches(config, doc):
             raise Refused(401, "bad_token", "the Verification Token does not match")
         if doc.get("type") == "url_verification":
             return _challenge(doc)
         header = _obj(doc, "header")
+        if unsigned_at is not None:
+            _check_created(header, unsigned_at)
         if header.get("event_type") != "im.message.receive_v1":
             return ignored(replay_key(), "feishu", header.get("event_type"))
         return self._message(doc, replay_key())
