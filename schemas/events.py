@@ -105,6 +105,7 @@ class OfferSent(Wire):
     # A team offer (to the team's leader, who may accept for up to `team_size` members).
     team_id: str | None = Field(default=None, exclude_if=unset)
     team_size: int = Field(default=0, exclude_if=unset)
+    again: int = Field(default=0, exclude_if=unset)  # as `WaveOffer.again`
 
 
 class WaveOffer(Wire):
@@ -117,6 +118,10 @@ class WaveOffer(Wire):
     remote: bool  # may help by phone
     team_id: str | None = Field(default=None, exclude_if=unset)
     team_size: int = Field(default=0, exclude_if=unset)
+    # How often this offer was sent again after its helper was stood down as covered, a
+    # reopened slot asking them anew under the same offer id: 0 the first ask (and every
+    # event from before session 41); the push says so, its links answer that ask.
+    again: int = Field(default=0, exclude_if=unset)
 
 
 class OffersSent(Wire):
@@ -159,6 +164,7 @@ def sent_offers(body: OfferSent | OffersSent) -> list[OfferSent]:
             remote=o.remote,
             team_id=o.team_id,
             team_size=o.team_size,
+            again=o.again,
         )
         for o in body.offers
     ]

@@ -56,6 +56,7 @@ class OfferRecord(Wire):
     status: OfferStatus = OfferStatus.OPEN
     closed_at: UtcDatetime | None = None
     team_id: str | None = Field(default=None, exclude_if=unset)  # a team offer: to its leader
+    again: int = Field(default=0, exclude_if=unset)  # asked again n times (`WaveOffer.again`)
 
 
 class AssignmentRecord(Wire):

@@ -11,7 +11,7 @@ from dispatcher.core.effects import Effects
 from dispatcher.core.index import Candidate
 from dispatcher.core.trusted import builder, like
 from schemas.events import OffersSent, WaveOffer, offer_id_prefix, uuid5_of
-from schemas.records import OfferRecord
+from schemas.records import OfferRecord, OfferStatus
 from schemas.vocab import Ring
 
 _offer_record = builder(OfferRecord)
@@ -50,6 +50,11 @@ def send_offers(
     # with the fields that differ (`trusted.like`): the same objects. One event for the wave.
     first: tuple[dict[str, Any], set[str]] | None = None
     wave: list[WaveOffer] = []
+    # Those stood down as covered whom a reopened slot may ask again, by how often they
+    # were asked again before (`RequestDraft.supersede` then drops that record): the
+    # offer says it is the next ask. A request nobody holds a slot of has none: one
+    # truthiness test.
+    asked_before = _asked_before(d) if d.assignments else None
 
     # `eligibility.fits` per open need, unrolled: (index, skills as a set, a presence need).
     tests = [(i, frozenset(d.needs[i].skills), not d.remote[i]) for i in open_needs]
@@ -79,6 +84,8 @@ def send_offers(
             )
         team_id, team_size = teams.get(helper_id, _NO_TEAM) if teams else _NO_TEAM
         offer_id = uuid5_of(offer_prefix + helper_id.encode())
+        before = asked_before.get(helper_id) if asked_before else None
+        again = 0 if before is None else before + 1
         if first is None:
             # Built unvalidated (`core.trusted`): every value is of its field's type already.
             offer = _offer_record(
@@ -90,6 +97,7 @@ def send_offers(
                 sent_at=fx.now,
                 expires_at=expires_at,
                 team_id=team_id,
+                again=again,
             )
             first = (offer.__dict__, offer.__pydantic_fields_set__)
         else:
@@ -100,6 +108,7 @@ def send_offers(
             o["need_indexes"] = need_indexes
             o["ring"] = cand.ring
             o["team_id"] = team_id
+            o["again"] = again
             offer = like(OfferRecord, o, first[1])
         wave.append(
             _wave_offer(
@@ -110,6 +119,7 @@ def send_offers(
                 remote=skills_remote[1],
                 team_id=team_id,
                 team_size=team_size,
+                again=again,
             )
         )
         offers.append(offer)
@@ -131,3 +141,14 @@ def send_offers(
         )
     fx.count_offers(sent)
     return sent
+
+
+def _asked_before(d: RequestDraft) -> dict[str, int]:
+    """Helpers stood down as covered (`RequestDraft.stood_down_covered`) and how often
+    their offer was asked again already."""
+    covered = d.stood_down_covered()
+    return {
+        o.helper_id: o.again
+        for o in d.offers
+        if o.helper_id in covered and o.status is OfferStatus.STOOD_DOWN
+    }

@@ -9,7 +9,6 @@ that registry. Contact details go only to a private channel of the helper who ac
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -247,9 +246,6 @@ def _unwelcomed(body: object, reason: str) -> list[ReportWelcomeOutcome]:
 # Helpers whose login is kept opened (~400 B each): a worker's helpers, and those removed
 # since (their entries are never read again; a full map starts afresh).
 _PLATFORM_IDS_MAX = 100_000
-# Offers stood down as covered, remembered to tell a re-ask (~100 B each): hours of a busy
-# district's stand-downs; past it the oldest are forgotten (their re-ask reads as a first).
-_STOOD_DOWN_KEPT = 65_536
 
 
 @dataclass
@@ -284,12 +280,6 @@ class DeliveryPlanner:
     _platform_ids: dict[str, tuple[str, str, str | None]] = field(
         default_factory=dict, init=False, repr=False
     )
-    # Offer ids stood down as covered, as planned here in event order: an offer of one of
-    # them is a re-ask on a reopened slot (the id is fixed by request and helper, and the
-    # core drops the stood-down record when it asks again, so the state cannot tell). It
-    # says so (`ASKED_AGAIN`). Not kept across a restart or a partition moved here: such a
-    # re-ask reads as the first offer did.
-    _stood_down: OrderedDict[str, None] = field(default_factory=OrderedDict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.endpoint_owner is None and isinstance(self.registry, OwnedEndpoints):
@@ -328,10 +318,7 @@ class DeliveryPlanner:
             # A push each, with an id of its own derived from the event's (stable on replay).
             many = isinstance(body, OffersStoodDown)
             asleep = self._asleep(event)
-            going: frozenset[str] = frozenset()
-            if body.reason == "covered":
-                going = self._going(event)
-                self._remember_stood_down(body)
+            going = self._going(event) if body.reason == "covered" else frozenset()
             return Planned(
                 [
                     d
@@ -451,7 +438,9 @@ class DeliveryPlanner:
         # passes the check validation makes (else validated, and rejected as ever).
         safe_id = SAFE_DELIVERY_ID.fullmatch(delivery_id)
         build: Callable[..., Delivery] = _delivery if safe_id else Delivery
-        again = body.offer_id in self._stood_down
+        # Asked again on a reopened slot after "已有邻居接手…无需再来": the core's event says
+        # so (`WaveOffer.again`); an event from before session 41 reads as a first offer.
+        again = body.again > 0
         deliveries = planned.deliveries
         for ep in endpoints:
             group = self.registry.get(ep).is_group
@@ -628,13 +617,6 @@ class DeliveryPlanner:
                 for ep in endpoints
             ]
         )
-
-    def _remember_stood_down(self, body: OfferStoodDown | OffersStoodDown) -> None:
-        kept = self._stood_down
-        for one in stand_downs(body):
-            kept[one.offer_id] = None
-        while len(kept) > _STOOD_DOWN_KEPT:
-            kept.popitem(last=False)
 
     def _going(self, event: Event) -> frozenset[str]:
         """Who holds an active assignment of the event's request, in the planner's state

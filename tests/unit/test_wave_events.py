@@ -79,6 +79,7 @@ def test_each_offer_of_a_wave_is_what_validation_and_model_construct_make() -> N
             "remote": o.remote,
             "team_id": o.team_id,
             "team_size": o.team_size,
+            "again": o.again,
         }
         _same(one, OfferSent.model_construct(**fields))
         validated = OfferSent.model_validate(fields)

@@ -1,0 +1,81 @@
+"""A helper stood down as covered and asked again on a reopened slot (2713983): the offer
+event says which ask it is (session 41).
+
+`WaveOffer.again` (and the offer record's) counts the times the offer was sent again after a
+covered stand-down, 0 on a first ask and on every event from before it (left out of the JSON
+then: older events read as before, first asks keep their bytes). From it the push says
+"之前接单的邻居去不了了，仍需要您帮忙" from the event, not from the notify planner's memory
+of the stand-downs it planned (lost at a restart, when a re-ask read as a first offer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dispatcher.push import EndpointKind, PushKind
+from dispatcher.push.messages import ASKED_AGAIN
+from schemas.commands import WithdrawHelper
+from schemas.events import Event, OffersSent, WaveOffer
+from schemas.vocab import Skill
+from tests.unit.conftest import World
+from tests.unit.test_push_deliveries import planner, registry
+
+
+def _three_covered(world: World) -> None:
+    """a, b, c asked; a took the slot: b and c stood down as covered."""
+    for hid in ("a", "b", "c"):
+        world.helper(hid, skills=[Skill.DRIVING])
+    world.submit()
+    assert sorted(world.offered()) == ["a", "b", "c"]
+    world.accept("a")
+
+
+def _withdraw(world: World, helper_id: str) -> Any:
+    world.later(60)
+    return world.run(WithdrawHelper(request_id="req-1", helper_id=helper_id))
+
+
+def _again(decision: Any) -> dict[str, int]:
+    return {
+        o.helper_id: o.again
+        for e in decision.events
+        if isinstance(e.body, OffersSent)
+        for o in e.body.offers
+    }
+
+
+def _re_ask_events(world: World) -> list[Event]:
+    _three_covered(world)
+    return list(_withdraw(world, "a").events)
+
+
+def test_the_re_ask_says_which_ask_it_is_and_a_first_ask_keeps_its_bytes(world):
+    _three_covered(world)
+    [first] = [e for e in world.events if isinstance(e.body, OffersSent)]
+    assert '"again"' not in first.body.model_dump_json()  # 0: left out, as before
+    again = _withdraw(world, "a")
+    assert _again(again) == {"b": 1, "c": 1}
+    # b takes it, c is stood down again; b withdraws: c's third ask says so.
+    world.accept("b")
+    assert _again(_withdraw(world, "b")) == {"c": 2}
+    assert {o.helper_id: o.again for o in world.request().offers}["c"] == 2
+    # An event from before the field reads as a first ask.
+    old = first.body.model_dump(mode="json")
+    assert WaveOffer.model_validate(old["offers"][0]).again == 0
+
+
+def test_a_planner_that_never_saw_the_stand_down_says_it_is_still_needed(world):
+    """A notify worker restarted (or given the partition) between the stand-down and the
+    re-ask: before, its memory of stand-downs was empty and the re-ask read as a first
+    offer ('…邻居需要帮忙', no line)."""
+    events = _re_ask_events(world)
+    fresh = planner(world, registry(("default", EndpointKind.WEBHOOK)))
+    texts = [
+        (d.message.title, d.message.text)
+        for e in events
+        for d in fresh.plan(e).deliveries
+        if d.recipient == "b" and d.kind is PushKind.OFFER
+    ]
+    [(title, text)] = texts
+    assert title.endswith("仍需要您帮忙"), title
+    assert text.splitlines()[1] == ASKED_AGAIN
