@@ -88,6 +88,10 @@ class LinkClaims(BaseModel):
     # The helper's chat-platform user id (roster 平台账号): where the community has a
     # platform login, only that platform user may act on the link (api/platform_login/).
     platform_user_id: str | None = Field(default=None, alias="u", max_length=128)
+    # The ask of the offer the link was pushed with: n when a reopened slot asked its helper
+    # again for the n-th time after a covered stand-down (`WaveOffer.again`), 0 (absent) on
+    # a first ask's link and on every link from before session 41.
+    again: int = Field(default=0, alias="a", ge=0)
 
     @property
     def expires_at(self) -> datetime:
@@ -95,8 +99,18 @@ class LinkClaims(BaseModel):
 
     @property
     def use_key(self) -> str:
-        """One use per (action, offer): re-issued links for the same offer share it."""
-        return f"{self.kind}:{self.offer_id or self.helper_id}"
+        """One use per (action, offer, ask): re-issued links for one ask share it."""
+        return ask_key(f"{self.kind}:{self.offer_id or self.helper_id}", self.again)
+
+
+ASK_MARK = "@"  # in a use key, before the ask's number (offer ids and actions have none)
+
+
+def ask_key(use_key: str, again: int) -> str:
+    """The use key of a link's answer to an offer's ask: the first ask's is the link's own
+    (`accept:<offer_id>`, as before session 41), the one asked `again` n times `…@<n+1>`,
+    so an answer the core refused on an earlier ask (covered) is not this ask's answer."""
+    return f"{use_key}{ASK_MARK}{again + 1}" if again else use_key
 
 
 def _derive(secret: str) -> bytes:
@@ -201,6 +215,7 @@ def offer_token(
     community_id: str,
     expires_at: datetime,
     platform_user_id: str | None = None,
+    again: int = 0,
 ) -> str:
     claims: dict[str, object] = {
         "v": TOKEN_VERSION,
@@ -213,6 +228,8 @@ def offer_token(
     }
     if platform_user_id:  # sealed like the rest: a bystander cannot read it
         claims["u"] = platform_user_id
+    if again:  # a first ask's link keeps its earlier claims
+        claims["a"] = again
     return sign_claims(settings, claims)
 
 
@@ -225,8 +242,10 @@ def action_links(
     community_id: str,
     expires_at: datetime,
     platform_user_id: str | None = None,
+    again: int = 0,
 ) -> dict[str, str]:
-    """Absolute accept and decline URLs for one offer to one helper.
+    """Absolute accept and decline URLs for one offer to one helper (`again`: of the
+    offer's ask after so many covered stand-downs, `LinkClaims.again`).
 
     `expires_at` is when the links stop working: the offer's expiry, or the request's end
     if a late "I'll go" should still count (the core accepts late answers while a slot is
@@ -235,10 +254,11 @@ def action_links(
     login where the community has one configured.
     """
     base = settings.public_base_url.rstrip("/") + OFFER_PATH
-    # The two tokens' claims differ only in "k" (sorted keys: c e h k o r u v): the JSON
+    # The two tokens' claims differ only in "k" (sorted keys: a c e h k o r u v): the JSON
     # around it is written once, exactly as `offer_token` (json.dumps) writes it.
     text = _json_text
-    head = f'{{"c":{text(community_id)},"e":{_unix(expires_at)},"h":{text(helper_id)},"k":"'
+    asked = f'"a":{int(again)},' if again else ""
+    head = f'{{{asked}"c":{text(community_id)},"e":{_unix(expires_at)},"h":{text(helper_id)},"k":"'
     tail = f'","o":{text(offer_id)},"r":{text(request_id)},'
     if platform_user_id:
         tail += f'"u":{text(platform_user_id)},'

@@ -12,6 +12,7 @@ from typing import Literal, TypeVar
 
 import asyncpg
 
+from dispatcher.links import ASK_MARK, ask_key
 from dispatcher.record.edge import link_uses
 from dispatcher.record.edge.link_uses import LinkUse as LinkUse  # re-exported for the pages
 from dispatcher.record.read import offers
@@ -41,9 +42,12 @@ def command_id_for(use_key: str) -> str:
     return str(uuid.uuid5(_LINK_NS, use_key))
 
 
-def use_for(action: str, request_id: str, offer_id: str, helper_id: str) -> LinkUse:
-    """One use per (action, offer), whichever page it came from."""
-    use_key = f"{action}:{offer_id}"
+def use_for(action: str, request_id: str, offer_id: str, helper_id: str, again: int = 0) -> LinkUse:
+    """One use per (action, offer, ask), whichever page it came from. `again`: the ask the
+    link was pushed with (`LinkClaims.again`); 0 on a first ask's link and where no push
+    says (`/l/me`, the assignment's page): those answer the offer's latest ask as the event
+    log says (`for_this_ask`)."""
+    use_key = ask_key(f"{action}:{offer_id}", again)
     return LinkUse(
         use_key=use_key,
         command_id=command_id_for(use_key),
@@ -56,35 +60,36 @@ def use_for(action: str, request_id: str, offer_id: str, helper_id: str) -> Link
 
 
 async def for_this_ask(pool: asyncpg.Pool, use: LinkUse) -> LinkUse:
-    """The press's command under an id of this ask's own once the offer was sent again (a
-    reopened slot re-asks a helper stood down, under the same offer id): an answer to the
-    earlier ask may have been refused (`covered`), and under its id the read model would
-    still say so (`read_outcome`) and the answer would stay the link's one use. Derived
-    from the press's own id (a team leader's try, offer_pages._attempt) and the send's
-    number: two presses of one try on one ask still make one command."""
+    """The use of the ask it answers: a reopened slot asks a helper stood down as covered
+    again under the same offer id, and an answer to an earlier ask may have been refused
+    (covered): each ask has its own use key and command id (`links.ask_key`), so that
+    refusal is not the new ask's answer. A link pushed with its ask says which
+    (`LinkClaims.again`): taken as is, so a press right after the re-ask's push counts even
+    before the record agent wrote the re-ask. Else (a first ask's link, `/l/me`) the
+    latest ask the event log shows. Before the team leader's try (`offer_pages._attempt`),
+    which derives from it: two presses of one try on one ask still make one command."""
+    if ASK_MARK in use.use_key:
+        return use
     sends = await link_uses.sends(pool, use.request_id, use.offer_id)
     if sends <= 1:
         return use
-    command_id = command_id_for(f"{use.command_id}@{sends}")
+    use_key = ask_key(use.use_key, sends - 1)
+    command_id = command_id_for(use_key)
     command = use.command
     if command:  # '' sends nothing (a member confirming what their leader signed up)
         sent = Command.model_validate_json(command)
         command = sent.model_copy(update={"command_id": command_id}).model_dump_json()
-    return replace(use, command_id=command_id, command=command)
+    return replace(use, use_key=use_key, command_id=command_id, command=command)
 
 
 async def claim(pool: asyncpg.Pool, use: LinkUse) -> tuple[bool, LinkUse]:
-    """(True, use) for the first POST of this link, or the first since the offer was sent
-    again after the core refused the link's answer (`link_uses.asked_again`); (False, the
-    recorded use) otherwise."""
-    use = await for_this_ask(pool, use)
+    """(True, use) for the first POST of this use (one per ask: `for_this_ask`); (False,
+    the recorded use) otherwise."""
     while not await link_uses.claim(pool, use):
         recorded = await link_uses.recorded(pool, use.use_key)
-        if recorded is None:  # released meanwhile: claim again
-            continue
-        if recorded.command_id == use.command_id or not await link_uses.asked_again(pool, recorded):
+        if recorded is not None:
             return False, recorded
-        await link_uses.forget_asked_again(pool, use.use_key, recorded.command_id)
+        # released meanwhile: claim again
     return True, use
 
 
@@ -94,13 +99,13 @@ async def release(pool: asyncpg.Pool, use_key: str) -> None:
 
 
 async def recorded_use(pool: asyncpg.Pool, use_key: str) -> LinkUse | None:
-    """The link's answer to the offer as now sent: None before any, and None when the core
-    refused the answer and the offer was sent again since (the helper is asked anew, the
-    link invites again)."""
-    recorded = await link_uses.recorded(pool, use_key)
-    if recorded is None or await link_uses.asked_again(pool, recorded):
-        return None
-    return recorded
+    """The link's answer to its ask (`for_this_ask`): None before any, so a helper asked
+    again invites again whatever they answered an earlier ask."""
+    if ASK_MARK not in use_key:  # not the link of an ask: the latest, as the log says
+        offer_id = use_key.partition(":")[2]
+        sends = await link_uses.sends(pool, None, offer_id)
+        use_key = ask_key(use_key, sends - 1) if sends > 1 else use_key
+    return await link_uses.recorded(pool, use_key)
 
 
 async def read_outcome(pool: asyncpg.Pool, use: LinkUse) -> Outcome | None:

@@ -92,7 +92,9 @@ def _verify(request: Request, token: str) -> LinkClaims | HTMLResponse:
 def _use_of(claims: LinkClaims) -> oo.LinkUse:
     assert claims.request_id is not None and claims.offer_id is not None
     assert claims.kind != "helper"
-    return oo.use_for(claims.kind, claims.request_id, claims.offer_id, claims.helper_id)
+    return oo.use_for(
+        claims.kind, claims.request_id, claims.offer_id, claims.helper_id, claims.again
+    )
 
 
 def _summary_facts(summary: RequestSummary | None) -> str:
@@ -544,7 +546,7 @@ async def act_on_offer(
         return held
     if (beyond := await _beyond_team(pool, wanted, team)) is not None:
         return beyond
-    wanted = await _attempt(pool, wanted)
+    wanted = await _attempt(pool, await oo.for_this_ask(pool, wanted))
     command = await _command_json(deps, pool, wanted, community_id, team)
     first, use = await oo.claim(pool, replace(wanted, command=command))
     # The first press sends; so does one finding the link used but its command not known to

@@ -130,6 +130,7 @@ class OfferLinks(Protocol):
         community_id: str,
         expires_at: datetime,
         platform_user_id: str | None = None,
+        again: int = 0,
     ) -> dict[str, str]: ...
 
 
@@ -179,6 +180,11 @@ def _per_recipient(event: Event, who: Recipient) -> str:
 # An offer's Delivery, unvalidated: every value but the event id is built here of its
 # field's type, and `_offer` checks that one (tests/unit/test_push_trusted.py).
 _delivery = builder(Delivery)
+
+
+def _again(request: RequestState, offer_id: str) -> int:
+    """How often the offer was asked again (`OfferRecord.again`): its links answer that ask."""
+    return next((o.again for o in request.offers if o.offer_id == offer_id), 0)
 
 
 @lru_cache(maxsize=256)  # a wave's offers ask for the same skills
@@ -431,6 +437,7 @@ class DeliveryPlanner:
             community_id=event.community_id,
             expires_at=body.expires_at if ends_at is None else max(body.expires_at, ends_at),
             platform_user_id=self._platform_user_id(helper),
+            again=body.again,  # the links answer this ask (api/offer_outcomes.py)
         )
         left_s = (body.expires_at - pushed_at).total_seconds()
         minutes = max(1, int(left_s // 60)) if left_s > 0 else 0  # 0: 请尽快回复
@@ -500,6 +507,7 @@ class DeliveryPlanner:
                 community_id=event.community_id,
                 expires_at=request.ends_at + STATUS_LINK_GRACE,
                 platform_user_id=self._platform_user_id(helper),
+                again=_again(request, body.offer_id),
             )["accept"]
             if request is not None
             else None

@@ -129,13 +129,17 @@ async def test_the_same_link_accepts_when_asked_again(
     # Still one use of the link per ask: a second press shows the same, sends nothing.
     pressed = await press(pb, again.paths["lb"], what="lb's second press")
     assert pressed.status_code == 200 and ASSIGNED in pressed.text, pressed.text
+    # One use per ask (session 41, links.ask_key): the first ask's refused press stays its own.
+    offer = again.offers["lb"]
     uses = await db.fetch(
-        "SELECT command_id FROM api_link_uses WHERE use_key = $1", f"accept:{again.offers['lb']}"
+        "SELECT use_key, command_id FROM api_link_uses WHERE offer_id = $1 AND action = 'accept'"
+        " ORDER BY used_at",
+        offer,
     )
-    assert len(uses) == 1, uses
+    assert [u["use_key"] for u in uses] == [f"accept:{offer}", f"accept:{offer}@2"], uses
     assigned = await db.fetchval(
         "SELECT count(*) FROM event_log WHERE caused_by = $1 AND type = 'helper_assigned'",
-        uses[0]["command_id"],
+        uses[1]["command_id"],
     )
     assert assigned == 1
 

@@ -1,5 +1,5 @@
-"""Volunteers' answers through links (`api_link_uses`): one row per link action (replaced
-when the offer is sent again after the core refused its answer: `asked_again`), claimed by
+"""Volunteers' answers through links (`api_link_uses`): one row per link action and ask of
+the offer (`links.ask_key`: a reopened slot asks again under the same offer id), claimed by
 its first POST with the command it sends (the outbox: re-sent as is by a later press or the
 unrecorded sweeper while Kafka's ack is not known), marked once Kafka acknowledged it, with
 the outcome once known and how often it was re-sent."""
@@ -111,36 +111,16 @@ def _sends_offer(offer: str, request: str) -> str:
     """
 
 
-async def sends(db: Db, request_id: str, offer_id: str) -> int:
-    """How often the offer was sent: more than once when a reopened slot asked its helper
-    again after they were stood down (the same offer id)."""
-    sql = "SELECT count(*) FROM event_log s WHERE " + _sends_offer("$1", "$2")
-    return int(await db.fetchval(sql, offer_id, request_id))
-
-
-async def asked_again(db: Db, use: LinkUse) -> bool:
-    """The core refused this use's command (the offer stood down, covered, ...) and the
-    offer was sent again after that refusal, in the log's order: the use answered the
-    earlier ask, not the open one."""
-    return bool(
-        await db.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM event_log r JOIN event_log s ON s.seq > r.seq"
-            " WHERE r.caused_by = $1 AND r.type = 'command_rejected' AND "
-            + _sends_offer("$2", "$3")
-            + ")",
-            use.command_id,
-            use.offer_id,
-            use.request_id,
-        )
+async def sends(db: Db, request_id: str | None, offer_id: str) -> int:
+    """How often the event log shows the offer sent: more than once when a reopened slot
+    asked its helper again after they were stood down (the same offer id). `request_id`
+    None: the offer's, as the read model has it."""
+    request = (
+        "$2" if request_id is not None else "(SELECT request_id FROM offers WHERE offer_id = $1)"
     )
-
-
-async def forget_asked_again(db: Db, use_key: str, command_id: str) -> None:
-    """Forget a use `asked_again` (the link takes the new ask's answer). Only that use's row:
-    one a racing press of the new ask claimed (another command id) stays."""
-    await db.execute(
-        "DELETE FROM api_link_uses WHERE use_key = $1 AND command_id = $2", use_key, command_id
-    )
+    sql = "SELECT count(*) FROM event_log s WHERE " + _sends_offer("$1", request)
+    args = (offer_id, request_id) if request_id is not None else (offer_id,)
+    return int(await db.fetchval(sql, *args))
 
 
 async def unapplied(
