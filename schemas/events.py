@@ -174,6 +174,9 @@ class OfferDeclined(Wire):
     type: Literal["offer_declined"] = "offer_declined"
     offer_id: str
     helper_id: str
+    # 来不了 pressed on an offer already stood down as covered: the offer had its end (the
+    # stand-down); this records the no, so a reopened slot does not ask them again.
+    after_stand_down: bool = Field(default=False, exclude_if=unset)
 
 
 class OfferExpired(Wire):

@@ -52,8 +52,8 @@ def send_offers(
     wave: list[WaveOffer] = []
     # Those stood down as covered whom a reopened slot may ask again, by how often they
     # were asked again before (`RequestDraft.supersede` then drops that record): the
-    # offer says it is the next ask. A request nobody holds a slot of has none: one
-    # truthiness test.
+    # offer says it is the next ask, and is not counted in their load a second time. A
+    # request nobody holds a slot of has none: one truthiness test.
     asked_before = _asked_before(d) if d.assignments else None
 
     # `eligibility.fits` per open need, unrolled: (index, skills as a set, a presence need).
@@ -139,7 +139,8 @@ def send_offers(
             ),
             request_id,
         )
-    fx.count_offers(sent)
+    # An offer counts in its helper's load once: asked again, it is the same offer.
+    fx.count_offers([h for h in sent if h not in asked_before] if asked_before else sent)
     return sent
 
 

@@ -409,7 +409,10 @@ def decline(fx: Effects, d: RequestDraft, body: DeclineOffer) -> RequestDraft | 
         # said no). Recorded as a decline; no slot waited on them (no top-up), and saying
         # no to an offer already withdrawn costs them nothing (no load).
         d.set_offer(i, status=OfferStatus.DECLINED)
-        fx.emit(OfferDeclined(offer_id=offer.offer_id, helper_id=offer.helper_id), d.request_id)
+        no = OfferDeclined(
+            offer_id=offer.offer_id, helper_id=offer.helper_id, after_stand_down=True
+        )
+        fx.emit(no, d.request_id)
         return d
     if offer.status is not OfferStatus.OPEN:
         reject(

@@ -219,7 +219,9 @@ class EventMetrics:
                     if req.released_at is None:
                         req.released_at = event.occurred_at
             case "offer_declined":
-                self._answer(body.offer_id, "declined")
+                # A no after a covered stand-down: the offer's answer was that stand-down.
+                if not body.after_stand_down:
+                    self._answer(body.offer_id, "declined")
             case "offer_expired":
                 self._answer(body.offer_id, "expired")
             case "offer_failed":
