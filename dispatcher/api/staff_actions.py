@@ -35,6 +35,7 @@ from dispatcher.api.staff_accounts import StaffAccount
 from dispatcher.api.staff_pages import COOKIE, require_staff_ops
 from dispatcher.record.edge import staff_actions as audit_rows
 from dispatcher.record.read import assignments as read_assignments
+from dispatcher.record.read import dashboard as read_dashboard
 from dispatcher.redact import masked
 from dispatcher.sealing import keyring, seal_closing
 from schemas.commands import (
@@ -249,6 +250,9 @@ class AssignedHelperOut(BaseModel):
 class AssignedHelpersOut(BaseModel):
     request_id: str
     open: bool  # still live: a no-show reopens its slot and the ladder asks again
+    # The page's 未到场 buttons: open, or referred to 120/110/119 with kept helpers still
+    # holding it (the no-show route takes those too; nobody is asked again there).
+    releasable: bool
     helpers: list[AssignedHelperOut]
 
 
@@ -262,10 +266,13 @@ async def assigned_helpers(
     name or phone (the screen may hang on a community office's wall)."""
     deps: ApiDeps = request.app.state.deps
     await in_scope(deps, account, request_id)
-    closed, held = await read_assignments.holders(await deps.pool(), request_id)
+    pool = await deps.pool()
+    closed, held = await read_assignments.holders(pool, request_id)
+    kept = bool(closed and held and await read_dashboard.kept_holders(pool, request_id))
     return AssignedHelpersOut(
         request_id=request_id,
         open=closed is False,
+        releasable=closed is False or kept,
         helpers=[
             AssignedHelperOut(
                 helper_id=h.helper_id,

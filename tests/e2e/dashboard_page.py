@@ -17,14 +17,16 @@ from tests.support.waiting import eventually
 
 @contextlib.asynccontextmanager
 async def signed_in(
-    stack: LocalStack, tmp_path: Path, token: str = "dev-staff-token"
+    stack: LocalStack, tmp_path: Path, token: str = "dev-staff-token", *, start_api: bool = True
 ) -> AsyncIterator[Browser]:
-    """The stack's API started, a headless Chromium on its dashboard, signed in with
-    `token`, the live feed connected; closed after."""
+    """The stack's API started (unless `start_api` is False: a fixture started it), a
+    headless Chromium on its dashboard, signed in with `token`, the live feed connected;
+    closed after."""
     binary = chromium_binary()
     if binary is None:
         pytest.fail("Chromium is missing: apt-get install -y chromium (the e2e suite needs it)")
-    await stack.start_api()
+    if start_api:
+        await stack.start_api()
     browser = Browser(tmp_path / "profile")
     try:
         await browser.start(binary)
@@ -65,4 +67,37 @@ def row(request_id: str) -> str:
 
 async def row_status(browser: Browser, request_id: str) -> str | None:
     result: str | None = await browser.evaluate(f"{row(request_id)}?.dataset.status")
+    return result
+
+
+def helper_item(helper_id: str) -> str:
+    """The selected request's holder `helper_id` in the 未到场 list."""
+    return f"document.querySelector('#act-helpers li[data-helper-id={json.dumps(helper_id)}]')"
+
+
+async def no_show_listed(browser: Browser, helper_id: str) -> str:
+    """The 未到场 button's text once the selected request's list shows `helper_id`."""
+
+    async def listed() -> str | None:
+        got: str | None = await browser.evaluate(
+            f"{helper_item(helper_id)}?.querySelector('button[data-action=no-show]')?.textContent"
+        )
+        return got
+
+    found: str = await eventually(listed, timeout=60, what=f"{helper_id} listed with 未到场")
+    return found
+
+
+async def press_no_show(browser: Browser, helper_id: str) -> str | None:
+    """Press `helper_id`'s 未到场 button: the page's answer ("sent" once it took a 202)."""
+    await browser.evaluate(f"{helper_item(helper_id)}.querySelector('button').click(); true")
+
+    async def answered() -> str | None:
+        got: str | None = await browser.evaluate(
+            "(() => { const o = document.querySelector('#act-result');"
+            " return o.dataset.action === 'no-show' ? o.dataset.result : null; })()"
+        )
+        return got if got != "pending" else None
+
+    result: str | None = await eventually(answered, timeout=60, what="the no-show answer")
     return result

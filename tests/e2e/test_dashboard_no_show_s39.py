@@ -5,7 +5,6 @@ shows 0/1 again through the stream, and the other neighbour is offered."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from tests.e2e.cdp import Browser, chromium_binary
-from tests.e2e.dashboard_page import row, sign_in
+from tests.e2e.dashboard_page import helper_item, no_show_listed, press_no_show, row, sign_in
 from tests.support import builders
 from tests.support.private_phones import phones_and_robot, pushes
 from tests.support.waiting import eventually
@@ -72,28 +71,10 @@ async def test_staff_release_a_no_show_from_the_dashboard(
 
             await eventually(covered, timeout=60, what="the row showing 1/1")
             await browser.evaluate(f"{row(rid)}.click(); true")  # select the row
-            item = f"document.querySelector('#act-helpers li[data-helper-id={json.dumps(gone)}]')"
-
-            async def listed() -> str | None:
-                got: str | None = await browser.evaluate(
-                    f"{item}?.querySelector('button[data-action=no-show]')?.textContent"
-                )
-                return got
-
-            assert await eventually(listed, timeout=60, what="the helper listed") == (
-                "未到场，重新派单"
-            )
+            item = helper_item(gone)
+            assert await no_show_listed(browser, gone) == "未到场，重新派单"
             await browser.screenshot(tmp_path / "dashboard-no-show-listed.png")
-            await browser.evaluate(f"{item}.querySelector('button').click(); true")
-
-            async def answered() -> str | None:
-                got: str | None = await browser.evaluate(
-                    "(() => { const o = document.querySelector('#act-result');"
-                    " return o.dataset.action === 'no-show' ? o.dataset.result : null; })()"
-                )
-                return got if got != "pending" else None
-
-            assert await eventually(answered, timeout=60, what="the no-show answer") == "sent"
+            assert await press_no_show(browser, gone) == "sent"
 
             async def released() -> bool:
                 return bool(

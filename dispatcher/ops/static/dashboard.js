@@ -18,7 +18,7 @@ const I18N = {
     refer: "转介", property: "物业", department: "部门", department_name: "部门名称",
     "call-team": "叫团队", team_name: "团队名称",
     "no-show": "未到场，重新派单", helper_held: "已接单", helper_on_way: "已出发",
-    helper_calling: "电话指导中", until: "至",
+    helper_calling: "电话指导中", until: "至", kept_holders: "邻居仍在协助",
     sent: "已提交", failed: "未成功", health: "数据流健康", h_rates: "命令 / 事件 每秒",
     h_lag: "消费积压（按分区；* 尚无提交）", h_dead: "死信", h_push: "推送失败（按通道）",
     h_workers: "工作进程", no_data: "暂无数据",
@@ -55,7 +55,7 @@ const I18N = {
     events: "Live events", communities: "Communities today", whistles: "Whistles",
     expired: "Expired", ended: "Ended (time up)", "call-team": "Call team", team_name: "Team name",
     "no-show": "Not coming: ask others", helper_held: "accepted", helper_on_way: "on the way",
-    helper_calling: "calling", until: "until",
+    helper_calling: "calling", until: "until", kept_holders: "helpers still there",
     staff_unreached: "duty officer not reached",
     signed_in_as: "Signed in as", sign_out: "Sign out", district_wide: "district-wide",
     footer: "This service never replaces 120 / 110 / 119. No phone numbers, addresses or message text are shown.",
@@ -201,7 +201,11 @@ function renderRequests() {
     const unreached = r.staff_unreached && !r.claimed_by;
     if (unreached) tr.dataset.staffUnreached = r.staff_unreached;
     const until = st === "paused" && r.paused_local ? ` ${t("until")} ${r.paused_local}` : "";
-    cell(tr, label("s", st) + until + (unreached ? ` · ${t("staff_unreached")}` : ""), "status",
+    // Referred to 120/110/119 with helpers kept on it: why an old closed row is still here.
+    const kept = r.kept_holders > 0;
+    if (kept) tr.dataset.keptHolders = r.kept_holders;
+    cell(tr, label("s", st) + until + (unreached ? ` · ${t("staff_unreached")}` : "")
+      + (kept ? ` · ${t("kept_holders")}` : ""), "status",
       `st-${st}${unreached ? " st-unreached" : ""}`);
     cell(tr, r.claimed_by || "–", "claimed_by");
     fresh.appendChild(tr);
@@ -255,7 +259,10 @@ function applyEvent(ev) {
     case "ring_escalated": r.ring = ev.to_ring; break;
     case "whistle_blown": r.ring = "whistle"; break;
     case "helper_assigned": r.helpers_assigned += 1; break;
-    case "helper_withdrawn": r.helpers_assigned = Math.max(0, r.helpers_assigned - 1); break;
+    case "helper_withdrawn": r.helpers_assigned = Math.max(0, r.helpers_assigned - 1);
+      if (r.kept_holders > 0) r.kept_holders -= 1;
+      break;
+    case "assignment_completed": if (r.kept_holders > 0) r.kept_holders -= 1; break;
     case "request_claimed": r.claimed_by = ev.by; break;
     case "staff_not_reached": r.staff_unreached = ev.rung; break;
     case "request_held": r.held_until = ev.until; break;
@@ -374,7 +381,8 @@ function select(requestId) {
 const HOLDERS_CHANGE = new Set(["helper_assigned", "helper_withdrawn", "helper_set_off",
   "assignment_completed", "request_resolved", "request_cancelled", "request_referred",
   "request_expired"]);
-let assigned = null; // {request_id, open, helpers: [{helper_id, on_way, remote}]}
+// `releasable`: open, or referred to 120/110/119 with kept helpers still holding it.
+let assigned = null; // {request_id, open, releasable, helpers: [{helper_id, on_way, remote}]}
 
 async function loadHelpers(requestId) {
   let data = null;
@@ -393,7 +401,7 @@ async function loadHelpers(requestId) {
 // request before the list has them. Each snapshot asks again while they disagree.
 function helpersStale() {
   const r = selected && requests.get(selected);
-  if (!r || r.status !== "open") return;
+  if (!r || (r.status !== "open" && !(r.kept_holders > 0))) return;
   const seen = assigned && assigned.request_id === selected ? assigned : null;
   if (!seen || seen.rowCount !== r.helpers_assigned || (!seen.helpers.length && r.helpers_assigned > 0)) {
     loadHelpers(selected);
@@ -402,7 +410,7 @@ function helpersStale() {
 
 function renderHelpers() {
   const ul = $("#act-helpers");
-  const live = assigned && assigned.request_id === selected && assigned.open;
+  const live = assigned && assigned.request_id === selected && assigned.releasable;
   ul.replaceChildren(...(live ? assigned.helpers : []).map((h) => {
     const li = document.createElement("li");
     li.dataset.helperId = h.helper_id;

@@ -1,9 +1,11 @@
-"""The dashboard's queries: open requests, the last hour's closed ones, today per community.
-No personal data and no building label (see dispatcher/ops/dashboard_data.py)."""
+"""The dashboard's queries: open requests, the last hour's closed ones (and older ones helpers
+kept after a referral still hold), today per community. No personal data and no building
+label (see dispatcher/ops/dashboard_data.py)."""
 
 from __future__ import annotations
 
 from dispatcher.record.db import Db, Row
+from schemas.vocab import EMERGENCY_SERVICES
 
 # Days and months are China's local ones (UTC+8, no daylight saving).
 LOCAL_TZ = "Asia/Shanghai"
@@ -37,14 +39,41 @@ ORDER BY CASE urgency WHEN 'critical' THEN 0 WHEN 'urgent' THEN 1 WHEN 'normal' 
 LIMIT $1
 """
 
-RECENT_CLOSED_SQL = """
-SELECT request_id, community_id, category, urgency, status, outcome, ring, step,
-       helpers_needed, helpers_assigned, offers_sent, opened_at, first_accept_at, closed_at,
-       claimed_by, referred_to, referred_department, staff_unreached
-FROM requests WHERE closed_at >= now() - interval '1 hour'
-  AND ($2::text[] IS NULL OR community_id = ANY($2))
-ORDER BY closed_at DESC LIMIT $1
+# A referral to 120/110/119 keeps the helpers who held the request (the core's
+# `kept_helper_ids`) until each presses 已完成, withdraws or is released as a no-show:
+# `kept_holders` counts those still holding it. Staff must see such a request, and its 未到场
+# buttons, for as long as anyone holds it, not for the closed list's hour only.
+KEPT_BY = sorted(t.value for t in EMERGENCY_SERVICES)
+
+
+def _kept_holders(kept_by: str) -> str:
+    """SQL: the kept helpers holding request `r`; `kept_by` the parameter of `KEPT_BY`."""
+    return (
+        f"CASE WHEN r.status = 'referred' AND r.referred_to = ANY({kept_by}::text[]) THEN ("
+        " SELECT count(*) FROM assignments a WHERE a.request_id = r.request_id"
+        " AND a.released_at IS NULL AND a.done_at IS NULL) ELSE 0 END"
+    )
+
+
+# The last hour's closed requests and, apart from them, those kept helpers still hold,
+# each list capped at $1: old kept rows piling up must not push the last hour off the screen.
+RECENT_CLOSED_SQL = f"""
+WITH c AS (
+  SELECT request_id, community_id, category, urgency, status, outcome, ring, step,
+         helpers_needed, helpers_assigned, offers_sent, opened_at, first_accept_at, closed_at,
+         claimed_by, referred_to, referred_department, staff_unreached,
+         {_kept_holders("$3")} AS kept_holders
+  FROM requests r WHERE ($2::text[] IS NULL OR community_id = ANY($2))
+    AND (closed_at >= now() - interval '1 hour'
+         OR (status = 'referred' AND closed_at IS NOT NULL AND referred_to = ANY($3::text[])))
+)
+(SELECT * FROM c WHERE kept_holders > 0 ORDER BY closed_at DESC LIMIT $1)
+UNION ALL
+(SELECT * FROM c WHERE kept_holders = 0 AND closed_at >= now() - interval '1 hour'
+ ORDER BY closed_at DESC LIMIT $1)
 """
+
+KEPT_SQL = f"SELECT {_kept_holders('$2')} FROM requests r WHERE r.request_id = $1"
 
 # One row per community, plus a NULL-community row for all of them: today's (local) figures,
 # `resolved` the requests someone said were done (requester, staff, every helper's 已完成),
@@ -87,8 +116,16 @@ async def open_requests(db: Db, limit: int, only: list[str] | None = None) -> li
 
 
 async def recently_closed(db: Db, limit: int, only: list[str] | None = None) -> list[Row]:
-    """Closed within the last hour, latest first."""
-    return [dict(r) for r in await db.fetch(RECENT_CLOSED_SQL, limit, only)]
+    """Those referred to 120/110/119 that kept helpers still hold, however long ago
+    (`kept_holders`), then the others closed within the last hour; each latest first and
+    at most `limit`."""
+    return [dict(r) for r in await db.fetch(RECENT_CLOSED_SQL, limit, only, KEPT_BY)]
+
+
+async def kept_holders(db: Db, request_id: str) -> int:
+    """How many kept helpers still hold this request after its referral to 120/110/119
+    (0 for any other request, open or closed)."""
+    return int(await db.fetchval(KEPT_SQL, request_id, KEPT_BY) or 0)
 
 
 async def today_by_community(db: Db, only: list[str] | None = None) -> list[Row]:
