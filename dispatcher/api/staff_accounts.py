@@ -51,6 +51,10 @@ class _StaffFile(BaseModel):
     staff: list[StaffAccount]
 
 
+class SharedStaffToken(ValueError):
+    """Two staff accounts (or one and `DISPATCH_STAFF_TOKEN`) with one token hash."""
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -74,14 +78,35 @@ class StaffDirectory:
         names = [a.name for a in doc.staff]
         if len(set(names)) != len(names) or TOKEN_ACCOUNT in names:
             raise ValueError(f"staff names must be unique and not {TOKEN_ACCOUNT!r}")
+        self._refuse_shared_tokens(doc.staff)
         self._accounts, self._mtime = doc.staff, mtime
         log.info(
             "staff accounts loaded: %d (%d revoked)", len(names), sum(a.revoked for a in doc.staff)
         )
 
+    def _refuse_shared_tokens(self, staff: list[StaffAccount]) -> None:
+        """One token, one account: a hash copied into a second entry would sign in as
+        whichever came last (`by_token`), maybe another community's. Revoked entries count
+        too (un-revoking one would bring the clash back), and so does the built-in
+        `DISPATCH_STAFF_TOKEN`. Names the accounts, never the hash."""
+        token = self.settings.staff_token.get_secret_value()
+        seen = {token_hash(token): TOKEN_ACCOUNT} if token else {}
+        for account in staff:
+            first = seen.setdefault(account.token_sha256, account.name)
+            if first != account.name:
+                raise SharedStaffToken(
+                    f"staff accounts {first!r} and {account.name!r} have the same token:"
+                    " give each account its own"
+                )
+
     def accounts(self) -> list[StaffAccount]:
         try:
             self.load()
+        except SharedStaffToken as exc:
+            # Its text names the two accounts only: the one to fix.
+            log.error("staff file refused (%s): no staff can sign in", exc)
+            self._mtime = None
+            return []
         except (OSError, ValueError) as exc:
             # Fail closed: a broken edit (perhaps a revocation) must not leave old tokens in.
             log.error("staff file unreadable (%s): no staff can sign in", type(exc).__name__)
