@@ -6,7 +6,7 @@ and the page draws its 未到场 buttons from `open`, so a kept helper who never
 be released from the dashboard, though the no-show route takes them; and the request left
 the dashboard an hour after the referral, while pa still held it. Now the listing says
 `releasable: true` while a kept helper holds it, and the overview keeps the request (with
-`kept_holders`) until nobody does."""
+`kept_holders`) until nobody does, for at most a day."""
 
 from __future__ import annotations
 
@@ -53,6 +53,16 @@ async def test_a_kept_helper_is_releasable_and_the_request_stays_on_the_dashboar
         row = await overview_row(client, rid)
         assert row is not None, "a request a kept helper holds left the dashboard"
         assert (row["status"], row["referred_to"], row["kept_holders"]) == ("referred", "120", 1)
+        # A day after the referral it leaves the screen though pa never pressed 已完成 (who
+        # stayed until the ambulance came and forgot): staff are not left a no-show against
+        # a helper as the only way to clear it; the listing still lets them release pa.
+        await db.execute(
+            "UPDATE requests SET closed_at = closed_at - interval '23 hours' WHERE request_id = $1",
+            rid,
+        )
+        assert await overview_row(client, rid) is None, "a day-old kept request stayed listed"
+        doc = (await client.get(listing, headers=bearer(DISTRICT))).json()
+        assert doc["releasable"] is True, doc
 
         # Staff release pa (never came): nobody holds it now, so it leaves, and the listing
         # offers no button.

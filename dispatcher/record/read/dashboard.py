@@ -57,6 +57,9 @@ def _kept_holders(kept_by: str) -> str:
 
 # The last hour's closed requests and, apart from them, those kept helpers still hold,
 # each list capped at $1: old kept rows piling up must not push the last hour off the screen.
+# A kept row stays at most 24 h (service hours are capped there too): a helper who stayed
+# until the ambulance came and never pressed 已完成 must not keep it on the screen for good,
+# nor leave staff only 未到场 (a no-show against someone who helped) to clear it.
 RECENT_CLOSED_SQL = f"""
 WITH c AS (
   SELECT request_id, community_id, category, urgency, status, outcome, ring, step,
@@ -65,7 +68,8 @@ WITH c AS (
          {_kept_holders("$3")} AS kept_holders
   FROM requests r WHERE ($2::text[] IS NULL OR community_id = ANY($2))
     AND (closed_at >= now() - interval '1 hour'
-         OR (status = 'referred' AND closed_at IS NOT NULL AND referred_to = ANY($3::text[])))
+         OR (status = 'referred' AND closed_at >= now() - interval '24 hours'
+             AND referred_to = ANY($3::text[])))
 )
 (SELECT * FROM c WHERE kept_holders > 0 ORDER BY closed_at DESC LIMIT $1)
 UNION ALL
@@ -116,7 +120,7 @@ async def open_requests(db: Db, limit: int, only: list[str] | None = None) -> li
 
 
 async def recently_closed(db: Db, limit: int, only: list[str] | None = None) -> list[Row]:
-    """Those referred to 120/110/119 that kept helpers still hold, however long ago
+    """Those referred to 120/110/119 in the last 24 h that kept helpers still hold
     (`kept_holders`), then the others closed within the last hour; each latest first and
     at most `limit`."""
     return [dict(r) for r in await db.fetch(RECENT_CLOSED_SQL, limit, only, KEPT_BY)]
