@@ -53,7 +53,13 @@ CLOSING = (RequestResolved, RequestCancelled, RequestExpired, RequestReferred)
 # ("已经解决了，谢谢邻居"). Solved is a resolve, never a cancel: a cancellation stands the
 # helpers on their way down ("求助人已取消") and refuses their 已完成, so the help a neighbour
 # just gave, and its hours, were lost. Both in one reply ("不用了，已经解决"): solved.
-_CANCEL = re.compile(r"(不用了|不需要了|取消求助|撤销求助|不用帮忙)")
+# Taken back as people say it: "不用了" / "不用啦", "不需要帮忙了", "好了，不用来了",
+# "不用麻烦了"; never the question "需不需要帮忙" / "用不用帮忙". An emergency beside the
+# words is still dispatched (`cancels`).
+_CANCEL = re.compile(
+    r"(?<!需)(?<!用)(?:不用|不需要)(?:(?:帮忙|帮助|麻烦|来|过来|上来|上门)?(?:了|啦|喽|咯)"
+    r"|帮忙|帮助|麻烦)|取消求助|撤销求助"
+)
 # Solved: a verb of getting it done ("修好", "搞定", "处理好"…) said as done, with 已/已经
 # before it or 了/啦 after it ("请帮忙解决" is no answer), or "已经好了" / "没事了". Never as
 # a question ("修好了吗？", "搞定了没", "是不是好了") nor negated or not yet ("还没修好", "没搞定",
@@ -136,6 +142,8 @@ WHISTLE_NOBODY = "暂未联系上社区值班人员"
 # A cancellation that stood neighbours down (open offers, helpers on their way), or none.
 CANCELLED_STOOD_DOWN = "求助已取消，已通知邻居不必前往。"
 CANCELLED = "求助已取消。"
+# A closing reply ("不用了") from a sender with no request of theirs open in the group.
+NO_OPEN_REQUEST = "未找到您在本群进行中的求助。"
 
 
 NOBODY_NEAR = "附近暂时没有可联系的邻居。"

@@ -78,14 +78,18 @@ async def test_an_emergency_beside_a_cancel_word_is_dispatched_not_cancelled(
         )
         assert "request_cancelled" not in await events_of(run, errand)
 
-        # A plain "不用了，谢谢" is still a cancel (of the sender's latest open request).
+        # A plain "不用了，谢谢" is still a cancel: of every open request of the sender's in
+        # the group (since session 41; before, of the latest only), the newest named first.
         r = await run.send(client, p.message("不用了，谢谢", f"m-{uuid.uuid4().hex[:12]}", group))
-        assert r.status_code == 200 and r.json() == {"is_request": False, "cancelled": emergency}
+        assert r.status_code == 200, r.text
+        assert r.json() == {"is_request": False, "cancelled": emergency, "also_cancelled": [errand]}
 
         async def cancelled() -> bool:
-            return "request_cancelled" in await events_of(run, emergency)
+            return all(
+                ["request_cancelled" in await events_of(run, x) for x in (emergency, errand)]
+            )
 
-        assert await eventually(cancelled, what="the emergency cancelled by its requester")
+        assert await eventually(cancelled, what="both cancelled by their requester")
 
 
 def unsigned(ciphertext: bytes) -> Callback:

@@ -17,11 +17,11 @@ from tests.support.dingtalk_app import group_message, post_callback
 
 
 def fake_edge(monkeypatch: pytest.MonkeyPatch, open_request: str) -> None:
-    """The sender's latest open request is `open_request`; each message and each closing
+    """The sender's one open request is `open_request`; each message and each closing
     reply is new (its replay claim and idempotency key claimed); nothing is recorded."""
 
-    async def open_request_of(pool: Any, bot_id: str, group_id: str, sender_id: str) -> str:
-        return open_request
+    async def open_requests_of(pool: Any, bot_id: str, group_id: str, sender: str) -> list[str]:
+        return [open_request]
 
     async def nothing(*args: Any, **kwargs: Any) -> None: ...
 
@@ -31,7 +31,7 @@ def fake_edge(monkeypatch: pytest.MonkeyPatch, open_request: str) -> None:
     async def submit(db: Any, **kwargs: Any) -> intake.Submitted:
         return intake.Submitted(claimed=True, earlier=None)
 
-    monkeypatch.setattr(threads, "open_request_of", open_request_of)
+    monkeypatch.setattr(threads, "open_requests_of", open_requests_of)
     monkeypatch.setattr(threads, "record", nothing)
     monkeypatch.setattr(routes, "claim_webhook_id", nothing)  # the replay claim
     monkeypatch.setattr(intake, "submit", submit)

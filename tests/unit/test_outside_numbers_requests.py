@@ -122,14 +122,18 @@ class Api:
 async def api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Api]:
     async def nothing(*args: Any, **kwargs: Any) -> None: ...
 
-    async def no_open_request(*args: Any) -> None:
-        return None
+    async def no_open_request(*args: Any) -> list[str]:
+        return []
+
+    async def never_asked(*args: Any) -> bool:
+        return False
 
     async def submit(db: Any, **kwargs: Any) -> intake.Submitted:
         return intake.Submitted(claimed=True, earlier=None)
 
     # The platform route's edge statements (no PostgreSQL in unit tests).
-    monkeypatch.setattr(threads, "open_request_of", no_open_request)
+    monkeypatch.setattr(threads, "open_requests_of", no_open_request)
+    monkeypatch.setattr(threads, "not_found_due", never_asked)
     monkeypatch.setattr(threads, "record", nothing)
     monkeypatch.setattr(routes, "claim_webhook_id", nothing)
     monkeypatch.setattr(intake, "submit", submit)

@@ -62,15 +62,18 @@ class Threads:
     async def forget(self, pool: Any, thread: Thread) -> None:
         self.rows.pop((thread.request_id, thread.group_id), None)
 
-    async def open_request_of(self, pool: Any, bot_id: str, group: str, sender: str) -> Any:
+    async def open_requests_of(self, pool: Any, bot_id: str, group: str, sender: str) -> Any:
         found = [r for (r, g), s in self.rows.items() if g == group and s == sender]
-        return found[-1] if found else None
+        return found[::-1]  # newest first
+
+    async def not_found_due(self, pool: Any, bot_id: str, group: str, senders: list[str]) -> bool:
+        return any(g == group and s in senders for (r, g), s in self.rows.items())
 
 
 @pytest.fixture
 def table(monkeypatch: pytest.MonkeyPatch) -> Threads:
     table = Threads()
-    for name in ("record", "forget", "open_request_of"):
+    for name in ("record", "forget", "open_requests_of", "not_found_due"):
         monkeypatch.setattr(threads, name, getattr(table, name))
 
     async def merged(db: Any, **kwargs: Any) -> intake.Submitted:

@@ -90,8 +90,11 @@ def tables(monkeypatch: pytest.MonkeyPatch) -> Tables:
     async def give_up_key(db: Any, bot_id: str, key: str) -> None:
         t.keys.pop((bot_id, key), None)
 
-    async def open_request_of(pool: Any, bot_id: str, group_id: str, sender: str) -> str | None:
-        return t.open_request
+    async def open_requests_of(pool: Any, bot_id: str, group_id: str, sender: str) -> list[str]:
+        return [t.open_request] if t.open_request is not None else []
+
+    async def not_found_due(pool: Any, bot_id: str, group_id: str, senders: list[str]) -> bool:
+        return False  # the sender never asked here
 
     async def nothing(*args: Any, **kwargs: Any) -> None: ...
 
@@ -109,7 +112,8 @@ def tables(monkeypatch: pytest.MonkeyPatch) -> Tables:
         ("mark_done", nothing),
     ):
         monkeypatch.setattr(bot_calls, name, fake)
-    monkeypatch.setattr(threads, "open_request_of", open_request_of)
+    monkeypatch.setattr(threads, "open_requests_of", open_requests_of)
+    monkeypatch.setattr(threads, "not_found_due", not_found_due)
     monkeypatch.setattr(threads, "record", nothing)
     monkeypatch.setattr(intake, "submit", submit)
     return t

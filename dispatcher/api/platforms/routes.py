@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
@@ -53,7 +54,7 @@ from pydantic import ValidationError
 from dispatcher.api import idempotency
 from dispatcher.api.auth import DB_UNAVAILABLE
 from dispatcher.api.bot_auth import Caller, claim_webhook_id, release_webhook_id
-from dispatcher.api.command_queue import advises, outage_answers, request_id_for, send_command
+from dispatcher.api.command_queue import advises, outage_answers, produce, request_id_for
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
 from dispatcher.api.messages import (
@@ -81,7 +82,7 @@ from dispatcher.groupchat.loop import GroupReplies
 from dispatcher.record.db import Db
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
-from schemas.commands import CancelRequest, ResolveRequest
+from schemas.commands import CancelRequest, Command, ResolveRequest
 from schemas.requests import RequestSpec
 from schemas.text import UNSTORABLE
 from schemas.vocab import Party
@@ -321,7 +322,7 @@ async def _message(
     async def cancel_if_asked(found: Classification) -> JSONResponse | None:
         if not inbound.sender_id:  # "unknown": whose request it would be, nobody can tell
             return None
-        return await _cancel_if_asked(deps, pool, bot, msg, found, withdraw)
+        return await _cancel_if_asked(deps, pool, bot, msg, found, withdraw, not_found)
 
     def thread_for(request_id: str) -> Thread:
         return _thread(bot, inbound, request_id)
@@ -332,6 +333,16 @@ async def _message(
         thread = thread_for(request_id)
         await replies.immediate(thread, texts.CO_REPORT_WITHDRAWN, msg.message_id)
         await threads.forget(pool, thread)
+
+    async def not_found() -> str | None:
+        """No open request of the sender's here: told so, once in a while, and only if they
+        asked in this group (`threads.not_found_due`); the text told, or None."""
+        senders = [msg.sender.id, texts.co_reporter(msg.sender.id)]
+        if not await threads.not_found_due(pool, bot.bot_id, msg.group_id, senders):
+            return None
+        thread = thread_for(threads.not_found_thread(msg.sender.id))
+        await replies.immediate(thread, texts.NO_OPEN_REQUEST, msg.message_id)
+        return texts.NO_OPEN_REQUEST
 
     asked: list[Thread] = []
 
@@ -381,8 +392,9 @@ async def _cancel_if_asked(
     msg: ChatMessageIn,
     found: Classification,
     withdraw: Callable[[str], Awaitable[None]],
+    not_found: Callable[[], Awaitable[str | None]],
 ) -> JSONResponse | None:
-    """The requester's "不用了" cancels their open request, their "已经解决了" resolves it
+    """The requester's "不用了" cancels their open requests, their "已经解决了" resolves them
     (`_cancel_or_withdraw`). Called only for what the classifier found no help request in
     (`texts.cancels`), so a message that also tells of an emergency is dispatched as one,
     never taken for a cancel."""
@@ -401,12 +413,21 @@ async def _cancel_if_asked(
         )
     assert prior is None  # a cancel's answer is stored final, never in flight
     try:
-        body = await _cancel_or_withdraw(deps, pool, bot, msg, withdraw)
+        body = await _cancel_or_withdraw(deps, pool, bot, msg, withdraw, not_found)
     except BaseException:
         await idempotency.abandon(pool, bot.bot_id, key)
         raise
     await idempotency.finish(pool, bot.bot_id, key, 200, body)
     return JSONResponse(body)
+
+
+_CLOSE_NS = uuid.UUID("6f4d3c1e-2b7a-4e0f-9c58-1d2e3f4a5b6c")
+
+
+def closing_command_id(bot_id: str, group_id: str, message_id: str, request_id: str) -> str:
+    """One closing reply's command for one of the sender's requests: derived, so a send
+    that failed half-way and is tried again is the same command for each request."""
+    return str(uuid.uuid5(_CLOSE_NS, f"{bot_id}\n{group_id}\n{message_id}\n{request_id}"))
 
 
 async def _cancel_or_withdraw(
@@ -415,31 +436,52 @@ async def _cancel_or_withdraw(
     bot: BotConfig,
     msg: ChatMessageIn,
     withdraw: Callable[[str], Awaitable[None]],
+    not_found: Callable[[], Awaitable[str | None]],
 ) -> dict[str, Any]:
-    """The sender's latest open request raised in this group is cancelled, or resolved when
+    """Every open request the sender raised in this group is cancelled, or resolved when
     the reply says it was solved (`texts.is_solved_reply`: "已经解决了，谢谢邻居" after a
     neighbour helped must not stand that neighbour down as "求助人已取消" nor refuse their
     已完成; with nobody assigned a resolve stands the offers down as a cancel would, and
-    the need is met, so "不用了，已经解决" resolves too). Failing that, a report of theirs
-    merged into a request another group raised (which others depend on) is withdrawn:
-    this group stops following it, the request goes on."""
-    own = await threads.open_request_of(pool, bot.bot_id, msg.group_id, msg.sender.id)
-    if own is not None:
+    the need is met, so "不用了，已经解决" resolves too). Every one: a re-post the intake did
+    not merge (no building named) is a second request of the same need, and one "不用了"
+    ending only the newest left the first climbing to the whistle. The answer names the
+    newest (`cancelled` / `resolved`) and the others (`also_cancelled` / `also_resolved`).
+    Failing that, a report of theirs merged into a request another group raised (which
+    others depend on) is withdrawn: this group stops following it, the request goes on.
+    Neither: the sender is told none of theirs is open (`not_found`), not left in silence."""
+    own = await threads.open_requests_of(pool, bot.bot_id, msg.group_id, msg.sender.id)
+    if own:
         community = bot.groups[msg.group_id].community_id
-        if texts.is_solved_reply(msg.text):
-            solved = ResolveRequest(request_id=own, by=Party.REQUESTER, note="群内回复已解决")
-            await send_command(deps, solved, community)
-            return {"is_request": False, "resolved": own}
-        cancel = CancelRequest(request_id=own, by=Party.REQUESTER, reason="群内回复取消")
-        await send_command(deps, cancel, community)
-        return {"is_request": False, "cancelled": own}
-    merged = await threads.open_request_of(
+        solved = texts.is_solved_reply(msg.text)
+        for request_id in own:
+            body: ResolveRequest | CancelRequest = (
+                ResolveRequest(request_id=request_id, by=Party.REQUESTER, note="群内回复已解决")
+                if solved
+                else CancelRequest(request_id=request_id, by=Party.REQUESTER, reason="群内回复取消")
+            )
+            command_id = closing_command_id(bot.bot_id, msg.group_id, msg.message_id, request_id)
+            command = Command(
+                command_id=command_id,
+                community_id=community,
+                issued_at=deps.clock(),
+                body=body,
+            )
+            await produce(deps, command)
+        done = "resolved" if solved else "cancelled"
+        out: dict[str, Any] = {"is_request": False, done: own[0]}
+        if own[1:]:
+            out["also_" + done] = own[1:]
+        return out
+    merged = await threads.open_requests_of(
         pool, bot.bot_id, msg.group_id, texts.co_reporter(msg.sender.id)
     )
-    if merged is None:  # nothing to cancel: the plain not-a-request answer
-        return MessageOut(is_request=False).model_dump(mode="json")
-    await withdraw(merged)
-    return {"is_request": False, "withdrawn": merged}
+    for request_id in merged:  # the group is told once (the post is keyed by the message)
+        await withdraw(request_id)
+    if merged:
+        out = {"is_request": False, "withdrawn": merged[0]}
+        return out | ({"also_withdrawn": merged[1:]} if merged[1:] else {})
+    told = await not_found()
+    return MessageOut(is_request=False, reply_text=told).model_dump(mode="json")
 
 
 def _replayed(response: Response) -> list[tuple[str, str]]:

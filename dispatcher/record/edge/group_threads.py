@@ -6,6 +6,7 @@ send's `mark_sent` empties both."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,8 +16,14 @@ from dispatcher.numbers import MAX_EPOCH_MS, checked_int
 from dispatcher.record.db import Db
 from schemas.sealed import Sealed
 
-# Cancel-by-reply finds the sender's open request in the group within this window.
-CANCEL_WINDOW_S = 6 * 3600
+# A request the read model has not recorded (yet) is the sender's to end for this long after
+# its thread: the record agent records a request within seconds, and past an hour one never
+# recorded was never taken in (a CancelRequest for it would close nothing). A recorded one
+# is theirs while it is open, however long it lives (a low one 72 h, held over quiet hours).
+UNRECORDED_S = 3600
+# "未找到您在本群进行中的求助" is said to a sender at most once in this long per group.
+NOT_FOUND_ONCE_S = 12 * 3600
+NOT_FOUND = "no-open-request:"
 
 
 @dataclass(frozen=True)
@@ -66,18 +73,52 @@ async def for_requests(pool: Db, request_ids: list[str]) -> dict[str, list[Threa
     return out
 
 
-async def open_request_of(pool: Db, bot_id: str, group_id: str, sender_id: str) -> str | None:
-    """The sender's latest open request asked in this group (for "不用了，已经解决")."""
-    value = await pool.fetchval(
-        "SELECT request_id FROM api_group_threads WHERE bot_id = $1 AND group_id = $2 "
-        "AND sender_id = $3 AND NOT closed AND created_at > now() - make_interval(secs => $4) "
-        "ORDER BY created_at DESC LIMIT 1",
+async def open_requests_of(pool: Db, bot_id: str, group_id: str, sender_id: str) -> list[str]:
+    """Every open request the sender asked in this group, newest first (for "不用了，已经
+    解决": a re-post the intake did not merge is a second request of the same need). Open
+    as the read model has it (`requests.closed_at`), not by the age of the thread: a
+    request lives up to 72 h, and its thread's `closed` flag misses a closing event the
+    group loop skipped as old news (after an outage). Not recorded yet: open while its
+    thread is younger than UNRECORDED_S."""
+    rows = await pool.fetch(
+        "SELECT t.request_id FROM api_group_threads t "
+        "LEFT JOIN requests r ON r.request_id = t.request_id "
+        "WHERE t.bot_id = $1 AND t.group_id = $2 AND t.sender_id = $3 AND NOT t.closed "
+        "AND CASE WHEN r.request_id IS NULL "
+        "THEN t.created_at > now() - make_interval(secs => $4) "
+        "ELSE r.closed_at IS NULL END "
+        "ORDER BY t.created_at DESC, t.request_id",
         bot_id,
         group_id,
         sender_id,
-        float(CANCEL_WINDOW_S),
+        float(UNRECORDED_S),
     )
-    return str(value) if value is not None else None
+    return [str(r["request_id"]) for r in rows]
+
+
+def not_found_thread(sender_id: str) -> str:
+    """The `request_id` a "no open request of yours" post is recorded under: by sender, so
+    `not_found_due` finds the last one told to them (a digest: the post's request id goes
+    with it to the robot, the platform's id of the sender need not)."""
+    return NOT_FOUND + hashlib.sha256(sender_id.encode()).hexdigest()[:24]
+
+
+async def not_found_due(pool: Db, bot_id: str, group_id: str, senders: list[str]) -> bool:
+    """Should "no open request of yours" answer `senders[0]`'s closing reply? Only to one
+    who asked in this group (a thread of theirs kept, `senders` their ids as raiser and as
+    co-reporter), and once in NOT_FOUND_ONCE_S: "不用了，谢谢" is everyday chat too."""
+    due = await pool.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM api_group_threads WHERE bot_id = $1 AND group_id = $2 "
+        "AND sender_id = ANY($3::text[])) AND NOT EXISTS (SELECT 1 FROM api_group_posts "
+        "WHERE bot_id = $1 AND group_id = $2 AND request_id = $4 "
+        "AND posted_at > now() - make_interval(secs => $5))",
+        bot_id,
+        group_id,
+        senders,
+        not_found_thread(senders[0]),
+        float(NOT_FOUND_ONCE_S),
+    )
+    return bool(due)
 
 
 async def close(pool: Db, request_id: str) -> None:
