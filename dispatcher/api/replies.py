@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dispatcher.groupchat.texts import hotline_text
+from schemas.catalogue import entry
 from schemas.config import Hotline
 from schemas.requests import RequestSpec
-from schemas.vocab import EmergencyNumber
+from schemas.vocab import EmergencyNumber, Urgency
 
 _CALL_ADVICE = {
     EmergencyNumber.AMBULANCE: "请立即拨打120急救电话！",
@@ -20,6 +21,27 @@ _CALL_ADVICE = {
 def emergency_for(spec: RequestSpec) -> EmergencyNumber | None:
     """Life-threatening: the requester must call this number now, neighbours or not."""
     return spec.emergency()
+
+
+# The contact card's submitter (`households.CARD_BOT`; that module imports this one): its
+# page leads with its own call line for a kind where health is at risk (`call_when_zh`).
+_CARD_BOT = "card"
+
+
+def if_urgent(spec: RequestSpec) -> str:
+    """For an urgent request about health (medical, to hospital, a fall) that is not
+    life-threatening: the requester is told when to call, not ordered to (the critical
+    line's "请立即拨打120急救电话！" is for life at risk now). A pregnant woman alone with
+    pain asking for a lift (seed 1) waits for a neighbour who may not come; a request held
+    for quiet hours was told it, one sent at once was not."""
+    card = spec.source is not None and spec.source.bot_id == _CARD_BOT
+    if spec.emergency() is not None or card:
+        return ""
+    kind = entry(spec.category)
+    if not kind.life_at_risk or spec.urgency not in (Urgency.URGENT, Urgency.CRITICAL):
+        return ""
+    number = kind.emergency or EmergencyNumber.AMBULANCE
+    return f"如情况紧急，请立即拨打{number.value}。"
 
 
 def _call_first(spec: RequestSpec, advice: str | None) -> str:
@@ -61,9 +83,14 @@ def reply_text(
             f"已收到求助。现在是社区安静时段，将于{held_until}通知{neighbours_needed(spec)}。"
             "如情况紧急，请拨打120/110/119。" + hotline_text(hotlines)
         )
+    # "正在通知": nobody has accepted yet (the group hears "已接单" when one does), so
+    # nothing here or in the classifier's advice says that neighbours are coming.
     base = f"已收到求助，正在通知{neighbours_needed(spec)}，请保持电话畅通。"
     first = _call_first(spec, advice)
-    return f"{first}{hotline_text(hotlines)}同时{base}" if first else base
+    if first:
+        return f"{first}{hotline_text(hotlines)}同时{base}"
+    urgent = if_urgent(spec)
+    return f"{base}{urgent}{hotline_text(hotlines)}" if urgent else base
 
 
 def merged_reply_text(
@@ -94,7 +121,10 @@ def merged_reply_text(
     first = _call_first(spec, advice)
     if helpers_assigned > 0:
         base = "已收到，邻居们已在处理同一求助，请保持电话畅通。"
-        return f"{first}{hotline_text(hotlines)}{base}" if first else base
+        if first:
+            return f"{first}{hotline_text(hotlines)}{base}"
+        urgent = if_urgent(spec)
+        return f"{base}{urgent}{hotline_text(hotlines)}" if urgent else base
     staff = ""
     if staff_claimed:
         staff = "，社区工作人员已在跟进"

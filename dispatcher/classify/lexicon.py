@@ -205,7 +205,9 @@ EmergencyKind = Literal[
 
 @dataclass(frozen=True, slots=True)
 class Emergency:
-    """What to tell the requester and who else to call, per kind of emergency."""
+    """What to tell the requester and who else to call, per kind of emergency. `advice`
+    leads the first reply, sent before anyone has accepted: it never says neighbours are
+    coming or searching (the reply says they are being notified; "已接单" says one comes)."""
 
     number: EmergencyNumber | None
     category: Category
@@ -221,7 +223,7 @@ _MISSING_PERSON: Final = Emergency(
     C.LOST_PERSON,
     (S.GENERAL,),
     False,
-    "请立即拨打110报警，并请物业查看监控、守住小区出入口，邻居们正在帮忙寻找。",
+    "请立即拨打110报警，并请物业查看监控、守住小区出入口。",
 )
 
 # Dict order is priority order when one message has several: fire, then gas, …
@@ -245,22 +247,21 @@ EMERGENCIES: Final[dict[EmergencyKind, Emergency]] = {
         C.OTHER,
         (S.GENERAL,),
         False,
-        "请立即拨打110和120！有人陪着他/她，温和地说话，不要刺激，邻居们正在赶来。"
-        "也可拨打心理援助热线12356。",
+        "请立即拨打110和120！有人陪着他/她，温和地说话，不要刺激。也可拨打心理援助热线12356。",
     ),
     "medical": Emergency(
         EmergencyNumber.AMBULANCE,
         C.MEDICAL,
         (S.FIRST_AID, S.DOCTOR, S.NURSE),
         False,
-        "请立即拨打120急救电话！邻居们正在赶来，请保持电话畅通，尽量打开家门。",
+        "请立即拨打120急救电话！尽量打开家门。",
     ),
     "fall": Emergency(
         EmergencyNumber.AMBULANCE,
         C.FALL,
         (S.FIRST_AID, S.CARRYING),
         False,
-        "请立即拨打120急救电话！不要急着把人扶起来，注意保暖，邻居们正在赶来。",
+        "请立即拨打120急救电话！不要急着把人扶起来，注意保暖。",
     ),
     "crime": Emergency(
         EmergencyNumber.POLICE,
@@ -276,7 +277,7 @@ EMERGENCIES: Final[dict[EmergencyKind, Emergency]] = {
         C.OTHER,
         (S.GENERAL,),
         True,
-        "请立即拨打119求救！不要硬拉硬拽，安抚被困的人，邻居们正在赶来。",
+        "请立即拨打119求救！不要硬拉硬拽，安抚被困的人。",
     ),
     "elevator": Emergency(
         EmergencyNumber.FIRE,
@@ -290,7 +291,7 @@ EMERGENCIES: Final[dict[EmergencyKind, Emergency]] = {
         C.OTHER,
         (S.GENERAL,),
         False,
-        "如有生命危险，请立即拨打120或110！邻居们正在赶来。",
+        "如有生命危险，请立即拨打120或110！",
     ),
 }
 
