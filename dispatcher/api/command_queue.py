@@ -34,10 +34,10 @@ from dispatcher.api.ratelimit import with_advice
 from dispatcher.api.replies import emergency_for, merged_reply_text, reply_text
 from dispatcher.config.policies import policy_for
 from dispatcher.ops.api_metrics import observe_request_merged, observe_request_submitted
-from dispatcher.record.edge import bot_calls, intake
+from dispatcher.record.edge import bot_calls, intake, repeat_reports
 from dispatcher.record.read import requests as read_requests
 from dispatcher.sealing import keyring, seal_spec
-from schemas.commands import Command, CommandBody, SubmitRequest, new_command, repeat_command
+from schemas.commands import Command, CommandBody, SubmitRequest, new_command
 from schemas.plans import PLAN_SETS
 from schemas.requests import RequestSpec
 from schemas.vocab import EmergencyNumber
@@ -208,6 +208,7 @@ async def _record(
         merge_key=key,
         command_json=command_json,
         window_s=float(MERGE_WINDOW_S),
+        issued_at=command.issued_at,  # a merged report's `ReportRepeated`'s, if merged
         answer_json=answer_json,
     )
     server_timing.mark("statement")
@@ -241,16 +242,21 @@ async def _queue(
         # retry: this 202 acknowledges that request too, so Kafka must have its command
         # first, not only the unrecorded sweeper (which may be off). Sent again as a
         # retry does (`_send_again`): the same command, applied once by the worker.
-        await send_stored(deps, await deps.pool(), submitted.earlier)
+        pool = await deps.pool()
+        await send_stored(deps, pool, submitted.earlier)
         server_timing.mark("queue")
         observe_request_merged(spec)
         number = emergency_for(spec)
         earlier = await _earlier_state(deps, submitted.earlier, spec)
+        repeat = _repeat(spec, recorded)
         if earlier.nobody_on_it():
             # "还是没人来…": the core decides whether to climb to the whistle (after the
             # first neighbours' wait; life-threatening at once), once per request
             # (core/repeat_reports.py). Sent only after the earlier request's own command.
-            await produce(deps, _repeat(deps, spec, submitted.earlier))
+            # Stored by the statement with the merge (the outbox): should Kafka refuse or
+            # the API die before it is marked queued, the unrecorded sweeper sends it.
+            await produce(deps, repeat.command())
+        await repeat_reports.mark_queued(pool, repeat.request_id, repeat.report_id)
         return Accepted(
             request_id=submitted.earlier,
             merged=True,
@@ -312,14 +318,18 @@ class _Earlier:
         )
 
 
-def _repeat(deps: ApiDeps, spec: RequestSpec, request_id: str) -> Command:
-    """The merged report's `ReportRepeated`; its id from the report's own (message-derived)
-    id, so a bot's retry of the message is the same command."""
-    return repeat_command(
-        request_id=request_id,
-        community_id=spec.community_id,
+def _repeat(spec: RequestSpec, recorded: _Recorded) -> repeat_reports.RepeatReport:
+    """The merged report's `ReportRepeated` as the statement stored it: its id from the
+    report's own (message-derived) id, so a bot's retry of the message is the same command,
+    and its time the stored one (a retry's first copy's; that of this call's command, which
+    the statement was given, if it returned none)."""
+    submitted = recorded.submitted
+    assert submitted.earlier is not None
+    return repeat_reports.RepeatReport(
+        request_id=submitted.earlier,
         report_id=spec.request_id,
-        issued_at=deps.clock(),
+        community_id=spec.community_id,
+        issued_at=submitted.repeat_at or recorded.command.issued_at,
     )
 
 

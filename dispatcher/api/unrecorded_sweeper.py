@@ -7,8 +7,10 @@ cheap second line: every `reconcile_interval_seconds` it confirms the requests t
 recorded (dropping the intake's stored copy, which holds the contact: this part always
 runs), and, unless `reconcile_enabled` is false, produces again, with the same command id,
 an acknowledged request not recorded within `reconcile_grace_seconds`, a volunteer's
-answer (accept/decline link) that caused no event, and a recipient's claim or 报到 link
-whose command Kafka never acknowledged (the API died between the claim and the ack). Each
+answer (accept/decline link) that caused no event, a recipient's claim or 报到 link
+whose command Kafka never acknowledged (the API died between the claim and the ack), and a
+merged report's `ReportRepeated` never queued (the API died or Kafka refused between the
+merge and the ack; its request's own stored command first, if still unrecorded). Each
 is sent as stored with its claim, exactly as pressed (a team leader's members included).
 The core applies a command id once, so a re-send can never open a second request or answer
 twice.
@@ -22,7 +24,13 @@ import logging
 import asyncpg
 
 from dispatcher.api.deps import ApiDeps
-from dispatcher.record.edge import intake, link_uses, recipient_links, staff_actions
+from dispatcher.record.edge import (
+    intake,
+    link_uses,
+    recipient_links,
+    repeat_reports,
+    staff_actions,
+)
 from schemas.commands import AcceptOffer, Command, DeclineOffer
 
 log = logging.getLogger(__name__)
@@ -41,11 +49,14 @@ async def sweep_once(deps: ApiDeps) -> tuple[int, int]:
         resent = await _resend_requests(deps, conn)
         resent_links = await _resend_link_answers(deps, conn)
         resent_links += await _resend_recipient_uses(deps, conn)
+        repeats = await _resend_repeats(deps, conn)
     if resent:
         log.warning("re-sent %d acknowledged request(s) not yet recorded by the worker", resent)
     if resent_links:
         log.warning("re-sent %d volunteer answer(s) that had not taken effect", resent_links)
-    return confirmed, resent + resent_links
+    if repeats:
+        log.warning("sent %d merged report(s)' ReportRepeated left unqueued", repeats)
+    return confirmed, resent + resent_links + repeats
 
 
 async def _resend_requests(deps: ApiDeps, conn: asyncpg.Connection) -> int:
@@ -95,6 +106,27 @@ async def _resend_recipient_uses(deps: ApiDeps, conn: asyncpg.Connection) -> int
             await deps.sink.send(settings.commands_topic, row.community_id, row.command.encode())
             await recipient_links.mark_queued(conn, row.link_sha256)
             await staff_actions.queued(conn, row.command_id)
+    return len(rows)
+
+
+async def _resend_repeats(deps: ApiDeps, conn: asyncpg.Connection) -> int:
+    """A merged report's `ReportRepeated` never queued is sent, rebuilt as the API built it
+    (same id and time: the core decides it once, as it would have), then marked queued.
+    Its request's stored command goes first while the worker has not recorded that request:
+    a repeat of a request the worker does not know is refused (`unknown_request`), and the
+    report may have been merged into one whose own send failed too."""
+    settings = deps.settings
+    async with conn.transaction():
+        rows = await repeat_reports.unqueued(conn, settings.reconcile_grace_seconds, 500)
+        for row in rows:
+            earlier = await intake.outbox(conn, row.request_id)
+            if earlier is not None and earlier.command is not None:
+                await deps.sink.send(
+                    settings.commands_topic, earlier.community_id, earlier.command.encode()
+                )
+            command = row.command().model_dump_json()
+            await deps.sink.send(settings.commands_topic, row.community_id, command.encode())
+            await repeat_reports.mark_queued(conn, row.request_id, row.report_id)
     return len(rows)
 
 

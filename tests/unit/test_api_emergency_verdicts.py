@@ -58,8 +58,8 @@ class Sink(RecordingSink):
 
 
 class Intake:
-    """`api_intake_submit` as migration 0370 decides a merge: an earlier intake row with the
-    same merge key (all within the window and open here) takes the report."""
+    """`api_intake_submit_with_repeat` as migration 0407 decides a merge: an earlier intake
+    row with the same merge key (all within the window and open here) takes the report."""
 
     def __init__(self) -> None:
         self.rows: dict[str, tuple[str | None, str, str]] = {}
@@ -69,9 +69,15 @@ class Intake:
             request_id, community_id, key, command = args[5], args[6], args[7], args[8]
             for earlier, (k, _, _) in self.rows.items():
                 if key is not None and k == key and earlier != request_id:
-                    return {"replayed": False, "claimed": True, "earlier": earlier}
+                    # Merged: the report's `ReportRepeated` stored at its time (0407).
+                    return {
+                        "replayed": False,
+                        "claimed": True,
+                        "earlier": earlier,
+                        "repeat_at": args[11],
+                    }
             self.rows[request_id] = (key, community_id, command)
-            return {"replayed": False, "claimed": True, "earlier": None}
+            return {"replayed": False, "claimed": True, "earlier": None, "repeat_at": None}
         if "FROM api_intake WHERE request_id" in query:
             key, community_id, command = self.rows[args[0]]
             return {"community_id": community_id, "command": command}

@@ -24,7 +24,7 @@ import pytest
 from dispatcher.api import command_queue
 from dispatcher.api.platforms import routes
 from dispatcher.groupchat import texts
-from dispatcher.record.edge import bot_calls, intake
+from dispatcher.record.edge import bot_calls, intake, repeat_reports
 from dispatcher.record.edge import group_threads as threads
 from dispatcher.record.edge.group_threads import Thread
 from dispatcher.record.read import requests as read_requests
@@ -86,6 +86,7 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Threads:
 
     monkeypatch.setattr(intake, "submit", merged)
     monkeypatch.setattr(command_queue, "send_stored", nothing)
+    monkeypatch.setattr(repeat_reports, "mark_queued", nothing)  # its ReportRepeated sent
     monkeypatch.setattr(read_requests, "status", nothing)  # the earlier one: not recorded yet
     monkeypatch.setattr(routes, "claim_webhook_id", nothing)  # the replay claim
     monkeypatch.setattr(bot_calls, "claim_key", claimed)  # the cancel's idempotency key

@@ -11,7 +11,7 @@ import pytest
 
 from dispatcher.api import command_queue
 from dispatcher.record.edge import group_threads as threads
-from dispatcher.record.edge import intake
+from dispatcher.record.edge import intake, repeat_reports
 from dispatcher.record.edge.group_threads import Thread
 from dispatcher.record.read import requests as read_requests
 from tests.unit.test_platform_cancel_emergency import app, say, sink  # noqa: F401
@@ -52,6 +52,7 @@ async def test_a_merged_report_is_answered_and_leaves_no_orphan_thread(
     monkeypatch.setattr(threads, "forget", forget, raising=False)
     monkeypatch.setattr(intake, "submit", merged)
     monkeypatch.setattr(command_queue, "send_stored", nothing)
+    monkeypatch.setattr(repeat_reports, "mark_queued", nothing)  # its ReportRepeated sent
     monkeypatch.setattr(read_requests, "status", nothing)  # the earlier one: not recorded yet
     app.state.group_replies = replies = Replies()
     r = await say(app, "3号楼有老人摔倒了，起不来，快来人帮忙")

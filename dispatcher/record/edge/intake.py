@@ -25,6 +25,9 @@ class Submitted:
     claimed: bool  # False: the idempotency key was already known, and nothing was written
     earlier: str | None  # the open request this report was merged into (None: a new one)
     replayed: bool = False  # the webhook-id was already used: nothing at all was written
+    # Merged: the time of the report's stored `ReportRepeated` (`repeat_reports`), the first
+    # copy's on a retry of the same message.
+    repeat_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -53,19 +56,21 @@ async def submit(
     merge_key: str | None,
     command_json: str,
     window_s: float,
+    issued_at: datetime,
     answer_json: str | None = None,
 ) -> Submitted:
-    """One round trip (migration 0370 `api_intake_submit`; 0310 `api_submit_signed`, the
-    previous release's, does the same): claim the webhook-id (if any; a replay is refused
-    before anything is written), then the idempotency key (if any) with `answer_json` (the
-    answer to a new request, still in flight), then under the merge key's advisory lock
-    either add a report to the latest other open request with this merge key opened within
-    `window_s` (the answer then taken back out: a merged report gets another), or store the
-    intake row with its command (outbox copy). Two API instances never both miss each
-    other's report."""
+    """One round trip (migration 0407 `api_intake_submit_with_repeat`; 0370's
+    `api_intake_submit`, the previous release's, does the same but the repeat's outbox row):
+    claim the webhook-id (if any; a replay is refused before anything is written), then the
+    idempotency key (if any) with `answer_json` (the answer to a new request, still in
+    flight), then under the merge key's advisory lock either add a report to the latest
+    other open request with this merge key opened within `window_s` (the answer then taken
+    back out: a merged report gets another), storing the report's `ReportRepeated` (issued
+    at `issued_at`) in the same transaction, or store the intake row with its command
+    (outbox copy). Two API instances never both miss each other's report."""
     row = await db.fetchrow(
-        "SELECT replayed, claimed, earlier "
-        "FROM api_intake_submit($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11::jsonb)",
+        "SELECT replayed, claimed, earlier, repeat_at FROM api_intake_submit_with_repeat("
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11::jsonb, $12)",
         webhook.bot_id if webhook else None,
         webhook.webhook_id if webhook else None,
         bot_id,
@@ -77,11 +82,15 @@ async def submit(
         command_json,
         window_s,
         answer_json,
+        issued_at,
     )
     assert row is not None
     earlier = row["earlier"]
     return Submitted(
-        bool(row["claimed"]), str(earlier) if earlier is not None else None, bool(row["replayed"])
+        bool(row["claimed"]),
+        str(earlier) if earlier is not None else None,
+        bool(row["replayed"]),
+        row["repeat_at"],
     )
 
 
