@@ -18,6 +18,7 @@ from dispatcher.core.trusted import builder
 from dispatcher.push.model import PushMessage
 from dispatcher.push.places import place_label
 from schemas.catalogue import entry
+from schemas.requests import emergency_number_for
 from schemas.vocab import Category, Skill, Urgency
 
 URGENCY_ZH: dict[Urgency, str] = {
@@ -75,10 +76,11 @@ def _headline(
 
 
 def _safety_line(urgency: Urgency, category: Category) -> list[str]:
-    kind = entry(category)
-    if urgency is Urgency.CRITICAL and kind.life_at_risk and kind.emergency is not None:
-        return [CALL_EMERGENCY.format(number=kind.emergency)]
-    return []
+    """The number to call, by the rule the requester is told by (`RequestSpec.emergency`):
+    every critical kind but a repair is life-threatening and names one (not only those
+    marked `life_at_risk`, which left a critical errand or lost person without it)."""
+    number = emergency_number_for(urgency, category, None, None)
+    return [CALL_EMERGENCY.format(number=number)] if number is not None else []
 
 
 @dataclass(frozen=True, slots=True)
