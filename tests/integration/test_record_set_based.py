@@ -11,7 +11,7 @@ import uuid
 import zlib
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -109,10 +109,36 @@ def _asked_again(e: Event, was: OfferSent) -> OffersSent:
     )  # fmt: skip
 
 
+# The simulated re-ask and its second stand-down span this long after the stand-down.
+ASKED_AGAIN_SPAN = timedelta(seconds=90)
+
+
+def _offer_times(events: list[Event]) -> dict[str, list[datetime]]:
+    """When each offer appears in the simulated stream (sent, answered, stood down)."""
+    times: dict[str, list[datetime]] = {}
+    for e in events:
+        for oid in _offer_ids(e.body):
+            times.setdefault(oid, []).append(e.occurred_at)
+    return times
+
+
+def _left_alone(times: dict[str, list[datetime]], offer_id: str, since: datetime) -> bool:
+    """The core does nothing more with the offer within `ASKED_AGAIN_SPAN` of `since`. The
+    simulated re-ask is woven in right after the stand-down, ahead of the core's later
+    events: were the core to ask the helper again itself inside that span (session 40), its
+    send would come later in the stream but earlier in time. The recorders keep a row's
+    newest send (`projection_rows.ASKED_AGAIN`), `expected_asked_again` folds in stream
+    order: on some seeds they disagreed by chance (seed 94: the core's re-ask at +19 s, the
+    simulated one at +60 s, stood down again at +90 s). Only where the core leaves the offer
+    alone are stream and time order one."""
+    return not any(since < t <= since + ASKED_AGAIN_SPAN for t in times.get(offer_id, ()))
+
+
 def with_every_kind(events: list[Event], rng: random.Random) -> Iterator[Event]:
     """The simulated stream with the kinds the simulator never emits woven in, right after
     the events they follow, several of one request in a row (folds of a run)."""
     sent: dict[str, OfferSent] = {}
+    times = _offer_times(events)
     for e in _one_by_one_sometimes(events, rng):
         yield e
         b = e.body
@@ -123,7 +149,8 @@ def with_every_kind(events: list[Event], rng: random.Random) -> Iterator[Event]:
             # Covered helpers asked again once the slot reopened (session 40), a minute on:
             # the same offer id; now and then stood down again when it is covered again.
             for k, one in enumerate(stand_downs(b)):
-                if one.offer_id in sent and not one.was_assigned:
+                alone = _left_alone(times, one.offer_id, e.occurred_at)
+                if one.offer_id in sent and not one.was_assigned and alone:
                     yield _after(e, _asked_again(e, sent[one.offer_id]), 200 + 2 * k, 60)
                     if crc % 2 == 0:
                         yield _after(e, one, 201 + 2 * k, 90)
@@ -256,7 +283,7 @@ def expected_asked_again(events: list[Event]) -> dict[str, tuple[str, Any, Any]]
     return {oid: rows[oid] for oid in again}
 
 
-@pytest.mark.parametrize("seed", [5, 11])
+@pytest.mark.parametrize("seed", [5, 11, 94])  # 94: see _left_alone
 async def test_every_table_equal_to_the_per_event_path(stack: LocalStack, seed: int) -> None:
     rng = random.Random(seed)
     events = list(with_every_kind(simulated_day(seed), rng))
