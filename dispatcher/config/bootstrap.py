@@ -14,19 +14,27 @@ bot and the field, never the value (the layer and the seed skip the write path's
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from dispatcher.config.changes import ConfigError
+from dispatcher.config.changes import SET_ENCRYPT_KEY, ConfigError
 from dispatcher.config.names import PLACE_NAME_ONLY, building_id_errors, place_name_errors
 from dispatcher.config.secrets import secret_problems
 from dispatcher.config.view import ConfigView, endpoint_state, plain
-from dispatcher.groupchat.bots import BotConfig, BotRegistry, load_registry
+from dispatcher.groupchat.bots import (
+    BotConfig,
+    BotRegistry,
+    load_registry,
+    unsigned_platform,
+)
 from dispatcher.push.deliveries import community_group_endpoint
 from dispatcher.push.endpoints import EndpointConfig
 from dispatcher.settings import Settings
 from schemas.config import CommunityConfig, ConfigKind, ConfigRecord
+
+log = logging.getLogger(__name__)
 
 BOOTSTRAP_ACTOR = "bootstrap"
 # Where each seeded kind is set, to name a refused secret as its operator wrote it.
@@ -72,9 +80,41 @@ def bootstrap_config(
     return list(registry.bots.values()), list(settings.push_endpoints)
 
 
+class SignedBotsView(ConfigView):
+    """Production's live view: a Feishu bot stored without its Encrypt Key (before the write
+    path refused it) is not served, so its callbacks, which anyone who has seen one can
+    forge, are refused as an unknown bot's. The store keeps it: staff see it (`config
+    show`) and give it its key with `config apply`. Logged at each write of it, by bot and
+    field, never a value."""
+
+    def __init__(self) -> None:
+        self._all = BotRegistry()
+        self._signed = self._all
+        super().__init__()
+
+    def apply(self, record: ConfigRecord) -> bool:
+        applied = super().apply(record)
+        if applied and record.kind is ConfigKind.BOT:
+            bot = super().bots().get(record.id)
+            if bot is not None and (why := unsigned_platform(bot)):
+                log.error(
+                    "config %s: %s: not served in production; %s", record.key, why, SET_ENCRYPT_KEY
+                )
+        return applied
+
+    def bots(self) -> BotRegistry:
+        every = super().bots()
+        if every is not self._all:  # rebuilt since: filter once per change, not per request
+            self._all = every
+            self._signed = BotRegistry(
+                bots={k: b for k, b in every.bots.items() if unsigned_platform(b) is None}
+            )
+        return self._signed
+
+
 def build_view(settings: Settings, bots: BotRegistry | None = None) -> ConfigView:
     if settings.mode != "dev" and bots is None:
-        return ConfigView()
+        return SignedBotsView()
     layer_bots, layer_endpoints = bootstrap_config(settings, bots)
     return ConfigView(layer_bots, layer_endpoints)
 

@@ -5,6 +5,7 @@ records and waits for its view to show them.
 Idempotent: an entity whose new state equals its current one yields no record, so applying
 the same document twice changes (and audits) nothing. Secrets left out of an edit are kept;
 a new bot or webhook endpoint without one gets 32 random bytes, returned once to the caller.
+Outside dev mode a Feishu bot without its Encrypt Key is refused (`unsigned_platform`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,19 @@ from dispatcher.config.names import (
 )
 from dispatcher.config.secrets import new_secret, production_problems
 from dispatcher.config.view import ConfigView, endpoint_state, parse, plain
+from dispatcher.groupchat.bots import BotConfig, unsigned_platform
 from dispatcher.push.endpoints import EndpointConfig
 from schemas.config import CommunityConfig, ConfigKind, ConfigRecord
 from schemas.plans import PLAN_SETS
 from schemas.text import unstorable, unstorable_in
 
 log = logging.getLogger(__name__)
+
+# What a Feishu bot refused for want of an Encrypt Key is told (production only).
+SET_ENCRYPT_KEY = (
+    "set the app's Encrypt Key (Feishu developer console, 事件与回调 > 加密策略) as the "
+    "bot's platform encrypt_key"
+)
 
 
 class ConfigError(ValueError):
@@ -93,6 +101,9 @@ class Changes:
                 raise ConfigError("invalid", f"{key}: invalid {reasons}") from None
             model = self._places_checked(kind, key, model, current)
             if self.production:
+                if isinstance(model, BotConfig) and (why := unsigned_platform(model)):
+                    # Its callbacks could be forged by anyone who has seen one (bots.py).
+                    raise ConfigError("unsigned_platform", f"{key}: {why}: {SET_ENCRYPT_KEY}")
                 problems = production_problems(kind.value, state)
                 if problems:
                     raise ConfigError("weak_secret", "; ".join(problems))
