@@ -26,6 +26,7 @@ from dispatcher.config.view import ConfigView, endpoint_state, plain
 from dispatcher.groupchat.bots import (
     BotConfig,
     BotRegistry,
+    UnsignedPlatformBot,
     load_registry,
     unsigned_platform,
 )
@@ -143,7 +144,10 @@ def environment_problems(settings: Settings) -> list[str]:
         for p in _problems(ConfigKind.ENDPOINT, e.name, endpoint_state(e, _owner(e.name)))
     ]
     if settings.bots_file is not None and settings.bots_file.is_file():
-        bots = load_registry(settings).bots.values()
+        try:
+            bots = load_registry(settings).bots.values()
+        except UnsignedPlatformBot as exc:  # one problem among the others, not a traceback
+            return [*problems, str(exc)]
         for bot in bots:
             problems += _problems(ConfigKind.BOT, bot.bot_id, plain(bot))
         problems += [why for _, why in place_problems(bots)]

@@ -5,18 +5,22 @@
 served one stored before, whose callbacks anyone who has seen one can forge. Now, outside
 dev mode: the write is refused (`unsigned_platform`, by bot and field, never a value); one
 already stored is logged as an error at load and not served (its callbacks are refused as
-an unknown bot's) while the store keeps it for staff to see and key. No I/O.
+an unknown bot's) while the store keeps it for staff to see and key; and the start-up check
+lists a bots file's such bot as a problem (exit 78) instead of raising. No I/O but a
+temporary bots file.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dispatcher.config.bootstrap import build_view
+from dispatcher.config.bootstrap import build_view, environment_problems
 from dispatcher.config.changes import Changes, ConfigError
 from dispatcher.config.view import ConfigView
 from dispatcher.settings import Settings
@@ -98,3 +102,14 @@ def test_dev_mode_serves_a_stored_unsigned_bot() -> None:
     view = build_view(Settings(mode="dev"))
     assert view.apply(old_record(ConfigKind.BOT, "fs-open", feishu_bot()))
     assert view.bots().get("fs-open") is not None
+
+
+def test_the_start_up_check_lists_an_unsigned_bots_file_bot_as_a_problem(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bots.json"
+    path.write_text(json.dumps({"bots": [feishu_bot()]}), encoding="utf-8")
+    problems = environment_problems(Settings(mode="production", bots_file=path))
+    assert len(problems) == 1
+    assert "DISPATCH_BOTS_FILE[fs-open].platform.encrypt_key is missing" in problems[0]
+    assert TOKEN not in problems[0]
