@@ -238,6 +238,9 @@ class OfferStoodDown(Wire):
     helper_id: str
     reason: StandDownReason
     was_assigned: bool = False
+    # A referral's target (reason "referred"): the helper hears where it went (物业, a
+    # department, 专业救援). None in events written before it and for other reasons.
+    to: ReferralTarget | None = Field(default=None, exclude_if=unset)
 
 
 class StoodDown(Wire):
@@ -256,6 +259,7 @@ class OffersStoodDown(Wire):
     type: Literal["offers_stood_down"] = "offers_stood_down"
     reason: StandDownReason
     offers: tuple[StoodDown, ...] = Field(min_length=1)
+    to: ReferralTarget | None = Field(default=None, exclude_if=unset)  # as OfferStoodDown's
 
 
 def stand_downs(body: OfferStoodDown | OffersStoodDown) -> list[OfferStoodDown]:
@@ -265,9 +269,15 @@ def stand_downs(body: OfferStoodDown | OffersStoodDown) -> list[OfferStoodDown]:
         return [body]
     build = builder(OfferStoodDown)
     reason = body.reason
+    # Passed only when set: left out, it stays out of the fields-set, as validation leaves it.
+    to = {} if body.to is None else {"to": body.to}
     return [
         build(
-            offer_id=o.offer_id, helper_id=o.helper_id, reason=reason, was_assigned=o.was_assigned
+            offer_id=o.offer_id,
+            helper_id=o.helper_id,
+            reason=reason,
+            was_assigned=o.was_assigned,
+            **to,
         )
         for o in body.offers
     ]

@@ -543,12 +543,14 @@ def stand_down(
     only_covered: bool = False,
     include_assigned: bool = False,
     only_helper: str | None = None,
+    to: ReferralTarget | None = None,
 ) -> None:
     """Tell holders of open offers they are no longer needed ("已有邻居接手，谢谢").
     `only_covered`: just those whose needs are all filled (after an accept), then, if
     the accept left a need unfilled with nobody asked (a partial fill that took the
     ring's last offer), climb now. `include_assigned`: also the helpers on their way (a
-    cancellation). `only_helper`: just that helper's offer."""
+    cancellation). `only_helper`: just that helper's offer. `to`: a referral's target,
+    named in the event (the helpers are told 已转交物业 rather than 专业救援)."""
     open_needs = set(d.open_needs())
     # One event for all of them (each helper still gets their own push): most of a busy
     # worker's events were single stand-downs, each its own JSON, log row and decoding.
@@ -568,7 +570,7 @@ def stand_down(
             for a in d.active_assignments()
         )
     if stood:
-        fx.emit(OffersStoodDown(reason=reason, offers=tuple(stood)), d.request_id)
+        fx.emit(OffersStoodDown(reason=reason, offers=tuple(stood), to=to), d.request_id)
     if only_covered:
         widen_if_starved(fx, d)
 

@@ -564,7 +564,7 @@ def refer(fx: Effects, d: RequestDraft, body: ReferRequest) -> RequestDraft | No
     # is told to go on if they can) and counts those coming, as the ladder's emergency rung
     # does (the group hears "已有邻居在路上，但仍请…").
     keep = keeps_assigned(body.to)
-    stand_down(fx, d, "referred", include_assigned=not keep)
+    stand_down(fx, d, "referred", include_assigned=not keep, to=body.to)
     close(fx, d, RequestStatus.REFERRED, Party.STAFF)
     d.referred_to = body.to
     kept = [a for a in d.active_assignments() if a.done_at is None] if keep else []

@@ -95,7 +95,7 @@ from schemas.helper_messages import (
 from schemas.places import PlacePath
 from schemas.records import HelperState, RequestState
 from schemas.requests import RequestPrivate
-from schemas.vocab import Category, Party, Skill, Urgency
+from schemas.vocab import Category, Party, ReferralTarget, Skill, Urgency
 
 _CANCEL_REASONS = {
     "resolved": CancelReason.RESOLVED,
@@ -110,7 +110,23 @@ _CANCELLED_BY = {
 }
 
 
-def _cancel_reason(reason: str, request: RequestState | None) -> CancelReason:
+# Where a referral went, as a helper stood down by it is told: 120/110/119 (or not known)
+# stays 专业救援.
+_REFERRED_TO = {
+    ReferralTarget.PROPERTY: CancelReason.REFERRED_PROPERTY,
+    ReferralTarget.DEPARTMENT: CancelReason.REFERRED_DEPARTMENT,
+}
+
+
+def _cancel_reason(
+    reason: str, request: RequestState | None, to: ReferralTarget | None = None
+) -> CancelReason:
+    if reason == "referred":
+        # The event's target; one written before the field: the request's, if still held.
+        target = to if to is not None else request.referred_to if request else None
+        if target is None:
+            return CancelReason.REFERRED
+        return _REFERRED_TO.get(target, CancelReason.REFERRED)
     if reason != "cancelled":
         return _CANCEL_REASONS.get(reason, CancelReason.EXPIRED)
     if request is None or request.closed_by is None:
@@ -682,7 +698,7 @@ class DeliveryPlanner:
                     CancellationSpec(
                         category=category,
                         building=building,
-                        reason=_cancel_reason(body.reason, r),
+                        reason=_cancel_reason(body.reason, r, body.to),
                     )
                 ),
             )

@@ -274,7 +274,9 @@ class CancelReason(StrEnum):
     STAFF_CANCELLED = "staff_cancelled"  # the community's staff cancelled it
     CANCELLED = "cancelled"  # cancelled, by whom not known (the request no longer held)
     RESOLVED = "resolved"
-    REFERRED = "referred"  # handed to 120/110/property
+    REFERRED = "referred"  # handed to 120/110/119 (and a referral whose target is not known)
+    REFERRED_PROPERTY = "referred_property"  # handed to 物业
+    REFERRED_DEPARTMENT = "referred_department"  # handed to a department (街道, 城管…)
     EXPIRED = "expired"
 
 
@@ -284,6 +286,8 @@ CANCEL_REASON_ZH: dict[CancelReason, str] = {
     CancelReason.CANCELLED: "",  # no reason given rather than a wrong one
     CancelReason.RESOLVED: "问题已解决",
     CancelReason.REFERRED: "已转交专业救援处理",
+    CancelReason.REFERRED_PROPERTY: "已转交物业处理",
+    CancelReason.REFERRED_DEPARTMENT: "已转交相关部门处理",
     CancelReason.EXPIRED: "求助已过期",
 }
 
