@@ -24,7 +24,6 @@ import httpx
 import pytest
 
 from dispatcher.testing.stack import LocalStack
-from schemas.commands import repeat_command
 from tests.integration.test_claims_outlive_api_crash import SWEEPER_OFF, SWEEPER_ON, crash_mid_send
 from tests.integration.test_merge_resend import commands_in
 from tests.integration.test_repeat_report_climbs_s40 import (
@@ -36,6 +35,7 @@ from tests.integration.test_repeat_report_climbs_s40 import (
 from tests.support.bot import BotClient
 from tests.support.merged_reports import again
 from tests.support.neighbours_s39 import started_with
+from tests.support.repeat_outbox import queued_repeat
 
 COMMUNITY = "s41-repeat-outbox"
 
@@ -80,17 +80,7 @@ async def test_a_repeat_cut_off_by_a_crash_still_blows_the_whistle(
     assert row["whistled_at"] < asked.ladder_would_whistle(), (dict(row), asked.__dict__)
 
     # The sweeper sent the stored command itself: the id derived from both requests' ids.
-    stored = await db.fetchrow(
-        "SELECT report_id, issued_at, queued_at FROM api_repeat_reports WHERE request_id = $1",
-        rid,
-    )
-    assert stored is not None and stored["queued_at"] is not None, stored
-    expected = repeat_command(
-        request_id=rid,
-        community_id=COMMUNITY,
-        report_id=stored["report_id"],
-        issued_at=stored["issued_at"],
-    )
+    expected = await queued_repeat(db, rid, COMMUNITY)
     commands = await commands_in(api, api.env()["DISPATCH_COMMANDS_TOPIC"])
     repeats = [c for c in commands if c["body"] == {"type": "report_repeated", "request_id": rid}]
     assert [c["command_id"] for c in repeats] == [expected.command_id], repeats
