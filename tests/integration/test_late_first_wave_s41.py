@@ -14,33 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import asyncpg
 import httpx
-import pytest
 
 from dispatcher.clock import utcnow
-from dispatcher.testing.stack import LocalStack
 from schemas.plans import DEFAULT_PLANS
 from schemas.vocab import Urgency
-from tests.support.phones_s39 import Phones, new_request, phones, put_helper
+from tests.support.phones_s39 import Phones, module_phones, new_request, put_helper
 from tests.support.waiting import eventually
 
 SCALE = 0.01
 COMMUNITY = "late-first"
 
 
-@pytest.fixture(scope="module")
-async def run(stack: LocalStack) -> AsyncIterator[Phones]:
-    async with phones(stack, SCALE, COMMUNITY) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def api(run: Phones) -> LocalStack:
-    return run.stack
+run, api = module_phones(SCALE, COMMUNITY)
 
 
 async def test_a_request_posted_while_the_worker_is_down_gets_a_first_wave_with_its_whole_time(
