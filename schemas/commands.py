@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from schemas._base import UtcDatetime, Wire, single, unset
+from schemas._base import UtcDatetime, Wire, require_utc, single, unset
 from schemas.events import CalledRung
 from schemas.helper_messages import ReportWelcomeOutcome, SendHelperSummary, WelcomeHelper
 from schemas.helpers import HelperProfile, TimeWindow
@@ -303,6 +303,14 @@ class Command(Wire):
     community_id: str = Field(min_length=1)
     issued_at: UtcDatetime
     body: CommandBody
+    # Set on a command the dispatch agent read late and sent again, with the same id, rather
+    # than deciding it (`reissued`): the agent's clock as it sent it again, the time the
+    # command is then decided at. `issued_at` stays the sender's (the resident's intake).
+    reissued_at: UtcDatetime | None = Field(default=None, exclude_if=unset)
+
+    def decided_from(self) -> datetime:
+        """The time the command is decided at (before the agent's clamp to its own clock)."""
+        return self.issued_at if self.reissued_at is None else self.reissued_at
 
 
 def new_command(body: CommandBody, *, community_id: str, issued_at: datetime) -> Command:
@@ -339,6 +347,16 @@ def deadline_command(
         issued_at=due_at if sent_at is None else max(due_at, sent_at),
         body=FireDeadline(request_id=request_id, step=step),
     )
+
+
+def reissued(command: Command, at: datetime) -> Command:
+    """`command` sent again by the dispatch agent that read it late, to be decided at `at`
+    (its clock then), not at a time long past: a first wave decided from a backlog at the
+    API's stamp sent offers whose time had run out and whose next rung was already due. The
+    same id: the first of the copies decided counts (a request opens once, a command is
+    taken once per request), so a copy sent twice (a crash before the original was
+    acknowledged) changes nothing. The time is in the record: a replay decides it alike."""
+    return command.model_copy(update={"reissued_at": require_utc(at)})
 
 
 def staff_not_reached_command(

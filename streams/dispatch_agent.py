@@ -47,6 +47,7 @@ from streams.command_groups import (
 from streams.dead_letter import DeadLetterSink, short
 from streams.faust_consumer import EXIT_OFFSET_HOLE
 from streams.faust_producer import send_now
+from streams.late_commands import reissue_of
 from streams.membership_lease import lease_of
 from streams.record_limit import check_events_record_limit
 from streams.runtime import WorkerRuntime
@@ -68,6 +69,7 @@ STORE_ATTEMPTS = 60  # × 0.5 s
 # producer_request_timeout, 20 min, when the broker is away).
 SEND_RETRY_DELAYS_S = (0.5, 1.0, 2.0)
 PRUNE_EVERY_S = 60.0
+LATE_LOG_S = 10.0  # a submit read this long after its intake is logged as it is sent again
 GROUP_LOG_EVERY_S = 10.0
 LEASE_POLL_S = 0.05
 
@@ -90,6 +92,7 @@ class _Taken:
     decision: Decision | None = None
     now: datetime | None = None
     failure: str | None = None  # decide() or apply() raised: dead-letter reason
+    reissue: Command | None = None  # sent again instead of decided (`late_commands`)
     unapplied: bool = False  # apply() raised: left out when the group is decided again
 
 
@@ -178,6 +181,12 @@ class DispatchAgent:
             raise
         if handed:  # acknowledged, and the group's decisions applied: pushed from here
             self.rt.emitted(handed)
+        copies = [t.reissue for t in todo if t.reissue is not None]
+        if copies:  # acknowledged before the group's records are
+            try:
+                await self._send_again(copies)
+            except Exception as exc:  # the group is emitted: read again, decided alike
+                exit_to_replay(f"{len(copies)} commands not sent again ({short(exc)})")
         await self._store_all(
             [
                 (t.event, t.event.message.partition, t.decision)
@@ -330,6 +339,10 @@ class DispatchAgent:
             await self._membership()
             if not await rt.owns(partition):
                 return False
+        late = self._late(command)
+        if late is not None:  # not decided: its copy is, when read (acknowledged first)
+            await self._send_again([late])
+            return True
         now = self._now(command)
         decision = decide(rt.state.core, command, now)
         rt.stats.commands += 1
@@ -384,12 +397,45 @@ class DispatchAgent:
         if self.config_ready is not None and not self.config_ready.is_set():
             await self.config_ready.wait()
 
+    def _late(self, command: Command) -> Command | None:
+        """The copy of `command` to send instead of deciding it (a request's submit, or a
+        command about a request not open yet: streams/late_commands.py), else None."""
+        requests = self.rt.state.core.requests
+        return reissue_of(command, wall=self.rt.clock.now(), known=requests.__contains__)
+
+    async def _send_again(self, copies: list[Command]) -> None:
+        """Send the copies, in order, behind everything queued (same key, same partition),
+        and wait for Kafka to acknowledge them: only then are their originals acknowledged.
+        A send Kafka refuses raises (taken again, then exit 75, as for events)."""
+        rt = self.rt
+        wall = rt.clock.now()
+        futures = []
+        for copy in copies:
+            late_s = (wall - copy.issued_at).total_seconds()
+            if late_s > LATE_LOG_S:
+                log.info(
+                    "command %s (%s) read %.1f s after it was issued: decided from now",
+                    copy.command_id,
+                    copy.body.type,
+                    late_s,
+                )
+            futures.append(
+                await rt.commands.send(
+                    key=copy.community_id.encode(), value=copy.model_dump_json().encode()
+                )
+            )
+        await asyncio.gather(*futures)
+        rt.stats.reissued += len(copies)
+
     def _now(self, command: Command) -> datetime:
         """Decide with the command's own time: a command replayed after a crash then yields
         exactly the same events and ids (the wall clock would not). A deadline's command is
         issued when the timer sends it, not before its due time (`deadline_command`): one a
         worker sent late (down, or behind) is decided then, and the ladder goes on from
-        there, one rung at a time. Clamped: a clock ahead of ours is not trusted.
+        there, one rung at a time. A request's submit is decided from the copy the agent
+        sent when it read it, at the copy's time (`reissued_at`, streams/late_commands.py),
+        however late the API's stamp. Clamped: a clock ahead
+        of ours is not trusted.
 
         A deadline's lateness is measured from its due time (the request's deadline the
         command fires, while it is the current one), the timer's own delay included."""
@@ -403,7 +449,7 @@ class DispatchAgent:
             lateness = (wall - due).total_seconds()
             self.rt.stats.note_lateness(lateness)
             ops_metrics.observe_deadline_lateness(lateness)
-        return min(command.issued_at, wall)
+        return min(command.decided_from(), wall)
 
     async def _owned(self, partitions: set[int]) -> set[int]:
         """The partitions whose state this worker has, awaited before any decision of the
@@ -484,8 +530,13 @@ class DispatchAgent:
             assert t.command is not None
             if t.unapplied:
                 continue
-            t.now = self._now(t.command)
             t.decision, t.failure = None, None
+            # On the state the group's earlier commands left (a command about a request
+            # opened by an earlier copy in the group is decided).
+            t.reissue = self._late(t.command)
+            if t.reissue is not None:
+                continue
+            t.now = self._now(t.command)
             try:
                 decision = decide(core, t.command, t.now)
             except Exception as exc:  # dead-lettered alone, after the group is stored

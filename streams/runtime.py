@@ -41,6 +41,9 @@ class Stats:
 
     commands: int = 0
     events: int = 0
+    # Commands sent again through Kafka to be decided from the copy: requests' submits, and
+    # commands about a request not open yet (streams/late_commands.py).
+    reissued: int = 0
     dead_letters: int = 0
     recorded: int = 0
     table_writes: int = 0  # records written to the tables (each a changelog message)

@@ -33,6 +33,7 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
         "open_requests": sum(1 for r in rt.state.core.requests.live() if not r.terminal),
         "helpers": len(rt.state.core.helpers),
         "commands": s.commands,
+        "reissued": s.reissued,  # sent again, decided from the copy (late_commands)
         "events": s.events,
         "dead_letters": s.dead_letters,
         "command_groups": dict(sorted(s.command_groups.items())),

@@ -56,8 +56,9 @@ class Effects:
         # `event_id_for(command_id, i)` hashes this head + `str(i)`: encoded once, not per event.
         self.event_id_prefix = event_id_prefix(command.command_id)
 
-    def emit(self, body: EventBody, request_id: str | None) -> None:
-        """`make_event(...)` without re-validating the body (see `core.trusted`)."""
+    def emit(self, body: EventBody, request_id: str | None, at: datetime | None = None) -> None:
+        """`make_event(...)` without re-validating the body (see `core.trusted`); `at`: when
+        it happened, if before the decision (a request opened at the resident's intake)."""
         command_id = self.command.command_id
         events = self.events
         events.append(
@@ -65,7 +66,7 @@ class Effects:
                 event_id=uuid5_of(self.event_id_prefix + str(len(events)).encode()),
                 community_id=self.command.community_id,
                 request_id=request_id,
-                occurred_at=self.now,
+                occurred_at=self.now if at is None else at,
                 caused_by=command_id,
                 body=body,
             )

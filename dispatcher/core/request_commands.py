@@ -110,6 +110,11 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
     policy = fx.state.policy(spec.community_id)
     held_until = policy.quiet_until(spec, fx.now)
     starts = held_until or fx.now
+    # The resident's intake: a submit the worker read late (down, or behind) is sent again
+    # and decided at its clock then (`schemas.commands.reissued`), its ladder, offers and
+    # lifetime counting from then, as a held request's from its release; its opening (and
+    # the time to its first offer) still counts from the intake.
+    opened = min(fx.command.issued_at, fx.now)
     party_first = fx.state.party_first.get(spec.community_id)
     if (
         party_first is not None
@@ -122,7 +127,7 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
         RequestState,
         spec=share_fields_sets(spec),  # kept while the request lives
         plan=plan,
-        created_at=fx.now,
+        created_at=opened,
         # A held request's lifetime counts from when it goes out; quiet hours that would
         # hold it are not counted (its ladder pauses through them: `lifetime_end`).
         ends_at=lifetime_end(policy, spec, starts, plan.lifetime_s),
@@ -141,6 +146,7 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
             ends_at=request.ends_at,
         ),
         d.request_id,
+        at=opened,
     )
     number = spec.emergency()  # the words' number (a fire in `other`: 119), else the kind's
     if number is not None:

@@ -18,7 +18,7 @@ from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.structs import TopicPartition
 
 from dispatcher.testing.stack import LocalStack
-from schemas.commands import CancelRequest, SubmitRequest, UpsertHelper, new_command
+from schemas.commands import CancelRequest, SubmitRequest, UpsertHelper, new_command, reissued
 from schemas.dead_letter import DeadLetter
 from schemas.event_batch import decode_events
 from schemas.helpers import HelperProfile
@@ -139,11 +139,18 @@ async def test_a_pruned_request_is_deleted_on_its_own_changelog_partition(
     spec = RequestSpec.model_validate(
         {**builders.request("pruned"), "request_id": rid, "community_id": "pruned"}
     )
-    submit = new_command(SubmitRequest(spec=spec), community_id="pruned", issued_at=closed)
-    cancel = new_command(
-        CancelRequest(request_id=rid, by=Party.REQUESTER),
-        community_id="pruned",
-        issued_at=closed + timedelta(seconds=1),
+    # As the dispatch agent's copies (streams/late_commands.py): decided at their own past
+    # time, not sent again and decided now.
+    submit = reissued(
+        new_command(SubmitRequest(spec=spec), community_id="pruned", issued_at=closed), closed
+    )
+    cancel = reissued(
+        new_command(
+            CancelRequest(request_id=rid, by=Party.REQUESTER),
+            community_id="pruned",
+            issued_at=closed + timedelta(seconds=1),
+        ),
+        closed + timedelta(seconds=1),
     )
     for proc in stack.workers():  # the module's earlier tests' worker: a new process prunes
         proc.stop()

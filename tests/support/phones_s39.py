@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack, Proc
@@ -47,6 +48,22 @@ async def phones(stack: LocalStack, scale: float, *communities: str) -> AsyncIte
         stack.bot_communities.update(communities)
         await stack.start_api()
         yield Phones(stack, receiver, worker)
+
+
+def module_phones(scale: float, *communities: str) -> tuple[Any, Any]:
+    """A test module's `run` (the stack on `phones`, module-scoped) and `api` fixtures:
+    `run, api = module_phones(SCALE, COMMUNITY)`."""
+
+    @pytest.fixture(scope="module")
+    async def run(stack: LocalStack) -> AsyncIterator[Phones]:
+        async with phones(stack, scale, *communities) as running:
+            yield running
+
+    @pytest.fixture(scope="module")
+    def api(run: Phones) -> LocalStack:
+        return run.stack
+
+    return run, api
 
 
 async def put_helper(

@@ -35,6 +35,7 @@ from streams.dispatch_agent import DispatchAgent
 from streams.runtime import WorkerRuntime
 from streams.state_store import PROFILE_SUFFIX, WorkerState
 from streams.trace import Trace
+from tests.support.worker_clock import CommandsTopic
 from tests.unit.conftest import World
 
 TP = TopicPartition("commands", 0)
@@ -107,7 +108,7 @@ def runtime(tmp_path: Path, events: FakeEvents) -> Runtime:
         app=app,  # type: ignore[arg-type]
         clock=SystemClock(),
         trace=Trace(tmp_path / "trace", "unit", SystemClock()),
-        commands=None,
+        commands=CommandsTopic(),  # the copies the agent sends (streams/late_commands.py)
         events=events,
         dead_letters=None,
         requests_table={},
@@ -137,6 +138,20 @@ def upserts(*helper_ids: str) -> list[FakeEvent]:
 def agent(rt: Runtime) -> tuple[DispatchAgent, FakeSink]:
     sink = FakeSink([])
     return DispatchAgent(rt, sink), sink  # type: ignore[arg-type]
+
+
+async def take(dispatch: DispatchAgent, records: list[FakeEvent]) -> int:
+    """`records` handled as one group, then the copies it sent (a request's submit is
+    decided from its copy: streams/late_commands.py) read at the next offsets, as one group:
+    the offset after them."""
+    await dispatch.handle_group(records)
+    offset = records[-1].message.offset + 1
+    copies = dispatch.rt.commands.taken()
+    if copies:
+        await dispatch.handle_group(
+            [FakeEvent(offset + i, c.model_dump_json().encode()) for i, c in enumerate(copies)]
+        )
+    return offset + len(copies)
 
 
 async def test_a_group_is_decided_in_order_sent_at_once_then_stored(tmp_path: Path) -> None:

@@ -24,7 +24,14 @@ from streams.state_store import (
     encode_record,
 )
 from tests.unit.conftest import World, window
-from tests.unit.test_dispatch_groups import CountingTable, FakeEvent, FakeEvents, agent, runtime
+from tests.unit.test_dispatch_groups import (
+    CountingTable,
+    FakeEvent,
+    FakeEvents,
+    agent,
+    runtime,
+    take,
+)
 
 PROFILE = PROFILE_SUFFIX.encode()
 
@@ -52,7 +59,7 @@ async def test_an_offered_helper_is_written_without_its_profile(tmp_path: Path) 
     )
     table.writes.clear()
     submit = world.command(SubmitRequest(spec=world.spec()))
-    await dispatch.handle_group([FakeEvent(3, submit.model_dump_json().encode())])
+    offset = await take(dispatch, [FakeEvent(3, submit.model_dump_json().encode())])
     assert not sink.letters
     offered = {k for k, _ in table.writes}
     assert offered and offered <= {b"a", b"b", b"c"}  # their counters, not their profiles
@@ -66,7 +73,7 @@ async def test_an_offered_helper_is_written_without_its_profile(tmp_path: Path) 
     rt.state = tables
     table.writes.clear()
     again = world.command(SubmitRequest(spec=world.spec("req-2")))
-    await dispatch.handle_group([FakeEvent(4, again.model_dump_json().encode())])
+    await take(dispatch, [FakeEvent(offset, again.model_dump_json().encode())])
     assert table.writes and not any(k.endswith(PROFILE) for k, _ in table.writes)
 
 
@@ -85,7 +92,7 @@ async def test_a_record_written_whole_is_read_and_split_at_its_next_write(
     assert (0, "a") not in rt.state.stored_profiles  # no profile record yet
     dispatch, sink = agent(rt)
     submit = world.command(SubmitRequest(spec=world.spec()))
-    await dispatch.handle_group([FakeEvent(0, submit.model_dump_json().encode())])
+    await take(dispatch, [FakeEvent(0, submit.model_dump_json().encode())])
     assert not sink.letters
     assert [k for k, _ in table.writes] == [b"a" + PROFILE, b"a"]  # the profile first
     assert rebuilt(rt).core.helpers == rt.state.core.helpers

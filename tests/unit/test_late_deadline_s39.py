@@ -29,20 +29,8 @@ from schemas.records import OfferStatus
 from schemas.vocab import Skill, Urgency
 from streams.deadline_timer import DeadlineTimer
 from streams.dispatch_agent import DispatchAgent
+from tests.support.worker_clock import CommandsTopic, runtime_at
 from tests.unit.conftest import World
-
-
-class Commands:
-    """The commands topic: every send acknowledged, its value kept."""
-
-    def __init__(self) -> None:
-        self.values: list[bytes] = []
-
-    async def send(self, key: bytes, value: bytes) -> asyncio.Future[None]:
-        self.values.append(value)
-        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        sent.set_result(None)
-        return sent
 
 
 class Worker(World):
@@ -58,25 +46,12 @@ class Worker(World):
         self.heap.note(decision.requests.values())
         return decision
 
-    def _runtime(self, wall: datetime, commands: Commands | None = None) -> Any:
-        requests = self.state.requests
-        return SimpleNamespace(
-            state_ready=lambda: True,
-            clock=SimpleNamespace(now=lambda: wall),
-            state=SimpleNamespace(
-                heap=self.heap,
-                pop_due=lambda now: self.heap.pop_due(now, requests),
-                core=SimpleNamespace(requests=requests),
-            ),
-            commands=commands,
-            trace=SimpleNamespace(enabled=False),
-            settings=SimpleNamespace(topic_partitions=8),
-            stats=SimpleNamespace(note_lateness=self.lateness.append),
-        )
+    def _runtime(self, wall: datetime, commands: CommandsTopic | None = None) -> Any:
+        return runtime_at(wall, self.heap, self.state.requests, commands, self.lateness.append)
 
     def timer(self, wall: datetime) -> list[Command]:
         """One tick of the timer at `wall`, and each command it sent decided by the agent."""
-        commands = Commands()
+        commands = CommandsTopic()
         asyncio.run(DeadlineTimer(self._runtime(wall, commands)).fire())
         sent = [Command.model_validate_json(v) for v in commands.values]
         agent: Any = SimpleNamespace(rt=self._runtime(wall))

@@ -19,7 +19,7 @@ from schemas.config import RecipientRole, WhistleRecipient
 from schemas.event_batch import decode_record
 from schemas.events import WhistleBlown
 from tests.unit.conftest import World
-from tests.unit.test_dispatch_groups import FakeEvent, FakeEvents, Runtime, agent, runtime
+from tests.unit.test_dispatch_groups import FakeEvent, FakeEvents, Runtime, agent, runtime, take
 from tests.unit.test_push_deliveries import BASE, KEYS, fake_links, registry
 from tests.unit.test_whistle_recipients import fake_recipient_links
 
@@ -66,7 +66,7 @@ async def test_a_whistle_in_a_requests_first_decision_calls_only_its_areas_conta
     spec = world.spec()
     assert spec.place.grid_id == "g1"
     command = world.command(SubmitRequest(spec=spec))
-    await dispatch.handle_group([FakeEvent(0, command.model_dump_json().encode())])
+    await take(dispatch, [FakeEvent(0, command.model_dump_json().encode())])
     assert not sink.letters
     # 张 covers grid g1, where the request is; 李 covers g2 (before: both were called).
     assert len(whistled) == 1

@@ -1,0 +1,248 @@
+"""A request's submit the worker reads late is decided when it is read (session 41).
+
+Before: the dispatch agent decided every command at `min(issued_at, wall)`, the API's stamp,
+so a submit read from a backlog (the worker down, or behind) sent its first offers as of the
+intake: a critical request read 15 minutes later had offers whose 10 minutes had run out
+before they were pushed, its first rung already due; the timer's next tick expired them
+(each helper charged "no answer" for an offer they never had time for) and climbed. Now the
+agent sends every submit again through Kafka, with the same id and its clock
+(`schemas.commands.reissued`, `streams/late_commands.py`), and decides that copy at the
+copy's time when it reads it: the time is in the record, so a replay decides it alike. The
+request still opens at the intake (its time to first offer counts from there).
+
+The worker's way is run with its real parts: the agent's choice (`DispatchAgent._late`; an
+agent without it decides the record as read), its time for a command (`DispatchAgent._now`),
+the real deadline heap and timer (`DeadlineTimer.fire`), and the agent itself
+(`handle_group`) with Kafka in memory."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from dispatcher.core import Decision
+from dispatcher.core.deadlines import DeadlineHeap
+from dispatcher.ops.event_metrics import EventMetrics
+from dispatcher.ops.metric_defs import DispatchMetrics
+from schemas.commands import (
+    CancelRequest,
+    Command,
+    CommandBody,
+    SubmitRequest,
+    deadline_command,
+    reissued,
+)
+from schemas.records import OfferStatus
+from schemas.vocab import Party, Skill, Urgency
+from streams.deadline_timer import DeadlineTimer
+from streams.dispatch_agent import DispatchAgent
+from streams.late_commands import reissue_of
+from tests.support.worker_clock import CommandsTopic, runtime_at
+from tests.unit.conftest import T0, World
+from tests.unit.test_dispatch_groups import FakeEvent, FakeEvents, agent, runtime
+
+TTFO = "dispatch_time_to_first_offer_seconds"
+
+
+class Worker(World):
+    """Records read by the dispatch agent at a wall time; deadlines on the real heap."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heap = DeadlineHeap()
+        self.topic = CommandsTopic()
+
+    def run(self, body: CommandBody | Command, command_id: str | None = None) -> Decision:
+        decision = super().run(body, command_id)
+        self.heap.note(decision.requests.values())
+        return decision
+
+    def _runtime(self, wall: datetime) -> Any:
+        requests = self.state.requests
+        return runtime_at(wall, self.heap, requests, self.topic, lambda _s: None)
+
+    def read(self, command: Command, wall: datetime) -> Decision | None:
+        """The agent reads `command`'s record at `wall`: decides it, or sends it again."""
+        agent: Any = SimpleNamespace(rt=self._runtime(wall))
+        late = getattr(DispatchAgent, "_late", None)  # an agent before session 41: none
+        copy = None if late is None else late(agent, command)
+        if copy is not None:
+            asyncio.run(DispatchAgent._send_again(agent, [copy]))
+            return None
+        self.now = DispatchAgent._now(agent, command)
+        return self.run(command)
+
+    def read_queued(self, wall: datetime) -> None:
+        """The agent reads what was sent behind the backlog (the copies), at `wall`."""
+        for command in self.topic.taken():
+            self.read(command, wall)
+
+    def tick(self, wall: datetime) -> None:
+        """The deadline timer at `wall`, each deadline it sent read by the agent."""
+        asyncio.run(DeadlineTimer(self._runtime(wall)).fire())
+        self.read_queued(wall)
+
+
+def _backlog(minutes: float = 15) -> tuple[Worker, Command, datetime]:
+    """A critical request posted while the worker was down, read `minutes` later."""
+    w = Worker()
+    for i, building in enumerate(["3", "3", "9"]):
+        w.helper(f"h{i}", building=building, skills=[Skill.DRIVING])
+    submit = w.command(SubmitRequest(spec=w.spec(urgency=Urgency.CRITICAL)), "intake-1")
+    return w, submit, T0 + timedelta(minutes=minutes)
+
+
+def test_a_submit_read_15_minutes_late_gives_its_first_offers_their_whole_time() -> None:
+    w, submit, back = _backlog()
+    w.read(submit, back)  # the backlog: sent again, not decided (before: decided at T0)
+    w.read_queued(back)  # its copy, read behind the backlog
+    r = w.request()
+    plan = r.plan
+    first = [o for o in r.offers if o.step == 0]
+    assert first, "nobody asked"
+    ttl = timedelta(seconds=plan.offer_ttl_s)
+    assert all(o.sent_at == back and o.expires_at == back + ttl for o in first), first
+    assert r.step_started_at == back  # the first rung runs from now, its whole wait
+    assert r.next_deadline == back + timedelta(seconds=plan.steps[0].wait_s)
+    assert r.created_at == T0  # opened at the intake
+    # The timer, back with the worker: nothing due, nobody charged "no answer".
+    w.tick(back)
+    r = w.request()
+    assert r.step == 0 and all(o.status is OfferStatus.OPEN for o in first)
+    assert all(w.state.helpers[f"h{i}"].load.no_answer_total == 0 for i in range(3))
+    assert not [e for e in w.events if e.body.type == "offer_expired"]
+
+
+def test_the_ladder_climbs_after_the_first_rungs_own_wait_and_charges_only_after_the_ttl() -> None:
+    w, submit, back = _backlog()
+    w.read(submit, back)
+    w.read_queued(back)
+    r = w.request()
+    rung = r.next_deadline
+    assert rung is not None
+    w.tick(rung)
+    assert w.request().step == 1  # on schedule from the worker's return
+    expiry = back + timedelta(seconds=r.plan.offer_ttl_s)
+    w.tick(expiry - timedelta(seconds=1))
+    assert all(h.load.no_answer_total == 0 for h in w.state.helpers.values())
+    for _ in range(5):  # the rungs between, then the first offers' own end
+        w.tick(expiry)
+    first_helpers = {o.helper_id for o in r.offers if o.step == 0}
+    charged = {hid for hid, h in w.state.helpers.items() if h.load.no_answer_total}
+    assert first_helpers <= charged  # unanswered for their whole time: that counts
+
+
+def test_time_to_first_offer_still_counts_from_the_intake() -> None:
+    w, submit, back = _backlog()
+    w.read(submit, back)
+    w.read_queued(back)
+    opened = next(e for e in w.events if e.body.type == "request_opened")
+    offered = next(e for e in w.events if e.body.type in ("offer_sent", "offers_sent"))
+    assert (opened.occurred_at, offered.occurred_at) == (T0, back)
+    registry = CollectorRegistry()
+    EventMetrics(DispatchMetrics.create(registry)).observe_all(w.events)
+    total = sum(s.value for m in registry.collect() for s in m.samples if s.name == TTFO + "_sum")
+    assert total == (back - T0).total_seconds()  # the 15 minutes the worker was away
+
+
+def test_a_cancellation_queued_behind_a_late_submit_follows_its_copy() -> None:
+    """The resident cancelled while the worker was down: the cancel must not be decided on a
+    state without the request (rejected, the request then dispatched anyway)."""
+    w, submit, back = _backlog()
+    cancel = w.command(CancelRequest(request_id="req-1", by=Party.REQUESTER), "cancel-1")
+    w.read(submit, back)
+    w.read(cancel, back)  # about a request not open: sent again too, behind the submit's copy
+    copies = w.topic.taken()
+    assert [c.command_id for c in copies] == ["intake-1", "cancel-1"]
+    for c in copies:
+        w.read(c, back)
+    assert w.request().status.value == "cancelled"
+    assert not [e for e in w.events if e.body.type == "command_rejected"]
+
+
+def test_a_submit_read_at_once_is_decided_from_its_copy_too() -> None:
+    """Whether a record is late is the wall clock's verdict: a submit decided on time just
+    before a crash (its events out, its tables not) is read again after the restart, later,
+    and must yield the same events. So every submit goes through its copy."""
+    w, submit, _ = _backlog()
+    read_at = T0 + timedelta(seconds=1)
+    w.read(submit, read_at)
+    assert "req-1" not in w.state.requests
+    [copy] = w.topic.taken()
+    w.read(copy, read_at + timedelta(seconds=1))
+    r = w.request()
+    assert r.step_started_at == read_at and r.created_at == T0
+    # Read again after a restart an hour later: the same time, the same decision.
+    replay = Worker()
+    for i, building in enumerate(["3", "3", "9"]):
+        replay.helper(f"h{i}", building=building, skills=[Skill.DRIVING])
+    replay.read(copy, read_at + timedelta(hours=1))
+    assert replay.request() == r
+
+
+def test_which_commands_are_sent_again() -> None:
+    w, submit, back = _backlog()
+    none: set[str] = set()
+    copy = reissue_of(submit, wall=back, known=none.__contains__)
+    assert copy is not None
+    assert (copy.command_id, copy.issued_at, copy.reissued_at) == ("intake-1", T0, back)
+    assert copy.decided_from() == back and submit.decided_from() == T0
+    # Once only: a copy is decided, however late it is read (a long backlog).
+    assert reissue_of(copy, wall=back + timedelta(hours=1), known=none.__contains__) is None
+    # A submit of a request already open (a bot's retry, a second copy): decided, a no-op.
+    assert reissue_of(submit, wall=back, known={"req-1"}.__contains__) is None
+    # About a request the state holds: decided at once, however late.
+    cancel = w.command(CancelRequest(request_id="req-1", by=Party.REQUESTER))
+    assert reissue_of(cancel, wall=back, known={"req-1"}.__contains__) is None
+    assert reissue_of(cancel, wall=T0, known=none.__contains__) is not None
+    # The timer's deadlines carry their own send time.
+    fire = deadline_command(request_id="x", community_id="c", step=0, due_at=T0, sent_at=back)
+    assert reissue_of(fire, wall=back, known=none.__contains__) is None
+
+
+def test_the_copy_is_the_same_command_on_the_wire_and_old_records_keep_their_bytes() -> None:
+    _, submit, back = _backlog()
+    assert "reissued_at" not in submit.model_dump_json()
+    copy = reissued(submit, back)
+    again = Command.model_validate_json(copy.model_dump_json())
+    assert again == copy and again.reissued_at == back
+
+
+@pytest.mark.parametrize("group", [False, True])
+async def test_the_agent_sends_a_late_submit_and_what_follows_it_again_in_order(
+    tmp_path: Path, group: bool
+) -> None:
+    """The real agent (`handle_group`, alone or in a group), Kafka in memory: the late
+    submit and the cancel behind it are not decided but sent again, in order, acknowledged
+    before their records are; nothing is emitted. Their copies, read next, are decided."""
+    events = FakeEvents()
+    rt = runtime(tmp_path, events)
+    rt.commands = CommandsTopic()
+    dispatch, sink = agent(rt)
+    w, submit, _ = _backlog()  # stamped at T0 (2024), read at the system clock
+    cancel = w.command(CancelRequest(request_id="req-1", by=Party.REQUESTER), "cancel-1")
+    records = [FakeEvent(i, c.model_dump_json().encode()) for i, c in enumerate([submit, cancel])]
+    if group:
+        await dispatch.handle_group(records)
+    else:
+        for record in records:
+            await dispatch.handle_group([record])
+    assert not sink.letters and not events.sent  # nothing decided
+    copies = rt.commands.taken()
+    assert [(c.command_id, c.reissued_at is not None) for c in copies] == [
+        ("intake-1", True),
+        ("cancel-1", True),
+    ]
+    assert rt.stats.reissued == 2
+    await dispatch.handle_group(
+        [FakeEvent(2 + i, c.model_dump_json().encode()) for i, c in enumerate(copies)]
+    )
+    assert not sink.letters and not rt.commands.values
+    request = rt.state.core.requests["req-1"]
+    assert request.created_at == T0 and request.status.value == "cancelled"
