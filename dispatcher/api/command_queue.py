@@ -2,18 +2,19 @@
 A help request first passes idempotency and the merging of duplicate reports.
 
 The same incident reported from two groups within minutes (same community, compound,
-building and category) becomes one request: the second report gets the first request's id
-and a reply, and nothing is dispatched twice. The check and the intake row are made under
-a PostgreSQL advisory lock on the merge key, so two API instances cannot both miss each
-other; that, the idempotency claim, the intake row and (for a signed bot's
-`POST /v1/requests`) the webhook-id claim are one round trip (`intake.submit`). The
-remaining race: the read model lags the worker by milliseconds, so a report that arrives
-just as the earlier request closed may still be merged into it.
+building, category and flat, or none named) becomes one request: the second report gets
+the first request's id and a reply, and nothing is dispatched twice. The check and the
+intake row are made under a PostgreSQL advisory lock on the merge key, so two API
+instances cannot both miss each other; that, the idempotency claim, the intake row and
+(for a signed bot's `POST /v1/requests`) the webhook-id claim are one round trip
+(`intake.submit`). The remaining race: the read model lags the worker by milliseconds, so
+a report that arrives just as the earlier request closed may still be merged into it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,7 +37,8 @@ from dispatcher.config.policies import policy_for
 from dispatcher.ops.api_metrics import observe_request_merged, observe_request_submitted
 from dispatcher.record.edge import bot_calls, intake, repeat_reports
 from dispatcher.record.read import requests as read_requests
-from dispatcher.sealing import keyring, seal_spec
+from dispatcher.redact import fold_digits
+from dispatcher.sealing import KeyRing, keyring, seal_spec
 from schemas.commands import Command, CommandBody, SubmitRequest, new_command
 from schemas.plans import PLAN_SETS
 from schemas.requests import RequestSpec
@@ -52,20 +54,49 @@ def request_id_for(bot_id: str, group_id: str | None, message_id: str) -> str:
     return str(uuid.uuid5(_REQUEST_NS, f"{bot_id}\n{group_id or ''}\n{message_id}"))
 
 
-def merge_key(spec: RequestSpec) -> str | None:
+def merge_key(spec: RequestSpec, flat: str | None = None) -> str | None:
     """Two reports are one incident only at a known building (a whole compound is too
     coarse: two falls in one compound are two requests), of the same kind, urgency and
-    emergency number, and of the same household or one not known: a critical report never
-    disappears into an earlier normal one, nor two flats' needs into one request. Duplicate
-    dispatch is the safe failure, a lost emergency is not. Given the sealed spec, whose
-    household is keyed: the key is stored, and never holds a household id in the clear."""
+    emergency number, of the same household or one not known, and naming the same flat
+    or none: a critical report never disappears into an earlier normal one, nor two
+    flats' needs into one request. Duplicate dispatch is the safe failure, a lost
+    emergency is not. Given the sealed spec, whose household is keyed, and the keyed flat
+    (`flat_key`) taken from the spec before sealing: the key is stored, and never holds a
+    household id or a flat in the clear."""
     place = spec.place
     if place.compound_id is None or place.building_id is None:
         return None
     alarm = (spec.emergency() or "life") if spec.is_life_threatening() else "-"
     household = spec.household_for_pairing() or "-"
     where = (spec.community_id, place.compound_id, place.building_id)
-    return "|".join((*where, spec.category, spec.urgency, alarm, household))
+    # A report naming no flat keeps the key it had before flats counted (a rolling upgrade
+    # merges as before); one naming a flat merges only with reports naming the same.
+    tail = (flat,) if flat else ()
+    return "|".join((*where, spec.category, spec.urgency, alarm, household, *tail))
+
+
+def flat_of(spec: RequestSpec) -> str | None:
+    """The flat below the building a report names, as its numbers in order: the unit and
+    floor of its place and every number of its exact address but the compound's and the
+    building's own ("3号楼2单元502室": 2 502), so "502" and "1201" differ whatever the words
+    around them; None when it names none. Read from the spec before sealing (the sealed
+    one holds neither in the clear)."""
+    address = fold_digits(spec.contact.address or "")
+    place = spec.place
+    for name in (place.compound_name, place.building_name):
+        if name:
+            address = address.replace(fold_digits(name), " ", 1)
+    numbers = re.findall(r"\d+", address)
+    head = [place.unit or "", "" if place.floor is None else str(place.floor)]
+    if not numbers and not any(head):
+        return None
+    return " ".join([*head, *numbers])
+
+
+def flat_key(ring: KeyRing, spec: RequestSpec) -> str | None:
+    """`flat_of` as it may be stored: keyed per community like a household id."""
+    flat = flat_of(spec)
+    return None if flat is None else ring.household_key(spec.community_id, f"flat\n{flat}")
 
 
 async def produce(deps: ApiDeps, command: Command, as_json: str | None = None) -> None:
@@ -186,8 +217,9 @@ async def _record(
     a new request, stored in flight (`idempotency.py`)."""
     # Sealed before the intake row (the outbox) is written: neither it nor Kafka holds the
     # contact or the text in the clear.
-    sealed = seal_spec(keyring(deps.settings), spec)
-    key = merge_key(sealed) if merge else None
+    ring = keyring(deps.settings)
+    sealed = seal_spec(ring, spec)
+    key = merge_key(sealed, flat_key(ring, spec)) if merge else None
     command = new_command(
         SubmitRequest(spec=sealed), community_id=spec.community_id, issued_at=deps.clock()
     )

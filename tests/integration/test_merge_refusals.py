@@ -106,3 +106,26 @@ async def test_two_households_requests_in_one_building_stay_two(
     )
     assert len({k["merge_key"] for k in keys}) == 2
     assert not [k for k in keys if "hh-wang" in k["merge_key"] or "hh-li" in k["merge_key"]]
+
+
+async def test_two_flats_falls_in_one_building_stay_two_requests(
+    api: LocalStack, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """Session 41's audit: "3号楼502…摔倒" and "3号楼1201…摔倒" from two senders (no
+    household known) had one merge key, so the second family's fall became a co-report of
+    the first, never dispatched, and its group later heard a neighbour was on the way."""
+    first = await chat(client, "3号楼502，我老伴摔倒了起不来，快来人帮忙", "m-502", "grid-1")
+    other = await chat(client, "3号楼1201，我妈摔倒了起不来，快来人帮忙", "m-1201", "grid-2")
+    assert other["merged"] is False and other["request_id"] != first["request_id"]
+    topic = api.env()["DISPATCH_COMMANDS_TOPIC"]
+    sent = await commands_in(api, topic)
+    assert submitted(sent, first["request_id"]) and submitted(sent, other["request_id"])
+    # The same flat reported again from the other group is still the same incident.
+    again = await chat(client, "3号楼502有老人摔倒了起不来，快来人", "m-502-again", "grid-2")
+    assert again["merged"] is True and again["request_id"] == first["request_id"]
+    keys = await db.fetch(
+        "SELECT merge_key FROM api_intake WHERE request_id = ANY($1::text[])",
+        [first["request_id"], other["request_id"]],
+    )
+    assert len({k["merge_key"] for k in keys}) == 2
+    assert not [k for k in keys if "502" in k["merge_key"] or "1201" in k["merge_key"]]
