@@ -159,17 +159,20 @@ def _whistle_text(body: WhistleBlown, people: int | None, hotlines: Sequence[Hot
     numbers instead of being told someone is coming. No neighbour asked at all before it
     (`neighbours_asked` 0): the group, told at first that neighbours were coming, hears
     that none was found, and a life-threatening request to call the number again (not
-    only at the referral, minutes later, or for a normal one never)."""
+    only at the referral, minutes later, or for a normal one never). Neighbours asked, a
+    life-threatening request's group still hears the number after the staff sentence:
+    staff on duty never replace 120/110/119."""
     if body.staff_helper_ids or people is None or people > 0:
         staff = WHISTLE_CALLED
     elif not hotlines:
         staff = WHISTLE_NOBODY + "，如需帮助请联系社区。"
     else:
         staff = f"{WHISTLE_NOBODY}，请拨打社区电话：{_numbers(hotlines)}。"
-    if body.neighbours_asked != 0:  # some asked, or not known (an older event)
-        return staff
     number = body.emergency_number
-    call = _REFERRAL[ReferralTarget(number.value)] if number is not None else ""
+    target = ReferralTarget(number.value) if number is not None else None
+    if body.neighbours_asked != 0:  # some asked, or not known (an older event)
+        return staff + still_call(target)
+    call = _REFERRAL[target] if target is not None else ""
     return NOBODY_NEAR + call + staff
 
 

@@ -75,7 +75,8 @@ def test_the_only_helper_withdrawing_at_the_referral_rung_calls_staff_and_120_ag
     heard = [texts.update_for(e, whistle_people=1) for e in out.events]
     assert heard == [
         texts.WITHDRAWN_NOBODY,
-        texts.WHISTLE_CALLED,
+        # Life-threatening: the staff sentence never stands alone (session 41).
+        texts.WHISTLE_CALLED + "如情况仍危急，请立即拨打120急救电话！",
         None,
         "暂时没有邻居能及时赶到。请立即拨打120急救电话！",
     ]
