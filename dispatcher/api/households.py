@@ -43,6 +43,7 @@ from dispatcher.api.models import Accepted
 from dispatcher.api.pages import button_form, e, page
 from dispatcher.api.ratelimit import with_advice
 from dispatcher.core.households import household_urgency
+from dispatcher.record.db import Db
 from dispatcher.record.edge import households as edge
 from dispatcher.roster.ledger import RosterFileError, RosterPlace
 from dispatcher.roster.sandbox import parse_households_async
@@ -260,6 +261,25 @@ async def _card_request(
     if json_body:
         return answer
     return _answer_page(answer, what, paired=bool(found.paired_helper_ids))
+
+
+async def with_ledger_contact(pool: Db, spec: RequestSpec, household_id: str | None) -> RequestSpec:
+    """A chat sender the bot's member map ties to a household (`household_id`): what the
+    message left out of the contact (name, phone, address) filled from the household
+    ledger, as a card's request has it, so the helper who accepts can call them. Sealed
+    with the rest of the contact by the intake; never logged."""
+    if household_id is None:
+        return spec
+    ledger = await edge.contact_of(pool, spec.community_id, household_id)
+    if not ledger:
+        return spec
+    have = spec.contact
+    contact = RequesterContact(
+        name=have.name or ledger.get("name"),
+        phone=have.phone or ledger.get("phone"),
+        address=have.address or ledger.get("address"),
+    )
+    return spec.model_copy(update={"contact": contact})
 
 
 def _at_risk(spec: RequestSpec) -> bool:

@@ -14,6 +14,7 @@ from dispatcher.api.classifying import classify_off_loop
 from dispatcher.api.command_queue import outage_answers, request_id_for, submit_once
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.errors import fail
+from dispatcher.api.households import with_ledger_contact
 from dispatcher.api.llm_classifier import refine_with_llm
 from dispatcher.api.models import Accepted, ChatMessageIn, MessageOut
 from dispatcher.api.ratelimit import charge_bot, charge_group, emergency_wait, over_allowance
@@ -181,7 +182,12 @@ async def _take_in(
         request_id=request_id_for(bot.bot_id, msg.group_id, msg.message_id),
         bot_id=bot.bot_id,
     )
-    spec = known_sender(spec, bot.members.get(msg.sender.id))
+    member = bot.members.get(msg.sender.id)
+    spec = known_sender(spec, member)
+    if member is not None and member.household_id is not None:
+        # The platform gives an id and a name only: the helper's phone to call comes from
+        # the household ledger, as a card press of the same household has it.
+        spec = await with_ledger_contact(await deps.pool(), spec, member.household_id)
     if before_queue is not None:
         await before_queue(spec)
 

@@ -85,7 +85,9 @@ def reply_text(
         )
     # "正在通知": nobody has accepted yet (the group hears "已接单" when one does), so
     # nothing here or in the classifier's advice says that neighbours are coming.
-    base = f"已收到求助，正在通知{neighbours_needed(spec)}，请保持电话畅通。"
+    base = f"已收到求助，正在通知{neighbours_needed(spec)}" + (
+        "，请保持电话畅通。" if has_phone(spec) else "。"
+    )
     first = _call_first(spec, advice)
     if first:
         return f"{first}{hotline_text(hotlines)}同时{base}"
@@ -120,7 +122,9 @@ def merged_reply_text(
         )
     first = _call_first(spec, advice)
     if helpers_assigned > 0:
-        base = "已收到，邻居们已在处理同一求助，请保持电话畅通。"
+        base = "已收到，邻居们已在处理同一求助" + (
+            "，请保持电话畅通。" if has_phone(spec) else "。"
+        )
         if first:
             return f"{first}{hotline_text(hotlines)}{base}"
         urgent = if_urgent(spec)
@@ -132,5 +136,16 @@ def merged_reply_text(
         staff = "，已通知社区工作人员"
     base = f"已收到，同一求助已登记，暂时还没有邻居接单{staff}。"
     if first:  # the call-now line stays first
-        return f"{first}{hotline_text(hotlines)}{base}请保持电话畅通。"
-    return f"{base}如情况紧急，请拨打120/110/119。{hotline_text(hotlines)}请保持电话畅通。"
+        return f"{first}{hotline_text(hotlines)}{base}{_keep_phone(spec)}"
+    return f"{base}如情况紧急，请拨打120/110/119。{hotline_text(hotlines)}{_keep_phone(spec)}"
+
+
+def has_phone(spec: RequestSpec) -> bool:
+    """The requester left a phone (plain before sealing, its keyed digest after): a group
+    bot's sender has none unless the household ledger gives one."""
+    return bool(spec.contact.phone or spec.requester_phone_key)
+
+
+def _keep_phone(spec: RequestSpec) -> str:
+    """ "请保持电话畅通" only to a requester someone can call."""
+    return "请保持电话畅通。" if has_phone(spec) else ""

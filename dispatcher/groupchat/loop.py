@@ -386,6 +386,9 @@ class GroupReplies:
                 paused_until=paused,
                 advised=advised,
                 accepted_before=accepted_before,
+                # The intake's flag on the asking thread: a requester known to have no
+                # phone (a group bot's sender) is never promised a call.
+                phone=not any(t.requester_phone is False for t in asked),
             )
             closing = isinstance(event.body, texts.CLOSING)
             if text is None and not closing:

@@ -258,6 +258,7 @@ def update_for(
     paused_until: str | None = None,
     advised: ReferralTarget | None = None,
     accepted_before: bool = False,
+    phone: bool = True,
 ) -> str | None:
     """The group's message for `event`, or None when the group need not hear of it.
     `hotlines`: the community's configured numbers, added where a number is advised.
@@ -276,7 +277,9 @@ def update_for(
     (`EmergencyCallAdvised`), repeated when a withdrawal leaves nobody asked and at the
     request's end; None when none was (or the caller cannot tell). `accepted_before`: a
     neighbour accepted the request earlier (and withdrew): its expiry does not say that
-    nobody took it."""
+    nobody took it. `phone`: the requester left a phone (False: a platform sender with none
+    in the household ledger); without one nobody is promised a call, a remote helper
+    reaches them in the group."""
     body = event.body
     if isinstance(body, RequestHeld | RequestReleased):
         # The immediate reply already said when a held request goes out (the API applies
@@ -295,11 +298,16 @@ def update_for(
         if team and body.members > 1:  # a team's leader, for n members
             who = f"{team}的{body.members}位邻居"
         # A remote helper (a doctor guiding by phone) calls; nobody says they are coming.
-        return f"{who}已接单，将电话联系指导。" if body.remote else f"{who}已接单，正在赶来。"
+        # With no phone left (a group bot's sender) they reach the requester in the group.
+        if body.remote:
+            return f"{who}已接单，" + ("将电话联系指导。" if phone else "将在群内联系您。")
+        return f"{who}已接单，正在赶来。"
     if isinstance(body, HelperSetOff):
         # No name here at all: "on my way" says that help moves, not who (the assignment
         # message already named an opted-in helper).
-        return "一位邻居正在电话联系求助人。" if body.remote else "一位邻居已出发，正在路上。"
+        if body.remote:
+            return "一位邻居正在" + ("电话" if phone else "群内") + "联系求助人。"
+        return "一位邻居已出发，正在路上。"
     if isinstance(body, HelperWithdrawn):
         if referred is not None:
             # Kept on after a referral to 120/110/119: nobody else is asked (the request

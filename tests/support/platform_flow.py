@@ -105,7 +105,8 @@ class Platform(ABC):
         return out
 
 
-def bots_doc(p: Platform) -> dict[str, Any]:
+def bots_doc(p: Platform, members: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`members`: the bot's member map beside resident-1's (sender id → helper/household)."""
     community = f"plat-{p.kind}"
     place = {"community_id": community, "grid_id": "g1", "compound_id": "c1"}
     groups = {p.group_id(g): dict(place) for g in GROUPS}
@@ -118,7 +119,7 @@ def bots_doc(p: Platform) -> dict[str, Any]:
                 "robots": p.robots_doc(),
                 "communities": [community, f"{community}-empty"],
                 "groups": groups,
-                "members": {"resident-1": {"household_id": "h-resident-1"}},
+                "members": {"resident-1": {"household_id": "h-resident-1"}, **(members or {})},
                 "rate_per_minute": 100000,
                 "burst": 100000,
                 "group_rate_per_minute": 100000,
@@ -154,6 +155,7 @@ async def start(
     *,
     time_scale: float = 1.0,
     more_endpoints: Callable[[PushReceiver], list[dict[str, str]]] = lambda receiver: [],
+    members: dict[str, Any] | None = None,
 ) -> AsyncIterator[Running]:
     async with PushReceiver() as receiver:
         platform = make(receiver)
@@ -161,7 +163,7 @@ async def start(
         stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps(phones)
         stack.extra_env["DISPATCH_PLAN_TIME_SCALE"] = str(time_scale)
         path = stack.root / f"bots-{platform.kind}.json"  # not the harness's bots.json
-        path.write_text(json.dumps(bots_doc(platform)), encoding="utf-8")
+        path.write_text(json.dumps(bots_doc(platform, members)), encoding="utf-8")
         stack.extra_env["DISPATCH_BOTS_FILE"] = str(path)
         stack.start_worker()
         await stack.start_api()
@@ -390,10 +392,15 @@ class PlatformSuite:
 
 
 def to_pa(run: Running, rid: str, kind: str) -> list[dict[str, Any]]:
+    return pushed_to(run, rid, "pa", kind)
+
+
+def pushed_to(run: Running, rid: str, helper: str, kind: str) -> list[dict[str, Any]]:
+    """The pushes of `kind` ("offer", "assignment"…) for `rid` that reached `helper`'s phone."""
     out = []
     for r in run.receiver.for_path("/phones"):
         data = r.json()["data"]
-        if (data.get("request_id"), data.get("recipient"), data.get("kind")) == (rid, "pa", kind):
+        if (data.get("request_id"), data.get("recipient"), data.get("kind")) == (rid, helper, kind):
             out.append(data)
     return out
 

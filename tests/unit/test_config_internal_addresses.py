@@ -43,7 +43,8 @@ def bot(url: str) -> dict[str, Any]:
 
 
 def feishu_bot(url: str) -> dict[str, Any]:
-    platform = {"kind": "feishu", "verification_token": "v", "api_base": url}
+    # Keyed: outside dev mode a Feishu bot without its Encrypt Key is refused first (d576326).
+    platform = {"kind": "feishu", "verification_token": "v", "encrypt_key": "k", "api_base": url}
     return {"communities": ["cfg-a"], "platform": platform}
 
 

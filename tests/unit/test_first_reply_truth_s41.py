@@ -114,7 +114,8 @@ def test_the_pregnant_woman_alone_is_told_when_to_call() -> None:
     spec, advice = _spec(PLEA)
     assert spec.category is Category.HOSPITAL_TRANSPORT and advice is None
     assert reply_text(spec, advice) == (
-        "已收到求助，正在通知附近2位邻居（其中1位电话指导），请保持电话畅通。" + IF_URGENT
+        # A chat sender left no phone: nobody asks her to keep one free (session 41).
+        "已收到求助，正在通知附近2位邻居（其中1位电话指导）。" + IF_URGENT
     )
     # Told the same once a neighbour is on it (a second report), and as before when held.
     assert IF_URGENT in merged_reply_text(spec, advice, helpers_assigned=1)

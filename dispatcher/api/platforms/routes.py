@@ -40,6 +40,7 @@ surrogate becomes U+FFFD: the platform cannot correct it, so it is read, never r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -75,6 +76,7 @@ from dispatcher.api.platforms.base import (
     Refused,
 )
 from dispatcher.api.ratelimit import RateLimiter, charge_bot, over_allowance_reply
+from dispatcher.api.replies import has_phone
 from dispatcher.classify import Classification
 from dispatcher.groupchat import texts
 from dispatcher.groupchat.bots import BotConfig, PlatformConfig
@@ -347,7 +349,9 @@ async def _message(
     asked: list[Thread] = []
 
     async def before_queue(spec: RequestSpec) -> None:
-        thread = thread_for(spec.request_id)
+        # Whether the requester can be called (the ledger's phone of a known sender), a
+        # flag on the thread: the group's texts never promise a call otherwise.
+        thread = dataclasses.replace(thread_for(spec.request_id), requester_phone=has_phone(spec))
         await threads.record(pool, thread, msg.sender.id)
         replies.expect(thread)
         asked.append(thread)

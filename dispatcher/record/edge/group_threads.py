@@ -34,6 +34,11 @@ class Thread:
     session_webhook: str | None = field(default=None, repr=False)
     session_expires: datetime | None = None
     reply_to: str | None = None  # Feishu: the asking message, for the reply API
+    # The requester left a phone (the intake's contact); False: a group bot's sender with
+    # none, whom the group's texts never promise a call. None: not known (a co-report, a
+    # thread from before migration 0408). A flag only, never the phone; not the thread's
+    # identity.
+    requester_phone: bool | None = field(default=None, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -48,7 +53,8 @@ async def record(
 ) -> None:
     await pool.execute(
         "INSERT INTO api_group_threads (request_id, bot_id, group_id, sender_id, "
-        "session_webhook, session_expires, reply_to) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "session_webhook, session_expires, reply_to, requester_phone) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
         "ON CONFLICT (request_id, bot_id, group_id) DO UPDATE SET "
         "session_webhook = EXCLUDED.session_webhook, session_expires = EXCLUDED.session_expires",
         thread.request_id,
@@ -58,13 +64,14 @@ async def record(
         thread.session_webhook,
         thread.session_expires,
         thread.reply_to,
+        thread.requester_phone,
     )
 
 
 async def for_requests(pool: Db, request_ids: list[str]) -> dict[str, list[Thread]]:
     rows = await pool.fetch(
-        "SELECT request_id, bot_id, group_id, session_webhook, session_expires, reply_to "
-        "FROM api_group_threads WHERE request_id = ANY($1::text[])",
+        "SELECT request_id, bot_id, group_id, session_webhook, session_expires, reply_to, "
+        "requester_phone FROM api_group_threads WHERE request_id = ANY($1::text[])",
         request_ids,
     )
     out: dict[str, list[Thread]] = {}
@@ -239,6 +246,7 @@ def _thread(r: Mapping[str, Any]) -> Thread:
         r["session_webhook"],
         r["session_expires"],
         r["reply_to"],
+        r.get("requester_phone"),
     )
 
 

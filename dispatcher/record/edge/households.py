@@ -198,3 +198,18 @@ async def by_card(pool: Db, token: str) -> CardHousehold | None:
     return CardHousehold(
         household, tuple(row["paired_helper_ids"]), retired=row["retired_at"] is not None
     )
+
+
+async def contact_of(pool: Db, community_id: str, household_id: str) -> dict[str, str | None]:
+    """The ledger's contact (name, phone, address) of a household still listed, or {}: for
+    a chat sender the bot's member map ties to it (a retired household's was erased)."""
+    found = await pool.fetchval(
+        "SELECT contact FROM households WHERE community_id = $1 AND household_id = $2 "
+        "AND retired_at IS NULL",
+        community_id,
+        household_id,
+    )
+    if found is None:
+        return {}
+    contact: dict[str, str | None] = json.loads(found)
+    return contact
