@@ -66,15 +66,17 @@ class ReportDeliveryFailure(Wire):
 
 class ReportStaffNotReached(Wire):
     """From the notify agent: every push of a whistle or referral rung (`step`) to the
-    people of the community's list failed for good. `called_at`: when the rung called
-    them (its event's time), so the core moves the ladder on for it once."""
+    people of the community's list failed for good, or it had none to make. `called_at`:
+    when the rung called them (its event's time), so the core moves the ladder on for it
+    once."""
 
     type: Literal["report_staff_not_reached"] = "report_staff_not_reached"
     request_id: str
     rung: CalledRung
     step: int = Field(ge=0)
     called_at: UtcDatetime
-    recipients: int = Field(ge=1)
+    # 0: the rung had nobody to call (no whistle list, no staff on duty offered it).
+    recipients: int = Field(ge=0)
     roles: tuple[str, ...] = Field(default=(), max_length=16)
     reason: str = Field(default="", max_length=200)
 

@@ -286,6 +286,11 @@ class Notifier:
             self._command(failed, event.community_id)
             for failed in (*planned.undeliverable, *planned.unwelcomed)
         ]
+        call = planned.call
+        if call is not None and not call.delivery_ids:
+            # A whistle or referral with nobody to call: reported now, as one whose every
+            # push failed, so the ladder climbs rather than waiting on nobody.
+            reports.append(self._not_reached(call, call.report.reason))
         if reports:  # the event waits for its reports' send as for a delivery's
             sent = f"reports/{key}"
             self._owner[sent] = key
@@ -407,21 +412,23 @@ class Notifier:
         tracked.reached = tracked.reached or lost is None
         if tracked.waiting or tracked.reached or tracked.ended:
             return []
-        call = tracked.call
+        return [self._not_reached(tracked.call, lost or "")]
+
+    def _not_reached(self, call: StaffCall, reason: str) -> Command:
+        """The report that `call` reached none of the people it called (none: nobody to
+        call); its id derived from the event, so a restart sends the same command."""
         log.error(
             "%s of request %s reached none of the %d people it called: reported",
             call.report.rung,
             call.report.request_id,
             call.report.recipients,
         )
-        return [
-            staff_not_reached_command(
-                call.report.model_copy(update={"reason": lost[:200]}),
-                community_id=call.community_id,
-                event_id=call.event_id,
-                issued_at=self.clock.now(),
-            )
-        ]
+        return staff_not_reached_command(
+            call.report.model_copy(update={"reason": reason[:200]}),
+            community_id=call.community_id,
+            event_id=call.event_id,
+            issued_at=self.clock.now(),
+        )
 
     async def _report(self, delivery: Delivery, commands: list[Command]) -> None:
         """Send a finished delivery's reports, then settle it. A send that fails keeps the

@@ -217,7 +217,9 @@ def community_group_endpoint(community_id: str) -> str:
 @dataclass(frozen=True)
 class StaffCall:
     """A whistle's or referral's pushes to people (the community group is none): should
-    every one of them fail for good, `report` tells the core nobody was reached."""
+    every one of them fail for good, `report` tells the core nobody was reached. None at
+    all (`delivery_ids` empty: nobody on the community's list, `recipients` 0): reported at
+    once, so the ladder does not wait the rung out on a call nobody got."""
 
     event_id: str
     community_id: str
@@ -239,12 +241,20 @@ class Planned:
     call: StaffCall | None = None
 
 
+# Why a call with nobody on the community's list is reported (ReportStaffNotReached.reason).
+NOBODY_TO_CALL = "nobody to call: no duty or grid worker on the community's list"
+
+
 def _staff_call(
-    event: Event, rung: CalledRung, step: int, deliveries: list[Delivery]
+    event: Event, rung: CalledRung, step: int, deliveries: list[Delivery], *, offered: bool = False
 ) -> StaffCall | None:
-    """The call a whistle or referral makes: its deliveries to people, not to the group."""
+    """The call a whistle or referral makes: its deliveries to people, not to the group.
+    None when only staff on duty were called, by offers (`offered`: the whistle's
+    `staff_helper_ids`): their answers move the ladder. Nobody at all: a call of none,
+    reported as one nobody answered (before, the ladder waited the whole rung while the
+    same staff configured but unreachable made it climb at once)."""
     people = [d for d in deliveries if d.data.get("role") != "group"]
-    if not people:
+    if not people and offered:
         return None
     report = ReportStaffNotReached(
         request_id=event.request_id or "",
@@ -253,6 +263,7 @@ def _staff_call(
         called_at=event.occurred_at,
         recipients=len(people),
         roles=tuple(sorted({d.data["role"] for d in people})),
+        reason="" if people else NOBODY_TO_CALL,
     )
     return StaffCall(
         event.event_id, event.community_id, frozenset(d.delivery_id for d in people), report
@@ -353,7 +364,9 @@ class DeliveryPlanner:
             )
         if isinstance(body, WhistleBlown):
             deliveries = self._whistle(event, body)
-            return Planned(deliveries, call=_staff_call(event, "whistle", body.step, deliveries))
+            offered = bool(body.staff_helper_ids)
+            call = _staff_call(event, "whistle", body.step, deliveries, offered=offered)
+            return Planned(deliveries, call=call)
         if isinstance(body, ReferredToEmergency):
             return self._referral(event, body)
         if isinstance(body, RequestResolved):
@@ -882,7 +895,10 @@ class DeliveryPlanner:
             self._recipients(event.community_id, r.spec.place if r else None)
         )
         if not people:
-            return Planned(warnings=[f"referral {event.request_id}: no duty or grid worker"])
+            return Planned(
+                warnings=[f"referral {event.request_id}: no duty or grid worker"],
+                call=_staff_call(event, "referral", body.step, []),
+            )
         deliveries = []
         for who in people:
             links = self._links(event, who)

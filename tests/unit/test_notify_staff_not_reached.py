@@ -12,6 +12,7 @@ from dispatcher.push import Delivery, EndpointKind
 from dispatcher.push.deliveries import community_group_endpoint
 from schemas.commands import Command, ReportStaffNotReached
 from schemas.events import Event
+from schemas.vocab import Role
 from streams.notify import Notifier
 from tests.unit.conftest import COMMUNITY, World
 from tests.unit.test_push_deliveries import events, planner, registry
@@ -101,3 +102,81 @@ async def test_a_lost_referral_is_reported_and_a_restart_reports_the_same_comman
     first, again = reports
     assert first == again
     assert first.body.rung == "referral" and first.body.roles == ("duty",)  # type: ignore[union-attr]
+
+
+# --- a rung with nobody to call (session 41 audit) ---------------------------------------
+# No whistle list (no duty or grid endpoint, no configured contact) and no staff on duty
+# offered it: before, `_staff_call` returned None, nothing was reported, and the core
+# waited the whistle's whole wait (120 s for a critical request) before the referral, while
+# the same staff configured but unreachable made it climb at once and flagged the dashboard.
+
+
+# An endpoint, but no person of the whistle list (the helpers' default webhook).
+DEFAULT = ("default", EndpointKind.WEBHOOK)
+
+
+async def _nobody(
+    world: World, event: Event, *endpoints: tuple[str, EndpointKind]
+) -> list[Command]:
+    n, sent, submitted = notifier(planner(world, registry(*endpoints)))
+    await n.handle(FaustEvent(), event)
+    assert all(d.data.get("role") == "group" for d in submitted.deliveries)
+    if not submitted.deliveries:  # nothing to push: the event is done once reported
+        assert not n._pending
+    return sent
+
+
+def _reported_nobody(sent: list[Command], event: Event, rung: str) -> None:
+    [command] = sent
+    assert command.command_id == str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"staff-not-reached:{event.event_id}")
+    )
+    assert command.body.reason.startswith("nobody to call")  # type: ignore[union-attr]
+    assert command.body.model_copy(update={"reason": ""}) == ReportStaffNotReached(
+        request_id="req-1",
+        rung=rung,  # type: ignore[arg-type]
+        step=event.body.step,  # type: ignore[union-attr]
+        called_at=event.occurred_at,
+        recipients=0,
+        roles=(),
+    )
+
+
+async def test_a_whistle_with_nobody_on_the_list_is_reported_at_once(world: World) -> None:
+    whistle = _rung(world, "whistle_blown")
+    assert whistle.body.staff_helper_ids == ()  # type: ignore[union-attr]
+    # The group robot alone is told (no person): reported before any push settles.
+    _reported_nobody(await _nobody(world, whistle, (GROUP, EndpointKind.WECOM)), whistle, "whistle")
+    # No group robot either (only the helpers' default webhook): nothing pushed, reported.
+    _reported_nobody(await _nobody(world, whistle, DEFAULT), whistle, "whistle")
+
+
+async def test_a_referral_with_nobody_to_hand_it_on_is_reported_at_once(world: World) -> None:
+    referral = _rung(world, "referred_to_emergency")
+    _reported_nobody(await _nobody(world, referral, DEFAULT), referral, "referral")
+
+
+async def test_a_whistle_that_offered_staff_on_duty_is_no_call_of_nobody(world: World) -> None:
+    """Staff on duty offered it (no list besides): someone was called; their answers (or
+    their offers' loss) move the ladder, as before."""
+    world.helper("staff", roles=[Role.COMMUNITY_STAFF], building="9", compound="far", grid="g9")
+    whistle = _rung(world, "whistle_blown")
+    assert whistle.body.staff_helper_ids == ("staff",)  # type: ignore[union-attr]
+    assert await _nobody(world, whistle, (GROUP, EndpointKind.WECOM)) == []
+
+
+def test_the_core_climbs_on_a_report_of_nobody(world: World) -> None:
+    """The report of a call of none is decided as one of a call nobody answered: recorded
+    (the dashboard's 值班人员未联系上) and the referral rung reached now, not after the wait."""
+    whistle = _rung(world, "whistle_blown")
+    report = ReportStaffNotReached(
+        request_id="req-1",
+        rung="whistle",
+        step=whistle.body.step,  # type: ignore[union-attr]
+        called_at=whistle.occurred_at,
+        recipients=0,
+    )
+    out = world.run(report)
+    [flag] = world.of_type("staff_not_reached", out)
+    assert (flag.rung, flag.recipients) == ("whistle", 0)
+    assert world.of_type("referred_to_emergency", out)

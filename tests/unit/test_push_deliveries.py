@@ -252,7 +252,11 @@ def test_the_whistle_goes_to_the_community_group_only_when_it_has_a_robot(world:
     assert (d.endpoint, d.kind) == (community_group_endpoint(COMMUNITY), PushKind.WHISTLE)
     assert f"{BASE}/dashboard" in d.message.text
     assert REQUESTER_PHONE not in d.message.text
-    assert planner(world, registry(ROBOTS[0])).plan(whistle) == Planned()
+    # No robot and nobody on the list: nothing pushed, and a call of none, which the notify
+    # agent reports at once (session 41: before, no call, and the ladder waited the rung).
+    nobody = planner(world, registry(ROBOTS[0])).plan(whistle)
+    assert nobody.deliveries == [] and nobody.call is not None
+    assert (nobody.call.delivery_ids, nobody.call.report.recipients) == (frozenset(), 0)
 
 
 def test_events_that_notify_nobody_plan_nothing(offered: World) -> None:
