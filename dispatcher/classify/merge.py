@@ -7,6 +7,8 @@ measured like the rules', and a model can be talked into anything, so:
 - a red flag (the rules advised a call) stands exactly as it is;
 - otherwise it may turn a non-request into a request, raise urgency, add skills, and
   advise a call — with our own vetted advice for that number, never the model's text;
+- it raises urgency to critical only together with a call it advises (a number): critical
+  makes a request life-threatening (told to call 120), so "critical, no call" is urgent;
 - it never lowers urgency, drops a skill, or turns a request into a non-request.
 """
 
@@ -108,6 +110,11 @@ def disagreements(rules: Classification, llm: LlmAnswer) -> list[str]:
     return fields
 
 
+def _advises_call(llm: LlmAnswer) -> bool:
+    """Whether the model advised a call we can give (a number we know)."""
+    return llm.advise_emergency_call and llm.emergency_number is not None
+
+
 def merge_llm(rules: Classification, llm: LlmAnswer) -> Classification:
     if rules.advise_emergency_call:
         return rules  # a red flag is never argued with
@@ -120,9 +127,14 @@ def merge_llm(rules: Classification, llm: LlmAnswer) -> Classification:
         update["category"] = llm.category or Category.OTHER
         reasons.append("llm:is_request")
     urgency = rules.urgency if rules.is_request else Urgency.LOW
-    if _RANK[llm.urgency] > _RANK[urgency]:
-        urgency = llm.urgency
-        reasons.append(f"llm:urgency:{llm.urgency.value}")
+    raised = llm.urgency
+    if raised is Urgency.CRITICAL and not _advises_call(llm):
+        # Critical makes a request life-threatening (told to call 120, its allowance and
+        # pushes too): the model's word alone may do that only with a call it advises.
+        raised = Urgency.URGENT
+    if _RANK[raised] > _RANK[urgency]:
+        urgency = raised
+        reasons.append(f"llm:urgency:{raised.value}")
     skills = tuple(dict.fromkeys((*rules.skills, *llm.skills))) or (Skill.GENERAL,)
     if len(skills) > 1:
         skills = tuple(s for s in skills if s is not Skill.GENERAL)

@@ -1,0 +1,98 @@
+"""Session 41 review: the language model alone made a non-emergency life-threatening.
+
+Since 977915e every critical request but a repair is life-threatening (told to call 120,
+its allowance and pushes too). `merge_llm` let the model raise urgency to critical while it
+advised no call, and `spec_for_message` leaves `life_threatening` to the urgency: "电脑中
+病毒了…急！" answered tech_help / critical / no call was told "请立即拨打120急救电话！".
+The model's word now raises to critical only together with a call it advises (a number);
+"critical, no call" is urgent. Every chat message (platform routes too) is merged here
+(`refine_with_llm` in `messages._take_in`); the contact card is not asked of the model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dispatcher.api.chat_spec import spec_for_message
+from dispatcher.api.models import ChatMessageIn
+from dispatcher.api.replies import reply_text
+from dispatcher.classify import Classification, classify
+from dispatcher.classify.merge import LlmAnswer, merge_llm
+from dispatcher.groupchat.bots import GroupPlace
+from schemas.requests import RequestSpec
+from schemas.vocab import Category, EmergencyNumber, Urgency
+from tests.unit.test_llm_classifier_f1 import ModelApi, Seen, body, model_api, post  # noqa: F401
+
+VIRUS = "谁会弄电脑？电脑中病毒了，明早要交材料，急！"
+PLACE = GroupPlace(community_id="comm-a", compound_id="c1", compound_name="图强小区")
+
+
+def spec_of(text: str, c: Classification) -> RequestSpec:
+    msg = ChatMessageIn.model_validate(
+        {
+            "group_id": "g1",
+            "message_id": "m1",
+            "sender": {"id": "u1", "name": "王女士"},
+            "text": text,
+        }
+    )
+    return spec_for_message(msg, c, PLACE, request_id="r1", bot_id="b")
+
+
+def critical(*, call: bool, number: EmergencyNumber | None) -> LlmAnswer:
+    return LlmAnswer(
+        is_request=True,
+        category=Category.TECH_HELP,
+        urgency=Urgency.CRITICAL,
+        advise_emergency_call=call,
+        emergency_number=number,
+    )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [critical(call=False, number=None), critical(call=True, number=None)],
+    ids=["no-call", "call-without-a-number"],
+)
+def test_the_models_critical_without_a_call_is_urgent(answer: LlmAnswer) -> None:
+    rules = classify(VIRUS)
+    assert not rules.advise_emergency_call and rules.urgency is not Urgency.CRITICAL
+    merged = merge_llm(rules, answer)
+    assert merged.urgency is Urgency.URGENT and not merged.advise_emergency_call
+    spec = spec_of(VIRUS, merged)
+    assert not spec.is_life_threatening() and spec.emergency() is None
+    reply = reply_text(spec, merged.advice)
+    assert "120" not in reply and "拨打" not in reply, reply
+
+
+def test_the_models_critical_with_a_call_advises_that_call() -> None:
+    rules = classify(VIRUS)
+    merged = merge_llm(rules, critical(call=True, number=EmergencyNumber.AMBULANCE))
+    assert merged.urgency is Urgency.CRITICAL and merged.advise_emergency_call
+    spec = spec_of(VIRUS, merged)
+    assert spec.is_life_threatening() and spec.emergency() is EmergencyNumber.AMBULANCE
+    assert "拨打120" in reply_text(spec, merged.advice)
+
+
+def test_the_rules_own_critical_verdict_is_unchanged() -> None:
+    text = "我爸刚才在家突然晕倒了，叫不醒，有没有医生护士邻居！"
+    rules = classify(text)
+    assert rules.urgency is Urgency.CRITICAL
+    assert merge_llm(rules, critical(call=False, number=None)) == rules
+
+
+async def test_a_chat_message_the_model_calls_critical_is_not_told_to_call(
+    model_api: ModelApi,  # noqa: F811
+) -> None:
+    seen: Seen = []
+    answer = {"is_request": True, "category": "tech_help", "urgency": "critical"}
+    api = await model_api(body(json.dumps(answer | {"advise_emergency_call": False})), seen)
+    response = await post(api, VIRUS)
+    assert response.status_code == 202, response.text
+    out = response.json()
+    assert len(seen) == 1  # the model was asked, and its verdict merged
+    assert out["urgency"] == Urgency.URGENT.value and out["advise_emergency_call"] is False
+    assert out["emergency_number"] is None and "120" not in out["reply_text"], out
+    (spec,) = api.sink.specs()
+    assert not spec.is_life_threatening() and spec.emergency() is None
