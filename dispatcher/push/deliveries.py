@@ -32,6 +32,7 @@ from dispatcher.push.helper_texts import (
     render_welcome,
 )
 from dispatcher.push.messages import (
+    BY_KIND,
     AssignmentSpec,
     CancellationSpec,
     CancelReason,
@@ -40,6 +41,7 @@ from dispatcher.push.messages import (
     ReleasedNoticeSpec,
     ResolvedNoticeSpec,
     StandDownSpec,
+    Told,
     WhistleSpec,
     offer_message,
     render_assignment,
@@ -196,6 +198,14 @@ def _per_recipient(event: Event, who: Recipient) -> str:
 # An offer's Delivery, unvalidated: every value but the event id is built here of its
 # field's type, and `_offer` checks that one (tests/unit/test_push_trusted.py).
 _delivery = builder(Delivery)
+
+
+def _told(request: RequestState | None) -> Told:
+    """The request's own say on whom to call (a red flag, a named number), so a push's
+    "如有生命危险，请立即拨打…" names the number its requester was told; not held: the kind's."""
+    if request is None:
+        return BY_KIND
+    return (request.spec.life_threatening, request.spec.emergency_number)
 
 
 def _again(request: RequestState, offer_id: str) -> int:
@@ -477,6 +487,7 @@ class DeliveryPlanner:
         # Asked again on a reopened slot after "已有邻居接手…无需再来": the core's event says
         # so (`WaveOffer.again`); an event from before session 41 reads as a first offer.
         again = body.again > 0
+        told = _told(self.request(request_id))
         deliveries = planned.deliveries
         for ep in endpoints:
             group = self.registry.get(ep).is_group
@@ -497,6 +508,7 @@ class DeliveryPlanner:
                 decline_url=links["decline"],
                 answer_url=answer,
                 again=again,
+                told=told,
             )
             data = {
                 "request_id": request_id,
@@ -568,6 +580,7 @@ class DeliveryPlanner:
                 contact_name=contact.name,
                 status_url=status_url,
                 remote=body.remote,
+                told=_told(request),
                 **self._team_lines(body, event.community_id),
             )
         )
@@ -878,6 +891,7 @@ class DeliveryPlanner:
                     claim_url=links.get("claim") or self._dashboard_url,
                     report_url=links.get("report"),
                     called_as=None if who.role == "group" else who.label,
+                    told=_told(r),
                 )
             )
             deliveries.append(_to_recipient(event, who, message))
@@ -910,6 +924,7 @@ class DeliveryPlanner:
                     refer_to=body.to.value,
                     claim_url=links.get("claim") or self._dashboard_url,
                     hotlines=self._hotlines(event.community_id),
+                    told=_told(r),
                 )
             )
             deliveries.append(_to_recipient(event, who, message))

@@ -19,7 +19,7 @@ from dispatcher.push.model import PushMessage
 from dispatcher.push.places import place_label
 from schemas.catalogue import entry
 from schemas.requests import emergency_number_for
-from schemas.vocab import Category, Skill, Urgency
+from schemas.vocab import Category, EmergencyNumber, Skill, Urgency
 
 URGENCY_ZH: dict[Urgency, str] = {
     Urgency.CRITICAL: "危急",
@@ -75,11 +75,18 @@ def _headline(
     return f"【{URGENCY_ZH[urgency]}】{place_label(compound, building)} {entry(category).zh}"
 
 
-def _safety_line(urgency: Urgency, category: Category) -> list[str]:
+# A request's own say on whom to call (`RequestSpec.life_threatening`, `.emergency_number`:
+# a red flag, the number its words named); (None, None): not known here, the kind's rule.
+Told = tuple[bool | None, EmergencyNumber | None]
+BY_KIND: Told = (None, None)
+
+
+def _safety_line(urgency: Urgency, category: Category, told: Told = BY_KIND) -> list[str]:
     """The number to call, by the rule the requester is told by (`RequestSpec.emergency`):
     every critical kind but a repair is life-threatening and names one (not only those
-    marked `life_at_risk`, which left a critical errand or lost person without it)."""
-    number = emergency_number_for(urgency, category, None, None)
+    marked `life_at_risk`, which left a critical errand or lost person without it), and a
+    request's own red flag or named number (a fire reported as `other`: 119) wins."""
+    number = emergency_number_for(urgency, category, *told)
     return [CALL_EMERGENCY.format(number=number)] if number is not None else []
 
 
@@ -103,6 +110,7 @@ class OfferSpec:
     team: tuple[str, int] | None = None
     # Asked again on a reopened slot, after "已有邻居接手…无需再来" (`ASKED_AGAIN`).
     again: bool = False
+    told: Told = BY_KIND  # the request's own say on whom to call
 
 
 def render_offer(spec: OfferSpec) -> PushMessage:
@@ -119,6 +127,7 @@ def render_offer(spec: OfferSpec) -> PushMessage:
         decline_url=spec.decline_url,
         answer_url=spec.answer_url,
         again=spec.again,
+        told=spec.told,
     )
 
 
@@ -136,6 +145,7 @@ def offer_message(
     decline_url: str,
     answer_url: str | None,
     again: bool = False,
+    told: Told = BY_KIND,
 ) -> PushMessage:
     """`render_offer` of a spec with these fields: the notify agent's form (one call per
     offer, no spec object built for it). Keyword-only: neighbours share types."""
@@ -149,6 +159,7 @@ def offer_message(
         team,
         reply_within_minutes,
         again,
+        told,
     )
     if answer_url is not None:
         links = [f"请在已绑定的手机上回复：{checked_link(answer_url)}"]
@@ -172,6 +183,7 @@ def _offer_frame(
     team: tuple[str, int] | None,
     reply_within_minutes: int | None,
     again: bool = False,
+    told: Told = BY_KIND,
 ) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """An offer's title and the lines around its links: the same for every offer of a wave,
     so written once per wave (a pure function of these fields)."""
@@ -194,7 +206,7 @@ def _offer_frame(
         if reply_within_minutes == 0
         else []
     )
-    tail += _safety_line(urgency, category)
+    tail += _safety_line(urgency, category, told)
     title = f"{URGENCY_ZH[urgency]}：{entry(category).zh}，" + (
         "仍需要您帮忙" if again else "邻居需要帮忙"
     )
@@ -237,6 +249,7 @@ class AssignmentSpec:
     # message reaches (the leader tells them).
     team_members: tuple[str, ...] = ()
     team_unreached: tuple[str, ...] = ()
+    told: Told = BY_KIND  # the request's own say on whom to call
 
 
 def render_assignment(spec: AssignmentSpec) -> PushMessage:
@@ -264,7 +277,7 @@ def render_assignment(spec: AssignmentSpec) -> PushMessage:
         lines.append("请尽快前往。联系方式仅用于本次帮助，请勿转发。")
     if spec.status_url:
         lines.append(f"我在路上 / 去不了了 / 已完成，请点：{checked_link(spec.status_url)}")
-    lines += _safety_line(spec.urgency, spec.category)
+    lines += _safety_line(spec.urgency, spec.category, spec.told)
     title = "接单成功，请尽快致电" if spec.remote else "接单成功，请尽快前往"
     return PushMessage(title=title, text="\n".join(lines))
 
@@ -418,6 +431,7 @@ class WhistleSpec:
     compound: str | None = None
     report_url: str | None = None  # this recipient's "报到" link
     called_as: str | None = None  # e.g. 网格员, 物业: who this message calls
+    told: Told = BY_KIND  # the request's own say on whom to call
 
 
 @dataclass(frozen=True)
@@ -432,6 +446,7 @@ class ReferralSpec:
     compound: str | None = None
     # The community's configured numbers ("社区值班 0592-…"), after 120/110/119, never instead.
     hotlines: tuple[str, ...] = ()
+    told: Told = BY_KIND  # the request's own say on whom to call
 
 
 def render_referral(spec: ReferralSpec) -> PushMessage:
@@ -443,7 +458,7 @@ def render_referral(spec: ReferralSpec) -> PushMessage:
     ]
     if spec.hotlines:
         lines.append("社区电话：" + "、".join(spec.hotlines))
-    lines += _safety_line(spec.urgency, spec.category)
+    lines += _safety_line(spec.urgency, spec.category, spec.told)
     return PushMessage(title=f"需转介：{entry(spec.category).zh}", text="\n".join(lines))
 
 
@@ -456,6 +471,6 @@ def render_whistle(spec: WhistleSpec) -> PushMessage:
     ]
     if spec.report_url:
         lines.append(f"报到：{checked_link(spec.report_url)}")
-    lines += _safety_line(spec.urgency, spec.category)
+    lines += _safety_line(spec.urgency, spec.category, spec.told)
     title = f"吹哨：{entry(spec.category).zh}无人响应"
     return PushMessage(title=title, text="\n".join(lines))
