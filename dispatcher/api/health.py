@@ -35,7 +35,11 @@ async def readyz(request: Request) -> JSONResponse:
             checks[name] = "ok"
         except Exception as exc:  # any failure means not ready; say which and why
             checks[name] = f"unavailable: {type(exc).__name__}"
-    # Bots are checked against the live configuration: not ready until it is read.
-    checks["config"] = "ok" if deps.config.loaded else "loading"
+    # Bots are checked against the live configuration: not ready until it is read (nor, in
+    # production, while it holds bots it will not serve: config/bootstrap.SignedBotsView).
+    checks["config"] = deps.config.readiness()
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    body: dict[str, object] = {"ready": ready, "checks": checks}
+    if unserved := deps.config.unserved_bots():
+        body["unserved_bots"] = unserved  # ids only, never a secret; also once ready
+    return JSONResponse(body, status_code=200 if ready else 503)

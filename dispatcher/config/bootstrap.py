@@ -86,12 +86,37 @@ class SignedBotsView(ConfigView):
     path refused it) is not served, so its callbacks, which anyone who has seen one can
     forge, are refused as an unknown bot's. The store keeps it: staff see it (`config
     show`) and give it its key with `config apply`. Logged at each write of it, by bot and
-    field, never a value."""
+    field, never a value.
+
+    Its groups' emergencies would get no reply and dispatch nobody, so an API that loads
+    such a store is not ready (`/readyz` 503 naming the bots) until they are keyed: a
+    deploy (the kubelet's probe, compose's healthcheck) stops before it serves traffic. The
+    start-up check cannot see it: the store is Kafka's `config` topic, read after start.
+    Once ready, a pod stays ready for it (one written later, only by an older API during a
+    rollout, would otherwise take every pod out at once, and every community's emergencies
+    with them); `/readyz` names it all the same (`unserved_bots`)."""
 
     def __init__(self) -> None:
         self._all = BotRegistry()
         self._signed = self._all
+        self._served = False  # the config check has said "ok" once: latched
         super().__init__()
+
+    def unserved_bots(self) -> list[str]:
+        signed = self.bots().bots
+        return sorted(bot_id for bot_id in self._all.bots if bot_id not in signed)
+
+    def readiness(self) -> str:
+        if not self.loaded:
+            return "loading"
+        unserved = self.unserved_bots()
+        if unserved and not self._served:
+            return (
+                f"unsigned_platform: Feishu bots without platform.encrypt_key, not served in "
+                f"production: {', '.join(unserved)}; {SET_ENCRYPT_KEY}"
+            )
+        self._served = True
+        return "ok"
 
     def apply(self, record: ConfigRecord) -> bool:
         applied = super().apply(record)

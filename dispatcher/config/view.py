@@ -168,6 +168,15 @@ class ConfigView:
             }
 
     # ---------------------------------------------------------------- reading
+    def readiness(self) -> str:
+        """The API's `/readyz` config check: "ok" once loaded, else why not (production's
+        view, bootstrap.SignedBotsView, also holds back bots stored unsigned)."""
+        return "ok" if self.loaded else "loading"
+
+    def unserved_bots(self) -> list[str]:
+        """Ids of bots stored but not served (none here: bootstrap.SignedBotsView)."""
+        return []
+
     def bots(self) -> BotRegistry:
         return self._bots
 
