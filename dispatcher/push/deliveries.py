@@ -577,6 +577,7 @@ class DeliveryPlanner:
                 urgency=urgency,
                 exact_place=exact or "见求助信息",
                 contact_phone=contact.phone or "（未留电话）",
+                has_phone=bool(contact.phone),
                 contact_name=contact.name,
                 status_url=status_url,
                 remote=body.remote,

@@ -233,7 +233,9 @@ def render_stand_down(spec: StandDownSpec) -> PushMessage:
 class AssignmentSpec:
     """Sent only to the helper who accepted: the one message with contact and place.
     `remote`: the helper guides by phone - asked to call, never told to come (and not
-    given the address: minimum necessary)."""
+    given the address: minimum necessary). `has_phone`: the requester left a phone; a
+    remote helper is asked to call only then, else to reach them in the group they asked
+    in (as the group itself is told, `groupchat.texts.update_for`)."""
 
     category: Category
     urgency: Urgency
@@ -250,6 +252,7 @@ class AssignmentSpec:
     team_members: tuple[str, ...] = ()
     team_unreached: tuple[str, ...] = ()
     told: Told = BY_KIND  # the request's own say on whom to call
+    has_phone: bool = True
 
 
 def render_assignment(spec: AssignmentSpec) -> PushMessage:
@@ -271,14 +274,19 @@ def render_assignment(spec: AssignmentSpec) -> PushMessage:
     lines.append(f"联系人：{(spec.contact_name or '求助人').strip()} {spec.contact_phone.strip()}")
     if spec.note:
         lines.append(f"说明：{spec.note.strip()}")
-    if spec.remote:
+    if spec.remote and spec.has_phone:
         lines.append("请尽快致电求助人，电话指导，无需前往。联系方式仅用于本次帮助，请勿转发。")
+    elif spec.remote:  # a platform sender with no phone: a call nobody could make
+        lines.append("求助人未留电话，请在求助的群内@求助人联系，远程指导，无需前往。")
     else:
         lines.append("请尽快前往。联系方式仅用于本次帮助，请勿转发。")
     if spec.status_url:
         lines.append(f"我在路上 / 去不了了 / 已完成，请点：{checked_link(spec.status_url)}")
     lines += _safety_line(spec.urgency, spec.category, spec.told)
-    title = "接单成功，请尽快致电" if spec.remote else "接单成功，请尽快前往"
+    if not spec.remote:
+        title = "接单成功，请尽快前往"
+    else:
+        title = "接单成功，请尽快致电" if spec.has_phone else "接单成功，请在群内联系"
     return PushMessage(title=title, text="\n".join(lines))
 
 
