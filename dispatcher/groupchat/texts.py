@@ -58,8 +58,11 @@ CLOSING = (RequestResolved, RequestCancelled, RequestExpired, RequestReferred)
 # words is still dispatched (`cancels`).
 _CANCEL = re.compile(
     r"(?<!需)(?<!用)(?:不用|不需要)(?:(?:帮忙|帮助|麻烦|来|过来|上来|上门)?(?:了|啦|喽|咯)"
-    r"|帮忙|帮助|麻烦)|取消求助|撤销求助"
+    r"|帮忙|帮助|麻烦)|取消求助|撤销求助|(?:全部|全都)取消"
 )
+# "全部取消": every open request of the sender's in the group ends, an older critical one
+# too (a plain "不用了" ends those only as the newest: `SPARED`).
+_ALL = re.compile(r"(?:全部|全都)取消")
 # Solved: a verb of getting it done ("修好", "搞定", "处理好"…) said as done, with 已/已经
 # before it or 了/啦 after it ("请帮忙解决" is no answer), or "已经好了" / "没事了". Never as
 # a question ("修好了吗？", "搞定了没", "是不是好了") nor negated or not yet ("还没修好", "没搞定",
@@ -144,6 +147,13 @@ CANCELLED_STOOD_DOWN = "求助已取消，已通知邻居不必前往。"
 CANCELLED = "求助已取消。"
 # A closing reply ("不用了") from a sender with no request of theirs open in the group.
 NO_OPEN_REQUEST = "未找到您在本群进行中的求助。"
+
+
+def spared(n: int) -> str:
+    """A closing reply ended the sender's newest request, not `n` older critical ones (a
+    网格员 relaying a fall and then groceries means the groceries by "不用了，谢谢")."""
+    count = "一" if n == 1 else str(n)
+    return f"另有{count}条紧急求助仍在进行。如也已不需要，请回复“全部取消”。"
 
 
 NOBODY_NEAR = "附近暂时没有可联系的邻居。"
@@ -373,6 +383,12 @@ def is_cancel_reply(text: str) -> bool:
     The wording alone; whether a message ends the request is `cancels` (the classifier's
     answer comes first), and whether as solved `is_solved_reply`."""
     return len(text) <= 40 and (_CANCEL.search(text) is not None or _says_solved(text))
+
+
+def ends_all(text: str) -> bool:
+    """A closing reply that ends every open request of the sender's ("全部取消"), the
+    critical ones not the newest included."""
+    return _ALL.search(text) is not None
 
 
 def is_solved_reply(text: str) -> bool:

@@ -88,7 +88,11 @@ def two_open(monkeypatch: pytest.MonkeyPatch) -> None:
     async def open_requests_of(pool: Any, bot_id: str, group: str, sender: str) -> list[str]:
         return [NEWER, OLDER] if not sender.startswith(texts.CO_REPORT) else []
 
+    async def grave_among(pool: Any, request_ids: list[str]) -> set[str]:
+        return set()  # neither is critical (an older critical one is kept open: H19's test)
+
     monkeypatch.setattr(threads, "open_requests_of", open_requests_of)
+    monkeypatch.setattr(threads, "grave_among", grave_among)
 
 
 @pytest.mark.parametrize(

@@ -324,7 +324,7 @@ async def _message(
     async def cancel_if_asked(found: Classification) -> JSONResponse | None:
         if not inbound.sender_id:  # "unknown": whose request it would be, nobody can tell
             return None
-        return await _cancel_if_asked(deps, pool, bot, msg, found, withdraw, not_found)
+        return await _cancel_if_asked(deps, pool, bot, msg, found, withdraw, not_found, spare)
 
     def thread_for(request_id: str) -> Thread:
         return _thread(bot, inbound, request_id)
@@ -335,6 +335,10 @@ async def _message(
         thread = thread_for(request_id)
         await replies.immediate(thread, texts.CO_REPORT_WITHDRAWN, msg.message_id)
         await threads.forget(pool, thread)
+
+    async def spare(request_id: str, text: str) -> None:
+        """Told in the thread of an older critical request left open by the reply."""
+        await replies.immediate(thread_for(request_id), text, msg.message_id)
 
     async def not_found() -> str | None:
         """No open request of the sender's here: told so, once in a while, and only if they
@@ -397,6 +401,7 @@ async def _cancel_if_asked(
     found: Classification,
     withdraw: Callable[[str], Awaitable[None]],
     not_found: Callable[[], Awaitable[str | None]],
+    spare: Callable[[str, str], Awaitable[None]],
 ) -> JSONResponse | None:
     """The requester's "不用了" cancels their open requests, their "已经解决了" resolves them
     (`_cancel_or_withdraw`). Called only for what the classifier found no help request in
@@ -417,7 +422,7 @@ async def _cancel_if_asked(
         )
     assert prior is None  # a cancel's answer is stored final, never in flight
     try:
-        body = await _cancel_or_withdraw(deps, pool, bot, msg, withdraw, not_found)
+        body = await _cancel_or_withdraw(deps, pool, bot, msg, withdraw, not_found, spare)
     except BaseException:
         await idempotency.abandon(pool, bot.bot_id, key)
         raise
@@ -441,6 +446,7 @@ async def _cancel_or_withdraw(
     msg: ChatMessageIn,
     withdraw: Callable[[str], Awaitable[None]],
     not_found: Callable[[], Awaitable[str | None]],
+    spare: Callable[[str, str], Awaitable[None]],
 ) -> dict[str, Any]:
     """Every open request the sender raised in this group is cancelled, or resolved when
     the reply says it was solved (`texts.is_solved_reply`: "已经解决了，谢谢邻居" after a
@@ -450,13 +456,20 @@ async def _cancel_or_withdraw(
     not merge (no building named) is a second request of the same need, and one "不用了"
     ending only the newest left the first climbing to the whistle. The answer names the
     newest (`cancelled` / `resolved`) and the others (`also_cancelled` / `also_resolved`).
+    An older critical or life-threatening request is not ended (`threads.grave_among`): a
+    网格员 or staff member relays several residents' needs in one group, and "不用了，谢谢"
+    about the groceries asked last must not stand down the helpers of a fall asked before.
+    It stays open (`still_open`), the group is told so (`texts.spared`), and "全部取消"
+    (`texts.ends_all`) ends it too.
     Failing that, a report of theirs merged into a request another group raised (which
     others depend on) is withdrawn: this group stops following it, the request goes on.
     Neither: the sender is told none of theirs is open (`not_found`), not left in silence."""
-    own = await threads.open_requests_of(pool, bot.bot_id, msg.group_id, msg.sender.id)
-    if own:
+    found = await threads.open_requests_of(pool, bot.bot_id, msg.group_id, msg.sender.id)
+    if found:
         community = bot.groups[msg.group_id].community_id
         solved = texts.is_solved_reply(msg.text)
+        grave = set() if texts.ends_all(msg.text) else await _grave(pool, found[1:])
+        own = [r for r in found if r not in grave]
         for request_id in own:
             body: ResolveRequest | CancelRequest = (
                 ResolveRequest(request_id=request_id, by=Party.REQUESTER, note="群内回复已解决")
@@ -475,6 +488,11 @@ async def _cancel_or_withdraw(
         out: dict[str, Any] = {"is_request": False, done: own[0]}
         if own[1:]:
             out["also_" + done] = own[1:]
+        kept = [r for r in found if r in grave]
+        if kept:
+            out["still_open"] = kept
+            out["reply_text"] = texts.spared(len(kept))
+            await spare(kept[0], out["reply_text"])
         return out
     merged = await threads.open_requests_of(
         pool, bot.bot_id, msg.group_id, texts.co_reporter(msg.sender.id)
@@ -486,6 +504,10 @@ async def _cancel_or_withdraw(
         return out | ({"also_withdrawn": merged[1:]} if merged[1:] else {})
     told = await not_found()
     return MessageOut(is_request=False, reply_text=told).model_dump(mode="json")
+
+
+async def _grave(pool: Db, older: list[str]) -> set[str]:
+    return await threads.grave_among(pool, older) if older else set()
 
 
 def _replayed(response: Response) -> list[tuple[str, str]]:

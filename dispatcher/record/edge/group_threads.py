@@ -16,11 +16,6 @@ from dispatcher.numbers import MAX_EPOCH_MS, checked_int
 from dispatcher.record.db import Db
 from schemas.sealed import Sealed
 
-# A request the read model has not recorded (yet) is the sender's to end for this long after
-# its thread: the record agent records a request within seconds, and past an hour one never
-# recorded was never taken in (a CancelRequest for it would close nothing). A recorded one
-# is theirs while it is open, however long it lives (a low one 72 h, held over quiet hours).
-UNRECORDED_S = 3600
 # "未找到您在本群进行中的求助" is said to a sender at most once in this long per group.
 NOT_FOUND_ONCE_S = 12 * 3600
 NOT_FOUND = "no-open-request:"
@@ -85,22 +80,40 @@ async def open_requests_of(pool: Db, bot_id: str, group_id: str, sender_id: str)
     解决": a re-post the intake did not merge is a second request of the same need). Open
     as the read model has it (`requests.closed_at`), not by the age of the thread: a
     request lives up to 72 h, and its thread's `closed` flag misses a closing event the
-    group loop skipped as old news (after an outage). Not recorded yet: open while its
-    thread is younger than UNRECORDED_S."""
+    group loop skipped as old news (after an outage). Not recorded yet: open while the API
+    holds it as acknowledged (`api_intake`, never purged), however far behind the worker
+    is (an age limit told a requester whose request was taken in "none of yours is open")."""
     rows = await pool.fetch(
         "SELECT t.request_id FROM api_group_threads t "
         "LEFT JOIN requests r ON r.request_id = t.request_id "
+        "LEFT JOIN api_intake i ON i.request_id = t.request_id "
         "WHERE t.bot_id = $1 AND t.group_id = $2 AND t.sender_id = $3 AND NOT t.closed "
-        "AND CASE WHEN r.request_id IS NULL "
-        "THEN t.created_at > now() - make_interval(secs => $4) "
+        "AND CASE WHEN r.request_id IS NULL THEN i.request_id IS NOT NULL "
         "ELSE r.closed_at IS NULL END "
         "ORDER BY t.created_at DESC, t.request_id",
         bot_id,
         group_id,
         sender_id,
-        float(UNRECORDED_S),
     )
     return [str(r["request_id"]) for r in rows]
+
+
+async def grave_among(pool: Db, request_ids: list[str]) -> set[str]:
+    """Which of these requests are critical or life-threatening: by the read model (its
+    urgency, or the requester told to call the emergency number), else by the command the
+    API holds (`api_intake`); one whose urgency nobody can tell any more counts as grave.
+    A closing reply ends such a request only as the newest one, or when told "全部取消"."""
+    rows = await pool.fetch(
+        "SELECT x.id FROM unnest($1::text[]) AS x(id) "
+        "LEFT JOIN requests r ON r.request_id = x.id "
+        "LEFT JOIN api_intake i ON i.request_id = x.id "
+        "WHERE CASE WHEN r.request_id IS NOT NULL "
+        "THEN r.urgency = 'critical' OR r.emergency_advised IS NOT NULL "
+        "ELSE i.command IS NULL OR i.command #>> '{body,spec,urgency}' = 'critical' "
+        "OR i.command #>> '{body,spec,life_threatening}' = 'true' END",
+        request_ids,
+    )
+    return {str(r["id"]) for r in rows}
 
 
 def not_found_thread(sender_id: str) -> str:
