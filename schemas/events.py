@@ -82,7 +82,9 @@ class RequestOpened(Wire):
 
 
 class EmergencyCallAdvised(Wire):
-    """Tell the requester to call the emergency number now; neighbours are still coming."""
+    """Tell the requester to call the emergency number now, while neighbours are notified
+    (nobody has accepted yet: no arrival is promised). `message`: the text as written then
+    (`core.request_commands.EMERGENCY_MESSAGES`; before session 41 "邻居们也正在赶来帮忙")."""
 
     type: Literal["emergency_call_advised"] = "emergency_call_advised"
     number: EmergencyNumber
@@ -318,8 +320,9 @@ class WhistleBlown(Wire):
     building_label: str
     open_slots: int
     # Offers made to neighbours (any ring but the whistle's) before it blew, whatever their
-    # answer: at 0 nobody at all was found, and the group, promised "邻居们正在赶来", is told
-    # so. None in events written before it (not known: the earlier text); left out then.
+    # answer: at 0 nobody at all was found, and the group, told at first that neighbours are
+    # being notified ("正在通知…", no arrival promised), is told so. None in events written
+    # before it (not known: the earlier text); left out then.
     neighbours_asked: int | None = Field(default=None, ge=0, exclude_if=absent)
     # The number the requester was told to call (`RequestSpec.emergency()`), told again
     # when nobody was found; None when life is not at risk.

@@ -70,10 +70,11 @@ from schemas.records import AssignmentRecord, OfferStatus, RequestState, Request
 from schemas.vocab import EmergencyNumber, Party, Ring
 
 # What the requester is told to call, by the number the spec names (`spec.emergency()`).
+# Said before anyone accepted (at night nobody may): neighbours are being told, not coming.
 EMERGENCY_MESSAGES: dict[EmergencyNumber, str] = {
-    EmergencyNumber.AMBULANCE: "请立即拨打120急救电话！邻居们也正在赶来帮忙。",
-    EmergencyNumber.FIRE: "请立即拨打119火警电话，并远离危险区域！邻居们也正在赶来帮忙。",
-    EmergencyNumber.POLICE: "请立即拨打110报警！邻居们也正在赶来帮忙。",
+    EmergencyNumber.AMBULANCE: "请立即拨打120急救电话！同时正在通知附近邻居。",
+    EmergencyNumber.FIRE: "请立即拨打119火警电话，并远离危险区域！同时正在通知附近邻居。",
+    EmergencyNumber.POLICE: "请立即拨打110报警！同时正在通知附近邻居。",
 }
 
 
