@@ -137,16 +137,35 @@ def outage_answers(
     what is not durably stored. A life-threatening one's 503 carries the call-now reply to
     post (`reply_text`, `advise_emergency_call`, `emergency_number`, as its 202 would):
     never a bare refusal for a life-threatening message. So does its 409 `in_flight` (a
-    retry meeting its first copy still being taken in, which may yet fail)."""
+    retry meeting its first copy still being taken in, which may yet fail), and a refusal
+    of its id (`refused_id`: a key reused for another request, an id an earlier request took):
+    a life-threatening request's every refusal tells the group to call now."""
     try:
         yield
     except DB_UNAVAILABLE as exc:
         refusal = database_unavailable(exc)
         raise (with_advice(refusal, advice, number) if life_threatening else refusal) from exc
     except HTTPException as exc:
-        if life_threatening and not_taken_in(exc) and not advises(exc):
+        if life_threatening and (not_taken_in(exc) or refused_id(exc)) and not advises(exc):
             raise with_advice(exc, advice, number) from exc
         raise
+
+
+def request_id_taken() -> HTTPException:
+    """The request id (from the caller's message id or Idempotency-Key) is an earlier
+    request's: its key was forgotten after a day, but the id is not, and a command sent for
+    it would be dropped as a known request. Nothing written, nothing sent."""
+    return fail(
+        409,
+        "request_id_taken",
+        "this Idempotency-Key / message id was used for an earlier request; use a new one "
+        "(nothing was dispatched)",
+    )
+
+
+# Refusals of a request for its id, whatever its content: a life-threatening one is told
+# to call now all the same (`outage_answers`).
+_ID_REFUSALS = frozenset({"idempotency_key_reused", "request_id_taken"})
 
 
 def not_taken_in(exc: HTTPException) -> bool:
@@ -155,6 +174,12 @@ def not_taken_in(exc: HTTPException) -> bool:
     if exc.status_code == 503:
         return True
     return isinstance(exc.detail, dict) and exc.detail.get("reason") == "in_flight"
+
+
+def refused_id(exc: HTTPException) -> bool:
+    """Refused for its id (`_ID_REFUSALS`): 422 `idempotency_key_reused`, 409
+    `request_id_taken`. Not taken in either: the caller must use a new key."""
+    return isinstance(exc.detail, dict) and exc.detail.get("reason") in _ID_REFUSALS
 
 
 def advises(exc: HTTPException) -> bool:
@@ -248,6 +273,8 @@ async def _record(
         raise replayed()
     if webhook is not None:
         webhook.claimed = True  # ours now: a 5xx from here on releases it (bot_auth)
+    if submitted.taken:
+        raise request_id_taken()
     stored = answer_json is not None and submitted.claimed and submitted.earlier is None
     return _Recorded(submitted, command, command_json, fresh, fresh_body, fresh_json, stored)
 
@@ -259,6 +286,7 @@ def _fresh_answer(
     hotlines = deps.config.hotlines(spec.community_id)
     return Accepted(
         request_id=spec.request_id,
+        report_id=spec.request_id,
         reply_text=reply_text(spec, advice, hotlines, _quiet_until(deps, spec, command)),
         advise_emergency_call=number is not None,
         emergency_number=number,
@@ -292,6 +320,7 @@ async def _queue(
         return Accepted(
             request_id=submitted.earlier,
             merged=True,
+            report_id=spec.request_id,  # its own: cancelled by it, only it is withdrawn
             reply_text=merged_reply_text(
                 spec,
                 advice,

@@ -128,6 +128,11 @@ class Accepted(BaseModel):
     merged: bool = Field(
         default=False, description="The same incident was already reported: one request"
     )
+    report_id: str | None = Field(
+        default=None,
+        description="This report's own id: request_id unless merged. Cancel or resolve with "
+        "it: a merged report's id withdraws that report only, never the earlier request",
+    )
 
 
 _ID = r"^[A-Za-z0-9_.:@#=+/-]{1,128}$"
@@ -204,5 +209,10 @@ class RequestStatusOut(BaseModel):
 
 
 class CommandAccepted(BaseModel):
-    command_id: str
+    command_id: str | None = Field(description="None: nothing was sent (withdrawn)")
     status: str = "accepted"
+    withdrawn: bool = Field(
+        default=False,
+        description="A merged report's own id: that report withdrawn, nothing sent; the "
+        "request it was merged into goes on for its other reporters",
+    )

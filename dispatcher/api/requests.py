@@ -5,6 +5,7 @@ A bot acts only within its own communities (403 otherwise); staff may act anywhe
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -35,6 +36,7 @@ from dispatcher.api.ratelimit import (
     emergency_peek,
     over_allowance,
 )
+from dispatcher.api.staff_accounts import TOKEN_ACCOUNT
 from dispatcher.classify import Classification, emergency_in
 from dispatcher.groupchat.bots import BotConfig
 from dispatcher.record.edge import intake
@@ -46,6 +48,7 @@ from schemas.places import PlacePath
 from schemas.requests import RequesterContact, RequestSource, RequestSpec
 from schemas.vocab import Party, Urgency
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
 
 RequestId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -178,7 +181,7 @@ async def _submit(
 ) -> Response:
     ensure_community(caller, body.place.community_id)
     src = body.source
-    owner = caller.bot_id or "staff"  # idempotency keys and request ids are per caller
+    owner = submitter(caller)  # idempotency keys and request ids are per caller
     if caller.bot is not None and src is not None and src.bot_id not in (None, owner):
         raise fail(422, "bot_mismatch", "source.bot_id differs from X-Bot-Id")
     group_id = src.group_id if src else None
@@ -215,6 +218,19 @@ async def _submit(
         webhook=caller.deferred,  # claimed in the intake statement: nothing is written before
         charge=charge,
     )
+
+
+def submitter(caller: Caller) -> str:
+    """Whose keys and request ids: the bot, or the staff account (`staff:<name>`). All
+    accounts once shared "staff": a key one account used was refused (422) or, after its
+    day, taken (an earlier request's id) for another. The break-glass token keeps "staff"
+    (its keys and requests made before stay its own)."""
+    if caller.bot_id is not None:
+        return caller.bot_id
+    account = caller.staff
+    if account is None or account.name == TOKEN_ACCOUNT:
+        return "staff"
+    return f"staff:{account.name}"
 
 
 def charge_caller(
@@ -298,17 +314,37 @@ async def _request_command(
     if path_id != body_id:
         raise fail(422, "id_mismatch", "request_id in the path and the body differ")
     deps: ApiDeps = request.app.state.deps
-    community = await community_of_request(deps, path_id)
+    pool = await deps.pool()
+    community = await intake.community_of(pool, path_id)
+    if community is None:
+        report = await intake.co_report(pool, path_id)
+        if report is not None:
+            return _withdraw(caller, report)
+        community = await community_of_request(deps, path_id)
     ensure_community(caller, community)
     if caller.bot is not None and not caller.bot.may_close_others:
         # A bot of the same community must not cancel or resolve someone else's request
         # (another group's robot, or one staff opened) unless configured to.
-        owner = await intake.submitted_by(await deps.pool(), path_id)
+        owner = await intake.submitted_by(pool, path_id)
         if owner != caller.bot.bot_id:
             raise fail(403, "not_your_request", "this request was not submitted by this bot")
     by = Party.STAFF if caller.kind == "staff" else Party.REQUESTER
     body = seal_closing(keyring(deps.settings), build(by))  # the reason or note: sealed
     return CommandAccepted(command_id=await send_command(deps, body, community))
+
+
+def _withdraw(caller: Caller, report: intake.CoReport) -> CommandAccepted:
+    """A merged report's own id (`report_id` of its answer) cancelled or resolved: that
+    report is withdrawn, nothing is sent. The request it was merged into is another
+    reporter's (the same incident, maybe another group's): it goes on; its own id cancels
+    it, for its own submitter. Before, a merged answer gave only that id, and a co-reporter's
+    "不用了" cancelled the request the first reporter still waited on."""
+    ensure_community(caller, report.community_id)
+    bot = caller.bot
+    if bot is not None and report.bot_id not in (None, bot.bot_id) and not bot.may_close_others:
+        raise fail(403, "not_your_request", "this report was not submitted by this bot")
+    log.info("co-report withdrawn over the API (merged into another request): nothing sent")
+    return CommandAccepted(command_id=None, status="withdrawn", withdrawn=True)
 
 
 @router.post("/{request_id}/cancel", status_code=202, response_model=CommandAccepted)

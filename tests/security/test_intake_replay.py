@@ -23,6 +23,7 @@ import pytest
 from dispatcher.record.edge import intake
 from dispatcher.testing.stack import LocalStack
 from tests.integration.test_intake_outbox import delete_topic
+from tests.support import intake_edge as edge
 from tests.support.bot import BOT_ID, bound_payload, sign
 from tests.support.intake import incident as new_incident
 from tests.support.intake import start_api_only
@@ -92,17 +93,13 @@ async def test_the_statement_refuses_a_replay_in_its_one_round_trip(api: LocalSt
         )
 
         async def submit(webhook_id: str, request_id: str) -> intake.Submitted:
-            return await intake.submit(
+            return await edge.submit(
                 conn,
                 webhook=intake.WebhookId("edge-bot", webhook_id),
                 bot_id="edge-bot",
                 key=f"k-{request_id}",
-                fingerprint="f",
                 request_id=request_id,
                 community_id=COMMUNITY,
-                merge_key=None,
-                command_json="{}",
-                window_s=900.0,
             )
 
         refused = await submit("w-used", "r-edge-1")

@@ -58,8 +58,9 @@ class Sink(RecordingSink):
 
 
 class Intake:
-    """`api_intake_submit_with_repeat` as migration 0407 decides a merge: an earlier intake
-    row with the same merge key (all within the window and open here) takes the report."""
+    """`api_intake_submit_checked` as migrations 0407/0409 decide a merge: an earlier intake
+    row with the same merge key (all within the window and open here) takes the report;
+    every request id here is new (never `taken`)."""
 
     def __init__(self) -> None:
         self.rows: dict[str, tuple[str | None, str, str]] = {}
@@ -75,9 +76,11 @@ class Intake:
                         "claimed": True,
                         "earlier": earlier,
                         "repeat_at": args[11],
+                        "taken": False,
                     }
             self.rows[request_id] = (key, community_id, command)
-            return {"replayed": False, "claimed": True, "earlier": None, "repeat_at": None}
+            fresh = {"replayed": False, "claimed": True, "earlier": None, "repeat_at": None}
+            return fresh | {"taken": False}
         if "FROM api_intake WHERE request_id" in query:
             key, community_id, command = self.rows[args[0]]
             return {"community_id": community_id, "command": command}

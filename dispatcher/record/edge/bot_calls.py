@@ -10,6 +10,8 @@ from typing import Any
 
 from dispatcher.record.db import Db
 
+KEYS_KEPT_S = 86400.0  # an Idempotency-Key (or message id) is remembered for a day
+
 
 @dataclass(frozen=True)
 class KeyState:
@@ -128,9 +130,13 @@ async def release_webhook_id(db: Db, bot_id: str, webhook_id: str) -> None:
 
 
 async def purge(db: Db, webhook_ids_older_than_s: float) -> None:
-    """Webhook-ids too old to pass the timestamp check anyway, and keys older than a day."""
+    """Webhook-ids too old to pass the timestamp check anyway, and keys older than a day
+    (`KEYS_KEPT_S`; their request ids stay taken: `intake.submit`)."""
     await db.execute(
         "DELETE FROM api_webhook_ids WHERE seen_at < now() - make_interval(secs => $1)",
         webhook_ids_older_than_s,
     )
-    await db.execute("DELETE FROM api_idempotency WHERE created_at < now() - interval '1 day'")
+    await db.execute(
+        "DELETE FROM api_idempotency WHERE created_at < now() - make_interval(secs => $1)",
+        KEYS_KEPT_S,
+    )

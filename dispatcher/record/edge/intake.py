@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from dispatcher.record.db import Db
+from dispatcher.record.edge import bot_calls
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class Submitted:
     # Merged: the time of the report's stored `ReportRepeated` (`repeat_reports`), the first
     # copy's on a retry of the same message.
     repeat_at: datetime | None = None
+    # The request id's intake row is an earlier request's (another caller's, or older than
+    # a retry can be): nothing was written, the key claimed was given back (migration 0409).
+    taken: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,19 +62,25 @@ async def submit(
     window_s: float,
     issued_at: datetime,
     answer_json: str | None = None,
+    retry_within_s: float = bot_calls.KEYS_KEPT_S,
 ) -> Submitted:
-    """One round trip (migration 0407 `api_intake_submit_with_repeat`; 0370's
-    `api_intake_submit`, the previous release's, does the same but the repeat's outbox row):
+    """One round trip (migration 0409 `api_intake_submit_checked`; 0407's
+    `api_intake_submit_with_repeat`, the previous release's, does the same but `taken`, and
+    0370's `api_intake_submit` but that and the repeat's outbox row):
     claim the webhook-id (if any; a replay is refused before anything is written), then the
     idempotency key (if any) with `answer_json` (the answer to a new request, still in
     flight), then under the merge key's advisory lock either add a report to the latest
     other open request with this merge key opened within `window_s` (the answer then taken
     back out: a merged report gets another), storing the report's `ReportRepeated` (issued
     at `issued_at`) in the same transaction, or store the intake row with its command
-    (outbox copy). Two API instances never both miss each other's report."""
+    (outbox copy). Two API instances never both miss each other's report. `taken`: the
+    request id is an earlier request's (its intake row another caller's, or opened more than
+    `retry_within_s` ago: no retry of this claim, whose key lives that long), and nothing is
+    written (the key's claim given back): a command sent for it would be dropped by the core
+    as a known request."""
     row = await db.fetchrow(
-        "SELECT replayed, claimed, earlier, repeat_at FROM api_intake_submit_with_repeat("
-        "$1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11::jsonb, $12)",
+        "SELECT replayed, claimed, earlier, repeat_at, taken FROM api_intake_submit_checked("
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11::jsonb, $12, $13)",
         webhook.bot_id if webhook else None,
         webhook.webhook_id if webhook else None,
         bot_id,
@@ -83,6 +93,7 @@ async def submit(
         window_s,
         answer_json,
         issued_at,
+        retry_within_s,
     )
     assert row is not None
     earlier = row["earlier"]
@@ -91,6 +102,7 @@ async def submit(
         str(earlier) if earlier is not None else None,
         bool(row["replayed"]),
         row["repeat_at"],
+        bool(row["taken"]),
     )
 
 
@@ -120,6 +132,24 @@ async def submitted_by(db: Db, request_id: str) -> str | None:
     """The bot that submitted the request (None: staff, or unknown here)."""
     value = await db.fetchval("SELECT bot_id FROM api_intake WHERE request_id = $1", request_id)
     return str(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class CoReport:
+    """A report merged into an earlier request (`api_repeat_reports`), by its own id."""
+
+    request_id: str  # the earlier request it was merged into
+    community_id: str
+    bot_id: str | None  # who reported it (None: recorded by an API before migration 0409)
+
+
+async def co_report(db: Db, report_id: str) -> CoReport | None:
+    row = await db.fetchrow(
+        "SELECT request_id, community_id, bot_id FROM api_repeat_reports WHERE report_id = $1 "
+        "ORDER BY opened_at DESC LIMIT 1",
+        report_id,
+    )
+    return CoReport(**dict(row)) if row is not None else None
 
 
 async def confirm_recorded(db: Db) -> int:
