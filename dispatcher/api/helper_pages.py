@@ -40,6 +40,7 @@ from dispatcher.links import (
     verify_token,
 )
 from dispatcher.push.messages import SKILL_ZH
+from dispatcher.push.places import place_label
 from dispatcher.record.read import helpers as read_helpers
 from dispatcher.record.read.assignments import PresenceHeld, presence_held
 from dispatcher.settings import Settings
@@ -139,7 +140,9 @@ def held_note(held: list[PresenceHeld], now: datetime, zone: tzinfo) -> str:
     or the requester's phone (this page has no business with either)."""
     notes = []
     for h in held:
-        where = f"（{h.building_label}）" if h.building_label else ""
+        # The stored label as offers show it: one stored before the cut ("综合楼五楼") is
+        # cut here too (`place_label`), never shown whole.
+        where = f"（{place_label(None, h.building_label)}）" if h.building_label else ""
         until = _local_day_and_time(h.until, now, zone)
         scope = "我们不会再请您前往其他求助" if h.critical else "只有更紧急的求助才会请您前往"
         notes.append(

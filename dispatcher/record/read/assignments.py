@@ -119,14 +119,15 @@ class PresenceHeld:
 # handed by staff to 120/110/119 (which keeps its helpers), and at latest to the request's
 # end. The read model keeps the end as opened (`RequestOpened.ends_at`): a whistle blown late
 # moves it later unrecorded, so a live request past it reads the cap alone. Open requests by
-# their partial index, referrals by the event log's (community, time) index: no scan of
-# every assignment the helper ever had.
+# their partial index; referrals closed less than `HOLD_CAP` ago (a hold is accepted before
+# its request closes, so less than the cap before now) by theirs (0410): neither a scan of
+# every assignment the helper ever had nor of every referral the community ever had.
 _HELD = """
 WITH candidates AS (
     SELECT request_id FROM requests WHERE closed_at IS NULL AND community_id = $1
     UNION
-    SELECT request_id FROM event_log
-    WHERE community_id = $1 AND type = 'request_referred' AND occurred_at > $3
+    SELECT request_id FROM requests
+    WHERE community_id = $1 AND status = 'referred' AND closed_at > $3
 )
 SELECT r.building_label, a.assigned_at, r.closed_at IS NULL AS live,
        r.urgency = 'critical' OR r.emergency_advised IS NOT NULL AS critical,
