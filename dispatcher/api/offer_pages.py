@@ -189,19 +189,19 @@ async def _assigned_page(
     buttons - on my way, can't come after all, done (assignment_pages.py)."""
     pool = await deps.pool()
     progress = await read_assignments.progress(pool, use.request_id, use.helper_id, use.offer_id)
-    buttons = (
-        assignment_pages.section(
-            assignment_pages.progress_token(deps, use, community_id, user),
-            progress,
-            kept=await assignment_pages.kept_on(pool, use.request_id, progress),
-        )
-        if progress is not None
-        else ""
-    )
+    kept = await assignment_pages.kept_on(pool, use.request_id, progress)
+
+    def buttons(has_phone: bool | None = None) -> str:
+        """`has_phone`: a remote helper's button names a call only if one was shown."""
+        if progress is None:
+            return ""
+        token = assignment_pages.progress_token(deps, use, community_id, user)
+        return assignment_pages.section(token, progress, kept=kept, has_phone=has_phone)
+
     details = await read_requests.private_details(pool, use.request_id, use.helper_id)
     if details is None:
         return page(
-            "谢谢您！", "<p>您已接下这次求助。求助现已结束或有变化，无需前往。</p>" + buttons
+            "谢谢您！", "<p>您已接下这次求助。求助现已结束或有变化，无需前往。</p>" + buttons()
         )
     await audit.contact_viewed(pool, use.request_id, use.offer_id, use.helper_id, via)
     place = details["place"]
@@ -233,13 +233,11 @@ async def _assigned_page(
         )
         if p
     )
-    if remote:  # guiding by phone: asked to call, never told to come; no address needed
-        lead = (
-            "<p>您已接下这次求助，请尽快致电求助人，电话指导，无需前往。"
-            "如情况危急，请先拨打120/110/119。</p>"
-        )
+    if remote:  # guiding remotely, never told to come; no address needed. Asked to call
+        # only with a phone to call: else in the group, as the group was told.
+        lead = assignment_pages.remote_lead(bool(phone))
+        title = "谢谢您！请尽快致电" if phone else "谢谢您！请在群内联系"
         shown = [("求助人", contact.name), ("求助内容", text)]
-        title = "谢谢您！请尽快致电"
     else:
         lead = "<p>您已接下这次求助，请尽快联系并前往。如情况危急，请先拨打120/110/119。</p>"
         shown = [
@@ -250,7 +248,7 @@ async def _assigned_page(
         ]
         title = "谢谢您！请前往帮忙"
     body = lead + facts(shown) + tel + '<p class="note">联系方式仅供本次帮助使用，请勿转发。</p>'
-    return page(title, body + buttons)
+    return page(title, body + buttons(bool(phone)))
 
 
 @router.get("/{token}", response_class=HTMLResponse, responses={**HTML, **ERRORS, **BOUND})

@@ -66,6 +66,7 @@ MINUTES_SPENT = (15, 20, 30, 45, 60)  # what a helper says the help took
 PAGE_OUTCOMES = {
     "谢谢您！请前往帮忙": "assigned",
     "谢谢您！请尽快致电": "assigned",  # a remote helper: asked to call, not to come
+    "谢谢您！请在群内联系": "assigned",  # a remote helper of a requester without a phone
     "谢谢您！": "assigned, since closed",
     "已有邻居接下": "assigned (other device)",
     "已有邻居接手": "covered",

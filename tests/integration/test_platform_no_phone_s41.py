@@ -15,10 +15,8 @@ is promised again).
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 import pytest
@@ -28,6 +26,7 @@ from tests.integration.test_platform_wecom import WeCom
 from tests.support import builders
 from tests.support import platform_flow as flow
 from tests.support.households import upload_households
+from tests.support.remote_accept import ask_and_accept
 
 TECH = "我手机不会用微信视频，谁能教我一下？"  # tech help: a helper guiding by phone
 HOUSEHOLDS = (
@@ -59,20 +58,13 @@ async def _tk_accepts_and_calls(
 ) -> tuple[str, str]:
     """`sender` asks in `group`; tk (tech help: remote) accepts and presses 正在打电话.
     The request id and the first reply."""
-    cb = run.platform.message(TECH, f"m-{uuid.uuid4().hex[:12]}", group, sender=sender)
-    r = await run.send(client, cb)
-    assert r.status_code == 200 and r.json()["is_request"], r.text
-    rid = str(r.json()["request_id"])
-    await run.receiver.wait_for(lambda: bool(_pushed(run, rid, "offer")), timeout=30)
-    offer = _pushed(run, rid, "offer")[0]
-    accepted = await client.post(urlparse(str(offer["accept_url"])).path)
-    assert accepted.status_code == 200, accepted.text
-    calling = re.search(r'action="(/l/o/[^"]+/p/on-my-way)"', accepted.text)
-    assert calling, accepted.text
+    rid, reply, accepted = await ask_and_accept(run, client, TECH, group, sender, "tk")
+    calling = re.search(r'action="(/l/o/[^"]+/p/on-my-way)"', accepted)
+    assert calling, accepted
     pressed = await client.post(calling[1])
     assert pressed.status_code == 200, pressed.text
     await run.receiver.wait_for(lambda: bool(_pushed(run, rid, "assignment")), timeout=30)
-    return rid, str(r.json()["reply_text"])
+    return rid, reply
 
 
 async def test_a_sender_with_no_phone_is_never_promised_a_call(run: flow.Running) -> None:
