@@ -8,8 +8,6 @@ Each failed on the old code."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from dispatcher.api.chat_spec import spec_for_message
 from dispatcher.api.models import ChatMessageIn
 from dispatcher.api.replies import has_phone, merged_reply_text, reply_text
@@ -19,17 +17,11 @@ from dispatcher.groupchat.bots import GroupPlace
 from schemas.events import Event, HelperAssigned, HelperSetOff
 from schemas.places import PlacePath
 from schemas.requests import RequesterContact, RequestSpec
+from tests.support.events import event_of
 
 
 def _event(body: HelperAssigned | HelperSetOff) -> Event:
-    return Event(
-        event_id="e1",
-        community_id="c",
-        request_id="r1",
-        occurred_at=datetime(2026, 12, 7, tzinfo=UTC),
-        caused_by="cmd",
-        body=body,
-    )
+    return event_of(body, request_id="r1")
 
 
 def _remote() -> HelperAssigned:

@@ -6,24 +6,16 @@ Failed on the old code."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from dispatcher.groupchat import texts
 from schemas.events import Event, WhistleBlown
 from schemas.vocab import Category, EmergencyNumber, Urgency
+from tests.support.events import event_of
 
 
 def _event(body: WhistleBlown) -> Event:
-    return Event(
-        event_id="e1",
-        community_id="c",
-        request_id="r1",
-        occurred_at=datetime(2026, 12, 7, tzinfo=UTC),
-        caused_by="cmd",
-        body=body,
-    )
+    return event_of(body, request_id="r1")
 
 
 def _whistle(number: EmergencyNumber | None, asked: int | None) -> WhistleBlown:
