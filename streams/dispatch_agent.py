@@ -181,12 +181,17 @@ class DispatchAgent:
             raise
         if handed:  # acknowledged, and the group's decisions applied: pushed from here
             self.rt.emitted(handed)
-        copies = [t.reissue for t in todo if t.reissue is not None]
-        if copies:  # acknowledged before the group's records are
-            try:
-                await self._send_again(copies)
-            except Exception as exc:  # the group is emitted: read again, decided alike
-                exit_to_replay(f"{len(copies)} commands not sent again ({short(exc)})")
+        again = [t for t in todo if t.reissue is not None]
+        if again:  # acknowledged before the group's records are
+            failed = await self._send_again([t.reissue for t in again if t.reissue])
+            passing = [exc for exc in failed if exc is not None and send_may_pass(exc)]
+            if passing:  # the group is emitted: read again, decided alike
+                exit_to_replay(
+                    f"{len(passing)} of {len(again)} commands not sent again ({short(passing[0])})"
+                )
+            for t, exc in zip(again, failed, strict=True):
+                if exc is not None:  # refused every time (too large): its original, after
+                    t.failure = f"not sent again to be decided from its copy: {short(exc)}"
         await self._store_all(
             [
                 (t.event, t.event.message.partition, t.decision)
@@ -341,7 +346,9 @@ class DispatchAgent:
                 return False
         late = self._late(command)
         if late is not None:  # not decided: its copy is, when read (acknowledged first)
-            await self._send_again([late])
+            [failed] = await self._send_again([late])
+            if failed is not None:  # `_one`: tried again, or dead-lettered if it never passes
+                raise failed
             return True
         now = self._now(command)
         decision = decide(rt.state.core, command, now)
@@ -403,13 +410,16 @@ class DispatchAgent:
         requests = self.rt.state.core.requests
         return reissue_of(command, wall=self.rt.clock.now(), known=requests.__contains__)
 
-    async def _send_again(self, copies: list[Command]) -> None:
+    async def _send_again(self, copies: list[Command]) -> list[BaseException | None]:
         """Send the copies, in order, behind everything queued (same key, same partition),
         and wait for Kafka to acknowledge them: only then are their originals acknowledged.
-        A send Kafka refuses raises (taken again, then exit 75, as for events)."""
+        Each copy's failure, or None once acknowledged: the caller tells one Kafka may yet
+        take (`send_may_pass`: sent again, then exit 75, as for events) from one refused
+        every time (a record too large: its original dead-lettered, as an event record too
+        large dead-letters its command; before, a group exited on it at every restart)."""
         rt = self.rt
         wall = rt.clock.now()
-        futures = []
+        sent: list[asyncio.Future[Any] | Exception] = []
         for copy in copies:
             late_s = (wall - copy.issued_at).total_seconds()
             if late_s > LATE_LOG_S:
@@ -419,13 +429,27 @@ class DispatchAgent:
                     copy.body.type,
                     late_s,
                 )
-            futures.append(
-                await rt.commands.send(
-                    key=copy.community_id.encode(), value=copy.model_dump_json().encode()
+            try:  # Faust raises ProducerSendError when aiokafka refuses the record at once
+                sent.append(
+                    await rt.commands.send(
+                        key=copy.community_id.encode(), value=copy.model_dump_json().encode()
+                    )
                 )
-            )
-        await asyncio.gather(*futures)
-        rt.stats.reissued += len(copies)
+            except Exception as exc:
+                sent.append(exc)
+        failed: list[BaseException | None] = []
+        for copy, ack in zip(copies, sent, strict=True):  # all sent: awaited in turn
+            try:
+                if isinstance(ack, Exception):
+                    raise ack
+                await ack
+            except Exception as exc:  # not a cancellation: the worker stopping
+                log.error("command %s not sent again: %s", copy.command_id, short(exc))
+                failed.append(exc)
+            else:
+                failed.append(None)
+        rt.stats.reissued += failed.count(None)
+        return failed
 
     def _now(self, command: Command) -> datetime:
         """Decide with the command's own time: a command replayed after a crash then yields

@@ -24,6 +24,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 from prometheus_client import CollectorRegistry
 
 from dispatcher.core import Decision
@@ -46,6 +47,9 @@ from streams.late_commands import reissue_of
 from tests.support.worker_clock import CommandsTopic, runtime_at
 from tests.unit.conftest import T0, World
 from tests.unit.test_dispatch_groups import FakeEvent, FakeEvents, agent, runtime
+from tests.unit.test_send_failure_not_dead_lettered_s37 import Exited, no_exit, refused
+
+__all__ = ["no_exit"]  # os._exit raising Exited (autouse): an exit is seen, not taken
 
 TTFO = "dispatch_time_to_first_offer_seconds"
 
@@ -246,3 +250,94 @@ async def test_the_agent_sends_a_late_submit_and_what_follows_it_again_in_order(
     assert not sink.letters and not rt.commands.values
     request = rt.state.core.requests["req-1"]
     assert request.created_at == T0 and request.status.value == "cancelled"
+
+
+def test_a_second_copy_of_a_submit_changes_nothing() -> None:
+    """A crash between the copy's send and the original's acknowledgement: the original is
+    read again after the restart and copied again, at another time. The first copy read
+    opens the request and sends its first wave; the second, a submit of an open request,
+    yields no event and leaves the request as it was."""
+    w, submit, back = _backlog()
+    assert w.read(submit, back) is None  # copy 1 sent; then the crash
+    assert w.read(submit, back + timedelta(seconds=2)) is None  # read again: copy 2
+    copies = w.topic.taken()
+    assert [c.command_id for c in copies] == ["intake-1", "intake-1"]
+    assert copies[0].reissued_at != copies[1].reissued_at
+    first = w.read(copies[0], back + timedelta(seconds=3))
+    assert first is not None
+    types = [e.body.type for e in first.events]
+    assert types.count("request_opened") == 1
+    assert {"offer_sent", "offers_sent"} & set(types), types
+    opened = w.request()
+    second = w.read(copies[1], back + timedelta(seconds=4))
+    assert second is not None
+    assert (second.events, second.requests, second.helpers) == ((), {}, {})  # nothing changed
+    assert w.request() == opened  # its offers and ladder from the first copy's time
+    assert opened.step_started_at == copies[0].reissued_at
+
+
+class RefusingCommands(CommandsTopic):
+    """The commands topic refusing the records that hold `match`: `error()` on the send's
+    future, or raised by the send itself (`at_send`: Faust's ProducerSendError when aiokafka
+    refuses a record before queueing it)."""
+
+    def __init__(self, error: Any, match: str, at_send: bool) -> None:
+        super().__init__()
+        self.error, self.match, self.at_send = error, match, at_send
+
+    async def send(self, key: bytes, value: bytes) -> asyncio.Future[None]:
+        if self.match.encode() not in value:
+            return await super().send(key, value)
+        if self.at_send:
+            raise self.error()
+        refused_: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        refused_.set_exception(self.error())
+        return refused_
+
+
+def _two_submits(tmp_path: Path, commands: CommandsTopic) -> tuple[Any, Any, list[FakeEvent]]:
+    events = FakeEvents()
+    rt = runtime(tmp_path, events)
+    rt.commands = commands
+    dispatch, sink = agent(rt)
+    w, submit, _ = _backlog()
+    other = w.command(SubmitRequest(spec=w.spec("req-2")), "intake-2")
+    records = [FakeEvent(i, c.model_dump_json().encode()) for i, c in enumerate([submit, other])]
+    return dispatch, sink, records
+
+
+@pytest.mark.parametrize("group", [True, False])
+@pytest.mark.parametrize("at_send", [False, True])
+async def test_a_copy_kafka_refuses_every_time_dead_letters_its_command(
+    tmp_path: Path, group: bool, at_send: bool
+) -> None:
+    """A copy too large for the commands topic is refused at every try: its command is
+    dead-lettered with the reason, the other's copy goes out, the records are acknowledged
+    and the partition goes on. Before, a group exited (75) on it, read it again after the
+    restart and exited again: the worker restarting forever on that partition."""
+    error = (lambda: refused(MessageSizeTooLargeError)) if at_send else MessageSizeTooLargeError
+    commands = RefusingCommands(error, '"command_id":"intake-1"', at_send)
+    dispatch, sink, records = _two_submits(tmp_path, commands)
+    if group:
+        assert await dispatch.handle_group(records)  # to be acknowledged
+    else:
+        for record in records:
+            assert await dispatch.handle_group([record])
+    [(offset, reason, stage)] = sink.letters
+    assert (offset, stage) == (0, "process")
+    assert "MessageSizeTooLargeError" in reason or "ProducerSendError" in reason, reason
+    if group:
+        assert reason.startswith("not sent again to be decided from its copy: ")
+    assert [c.command_id for c in commands.taken()] == ["intake-2"]
+    assert dispatch.rt.stats.reissued == 1
+
+
+async def test_a_copy_kafka_may_yet_take_exits_to_read_the_group_again(tmp_path: Path) -> None:
+    """The broker away (the send's timeout): nothing dead-lettered, nothing acknowledged;
+    the worker exits 75 and reads the group again after the restart."""
+    commands = RefusingCommands(KafkaTimeoutError, '"command_id":"intake-1"', False)
+    dispatch, sink, records = _two_submits(tmp_path, commands)
+    with pytest.raises(Exited) as exited:
+        await dispatch.handle_group(records)
+    assert exited.value.code == 75
+    assert not sink.letters
