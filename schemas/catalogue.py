@@ -41,6 +41,13 @@ class CategoryEntry:
     whistle_roles: tuple[Role, ...] = _STAFF  # who the WHISTLE rung reaches
     # A critical request of this kind means life or health at risk: tell them to call now.
     life_at_risk: bool = False
+    # Its urgency is about time, not life (a computer, an errand, lifting, company, a
+    # repair): the language model's bare "critical" is taken as urgent, since a critical one
+    # is told to call 120 (`critical_is_life_threatening`); a red flag of the rules or a
+    # call the model advises still makes it critical (`dispatcher/classify/merge.py`). Not
+    # `other`, a lost person or a medical kind: a welfare check the rules miss, called
+    # critical by the model, must still be told to call.
+    time_not_life: bool = False
     # An urgent one is also the property management's business (a burst pipe).
     property_when_urgent: bool = False
     # From a household with vulnerability tags (dispatcher/core/households.py): the least
@@ -121,17 +128,32 @@ CATALOGUE: Final[dict[Category, CategoryEntry]] = _entries(
         referral=ReferralTarget.PROPERTY,
         whistle_roles=(Role.COMMUNITY_STAFF, Role.PROPERTY_MANAGEMENT),
         property_when_urgent=True,
+        time_not_life=True,
     ),
-    CategoryEntry(Category.CARRYING, "搬抬", "carrying", skills=(Skill.CARRYING,), helpers=2),
+    CategoryEntry(
+        Category.CARRYING,
+        "搬抬",
+        "carrying",
+        skills=(Skill.CARRYING,),
+        helpers=2,
+        time_not_life=True,
+    ),
     CategoryEntry(
         Category.ERRAND,
         "跑腿买药",
         "errand",
         skills=(Skill.ERRANDS,),
+        time_not_life=True,
         card_button="需要帮忙（买药、跑腿）",
     ),
-    CategoryEntry(Category.COMPANIONSHIP, "陪伴照看", "companionship"),
-    CategoryEntry(Category.TECH_HELP, "手机电脑求助", "tech help", skills=(Skill.TECH_HELP,)),
+    CategoryEntry(Category.COMPANIONSHIP, "陪伴照看", "companionship", time_not_life=True),
+    CategoryEntry(
+        Category.TECH_HELP,
+        "手机电脑求助",
+        "tech help",
+        skills=(Skill.TECH_HELP,),
+        time_not_life=True,
+    ),
     CategoryEntry(Category.OTHER, "其他求助", "other"),
 )
 

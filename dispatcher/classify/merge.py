@@ -7,8 +7,12 @@ measured like the rules', and a model can be talked into anything, so:
 - a red flag (the rules advised a call) stands exactly as it is;
 - otherwise it may turn a non-request into a request, raise urgency, add skills, and
   advise a call — with our own vetted advice for that number, never the model's text;
-- it raises urgency to critical only together with a call it advises (a number): critical
-  makes a request life-threatening (told to call 120), so "critical, no call" is urgent;
+- in a kind whose urgency is about time, not life (`CategoryEntry.time_not_life`: tech
+  help, an errand, carrying, company, a repair) it raises urgency to critical only together
+  with a call it advises (a number): critical makes a request life-threatening (told to
+  call 120), so there "critical, no call" is urgent. In any other kind (medical, a fall, a
+  hospital run, a lost person, other) its critical stands, life-threatening, told to call
+  the kind's number: a needless call is the safe mistake, a missed one is not;
 - it never lowers urgency, drops a skill, or turns a request into a non-request.
 """
 
@@ -20,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dispatcher.classify import lexicon as lx
 from dispatcher.classify.model import Classification
+from schemas.catalogue import entry
 from schemas.vocab import Category, EmergencyNumber, Skill, Urgency
 
 _E = TypeVar("_E", Category, Skill)
@@ -122,15 +127,18 @@ def merge_llm(rules: Classification, llm: LlmAnswer) -> Classification:
         return rules
     reasons = list(rules.reasons)
     update: dict[str, object] = {}
+    kind = rules.category if rules.is_request else llm.category or Category.OTHER
     if not rules.is_request:
         update["is_request"] = True
-        update["category"] = llm.category or Category.OTHER
+        update["category"] = kind
         reasons.append("llm:is_request")
     urgency = rules.urgency if rules.is_request else Urgency.LOW
     raised = llm.urgency
-    if raised is Urgency.CRITICAL and not _advises_call(llm):
+    everyday = kind is not None and entry(kind).time_not_life
+    if raised is Urgency.CRITICAL and not _advises_call(llm) and everyday:
         # Critical makes a request life-threatening (told to call 120, its allowance and
-        # pushes too): the model's word alone may do that only with a call it advises.
+        # pushes too): in an everyday kind the model's word alone may do that only with a
+        # call it advises ("电脑中病毒了…急！" is not an emergency).
         raised = Urgency.URGENT
     if _RANK[raised] > _RANK[urgency]:
         urgency = raised

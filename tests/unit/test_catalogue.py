@@ -42,7 +42,7 @@ NEW_CATEGORY: tuple[Edit, ...] = (
     ),
     (
         "schemas/catalogue.py",
-        '    CategoryEntry(Category.COMPANIONSHIP, "陪伴照看", "companionship"),\n',
+        '    CategoryEntry(Category.OTHER, "其他求助", "other"),\n',
         "    CategoryEntry(\n"
         "        Category.FLOODING,\n"
         '        "内涝积水",\n'

@@ -100,9 +100,9 @@ async def test_side_fields_are_read_for_what_they_hold() -> None:
     answer = {**VERDICT, **SIDE_FIELDS["everything-at-once"], "advise_emergency_call": False}
     out = await refined("今天天气真好", rules, answer)
     assert out.is_request and out.category is Category.OTHER
-    # "CRITICAL " was read (else the rules' non-request stood), but critical without a
-    # call it advises is urgent: the model alone never makes a request life-threatening.
-    assert out.urgency is Urgency.URGENT and out.skills == (Skill.FIRST_AID,)
+    # "CRITICAL " was read (else the rules' non-request stood); "other" is not an everyday
+    # kind (`time_not_life`), so the model's critical stands even without a call it advises.
+    assert out.urgency is Urgency.CRITICAL and out.skills == (Skill.FIRST_AID,)
     assert not out.advise_emergency_call
 
 
