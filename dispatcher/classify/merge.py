@@ -8,11 +8,12 @@ measured like the rules', and a model can be talked into anything, so:
 - otherwise it may turn a non-request into a request, raise urgency, add skills, and
   advise a call — with our own vetted advice for that number, never the model's text;
 - in a kind whose urgency is about time, not life (`CategoryEntry.time_not_life`: tech
-  help, an errand, carrying, company, a repair) it raises urgency to critical only together
-  with a call it advises (a number): critical makes a request life-threatening (told to
-  call 120), so there "critical, no call" is urgent. In any other kind (medical, a fall, a
-  hospital run, a lost person, other) its critical stands, life-threatening, told to call
-  the kind's number: a needless call is the safe mistake, a missed one is not;
+  help, an errand, carrying, company, a repair), by the rules' reading and the model's, it
+  raises urgency to critical only together with a call it advises (a number): critical
+  makes a request life-threatening (told to call 120), so there "critical, no call" is
+  urgent. Where either reads another kind (medical, a fall, a hospital run, a lost person,
+  other) its critical stands, life-threatening, told to call the kind's number: a needless
+  call is the safe mistake, a missed one is not;
 - it never lowers urgency, drops a skill, or turns a request into a non-request.
 """
 
@@ -134,7 +135,10 @@ def merge_llm(rules: Classification, llm: LlmAnswer) -> Classification:
         reasons.append("llm:is_request")
     urgency = rules.urgency if rules.is_request else Urgency.LOW
     raised = llm.urgency
-    everyday = kind is not None and entry(kind).time_not_life
+    # Both the request's kind and the model's own (it may read "胸口疼" in a tech-help
+    # message): a kind where critical means life, in either reading, is not capped.
+    kinds = [k for k in (kind, llm.category) if k is not None]
+    everyday = bool(kinds) and all(entry(k).time_not_life for k in kinds)
     if raised is Urgency.CRITICAL and not _advises_call(llm) and everyday:
         # Critical makes a request life-threatening (told to call 120, its allowance and
         # pushes too): in an everyday kind the model's word alone may do that only with a

@@ -120,6 +120,17 @@ def test_every_kind_the_model_calls_critical_without_a_call(category: Category) 
             assert f"拨打{kind.emergency}" in reply_text(spec, merged.advice)
 
 
+def test_the_model_reading_a_medical_kind_in_a_tech_help_message_is_not_capped() -> None:
+    """The request stays tech help (the model never changes the kind), but the model read
+    a medical one: critical, life-threatening, told to call 120 (the safe mistake)."""
+    rules = classify(VIRUS)
+    merged = merge_llm(rules, critical(call=False, number=None, category=Category.MEDICAL))
+    assert merged.category is Category.TECH_HELP and merged.urgency is Urgency.CRITICAL
+    spec = spec_of(VIRUS, merged)
+    assert spec.is_life_threatening() and spec.emergency() is EmergencyNumber.AMBULANCE
+    assert "拨打120" in reply_text(spec, merged.advice)
+
+
 def test_the_models_critical_with_a_call_advises_that_call() -> None:
     rules = classify(VIRUS)
     merged = merge_llm(rules, critical(call=True, number=EmergencyNumber.AMBULANCE))
