@@ -30,6 +30,7 @@ from dispatcher.groupchat.bots import (
     load_registry,
     unsigned_platform,
 )
+from dispatcher.ops.api_metrics import UNSERVED_BOTS
 from dispatcher.push.deliveries import community_group_endpoint
 from dispatcher.push.endpoints import EndpointConfig
 from dispatcher.settings import Settings
@@ -88,35 +89,22 @@ class SignedBotsView(ConfigView):
     show`) and give it its key with `config apply`. Logged at each write of it, by bot and
     field, never a value.
 
-    Its groups' emergencies would get no reply and dispatch nobody, so an API that loads
-    such a store is not ready (`/readyz` 503 naming the bots) until they are keyed: a
-    deploy (the kubelet's probe, compose's healthcheck) stops before it serves traffic. The
-    start-up check cannot see it: the store is Kafka's `config` topic, read after start.
-    Once ready, a pod stays ready for it (one written later, only by an older API during a
-    rollout, would otherwise take every pod out at once, and every community's emergencies
-    with them); `/readyz` names it all the same (`unserved_bots`)."""
+    Its groups' emergencies get no reply and dispatch nobody, so it is shown where operators
+    look: `/readyz` names it (`unserved_bots`, ids only; still 200) and the gauge
+    `dispatch_config_unserved_bots` counts it (alert DispatchConfigUnservedBots). Readiness
+    does not depend on it: a store is every pod's, so a pod started later (a restart, a
+    drained node, a scale-up) would never turn ready, and one community's bot would take
+    every community's intake, emergencies included, out of service."""
 
     def __init__(self) -> None:
         self._all = BotRegistry()
         self._signed = self._all
-        self._served = False  # the config check has said "ok" once: latched
         super().__init__()
+        UNSERVED_BOTS.set(0)  # one view per API process: this one's store is empty yet
 
     def unserved_bots(self) -> list[str]:
         signed = self.bots().bots
         return sorted(bot_id for bot_id in self._all.bots if bot_id not in signed)
-
-    def readiness(self) -> str:
-        if not self.loaded:
-            return "loading"
-        unserved = self.unserved_bots()
-        if unserved and not self._served:
-            return (
-                f"unsigned_platform: Feishu bots without platform.encrypt_key, not served in "
-                f"production: {', '.join(unserved)}; {SET_ENCRYPT_KEY}"
-            )
-        self._served = True
-        return "ok"
 
     def apply(self, record: ConfigRecord) -> bool:
         applied = super().apply(record)
@@ -126,6 +114,7 @@ class SignedBotsView(ConfigView):
                 log.error(
                     "config %s: %s: not served in production; %s", record.key, why, SET_ENCRYPT_KEY
                 )
+            UNSERVED_BOTS.set(len(self.unserved_bots()))  # a count: no bot id as a label
         return applied
 
     def bots(self) -> BotRegistry:

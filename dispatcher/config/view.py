@@ -168,13 +168,9 @@ class ConfigView:
             }
 
     # ---------------------------------------------------------------- reading
-    def readiness(self) -> str:
-        """The API's `/readyz` config check: "ok" once loaded, else why not (production's
-        view, bootstrap.SignedBotsView, also holds back bots stored unsigned)."""
-        return "ok" if self.loaded else "loading"
-
     def unserved_bots(self) -> list[str]:
-        """Ids of bots stored but not served (none here: bootstrap.SignedBotsView)."""
+        """Ids of bots stored but not served (none here: bootstrap.SignedBotsView); named
+        by `/readyz`, never a reason to be unready."""
         return []
 
     def bots(self) -> BotRegistry:

@@ -66,6 +66,13 @@ OFFER_LINK_OTHER_DEVICE = Counter(
     ["step"],
     registry=REGISTRY,
 )
+# A count, no labels: a bot or community id would make a series per tenant. /readyz names them.
+UNSERVED_BOTS = Gauge(
+    "dispatch_config_unserved_bots",
+    "Bots the live configuration holds but does not serve (production: a Feishu bot stored "
+    "without platform.encrypt_key); their groups get no reply. /readyz lists their ids",
+    registry=REGISTRY,
+)
 
 
 def source_kind(spec: Any) -> str:

@@ -1,30 +1,28 @@
 """Session 41, on the real stack: a production API whose live store (Kafka's `config` topic)
 holds a Feishu bot stored without an Encrypt Key, before the write path refused it (d576326).
 
-Before: the API turned ready and silently did not serve the bot (404 `unknown_bot`): its
-groups' emergencies got no call-now reply and nobody was dispatched, and the only signal
-was an error logged at load. The start-up check cannot see it (the store is read after
-start), so now readiness does: `/readyz` answers 503 naming the bot (never its token) until
-staff key it, so a deploy's probe stops it before it serves traffic; keyed, the same process
-turns ready. A pod once ready stays ready for one written later (only an older API, during a
-rollout, could write it), and `/readyz` still names it."""
+The bot is not served (404 `unknown_bot`): its groups' emergencies get no call-now reply and
+nobody is dispatched. So it is shown where operators look: `/readyz` lists its id in
+`unserved_bots` (never its token), the API's gauge `dispatch_config_unserved_bots` counts it
+(alert DispatchConfigUnservedBots), an error at load names it. It never makes the API
+unready: d553404 answered 503 until keyed, and every pod started later (a crash restart, a
+drained node, a scale-up) reads the same store, so after a node failure no pod served any
+community's intake, emergencies included, for one community's bot."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from typing import Any
 
 import httpx
 
 from dispatcher.config.follower import ConfigWriter
-from dispatcher.testing.stack import LocalStack
+from dispatcher.testing.stack import LocalStack, Proc
 from schemas.config import ConfigKind
 from tests.integration.test_config_bootstrap import STAFF_TOKEN, production
 from tests.integration.test_feishu_unsigned_store_s41 import COMMUNITY, feishu_bot
 from tests.support import platform_callbacks as pc
 from tests.support.config_records import old_record
-from tests.support.unserved_bots import unready_once_loaded
 
 STAFF = {"Authorization": f"Bearer {STAFF_TOKEN}"}
 LATE_TOKEN = "vt-" + secrets.token_urlsafe(24)
@@ -41,49 +39,66 @@ async def store(stack: LocalStack, *bots: dict[str, Any]) -> None:
         await writer.close()
 
 
-async def test_a_production_api_holding_an_unsigned_feishu_bot_is_not_ready_until_keyed(
+async def unserved_gauge(client: httpx.AsyncClient, env: dict[str, str]) -> float:
+    metrics = {"Authorization": f"Bearer {env['DISPATCH_METRICS_TOKEN']}"}
+    r = await client.get("/metrics", headers=metrics)
+    assert r.status_code == 200, r.text
+    (line,) = [x for x in r.text.splitlines() if x.startswith("dispatch_config_unserved_bots ")]
+    return float(line.split()[1])
+
+
+async def start(stack: LocalStack, env: dict[str, str]) -> Proc:
+    """Ready (200) with the store loaded: what the kubelet waits for."""
+    proc = stack.spawn("api", "api", env=env)
+    await stack.wait_ready(proc, timeout=60)
+    return proc
+
+
+async def test_an_api_on_a_store_with_an_unsigned_feishu_bot_is_ready_and_shows_it(
     stack: LocalStack,
 ) -> None:
     keyed = feishu_bot("fs-keyed", pc.FEISHU_TOKEN, encrypt_key=pc.FEISHU_ENCRYPT_KEY)
     await store(stack, feishu_bot("fs-open", pc.FEISHU_TOKEN), keyed)
-    proc = stack.spawn("api", "api", env=production(stack, None))
+    env = production(stack, None)
+    proc = await start(stack, env)
 
-    # Loaded, Kafka and PostgreSQL answering: not ready, naming the bot and what to set.
-    r = await unready_once_loaded(stack, proc)
-    assert r.status_code == 503, r.text
-    answer = r.json()
-    assert answer["ready"] is False
-    why = answer["checks"]["config"]
-    assert why.startswith("unsigned_platform: "), answer
-    assert "fs-open" in why and "fs-keyed" not in why
-    assert "platform.encrypt_key" in why and "Encrypt Key" in why
-    assert answer["unserved_bots"] == ["fs-open"]
-    assert pc.FEISHU_TOKEN not in r.text  # named, never a secret
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=15) as client:
-        await asyncio.sleep(2)  # not a moment's state: it stays so
-        assert (await client.get("/readyz")).status_code == 503
+        # Ready, every check ok: the bot is listed and counted, not served, logged by id.
+        r = await client.get("/readyz")
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        assert answer["ready"] is True and answer["checks"]["config"] == "ok"
+        assert answer["unserved_bots"] == ["fs-open"]
+        assert pc.FEISHU_TOKEN not in r.text  # named, never a secret
+        assert await unserved_gauge(client, env) == 1
+        assert "config bot/fs-open" in proc.log_tail(200)
+        signed = pc.feishu_callback(pc.feishu_event("大家早上好", "om_s41_ready"))
+        r = await client.post(
+            "/v1/platforms/feishu/fs-open", headers=signed.headers, content=signed.body
+        )
+        assert r.status_code == 404 and r.json()["detail"]["reason"] == "unknown_bot", r.text
 
-        # Staff key it through the API (in a rollout: through the pods still serving).
+        # Staff key it through the API: served, no longer listed, the gauge back to 0.
         fixed = feishu_bot("fs-open", pc.FEISHU_TOKEN, encrypt_key=pc.FEISHU_ENCRYPT_KEY)
         r = await client.put("/v1/admin/config/bots/fs-open", headers=STAFF, json=fixed)
         assert r.status_code == 200, r.text
-        await stack.wait_ready(proc, timeout=20)  # the same process, no restart
         answer = (await client.get("/readyz")).json()
         assert answer["ready"] is True and "unserved_bots" not in answer
-        signed = pc.feishu_callback(pc.feishu_event("大家早上好", "om_s41_ready"))
+        assert await unserved_gauge(client, env) == 0
+        signed = pc.feishu_callback(pc.feishu_event("大家早上好", "om_s41_keyed"))
         r = await client.post(
             "/v1/platforms/feishu/fs-open", headers=signed.headers, content=signed.body
         )
         assert r.status_code == 200, r.text
 
-        # One written later (an older API during a rollout) leaves a serving pod ready, or
-        # every pod would leave at once; /readyz still names it, and it is not served.
+        # One written later (an older API during a rollout), then the pod restarts (OOM, a
+        # drained node): the new process turns ready on that store, listing and counting it.
         await store(stack, feishu_bot("fs-late", LATE_TOKEN))
-        for _ in range(80):
-            r = await client.get("/readyz")
-            if r.json().get("unserved_bots"):
-                break
-            await asyncio.sleep(0.25)
+        stack.procs.remove(proc)
+        proc.kill()
+        await start(stack, env)
+        r = await client.get("/readyz")
         assert r.status_code == 200, r.text
         assert r.json()["unserved_bots"] == ["fs-late"]
         assert LATE_TOKEN not in r.text
+        assert await unserved_gauge(client, env) == 1
