@@ -96,6 +96,14 @@ class _Taken:
     unapplied: bool = False  # apply() raised: left out when the group is decided again
 
 
+def _forget(sent: list[asyncio.Future[Any] | Exception]) -> None:
+    """Copies sent, not awaited (their group taken one at a time, or let go): their errors
+    retrieved, not logged as never retrieved."""
+    for ack in sent:
+        if isinstance(ack, asyncio.Future):
+            ack.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+
 @dataclass
 class DispatchAgent:
     rt: WorkerRuntime
@@ -148,12 +156,18 @@ class DispatchAgent:
         self._decide_all(todo)
         state = self.rt.state
         handed: list[tuple[int, Event]] = []
+        again = [t for t in todo if t.reissue is not None]
+        copies = [t.reissue for t in again if t.reissue is not None]
+        sent: list[asyncio.Future[Any] | Exception] = []  # the copies', sent with the events
         try:
             await self._emit(
                 [(t.event.message.partition, t.decision) for t in todo if t.decision is not None],
                 handed,
+                copies,
+                sent,
             )
         except _NotEmitted:
+            _forget(sent)
             # The state in memory is ahead of what Kafka has: read it again from the tables
             # (which hold none of this group) and take the commands one at a time, each
             # failure then handled alone: a record too large dead-lettered, a send Kafka may
@@ -177,13 +191,13 @@ class DispatchAgent:
         try:
             await self._confirm_membership()
         except _LetGo:
+            _forget(sent)
             self.rt.reload_state()
             raise
         if handed:  # acknowledged, and the group's decisions applied: pushed from here
             self.rt.emitted(handed)
-        again = [t for t in todo if t.reissue is not None]
         if again:  # acknowledged before the group's records are
-            failed = await self._send_again([t.reissue for t in again if t.reissue])
+            failed = await self._copies_acked(copies, sent)
             passing = [exc for exc in failed if exc is not None and send_may_pass(exc)]
             if passing:  # the group is emitted: read again, decided alike
                 exit_to_replay(
@@ -417,6 +431,10 @@ class DispatchAgent:
         take (`send_may_pass`: sent again, then exit 75, as for events) from one refused
         every time (a record too large: its original dead-lettered, as an event record too
         large dead-letters its command; before, a group exited on it at every restart)."""
+        return await self._copies_acked(copies, await self._send_copies(copies))
+
+    async def _send_copies(self, copies: list[Command]) -> list[asyncio.Future[Any] | Exception]:
+        """Each copy's acknowledgement to come, or the error its send raised."""
         rt = self.rt
         wall = rt.clock.now()
         sent: list[asyncio.Future[Any] | Exception] = []
@@ -437,6 +455,13 @@ class DispatchAgent:
                 )
             except Exception as exc:
                 sent.append(exc)
+        return sent
+
+    async def _copies_acked(
+        self, copies: list[Command], sent: list[asyncio.Future[Any] | Exception]
+    ) -> list[BaseException | None]:
+        """Each copy's failure, or None once Kafka acknowledged it (`_send_again`)."""
+        rt = self.rt
         failed: list[BaseException | None] = []
         for copy, ack in zip(copies, sent, strict=True):  # all sent: awaited in turn
             try:
@@ -577,10 +602,18 @@ class DispatchAgent:
         return True
 
     async def _emit(
-        self, decisions: list[tuple[int, Decision]], handed: list[tuple[int, Event]]
+        self,
+        decisions: list[tuple[int, Decision]],
+        handed: list[tuple[int, Event]],
+        copies: list[Command],
+        sent: list[asyncio.Future[Any] | Exception],
     ) -> None:
         """Send every decision's events (one record per decision, as the one-command path
-        does) and wait until Kafka acknowledged them all. The prompt send of each `events`
+        does) and wait until Kafka acknowledged them all. The group's `copies` go out once
+        the events are sent, before they are awaited: both round trips at once; `sent` gets
+        their acknowledgements to come (`_send_copies`), awaited by the caller. A copy sent
+        when the group is then taken one at a time (or let go) is sent again: a second copy
+        changes nothing (the first decided opens the request). The prompt send of each `events`
         record (streams/faust_producer.py) would close its batch, and a partition's next
         batch goes out only after the previous one is answered: the records are added first,
         then sent together, so the group costs one produce round trip (as far as a
@@ -611,6 +644,8 @@ class DispatchAgent:
                 producer.prompt_topics = prompt
             if futures:
                 send_now(producer._ensure_producer(), rt.settings.events_topic)
+            if copies:  # a prompt topic (the commands'): out at once
+                sent.extend(await self._send_copies(copies))
             await asyncio.gather(*futures)
         except Exception as exc:
             log.exception("the events of %d decisions were not all emitted", len(decisions))

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -36,6 +35,7 @@ from schemas.commands import (
     Command,
     CommandBody,
     SubmitRequest,
+    UpsertHelper,
     deadline_command,
     reissued,
 )
@@ -73,13 +73,13 @@ class Worker(World):
 
     def read(self, command: Command, wall: datetime) -> Decision | None:
         """The agent reads `command`'s record at `wall`: decides it, or sends it again."""
-        agent: Any = SimpleNamespace(rt=self._runtime(wall))
+        agent = DispatchAgent(self._runtime(wall), sink=None)  # type: ignore[arg-type]
         late = getattr(DispatchAgent, "_late", None)  # an agent before session 41: none
         copy = None if late is None else late(agent, command)
         if copy is not None:
-            asyncio.run(DispatchAgent._send_again(agent, [copy]))
+            asyncio.run(agent._send_again([copy]))
             return None
-        self.now = DispatchAgent._now(agent, command)
+        self.now = agent._now(command)
         return self.run(command)
 
     def read_queued(self, wall: datetime) -> None:
@@ -341,3 +341,55 @@ async def test_a_copy_kafka_may_yet_take_exits_to_read_the_group_again(tmp_path:
         await dispatch.handle_group(records)
     assert exited.value.code == 75
     assert not sink.letters
+
+
+class WatchingCommands(CommandsTopic):
+    """The commands topic noting, at each send, how many of the `events` records sent so
+    far Kafka had acknowledged."""
+
+    def __init__(self, events: FakeEvents) -> None:
+        super().__init__()
+        self.events = events
+        self.seen: list[tuple[int, int]] = []  # (event records sent, of them acknowledged)
+
+    async def send(self, key: bytes, value: bytes) -> asyncio.Future[None]:
+        pending = self.events.pending
+        self.seen.append((len(pending), sum(f.done() for f in pending)))
+        return await super().send(key, value)
+
+
+async def test_a_groups_copies_go_out_with_its_events_not_after_their_acknowledgement(
+    tmp_path: Path,
+) -> None:
+    """A group that decides a command and sends a submit again: the copy is sent once the
+    events are, before their acknowledgement is awaited (one round trip, not two), and
+    acknowledged before the group's records are (the tables written, the records then)."""
+    events = FakeEvents()
+    rt = runtime(tmp_path, events)
+    commands = WatchingCommands(events)
+    rt.commands = commands
+    dispatch, sink = agent(rt)
+    w, submit, _ = _backlog()
+    helper = w.command(UpsertHelper(profile=w.helper("h9")), "upsert-1")
+    records = [FakeEvent(i, c.model_dump_json().encode()) for i, c in enumerate([helper, submit])]
+    assert await dispatch.handle_group(records)
+    assert commands.seen == [(1, 0)]  # the helper's events sent, not yet acknowledged
+    assert not sink.letters and events.pending[0].done()
+    assert [c.command_id for c in commands.taken()] == ["intake-1"]
+    assert rt.stats.reissued == 1 and "h9" in rt.state.core.helpers
+
+
+async def test_a_group_not_emitted_sends_its_copy_again_one_at_a_time(tmp_path: Path) -> None:
+    """The group's events refused (one record too large): its copy went out with them, and
+    the commands, taken one at a time, send it again: two copies of one submit, which
+    changes nothing (`test_a_second_copy_of_a_submit_changes_nothing`); the refused command
+    is dead-lettered alone."""
+    events = FakeEvents(fail_with='"helper_id":"h9"')
+    rt = runtime(tmp_path, events)
+    dispatch, sink = agent(rt)
+    w, submit, _ = _backlog()
+    helper = w.command(UpsertHelper(profile=w.helper("h9")), "upsert-1")
+    records = [FakeEvent(i, c.model_dump_json().encode()) for i, c in enumerate([helper, submit])]
+    assert await dispatch.handle_group(records)
+    assert [offset for offset, _, _ in sink.letters] == [0]
+    assert [c.command_id for c in rt.commands.taken()] == ["intake-1", "intake-1"]
