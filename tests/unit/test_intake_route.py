@@ -50,7 +50,13 @@ class Pool:
         self.statements += 1
         if self.fail is not None:
             raise self.fail
-        return {"replayed": self.replayed, "claimed": True, "earlier": None, "repeat_at": None}
+        return {
+            "replayed": self.replayed,
+            "claimed": True,
+            "earlier": None,
+            "repeat_at": None,
+            "taken": False,
+        }
 
     async def execute(self, query: str, *args: Any) -> str:
         self.statements += 1
