@@ -41,12 +41,13 @@ class CategoryEntry:
     whistle_roles: tuple[Role, ...] = _STAFF  # who the WHISTLE rung reaches
     # A critical request of this kind means life or health at risk: tell them to call now.
     life_at_risk: bool = False
-    # Its urgency is about time, not life (a computer, an errand, lifting, company, a
-    # repair): the language model's bare "critical" is taken as urgent, since a critical one
-    # is told to call 120 (`critical_is_life_threatening`); a red flag of the rules or a
-    # call the model advises still makes it critical (`dispatcher/classify/merge.py`). Not
-    # `other`, a lost person or a medical kind: a welfare check the rules miss, called
-    # critical by the model, must still be told to call.
+    # Its urgency is about time, not life (a computer, an errand, lifting, a repair): the
+    # language model's bare "critical" is taken as urgent, since a critical one is told to
+    # call 120 (`critical_is_life_threatening`); a red flag of the rules or a call the model
+    # advises still makes it critical (`dispatcher/classify/merge.py`). Not `other`, a lost
+    # person, a medical kind or companionship: a welfare check the rules miss ("我家老人独居，
+    # 一天没接电话了" reads as companionship), called critical by the model, must still be
+    # told to call.
     time_not_life: bool = False
     # An urgent one is also the property management's business (a burst pipe).
     property_when_urgent: bool = False
@@ -146,7 +147,7 @@ CATALOGUE: Final[dict[Category, CategoryEntry]] = _entries(
         time_not_life=True,
         card_button="需要帮忙（买药、跑腿）",
     ),
-    CategoryEntry(Category.COMPANIONSHIP, "陪伴照看", "companionship", time_not_life=True),
+    CategoryEntry(Category.COMPANIONSHIP, "陪伴照看", "companionship"),
     CategoryEntry(
         Category.TECH_HELP,
         "手机电脑求助",

@@ -8,12 +8,13 @@ measured like the rules', and a model can be talked into anything, so:
 - otherwise it may turn a non-request into a request, raise urgency, add skills, and
   advise a call — with our own vetted advice for that number, never the model's text;
 - in a kind whose urgency is about time, not life (`CategoryEntry.time_not_life`: tech
-  help, an errand, carrying, company, a repair), by the rules' reading and the model's, it
-  raises urgency to critical only together with a call it advises (a number): critical
-  makes a request life-threatening (told to call 120), so there "critical, no call" is
-  urgent. Where either reads another kind (medical, a fall, a hospital run, a lost person,
-  other) its critical stands, life-threatening, told to call the kind's number: a needless
-  call is the safe mistake, a missed one is not;
+  help, an errand, carrying, a repair), by the rules' reading and the model's, it raises
+  urgency to critical only together with a call it advises (a number): critical makes a
+  request life-threatening (told to call 120), so there "critical, no call" is urgent.
+  Where either reads another kind (medical, a fall, a hospital run, a lost person,
+  company, which holds welfare checks on an elder alone, other) its critical stands,
+  life-threatening, told to call the kind's number: a needless call is the safe mistake,
+  a missed one is not;
 - it never lowers urgency, drops a skill, or turns a request into a non-request.
 """
 
