@@ -58,11 +58,18 @@ CLOSING = (RequestResolved, RequestCancelled, RequestExpired, RequestReferred)
 # words is still dispatched (`cancels`).
 _CANCEL = re.compile(
     r"(?<!需)(?<!用)(?:不用|不需要)(?:(?:帮忙|帮助|麻烦|来|过来|上来|上门)?(?:了|啦|喽|咯)"
-    r"|帮忙|帮助|麻烦)|取消求助|撤销求助|(?:全部|全都)取消"
+    r"|帮忙|帮助|麻烦)|取消求助|撤销求助"
 )
-# "全部取消": every open request of the sender's in the group ends, an older critical one
-# too (a plain "不用了" ends those only as the newest: `SPARED`).
-_ALL = re.compile(r"(?:全部|全都)取消")
+# "全部取消": every open request of the sender's in the group ends, the critical ones too (a
+# plain "不用了" ends those only when they are the sender's one open request: `spared`).
+# Only as the whole reply, give or take politeness ("好的，全部取消吧，谢谢"): the note that
+# asks for it invites "不要全部取消", "先不用全部取消", "摔倒的别全部取消" and "全部取消吗？",
+# and one of those taken for it stood down the fall the sender meant to keep.
+_ALL = re.compile(
+    r"(?:好的?|嗯|行|对|是的?|那就?|就|请|麻烦|帮我)*(?:全部都?|全都)取消掉?(?:吧|了|啦|哈|呀)*"
+    r"(?:谢谢(?:大家|邻居|你|您)?|多谢|辛苦了?|吧|了|啦)*"
+)
+_PUNCT = re.compile(r"[\s，,。.！!、~～…]+")
 # Solved: a verb of getting it done ("修好", "搞定", "处理好"…) said as done, with 已/已经
 # before it or 了/啦 after it ("请帮忙解决" is no answer), or "已经好了" / "没事了". Never as
 # a question ("修好了吗？", "搞定了没", "是不是好了") nor negated or not yet ("还没修好", "没搞定",
@@ -149,10 +156,13 @@ CANCELLED = "求助已取消。"
 NO_OPEN_REQUEST = "未找到您在本群进行中的求助。"
 
 
-def spared(n: int) -> str:
-    """A closing reply ended the sender's newest request, not `n` older critical ones (a
-    网格员 relaying a fall and then groceries means the groceries by "不用了，谢谢")."""
+def spared(n: int, *, ended: bool = True) -> str:
+    """A closing reply of a sender with several open requests ended the everyday ones, not
+    `n` critical ones (a 网格员 relaying a fall and groceries means the groceries by "买菜的
+    不用了", whichever was asked last); `ended` False: all of them were critical, none ended."""
     count = "一" if n == 1 else str(n)
+    if not ended:
+        return f"您的{count}条紧急求助仍在进行，均未取消。如确已不需要，请回复“全部取消”。"
     return f"另有{count}条紧急求助仍在进行。如也已不需要，请回复“全部取消”。"
 
 
@@ -382,13 +392,19 @@ def is_cancel_reply(text: str) -> bool:
     """ "不用了" / "已经解决": short, and worded as no longer needed (taken back or solved).
     The wording alone; whether a message ends the request is `cancels` (the classifier's
     answer comes first), and whether as solved `is_solved_reply`."""
-    return len(text) <= 40 and (_CANCEL.search(text) is not None or _says_solved(text))
+    return len(text) <= 40 and (
+        _CANCEL.search(text) is not None or _says_solved(text) or ends_all(text)
+    )
 
 
 def ends_all(text: str) -> bool:
-    """A closing reply that ends every open request of the sender's ("全部取消"), the
-    critical ones not the newest included."""
-    return _ALL.search(text) is not None
+    """A closing reply that ends every open request of the sender's, the critical ones
+    included: "全部取消" / "全都取消吧，谢谢" as the whole reply (`_ALL`), never asked ("全部
+    取消吗？") nor negated ("不要全部取消", "摔倒的别全部取消": no "全部取消" at all, and
+    the rest of the reply, "买菜的不用了", ends only what a plain one does)."""
+    if text.rstrip(" 。.！!~～").endswith(("?", "？", "吗", "么", "嘛", "呢")):
+        return False
+    return _ALL.fullmatch(_PUNCT.sub("", text)) is not None
 
 
 def is_solved_reply(text: str) -> bool:

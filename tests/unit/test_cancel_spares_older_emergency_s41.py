@@ -81,7 +81,7 @@ async def test_a_reply_about_the_newest_request_leaves_an_older_emergency_open(
     }
     assert app.state.group_replies.said == [told]
     assert "全部取消" in told and "紧急" in told
-    assert asked == [[ERRAND, FALL]]  # the newest is ended whatever it is
+    assert asked == [[GROCERIES, ERRAND, FALL]]  # the newest too (review of 791e99b)
 
 
 async def test_all_cancelled_ends_the_older_emergency_too(

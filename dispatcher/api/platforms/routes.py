@@ -456,11 +456,13 @@ async def _cancel_or_withdraw(
     not merge (no building named) is a second request of the same need, and one "不用了"
     ending only the newest left the first climbing to the whistle. The answer names the
     newest (`cancelled` / `resolved`) and the others (`also_cancelled` / `also_resolved`).
-    An older critical or life-threatening request is not ended (`threads.grave_among`): a
-    网格员 or staff member relays several residents' needs in one group, and "不用了，谢谢"
-    about the groceries asked last must not stand down the helpers of a fall asked before.
-    It stays open (`still_open`), the group is told so (`texts.spared`), and "全部取消"
-    (`texts.ends_all`) ends it too.
+    With several open, a critical or life-threatening one is not ended
+    (`threads.grave_among`), the newest no more than the others: a 网格员 or staff member
+    relays several residents' needs in one group, and "买菜的不用了" must not stand down the
+    helpers of a fall asked before the groceries, nor of one asked after them. It stays open
+    (`still_open`), the group is told so (`texts.spared`), and "全部取消" (`texts.ends_all`,
+    only as the whole reply) ends it too. The sender's one open request is ended whatever it
+    is: the reply can be about nothing else.
     Failing that, a report of theirs merged into a request another group raised (which
     others depend on) is withdrawn: this group stops following it, the request goes on.
     Neither: the sender is told none of theirs is open (`not_found`), not left in silence."""
@@ -468,7 +470,8 @@ async def _cancel_or_withdraw(
     if found:
         community = bot.groups[msg.group_id].community_id
         solved = texts.is_solved_reply(msg.text)
-        grave = set() if texts.ends_all(msg.text) else await _grave(pool, found[1:])
+        several = len(found) > 1 and not texts.ends_all(msg.text)
+        grave = await threads.grave_among(pool, found) if several else set()
         own = [r for r in found if r not in grave]
         for request_id in own:
             body: ResolveRequest | CancelRequest = (
@@ -485,13 +488,15 @@ async def _cancel_or_withdraw(
             )
             await produce(deps, command)
         done = "resolved" if solved else "cancelled"
-        out: dict[str, Any] = {"is_request": False, done: own[0]}
+        out: dict[str, Any] = {"is_request": False}
+        if own:
+            out[done] = own[0]
         if own[1:]:
             out["also_" + done] = own[1:]
         kept = [r for r in found if r in grave]
         if kept:
             out["still_open"] = kept
-            out["reply_text"] = texts.spared(len(kept))
+            out["reply_text"] = texts.spared(len(kept), ended=bool(own))
             await spare(kept[0], out["reply_text"])
         return out
     merged = await threads.open_requests_of(
@@ -504,10 +509,6 @@ async def _cancel_or_withdraw(
         return out | ({"also_withdrawn": merged[1:]} if merged[1:] else {})
     told = await not_found()
     return MessageOut(is_request=False, reply_text=told).model_dump(mode="json")
-
-
-async def _grave(pool: Db, older: list[str]) -> set[str]:
-    return await threads.grave_among(pool, older) if older else set()
 
 
 def _replayed(response: Response) -> list[tuple[str, str]]:
