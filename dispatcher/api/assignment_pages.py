@@ -27,6 +27,7 @@ from dispatcher.api.view_cookie import may_see_contact
 from dispatcher.links import OFFER_PATH, LinkClaims, LinkError, offer_token, verify_token
 from dispatcher.numbers import NotANumber, parse_int
 from dispatcher.record.db import Db
+from dispatcher.record.edge import group_threads
 from dispatcher.record.read import assignments as read_assignments
 from dispatcher.record.read import requests as read_requests
 from dispatcher.record.read.assignments import Progress
@@ -86,33 +87,48 @@ async def kept_on(db: Db, request_id: str, progress: Progress | None) -> bool:
 
 # A remote helper guides by phone; a requester who left none (a group bot's sender: an id
 # and a name) is reached in the group they asked in, as that group was told ("将在群内联系
-# 您", 701027c) and the helper's push says (11e85d0). Never a call nobody can make.
+# 您", 701027c) and the helper's push says (11e85d0). One who asked in no group (staff, a
+# plain API call) is reached through the community's staff: never a call nobody can make,
+# nor a group that does not exist.
 REMOTE_NO_PHONE = "求助人未留电话，请在求助的群内@求助人联系，远程指导，无需前往。"
+REMOTE_NO_GROUP = "求助人未留电话，请联系社区工作人员了解如何联系求助人，远程指导，无需前往。"
 CALL_NOW = "如情况危急，请先拨打120/110/119。"
+# How a remote helper reaches the requester, as their page says: "phone" (shown a number),
+# "group" (no phone, asked in a chat group), "staff" (no phone, no group known).
+Reach = Literal["phone", "group", "staff"]
+_ON_WAY_LABELS: dict[Reach | None, str] = {"phone": "正在打电话", "group": "已在群内联系"}
 
 
-def on_way_label(progress: Progress, has_phone: bool | None) -> str:
+def on_way_label(progress: Progress, reach: Reach | None) -> str:
     """The 我在路上 button's words: a remote helper's says how they reach the requester,
-    by phone only when the page showed them one (`has_phone` None: not known here)."""
+    by phone only when the page showed them one (`reach` None: not known here)."""
     if not progress.remote:
         return "我在路上"
-    if has_phone is None:
-        return "正在联系求助人"
-    return "正在打电话" if has_phone else "已在群内联系"
+    return _ON_WAY_LABELS.get(reach, "正在联系求助人")
 
 
-def remote_lead(has_phone: bool) -> str:
+def remote_lead(reach: Reach) -> str:
     """The accepted remote helper's page: its first paragraph."""
-    if has_phone:
+    if reach == "phone":
         return f"<p>您已接下这次求助，请尽快致电求助人，电话指导，无需前往。{CALL_NOW}</p>"
-    return f"<p>您已接下这次求助。{REMOTE_NO_PHONE}{CALL_NOW}</p>"
+    how = REMOTE_NO_PHONE if reach == "group" else REMOTE_NO_GROUP
+    return f"<p>您已接下这次求助。{how}{CALL_NOW}</p>"
 
 
-async def requester_has_phone(
-    deps: ApiDeps, db: Db, request_id: str, helper_id: str
-) -> bool | None:
-    """Was this helper shown a phone to call (the contact `offer_pages` shows them)? None
-    when they are shown no contact any more (the request ended) or it cannot be opened."""
+async def reach_without_phone(db: Db, request_id: str) -> Reach:
+    """A requester who left no phone: "group" when they asked in a chat group, as the
+    platform intake recorded on its thread (`requester_phone` false: the requester's own
+    thread, not a co-report's); else "staff". A flag of the API's own table, nothing
+    sealed read."""
+    found = await group_threads.for_requests(db, [request_id])
+    asked = any(t.requester_phone is False for t in found.get(request_id, ()))
+    return "group" if asked else "staff"
+
+
+async def requester_reach(deps: ApiDeps, db: Db, request_id: str, helper_id: str) -> Reach | None:
+    """How this helper was told to reach the requester (the contact `offer_pages` shows
+    them). None when they are shown no contact any more (the request ended) or it cannot
+    be opened."""
     details = await read_requests.private_details(db, request_id, helper_id)
     if details is None:
         return None
@@ -126,17 +142,17 @@ async def requester_has_phone(
         )
     except Unreadable:
         return None
-    return bool(private.contact.phone)
+    return "phone" if private.contact.phone else await reach_without_phone(db, request_id)
 
 
 def section(
-    token: str, progress: Progress, *, kept: bool = False, has_phone: bool | None = None
+    token: str, progress: Progress, *, kept: bool = False, reach: Reach | None = None
 ) -> str:
     """The buttons still meaningful for this assignment (none once done or withdrawn): all
     three while the request is open, or referred to 120/110/119 keeping the helper
     (`kept`, from `kept_on`); only 已完成 after any other closing (a resolved or expired
-    request still counts it; the core refuses it after a cancellation). `has_phone`: the
-    requester's contact has a phone (`requester_has_phone`), for a remote helper's label."""
+    request still counts it; the core refuses it after a cancellation). `reach`: how the
+    requester is reached (`requester_reach`), for a remote helper's label."""
     if not progress.held:
         return ""
     if progress.done_at is not None:
@@ -149,7 +165,7 @@ def section(
     going = kept or not progress.request_closed
     parts = []
     if progress.on_way_at is None and going:
-        parts.append(_form(base + "on-my-way", on_way_label(progress, has_phone)))
+        parts.append(_form(base + "on-my-way", on_way_label(progress, reach)))
     parts.append(_form(base + "done", "已完成", minutes))
     if going:
         parts.append(_form(base + "cant-come", "去不了了", second=True))
@@ -208,8 +224,14 @@ REFERRED_CANT_COME = (
 )
 REMOTE_ON_WAY = ("已记录：您正在打电话", "<p>请直接电话指导求助人，无需前往。谢谢您！</p>")
 REMOTE_IN_GROUP = ("已记录：您正在联系求助人", f"<p>{REMOTE_NO_PHONE}谢谢您！</p>")
+REMOTE_VIA_STAFF = ("已记录：您正在联系求助人", f"<p>{REMOTE_NO_GROUP}谢谢您！</p>")
 # Whether they were shown a phone is not known (the request ended meanwhile): no call named.
 REMOTE_REACHING = ("已记录：您正在联系求助人", "<p>请远程指导求助人，无需前往。谢谢您！</p>")
+_REMOTE_ON_WAY_PAGES: dict[Reach | None, tuple[str, str]] = {
+    "phone": REMOTE_ON_WAY,
+    "group": REMOTE_IN_GROUP,
+    "staff": REMOTE_VIA_STAFF,
+}
 REFUSED: dict[str, str] = {
     "not_assigned": "您已不再负责这次求助，无需操作。",
     "request_closed": "这次求助已经结束，无需前往。谢谢您！",
@@ -291,21 +313,17 @@ async def _outcome(deps: ApiDeps, step: Step, claims: LinkClaims, command_id: st
     p, reason = await decided(pool, command_id, recorded)
     if p is not None:
         kept = await kept_on(pool, request_id, p)
-        has_phone = (
-            await requester_has_phone(deps, pool, request_id, claims.helper_id)
-            if p.remote
-            else None
+        reach = (
+            await requester_reach(deps, pool, request_id, claims.helper_id) if p.remote else None
         )
         title, body = DONE_PAGES[step]
         if step == "on-my-way" and p.remote:
-            title, body = {True: REMOTE_ON_WAY, False: REMOTE_IN_GROUP}.get(
-                has_phone, REMOTE_REACHING
-            )
+            title, body = _REMOTE_ON_WAY_PAGES.get(reach, REMOTE_REACHING)
         elif step == "cant-come" and kept:
             title, body = REFERRED_CANT_COME
         use = use_for("accept", request_id, offer_id, claims.helper_id)
         token = progress_token(deps, use, claims.community_id, claims.platform_user_id)
-        return page(title, body + section(token, p, kept=kept, has_phone=has_phone))
+        return page(title, body + section(token, p, kept=kept, reach=reach))
     if reason is not None:
         text = refusal_text(step, reason)
         return page("无需操作", f"<p>{e(text)}</p>", tone="warn", status_code=409)

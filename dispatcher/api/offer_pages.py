@@ -191,12 +191,12 @@ async def _assigned_page(
     progress = await read_assignments.progress(pool, use.request_id, use.helper_id, use.offer_id)
     kept = await assignment_pages.kept_on(pool, use.request_id, progress)
 
-    def buttons(has_phone: bool | None = None) -> str:
-        """`has_phone`: a remote helper's button names a call only if one was shown."""
+    def buttons(reach: assignment_pages.Reach | None = None) -> str:
+        """`reach`: a remote helper's button names a call only if one was shown."""
         if progress is None:
             return ""
         token = assignment_pages.progress_token(deps, use, community_id, user)
-        return assignment_pages.section(token, progress, kept=kept, has_phone=has_phone)
+        return assignment_pages.section(token, progress, kept=kept, reach=reach)
 
     details = await read_requests.private_details(pool, use.request_id, use.helper_id)
     if details is None:
@@ -233,10 +233,19 @@ async def _assigned_page(
         )
         if p
     )
+    reach: assignment_pages.Reach | None = None
     if remote:  # guiding remotely, never told to come; no address needed. Asked to call
-        # only with a phone to call: else in the group, as the group was told.
-        lead = assignment_pages.remote_lead(bool(phone))
-        title = "谢谢您！请尽快致电" if phone else "谢谢您！请在群内联系"
+        # only with a phone to call: else in the group they asked in, as the group was
+        # told, or, from no group, through the community's staff.
+        reach = (
+            "phone" if phone else await assignment_pages.reach_without_phone(pool, use.request_id)
+        )
+        lead = assignment_pages.remote_lead(reach)
+        title = {
+            "phone": "谢谢您！请尽快致电",
+            "group": "谢谢您！请在群内联系",
+            "staff": "谢谢您！请联系社区工作人员",
+        }[reach]
         shown = [("求助人", contact.name), ("求助内容", text)]
     else:
         lead = "<p>您已接下这次求助，请尽快联系并前往。如情况危急，请先拨打120/110/119。</p>"
@@ -248,7 +257,7 @@ async def _assigned_page(
         ]
         title = "谢谢您！请前往帮忙"
     body = lead + facts(shown) + tel + '<p class="note">联系方式仅供本次帮助使用，请勿转发。</p>'
-    return page(title, body + buttons(bool(phone)))
+    return page(title, body + buttons(reach))
 
 
 @router.get("/{token}", response_class=HTMLResponse, responses={**HTML, **ERRORS, **BOUND})

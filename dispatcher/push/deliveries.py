@@ -208,6 +208,14 @@ def _told(request: RequestState | None) -> Told:
     return (request.spec.life_threatening, request.spec.emergency_number)
 
 
+def _asked_in_group(request: RequestState | None) -> bool:
+    """The request came from a chat group (`source.group_id`: a group bot's message), where
+    a remote helper can reach a requester who left no phone; not held: not known, so no
+    group is named."""
+    source = request.spec.source if request is not None else None
+    return source is not None and bool(source.group_id)
+
+
 def _again(request: RequestState, offer_id: str) -> int:
     """How often the offer was asked again (`OfferRecord.again`): its links answer that ask."""
     return next((o.again for o in request.offers if o.offer_id == offer_id), 0)
@@ -578,6 +586,7 @@ class DeliveryPlanner:
                 exact_place=exact or "见求助信息",
                 contact_phone=contact.phone or "（未留电话）",
                 has_phone=bool(contact.phone),
+                in_group=_asked_in_group(request),
                 contact_name=contact.name,
                 status_url=status_url,
                 remote=body.remote,

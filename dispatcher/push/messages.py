@@ -234,8 +234,10 @@ class AssignmentSpec:
     """Sent only to the helper who accepted: the one message with contact and place.
     `remote`: the helper guides by phone - asked to call, never told to come (and not
     given the address: minimum necessary). `has_phone`: the requester left a phone; a
-    remote helper is asked to call only then, else to reach them in the group they asked
-    in (as the group itself is told, `groupchat.texts.update_for`)."""
+    remote helper is asked to call only then. Else `in_group` (the request came from a
+    chat group, `RequestSpec.source.group_id`): reach them in that group, as the group
+    itself is told (`groupchat.texts.update_for`); a request from no group (staff, a plain
+    API call): ask the community's staff, never a group that does not exist."""
 
     category: Category
     urgency: Urgency
@@ -253,6 +255,12 @@ class AssignmentSpec:
     team_unreached: tuple[str, ...] = ()
     told: Told = BY_KIND  # the request's own say on whom to call
     has_phone: bool = True
+    in_group: bool = False
+
+
+# A remote helper of a requester who left no phone: where to reach them.
+REMOTE_IN_GROUP = "求助人未留电话，请在求助的群内@求助人联系，远程指导，无需前往。"
+REMOTE_VIA_STAFF = "求助人未留电话，请联系社区工作人员了解如何联系求助人，远程指导，无需前往。"
 
 
 def render_assignment(spec: AssignmentSpec) -> PushMessage:
@@ -276,8 +284,8 @@ def render_assignment(spec: AssignmentSpec) -> PushMessage:
         lines.append(f"说明：{spec.note.strip()}")
     if spec.remote and spec.has_phone:
         lines.append("请尽快致电求助人，电话指导，无需前往。联系方式仅用于本次帮助，请勿转发。")
-    elif spec.remote:  # a platform sender with no phone: a call nobody could make
-        lines.append("求助人未留电话，请在求助的群内@求助人联系，远程指导，无需前往。")
+    elif spec.remote:  # no phone: a call nobody could make
+        lines.append(REMOTE_IN_GROUP if spec.in_group else REMOTE_VIA_STAFF)
     else:
         lines.append("请尽快前往。联系方式仅用于本次帮助，请勿转发。")
     if spec.status_url:
@@ -285,8 +293,10 @@ def render_assignment(spec: AssignmentSpec) -> PushMessage:
     lines += _safety_line(spec.urgency, spec.category, spec.told)
     if not spec.remote:
         title = "接单成功，请尽快前往"
+    elif spec.has_phone:
+        title = "接单成功，请尽快致电"
     else:
-        title = "接单成功，请尽快致电" if spec.has_phone else "接单成功，请在群内联系"
+        title = "接单成功，请在群内联系" if spec.in_group else "接单成功，请联系社区工作人员"
     return PushMessage(title=title, text="\n".join(lines))
 
 

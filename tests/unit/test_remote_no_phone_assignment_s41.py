@@ -10,19 +10,23 @@ with the group: the helper is asked to reach the requester in the group they ask
 from __future__ import annotations
 
 from dispatcher.push.messages import AssignmentSpec, render_assignment
-from schemas.requests import RequesterContact
+from schemas.requests import RequesterContact, RequestSource
 from schemas.vocab import Category, Skill, Urgency
 from tests.unit.conftest import World
 from tests.unit.test_push_deliveries import ROBOTS, events, planner, registry
 
 IN_GROUP = "求助人未留电话，请在求助的群内@求助人联系，远程指导，无需前往。"
+# A group bot's message (chat_spec.spec_for_message): the group the requester asked in.
+FROM_GROUP = RequestSource(bot_id="bot-1", group_id="grp-1", message_id="m-1")
 
 
-def _remote_assignment(world: World, contact: RequesterContact) -> tuple[str, str]:
-    """A nurse far away (remote) accepts a request left with `contact`: the title and
-    text of the assignment the planner pushes to them."""
+def _remote_assignment(
+    world: World, contact: RequesterContact, source: RequestSource | None = FROM_GROUP
+) -> tuple[str, str]:
+    """A nurse far away (remote) accepts a request left with `contact`, from `source`
+    (a group, by default): the title and text of the assignment the planner pushes."""
     world.helper("nurse", building="12", compound="other", grid="g2", skills=[Skill.NURSE])
-    world.submit(skills=(Skill.DRIVING, Skill.NURSE), contact=contact)
+    world.submit(skills=(Skill.DRIVING, Skill.NURSE), contact=contact, source=source)
     world.accept("nurse")
     [assigned] = events(world, "helper_assigned")
     assert assigned.body.remote

@@ -18,12 +18,12 @@ REMOTE = Progress(
 
 
 def test_no_phone_no_call_button() -> None:
-    buttons = section("tok", REMOTE, has_phone=False)
+    buttons = section("tok", REMOTE, reach="group")
     assert "打电话" not in buttons and "已在群内联系" in buttons
-    assert "正在打电话" in section("tok", REMOTE, has_phone=True)
+    assert "正在打电话" in section("tok", REMOTE, reach="phone")
     assert "电话" not in section("tok", REMOTE)  # not known: no call named
 
 
 def test_no_phone_page_sends_them_to_the_group() -> None:
-    assert REMOTE_NO_PHONE in remote_lead(False) and "致电" not in remote_lead(False)
-    assert "请尽快致电求助人" in remote_lead(True)
+    assert REMOTE_NO_PHONE in remote_lead("group") and "致电" not in remote_lead("group")
+    assert "请尽快致电求助人" in remote_lead("phone")
