@@ -14,8 +14,19 @@ from typing import Any
 
 from dispatcher.numbers import MAX_EPOCH_MS, checked_int
 from dispatcher.record.db import Db
+from schemas.plans import PLAN_SETS
 from schemas.sealed import Sealed
 
+# A request the read model has not recorded is the sender's to end while the API holds it
+# (`api_intake`) and for at most this long: the longest a request lives (a low one, 72 h)
+# and a day for a worker that far behind. Past it, one never recorded was never taken in
+# (its submit dead-lettered) and would be over by now anyway; its intake row is never
+# purged, and without a bound it stayed "open" (and, its command erased, grave) for good.
+UNRECORDED_LAG_S = 24 * 3600
+UNRECORDED_S = (
+    max(plan.lifetime_s for plans in PLAN_SETS.values() for plan in plans.values())
+    + UNRECORDED_LAG_S
+)
 # "未找到您在本群进行中的求助" is said to a sender at most once in this long per group.
 NOT_FOUND_ONCE_S = 12 * 3600
 NOT_FOUND = "no-open-request:"
@@ -81,19 +92,22 @@ async def open_requests_of(pool: Db, bot_id: str, group_id: str, sender_id: str)
     as the read model has it (`requests.closed_at`), not by the age of the thread: a
     request lives up to 72 h, and its thread's `closed` flag misses a closing event the
     group loop skipped as old news (after an outage). Not recorded yet: open while the API
-    holds it as acknowledged (`api_intake`, never purged), however far behind the worker
-    is (an age limit told a requester whose request was taken in "none of yours is open")."""
+    holds it as acknowledged (`api_intake`) for up to UNRECORDED_S after it was taken in
+    (an hour told a requester whose request a lagging worker had not recorded "none of
+    yours is open"; no bound kept a dead-lettered submit open for good)."""
     rows = await pool.fetch(
         "SELECT t.request_id FROM api_group_threads t "
         "LEFT JOIN requests r ON r.request_id = t.request_id "
         "LEFT JOIN api_intake i ON i.request_id = t.request_id "
         "WHERE t.bot_id = $1 AND t.group_id = $2 AND t.sender_id = $3 AND NOT t.closed "
-        "AND CASE WHEN r.request_id IS NULL THEN i.request_id IS NOT NULL "
+        "AND CASE WHEN r.request_id IS NULL "
+        "THEN i.opened_at > now() - make_interval(secs => $4) "
         "ELSE r.closed_at IS NULL END "
         "ORDER BY t.created_at DESC, t.request_id",
         bot_id,
         group_id,
         sender_id,
+        float(UNRECORDED_S),
     )
     return [str(r["request_id"]) for r in rows]
 
@@ -102,7 +116,8 @@ async def grave_among(pool: Db, request_ids: list[str]) -> set[str]:
     """Which of these requests are critical or life-threatening: by the read model (its
     urgency, or the requester told to call the emergency number), else by the command the
     API holds (`api_intake`); one whose urgency nobody can tell any more counts as grave.
-    A closing reply ends such a request only as the newest one, or when told "全部取消"."""
+    A closing reply ends such a request only when it is the sender's one open request, or
+    when told "全部取消"."""
     rows = await pool.fetch(
         "SELECT x.id FROM unnest($1::text[]) AS x(id) "
         "LEFT JOIN requests r ON r.request_id = x.id "
