@@ -46,7 +46,7 @@ from streams.dispatch_agent import DispatchAgent
 from streams.late_commands import reissue_of
 from tests.support.worker_clock import CommandsTopic, runtime_at
 from tests.unit.conftest import T0, World
-from tests.unit.test_dispatch_groups import FakeEvent, FakeEvents, agent, runtime
+from tests.unit.test_dispatch_groups import FakeEvent, FakeEvents, agent, helper_keys, runtime
 from tests.unit.test_send_failure_not_dead_lettered_s37 import Exited, no_exit, refused
 
 __all__ = ["no_exit"]  # os._exit raising Exited (autouse): an exit is seen, not taken
@@ -393,3 +393,57 @@ async def test_a_group_not_emitted_sends_its_copy_again_one_at_a_time(tmp_path: 
     assert await dispatch.handle_group(records)
     assert [offset for offset, _, _ in sink.letters] == [0]
     assert [c.command_id for c in rt.commands.taken()] == ["intake-1", "intake-1"]
+
+
+class HeldCommands(CommandsTopic):
+    """The commands topic whose acknowledgements come only when the test gives them: each
+    send's future is kept pending in `acks`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.acks: list[asyncio.Future[None]] = []
+
+    async def send(self, key: bytes, value: bytes) -> asyncio.Future[None]:
+        self.values.append(value)
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.acks.append(ack)
+        return ack
+
+
+@pytest.mark.parametrize("answer", ["acknowledged", "timeout"])
+async def test_a_groups_originals_wait_for_their_copies_acknowledgement(
+    tmp_path: Path, answer: str
+) -> None:
+    """A group of an upsert and a late submit, the submit's copy sent and its
+    acknowledgement not yet back: the group writes no table and does not return (so the
+    agent acknowledges none of its records) however long the loop runs. Acknowledged: the
+    tables, then the group to be acknowledged. The broker's timeout: exit 75, no dead
+    letter, no table written (the group read again after the restart)."""
+    events = FakeEvents()
+    rt = runtime(tmp_path, events)
+    commands = HeldCommands()
+    rt.commands = commands
+    dispatch, sink = agent(rt)
+    w, submit, _ = _backlog()
+    helper = w.command(UpsertHelper(profile=w.helper("h9")), "upsert-1")
+    records = [FakeEvent(i, c.model_dump_json().encode()) for i, c in enumerate([helper, submit])]
+    group = asyncio.create_task(dispatch.handle_group(records))
+    for _ in range(200):  # every step the group could take without the copy's answer
+        await asyncio.sleep(0)
+    [ack] = commands.acks
+    assert events.pending and all(f.done() for f in events.pending)  # the events are out
+    assert not group.done(), "returned before its copy was acknowledged"
+    assert not rt.helpers_table and not rt.requests_table  # no table written yet
+    assert rt.stats.reissued == 0 and not sink.letters
+    if answer == "acknowledged":
+        ack.set_result(None)
+        assert await group  # to be acknowledged, after its tables
+        assert helper_keys(rt.helpers_table) == {b"h9"}
+        assert rt.stats.reissued == 1 and not sink.letters
+    else:
+        ack.set_exception(KafkaTimeoutError())
+        with pytest.raises(Exited) as exited:
+            await group
+        assert exited.value.code == 75
+        assert not sink.letters and not rt.helpers_table and not rt.requests_table
+    assert [c.command_id for c in commands.taken()] == ["intake-1"]
