@@ -58,8 +58,12 @@ CLOSING = (RequestResolved, RequestCancelled, RequestExpired, RequestReferred)
 # words is still dispatched (`cancels`).
 _CANCEL = re.compile(
     r"(?<!需)(?<!用)(?:不用|不需要)(?:(?:帮忙|帮助|麻烦|来|过来|上来|上门)?(?:了|啦|喽|咯)"
-    r"|帮忙|帮助|麻烦)|取消求助|撤销求助"
+    r"|帮忙|帮助|麻烦)"
 )
+# "取消求助" / "撤销求助" said, not negated in its clause ("不要取消求助", "先别撤销求助") nor
+# asked ("取消求助吗？"): both were read as the words and ended the request.
+_TAKE_BACK = re.compile(r"(?:取消|撤销)求助")
+_NEGATED_IN_CLAUSE = re.compile(r"[不别勿莫没][^，,。.！!？?；;]*$")
 # "全部取消": every open request of the sender's in the group ends, the critical ones too (a
 # plain "不用了" ends those only when they are the sender's one open request: `spared`).
 # Only as the whole reply, give or take politeness ("好的，全部取消吧，谢谢"): the note that
@@ -393,8 +397,21 @@ def is_cancel_reply(text: str) -> bool:
     The wording alone; whether a message ends the request is `cancels` (the classifier's
     answer comes first), and whether as solved `is_solved_reply`."""
     return len(text) <= 40 and (
-        _CANCEL.search(text) is not None or _says_solved(text) or ends_all(text)
+        _CANCEL.search(text) is not None
+        or _says_solved(text)
+        or ends_all(text)
+        or _takes_back(text)
     )
+
+
+def _takes_back(text: str) -> bool:
+    if _asked(text):
+        return False
+    return any(not _NEGATED_IN_CLAUSE.search(text, 0, m.start()) for m in _TAKE_BACK.finditer(text))
+
+
+def _asked(text: str) -> bool:
+    return text.rstrip(" 。.！!~～").endswith(("?", "？", "吗", "么", "嘛", "呢"))
 
 
 def ends_all(text: str) -> bool:
@@ -402,7 +419,7 @@ def ends_all(text: str) -> bool:
     included: "全部取消" / "全都取消吧，谢谢" as the whole reply (`_ALL`), never asked ("全部
     取消吗？") nor negated ("不要全部取消", "摔倒的别全部取消": no "全部取消" at all, and
     the rest of the reply, "买菜的不用了", ends only what a plain one does)."""
-    if text.rstrip(" 。.！!~～").endswith(("?", "？", "吗", "么", "嘛", "呢")):
+    if _asked(text):
         return False
     return _ALL.fullmatch(_PUNCT.sub("", text)) is not None
 

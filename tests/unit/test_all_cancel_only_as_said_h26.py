@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from dispatcher.classify import classify
 from dispatcher.groupchat import texts
 from dispatcher.record.edge import group_threads as threads
 from schemas.commands import CancelRequest, ResolveRequest
@@ -74,6 +75,11 @@ NEGATED_OR_ASKED = [
     "要全部取消吗",
     "全部取消？",
     "王奶奶摔倒那条还要，不用全部取消",
+    # the same for the other words that end a request (not in the note, as easily said)
+    "不要取消求助",
+    "先别取消求助",
+    "别撤销求助，还需要",
+    "取消求助吗？",
 ]
 
 
@@ -152,3 +158,10 @@ async def test_the_one_open_request_is_ended_whatever_it_is(
     assert ended(sink) == [(CancelRequest, FALL)]
     assert r.json() == {"is_request": False, "cancelled": FALL}
     assert seen == []
+
+
+@pytest.mark.parametrize(
+    "text", ["取消求助", "请取消求助，谢谢", "我要取消求助", "没事，取消求助吧"]
+)
+def test_take_back_said_is_still_a_closing_reply(text: str) -> None:
+    assert texts.cancels(text, classify(text, use_model=False))
