@@ -67,6 +67,7 @@ PAGE_OUTCOMES = {
     "谢谢您！请前往帮忙": "assigned",
     "谢谢您！请尽快致电": "assigned",  # a remote helper: asked to call, not to come
     "谢谢您！请在群内联系": "assigned",  # a remote helper of a requester without a phone
+    "谢谢您！请联系社区工作人员": "assigned",  # a remote helper of one who asked in no group
     "谢谢您！": "assigned, since closed",
     "已有邻居接下": "assigned (other device)",
     "已有邻居接手": "covered",
