@@ -3,11 +3,13 @@ PostgreSQL; DingTalk callbacks), session 41 review of 5f6bd9a:
 
 1. One "不用了，谢谢" ended every open request the sender raised in the group, however old
    and however grave. A 网格员 relaying a fall and then groceries in one group, saying it
-   about the groceries, cancelled the fall and stood its helpers down. Now the newest is
-   ended, an older critical one is kept open and the group is told so; "全部取消" ends it.
+   about the groceries, cancelled the fall and stood its helpers down. Now, with several
+   open, a critical one is kept open whichever it is (the newest too, since the review of
+   791e99b) and the group is told so; "全部取消" as the whole reply ends it.
 2. A request the read model had not recorded counted as the sender's only for an hour after
    its thread: with the worker more than an hour behind, an acknowledged request got
-   "未找到您在本群进行中的求助". Now it counts while the API holds it (`api_intake`).
+   "未找到您在本群进行中的求助". Now it counts while the API holds it (`api_intake`), for
+   up to 96 h.
 """
 
 from __future__ import annotations
