@@ -8,7 +8,6 @@ pregnant woman alone (seed 1, urgent hospital transport) was told no number at a
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +16,8 @@ import httpx
 import pytest
 
 from dispatcher.testing.stack import LocalStack
-from tests.support.bot import BOT_ID, BOT_SECRET, BotClient
+from tests.support.bot import BotClient
+from tests.support.group_bot import use_group_bot
 from tests.support.waiting import eventually
 from tests.unit.test_first_reply_truth_s41 import CALL_NOW, COLLAPSED, IF_URGENT, PLEA, PROMISE
 
@@ -27,23 +27,7 @@ COMPOUND = {"community_id": COMMUNITY, "grid_id": "g1", "compound_id": "bishan"}
 
 @pytest.fixture(scope="module")
 async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
-    bots = {
-        "bots": [
-            {
-                "bot_id": BOT_ID,
-                "secrets": [BOT_SECRET],
-                "communities": [COMMUNITY],
-                "groups": {"bishan-1": COMPOUND, "bishan-2": COMPOUND},
-                "rate_per_minute": 6000,
-                "burst": 500,
-                "group_rate_per_minute": 6000,
-                "group_burst": 500,
-            }
-        ]
-    }
-    path = stack.root / "first-reply-bots.json"
-    path.write_text(json.dumps(bots), encoding="utf-8")
-    stack.extra_env["DISPATCH_BOTS_FILE"] = str(path)
+    use_group_bot(stack, "first-reply", COMMUNITY, {"bishan-1": COMPOUND, "bishan-2": COMPOUND})
     stack.start_worker()
     await stack.start_api()
     yield stack

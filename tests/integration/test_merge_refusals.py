@@ -11,7 +11,6 @@ in the clear in the merge key.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,7 +21,8 @@ import pytest
 from dispatcher.testing.stack import LocalStack
 from tests.integration.test_merge_resend import commands_in, submitted
 from tests.support import builders
-from tests.support.bot import BOT_ID, BOT_SECRET, BotClient
+from tests.support.bot import BotClient
+from tests.support.group_bot import use_group_bot
 
 COMMUNITY = "merge-refusals"
 COMPOUND = {"community_id": COMMUNITY, "grid_id": "g1", "compound_id": "c1"}
@@ -32,23 +32,7 @@ CRITICAL = "3号楼2单元501，我爸突然晕倒了，叫不醒，没有呼吸
 
 @pytest.fixture(scope="module")
 async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
-    bots = {
-        "bots": [
-            {
-                "bot_id": BOT_ID,
-                "secrets": [BOT_SECRET],
-                "communities": [COMMUNITY],
-                "groups": {"grid-1": COMPOUND, "grid-2": COMPOUND},
-                "rate_per_minute": 6000,
-                "burst": 500,
-                "group_rate_per_minute": 6000,
-                "group_burst": 500,
-            }
-        ]
-    }
-    path = stack.root / "merge-refusals-bots.json"
-    path.write_text(json.dumps(bots), encoding="utf-8")
-    stack.extra_env["DISPATCH_BOTS_FILE"] = str(path)
+    use_group_bot(stack, "merge-refusals", COMMUNITY, {"grid-1": COMPOUND, "grid-2": COMPOUND})
     await stack.start_api()
     yield stack
 
