@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from dispatcher.clock import utcnow
+from dispatcher.config import readiness_check
 from dispatcher.push.signing import standard_webhook_signature
 from dispatcher.settings import get_settings
 
@@ -162,17 +163,35 @@ def _send_test(api: str, bot_id: str, group: str, secret: str, text: str) -> Any
     return r.json()
 
 
+def _check(api: str) -> int:
+    """`/readyz` needs no token: a deploy job can run this without a staff account."""
+    try:
+        r = httpx.get(api.rstrip("/") + "/readyz", timeout=30)
+    except httpx.HTTPError as exc:
+        print(f"the API at {api} did not answer: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return readiness_check.NOT_READY
+    try:
+        body: Any = r.json()
+    except ValueError:
+        body = None
+    code, lines = readiness_check.verdict(r.status_code, body)
+    for line in lines:
+        print(line, file=sys.stdout if code == readiness_check.OK else sys.stderr)
+    return code
+
+
 def main(argv: list[str]) -> int:
     settings = get_settings()
     parser = argparse.ArgumentParser(prog="python -m dispatcher config", description=__doc__)
     parser.add_argument("--api", default=settings.public_base_url, help="the API's base URL")
     token_help = "staff token (default $DISPATCH_CONFIG_TOKEN, else DISPATCH_STAFF_TOKEN)"
     parser.add_argument("--token", help=token_help)
-    # The staff token is accepted after the command too (`config show --token T`): always
-    # the staff bearer, never sent in a body (a robot's key is `--robot-token`). SUPPRESS: a
-    # command without it keeps the one given before the command.
+    # The staff token (always the staff bearer, never sent in a body: a robot's key is
+    # `--robot-token`) and --api are accepted after the command too (`config show --token T`).
+    # SUPPRESS: a command without them keeps those given before the command.
     staff = argparse.ArgumentParser(add_help=False)
     staff.add_argument("--token", default=argparse.SUPPRESS, help=token_help)
+    staff.add_argument("--api", default=argparse.SUPPRESS, help="the API's base URL")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
@@ -228,7 +247,13 @@ def main(argv: list[str]) -> int:
     p = command("history", help="who changed what, when")
     p.add_argument("--community")
     p.add_argument("--limit", type=int, default=50)
+    command(
+        "check",
+        help="exit 1 if the API holds bots it does not serve, 2 if it is not ready (no token)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "check":
+        return _check(args.api)
 
     token = (
         args.token

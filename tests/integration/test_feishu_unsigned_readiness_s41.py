@@ -11,7 +11,9 @@ community's intake, emergencies included, for one community's bot."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import sys
 from typing import Any
 
 import httpx
@@ -47,6 +49,20 @@ async def unserved_gauge(client: httpx.AsyncClient, env: dict[str, str]) -> floa
     return float(line.split()[1])
 
 
+async def config_check(stack: LocalStack) -> tuple[int, str]:
+    """`python -m dispatcher config check` against the API: the exit code and its output
+    (session 42: a deploy job fails on it; `/readyz` alone stays 200)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "dispatcher", "config", "check", "--api", stack.api_url),
+        env=stack.env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode()
+
+
 async def start(stack: LocalStack, env: dict[str, str]) -> Proc:
     """Ready (200) with the store loaded: what the kubelet waits for."""
     proc = stack.spawn("api", "api", env=env)
@@ -77,6 +93,9 @@ async def test_an_api_on_a_store_with_an_unsigned_feishu_bot_is_ready_and_shows_
             "/v1/platforms/feishu/fs-open", headers=signed.headers, content=signed.body
         )
         assert r.status_code == 404 and r.json()["detail"]["reason"] == "unknown_bot", r.text
+        code, out = await config_check(stack)
+        assert code == 1, out  # a job fails on it, naming the bot, never its token
+        assert "fs-open" in out and "fs-keyed" not in out and pc.FEISHU_TOKEN not in out
 
         # Staff key it through the API: served, no longer listed, the gauge back to 0.
         fixed = feishu_bot("fs-open", pc.FEISHU_TOKEN, encrypt_key=pc.FEISHU_ENCRYPT_KEY)
@@ -90,6 +109,8 @@ async def test_an_api_on_a_store_with_an_unsigned_feishu_bot_is_ready_and_shows_
             "/v1/platforms/feishu/fs-open", headers=signed.headers, content=signed.body
         )
         assert r.status_code == 200, r.text
+        code, out = await config_check(stack)
+        assert code == 0 and "every stored bot is served" in out, out
 
         # One written later (an older API during a rollout), then the pod restarts (OOM, a
         # drained node): the new process turns ready on that store, listing and counting it.
