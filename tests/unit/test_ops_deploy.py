@@ -242,3 +242,20 @@ def test_pages_go_to_the_operators_webhook_and_the_rest_to_default() -> None:
     assert f"${{{variable}:?" in text, "compose must refuse to start without the webhook"
     example = (DEPLOY / "compose/.env.example").read_text(encoding="utf-8")
     assert re.search(rf"^{variable}=https://", example, re.M)
+
+
+def test_every_alert_reaches_a_receiver_that_notifies() -> None:
+    """Each alert of alerts.yml is routed to a receiver with a notifier (`*_configs`).
+    Before session 42 `DispatchDeadLetters` (a help request's submit never applied: an
+    acknowledged request never dispatched) was `severity: ticket`, routed to `default`,
+    which has none: it reached nobody."""
+    config = yaml.safe_load((DEPLOY / "alertmanager/alertmanager.yml").read_text(encoding="utf-8"))
+    receivers = {r["name"]: r for r in config["receivers"]}
+    rules = yaml.safe_load((DEPLOY / "prometheus/alerts.yml").read_text(encoding="utf-8"))
+    silent = []
+    for rule in (r for g in rules["groups"] for r in g["rules"] if "alert" in r):
+        labels = {"alertname": rule["alert"], **rule.get("labels", {})}
+        receiver = receivers[_receiver_for(config["route"], labels)]
+        if not [k for k, v in receiver.items() if k.endswith("_configs") and v]:
+            silent.append(f"{rule['alert']} -> {receiver['name']}")
+    assert not silent, f"alerts that notify nobody: {silent}"
