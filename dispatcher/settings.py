@@ -14,6 +14,9 @@ from dispatcher.push.endpoints import EndpointConfig
 from schemas.party import PartyFirst
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Beyond the personal topics' retention.ms, how long Kafka may still hold a personal record:
+# segment.ms (streams/topics.py: at most 24 h), and a closed request's table record (24 h).
+PERSONAL_RECORD_SLACK_HOURS = 24
 
 
 class Settings(BaseSettings):
@@ -249,6 +252,23 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DISPATCH_KAFKA_SECURITY_PROTOCOL=SASL_… needs DISPATCH_KAFKA_SASL_USERNAME "
                 "and DISPATCH_KAFKA_SASL_PASSWORD"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _retention_outlasts_kafka(self) -> Settings:
+        # PostgreSQL's erase of a closed request's contact must come after Kafka's last copy
+        # of it is gone: a topic's record lives up to retention.ms + segment.ms (≤ 24 h), a
+        # closed request's table record 24 h then max.compaction.lag.ms (the same hours).
+        # Shorter and the sealed contact outlives the erase. Dev mode (tests, demo) may.
+        kafka_h = self.personal_topic_retention_hours + PERSONAL_RECORD_SLACK_HOURS
+        if self.mode != "dev" and self.retention_days * 24 <= kafka_h:
+            raise ValueError(
+                f"DISPATCH_RETENTION_DAYS={self.retention_days} ({self.retention_days * 24} h) "
+                f"must be above DISPATCH_PERSONAL_TOPIC_RETENTION_HOURS="
+                f"{self.personal_topic_retention_hours:g} + {PERSONAL_RECORD_SLACK_HOURS} h "
+                f"({kafka_h:g} h, how long Kafka may keep a request's sealed contact): raise "
+                "DISPATCH_RETENTION_DAYS or lower DISPATCH_PERSONAL_TOPIC_RETENTION_HOURS"
             )
         return self
 
