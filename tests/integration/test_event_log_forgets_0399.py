@@ -5,7 +5,6 @@ changes nothing."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 
 from dispatcher.record import migrate
 from dispatcher.testing.stack import LocalStack
-from tests.support.migrated_db import MIGRATIONS, database_at
+from tests.support.migrated_db import MIGRATIONS, database_at, log_bodies, log_events
 
 MIGRATION = next(m for m in MIGRATIONS if m[0] == 399)
 BOX = {"kid": "k1", "box": "c2VhbGVk"}
@@ -54,29 +53,16 @@ async def db_at_0398(
         yield conn
 
 
-async def bodies(db: asyncpg.Connection) -> dict[str, dict[str, Any]]:
-    rows = await db.fetch("SELECT event_id, body FROM event_log")
-    return {r["event_id"]: json.loads(r["body"]) for r in rows}
-
-
 async def test_0399_takes_names_and_closing_notes_out_of_the_log(
     db_at_0398: asyncpg.Connection,
 ) -> None:
     db = db_at_0398
-    for event_id, (kind, body) in ROWS.items():
-        await db.execute(
-            "INSERT INTO event_log (event_id, community_id, request_id, type, occurred_at,"
-            " caused_by, body) VALUES ($1, 'c-0399', 'r-1', $2, $3, 'cmd', $4::jsonb)",
-            event_id,
-            kind,
-            AT,
-            json.dumps(body),
-        )
-    assert await bodies(db) == {k: b for k, (_, b) in ROWS.items()}
+    await log_events(db, ROWS, AT, "c-0399")
+    assert await log_bodies(db) == {k: b for k, (_, b) in ROWS.items()}
     await migrate.apply_migrations(db)  # 0399 and whatever came after
     assert await db.fetchval("SELECT max(version) FROM schema_migrations") >= 399
-    after = await bodies(db)
+    after = await log_bodies(db)
     assert after == EXPECTED
     # A second run of its statements changes nothing.
     await db.execute(MIGRATION[2])
-    assert await bodies(db) == after
+    assert await log_bodies(db) == after

@@ -3,8 +3,11 @@ one applied: what a migration test seeds as an older release left it, then migra
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -36,3 +39,29 @@ async def database_at(
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def log_events(
+    db: asyncpg.Connection,
+    rows: Mapping[str, tuple[str, dict[str, Any]]],
+    at: datetime,
+    community_id: str,
+) -> None:
+    """`event_log` rows of request r-1 as an older record agent wrote them: event id →
+    (type, body)."""
+    for event_id, (kind, body) in rows.items():
+        await db.execute(
+            "INSERT INTO event_log (event_id, community_id, request_id, type, occurred_at,"
+            " caused_by, body) VALUES ($1, $2, 'r-1', $3, $4, 'cmd', $5::jsonb)",
+            event_id,
+            community_id,
+            kind,
+            at,
+            json.dumps(body, ensure_ascii=False),
+        )
+
+
+async def log_bodies(db: asyncpg.Connection) -> dict[str, dict[str, Any]]:
+    """Every `event_log` body by event id."""
+    rows = await db.fetch("SELECT event_id, body FROM event_log")
+    return {r["event_id"]: json.loads(r["body"]) for r in rows}
