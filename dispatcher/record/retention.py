@@ -4,7 +4,9 @@ PIPL's minimum-necessary rule: a requester's contact, exact place and free text 
 only while the request is open and `retention_days` (default 30) after it closed; the
 API's copy of each acknowledged command (kept to re-send it if it was never recorded) goes
 as soon as it is recorded, and after `retention_days` even if it never was. Chat-group
-posts go after 2 days and threads (who asked in which group) after 7. A helper's
+posts go after 2 days and threads (who asked in which group) after 7. A merged report's
+`ReportRepeated` row (`api_repeat_reports`) goes `retention_days` after the request it
+joined closed, as that request's private row does. A helper's
 sign-up staff never decide lapses `signup_pending_days` (default 30) after it was made and
 forgets the person (edge/registrations.py `lapse`). Counts and categories stay for reports.
 `now` is passed in, so a test can look 31 days ahead.
@@ -41,6 +43,7 @@ class Purged:
     signups_lapsed: int = 0  # helper sign-ups never decided, lapsed and forgotten
     group_posts: int = 0  # chat-group posts older than 2 days
     group_threads: int = 0  # chat-group threads (who asked, where) older than 7 days
+    repeat_reports: int = 0  # merged reports' rows, their request closed past the retention
 
 
 async def purge(
@@ -74,6 +77,7 @@ async def purge(
             now,
         )
         commands = await intake.erase_commands(conn, now - keep)
+        repeats = await _forget_repeat_reports(conn, now - keep)
         # No personal data, but useless once no link they guard can be alive: not kept.
         bindings = await conn.fetchval(
             """
@@ -85,7 +89,30 @@ async def purge(
         lapsed = await registrations.lapse(conn, now - timedelta(days=signup_pending_days), now)
         # The API's group loop purges these too, but only runs with a platform bot configured.
         posts, threads = await group_threads.purge(conn, now)
-    return Purged(int(scheduled), int(erased), commands, int(bindings), lapsed, posts, threads)
+    return Purged(
+        int(scheduled), int(erased), commands, int(bindings), lapsed, posts, threads, repeats
+    )
+
+
+async def _forget_repeat_reports(conn: asyncpg.Connection, closed_before: datetime) -> int:
+    """Merged reports' rows (`api_repeat_reports`, ids and times) of requests closed before
+    `closed_before`. A row is read while its request is open (a retry merged again takes
+    its stored time; the sweeper sends it unqueued) and to answer for the report by its own
+    id (a withdrawal, 202 `withdrawn` and nothing sent, moot once the request closed; its
+    status): after this, 404 `unknown_request`. The 409 `request_id_taken` check reads
+    `api_intake` only, which stays. A request never recorded has no close: its rows stay,
+    as its intake row does."""
+    deleted = await conn.fetchval(
+        """
+        WITH d AS (
+            DELETE FROM api_repeat_reports x USING requests r
+            WHERE r.request_id = x.request_id AND r.closed_at <= $1
+            RETURNING 1)
+        SELECT count(*) FROM d
+        """,
+        closed_before,
+    )
+    return int(deleted)
 
 
 async def _purge_as_set(conn: asyncpg.Connection, now: datetime, settings: Settings) -> Purged:
@@ -125,8 +152,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m dispatcher purge",
         description="Erase contacts, exact places and free text DISPATCH_RETENTION_DAYS after "
-        "a request closed, and lapse helper sign-ups pending DISPATCH_SIGNUP_PENDING_DAYS "
-        "(the API also does this every hour).",
+        "a request closed (and forget the reports merged into it), and lapse helper sign-ups "
+        "pending DISPATCH_SIGNUP_PENDING_DAYS (the API also does this every hour).",
     )
     parser.add_argument(
         "--now",
