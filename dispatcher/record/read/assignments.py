@@ -117,12 +117,39 @@ class PresenceHeld:
 # read; the read model has what they are made from (`presence.holders`): an assignment not
 # released or done, in person, accepted less than `HOLD_CAP` ago, on a request still live or
 # handed by staff to 120/110/119 (which keeps its helpers), and at latest to the request's
-# end. The read model keeps the end as opened (`RequestOpened.ends_at`): a whistle blown late
-# moves it later unrecorded, so a live request past it reads the cap alone. Open requests by
-# their partial index; referrals closed less than `HOLD_CAP` ago (a hold is accepted before
-# its request closes, so less than the cap before now) by theirs (0410): neither a scan of
-# every assignment the helper ever had nor of every referral the community ever had.
-_HELD = """
+# end. The end is the core's `RequestState.ends_at`, which no event states once it moved:
+# it is made again from the log (`_ENDS`). Open requests by their partial index; referrals
+# closed less than `HOLD_CAP` ago (a hold is accepted before its request closes, so less
+# than the cap before now) by theirs (0410): neither a scan of every assignment the helper
+# ever had nor of every referral the community ever had.
+#
+# The request's end now: as opened (`RequestOpened.ends_at`), moved only later (core
+# `ladder._whistle_rung`, `paused_for_quiet_hours`, `request_commands` re-holding) - by the
+# whistle to its rung's start plus the waits of its rung and those after it (the ladder is
+# in `RequestOpened`; the rung starts at its `ring_escalated`, or at a `whistle_blown`
+# blown again), by a pause or a hold to its `until`. Before session 42 the end as opened
+# was read: a whistle blown late (after an outage, a slot reopened near the end) kept
+# helpers held past the time the note named. Not made again: a whistle's end moved out of
+# quiet hours (the community's hours are not in the log) and a whistle blown again on a
+# request staff claimed (no event): the note then names the earlier end.
+_ENDS = """
+(SELECT GREATEST((o.body->>'ends_at')::timestamptz, (
+    SELECT max(CASE WHEN e.type = 'request_paused' OR e.type = 'request_held'
+                    THEN (e.body->>'until')::timestamptz
+                    ELSE e.occurred_at + make_interval(secs => (
+                        SELECT sum((s.rung->>'wait_s')::float8)
+                        FROM jsonb_array_elements(o.body->'ladder') WITH ORDINALITY s(rung, n)
+                        WHERE s.n > (e.body->>'step')::int))
+               END)
+    FROM event_log e
+    WHERE e.request_id = o.request_id
+      AND (e.type IN ('whistle_blown', 'request_paused', 'request_held')
+           OR (e.type = 'ring_escalated' AND COALESCE(
+                   o.body->'ladder'->((e.body->>'step')::int)->>'action',
+                   o.body->'ladder'->((e.body->>'step')::int)->>'ring') = 'whistle'))))
+ FROM event_log o WHERE o.request_id = r.request_id AND o.type = 'request_opened' LIMIT 1)
+"""
+_HELD = f"""
 WITH candidates AS (
     SELECT request_id FROM requests WHERE closed_at IS NULL AND community_id = $1
     UNION
@@ -131,8 +158,7 @@ WITH candidates AS (
 )
 SELECT r.building_label, a.assigned_at, r.closed_at IS NULL AS live,
        r.urgency = 'critical' OR r.emergency_advised IS NOT NULL AS critical,
-       (SELECT (e.body->>'ends_at')::timestamptz FROM event_log e
-        WHERE e.request_id = r.request_id AND e.type = 'request_opened' LIMIT 1) AS ends_at
+       {_ENDS} AS ends_at
 FROM candidates c
 JOIN requests r ON r.request_id = c.request_id
 JOIN assignments a ON a.request_id = r.request_id AND a.helper_id = $2
@@ -157,7 +183,7 @@ async def presence_held(
     for row in rows:
         until = row["assigned_at"] + HOLD_CAP
         ends = row["ends_at"]
-        # The request's end as opened bounds it, unless it is live past it (its end moved).
+        # The request's end bounds it, unless it is live past it (moved unseen: `_ENDS`).
         if ends is not None and (not row["live"] or ends > now):
             until = min(until, ends)
         if until > now:
