@@ -36,7 +36,8 @@ PURGE_EVERY_S = 3600.0
 
 @dataclass(frozen=True)
 class Purged:
-    scheduled: int  # closed requests given their purge time now
+    # closed requests given their purge time now, or moved earlier by a lowered retention
+    scheduled: int
     requests: int  # requests whose contact, place and text were erased
     intake_commands: int  # API copies of commands erased
     offer_bindings: int = 0  # device bindings of offer links that can no longer be used
@@ -50,6 +51,10 @@ async def purge(
     conn: asyncpg.Connection, now: datetime, retention_days: int, *, signup_pending_days: int
 ) -> Purged:
     keep = timedelta(days=retention_days)
+    # A request scheduled under a longer retention is moved earlier: a lowered
+    # DISPATCH_RETENTION_DAYS applies to every closed request, not only to those closing
+    # after it (before session 42 `purge_after` stayed as first set). A raised one moves
+    # nothing already scheduled.
     async with conn.transaction():
         scheduled = await conn.fetchval(
             """
@@ -57,7 +62,7 @@ async def purge(
                 UPDATE request_private p SET purge_after = r.closed_at + $1::interval
                 FROM requests r
                 WHERE r.request_id = p.request_id AND r.closed_at IS NOT NULL
-                  AND p.purge_after IS NULL
+                  AND (p.purge_after IS NULL OR p.purge_after > r.closed_at + $1::interval)
                 RETURNING 1)
             SELECT count(*) FROM s
             """,
