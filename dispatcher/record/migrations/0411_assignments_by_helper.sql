@@ -1,0 +1,17 @@
+-- Session 42: a helper's own assignments by helper and time. The personal page's held note
+-- (dispatcher/record/read/assignments.py `presence_held`) asks for one helper's in-person
+-- assignments accepted less than `HOLD_CAP` (3 h) ago; with only the key (request_id,
+-- helper_id) it probed the key once per open request of the community (and per recent
+-- referral): 300 open requests, 900 pages, whatever the helper held. By (helper_id,
+-- assigned_at) it reads the helper's last 3 hours only, however long their history (EXPLAIN
+-- on a populated table: tests/integration/test_assignments_by_helper_s42.py). The other
+-- reads by helper also name the request: the key serves them.
+--
+-- Not CONCURRENTLY: every migration runs in its own transaction (dispatcher/record/migrate.py),
+-- where PostgreSQL refuses it; the build holds off writes to `assignments` (the record
+-- agent's accepts wait) for as long as it takes, as 0410's on `requests` did. On a large
+-- table create it first, outside any transaction, with
+-- CREATE INDEX CONCURRENTLY IF NOT EXISTS assignments_helper_assigned
+--     ON assignments (helper_id, assigned_at);
+-- and this finds it made.
+CREATE INDEX IF NOT EXISTS assignments_helper_assigned ON assignments (helper_id, assigned_at);
