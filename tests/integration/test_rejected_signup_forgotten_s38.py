@@ -72,7 +72,8 @@ async def test_a_rejection_forgets_name_building_and_channel_and_nothing_else(
         "profile": None,
         "phone_key": None,
         "skills": ["errands"],  # what was offered names nobody: kept
-        "helper_id": by_name["王秀英"]["helper_id"],  # keyed, not reversible
+        # was keyed from the phone: the same for the same number signing up again (0416)
+        "helper_id": f"forgotten-{rejected}",
         "decided_by": "staff-token",
         "decided": True,
     }

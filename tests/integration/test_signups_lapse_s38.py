@@ -101,10 +101,11 @@ async def test_an_undecided_signup_lapses_forgotten_and_the_person_may_sign_up_a
         "channel": None,  # was webhook:phones
         "profile": None,  # held the phone
         "phone_key": None,
+        "helper_id": f"forgotten-{rid['old']}",  # keyed from the phone: would link (0416)
         "decided_at": now,  # when it lapsed
         "decided_by": None,  # nobody decided
     }
-    assert old["skills"] == ["errands"] and old["helper_id"] == before["old"]["helper_id"]
+    assert old["skills"] == ["errands"]
     for who in ("young", "approved", "rejected"):
         assert dict(await db.fetchrow(ROW, rid[who])) == before[who], who
     assert purge(api, now)["signups_lapsed"] == 0  # a second run finds nothing
@@ -124,7 +125,7 @@ async def test_an_undecided_signup_lapses_forgotten_and_the_person_may_sign_up_a
     await sign_up(api, client, form("王秀英", "13800003801", "9号楼"))
     [again] = [s for s in await listed(client, "pending") if s["display_name"] == "王秀英"]
     assert again["registration_id"] != rid["old"]
-    assert again["helper_id"] == before["old"]["helper_id"]
+    assert again["helper_id"] == before["old"]["helper_id"] != old["helper_id"]  # unlinked
     assert (again["same_phone"], again["phone_tail"], again["in_roster"]) == (1, "3801", False)
     approved = await decide(client, again["registration_id"], "approve")
     assert approved.status_code == 200, approved.text

@@ -3,9 +3,9 @@ decided by staff. The profile (with the phone) and the phone's digest are kept o
 a sign-up is pending, a rejected one's name, building and channel only until staff reject
 it (the person was never on the roster). A sign-up staff never decide lapses
 `DISPATCH_SIGNUP_PENDING_DAYS` after it was made (`lapse`, run by the purge) and forgets
-what a rejected one does. Every sign-up is kept, several for one phone too: staff see how
-many share it (by its last four digits) and choose; one whose sign-up lapsed may sign up
-again."""
+what a rejected one does, its keyed helper id too. Every sign-up is kept,
+several for one phone too: staff see how many share it (by its last four digits) and
+choose; one whose sign-up lapsed may sign up again."""
 
 from __future__ import annotations
 
@@ -18,8 +18,15 @@ from dispatcher.record.db import Db, Row
 from schemas.helpers import HelperProfile
 
 # What a sign-up of a person never on the roster (rejected, or lapsed undecided) keeps of
-# them: nothing. The row keeps its id, keyed helper id, skills, and who decided when.
+# them: nothing. The row keeps its id, skills, and who decided when.
 _NEVER_ON_ROSTER: Final = ("rejected", "lapsed")
+# Its helper id is no longer the keyed one: that is a digest of (community, phone), the same
+# for every sign-up with the phone, so the same number signing up again (the person, or
+# anyone typing it) would link the forgotten row to the new one, in the table and in staff's
+# `?status=rejected`/`lapsed` list. Nothing reads a decided row's id (`whose` and `claim`
+# find it decided: 409); an approved one keeps its id, the roster's. Migration 0416 did the
+# same to rows forgotten before.
+_FORGOTTEN: Final = "'forgotten-' || registration_id"
 
 
 @dataclass(frozen=True)
@@ -132,12 +139,13 @@ async def claim(
 
 async def forget(db: Db, registration_id: str) -> None:
     """Decided: the phone is in the roster (approved) or needed by nobody (rejected). A
-    rejected person was never on the roster: their name, building and channel go too (the
-    row keeps its id, keyed helper id, skills and who decided when). An approved one's stay
-    while they are on the roster (a retirement erases the name, roster_members.py)."""
+    rejected person was never on the roster: their name, building, channel and keyed
+    helper id go too (the row keeps its id, skills and who decided when). An approved one's
+    stay while they are on the roster (a retirement erases the name, roster_members.py)."""
     await db.execute(
-        """
+        f"""
         UPDATE helper_registrations SET profile = NULL, phone_key = NULL,
+            helper_id = CASE WHEN status = ANY($2::text[]) THEN {_FORGOTTEN} ELSE helper_id END,
             display_name = CASE WHEN status = ANY($2::text[]) THEN '' ELSE display_name END,
             building_name = CASE WHEN status = ANY($2::text[]) THEN '' ELSE building_name END,
             channel = CASE WHEN status = ANY($2::text[]) THEN NULL ELSE channel END
@@ -151,16 +159,17 @@ async def forget(db: Db, registration_id: str) -> None:
 async def lapse(db: Db, made_before: datetime, now: datetime) -> int:
     """Sign-ups still pending that were made before `made_before` lapse (how many): nobody
     decided them, so they forget the person as a rejection does (name, building, channel,
-    profile with the phone, phone digest); `decided_at` is when they lapsed, `decided_by`
-    stays empty. One statement: a staff decision of the same sign-up either claimed it
-    first (no longer pending: skipped here) or finds it lapsed (409, already decided). The
-    person may sign up again: only pending sign-ups are counted per phone."""
+    profile with the phone, phone digest, keyed helper id); `decided_at` is when they
+    lapsed, `decided_by` stays empty. One statement: a staff decision of the same sign-up
+    either claimed it first (no longer pending: skipped here) or finds it lapsed (409,
+    already decided). The person may sign up again: only pending sign-ups are counted per
+    phone."""
     lapsed = await db.fetchval(
-        """
+        f"""
         WITH l AS (
             UPDATE helper_registrations
             SET status = 'lapsed', decided_at = $2, profile = NULL, phone_key = NULL,
-                display_name = '', building_name = '', channel = NULL
+                display_name = '', building_name = '', channel = NULL, helper_id = {_FORGOTTEN}
             WHERE status = 'pending' AND created_at < $1
             RETURNING 1)
         SELECT count(*) FROM l
