@@ -12,6 +12,13 @@ group's community (`?c=`). Who is looking is one of:
 The page lists that helper's open offers; answering one needs the same identity, and acts
 only on that helper's offers. Without an identity nothing is shown. Each offer names its place
 as its push does (`place_label`): no flat, whatever the request's stored label holds.
+
+It also lists the requests the helper holds (accepted, not given back, not done; the request
+open or kept by a referral to 120/110/119), each linking to its assignment page (the
+contact, 我在路上 / 去不了了 / 已完成, behind that page's own checks): a helper reached only
+through a group has no private message to find them again. A press's address opened again
+(the "confirming" page's refresh, the address bar) shows what became of that answer to the
+helper who gave it (`answered`), else sends the browser here.
 """
 
 from __future__ import annotations
@@ -20,17 +27,19 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dispatcher.api import offer_outcomes as oo
+from dispatcher.api.assignment_pages import PROGRESS_LINK_LIFETIME, progress_token
 from dispatcher.api.deps import ApiDeps
 from dispatcher.api.offer_binding import bound_phone
 from dispatcher.api.offer_outcomes import use_for
-from dispatcher.api.offer_pages import act_on_offer
+from dispatcher.api.offer_pages import act_on_offer, answered_page
 from dispatcher.api.pages import URGENCY_ZH, button_form, e, page
 from dispatcher.api.platform_login import gate, tokens
-from dispatcher.links import ANSWER_PATH, answer_path
+from dispatcher.links import ANSWER_PATH, OFFER_PATH, answer_path
 from dispatcher.push.places import place_label
+from dispatcher.record.read.held_requests import HeldRequest, held_by
 from dispatcher.record.read.offers import open_offers
 from schemas.catalogue import label_zh
 
@@ -90,18 +99,69 @@ async def my_offers(request: Request, community: Community = None) -> Response:
     if not (here or known):
         return page("请先绑定手机", NOT_BOUND, tone="warn", status_code=401)
     helper = (here or known)[0]
-    offers = await open_offers(await deps.pool(), helper.helper_id)
-    if not offers:
+    pool = await deps.pool()
+    offers = await open_offers(pool, helper.helper_id)
+    since = deps.clock() - PROGRESS_LINK_LIFETIME
+    held = await held_by(pool, helper.community_id, helper.helper_id, since)
+    if not offers and not held:
         return page("我的邀请", "<p>现在没有等您回复的求助。谢谢您！</p>")
+    mine = "".join(
+        f"<section><p>您已接下：{_facts(h.category, h.urgency, h.building_label)}</p>"
+        # Its page checks the phone as the accept link's does (cookie or login).
+        f'<p><a href="{e(OFFER_PATH + _progress(deps, h, helper))}">'
+        "查看联系方式和“我在路上 / 去不了了 / 已完成”</a></p></section>"
+        for h in held
+    )
     items = "".join(
-        f"<section><p>{e(label_zh(o.category))}·"
-        f"{e(URGENCY_ZH.get(o.urgency, o.urgency))}·{e(place_label(None, o.building_label))}</p>"
+        f"<section><p>{_facts(o.category, o.urgency, o.building_label)}</p>"
         + button_form(f"{ANSWER_PATH}/offers/{o.offer_id}/accept", "我可以去帮忙")
         + button_form(f"{ANSWER_PATH}/offers/{o.offer_id}/decline", "这次去不了", second=True)
         + "</section>"
         for o in offers
     )
-    return page("我的邀请", items)
+    return page("我的邀请", mine + items)
+
+
+def _facts(category: str, urgency: str, building_label: str | None) -> str:
+    return (
+        f"{e(label_zh(category))}·{e(URGENCY_ZH.get(urgency, urgency))}·"
+        f"{e(place_label(None, building_label))}"
+    )
+
+
+def _progress(deps: ApiDeps, held: HeldRequest, helper: Helper) -> str:
+    """The assignment page's token, as the accept page's buttons make it here (no platform
+    user: `/l/me` presses carry none)."""
+    use = use_for("accept", held.request_id, held.offer_id, helper.helper_id)
+    return progress_token(deps, use, helper.community_id, None)
+
+
+@router.get("/offers/{offer_id}/{action}", response_class=HTMLResponse)
+async def answered(
+    request: Request,
+    offer_id: OfferId,
+    action: Literal["accept", "decline"],
+    community: Community = None,
+) -> Response:
+    """A press's address opened again (the "confirming" page refreshes it, the address bar
+    reopens it, a leader's 重新选择 links it): what became of that answer, to the helper
+    who gave it, reading only. Anything else (nothing recorded, another's answer, nobody
+    identified): the answer page, which lists what is open and what they hold."""
+    known = await _identities(request)
+    deps: ApiDeps = request.app.state.deps
+    recorded = await oo.recorded_use(await deps.pool(), f"{action}:{offer_id}")
+    who = next((h for h in known if recorded and h.helper_id == recorded.helper_id), None)
+    if recorded is None or who is None:
+        where = answer_path(community) if community else ANSWER_PATH  # `?c=` kept: its login
+        return RedirectResponse(where, status_code=303, headers={"Cache-Control": "no-store"})
+    return await answered_page(
+        request,
+        recorded,
+        who.community_id,
+        identified=who.by_login,
+        user=None,
+        press_at=request.url.path,
+    )
 
 
 @router.post("/offers/{offer_id}/{action}", response_class=HTMLResponse)

@@ -200,9 +200,7 @@ async def _assigned_page(
 
     details = await read_requests.private_details(pool, use.request_id, use.helper_id)
     if details is None:
-        return page(
-            "谢谢您！", "<p>您已接下这次求助。求助现已结束或有变化，无需前往。</p>" + buttons()
-        )
+        return page("谢谢您！", _no_longer_yours(progress) + buttons())
     await audit.contact_viewed(pool, use.request_id, use.offer_id, use.helper_id, via)
     place = details["place"]
     try:  # opened here, for the helper who accepted: the only page that shows it
@@ -258,6 +256,30 @@ async def _assigned_page(
         title = "谢谢您！请前往帮忙"
     body = lead + facts(shown) + tel + '<p class="note">联系方式仅供本次帮助使用，请勿转发。</p>'
     return page(title, body + buttons(reach))
+
+
+# The accepted helper's page once the contact is not theirs (`private_details`), by why:
+# "您已接下这次求助" would tell one who gave it back, or was marked absent, they still hold it.
+RELEASED_TEXTS = {
+    "withdrew": "<p>您已点过“去不了了”，这次求助不再由您负责。谢谢您告知！</p>",
+    "no_show": (
+        "<p>社区工作人员已登记您这次未能前往，这次求助不再由您负责，无需前往。"
+        "如有疑问，请联系社区工作人员。</p>"
+    ),
+}
+RELEASED_OTHERWISE = "<p>这次求助已有变化，不再需要您前往。谢谢您！</p>"
+DONE_TEXT = "<p>您已完成这次帮助，无需再前往。感谢您为邻里付出！</p>"
+ENDED_TEXT = "<p>您已接下这次求助。求助现已结束或有变化，无需前往。</p>"
+
+
+def _no_longer_yours(progress: read_assignments.Progress | None) -> str:
+    """Why the accepted helper sees no contact: released (withdrew, staff's no-show, stood
+    down), done (已完成: even with another slot keeping the request open), or ended."""
+    if progress is not None and progress.released_why is not None:
+        return RELEASED_TEXTS.get(progress.released_why, RELEASED_OTHERWISE)
+    if progress is not None and progress.done_at is not None:
+        return DONE_TEXT
+    return ENDED_TEXT
 
 
 @router.get("/{token}", response_class=HTMLResponse, responses={**HTML, **ERRORS, **BOUND})
@@ -350,28 +372,13 @@ async def _confirmation(
     pool = await deps.pool()
     use = await oo.recorded_use(pool, checked.use_key)
     if use is not None:  # already answered: show what happened (reading only)
-        outcome = await oo.settle(pool, use, timeout=0)
-        if outcome == "refused" and (
-            again := await _member_refused(pool, use, request.url.path, checked.community_id)
-        ):
-            return again
-        if outcome is None and not use.queued:  # cut off before Kafka's ack: press again
-            return page(
-                "回复尚未送达",
-                "<p>您上次的回复没有送达，请再点一次。</p>"
-                + button_form(request.url.path, "再次提交"),
-                tone="warn",
-            )
-        # The helper's own login is the identity; without one, the accepting device's cookie.
-        may_see = login is not None or _may_see(request, deps, use)
-        return await _outcome_page(
-            deps,
+        return await answered_page(
+            request,
             use,
-            outcome,
-            may_see=may_see,
-            via="revisit",
-            community_id=checked.community_id,
+            checked.community_id,
+            identified=login is not None,
             user=checked.platform_user_id,
+            press_at=request.url.path,
         )
     summary = await read_requests.summary(pool, _use_of(checked).request_id)
     if summary is not None and summary.closed_at is not None:
@@ -412,6 +419,44 @@ async def _confirmation(
         + button_form(action, "这次去不了", second=True)
     )
     return page("邻里求助", body, tone="warn")
+
+
+async def answered_page(
+    request: Request,
+    use: oo.LinkUse,
+    community_id: str,
+    *,
+    identified: bool,
+    user: str | None,
+    press_at: str,
+) -> HTMLResponse:
+    """What became of a recorded answer, reading only: the link's page opened again, and
+    the answer page's (`/l/me`) press address opened again (its "confirming" page's
+    refresh, the address bar). `press_at`: where a press cut off before Kafka's ack is
+    sent again. The contact only to the helper's own login (`identified`) or the
+    accepting device's cookie."""
+    deps: ApiDeps = request.app.state.deps
+    pool = await deps.pool()
+    outcome = await oo.settle(pool, use, timeout=0)
+    if outcome == "refused" and (
+        again := await _member_refused(pool, use, request.url.path, community_id)
+    ):
+        return again
+    if outcome is None and not use.queued:  # cut off before Kafka's ack: press again
+        return page(
+            "回复尚未送达",
+            "<p>您上次的回复没有送达，请再点一次。</p>" + button_form(press_at, "再次提交"),
+            tone="warn",
+        )
+    return await _outcome_page(
+        deps,
+        use,
+        outcome,
+        may_see=identified or _may_see(request, deps, use),
+        via="revisit",
+        community_id=community_id,
+        user=user,
+    )
 
 
 @router.post("/{token}", response_class=HTMLResponse, responses={**HTML, **ERRORS, **BOUND})

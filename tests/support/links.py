@@ -14,7 +14,9 @@ def offer_path(
     stack: LocalStack, community: str, rid: str, offer_id: str, helper: str, action: str = "accept"
 ) -> str:
     url = action_links(
-        stack.settings(),
+        # The signing secret is all a link needs; a module's push endpoints (JSON in the
+        # stack's environment) are not parsed here.
+        stack.settings(push_endpoints=[]),
         request_id=rid,
         offer_id=offer_id,
         helper_id=helper,

@@ -79,18 +79,19 @@ async def summary(db: Db, request_id: str) -> RequestSummary | None:
 
 
 async def private_details(db: Db, request_id: str, helper_id: str) -> dict[str, Any] | None:
-    """Contact and exact place, only for an active assignment of this helper on an open
-    request (PIPL: minimum necessary, only to the helper who accepted), or on one referred to
-    120/110/119 that kept them (`EMERGENCY_SERVICES`) until they pressed 已完成: they were
-    told to go on until the professionals arrive."""
+    """Contact and exact place, only while this helper holds the request: assigned, not
+    released and not done (PIPL: minimum necessary, only to the helper who accepted), on an
+    open request or on one referred to 120/110/119 that kept them (`EMERGENCY_SERVICES`):
+    they were told to go on until the professionals arrive. Once they pressed 已完成 the
+    contact is not theirs any more, even while another slot keeps the request open."""
     row = await db.fetchrow(
         """
         SELECT p.contact, p.place, p.text, p.sealed FROM request_private p
         JOIN assignments a ON a.request_id = p.request_id
         JOIN requests r ON r.request_id = p.request_id
         WHERE p.request_id = $1 AND a.helper_id = $2 AND a.released_at IS NULL
-          AND (r.closed_at IS NULL
-               OR (r.referred_to = ANY($3::text[]) AND a.done_at IS NULL))
+          AND a.done_at IS NULL
+          AND (r.closed_at IS NULL OR r.referred_to = ANY($3::text[]))
         """,
         request_id,
         helper_id,
