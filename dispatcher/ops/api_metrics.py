@@ -74,6 +74,34 @@ UNSERVED_BOTS = Gauge(
     registry=REGISTRY,
 )
 
+# The API's hourly retention purge (dispatcher/record/retention.py purge_forever): before
+# session 42 a failure was one WARNING line, so a purge failing every hour kept contacts past
+# DISPATCH_RETENTION_DAYS and nothing fired. Both results exported at 0 from the start.
+RETENTION_PURGE_RUNS = Counter(
+    "dispatch_retention_purge_runs",
+    "Runs of the API's hourly retention purge, by result (ok, failed)",
+    ["result"],
+    registry=REGISTRY,
+)
+for _result in ("ok", "failed"):
+    RETENTION_PURGE_RUNS.labels(_result)
+RETENTION_PURGE_LAST_SUCCESS = Gauge(
+    "dispatch_retention_purge_last_success_timestamp_seconds",
+    "Unix time of this API's last successful retention purge (its start until the first): "
+    "DispatchRetentionPurgeStale pages when every pod's is over 3 h old",
+    registry=REGISTRY,
+)
+# The process's start stands in until the first success: a pod just started does not page
+# before its first run, and one whose purge never succeeds pages 3 h after it started.
+RETENTION_PURGE_LAST_SUCCESS.set_to_current_time()
+
+
+def observe_retention_purge(ok: bool) -> None:
+    """Hook of the API's hourly purge: one run ended (`ok`: its transaction committed)."""
+    RETENTION_PURGE_RUNS.labels("ok" if ok else "failed").inc()
+    if ok:
+        RETENTION_PURGE_LAST_SUCCESS.set_to_current_time()
+
 
 def source_kind(spec: Any) -> str:
     """bot (a chat-group bot), group (a group id without a bot), or direct (console, API)."""

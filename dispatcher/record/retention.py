@@ -26,6 +26,7 @@ import asyncpg
 
 from dispatcher.clock import utcnow
 from dispatcher.offer_binding import MAX_LIFETIME
+from dispatcher.ops import api_metrics
 from dispatcher.record.connect import connect
 from dispatcher.record.edge import group_threads, intake, registrations
 from dispatcher.settings import Settings, get_settings
@@ -132,16 +133,20 @@ async def purge_forever(
     clock: Callable[[], datetime],
 ) -> None:
     """The API's hourly purge (`pool_of` is ApiDeps.pool, `clock` its clock). Failures are
-    logged and retried."""
+    logged and retried; each run is counted by result and a success's time exported
+    (api_metrics), so a purge failing every hour pages (DispatchRetentionPurgeStale)."""
     while True:
         try:
             pool = await pool_of()
             async with pool.acquire() as conn:
                 done = await _purge_as_set(conn, clock(), settings)
+        except Exception as exc:  # PostgreSQL away: try again next round
+            api_metrics.observe_retention_purge(ok=False)
+            log.warning("retention purge failed (%s); will retry", type(exc).__name__)
+        else:
+            api_metrics.observe_retention_purge(ok=True)
             if any(n for k, n in asdict(done).items() if k != "scheduled"):
                 log.info("retention purge: %s", asdict(done))
-        except Exception as exc:  # PostgreSQL away: try again next round
-            log.warning("retention purge failed (%s); will retry", type(exc).__name__)
         await asyncio.sleep(PURGE_EVERY_S)
 
 

@@ -1,5 +1,5 @@
 """A lowered DISPATCH_RETENTION_DAYS applies to requests already scheduled (session 42's
-audit, F5).
+audit, F5), and the API's hourly purge exports its success (F4).
 
 `purge_after` is set at the first purge after a request closed. Until session 42 the
 statement set it only `WHERE purge_after IS NULL`, so after the retention was lowered
@@ -12,12 +12,17 @@ migration), so the retention of 7 days touches no other test's rows.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 
+from dispatcher.ops.api_metrics import REGISTRY
 from dispatcher.record import retention
 from dispatcher.testing.stack import LocalStack
 from tests.support.migrated_db import MIGRATIONS, database_at
@@ -73,3 +78,43 @@ async def test_a_lowered_retention_moves_scheduled_requests_earlier(
         assert (await _purge(db, CLOSED + timedelta(days=9), 7)).scheduled == 0
         assert (await _purge(db, CLOSED + timedelta(days=9), 30)).scheduled == 0
         assert (await _private(db))["r-before"] == (week, False)
+
+
+class _OnePool:
+    """ApiDeps.pool's `acquire()` over one connection."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        yield self.conn
+
+
+async def test_the_apis_purge_exports_its_success(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = {"result": "ok"}
+    ok = REGISTRY.get_sample_value("dispatch_retention_purge_runs_total", runs)
+    assert ok is not None
+    before = time.time()
+    async with database_at(stack, LATEST, monkeypatch) as db:
+        await _closed_request(db, "r-api")
+
+        async def pool_of() -> _OnePool:
+            return _OnePool(db)
+
+        loop = asyncio.create_task(
+            retention.purge_forever(stack.settings(), pool_of, lambda: CLOSED + timedelta(days=31))
+        )
+        try:
+            for _ in range(500):
+                if REGISTRY.get_sample_value("dispatch_retention_purge_runs_total", runs) > ok:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            loop.cancel()
+        assert (await _private(db))["r-api"][1] is False  # erased by that run
+    assert REGISTRY.get_sample_value("dispatch_retention_purge_runs_total", runs) == ok + 1
+    last = REGISTRY.get_sample_value("dispatch_retention_purge_last_success_timestamp_seconds")
+    assert last is not None and before <= last <= time.time()
