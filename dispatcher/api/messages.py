@@ -51,12 +51,13 @@ async def post_message(
     idempotency_key: str | None = IDEMPOTENCY_KEY,
 ) -> JSONResponse:
     """A chat message as the bot saw it. 202 with the request id and a reply to post when it
-    is a help request (queued with acks=all before answering); 200 `is_request: false`
-    otherwise. Life-threatening: the reply says to call 120/119/110 first. Rate limits are
-    charged once the message is classified and its webhook-id claimed (a replay is 409,
-    charged nothing): an emergency never waits behind chatter (and
-    beyond the bot's emergency allowance gets 429 `emergency_rate_limited` carrying the
-    call-now `reply_text` to post)."""
+    is a help request (queued with acks=all before answering), and `report_id`, the
+    message's own (request_id unless `merged`: cancel or resolve with it to withdraw that
+    report only, as on `POST /v1/requests`); 200 `is_request: false` otherwise.
+    Life-threatening: the reply says to call 120/119/110 first. Rate limits are charged once
+    the message is classified and its webhook-id claimed (a replay is 409, charged nothing):
+    an emergency never waits behind chatter (and beyond the bot's emergency allowance gets
+    429 `emergency_rate_limited` carrying the call-now `reply_text` to post)."""
     return await intake_chat_message(request, caller, msg, idempotency_key)
 
 
@@ -199,6 +200,7 @@ async def _take_in(
             advise_emergency_call=accepted.advise_emergency_call,
             emergency_number=accepted.emergency_number,
             merged=accepted.merged,
+            report_id=accepted.report_id,  # a merged report's own: withdraws it only
             category=spec.category,
             urgency=spec.urgency,
             helpers_needed=spec.helpers_needed,

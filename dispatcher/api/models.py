@@ -162,6 +162,11 @@ class MessageOut(BaseModel):
     advise_emergency_call: bool = False
     emergency_number: EmergencyNumber | None = None
     merged: bool = False
+    report_id: str | None = Field(
+        default=None,
+        description="This report's own id: request_id unless merged. Cancel or resolve with "
+        "it: a merged report's id withdraws that report only, never the earlier request",
+    )
     category: Category | None = None
     urgency: Urgency | None = None
     helpers_needed: int | None = None
@@ -206,6 +211,10 @@ class RequestStatusOut(BaseModel):
     # community's HH:MM); the offers already out can still be accepted. Set only while ahead.
     paused_until: str | None = None
     paused_local: str | None = None
+    # The id asked about: request_id, or a merged report's own id (`merged`): then this is
+    # the status of the request it was merged into, `request_id`.
+    report_id: str | None = None
+    merged: bool = False
 
 
 class CommandAccepted(BaseModel):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -296,16 +297,36 @@ async def request_status(
     caller: BotOrStaff,
 ) -> RequestStatusOut:
     """The request's latest recorded status (the read model lags the stream by milliseconds).
-    A bot signs `GET <path>` and a newline (no body). No personal data in the answer."""
+    A bot signs `GET <path>` and a newline (no body). No personal data in the answer. A
+    merged report's own id (`report_id` of its 202) answers the status of the request it
+    was merged into (`merged: true`, `request_id` that request's); before, 404."""
     deps: ApiDeps = request.app.state.deps
-    row = await read_requests.status(await deps.pool(), request_id)
-    community = (
-        row["community_id"] if row is not None else await community_of_request(deps, request_id)
-    )
+    pool = await deps.pool()
+    row = await read_requests.status(pool, request_id)
+    if row is not None:
+        ensure_community(caller, row["community_id"])
+        return _status_out(row).model_copy(update={"report_id": request_id})
+    community = await intake.community_of(pool, request_id)
+    if community is None:
+        report = await intake.co_report(pool, request_id)
+        if report is not None:
+            return await _merged_status(caller, pool, request_id, report)
+        community = await community_of_request(deps, request_id)  # staff-made, or 404
     ensure_community(caller, community)
-    if row is None:
+    raise fail(404, "not_recorded_yet", "queued but not recorded yet: retry in a moment")
+
+
+async def _merged_status(
+    caller: Caller, pool: asyncpg.Pool, report_id: str, report: intake.CoReport
+) -> RequestStatusOut:
+    """A merged report never becomes a request of its own: its status is its request's,
+    seen by the callers who may see a request of its community, as any status is."""
+    ensure_community(caller, report.community_id)
+    row = await read_requests.status(pool, report.request_id)
+    if row is None:  # its request's command still on its way to the worker
         raise fail(404, "not_recorded_yet", "queued but not recorded yet: retry in a moment")
-    return _status_out(row)
+    ensure_community(caller, row["community_id"])  # the same community (the merge key's)
+    return _status_out(row).model_copy(update={"report_id": report_id, "merged": True})
 
 
 async def _request_command(
@@ -341,7 +362,11 @@ def _withdraw(caller: Caller, report: intake.CoReport) -> CommandAccepted:
     "不用了" cancelled the request the first reporter still waited on."""
     ensure_community(caller, report.community_id)
     bot = caller.bot
-    if bot is not None and report.bot_id not in (None, bot.bot_id) and not bot.may_close_others:
+    # A report with no bot recorded (`bot_id` NULL: merged by an API before migration 0409)
+    # is nobody's to withdraw but staff's and a may_close_others bot's: that API never
+    # answered with a report's own id, and the id is no secret (derived from the bot, group
+    # and message ids), so holding it proves nothing. Before, any bot of the community could.
+    if bot is not None and report.bot_id != bot.bot_id and not bot.may_close_others:
         raise fail(403, "not_your_request", "this report was not submitted by this bot")
     log.info("co-report withdrawn over the API (merged into another request): nothing sent")
     return CommandAccepted(command_id=None, status="withdrawn", withdrawn=True)
