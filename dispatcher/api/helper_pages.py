@@ -81,31 +81,67 @@ HTML: dict[int | str, dict[str, Any]] = {
 }
 
 
+# The personal page's channel choice that leaves the recorded one as it is (the API has no
+# read model of it: ticking a skill must not also move the helper to the default channel).
+KEEP_CHANNEL = "keep"
+
+
 def private_channels(settings: Settings) -> list[str]:
     """The endpoints a helper may choose: private ones only (a group robot is nobody's own:
     their personal link and contact details would reach the whole group)."""
     return [f"{c.kind.value}:{c.name}" for c in settings.push_endpoints if not c.is_group]
 
 
-def offer_choices(settings: Settings) -> str:
-    """Form fields: the skills offered (checkboxes `skills`), how to be reached (`channel`)."""
+def live_private_channels(deps: ApiDeps, community_id: str) -> list[str]:
+    """As `private_channels`, from the live registry (endpoints added through the config
+    API included) and only those the community may use: its own or district-wide ones (the
+    planner sends a community's messages to nothing else)."""
+    return [
+        f"{c.kind.value}:{c.name}"
+        for c in deps.config.endpoints
+        if not c.is_group and deps.config.endpoint_owner(c.name) in (None, community_id)
+    ]
+
+
+def offer_choices(settings: Settings, channels: list[str] | None = None, keep: bool = False) -> str:
+    """Form fields: the skills offered (checkboxes `skills`), how to be reached (`channel`,
+    from `channels`, else the settings' endpoints). `keep`: the helper's own page, whose
+    first, ticked choice leaves the channel as recorded."""
     skills = "".join(
         f'<label><input type="checkbox" name="skills" value="{s.value}"> {e(label)}</label><br>'
         for s, label in SKILL_ZH.items()
     )
-    reach = '<label><input type="radio" name="channel" value="" checked> 社区默认方式</label><br>'
+    reach = (
+        f'<label><input type="radio" name="channel" value="{KEEP_CHANNEL}" checked>'
+        " 保持现在的联系方式</label><br>"
+        if keep
+        else ""
+    )
+    default = "" if keep else " checked"
+    reach += (
+        f'<label><input type="radio" name="channel" value=""{default}> 社区默认方式</label><br>'
+    )
     reach += "".join(
         f'<label><input type="radio" name="channel" value="{e(c)}"> {e(c)}</label><br>'
-        for c in private_channels(settings)
+        for c in (private_channels(settings) if channels is None else channels)
     )
-    return f"<p>我能提供的帮助：</p><p>{skills}</p><p>希望的联系方式：</p><p>{reach}</p>"
+    # The page does not know the skills recorded (no read model holds them): it says that
+    # saving replaces them, rather than show boxes as if they were the record.
+    replaces = "（保存后，您登记的帮助将换成这里勾选的各项）" if keep else ""
+    return f"<p>我能提供的帮助{replaces}：</p><p>{skills}</p><p>希望的联系方式：</p><p>{reach}</p>"
 
 
-def chosen_offer(settings: Settings, form: Any) -> tuple[tuple[Skill, ...], str | None] | str:
-    """(skills, channel or None for the default) from a submitted form, or what is wrong."""
+def chosen_offer(
+    settings: Settings, form: Any, channels: list[str] | None = None, keep: bool = False
+) -> tuple[tuple[Skill, ...], str | None] | str:
+    """(skills, channel or None for the default) from a submitted form, or what is wrong;
+    the channel one of `channels` (else the settings' endpoints), or `KEEP_CHANNEL` where
+    the form offered it (`keep`)."""
     wanted = {str(v) for v in form.getlist("skills")}
     channel = str(form.get("channel", "")) or None
-    if channel is not None and channel not in private_channels(settings):
+    allowed = private_channels(settings) if channels is None else channels
+    allowed = [KEEP_CHANNEL, *allowed] if keep else allowed
+    if channel is not None and channel not in allowed:
         return "请选择列出的联系方式。"
     return tuple(s for s in Skill if s.value in wanted), channel
 
@@ -215,7 +251,7 @@ async def helper_page(request: Request, token: str = Token) -> HTMLResponse:
     )
     offer = (
         f'<form method="post" action="{e(base)}/offer">'
-        + offer_choices(deps.settings)
+        + offer_choices(deps.settings, live_private_channels(deps, checked.community_id), keep=True)
         + '<button type="submit" class="second">保存我能提供的帮助</button></form>'
     )
     bound = (
@@ -347,15 +383,17 @@ async def set_offer(request: Request, token: str = Token) -> HTMLResponse:
         return checked
     claims, binding = checked
     deps: ApiDeps = request.app.state.deps
-    chosen = chosen_offer(deps.settings, await request.form())
+    channels = live_private_channels(deps, claims.community_id)
+    chosen = chosen_offer(deps.settings, await request.form(), channels, keep=True)
     if isinstance(chosen, str) or not chosen[0]:
         why = chosen if isinstance(chosen, str) else "请至少选择一项您能提供的帮助。"
         answer = page("请检查", f"<p>{e(why)}</p>", tone="warn", status_code=422)
     else:
         skills, channel = chosen
-        body = SetHelperOffer(
-            helper_id=claims.helper_id, skills=skills, channels=(channel,) if channel else ()
-        )
+        # Left as shown, the channel stays as recorded (None); else the one chosen, () for
+        # the community's default.
+        reach = None if channel == KEEP_CHANNEL else (channel,) if channel else ()
+        body = SetHelperOffer(helper_id=claims.helper_id, skills=skills, channels=reach)
         await send_command(deps, body, claims.community_id)
         labels = "、".join(SKILL_ZH[s] for s in skills)
         answer = page("已更新", f"<p>您能提供的帮助：{e(labels)}。</p>")
