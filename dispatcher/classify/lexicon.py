@@ -780,8 +780,15 @@ CANCEL: Final = words(
     r"不(需要|用)(帮忙|麻烦|来)?了 不用麻烦 "
     r"不麻烦 已经(解决|处理|修好|好了|没事|找到|送到|到医院|退烧) "
     r"已(解决|处理|修好|找到) 已经恢复 恢复(正常|供电|供水|了) 修好了 已经帮(我|忙) "
-    r"(现在|已经)(都)?好(了|多了) 没事了 找到了 问题解决 取消 撤回 已经回家"
+    r"(现在|已经)(都)?好(了|多了) 没事了 找到了 问题解决 取消 撤销求助 撤回 已经回家"
 )
+# Taking a request back, said negated ("别全部取消", "不用全部取消", "不要撤销求助"), with it
+# still wanted (STILL_WANTED: "摔倒的还需要", "那条还要"): the sender keeps a request they
+# made, and the situation named is that request, not a new one (`rules`: not a request
+# unless a red flag or a direct ask). Without a still-wanted word ("不用取消，家里水管爆了")
+# it may be news: read as ever.
+TAKE_BACK: Final = words(r"取消 撤销 撤回")
+STILL_WANTED: Final = words(r"还(需要|要|得|在等|没) 仍(然)?(需要|要) 继续 保留 留着 那条 这条")
 INFO_QUESTION: Final = words(
     r"谁知道 推荐 大家觉得 你们觉得 有人反映 有没有人知道 有人知道 请问 "
     r"问一下 问下 几点(开门|关门|开|关) 电话是多少"

@@ -1,7 +1,9 @@
 """Decide: is it a request, what kind, how urgent, who can help, who else to call.
 
 Order of the decision (each step explains itself in `reasons`):
-1. a cancellation ("不需要帮忙了", "找到了") ends it: not a request;
+1. a cancellation ("不需要帮忙了", "找到了") ends it: not a request; nor is a request kept
+   ("别全部取消，摔倒的还需要": the fall named is the one kept) without a red flag or a
+   direct ask;
 2. a notice or an ad is not a request unless it asks someone directly ("谁能…");
 3. thanks that come before any ask ("感谢昨天帮我搬东西的邻居") is not a request;
 4. a live red flag (not negated) is always a request, critical, with an emergency number;
@@ -38,6 +40,8 @@ _NOTICE: Final = Signal("notice", lx.NOTICE)
 _AD: Final = Signal("ad", lx.AD)
 _THANKS: Final = Signal("thanks", lx.THANKS)
 _CANCEL: Final = Signal("cancel", lx.CANCEL)
+_TAKE_BACK: Final = Signal("take_back", lx.TAKE_BACK)
+_STILL_WANTED: Final = Signal("still_wanted", lx.STILL_WANTED)
 _INFO: Final = Signal("info", lx.INFO_QUESTION)
 _GREETING: Final = Signal("greeting", lx.GREETING)
 _URGENT: Final = Signal("urgent", lx.URGENT)
@@ -78,6 +82,13 @@ def _possessive_before(subjects: LazyHits[Subject], text: str, position: int) ->
     """The nearest person before owns what is lost ("女儿的玩具丢了"), is not lost."""
     before = subjects.before(position)
     return bool(before) and text.startswith("的", before[-1].end)
+
+
+def _kept(text: str) -> Hit[str] | None:
+    """A negated take-back word ("别全部取消", "不要撤销求助") with the request still wanted
+    ("还需要", "那条还要"): a request kept, not taken back (`lexicon.TAKE_BACK`)."""
+    kept = next((h for h in _TAKE_BACK.hits(text, keep_negated=True) if h.negated), None)
+    return kept if kept and _STILL_WANTED.hits(text, keep_negated=True) else None
 
 
 def _min_urgency(a: Urgency, b: Urgency) -> Urgency:
@@ -139,6 +150,10 @@ def classify_normalised(
     reasons += [f"ask:{h.text}" for h in direct]
     if cancel := _CANCEL.first(text):
         return _not_a_request([*reasons, f"cancelled:{cancel.text}"], script)
+    if not direct and not emergencies and (kept := _kept(text)):
+        # "别全部取消，摔倒的还需要": the fall is the request they keep, not a second one
+        # (read as a new fall it was dispatched again). A red flag or a direct ask still is.
+        return _not_a_request([*reasons, f"kept:{kept.text}"], script)
     if not direct and (notice := _NOTICE.first(text) or _AD.first(text)):
         return _not_a_request(
             [*reasons, f"{'notice' if notice.rule == 'notice' else 'ad'}:{notice.text}"], script

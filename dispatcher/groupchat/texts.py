@@ -63,6 +63,10 @@ _CANCEL = re.compile(
 # "取消求助" / "撤销求助" said, not negated in its clause ("不要取消求助", "先别撤销求助") nor
 # asked ("取消求助吗？"): both were read as the words and ended the request.
 _TAKE_BACK = re.compile(r"(?:取消|撤销)求助")
+# A take-back word negated in its clause ("别全部取消，摔倒的还需要", "王奶奶摔倒那条还要，不用
+# 全部取消", "不要撤销求助"): the sender keeps their request (`keeps`); with 还需要, 那条… beside
+# it the classifier reads the fall named there as the request kept, not a new one.
+_TAKE_BACK_WORD = re.compile(r"取消|撤销|撤回")
 _NEGATED_IN_CLAUSE = re.compile(r"[不别勿莫没][^，,。.！!？?；;]*$")
 # "全部取消": every open request of the sender's in the group ends, the critical ones too (a
 # plain "不用了" ends those only when they are the sender's one open request: `spared`).
@@ -158,6 +162,8 @@ CANCELLED_STOOD_DOWN = "求助已取消，已通知邻居不必前往。"
 CANCELLED = "求助已取消。"
 # A closing reply ("不用了") from a sender with no request of theirs open in the group.
 NO_OPEN_REQUEST = "未找到您在本群进行中的求助。"
+# A reply keeping the sender's requests ("别全部取消", `keeps`): nothing ended, nothing new.
+KEPT = "好的，您的求助仍在进行，未取消。"
 
 
 def spared(n: int, *, ended: bool = True) -> str:
@@ -408,6 +414,22 @@ def _takes_back(text: str) -> bool:
     if _asked(text):
         return False
     return any(not _NEGATED_IN_CLAUSE.search(text, 0, m.start()) for m in _TAKE_BACK.finditer(text))
+
+
+def keeps(text: str) -> bool:
+    """A short reply that keeps the sender's requests: a take-back word ("取消", "撤销") said
+    negated in its clause ("别全部取消，摔倒的还需要", "不要撤销求助"), and no closing wording
+    of its own (`is_cancel_reply`)."""
+    return len(text) <= 40 and not is_cancel_reply(text) and keeps_some(text)
+
+
+def keeps_some(text: str) -> bool:
+    """Some request is said to be kept ("摔倒的别取消"), whatever else the reply says ("买菜的
+    不用了，摔倒的别取消" ends the everyday ones, never a critical one even if it is the only one
+    open)."""
+    return any(
+        _NEGATED_IN_CLAUSE.search(text, 0, m.start()) for m in _TAKE_BACK_WORD.finditer(text)
+    )
 
 
 def _asked(text: str) -> bool:

@@ -1,6 +1,6 @@
 """PostgreSQL's edge statements faked for unit tests of the platform route
 (tests/support/dingtalk_app.py): the sender has one open request, every claim is new,
-nothing is stored; and a group member's message sent through it."""
+nothing is stored or dropped; and a group member's message sent through it."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def fake_edge(monkeypatch: pytest.MonkeyPatch, open_request: str) -> None:
 
     monkeypatch.setattr(threads, "open_requests_of", open_requests_of)
     monkeypatch.setattr(threads, "record", nothing)
+    monkeypatch.setattr(threads, "forget", nothing)  # a reply ending several drops threads
     monkeypatch.setattr(routes, "claim_webhook_id", nothing)  # the replay claim
     monkeypatch.setattr(intake, "submit", submit)
     monkeypatch.setattr(bot_calls, "claim_key", claimed)  # the reply's idempotency key

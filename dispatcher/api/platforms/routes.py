@@ -347,7 +347,11 @@ async def _message(
         if not await threads.not_found_due(pool, bot.bot_id, msg.group_id, senders):
             return None
         thread = thread_for(threads.not_found_thread(msg.sender.id))
-        await replies.immediate(thread, texts.NO_OPEN_REQUEST, msg.message_id)
+        try:
+            await replies.immediate(thread, texts.NO_OPEN_REQUEST, msg.message_id)
+        except BaseException:  # not recorded: the platform's re-send may tell them
+            await threads.not_found_undo(pool, bot.bot_id, msg.group_id, msg.sender.id)
+            raise
         return texts.NO_OPEN_REQUEST
 
     asked: list[Thread] = []
@@ -406,8 +410,11 @@ async def _cancel_if_asked(
     """The requester's "不用了" cancels their open requests, their "已经解决了" resolves them
     (`_cancel_or_withdraw`). Called only for what the classifier found no help request in
     (`texts.cancels`), so a message that also tells of an emergency is dispatched as one,
-    never taken for a cancel."""
+    never taken for a cancel. A reply keeping them ("别全部取消，摔倒的还需要": `texts.keeps`)
+    ends nothing, and its sender hears that their request goes on (`_kept`)."""
     if not texts.cancels(msg.text, found):
+        if not found.is_request and texts.keeps(msg.text):
+            return await _kept(pool, bot, msg, spare)
         return None
     # Once per message: a platform re-sends a delivery it saw fail, with a new signature,
     # up to hours later (Feishu: 15 s, 5 min, 1 h, 6 h), when "the requester's open
@@ -428,6 +435,19 @@ async def _cancel_if_asked(
         raise
     await idempotency.finish(pool, bot.bot_id, key, 200, body)
     return JSONResponse(body)
+
+
+async def _kept(
+    pool: Db, bot: BotConfig, msg: ChatMessageIn, spare: Callable[[str, str], Awaitable[None]]
+) -> JSONResponse | None:
+    """A reply keeping the sender's requests ends nothing and opens nothing (the classifier
+    read "摔倒的还需要" as the fall kept, not a new one): with one of theirs open here, they
+    are told it goes on (in the newest's thread, once per message); else it is chat."""
+    found = await threads.open_requests_of(pool, bot.bot_id, msg.group_id, msg.sender.id)
+    if not found:
+        return None
+    await spare(found[0], texts.KEPT)
+    return JSONResponse({"is_request": False, "still_open": found, "reply_text": texts.KEPT})
 
 
 _CLOSE_NS = uuid.UUID("6f4d3c1e-2b7a-4e0f-9c58-1d2e3f4a5b6c")
@@ -455,14 +475,16 @@ async def _cancel_or_withdraw(
     the need is met, so "不用了，已经解决" resolves too). Every one: a re-post the intake did
     not merge (no building named) is a second request of the same need, and one "不用了"
     ending only the newest left the first climbing to the whistle. The answer names the
-    newest (`cancelled` / `resolved`) and the others (`also_cancelled` / `also_resolved`).
-    With several open, a critical or life-threatening one is not ended
-    (`threads.grave_among`), the newest no more than the others: a 网格员 or staff member
+    newest (`cancelled` / `resolved`) and the others (`also_cancelled` / `also_resolved`);
+    the group hears the newest's end only (the others' threads in the group are dropped).
+    With several open, or a reply that keeps one ("买菜的不用了，摔倒的别取消"), a critical or
+    life-threatening one is not ended (`threads.grave_among`), the newest no more than the
+    others: a 网格员 or staff member
     relays several residents' needs in one group, and "买菜的不用了" must not stand down the
     helpers of a fall asked before the groceries, nor of one asked after them. It stays open
     (`still_open`), the group is told so (`texts.spared`), and "全部取消" (`texts.ends_all`,
     only as the whole reply) ends it too. The sender's one open request is ended whatever it
-    is: the reply can be about nothing else.
+    is, unless the reply keeps one.
     Failing that, a report of theirs merged into a request another group raised (which
     others depend on) is withdrawn: this group stops following it, the request goes on.
     Neither: the sender is told none of theirs is open (`not_found`), not left in silence."""
@@ -470,7 +492,8 @@ async def _cancel_or_withdraw(
     if found:
         community = bot.groups[msg.group_id].community_id
         solved = texts.is_solved_reply(msg.text)
-        several = len(found) > 1 and not texts.ends_all(msg.text)
+        # "买菜的不用了，摔倒的别取消": a critical one is kept even when it is the only one open.
+        several = (len(found) > 1 or texts.keeps_some(msg.text)) and not texts.ends_all(msg.text)
         grave = await threads.grave_among(pool, found) if several else set()
         own = [r for r in found if r not in grave]
         for request_id in own:
@@ -487,6 +510,11 @@ async def _cancel_or_withdraw(
                 body=body,
             )
             await produce(deps, command)
+        for request_id in own[1:]:
+            # The group hears their end once, the newest's: the others' threads here go once
+            # all are queued (the loop would post "求助已取消" for each). Should one's event be
+            # read first, it is posted, as before; none is dropped before its end is queued.
+            await threads.forget(pool, Thread(request_id, bot.bot_id, msg.group_id))
         done = "resolved" if solved else "cancelled"
         out: dict[str, Any] = {"is_request": False}
         if own:

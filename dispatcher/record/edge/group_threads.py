@@ -2,7 +2,8 @@
 (`api_group_posts`: recorded pending before they are sent, so none is lost; each key is
 posted once across API instances, whoever holds its lease sends it). A post's text is kept
 only while it is unsent: in `body`, or sealed in `sealed_body` when it names a helper; the
-send's `mark_sent` empties both."""
+send's `mark_sent` empties both. A thread row under `not_found_thread` is no request's: the
+claim that a sender was told none of theirs is open (`not_found_due`)."""
 
 from __future__ import annotations
 
@@ -141,12 +142,21 @@ def not_found_thread(sender_id: str) -> str:
 async def not_found_due(pool: Db, bot_id: str, group_id: str, senders: list[str]) -> bool:
     """Should "no open request of yours" answer `senders[0]`'s closing reply? Only to one
     who asked in this group (a thread of theirs kept, `senders` their ids as raiser and as
-    co-reporter), and once in NOT_FOUND_ONCE_S: "不用了，谢谢" is everyday chat too."""
+    co-reporter), and once in NOT_FOUND_ONCE_S: "不用了，谢谢" is everyday chat too. True
+    claims the telling: the claim is a closed thread row under `not_found_thread` (the
+    post's own id), inserted or, NOT_FOUND_ONCE_S after the last, renewed by one statement,
+    so of two replies read at once only one is told (a check of the posts alone let both
+    through: neither post was recorded yet). `not_found_undo` gives it back."""
     due = await pool.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM api_group_threads WHERE bot_id = $1 AND group_id = $2 "
-        "AND sender_id = ANY($3::text[])) AND NOT EXISTS (SELECT 1 FROM api_group_posts "
+        "INSERT INTO api_group_threads (request_id, bot_id, group_id, sender_id, closed) "
+        "SELECT $4, $1, $2, ($3::text[])[1], true WHERE EXISTS (SELECT 1 FROM api_group_threads "
+        "WHERE bot_id = $1 AND group_id = $2 AND sender_id = ANY($3::text[]) "
+        "AND request_id <> $4) AND NOT EXISTS (SELECT 1 FROM api_group_posts "
         "WHERE bot_id = $1 AND group_id = $2 AND request_id = $4 "
-        "AND posted_at > now() - make_interval(secs => $5))",
+        "AND posted_at > now() - make_interval(secs => $5)) "
+        "ON CONFLICT (request_id, bot_id, group_id) DO UPDATE SET created_at = now() "
+        "WHERE api_group_threads.created_at <= now() - make_interval(secs => $5) "
+        "RETURNING true",
         bot_id,
         group_id,
         senders,
@@ -154,6 +164,17 @@ async def not_found_due(pool: Db, bot_id: str, group_id: str, senders: list[str]
         float(NOT_FOUND_ONCE_S),
     )
     return bool(due)
+
+
+async def not_found_undo(pool: Db, bot_id: str, group_id: str, sender_id: str) -> None:
+    """The telling claimed by `not_found_due` was not recorded (PostgreSQL failed on the
+    post): the platform's re-send of the reply may claim it again."""
+    await pool.execute(
+        "DELETE FROM api_group_threads WHERE request_id = $1 AND bot_id = $2 AND group_id = $3",
+        not_found_thread(sender_id),
+        bot_id,
+        group_id,
+    )
 
 
 async def close(pool: Db, request_id: str) -> None:
