@@ -48,6 +48,11 @@ def no_answer(load: HelperLoad) -> HelperLoad:
     return updated(load, no_answer_total=load.no_answer_total + 1)
 
 
+def answer_taken_back(load: HelperLoad) -> HelperLoad:
+    """A no-answer counted for an offer answered after all."""
+    return updated(load, no_answer_total=max(0, load.no_answer_total - 1))
+
+
 def withdrew(load: HelperLoad, no_show: bool) -> HelperLoad:
     if no_show:
         return updated(load, no_show_total=load.no_show_total + 1)

@@ -8,7 +8,8 @@ silent no-ops when the outcome they ask for already holds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date
 
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
@@ -36,7 +37,7 @@ from dispatcher.core.ladder import (
     top_up,
     whistle_at_the_end,
 )
-from dispatcher.core.load import accepted, declined, no_answer, withdrew
+from dispatcher.core.load import accepted, answer_taken_back, declined, no_answer, withdrew
 from dispatcher.core.presence import blocks, holds_elsewhere, rank_of
 from dispatcher.core.team_members import assign_members, check_members, team_count
 from dispatcher.core.trusted import share_fields_sets, trusted, updated
@@ -66,7 +67,7 @@ from schemas.events import (
     RequestReferred,
 )
 from schemas.holds import RequestHeld, RequestReleased
-from schemas.records import AssignmentRecord, OfferStatus, RequestState, RequestStatus
+from schemas.records import AssignmentRecord, HelperLoad, OfferStatus, RequestState, RequestStatus
 from schemas.vocab import EmergencyNumber, Party, Ring
 
 # What the requester is told to call, by the number the spec names (`spec.emergency()`).
@@ -315,7 +316,7 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
             ),
             d.request_id,
         )
-    fx.update_load(offer.helper_id, accepted)
+    fx.update_load(offer.helper_id, answered_late(offer.status))
     if not d.open_needs():
         d.status = RequestStatus.FILLED
     stand_down(fx, d, "covered", only_covered=True)
@@ -324,6 +325,18 @@ def accept(fx: Effects, d: RequestDraft, body: AcceptOffer) -> RequestDraft | No
         # of other requests' in-person needs can no longer be accepted.
         _stand_down_elsewhere(fx, d, [offer.helper_id, *(m.helper_id for m in members)])
     return d
+
+
+def answered_late(was: OfferStatus) -> Callable[[HelperLoad, date], HelperLoad]:
+    """The accept's count. An offer whose time ran out, or whose push failed, was counted
+    no answer (`ladder.expire_due_offers`, `delivery_failed`); a late accept of it (its
+    link works until the request's end) answers it: the no-answer is taken back, so one
+    offer counts once. A decline is not taken back: some are recorded without counting
+    one (pressed after a stand-down, an accept refused as `helping_elsewhere`), and the
+    offer's record cannot tell which."""
+    if was not in (OfferStatus.EXPIRED, OfferStatus.FAILED):
+        return accepted
+    return lambda load, today: accepted(answer_taken_back(load), today)
 
 
 def _stand_down_elsewhere(fx: Effects, d: RequestDraft, helper_ids: list[str]) -> None:
@@ -491,10 +504,12 @@ def helper_withdrew(fx: Effects, d: RequestDraft, body: WithdrawHelper) -> Reque
     )
     at = len(fx.events)  # its place: the re-wave below fills in `offers_sent`
     fx.emit(withdrawn, d.request_id)
-    if not d.terminal or body.no_show:
+    if body.no_show or not (d.terminal or a.signed_up_by is not None):
         # Kept after a referral (terminal here), a helper was told "go on if you can": one
         # who says they cannot is honest, not going back on an accept, and it costs them
         # no ranking (`HelperLoad.responsiveness`); a no-show staff record still does.
+        # Nor a member their leader signed up: the withdrawal's cost undoes an accept, and
+        # they never accepted (`team_members.signed_up` counts no answer of theirs).
         fx.update_load(a.helper_id, lambda load, _today: withdrew(load, body.no_show))
     if d.terminal:
         return d  # referred and kept: nobody else is asked, the professionals are coming
