@@ -59,11 +59,40 @@ def upsert_helper(fx: Effects, body: UpsertHelper) -> dict[str, RequestState]:
         return {}
     if old is None:
         _store(fx, share_fields_sets(HelperState(profile=profile)))
-    elif old.profile != profile:
-        _store(fx, updated(old, profile=profile))  # load history is kept
-    if old is None or profile.active or not old.profile.active:
+        return {}
+    profile = _keep_own_choices(profile, old.profile)
+    helper = updated(old, profile=profile)  # load history is kept
+    if profile.active != old.profile.active:
+        # Leaving the roster, or back on it (a record that left before this rule kept
+        # them): the status and the welcome of the earlier time on the roster go.
+        helper = _fresh_on_the_roster(helper)
+    if helper != old:
+        _store(fx, helper)
+    if profile.active or not old.profile.active:
         return {}
     return _drop_offers_of(fx, old)
+
+
+def _keep_own_choices(profile: HelperProfile, old: HelperProfile) -> HelperProfile:
+    """A ledger row or staff PUT states no quiet hours (the ledger has no such column) and
+    often no channel; the helper may have set either on their personal page
+    (`SetDoNotDisturb`, `SetHelperOffer`). The wire cannot tell "not stated" from
+    "cleared" (both are null / [] in the command), so an empty one keeps the stored
+    choice: else a monthly re-import wakes the helper at night and moves their offers to
+    the group. A stated window or channel replaces it; the helper clears their own."""
+    keep: dict[str, object] = {}
+    if profile.do_not_disturb is None and old.do_not_disturb is not None:
+        keep["do_not_disturb"] = old.do_not_disturb
+    if not profile.channels and old.channels:
+        keep["channels"] = old.channels
+    return updated(profile, **keep) if keep else profile
+
+
+def _fresh_on_the_roster(helper: HelperState) -> HelperState:
+    """Away, busy, a quiet-hours override and the welcome mark belong to one time on the
+    roster: a helper signing up again after leaving is welcomed again (their personal
+    link) and offered requests, not left away from a year ago."""
+    return updated(helper, away=False, busy=False, dnd_override_until=None, welcomed_at=None)
 
 
 def known_helper(fx: Effects, helper_id: str) -> HelperState | None:
@@ -83,9 +112,10 @@ def deactivate_helper(fx: Effects, body: DeactivateHelper) -> dict[str, RequestS
     if helper is None:
         return {}
     profile = off_the_roster(helper.profile)
-    # Also when inactive already: a contact kept by a deactivation before this rule.
-    if profile != helper.profile:
-        _store(fx, updated(helper, profile=profile))
+    # Also when inactive already: a contact (or status) kept by a deactivation before this.
+    gone = _fresh_on_the_roster(updated(helper, profile=profile))
+    if gone != helper:
+        _store(fx, gone)
     # Also when inactive already: offers left open by a deactivation before this rule.
     return _drop_offers_of(fx, helper)
 

@@ -2,14 +2,27 @@
 
 - A member their leader signed up never accepted: giving the slot back costs no ranking.
 - A late accept of an offer counted no answer (expired, push failed) counts once.
+- A ledger re-import or staff PUT that states no quiet hours or channel keeps the ones the
+  helper chose on their personal page.
+- Leaving the roster ends that time on it: away/busy/override and the welcome mark go, so
+  a helper signing up again is welcomed and offered requests.
 """
 
 from __future__ import annotations
 
+from datetime import time, timedelta
+
 from schemas.commands import (
+    DeactivateHelper,
     ReportDeliveryFailure,
+    SetDoNotDisturb,
+    SetHelperOffer,
+    SetHelperStatus,
+    UpsertHelper,
     WithdrawHelper,
 )
+from schemas.helper_messages import WelcomeHelper
+from schemas.helpers import TimeWindow
 from schemas.records import OfferStatus
 from schemas.vocab import Skill, Urgency
 from tests.unit.conftest import World
@@ -99,3 +112,99 @@ def test_an_accept_in_time_takes_no_answer_back() -> None:
     assert world.of_type("helper_assigned", world.accept("a"))
     load = world.state.helpers["a"].load
     assert (load.accepted_total, load.no_answer_total) == (1, 1), load
+
+
+# --- the helper's own choices across a re-import ------------------------------------------
+
+
+def test_ledger_reimport_keeps_the_quiet_hours_the_helper_set_themselves() -> None:
+    """The helper sets 22:00-07:00 on their page; staff re-import the same ledger (no
+    quiet-hours column). The UpsertHelper replaced the whole profile: the quiet hours were
+    gone and the helper woken at night for urgent requests, never told."""
+    world = World()
+    ledger = world.helper("ann", skills=[Skill.DRIVING])
+    night = TimeWindow(start=time(22), end=time(7))
+    world.run(SetDoNotDisturb(helper_id="ann", window=night))
+    world.run(UpsertHelper(profile=ledger))  # the monthly re-import, same row
+    assert world.state.helpers["ann"].profile.do_not_disturb == night
+
+
+def test_ledger_reimport_keeps_the_private_channel_the_helper_chose() -> None:
+    world = World()
+    ledger = world.helper("ann", skills=[Skill.DRIVING])
+    world.run(
+        SetHelperOffer(helper_id="ann", skills=(Skill.DRIVING,), channels=("webhook:phones",))
+    )
+    world.run(UpsertHelper(profile=ledger))
+    assert world.state.helpers["ann"].profile.channels == ("webhook:phones",)
+
+
+def test_quiet_hours_and_channel_a_profile_states_replace_the_stored_ones() -> None:
+    world = World()
+    ledger = world.helper("ann", skills=[Skill.DRIVING])
+    world.run(SetDoNotDisturb(helper_id="ann", window=TimeWindow(start=time(22), end=time(7))))
+    world.run(
+        SetHelperOffer(helper_id="ann", skills=(Skill.DRIVING,), channels=("webhook:phones",))
+    )
+    stated = TimeWindow(start=time(23), end=time(6))
+    world.run(
+        UpsertHelper(
+            profile=ledger.model_copy(
+                update={"do_not_disturb": stated, "channels": ("wecom:grid-3",)}
+            )
+        )
+    )
+    profile = world.state.helpers["ann"].profile
+    assert (profile.do_not_disturb, profile.channels) == (stated, ("wecom:grid-3",))
+
+
+# --- leaving the roster -----------------------------------------------------------------
+
+
+def test_a_helper_signing_up_again_after_leaving_is_welcomed() -> None:
+    """The join page promises a welcome with the personal link; a resident welcomed in an
+    earlier time on the roster kept `welcomed_at`, so `helper_messages.welcome` sent
+    nothing."""
+    world = World()
+    profile = world.helper("ann", skills=[Skill.DRIVING])
+    world.run(WelcomeHelper(helper_id="ann"))
+    assert world.of_type("helper_welcomed"), "first welcome"
+    world.run(DeactivateHelper(helper_id="ann"))
+    world.later(timedelta(days=60).total_seconds())
+    world.run(UpsertHelper(profile=profile))  # staff approve the new sign-up
+    out = world.run(WelcomeHelper(helper_id="ann"))
+    assert world.of_type("helper_welcomed", out), "re-approved helper gets no welcome"
+
+
+def test_reactivated_helper_is_not_left_away() -> None:
+    """Away when staff deactivated them, approved again: the away flag was kept, so the
+    welcomed helper was offered nothing while their page showed no status."""
+    world = World()
+    profile = world.helper("ann", skills=[Skill.DRIVING])
+    world.run(SetHelperStatus(helper_id="ann", away=True, busy=True))
+    world.run(DeactivateHelper(helper_id="ann"))
+    helper = world.state.helpers["ann"]
+    assert not (helper.away or helper.busy or helper.welcomed_at)
+    world.later(timedelta(days=30).total_seconds())
+    world.run(UpsertHelper(profile=profile))  # approved again
+    assert world.state.helpers["ann"].profile.active
+    world.submit()
+    assert "ann" in world.offered(), "re-activated helper still away: never offered"
+
+
+def test_left_out_of_the_ledger_and_back_is_welcomed_and_not_away() -> None:
+    """The ledger's own way off the roster (`active: false`), and a record stored inactive
+    before this rule (away and welcomed kept): back on the roster both start afresh."""
+    world = World()
+    profile = world.helper("ann", skills=[Skill.DRIVING])
+    world.run(WelcomeHelper(helper_id="ann"))
+    world.run(SetHelperStatus(helper_id="ann", away=True))
+    world.run(UpsertHelper(profile=profile.model_copy(update={"active": False})))
+    helper = world.state.helpers["ann"]
+    assert not helper.away and helper.welcomed_at is None
+    # As a worker from before this rule left it: inactive, still away and welcomed.
+    world.state.helpers["ann"] = helper.model_copy(update={"away": True, "welcomed_at": world.now})
+    world.run(UpsertHelper(profile=profile))
+    helper = world.state.helpers["ann"]
+    assert not helper.away and helper.welcomed_at is None
+    assert world.of_type("helper_welcomed", world.run(WelcomeHelper(helper_id="ann")))
