@@ -356,6 +356,9 @@ async def _held_page(
     )
 
 
+REMOTE_ASK = "<p>有邻居需要电话指导。确认后，您会看到求助人的联系方式，请电话指导，无需前往。</p>"
+
+
 async def _confirmation(
     request: Request, deps: ApiDeps, checked: LinkClaims, login: PlatformLoginConfig | None
 ) -> HTMLResponse:
@@ -403,21 +406,34 @@ async def _confirmation(
             await read_team.active_members(pool, checked.community_id, team[0]) if team else []
         )
         out = await read_team.not_to_sign_up(pool, use.request_id) if members else set()
+        # A phone need (the offer's `remote`) is asked of the whole community: the helper
+        # is asked to call, never to come (nor shown a place to go to).
+        remote = await read_offers.is_remote(pool, use.offer_id)
+        lead, yes = (
+            (REMOTE_ASK, "我可以电话帮忙")
+            if remote
+            else (
+                "<p>附近邻居需要帮助。确认前往后，您会看到求助人的联系方式和具体位置。</p>",
+                "我可以去帮忙",
+            )
+        )
         body = (
-            "<p>附近邻居需要帮助。确认前往后，您会看到求助人的联系方式和具体位置。</p>"
+            lead
             + _summary_facts(summary)
             + (
                 team_form(action, team, summary, members, use.helper_id, out)
                 if team
-                else button_form(action, "我可以去帮忙")
+                else button_form(action, yes)
             )
         )
         return page("邻里求助", body)
-    body = (
-        "<p>确认这次不方便前往吗？我们会继续为求助人寻找帮助。</p>"
-        + _summary_facts(summary)
-        + button_form(action, "这次去不了", second=True)
+    remote = await read_offers.is_remote(pool, _use_of(checked).offer_id)
+    lead, no = (
+        ("<p>确认这次不方便电话帮忙吗？我们会继续为求助人寻找帮助。</p>", "这次帮不了")
+        if remote
+        else ("<p>确认这次不方便前往吗？我们会继续为求助人寻找帮助。</p>", "这次去不了")
     )
+    body = lead + _summary_facts(summary) + button_form(action, no, second=True)
     return page("邻里求助", body, tone="warn")
 
 

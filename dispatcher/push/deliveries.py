@@ -517,6 +517,7 @@ class DeliveryPlanner:
                 answer_url=answer,
                 again=again,
                 told=told,
+                remote=body.remote,
             )
             data = {
                 "request_id": request_id,

@@ -111,6 +111,8 @@ class OfferSpec:
     # Asked again on a reopened slot, after "已有邻居接手…无需再来" (`ASKED_AGAIN`).
     again: bool = False
     told: Told = BY_KIND  # the request's own say on whom to call
+    # A phone need (`WaveOffer.remote`, searched community-wide): asked to call, not to come.
+    remote: bool = False
 
 
 def render_offer(spec: OfferSpec) -> PushMessage:
@@ -128,6 +130,7 @@ def render_offer(spec: OfferSpec) -> PushMessage:
         answer_url=spec.answer_url,
         again=spec.again,
         told=spec.told,
+        remote=spec.remote,
     )
 
 
@@ -146,6 +149,7 @@ def offer_message(
     answer_url: str | None,
     again: bool = False,
     told: Told = BY_KIND,
+    remote: bool = False,
 ) -> PushMessage:
     """`render_offer` of a spec with these fields: the notify agent's form (one call per
     offer, no spec object built for it). Keyword-only: neighbours share types."""
@@ -160,11 +164,13 @@ def offer_message(
         reply_within_minutes,
         again,
         told,
+        remote,
     )
+    yes, no = ("能帮忙", "帮不了") if remote else ("能来", "来不了")
     if answer_url is not None:
         links = [f"请在已绑定的手机上回复：{checked_link(answer_url)}"]
     else:
-        links = [f"能来：{checked_link(accept_url)}", f"来不了：{checked_link(decline_url)}"]
+        links = [f"{yes}：{checked_link(accept_url)}", f"{no}：{checked_link(decline_url)}"]
     return _message(title=title, text="\n".join([*head, *links, *tail]))
 
 
@@ -184,20 +190,29 @@ def _offer_frame(
     reply_within_minutes: int | None,
     again: bool = False,
     told: Told = BY_KIND,
+    remote: bool = False,
 ) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """An offer's title and the lines around its links: the same for every offer of a wave,
     so written once per wave (a pure function of these fields)."""
     head = [_headline(urgency, category, compound, building)]
     if again:
         head.append(ASKED_AGAIN)
-    need = f"需要{max(1, helpers_needed)}位邻居帮忙"
+    # A phone need (a nurse who guides by phone) is asked to call: asked to come to a
+    # building across the community, a helper would decline a call they would have made.
+    need = f"需要{max(1, helpers_needed)}位邻居" + ("电话指导" if remote else "帮忙")
     if skills:
         need += "（" + "、".join(SKILL_ZH[s] for s in dict.fromkeys(skills)) + "）"
-    if team is not None:
+    if team is not None and remote:
+        name, size = team
+        head.append(
+            need + f"。您是{name}的负责人（共{size}人），能安排队员打电话吗？无需前往。"
+            "接单时填写几位。"
+        )
+    elif team is not None:
         name, size = team
         head.append(need + f"。您是{name}的负责人（共{size}人），能带队员来吗？接单时填写来几位。")
     else:
-        head.append(need + "，您能来吗？")
+        head.append(need + ("，您方便打个电话吗？无需前往。" if remote else "，您能来吗？"))
     # 0: the offer's own time has passed (a push decided late), the link still works.
     tail = (
         [f"请在{reply_within_minutes}分钟内回复。"]

@@ -47,12 +47,12 @@ WITH new AS (
 ), o AS (
   SELECT u.* FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
                          $13::int[], $14::timestamptz[], $15::timestamptz[], $16::text[],
-                         $17::int[]) AS u(eid, o, r, h, g, s, t, x, tid, tn)
+                         $17::int[], $27::bool[]) AS u(eid, o, r, h, g, s, t, x, tid, tn, rem)
   WHERE u.eid IN (SELECT event_id FROM new)
 ), sent AS (
   INSERT INTO offers (offer_id, request_id, helper_id, ring, step, status, sent_at,
-                      expires_at, team_id, team_size)
-  SELECT o, r, h, g, s, 'sent', t, x, tid, tn FROM o
+                      expires_at, team_id, team_size, remote)
+  SELECT o, r, h, g, s, 'sent', t, x, tid, tn, rem FROM o
   {ASKED_AGAIN.strip()}
 ), per AS (
   SELECT r, min(t) AS first,
@@ -131,6 +131,9 @@ async def record_head(
         [str(b.ladder[0].ring) if b.ladder else None for _, b in opened],
         [b.building_label for _, b in opened],
         [e.occurred_at for e, _ in opened],
+        # Last, so the parameters above keep their numbers: a phone offer (the page asks
+        # the helper to call, not to come).
+        [o.remote for _, _, o in offers],
     )
     return {r["event_id"] for r in rows}
 

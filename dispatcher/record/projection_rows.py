@@ -98,7 +98,7 @@ ASKED_AGAIN = """
 ON CONFLICT (offer_id) DO UPDATE
   SET ring = EXCLUDED.ring, step = EXCLUDED.step, status = 'sent', sent_at = EXCLUDED.sent_at,
       expires_at = EXCLUDED.expires_at, answered_at = NULL, team_id = EXCLUDED.team_id,
-      team_size = EXCLUDED.team_size
+      team_size = EXCLUDED.team_size, remote = EXCLUDED.remote
   WHERE offers.status = 'stood_down' AND offers.sent_at < EXCLUDED.sent_at
 """
 
@@ -116,8 +116,8 @@ async def _offer_rows(conn: asyncpg.Connection, e: Event, offers: list[OfferSent
         await conn.execute(
             """
             INSERT INTO offers (offer_id, request_id, helper_id, ring, step, status, sent_at,
-                                expires_at)
-            VALUES ($1, $2, $3, $4, $5, 'sent', $6, $7)
+                                expires_at, remote)
+            VALUES ($1, $2, $3, $4, $5, 'sent', $6, $7, $8)
             """
             + ASKED_AGAIN,
             one.offer_id,
@@ -127,6 +127,7 @@ async def _offer_rows(conn: asyncpg.Connection, e: Event, offers: list[OfferSent
             one.step,
             e.occurred_at,
             one.expires_at,
+            one.remote,
         )
     await mark_team_offers(conn, [one for one in offers if one.team_id is not None])
     await _touch(

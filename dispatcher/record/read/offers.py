@@ -85,6 +85,12 @@ async def rings(db: Db, offer_ids: list[str]) -> dict[str, str]:
     return {str(r["offer_id"]): str(r["ring"]) for r in rows}
 
 
+async def is_remote(db: Db, offer_id: str) -> bool:
+    """Whether the offer asks for help by phone (`offers.remote`, migration 0417; an offer
+    recorded before reads false)."""
+    return bool(await db.fetchval("SELECT remote FROM offers WHERE offer_id = $1", offer_id))
+
+
 async def team_of(db: Db, offer_id: str) -> tuple[str, int] | None:
     """A team offer's team and its size (members known when it was sent); None otherwise."""
     row = await db.fetchrow("SELECT team_id, team_size FROM offers WHERE offer_id = $1", offer_id)
