@@ -156,7 +156,9 @@ def section(
     if not progress.held:
         return ""
     if progress.done_at is not None:
-        return f"<p>您已标记完成（{e(progress.minutes_spent)}分钟）。谢谢您！</p>"
+        # No minutes recorded (a row from before they were): no "（None分钟）".
+        spent = "" if progress.minutes_spent is None else f"（{progress.minutes_spent}分钟）"
+        return f"<p>您已标记完成{e(spent)}。谢谢您！</p>"
     base = OFFER_PATH + token + "/p/"
     minutes = (
         '<label>用了多少分钟（可不填）<input name="minutes" type="number" min="0" '
