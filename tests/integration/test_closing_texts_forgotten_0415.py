@@ -92,6 +92,10 @@ async def forgets_what_was_typed(db: asyncpg.Connection) -> None:
     )
     for command_id, action, detail in (
         ("cmd-refer", "refer", f"department:{DEPARTMENT}"),
+        # A referral's target alone (staff_actions.py writes "120", "110"…): kept as it is
+        # (session 42's review: masking the whole detail left "###").
+        ("cmd-120", "refer", "120"),
+        ("cmd-property", "refer", "property"),
         ("cmd-claim", "claim", "via 3号楼"),  # not a referral: not the migration's
     ):
         await db.execute(
@@ -108,7 +112,12 @@ async def forgets_what_was_typed(db: asyncpg.Connection) -> None:
     assert after == {
         "events": EXPECTED,
         "department": "街道办 李主任 ###########",
-        "actions": {"cmd-refer": "department:街道办 李主任 ###########", "cmd-claim": "via 3号楼"},
+        "actions": {
+            "cmd-refer": "department:街道办 李主任 ###########",
+            "cmd-120": "120",
+            "cmd-property": "property",
+            "cmd-claim": "via 3号楼",
+        },
     }
     # A second run of its statements changes nothing.
     await db.execute(MIGRATION[2])

@@ -78,7 +78,13 @@ WHERE type IN ('offer_failed', 'staff_not_reached')
 UPDATE requests SET referred_department = masked_0415(referred_department)
 WHERE referred_department IS DISTINCT FROM masked_0415(referred_department);
 
-UPDATE staff_actions SET detail = masked_0415(detail)
-WHERE action = 'refer' AND detail IS DISTINCT FROM masked_0415(detail);
+-- A referral's detail is its target ("120", "property"), then ":<department>" when one was
+-- named: only the department is typed text. Masking the whole detail turned "120" into "###".
+UPDATE staff_actions
+SET detail = split_part(detail, ':', 1) || ':'
+    || masked_0415(substr(detail, strpos(detail, ':') + 1))
+WHERE action = 'refer' AND strpos(detail, ':') > 0
+  AND substr(detail, strpos(detail, ':') + 1)
+      IS DISTINCT FROM masked_0415(substr(detail, strpos(detail, ':') + 1));
 
 DROP FUNCTION masked_0415(text);
