@@ -18,6 +18,7 @@ from dispatcher.api.households import with_ledger_contact
 from dispatcher.api.llm_classifier import refine_with_llm
 from dispatcher.api.models import Accepted, ChatMessageIn, MessageOut
 from dispatcher.api.ratelimit import charge_bot, charge_group, emergency_wait, over_allowance
+from dispatcher.classify.rules import keeps
 from schemas.requests import emergency_number_for
 from schemas.requests import life_threatening as life_threatening_rule
 from schemas.vocab import EmergencyNumber
@@ -125,12 +126,17 @@ async def intake_chat_message(
     before_queue: Callable[[RequestSpec], Awaitable[None]] | None = None,
     not_a_request: Callable[[Classification], Awaitable[JSONResponse | None]] | None = None,
     admission: Admission | None = None,
+    kept: Callable[[Classification], Awaitable[JSONResponse | None]] | None = None,
 ) -> JSONResponse:
     """The one chat-message intake, for signed bots and platform adapters alike. A sender
     in the bot's member map is known (`known_sender`); `before_queue` runs once the
     message is a request, before it is queued (platforms record the reply thread);
     `not_a_request` only once the classifier found no help request (platforms: a
-    requester's "不用了" cancels), its answer, if any, replacing `is_request: false`.
+    requester's "不用了" cancels), its answer, if any, replacing `is_request: false`;
+    `kept` only for a request worded as keeping one (`rules.keeps`: "别全部取消，摔倒的还
+    需要"), its answer, if any, replacing the dispatch (platforms: the sender's own request
+    open in the group is the one named). Without one (`/v1/messages`: no thread of its
+    senders) it is dispatched as the request it reads: a duplicate is the safe mistake.
     `admission`: the message as the caller classified and charged it (`classify`, its
     delivery claimed, then `charge`); else it is classified, claimed and charged here."""
     deps: ApiDeps = request.app.state.deps
@@ -152,7 +158,7 @@ async def intake_chat_message(
         if admission.retry_after:
             raise over_allowance(found.advice, emergency_number(found), admission.retry_after)
         return await _take_in(
-            request, bot, group, msg, found, idempotency_key, before_queue, not_a_request
+            request, bot, group, msg, found, idempotency_key, before_queue, not_a_request, kept
         )
 
 
@@ -165,6 +171,7 @@ async def _take_in(
     idempotency_key: str | None,
     before_queue: Callable[[RequestSpec], Awaitable[None]] | None,
     not_a_request: Callable[[Classification], Awaitable[JSONResponse | None]] | None,
+    kept: Callable[[Classification], Awaitable[JSONResponse | None]] | None = None,
 ) -> JSONResponse:
     """`intake_chat_message` once the message is admitted (and its webhook-id claimed)."""
     deps: ApiDeps = request.app.state.deps
@@ -176,6 +183,8 @@ async def _take_in(
         if answer is not None:
             return answer
         return JSONResponse(MessageOut(is_request=False).model_dump(mode="json"), status_code=200)
+    if kept is not None and keeps(c) and (answer := await kept(c)) is not None:
+        return answer
     spec = spec_for_message(
         msg,
         c,

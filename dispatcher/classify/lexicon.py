@@ -782,13 +782,17 @@ CANCEL: Final = words(
     r"已(解决|处理|修好|找到) 已经恢复 恢复(正常|供电|供水|了) 修好了 已经帮(我|忙) "
     r"(现在|已经)(都)?好(了|多了) 没事了 找到了 问题解决 取消 撤销求助 撤回 已经回家"
 )
-# Taking a request back, said negated ("别全部取消", "不用全部取消", "不要撤销求助"), with it
-# still wanted (STILL_WANTED: "摔倒的还需要", "那条还要"): the sender keeps a request they
-# made, and the situation named is that request, not a new one (`rules`: not a request
-# unless a red flag or a direct ask). Without a still-wanted word ("不用取消，家里水管爆了")
-# it may be news: read as ever.
+# Taking a request back, said negated ("别全部取消", "不用全部取消", "不要撤销求助"), with the
+# situation named tied to the request kept (STILL_WANTED: "摔倒的还需要", "那条还要", "摔倒的
+# 别取消"): `rules` marks it ("keeps:"), and only the platform route, which knows the sender's
+# open requests, may take it for that request kept rather than a new one. Only referential
+# forms: a bare 还没/还要 ("别取消，我妈又摔倒了还没人来") tells of the situation, not which
+# request, and reads as ever.
 TAKE_BACK: Final = words(r"取消 撤销 撤回")
-STILL_WANTED: Final = words(r"还(需要|要|得|在等|没) 仍(然)?(需要|要) 继续 保留 留着 那条 这条")
+STILL_WANTED: Final = words(
+    r"的(还|仍|仍然|也还)(需要|要|得|在等|没) (那|这)条 (那|这)个求助 "
+    r"的(先)?(别|不要|不用|勿)(全部)?(取消|撤销|撤回)"
+)
 INFO_QUESTION: Final = words(
     r"谁知道 推荐 大家觉得 你们觉得 有人反映 有没有人知道 有人知道 请问 "
     r"问一下 问下 几点(开门|关门|开|关) 电话是多少"

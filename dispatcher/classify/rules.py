@@ -1,9 +1,10 @@
 """Decide: is it a request, what kind, how urgent, who can help, who else to call.
 
 Order of the decision (each step explains itself in `reasons`):
-1. a cancellation ("不需要帮忙了", "找到了") ends it: not a request; nor is a request kept
-   ("别全部取消，摔倒的还需要": the fall named is the one kept) without a red flag or a
-   direct ask;
+1. a cancellation ("不需要帮忙了", "找到了") ends it: not a request; a request kept
+   ("别全部取消，摔倒的还需要") without a red flag or a direct ask is marked ("keeps:") and
+   read on as ever: only the platform route, knowing the sender's open requests, may take
+   it for the one kept (with nothing open it is dispatched: a duplicate is the safe mistake);
 2. a notice or an ad is not a request unless it asks someone directly ("谁能…");
 3. thanks that come before any ask ("感谢昨天帮我搬东西的邻居") is not a request;
 4. a live red flag (not negated) is always a request, critical, with an emergency number;
@@ -68,6 +69,7 @@ _STRETCHER_HELPERS: Final = 4  # the brief: four neighbours to carry a stretcher
 _HOSPITAL_RUN_VOTES: Final = 5
 _LOST_VOTES: Final = 6
 _MAX_REASONS: Final = 24
+KEEPS: Final = "keeps:"  # the reason marking a request kept (`keeps`)
 
 
 def _subject_near(subjects: LazyHits[Subject], position: int) -> Subject | None:
@@ -85,10 +87,23 @@ def _possessive_before(subjects: LazyHits[Subject], text: str, position: int) ->
 
 
 def _kept(text: str) -> Hit[str] | None:
-    """A negated take-back word ("别全部取消", "不要撤销求助") with the request still wanted
-    ("还需要", "那条还要"): a request kept, not taken back (`lexicon.TAKE_BACK`)."""
+    """A negated take-back word ("别全部取消", "不要撤销求助") with the situation tied to the
+    request kept ("摔倒的还需要", "那条还要"): a request kept, not taken back
+    (`lexicon.TAKE_BACK`)."""
     kept = next((h for h in _TAKE_BACK.hits(text, keep_negated=True) if h.negated), None)
     return kept if kept and _STILL_WANTED.hits(text, keep_negated=True) else None
+
+
+def keeps(found: Classification) -> bool:
+    """Read as a request, but worded as keeping one ("别全部取消，摔倒的还需要", marked
+    `KEEPS` only without a red flag or a direct ask) and not critical (the floor or the model
+    may raise it): the sender's own open request, if they have one, is what it names."""
+    return (
+        found.is_request
+        and found.urgency is not Urgency.CRITICAL
+        and not found.advise_emergency_call
+        and any(r.startswith(KEEPS) for r in found.reasons)
+    )
 
 
 def _min_urgency(a: Urgency, b: Urgency) -> Urgency:
@@ -151,9 +166,10 @@ def classify_normalised(
     if cancel := _CANCEL.first(text):
         return _not_a_request([*reasons, f"cancelled:{cancel.text}"], script)
     if not direct and not emergencies and (kept := _kept(text)):
-        # "别全部取消，摔倒的还需要": the fall is the request they keep, not a second one
-        # (read as a new fall it was dispatched again). A red flag or a direct ask still is.
-        return _not_a_request([*reasons, f"kept:{kept.text}"], script)
+        # "别全部取消，摔倒的还需要": maybe the fall they keep, maybe news to a bot that knows
+        # nothing open (a new fall dropped as "kept" was dispatched to nobody). Marked only:
+        # the platform route, which knows the sender's open requests, decides (`keeps`).
+        reasons.append(f"{KEEPS}{kept.text}")
     if not direct and (notice := _NOTICE.first(text) or _AD.first(text)):
         return _not_a_request(
             [*reasons, f"{'notice' if notice.rule == 'notice' else 'ad'}:{notice.text}"], script

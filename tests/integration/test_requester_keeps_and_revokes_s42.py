@@ -3,7 +3,9 @@ PostgreSQL; DingTalk callbacks), session 42:
 
 1. "别全部取消，摔倒的还需要" (the answer the spared-emergency note invites) was a new fall
    request: a second one dispatched for the fall the sender was keeping. Now it ends nothing,
-   opens nothing, and the sender hears the request goes on.
+   opens nothing, and the sender hears the request goes on. But only while one of theirs is
+   open there: from a sender whose request was closed, or who never asked, it is the fall it
+   reads and is dispatched (e01ebce dropped it in silence: "kept", nothing open, chat).
 2. "撤销求助" was a new request, never a cancel. Now it cancels as "取消求助" does.
 3. "未找到您在本群进行中的求助" was said at most once in 12 h only by a look at the posts: two
    replies read at once were both told. Now the telling is claimed by one statement.
@@ -14,6 +16,7 @@ PostgreSQL; DingTalk callbacks), session 42:
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import asyncpg
 import httpx
@@ -54,6 +57,46 @@ async def test_keeping_the_fall_opens_nothing_and_ends_nothing(
     assert await db.fetchval("SELECT closed_at IS NULL FROM requests WHERE request_id = $1", fall)
     events = await db.fetch("SELECT type FROM event_log WHERE request_id = $1", fall)
     assert "request_cancelled" not in [e["type"] for e in events]
+
+
+async def dispatched(db: asyncpg.Connection, r: httpx.Response) -> str:
+    """The answer is a request's, and the read model has it open."""
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["is_request"] is True and out["request_id"], out
+    assert out.get("reply_text") != texts.KEPT, out
+    rid = str(out["request_id"])
+
+    async def open_() -> bool:
+        q = "SELECT closed_at IS NULL FROM requests WHERE request_id = $1"
+        return bool(await db.fetchval(q, rid))
+
+    await eventually(open_, what=f"{rid} recorded open")
+    return rid
+
+
+async def test_keeping_words_from_one_who_never_asked_dispatch_the_fall(
+    run: flow.Running, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """Nothing of theirs open in the group: the fall named is one nobody is coming to."""
+    p = run.platform
+    for wording in ("别全部取消，摔倒的还需要", "别取消，我妈又摔倒了还没人来"):
+        who = f"resident-new-{uuid.uuid4().hex[:8]}"
+        await dispatched(db, await run.send(client, p.message(wording, mid(), "g-main", who)))
+
+
+async def test_keeping_words_after_theirs_was_cancelled_dispatch_the_fall(
+    run: flow.Running, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    p, who = run.platform, f"resident-again-{uuid.uuid4().hex[:8]}"
+    first = await raise_request(run, client, db, FALL.format(87), "g-retry", who)
+    r = await run.send(client, p.message("不用了，谢谢", mid(), "g-retry", who))
+    assert r.json() == {"is_request": False, "cancelled": first}, r.text
+    await status_becomes(db, first, "cancelled")
+    again = await dispatched(
+        db, await run.send(client, p.message("别全部取消，摔倒的还需要", mid(), "g-retry", who))
+    )
+    assert again != first
 
 
 async def test_revoking_the_request_cancels_it(

@@ -326,6 +326,13 @@ async def _message(
             return None
         return await _cancel_if_asked(deps, pool, bot, msg, found, withdraw, not_found, spare)
 
+    async def kept(found: Classification) -> JSONResponse | None:
+        """A request worded as keeping one (`rules.keeps`): the sender's open one here, if
+        any, is what it names; else it is dispatched."""
+        if not inbound.sender_id or not texts.keeps(msg.text):
+            return None
+        return await _kept(pool, bot, msg, spare)
+
     def thread_for(request_id: str) -> Thread:
         return _thread(bot, inbound, request_id)
 
@@ -372,6 +379,7 @@ async def _message(
             before_queue=before_queue,
             not_a_request=cancel_if_asked,
             admission=admitted,
+            kept=kept,
         )
     except BaseException:
         for thread in asked:
@@ -440,11 +448,16 @@ async def _cancel_if_asked(
 async def _kept(
     pool: Db, bot: BotConfig, msg: ChatMessageIn, spare: Callable[[str, str], Awaitable[None]]
 ) -> JSONResponse | None:
-    """A reply keeping the sender's requests ends nothing and opens nothing (the classifier
-    read "摔倒的还需要" as the fall kept, not a new one): with one of theirs open here, they
-    are told it goes on (in the newest's thread, once per message); else it is chat."""
+    """A reply keeping the sender's requests ends nothing and opens nothing: with one of
+    theirs open here, they are told it goes on (in the newest's thread, once per message);
+    else None: chat when the classifier read no request in it ("别全部取消"), dispatched
+    when it read one ("别取消，摔倒的还需要" after theirs closed, or from one who never
+    asked here: a fall nobody is coming to; `rules.keeps` marks it, never drops it). This
+    message's own request (a re-send of one dispatched) is not one kept: its answer is
+    replayed."""
+    own = request_id_for(bot.bot_id, msg.group_id, msg.message_id)
     found = await threads.open_requests_of(pool, bot.bot_id, msg.group_id, msg.sender.id)
-    if not found:
+    if not found or own in found:
         return None
     await spare(found[0], texts.KEPT)
     return JSONResponse({"is_request": False, "still_open": found, "reply_text": texts.KEPT})
