@@ -222,7 +222,7 @@ class HelperIndex:
             order = RING_ORDER[ring]
             if order > stop:
                 break
-            anyone_paired = ring is Ring.PAIRED and not need.remote
+            anyone_paired = ring is Ring.PAIRED and in_person
             # Rank keys only (each ends with the helper id); a `Candidate` is made for
             # the few that are returned, not for every eligible helper read.
             ring_keys: list[RankKey] = []
