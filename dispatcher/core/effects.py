@@ -120,17 +120,27 @@ class Effects:
         stored = self.state.helpers
         now = self.now
         last_day: tuple[str, int, date] | None = None
+        entries = self.state.index.entries
         for helper_id in helper_ids:
             helper = pending.get(helper_id)
             if helper is None:
                 helper = stored.get(helper_id)
                 if helper is None:
                     continue  # removed from the roster since (nothing to count)
+                # A stored helper's index entry holds its profile's community and offset
+                # (`apply` keeps the two in step), and the search has just read it: in a
+                # large community the profile and its place are reads from memory.
+                entry = entries.get(helper_id)
+            else:
+                entry = None  # changed by this decision: its own profile
             d = helper.__dict__.copy()
             profile = d["profile"]
             # `_day_of(profile)`: the day depends on the community and the helper's offset only.
-            community_id = profile.place.community_id
-            offset = profile.utc_offset_minutes
+            if entry is not None:
+                community_id, offset = entry.community_id, entry.utc_offset_minutes
+            else:
+                community_id = profile.place.community_id
+                offset = profile.utc_offset_minutes
             if last_day is not None and last_day[0] == community_id and last_day[1] == offset:
                 today = last_day[2]
             else:
