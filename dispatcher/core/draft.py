@@ -240,7 +240,8 @@ class RequestDraft:
             step_due = self.step_deadline()
             if step_due is not None:
                 due.append(step_due)
-            due += [o.expires_at for o in self.offers if o.status is OfferStatus.OPEN]
+            is_open = OfferStatus.OPEN  # bound once, not read through its class per offer
+            due += [o.expires_at for o in self.offers if o.status is is_open]
             # Never before the command that computed it: a held request reopened after its
             # quiet hours ended (a team's leader withdrew at 10:00, held until 07:00) was
             # otherwise released at 07:00, three hours in the past, and its offers, rungs

@@ -11,8 +11,13 @@ from pydantic import BaseModel
 from dispatcher.core.load import local_day
 from dispatcher.core.presence import holders, with_hold
 from dispatcher.core.state import Decision, DispatchState
-from dispatcher.core.trusted import builder, like, shared_fields_set, updated
+from dispatcher.core.trusted import builder, shared_fields_set, updated
 from schemas._base import require_utc
+from schemas._builders import new as _new
+from schemas._builders import set_dict as _set_dict
+from schemas._builders import set_extra as _set_extra
+from schemas._builders import set_fields_set as _set_fields_set
+from schemas._builders import set_private as _set_private
 from schemas.commands import Command
 from schemas.events import Event, EventBody, event_id_prefix, uuid5_of
 from schemas.helpers import HelperProfile
@@ -27,6 +32,11 @@ _OFFERED_NEW_DAY = frozenset(
 _OFFERED = frozenset(("offers_today", "offers_total", "last_offered_at"))
 # On a day before the one the counters hold (`load.before_counted_day`): the totals only.
 _OFFERED_DAY_BEFORE = frozenset(("offers_total", "last_offered_at"))
+# A load with nothing in its fields-set (a new helper's) with each of the above set.
+_FRESH_LOAD = {
+    changed: shared_fields_set(HelperLoad, changed)
+    for changed in (_OFFERED_NEW_DAY, _OFFERED, _OFFERED_DAY_BEFORE)
+}
 
 
 def _with(model: BaseModel, changed: frozenset[str]) -> set[str]:
@@ -102,19 +112,40 @@ class Effects:
 
     def count_offers(self, helper_ids: list[str]) -> None:
         """Count an offer in the load of each helper offered, in order: the hot path (a
-        wave's offers), with the helper lookups bound once, `trusted.replaced` inlined and
-        each copied `__dict__` edited in place rather than a keyword dict built."""
+        wave's offers), with the helper lookups bound once, `trusted.like` inlined, each
+        copied `__dict__` edited in place rather than a keyword dict built, and the local
+        day looked up again only when the helper's community or offset differs from the
+        one before (a wave's helpers mostly share both)."""
         pending = self.helpers
         stored = self.state.helpers
         now = self.now
+        last_day: tuple[str, int, date] | None = None
+        entries = self.state.index.entries
         for helper_id in helper_ids:
             helper = pending.get(helper_id)
             if helper is None:
                 helper = stored.get(helper_id)
                 if helper is None:
                     continue  # removed from the roster since (nothing to count)
+                # A stored helper's index entry holds its profile's community and offset
+                # (`apply` keeps the two in step), and the search has just read it: in a
+                # large community the profile and its place are reads from memory.
+                entry = entries.get(helper_id)
+            else:
+                entry = None  # changed by this decision: its own profile
             d = helper.__dict__.copy()
-            today = self._day_of(d["profile"])
+            profile = d["profile"]
+            # `_day_of(profile)`: the day depends on the community and the helper's offset only.
+            if entry is not None:
+                community_id, offset = entry.community_id, entry.utc_offset_minutes
+            else:
+                community_id = profile.place.community_id
+                offset = profile.utc_offset_minutes
+            if last_day is not None and last_day[0] == community_id and last_day[1] == offset:
+                today = last_day[2]
+            else:
+                today = self._day_of(profile)
+                last_day = (community_id, offset, today)
             # `offered(load, now, today)`, inlined.
             load = d["load"]
             counts = load.__dict__.copy()
@@ -133,8 +164,25 @@ class Effects:
             last = counts["last_offered_at"]
             if last is None or now > last:  # the later of the two, whatever the order
                 counts["last_offered_at"] = now
-            d["load"] = like(HelperLoad, counts, _with(load, changed))
-            pending[helper_id] = like(HelperState, d, _with(helper, _LOAD))
+            fields_set = load.__pydantic_fields_set__
+            if not changed <= fields_set:
+                # A load nothing was set in yet (a new helper's) is the usual case here.
+                fields_set = _FRESH_LOAD[changed] if not fields_set else _with(load, changed)
+            counted = _new(HelperLoad)  # `like(HelperLoad, counts, fields_set)`, inlined
+            _set_dict(counted, counts)
+            _set_fields_set(counted, fields_set)
+            _set_extra(counted, None)
+            _set_private(counted, None)
+            d["load"] = counted
+            fields_set = helper.__pydantic_fields_set__
+            if "load" not in fields_set:
+                fields_set = _with(helper, _LOAD)
+            copy = _new(HelperState)  # `like(HelperState, d, fields_set)`, inlined
+            _set_dict(copy, d)
+            _set_fields_set(copy, fields_set)
+            _set_extra(copy, None)
+            _set_private(copy, None)
+            pending[helper_id] = copy
 
     def _with_day(self, helper_id: str) -> tuple[HelperState, date] | None:
         """The helper as this command left it so far, and its local day; None for a

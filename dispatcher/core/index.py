@@ -222,7 +222,11 @@ class HelperIndex:
             order = RING_ORDER[ring]
             if order > stop:
                 break
-            anyone_paired = ring is Ring.PAIRED and not need.remote
+            anyone_paired = ring is Ring.PAIRED and in_person
+            # Every other ring is read from the need's skill buckets (`_ring_buckets`), whose
+            # helpers all have that skill (or the need names none): they fit, no test needed.
+            # Only the paired ring's household bucket holds helpers of any skills.
+            by_skill = ring is not Ring.PAIRED
             # Rank keys only (each ends with the helper id); a `Candidate` is made for
             # the few that are returned, not for every eligible helper read.
             ring_keys: list[RankKey] = []
@@ -236,7 +240,7 @@ class HelperIndex:
                     if entry in seen:
                         continue
                     seen.add(entry)
-                    skill_fit = not skills or not entry.skills.isdisjoint(skills)
+                    skill_fit = by_skill or not skills or not entry.skills.isdisjoint(skills)
                     if not skill_fit and not anyone_paired:
                         continue
                     if in_person and (holds := entry.presence_until) and now < holds[urgency]:
