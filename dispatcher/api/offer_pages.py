@@ -374,6 +374,8 @@ async def _confirmation(
         return held
     pool = await deps.pool()
     use = await oo.recorded_use(pool, checked.use_key)
+    if await _free_again(deps, pool, use, checked.community_id):
+        use = None  # refused while busy elsewhere, free now: the link invites again
     if use is not None:  # already answered: show what happened (reading only)
         return await answered_page(
             request,
@@ -614,7 +616,9 @@ async def act_on_offer(
         return held
     if (beyond := await _beyond_team(pool, wanted, team)) is not None:
         return beyond
-    wanted = await _attempt(pool, await oo.for_this_ask(pool, wanted))
+    wanted = await oo.for_this_ask(pool, wanted)
+    await _free_again(deps, pool, await link_uses.recorded(pool, wanted.use_key), community_id)
+    wanted = await _attempt(pool, wanted)
     command = await _command_json(deps, pool, wanted, community_id, team)
     first, use = await oo.claim(pool, replace(wanted, command=command))
     # The first press sends; so does one finding the link used but its command not known to
@@ -671,14 +675,35 @@ MEMBER_REFUSALS = {
 }
 
 
+# Refusals after which the link takes a new try (`_attempt`): a member who may not go, and
+# `helping_elsewhere` (the helper held another in-person request; free again, they may
+# still take a slot left open: core `_busy_elsewhere`).
+RETRIED_REFUSALS = frozenset({*MEMBER_REFUSALS, "helping_elsewhere"})
+
+
 async def _attempt(pool: asyncpg.Pool, use: oo.LinkUse) -> oo.LinkUse:
     """The use with this try's command id: the link's own at first, a new one after each
-    member refusal (the refused command stays the core's and the read model's answer to
-    its try; two presses of one try still make one command)."""
+    refusal that did nothing (`RETRIED_REFUSALS`: the refused command stays the core's and
+    the read model's answer to its try; two presses of one try still make one command)."""
     if use.action != "accept":
         return use
-    tries = await read_offers.refusals(pool, use.request_id, use.offer_id, MEMBER_REFUSALS)
+    tries = await read_offers.refusals(pool, use.request_id, use.offer_id, RETRIED_REFUSALS)
     return replace(use, command_id=oo.command_id_for(f"{use.use_key}#{tries}")) if tries else use
+
+
+async def _free_again(
+    deps: ApiDeps, pool: asyncpg.Pool, use: oo.LinkUse | None, community_id: str
+) -> bool:
+    """An accept refused as `helping_elsewhere` whose helper no longer holds an in-person
+    request (`presence_held`): the use is reopened (True), so the link invites, and a
+    press is a new try (`_attempt`). While they still hold one, the refusal stays the
+    link's answer (a press sends nothing)."""
+    if use is None or use.outcome != "helping_elsewhere":
+        return False
+    if await read_assignments.presence_held(pool, community_id, use.helper_id, deps.clock()):
+        return False
+    await link_uses.reopen(pool, use.use_key, use.command_id, "helping_elsewhere")
+    return True
 
 
 async def _member_refused(

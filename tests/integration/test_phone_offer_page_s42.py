@@ -19,8 +19,8 @@ import pytest
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
+from tests.support.default_phones import default_phones
 from tests.support.held_ends import resolve
-from tests.support.platform_flow import PHONE_SECRET
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -30,29 +30,17 @@ REQUESTER_PHONE, FLAT = "13912345678", "501"
 
 
 @pytest.fixture(scope="module")
-async def receiver() -> AsyncIterator[PushReceiver]:
-    async with PushReceiver() as phones:
+async def receiver(stack: LocalStack) -> AsyncIterator[PushReceiver]:
+    """Worker and API; helper t1 (tech help: by phone) on the default webhook."""
+    t1 = builders.helper("t1", COMMUNITY, ["tech_help"], phone="13800000021")
+    async with default_phones(stack, "worker-phone-offer-s42", [t1]) as phones:
         yield phones
 
 
 @pytest.fixture(scope="module")
-async def api(stack: LocalStack, receiver: PushReceiver) -> AsyncIterator[LocalStack]:
-    """Worker and API (the conftest's `db` reads it); helper t1 (tech help: by phone) on
-    the default webhook."""
-    phones = {
-        "name": "default",
-        "kind": "webhook",
-        "url": receiver.url("/phones"),
-        "secret": PHONE_SECRET,
-    }
-    stack.extra_env["DISPATCH_PUSH_ENDPOINTS"] = json.dumps([phones])
-    stack.start_worker("worker-phone-offer-s42")
-    await stack.start_api()
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=15) as c:
-        body = builders.helper("t1", COMMUNITY, ["tech_help"], phone="13800000021")
-        r = await c.put("/v1/admin/helpers/t1", json=body, headers=STAFF)
-        assert r.status_code == 202, r.text
-    yield stack
+async def api(stack: LocalStack, receiver: PushReceiver) -> LocalStack:
+    """The stack, started by `receiver` (the conftest's `db` reads it)."""
+    return stack
 
 
 async def test_an_offer_of_a_phone_need_asks_for_a_call_not_a_visit(
@@ -85,9 +73,15 @@ async def test_an_offer_of_a_phone_need_asks_for_a_call_not_a_visit(
             assert "您能来吗" not in text and "能来：" not in text, text
             assert "电话" in text and "无需前往" in text, text
             assert REQUESTER_PHONE not in text and FLAT not in text, "privacy: an offer"
-            assert await db.fetchval(
-                "SELECT remote FROM offers WHERE request_id = $1 AND helper_id = 't1'", rid
-            ), "the offer's remote recorded"
+
+            async def recorded() -> list[bool] | None:
+                remote = await db.fetchval(
+                    "SELECT remote FROM offers WHERE request_id = $1 AND helper_id = 't1'", rid
+                )
+                return None if remote is None else [remote]
+
+            [remote] = await eventually(recorded, what="t1's offer recorded")
+            assert remote, "the offer's remote recorded"
             accept = httpx.URL(pushed["data"]["accept_url"]).raw_path.decode()
             page = await phone.get(accept)
             assert page.status_code == 200, page.text

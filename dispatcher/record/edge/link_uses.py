@@ -73,14 +73,15 @@ async def release(db: Db, use_key: str) -> None:
     await db.execute("DELETE FROM api_link_uses WHERE use_key = $1 AND outcome IS NULL", use_key)
 
 
-async def reopen(db: Db, use_key: str, command_id: str) -> None:
+async def reopen(db: Db, use_key: str, command_id: str, outcome: str = "refused") -> None:
     """Forget an answer the core refused without doing anything (a team leader named a
-    member who may not go): the link takes a new answer. Only that answer's row: a newer
-    one (another command id) stays."""
+    member who may not go; `helping_elsewhere`, once the helper is free again): the link
+    takes a new answer. Only that answer's row: a newer one (another command id) stays."""
     await db.execute(
-        "DELETE FROM api_link_uses WHERE use_key = $1 AND command_id = $2 AND outcome = 'refused'",
+        "DELETE FROM api_link_uses WHERE use_key = $1 AND command_id = $2 AND outcome = $3",
         use_key,
         command_id,
+        outcome,
     )
 
 
