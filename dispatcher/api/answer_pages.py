@@ -112,10 +112,20 @@ async def my_offers(request: Request, community: Community = None) -> Response:
         "查看联系方式和“我在路上 / 去不了了 / 已完成”</a></p></section>"
         for h in held
     )
+    # A phone need is asked as a call, never as a visit (as its push and link page ask it).
     items = "".join(
-        f"<section><p>{_facts(o.category, o.urgency, o.building_label)}</p>"
-        + button_form(f"{ANSWER_PATH}/offers/{o.offer_id}/accept", "我可以去帮忙")
-        + button_form(f"{ANSWER_PATH}/offers/{o.offer_id}/decline", "这次去不了", second=True)
+        f"<section><p>{_facts(o.category, o.urgency, o.building_label)}"
+        + ("·电话指导，无需前往" if o.remote else "")
+        + "</p>"
+        + button_form(
+            f"{ANSWER_PATH}/offers/{o.offer_id}/accept",
+            "我可以电话帮忙" if o.remote else "我可以去帮忙",
+        )
+        + button_form(
+            f"{ANSWER_PATH}/offers/{o.offer_id}/decline",
+            "这次帮不了" if o.remote else "这次去不了",
+            second=True,
+        )
         + "</section>"
         for o in offers
     )

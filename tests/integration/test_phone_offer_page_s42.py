@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 import pytest
 
+from dispatcher.links import ANSWER_PATH, helper_link
 from dispatcher.testing.push_receiver import PushReceiver
 from dispatcher.testing.stack import LocalStack
 from tests.support import builders
@@ -88,6 +89,13 @@ async def test_an_offer_of_a_phone_need_asks_for_a_call_not_a_visit(
             assert "确认前往" not in page.text and "我可以去帮忙" not in page.text, page.text
             assert "无需前往" in page.text and "我可以电话帮忙" in page.text, page.text
             assert REQUESTER_PHONE not in page.text and FLAT not in page.text, page.text
+            # /l/me (where a group's offer is answered) on t1's phone, bound by their link.
+            personal = helper_link(
+                stack.settings(push_endpoints=[]), helper_id="t1", community_id=COMMUNITY
+            )
+            assert (await phone.get(httpx.URL(personal).raw_path.decode())).status_code == 200
+            mine = await phone.get(ANSWER_PATH)
+            assert "我可以电话帮忙" in mine.text and "我可以去帮忙" not in mine.text, mine.text
             decline = httpx.URL(pushed["data"]["decline_url"]).raw_path.decode()
             no = await phone.get(decline)
             assert "不方便前往" not in no.text and "这次帮不了" in no.text, no.text

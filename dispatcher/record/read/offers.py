@@ -15,6 +15,7 @@ class OpenOffer:
     category: str
     urgency: str
     building_label: str | None
+    remote: bool = False  # a phone need: asked to call, not to come (migration 0417)
 
 
 async def open_offers(db: Db, helper_id: str, offer_id: str | None = None) -> list[OpenOffer]:
@@ -22,7 +23,7 @@ async def open_offers(db: Db, helper_id: str, offer_id: str | None = None) -> li
     or just `offer_id` when given."""
     rows = await db.fetch(
         """
-        SELECT o.offer_id, o.request_id, r.category, r.urgency, r.building_label
+        SELECT o.offer_id, o.request_id, r.category, r.urgency, r.building_label, o.remote
         FROM offers o JOIN requests r USING (request_id)
         WHERE o.helper_id = $1 AND o.status = 'sent' AND r.closed_at IS NULL
           AND ($2::text IS NULL OR o.offer_id = $2)
