@@ -24,6 +24,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,14 +48,17 @@ from streams.command_groups import (
 from streams.dead_letter import DeadLetterSink, short
 from streams.faust_consumer import EXIT_OFFSET_HOLE
 from streams.faust_producer import send_now
-from streams.late_commands import reissue_of
+from streams.late_commands import marks_the_request, reissue_of
 from streams.membership_lease import lease_of
 from streams.record_limit import check_events_record_limit
 from streams.runtime import WorkerRuntime
 from streams.send_failures import exit_to_replay, send_may_pass
 from streams.state_store import (
+    COPY_SUFFIX,
     PROFILE_SUFFIX,
+    CopyMark,
     decode_record,
+    encode_copy_mark,
     encode_helper_status,
     encode_profile,
     encode_record,
@@ -69,9 +73,13 @@ STORE_ATTEMPTS = 60  # × 0.5 s
 # producer_request_timeout, 20 min, when the broker is away).
 SEND_RETRY_DELAYS_S = (0.5, 1.0, 2.0)
 PRUNE_EVERY_S = 60.0
-LATE_LOG_S = 10.0  # a submit read this long after its intake is logged as it is sent again
+LATE_LOG_S = 10.0  # a command read this long after it was issued is logged as it is sent again
 GROUP_LOG_EVERY_S = 10.0
 LEASE_POLL_S = 0.05
+
+
+# (the command's event, or None: the current one; the request; where its copy went)
+_MarkWrite = tuple[Any, str, CopyMark]
 
 
 class _NotEmitted(Exception):
@@ -93,6 +101,7 @@ class _Taken:
     now: datetime | None = None
     failure: str | None = None  # decide() or apply() raised: dead-letter reason
     reissue: Command | None = None  # sent again instead of decided (`late_commands`)
+    marks: str | None = None  # the request its copy leaves pending (`marks_the_request`)
     unapplied: bool = False  # apply() raised: left out when the group is decided again
 
 
@@ -196,22 +205,27 @@ class DispatchAgent:
             raise
         if handed:  # acknowledged, and the group's decisions applied: pushed from here
             self.rt.emitted(handed)
+        marks: list[_MarkWrite] = []
         if again:  # acknowledged before the group's records are
-            failed = await self._copies_acked(copies, sent)
+            acked: list[Any] = []
+            failed = await self._copies_acked(copies, sent, acked)
             passing = [exc for exc in failed if exc is not None and send_may_pass(exc)]
             if passing:  # the group is emitted: read again, decided alike
                 exit_to_replay(
                     f"{len(passing)} of {len(again)} commands not sent again ({short(passing[0])})"
                 )
-            for t, exc in zip(again, failed, strict=True):
+            for t, exc, ack in zip(again, failed, acked, strict=True):
                 if exc is not None:  # refused every time (too large): its original, after
                     t.failure = f"not sent again to be decided from its copy: {short(exc)}"
+                else:
+                    marks += self._mark(t.event, t.marks, ack)
         await self._store_all(
             [
                 (t.event, t.event.message.partition, t.decision)
                 for t in todo
                 if t.decision is not None
-            ]
+            ],
+            marks,
         )
         for t in todo:
             if t.decision is not None:
@@ -255,7 +269,7 @@ class DispatchAgent:
         the last retry the worker exits, the command unacknowledged, to read it again."""
         for attempt, delay in enumerate((*SEND_RETRY_DELAYS_S, None), start=1):
             try:
-                done = await self._dispatch(command, event.message.partition)
+                done = await self._dispatch(command, event.message.partition, event.message.offset)
             except _LetGo:
                 raise
             except Exception as exc:  # never let one command stop the partition
@@ -348,8 +362,10 @@ class DispatchAgent:
         os._exit(EXIT_OFFSET_HOLE)
 
     # ------------------------------------------------------------------ decide, emit, store
-    async def _dispatch(self, command: Command, partition: int) -> bool:
-        """Decide, emit, store. False when the partition moved away (its new owner will)."""
+    async def _dispatch(self, command: Command, partition: int, offset: int = -1) -> bool:
+        """Decide, emit, store. False when the partition moved away (its new owner will).
+        `offset`: the command's record's (a copy queued beyond it about its request: sent
+        again too, `_late`)."""
         rt = self.rt
         await self._config_loaded()
         if not await rt.owns(partition):
@@ -358,11 +374,15 @@ class DispatchAgent:
             await self._membership()
             if not await rt.owns(partition):
                 return False
-        late = self._late(command)
+        late = self._late(command, (partition, offset))
         if late is not None:  # not decided: its copy is, when read (acknowledged first)
-            [failed] = await self._send_again([late])
+            acked: list[Any] = []
+            [failed] = await self._copies_acked([late], await self._send_copies([late]), acked)
             if failed is not None:  # `_one`: tried again, or dead-lettered if it never passes
                 raise failed
+            marks = self._mark(None, marks_the_request(command, self._known), acked[0])
+            if marks:  # kept with the tables before the original is acknowledged
+                await self._store_all([], marks)
             return True
         now = self._now(command)
         decision = decide(rt.state.core, command, now)
@@ -418,11 +438,48 @@ class DispatchAgent:
         if self.config_ready is not None and not self.config_ready.is_set():
             await self.config_ready.wait()
 
-    def _late(self, command: Command) -> Command | None:
-        """The copy of `command` to send instead of deciding it (a request's submit, or a
-        command about a request not open yet: streams/late_commands.py), else None."""
-        requests = self.rt.state.core.requests
-        return reissue_of(command, wall=self.rt.clock.now(), known=requests.__contains__)
+    def _late(
+        self,
+        command: Command,
+        at: CopyMark | None = None,
+        copied: frozenset[str] | set[str] = frozenset(),
+    ) -> Command | None:
+        """The copy of `command` to send instead of deciding it (a request's submit, a
+        command that makes offers or starts a wait, one about a request not open yet, or one
+        about a request a copy is queued for beyond `at`, its record's (partition, offset):
+        streams/late_commands.py), else None. `copied`: requests a copy was sent about
+        earlier in the group (their positions not known yet)."""
+        marks = self.rt.state.copies
+
+        def pending(request_id: str) -> bool:
+            if request_id in copied:
+                return True
+            mark = marks.get(request_id)
+            return mark is not None and at is not None and mark[0] == at[0] and at[1] < mark[1]
+
+        wall = self.rt.clock.now()
+        return reissue_of(command, wall=wall, known=self._known, pending=pending)
+
+    def _known(self, request_id: str) -> bool:
+        return request_id in self.rt.state.core.requests
+
+    def _mark(self, event: Any, request_id: str | None, ack: Any) -> list[_MarkWrite]:
+        """Keep, in memory now and with the tables (`_store_all`), where the copy about
+        `request_id` went (Kafka's acknowledgement, `ack`): the records about it read
+        before that position are sent again behind it."""
+        partition, offset = getattr(ack, "partition", None), getattr(ack, "offset", None)
+        if request_id is None:
+            return []
+        if not isinstance(partition, int) or not isinstance(offset, int) or offset < 0:
+            log.error("copy about request %s acknowledged without its offset", request_id)
+            return []
+        mark = (partition, offset)
+        copies = self.rt.state.copies
+        before = copies.get(request_id)
+        if before is not None and before[0] == partition and before[1] >= offset:
+            return []  # a later copy's position kept already
+        copies[request_id] = mark
+        return [(event, request_id, mark)]
 
     async def _send_again(self, copies: list[Command]) -> list[BaseException | None]:
         """Send the copies, in order, behind everything queued (same key, same partition),
@@ -458,21 +515,28 @@ class DispatchAgent:
         return sent
 
     async def _copies_acked(
-        self, copies: list[Command], sent: list[asyncio.Future[Any] | Exception]
+        self,
+        copies: list[Command],
+        sent: list[asyncio.Future[Any] | Exception],
+        acked: list[Any] | None = None,
     ) -> list[BaseException | None]:
-        """Each copy's failure, or None once Kafka acknowledged it (`_send_again`)."""
+        """Each copy's failure, or None once Kafka acknowledged it (`_send_again`); `acked`
+        gets each acknowledgement (its record's partition and offset), None if it failed."""
         rt = self.rt
         failed: list[BaseException | None] = []
         for copy, ack in zip(copies, sent, strict=True):  # all sent: awaited in turn
             try:
                 if isinstance(ack, Exception):
                     raise ack
-                await ack
+                metadata = await ack
             except Exception as exc:  # not a cancellation: the worker stopping
                 log.error("command %s not sent again: %s", copy.command_id, short(exc))
                 failed.append(exc)
+                metadata = None
             else:
                 failed.append(None)
+            if acked is not None:
+                acked.append(metadata)
         rt.stats.reissued += failed.count(None)
         return failed
 
@@ -481,9 +545,10 @@ class DispatchAgent:
         exactly the same events and ids (the wall clock would not). A deadline's command is
         issued when the timer sends it, not before its due time (`deadline_command`): one a
         worker sent late (down, or behind) is decided then, and the ladder goes on from
-        there, one rung at a time. A request's submit is decided from the copy the agent
-        sent when it read it, at the copy's time (`reissued_at`, streams/late_commands.py),
-        however late the API's stamp. Clamped: a clock ahead
+        there, one rung at a time. A request's submit, a command that makes offers or starts
+        a wait, and what follows such a command about its request, are decided from the copy
+        the agent sent when it read them, at the copy's time (`reissued_at`,
+        streams/late_commands.py), however late the sender's stamp. Clamped: a clock ahead
         of ours is not trusted.
 
         A deadline's lateness is measured from its due time (the request's deadline the
@@ -575,6 +640,7 @@ class DispatchAgent:
     def _decide_in_turn(self, todo: list[_Taken]) -> bool:
         """False as soon as a decision could not be applied (that command is marked)."""
         core = self.rt.state.core
+        copied: set[str] = set()  # requests a copy was sent about in the group
         for t in todo:
             assert t.command is not None
             if t.unapplied:
@@ -582,8 +648,12 @@ class DispatchAgent:
             t.decision, t.failure = None, None
             # On the state the group's earlier commands left (a command about a request
             # opened by an earlier copy in the group is decided).
-            t.reissue = self._late(t.command)
+            msg = t.event.message
+            t.reissue = self._late(t.command, (msg.partition, msg.offset), copied)
             if t.reissue is not None:
+                t.marks = marks_the_request(t.command, self._known)
+                if t.marks is not None:
+                    copied.add(t.marks)
                 continue
             t.now = self._now(t.command)
             try:
@@ -668,7 +738,11 @@ class DispatchAgent:
             handed.extend((partition, e) for e in decoded.events)
         return [(key, value) for key, value, _ in records]
 
-    async def _store_all(self, decided: list[tuple[Any, int, Decision]]) -> None:
+    async def _store_all(
+        self,
+        decided: list[tuple[Any, int, Decision]],
+        marks: Sequence[_MarkWrite] = (),
+    ) -> None:
         """Write the records of decisions taken in order, each under its command's event (its
         partition's changelog). Records are written for what they are after the group: a
         helper offered in three of a group's requests is written once, not three times
@@ -679,7 +753,12 @@ class DispatchAgent:
 
         The decisions' events are already out, so giving up here would leave the state
         behind them: retry (a just-created changelog topic can briefly be missing from
-        metadata), and if that never works, exit so the commands are replayed."""
+        metadata), and if that never works, exit so the commands are replayed.
+
+        `marks`: where the copies sent about requests went (`_mark`), written after the
+        records, each request's last: a mark kept says the records before it are (a replay
+        that finds a request pending, yet not what an earlier command did to it, would
+        decide that command again from a copy, at another time)."""
         requests, write = self.rt.requests_table, self.rt.write_table
         last: dict[tuple[str, int, str], tuple[Any, RequestState | HelperState]] = {}
         for event, partition, decision in decided:
@@ -687,6 +766,7 @@ class DispatchAgent:
                 last[("r", partition, rid)] = (event, request)
             for hid, helper in decision.helpers.items():
                 last[("h", partition, hid)] = (event, helper)
+        last_marks = {rid: (event, mark) for event, rid, mark in marks}
         for attempt in range(1, STORE_ATTEMPTS + 1):
             try:
                 writes = 0
@@ -697,7 +777,11 @@ class DispatchAgent:
                         await write(requests, key.encode(), encode_record(partition, record))
                     else:
                         writes += await self._store_helper(partition, key, record)
-                self.rt.stats.table_writes += len(last) + writes
+                for rid, (event, mark) in last_marks.items():
+                    if event is not None:
+                        set_current_event(event)
+                    await write(requests, (rid + COPY_SUFFIX).encode(), encode_copy_mark(mark))
+                self.rt.stats.table_writes += len(last) + writes + len(last_marks)
                 return
             except Exception as exc:
                 log.warning("table write failed (%s), retry %d", type(exc).__name__, attempt)
@@ -736,5 +820,9 @@ class DispatchAgent:
             if raw is None:
                 continue
             partition, _ = decode_record(raw)
+            # Its copy mark with it (its copies read long ago: the request ended before).
+            marked = self.rt.state.copies.pop(rid, None) is not None
             with writing_for(topic, partition):
                 table.pop(key, None)
+                if marked:
+                    table.pop(key + COPY_SUFFIX.encode(), None)

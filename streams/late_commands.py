@@ -22,6 +22,21 @@ A command about a request the state does not hold is sent again too, once: its r
 submit is in a copy queued before it (a cancellation posted before the worker decided the
 request), and its copy then follows the submit's copy, as the original followed the submit.
 
+The same holds for every command about an open request whose decision makes offers or starts
+a wait at its time (`FROM_A_COPY`: a decline's or a failed delivery's replacement, a
+withdrawal's re-ask, staff not reached, a repeated report, a team called): read from a
+backlog, each was decided at its sender's stamp, its offers as of minutes ago expiring on
+arrival (their helpers charged "no answer") and the next rung already due. Each is decided
+from its copy, all of them, not only late ones, for the submit's reason. A copy goes behind
+what is queued, so a later command about the same request (an accept, a cancellation)
+queued behind the original would be decided before the copy: while a copy about a request
+is queued ahead of the record read (`pending`: the agent keeps, with its tables, the
+position of the last copy it sent about each request, streams/state_store.py), every
+command about that request, the timer's included, is sent again too, behind it, in order.
+A position is a fact of the log: a replay finds the same records ahead, and a copy sent
+twice (a crash before its original was acknowledged) is decided once (the request keeps
+the ids of the commands it took), the second a no-op.
+
 Pure: the agent passes its clock and what its state holds (the same on a replay).
 """
 
@@ -30,12 +45,45 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from schemas.commands import Command, FireDeadline, SubmitRequest, reissued
+from schemas.commands import (
+    Command,
+    DeclineOffer,
+    FireDeadline,
+    ReportDeliveryFailure,
+    ReportRepeated,
+    ReportStaffNotReached,
+    SubmitRequest,
+    WithdrawHelper,
+    reissued,
+)
+from schemas.staff_actions import CallTeam
+
+#: Commands about an open request decided from a copy: their decisions make offers or start
+#: a wait at the command's time (`dispatcher.core.ladder.top_up`, `offer_wave`, a climb).
+FROM_A_COPY: tuple[type, ...] = (
+    DeclineOffer,
+    ReportDeliveryFailure,
+    WithdrawHelper,
+    ReportStaffNotReached,
+    ReportRepeated,
+    CallTeam,
+)
 
 
-def reissue_of(command: Command, *, wall: datetime, known: Callable[[str], bool]) -> Command | None:
+def _never(_request_id: str) -> bool:
+    return False
+
+
+def reissue_of(
+    command: Command,
+    *,
+    wall: datetime,
+    known: Callable[[str], bool],
+    pending: Callable[[str], bool] = _never,
+) -> Command | None:
     """The copy to send instead of deciding `command`, or None to decide it now. `known`:
-    whether the state holds a request (by id)."""
+    whether the state holds a request (by id); `pending`: whether a copy of a command about
+    it is queued ahead of this record."""
     if command.reissued_at is not None:
         return None  # a copy: decided, however late it is read
     body = command.body
@@ -43,9 +91,23 @@ def reissue_of(command: Command, *, wall: datetime, known: Callable[[str], bool]
         if known(body.spec.request_id):
             return None  # a request already open (a bot's retry, a second copy): a no-op
         return reissued(command, wall)
+    request_id = getattr(body, "request_id", None)
+    if request_id is None:
+        return None
+    if pending(request_id):
+        return reissued(command, wall)  # behind the copy queued ahead: order kept
     if isinstance(body, FireDeadline):
         return None  # the timer's, about a request it holds: issued at its clock already
-    request_id = getattr(body, "request_id", None)
-    if request_id is None or known(request_id):
+    if not known(request_id) or isinstance(body, FROM_A_COPY):
+        return reissued(command, wall)
+    return None
+
+
+def marks_the_request(command: Command, known: Callable[[str], bool]) -> str | None:
+    """The request a copy of `command` leaves pending (its position kept, so that what
+    follows about it is sent again behind it), or None: a submit's, or one about a request
+    not open yet, is followed by what the state does not hold either."""
+    request_id = getattr(command.body, "request_id", None)
+    if isinstance(command.body, SubmitRequest) or request_id is None or not known(request_id):
         return None
-    return reissued(command, wall)
+    return str(request_id)

@@ -41,8 +41,9 @@ class Stats:
 
     commands: int = 0
     events: int = 0
-    # Commands sent again through Kafka to be decided from the copy: requests' submits, and
-    # commands about a request not open yet (streams/late_commands.py).
+    # Commands sent again through Kafka to be decided from the copy: requests' submits,
+    # commands that make offers or start a wait, commands about a request not open yet or
+    # behind such a copy (streams/late_commands.py).
     reissued: int = 0
     dead_letters: int = 0
     recorded: int = 0

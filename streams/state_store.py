@@ -130,6 +130,22 @@ def read_helpers(
     return helpers, skipped, stored
 
 
+#: Beside a request's record, under its id and this suffix: where the last copy the dispatch
+#: agent sent of a command about it went. A record about the request read before that offset
+#: is sent again too, behind it (streams/late_commands.py); kept with the tables, a restart, a
+#: rebuild or the partition's next owner knows it alike. Its outer "p" is -1, no partition:
+#: a worker of an earlier release (a rollback) takes it for another partition's record and
+#: leaves it out, instead of failing to read it as a request.
+COPY_SUFFIX = "\x00copy"
+_COPY_SUFFIX = COPY_SUFFIX.encode()
+
+CopyMark = tuple[int, int]  # (partition, offset) of the last copy sent about a request
+
+
+def encode_copy_mark(mark: CopyMark) -> bytes:
+    return b'{"p":-1,"r":{"p":%d,"o":%d}}' % mark
+
+
 def _owned(
     items: Iterable[tuple[Any, Any]], partitions: frozenset[int], model: type[R]
 ) -> tuple[list[R], int]:
@@ -145,6 +161,29 @@ def _owned(
         else:
             skipped += 1
     return owned, skipped
+
+
+def read_requests(
+    items: Iterable[tuple[Any, Any]], partitions: frozenset[int]
+) -> tuple[list[RequestState], int, dict[str, CopyMark]]:
+    """The requests of `partitions` in a request table's (key, value) items, the count of
+    other partitions' records, and the requests' copy marks (COPY_SUFFIX) by request id."""
+    requests: list[tuple[Any, Any]] = []
+    marks: dict[str, CopyMark] = {}
+    skipped = 0
+    for key, raw in items:
+        k = key if isinstance(key, bytes) else str(key).encode()
+        if not k.endswith(_COPY_SUFFIX):
+            requests.append((key, raw))
+        elif raw is not None:
+            _, mark = decode_record(raw)
+            p = int(mark["p"])
+            if p in partitions:
+                marks[k[: -len(_COPY_SUFFIX)].decode()] = (p, int(mark["o"]))
+            else:
+                skipped += 1
+    owned, skipped_r = _owned(requests, partitions, RequestState)
+    return owned, skipped + skipped_r, marks
 
 
 def _sealed(
@@ -178,6 +217,8 @@ class WorkerState:
     # (partition, helper id) -> the profile object its profile record holds: a helper whose
     # profile is still that very object is written without it (PROFILE_SUFFIX).
     stored_profiles: dict[tuple[int, str], HelperProfile] = field(default_factory=dict)
+    # Request id -> where the last copy sent of a command about it went (COPY_SUFFIX).
+    copies: dict[str, CopyMark] = field(default_factory=dict)
 
     @classmethod
     def rebuild(
@@ -189,7 +230,7 @@ class WorkerState:
         plans: Mapping[Urgency, EscalationPlan] | None = None,
         keys: KeyRing | None = None,
     ) -> WorkerState:
-        reqs, skipped_r = _owned(requests_items, partitions, RequestState)
+        reqs, skipped_r, copies = read_requests(requests_items, partitions)
         helpers, skipped_h, stored_profiles = read_helpers(helpers_items, partitions)
         if keys is not None:
             reqs, helpers = _sealed(keys, reqs, helpers)
@@ -200,6 +241,7 @@ class WorkerState:
             partitions=partitions,
             # A profile sealed just now is another object: written with the helper's next write.
             stored_profiles=stored_profiles,
+            copies=copies,
         )
         state.heap = DeadlineHeap.restored(state.core.deadlines())
         log.info(

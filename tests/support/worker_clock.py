@@ -14,15 +14,19 @@ from schemas.commands import Command
 
 
 class CommandsTopic:
-    """The commands topic: every send acknowledged, its value kept in order."""
+    """The commands topic: every send acknowledged, its value kept in order. Each
+    acknowledgement names the record's place, as Kafka's does (partition 0, offsets from
+    `next_offset`): the agent keeps where a request's copies went (streams/late_commands.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, next_offset: int = 0) -> None:
         self.values: list[bytes] = []
+        self.next_offset = next_offset
 
-    async def send(self, key: bytes, value: bytes) -> asyncio.Future[None]:
+    async def send(self, key: bytes, value: bytes) -> asyncio.Future[Any]:
         self.values.append(value)
-        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        sent.set_result(None)
+        sent: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        sent.set_result(SimpleNamespace(partition=0, offset=self.next_offset))
+        self.next_offset += 1
         return sent
 
     def taken(self) -> list[Command]:
@@ -48,6 +52,7 @@ def runtime_at(
             heap=heap,
             pop_due=lambda now: heap.pop_due(now, requests),
             core=SimpleNamespace(requests=requests),
+            copies={},  # where copies about requests went (`DispatchAgent._late`)
         ),
         commands=commands,
         trace=SimpleNamespace(enabled=False),
