@@ -14,9 +14,9 @@ import pytest
 
 from dispatcher.links import action_links, helper_link
 from dispatcher.testing.stack import LocalStack
-from tests.support import builders
 from tests.support.held_ends import resolve
 from tests.support.link_answers import press
+from tests.support.links import request_with_offers
 from tests.support.started import with_helpers
 from tests.support.waiting import eventually
 
@@ -34,17 +34,9 @@ async def open_request(
     client: httpx.AsyncClient, db: asyncpg.Connection, **extra: Any
 ) -> tuple[str, dict[str, str]]:
     """A request whose first wave reaches l1, l2 and l3; returns (request id, offers)."""
-    body = builders.request(COMMUNITY, source=None, **extra)  # no message id: a new request
-    r = await client.post("/v1/requests", json=body, headers=STAFF)
-    assert r.status_code == 202, r.text
-    rid = r.json()["request_id"]
-
-    async def offers() -> dict[str, str] | None:
-        rows = await db.fetch("SELECT helper_id, offer_id FROM offers WHERE request_id = $1", rid)
-        found = {row["helper_id"]: row["offer_id"] for row in rows}
-        return found if len(found) == 3 else None
-
-    return rid, await eventually(offers, what="three offers")
+    rid, offers = await request_with_offers(client, db, COMMUNITY, 3, **extra)
+    assert len(offers) == 3, offers
+    return rid, offers
 
 
 def links(

@@ -25,6 +25,7 @@ from tests.support import builders
 from tests.support.default_phones import default_phones
 from tests.support.held_ends import resolve
 from tests.support.link_answers import press
+from tests.support.links import request_with_offers
 from tests.support.waiting import eventually
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
@@ -48,17 +49,7 @@ async def api(stack: LocalStack) -> AsyncIterator[LocalStack]:
 async def _request(
     client: httpx.AsyncClient, db: asyncpg.Connection, **extra: object
 ) -> tuple[str, dict[str, str]]:
-    body = builders.request(COMMUNITY, source=None, helpers_needed=1, **extra)
-    r = await client.post("/v1/requests", json=body, headers=STAFF)
-    assert r.status_code == 202, r.text
-    rid = r.json()["request_id"]
-
-    async def offers() -> dict[str, str] | None:
-        rows = await db.fetch("SELECT helper_id, offer_id FROM offers WHERE request_id = $1", rid)
-        found = {row["helper_id"]: row["offer_id"] for row in rows}
-        return found if len(found) >= 2 else None
-
-    return rid, await eventually(offers, what="2 offers")
+    return await request_with_offers(client, db, COMMUNITY, 2, helpers_needed=1, **extra)
 
 
 def _accept_path(api: LocalStack, rid: str, offer_id: str) -> str:
