@@ -60,7 +60,10 @@ def upsert_helper(fx: Effects, body: UpsertHelper) -> dict[str, RequestState]:
     if old is None:
         _store(fx, share_fields_sets(HelperState(profile=profile)))
         return {}
-    profile = _keep_own_choices(profile, old.profile)
+    if old.profile.active:
+        # Back on the roster is a new sign-up: its profile's channel and quiet hours are
+        # the ones chosen now (else a stale channel, maybe an endpoint deleted since).
+        profile = _keep_own_choices(profile, old.profile)
     helper = updated(old, profile=profile)  # load history is kept
     if profile.active != old.profile.active:
         # Leaving the roster, or back on it (a record that left before this rule kept

@@ -3,7 +3,8 @@
 - A member their leader signed up never accepted: giving the slot back costs no ranking.
 - A late accept of an offer counted no answer (expired, push failed) counts once.
 - A ledger re-import or staff PUT that states no quiet hours or channel keeps the ones the
-  helper chose on their personal page.
+  helper chose on their personal page, while they stay on the roster; a sign-up after
+  leaving states its own.
 - Leaving the roster ends that time on it: away/busy/override and the welcome mark go, so
   a helper signing up again is welcomed and offered requests.
 """
@@ -208,3 +209,23 @@ def test_left_out_of_the_ledger_and_back_is_welcomed_and_not_away() -> None:
     helper = world.state.helpers["ann"]
     assert not helper.away and helper.welcomed_at is None
     assert world.of_type("helper_welcomed", world.run(WelcomeHelper(helper_id="ann")))
+
+
+def test_a_new_sign_up_after_leaving_states_its_own_channel_and_quiet_hours() -> None:
+    """Review R2 of b58f142: the re-import rule also ran on a comeback, so a resident who
+    left and signs up again choosing 社区默认方式 (channels ()) kept the channel and quiet
+    hours of the earlier time on the roster (an endpoint deleted since: every offer fails,
+    counted no answer, the welcome never arrives)."""
+    world = World()
+    ledger = world.helper("ann", skills=[Skill.DRIVING])
+    world.run(
+        SetHelperOffer(helper_id="ann", skills=(Skill.DRIVING,), channels=("webhook:phones",))
+    )
+    world.run(SetDoNotDisturb(helper_id="ann", window=TimeWindow(start=time(20), end=time(9))))
+    world.run(DeactivateHelper(helper_id="ann"))
+    world.later(timedelta(days=365).total_seconds())
+    # The join form's approval: the resident chose the community's default, no quiet hours.
+    world.run(UpsertHelper(profile=ledger))
+    profile = world.state.helpers["ann"].profile
+    assert profile.active
+    assert (profile.channels, profile.do_not_disturb) == ((), None), profile
