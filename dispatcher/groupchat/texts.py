@@ -68,6 +68,21 @@ _TAKE_BACK = re.compile(r"(?:取消|撤销)求助")
 # it the classifier reads the fall named there as the request kept, not a new one.
 _TAKE_BACK_WORD = re.compile(r"取消|撤销|撤回")
 _NEGATED_IN_CLAUSE = re.compile(r"[不别勿莫没][^，,。.！!？?；;]*$")
+# A keep is a negator bound to the take-back word ("别取消", "不用全部取消", "先别撤销"): any
+# 不/没 earlier in the clause counted, so "不用了取消吧" / "我妈没事了取消吧" (a closed 不…了 or
+# 没事了, then the cancel) read as keeping one, and the sender's only open request, critical,
+# was spared (`keeps_some`).
+_KEEP_BOUND = re.compile(r"(?:别|不要|不用|不必|勿|莫)(?:再|先|都|全部|全都|急着)?$")
+# A new occurrence beside keep words ("那条别取消，楼下李爷爷也摔倒了", "现在又漏水了",
+# "另外…", "还有…"): news, not the request kept; dispatched (`new_occurrence`). "摔倒的也还
+# 需要" speaks of the kept one.
+_NEW_OCCURRENCE = re.compile(r"也(?!还)|又|另外|另一|还有|再次")
+# A clause that points at a request ("摔倒的还需要", "王奶奶摔倒那条还要", "摔倒的别取消"):
+# the situation in it is the request's, not news (`names_kept`).
+_REFERS = re.compile(
+    r"的(?:还|仍|仍然|也还)(?:需要|要|得|在等|没)|[那这]条|[那这]个求助|的先?(?:别|不要|不用|勿)"
+)
+_CLAUSE = re.compile(r"[^，,。.！!？?；;\s]+")
 # "全部取消": every open request of the sender's in the group ends, the critical ones too (a
 # plain "不用了" ends those only when they are the sender's one open request: `spared`).
 # Only as the whole reply, give or take politeness ("好的，全部取消吧，谢谢"): the note that
@@ -417,8 +432,8 @@ def _takes_back(text: str) -> bool:
 
 
 def keeps(text: str) -> bool:
-    """A short reply that keeps the sender's requests: a take-back word ("取消", "撤销") said
-    negated in its clause ("别全部取消，摔倒的还需要", "不要撤销求助"), and no closing wording
+    """A short reply that keeps the sender's requests: a take-back word ("取消", "撤销") with
+    its negator bound to it ("别全部取消，摔倒的还需要", "不要撤销求助"), and no closing wording
     of its own (`is_cancel_reply`)."""
     return len(text) <= 40 and not is_cancel_reply(text) and keeps_some(text)
 
@@ -426,10 +441,22 @@ def keeps(text: str) -> bool:
 def keeps_some(text: str) -> bool:
     """Some request is said to be kept ("摔倒的别取消"), whatever else the reply says ("买菜的
     不用了，摔倒的别取消" ends the everyday ones, never a critical one even if it is the only one
-    open)."""
-    return any(
-        _NEGATED_IN_CLAUSE.search(text, 0, m.start()) for m in _TAKE_BACK_WORD.finditer(text)
-    )
+    open). The negator is bound to the take-back word (`_KEEP_BOUND`): "不用了取消吧" keeps
+    nothing."""
+    return any(_KEEP_BOUND.search(text, 0, m.start()) for m in _TAKE_BACK_WORD.finditer(text))
+
+
+def names_kept(text: str, word: str) -> bool:
+    """`word` (a situation read in `text`) is said of the request kept, in a clause that
+    points at it ("摔倒的还需要", "王奶奶摔倒那条还要"), not told beside the keep words ("那条
+    别取消，我爸摔倒了")."""
+    return any(word in c and _REFERS.search(c) for c in _CLAUSE.findall(text))
+
+
+def new_occurrence(text: str) -> bool:
+    """Keep words beside news of a new occurrence ("那条别取消，楼下李爷爷也摔倒了", "那条先
+    别取消，现在又漏水了"): the situation told is not the request kept."""
+    return _NEW_OCCURRENCE.search(text) is not None
 
 
 def _asked(text: str) -> bool:

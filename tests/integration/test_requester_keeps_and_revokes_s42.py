@@ -208,3 +208,33 @@ async def test_cancelling_all_tells_the_group_once(
     )
     said = p.group_texts("g-edge")
     assert sum(t in CANCELLED_TEXTS for t in said) == 1, said
+
+
+async def test_a_new_fever_beside_keep_words_is_dispatched(
+    run: flow.Running, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """R2: "那条别取消，孩子发高烧了" with an everyday request open (carrying rice) was taken
+    for keeping it (the route kept whenever the sender had ANY request open): the fever,
+    a new urgent need, was dispatched to nobody. Kept only by an open one of its category."""
+    p, who = run.platform, "resident-r2-fever"
+    rice = await raise_request(run, client, db, RICE.format(88), "g-main", who)
+    r = await run.send(client, p.message("那条别取消，孩子发高烧了", mid(), "g-main", who))
+    fever = await dispatched(db, r)
+    assert fever != rice
+    assert await db.fetchval("SELECT category FROM requests WHERE request_id = $1", fever) == (
+        "medical"
+    )
+    assert await db.fetchval("SELECT closed_at IS NULL FROM requests WHERE request_id = $1", rice)
+
+
+async def test_no_thanks_unpunctuated_ends_the_sole_critical_request(
+    run: flow.Running, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """R2: texts.keeps_some read the 不 of "不用了" as negating the later 取消 (same clause,
+    no comma), so the sender's only open request, critical, was spared."""
+    p, who = run.platform, "resident-r2-sole"
+    fall = await raise_request(run, client, db, FALL.format(89), "g-main", who)
+    r = await run.send(client, p.message("不用了取消吧", mid(), "g-main", who))
+    assert r.status_code == 200, r.text
+    assert r.json().get("cancelled") == fall, r.json()
+    await status_becomes(db, fall, "cancelled")

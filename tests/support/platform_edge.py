@@ -28,6 +28,9 @@ def fake_edge(monkeypatch: pytest.MonkeyPatch, open_request: str) -> None:
     async def claimed(*args: Any, **kwargs: Any) -> bool:
         return True  # each message's closing reply is new here
 
+    async def no_categories(pool: Any, request_ids: list[str]) -> dict[str, str]:
+        return {}  # whose category it is, a test that keeps one says (routes._kept)
+
     async def submit(db: Any, **kwargs: Any) -> intake.Submitted:
         return intake.Submitted(claimed=True, earlier=None)
 
@@ -35,6 +38,7 @@ def fake_edge(monkeypatch: pytest.MonkeyPatch, open_request: str) -> None:
     monkeypatch.setattr(threads, "record", nothing)
     monkeypatch.setattr(threads, "forget", nothing)  # a reply ending several drops threads
     monkeypatch.setattr(routes, "claim_webhook_id", nothing)  # the replay claim
+    monkeypatch.setattr(routes, "categories_of", no_categories)
     monkeypatch.setattr(intake, "submit", submit)
     monkeypatch.setattr(bot_calls, "claim_key", claimed)  # the reply's idempotency key
     monkeypatch.setattr(bot_calls, "store_answer", nothing)

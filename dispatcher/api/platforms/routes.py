@@ -87,7 +87,7 @@ from dispatcher.record.edge.group_threads import Thread
 from schemas.commands import CancelRequest, Command, ResolveRequest
 from schemas.requests import RequestSpec
 from schemas.text import UNSTORABLE
-from schemas.vocab import Party
+from schemas.vocab import Category, Party
 
 log = logging.getLogger(__name__)
 
@@ -329,9 +329,9 @@ async def _message(
     async def kept(found: Classification) -> JSONResponse | None:
         """A request worded as keeping one (`rules.keeps`): the sender's open one here, if
         any, is what it names; else it is dispatched."""
-        if not inbound.sender_id or not texts.keeps(msg.text):
-            return None
-        return await _kept(pool, bot, msg, spare)
+        if not inbound.sender_id or not texts.keeps(msg.text) or texts.new_occurrence(msg.text):
+            return None  # "那条别取消，楼下李爷爷也摔倒了": news, dispatched
+        return await _kept(pool, bot, msg, spare, _kept_as(msg.text, found))
 
     def thread_for(request_id: str) -> Thread:
         return _thread(bot, inbound, request_id)
@@ -446,7 +446,11 @@ async def _cancel_if_asked(
 
 
 async def _kept(
-    pool: Db, bot: BotConfig, msg: ChatMessageIn, spare: Callable[[str, str], Awaitable[None]]
+    pool: Db,
+    bot: BotConfig,
+    msg: ChatMessageIn,
+    spare: Callable[[str, str], Awaitable[None]],
+    categories: frozenset[str] | None = None,
 ) -> JSONResponse | None:
     """A reply keeping the sender's requests ends nothing and opens nothing: with one of
     theirs open here, they are told it goes on (in the newest's thread, once per message);
@@ -454,13 +458,50 @@ async def _kept(
     when it read one ("别取消，摔倒的还需要" after theirs closed, or from one who never
     asked here: a fall nobody is coming to; `rules.keeps` marks it, never drops it). This
     message's own request (a re-send of one dispatched) is not one kept: its answer is
-    replayed."""
+    replayed. A request read in it is kept only by an open one of its category
+    (`categories`, `_kept_as`): "那条别取消，孩子发高烧了" with groceries open is a fever
+    nobody is coming to (a duplicate dispatched is the safe mistake)."""
     own = request_id_for(bot.bot_id, msg.group_id, msg.message_id)
     found = await threads.open_requests_of(pool, bot.bot_id, msg.group_id, msg.sender.id)
     if not found or own in found:
         return None
-    await spare(found[0], texts.KEPT)
+    named = found
+    if categories is not None:
+        of = await categories_of(pool, found)
+        named = [r for r in found if of.get(r) in categories]
+        if not named:
+            return None
+    await spare(named[0], texts.KEPT)
     return JSONResponse({"is_request": False, "still_open": found, "reply_text": texts.KEPT})
+
+
+# A fall with a medical red flag ("摔倒了起不来，头在流血") is recorded medical: "摔倒的还需要"
+# names it too, but only where the fall is said of the request kept (`texts.names_kept`).
+_RECORDED_AS = {Category.FALL: Category.MEDICAL}
+
+
+def _kept_as(text: str, found: Classification) -> frozenset[str]:
+    """The categories an open request kept by `text` may have: the one read in it; and,
+    when the situation is said of the request kept, the one it is recorded as when raised."""
+    if found.category is None:
+        return frozenset()
+    raised = _RECORDED_AS.get(found.category)
+    words = [r.split(":", 2)[2] for r in found.reasons if r.startswith(f"cue:{found.category}:")]
+    named = raised is not None and any(texts.names_kept(text, w) for w in words)
+    return frozenset({found.category.value, *([raised.value] if raised and named else [])})
+
+
+async def categories_of(pool: Db, request_ids: list[str]) -> dict[str, str]:
+    """Each request's category: by the read model, else by the command the API holds
+    (`api_intake`, not recorded yet); one neither knows is left out (kept by nothing)."""
+    rows = await pool.fetch(
+        "SELECT x.id, COALESCE(r.category, i.command #>> '{body,spec,category}') AS category "
+        "FROM unnest($1::text[]) AS x(id) "
+        "LEFT JOIN requests r ON r.request_id = x.id "
+        "LEFT JOIN api_intake i ON i.request_id = x.id",
+        request_ids,
+    )
+    return {str(r["id"]): str(r["category"]) for r in rows if r["category"] is not None}
 
 
 _CLOSE_NS = uuid.UUID("6f4d3c1e-2b7a-4e0f-9c58-1d2e3f4a5b6c")
