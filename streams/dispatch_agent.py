@@ -380,7 +380,13 @@ class DispatchAgent:
             [failed] = await self._copies_acked([late], await self._send_copies([late]), acked)
             if failed is not None:  # `_one`: tried again, or dead-lettered if it never passes
                 raise failed
-            marks = self._mark(None, marks_the_request(command, self._known), acked[0])
+            request_id = marks_the_request(command, self._known)
+            if request_id is not None:
+                # As before a decision's tables: a worker that lost the partition unknowingly
+                # would overwrite its new owner's later mark with this older one. Let go
+                # (`_LetGo`), nothing is kept: the original, unacknowledged, is read again.
+                await self._confirm_membership()
+            marks = self._mark(None, request_id, acked[0])
             if marks:  # kept with the tables before the original is acknowledged
                 await self._store_all([], marks)
             return True
