@@ -93,7 +93,7 @@ class DeadlineTimer:
         for item in rt.state.pop_due(now):
             sent = self._acknowledged.get(_key(item))
             if sent is not None and sent.sends >= UNAPPLIED_SENDS:
-                if self._still_queued(sent):
+                if self._still_queued(item, sent):
                     # Not refused: not decided yet (a backlog). Checked again, not re-sent.
                     rt.state.heap.retry_later(item, now, acknowledged=True)
                 else:
@@ -140,12 +140,19 @@ class DeadlineTimer:
         later = RETRY_MAX_S * (2 ** (sends - 1) - 1)
         self.rt.state.heap.retry_later(item, now + timedelta(seconds=later), acknowledged=True)
 
-    def _still_queued(self, sent: _Sent) -> bool:
+    def _still_queued(self, item: HeapItem, sent: _Sent) -> bool:
         """The last acknowledged send is beyond what the dispatch agent has read on its
         partition: it waits behind a backlog, which says nothing about the core refusing
         it (a chaos run's worker, behind by 37,000 commands, dead-lettered a deadline it
-        applied six seconds later). An unknown offset counts as read."""
-        return sent.offset >= 0 and self.rt.commands_read.get(sent.partition, -1) < sent.offset
+        applied six seconds later). An unknown offset counts as read. Likewise while the
+        last copy about its request lies beyond what was read: the agent read the deadline
+        commands and sent them again behind that copy (streams/late_commands.py), so they
+        are queued still, as copies."""
+        read = self.rt.commands_read
+        if sent.offset >= 0 and read.get(sent.partition, -1) < sent.offset:
+            return True
+        mark = self.rt.state.copies.get(item.request_id)
+        return mark is not None and read.get(mark[0], -1) < mark[1]
 
     async def _give_up(self, item: HeapItem, sent: _Sent) -> None:
         """Dead-letter the deadline (counted in the dead letters' metric) and send it no

@@ -83,6 +83,7 @@ class World:
                 heap=self.heap,
                 core=SimpleNamespace(requests=requests),
                 pop_due=lambda now: self.heap.pop_due(now, requests),
+                copies={},
             ),
             commands=self.commands,
             dead_letters=self.letters,
