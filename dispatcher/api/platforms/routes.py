@@ -491,17 +491,8 @@ def _kept_as(text: str, found: Classification) -> frozenset[str]:
     return frozenset({found.category.value, *([raised.value] if raised and named else [])})
 
 
-async def categories_of(pool: Db, request_ids: list[str]) -> dict[str, str]:
-    """Each request's category: by the read model, else by the command the API holds
-    (`api_intake`, not recorded yet); one neither knows is left out (kept by nothing)."""
-    rows = await pool.fetch(
-        "SELECT x.id, COALESCE(r.category, i.command #>> '{body,spec,category}') AS category "
-        "FROM unnest($1::text[]) AS x(id) "
-        "LEFT JOIN requests r ON r.request_id = x.id "
-        "LEFT JOIN api_intake i ON i.request_id = x.id",
-        request_ids,
-    )
-    return {str(r["id"]): str(r["category"]) for r in rows if r["category"] is not None}
+# The read (SQL) lives with the threads' other statements; a name here for the tests' fakes.
+categories_of = threads.categories_of
 
 
 _CLOSE_NS = uuid.UUID("6f4d3c1e-2b7a-4e0f-9c58-1d2e3f4a5b6c")

@@ -113,6 +113,19 @@ async def open_requests_of(pool: Db, bot_id: str, group_id: str, sender_id: str)
     return [str(r["request_id"]) for r in rows]
 
 
+async def categories_of(pool: Db, request_ids: list[str]) -> dict[str, str]:
+    """Each request's category: by the read model, else by the command the API holds
+    (`api_intake`, not recorded yet); one neither knows is left out (kept by nothing)."""
+    rows = await pool.fetch(
+        "SELECT x.id, COALESCE(r.category, i.command #>> '{body,spec,category}') AS category "
+        "FROM unnest($1::text[]) AS x(id) "
+        "LEFT JOIN requests r ON r.request_id = x.id "
+        "LEFT JOIN api_intake i ON i.request_id = x.id",
+        request_ids,
+    )
+    return {str(r["id"]): str(r["category"]) for r in rows if r["category"] is not None}
+
+
 async def grave_among(pool: Db, request_ids: list[str]) -> set[str]:
     """Which of these requests are critical or life-threatening: by the read model (its
     urgency, or the requester told to call the emergency number), else by the command the
