@@ -86,9 +86,11 @@ async def test_a_deactivated_helpers_link_is_refused(
 
             async def inactive() -> bool:
                 row = await _state(db, GONE)
-                return row is not None and not row["active"]
+                # Leaving the roster also ends away and busy (session 42: a helper back on the
+                # roster is offered requests again, not left away).
+                return row is not None and not row["active"] and not row["away"]
 
-            await eventually(inactive, what=f"{GONE} deactivated")
+            await eventually(inactive, what=f"{GONE} deactivated, no longer away")
 
             # Off the roster: a fresh phone opening the kept link is told so, not bound.
             async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as phone:
@@ -107,12 +109,11 @@ async def test_a_deactivated_helpers_link_is_refused(
                     assert "附近有人求助时会通知您" not in r.text
                 assert "set-cookie" not in r.headers
 
-            # Defence in depth: "back" reaching the worker anyway is refused, nothing stored.
+            # Defence in depth: a status change reaching the worker anyway is refused, nothing
+            # stored (it would set away and busy, which leaving the roster cleared).
             topic = stack.env()["DISPATCH_COMMANDS_TOPIC"]
             async with CommandProducer(stack.kafka_bootstrap, topic) as producer:
-                back = await producer.send(
-                    SetHelperStatus(helper_id=GONE, away=False, busy=False), C
-                )
+                back = await producer.send(SetHelperStatus(helper_id=GONE, away=True, busy=True), C)
 
             async def refused() -> str | None:
                 reason: str | None = await db.fetchval(
@@ -124,7 +125,7 @@ async def test_a_deactivated_helpers_link_is_refused(
 
             assert await eventually(refused, what="the worker's refusal") == "helper_inactive"
             row = await _state(db, GONE)
-            assert row is not None and row["away"] and not row["active"]
+            assert row is not None and not row["away"] and not row["busy"] and not row["active"]
 
             # Another helper's link still works.
             assert (await client.get(stays)).status_code == 200
