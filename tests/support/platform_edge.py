@@ -5,6 +5,7 @@ nothing is stored or dropped; and a group member's message sent through it."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -16,9 +17,15 @@ from dispatcher.record.edge import group_threads as threads
 from tests.support.dingtalk_app import group_message, post_callback
 
 
-def fake_edge(monkeypatch: pytest.MonkeyPatch, open_request: str) -> None:
+def fake_edge(
+    monkeypatch: pytest.MonkeyPatch,
+    open_request: str,
+    categories: Mapping[str, str] | None = None,
+) -> None:
     """The sender's one open request is `open_request`; each message and each closing
-    reply is new (its replay claim and idempotency key claimed); nothing is recorded."""
+    reply is new (its replay claim and idempotency key claimed); nothing is recorded.
+    `categories`: the open requests' categories the route reads (`routes.categories_of`,
+    which decides what a keep reply keeps); none known by default."""
 
     async def open_requests_of(pool: Any, bot_id: str, group_id: str, sender: str) -> list[str]:
         return [open_request]
@@ -28,8 +35,9 @@ def fake_edge(monkeypatch: pytest.MonkeyPatch, open_request: str) -> None:
     async def claimed(*args: Any, **kwargs: Any) -> bool:
         return True  # each message's closing reply is new here
 
-    async def no_categories(pool: Any, request_ids: list[str]) -> dict[str, str]:
-        return {}  # whose category it is, a test that keeps one says (routes._kept)
+    async def categories_of(pool: Any, request_ids: list[str]) -> dict[str, str]:
+        known = categories or {}
+        return {r: known[r] for r in request_ids if r in known}
 
     async def submit(db: Any, **kwargs: Any) -> intake.Submitted:
         return intake.Submitted(claimed=True, earlier=None)
@@ -38,7 +46,7 @@ def fake_edge(monkeypatch: pytest.MonkeyPatch, open_request: str) -> None:
     monkeypatch.setattr(threads, "record", nothing)
     monkeypatch.setattr(threads, "forget", nothing)  # a reply ending several drops threads
     monkeypatch.setattr(routes, "claim_webhook_id", nothing)  # the replay claim
-    monkeypatch.setattr(routes, "categories_of", no_categories)
+    monkeypatch.setattr(routes, "categories_of", categories_of)
     monkeypatch.setattr(intake, "submit", submit)
     monkeypatch.setattr(bot_calls, "claim_key", claimed)  # the reply's idempotency key
     monkeypatch.setattr(bot_calls, "store_answer", nothing)

@@ -29,7 +29,6 @@ from typing import Any
 
 import pytest
 
-from dispatcher.api.platforms import routes
 from dispatcher.classify import classify, rules
 from dispatcher.groupchat import texts
 from dispatcher.record.edge import group_threads as threads
@@ -141,12 +140,9 @@ def fall_and_groceries(monkeypatch: pytest.MonkeyPatch, grave: set[str]) -> None
     async def grave_among(pool: Any, request_ids: list[str]) -> set[str]:
         return grave & set(request_ids)
 
-    async def categories_of(pool: Any, request_ids: list[str]) -> dict[str, str]:
-        return {GROCERIES: "errand", FALL: "fall"}
-
+    fake_edge(monkeypatch, FALL, {GROCERIES: "errand", FALL: "fall"})  # the fall is kept
     monkeypatch.setattr(threads, "open_requests_of", open_requests_of)
     monkeypatch.setattr(threads, "grave_among", grave_among)
-    monkeypatch.setattr(routes, "categories_of", categories_of)  # the fall is kept
 
 
 @pytest.mark.parametrize("text", KEEPING[:2])

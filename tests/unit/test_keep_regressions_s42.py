@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from dispatcher.api.platforms import routes
 from dispatcher.groupchat import texts
 from dispatcher.record.edge import group_threads as threads
 from schemas.commands import CancelRequest, ResolveRequest, SubmitRequest
@@ -43,12 +42,7 @@ def sink() -> CommandSink:
 
 @pytest.fixture
 def app(sink: CommandSink, monkeypatch: pytest.MonkeyPatch) -> Any:
-    fake_edge(monkeypatch, GROCERIES)
-
-    async def categories_of(pool: Any, request_ids: list[str]) -> dict[str, str]:
-        return {r: CATEGORIES[r] for r in request_ids}
-
-    monkeypatch.setattr(routes, "categories_of", categories_of)
+    fake_edge(monkeypatch, GROCERIES, CATEGORIES)
     return bot_app(dingtalk_bot(BOT, GROUP, COMMUNITY), sink)
 
 
