@@ -247,10 +247,10 @@ def main(argv: list[str]) -> int:
     p = command("history", help="who changed what, when")
     p.add_argument("--community")
     p.add_argument("--limit", type=int, default=50)
-    command(
-        "check",
-        help="exit 1 if the API holds bots it does not serve, 2 if it is not ready (no token)",
+    p = sub.add_parser(  # reads /readyz: no staff token
+        "check", help="exit 1 if the API holds bots it does not serve, 2 if it is not ready"
     )
+    p.add_argument("--api", default=argparse.SUPPRESS, help="the API's base URL")
     args = parser.parse_args(argv)
     if args.command == "check":
         return _check(args.api)
