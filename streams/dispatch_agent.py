@@ -48,7 +48,7 @@ from streams.command_groups import (
 from streams.dead_letter import DeadLetterSink, short
 from streams.faust_consumer import EXIT_OFFSET_HOLE
 from streams.faust_producer import send_now
-from streams.late_commands import marks_the_request, reissue_of
+from streams.late_commands import follows_its_original, marks_the_request, reissue_of
 from streams.membership_lease import lease_of
 from streams.record_limit import check_events_record_limit
 from streams.runtime import WorkerRuntime
@@ -389,6 +389,8 @@ class DispatchAgent:
             marks = self._mark(None, request_id, acked[0])
             if marks:  # kept with the tables before the original is acknowledged
                 await self._store_all([], marks)
+            if follows_its_original(acked[0], partition, offset):
+                await self._decide_at_ack(late, partition, offset + 1)
             return True
         now = self._now(command)
         decision = decide(rt.state.core, command, now)
@@ -427,6 +429,26 @@ class DispatchAgent:
             rt.emitted(handed)
         self._maybe_prune(now)
         return True
+
+    async def _decide_at_ack(self, copy: Command, partition: int, offset: int) -> None:
+        """Decide `copy`, acknowledged at `offset` directly behind its original, now: the
+        record reading it back would find the same state (streams/late_commands.py). Its
+        events, tables and pushes go as when read; read back, it is a second copy. A failure
+        leaves it to be decided when read (it is in the log); a lost membership lets the
+        original go too, and whoever reads the copy next decides it alike."""
+        try:
+            done = await self._dispatch(copy, partition, offset)
+        except _LetGo:
+            raise
+        except Exception as exc:  # the state is back to the tables (`_dispatch`)
+            log.warning(
+                "copy of command %s not decided at its acknowledgement (%s): decided when read",
+                copy.command_id,
+                short(exc),
+            )
+            return
+        if done:
+            self.rt.stats.decided_at_ack += 1
 
     def _apply(self, command: Command, decision: Decision) -> bool:
         """Apply `decision` to the state in memory. When that fails, the state (maybe

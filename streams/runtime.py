@@ -45,6 +45,8 @@ class Stats:
     # commands that make offers or start a wait, commands about a request not open yet or
     # behind such a copy (streams/late_commands.py).
     reissued: int = 0
+    # Copies decided as Kafka acknowledged them, directly behind their original.
+    decided_at_ack: int = 0
     dead_letters: int = 0
     recorded: int = 0
     table_writes: int = 0  # records written to the tables (each a changelog message)

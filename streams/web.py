@@ -34,6 +34,7 @@ def stats_page(rt: WorkerRuntime, worker_name: str) -> dict[str, Any]:
         "helpers": len(rt.state.core.helpers),
         "commands": s.commands,
         "reissued": s.reissued,  # sent again, decided from the copy (late_commands)
+        "decided_at_ack": s.decided_at_ack,  # of those, decided at once (directly behind)
         "events": s.events,
         "dead_letters": s.dead_letters,
         "command_groups": dict(sorted(s.command_groups.items())),
