@@ -70,6 +70,12 @@ def _figures(run: dict[str, Any]) -> dict[str, Any]:
     for phase, ms in (run.get("intake_phases_ms") or {}).items():
         out[f"intake_phase_p50_ms.{phase}"] = ms.get("p50_ms")
         out[f"intake_phase_p99_ms.{phase}"] = ms.get("p99_ms")
+    # How the workers took the commands: copies sent, and of those decided at their
+    # acknowledgement (streams/late_commands.py), when the tree reports them.
+    for ws in run.get("worker_stats") or []:
+        for count in ("commands", "reissued", "decided_at_ack"):
+            if count in ws:
+                out[f"{ws['worker']}.{count}"] = ws[count]
     for s in run.get("scenarios", []):
         prefix = _SCENARIO_FIGURES.get(s.get("name", ""))
         if prefix is not None and s.get("kind") == "fixed_rate":

@@ -79,7 +79,9 @@ def worker_line(ws: dict[str, Any]) -> str:
     """A worker's counts. Its events' pushes: early (handed over once Kafka acknowledged
     them) or from their record (read back first: the share the early path lost)."""
     return (
-        f"{ws['worker']}: partitions {ws['partitions']}, commands {ws['commands']}, "
+        f"{ws['worker']}: partitions {ws['partitions']}, commands {ws['commands']} "
+        f"(copies sent/decided at their acknowledgement {ws.get('reissued')}/"
+        f"{ws.get('decided_at_ack')}), "
         f"events {ws['events']} (pushed early/from their record "
         f"{ws.get('notify_early')}/{ws.get('notify_from_record')}), "
         f"table writes {ws.get('table_writes')}, dead letters {ws['dead_letters']}, "
