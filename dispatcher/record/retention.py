@@ -8,7 +8,9 @@ posts go after 2 days and threads (who asked in which group) after 7. A merged r
 `ReportRepeated` row (`api_repeat_reports`) goes `retention_days` after the request it
 joined closed, as that request's private row does. A helper's
 sign-up staff never decide lapses `signup_pending_days` (default 30) after it was made and
-forgets the person (edge/registrations.py `lapse`). Counts and categories stay for reports.
+forgets the person (edge/registrations.py `lapse`); a rejected or lapsed one still holding
+the phone-keyed helper id (as the previous release's API leaves it during an upgrade) is
+given its own (`unlink_forgotten`). Counts and categories stay for reports.
 `now` is passed in, so a test can look 31 days ahead.
 """
 
@@ -46,6 +48,9 @@ class Purged:
     group_posts: int = 0  # chat-group posts older than 2 days
     group_threads: int = 0  # chat-group threads (who asked, where) older than 7 days
     repeat_reports: int = 0  # merged reports' rows, their request closed past the retention
+    # rejected or lapsed sign-ups given their own id for the phone-keyed one (the previous
+    # release's API, serving during an upgrade, keeps that)
+    signups_unlinked: int = 0
 
 
 async def purge(
@@ -93,10 +98,19 @@ async def purge(
             now - MAX_LIFETIME,
         )
         lapsed = await registrations.lapse(conn, now - timedelta(days=signup_pending_days), now)
+        unlinked = await registrations.unlink_forgotten(conn)
         # The API's group loop purges these too, but only runs with a platform bot configured.
         posts, threads = await group_threads.purge(conn, now)
     return Purged(
-        int(scheduled), int(erased), commands, int(bindings), lapsed, posts, threads, repeats
+        int(scheduled),
+        int(erased),
+        commands,
+        int(bindings),
+        lapsed,
+        posts,
+        threads,
+        repeats,
+        unlinked,
     )
 
 

@@ -25,7 +25,8 @@ _NEVER_ON_ROSTER: Final = ("rejected", "lapsed")
 # anyone typing it) would link the forgotten row to the new one, in the table and in staff's
 # `?status=rejected`/`lapsed` list. Nothing reads a decided row's id (`whose` and `claim`
 # find it decided: 409); an approved one keeps its id, the roster's. Migration 0416 did the
-# same to rows forgotten before.
+# same to rows forgotten before, and every purge to rows the previous release's API forgot
+# during an upgrade (`unlink_forgotten`).
 _FORGOTTEN: Final = "'forgotten-' || registration_id"
 
 
@@ -178,3 +179,22 @@ async def lapse(db: Db, made_before: datetime, now: datetime) -> int:
         now,
     )
     return int(lapsed)
+
+
+async def unlink_forgotten(db: Db) -> int:
+    """Rejected and lapsed sign-ups still holding the keyed helper id get their own (how
+    many): migration 0416's statement, run by every purge. During an upgrade the previous
+    release's API serves after 0416 ran (its pods until replaced, its hourly purge), and
+    its `forget`/`lapse` keep the keyed id; without this nothing unlinked those rows later.
+    Finds nothing once every such row is unlinked."""
+    unlinked = await db.fetchval(
+        f"""
+        WITH u AS (
+            UPDATE helper_registrations SET helper_id = {_FORGOTTEN}
+            WHERE status = ANY($1::text[]) AND helper_id <> {_FORGOTTEN}
+            RETURNING 1)
+        SELECT count(*) FROM u
+        """,
+        list(_NEVER_ON_ROSTER),
+    )
+    return int(unlinked)
