@@ -454,12 +454,17 @@ class GroupReplies:
         return advised, row.get("first_accept_at") is not None
 
     def _called(self, event: Event, body: WhistleBlown, asked: list[Thread]) -> int | None:
-        """How many people the whistle called for the request, at the place it was raised
-        (its asking groups', refined by its label's building): a contact narrowed to
-        another grid, compound or building calls nobody for it (`_recipients` of the push
-        engine passes them over). With no group's place known, the whole list counts."""
-        groups = [self._group_place(t.bot_id, t.group_id) for t in asked]
-        places = [place_of_label(g, body.building_label) for g in groups if g is not None]
+        """How many people the whistle called for the request, at the place it was raised:
+        a contact narrowed to another grid, compound or building calls nobody for it
+        (`_recipients` of the push engine passes them over). The place the intake recorded
+        on the raising group's thread is the request's own, the one the push engine calls
+        for (a group re-pointed since is elsewhere now); without it (threads from before
+        migration 0419, co-reports only), the asking groups' live places refined by the
+        label's building. With no place known, the whole list counts."""
+        places = [t.place for t in asked if t.place is not None][:1]
+        if not places:
+            groups = [self._group_place(t.bot_id, t.group_id) for t in asked]
+            places = [place_of_label(g, body.building_label) for g in groups if g is not None]
         if not places:
             return self._whistle_people(event.community_id)
         counts = [self._whistle_people(event.community_id, place=p) for p in places]

@@ -365,8 +365,13 @@ async def _message(
 
     async def before_queue(spec: RequestSpec) -> None:
         # Whether the requester can be called (the ledger's phone of a known sender), a
-        # flag on the thread: the group's texts never promise a call otherwise.
-        thread = dataclasses.replace(thread_for(spec.request_id), requester_phone=has_phone(spec))
+        # flag on the thread: the group's texts never promise a call otherwise. And the
+        # request's place: whom its whistle calls, whatever the group is re-pointed to.
+        thread = dataclasses.replace(
+            thread_for(spec.request_id),
+            requester_phone=has_phone(spec),
+            place=threads.place_ids(spec.place),
+        )
         await threads.record(pool, thread, msg.sender.id)
         replies.expect(thread)
         asked.append(thread)

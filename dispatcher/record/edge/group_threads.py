@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from dispatcher.numbers import MAX_EPOCH_MS, checked_int
 from dispatcher.record.db import Db
+from schemas.places import PlacePath
 from schemas.plans import PLAN_SETS
 from schemas.sealed import Sealed
 
@@ -46,6 +49,10 @@ class Thread:
     # thread from before migration 0408). A flag only, never the phone; not the thread's
     # identity.
     requester_phone: bool | None = field(default=None, compare=False)
+    # The request's place as the intake raised it in this group (`place_ids` of its spec's):
+    # what the worker calls the whistle's contacts for, whatever the group is re-pointed to
+    # later. None: not known (a co-report, a thread from before migration 0419).
+    place: PlacePath | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -53,15 +60,29 @@ class Thread:
         return (self.bot_id, self.group_id)
 
 
+def place_ids(place: PlacePath) -> PlacePath:
+    """The ids of `place` down to its building that decide which whistle contacts cover it
+    (`WhistleRecipient.covers`): never its unit, floor, household or names."""
+    return PlacePath(
+        community_id=place.community_id,
+        grid_id=place.grid_id,
+        compound_id=place.compound_id,
+        building_id=place.building_id,
+    )
+
+
 async def record(
     pool: Db,
     thread: Thread,
     sender_id: str,
 ) -> None:
+    """A re-recording (a platform's re-send, a co-report in the raising group) keeps the
+    place first recorded: the request's, fixed at intake."""
+    place = None if thread.place is None else place_ids(thread.place).model_dump_json()
     await pool.execute(
         "INSERT INTO api_group_threads (request_id, bot_id, group_id, sender_id, "
-        "session_webhook, session_expires, reply_to, requester_phone) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+        "session_webhook, session_expires, reply_to, requester_phone, request_place) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) "
         "ON CONFLICT (request_id, bot_id, group_id) DO UPDATE SET "
         "session_webhook = EXCLUDED.session_webhook, session_expires = EXCLUDED.session_expires",
         thread.request_id,
@@ -72,13 +93,15 @@ async def record(
         thread.session_expires,
         thread.reply_to,
         thread.requester_phone,
+        place,
     )
 
 
 async def for_requests(pool: Db, request_ids: list[str]) -> dict[str, list[Thread]]:
     rows = await pool.fetch(
         "SELECT request_id, bot_id, group_id, session_webhook, session_expires, reply_to, "
-        "requester_phone FROM api_group_threads WHERE request_id = ANY($1::text[])",
+        "requester_phone, request_place::text AS request_place FROM api_group_threads "
+        "WHERE request_id = ANY($1::text[])",
         request_ids,
     )
     out: dict[str, list[Thread]] = {}
@@ -309,7 +332,19 @@ def _thread(r: Mapping[str, Any]) -> Thread:
         r["session_expires"],
         r["reply_to"],
         r.get("requester_phone"),
+        _place(r.get("request_place")),
     )
+
+
+def _place(stored: str | None) -> PlacePath | None:
+    """A thread's recorded place; one that does not read as a place is not known (the loop
+    reads the group's live place then), never a failure of the loop."""
+    if stored is None:
+        return None
+    try:
+        return PlacePath.model_validate_json(stored)
+    except ValidationError:
+        return None
 
 
 async def forget(pool: Db, thread: Thread) -> None:
