@@ -12,6 +12,7 @@ of a community not the owner, and the default endpoint of helpers without channe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
@@ -41,7 +42,12 @@ _PLURAL = {
     ConfigKind.BOT: "bots",
     ConfigKind.ENDPOINT: "endpoints",
 }
-_CODES = {"not_found": 404, "previous_secret_left": 409, "wrong_community": 403}
+_CODES = {
+    "not_found": 404,
+    "previous_secret_left": 409,
+    "wrong_community": 403,
+    "endpoint_in_use": 409,  # a community's whistle contact reaches through it
+}
 
 
 class RotateIn(BaseModel):
@@ -131,10 +137,14 @@ async def _commit(deps: ApiDeps, staff: StaffAccount, changes: Changes) -> JSONR
     return JSONResponse(changes.outcome.summary(), status_code=200 if visible else 202)
 
 
-def _run(edit: Any) -> None:
+def _run(edit: Any, scope: Callable[[], None] | None = None) -> None:
     try:
         edit()
     except ConfigError as exc:
+        if exc.code == "endpoint_in_use" and scope is not None:
+            # Its reason names another community's contact: only for an account that may
+            # change the endpoint at all (else the 403 it always had).
+            scope()
         raise fail(_CODES.get(exc.code, 422), exc.code, str(exc)) from None
     except (TypeError, ValueError, AttributeError) as exc:  # a body of the wrong shape
         raise fail(422, "invalid", f"not a configuration document ({type(exc).__name__})") from None
@@ -194,7 +204,7 @@ async def apply_community(
     if not staff.may_act_in(community_id):
         raise fail(403, "wrong_community", "this staff account is not for that community")
     changes = _changes(deps, staff)
-    _run(lambda: changes.document(community_id, doc))
+    _run(lambda: changes.document(community_id, doc), lambda: _check_scope(deps, staff, changes))
     return await _commit(deps, staff, changes)
 
 
@@ -232,7 +242,7 @@ async def put_endpoint(name: Id, doc: Doc, request: Request, staff: Staff) -> JS
         raise fail(422, "id_mismatch", "name in the path and body differ")
     owner = doc.pop("community_id", None)
     changes = _changes(deps, staff)
-    _run(lambda: changes.endpoint(doc, owner))
+    _run(lambda: changes.endpoint(doc, owner), lambda: _check_scope(deps, staff, changes))
     return await _commit(deps, staff, changes)
 
 
@@ -241,7 +251,7 @@ async def _remove(
 ) -> JSONResponse:
     deps = _deps(request)
     changes = _changes(deps, staff)
-    _run(lambda: changes.remove(kind, entity_id))
+    _run(lambda: changes.remove(kind, entity_id), lambda: _check_scope(deps, staff, changes))
     return await _commit(deps, staff, changes)
 
 

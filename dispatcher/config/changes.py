@@ -18,6 +18,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dispatcher.config.contacts import (
+    area_problems,
+    endpoint_problems,
+    reaches,
+    users,
+    who,
+)
 from dispatcher.config.names import (
     PLACE_NAME_ONLY,
     building_id_errors,
@@ -26,6 +33,7 @@ from dispatcher.config.names import (
     place_name_errors,
     place_names,
 )
+from dispatcher.config.policies import empty_quiet_hours
 from dispatcher.config.secrets import new_secret, production_problems
 from dispatcher.config.view import ConfigView, endpoint_state, parse, plain
 from dispatcher.groupchat.bots import BotConfig, unsigned_platform
@@ -100,6 +108,8 @@ class Changes:
                 reasons = "; ".join(f"{f} ({why})" for f, why in sorted(why_by_field.items()))
                 raise ConfigError("invalid", f"{key}: invalid {reasons}") from None
             model = self._places_checked(kind, key, model, current)
+            if isinstance(model, CommunityConfig) and (why := empty_quiet_hours(model)):
+                raise ConfigError("invalid", f"{key}: {why}")
             if self.production:
                 if isinstance(model, BotConfig) and (why := unsigned_platform(model)):
                     # Its callbacks could be forged by anyone who has seen one (bots.py).
@@ -222,6 +232,7 @@ class Changes:
             state["secret"] = new_secret()
             self.outcome.new_secrets[f"endpoint/{name}"] = state["secret"]
         self._record(ConfigKind.ENDPOINT, name, state)
+        self._still_reached(name)
 
     def document(self, community_id: str, doc: dict[str, Any]) -> None:
         """A whole community: its own settings, its bots and its push endpoints."""
@@ -239,10 +250,12 @@ class Changes:
             self.endpoint(dict(endpoint), community_id)
         for bot in bots:
             self.bot(dict(bot), community_id)
-        known = set(self.view.ids(ConfigKind.ENDPOINT)) | {str(e.get("name")) for e in endpoints}
-        missing = sorted({c.endpoint for c in community.contacts} - known)
-        if missing:
-            raise ConfigError("unknown_endpoint", f"contacts name unknown endpoints: {missing}")
+        # A contact the whistle could never reach is refused here, not dropped at the
+        # whistle (audit s43 F2): its endpoint as this edit leaves it, and its area.
+        if problems := endpoint_problems(community, self._endpoint_after):
+            raise ConfigError(problems[0][0], "; ".join(why for _, why in problems))
+        if areas := area_problems(community):
+            raise ConfigError("unknown_area", "; ".join(areas))
 
     def rotate_bot(self, bot_id: str, secret: str | None) -> None:
         """New current secret; the old one stays, verifying only, until removed."""
@@ -268,6 +281,31 @@ class Changes:
         if self.view.raw_state(kind, entity_id) is None:
             raise ConfigError("not_found", f"no {kind.value} {entity_id!r}")
         self._record(kind, entity_id, None)
+        if kind is ConfigKind.ENDPOINT:
+            self._still_reached(entity_id)
+
+    def _endpoint_after(self, name: str) -> tuple[bool, str | None]:
+        """Whether endpoint `name` exists once this edit is applied, and its owner."""
+        for kind, entity_id, state in reversed(self.outcome.touched):
+            if kind is ConfigKind.ENDPOINT and entity_id == name:
+                return state is not None, None if state is None else state.get("community_id")
+        return name in self.view.endpoints, self.view.endpoint_owner(name)
+
+    def _still_reached(self, name: str) -> None:
+        """Refuse removing or re-owning an endpoint that a community's whistle contact
+        reaches through (audit s43 F2: the whistle silently skipped that contact). One that
+        did not reach it before (a configuration written before this check) may change."""
+        communities = {c.community_id: c for c in self.view.communities()} | self.communities
+        for community, contact in users(list(communities.values()), name):
+            was = name in self.view.endpoints and reaches(
+                lambda n: (True, self.view.endpoint_owner(n)), name, community.community_id
+            )
+            if was and not reaches(self._endpoint_after, name, community.community_id):
+                raise ConfigError(
+                    "endpoint_in_use",
+                    f"endpoint/{name} is how community {community.community_id!r} reaches its "
+                    f"whistle {who(contact)}: change or remove that contact first",
+                )
 
     def _existing_bot(self, bot_id: str) -> dict[str, Any]:
         state = self.view.raw_state(ConfigKind.BOT, bot_id)

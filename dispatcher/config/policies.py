@@ -21,6 +21,20 @@ log = logging.getLogger(__name__)
 PlanSets = Mapping[str, Mapping[Urgency, EscalationPlan]]
 
 
+def empty_quiet_hours(community: CommunityConfig) -> str | None:
+    """Why the community's quiet hours hold nothing, if they start when they end (audit s43
+    F6: 22:00-22:00 was accepted and shown as applied; a helper's own such window is refused
+    too). Refused when written; one stored before is read as none (`policy_for`)."""
+    quiet = community.quiet_hours
+    if quiet is None or quiet.start != quiet.end:
+        return None
+    return (
+        f"quiet_hours start when they end ({quiet.start:%H:%M}-{quiet.end:%H:%M}): they would "
+        "hold nothing; give an end other than the start (e.g. 22:00-07:00) or leave "
+        "quiet_hours out"
+    )
+
+
 def policy_for(community: CommunityConfig, plan_sets: PlanSets) -> CommunityPolicy:
     name = community.plan
     plans = plan_sets.get(name)
@@ -30,6 +44,8 @@ def policy_for(community: CommunityConfig, plan_sets: PlanSets) -> CommunityPoli
         )
         name, plans = STANDARD_PLAN, plan_sets.get(STANDARD_PLAN)
     quiet = community.quiet_hours
+    if empty_quiet_hours(community):  # stored before they were refused: none, not "applied"
+        quiet = None
     return CommunityPolicy(
         plans=plans,
         plan_name=name,
@@ -45,6 +61,10 @@ def refresh_policies(
     plan_sets: PlanSets,
 ) -> None:
     """Replace `target`'s contents in place (the core state holds this very dict)."""
-    fresh = {c.community_id: policy_for(c, plan_sets) for c in communities}
+    fresh = {}
+    for c in communities:
+        if empty_quiet_hours(c):  # said once per change, as the worker reads it
+            log.warning("community %s: quiet hours start when they end: none", c.community_id)
+        fresh[c.community_id] = policy_for(c, plan_sets)
     target.clear()
     target.update(fresh)

@@ -261,10 +261,22 @@ class Planned:
 
 # Why a call with nobody on the community's list is reported (ReportStaffNotReached.reason).
 NOBODY_TO_CALL = "nobody to call: no duty or grid worker on the community's list"
+# ... and when the list names contacts the whistle cannot reach (audit s43 F2: their endpoint
+# was removed or serves another community, in a configuration written before that was refused).
+CONTACTS_UNREACHABLE = (
+    "nobody to call: the community's configured contacts are unreachable "
+    "(their push endpoint is gone or serves another community)"
+)
 
 
 def _staff_call(
-    event: Event, rung: CalledRung, step: int, deliveries: list[Delivery], *, offered: bool = False
+    event: Event,
+    rung: CalledRung,
+    step: int,
+    deliveries: list[Delivery],
+    *,
+    offered: bool = False,
+    unreachable: bool = False,
 ) -> StaffCall | None:
     """The call a whistle or referral makes: its deliveries to people, not to the group.
     None when only staff on duty were called, by offers (`offered`: the whistle's
@@ -281,7 +293,7 @@ def _staff_call(
         called_at=event.occurred_at,
         recipients=len(people),
         roles=tuple(sorted({d.data["role"] for d in people})),
-        reason="" if people else NOBODY_TO_CALL,
+        reason="" if people else CONTACTS_UNREACHABLE if unreachable else NOBODY_TO_CALL,
     )
     return StaffCall(
         event.event_id, event.community_id, frozenset(d.delivery_id for d in people), report
@@ -383,8 +395,11 @@ class DeliveryPlanner:
         if isinstance(body, WhistleBlown):
             deliveries = self._whistle(event, body)
             offered = bool(body.staff_helper_ids)
-            call = _staff_call(event, "whistle", body.step, deliveries, offered=offered)
-            return Planned(deliveries, call=call)
+            lost = self._unreachable(event, "whistle")
+            call = _staff_call(
+                event, "whistle", body.step, deliveries, offered=offered, unreachable=bool(lost)
+            )
+            return Planned(deliveries, warnings=lost, call=call)
         if isinstance(body, ReferredToEmergency):
             return self._referral(event, body)
         if isinstance(body, RequestResolved):
@@ -858,6 +873,20 @@ class DeliveryPlanner:
         unique = {w.recipient_id: w for w in found if self._serves(w.endpoint, community_id)}
         return list(unique.values())
 
+    def _unreachable(self, event: Event, rung: str) -> list[str]:
+        """A warning for each configured contact covering the request's place that
+        `_recipients` drops (its endpoint gone or another community's): said, not silent.
+        Role and name only, never a phone."""
+        r = self.request(event.request_id or "")
+        place = r.spec.place if r else None
+        return [
+            f"{rung} {event.request_id}: contact {c.role.value} {c.name!r} unreachable: "
+            f"endpoint {c.endpoint!r} is gone or serves another community"
+            for c in self.whistle_recipients(event.community_id)
+            if (place is None or c.covers(place.grid_id, place.compound_id, place.building_id))
+            and not self._serves(c.endpoint, event.community_id)
+        ]
+
     @property
     def _dashboard_url(self) -> str:
         return f"{self.public_base_url.rstrip('/')}/dashboard"
@@ -919,10 +948,11 @@ class DeliveryPlanner:
         people = referral_recipients(
             self._recipients(event.community_id, r.spec.place if r else None)
         )
+        lost = self._unreachable(event, "referral")
         if not people:
             return Planned(
-                warnings=[f"referral {event.request_id}: no duty or grid worker"],
-                call=_staff_call(event, "referral", body.step, []),
+                warnings=[f"referral {event.request_id}: no duty or grid worker", *lost],
+                call=_staff_call(event, "referral", body.step, [], unreachable=bool(lost)),
             )
         deliveries = []
         for who in people:
@@ -939,4 +969,5 @@ class DeliveryPlanner:
                 )
             )
             deliveries.append(_to_recipient(event, who, message))
-        return Planned(deliveries, call=_staff_call(event, "referral", body.step, deliveries))
+        call = _staff_call(event, "referral", body.step, deliveries)
+        return Planned(deliveries, warnings=lost, call=call)

@@ -1,0 +1,98 @@
+"""Checks that a community's whistle contacts can be reached, made whenever a change could
+break them (audit s43 F2): the push planner drops a contact whose endpoint is missing or
+serves another community, and one whose area no request of the community is in, so such a
+contact would be a name on a list that the whistle never reaches.
+
+Pure: `Endpoint` answers, for an endpoint's name, whether it exists after the change and
+the community that then owns it (None: district-wide).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from dispatcher.push.recipients import serves
+from schemas.config import CommunityConfig, Grid, WhistleRecipient
+
+# name → (exists, owner) as the configuration will be after the change being checked
+Endpoint = Callable[[str], tuple[bool, str | None]]
+
+
+def who(contact: WhistleRecipient) -> str:
+    """A contact as staff name it in a refusal (its role and name: never a phone)."""
+    return f"contact {contact.role.value} {contact.name!r}"
+
+
+def reaches(endpoint: Endpoint, name: str, community_id: str) -> bool:
+    exists, owner = endpoint(name)
+    return exists and serves(name, owner, community_id)
+
+
+def endpoint_problems(community: CommunityConfig, endpoint: Endpoint) -> list[tuple[str, str]]:
+    """(code, reason) for each contact whose endpoint does not exist or does not serve the
+    community: `unknown_endpoint`, `foreign_endpoint`."""
+    found: list[tuple[str, str]] = []
+    for c in community.contacts:
+        exists, owner = endpoint(c.endpoint)
+        if not exists:
+            found.append(("unknown_endpoint", f"{who(c)}: endpoint {c.endpoint!r} does not exist"))
+        elif not serves(c.endpoint, owner, community.community_id):
+            found.append(
+                (
+                    "foreign_endpoint",
+                    f"{who(c)}: endpoint {c.endpoint!r} belongs to another community: "
+                    "the whistle never sends this community's requests there",
+                )
+            )
+    return found
+
+
+def area_problems(community: CommunityConfig) -> list[str]:
+    """A reason for each contact narrowed to a grid, compound or building that the document
+    does not list (a typo such as G1 for g1 matches no request). Checked only where the
+    document lists that level: a community with no grids, or a grid with no compounds,
+    says nothing about the areas below it."""
+    found: list[str] = []
+    for c in community.contacts:
+        if why := _area_problem(community.grids, c):
+            found.append(f"{who(c)}: {why}")
+    return found
+
+
+def _area_problem(grids: tuple[Grid, ...], c: WhistleRecipient) -> str | None:
+    if not grids:
+        return None
+    in_grid = [g for g in grids if c.grid_id in (None, g.grid_id)]
+    if not in_grid:
+        listed = _ids(g.grid_id for g in grids)
+        return f"grid {c.grid_id!r} is not among the community's grids ({listed})"
+    compounds = [k for g in in_grid for k in g.compounds]
+    if not compounds or (c.compound_id is None and c.building_id is None):
+        return None
+    in_compound = [k for k in compounds if c.compound_id in (None, k.compound_id)]
+    if not in_compound:
+        return (
+            f"compound {c.compound_id!r} is not among the compounds of "
+            f"{'grid ' + repr(c.grid_id) if c.grid_id else 'the community'} "
+            f"({_ids(k.compound_id for k in compounds)})"
+        )
+    buildings = [b.building_id for k in in_compound for b in k.buildings]
+    if c.building_id is None or not buildings or c.building_id in buildings:
+        return None
+    return f"building {c.building_id!r} is not among the buildings listed ({_ids(buildings)})"
+
+
+def _ids(ids: Iterator[str] | list[str]) -> str:
+    listed = sorted(set(ids))
+    shown = ", ".join(listed[:10])
+    return shown + (f", … {len(listed) - 10} more" if len(listed) > 10 else "")
+
+
+def users(
+    communities: list[CommunityConfig], name: str
+) -> Iterator[tuple[CommunityConfig, WhistleRecipient]]:
+    """Each community's contact that names endpoint `name`."""
+    for community in communities:
+        for c in community.contacts:
+            if c.endpoint == name:
+                yield community, c
