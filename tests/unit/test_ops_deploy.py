@@ -114,7 +114,7 @@ def test_only_the_worker_reads_topic_configs_and_only_the_events_topic() -> None
 
 
 def test_worker_tables_live_on_a_claim_per_pod() -> None:
-    """A pod replaced in a rolling update keeps its RocksDB tables (DISPATCH_DATA_DIR) and
+    """A pod replaced (deleted, or drained off a node) keeps its RocksDB tables (DISPATCH_DATA_DIR) and
     replays only the changelog tail; an emptyDir rebuilt every table from scratch."""
     (sts,) = [d for d in _k8s("worker.yaml") if d["kind"] == "StatefulSet"]
     (claim,) = sts["spec"]["volumeClaimTemplates"]
@@ -132,10 +132,11 @@ def test_worker_tables_live_on_a_claim_per_pod() -> None:
     assert policy == {"whenDeleted": "Delete", "whenScaled": "Delete"}
 
 
-def test_a_rolling_update_waits_for_each_worker_to_serve() -> None:
+def test_a_node_drain_waits_for_each_worker_to_serve() -> None:
     """Readiness is the worker's /readyz (its generation's tables recovered: streams/web.py),
     liveness the static /healthz on the same port; before, readiness was /healthz, which
-    answers from before recovery, so a rollout stopped the next worker mid-recovery."""
+    answers from before recovery, so a rollout (a drain since the StatefulSet is OnDelete)
+    stopped the next worker mid-recovery."""
     (sts,) = [d for d in _k8s("worker.yaml") if d["kind"] == "StatefulSet"]
     (worker,) = [c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "worker"]
     (port,) = [p["name"] for p in worker["ports"]]
