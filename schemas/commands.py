@@ -176,6 +176,18 @@ class ReportRepeated(Wire):
     request_id: str
 
 
+class ReportQuietHoursChanged(Wire):
+    """Sent by the worker that holds the request when its community's quiet hours changed
+    in the worker's configuration (`streams/deadline_timer.py`): the core looks again at a
+    request they hold (held at submission, or paused) as its deadline would at their end. No
+    longer held by the current hours: released, or its paused ladder goes on, now; held to
+    another end: held on to that one. Otherwise (released meanwhile, or the same end) a
+    no-op (`dispatcher/core/request_commands.quiet_hours_changed`)."""
+
+    type: Literal["quiet_hours_changed"] = "quiet_hours_changed"
+    request_id: str
+
+
 class UpsertHelper(Wire):
     type: Literal["upsert_helper"] = "upsert_helper"
     profile: HelperProfile
@@ -251,6 +263,7 @@ CommandBody = Annotated[
     | CompleteAssignment
     | FireDeadline
     | ReportRepeated
+    | ReportQuietHoursChanged
     | UpsertHelper
     | DeactivateHelper
     | SetHelperStatus
@@ -281,6 +294,7 @@ REQUEST_COMMANDS = (
     CompleteAssignment,
     FireDeadline,
     ReportRepeated,
+    ReportQuietHoursChanged,
     ClaimRequest,
     ReportBack,
     CallTeam,
@@ -351,6 +365,28 @@ def deadline_command(
     )
 
 
+def quiet_hours_command(
+    *, request_id: str, community_id: str, held_until: datetime, sent_at: datetime
+) -> Command:
+    """The worker's `ReportQuietHoursChanged` about a request held until `held_until`,
+    issued at its clock as it sends it (decided then, like the timer's deadlines). Its id is
+    derived from the request, its hold and that time. Deciding one twice, or one sent after
+    the request was released, changes nothing: the core looks at the hours as they are."""
+    at = require_utc(sent_at)
+    key = f"quiet-hours:{request_id}:{held_until.isoformat()}:{at.isoformat()}"
+    return _derived(key, ReportQuietHoursChanged(request_id=request_id), community_id, at)
+
+
+def _derived(key: str, body: CommandBody, community_id: str, issued_at: datetime) -> Command:
+    """A command whose id is derived from `key` (what makes it one command)."""
+    return Command(
+        command_id=str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
+        community_id=community_id,
+        issued_at=issued_at,
+        body=body,
+    )
+
+
 def reissued(command: Command, at: datetime) -> Command:
     """`command` sent again by the dispatch agent that read it late, to be decided at `at`
     (its clock then), not at a time long past: a first wave decided from a backlog at the
@@ -382,9 +418,4 @@ def repeat_command(
     request id, derived from its chat message) merged into `request_id`. Its id is derived
     from both, so a bot's retry of the same message is the same command, decided once."""
     key = f"report-repeated:{request_id}:{report_id}"
-    return Command(
-        command_id=str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
-        community_id=community_id,
-        issued_at=issued_at,
-        body=ReportRepeated(request_id=request_id),
-    )
+    return _derived(key, ReportRepeated(request_id=request_id), community_id, issued_at)

@@ -8,20 +8,29 @@ A deadline is sent issued at the timer's clock when that is past its due time
 (`deadline_command`): a worker that was down or behind goes on up the ladder from now, one
 rung at a time, instead of deciding every missed rung at its own past time (each rung's
 offers then expired before they were pushed, and the ladder burst to its last rung).
+
+It also has the core look again at the requests quiet hours hold when those hours change
+(`review_holds`): a hold's end is fixed when the request is held, and only the core decides,
+from commands, so a community whose quiet hours staff removed or shortened would otherwise
+keep its chores held to the old end (07:00) while a new one went out at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka.partitioner import murmur2
 
+from dispatcher.core.community import CommunityPolicy
 from dispatcher.core.deadlines import RETRY_MAX_S, HeapItem
-from schemas.commands import Command, deadline_command
+from dispatcher.core.state import DispatchState
+from schemas.commands import Command, deadline_command, quiet_hours_command
+from schemas.records import RequestState
 from streams.dead_letter import DeadLetterSink
 from streams.runtime import WorkerRuntime
 
@@ -36,6 +45,9 @@ log = logging.getLogger(__name__)
 # taken for a refusal) - lettered and logged once and not sent again: the request stays
 # open, in the tables and on the dashboard, for staff.
 UNAPPLIED_SENDS = 5
+
+# How often the timer looks for communities whose quiet hours changed (`review_holds`).
+REVIEW_SECONDS = 1.0
 
 
 def partition_for(community_id: str, partitions: int) -> int:
@@ -70,9 +82,16 @@ class _Record:
 class DeadlineTimer:
     rt: WorkerRuntime
     sink: DeadLetterSink | None = None  # default: the runtime's dead-letter topic
+    # Set once the communities' settings are loaded (the configuration follower's `ready`):
+    # held requests are looked at only with them (None: loaded).
+    config_ready: asyncio.Event | None = None
     # Deadlines whose command Kafka acknowledged, still current when last popped.
     _acknowledged: dict[DeadlineKey, _Sent] = field(default_factory=dict)
     _last_prune: datetime | None = None
+    # Communities whose quiet hours changed, their held requests not looked at again yet.
+    _quiet_changed: set[str] = field(default_factory=set)
+    # The state generation whose held requests were all looked at (`review_holds`).
+    _reviewed: int | None = None
 
     def install(self) -> None:
         @self.rt.app.timer(self.rt.settings.deadline_tick_seconds, name="deadlines")
@@ -81,6 +100,64 @@ class DeadlineTimer:
                 await self.fire()
             except Exception:  # a timer that raises is not rescheduled reliably: log and go on
                 log.exception("deadline timer tick failed")
+
+        @self.rt.app.timer(REVIEW_SECONDS, name="quiet-hours")
+        async def quiet_hours() -> None:
+            try:
+                await self.review_holds()
+            except Exception:
+                log.exception("quiet hours review failed")
+
+    def quiet_hours_changed(
+        self, before: Mapping[str, CommunityPolicy], after: Mapping[str, CommunityPolicy]
+    ) -> None:
+        """The worker's communities' settings went from `before` to `after` (a configuration
+        change): those whose quiet hours (or zone) differ have their held requests looked
+        at again (`review_holds`)."""
+        for community_id in before.keys() | after.keys():
+            if _quiet_hours(before.get(community_id)) != _quiet_hours(after.get(community_id)):
+                self._quiet_changed.add(community_id)
+
+    async def review_holds(self) -> int:
+        """Send a `ReportQuietHoursChanged` for each request of this worker's partitions that
+        its community's quiet hours hold to an end they no longer give (`holds_to_review`):
+        of the communities whose hours changed, and of every community once per state
+        rebuilt (partitions new to this worker, whose hours may have changed while another
+        worker held them, or while this one was down). The core decides each at its time,
+        from the hours then; a send that fails is tried again at the next look. How many
+        were sent."""
+        rt = self.rt
+        if not rt.state_ready() or (self.config_ready and not self.config_ready.is_set()):
+            return 0
+        communities: set[str] | None = set(self._quiet_changed)
+        if rt.state.generation != self._reviewed:
+            self._reviewed, communities = rt.state.generation, None
+        elif not communities:
+            return 0
+        self._quiet_changed.clear()
+        now = rt.clock.now()
+        commands = holds_to_review(rt.state.core.requests.values(), rt.state.core, now, communities)
+        if not commands:
+            return 0
+        sending: list[Any] = []
+        for cmd in commands:
+            try:
+                sending.append(
+                    await rt.commands.send(
+                        key=cmd.community_id.encode(), value=cmd.model_dump_json().encode()
+                    )
+                )
+            except Exception as exc:  # refused before it was queued: as a failed send
+                sending.append(_refused(exc))
+        results = await asyncio.gather(*sending, return_exceptions=True)
+        sent = 0
+        for cmd, result in zip(commands, results, strict=True):
+            if isinstance(result, BaseException):
+                self._quiet_changed.add(cmd.community_id)  # looked at again next time
+            else:
+                sent += 1
+        log.info("quiet hours changed: %d of %d held requests looked at again", sent, len(commands))
+        return sent
 
     async def fire(self) -> int:
         """Turn due deadlines of this worker's partitions into commands."""
@@ -210,6 +287,40 @@ class DeadlineTimer:
             attempt=item.attempt,
             restored=item.restored,
         )
+
+
+def holds_to_review(
+    requests: Iterable[RequestState],
+    state: DispatchState,
+    now: datetime,
+    communities: Collection[str] | None,
+) -> list[Command]:
+    """The `ReportQuietHoursChanged` commands for the requests (of `communities`; None:
+    all) held for quiet hours whose hold the hours as they are now (`state.policy`, as the
+    core reads them) would end elsewhere: removed, shortened or extended. Not one whose
+    hold's end has come (its deadline is due: the timer's release reads the hours then)."""
+    found: list[Command] = []
+    for r in requests:
+        held = r.held_until
+        if held is None or r.terminal or now >= held:
+            continue
+        if communities is not None and r.community_id not in communities:
+            continue
+        if state.policy(r.community_id).quiet_until(r.spec, now) == held:
+            continue
+        found.append(
+            quiet_hours_command(
+                request_id=r.request_id, community_id=r.community_id, held_until=held, sent_at=now
+            )
+        )
+    return found
+
+
+def _quiet_hours(policy: CommunityPolicy | None) -> tuple[object, ...] | None:
+    """What of a community's settings decides its holds: its quiet hours and zone."""
+    if policy is None:
+        return None
+    return (policy.quiet_start, policy.quiet_end, policy.zone)
 
 
 def _key(item: HeapItem) -> DeadlineKey:

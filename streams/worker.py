@@ -77,9 +77,15 @@ def build_worker(
     config = ConfigAgent(settings, clock, sink=sink)
     plan_sets = scaled_plan_sets(settings.plan_time_scale)
 
+    timer = DeadlineTimer(rt, config_ready=config.follower.ready)
+
     def community_changed(record: ConfigRecord) -> None:
         if record.kind is ConfigKind.COMMUNITY:
+            before = dict(rt.communities)
             refresh_policies(rt.communities, config.view.communities(), plan_sets)
+            # A hold's end was fixed when its request was held: those the changed hours now
+            # hold otherwise are decided again, through the commands topic.
+            timer.quiet_hours_changed(before, rt.communities)
 
     config.follower.on_change = community_changed
     # Requests are decided with their community's settings: not before they are loaded.
@@ -87,7 +93,7 @@ def build_worker(
     RecordAgent(settings, rt.stats, sink, decoded=rt.decoded).install(app)
     config.install(app)
     NotifyAgent.for_runtime(rt, sink, config, rt.decoded).install(rt)
-    DeadlineTimer(rt).install()
+    timer.install()
     if settings.gc_freeze_every_seconds > 0:
         GC_AGEING.install(app, settings.gc_freeze_every_seconds, settings.gc_full_every_seconds)
     install_pages(rt, worker_name)

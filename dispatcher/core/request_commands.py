@@ -48,6 +48,7 @@ from schemas.commands import (
     FireDeadline,
     ReferRequest,
     ReportDeliveryFailure,
+    ReportQuietHoursChanged,
     ResolveRequest,
     SubmitRequest,
     WithdrawHelper,
@@ -169,7 +170,10 @@ def submit(fx: Effects, body: SubmitRequest) -> RequestDraft | None:
 def release(fx: Effects, d: RequestDraft) -> None:
     """Quiet hours ended: the held request's ladder starts now; one paused on its way
     goes on (`ladder.resume`), with no `RequestReleased` (the read model would count its
-    time to first accept from here)."""
+    time to first accept from here). Each only if the community's hours as they are now no
+    longer hold it (they may have changed since it was held: `quiet_hours_changed`): a
+    paused ladder pauses again at the first thing it would send in them (`resume` climbs
+    or tops up through `ladder.paused_for_quiet_hours`)."""
     if paused(d):
         resume(fx, d)
         return
@@ -188,6 +192,30 @@ def release(fx: Effects, d: RequestDraft) -> None:
     fx.emit(RequestReleased(held_since=held_since), d.request_id)
     run_step(fx, d)
     climb_if_late(fx, d)  # released after its time (reopened while held)
+
+
+def quiet_hours_changed(
+    fx: Effects, d: RequestDraft, body: ReportQuietHoursChanged
+) -> RequestDraft | None:
+    """The community's quiet hours changed while they hold the request (the worker's
+    `ReportQuietHoursChanged`): its hold's end was fixed when it was held, so it is decided
+    again now, as at that end (`release`): no longer held by the hours as they are, it is
+    released (its first offers go out now) or its paused ladder goes on; held to another end
+    (hours shortened or extended), it is held to that one, its deadline moved there. The old
+    end's deadline, if it still comes, finds it released: an ordinary tick. Not held (released
+    already), or held to the same end: nothing."""
+    held_until = d.held_until
+    if d.terminal or held_until is None or fx.now >= held_until:
+        return None  # not held, or its end has come: the timer's deadline releases it
+    until = fx.state.policy(d.spec.community_id).quiet_until(d.spec, fx.now)
+    if until == held_until:
+        return None
+    if until is not None and until > held_until:
+        # Its lifetime was counted without the hours as they were (`lifetime_end`): the
+        # longer hold is not taken from its ladder's time either.
+        d.ends_at += until - held_until
+    release(fx, d)
+    return d
 
 
 def _offer_for(fx: Effects, d: RequestDraft, offer_id: str, helper_id: str) -> int | None:

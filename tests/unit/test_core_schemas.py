@@ -123,6 +123,7 @@ COMMAND_WIRE_TYPES = {
     "SubmitRequest": "submit_request",
     "AcceptOffer": "accept_offer",
     "ReportRepeated": "report_repeated",
+    "ReportQuietHoursChanged": "quiet_hours_changed",
     "DeclineOffer": "decline_offer",
     "ReportDeliveryFailure": "delivery_failed",
     "ReportStaffNotReached": "report_staff_not_reached",
