@@ -125,6 +125,9 @@ class DispatchAgent:
     config_ready: asyncio.Event | None = None
     # For the trace: when the commands being applied last found the membership confirmed.
     confirmed_at: float | None = None
+    # partition -> (offset, command id, state generation) of the copy decided at its
+    # acknowledgement: read back, it is not decided again (`_read_back`).
+    decided_early: dict[int, tuple[int, str, int]] = field(default_factory=dict)
 
     def install(self) -> None:
         @self.rt.app.agent(self.rt.commands, concurrency=1, name="dispatch")
@@ -159,7 +162,11 @@ class DispatchAgent:
         taken = []
         for event in events:
             self._check_offset(event)
-            taken.append(_Taken(event, await self._decode(event)))
+            command = await self._decode(event)
+            if command is not None and self._read_back(event, command):
+                self._trace(event, command)
+                continue
+            taken.append(_Taken(event, command))
         owned = await self._owned({t.event.message.partition for t in taken if t.command})
         todo = [t for t in taken if t.command and t.event.message.partition in owned]
         self._decide_all(todo)
@@ -259,6 +266,9 @@ class DispatchAgent:
         command = await self._decode(event)
         if command is None:
             self._trace(event, None)
+            return
+        if self._read_back(event, command):
+            self._trace(event, command)
             return
         await self._one(event, command)
 
@@ -442,13 +452,28 @@ class DispatchAgent:
             raise
         except Exception as exc:  # the state is back to the tables (`_dispatch`)
             log.warning(
-                "copy of command %s not decided at its acknowledgement (%s): decided when read",
+                "copy of command %s: its decision at its acknowledgement failed (%s); it is "
+                "decided again when read",
                 copy.command_id,
                 short(exc),
             )
             return
         if done:
             self.rt.stats.decided_at_ack += 1
+            self.decided_early[partition] = (offset, copy.command_id, self.rt.state.generation)
+
+    def _read_back(self, event: Any, command: Command) -> bool:
+        """Whether `event` is the copy decided at its acknowledgement (`_decide_at_ack`), read
+        back: its decision is in the state and the tables already. Not decided again: a copy
+        the core refused keeps no command id, so deciding it again would send the same
+        refusal out twice. Anything else (another generation's state, a record not seen
+        decided here) is decided as read, a second copy changing nothing."""
+        msg = event.message
+        early = self.decided_early.get(msg.partition)
+        if early != (msg.offset, command.command_id, self.rt.state.generation):
+            return False
+        del self.decided_early[msg.partition]
+        return True
 
     def _apply(self, command: Command, decision: Decision) -> bool:
         """Apply `decision` to the state in memory. When that fails, the state (maybe

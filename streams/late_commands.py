@@ -40,8 +40,9 @@ the ids of the commands it took), the second a no-op.
 A copy is decided as soon as Kafka acknowledges it when it lands directly behind its
 original (`follows_its_original`): nothing can be queued between them, so the agent, which
 has taken every record up to the original, decides the copy on the state reading it back
-would find, at the copy's time (in its record: a replay decides it alike). Read back, it is
-then a second copy (a no-op). This spares the copy's fetch (~2 ms of a first offer at 50
+would find, at the copy's time (in its record: a replay decides it alike). Read back, the
+agent skips it (a refusal keeps no command id: decided again it would go out twice); read by
+another process, it is a second copy. This spares the copy's fetch (~2 ms of a first offer at 50
 req/s, docs/performance-log.md, session 43), not its consumption.
 
 Pure: the agent passes its clock and what its state holds (the same on a replay).

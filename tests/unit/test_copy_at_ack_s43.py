@@ -15,8 +15,16 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from schemas.commands import Command, SubmitRequest, UpsertHelper
-from schemas.vocab import Skill, Urgency
+from schemas.commands import (
+    AcceptOffer,
+    CancelRequest,
+    Command,
+    DeclineOffer,
+    SubmitRequest,
+    UpsertHelper,
+)
+from schemas.event_batch import decode_record
+from schemas.vocab import Party, Skill, Urgency
 from streams.late_commands import follows_its_original
 from tests.support.worker_clock import CommandsTopic
 from tests.unit.conftest import World
@@ -109,3 +117,66 @@ async def test_a_copy_with_a_record_between_waits_to_be_read(tmp_path: Path) -> 
     events.sent.clear()
     await dispatch.handle_group([FakeEvent(SUBMIT_AT + 2, copy.model_dump_json().encode())])
     assert events.sent and rt.state.core.requests["req-1"].step_started_at == copy.reissued_at
+
+
+def _types(sent: list[bytes]) -> list[str]:
+    return [e.body.type for value in sent for e in decode_record(value).events]
+
+
+async def test_a_refused_copy_read_back_is_not_refused_again(tmp_path: Path) -> None:
+    """A copy the core refuses (a cancel of a request the state does not hold) keeps no
+    command id in any request, so deciding its read-back again sent the same refusal out
+    twice (session 43's review): the agent remembers the copy it decided early."""
+    events = FakeEvents()
+    rt = runtime(tmp_path, events)
+    rt.commands = CommandsTopic(next_offset=1)  # the copy lands directly behind
+    dispatch, sink = agent(rt)
+    cancel = World().command(CancelRequest(request_id="nope", by=Party.REQUESTER), "c-1")
+    await dispatch.handle_group([FakeEvent(0, cancel.model_dump_json().encode())])
+    [copy] = rt.commands.taken()
+    assert rt.stats.decided_at_ack == 1 and _types(events.sent) == ["command_rejected"]
+    await dispatch.handle_group([FakeEvent(1, copy.model_dump_json().encode())])
+    assert _types(events.sent) == ["command_rejected"] and not sink.letters
+
+
+async def test_a_refused_decline_read_back_in_a_group_is_not_refused_again(
+    tmp_path: Path,
+) -> None:
+    """The same when the copy is read back with other records (the group path): a decline
+    of an offer already accepted, refused at its acknowledgement, read back once."""
+    dispatch, events = await _worker(tmp_path, SUBMIT_AT + 1)
+    rt = dispatch.rt  # type: ignore[attr-defined]
+    [submit_copy] = rt.commands.taken()
+    at = SUBMIT_AT + 1
+    request = rt.state.core.requests["req-1"]
+    offer = request.offers[0]
+    world = World()
+    world.now = request.step_started_at
+    accept = world.command(
+        AcceptOffer(request_id="req-1", offer_id=offer.offer_id, helper_id=offer.helper_id),
+        "acc-1",
+    )
+    await dispatch.handle_group(  # type: ignore[attr-defined]
+        [
+            FakeEvent(at, submit_copy.model_dump_json().encode()),
+            FakeEvent(at + 1, accept.model_dump_json().encode()),
+        ]
+    )
+    assert rt.state.core.requests["req-1"].assignments
+    decline = world.command(
+        DeclineOffer(request_id="req-1", offer_id=offer.offer_id, helper_id=offer.helper_id),
+        "dec-1",
+    )
+    rt.commands.next_offset = at + 3
+    events.sent.clear()
+    await dispatch.handle_group([FakeEvent(at + 2, decline.model_dump_json().encode())])  # type: ignore[attr-defined]
+    [copy] = rt.commands.taken()
+    assert _types(events.sent) == ["command_rejected"] and rt.stats.decided_at_ack == 2
+    later = world.command(CancelRequest(request_id="other", by=Party.REQUESTER), "c-2")
+    await dispatch.handle_group(  # type: ignore[attr-defined]
+        [
+            FakeEvent(at + 3, copy.model_dump_json().encode()),
+            FakeEvent(at + 4, later.model_dump_json().encode()),
+        ]
+    )
+    assert _types(events.sent) == ["command_rejected"]  # the other cancel: copied, not decided

@@ -237,24 +237,36 @@ async def test_the_mark_is_kept_with_the_tables_across_a_restart(tmp_path: Path)
     assert len(w.log.values) == after + 1
 
 
+@pytest.mark.parametrize("early", [False, True])
 @pytest.mark.parametrize("mark_kept", [False, True])
-async def test_a_second_copy_of_a_decline_changes_nothing(tmp_path: Path, mark_kept: bool) -> None:
+async def test_a_second_copy_of_a_decline_changes_nothing(
+    tmp_path: Path, mark_kept: bool, early: bool
+) -> None:
     """A crash between the copy's send and the original's acknowledgement (its mark written
     or not): the decline is read again after the restart and copied again. The first copy
-    decided declines and asks another; the second yields no event and changes nothing."""
+    decided declines and asks another — when read (a record lies between the original and
+    it), or (`early`, session 43) at its acknowledgement, directly behind the original,
+    before the crash; the second yields no event and changes nothing."""
     w, no, spare = await _asked(tmp_path)
     w.world.now = T0 + timedelta(minutes=1)
     decline_at = w.post(w.decline(no), "decline-1")
+    if not early:  # a helper elsewhere, not asked for this trip: the copy lands behind it
+        w.post(UpsertHelper(profile=w.world.helper("far", building="9")), "upsert-far")
     w.clock.at = BACK
+    before = w.rt.stats.decided_at_ack
     assert await w.dispatch.handle_group([FakeEvent(decline_at, w.log.values[decline_at])])
+    copy_at = len(w.log.values) - 1
+    assert (copy_at == decline_at + 1) is early
+    assert w.rt.stats.decided_at_ack - before == int(early)
     if not mark_kept:
         del w.rt.requests_table[MARK]
     w.restart()  # the original not acknowledged: read again
     w.clock.at = BACK + timedelta(seconds=5)
     await w.log.step(w.dispatch)  # the original again: copied again
-    ids = [w.log.at(o).command_id for o in range(decline_at + 1, len(w.log.values))]
+    ids = [w.log.at(o).command_id for o in (copy_at, len(w.log.values) - 1)]
     assert ids == ["decline-1", "decline-1"]
-    await w.log.step(w.dispatch)  # the first copy: declined, another asked
+    while w.log.read <= copy_at:  # the first copy: declined, another asked (or already)
+        await w.log.step(w.dispatch)
     decided, sent = w.request(), len(w.events.sent)
     assert w.offer(spare).sent_at == BACK and w.offer(no).status is OfferStatus.DECLINED
     await w.log.step(w.dispatch)  # the second copy

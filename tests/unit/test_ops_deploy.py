@@ -114,8 +114,9 @@ def test_only_the_worker_reads_topic_configs_and_only_the_events_topic() -> None
 
 
 def test_worker_tables_live_on_a_claim_per_pod() -> None:
-    """A pod replaced (deleted, or drained off a node) keeps its RocksDB tables (DISPATCH_DATA_DIR) and
-    replays only the changelog tail; an emptyDir rebuilt every table from scratch."""
+    """A pod replaced (deleted, or drained off a node) keeps its RocksDB tables
+    (DISPATCH_DATA_DIR) and replays only the changelog tail; an emptyDir rebuilt every table
+    from scratch."""
     (sts,) = [d for d in _k8s("worker.yaml") if d["kind"] == "StatefulSet"]
     (claim,) = sts["spec"]["volumeClaimTemplates"]
     name = claim["metadata"]["name"]
