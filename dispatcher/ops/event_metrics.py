@@ -2,8 +2,9 @@
 
 Durations come from the events' own `occurred_at`, so the figures are the same wherever
 and whenever the events are observed (dispatch agent, record agent, a replay). Memory is
-bounded: a few thousand open requests and offers, forgotten oldest-first; an event whose
-request is no longer remembered still counts, it just adds no duration.
+bounded: a few thousand open requests and offers (with those ended unaccepted, until their
+request closes), forgotten oldest-first; an event whose request is no longer remembered
+still counts, it just adds no duration.
 
 A process started after a request opened (a restart, or a rebalance moving its partition
 here) never saw the opening: the record agent asks `unknown_requests` which of a batch's
@@ -122,6 +123,12 @@ class EventMetrics:
         self.m = metrics
         self._requests: BoundedMap[str, _Open] = BoundedMap(max_requests)
         self._offer_rings: BoundedMap[str, str] = BoundedMap(max_offers)
+        # Offers answered without an accept (expired, declined, failed, stood down): their
+        # link works until the request's end and a late accept fills a free slot
+        # (`core/request_commands.py`): it counts under their ring as `accepted_late`, not a
+        # second end. Forgotten when their request closes (`_answered_by_request`).
+        self._answered_rings: BoundedMap[str, str] = BoundedMap(max_offers)
+        self._answered_by_request: BoundedMap[str, list[str]] = BoundedMap(max_requests)
         # At-least-once delivery replays events after a crash: count each id once.
         self._seen: BoundedMap[str, None] = BoundedMap(max_seen)
         # Closed here, or looked up and not recorded: not asked for again.
@@ -203,7 +210,7 @@ class EventMetrics:
                     )
                     req.first_offer_at = event.occurred_at
             case "helper_assigned":
-                self._answer(body.offer_id, "accepted")
+                self._answer(rid, body.offer_id, "accepted")
                 if req and not req.answered:
                     req.answered = True
                     m.requests_answered.labels(req.category, req.urgency).inc()
@@ -221,15 +228,15 @@ class EventMetrics:
             case "offer_declined":
                 # A no after a covered stand-down: the offer's answer was that stand-down.
                 if not body.after_stand_down:
-                    self._answer(body.offer_id, "declined")
+                    self._answer(rid, body.offer_id, "declined")
             case "offer_expired":
-                self._answer(body.offer_id, "expired")
+                self._answer(rid, body.offer_id, "expired")
             case "offer_failed":
-                self._answer(body.offer_id, "failed")
+                self._answer(rid, body.offer_id, "failed")
             case "offer_stood_down" | "offers_stood_down":
                 for one in stand_downs(body):
                     if not one.was_assigned:  # an assignment released is not an offer's answer
-                        self._answer(one.offer_id, "stood_down")
+                        self._answer(rid, one.offer_id, "stood_down")
             case "ring_escalated":
                 m.escalations.labels(str(body.to_ring), urgency).inc()
             case "whistle_blown":
@@ -249,16 +256,35 @@ class EventMetrics:
                 m.requests_closed.labels(outcome, urgency).inc()
                 self._requests.pop(rid)
                 self._settled.put(rid, None)
+                for offer_id in self._answered_by_request.pop(rid) or ():
+                    self._answered_rings.pop(offer_id)  # no late accept after the close
             case _:
                 pass  # helper_updated: roster changes are not dispatch metrics
 
-    def _answer(self, offer_id: str, answer: str) -> None:
-        ring = self._offer_rings.pop(offer_id) or UNKNOWN
-        self.m.offer_answers.labels(ring, answer).inc()
+    def _answer(self, rid: str, offer_id: str, answer: str) -> None:
+        """Each offer sent ends once in `offer_answers`; a late accept of one that ended
+        unaccepted is `accepted_late` (a counter cannot take its first end back)."""
+        ring = self._offer_rings.pop(offer_id)
+        ended = self._answered_rings.pop(offer_id)
+        if ring is None and ended is not None and answer == "accepted":
+            ring, answer = ended, "accepted_late"
+        elif ring is not None and answer != "accepted":
+            self._answered_rings.put(offer_id, ring)
+            kept = self._answered_by_request.get(rid)
+            if kept is None:
+                self._answered_by_request.put(rid, [offer_id])
+            else:
+                kept.append(offer_id)
+        self.m.offer_answers.labels(ring or UNKNOWN, answer).inc()
 
     @property
     def remembered_requests(self) -> int:
         return len(self._requests)
+
+    @property
+    def remembered_offers(self) -> int:
+        """Offers whose ring is kept: open, or ended unaccepted on a request still open."""
+        return len(self._offer_rings) + len(self._answered_rings)
 
 
 def _seconds(start: datetime, end: datetime) -> float:

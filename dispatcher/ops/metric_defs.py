@@ -114,7 +114,8 @@ class DispatchMetrics:
             ),
             offer_answers=Counter(
                 "dispatch_offer_answers",
-                "How offers ended: accepted, declined, expired, failed, stood_down",
+                "How offers ended: accepted, declined, expired, failed, stood_down; "
+                "accepted_late: a later accept of one that ended unaccepted (not a second end)",
                 ["ring", "answer"],
                 registry=r,
             ),
