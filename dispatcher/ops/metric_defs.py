@@ -97,14 +97,16 @@ class DispatchMetrics:
             ),
             time_to_first_offer=Histogram(
                 "dispatch_time_to_first_offer_seconds",
-                "From request opened to its first offer sent",
+                "From request opened (held for quiet hours: from its release) "
+                "to its first offer sent",
                 ["urgency"],
                 buckets=FIRST_OFFER_BUCKETS,
                 registry=r,
             ),
             time_to_first_accept=Histogram(
                 "dispatch_time_to_first_accept_seconds",
-                "From request opened to its first helper assigned",
+                "From request opened (held for quiet hours: from its release) "
+                "to its first helper assigned",
                 ["urgency"],
                 buckets=FIRST_ACCEPT_BUCKETS,
                 registry=r,

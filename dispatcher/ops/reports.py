@@ -10,7 +10,9 @@ Definitions (also in deploy/README.md):
 - resolved = closed as done by the requester, staff or every helper's 已完成; ended =
   到时结束（有邻居接单，未确认完成）: a helper held it when its lifetime ran out and nobody
   said it was done (the core closes it as resolved by the system), counted apart, never as
-  resolved; cancelled, referred, expired (nobody accepted) as they say;
+  resolved; cancelled, referred as they say; expired = nobody held it at the end (none
+  accepted, or all withdrew: accepted, then withdrawn, then its lifetime over counts
+  answered and expired);
 - escalations = `ring_escalated` events in the log; whistles = requests whistled;
 - service hours = for each assignment the helper marked "done": the minutes they gave,
   or the time from accepting to "done", at most to the request's closing and 24 h
