@@ -137,7 +137,9 @@ async def _commit(deps: ApiDeps, staff: StaffAccount, changes: Changes) -> JSONR
     return JSONResponse(changes.outcome.summary(), status_code=200 if visible else 202)
 
 
-def _run(edit: Any, scope: Callable[[], None] | None = None) -> None:
+def _run(
+    edit: Any, scope: Callable[[], None] | None = None, staff: StaffAccount | None = None
+) -> None:
     try:
         edit()
     except ConfigError as exc:
@@ -145,7 +147,13 @@ def _run(edit: Any, scope: Callable[[], None] | None = None) -> None:
             # Its reason names another community's contact: only for an account that may
             # change the endpoint at all (else the 403 it always had).
             scope()
-        raise fail(_CODES.get(exc.code, 422), exc.code, str(exc)) from None
+        reason = str(exc)
+        if exc.community is not None and (staff is None or not staff.may_act_in(exc.community)):
+            # May change the endpoint (e.g. its owner is a string such as "siming.duty" that
+            # is also a community id) but not act in the contact's community: refused, naming
+            # no one.
+            reason = exc.unnamed
+        raise fail(_CODES.get(exc.code, 422), exc.code, reason) from None
     except (TypeError, ValueError, AttributeError) as exc:  # a body of the wrong shape
         raise fail(422, "invalid", f"not a configuration document ({type(exc).__name__})") from None
 
@@ -204,7 +212,11 @@ async def apply_community(
     if not staff.may_act_in(community_id):
         raise fail(403, "wrong_community", "this staff account is not for that community")
     changes = _changes(deps, staff)
-    _run(lambda: changes.document(community_id, doc), lambda: _check_scope(deps, staff, changes))
+    _run(
+        lambda: changes.document(community_id, doc),
+        lambda: _check_scope(deps, staff, changes),
+        staff,
+    )
     return await _commit(deps, staff, changes)
 
 
@@ -242,7 +254,7 @@ async def put_endpoint(name: Id, doc: Doc, request: Request, staff: Staff) -> JS
         raise fail(422, "id_mismatch", "name in the path and body differ")
     owner = doc.pop("community_id", None)
     changes = _changes(deps, staff)
-    _run(lambda: changes.endpoint(doc, owner), lambda: _check_scope(deps, staff, changes))
+    _run(lambda: changes.endpoint(doc, owner), lambda: _check_scope(deps, staff, changes), staff)
     return await _commit(deps, staff, changes)
 
 
@@ -251,7 +263,7 @@ async def _remove(
 ) -> JSONResponse:
     deps = _deps(request)
     changes = _changes(deps, staff)
-    _run(lambda: changes.remove(kind, entity_id), lambda: _check_scope(deps, staff, changes))
+    _run(lambda: changes.remove(kind, entity_id), lambda: _check_scope(deps, staff, changes), staff)
     return await _commit(deps, staff, changes)
 
 

@@ -19,8 +19,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from dispatcher.config.contacts import (
+    CONTACT_NAME_ONLY,
+    GroupArea,
     area_problems,
     endpoint_problems,
+    kept,
+    name_problems,
     reaches,
     users,
     who,
@@ -54,9 +58,15 @@ SET_ENCRYPT_KEY = (
 class ConfigError(ValueError):
     """A change that cannot be made; `code` is the API's reason."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(
+        self, code: str, message: str, community: str | None = None, unnamed: str = ""
+    ) -> None:
         super().__init__(message)
         self.code = code
+        # A message naming a community's contact: shown only to staff who may act in
+        # `community`; others get `unnamed`, the same refusal naming no one.
+        self.community = community
+        self.unnamed = unnamed
 
 
 @dataclass
@@ -109,7 +119,11 @@ class Changes:
                 raise ConfigError("invalid", f"{key}: invalid {reasons}") from None
             model = self._places_checked(kind, key, model, current)
             if isinstance(model, CommunityConfig) and (why := empty_quiet_hours(model)):
-                raise ConfigError("invalid", f"{key}: {why}")
+                # Refused when written, not when kept as stored (session 40's rule: an edit of
+                # another field of a community stored before this check goes through).
+                was = {} if current is None else self._normalised(kind, current)
+                if was.get("quiet_hours") != plain(model)["quiet_hours"]:
+                    raise ConfigError("invalid", f"{key}: {why}")
             if self.production:
                 if isinstance(model, BotConfig) and (why := unsigned_platform(model)):
                     # Its callbacks could be forged by anyone who has seen one (bots.py).
@@ -244,18 +258,54 @@ class Changes:
             raise ConfigError("wrong_community", "the document is for another community")
         if not isinstance(bots, list) or not isinstance(endpoints, list):
             raise ConfigError("invalid", "bots and push_endpoints are lists")
+        stored = self._stored_community(community_id)
         self.community(doc)
         community = self.communities[community_id] = CommunityConfig.model_validate(doc)
         for endpoint in endpoints:
             self.endpoint(dict(endpoint), community_id)
         for bot in bots:
             self.bot(dict(bot), community_id)
+        # Contacts the edit keeps exactly as stored are not refused (a community stored
+        # before these checks must still take a hotline or plan change): new or changed ones.
+        skip = kept(community, stored)
+        if names := name_problems(community, skip):
+            where = "; ".join(f"{path} ({code})" for path, code in names)
+            raise ConfigError(
+                names[0][1], f"community/{community_id}: {where}: {CONTACT_NAME_ONLY}"
+            )
         # A contact the whistle could never reach is refused here, not dropped at the
         # whistle (audit s43 F2): its endpoint as this edit leaves it, and its area.
-        if problems := endpoint_problems(community, self._endpoint_after):
+        if problems := endpoint_problems(community, self._endpoint_after, skip):
             raise ConfigError(problems[0][0], "; ".join(why for _, why in problems))
-        if areas := area_problems(community):
+        if areas := area_problems(community, self._group_areas(community_id), skip):
             raise ConfigError("unknown_area", "; ".join(areas))
+
+    def _stored_community(self, community_id: str) -> CommunityConfig | None:
+        state = self.view.raw_state(ConfigKind.COMMUNITY, community_id)
+        try:
+            return None if state is None else CommunityConfig.model_validate(state)
+        except ValidationError:
+            return None
+
+    def _group_areas(self, community_id: str) -> list[GroupArea]:
+        """The places of the community's bot groups once this edit is applied."""
+        bots = dict(self.view.bots().bots)
+        for kind, bot_id, state in self.outcome.touched:
+            if kind is ConfigKind.BOT:
+                bots.pop(bot_id, None)
+                model = None if state is None else parse(kind, state)[0]
+                if isinstance(model, BotConfig):
+                    bots[bot_id] = model
+        return [
+            (
+                p.grid_id,
+                p.compound_id,
+                frozenset(b for b in (p.building_id, *p.buildings.values()) if b),
+            )
+            for bot in bots.values()
+            for p in bot.groups.values()
+            if p.community_id == community_id
+        ]
 
     def rotate_bot(self, bot_id: str, secret: str | None) -> None:
         """New current secret; the old one stays, verifying only, until removed."""
@@ -305,6 +355,9 @@ class Changes:
                     "endpoint_in_use",
                     f"endpoint/{name} is how community {community.community_id!r} reaches its "
                     f"whistle {who(contact)}: change or remove that contact first",
+                    community=community.community_id,
+                    unnamed=f"endpoint/{name} is how a community reaches a whistle contact: "
+                    "its staff must change or remove that contact first",
                 )
 
     def _existing_bot(self, bot_id: str) -> dict[str, Any]:

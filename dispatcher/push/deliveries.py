@@ -55,12 +55,14 @@ from dispatcher.push.messages import (
 )
 from dispatcher.push.model import SAFE_DELIVERY_ID, Delivery, Mention, PushKind, PushMessage
 from dispatcher.push.recipients import (
+    REFERRAL_ROLES,
     OwnedEndpoints,
     Recipient,
     referral_recipients,
     serves,
     whistle_recipients,
 )
+from dispatcher.redact import masked
 from dispatcher.sealing import (
     KeyRing,
     Unreadable,
@@ -873,17 +875,22 @@ class DeliveryPlanner:
         unique = {w.recipient_id: w for w in found if self._serves(w.endpoint, community_id)}
         return list(unique.values())
 
-    def _unreachable(self, event: Event, rung: str) -> list[str]:
+    def _unreachable(
+        self, event: Event, rung: str, roles: tuple[str, ...] | None = None
+    ) -> list[str]:
         """A warning for each configured contact covering the request's place that
         `_recipients` drops (its endpoint gone or another community's): said, not silent.
-        Role and name only, never a phone."""
+        Only contacts of `roles` (None: any), the ones the rung would have called. Role and
+        name with every digit masked: a name stored before names were checked may hold a
+        phone, and this is a log line."""
         r = self.request(event.request_id or "")
         place = r.spec.place if r else None
         return [
-            f"{rung} {event.request_id}: contact {c.role.value} {c.name!r} unreachable: "
+            f"{rung} {event.request_id}: contact {c.role.value} {masked(c.name)!r} unreachable: "
             f"endpoint {c.endpoint!r} is gone or serves another community"
             for c in self.whistle_recipients(event.community_id)
-            if (place is None or c.covers(place.grid_id, place.compound_id, place.building_id))
+            if (roles is None or c.role.value in roles)
+            and (place is None or c.covers(place.grid_id, place.compound_id, place.building_id))
             and not self._serves(c.endpoint, event.community_id)
         ]
 
@@ -948,7 +955,10 @@ class DeliveryPlanner:
         people = referral_recipients(
             self._recipients(event.community_id, r.spec.place if r else None)
         )
-        lost = self._unreachable(event, "referral")
+        # Only contacts the referral would have called count: a lost duty officer, or a
+        # lost grid worker when no duty officer is reached (a property contact never is).
+        called = REFERRAL_ROLES[: REFERRAL_ROLES.index(people[0].role) + 1 if people else None]
+        lost = self._unreachable(event, "referral", called)
         if not people:
             return Planned(
                 warnings=[f"referral {event.request_id}: no duty or grid worker", *lost],
