@@ -14,14 +14,44 @@
 -- DROP INDEX CONCURRENTLY IF EXISTS assignments_helper_assigned;
 -- CREATE INDEX CONCURRENTLY assignments_helper_assigned ON assignments (helper_id, assigned_at);
 -- and this finds nothing to do.
+--
+-- A concurrent build still running is invalid too (from its start to its end). Dropping it
+-- then would queue for ACCESS EXCLUSIVE (every read and write of `assignments` waiting
+-- behind) while the build waits for this transaction: a deadlock, which PostgreSQL may end
+-- by killing the operator's build. So a build in progress stops the migration (nothing done,
+-- not recorded: the next start retries). Another role's build shows in
+-- pg_stat_progress_create_index only by its pid (the other columns are NULL without
+-- pg_read_all_stats): then a build holding a lock on `assignments` counts. And DROP waits at
+-- most lock_timeout for a lock on `assignments`, so reads never queue long behind it.
 DO $$
+DECLARE
+    idx regclass := to_regclass('assignments_helper_assigned');
 BEGIN
-    IF EXISTS (
-        SELECT 1 FROM pg_index
-        WHERE indexrelid = to_regclass('assignments_helper_assigned') AND NOT indisvalid
-    ) THEN
-        DROP INDEX assignments_helper_assigned;
-        CREATE INDEX assignments_helper_assigned ON assignments (helper_id, assigned_at);
+    IF NOT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = idx AND NOT indisvalid) THEN
+        RETURN;
     END IF;
+    IF EXISTS (
+        SELECT 1 FROM pg_stat_progress_create_index p
+        WHERE p.index_relid = idx
+            OR (p.relid IS NULL AND EXISTS (
+                SELECT 1 FROM pg_locks l
+                WHERE l.pid = p.pid AND l.locktype = 'relation'
+                    AND l.relation = 'assignments'::regclass AND l.granted))
+    ) THEN
+        RAISE EXCEPTION USING ERRCODE = 'object_in_use',
+            MESSAGE = 'a build of assignments_helper_assigned is in progress:'
+                ' wait for it to finish, then migrate again',
+            HINT = 'SELECT pid, phase FROM pg_stat_progress_create_index shows it;'
+                ' migration 0418 changed nothing';
+    END IF;
+    SET LOCAL lock_timeout = '5s';
+    DROP INDEX assignments_helper_assigned;
+    CREATE INDEX assignments_helper_assigned ON assignments (helper_id, assigned_at);
+EXCEPTION WHEN lock_not_available THEN
+    RAISE EXCEPTION USING ERRCODE = 'lock_not_available',
+        MESSAGE = 'assignments_helper_assigned (invalid) not rebuilt: another transaction'
+            ' held a lock on assignments for more than 5 s (lock_timeout):'
+            ' migrate again when it has ended',
+        HINT = 'migration 0418 changed nothing; pg_locks shows who holds assignments';
 END
 $$;
