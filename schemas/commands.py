@@ -6,12 +6,13 @@ Every change of dispatch state is one of these. `command_id` makes re-delivery h
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from schemas._base import UtcDatetime, Wire, require_utc, single, unset
+from schemas.config import CommunityConfig, QuietHours
 from schemas.events import CalledRung
 from schemas.helper_messages import ReportWelcomeOutcome, SendHelperSummary, WelcomeHelper
 from schemas.helpers import HelperProfile, TimeWindow
@@ -182,10 +183,22 @@ class ReportQuietHoursChanged(Wire):
     request they hold (held at submission, or paused) as its deadline would at their end. No
     longer held by the current hours: released, or its paused ladder goes on, now; held to
     another end: held on to that one. Otherwise (released meanwhile, or the same end) a
-    no-op (`dispatcher/core/request_commands.quiet_hours_changed`)."""
+    no-op (`dispatcher/core/request_commands.quiet_hours_changed`). It carries the hours the
+    worker saw as it sent it (None: none) and their zone, and is decided from them, not from
+    the worker's hours when it is decided: a replay (after staff changed them back) decides it
+    alike. Commands of a community are ordered in its partition: the last one sent wins."""
 
     type: Literal["quiet_hours_changed"] = "quiet_hours_changed"
     request_id: str
+    quiet_hours: QuietHours | None
+    time_zone: str = Field(min_length=1, max_length=64)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        # Checked as the community's own zone: one the core cannot load would fail the
+        # decision, not the send.
+        return CommunityConfig._known_zone(value)
 
 
 class UpsertHelper(Wire):
@@ -366,15 +379,28 @@ def deadline_command(
 
 
 def quiet_hours_command(
-    *, request_id: str, community_id: str, held_until: datetime, sent_at: datetime
+    *,
+    request_id: str,
+    community_id: str,
+    held_until: datetime,
+    sent_at: datetime,
+    quiet_start: time | None,
+    quiet_end: time | None,
+    time_zone: str,
 ) -> Command:
     """The worker's `ReportQuietHoursChanged` about a request held until `held_until`,
-    issued at its clock as it sends it (decided then, like the timer's deadlines). Its id is
-    derived from the request, its hold and that time. Deciding one twice, or one sent after
-    the request was released, changes nothing: the core looks at the hours as they are."""
+    issued at its clock as it sends it (decided then, like the timer's deadlines), with the
+    community's quiet hours (None: none) and zone as the worker sees them then. Its id is
+    derived from the request, its hold, that time and those hours. Deciding one twice, or one
+    sent after the request was released, changes nothing."""
     at = require_utc(sent_at)
-    key = f"quiet-hours:{request_id}:{held_until.isoformat()}:{at.isoformat()}"
-    return _derived(key, ReportQuietHoursChanged(request_id=request_id), community_id, at)
+    quiet = None
+    if quiet_start is not None and quiet_end is not None:
+        quiet = QuietHours(start=quiet_start, end=quiet_end)
+    body = ReportQuietHoursChanged(request_id=request_id, quiet_hours=quiet, time_zone=time_zone)
+    hours = "none" if quiet is None else f"{quiet.start.isoformat()}-{quiet.end.isoformat()}"
+    key = f"quiet-hours:{request_id}:{held_until.isoformat()}:{at.isoformat()}:{hours}:{time_zone}"
+    return _derived(key, body, community_id, at)
 
 
 def _derived(key: str, body: CommandBody, community_id: str, issued_at: datetime) -> Command:

@@ -300,9 +300,12 @@ def holds_to_review(
     communities: Collection[str] | None,
 ) -> list[Command]:
     """The `ReportQuietHoursChanged` commands for the requests (of `communities`; None:
-    all) held for quiet hours whose hold the hours as they are now (`state.policy`, as the
-    core reads them) would end elsewhere: removed, shortened or extended. Not one whose
-    hold's end has come (its deadline is due: the timer's release reads the hours then)."""
+    all) held for quiet hours, each carrying its community's hours as they are now
+    (`state.policy`; the core decides from them). Of a community whose hours changed: every
+    held one, so the last command about it carries the hours as they are (one sent for an
+    earlier change and not yet decided would otherwise win, the hold it sees being the old
+    one). Else (a state rebuilt): those the hours would end elsewhere. Not one whose hold's
+    end has come (its deadline is due: the timer's release reads the hours then)."""
     found: list[Command] = []
     for r in requests:
         held = r.held_until
@@ -310,11 +313,18 @@ def holds_to_review(
             continue
         if communities is not None and r.community_id not in communities:
             continue
-        if state.policy(r.community_id).quiet_until(r.spec, now) == held:
+        policy = state.policy(r.community_id)
+        if communities is None and policy.quiet_until(r.spec, now) == held:
             continue
         found.append(
             quiet_hours_command(
-                request_id=r.request_id, community_id=r.community_id, held_until=held, sent_at=now
+                request_id=r.request_id,
+                community_id=r.community_id,
+                held_until=held,
+                sent_at=now,
+                quiet_start=policy.quiet_start,
+                quiet_end=policy.quiet_end,
+                time_zone=str(policy.zone),
             )
         )
     return found

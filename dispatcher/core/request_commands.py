@@ -9,8 +9,11 @@ silent no-ops when the outcome they ask for already holds.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date
+from zoneinfo import ZoneInfo
 
+from dispatcher.core.community import CommunityPolicy
 from dispatcher.core.draft import RequestDraft
 from dispatcher.core.effects import Effects
 from dispatcher.core.ladder import (
@@ -199,23 +202,46 @@ def quiet_hours_changed(
 ) -> RequestDraft | None:
     """The community's quiet hours changed while they hold the request (the worker's
     `ReportQuietHoursChanged`): its hold's end was fixed when it was held, so it is decided
-    again now, as at that end (`release`): no longer held by the hours as they are, it is
-    released (its first offers go out now) or its paused ladder goes on; held to another end
-    (hours shortened or extended), it is held to that one, its deadline moved there. The old
-    end's deadline, if it still comes, finds it released: an ordinary tick. Not held (released
-    already), or held to the same end: nothing."""
+    again now, as at that end (`release`), from the hours the command carries (as the worker
+    saw them when it sent it, not as they are when it is decided: a replay decides alike):
+    no longer held, it is released (its first offers go out now) or its paused ladder goes
+    on; held to another end (hours shortened or extended), it is held to that one, its
+    deadline moved there. The old end's deadline, if it still comes, finds it released: an
+    ordinary tick. Not held (released already), or held to the same end: nothing."""
     held_until = d.held_until
     if d.terminal or held_until is None or fx.now >= held_until:
         return None  # not held, or its end has come: the timer's deadline releases it
-    until = fx.state.policy(d.spec.community_id).quiet_until(d.spec, fx.now)
+    policy = _carried_policy(fx, d, body)
+    until = policy.quiet_until(d.spec, fx.now)
     if until == held_until:
         return None
-    if until is not None and until > held_until:
-        # Its lifetime was counted without the hours as they were (`lifetime_end`): the
-        # longer hold is not taken from its ladder's time either.
-        d.ends_at += until - held_until
-    release(fx, d)
+    if until is not None:
+        if paused(d):
+            # Its lifetime was counted without the pause's hours: moved by as much as the
+            # pause's end, either way (flaps leave it where one change would), never
+            # before the new end nor now.
+            d.ends_at = max(d.ends_at + (until - held_until), until, fx.now)
+        else:
+            # Held at submission: its end as `submit` counts it from the new hold's end.
+            d.ends_at = lifetime_end(policy, d.spec, until, d.plan.lifetime_s)
+    live = fx.state.communities
+    fx.state.communities = {**live, d.spec.community_id: policy}
+    try:  # `release` (and the ladder's pause) read the community's hours from the state
+        release(fx, d)
+    finally:
+        fx.state.communities = live
     return d
+
+
+def _carried_policy(fx: Effects, d: RequestDraft, body: ReportQuietHoursChanged) -> CommunityPolicy:
+    """The community's policy with the quiet hours and zone `body` carries."""
+    quiet = body.quiet_hours
+    return replace(
+        fx.state.policy(d.spec.community_id),
+        quiet_start=None if quiet is None else quiet.start,
+        quiet_end=None if quiet is None else quiet.end,
+        zone=ZoneInfo(body.time_zone),
+    )
 
 
 def _offer_for(fx: Effects, d: RequestDraft, offer_id: str, helper_id: str) -> int | None:

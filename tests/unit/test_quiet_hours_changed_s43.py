@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from dispatcher.core.community import CommunityPolicy
 from dispatcher.core.state import Decision
-from schemas.commands import deadline_command, quiet_hours_command
+from schemas.commands import Command, deadline_command, quiet_hours_command
 from schemas.records import RequestStatus
 from schemas.vocab import Category, Urgency
 from tests.unit.conftest import COMMUNITY, World
@@ -49,15 +49,25 @@ def set_hours(w: World, start: int | None, end: int | None) -> None:
         }
 
 
+def hours_command(w: World, request_id: str, held_until: datetime, sent_at: datetime) -> Command:
+    """The worker's command, as `holds_to_review` makes it: the hours it sees now."""
+    policy = w.state.policy(COMMUNITY)
+    return quiet_hours_command(
+        request_id=request_id,
+        community_id=COMMUNITY,
+        held_until=held_until,
+        sent_at=sent_at,
+        quiet_start=policy.quiet_start,
+        quiet_end=policy.quiet_end,
+        time_zone=str(policy.zone),
+    )
+
+
 def look_again(w: World, request_id: str = "r") -> Decision:
-    """The worker's command, as `holds_to_review` makes it, decided at its time."""
+    """The worker's command, decided at its time."""
     held = w.request(request_id).held_until
     assert held is not None
-    return w.run(
-        quiet_hours_command(
-            request_id=request_id, community_id=COMMUNITY, held_until=held, sent_at=w.now
-        )
-    )
+    return w.run(hours_command(w, request_id, held, w.now))
 
 
 def kinds(decision: Decision) -> list[str]:
@@ -104,9 +114,7 @@ def test_the_old_deadline_and_the_command_again_then_change_nothing():
     decision = w.run(stale.model_copy(update={"issued_at": w.now}))
     assert not decision.events and w.request("r").offers == released.offers
     # The same command again (a copy, a retry): nothing.
-    again = quiet_hours_command(
-        request_id="r", community_id=COMMUNITY, held_until=at(7, 7), sent_at=at(6, 23, 30)
-    )
+    again = hours_command(w, "r", at(7, 7), at(6, 23, 30))
     assert not w.run(again).events
     # At 07:00 itself the old deadline is an ordinary tick of a running ladder: no release.
     w.now = at(7, 7)
@@ -155,7 +163,10 @@ def test_extended_hours_hold_on_and_the_lifetime_moves_with_them():
     look_again(w)
     r = w.request("r")
     assert r.held_until == r.next_deadline == at(7, 9)
-    assert r.ends_at == ends + timedelta(hours=2)
+    # Its end as a chore's submitted now under the new hours (its lifetime counted from
+    # 09:00, the next night's 22:00-09:00 not counted either): 2 h later per hold's end.
+    w.submit("fresh", urgency=Urgency.NORMAL, category=Category.ERRAND, skills=())
+    assert r.ends_at == w.request("fresh").ends_at == ends + timedelta(hours=4)
     # The old end's deadline (in flight) finds it held to 09:00: nothing goes out.
     w.now = at(7, 7)
     decision = w.run(
@@ -192,8 +203,6 @@ def test_unchanged_hours_or_a_request_no_longer_held_change_nothing():
     set_hours(w, None, None)
     look_again(w)
     w.accept(w.offered()[0], "r")
-    cmd = quiet_hours_command(
-        request_id="r", community_id=COMMUNITY, held_until=at(7, 7), sent_at=w.now
-    )
+    cmd = hours_command(w, "r", at(7, 7), w.now)
     assert not w.run(cmd).events
     assert w.request("r").status is not RequestStatus.OPEN

@@ -108,7 +108,10 @@ def test_a_worker_that_takes_the_partition_after_the_change_looks_at_its_holds()
     del w.state.communities[COMMUNITY]  # changed while this worker did not own the partition
     timer, sent = worker(w, {mine}, generation=7)
     assert asyncio.run(timer.review_holds()) == 1
-    assert [c.body for c in sent.taken()] == [ReportQuietHoursChanged(request_id="held")]
+    # The hours it saw (none, in its community's zone): the core decides from them.
+    assert [c.body for c in sent.taken()] == [
+        ReportQuietHoursChanged(request_id="held", quiet_hours=None, time_zone="Asia/Shanghai")
+    ]
     assert asyncio.run(timer.review_holds()) == 0  # once per state rebuilt
 
 
@@ -146,3 +149,27 @@ def test_the_review_never_reads_back_the_closed_requests_kept_as_json() -> None:
     remove_hours(w, COMMUNITY, timer)
     assert asyncio.run(timer.review_holds()) == 1  # before: ValidationError from the JSON
     assert [c.body.request_id for c in sent.taken()] == ["held"]  # type: ignore[union-attr]
+
+
+def test_hours_changed_and_changed_back_before_the_first_command_is_decided():
+    """Extended to 09:00, then put back to 07:00 before the core decided the first command:
+    the worker's hold is still 07:00, which the hours give again, yet a second command goes
+    out with them; decided after the first (the community's partition keeps the order), it
+    holds the chore to 07:00 again. Before, nothing was sent (the hold looked right) and the
+    first command, carrying 09:00, held it to 09:00."""
+    w = night_world()
+    timer, sent = worker(w, {partition_for(COMMUNITY, PARTITIONS)})
+    asyncio.run(timer.review_holds())
+    for end in (9, 7):
+        w.now = at(6, 23, 30) if end == 9 else at(6, 23, 31)
+        before = dict(w.state.communities)
+        w.state.communities[COMMUNITY] = CommunityPolicy(
+            quiet_start=time(22), quiet_end=time(end), zone=SH
+        )
+        timer.quiet_hours_changed(before, w.state.communities)
+        assert asyncio.run(timer.review_holds()) == 1
+    first, second = sent.taken()
+    w.run(first)
+    assert w.request("held").held_until == at(7, 9)
+    w.run(second)
+    assert w.request("held").held_until == at(7, 7)
