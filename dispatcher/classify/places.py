@@ -31,11 +31,18 @@ _FLOOR: Final = re.compile(
     rf"\s{{0,3}}(?:楼|层)(?![{_CN}\d]{{0,6}}单元)"
 )
 _ROOM_AFTER: Final = re.compile(r"(?:单元|号楼|栋|幢|座|#)\s{0,3}(\d{3,4})(?!\d)")
+# A room written straight after its floor number ("5楼502", "五楼503"): dropping it made two
+# flats of one floor one merge key. Not a year, date, time or amount ("12楼2023年", "5楼100块"),
+# nor after a 楼 that is no floor ("下楼100多米", "3号楼" is _ROOM_AFTER's).
+_ROOM_AFTER_FLOOR: Final = re.compile(
+    rf"(?<=[\d{_CN}])(?:楼|层)\s{{0,3}}(\d{{3,4}})(?![\d年月日点时分秒元块米斤岁个天多余来])"
+)
 _ROOM_BEFORE: Final = re.compile(r"(\d(?<!\d\d)\d{2,3})\s{0,3}(?:室|房|号房)")
 
 
 _BUILDING_WORDS: Final = ("栋", "幢", "座", "#", "楼")  # _BUILDING and _BUILDING_LETTER
 _ROOM_AFTER_WORDS: Final = ("单元", "号楼", "栋", "幢", "座", "#")
+_ROOM_AFTER_FLOOR_WORDS: Final = ("楼", "层")
 
 
 def _words(text: str) -> list[str]:
@@ -81,13 +88,18 @@ def place_hints(text: str) -> dict[str, str]:
             taken.append(match.span())
     rooms = [
         m
-        for regex, words in ((_ROOM_AFTER, _ROOM_AFTER_WORDS), (_ROOM_BEFORE, ("室", "房")))
+        for regex, words in (
+            (_ROOM_AFTER, _ROOM_AFTER_WORDS),
+            (_ROOM_BEFORE, ("室", "房")),
+            (_ROOM_AFTER_FLOOR, _ROOM_AFTER_FLOOR_WORDS),
+        )
         if any(word in text for word in words) and (m := regex.search(text))
     ]
     if "room" not in hints and rooms:
         room = min(rooms, key=lambda m: m.start())
         hints["room"] = room.group(1)
-        taken.append(room.span())
+        # Only the digits: the floor word before them still names the floor ("5楼502").
+        taken.append(room.span(1) if room.re is _ROOM_AFTER_FLOOR else room.span())
     for match in _FLOOR.finditer(text) if "楼" in text or "层" in text else ():
         value = _num(match.group(1))
         if value and "floor" not in hints and free(match.span()):
