@@ -24,6 +24,8 @@ class Cue:
     weight: int = 2  # votes for the category; 1 for context words
     urgency: Urgency | None = None  # how urgent this situation is on its own
     distress: bool = False  # describing it is already a call for help ("我摔倒了")
+    # Helping a person up or down: an outage beside it (`OUTAGE`) is why, not the need.
+    person: bool = False
 
 
 def words(patterns: str) -> list[str]:
@@ -48,6 +50,12 @@ _LOCKED_OUT = Cue(C.REPAIR, (S.GENERAL,), weight=3, urgency=U.URGENT, distress=T
 _ERRAND = Cue(C.ERRAND, (S.ERRANDS,), weight=3)
 _CARRYING = Cue(C.CARRYING, (S.CARRYING,), weight=3)
 _CARRY_CONTEXT = Cue(C.CARRYING, (S.CARRYING,), weight=1)
+# Someone who cannot get down or up the stairs (the lift is out, the legs are weak): said
+# alone it is a call for help, and any able neighbour who can carry or support them answers.
+# Stuck is the situation (weight 1: "下不了楼，谁能帮他买点菜" is still an errand); carrying
+# them down is the ask.
+_PERSON_STUCK = Cue(C.CARRYING, (S.CARRYING,), weight=1, distress=True, person=True)
+_PERSON_MOVE = Cue(C.CARRYING, (S.CARRYING,), weight=3, person=True)
 _COMPANY = Cue(C.COMPANIONSHIP, (), weight=3)
 _COMPANY_CONTEXT = Cue(C.COMPANIONSHIP, (), weight=1)
 _TECH = Cue(C.TECH_HELP, (S.TECH_HELP,))
@@ -129,6 +137,15 @@ CATEGORY_CUES: Final[list[tuple[str, Cue]]] = [
         r"钢琴 沙发 家具 衣柜 柜子 床垫 重物 大米 桶水",
         _CARRYING,
     ),
+    *cues(
+        r"(下|上)不(了|去)楼 (下|上)楼(很|太|好|特别)?(困难|费劲|吃力) 没(法|办法)(下|上)楼",
+        _PERSON_STUCK,
+    ),
+    *cues(
+        r"需要人(背|扶|抬|搀) (扶|背|抬|搀)[^,.!?]{0,5}(下|上)楼 "
+        r"(扶|背|抬|搀)(她|他|人)?(下|上)(去|来)",
+        _PERSON_MOVE,
+    ),
     # A stretcher means someone is ill now: carrying, but within the hour.
     ("担架", Cue(C.CARRYING, (S.CARRYING,), weight=3, urgency=U.URGENT, distress=True)),
     *cues(r"箱子 冰箱(?!坏) 力气大 壮汉 小伙子", _CARRY_CONTEXT),
@@ -177,9 +194,15 @@ SKILL_CUES: Final[list[tuple[str, Cue]]] = [
     ),
 ]
 
+# Beside a person to help down or to hospital ("停电了电梯不能用，谁能扶她下楼"), the
+# outage is the reason, not the need: `rules` counts these repair words as context.
+OUTAGE: Final = words(
+    r"停电 没电了 断电 跳闸 电梯[^,.!?]{0,4}(停|坏|不能用|用不了|不动|故障|检修|维修|没电)"
+)
+
 # Transport words: with a hospital word they make a hospital run; alone, just a driver.
 TRANSPORT: Final = words(
-    r"开车 有车 车送 送(我|她|他|我们|孩子|老人|一下|去|到) "
+    r"送医 开车 有车 车送 送(我|她|他|我们|孩子|老人|一下|去|到) "
     r"载(我|她|他|我们|一下) 捎 带(我|他|她|我爸|我妈|老人|孩子)去 "
     r"搭(个)?车 顺风车 接(我|她|他)回 顺路 打车 叫车 接回来 没车 打不到车 叫不到车"
 )

@@ -33,6 +33,7 @@ from schemas.vocab import Category, Skill, Urgency
 _CATEGORY: Final = Table(lx.CATEGORY_CUES)
 _SKILL: Final = Table(lx.SKILL_CUES)
 _TRANSPORT: Final = Signal("transport", lx.TRANSPORT)
+_OUTAGE: Final = Signal("outage", lx.OUTAGE)
 _HOSPITAL: Final = Signal("hospital", lx.HOSPITAL)
 _LOST: Final = Signal("lost", lx.LOST)
 _ASK_DIRECT: Final = Signal("ask", lx.ASK_DIRECT)
@@ -104,6 +105,18 @@ def keeps(found: Classification) -> bool:
         and not found.advise_emergency_call
         and any(r.startswith(KEEPS) for r in found.reasons)
     )
+
+
+def _outage_context(text: str, cues: list[Hit[lx.Cue]]) -> list[Hit[lx.Cue]]:
+    """The repair cues that only say the power or the lift is out (`lexicon.OUTAGE`): beside
+    a person to help, context; "谁会修电闸" is still a repair vote."""
+    outages = _OUTAGE.hits(text)
+    return [
+        h
+        for h in cues
+        if h.rule.category is Category.REPAIR
+        and any(o.start < h.end and h.start < o.end for o in outages)
+    ]
 
 
 def _min_urgency(a: Urgency, b: Urgency) -> Urgency:
@@ -205,11 +218,18 @@ def classify_normalised(
         if distress and not direct:
             reasons.append(f"distress:{distress[0].text}")
 
+    # A person to help down the stairs or to hospital in a power cut: the outage words are
+    # why, not the need ("停电了电梯不能用，谁能帮忙扶她下楼" went to electricians only).
+    context = (
+        _outage_context(text, cues) if hospital_run or any(h.rule.person for h in cues) else []
+    )
+    reasons += [f"context:{h.text}" for h in context]
+
     # What kind of help: votes per category; an emergency decides on its own.
     votes: dict[Category, int] = defaultdict(int)
     first_ask = direct[0].start if direct else len(text)
     for hit in cues:
-        if hit.rule.category is not None:
+        if hit.rule.category is not None and hit not in context:
             # What follows "谁能…" is what is asked for; before it, often the background.
             votes[hit.rule.category] += hit.rule.weight + (hit.start > first_ask)
     if transport and hospital:
@@ -249,6 +269,9 @@ def classify_normalised(
         for hit in cues:
             if hit.rule.category == category and hit.rule.urgency is not None:
                 urgency = max(urgency, hit.rule.urgency, key=_RANK.__getitem__)
+        for hit in context:  # the power cut still says how soon they must get down
+            if hit.rule.urgency is not None:
+                urgency = max(urgency, hit.rule.urgency, key=_RANK.__getitem__)
         if lost_category == category == Category.OTHER:
             urgency = Urgency.NORMAL  # a lost pet: today, not within the hour
         urgent = _URGENT.first(text)
@@ -285,7 +308,7 @@ def classify_normalised(
     for hit in cues:
         # Side topics add their skills, except in an emergency ("她在微信上说…").
         side = not emergency and votes.get(hit.rule.category or category, 0) >= 2
-        if hit.rule.category == category or side:
+        if (hit.rule.category == category or side) and hit not in context:
             skills += hit.rule.skills
     for skill_hit in skill_cues:
         skills += skill_hit.rule.skills
