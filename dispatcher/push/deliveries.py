@@ -210,6 +210,12 @@ def _told(request: RequestState | None) -> Told:
     return (request.spec.life_threatening, request.spec.emergency_number)
 
 
+def _critical(request: RequestState | None) -> bool:
+    """The request is life-threatening: its pushes go ahead of a lane's backlog
+    (`Delivery.life_threatening`); not held: not known to be."""
+    return request is not None and request.spec.is_life_threatening()
+
+
 def _asked_in_group(request: RequestState | None) -> bool:
     """The request came from a chat group (`source.group_id`: a group bot's message), where
     a remote helper can reach a requester who left no phone; not held: not known, so no
@@ -512,7 +518,8 @@ class DeliveryPlanner:
         # Asked again on a reopened slot after "已有邻居接手…无需再来": the core's event says
         # so (`WaveOffer.again`); an event from before session 41 reads as a first offer.
         again = body.again > 0
-        told = _told(self.request(request_id))
+        request = self.request(request_id)
+        told, critical = _told(request), _critical(request)
         deliveries = planned.deliveries
         for ep in endpoints:
             group = self.registry.get(ep).is_group
@@ -554,6 +561,7 @@ class DeliveryPlanner:
                     recipient=body.helper_id,
                     batch_key=f"{request_id}:{body.step}",
                     data=data,
+                    life_threatening=critical,
                 )
             )
 
@@ -621,6 +629,7 @@ class DeliveryPlanner:
                     message=message,
                     recipient=body.helper_id,
                     data={"request_id": event.request_id or "", "offer_id": body.offer_id},
+                    life_threatening=_critical(request),
                 )
                 for ep in endpoints
             ],
@@ -765,6 +774,7 @@ class DeliveryPlanner:
                 mentions=self._mentions(helper, ep),
                 recipient=body.helper_id,
                 data={"request_id": event.request_id or "", "offer_id": body.offer_id},
+                life_threatening=_critical(r),
             )
             for ep in endpoints
         ]

@@ -9,7 +9,7 @@ import heapq
 import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, cast
@@ -137,6 +137,68 @@ class _Job:
         return self.items[0][0]
 
 
+def priority(delivery: Delivery, short_lived: frozenset[PushKind]) -> int:
+    """Its place in a lane's queue (0 first): what concerns a life-threatening request, a
+    whistle or referral; then offers and stand-downs, useless once their budget is gone;
+    then the rest. A mass incident's backlog of ordinary messages behind a robot's
+    15/min held a "请立即拨打120" for minutes, and let later offers expire unsent."""
+    if delivery.life_threatening or delivery.kind is PushKind.WHISTLE:
+        return 0
+    return 1 if delivery.kind in short_lived else 2
+
+
+def _pair_key(delivery: Delivery) -> tuple[str, str] | None:
+    """Who and which request a delivery is about: of two such, the later may not overtake
+    the earlier (a stand-down its own offer, a re-offer the release notice before it)."""
+    request_id = delivery.data.get("request_id")
+    if delivery.recipient is None or not request_id:
+        return None
+    return (delivery.recipient, request_id)
+
+
+class ReadyQueue:
+    """A lane's jobs ready to send: by priority (`priority`), first-in first-out within
+    one. A job queued after one about the same recipient and request (`_pair_key`) that
+    waits at a later priority joins it there, so the pair keeps its order."""
+
+    LEVELS = 3
+
+    def __init__(self, short_lived: frozenset[PushKind]) -> None:
+        self.short_lived = short_lived
+        self.levels: list[deque[_Job]] = [deque() for _ in range(self.LEVELS)]
+
+    def __len__(self) -> int:
+        return sum(len(level) for level in self.levels)
+
+    def __bool__(self) -> bool:
+        return any(self.levels)
+
+    def __iter__(self) -> Iterator[_Job]:
+        """In the order they would go."""
+        for level in self.levels:
+            yield from level
+
+    def append(self, job: _Job) -> None:
+        level = priority(job.head, self.short_lived)
+        key = _pair_key(job.head)
+        if key is not None:
+            # Only the later levels are looked through: rare (a job ahead of others), short.
+            for later in range(self.LEVELS - 1, level, -1):
+                if any(_pair_key(d) == key for other in self.levels[later] for d, _ in other.items):
+                    level = later
+                    break
+        self.levels[level].append(job)
+
+    def head(self) -> _Job:
+        return next(iter(self))
+
+    def popleft(self) -> _Job:
+        return next(level for level in self.levels if level).popleft()
+
+    def keep(self, wanted: Callable[[_Job], bool]) -> None:
+        self.levels = [deque(job for job in level if wanted(job)) for level in self.levels]
+
+
 class Slots:
     """The lane's concurrency cap, resizable while sends are in flight (the endpoint's
     `concurrency` in the live configuration): a higher limit admits more at once; a lower
@@ -175,7 +237,7 @@ class _Lane:
         self.bucket = TokenBucket(rate[0], rate[1], now) if rate else None
         cfg = owner.config
         self.breaker = CircuitBreaker(cfg.breaker_failures, cfg.breaker_cool_down)
-        self.ready: deque[_Job] = deque()
+        self.ready = ReadyQueue(owner.config.short_lived)
         self.delayed: list[tuple[float, int, _Job]] = []  # heap of retries by due time
         self.paused_until = 0.0  # set by a rate-limit answer: nothing goes out before it
         self.wake = asyncio.Event()
@@ -222,7 +284,7 @@ class _Lane:
                 job.items = kept
             return bool(kept)
 
-        self.ready = deque(job for job in self.ready if keep(job))
+        self.ready.keep(keep)
         delayed = [entry for entry in self.delayed if keep(entry[2])]
         if len(delayed) < len(self.delayed):
             heapq.heapify(delayed)
@@ -249,8 +311,8 @@ class _Lane:
         key = job.head.batch_key
         policy = self._policy(job)  # one budget per job: a whistle never rides an offer's
         limit = self.endpoint.batch_max if self.batches else self.owner.config.max_batch
-        keep: deque[_Job] = deque()
-        for other in self.ready:
+
+        def keep(other: _Job) -> bool:
             if (
                 len(job.items) < limit
                 and not other.attempts
@@ -259,9 +321,10 @@ class _Lane:
                 and (self.batches or other.head.batch_key == key)
             ):
                 job.items.extend(other.items)
-            else:
-                keep.append(other)
-        self.ready = keep
+                return False
+            return True
+
+        self.ready.keep(keep)  # visited in sending order: a batch keeps it
         return job
 
     def _window_opens(self, head: _Job) -> float:
@@ -287,7 +350,7 @@ class _Lane:
         Return the earliest remaining deadline."""
         expired = [job for job in self.ready if self._deadline(job) <= horizon]
         if expired:
-            self.ready = deque(job for job in self.ready if self._deadline(job) > horizon)
+            self.ready.keep(lambda job: self._deadline(job) > horizon)
             hold = self.owner.hold
             if hold is not None and hold():
                 blocked = "pushes held after the worker stalled"
@@ -350,7 +413,7 @@ class _Lane:
                     waits.append(earliest - now)
                 await self._nap(min(waits) if waits else None)
                 continue
-            head = self.ready[0]
+            head = self.ready.head()
             if self._deadline(head) <= now:
                 await self._expire(now, now)
                 continue

@@ -80,6 +80,9 @@ class Delivery(BaseModel):
     batch_key: str | None = None
     # Structured fields for generic webhook consumers (request id, offer id, links...).
     data: dict[str, str] = Field(default_factory=dict, repr=False)
+    # It concerns a life-threatening request (or is emergency advice): its endpoint's lane
+    # sends it before the ordinary backlog queued ahead of it (push/lane.py `priority`).
+    life_threatening: bool = False
 
 
 @dataclass(frozen=True, slots=True)
