@@ -15,6 +15,7 @@ import json
 import time
 
 import httpx
+import pytest
 
 from dispatcher.push import (
     Deliverer,
@@ -24,6 +25,9 @@ from dispatcher.push import (
     PushKind,
     PushMessage,
 )
+from schemas.vocab import Urgency
+from tests.unit.conftest import World
+from tests.unit.test_push_deliveries import ROBOTS, offer_to, planner, registry, with_channels
 from tests.unit.test_push_lane_budgets import (  # noqa: F401  (fixture)
     Recorder,
     running,
@@ -153,3 +157,15 @@ async def test_a_later_push_to_the_same_helper_about_the_same_request_never_over
     assert order[2:] == [
         *(f"update-{i}" for i in range(6)), "released-2", "offer-2", "update-6"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("critical", [False, True])
+def test_the_planner_marks_a_life_threatening_requests_offer(world: World, critical: bool) -> None:
+    """What the lane reads is set where deliveries are planned: an offer of a request said
+    to be life-threatening carries the mark, an ordinary one not."""
+    with_channels(world, "driver")
+    urgency = Urgency.CRITICAL if critical else Urgency.NORMAL
+    world.submit(urgency=urgency, life_threatening=critical)
+    assert world.request().spec.is_life_threatening() is critical
+    [d] = planner(world, registry(*ROBOTS)).plan(offer_to(world, "driver")).deliveries
+    assert (d.kind, d.life_threatening) == (PushKind.OFFER, critical)
