@@ -8,7 +8,7 @@ import contextlib
 import heapq
 import logging
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -166,6 +166,9 @@ class ReadyQueue:
     def __init__(self, short_lived: frozenset[PushKind]) -> None:
         self.short_lived = short_lived
         self.levels: list[deque[_Job]] = [deque() for _ in range(self.LEVELS)]
+        # Per level, how many queued deliveries each pair key has: a lookup per job queued,
+        # not a scan of a backlog of thousands.
+        self.pairs: list[Counter[tuple[str, str]]] = [Counter() for _ in range(self.LEVELS)]
 
     def __len__(self) -> int:
         return sum(len(level) for level in self.levels)
@@ -178,25 +181,33 @@ class ReadyQueue:
         for level in self.levels:
             yield from level
 
+    @staticmethod
+    def _keys(job: _Job) -> list[tuple[str, str]]:
+        return [key for d, _ in job.items if (key := _pair_key(d)) is not None]
+
     def append(self, job: _Job) -> None:
         level = priority(job.head, self.short_lived)
-        key = _pair_key(job.head)
-        if key is not None:
-            # Only the later levels are looked through: rare (a job ahead of others), short.
-            for later in range(self.LEVELS - 1, level, -1):
-                if any(_pair_key(d) == key for other in self.levels[later] for d, _ in other.items):
-                    level = later
-                    break
+        keys = self._keys(job)
+        for later in range(self.LEVELS - 1, level, -1):
+            if any(self.pairs[later][key] for key in keys):
+                level = later
+                break
         self.levels[level].append(job)
+        self.pairs[level].update(keys)
 
     def head(self) -> _Job:
         return next(iter(self))
 
     def popleft(self) -> _Job:
-        return next(level for level in self.levels if level).popleft()
+        i = next(i for i, level in enumerate(self.levels) if level)
+        job = self.levels[i].popleft()
+        self.pairs[i].subtract(self._keys(job))
+        return job
 
     def keep(self, wanted: Callable[[_Job], bool]) -> None:
+        """Keep the jobs `wanted` says (visited in sending order; it may shorten a job)."""
         self.levels = [deque(job for job in level if wanted(job)) for level in self.levels]
+        self.pairs = [Counter(k for job in level for k in self._keys(job)) for level in self.levels]
 
 
 class Slots:
