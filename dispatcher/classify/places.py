@@ -32,10 +32,14 @@ _FLOOR: Final = re.compile(
 )
 _ROOM_AFTER: Final = re.compile(r"(?:单元|号楼|栋|幢|座|#)\s{0,3}(\d{3,4})(?!\d)")
 # A room written straight after its floor number ("5楼502", "五楼503"): dropping it made two
-# flats of one floor one merge key. Not a year, date, time or amount ("12楼2023年", "5楼100块"),
-# nor after a 楼 that is no floor ("下楼100多米", "3号楼" is _ROOM_AFTER's).
+# flats of one floor one merge key. Group 1 is the floor, group 2 the room. Used only when no
+# 室/单元 form is written and the room's leading digits are that floor (`_room_after_floor`):
+# "3号楼5楼 120到了吗 502室" read 120 and merged 502 with 503. Not a year, date, time, amount,
+# count or phone number ("12楼2023年", "5楼100块", "5楼500ml", "5楼 2023-12-08"), nor after a
+# 楼 that is no floor ("下楼100多米"; "3号楼502" is _ROOM_AFTER's).
 _ROOM_AFTER_FLOOR: Final = re.compile(
-    rf"(?<=[\d{_CN}])(?:楼|层)\s{{0,3}}(\d{{3,4}})(?![\d年月日点时分秒元块米斤岁个天多余来])"
+    rf"(?<![号#\d{_CN}])([\d{_CN}]{{1,6}})\s{{0,3}}(?:楼|层)\s{{0,3}}(\d{{3,4}})"
+    r"(?![\d年月日点时分秒元块米斤岁个天多余来人平公克升瓦度%a-zA-Z]|[.:\-/]\d)"
 )
 _ROOM_BEFORE: Final = re.compile(r"(\d(?<!\d\d)\d{2,3})\s{0,3}(?:室|房|号房)")
 
@@ -59,6 +63,19 @@ _SPOT: Final = re.compile("|".join(sorted(_SPOTS, key=len, reverse=True)))
 def _num(token: str) -> str | None:
     value = parse_number(token)
     return None if value is None or value <= 0 or value > 999 else str(value)
+
+
+def _room_after_floor(text: str) -> re.Match[str] | None:
+    """The first "N楼/层" + number whose leading digits are N ("5楼502", "12层1201"): a
+    number that does not start with its floor is a time, a count or a phone number ("5楼1230前",
+    "5楼 120到了吗"), or the northern "3楼502" (building 3), never this floor's room."""
+    if not any(word in text for word in _ROOM_AFTER_FLOOR_WORDS):
+        return None
+    for match in _ROOM_AFTER_FLOOR.finditer(text):
+        floor = _num(match.group(1))
+        if floor is not None and int(match.group(2)) // 100 == int(floor):
+            return match
+    return None
 
 
 def place_hints(text: str) -> dict[str, str]:
@@ -86,20 +103,20 @@ def place_hints(text: str) -> dict[str, str]:
         if value and "unit" not in hints:
             hints["unit"] = value
             taken.append(match.span())
+    # An explicit room (after 单元/号楼/栋…, before 室/房) wins over a number after a floor.
     rooms = [
         m
-        for regex, words in (
-            (_ROOM_AFTER, _ROOM_AFTER_WORDS),
-            (_ROOM_BEFORE, ("室", "房")),
-            (_ROOM_AFTER_FLOOR, _ROOM_AFTER_FLOOR_WORDS),
-        )
+        for regex, words in ((_ROOM_AFTER, _ROOM_AFTER_WORDS), (_ROOM_BEFORE, ("室", "房")))
         if any(word in text for word in words) and (m := regex.search(text))
     ]
     if "room" not in hints and rooms:
         room = min(rooms, key=lambda m: m.start())
         hints["room"] = room.group(1)
+        taken.append(room.span())
+    elif "room" not in hints and (after_floor := _room_after_floor(text)):
+        hints["room"] = after_floor.group(2)
         # Only the digits: the floor word before them still names the floor ("5楼502").
-        taken.append(room.span(1) if room.re is _ROOM_AFTER_FLOOR else room.span())
+        taken.append(after_floor.span(2))
     for match in _FLOOR.finditer(text) if "楼" in text or "层" in text else ():
         value = _num(match.group(1))
         if value and "floor" not in hints and free(match.span()):

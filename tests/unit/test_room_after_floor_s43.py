@@ -77,3 +77,51 @@ def test_a_year_after_the_floor_is_no_flat() -> None:
     b = spec("3号楼12楼2024年做过手术的老人摔倒了起不来", "m2")
     assert "20" not in (a.contact.address or "")
     assert flat_of(a) == flat_of(b) and key(a) == key(b)
+
+
+@pytest.mark.parametrize(
+    ("text", "hints"),
+    [
+        ("5楼1230前到", {"floor": "5"}),
+        ("5楼200人", {"floor": "5"}),
+        ("5楼120平米", {"floor": "5"}),
+        ("5楼 120急救车来了", {"floor": "5"}),
+        ("5楼 138 1234 5678", {"floor": "5"}),
+        ("住5楼2023.12搬来", {"floor": "5"}),
+        ("5楼 2023-12-08", {"floor": "5"}),
+        ("5楼100公斤的冰箱", {"floor": "5"}),
+        ("5楼500ml", {"floor": "5"}),
+        ("5楼 1000w的电器", {"floor": "5"}),
+        ("5楼 100%", {"floor": "5"}),
+        # Northern usage: 3楼 is building 3, 502 is on floor 5, not a room of floor 3.
+        ("3楼502", {"floor": "3"}),
+        ("5楼 120到了吗 502室", {"floor": "5", "room": "502"}),
+    ],
+)
+def test_a_number_after_a_floor_is_a_room_only_when_it_starts_with_that_floor(
+    text: str, hints: dict[str, str]
+) -> None:
+    """Review of cd30169: any 3-4 digits after N楼 became the room, the earliest room won."""
+    assert place_hints(text) == hints
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "3号楼5楼 120到了吗 502室老人晕倒了没有呼吸",
+            "3号楼5楼 120到了吗 503室老人晕倒了没有呼吸",
+        ),
+        (
+            "3号楼5楼 1230前有人来吗，502室老人摔倒了起不来",
+            "3号楼5楼 1230前有人来吗，503室老人摔倒了起不来",
+        ),
+    ],
+)
+def test_an_explicit_room_is_not_overridden_by_a_number_after_the_floor(a: str, b: str) -> None:
+    """Both read room 120/1230: two flats, one merge key, the helper sent to a wrong flat."""
+    sa, sb = spec(a, "m1"), spec(b, "m2")
+    assert sa.is_life_threatening() and sb.is_life_threatening()
+    assert flat_of(sa) != flat_of(sb)
+    assert key(sa) != key(sb)
+    assert "502" in (sa.contact.address or "") and "503" in (sb.contact.address or "")
