@@ -803,6 +803,7 @@ class DeliveryPlanner:
                 mentions=self._mentions(helper, ep),
                 recipient=body.helper_id,
                 data={"request_id": event.request_id or "", "offer_id": body.offer_id},
+                life_threatening=_critical(r),
             )
             for ep in self._endpoints_for(helper, event.community_id, private=False)
         ]
@@ -869,6 +870,7 @@ class DeliveryPlanner:
                         "request_id": event.request_id or "",
                         "offer_id": a.offer_id if a is not None else "",
                     },
+                    life_threatening=_critical(r),
                 )
                 for ep in self._endpoints_for(helper, event.community_id, private=False)
             )

@@ -159,7 +159,8 @@ def _pair_key(delivery: Delivery) -> tuple[str, str] | None:
 class ReadyQueue:
     """A lane's jobs ready to send: by priority (`priority`), first-in first-out within
     one. A job queued after one about the same recipient and request (`_pair_key`) that
-    waits at a later priority joins it there, so the pair keeps its order."""
+    waits at a later priority brings it up to its own: the pair keeps its order and the
+    later one its priority (a critical re-offer is not held behind an ordinary backlog)."""
 
     LEVELS = 3
 
@@ -167,7 +168,7 @@ class ReadyQueue:
         self.short_lived = short_lived
         self.levels: list[deque[_Job]] = [deque() for _ in range(self.LEVELS)]
         # Per level, how many queued deliveries each pair key has: a lookup per job queued,
-        # not a scan of a backlog of thousands.
+        # not a scan of a backlog of thousands. A key whose count falls to 0 is deleted.
         self.pairs: list[Counter[tuple[str, str]]] = [Counter() for _ in range(self.LEVELS)]
 
     def __len__(self) -> int:
@@ -185,15 +186,46 @@ class ReadyQueue:
     def _keys(job: _Job) -> list[tuple[str, str]]:
         return [key for d, _ in job.items if (key := _pair_key(d)) is not None]
 
+    def _count_out(self, level: int, job: _Job) -> None:
+        pairs = self.pairs[level]
+        for key in self._keys(job):
+            pairs[key] -= 1
+            if pairs[key] <= 0:
+                del pairs[key]
+
     def append(self, job: _Job) -> None:
         level = priority(job.head, self.short_lived)
-        keys = self._keys(job)
-        for later in range(self.LEVELS - 1, level, -1):
-            if any(self.pairs[later][key] for key in keys):
-                level = later
-                break
+        keys = set(self._keys(job))
+        if any(key in self.pairs[later] for later in range(level + 1, self.LEVELS) for key in keys):
+            self._bring_up(level, keys)
         self.levels[level].append(job)
-        self.pairs[level].update(keys)
+        self.pairs[level].update(self._keys(job))
+
+    def _bring_up(self, level: int, keys: set[tuple[str, str]]) -> None:
+        """Move to the end of `level`, in their order, the jobs waiting at a later level
+        that share a pair key with `keys`, and those sharing one with them (a merged
+        retry holds several): none is overtaken by one queued after it. Rare (a pair split
+        across levels), so a scan of the later levels is affordable here."""
+        later = [job for i in range(level + 1, self.LEVELS) for job in self.levels[i]]
+        moved: set[int] = set()
+        grown = True
+        while grown:
+            grown = False
+            for job in later:
+                job_keys = self._keys(job)
+                if id(job) not in moved and any(k in keys for k in job_keys):
+                    moved.add(id(job))
+                    keys.update(job_keys)
+                    grown = True
+        for i in range(level + 1, self.LEVELS):
+            for job in self.levels[i]:
+                if id(job) in moved:
+                    self._count_out(i, job)
+            self.levels[i] = deque(job for job in self.levels[i] if id(job) not in moved)
+        for job in later:  # in sending order
+            if id(job) in moved:
+                self.levels[level].append(job)
+                self.pairs[level].update(self._keys(job))
 
     def head(self) -> _Job:
         return next(iter(self))
@@ -201,7 +233,7 @@ class ReadyQueue:
     def popleft(self) -> _Job:
         i = next(i for i, level in enumerate(self.levels) if level)
         job = self.levels[i].popleft()
-        self.pairs[i].subtract(self._keys(job))
+        self._count_out(i, job)
         return job
 
     def keep(self, wanted: Callable[[_Job], bool]) -> None:
@@ -323,16 +355,25 @@ class _Lane:
         policy = self._policy(job)  # one budget per job: a whistle never rides an offer's
         limit = self.endpoint.batch_max if self.batches else self.owner.config.max_batch
 
+        now = self.owner.clock()
+        # Pair keys of the jobs left queued so far: one queued after such a job may not be
+        # pulled ahead of it into this batch (a re-offer ahead of its release notice).
+        left: set[tuple[str, str]] = set()
+
         def keep(other: _Job) -> bool:
+            other_keys = ReadyQueue._keys(other)
             if (
                 len(job.items) < limit
                 and not other.attempts
                 and self._batchable(other)
                 and self._policy(other) is policy
                 and (self.batches or other.head.batch_key == key)
+                and self._deadline(other) > now  # expired: failed, not sent late
+                and not any(k in left for k in other_keys)
             ):
                 job.items.extend(other.items)
                 return False
+            left.update(other_keys)
             return True
 
         self.ready.keep(keep)  # visited in sending order: a batch keeps it
@@ -355,10 +396,11 @@ class _Lane:
     def _deadline(self, job: _Job) -> float:
         return job.enqueued_at + self._policy(job).max_total_time
 
-    async def _expire(self, now: float, horizon: float) -> float | None:
+    async def _expire(self, now: float, horizon: float, blocked: str = "") -> float | None:
         """Fail queued jobs whose deadline comes before `horizon` (the earliest moment
         the lane could send again): waiting for them would only delay the bad news.
-        Return the earliest remaining deadline."""
+        Return the earliest remaining deadline. `blocked`: why, if not held, paused or
+        the breaker."""
         expired = [job for job in self.ready if self._deadline(job) <= horizon]
         if expired:
             self.ready.keep(lambda job: self._deadline(job) > horizon)
@@ -367,7 +409,7 @@ class _Lane:
                 blocked = "pushes held after the worker stalled"
             elif self.paused_until > now:
                 blocked = "endpoint rate-limited us"
-            else:
+            elif not blocked:  # `blocked`: the caller's reason (its own rate limit)
                 blocked = f"circuit {self.breaker.state(now)}"
             for job in expired:
                 # No longer wanted (its request ended meanwhile): withdrawn, not lost.
@@ -436,6 +478,11 @@ class _Lane:
             if self.bucket is not None:
                 wait = self.bucket.try_take(now)
                 if wait > 0:
+                    # Behind a priority stream the head changes: every queued job's deadline
+                    # is watched, not the head's only (a late failure is bad news delayed).
+                    earliest = await self._expire(now, now, "queued behind the rate limit")
+                    if earliest is not None:
+                        wait = min(wait, earliest - now)
                     await self._nap(wait)
                     continue
             # A slot first, then the job: one waiting for a slot stays queued (counted, and
