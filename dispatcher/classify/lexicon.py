@@ -26,6 +26,9 @@ class Cue:
     distress: bool = False  # describing it is already a call for help ("我摔倒了")
     # Helping a person up or down: an outage beside it (`OUTAGE`) is why, not the need.
     person: bool = False
+    # Counts only with a person or a mobility word near it (`MOBILITY`, read by `rules`):
+    # "下雨下不了楼，谁帮我扔个垃圾" is no one to carry.
+    needs_person: bool = False
 
 
 def words(patterns: str) -> list[str]:
@@ -55,6 +58,9 @@ _CARRY_CONTEXT = Cue(C.CARRYING, (S.CARRYING,), weight=1)
 # Stuck is the situation (weight 1: "下不了楼，谁能帮他买点菜" is still an errand); carrying
 # them down is the ask.
 _PERSON_STUCK = Cue(C.CARRYING, (S.CARRYING,), weight=1, distress=True, person=True)
+_PERSON_CANNOT_GO = Cue(
+    C.CARRYING, (S.CARRYING,), weight=1, distress=True, person=True, needs_person=True
+)
 _PERSON_MOVE = Cue(C.CARRYING, (S.CARRYING,), weight=3, person=True)
 _COMPANY = Cue(C.COMPANIONSHIP, (), weight=3)
 _COMPANY_CONTEXT = Cue(C.COMPANIONSHIP, (), weight=1)
@@ -137,12 +143,11 @@ CATEGORY_CUES: Final[list[tuple[str, Cue]]] = [
         r"钢琴 沙发 家具 衣柜 柜子 床垫 重物 大米 桶水",
         _CARRYING,
     ),
+    *cues(r"(下|上)不(了|去)楼", _PERSON_CANNOT_GO),
+    *cues(r"(下|上)楼(很|太|好|特别)?(困难|费劲|吃力) 没(法|办法)(下|上)楼", _PERSON_STUCK),
     *cues(
-        r"(下|上)不(了|去)楼 (下|上)楼(很|太|好|特别)?(困难|费劲|吃力) 没(法|办法)(下|上)楼",
-        _PERSON_STUCK,
-    ),
-    *cues(
-        r"需要人(背|扶|抬|搀) (扶|背|抬|搀)[^,.!?]{0,5}(下|上)楼 "
+        # Not 扶手 (handrail), 抬头 (look up), 背包 (backpack): "楼梯扶手松了上楼不安全".
+        r"需要人(背|扶|抬|搀) (扶(?!手)|背(?!包)|抬(?!头)|搀)[^,.!?]{0,5}(下|上)楼 "
         r"(扶|背|抬|搀)(她|他|人)?(下|上)(去|来)",
         _PERSON_MOVE,
     ),
@@ -193,6 +198,13 @@ SKILL_CUES: Final[list[tuple[str, Cue]]] = [
         Cue(C.OTHER, (S.TRANSLATION,), weight=1),
     ),
 ]
+
+# Someone who cannot get down the stairs: a `needs_person` cue counts only with one of these
+# within a few characters ("老人下不了楼", "腿不好，下不了楼", "我妈下不了楼").
+MOBILITY: Final = words(
+    r"老人 老太 老头 老伴 老爷子 腿 脚 腰 膝 骨折 扭伤 崴 摔 轮椅 瘫 病 拐 残疾 孕妇 行动不便 "
+    r"她 他 我妈 我爸 奶奶 爷爷 外婆 外公 姥姥 姥爷 阿嬷 阿公 婆婆 公公 大爷 大妈 阿姨 叔叔 伯伯"
+)
 
 # Beside a person to help down or to hospital ("停电了电梯不能用，谁能扶她下楼"), the
 # outage is the reason, not the need: `rules` counts these repair words as context.

@@ -52,6 +52,10 @@ _SCHEDULED: Final = Signal("scheduled", lx.SCHEDULED)
 _ALONE: Final = Signal("alone", lx.ALONE)
 _SOCIAL: Final = Signal("social", lx.SOCIAL)
 _PAST: Final = Signal("past", [*lx.PAST, *lx.RETRACTED])
+_MOBILITY: Final = re.compile("|".join(lx.MOBILITY))
+# How far from "下不了楼" a person or mobility word may be ("老人腿脚不便，下不了楼").
+_MOBILITY_BEFORE: Final = 10
+_MOBILITY_AFTER: Final = 6
 _BITTEN: Final = re.compile("被[^,.!?]{0,4}(?:咬|抓|挠|撞)")
 # Asking whether something exists ("有没有游泳池") after "请问" is still just a question.
 _EXISTENCE_ASKS: Final = ("有没有", "有人", "有懂", "有会")
@@ -107,6 +111,15 @@ def keeps(found: Classification) -> bool:
     )
 
 
+def _has_person(text: str, hit: Hit[lx.Cue]) -> bool:
+    """A `needs_person` cue ("下不了楼") with someone who cannot manage the stairs near it;
+    alone it made "下雨下不了楼，谁帮我扔个垃圾" a carrying request."""
+    if not hit.rule.needs_person:
+        return True
+    start = max(0, hit.start - _MOBILITY_BEFORE)
+    return _MOBILITY.search(text, start, hit.end + _MOBILITY_AFTER) is not None
+
+
 def _outage_context(text: str, cues: list[Hit[lx.Cue]]) -> list[Hit[lx.Cue]]:
     """The repair cues that only say the power or the lift is out (`lexicon.OUTAGE`): beside
     a person to help, context; "谁会修电闸" is still a repair vote."""
@@ -146,7 +159,7 @@ def classify_normalised(
 
     red = red_flags(text) if red is None else red
     cues_all = _CATEGORY.hits(text)
-    cues = [h for h in cues_all if not h.negated]
+    cues = [h for h in cues_all if not h.negated and _has_person(text, h)]
     skill_cues = [h for h in _SKILL.hits(text) if not h.negated]
     reasons += [f"negated:{h.text}" for h in cues_all if h.negated]
     subjects = LazyHits(_SUBJECTS.iter_hits(text))  # read only if someone's role matters
@@ -343,7 +356,10 @@ def classify_normalised(
         advise_emergency_call=emergency is not None,
         emergency_number=emergency.number if emergency else None,
         notify_property=any(lx.EMERGENCIES[k].notify_property for k in emergencies)
-        or (entry(category).property_when_urgent and urgency is Urgency.URGENT),
+        or (entry(category).property_when_urgent and urgency is Urgency.URGENT)
+        # The outage read as context still tells the property when someone is stuck now
+        # ("停电了，电梯里困着人，老人下不了楼"), not for a fridge to carry up.
+        or (bool(context) and urgency in (Urgency.URGENT, Urgency.CRITICAL)),
         place_hints=PlaceHints(**places),
         advice=advice_for([k for k in lx.EMERGENCIES if k in emergencies]),
         script=script,

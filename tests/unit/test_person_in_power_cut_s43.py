@@ -28,6 +28,9 @@ POWER_CUT_ASK = "停电了电梯不能用，12楼有位老人腿不好，谁能�
         "电梯坏了，我妈腿脚不便下不了楼，谁能帮忙背一下",
         "停电了电梯不能用，老人下不了楼",
         "断电了电梯停了，谁能帮忙搀一下老人下楼",
+        # With a person or mobility word near it, "下不了楼" alone still asks (review of 3729acc).
+        "我妈腿不好，下不了楼",
+        "我腰扭了下不了楼，谁能背我下去",
     ],
 )
 def test_a_person_to_help_down_is_carrying_for_those_who_can(text: str) -> None:
