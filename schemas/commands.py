@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from schemas._base import UtcDatetime, Wire, require_utc, single, unset
-from schemas.config import CommunityConfig, QuietHours
+from schemas.config import QuietHours, known_zone
 from schemas.events import CalledRung
 from schemas.helper_messages import ReportWelcomeOutcome, SendHelperSummary, WelcomeHelper
 from schemas.helpers import HelperProfile, TimeWindow
@@ -198,7 +198,7 @@ class ReportQuietHoursChanged(Wire):
     def _known_zone(cls, value: str) -> str:
         # Checked as the community's own zone: one the core cannot load would fail the
         # decision, not the send.
-        return CommunityConfig._known_zone(value)
+        return known_zone(value)
 
 
 class UpsertHelper(Wire):

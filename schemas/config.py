@@ -125,6 +125,17 @@ class WhistleRecipient(Wire):
         return True
 
 
+def known_zone(value: str) -> str:
+    """`value` if it names a time zone this machine can load, else ValueError with the reason
+    (a community's zone; the quiet-hours command's, checked alike)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a tzdata folder ("America": IsADirectoryError), not a zone (s43 F5).
+        raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
+    return value
+
+
 class CommunityConfig(Wire):
     community_id: str = Field(pattern=_ID)
     display_name: str = Field(min_length=1, max_length=64)
@@ -140,12 +151,7 @@ class CommunityConfig(Wire):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            # OSError: a tzdata folder ("America": IsADirectoryError), not a zone (s43 F5).
-            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
-        return value
+        return known_zone(value)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> CommunityConfig:
